@@ -1,0 +1,511 @@
+#include "api/http.h"
+
+#include "lib/err.h"
+#include "lib/log.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <civetweb.h>
+#include <errno.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct http_server {
+	struct mg_context *mg;
+	const struct http_route *routes;
+	size_t nroutes;
+	void *ctx;
+	struct http_server_opts opts; /* strings below are our copies */
+	char *name, *tls_cert, *tls_key;
+	char url[160];
+	char tls_error[256];
+};
+
+struct http_req {
+	struct mg_connection *conn;
+	const struct mg_request_info *ri;
+	struct http_server *srv;
+	const char *rest;
+	bool replied;
+};
+
+static pthread_once_t g_mg_once = PTHREAD_ONCE_INIT;
+
+static void mg_init_once(void)
+{
+	mg_init_library(MG_FEATURES_TLS | MG_FEATURES_IPV6 | MG_FEATURES_WEBSOCKET);
+}
+
+/* ---- replies ---- */
+
+static void send_reply(struct http_req *req, int status, const char *content_type,
+		       const void *data, size_t len, const char *allow)
+{
+	if (req->replied) {
+		log_error("%s: second reply to %s %s dropped", req->srv->name,
+			  req->ri->request_method, req->ri->local_uri);
+		return;
+	}
+	req->replied = true;
+	char clen[32];
+	snprintf(clen, sizeof(clen), "%zu", len);
+	mg_response_header_start(req->conn, status);
+	if (content_type)
+		mg_response_header_add(req->conn, "Content-Type", content_type, -1);
+	mg_response_header_add(req->conn, "Content-Length", clen, -1);
+	mg_response_header_add(req->conn, "Cache-Control", "no-store", -1);
+	if (allow)
+		mg_response_header_add(req->conn, "Allow", allow, -1);
+	mg_response_header_send(req->conn);
+	if (len && strcmp(req->ri->request_method, "HEAD") != 0)
+		mg_write(req->conn, data, len);
+}
+
+void http_reply_raw(struct http_req *req, int status, const char *content_type,
+		    const void *data, size_t len)
+{
+	send_reply(req, status, content_type, data, len, NULL);
+}
+
+void http_reply_json(struct http_req *req, int status, cJSON *body)
+{
+	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+	cJSON_Delete(body);
+	if (!text) {
+		static const char oom[] =
+			"{\"error\":{\"code\":\"out_of_memory\",\"message\":\"reply too large\"}}";
+		send_reply(req, 500, "application/json", oom, sizeof(oom) - 1, NULL);
+		return;
+	}
+	send_reply(req, status, "application/json", text, strlen(text), NULL);
+	free(text);
+}
+
+static void reply_error_allow(struct http_req *req, int status, const char *code,
+			      const char *allow, const char *msg)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *e = cJSON_AddObjectToObject(root, "error");
+	cJSON_AddStringToObject(e, "code", code);
+	cJSON_AddStringToObject(e, "message", msg);
+	char *text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (!text) {
+		send_reply(req, 500, "text/plain", "out of memory", 13, NULL);
+		return;
+	}
+	send_reply(req, status, "application/json", text, strlen(text), allow);
+	free(text);
+}
+
+void http_reply_error(struct http_req *req, int status, const char *code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	reply_error_allow(req, status, code, NULL, msg);
+}
+
+static int status_for_rc(int rc)
+{
+	switch (rc) {
+	case -ENOENT:
+		return 404;
+	case -EEXIST:
+	case -ENOTEMPTY:
+		return 409;
+	case -EINVAL:
+	case -ENAMETOOLONG:
+	case ST_EBADCONF:
+	case ST_EUSAGE:
+		return 400;
+	case -EACCES:
+	case -EPERM:
+		return 403;
+	case -EROFS:
+		return 403;
+	case -ENOSPC:
+		return 507;
+	case -ETIMEDOUT:
+		return 504;
+	case -EAGAIN:
+	case -ECONNREFUSED:
+	case ST_EPEER:
+		return 503;
+	case ST_EHTTP:
+	case ST_EPROTO:
+		return 502;
+	default:
+		return 500;
+	}
+}
+
+void http_reply_rc(struct http_req *req, int rc, const char *msg)
+{
+	http_reply_error(req, status_for_rc(rc), st_errcode(rc), "%s",
+			 msg && *msg ? msg : st_strerror(rc));
+}
+
+/* ---- request accessors ---- */
+
+const char *http_req_method(const struct http_req *req)
+{
+	return req->ri->request_method;
+}
+
+const char *http_req_path(const struct http_req *req)
+{
+	return req->ri->local_uri;
+}
+
+const char *http_req_query(const struct http_req *req)
+{
+	return req->ri->query_string;
+}
+
+const char *http_req_header(const struct http_req *req, const char *name)
+{
+	return mg_get_header(req->conn, name);
+}
+
+const char *http_req_remote(const struct http_req *req)
+{
+	return req->ri->remote_addr;
+}
+
+const char *http_req_rest(const struct http_req *req)
+{
+	return req->rest ? req->rest : "";
+}
+
+int http_req_param(const struct http_req *req, const char *name, char *buf, size_t len)
+{
+	const char *q = req->ri->query_string;
+	if (!q)
+		return -ENOENT;
+	int n = mg_get_var(q, strlen(q), name, buf, len);
+	if (n == -1)
+		return -ENOENT;
+	if (n < 0)
+		return -ENOSPC;
+	return 0;
+}
+
+int http_req_json(struct http_req *req, cJSON **out)
+{
+	*out = NULL;
+	const char *ctype = mg_get_header(req->conn, "Content-Type");
+	if (ctype && strncasecmp(ctype, "application/json", 16) != 0) {
+		http_reply_error(req, 415, "unsupported_media_type",
+				 "expected Content-Type application/json, got '%.64s'", ctype);
+		return -EINVAL;
+	}
+	int64_t max = req->srv->opts.max_json_body;
+	long long clen = req->ri->content_length;
+	if (clen > max) {
+		http_reply_error(req, 413, "payload_too_large",
+				 "request body of %lld bytes exceeds http.max_json_body (%lld)",
+				 clen, (long long)max);
+		return -EFBIG;
+	}
+	size_t cap = clen >= 0 ? (size_t)clen + 1 : 4096, len = 0;
+	char *buf = malloc(cap);
+	if (!buf) {
+		http_reply_error(req, 500, "out_of_memory", "cannot buffer request body");
+		return -ENOMEM;
+	}
+	for (;;) {
+		if (len + 1 >= cap) {
+			if ((int64_t)cap > max + 1) {
+				free(buf);
+				http_reply_error(req, 413, "payload_too_large",
+						 "request body exceeds http.max_json_body (%lld)",
+						 (long long)max);
+				return -EFBIG;
+			}
+			char *grown = realloc(buf, cap * 2);
+			if (!grown) {
+				free(buf);
+				http_reply_error(req, 500, "out_of_memory",
+						 "cannot buffer request body");
+				return -ENOMEM;
+			}
+			buf = grown;
+			cap *= 2;
+		}
+		int n = mg_read(req->conn, buf + len, cap - len - 1);
+		if (n < 0) {
+			free(buf);
+			http_reply_error(req, 400, "bad_request", "could not read request body");
+			return -EIO;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if ((int64_t)len > max) {
+		free(buf);
+		http_reply_error(req, 413, "payload_too_large",
+				 "request body exceeds http.max_json_body (%lld)", (long long)max);
+		return -EFBIG;
+	}
+	buf[len] = '\0';
+	const char *end = NULL;
+	cJSON *json = cJSON_ParseWithLengthOpts(buf, len + 1, &end, 1);
+	if (!json) {
+		size_t at = end ? (size_t)(end - buf) : len;
+		if (at > len)
+			at = len;
+		http_reply_error(req, 400, "malformed_json",
+				 len ? "request body is not valid JSON (error at byte %zu)"
+				     : "request body is empty; a JSON object is required",
+				 at);
+		free(buf);
+		return -EINVAL;
+	}
+	free(buf);
+	if (!cJSON_IsObject(json)) {
+		cJSON_Delete(json);
+		http_reply_error(req, 400, "malformed_json", "request body must be a JSON object");
+		return -EINVAL;
+	}
+	*out = json;
+	return 0;
+}
+
+/* ---- routing ---- */
+
+static bool pattern_match(const char *pattern, const char *path, const char **rest)
+{
+	size_t plen = strlen(pattern);
+	if (plen >= 2 && pattern[plen - 1] == '/') {
+		/* "/a/" matches "/a/" + anything, and "/a" itself. */
+		size_t base = plen - 1;
+		if (strncmp(path, pattern, base) != 0)
+			return false;
+		if (path[base] == '\0') {
+			*rest = "";
+			return true;
+		}
+		if (path[base] != '/')
+			return false;
+		*rest = path + base + 1;
+		return true;
+	}
+	*rest = NULL;
+	return strcmp(pattern, path) == 0;
+}
+
+static int dispatch(struct mg_connection *conn, void *cbdata)
+{
+	struct http_server *srv = cbdata;
+	struct http_req req = {
+		.conn = conn, .ri = mg_get_request_info(conn), .srv = srv,
+	};
+	const char *path = req.ri->local_uri ? req.ri->local_uri : "";
+	const char *method = req.ri->request_method;
+	char allow[128] = "";
+	const struct http_route *hit = NULL;
+	for (size_t i = 0; i < srv->nroutes && !hit; i++) {
+		const char *rest;
+		if (!pattern_match(srv->routes[i].pattern, path, &rest))
+			continue;
+		if (strcmp(srv->routes[i].method, method) == 0 ||
+		    (strcmp(method, "HEAD") == 0 && strcmp(srv->routes[i].method, "GET") == 0)) {
+			hit = &srv->routes[i];
+			req.rest = rest;
+		} else if (!strstr(allow, srv->routes[i].method) &&
+			   strlen(allow) + strlen(srv->routes[i].method) + 3 < sizeof(allow)) {
+			if (*allow)
+				strcat(allow, ", ");
+			strcat(allow, srv->routes[i].method);
+		}
+	}
+	if (hit) {
+		hit->fn(&req, srv->ctx);
+	} else if (*allow && !srv->opts.fallback) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s is not allowed on %.200s (allowed: %s)", method,
+			 path, allow);
+		reply_error_allow(&req, 405, "method_not_allowed", allow, msg);
+	} else if (srv->opts.fallback) {
+		srv->opts.fallback(&req, srv->ctx);
+	} else {
+		http_reply_error(&req, 404, "not_found", "no route for %s %.200s", method, path);
+	}
+	if (!req.replied) {
+		log_error("%s: handler for %s %s did not reply", srv->name, method, path);
+		http_reply_error(&req, 500, "internal", "handler did not reply");
+	}
+	/* Returning the status tells CivetWeb the request was handled. */
+	return 200;
+}
+
+/* ---- server lifecycle ---- */
+
+static int on_log_message(const struct mg_connection *conn, const char *message)
+{
+	const struct mg_context *mg = mg_get_context(conn);
+	struct http_server *srv = mg ? mg_get_user_data(mg) : NULL;
+	log_warn("%s: %s", srv && srv->name ? srv->name : "http", message);
+	return 1;
+}
+
+static int on_init_ssl(void *ssl_ctx, void *user_data)
+{
+	struct http_server *srv = user_data;
+	SSL_CTX *ctx = ssl_ctx;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, srv->tls_cert) != 1) {
+		snprintf(srv->tls_error, sizeof(srv->tls_error),
+			 "http.tls_cert '%s': cannot load certificate: %s", srv->tls_cert,
+			 ERR_reason_error_string(ERR_get_error()));
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, srv->tls_key, SSL_FILETYPE_PEM) != 1) {
+		/* Never log the key's content, only its path. */
+		snprintf(srv->tls_error, sizeof(srv->tls_error),
+			 "http.tls_key '%s': cannot load private key: %s", srv->tls_key,
+			 ERR_reason_error_string(ERR_get_error()));
+		return -1;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(srv->tls_error, sizeof(srv->tls_error),
+			 "http.tls_key '%s' does not match http.tls_cert '%s'", srv->tls_key,
+			 srv->tls_cert);
+		return -1;
+	}
+	return 1;
+}
+
+/* Resolves bind to a numeric address; IPv6 comes back in brackets. */
+static int bind_literal(const char *bind, char *out, size_t len, char *err, size_t errlen)
+{
+	char host[256];
+	size_t blen = strlen(bind);
+	if (blen >= 2 && bind[0] == '[' && bind[blen - 1] == ']') {
+		snprintf(host, sizeof(host), "%.*s", (int)(blen - 2), bind + 1);
+	} else {
+		snprintf(host, sizeof(host), "%s", bind);
+	}
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	int gai = getaddrinfo(host, NULL, &hints, &res);
+	if (gai != 0) {
+		snprintf(err, errlen, "cannot resolve bind address '%s': %s", bind,
+			 gai_strerror(gai));
+		return -EINVAL;
+	}
+	char addr[INET6_ADDRSTRLEN];
+	if (res->ai_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, addr,
+			  sizeof(addr));
+		snprintf(out, len, "[%s]", addr);
+	} else {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, addr,
+			  sizeof(addr));
+		snprintf(out, len, "%s", addr);
+	}
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void server_free(struct http_server *srv)
+{
+	free(srv->name);
+	free(srv->tls_cert);
+	free(srv->tls_key);
+	free(srv);
+}
+
+struct http_server *http_server_start(const struct http_server_opts *opts,
+				      const struct http_route *routes, size_t nroutes, void *ctx,
+				      char *err, size_t errlen)
+{
+	pthread_once(&g_mg_once, mg_init_once);
+	bool tls = opts->tls_cert && *opts->tls_cert;
+	if (tls != (opts->tls_key && *opts->tls_key)) {
+		snprintf(err, errlen, "http.tls_cert and http.tls_key must be set together");
+		return NULL;
+	}
+	struct http_server *srv = calloc(1, sizeof(*srv));
+	if (!srv) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	srv->routes = routes;
+	srv->nroutes = nroutes;
+	srv->ctx = ctx;
+	srv->opts = *opts;
+	srv->name = strdup(opts->name ? opts->name : "http");
+	srv->tls_cert = tls ? strdup(opts->tls_cert) : NULL;
+	srv->tls_key = tls ? strdup(opts->tls_key) : NULL;
+	if (!srv->name || (tls && (!srv->tls_cert || !srv->tls_key))) {
+		snprintf(err, errlen, "out of memory");
+		goto err_free_srv;
+	}
+	srv->opts.name = srv->name;
+
+	char host[128];
+	if (bind_literal(opts->bind, host, sizeof(host), err, errlen))
+		goto err_free_srv;
+	char ports[200], threads[16], timeout[32];
+	snprintf(ports, sizeof(ports), "%s:%d%s", host, opts->port, tls ? "s" : "");
+	snprintf(threads, sizeof(threads), "%d", opts->threads > 0 ? opts->threads : 16);
+	snprintf(timeout, sizeof(timeout), "%lld",
+		 (long long)(opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 30000));
+	snprintf(srv->url, sizeof(srv->url), "%s://%s:%d", tls ? "https" : "http", host,
+		 opts->port);
+	const char *options[] = {
+		"listening_ports", ports,
+		"num_threads", threads,
+		"request_timeout_ms", timeout,
+		"enable_keep_alive", "yes",
+		"keep_alive_timeout_ms", "60000",
+		"tcp_nodelay", "1",
+		NULL,
+	};
+	struct mg_callbacks cb = { .log_message = on_log_message };
+	if (tls)
+		cb.init_ssl = on_init_ssl;
+	struct mg_init_data init = { .callbacks = &cb, .user_data = srv,
+				     .configuration_options = options };
+	unsigned code = 0;
+	char mgerr[256] = "";
+	struct mg_error_data mge = { .code = &code, .text = mgerr, .text_buffer_size = sizeof(mgerr) };
+	srv->mg = mg_start2(&init, &mge);
+	if (!srv->mg) {
+		snprintf(err, errlen, "%s on %s: %s", srv->name, ports,
+			 *srv->tls_error ? srv->tls_error : *mgerr ? mgerr : "cannot start server");
+		goto err_free_srv;
+	}
+	mg_set_request_handler(srv->mg, "/", dispatch, srv);
+	return srv;
+
+err_free_srv:
+	server_free(srv);
+	return NULL;
+}
+
+void http_server_stop(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	mg_stop(srv->mg);
+	server_free(srv);
+}
+
+const char *http_server_url(const struct http_server *srv)
+{
+	return srv->url;
+}

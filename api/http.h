@@ -1,0 +1,83 @@
+#ifndef STRATA_API_HTTP_H
+#define STRATA_API_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cJSON;
+
+/*
+ * The HTTP server both daemons share: a CivetWeb listener with a route table,
+ * JSON bodies through cJSON, and one error envelope,
+ *   {"error": {"code": "not_found", "message": "no route for GET /x"}}
+ * with a fitting status. Unknown paths get 404, a known path with another
+ * method 405 (with Allow), oversized JSON 413, malformed JSON 400 naming the
+ * byte offset.
+ */
+struct http_req;
+struct http_server;
+
+/* A handler replies exactly once through an http_reply_* call. */
+typedef void (*http_handler_fn)(struct http_req *req, void *ctx);
+
+struct http_route {
+	const char *method;  /* "GET", "POST", ... */
+	const char *pattern; /* exact path; with a trailing '/', a prefix */
+	http_handler_fn fn;
+};
+
+struct http_server_opts {
+	const char *name;       /* for logs: "master REST", "worker S3" */
+	const char *bind;       /* IPv4/IPv6 literal or host name */
+	int port;
+	int threads;
+	int64_t request_timeout_ms;
+	int64_t max_json_body;
+	const char *tls_cert;   /* both set: HTTPS only */
+	const char *tls_key;
+	/* Called for a request no route matches; NULL: 404 envelope. */
+	http_handler_fn fallback;
+};
+
+/*
+ * Starts listening. routes must outlive the server; ctx is passed to every
+ * handler. Returns NULL with the reason (address in use, bad TLS files...)
+ * in err.
+ */
+struct http_server *http_server_start(const struct http_server_opts *opts,
+				      const struct http_route *routes, size_t nroutes, void *ctx,
+				      char *err, size_t errlen);
+/* Stops accepting, waits for handlers in flight, frees. NULL is fine. */
+void http_server_stop(struct http_server *srv);
+/* "http://127.0.0.1:19999" or "https://[::1]:19999" */
+const char *http_server_url(const struct http_server *srv);
+
+/* Request accessors; strings live as long as the request. */
+const char *http_req_method(const struct http_req *req);
+const char *http_req_path(const struct http_req *req);      /* decoded, no query */
+const char *http_req_query(const struct http_req *req);     /* raw, may be NULL */
+const char *http_req_header(const struct http_req *req, const char *name);
+const char *http_req_remote(const struct http_req *req);
+/* For a prefix route "/p/": the path after "/p/" (may be empty). */
+const char *http_req_rest(const struct http_req *req);
+/* Decoded query parameter into buf. 0, -ENOENT when absent, -ENOSPC. */
+int http_req_param(const struct http_req *req, const char *name, char *buf, size_t len);
+
+/*
+ * Reads and parses the JSON body. On any failure it has already replied
+ * (400 malformed / not an object, 413 too large, 415 wrong type) and returns
+ * a negative errno; the handler must then just return. *out is the caller's.
+ */
+int http_req_json(struct http_req *req, struct cJSON **out);
+
+/* Replies. body is consumed (deleted) by http_reply_json. */
+void http_reply_json(struct http_req *req, int status, struct cJSON *body);
+void http_reply_error(struct http_req *req, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Maps a negative errno/strata rc to status + code, with message. */
+void http_reply_rc(struct http_req *req, int rc, const char *msg);
+void http_reply_raw(struct http_req *req, int status, const char *content_type,
+		    const void *data, size_t len);
+
+#endif

@@ -1,0 +1,176 @@
+#include "api/rest_master.h"
+
+#include "lib/json.h"
+#include "api/rest_common.h"
+#include "daemon/master/master.h"
+#include "lib/clock.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+static void get_health(struct http_req *req, void *ctx)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "status", "ok");
+	cJSON_AddStringToObject(o, "role", "master");
+	cJSON_AddStringToObject(o, "version", STRATA_VERSION);
+	http_reply_json(req, 200, o);
+}
+
+static void get_cluster(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	int64_t now = clock_mono_ms();
+	struct registry_totals t;
+	registry_totals(m->registry, &t);
+
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "version", STRATA_VERSION);
+	json_add_int(o, "started_at_ms", m->started_wall_ms);
+	json_add_int(o, "uptime_ms", now - m->started_mono_ms);
+	cJSON_AddStringToObject(o, "leader", m->address);
+	cJSON *masters = cJSON_AddArrayToObject(o, "masters");
+	cJSON *self = cJSON_CreateObject();
+	cJSON_AddStringToObject(self, "address", m->address);
+	cJSON_AddStringToObject(self, "role", "leader");
+	cJSON_AddItemToArray(masters, self);
+	cJSON *w = cJSON_AddObjectToObject(o, "workers");
+	json_add_int(w, "live", t.live);
+	json_add_int(w, "lost", t.lost);
+	cJSON *cap = cJSON_AddObjectToObject(o, "capacity");
+	json_add_int(cap, "total_bytes", t.capacity_bytes);
+	json_add_int(cap, "used_bytes", t.used_bytes);
+	cJSON *list = registry_to_json(m->registry, now);
+	if (!list || !cJSON_AddItemToObject(o, "worker_list", list)) {
+		cJSON_Delete(list);
+		cJSON_Delete(o);
+		http_reply_error(req, 500, "out_of_memory", "cannot build cluster report");
+		return;
+	}
+	http_reply_json(req, 200, o);
+}
+
+static void get_workers(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	cJSON *list = registry_to_json(m->registry, clock_mono_ms());
+	cJSON *o = cJSON_CreateObject();
+	if (!list || !o) {
+		cJSON_Delete(list);
+		cJSON_Delete(o);
+		http_reply_error(req, 500, "out_of_memory", "cannot list workers");
+		return;
+	}
+	cJSON_AddItemToObject(o, "workers", list);
+	http_reply_json(req, 200, o);
+}
+
+static void get_config(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	cJSON *o = rest_config_json(m->conf);
+	if (!o) {
+		http_reply_error(req, 500, "out_of_memory", "cannot render configuration");
+		return;
+	}
+	http_reply_json(req, 200, o);
+}
+
+/* Worker RPC: {"host","data_port","s3_port","version","capacity_bytes","used_bytes"}
+ * -> {"worker_id"}. */
+static void post_register(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	cJSON *body;
+	if (http_req_json(req, &body))
+		return;
+	char err[256];
+	struct worker_report rep = { .version = "" };
+	int64_t data_port = 0, s3_port = 0, cap = 0, used = 0;
+	int rc = json_get_str(body, "host", true, &rep.host, err, sizeof(err));
+	if (!rc)
+		rc = json_get_int(body, "data_port", true, 1, 65535, &data_port, err, sizeof(err));
+	if (!rc)
+		rc = json_get_int(body, "s3_port", true, 1, 65535, &s3_port, err, sizeof(err));
+	if (!rc)
+		rc = json_get_str(body, "version", false, &rep.version, err, sizeof(err));
+	if (!rc)
+		rc = json_get_int(body, "capacity_bytes", true, 0, INT64_MAX, &cap, err,
+				  sizeof(err));
+	if (!rc)
+		rc = json_get_int(body, "used_bytes", true, 0, INT64_MAX, &used, err, sizeof(err));
+	if (!rc && (!*rep.host || strlen(rep.host) > 255)) {
+		snprintf(err, sizeof(err), "field 'host' must be 1..255 characters");
+		rc = -EINVAL;
+	}
+	if (rc) {
+		cJSON_Delete(body);
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		return;
+	}
+	rep.data_port = (int)data_port;
+	rep.s3_port = (int)s3_port;
+	rep.capacity_bytes = cap;
+	rep.used_bytes = used;
+	uint64_t id = 0;
+	rc = registry_register(m->registry, &rep, clock_mono_ms(), &id);
+	cJSON_Delete(body);
+	if (rc) {
+		http_reply_rc(req, rc, "cannot register worker");
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	json_add_int(o, "worker_id", (int64_t)id);
+	json_add_int(o, "heartbeat_interval_ms", m->conf->worker_heartbeat_interval);
+	http_reply_json(req, 200, o);
+}
+
+/* Worker RPC: {"worker_id","capacity_bytes","used_bytes"}; 404 unknown_worker
+ * tells the worker to register again. */
+static void post_heartbeat(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	cJSON *body;
+	if (http_req_json(req, &body))
+		return;
+	char err[256];
+	int64_t id = 0, cap = 0, used = 0;
+	int rc = json_get_int(body, "worker_id", true, 1, INT64_MAX, &id, err, sizeof(err));
+	if (!rc)
+		rc = json_get_int(body, "capacity_bytes", true, 0, INT64_MAX, &cap, err,
+				  sizeof(err));
+	if (!rc)
+		rc = json_get_int(body, "used_bytes", true, 0, INT64_MAX, &used, err, sizeof(err));
+	cJSON_Delete(body);
+	if (rc) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		return;
+	}
+	rc = registry_heartbeat(m->registry, (uint64_t)id, cap, used, clock_mono_ms());
+	if (rc == -ENOENT) {
+		http_reply_error(req, 404, "unknown_worker",
+				 "worker %lld is not registered; register again", (long long)id);
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "status", "ok");
+	http_reply_json(req, 200, o);
+}
+
+static const struct http_route g_routes[] = {
+	{ "GET", "/api/v1/health", get_health },
+	{ "GET", "/api/v1/cluster", get_cluster },
+	{ "GET", "/api/v1/workers", get_workers },
+	{ "GET", "/api/v1/config", get_config },
+	{ "POST", "/api/v1/workers/register", post_register },
+	{ "POST", "/api/v1/workers/heartbeat", post_heartbeat },
+};
+
+const struct http_route *rest_master_routes(size_t *nroutes)
+{
+	*nroutes = sizeof(g_routes) / sizeof(g_routes[0]);
+	return g_routes;
+}

@@ -1,0 +1,263 @@
+/* strata: the command-line client. `strata admin report` for now; the
+ * `fs` commands arrive with the namespace. Exit codes: 0 ok, 1 error,
+ * 2 usage. */
+#include "daemon/common.h"
+#include "lib/conf.h"
+#include "lib/err.h"
+#include "lib/httpc.h"
+#include "lib/json.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct cli {
+	struct strata_conf conf;
+	const char *master; /* --master overrides master.addresses */
+	bool json;
+	bool insecure;
+	struct httpc *http;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: strata [GLOBAL OPTIONS] COMMAND ...\n\n"
+		"Commands:\n"
+		"  admin report      cluster summary: version, leader, workers, capacity\n"
+		"  admin workers     the worker list\n\n"
+		"Global options:\n"
+		"  -m, --master HOST:PORT  master to ask (default: master.addresses from\n"
+		"                          configuration or $STRATA_MASTER_ADDRESSES)\n"
+		"  -c, --config PATH       configuration file (default /etc/strata/strata.conf)\n"
+		"      --json              machine-readable output\n"
+		"  -k, --insecure          do not verify the master's TLS certificate\n"
+		"  -h, --help              this help\n"
+		"  -V, --version           version\n\n"
+		"Exit codes: 0 success, 1 error, 2 usage.\n");
+}
+
+static void fmt_bytes(double b, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	int u = 0;
+	while (b >= 1024 && u < 5) {
+		b /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.2f %s" : "%.0f %s", b, units[u]);
+}
+
+static void fmt_duration(double ms, char *buf, size_t len)
+{
+	long long s = (long long)(ms / 1000);
+	if (s < 60)
+		snprintf(buf, len, "%.1fs", ms / 1000);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm %llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%lldh %lldm", s / 3600, (s % 3600) / 60);
+	else
+		snprintf(buf, len, "%lldd %lldh", s / 86400, (s % 86400) / 3600);
+}
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* GETs path from the first master that answers. */
+static int master_get(struct cli *cli, const char *path, cJSON **out)
+{
+	bool tls = *cli->conf.http_tls_cert || *cli->conf.http_tls_ca;
+	const char *one[1] = { cli->master };
+	const char *const *list = cli->master ? one : (const char *const *)cli->conf.master_addresses.items;
+	size_t n = cli->master ? 1 : cli->conf.master_addresses.n;
+	char err[1024] = "no master configured (master.addresses is empty)";
+	int rc = ST_EPEER;
+	for (size_t i = 0; i < n; i++) {
+		char url[1024];
+		const char *addr = list[i];
+		bool has_scheme = strstr(addr, "://") != NULL;
+		snprintf(url, sizeof(url), "%s%s%s", has_scheme ? "" : tls ? "https://" : "http://",
+			 addr, path);
+		rc = httpc_json(cli->http, "GET", url, NULL, out, NULL, err, sizeof(err));
+		if (rc != ST_EPEER)
+			break;
+	}
+	if (rc)
+		fprintf(stderr, "strata: %s\n", err);
+	return rc;
+}
+
+static void print_workers(const cJSON *list)
+{
+	printf("  %-4s %-28s %-5s %-15s %12s %12s\n", "ID", "ADDRESS", "STATE", "LAST HEARTBEAT",
+	       "CAPACITY", "USED");
+	const cJSON *w;
+	cJSON_ArrayForEach(w, list)
+	{
+		char cap[32], used[32], ago[32], ago_txt[48];
+		fmt_bytes(num(w, "capacity_bytes"), cap, sizeof(cap));
+		fmt_bytes(num(w, "used_bytes"), used, sizeof(used));
+		fmt_duration(num(w, "last_heartbeat_ms_ago"), ago, sizeof(ago));
+		snprintf(ago_txt, sizeof(ago_txt), "%s ago", ago);
+		printf("  %-4.0f %-28s %-5s %-15s %12s %12s\n", num(w, "id"), str(w, "address"),
+		       str(w, "state"), ago_txt, cap, used);
+	}
+	if (cJSON_GetArraySize(list) == 0)
+		printf("  (no workers registered)\n");
+}
+
+static int cmd_report(struct cli *cli)
+{
+	cJSON *c = NULL;
+	if (master_get(cli, "/api/v1/cluster", &c))
+		return EXIT_ERROR;
+	if (cli->json) {
+		char *text = cJSON_Print(c);
+		printf("%s\n", text);
+		free(text);
+		cJSON_Delete(c);
+		return EXIT_OK;
+	}
+	const cJSON *workers = cJSON_GetObjectItemCaseSensitive(c, "workers");
+	const cJSON *cap = cJSON_GetObjectItemCaseSensitive(c, "capacity");
+	char up[32], total[32], used[32];
+	fmt_duration(num(c, "uptime_ms"), up, sizeof(up));
+	fmt_bytes(num(cap, "total_bytes"), total, sizeof(total));
+	fmt_bytes(num(cap, "used_bytes"), used, sizeof(used));
+	double pct = num(cap, "total_bytes") > 0
+			     ? 100.0 * num(cap, "used_bytes") / num(cap, "total_bytes") : 0;
+	printf("strata cluster\n");
+	printf("  %-10s %s\n", "version", str(c, "version"));
+	printf("  %-10s %s\n", "leader", str(c, "leader"));
+	printf("  %-10s %s\n", "uptime", up);
+	printf("  %-10s %.0f live, %.0f lost\n", "workers", num(workers, "live"),
+	       num(workers, "lost"));
+	printf("  %-10s %s total, %s used (%.1f%%)\n\n", "capacity", total, used, pct);
+	printf("Workers\n");
+	print_workers(cJSON_GetObjectItemCaseSensitive(c, "worker_list"));
+	cJSON_Delete(c);
+	return EXIT_OK;
+}
+
+static int cmd_workers(struct cli *cli)
+{
+	cJSON *c = NULL;
+	if (master_get(cli, "/api/v1/workers", &c))
+		return EXIT_ERROR;
+	if (cli->json) {
+		char *text = cJSON_Print(c);
+		printf("%s\n", text);
+		free(text);
+	} else {
+		print_workers(cJSON_GetObjectItemCaseSensitive(c, "workers"));
+	}
+	cJSON_Delete(c);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "master", required_argument, NULL, 'm' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "insecure", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli cli = { 0 };
+	const char *config = getenv("STRATA_CONFIG");
+	int c;
+	/* '+': stop at the first command word; options after it are the
+	 * command's. */
+	while ((c = getopt_long(argc, argv, "+m:c:kjhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			cli.master = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'j':
+			cli.json = true;
+			break;
+		case 'k':
+			cli.insecure = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("strata %s\n", STRATA_VERSION);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	/* Trailing --json after the command words is accepted too. */
+	int nwords = 0;
+	char *words[8];
+	for (int i = optind; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			cli.json = true;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "strata: unknown option '%s'\n", argv[i]);
+			return EXIT_USAGE;
+		} else if (nwords < 8) {
+			words[nwords++] = argv[i];
+		}
+	}
+	if (nwords < 2 || strcmp(words[0], "admin") != 0 ||
+	    (strcmp(words[1], "report") && strcmp(words[1], "workers")) || nwords > 2) {
+		if (nwords)
+			fprintf(stderr, "strata: unknown command '%s%s%s'\n", words[0],
+				nwords > 1 ? " " : "", nwords > 1 ? words[1] : "");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	char err[1024];
+	conf_init(&cli.conf);
+	int rc = 0;
+	if (config)
+		rc = conf_load_file(&cli.conf, config, err, sizeof(err));
+	else if (access("/etc/strata/strata.conf", F_OK) == 0)
+		rc = conf_load_file(&cli.conf, "/etc/strata/strata.conf", err, sizeof(err));
+	if (!rc)
+		rc = conf_load_env(&cli.conf, environ, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "strata: %s\n", err);
+		conf_free(&cli.conf);
+		return EXIT_USAGE;
+	}
+	struct httpc_opts hopts = {
+		.timeout_ms = cli.conf.http_request_timeout,
+		.ca_file = *cli.conf.http_tls_ca ? cli.conf.http_tls_ca : cli.conf.http_tls_cert,
+		.insecure_tls = cli.insecure,
+	};
+	cli.http = httpc_new(&hopts);
+	int exit_code = EXIT_ERROR;
+	if (cli.http)
+		exit_code = strcmp(words[1], "report") == 0 ? cmd_report(&cli) : cmd_workers(&cli);
+	httpc_free(cli.http);
+	conf_free(&cli.conf);
+	return exit_code;
+}

@@ -1,0 +1,157 @@
+/* strata-master: wiring only. Parses configuration, starts the REST server
+ * and the lost-worker checker, waits for SIGINT/SIGTERM, shuts down. */
+#include "api/rest_master.h"
+#include "daemon/common.h"
+#include "daemon/master/master.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/notify.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+struct checker {
+	struct master *m;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+};
+
+/* Marks workers lost; wakes a few times per timeout so a loss shows soon. */
+static void *checker_main(void *arg)
+{
+	struct checker *c = arg;
+	int64_t period = c->m->conf->master_worker_timeout / 4;
+	if (period < 25)
+		period = 25;
+	if (period > 1000)
+		period = 1000;
+	pthread_mutex_lock(&c->lock);
+	while (!c->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += period / 1000;
+		ts.tv_nsec += (period % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+		if (c->stop)
+			break;
+		pthread_mutex_unlock(&c->lock);
+		registry_check(c->m->registry, clock_mono_ms());
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+static int checker_start(struct checker *c, struct master *m)
+{
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	pthread_mutex_init(&c->lock, NULL);
+	c->m = m;
+	c->stop = false;
+	return -pthread_create(&c->thread, NULL, checker_main, c);
+}
+
+static void checker_stop(struct checker *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct daemon_info info = {
+		.prog = "strata-master",
+		.summary = "strata master: namespace, mounts, policies and the worker registry.",
+	};
+	struct strata_conf conf;
+	int code;
+	log_set_component("master");
+	if (!daemon_setup(&info, argc, argv, &conf, &code))
+		return code;
+	daemon_block_signals();
+
+	struct master m = {
+		.conf = &conf,
+		.started_mono_ms = clock_mono_ms(),
+		.started_wall_ms = clock_wall_ms(),
+	};
+	int exit_code = EXIT_ERROR;
+	char err[1024];
+	char leaf[32];
+	snprintf(leaf, sizeof(leaf), "master-%lld", (long long)conf.master_port);
+	if (daemon_pick_dir(conf.master_state_dir, "/var/lib/strata/master", "XDG_STATE_HOME",
+			    ".local/state", leaf, m.state_dir, sizeof(m.state_dir), err,
+			    sizeof(err))) {
+		log_error("master.state_dir: %s", err);
+		goto out_conf;
+	}
+	log_info("state directory %s%s", m.state_dir,
+		 *conf.master_state_dir ? "" : " (default; set master.state_dir to change)");
+
+	m.registry = registry_new(conf.master_worker_timeout);
+	if (!m.registry) {
+		log_error("out of memory");
+		goto out_conf;
+	}
+	size_t nroutes;
+	const struct http_route *routes = rest_master_routes(&nroutes);
+	struct http_server_opts hopts = {
+		.name = "master REST",
+		.bind = conf.master_bind,
+		.port = (int)conf.master_port,
+		.threads = (int)conf.http_threads,
+		.request_timeout_ms = conf.http_request_timeout,
+		.max_json_body = conf.http_max_json_body,
+		.tls_cert = conf.http_tls_cert,
+		.tls_key = conf.http_tls_key,
+	};
+	struct http_server *srv = http_server_start(&hopts, routes, nroutes, &m, err, sizeof(err));
+	if (!srv) {
+		log_error("%s", err);
+		goto out_registry;
+	}
+	const char *url = http_server_url(srv);
+	snprintf(m.address, sizeof(m.address), "%s", strstr(url, "://") + 3);
+	struct checker checker;
+	if (checker_start(&checker, &m)) {
+		log_error("cannot start the worker checker thread");
+		goto out_server;
+	}
+	log_info("strata-master %s ready: REST and console at %s (workers lost after %lld ms)",
+		 STRATA_VERSION, http_server_url(srv), (long long)conf.master_worker_timeout);
+	notify_send("READY=1");
+
+	int sig = daemon_wait_signal();
+	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	notify_send("STOPPING=1");
+	checker_stop(&checker);
+	exit_code = EXIT_OK;
+out_server:
+	http_server_stop(srv);
+out_registry:
+	registry_free(m.registry);
+out_conf:
+	conf_free(&conf);
+	if (exit_code == EXIT_OK)
+		log_info("stopped");
+	return exit_code;
+}

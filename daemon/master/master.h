@@ -1,0 +1,19 @@
+#ifndef STRATA_MASTER_MASTER_H
+#define STRATA_MASTER_MASTER_H
+
+#include "daemon/master/registry.h"
+#include "lib/conf.h"
+
+#include <stdint.h>
+
+/* What the master's request handlers share. Owned by strata-master's main. */
+struct master {
+	const struct strata_conf *conf;
+	struct registry *registry;
+	char state_dir[1024];
+	char address[300];       /* host:port others reach this master at */
+	int64_t started_mono_ms;
+	int64_t started_wall_ms;
+};
+
+#endif

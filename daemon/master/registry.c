@@ -1,0 +1,205 @@
+#include "daemon/master/registry.h"
+
+#include "lib/clock.h"
+#include "lib/log.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct worker {
+	uint64_t id;
+	char host[256];
+	int data_port, s3_port;
+	char version[32];
+	int64_t capacity_bytes, used_bytes;
+	int64_t registered_wall_ms;
+	int64_t last_seen_ms; /* monotonic */
+	enum worker_state state;
+};
+
+struct registry {
+	pthread_mutex_t lock;
+	int64_t timeout_ms;
+	uint64_t next_id;
+	struct worker *workers;
+	size_t n, cap;
+};
+
+struct registry *registry_new(int64_t timeout_ms)
+{
+	struct registry *reg = calloc(1, sizeof(*reg));
+	if (!reg)
+		return NULL;
+	pthread_mutex_init(&reg->lock, NULL);
+	reg->timeout_ms = timeout_ms;
+	reg->next_id = 1;
+	return reg;
+}
+
+void registry_free(struct registry *reg)
+{
+	if (!reg)
+		return;
+	pthread_mutex_destroy(&reg->lock);
+	free(reg->workers);
+	free(reg);
+}
+
+void registry_set_timeout(struct registry *reg, int64_t timeout_ms)
+{
+	pthread_mutex_lock(&reg->lock);
+	reg->timeout_ms = timeout_ms;
+	pthread_mutex_unlock(&reg->lock);
+}
+
+static struct worker *find_by_addr(struct registry *reg, const char *host, int port)
+{
+	for (size_t i = 0; i < reg->n; i++)
+		if (reg->workers[i].data_port == port && strcmp(reg->workers[i].host, host) == 0)
+			return &reg->workers[i];
+	return NULL;
+}
+
+static struct worker *find_by_id(struct registry *reg, uint64_t id)
+{
+	for (size_t i = 0; i < reg->n; i++)
+		if (reg->workers[i].id == id)
+			return &reg->workers[i];
+	return NULL;
+}
+
+int registry_register(struct registry *reg, const struct worker_report *rep, int64_t now_ms,
+		      uint64_t *id)
+{
+	if (!rep->host || !*rep->host || strlen(rep->host) >= sizeof(((struct worker *)0)->host))
+		return -EINVAL;
+	pthread_mutex_lock(&reg->lock);
+	struct worker *w = find_by_addr(reg, rep->host, rep->data_port);
+	bool fresh = !w;
+	if (!w) {
+		if (reg->n == reg->cap) {
+			size_t cap = reg->cap ? reg->cap * 2 : 8;
+			struct worker *grown = realloc(reg->workers, cap * sizeof(*grown));
+			if (!grown) {
+				pthread_mutex_unlock(&reg->lock);
+				return -ENOMEM;
+			}
+			reg->workers = grown;
+			reg->cap = cap;
+		}
+		w = &reg->workers[reg->n++];
+		memset(w, 0, sizeof(*w));
+		w->id = reg->next_id++;
+		snprintf(w->host, sizeof(w->host), "%s", rep->host);
+		w->data_port = rep->data_port;
+	}
+	w->s3_port = rep->s3_port;
+	snprintf(w->version, sizeof(w->version), "%s", rep->version ? rep->version : "");
+	w->capacity_bytes = rep->capacity_bytes;
+	w->used_bytes = rep->used_bytes;
+	w->registered_wall_ms = clock_wall_ms();
+	w->last_seen_ms = now_ms;
+	w->state = WORKER_LIVE;
+	*id = w->id;
+	log_info("worker %llu %s at %s:%d", (unsigned long long)w->id,
+		 fresh ? "registered" : "re-registered", w->host, w->data_port);
+	pthread_mutex_unlock(&reg->lock);
+	return 0;
+}
+
+int registry_heartbeat(struct registry *reg, uint64_t id, int64_t capacity_bytes,
+		       int64_t used_bytes, int64_t now_ms)
+{
+	pthread_mutex_lock(&reg->lock);
+	struct worker *w = find_by_id(reg, id);
+	if (!w) {
+		pthread_mutex_unlock(&reg->lock);
+		return -ENOENT;
+	}
+	if (w->state == WORKER_LOST)
+		log_info("worker %llu at %s:%d is back", (unsigned long long)id, w->host,
+			 w->data_port);
+	w->capacity_bytes = capacity_bytes;
+	w->used_bytes = used_bytes;
+	w->last_seen_ms = now_ms;
+	w->state = WORKER_LIVE;
+	pthread_mutex_unlock(&reg->lock);
+	return 0;
+}
+
+int registry_check(struct registry *reg, int64_t now_ms)
+{
+	int lost = 0;
+	pthread_mutex_lock(&reg->lock);
+	for (size_t i = 0; i < reg->n; i++) {
+		struct worker *w = &reg->workers[i];
+		if (w->state == WORKER_LIVE && now_ms - w->last_seen_ms > reg->timeout_ms) {
+			w->state = WORKER_LOST;
+			lost++;
+			log_warn("worker %llu at %s:%d lost: no heartbeat for %lld ms",
+				 (unsigned long long)w->id, w->host, w->data_port,
+				 (long long)(now_ms - w->last_seen_ms));
+		}
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return lost;
+}
+
+void registry_totals(struct registry *reg, struct registry_totals *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&reg->lock);
+	for (size_t i = 0; i < reg->n; i++) {
+		const struct worker *w = &reg->workers[i];
+		if (w->state == WORKER_LOST) {
+			out->lost++;
+			continue;
+		}
+		out->live++;
+		out->capacity_bytes += w->capacity_bytes;
+		out->used_bytes += w->used_bytes;
+	}
+	pthread_mutex_unlock(&reg->lock);
+}
+
+cJSON *registry_to_json(struct registry *reg, int64_t now_ms)
+{
+	cJSON *arr = cJSON_CreateArray();
+	if (!arr)
+		return NULL;
+	pthread_mutex_lock(&reg->lock);
+	for (size_t i = 0; i < reg->n; i++) {
+		const struct worker *w = &reg->workers[i];
+		cJSON *o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			goto err_unlock;
+		}
+		char addr[300];
+		snprintf(addr, sizeof(addr), "%s:%d", w->host, w->data_port);
+		cJSON_AddNumberToObject(o, "id", (double)w->id);
+		cJSON_AddStringToObject(o, "address", addr);
+		cJSON_AddStringToObject(o, "host", w->host);
+		cJSON_AddNumberToObject(o, "data_port", (double)w->data_port);
+		cJSON_AddNumberToObject(o, "s3_port", w->s3_port);
+		cJSON_AddStringToObject(o, "state", w->state == WORKER_LIVE ? "live" : "lost");
+		cJSON_AddStringToObject(o, "version", w->version);
+		cJSON_AddNumberToObject(o, "capacity_bytes", (double)w->capacity_bytes);
+		cJSON_AddNumberToObject(o, "used_bytes", (double)w->used_bytes);
+		cJSON_AddNumberToObject(o, "registered_at_ms", (double)w->registered_wall_ms);
+		if (!cJSON_AddNumberToObject(o, "last_heartbeat_ms_ago",
+					     (double)(now_ms - w->last_seen_ms)))
+			goto err_unlock;
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return arr;
+
+err_unlock:
+	pthread_mutex_unlock(&reg->lock);
+	cJSON_Delete(arr);
+	return NULL;
+}

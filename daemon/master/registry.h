@@ -1,0 +1,55 @@
+#ifndef STRATA_MASTER_REGISTRY_H
+#define STRATA_MASTER_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cJSON;
+
+/*
+ * The master's worker registry: soft state rebuilt from registrations and
+ * heartbeats, never journaled. Time is passed in (now_ms, monotonic), so the
+ * rules are testable without sleeping. Thread-safe.
+ *
+ * A worker is identified by its advertised address (host:port); registering
+ * again from the same address keeps its id. A worker with no heartbeat for
+ * the timeout is marked lost; a heartbeat or registration brings it back.
+ */
+struct registry;
+
+enum worker_state { WORKER_LIVE, WORKER_LOST };
+
+struct worker_report {
+	const char *host;     /* advertised host name or address */
+	int data_port;
+	int s3_port;
+	const char *version;
+	int64_t capacity_bytes;
+	int64_t used_bytes;
+};
+
+struct registry *registry_new(int64_t timeout_ms);
+void registry_free(struct registry *reg);
+void registry_set_timeout(struct registry *reg, int64_t timeout_ms);
+
+/* Registers (or re-registers) a worker; returns 0 and its id in *id. */
+int registry_register(struct registry *reg, const struct worker_report *rep, int64_t now_ms,
+		      uint64_t *id);
+/* Records a heartbeat; -ENOENT when the id is unknown (the worker must
+ * register again, e.g. after a master restart). */
+int registry_heartbeat(struct registry *reg, uint64_t id, int64_t capacity_bytes,
+		       int64_t used_bytes, int64_t now_ms);
+/* Marks workers lost whose last heartbeat is older than the timeout.
+ * Returns how many became lost in this call. */
+int registry_check(struct registry *reg, int64_t now_ms);
+
+struct registry_totals {
+	int live, lost;
+	int64_t capacity_bytes, used_bytes; /* live workers only */
+};
+void registry_totals(struct registry *reg, struct registry_totals *out);
+/* JSON array of workers (caller owns), or NULL on allocation failure. */
+struct cJSON *registry_to_json(struct registry *reg, int64_t now_ms);
+
+#endif

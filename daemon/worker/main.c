@@ -1,0 +1,142 @@
+/* strata-worker: wiring only. Parses configuration, prepares its
+ * directories, starts the data/RPC server, the S3 port and the heartbeat
+ * thread, waits for SIGINT/SIGTERM, shuts down. */
+#include "api/rest_worker.h"
+#include "daemon/common.h"
+#include "daemon/worker/worker.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/notify.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Advertised host: worker.hostname, else the bind address unless it is a
+ * wildcard, else this machine's host name. */
+static void pick_host(const struct strata_conf *c, char *out, size_t len)
+{
+	if (*c->worker_hostname) {
+		snprintf(out, len, "%s", c->worker_hostname);
+	} else if (strcmp(c->worker_bind, "0.0.0.0") && strcmp(c->worker_bind, "::") &&
+		   strcmp(c->worker_bind, "[::]")) {
+		if (strchr(c->worker_bind, ':') && c->worker_bind[0] != '[')
+			snprintf(out, len, "[%s]", c->worker_bind);
+		else
+			snprintf(out, len, "%s", c->worker_bind);
+	} else if (gethostname(out, len) != 0) {
+		snprintf(out, len, "localhost");
+	}
+}
+
+static int pick_dirs(struct worker_node *w, const struct strata_conf *c)
+{
+	char err[1200], leaf[32];
+	snprintf(leaf, sizeof(leaf), "worker-%lld", (long long)c->worker_port);
+	if (daemon_pick_dir(c->worker_data_dir, "/var/cache/strata/worker", "XDG_CACHE_HOME",
+			    ".cache", leaf, w->data_dir, sizeof(w->data_dir), err, sizeof(err))) {
+		log_error("worker.data_dir: %s", err);
+		return -1;
+	}
+	log_info("data directory %s%s", w->data_dir,
+		 *c->worker_data_dir ? "" : " (default; set worker.data_dir to change)");
+
+	struct stat st;
+	int n;
+	if (*c->worker_tier_mem_dir)
+		n = snprintf(w->mem_dir, sizeof(w->mem_dir), "%s", c->worker_tier_mem_dir);
+	else if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode))
+		n = snprintf(w->mem_dir, sizeof(w->mem_dir), "/dev/shm/strata-%u/%s",
+			     (unsigned)geteuid(), leaf);
+	else
+		n = snprintf(w->mem_dir, sizeof(w->mem_dir), "%s/mem", w->data_dir);
+	if (n < 0 || (size_t)n >= sizeof(w->mem_dir)) {
+		log_error("worker.tier.mem.dir: path too long");
+		return -1;
+	}
+	int rc = daemon_mkdirs(w->mem_dir);
+	if (rc) {
+		log_error("worker.tier.mem.dir '%s': %s", w->mem_dir, strerror(-rc));
+		return -1;
+	}
+	log_info("MEM tier %s, quota %lld bytes%s", w->mem_dir, (long long)c->worker_tier_mem_quota,
+		 *c->worker_tier_mem_dir ? "" : " (default dir; set worker.tier.mem.dir to change)");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct daemon_info info = {
+		.prog = "strata-worker",
+		.summary = "strata worker: tiered block cache, data service and S3 gateway.",
+	};
+	struct strata_conf conf;
+	int code;
+	log_set_component("worker");
+	if (!daemon_setup(&info, argc, argv, &conf, &code))
+		return code;
+	daemon_block_signals();
+
+	static struct worker_node w;
+	w.conf = &conf;
+	w.started_mono_ms = clock_mono_ms();
+	w.capacity_bytes = conf.worker_tier_mem_quota;
+	pthread_mutex_init(&w.lock, NULL);
+	pick_host(&conf, w.host, sizeof(w.host));
+	int exit_code = EXIT_ERROR;
+	char err[1024];
+	struct http_server *rest = NULL, *s3 = NULL;
+	if (pick_dirs(&w, &conf))
+		goto out;
+
+	size_t nroutes;
+	const struct http_route *routes = rest_worker_routes(&nroutes);
+	struct http_server_opts hopts = {
+		.name = "worker REST",
+		.bind = conf.worker_bind,
+		.port = (int)conf.worker_port,
+		.threads = (int)conf.http_threads,
+		.request_timeout_ms = conf.http_request_timeout,
+		.max_json_body = conf.http_max_json_body,
+		.tls_cert = conf.http_tls_cert,
+		.tls_key = conf.http_tls_key,
+	};
+	rest = http_server_start(&hopts, routes, nroutes, &w, err, sizeof(err));
+	if (!rest) {
+		log_error("%s", err);
+		goto out;
+	}
+	struct http_server_opts sopts = hopts;
+	sopts.name = "worker S3";
+	sopts.port = (int)conf.worker_s3_port;
+	sopts.fallback = rest_worker_s3_unavailable;
+	s3 = http_server_start(&sopts, NULL, 0, &w, err, sizeof(err));
+	if (!s3) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (worker_heartbeat_start(&w)) {
+		log_error("cannot start the heartbeat thread");
+		goto out;
+	}
+	log_info("strata-worker %s ready: data/RPC at %s, S3 at %s, advertising %s, masters %s",
+		 STRATA_VERSION, http_server_url(rest), http_server_url(s3), w.host,
+		 conf.master_addresses.n ? conf.master_addresses.items[0] : "(none)");
+	notify_send("READY=1");
+
+	int sig = daemon_wait_signal();
+	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	notify_send("STOPPING=1");
+	worker_heartbeat_stop(&w);
+	exit_code = EXIT_OK;
+out:
+	http_server_stop(s3);
+	http_server_stop(rest);
+	pthread_mutex_destroy(&w.lock);
+	conf_free(&conf);
+	if (exit_code == EXIT_OK)
+		log_info("stopped");
+	return exit_code;
+}

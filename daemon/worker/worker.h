@@ -1,0 +1,45 @@
+#ifndef STRATA_WORKER_WORKER_H
+#define STRATA_WORKER_WORKER_H
+
+#include "lib/conf.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct httpc;
+
+/* What the worker's threads and request handlers share. Owned by main. */
+struct worker_node {
+	const struct strata_conf *conf;
+	char host[256];          /* advertised to the master */
+	char data_dir[1024];
+	char mem_dir[1024];
+	int64_t capacity_bytes;
+	int64_t started_mono_ms;
+
+	pthread_mutex_t lock;    /* guards the fields below */
+	uint64_t worker_id;      /* 0 until registered */
+	char master[300];        /* master that last answered, host:port */
+	int64_t last_heartbeat_mono_ms;
+
+	/* heartbeat thread */
+	pthread_t hb_thread;
+	pthread_cond_t hb_cond;
+	bool hb_stop;
+	struct httpc *hb_http;
+};
+
+/* Bytes used in the worker's tiers (walks the MEM tier directory). */
+int64_t worker_used_bytes(const struct worker_node *w);
+
+/*
+ * Starts the thread that registers with a master from master.addresses
+ * (trying each in turn, with backoff while none answers) and then
+ * heartbeats every worker.heartbeat_interval; a master that answers
+ * unknown_worker (restarted) gets a new registration. 0 or -errno.
+ */
+int worker_heartbeat_start(struct worker_node *w);
+void worker_heartbeat_stop(struct worker_node *w);
+
+#endif

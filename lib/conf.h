@@ -1,0 +1,150 @@
+#ifndef STRATA_LIB_CONF_H
+#define STRATA_LIB_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Configuration: one declarative table (STRATA_CONF_KEYS) from which the
+ * struct, the parser, --help, docs/configuration.md's check and the REST
+ * config view all come.
+ *
+ * Sources, later wins: built-in defaults, the config file (`key = value`,
+ * `#` comments), STRATA_<KEY> environment variables (dots become
+ * underscores, upper case: master.port -> STRATA_MASTER_PORT), and
+ * `--set key=value`. Unknown keys and bad values are errors that name the
+ * key and where it came from (file and line, variable, or flag).
+ *
+ * Value types:
+ *   STR       free text
+ *   INT       decimal integer within [min, max]
+ *   SIZE      bytes: 4096, 64KB, 512MiB, 4GB, 1TB (K/M/G/T powers of 1024;
+ *             KB, KiB and K mean the same)
+ *   DURATION  milliseconds internally: 250ms, 30s, 5m, 2h, 1d; a bare
+ *             number means seconds
+ *   BOOL      true/false, yes/no, on/off, 1/0
+ *   LIST      comma-separated items, blanks around items trimmed
+ *   ENUM      one of the '|'-separated choices
+ */
+
+struct conf_list {
+	char **items; /* owned */
+	size_t n;
+};
+
+#define CONF_CTYPE_STR char *
+#define CONF_CTYPE_INT int64_t
+#define CONF_CTYPE_SIZE int64_t
+#define CONF_CTYPE_DURATION int64_t
+#define CONF_CTYPE_BOOL bool
+#define CONF_CTYPE_LIST struct conf_list
+#define CONF_CTYPE_ENUM char *
+
+/* X(field, key, TYPE, default, min, max, choices, doc) */
+#define STRATA_CONF_KEYS(X)                                                                   \
+	X(log_level, "log.level", ENUM, "info", 0, 0, "debug|info|warn|error",                \
+	  "Lowest level of log lines written to stderr.")                                     \
+	X(master_bind, "master.bind", STR, "127.0.0.1", 0, 0, NULL,                           \
+	  "Address the master's REST, console and worker RPC server listens on "              \
+	  "(IPv4 or IPv6 literal, or a host name). Loopback unless you open it.")             \
+	X(master_port, "master.port", INT, "19999", 1, 65535, NULL,                           \
+	  "TCP port of the master's REST, console and worker RPC server.")                    \
+	X(master_state_dir, "master.state_dir", STR, "", 0, 0, NULL,                          \
+	  "Directory for the master's metadata and journal. Empty: /var/lib/strata/master "   \
+	  "for the service user, else $XDG_STATE_HOME (or ~/.local/state)/strata/"            \
+	  "master-<port>.")                                                                   \
+	X(master_worker_timeout, "master.worker_timeout", DURATION, "30s", 100, 86400000,    \
+	  NULL, "A worker with no heartbeat for this long is marked lost.")                   \
+	X(master_addresses, "master.addresses", LIST, "127.0.0.1:19999", 0, 0, NULL,          \
+	  "host:port of every master; workers and the CLI contact these.")                    \
+	X(worker_bind, "worker.bind", STR, "127.0.0.1", 0, 0, NULL,                           \
+	  "Address the worker's data/RPC server and S3 gateway listen on.")                   \
+	X(worker_port, "worker.port", INT, "29999", 1, 65535, NULL,                           \
+	  "TCP port of the worker's data/RPC server.")                                        \
+	X(worker_s3_port, "worker.s3_port", INT, "39999", 1, 65535, NULL,                     \
+	  "TCP port of the worker's S3-compatible gateway.")                                  \
+	X(worker_hostname, "worker.hostname", STR, "", 0, 0, NULL,                            \
+	  "Host name or address the worker advertises to the master and peers. Empty: "       \
+	  "worker.bind, or this machine's host name when worker.bind is a wildcard.")         \
+	X(worker_heartbeat_interval, "worker.heartbeat_interval", DURATION, "3s", 50,         \
+	  600000, NULL, "How often the worker reports to the master.")                        \
+	X(worker_data_dir, "worker.data_dir", STR, "", 0, 0, NULL,                            \
+	  "Directory for the worker's own state. Empty: /var/cache/strata/worker for the "    \
+	  "service user, else $XDG_CACHE_HOME (or ~/.cache)/strata/worker-<port>.")           \
+	X(worker_tier_mem_dir, "worker.tier.mem.dir", STR, "", 0, 0, NULL,                    \
+	  "Directory of the MEM tier (should be on tmpfs). Empty: /dev/shm/strata-<uid>/"     \
+	  "worker-<port> when /dev/shm exists, else <worker.data_dir>/mem.")                  \
+	X(worker_tier_mem_quota, "worker.tier.mem.quota", SIZE, "1GB", 1048576,               \
+	  INT64_C(1) << 50, NULL, "Capacity of the MEM tier.")                                \
+	X(http_threads, "http.threads", INT, "32", 2, 1024, NULL,                             \
+	  "Worker threads of each HTTP server.")                                              \
+	X(http_request_timeout, "http.request_timeout", DURATION, "30s", 100, 3600000, NULL, \
+	  "Time a server waits for a request to arrive, and a client for a reply.")           \
+	X(http_max_json_body, "http.max_json_body", SIZE, "1MB", 1024, INT64_C(1) << 30,      \
+	  NULL, "Largest JSON request body a REST endpoint accepts (413 above).")             \
+	X(http_tls_cert, "http.tls_cert", STR, "", 0, 0, NULL,                                \
+	  "PEM certificate (chain) file. When set with http.tls_key, REST and console "       \
+	  "ports serve HTTPS only.")                                                          \
+	X(http_tls_key, "http.tls_key", STR, "", 0, 0, NULL,                                  \
+	  "PEM private key file for http.tls_cert. Only its path is ever logged.")            \
+	X(http_tls_ca, "http.tls_ca", STR, "", 0, 0, NULL,                                    \
+	  "PEM file of the certificates daemons and the CLI trust when they call an "         \
+	  "HTTPS peer. Empty: http.tls_cert (one self-signed certificate per cluster).")
+
+enum conf_type { CONF_STR, CONF_INT, CONF_SIZE, CONF_DURATION, CONF_BOOL, CONF_LIST, CONF_ENUM };
+
+struct strata_conf {
+#define CONF_FIELD(field, key, type, def, min, max, choices, doc) CONF_CTYPE_##type field;
+	STRATA_CONF_KEYS(CONF_FIELD)
+#undef CONF_FIELD
+};
+
+struct conf_key {
+	const char *name;
+	enum conf_type type;
+	const char *def;
+	int64_t min, max; /* INT, SIZE, DURATION; both 0: unbounded */
+	const char *choices; /* ENUM */
+	const char *doc;
+	size_t offset;
+};
+
+/* The table, in documentation order. */
+const struct conf_key *conf_keys(size_t *nkeys);
+const struct conf_key *conf_find(const char *name);
+const char *conf_type_name(enum conf_type type);
+
+/* Fills every field with its default. Aborts only if the built-in table is
+ * broken, which a unit test rules out. */
+void conf_init(struct strata_conf *c);
+/* Frees what the fields own; leaves c zeroed. */
+void conf_free(struct strata_conf *c);
+
+/* Sets one key from text. origin ("strata.conf:12", "--set", ...) prefixes
+ * the message in err. Returns 0, -ENOENT for an unknown key, -EINVAL for a
+ * bad value. */
+int conf_set(struct strata_conf *c, const char *key, const char *value, const char *origin,
+	     char *err, size_t errlen);
+
+/* Parses config text (name is used in messages). Duplicate keys are errors. */
+int conf_parse_text(struct strata_conf *c, const char *text, size_t len, const char *name,
+		    char *err, size_t errlen);
+/* Reads and parses a config file; -ENOENT etc. when it cannot be read. */
+int conf_load_file(struct strata_conf *c, const char *path, char *err, size_t errlen);
+/* Applies STRATA_* variables from envp. STRATA_CONFIG (the config path) is
+ * skipped; any other STRATA_ name that matches no key is an error. */
+int conf_load_env(struct strata_conf *c, char *const *envp, char *err, size_t errlen);
+
+/* Renders a field's current value as config text. Returns bytes written. */
+size_t conf_format(const struct strata_conf *c, const struct conf_key *k, char *buf, size_t len);
+/* Environment variable name for a key (STRATA_MASTER_PORT). */
+void conf_env_name(const char *key, char *buf, size_t len);
+
+/* Typed value parsers, shared with the CLI and REST layer. 0 or -EINVAL. */
+int conf_parse_int(const char *s, int64_t *out);
+int conf_parse_size(const char *s, int64_t *out);
+int conf_parse_duration(const char *s, int64_t *out_ms);
+int conf_parse_bool(const char *s, bool *out);
+
+#endif

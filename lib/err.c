@@ -1,0 +1,51 @@
+#include "lib/err.h"
+
+#include <errno.h>
+#include <string.h>
+
+const char *st_strerror(int rc)
+{
+	switch (rc) {
+#define ST_ERR_MSG(name, val, code, msg) \
+	case name:                       \
+		return msg;
+		ST_ERRORS(ST_ERR_MSG)
+#undef ST_ERR_MSG
+	default:
+		break;
+	}
+	if (rc < 0 && rc > -ST_ERR_BASE)
+		return strerror(-rc);
+	return rc == 0 ? "success" : "unknown error";
+}
+
+const char *st_errcode(int rc)
+{
+	switch (rc) {
+#define ST_ERR_CODE(name, val, code, msg) \
+	case name:                        \
+		return code;
+		ST_ERRORS(ST_ERR_CODE)
+#undef ST_ERR_CODE
+	case -ENOENT:
+		return "not_found";
+	case -EEXIST:
+		return "already_exists";
+	case -EINVAL:
+		return "invalid_argument";
+	case -EACCES:
+	case -EPERM:
+		return "permission_denied";
+	case -ENOMEM:
+		return "out_of_memory";
+	case -ENOSPC:
+		return "no_space";
+	case -ETIMEDOUT:
+		return "timeout";
+	case -EAGAIN:
+	case -ECONNREFUSED:
+		return "unavailable";
+	default:
+		return rc == 0 ? "ok" : "internal";
+	}
+}

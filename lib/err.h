@@ -1,0 +1,32 @@
+#ifndef STRATA_LIB_ERR_H
+#define STRATA_LIB_ERR_H
+
+/*
+ * Error convention: functions return int, 0 on success, a negative errno
+ * (-ENOENT, -EINVAL, ...) or a negative strata code below on failure.
+ * Strata's own codes start at -ST_ERR_BASE so they never collide with errno.
+ * Context (which key, path or peer) travels in a caller-owned err buffer.
+ */
+#define ST_ERR_BASE 10000
+
+/* X(name, value, short_code, message) */
+#define ST_ERRORS(X)                                                        \
+	X(ST_EBADCONF, 1, "bad_config", "invalid configuration")            \
+	X(ST_EHTTP, 2, "http_error", "unexpected HTTP status from peer")    \
+	X(ST_EPEER, 3, "peer_unreachable", "peer unreachable")              \
+	X(ST_EPROTO, 4, "protocol_error", "malformed reply from peer")      \
+	X(ST_EUSAGE, 5, "usage", "invalid command-line usage")
+
+enum st_err {
+#define ST_ERR_ENUM(name, val, code, msg) name = -(ST_ERR_BASE + (val)),
+	ST_ERRORS(ST_ERR_ENUM)
+#undef ST_ERR_ENUM
+};
+
+/* Human message for any rc (errno or strata code). Never NULL. */
+const char *st_strerror(int rc);
+
+/* Stable machine code ("not_found", "bad_config", ...) for any rc. */
+const char *st_errcode(int rc);
+
+#endif

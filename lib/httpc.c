@@ -1,0 +1,199 @@
+#include "lib/httpc.h"
+
+#include "lib/err.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct httpc {
+	CURL *curl;
+	pthread_mutex_t lock;
+	struct httpc_opts opts;
+	char *ca_file;
+};
+
+static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct httpc *httpc_new(const struct httpc_opts *opts)
+{
+	pthread_once(&g_curl_once, curl_init_once);
+	struct httpc *hc = calloc(1, sizeof(*hc));
+	if (!hc)
+		return NULL;
+	if (opts)
+		hc->opts = *opts;
+	hc->opts.ca_file = NULL;
+	if (opts && opts->ca_file && *opts->ca_file && !(hc->ca_file = strdup(opts->ca_file))) {
+		free(hc);
+		return NULL;
+	}
+	hc->opts.ca_file = hc->ca_file;
+	if (hc->opts.timeout_ms <= 0)
+		hc->opts.timeout_ms = 30000;
+	if (hc->opts.connect_timeout_ms <= 0)
+		hc->opts.connect_timeout_ms = 5000;
+	hc->curl = curl_easy_init();
+	if (!hc->curl) {
+		free(hc->ca_file);
+		free(hc);
+		return NULL;
+	}
+	pthread_mutex_init(&hc->lock, NULL);
+	return hc;
+}
+
+void httpc_free(struct httpc *hc)
+{
+	if (!hc)
+		return;
+	curl_easy_cleanup(hc->curl);
+	free(hc->ca_file);
+	pthread_mutex_destroy(&hc->lock);
+	free(hc);
+}
+
+void httpc_resp_free(struct httpc_resp *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+	resp->len = 0;
+}
+
+struct sink {
+	char *buf;
+	size_t len, cap;
+	int oom;
+};
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct sink *s = userdata;
+	size_t n = size * nmemb;
+	if (s->len + n + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+		while (cap < s->len + n + 1)
+			cap *= 2;
+		char *grown = realloc(s->buf, cap);
+		if (!grown) {
+			s->oom = 1;
+			return 0;
+		}
+		s->buf = grown;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, data, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+	return n;
+}
+
+int httpc_request(struct httpc *hc, const char *method, const char *url,
+		  const char *content_type, const void *body, size_t len,
+		  struct httpc_resp *resp, char *err, size_t errlen)
+{
+	struct sink sink = { 0 };
+	struct curl_slist *headers = NULL;
+	char ctype[128];
+	int rc = 0;
+
+	pthread_mutex_lock(&hc->lock);
+	CURL *c = hc->curl;
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)hc->opts.timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)hc->opts.connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	if (hc->opts.ca_file && *hc->opts.ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, hc->opts.ca_file);
+	if (hc->opts.insecure_tls) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		/* POSTFIELDS switches to POST; keep the method asked for. */
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	}
+	if (content_type) {
+		snprintf(ctype, sizeof(ctype), "Content-Type: %s", content_type);
+		headers = curl_slist_append(headers, ctype);
+	}
+	headers = curl_slist_append(headers, "Expect:");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+
+	CURLcode cc = curl_easy_perform(c);
+	if (cc != CURLE_OK) {
+		snprintf(err, errlen, "%s %s: %s", method, url,
+			 sink.oom ? "out of memory" : curl_easy_strerror(cc));
+		rc = sink.oom ? -ENOMEM : ST_EPEER;
+		free(sink.buf);
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (!sink.buf) {
+		sink.buf = calloc(1, 1);
+		if (!sink.buf) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	resp->body = sink.buf;
+	resp->len = sink.len;
+out:
+	curl_slist_free_all(headers);
+	pthread_mutex_unlock(&hc->lock);
+	return rc;
+}
+
+int httpc_json(struct httpc *hc, const char *method, const char *url, const cJSON *req,
+	       cJSON **out, long *status, char *err, size_t errlen)
+{
+	char *body = NULL;
+	if (req) {
+		body = cJSON_PrintUnformatted(req);
+		if (!body)
+			return -ENOMEM;
+	}
+	struct httpc_resp resp = { 0 };
+	int rc = httpc_request(hc, method, url, body ? "application/json" : NULL, body,
+			       body ? strlen(body) : 0, &resp, err, errlen);
+	free(body);
+	if (rc)
+		return rc;
+	if (status)
+		*status = resp.status;
+	cJSON *json = resp.len ? cJSON_ParseWithLength(resp.body, resp.len) : NULL;
+	if (resp.status < 200 || resp.status > 299) {
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(json, "error");
+		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+		snprintf(err, errlen, "%s %s: HTTP %ld: %s", method, url, resp.status,
+			 cJSON_IsString(msg) ? msg->valuestring : "no error message");
+		rc = ST_EHTTP;
+	} else if (resp.len && !json) {
+		snprintf(err, errlen, "%s %s: reply is not JSON", method, url);
+		rc = ST_EPROTO;
+	}
+	if (rc == 0 && out) {
+		*out = json;
+		json = NULL;
+	}
+	cJSON_Delete(json);
+	httpc_resp_free(&resp);
+	return rc;
+}

@@ -1,0 +1,55 @@
+#ifndef STRATA_LIB_HTTPC_H
+#define STRATA_LIB_HTTPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cJSON;
+
+/*
+ * HTTP client over libcurl. One struct httpc keeps one curl handle, so
+ * consecutive requests to the same peer reuse the connection (keep-alive).
+ * Calls on one httpc are serialized by an internal lock; give each busy
+ * thread its own httpc for parallelism.
+ */
+struct httpc;
+
+struct httpc_opts {
+	int64_t timeout_ms;         /* whole request; 0: 30 s */
+	int64_t connect_timeout_ms; /* 0: 5 s */
+	const char *ca_file;        /* PEM bundle to verify HTTPS peers; NULL: system's */
+	bool insecure_tls;          /* accept any server certificate (CLI --insecure) */
+};
+
+struct httpc_resp {
+	long status;
+	char *body; /* owned, NUL-terminated (the NUL is not counted in len) */
+	size_t len;
+};
+
+/* Returns NULL on allocation failure. */
+struct httpc *httpc_new(const struct httpc_opts *opts);
+void httpc_free(struct httpc *hc);
+
+/*
+ * Sends one request. On success (any HTTP status) fills *resp, which the
+ * caller frees with httpc_resp_free, and returns 0. On a transport failure
+ * returns ST_EPEER (refused, unreachable, timeout, TLS) with the reason in err.
+ */
+int httpc_request(struct httpc *hc, const char *method, const char *url,
+		  const char *content_type, const void *body, size_t len,
+		  struct httpc_resp *resp, char *err, size_t errlen);
+void httpc_resp_free(struct httpc_resp *resp);
+
+/*
+ * JSON round trip: sends `req` (may be NULL: no body) and parses the reply.
+ * On 2xx stores the parsed reply in *out (caller frees with cJSON_Delete;
+ * out may be NULL) and returns 0. A non-2xx reply returns ST_EHTTP with the
+ * server's error envelope message in err and its status in *status.
+ * A reply that is not JSON returns ST_EPROTO. status may be NULL.
+ */
+int httpc_json(struct httpc *hc, const char *method, const char *url, const struct cJSON *req,
+	       struct cJSON **out, long *status, char *err, size_t errlen);
+
+#endif

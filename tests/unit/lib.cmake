@@ -1,0 +1,2 @@
+strata_unit_test(test_lib_conf SOURCES test_lib_conf.c LIBS strata_lib)
+strata_unit_test(test_master_registry SOURCES test_master_registry.c LIBS strata_master_core)
