@@ -1,0 +1,281 @@
+"""Integration-test harness: real strata daemons on free loopback ports.
+
+Each test gets its own temporary directory; daemons started through a
+Cluster are always killed (tearDown, atexit, and PR_SET_PDEATHSIG if the
+test runner itself dies), and their logs are printed when a test fails.
+"""
+import atexit
+import ctypes
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BUILD_DIR = os.environ.get("STRATA_BUILD_DIR") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build")
+SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+MASTER_BIN = os.path.join(BUILD_DIR, "daemon", "master", "strata-master")
+WORKER_BIN = os.path.join(BUILD_DIR, "daemon", "worker", "strata-worker")
+CLI_BIN = os.path.join(BUILD_DIR, "cli", "strata")
+
+_live_procs = []
+_used_ports = set()
+
+
+def _kill_all():
+    for p in list(_live_procs):
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+atexit.register(_kill_all)
+
+
+def _die_with_parent():
+    # PR_SET_PDEATHSIG = 1: the daemon gets SIGKILL if the test runner dies.
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port nobody listens on now, never handed out twice per run."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(100):
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _used_ports:
+            _used_ports.add(port)
+            return port
+    raise RuntimeError("no free port")
+
+
+def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = pred()
+            if last:
+                return last
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def request(url, method="GET", body=None, headers=None, timeout=10, cafile=None):
+    """One HTTP(S) request; returns (status, headers dict, body bytes)."""
+    scheme, rest = url.split("://", 1)
+    hostport, _, path = rest.partition("/")
+    path = "/" + path
+    if hostport.startswith("["):
+        host, _, port = hostport[1:].partition("]:")
+    else:
+        host, _, port = hostport.rpartition(":")
+    if scheme == "https":
+        ctx = ssl.create_default_context(cafile=cafile)
+        conn = http.client.HTTPSConnection(host, int(port), timeout=timeout, context=ctx)
+    else:
+        conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            headers = dict(headers or {})
+            headers.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def get_json(url, **kw):
+    status, _, data = request(url, **kw)
+    return status, (json.loads(data) if data else None)
+
+
+def post_json(url, body, **kw):
+    status, _, data = request(url, method="POST", body=body, **kw)
+    return status, (json.loads(data) if data else None)
+
+
+class Daemon:
+    def __init__(self, name, argv, env, log_path, url):
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.url = url
+        self.env = env
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env, preexec_fn=_die_with_parent)
+        _live_procs.append(self.proc)
+        return self
+
+    def wait_ready(self, timeout=10.0, cafile=None):
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n"
+                                     + self.read_log())
+            return request(self.url + "/api/v1/health", timeout=2, cafile=cafile)[0] == 200
+        wait_for(up, timeout, what=f"{self.name} health")
+        return self
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Stops the daemon; returns its exit code (None if it had to be killed)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+        finally:
+            self.log.close()
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+            self.log.close()
+
+
+class Cluster:
+    def __init__(self, root):
+        self.root = root
+        self.daemons = []
+
+    def env(self, extra=None):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("STRATA_") and k != "NOTIFY_SOCKET"}
+        env["HOME"] = self.root
+        env.update(extra or {})
+        return env
+
+    def master(self, name="master", settings=None, env=None, start=True, wait=True):
+        port = free_port()
+        d = os.path.join(self.root, name)
+        os.makedirs(d, exist_ok=True)
+        s = {"master.port": str(port), "master.state_dir": os.path.join(d, "state"),
+             "master.worker_timeout": "3s"}
+        s.update(settings or {})
+        argv = [MASTER_BIN] + [a for k, v in s.items() for a in ("--set", f"{k}={v}")]
+        scheme = "https" if s.get("http.tls_cert") else "http"
+        host = s.get("master.bind", "127.0.0.1")
+        host = f"[{host}]" if ":" in host else host
+        m = Daemon(name, argv, self.env(env), os.path.join(d, "log"),
+                   f"{scheme}://{host}:{s['master.port']}")
+        m.address = f"{host}:{s['master.port']}"
+        m.settings = s
+        self.daemons.append(m)
+        if start:
+            m.start()
+            if wait:
+                m.wait_ready(cafile=s.get("http.tls_cert"))
+        return m
+
+    def worker(self, masters, name="worker", settings=None, env=None, start=True, wait=True):
+        d = os.path.join(self.root, name)
+        os.makedirs(d, exist_ok=True)
+        if not isinstance(masters, (list, tuple)):
+            masters = [masters]
+        s = {"worker.port": str(free_port()), "worker.s3_port": str(free_port()),
+             "worker.data_dir": os.path.join(d, "data"),
+             "worker.tier.mem.dir": os.path.join(d, "mem"),
+             "worker.heartbeat_interval": "200ms",
+             "master.addresses": ",".join(m.address for m in masters)}
+        s.update(settings or {})
+        argv = [WORKER_BIN] + [a for k, v in s.items() for a in ("--set", f"{k}={v}")]
+        scheme = "https" if s.get("http.tls_cert") else "http"
+        host = s.get("worker.bind", "127.0.0.1")
+        host = f"[{host}]" if ":" in host else host
+        w = Daemon(name, argv, self.env(env), os.path.join(d, "log"),
+                   f"{scheme}://{host}:{s['worker.port']}")
+        w.address = f"{host}:{s['worker.port']}"
+        w.settings = s
+        self.daemons.append(w)
+        if start:
+            w.start()
+            if wait:
+                w.wait_ready(cafile=s.get("http.tls_cert"))
+        return w
+
+    def cli(self, *args, env=None, timeout=30):
+        return subprocess.run([CLI_BIN, *args], capture_output=True, text=True,
+                              env=self.env(env), timeout=timeout)
+
+    def stop_all(self):
+        """Stops every daemon still running; returns [(name, exit code)] of
+        those, so a crash or sanitizer exit at shutdown is seen."""
+        codes = []
+        for d in self.daemons:
+            if d.proc is not None and d.proc.poll() is None:
+                codes.append((d.name, d.stop()))
+        return codes
+
+
+def run_tool(argv, env=None, timeout=30, cwd=None):
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout,
+                          cwd=cwd)
+
+
+class ClusterTestCase(unittest.TestCase):
+    """A test with its own temp dir and Cluster; daemons always stopped,
+    their logs printed when the test failed."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="strata-it-")
+        self.cluster = Cluster(self.tmp)
+
+    def tearDown(self):
+        codes = self.cluster.stop_all()
+        bad = [(n, c) for n, c in codes if c != 0]
+        self.assertEqual(bad, [], "daemons did not exit 0 on SIGTERM")
+        for d in self.cluster.daemons:
+            if d.proc is None:
+                continue
+            log = d.read_log()
+            for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                self.assertNotIn(marker, log, f"sanitizer report in the log of {d.name}")
+
+    def run(self, result=None):
+        result = result or self.defaultTestResult()
+        nfail = len(result.failures) + len(result.errors)
+        super().run(result)
+        if len(result.failures) + len(result.errors) > nfail:
+            for d in self.cluster.daemons if hasattr(self, "cluster") else []:
+                sys.stderr.write(f"\n----- log of {d.name} ({' '.join(d.argv)}) -----\n")
+                try:
+                    sys.stderr.write(d.read_log())
+                except OSError as e:
+                    sys.stderr.write(f"(no log: {e})\n")
+        if hasattr(self, "tmp"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return result
+
+
+def main():
+    unittest.main(verbosity=2)
