@@ -133,6 +133,13 @@ static int status_for_rc(int rc)
 		return 403;
 	case -EROFS:
 		return 403;
+	case -EBUSY:
+		return 409;
+	case -ENOTDIR:
+	case -EISDIR:
+	case -EXDEV:
+	case -ENOTSUP:
+		return 400;
 	case -ENOSPC:
 		return 507;
 	case -ETIMEDOUT:
@@ -197,7 +204,39 @@ int http_req_param(const struct http_req *req, const char *name, char *buf, size
 		return -ENOENT;
 	if (n < 0)
 		return -ENOSPC;
-	return 0;
+	return n;
+}
+
+long http_req_read(struct http_req *req, void *buf, size_t len)
+{
+	int n = mg_read(req->conn, buf, len);
+	return n < 0 ? -EIO : n;
+}
+
+void http_reply_start(struct http_req *req, int status, const char *content_type,
+		      uint64_t content_length)
+{
+	if (req->replied)
+		return;
+	req->replied = true;
+	char clen[32];
+	snprintf(clen, sizeof(clen), "%llu", (unsigned long long)content_length);
+	mg_response_header_start(req->conn, status);
+	mg_response_header_add(req->conn, "Content-Type", content_type, -1);
+	mg_response_header_add(req->conn, "Content-Length", clen, -1);
+	mg_response_header_send(req->conn);
+}
+
+int http_reply_write(struct http_req *req, const void *data, size_t len)
+{
+	if (strcmp(req->ri->request_method, "HEAD") == 0)
+		return 0;
+	return mg_write(req->conn, data, len) == (int)len ? 0 : -EPIPE;
+}
+
+bool http_replied(const struct http_req *req)
+{
+	return req->replied;
 }
 
 int http_req_json(struct http_req *req, cJSON **out)

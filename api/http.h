@@ -61,8 +61,13 @@ const char *http_req_header(const struct http_req *req, const char *name);
 const char *http_req_remote(const struct http_req *req);
 /* For a prefix route "/p/": the path after "/p/" (may be empty). */
 const char *http_req_rest(const struct http_req *req);
-/* Decoded query parameter into buf. 0, -ENOENT when absent, -ENOSPC. */
+/* Decoded query parameter into buf (NUL-terminated). Returns its decoded
+ * length (which counts any %00 inside), -ENOENT when absent, -ENOSPC when
+ * it does not fit. */
 int http_req_param(const struct http_req *req, const char *name, char *buf, size_t len);
+/* Reads up to len bytes of the request body: bytes read, 0 at its end,
+ * negative on error. */
+long http_req_read(struct http_req *req, void *buf, size_t len);
 
 /*
  * Reads and parses the JSON body. On any failure it has already replied
@@ -79,5 +84,12 @@ void http_reply_error(struct http_req *req, int status, const char *code, const 
 void http_reply_rc(struct http_req *req, int rc, const char *msg);
 void http_reply_raw(struct http_req *req, int status, const char *content_type,
 		    const void *data, size_t len);
+/* Streaming reply: headers with a known length, then the body in pieces.
+ * Returns 0, or -EPIPE once the client has gone. */
+void http_reply_start(struct http_req *req, int status, const char *content_type,
+		      uint64_t content_length);
+int http_reply_write(struct http_req *req, const void *data, size_t len);
+/* True once a reply (or its headers) went out. */
+bool http_replied(const struct http_req *req);
 
 #endif

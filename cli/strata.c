@@ -1,6 +1,6 @@
-/* strata: the command-line client. `strata admin report` for now; the
- * `fs` commands arrive with the namespace. Exit codes: 0 ok, 1 error,
- * 2 usage. */
+/* strata: the command-line client: `strata admin ...` and `strata fs ...`.
+ * Exit codes: 0 ok, 1 error, 2 usage. */
+#include "cli/cli.h"
 #include "daemon/common.h"
 #include "lib/conf.h"
 #include "lib/err.h"
@@ -17,13 +17,6 @@
 
 extern char **environ;
 
-struct cli {
-	struct strata_conf conf;
-	const char *master; /* --master overrides master.addresses */
-	bool json;
-	bool insecure;
-	struct httpc *http;
-};
 
 static void usage(FILE *f)
 {
@@ -31,7 +24,9 @@ static void usage(FILE *f)
 		"Usage: strata [GLOBAL OPTIONS] COMMAND ...\n\n"
 		"Commands:\n"
 		"  admin report      cluster summary: version, leader, workers, capacity\n"
-		"  admin workers     the worker list\n\n"
+		"  admin workers     the worker list\n");
+	cli_fs_usage(f);
+	fprintf(f, "\n"
 		"Global options:\n"
 		"  -m, --master HOST:PORT  master to ask (default: master.addresses from\n"
 		"                          configuration or $STRATA_MASTER_ADDRESSES)\n"
@@ -43,7 +38,7 @@ static void usage(FILE *f)
 		"Exit codes: 0 success, 1 error, 2 usage.\n");
 }
 
-static void fmt_bytes(double b, char *buf, size_t len)
+void cli_fmt_bytes(double b, char *buf, size_t len)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
 	int u = 0;
@@ -79,28 +74,51 @@ static const char *str(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-/* GETs path from the first master that answers. */
-static int master_get(struct cli *cli, const char *path, cJSON **out)
+bool cli_master_url(struct cli *cli, size_t i, char *buf, size_t len)
 {
+	const char *addr;
+	if (cli->master)
+		addr = i == 0 ? cli->master : NULL;
+	else
+		addr = i < cli->conf.master_addresses.n ? cli->conf.master_addresses.items[i] : NULL;
+	if (!addr)
+		return false;
 	bool tls = *cli->conf.http_tls_cert || *cli->conf.http_tls_ca;
-	const char *one[1] = { cli->master };
-	const char *const *list = cli->master ? one : (const char *const *)cli->conf.master_addresses.items;
-	size_t n = cli->master ? 1 : cli->conf.master_addresses.n;
+	bool has_scheme = strstr(addr, "://") != NULL;
+	snprintf(buf, len, "%s%s", has_scheme ? "" : tls ? "https://" : "http://", addr);
+	return true;
+}
+
+int cli_call(struct cli *cli, const char *method, const char *path_query, const cJSON *req,
+	     cJSON **out)
+{
 	char err[1024] = "no master configured (master.addresses is empty)";
+	char base[512];
 	int rc = ST_EPEER;
-	for (size_t i = 0; i < n; i++) {
-		char url[1024];
-		const char *addr = list[i];
-		bool has_scheme = strstr(addr, "://") != NULL;
-		snprintf(url, sizeof(url), "%s%s%s", has_scheme ? "" : tls ? "https://" : "http://",
-			 addr, path);
-		rc = httpc_json(cli->http, "GET", url, NULL, out, NULL, err, sizeof(err));
+	for (size_t i = 0; cli_master_url(cli, i, base, sizeof(base)); i++) {
+		size_t len = strlen(base) + strlen(path_query) + 1;
+		char *url = malloc(len);
+		if (!url)
+			return EXIT_ERROR;
+		snprintf(url, len, "%s%s", base, path_query);
+		rc = httpc_json(cli->http, method, url, req, out, NULL, err, sizeof(err));
+		free(url);
 		if (rc != ST_EPEER)
 			break;
 	}
-	if (rc)
+	if (rc) {
 		fprintf(stderr, "strata: %s\n", err);
-	return rc;
+		return EXIT_ERROR;
+	}
+	return EXIT_OK;
+}
+
+void cli_print_json(const cJSON *doc)
+{
+	char *text = cJSON_Print(doc);
+	if (text)
+		printf("%s\n", text);
+	free(text);
 }
 
 static void print_workers(const cJSON *list)
@@ -111,8 +129,8 @@ static void print_workers(const cJSON *list)
 	cJSON_ArrayForEach(w, list)
 	{
 		char cap[32], used[32], ago[32], ago_txt[48];
-		fmt_bytes(num(w, "capacity_bytes"), cap, sizeof(cap));
-		fmt_bytes(num(w, "used_bytes"), used, sizeof(used));
+		cli_fmt_bytes(num(w, "capacity_bytes"), cap, sizeof(cap));
+		cli_fmt_bytes(num(w, "used_bytes"), used, sizeof(used));
 		fmt_duration(num(w, "last_heartbeat_ms_ago"), ago, sizeof(ago));
 		snprintf(ago_txt, sizeof(ago_txt), "%s ago", ago);
 		printf("  %-4.0f %-28s %-5s %-15s %12s %12s\n", num(w, "id"), str(w, "address"),
@@ -125,12 +143,10 @@ static void print_workers(const cJSON *list)
 static int cmd_report(struct cli *cli)
 {
 	cJSON *c = NULL;
-	if (master_get(cli, "/api/v1/cluster", &c))
+	if (cli_call(cli, "GET", "/api/v1/cluster", NULL, &c))
 		return EXIT_ERROR;
 	if (cli->json) {
-		char *text = cJSON_Print(c);
-		printf("%s\n", text);
-		free(text);
+		cli_print_json(c);
 		cJSON_Delete(c);
 		return EXIT_OK;
 	}
@@ -138,8 +154,8 @@ static int cmd_report(struct cli *cli)
 	const cJSON *cap = cJSON_GetObjectItemCaseSensitive(c, "capacity");
 	char up[32], total[32], used[32];
 	fmt_duration(num(c, "uptime_ms"), up, sizeof(up));
-	fmt_bytes(num(cap, "total_bytes"), total, sizeof(total));
-	fmt_bytes(num(cap, "used_bytes"), used, sizeof(used));
+	cli_fmt_bytes(num(cap, "total_bytes"), total, sizeof(total));
+	cli_fmt_bytes(num(cap, "used_bytes"), used, sizeof(used));
 	double pct = num(cap, "total_bytes") > 0
 			     ? 100.0 * num(cap, "used_bytes") / num(cap, "total_bytes") : 0;
 	printf("strata cluster\n");
@@ -158,12 +174,10 @@ static int cmd_report(struct cli *cli)
 static int cmd_workers(struct cli *cli)
 {
 	cJSON *c = NULL;
-	if (master_get(cli, "/api/v1/workers", &c))
+	if (cli_call(cli, "GET", "/api/v1/workers", NULL, &c))
 		return EXIT_ERROR;
 	if (cli->json) {
-		char *text = cJSON_Print(c);
-		printf("%s\n", text);
-		free(text);
+		cli_print_json(c);
 	} else {
 		print_workers(cJSON_GetObjectItemCaseSensitive(c, "workers"));
 	}
@@ -212,26 +226,30 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	/* Trailing --json after the command words is accepted too. */
-	int nwords = 0;
-	char *words[8];
-	for (int i = optind; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			cli.json = true;
-		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "strata: unknown option '%s'\n", argv[i]);
-			return EXIT_USAGE;
-		} else if (nwords < 8) {
-			words[nwords++] = argv[i];
-		}
-	}
-	if (nwords < 2 || strcmp(words[0], "admin") != 0 ||
-	    (strcmp(words[1], "report") && strcmp(words[1], "workers")) || nwords > 2) {
-		if (nwords)
-			fprintf(stderr, "strata: unknown command '%s%s%s'\n", words[0],
-				nwords > 1 ? " " : "", nwords > 1 ? words[1] : "");
+	if (argc - optind < 2 ||
+	    (strcmp(argv[optind], "admin") != 0 && strcmp(argv[optind], "fs") != 0)) {
+		if (argc - optind >= 1)
+			fprintf(stderr, "strata: unknown command '%s'\n", argv[optind]);
 		usage(stderr);
 		return EXIT_USAGE;
+	}
+	bool is_fs = strcmp(argv[optind], "fs") == 0;
+	char **sub = argv + optind + 1;
+	int nsub = argc - optind - 1;
+	if (!is_fs) {
+		bool report = strcmp(sub[0], "report") == 0;
+		if (!report && strcmp(sub[0], "workers") != 0) {
+			fprintf(stderr, "strata: unknown command 'admin %s'\n", sub[0]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		for (int i = 1; i < nsub; i++) {
+			if (strcmp(sub[i], "--json") != 0) {
+				fprintf(stderr, "strata: admin %s: unexpected '%s'\n", sub[0], sub[i]);
+				return EXIT_USAGE;
+			}
+			cli.json = true;
+		}
 	}
 
 	char err[1024];
@@ -255,8 +273,10 @@ int main(int argc, char **argv)
 	};
 	cli.http = httpc_new(&hopts);
 	int exit_code = EXIT_ERROR;
-	if (cli.http)
-		exit_code = strcmp(words[1], "report") == 0 ? cmd_report(&cli) : cmd_workers(&cli);
+	if (cli.http && is_fs)
+		exit_code = cli_fs(&cli, nsub, sub);
+	else if (cli.http)
+		exit_code = strcmp(sub[0], "report") == 0 ? cmd_report(&cli) : cmd_workers(&cli);
 	httpc_free(cli.http);
 	conf_free(&cli.conf);
 	return exit_code;

@@ -56,6 +56,17 @@ struct conf_list {
 	  "master-<port>.")                                                                   \
 	X(master_worker_timeout, "master.worker_timeout", DURATION, "30s", 100, 86400000,    \
 	  NULL, "A worker with no heartbeat for this long is marked lost.")                   \
+	X(master_root_ufs, "master.root_ufs", STR, "", 0, 0, NULL,                            \
+	  "Store mounted at / when nothing is mounted there yet, e.g. file:///srv/data or "   \
+	  "s3://bucket/prefix. Empty: the root is mounted by hand (strata fs mount).")       \
+	X(master_mount_block_size, "master.mount.block_size", SIZE, "4MB", 1048576,           \
+	  536870912, NULL, "Block size of a mount that does not set block_size.")             \
+	X(master_mount_sync_interval, "master.mount.sync_interval", STR, "30s", 0, 0, NULL,   \
+	  "How often metadata of a mounted store is re-checked, for mounts that do not set "  \
+	  "sync_interval: never (load once), always, or a duration such as 30s.")             \
+	X(master_snapshot_every, "master.snapshot_every", INT, "10000", 1, 100000000, NULL,   \
+	  "Journal entries between snapshots of the namespace; the journal is compacted "     \
+	  "behind each snapshot.")                                                            \
 	X(master_addresses, "master.addresses", LIST, "127.0.0.1:19999", 0, 0, NULL,          \
 	  "host:port of every master; workers and the CLI contact these.")                    \
 	X(worker_bind, "worker.bind", STR, "127.0.0.1", 0, 0, NULL,                           \

@@ -42,6 +42,22 @@ const char *st_errcode(int rc)
 		return "no_space";
 	case -ETIMEDOUT:
 		return "timeout";
+	case -ENOTEMPTY:
+		return "not_empty";
+	case -ENOTDIR:
+		return "not_a_directory";
+	case -EISDIR:
+		return "is_a_directory";
+	case -EBUSY:
+		return "mount_point";
+	case -EXDEV:
+		return "cross_mount";
+	case -EROFS:
+		return "read_only";
+	case -ENOTSUP:
+		return "no_mount";
+	case -ENAMETOOLONG:
+		return "name_too_long";
 	case -EAGAIN:
 	case -ECONNREFUSED:
 		return "unavailable";

@@ -197,3 +197,90 @@ int httpc_json(struct httpc *hc, const char *method, const char *url, const cJSO
 	httpc_resp_free(&resp);
 	return rc;
 }
+
+char *httpc_escape(const char *s)
+{
+	pthread_once(&g_curl_once, curl_init_once);
+	char *e = curl_easy_escape(NULL, s, 0);
+	if (!e)
+		return NULL;
+	char *copy = strdup(e);
+	curl_free(e);
+	return copy;
+}
+
+struct stream_sink {
+	FILE *out;
+	struct sink err_body;
+	long status;
+	CURL *curl;
+};
+
+static size_t on_stream_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct stream_sink *s = userdata;
+	if (!s->status)
+		curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
+	if (s->out && s->status >= 200 && s->status <= 299)
+		return fwrite(data, 1, size * nmemb, s->out);
+	return on_body(data, size, nmemb, &s->err_body);
+}
+
+static size_t on_stream_read(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	size_t n = fread(buf, 1, size * nitems, userdata);
+	if (n == 0 && ferror((FILE *)userdata))
+		return CURL_READFUNC_ABORT;
+	return n;
+}
+
+int httpc_stream(struct httpc *hc, const char *method, const char *url, FILE *in,
+		 int64_t size, FILE *out, struct httpc_resp *resp, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&hc->lock);
+	CURL *c = hc->curl;
+	struct stream_sink sink = { .out = out, .curl = c };
+	struct curl_slist *headers = curl_slist_append(NULL, "Expect:");
+	int rc = 0;
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/* No overall timeout for bulk data; a stalled peer still times out. */
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)hc->opts.connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)(hc->opts.timeout_ms / 1000 + 1));
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	if (hc->opts.ca_file && *hc->opts.ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, hc->opts.ca_file);
+	if (hc->opts.insecure_tls) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (in) {
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_stream_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, in);
+		if (size >= 0)
+			curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+		headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
+	}
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	CURLcode cc = curl_easy_perform(c);
+	if (cc != CURLE_OK) {
+		snprintf(err, errlen, "%s %s: %s", method, url, curl_easy_strerror(cc));
+		rc = ST_EPEER;
+		free(sink.err_body.buf);
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	resp->body = sink.err_body.buf ? sink.err_body.buf : calloc(1, 1);
+	resp->len = sink.err_body.len;
+	if (!resp->body)
+		rc = -ENOMEM;
+out:
+	curl_slist_free_all(headers);
+	pthread_mutex_unlock(&hc->lock);
+	return rc;
+}

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct cJSON;
 
@@ -41,6 +42,18 @@ int httpc_request(struct httpc *hc, const char *method, const char *url,
 		  const char *content_type, const void *body, size_t len,
 		  struct httpc_resp *resp, char *err, size_t errlen);
 void httpc_resp_free(struct httpc_resp *resp);
+
+/* URL-encodes s for a query string; caller frees. NULL on OOM. */
+char *httpc_escape(const char *s);
+
+/*
+ * Streams: upload `in` (size bytes, -1 unknown) as the request body, and/or
+ * write a 2xx reply body to `out` (a non-2xx body is kept in resp). Either
+ * may be NULL. resp->body holds the reply only when out is NULL or the
+ * status is not 2xx.
+ */
+int httpc_stream(struct httpc *hc, const char *method, const char *url, FILE *in,
+		 int64_t size, FILE *out, struct httpc_resp *resp, char *err, size_t errlen);
 
 /*
  * JSON round trip: sends `req` (may be NULL: no body) and parses the reply.

@@ -1,5 +1,6 @@
 /* strata-master: wiring only. Parses configuration, starts the REST server
  * and the lost-worker checker, waits for SIGINT/SIGTERM, shuts down. */
+#include "api/rest_fs.h"
 #include "api/rest_master.h"
 #include "daemon/common.h"
 #include "daemon/master/master.h"
@@ -10,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -76,6 +78,27 @@ static void checker_stop(struct checker *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
+/* master.root_ufs: mounts the store at / unless something is there. */
+static int mount_root(struct master *m, const char *uri)
+{
+	char err[1024] = "";
+	struct ns_mount mnt;
+	struct ns *ns = meta_read_lock(m->meta);
+	int rc = ns_resolve_mount(ns, "/", &mnt, NULL, 0);
+	meta_read_unlock(m->meta);
+	if (rc == 0 && strcmp(mnt.path, "/") == 0) {
+		if (strcmp(mnt.uri, uri) != 0)
+			log_warn("master.root_ufs is %s but / is mounted from %s; keeping the "
+				 "existing mount",
+				 uri, mnt.uri);
+		return 0;
+	}
+	rc = fs_mount(m->fs, "/", uri, false, NULL, err, sizeof(err));
+	if (rc)
+		log_error("master.root_ufs: cannot mount %s at /: %s", uri, err);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct daemon_info info = {
@@ -107,13 +130,41 @@ int main(int argc, char **argv)
 	log_info("state directory %s%s", m.state_dir,
 		 *conf.master_state_dir ? "" : " (default; set master.state_dir to change)");
 
+	struct fs_opts fopts = { .default_block_size = conf.master_mount_block_size };
+	if (fs_parse_sync_interval(conf.master_mount_sync_interval,
+				   &fopts.default_sync_interval_ms)) {
+		log_error("master.mount.sync_interval: '%s' is not never, always or a duration",
+			  conf.master_mount_sync_interval);
+		exit_code = EXIT_USAGE;
+		goto out_conf;
+	}
 	m.registry = registry_new(conf.master_worker_timeout);
 	if (!m.registry) {
 		log_error("out of memory");
 		goto out_conf;
 	}
-	size_t nroutes;
-	const struct http_route *routes = rest_master_routes(&nroutes);
+	if (meta_open(m.state_dir, (uint64_t)conf.master_snapshot_every, &m.meta, err,
+		      sizeof(err))) {
+		log_error("%s", err);
+		goto out_registry;
+	}
+	if (fs_open(m.meta, &fopts, &m.fs)) {
+		log_error("out of memory");
+		goto out_meta;
+	}
+	if (*conf.master_root_ufs && mount_root(&m, conf.master_root_ufs))
+		goto out_fs;
+	size_t nmaster, nfs;
+	const struct http_route *mroutes = rest_master_routes(&nmaster);
+	const struct http_route *froutes = rest_fs_routes(&nfs);
+	size_t nroutes = nmaster + nfs;
+	struct http_route *routes = calloc(nroutes, sizeof(*routes));
+	if (!routes) {
+		log_error("out of memory");
+		goto out_fs;
+	}
+	memcpy(routes, mroutes, nmaster * sizeof(*routes));
+	memcpy(routes + nmaster, froutes, nfs * sizeof(*routes));
 	struct http_server_opts hopts = {
 		.name = "master REST",
 		.bind = conf.master_bind,
@@ -127,7 +178,7 @@ int main(int argc, char **argv)
 	struct http_server *srv = http_server_start(&hopts, routes, nroutes, &m, err, sizeof(err));
 	if (!srv) {
 		log_error("%s", err);
-		goto out_registry;
+		goto out_routes;
 	}
 	const char *url = http_server_url(srv);
 	snprintf(m.address, sizeof(m.address), "%s", strstr(url, "://") + 3);
@@ -147,6 +198,12 @@ int main(int argc, char **argv)
 	exit_code = EXIT_OK;
 out_server:
 	http_server_stop(srv);
+out_routes:
+	free(routes);
+out_fs:
+	fs_close(m.fs);
+out_meta:
+	meta_close(m.meta);
 out_registry:
 	registry_free(m.registry);
 out_conf:

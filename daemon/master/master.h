@@ -1,6 +1,8 @@
 #ifndef STRATA_MASTER_MASTER_H
 #define STRATA_MASTER_MASTER_H
 
+#include "daemon/master/fs.h"
+#include "daemon/master/meta.h"
 #include "daemon/master/registry.h"
 #include "lib/conf.h"
 
@@ -10,6 +12,8 @@
 struct master {
 	const struct strata_conf *conf;
 	struct registry *registry;
+	struct meta *meta;
+	struct fs *fs;
 	char state_dir[1024];
 	char address[300];       /* host:port others reach this master at */
 	int64_t started_mono_ms;

@@ -1,0 +1,334 @@
+#include "api/rest_fs.h"
+
+#include "daemon/master/fs.h"
+#include "daemon/master/master.h"
+#include "lib/conf.h"
+#include "lib/json.h"
+#include "lib/path.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERRLEN 1024
+
+/* Reads query parameter `name` as a namespace path and normalizes it; on
+ * failure replies 400 and returns non-zero. */
+static int path_param(struct http_req *req, const char *name, char *out, size_t outlen)
+{
+	char *raw = malloc(PATH_MAX_LEN * 3 + 16);
+	if (!raw) {
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+		return -ENOMEM;
+	}
+	int n = http_req_param(req, name, raw, PATH_MAX_LEN * 3 + 16);
+	int rc = 0;
+	char err[256];
+	if (n == -ENOENT) {
+		http_reply_error(req, 400, "invalid_argument", "query parameter '%s' is required",
+				 name);
+		rc = n;
+	} else if (n < 0) {
+		http_reply_error(req, 400, "invalid_path", "query parameter '%s' is too long",
+				 name);
+		rc = n;
+	} else if ((rc = path_normalize(raw, (size_t)n, out, outlen, err, sizeof(err)))) {
+		http_reply_error(req, 400, "invalid_path", "%s: %s", name, err);
+	}
+	free(raw);
+	return rc;
+}
+
+/* The same for a path in a JSON body field. */
+static int path_field(struct http_req *req, const cJSON *body, const char *field, char *out,
+		      size_t outlen)
+{
+	const char *v = NULL;
+	char err[256];
+	int rc = json_get_str(body, field, true, &v, err, sizeof(err));
+	if (rc) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		return rc;
+	}
+	rc = path_normalize(v, strlen(v), out, outlen, err, sizeof(err));
+	if (rc)
+		http_reply_error(req, 400, "invalid_path", "%s: %s", field, err);
+	return rc;
+}
+
+static bool flag_param(struct http_req *req, const char *name)
+{
+	char v[16];
+	bool b = false;
+	return http_req_param(req, name, v, sizeof(v)) >= 0 && conf_parse_bool(v, &b) == 0 && b;
+}
+
+static void get_mounts(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	cJSON *out;
+	int rc = fs_mounts_json(m->fs, &out);
+	if (rc)
+		http_reply_rc(req, rc, "cannot list mounts");
+	else
+		http_reply_json(req, 200, out);
+}
+
+static void post_mount(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	cJSON *body;
+	if (http_req_json(req, &body))
+		return;
+	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
+	const char *uri = NULL;
+	bool readonly = false;
+	const cJSON *options = cJSON_GetObjectItemCaseSensitive(body, "options");
+	if (path_field(req, body, "path", path, sizeof(path)))
+		goto out;
+	if (json_get_str(body, "uri", true, &uri, err, sizeof(err)) ||
+	    json_get_bool(body, "readonly", false, &readonly, err, sizeof(err))) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		goto out;
+	}
+	if (options && !cJSON_IsObject(options)) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "field 'options' must be an object of strings");
+		goto out;
+	}
+	int rc = fs_mount(m->fs, path, uri, readonly, options, err, sizeof(err));
+	if (rc) {
+		http_reply_rc(req, rc, err);
+		goto out;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "path", path);
+	cJSON_AddStringToObject(o, "uri", uri);
+	cJSON_AddBoolToObject(o, "readonly", readonly);
+	http_reply_json(req, 201, o);
+out:
+	cJSON_Delete(body);
+}
+
+static void delete_mount(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
+	if (path_param(req, "path", path, sizeof(path)))
+		return;
+	int rc = fs_unmount(m->fs, path, err, sizeof(err));
+	if (rc) {
+		http_reply_rc(req, rc, err);
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "unmounted", path);
+	http_reply_json(req, 200, o);
+}
+
+static void get_stat(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
+	if (path_param(req, "path", path, sizeof(path)))
+		return;
+	struct ns_inode n;
+	int rc = fs_stat(m->fs, path, &n, err, sizeof(err));
+	if (rc)
+		http_reply_rc(req, rc, err);
+	else
+		http_reply_json(req, 200, fs_inode_json(&n, path));
+}
+
+static void get_list(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "", after[PATH_NAME_MAX + 1], lim[32];
+	if (path_param(req, "path", path, sizeof(path)))
+		return;
+	bool has_after = http_req_param(req, "after", after, sizeof(after)) >= 0;
+	int64_t limit = 0;
+	if (http_req_param(req, "limit", lim, sizeof(lim)) >= 0 &&
+	    (conf_parse_int(lim, &limit) || limit < 1 || limit > 100000)) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "query parameter 'limit' must be an integer in 1..100000");
+		return;
+	}
+	cJSON *entries = NULL;
+	bool is_file;
+	int rc = fs_list(m->fs, path, has_after ? after : NULL, (size_t)limit, &entries, &is_file,
+			 err, sizeof(err));
+	if (rc) {
+		http_reply_rc(req, rc, err);
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "path", path);
+	cJSON_AddStringToObject(o, "type", is_file ? "file" : "directory");
+	int count = cJSON_GetArraySize(entries);
+	cJSON_AddItemToObject(o, "entries", entries);
+	if (limit && count == limit) {
+		cJSON *last = cJSON_GetArrayItem(entries, count - 1);
+		cJSON_AddStringToObject(o, "next_after",
+					cJSON_GetObjectItem(last, "name")->valuestring);
+	} else {
+		cJSON_AddNullToObject(o, "next_after");
+	}
+	http_reply_json(req, 200, o);
+}
+
+static void post_mkdir(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	cJSON *body;
+	if (http_req_json(req, &body))
+		return;
+	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
+	bool parents = false;
+	if (path_field(req, body, "path", path, sizeof(path)))
+		goto out;
+	if (json_get_bool(body, "parents", false, &parents, err, sizeof(err))) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		goto out;
+	}
+	int rc = fs_mkdir(m->fs, path, parents, err, sizeof(err));
+	struct ns_inode n;
+	if (!rc)
+		rc = fs_stat(m->fs, path, &n, err, sizeof(err));
+	if (rc)
+		http_reply_rc(req, rc, err);
+	else
+		http_reply_json(req, 201, fs_inode_json(&n, path));
+out:
+	cJSON_Delete(body);
+}
+
+static void delete_file(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
+	if (path_param(req, "path", path, sizeof(path)))
+		return;
+	int rc = fs_delete(m->fs, path, flag_param(req, "recursive"), err, sizeof(err));
+	if (rc) {
+		http_reply_rc(req, rc, err);
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "deleted", path);
+	http_reply_json(req, 200, o);
+}
+
+static void post_rename(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	cJSON *body;
+	if (http_req_json(req, &body))
+		return;
+	char src[PATH_MAX_LEN + 1], dst[PATH_MAX_LEN + 1], err[ERRLEN] = "";
+	if (path_field(req, body, "src", src, sizeof(src)) ||
+	    path_field(req, body, "dst", dst, sizeof(dst)))
+		goto out;
+	int rc = fs_rename(m->fs, src, dst, err, sizeof(err));
+	struct ns_inode n;
+	if (!rc)
+		rc = fs_stat(m->fs, dst, &n, err, sizeof(err));
+	if (rc)
+		http_reply_rc(req, rc, err);
+	else
+		http_reply_json(req, 200, fs_inode_json(&n, dst));
+out:
+	cJSON_Delete(body);
+}
+
+static long read_body(void *arg, void *buf, size_t len)
+{
+	return http_req_read(arg, buf, len);
+}
+
+static void put_content(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
+	if (path_param(req, "path", path, sizeof(path)))
+		return;
+	struct ns_inode n;
+	int rc = fs_write(m->fs, path, read_body, req, &n, err, sizeof(err));
+	if (rc)
+		http_reply_rc(req, rc, err);
+	else
+		http_reply_json(req, 201, fs_inode_json(&n, path));
+}
+
+struct read_ctx {
+	struct http_req *req;
+	uint64_t length;
+};
+
+static int send_data(void *arg, const void *data, size_t len)
+{
+	struct read_ctx *c = arg;
+	if (!http_replied(c->req))
+		http_reply_start(c->req, 200, "application/octet-stream", c->length);
+	return http_reply_write(c->req, data, len);
+}
+
+static void get_content(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "", num[32];
+	if (path_param(req, "path", path, sizeof(path)))
+		return;
+	int64_t off = 0, len = -1;
+	if ((http_req_param(req, "offset", num, sizeof(num)) >= 0 &&
+	     (conf_parse_int(num, &off) || off < 0)) ||
+	    (http_req_param(req, "length", num, sizeof(num)) >= 0 &&
+	     (conf_parse_int(num, &len) || len < 0))) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "'offset' and 'length' must be non-negative integers");
+		return;
+	}
+	struct ns_inode n;
+	int rc = fs_stat(m->fs, path, &n, err, sizeof(err));
+	if (!rc && n.is_dir) {
+		snprintf(err, sizeof(err), "'%.1000s' is a directory", path);
+		rc = -EISDIR;
+	}
+	if (rc) {
+		http_reply_rc(req, rc, err);
+		return;
+	}
+	uint64_t avail = (uint64_t)off < n.length ? n.length - (uint64_t)off : 0;
+	uint64_t want = len < 0 || (uint64_t)len > avail ? avail : (uint64_t)len;
+	struct read_ctx c = { .req = req, .length = want };
+	if (want == 0) {
+		http_reply_raw(req, 200, "application/octet-stream", "", 0);
+		return;
+	}
+	rc = fs_read(m->fs, path, (uint64_t)off, want, send_data, &c, err, sizeof(err));
+	if (rc && !http_replied(req))
+		http_reply_rc(req, rc, err);
+	/* An error after the headers went out can only cut the body short;
+	 * the client sees fewer bytes than Content-Length. */
+}
+
+static const struct http_route g_routes[] = {
+	{ "GET", "/api/v1/mounts", get_mounts },
+	{ "POST", "/api/v1/mounts", post_mount },
+	{ "DELETE", "/api/v1/mounts", delete_mount },
+	{ "GET", "/api/v1/files", get_list },
+	{ "DELETE", "/api/v1/files", delete_file },
+	{ "GET", "/api/v1/files/stat", get_stat },
+	{ "POST", "/api/v1/files/mkdir", post_mkdir },
+	{ "POST", "/api/v1/files/rename", post_rename },
+	{ "GET", "/api/v1/files/content", get_content },
+	{ "PUT", "/api/v1/files/content", put_content },
+};
+
+const struct http_route *rest_fs_routes(size_t *nroutes)
+{
+	*nroutes = sizeof(g_routes) / sizeof(g_routes[0]);
+	return g_routes;
+}

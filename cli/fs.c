@@ -1,0 +1,435 @@
+/* `strata fs ...`: the namespace from the command line. */
+#include "cli/cli.h"
+
+#include "daemon/common.h"
+#include "lib/err.h"
+#include "lib/httpc.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+void cli_fs_usage(FILE *f)
+{
+	fprintf(f,
+		"  fs mount [--readonly] [--option K=V]... PATH URI\n"
+		"                    mount a store (file:///dir, s3://bucket/prefix) at PATH;\n"
+		"                    options: s3.endpoint s3.region s3.access_key s3.secret_key\n"
+		"                    s3.path_style block_size sync_interval\n"
+		"  fs unmount PATH   remove a mount (the store is untouched)\n"
+		"  fs mounts         list mounts\n"
+		"  fs ls [-R] PATH   list a directory (-R: recursively)\n"
+		"  fs stat PATH      one file or directory\n"
+		"  fs mkdir [-p] PATH\n"
+		"  fs rm [-r] PATH   delete (also from the store)\n"
+		"  fs mv SRC DST     rename within one mount\n"
+		"  fs put LOCAL PATH upload a local file ('-': standard input)\n"
+		"  fs cat PATH       write a file to standard output\n");
+}
+
+static char *q_path(const char *route, const char *path, const char *extra)
+{
+	char *e = httpc_escape(path);
+	if (!e)
+		return NULL;
+	size_t len = strlen(route) + strlen(e) + (extra ? strlen(extra) : 0) + 16;
+	char *url = malloc(len);
+	if (url)
+		snprintf(url, len, "%s?path=%s%s", route, e, extra ? extra : "");
+	free(e);
+	return url;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double jnum(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static void print_entry(const cJSON *e)
+{
+	char when[32] = "-";
+	time_t t = (time_t)(jnum(e, "mtime_ms") / 1000);
+	struct tm tm;
+	if (t > 0 && localtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	bool dir = strcmp(jstr(e, "type"), "directory") == 0;
+	printf("%s %14.0f  %s  %s%s\n", dir ? "d" : "-", jnum(e, "length"), when,
+	       jstr(e, "path"), cJSON_IsTrue(cJSON_GetObjectItem(e, "mount_point")) ? "  (mount)" : "");
+}
+
+/* Parses the subcommand's flags; `flags` is a getopt short-option string
+ * and its one boolean flag (-R, -r or -p) sets *flag; --option K=V go to
+ * kv. Returns the index of the first operand, or -1 on a usage error. */
+static int sub_opts(struct cli *cli, int argc, char **argv, const char *flags, bool *flag,
+		    char ***kv, size_t *nkv)
+{
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "readonly", no_argument, NULL, 'R' },
+		{ "option", required_argument, NULL, 'o' },
+		{ "recursive", no_argument, NULL, 'r' },
+		{ "parents", no_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	optind = 0;
+	opterr = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, flags, longs, NULL)) != -1) {
+		if (c == 'j') {
+			cli->json = true;
+		} else if (c == 'o' && kv) {
+			char **grown = realloc(*kv, (*nkv + 1) * sizeof(*grown));
+			if (!grown)
+				return -1;
+			*kv = grown;
+			grown[(*nkv)++] = optarg;
+		} else if (flag && (c == 'R' || c == 'r' || c == 'p') && strchr(flags, c)) {
+			*flag = true;
+		} else {
+			return -1;
+		}
+	}
+	return optind;
+}
+
+static int usage_err(const char *cmd, const char *fmt)
+{
+	fprintf(stderr, "strata: usage: strata fs %s %s\n", cmd, fmt);
+	return EXIT_USAGE;
+}
+
+static int cmd_mount(struct cli *cli, int argc, char **argv)
+{
+	bool readonly = false;
+	char **kv = NULL;
+	size_t nkv = 0;
+	int i = sub_opts(cli, argc, argv, "+Ro:j", &readonly, &kv, &nkv);
+	if (i < 0 || argc - i != 2) {
+		free(kv);
+		return usage_err("mount", "[--readonly] [--option K=V]... PATH URI");
+	}
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "path", argv[i]);
+	cJSON_AddStringToObject(req, "uri", argv[i + 1]);
+	cJSON_AddBoolToObject(req, "readonly", readonly);
+	cJSON *opts = cJSON_AddObjectToObject(req, "options");
+	for (size_t k = 0; k < nkv; k++) {
+		char *eq = strchr(kv[k], '=');
+		if (!eq || eq == kv[k]) {
+			fprintf(stderr, "strata: --option '%s': expected KEY=VALUE\n", kv[k]);
+			cJSON_Delete(req);
+			free(kv);
+			return EXIT_USAGE;
+		}
+		*eq = '\0';
+		cJSON_AddStringToObject(opts, kv[k], eq + 1);
+		*eq = '=';
+	}
+	free(kv);
+	cJSON *out = NULL;
+	int rc = cli_call(cli, "POST", "/api/v1/mounts", req, &out);
+	cJSON_Delete(req);
+	if (!rc) {
+		if (cli->json)
+			cli_print_json(out);
+		else
+			printf("mounted %s at %s%s\n", argv[i + 1], argv[i],
+			       readonly ? " (read-only)" : "");
+	}
+	cJSON_Delete(out);
+	return rc;
+}
+
+static int simple_path_cmd(struct cli *cli, const char *method, const char *route,
+			   const char *path, const char *extra, cJSON **out)
+{
+	char *url = q_path(route, path, extra);
+	if (!url)
+		return EXIT_ERROR;
+	int rc = cli_call(cli, method, url, NULL, out);
+	free(url);
+	return rc;
+}
+
+static int cmd_unmount(struct cli *cli, int argc, char **argv)
+{
+	int i = sub_opts(cli, argc, argv, "+j", NULL, NULL, NULL);
+	if (i < 0 || argc - i != 1)
+		return usage_err("unmount", "PATH");
+	cJSON *out = NULL;
+	int rc = simple_path_cmd(cli, "DELETE", "/api/v1/mounts", argv[i], NULL, &out);
+	if (!rc) {
+		if (cli->json)
+			cli_print_json(out);
+		else
+			printf("unmounted %s\n", argv[i]);
+	}
+	cJSON_Delete(out);
+	return rc;
+}
+
+static int cmd_mounts(struct cli *cli, int argc, char **argv)
+{
+	int i = sub_opts(cli, argc, argv, "+j", NULL, NULL, NULL);
+	if (i < 0 || argc != i)
+		return usage_err("mounts", "");
+	cJSON *out = NULL;
+	int rc = cli_call(cli, "GET", "/api/v1/mounts", NULL, &out);
+	if (!rc && cli->json) {
+		cli_print_json(out);
+	} else if (!rc) {
+		const cJSON *m;
+		printf("%-24s %-40s %-4s %10s %s\n", "PATH", "URI", "MODE", "BLOCK", "SYNC");
+		cJSON_ArrayForEach(m, cJSON_GetObjectItem(out, "mounts"))
+		{
+			char bs[32], sync[32];
+			cli_fmt_bytes(jnum(m, "block_size"), bs, sizeof(bs));
+			double si = jnum(m, "sync_interval_ms");
+			if (si < 0)
+				snprintf(sync, sizeof(sync), "never");
+			else if (si == 0)
+				snprintf(sync, sizeof(sync), "always");
+			else
+				snprintf(sync, sizeof(sync), "%.0fs", si / 1000);
+			printf("%-24s %-40s %-4s %10s %s\n", jstr(m, "path"), jstr(m, "uri"),
+			       cJSON_IsTrue(cJSON_GetObjectItem(m, "readonly")) ? "ro" : "rw", bs,
+			       sync);
+		}
+	}
+	cJSON_Delete(out);
+	return rc;
+}
+
+/* Lists one directory page by page; recurses into subdirectories. */
+static int list_dir(struct cli *cli, const char *path, bool recursive, cJSON *all)
+{
+	char *after = NULL;
+	int rc = 0;
+	for (;;) {
+		char extra[600] = "&limit=1000";
+		if (after) {
+			char *e = httpc_escape(after);
+			snprintf(extra, sizeof(extra), "&limit=1000&after=%s", e ? e : "");
+			free(e);
+		}
+		cJSON *out = NULL;
+		rc = simple_path_cmd(cli, "GET", "/api/v1/files", path, extra, &out);
+		free(after);
+		after = NULL;
+		if (rc)
+			break;
+		cJSON *e;
+		cJSON *entries = cJSON_GetObjectItem(out, "entries");
+		cJSON_ArrayForEach(e, entries)
+		{
+			if (all)
+				cJSON_AddItemToArray(all, cJSON_Duplicate(e, 1));
+			else
+				print_entry(e);
+		}
+		const char *next = jstr(out, "next_after");
+		if (*next)
+			after = strdup(next);
+		if (recursive) {
+			cJSON_ArrayForEach(e, entries)
+			{
+				if (strcmp(jstr(e, "type"), "directory") == 0 &&
+				    strcmp(jstr(e, "path"), path) != 0 &&
+				    (rc = list_dir(cli, jstr(e, "path"), true, all)))
+					break;
+			}
+		}
+		cJSON_Delete(out);
+		if (rc || !after)
+			break;
+	}
+	free(after);
+	return rc;
+}
+
+static int cmd_ls(struct cli *cli, int argc, char **argv)
+{
+	bool recursive = false;
+	int i = sub_opts(cli, argc, argv, "+Rj", &recursive, NULL, NULL);
+	if (i < 0 || argc - i > 1)
+		return usage_err("ls", "[-R] [PATH]");
+	const char *path = argc - i == 1 ? argv[i] : "/";
+	cJSON *all = cli->json ? cJSON_CreateArray() : NULL;
+	int rc = list_dir(cli, path, recursive, all);
+	if (!rc && all) {
+		cJSON *doc = cJSON_CreateObject();
+		cJSON_AddStringToObject(doc, "path", path);
+		cJSON_AddItemToObject(doc, "entries", all);
+		cli_print_json(doc);
+		cJSON_Delete(doc);
+	} else {
+		cJSON_Delete(all);
+	}
+	return rc;
+}
+
+static int cmd_stat(struct cli *cli, int argc, char **argv)
+{
+	int i = sub_opts(cli, argc, argv, "+j", NULL, NULL, NULL);
+	if (i < 0 || argc - i != 1)
+		return usage_err("stat", "PATH");
+	cJSON *out = NULL;
+	int rc = simple_path_cmd(cli, "GET", "/api/v1/files/stat", argv[i], NULL, &out);
+	if (!rc && cli->json) {
+		cli_print_json(out);
+	} else if (!rc) {
+		char size[32];
+		cli_fmt_bytes(jnum(out, "length"), size, sizeof(size));
+		printf("path         %s\n", jstr(out, "path"));
+		printf("type         %s%s\n", jstr(out, "type"),
+		       cJSON_IsTrue(cJSON_GetObjectItem(out, "mount_point")) ? " (mount point)" : "");
+		printf("length       %.0f (%s)\n", jnum(out, "length"), size);
+		printf("mtime_ms     %.0f\n", jnum(out, "mtime_ms"));
+		if (*jstr(out, "fingerprint"))
+			printf("fingerprint  %s\n", jstr(out, "fingerprint"));
+		printf("id           %.0f\n", jnum(out, "id"));
+	}
+	cJSON_Delete(out);
+	return rc;
+}
+
+static int cmd_mkdir(struct cli *cli, int argc, char **argv)
+{
+	bool parents = false;
+	int i = sub_opts(cli, argc, argv, "+pj", &parents, NULL, NULL);
+	if (i < 0 || argc - i < 1)
+		return usage_err("mkdir", "[-p] PATH...");
+	for (; i < argc; i++) {
+		cJSON *req = cJSON_CreateObject();
+		cJSON_AddStringToObject(req, "path", argv[i]);
+		cJSON_AddBoolToObject(req, "parents", parents);
+		int rc = cli_call(cli, "POST", "/api/v1/files/mkdir", req, NULL);
+		cJSON_Delete(req);
+		if (rc)
+			return rc;
+	}
+	return EXIT_OK;
+}
+
+static int cmd_rm(struct cli *cli, int argc, char **argv)
+{
+	bool recursive = false;
+	int i = sub_opts(cli, argc, argv, "+rRj", &recursive, NULL, NULL);
+	if (i < 0 || argc - i < 1)
+		return usage_err("rm", "[-r] PATH...");
+	for (; i < argc; i++) {
+		int rc = simple_path_cmd(cli, "DELETE", "/api/v1/files", argv[i],
+					 recursive ? "&recursive=true" : NULL, NULL);
+		if (rc)
+			return rc;
+	}
+	return EXIT_OK;
+}
+
+static int cmd_mv(struct cli *cli, int argc, char **argv)
+{
+	int i = sub_opts(cli, argc, argv, "+j", NULL, NULL, NULL);
+	if (i < 0 || argc - i != 2)
+		return usage_err("mv", "SRC DST");
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "src", argv[i]);
+	cJSON_AddStringToObject(req, "dst", argv[i + 1]);
+	int rc = cli_call(cli, "POST", "/api/v1/files/rename", req, NULL);
+	cJSON_Delete(req);
+	return rc;
+}
+
+/* put and cat stream through the first master that answers. */
+static int stream_cmd(struct cli *cli, const char *method, const char *path, FILE *in,
+		      int64_t size, FILE *out)
+{
+	char *q = q_path("/api/v1/files/content", path, NULL);
+	if (!q)
+		return EXIT_ERROR;
+	char base[512], err[1024] = "no master configured";
+	int rc = EXIT_ERROR;
+	for (size_t i = 0; cli_master_url(cli, i, base, sizeof(base)); i++) {
+		char url[8192];
+		snprintf(url, sizeof(url), "%s%s", base, q);
+		struct httpc_resp resp = { 0 };
+		int hrc = httpc_stream(cli->http, method, url, in, size, out, &resp, err,
+				       sizeof(err));
+		if (hrc == ST_EPEER)
+			continue;
+		if (hrc == 0 && resp.status >= 200 && resp.status <= 299) {
+			rc = EXIT_OK;
+		} else if (hrc == 0) {
+			cJSON *e = cJSON_Parse(resp.body);
+			const cJSON *msg = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "error"),
+							       "message");
+			snprintf(err, sizeof(err), "%s: HTTP %ld: %s", path, resp.status,
+				 cJSON_IsString(msg) ? msg->valuestring : "no error message");
+			cJSON_Delete(e);
+		}
+		httpc_resp_free(&resp);
+		break;
+	}
+	free(q);
+	if (rc)
+		fprintf(stderr, "strata: %s\n", err);
+	return rc;
+}
+
+static int cmd_put(struct cli *cli, int argc, char **argv)
+{
+	int i = sub_opts(cli, argc, argv, "+j", NULL, NULL, NULL);
+	if (i < 0 || argc - i != 2)
+		return usage_err("put", "LOCAL_FILE PATH");
+	bool std = strcmp(argv[i], "-") == 0;
+	FILE *in = std ? stdin : fopen(argv[i], "rb");
+	if (!in) {
+		fprintf(stderr, "strata: cannot open '%s': %s\n", argv[i], strerror(errno));
+		return EXIT_ERROR;
+	}
+	struct stat st;
+	int64_t size = !std && fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
+	int rc = stream_cmd(cli, "PUT", argv[i + 1], in, size, NULL);
+	if (!std)
+		fclose(in);
+	return rc;
+}
+
+static int cmd_cat(struct cli *cli, int argc, char **argv)
+{
+	int i = sub_opts(cli, argc, argv, "+", NULL, NULL, NULL);
+	if (i < 0 || argc - i != 1)
+		return usage_err("cat", "PATH");
+	int rc = stream_cmd(cli, "GET", argv[i], NULL, -1, stdout);
+	fflush(stdout);
+	return rc;
+}
+
+int cli_fs(struct cli *cli, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(struct cli *cli, int argc, char **argv);
+	} cmds[] = {
+		{ "mount", cmd_mount }, { "unmount", cmd_unmount }, { "mounts", cmd_mounts },
+		{ "ls", cmd_ls },       { "stat", cmd_stat },       { "mkdir", cmd_mkdir },
+		{ "rm", cmd_rm },       { "mv", cmd_mv },           { "put", cmd_put },
+		{ "cat", cmd_cat },
+	};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[0], cmds[i].name) == 0)
+			return cmds[i].fn(cli, argc, argv);
+	fprintf(stderr, "strata: unknown command 'fs %s'\n", argv[0]);
+	return EXIT_USAGE;
+}

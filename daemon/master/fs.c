@@ -1,0 +1,870 @@
+#include "daemon/master/fs.h"
+
+#include "daemon/master/meta.h"
+#include "lib/clock.h"
+#include "lib/conf.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/path.h"
+#include "ufs/ufs.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct open_store {
+	char path[PATH_MAX_LEN + 1];
+	struct ufs *ufs;
+};
+
+struct fs {
+	struct meta *meta;
+	struct fs_opts opts;
+	/* Readers: every operation; writer: mount and unmount, which open and
+	 * close stores. */
+	pthread_rwlock_t mounts_lock;
+	pthread_mutex_t stores_lock;
+	struct open_store *stores;
+	size_t nstores;
+};
+
+int fs_open(struct meta *meta, const struct fs_opts *opts, struct fs **out)
+{
+	struct fs *fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	fs->meta = meta;
+	fs->opts = *opts;
+	pthread_rwlock_init(&fs->mounts_lock, NULL);
+	pthread_mutex_init(&fs->stores_lock, NULL);
+	*out = fs;
+	return 0;
+}
+
+void fs_close(struct fs *fs)
+{
+	if (!fs)
+		return;
+	for (size_t i = 0; i < fs->nstores; i++)
+		ufs_close(fs->stores[i].ufs);
+	free(fs->stores);
+	pthread_rwlock_destroy(&fs->mounts_lock);
+	pthread_mutex_destroy(&fs->stores_lock);
+	free(fs);
+}
+
+/* ---- mount options ---- */
+
+static bool is_secret_key(const char *key)
+{
+	return strstr(key, "secret") || strstr(key, "password") || strstr(key, "token");
+}
+
+/* Driver options of a mount as ufs_opt pairs (pointing into opts). */
+static int collect_opts(const cJSON *opts, struct ufs_opt **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	size_t count = (size_t)cJSON_GetArraySize(opts);
+	if (!count)
+		return 0;
+	struct ufs_opt *list = calloc(count, sizeof(*list));
+	if (!list)
+		return -ENOMEM;
+	const cJSON *o;
+	cJSON_ArrayForEach(o, opts)
+	{
+		if (!cJSON_IsString(o) || strcmp(o->string, "block_size") == 0 ||
+		    strcmp(o->string, "sync_interval") == 0)
+			continue;
+		list[*n].key = o->string;
+		list[*n].value = o->valuestring;
+		(*n)++;
+	}
+	*out = list;
+	return 0;
+}
+
+/* Returns the open store of mount m, opening it on first use. Call with
+ * mounts_lock held (read or write). The store stays valid until unmount. */
+static int store_of(struct fs *fs, const struct ns_mount *m, struct ufs **out, char *err,
+		    size_t errlen)
+{
+	pthread_mutex_lock(&fs->stores_lock);
+	for (size_t i = 0; i < fs->nstores; i++) {
+		if (strcmp(fs->stores[i].path, m->path) == 0) {
+			*out = fs->stores[i].ufs;
+			pthread_mutex_unlock(&fs->stores_lock);
+			return 0;
+		}
+	}
+	cJSON *opts = cJSON_Parse(m->options);
+	struct ufs_opt *list;
+	size_t n;
+	int rc = collect_opts(opts, &list, &n);
+	struct ufs *ufs = NULL;
+	if (!rc)
+		rc = ufs_open(m->uri, list, n, &ufs, err, errlen);
+	free(list);
+	cJSON_Delete(opts);
+	if (!rc) {
+		struct open_store *grown = realloc(fs->stores, (fs->nstores + 1) * sizeof(*grown));
+		if (!grown) {
+			ufs_close(ufs);
+			rc = -ENOMEM;
+		} else {
+			fs->stores = grown;
+			snprintf(grown[fs->nstores].path, sizeof(grown[0].path), "%s", m->path);
+			grown[fs->nstores++].ufs = ufs;
+			*out = ufs;
+		}
+	}
+	pthread_mutex_unlock(&fs->stores_lock);
+	return rc;
+}
+
+static void store_drop(struct fs *fs, const char *path)
+{
+	pthread_mutex_lock(&fs->stores_lock);
+	for (size_t i = 0; i < fs->nstores; i++) {
+		if (strcmp(fs->stores[i].path, path) == 0) {
+			ufs_close(fs->stores[i].ufs);
+			fs->stores[i] = fs->stores[--fs->nstores];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->stores_lock);
+}
+
+int fs_parse_sync_interval(const char *s, int64_t *out)
+{
+	if (strcmp(s, "never") == 0 || strcmp(s, "-1") == 0) {
+		*out = -1;
+		return 0;
+	}
+	if (strcmp(s, "always") == 0 || strcmp(s, "0") == 0) {
+		*out = 0;
+		return 0;
+	}
+	return conf_parse_duration(s, out);
+}
+
+int fs_mount(struct fs *fs, const char *path, const char *uri, bool readonly,
+	     const cJSON *options, char *err, size_t errlen)
+{
+	int64_t block_size = fs->opts.default_block_size;
+	int64_t sync_ms = fs->opts.default_sync_interval_ms;
+	const cJSON *o;
+	cJSON_ArrayForEach(o, options)
+	{
+		if (!cJSON_IsString(o)) {
+			snprintf(err, errlen, "mount option '%s' must be a string", o->string);
+			return -EINVAL;
+		}
+		if (strcmp(o->string, "block_size") == 0) {
+			if (conf_parse_size(o->valuestring, &block_size) || block_size < (1 << 20) ||
+			    block_size > (512 << 20)) {
+				snprintf(err, errlen,
+					 "mount option 'block_size': '%s' is not a size between "
+					 "1MB and 512MB",
+					 o->valuestring);
+				return -EINVAL;
+			}
+		} else if (strcmp(o->string, "sync_interval") == 0) {
+			if (fs_parse_sync_interval(o->valuestring, &sync_ms)) {
+				snprintf(err, errlen,
+					 "mount option 'sync_interval': '%s' is not never, always "
+					 "or a duration",
+					 o->valuestring);
+				return -EINVAL;
+			}
+		} else if (!strchr(o->string, '.')) {
+			snprintf(err, errlen, "unknown mount option '%s'", o->string);
+			return -EINVAL;
+		}
+	}
+	/* The mount point must be empty where it already exists: load it
+	 * from the store above it first. */
+	cJSON *kids = NULL;
+	bool is_file = false;
+	int rc = fs_list(fs, path, NULL, 1, &kids, &is_file, err, errlen);
+	int nkids = cJSON_GetArraySize(kids);
+	cJSON_Delete(kids);
+	if (rc == 0 && is_file) {
+		snprintf(err, errlen, "cannot mount on '%s': it is a file", path);
+		return -ENOTDIR;
+	}
+	if (rc == 0 && nkids > 0) {
+		snprintf(err, errlen, "cannot mount on '%s': the directory is not empty", path);
+		return -ENOTEMPTY;
+	}
+	if (rc && rc != -ENOENT)
+		return rc;
+	*err = '\0';
+	struct ufs_opt *list;
+	size_t n;
+	rc = collect_opts(options, &list, &n);
+	if (rc)
+		return rc;
+	struct ufs *ufs = NULL;
+	rc = ufs_open(uri, list, n, &ufs, err, errlen);
+	free(list);
+	if (!rc)
+		rc = ufs_probe(ufs, err, errlen);
+	ufs_close(ufs);
+	if (rc)
+		return rc;
+
+	cJSON *cmd = cJSON_CreateObject();
+	cJSON_AddStringToObject(cmd, "op", "mount");
+	cJSON_AddStringToObject(cmd, "path", path);
+	cJSON_AddStringToObject(cmd, "uri", uri);
+	cJSON_AddBoolToObject(cmd, "readonly", readonly);
+	cJSON_AddItemToObject(cmd, "options",
+			      options ? cJSON_Duplicate(options, 1) : cJSON_CreateObject());
+	json_add_int(cmd, "block_size", block_size);
+	json_add_int(cmd, "sync_interval_ms", sync_ms);
+	json_add_int(cmd, "time_ms", clock_wall_ms());
+	pthread_rwlock_wrlock(&fs->mounts_lock);
+	rc = meta_submit(fs->meta, cmd, err, errlen);
+	pthread_rwlock_unlock(&fs->mounts_lock);
+	cJSON_Delete(cmd);
+	if (!rc)
+		log_info("mounted %s at %s%s", uri, path, readonly ? " (read-only)" : "");
+	return rc;
+}
+
+int fs_unmount(struct fs *fs, const char *path, char *err, size_t errlen)
+{
+	cJSON *cmd = cJSON_CreateObject();
+	cJSON_AddStringToObject(cmd, "op", "unmount");
+	cJSON_AddStringToObject(cmd, "path", path);
+	pthread_rwlock_wrlock(&fs->mounts_lock);
+	int rc = meta_submit(fs->meta, cmd, err, errlen);
+	if (!rc)
+		store_drop(fs, path);
+	pthread_rwlock_unlock(&fs->mounts_lock);
+	cJSON_Delete(cmd);
+	if (!rc)
+		log_info("unmounted %s", path);
+	return rc;
+}
+
+static int mount_json_fn(void *arg, const struct ns_mount *m)
+{
+	cJSON *arr = arg;
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	cJSON_AddStringToObject(o, "path", m->path);
+	cJSON_AddStringToObject(o, "uri", m->uri);
+	cJSON_AddBoolToObject(o, "readonly", m->readonly);
+	json_add_int(o, "block_size", m->block_size);
+	json_add_int(o, "sync_interval_ms", m->sync_interval_ms);
+	json_add_int(o, "created_ms", m->created_ms);
+	cJSON *opts = cJSON_Parse(m->options);
+	cJSON *item;
+	cJSON_ArrayForEach(item, opts)
+	{
+		if (is_secret_key(item->string) && cJSON_IsString(item))
+			cJSON_SetValuestring(item, "***");
+	}
+	cJSON_AddItemToObject(o, "options", opts ? opts : cJSON_CreateObject());
+	return 0;
+}
+
+int fs_mounts_json(struct fs *fs, cJSON **out)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *arr = cJSON_AddArrayToObject(root, "mounts");
+	if (!arr) {
+		cJSON_Delete(root);
+		return -ENOMEM;
+	}
+	struct ns *ns = meta_read_lock(fs->meta);
+	int rc = ns_mounts(ns, mount_json_fn, arr);
+	meta_read_unlock(fs->meta);
+	if (rc) {
+		cJSON_Delete(root);
+		return rc;
+	}
+	*out = root;
+	return 0;
+}
+
+/* ---- lazy metadata ---- */
+
+static bool sync_due(int64_t interval, int64_t synced, int64_t now)
+{
+	if (synced == 0)
+		return true;
+	if (interval < 0)
+		return false;
+	return now - synced >= interval;
+}
+
+/* Looks up path and its mount under the read lock. mrc: 0 when a mount
+ * covers the path. */
+static int lookup(struct fs *fs, const char *path, struct ns_inode *n, struct ns_mount *m,
+		  char *rel, size_t rellen, int *mrc)
+{
+	struct ns *ns = meta_read_lock(fs->meta);
+	int rc = ns_lookup(ns, path, n);
+	*mrc = ns_resolve_mount(ns, path, m, rel, rellen);
+	meta_read_unlock(fs->meta);
+	return rc;
+}
+
+static cJSON *entry_cmd(const char *op, const char *path, const struct ufs_stat *st,
+			bool exists)
+{
+	cJSON *cmd = cJSON_CreateObject();
+	cJSON_AddStringToObject(cmd, "op", op);
+	cJSON_AddStringToObject(cmd, "path", path);
+	cJSON_AddBoolToObject(cmd, "exists", exists);
+	if (exists) {
+		cJSON_AddBoolToObject(cmd, "is_dir", st->is_dir);
+		json_add_int(cmd, "length", (int64_t)st->length);
+		json_add_int(cmd, "mtime_ms", st->mtime_ms);
+		cJSON_AddStringToObject(cmd, "fingerprint", st->fingerprint);
+	}
+	json_add_int(cmd, "time_ms", clock_wall_ms());
+	return cmd;
+}
+
+/* Brings path's metadata up to date per its mount's sync interval. Call
+ * with mounts_lock held for reading. */
+static int refresh(struct fs *fs, const char *path, struct ns_inode *out, char *err,
+		   size_t errlen)
+{
+	struct ns_mount *m = malloc(sizeof(*m));
+	char *rel = malloc(PATH_MAX_LEN + 1);
+	int rc = -ENOMEM, mrc;
+	if (!m || !rel)
+		goto out;
+	rc = lookup(fs, path, out, m, rel, PATH_MAX_LEN + 1, &mrc);
+	if (mrc) /* no mount: the namespace alone answers */
+		goto out;
+	if (rc == 0 && (out->is_mount_point || !*rel || out->is_dir))
+		goto out; /* directories are refreshed by listing */
+	if (rc == 0 && !sync_due(m->sync_interval_ms, out->synced_ms, clock_wall_ms()))
+		goto out;
+	if (rc != 0 && rc != -ENOENT)
+		goto out;
+	struct ufs *ufs;
+	rc = store_of(fs, m, &ufs, err, errlen);
+	if (rc)
+		goto out;
+	struct ufs_stat st;
+	int src = ufs_stat(ufs, rel, &st, err, errlen);
+	if (src && src != -ENOENT) {
+		rc = src;
+		goto out;
+	}
+	cJSON *cmd = entry_cmd("sync_entry", path, &st, src == 0);
+	rc = meta_submit(fs->meta, cmd, err, errlen);
+	cJSON_Delete(cmd);
+	if (rc)
+		goto out;
+	if (src == -ENOENT) {
+		snprintf(err, errlen, "'%s' does not exist", path);
+		rc = -ENOENT;
+		goto out;
+	}
+	struct ns *ns = meta_read_lock(fs->meta);
+	rc = ns_lookup(ns, path, out);
+	meta_read_unlock(fs->meta);
+out:
+	if (rc == -ENOENT && err && !*err)
+		snprintf(err, errlen, "'%s' does not exist", path);
+	free(m);
+	free(rel);
+	return rc;
+}
+
+int fs_stat(struct fs *fs, const char *path, struct ns_inode *out, char *err, size_t errlen)
+{
+	*err = '\0';
+	pthread_rwlock_rdlock(&fs->mounts_lock);
+	int rc = refresh(fs, path, out, err, errlen);
+	pthread_rwlock_unlock(&fs->mounts_lock);
+	if (rc == -ENOTDIR) {
+		snprintf(err, errlen, "'%s' does not exist (a parent is a file)", path);
+		rc = -ENOENT;
+	}
+	return rc;
+}
+
+/* Loads a directory's listing from its store into the namespace. */
+static int sync_dir(struct fs *fs, const char *path, const struct ns_mount *m, const char *rel,
+		    char *err, size_t errlen)
+{
+	struct ufs *ufs;
+	int rc = store_of(fs, m, &ufs, err, errlen);
+	if (rc)
+		return rc;
+	cJSON *cmd = cJSON_CreateObject();
+	cJSON_AddStringToObject(cmd, "op", "sync_dir");
+	cJSON_AddStringToObject(cmd, "path", path);
+	cJSON *entries = cJSON_AddArrayToObject(cmd, "entries");
+	char *token = NULL;
+	do {
+		struct ufs_list_page page;
+		rc = ufs_list(ufs, rel, token, 1000, &page, err, errlen);
+		free(token);
+		token = NULL;
+		if (rc)
+			break;
+		for (size_t i = 0; i < page.count; i++) {
+			const struct ufs_entry *e = &page.entries[i];
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddItemToArray(entries, o);
+			cJSON_AddStringToObject(o, "name", e->name);
+			cJSON_AddBoolToObject(o, "is_dir", e->st.is_dir);
+			json_add_int(o, "length", (int64_t)e->st.length);
+			json_add_int(o, "mtime_ms", e->st.mtime_ms);
+			cJSON_AddStringToObject(o, "fingerprint", e->st.fingerprint);
+		}
+		if (page.next_token && !(token = strdup(page.next_token)))
+			rc = -ENOMEM;
+		ufs_list_page_free(&page);
+	} while (!rc && token);
+	free(token);
+	if (!rc) {
+		json_add_int(cmd, "time_ms", clock_wall_ms());
+		rc = meta_submit(fs->meta, cmd, err, errlen);
+	}
+	cJSON_Delete(cmd);
+	return rc;
+}
+
+cJSON *fs_inode_json(const struct ns_inode *n, const char *path)
+{
+	cJSON *o = cJSON_CreateObject();
+	json_add_int(o, "id", (int64_t)n->id);
+	cJSON_AddStringToObject(o, "path", path);
+	cJSON_AddStringToObject(o, "name", n->id == NS_ROOT_ID ? "/" : n->name);
+	cJSON_AddStringToObject(o, "type", n->is_dir ? "directory" : "file");
+	json_add_int(o, "length", (int64_t)n->length);
+	json_add_int(o, "mtime_ms", n->mtime_ms);
+	if (!n->is_dir)
+		cJSON_AddStringToObject(o, "fingerprint", n->fingerprint);
+	if (n->block_size)
+		json_add_int(o, "block_size", n->block_size);
+	cJSON_AddBoolToObject(o, "mount_point", n->is_mount_point);
+	return o;
+}
+
+struct list_ctx {
+	cJSON *arr;
+	const char *dir;
+	struct ns *ns; /* held under the meta lock during the walk */
+};
+
+static int list_fn(void *arg, const struct ns_inode *c)
+{
+	struct list_ctx *l = arg;
+	char path[PATH_MAX_LEN + 1];
+	if (path_join(l->dir, c->name, path, sizeof(path)))
+		return 0;
+	struct ns_inode n = *c;
+	n.is_mount_point = n.is_dir && ns_is_mount(l->ns, path);
+	cJSON *o = fs_inode_json(&n, path);
+	if (!o || !cJSON_AddItemToArray(l->arr, o)) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int fs_list(struct fs *fs, const char *path, const char *after, size_t limit, cJSON **out,
+	    bool *is_file, char *err, size_t errlen)
+{
+	*err = '\0';
+	*is_file = false;
+	struct ns_inode dir;
+	struct ns_mount *m = malloc(sizeof(*m));
+	char *rel = malloc(PATH_MAX_LEN + 1);
+	int rc = -ENOMEM, mrc;
+	if (!m || !rel)
+		goto out;
+	pthread_rwlock_rdlock(&fs->mounts_lock);
+	rc = lookup(fs, path, &dir, m, rel, PATH_MAX_LEN + 1, &mrc);
+	if (rc == -ENOENT && mrc == 0)
+		rc = refresh(fs, path, &dir, err, errlen);
+	if (!rc && dir.is_dir && mrc == 0 &&
+	    sync_due(m->sync_interval_ms, dir.synced_ms, clock_wall_ms())) {
+		rc = sync_dir(fs, path, m, rel, err, errlen);
+		if (rc == -ENOENT) {
+			/* Not in the store: either a namespace-only parent of a
+			 * mount point (listed from the namespace), or gone. */
+			struct ns *ns = meta_read_lock(fs->meta);
+			int below = ns_mounts_below(ns, path, NULL, 0);
+			meta_read_unlock(fs->meta);
+			if (below > 0) {
+				rc = 0;
+				*err = '\0';
+			} else {
+				cJSON *cmd = entry_cmd("sync_entry", path, NULL, false);
+				int src = meta_submit(fs->meta, cmd, err, errlen);
+				cJSON_Delete(cmd);
+				snprintf(err, errlen, "'%s' does not exist", path);
+				rc = src ? src : -ENOENT;
+			}
+		}
+		if (!rc) {
+			struct ns *ns = meta_read_lock(fs->meta);
+			rc = ns_lookup(ns, path, &dir);
+			meta_read_unlock(fs->meta);
+		}
+	}
+	if (!rc) {
+		cJSON *arr = cJSON_CreateArray();
+		if (!dir.is_dir) {
+			*is_file = true;
+			cJSON_AddItemToArray(arr, fs_inode_json(&dir, path));
+		} else {
+			struct list_ctx l = { .arr = arr, .dir = path };
+			struct ns *ns = meta_read_lock(fs->meta);
+			l.ns = ns;
+			rc = ns_list(ns, dir.id, after, limit, list_fn, &l);
+			meta_read_unlock(fs->meta);
+		}
+		if (rc)
+			cJSON_Delete(arr);
+		else
+			*out = arr;
+	}
+	pthread_rwlock_unlock(&fs->mounts_lock);
+	if (rc == -ENOENT && !*err)
+		snprintf(err, errlen, "'%s' does not exist", path);
+out:
+	free(m);
+	free(rel);
+	return rc;
+}
+
+/* Resolves path for a mutation: the mount, its store and the path inside
+ * it. -ENOTSUP without a mount, -EROFS on a read-only one. Call with
+ * mounts_lock held. */
+static int writable_store(struct fs *fs, const char *path, struct ns_mount *m, char *rel,
+			  size_t rellen, struct ufs **ufs, char *err, size_t errlen)
+{
+	struct ns *ns = meta_read_lock(fs->meta);
+	int rc = ns_resolve_mount(ns, path, m, rel, rellen);
+	meta_read_unlock(fs->meta);
+	if (rc == -ENOENT) {
+		snprintf(err, errlen, "no mount covers '%s'; mount a store first", path);
+		return -ENOTSUP;
+	}
+	if (rc)
+		return rc;
+	if (m->readonly) {
+		snprintf(err, errlen, "'%s' is on the read-only mount '%s'", path, m->path);
+		return -EROFS;
+	}
+	return store_of(fs, m, ufs, err, errlen);
+}
+
+static int submit_simple(struct fs *fs, cJSON *cmd, char *err, size_t errlen)
+{
+	json_add_int(cmd, "time_ms", clock_wall_ms());
+	int rc = meta_submit(fs->meta, cmd, err, errlen);
+	cJSON_Delete(cmd);
+	return rc;
+}
+
+int fs_mkdir(struct fs *fs, const char *path, bool parents, char *err, size_t errlen)
+{
+	*err = '\0';
+	struct ns_mount *m = malloc(sizeof(*m));
+	char *rel = malloc(PATH_MAX_LEN + 1);
+	int rc = -ENOMEM;
+	if (!m || !rel)
+		goto out;
+	pthread_rwlock_rdlock(&fs->mounts_lock);
+	struct ns_inode n;
+	rc = refresh(fs, path, &n, err, errlen);
+	if (rc == 0 && !(parents && n.is_dir)) {
+		snprintf(err, errlen, "'%s' already exists", path);
+		rc = -EEXIST;
+	} else if (rc == 0 || rc == -ENOENT) {
+		*err = '\0';
+		struct ufs *ufs;
+		rc = writable_store(fs, path, m, rel, PATH_MAX_LEN + 1, &ufs, err, errlen);
+		if (rc == -ENOTSUP) {
+			rc = 0; /* a directory outside every mount lives in the namespace only */
+			*err = '\0';
+		} else if (!rc && *rel) {
+			rc = parents ? 0 : -ENOENT;
+			if (!parents) {
+				/* The parent must exist (loaded lazily). */
+				char parent[PATH_MAX_LEN + 1];
+				struct ns_inode p;
+				path_parent(path, parent, sizeof(parent));
+				rc = refresh(fs, parent, &p, err, errlen);
+				if (!rc && !p.is_dir) {
+					snprintf(err, errlen, "'%s' is not a directory", parent);
+					rc = -ENOTDIR;
+				}
+			}
+			if (!rc) {
+				rc = ufs_mkdir(ufs, rel, err, errlen);
+				if (rc == -EEXIST && parents)
+					rc = 0;
+			}
+		}
+		if (!rc) {
+			cJSON *cmd = cJSON_CreateObject();
+			cJSON_AddStringToObject(cmd, "op", "mkdir");
+			cJSON_AddStringToObject(cmd, "path", path);
+			cJSON_AddBoolToObject(cmd, "parents", parents);
+			rc = submit_simple(fs, cmd, err, errlen);
+		}
+	}
+	pthread_rwlock_unlock(&fs->mounts_lock);
+out:
+	free(m);
+	free(rel);
+	return rc;
+}
+
+int fs_delete(struct fs *fs, const char *path, bool recursive, char *err, size_t errlen)
+{
+	*err = '\0';
+	struct ns_mount *m = malloc(sizeof(*m));
+	char *rel = malloc(PATH_MAX_LEN + 1);
+	int rc = -ENOMEM;
+	if (!m || !rel)
+		goto out;
+	pthread_rwlock_rdlock(&fs->mounts_lock);
+	struct ns_inode n;
+	rc = refresh(fs, path, &n, err, errlen);
+	if (!rc && n.is_dir) {
+		/* Load the listing so the emptiness check sees the store. */
+		cJSON *kids = NULL;
+		bool is_file;
+		pthread_rwlock_unlock(&fs->mounts_lock);
+		rc = fs_list(fs, path, NULL, 1, &kids, &is_file, err, errlen);
+		pthread_rwlock_rdlock(&fs->mounts_lock);
+		if (!rc && cJSON_GetArraySize(kids) > 0 && !recursive) {
+			snprintf(err, errlen, "directory '%s' is not empty", path);
+			rc = -ENOTEMPTY;
+		}
+		cJSON_Delete(kids);
+	}
+	if (!rc && (n.is_mount_point || n.id == NS_ROOT_ID)) {
+		snprintf(err, errlen, "cannot delete '%s': it is a mount point; unmount it", path);
+		rc = -EBUSY;
+	}
+	if (!rc) {
+		struct ns *ns = meta_read_lock(fs->meta);
+		char below[PATH_MAX_LEN + 1];
+		if (ns_mounts_below(ns, path, below, sizeof(below)) > 0) {
+			snprintf(err, errlen, "cannot delete '%s': '%s' is mounted below it", path,
+				 below);
+			rc = -EBUSY;
+		}
+		meta_read_unlock(fs->meta);
+	}
+	if (!rc) {
+		struct ufs *ufs;
+		rc = writable_store(fs, path, m, rel, PATH_MAX_LEN + 1, &ufs, err, errlen);
+		if (rc == -ENOTSUP) {
+			rc = 0;
+			*err = '\0';
+		} else if (!rc) {
+			rc = ufs_delete(ufs, rel, recursive, err, errlen);
+			if (rc == -ENOENT) /* gone from the store already */
+				rc = 0;
+		}
+	}
+	if (!rc) {
+		cJSON *cmd = cJSON_CreateObject();
+		cJSON_AddStringToObject(cmd, "op", "delete");
+		cJSON_AddStringToObject(cmd, "path", path);
+		cJSON_AddBoolToObject(cmd, "recursive", recursive);
+		rc = submit_simple(fs, cmd, err, errlen);
+	}
+	pthread_rwlock_unlock(&fs->mounts_lock);
+out:
+	free(m);
+	free(rel);
+	return rc;
+}
+
+int fs_rename(struct fs *fs, const char *src, const char *dst, char *err, size_t errlen)
+{
+	*err = '\0';
+	struct ns_mount *m = malloc(sizeof(*m)), *m2 = malloc(sizeof(*m2));
+	char *rel = malloc(PATH_MAX_LEN + 1), *rel2 = malloc(PATH_MAX_LEN + 1);
+	int rc = -ENOMEM;
+	if (!m || !m2 || !rel || !rel2)
+		goto out;
+	if (path_has_prefix(dst, src)) {
+		snprintf(err, errlen, "cannot move '%s' into itself", src);
+		rc = -EINVAL;
+		goto out;
+	}
+	pthread_rwlock_rdlock(&fs->mounts_lock);
+	struct ns_inode n, d;
+	char parent[PATH_MAX_LEN + 1];
+	rc = refresh(fs, src, &n, err, errlen);
+	if (!rc) {
+		int drc = refresh(fs, dst, &d, err, errlen);
+		*err = '\0';
+		if (drc == 0) {
+			snprintf(err, errlen, "'%s' already exists", dst);
+			rc = -EEXIST;
+		} else if (path_parent(dst, parent, sizeof(parent)) == 0) {
+			rc = refresh(fs, parent, &d, err, errlen);
+			if (rc == -ENOENT)
+				snprintf(err, errlen, "parent directory '%s' does not exist", parent);
+			else if (!rc && !d.is_dir) {
+				snprintf(err, errlen, "'%s' is not a directory", parent);
+				rc = -ENOTDIR;
+			}
+		}
+	}
+	struct ufs *ufs = NULL;
+	if (!rc)
+		rc = writable_store(fs, src, m, rel, PATH_MAX_LEN + 1, &ufs, err, errlen);
+	if (!rc) {
+		struct ufs *ufs2;
+		rc = writable_store(fs, dst, m2, rel2, PATH_MAX_LEN + 1, &ufs2, err, errlen);
+		if (!rc && strcmp(m->path, m2->path) != 0) {
+			snprintf(err, errlen, "'%s' and '%s' are on different mounts (%s, %s)", src,
+				 dst, m->path, m2->path);
+			rc = -EXDEV;
+		}
+	}
+	if (!rc && (n.is_mount_point || !*rel)) {
+		snprintf(err, errlen, "cannot rename the mount point '%s'", src);
+		rc = -EBUSY;
+	}
+	if (!rc)
+		rc = ufs_rename(ufs, rel, rel2, err, errlen);
+	if (!rc) {
+		cJSON *cmd = cJSON_CreateObject();
+		cJSON_AddStringToObject(cmd, "op", "rename");
+		cJSON_AddStringToObject(cmd, "src", src);
+		cJSON_AddStringToObject(cmd, "dst", dst);
+		rc = submit_simple(fs, cmd, err, errlen);
+	}
+	pthread_rwlock_unlock(&fs->mounts_lock);
+out:
+	free(m);
+	free(m2);
+	free(rel);
+	free(rel2);
+	return rc;
+}
+
+int fs_write(struct fs *fs, const char *path, fs_reader_fn read, void *arg,
+	     struct ns_inode *out, char *err, size_t errlen)
+{
+	*err = '\0';
+	struct ns_mount *m = malloc(sizeof(*m));
+	char *rel = malloc(PATH_MAX_LEN + 1);
+	char *buf = malloc(1 << 20);
+	int rc = -ENOMEM;
+	if (!m || !rel || !buf)
+		goto out;
+	pthread_rwlock_rdlock(&fs->mounts_lock);
+	struct ns_inode n;
+	rc = refresh(fs, path, &n, err, errlen);
+	if (rc == 0 && n.is_dir) {
+		snprintf(err, errlen, "'%s' is a directory", path);
+		rc = -EISDIR;
+	} else if (rc == 0 || rc == -ENOENT) {
+		*err = '\0';
+		struct ufs *ufs;
+		struct ufs_writer *w = NULL;
+		rc = writable_store(fs, path, m, rel, PATH_MAX_LEN + 1, &ufs, err, errlen);
+		if (!rc && !*rel) {
+			snprintf(err, errlen, "'%s' is a mount point", path);
+			rc = -EISDIR;
+		}
+		if (!rc)
+			rc = ufs_writer_open(ufs, rel, &w, err, errlen);
+		while (!rc) {
+			long got = read(arg, buf, 1 << 20);
+			if (got < 0) {
+				snprintf(err, errlen, "reading the upload for '%s' failed", path);
+				rc = -EIO;
+			} else if (got == 0) {
+				break;
+			} else {
+				rc = ufs_writer_write(w, buf, (size_t)got, err, errlen);
+			}
+		}
+		if (w) {
+			if (rc)
+				ufs_writer_abort(w);
+			else
+				rc = ufs_writer_commit(w, err, errlen);
+		}
+		struct ufs_stat st;
+		if (!rc)
+			rc = ufs_stat(ufs, rel, &st, err, errlen);
+		if (!rc) {
+			cJSON *cmd = entry_cmd("put_file", path, &st, true);
+			rc = meta_submit(fs->meta, cmd, err, errlen);
+			cJSON_Delete(cmd);
+		}
+		if (!rc) {
+			struct ns *ns = meta_read_lock(fs->meta);
+			rc = ns_lookup(ns, path, out);
+			meta_read_unlock(fs->meta);
+		}
+	}
+	pthread_rwlock_unlock(&fs->mounts_lock);
+out:
+	free(m);
+	free(rel);
+	free(buf);
+	return rc;
+}
+
+int fs_read(struct fs *fs, const char *path, uint64_t off, uint64_t len,
+	    int (*sink)(void *arg, const void *data, size_t len), void *arg, char *err,
+	    size_t errlen)
+{
+	*err = '\0';
+	struct ns_mount *m = malloc(sizeof(*m));
+	char *rel = malloc(PATH_MAX_LEN + 1);
+	int rc = -ENOMEM;
+	if (!m || !rel)
+		goto out;
+	pthread_rwlock_rdlock(&fs->mounts_lock);
+	struct ns_inode n;
+	rc = refresh(fs, path, &n, err, errlen);
+	if (!rc && n.is_dir) {
+		snprintf(err, errlen, "'%s' is a directory", path);
+		rc = -EISDIR;
+	}
+	if (!rc) {
+		struct ns *ns = meta_read_lock(fs->meta);
+		rc = ns_resolve_mount(ns, path, m, rel, PATH_MAX_LEN + 1);
+		meta_read_unlock(fs->meta);
+		if (rc == -ENOENT) {
+			snprintf(err, errlen, "'%s' is not backed by any store", path);
+			rc = -ENOTSUP;
+		}
+	}
+	struct ufs *ufs;
+	if (!rc)
+		rc = store_of(fs, m, &ufs, err, errlen);
+	if (!rc)
+		rc = ufs_read(ufs, rel, off, len, sink, arg, err, errlen);
+	pthread_rwlock_unlock(&fs->mounts_lock);
+out:
+	free(m);
+	free(rel);
+	return rc;
+}

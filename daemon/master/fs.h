@@ -1,0 +1,75 @@
+#ifndef STRATA_MASTER_FS_H
+#define STRATA_MASTER_FS_H
+
+#include "daemon/master/ns.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cJSON;
+struct meta;
+
+/*
+ * The unified namespace as users see it: mounts of under-stores and file
+ * operations that go to the store first and then to the metadata log, so a
+ * crash between the two leaves the store ahead, which the next sync notices.
+ *
+ * Paths must already be normal (lib/path.h). Metadata of a mounted store
+ * is loaded lazily, on first access, and re-checked per the mount's sync
+ * interval: never (-1: loaded once), always (0), or every N ms. A file whose
+ * fingerprint (ETag, size+mtime) changed behind strata's back is updated.
+ *
+ * Errors: 0 or a negative errno with the reason in err: -ENOENT, -EEXIST,
+ * -ENOTDIR, -EISDIR, -ENOTEMPTY, -EBUSY (mount points), -EXDEV (rename
+ * across mounts), -EROFS (read-only mount), -ENOTSUP (no mount covers a
+ * path that needs a store), -EINVAL, -EAGAIN (store unavailable), -EACCES.
+ *
+ * Thread-safe.
+ */
+struct fs;
+
+struct fs_opts {
+	int64_t default_block_size;
+	int64_t default_sync_interval_ms;
+};
+
+int fs_open(struct meta *meta, const struct fs_opts *opts, struct fs **out);
+void fs_close(struct fs *fs);
+
+/* options: a JSON object of string values (may be NULL). Fixed names:
+ * s3.endpoint s3.region s3.access_key s3.secret_key s3.path_style,
+ * block_size (1MiB..512MiB), sync_interval (never|always|duration). The
+ * store is probed before the mount is recorded. */
+int fs_mount(struct fs *fs, const char *path, const char *uri, bool readonly,
+	     const struct cJSON *options, char *err, size_t errlen);
+int fs_unmount(struct fs *fs, const char *path, char *err, size_t errlen);
+/* {"mounts":[...]} with secrets replaced by "***". Caller owns. */
+int fs_mounts_json(struct fs *fs, struct cJSON **out);
+
+int fs_stat(struct fs *fs, const char *path, struct ns_inode *out, char *err, size_t errlen);
+/* Children of a directory (or the file itself), name order, after `after`,
+ * at most limit. *out: JSON array of entries, caller owns. */
+int fs_list(struct fs *fs, const char *path, const char *after, size_t limit,
+	    struct cJSON **out, bool *is_file, char *err, size_t errlen);
+int fs_mkdir(struct fs *fs, const char *path, bool parents, char *err, size_t errlen);
+int fs_delete(struct fs *fs, const char *path, bool recursive, char *err, size_t errlen);
+int fs_rename(struct fs *fs, const char *src, const char *dst, char *err, size_t errlen);
+
+/* Streams a new file's content from `read` (returns bytes, 0 at end,
+ * negative on error) into the store, then records it (write-through). */
+typedef long (*fs_reader_fn)(void *arg, void *buf, size_t len);
+int fs_write(struct fs *fs, const char *path, fs_reader_fn read, void *arg,
+	     struct ns_inode *out, char *err, size_t errlen);
+/* Streams [off, off+len) of a file to sink. */
+int fs_read(struct fs *fs, const char *path, uint64_t off, uint64_t len,
+	    int (*sink)(void *arg, const void *data, size_t len), void *arg, char *err,
+	    size_t errlen);
+
+/* "never" -> -1, "always" -> 0, a duration -> ms. 0 or -EINVAL. */
+int fs_parse_sync_interval(const char *s, int64_t *out);
+
+/* An inode as the REST API shows it (path given by the caller). */
+struct cJSON *fs_inode_json(const struct ns_inode *n, const char *path);
+
+#endif

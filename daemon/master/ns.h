@@ -1,0 +1,86 @@
+#ifndef STRATA_MASTER_NS_H
+#define STRATA_MASTER_NS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cJSON;
+
+/*
+ * The namespace state machine: inodes and the mount table in SQLite (WAL).
+ * Every mutation is a journal command (a JSON object, see docs/namespace.md)
+ * applied by ns_apply, which is deterministic: it reads no clock and no
+ * randomness (times and ids come in the command or from the database), so
+ * the same command log gives the same database on every master.
+ *
+ * ns_apply records the command's index in the same transaction as its
+ * effects, so after a crash the state says exactly which commands it holds.
+ * A command that fails (e.g. the path exists) changes nothing but the
+ * applied index and returns its error; it fails the same way everywhere.
+ *
+ * Not thread-safe: the caller (meta.c) serializes every call.
+ */
+struct ns;
+
+#define NS_ROOT_ID 1
+#define NS_FP_MAX 96
+
+struct ns_inode {
+	uint64_t id, parent;
+	char name[256];
+	bool is_dir;
+	uint64_t length;
+	int64_t mtime_ms;
+	char fingerprint[NS_FP_MAX];
+	int64_t block_size;     /* 0: the mount's */
+	int64_t synced_ms;      /* last time checked against the UFS; 0 never */
+	bool is_mount_point;
+};
+
+struct ns_mount {
+	char path[4096];
+	char uri[2048];
+	bool readonly;
+	char options[8192];     /* JSON object of driver options (with secrets) */
+	int64_t block_size;
+	int64_t sync_interval_ms; /* -1 never, 0 always, else period */
+	int64_t created_ms;
+};
+
+int ns_open(const char *db_path, struct ns **out, char *err, size_t errlen);
+void ns_close(struct ns *ns);
+uint64_t ns_applied_index(struct ns *ns);
+
+/* Applies command `cmd` as log entry `index` (must be applied+1). */
+int ns_apply(struct ns *ns, uint64_t index, const struct cJSON *cmd, char *err, size_t errlen);
+
+/* Looks up a normal path. -ENOENT, or -ENOTDIR when a middle component is
+ * a file. */
+int ns_lookup(struct ns *ns, const char *path, struct ns_inode *out);
+
+/* Children of dir in name order, strictly after `after` (NULL: from the
+ * start), at most limit (0: all). fn returning non-zero stops the walk and
+ * is returned. */
+int ns_list(struct ns *ns, uint64_t dir, const char *after, size_t limit,
+	    int (*fn)(void *arg, const struct ns_inode *child), void *arg);
+
+/* The mount whose path is the longest prefix of path; rel gets the path
+ * relative to the mount root ("" for the root itself). -ENOENT: none. */
+int ns_resolve_mount(struct ns *ns, const char *path, struct ns_mount *m, char *rel,
+		     size_t rellen);
+/* Every mount in path order. */
+int ns_mounts(struct ns *ns, int (*fn)(void *arg, const struct ns_mount *m), void *arg);
+/* True when path is exactly a mount point. */
+bool ns_is_mount(struct ns *ns, const char *path);
+/* Mounts strictly below path (to refuse deleting or renaming over them). */
+int ns_mounts_below(struct ns *ns, const char *path, char *first, size_t firstlen);
+
+/* Makes the database durable (WAL checkpoint, full sync) and, if
+ * backup_path is set, writes a consistent copy there (atomically). */
+int ns_checkpoint(struct ns *ns, const char *backup_path, char *err, size_t errlen);
+
+/* Counts inodes (for metrics and benches). */
+int64_t ns_inode_count(struct ns *ns);
+
+#endif

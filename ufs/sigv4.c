@@ -1,0 +1,370 @@
+#include "ufs/sigv4.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A growable string; oom sticks so callers check once at the end. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_addn(struct sbuf *sb, const char *s, size_t n)
+{
+	if (sb->oom)
+		return;
+	if (sb->len + n + 1 > sb->cap) {
+		size_t cap = sb->cap ? sb->cap : 256;
+		while (cap < sb->len + n + 1)
+			cap *= 2;
+		char *grown = realloc(sb->p, cap);
+		if (!grown) {
+			sb->oom = true;
+			return;
+		}
+		sb->p = grown;
+		sb->cap = cap;
+	}
+	memcpy(sb->p + sb->len, s, n);
+	sb->len += n;
+	sb->p[sb->len] = '\0';
+}
+
+static void sb_add(struct sbuf *sb, const char *s)
+{
+	sb_addn(sb, s, strlen(s));
+}
+
+/* Hands the string to *out, or frees it and returns -ENOMEM. */
+static int sb_finish(struct sbuf *sb, char **out)
+{
+	if (!sb->oom && !sb->p)
+		sb_addn(sb, "", 0);
+	if (sb->oom) {
+		free(sb->p);
+		return -ENOMEM;
+	}
+	*out = sb->p;
+	return 0;
+}
+
+static void hex_encode(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void sigv4_amz_date(time_t t, char out[17])
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+void sigv4_sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256(data, len, md);
+	hex_encode(md, sizeof(md), out);
+}
+
+static void uri_encode_into(struct sbuf *sb, const char *s, bool keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' ||
+		    (keep_slash && *p == '/')) {
+			sb_addn(sb, (const char *)p, 1);
+		} else {
+			char esc[3] = { '%', hex[*p >> 4], hex[*p & 15] };
+			sb_addn(sb, esc, 3);
+		}
+	}
+}
+
+int sigv4_uri_encode(const char *s, bool keep_slash, char **out)
+{
+	struct sbuf sb = { 0 };
+	uri_encode_into(&sb, s, keep_slash);
+	return sb_finish(&sb, out);
+}
+
+struct enc_pair {
+	char *name;
+	char *value;
+};
+
+static int enc_pair_cmp(const void *a, const void *b)
+{
+	const struct enc_pair *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : strcmp(x->value, y->value);
+}
+
+int sigv4_canonical_query(const struct sigv4_kv *query, size_t nquery, char **out)
+{
+	struct sbuf sb = { 0 };
+	int rc = 0;
+	struct enc_pair *pairs = calloc(nquery ? nquery : 1, sizeof(*pairs));
+	if (!pairs)
+		return -ENOMEM;
+	for (size_t i = 0; i < nquery; i++) {
+		if ((rc = sigv4_uri_encode(query[i].name, false, &pairs[i].name)) ||
+		    (rc = sigv4_uri_encode(query[i].value ? query[i].value : "", false,
+					   &pairs[i].value)))
+			goto out_free_pairs;
+	}
+	qsort(pairs, nquery, sizeof(*pairs), enc_pair_cmp);
+	for (size_t i = 0; i < nquery; i++) {
+		if (i)
+			sb_add(&sb, "&");
+		sb_add(&sb, pairs[i].name);
+		sb_add(&sb, "=");
+		sb_add(&sb, pairs[i].value);
+	}
+	rc = sb_finish(&sb, out);
+out_free_pairs:
+	for (size_t i = 0; i < nquery; i++) {
+		free(pairs[i].name);
+		free(pairs[i].value);
+	}
+	free(pairs);
+	return rc;
+}
+
+struct canon_header {
+	char *name;  /* lower-case */
+	char *value; /* trimmed, inner whitespace runs collapsed to one space */
+	size_t index;
+};
+
+static int canon_header_cmp(const void *a, const void *b)
+{
+	const struct canon_header *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	if (c)
+		return c;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static char *lower_dup(const char *s)
+{
+	char *d = strdup(s);
+	for (char *p = d; p && *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return d;
+}
+
+/* Python's ' '.join(value.split()): what botocore and the spec's Trimall do. */
+static char *trimall_dup(const char *s)
+{
+	char *d = malloc(strlen(s) + 1);
+	size_t o = 0;
+	if (!d)
+		return NULL;
+	for (const char *p = s; *p;) {
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		if (!*p)
+			break;
+		if (o)
+			d[o++] = ' ';
+		while (*p && !isspace((unsigned char)*p))
+			d[o++] = *p++;
+	}
+	d[o] = '\0';
+	return d;
+}
+
+/* Appends canonical headers ("name:value\n" each) and signed header list. */
+static int canon_headers(const struct sigv4_request *req, struct sbuf *canon, struct sbuf *signed_)
+{
+	int rc = 0;
+	struct canon_header *hs = calloc(req->nheaders ? req->nheaders : 1, sizeof(*hs));
+	if (!hs)
+		return -ENOMEM;
+	for (size_t i = 0; i < req->nheaders; i++) {
+		hs[i].name = lower_dup(req->headers[i].name);
+		hs[i].value = trimall_dup(req->headers[i].value ? req->headers[i].value : "");
+		hs[i].index = i;
+		if (!hs[i].name || !hs[i].value) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+	}
+	qsort(hs, req->nheaders, sizeof(*hs), canon_header_cmp);
+	for (size_t i = 0; i < req->nheaders; i++) {
+		bool cont = i > 0 && strcmp(hs[i].name, hs[i - 1].name) == 0;
+		if (cont) { /* repeated header: values joined with ',' */
+			sb_add(canon, ",");
+		} else {
+			if (i)
+				sb_add(canon, "\n");
+			sb_add(canon, hs[i].name);
+			sb_add(canon, ":");
+			if (signed_->len)
+				sb_add(signed_, ";");
+			sb_add(signed_, hs[i].name);
+		}
+		sb_add(canon, hs[i].value);
+	}
+	sb_add(canon, "\n");
+out_free:
+	for (size_t i = 0; i < req->nheaders; i++) {
+		free(hs[i].name);
+		free(hs[i].value);
+	}
+	free(hs);
+	return rc;
+}
+
+static int canonical_request_and_signed(const struct sigv4_request *req, char **creq,
+					char **signed_headers)
+{
+	struct sbuf sb = { 0 }, sh = { 0 };
+	char *query = NULL;
+	int rc;
+	if (!req->method || !req->canonical_uri || !req->payload_hash)
+		return -EINVAL;
+	if ((rc = sigv4_canonical_query(req->query, req->nquery, &query)))
+		return rc;
+	sb_add(&sb, req->method);
+	sb_add(&sb, "\n");
+	sb_add(&sb, *req->canonical_uri ? req->canonical_uri : "/");
+	sb_add(&sb, "\n");
+	sb_add(&sb, query);
+	sb_add(&sb, "\n");
+	free(query);
+	if ((rc = canon_headers(req, &sb, &sh))) {
+		free(sb.p);
+		free(sh.p);
+		return rc;
+	}
+	sb_add(&sb, "\n");
+	sb_add(&sb, sh.p ? sh.p : "");
+	sb_add(&sb, "\n");
+	sb_add(&sb, req->payload_hash);
+	if ((rc = sb_finish(&sh, signed_headers))) {
+		free(sb.p);
+		return rc;
+	}
+	if ((rc = sb_finish(&sb, creq))) {
+		free(*signed_headers);
+		*signed_headers = NULL;
+	}
+	return rc;
+}
+
+int sigv4_canonical_request(const struct sigv4_request *req, char **out)
+{
+	char *signed_headers = NULL;
+	int rc = canonical_request_and_signed(req, out, &signed_headers);
+	free(signed_headers);
+	return rc;
+}
+
+static void hmac_sha256(const void *key, size_t keylen, const char *msg,
+			unsigned char out[SHA256_DIGEST_LENGTH])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	unsigned int outlen = SHA256_DIGEST_LENGTH;
+	/* via md: callers pass the key buffer as out */
+	HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), md,
+	     &outlen);
+	memcpy(out, md, sizeof(md));
+	OPENSSL_cleanse(md, sizeof(md));
+}
+
+static bool amz_date_ok(const char *d)
+{
+	if (!d || strlen(d) != 16 || d[8] != 'T' || d[15] != 'Z')
+		return false;
+	for (int i = 0; i < 15; i++)
+		if (i != 8 && !isdigit((unsigned char)d[i]))
+			return false;
+	return true;
+}
+
+int sigv4_authorization(const struct sigv4_request *req, const struct sigv4_key *key,
+			const char *amz_date, char **out)
+{
+	char *creq = NULL, *signed_headers = NULL;
+	char date[9], creq_hash[65], sig_hex[65];
+	unsigned char k[SHA256_DIGEST_LENGTH];
+	struct sbuf sts = { 0 }, auth = { 0 };
+	int rc;
+
+	if (!amz_date_ok(amz_date) || !key->access_key || !key->secret_key || !key->region ||
+	    !key->service)
+		return -EINVAL;
+	if ((rc = canonical_request_and_signed(req, &creq, &signed_headers)))
+		return rc;
+	memcpy(date, amz_date, 8);
+	date[8] = '\0';
+	sigv4_sha256_hex(creq, strlen(creq), creq_hash);
+
+	sb_add(&sts, "AWS4-HMAC-SHA256\n");
+	sb_add(&sts, amz_date);
+	sb_add(&sts, "\n");
+	sb_add(&sts, date);
+	sb_add(&sts, "/");
+	sb_add(&sts, key->region);
+	sb_add(&sts, "/");
+	sb_add(&sts, key->service);
+	sb_add(&sts, "/aws4_request\n");
+	sb_add(&sts, creq_hash);
+	if (sts.oom) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+
+	size_t sklen = strlen(key->secret_key);
+	char *kseed = malloc(sklen + 5);
+	if (!kseed) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	memcpy(kseed, "AWS4", 4);
+	memcpy(kseed + 4, key->secret_key, sklen + 1);
+	hmac_sha256(kseed, sklen + 4, date, k);
+	OPENSSL_cleanse(kseed, sklen + 5);
+	free(kseed);
+	hmac_sha256(k, sizeof(k), key->region, k);
+	hmac_sha256(k, sizeof(k), key->service, k);
+	hmac_sha256(k, sizeof(k), "aws4_request", k);
+	hmac_sha256(k, sizeof(k), sts.p, k);
+	hex_encode(k, sizeof(k), sig_hex);
+	OPENSSL_cleanse(k, sizeof(k));
+
+	sb_add(&auth, "AWS4-HMAC-SHA256 Credential=");
+	sb_add(&auth, key->access_key);
+	sb_add(&auth, "/");
+	sb_add(&auth, date);
+	sb_add(&auth, "/");
+	sb_add(&auth, key->region);
+	sb_add(&auth, "/");
+	sb_add(&auth, key->service);
+	sb_add(&auth, "/aws4_request, SignedHeaders=");
+	sb_add(&auth, signed_headers);
+	sb_add(&auth, ", Signature=");
+	sb_add(&auth, sig_hex);
+	rc = sb_finish(&auth, out);
+out_free:
+	free(sts.p);
+	free(creq);
+	free(signed_headers);
+	return rc;
+}

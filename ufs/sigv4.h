@@ -1,0 +1,72 @@
+#ifndef STRATA_UFS_SIGV4_H
+#define STRATA_UFS_SIGV4_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/*
+ * AWS Signature Version 4, as pure functions: no clock, no I/O. The caller
+ * passes the time, the request parts and the keys; out comes the
+ * Authorization header value, byte for byte what botocore's S3SigV4Auth
+ * produces for the same request (tests/unit/test_ufs_sigv4.c proves it).
+ *
+ * Used by the S3 driver to sign and, later, by the S3 gateway to verify.
+ */
+
+struct sigv4_kv {
+	const char *name;
+	const char *value;
+};
+
+struct sigv4_request {
+	const char *method;        /* "GET", "PUT", ... */
+	const char *canonical_uri; /* URI-encoded path as sent, e.g. "/bkt/a%20b" */
+	const struct sigv4_kv *query; /* raw (unencoded) query parameters */
+	size_t nquery;
+	/* Every header to sign (name case and value spacing as sent). Must
+	 * include host, x-amz-date and x-amz-content-sha256. */
+	const struct sigv4_kv *headers;
+	size_t nheaders;
+	const char *payload_hash; /* hex SHA-256 of the body, or "UNSIGNED-PAYLOAD" */
+};
+
+struct sigv4_key {
+	const char *access_key;
+	const char *secret_key;
+	const char *region;  /* "us-east-1" */
+	const char *service; /* "s3" */
+};
+
+#define SIGV4_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+/* Formats t as an x-amz-date value "YYYYMMDDTHHMMSSZ" (UTC). */
+void sigv4_amz_date(time_t t, char out[17]);
+
+/* Hex SHA-256 of data. */
+void sigv4_sha256_hex(const void *data, size_t len, char out[65]);
+
+/*
+ * URI-encodes s per SigV4: unreserved A-Z a-z 0-9 - _ . ~ kept, every other
+ * byte as %XY (upper-case hex); '/' kept when keep_slash (object paths).
+ * On success *out is a malloc'd string owned by the caller. -ENOMEM.
+ */
+int sigv4_uri_encode(const char *s, bool keep_slash, char **out);
+
+/* The canonical query string (encoded, sorted by name then value), which
+ * is also a valid URL query. *out malloc'd, owned by the caller. */
+int sigv4_canonical_query(const struct sigv4_kv *query, size_t nquery, char **out);
+
+/*
+ * The canonical request (for tests and for the gateway's diagnostics) and
+ * the full Authorization header value:
+ *   AWS4-HMAC-SHA256 Credential=AK/DATE/REGION/SERVICE/aws4_request,
+ *   SignedHeaders=a;b;c, Signature=hex
+ * amz_date is the request's x-amz-date value. *out malloc'd, owned by the
+ * caller. -EINVAL if amz_date is malformed or a required part is missing.
+ */
+int sigv4_canonical_request(const struct sigv4_request *req, char **out);
+int sigv4_authorization(const struct sigv4_request *req, const struct sigv4_key *key,
+			const char *amz_date, char **out);
+
+#endif
