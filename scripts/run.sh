@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The README's run command: installs what is missing, builds, and starts a
 # local cluster in the foreground — one strata-master and one strata-worker on
-# loopback, a MEM tier under a temp dir — then prints where to reach it.
+# loopback, a MEM tier under a temp dir, a local directory mounted at / —
+# then prints where to reach it.
 # Ctrl-C (or SIGTERM) stops both cleanly.
 #
 # Environment: STRATA_LOCAL_DIR (default: a new /tmp/strata-local.XXXXXX),
+# STRATA_MASTER_ROOT_UFS (default: file://$STRATA_LOCAL_DIR/ufs, created),
 # and any STRATA_<KEY> configuration variable (e.g. STRATA_MASTER_PORT).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +29,12 @@ for p in "$mport" "$wport" "$sport"; do
   fi
 done
 
+root_ufs=${STRATA_MASTER_ROOT_UFS:-file://$dir/ufs}
+if [ -z "${STRATA_MASTER_ROOT_UFS:-}" ] && [ ! -d "$dir/ufs" ]; then
+  mkdir -p "$dir/ufs/welcome"
+  printf 'This directory is mounted at / in strata.\n' > "$dir/ufs/welcome/README.txt"
+fi
+
 bin="$here/build"
 pids=()
 stop() {
@@ -41,6 +49,7 @@ trap stop INT TERM EXIT
 
 "$bin/daemon/master/strata-master" \
   --set "master.port=$mport" --set "master.state_dir=$dir/master" \
+  --set "master.root_ufs=$root_ufs" \
   2> >(tee "$dir/master.log" >&2) &
 pids+=($!)
 "$bin/daemon/worker/strata-worker" \
@@ -68,7 +77,9 @@ cat <<MSG
 strata is running (state, MEM tier and logs in $dir):
   REST API and console   http://127.0.0.1:$mport/api/v1/cluster
   S3 endpoint            http://127.0.0.1:$sport
+  mounted at /           $root_ufs
   CLI                    $bin/cli/strata --master 127.0.0.1:$mport admin report
+                         $bin/cli/strata --master 127.0.0.1:$mport fs ls -R /
 Press Ctrl-C to stop.
 MSG
 wait "${pids[@]}"
