@@ -5,6 +5,7 @@
 #include "lib/conf.h"
 #include "lib/json.h"
 #include "lib/path.h"
+#include "lib/placement.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -128,6 +129,46 @@ static void delete_mount(struct http_req *req, void *ctx)
 	http_reply_json(req, 200, o);
 }
 
+/* Adds "block_size", "blocks" (id, index, locations) and "cached_percent"
+ * to a file's stat. At most max_blocks are listed; the percentage counts
+ * every block. */
+static void add_blocks(struct master *m, cJSON *o, const struct ns_inode *n, int64_t block_size,
+		       size_t max_blocks)
+{
+	json_add_int(o, "block_size", block_size);
+	uint64_t nblocks = (n->length + (uint64_t)block_size - 1) / (uint64_t)block_size;
+	cJSON *arr = cJSON_AddArrayToObject(o, "blocks");
+	uint64_t cached = 0;
+	for (uint64_t i = 0; i < nblocks; i++) {
+		uint64_t id = placement_block_id(n->data_id, i);
+		struct block_loc locs[BLOCKMAP_MAX_LOCS];
+		size_t nloc = blockmap_get(m->blocks, id, locs, BLOCKMAP_MAX_LOCS);
+		cached += nloc > 0;
+		if (i >= max_blocks)
+			continue;
+		cJSON *b = cJSON_CreateObject();
+		cJSON_AddItemToArray(arr, b);
+		json_add_int(b, "index", (int64_t)i);
+		json_add_int(b, "id", (int64_t)id);
+		json_add_int(b, "length", (int64_t)(i + 1 < nblocks ? (uint64_t)block_size
+						  : n->length - i * (uint64_t)block_size));
+		cJSON *where = cJSON_AddArrayToObject(b, "locations");
+		for (size_t k = 0; k < nloc; k++) {
+			static const char *const tiers[] = { "MEM", "SSD", "HDD" };
+			char addr[300] = "";
+			registry_address(m->registry, locs[k].worker_id, addr, sizeof(addr));
+			cJSON *l = cJSON_CreateObject();
+			cJSON_AddItemToArray(where, l);
+			json_add_int(l, "worker_id", (int64_t)locs[k].worker_id);
+			cJSON_AddStringToObject(l, "address", addr);
+			cJSON_AddStringToObject(l, "tier", locs[k].tier >= 0 && locs[k].tier < 3
+								   ? tiers[locs[k].tier] : "?");
+		}
+	}
+	cJSON_AddNumberToObject(o, "cached_percent",
+				nblocks ? 100.0 * (double)cached / (double)nblocks : 100.0);
+}
+
 static void get_stat(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
@@ -135,11 +176,66 @@ static void get_stat(struct http_req *req, void *ctx)
 	if (path_param(req, "path", path, sizeof(path)))
 		return;
 	struct ns_inode n;
-	int rc = fs_stat(m->fs, path, &n, err, sizeof(err));
-	if (rc)
+	struct ns_mount *mnt = malloc(sizeof(*mnt));
+	if (!mnt) {
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+		return;
+	}
+	int rc = fs_resolve(m->fs, path, &n, mnt, NULL, 0, err, sizeof(err));
+	if (rc == -ENOTSUP) /* outside every mount: no blocks */
+		rc = fs_stat(m->fs, path, &n, err, sizeof(err));
+	else if (rc == 0 && n.is_dir)
+		mnt->block_size = 0;
+	if (rc) {
 		http_reply_rc(req, rc, err);
-	else
-		http_reply_json(req, 200, fs_inode_json(&n, path));
+	} else {
+		cJSON *o = fs_inode_json(&n, path);
+		if (!n.is_dir && mnt->block_size > 0)
+			add_blocks(m, o, &n, mnt->block_size, 10000);
+		http_reply_json(req, 200, o);
+	}
+	free(mnt);
+}
+
+/* Worker RPC: what a worker needs to read a file through its cache,
+ * including the mount's store credentials (internal: see
+ * docs/decisions.md). */
+static void get_internal_file(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
+	if (path_param(req, "path", path, sizeof(path)))
+		return;
+	struct ns_inode n;
+	struct ns_mount *mnt = malloc(sizeof(*mnt));
+	char *rel = malloc(PATH_MAX_LEN + 1);
+	int rc = -ENOMEM;
+	if (mnt && rel)
+		rc = fs_resolve(m->fs, path, &n, mnt, rel, PATH_MAX_LEN + 1, err, sizeof(err));
+	if (!rc && n.is_dir) {
+		snprintf(err, sizeof(err), "'%.1000s' is a directory", path);
+		rc = -EISDIR;
+	}
+	if (rc) {
+		http_reply_rc(req, rc, err);
+	} else {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "path", path);
+		json_add_int(o, "length", (int64_t)n.length);
+		json_add_int(o, "data_id", (int64_t)n.data_id);
+		json_add_int(o, "block_size", mnt->block_size);
+		json_add_int(o, "mtime_ms", n.mtime_ms);
+		cJSON_AddStringToObject(o, "fingerprint", n.fingerprint);
+		cJSON_AddStringToObject(o, "ufs_path", rel);
+		cJSON *mo = cJSON_AddObjectToObject(o, "mount");
+		cJSON_AddStringToObject(mo, "path", mnt->path);
+		cJSON_AddStringToObject(mo, "uri", mnt->uri);
+		cJSON *opts = cJSON_Parse(mnt->options);
+		cJSON_AddItemToObject(mo, "options", opts ? opts : cJSON_CreateObject());
+		http_reply_json(req, 200, o);
+	}
+	free(mnt);
+	free(rel);
 }
 
 static void get_list(struct http_req *req, void *ctx)
@@ -321,6 +417,7 @@ static const struct http_route g_routes[] = {
 	{ "GET", "/api/v1/files", get_list },
 	{ "DELETE", "/api/v1/files", delete_file },
 	{ "GET", "/api/v1/files/stat", get_stat },
+	{ "GET", "/api/v1/internal/file", get_internal_file },
 	{ "POST", "/api/v1/files/mkdir", post_mkdir },
 	{ "POST", "/api/v1/files/rename", post_rename },
 	{ "GET", "/api/v1/files/content", get_content },

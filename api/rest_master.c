@@ -79,6 +79,24 @@ static void get_config(struct http_req *req, void *ctx)
 	http_reply_json(req, 200, o);
 }
 
+/* Applies [[block_id, tier], ...] to the block map for worker id. */
+static int add_blocks(struct master *m, uint64_t id, const cJSON *list, char *err, size_t errlen)
+{
+	const cJSON *b;
+	cJSON_ArrayForEach(b, list)
+	{
+		const cJSON *bid = cJSON_GetArrayItem(b, 0), *tier = cJSON_GetArrayItem(b, 1);
+		if (!cJSON_IsNumber(bid) || !cJSON_IsNumber(tier)) {
+			snprintf(err, errlen, "block entries must be [block_id, tier]");
+			return -EINVAL;
+		}
+		int rc = blockmap_add(m->blocks, (uint64_t)bid->valuedouble, id, (int)tier->valuedouble);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* Worker RPC: {"host","data_port","s3_port","version","capacity_bytes","used_bytes"}
  * -> {"worker_id"}. */
 static void post_register(struct http_req *req, void *ctx)
@@ -117,9 +135,15 @@ static void post_register(struct http_req *req, void *ctx)
 	rep.used_bytes = used;
 	uint64_t id = 0;
 	rc = registry_register(m->registry, &rep, clock_mono_ms(), &id);
+	if (!rc) {
+		/* A registration carries the worker's full block list. */
+		blockmap_drop_worker(m->blocks, id);
+		rc = add_blocks(m, id, cJSON_GetObjectItemCaseSensitive(body, "blocks"), err,
+				sizeof(err));
+	}
 	cJSON_Delete(body);
 	if (rc) {
-		http_reply_rc(req, rc, "cannot register worker");
+		http_reply_rc(req, rc, rc == -EINVAL ? err : "cannot register worker");
 		return;
 	}
 	cJSON *o = cJSON_CreateObject();
@@ -144,19 +168,37 @@ static void post_heartbeat(struct http_req *req, void *ctx)
 				  sizeof(err));
 	if (!rc)
 		rc = json_get_int(body, "used_bytes", true, 0, INT64_MAX, &used, err, sizeof(err));
-	cJSON_Delete(body);
 	if (rc) {
+		cJSON_Delete(body);
 		http_reply_error(req, 400, "invalid_argument", "%s", err);
 		return;
 	}
 	rc = registry_heartbeat(m->registry, (uint64_t)id, cap, used, clock_mono_ms());
 	if (rc == -ENOENT) {
+		cJSON_Delete(body);
 		http_reply_error(req, 404, "unknown_worker",
 				 "worker %lld is not registered; register again", (long long)id);
 		return;
 	}
+	/* Block changes since the last heartbeat. */
+	rc = add_blocks(m, (uint64_t)id, cJSON_GetObjectItemCaseSensitive(body, "added"), err,
+			sizeof(err));
+	const cJSON *r;
+	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(body, "removed"))
+	{
+		if (cJSON_IsNumber(r))
+			blockmap_remove(m->blocks, (uint64_t)r->valuedouble, (uint64_t)id);
+	}
+	cJSON_Delete(body);
+	if (rc) {
+		http_reply_rc(req, rc, err);
+		return;
+	}
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "status", "ok");
+	cJSON *live = registry_live_json(m->registry);
+	if (live)
+		cJSON_AddItemToObject(o, "workers", live);
 	http_reply_json(req, 200, o);
 }
 

@@ -1,11 +1,19 @@
 #include "api/rest_worker.h"
 
 #include "api/rest_common.h"
+#include "daemon/worker/blocksvc.h"
 #include "daemon/worker/worker.h"
+#include "lib/conf.h"
+#include "lib/path.h"
+#include "tier/tier.h"
 #include "lib/clock.h"
 #include "lib/json.h"
 
+#include "lib/placement.h"
+
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,12 +47,16 @@ static void get_worker(struct http_req *req, void *ctx)
 	json_add_int(o, "s3_port", w->conf->worker_s3_port);
 	json_add_int(o, "uptime_ms", now - w->started_mono_ms);
 	cJSON *tiers = cJSON_AddArrayToObject(o, "tiers");
-	cJSON *mem = cJSON_CreateObject();
-	cJSON_AddStringToObject(mem, "name", "MEM");
-	cJSON_AddStringToObject(mem, "dir", w->mem_dir);
-	json_add_int(mem, "capacity_bytes", w->capacity_bytes);
-	json_add_int(mem, "used_bytes", worker_used_bytes(w));
-	cJSON_AddItemToArray(tiers, mem);
+	struct tier_stats st;
+	tier_stats_get(w->tiers, &st);
+	for (unsigned i = 0; i < st.nlevels; i++) {
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "name", tier_medium_name(st.levels[i].medium));
+		json_add_int(t, "capacity_bytes", (int64_t)st.levels[i].capacity);
+		json_add_int(t, "used_bytes", (int64_t)st.levels[i].used);
+		json_add_int(t, "blocks", (int64_t)st.levels[i].nblocks);
+		cJSON_AddItemToArray(tiers, t);
+	}
 	http_reply_json(req, 200, o);
 }
 
@@ -59,10 +71,265 @@ static void get_config(struct http_req *req, void *ctx)
 	http_reply_json(req, 200, o);
 }
 
+/* Normalized ?path= into out; replies 400 and returns non-zero if bad. */
+static int path_param(struct http_req *req, char *out, size_t outlen)
+{
+	char raw[PATH_MAX_LEN * 3 + 16], err[256];
+	int n = http_req_param(req, "path", raw, sizeof(raw));
+	if (n < 0) {
+		http_reply_error(req, 400, n == -ENOENT ? "invalid_argument" : "invalid_path",
+				 "query parameter 'path' is %s", n == -ENOENT ? "required" : "too long");
+		return -EINVAL;
+	}
+	int rc = path_normalize(raw, (size_t)n, out, outlen, err, sizeof(err));
+	if (rc)
+		http_reply_error(req, 400, "invalid_path", "path: %s", err);
+	return rc;
+}
+
+/* Reads an optional non-negative integer query parameter. */
+static int u64_param(struct http_req *req, const char *name, uint64_t *out)
+{
+	char v[32];
+	int64_t x;
+	if (http_req_param(req, name, v, sizeof(v)) < 0)
+		return 0;
+	if (conf_parse_int(v, &x) || x < 0) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "query parameter '%s' must be a non-negative integer", name);
+		return -EINVAL;
+	}
+	*out = (uint64_t)x;
+	return 0;
+}
+
+struct send_ctx {
+	struct http_req *req;
+	uint64_t length;
+};
+
+static int send_data(void *arg, const void *data, size_t len)
+{
+	struct send_ctx *c = arg;
+	if (!http_replied(c->req))
+		http_reply_start(c->req, 200, "application/octet-stream", c->length);
+	return http_reply_write(c->req, data, len);
+}
+
+/* GET /api/v1/data?path=&offset=&length=: a file's bytes through the cache. */
+static void get_data(struct http_req *req, void *ctx)
+{
+	struct worker_node *w = ctx;
+	char path[PATH_MAX_LEN + 1], err[1024] = "";
+	uint64_t off = 0, len = UINT64_MAX;
+	if (path_param(req, path, sizeof(path)) || u64_param(req, "offset", &off) ||
+	    u64_param(req, "length", &len))
+		return;
+	struct file_info *fi = malloc(sizeof(*fi));
+	if (!fi) {
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+		return;
+	}
+	int rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
+	if (rc) {
+		http_reply_rc(req, rc, err);
+		goto out;
+	}
+	uint64_t avail = off < fi->length ? fi->length - off : 0;
+	struct send_ctx c = { .req = req, .length = len < avail ? len : avail };
+	if (!c.length) {
+		http_reply_raw(req, 200, "application/octet-stream", "", 0);
+		goto out;
+	}
+	rc = bsvc_read(w->bsvc, fi, off, c.length, send_data, &c, err, sizeof(err));
+	if (rc && !http_replied(req))
+		http_reply_rc(req, rc, err);
+out:
+	free(fi);
+}
+
+/* GET /api/v1/blocks/<id>?path=&data_id=&offset=&length=: a peer pulls a
+ * block range this worker owns. 409 when our view of the file differs. */
+static void get_block(struct http_req *req, void *ctx)
+{
+	struct worker_node *w = ctx;
+	char path[PATH_MAX_LEN + 1], err[1024] = "";
+	uint64_t data_id = 0, off = 0, len = 0, id = 0;
+	int64_t parsed;
+	if (conf_parse_int(http_req_rest(req), &parsed) || parsed < 0) {
+		http_reply_error(req, 400, "invalid_argument", "block id '%.64s' is not a number",
+				 http_req_rest(req));
+		return;
+	}
+	id = (uint64_t)parsed;
+	if (path_param(req, path, sizeof(path)) || u64_param(req, "data_id", &data_id) ||
+	    u64_param(req, "offset", &off) || u64_param(req, "length", &len))
+		return;
+	struct file_info *fi = malloc(sizeof(*fi));
+	if (!fi) {
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+		return;
+	}
+	int rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
+	if (!rc && fi->data_id != data_id) {
+		fcache_invalidate(w->fcache, path);
+		rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
+	}
+	if (!rc && (fi->data_id != data_id || (id >> PLACEMENT_INDEX_BITS) != data_id)) {
+		http_reply_error(req, 409, "stale", "block %llu is not of the current content of '%s'",
+				 (unsigned long long)id, path);
+		goto out;
+	}
+	if (rc) {
+		http_reply_rc(req, rc, err);
+		goto out;
+	}
+	struct send_ctx c = { .req = req, .length = len };
+	rc = bsvc_read_block(w->bsvc, fi, id & PLACEMENT_MAX_INDEX, off, len, send_data, &c, err,
+			     sizeof(err));
+	if (rc && !http_replied(req))
+		http_reply_rc(req, rc, err);
+out:
+	free(fi);
+}
+
+/* Every counter once, for JSON and Prometheus alike. */
+struct metric {
+	const char *name, *help;
+	uint64_t value;
+};
+
+static size_t collect(struct worker_node *w, struct metric *m, size_t max, struct tier_stats *ts,
+		      struct bsvc_stats *bs)
+{
+	tier_stats_get(w->tiers, ts);
+	bsvc_stats_get(w->bsvc, bs);
+	struct metric all[] = {
+		{ "strata_worker_read_requests_total", "Read requests served", bs->requests },
+		{ "strata_worker_block_hits_total", "Block reads served from the cache", bs->block_hits },
+		{ "strata_worker_block_misses_total", "Block reads that went to the store",
+		  bs->block_misses },
+		{ "strata_worker_bytes_from_cache_total", "Bytes served from the tiers",
+		  bs->bytes_from_cache },
+		{ "strata_worker_bytes_from_ufs_total", "Bytes read from under-stores",
+		  bs->bytes_from_ufs },
+		{ "strata_worker_bytes_from_peers_total", "Bytes pulled from other workers",
+		  bs->bytes_from_peers },
+		{ "strata_worker_peer_fallbacks_total", "Owner unreachable, read from the store",
+		  bs->peer_fallbacks },
+		{ "strata_worker_cache_put_errors_total", "Blocks read but not cached",
+		  bs->cache_put_errors },
+		{ "strata_worker_evictions_total", "Blocks evicted", ts->evictions },
+		{ "strata_worker_demotions_total", "Blocks moved one tier down", ts->demotions },
+		{ "strata_worker_checksum_failures_total", "Corrupt blocks dropped",
+		  ts->checksum_failures },
+		{ "strata_worker_tier_write_errors_total", "Failed block writes", ts->write_errors },
+	};
+	size_t n = sizeof(all) / sizeof(all[0]);
+	if (n > max)
+		n = max;
+	memcpy(m, all, n * sizeof(*m));
+	return n;
+}
+
+static void get_metrics_json(struct http_req *req, void *ctx)
+{
+	struct worker_node *w = ctx;
+	struct metric m[32];
+	struct tier_stats ts;
+	struct bsvc_stats bs;
+	size_t n = collect(w, m, 32, &ts, &bs);
+	cJSON *o = cJSON_CreateObject();
+	cJSON *c = cJSON_AddObjectToObject(o, "counters");
+	for (size_t i = 0; i < n; i++)
+		json_add_int(c, m[i].name + strlen("strata_worker_"), (int64_t)m[i].value);
+	cJSON *tiers = cJSON_AddArrayToObject(o, "tiers");
+	for (unsigned i = 0; i < ts.nlevels; i++) {
+		const struct tier_level_stats *l = &ts.levels[i];
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddItemToArray(tiers, t);
+		cJSON_AddStringToObject(t, "name", tier_medium_name(l->medium));
+		json_add_int(t, "capacity_bytes", (int64_t)l->capacity);
+		json_add_int(t, "used_bytes", (int64_t)l->used);
+		json_add_int(t, "blocks", (int64_t)l->nblocks);
+		json_add_int(t, "bytes_served", (int64_t)l->bytes_served);
+		json_add_int(t, "hits", (int64_t)l->hits);
+		json_add_int(t, "evictions", (int64_t)l->evictions);
+		json_add_int(t, "demotions", (int64_t)l->demotions);
+	}
+	cJSON *lat = cJSON_AddArrayToObject(o, "latency_ms_buckets");
+	static const char *const le[] = { "1", "2", "5", "10", "50", "100", "500", "+Inf" };
+	for (int i = 0; i < 8; i++) {
+		cJSON *b = cJSON_CreateObject();
+		cJSON_AddStringToObject(b, "le", le[i]);
+		json_add_int(b, "count", (int64_t)bs.latency_le_ms[i]);
+		cJSON_AddItemToArray(lat, b);
+	}
+	uint64_t total = bs.bytes_from_cache + bs.bytes_from_ufs + bs.bytes_from_peers;
+	cJSON_AddNumberToObject(o, "hit_ratio_bytes",
+				total ? (double)bs.bytes_from_cache / (double)total : 0);
+	http_reply_json(req, 200, o);
+}
+
+static void get_metrics_prom(struct http_req *req, void *ctx)
+{
+	struct worker_node *w = ctx;
+	struct metric m[32];
+	struct tier_stats ts;
+	struct bsvc_stats bs;
+	size_t n = collect(w, m, 32, &ts, &bs);
+	size_t cap = 16384, off = 0;
+	char *buf = malloc(cap);
+	if (!buf) {
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+		return;
+	}
+#define EMIT(...) off += (size_t)snprintf(buf + off, off < cap ? cap - off : 0, __VA_ARGS__)
+	for (size_t i = 0; i < n; i++)
+		EMIT("# HELP %s %s\n# TYPE %s counter\n%s %llu\n", m[i].name, m[i].help, m[i].name,
+		     m[i].name, (unsigned long long)m[i].value);
+	EMIT("# HELP strata_worker_tier_capacity_bytes Tier capacity\n"
+	     "# TYPE strata_worker_tier_capacity_bytes gauge\n");
+	for (unsigned i = 0; i < ts.nlevels; i++)
+		EMIT("strata_worker_tier_capacity_bytes{tier=\"%s\"} %llu\n",
+		     tier_medium_name(ts.levels[i].medium),
+		     (unsigned long long)ts.levels[i].capacity);
+	EMIT("# HELP strata_worker_tier_used_bytes Tier bytes in use\n"
+	     "# TYPE strata_worker_tier_used_bytes gauge\n");
+	for (unsigned i = 0; i < ts.nlevels; i++)
+		EMIT("strata_worker_tier_used_bytes{tier=\"%s\"} %llu\n",
+		     tier_medium_name(ts.levels[i].medium), (unsigned long long)ts.levels[i].used);
+	EMIT("# HELP strata_worker_tier_bytes_served_total Bytes served from each tier\n"
+	     "# TYPE strata_worker_tier_bytes_served_total counter\n");
+	for (unsigned i = 0; i < ts.nlevels; i++)
+		EMIT("strata_worker_tier_bytes_served_total{tier=\"%s\"} %llu\n",
+		     tier_medium_name(ts.levels[i].medium),
+		     (unsigned long long)ts.levels[i].bytes_served);
+	EMIT("# HELP strata_worker_request_duration_seconds Read request latency\n"
+	     "# TYPE strata_worker_request_duration_seconds histogram\n");
+	static const char *const le[] = { "0.001", "0.002", "0.005", "0.01", "0.05", "0.1", "0.5",
+					  "+Inf" };
+	uint64_t cum = 0;
+	for (int i = 0; i < 8; i++) {
+		cum += bs.latency_le_ms[i];
+		EMIT("strata_worker_request_duration_seconds_bucket{le=\"%s\"} %llu\n", le[i],
+		     (unsigned long long)cum);
+	}
+	EMIT("strata_worker_request_duration_seconds_sum %.6f\n", (double)bs.latency_sum_us / 1e6);
+	EMIT("strata_worker_request_duration_seconds_count %llu\n", (unsigned long long)cum);
+#undef EMIT
+	http_reply_raw(req, 200, "text/plain; version=0.0.4", buf, off < cap ? off : cap - 1);
+	free(buf);
+}
+
 static const struct http_route g_routes[] = {
 	{ "GET", "/api/v1/health", get_health },
 	{ "GET", "/api/v1/worker", get_worker },
 	{ "GET", "/api/v1/config", get_config },
+	{ "GET", "/api/v1/data", get_data },
+	{ "GET", "/api/v1/blocks/", get_block },
+	{ "GET", "/api/v1/metrics", get_metrics_json },
+	{ "GET", "/metrics", get_metrics_prom },
 };
 
 const struct http_route *rest_worker_routes(size_t *nroutes)

@@ -88,6 +88,19 @@ struct conf_list {
 	  "worker-<port> when /dev/shm exists, else <worker.data_dir>/mem.")                  \
 	X(worker_tier_mem_quota, "worker.tier.mem.quota", SIZE, "1GB", 1048576,               \
 	  INT64_C(1) << 50, NULL, "Capacity of the MEM tier.")                                \
+	X(worker_tier_ssd_dirs, "worker.tier.ssd.dirs", LIST, "", 0, 0, NULL,                 \
+	  "Directories of the SSD tier (empty: no SSD tier). The quota is split evenly "      \
+	  "between them.")                                                                    \
+	X(worker_tier_ssd_quota, "worker.tier.ssd.quota", SIZE, "10GB", 1048576,              \
+	  INT64_C(1) << 50, NULL, "Capacity of the SSD tier.")                                \
+	X(worker_tier_hdd_dirs, "worker.tier.hdd.dirs", LIST, "", 0, 0, NULL,                 \
+	  "Directories of the HDD tier (empty: no HDD tier).")                                \
+	X(worker_tier_hdd_quota, "worker.tier.hdd.quota", SIZE, "100GB", 1048576,             \
+	  INT64_C(1) << 50, NULL, "Capacity of the HDD tier.")                                \
+	X(worker_tier_policy, "worker.tier.policy", ENUM, "lru", 0, 0, "lru|lfu",             \
+	  "Which blocks a full tier moves down or evicts first.")                             \
+	X(worker_metadata_ttl, "worker.metadata_ttl", DURATION, "1s", 0, 3600000, NULL,       \
+	  "How long a worker reuses a file's metadata from the master before asking again.")  \
 	X(http_threads, "http.threads", INT, "32", 2, 1024, NULL,                             \
 	  "Worker threads of each HTTP server.")                                              \
 	X(http_request_timeout, "http.request_timeout", DURATION, "30s", 100, 3600000, NULL, \

@@ -400,6 +400,22 @@ int fs_stat(struct fs *fs, const char *path, struct ns_inode *out, char *err, si
 	return rc;
 }
 
+int fs_resolve(struct fs *fs, const char *path, struct ns_inode *n, struct ns_mount *m,
+	       char *rel, size_t rellen, char *err, size_t errlen)
+{
+	int rc = fs_stat(fs, path, n, err, errlen);
+	if (rc)
+		return rc;
+	struct ns *ns = meta_read_lock(fs->meta);
+	rc = ns_resolve_mount(ns, path, m, rel, rellen);
+	meta_read_unlock(fs->meta);
+	if (rc == -ENOENT) {
+		snprintf(err, errlen, "'%s' is not backed by any store", path);
+		rc = -ENOTSUP;
+	}
+	return rc;
+}
+
 /* Loads a directory's listing from its store into the namespace. */
 static int sync_dir(struct fs *fs, const char *path, const struct ns_mount *m, const char *rel,
 		    char *err, size_t errlen)

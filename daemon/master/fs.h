@@ -48,6 +48,11 @@ int fs_unmount(struct fs *fs, const char *path, char *err, size_t errlen);
 int fs_mounts_json(struct fs *fs, struct cJSON **out);
 
 int fs_stat(struct fs *fs, const char *path, struct ns_inode *out, char *err, size_t errlen);
+/* fs_stat plus the mount holding path (m) and the path inside its store
+ * (rel). -ENOTSUP when no mount covers path. */
+int fs_resolve(struct fs *fs, const char *path, struct ns_inode *n, struct ns_mount *m,
+	       char *rel, size_t rellen, char *err, size_t errlen);
+
 /* Children of a directory (or the file itself), name order, after `after`,
  * at most limit. *out: JSON array of entries, caller owns. */
 int fs_list(struct fs *fs, const char *path, const char *after, size_t limit,

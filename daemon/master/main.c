@@ -24,6 +24,13 @@ struct checker {
 	bool stop;
 };
 
+/* A lost worker's cached blocks no longer count as locations. */
+static void on_lost(void *arg, uint64_t id)
+{
+	struct master *m = arg;
+	blockmap_drop_worker(m->blocks, id);
+}
+
 /* Marks workers lost; wakes a few times per timeout so a loss shows soon. */
 static void *checker_main(void *arg)
 {
@@ -47,7 +54,7 @@ static void *checker_main(void *arg)
 		if (c->stop)
 			break;
 		pthread_mutex_unlock(&c->lock);
-		registry_check(c->m->registry, clock_mono_ms());
+		registry_check(c->m->registry, clock_mono_ms(), on_lost, c->m);
 		pthread_mutex_lock(&c->lock);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -139,7 +146,8 @@ int main(int argc, char **argv)
 		goto out_conf;
 	}
 	m.registry = registry_new(conf.master_worker_timeout);
-	if (!m.registry) {
+	m.blocks = blockmap_new();
+	if (!m.registry || !m.blocks) {
 		log_error("out of memory");
 		goto out_conf;
 	}
@@ -206,6 +214,7 @@ out_meta:
 	meta_close(m.meta);
 out_registry:
 	registry_free(m.registry);
+	blockmap_free(m.blocks);
 out_conf:
 	conf_free(&conf);
 	if (exit_code == EXIT_OK)

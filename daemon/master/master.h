@@ -1,6 +1,7 @@
 #ifndef STRATA_MASTER_MASTER_H
 #define STRATA_MASTER_MASTER_H
 
+#include "daemon/master/blockmap.h"
 #include "daemon/master/fs.h"
 #include "daemon/master/meta.h"
 #include "daemon/master/registry.h"
@@ -13,6 +14,7 @@ struct master {
 	const struct strata_conf *conf;
 	struct registry *registry;
 	struct meta *meta;
+	struct blockmap *blocks;
 	struct fs *fs;
 	char state_dir[1024];
 	char address[300];       /* host:port others reach this master at */

@@ -32,11 +32,11 @@ enum stmt_id {
 
 static const char *const g_sql[ST_COUNT] = {
 	[ST_LOOKUP] = "SELECT id, parent, name, is_dir, length, mtime_ms, fingerprint, block_size,"
-		      " synced_ms FROM inodes WHERE parent = ?1 AND name = ?2",
+		      " synced_ms, data_id FROM inodes WHERE parent = ?1 AND name = ?2",
 	[ST_INSERT] = "INSERT INTO inodes(id, parent, name, is_dir, length, mtime_ms, fingerprint,"
-		      " synced_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+		      " synced_ms, data_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?1)",
 	[ST_UPDATE_FILE] = "UPDATE inodes SET length = ?2, mtime_ms = ?3, fingerprint = ?4,"
-			   " synced_ms = ?5 WHERE id = ?1",
+			   " synced_ms = ?5, data_id = ?6 WHERE id = ?1",
 	[ST_SET_SYNCED] = "UPDATE inodes SET synced_ms = ?2 WHERE id = ?1",
 	[ST_SET_PARENT] = "UPDATE inodes SET parent = ?2, name = ?3, mtime_ms = ?4 WHERE id = ?1",
 	[ST_DELETE_TREE] = "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT i.id FROM"
@@ -44,10 +44,10 @@ static const char *const g_sql[ST_COUNT] = {
 			   " DELETE FROM inodes WHERE id IN sub",
 	[ST_COUNT_CHILDREN] = "SELECT count(*) FROM inodes WHERE parent = ?1",
 	[ST_LIST] = "SELECT id, parent, name, is_dir, length, mtime_ms, fingerprint, block_size,"
-		    " synced_ms FROM inodes WHERE parent = ?1 ORDER BY name LIMIT ?2",
+		    " synced_ms, data_id FROM inodes WHERE parent = ?1 ORDER BY name LIMIT ?2",
 	[ST_LIST_AFTER] = "SELECT id, parent, name, is_dir, length, mtime_ms, fingerprint,"
-			  " block_size, synced_ms FROM inodes WHERE parent = ?1 AND name > ?3"
-			  " ORDER BY name LIMIT ?2",
+			  " block_size, synced_ms, data_id FROM inodes WHERE parent = ?1 AND"
+			  " name > ?3 ORDER BY name LIMIT ?2",
 	[ST_GET_META] = "SELECT value FROM meta WHERE key = ?1",
 	[ST_SET_META] = "INSERT INTO meta(key, value) VALUES (?1, ?2)"
 			" ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -69,7 +69,7 @@ static const char g_schema[] =
 	" pinned INTEGER NOT NULL DEFAULT 0, pin_medium TEXT NOT NULL DEFAULT '',"
 	" ttl_ms INTEGER NOT NULL DEFAULT 0, ttl_action TEXT NOT NULL DEFAULT '',"
 	" repl_min INTEGER NOT NULL DEFAULT 0, repl_max INTEGER NOT NULL DEFAULT -1,"
-	" persisted INTEGER NOT NULL DEFAULT 1);"
+	" persisted INTEGER NOT NULL DEFAULT 1, data_id INTEGER NOT NULL DEFAULT 0);"
 	"CREATE UNIQUE INDEX IF NOT EXISTS inodes_parent_name ON inodes(parent, name);"
 	"CREATE TABLE IF NOT EXISTS mounts("
 	" path TEXT PRIMARY KEY, uri TEXT NOT NULL, readonly INTEGER NOT NULL,"
@@ -192,6 +192,7 @@ static void row_to_inode(sqlite3_stmt *s, struct ns_inode *n)
 		 (const char *)sqlite3_column_text(s, 6));
 	n->block_size = sqlite3_column_int64(s, 7);
 	n->synced_ms = sqlite3_column_int64(s, 8);
+	n->data_id = (uint64_t)sqlite3_column_int64(s, 9);
 }
 
 static int child(struct ns *ns, uint64_t parent, const char *name, size_t len,
@@ -679,12 +680,22 @@ static int upsert_file(struct apply *a, const char *path, const cJSON *attrs, in
 		snprintf(a->err, a->errlen, "'%s' is a directory", path);
 		return -EISDIR;
 	}
+	/* New content gets a new data id, so blocks cached from the old
+	 * content are never served for the new one. */
+	int64_t data_id = (int64_t)n.data_id;
+	if (n.length != length || strcmp(n.fingerprint, fp ? fp : "") != 0) {
+		data_id = meta_get(a->ns, "next_inode");
+		rc = meta_set(a->ns, "next_inode", data_id + 1);
+		if (rc)
+			return rc;
+	}
 	sqlite3_stmt *s = stmt(a->ns, ST_UPDATE_FILE);
 	sqlite3_bind_int64(s, 1, (int64_t)n.id);
 	sqlite3_bind_int64(s, 2, (int64_t)length);
 	sqlite3_bind_int64(s, 3, mtime);
 	sqlite3_bind_text(s, 4, fp ? fp : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, synced);
+	sqlite3_bind_int64(s, 6, data_id);
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_reset(s);
 	return rc;

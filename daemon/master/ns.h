@@ -35,6 +35,7 @@ struct ns_inode {
 	char fingerprint[NS_FP_MAX];
 	int64_t block_size;     /* 0: the mount's */
 	int64_t synced_ms;      /* last time checked against the UFS; 0 never */
+	uint64_t data_id;       /* changes with the content; names its blocks */
 	bool is_mount_point;
 };
 

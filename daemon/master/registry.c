@@ -131,14 +131,18 @@ int registry_heartbeat(struct registry *reg, uint64_t id, int64_t capacity_bytes
 	return 0;
 }
 
-int registry_check(struct registry *reg, int64_t now_ms)
+int registry_check(struct registry *reg, int64_t now_ms,
+		   void (*on_lost)(void *arg, uint64_t id), void *arg)
 {
 	int lost = 0;
+	uint64_t ids[64];
 	pthread_mutex_lock(&reg->lock);
 	for (size_t i = 0; i < reg->n; i++) {
 		struct worker *w = &reg->workers[i];
 		if (w->state == WORKER_LIVE && now_ms - w->last_seen_ms > reg->timeout_ms) {
 			w->state = WORKER_LOST;
+			if (lost < 64)
+				ids[lost] = w->id;
 			lost++;
 			log_warn("worker %llu at %s:%d lost: no heartbeat for %lld ms",
 				 (unsigned long long)w->id, w->host, w->data_port,
@@ -146,7 +150,42 @@ int registry_check(struct registry *reg, int64_t now_ms)
 		}
 	}
 	pthread_mutex_unlock(&reg->lock);
+	for (int i = 0; on_lost && i < lost && i < 64; i++)
+		on_lost(arg, ids[i]);
 	return lost;
+}
+
+int registry_address(struct registry *reg, uint64_t id, char *buf, size_t len)
+{
+	pthread_mutex_lock(&reg->lock);
+	struct worker *w = find_by_id(reg, id);
+	if (w)
+		snprintf(buf, len, "%s:%d", w->host, w->data_port);
+	pthread_mutex_unlock(&reg->lock);
+	return w ? 0 : -ENOENT;
+}
+
+cJSON *registry_live_json(struct registry *reg)
+{
+	cJSON *arr = cJSON_CreateArray();
+	pthread_mutex_lock(&reg->lock);
+	for (size_t i = 0; arr && i < reg->n; i++) {
+		const struct worker *w = &reg->workers[i];
+		if (w->state != WORKER_LIVE)
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			cJSON_Delete(arr);
+			arr = NULL;
+			break;
+		}
+		cJSON_AddNumberToObject(o, "id", (double)w->id);
+		cJSON_AddStringToObject(o, "host", w->host);
+		cJSON_AddNumberToObject(o, "data_port", w->data_port);
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return arr;
 }
 
 void registry_totals(struct registry *reg, struct registry_totals *out)

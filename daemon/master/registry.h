@@ -40,9 +40,15 @@ int registry_register(struct registry *reg, const struct worker_report *rep, int
  * register again, e.g. after a master restart). */
 int registry_heartbeat(struct registry *reg, uint64_t id, int64_t capacity_bytes,
 		       int64_t used_bytes, int64_t now_ms);
-/* Marks workers lost whose last heartbeat is older than the timeout.
+/* Marks workers lost whose last heartbeat is older than the timeout,
+ * calling on_lost (may be NULL) for each, outside the registry's lock.
  * Returns how many became lost in this call. */
-int registry_check(struct registry *reg, int64_t now_ms);
+int registry_check(struct registry *reg, int64_t now_ms,
+		   void (*on_lost)(void *arg, uint64_t id), void *arg);
+/* "host:port" of a worker's data port into buf; -ENOENT if unknown. */
+int registry_address(struct registry *reg, uint64_t id, char *buf, size_t len);
+/* JSON array of live workers [{"id","host","data_port"}] for placement. */
+struct cJSON *registry_live_json(struct registry *reg);
 
 struct registry_totals {
 	int live, lost;

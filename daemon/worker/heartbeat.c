@@ -5,9 +5,10 @@
 #include "lib/err.h"
 #include "lib/httpc.h"
 #include "lib/log.h"
+#include "lib/placement.h"
+#include "tier/tier.h"
 
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,20 +18,121 @@
 
 int64_t worker_used_bytes(const struct worker_node *w)
 {
-	DIR *d = opendir(w->mem_dir);
-	if (!d)
-		return 0;
-	int64_t used = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		struct stat st;
-		char path[2048];
-		snprintf(path, sizeof(path), "%s/%s", w->mem_dir, de->d_name);
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-			used += (int64_t)st.st_blocks * 512;
+	struct tier_stats st;
+	tier_stats_get(w->tiers, &st);
+	uint64_t used = 0;
+	for (unsigned i = 0; i < st.nlevels; i++)
+		used += st.levels[i].used;
+	return (int64_t)used;
+}
+
+int worker_owner_of(struct worker_node *w, uint64_t block_id, char *addr, size_t len)
+{
+	int remote = 0;
+	pthread_mutex_lock(&w->lock);
+	if (w->npeers > 1 && w->worker_id) {
+		uint64_t ids[256];
+		size_t n = w->npeers < 256 ? w->npeers : 256;
+		for (size_t i = 0; i < n; i++)
+			ids[i] = w->peers[i].id;
+		size_t owner;
+		if (placement_owners(block_id, ids, n, 1, &owner) == 1 &&
+		    ids[owner] != w->worker_id) {
+			snprintf(addr, len, "%s", w->peers[owner].address);
+			remote = 1;
+		}
 	}
-	closedir(d);
-	return used;
+	pthread_mutex_unlock(&w->lock);
+	return remote;
+}
+
+static int cmp_block(const void *a, const void *b)
+{
+	uint64_t x = ((const struct tier_block_info *)a)->id;
+	uint64_t y = ((const struct tier_block_info *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+/* The cached blocks now, sorted by id. */
+static int blocks_now(struct worker_node *w, struct tier_block_info **out, size_t *n)
+{
+	int rc = tier_blocks_list(w->tiers, out, n);
+	if (!rc && *n)
+		qsort(*out, *n, sizeof(**out), cmp_block);
+	return rc;
+}
+
+static void add_block(cJSON *arr, const struct tier_block_info *b)
+{
+	cJSON *pair = cJSON_CreateArray();
+	cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)b->id));
+	cJSON_AddItemToArray(pair, cJSON_CreateNumber(b->tier));
+	cJSON_AddItemToArray(arr, pair);
+}
+
+/* Adds "added" and "removed" (changes since the last report) to req and
+ * returns the new list, which becomes `reported` once the master took it. */
+static void add_block_changes(struct worker_node *w, cJSON *req, struct tier_block_info *now,
+			      size_t n)
+{
+	cJSON *added = cJSON_AddArrayToObject(req, "added");
+	cJSON *removed = cJSON_AddArrayToObject(req, "removed");
+	size_t i = 0, j = 0;
+	while (i < n || j < w->nreported) {
+		if (j == w->nreported || (i < n && now[i].id < w->reported[j].id)) {
+			add_block(added, &now[i++]);
+		} else if (i == n || w->reported[j].id < now[i].id) {
+			cJSON_AddItemToArray(removed, cJSON_CreateNumber((double)w->reported[j++].id));
+		} else {
+			if (now[i].tier != w->reported[j].tier)
+				add_block(added, &now[i]);
+			i++;
+			j++;
+		}
+	}
+}
+
+static void take_report(struct worker_node *w, struct tier_block_info *now, size_t n)
+{
+	free(w->reported);
+	w->reported = now;
+	w->nreported = n;
+}
+
+static int cmp_peer(const void *a, const void *b)
+{
+	uint64_t x = ((const struct worker_peer *)a)->id, y = ((const struct worker_peer *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+/* Takes the live-worker list of a heartbeat reply. */
+static void take_peers(struct worker_node *w, const cJSON *list)
+{
+	size_t n = (size_t)cJSON_GetArraySize(list);
+	struct worker_peer *peers = n ? calloc(n, sizeof(*peers)) : NULL;
+	if (n && !peers)
+		return;
+	size_t k = 0;
+	const cJSON *p;
+	cJSON_ArrayForEach(p, list)
+	{
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(p, "id");
+		const cJSON *host = cJSON_GetObjectItemCaseSensitive(p, "host");
+		const cJSON *port = cJSON_GetObjectItemCaseSensitive(p, "data_port");
+		if (!cJSON_IsNumber(id) || !cJSON_IsString(host) || !cJSON_IsNumber(port))
+			continue;
+		peers[k].id = (uint64_t)id->valuedouble;
+		snprintf(peers[k].address, sizeof(peers[k].address), "%s:%d", host->valuestring,
+			 (int)port->valuedouble);
+		k++;
+	}
+	if (k)
+		qsort(peers, k, sizeof(*peers), cmp_peer);
+	pthread_mutex_lock(&w->lock);
+	free(w->peers);
+	w->peers = peers;
+	w->npeers = k;
+	pthread_mutex_unlock(&w->lock);
 }
 
 /* Sleeps up to ms or until stop; returns true when asked to stop. */
@@ -66,11 +168,20 @@ static int try_register(struct worker_node *w, const char *master, char *err, si
 	cJSON_AddStringToObject(req, "version", STRATA_VERSION);
 	json_add_int(req, "capacity_bytes", w->capacity_bytes);
 	json_add_int(req, "used_bytes", worker_used_bytes(w));
+	struct tier_block_info *now = NULL;
+	size_t n = 0;
+	blocks_now(w, &now, &n);
+	cJSON *blocks = cJSON_AddArrayToObject(req, "blocks");
+	for (size_t i = 0; i < n; i++)
+		add_block(blocks, &now[i]);
 	cJSON *resp = NULL;
 	int rc = httpc_json(w->hb_http, "POST", url, req, &resp, NULL, err, errlen);
 	cJSON_Delete(req);
-	if (rc)
+	if (rc) {
+		free(now);
 		return rc;
+	}
+	take_report(w, now, n);
 	int64_t id = 0;
 	rc = json_get_int(resp, "worker_id", true, 1, INT64_MAX, &id, err, errlen);
 	cJSON_Delete(resp);
@@ -114,9 +225,21 @@ static int send_heartbeat(struct worker_node *w, char *err, size_t errlen)
 	json_add_int(req, "worker_id", (int64_t)id);
 	json_add_int(req, "capacity_bytes", w->capacity_bytes);
 	json_add_int(req, "used_bytes", worker_used_bytes(w));
+	struct tier_block_info *now = NULL;
+	size_t n = 0;
+	blocks_now(w, &now, &n);
+	add_block_changes(w, req, now, n);
 	long status = 0;
-	int rc = httpc_json(w->hb_http, "POST", url, req, NULL, &status, err, errlen);
+	cJSON *resp = NULL;
+	int rc = httpc_json(w->hb_http, "POST", url, req, &resp, &status, err, errlen);
 	cJSON_Delete(req);
+	if (rc == 0) {
+		take_report(w, now, n);
+		take_peers(w, cJSON_GetObjectItemCaseSensitive(resp, "workers"));
+	} else {
+		free(now);
+	}
+	cJSON_Delete(resp);
 	if (rc == ST_EHTTP && status == 404)
 		return -ENOENT;
 	if (rc == 0) {
@@ -217,4 +340,8 @@ void worker_heartbeat_stop(struct worker_node *w)
 	pthread_cond_destroy(&w->hb_cond);
 	httpc_free(w->hb_http);
 	w->hb_http = NULL;
+	free(w->reported);
+	w->reported = NULL;
+	free(w->peers);
+	w->peers = NULL;
 }

@@ -7,6 +7,9 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/notify.h"
+#include "daemon/worker/blocksvc.h"
+#include "daemon/worker/filecache.h"
+#include "tier/tier.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -66,6 +69,59 @@ static int pick_dirs(struct worker_node *w, const struct strata_conf *c)
 	return 0;
 }
 
+/* Adds one tier level with its directories, the quota split evenly. */
+static int add_level(struct tier_config *tc, enum tier_medium medium, char **dirs, size_t ndirs,
+		     int64_t quota, const char *key)
+{
+	if (ndirs > TIER_MAX_DIRS) {
+		log_error("%s: at most %d directories", key, TIER_MAX_DIRS);
+		return -1;
+	}
+	struct tier_level_config *l = &tc->levels[tc->nlevels++];
+	l->medium = medium;
+	l->ndirs = (unsigned)ndirs;
+	for (size_t i = 0; i < ndirs; i++) {
+		l->dirs[i].path = dirs[i];
+		l->dirs[i].quota = (uint64_t)quota / ndirs;
+	}
+	return 0;
+}
+
+static int open_tiers(struct worker_node *w, const struct strata_conf *c)
+{
+	struct tier_config tc = {
+		.policy = strcmp(c->worker_tier_policy, "lfu") == 0 ? TIER_POLICY_LFU
+								     : TIER_POLICY_LRU,
+	};
+	char *mem[1] = { w->mem_dir };
+	if (add_level(&tc, TIER_MEDIUM_MEM, mem, 1, c->worker_tier_mem_quota,
+		      "worker.tier.mem.dir") ||
+	    (c->worker_tier_ssd_dirs.n &&
+	     add_level(&tc, TIER_MEDIUM_SSD, c->worker_tier_ssd_dirs.items,
+		       c->worker_tier_ssd_dirs.n, c->worker_tier_ssd_quota, "worker.tier.ssd.dirs")) ||
+	    (c->worker_tier_hdd_dirs.n &&
+	     add_level(&tc, TIER_MEDIUM_HDD, c->worker_tier_hdd_dirs.items,
+		       c->worker_tier_hdd_dirs.n, c->worker_tier_hdd_quota, "worker.tier.hdd.dirs")))
+		return -1;
+	char err[1024];
+	if (tier_store_open(&tc, &w->tiers, err, sizeof(err))) {
+		log_error("tiers: %s", err);
+		return -1;
+	}
+	w->capacity_bytes = 0;
+	struct tier_stats st;
+	tier_stats_get(w->tiers, &st);
+	for (unsigned i = 0; i < st.nlevels; i++) {
+		w->capacity_bytes += (int64_t)st.levels[i].capacity;
+		log_info("tier %u %s: %llu bytes, %llu blocks found", i,
+			 tier_medium_name(st.levels[i].medium),
+			 (unsigned long long)st.levels[i].capacity,
+			 (unsigned long long)st.levels[i].nblocks);
+	}
+	log_info("block I/O: %s", st.io_uring ? "io_uring" : "pread/pwrite");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct daemon_info info = {
@@ -82,14 +138,17 @@ int main(int argc, char **argv)
 	static struct worker_node w;
 	w.conf = &conf;
 	w.started_mono_ms = clock_mono_ms();
-	w.capacity_bytes = conf.worker_tier_mem_quota;
 	pthread_mutex_init(&w.lock, NULL);
 	pick_host(&conf, w.host, sizeof(w.host));
 	int exit_code = EXIT_ERROR;
 	char err[1024];
 	struct http_server *rest = NULL, *s3 = NULL;
-	if (pick_dirs(&w, &conf))
+	if (pick_dirs(&w, &conf) || open_tiers(&w, &conf))
 		goto out;
+	if (fcache_new(&conf, &w.fcache) || bsvc_new(&w, w.tiers, w.fcache, &w.bsvc)) {
+		log_error("out of memory");
+		goto out;
+	}
 
 	size_t nroutes;
 	const struct http_route *routes = rest_worker_routes(&nroutes);
@@ -134,6 +193,9 @@ int main(int argc, char **argv)
 out:
 	http_server_stop(s3);
 	http_server_stop(rest);
+	bsvc_free(w.bsvc);
+	fcache_free(w.fcache);
+	tier_store_close(w.tiers);
 	pthread_mutex_destroy(&w.lock);
 	conf_free(&conf);
 	if (exit_code == EXIT_OK)

@@ -8,6 +8,16 @@
 #include <stdint.h>
 
 struct httpc;
+struct tier_store;
+struct tier_block_info;
+struct bsvc;
+struct fcache;
+
+/* A live worker, as the master's heartbeat reply lists them. */
+struct worker_peer {
+	uint64_t id;
+	char address[300]; /* host:port of its data port */
+};
 
 /* What the worker's threads and request handlers share. Owned by main. */
 struct worker_node {
@@ -17,20 +27,34 @@ struct worker_node {
 	char mem_dir[1024];
 	int64_t capacity_bytes;
 	int64_t started_mono_ms;
+	struct tier_store *tiers;
+	struct fcache *fcache;
+	struct bsvc *bsvc;
 
 	pthread_mutex_t lock;    /* guards the fields below */
 	uint64_t worker_id;      /* 0 until registered */
 	char master[300];        /* master that last answered, host:port */
 	int64_t last_heartbeat_mono_ms;
+	struct worker_peer *peers; /* live workers, sorted by id */
+	size_t npeers;
 
 	/* heartbeat thread */
 	pthread_t hb_thread;
 	pthread_cond_t hb_cond;
 	bool hb_stop;
 	struct httpc *hb_http;
+	/* Blocks reported so far (sorted by id), to send only changes. */
+	struct tier_block_info *reported;
+	size_t nreported;
 };
 
-/* Bytes used in the worker's tiers (walks the MEM tier directory). */
+/*
+ * The owner of block id among the live workers: 0 when it is this worker
+ * (or none is known yet), 1 with the owner's host:port in addr otherwise.
+ */
+int worker_owner_of(struct worker_node *w, uint64_t block_id, char *addr, size_t len);
+
+/* Bytes used in the worker's tiers. */
 int64_t worker_used_bytes(const struct worker_node *w);
 
 /*

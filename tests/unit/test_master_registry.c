@@ -44,11 +44,11 @@ static void test_loss_and_return(void **state)
 	struct registry *reg = registry_new(1000);
 	uint64_t id = 0;
 	assert_int_equal(registry_register(reg, &rep_a, 0, &id), 0);
-	assert_int_equal(registry_check(reg, 1000), 0); /* exactly at the limit: alive */
+	assert_int_equal(registry_check(reg, 1000, NULL, NULL), 0); /* exactly at the limit: alive */
 	assert_int_equal(registry_heartbeat(reg, id, 1000, 20, 900), 0);
-	assert_int_equal(registry_check(reg, 1900), 0);
-	assert_int_equal(registry_check(reg, 1901), 1);
-	assert_int_equal(registry_check(reg, 5000), 0); /* already lost: counted once */
+	assert_int_equal(registry_check(reg, 1900, NULL, NULL), 0);
+	assert_int_equal(registry_check(reg, 1901, NULL, NULL), 1);
+	assert_int_equal(registry_check(reg, 5000, NULL, NULL), 0); /* already lost: counted once */
 	struct registry_totals t;
 	registry_totals(reg, &t);
 	assert_int_equal(t.live, 0);
@@ -83,7 +83,7 @@ static void test_json(void **state)
 	struct registry *reg = registry_new(1000);
 	uint64_t id;
 	assert_int_equal(registry_register(reg, &rep_a, 0, &id), 0);
-	registry_check(reg, 2000);
+	registry_check(reg, 2000, NULL, NULL);
 	cJSON *arr = registry_to_json(reg, 2500);
 	assert_non_null(arr);
 	assert_int_equal(cJSON_GetArraySize(arr), 1);

@@ -1,0 +1,370 @@
+#include "daemon/worker/blocksvc.h"
+
+#include "daemon/worker/worker.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/httpc.h"
+#include "lib/log.h"
+#include "lib/placement.h"
+#include "tier/tier.h"
+#include "ufs/ufs.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHUNK (256u << 10)
+
+/* One block being read through; later misses on it wait on `done`. */
+struct flight {
+	uint64_t id;
+	bool finished;
+	int waiters;
+	struct flight *next;
+};
+
+struct bsvc {
+	struct worker_node *w;
+	struct tier_store *tiers;
+	struct fcache *fc;
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	struct flight *flights;
+	_Atomic uint64_t requests, block_hits, block_misses, bytes_from_cache, bytes_from_ufs,
+		bytes_from_peers, ufs_block_reads, peer_fallbacks, cache_put_errors,
+		latency_sum_us;
+	_Atomic uint64_t latency_le_ms[8];
+	_Atomic bool warned_put, warned_peer;
+};
+
+int bsvc_new(struct worker_node *w, struct tier_store *tiers, struct fcache *fc,
+	     struct bsvc **out)
+{
+	struct bsvc *b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->w = w;
+	b->tiers = tiers;
+	b->fc = fc;
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->done, NULL);
+	*out = b;
+	return 0;
+}
+
+void bsvc_free(struct bsvc *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_destroy(&b->lock);
+	pthread_cond_destroy(&b->done);
+	free(b);
+}
+
+/* Serves [off, off+len) of a cached block; -ENOENT on a miss. */
+static int serve_cached(struct bsvc *b, uint64_t id, uint64_t off, uint64_t len,
+			bsvc_sink_fn sink, void *arg)
+{
+	struct tier_block_fd bf;
+	int rc = tier_block_open_fd(b->tiers, id, &bf);
+	if (rc)
+		return rc;
+	if (off + len > bf.len) {
+		close(bf.fd);
+		return -ESTALE; /* cached block shorter than the file says */
+	}
+	char *buf = malloc(len < CHUNK ? len : CHUNK);
+	if (!buf) {
+		close(bf.fd);
+		return -ENOMEM;
+	}
+	uint64_t done = 0;
+	while (done < len && !rc) {
+		size_t want = len - done < CHUNK ? (size_t)(len - done) : CHUNK;
+		ssize_t n = pread(bf.fd, buf, want, (off_t)(bf.data_offset + off + done));
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			break;
+		}
+		rc = sink(arg, buf, (size_t)n);
+		done += (uint64_t)n;
+	}
+	free(buf);
+	close(bf.fd);
+	if (!rc)
+		atomic_fetch_add(&b->bytes_from_cache, len);
+	return rc;
+}
+
+static uint64_t block_len(const struct file_info *fi, uint64_t index)
+{
+	uint64_t start = index * (uint64_t)fi->block_size;
+	uint64_t end = start + (uint64_t)fi->block_size;
+	return (end > fi->length ? fi->length : end) - start;
+}
+
+/* Reads a whole block from the store into buf (blen bytes). */
+static int read_from_store(struct bsvc *b, const struct file_info *fi, uint64_t index,
+			   char *buf, uint64_t blen, char *err, size_t errlen)
+{
+	size_t got = 0;
+	int rc = ufs_read_buf(fi->ufs, fi->ufs_path, index * (uint64_t)fi->block_size, buf,
+			      (size_t)blen, &got, err, errlen);
+	if (!rc && got != blen) {
+		snprintf(err, errlen, "'%s' is shorter in its store than strata knows (changed "
+				      "behind strata's back?)", fi->path);
+		fcache_invalidate(b->fc, fi->path);
+		rc = -ESTALE;
+	}
+	return rc;
+}
+
+/* Waits for or becomes the one reader of block id. Returns true when the
+ * caller must read it (and then call flight_end). */
+static bool flight_begin(struct bsvc *b, uint64_t id)
+{
+	pthread_mutex_lock(&b->lock);
+	for (struct flight *f = b->flights; f; f = f->next) {
+		if (f->id == id) {
+			f->waiters++;
+			while (!f->finished)
+				pthread_cond_wait(&b->done, &b->lock);
+			if (--f->waiters == 0) {
+				struct flight **pp = &b->flights;
+				while (*pp != f)
+					pp = &(*pp)->next;
+				*pp = f->next;
+				free(f);
+			}
+			pthread_mutex_unlock(&b->lock);
+			return false;
+		}
+	}
+	struct flight *f = calloc(1, sizeof(*f));
+	if (f) {
+		f->id = id;
+		f->next = b->flights;
+		b->flights = f;
+	}
+	pthread_mutex_unlock(&b->lock);
+	return true;
+}
+
+static void flight_end(struct bsvc *b, uint64_t id)
+{
+	pthread_mutex_lock(&b->lock);
+	for (struct flight **pp = &b->flights; *pp; pp = &(*pp)->next) {
+		struct flight *f = *pp;
+		if (f->id != id || f->finished)
+			continue;
+		if (f->waiters) {
+			f->finished = true;
+			pthread_cond_broadcast(&b->done);
+		} else {
+			*pp = f->next;
+			free(f);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* Owned block: cache hit, or read through from the store once and cache. */
+static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index, uint64_t off,
+		      uint64_t len, bsvc_sink_fn sink, void *arg, char *err, size_t errlen)
+{
+	uint64_t id = placement_block_id(fi->data_id, index);
+	for (int attempt = 0; attempt < 3; attempt++) {
+		int rc = serve_cached(b, id, off, len, sink, arg);
+		if (rc != -ENOENT && rc != -EBADMSG && rc != -ESTALE) {
+			if (!rc)
+				atomic_fetch_add(&b->block_hits, 1);
+			return rc;
+		}
+		if (rc == -ESTALE)
+			tier_block_remove(b->tiers, id);
+		if (flight_begin(b, id))
+			break; /* we read it */
+		/* Another request just read it: try the cache again. */
+	}
+	atomic_fetch_add(&b->block_misses, 1);
+	uint64_t blen = block_len(fi, index);
+	char *buf = malloc(blen ? blen : 1);
+	int rc = buf ? read_from_store(b, fi, index, buf, blen, err, errlen) : -ENOMEM;
+	if (!rc) {
+		atomic_fetch_add(&b->ufs_block_reads, 1);
+		atomic_fetch_add(&b->bytes_from_ufs, blen);
+		char perr[256];
+		int prc = tier_block_put(b->tiers, id, buf, blen, perr, sizeof(perr));
+		if (prc && prc != -EEXIST) {
+			atomic_fetch_add(&b->cache_put_errors, 1);
+			if (!atomic_exchange(&b->warned_put, true))
+				log_warn("cannot cache block %llu of %s (served from the store; "
+					 "logged once): %s",
+					 (unsigned long long)index, fi->path, perr);
+		}
+	}
+	flight_end(b, id);
+	if (!rc)
+		rc = sink(arg, buf + off, (size_t)len);
+	free(buf);
+	return rc;
+}
+
+/* Reads a range straight from the store, uncached (owner unreachable). */
+static int read_direct(struct bsvc *b, const struct file_info *fi, uint64_t index, uint64_t off,
+		       uint64_t len, bsvc_sink_fn sink, void *arg, char *err, size_t errlen)
+{
+	char *buf = malloc(len ? len : 1);
+	if (!buf)
+		return -ENOMEM;
+	size_t got = 0;
+	int rc = ufs_read_buf(fi->ufs, fi->ufs_path, index * (uint64_t)fi->block_size + off, buf,
+			      (size_t)len, &got, err, errlen);
+	if (!rc && got != len) {
+		fcache_invalidate(b->fc, fi->path);
+		snprintf(err, errlen, "'%s' changed in its store", fi->path);
+		rc = -ESTALE;
+	}
+	if (!rc) {
+		atomic_fetch_add(&b->bytes_from_ufs, len);
+		rc = sink(arg, buf, (size_t)len);
+	}
+	free(buf);
+	return rc;
+}
+
+/* Pulls a block range from its owner. ST_EPEER when the owner is gone. */
+static int read_peer(struct bsvc *b, const char *owner, const struct file_info *fi,
+		     uint64_t index, uint64_t off, uint64_t len, bsvc_sink_fn sink, void *arg,
+		     char *err, size_t errlen)
+{
+	struct httpc *hc = fcache_thread_http(b->fc);
+	char *esc = httpc_escape(fi->path);
+	if (!hc || !esc) {
+		free(esc);
+		return -ENOMEM;
+	}
+	bool tls = *b->w->conf->http_tls_cert != '\0';
+	size_t ulen = strlen(esc) + 512;
+	char *url = malloc(ulen);
+	if (!url) {
+		free(esc);
+		return -ENOMEM;
+	}
+	snprintf(url, ulen,
+		 "%s://%s/api/v1/blocks/%llu?path=%s&data_id=%llu&offset=%llu&length=%llu",
+		 tls ? "https" : "http", owner,
+		 (unsigned long long)placement_block_id(fi->data_id, index), esc,
+		 (unsigned long long)fi->data_id, (unsigned long long)off, (unsigned long long)len);
+	free(esc);
+	struct httpc_resp resp = { 0 };
+	int rc = httpc_request(hc, "GET", url, NULL, NULL, 0, &resp, err, errlen);
+	free(url);
+	if (rc)
+		return rc;
+	if (resp.status != 200 || resp.len != len) {
+		snprintf(err, errlen, "worker %s answered HTTP %ld (%zu bytes) for block %llu of %s",
+			 owner, resp.status, resp.len, (unsigned long long)index, fi->path);
+		rc = resp.status == 409 ? -ESTALE : ST_EPEER;
+	} else {
+		atomic_fetch_add(&b->bytes_from_peers, len);
+		rc = sink(arg, resp.body, resp.len);
+	}
+	httpc_resp_free(&resp);
+	return rc;
+}
+
+static int read_block(struct bsvc *b, const struct file_info *fi, uint64_t index, uint64_t off,
+		      uint64_t len, bsvc_sink_fn sink, void *arg, char *err, size_t errlen)
+{
+	char owner[300];
+	uint64_t id = placement_block_id(fi->data_id, index);
+	if (!worker_owner_of(b->w, id, owner, sizeof(owner)))
+		return read_owned(b, fi, index, off, len, sink, arg, err, errlen);
+	int rc = read_peer(b, owner, fi, index, off, len, sink, arg, err, errlen);
+	if (rc == ST_EPEER) {
+		atomic_fetch_add(&b->peer_fallbacks, 1);
+		if (!atomic_exchange(&b->warned_peer, true))
+			log_warn("block owner unreachable, reading from the store (logged once): %s",
+				 err);
+		*err = '\0';
+		rc = read_direct(b, fi, index, off, len, sink, arg, err, errlen);
+	}
+	return rc;
+}
+
+static void record_latency(struct bsvc *b, int64_t start_us)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - start_us;
+	static const int64_t le_ms[] = { 1, 2, 5, 10, 50, 100, 500 };
+	size_t i = 0;
+	while (i < 7 && us > le_ms[i] * 1000)
+		i++;
+	atomic_fetch_add(&b->latency_le_ms[i], 1);
+	atomic_fetch_add(&b->latency_sum_us, (uint64_t)us);
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int bsvc_read(struct bsvc *b, const struct file_info *fi, uint64_t off, uint64_t len,
+	      bsvc_sink_fn sink, void *arg, char *err, size_t errlen)
+{
+	int64_t start = now_us();
+	atomic_fetch_add(&b->requests, 1);
+	if (off >= fi->length)
+		return 0;
+	if (len > fi->length - off)
+		len = fi->length - off;
+	uint64_t bs = (uint64_t)fi->block_size;
+	int rc = 0;
+	while (len && !rc) {
+		uint64_t index = off / bs, boff = off % bs;
+		uint64_t n = bs - boff < len ? bs - boff : len;
+		rc = read_block(b, fi, index, boff, n, sink, arg, err, errlen);
+		off += n;
+		len -= n;
+	}
+	record_latency(b, start);
+	return rc;
+}
+
+int bsvc_read_block(struct bsvc *b, const struct file_info *fi, uint64_t index, uint64_t off,
+		    uint64_t len, bsvc_sink_fn sink, void *arg, char *err, size_t errlen)
+{
+	uint64_t blen = block_len(fi, index);
+	if (index * (uint64_t)fi->block_size >= fi->length || off + len > blen) {
+		snprintf(err, errlen, "block %llu range %llu+%llu is outside '%s'",
+			 (unsigned long long)index, (unsigned long long)off,
+			 (unsigned long long)len, fi->path);
+		return -EINVAL;
+	}
+	return read_owned(b, fi, index, off, len, sink, arg, err, errlen);
+}
+
+void bsvc_stats_get(struct bsvc *b, struct bsvc_stats *o)
+{
+	o->requests = atomic_load(&b->requests);
+	o->block_hits = atomic_load(&b->block_hits);
+	o->block_misses = atomic_load(&b->block_misses);
+	o->bytes_from_cache = atomic_load(&b->bytes_from_cache);
+	o->bytes_from_ufs = atomic_load(&b->bytes_from_ufs);
+	o->bytes_from_peers = atomic_load(&b->bytes_from_peers);
+	o->ufs_block_reads = atomic_load(&b->ufs_block_reads);
+	o->peer_fallbacks = atomic_load(&b->peer_fallbacks);
+	o->cache_put_errors = atomic_load(&b->cache_put_errors);
+	o->latency_sum_us = atomic_load(&b->latency_sum_us);
+	for (int i = 0; i < 8; i++)
+		o->latency_le_ms[i] = atomic_load(&b->latency_le_ms[i]);
+}

@@ -1,0 +1,52 @@
+#ifndef STRATA_WORKER_BLOCKSVC_H
+#define STRATA_WORKER_BLOCKSVC_H
+
+#include "daemon/worker/filecache.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tier_store;
+struct worker_node;
+
+/*
+ * The worker's read path. A read of any byte range touches only the blocks
+ * it covers. Each block's owner is chosen by rendezvous hashing over the
+ * live workers (the list comes with heartbeat replies). This worker serves
+ * blocks it owns from its tiers, reading a missing one through from the
+ * under-store once (concurrent misses on one block wait for the first) and
+ * caching it; blocks owned by another worker are pulled from that worker,
+ * and read straight from the store if the owner does not answer.
+ * Thread-safe.
+ */
+struct bsvc;
+
+typedef int (*bsvc_sink_fn)(void *arg, const void *data, size_t len);
+
+struct bsvc_stats {
+	uint64_t requests;
+	uint64_t block_hits, block_misses;
+	uint64_t bytes_from_cache, bytes_from_ufs, bytes_from_peers;
+	uint64_t ufs_block_reads;     /* whole-block read-throughs */
+	uint64_t peer_fallbacks;      /* owner unreachable: read from the store */
+	uint64_t cache_put_errors;    /* block read but not cached (no room, I/O) */
+	uint64_t latency_le_ms[8];    /* requests finished within 1,2,5,10,50,100,500,inf ms */
+	uint64_t latency_sum_us;
+};
+
+int bsvc_new(struct worker_node *w, struct tier_store *tiers, struct fcache *fc,
+	     struct bsvc **out);
+void bsvc_free(struct bsvc *b);
+
+/* Streams [off, off+len) of the file (clipped to its length) to sink.
+ * A sink error (client gone) stops the read and is returned. */
+int bsvc_read(struct bsvc *b, const struct file_info *fi, uint64_t off, uint64_t len,
+	      bsvc_sink_fn sink, void *arg, char *err, size_t errlen);
+/* For peers: the same for one block this worker owns (never forwarded). */
+int bsvc_read_block(struct bsvc *b, const struct file_info *fi, uint64_t index, uint64_t off,
+		    uint64_t len, bsvc_sink_fn sink, void *arg, char *err, size_t errlen);
+
+void bsvc_stats_get(struct bsvc *b, struct bsvc_stats *out);
+
+#endif

@@ -1,0 +1,273 @@
+#include "daemon/worker/filecache.h"
+
+#include "lib/clock.h"
+#include "lib/conf.h"
+#include "lib/err.h"
+#include "lib/httpc.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "ufs/ufs.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FCACHE_SLOTS 4096
+
+/* A cached file_info with its strings on the heap (slots stay small). */
+struct entry {
+	char *path, *ufs_path;
+	uint64_t length, data_id;
+	int64_t block_size;
+	struct ufs *ufs;
+	int64_t fetched_ms;
+};
+
+struct store {
+	char *key; /* uri + options JSON */
+	struct ufs *ufs;
+};
+
+struct fcache {
+	const struct strata_conf *conf;
+	pthread_mutex_t lock;
+	struct entry *slots; /* direct-mapped by path hash */
+	struct store *stores;
+	size_t nstores;
+	pthread_key_t http_key;
+};
+
+static void free_http(void *p)
+{
+	httpc_free(p);
+}
+
+int fcache_new(const struct strata_conf *conf, struct fcache **out)
+{
+	struct fcache *fc = calloc(1, sizeof(*fc));
+	if (!fc)
+		return -ENOMEM;
+	fc->slots = calloc(FCACHE_SLOTS, sizeof(*fc->slots));
+	if (!fc->slots) {
+		free(fc);
+		return -ENOMEM;
+	}
+	fc->conf = conf;
+	pthread_mutex_init(&fc->lock, NULL);
+	pthread_key_create(&fc->http_key, free_http);
+	*out = fc;
+	return 0;
+}
+
+void fcache_free(struct fcache *fc)
+{
+	if (!fc)
+		return;
+	for (size_t i = 0; i < fc->nstores; i++) {
+		ufs_close(fc->stores[i].ufs);
+		free(fc->stores[i].key);
+	}
+	free(fc->stores);
+	for (size_t i = 0; i < FCACHE_SLOTS; i++) {
+		free(fc->slots[i].path);
+		free(fc->slots[i].ufs_path);
+	}
+	struct httpc *mine = pthread_getspecific(fc->http_key);
+	httpc_free(mine);
+	pthread_key_delete(fc->http_key);
+	pthread_mutex_destroy(&fc->lock);
+	free(fc->slots);
+	free(fc);
+}
+
+struct httpc *fcache_thread_http(struct fcache *fc)
+{
+	struct httpc *hc = pthread_getspecific(fc->http_key);
+	if (!hc) {
+		const struct strata_conf *c = fc->conf;
+		struct httpc_opts o = {
+			.timeout_ms = c->http_request_timeout,
+			.connect_timeout_ms = 2000,
+			.ca_file = *c->http_tls_ca ? c->http_tls_ca : c->http_tls_cert,
+		};
+		hc = httpc_new(&o);
+		if (hc)
+			pthread_setspecific(fc->http_key, hc);
+	}
+	return hc;
+}
+
+static size_t slot_of(const char *path)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = path; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return (size_t)(h % FCACHE_SLOTS);
+}
+
+/* Opens (once) the store a file lives on. Call with fc->lock held. */
+static int store_for(struct fcache *fc, const cJSON *mount, struct ufs **out, char *err,
+		     size_t errlen)
+{
+	const cJSON *uri = cJSON_GetObjectItemCaseSensitive(mount, "uri");
+	const cJSON *opts = cJSON_GetObjectItemCaseSensitive(mount, "options");
+	if (!cJSON_IsString(uri)) {
+		snprintf(err, errlen, "master sent a file without its mount");
+		return ST_EPROTO;
+	}
+	char *opts_text = cJSON_PrintUnformatted(opts);
+	size_t klen = strlen(uri->valuestring) + (opts_text ? strlen(opts_text) : 0) + 2;
+	char *key = malloc(klen);
+	if (!key) {
+		free(opts_text);
+		return -ENOMEM;
+	}
+	snprintf(key, klen, "%s %s", uri->valuestring, opts_text ? opts_text : "");
+	free(opts_text);
+	for (size_t i = 0; i < fc->nstores; i++) {
+		if (strcmp(fc->stores[i].key, key) == 0) {
+			*out = fc->stores[i].ufs;
+			free(key);
+			return 0;
+		}
+	}
+	size_t n = (size_t)cJSON_GetArraySize(opts);
+	struct ufs_opt *list = calloc(n ? n : 1, sizeof(*list));
+	size_t k = 0;
+	const cJSON *o;
+	cJSON_ArrayForEach(o, opts)
+	{
+		if (cJSON_IsString(o) && strcmp(o->string, "block_size") &&
+		    strcmp(o->string, "sync_interval"))
+			list[k++] = (struct ufs_opt){ o->string, o->valuestring };
+	}
+	struct ufs *ufs = NULL;
+	int rc = list ? ufs_open(uri->valuestring, list, k, &ufs, err, errlen) : -ENOMEM;
+	free(list);
+	struct store *grown = rc ? NULL : realloc(fc->stores, (fc->nstores + 1) * sizeof(*grown));
+	if (!rc && !grown) {
+		ufs_close(ufs);
+		rc = -ENOMEM;
+	}
+	if (rc) {
+		free(key);
+		return rc;
+	}
+	fc->stores = grown;
+	grown[fc->nstores++] = (struct store){ key, ufs };
+	*out = ufs;
+	return 0;
+}
+
+static int fetch(struct fcache *fc, const char *path, struct file_info *out, char *err,
+		 size_t errlen)
+{
+	struct httpc *hc = fcache_thread_http(fc);
+	char *esc = httpc_escape(path);
+	if (!hc || !esc) {
+		free(esc);
+		return -ENOMEM;
+	}
+	const struct strata_conf *c = fc->conf;
+	bool tls = *c->http_tls_cert != '\0';
+	int rc = ST_EPEER;
+	long status = 0;
+	cJSON *reply = NULL;
+	snprintf(err, errlen, "no master configured");
+	for (size_t i = 0; i < c->master_addresses.n && rc == ST_EPEER; i++) {
+		char url[16384];
+		snprintf(url, sizeof(url), "%s://%s/api/v1/internal/file?path=%s",
+			 tls ? "https" : "http", c->master_addresses.items[i], esc);
+		rc = httpc_json(hc, "GET", url, NULL, &reply, &status, err, errlen);
+	}
+	free(esc);
+	if (rc == ST_EHTTP) {
+		/* Pass the master's verdict on (not found, is a directory...). */
+		return status == 404 ? -ENOENT : status == 400 ? -EINVAL : -EIO;
+	}
+	if (rc)
+		return rc == ST_EPEER ? -EAGAIN : rc;
+	int64_t length = 0, data_id = 0, bs = 0;
+	const char *ufs_path = NULL;
+	rc = json_get_int(reply, "length", true, 0, INT64_MAX, &length, err, errlen);
+	if (!rc)
+		rc = json_get_int(reply, "data_id", true, 0, INT64_MAX, &data_id, err, errlen);
+	if (!rc)
+		rc = json_get_int(reply, "block_size", true, 1, INT64_MAX, &bs, err, errlen);
+	if (!rc)
+		rc = json_get_str(reply, "ufs_path", true, &ufs_path, err, errlen);
+	if (!rc) {
+		memset(out, 0, sizeof(*out));
+		snprintf(out->path, sizeof(out->path), "%s", path);
+		out->length = (uint64_t)length;
+		out->data_id = (uint64_t)data_id;
+		out->block_size = bs;
+		snprintf(out->ufs_path, sizeof(out->ufs_path), "%s", ufs_path);
+		pthread_mutex_lock(&fc->lock);
+		rc = store_for(fc, cJSON_GetObjectItemCaseSensitive(reply, "mount"), &out->ufs, err,
+			       errlen);
+		pthread_mutex_unlock(&fc->lock);
+	} else {
+		rc = ST_EPROTO;
+	}
+	cJSON_Delete(reply);
+	return rc;
+}
+
+static void entry_clear(struct entry *e)
+{
+	free(e->path);
+	free(e->ufs_path);
+	memset(e, 0, sizeof(*e));
+}
+
+int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char *err,
+	       size_t errlen)
+{
+	size_t slot = slot_of(path);
+	int64_t now = clock_mono_ms();
+	pthread_mutex_lock(&fc->lock);
+	struct entry *e = &fc->slots[slot];
+	if (e->path && strcmp(e->path, path) == 0 &&
+	    now - e->fetched_ms < fc->conf->worker_metadata_ttl) {
+		snprintf(out->path, sizeof(out->path), "%s", e->path);
+		snprintf(out->ufs_path, sizeof(out->ufs_path), "%s", e->ufs_path);
+		out->length = e->length;
+		out->data_id = e->data_id;
+		out->block_size = e->block_size;
+		out->ufs = e->ufs;
+		pthread_mutex_unlock(&fc->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&fc->lock);
+	int rc = fetch(fc, path, out, err, errlen);
+	if (rc || fc->conf->worker_metadata_ttl == 0)
+		return rc;
+	pthread_mutex_lock(&fc->lock);
+	entry_clear(e);
+	e->path = strdup(path);
+	e->ufs_path = strdup(out->ufs_path);
+	if (!e->path || !e->ufs_path) {
+		entry_clear(e);
+	} else {
+		e->length = out->length;
+		e->data_id = out->data_id;
+		e->block_size = out->block_size;
+		e->ufs = out->ufs;
+		e->fetched_ms = now;
+	}
+	pthread_mutex_unlock(&fc->lock);
+	return 0;
+}
+
+void fcache_invalidate(struct fcache *fc, const char *path)
+{
+	pthread_mutex_lock(&fc->lock);
+	struct entry *e = &fc->slots[slot_of(path)];
+	if (e->path && strcmp(e->path, path) == 0)
+		entry_clear(e);
+	pthread_mutex_unlock(&fc->lock);
+}

@@ -1,0 +1,42 @@
+#ifndef STRATA_WORKER_FILECACHE_H
+#define STRATA_WORKER_FILECACHE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+struct ufs;
+struct httpc;
+struct strata_conf;
+
+/*
+ * What a worker needs to read a file through its cache, fetched from the
+ * master (GET /api/v1/internal/file) and reused for worker.metadata_ttl.
+ * Opened under-stores are kept per mount for the worker's lifetime.
+ * Thread-safe.
+ */
+struct fcache;
+
+struct file_info {
+	char path[4096];
+	uint64_t length;
+	uint64_t data_id;
+	int64_t block_size;
+	char ufs_path[4096];
+	struct ufs *ufs; /* borrowed from the cache; valid while it lives */
+};
+
+/* masters: the master.addresses list; the cache calls them in turn. */
+int fcache_new(const struct strata_conf *conf, struct fcache **out);
+void fcache_free(struct fcache *fc);
+
+/* Looks path up (normal path). -ENOENT, -EISDIR, -EAGAIN (no master),
+ * or a UFS open error, with the reason in err. */
+int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char *err,
+	       size_t errlen);
+/* Forgets path (its content changed under us). */
+void fcache_invalidate(struct fcache *fc, const char *path);
+
+/* A per-thread HTTP client (created on first use, freed at thread exit). */
+struct httpc *fcache_thread_http(struct fcache *fc);
+
+#endif

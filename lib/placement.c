@@ -1,0 +1,49 @@
+#include "lib/placement.h"
+
+/* splitmix64's finalizer: a fast, well-mixed 64-bit hash. */
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
+}
+
+uint64_t placement_weight(uint64_t block_id, uint64_t worker_id)
+{
+	return mix(mix(block_id) ^ (worker_id * UINT64_C(0x9e3779b97f4a7c15)));
+}
+
+size_t placement_owners(uint64_t block_id, const uint64_t *workers, size_t n, size_t k,
+			size_t *owners)
+{
+	if (k > n)
+		k = n;
+	uint64_t best[16];
+	if (k > 16)
+		k = 16;
+	size_t got = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t w = placement_weight(block_id, workers[i]);
+		/* Insertion into the top-k list, highest first; ties go to the
+		 * lower worker id so every node agrees. */
+		size_t pos = got;
+		while (pos > 0 && (w > best[pos - 1] ||
+				   (w == best[pos - 1] && workers[i] < workers[owners[pos - 1]])))
+			pos--;
+		if (pos >= k)
+			continue;
+		size_t last = got < k ? got : k - 1;
+		for (size_t j = last; j > pos; j--) {
+			best[j] = best[j - 1];
+			owners[j] = owners[j - 1];
+		}
+		best[pos] = w;
+		owners[pos] = i;
+		if (got < k)
+			got++;
+	}
+	return got;
+}

@@ -1,0 +1,37 @@
+#ifndef STRATA_LIB_PLACEMENT_H
+#define STRATA_LIB_PLACEMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Blocks and where they live. A block is named by the content version of
+ * its file (data_id, which changes whenever the content does) and its
+ * index: id = data_id << PLACEMENT_INDEX_BITS | index. So a file holds at
+ * most 2^24 blocks (64 TiB at 4 MiB blocks).
+ *
+ * Placement is rendezvous (highest-random-weight) hashing: every live
+ * worker gets a pseudo-random weight for the block, the k highest are its
+ * owners. Pure: same inputs, same owners on every node; adding one worker
+ * to n moves about 1/(n+1) of the blocks.
+ */
+#define PLACEMENT_INDEX_BITS 24
+#define PLACEMENT_MAX_INDEX ((UINT64_C(1) << PLACEMENT_INDEX_BITS) - 1)
+
+static inline uint64_t placement_block_id(uint64_t data_id, uint64_t index)
+{
+	return data_id << PLACEMENT_INDEX_BITS | (index & PLACEMENT_MAX_INDEX);
+}
+
+/* Weight of worker for block (a 64-bit mix of both). */
+uint64_t placement_weight(uint64_t block_id, uint64_t worker_id);
+
+/*
+ * Writes into owners[0..k) the indexes (into workers[]) of the k workers
+ * with the highest weight for block_id, highest first; returns how many it
+ * wrote (min(k, n)).
+ */
+size_t placement_owners(uint64_t block_id, const uint64_t *workers, size_t n, size_t k,
+			size_t *owners);
+
+#endif
