@@ -1,0 +1,189 @@
+"""Reads through workers: only the blocks a range touches are fetched, hits
+come from the cache, concurrent misses read the store once, blocks live on
+their rendezvous owner and the master knows where, stale content is never
+served, a dead owner or a full tier does not fail reads, and SSD blocks
+survive a worker restart."""
+import os
+import signal
+import threading
+import time
+import urllib.parse
+
+from harness import ClusterTestCase, get_json, main, request, wait_for
+
+MiB = 1 << 20
+
+
+def q(path):
+    return urllib.parse.quote(path, safe="")
+
+
+class DataPathTest(ClusterTestCase):
+    def setUp(self):
+        super().setUp()
+        self.root = os.path.join(self.tmp, "ufs")
+        os.makedirs(self.root)
+        self.data = os.urandom(10 * MiB + 123)
+        with open(os.path.join(self.root, "big.bin"), "wb") as f:
+            f.write(self.data)
+        self.m = self.cluster.master(settings={"master.root_ufs": "file://" + self.root,
+                                               "master.worker_timeout": "1s"})
+
+    def workers(self, n, **settings):
+        ws = [self.cluster.worker(self.m, name=f"w{i}", settings=dict(settings))
+              for i in range(n)]
+        # Every worker must know every peer before placement is stable.
+        def ready():
+            live = get_json(self.m.url + "/api/v1/workers")[1]["workers"]
+            return len([w for w in live if w["state"] == "live"]) == n
+        wait_for(ready, what=f"{n} live workers")
+        time.sleep(0.6)  # one more heartbeat round carries the peer list
+        return ws
+
+    def read(self, w, path="/big.bin", offset=None, length=None):
+        qs = f"path={q(path)}"
+        if offset is not None:
+            qs += f"&offset={offset}"
+        if length is not None:
+            qs += f"&length={length}"
+        status, _, body = request(f"{w.url}/api/v1/data?{qs}", timeout=30)
+        self.assertEqual(status, 200, body[:200])
+        return body
+
+    def counters(self, w):
+        return get_json(w.url + "/api/v1/metrics")[1]["counters"]
+
+    def total(self, ws, key):
+        return sum(self.counters(w)[key] for w in ws)
+
+    def test_read_through_then_hits(self):
+        ws = self.workers(2)
+        self.assertEqual(self.read(ws[0]), self.data)
+        ufs_after_first = self.total(ws, "bytes_from_ufs_total")
+        self.assertEqual(ufs_after_first, len(self.data), "each block read from the store once")
+        self.assertEqual(self.read(ws[1]), self.data)
+        self.assertEqual(self.read(ws[0]), self.data)
+        self.assertEqual(self.total(ws, "bytes_from_ufs_total"), ufs_after_first,
+                         "warm reads never touch the store")
+        self.assertGreater(self.total(ws, "block_hits_total"), 0)
+        # The master knows every block's worker and tier.
+        def located():
+            st = get_json(f"{self.m.url}/api/v1/files/stat?path=/big.bin")[1]
+            return st if st["cached_percent"] == 100 else None
+        st = wait_for(located, what="block locations")
+        self.assertEqual(len(st["blocks"]), 3)
+        addrs = {w.address for w in ws}
+        for b in st["blocks"]:
+            self.assertEqual(len(b["locations"]), 1, b)
+            self.assertIn(b["locations"][0]["address"], addrs)
+            self.assertEqual(b["locations"][0]["tier"], "MEM")
+        # Prometheus text carries the same counters.
+        status, _, text = request(ws[0].url + "/metrics")
+        self.assertEqual(status, 200)
+        self.assertIn(b"strata_worker_block_hits_total", text)
+        self.assertIn(b'strata_worker_tier_used_bytes{tier="MEM"}', text)
+
+    def test_range_reads_fetch_only_touched_blocks(self):
+        ws = self.workers(1)
+        got = self.read(ws[0], offset=5 * MiB, length=100)
+        self.assertEqual(got, self.data[5 * MiB:5 * MiB + 100])
+        self.assertEqual(self.total(ws, "bytes_from_ufs_total"), 4 * MiB)
+        # Crossing a block boundary touches two blocks (one cached already).
+        got = self.read(ws[0], offset=8 * MiB - 10, length=20)
+        self.assertEqual(got, self.data[8 * MiB - 10:8 * MiB + 10])
+        self.assertEqual(self.total(ws, "bytes_from_ufs_total"), 4 * MiB + 2 * MiB + 123)
+        self.assertEqual(self.read(ws[0], offset=len(self.data) + 1), b"")
+
+    def test_concurrent_misses_read_the_store_once(self):
+        ws = self.workers(1)
+        results = []
+
+        def reader():
+            results.append(self.read(ws[0], offset=0, length=1000))
+        threads = [threading.Thread(target=reader) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(results, [self.data[:1000]] * 8)
+        self.assertEqual(self.total(ws, "bytes_from_ufs_total"), 4 * MiB)
+
+    def test_changed_content_is_never_served_stale(self):
+        ws = self.workers(1, **{"worker.metadata_ttl": "0s"})
+        status, _ = get_json(self.m.url + "/api/v1/mounts?path=/", method="DELETE")
+        self.assertEqual(status, 200)
+        status, _ = request(self.m.url + "/api/v1/mounts", method="POST", body={
+            "path": "/", "uri": "file://" + self.root,
+            "options": {"sync_interval": "always"}})[:2]
+        self.assertEqual(status, 201)
+        self.assertEqual(self.read(ws[0], offset=0, length=10), self.data[:10])
+        new = os.urandom(5 * MiB)
+        with open(os.path.join(self.root, "big.bin"), "wb") as f:
+            f.write(new)
+        self.assertEqual(self.read(ws[0], offset=0, length=10), new[:10])
+        self.assertEqual(self.read(ws[0]), new)
+
+    def test_dead_owner_falls_back_to_the_store(self):
+        ws = self.workers(2)
+        self.assertEqual(self.read(ws[0]), self.data)
+        ws[1].send_signal(signal.SIGKILL)
+        ws[1].proc.wait()
+        ws[1].log.close()
+        # Before the master notices, reads of ws[1]'s blocks fall back.
+        self.assertEqual(self.read(ws[0]), self.data)
+        c = self.counters(ws[0])
+        wait_for(lambda: get_json(self.m.url + "/api/v1/cluster")[1]["workers"]["lost"] == 1,
+                 what="lost worker")
+        time.sleep(0.6)
+        # Now ws[0] owns everything and caches it.
+        self.assertEqual(self.read(ws[0]), self.data)
+        self.assertEqual(self.read(ws[0]), self.data)
+        self.assertGreaterEqual(c["peer_fallbacks_total"], 1)
+        self.assertIn("owner unreachable", ws[0].read_log())
+
+    def test_full_tier_still_serves(self):
+        ws = self.workers(1, **{"worker.tier.mem.quota": "1MB"})
+        self.assertEqual(self.read(ws[0]), self.data)
+        self.assertEqual(self.read(ws[0]), self.data)
+        c = self.counters(ws[0])
+        self.assertGreaterEqual(c["cache_put_errors_total"], 3)
+        self.assertEqual(ws[0].read_log().count("cannot cache block"), 1, "logged once")
+
+    def test_ssd_blocks_survive_restart(self):
+        ssd = os.path.join(self.tmp, "ssd")
+        ws = self.workers(1, **{"worker.tier.mem.quota": "5MB",
+                                "worker.tier.ssd.dirs": ssd,
+                                "worker.tier.ssd.quota": "64MB"})
+        self.assertEqual(self.read(ws[0]), self.data)
+        w = ws[0]
+        self.assertEqual(w.stop(), 0)
+        w.start()
+        w.wait_ready()
+        self.assertIn("blocks found", w.read_log())
+        ufs_before = self.counters(w)["bytes_from_ufs_total"]
+        self.assertEqual(ufs_before, 0)
+        got = self.read(w)
+        self.assertEqual(got, self.data)
+        c = self.counters(w)
+        self.assertGreater(c["bytes_from_cache_total"], 0, "SSD blocks served after restart")
+        self.assertLess(c["bytes_from_ufs_total"], len(self.data))
+
+    def test_errors(self):
+        ws = self.workers(1)
+        status, _, body = request(f"{ws[0].url}/api/v1/data?path=/nope")
+        self.assertEqual(status, 404, body)
+        status, _, body = request(f"{ws[0].url}/api/v1/data?path=/a/../b")
+        self.assertEqual(status, 400, body)
+        status, _, body = request(f"{ws[0].url}/api/v1/data?path=/big.bin&offset=-1")
+        self.assertEqual(status, 400, body)
+        status, _, body = request(f"{ws[0].url}/api/v1/data?path=/")
+        self.assertEqual(status, 400, body)
+        status, _, body = request(f"{ws[0].url}/api/v1/blocks/xyz?path=/big.bin")
+        self.assertEqual(status, 400, body)
+        status, _, body = request(f"{ws[0].url}/api/v1/blocks/1?path=/big.bin&data_id=999"
+                                  "&offset=0&length=1")
+        self.assertEqual(status, 409, body)
+
+
+if __name__ == "__main__":
+    main()
