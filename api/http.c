@@ -189,6 +189,11 @@ const char *http_req_remote(const struct http_req *req)
 	return req->ri->remote_addr;
 }
 
+const char *http_req_raw_path(const struct http_req *req)
+{
+	return req->ri->local_uri_raw ? req->ri->local_uri_raw : "";
+}
+
 const char *http_req_rest(const struct http_req *req)
 {
 	return req->rest ? req->rest : "";
@@ -213,8 +218,9 @@ long http_req_read(struct http_req *req, void *buf, size_t len)
 	return n < 0 ? -EIO : n;
 }
 
-void http_reply_start(struct http_req *req, int status, const char *content_type,
-		      uint64_t content_length)
+void http_reply_start_headers(struct http_req *req, int status, const char *content_type,
+			      uint64_t content_length, const struct http_header *extra,
+			      size_t nextra)
 {
 	if (req->replied)
 		return;
@@ -222,9 +228,18 @@ void http_reply_start(struct http_req *req, int status, const char *content_type
 	char clen[32];
 	snprintf(clen, sizeof(clen), "%llu", (unsigned long long)content_length);
 	mg_response_header_start(req->conn, status);
-	mg_response_header_add(req->conn, "Content-Type", content_type, -1);
+	if (content_type)
+		mg_response_header_add(req->conn, "Content-Type", content_type, -1);
 	mg_response_header_add(req->conn, "Content-Length", clen, -1);
+	for (size_t i = 0; i < nextra; i++)
+		mg_response_header_add(req->conn, extra[i].name, extra[i].value, -1);
 	mg_response_header_send(req->conn);
+}
+
+void http_reply_start(struct http_req *req, int status, const char *content_type,
+		      uint64_t content_length)
+{
+	http_reply_start_headers(req, status, content_type, content_length, NULL, 0);
 }
 
 int http_reply_write(struct http_req *req, const void *data, size_t len)
@@ -512,6 +527,7 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
 		"enable_keep_alive", "yes",
 		"keep_alive_timeout_ms", "60000",
 		"tcp_nodelay", "1",
+		"decode_url", opts->raw_path ? "no" : "yes",
 		NULL,
 	};
 	struct mg_callbacks cb = { .log_message = on_log_message };

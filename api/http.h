@@ -38,6 +38,11 @@ struct http_server_opts {
 	const char *tls_key;
 	/* Called for a request no route matches; NULL: 404 envelope. */
 	http_handler_fn fallback;
+	/* Keep the request path as sent (the S3 gateway needs the encoded form
+	 * to verify signatures and to tell "a%2Fb" from "a/b"): http_req_path
+	 * is then not URL-decoded (dot segments are still removed there) and
+	 * http_req_raw_path is exactly what the client sent. */
+	bool raw_path;
 };
 
 /*
@@ -59,6 +64,9 @@ const char *http_req_path(const struct http_req *req);      /* decoded, no query
 const char *http_req_query(const struct http_req *req);     /* raw, may be NULL */
 const char *http_req_header(const struct http_req *req, const char *name);
 const char *http_req_remote(const struct http_req *req);
+/* The path as in the request line, without the query: still URL-encoded
+ * when the server runs with raw_path, decoded otherwise. */
+const char *http_req_raw_path(const struct http_req *req);
 /* For a prefix route "/p/": the path after "/p/" (may be empty). */
 const char *http_req_rest(const struct http_req *req);
 /* Decoded query parameter into buf (NUL-terminated). Returns its decoded
@@ -89,6 +97,17 @@ void http_reply_raw(struct http_req *req, int status, const char *content_type,
 void http_reply_start(struct http_req *req, int status, const char *content_type,
 		      uint64_t content_length);
 int http_reply_write(struct http_req *req, const void *data, size_t len);
+
+/* An extra response header for http_reply_start_headers. */
+struct http_header {
+	const char *name;
+	const char *value;
+};
+/* http_reply_start plus extra headers (ETag, Content-Range, x-amz-...);
+ * content_type may be NULL. For HEAD only the headers go out. */
+void http_reply_start_headers(struct http_req *req, int status, const char *content_type,
+			      uint64_t content_length, const struct http_header *extra,
+			      size_t nextra);
 /* True once a reply (or its headers) went out. */
 bool http_replied(const struct http_req *req);
 

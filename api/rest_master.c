@@ -1,14 +1,15 @@
 #include "api/rest_master.h"
 
-#include "lib/json.h"
 #include "api/rest_common.h"
 #include "daemon/master/master.h"
+#include "lib/json.h"
 #include "lib/clock.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void get_health(struct http_req *req, void *ctx)
@@ -180,6 +181,8 @@ static void post_heartbeat(struct http_req *req, void *ctx)
 				 "worker %lld is not registered; register again", (long long)id);
 		return;
 	}
+	registry_set_metrics(m->registry, (uint64_t)id,
+			     cJSON_GetObjectItemCaseSensitive(body, "metrics"));
 	/* Block changes since the last heartbeat. */
 	rc = add_blocks(m, (uint64_t)id, cJSON_GetObjectItemCaseSensitive(body, "added"), err,
 			sizeof(err));
@@ -202,11 +205,74 @@ static void post_heartbeat(struct http_req *req, void *ctx)
 	http_reply_json(req, 200, o);
 }
 
+/* Cluster view of the workers' counters (JSON). */
+static void get_metrics_json(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	cJSON *o = registry_metrics_json(m->registry);
+	if (!o) {
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+		return;
+	}
+	struct registry_totals t;
+	registry_totals(m->registry, &t);
+	cJSON *master = cJSON_AddObjectToObject(o, "master");
+	json_add_int(master, "workers_live", t.live);
+	json_add_int(master, "workers_lost", t.lost);
+	json_add_int(master, "capacity_bytes", t.capacity_bytes);
+	json_add_int(master, "used_bytes", t.used_bytes);
+	json_add_int(master, "cached_blocks", (int64_t)blockmap_count(m->blocks));
+	json_add_int(master, "journal_applied_index", (int64_t)meta_applied_index(m->meta));
+	http_reply_json(req, 200, o);
+}
+
+/* The same in Prometheus text: master gauges and cluster sums. */
+static void get_metrics_prom(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	cJSON *o = registry_metrics_json(m->registry);
+	struct registry_totals t;
+	registry_totals(m->registry, &t);
+	size_t cap = 16384, off = 0;
+	char *buf = malloc(cap);
+	if (!o || !buf) {
+		cJSON_Delete(o);
+		free(buf);
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+		return;
+	}
+#define EMIT(...) off += (size_t)snprintf(buf + off, off < cap ? cap - off : 0, __VA_ARGS__)
+	EMIT("# TYPE strata_master_workers gauge\n");
+	EMIT("strata_master_workers{state=\"live\"} %d\n", t.live);
+	EMIT("strata_master_workers{state=\"lost\"} %d\n", t.lost);
+	EMIT("# TYPE strata_master_capacity_bytes gauge\nstrata_master_capacity_bytes %lld\n",
+	     (long long)t.capacity_bytes);
+	EMIT("# TYPE strata_master_used_bytes gauge\nstrata_master_used_bytes %lld\n",
+	     (long long)t.used_bytes);
+	EMIT("# TYPE strata_master_cached_blocks gauge\nstrata_master_cached_blocks %zu\n",
+	     blockmap_count(m->blocks));
+	EMIT("# TYPE strata_master_journal_applied_index counter\n"
+	     "strata_master_journal_applied_index %llu\n",
+	     (unsigned long long)meta_applied_index(m->meta));
+	const cJSON *c;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(o, "cluster"))
+	{
+		EMIT("# TYPE strata_cluster_%s counter\nstrata_cluster_%s %.0f\n", c->string,
+		     c->string, c->valuedouble);
+	}
+#undef EMIT
+	cJSON_Delete(o);
+	http_reply_raw(req, 200, "text/plain; version=0.0.4", buf, off < cap ? off : cap - 1);
+	free(buf);
+}
+
 static const struct http_route g_routes[] = {
 	{ "GET", "/api/v1/health", get_health },
 	{ "GET", "/api/v1/cluster", get_cluster },
 	{ "GET", "/api/v1/workers", get_workers },
 	{ "GET", "/api/v1/config", get_config },
+	{ "GET", "/api/v1/metrics", get_metrics_json },
+	{ "GET", "/metrics", get_metrics_prom },
 	{ "POST", "/api/v1/workers/register", post_register },
 	{ "POST", "/api/v1/workers/heartbeat", post_heartbeat },
 };

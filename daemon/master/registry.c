@@ -19,6 +19,7 @@ struct worker {
 	int64_t registered_wall_ms;
 	int64_t last_seen_ms; /* monotonic */
 	enum worker_state state;
+	cJSON *counters; /* last heartbeat's, owned */
 };
 
 struct registry {
@@ -45,6 +46,8 @@ void registry_free(struct registry *reg)
 	if (!reg)
 		return;
 	pthread_mutex_destroy(&reg->lock);
+	for (size_t i = 0; i < reg->n; i++)
+		cJSON_Delete(reg->workers[i].counters);
 	free(reg->workers);
 	free(reg);
 }
@@ -241,4 +244,62 @@ err_unlock:
 	pthread_mutex_unlock(&reg->lock);
 	cJSON_Delete(arr);
 	return NULL;
+}
+
+int registry_set_metrics(struct registry *reg, uint64_t id, const cJSON *counters)
+{
+	if (!cJSON_IsObject(counters))
+		return 0;
+	cJSON *copy = cJSON_Duplicate(counters, 1);
+	if (!copy)
+		return -ENOMEM;
+	pthread_mutex_lock(&reg->lock);
+	struct worker *w = find_by_id(reg, id);
+	if (w) {
+		cJSON_Delete(w->counters);
+		w->counters = copy;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&reg->lock);
+	cJSON_Delete(copy);
+	return w ? 0 : -ENOENT;
+}
+
+cJSON *registry_metrics_json(struct registry *reg)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *sum = cJSON_AddObjectToObject(root, "cluster");
+	cJSON *arr = cJSON_AddArrayToObject(root, "workers");
+	if (!arr) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	pthread_mutex_lock(&reg->lock);
+	for (size_t i = 0; i < reg->n; i++) {
+		const struct worker *w = &reg->workers[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddItemToArray(arr, o);
+		char addr[300];
+		snprintf(addr, sizeof(addr), "%s:%d", w->host, w->data_port);
+		cJSON_AddNumberToObject(o, "id", (double)w->id);
+		cJSON_AddStringToObject(o, "address", addr);
+		cJSON_AddStringToObject(o, "state", w->state == WORKER_LIVE ? "live" : "lost");
+		cJSON_AddItemToObject(o, "counters", w->counters ? cJSON_Duplicate(w->counters, 1)
+								 : cJSON_CreateObject());
+		if (w->state != WORKER_LIVE || !w->counters)
+			continue;
+		const cJSON *c;
+		cJSON_ArrayForEach(c, w->counters)
+		{
+			if (!cJSON_IsNumber(c))
+				continue;
+			cJSON *acc = cJSON_GetObjectItemCaseSensitive(sum, c->string);
+			if (acc)
+				cJSON_SetNumberValue(acc, acc->valuedouble + c->valuedouble);
+			else
+				cJSON_AddNumberToObject(sum, c->string, c->valuedouble);
+		}
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return root;
 }

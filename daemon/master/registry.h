@@ -45,6 +45,13 @@ int registry_heartbeat(struct registry *reg, uint64_t id, int64_t capacity_bytes
  * Returns how many became lost in this call. */
 int registry_check(struct registry *reg, int64_t now_ms,
 		   void (*on_lost)(void *arg, uint64_t id), void *arg);
+/* Keeps the counters a worker sent with its heartbeat (a JSON object of
+ * numbers; copied). */
+int registry_set_metrics(struct registry *reg, uint64_t id, const struct cJSON *counters);
+/* {"cluster": {counter: sum over live workers}, "workers": [{"id",
+ * "address", "state", "counters"}]}; caller owns. */
+struct cJSON *registry_metrics_json(struct registry *reg);
+
 /* "host:port" of a worker's data port into buf; -ENOENT if unknown. */
 int registry_address(struct registry *reg, uint64_t id, char *buf, size_t len);
 /* JSON array of live workers [{"id","host","data_port"}] for placement. */

@@ -1,9 +1,11 @@
 #include "daemon/worker/worker.h"
 
-#include "lib/json.h"
+#include "daemon/worker/metrics.h"
+
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/httpc.h"
+#include "lib/json.h"
 #include "lib/log.h"
 #include "lib/placement.h"
 #include "tier/tier.h"
@@ -13,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 int64_t worker_used_bytes(const struct worker_node *w)
@@ -229,6 +230,9 @@ static int send_heartbeat(struct worker_node *w, char *err, size_t errlen)
 	size_t n = 0;
 	blocks_now(w, &now, &n);
 	add_block_changes(w, req, now, n);
+	cJSON *counters = worker_metrics_json(w);
+	if (counters)
+		cJSON_AddItemToObject(req, "metrics", counters);
 	long status = 0;
 	cJSON *resp = NULL;
 	int rc = httpc_json(w->hb_http, "POST", url, req, &resp, &status, err, errlen);

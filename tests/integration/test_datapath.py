@@ -77,6 +77,15 @@ class DataPathTest(ClusterTestCase):
             self.assertEqual(len(b["locations"]), 1, b)
             self.assertIn(b["locations"][0]["address"], addrs)
             self.assertEqual(b["locations"][0]["tier"], "MEM")
+        # The master sums the workers' counters from their heartbeats.
+        def summed():
+            c = get_json(self.m.url + "/api/v1/metrics")[1]["cluster"]
+            return c.get("bytes_from_ufs_total") == len(self.data) and c
+        cluster = wait_for(summed, what="cluster metrics")
+        self.assertGreater(cluster["block_hits_total"], 0)
+        status, _, text = request(self.m.url + "/metrics")
+        self.assertIn(b'strata_master_workers{state="live"} 2', text)
+        self.assertIn(b"strata_cluster_bytes_from_ufs_total", text)
         # Prometheus text carries the same counters.
         status, _, text = request(ws[0].url + "/metrics")
         self.assertEqual(status, 200)

@@ -1,0 +1,52 @@
+#include "daemon/worker/metrics.h"
+
+#include "daemon/worker/worker.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+
+size_t worker_metrics(struct worker_node *w, struct worker_metric *m, size_t max,
+		      struct tier_stats *ts, struct bsvc_stats *bs)
+{
+	tier_stats_get(w->tiers, ts);
+	bsvc_stats_get(w->bsvc, bs);
+	struct worker_metric all[] = {
+		{ "strata_worker_read_requests_total", "Read requests served", bs->requests },
+		{ "strata_worker_block_hits_total", "Block reads served from the cache", bs->block_hits },
+		{ "strata_worker_block_misses_total", "Block reads that went to the store",
+		  bs->block_misses },
+		{ "strata_worker_bytes_from_cache_total", "Bytes served from the tiers",
+		  bs->bytes_from_cache },
+		{ "strata_worker_bytes_from_ufs_total", "Bytes read from under-stores",
+		  bs->bytes_from_ufs },
+		{ "strata_worker_bytes_from_peers_total", "Bytes pulled from other workers",
+		  bs->bytes_from_peers },
+		{ "strata_worker_peer_fallbacks_total", "Owner unreachable, read from the store",
+		  bs->peer_fallbacks },
+		{ "strata_worker_cache_put_errors_total", "Blocks read but not cached",
+		  bs->cache_put_errors },
+		{ "strata_worker_evictions_total", "Blocks evicted", ts->evictions },
+		{ "strata_worker_demotions_total", "Blocks moved one tier down", ts->demotions },
+		{ "strata_worker_checksum_failures_total", "Corrupt blocks dropped",
+		  ts->checksum_failures },
+		{ "strata_worker_tier_write_errors_total", "Failed block writes", ts->write_errors },
+	};
+	size_t n = sizeof(all) / sizeof(all[0]);
+	if (n > max)
+		n = max;
+	memcpy(m, all, n * sizeof(*m));
+	return n;
+}
+
+cJSON *worker_metrics_json(struct worker_node *w)
+{
+	struct worker_metric m[32];
+	struct tier_stats ts;
+	struct bsvc_stats bs;
+	size_t n = worker_metrics(w, m, 32, &ts, &bs);
+	cJSON *o = cJSON_CreateObject();
+	for (size_t i = 0; o && i < n; i++)
+		cJSON_AddNumberToObject(o, m[i].name + strlen("strata_worker_"), (double)m[i].value);
+	return o;
+}
