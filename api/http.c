@@ -249,6 +249,11 @@ int http_reply_write(struct http_req *req, const void *data, size_t len)
 	return mg_write(req->conn, data, len) == (int)len ? 0 : -EPIPE;
 }
 
+void http_abort(struct http_req *req)
+{
+	mg_disable_connection_keep_alive(req->conn);
+}
+
 bool http_replied(const struct http_req *req)
 {
 	return req->replied;

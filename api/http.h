@@ -108,6 +108,10 @@ struct http_header {
 void http_reply_start_headers(struct http_req *req, int status, const char *content_type,
 			      uint64_t content_length, const struct http_header *extra,
 			      size_t nextra);
+/* After a streaming reply failed midway: closes the connection once the
+ * handler returns, so the client sees a body shorter than promised rather
+ * than waiting for the rest. */
+void http_abort(struct http_req *req);
 /* True once a reply (or its headers) went out. */
 bool http_replied(const struct http_req *req);
 

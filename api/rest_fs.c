@@ -339,6 +339,79 @@ out:
 	cJSON_Delete(body);
 }
 
+/* Worker RPC: {"path"} -> where and under which content id to write it. */
+static void post_write_begin(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	cJSON *body;
+	if (http_req_json(req, &body))
+		return;
+	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
+	struct ns_mount *mnt = malloc(sizeof(*mnt));
+	char *rel = malloc(PATH_MAX_LEN + 1);
+	uint64_t data_id = 0;
+	if (!mnt || !rel) {
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+		goto out;
+	}
+	if (path_field(req, body, "path", path, sizeof(path)))
+		goto out;
+	int rc = fs_write_begin(m->fs, path, mnt, rel, PATH_MAX_LEN + 1, &data_id, err,
+				sizeof(err));
+	if (rc) {
+		http_reply_rc(req, rc, err);
+		goto out;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "path", path);
+	json_add_int(o, "data_id", (int64_t)data_id);
+	json_add_int(o, "block_size", mnt->block_size);
+	cJSON_AddStringToObject(o, "ufs_path", rel);
+	cJSON *mo = cJSON_AddObjectToObject(o, "mount");
+	cJSON_AddStringToObject(mo, "path", mnt->path);
+	cJSON_AddStringToObject(mo, "uri", mnt->uri);
+	cJSON *opts = cJSON_Parse(mnt->options);
+	cJSON_AddItemToObject(mo, "options", opts ? opts : cJSON_CreateObject());
+	http_reply_json(req, 200, o);
+out:
+	free(mnt);
+	free(rel);
+	cJSON_Delete(body);
+}
+
+/* Worker RPC: {"path","data_id","length","mtime_ms","fingerprint"} records
+ * a file the worker wrote to its store. */
+static void post_write_commit(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	cJSON *body;
+	if (http_req_json(req, &body))
+		return;
+	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
+	int64_t data_id = 0, length = 0, mtime = 0;
+	const char *fp = NULL;
+	if (path_field(req, body, "path", path, sizeof(path)))
+		goto out;
+	if (json_get_int(body, "data_id", true, 1, INT64_MAX, &data_id, err, sizeof(err)) ||
+	    json_get_int(body, "length", true, 0, INT64_MAX, &length, err, sizeof(err)) ||
+	    json_get_int(body, "mtime_ms", true, 0, INT64_MAX, &mtime, err, sizeof(err)) ||
+	    json_get_str(body, "fingerprint", true, &fp, err, sizeof(err))) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		goto out;
+	}
+	int rc = fs_write_commit(m->fs, path, (uint64_t)data_id, (uint64_t)length, mtime, fp, err,
+				 sizeof(err));
+	struct ns_inode n;
+	if (!rc)
+		rc = fs_stat(m->fs, path, &n, err, sizeof(err));
+	if (rc)
+		http_reply_rc(req, rc, err);
+	else
+		http_reply_json(req, 200, fs_inode_json(&n, path));
+out:
+	cJSON_Delete(body);
+}
+
 static long read_body(void *arg, void *buf, size_t len)
 {
 	return http_req_read(arg, buf, len);
@@ -406,8 +479,8 @@ static void get_content(struct http_req *req, void *ctx)
 	rc = fs_read(m->fs, path, (uint64_t)off, want, send_data, &c, err, sizeof(err));
 	if (rc && !http_replied(req))
 		http_reply_rc(req, rc, err);
-	/* An error after the headers went out can only cut the body short;
-	 * the client sees fewer bytes than Content-Length. */
+	else if (rc) /* headers are out: all we can do is cut the body short */
+		http_abort(req);
 }
 
 static const struct http_route g_routes[] = {
@@ -418,6 +491,8 @@ static const struct http_route g_routes[] = {
 	{ "DELETE", "/api/v1/files", delete_file },
 	{ "GET", "/api/v1/files/stat", get_stat },
 	{ "GET", "/api/v1/internal/file", get_internal_file },
+	{ "POST", "/api/v1/internal/write/begin", post_write_begin },
+	{ "POST", "/api/v1/internal/write/commit", post_write_commit },
 	{ "POST", "/api/v1/files/mkdir", post_mkdir },
 	{ "POST", "/api/v1/files/rename", post_rename },
 	{ "GET", "/api/v1/files/content", get_content },

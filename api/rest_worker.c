@@ -4,6 +4,7 @@
 #include "daemon/worker/blocksvc.h"
 #include "daemon/worker/metrics.h"
 #include "daemon/worker/worker.h"
+#include "daemon/worker/writer.h"
 #include "lib/conf.h"
 #include "lib/path.h"
 #include "tier/tier.h"
@@ -131,20 +132,32 @@ static void get_data(struct http_req *req, void *ctx)
 		http_reply_error(req, 500, "out_of_memory", "out of memory");
 		return;
 	}
-	int rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
-	if (rc) {
-		http_reply_rc(req, rc, err);
-		goto out;
+	int rc;
+	/* A block owner or the store may know the file changed before our
+	 * metadata does (-ESTALE): refresh it and start over, as long as
+	 * nothing was sent. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
+		if (rc) {
+			http_reply_rc(req, rc, err);
+			goto out;
+		}
+		uint64_t avail = off < fi->length ? fi->length - off : 0;
+		struct send_ctx c = { .req = req, .length = len < avail ? len : avail };
+		if (!c.length) {
+			http_reply_raw(req, 200, "application/octet-stream", "", 0);
+			goto out;
+		}
+		rc = bsvc_read(w->bsvc, fi, off, c.length, send_data, &c, err, sizeof(err));
+		if (rc != -ESTALE || http_replied(req))
+			break;
+		fcache_invalidate(w->fcache, path);
+		*err = '\0';
 	}
-	uint64_t avail = off < fi->length ? fi->length - off : 0;
-	struct send_ctx c = { .req = req, .length = len < avail ? len : avail };
-	if (!c.length) {
-		http_reply_raw(req, 200, "application/octet-stream", "", 0);
-		goto out;
-	}
-	rc = bsvc_read(w->bsvc, fi, off, c.length, send_data, &c, err, sizeof(err));
 	if (rc && !http_replied(req))
 		http_reply_rc(req, rc, err);
+	else if (rc)
+		http_abort(req);
 out:
 	free(fi);
 }
@@ -166,12 +179,23 @@ static void get_block(struct http_req *req, void *ctx)
 	if (path_param(req, path, sizeof(path)) || u64_param(req, "data_id", &data_id) ||
 	    u64_param(req, "offset", &off) || u64_param(req, "length", &len))
 		return;
+	/* A cached block is served whatever our metadata says: its id names
+	 * one immutable content version. */
+	struct send_ctx c = { .req = req, .length = len };
+	int rc = bsvc_read_cached(w->bsvc, id, off, len, send_data, &c);
+	if (rc != -ENOENT) {
+		if (rc && !http_replied(req))
+			http_reply_rc(req, rc, "cannot read the cached block");
+		else if (rc)
+			http_abort(req);
+		return;
+	}
 	struct file_info *fi = malloc(sizeof(*fi));
 	if (!fi) {
 		http_reply_error(req, 500, "out_of_memory", "out of memory");
 		return;
 	}
-	int rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
+	rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
 	if (!rc && fi->data_id != data_id) {
 		fcache_invalidate(w->fcache, path);
 		rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
@@ -185,13 +209,78 @@ static void get_block(struct http_req *req, void *ctx)
 		http_reply_rc(req, rc, err);
 		goto out;
 	}
-	struct send_ctx c = { .req = req, .length = len };
 	rc = bsvc_read_block(w->bsvc, fi, id & PLACEMENT_MAX_INDEX, off, len, send_data, &c, err,
 			     sizeof(err));
 	if (rc && !http_replied(req))
 		http_reply_rc(req, rc, err);
+	else if (rc)
+		http_abort(req);
 out:
 	free(fi);
+}
+
+static long read_body(void *arg, void *buf, size_t len)
+{
+	return http_req_read(arg, buf, len);
+}
+
+/* PUT /api/v1/data?path=[&write_type=THROUGH|CACHE_THROUGH]: writes a file
+ * through this worker to its store (and cache). */
+static void put_data(struct http_req *req, void *ctx)
+{
+	struct worker_node *w = ctx;
+	char path[PATH_MAX_LEN + 1], err[1024] = "", wt[32];
+	if (path_param(req, path, sizeof(path)))
+		return;
+	enum write_type type = WRITE_CACHE_THROUGH;
+	if (http_req_param(req, "write_type", wt, sizeof(wt)) >= 0 &&
+	    write_type_parse(wt, &type)) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "write_type '%s' is not THROUGH or CACHE_THROUGH", wt);
+		return;
+	}
+	struct write_result r;
+	int rc = worker_write_file(w, path, type, read_body, req, &r, err, sizeof(err));
+	if (rc) {
+		http_reply_rc(req, rc, err);
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "path", path);
+	json_add_int(o, "length", (int64_t)r.length);
+	json_add_int(o, "data_id", (int64_t)r.data_id);
+	cJSON_AddStringToObject(o, "fingerprint", r.fingerprint);
+	http_reply_json(req, 201, o);
+}
+
+/* PUT /api/v1/blocks/<id>: a peer's CACHE_THROUGH write pushes a block we
+ * own. */
+static void put_block(struct http_req *req, void *ctx)
+{
+	struct worker_node *w = ctx;
+	int64_t id, len;
+	const char *clen = http_req_header(req, "Content-Length");
+	if (conf_parse_int(http_req_rest(req), &id) || id < 0) {
+		http_reply_error(req, 400, "invalid_argument", "block id '%.64s' is not a number",
+				 http_req_rest(req));
+		return;
+	}
+	if (!clen || conf_parse_int(clen, &len) || len < 0 || len > (INT64_C(512) << 20)) {
+		http_reply_error(req, 411, "length_required",
+				 "a block upload needs a Content-Length up to 512 MiB");
+		return;
+	}
+	char err[512] = "";
+	int rc = worker_accept_block(w, (uint64_t)id, (uint64_t)len, read_body, req, err,
+				     sizeof(err));
+	if (rc && rc != -EEXIST) {
+		http_reply_rc(req, rc, err);
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	json_add_int(o, "block_id", id);
+	cJSON_AddBoolToObject(o, "cached", rc == 0);
+	http_reply_json(req, rc == 0 ? 201 : 200, o);
 }
 
 static void get_metrics_json(struct http_req *req, void *ctx)
@@ -289,7 +378,9 @@ static const struct http_route g_routes[] = {
 	{ "GET", "/api/v1/worker", get_worker },
 	{ "GET", "/api/v1/config", get_config },
 	{ "GET", "/api/v1/data", get_data },
+	{ "PUT", "/api/v1/data", put_data },
 	{ "GET", "/api/v1/blocks/", get_block },
+	{ "PUT", "/api/v1/blocks/", put_block },
 	{ "GET", "/api/v1/metrics", get_metrics_json },
 	{ "GET", "/metrics", get_metrics_prom },
 };

@@ -78,7 +78,7 @@ int tier_writer_begin(struct tier_store *store, uint64_t id, uint64_t len,
 	store_path(store, w->level, w->dir, name, w->tmp_path);
 	pthread_mutex_unlock(&store->lock);
 
-	w->fd = open(w->tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+	w->fd = open(w->tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
 	if (w->fd < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "tier: create %s: %s", w->tmp_path, strerror(errno));

@@ -158,7 +158,7 @@ static int copy_block(struct tier_store *store, const struct tier_block *blk, un
 	}
 	tier_name_temp(blk->id, (long)getpid(), store->next_tmp_seq++, name);
 	store_path(store, to, dst_dir, name, tmp_path);
-	int dst_fd = open(tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+	int dst_fd = open(tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
 	if (dst_fd < 0) {
 		rc = -errno;
 		goto err_close_src;
@@ -373,7 +373,7 @@ static int validate_config(const struct tier_config *cfg, char *err, size_t errl
 /* Creates path if missing; *st gets its identity. */
 static int ensure_dir(const char *path, struct stat *st, char *err, size_t errlen)
 {
-	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		int rc = -errno;
 		snprintf(err, errlen, "tier: mkdir %s: %s", path, strerror(errno));
 		return rc;

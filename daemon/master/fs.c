@@ -884,3 +884,43 @@ out:
 	free(rel);
 	return rc;
 }
+
+int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *rel,
+		   size_t rellen, uint64_t *data_id, char *err, size_t errlen)
+{
+	*err = '\0';
+	pthread_rwlock_rdlock(&fs->mounts_lock);
+	struct ns_inode n;
+	int rc = refresh(fs, path, &n, err, errlen);
+	if (rc == 0 && n.is_dir) {
+		snprintf(err, errlen, "'%s' is a directory", path);
+		rc = -EISDIR;
+	} else if (rc == 0 || rc == -ENOENT) {
+		*err = '\0';
+		struct ufs *ufs;
+		rc = writable_store(fs, path, m, rel, rellen, &ufs, err, errlen);
+		if (!rc && !*rel) {
+			snprintf(err, errlen, "'%s' is a mount point", path);
+			rc = -EISDIR;
+		}
+	}
+	if (!rc)
+		rc = meta_alloc_data_id(fs->meta, data_id, err, errlen);
+	pthread_rwlock_unlock(&fs->mounts_lock);
+	return rc;
+}
+
+int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t length,
+		    int64_t mtime_ms, const char *fingerprint, char *err, size_t errlen)
+{
+	*err = '\0';
+	struct ufs_stat st = { .length = length, .mtime_ms = mtime_ms };
+	snprintf(st.fingerprint, sizeof(st.fingerprint), "%s", fingerprint);
+	cJSON *cmd = entry_cmd("put_file", path, &st, true);
+	json_add_int(cmd, "data_id", (int64_t)data_id);
+	pthread_rwlock_rdlock(&fs->mounts_lock);
+	int rc = meta_submit(fs->meta, cmd, err, errlen);
+	pthread_rwlock_unlock(&fs->mounts_lock);
+	cJSON_Delete(cmd);
+	return rc;
+}

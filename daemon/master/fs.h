@@ -71,6 +71,17 @@ int fs_read(struct fs *fs, const char *path, uint64_t off, uint64_t len,
 	    int (*sink)(void *arg, const void *data, size_t len), void *arg, char *err,
 	    size_t errlen);
 
+/*
+ * Writes done by a worker straight to the store (the design's write path):
+ * begin checks path may be written (not a directory, not read-only, under
+ * a mount), returns its mount and store path and reserves a content id
+ * the worker caches blocks under; commit records the written file.
+ */
+int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *rel,
+		   size_t rellen, uint64_t *data_id, char *err, size_t errlen);
+int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t length,
+		    int64_t mtime_ms, const char *fingerprint, char *err, size_t errlen);
+
 /* "never" -> -1, "always" -> 0, a duration -> ms. 0 or -EINVAL. */
 int fs_parse_sync_interval(const char *s, int64_t *out);
 

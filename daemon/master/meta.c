@@ -133,6 +133,26 @@ int meta_submit(struct meta *m, const cJSON *cmd, char *err, size_t errlen)
 	return rc;
 }
 
+int meta_alloc_data_id(struct meta *m, uint64_t *id, char *err, size_t errlen)
+{
+	static const char cmd_text[] = "{\"op\":\"alloc_data_id\"}";
+	cJSON *cmd = cJSON_Parse(cmd_text);
+	if (!cmd)
+		return -ENOMEM;
+	pthread_mutex_lock(&m->lock);
+	uint64_t index, next = ns_next_id(m->ns);
+	int rc = journal_append(m->journal, cmd_text, sizeof(cmd_text) - 1, &index, err, errlen);
+	if (!rc)
+		rc = ns_apply(m->ns, index, cmd, err, errlen);
+	if (!rc) {
+		*id = next;
+		maybe_snapshot(m);
+	}
+	pthread_mutex_unlock(&m->lock);
+	cJSON_Delete(cmd);
+	return rc;
+}
+
 struct ns *meta_read_lock(struct meta *m)
 {
 	pthread_mutex_lock(&m->lock);

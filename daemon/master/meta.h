@@ -32,6 +32,10 @@ void meta_close(struct meta *m);
  * negative errno with the reason in err). cmd is not consumed. */
 int meta_submit(struct meta *m, const struct cJSON *cmd, char *err, size_t errlen);
 
+/* Reserves a content id (data_id) for a file a worker is about to write,
+ * durably (an alloc_data_id command), so ids never repeat. */
+int meta_alloc_data_id(struct meta *m, uint64_t *id, char *err, size_t errlen);
+
 /* Exclusive access to the namespace for reads (one SQLite connection). */
 struct ns *meta_read_lock(struct meta *m);
 void meta_read_unlock(struct meta *m);

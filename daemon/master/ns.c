@@ -34,7 +34,8 @@ static const char *const g_sql[ST_COUNT] = {
 	[ST_LOOKUP] = "SELECT id, parent, name, is_dir, length, mtime_ms, fingerprint, block_size,"
 		      " synced_ms, data_id FROM inodes WHERE parent = ?1 AND name = ?2",
 	[ST_INSERT] = "INSERT INTO inodes(id, parent, name, is_dir, length, mtime_ms, fingerprint,"
-		      " synced_ms, data_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?1)",
+		      " synced_ms, data_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+		      " coalesce(nullif(?9, 0), ?1))",
 	[ST_UPDATE_FILE] = "UPDATE inodes SET length = ?2, mtime_ms = ?3, fingerprint = ?4,"
 			   " synced_ms = ?5, data_id = ?6 WHERE id = ?1",
 	[ST_SET_SYNCED] = "UPDATE inodes SET synced_ms = ?2 WHERE id = ?1",
@@ -412,9 +413,10 @@ static bool cmd_bool(const cJSON *cmd, const char *key)
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cmd, key));
 }
 
+/* data_id 0: the new inode's own id names its first content. */
 static int insert_inode(struct ns *ns, uint64_t parent, const char *name, bool is_dir,
 			uint64_t length, int64_t mtime, const char *fp, int64_t synced,
-			uint64_t *id_out)
+			int64_t data_id, uint64_t *id_out)
 {
 	int64_t id = meta_get(ns, "next_inode");
 	sqlite3_stmt *s = stmt(ns, ST_INSERT);
@@ -426,6 +428,7 @@ static int insert_inode(struct ns *ns, uint64_t parent, const char *name, bool i
 	sqlite3_bind_int64(s, 6, mtime);
 	sqlite3_bind_text(s, 7, fp ? fp : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 8, synced);
+	sqlite3_bind_int64(s, 9, data_id);
 	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_reset(s);
 	if (!rc)
@@ -478,7 +481,7 @@ static int make_dirs(struct apply *a, const char *path, int64_t mtime, struct ns
 		int rc = child(a->ns, cur.id, name, len, &next);
 		if (rc == -ENOENT) {
 			uint64_t id;
-			rc = insert_inode(a->ns, cur.id, name, true, 0, mtime, "", 0, &id);
+			rc = insert_inode(a->ns, cur.id, name, true, 0, mtime, "", 0, 0, &id);
 			if (rc)
 				return rc;
 			memset(&next, 0, sizeof(next));
@@ -649,7 +652,7 @@ static int apply_mkdir(struct apply *a)
 		return rc;
 	/* A directory strata created itself was just checked: no need to
 	 * list it from the UFS later. */
-	rc = insert_inode(a->ns, parent.id, path_basename(path), true, 0, now, "", now, NULL);
+	rc = insert_inode(a->ns, parent.id, path_basename(path), true, 0, now, "", now, 0, NULL);
 	return rc ? rc : exec1(a->ns, ST_TOUCH, (int64_t)parent.id, now);
 }
 
@@ -670,10 +673,13 @@ static int upsert_file(struct apply *a, const char *path, const cJSON *attrs, in
 	uint64_t length = (uint64_t)cmd_int(attrs, "length", 0);
 	int64_t mtime = cmd_int(attrs, "mtime_ms", now);
 	const char *fp = cmd_str(attrs, "fingerprint");
+	/* A worker that wrote the content names it (its blocks are cached
+	 * under that id already). */
+	int64_t given = cmd_int(attrs, "data_id", 0);
 	rc = child(a->ns, parent.id, path_basename(path), strlen(path_basename(path)), &n);
 	if (rc == -ENOENT)
 		return insert_inode(a->ns, parent.id, path_basename(path), false, length, mtime, fp,
-				    synced, NULL);
+				    synced, given, NULL);
 	if (rc)
 		return rc;
 	if (n.is_dir) {
@@ -682,8 +688,8 @@ static int upsert_file(struct apply *a, const char *path, const cJSON *attrs, in
 	}
 	/* New content gets a new data id, so blocks cached from the old
 	 * content are never served for the new one. */
-	int64_t data_id = (int64_t)n.data_id;
-	if (n.length != length || strcmp(n.fingerprint, fp ? fp : "") != 0) {
+	int64_t data_id = given ? given : (int64_t)n.data_id;
+	if (!given && (n.length != length || strcmp(n.fingerprint, fp ? fp : "") != 0)) {
 		data_id = meta_get(a->ns, "next_inode");
 		rc = meta_set(a->ns, "next_inode", data_id + 1);
 		if (rc)
@@ -839,7 +845,7 @@ static int apply_sync_dir(struct apply *a)
 			continue;
 		if (cmd_bool(e, "is_dir")) {
 			rc = insert_inode(a->ns, dir.id, name, true, 0, cmd_int(e, "mtime_ms", now),
-					  "", 0, NULL);
+					  "", 0, 0, NULL);
 		} else {
 			char cpath[PATH_MAX_LEN + 1];
 			if (path_join(path, name, cpath, sizeof(cpath)))
@@ -880,6 +886,18 @@ static int apply_sync_entry(struct apply *a)
 	return upsert_file(a, path, a->cmd, now);
 }
 
+/* Reserves an id from the inode counter for content a worker is about to
+ * write; the caller read the id (ns_next_id) before applying this. */
+static int apply_alloc_data_id(struct apply *a)
+{
+	return meta_set(a->ns, "next_inode", meta_get(a->ns, "next_inode") + 1);
+}
+
+uint64_t ns_next_id(struct ns *ns)
+{
+	return (uint64_t)meta_get(ns, "next_inode");
+}
+
 int ns_apply(struct ns *ns, uint64_t index, const cJSON *cmd, char *err, size_t errlen)
 {
 	static const struct {
@@ -890,6 +908,7 @@ int ns_apply(struct ns *ns, uint64_t index, const cJSON *cmd, char *err, size_t 
 		{ "mkdir", apply_mkdir },	{ "put_file", apply_put_file },
 		{ "delete", apply_delete },	{ "rename", apply_rename },
 		{ "sync_dir", apply_sync_dir }, { "sync_entry", apply_sync_entry },
+		{ "alloc_data_id", apply_alloc_data_id },
 	};
 	if (index != ns->applied + 1) {
 		snprintf(err, errlen, "entry %llu applied out of order (applied %llu)",

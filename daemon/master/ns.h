@@ -56,6 +56,9 @@ uint64_t ns_applied_index(struct ns *ns);
 /* Applies command `cmd` as log entry `index` (must be applied+1). */
 int ns_apply(struct ns *ns, uint64_t index, const struct cJSON *cmd, char *err, size_t errlen);
 
+/* The id the next inode or content version will get. */
+uint64_t ns_next_id(struct ns *ns);
+
 /* Looks up a normal path. -ENOENT, or -ENOTDIR when a middle component is
  * a file. */
 int ns_lookup(struct ns *ns, const char *path, struct ns_inode *out);

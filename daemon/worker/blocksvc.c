@@ -284,8 +284,11 @@ static int read_block(struct bsvc *b, const struct file_info *fi, uint64_t index
 {
 	char owner[300];
 	uint64_t id = placement_block_id(fi->data_id, index);
-	if (!worker_owner_of(b->w, id, owner, sizeof(owner)))
+	if (!worker_owner_of(b->w, id, owner, sizeof(owner))) {
+		log_debug("block %llu of %s: owned here", (unsigned long long)id, fi->path);
 		return read_owned(b, fi, index, off, len, sink, arg, err, errlen);
+	}
+	log_debug("block %llu of %s: owned by %s", (unsigned long long)id, fi->path, owner);
 	int rc = read_peer(b, owner, fi, index, off, len, sink, arg, err, errlen);
 	if (rc == ST_EPEER) {
 		atomic_fetch_add(&b->peer_fallbacks, 1);
@@ -351,6 +354,15 @@ int bsvc_read_block(struct bsvc *b, const struct file_info *fi, uint64_t index, 
 		return -EINVAL;
 	}
 	return read_owned(b, fi, index, off, len, sink, arg, err, errlen);
+}
+
+int bsvc_read_cached(struct bsvc *b, uint64_t id, uint64_t off, uint64_t len,
+		     bsvc_sink_fn sink, void *arg)
+{
+	int rc = serve_cached(b, id, off, len, sink, arg);
+	if (!rc)
+		atomic_fetch_add(&b->block_hits, 1);
+	return rc == -ESTALE ? -ENOENT : rc;
 }
 
 void bsvc_stats_get(struct bsvc *b, struct bsvc_stats *o)

@@ -47,6 +47,11 @@ int bsvc_read(struct bsvc *b, const struct file_info *fi, uint64_t off, uint64_t
 int bsvc_read_block(struct bsvc *b, const struct file_info *fi, uint64_t index, uint64_t off,
 		    uint64_t len, bsvc_sink_fn sink, void *arg, char *err, size_t errlen);
 
+/* Serves a range of block id if it is cached (blocks are immutable: an id
+ * names one content version); -ENOENT on a miss. */
+int bsvc_read_cached(struct bsvc *b, uint64_t id, uint64_t off, uint64_t len,
+		     bsvc_sink_fn sink, void *arg);
+
 void bsvc_stats_get(struct bsvc *b, struct bsvc_stats *out);
 
 #endif

@@ -162,28 +162,56 @@ static int store_for(struct fcache *fc, const cJSON *mount, struct ufs **out, ch
 	return 0;
 }
 
-static int fetch(struct fcache *fc, const char *path, struct file_info *out, char *err,
+int fcache_store(struct fcache *fc, const cJSON *mount, struct ufs **out, char *err,
 		 size_t errlen)
 {
+	pthread_mutex_lock(&fc->lock);
+	int rc = store_for(fc, mount, out, err, errlen);
+	pthread_mutex_unlock(&fc->lock);
+	return rc;
+}
+
+int fcache_master_json(struct fcache *fc, const char *method, const char *path_query,
+		       const cJSON *req, cJSON **out, long *status, char *err, size_t errlen)
+{
 	struct httpc *hc = fcache_thread_http(fc);
-	char *esc = httpc_escape(path);
-	if (!hc || !esc) {
-		free(esc);
+	if (!hc)
 		return -ENOMEM;
-	}
 	const struct strata_conf *c = fc->conf;
 	bool tls = *c->http_tls_cert != '\0';
 	int rc = ST_EPEER;
+	snprintf(err, errlen, "no master configured");
+	size_t ulen = strlen(path_query) + 320;
+	char *url = malloc(ulen);
+	if (!url)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->master_addresses.n && rc == ST_EPEER; i++) {
+		snprintf(url, ulen, "%s://%s%s", tls ? "https" : "http",
+			 c->master_addresses.items[i], path_query);
+		rc = httpc_json(hc, method, url, req, out, status, err, errlen);
+	}
+	free(url);
+	return rc;
+}
+
+static int fetch(struct fcache *fc, const char *path, struct file_info *out, char *err,
+		 size_t errlen)
+{
+	char *esc = httpc_escape(path);
+	if (!esc)
+		return -ENOMEM;
+	size_t qlen = strlen(esc) + 64;
+	char *q = malloc(qlen);
+	if (!q) {
+		free(esc);
+		return -ENOMEM;
+	}
+	snprintf(q, qlen, "/api/v1/internal/file?path=%s", esc);
+	free(esc);
 	long status = 0;
 	cJSON *reply = NULL;
-	snprintf(err, errlen, "no master configured");
-	for (size_t i = 0; i < c->master_addresses.n && rc == ST_EPEER; i++) {
-		char url[16384];
-		snprintf(url, sizeof(url), "%s://%s/api/v1/internal/file?path=%s",
-			 tls ? "https" : "http", c->master_addresses.items[i], esc);
-		rc = httpc_json(hc, "GET", url, NULL, &reply, &status, err, errlen);
-	}
-	free(esc);
+	int rc = fcache_master_json(fc, "GET", q, NULL, &reply, &status, err, errlen);
+	free(q);
 	if (rc == ST_EHTTP) {
 		/* Pass the master's verdict on (not found, is a directory...). */
 		return status == 404 ? -ENOENT : status == 400 ? -EINVAL : -EIO;
@@ -206,10 +234,8 @@ static int fetch(struct fcache *fc, const char *path, struct file_info *out, cha
 		out->data_id = (uint64_t)data_id;
 		out->block_size = bs;
 		snprintf(out->ufs_path, sizeof(out->ufs_path), "%s", ufs_path);
-		pthread_mutex_lock(&fc->lock);
-		rc = store_for(fc, cJSON_GetObjectItemCaseSensitive(reply, "mount"), &out->ufs, err,
-			       errlen);
-		pthread_mutex_unlock(&fc->lock);
+		rc = fcache_store(fc, cJSON_GetObjectItemCaseSensitive(reply, "mount"), &out->ufs,
+				  err, errlen);
 	} else {
 		rc = ST_EPROTO;
 	}

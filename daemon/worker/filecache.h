@@ -36,6 +36,18 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
 /* Forgets path (its content changed under us). */
 void fcache_invalidate(struct fcache *fc, const char *path);
 
+/* The open store of a mount as the master describes it ({"uri",
+ * "options"}); opened once and kept. */
+struct cJSON;
+int fcache_store(struct fcache *fc, const struct cJSON *mount, struct ufs **out, char *err,
+		 size_t errlen);
+
+/* Calls method on path_query at the first master that answers (JSON in
+ * and out, like httpc_json). status may be NULL. */
+int fcache_master_json(struct fcache *fc, const char *method, const char *path_query,
+		       const struct cJSON *req, struct cJSON **out, long *status, char *err,
+		       size_t errlen);
+
 /* A per-thread HTTP client (created on first use, freed at thread exit). */
 struct httpc *fcache_thread_http(struct fcache *fc);
 

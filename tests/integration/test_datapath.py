@@ -177,6 +177,63 @@ class DataPathTest(ClusterTestCase):
         self.assertGreater(c["bytes_from_cache_total"], 0, "SSD blocks served after restart")
         self.assertLess(c["bytes_from_ufs_total"], len(self.data))
 
+    def write(self, w, path, data, write_type=None, expect=201):
+        qs = f"path={q(path)}" + (f"&write_type={write_type}" if write_type else "")
+        status, _, body = request(f"{w.url}/api/v1/data?{qs}", method="PUT", body=data,
+                                  timeout=30)
+        self.assertEqual(status, expect, body[:300])
+        return body
+
+    def test_writes_go_to_the_store_and_the_cache(self):
+        ws = self.workers(2)
+        data = os.urandom(9 * MiB + 7)
+        self.write(ws[0], "/up/new.bin", data)
+        with open(os.path.join(self.root, "up", "new.bin"), "rb") as f:
+            self.assertEqual(f.read(), data, "CACHE_THROUGH reached the store")
+
+        def cached():
+            st = get_json(f"{self.m.url}/api/v1/files/stat?path=/up/new.bin")[1]
+            return st["cached_percent"] == 100 and st
+        st = wait_for(cached, what="written blocks cached on their owners")
+        self.assertEqual(st["length"], len(data))
+        # Cached blocks hold data: private files.
+        for w in ws:
+            for name in os.listdir(w.settings["worker.tier.mem.dir"]):
+                mode = os.stat(os.path.join(w.settings["worker.tier.mem.dir"], name)).st_mode
+                self.assertEqual(mode & 0o077, 0, name)
+        self.assertEqual(self.read(ws[1], "/up/new.bin"), data)
+        self.assertEqual(self.read(ws[0], "/up/new.bin"), data)
+        self.assertEqual(self.total(ws, "bytes_from_ufs_total"), 0, "first read already a hit")
+
+        self.write(ws[1], "/up/through.bin", b"t" * 100, write_type="THROUGH")
+        time.sleep(0.8)
+        st = get_json(f"{self.m.url}/api/v1/files/stat?path=/up/through.bin")[1]
+        self.assertEqual((st["length"], st["cached_percent"]), (100, 0))
+        # Overwrite: new content, new blocks. A worker may serve the old
+        # content for worker.metadata_ttl (1 s), never a mix, and then the new.
+        self.write(ws[0], "/up/new.bin", b"replaced")
+        self.assertEqual(self.read(ws[0], "/up/new.bin"), b"replaced")
+        self.assertIn(self.read(ws[1], "/up/new.bin"), (b"replaced", data))
+        time.sleep(1.1)
+        self.assertEqual(self.read(ws[1], "/up/new.bin"), b"replaced")
+
+    def test_write_errors(self):
+        ws = self.workers(1)
+        ro = os.path.join(self.tmp, "ro")
+        os.makedirs(ro)
+        status = request(self.m.url + "/api/v1/mounts", method="POST",
+                         body={"path": "/ro", "uri": "file://" + ro, "readonly": True})[0]
+        self.assertEqual(status, 201)
+        body = self.write(ws[0], "/ro/x", b"x", expect=403)
+        self.assertIn(b"read-only", body)
+        self.assertEqual(os.listdir(ro), [])
+        self.write(ws[0], "/", b"x", expect=400)
+        os.makedirs(os.path.join(self.root, "adir"))
+        self.write(ws[0], "/adir", b"x", expect=400)
+        self.write(ws[0], "/f", b"x", write_type="SOMETIMES", expect=400)
+        status, _, body = request(f"{ws[0].url}/api/v1/blocks/5", method="PUT", body=b"")
+        self.assertIn(status, (200, 201, 411), body)
+
     def test_errors(self):
         ws = self.workers(1)
         status, _, body = request(f"{ws[0].url}/api/v1/data?path=/nope")

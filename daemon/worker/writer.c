@@ -1,0 +1,219 @@
+#include "daemon/worker/writer.h"
+
+#include "daemon/worker/filecache.h"
+#include "daemon/worker/worker.h"
+#include "lib/err.h"
+#include "lib/httpc.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/placement.h"
+#include "tier/tier.h"
+#include "ufs/ufs.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int write_type_parse(const char *s, enum write_type *out)
+{
+	if (strcasecmp(s, "CACHE_THROUGH") == 0)
+		*out = WRITE_CACHE_THROUGH;
+	else if (strcasecmp(s, "THROUGH") == 0)
+		*out = WRITE_THROUGH;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Caches one complete block on its owner. Failures only cost a later
+ * read-through, so they are logged, not returned. */
+static void cache_block(struct worker_node *w, uint64_t id, const char *data, size_t len)
+{
+	char owner[300], err[512] = "";
+	if (!worker_owner_of(w, id, owner, sizeof(owner))) {
+		int rc = tier_block_put(w->tiers, id, data, len, err, sizeof(err));
+		if (rc && rc != -EEXIST)
+			log_debug("block %llu not cached: %s", (unsigned long long)id, err);
+		return;
+	}
+	struct httpc *hc = fcache_thread_http(w->fcache);
+	char url[512];
+	snprintf(url, sizeof(url), "%s://%s/api/v1/blocks/%llu",
+		 *w->conf->http_tls_cert ? "https" : "http", owner, (unsigned long long)id);
+	struct httpc_resp resp = { 0 };
+	if (hc && httpc_request(hc, "PUT", url, "application/octet-stream", data, len, &resp, err,
+				sizeof(err)) == 0) {
+		if (resp.status != 200 && resp.status != 201)
+			log_debug("worker %s refused block %llu: HTTP %ld", owner,
+				  (unsigned long long)id, resp.status);
+		httpc_resp_free(&resp);
+	} else {
+		log_debug("cannot push block %llu to %s: %s", (unsigned long long)id, owner, err);
+	}
+}
+
+static int begin(struct worker_node *w, const char *path, uint64_t *data_id, int64_t *bs,
+		 struct ufs **ufs, char *ufs_path, size_t ufs_len, char *err, size_t errlen)
+{
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "path", path);
+	cJSON *reply = NULL;
+	long status = 0;
+	int rc = fcache_master_json(w->fcache, "POST", "/api/v1/internal/write/begin", req, &reply,
+				    &status, err, errlen);
+	cJSON_Delete(req);
+	if (rc == ST_EHTTP) {
+		rc = status == 403 ? -EROFS : status == 404 ? -ENOENT : status == 409 ? -EEXIST
+			: status == 400 ? -EINVAL : -EIO;
+		return rc;
+	}
+	if (rc)
+		return rc == ST_EPEER ? -EAGAIN : rc;
+	int64_t id = 0;
+	const char *rel = NULL;
+	rc = json_get_int(reply, "data_id", true, 1, INT64_MAX, &id, err, errlen);
+	if (!rc)
+		rc = json_get_int(reply, "block_size", true, 1, INT64_MAX, bs, err, errlen);
+	if (!rc)
+		rc = json_get_str(reply, "ufs_path", true, &rel, err, errlen);
+	if (!rc) {
+		*data_id = (uint64_t)id;
+		snprintf(ufs_path, ufs_len, "%s", rel);
+		rc = fcache_store(w->fcache, cJSON_GetObjectItemCaseSensitive(reply, "mount"), ufs,
+				  err, errlen);
+	}
+	cJSON_Delete(reply);
+	return rc;
+}
+
+static int commit(struct worker_node *w, const char *path, const struct write_result *r,
+		  char *err, size_t errlen)
+{
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "path", path);
+	json_add_int(req, "data_id", (int64_t)r->data_id);
+	json_add_int(req, "length", (int64_t)r->length);
+	json_add_int(req, "mtime_ms", r->mtime_ms);
+	cJSON_AddStringToObject(req, "fingerprint", r->fingerprint);
+	int rc = fcache_master_json(w->fcache, "POST", "/api/v1/internal/write/commit", req, NULL,
+				    NULL, err, errlen);
+	cJSON_Delete(req);
+	return rc == ST_EPEER ? -EAGAIN : rc ? -EIO : 0;
+}
+
+int worker_write_file(struct worker_node *w, const char *path, enum write_type type,
+		      write_reader_fn read, void *arg, struct write_result *out, char *err,
+		      size_t errlen)
+{
+	uint64_t data_id = 0;
+	int64_t bs = 0;
+	struct ufs *ufs = NULL;
+	char *rel = malloc(4096);
+	if (!rel)
+		return -ENOMEM;
+	int rc = begin(w, path, &data_id, &bs, &ufs, rel, 4096, err, errlen);
+	if (rc)
+		goto out_rel;
+	/* One block is buffered so it can be cached whole. */
+	char *block = type == WRITE_CACHE_THROUGH ? malloc((size_t)bs) : NULL;
+	char *chunk = malloc(256 << 10);
+	struct ufs_writer *uw = NULL;
+	if ((type == WRITE_CACHE_THROUGH && !block) || !chunk) {
+		rc = -ENOMEM;
+		goto out_bufs;
+	}
+	rc = ufs_writer_open(ufs, rel, &uw, err, errlen);
+	if (rc)
+		goto out_bufs;
+	uint64_t total = 0, index = 0;
+	size_t filled = 0;
+	for (;;) {
+		long got = read(arg, chunk, 256 << 10);
+		if (got < 0) {
+			snprintf(err, errlen, "reading the upload for '%s' failed", path);
+			rc = -EIO;
+			break;
+		}
+		if (got == 0)
+			break;
+		rc = ufs_writer_write(uw, chunk, (size_t)got, err, errlen);
+		if (rc)
+			break;
+		total += (uint64_t)got;
+		for (size_t done = 0; block && done < (size_t)got;) {
+			size_t n = (size_t)bs - filled < (size_t)got - done ? (size_t)bs - filled
+									   : (size_t)got - done;
+			memcpy(block + filled, chunk + done, n);
+			filled += n;
+			done += n;
+			if (filled == (size_t)bs) {
+				cache_block(w, placement_block_id(data_id, index++), block, filled);
+				filled = 0;
+			}
+		}
+	}
+	if (rc) {
+		ufs_writer_abort(uw);
+		goto out_bufs;
+	}
+	rc = ufs_writer_commit(uw, err, errlen);
+	struct ufs_stat st;
+	if (!rc)
+		rc = ufs_stat(ufs, rel, &st, err, errlen);
+	if (!rc && st.length != total) {
+		snprintf(err, errlen, "'%s' has %llu bytes in its store after writing %llu", path,
+			 (unsigned long long)st.length, (unsigned long long)total);
+		rc = -EIO;
+	}
+	if (rc)
+		goto out_bufs;
+	if (block && filled)
+		cache_block(w, placement_block_id(data_id, index), block, filled);
+	memset(out, 0, sizeof(*out));
+	out->length = total;
+	out->data_id = data_id;
+	out->mtime_ms = st.mtime_ms;
+	snprintf(out->fingerprint, sizeof(out->fingerprint), "%s", st.fingerprint);
+	rc = commit(w, path, out, err, errlen);
+	fcache_invalidate(w->fcache, path);
+out_bufs:
+	free(block);
+	free(chunk);
+out_rel:
+	free(rel);
+	return rc;
+}
+
+int worker_accept_block(struct worker_node *w, uint64_t block_id, uint64_t len,
+			write_reader_fn read, void *arg, char *err, size_t errlen)
+{
+	struct tier_writer *tw;
+	int rc = tier_writer_begin(w->tiers, block_id, len, &tw, err, errlen);
+	if (rc)
+		return rc;
+	char *buf = malloc(256 << 10);
+	uint64_t got = 0;
+	while (!rc && buf && got < len) {
+		long n = read(arg, buf, 256 << 10);
+		if (n <= 0) {
+			snprintf(err, errlen, "block %llu: body ended after %llu of %llu bytes",
+				 (unsigned long long)block_id, (unsigned long long)got,
+				 (unsigned long long)len);
+			rc = -EIO;
+			break;
+		}
+		rc = tier_writer_write(tw, buf, (size_t)n, err, errlen);
+		got += (uint64_t)n;
+	}
+	if (!buf)
+		rc = -ENOMEM;
+	free(buf);
+	if (rc) {
+		tier_writer_abort(tw);
+		return rc;
+	}
+	return tier_writer_commit(tw, err, errlen);
+}
