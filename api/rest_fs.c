@@ -379,7 +379,7 @@ out:
 	cJSON_Delete(body);
 }
 
-/* Worker RPC: {"path","data_id","length","mtime_ms","fingerprint"} records
+/* Worker RPC: {"path","data_id","length","mtime_ms","fingerprint"[,"etag"]} records
  * a file the worker wrote to its store. */
 static void post_write_commit(struct http_req *req, void *ctx)
 {
@@ -399,8 +399,14 @@ static void post_write_commit(struct http_req *req, void *ctx)
 		http_reply_error(req, 400, "invalid_argument", "%s", err);
 		goto out;
 	}
-	int rc = fs_write_commit(m->fs, path, (uint64_t)data_id, (uint64_t)length, mtime, fp, err,
-				 sizeof(err));
+	const char *etag = NULL;
+	if (json_get_str(body, "etag", false, &etag, err, sizeof(err)) ||
+	    (etag && strlen(etag) >= sizeof(((struct ns_inode *)0)->etag))) {
+		http_reply_error(req, 400, "invalid_argument", "field 'etag' must be a short string");
+		goto out;
+	}
+	int rc = fs_write_commit(m->fs, path, (uint64_t)data_id, (uint64_t)length, mtime, fp, etag,
+				 err, sizeof(err));
 	struct ns_inode n;
 	if (!rc)
 		rc = fs_stat(m->fs, path, &n, err, sizeof(err));

@@ -240,7 +240,7 @@ static void put_data(struct http_req *req, void *ctx)
 		return;
 	}
 	struct write_result r;
-	int rc = worker_write_file(w, path, type, read_body, req, &r, err, sizeof(err));
+	int rc = worker_write_file(w, path, type, read_body, req, NULL, &r, err, sizeof(err));
 	if (rc) {
 		http_reply_rc(req, rc, err);
 		return;
@@ -389,12 +389,4 @@ const struct http_route *rest_worker_routes(size_t *nroutes)
 {
 	*nroutes = sizeof(g_routes) / sizeof(g_routes[0]);
 	return g_routes;
-}
-
-void rest_worker_s3_unavailable(struct http_req *req, void *ctx)
-{
-	static const char body[] =
-		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code>"
-		"<Message>This strata version does not serve S3 requests yet</Message></Error>";
-	http_reply_raw(req, 501, "application/xml", body, sizeof(body) - 1);
 }

@@ -9,8 +9,4 @@
  * struct worker_node *. */
 const struct http_route *rest_worker_routes(size_t *nroutes);
 
-/* Fallback handler for the S3 gateway port until the gateway exists:
- * every request gets S3's NotImplemented error document (501). */
-void rest_worker_s3_unavailable(struct http_req *req, void *ctx);
-
 #endif

@@ -65,3 +65,18 @@ const char *st_errcode(int rc)
 		return rc == 0 ? "ok" : "internal";
 	}
 }
+
+int st_rc_from_code(const char *code)
+{
+	static const int candidates[] = {
+		-ENOENT, -EEXIST, -EINVAL, -EACCES, -ENOMEM, -ENOSPC, -ETIMEDOUT, -EAGAIN,
+		-ENOTEMPTY, -ENOTDIR, -EISDIR, -EBUSY, -EXDEV, -EROFS, -ENOTSUP, -ENAMETOOLONG,
+#define ST_ERR_RC(name, val, c, msg) name,
+		ST_ERRORS(ST_ERR_RC)
+#undef ST_ERR_RC
+	};
+	for (size_t i = 0; code && i < sizeof(candidates) / sizeof(candidates[0]); i++)
+		if (strcmp(st_errcode(candidates[i]), code) == 0)
+			return candidates[i];
+	return -EIO;
+}

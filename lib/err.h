@@ -29,4 +29,8 @@ const char *st_strerror(int rc);
 /* Stable machine code ("not_found", "bad_config", ...) for any rc. */
 const char *st_errcode(int rc);
 
+/* The reverse of st_errcode: a negative rc for a code a peer sent
+ * ("not_found" -> -ENOENT); -EIO for codes it does not know. */
+int st_rc_from_code(const char *code);
+
 #endif

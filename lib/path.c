@@ -103,7 +103,8 @@ int path_normalize(const char *in, size_t inlen, char *out, size_t outlen, char 
 		const char *slash = memchr(in + start, '/', inlen - start);
 		size_t end = slash ? (size_t)(slash - in) : inlen;
 		if (end == start) {
-			snprintf(err, errlen, "path '%.64s' has an empty component ('//')", in);
+			snprintf(err, errlen, "path '%.*s' has an empty component ('//')",
+				 (int)(inlen > 64 ? 64 : inlen), in);
 			return -EINVAL;
 		}
 		int rc = path_check_name(in + start, end - start, err, errlen);

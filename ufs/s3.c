@@ -1,6 +1,6 @@
 /*
  * s3:// driver: an S3-compatible bucket (optionally below a key prefix) as
- * an under-store, over libcurl with SigV4 (ufs/sigv4.c).
+ * an under-store, over libcurl with SigV4 (lib/sigv4.c).
  *
  * Directories are key prefixes; mkdir writes a zero-byte "dir/" marker.
  * Rename is CopyObject + DeleteObject per key (recursive for prefixes).
@@ -12,7 +12,7 @@
 
 #include "lib/log.h"
 #include "ufs/s3_int.h"
-#include "ufs/sigv4.h"
+#include "lib/sigv4.h"
 
 #include <ctype.h>
 #include <curl/curl.h>

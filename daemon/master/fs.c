@@ -470,6 +470,8 @@ cJSON *fs_inode_json(const struct ns_inode *n, const char *path)
 	json_add_int(o, "mtime_ms", n->mtime_ms);
 	if (!n->is_dir)
 		cJSON_AddStringToObject(o, "fingerprint", n->fingerprint);
+	if (!n->is_dir && *n->etag)
+		cJSON_AddStringToObject(o, "etag", n->etag);
 	if (n->block_size)
 		json_add_int(o, "block_size", n->block_size);
 	cJSON_AddBoolToObject(o, "mount_point", n->is_mount_point);
@@ -911,13 +913,16 @@ int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *re
 }
 
 int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t length,
-		    int64_t mtime_ms, const char *fingerprint, char *err, size_t errlen)
+		    int64_t mtime_ms, const char *fingerprint, const char *etag, char *err,
+		    size_t errlen)
 {
 	*err = '\0';
 	struct ufs_stat st = { .length = length, .mtime_ms = mtime_ms };
 	snprintf(st.fingerprint, sizeof(st.fingerprint), "%s", fingerprint);
 	cJSON *cmd = entry_cmd("put_file", path, &st, true);
 	json_add_int(cmd, "data_id", (int64_t)data_id);
+	if (etag && *etag)
+		cJSON_AddStringToObject(cmd, "etag", etag);
 	pthread_rwlock_rdlock(&fs->mounts_lock);
 	int rc = meta_submit(fs->meta, cmd, err, errlen);
 	pthread_rwlock_unlock(&fs->mounts_lock);

@@ -80,7 +80,8 @@ int fs_read(struct fs *fs, const char *path, uint64_t off, uint64_t len,
 int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *rel,
 		   size_t rellen, uint64_t *data_id, char *err, size_t errlen);
 int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t length,
-		    int64_t mtime_ms, const char *fingerprint, char *err, size_t errlen);
+		    int64_t mtime_ms, const char *fingerprint, const char *etag, char *err,
+		    size_t errlen);
 
 /* "never" -> -1, "always" -> 0, a duration -> ms. 0 or -EINVAL. */
 int fs_parse_sync_interval(const char *s, int64_t *out);

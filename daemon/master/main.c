@@ -2,6 +2,7 @@
  * and the lost-worker checker, waits for SIGINT/SIGTERM, shuts down. */
 #include "api/rest_fs.h"
 #include "api/rest_master.h"
+#include "api/rest_openapi.h"
 #include "daemon/common.h"
 #include "daemon/master/master.h"
 #include "lib/clock.h"
@@ -162,10 +163,11 @@ int main(int argc, char **argv)
 	}
 	if (*conf.master_root_ufs && mount_root(&m, conf.master_root_ufs))
 		goto out_fs;
-	size_t nmaster, nfs;
+	size_t nmaster, nfs, nopenapi;
 	const struct http_route *mroutes = rest_master_routes(&nmaster);
 	const struct http_route *froutes = rest_fs_routes(&nfs);
-	size_t nroutes = nmaster + nfs;
+	const struct http_route *oroutes = rest_openapi_routes(&nopenapi);
+	size_t nroutes = nmaster + nfs + nopenapi;
 	struct http_route *routes = calloc(nroutes, sizeof(*routes));
 	if (!routes) {
 		log_error("out of memory");
@@ -173,6 +175,7 @@ int main(int argc, char **argv)
 	}
 	memcpy(routes, mroutes, nmaster * sizeof(*routes));
 	memcpy(routes + nmaster, froutes, nfs * sizeof(*routes));
+	memcpy(routes + nmaster + nfs, oroutes, nopenapi * sizeof(*routes));
 	struct http_server_opts hopts = {
 		.name = "master REST",
 		.bind = conf.master_bind,

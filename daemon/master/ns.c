@@ -27,12 +27,13 @@ enum stmt_id {
 	ST_INSERT_MOUNT,
 	ST_DELETE_MOUNT,
 	ST_TOUCH,
+	ST_SET_ETAG,
 	ST_COUNT
 };
 
 static const char *const g_sql[ST_COUNT] = {
 	[ST_LOOKUP] = "SELECT id, parent, name, is_dir, length, mtime_ms, fingerprint, block_size,"
-		      " synced_ms, data_id FROM inodes WHERE parent = ?1 AND name = ?2",
+		      " synced_ms, data_id, etag FROM inodes WHERE parent = ?1 AND name = ?2",
 	[ST_INSERT] = "INSERT INTO inodes(id, parent, name, is_dir, length, mtime_ms, fingerprint,"
 		      " synced_ms, data_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
 		      " coalesce(nullif(?9, 0), ?1))",
@@ -45,9 +46,9 @@ static const char *const g_sql[ST_COUNT] = {
 			   " DELETE FROM inodes WHERE id IN sub",
 	[ST_COUNT_CHILDREN] = "SELECT count(*) FROM inodes WHERE parent = ?1",
 	[ST_LIST] = "SELECT id, parent, name, is_dir, length, mtime_ms, fingerprint, block_size,"
-		    " synced_ms, data_id FROM inodes WHERE parent = ?1 ORDER BY name LIMIT ?2",
+		    " synced_ms, data_id, etag FROM inodes WHERE parent = ?1 ORDER BY name LIMIT ?2",
 	[ST_LIST_AFTER] = "SELECT id, parent, name, is_dir, length, mtime_ms, fingerprint,"
-			  " block_size, synced_ms, data_id FROM inodes WHERE parent = ?1 AND"
+			  " block_size, synced_ms, data_id, etag FROM inodes WHERE parent = ?1 AND"
 			  " name > ?3 ORDER BY name LIMIT ?2",
 	[ST_GET_META] = "SELECT value FROM meta WHERE key = ?1",
 	[ST_SET_META] = "INSERT INTO meta(key, value) VALUES (?1, ?2)"
@@ -58,6 +59,7 @@ static const char *const g_sql[ST_COUNT] = {
 			    " sync_interval_ms, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_DELETE_MOUNT] = "DELETE FROM mounts WHERE path = ?1",
 	[ST_TOUCH] = "UPDATE inodes SET mtime_ms = ?2 WHERE id = ?1",
+	[ST_SET_ETAG] = "UPDATE inodes SET etag = ?2 WHERE id = ?1",
 };
 
 static const char g_schema[] =
@@ -70,7 +72,8 @@ static const char g_schema[] =
 	" pinned INTEGER NOT NULL DEFAULT 0, pin_medium TEXT NOT NULL DEFAULT '',"
 	" ttl_ms INTEGER NOT NULL DEFAULT 0, ttl_action TEXT NOT NULL DEFAULT '',"
 	" repl_min INTEGER NOT NULL DEFAULT 0, repl_max INTEGER NOT NULL DEFAULT -1,"
-	" persisted INTEGER NOT NULL DEFAULT 1, data_id INTEGER NOT NULL DEFAULT 0);"
+	" persisted INTEGER NOT NULL DEFAULT 1, data_id INTEGER NOT NULL DEFAULT 0,"
+	" etag TEXT NOT NULL DEFAULT '');"
 	"CREATE UNIQUE INDEX IF NOT EXISTS inodes_parent_name ON inodes(parent, name);"
 	"CREATE TABLE IF NOT EXISTS mounts("
 	" path TEXT PRIMARY KEY, uri TEXT NOT NULL, readonly INTEGER NOT NULL,"
@@ -194,6 +197,7 @@ static void row_to_inode(sqlite3_stmt *s, struct ns_inode *n)
 	n->block_size = sqlite3_column_int64(s, 7);
 	n->synced_ms = sqlite3_column_int64(s, 8);
 	n->data_id = (uint64_t)sqlite3_column_int64(s, 9);
+	snprintf(n->etag, sizeof(n->etag), "%s", (const char *)sqlite3_column_text(s, 10));
 }
 
 static int child(struct ns *ns, uint64_t parent, const char *name, size_t len,
@@ -656,6 +660,16 @@ static int apply_mkdir(struct apply *a)
 	return rc ? rc : exec1(a->ns, ST_TOUCH, (int64_t)parent.id, now);
 }
 
+static int set_etag(struct ns *ns, uint64_t id, const char *etag)
+{
+	sqlite3_stmt *s = stmt(ns, ST_SET_ETAG);
+	sqlite3_bind_int64(s, 1, (int64_t)id);
+	sqlite3_bind_text(s, 2, etag ? etag : "", -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_reset(s);
+	return rc;
+}
+
 /* Creates or updates the file at path with the command's attributes;
  * parents are created as (not yet synced) directories. */
 static int upsert_file(struct apply *a, const char *path, const cJSON *attrs, int64_t synced)
@@ -677,9 +691,12 @@ static int upsert_file(struct apply *a, const char *path, const cJSON *attrs, in
 	 * under that id already). */
 	int64_t given = cmd_int(attrs, "data_id", 0);
 	rc = child(a->ns, parent.id, path_basename(path), strlen(path_basename(path)), &n);
-	if (rc == -ENOENT)
-		return insert_inode(a->ns, parent.id, path_basename(path), false, length, mtime, fp,
-				    synced, given, NULL);
+	if (rc == -ENOENT) {
+		uint64_t id;
+		rc = insert_inode(a->ns, parent.id, path_basename(path), false, length, mtime, fp,
+				  synced, given, &id);
+		return rc ? rc : set_etag(a->ns, id, cmd_str(attrs, "etag"));
+	}
 	if (rc)
 		return rc;
 	if (n.is_dir) {
@@ -704,6 +721,14 @@ static int upsert_file(struct apply *a, const char *path, const cJSON *attrs, in
 	sqlite3_bind_int64(s, 6, data_id);
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_reset(s);
+	if (rc)
+		return rc;
+	/* The etag (an S3 client's MD5) belongs to the content it came with:
+	 * a sync that finds the same content keeps it, new content without
+	 * one clears it. */
+	const char *etag = cmd_str(attrs, "etag");
+	if (etag || (int64_t)n.data_id != data_id)
+		rc = set_etag(a->ns, n.id, etag);
 	return rc;
 }
 
@@ -841,7 +866,9 @@ static int apply_sync_dir(struct apply *a)
 			continue; /* a UFS name strata cannot represent is skipped */
 		struct ns_inode c;
 		int crc = child(a->ns, dir.id, name, strlen(name), &c);
-		if (crc == 0 && c.is_dir && cmd_bool(e, "is_dir"))
+		/* A directory still here after pruning is the same directory, or
+		 * holds a mount point, which hides a store entry of its name. */
+		if (crc == 0 && c.is_dir)
 			continue;
 		if (cmd_bool(e, "is_dir")) {
 			rc = insert_inode(a->ns, dir.id, name, true, 0, cmd_int(e, "mtime_ms", now),

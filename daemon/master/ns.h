@@ -36,6 +36,7 @@ struct ns_inode {
 	int64_t block_size;     /* 0: the mount's */
 	int64_t synced_ms;      /* last time checked against the UFS; 0 never */
 	uint64_t data_id;       /* changes with the content; names its blocks */
+	char etag[48];          /* MD5 hex of content written through S3, else "" */
 	bool is_mount_point;
 };
 

@@ -90,7 +90,7 @@ static int begin(struct worker_node *w, const char *path, uint64_t *data_id, int
 }
 
 static int commit(struct worker_node *w, const char *path, const struct write_result *r,
-		  char *err, size_t errlen)
+		  const char *etag, char *err, size_t errlen)
 {
 	cJSON *req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "path", path);
@@ -98,6 +98,8 @@ static int commit(struct worker_node *w, const char *path, const struct write_re
 	json_add_int(req, "length", (int64_t)r->length);
 	json_add_int(req, "mtime_ms", r->mtime_ms);
 	cJSON_AddStringToObject(req, "fingerprint", r->fingerprint);
+	if (etag && *etag)
+		cJSON_AddStringToObject(req, "etag", etag);
 	int rc = fcache_master_json(w->fcache, "POST", "/api/v1/internal/write/commit", req, NULL,
 				    NULL, err, errlen);
 	cJSON_Delete(req);
@@ -105,8 +107,8 @@ static int commit(struct worker_node *w, const char *path, const struct write_re
 }
 
 int worker_write_file(struct worker_node *w, const char *path, enum write_type type,
-		      write_reader_fn read, void *arg, struct write_result *out, char *err,
-		      size_t errlen)
+		      write_reader_fn read, void *arg, const char *etag, struct write_result *out,
+		      char *err, size_t errlen)
 {
 	uint64_t data_id = 0;
 	int64_t bs = 0;
@@ -177,7 +179,7 @@ int worker_write_file(struct worker_node *w, const char *path, enum write_type t
 	out->data_id = data_id;
 	out->mtime_ms = st.mtime_ms;
 	snprintf(out->fingerprint, sizeof(out->fingerprint), "%s", st.fingerprint);
-	rc = commit(w, path, out, err, errlen);
+	rc = commit(w, path, out, etag, err, errlen);
 	fcache_invalidate(w->fcache, path);
 out_bufs:
 	free(block);

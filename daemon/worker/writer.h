@@ -30,9 +30,11 @@ struct write_result {
 /* Reads the body: bytes read, 0 at its end, negative on error. */
 typedef long (*write_reader_fn)(void *arg, void *buf, size_t len);
 
+/* etag (may be NULL) is read once the body has ended: an S3 client's MD5
+ * of it, kept as the object's ETag. */
 int worker_write_file(struct worker_node *w, const char *path, enum write_type type,
-		      write_reader_fn read, void *arg, struct write_result *out, char *err,
-		      size_t errlen);
+		      write_reader_fn read, void *arg, const char *etag, struct write_result *out,
+		      char *err, size_t errlen);
 
 /* Receives a block pushed by a peer's CACHE_THROUGH write (len bytes from
  * read) and caches it. */

@@ -279,3 +279,72 @@ class ClusterTestCase(unittest.TestCase):
 
 def main():
     unittest.main(verbosity=2)
+
+
+class S3rver:
+    """A real s3rver (npm, tests/node_modules) on a free loopback port with
+    one bucket, for tests of S3 mounts. Keys S3RVER/S3RVER; s3rver checks
+    only the access key id, not signatures. Always stopped: stop(), and
+    like the daemons through atexit and PR_SET_PDEATHSIG."""
+
+    NODE = "/usr/bin/node"
+    SCRIPT = os.path.join(SOURCE_DIR, "tests", "node_modules", "s3rver", "bin", "s3rver.js")
+    ACCESS_KEY = "S3RVER"
+    SECRET_KEY = "S3RVER"
+
+    def __init__(self, root, bucket):
+        self.dir = os.path.join(root, "s3rver")
+        self.bucket = bucket
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self, timeout=20.0):
+        for path in (self.NODE, self.SCRIPT):
+            if not os.path.exists(path):
+                raise unittest.SkipTest(f"{path} is missing (node, npm ci in tests/)")
+        os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
+        env = dict(os.environ, NODE_OPTIONS="--openssl-legacy-provider")
+        self.log = open(os.path.join(self.dir, "log"), "wb")
+        self.proc = subprocess.Popen(
+            [self.NODE, self.SCRIPT, "-d", os.path.join(self.dir, "data"), "-a", "127.0.0.1",
+             "-p", str(self.port), "--configure-bucket", self.bucket],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
+        _live_procs.append(self.proc)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"s3rver exited with {self.proc.returncode}: "
+                                     f"{self.read_log()[-2000:]}")
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        wait_for(up, timeout=timeout, what="s3rver to listen")
+        return self
+
+    def read_log(self):
+        with open(os.path.join(self.dir, "log"), "r", errors="replace") as f:
+            return f.read()
+
+    def client(self):
+        """A boto3 S3 client for the bucket (path-style addressing)."""
+        import boto3
+        from botocore.config import Config
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id=self.ACCESS_KEY,
+                            aws_secret_access_key=self.SECRET_KEY,
+                            config=Config(s3={"addressing_style": "path"},
+                                          retries={"max_attempts": 1}))
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None:
+            self.log.close()
+            if self.proc in _live_procs:
+                _live_procs.remove(self.proc)
+        self.proc = None

@@ -158,9 +158,10 @@ class LifecycleTest(ClusterTestCase):
         self.assertIn(f"data directory {data} (default", w.read_log())
         for d in (state, data, os.path.join(home, ".cache/strata")):
             self.assertEqual(stat.S_IMODE(os.stat(d).st_mode), 0o700, d)
+        # The S3 gateway answers on its default port.
         status, _, body = request("http://127.0.0.1:39999/bucket/key")
-        self.assertEqual(status, 501)
-        self.assertIn(b"<Code>NotImplemented</Code>", body)
+        self.assertEqual(status, 404)
+        self.assertIn(b"<Code>NoSuchBucket</Code>", body)
 
     def test_unwritable_state_dir(self):
         blocker = os.path.join(self.tmp, "file")

@@ -1,5 +1,5 @@
 /*
- * SigV4 signer (ufs/sigv4.c) against two oracles: AWS's documented S3
+ * SigV4 signer (lib/sigv4.c) against two oracles: AWS's documented S3
  * examples (fixed vectors), and botocore itself, run at test time through
  * tests/unit/sigv4_oracle.py with Debian's /usr/bin/python3 for a batch of
  * requests (queries, payloads, unicode/space/+/% keys, messy header values).
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "ufs/sigv4.h"
+#include "lib/sigv4.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
-#ifndef STRATA_UFS_SIGV4_H
-#define STRATA_UFS_SIGV4_H
+#ifndef STRATA_LIB_SIGV4_H
+#define STRATA_LIB_SIGV4_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,7 +11,9 @@
  * Authorization header value, byte for byte what botocore's S3SigV4Auth
  * produces for the same request (tests/unit/test_ufs_sigv4.c proves it).
  *
- * Used by the S3 driver to sign and, later, by the S3 gateway to verify.
+ * Used by the S3 driver (ufs/s3.c) to sign and by the S3 gateway
+ * (api/s3_auth.c) to verify: both share this one canonicalization.
+ * Secrets are never copied into any output or message.
  */
 
 struct sigv4_kv {
@@ -68,5 +70,28 @@ int sigv4_canonical_query(const struct sigv4_kv *query, size_t nquery, char **ou
 int sigv4_canonical_request(const struct sigv4_request *req, char **out);
 int sigv4_authorization(const struct sigv4_request *req, const struct sigv4_key *key,
 			const char *amz_date, char **out);
+
+/* Just the hex signature of req (key->access_key is not needed). */
+int sigv4_signature(const struct sigv4_request *req, const struct sigv4_key *key,
+		    const char *amz_date, char out[65]);
+
+#define SIGV4_KEY_LEN 32
+/* The derived signing key HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region),
+ * service), "aws4_request"); date is "YYYYMMDD". The caller wipes out. */
+int sigv4_signing_key(const char *secret_key, const char *date, const char *region,
+		      const char *service, unsigned char out[SIGV4_KEY_LEN]);
+
+/*
+ * Signature of one aws-chunked payload chunk (STREAMING-AWS4-HMAC-SHA256-
+ * PAYLOAD): scope is "DATE/REGION/SERVICE/aws4_request", prev_signature the
+ * seed signature for the first chunk, then each chunk's; chunk_sha256 the
+ * hex SHA-256 of the chunk data.
+ */
+int sigv4_chunk_signature(const unsigned char signing_key[SIGV4_KEY_LEN], const char *amz_date,
+			  const char *scope, const char *prev_signature, const char *chunk_sha256,
+			  char out[65]);
+
+/* Constant-time (in the contents) comparison of two signatures. */
+bool sigv4_equal(const char *a, const char *b);
 
 #endif

@@ -1,4 +1,4 @@
-#include "ufs/sigv4.h"
+#include "lib/sigv4.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -298,19 +298,49 @@ static bool amz_date_ok(const char *d)
 	return true;
 }
 
-int sigv4_authorization(const struct sigv4_request *req, const struct sigv4_key *key,
-			const char *amz_date, char **out)
+int sigv4_signing_key(const char *secret_key, const char *date, const char *region,
+		      const char *service, unsigned char out[SIGV4_KEY_LEN])
 {
-	char *creq = NULL, *signed_headers = NULL;
-	char date[9], creq_hash[65], sig_hex[65];
-	unsigned char k[SHA256_DIGEST_LENGTH];
-	struct sbuf sts = { 0 }, auth = { 0 };
+	if (!secret_key || !date || strlen(date) != 8 || !region || !service)
+		return -EINVAL;
+	size_t sklen = strlen(secret_key);
+	char *kseed = malloc(sklen + 5);
+	if (!kseed)
+		return -ENOMEM;
+	memcpy(kseed, "AWS4", 4);
+	memcpy(kseed + 4, secret_key, sklen + 1);
+	hmac_sha256(kseed, sklen + 4, date, out);
+	OPENSSL_cleanse(kseed, sklen + 5);
+	free(kseed);
+	hmac_sha256(out, SIGV4_KEY_LEN, region, out);
+	hmac_sha256(out, SIGV4_KEY_LEN, service, out);
+	hmac_sha256(out, SIGV4_KEY_LEN, "aws4_request", out);
+	return 0;
+}
+
+/* Signs string_to_sign with the derived key; the key buffer is wiped. */
+static void sign_hex(unsigned char k[SIGV4_KEY_LEN], const char *string_to_sign, char out[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	hmac_sha256(k, SIGV4_KEY_LEN, string_to_sign, md);
+	OPENSSL_cleanse(k, SIGV4_KEY_LEN);
+	hex_encode(md, sizeof(md), out);
+	OPENSSL_cleanse(md, sizeof(md));
+}
+
+/* Canonical request, then signature; *signed_headers handed out when non-NULL. */
+static int signature_and_signed(const struct sigv4_request *req, const struct sigv4_key *key,
+				const char *amz_date, char sig_hex[65], char **signed_headers)
+{
+	char *creq = NULL, *sh = NULL;
+	char date[9], creq_hash[65];
+	unsigned char k[SIGV4_KEY_LEN];
+	struct sbuf sts = { 0 };
 	int rc;
 
-	if (!amz_date_ok(amz_date) || !key->access_key || !key->secret_key || !key->region ||
-	    !key->service)
+	if (!amz_date_ok(amz_date) || !key->secret_key || !key->region || !key->service)
 		return -EINVAL;
-	if ((rc = canonical_request_and_signed(req, &creq, &signed_headers)))
+	if ((rc = canonical_request_and_signed(req, &creq, &sh)))
 		return rc;
 	memcpy(date, amz_date, 8);
 	date[8] = '\0';
@@ -330,29 +360,42 @@ int sigv4_authorization(const struct sigv4_request *req, const struct sigv4_key 
 		rc = -ENOMEM;
 		goto out_free;
 	}
-
-	size_t sklen = strlen(key->secret_key);
-	char *kseed = malloc(sklen + 5);
-	if (!kseed) {
-		rc = -ENOMEM;
+	if ((rc = sigv4_signing_key(key->secret_key, date, key->region, key->service, k)))
 		goto out_free;
+	sign_hex(k, sts.p, sig_hex);
+	if (signed_headers) {
+		*signed_headers = sh;
+		sh = NULL;
 	}
-	memcpy(kseed, "AWS4", 4);
-	memcpy(kseed + 4, key->secret_key, sklen + 1);
-	hmac_sha256(kseed, sklen + 4, date, k);
-	OPENSSL_cleanse(kseed, sklen + 5);
-	free(kseed);
-	hmac_sha256(k, sizeof(k), key->region, k);
-	hmac_sha256(k, sizeof(k), key->service, k);
-	hmac_sha256(k, sizeof(k), "aws4_request", k);
-	hmac_sha256(k, sizeof(k), sts.p, k);
-	hex_encode(k, sizeof(k), sig_hex);
-	OPENSSL_cleanse(k, sizeof(k));
+out_free:
+	free(sts.p);
+	free(creq);
+	free(sh);
+	return rc;
+}
 
+int sigv4_signature(const struct sigv4_request *req, const struct sigv4_key *key,
+		    const char *amz_date, char out[65])
+{
+	return signature_and_signed(req, key, amz_date, out, NULL);
+}
+
+int sigv4_authorization(const struct sigv4_request *req, const struct sigv4_key *key,
+			const char *amz_date, char **out)
+{
+	char *signed_headers = NULL;
+	char sig_hex[65];
+	struct sbuf auth = { 0 };
+	int rc;
+
+	if (!key->access_key)
+		return -EINVAL;
+	if ((rc = signature_and_signed(req, key, amz_date, sig_hex, &signed_headers)))
+		return rc;
 	sb_add(&auth, "AWS4-HMAC-SHA256 Credential=");
 	sb_add(&auth, key->access_key);
 	sb_add(&auth, "/");
-	sb_add(&auth, date);
+	sb_addn(&auth, amz_date, 8);
 	sb_add(&auth, "/");
 	sb_add(&auth, key->region);
 	sb_add(&auth, "/");
@@ -362,9 +405,38 @@ int sigv4_authorization(const struct sigv4_request *req, const struct sigv4_key 
 	sb_add(&auth, ", Signature=");
 	sb_add(&auth, sig_hex);
 	rc = sb_finish(&auth, out);
-out_free:
-	free(sts.p);
-	free(creq);
 	free(signed_headers);
 	return rc;
+}
+
+int sigv4_chunk_signature(const unsigned char signing_key[SIGV4_KEY_LEN], const char *amz_date,
+			  const char *scope, const char *prev_signature, const char *chunk_sha256,
+			  char out[65])
+{
+	struct sbuf sts = { 0 };
+	unsigned char k[SIGV4_KEY_LEN];
+	sb_add(&sts, "AWS4-HMAC-SHA256-PAYLOAD\n");
+	sb_add(&sts, amz_date);
+	sb_add(&sts, "\n");
+	sb_add(&sts, scope);
+	sb_add(&sts, "\n");
+	sb_add(&sts, prev_signature);
+	sb_add(&sts, "\n" SIGV4_EMPTY_SHA256 "\n");
+	sb_add(&sts, chunk_sha256);
+	if (sts.oom) {
+		free(sts.p);
+		return -ENOMEM;
+	}
+	memcpy(k, signing_key, SIGV4_KEY_LEN);
+	sign_hex(k, sts.p, out);
+	free(sts.p);
+	return 0;
+}
+
+bool sigv4_equal(const char *a, const char *b)
+{
+	size_t alen = strlen(a), blen = strlen(b);
+	if (alen != blen)
+		return false;
+	return CRYPTO_memcmp(a, b, alen) == 0;
 }

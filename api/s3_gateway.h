@@ -1,0 +1,197 @@
+#ifndef STRATA_API_S3_GATEWAY_H
+#define STRATA_API_S3_GATEWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/s3_auth.h"
+#include "api/s3_proto.h"
+
+/*
+ * The S3 gateway: one CivetWeb fallback handler (api/http.h) that
+ * authenticates, classifies (api/s3_proto.h) and calls a backend through
+ * struct s3_backend. Where the data lives is the backend's business; the
+ * worker implements it over the master's namespace and the block cache,
+ * tests/unit/s3_dir_backend.c over a local directory.
+ *
+ * Wiring:
+ *   struct s3_gw *gw = s3_gw_new(&cfg, &backend, backend_ctx, err, errlen);
+ *   struct http_server_opts o = { ..., .fallback = s3_gw_handle, .raw_path = true };
+ *   http_server_start(&o, NULL, 0, gw, err, errlen);
+ * raw_path is required: signatures cover the path as sent.
+ *
+ * Backend contract. Every call returns 0 or a negative errno and may say
+ * why in err (shown to the client in <Message>; never put secrets there).
+ * The gateway maps errno to S3 errors:
+ *   -ENOENT     NoSuchKey / NoSuchBucket / NoSuchUpload (the gateway asks
+ *               head_bucket to tell a missing bucket from a missing key)
+ *   -EEXIST     BucketAlreadyOwnedByYou (create_bucket)
+ *   -ENOTEMPTY  BucketNotEmpty
+ *   -EACCES, -EPERM, -EROFS  AccessDenied
+ *   -EAGAIN, -EBUSY, -ETIMEDOUT, -ECONNREFUSED  ServiceUnavailable (503)
+ *   -ENOTDIR, -EISDIR  XStrataKeyConflict (409): "a/b" under a file "a",
+ *               or a file over a directory (GET/HEAD of a directory without
+ *               its trailing '/' should return -ENOENT instead)
+ *   -EBADMSG    InvalidPart (complete: a part is missing or its ETag differs)
+ *   -EMSGSIZE   EntityTooSmall (complete: a non-last part under the minimum)
+ *   -EFBIG      EntityTooLarge
+ *   -ENOSPC, -EDQUOT  XStrataStorageFull (507)
+ *   -EINVAL, -ENAMETOOLONG  InvalidArgument
+ *   negative s3_err codes pass through as they are
+ *   anything else  InternalError (500)
+ * Keys arrive validated (s3_key_check); a key ending in '/' is a directory
+ * marker: put of an empty body creates the directory, stat of it reports a
+ * zero-byte object when the directory exists, delete removes it when empty.
+ * Calls come from many server threads at once; the backend locks what it
+ * shares.
+ */
+
+/* Metadata of one object. */
+struct s3_object_info {
+	uint64_t size;
+	int64_t mtime;                /* seconds since the epoch */
+	char etag[S3_ETAG_MAX];       /* unquoted; "" lets the gateway derive one */
+	char content_type[128];       /* "" means application/octet-stream */
+};
+
+/* Where object bytes go on GET: 0 to continue, negative to stop (the
+ * client went away: -EPIPE); a backend returns the sink's rc as is. */
+typedef int (*s3_sink_fn)(void *arg, const void *data, size_t len);
+
+/*
+ * A request body on PUT and UploadPart, already decoded (aws-chunked
+ * framing gone) and checked. read returns bytes (> 0), 0 at the end, or a
+ * negative code (a negative s3_err such as BadDigest/SignatureDoesNotMatch/
+ * IncompleteBody, or -EIO): then the backend must discard what it wrote,
+ * never make it visible, and return that rc. Only after read returned 0
+ * is the body proven; md5_hex then holds its MD5, which the backend should
+ * keep as the object's ETag (clients such as s3cmd compare it).
+ */
+struct s3_body {
+	long (*read)(struct s3_body *body, void *buf, size_t len);
+	int64_t size; /* decoded length announced by the client; -1 unknown */
+	char md5_hex[33];
+	void *priv; /* the gateway's */
+};
+
+struct s3_bucket_entry {
+	char name[S3_MAX_BUCKET + 1];
+	int64_t ctime;
+};
+
+/* One listing entry: an object or (is_prefix) a common prefix ending in '/'. */
+struct s3_list_entry {
+	char *key; /* malloc'd */
+	bool is_prefix;
+	uint64_t size;
+	int64_t mtime;
+	char etag[S3_ETAG_MAX];
+};
+
+/*
+ * A listing request. The backend returns, sorted by key bytes (memcmp
+ * order of the full key), up to max entries that start with prefix and
+ * are strictly greater than after (after "" = from the start):
+ *  - delimit false: every object below prefix, at any depth; an empty
+ *    directory appears as its marker "dir/" (a size-0 object).
+ *  - delimit true: the objects with no '/' after prefix, and one common
+ *    prefix "prefix...dir/" (is_prefix) per directory whose path starts
+ *    with prefix (prefix "a/b" matches the directory a/bc -> "a/bc/").
+ * Note the order is of full keys: "a-c" (0x2d) sorts before "a/b" (0x2f),
+ * so a directory "a" sorts as "a/" among its siblings.
+ * truncated: more entries exist past the last one returned.
+ */
+struct s3_list_query {
+	const char *prefix;
+	bool delimit;
+	const char *after;
+	size_t max; /* >= 1 */
+};
+
+struct s3_list_page {
+	struct s3_list_entry *entries; /* malloc'd array; s3_gw_page_free */
+	size_t n;
+	bool truncated;
+};
+
+/* Appends an entry (key copied) to page; -ENOMEM. For backends. */
+int s3_gw_page_add(struct s3_list_page *page, const char *key, bool is_prefix, uint64_t size,
+		   int64_t mtime, const char *etag);
+void s3_gw_page_free(struct s3_list_page *page);
+
+struct s3_backend {
+	/* *out: malloc'd array owned by the caller (the gateway frees it). */
+	int (*list_buckets)(void *ctx, struct s3_bucket_entry **out, size_t *n, char *err,
+			    size_t errlen);
+	int (*create_bucket)(void *ctx, const char *bucket, char *err, size_t errlen);
+	int (*delete_bucket)(void *ctx, const char *bucket, char *err, size_t errlen);
+	int (*head_bucket)(void *ctx, const char *bucket, char *err, size_t errlen);
+
+	int (*stat)(void *ctx, const char *bucket, const char *key, struct s3_object_info *out,
+		    char *err, size_t errlen);
+	/* Streams [off, off + len) into sink, in pieces of any size. */
+	int (*read)(void *ctx, const char *bucket, const char *key, uint64_t off, uint64_t len,
+		    s3_sink_fn sink, void *sink_arg, char *err, size_t errlen);
+	int (*list)(void *ctx, const char *bucket, const struct s3_list_query *q,
+		    struct s3_list_page *out, char *err, size_t errlen);
+	/* Writes the whole body, then makes the object visible atomically
+	 * (replacing any old one); out gets the new metadata. */
+	int (*put)(void *ctx, const char *bucket, const char *key, struct s3_body *body,
+		   struct s3_object_info *out, char *err, size_t errlen);
+	/* A missing key is not an error for S3: return 0 or -ENOENT, both are
+	 * a 204. Empty parent directories may be pruned (MinIO does). */
+	int (*delete_object)(void *ctx, const char *bucket, const char *key, char *err,
+			     size_t errlen);
+	int (*copy)(void *ctx, const char *src_bucket, const char *src_key,
+		    const char *dst_bucket, const char *dst_key, struct s3_object_info *out,
+		    char *err, size_t errlen);
+
+	/* Multipart. upload_id is the backend's (printable, < S3_UPLOAD_ID_MAX,
+	 * no '&' or spaces needed escaping: the gateway %-encodes nothing). */
+	int (*mpu_create)(void *ctx, const char *bucket, const char *key,
+			  char upload_id[S3_UPLOAD_ID_MAX], char *err, size_t errlen);
+	/* etag: the part's ETag (normally body->md5_hex). */
+	int (*mpu_put_part)(void *ctx, const char *bucket, const char *key,
+			    const char *upload_id, int part_number, struct s3_body *body,
+			    char etag[S3_ETAG_MAX], char *err, size_t errlen);
+	/* parts: ascending, as the client listed them (ETags unquoted); the
+	 * object is the concatenation; out->etag should be s3_multipart_etag. */
+	int (*mpu_complete)(void *ctx, const char *bucket, const char *key,
+			    const char *upload_id, const struct s3_part *parts, size_t nparts,
+			    struct s3_object_info *out, char *err, size_t errlen);
+	int (*mpu_abort)(void *ctx, const char *bucket, const char *key, const char *upload_id,
+			 char *err, size_t errlen);
+	/* Optional (NULL: ListParts is NotImplemented). *parts malloc'd. */
+	int (*mpu_list_parts)(void *ctx, const char *bucket, const char *key,
+			      const char *upload_id, struct s3_xml_part **parts, size_t *n,
+			      char *err, size_t errlen);
+};
+
+struct s3_gw_config {
+	const char *region;  /* reported by GetBucketLocation; NULL: "us-east-1" */
+	/* NULL: no credentials configured, every request is accepted (signed
+	 * or not, signatures unchecked). Set: every request must verify. */
+	s3_auth_lookup_fn lookup;
+	void *lookup_arg;
+	uint64_t max_put_size; /* single PUT / part limit; 0: 5 GiB */
+	/* The clock for signature checks; NULL: time(NULL). */
+	int64_t (*now)(void *arg);
+	void *now_arg;
+};
+
+/* Copies cfg (strings too) and keeps backend/backend_ctx, which must
+ * outlive the gateway. NULL on -ENOMEM with err set. */
+struct s3_gw *s3_gw_new(const struct s3_gw_config *cfg, const struct s3_backend *backend,
+			void *backend_ctx, char *err, size_t errlen);
+void s3_gw_free(struct s3_gw *gw);
+
+struct http_req;
+/* The http_handler_fn for the S3 port; ctx is the struct s3_gw. */
+void s3_gw_handle(struct http_req *req, void *ctx);
+
+/* S3 error for a backend rc (see the table above). object: the request
+ * named a key (ENOENT -> NoSuchKey rather than NoSuchBucket). Pure. */
+int s3_gw_map_errno(int rc, bool object);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * ns_fill: builds a master state directory holding a large namespace, for
+ * bench/namespace.sh. Usage: ns_fill STATE_DIR [NDIRS [FILES_PER_DIR]]
+ * (defaults 1000 x 1000: about 1M inodes under /bench/dNNNNN/fNNNNNN).
+ *
+ * It goes through the real write path, meta_submit (journal append with
+ * fdatasync, then ns_apply), one sync_dir command per directory, as a
+ * lazy load of a big store would. The journal is compacted behind a
+ * snapshot at the end, so a master started on the directory replays
+ * nothing. Not part of the test run.
+ */
+#include "daemon/master/meta.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* {"op":"sync_dir","path":"/bench/dNNNNN","entries":[nfiles files]} */
+static cJSON *dir_cmd(long d, long nfiles)
+{
+	char path[64], name[32];
+	cJSON *cmd = cJSON_CreateObject();
+	snprintf(path, sizeof(path), "/bench/d%05ld", d);
+	cJSON_AddStringToObject(cmd, "op", "sync_dir");
+	cJSON_AddStringToObject(cmd, "path", path);
+	cJSON_AddNumberToObject(cmd, "time_ms", 1700000000000.0);
+	cJSON *entries = cJSON_AddArrayToObject(cmd, "entries");
+	for (long f = 0; entries && f < nfiles; f++) {
+		cJSON *e = cJSON_CreateObject();
+		if (!e)
+			break;
+		snprintf(name, sizeof(name), "f%06ld", f);
+		cJSON_AddStringToObject(e, "name", name);
+		cJSON_AddFalseToObject(e, "is_dir");
+		cJSON_AddNumberToObject(e, "length", 4096 + (double)f);
+		cJSON_AddNumberToObject(e, "mtime_ms", 1700000000000.0);
+		cJSON_AddStringToObject(e, "fingerprint", name);
+		cJSON_AddItemToArray(entries, e);
+	}
+	return cmd;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || argc > 4) {
+		fprintf(stderr, "usage: ns_fill STATE_DIR [NDIRS [FILES_PER_DIR]]\n");
+		return 2;
+	}
+	long ndirs = argc > 2 ? atol(argv[2]) : 1000;
+	long nfiles = argc > 3 ? atol(argv[3]) : 1000;
+	if (ndirs < 1 || nfiles < 0) {
+		fprintf(stderr, "ns_fill: NDIRS must be >= 1 and FILES_PER_DIR >= 0\n");
+		return 2;
+	}
+	struct meta *m = NULL;
+	char err[1024] = "";
+	/* One snapshot (and compaction) once every directory is in. */
+	if (meta_open(argv[1], (uint64_t)ndirs, &m, err, sizeof(err))) {
+		fprintf(stderr, "ns_fill: %s\n", err);
+		return 1;
+	}
+	int code = 0;
+	double t0 = now_s();
+	for (long d = 0; d < ndirs; d++) {
+		cJSON *cmd = dir_cmd(d, nfiles);
+		int rc = cmd ? meta_submit(m, cmd, err, sizeof(err)) : -1;
+		cJSON_Delete(cmd);
+		if (rc) {
+			fprintf(stderr, "ns_fill: directory %ld: %s\n", d, cmd ? err : "out of memory");
+			code = 1;
+			break;
+		}
+		if ((d + 1) % 100 == 0)
+			fprintf(stderr, "ns_fill: %ld/%ld directories, %.1f s\n", d + 1, ndirs,
+				now_s() - t0);
+	}
+	double secs = now_s() - t0;
+	struct ns *ns = meta_read_lock(m);
+	long long inodes = (long long)ns_inode_count(ns);
+	meta_read_unlock(m);
+	meta_close(m);
+	printf("inodes %lld seconds %.2f inodes_per_s %.0f\n", inodes, secs,
+	       secs > 0 ? (double)inodes / secs : 0.0);
+	return code;
+}
