@@ -1,5 +1,7 @@
 #include "api/rest_fs.h"
 
+#include "api/rest_common.h"
+
 #include "daemon/master/fs.h"
 #include "daemon/master/master.h"
 #include "lib/conf.h"
@@ -203,6 +205,8 @@ static void get_stat(struct http_req *req, void *ctx)
 static void get_internal_file(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
+	if (!rest_worker_authorized(req, m->conf))
+		return;
 	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
 	if (path_param(req, "path", path, sizeof(path)))
 		return;
@@ -343,6 +347,8 @@ out:
 static void post_write_begin(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
+	if (!rest_worker_authorized(req, m->conf))
+		return;
 	cJSON *body;
 	if (http_req_json(req, &body))
 		return;
@@ -384,6 +390,8 @@ out:
 static void post_write_commit(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
+	if (!rest_worker_authorized(req, m->conf))
+		return;
 	cJSON *body;
 	if (http_req_json(req, &body))
 		return;

@@ -103,6 +103,8 @@ static int add_blocks(struct master *m, uint64_t id, const cJSON *list, char *er
 static void post_register(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
+	if (!rest_worker_authorized(req, m->conf))
+		return;
 	cJSON *body;
 	if (http_req_json(req, &body))
 		return;
@@ -158,6 +160,8 @@ static void post_register(struct http_req *req, void *ctx)
 static void post_heartbeat(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
+	if (!rest_worker_authorized(req, m->conf))
+		return;
 	cJSON *body;
 	if (http_req_json(req, &body))
 		return;

@@ -101,6 +101,10 @@ struct conf_list {
 	  "Which blocks a full tier moves down or evicts first.")                             \
 	X(worker_metadata_ttl, "worker.metadata_ttl", DURATION, "1s", 0, 3600000, NULL,       \
 	  "How long a worker reuses a file's metadata from the master before asking again.")  \
+	X(cluster_worker_token, "cluster.worker_token", STR, "", 0, 0, NULL,                  \
+	  "Shared secret workers present to masters (header X-Strata-Worker-Token) for "      \
+	  "worker RPC, which hands out mount credentials. Empty: worker RPC is served to "    \
+	  "loopback peers only. Never logged.")                                               \
 	X(http_threads, "http.threads", INT, "32", 2, 1024, NULL,                             \
 	  "Worker threads of each HTTP server.")                                              \
 	X(http_request_timeout, "http.request_timeout", DURATION, "30s", 100, 3600000, NULL, \

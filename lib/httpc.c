@@ -15,6 +15,7 @@ struct httpc {
 	pthread_mutex_t lock;
 	struct httpc_opts opts;
 	char *ca_file;
+	char *extra_header;
 };
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
@@ -38,6 +39,14 @@ struct httpc *httpc_new(const struct httpc_opts *opts)
 		return NULL;
 	}
 	hc->opts.ca_file = hc->ca_file;
+	hc->opts.extra_header = NULL;
+	if (opts && opts->extra_header && *opts->extra_header &&
+	    !(hc->extra_header = strdup(opts->extra_header))) {
+		free(hc->ca_file);
+		free(hc);
+		return NULL;
+	}
+	hc->opts.extra_header = hc->extra_header;
 	if (hc->opts.timeout_ms <= 0)
 		hc->opts.timeout_ms = 30000;
 	if (hc->opts.connect_timeout_ms <= 0)
@@ -45,6 +54,7 @@ struct httpc *httpc_new(const struct httpc_opts *opts)
 	hc->curl = curl_easy_init();
 	if (!hc->curl) {
 		free(hc->ca_file);
+		free(hc->extra_header);
 		free(hc);
 		return NULL;
 	}
@@ -58,6 +68,7 @@ void httpc_free(struct httpc *hc)
 		return;
 	curl_easy_cleanup(hc->curl);
 	free(hc->ca_file);
+	free(hc->extra_header);
 	pthread_mutex_destroy(&hc->lock);
 	free(hc);
 }
@@ -135,6 +146,8 @@ int httpc_request(struct httpc *hc, const char *method, const char *url,
 		headers = curl_slist_append(headers, ctype);
 	}
 	headers = curl_slist_append(headers, "Expect:");
+	if (hc->opts.extra_header)
+		headers = curl_slist_append(headers, hc->opts.extra_header);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 
 	CURLcode cc = curl_easy_perform(c);
@@ -241,6 +254,8 @@ int httpc_stream(struct httpc *hc, const char *method, const char *url, FILE *in
 	CURL *c = hc->curl;
 	struct stream_sink sink = { .out = out, .curl = c };
 	struct curl_slist *headers = curl_slist_append(NULL, "Expect:");
+	if (hc->opts.extra_header)
+		headers = curl_slist_append(headers, hc->opts.extra_header);
 	int rc = 0;
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url);

@@ -21,6 +21,7 @@ struct httpc_opts {
 	int64_t connect_timeout_ms; /* 0: 5 s */
 	const char *ca_file;        /* PEM bundle to verify HTTPS peers; NULL: system's */
 	bool insecure_tls;          /* accept any server certificate (CLI --insecure) */
+	const char *extra_header;   /* "Name: value" sent with every request, or NULL */
 };
 
 struct httpc_resp {

@@ -35,6 +35,11 @@ if [ -z "${STRATA_MASTER_ROOT_UFS:-}" ] && [ ! -d "$dir/ufs" ]; then
   printf 'This directory is mounted at / in strata.\n' > "$dir/ufs/welcome/README.txt"
 fi
 
+# Workers prove themselves to the master with a shared token (passed in the
+# environment, which other users cannot read, not on the command line).
+STRATA_CLUSTER_WORKER_TOKEN=$(openssl rand -hex 16)
+export STRATA_CLUSTER_WORKER_TOKEN
+
 bin="$here/build"
 pids=()
 stop() {

@@ -1,5 +1,7 @@
 #include "daemon/worker/filecache.h"
 
+#include "daemon/worker/worker.h"
+
 #include "lib/clock.h"
 #include "lib/conf.h"
 #include "lib/err.h"
@@ -88,7 +90,10 @@ struct httpc *fcache_thread_http(struct fcache *fc)
 	struct httpc *hc = pthread_getspecific(fc->http_key);
 	if (!hc) {
 		const struct strata_conf *c = fc->conf;
+		char token[512];
+		worker_token_header(c, token, sizeof(token));
 		struct httpc_opts o = {
+			.extra_header = token,
 			.timeout_ms = c->http_request_timeout,
 			.connect_timeout_ms = 2000,
 			.ca_file = *c->http_tls_ca ? c->http_tls_ca : c->http_tls_cert,

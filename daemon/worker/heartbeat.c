@@ -27,6 +27,14 @@ int64_t worker_used_bytes(const struct worker_node *w)
 	return (int64_t)used;
 }
 
+void worker_token_header(const struct strata_conf *c, char *buf, size_t len)
+{
+	if (*c->cluster_worker_token)
+		snprintf(buf, len, "X-Strata-Worker-Token: %s", c->cluster_worker_token);
+	else if (len)
+		buf[0] = '\0';
+}
+
 int worker_owner_of(struct worker_node *w, uint64_t block_id, char *addr, size_t len)
 {
 	int remote = 0;
@@ -310,7 +318,10 @@ static void *hb_main(void *arg)
 
 int worker_heartbeat_start(struct worker_node *w)
 {
+	char token[512];
+	worker_token_header(w->conf, token, sizeof(token));
 	struct httpc_opts hopts = {
+		.extra_header = token,
 		.timeout_ms = w->conf->http_request_timeout,
 		.connect_timeout_ms = 2000,
 		.ca_file = *w->conf->http_tls_ca ? w->conf->http_tls_ca : w->conf->http_tls_cert,

@@ -54,6 +54,10 @@ struct worker_node {
  */
 int worker_owner_of(struct worker_node *w, uint64_t block_id, char *addr, size_t len);
 
+/* "X-Strata-Worker-Token: <cluster.worker_token>" into buf, or "" when no
+ * token is configured. */
+void worker_token_header(const struct strata_conf *c, char *buf, size_t len);
+
 /* Bytes used in the worker's tiers. */
 int64_t worker_used_bytes(const struct worker_node *w);
 

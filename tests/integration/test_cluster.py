@@ -82,6 +82,25 @@ class ClusterTest(ClusterTestCase):
         m.wait_ready()
         wait_for(lambda: len(workers(m)) == 1, timeout=15, what="late registration")
 
+    def test_worker_token(self):
+        token = "t0ken-" + "x" * 20
+        m = self.cluster.master(settings={"cluster.worker_token": token})
+        good = self.cluster.worker(m, name="good", settings={"cluster.worker_token": token})
+        bad = self.cluster.worker(m, name="bad", settings={"cluster.worker_token": "wrong"})
+        none = self.cluster.worker(m, name="none")
+        wait_for(lambda: len(workers(m)) == 1, what="the worker with the token")
+        wait_for(lambda: "wrong X-Strata-Worker-Token" in bad.read_log(), what="refusal")
+        wait_for(lambda: "X-Strata-Worker-Token is required" in none.read_log(),
+                 what="refusal without token")
+        self.assertEqual(workers(m)[0]["address"], good.address)
+        status, body = get_json(m.url + "/api/v1/internal/file?path=/x")
+        self.assertEqual((status, body["error"]["code"]), (403, "forbidden"))
+        status, body = get_json(m.url + "/api/v1/internal/file?path=/x",
+                                headers={"X-Strata-Worker-Token": token})
+        self.assertNotEqual(status, 403)
+        for log in (m.read_log(), good.read_log(), bad.read_log()):
+            self.assertNotIn(token, log)
+
     def test_admin_report(self):
         m = self.cluster.master()
         w = self.cluster.worker(m)
