@@ -1,8 +1,11 @@
 #include "api/rest_common.h"
 
 #include "api/http.h"
+#include "lib/path.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <openssl/crypto.h>
 #include <string.h>
 
@@ -58,4 +61,29 @@ bool rest_worker_authorized(struct http_req *req, const struct strata_conf *conf
 	http_reply_error(req, 403, "forbidden",
 			 got ? "wrong X-Strata-Worker-Token" : "X-Strata-Worker-Token is required");
 	return false;
+}
+
+int rest_path_param(struct http_req *req, const char *name, char *out, size_t outlen)
+{
+	char *raw = malloc(PATH_MAX_LEN * 3 + 16);
+	if (!raw) {
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+		return -ENOMEM;
+	}
+	int n = http_req_param(req, name, raw, PATH_MAX_LEN * 3 + 16);
+	int rc = 0;
+	char err[256];
+	if (n == -ENOENT) {
+		http_reply_error(req, 400, "invalid_argument", "query parameter '%s' is required",
+				 name);
+		rc = n;
+	} else if (n < 0) {
+		http_reply_error(req, 400, "invalid_path", "query parameter '%s' is too long",
+				 name);
+		rc = n;
+	} else if ((rc = path_normalize(raw, (size_t)n, out, outlen, err, sizeof(err)))) {
+		http_reply_error(req, 400, "invalid_path", "%s: %s", name, err);
+	}
+	free(raw);
+	return rc;
 }

@@ -4,6 +4,7 @@
 #include "lib/conf.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct cJSON;
 
@@ -19,5 +20,10 @@ struct http_req;
  * loopback peers are served. Replies 403 and returns false otherwise.
  */
 bool rest_worker_authorized(struct http_req *req, const struct strata_conf *conf);
+
+/* Reads query parameter `name` as a namespace path and normalizes it (the
+ * one place REST paths are normalized); on failure replies 400 and returns
+ * non-zero. */
+int rest_path_param(struct http_req *req, const char *name, char *out, size_t outlen);
 
 #endif

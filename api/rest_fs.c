@@ -17,33 +17,6 @@
 
 #define ERRLEN 1024
 
-/* Reads query parameter `name` as a namespace path and normalizes it; on
- * failure replies 400 and returns non-zero. */
-static int path_param(struct http_req *req, const char *name, char *out, size_t outlen)
-{
-	char *raw = malloc(PATH_MAX_LEN * 3 + 16);
-	if (!raw) {
-		http_reply_error(req, 500, "out_of_memory", "out of memory");
-		return -ENOMEM;
-	}
-	int n = http_req_param(req, name, raw, PATH_MAX_LEN * 3 + 16);
-	int rc = 0;
-	char err[256];
-	if (n == -ENOENT) {
-		http_reply_error(req, 400, "invalid_argument", "query parameter '%s' is required",
-				 name);
-		rc = n;
-	} else if (n < 0) {
-		http_reply_error(req, 400, "invalid_path", "query parameter '%s' is too long",
-				 name);
-		rc = n;
-	} else if ((rc = path_normalize(raw, (size_t)n, out, outlen, err, sizeof(err)))) {
-		http_reply_error(req, 400, "invalid_path", "%s: %s", name, err);
-	}
-	free(raw);
-	return rc;
-}
-
 /* The same for a path in a JSON body field. */
 static int path_field(struct http_req *req, const cJSON *body, const char *field, char *out,
 		      size_t outlen)
@@ -119,7 +92,7 @@ static void delete_mount(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
 	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
-	if (path_param(req, "path", path, sizeof(path)))
+	if (rest_path_param(req, "path", path, sizeof(path)))
 		return;
 	int rc = fs_unmount(m->fs, path, err, sizeof(err));
 	if (rc) {
@@ -175,7 +148,7 @@ static void get_stat(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
 	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
-	if (path_param(req, "path", path, sizeof(path)))
+	if (rest_path_param(req, "path", path, sizeof(path)))
 		return;
 	struct ns_inode n;
 	struct ns_mount *mnt = malloc(sizeof(*mnt));
@@ -208,7 +181,7 @@ static void get_internal_file(struct http_req *req, void *ctx)
 	if (!rest_worker_authorized(req, m->conf))
 		return;
 	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
-	if (path_param(req, "path", path, sizeof(path)))
+	if (rest_path_param(req, "path", path, sizeof(path)))
 		return;
 	struct ns_inode n;
 	struct ns_mount *mnt = malloc(sizeof(*mnt));
@@ -246,7 +219,7 @@ static void get_list(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
 	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "", after[PATH_NAME_MAX + 1], lim[32];
-	if (path_param(req, "path", path, sizeof(path)))
+	if (rest_path_param(req, "path", path, sizeof(path)))
 		return;
 	bool has_after = http_req_param(req, "after", after, sizeof(after)) >= 0;
 	int64_t limit = 0;
@@ -309,7 +282,7 @@ static void delete_file(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
 	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
-	if (path_param(req, "path", path, sizeof(path)))
+	if (rest_path_param(req, "path", path, sizeof(path)))
 		return;
 	int rc = fs_delete(m->fs, path, flag_param(req, "recursive"), err, sizeof(err));
 	if (rc) {
@@ -435,7 +408,7 @@ static void put_content(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
 	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
-	if (path_param(req, "path", path, sizeof(path)))
+	if (rest_path_param(req, "path", path, sizeof(path)))
 		return;
 	struct ns_inode n;
 	int rc = fs_write(m->fs, path, read_body, req, &n, err, sizeof(err));
@@ -462,7 +435,7 @@ static void get_content(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
 	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "", num[32];
-	if (path_param(req, "path", path, sizeof(path)))
+	if (rest_path_param(req, "path", path, sizeof(path)))
 		return;
 	int64_t off = 0, len = -1;
 	if ((http_req_param(req, "offset", num, sizeof(num)) >= 0 &&

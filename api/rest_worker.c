@@ -73,22 +73,6 @@ static void get_config(struct http_req *req, void *ctx)
 	http_reply_json(req, 200, o);
 }
 
-/* Normalized ?path= into out; replies 400 and returns non-zero if bad. */
-static int path_param(struct http_req *req, char *out, size_t outlen)
-{
-	char raw[PATH_MAX_LEN * 3 + 16], err[256];
-	int n = http_req_param(req, "path", raw, sizeof(raw));
-	if (n < 0) {
-		http_reply_error(req, 400, n == -ENOENT ? "invalid_argument" : "invalid_path",
-				 "query parameter 'path' is %s", n == -ENOENT ? "required" : "too long");
-		return -EINVAL;
-	}
-	int rc = path_normalize(raw, (size_t)n, out, outlen, err, sizeof(err));
-	if (rc)
-		http_reply_error(req, 400, "invalid_path", "path: %s", err);
-	return rc;
-}
-
 /* Reads an optional non-negative integer query parameter. */
 static int u64_param(struct http_req *req, const char *name, uint64_t *out)
 {
@@ -124,7 +108,7 @@ static void get_data(struct http_req *req, void *ctx)
 	struct worker_node *w = ctx;
 	char path[PATH_MAX_LEN + 1], err[1024] = "";
 	uint64_t off = 0, len = UINT64_MAX;
-	if (path_param(req, path, sizeof(path)) || u64_param(req, "offset", &off) ||
+	if (rest_path_param(req, "path", path, sizeof(path)) || u64_param(req, "offset", &off) ||
 	    u64_param(req, "length", &len))
 		return;
 	struct file_info *fi = malloc(sizeof(*fi));
@@ -176,7 +160,7 @@ static void get_block(struct http_req *req, void *ctx)
 		return;
 	}
 	id = (uint64_t)parsed;
-	if (path_param(req, path, sizeof(path)) || u64_param(req, "data_id", &data_id) ||
+	if (rest_path_param(req, "path", path, sizeof(path)) || u64_param(req, "data_id", &data_id) ||
 	    u64_param(req, "offset", &off) || u64_param(req, "length", &len))
 		return;
 	/* A cached block is served whatever our metadata says: its id names
@@ -230,7 +214,7 @@ static void put_data(struct http_req *req, void *ctx)
 {
 	struct worker_node *w = ctx;
 	char path[PATH_MAX_LEN + 1], err[1024] = "", wt[32];
-	if (path_param(req, path, sizeof(path)))
+	if (rest_path_param(req, "path", path, sizeof(path)))
 		return;
 	enum write_type type = WRITE_CACHE_THROUGH;
 	if (http_req_param(req, "write_type", wt, sizeof(wt)) >= 0 &&
