@@ -107,7 +107,6 @@ struct s3_auth_chunked {
 	uint64_t remaining; /* data bytes left in the current chunk */
 	uint64_t decoded;   /* total data bytes so far */
 	bool last;          /* the zero-size chunk was seen */
-	bool done;
 	char chunk_sig[65];
 	char prev_sig[65];
 	void *sha; /* EVP_MD_CTX of the current chunk */

@@ -6,6 +6,7 @@
 #include "api/s3_gateway.h"
 
 #include "api/http.h"
+#include "api/s3_gateway_int.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -18,36 +19,8 @@
 #include <strings.h>
 #include <time.h>
 
-#define GW_DEFAULT_MAX_PUT (5ull * 1024 * 1024 * 1024)
 #define GW_MAX_XML_BODY (4u * 1024 * 1024)
-#define GW_IO_CHUNK (256u * 1024)
 #define GW_OWNER "strata"
-
-struct s3_gw {
-	struct s3_backend be;
-	void *be_ctx;
-	char *region;
-	s3_auth_lookup_fn lookup;
-	void *lookup_arg;
-	uint64_t max_put;
-	int64_t (*now)(void *arg);
-	void *now_arg;
-	uint64_t seq; /* request ids */
-	uint64_t boot;
-};
-
-/* One request in flight. */
-struct gw_call {
-	struct s3_gw *gw;
-	struct http_req *req;
-	struct s3_request r;
-	struct s3_auth_result auth;
-	bool authed;
-	bool body_done; /* the request body was read to its end */
-	char request_id[24];
-	char resource[S3_MAX_KEY + S3_MAX_BUCKET + 8];
-	char err[512];
-};
 
 int s3_gw_page_add(struct s3_list_page *page, const char *key, bool is_prefix, uint64_t size,
 		   int64_t mtime, const char *etag)
@@ -252,293 +225,6 @@ static int head_bucket_rc(struct gw_call *c)
 	return rc ? s3_gw_map_errno(rc, false) : 0;
 }
 
-/* ---- request bodies ---- */
-
-struct body_state {
-	struct gw_call *c;
-	int64_t raw_left; /* bytes of the HTTP body still to read; -1 unknown */
-	bool chunked;     /* aws-chunked framing */
-	struct s3_auth_chunked dec;
-	EVP_MD_CTX *sha; /* SHA-256 of the body, when the client signed one */
-	EVP_MD_CTX *md5;
-	unsigned char want_md5[16];
-	bool check_md5;
-	uint64_t decoded;
-	int64_t want_decoded; /* x-amz-decoded-content-length, -1 */
-	uint64_t max;
-	char *raw;       /* aws-chunked: raw input */
-	char *pending;   /* aws-chunked: decoded, not yet handed out */
-	size_t npending, pending_off;
-	bool eof;
-	int final_rc;
-};
-
-static int pending_sink(void *arg, const void *data, size_t len)
-{
-	struct body_state *b = arg;
-	memcpy(b->pending + b->npending, data, len);
-	b->npending += len;
-	return 0;
-}
-
-static int body_finish(struct body_state *b)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	if (b->chunked) {
-		int rc = s3_auth_chunked_finish(&b->dec);
-		if (rc) {
-			snprintf(b->c->err, sizeof(b->c->err), "aws-chunked body ends early");
-			return rc;
-		}
-		if (b->want_decoded >= 0 && (uint64_t)b->want_decoded != b->decoded) {
-			snprintf(b->c->err, sizeof(b->c->err),
-				 "x-amz-decoded-content-length says %" PRId64 " bytes, got %" PRIu64,
-				 b->want_decoded, b->decoded);
-			return -S3_ERR_INCOMPLETE_BODY;
-		}
-	} else if (b->raw_left > 0) {
-		snprintf(b->c->err, sizeof(b->c->err), "the body ended %" PRId64 " bytes early",
-			 b->raw_left);
-		return -S3_ERR_INCOMPLETE_BODY;
-	}
-	if (b->sha) {
-		char hex[65];
-		if (EVP_DigestFinal_ex(b->sha, md, &mdlen) != 1)
-			return -S3_ERR_INTERNAL;
-		for (unsigned i = 0; i < mdlen; i++)
-			snprintf(hex + 2 * i, 3, "%02x", md[i]);
-		if (strcmp(hex, b->c->auth.payload_sha256) != 0) {
-			snprintf(b->c->err, sizeof(b->c->err),
-				 "the body does not hash to x-amz-content-sha256");
-			return -S3_ERR_SHA256_MISMATCH;
-		}
-	}
-	return 0;
-}
-
-static long body_read(struct s3_body *body, void *buf, size_t len)
-{
-	struct body_state *b = body->priv;
-	long n;
-	if (b->final_rc)
-		return b->final_rc;
-	if (b->eof)
-		return 0;
-	if (!b->chunked) {
-		size_t want = len;
-		if (b->raw_left >= 0 && (uint64_t)b->raw_left < want)
-			want = (size_t)b->raw_left;
-		n = want ? http_req_read(b->c->req, buf, want) : 0;
-		if (n < 0) {
-			snprintf(b->c->err, sizeof(b->c->err), "cannot read the request body");
-			return b->final_rc = -S3_ERR_INCOMPLETE_BODY;
-		}
-		if (b->raw_left >= 0)
-			b->raw_left -= n;
-	} else {
-		while (b->pending_off == b->npending) {
-			b->npending = b->pending_off = 0;
-			size_t want = GW_IO_CHUNK;
-			if (b->raw_left >= 0 && (uint64_t)b->raw_left < want)
-				want = (size_t)b->raw_left;
-			long got = want ? http_req_read(b->c->req, b->raw, want) : 0;
-			if (got < 0) {
-				snprintf(b->c->err, sizeof(b->c->err), "cannot read the request body");
-				return b->final_rc = -S3_ERR_INCOMPLETE_BODY;
-			}
-			if (got == 0)
-				break;
-			if (b->raw_left >= 0)
-				b->raw_left -= got;
-			int rc = s3_auth_chunked_feed(&b->dec, b->raw, (size_t)got, pending_sink, b);
-			if (rc) {
-				snprintf(b->c->err, sizeof(b->c->err),
-					 rc == -S3_ERR_SIGNATURE_MISMATCH
-						 ? "an aws-chunked chunk signature does not match"
-						 : "malformed aws-chunked body");
-				return b->final_rc = rc;
-			}
-		}
-		n = (long)(b->npending - b->pending_off);
-		if ((size_t)n > len)
-			n = (long)len;
-		memcpy(buf, b->pending + b->pending_off, (size_t)n);
-		b->pending_off += (size_t)n;
-	}
-	if (n == 0) {
-		b->eof = true;
-		b->c->body_done = true;
-		int rc = body_finish(b);
-		if (!rc && b->check_md5) {
-			unsigned char md[EVP_MAX_MD_SIZE];
-			unsigned mdlen = 0;
-			EVP_DigestFinal_ex(b->md5, md, &mdlen);
-			if (mdlen != 16 || CRYPTO_memcmp(md, b->want_md5, 16) != 0) {
-				snprintf(b->c->err, sizeof(b->c->err),
-					 "the body does not match Content-MD5");
-				rc = -S3_ERR_BAD_DIGEST;
-			}
-			for (unsigned i = 0; i < mdlen; i++)
-				snprintf(body->md5_hex + 2 * i, 3, "%02x", md[i]);
-		} else if (!rc) {
-			unsigned char md[EVP_MAX_MD_SIZE];
-			unsigned mdlen = 0;
-			EVP_DigestFinal_ex(b->md5, md, &mdlen);
-			for (unsigned i = 0; i < mdlen; i++)
-				snprintf(body->md5_hex + 2 * i, 3, "%02x", md[i]);
-		}
-		return b->final_rc = rc;
-	}
-	b->decoded += (uint64_t)n;
-	if (b->decoded > b->max) {
-		snprintf(b->c->err, sizeof(b->c->err), "the body exceeds %" PRIu64 " bytes", b->max);
-		return b->final_rc = -S3_ERR_ENTITY_TOO_LARGE;
-	}
-	if (b->sha)
-		EVP_DigestUpdate(b->sha, buf, (size_t)n);
-	EVP_DigestUpdate(b->md5, buf, (size_t)n);
-	return n;
-}
-
-static bool header_int(struct http_req *req, const char *name, int64_t *out)
-{
-	const char *v = http_req_header(req, name);
-	char *end = NULL;
-	if (!v || !*v)
-		return false;
-	long long x = strtoll(v, &end, 10);
-	if (*end || x < 0)
-		return false;
-	*out = x;
-	return true;
-}
-
-static void body_close(struct body_state *b)
-{
-	if (b->chunked)
-		s3_auth_chunked_free(&b->dec);
-	EVP_MD_CTX_free(b->sha);
-	EVP_MD_CTX_free(b->md5);
-	free(b->raw);
-	free(b->pending);
-}
-
-/* Sets up body/b for the request body. Returns 0 or a negative s3_err. */
-static int body_open(struct gw_call *c, struct s3_body *body, struct body_state *b)
-{
-	struct http_req *req = c->req;
-	const char *sha_hdr = http_req_header(req, "x-amz-content-sha256");
-	memset(b, 0, sizeof(*b));
-	memset(body, 0, sizeof(*body));
-	b->c = c;
-	b->max = c->gw->max_put;
-	b->want_decoded = -1;
-	if (!header_int(req, "Content-Length", &b->raw_left))
-		b->raw_left = -1;
-	body->read = body_read;
-	body->priv = b;
-	body->size = b->raw_left;
-	b->md5 = EVP_MD_CTX_new();
-	if (!b->md5 || EVP_DigestInit_ex(b->md5, EVP_md5(), NULL) != 1)
-		return -S3_ERR_INTERNAL;
-	enum s3_payload payload = S3_PAYLOAD_UNSIGNED;
-	if (c->authed) {
-		payload = c->auth.payload;
-	} else if (sha_hdr && !strcmp(sha_hdr, S3_AUTH_STREAMING)) {
-		payload = S3_PAYLOAD_STREAMING_UNSIGNED; /* no keys: framing only */
-	} else if (sha_hdr && !strcmp(sha_hdr, S3_AUTH_STREAMING_UNSIGNED)) {
-		payload = S3_PAYLOAD_STREAMING_UNSIGNED;
-	} else if (sha_hdr && strlen(sha_hdr) == 64) {
-		payload = S3_PAYLOAD_SHA256;
-		snprintf(c->auth.payload_sha256, sizeof(c->auth.payload_sha256), "%s", sha_hdr);
-	}
-	if (payload == S3_PAYLOAD_STREAMING || payload == S3_PAYLOAD_STREAMING_UNSIGNED) {
-		b->chunked = true;
-		if (s3_auth_chunked_init(&b->dec, c->authed ? &c->auth : NULL))
-			return -S3_ERR_INTERNAL;
-		if (header_int(req, "x-amz-decoded-content-length", &b->want_decoded))
-			body->size = b->want_decoded;
-		else
-			body->size = -1;
-		b->raw = malloc(GW_IO_CHUNK);
-		b->pending = malloc(GW_IO_CHUNK);
-		if (!b->raw || !b->pending)
-			return -S3_ERR_INTERNAL;
-	} else if (payload == S3_PAYLOAD_SHA256) {
-		b->sha = EVP_MD_CTX_new();
-		if (!b->sha || EVP_DigestInit_ex(b->sha, EVP_sha256(), NULL) != 1)
-			return -S3_ERR_INTERNAL;
-	}
-	if (body->size >= 0 && (uint64_t)body->size > b->max) {
-		snprintf(c->err, sizeof(c->err), "object of %" PRId64 " bytes exceeds %" PRIu64,
-			 body->size, b->max);
-		return -S3_ERR_ENTITY_TOO_LARGE;
-	}
-	const char *cmd5 = http_req_header(req, "Content-MD5");
-	if (cmd5) {
-		unsigned char bin[80];
-		size_t clen = strlen(cmd5);
-		int n = clen == 24 ? EVP_DecodeBlock(bin, (const unsigned char *)cmd5, 24) : -1;
-		if (n != 18 || cmd5[22] != '=' || cmd5[23] != '=') {
-			snprintf(c->err, sizeof(c->err), "Content-MD5 must be base64 of 16 bytes");
-			return -S3_ERR_INVALID_DIGEST;
-		}
-		memcpy(b->want_md5, bin, 16);
-		b->check_md5 = true;
-	}
-	return 0;
-}
-
-/* Reads a small body (XML) whole: -S3_ERR_* on failure. *out malloc'd. */
-static int read_small_body(struct gw_call *c, size_t max, char **out, size_t *outlen)
-{
-	struct s3_body body;
-	struct body_state b;
-	size_t cap = 4096, len = 0;
-	char *buf = NULL;
-	int rc = body_open(c, &body, &b);
-	if (rc)
-		goto out;
-	buf = malloc(cap + 1);
-	if (!buf) {
-		rc = -S3_ERR_INTERNAL;
-		goto out;
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap >= max) {
-				snprintf(c->err, sizeof(c->err), "request body over %zu bytes", max);
-				rc = -S3_ERR_MALFORMED_XML;
-				goto out;
-			}
-			char *grown = realloc(buf, cap * 2 + 1);
-			if (!grown) {
-				rc = -S3_ERR_INTERNAL;
-				goto out;
-			}
-			buf = grown;
-			cap *= 2;
-		}
-		long n = body_read(&body, buf + len, cap - len);
-		if (n < 0) {
-			rc = (int)n;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*outlen = len;
-	buf = NULL;
-out:
-	free(buf);
-	body_close(&b);
-	return rc;
-}
-
 /* ---- operations ---- */
 
 static void op_list_buckets(struct gw_call *c)
@@ -575,7 +261,7 @@ static void op_bucket_simple(struct gw_call *c)
 	case S3_OP_CREATE_BUCKET: {
 		char *body = NULL, region[64];
 		size_t len = 0;
-		if ((rc = read_small_body(c, 64 * 1024, &body, &len)) ||
+		if ((rc = s3_gw_read_small_body(c, 64 * 1024, &body, &len)) ||
 		    (rc = s3_parse_create_bucket(body, len, region, sizeof(region), c->err,
 						 sizeof(c->err)))) {
 			free(body);
@@ -637,20 +323,86 @@ static int list_group(const char *prefix, const char *delim, const char *key, si
 	return 1;
 }
 
-static void op_list_objects(struct gw_call *c)
+/*
+ * Fills out with up to max_keys entries after *after (updated to the last
+ * key examined). A delimiter of "/" (or none) is the backend's own
+ * listing; any other is rolled up here over the recursive listing.
+ */
+static int list_collect(struct gw_call *c, const char *prefix, const char *delim, char **after,
+			struct s3_list_page *out, bool *truncated)
 {
 	struct s3_gw *gw = c->gw;
+	size_t max = c->r.max_keys;
+	struct s3_list_page page = { 0 };
+	char *skip_cp = NULL;
+	int rc = 0;
+	bool native = !delim || !strcmp(delim, "/");
+	*truncated = false;
+	/* A marker that is itself a common prefix skips everything under it. */
+	size_t cplen;
+	if (!native && **after && strncmp(*after, prefix, strlen(prefix)) == 0 &&
+	    list_group(prefix, delim, *after, &cplen) && cplen == strlen(*after) &&
+	    !(skip_cp = strdup(*after)))
+		return -S3_ERR_INTERNAL;
+	while (out->n < max) {
+		struct s3_list_query q = { prefix, delim != NULL && native, *after, max - out->n };
+		s3_gw_page_free(&page);
+		if ((rc = gw->be.list(gw->be_ctx, c->r.bucket, &q, &page, c->err, sizeof(c->err)))) {
+			rc = s3_gw_map_errno(rc, false);
+			goto out;
+		}
+		size_t i;
+		for (i = 0; i < page.n && out->n < max; i++) {
+			struct s3_list_entry *e = &page.entries[i];
+			if (native || !list_group(prefix, delim, e->key, &cplen)) {
+				if (s3_gw_page_add(out, e->key, e->is_prefix, e->size, e->mtime,
+						   e->etag)) {
+					rc = -S3_ERR_INTERNAL;
+					goto out;
+				}
+				continue;
+			}
+			if (skip_cp && !strncmp(e->key, skip_cp, strlen(skip_cp)))
+				continue;
+			free(skip_cp);
+			skip_cp = strndup(e->key, cplen);
+			if (!skip_cp || s3_gw_page_add(out, skip_cp, true, 0, 0, "")) {
+				rc = -S3_ERR_INTERNAL;
+				goto out;
+			}
+		}
+		if (page.n) {
+			free(*after);
+			if (!(*after = strdup(page.entries[i ? i - 1 : 0].key))) {
+				rc = -S3_ERR_INTERNAL;
+				goto out;
+			}
+		}
+		if (i < page.n || (page.truncated && page.n && out->n == max)) {
+			*truncated = true;
+			break;
+		}
+		if (!page.truncated || page.n == 0)
+			break;
+	}
+out:
+	free(skip_cp);
+	s3_gw_page_free(&page);
+	return rc;
+}
+
+static void op_list_objects(struct gw_call *c)
+{
 	struct s3_request *r = &c->r;
 	bool v2 = r->op == S3_OP_LIST_OBJECTS_V2;
 	const char *prefix = r->prefix ? r->prefix : "";
 	const char *delim = r->delimiter && *r->delimiter ? r->delimiter : NULL;
-	char *after = NULL, *next = NULL, *skip_cp = NULL;
-	struct s3_list_page page = { 0 }, out = { 0 };
+	char *after = NULL, *next = NULL, *xml = NULL;
+	struct s3_list_page out = { 0 };
 	struct s3_xml_entry *xe = NULL;
-	char *xml = NULL;
 	size_t len = 0;
-	int rc = 0;
 	bool truncated = false;
+	int rc;
 
 	if (v2 && r->continuation_token) {
 		if (s3_token_decode(r->continuation_token, &after)) {
@@ -666,65 +418,9 @@ static void op_list_objects(struct gw_call *c)
 		rc = -S3_ERR_INTERNAL;
 		goto out;
 	}
-	if ((rc = gw->be.head_bucket(gw->be_ctx, r->bucket, c->err, sizeof(c->err)))) {
-		rc = s3_gw_map_errno(rc, false);
+	if ((rc = head_bucket_rc(c)) || (rc = list_collect(c, prefix, delim, &after, &out,
+							    &truncated)))
 		goto out;
-	}
-	bool native = !delim || !strcmp(delim, "/");
-	/* A marker that is itself a common prefix skips everything under it. */
-	if (!native && *after && strncmp(after, prefix, strlen(prefix)) == 0) {
-		size_t cplen;
-		if (list_group(prefix, delim, after, &cplen) && cplen == strlen(after))
-			skip_cp = strdup(after);
-	}
-	while (out.n < r->max_keys) {
-		struct s3_list_query q = { prefix, delim != NULL && native, after,
-					   r->max_keys - out.n };
-		s3_gw_page_free(&page);
-		if ((rc = gw->be.list(gw->be_ctx, r->bucket, &q, &page, c->err, sizeof(c->err)))) {
-			rc = s3_gw_map_errno(rc, false);
-			goto out;
-		}
-		size_t i;
-		for (i = 0; i < page.n && out.n < r->max_keys; i++) {
-			struct s3_list_entry *e = &page.entries[i];
-			size_t cplen;
-			if (!native && list_group(prefix, delim, e->key, &cplen)) {
-				if (skip_cp && !strncmp(e->key, skip_cp, strlen(skip_cp)))
-					continue;
-				free(skip_cp);
-				skip_cp = strndup(e->key, cplen);
-				if (!skip_cp || (rc = s3_gw_page_add(&out, skip_cp, true, 0, 0, ""))) {
-					rc = -S3_ERR_INTERNAL;
-					goto out;
-				}
-				continue;
-			}
-			if (s3_gw_page_add(&out, e->key, e->is_prefix, e->size, e->mtime, e->etag)) {
-				rc = -S3_ERR_INTERNAL;
-				goto out;
-			}
-		}
-		bool more_here = i < page.n;
-		if (page.n) {
-			free(after);
-			after = strdup(page.entries[i ? i - 1 : 0].key);
-			if (!after) {
-				rc = -S3_ERR_INTERNAL;
-				goto out;
-			}
-		}
-		if (more_here) {
-			truncated = true;
-			break;
-		}
-		if (!page.truncated || page.n == 0)
-			break;
-		if (out.n == r->max_keys) {
-			truncated = true;
-			break;
-		}
-	}
 	if (truncated && out.n) {
 		const char *last = out.entries[out.n - 1].key;
 		if (v2 ? s3_token_encode(last, &next) : !(next = strdup(last))) {
@@ -738,12 +434,11 @@ static void op_list_objects(struct gw_call *c)
 		goto out;
 	}
 	for (size_t i = 0; i < out.n; i++) {
-		char *etag = out.entries[i].etag;
-		if (!*etag && !out.entries[i].is_prefix)
-			snprintf(etag, S3_ETAG_MAX, "%016" PRIx64 "-%" PRIx64,
-				 (uint64_t)out.entries[i].mtime, out.entries[i].size);
-		xe[i] = (struct s3_xml_entry){ out.entries[i].key, out.entries[i].is_prefix,
-					       out.entries[i].size, out.entries[i].mtime, etag };
+		struct s3_list_entry *e = &out.entries[i];
+		if (!*e->etag && !e->is_prefix)
+			snprintf(e->etag, S3_ETAG_MAX, "%016" PRIx64 "-%" PRIx64, (uint64_t)e->mtime,
+				 e->size);
+		xe[i] = (struct s3_xml_entry){ e->key, e->is_prefix, e->size, e->mtime, e->etag };
 	}
 	struct s3_xml_listing l = {
 		.v2 = v2, .bucket = r->bucket, .prefix = prefix, .delimiter = r->delimiter,
@@ -761,8 +456,6 @@ out:
 	free(xe);
 	free(after);
 	free(next);
-	free(skip_cp);
-	s3_gw_page_free(&page);
 	s3_gw_page_free(&out);
 }
 
@@ -773,9 +466,32 @@ static void fill_etag(struct s3_object_info *info)
 			 (uint64_t)info->mtime, info->size);
 }
 
-static int write_sink(void *arg, const void *data, size_t len)
+/* GET: the headers wait for the first bytes, so a backend that fails
+ * before producing any (a block fetch that times out) still gets a proper
+ * S3 error instead of a truncated 200. */
+struct get_stream {
+	struct gw_call *c;
+	int status;
+	const char *ctype;
+	uint64_t len;
+	const struct http_header *h;
+	size_t nh;
+	bool started;
+};
+
+static void get_start(struct get_stream *g)
 {
-	return http_reply_write(arg, data, len);
+	if (!g->started) {
+		g->started = true;
+		reply_headers(g->c, g->status, g->ctype, g->len, g->h, g->nh);
+	}
+}
+
+static int get_sink(void *arg, const void *data, size_t len)
+{
+	struct get_stream *g = arg;
+	get_start(g);
+	return http_reply_write(g->c->req, data, len);
 }
 
 static void op_get_object(struct gw_call *c)
@@ -814,16 +530,30 @@ static void op_get_object(struct gw_call *c)
 		h[nh++] = (struct http_header){ "Content-Range", crange };
 		len = last - first + 1;
 	}
-	reply_headers(c, partial ? 206 : 200,
-		      *info.content_type ? info.content_type : "application/octet-stream", len, h,
-		      nh);
-	if (c->r.op == S3_OP_HEAD_OBJECT || len == 0)
+	struct get_stream g = {
+		c, partial ? 206 : 200,
+		*info.content_type ? info.content_type : "application/octet-stream", len, h, nh,
+		false,
+	};
+	if (c->r.op == S3_OP_HEAD_OBJECT || len == 0) {
+		get_start(&g);
 		return;
-	rc = gw->be.read(gw->be_ctx, c->r.bucket, c->r.key, first, len, write_sink, c->req,
-			 c->err, sizeof(c->err));
-	if (rc && rc != -EPIPE)
-		log_warn("S3 GET %s failed after the headers went out: %s (%s)", c->resource,
-			 c->err, c->request_id);
+	}
+	rc = gw->be.read(gw->be_ctx, c->r.bucket, c->r.key, first, len, get_sink, &g, c->err,
+			 sizeof(c->err));
+	if (rc && !g.started) {
+		reply_error(c, object_rc(c, rc, -S3_ERR_NO_SUCH_KEY));
+	} else if (rc) {
+		/* Headers are out: cut the body short by closing the connection,
+		 * so the client does not wait for bytes that never come. */
+		http_abort(c->req);
+		if (rc != -EPIPE)
+			log_warn("S3 GET %s failed after the headers went out: %s (%s)",
+				 c->resource, c->err, c->request_id);
+	} else if (!g.started) {
+		snprintf(c->err, sizeof(c->err), "the store returned no data for this object");
+		reply_error(c, -S3_ERR_INTERNAL);
+	}
 }
 
 static void op_put_object(struct gw_call *c)
@@ -833,7 +563,7 @@ static void op_put_object(struct gw_call *c)
 	struct body_state b;
 	struct s3_object_info info = { 0 };
 	char etag[S3_ETAG_MAX + 4];
-	int rc = body_open(c, &body, &b);
+	int rc = s3_gw_body_open(c, &body, &b);
 	if (rc)
 		goto out;
 	if (c->r.dir_marker && body.size != 0 && !(body.size < 0 && b.raw_left == 0)) {
@@ -864,7 +594,7 @@ static void op_put_object(struct gw_call *c)
 out:
 	if (rc)
 		reply_error(c, rc);
-	body_close(&b);
+	s3_gw_body_close(&b);
 }
 
 static void op_delete_object(struct gw_call *c)
@@ -918,7 +648,7 @@ static void op_delete_objects(struct gw_call *c)
 	int rc;
 	if ((rc = head_bucket_rc(c)))
 		goto out;
-	if ((rc = read_small_body(c, GW_MAX_XML_BODY, &body, &len)) ||
+	if ((rc = s3_gw_read_small_body(c, GW_MAX_XML_BODY, &body, &len)) ||
 	    (rc = s3_parse_delete(body, len, &keys, &nkeys, &quiet, c->err, sizeof(c->err))))
 		goto out;
 	items = calloc(nkeys, sizeof(*items));
@@ -977,7 +707,7 @@ static void op_multipart(struct gw_call *c)
 		struct s3_part *parts = NULL;
 		size_t nparts = 0;
 		struct s3_object_info info = { 0 };
-		if ((rc = read_small_body(c, GW_MAX_XML_BODY, &body, &len)) ||
+		if ((rc = s3_gw_read_small_body(c, GW_MAX_XML_BODY, &body, &len)) ||
 		    (rc = s3_parse_complete_multipart(body, len, &parts, &nparts, c->err,
 						      sizeof(c->err)))) {
 			free(body);

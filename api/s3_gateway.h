@@ -147,8 +147,8 @@ struct s3_backend {
 		    const char *dst_bucket, const char *dst_key, struct s3_object_info *out,
 		    char *err, size_t errlen);
 
-	/* Multipart. upload_id is the backend's (printable, < S3_UPLOAD_ID_MAX,
-	 * no '&' or spaces needed escaping: the gateway %-encodes nothing). */
+	/* Multipart. upload_id is the backend's: < S3_UPLOAD_ID_MAX bytes of
+	 * URL-safe characters (clients send it back in query strings). */
 	int (*mpu_create)(void *ctx, const char *bucket, const char *key,
 			  char upload_id[S3_UPLOAD_ID_MAX], char *err, size_t errlen);
 	/* etag: the part's ETag (normally body->md5_hex). */

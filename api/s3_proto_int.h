@@ -58,4 +58,16 @@ static inline int s3_sb_finish(struct s3_sbuf *sb, char **out, size_t *outlen)
 	return 0;
 }
 
+/* Value of a hex digit, -1 for anything else. */
+static inline int s3_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 #endif

@@ -120,7 +120,6 @@ int s3_xml_list_objects(const struct s3_xml_listing *l, char **out, size_t *outl
 {
 	struct s3_sbuf sb = { 0 };
 	bool url = l->url_encoding;
-	size_t nkeys = 0;
 	s3_sb_add(&sb, XML_DECL "<ListBucketResult xmlns=\"" S3_NS "\">");
 	elem(&sb, "Name", l->bucket);
 	elem_key(&sb, "Prefix", l->prefix ? l->prefix : "", url);
@@ -136,8 +135,6 @@ int s3_xml_list_objects(const struct s3_xml_listing *l, char **out, size_t *outl
 		if (l->truncated && l->next_marker)
 			elem_key(&sb, "NextMarker", l->next_marker, url);
 	}
-	for (size_t i = 0; i < l->n; i++)
-		nkeys += !l->entries[i].is_prefix;
 	if (l->v2)
 		elem_u64(&sb, "KeyCount", l->n);
 	elem_u64(&sb, "MaxKeys", l->max_keys);
@@ -164,7 +161,6 @@ int s3_xml_list_objects(const struct s3_xml_listing *l, char **out, size_t *outl
 		elem_key(&sb, "Prefix", l->entries[i].key, url);
 		s3_sb_add(&sb, "</CommonPrefixes>");
 	}
-	(void)nkeys;
 	s3_sb_add(&sb, "</ListBucketResult>");
 	return s3_sb_finish(&sb, out, outlen);
 }

@@ -182,6 +182,9 @@ int main(int argc, char **argv)
 	sopts.name = "worker S3";
 	sopts.port = (int)conf.worker_s3_port;
 	sopts.fallback = s3_gw_handle;
+	/* CivetWeb holds a thread per open connection: S3 clients keep many
+	 * connections alive, so the gateway gets more threads than REST. */
+	sopts.threads = hopts.threads * 2 > 128 ? hopts.threads * 2 : 128;
 	sopts.raw_path = true;
 	s3 = http_server_start(&sopts, NULL, 0, gw, err, sizeof(err));
 	if (!s3) {

@@ -52,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (first > last || last >= size_obj))
 		__builtin_trap();
 	char *tok = NULL, *back = NULL;
-	if (fields[1] && s3_token_encode(fields[1], &tok) == 0) {
+	/* Tokens of keys (at most 1024 bytes) must round-trip. */
+	if (fields[1] && strlen(fields[1]) <= S3_MAX_KEY && s3_token_encode(fields[1], &tok) == 0) {
 		if (s3_token_decode(tok, &back) != 0 || strcmp(back, fields[1]) != 0)
 			__builtin_trap();
 		free(back);

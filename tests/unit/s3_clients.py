@@ -290,6 +290,15 @@ def boto3_suite(args, ak, sk, bucket):
              == ("NoSuchBucket", 404), "missing bucket on GET")
     CHECK.ok(error_code(lambda: s3.put_object(Bucket=bucket, Key="a//b", Body=b"x"))[0]
              == "InvalidArgument", "unmappable key refused")
+    # a file and a directory cannot share a path
+    s3.put_object(Bucket=bucket, Key="file", Body=b"f")
+    CHECK.ok(error_code(lambda: s3.put_object(Bucket=bucket, Key="file/child", Body=b"x"))
+             == ("XStrataKeyConflict", 409), "a key below a file")
+    s3.put_object(Bucket=bucket, Key="dir1/child", Body=b"c")
+    CHECK.ok(error_code(lambda: s3.put_object(Bucket=bucket, Key="dir1", Body=b"x"))
+             == ("XStrataKeyConflict", 409), "a key over a directory")
+    CHECK.ok(error_code(lambda: s3.get_object(Bucket=bucket, Key="dir1"))[0] == "NoSuchKey",
+             "GET of a directory without its slash")
     # directory markers
     s3.put_object(Bucket=bucket, Key="folder/", Body=b"")
     h = s3.head_object(Bucket=bucket, Key="folder/")

@@ -23,7 +23,13 @@
 struct s3_dir_backend {
 	char *root;
 	uint64_t seq;
+	int fail_reads;
 };
+
+void s3_dir_backend_fail_reads(struct s3_dir_backend *db, int rc)
+{
+	__atomic_store_n(&db->fail_reads, rc, __ATOMIC_RELAXED);
+}
 
 struct s3_dir_backend *s3_dir_backend_new(const char *root, char *err, size_t errlen)
 {
@@ -194,9 +200,10 @@ static int d_stat(void *ctx, const char *bucket, const char *key, struct s3_obje
 static int d_read(void *ctx, const char *bucket, const char *key, uint64_t off, uint64_t len,
 		  s3_sink_fn sink, void *sink_arg, char *err, size_t errlen)
 {
+	struct s3_dir_backend *db = ctx;
 	char p[8192];
-	int rc = path_of(ctx, bucket, key, p, sizeof(p));
-	if (rc)
+	int rc = __atomic_load_n(&db->fail_reads, __ATOMIC_RELAXED);
+	if (rc || (rc = path_of(ctx, bucket, key, p, sizeof(p))))
 		return rc;
 	int fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

@@ -17,6 +17,8 @@ struct s3_dir_backend;
 /* root must exist. NULL on failure (err says why). */
 struct s3_dir_backend *s3_dir_backend_new(const char *root, char *err, size_t errlen);
 void s3_dir_backend_free(struct s3_dir_backend *db);
+/* Fault injection: every read fails with rc before any byte (0: off). */
+void s3_dir_backend_fail_reads(struct s3_dir_backend *db, int rc);
 /* The vtable; pass the struct s3_dir_backend as its ctx. */
 const struct s3_backend *s3_dir_backend_ops(void);
 

@@ -18,6 +18,7 @@
 #include "tests/unit/s3_dir_backend.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -115,6 +116,104 @@ static int run_clients(struct fixture *f, const char *mode, const char *ak, cons
 	return pclose(p);
 }
 
+struct fetched {
+	long status;
+	char body[4096];
+	size_t len;
+	char headers[4096];
+	size_t hlen;
+};
+
+static size_t grab(char *p, size_t size, size_t n, void *arg)
+{
+	struct fetched *f = arg;
+	size_t len = size * n, room = sizeof(f->body) - 1 - f->len;
+	memcpy(f->body + f->len, p, len < room ? len : room);
+	f->len += len < room ? len : room;
+	f->body[f->len] = '\0';
+	return len;
+}
+
+static size_t grab_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct fetched *f = arg;
+	size_t len = size * n, room = sizeof(f->headers) - 1 - f->hlen;
+	memcpy(f->headers + f->hlen, p, len < room ? len : room);
+	f->hlen += len < room ? len : room;
+	f->headers[f->hlen] = '\0';
+	return len;
+}
+
+static void fetch(struct fixture *f, const char *method, const char *path, struct fetched *out)
+{
+	char url[512];
+	snprintf(url, sizeof(url), "%s%s", http_server_url(f->srv), path);
+	memset(out, 0, sizeof(*out));
+	CURL *h = curl_easy_init();
+	assert_non_null(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	if (!strcmp(method, "HEAD"))
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, grab);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, grab_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, out);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+	assert_int_equal(curl_easy_perform(h), CURLE_OK);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+	curl_easy_cleanup(h);
+}
+
+/* A backend that fails before producing bytes gets a real S3 error, not a
+ * truncated 200; HEAD and listings still work. */
+static void test_backend_faults(void **state)
+{
+	struct fixture f = { 0 };
+	char p[256];
+	start(&f, false);
+	snprintf(p, sizeof(p), "%s/bk", f.root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/bk/obj", f.root);
+	FILE *fp = fopen(p, "w");
+	fputs("0123456789", fp);
+	fclose(fp);
+	struct fetched r;
+	fetch(&f, "GET", "/bk/obj", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "0123456789");
+	fetch(&f, "GET", "/bk/obj?x-id=GetObject", &r); /* unknown params are ignored */
+	assert_int_equal(r.status, 200);
+	s3_dir_backend_fail_reads(f.db, -EAGAIN);
+	fetch(&f, "GET", "/bk/obj", &r);
+	assert_int_equal(r.status, 503);
+	assert_non_null(strstr(r.body, "<Code>ServiceUnavailable</Code>"));
+	assert_non_null(strstr(r.headers, "x-amz-request-id: "));
+	s3_dir_backend_fail_reads(f.db, -EIO);
+	fetch(&f, "GET", "/bk/obj", &r);
+	assert_int_equal(r.status, 500);
+	assert_non_null(strstr(r.body, "<Code>InternalError</Code>"));
+	fetch(&f, "HEAD", "/bk/obj", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.headers, "Content-Length: 10"));
+	assert_non_null(strstr(r.headers, "ETag: \""));
+	fetch(&f, "GET", "/bk?list-type=2", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "<Key>obj</Key>"));
+	s3_dir_backend_fail_reads(f.db, 0);
+	fetch(&f, "GET", "/bk/missing", &r);
+	assert_int_equal(r.status, 404);
+	fetch(&f, "GET", "/nobucket/missing", &r);
+	assert_int_equal(r.status, 404);
+	assert_non_null(strstr(r.body, "<Code>NoSuchBucket</Code>"));
+	fetch(&f, "DELETE", "/bk/missing", &r);
+	assert_int_equal(r.status, 204);
+	fetch(&f, "DELETE", "/bk", &r);
+	assert_int_equal(r.status, 409);
+	assert_non_null(strstr(r.body, "<Code>BucketNotEmpty</Code>"));
+	stop(&f);
+}
+
 static void test_errno_map(void **state)
 {
 	assert_int_equal(s3_gw_map_errno(-ENOENT, true), -S3_ERR_NO_SUCH_KEY);
@@ -178,6 +277,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_errno_map),
+		cmocka_unit_test(test_backend_faults),
 		cmocka_unit_test(test_clients_without_credentials),
 		cmocka_unit_test(test_clients_with_credentials),
 	};
