@@ -1,0 +1,1060 @@
+/*
+ * The TCP transport of raft/net.h: one I/O thread, one epoll set holding
+ * the listener, an eventfd for wake-ups, every inbound connection and
+ * every peer's outbound connection.
+ *
+ * Locking: net->mu guards the peer list, each peer's queue and counters,
+ * and the totals. A peer's socket and connection state are touched by the
+ * I/O thread only, and only the I/O thread frees peers (removed ones wait
+ * on net->graveyard), so it may hold peer pointers across unlocks and in
+ * epoll's data. Callbacks and log lines run with mu released.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "raft/net.h"
+#include "raft/wire.h"
+
+#define READ_CHUNK (64u << 10)
+#define READS_PER_EVENT 16
+#define WRITE_BUDGET (8u << 20) /* per peer per loop turn, for fairness */
+#define MAX_IOV 64
+#define KEEP_BUF (1u << 20)	/* a drained read buffer above this is freed */
+#define MAX_WAIT_MS 1000
+
+enum handle_kind { H_LISTENER, H_WAKE, H_INBOUND, H_PEER };
+
+/* First member of everything registered with epoll (data.ptr). */
+struct net_handle {
+	enum handle_kind kind;
+};
+
+struct net_frame {
+	struct net_frame *next;
+	size_t len;
+	uint8_t data[];
+};
+
+enum peer_state { PEER_BACKOFF, PEER_CONNECTING, PEER_CONNECTED };
+
+struct net_peer {
+	struct net_handle h;
+	struct net_peer *next;
+	uint64_t id;
+	char addr[300];
+	char host[256];
+	char port[8];
+	/* under net->mu */
+	bool up; /* connecting or connected: sends are queued */
+	struct net_frame *head, *tail;
+	size_t queued;
+	struct raft_net_peer_stats st;
+	/* I/O thread only */
+	int fd;
+	enum peer_state state;
+	bool out_armed;
+	bool failing; /* the last attempt failed: log only the first of a run */
+	size_t head_off;
+	int64_t next_attempt_ms;
+	int64_t deadline_ms;
+	uint32_t backoff_ms;
+	uint32_t attempt;
+};
+
+struct net_conn {
+	struct net_handle h;
+	struct net_conn *prev, *next;
+	int fd;
+	uint8_t *buf;
+	size_t start, end, cap;
+	uint64_t sender; /* from the last good frame; 0 until one arrived */
+	char addr[80];
+};
+
+struct raft_net {
+	struct raft_net_options opts; /* peers not kept here */
+	int epfd;
+	int listen_fd;
+	int wake_fd;
+	uint16_t port;
+	struct net_handle listener_h;
+	struct net_handle wake_h;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	/* under mu */
+	bool stopping;
+	struct net_peer *peers;
+	struct net_peer *graveyard;
+	struct raft_net_stats totals; /* only the scalar totals are used */
+	/* I/O thread only */
+	struct net_conn *conns;
+	size_t nconns;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void net_log(struct raft_net *net, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static void net_log(struct raft_net *net, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (net->opts.on_error)
+		net->opts.on_error(net->opts.arg, msg);
+	else
+		log_warn("raft net %llu: %s", (unsigned long long)net->opts.self_id, msg);
+}
+
+/* "host:port" or "[v6]:port" into its parts (brackets removed). */
+static int parse_addr(const char *addr, char *host, size_t hostlen, char *port, size_t portlen)
+{
+	const char *h, *h_end, *p;
+	if (!addr || !*addr)
+		return -EINVAL;
+	if (addr[0] == '[') {
+		h = addr + 1;
+		h_end = strchr(h, ']');
+		if (!h_end || h_end[1] != ':')
+			return -EINVAL;
+		p = h_end + 2;
+	} else {
+		h = addr;
+		h_end = strrchr(addr, ':');
+		if (!h_end || strchr(addr, ':') != h_end) /* bare IPv6 needs brackets */
+			return -EINVAL;
+		p = h_end + 1;
+	}
+	size_t n = (size_t)(h_end - h);
+	if (n == 0 || n >= hostlen)
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	char *end = NULL;
+	errno = 0;
+	unsigned long v = strtoul(p, &end, 10);
+	if (!*p || *end || errno || v == 0 || v > 65535 || p[0] < '0' || p[0] > '9')
+		return -EINVAL;
+	snprintf(port, portlen, "%lu", v);
+	return 0;
+}
+
+static int validate_peers(uint64_t self, const struct raft_net_peer *peers, size_t npeers,
+			  char *err, size_t errlen)
+{
+	char host[256], port[8];
+	if (npeers > RAFT_NET_MAX_PEERS) {
+		set_err(err, errlen, "%zu peers; at most %d", npeers, RAFT_NET_MAX_PEERS);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < npeers; i++) {
+		if (peers[i].id == 0 || peers[i].id == self) {
+			set_err(err, errlen, "peer %zu: bad id %llu", i,
+				(unsigned long long)peers[i].id);
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (peers[j].id == peers[i].id) {
+				set_err(err, errlen, "peer id %llu listed twice",
+					(unsigned long long)peers[i].id);
+				return -EINVAL;
+			}
+		if (parse_addr(peers[i].addr, host, sizeof(host), port, sizeof(port)) ||
+		    strlen(peers[i].addr) >= sizeof(((struct net_peer *)0)->addr)) {
+			set_err(err, errlen, "peer %llu: bad address '%s' (want host:port or [v6]:port)",
+				(unsigned long long)peers[i].id,
+				peers[i].addr ? peers[i].addr : "(null)");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* A peer as set_peers/start create it: first connection attempt due now. */
+static struct net_peer *peer_new(const struct raft_net *net, const struct raft_net_peer *spec)
+{
+	struct net_peer *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->h.kind = H_PEER;
+	p->id = spec->id;
+	snprintf(p->addr, sizeof(p->addr), "%s", spec->addr);
+	(void)parse_addr(spec->addr, p->host, sizeof(p->host), p->port, sizeof(p->port));
+	p->up = true;
+	p->st.id = spec->id;
+	p->fd = -1;
+	p->state = PEER_BACKOFF;
+	p->backoff_ms = net->opts.backoff_min_ms;
+	return p;
+}
+
+static void frames_free(struct net_frame *f)
+{
+	while (f) {
+		struct net_frame *next = f->next;
+		free(f);
+		f = next;
+	}
+}
+
+static void peer_close_fd(struct raft_net *net, struct net_peer *p)
+{
+	if (p->fd >= 0) {
+		epoll_ctl(net->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+		close(p->fd);
+		p->fd = -1;
+	}
+	p->out_armed = false;
+}
+
+static void peer_free(struct raft_net *net, struct net_peer *p)
+{
+	peer_close_fd(net, p);
+	frames_free(p->head);
+	free(p);
+}
+
+static struct net_peer *find_peer(struct raft_net *net, uint64_t id)
+{
+	for (struct net_peer *p = net->peers; p; p = p->next)
+		if (p->id == id)
+			return p;
+	return NULL;
+}
+
+static void wake(struct raft_net *net)
+{
+	uint64_t one = 1;
+	ssize_t n = write(net->wake_fd, &one, sizeof(one));
+	(void)n; /* EAGAIN: the counter is already nonzero, the loop will wake */
+}
+
+/* The connection is gone or never came: drop its queue, back off. */
+static void peer_fail(struct raft_net *net, struct net_peer *p, const char *what, int error)
+{
+	bool was_connected = p->state == PEER_CONNECTED;
+	peer_close_fd(net, p);
+	p->state = PEER_BACKOFF;
+	p->head_off = 0;
+	p->next_attempt_ms = clock_mono_ms() + p->backoff_ms;
+	uint32_t delay = p->backoff_ms;
+	p->backoff_ms = p->backoff_ms * 2 > net->opts.backoff_max_ms ? net->opts.backoff_max_ms
+								     : p->backoff_ms * 2;
+	p->attempt++;
+
+	pthread_mutex_lock(&net->mu);
+	struct net_frame *dropped = p->head;
+	uint64_t ndropped = 0;
+	for (struct net_frame *f = dropped; f; f = f->next)
+		ndropped++;
+	p->head = p->tail = NULL;
+	p->queued = 0;
+	p->up = false;
+	p->st.connected = false;
+	p->st.connect_failures++;
+	p->st.frames_dropped += ndropped;
+	net->totals.frames_dropped += ndropped;
+	pthread_mutex_unlock(&net->mu);
+	frames_free(dropped);
+
+	if (was_connected || !p->failing)
+		net_log(net, "peer %llu (%s): %s%s%s; %llu queued frames dropped, retry in %u ms",
+			(unsigned long long)p->id, p->addr, what, error ? ": " : "",
+			error ? strerror(error) : "", (unsigned long long)ndropped, delay);
+	p->failing = true;
+}
+
+static void peer_set_events(struct raft_net *net, struct net_peer *p, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = &p->h };
+	if (epoll_ctl(net->epfd, EPOLL_CTL_MOD, p->fd, &ev))
+		peer_fail(net, p, "epoll", errno);
+	else
+		p->out_armed = events & EPOLLOUT;
+}
+
+static void peer_connected(struct raft_net *net, struct net_peer *p)
+{
+	p->state = PEER_CONNECTED;
+	p->backoff_ms = net->opts.backoff_min_ms;
+	if (p->failing)
+		log_info("raft net %llu: connected to peer %llu (%s)",
+			 (unsigned long long)net->opts.self_id, (unsigned long long)p->id, p->addr);
+	p->failing = false;
+	pthread_mutex_lock(&net->mu);
+	p->st.connected = true;
+	p->st.connects++;
+	pthread_mutex_unlock(&net->mu);
+	peer_set_events(net, p, EPOLLIN); /* the flush arms EPOLLOUT if needed */
+}
+
+static void peer_connect(struct raft_net *net, struct net_peer *p)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	pthread_mutex_lock(&net->mu);
+	p->up = true;
+	pthread_mutex_unlock(&net->mu);
+
+	int rc = getaddrinfo(p->host, p->port, &hints, &res);
+	if (rc) {
+		if (!p->failing)
+			net_log(net, "peer %llu: cannot resolve '%s': %s",
+				(unsigned long long)p->id, p->host, gai_strerror(rc));
+		p->failing = true; /* said why already; peer_fail stays quiet */
+		peer_fail(net, p, "resolve", 0);
+		return;
+	}
+	size_t naddrs = 0;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+		naddrs++;
+	struct addrinfo *ai = res; /* rotate through the addresses across attempts */
+	for (size_t i = 0; i < p->attempt % naddrs; i++)
+		ai = ai->ai_next;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		freeaddrinfo(res);
+		peer_fail(net, p, "socket", errno);
+		return;
+	}
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	p->fd = fd;
+	rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	int error = errno;
+	freeaddrinfo(res);
+	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = &p->h };
+	if (epoll_ctl(net->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		peer_fail(net, p, "epoll", errno);
+		return;
+	}
+	if (rc == 0) {
+		peer_connected(net, p);
+		return;
+	}
+	if (error != EINPROGRESS) {
+		peer_fail(net, p, "connect", error);
+		return;
+	}
+	p->state = PEER_CONNECTING;
+	p->deadline_ms = clock_mono_ms() + net->opts.connect_timeout_ms;
+}
+
+static void peer_finish_connect(struct raft_net *net, struct net_peer *p)
+{
+	int error = 0;
+	socklen_t len = sizeof(error);
+	if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &error, &len))
+		error = errno;
+	if (error)
+		peer_fail(net, p, "connect", error);
+	else
+		peer_connected(net, p);
+}
+
+/* Writes the peer's queue until it is empty, the socket is full or the
+ * budget is spent; frames leave the queue only once fully written. */
+static void peer_flush(struct raft_net *net, struct net_peer *p)
+{
+	size_t budget = WRITE_BUDGET;
+	for (;;) {
+		struct iovec iov[MAX_IOV];
+		int niov = 0;
+		pthread_mutex_lock(&net->mu);
+		size_t off = p->head_off;
+		for (struct net_frame *f = p->head; f && niov < MAX_IOV; f = f->next) {
+			iov[niov].iov_base = f->data + off;
+			iov[niov].iov_len = f->len - off;
+			niov++;
+			off = 0;
+		}
+		pthread_mutex_unlock(&net->mu);
+		if (niov == 0) {
+			if (p->out_armed)
+				peer_set_events(net, p, EPOLLIN);
+			return;
+		}
+		if (budget == 0) {
+			if (!p->out_armed)
+				peer_set_events(net, p, EPOLLIN | EPOLLOUT);
+			return;
+		}
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)niov };
+		ssize_t n = sendmsg(p->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				if (!p->out_armed)
+					peer_set_events(net, p, EPOLLIN | EPOLLOUT);
+				return;
+			}
+			peer_fail(net, p, "send", errno);
+			return;
+		}
+		size_t written = (size_t)n;
+		budget = written >= budget ? 0 : budget - written;
+		struct net_frame *done = NULL, **done_tail = &done;
+		pthread_mutex_lock(&net->mu);
+		while (written) {
+			struct net_frame *f = p->head;
+			size_t rest = f->len - p->head_off;
+			if (written < rest) {
+				p->head_off += written;
+				break;
+			}
+			written -= rest;
+			p->head_off = 0;
+			p->head = f->next;
+			if (!p->head)
+				p->tail = NULL;
+			p->queued -= f->len;
+			p->st.frames_sent++;
+			p->st.bytes_sent += f->len;
+			net->totals.frames_sent++;
+			f->next = NULL;
+			*done_tail = f;
+			done_tail = &f->next;
+		}
+		pthread_mutex_unlock(&net->mu);
+		frames_free(done);
+	}
+}
+
+/* Outbound connections carry nothing back; readable means closed. */
+static void peer_read(struct raft_net *net, struct net_peer *p)
+{
+	uint8_t scratch[256];
+	ssize_t n = recv(p->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+	if (n == 0)
+		peer_fail(net, p, "connection closed by peer", 0);
+	else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		peer_fail(net, p, "connection lost", errno);
+}
+
+static void peer_event(struct raft_net *net, struct net_peer *p, uint32_t events)
+{
+	if (p->fd < 0)
+		return;
+	if (p->state == PEER_CONNECTING) {
+		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+			peer_finish_connect(net, p);
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+		peer_read(net, p);
+		if (p->fd >= 0 && events & (EPOLLERR | EPOLLHUP)) {
+			int error = 0;
+			socklen_t len = sizeof(error);
+			(void)getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &error, &len);
+			peer_fail(net, p, "connection lost", error);
+		}
+		if (p->fd < 0)
+			return;
+	}
+	if (events & EPOLLOUT)
+		peer_flush(net, p);
+}
+
+static void conn_close(struct raft_net *net, struct net_conn *c)
+{
+	epoll_ctl(net->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		net->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	net->nconns--;
+	free(c->buf);
+	free(c);
+}
+
+static void conn_bad_frame(struct raft_net *net, struct net_conn *c, uint64_t from,
+			   const char *why)
+{
+	uint64_t sender = from ? from : c->sender;
+	pthread_mutex_lock(&net->mu);
+	net->totals.decode_errors++;
+	struct net_peer *p = sender ? find_peer(net, sender) : NULL;
+	if (p)
+		p->st.decode_errors++;
+	pthread_mutex_unlock(&net->mu);
+	net_log(net, "closing connection from %s (peer %llu): bad frame: %s", c->addr,
+		(unsigned long long)sender, why);
+	conn_close(net, c);
+}
+
+/* Delivers every complete frame in the buffer; false if c was closed. */
+static bool conn_parse(struct raft_net *net, struct net_conn *c)
+{
+	while (c->end > c->start) {
+		size_t avail = c->end - c->start, frame_len = 0;
+		uint64_t from = 0, to = 0;
+		char why[160] = "";
+		int rc = raft_wire_peek(c->buf + c->start, avail, &frame_len, &from, &to, why,
+					sizeof(why));
+		if (rc == -EAGAIN)
+			break;
+		if (rc) {
+			conn_bad_frame(net, c, 0, why);
+			return false;
+		}
+		if (avail < frame_len)
+			break;
+		struct raft_msg m;
+		rc = raft_wire_decode(c->buf + c->start, frame_len, &m, why, sizeof(why));
+		if (rc == -ENOMEM) {
+			net_log(net, "closing connection from %s: out of memory", c->addr);
+			conn_close(net, c);
+			return false;
+		}
+		if (rc) {
+			conn_bad_frame(net, c, from, why);
+			return false;
+		}
+		c->start += frame_len;
+		c->sender = from;
+		pthread_mutex_lock(&net->mu);
+		bool ours = to == net->opts.self_id;
+		if (ours) {
+			net->totals.frames_received++;
+			net->totals.bytes_received += frame_len;
+			struct net_peer *p = find_peer(net, from);
+			if (p) {
+				p->st.frames_received++;
+				p->st.bytes_received += frame_len;
+			}
+		} else {
+			net->totals.misaddressed++;
+		}
+		pthread_mutex_unlock(&net->mu);
+		if (ours)
+			net->opts.on_message(net->opts.arg, &m);
+		raft_msg_release(&m);
+	}
+	if (c->start == c->end) {
+		c->start = c->end = 0;
+		if (c->cap > KEEP_BUF) {
+			free(c->buf);
+			c->buf = NULL;
+			c->cap = 0;
+		}
+	}
+	return true;
+}
+
+/* Room for at least `want` more bytes; the buffer grows only as data
+ * arrives, so a header claiming a huge body costs nothing up front. */
+static int conn_reserve(struct net_conn *c, size_t want)
+{
+	if (c->cap - c->end >= want)
+		return 0;
+	if (c->start) {
+		memmove(c->buf, c->buf + c->start, c->end - c->start);
+		c->end -= c->start;
+		c->start = 0;
+		if (c->cap - c->end >= want)
+			return 0;
+	}
+	size_t cap = c->cap * 2 > c->end + want ? c->cap * 2 : c->end + want;
+	uint8_t *buf = realloc(c->buf, cap);
+	if (!buf)
+		return -ENOMEM;
+	c->buf = buf;
+	c->cap = cap;
+	return 0;
+}
+
+static void conn_read(struct raft_net *net, struct net_conn *c)
+{
+	for (int i = 0; i < READS_PER_EVENT; i++) {
+		if (conn_reserve(c, READ_CHUNK)) {
+			net_log(net, "closing connection from %s: out of memory", c->addr);
+			conn_close(net, c);
+			return;
+		}
+		ssize_t n = recv(c->fd, c->buf + c->end, c->cap - c->end, MSG_DONTWAIT);
+		if (n == 0) {
+			conn_close(net, c);
+			return;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				conn_close(net, c);
+			return;
+		}
+		c->end += (size_t)n;
+		if (!conn_parse(net, c))
+			return;
+	}
+}
+
+static void accept_all(struct raft_net *net)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(net->listen_fd, (struct sockaddr *)&ss, &sl,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				net_log(net, "accept: %s", strerror(errno));
+			return;
+		}
+		struct net_conn *c = NULL;
+		if (net->nconns < RAFT_NET_MAX_INBOUND)
+			c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			pthread_mutex_lock(&net->mu);
+			net->totals.refused++;
+			pthread_mutex_unlock(&net->mu);
+			continue;
+		}
+		c->h.kind = H_INBOUND;
+		c->fd = fd;
+		char host[64] = "?", serv[16] = "?";
+		(void)getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv,
+				  sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
+		snprintf(c->addr, sizeof(c->addr), "%s:%s", host, serv);
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->h };
+		if (epoll_ctl(net->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			net_log(net, "epoll: %s", strerror(errno));
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = net->conns;
+		if (net->conns)
+			net->conns->prev = c;
+		net->conns = c;
+		net->nconns++;
+		pthread_mutex_lock(&net->mu);
+		net->totals.accepted++;
+		pthread_mutex_unlock(&net->mu);
+	}
+}
+
+/* Takes the live peers (pointers stay valid: only this thread frees them)
+ * and frees the removed ones. Returns false once stopping. */
+static bool loop_peers(struct raft_net *net, struct net_peer **live, size_t *nlive)
+{
+	pthread_mutex_lock(&net->mu);
+	bool stopping = net->stopping;
+	struct net_peer *dead = net->graveyard;
+	net->graveyard = NULL;
+	*nlive = 0;
+	for (struct net_peer *p = net->peers; p && *nlive < RAFT_NET_MAX_PEERS; p = p->next)
+		live[(*nlive)++] = p;
+	pthread_mutex_unlock(&net->mu);
+	while (dead) {
+		struct net_peer *next = dead->next;
+		peer_free(net, dead);
+		dead = next;
+	}
+	return !stopping;
+}
+
+static void *io_main(void *arg)
+{
+	struct raft_net *net = arg;
+	struct epoll_event evs[64];
+	struct net_peer *live[RAFT_NET_MAX_PEERS];
+	size_t nlive = 0;
+
+	while (loop_peers(net, live, &nlive)) {
+		int64_t now = clock_mono_ms();
+		int64_t wait = MAX_WAIT_MS;
+		for (size_t i = 0; i < nlive; i++) {
+			struct net_peer *p = live[i];
+			if (p->state == PEER_BACKOFF && now >= p->next_attempt_ms)
+				peer_connect(net, p);
+			else if (p->state == PEER_CONNECTING && now >= p->deadline_ms)
+				peer_fail(net, p, "connect", ETIMEDOUT);
+			if (p->state == PEER_CONNECTED && !p->out_armed)
+				peer_flush(net, p);
+			int64_t due = p->state == PEER_BACKOFF	  ? p->next_attempt_ms - now
+				      : p->state == PEER_CONNECTING ? p->deadline_ms - now
+								    : MAX_WAIT_MS;
+			if (due < wait)
+				wait = due < 0 ? 0 : due;
+		}
+		int n = epoll_wait(net->epfd, evs, 64, (int)wait);
+		if (n < 0) {
+			if (errno != EINTR) {
+				net_log(net, "epoll_wait: %s", strerror(errno));
+				usleep(10000);
+			}
+			continue;
+		}
+		for (int i = 0; i < n; i++) {
+			struct net_handle *h = evs[i].data.ptr;
+			switch (h->kind) {
+			case H_WAKE: {
+				uint64_t count;
+				ssize_t r = read(net->wake_fd, &count, sizeof(count));
+				(void)r;
+				break;
+			}
+			case H_LISTENER:
+				accept_all(net);
+				break;
+			case H_INBOUND:
+				conn_read(net, (struct net_conn *)h);
+				break;
+			case H_PEER:
+				peer_event(net, (struct net_peer *)h, evs[i].events);
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+static int open_listener_on(const char *host, const char *port, bool dual_stack, int *fd_out)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(host, port, &hints, &res);
+	if (rc)
+		return rc == EAI_SYSTEM ? -errno : -EINVAL;
+	rc = -EADDRNOTAVAIL;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			rc = -errno;
+			continue;
+		}
+		int one = 1, zero = 0;
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ai->ai_family == AF_INET6 && dual_stack)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
+			rc = -errno;
+			close(fd);
+			continue;
+		}
+		*fd_out = fd;
+		rc = 0;
+		break;
+	}
+	freeaddrinfo(res);
+	return rc;
+}
+
+static int open_listener(struct raft_net *net, char *err, size_t errlen)
+{
+	const char *bind_host = net->opts.bind_host;
+	char host[256], port[8];
+	int rc;
+	snprintf(port, sizeof(port), "%u", (unsigned)net->opts.port);
+	if (!bind_host || !*bind_host) {
+		rc = open_listener_on("::", port, true, &net->listen_fd);
+		if (rc)
+			rc = open_listener_on("0.0.0.0", port, false, &net->listen_fd);
+		snprintf(host, sizeof(host), "*");
+	} else {
+		size_t n = strlen(bind_host);
+		if (bind_host[0] == '[' && n > 2 && bind_host[n - 1] == ']' && n - 2 < sizeof(host)) {
+			memcpy(host, bind_host + 1, n - 2);
+			host[n - 2] = '\0';
+		} else {
+			snprintf(host, sizeof(host), "%s", bind_host);
+		}
+		rc = open_listener_on(host, port, false, &net->listen_fd);
+	}
+	if (rc) {
+		set_err(err, errlen, "cannot listen on %s port %s: %s", host, port, strerror(-rc));
+		return rc;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(net->listen_fd, (struct sockaddr *)&ss, &sl)) {
+		rc = -errno;
+		set_err(err, errlen, "getsockname: %s", strerror(errno));
+		close(net->listen_fd);
+		net->listen_fd = -1;
+		return rc;
+	}
+	net->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						    : ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
+/* Options as kept: defaults filled in, the peer list not kept (copied
+ * into struct net_peer). */
+static struct raft_net_options effective_options(const struct raft_net_options *opts)
+{
+	struct raft_net_options o = *opts;
+	o.peers = NULL;
+	o.npeers = 0;
+	if (!o.max_queued_bytes)
+		o.max_queued_bytes = RAFT_NET_DEFAULT_MAX_QUEUED;
+	if (!o.backoff_min_ms)
+		o.backoff_min_ms = RAFT_NET_DEFAULT_BACKOFF_MIN_MS;
+	if (!o.backoff_max_ms)
+		o.backoff_max_ms = RAFT_NET_DEFAULT_BACKOFF_MAX_MS;
+	if (o.backoff_max_ms < o.backoff_min_ms)
+		o.backoff_max_ms = o.backoff_min_ms;
+	if (!o.connect_timeout_ms)
+		o.connect_timeout_ms = RAFT_NET_DEFAULT_CONNECT_TIMEOUT_MS;
+	return o;
+}
+
+int raft_net_start(const struct raft_net_options *opts, struct raft_net **out, char *err,
+		   size_t errlen)
+{
+	int rc;
+	if (!opts || opts->self_id == 0 || !opts->on_message) {
+		set_err(err, errlen, "self id and on_message are required");
+		return -EINVAL;
+	}
+	rc = validate_peers(opts->self_id, opts->peers, opts->npeers, err, errlen);
+	if (rc)
+		return rc;
+	struct raft_net *net = calloc(1, sizeof(*net));
+	if (!net) {
+		set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	net->opts = effective_options(opts);
+	net->listener_h.kind = H_LISTENER;
+	net->wake_h.kind = H_WAKE;
+	rc = -pthread_mutex_init(&net->mu, NULL);
+	if (rc) {
+		set_err(err, errlen, "mutex: %s", strerror(-rc));
+		goto err_free_net;
+	}
+	struct net_peer **tail = &net->peers;
+	for (size_t i = 0; i < opts->npeers; i++) {
+		*tail = peer_new(net, &opts->peers[i]);
+		if (!*tail) {
+			rc = -ENOMEM;
+			set_err(err, errlen, "out of memory");
+			goto err_free_peers;
+		}
+		tail = &(*tail)->next;
+	}
+	net->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (net->epfd < 0) {
+		rc = -errno;
+		set_err(err, errlen, "epoll_create1: %s", strerror(errno));
+		goto err_free_peers;
+	}
+	net->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (net->wake_fd < 0) {
+		rc = -errno;
+		set_err(err, errlen, "eventfd: %s", strerror(errno));
+		goto err_close_epoll;
+	}
+	rc = open_listener(net, err, errlen);
+	if (rc)
+		goto err_close_wake;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &net->wake_h };
+	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &net->listener_h };
+	if (epoll_ctl(net->epfd, EPOLL_CTL_ADD, net->wake_fd, &ev) ||
+	    epoll_ctl(net->epfd, EPOLL_CTL_ADD, net->listen_fd, &lev)) {
+		rc = -errno;
+		set_err(err, errlen, "epoll_ctl: %s", strerror(errno));
+		goto err_close_listener;
+	}
+	rc = -pthread_create(&net->thread, NULL, io_main, net);
+	if (rc) {
+		set_err(err, errlen, "pthread_create: %s", strerror(-rc));
+		goto err_close_listener;
+	}
+	*out = net;
+	return 0;
+
+err_close_listener:
+	close(net->listen_fd);
+err_close_wake:
+	close(net->wake_fd);
+err_close_epoll:
+	close(net->epfd);
+err_free_peers:
+	while (net->peers) {
+		struct net_peer *next = net->peers->next;
+		free(net->peers);
+		net->peers = next;
+	}
+	pthread_mutex_destroy(&net->mu);
+err_free_net:
+	free(net);
+	return rc;
+}
+
+uint16_t raft_net_port(const struct raft_net *net)
+{
+	return net->port;
+}
+
+int raft_net_send(struct raft_net *net, const struct raft_msg *m)
+{
+	size_t len = 0;
+	int rc;
+	if (m->from != net->opts.self_id)
+		return -EINVAL;
+	rc = raft_wire_size(m, &len);
+	if (rc)
+		return rc;
+	struct net_frame *f = malloc(sizeof(*f) + len);
+	if (!f)
+		return -ENOMEM;
+	f->next = NULL;
+	rc = raft_wire_encode(m, f->data, len, &f->len);
+	if (rc)
+		goto out_free;
+
+	bool was_empty = false;
+	pthread_mutex_lock(&net->mu);
+	struct net_peer *p = find_peer(net, m->to);
+	if (!p) {
+		rc = -ENOENT;
+	} else if (!p->up) {
+		rc = -ENOTCONN;
+	} else if (p->queued + f->len > net->opts.max_queued_bytes) {
+		rc = -ENOBUFS;
+	} else {
+		was_empty = p->head == NULL;
+		if (p->tail)
+			p->tail->next = f;
+		else
+			p->head = f;
+		p->tail = f;
+		p->queued += f->len;
+		f = NULL;
+	}
+	if (rc) {
+		net->totals.frames_dropped++;
+		if (p)
+			p->st.frames_dropped++;
+	}
+	pthread_mutex_unlock(&net->mu);
+	if (was_empty)
+		wake(net);
+out_free:
+	free(f);
+	return rc;
+}
+
+int raft_net_set_peers(struct raft_net *net, const struct raft_net_peer *peers, size_t npeers,
+		       char *err, size_t errlen)
+{
+	struct net_peer *fresh[RAFT_NET_MAX_PEERS] = { 0 };
+	int rc = validate_peers(net->opts.self_id, peers, npeers, err, errlen);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < npeers; i++) {
+		fresh[i] = peer_new(net, &peers[i]);
+		if (!fresh[i]) {
+			set_err(err, errlen, "out of memory");
+			rc = -ENOMEM;
+			goto out_free_fresh;
+		}
+	}
+	pthread_mutex_lock(&net->mu);
+	struct net_peer *list = NULL, **tail = &list;
+	for (size_t i = 0; i < npeers; i++) {
+		struct net_peer **pp = &net->peers;
+		while (*pp && (*pp)->id != peers[i].id)
+			pp = &(*pp)->next;
+		struct net_peer *p = *pp;
+		if (p && strcmp(p->addr, peers[i].addr) == 0) {
+			*pp = p->next; /* unchanged: keep it */
+		} else {
+			p = fresh[i];
+			fresh[i] = NULL;
+		}
+		p->next = NULL;
+		*tail = p;
+		tail = &p->next;
+	}
+	while (net->peers) { /* the rest leave; the I/O thread frees them */
+		struct net_peer *p = net->peers;
+		net->peers = p->next;
+		p->next = net->graveyard;
+		net->graveyard = p;
+	}
+	net->peers = list;
+	pthread_mutex_unlock(&net->mu);
+	wake(net);
+out_free_fresh:
+	for (size_t i = 0; i < npeers; i++)
+		free(fresh[i]);
+	return rc;
+}
+
+void raft_net_stats(struct raft_net *net, struct raft_net_stats *out)
+{
+	pthread_mutex_lock(&net->mu);
+	*out = net->totals;
+	out->npeers = 0;
+	for (struct net_peer *p = net->peers; p && out->npeers < RAFT_NET_MAX_PEERS; p = p->next) {
+		struct raft_net_peer_stats *s = &out->peers[out->npeers++];
+		*s = p->st;
+		s->queued_bytes = p->queued;
+	}
+	pthread_mutex_unlock(&net->mu);
+}
+
+void raft_net_stop(struct raft_net *net)
+{
+	if (!net)
+		return;
+	pthread_mutex_lock(&net->mu);
+	net->stopping = true;
+	pthread_mutex_unlock(&net->mu);
+	wake(net);
+	pthread_join(net->thread, NULL);
+
+	struct net_peer *lists[] = { net->peers, net->graveyard };
+	for (size_t i = 0; i < 2; i++)
+		while (lists[i]) {
+			struct net_peer *next = lists[i]->next;
+			peer_free(net, lists[i]);
+			lists[i] = next;
+		}
+	while (net->conns)
+		conn_close(net, net->conns);
+	close(net->listen_fd);
+	close(net->wake_fd);
+	close(net->epfd);
+	pthread_mutex_destroy(&net->mu);
+	free(net);
+}
