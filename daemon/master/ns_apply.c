@@ -1,0 +1,587 @@
+/* The namespace state machine's apply function: one deterministic step per
+ * journal (or Raft log) entry. See ns.h for the contract. */
+#include "daemon/master/ns_int.h"
+
+#include "lib/path.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct apply {
+	struct ns *ns;
+	const cJSON *cmd;
+	char *err;
+	size_t errlen;
+};
+
+static const char *cmd_str(const cJSON *cmd, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cmd, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int64_t cmd_int(const cJSON *cmd, const char *key, int64_t def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cmd, key);
+	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
+}
+
+static bool cmd_bool(const cJSON *cmd, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cmd, key));
+}
+
+/* data_id 0: the new inode's own id names its first content. */
+static int insert_inode(struct ns *ns, uint64_t parent, const char *name, bool is_dir,
+			uint64_t length, int64_t mtime, const char *fp, int64_t synced,
+			int64_t data_id, uint64_t *id_out)
+{
+	int64_t id = ns_meta_get(ns, "next_inode");
+	sqlite3_stmt *s = ns_stmt(ns, ST_INSERT);
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, (int64_t)parent);
+	sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, is_dir);
+	sqlite3_bind_int64(s, 5, (int64_t)length);
+	sqlite3_bind_int64(s, 6, mtime);
+	sqlite3_bind_text(s, 7, fp ? fp : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 8, synced);
+	sqlite3_bind_int64(s, 9, data_id);
+	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_reset(s);
+	if (!rc)
+		rc = ns_meta_set(ns, "next_inode", id + 1);
+	if (!rc && id_out)
+		*id_out = (uint64_t)id;
+	return rc;
+}
+
+static int delete_tree(struct ns *ns, uint64_t id)
+{
+	sqlite3_stmt *s = ns_stmt(ns, ST_DELETE_TREE);
+	sqlite3_bind_int64(s, 1, (int64_t)id);
+	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_reset(s);
+	return rc;
+}
+
+static int64_t count_children(struct ns *ns, uint64_t id)
+{
+	sqlite3_stmt *s = ns_stmt(ns, ST_COUNT_CHILDREN);
+	sqlite3_bind_int64(s, 1, (int64_t)id);
+	int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	return n;
+}
+
+static int exec1(struct ns *ns, enum stmt_id id, int64_t a, int64_t b)
+{
+	sqlite3_stmt *s = ns_stmt(ns, id);
+	sqlite3_bind_int64(s, 1, a);
+	sqlite3_bind_int64(s, 2, b);
+	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* mkdir -p of path; *dir gets the final directory. Existing files on the
+ * way are -ENOTDIR. New directories get mtime and synced_ms as given. */
+static int make_dirs(struct apply *a, const char *path, int64_t mtime, struct ns_inode *dir)
+{
+	struct ns_inode cur = { .id = NS_ROOT_ID, .is_dir = true };
+	const char *p = path + 1;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		char name[PATH_NAME_MAX + 1];
+		snprintf(name, sizeof(name), "%.*s", (int)len, p);
+		struct ns_inode next;
+		int rc = ns_child(a->ns, cur.id, name, len, &next);
+		if (rc == -ENOENT) {
+			uint64_t id;
+			rc = insert_inode(a->ns, cur.id, name, true, 0, mtime, "", 0, 0, &id);
+			if (rc)
+				return rc;
+			memset(&next, 0, sizeof(next));
+			next.id = id;
+			next.parent = cur.id;
+			next.is_dir = true;
+			snprintf(next.name, sizeof(next.name), "%s", name);
+		} else if (rc) {
+			return rc;
+		}
+		if (!next.is_dir) {
+			snprintf(a->err, a->errlen, "'%.*s' in '%s' is a file", (int)len, p, path);
+			return -ENOTDIR;
+		}
+		cur = next;
+		p += len + (slash ? 1 : 0);
+	}
+	*dir = cur;
+	return 0;
+}
+
+static int lookup_parent(struct apply *a, const char *path, struct ns_inode *parent)
+{
+	char ppath[PATH_MAX_LEN + 1];
+	if (path_parent(path, ppath, sizeof(ppath))) {
+		snprintf(a->err, a->errlen, "'%s' has no parent", path);
+		return -EINVAL;
+	}
+	int rc = ns_lookup(a->ns, ppath, parent);
+	if (rc == -ENOENT)
+		snprintf(a->err, a->errlen, "parent directory '%s' does not exist", ppath);
+	else if (rc == -ENOTDIR || (!rc && !parent->is_dir)) {
+		snprintf(a->err, a->errlen, "parent '%s' is not a directory", ppath);
+		rc = -ENOTDIR;
+	}
+	return rc;
+}
+
+static int need_path(struct apply *a, const char *key, const char **out)
+{
+	char norm[PATH_MAX_LEN + 1];
+	const char *p = cmd_str(a->cmd, key);
+	if (!p) {
+		snprintf(a->err, a->errlen, "command lacks '%s'", key);
+		return -EINVAL;
+	}
+	/* Commands carry normal paths; refuse anything else outright. */
+	if (path_normalize(p, strlen(p), norm, sizeof(norm), a->err, a->errlen) ||
+	    strcmp(norm, p) != 0) {
+		snprintf(a->err, a->errlen, "command path '%s' is not normal", p);
+		return -EINVAL;
+	}
+	*out = p;
+	return 0;
+}
+
+static int apply_mount(struct apply *a)
+{
+	const char *path, *uri = cmd_str(a->cmd, "uri");
+	int rc = need_path(a, "path", &path);
+	if (rc)
+		return rc;
+	if (!uri) {
+		snprintf(a->err, a->errlen, "mount command lacks 'uri'");
+		return -EINVAL;
+	}
+	if (ns_is_mount(a->ns, path)) {
+		snprintf(a->err, a->errlen, "'%s' is already a mount point", path);
+		return -EEXIST;
+	}
+	struct ns_inode n;
+	rc = ns_lookup(a->ns, path, &n);
+	if (rc == 0 && !n.is_dir) {
+		snprintf(a->err, a->errlen, "cannot mount on '%s': it is a file", path);
+		return -ENOTDIR;
+	}
+	if (rc == 0 && count_children(a->ns, n.id) > 0) {
+		snprintf(a->err, a->errlen, "cannot mount on '%s': the directory is not empty",
+			 path);
+		return -ENOTEMPTY;
+	}
+	int64_t now = cmd_int(a->cmd, "time_ms", 0);
+	if (rc == -ENOENT) {
+		rc = make_dirs(a, path, now, &n);
+		if (rc)
+			return rc;
+	} else if (rc) {
+		return rc;
+	}
+	rc = exec1(a->ns, ST_SET_SYNCED, (int64_t)n.id, 0);
+	if (rc)
+		return rc;
+	const cJSON *opts = cJSON_GetObjectItemCaseSensitive(a->cmd, "options");
+	char *opts_text = cJSON_PrintUnformatted(opts && cJSON_IsObject(opts) ? opts : NULL);
+	sqlite3_stmt *s = ns_stmt(a->ns, ST_INSERT_MOUNT);
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, uri, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, cmd_bool(a->cmd, "readonly"));
+	sqlite3_bind_text(s, 4, opts_text ? opts_text : "{}", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, cmd_int(a->cmd, "block_size", 4 << 20));
+	sqlite3_bind_int64(s, 6, cmd_int(a->cmd, "sync_interval_ms", -1));
+	sqlite3_bind_int64(s, 7, now);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_reset(s);
+	free(opts_text);
+	return rc;
+}
+
+static int apply_unmount(struct apply *a)
+{
+	const char *path;
+	int rc = need_path(a, "path", &path);
+	if (rc)
+		return rc;
+	if (!ns_is_mount(a->ns, path)) {
+		snprintf(a->err, a->errlen, "'%s' is not a mount point", path);
+		return -ENOENT;
+	}
+	char below[PATH_MAX_LEN + 1];
+	if (ns_mounts_below(a->ns, path, below, sizeof(below)) > 0) {
+		snprintf(a->err, a->errlen, "cannot unmount '%s': '%s' is mounted below it", path,
+			 below);
+		return -EBUSY;
+	}
+	struct ns_inode n;
+	rc = ns_lookup(a->ns, path, &n);
+	if (rc)
+		return rc;
+	if (n.id == NS_ROOT_ID) {
+		/* Keep the root itself; drop everything under it. */
+		char sql[128];
+		snprintf(sql, sizeof(sql), "DELETE FROM inodes WHERE id != %d", NS_ROOT_ID);
+		if (sqlite3_exec(a->ns->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			return -EIO;
+		rc = exec1(a->ns, ST_SET_SYNCED, NS_ROOT_ID, 0);
+	} else {
+		rc = delete_tree(a->ns, n.id);
+	}
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = ns_stmt(a->ns, ST_DELETE_MOUNT);
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_reset(s);
+	return rc;
+}
+
+static int apply_mkdir(struct apply *a)
+{
+	const char *path;
+	int rc = need_path(a, "path", &path);
+	if (rc)
+		return rc;
+	int64_t now = cmd_int(a->cmd, "time_ms", 0);
+	struct ns_inode n;
+	rc = ns_lookup(a->ns, path, &n);
+	if (rc == 0) {
+		if (n.is_dir && cmd_bool(a->cmd, "parents"))
+			return 0;
+		snprintf(a->err, a->errlen, "'%s' already exists", path);
+		return -EEXIST;
+	}
+	if (cmd_bool(a->cmd, "parents"))
+		return make_dirs(a, path, now, &n);
+	struct ns_inode parent;
+	rc = lookup_parent(a, path, &parent);
+	if (rc)
+		return rc;
+	/* A directory strata created itself was just checked: no need to
+	 * list it from the UFS later. */
+	rc = insert_inode(a->ns, parent.id, path_basename(path), true, 0, now, "", now, 0, NULL);
+	return rc ? rc : exec1(a->ns, ST_TOUCH, (int64_t)parent.id, now);
+}
+
+static int set_etag(struct ns *ns, uint64_t id, const char *etag)
+{
+	sqlite3_stmt *s = ns_stmt(ns, ST_SET_ETAG);
+	sqlite3_bind_int64(s, 1, (int64_t)id);
+	sqlite3_bind_text(s, 2, etag ? etag : "", -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Creates or updates the file at path with the command's attributes;
+ * parents are created as (not yet synced) directories. */
+static int upsert_file(struct apply *a, const char *path, const cJSON *attrs, int64_t synced)
+{
+	int64_t now = cmd_int(a->cmd, "time_ms", 0);
+	char ppath[PATH_MAX_LEN + 1];
+	if (path_parent(path, ppath, sizeof(ppath))) {
+		snprintf(a->err, a->errlen, "'/' is a directory");
+		return -EISDIR;
+	}
+	struct ns_inode parent, n;
+	int rc = make_dirs(a, ppath, now, &parent);
+	if (rc)
+		return rc;
+	uint64_t length = (uint64_t)cmd_int(attrs, "length", 0);
+	int64_t mtime = cmd_int(attrs, "mtime_ms", now);
+	const char *fp = cmd_str(attrs, "fingerprint");
+	/* A worker that wrote the content names it (its blocks are cached
+	 * under that id already). */
+	int64_t given = cmd_int(attrs, "data_id", 0);
+	rc = ns_child(a->ns, parent.id, path_basename(path), strlen(path_basename(path)), &n);
+	if (rc == -ENOENT) {
+		uint64_t id;
+		rc = insert_inode(a->ns, parent.id, path_basename(path), false, length, mtime, fp,
+				  synced, given, &id);
+		return rc ? rc : set_etag(a->ns, id, cmd_str(attrs, "etag"));
+	}
+	if (rc)
+		return rc;
+	if (n.is_dir) {
+		snprintf(a->err, a->errlen, "'%s' is a directory", path);
+		return -EISDIR;
+	}
+	/* New content gets a new data id, so blocks cached from the old
+	 * content are never served for the new one. */
+	int64_t data_id = given ? given : (int64_t)n.data_id;
+	if (!given && (n.length != length || strcmp(n.fingerprint, fp ? fp : "") != 0)) {
+		data_id = ns_meta_get(a->ns, "next_inode");
+		rc = ns_meta_set(a->ns, "next_inode", data_id + 1);
+		if (rc)
+			return rc;
+	}
+	sqlite3_stmt *s = ns_stmt(a->ns, ST_UPDATE_FILE);
+	sqlite3_bind_int64(s, 1, (int64_t)n.id);
+	sqlite3_bind_int64(s, 2, (int64_t)length);
+	sqlite3_bind_int64(s, 3, mtime);
+	sqlite3_bind_text(s, 4, fp ? fp : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, synced);
+	sqlite3_bind_int64(s, 6, data_id);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_reset(s);
+	if (rc)
+		return rc;
+	/* The etag (an S3 client's MD5) belongs to the content it came with:
+	 * a sync that finds the same content keeps it, new content without
+	 * one clears it. */
+	const char *etag = cmd_str(attrs, "etag");
+	if (etag || (int64_t)n.data_id != data_id)
+		rc = set_etag(a->ns, n.id, etag);
+	return rc;
+}
+
+static int apply_put_file(struct apply *a)
+{
+	const char *path;
+	int rc = need_path(a, "path", &path);
+	return rc ? rc : upsert_file(a, path, a->cmd, cmd_int(a->cmd, "time_ms", 0));
+}
+
+static int apply_delete(struct apply *a)
+{
+	const char *path;
+	int rc = need_path(a, "path", &path);
+	if (rc)
+		return rc;
+	struct ns_inode n;
+	rc = ns_lookup(a->ns, path, &n);
+	if (rc) {
+		snprintf(a->err, a->errlen, "'%s' does not exist", path);
+		return rc == -ENOTDIR ? -ENOENT : rc;
+	}
+	char below[PATH_MAX_LEN + 1];
+	if (n.is_mount_point || n.id == NS_ROOT_ID ||
+	    ns_mounts_below(a->ns, path, below, sizeof(below)) > 0) {
+		snprintf(a->err, a->errlen, "cannot delete '%s': it is or contains a mount point",
+			 path);
+		return -EBUSY;
+	}
+	if (n.is_dir && !cmd_bool(a->cmd, "recursive") && count_children(a->ns, n.id) > 0) {
+		snprintf(a->err, a->errlen, "directory '%s' is not empty", path);
+		return -ENOTEMPTY;
+	}
+	return delete_tree(a->ns, n.id);
+}
+
+static int apply_rename(struct apply *a)
+{
+	const char *src, *dst;
+	int rc = need_path(a, "src", &src);
+	if (!rc)
+		rc = need_path(a, "dst", &dst);
+	if (rc)
+		return rc;
+	struct ns_inode n, parent, existing;
+	rc = ns_lookup(a->ns, src, &n);
+	if (rc) {
+		snprintf(a->err, a->errlen, "'%s' does not exist", src);
+		return -ENOENT;
+	}
+	if (path_has_prefix(dst, src)) {
+		snprintf(a->err, a->errlen, "cannot move '%s' into itself", src);
+		return -EINVAL;
+	}
+	char below[PATH_MAX_LEN + 1];
+	if (n.is_mount_point || ns_mounts_below(a->ns, src, below, sizeof(below)) > 0) {
+		snprintf(a->err, a->errlen, "cannot rename '%s': it is or contains a mount point",
+			 src);
+		return -EBUSY;
+	}
+	if (ns_lookup(a->ns, dst, &existing) == 0) {
+		snprintf(a->err, a->errlen, "'%s' already exists", dst);
+		return -EEXIST;
+	}
+	rc = lookup_parent(a, dst, &parent);
+	if (rc)
+		return rc;
+	int64_t now = cmd_int(a->cmd, "time_ms", 0);
+	sqlite3_stmt *s = ns_stmt(a->ns, ST_SET_PARENT);
+	sqlite3_bind_int64(s, 1, (int64_t)n.id);
+	sqlite3_bind_int64(s, 2, (int64_t)parent.id);
+	sqlite3_bind_text(s, 3, path_basename(dst), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, n.is_dir ? n.mtime_ms : now);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_reset(s);
+	return rc;
+}
+
+struct sync_ctx {
+	struct apply *a;
+	const cJSON *entries;
+	char dir_path[PATH_MAX_LEN + 1];
+	int rc;
+};
+
+/* Drops namespace children the UFS no longer lists, unless they hold a
+ * mount point (mount points need not exist in the parent's store). */
+static int prune_fn(void *arg, const struct ns_inode *c)
+{
+	struct sync_ctx *s = arg;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, s->entries)
+	{
+		const char *name = cmd_str(e, "name");
+		if (name && strcmp(name, c->name) == 0 &&
+		    cmd_bool(e, "is_dir") == c->is_dir)
+			return 0;
+	}
+	char cpath[PATH_MAX_LEN + 1];
+	if (path_join(s->dir_path, c->name, cpath, sizeof(cpath)))
+		return delete_tree(s->a->ns, c->id);
+	if (ns_is_mount(s->a->ns, cpath) ||
+	    ns_mounts_below(s->a->ns, cpath, NULL, 0) > 0)
+		return 0;
+	return delete_tree(s->a->ns, c->id);
+}
+
+static int apply_sync_dir(struct apply *a)
+{
+	const char *path;
+	int rc = need_path(a, "path", &path);
+	if (rc)
+		return rc;
+	const cJSON *entries = cJSON_GetObjectItemCaseSensitive(a->cmd, "entries");
+	if (!cJSON_IsArray(entries)) {
+		snprintf(a->err, a->errlen, "sync_dir command lacks 'entries'");
+		return -EINVAL;
+	}
+	int64_t now = cmd_int(a->cmd, "time_ms", 0);
+	struct ns_inode dir;
+	rc = make_dirs(a, path, now, &dir);
+	if (rc)
+		return rc;
+	struct sync_ctx s = { .a = a, .entries = entries };
+	snprintf(s.dir_path, sizeof(s.dir_path), "%s", path);
+	rc = ns_list(a->ns, dir.id, NULL, 0, prune_fn, &s);
+	if (rc)
+		return rc;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, entries)
+	{
+		const char *name = cmd_str(e, "name");
+		char err[128];
+		if (!name || path_check_name(name, strlen(name), err, sizeof(err)))
+			continue; /* a UFS name strata cannot represent is skipped */
+		struct ns_inode c;
+		int crc = ns_child(a->ns, dir.id, name, strlen(name), &c);
+		/* A directory still here after pruning is the same directory, or
+		 * holds a mount point, which hides a store entry of its name. */
+		if (crc == 0 && c.is_dir)
+			continue;
+		if (cmd_bool(e, "is_dir")) {
+			rc = insert_inode(a->ns, dir.id, name, true, 0, cmd_int(e, "mtime_ms", now),
+					  "", 0, 0, NULL);
+		} else {
+			char cpath[PATH_MAX_LEN + 1];
+			if (path_join(path, name, cpath, sizeof(cpath)))
+				continue;
+			rc = upsert_file(a, cpath, e, now);
+		}
+		if (rc)
+			return rc;
+	}
+	return exec1(a->ns, ST_SET_SYNCED, (int64_t)dir.id, now);
+}
+
+static int apply_sync_entry(struct apply *a)
+{
+	const char *path;
+	int rc = need_path(a, "path", &path);
+	if (rc)
+		return rc;
+	int64_t now = cmd_int(a->cmd, "time_ms", 0);
+	struct ns_inode n;
+	int found = ns_lookup(a->ns, path, &n) == 0;
+	if (!cmd_bool(a->cmd, "exists")) {
+		if (!found || n.is_mount_point || ns_mounts_below(a->ns, path, NULL, 0) > 0)
+			return 0;
+		return delete_tree(a->ns, n.id);
+	}
+	if (cmd_bool(a->cmd, "is_dir")) {
+		if (found && !n.is_dir && (rc = delete_tree(a->ns, n.id)))
+			return rc;
+		return make_dirs(a, path, cmd_int(a->cmd, "mtime_ms", now), &n);
+	}
+	if (found && n.is_dir) {
+		if (n.is_mount_point || ns_mounts_below(a->ns, path, NULL, 0) > 0)
+			return 0;
+		if ((rc = delete_tree(a->ns, n.id)))
+			return rc;
+	}
+	return upsert_file(a, path, a->cmd, now);
+}
+
+/* Reserves an id from the inode counter for content a worker is about to
+ * write; the caller read the id (ns_next_id) before applying this. */
+static int apply_alloc_data_id(struct apply *a)
+{
+	return ns_meta_set(a->ns, "next_inode", ns_meta_get(a->ns, "next_inode") + 1);
+}
+
+uint64_t ns_next_id(struct ns *ns)
+{
+	return (uint64_t)ns_meta_get(ns, "next_inode");
+}
+
+int ns_apply(struct ns *ns, uint64_t index, const cJSON *cmd, char *err, size_t errlen)
+{
+	static const struct {
+		const char *op;
+		int (*fn)(struct apply *a);
+	} ops[] = {
+		{ "mount", apply_mount },	{ "unmount", apply_unmount },
+		{ "mkdir", apply_mkdir },	{ "put_file", apply_put_file },
+		{ "delete", apply_delete },	{ "rename", apply_rename },
+		{ "sync_dir", apply_sync_dir }, { "sync_entry", apply_sync_entry },
+		{ "alloc_data_id", apply_alloc_data_id },
+	};
+	if (index != ns->applied + 1) {
+		snprintf(err, errlen, "entry %llu applied out of order (applied %llu)",
+			 (unsigned long long)index, (unsigned long long)ns->applied);
+		return -EINVAL;
+	}
+	if (sqlite3_exec(ns->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return ns_db_err(ns, err, errlen, "begin");
+	struct apply a = { .ns = ns, .cmd = cmd, .err = err, .errlen = errlen };
+	const char *op = cmd_str(cmd, "op");
+	int rc = -EINVAL;
+	snprintf(err, errlen, "unknown command '%s'", op ? op : "(none)");
+	for (size_t i = 0; op && i < sizeof(ops) / sizeof(ops[0]); i++) {
+		if (strcmp(op, ops[i].op) == 0) {
+			err[0] = '\0';
+			rc = ops[i].fn(&a);
+			break;
+		}
+	}
+	if (rc == -EIO && !*err)
+		ns_db_err(ns, err, errlen, op);
+	/* A failed command leaves no trace but the index it consumed. */
+	if (rc && sqlite3_exec(ns->db, "ROLLBACK; BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return ns_db_err(ns, err, errlen, "rollback");
+	if (ns_meta_set(ns, "applied_index", (int64_t)index) ||
+	    sqlite3_exec(ns->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(ns->db, "ROLLBACK", NULL, NULL, NULL);
+		return ns_db_err(ns, err, errlen, "commit");
+	}
+	ns->applied = index;
+	return rc;
+}

@@ -1,0 +1,49 @@
+#ifndef STRATA_MASTER_NS_INT_H
+#define STRATA_MASTER_NS_INT_H
+
+/* Private to ns.c (open, queries) and ns_apply.c (the apply function). */
+
+#include "daemon/master/ns.h"
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+enum stmt_id {
+	ST_LOOKUP,
+	ST_INSERT,
+	ST_UPDATE_FILE,
+	ST_SET_SYNCED,
+	ST_SET_PARENT,
+	ST_DELETE_TREE,
+	ST_COUNT_CHILDREN,
+	ST_LIST,
+	ST_LIST_AFTER,
+	ST_GET_META,
+	ST_SET_META,
+	ST_MOUNTS,
+	ST_INSERT_MOUNT,
+	ST_DELETE_MOUNT,
+	ST_TOUCH,
+	ST_SET_ETAG,
+	ST_COUNT
+};
+
+
+struct ns {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	uint64_t applied;
+	char path[1024];
+};
+
+
+/* The prepared statement id, reset and unbound. */
+sqlite3_stmt *ns_stmt(struct ns *ns, enum stmt_id id);
+/* Fills err with the database's message about `what`; returns -EIO. */
+int ns_db_err(struct ns *ns, char *err, size_t errlen, const char *what);
+int64_t ns_meta_get(struct ns *ns, const char *key);
+int ns_meta_set(struct ns *ns, const char *key, int64_t value);
+/* Child `name` (len bytes) of inode parent; -ENOENT. */
+int ns_child(struct ns *ns, uint64_t parent, const char *name, size_t len, struct ns_inode *out);
+
+#endif
