@@ -29,6 +29,7 @@
 #define S3_DEFAULT_PART (8u * 1024 * 1024)
 #define S3_MAX_PARTS 10000
 #define S3_MAX_BODY (64u * 1024 * 1024) /* cap on collected (non-streamed) replies */
+#define S3_POOL 16                          /* curl handles per mount */
 
 struct s3 {
 	char *scheme;     /* "http" or "https" */
@@ -44,8 +45,13 @@ struct s3 {
 	uint64_t retry_base_ms;
 	uint64_t connect_timeout_ms;
 	uint64_t timeout_ms;
-	CURL *curl;
+	/* A pool of keep-alive handles, so requests of one mount run in
+	 * parallel (cold reads of many blocks at once); a request waits only
+	 * when all are busy. */
+	CURL *curls[S3_POOL];
+	bool busy[S3_POOL];
 	pthread_mutex_t lock;
+	pthread_cond_t freed;
 };
 
 struct s3_req {
@@ -252,8 +258,33 @@ static struct curl_slist *slist_add(struct curl_slist *l, bool *oom, const char 
 	return n;
 }
 
-/* One attempt: sign now and perform. Caller holds s->lock. */
-static CURLcode s3_attempt(struct s3 *s, const struct s3_req *rq, const char *uri,
+static CURL *handle_get(struct s3 *s, int *slot)
+{
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		for (int i = 0; i < S3_POOL; i++) {
+			if (!s->busy[i]) {
+				s->busy[i] = true;
+				pthread_mutex_unlock(&s->lock);
+				*slot = i;
+				return s->curls[i];
+			}
+		}
+		pthread_cond_wait(&s->freed, &s->lock);
+	}
+}
+
+static void handle_put(struct s3 *s, int slot)
+{
+	pthread_mutex_lock(&s->lock);
+	s->busy[slot] = false;
+	pthread_cond_signal(&s->freed);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* One attempt with handle c (the caller's, from the pool): sign now and
+ * perform. */
+static CURLcode s3_attempt(struct s3 *s, CURL *c, const struct s3_req *rq, const char *uri,
 			   const char *host, const char *query, const char *payload_hash,
 			   struct s3_resp *rs, int *rc)
 {
@@ -292,7 +323,6 @@ static CURLcode s3_attempt(struct s3 *s, const struct s3_req *rq, const char *ur
 	}
 	snprintf(url, sizeof(url), "%s://%s%s%s%s", s->scheme, host, uri, *query ? "?" : "", query);
 
-	CURL *c = s->curl;
 	struct write_ctx wc = { c, rs, rq };
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -348,9 +378,10 @@ static int s3_do(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, cons
 	for (uint64_t attempt = 0;; attempt++) {
 		resp_free(rs);
 		rs->range_total = -1;
-		pthread_mutex_lock(&s->lock);
-		CURLcode cc = s3_attempt(s, rq, uri, host, query, payload_hash, rs, &rc);
-		pthread_mutex_unlock(&s->lock);
+		int slot;
+		CURL *c = handle_get(s, &slot);
+		CURLcode cc = s3_attempt(s, c, rq, uri, host, query, payload_hash, rs, &rc);
+		handle_put(s, slot);
 		if (rc) {
 			ufs_seterr(rc, err, errlen, "%s %s: cannot sign the request", what, path);
 			break;
@@ -463,9 +494,11 @@ static void s3_close(void *impl)
 	struct s3 *s = impl;
 	if (!s)
 		return;
-	if (s->curl)
-		curl_easy_cleanup(s->curl);
+	for (int i = 0; i < S3_POOL; i++)
+		if (s->curls[i])
+			curl_easy_cleanup(s->curls[i]);
 	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->freed);
 	free(s->scheme);
 	free(s->host);
 	free(s->bucket);
@@ -540,6 +573,7 @@ static int s3_open(const char *uri, const struct ufs_opt *opts, size_t nopts, vo
 	if (!s)
 		return ufs_seterr(-ENOMEM, err, errlen, "out of memory");
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->freed, NULL);
 	if ((rc = s3_parse_uri(s, uri, err, errlen)))
 		goto err_close;
 	const char *region = opt_or_env(opts, nopts, "s3.region", "AWS_REGION", "AWS_DEFAULT_REGION");
@@ -592,9 +626,11 @@ static int s3_open(const char *uri, const struct ufs_opt *opts, size_t nopts, vo
 				"s3.retries must be <= 10 and timeouts positive");
 		goto err_close;
 	}
-	if (!(s->curl = curl_easy_init())) {
-		rc = ufs_seterr(-ENOMEM, err, errlen, "curl_easy_init failed");
-		goto err_close;
+	for (int i = 0; i < S3_POOL; i++) {
+		if (!(s->curls[i] = curl_easy_init())) {
+			rc = ufs_seterr(-ENOMEM, err, errlen, "curl_easy_init failed");
+			goto err_close;
+		}
 	}
 	*impl = s;
 	return 0;

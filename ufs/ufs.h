@@ -30,8 +30,8 @@
  * Secrets (S3 secret keys, signatures) never appear in err or in logs.
  *
  * Thread safety: one struct ufs may be used from several threads; drivers
- * serialize what must be serialized (the S3 driver keeps one keep-alive curl
- * handle per instance behind a mutex). A struct ufs_writer belongs to one
+ * serialize what must be serialized (the S3 driver keeps a pool of 16 keep-alive
+ * curl handles per instance). A struct ufs_writer belongs to one
  * thread at a time.
  */
 
