@@ -203,6 +203,7 @@ static void get_internal_file(struct http_req *req, void *ctx)
 		json_add_int(o, "block_size", mnt->block_size);
 		json_add_int(o, "mtime_ms", n.mtime_ms);
 		cJSON_AddStringToObject(o, "fingerprint", n.fingerprint);
+		cJSON_AddStringToObject(o, "etag", n.etag);
 		cJSON_AddStringToObject(o, "ufs_path", rel);
 		cJSON *mo = cJSON_AddObjectToObject(o, "mount");
 		cJSON_AddStringToObject(mo, "path", mnt->path);

@@ -250,19 +250,37 @@ static void fill_info(const cJSON *st, struct s3_object_info *out)
 static int stat_object(void *ctx, const char *bucket, const char *key,
 		       struct s3_object_info *out, char *err, size_t errlen)
 {
+	struct worker_node *w = ctx;
 	char path[PATH_MAX_LEN + 1];
 	int rc = ns_path(bucket, key, path, sizeof(path));
 	if (rc)
 		return rc;
+	bool marker = *key && key[strlen(key) - 1] == '/';
+	if (!marker) {
+		/* Files: the worker's metadata cache answers (the hot path of
+		 * every GET), the master only once per worker.metadata_ttl. */
+		struct file_info *fi = malloc(sizeof(*fi));
+		if (!fi)
+			return -ENOMEM;
+		rc = fcache_get(w->fcache, path, fi, err, errlen);
+		if (rc == -EINVAL) /* a directory: only its "dir/" marker exists */
+			rc = -ENOENT;
+		if (!rc) {
+			memset(out, 0, sizeof(*out));
+			out->size = fi->length;
+			out->mtime = fi->mtime_ms / 1000;
+			snprintf(out->etag, sizeof(out->etag), "%s", fi->etag);
+		}
+		free(fi);
+		return rc;
+	}
 	cJSON *st = NULL;
 	rc = stat_path(ctx, path, &st, err, errlen);
-	bool marker = *key && key[strlen(key) - 1] == '/';
-	if (!rc && is_dir(st) != marker)
-		rc = -ENOENT; /* a directory is only visible as its "dir/" marker */
+	if (!rc && !is_dir(st))
+		rc = -ENOENT; /* a file has no "file/" marker */
 	if (!rc) {
 		fill_info(st, out);
-		if (marker)
-			out->size = 0;
+		out->size = 0;
 	}
 	cJSON_Delete(st);
 	return rc;
@@ -491,6 +509,7 @@ static int delete_object(void *ctx, const char *bucket, const char *key, char *e
 	free(pq);
 	if (rc)
 		return rc;
+	fcache_invalidate(((struct worker_node *)ctx)->fcache, path);
 	/* S3 has no directories: prune the ones this delete left empty, up
 	 * to the bucket, as MinIO does. Stops at the first that is not empty
 	 * (or is a mount point). */

@@ -23,7 +23,8 @@
 struct entry {
 	char *path, *ufs_path;
 	uint64_t length, data_id;
-	int64_t block_size;
+	int64_t block_size, mtime_ms;
+	char etag[48];
 	struct ufs *ufs;
 	int64_t fetched_ms;
 };
@@ -40,7 +41,13 @@ struct fcache {
 	struct store *stores;
 	size_t nstores;
 	pthread_key_t http_key;
+	/* Connections to the masters, shared by all threads. */
+	struct httpc *master_http[FCACHE_MASTER_CONNS];
+	bool master_busy[FCACHE_MASTER_CONNS];
+	pthread_cond_t master_freed;
 };
+
+static struct httpc *new_http(const struct strata_conf *c);
 
 static void free_http(void *p)
 {
@@ -59,7 +66,14 @@ int fcache_new(const struct strata_conf *conf, struct fcache **out)
 	}
 	fc->conf = conf;
 	pthread_mutex_init(&fc->lock, NULL);
+	pthread_cond_init(&fc->master_freed, NULL);
 	pthread_key_create(&fc->http_key, free_http);
+	for (int i = 0; i < FCACHE_MASTER_CONNS; i++) {
+		if (!(fc->master_http[i] = new_http(conf))) {
+			fcache_free(fc);
+			return -ENOMEM;
+		}
+	}
 	*out = fc;
 	return 0;
 }
@@ -79,29 +93,33 @@ void fcache_free(struct fcache *fc)
 	}
 	struct httpc *mine = pthread_getspecific(fc->http_key);
 	httpc_free(mine);
+	for (int i = 0; i < FCACHE_MASTER_CONNS; i++)
+		httpc_free(fc->master_http[i]);
 	pthread_key_delete(fc->http_key);
+	pthread_cond_destroy(&fc->master_freed);
 	pthread_mutex_destroy(&fc->lock);
 	free(fc->slots);
 	free(fc);
 }
 
+static struct httpc *new_http(const struct strata_conf *c)
+{
+	char token[512];
+	worker_token_header(c, token, sizeof(token));
+	struct httpc_opts o = {
+		.extra_header = token,
+		.timeout_ms = c->http_request_timeout,
+		.connect_timeout_ms = 2000,
+		.ca_file = *c->http_tls_ca ? c->http_tls_ca : c->http_tls_cert,
+	};
+	return httpc_new(&o);
+}
+
 struct httpc *fcache_thread_http(struct fcache *fc)
 {
 	struct httpc *hc = pthread_getspecific(fc->http_key);
-	if (!hc) {
-		const struct strata_conf *c = fc->conf;
-		char token[512];
-		worker_token_header(c, token, sizeof(token));
-		struct httpc_opts o = {
-			.extra_header = token,
-			.timeout_ms = c->http_request_timeout,
-			.connect_timeout_ms = 2000,
-			.ca_file = *c->http_tls_ca ? c->http_tls_ca : c->http_tls_cert,
-		};
-		hc = httpc_new(&o);
-		if (hc)
-			pthread_setspecific(fc->http_key, hc);
-	}
+	if (!hc && (hc = new_http(fc->conf)))
+		pthread_setspecific(fc->http_key, hc);
 	return hc;
 }
 
@@ -179,23 +197,36 @@ int fcache_store(struct fcache *fc, const cJSON *mount, struct ufs **out, char *
 int fcache_master_json(struct fcache *fc, const char *method, const char *path_query,
 		       const cJSON *req, cJSON **out, long *status, char *err, size_t errlen)
 {
-	struct httpc *hc = fcache_thread_http(fc);
-	if (!hc)
-		return -ENOMEM;
+	int slot = -1;
+	pthread_mutex_lock(&fc->lock);
+	while (slot < 0) {
+		for (int i = 0; i < FCACHE_MASTER_CONNS && slot < 0; i++)
+			if (!fc->master_busy[i])
+				slot = i;
+		if (slot < 0)
+			pthread_cond_wait(&fc->master_freed, &fc->lock);
+	}
+	fc->master_busy[slot] = true;
+	pthread_mutex_unlock(&fc->lock);
+	struct httpc *hc = fc->master_http[slot];
 	const struct strata_conf *c = fc->conf;
 	bool tls = *c->http_tls_cert != '\0';
 	int rc = ST_EPEER;
 	snprintf(err, errlen, "no master configured");
 	size_t ulen = strlen(path_query) + 320;
 	char *url = malloc(ulen);
-	if (!url)
-		return -ENOMEM;
-	for (size_t i = 0; i < c->master_addresses.n && rc == ST_EPEER; i++) {
+	for (size_t i = 0; url && i < c->master_addresses.n && rc == ST_EPEER; i++) {
 		snprintf(url, ulen, "%s://%s%s", tls ? "https" : "http",
 			 c->master_addresses.items[i], path_query);
 		rc = httpc_json(hc, method, url, req, out, status, err, errlen);
 	}
+	if (!url)
+		rc = -ENOMEM;
 	free(url);
+	pthread_mutex_lock(&fc->lock);
+	fc->master_busy[slot] = false;
+	pthread_cond_signal(&fc->master_freed);
+	pthread_mutex_unlock(&fc->lock);
 	return rc;
 }
 
@@ -232,8 +263,16 @@ static int fetch(struct fcache *fc, const char *path, struct file_info *out, cha
 		rc = json_get_int(reply, "block_size", true, 1, INT64_MAX, &bs, err, errlen);
 	if (!rc)
 		rc = json_get_str(reply, "ufs_path", true, &ufs_path, err, errlen);
+	int64_t mtime = 0;
+	const char *etag = "";
+	if (!rc)
+		rc = json_get_int(reply, "mtime_ms", false, 0, INT64_MAX, &mtime, err, errlen);
+	if (!rc)
+		rc = json_get_str(reply, "etag", false, &etag, err, errlen);
 	if (!rc) {
 		memset(out, 0, sizeof(*out));
+		out->mtime_ms = mtime;
+		snprintf(out->etag, sizeof(out->etag), "%s", etag);
 		snprintf(out->path, sizeof(out->path), "%s", path);
 		out->length = (uint64_t)length;
 		out->data_id = (uint64_t)data_id;
@@ -269,6 +308,8 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
 		out->length = e->length;
 		out->data_id = e->data_id;
 		out->block_size = e->block_size;
+		out->mtime_ms = e->mtime_ms;
+		snprintf(out->etag, sizeof(out->etag), "%s", e->etag);
 		out->ufs = e->ufs;
 		pthread_mutex_unlock(&fc->lock);
 		return 0;
@@ -287,6 +328,8 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
 		e->length = out->length;
 		e->data_id = out->data_id;
 		e->block_size = out->block_size;
+		e->mtime_ms = out->mtime_ms;
+		snprintf(e->etag, sizeof(e->etag), "%s", out->etag);
 		e->ufs = out->ufs;
 		e->fetched_ms = now;
 	}

@@ -21,6 +21,8 @@ struct file_info {
 	uint64_t length;
 	uint64_t data_id;
 	int64_t block_size;
+	int64_t mtime_ms;
+	char etag[48];   /* "" unless written through S3 */
 	char ufs_path[4096];
 	struct ufs *ufs; /* borrowed from the cache; valid while it lives */
 };
@@ -43,7 +45,10 @@ int fcache_store(struct fcache *fc, const struct cJSON *mount, struct ufs **out,
 		 size_t errlen);
 
 /* Calls method on path_query at the first master that answers (JSON in
- * and out, like httpc_json). status may be NULL. */
+ * and out, like httpc_json). status may be NULL. Calls share a small pool
+ * of connections (FCACHE_MASTER_CONNS), so a busy worker never holds more
+ * than that many of a master's threads. */
+#define FCACHE_MASTER_CONNS 4
 int fcache_master_json(struct fcache *fc, const char *method, const char *path_query,
 		       const struct cJSON *req, struct cJSON **out, long *status, char *err,
 		       size_t errlen);
