@@ -13,6 +13,7 @@
 #include "daemon/worker/filecache.h"
 #include "tier/tier.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -133,6 +134,14 @@ int main(int argc, char **argv)
 	struct strata_conf conf;
 	int code;
 	log_set_component("worker");
+	/* Block buffers (up to a block, 4 MiB by default) come and go with
+	 * every miss: keep them out of the heap so freed ones go back to the
+	 * kernel (glibc would otherwise raise its mmap threshold and keep
+	 * them), and cap the per-thread arenas the gateway's many threads
+	 * would otherwise each get. Worker memory beyond the tiers stays
+	 * small. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_ARENA_MAX, 4);
 	if (!daemon_setup(&info, argc, argv, &conf, &code))
 		return code;
 	daemon_block_signals();
