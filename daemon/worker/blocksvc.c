@@ -107,22 +107,6 @@ static uint64_t block_len(const struct file_info *fi, uint64_t index)
 	return (end > fi->length ? fi->length : end) - start;
 }
 
-/* Reads a whole block from the store into buf (blen bytes). */
-static int read_from_store(struct bsvc *b, const struct file_info *fi, uint64_t index,
-			   char *buf, uint64_t blen, char *err, size_t errlen)
-{
-	size_t got = 0;
-	int rc = ufs_read_buf(fi->ufs, fi->ufs_path, index * (uint64_t)fi->block_size, buf,
-			      (size_t)blen, &got, err, errlen);
-	if (!rc && got != blen) {
-		snprintf(err, errlen, "'%s' is shorter in its store than strata knows (changed "
-				      "behind strata's back?)", fi->path);
-		fcache_invalidate(b->fc, fi->path);
-		rc = -ESTALE;
-	}
-	return rc;
-}
-
 /* Waits for or becomes the one reader of block id. Returns true when the
  * caller must read it (and then call flight_end). */
 static bool flight_begin(struct bsvc *b, uint64_t id)
@@ -173,6 +157,33 @@ static void flight_end(struct bsvc *b, uint64_t id)
 	pthread_mutex_unlock(&b->lock);
 }
 
+/* A cold block streams from the store into a buffer (to be cached whole)
+ * and, as the requested range goes by, on to the reader: the first byte
+ * reaches the client as soon as the store sends it. */
+struct tee {
+	char *buf;
+	uint64_t cap, got;
+	uint64_t off, len; /* the reader's range within the block */
+	bsvc_sink_fn sink;
+	void *arg;
+	int sink_rc;
+};
+
+static int tee_sink(void *arg, const void *data, size_t n)
+{
+	struct tee *t = arg;
+	if (t->got + n > t->cap)
+		return -ESTALE; /* longer in the store than strata knows */
+	memcpy(t->buf + t->got, data, n);
+	uint64_t from = t->got, to = t->got + n;
+	t->got = to;
+	uint64_t lo = from > t->off ? from : t->off;
+	uint64_t hi = to < t->off + t->len ? to : t->off + t->len;
+	if (lo < hi && !t->sink_rc)
+		t->sink_rc = t->sink(t->arg, t->buf + lo, (size_t)(hi - lo));
+	return 0;
+}
+
 /* Owned block: cache hit, or read through from the store once and cache. */
 static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index, uint64_t off,
 		      uint64_t len, bsvc_sink_fn sink, void *arg, char *err, size_t errlen)
@@ -193,13 +204,22 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 	}
 	atomic_fetch_add(&b->block_misses, 1);
 	uint64_t blen = block_len(fi, index);
-	char *buf = malloc(blen ? blen : 1);
-	int rc = buf ? read_from_store(b, fi, index, buf, blen, err, errlen) : -ENOMEM;
+	struct tee t = { .buf = malloc(blen ? blen : 1), .cap = blen, .off = off, .len = len,
+			 .sink = sink, .arg = arg };
+	int rc = t.buf ? ufs_read(fi->ufs, fi->ufs_path, index * (uint64_t)fi->block_size, blen,
+				  tee_sink, &t, err, errlen)
+		       : -ENOMEM;
+	if (!rc && t.got != blen) {
+		snprintf(err, errlen, "'%s' is shorter in its store than strata knows (changed "
+				      "behind strata's back?)", fi->path);
+		fcache_invalidate(b->fc, fi->path);
+		rc = -ESTALE;
+	}
 	if (!rc) {
 		atomic_fetch_add(&b->ufs_block_reads, 1);
 		atomic_fetch_add(&b->bytes_from_ufs, blen);
 		char perr[256];
-		int prc = tier_block_put(b->tiers, id, buf, blen, perr, sizeof(perr));
+		int prc = tier_block_put(b->tiers, id, t.buf, blen, perr, sizeof(perr));
 		if (prc && prc != -EEXIST) {
 			atomic_fetch_add(&b->cache_put_errors, 1);
 			if (!atomic_exchange(&b->warned_put, true))
@@ -209,10 +229,10 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 		}
 	}
 	flight_end(b, id);
-	if (!rc)
-		rc = sink(arg, buf + off, (size_t)len);
-	free(buf);
-	return rc;
+	free(t.buf);
+	/* A client that left (sink error) does not stop the block from being
+	 * cached; its error is returned once the block is in. */
+	return rc ? rc : t.sink_rc;
 }
 
 /* Reads a range straight from the store, uncached (owner unreachable). */
