@@ -19,51 +19,51 @@
 /* Character data and attribute values: the five specials, and control
  * bytes other than tab/newline as numeric references (XML 1.0 cannot carry
  * them otherwise; keys may hold them). */
-static void xml_escape(struct s3_sbuf *sb, const char *s)
+static void xml_escape(struct sbuf *sb, const char *s)
 {
 	for (const char *p = s; *p; p++) {
 		switch (*p) {
 		case '<':
-			s3_sb_add(sb, "&lt;");
+			sbuf_add(sb, "&lt;");
 			break;
 		case '>':
-			s3_sb_add(sb, "&gt;");
+			sbuf_add(sb, "&gt;");
 			break;
 		case '&':
-			s3_sb_add(sb, "&amp;");
+			sbuf_add(sb, "&amp;");
 			break;
 		case '"':
-			s3_sb_add(sb, "&quot;");
+			sbuf_add(sb, "&quot;");
 			break;
 		case '\'':
-			s3_sb_add(sb, "&apos;");
+			sbuf_add(sb, "&apos;");
 			break;
 		default:
 			if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n') {
 				char ref[8];
 				snprintf(ref, sizeof(ref), "&#%d;", *p);
-				s3_sb_add(sb, ref);
+				sbuf_add(sb, ref);
 			} else {
-				s3_sb_addn(sb, p, 1);
+				sbuf_addn(sb, p, 1);
 			}
 		}
 	}
 }
 
 /* <name>escaped text</name> */
-static void elem(struct s3_sbuf *sb, const char *name, const char *text)
+static void elem(struct sbuf *sb, const char *name, const char *text)
 {
-	s3_sb_add(sb, "<");
-	s3_sb_add(sb, name);
-	s3_sb_add(sb, ">");
+	sbuf_add(sb, "<");
+	sbuf_add(sb, name);
+	sbuf_add(sb, ">");
 	xml_escape(sb, text ? text : "");
-	s3_sb_add(sb, "</");
-	s3_sb_add(sb, name);
-	s3_sb_add(sb, ">");
+	sbuf_add(sb, "</");
+	sbuf_add(sb, name);
+	sbuf_add(sb, ">");
 }
 
 /* A key-like value, %-encoded first when the client asked encoding-type=url. */
-static void elem_key(struct s3_sbuf *sb, const char *name, const char *text, bool url)
+static void elem_key(struct sbuf *sb, const char *name, const char *text, bool url)
 {
 	char *enc = NULL;
 	if (url && text) {
@@ -77,21 +77,21 @@ static void elem_key(struct s3_sbuf *sb, const char *name, const char *text, boo
 	free(enc);
 }
 
-static void elem_u64(struct s3_sbuf *sb, const char *name, uint64_t v)
+static void elem_u64(struct sbuf *sb, const char *name, uint64_t v)
 {
 	char num[24];
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
 	elem(sb, name, num);
 }
 
-static void elem_time(struct s3_sbuf *sb, const char *name, int64_t t)
+static void elem_time(struct sbuf *sb, const char *name, int64_t t)
 {
 	char ts[32];
 	s3_time_iso8601(t, ts);
 	elem(sb, name, ts);
 }
 
-static void elem_etag(struct s3_sbuf *sb, const char *name, const char *etag)
+static void elem_etag(struct sbuf *sb, const char *name, const char *etag)
 {
 	char q[S3_ETAG_MAX + 4];
 	s3_etag_quote(etag ? etag : "", q, sizeof(q));
@@ -101,26 +101,26 @@ static void elem_etag(struct s3_sbuf *sb, const char *name, const char *etag)
 int s3_xml_list_buckets(const struct s3_xml_bucket *buckets, size_t n, const char *owner_id,
 			char **out, size_t *outlen)
 {
-	struct s3_sbuf sb = { 0 };
-	s3_sb_add(&sb, XML_DECL "<ListAllMyBucketsResult xmlns=\"" S3_NS "\"><Owner>");
+	struct sbuf sb = { 0 };
+	sbuf_add(&sb, XML_DECL "<ListAllMyBucketsResult xmlns=\"" S3_NS "\"><Owner>");
 	elem(&sb, "ID", owner_id);
 	elem(&sb, "DisplayName", owner_id);
-	s3_sb_add(&sb, "</Owner><Buckets>");
+	sbuf_add(&sb, "</Owner><Buckets>");
 	for (size_t i = 0; i < n; i++) {
-		s3_sb_add(&sb, "<Bucket>");
+		sbuf_add(&sb, "<Bucket>");
 		elem(&sb, "Name", buckets[i].name);
 		elem_time(&sb, "CreationDate", buckets[i].ctime);
-		s3_sb_add(&sb, "</Bucket>");
+		sbuf_add(&sb, "</Bucket>");
 	}
-	s3_sb_add(&sb, "</Buckets></ListAllMyBucketsResult>");
-	return s3_sb_finish(&sb, out, outlen);
+	sbuf_add(&sb, "</Buckets></ListAllMyBucketsResult>");
+	return sbuf_finish(&sb, out, outlen);
 }
 
 int s3_xml_list_objects(const struct s3_xml_listing *l, char **out, size_t *outlen)
 {
-	struct s3_sbuf sb = { 0 };
+	struct sbuf sb = { 0 };
 	bool url = l->url_encoding;
-	s3_sb_add(&sb, XML_DECL "<ListBucketResult xmlns=\"" S3_NS "\">");
+	sbuf_add(&sb, XML_DECL "<ListBucketResult xmlns=\"" S3_NS "\">");
 	elem(&sb, "Name", l->bucket);
 	elem_key(&sb, "Prefix", l->prefix ? l->prefix : "", url);
 	if (l->v2) {
@@ -147,112 +147,112 @@ int s3_xml_list_objects(const struct s3_xml_listing *l, char **out, size_t *outl
 		const struct s3_xml_entry *e = &l->entries[i];
 		if (e->is_prefix)
 			continue;
-		s3_sb_add(&sb, "<Contents>");
+		sbuf_add(&sb, "<Contents>");
 		elem_key(&sb, "Key", e->key, url);
 		elem_time(&sb, "LastModified", e->mtime);
 		elem_etag(&sb, "ETag", e->etag);
 		elem_u64(&sb, "Size", e->size);
-		s3_sb_add(&sb, "<StorageClass>STANDARD</StorageClass></Contents>");
+		sbuf_add(&sb, "<StorageClass>STANDARD</StorageClass></Contents>");
 	}
 	for (size_t i = 0; i < l->n; i++) {
 		if (!l->entries[i].is_prefix)
 			continue;
-		s3_sb_add(&sb, "<CommonPrefixes>");
+		sbuf_add(&sb, "<CommonPrefixes>");
 		elem_key(&sb, "Prefix", l->entries[i].key, url);
-		s3_sb_add(&sb, "</CommonPrefixes>");
+		sbuf_add(&sb, "</CommonPrefixes>");
 	}
-	s3_sb_add(&sb, "</ListBucketResult>");
-	return s3_sb_finish(&sb, out, outlen);
+	sbuf_add(&sb, "</ListBucketResult>");
+	return sbuf_finish(&sb, out, outlen);
 }
 
 int s3_xml_error(const char *code, const char *message, const char *resource,
 		 const char *request_id, char **out, size_t *outlen)
 {
-	struct s3_sbuf sb = { 0 };
-	s3_sb_add(&sb, XML_DECL "<Error>");
+	struct sbuf sb = { 0 };
+	sbuf_add(&sb, XML_DECL "<Error>");
 	elem(&sb, "Code", code);
 	elem(&sb, "Message", message);
 	if (resource)
 		elem(&sb, "Resource", resource);
 	elem(&sb, "RequestId", request_id);
-	s3_sb_add(&sb, "</Error>");
-	return s3_sb_finish(&sb, out, outlen);
+	sbuf_add(&sb, "</Error>");
+	return sbuf_finish(&sb, out, outlen);
 }
 
 int s3_xml_initiate_multipart(const char *bucket, const char *key, const char *upload_id,
 			      char **out, size_t *outlen)
 {
-	struct s3_sbuf sb = { 0 };
-	s3_sb_add(&sb, XML_DECL "<InitiateMultipartUploadResult xmlns=\"" S3_NS "\">");
+	struct sbuf sb = { 0 };
+	sbuf_add(&sb, XML_DECL "<InitiateMultipartUploadResult xmlns=\"" S3_NS "\">");
 	elem(&sb, "Bucket", bucket);
 	elem(&sb, "Key", key);
 	elem(&sb, "UploadId", upload_id);
-	s3_sb_add(&sb, "</InitiateMultipartUploadResult>");
-	return s3_sb_finish(&sb, out, outlen);
+	sbuf_add(&sb, "</InitiateMultipartUploadResult>");
+	return sbuf_finish(&sb, out, outlen);
 }
 
 int s3_xml_complete_multipart(const char *location, const char *bucket, const char *key,
 			      const char *etag, char **out, size_t *outlen)
 {
-	struct s3_sbuf sb = { 0 };
-	s3_sb_add(&sb, XML_DECL "<CompleteMultipartUploadResult xmlns=\"" S3_NS "\">");
+	struct sbuf sb = { 0 };
+	sbuf_add(&sb, XML_DECL "<CompleteMultipartUploadResult xmlns=\"" S3_NS "\">");
 	elem(&sb, "Location", location);
 	elem(&sb, "Bucket", bucket);
 	elem(&sb, "Key", key);
 	elem_etag(&sb, "ETag", etag);
-	s3_sb_add(&sb, "</CompleteMultipartUploadResult>");
-	return s3_sb_finish(&sb, out, outlen);
+	sbuf_add(&sb, "</CompleteMultipartUploadResult>");
+	return sbuf_finish(&sb, out, outlen);
 }
 
 int s3_xml_copy_result(const char *etag, int64_t mtime, char **out, size_t *outlen)
 {
-	struct s3_sbuf sb = { 0 };
-	s3_sb_add(&sb, XML_DECL "<CopyObjectResult xmlns=\"" S3_NS "\">");
+	struct sbuf sb = { 0 };
+	sbuf_add(&sb, XML_DECL "<CopyObjectResult xmlns=\"" S3_NS "\">");
 	elem_time(&sb, "LastModified", mtime);
 	elem_etag(&sb, "ETag", etag);
-	s3_sb_add(&sb, "</CopyObjectResult>");
-	return s3_sb_finish(&sb, out, outlen);
+	sbuf_add(&sb, "</CopyObjectResult>");
+	return sbuf_finish(&sb, out, outlen);
 }
 
 int s3_xml_location(const char *region, char **out, size_t *outlen)
 {
-	struct s3_sbuf sb = { 0 };
-	s3_sb_add(&sb, XML_DECL "<LocationConstraint xmlns=\"" S3_NS "\">");
+	struct sbuf sb = { 0 };
+	sbuf_add(&sb, XML_DECL "<LocationConstraint xmlns=\"" S3_NS "\">");
 	if (region && strcmp(region, "us-east-1"))
 		xml_escape(&sb, region);
-	s3_sb_add(&sb, "</LocationConstraint>");
-	return s3_sb_finish(&sb, out, outlen);
+	sbuf_add(&sb, "</LocationConstraint>");
+	return sbuf_finish(&sb, out, outlen);
 }
 
 int s3_xml_delete_result(const struct s3_xml_deleted *items, size_t n, bool quiet, char **out,
 			 size_t *outlen)
 {
-	struct s3_sbuf sb = { 0 };
-	s3_sb_add(&sb, XML_DECL "<DeleteResult xmlns=\"" S3_NS "\">");
+	struct sbuf sb = { 0 };
+	sbuf_add(&sb, XML_DECL "<DeleteResult xmlns=\"" S3_NS "\">");
 	for (size_t i = 0; i < n; i++) {
 		if (!items[i].code) {
 			if (quiet)
 				continue;
-			s3_sb_add(&sb, "<Deleted>");
+			sbuf_add(&sb, "<Deleted>");
 			elem(&sb, "Key", items[i].key);
-			s3_sb_add(&sb, "</Deleted>");
+			sbuf_add(&sb, "</Deleted>");
 		} else {
-			s3_sb_add(&sb, "<Error>");
+			sbuf_add(&sb, "<Error>");
 			elem(&sb, "Key", items[i].key);
 			elem(&sb, "Code", items[i].code);
 			elem(&sb, "Message", items[i].message ? items[i].message : "");
-			s3_sb_add(&sb, "</Error>");
+			sbuf_add(&sb, "</Error>");
 		}
 	}
-	s3_sb_add(&sb, "</DeleteResult>");
-	return s3_sb_finish(&sb, out, outlen);
+	sbuf_add(&sb, "</DeleteResult>");
+	return sbuf_finish(&sb, out, outlen);
 }
 
 int s3_xml_list_parts(const char *bucket, const char *key, const char *upload_id,
 		      const struct s3_xml_part *parts, size_t n, char **out, size_t *outlen)
 {
-	struct s3_sbuf sb = { 0 };
-	s3_sb_add(&sb, XML_DECL "<ListPartsResult xmlns=\"" S3_NS "\">");
+	struct sbuf sb = { 0 };
+	sbuf_add(&sb, XML_DECL "<ListPartsResult xmlns=\"" S3_NS "\">");
 	elem(&sb, "Bucket", bucket);
 	elem(&sb, "Key", key);
 	elem(&sb, "UploadId", upload_id);
@@ -262,15 +262,15 @@ int s3_xml_list_parts(const char *bucket, const char *key, const char *upload_id
 	elem_u64(&sb, "MaxParts", S3_MAX_PARTS);
 	elem(&sb, "IsTruncated", "false");
 	for (size_t i = 0; i < n; i++) {
-		s3_sb_add(&sb, "<Part>");
+		sbuf_add(&sb, "<Part>");
 		elem_u64(&sb, "PartNumber", (uint64_t)parts[i].number);
 		elem_time(&sb, "LastModified", parts[i].mtime);
 		elem_etag(&sb, "ETag", parts[i].etag);
 		elem_u64(&sb, "Size", parts[i].size);
-		s3_sb_add(&sb, "</Part>");
+		sbuf_add(&sb, "</Part>");
 	}
-	s3_sb_add(&sb, "</ListPartsResult>");
-	return s3_sb_finish(&sb, out, outlen);
+	sbuf_add(&sb, "</ListPartsResult>");
+	return sbuf_finish(&sb, out, outlen);
 }
 
 /* ---- request bodies ---- */

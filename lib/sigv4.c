@@ -1,5 +1,7 @@
 #include "lib/sigv4.h"
 
+#include "lib/sbuf.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -10,52 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A growable string; oom sticks so callers check once at the end. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_addn(struct sbuf *sb, const char *s, size_t n)
-{
-	if (sb->oom)
-		return;
-	if (sb->len + n + 1 > sb->cap) {
-		size_t cap = sb->cap ? sb->cap : 256;
-		while (cap < sb->len + n + 1)
-			cap *= 2;
-		char *grown = realloc(sb->p, cap);
-		if (!grown) {
-			sb->oom = true;
-			return;
-		}
-		sb->p = grown;
-		sb->cap = cap;
-	}
-	memcpy(sb->p + sb->len, s, n);
-	sb->len += n;
-	sb->p[sb->len] = '\0';
-}
-
-static void sb_add(struct sbuf *sb, const char *s)
-{
-	sb_addn(sb, s, strlen(s));
-}
-
-/* Hands the string to *out, or frees it and returns -ENOMEM. */
-static int sb_finish(struct sbuf *sb, char **out)
-{
-	if (!sb->oom && !sb->p)
-		sb_addn(sb, "", 0);
-	if (sb->oom) {
-		free(sb->p);
-		return -ENOMEM;
-	}
-	*out = sb->p;
-	return 0;
-}
 
 static void hex_encode(const unsigned char *in, size_t n, char *out)
 {
@@ -87,10 +43,10 @@ static void uri_encode_into(struct sbuf *sb, const char *s, bool keep_slash)
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' ||
 		    (keep_slash && *p == '/')) {
-			sb_addn(sb, (const char *)p, 1);
+			sbuf_addn(sb, (const char *)p, 1);
 		} else {
 			char esc[3] = { '%', hex[*p >> 4], hex[*p & 15] };
-			sb_addn(sb, esc, 3);
+			sbuf_addn(sb, esc, 3);
 		}
 	}
 }
@@ -99,7 +55,7 @@ int sigv4_uri_encode(const char *s, bool keep_slash, char **out)
 {
 	struct sbuf sb = { 0 };
 	uri_encode_into(&sb, s, keep_slash);
-	return sb_finish(&sb, out);
+	return sbuf_finish(&sb, out, NULL);
 }
 
 struct enc_pair {
@@ -130,12 +86,12 @@ int sigv4_canonical_query(const struct sigv4_kv *query, size_t nquery, char **ou
 	qsort(pairs, nquery, sizeof(*pairs), enc_pair_cmp);
 	for (size_t i = 0; i < nquery; i++) {
 		if (i)
-			sb_add(&sb, "&");
-		sb_add(&sb, pairs[i].name);
-		sb_add(&sb, "=");
-		sb_add(&sb, pairs[i].value);
+			sbuf_add(&sb, "&");
+		sbuf_add(&sb, pairs[i].name);
+		sbuf_add(&sb, "=");
+		sbuf_add(&sb, pairs[i].value);
 	}
-	rc = sb_finish(&sb, out);
+	rc = sbuf_finish(&sb, out, NULL);
 out_free_pairs:
 	for (size_t i = 0; i < nquery; i++) {
 		free(pairs[i].name);
@@ -209,19 +165,19 @@ static int canon_headers(const struct sigv4_request *req, struct sbuf *canon, st
 	for (size_t i = 0; i < req->nheaders; i++) {
 		bool cont = i > 0 && strcmp(hs[i].name, hs[i - 1].name) == 0;
 		if (cont) { /* repeated header: values joined with ',' */
-			sb_add(canon, ",");
+			sbuf_add(canon, ",");
 		} else {
 			if (i)
-				sb_add(canon, "\n");
-			sb_add(canon, hs[i].name);
-			sb_add(canon, ":");
+				sbuf_add(canon, "\n");
+			sbuf_add(canon, hs[i].name);
+			sbuf_add(canon, ":");
 			if (signed_->len)
-				sb_add(signed_, ";");
-			sb_add(signed_, hs[i].name);
+				sbuf_add(signed_, ";");
+			sbuf_add(signed_, hs[i].name);
 		}
-		sb_add(canon, hs[i].value);
+		sbuf_add(canon, hs[i].value);
 	}
-	sb_add(canon, "\n");
+	sbuf_add(canon, "\n");
 out_free:
 	for (size_t i = 0; i < req->nheaders; i++) {
 		free(hs[i].name);
@@ -241,27 +197,27 @@ static int canonical_request_and_signed(const struct sigv4_request *req, char **
 		return -EINVAL;
 	if ((rc = sigv4_canonical_query(req->query, req->nquery, &query)))
 		return rc;
-	sb_add(&sb, req->method);
-	sb_add(&sb, "\n");
-	sb_add(&sb, *req->canonical_uri ? req->canonical_uri : "/");
-	sb_add(&sb, "\n");
-	sb_add(&sb, query);
-	sb_add(&sb, "\n");
+	sbuf_add(&sb, req->method);
+	sbuf_add(&sb, "\n");
+	sbuf_add(&sb, *req->canonical_uri ? req->canonical_uri : "/");
+	sbuf_add(&sb, "\n");
+	sbuf_add(&sb, query);
+	sbuf_add(&sb, "\n");
 	free(query);
 	if ((rc = canon_headers(req, &sb, &sh))) {
 		free(sb.p);
 		free(sh.p);
 		return rc;
 	}
-	sb_add(&sb, "\n");
-	sb_add(&sb, sh.p ? sh.p : "");
-	sb_add(&sb, "\n");
-	sb_add(&sb, req->payload_hash);
-	if ((rc = sb_finish(&sh, signed_headers))) {
+	sbuf_add(&sb, "\n");
+	sbuf_add(&sb, sh.p ? sh.p : "");
+	sbuf_add(&sb, "\n");
+	sbuf_add(&sb, req->payload_hash);
+	if ((rc = sbuf_finish(&sh, signed_headers, NULL))) {
 		free(sb.p);
 		return rc;
 	}
-	if ((rc = sb_finish(&sb, creq))) {
+	if ((rc = sbuf_finish(&sb, creq, NULL))) {
 		free(*signed_headers);
 		*signed_headers = NULL;
 	}
@@ -346,16 +302,16 @@ static int signature_and_signed(const struct sigv4_request *req, const struct si
 	date[8] = '\0';
 	sigv4_sha256_hex(creq, strlen(creq), creq_hash);
 
-	sb_add(&sts, "AWS4-HMAC-SHA256\n");
-	sb_add(&sts, amz_date);
-	sb_add(&sts, "\n");
-	sb_add(&sts, date);
-	sb_add(&sts, "/");
-	sb_add(&sts, key->region);
-	sb_add(&sts, "/");
-	sb_add(&sts, key->service);
-	sb_add(&sts, "/aws4_request\n");
-	sb_add(&sts, creq_hash);
+	sbuf_add(&sts, "AWS4-HMAC-SHA256\n");
+	sbuf_add(&sts, amz_date);
+	sbuf_add(&sts, "\n");
+	sbuf_add(&sts, date);
+	sbuf_add(&sts, "/");
+	sbuf_add(&sts, key->region);
+	sbuf_add(&sts, "/");
+	sbuf_add(&sts, key->service);
+	sbuf_add(&sts, "/aws4_request\n");
+	sbuf_add(&sts, creq_hash);
 	if (sts.oom) {
 		rc = -ENOMEM;
 		goto out_free;
@@ -392,19 +348,19 @@ int sigv4_authorization(const struct sigv4_request *req, const struct sigv4_key 
 		return -EINVAL;
 	if ((rc = signature_and_signed(req, key, amz_date, sig_hex, &signed_headers)))
 		return rc;
-	sb_add(&auth, "AWS4-HMAC-SHA256 Credential=");
-	sb_add(&auth, key->access_key);
-	sb_add(&auth, "/");
-	sb_addn(&auth, amz_date, 8);
-	sb_add(&auth, "/");
-	sb_add(&auth, key->region);
-	sb_add(&auth, "/");
-	sb_add(&auth, key->service);
-	sb_add(&auth, "/aws4_request, SignedHeaders=");
-	sb_add(&auth, signed_headers);
-	sb_add(&auth, ", Signature=");
-	sb_add(&auth, sig_hex);
-	rc = sb_finish(&auth, out);
+	sbuf_add(&auth, "AWS4-HMAC-SHA256 Credential=");
+	sbuf_add(&auth, key->access_key);
+	sbuf_add(&auth, "/");
+	sbuf_addn(&auth, amz_date, 8);
+	sbuf_add(&auth, "/");
+	sbuf_add(&auth, key->region);
+	sbuf_add(&auth, "/");
+	sbuf_add(&auth, key->service);
+	sbuf_add(&auth, "/aws4_request, SignedHeaders=");
+	sbuf_add(&auth, signed_headers);
+	sbuf_add(&auth, ", Signature=");
+	sbuf_add(&auth, sig_hex);
+	rc = sbuf_finish(&auth, out, NULL);
 	free(signed_headers);
 	return rc;
 }
@@ -415,14 +371,14 @@ int sigv4_chunk_signature(const unsigned char signing_key[SIGV4_KEY_LEN], const 
 {
 	struct sbuf sts = { 0 };
 	unsigned char k[SIGV4_KEY_LEN];
-	sb_add(&sts, "AWS4-HMAC-SHA256-PAYLOAD\n");
-	sb_add(&sts, amz_date);
-	sb_add(&sts, "\n");
-	sb_add(&sts, scope);
-	sb_add(&sts, "\n");
-	sb_add(&sts, prev_signature);
-	sb_add(&sts, "\n" SIGV4_EMPTY_SHA256 "\n");
-	sb_add(&sts, chunk_sha256);
+	sbuf_add(&sts, "AWS4-HMAC-SHA256-PAYLOAD\n");
+	sbuf_add(&sts, amz_date);
+	sbuf_add(&sts, "\n");
+	sbuf_add(&sts, scope);
+	sbuf_add(&sts, "\n");
+	sbuf_add(&sts, prev_signature);
+	sbuf_add(&sts, "\n" SIGV4_EMPTY_SHA256 "\n");
+	sbuf_add(&sts, chunk_sha256);
 	if (sts.oom) {
 		free(sts.p);
 		return -ENOMEM;
