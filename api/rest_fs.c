@@ -41,6 +41,31 @@ static bool flag_param(struct http_req *req, const char *name)
 	return http_req_param(req, name, v, sizeof(v)) >= 0 && conf_parse_bool(v, &b) == 0 && b;
 }
 
+/* Ends a mutation: on rc == 0 replies `status` with path's inode as it is
+ * now, otherwise the error. */
+static void reply_inode(struct http_req *req, struct master *m, const char *path, int status,
+			int rc, char *err, size_t errlen)
+{
+	struct ns_inode n;
+	if (!rc)
+		rc = fs_stat(m->fs, path, &n, err, errlen);
+	if (rc)
+		http_reply_rc(req, rc, err);
+	else
+		http_reply_json(req, status, fs_inode_json(&n, path));
+}
+
+/* "mount": {"path","uri","options"} for worker RPC: options carry the
+ * store's credentials (see rest_worker_authorized). */
+static void add_mount_json(cJSON *o, const struct ns_mount *mnt)
+{
+	cJSON *mo = cJSON_AddObjectToObject(o, "mount");
+	cJSON_AddStringToObject(mo, "path", mnt->path);
+	cJSON_AddStringToObject(mo, "uri", mnt->uri);
+	cJSON *opts = cJSON_Parse(mnt->options);
+	cJSON_AddItemToObject(mo, "options", opts ? opts : cJSON_CreateObject());
+}
+
 static void get_mounts(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
@@ -205,11 +230,7 @@ static void get_internal_file(struct http_req *req, void *ctx)
 		cJSON_AddStringToObject(o, "fingerprint", n.fingerprint);
 		cJSON_AddStringToObject(o, "etag", n.etag);
 		cJSON_AddStringToObject(o, "ufs_path", rel);
-		cJSON *mo = cJSON_AddObjectToObject(o, "mount");
-		cJSON_AddStringToObject(mo, "path", mnt->path);
-		cJSON_AddStringToObject(mo, "uri", mnt->uri);
-		cJSON *opts = cJSON_Parse(mnt->options);
-		cJSON_AddItemToObject(mo, "options", opts ? opts : cJSON_CreateObject());
+		add_mount_json(o, mnt);
 		http_reply_json(req, 200, o);
 	}
 	free(mnt);
@@ -268,13 +289,7 @@ static void post_mkdir(struct http_req *req, void *ctx)
 		goto out;
 	}
 	int rc = fs_mkdir(m->fs, path, parents, err, sizeof(err));
-	struct ns_inode n;
-	if (!rc)
-		rc = fs_stat(m->fs, path, &n, err, sizeof(err));
-	if (rc)
-		http_reply_rc(req, rc, err);
-	else
-		http_reply_json(req, 201, fs_inode_json(&n, path));
+	reply_inode(req, m, path, 201, rc, err, sizeof(err));
 out:
 	cJSON_Delete(body);
 }
@@ -306,13 +321,7 @@ static void post_rename(struct http_req *req, void *ctx)
 	    path_field(req, body, "dst", dst, sizeof(dst)))
 		goto out;
 	int rc = fs_rename(m->fs, src, dst, err, sizeof(err));
-	struct ns_inode n;
-	if (!rc)
-		rc = fs_stat(m->fs, dst, &n, err, sizeof(err));
-	if (rc)
-		http_reply_rc(req, rc, err);
-	else
-		http_reply_json(req, 200, fs_inode_json(&n, dst));
+	reply_inode(req, m, dst, 200, rc, err, sizeof(err));
 out:
 	cJSON_Delete(body);
 }
@@ -347,11 +356,7 @@ static void post_write_begin(struct http_req *req, void *ctx)
 	json_add_int(o, "data_id", (int64_t)data_id);
 	json_add_int(o, "block_size", mnt->block_size);
 	cJSON_AddStringToObject(o, "ufs_path", rel);
-	cJSON *mo = cJSON_AddObjectToObject(o, "mount");
-	cJSON_AddStringToObject(mo, "path", mnt->path);
-	cJSON_AddStringToObject(mo, "uri", mnt->uri);
-	cJSON *opts = cJSON_Parse(mnt->options);
-	cJSON_AddItemToObject(mo, "options", opts ? opts : cJSON_CreateObject());
+	add_mount_json(o, mnt);
 	http_reply_json(req, 200, o);
 out:
 	free(mnt);
@@ -389,13 +394,7 @@ static void post_write_commit(struct http_req *req, void *ctx)
 	}
 	int rc = fs_write_commit(m->fs, path, (uint64_t)data_id, (uint64_t)length, mtime, fp, etag,
 				 err, sizeof(err));
-	struct ns_inode n;
-	if (!rc)
-		rc = fs_stat(m->fs, path, &n, err, sizeof(err));
-	if (rc)
-		http_reply_rc(req, rc, err);
-	else
-		http_reply_json(req, 200, fs_inode_json(&n, path));
+	reply_inode(req, m, path, 200, rc, err, sizeof(err));
 out:
 	cJSON_Delete(body);
 }
