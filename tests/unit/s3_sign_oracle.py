@@ -18,7 +18,6 @@ STREAMING-AWS4-HMAC-SHA256-PAYLOAD, then the aws-chunked body with chunk
 signatures computed here from the AWS spec (botocore does not stream).
 Run with Debian's /usr/bin/python3 (python3-boto3).
 """
-import datetime
 import hashlib
 import hmac
 import json
@@ -29,30 +28,10 @@ import botocore.auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.utils import percent_encode
+from oracle_clock import freeze
 
 STREAMING = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-
-
-class FixedClock:
-    """Stands in for the datetime module inside botocore.auth."""
-
-    def __init__(self, when):
-        self._when = when
-
-    def __getattr__(self, name):
-        return getattr(datetime, name)
-
-    @property
-    def datetime(self):
-        when = self._when
-
-        class _DT(datetime.datetime):
-            @classmethod
-            def utcnow(cls):
-                return when
-
-        return _DT
 
 
 class FixedPayloadAuth(botocore.auth.S3SigV4Auth):
@@ -86,8 +65,7 @@ def chunked_body(body, chunk_size, amz_date, scope, seed, secret, region):
 
 
 def sign(case):
-    when = datetime.datetime.utcfromtimestamp(case["time"])
-    botocore.auth.datetime = FixedClock(when)
+    when = freeze(case["time"])
     path = "/" + percent_encode(case["key"], safe="/~") if case["key"] else "/"
     url = "http://%s%s" % (case["host"], path)
     body = bytes.fromhex(case.get("body_hex", ""))

@@ -9,7 +9,6 @@ and prints, per line, the Authorization header botocore's S3SigV4Auth puts on
 that request at that time, then a tab and the canonical URI it signed.
 Run with Debian's /usr/bin/python3 (python3-boto3).
 """
-import datetime
 import json
 import sys
 
@@ -17,32 +16,11 @@ import botocore.auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.utils import percent_encode
-
-
-class FixedClock:
-    """Stands in for the datetime module inside botocore.auth."""
-
-    def __init__(self, when):
-        self._when = when
-
-    def __getattr__(self, name):
-        return getattr(datetime, name)
-
-    @property
-    def datetime(self):
-        when = self._when
-
-        class _DT(datetime.datetime):
-            @classmethod
-            def utcnow(cls):
-                return when
-
-        return _DT
+from oracle_clock import freeze
 
 
 def sign(case):
-    when = datetime.datetime.utcfromtimestamp(case["time"])
-    botocore.auth.datetime = FixedClock(when)
+    when = freeze(case["time"])
     # botocore's own S3 serializer encodes object keys this way (safe '/~').
     path = "/" + percent_encode(case["key"], safe="/~") if case["key"] else "/"
     url = "http://%s%s" % (case["host"], path)
