@@ -549,6 +549,13 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
 			 *srv->tls_error ? srv->tls_error : *mgerr ? mgerr : "cannot start server");
 		goto err_free_srv;
 	}
+	if (opts->port == 0) {
+		/* An ephemeral port (tests): report the one the kernel chose. */
+		struct mg_server_port sp[2];
+		if (mg_get_server_ports(srv->mg, 2, sp) > 0)
+			snprintf(srv->url, sizeof(srv->url), "%s://%s:%d", tls ? "https" : "http",
+				 host, sp[0].port);
+	}
 	mg_set_request_handler(srv->mg, "/", dispatch, srv);
 	return srv;
 

@@ -8,6 +8,7 @@
 
 struct cJSON;
 struct httpc;
+struct mclient;
 
 /* What every `strata` command shares. */
 struct cli {
@@ -16,21 +17,25 @@ struct cli {
 	bool json;
 	bool insecure;
 	struct httpc *http;
+	struct mclient *masters; /* --master or master.addresses; follows the leader */
 };
 
 /*
- * Calls the first master that answers: method on path_query (already
+ * Calls the leading master (following redirects from followers, waiting
+ * out an election; lib/mclient.h): method on path_query (already
  * URL-encoded), JSON body `req` (may be NULL). On 2xx stores the reply in
  * *out (may be NULL) and returns 0; otherwise prints "strata: <reason>" to
  * stderr and returns 1 (the exit code).
  */
 int cli_call(struct cli *cli, const char *method, const char *path_query,
 	     const struct cJSON *req, struct cJSON **out);
-/* Builds the base URL of the master at index i into buf; false past the end. */
-bool cli_master_url(struct cli *cli, size_t i, char *buf, size_t len);
 /* Prints a JSON document (pretty) to stdout. */
 void cli_print_json(const struct cJSON *doc);
 void cli_fmt_bytes(double b, char *buf, size_t len);
+
+/* `strata admin masters ...`; argv[0] is "masters". Returns the exit code. */
+int cli_admin_masters(struct cli *cli, int argc, char **argv);
+void cli_admin_masters_usage(FILE *f);
 
 /* `strata fs ...`; argv[0] is the subcommand. Returns the exit code. */
 int cli_fs(struct cli *cli, int argc, char **argv);

@@ -4,6 +4,7 @@
 #include "daemon/common.h"
 #include "lib/err.h"
 #include "lib/httpc.h"
+#include "lib/mclient.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -351,36 +352,75 @@ static int cmd_mv(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
-/* put and cat stream through the first master that answers. */
+struct stream_call {
+	struct cli *cli;
+	const char *method;
+	FILE *in;
+	int64_t size;
+	FILE *out;
+	bool in_seekable;
+	int attempts;
+	struct httpc_resp resp;
+};
+
+static int stream_attempt(void *arg, const char *url, long *status, const char **location,
+			  char *err, size_t errlen)
+{
+	struct stream_call *c = arg;
+	if (c->in && c->attempts > 0) {
+		/* A follower's redirect may come after part of the body went out;
+		 * a file starts over, a pipe cannot. */
+		if (!c->in_seekable || fseeko(c->in, 0, SEEK_SET) != 0) {
+			snprintf(err, errlen,
+				 "%s is not the leader and standard input cannot be sent "
+				 "twice; pass the leader with --master",
+				 url);
+			return -ESPIPE;
+		}
+	}
+	c->attempts++;
+	httpc_resp_free(&c->resp);
+	int rc = httpc_stream(c->cli->http, c->method, url, c->in, c->size, c->out, &c->resp, err,
+			      errlen);
+	if (rc)
+		return rc;
+	*status = c->resp.status;
+	*location = c->resp.location;
+	if (c->resp.status == 503) {
+		cJSON *e = cJSON_ParseWithLength(c->resp.body, c->resp.len);
+		bool no_leader = mclient_is_no_leader(c->resp.status, e);
+		cJSON_Delete(e);
+		if (no_leader)
+			return -EAGAIN;
+	}
+	return 0;
+}
+
+/* put and cat stream through the leader (lib/mclient.h follows it). */
 static int stream_cmd(struct cli *cli, const char *method, const char *path, FILE *in,
 		      int64_t size, FILE *out)
 {
 	char *q = q_path("/api/v1/files/content", path, NULL);
 	if (!q)
 		return EXIT_ERROR;
-	char base[512], err[1024] = "no master configured";
+	char err[1024] = "";
+	struct stream_call c = {
+		.cli = cli, .method = method, .in = in, .size = size, .out = out,
+		.in_seekable = in && ftello(in) >= 0 && fseeko(in, 0, SEEK_CUR) == 0,
+	};
+	long status = 0;
+	int hrc = mclient_call(cli->masters, q, stream_attempt, &c, &status, err, sizeof(err));
 	int rc = EXIT_ERROR;
-	for (size_t i = 0; cli_master_url(cli, i, base, sizeof(base)); i++) {
-		char url[8192];
-		snprintf(url, sizeof(url), "%s%s", base, q);
-		struct httpc_resp resp = { 0 };
-		int hrc = httpc_stream(cli->http, method, url, in, size, out, &resp, err,
-				       sizeof(err));
-		if (hrc == ST_EPEER)
-			continue;
-		if (hrc == 0 && resp.status >= 200 && resp.status <= 299) {
-			rc = EXIT_OK;
-		} else if (hrc == 0) {
-			cJSON *e = cJSON_Parse(resp.body);
-			const cJSON *msg = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "error"),
-							       "message");
-			snprintf(err, sizeof(err), "%s: HTTP %ld: %s", path, resp.status,
-				 cJSON_IsString(msg) ? msg->valuestring : "no error message");
-			cJSON_Delete(e);
-		}
-		httpc_resp_free(&resp);
-		break;
+	if (hrc == 0 && status >= 200 && status <= 299) {
+		rc = EXIT_OK;
+	} else if (hrc == 0 || hrc == -EAGAIN) {
+		cJSON *e = cJSON_ParseWithLength(c.resp.body ? c.resp.body : "", c.resp.len);
+		const cJSON *msg = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "error"), "message");
+		snprintf(err, sizeof(err), "%s: HTTP %ld: %s", path, status,
+			 cJSON_IsString(msg) ? msg->valuestring : "no error message");
+		cJSON_Delete(e);
 	}
+	httpc_resp_free(&c.resp);
 	free(q);
 	if (rc)
 		fprintf(stderr, "strata: %s\n", err);

@@ -5,9 +5,11 @@
 #include "lib/conf.h"
 #include "lib/err.h"
 #include "lib/httpc.h"
+#include "lib/mclient.h"
 #include "lib/json.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,10 +27,13 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  admin report      cluster summary: version, leader, workers, capacity\n"
 		"  admin workers     the worker list\n");
+	cli_admin_masters_usage(f);
 	cli_fs_usage(f);
 	fprintf(f, "\n"
 		"Global options:\n"
-		"  -m, --master HOST:PORT  master to ask (default: master.addresses from\n"
+		"  -m, --master HOST:PORT[,HOST:PORT...]\n"
+		"                          masters to ask; the leader among them is found\n"
+		"                          and followed (default: master.addresses from\n"
 		"                          configuration or $STRATA_MASTER_ADDRESSES)\n"
 		"  -c, --config PATH       configuration file (default /etc/strata/strata.conf)\n"
 		"      --json              machine-readable output\n"
@@ -74,43 +79,43 @@ static const char *str(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-bool cli_master_url(struct cli *cli, size_t i, char *buf, size_t len)
-{
-	const char *addr;
-	if (cli->master)
-		addr = i == 0 ? cli->master : NULL;
-	else
-		addr = i < cli->conf.master_addresses.n ? cli->conf.master_addresses.items[i] : NULL;
-	if (!addr)
-		return false;
-	bool tls = *cli->conf.http_tls_cert || *cli->conf.http_tls_ca;
-	bool has_scheme = strstr(addr, "://") != NULL;
-	snprintf(buf, len, "%s%s", has_scheme ? "" : tls ? "https://" : "http://", addr);
-	return true;
-}
-
 int cli_call(struct cli *cli, const char *method, const char *path_query, const cJSON *req,
 	     cJSON **out)
 {
-	char err[1024] = "no master configured (master.addresses is empty)";
-	char base[512];
-	int rc = ST_EPEER;
-	for (size_t i = 0; cli_master_url(cli, i, base, sizeof(base)); i++) {
-		size_t len = strlen(base) + strlen(path_query) + 1;
-		char *url = malloc(len);
-		if (!url)
-			return EXIT_ERROR;
-		snprintf(url, len, "%s%s", base, path_query);
-		rc = httpc_json(cli->http, method, url, req, out, NULL, err, sizeof(err));
-		free(url);
-		if (rc != ST_EPEER)
-			break;
-	}
+	char err[1024] = "";
+	int rc = mclient_json(cli->masters, cli->http, method, path_query, req, out, NULL, err,
+			      sizeof(err));
 	if (rc) {
 		fprintf(stderr, "strata: %s\n", err);
 		return EXIT_ERROR;
 	}
 	return EXIT_OK;
+}
+
+/* --master takes one address or a comma-separated list; without it the
+ * configuration's master.addresses. */
+static int make_masters(struct cli *cli, char *err, size_t errlen)
+{
+	struct mclient_opts mo = { .tls = *cli->conf.http_tls_cert || *cli->conf.http_tls_ca };
+	if (!cli->master)
+		return mclient_new((const char *const *)cli->conf.master_addresses.items,
+				   cli->conf.master_addresses.n, &mo, &cli->masters, err, errlen);
+	char *copy = strdup(cli->master);
+	if (!copy)
+		return -ENOMEM;
+	const char *addrs[MCLIENT_MAX_MASTERS + 1];
+	size_t n = 0;
+	char *save = NULL;
+	for (char *a = strtok_r(copy, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+		while (*a == ' ')
+			a++;
+		if (n == MCLIENT_MAX_MASTERS + 1)
+			break;
+		addrs[n++] = a;
+	}
+	int rc = mclient_new(addrs, n, &mo, &cli->masters, err, errlen);
+	free(copy);
+	return rc;
 }
 
 void cli_print_json(const cJSON *doc)
@@ -236,7 +241,8 @@ int main(int argc, char **argv)
 	bool is_fs = strcmp(argv[optind], "fs") == 0;
 	char **sub = argv + optind + 1;
 	int nsub = argc - optind - 1;
-	if (!is_fs) {
+	bool is_masters = !is_fs && strcmp(sub[0], "masters") == 0;
+	if (!is_fs && !is_masters) {
 		bool report = strcmp(sub[0], "report") == 0;
 		if (!report && strcmp(sub[0], "workers") != 0) {
 			fprintf(stderr, "strata: unknown command 'admin %s'\n", sub[0]);
@@ -271,13 +277,22 @@ int main(int argc, char **argv)
 		.ca_file = *cli.conf.http_tls_ca ? cli.conf.http_tls_ca : cli.conf.http_tls_cert,
 		.insecure_tls = cli.insecure,
 	};
+	rc = make_masters(&cli, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "strata: %s\n", rc == -ENOMEM ? "out of memory" : err);
+		conf_free(&cli.conf);
+		return rc == -ENOMEM ? EXIT_ERROR : EXIT_USAGE;
+	}
 	cli.http = httpc_new(&hopts);
 	int exit_code = EXIT_ERROR;
 	if (cli.http && is_fs)
 		exit_code = cli_fs(&cli, nsub, sub);
+	else if (cli.http && is_masters)
+		exit_code = cli_admin_masters(&cli, nsub, sub);
 	else if (cli.http)
 		exit_code = strcmp(sub[0], "report") == 0 ? cmd_report(&cli) : cmd_workers(&cli);
 	httpc_free(cli.http);
+	mclient_free(cli.masters);
 	conf_free(&cli.conf);
 	return exit_code;
 }

@@ -78,6 +78,20 @@ void httpc_resp_free(struct httpc_resp *resp)
 	free(resp->body);
 	resp->body = NULL;
 	resp->len = 0;
+	free(resp->location);
+	resp->location = NULL;
+}
+
+/* Where a redirect points; curl owns its string until the next request. */
+static int take_location(CURL *c, struct httpc_resp *resp)
+{
+	char *loc = NULL;
+	resp->location = NULL;
+	if (resp->status < 300 || resp->status > 399 ||
+	    curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc)
+		return 0;
+	resp->location = strdup(loc);
+	return resp->location ? 0 : -ENOMEM;
 }
 
 struct sink {
@@ -168,15 +182,19 @@ int httpc_request(struct httpc *hc, const char *method, const char *url,
 	}
 	resp->body = sink.buf;
 	resp->len = sink.len;
+	rc = take_location(c, resp);
+	if (rc)
+		httpc_resp_free(resp);
 out:
 	curl_slist_free_all(headers);
 	pthread_mutex_unlock(&hc->lock);
 	return rc;
 }
 
-int httpc_json(struct httpc *hc, const char *method, const char *url, const cJSON *req,
-	       cJSON **out, long *status, char *err, size_t errlen)
+int httpc_json_reply(struct httpc *hc, const char *method, const char *url, const cJSON *req,
+		     struct httpc_json_reply *r, char *err, size_t errlen)
 {
+	memset(r, 0, sizeof(*r));
 	char *body = NULL;
 	if (req) {
 		body = cJSON_PrintUnformatted(req);
@@ -189,25 +207,48 @@ int httpc_json(struct httpc *hc, const char *method, const char *url, const cJSO
 	free(body);
 	if (rc)
 		return rc;
-	if (status)
-		*status = resp.status;
-	cJSON *json = resp.len ? cJSON_ParseWithLength(resp.body, resp.len) : NULL;
+	r->status = resp.status;
+	r->location = resp.location;
+	resp.location = NULL;
+	r->json = resp.len ? cJSON_ParseWithLength(resp.body, resp.len) : NULL;
+	r->not_json = resp.len && !r->json;
 	if (resp.status < 200 || resp.status > 299) {
-		const cJSON *e = cJSON_GetObjectItemCaseSensitive(json, "error");
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(r->json, "error");
 		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
 		snprintf(err, errlen, "%s %s: HTTP %ld: %s", method, url, resp.status,
 			 cJSON_IsString(msg) ? msg->valuestring : "no error message");
-		rc = ST_EHTTP;
-	} else if (resp.len && !json) {
+	} else if (r->not_json) {
 		snprintf(err, errlen, "%s %s: reply is not JSON", method, url);
-		rc = ST_EPROTO;
 	}
-	if (rc == 0 && out) {
-		*out = json;
-		json = NULL;
-	}
-	cJSON_Delete(json);
 	httpc_resp_free(&resp);
+	return 0;
+}
+
+void httpc_json_reply_free(struct httpc_json_reply *r)
+{
+	cJSON_Delete(r->json);
+	free(r->location);
+	memset(r, 0, sizeof(*r));
+}
+
+int httpc_json(struct httpc *hc, const char *method, const char *url, const cJSON *req,
+	       cJSON **out, long *status, char *err, size_t errlen)
+{
+	struct httpc_json_reply r;
+	int rc = httpc_json_reply(hc, method, url, req, &r, err, errlen);
+	if (rc)
+		return rc;
+	if (status)
+		*status = r.status;
+	if (r.status < 200 || r.status > 299)
+		rc = ST_EHTTP;
+	else if (r.not_json)
+		rc = ST_EPROTO;
+	if (rc == 0 && out) {
+		*out = r.json;
+		r.json = NULL;
+	}
+	httpc_json_reply_free(&r);
 	return rc;
 }
 
@@ -292,8 +333,7 @@ int httpc_stream(struct httpc *hc, const char *method, const char *url, FILE *in
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	resp->body = sink.err_body.buf ? sink.err_body.buf : calloc(1, 1);
 	resp->len = sink.err_body.len;
-	if (!resp->body)
-		rc = -ENOMEM;
+	rc = resp->body ? take_location(c, resp) : -ENOMEM;
 out:
 	curl_slist_free_all(headers);
 	pthread_mutex_unlock(&hc->lock);

@@ -28,6 +28,7 @@ struct httpc_resp {
 	long status;
 	char *body; /* owned, NUL-terminated (the NUL is not counted in len) */
 	size_t len;
+	char *location; /* owned: where a 3xx reply points (not followed), or NULL */
 };
 
 /* Returns NULL on allocation failure. */
@@ -65,5 +66,22 @@ int httpc_stream(struct httpc *hc, const char *method, const char *url, FILE *in
  */
 int httpc_json(struct httpc *hc, const char *method, const char *url, const struct cJSON *req,
 	       struct cJSON **out, long *status, char *err, size_t errlen);
+
+/*
+ * The same round trip, keeping everything of the reply whatever its
+ * status: r->status, r->json (the parsed body or NULL when empty or not
+ * JSON; caller frees) and r->location (a 3xx's target or NULL; caller
+ * frees). Returns 0 for any HTTP reply, ST_EPEER / -ENOMEM otherwise; err
+ * is filled as httpc_json fills it for non-2xx or non-JSON replies.
+ */
+struct httpc_json_reply {
+	long status;
+	struct cJSON *json;
+	char *location;
+	bool not_json; /* a non-empty body that did not parse */
+};
+int httpc_json_reply(struct httpc *hc, const char *method, const char *url,
+		     const struct cJSON *req, struct httpc_json_reply *r, char *err, size_t errlen);
+void httpc_json_reply_free(struct httpc_json_reply *r);
 
 #endif

@@ -8,6 +8,7 @@
 #include "lib/httpc.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/mclient.h"
 #include "ufs/ufs.h"
 
 #include <cjson/cJSON.h>
@@ -45,6 +46,7 @@ struct fcache {
 	struct httpc *master_http[FCACHE_MASTER_CONNS];
 	bool master_busy[FCACHE_MASTER_CONNS];
 	pthread_cond_t master_freed;
+	struct mclient *masters; /* follows the leader (lib/mclient.h) */
 };
 
 static struct httpc *new_http(const struct strata_conf *c);
@@ -74,6 +76,15 @@ int fcache_new(const struct strata_conf *conf, struct fcache **out)
 			return -ENOMEM;
 		}
 	}
+	char err[256];
+	struct mclient_opts mo = { .tls = *conf->http_tls_cert != '\0' };
+	int rc = mclient_new((const char *const *)conf->master_addresses.items,
+			     conf->master_addresses.n, &mo, &fc->masters, err, sizeof(err));
+	if (rc) {
+		log_error("%s", err);
+		fcache_free(fc);
+		return rc;
+	}
 	*out = fc;
 	return 0;
 }
@@ -95,6 +106,7 @@ void fcache_free(struct fcache *fc)
 	httpc_free(mine);
 	for (int i = 0; i < FCACHE_MASTER_CONNS; i++)
 		httpc_free(fc->master_http[i]);
+	mclient_free(fc->masters);
 	pthread_key_delete(fc->http_key);
 	pthread_cond_destroy(&fc->master_freed);
 	pthread_mutex_destroy(&fc->lock);
@@ -208,21 +220,8 @@ int fcache_master_json(struct fcache *fc, const char *method, const char *path_q
 	}
 	fc->master_busy[slot] = true;
 	pthread_mutex_unlock(&fc->lock);
-	struct httpc *hc = fc->master_http[slot];
-	const struct strata_conf *c = fc->conf;
-	bool tls = *c->http_tls_cert != '\0';
-	int rc = ST_EPEER;
-	snprintf(err, errlen, "no master configured");
-	size_t ulen = strlen(path_query) + 320;
-	char *url = malloc(ulen);
-	for (size_t i = 0; url && i < c->master_addresses.n && rc == ST_EPEER; i++) {
-		snprintf(url, ulen, "%s://%s%s", tls ? "https" : "http",
-			 c->master_addresses.items[i], path_query);
-		rc = httpc_json(hc, method, url, req, out, status, err, errlen);
-	}
-	if (!url)
-		rc = -ENOMEM;
-	free(url);
+	int rc = mclient_json(fc->masters, fc->master_http[slot], method, path_query, req, out,
+			     status, err, errlen);
 	pthread_mutex_lock(&fc->lock);
 	fc->master_busy[slot] = false;
 	pthread_cond_signal(&fc->master_freed);

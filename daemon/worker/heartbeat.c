@@ -7,6 +7,7 @@
 #include "lib/httpc.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/mclient.h"
 #include "lib/placement.h"
 #include "tier/tier.h"
 
@@ -163,13 +164,11 @@ static bool hb_sleep(struct worker_node *w, int64_t ms)
 	return stop;
 }
 
-static int try_register(struct worker_node *w, const char *master, char *err, size_t errlen)
+/* Registers with the leader (w->hb_masters follows it), sending every block
+ * held; 0 once one accepted. */
+static int try_register(struct worker_node *w, char *err, size_t errlen)
 {
 	const struct strata_conf *c = w->conf;
-	bool tls = c->http_tls_cert && *c->http_tls_cert;
-	char url[512];
-	snprintf(url, sizeof(url), "%s://%s/api/v1/workers/register", tls ? "https" : "http",
-		 master);
 	cJSON *req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "host", w->host);
 	json_add_int(req, "data_port", c->worker_port);
@@ -184,7 +183,8 @@ static int try_register(struct worker_node *w, const char *master, char *err, si
 	for (size_t i = 0; i < n; i++)
 		add_block(blocks, &now[i]);
 	cJSON *resp = NULL;
-	int rc = httpc_json(w->hb_http, "POST", url, req, &resp, NULL, err, errlen);
+	int rc = mclient_json(w->hb_masters, w->hb_http, "POST", "/api/v1/workers/register", req,
+			      &resp, NULL, err, errlen);
 	cJSON_Delete(req);
 	if (rc) {
 		free(now);
@@ -196,6 +196,8 @@ static int try_register(struct worker_node *w, const char *master, char *err, si
 	cJSON_Delete(resp);
 	if (rc)
 		return ST_EPROTO;
+	char master[MCLIENT_URL_MAX];
+	mclient_leader(w->hb_masters, master, sizeof(master));
 	pthread_mutex_lock(&w->lock);
 	w->worker_id = (uint64_t)id;
 	snprintf(w->master, sizeof(w->master), "%s", master);
@@ -205,28 +207,18 @@ static int try_register(struct worker_node *w, const char *master, char *err, si
 	return 0;
 }
 
-/* Tries every master once; 0 when one accepted the registration. */
 static int register_any(struct worker_node *w, bool quiet)
 {
-	const struct conf_list *masters = &w->conf->master_addresses;
-	char err[512] = "master.addresses is empty";
-	for (size_t i = 0; i < masters->n; i++) {
-		if (try_register(w, masters->items[i], err, sizeof(err)) == 0)
-			return 0;
-		if (!quiet)
-			log_warn("cannot register: %s", err);
-	}
-	return -EAGAIN;
+	char err[512] = "";
+	int rc = try_register(w, err, sizeof(err));
+	if (rc && !quiet)
+		log_warn("cannot register: %s", err);
+	return rc ? -EAGAIN : 0;
 }
 
 static int send_heartbeat(struct worker_node *w, char *err, size_t errlen)
 {
-	const struct strata_conf *c = w->conf;
-	bool tls = c->http_tls_cert && *c->http_tls_cert;
-	char url[512];
 	pthread_mutex_lock(&w->lock);
-	snprintf(url, sizeof(url), "%s://%s/api/v1/workers/heartbeat", tls ? "https" : "http",
-		 w->master);
 	uint64_t id = w->worker_id;
 	pthread_mutex_unlock(&w->lock);
 
@@ -243,7 +235,8 @@ static int send_heartbeat(struct worker_node *w, char *err, size_t errlen)
 		cJSON_AddItemToObject(req, "metrics", counters);
 	long status = 0;
 	cJSON *resp = NULL;
-	int rc = httpc_json(w->hb_http, "POST", url, req, &resp, &status, err, errlen);
+	int rc = mclient_json(w->hb_masters, w->hb_http, "POST", "/api/v1/workers/heartbeat", req,
+			      &resp, &status, err, errlen);
 	cJSON_Delete(req);
 	if (rc == 0) {
 		take_report(w, now, n);
@@ -326,19 +319,34 @@ int worker_heartbeat_start(struct worker_node *w)
 		.connect_timeout_ms = 2000,
 		.ca_file = *w->conf->http_tls_ca ? w->conf->http_tls_ca : w->conf->http_tls_cert,
 	};
+	char err[256];
+	/* Short enough that a stop never waits long on a dead group; the
+	 * thread itself retries forever. */
+	struct mclient_opts mo = { .tls = *w->conf->http_tls_cert != '\0', .follow_ms = 2000 };
+	int rc = mclient_new((const char *const *)w->conf->master_addresses.items,
+			     w->conf->master_addresses.n, &mo, &w->hb_masters, err, sizeof(err));
+	if (rc) {
+		log_error("%s", err);
+		return rc;
+	}
 	w->hb_http = httpc_new(&hopts);
-	if (!w->hb_http)
+	if (!w->hb_http) {
+		mclient_free(w->hb_masters);
+		w->hb_masters = NULL;
 		return -ENOMEM;
+	}
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->hb_cond, &attr);
 	pthread_condattr_destroy(&attr);
 	w->hb_stop = false;
-	int rc = pthread_create(&w->hb_thread, NULL, hb_main, w);
+	rc = pthread_create(&w->hb_thread, NULL, hb_main, w);
 	if (rc) {
 		httpc_free(w->hb_http);
 		w->hb_http = NULL;
+		mclient_free(w->hb_masters);
+		w->hb_masters = NULL;
 		pthread_cond_destroy(&w->hb_cond);
 		return -rc;
 	}
@@ -355,6 +363,8 @@ void worker_heartbeat_stop(struct worker_node *w)
 	pthread_cond_destroy(&w->hb_cond);
 	httpc_free(w->hb_http);
 	w->hb_http = NULL;
+	mclient_free(w->hb_masters);
+	w->hb_masters = NULL;
 	free(w->reported);
 	w->reported = NULL;
 	free(w->peers);

@@ -12,6 +12,7 @@ struct tier_store;
 struct tier_block_info;
 struct bsvc;
 struct fcache;
+struct mclient;
 
 /* A live worker, as the master's heartbeat reply lists them. */
 struct worker_peer {
@@ -33,7 +34,7 @@ struct worker_node {
 
 	pthread_mutex_t lock;    /* guards the fields below */
 	uint64_t worker_id;      /* 0 until registered */
-	char master[300];        /* master that last answered, host:port */
+	char master[320];        /* base URL of the master that registered us */
 	int64_t last_heartbeat_mono_ms;
 	struct worker_peer *peers; /* live workers, sorted by id */
 	size_t npeers;
@@ -43,6 +44,7 @@ struct worker_node {
 	pthread_cond_t hb_cond;
 	bool hb_stop;
 	struct httpc *hb_http;
+	struct mclient *hb_masters; /* follows the leading master */
 	/* Blocks reported so far (sorted by id), to send only changes. */
 	struct tier_block_info *reported;
 	size_t nreported;

@@ -30,7 +30,8 @@ class ClusterTest(ClusterTestCase):
         status, info = get_json(w.url + "/api/v1/worker")
         self.assertEqual(status, 200)
         self.assertEqual(info["worker_id"], ws[0]["id"])
-        self.assertEqual(info["master"], m.address)
+        # The base URL of the master it registered with (the leader).
+        self.assertEqual(info["master"], m.url)
 
     def test_cluster_view(self):
         m = self.cluster.master()

@@ -1,0 +1,250 @@
+#include "lib/mclient.h"
+
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/httpc.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A redirect chain longer than this is a loop between confused masters. */
+#define MCLIENT_MAX_HOPS 8
+
+struct mclient {
+	pthread_mutex_t lock;
+	char urls[MCLIENT_MAX_MASTERS][MCLIENT_URL_MAX];
+	size_t n;
+	size_t leader; /* index into urls: where calls start */
+	int64_t follow_ms;
+	int64_t pause_ms;
+};
+
+int mclient_url_base(const char *url, char *buf, size_t len)
+{
+	const char *sep = strstr(url, "://");
+	if (!sep || sep == url)
+		return -EINVAL;
+	const char *host = sep + 3;
+	size_t hostlen = strcspn(host, "/?#");
+	if (hostlen == 0)
+		return -EINVAL;
+	size_t n = (size_t)(host - url) + hostlen;
+	if (n + 1 > len)
+		return -ENOSPC;
+	memcpy(buf, url, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+int mclient_new(const char *const *addrs, size_t naddrs, const struct mclient_opts *opts,
+		struct mclient **out, char *err, size_t errlen)
+{
+	if (naddrs == 0) {
+		snprintf(err, errlen, "no master address given (master.addresses is empty)");
+		return -EINVAL;
+	}
+	if (naddrs > MCLIENT_MAX_MASTERS) {
+		snprintf(err, errlen, "%zu master addresses; at most %d", naddrs,
+			 MCLIENT_MAX_MASTERS);
+		return -EINVAL;
+	}
+	struct mclient *mc = calloc(1, sizeof(*mc));
+	if (!mc)
+		return -ENOMEM;
+	mc->follow_ms = opts && opts->follow_ms > 0 ? opts->follow_ms : 10000;
+	mc->pause_ms = opts && opts->pause_ms > 0 ? opts->pause_ms : 100;
+	for (size_t i = 0; i < naddrs; i++) {
+		const char *a = addrs[i];
+		bool has_scheme = strstr(a, "://") != NULL;
+		int n = snprintf(mc->urls[i], MCLIENT_URL_MAX, "%s%s",
+				 has_scheme ? "" : opts && opts->tls ? "https://" : "http://", a);
+		/* Trailing slashes would double up with path_query's. */
+		while (n > 0 && n < MCLIENT_URL_MAX && mc->urls[i][n - 1] == '/')
+			mc->urls[i][--n] = '\0';
+		char base[MCLIENT_URL_MAX];
+		if (!*a || n < 0 || n >= MCLIENT_URL_MAX ||
+		    mclient_url_base(mc->urls[i], base, sizeof(base)) ||
+		    strcmp(base, mc->urls[i]) != 0) {
+			snprintf(err, errlen, "master address '%.200s' is not host:port or a base URL",
+				 a);
+			free(mc);
+			return -EINVAL;
+		}
+	}
+	mc->n = naddrs;
+	pthread_mutex_init(&mc->lock, NULL);
+	*out = mc;
+	return 0;
+}
+
+void mclient_free(struct mclient *mc)
+{
+	if (!mc)
+		return;
+	pthread_mutex_destroy(&mc->lock);
+	free(mc);
+}
+
+void mclient_leader(struct mclient *mc, char *buf, size_t len)
+{
+	pthread_mutex_lock(&mc->lock);
+	snprintf(buf, len, "%s", mc->urls[mc->leader]);
+	pthread_mutex_unlock(&mc->lock);
+}
+
+/* Makes `base` the leader; appends it when it is not in the list (a
+ * master added at run time). Returns its index. */
+static size_t set_leader(struct mclient *mc, const char *base)
+{
+	pthread_mutex_lock(&mc->lock);
+	size_t i = 0;
+	while (i < mc->n && strcmp(mc->urls[i], base) != 0)
+		i++;
+	if (i == mc->n) {
+		if (mc->n == MCLIENT_MAX_MASTERS)
+			i = mc->n - 1; /* replace the last one rather than forget the leader */
+		else
+			mc->n++;
+		snprintf(mc->urls[i], MCLIENT_URL_MAX, "%s", base);
+	}
+	mc->leader = i;
+	pthread_mutex_unlock(&mc->lock);
+	return i;
+}
+
+/* The master after `cur`, which becomes where the next calls start. */
+static size_t next_master(struct mclient *mc, size_t cur)
+{
+	pthread_mutex_lock(&mc->lock);
+	size_t i = (cur + 1) % mc->n;
+	mc->leader = i;
+	pthread_mutex_unlock(&mc->lock);
+	return i;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	if (ms <= 0)
+		return;
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+enum verdict { DONE, REDIRECTED, TRY_NEXT };
+
+int mclient_call(struct mclient *mc, const char *path_query, mclient_attempt_fn attempt,
+		 void *arg, long *status, char *err, size_t errlen)
+{
+	int64_t deadline = clock_mono_ms() + mc->follow_ms;
+	size_t plen = strlen(path_query);
+	char *url = malloc(MCLIENT_URL_MAX + plen + 1);
+	if (!url)
+		return -ENOMEM;
+	pthread_mutex_lock(&mc->lock);
+	size_t cur = mc->leader;
+	pthread_mutex_unlock(&mc->lock);
+	size_t tried_in_round = 0;
+	int hops = 0;
+	int rc = ST_EPEER;
+	*status = 0;
+	for (;;) {
+		pthread_mutex_lock(&mc->lock);
+		snprintf(url, MCLIENT_URL_MAX + plen + 1, "%s%s", mc->urls[cur], path_query);
+		size_t nmasters = mc->n;
+		pthread_mutex_unlock(&mc->lock);
+		const char *location = NULL;
+		*status = 0;
+		rc = attempt(arg, url, status, &location, err, errlen);
+
+		enum verdict v = DONE;
+		char base[MCLIENT_URL_MAX];
+		if (rc == ST_EPEER || rc == -EAGAIN) {
+			v = TRY_NEXT;
+		} else if (rc == 0 && (*status == 307 || *status == 308) && location &&
+			   mclient_url_base(location, base, sizeof(base)) == 0 &&
+			   ++hops <= MCLIENT_MAX_HOPS) {
+			v = REDIRECTED;
+		}
+		if (v == DONE)
+			break;
+		if (clock_mono_ms() >= deadline)
+			break;
+		if (v == REDIRECTED) {
+			cur = set_leader(mc, base);
+			tried_in_round = 0;
+			continue;
+		}
+		cur = next_master(mc, cur);
+		if (++tried_in_round >= nmasters) {
+			/* Every master refused or is unreachable: an election is
+			 * running or the group is down. Wait, then go round again. */
+			tried_in_round = 0;
+			int64_t left = deadline - clock_mono_ms();
+			sleep_ms(left < mc->pause_ms ? left : mc->pause_ms);
+		}
+	}
+	free(url);
+	return rc;
+}
+
+struct json_call {
+	struct httpc *hc;
+	const char *method;
+	const cJSON *req;
+	struct httpc_json_reply reply;
+};
+
+/* A 503 means "ask another master" only when the master says it has no
+ * leader; a 503 about a store (a dead UFS) is the answer. */
+bool mclient_is_no_leader(long status, const cJSON *body)
+{
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(body, "error");
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+	return status == 503 && cJSON_IsString(code) && strcmp(code->valuestring, "no_leader") == 0;
+}
+
+static int json_attempt(void *arg, const char *url, long *status, const char **location,
+			char *err, size_t errlen)
+{
+	struct json_call *c = arg;
+	httpc_json_reply_free(&c->reply);
+	int rc = httpc_json_reply(c->hc, c->method, url, c->req, &c->reply, err, errlen);
+	if (rc)
+		return rc;
+	*status = c->reply.status;
+	*location = c->reply.location;
+	return mclient_is_no_leader(c->reply.status, c->reply.json) ? -EAGAIN : 0;
+}
+
+int mclient_json(struct mclient *mc, struct httpc *hc, const char *method,
+		 const char *path_query, const cJSON *req, cJSON **out, long *status, char *err,
+		 size_t errlen)
+{
+	struct json_call c = { .hc = hc, .method = method, .req = req };
+	long st = 0;
+	int rc = mclient_call(mc, path_query, json_attempt, &c, &st, err, errlen);
+	if (rc == -EAGAIN) {
+		rc = ST_EHTTP; /* still no leader at the deadline: the 503 is the answer */
+		if (status)
+			*status = st;
+	} else if (rc == 0) {
+		if (status)
+			*status = st;
+		if (st < 200 || st > 299)
+			rc = ST_EHTTP;
+		else if (c.reply.not_json)
+			rc = ST_EPROTO;
+		else if (out) {
+			*out = c.reply.json;
+			c.reply.json = NULL;
+		}
+	}
+	httpc_json_reply_free(&c.reply);
+	return rc;
+}
