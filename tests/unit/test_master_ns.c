@@ -239,7 +239,7 @@ static void apply_steps(struct ns *ns, size_t from, size_t to, const char *db_pa
 			assert_non_null(cmd);
 		char *before = db_path && g_steps[i].rc ? dump(db_path, true) : NULL;
 		char err[512] = "";
-		int rc = ns_apply(ns, i + 1, cmd, err, sizeof(err));
+		int rc = ns_apply(ns, i + 1, cmd, NULL, err, sizeof(err));
 		if (rc != g_steps[i].rc)
 			print_error("step %zu %s: rc %d (%s), want %d\n", i + 1,
 				    g_steps[i].json ? g_steps[i].json : "(null)", rc, err,
@@ -357,18 +357,18 @@ static void test_out_of_order(void **state)
 	struct ns *ns = open_ns(f->db_a);
 	cJSON *cmd = cJSON_Parse("{\"op\":\"mkdir\",\"path\":\"/a\",\"time_ms\":5}");
 	char err[512] = "";
-	assert_int_equal(ns_apply(ns, 2, cmd, err, sizeof(err)), -EINVAL);
+	assert_int_equal(ns_apply(ns, 2, cmd, NULL, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "out of order"));
 	assert_int_equal(ns_applied_index(ns), 0);
-	assert_int_equal(ns_apply(ns, 0, cmd, err, sizeof(err)), -EINVAL);
+	assert_int_equal(ns_apply(ns, 0, cmd, NULL, err, sizeof(err)), -EINVAL);
 	assert_int_equal(ns_applied_index(ns), 0);
 	expect_missing(ns, "/a");
-	assert_int_equal(ns_apply(ns, 1, cmd, err, sizeof(err)), 0);
+	assert_int_equal(ns_apply(ns, 1, cmd, NULL, err, sizeof(err)), 0);
 	assert_int_equal(ns_applied_index(ns), 1);
 	/* Applying the same index again is refused; nothing changes. */
-	assert_int_equal(ns_apply(ns, 1, cmd, err, sizeof(err)), -EINVAL);
+	assert_int_equal(ns_apply(ns, 1, cmd, NULL, err, sizeof(err)), -EINVAL);
 	assert_int_equal(ns_applied_index(ns), 1);
-	assert_int_equal(ns_apply(ns, 3, cmd, err, sizeof(err)), -EINVAL);
+	assert_int_equal(ns_apply(ns, 3, cmd, NULL, err, sizeof(err)), -EINVAL);
 	assert_int_equal(ns_applied_index(ns), 1);
 	cJSON_Delete(cmd);
 	ns_close(ns);
@@ -385,7 +385,7 @@ static uint64_t apply_json(struct ns *ns, const char *json, int want)
 	assert_non_null(cmd);
 	char err[512] = "";
 	uint64_t index = ns_applied_index(ns) + 1;
-	int rc = ns_apply(ns, index, cmd, err, sizeof(err));
+	int rc = ns_apply(ns, index, cmd, NULL, err, sizeof(err));
 	if (rc != want)
 		print_error("%s: rc %d (%s), want %d\n", json, rc, err, want);
 	assert_int_equal(rc, want);
@@ -534,7 +534,7 @@ static void test_failed_sync_dir_is_atomic(void **state)
 				 "{\"name\":\"a-new\",\"is_dir\":false,\"length\":2},"
 				 "{\"name\":\"m\",\"is_dir\":false,\"length\":3}]}");
 	char err[512] = "";
-	int rc = ns_apply(ns, ns_applied_index(ns) + 1, cmd, err, sizeof(err));
+	int rc = ns_apply(ns, ns_applied_index(ns) + 1, cmd, NULL, err, sizeof(err));
 	cJSON_Delete(cmd);
 	char *after = dump(f->db_a, true);
 	if (rc) {
