@@ -159,6 +159,25 @@ class MastersTest(ClusterTestCase):
         self.assertGreater(mj["master"]["raft"]["proposals"], 0)
         self.assertGreater(mj["master"]["raft"]["batch_entries"], 0)
 
+    def test_remount_seen_by_followers(self):
+        lead = self.start_group()
+        f = next(m for m in self.ms if m is not lead)
+        a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
+        for d, text in ((a, b"from a"), (b, b"from b")):
+            os.makedirs(d)
+            with open(os.path.join(d, "f"), "wb") as fh:
+                fh.write(text)
+        for d, text in ((a, b"from a"), (b, b"from b")):
+            status, body = post_json(lead.url + "/api/v1/mounts", {"path": "/m", "uri": "file://" + d})
+            self.assertEqual(status, 201, body)
+            self.assertEqual(get_json(lead.url + "/api/v1/files?path=/m")[0], 200)
+            # The follower reads through its own (cached) store of the mount.
+            got = wait_for(lambda: (lambda r: r[2] if r[0] == 200 else None)(
+                request(f.url + "/api/v1/files/content?path=%2Fm%2Ff")), what="content")
+            self.assertEqual(got, text)
+            status, body = get_json(lead.url + "/api/v1/mounts?path=/m", method="DELETE")
+            self.assertEqual(status, 200, body)
+
     def test_sigkill_leader_failover(self):
         lead = self.start_group()
         self.mount_root(lead)
