@@ -58,7 +58,8 @@ static int copy_opts(struct meta *m, const struct meta_opts *o, char *err, size_
 	}
 	if (o->npeers > PEERS_MAX)
 		return -EINVAL;
-	memcpy(m->peers, o->peers, o->npeers * sizeof(*o->peers));
+	if (o->npeers)
+		memcpy(m->peers, o->peers, o->npeers * sizeof(*o->peers));
 	m->npeers = o->npeers;
 	snprintf(m->raft_bind, sizeof(m->raft_bind), "%s", o->raft_bind ? o->raft_bind : "127.0.0.1");
 	m->raft_port = o->raft_port;
