@@ -447,7 +447,7 @@ static void maybe_seed_book(struct meta *m)
 		if (!b || b->from_table)
 			continue;
 		if (!*b->m.raft_address || !*b->m.rest_url) {
-			waiting = b->m.id == m->id; /* our REST URL is not known yet */
+			waiting |= b->m.id == m->id; /* our REST URL is not known yet */
 			continue;
 		}
 		cJSON *cmd = cJSON_CreateObject();
