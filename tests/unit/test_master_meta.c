@@ -305,29 +305,36 @@ static void test_not_leader(void **state)
 }
 
 /* Adding a master that never answers: the ADD cannot commit (two voters
- * need both), the wait times out, and check-quorum makes the leader step
- * down; later writes get ST_ENOTLEADER. */
+ * need both), the wait times out, another change meanwhile is refused as
+ * busy, and check-quorum makes the leader step down; later writes get
+ * ST_ENOTLEADER. */
 static void test_add_unreachable_times_out(void **state)
 {
 	struct fixture *f = *state;
 	struct meta_opts o = { .state_dir = f->dir, .raft_port = 0, .tick_ms = 20,
-			       .election_ticks = 5, .submit_timeout_ms = 600 };
+			       .election_ticks = 50, .submit_timeout_ms = 300 };
 	struct meta *m = NULL;
 	char err[1024] = "";
 	assert_int_equal(meta_open(&o, &m, err, sizeof(err)), 0);
 	meta_set_rest_url(m, "http://127.0.0.1:9");
 	mkdir_ok(m, "/before");
 	struct peer p = { .id = 2, .raft_address = "127.0.0.1:9", .rest_url = "http://127.0.0.1:9" };
-	int rc = meta_add_master(m, &p, err, sizeof(err));
-	assert_true(rc == -ETIMEDOUT || rc == ST_ENOTLEADER);
+	assert_int_equal(meta_add_master(m, &p, err, sizeof(err)), -ETIMEDOUT);
+	assert_non_null(strstr(err, "may still be applied"));
 	struct meta_status st;
 	meta_status(m, &st);
 	assert_int_equal(st.nmembers >= 2, 1);
 	bool two_voters = st.members[0].voter && st.members[1].voter;
 	assert_true(two_voters);
 	assert_int_equal(meta_add_master(m, &p, err, sizeof(err)), -EEXIST);
+	/* One uncommitted change at a time. */
+	struct peer p3 = { .id = 3, .raft_address = "127.0.0.1:9", .rest_url = "http://127.0.0.1:9" };
+	int rc = meta_add_master(m, &p3, err, sizeof(err));
+	assert_true(rc == ST_ECONFBUSY || rc == -ETIMEDOUT);
+	assert_int_equal(meta_remove_master(m, 2, err, sizeof(err)), ST_ECONFBUSY);
+	assert_non_null(strstr(err, "membership change"));
 	/* Poll (no timed assertion) until the leader has stepped down. */
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < 400; i++) {
 		meta_status(m, &st);
 		if (strcmp(st.role, "leader") != 0)
 			break;
