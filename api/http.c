@@ -45,8 +45,9 @@ static void mg_init_once(void)
 
 /* ---- replies ---- */
 
-static void send_reply(struct http_req *req, int status, const char *content_type,
-		       const void *data, size_t len, const char *allow)
+static void send_reply_headers(struct http_req *req, int status, const char *content_type,
+			       const void *data, size_t len, const struct http_header *extra,
+			       size_t nextra)
 {
 	if (req->replied) {
 		log_error("%s: second reply to %s %s dropped", req->srv->name,
@@ -61,11 +62,18 @@ static void send_reply(struct http_req *req, int status, const char *content_typ
 		mg_response_header_add(req->conn, "Content-Type", content_type, -1);
 	mg_response_header_add(req->conn, "Content-Length", clen, -1);
 	mg_response_header_add(req->conn, "Cache-Control", "no-store", -1);
-	if (allow)
-		mg_response_header_add(req->conn, "Allow", allow, -1);
+	for (size_t i = 0; i < nextra; i++)
+		mg_response_header_add(req->conn, extra[i].name, extra[i].value, -1);
 	mg_response_header_send(req->conn);
 	if (len && strcmp(req->ri->request_method, "HEAD") != 0)
 		mg_write(req->conn, data, len);
+}
+
+static void send_reply(struct http_req *req, int status, const char *content_type,
+		       const void *data, size_t len, const char *allow)
+{
+	struct http_header h = { "Allow", allow };
+	send_reply_headers(req, status, content_type, data, len, &h, allow ? 1 : 0);
 }
 
 void http_reply_raw(struct http_req *req, int status, const char *content_type,
@@ -76,6 +84,12 @@ void http_reply_raw(struct http_req *req, int status, const char *content_type,
 
 void http_reply_json(struct http_req *req, int status, cJSON *body)
 {
+	http_reply_json_headers(req, status, body, NULL, 0);
+}
+
+void http_reply_json_headers(struct http_req *req, int status, cJSON *body,
+			     const struct http_header *extra, size_t nextra)
+{
 	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
 	cJSON_Delete(body);
 	if (!text) {
@@ -84,7 +98,7 @@ void http_reply_json(struct http_req *req, int status, cJSON *body)
 		send_reply(req, 500, "application/json", oom, sizeof(oom) - 1, NULL);
 		return;
 	}
-	send_reply(req, status, "application/json", text, strlen(text), NULL);
+	send_reply_headers(req, status, "application/json", text, strlen(text), extra, nextra);
 	free(text);
 }
 
@@ -144,9 +158,13 @@ static int status_for_rc(int rc)
 		return 507;
 	case -ETIMEDOUT:
 		return 504;
+	case ST_ECONFBUSY:
+		return 409;
 	case -EAGAIN:
 	case -ECONNREFUSED:
 	case ST_EPEER:
+	case ST_ENOTLEADER: /* without a hook that redirects (see reply_rc) */
+	case ST_ENOLEADER:
 		return 503;
 	case ST_EHTTP:
 	case ST_EPROTO:
@@ -158,6 +176,8 @@ static int status_for_rc(int rc)
 
 void http_reply_rc(struct http_req *req, int rc, const char *msg)
 {
+	if (req->srv->opts.reply_rc && req->srv->opts.reply_rc(req, rc, msg, req->srv->ctx))
+		return;
 	http_reply_error(req, status_for_rc(rc), st_errcode(rc), "%s",
 			 msg && *msg ? msg : st_strerror(rc));
 }
@@ -197,6 +217,11 @@ const char *http_req_raw_path(const struct http_req *req)
 const char *http_req_rest(const struct http_req *req)
 {
 	return req->rest ? req->rest : "";
+}
+
+void *http_req_ctx(const struct http_req *req)
+{
+	return req->srv->ctx;
 }
 
 int http_req_param(const struct http_req *req, const char *name, char *buf, size_t len)
@@ -372,6 +397,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 	};
 	const char *path = req.ri->local_uri ? req.ri->local_uri : "";
 	const char *method = req.ri->request_method;
+	if (srv->opts.before && srv->opts.before(&req, srv->ctx))
+		return 200;
 	char allow[128] = "";
 	const struct http_route *hit = NULL;
 	for (size_t i = 0; i < srv->nroutes && !hit; i++) {

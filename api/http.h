@@ -43,6 +43,13 @@ struct http_server_opts {
 	 * is then not URL-decoded (dot segments are still removed there) and
 	 * http_req_raw_path is exactly what the client sent. */
 	bool raw_path;
+	/* Runs before routing (also for unknown paths); returns true when it
+	 * replied, and the route is then not called: the master's "not the
+	 * leader" redirect, decided before any handler side effect. */
+	bool (*before)(struct http_req *req, void *ctx);
+	/* Offered every http_reply_rc first; returns true when it replied
+	 * (the master turns ST_ENOTLEADER into its redirect). */
+	bool (*reply_rc)(struct http_req *req, int rc, const char *msg, void *ctx);
 };
 
 /*
@@ -69,6 +76,8 @@ const char *http_req_remote(const struct http_req *req);
 const char *http_req_raw_path(const struct http_req *req);
 /* For a prefix route "/p/": the path after "/p/" (may be empty). */
 const char *http_req_rest(const struct http_req *req);
+/* The server's ctx (what handlers get), for hooks and helpers. */
+void *http_req_ctx(const struct http_req *req);
 /* Decoded query parameter into buf (NUL-terminated). Returns its decoded
  * length (which counts any %00 inside), -ENOENT when absent, -ENOSPC when
  * it does not fit. */
@@ -84,8 +93,16 @@ long http_req_read(struct http_req *req, void *buf, size_t len);
  */
 int http_req_json(struct http_req *req, struct cJSON **out);
 
+/* An extra response header (http_reply_json_headers, http_reply_start_headers). */
+struct http_header {
+	const char *name;
+	const char *value;
+};
+
 /* Replies. body is consumed (deleted) by http_reply_json. */
 void http_reply_json(struct http_req *req, int status, struct cJSON *body);
+void http_reply_json_headers(struct http_req *req, int status, struct cJSON *body,
+			     const struct http_header *extra, size_t nextra);
 void http_reply_error(struct http_req *req, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* Maps a negative errno/strata rc to status + code, with message. */
@@ -98,11 +115,6 @@ void http_reply_start(struct http_req *req, int status, const char *content_type
 		      uint64_t content_length);
 int http_reply_write(struct http_req *req, const void *data, size_t len);
 
-/* An extra response header for http_reply_start_headers. */
-struct http_header {
-	const char *name;
-	const char *value;
-};
 /* http_reply_start plus extra headers (ETag, Content-Range, x-amz-...);
  * content_type may be NULL. For HEAD only the headers go out. */
 void http_reply_start_headers(struct http_req *req, int status, const char *content_type,

@@ -1,6 +1,7 @@
 #include "api/rest_master.h"
 
 #include "api/rest_common.h"
+#include "api/rest_masters.h"
 #include "daemon/master/master.h"
 #include "lib/json.h"
 #include "lib/clock.h"
@@ -18,7 +19,14 @@ static void get_health(struct http_req *req, void *ctx)
 	cJSON_AddStringToObject(o, "status", "ok");
 	cJSON_AddStringToObject(o, "role", "master");
 	cJSON_AddStringToObject(o, "version", STRATA_VERSION);
+	rest_masters_add_status(ctx, o);
 	http_reply_json(req, 200, o);
+}
+
+static const char *strip_scheme(const char *url)
+{
+	const char *p = strstr(url, "://");
+	return p ? p + 3 : url;
 }
 
 static void get_cluster(struct http_req *req, void *ctx)
@@ -32,12 +40,27 @@ static void get_cluster(struct http_req *req, void *ctx)
 	cJSON_AddStringToObject(o, "version", STRATA_VERSION);
 	json_add_int(o, "started_at_ms", m->started_wall_ms);
 	json_add_int(o, "uptime_ms", now - m->started_mono_ms);
-	cJSON_AddStringToObject(o, "leader", m->address);
+	struct meta_status st;
+	meta_status(m->meta, &st);
+	bool leading = strcmp(st.role, "leader") == 0;
+	cJSON_AddStringToObject(o, "leader", leading ? m->address : strip_scheme(st.leader_url));
+	rest_masters_add_status(m, o);
 	cJSON *masters = cJSON_AddArrayToObject(o, "masters");
-	cJSON *self = cJSON_CreateObject();
-	cJSON_AddStringToObject(self, "address", m->address);
-	cJSON_AddStringToObject(self, "role", "leader");
-	cJSON_AddItemToArray(masters, self);
+	for (size_t i = 0; i < st.nmembers; i++) {
+		const struct meta_member *mm = &st.members[i];
+		if (!mm->voter)
+			continue;
+		cJSON *e = cJSON_CreateObject();
+		bool self = mm->id == st.id;
+		json_add_int(e, "id", (int64_t)mm->id);
+		cJSON_AddStringToObject(e, "address", self ? m->address : strip_scheme(mm->rest_url));
+		cJSON_AddStringToObject(e, "rest_url", mm->rest_url);
+		cJSON_AddStringToObject(e, "raft_address", mm->raft_address);
+		cJSON_AddStringToObject(e, "role", self ? st.role
+					      : mm->id == st.leader ? "leader" : "follower");
+		cJSON_AddBoolToObject(e, "self", self);
+		cJSON_AddItemToArray(masters, e);
+	}
 	cJSON *w = cJSON_AddObjectToObject(o, "workers");
 	json_add_int(w, "live", t.live);
 	json_add_int(w, "lost", t.lost);
@@ -227,6 +250,31 @@ static void get_metrics_json(struct http_req *req, void *ctx)
 	json_add_int(master, "used_bytes", t.used_bytes);
 	json_add_int(master, "cached_blocks", (int64_t)blockmap_count(m->blocks));
 	json_add_int(master, "journal_applied_index", (int64_t)meta_applied_index(m->meta));
+	struct meta_status st;
+	meta_status(m->meta, &st);
+	cJSON *r = cJSON_AddObjectToObject(master, "raft");
+	cJSON_AddStringToObject(r, "role", st.role);
+	json_add_int(r, "is_leader", strcmp(st.role, "leader") == 0);
+	json_add_int(r, "leader", (int64_t)st.leader);
+	json_add_int(r, "term", (int64_t)st.term);
+	json_add_int(r, "commit_index", (int64_t)st.commit_index);
+	json_add_int(r, "applied_index", (int64_t)st.applied_index);
+	json_add_int(r, "last_index", (int64_t)st.last_index);
+	json_add_int(r, "snapshot_index", (int64_t)st.snapshot_index);
+	json_add_int(r, "proposals", (int64_t)st.proposals);
+	json_add_int(r, "proposals_failed", (int64_t)st.proposals_failed);
+	json_add_int(r, "batches", (int64_t)st.batches);
+	json_add_int(r, "batch_entries", (int64_t)st.batch_entries);
+	json_add_int(r, "batch_max", (int64_t)st.batch_max);
+	json_add_int(r, "fsync_us_total", (int64_t)st.fsync_us_total);
+	json_add_int(r, "fsync_us_max", (int64_t)st.fsync_us_max);
+	json_add_int(r, "snapshots", (int64_t)st.snapshots);
+	json_add_int(r, "snapshot_ms_total", (int64_t)st.snapshot_ms_total);
+	json_add_int(r, "snapshot_ms_last", (int64_t)st.snapshot_ms_last);
+	json_add_int(r, "snapshot_bytes_last", (int64_t)st.snapshot_bytes_last);
+	json_add_int(r, "snapshots_installed", (int64_t)st.snapshots_installed);
+	json_add_int(r, "elections_won", (int64_t)st.elections_won);
+	cJSON_AddBoolToObject(r, "failed", st.failed);
 	http_reply_json(req, 200, o);
 }
 
@@ -258,6 +306,51 @@ static void get_metrics_prom(struct http_req *req, void *ctx)
 	EMIT("# TYPE strata_master_journal_applied_index counter\n"
 	     "strata_master_journal_applied_index %llu\n",
 	     (unsigned long long)meta_applied_index(m->meta));
+	struct meta_status st;
+	meta_status(m->meta, &st);
+	EMIT("# TYPE strata_master_raft_term gauge\nstrata_master_raft_term %llu\n",
+	     (unsigned long long)st.term);
+	EMIT("# TYPE strata_master_raft_role gauge\n");
+	static const char *const roles[] = { "leader", "follower", "candidate" };
+	for (size_t i = 0; i < 3; i++)
+		EMIT("strata_master_raft_role{role=\"%s\"} %d\n", roles[i],
+		     strcmp(st.role, roles[i]) == 0);
+	EMIT("# TYPE strata_master_raft_leader gauge\nstrata_master_raft_leader %llu\n",
+	     (unsigned long long)st.leader);
+	EMIT("# TYPE strata_master_raft_commit_index gauge\nstrata_master_raft_commit_index %llu\n",
+	     (unsigned long long)st.commit_index);
+	EMIT("# TYPE strata_master_raft_applied_index gauge\n"
+	     "strata_master_raft_applied_index %llu\n",
+	     (unsigned long long)st.applied_index);
+	EMIT("# TYPE strata_master_raft_proposals_total counter\n"
+	     "strata_master_raft_proposals_total %llu\n"
+	     "# TYPE strata_master_raft_proposals_failed_total counter\n"
+	     "strata_master_raft_proposals_failed_total %llu\n",
+	     (unsigned long long)st.proposals, (unsigned long long)st.proposals_failed);
+	EMIT("# TYPE strata_master_raft_fsync_batches_total counter\n"
+	     "strata_master_raft_fsync_batches_total %llu\n"
+	     "# TYPE strata_master_raft_fsync_entries_total counter\n"
+	     "strata_master_raft_fsync_entries_total %llu\n"
+	     "# TYPE strata_master_raft_fsync_batch_max gauge\n"
+	     "strata_master_raft_fsync_batch_max %llu\n",
+	     (unsigned long long)st.batches, (unsigned long long)st.batch_entries,
+	     (unsigned long long)st.batch_max);
+	EMIT("# TYPE strata_master_raft_fsync_seconds_total counter\n"
+	     "strata_master_raft_fsync_seconds_total %.6f\n"
+	     "# TYPE strata_master_raft_fsync_seconds_max gauge\n"
+	     "strata_master_raft_fsync_seconds_max %.6f\n",
+	     (double)st.fsync_us_total / 1e6, (double)st.fsync_us_max / 1e6);
+	EMIT("# TYPE strata_master_raft_snapshots_total counter\n"
+	     "strata_master_raft_snapshots_total %llu\n"
+	     "# TYPE strata_master_raft_snapshot_seconds_total counter\n"
+	     "strata_master_raft_snapshot_seconds_total %.3f\n"
+	     "# TYPE strata_master_raft_snapshot_bytes gauge\n"
+	     "strata_master_raft_snapshot_bytes %llu\n"
+	     "# TYPE strata_master_raft_snapshots_installed_total counter\n"
+	     "strata_master_raft_snapshots_installed_total %llu\n",
+	     (unsigned long long)st.snapshots, (double)st.snapshot_ms_total / 1e3,
+	     (unsigned long long)st.snapshot_bytes_last,
+	     (unsigned long long)st.snapshots_installed);
 	const cJSON *c;
 	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(o, "cluster"))
 	{
@@ -279,6 +372,10 @@ static const struct http_route g_routes[] = {
 	{ "GET", "/metrics", get_metrics_prom },
 	{ "POST", "/api/v1/workers/register", post_register },
 	{ "POST", "/api/v1/workers/heartbeat", post_heartbeat },
+	{ "GET", "/api/v1/masters", rest_masters_get },
+	{ "GET", "/api/v1/masters/self", rest_masters_get_self },
+	{ "POST", "/api/v1/masters", rest_masters_post },
+	{ "DELETE", "/api/v1/masters/", rest_masters_delete },
 };
 
 const struct http_route *rest_master_routes(size_t *nroutes)

@@ -3,11 +3,11 @@
  * bench/namespace.sh. Usage: ns_fill STATE_DIR [NDIRS [FILES_PER_DIR]]
  * (defaults 1000 x 1000: about 1M inodes under /bench/dNNNNN/fNNNNNN).
  *
- * It goes through the real write path, meta_submit (journal append with
- * fdatasync, then ns_apply), one sync_dir command per directory, as a
- * lazy load of a big store would. The journal is compacted behind a
- * snapshot at the end, so a master started on the directory replays
- * nothing. Not part of the test run.
+ * It goes through the real write path, meta_submit (a one-master Raft
+ * group: log append with fdatasync, then ns_apply), one sync_dir command
+ * per directory, as a lazy load of a big store would. The Raft log is
+ * compacted behind a snapshot at the end, so a master started on the
+ * directory replays nothing. Not part of the test run.
  */
 #include "daemon/master/meta.h"
 
@@ -63,7 +63,8 @@ int main(int argc, char **argv)
 	struct meta *m = NULL;
 	char err[1024] = "";
 	/* One snapshot (and compaction) once every directory is in. */
-	if (meta_open(argv[1], (uint64_t)ndirs, &m, err, sizeof(err))) {
+	struct meta_opts mo = { .state_dir = argv[1], .snapshot_every = (uint64_t)ndirs };
+	if (meta_open(&mo, &m, err, sizeof(err))) {
 		fprintf(stderr, "ns_fill: %s\n", err);
 		return 1;
 	}

@@ -51,7 +51,7 @@ struct conf_list {
 	X(master_port, "master.port", INT, "19999", 1, 65535, NULL,                           \
 	  "TCP port of the master's REST, console and worker RPC server.")                    \
 	X(master_state_dir, "master.state_dir", STR, "", 0, 0, NULL,                          \
-	  "Directory for the master's metadata and journal. Empty: /var/lib/strata/master "   \
+	  "Directory for the master's metadata and Raft log. Empty: /var/lib/strata/master "   \
 	  "for the service user, else $XDG_STATE_HOME (or ~/.local/state)/strata/"            \
 	  "master-<port>.")                                                                   \
 	X(master_worker_timeout, "master.worker_timeout", DURATION, "30s", 100, 86400000,    \
@@ -65,8 +65,30 @@ struct conf_list {
 	  "How often metadata of a mounted store is re-checked, for mounts that do not set "  \
 	  "sync_interval: never (load once), always, or a duration such as 30s.")             \
 	X(master_snapshot_every, "master.snapshot_every", INT, "10000", 1, 100000000, NULL,   \
-	  "Journal entries between snapshots of the namespace; the journal is compacted "     \
-	  "behind each snapshot.")                                                            \
+	  "Raft log entries applied between snapshots of the namespace (a copy of its "       \
+	  "database); the log is compacted behind each snapshot.")                            \
+	X(master_id, "master.id", INT, "1", 1, INT64_MAX, NULL,                               \
+	  "This master's id in its Raft group; unique among the masters, never reused.")      \
+	X(master_raft_port, "master.raft_port", INT, "19200", 1, 65535, NULL,                 \
+	  "TCP port of the Raft transport between masters (bound on master.bind). A single "  \
+	  "master opens it only once another master is added.")                               \
+	X(master_peers, "master.peers", LIST, "", 0, 0, NULL,                                 \
+	  "Every master of the group, ID@RAFT_HOST:RAFT_PORT@REST_HOST:REST_PORT each (the "  \
+	  "REST part may start with http:// or https://; IPv6 hosts in brackets); it must "   \
+	  "list master.id. Used to form a new group and as the address book until the "       \
+	  "group records its own. Empty: a group of just this master.")                       \
+	X(master_join, "master.join", BOOL, "false", 0, 0, NULL,                              \
+	  "Start with no Raft configuration and wait to be added to an existing group "       \
+	  "(POST /api/v1/masters on its leader) instead of forming a new one.")               \
+	X(master_raft_tick, "master.raft.tick", DURATION, "100ms", 10, 10000, NULL,           \
+	  "Raft's unit of time: heartbeats and election timeouts are counted in ticks.")      \
+	X(master_raft_election_ticks, "master.raft.election_ticks", INT, "8", 2, 1000, NULL, \
+	  "Election timeout in ticks, drawn at random from [n, 2n): a follower that hears "   \
+	  "no leader for that long starts an election. With 100ms ticks a failed leader is "  \
+	  "replaced within about 1.6 s.")                                                     \
+	X(master_raft_heartbeat_ticks, "master.raft.heartbeat_ticks", INT, "1", 1, 999,      \
+	  NULL, "Ticks between a leader's heartbeats; must be below "                         \
+	  "master.raft.election_ticks.")                                                      \
 	X(master_addresses, "master.addresses", LIST, "127.0.0.1:19999", 0, 0, NULL,          \
 	  "host:port of every master; workers and the CLI contact these.")                    \
 	X(worker_bind, "worker.bind", STR, "127.0.0.1", 0, 0, NULL,                           \

@@ -15,7 +15,11 @@
 	X(ST_EHTTP, 2, "http_error", "unexpected HTTP status from peer")    \
 	X(ST_EPEER, 3, "peer_unreachable", "peer unreachable")              \
 	X(ST_EPROTO, 4, "protocol_error", "malformed reply from peer")      \
-	X(ST_EUSAGE, 5, "usage", "invalid command-line usage")
+	X(ST_EUSAGE, 5, "usage", "invalid command-line usage")              \
+	X(ST_ENOTLEADER, 6, "not_leader", "this master is not the leader")  \
+	X(ST_ENOLEADER, 7, "no_leader", "no leader is known now; retry")    \
+	X(ST_ECONFBUSY, 8, "membership_change_in_progress",                 \
+	  "another membership change is in progress; retry")
 
 enum st_err {
 #define ST_ERR_ENUM(name, val, code, msg) name = -(ST_ERR_BASE + (val)),

@@ -17,6 +17,7 @@
 
 struct open_store {
 	char path[PATH_MAX_LEN + 1];
+	uint64_t mount_sig; /* hash of uri and options: a remount is another store */
 	struct ufs *ufs;
 };
 
@@ -90,16 +91,35 @@ static int collect_opts(const cJSON *opts, struct ufs_opt **out, size_t *n)
 
 /* Returns the open store of mount m, opening it on first use. Call with
  * mounts_lock held (read or write). The store stays valid until unmount. */
+static uint64_t mount_sig(const struct ns_mount *m)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (const char *p = m->uri; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	h = (h ^ 0xff) * 1099511628211ull;
+	for (const char *p = m->options; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return h;
+}
+
+/* On a follower, unmounts and mounts arrive through the Raft log, not
+ * through fs_unmount, so a cached store is also checked against the
+ * mount's uri and options. A stale one is retired (its path cleared; a
+ * reader may still hold it) and closed by fs_close. */
 static int store_of(struct fs *fs, const struct ns_mount *m, struct ufs **out, char *err,
 		    size_t errlen)
 {
+	uint64_t sig = mount_sig(m);
 	pthread_mutex_lock(&fs->stores_lock);
 	for (size_t i = 0; i < fs->nstores; i++) {
-		if (strcmp(fs->stores[i].path, m->path) == 0) {
+		if (strcmp(fs->stores[i].path, m->path) != 0)
+			continue;
+		if (fs->stores[i].mount_sig == sig) {
 			*out = fs->stores[i].ufs;
 			pthread_mutex_unlock(&fs->stores_lock);
 			return 0;
 		}
+		fs->stores[i].path[0] = '\0';
 	}
 	cJSON *opts = cJSON_Parse(m->options);
 	struct ufs_opt *list;
@@ -118,6 +138,7 @@ static int store_of(struct fs *fs, const struct ns_mount *m, struct ufs **out, c
 		} else {
 			fs->stores = grown;
 			snprintf(grown[fs->nstores].path, sizeof(grown[0].path), "%s", m->path);
+			grown[fs->nstores].mount_sig = sig;
 			grown[fs->nstores++].ufs = ufs;
 			*out = ufs;
 		}

@@ -2,10 +2,12 @@
  * and the lost-worker checker, waits for SIGINT/SIGTERM, shuts down. */
 #include "api/rest_fs.h"
 #include "api/rest_master.h"
+#include "api/rest_masters.h"
 #include "api/rest_openapi.h"
 #include "daemon/common.h"
 #include "daemon/master/master.h"
 #include "lib/clock.h"
+#include "lib/err.h"
 #include "lib/log.h"
 #include "lib/notify.h"
 
@@ -19,6 +21,7 @@
 
 struct checker {
 	struct master *m;
+	bool root_pending; /* master.root_ufs waits for this master to lead */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -32,7 +35,11 @@ static void on_lost(void *arg, uint64_t id)
 	blockmap_drop_worker(m->blocks, id);
 }
 
-/* Marks workers lost; wakes a few times per timeout so a loss shows soon. */
+static int mount_root(struct master *m, const char *uri);
+
+/* Marks workers lost; wakes a few times per timeout so a loss shows soon.
+ * Also mounts master.root_ufs once this master leads, if that could not
+ * be done at start. */
 static void *checker_main(void *arg)
 {
 	struct checker *c = arg;
@@ -56,14 +63,22 @@ static void *checker_main(void *arg)
 			break;
 		pthread_mutex_unlock(&c->lock);
 		registry_check(c->m->registry, clock_mono_ms(), on_lost, c->m);
+		if (c->root_pending) {
+			struct meta_status st;
+			meta_status(c->m->meta, &st);
+			if (strcmp(st.role, "leader") == 0 &&
+			    mount_root(c->m, c->m->conf->master_root_ufs) != ST_ENOTLEADER)
+				c->root_pending = false;
+		}
 		pthread_mutex_lock(&c->lock);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
 }
 
-static int checker_start(struct checker *c, struct master *m)
+static int checker_start(struct checker *c, struct master *m, bool root_pending)
 {
+	c->root_pending = root_pending;
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -102,7 +117,9 @@ static int mount_root(struct master *m, const char *uri)
 		return 0;
 	}
 	rc = fs_mount(m->fs, "/", uri, false, NULL, err, sizeof(err));
-	if (rc)
+	if (rc == ST_ENOTLEADER)
+		log_info("master.root_ufs: %s; the leader mounts it", err);
+	else if (rc)
 		log_error("master.root_ufs: cannot mount %s at /: %s", uri, err);
 	return rc;
 }
@@ -152,8 +169,42 @@ int main(int argc, char **argv)
 		log_error("out of memory");
 		goto out_conf;
 	}
-	if (meta_open(m.state_dir, (uint64_t)conf.master_snapshot_every, &m.meta, err,
-		      sizeof(err))) {
+	struct peer peers[PEERS_MAX];
+	size_t npeers = 0;
+	if (peers_parse(conf.master_peers.items, conf.master_peers.n, (uint64_t)conf.master_id,
+			peers, &npeers, err, sizeof(err))) {
+		log_error("%s", err);
+		exit_code = EXIT_USAGE;
+		goto out_registry;
+	}
+	if (conf.master_raft_heartbeat_ticks >= conf.master_raft_election_ticks) {
+		log_error("master.raft.heartbeat_ticks (%lld) must be below "
+			  "master.raft.election_ticks (%lld)",
+			  (long long)conf.master_raft_heartbeat_ticks,
+			  (long long)conf.master_raft_election_ticks);
+		exit_code = EXIT_USAGE;
+		goto out_registry;
+	}
+	char raft_advertise[300];
+	snprintf(raft_advertise, sizeof(raft_advertise), "%s%s%s:%lld",
+		 strchr(conf.master_bind, ':') ? "[" : "", conf.master_bind,
+		 strchr(conf.master_bind, ':') ? "]" : "", (long long)conf.master_raft_port);
+	struct meta_opts mopts = {
+		.state_dir = m.state_dir,
+		.snapshot_every = (uint64_t)conf.master_snapshot_every,
+		.id = (uint64_t)conf.master_id,
+		.peers = peers,
+		.npeers = npeers,
+		.join = conf.master_join,
+		.raft_bind = conf.master_bind,
+		.raft_port = (uint16_t)conf.master_raft_port,
+		.raft_advertise = raft_advertise,
+		.tick_ms = conf.master_raft_tick,
+		.election_ticks = (uint32_t)conf.master_raft_election_ticks,
+		.heartbeat_ticks = (uint32_t)conf.master_raft_heartbeat_ticks,
+		.submit_timeout_ms = conf.http_request_timeout,
+	};
+	if (meta_open(&mopts, &m.meta, err, sizeof(err))) {
 		log_error("%s", err);
 		goto out_registry;
 	}
@@ -161,8 +212,14 @@ int main(int argc, char **argv)
 		log_error("out of memory");
 		goto out_meta;
 	}
-	if (*conf.master_root_ufs && mount_root(&m, conf.master_root_ufs))
-		goto out_fs;
+	bool root_pending = false;
+	if (*conf.master_root_ufs) {
+		int rc = mount_root(&m, conf.master_root_ufs);
+		if (rc == ST_ENOTLEADER)
+			root_pending = true;
+		else if (rc)
+			goto out_fs;
+	}
 	size_t nmaster, nfs, nopenapi;
 	const struct http_route *mroutes = rest_master_routes(&nmaster);
 	const struct http_route *froutes = rest_fs_routes(&nfs);
@@ -185,6 +242,8 @@ int main(int argc, char **argv)
 		.max_json_body = conf.http_max_json_body,
 		.tls_cert = conf.http_tls_cert,
 		.tls_key = conf.http_tls_key,
+		.before = rest_masters_before,
+		.reply_rc = rest_masters_reply_rc,
 	};
 	struct http_server *srv = http_server_start(&hopts, routes, nroutes, &m, err, sizeof(err));
 	if (!srv) {
@@ -193,8 +252,9 @@ int main(int argc, char **argv)
 	}
 	const char *url = http_server_url(srv);
 	snprintf(m.address, sizeof(m.address), "%s", strstr(url, "://") + 3);
+	meta_set_rest_url(m.meta, url);
 	struct checker checker;
-	if (checker_start(&checker, &m)) {
+	if (checker_start(&checker, &m, root_pending)) {
 		log_error("cannot start the worker checker thread");
 		goto out_server;
 	}

@@ -1,90 +1,212 @@
-#include "daemon/master/meta.h"
+/* The metadata service's API: open/close, blocking submission through the
+ * Raft driver (meta_driver.c), reads, status and membership. */
+#include "daemon/master/meta_int.h"
 
-#include "daemon/master/journal.h"
+#include "lib/err.h"
 #include "lib/log.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-struct meta {
-	pthread_mutex_t lock;
-	struct ns *ns;
-	struct journal *journal;
-	uint64_t snapshot_every;
-	uint64_t since_snapshot;
-	char snapshot_path[1100];
-};
-
-struct replay_ctx {
-	struct ns *ns;
-	uint64_t count;
-};
-
-static int replay_one(void *arg, uint64_t index, const void *data, size_t len)
+/* The database is at least as new as the stored snapshot, and the log
+ * reaches the database's applied index; otherwise repair or refuse. */
+static int reconcile(struct meta *m, struct raft_storage_boot *sb, char *err, size_t errlen)
 {
-	struct replay_ctx *c = arg;
-	cJSON *cmd = cJSON_ParseWithLength(data, len);
-	char err[512] = "";
-	/* A record that does not parse still consumes its index, exactly as
-	 * when it was first applied. */
-	int rc = ns_apply(c->ns, index, cmd, err, sizeof(err));
-	cJSON_Delete(cmd);
-	if (rc == -EIO) {
-		log_error("replaying journal entry %llu: %s", (unsigned long long)index, err);
-		return rc;
+	uint64_t applied = ns_applied_index(m->ns);
+	if (sb->snapshot.index > applied) {
+		log_info("namespace.db is at entry %llu, the Raft snapshot at %llu: restoring it",
+			 (unsigned long long)applied, (unsigned long long)sb->snapshot.index);
+		ns_close(m->ns);
+		m->ns = NULL;
+		int rc = ns_restore(m->db_path, sb->snapshot.data, sb->snapshot.len, err, errlen);
+		if (!rc)
+			rc = ns_open(m->db_path, &m->ns, err, errlen);
+		if (rc)
+			return rc;
+		applied = ns_applied_index(m->ns);
 	}
-	c->count++;
+	uint64_t last = sb->nentries ? sb->entries[sb->nentries - 1].index : sb->snapshot.index;
+	if (applied > last) {
+		snprintf(err, errlen,
+			 "namespace.db holds entries up to %llu but the Raft log in %s ends at %llu: "
+			 "the Raft directory was lost or belongs to other state; remove "
+			 "namespace.db too (a follower then copies the leader's snapshot)",
+			 (unsigned long long)applied, m->raft_dir, (unsigned long long)last);
+		return -EIO;
+	}
 	return 0;
 }
 
-int meta_open(const char *state_dir, uint64_t snapshot_every, struct meta **out, char *err,
-	      size_t errlen)
+static int copy_opts(struct meta *m, const struct meta_opts *o, char *err, size_t errlen)
+{
+	m->id = o->id ? o->id : 1;
+	m->snapshot_every = o->snapshot_every;
+	m->tick_ms = o->tick_ms > 0 ? o->tick_ms : 100;
+	m->election_ticks = o->election_ticks ? o->election_ticks : 8;
+	m->heartbeat_ticks = o->heartbeat_ticks ? o->heartbeat_ticks : 1;
+	m->submit_timeout_ms = o->submit_timeout_ms > 0 ? o->submit_timeout_ms : 30000;
+	m->join = o->join;
+	if (m->heartbeat_ticks >= m->election_ticks) {
+		snprintf(err, errlen, "the heartbeat (%u ticks) must be shorter than the election "
+			 "timeout (%u ticks)", m->heartbeat_ticks, m->election_ticks);
+		return -EINVAL;
+	}
+	if (o->npeers > PEERS_MAX)
+		return -EINVAL;
+	if (o->npeers)
+		memcpy(m->peers, o->peers, o->npeers * sizeof(*o->peers));
+	m->npeers = o->npeers;
+	snprintf(m->raft_bind, sizeof(m->raft_bind), "%s", o->raft_bind ? o->raft_bind : "127.0.0.1");
+	m->raft_port = o->raft_port;
+	for (size_t i = 0; i < m->npeers; i++)
+		if (m->peers[i].id == m->id)
+			snprintf(m->self_raft, sizeof(m->self_raft), "%s", m->peers[i].raft_address);
+	if (!*m->self_raft && o->raft_advertise)
+		snprintf(m->self_raft, sizeof(m->self_raft), "%s", o->raft_advertise);
+	snprintf(m->db_path, sizeof(m->db_path), "%s/namespace.db", o->state_dir);
+	snprintf(m->raft_dir, sizeof(m->raft_dir), "%s/raft", o->state_dir);
+	return 0;
+}
+
+static struct meta *meta_alloc(void)
 {
 	struct meta *m = calloc(1, sizeof(*m));
 	if (!m)
-		return -ENOMEM;
+		return NULL;
 	pthread_mutex_init(&m->lock, NULL);
-	m->snapshot_every = snapshot_every;
-	snprintf(m->snapshot_path, sizeof(m->snapshot_path), "%s/namespace.snapshot.db", state_dir);
-	char db[1100];
-	snprintf(db, sizeof(db), "%s/namespace.db", state_dir);
-	int rc = ns_open(db, &m->ns, err, errlen);
+	pthread_mutex_init(&m->qlock, NULL);
+	pthread_mutex_init(&m->slock, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&m->scond, &attr);
+	pthread_condattr_destroy(&attr);
+	m->wake_fd = m->timer_fd = -1;
+	return m;
+}
+
+static void meta_free(struct meta *m)
+{
+	raft_destroy(m->r);
+	raft_storage_close(m->st);
+	ns_close(m->ns);
+	pthread_cond_destroy(&m->scond);
+	pthread_mutex_destroy(&m->slock);
+	pthread_mutex_destroy(&m->qlock);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+static void abstime_after(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+/* A group of one elects itself at once; wait for that, and for the log it
+ * had to be applied, so the caller reads and writes the state as it was. */
+static void wait_single_leader(struct meta *m, uint64_t boot_last)
+{
+	struct timespec ts;
+	abstime_after(&ts, 5000);
+	pthread_mutex_lock(&m->slock);
+	while ((strcmp(m->status.role, "leader") != 0 || m->status.applied_index < boot_last ||
+		m->status.applied_index < m->status.last_index) &&
+	       !m->status.failed)
+		if (pthread_cond_timedwait(&m->scond, &m->slock, &ts) != 0)
+			break;
+	pthread_mutex_unlock(&m->slock);
+}
+
+int meta_open(const struct meta_opts *opts, struct meta **out, char *err, size_t errlen)
+{
+	struct meta *m = meta_alloc();
+	if (!m)
+		return -ENOMEM;
+	int rc = copy_opts(m, opts, err, errlen);
 	if (rc)
 		goto err_free;
-	rc = journal_open(state_dir, &m->journal, err, errlen);
+	m->status.role = "follower";
+	m->status.id = m->id;
+	struct raft_storage_boot sb;
+	rc = raft_storage_open(m->raft_dir, NULL, &m->st, &sb, err, errlen);
 	if (rc)
-		goto err_ns;
-	uint64_t applied = ns_applied_index(m->ns);
-	if (journal_last_index(m->journal) < applied) {
-		snprintf(err, errlen,
-			 "journal ends at entry %llu but namespace.db holds %llu: refusing to start "
-			 "with a journal that lost acknowledged entries",
-			 (unsigned long long)journal_last_index(m->journal),
-			 (unsigned long long)applied);
-		rc = -EIO;
-		goto err_journal;
+		goto err_free;
+	if (sb.truncated_bytes)
+		log_warn("raft log: dropped a torn tail of %llu bytes (never acknowledged)",
+			 (unsigned long long)sb.truncated_bytes);
+	rc = ns_open(m->db_path, &m->ns, err, errlen);
+	if (!rc)
+		rc = reconcile(m, &sb, err, errlen);
+	if (rc)
+		goto err_boot;
+	struct raft_boot boot;
+	raft_storage_boot_to_raft(&sb, &boot);
+	if (!m->join) {
+		/* A fresh group: master.peers, or just this master. Ignored
+		 * once the log or a snapshot carries a configuration. */
+		if (m->npeers)
+			for (size_t i = 0; i < m->npeers; i++)
+				boot.initial_config.voters[boot.initial_config.nvoters++] =
+					m->peers[i].id;
+		else
+			boot.initial_config.voters[boot.initial_config.nvoters++] = m->id;
 	}
-	struct replay_ctx c = { .ns = m->ns };
-	rc = journal_replay(m->journal, applied, replay_one, &c, err, errlen);
+	boot.applied = ns_applied_index(m->ns);
+	m->snap_index = sb.snapshot.index;
+	uint64_t last = sb.nentries ? sb.entries[sb.nentries - 1].index : sb.snapshot.index;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct raft_options ro = {
+		.id = m->id,
+		.election_ticks = m->election_ticks,
+		.heartbeat_ticks = m->heartbeat_ticks,
+		.seed = (uint64_t)now.tv_nsec ^ ((uint64_t)getpid() << 32),
+		.pre_vote = true,
+		.check_quorum = true,
+	};
+	rc = raft_create(&ro, &boot, &m->r);
+	raft_storage_boot_free(&sb);
+	if (rc) {
+		snprintf(err, errlen, "raft: cannot start from %s: %s", m->raft_dir,
+			 strerror(-rc));
+		goto err_free;
+	}
+	log_info("namespace: %lld inodes at entry %llu; raft log in %s holds entries up to "
+		 "%llu (snapshot at %llu), so %llu to replay; term %llu",
+		 (long long)ns_inode_count(m->ns), (unsigned long long)boot.applied, m->raft_dir,
+		 (unsigned long long)last, (unsigned long long)m->snap_index,
+		 (unsigned long long)(last - boot.applied), (unsigned long long)raft_term(m->r));
+	struct raft_config cfg;
+	raft_get_config(m->r, &cfg);
+	bool alone = cfg.nvoters == 1 && cfg.voters[0] == m->id;
+	if (alone && raft_campaign(m->r) != 0)
+		log_warn("raft: a group of one could not elect itself");
+	pthread_mutex_lock(&m->lock);
+	meta_book_reload(m);
+	pthread_mutex_unlock(&m->lock);
+	rc = meta_driver_start(m, err, errlen);
 	if (rc)
-		goto err_journal;
-	log_info("namespace: %lld inodes at entry %llu (%llu replayed from the journal)",
-		 (long long)ns_inode_count(m->ns), (unsigned long long)ns_applied_index(m->ns),
-		 (unsigned long long)c.count);
+		goto err_free;
+	if (alone)
+		wait_single_leader(m, last);
 	*out = m;
 	return 0;
 
-err_journal:
-	journal_close(m->journal);
-err_ns:
-	ns_close(m->ns);
+err_boot:
+	raft_storage_boot_free(&sb);
 err_free:
-	pthread_mutex_destroy(&m->lock);
-	free(m);
+	meta_free(m);
 	return rc;
 }
 
@@ -92,28 +214,85 @@ void meta_close(struct meta *m)
 {
 	if (!m)
 		return;
+	meta_driver_stop(m);
 	char err[512];
-	if (ns_checkpoint(m->ns, NULL, err, sizeof(err)))
+	if (m->ns && ns_checkpoint(m->ns, NULL, err, sizeof(err)))
 		log_warn("%s", err);
-	journal_close(m->journal);
-	ns_close(m->ns);
-	pthread_mutex_destroy(&m->lock);
-	free(m);
+	meta_free(m);
 }
 
-static void maybe_snapshot(struct meta *m)
+void meta_set_rest_url(struct meta *m, const char *url)
 {
-	if (!m->snapshot_every || ++m->since_snapshot < m->snapshot_every)
-		return;
-	m->since_snapshot = 0;
-	char err[512];
-	uint64_t at = ns_applied_index(m->ns);
-	if (ns_checkpoint(m->ns, m->snapshot_path, err, sizeof(err)) ||
-	    journal_compact(m->journal, at, err, sizeof(err))) {
-		log_warn("snapshot at entry %llu failed: %s", (unsigned long long)at, err);
-		return;
+	pthread_mutex_lock(&m->slock);
+	snprintf(m->self_rest, sizeof(m->self_rest), "%s", url);
+	pthread_mutex_unlock(&m->slock);
+	pthread_mutex_lock(&m->lock);
+	meta_book_reload(m);
+	pthread_mutex_unlock(&m->lock);
+	meta_wake(m);
+}
+
+/* Queues w and waits for its result; consumes w. */
+static int submit_wait(struct meta *m, struct waiter *w, uint64_t *data_id, char *err,
+		       size_t errlen)
+{
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	struct timespec ts;
+	abstime_after(&ts, m->submit_timeout_ms);
+	pthread_mutex_lock(&m->qlock);
+	if (m->stop) {
+		pthread_mutex_unlock(&m->qlock);
+		pthread_cond_destroy(&w->cond);
+		free(w->data);
+		free(w);
+		snprintf(err, errlen, "the master is stopping");
+		return -ESHUTDOWN;
 	}
-	log_info("snapshot at entry %llu written; journal compacted", (unsigned long long)at);
+	if (m->in_tail)
+		m->in_tail->next = w;
+	else
+		m->in_head = w;
+	m->in_tail = w;
+	pthread_mutex_unlock(&m->qlock);
+	meta_wake(m);
+	pthread_mutex_lock(&m->qlock);
+	while (!w->done) {
+		if (pthread_cond_timedwait(&w->cond, &m->qlock, &ts) == ETIMEDOUT && !w->done) {
+			w->abandoned = true; /* the driver frees it */
+			pthread_mutex_unlock(&m->qlock);
+			snprintf(err, errlen,
+				 "no result within %lld ms (http.request_timeout); the command "
+				 "may still be applied",
+				 (long long)m->submit_timeout_ms);
+			return -ETIMEDOUT;
+		}
+	}
+	pthread_mutex_unlock(&m->qlock);
+	int rc = w->rc;
+	if (rc)
+		snprintf(err, errlen, "%s", w->err);
+	if (data_id)
+		*data_id = w->data_id;
+	pthread_cond_destroy(&w->cond);
+	free(w);
+	return rc;
+}
+
+static int submit_text(struct meta *m, char *text, uint64_t *data_id, char *err, size_t errlen)
+{
+	struct waiter *w = calloc(1, sizeof(*w));
+	if (!w) {
+		free(text);
+		return -ENOMEM;
+	}
+	w->kind = W_PROPOSE;
+	w->data = text;
+	w->len = strlen(text);
+	return submit_wait(m, w, data_id, err, errlen);
 }
 
 int meta_submit(struct meta *m, const cJSON *cmd, char *err, size_t errlen)
@@ -121,35 +300,18 @@ int meta_submit(struct meta *m, const cJSON *cmd, char *err, size_t errlen)
 	char *text = cJSON_PrintUnformatted(cmd);
 	if (!text)
 		return -ENOMEM;
-	pthread_mutex_lock(&m->lock);
-	uint64_t index;
-	int rc = journal_append(m->journal, text, strlen(text), &index, err, errlen);
-	if (!rc) {
-		rc = ns_apply(m->ns, index, cmd, err, errlen);
-		maybe_snapshot(m);
-	}
-	pthread_mutex_unlock(&m->lock);
-	free(text);
-	return rc;
+	return submit_text(m, text, NULL, err, errlen);
 }
 
 int meta_alloc_data_id(struct meta *m, uint64_t *id, char *err, size_t errlen)
 {
-	static const char cmd_text[] = "{\"op\":\"alloc_data_id\"}";
-	cJSON *cmd = cJSON_Parse(cmd_text);
-	if (!cmd)
+	char *text = strdup("{\"op\":\"alloc_data_id\"}");
+	if (!text)
 		return -ENOMEM;
-	pthread_mutex_lock(&m->lock);
-	uint64_t index, next = ns_next_id(m->ns);
-	int rc = journal_append(m->journal, cmd_text, sizeof(cmd_text) - 1, &index, err, errlen);
+	uint64_t got = 0;
+	int rc = submit_text(m, text, &got, err, errlen);
 	if (!rc)
-		rc = ns_apply(m->ns, index, cmd, err, errlen);
-	if (!rc) {
-		*id = next;
-		maybe_snapshot(m);
-	}
-	pthread_mutex_unlock(&m->lock);
-	cJSON_Delete(cmd);
+		*id = got;
 	return rc;
 }
 
@@ -170,4 +332,73 @@ uint64_t meta_applied_index(struct meta *m)
 	uint64_t v = ns_applied_index(m->ns);
 	pthread_mutex_unlock(&m->lock);
 	return v;
+}
+
+void meta_status(struct meta *m, struct meta_status *out)
+{
+	pthread_mutex_lock(&m->slock);
+	*out = m->status;
+	pthread_mutex_unlock(&m->slock);
+}
+
+static int conf_change(struct meta *m, enum raft_conf_op op, uint64_t id, char *err,
+		       size_t errlen)
+{
+	struct waiter *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->kind = W_CONF;
+	w->conf_op = op;
+	w->conf_node = id;
+	return submit_wait(m, w, NULL, err, errlen);
+}
+
+static bool is_voter(struct meta *m, uint64_t id)
+{
+	struct meta_status s;
+	meta_status(m, &s);
+	for (size_t i = 0; i < s.nmembers; i++)
+		if (s.members[i].id == id && s.members[i].voter)
+			return true;
+	return false;
+}
+
+int meta_add_master(struct meta *m, const struct peer *p, char *err, size_t errlen)
+{
+	if (is_voter(m, p->id)) {
+		snprintf(err, errlen, "master %llu is already a member", (unsigned long long)p->id);
+		return -EEXIST;
+	}
+	cJSON *cmd = cJSON_CreateObject();
+	cJSON_AddStringToObject(cmd, "op", "master_set");
+	cJSON_AddNumberToObject(cmd, "id", (double)p->id);
+	cJSON_AddStringToObject(cmd, "raft_address", p->raft_address);
+	cJSON_AddStringToObject(cmd, "rest_url", p->rest_url);
+	int rc = meta_submit(m, cmd, err, errlen);
+	cJSON_Delete(cmd);
+	if (rc)
+		return rc;
+	return conf_change(m, RAFT_CONF_ADD, p->id, err, errlen);
+}
+
+int meta_remove_master(struct meta *m, uint64_t id, char *err, size_t errlen)
+{
+	if (!is_voter(m, id)) {
+		snprintf(err, errlen, "master %llu is not a member", (unsigned long long)id);
+		return -ENOENT;
+	}
+	int rc = conf_change(m, RAFT_CONF_REMOVE, id, err, errlen);
+	if (rc)
+		return rc;
+	cJSON *cmd = cJSON_CreateObject();
+	cJSON_AddStringToObject(cmd, "op", "master_del");
+	cJSON_AddNumberToObject(cmd, "id", (double)id);
+	char why[256];
+	/* A leader that removed itself has stepped down: the entry stays in
+	 * the book, harmless (members are the configuration's voters). */
+	if (meta_submit(m, cmd, why, sizeof(why)))
+		log_info("master %llu removed; its address stays in the book: %s",
+			 (unsigned long long)id, why);
+	cJSON_Delete(cmd);
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +41,11 @@ static const char *const g_sql[ST_COUNT] = {
 	[ST_DELETE_MOUNT] = "DELETE FROM mounts WHERE path = ?1",
 	[ST_TOUCH] = "UPDATE inodes SET mtime_ms = ?2 WHERE id = ?1",
 	[ST_SET_ETAG] = "UPDATE inodes SET etag = ?2 WHERE id = ?1",
+	[ST_MASTERS] = "SELECT id, raft_address, rest_url FROM masters ORDER BY id",
+	[ST_SET_MASTER] = "INSERT INTO masters(id, raft_address, rest_url) VALUES (?1, ?2, ?3)"
+			  " ON CONFLICT(id) DO UPDATE SET raft_address = excluded.raft_address,"
+			  " rest_url = excluded.rest_url",
+	[ST_DEL_MASTER] = "DELETE FROM masters WHERE id = ?1",
 };
 
 static const char g_schema[] =
@@ -59,6 +65,8 @@ static const char g_schema[] =
 	" path TEXT PRIMARY KEY, uri TEXT NOT NULL, readonly INTEGER NOT NULL,"
 	" options TEXT NOT NULL, block_size INTEGER NOT NULL,"
 	" sync_interval_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS masters("
+	" id INTEGER PRIMARY KEY, raft_address TEXT NOT NULL, rest_url TEXT NOT NULL);"
 	"INSERT OR IGNORE INTO inodes(id, parent, name, is_dir) VALUES (1, 0, '', 1);"
 	"INSERT OR IGNORE INTO meta(key, value) VALUES ('applied_index', 0);"
 	"INSERT OR IGNORE INTO meta(key, value) VALUES ('next_inode', 2);";
@@ -399,4 +407,131 @@ int64_t ns_inode_count(struct ns *ns)
 		n = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	return n;
+}
+
+int ns_masters(struct ns *ns, int (*fn)(void *arg, const struct ns_master *m), void *arg)
+{
+	sqlite3_stmt *s = ns_stmt(ns, ST_MASTERS);
+	struct ns_master *rows = NULL;
+	size_t n = 0;
+	int rc = 0, step;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct ns_master *grown = realloc(rows, (n + 1) * sizeof(*rows));
+		if (!grown) {
+			rc = -ENOMEM;
+			break;
+		}
+		rows = grown;
+		struct ns_master *r = &rows[n++];
+		memset(r, 0, sizeof(*r));
+		r->id = (uint64_t)sqlite3_column_int64(s, 0);
+		snprintf(r->raft_address, sizeof(r->raft_address), "%s",
+			 (const char *)sqlite3_column_text(s, 1));
+		snprintf(r->rest_url, sizeof(r->rest_url), "%s",
+			 (const char *)sqlite3_column_text(s, 2));
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = -EIO;
+	sqlite3_reset(s);
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = fn(arg, &rows[i]);
+	free(rows);
+	return rc;
+}
+
+int ns_skip(struct ns *ns, uint64_t index, char *err, size_t errlen)
+{
+	if (index != ns->applied + 1) {
+		snprintf(err, errlen, "entry %llu applied out of order (applied %llu)",
+			 (unsigned long long)index, (unsigned long long)ns->applied);
+		return -EINVAL;
+	}
+	if (ns_meta_set(ns, "applied_index", (int64_t)index))
+		return ns_db_err(ns, err, errlen, "applied index");
+	ns->applied = index;
+	return 0;
+}
+
+int ns_serialize(struct ns *ns, uint8_t **out, size_t *len, char *err, size_t errlen)
+{
+	sqlite3_int64 size = 0;
+	unsigned char *img = sqlite3_serialize(ns->db, "main", &size, 0);
+	if (!img)
+		return ns_db_err(ns, err, errlen, "serialize");
+	uint8_t *copy = malloc(size > 0 ? (size_t)size : 1);
+	if (!copy) {
+		sqlite3_free(img);
+		return -ENOMEM;
+	}
+	memcpy(copy, img, (size_t)size);
+	sqlite3_free(img);
+	*out = copy;
+	*len = (size_t)size;
+	return 0;
+}
+
+static int write_all_fsync(int fd, const uint8_t *data, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return fsync(fd) ? -errno : 0;
+}
+
+int ns_restore(const char *db_path, const uint8_t *image, size_t len, char *err, size_t errlen)
+{
+	static const char magic[16] = "SQLite format 3";
+	if (len < 100 || memcmp(image, magic, sizeof(magic)) != 0) {
+		snprintf(err, errlen, "snapshot of %zu bytes is not an SQLite database", len);
+		return -EINVAL;
+	}
+	char tmp[1100], side[1100], dir[1100];
+	snprintf(tmp, sizeof(tmp), "%s.restore", db_path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int rc = -errno;
+		snprintf(err, errlen, "%s: %s", tmp, strerror(-rc));
+		return rc;
+	}
+	int rc = write_all_fsync(fd, image, len);
+	close(fd);
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(-rc));
+		unlink(tmp);
+		return rc;
+	}
+	/* The old database's WAL and shared-memory files belong to it: the
+	 * image is complete, so they must not be replayed over it. */
+	snprintf(side, sizeof(side), "%s-wal", db_path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", db_path);
+	unlink(side);
+	if (rename(tmp, db_path) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "rename %s: %s", tmp, strerror(-rc));
+		unlink(tmp);
+		return rc;
+	}
+	snprintf(dir, sizeof(dir), "%s", db_path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		if (fsync(dfd) != 0)
+			rc = -errno;
+		close(dfd);
+	}
+	if (rc)
+		snprintf(err, errlen, "fsync %s: %s", dir, strerror(-rc));
+	return rc;
 }

@@ -50,12 +50,44 @@ struct ns_mount {
 	int64_t created_ms;
 };
 
+/* A row of the masters table: the replicated address book of the Raft
+ * group (master_set / master_del commands). */
+struct ns_master {
+	uint64_t id;
+	char raft_address[280]; /* host:port of its Raft transport */
+	char rest_url[320];     /* http(s)://host:port of its REST API */
+};
+
+/* What a command produced besides its rc. */
+struct ns_result {
+	uint64_t data_id; /* alloc_data_id: the reserved id */
+};
+
 int ns_open(const char *db_path, struct ns **out, char *err, size_t errlen);
 void ns_close(struct ns *ns);
 uint64_t ns_applied_index(struct ns *ns);
 
-/* Applies command `cmd` as log entry `index` (must be applied+1). */
-int ns_apply(struct ns *ns, uint64_t index, const struct cJSON *cmd, char *err, size_t errlen);
+/* Applies command `cmd` as log entry `index` (must be applied+1). res (may
+ * be NULL) gets what the command allocated; it is zeroed first. */
+int ns_apply(struct ns *ns, uint64_t index, const struct cJSON *cmd, struct ns_result *res,
+	     char *err, size_t errlen);
+
+/* Consumes log entry `index` (applied+1) without a command: the Raft
+ * log's NOOP and configuration entries. */
+int ns_skip(struct ns *ns, uint64_t index, char *err, size_t errlen);
+
+/* The address book, in id order. fn returning non-zero stops the walk. */
+int ns_masters(struct ns *ns, int (*fn)(void *arg, const struct ns_master *m), void *arg);
+
+/* A consistent image of the whole database (the Raft snapshot blob);
+ * *out is the caller's (free). */
+int ns_serialize(struct ns *ns, uint8_t **out, size_t *len, char *err, size_t errlen);
+
+/* Replaces the database file at db_path (which no connection may hold
+ * open) with an image from ns_serialize: written to a temporary file,
+ * fsynced, renamed over, directory fsynced; the old WAL is dropped. */
+int ns_restore(const char *db_path, const uint8_t *image, size_t len, char *err,
+	       size_t errlen);
 
 /* The id the next inode or content version will get. */
 uint64_t ns_next_id(struct ns *ns);

@@ -13,6 +13,7 @@
 struct apply {
 	struct ns *ns;
 	const cJSON *cmd;
+	struct ns_result *res;
 	char *err;
 	size_t errlen;
 };
@@ -531,10 +532,47 @@ static int apply_sync_entry(struct apply *a)
 }
 
 /* Reserves an id from the inode counter for content a worker is about to
- * write; the caller read the id (ns_next_id) before applying this. */
+ * write; the id comes back in the result, so the caller never reads it
+ * ahead of the apply (on a Raft leader other entries may come first). */
 static int apply_alloc_data_id(struct apply *a)
 {
-	return ns_meta_set(a->ns, "next_inode", ns_meta_get(a->ns, "next_inode") + 1);
+	int64_t id = ns_meta_get(a->ns, "next_inode");
+	int rc = ns_meta_set(a->ns, "next_inode", id + 1);
+	if (!rc)
+		a->res->data_id = (uint64_t)id;
+	return rc;
+}
+
+/* The address book: {"op":"master_set","id","raft_address","rest_url"}. */
+static int apply_master_set(struct apply *a)
+{
+	int64_t id = cmd_int(a->cmd, "id", 0);
+	const char *raft = cmd_str(a->cmd, "raft_address"), *rest = cmd_str(a->cmd, "rest_url");
+	if (id <= 0 || !raft || !*raft || !rest || !*rest) {
+		snprintf(a->err, a->errlen, "master_set needs id, raft_address and rest_url");
+		return -EINVAL;
+	}
+	sqlite3_stmt *s = ns_stmt(a->ns, ST_SET_MASTER);
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, raft, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, rest, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_reset(s);
+	return rc;
+}
+
+static int apply_master_del(struct apply *a)
+{
+	int64_t id = cmd_int(a->cmd, "id", 0);
+	if (id <= 0) {
+		snprintf(a->err, a->errlen, "master_del needs id");
+		return -EINVAL;
+	}
+	sqlite3_stmt *s = ns_stmt(a->ns, ST_DEL_MASTER);
+	sqlite3_bind_int64(s, 1, id);
+	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_reset(s);
+	return rc;
 }
 
 uint64_t ns_next_id(struct ns *ns)
@@ -542,8 +580,13 @@ uint64_t ns_next_id(struct ns *ns)
 	return (uint64_t)ns_meta_get(ns, "next_inode");
 }
 
-int ns_apply(struct ns *ns, uint64_t index, const cJSON *cmd, char *err, size_t errlen)
+int ns_apply(struct ns *ns, uint64_t index, const cJSON *cmd, struct ns_result *res,
+	     char *err, size_t errlen)
 {
+	struct ns_result ignored;
+	if (!res)
+		res = &ignored;
+	memset(res, 0, sizeof(*res));
 	static const struct {
 		const char *op;
 		int (*fn)(struct apply *a);
@@ -553,6 +596,7 @@ int ns_apply(struct ns *ns, uint64_t index, const cJSON *cmd, char *err, size_t 
 		{ "delete", apply_delete },	{ "rename", apply_rename },
 		{ "sync_dir", apply_sync_dir }, { "sync_entry", apply_sync_entry },
 		{ "alloc_data_id", apply_alloc_data_id },
+		{ "master_set", apply_master_set },	{ "master_del", apply_master_del },
 	};
 	if (index != ns->applied + 1) {
 		snprintf(err, errlen, "entry %llu applied out of order (applied %llu)",
@@ -561,7 +605,7 @@ int ns_apply(struct ns *ns, uint64_t index, const cJSON *cmd, char *err, size_t 
 	}
 	if (sqlite3_exec(ns->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return ns_db_err(ns, err, errlen, "begin");
-	struct apply a = { .ns = ns, .cmd = cmd, .err = err, .errlen = errlen };
+	struct apply a = { .ns = ns, .cmd = cmd, .res = res, .err = err, .errlen = errlen };
 	const char *op = cmd_str(cmd, "op");
 	int rc = -EINVAL;
 	snprintf(err, errlen, "unknown command '%s'", op ? op : "(none)");

@@ -197,6 +197,35 @@ class Cluster:
                 m.wait_ready(cafile=s.get("http.tls_cert"))
         return m
 
+    def masters(self, n, settings=None, env=None, name="master", start=True, wait=True,
+                first_id=1):
+        """n masters forming one Raft group (master.peers over free ports).
+        Each Daemon gets .id, .raft_address and .peer (its master.peers item);
+        start them with start=True (all first, then wait for each health)."""
+        spec = []
+        for i in range(n):
+            mid = first_id + i
+            spec.append((mid, free_port(), free_port()))
+        peers = ",".join(f"{mid}@127.0.0.1:{raft}@http://127.0.0.1:{rest}"
+                         for mid, rest, raft in spec)
+        out = []
+        for mid, rest, raft in spec:
+            s = {"master.port": str(rest), "master.raft_port": str(raft), "master.id": str(mid),
+                 "master.peers": peers}
+            s.update(settings or {})
+            m = self.master(f"{name}{mid}", settings=s, env=env, start=False)
+            m.id = mid
+            m.raft_address = f"127.0.0.1:{raft}"
+            m.peer = f"{mid}@127.0.0.1:{raft}@http://127.0.0.1:{rest}"
+            out.append(m)
+        if start:
+            for m in out:
+                m.start()
+            if wait:
+                for m in out:
+                    m.wait_ready()
+        return out
+
     def worker(self, masters, name="worker", settings=None, env=None, start=True, wait=True):
         d = os.path.join(self.root, name)
         os.makedirs(d, exist_ok=True)
@@ -235,6 +264,37 @@ class Cluster:
             if d.proc is not None and d.proc.poll() is None:
                 codes.append((d.name, d.stop()))
         return codes
+
+
+def raft_self(m, timeout=2):
+    """A master's own Raft view (GET /api/v1/masters/self), or None if down."""
+    try:
+        status, body = get_json(m.url + "/api/v1/masters/self", timeout=timeout)
+    except OSError:
+        return None
+    return body if status == 200 else None
+
+
+def wait_leader(masters, timeout=15.0, exclude=()):
+    """Polls until exactly one running master (not in exclude) leads and
+    the others that answer agree on it; returns that master."""
+    def find():
+        views = {}
+        for m in masters:
+            if m in exclude or m.proc is None or m.proc.poll() is not None:
+                continue
+            v = raft_self(m)
+            if v is not None:
+                views[m] = v
+        leaders = [m for m, v in views.items() if v["role"] == "leader"]
+        if len(leaders) != 1:
+            return None
+        lead = leaders[0]
+        term = views[lead]["term"]
+        if all(v["leader"] == lead.id and v["term"] == term for v in views.values()):
+            return lead
+        return None
+    return wait_for(find, timeout, interval=0.05, what="one agreed Raft leader")
 
 
 def run_tool(argv, env=None, timeout=30, cwd=None):

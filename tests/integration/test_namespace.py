@@ -221,7 +221,7 @@ class NamespaceTest(ClusterTestCase):
     def test_acknowledged_mutations_survive_sigkill(self):
         # With sync_interval=never the namespace is the only source of the
         # listing after its first load, so what comes back after SIGKILL
-        # is what the journal kept, not what the store shows.
+        # is what the Raft log kept, not what the store shows.
         self.restart(**{"master.mount.sync_interval": "never"})
         self.ls("/")
         names = [f"/d{i:03d}" for i in range(60)]
@@ -232,7 +232,7 @@ class NamespaceTest(ClusterTestCase):
         self.kill_and_restart()
         for n in names[1:]:
             os.rmdir(os.path.join(self.root, n[1:]))
-        self.assertIn("replayed from the journal", self.m.read_log())
+        self.assertIn("to replay", self.m.read_log())
         listing = self.ls("/")
         for n in names:
             self.assertIn(n[1:], listing)
@@ -245,8 +245,8 @@ class NamespaceTest(ClusterTestCase):
             status, _ = post_json(f"{self.api}/files/mkdir", {"path": f"/s{i}"})
             self.assertEqual(status, 201)
         state = self.m.settings["master.state_dir"]
-        self.assertTrue(os.path.exists(os.path.join(state, "namespace.snapshot.db")))
-        self.assertIn("journal compacted", self.m.read_log())
+        self.assertTrue(os.path.exists(os.path.join(state, "raft", "snapshot")))
+        self.assertIn("raft log compacted", self.m.read_log())
         self.kill_and_restart()
         for i in range(45):
             os.rmdir(os.path.join(self.root, f"s{i}"))

@@ -1,5 +1,8 @@
-# Unit tests of the master's namespace: lib/path.c, the journal and the
-# namespace state machine (daemon/master/).
+# Unit tests of the master's namespace: lib/path.c, the namespace state
+# machine, the master.peers parser and the Raft-backed metadata service
+# (daemon/master/).
 strata_unit_test(test_lib_path SOURCES test_lib_path.c LIBS strata_lib)
-strata_unit_test(test_master_journal SOURCES test_master_journal.c LIBS strata_master_core)
+strata_unit_test(test_master_peers SOURCES test_master_peers.c LIBS strata_master_core)
+strata_unit_test(test_master_meta SOURCES test_master_meta.c LIBS strata_master_core
+                 SQLite::SQLite3 Threads::Threads)
 strata_unit_test(test_master_ns SOURCES test_master_ns.c LIBS strata_master_core SQLite::SQLite3)

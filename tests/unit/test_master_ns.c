@@ -101,6 +101,7 @@ static char *dump(const char *db_path, bool skip_applied)
 		"SELECT * FROM meta ORDER BY key",
 		"SELECT * FROM inodes ORDER BY id",
 		"SELECT * FROM mounts ORDER BY path",
+		"SELECT * FROM masters ORDER BY id",
 	};
 	sqlite3 *db = NULL;
 	assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -239,7 +240,7 @@ static void apply_steps(struct ns *ns, size_t from, size_t to, const char *db_pa
 			assert_non_null(cmd);
 		char *before = db_path && g_steps[i].rc ? dump(db_path, true) : NULL;
 		char err[512] = "";
-		int rc = ns_apply(ns, i + 1, cmd, err, sizeof(err));
+		int rc = ns_apply(ns, i + 1, cmd, NULL, err, sizeof(err));
 		if (rc != g_steps[i].rc)
 			print_error("step %zu %s: rc %d (%s), want %d\n", i + 1,
 				    g_steps[i].json ? g_steps[i].json : "(null)", rc, err,
@@ -357,18 +358,18 @@ static void test_out_of_order(void **state)
 	struct ns *ns = open_ns(f->db_a);
 	cJSON *cmd = cJSON_Parse("{\"op\":\"mkdir\",\"path\":\"/a\",\"time_ms\":5}");
 	char err[512] = "";
-	assert_int_equal(ns_apply(ns, 2, cmd, err, sizeof(err)), -EINVAL);
+	assert_int_equal(ns_apply(ns, 2, cmd, NULL, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "out of order"));
 	assert_int_equal(ns_applied_index(ns), 0);
-	assert_int_equal(ns_apply(ns, 0, cmd, err, sizeof(err)), -EINVAL);
+	assert_int_equal(ns_apply(ns, 0, cmd, NULL, err, sizeof(err)), -EINVAL);
 	assert_int_equal(ns_applied_index(ns), 0);
 	expect_missing(ns, "/a");
-	assert_int_equal(ns_apply(ns, 1, cmd, err, sizeof(err)), 0);
+	assert_int_equal(ns_apply(ns, 1, cmd, NULL, err, sizeof(err)), 0);
 	assert_int_equal(ns_applied_index(ns), 1);
 	/* Applying the same index again is refused; nothing changes. */
-	assert_int_equal(ns_apply(ns, 1, cmd, err, sizeof(err)), -EINVAL);
+	assert_int_equal(ns_apply(ns, 1, cmd, NULL, err, sizeof(err)), -EINVAL);
 	assert_int_equal(ns_applied_index(ns), 1);
-	assert_int_equal(ns_apply(ns, 3, cmd, err, sizeof(err)), -EINVAL);
+	assert_int_equal(ns_apply(ns, 3, cmd, NULL, err, sizeof(err)), -EINVAL);
 	assert_int_equal(ns_applied_index(ns), 1);
 	cJSON_Delete(cmd);
 	ns_close(ns);
@@ -385,7 +386,7 @@ static uint64_t apply_json(struct ns *ns, const char *json, int want)
 	assert_non_null(cmd);
 	char err[512] = "";
 	uint64_t index = ns_applied_index(ns) + 1;
-	int rc = ns_apply(ns, index, cmd, err, sizeof(err));
+	int rc = ns_apply(ns, index, cmd, NULL, err, sizeof(err));
 	if (rc != want)
 		print_error("%s: rc %d (%s), want %d\n", json, rc, err, want);
 	assert_int_equal(rc, want);
@@ -534,7 +535,7 @@ static void test_failed_sync_dir_is_atomic(void **state)
 				 "{\"name\":\"a-new\",\"is_dir\":false,\"length\":2},"
 				 "{\"name\":\"m\",\"is_dir\":false,\"length\":3}]}");
 	char err[512] = "";
-	int rc = ns_apply(ns, ns_applied_index(ns) + 1, cmd, err, sizeof(err));
+	int rc = ns_apply(ns, ns_applied_index(ns) + 1, cmd, NULL, err, sizeof(err));
 	cJSON_Delete(cmd);
 	char *after = dump(f->db_a, true);
 	if (rc) {
@@ -568,6 +569,113 @@ static void test_sync_dir_file_named_like_mount(void **state)
 	ns_close(ns);
 }
 
+static int collect_masters(void *arg, const struct ns_master *m)
+{
+	char *out = arg;
+	char line[700];
+	snprintf(line, sizeof(line), "%llu %s %s;", (unsigned long long)m->id, m->raft_address,
+		 m->rest_url);
+	strcat(out, line);
+	return 0;
+}
+
+/* The address book commands, ns_skip, and alloc_data_id's result. */
+static void test_masters_skip_and_alloc(void **state)
+{
+	struct fixture *f = *state;
+	struct ns *ns = open_ns(f->db_a);
+	apply_json(ns, "{\"op\":\"master_set\",\"id\":2,\"raft_address\":\"h2:1\","
+		   "\"rest_url\":\"http://h2:2\"}", 0);
+	apply_json(ns, "{\"op\":\"master_set\",\"id\":1,\"raft_address\":\"h1:1\","
+		   "\"rest_url\":\"http://h1:2\"}", 0);
+	apply_json(ns, "{\"op\":\"master_set\",\"id\":2,\"raft_address\":\"h2:9\","
+		   "\"rest_url\":\"https://h2:2\"}", 0);
+	apply_json(ns, "{\"op\":\"master_set\",\"id\":3}", -EINVAL);
+	apply_json(ns, "{\"op\":\"master_set\",\"id\":0,\"raft_address\":\"a:1\","
+		   "\"rest_url\":\"http://a:2\"}", -EINVAL);
+	char book[2048] = "";
+	assert_int_equal(ns_masters(ns, collect_masters, book), 0);
+	assert_string_equal(book, "1 h1:1 http://h1:2;2 h2:9 https://h2:2;");
+	apply_json(ns, "{\"op\":\"master_del\",\"id\":2}", 0);
+	apply_json(ns, "{\"op\":\"master_del\"}", -EINVAL);
+	book[0] = '\0';
+	assert_int_equal(ns_masters(ns, collect_masters, book), 0);
+	assert_string_equal(book, "1 h1:1 http://h1:2;");
+
+	/* NOOP/CONFIG entries consume their index, in order only. */
+	char err[512] = "";
+	uint64_t at = ns_applied_index(ns);
+	assert_int_equal(ns_skip(ns, at + 2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "out of order"));
+	assert_int_equal(ns_skip(ns, at + 1, err, sizeof(err)), 0);
+	assert_int_equal(ns_applied_index(ns), at + 1);
+
+	/* alloc_data_id hands back the id it reserved: consecutive, and
+	 * never one an inode gets later. */
+	cJSON *cmd = cJSON_Parse("{\"op\":\"alloc_data_id\"}");
+	struct ns_result r1, r2;
+	uint64_t next = ns_next_id(ns);
+	assert_int_equal(ns_apply(ns, ns_applied_index(ns) + 1, cmd, &r1, err, sizeof(err)), 0);
+	assert_int_equal(ns_apply(ns, ns_applied_index(ns) + 1, cmd, &r2, err, sizeof(err)), 0);
+	assert_int_equal(r1.data_id, next);
+	assert_int_equal(r2.data_id, next + 1);
+	assert_int_equal(ns_next_id(ns), next + 2);
+	cJSON_Delete(cmd);
+	ns_close(ns);
+	ns = open_ns(f->db_a);
+	assert_int_equal(ns_applied_index(ns), at + 3);
+	ns_close(ns);
+}
+
+/* A database image (the Raft snapshot) replaces another database whole,
+ * WAL included; garbage is refused and leaves the target alone. */
+static void test_serialize_restore(void **state)
+{
+	struct fixture *f = *state;
+	struct ns *a = open_ns(f->db_a);
+	apply_json(a, "{\"op\":\"mkdir\",\"path\":\"/from-a\",\"time_ms\":5}", 0);
+	apply_json(a, "{\"op\":\"master_set\",\"id\":7,\"raft_address\":\"h:1\","
+		   "\"rest_url\":\"http://h:2\"}", 0);
+	uint8_t *img = NULL;
+	size_t len = 0;
+	char err[512] = "";
+	assert_int_equal(ns_serialize(a, &img, &len, err, sizeof(err)), 0);
+	assert_true(len > 100);
+	char *want = dump(f->db_a, false);
+	ns_close(a);
+
+	struct ns *b = open_ns(f->db_b);
+	apply_json(b, "{\"op\":\"mkdir\",\"path\":\"/only-b\",\"time_ms\":5}", 0);
+	apply_json(b, "{\"op\":\"mkdir\",\"path\":\"/only-b2\",\"time_ms\":5}", 0);
+	apply_json(b, "{\"op\":\"mkdir\",\"path\":\"/only-b3\",\"time_ms\":5}", 0);
+	ns_close(b);
+	char *b_before = dump(f->db_b, false);
+	assert_int_equal(ns_restore(f->db_b, (const uint8_t *)"not a database at all", 21, err,
+				    sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not an SQLite database"));
+	char *b_after = dump(f->db_b, false);
+	assert_string_equal(b_before, b_after);
+
+	assert_int_equal(ns_restore(f->db_b, img, len, err, sizeof(err)), 0);
+	char *got = dump(f->db_b, false);
+	assert_string_equal(got, want);
+	b = open_ns(f->db_b);
+	assert_int_equal(ns_applied_index(b), 2);
+	expect_inode(b, "/from-a", true, 0);
+	expect_missing(b, "/only-b");
+	ns_close(b);
+
+	char bad[160];
+	snprintf(bad, sizeof(bad), "%s/no/such/dir/x.db", f->dir);
+	assert_true(ns_restore(bad, img, len, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "x.db.restore"));
+	free(img);
+	free(want);
+	free(b_before);
+	free(b_after);
+	free(got);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -578,6 +686,8 @@ int main(void)
 		T(test_list_paging),
 		T(test_failed_sync_dir_is_atomic),
 		T(test_sync_dir_file_named_like_mount),
+		T(test_masters_skip_and_alloc),
+		T(test_serialize_restore),
 	};
 #undef T
 	return cmocka_run_group_tests_name("master_ns", tests, NULL, NULL);
