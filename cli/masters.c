@@ -17,7 +17,8 @@ void cli_admin_masters_usage(FILE *f)
 		"  admin masters [list]\n"
 		"                    each master: role, term, commit/applied index, lag\n"
 		"  admin masters add ID RAFT_HOST:PORT REST_HOST:PORT\n"
-		"                    add a master (start it first with master.join=true)\n"
+		"                    add a master (start it first with master.join=true and\n"
+		"                    master.peers listing the group and itself)\n"
 		"  admin masters remove ID\n"
 		"                    remove a master from the group\n");
 }

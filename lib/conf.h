@@ -79,7 +79,8 @@ struct conf_list {
 	  "group records its own. Empty: a group of just this master.")                       \
 	X(master_join, "master.join", BOOL, "false", 0, 0, NULL,                              \
 	  "Start with no Raft configuration and wait to be added to an existing group "       \
-	  "(POST /api/v1/masters on its leader) instead of forming a new one.")               \
+	  "(POST /api/v1/masters on its leader) instead of forming a new one; master.peers "  \
+	  "must then list the group's masters and this one.")                                 \
 	X(master_raft_tick, "master.raft.tick", DURATION, "100ms", 10, 10000, NULL,           \
 	  "Raft's unit of time: heartbeats and election timeouts are counted in ticks.")      \
 	X(master_raft_election_ticks, "master.raft.election_ticks", INT, "8", 2, 1000, NULL, \

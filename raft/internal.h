@@ -132,6 +132,8 @@ void raft_handle_append(struct raft *r, const struct raft_msg *m);
 void raft_handle_snapshot(struct raft *r, const struct raft_msg *m);
 void raft_handle_append_resp(struct raft *r, const struct raft_msg *m);
 void raft_leader_tick(struct raft *r);
+/* raft_advance: the leader's own entries are durable; commit what that allows. */
+void raft_leader_stable(struct raft *r);
 int raft_leader_append(struct raft *r, enum raft_entry_type type,
 		       const void *data, size_t len, uint64_t *index_out);
 void raft_drop_reads(struct raft *r);

@@ -69,5 +69,8 @@ int raft_advance(struct raft *r, const struct raft_ready *rd)
 		raft_msg_release(&r->outbox[i]);
 	r->noutbox = 0;
 	r->nread_out = 0;
-	return 0;
+	/* The leader's entries just became durable: they may now count. */
+	if (rd->nentries)
+		raft_leader_stable(r);
+	return r->fatal;
 }

@@ -205,14 +205,17 @@ int raft_read_index(struct raft *r, uint64_t ctx)
 /*
  * The commit rule (paper §5.3/§5.4.2): the highest index stored on a
  * quorum, but only if it is from the current term; earlier entries then
- * commit with it, never by counting replicas (Figure 8).
+ * commit with it, never by counting replicas (Figure 8). The leader's own
+ * copy counts only as far as it is durable (acknowledged by raft_advance),
+ * so a driver may send appends before its own fsync (thesis §10.2.1).
  */
 static void maybe_commit(struct raft *r)
 {
 	uint64_t matches[RAFT_MAX_VOTERS];
 	size_t n = 0;
+	uint64_t own = r->stable < last_index(r) ? r->stable : last_index(r);
 	for (size_t i = 0; i < r->nprs; i++)
-		matches[n++] = r->prs[i].id == r->opts.id ? last_index(r) : r->prs[i].match;
+		matches[n++] = r->prs[i].id == r->opts.id ? own : r->prs[i].match;
 	if (n == 0)
 		return;
 	for (size_t i = 1; i < n; i++) /* insertion sort, descending */
@@ -235,6 +238,12 @@ static void maybe_commit(struct raft *r)
 	/* A leader that removed itself leads until the change commits. */
 	if (!raft_config_has(&r->config, r->opts.id) && r->commit >= r->config_index)
 		raft_become_follower(r, r->term, 0);
+}
+
+void raft_leader_stable(struct raft *r)
+{
+	if (r->role == RAFT_LEADER)
+		maybe_commit(r);
 }
 
 int raft_leader_append(struct raft *r, enum raft_entry_type type, const void *data,

@@ -64,10 +64,7 @@ static void *checker_main(void *arg)
 		pthread_mutex_unlock(&c->lock);
 		registry_check(c->m->registry, clock_mono_ms(), on_lost, c->m);
 		if (c->root_pending) {
-			struct meta_status st;
-			meta_status(c->m->meta, &st);
-			if (strcmp(st.role, "leader") == 0 &&
-			    mount_root(c->m, c->m->conf->master_root_ufs) != ST_ENOTLEADER)
+			if (mount_root(c->m, c->m->conf->master_root_ufs) != ST_ENOTLEADER)
 				c->root_pending = false;
 		}
 		pthread_mutex_lock(&c->lock);
@@ -101,10 +98,18 @@ static void checker_stop(struct checker *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
-/* master.root_ufs: mounts the store at / unless something is there. */
+/*
+ * master.root_ufs: mounts the store at / unless something is there. Only a
+ * leader that applied everything it knows committed decides: a follower's
+ * (or a new leader's) copy may not yet hold the mount the log has.
+ */
 static int mount_root(struct master *m, const char *uri)
 {
 	char err[1024] = "";
+	struct meta_status st;
+	meta_status(m->meta, &st);
+	if (strcmp(st.role, "leader") != 0 || st.applied_index < st.commit_index)
+		return ST_ENOTLEADER;
 	struct ns_mount mnt;
 	struct ns *ns = meta_read_lock(m->meta);
 	int rc = ns_resolve_mount(ns, "/", &mnt, NULL, 0);
@@ -174,6 +179,15 @@ int main(int argc, char **argv)
 	if (peers_parse(conf.master_peers.items, conf.master_peers.n, (uint64_t)conf.master_id,
 			peers, &npeers, err, sizeof(err))) {
 		log_error("%s", err);
+		exit_code = EXIT_USAGE;
+		goto out_registry;
+	}
+	if (conf.master_join && npeers < 2) {
+		/* A newcomer answers the leader before it has the group's
+		 * address book, so it must be told where the others are. */
+		log_error("master.join = true needs master.peers to list the group's masters "
+			  "as well as this one (master.id = %lld)",
+			  (long long)conf.master_id);
 		exit_code = EXIT_USAGE;
 		goto out_registry;
 	}

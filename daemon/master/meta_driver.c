@@ -339,6 +339,17 @@ static void run_readies(struct meta *m)
 			node_failed(m, "ready", rc);
 			return;
 		}
+		/*
+		 * A leader's messages carry no promise of its own (appends,
+		 * heartbeats, rejections), so they go out before its fsync and
+		 * followers write in parallel with it (Raft thesis §10.2.1). The
+		 * core counts the leader's copy only at raft_advance, so an
+		 * entry still commits only once a majority has it on disk. Any
+		 * other ready (a vote, a new term) is durable before it is sent.
+		 */
+		bool early = rd.role == RAFT_LEADER && !rd.hs_changed && !rd.snapshot;
+		for (size_t i = 0; early && m->net && i < rd.nmsgs; i++)
+			raft_net_send(m->net, &rd.msgs[i]);
 		int64_t t0 = mono_us();
 		rc = raft_storage_persist_ready(m->st, &rd);
 		if (rc) {
@@ -362,7 +373,7 @@ static void run_readies(struct meta *m)
 		for (size_t i = 0; i < rd.nentries; i++)
 			if (rd.entries[i].type == RAFT_ENTRY_CONFIG)
 				mark_dirty(m);
-		for (size_t i = 0; m->net && i < rd.nmsgs; i++)
+		for (size_t i = 0; !early && m->net && i < rd.nmsgs; i++)
 			raft_net_send(m->net, &rd.msgs[i]);
 		if (rd.snapshot) {
 			rc = install_snapshot(m, rd.snapshot);

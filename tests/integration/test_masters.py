@@ -351,7 +351,11 @@ class MastersTest(ClusterTestCase):
                 (["master.raft.election_ticks=1"], "master.raft.election_ticks"),
                 (["master.raft.tick=1ms"], "master.raft.tick"),
                 (["master.id=0"], "master.id"),
-                (["master.raft_port=70000"], "master.raft_port")]:
+                (["master.raft_port=70000"], "master.raft_port"),
+                # A newcomer that does not know where the group is.
+                (["master.join=true"], "master.join"),
+                (["master.join=true", "master.id=2", "master.peers=2@h:1@h:2"],
+                 "master.join")]:
             argv = [MASTER_BIN] + base + [a for s in sets for a in ("--set", s)]
             r = subprocess.run(argv, capture_output=True, text=True, timeout=20,
                                env=self.cluster.env())

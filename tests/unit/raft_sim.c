@@ -542,6 +542,11 @@ void sim_process(struct sim *s, uint64_t id)
 			      (unsigned long long)rd.term, (unsigned long long)rd.leader);
 		nd->last_role = rd.role;
 		nd->last_term = rd.term;
+		/* As the master's driver does: a leader's messages go out before
+		 * its own fsync, which a torn crash may then lose. */
+		bool early = rd.role == RAFT_LEADER && !rd.hs_changed && !rd.snapshot;
+		for (size_t i = 0; early && i < rd.nmsgs; i++)
+			net_send(s, &rd.msgs[i]);
 		if ((rd.nentries || rd.hs_changed || rd.snapshot) &&
 		    chance(s, s->faults.torn_pct, 100)) {
 			torn_persist(s, nd, &rd);
@@ -554,7 +559,7 @@ void sim_process(struct sim *s, uint64_t id)
 		persist_entries(s, nd, &rd, rd.nentries);
 		if (rd.hs_changed)
 			nd->hs = rd.hs;
-		for (size_t i = 0; i < rd.nmsgs; i++)
+		for (size_t i = 0; !early && i < rd.nmsgs; i++)
 			net_send(s, &rd.msgs[i]);
 		if (rd.snapshot) {
 			if (rd.snapshot->len != 16) {
