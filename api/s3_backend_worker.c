@@ -6,6 +6,7 @@
 #include "daemon/worker/writer.h"
 #include "lib/err.h"
 #include "lib/httpc.h"
+#include "lib/mclient.h"
 #include "lib/json.h"
 #include "lib/path.h"
 
@@ -29,41 +30,23 @@ static int master(struct worker_node *w, const char *method, const char *pq, con
 	struct httpc *hc = fcache_thread_http(w->fcache);
 	if (!hc)
 		return -ENOMEM;
-	char *body = req ? cJSON_PrintUnformatted(req) : NULL;
-	const struct strata_conf *c = w->conf;
-	int rc = ST_EPEER;
-	struct httpc_resp resp = { 0 };
-	size_t ulen = strlen(pq) + 320;
-	char *url = malloc(ulen);
-	if (!url || (req && !body)) {
-		free(url);
-		free(body);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < c->master_addresses.n && rc == ST_EPEER; i++) {
-		snprintf(url, ulen, "%s://%s%s", *c->http_tls_cert ? "https" : "http",
-			 c->master_addresses.items[i], pq);
-		rc = httpc_request(hc, method, url, body ? "application/json" : NULL, body,
-				   body ? strlen(body) : 0, &resp, err, errlen);
-	}
-	free(url);
-	free(body);
+	struct httpc_json_reply r;
+	int rc = mclient_json_reply(fcache_masters(w->fcache), hc, method, pq, req, &r, err,
+				    errlen);
 	if (rc)
 		return rc == ST_EPEER ? -EAGAIN : rc;
-	cJSON *json = cJSON_ParseWithLength(resp.body, resp.len);
-	if (resp.status < 200 || resp.status > 299) {
-		const cJSON *e = cJSON_GetObjectItemCaseSensitive(json, "error");
+	if (r.status < 200 || r.status > 299) {
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(r.json, "error");
 		const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
 		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
 		snprintf(err, errlen, "%s", cJSON_IsString(msg) ? msg->valuestring : "master error");
-		rc = resp.status == 503 ? -EAGAIN
-					: st_rc_from_code(cJSON_IsString(code) ? code->valuestring : NULL);
+		rc = r.status == 503 ? -EAGAIN
+				     : st_rc_from_code(cJSON_IsString(code) ? code->valuestring : NULL);
 	} else if (out) {
-		*out = json;
-		json = NULL;
+		*out = r.json;
+		r.json = NULL;
 	}
-	cJSON_Delete(json);
-	httpc_resp_free(&resp);
+	httpc_json_reply_free(&r);
 	return rc;
 }
 

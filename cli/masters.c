@@ -73,6 +73,7 @@ static uint64_t parse_id(const char *s)
 	return v;
 }
 
+/* Prints the membership a call returned (reply is consumed). */
 static int finish(struct cli *cli, int rc, cJSON *reply)
 {
 	if (rc == EXIT_OK) {
@@ -87,19 +88,20 @@ static int finish(struct cli *cli, int rc, cJSON *reply)
 
 int cli_admin_masters(struct cli *cli, int argc, char **argv)
 {
-	int i = 1;
-	for (int j = 1; j < argc; j++)
-		if (strcmp(argv[j], "--json") == 0)
-			cli->json = true;
-	/* Positional words, --json removed. */
+	/* Positional words; --json may come anywhere. */
 	char *words[8];
 	int n = 0;
-	for (; i < argc; i++)
-		if (strcmp(argv[i], "--json") != 0 && n < 8)
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			cli->json = true;
+		else if (n < 8)
 			words[n++] = argv[i];
+	}
 	cJSON *reply = NULL;
-	if (n == 0 || (n == 1 && strcmp(words[0], "list") == 0))
-		return finish(cli, cli_call(cli, "GET", "/api/v1/masters", NULL, &reply), reply);
+	if (n == 0 || (n == 1 && strcmp(words[0], "list") == 0)) {
+		int rc = cli_call(cli, "GET", "/api/v1/masters", NULL, &reply);
+		return finish(cli, rc, reply);
+	}
 	if (strcmp(words[0], "add") == 0) {
 		if (n != 4) {
 			fprintf(stderr, "strata: usage: strata admin masters add ID RAFT_HOST:PORT "
@@ -127,7 +129,8 @@ int cli_admin_masters(struct cli *cli, int argc, char **argv)
 			return EXIT_USAGE;
 		char path[64];
 		snprintf(path, sizeof(path), "/api/v1/masters/%" PRIu64, id);
-		return finish(cli, cli_call(cli, "DELETE", path, NULL, &reply), reply);
+		int rc = cli_call(cli, "DELETE", path, NULL, &reply);
+		return finish(cli, rc, reply);
 	}
 	fprintf(stderr, "strata: unknown command 'admin masters %s'\n", words[0]);
 	cli_admin_masters_usage(stderr);

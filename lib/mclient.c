@@ -222,29 +222,39 @@ static int json_attempt(void *arg, const char *url, long *status, const char **l
 	return mclient_is_no_leader(c->reply.status, c->reply.json) ? -EAGAIN : 0;
 }
 
-int mclient_json(struct mclient *mc, struct httpc *hc, const char *method,
-		 const char *path_query, const cJSON *req, cJSON **out, long *status, char *err,
-		 size_t errlen)
+int mclient_json_reply(struct mclient *mc, struct httpc *hc, const char *method,
+		       const char *path_query, const cJSON *req, struct httpc_json_reply *r,
+		       char *err, size_t errlen)
 {
 	struct json_call c = { .hc = hc, .method = method, .req = req };
 	long st = 0;
 	int rc = mclient_call(mc, path_query, json_attempt, &c, &st, err, errlen);
-	if (rc == -EAGAIN) {
-		rc = ST_EHTTP; /* still no leader at the deadline: the 503 is the answer */
-		if (status)
-			*status = st;
-	} else if (rc == 0) {
-		if (status)
-			*status = st;
-		if (st < 200 || st > 299)
-			rc = ST_EHTTP;
-		else if (c.reply.not_json)
-			rc = ST_EPROTO;
-		else if (out) {
-			*out = c.reply.json;
-			c.reply.json = NULL;
-		}
+	if (rc == -EAGAIN)
+		rc = 0; /* still no leader at the deadline: that 503 is the reply */
+	if (rc)
+		httpc_json_reply_free(&c.reply);
+	*r = c.reply;
+	return rc;
+}
+
+int mclient_json(struct mclient *mc, struct httpc *hc, const char *method,
+		 const char *path_query, const cJSON *req, cJSON **out, long *status, char *err,
+		 size_t errlen)
+{
+	struct httpc_json_reply r;
+	int rc = mclient_json_reply(mc, hc, method, path_query, req, &r, err, errlen);
+	if (rc)
+		return rc;
+	if (status)
+		*status = r.status;
+	if (r.status < 200 || r.status > 299)
+		rc = ST_EHTTP;
+	else if (r.not_json)
+		rc = ST_EPROTO;
+	else if (out) {
+		*out = r.json;
+		r.json = NULL;
 	}
-	httpc_json_reply_free(&c.reply);
+	httpc_json_reply_free(&r);
 	return rc;
 }

@@ -59,6 +59,16 @@ int mclient_json(struct mclient *mc, struct httpc *hc, const char *method,
 		 char *err, size_t errlen);
 
 /*
+ * The same call, handing back the whole final reply whatever its status
+ * (lib/httpc.h's httpc_json_reply; free it with httpc_json_reply_free):
+ * 0 with *r filled, or ST_EPEER / -ENOMEM with nothing to free.
+ */
+struct httpc_json_reply;
+int mclient_json_reply(struct mclient *mc, struct httpc *hc, const char *method,
+		       const char *path_query, const struct cJSON *req,
+		       struct httpc_json_reply *r, char *err, size_t errlen);
+
+/*
  * The leader-following loop for callers with their own request (streams):
  * `attempt` sends to url (a master's base + path_query) and returns
  *   0        a reply: *status, and for a redirect *location (owned by the

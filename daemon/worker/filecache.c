@@ -206,6 +206,11 @@ int fcache_store(struct fcache *fc, const cJSON *mount, struct ufs **out, char *
 	return rc;
 }
 
+struct mclient *fcache_masters(struct fcache *fc)
+{
+	return fc->masters;
+}
+
 int fcache_master_json(struct fcache *fc, const char *method, const char *path_query,
 		       const cJSON *req, cJSON **out, long *status, char *err, size_t errlen)
 {

@@ -15,6 +15,7 @@ struct strata_conf;
  * Thread-safe.
  */
 struct fcache;
+struct mclient;
 
 struct file_info {
 	char path[4096];
@@ -55,5 +56,9 @@ int fcache_master_json(struct fcache *fc, const char *method, const char *path_q
 
 /* A per-thread HTTP client (created on first use, freed at thread exit). */
 struct httpc *fcache_thread_http(struct fcache *fc);
+
+/* The master group client (lib/mclient.h) the cache's calls follow the
+ * leader with; shared, thread-safe, owned by fc. */
+struct mclient *fcache_masters(struct fcache *fc);
 
 #endif
