@@ -231,25 +231,29 @@ void httpc_json_reply_free(struct httpc_json_reply *r)
 	memset(r, 0, sizeof(*r));
 }
 
+int httpc_json_reply_take(struct httpc_json_reply *r, cJSON **out, long *status)
+{
+	int rc = 0;
+	if (status)
+		*status = r->status;
+	if (r->status < 200 || r->status > 299)
+		rc = ST_EHTTP;
+	else if (r->not_json)
+		rc = ST_EPROTO;
+	if (rc == 0 && out) {
+		*out = r->json;
+		r->json = NULL;
+	}
+	httpc_json_reply_free(r);
+	return rc;
+}
+
 int httpc_json(struct httpc *hc, const char *method, const char *url, const cJSON *req,
 	       cJSON **out, long *status, char *err, size_t errlen)
 {
 	struct httpc_json_reply r;
 	int rc = httpc_json_reply(hc, method, url, req, &r, err, errlen);
-	if (rc)
-		return rc;
-	if (status)
-		*status = r.status;
-	if (r.status < 200 || r.status > 299)
-		rc = ST_EHTTP;
-	else if (r.not_json)
-		rc = ST_EPROTO;
-	if (rc == 0 && out) {
-		*out = r.json;
-		r.json = NULL;
-	}
-	httpc_json_reply_free(&r);
-	return rc;
+	return rc ? rc : httpc_json_reply_take(&r, out, status);
 }
 
 char *httpc_escape(const char *s)

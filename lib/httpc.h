@@ -83,5 +83,8 @@ struct httpc_json_reply {
 int httpc_json_reply(struct httpc *hc, const char *method, const char *url,
 		     const struct cJSON *req, struct httpc_json_reply *r, char *err, size_t errlen);
 void httpc_json_reply_free(struct httpc_json_reply *r);
+/* httpc_json's verdict on a reply: 0 with *out (may be NULL) on 2xx JSON,
+ * ST_EHTTP or ST_EPROTO; *status (may be NULL) gets the status. Frees r. */
+int httpc_json_reply_take(struct httpc_json_reply *r, struct cJSON **out, long *status);
 
 #endif

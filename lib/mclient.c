@@ -243,18 +243,5 @@ int mclient_json(struct mclient *mc, struct httpc *hc, const char *method,
 {
 	struct httpc_json_reply r;
 	int rc = mclient_json_reply(mc, hc, method, path_query, req, &r, err, errlen);
-	if (rc)
-		return rc;
-	if (status)
-		*status = r.status;
-	if (r.status < 200 || r.status > 299)
-		rc = ST_EHTTP;
-	else if (r.not_json)
-		rc = ST_EPROTO;
-	else if (out) {
-		*out = r.json;
-		r.json = NULL;
-	}
-	httpc_json_reply_free(&r);
-	return rc;
+	return rc ? rc : httpc_json_reply_take(&r, out, status);
 }

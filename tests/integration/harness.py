@@ -14,6 +14,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import urllib.parse
 import sys
 import tempfile
 import time
@@ -273,6 +274,22 @@ def raft_self(m, timeout=2):
     except OSError:
         return None
     return body if status == 200 else None
+
+
+def ns_tree(m, path="/"):
+    """The namespace below path as {path: (type, length)}, read from master m
+    (a follower answers 307 for directories nobody listed yet: list on the
+    leader first)."""
+    out = {}
+    status, body = get_json(f"{m.url}/api/v1/files?path={urllib.parse.quote(path, safe='')}")
+    if status != 200:
+        raise ValueError(f"{m.name} {path}: {status} {body}")
+    for e in body["entries"]:
+        p = path.rstrip("/") + "/" + e["name"]
+        out[p] = (e["type"], e.get("length", 0))
+        if e["type"] == "directory":
+            out.update(ns_tree(m, p))
+    return out
 
 
 def wait_leader(masters, timeout=15.0, exclude=()):

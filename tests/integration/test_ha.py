@@ -11,7 +11,7 @@ import threading
 import time
 import urllib.parse
 
-from harness import (ClusterTestCase, get_json, main, raft_self, request, wait_for,
+from harness import (ns_tree, ClusterTestCase, get_json, main, raft_self, request, wait_for,
                      wait_leader)
 
 KILLS = 3
@@ -72,16 +72,7 @@ class HighAvailabilityTest(ClusterTestCase):
         os.makedirs(self.ufs)
 
     def tree(self, m, path="/"):
-        out = {}
-        status, body = get_json(f"{m.url}/api/v1/files?path={q(path)}")
-        if status != 200:
-            raise ValueError(f"{m.name} {path}: {status} {body}")
-        for e in body["entries"]:
-            p = path.rstrip("/") + "/" + e["name"]
-            out[p] = (e["type"], e.get("length", 0))
-            if e["type"] == "directory":
-                out.update(self.tree(m, p))
-        return out
+        return ns_tree(m, path)
 
     def worker_on(self, lead):
         status, body = get_json(lead.url + "/api/v1/workers")

@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.parse
 
-from harness import (MASTER_BIN, ClusterTestCase, get_json, main, post_json, raft_self,
+from harness import (ns_tree, MASTER_BIN, ClusterTestCase, get_json, main, post_json, raft_self,
                      request, wait_for, wait_leader)
 
 FAST = {"master.mount.sync_interval": "never", "master.worker_timeout": "3s"}
@@ -68,17 +68,7 @@ class MastersTest(ClusterTestCase):
         self.assertEqual(status, 200, body)
 
     def tree(self, m, path="/"):
-        """The namespace below path as {path: (type, length)}, read from m."""
-        out = {}
-        status, body = get_json(f"{m.url}/api/v1/files?path={q(path)}")
-        if status != 200:
-            raise ValueError(f"{m.name} {path}: {status} {body}")
-        for e in body["entries"]:
-            p = (path.rstrip("/") + "/" + e["name"])
-            out[p] = (e["type"], e.get("length", 0))
-            if e["type"] == "directory":
-                out.update(self.tree(m, p))
-        return out
+        return ns_tree(m, path)
 
     def converged(self, masters):
         """True once every master applied the same index and holds the same tree."""
