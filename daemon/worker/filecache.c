@@ -13,11 +13,21 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FCACHE_SLOTS 4096
+/* Set-associative: a path hashes to a set of FCACHE_WAYS entries, so a
+ * few thousand hot files do not evict each other by collision (the fast
+ * path serves only fresh entries; a thrashing slot would send every read
+ * of those files to the slow path). */
+#define FCACHE_SETS 4096
+#define FCACHE_WAYS 4
+#define FCACHE_SLOTS (FCACHE_SETS * FCACHE_WAYS)
+/* Background refreshes queued at most (more: entries simply expire). */
+#define FCACHE_REFRESH_QUEUE 1024
+#define FCACHE_REFRESHERS 2
 
 /* A cached file_info with its strings on the heap (slots stay small). */
 struct entry {
@@ -27,6 +37,7 @@ struct entry {
 	char etag[48];
 	struct ufs *ufs;
 	int64_t fetched_ms;
+	bool refreshing; /* queued for a background refresh */
 };
 
 struct store {
@@ -45,6 +56,14 @@ struct fcache {
 	struct httpc *master_http[FCACHE_MASTER_CONNS];
 	bool master_busy[FCACHE_MASTER_CONNS];
 	pthread_cond_t master_freed;
+	/* Refresh-ahead (fcache_peek): a ring of paths and its threads. */
+	char *queue[FCACHE_REFRESH_QUEUE];
+	size_t qhead, qlen;
+	pthread_cond_t queued;
+	pthread_t refreshers[FCACHE_REFRESHERS];
+	unsigned nrefreshers;
+	bool stopping;
+	_Atomic uint64_t refreshes, refresh_drops;
 };
 
 static struct httpc *new_http(const struct strata_conf *c);
@@ -67,6 +86,7 @@ int fcache_new(const struct strata_conf *conf, struct fcache **out)
 	fc->conf = conf;
 	pthread_mutex_init(&fc->lock, NULL);
 	pthread_cond_init(&fc->master_freed, NULL);
+	pthread_cond_init(&fc->queued, NULL);
 	pthread_key_create(&fc->http_key, free_http);
 	for (int i = 0; i < FCACHE_MASTER_CONNS; i++) {
 		if (!(fc->master_http[i] = new_http(conf))) {
@@ -82,6 +102,14 @@ void fcache_free(struct fcache *fc)
 {
 	if (!fc)
 		return;
+	pthread_mutex_lock(&fc->lock);
+	fc->stopping = true;
+	pthread_cond_broadcast(&fc->queued);
+	pthread_mutex_unlock(&fc->lock);
+	for (unsigned i = 0; i < fc->nrefreshers; i++)
+		pthread_join(fc->refreshers[i], NULL);
+	for (size_t i = 0; i < fc->qlen; i++)
+		free(fc->queue[(fc->qhead + i) % FCACHE_REFRESH_QUEUE]);
 	for (size_t i = 0; i < fc->nstores; i++) {
 		ufs_close(fc->stores[i].ufs);
 		free(fc->stores[i].key);
@@ -97,6 +125,7 @@ void fcache_free(struct fcache *fc)
 		httpc_free(fc->master_http[i]);
 	pthread_key_delete(fc->http_key);
 	pthread_cond_destroy(&fc->master_freed);
+	pthread_cond_destroy(&fc->queued);
 	pthread_mutex_destroy(&fc->lock);
 	free(fc->slots);
 	free(fc);
@@ -123,12 +152,38 @@ struct httpc *fcache_thread_http(struct fcache *fc)
 	return hc;
 }
 
-static size_t slot_of(const char *path)
+static struct entry *set_of(struct fcache *fc, const char *path)
 {
 	uint64_t h = 1469598103934665603ull;
 	for (const char *p = path; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	return (size_t)(h % FCACHE_SLOTS);
+	return &fc->slots[(size_t)(h % FCACHE_SETS) * FCACHE_WAYS];
+}
+
+/* The entry of path, or NULL. Call with fc->lock held. */
+static struct entry *find(struct fcache *fc, const char *path)
+{
+	struct entry *set = set_of(fc, path);
+	for (int i = 0; i < FCACHE_WAYS; i++)
+		if (set[i].path && strcmp(set[i].path, path) == 0)
+			return &set[i];
+	return NULL;
+}
+
+/* Where to keep path: its entry, a free way, or the oldest one. */
+static struct entry *victim(struct fcache *fc, const char *path)
+{
+	struct entry *e = find(fc, path);
+	if (e)
+		return e;
+	struct entry *set = set_of(fc, path), *old = &set[0];
+	for (int i = 0; i < FCACHE_WAYS; i++) {
+		if (!set[i].path)
+			return &set[i];
+		if (set[i].fetched_ms < old->fetched_ms)
+			old = &set[i];
+	}
+	return old;
 }
 
 /* Opens (once) the store a file lives on. Call with fc->lock held. */
@@ -294,15 +349,42 @@ static void entry_clear(struct entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
+static bool fresh(const struct fcache *fc, const struct entry *e, int64_t now)
+{
+	return now - e->fetched_ms < fc->conf->worker_metadata_ttl;
+}
+
+/* Keeps what fetch returned for path, fetched at `when`. Call with the lock. */
+static void keep(struct fcache *fc, const char *path, const struct file_info *fi, int64_t when)
+{
+	struct entry *e = victim(fc, path);
+	bool refreshing = e->path && strcmp(e->path, path) == 0 && e->refreshing;
+	char *p = strdup(path), *u = strdup(fi->ufs_path);
+	entry_clear(e);
+	if (!p || !u) {
+		free(p);
+		free(u);
+		return;
+	}
+	e->path = p;
+	e->ufs_path = u;
+	e->length = fi->length;
+	e->data_id = fi->data_id;
+	e->block_size = fi->block_size;
+	e->mtime_ms = fi->mtime_ms;
+	snprintf(e->etag, sizeof(e->etag), "%s", fi->etag);
+	e->ufs = fi->ufs;
+	e->fetched_ms = when;
+	e->refreshing = refreshing;
+}
+
 int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char *err,
 	       size_t errlen)
 {
-	size_t slot = slot_of(path);
 	int64_t now = clock_mono_ms();
 	pthread_mutex_lock(&fc->lock);
-	struct entry *e = &fc->slots[slot];
-	if (e->path && strcmp(e->path, path) == 0 &&
-	    now - e->fetched_ms < fc->conf->worker_metadata_ttl) {
+	struct entry *e = find(fc, path);
+	if (e && fresh(fc, e, now)) {
 		snprintf(out->path, sizeof(out->path), "%s", e->path);
 		snprintf(out->ufs_path, sizeof(out->ufs_path), "%s", e->ufs_path);
 		out->length = e->length;
@@ -319,29 +401,119 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
 	if (rc || fc->conf->worker_metadata_ttl == 0)
 		return rc;
 	pthread_mutex_lock(&fc->lock);
-	entry_clear(e);
-	e->path = strdup(path);
-	e->ufs_path = strdup(out->ufs_path);
-	if (!e->path || !e->ufs_path) {
-		entry_clear(e);
-	} else {
-		e->length = out->length;
-		e->data_id = out->data_id;
-		e->block_size = out->block_size;
-		e->mtime_ms = out->mtime_ms;
-		snprintf(e->etag, sizeof(e->etag), "%s", out->etag);
-		e->ufs = out->ufs;
-		e->fetched_ms = now;
-	}
+	keep(fc, path, out, now);
 	pthread_mutex_unlock(&fc->lock);
 	return 0;
+}
+
+/* One background refresh: fetch, then keep or forget the entry. */
+static void refresh_one(struct fcache *fc, char *path)
+{
+	struct file_info *fi = malloc(sizeof(*fi));
+	char err[256];
+	int64_t now = clock_mono_ms();
+	int rc = fi ? fetch(fc, path, fi, err, sizeof(err)) : -ENOMEM;
+	pthread_mutex_lock(&fc->lock);
+	struct entry *e = find(fc, path);
+	if (e)
+		e->refreshing = false;
+	/* Only a path still cached is refreshed: one invalidated meanwhile
+	 * (a write through this worker) stays forgotten. */
+	if (e && !rc)
+		keep(fc, path, fi, now);
+	else if (e && (rc == -ENOENT || rc == -EINVAL))
+		entry_clear(e);
+	pthread_mutex_unlock(&fc->lock);
+	atomic_fetch_add(&fc->refreshes, 1);
+	free(fi);
+	free(path);
+}
+
+static void *refresher_main(void *arg)
+{
+	struct fcache *fc = arg;
+	pthread_mutex_lock(&fc->lock);
+	for (;;) {
+		while (!fc->qlen && !fc->stopping)
+			pthread_cond_wait(&fc->queued, &fc->lock);
+		if (fc->stopping)
+			break;
+		char *path = fc->queue[fc->qhead];
+		fc->qhead = (fc->qhead + 1) % FCACHE_REFRESH_QUEUE;
+		fc->qlen--;
+		pthread_mutex_unlock(&fc->lock);
+		refresh_one(fc, path);
+		pthread_mutex_lock(&fc->lock);
+	}
+	pthread_mutex_unlock(&fc->lock);
+	return NULL;
+}
+
+int fcache_start_refresh(struct fcache *fc)
+{
+	if (fc->nrefreshers)
+		return 0;
+	for (unsigned i = 0; i < FCACHE_REFRESHERS; i++) {
+		int rc = pthread_create(&fc->refreshers[i], NULL, refresher_main, fc);
+		if (rc)
+			return i ? 0 : -rc;
+		fc->nrefreshers++;
+	}
+	return 0;
+}
+
+/* Queues a refresh of e's path. Call with the lock. */
+static void queue_refresh(struct fcache *fc, struct entry *e)
+{
+	if (e->refreshing || !fc->nrefreshers)
+		return;
+	char *p = fc->qlen < FCACHE_REFRESH_QUEUE ? strdup(e->path) : NULL;
+	if (!p) {
+		atomic_fetch_add(&fc->refresh_drops, 1);
+		return;
+	}
+	fc->queue[(fc->qhead + fc->qlen) % FCACHE_REFRESH_QUEUE] = p;
+	fc->qlen++;
+	e->refreshing = true;
+	pthread_cond_signal(&fc->queued);
+}
+
+int fcache_peek(struct fcache *fc, const char *path, struct fcache_meta *out)
+{
+	int64_t now = clock_mono_ms();
+	int64_t ttl = fc->conf->worker_metadata_ttl;
+	int rc = -ENOENT;
+	pthread_mutex_lock(&fc->lock);
+	struct entry *e = find(fc, path);
+	if (e && fresh(fc, e, now)) {
+		out->length = e->length;
+		out->data_id = e->data_id;
+		out->block_size = e->block_size;
+		out->mtime_ms = e->mtime_ms;
+		memcpy(out->etag, e->etag, sizeof(out->etag));
+		/* Refresh ahead, in the last quarter (at most 200 ms) of the
+		 * TTL: a file read all the time never expires, and what the
+		 * caller gets is never older than the TTL. */
+		int64_t margin = ttl / 4 < 200 ? ttl / 4 : 200;
+		if (now - e->fetched_ms >= ttl - margin)
+			queue_refresh(fc, e);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&fc->lock);
+	return rc;
+}
+
+void fcache_stats_get(struct fcache *fc, uint64_t *refreshes, uint64_t *drops)
+{
+	*refreshes = atomic_load(&fc->refreshes);
+	*drops = atomic_load(&fc->refresh_drops);
 }
 
 void fcache_invalidate(struct fcache *fc, const char *path)
 {
 	pthread_mutex_lock(&fc->lock);
-	struct entry *e = &fc->slots[slot_of(path)];
-	if (e->path && strcmp(e->path, path) == 0)
+	struct entry *e = find(fc, path);
+	if (e)
 		entry_clear(e);
 	pthread_mutex_unlock(&fc->lock);
 }
