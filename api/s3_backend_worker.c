@@ -83,7 +83,7 @@ static char *pq_path(const char *route, const char *path, const char *extra)
 
 /* "/bucket/key" without a trailing '/'; -EINVAL if it is not a valid
  * namespace path (the gateway validated the key already). */
-static int ns_path(const char *bucket, const char *key, char *out, size_t len)
+int s3_backend_worker_path(const char *bucket, const char *key, char *out, size_t len)
 {
 	size_t klen = strlen(key);
 	while (klen && key[klen - 1] == '/')
@@ -252,7 +252,7 @@ static int stat_object(void *ctx, const char *bucket, const char *key,
 {
 	struct worker_node *w = ctx;
 	char path[PATH_MAX_LEN + 1];
-	int rc = ns_path(bucket, key, path, sizeof(path));
+	int rc = s3_backend_worker_path(bucket, key, path, sizeof(path));
 	if (rc)
 		return rc;
 	bool marker = *key && key[strlen(key) - 1] == '/';
@@ -291,7 +291,7 @@ static int read_object(void *ctx, const char *bucket, const char *key, uint64_t 
 {
 	struct worker_node *w = ctx;
 	char path[PATH_MAX_LEN + 1];
-	int rc = ns_path(bucket, key, path, sizeof(path));
+	int rc = s3_backend_worker_path(bucket, key, path, sizeof(path));
 	if (rc)
 		return rc;
 	struct file_info *fi = malloc(sizeof(*fi));
@@ -453,7 +453,7 @@ static int put_object(void *ctx, const char *bucket, const char *key, struct s3_
 {
 	struct worker_node *w = ctx;
 	char path[PATH_MAX_LEN + 1];
-	int rc = ns_path(bucket, key, path, sizeof(path));
+	int rc = s3_backend_worker_path(bucket, key, path, sizeof(path));
 	if (rc)
 		return rc;
 	if (*key && key[strlen(key) - 1] == '/') {
@@ -493,7 +493,7 @@ static int delete_object(void *ctx, const char *bucket, const char *key, char *e
 			 size_t errlen)
 {
 	char path[PATH_MAX_LEN + 1];
-	int rc = ns_path(bucket, key, path, sizeof(path));
+	int rc = s3_backend_worker_path(bucket, key, path, sizeof(path));
 	if (rc)
 		return rc;
 	bool marker = *key && key[strlen(key) - 1] == '/';
@@ -576,9 +576,9 @@ static int copy_object(void *ctx, const char *src_bucket, const char *src_key,
 {
 	struct worker_node *w = ctx;
 	char src[PATH_MAX_LEN + 1], dst[PATH_MAX_LEN + 1];
-	int rc = ns_path(src_bucket, src_key, src, sizeof(src));
+	int rc = s3_backend_worker_path(src_bucket, src_key, src, sizeof(src));
 	if (!rc)
-		rc = ns_path(dst_bucket, dst_key, dst, sizeof(dst));
+		rc = s3_backend_worker_path(dst_bucket, dst_key, dst, sizeof(dst));
 	if (rc)
 		return rc;
 	cJSON *st = NULL;
@@ -809,7 +809,7 @@ static int mpu_complete(void *ctx, const char *bucket, const char *key, const ch
 		rc = s3_multipart_etag(parts, nparts, etag);
 	char path[PATH_MAX_LEN + 1];
 	if (!rc)
-		rc = ns_path(bucket, key, path, sizeof(path));
+		rc = s3_backend_worker_path(bucket, key, path, sizeof(path));
 	struct write_result r;
 	if (!rc)
 		rc = worker_write_file(w, path, WRITE_CACHE_THROUGH, concat_read, c, etag, &r, err,

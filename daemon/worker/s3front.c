@@ -1,0 +1,1162 @@
+/*
+ * The S3 front (s3front.h): epoll loops, connections, the fast path and the
+ * per-request proxy to the gateway. Each connection belongs to one loop
+ * thread for its whole life; nothing here is shared between loops except
+ * the listener and the (thread-safe) worker services.
+ */
+#include "daemon/worker/s3front.h"
+
+#include "api/s3_backend_worker.h"
+#include "api/s3_gateway.h"
+#include "api/s3_proto.h"
+#include "daemon/worker/blocksvc.h"
+#include "daemon/worker/filecache.h"
+#include "daemon/worker/s3front_http.h"
+#include "daemon/worker/worker.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/path.h"
+#include "lib/placement.h"
+#include "tier/tier.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FRONT_MAX_HEAD (16u << 10) /* a longer request head is refused */
+#define FRONT_IN_CAP (32u << 10)   /* client bytes buffered (head, pipelined, body) */
+#define FRONT_OUT_CAP (64u << 10)  /* gateway reply bytes buffered */
+#define FRONT_MAX_BLOCKS 32        /* a longer range goes to the gateway */
+#define FRONT_TICK_MS 250
+#define FRONT_MAX_EVENTS 256
+#define FRONT_BUDGET 32            /* requests per connection per loop turn */
+#define FRONT_MAX_LOOPS 64
+
+enum ev_kind { EV_LISTEN, EV_WAKE, EV_CLIENT, EV_BACKEND };
+
+struct ev {
+	enum ev_kind kind;
+	struct conn *c;
+};
+
+enum { T_NONE, T_IDLE, T_HEAD, T_IO }; /* what a connection's deadline is for */
+
+enum cstate {
+	CS_HEAD,  /* waiting for (the rest of) a request head */
+	CS_REPLY, /* sending a reply of our own: head, then block files */
+	CS_PROXY, /* exchanging one request with the gateway */
+};
+
+struct seg {
+	int fd;
+	uint64_t off, len;
+};
+
+/* One request handed to the gateway. */
+struct proxy {
+	int bfd;
+	bool connecting, brd, bwr;
+	/* client -> gateway: the first `fwd` bytes of c->in are this request's */
+	size_t fwd;
+	uint64_t head_left, body_left;
+	bool chunked_req;
+	struct s3fh_chunked rq;
+	bool req_classified; /* every byte of the request is in c->in or sent */
+	/* gateway -> client */
+	char *buf;
+	size_t len, off, ready; /* buf[off, ready) may go to the client */
+	bool head_method;
+	bool in_head;           /* parsing a response head */
+	enum { RB_LEN, RB_CHUNKED, RB_EOF } mode;
+	uint64_t resp_left;
+	struct s3fh_chunked rs;
+	bool resp_done, resp_close, sent_any, backend_eof;
+};
+
+struct conn {
+	struct ev ev, bev;
+	int fd;
+	struct loop *lp;
+	struct conn *prev, *next;       /* the loop's connections */
+	struct conn *ready_next;        /* the loop's ready list */
+	bool on_ready;
+	enum cstate state;
+	bool rd, wr;                    /* readiness (edge-triggered) */
+	bool close_after;
+	int timer;                      /* T_* */
+	int64_t deadline_ms;            /* of timer */
+	char *in;
+	size_t in_len;
+	size_t scanned;                 /* c->in holds no head end before this */
+	/* CS_REPLY */
+	char *out;
+	size_t out_len, out_off;
+	struct seg *segs;
+	unsigned nsegs, seg_i;
+	bool count_read;
+	uint64_t body_bytes;
+	int64_t start_us;
+	/* CS_PROXY */
+	struct proxy *px;
+};
+
+struct loop {
+	struct s3front *f;
+	int ep, wake_fd;
+	pthread_t thread;
+	struct conn *conns;
+	struct conn *ready;
+	bool listening;
+	struct ev listen_ev, wake_ev;
+};
+
+struct s3front {
+	struct s3front_config cfg;
+	int lfd;
+	struct sockaddr_in up_addr;
+	struct loop loops[FRONT_MAX_LOOPS];
+	int nloops;
+	atomic_bool stop;
+	char url[160];
+	_Atomic bool warned_emfile;
+};
+
+static int64_t now_ms(void)
+{
+	return clock_mono_ms();
+}
+
+/* ---- connections ---- */
+
+static void ready_push(struct conn *c)
+{
+	if (c->on_ready)
+		return;
+	c->on_ready = true;
+	c->ready_next = c->lp->ready;
+	c->lp->ready = c;
+}
+
+static void reply_reset(struct conn *c)
+{
+	for (unsigned i = c->seg_i; i < c->nsegs; i++)
+		close(c->segs[i].fd);
+	free(c->segs);
+	c->segs = NULL;
+	c->nsegs = c->seg_i = 0;
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+	c->count_read = false;
+	c->body_bytes = 0;
+}
+
+static void proxy_free(struct conn *c)
+{
+	struct proxy *px = c->px;
+	if (!px)
+		return;
+	if (px->bfd >= 0)
+		close(px->bfd); /* also leaves the epoll set */
+	free(px->buf);
+	free(px);
+	c->px = NULL;
+}
+
+static void conn_close(struct conn *c)
+{
+	struct loop *lp = c->lp;
+	reply_reset(c);
+	proxy_free(c);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		lp->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->on_ready) {
+		for (struct conn **pp = &lp->ready; *pp; pp = &(*pp)->ready_next) {
+			if (*pp == c) {
+				*pp = c->ready_next;
+				break;
+			}
+		}
+	}
+	free(c->in);
+	atomic_fetch_sub(&lp->f->cfg.w->front.open, 1);
+	free(c);
+}
+
+static void consume_in(struct conn *c, size_t n)
+{
+	memmove(c->in, c->in + n, c->in_len - n);
+	c->in_len -= n;
+	c->scanned = 0;
+}
+
+/* Reads what fits into c->in. 1 read something, 0 would block, -1 EOF or
+ * error (the caller closes). */
+static int fill_in(struct conn *c)
+{
+	if (!c->in && !(c->in = malloc(FRONT_IN_CAP)))
+		return -1;
+	if (c->in_len >= FRONT_IN_CAP)
+		return 0;
+	ssize_t n = recv(c->fd, c->in + c->in_len, FRONT_IN_CAP - c->in_len, 0);
+	if (n > 0) {
+		c->in_len += (size_t)n;
+		return 1;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		c->rd = false;
+		return 0;
+	}
+	if (n < 0 && errno == EINTR)
+		return 1;
+	return -1;
+}
+
+/* ---- replies of our own ---- */
+
+/* An S3 error reply; the connection closes after it (the request may have
+ * had a body we did not read, or its head was not understood). */
+static void reply_error(struct conn *c, int status, const char *code, const char *msg,
+			const char *resource)
+{
+	struct s3front *f = c->lp->f;
+	char rid[S3_GW_REQUEST_ID_LEN];
+	s3_gw_request_id(f->cfg.gw, rid);
+	char *xml = NULL;
+	size_t xlen = 0;
+	if (s3_xml_error(code, msg, resource, rid, &xml, &xlen))
+		xlen = 0;
+	size_t cap = xlen + 512;
+	reply_reset(c);
+	c->out = malloc(cap);
+	if (!c->out) {
+		free(xml);
+		c->close_after = true;
+		return;
+	}
+	int n = snprintf(c->out, cap,
+			 "HTTP/1.1 %d %s\r\nContent-Type: application/xml\r\n"
+			 "Content-Length: %zu\r\nx-amz-request-id: %s\r\nx-amz-id-2: %s\r\n"
+			 "Server: strata\r\nConnection: close\r\n\r\n",
+			 status, s3fh_reason(status), xlen, rid, rid);
+	if (n > 0 && (size_t)n + xlen <= cap) {
+		if (xlen)
+			memcpy(c->out + n, xml, xlen);
+		c->out_len = (size_t)n + xlen;
+	}
+	free(xml);
+	c->close_after = true;
+	c->state = CS_REPLY;
+}
+
+static void set_timer(struct conn *c, int timer)
+{
+	const struct s3front_config *cfg = &c->lp->f->cfg;
+	c->timer = timer;
+	c->deadline_ms = now_ms() + (timer == T_IDLE	  ? cfg->idle_timeout_ms
+				     : timer == T_HEAD ? cfg->header_timeout_ms
+						       : cfg->io_timeout_ms);
+}
+
+static void set_io_deadline(struct conn *c)
+{
+	set_timer(c, T_IO);
+}
+
+/* Whether c->in holds the end of a head (an empty line); remembers how far
+ * it looked, so a head that trickles in byte by byte is scanned once. */
+static bool head_complete(struct conn *c)
+{
+	size_t from = c->scanned > 2 ? c->scanned - 2 : 0;
+	for (size_t i = from; i < c->in_len; i++) {
+		if (c->in[i] != '\n')
+			continue;
+		if ((i + 1 < c->in_len && c->in[i + 1] == '\n') ||
+		    (i + 2 < c->in_len && c->in[i + 1] == '\r' && c->in[i + 2] == '\n'))
+			return true;
+	}
+	c->scanned = c->in_len;
+	return false;
+}
+
+/*
+ * Sends what is pending of an own reply. 1 done, 0 would block, -1 the
+ * client is gone.
+ */
+static int send_reply(struct conn *c)
+{
+	for (;;) {
+		if (c->out_off < c->out_len) {
+			int more = c->seg_i < c->nsegs ? MSG_MORE : 0;
+			ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+					 MSG_NOSIGNAL | more);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					c->wr = false;
+					return 0;
+				}
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+			c->out_off += (size_t)n;
+			set_io_deadline(c);
+			continue;
+		}
+		if (c->seg_i < c->nsegs) {
+			struct seg *s = &c->segs[c->seg_i];
+			if (!s->len) {
+				close(s->fd);
+				c->seg_i++;
+				continue;
+			}
+			off_t off = (off_t)s->off;
+			size_t want = s->len > (1u << 30) ? (1u << 30) : (size_t)s->len;
+			ssize_t n = sendfile(c->fd, s->fd, &off, want);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					c->wr = false;
+					return 0;
+				}
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+			if (n == 0)
+				return -1; /* the block file is shorter than it said */
+			s->off += (uint64_t)n;
+			s->len -= (uint64_t)n;
+			atomic_fetch_add(&c->lp->f->cfg.w->front.bytes, (uint64_t)n);
+			set_io_deadline(c);
+			continue;
+		}
+		return 1;
+	}
+}
+
+/* ---- the fast path ---- */
+
+/* Why a request is not served here; the gateway gets it instead. */
+#define SLOW 1
+
+/*
+ * Tries to answer a GET/HEAD from the cache. 0: c is set up to send the
+ * reply; SLOW: hand it to the gateway (nothing was sent or kept).
+ */
+static int try_fast(struct conn *c, const struct s3fh_request *r)
+{
+	struct s3front *f = c->lp->f;
+	struct worker_node *w = f->cfg.w;
+	bool head;
+	if (r->method.len == 3 && memcmp(r->method.p, "GET", 3) == 0)
+		head = false;
+	else if (r->method.len == 4 && memcmp(r->method.p, "HEAD", 4) == 0)
+		head = true;
+	else
+		return SLOW;
+	/* Anything the fast path does not implement: a body, a query (every
+	 * query changes what S3 does), conditions, Expect, several Ranges, a
+	 * signature to check. */
+	if (!f->cfg.fast || (r->has_length && r->content_length) || r->chunked || r->expect ||
+	    r->conditional || r->nrange > 1 || r->target.len >= 4096 || r->target.p[0] != '/' ||
+	    memchr(r->target.p, '?', r->target.len) || memchr(r->target.p, '#', r->target.len))
+		return SLOW;
+	char raw[4096], range[128];
+	memcpy(raw, r->target.p, r->target.len);
+	raw[r->target.len] = '\0';
+	if (r->nrange) {
+		if (r->range.len >= sizeof(range))
+			return SLOW;
+		memcpy(range, r->range.p, r->range.len);
+		range[r->range.len] = '\0';
+	}
+	int64_t start_us = bsvc_now_us();
+	struct s3_http_in hin = { head ? "HEAD" : "GET", raw, NULL, NULL };
+	struct s3_request sr;
+	char err[256];
+	if (s3_classify(&hin, &sr, err, sizeof(err)))
+		return SLOW;
+	int rc = SLOW;
+	char path[PATH_MAX_LEN + 1];
+	struct fcache_meta m;
+	if ((sr.op != S3_OP_GET_OBJECT && sr.op != S3_OP_HEAD_OBJECT) || sr.dir_marker ||
+	    s3_backend_worker_path(sr.bucket, sr.key, path, sizeof(path)) ||
+	    fcache_peek(w->fcache, path, &m) || m.block_size <= 0)
+		goto out_free_req;
+	bool partial = false;
+	uint64_t first = 0, last = 0;
+	if (s3_range_parse(r->nrange ? range : NULL, m.length, &partial, &first, &last))
+		goto out_free_req; /* 416: the gateway words it */
+	uint64_t len = partial ? last - first + 1 : m.length;
+	if (!partial)
+		first = 0;
+	uint64_t bs = (uint64_t)m.block_size;
+	unsigned nblocks = 0;
+	struct seg *segs = NULL;
+	if (!head && len) {
+		uint64_t bfirst = first / bs, blast = (first + len - 1) / bs;
+		if (blast - bfirst + 1 > FRONT_MAX_BLOCKS)
+			goto out_free_req;
+		segs = malloc((size_t)(blast - bfirst + 1) * sizeof(*segs));
+		if (!segs)
+			goto out_free_req;
+		/* Every block must be here, opened before anything goes out:
+		 * blocks are immutable files, so an open fd keeps serving the
+		 * same bytes even if the block is evicted meanwhile. */
+		for (uint64_t i = bfirst; i <= blast; i++) {
+			struct tier_block_fd bf;
+			uint64_t lo = i == bfirst ? first % bs : 0;
+			uint64_t hi = i == blast ? (first + len - 1) % bs + 1 : bs;
+			if (tier_block_open_fd(w->tiers, placement_block_id(m.data_id, i), &bf))
+				break;
+			if (hi > bf.len) { /* shorter than the file says: the slow path fixes it */
+				close(bf.fd);
+				break;
+			}
+			segs[nblocks++] = (struct seg){ bf.fd, bf.data_offset + lo, hi - lo };
+		}
+		if (nblocks != blast - bfirst + 1) {
+			for (unsigned i = 0; i < nblocks; i++)
+				close(segs[i].fd);
+			free(segs);
+			goto out_free_req;
+		}
+	}
+	struct s3_object_info info = { .size = m.length, .mtime = m.mtime_ms / 1000 };
+	snprintf(info.etag, sizeof(info.etag), "%s", m.etag);
+	s3_gw_fill_etag(&info);
+	char etag[S3_ETAG_MAX + 4], lm[32], crange[96] = "", rid[S3_GW_REQUEST_ID_LEN];
+	s3_etag_quote(info.etag, etag, sizeof(etag));
+	s3_time_http(info.mtime, lm);
+	s3_gw_request_id(f->cfg.gw, rid);
+	if (partial)
+		snprintf(crange, sizeof(crange), "Content-Range: bytes %" PRIu64 "-%" PRIu64
+			 "/%" PRIu64 "\r\n", first, last, m.length);
+	bool keep = s3fh_keep_alive(r);
+	/* Date, as CivetWeb sends it on the slow path: formatted once a second. */
+	static __thread int64_t date_sec = -1;
+	static __thread char date[32];
+	int64_t sec = (int64_t)time(NULL);
+	if (sec != date_sec) {
+		s3_time_http(sec, date);
+		date_sec = sec;
+	}
+	reply_reset(c);
+	c->out = malloc(1024);
+	if (!c->out) {
+		for (unsigned i = 0; i < nblocks; i++)
+			close(segs[i].fd);
+		free(segs);
+		goto out_free_req;
+	}
+	int n = snprintf(c->out, 1024,
+			 "HTTP/1.1 %d %s\r\nContent-Type: application/octet-stream\r\n"
+			 "Content-Length: %" PRIu64 "\r\nx-amz-request-id: %s\r\n"
+			 "x-amz-id-2: %s\r\nServer: strata\r\nETag: %s\r\nLast-Modified: %s\r\n"
+			 "Accept-Ranges: bytes\r\n%sDate: %s\r\nConnection: %s\r\n\r\n",
+			 partial ? 206 : 200, partial ? "Partial Content" : "OK", len, rid, rid,
+			 etag, lm, crange, date, keep ? "keep-alive" : "close");
+	c->out_len = n > 0 && n < 1024 ? (size_t)n : 0;
+	c->segs = segs;
+	c->nsegs = nblocks;
+	c->close_after = !keep;
+	c->count_read = nblocks > 0;
+	c->body_bytes = head ? 0 : len;
+	c->start_us = start_us;
+	c->state = CS_REPLY;
+	atomic_fetch_add(&w->front.hits, 1);
+	rc = 0;
+out_free_req:
+	s3_request_free(&sr);
+	return rc;
+}
+
+/* The reply went out completely. */
+static void reply_done(struct conn *c)
+{
+	struct worker_node *w = c->lp->f->cfg.w;
+	if (c->count_read)
+		bsvc_count_cached_read(w->bsvc, c->nsegs, c->body_bytes, c->start_us);
+	reply_reset(c);
+	c->state = CS_HEAD;
+}
+
+/* ---- the proxy to the gateway ---- */
+
+static int proxy_start(struct conn *c, const struct s3fh_request *r)
+{
+	struct s3front *f = c->lp->f;
+	struct proxy *px = calloc(1, sizeof(*px));
+	if (!px || !(px->buf = malloc(FRONT_OUT_CAP))) {
+		free(px);
+		return -ENOMEM;
+	}
+	px->bfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (px->bfd < 0) {
+		int e = -errno;
+		free(px->buf);
+		free(px);
+		return e;
+	}
+	int one = 1;
+	setsockopt(px->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->px = px;
+	int rc = connect(px->bfd, (struct sockaddr *)&f->up_addr, sizeof(f->up_addr));
+	if (rc && errno != EINPROGRESS) {
+		rc = -errno;
+		proxy_free(c);
+		return rc;
+	}
+	px->connecting = rc != 0;
+	px->bwr = !px->connecting;
+	px->brd = true;
+	c->bev = (struct ev){ EV_BACKEND, c };
+	struct epoll_event ee = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+				  .data.ptr = &c->bev };
+	if (epoll_ctl(c->lp->ep, EPOLL_CTL_ADD, px->bfd, &ee)) {
+		rc = -errno;
+		proxy_free(c);
+		return rc;
+	}
+	px->head_left = r->head_len;
+	px->body_left = r->has_length ? r->content_length : 0;
+	px->chunked_req = r->chunked;
+	px->head_method = r->method.len == 4 && memcmp(r->method.p, "HEAD", 4) == 0;
+	px->in_head = true;
+	c->close_after = !s3fh_keep_alive(r);
+	c->state = CS_PROXY;
+	set_io_deadline(c);
+	atomic_fetch_add(&f->cfg.w->front.proxied, 1);
+	return 0;
+}
+
+/* Marks more of c->in as this request's bytes. -1 on broken chunking. */
+static int classify_request(struct conn *c)
+{
+	struct proxy *px = c->px;
+	while (!px->req_classified && px->fwd < c->in_len) {
+		size_t avail = c->in_len - px->fwd;
+		if (px->head_left) {
+			size_t take = avail < px->head_left ? avail : (size_t)px->head_left;
+			px->head_left -= take;
+			px->fwd += take;
+		} else if (px->chunked_req) {
+			long n = s3fh_chunked_feed(&px->rq, c->in + px->fwd, avail);
+			if (n < 0)
+				return -1;
+			px->fwd += (size_t)n;
+			if (px->rq.done)
+				px->req_classified = true;
+		} else {
+			size_t take = avail < px->body_left ? avail : (size_t)px->body_left;
+			px->body_left -= take;
+			px->fwd += take;
+		}
+		if (!px->head_left && !px->chunked_req && !px->body_left)
+			px->req_classified = true;
+	}
+	if (!px->head_left && !px->chunked_req && !px->body_left)
+		px->req_classified = true;
+	return 0;
+}
+
+/* Marks more of px->buf as reply bytes for the client. -1: the gateway's
+ * reply cannot be framed. */
+static int classify_response(struct proxy *px)
+{
+	while (!px->resp_done && px->ready < px->len) {
+		if (px->in_head) {
+			struct s3fh_response rh;
+			int rc = s3fh_parse_response(px->buf + px->ready, px->len - px->ready, &rh);
+			if (rc < 0)
+				return -1;
+			if (rc == 0) {
+				if (px->len - px->ready >= FRONT_MAX_HEAD)
+					return -1;
+				return 0;
+			}
+			px->ready += rh.head_len;
+			if (rh.status >= 100 && rh.status < 200)
+				continue; /* 100 Continue: the real head follows */
+			px->in_head = false;
+			px->resp_close = rh.conn_close;
+			if (px->head_method || rh.status == 204 || rh.status == 304) {
+				px->resp_done = true;
+			} else if (rh.chunked) {
+				px->mode = RB_CHUNKED;
+			} else if (rh.has_length) {
+				px->mode = RB_LEN;
+				px->resp_left = rh.content_length;
+				px->resp_done = rh.content_length == 0;
+			} else {
+				px->mode = RB_EOF;
+				px->resp_close = true;
+			}
+			continue;
+		}
+		size_t avail = px->len - px->ready;
+		if (px->mode == RB_LEN) {
+			size_t take = avail < px->resp_left ? avail : (size_t)px->resp_left;
+			px->resp_left -= take;
+			px->ready += take;
+			px->resp_done = px->resp_left == 0;
+		} else if (px->mode == RB_CHUNKED) {
+			long n = s3fh_chunked_feed(&px->rs, px->buf + px->ready, avail);
+			if (n < 0)
+				return -1;
+			px->ready += (size_t)n;
+			px->resp_done = px->rs.done;
+		} else {
+			px->ready = px->len;
+		}
+	}
+	if (px->resp_done)
+		px->len = px->ready; /* nothing may follow a reply */
+	return 0;
+}
+
+enum { P_AGAIN, P_DONE, P_CLOSE };
+
+/* The gateway failed before replying: tell the client, then close. */
+static int proxy_fail(struct conn *c, const char *why)
+{
+	struct proxy *px = c->px;
+	bool sent = px->sent_any;
+	log_warn("S3 front: the gateway %s", why);
+	proxy_free(c);
+	if (sent)
+		return P_CLOSE;
+	reply_error(c, 503, "ServiceUnavailable", "the S3 gateway did not answer", "");
+	return P_DONE;
+}
+
+/* Moves bytes both ways as far as they go. */
+static int proxy_drive(struct conn *c)
+{
+	struct proxy *px = c->px;
+	bool progress = true;
+	while (progress) {
+		progress = false;
+		if (px->connecting) {
+			if (!px->bwr)
+				return P_AGAIN;
+			int e = 0;
+			socklen_t el = sizeof(e);
+			getsockopt(px->bfd, SOL_SOCKET, SO_ERROR, &e, &el);
+			if (e)
+				return proxy_fail(c, "refused the connection");
+			px->connecting = false;
+		}
+		/* client -> gateway */
+		if (!px->req_classified && c->rd && c->in_len < FRONT_IN_CAP) {
+			int rc = fill_in(c);
+			if (rc < 0) {
+				proxy_free(c);
+				return P_CLOSE; /* client left in the middle of its request */
+			}
+			progress |= rc > 0;
+		}
+		if (classify_request(c))
+			return P_CLOSE; /* the gateway would refuse it too; nothing to save */
+		if (px->fwd && px->bwr) {
+			ssize_t n = send(px->bfd, c->in, px->fwd, MSG_NOSIGNAL);
+			if (n > 0) {
+				consume_in(c, (size_t)n);
+				px->fwd -= (size_t)n;
+				progress = true;
+			} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				px->bwr = false;
+			} else if (n < 0 && errno != EINTR) {
+				/* The gateway closed early (an error reply with
+				 * Connection: close): finish sending its reply. */
+				px->req_classified = true;
+				px->fwd = 0;
+				c->in_len = 0;
+	c->scanned = 0;
+				c->close_after = true;
+			}
+		}
+		/* gateway -> client */
+		if (!px->resp_done && !px->backend_eof && px->brd) {
+			if (px->off && px->off == px->len) {
+				px->off = px->len = px->ready = 0;
+			} else if (px->off && px->len == FRONT_OUT_CAP) {
+				memmove(px->buf, px->buf + px->off, px->len - px->off);
+				px->len -= px->off;
+				px->ready -= px->off;
+				px->off = 0;
+			}
+			if (px->len < FRONT_OUT_CAP) {
+				ssize_t n = recv(px->bfd, px->buf + px->len, FRONT_OUT_CAP - px->len, 0);
+				if (n > 0) {
+					px->len += (size_t)n;
+					progress = true;
+				} else if (n == 0) {
+					px->backend_eof = true;
+				} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					px->brd = false;
+				} else if (errno != EINTR) {
+					px->backend_eof = true;
+				}
+				if (classify_response(px))
+					return proxy_fail(c, "sent a reply that cannot be framed");
+			}
+		}
+		if (px->ready > px->off && c->wr) {
+			ssize_t n = send(c->fd, px->buf + px->off, px->ready - px->off, MSG_NOSIGNAL);
+			if (n > 0) {
+				px->off += (size_t)n;
+				px->sent_any = true;
+				progress = true;
+			} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				c->wr = false;
+			} else if (n < 0 && errno != EINTR) {
+				proxy_free(c);
+				return P_CLOSE;
+			}
+		}
+		if (progress)
+			set_io_deadline(c);
+		if (px->resp_done && px->off == px->ready) {
+			/* A reply before the whole request was sent: the rest of
+			 * the request cannot be told from a next one. */
+			if (!px->req_classified || px->fwd || px->resp_close)
+				c->close_after = true;
+			if (px->req_classified && !px->fwd) {
+				/* bytes after the request are the next one */
+			} else {
+				c->in_len = 0;
+	c->scanned = 0;
+			}
+			proxy_free(c);
+			return P_DONE;
+		}
+		if (px->backend_eof && !px->resp_done) {
+			if (px->mode == RB_EOF && !px->in_head) {
+				px->resp_done = true; /* close-delimited: flush, then close */
+				px->resp_close = true;
+				progress = true;
+				continue;
+			}
+			if (px->off < px->ready) {
+				if (!progress)
+					return P_AGAIN; /* flush what came, then fail */
+				continue;
+			}
+			return proxy_fail(c, "closed the connection in the middle of a reply");
+		}
+	}
+	return P_AGAIN;
+}
+
+/* ---- one connection's state machine ---- */
+
+static void bad_request(struct conn *c, const char *msg)
+{
+	atomic_fetch_add(&c->lp->f->cfg.w->front.bad_requests, 1);
+	reply_error(c, 400, "InvalidRequest", msg, "");
+	c->in_len = 0;
+	c->scanned = 0;
+}
+
+/* Handles the complete head at the start of c->in. */
+static void handle_request(struct conn *c, const struct s3fh_request *r)
+{
+	if (try_fast(c, r) == 0) {
+		consume_in(c, r->head_len);
+		set_io_deadline(c);
+		return;
+	}
+	int rc = proxy_start(c, r);
+	if (rc) {
+		log_warn("S3 front: cannot reach the gateway: %s", strerror(-rc));
+		reply_error(c, 503, "ServiceUnavailable", "the S3 gateway is not reachable", "");
+		c->in_len = 0;
+	c->scanned = 0;
+	}
+}
+
+/* Runs c as far as it goes without blocking; frees it when it ends. */
+static void conn_drive(struct conn *c)
+{
+	int budget = FRONT_BUDGET;
+	for (;;) {
+		if (c->state == CS_HEAD) {
+			if (c->close_after) {
+				conn_close(c);
+				return;
+			}
+			if (budget-- <= 0) {
+				ready_push(c);
+				return;
+			}
+			struct s3fh_request r;
+			int rc = c->in_len && head_complete(c) ? s3fh_parse_request(c->in, c->in_len, &r)
+							       : 0;
+			if (rc < 0) {
+				bad_request(c, "malformed request head");
+				continue;
+			}
+			if (rc > 0) {
+				handle_request(c, &r);
+				continue;
+			}
+			if (c->in_len >= FRONT_MAX_HEAD) {
+				bad_request(c, "request head too large (16 KiB at most)");
+				continue;
+			}
+			if (!c->rd) {
+				/* Waiting: for a next request (idle) or the rest of
+				 * this head (header timeout since its first wait). */
+				int want = c->in_len ? T_HEAD : T_IDLE;
+				if (!c->in_len) {
+					free(c->in); /* idle: keep nothing */
+					c->in = NULL;
+				}
+				if (c->timer != want)
+					set_timer(c, want);
+				return;
+			}
+			if (fill_in(c) < 0) {
+				conn_close(c);
+				return;
+			}
+			continue;
+		}
+		if (c->state == CS_REPLY) {
+			int rc = send_reply(c);
+			if (rc < 0) {
+				conn_close(c);
+				return;
+			}
+			if (rc == 0)
+				return;
+			reply_done(c);
+			c->timer = T_NONE;
+			continue;
+		}
+		int rc = proxy_drive(c);
+		if (rc == P_AGAIN)
+			return;
+		if (rc == P_CLOSE) {
+			conn_close(c);
+			return;
+		}
+		if (c->state == CS_PROXY)
+			c->state = CS_HEAD;
+		c->timer = T_NONE;
+	}
+}
+
+static void conn_timeout(struct conn *c)
+{
+	if (c->state == CS_HEAD && c->timer == T_HEAD) {
+		/* Slow head (slowloris): say so, then close. */
+		bad_request(c, "request head not received in time");
+		set_io_deadline(c);
+		conn_drive(c);
+		return;
+	}
+	if (c->state == CS_PROXY)
+		log_warn("S3 front: a request to the gateway made no progress for %lld ms; closed",
+			 (long long)c->lp->f->cfg.io_timeout_ms);
+	conn_close(c);
+}
+
+/* ---- loops ---- */
+
+static void accept_some(struct loop *lp)
+{
+	struct s3front *f = lp->f;
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Out of descriptors: stop accepting for a tick rather
+				 * than spin on a listener that stays readable. */
+				if (!atomic_exchange(&f->warned_emfile, true))
+					log_warn("S3 front: cannot accept connections: %s "
+						 "(logged once)", strerror(errno));
+				epoll_ctl(lp->ep, EPOLL_CTL_DEL, f->lfd, NULL);
+				lp->listening = false;
+			}
+			return;
+		}
+		struct conn *c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			return;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->fd = fd;
+		c->lp = lp;
+		c->ev = (struct ev){ EV_CLIENT, c };
+		c->rd = c->wr = true;
+		c->state = CS_HEAD;
+		set_timer(c, T_IDLE);
+		struct epoll_event ee = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+					  .data.ptr = &c->ev };
+		if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ee)) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = lp->conns;
+		if (lp->conns)
+			lp->conns->prev = c;
+		lp->conns = c;
+		atomic_fetch_add(&f->cfg.w->front.connections, 1);
+		atomic_fetch_add(&f->cfg.w->front.open, 1);
+		conn_drive(c);
+	}
+}
+
+static void listen_on(struct loop *lp)
+{
+	struct epoll_event ee = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &lp->listen_ev };
+	if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->f->lfd, &ee) == 0)
+		lp->listening = true;
+}
+
+static void tick(struct loop *lp)
+{
+	if (!lp->listening)
+		listen_on(lp);
+	int64_t now = now_ms();
+	struct conn *c = lp->conns;
+	while (c) {
+		struct conn *next = c->next;
+		if (c->timer != T_NONE && now >= c->deadline_ms)
+			conn_timeout(c);
+		c = next;
+	}
+}
+
+static void *loop_main(void *arg)
+{
+	struct loop *lp = arg;
+	struct s3front *f = lp->f;
+	struct epoll_event evs[FRONT_MAX_EVENTS];
+	int64_t next_tick = now_ms() + FRONT_TICK_MS;
+	while (!atomic_load(&f->stop)) {
+		int64_t now = now_ms();
+		int timeout = lp->ready ? 0 : (int)(next_tick > now ? next_tick - now : 0);
+		int n = epoll_wait(lp->ep, evs, FRONT_MAX_EVENTS, timeout);
+		if (n < 0 && errno != EINTR) {
+			log_error("S3 front: epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct ev *ev = evs[i].data.ptr;
+			uint32_t e = evs[i].events;
+			if (ev->kind == EV_LISTEN) {
+				accept_some(lp);
+				continue;
+			}
+			if (ev->kind == EV_WAKE)
+				continue;
+			struct conn *c = ev->c;
+			bool err = e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP);
+			if (ev->kind == EV_CLIENT) {
+				if (e & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+					c->rd = true;
+				if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+					c->wr = true;
+			} else if (c->px) {
+				if (e & EPOLLIN || err)
+					c->px->brd = true;
+				if (e & EPOLLOUT || err)
+					c->px->bwr = true;
+			} else {
+				continue;
+			}
+			/* A connection closed by an earlier event of this batch is
+			 * gone; events of its fds cannot follow (closing an fd
+			 * removes it from the set, and only this thread closes). */
+			ready_push(c);
+		}
+		/* Drive every connection with news once per turn (events of a
+		 * client and its backend are merged). */
+		struct conn *list = lp->ready;
+		lp->ready = NULL;
+		while (list) {
+			struct conn *c = list;
+			list = c->ready_next;
+			c->on_ready = false;
+			conn_drive(c);
+		}
+		if (now_ms() >= next_tick) {
+			tick(lp);
+			next_tick = now_ms() + FRONT_TICK_MS;
+		}
+	}
+	return NULL;
+}
+
+/* ---- start / stop ---- */
+
+static int listen_socket(const char *bind_addr, int port, char *url, size_t urllen, char *err,
+			 size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	char portstr[16];
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	const char *host = bind_addr;
+	char unbr[128];
+	if (host[0] == '[') { /* "[::1]" */
+		snprintf(unbr, sizeof(unbr), "%s", host + 1);
+		char *e = strchr(unbr, ']');
+		if (e)
+			*e = '\0';
+		host = unbr;
+	}
+	struct addrinfo *res = NULL;
+	int gai = getaddrinfo(host, portstr, &hints, &res);
+	if (gai) {
+		snprintf(err, errlen, "worker.bind '%s': %s", bind_addr, gai_strerror(gai));
+		return -EINVAL;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		int e = -errno;
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		freeaddrinfo(res);
+		return e;
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 4096)) {
+		int e = -errno;
+		snprintf(err, errlen, "worker S3 on %s:%d: %s", bind_addr, port, strerror(errno));
+		close(fd);
+		freeaddrinfo(res);
+		return e;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	char addr[INET6_ADDRSTRLEN] = "";
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
+		snprintf(url, urllen, "http://[%s]:%d", addr, ntohs(s6->sin6_port));
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof(addr));
+		snprintf(url, urllen, "http://%s:%d", addr, ntohs(s4->sin_port));
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+int s3front_start(const struct s3front_config *cfg, struct s3front **out, char *err,
+		  size_t errlen)
+{
+	struct s3front *f = calloc(1, sizeof(*f));
+	if (!f) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	f->cfg = *cfg;
+	f->lfd = -1;
+	f->up_addr.sin_family = AF_INET;
+	f->up_addr.sin_port = htons((uint16_t)cfg->upstream_port);
+	f->up_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (nthreads < 1)
+		nthreads = 1;
+	if (nthreads > FRONT_MAX_LOOPS)
+		nthreads = FRONT_MAX_LOOPS;
+	int rc = listen_socket(cfg->bind, cfg->port, f->url, sizeof(f->url), err, errlen);
+	if (rc < 0)
+		goto err_free;
+	f->lfd = rc;
+	for (int i = 0; i < nthreads; i++) {
+		struct loop *lp = &f->loops[i];
+		lp->f = f;
+		lp->listen_ev.kind = EV_LISTEN;
+		lp->wake_ev.kind = EV_WAKE;
+		lp->ep = epoll_create1(EPOLL_CLOEXEC);
+		lp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (lp->ep < 0 || lp->wake_fd < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "epoll/eventfd: %s", strerror(errno));
+			if (lp->ep >= 0)
+				close(lp->ep);
+			if (lp->wake_fd >= 0)
+				close(lp->wake_fd);
+			goto err_stop;
+		}
+		struct epoll_event ee = { .events = EPOLLIN, .data.ptr = &lp->wake_ev };
+		epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->wake_fd, &ee);
+		listen_on(lp);
+		if ((rc = -pthread_create(&lp->thread, NULL, loop_main, lp))) {
+			snprintf(err, errlen, "cannot start a thread: %s", strerror(-rc));
+			close(lp->ep);
+			close(lp->wake_fd);
+			goto err_stop;
+		}
+		f->nloops++;
+	}
+	*out = f;
+	return 0;
+err_stop:
+	s3front_stop(f);
+	return rc;
+err_free:
+	free(f);
+	return rc;
+}
+
+void s3front_stop(struct s3front *f)
+{
+	if (!f)
+		return;
+	atomic_store(&f->stop, true);
+	for (int i = 0; i < f->nloops; i++) {
+		uint64_t one = 1;
+		if (write(f->loops[i].wake_fd, &one, sizeof(one)) < 0)
+			log_debug("S3 front: wake: %s", strerror(errno));
+	}
+	for (int i = 0; i < f->nloops; i++) {
+		struct loop *lp = &f->loops[i];
+		pthread_join(lp->thread, NULL);
+		while (lp->conns)
+			conn_close(lp->conns);
+		close(lp->ep);
+		close(lp->wake_fd);
+	}
+	if (f->lfd >= 0)
+		close(f->lfd);
+	free(f);
+}
+
+const char *s3front_url(const struct s3front *f)
+{
+	return f->url;
+}
