@@ -232,6 +232,20 @@ static int fill_in(struct conn *c)
 	return -1;
 }
 
+static void set_timer(struct conn *c, int timer)
+{
+	const struct s3front_config *cfg = &c->lp->f->cfg;
+	c->timer = timer;
+	c->deadline_ms = now_ms() + (timer == T_IDLE	  ? cfg->idle_timeout_ms
+				     : timer == T_HEAD ? cfg->header_timeout_ms
+						       : cfg->io_timeout_ms);
+}
+
+static void set_io_deadline(struct conn *c)
+{
+	set_timer(c, T_IO);
+}
+
 /* ---- replies of our own ---- */
 
 /* An S3 error reply; the connection closes after it (the request may have
@@ -267,20 +281,7 @@ static void reply_error(struct conn *c, int status, const char *code, const char
 	free(xml);
 	c->close_after = true;
 	c->state = CS_REPLY;
-}
-
-static void set_timer(struct conn *c, int timer)
-{
-	const struct s3front_config *cfg = &c->lp->f->cfg;
-	c->timer = timer;
-	c->deadline_ms = now_ms() + (timer == T_IDLE	  ? cfg->idle_timeout_ms
-				     : timer == T_HEAD ? cfg->header_timeout_ms
-						       : cfg->io_timeout_ms);
-}
-
-static void set_io_deadline(struct conn *c)
-{
-	set_timer(c, T_IO);
+	set_io_deadline(c);
 }
 
 /* Whether c->in holds the end of a head (an empty line); remembers how far
@@ -817,11 +818,11 @@ static void conn_drive(struct conn *c)
 				bad_request(c, "malformed request head");
 				continue;
 			}
-			if (rc > 0) {
+			if (rc > 0 && r.head_len <= FRONT_MAX_HEAD) {
 				handle_request(c, &r);
 				continue;
 			}
-			if (c->in_len >= FRONT_MAX_HEAD) {
+			if (rc > 0 || c->in_len >= FRONT_MAX_HEAD) {
 				bad_request(c, "request head too large (16 KiB at most)");
 				continue;
 			}
