@@ -693,7 +693,7 @@ static int proxy_drive(struct conn *c)
 				px->req_classified = true;
 				px->fwd = 0;
 				c->in_len = 0;
-	c->scanned = 0;
+				c->scanned = 0;
 				c->close_after = true;
 			}
 		}
@@ -747,7 +747,7 @@ static int proxy_drive(struct conn *c)
 				/* bytes after the request are the next one */
 			} else {
 				c->in_len = 0;
-	c->scanned = 0;
+				c->scanned = 0;
 			}
 			proxy_free(c);
 			return P_DONE;
@@ -793,7 +793,7 @@ static void handle_request(struct conn *c, const struct s3fh_request *r)
 		log_warn("S3 front: cannot reach the gateway: %s", strerror(-rc));
 		reply_error(c, 503, "ServiceUnavailable", "the S3 gateway is not reachable", "");
 		c->in_len = 0;
-	c->scanned = 0;
+		c->scanned = 0;
 	}
 }
 
@@ -878,9 +878,19 @@ static void conn_timeout(struct conn *c)
 		conn_drive(c);
 		return;
 	}
-	if (c->state == CS_PROXY)
-		log_warn("S3 front: a request to the gateway made no progress for %lld ms; closed",
+	if (c->state == CS_PROXY) {
+		log_warn("S3 front: a request to the gateway made no progress for %lld ms",
 			 (long long)c->lp->f->cfg.io_timeout_ms);
+		if (!c->px->sent_any) { /* the client still gets an answer */
+			proxy_free(c);
+			reply_error(c, 503, "ServiceUnavailable", "the S3 gateway did not answer in time",
+				    "");
+			c->in_len = 0;
+			c->scanned = 0;
+			conn_drive(c);
+			return;
+		}
+	}
 	conn_close(c);
 }
 
