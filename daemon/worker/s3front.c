@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -46,6 +47,13 @@
 #define FRONT_MAX_EVENTS 256
 #define FRONT_BUDGET 32            /* requests per connection per loop turn */
 #define FRONT_MAX_LOOPS 64
+/* Open block files kept per loop, so a hit on a hot block costs no open():
+ * 4-way sets, up to FDC_MAX_SETS per loop but no more than a quarter of
+ * RLIMIT_NOFILE for all loops together; closed after FDC_IDLE_MS unused or
+ * when the tier says the block's file changed. */
+#define FDC_MAX_SETS 1024
+#define FDC_WAYS 4
+#define FDC_IDLE_MS 1000
 
 enum ev_kind { EV_LISTEN, EV_WAKE, EV_CLIENT, EV_BACKEND };
 
@@ -62,9 +70,19 @@ enum cstate {
 	CS_PROXY, /* exchanging one request with the gateway */
 };
 
+/* A block file kept open by a loop; used by refs segments in flight. */
+struct fdc_entry {
+	bool used, stale;
+	uint64_t id, gen, data_offset, len;
+	int fd;
+	unsigned refs;
+	int64_t last_ms;
+};
+
 struct seg {
 	int fd;
 	uint64_t off, len;
+	struct fdc_entry *ent; /* NULL: the segment owns fd */
 };
 
 /* One request handed to the gateway. */
@@ -123,6 +141,12 @@ struct loop {
 	struct conn *ready;
 	bool listening;
 	struct ev listen_ev, wake_ev;
+	struct fdc_entry *fdc; /* nfdc_sets * FDC_WAYS, NULL: no cache */
+	unsigned nfdc_sets;
+	/* Connections accepted by another loop for this one (round robin). */
+	pthread_mutex_t qlock;
+	int *handed;
+	size_t nhanded, cap_handed;
 };
 
 struct s3front {
@@ -130,8 +154,10 @@ struct s3front {
 	int lfd;
 	struct sockaddr_in up_addr;
 	struct loop loops[FRONT_MAX_LOOPS];
-	int nloops;
+	int nloops;   /* set up (epoll, wake fd) */
+	int nstarted; /* of which running a thread */
 	atomic_bool stop;
+	atomic_uint next_loop;
 	char url[160];
 	_Atomic bool warned_emfile;
 };
@@ -152,10 +178,101 @@ static void ready_push(struct conn *c)
 	c->lp->ready = c;
 }
 
+/* ---- the loop's open block files ---- */
+
+static void fdc_drop(struct fdc_entry *e)
+{
+	close(e->fd);
+	memset(e, 0, sizeof(*e));
+}
+
+/*
+ * An open fd of block id for a reply, counted as a read by the tier
+ * (tier_block_open_fd or tier_block_touch). 0 with *seg's fd and ent set;
+ * -ENOENT (not cached) or another error.
+ */
+static int fdc_open(struct loop *lp, uint64_t id, struct seg *seg, struct tier_block_fd *bf)
+{
+	struct tier_store *tiers = lp->f->cfg.w->tiers;
+	if (!lp->fdc) {
+		int rc = tier_block_open_fd(tiers, id, bf);
+		seg->fd = rc ? -1 : bf->fd;
+		seg->ent = NULL;
+		return rc;
+	}
+	struct fdc_entry *set = &lp->fdc[(id * 0x9E3779B97F4A7C15ull >> 32) % lp->nfdc_sets * FDC_WAYS];
+	int64_t now = now_ms();
+	for (int i = 0; i < FDC_WAYS; i++) {
+		struct fdc_entry *e = &set[i];
+		if (!e->used || e->stale || e->id != id)
+			continue;
+		if (tier_block_touch(tiers, id, e->gen) == 0) {
+			e->refs++;
+			e->last_ms = now;
+			*bf = (struct tier_block_fd){ e->fd, e->data_offset, e->len, 0, e->gen };
+			seg->fd = e->fd;
+			seg->ent = e;
+			return 0;
+		}
+		/* Evicted, demoted or replaced: this fd may pin an unlinked
+		 * file's space; let it go as soon as no reply uses it. */
+		if (e->refs)
+			e->stale = true;
+		else
+			fdc_drop(e);
+		break;
+	}
+	int rc = tier_block_open_fd(tiers, id, bf);
+	if (rc)
+		return rc;
+	seg->fd = bf->fd;
+	seg->ent = NULL;
+	struct fdc_entry *slot = NULL;
+	for (int i = 0; i < FDC_WAYS; i++) {
+		struct fdc_entry *e = &set[i];
+		if (!e->used) {
+			slot = e;
+			break;
+		}
+		if (!e->refs && (!slot || e->last_ms < slot->last_ms))
+			slot = e;
+	}
+	if (slot) {
+		if (slot->used)
+			fdc_drop(slot);
+		*slot = (struct fdc_entry){ true, false, id, bf->gen, bf->data_offset, bf->len,
+					    bf->fd, 1, now };
+		seg->ent = slot;
+	}
+	return 0;
+}
+
+static void seg_release(struct seg *s)
+{
+	struct fdc_entry *e = s->ent;
+	if (!e) {
+		close(s->fd);
+		return;
+	}
+	if (--e->refs == 0 && e->stale)
+		fdc_drop(e);
+}
+
+/* Closes the cached fds unused for FDC_IDLE_MS (all with force). */
+static void fdc_sweep(struct loop *lp, bool force)
+{
+	int64_t now = now_ms();
+	for (unsigned i = 0; lp->fdc && i < lp->nfdc_sets * FDC_WAYS; i++) {
+		struct fdc_entry *e = &lp->fdc[i];
+		if (e->used && !e->refs && (force || now - e->last_ms >= FDC_IDLE_MS))
+			fdc_drop(e);
+	}
+}
+
 static void reply_reset(struct conn *c)
 {
 	for (unsigned i = c->seg_i; i < c->nsegs; i++)
-		close(c->segs[i].fd);
+		seg_release(&c->segs[i]);
 	free(c->segs);
 	c->segs = NULL;
 	c->nsegs = c->seg_i = 0;
@@ -327,7 +444,7 @@ static int send_reply(struct conn *c)
 		if (c->seg_i < c->nsegs) {
 			struct seg *s = &c->segs[c->seg_i];
 			if (!s->len) {
-				close(s->fd);
+				seg_release(s);
 				c->seg_i++;
 				continue;
 			}
@@ -356,6 +473,37 @@ static int send_reply(struct conn *c)
 }
 
 /* ---- the fast path ---- */
+
+/* A reply head being assembled; p becomes NULL if it does not fit. */
+struct hbuf {
+	char *p, *end;
+};
+
+static void hb_mem(struct hbuf *b, const char *s, size_t n)
+{
+	if (!b->p || (size_t)(b->end - b->p) < n) {
+		b->p = NULL;
+		return;
+	}
+	memcpy(b->p, s, n);
+	b->p += n;
+}
+
+static void hb_put(struct hbuf *b, const char *s)
+{
+	hb_mem(b, s, strlen(s));
+}
+
+static void hb_u64(struct hbuf *b, uint64_t v)
+{
+	char d[20];
+	int n = 0;
+	do {
+		d[sizeof(d) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	hb_mem(b, d + sizeof(d) - n, (size_t)n);
+}
 
 /* Why a request is not served here; the gateway gets it instead. */
 #define SLOW 1
@@ -426,19 +574,22 @@ static int try_fast(struct conn *c, const struct s3fh_request *r)
 		 * same bytes even if the block is evicted meanwhile. */
 		for (uint64_t i = bfirst; i <= blast; i++) {
 			struct tier_block_fd bf;
+			struct seg *sg = &segs[nblocks];
 			uint64_t lo = i == bfirst ? first % bs : 0;
 			uint64_t hi = i == blast ? (first + len - 1) % bs + 1 : bs;
-			if (tier_block_open_fd(w->tiers, placement_block_id(m.data_id, i), &bf))
+			if (fdc_open(c->lp, placement_block_id(m.data_id, i), sg, &bf))
 				break;
 			if (hi > bf.len) { /* shorter than the file says: the slow path fixes it */
-				close(bf.fd);
+				seg_release(sg);
 				break;
 			}
-			segs[nblocks++] = (struct seg){ bf.fd, bf.data_offset + lo, hi - lo };
+			sg->off = bf.data_offset + lo;
+			sg->len = hi - lo;
+			nblocks++;
 		}
 		if (nblocks != blast - bfirst + 1) {
 			for (unsigned i = 0; i < nblocks; i++)
-				close(segs[i].fd);
+				seg_release(&segs[i]);
 			free(segs);
 			goto out_free_req;
 		}
@@ -446,13 +597,10 @@ static int try_fast(struct conn *c, const struct s3fh_request *r)
 	struct s3_object_info info = { .size = m.length, .mtime = m.mtime_ms / 1000 };
 	snprintf(info.etag, sizeof(info.etag), "%s", m.etag);
 	s3_gw_fill_etag(&info);
-	char etag[S3_ETAG_MAX + 4], lm[32], crange[96] = "", rid[S3_GW_REQUEST_ID_LEN];
+	char etag[S3_ETAG_MAX + 4], lm[32], rid[S3_GW_REQUEST_ID_LEN];
 	s3_etag_quote(info.etag, etag, sizeof(etag));
 	s3_time_http(info.mtime, lm);
 	s3_gw_request_id(f->cfg.gw, rid);
-	if (partial)
-		snprintf(crange, sizeof(crange), "Content-Range: bytes %" PRIu64 "-%" PRIu64
-			 "/%" PRIu64 "\r\n", first, last, m.length);
 	bool keep = s3fh_keep_alive(r);
 	/* Date, as CivetWeb sends it on the slow path: formatted once a second. */
 	static __thread int64_t date_sec = -1;
@@ -466,18 +614,44 @@ static int try_fast(struct conn *c, const struct s3fh_request *r)
 	c->out = malloc(1024);
 	if (!c->out) {
 		for (unsigned i = 0; i < nblocks; i++)
-			close(segs[i].fd);
+			seg_release(&segs[i]);
 		free(segs);
 		goto out_free_req;
 	}
-	int n = snprintf(c->out, 1024,
-			 "HTTP/1.1 %d %s\r\nContent-Type: application/octet-stream\r\n"
-			 "Content-Length: %" PRIu64 "\r\nx-amz-request-id: %s\r\n"
-			 "x-amz-id-2: %s\r\nServer: strata\r\nETag: %s\r\nLast-Modified: %s\r\n"
-			 "Accept-Ranges: bytes\r\n%sDate: %s\r\nConnection: %s\r\n\r\n",
-			 partial ? 206 : 200, partial ? "Partial Content" : "OK", len, rid, rid,
-			 etag, lm, crange, date, keep ? "keep-alive" : "close");
-	c->out_len = n > 0 && n < 1024 ? (size_t)n : 0;
+	/* The head with plain copies: snprintf was a visible share of a hit. */
+	struct hbuf hb = { c->out, c->out + 1024 };
+	hb_put(&hb, partial ? "HTTP/1.1 206 Partial Content\r\n" : "HTTP/1.1 200 OK\r\n");
+	hb_put(&hb, "Content-Type: application/octet-stream\r\nContent-Length: ");
+	hb_u64(&hb, len);
+	hb_put(&hb, "\r\nx-amz-request-id: ");
+	hb_put(&hb, rid);
+	hb_put(&hb, "\r\nx-amz-id-2: ");
+	hb_put(&hb, rid);
+	hb_put(&hb, "\r\nServer: strata\r\nETag: ");
+	hb_put(&hb, etag);
+	hb_put(&hb, "\r\nLast-Modified: ");
+	hb_put(&hb, lm);
+	hb_put(&hb, "\r\nAccept-Ranges: bytes\r\n");
+	if (partial) {
+		hb_put(&hb, "Content-Range: bytes ");
+		hb_u64(&hb, first);
+		hb_put(&hb, "-");
+		hb_u64(&hb, last);
+		hb_put(&hb, "/");
+		hb_u64(&hb, m.length);
+		hb_put(&hb, "\r\n");
+	}
+	hb_put(&hb, "Date: ");
+	hb_put(&hb, date);
+	hb_put(&hb, keep ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
+	if (!hb.p) { /* cannot happen: every part is bounded */
+		reply_reset(c);
+		for (unsigned i = 0; i < nblocks; i++)
+			seg_release(&segs[i]);
+		free(segs);
+		goto out_free_req;
+	}
+	c->out_len = (size_t)(hb.p - c->out);
 	c->segs = segs;
 	c->nsegs = nblocks;
 	c->close_after = !keep;
@@ -896,6 +1070,85 @@ static void conn_timeout(struct conn *c)
 
 /* ---- loops ---- */
 
+/* Makes fd (an accepted client) one of lp's connections. */
+static void adopt(struct loop *lp, int fd)
+{
+	struct s3front *f = lp->f;
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->fd = fd;
+	c->lp = lp;
+	c->ev = (struct ev){ EV_CLIENT, c };
+	c->rd = c->wr = true;
+	c->state = CS_HEAD;
+	set_timer(c, T_IDLE);
+	struct epoll_event ee = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+				  .data.ptr = &c->ev };
+	if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ee)) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = lp->conns;
+	if (lp->conns)
+		lp->conns->prev = c;
+	lp->conns = c;
+	atomic_fetch_add(&f->cfg.w->front.connections, 1);
+	atomic_fetch_add(&f->cfg.w->front.open, 1);
+	ready_push(c);
+}
+
+/* Hands fd to another loop; false if it cannot (then the caller keeps it). */
+static bool hand_over(struct loop *to, int fd)
+{
+	pthread_mutex_lock(&to->qlock);
+	if (to->nhanded == to->cap_handed) {
+		size_t cap = to->cap_handed ? to->cap_handed * 2 : 64;
+		int *grown = realloc(to->handed, cap * sizeof(*grown));
+		if (!grown) {
+			pthread_mutex_unlock(&to->qlock);
+			return false;
+		}
+		to->handed = grown;
+		to->cap_handed = cap;
+	}
+	bool wake = to->nhanded == 0;
+	to->handed[to->nhanded++] = fd;
+	pthread_mutex_unlock(&to->qlock);
+	uint64_t one = 1;
+	if (wake && write(to->wake_fd, &one, sizeof(one)) < 0)
+		log_debug("S3 front: wake: %s", strerror(errno));
+	return true;
+}
+
+/* Takes the connections other loops handed to lp. */
+static void adopt_handed(struct loop *lp)
+{
+	uint64_t n;
+	if (read(lp->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_debug("S3 front: wake: %s", strerror(errno));
+	pthread_mutex_lock(&lp->qlock);
+	int *fds = lp->handed;
+	size_t nfds = lp->nhanded;
+	lp->handed = NULL;
+	lp->nhanded = lp->cap_handed = 0;
+	pthread_mutex_unlock(&lp->qlock);
+	for (size_t i = 0; i < nfds; i++)
+		adopt(lp, fds[i]);
+	free(fds);
+}
+
+/*
+ * Accepts what is pending. Whichever loop wakes up accepts, but the
+ * connections are dealt round robin: a burst of connects (a client pool
+ * opening 64 at once) would otherwise land mostly on one loop, which then
+ * serves them all on one core while the other idles.
+ */
 static void accept_some(struct loop *lp)
 {
 	struct s3front *f = lp->f;
@@ -914,33 +1167,9 @@ static void accept_some(struct loop *lp)
 			}
 			return;
 		}
-		struct conn *c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
-			return;
-		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c->fd = fd;
-		c->lp = lp;
-		c->ev = (struct ev){ EV_CLIENT, c };
-		c->rd = c->wr = true;
-		c->state = CS_HEAD;
-		set_timer(c, T_IDLE);
-		struct epoll_event ee = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-					  .data.ptr = &c->ev };
-		if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ee)) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->next = lp->conns;
-		if (lp->conns)
-			lp->conns->prev = c;
-		lp->conns = c;
-		atomic_fetch_add(&f->cfg.w->front.connections, 1);
-		atomic_fetch_add(&f->cfg.w->front.open, 1);
-		conn_drive(c);
+		struct loop *to = &f->loops[atomic_fetch_add(&f->next_loop, 1) % (unsigned)f->nloops];
+		if (to == lp || !hand_over(to, fd))
+			adopt(lp, fd);
 	}
 }
 
@@ -955,6 +1184,7 @@ static void tick(struct loop *lp)
 {
 	if (!lp->listening)
 		listen_on(lp);
+	fdc_sweep(lp, false);
 	int64_t now = now_ms();
 	struct conn *c = lp->conns;
 	while (c) {
@@ -986,8 +1216,10 @@ static void *loop_main(void *arg)
 				accept_some(lp);
 				continue;
 			}
-			if (ev->kind == EV_WAKE)
+			if (ev->kind == EV_WAKE) {
+				adopt_handed(lp);
 				continue;
+			}
 			struct conn *c = ev->c;
 			bool err = e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP);
 			if (ev->kind == EV_CLIENT) {
@@ -1085,6 +1317,38 @@ static int listen_socket(const char *bind_addr, int port, char *url, size_t urll
 	return fd;
 }
 
+/* Creates every loop's epoll set and wake fd (before any thread runs, so
+ * a loop may hand a connection to any other). */
+static int loops_init(struct s3front *f, int n, char *err, size_t errlen)
+{
+	for (int i = 0; i < n; i++) {
+		struct loop *lp = &f->loops[i];
+		lp->f = f;
+		lp->listen_ev.kind = EV_LISTEN;
+		lp->wake_ev.kind = EV_WAKE;
+		pthread_mutex_init(&lp->qlock, NULL);
+		lp->ep = epoll_create1(EPOLL_CLOEXEC);
+		lp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		f->nloops++;
+		struct rlimit rl;
+		unsigned sets = FDC_MAX_SETS;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur / 4 / (unsigned)n / FDC_WAYS < sets)
+			sets = (unsigned)(rl.rlim_cur / 4 / (unsigned)n / FDC_WAYS);
+		if (sets && (lp->fdc = calloc((size_t)sets * FDC_WAYS, sizeof(*lp->fdc))))
+			lp->nfdc_sets = sets;
+		struct epoll_event ee = { .events = EPOLLIN, .data.ptr = &lp->wake_ev };
+		if (lp->ep < 0 || lp->wake_fd < 0 ||
+		    epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->wake_fd, &ee)) {
+			int rc = -errno;
+			snprintf(err, errlen, "epoll/eventfd: %s", strerror(errno));
+			return rc;
+		}
+		listen_on(lp);
+	}
+	return 0;
+}
+
 int s3front_start(const struct s3front_config *cfg, struct s3front **out, char *err,
 		  size_t errlen)
 {
@@ -1107,32 +1371,14 @@ int s3front_start(const struct s3front_config *cfg, struct s3front **out, char *
 	if (rc < 0)
 		goto err_free;
 	f->lfd = rc;
+	if ((rc = loops_init(f, nthreads, err, errlen)))
+		goto err_stop;
 	for (int i = 0; i < nthreads; i++) {
-		struct loop *lp = &f->loops[i];
-		lp->f = f;
-		lp->listen_ev.kind = EV_LISTEN;
-		lp->wake_ev.kind = EV_WAKE;
-		lp->ep = epoll_create1(EPOLL_CLOEXEC);
-		lp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (lp->ep < 0 || lp->wake_fd < 0) {
-			rc = -errno;
-			snprintf(err, errlen, "epoll/eventfd: %s", strerror(errno));
-			if (lp->ep >= 0)
-				close(lp->ep);
-			if (lp->wake_fd >= 0)
-				close(lp->wake_fd);
-			goto err_stop;
-		}
-		struct epoll_event ee = { .events = EPOLLIN, .data.ptr = &lp->wake_ev };
-		epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->wake_fd, &ee);
-		listen_on(lp);
-		if ((rc = -pthread_create(&lp->thread, NULL, loop_main, lp))) {
+		if ((rc = -pthread_create(&f->loops[i].thread, NULL, loop_main, &f->loops[i]))) {
 			snprintf(err, errlen, "cannot start a thread: %s", strerror(-rc));
-			close(lp->ep);
-			close(lp->wake_fd);
 			goto err_stop;
 		}
-		f->nloops++;
+		f->nstarted++;
 	}
 	*out = f;
 	return 0;
@@ -1149,18 +1395,27 @@ void s3front_stop(struct s3front *f)
 	if (!f)
 		return;
 	atomic_store(&f->stop, true);
-	for (int i = 0; i < f->nloops; i++) {
+	for (int i = 0; i < f->nstarted; i++) {
 		uint64_t one = 1;
 		if (write(f->loops[i].wake_fd, &one, sizeof(one)) < 0)
 			log_debug("S3 front: wake: %s", strerror(errno));
 	}
+	for (int i = 0; i < f->nstarted; i++)
+		pthread_join(f->loops[i].thread, NULL);
 	for (int i = 0; i < f->nloops; i++) {
 		struct loop *lp = &f->loops[i];
-		pthread_join(lp->thread, NULL);
 		while (lp->conns)
 			conn_close(lp->conns);
-		close(lp->ep);
-		close(lp->wake_fd);
+		fdc_sweep(lp, true);
+		free(lp->fdc);
+		for (size_t k = 0; k < lp->nhanded; k++)
+			close(lp->handed[k]);
+		free(lp->handed);
+		pthread_mutex_destroy(&lp->qlock);
+		if (lp->ep >= 0)
+			close(lp->ep);
+		if (lp->wake_fd >= 0)
+			close(lp->wake_fd);
 	}
 	if (f->lfd >= 0)
 		close(f->lfd);
