@@ -26,8 +26,14 @@
 #define FCACHE_WAYS 4
 #define FCACHE_SLOTS (FCACHE_SETS * FCACHE_WAYS)
 /* Background refreshes queued at most (more: entries simply expire). */
-#define FCACHE_REFRESH_QUEUE 1024
+#define FCACHE_REFRESH_QUEUE 4096
 #define FCACHE_REFRESHERS 2
+/* Paths per batched lookup (POST /api/v1/internal/files; the master takes
+ * up to 256). */
+#define FCACHE_BATCH 128
+/* A file read at least twice stays fresh this many TTLs after its last
+ * read (capped at a minute), not only while it is read. */
+#define FCACHE_KEEP_WARM_TTLS 10
 
 /* A cached file_info with its strings on the heap (slots stay small). */
 struct entry {
@@ -38,6 +44,9 @@ struct entry {
 	struct ufs *ufs;
 	int64_t fetched_ms;
 	bool refreshing; /* queued for a background refresh */
+	/* Fast-path reads: the last one, and how many (kept across refreshes). */
+	int64_t read_ms;
+	uint32_t reads;
 };
 
 struct store {
@@ -63,6 +72,8 @@ struct fcache {
 	pthread_t refreshers[FCACHE_REFRESHERS];
 	unsigned nrefreshers;
 	bool stopping;
+	_Atomic bool warned_batch;
+	int64_t next_sweep_ms;
 	_Atomic uint64_t refreshes, refresh_drops;
 };
 
@@ -285,6 +296,9 @@ int fcache_master_json(struct fcache *fc, const char *method, const char *path_q
 	return rc;
 }
 
+static int parse_info(struct fcache *fc, const cJSON *reply, const char *path,
+		      struct file_info *out, char *err, size_t errlen);
+
 static int fetch(struct fcache *fc, const char *path, struct file_info *out, char *err,
 		 size_t errlen)
 {
@@ -309,9 +323,18 @@ static int fetch(struct fcache *fc, const char *path, struct file_info *out, cha
 	}
 	if (rc)
 		return rc == ST_EPEER ? -EAGAIN : rc;
+	rc = parse_info(fc, reply, path, out, err, errlen);
+	cJSON_Delete(reply);
+	return rc;
+}
+
+/* An InternalFile object of the master into out. */
+static int parse_info(struct fcache *fc, const cJSON *reply, const char *path,
+		      struct file_info *out, char *err, size_t errlen)
+{
 	int64_t length = 0, data_id = 0, bs = 0;
 	const char *ufs_path = NULL;
-	rc = json_get_int(reply, "length", true, 0, INT64_MAX, &length, err, errlen);
+	int rc = json_get_int(reply, "length", true, 0, INT64_MAX, &length, err, errlen);
 	if (!rc)
 		rc = json_get_int(reply, "data_id", true, 0, INT64_MAX, &data_id, err, errlen);
 	if (!rc)
@@ -338,7 +361,6 @@ static int fetch(struct fcache *fc, const char *path, struct file_info *out, cha
 	} else {
 		rc = ST_EPROTO;
 	}
-	cJSON_Delete(reply);
 	return rc;
 }
 
@@ -358,7 +380,10 @@ static bool fresh(const struct fcache *fc, const struct entry *e, int64_t now)
 static void keep(struct fcache *fc, const char *path, const struct file_info *fi, int64_t when)
 {
 	struct entry *e = victim(fc, path);
-	bool refreshing = e->path && strcmp(e->path, path) == 0 && e->refreshing;
+	bool same = e->path && strcmp(e->path, path) == 0;
+	bool refreshing = same && e->refreshing;
+	int64_t read_ms = same ? e->read_ms : 0;
+	uint32_t reads = same ? e->reads : 0;
 	char *p = strdup(path), *u = strdup(fi->ufs_path);
 	entry_clear(e);
 	if (!p || !u) {
@@ -376,6 +401,8 @@ static void keep(struct fcache *fc, const char *path, const struct file_info *fi
 	e->ufs = fi->ufs;
 	e->fetched_ms = when;
 	e->refreshing = refreshing;
+	e->read_ms = read_ms;
+	e->reads = reads;
 }
 
 int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char *err,
@@ -406,43 +433,137 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
 	return 0;
 }
 
-/* One background refresh: fetch, then keep or forget the entry. */
-static void refresh_one(struct fcache *fc, char *path)
+/* Applies one refresh result. Call with the lock. */
+static void refreshed(struct fcache *fc, const char *path, int rc, const struct file_info *fi,
+		      int64_t when)
 {
-	struct file_info *fi = malloc(sizeof(*fi));
-	char err[256];
-	int64_t now = clock_mono_ms();
-	int rc = fi ? fetch(fc, path, fi, err, sizeof(err)) : -ENOMEM;
-	pthread_mutex_lock(&fc->lock);
 	struct entry *e = find(fc, path);
-	if (e)
-		e->refreshing = false;
-	/* Only a path still cached is refreshed: one invalidated meanwhile
-	 * (a write through this worker) stays forgotten. */
-	if (e && !rc)
-		keep(fc, path, fi, now);
-	else if (e && (rc == -ENOENT || rc == -EINVAL))
+	if (!e)
+		return; /* invalidated meanwhile (a write through this worker) */
+	e->refreshing = false;
+	if (!rc)
+		keep(fc, path, fi, when);
+	else if (rc == -ENOENT || rc == -EINVAL || rc == -EISDIR)
 		entry_clear(e);
+}
+
+/*
+ * Looks up n paths in one POST /api/v1/internal/files: rcs[i] and fis[i]
+ * for paths[i]. -ENOSYS when the master does not know the route (an older
+ * one); another error when the call itself failed.
+ */
+static int fetch_batch(struct fcache *fc, char **paths, size_t n, int *rcs,
+		       struct file_info *fis)
+{
+	char err[256];
+	cJSON *req = cJSON_CreateObject();
+	cJSON *arr = cJSON_AddArrayToObject(req, "paths");
+	for (size_t i = 0; arr && i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(paths[i]));
+	cJSON *reply = NULL;
+	long status = 0;
+	int rc = arr ? fcache_master_json(fc, "POST", "/api/v1/internal/files", req, &reply,
+					  &status, err, sizeof(err))
+		     : -ENOMEM;
+	cJSON_Delete(req);
+	if (rc == ST_EHTTP && (status == 404 || status == 405))
+		return -ENOSYS;
+	if (rc)
+		return rc;
+	const cJSON *files = cJSON_GetObjectItemCaseSensitive(reply, "files");
+	if (cJSON_GetArraySize(files) != (int)n) {
+		cJSON_Delete(reply);
+		return ST_EPROTO;
+	}
+	size_t i = 0;
+	const cJSON *f;
+	cJSON_ArrayForEach(f, files)
+	{
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(f, "error");
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+		if (e)
+			rcs[i] = st_rc_from_code(cJSON_IsString(code) ? code->valuestring : NULL);
+		else
+			rcs[i] = parse_info(fc, f, paths[i], &fis[i], err, sizeof(err));
+		i++;
+	}
+	cJSON_Delete(reply);
+	return 0;
+}
+
+/* Refreshes n queued paths (frees them) with one batched lookup. When it
+ * fails (master unreachable, or an older master without the route) the
+ * entries just expire, and the slow path looks them up again. */
+static void refresh_some(struct fcache *fc, char **paths, size_t n)
+{
+	int64_t now = clock_mono_ms();
+	int *rcs = calloc(n, sizeof(*rcs));
+	struct file_info *fis = malloc(n * sizeof(*fis));
+	int brc = rcs && fis ? fetch_batch(fc, paths, n, rcs, fis) : -ENOMEM;
+	if (brc == -ENOSYS && !atomic_exchange(&fc->warned_batch, true))
+		log_warn("the master has no batched file lookup (an older version?): metadata "
+			 "is looked up again only when it expires (logged once)");
+	pthread_mutex_lock(&fc->lock);
+	for (size_t i = 0; i < n; i++) {
+		refreshed(fc, paths[i], brc ? -EIO : rcs[i], brc ? NULL : &fis[i], now);
+		free(paths[i]);
+	}
 	pthread_mutex_unlock(&fc->lock);
-	atomic_fetch_add(&fc->refreshes, 1);
-	free(fi);
-	free(path);
+	atomic_fetch_add(&fc->refreshes, n);
+	free(rcs);
+	free(fis);
+}
+
+static void queue_refresh(struct fcache *fc, struct entry *e);
+
+/* Queues refreshes of the files read lately that are about to expire
+ * (FCACHE_KEEP_WARM_TTLS), so a hot file that pauses for a few seconds is
+ * still on the fast path when it is read again. Call with the lock. */
+static void sweep(struct fcache *fc, int64_t now)
+{
+	int64_t ttl = fc->conf->worker_metadata_ttl;
+	int64_t margin = ttl / 4;
+	int64_t warm = ttl * FCACHE_KEEP_WARM_TTLS < 60000 ? ttl * FCACHE_KEEP_WARM_TTLS : 60000;
+	for (size_t i = 0; i < FCACHE_SLOTS; i++) {
+		struct entry *e = &fc->slots[i];
+		if (e->path && !e->refreshing && e->reads >= 2 && now - e->read_ms <= warm &&
+		    now - e->fetched_ms >= ttl - margin && now - e->fetched_ms < ttl)
+			queue_refresh(fc, e);
+	}
 }
 
 static void *refresher_main(void *arg)
 {
 	struct fcache *fc = arg;
+	char *batch[FCACHE_BATCH];
 	pthread_mutex_lock(&fc->lock);
 	for (;;) {
-		while (!fc->qlen && !fc->stopping)
-			pthread_cond_wait(&fc->queued, &fc->lock);
+		int64_t ttl = fc->conf->worker_metadata_ttl;
+		int64_t every = ttl / 10 > 20 ? ttl / 10 : 20;
+		int64_t now = clock_mono_ms();
+		if (ttl > 0 && now >= fc->next_sweep_ms) {
+			fc->next_sweep_ms = now + every;
+			sweep(fc, now);
+		}
+		if (!fc->qlen && !fc->stopping) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			int64_t ns = ts.tv_nsec + every * 1000000;
+			ts.tv_sec += ns / 1000000000;
+			ts.tv_nsec = ns % 1000000000;
+			pthread_cond_timedwait(&fc->queued, &fc->lock, &ts);
+			continue;
+		}
 		if (fc->stopping)
 			break;
-		char *path = fc->queue[fc->qhead];
-		fc->qhead = (fc->qhead + 1) % FCACHE_REFRESH_QUEUE;
-		fc->qlen--;
+		size_t n = 0;
+		while (fc->qlen && n < FCACHE_BATCH) {
+			batch[n++] = fc->queue[fc->qhead];
+			fc->qhead = (fc->qhead + 1) % FCACHE_REFRESH_QUEUE;
+			fc->qlen--;
+		}
 		pthread_mutex_unlock(&fc->lock);
-		refresh_one(fc, path);
+		refresh_some(fc, batch, n);
 		pthread_mutex_lock(&fc->lock);
 	}
 	pthread_mutex_unlock(&fc->lock);
@@ -486,16 +607,18 @@ int fcache_peek(struct fcache *fc, const char *path, struct fcache_meta *out)
 	pthread_mutex_lock(&fc->lock);
 	struct entry *e = find(fc, path);
 	if (e && fresh(fc, e, now)) {
+		e->read_ms = now;
+		if (e->reads < UINT32_MAX)
+			e->reads++;
 		out->length = e->length;
 		out->data_id = e->data_id;
 		out->block_size = e->block_size;
 		out->mtime_ms = e->mtime_ms;
 		memcpy(out->etag, e->etag, sizeof(out->etag));
-		/* Refresh ahead, in the last quarter (at most 200 ms) of the
-		 * TTL: a file read all the time never expires, and what the
-		 * caller gets is never older than the TTL. */
-		int64_t margin = ttl / 4 < 200 ? ttl / 4 : 200;
-		if (now - e->fetched_ms >= ttl - margin)
+		/* Refresh ahead, in the last quarter of the TTL: a file read
+		 * all the time never expires, and what the caller gets is never
+		 * older than the TTL. */
+		if (now - e->fetched_ms >= ttl - ttl / 4)
 			queue_refresh(fc, e);
 		rc = 0;
 	}

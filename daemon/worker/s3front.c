@@ -46,6 +46,7 @@
 #define FRONT_TICK_MS 250
 #define FRONT_MAX_EVENTS 256
 #define FRONT_BUDGET 32            /* requests per connection per loop turn */
+#define FRONT_SEND_BUDGET (512u << 10) /* reply bytes per connection per turn */
 #define FRONT_MAX_LOOPS 64
 /* Open block files kept per loop, so a hit on a hot block costs no open():
  * 4-way sets, up to FDC_MAX_SETS per loop but no more than a quarter of
@@ -138,7 +139,7 @@ struct loop {
 	int ep, wake_fd;
 	pthread_t thread;
 	struct conn *conns;
-	struct conn *ready;
+	struct conn *ready, *ready_tail; /* FIFO: fair turns */
 	bool listening;
 	struct ev listen_ev, wake_ev;
 	struct fdc_entry *fdc; /* nfdc_sets * FDC_WAYS, NULL: no cache */
@@ -174,8 +175,12 @@ static void ready_push(struct conn *c)
 	if (c->on_ready)
 		return;
 	c->on_ready = true;
-	c->ready_next = c->lp->ready;
-	c->lp->ready = c;
+	c->ready_next = NULL;
+	if (c->lp->ready_tail)
+		c->lp->ready_tail->ready_next = c;
+	else
+		c->lp->ready = c;
+	c->lp->ready_tail = c;
 }
 
 /* ---- the loop's open block files ---- */
@@ -308,9 +313,12 @@ static void conn_close(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	if (c->on_ready) {
-		for (struct conn **pp = &lp->ready; *pp; pp = &(*pp)->ready_next) {
+		struct conn *prev = NULL;
+		for (struct conn **pp = &lp->ready; *pp; prev = *pp, pp = &(*pp)->ready_next) {
 			if (*pp == c) {
 				*pp = c->ready_next;
+				if (lp->ready_tail == c)
+					lp->ready_tail = prev;
 				break;
 			}
 		}
@@ -418,12 +426,16 @@ static bool head_complete(struct conn *c)
 }
 
 /*
- * Sends what is pending of an own reply. 1 done, 0 would block, -1 the
- * client is gone.
+ * Sends what is pending of an own reply. 1 done, 0 would block, 2 its
+ * turn is over (FRONT_SEND_BUDGET: one big reply must not hold the loop
+ * while other connections wait), -1 the client is gone.
  */
 static int send_reply(struct conn *c)
 {
+	uint64_t sent = 0;
 	for (;;) {
+		if (sent >= FRONT_SEND_BUDGET)
+			return 2;
 		if (c->out_off < c->out_len) {
 			int more = c->seg_i < c->nsegs ? MSG_MORE : 0;
 			ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
@@ -438,6 +450,7 @@ static int send_reply(struct conn *c)
 				return -1;
 			}
 			c->out_off += (size_t)n;
+			sent += (uint64_t)n;
 			set_io_deadline(c);
 			continue;
 		}
@@ -449,7 +462,7 @@ static int send_reply(struct conn *c)
 				continue;
 			}
 			off_t off = (off_t)s->off;
-			size_t want = s->len > (1u << 30) ? (1u << 30) : (size_t)s->len;
+			size_t want = s->len > FRONT_SEND_BUDGET ? FRONT_SEND_BUDGET : (size_t)s->len;
 			ssize_t n = sendfile(c->fd, s->fd, &off, want);
 			if (n < 0) {
 				if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -464,6 +477,7 @@ static int send_reply(struct conn *c)
 				return -1; /* the block file is shorter than it said */
 			s->off += (uint64_t)n;
 			s->len -= (uint64_t)n;
+			sent += (uint64_t)n;
 			atomic_fetch_add(&c->lp->f->cfg.w->front.bytes, (uint64_t)n);
 			set_io_deadline(c);
 			continue;
@@ -810,7 +824,7 @@ static int classify_response(struct proxy *px)
 	return 0;
 }
 
-enum { P_AGAIN, P_DONE, P_CLOSE };
+enum { P_AGAIN, P_DONE, P_CLOSE, P_YIELD };
 
 /* The gateway failed before replying: tell the client, then close. */
 static int proxy_fail(struct conn *c, const char *why)
@@ -830,7 +844,10 @@ static int proxy_drive(struct conn *c)
 {
 	struct proxy *px = c->px;
 	bool progress = true;
+	uint64_t moved = 0;
 	while (progress) {
+		if (moved >= FRONT_SEND_BUDGET)
+			return P_YIELD; /* the other connections' turn */
 		progress = false;
 		if (px->connecting) {
 			if (!px->bwr)
@@ -858,6 +875,7 @@ static int proxy_drive(struct conn *c)
 			if (n > 0) {
 				consume_in(c, (size_t)n);
 				px->fwd -= (size_t)n;
+				moved += (uint64_t)n;
 				progress = true;
 			} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 				px->bwr = false;
@@ -902,6 +920,7 @@ static int proxy_drive(struct conn *c)
 			if (n > 0) {
 				px->off += (size_t)n;
 				px->sent_any = true;
+				moved += (uint64_t)n;
 				progress = true;
 			} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 				c->wr = false;
@@ -1026,6 +1045,10 @@ static void conn_drive(struct conn *c)
 			}
 			if (rc == 0)
 				return;
+			if (rc == 2) {
+				ready_push(c); /* more next turn, after the others */
+				return;
+			}
 			reply_done(c);
 			c->timer = T_NONE;
 			continue;
@@ -1033,6 +1056,10 @@ static void conn_drive(struct conn *c)
 		int rc = proxy_drive(c);
 		if (rc == P_AGAIN)
 			return;
+		if (rc == P_YIELD) {
+			ready_push(c);
+			return;
+		}
 		if (rc == P_CLOSE) {
 			conn_close(c);
 			return;
@@ -1243,7 +1270,7 @@ static void *loop_main(void *arg)
 		/* Drive every connection with news once per turn (events of a
 		 * client and its backend are merged). */
 		struct conn *list = lp->ready;
-		lp->ready = NULL;
+		lp->ready = lp->ready_tail = NULL;
 		while (list) {
 			struct conn *c = list;
 			list = c->ready_next;

@@ -4,6 +4,7 @@ the same keep-alive connections, in order. Malformed or slow request heads
 get a 400, clients that leave early cost nothing, an eviction while a reply
 is going out does not change its bytes, and with worker.s3.fastpath=false
 the gateway alone serves everything."""
+import json
 import os
 import socket
 import time
@@ -424,6 +425,47 @@ class S3FastPathTest(ClusterTestCase):
                  what="the new content")
         # And the new version is a fast-path hit again.
         self.wait_hit("/data/o.txt", b"version two!")
+
+    def test_hot_files_stay_on_the_fast_path_through_a_pause(self):
+        # Read twice on the fast path, then idle for more than two TTLs:
+        # the refresher kept the metadata fresh, so the next GET is a hit.
+        self.start_worker(**{"worker.metadata_ttl": "3s"})
+        self.warm("/data/small.bin")
+        self.wait_hit("/data/small.bin", self.small)
+        self.wait_hit("/data/small.bin", self.small)
+        time.sleep(7)
+        before = self.counters()
+        self.assertEqual(self.warm("/data/small.bin"), self.small)
+        after = self.counters()
+        self.assertEqual(after["s3_fastpath_hits_total"], before["s3_fastpath_hits_total"] + 1)
+        self.assertEqual(after["s3_proxied_total"], before["s3_proxied_total"])
+        # A file read once is not kept: it expires and takes the slow path.
+        self.warm("/data/big.bin")
+        time.sleep(7)
+        hits = self.hits()
+        self.assertEqual(self.warm("/data/big.bin"), self.big)
+        self.assertEqual(self.hits(), hits)
+
+    def test_batched_metadata_lookup(self):
+        """POST /api/v1/internal/files, what the refresher calls."""
+        self.start_worker()
+        url = self.m.url + "/api/v1/internal/files"
+        status, _, body = request(url, method="POST", body={
+            "paths": ["/data/small.bin", "/nope", "/data", "rel/x", 5, "/data/big.bin/"]})
+        self.assertEqual(status, 200, body)
+        files = json.loads(body)["files"]
+        self.assertEqual(len(files), 6)
+        self.assertEqual((files[0]["path"], files[0]["length"]), ("/data/small.bin", 16384))
+        self.assertIn("mount", files[0])
+        self.assertEqual([f.get("error", {}).get("code") for f in files[1:5]],
+                         ["not_found", "is_a_directory", "invalid_argument", "invalid_argument"])
+        self.assertEqual((files[5]["path"], files[5]["length"]), ("/data/big.bin", len(self.big)))
+        for bad in ({"paths": "/x"}, {"paths": ["/x"] * 257}, {}):
+            status, _, body = request(url, method="POST", body=bad)
+            self.assertEqual(status, 400, body)
+        status, _, _ = request(url, method="POST", body=b"not json",
+                               headers={"Content-Type": "application/json"})
+        self.assertEqual(status, 400)
 
     def test_fast_path_off_still_serves_everything(self):
         self.start_worker(**{"worker.s3.fastpath": "false"})
