@@ -1064,9 +1064,10 @@ static void conn_drive(struct conn *c)
 			conn_close(c);
 			return;
 		}
-		if (c->state == CS_PROXY)
+		if (c->state == CS_PROXY) { /* else an error reply of ours is due */
 			c->state = CS_HEAD;
-		c->timer = T_NONE;
+			c->timer = T_NONE;
+		}
 	}
 }
 
