@@ -32,8 +32,10 @@
  * up to 256). */
 #define FCACHE_BATCH 128
 /* A file read at least twice stays fresh this many TTLs after its last
- * read (capped at a minute), not only while it is read. */
-#define FCACHE_KEEP_WARM_TTLS 10
+ * read (capped at a minute), not only while it is read: a client that
+ * pauses for a few seconds finds it on the fast path again. A file read
+ * once (a scan) is not kept. */
+#define FCACHE_KEEP_WARM_TTLS 30
 
 /* A cached file_info with its strings on the heap (slots stay small). */
 struct entry {
@@ -371,6 +373,15 @@ static void entry_clear(struct entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
+/* A read of e's file, for the keep-warm sweep: a fast-path peek, or a
+ * slow-path lookup that went to the master. */
+static void note_read(struct entry *e, int64_t now)
+{
+	e->read_ms = now;
+	if (e->reads < UINT32_MAX)
+		e->reads++;
+}
+
 static bool fresh(const struct fcache *fc, const struct entry *e, int64_t now)
 {
 	return now - e->fetched_ms < fc->conf->worker_metadata_ttl;
@@ -412,6 +423,8 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
 	pthread_mutex_lock(&fc->lock);
 	struct entry *e = find(fc, path);
 	if (e && fresh(fc, e, now)) {
+		/* Not a read for note_read: the slow path looks a file up twice
+		 * per GET (stat, then read). */
 		snprintf(out->path, sizeof(out->path), "%s", e->path);
 		snprintf(out->ufs_path, sizeof(out->ufs_path), "%s", e->ufs_path);
 		out->length = e->length;
@@ -429,6 +442,8 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
 		return rc;
 	pthread_mutex_lock(&fc->lock);
 	keep(fc, path, out, now);
+	if ((e = find(fc, path)))
+		note_read(e, now);
 	pthread_mutex_unlock(&fc->lock);
 	return 0;
 }
@@ -607,9 +622,7 @@ int fcache_peek(struct fcache *fc, const char *path, struct fcache_meta *out)
 	pthread_mutex_lock(&fc->lock);
 	struct entry *e = find(fc, path);
 	if (e && fresh(fc, e, now)) {
-		e->read_ms = now;
-		if (e->reads < UINT32_MAX)
-			e->reads++;
+		note_read(e, now);
 		out->length = e->length;
 		out->data_id = e->data_id;
 		out->block_size = e->block_size;

@@ -42,9 +42,9 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
  * whose fcache_get refreshes it). Never calls the master. An entry in the
  * last quarter of its TTL is queued for a background refresh (once
  * fcache_start_refresh ran), so files read all the time stay fresh while
- * what is returned is never older than the TTL. A file peeked at least
- * twice is also refreshed while it pauses, for up to 10 TTLs (at most a
- * minute) after its last peek. Refreshes are batched, up to 128 paths per
+ * what is returned is never older than the TTL. A file read at least
+ * twice (a peek, or an fcache_get that asked the master) is also refreshed while it pauses, for
+ * up to 30 TTLs (at most a minute) after its last read. Refreshes are batched, up to 128 paths per
  * POST /api/v1/internal/files.
  */
 struct fcache_meta {

@@ -522,100 +522,87 @@ static void hb_u64(struct hbuf *b, uint64_t v)
 /* Why a request is not served here; the gateway gets it instead. */
 #define SLOW 1
 
-/*
- * Tries to answer a GET/HEAD from the cache. 0: c is set up to send the
- * reply; SLOW: hand it to the gateway (nothing was sent or kept).
- */
-static int try_fast(struct conn *c, const struct s3fh_request *r)
+/* Whether a request is of the kind the fast path answers: GET or HEAD
+ * (*head) of a path without a query (every query changes what S3 does),
+ * without a body, conditions, Expect or several Ranges, and no signature
+ * to check (cfg.fast). */
+static bool fast_kind(const struct s3front *f, const struct s3fh_request *r, bool *head)
 {
-	struct s3front *f = c->lp->f;
-	struct worker_node *w = f->cfg.w;
-	bool head;
 	if (r->method.len == 3 && memcmp(r->method.p, "GET", 3) == 0)
-		head = false;
+		*head = false;
 	else if (r->method.len == 4 && memcmp(r->method.p, "HEAD", 4) == 0)
-		head = true;
+		*head = true;
 	else
+		return false;
+	return f->cfg.fast && !(r->has_length && r->content_length) && !r->chunked &&
+	       !r->expect && !r->conditional && r->nrange <= 1 && r->target.len < 4096 &&
+	       r->target.p[0] == '/' && !memchr(r->target.p, '?', r->target.len) &&
+	       !memchr(r->target.p, '#', r->target.len);
+}
+
+/*
+ * Opens every block of [first, first + len) of the file m describes, before
+ * anything goes out: blocks are immutable files, so an open fd keeps
+ * serving the same bytes even if the block is evicted meanwhile. 0 with
+ * *out (malloc'd, *n segments, the caller's) or SLOW when a block is
+ * missing, shorter than the file says (the slow path sorts that out) or
+ * the range spans more than FRONT_MAX_BLOCKS.
+ */
+static int open_range(struct loop *lp, const struct fcache_meta *m, uint64_t first,
+		      uint64_t len, struct seg **out, unsigned *n)
+{
+	uint64_t bs = (uint64_t)m->block_size;
+	uint64_t bfirst = first / bs, blast = (first + len - 1) / bs;
+	if (blast - bfirst + 1 > FRONT_MAX_BLOCKS)
 		return SLOW;
-	/* Anything the fast path does not implement: a body, a query (every
-	 * query changes what S3 does), conditions, Expect, several Ranges, a
-	 * signature to check. */
-	if (!f->cfg.fast || (r->has_length && r->content_length) || r->chunked || r->expect ||
-	    r->conditional || r->nrange > 1 || r->target.len >= 4096 || r->target.p[0] != '/' ||
-	    memchr(r->target.p, '?', r->target.len) || memchr(r->target.p, '#', r->target.len))
+	struct seg *segs = malloc((size_t)(blast - bfirst + 1) * sizeof(*segs));
+	if (!segs)
 		return SLOW;
-	char raw[4096], range[128];
-	memcpy(raw, r->target.p, r->target.len);
-	raw[r->target.len] = '\0';
-	if (r->nrange) {
-		if (r->range.len >= sizeof(range))
-			return SLOW;
-		memcpy(range, r->range.p, r->range.len);
-		range[r->range.len] = '\0';
-	}
-	int64_t start_us = bsvc_now_us();
-	struct s3_http_in hin = { head ? "HEAD" : "GET", raw, NULL, NULL };
-	struct s3_request sr;
-	char err[256];
-	if (s3_classify(&hin, &sr, err, sizeof(err)))
-		return SLOW;
-	int rc = SLOW;
-	char path[PATH_MAX_LEN + 1];
-	struct fcache_meta m;
-	if ((sr.op != S3_OP_GET_OBJECT && sr.op != S3_OP_HEAD_OBJECT) || sr.dir_marker ||
-	    s3_backend_worker_path(sr.bucket, sr.key, path, sizeof(path)) ||
-	    fcache_peek(w->fcache, path, &m) || m.block_size <= 0)
-		goto out_free_req;
-	bool partial = false;
-	uint64_t first = 0, last = 0;
-	if (s3_range_parse(r->nrange ? range : NULL, m.length, &partial, &first, &last))
-		goto out_free_req; /* 416: the gateway words it */
-	uint64_t len = partial ? last - first + 1 : m.length;
-	if (!partial)
-		first = 0;
-	uint64_t bs = (uint64_t)m.block_size;
-	unsigned nblocks = 0;
-	struct seg *segs = NULL;
-	if (!head && len) {
-		uint64_t bfirst = first / bs, blast = (first + len - 1) / bs;
-		if (blast - bfirst + 1 > FRONT_MAX_BLOCKS)
-			goto out_free_req;
-		segs = malloc((size_t)(blast - bfirst + 1) * sizeof(*segs));
-		if (!segs)
-			goto out_free_req;
-		/* Every block must be here, opened before anything goes out:
-		 * blocks are immutable files, so an open fd keeps serving the
-		 * same bytes even if the block is evicted meanwhile. */
-		for (uint64_t i = bfirst; i <= blast; i++) {
-			struct tier_block_fd bf;
-			struct seg *sg = &segs[nblocks];
-			uint64_t lo = i == bfirst ? first % bs : 0;
-			uint64_t hi = i == blast ? (first + len - 1) % bs + 1 : bs;
-			if (fdc_open(c->lp, placement_block_id(m.data_id, i), sg, &bf))
-				break;
-			if (hi > bf.len) { /* shorter than the file says: the slow path fixes it */
-				seg_release(sg);
-				break;
-			}
-			sg->off = bf.data_offset + lo;
-			sg->len = hi - lo;
-			nblocks++;
+	unsigned k = 0;
+	for (uint64_t i = bfirst; i <= blast; i++) {
+		struct tier_block_fd bf;
+		struct seg *sg = &segs[k];
+		uint64_t lo = i == bfirst ? first % bs : 0;
+		uint64_t hi = i == blast ? (first + len - 1) % bs + 1 : bs;
+		if (fdc_open(lp, placement_block_id(m->data_id, i), sg, &bf))
+			break;
+		if (hi > bf.len) {
+			seg_release(sg);
+			break;
 		}
-		if (nblocks != blast - bfirst + 1) {
-			for (unsigned i = 0; i < nblocks; i++)
-				seg_release(&segs[i]);
-			free(segs);
-			goto out_free_req;
-		}
+		sg->off = bf.data_offset + lo;
+		sg->len = hi - lo;
+		k++;
 	}
-	struct s3_object_info info = { .size = m.length, .mtime = m.mtime_ms / 1000 };
-	snprintf(info.etag, sizeof(info.etag), "%s", m.etag);
+	if (k != blast - bfirst + 1) {
+		for (unsigned i = 0; i < k; i++)
+			seg_release(&segs[i]);
+		free(segs);
+		return SLOW;
+	}
+	*out = segs;
+	*n = k;
+	return 0;
+}
+
+/* What a fast reply says. */
+struct fast_reply {
+	const struct fcache_meta *m;
+	bool partial, keep;
+	uint64_t first, last, len;
+};
+
+/* The reply head into c->out (the gateway's headers, plain copies:
+ * snprintf was a visible share of a hit). -ENOMEM. */
+static int build_head(struct conn *c, const struct fast_reply *fr)
+{
+	struct s3_object_info info = { .size = fr->m->length, .mtime = fr->m->mtime_ms / 1000 };
+	snprintf(info.etag, sizeof(info.etag), "%s", fr->m->etag);
 	s3_gw_fill_etag(&info);
 	char etag[S3_ETAG_MAX + 4], lm[32], rid[S3_GW_REQUEST_ID_LEN];
 	s3_etag_quote(info.etag, etag, sizeof(etag));
 	s3_time_http(info.mtime, lm);
-	s3_gw_request_id(f->cfg.gw, rid);
-	bool keep = s3fh_keep_alive(r);
+	s3_gw_request_id(c->lp->f->cfg.gw, rid);
 	/* Date, as CivetWeb sends it on the slow path: formatted once a second. */
 	static __thread int64_t date_sec = -1;
 	static __thread char date[32];
@@ -624,19 +611,12 @@ static int try_fast(struct conn *c, const struct s3fh_request *r)
 		s3_time_http(sec, date);
 		date_sec = sec;
 	}
-	reply_reset(c);
-	c->out = malloc(1024);
-	if (!c->out) {
-		for (unsigned i = 0; i < nblocks; i++)
-			seg_release(&segs[i]);
-		free(segs);
-		goto out_free_req;
-	}
-	/* The head with plain copies: snprintf was a visible share of a hit. */
+	if (!(c->out = malloc(1024)))
+		return -ENOMEM;
 	struct hbuf hb = { c->out, c->out + 1024 };
-	hb_put(&hb, partial ? "HTTP/1.1 206 Partial Content\r\n" : "HTTP/1.1 200 OK\r\n");
+	hb_put(&hb, fr->partial ? "HTTP/1.1 206 Partial Content\r\n" : "HTTP/1.1 200 OK\r\n");
 	hb_put(&hb, "Content-Type: application/octet-stream\r\nContent-Length: ");
-	hb_u64(&hb, len);
+	hb_u64(&hb, fr->len);
 	hb_put(&hb, "\r\nx-amz-request-id: ");
 	hb_put(&hb, rid);
 	hb_put(&hb, "\r\nx-amz-id-2: ");
@@ -646,31 +626,80 @@ static int try_fast(struct conn *c, const struct s3fh_request *r)
 	hb_put(&hb, "\r\nLast-Modified: ");
 	hb_put(&hb, lm);
 	hb_put(&hb, "\r\nAccept-Ranges: bytes\r\n");
-	if (partial) {
+	if (fr->partial) {
 		hb_put(&hb, "Content-Range: bytes ");
-		hb_u64(&hb, first);
+		hb_u64(&hb, fr->first);
 		hb_put(&hb, "-");
-		hb_u64(&hb, last);
+		hb_u64(&hb, fr->last);
 		hb_put(&hb, "/");
-		hb_u64(&hb, m.length);
+		hb_u64(&hb, fr->m->length);
 		hb_put(&hb, "\r\n");
 	}
 	hb_put(&hb, "Date: ");
 	hb_put(&hb, date);
-	hb_put(&hb, keep ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
+	hb_put(&hb, fr->keep ? "\r\nConnection: keep-alive\r\n\r\n"
+			     : "\r\nConnection: close\r\n\r\n");
 	if (!hb.p) { /* cannot happen: every part is bounded */
-		reply_reset(c);
-		for (unsigned i = 0; i < nblocks; i++)
+		free(c->out);
+		c->out = NULL;
+		return -ENOMEM;
+	}
+	c->out_len = (size_t)(hb.p - c->out);
+	c->out_off = 0;
+	return 0;
+}
+
+/*
+ * Tries to answer a GET/HEAD from the cache. 0: c is set up to send the
+ * reply; SLOW: hand it to the gateway (nothing was sent or kept).
+ */
+static int try_fast(struct conn *c, const struct s3fh_request *r)
+{
+	struct s3front *f = c->lp->f;
+	struct worker_node *w = f->cfg.w;
+	bool head;
+	char raw[4096], range[128];
+	if (!fast_kind(f, r, &head) || r->range.len >= sizeof(range))
+		return SLOW;
+	memcpy(raw, r->target.p, r->target.len);
+	raw[r->target.len] = '\0';
+	if (r->nrange)
+		memcpy(range, r->range.p, r->range.len);
+	range[r->nrange ? r->range.len : 0] = '\0';
+	int64_t start_us = bsvc_now_us();
+	struct s3_http_in hin = { head ? "HEAD" : "GET", raw, NULL, NULL };
+	struct s3_request sr;
+	char err[256];
+	if (s3_classify(&hin, &sr, err, sizeof(err)))
+		return SLOW;
+	int rc = SLOW;
+	char path[PATH_MAX_LEN + 1];
+	struct fcache_meta m;
+	struct fast_reply fr = { .m = &m, .keep = s3fh_keep_alive(r) };
+	struct seg *segs = NULL;
+	unsigned nsegs = 0;
+	if ((sr.op != S3_OP_GET_OBJECT && sr.op != S3_OP_HEAD_OBJECT) || sr.dir_marker ||
+	    s3_backend_worker_path(sr.bucket, sr.key, path, sizeof(path)) ||
+	    fcache_peek(w->fcache, path, &m) || m.block_size <= 0 ||
+	    s3_range_parse(r->nrange ? range : NULL, m.length, &fr.partial, &fr.first, &fr.last))
+		goto out_free_req; /* (a 416 too: the gateway words it) */
+	if (!fr.partial)
+		fr.first = 0;
+	fr.len = fr.partial ? fr.last - fr.first + 1 : m.length;
+	if (!head && fr.len && open_range(c->lp, &m, fr.first, fr.len, &segs, &nsegs))
+		goto out_free_req;
+	reply_reset(c);
+	if (build_head(c, &fr)) {
+		for (unsigned i = 0; i < nsegs; i++)
 			seg_release(&segs[i]);
 		free(segs);
 		goto out_free_req;
 	}
-	c->out_len = (size_t)(hb.p - c->out);
 	c->segs = segs;
-	c->nsegs = nblocks;
-	c->close_after = !keep;
-	c->count_read = nblocks > 0;
-	c->body_bytes = head ? 0 : len;
+	c->nsegs = nsegs;
+	c->close_after = !fr.keep;
+	c->count_read = nsegs > 0;
+	c->body_bytes = head ? 0 : fr.len;
 	c->start_us = start_us;
 	c->state = CS_REPLY;
 	atomic_fetch_add(&w->front.hits, 1);
