@@ -53,6 +53,14 @@
  * RLIMIT_NOFILE for all loops together; closed after FDC_IDLE_MS unused or
  * when the tier says the block's file changed. */
 #define FDC_MAX_SETS 1024
+/* Idle gateway connections kept per loop for the next slow request, and for
+ * how long (well under CivetWeb's 60 s keep-alive, so it never closes one
+ * we are about to use). Reusing them keeps the gateway's work on few of its
+ * threads: a fresh connection per request spread requests over all of them,
+ * and each thread keeps its own connections to the master, which has fewer
+ * threads than that (connections then waited ~30 s for a free one). */
+#define FRONT_POOL 16
+#define FRONT_POOL_IDLE_MS 10000
 #define FDC_WAYS 4
 #define FDC_IDLE_MS 1000
 
@@ -105,6 +113,7 @@ struct proxy {
 	uint64_t resp_left;
 	struct s3fh_chunked rs;
 	bool resp_done, resp_close, sent_any, backend_eof;
+	bool extra; /* bytes after the reply: the connection cannot be reused */
 };
 
 struct conn {
@@ -142,6 +151,9 @@ struct loop {
 	struct conn *ready, *ready_tail; /* FIFO: fair turns */
 	bool listening;
 	struct ev listen_ev, wake_ev;
+	int pool[FRONT_POOL];  /* idle gateway connections, oldest first */
+	int64_t pool_ms[FRONT_POOL];
+	int npool;
 	struct fdc_entry *fdc; /* nfdc_sets * FDC_WAYS, NULL: no cache */
 	unsigned nfdc_sets;
 	/* Connections accepted by another loop for this one (round robin). */
@@ -288,16 +300,72 @@ static void reply_reset(struct conn *c)
 	c->body_bytes = 0;
 }
 
-static void proxy_free(struct conn *c)
+/* ---- idle gateway connections ---- */
+
+/* Keeps fd (out of the epoll set already) for a later request. */
+static void pool_put(struct loop *lp, int fd)
+{
+	if (lp->npool == FRONT_POOL) {
+		close(lp->pool[0]);
+		memmove(lp->pool, lp->pool + 1, (FRONT_POOL - 1) * sizeof(int));
+		memmove(lp->pool_ms, lp->pool_ms + 1, (FRONT_POOL - 1) * sizeof(int64_t));
+		lp->npool--;
+	}
+	lp->pool[lp->npool] = fd;
+	lp->pool_ms[lp->npool++] = now_ms();
+}
+
+/* The most recently used idle connection that is still open, or -1. */
+static int pool_take(struct loop *lp)
+{
+	while (lp->npool) {
+		int fd = lp->pool[--lp->npool];
+		char b;
+		ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return fd; /* open, nothing pending: usable */
+		close(fd); /* closed by the gateway, or stray bytes */
+	}
+	return -1;
+}
+
+/* Closes pooled connections idle for FRONT_POOL_IDLE_MS (all with force). */
+static void pool_sweep(struct loop *lp, bool force)
+{
+	int64_t now = now_ms();
+	int k = 0;
+	for (int i = 0; i < lp->npool; i++) {
+		if (force || now - lp->pool_ms[i] >= FRONT_POOL_IDLE_MS) {
+			close(lp->pool[i]);
+		} else {
+			lp->pool[k] = lp->pool[i];
+			lp->pool_ms[k++] = lp->pool_ms[i];
+		}
+	}
+	lp->npool = k;
+}
+
+/* Ends c's gateway exchange; reuse: the connection is clean (a complete
+ * reply, the whole request sent, no close asked), so it goes to the pool. */
+static void proxy_end(struct conn *c, bool reuse)
 {
 	struct proxy *px = c->px;
 	if (!px)
 		return;
-	if (px->bfd >= 0)
-		close(px->bfd); /* also leaves the epoll set */
+	if (px->bfd >= 0) {
+		if (reuse && epoll_ctl(c->lp->ep, EPOLL_CTL_DEL, px->bfd, NULL) == 0)
+			pool_put(c->lp, px->bfd);
+		else
+			close(px->bfd); /* also leaves the epoll set */
+	}
 	free(px->buf);
 	free(px);
 	c->px = NULL;
+}
+
+static void proxy_free(struct conn *c)
+{
+	proxy_end(c, false);
 }
 
 static void conn_close(struct conn *c)
@@ -729,21 +797,24 @@ static int proxy_start(struct conn *c, const struct s3fh_request *r)
 		free(px);
 		return -ENOMEM;
 	}
-	px->bfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (px->bfd < 0) {
-		int e = -errno;
-		free(px->buf);
-		free(px);
-		return e;
-	}
-	int one = 1;
-	setsockopt(px->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	int rc = 0;
+	px->bfd = pool_take(c->lp);
 	c->px = px;
-	int rc = connect(px->bfd, (struct sockaddr *)&f->up_addr, sizeof(f->up_addr));
-	if (rc && errno != EINPROGRESS) {
-		rc = -errno;
-		proxy_free(c);
-		return rc;
+	if (px->bfd < 0) {
+		px->bfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (px->bfd < 0) {
+			rc = -errno;
+			proxy_free(c);
+			return rc;
+		}
+		int one = 1;
+		setsockopt(px->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		rc = connect(px->bfd, (struct sockaddr *)&f->up_addr, sizeof(f->up_addr));
+		if (rc && errno != EINPROGRESS) {
+			rc = -errno;
+			proxy_free(c);
+			return rc;
+		}
 	}
 	px->connecting = rc != 0;
 	px->bwr = !px->connecting;
@@ -848,8 +919,10 @@ static int classify_response(struct proxy *px)
 			px->ready = px->len;
 		}
 	}
-	if (px->resp_done)
+	if (px->resp_done && px->len > px->ready) {
 		px->len = px->ready; /* nothing may follow a reply */
+		px->extra = true;
+	}
 	return 0;
 }
 
@@ -965,13 +1038,12 @@ static int proxy_drive(struct conn *c)
 			 * the request cannot be told from a next one. */
 			if (!px->req_classified || px->fwd || px->resp_close)
 				c->close_after = true;
-			if (px->req_classified && !px->fwd) {
-				/* bytes after the request are the next one */
-			} else {
+			bool clean = px->req_classified && !px->fwd;
+			if (!clean) { /* else bytes after the request are the next one */
 				c->in_len = 0;
 				c->scanned = 0;
 			}
-			proxy_free(c);
+			proxy_end(c, clean && !px->resp_close && !px->extra && !px->backend_eof);
 			return P_DONE;
 		}
 		if (px->backend_eof && !px->resp_done) {
@@ -1242,6 +1314,7 @@ static void tick(struct loop *lp)
 	if (!lp->listening)
 		listen_on(lp);
 	fdc_sweep(lp, false);
+	pool_sweep(lp, false);
 	int64_t now = now_ms();
 	struct conn *c = lp->conns;
 	while (c) {
@@ -1464,6 +1537,7 @@ void s3front_stop(struct s3front *f)
 		while (lp->conns)
 			conn_close(lp->conns);
 		fdc_sweep(lp, true);
+		pool_sweep(lp, true);
 		free(lp->fdc);
 		for (size_t k = 0; k < lp->nhanded; k++)
 			close(lp->handed[k]);

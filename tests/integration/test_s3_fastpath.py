@@ -259,6 +259,23 @@ class S3FastPathTest(ClusterTestCase):
             c.close()
         self.assertGreaterEqual(self.hits(), before + 3)
 
+    def test_many_slow_requests_in_a_row(self):
+        # Each of these goes to the gateway and, there, to the master twice
+        # (a missing key, then its bucket). Reusing the gateway connections
+        # keeps that on few gateway threads and so few master connections;
+        # new connections per request once made some wait ~30 s for one.
+        self.start_worker()
+        c = Conn(self.port, timeout=10)
+        try:
+            for i in range(150):
+                c.send(get(f"/data/missing-{i}"))
+                self.assertEqual(c.response()[0], 404, i)
+        finally:
+            c.close()
+        for i in range(50):
+            status, _, _ = self.s3("GET", f"/data/missing-{i}")
+            self.assertEqual(status, 404)
+
     def test_pipelined_requests_are_answered_in_order(self):
         self.start_worker()
         self.warm("/data/small.bin")
