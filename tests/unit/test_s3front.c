@@ -53,6 +53,7 @@ struct fake {
 };
 
 static struct fake g_fake;
+static char *g_big; /* BIG bytes of pattern(), made once */
 
 static char pattern(uint64_t i)
 {
@@ -115,13 +116,8 @@ static bool serve_one(struct fake *f, int fd)
 		pthread_mutex_unlock(&f->lock);
 	}
 	write_all(fd, f->reply, f->reply_len);
-	if (f->big_reply) {
-		char *buf = malloc(BIG);
-		for (uint64_t i = 0; i < BIG; i++)
-			buf[i] = pattern(i);
-		write_all(fd, buf, BIG);
-		free(buf);
-	}
+	if (f->big_reply)
+		write_all(fd, g_big, BIG);
 	/* Keep-alive unless told to close: the front may reuse the connection
 	 * for its next request (a reply it could not frame would hang there). */
 	return !f->close_now;
@@ -205,7 +201,12 @@ static int setup(void **state)
 	g_fake.lfd = listen_any(&g_fake.port);
 	assert_true(g_fake.lfd >= 0);
 	pthread_create(&g_fake.thread, NULL, fake_main, &g_fake);
-	start_front(&fx, g_fake.port, 1000);
+	if (!g_big) {
+		g_big = malloc(BIG);
+		for (uint64_t i = 0; i < BIG; i++)
+			g_big[i] = pattern(i);
+	}
+	start_front(&fx, g_fake.port, 3000);
 	*state = &fx;
 	return 0;
 }
@@ -287,7 +288,7 @@ static void test_refused_gateway_is_503(void **state)
 	close(dfd);
 	struct fixture other;
 	memset(&other, 0, sizeof(other));
-	start_front(&other, dead_port, 1000);
+	start_front(&other, dead_port, 3000);
 	int fd = client(other.port);
 	send_str(fd, GET_REQ);
 	char buf[4096];
@@ -491,5 +492,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_port_in_use_fails_start, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	free(g_big);
+	return rc;
 }
