@@ -85,15 +85,21 @@ static bool serve_one(struct fake *f, int fd)
 		if (strstr(head, "\r\n\r\n"))
 			break;
 	}
+	/* The script as it is when the request came (the test changes it for
+	 * the next request as soon as it has this reply). */
 	pthread_mutex_lock(&f->lock);
 	f->requests++;
+	const char *reply = f->reply;
+	size_t reply_len = f->reply_len;
+	bool big_reply = f->big_reply, read_body = f->read_body, close_now = f->close_now;
+	bool silent = f->silent;
 	pthread_mutex_unlock(&f->lock);
-	if (f->silent) {
+	if (silent) {
 		while (recv(fd, head, sizeof(head), 0) > 0)
 			;
 		return false;
 	}
-	if (f->read_body) {
+	if (read_body) {
 		const char *cl = strstr(head, "Content-Length: ");
 		uint64_t want = cl ? strtoull(cl + 16, NULL, 10) : 0;
 		size_t hl = (size_t)(strstr(head, "\r\n\r\n") + 4 - head);
@@ -115,12 +121,12 @@ static bool serve_one(struct fake *f, int fd)
 		f->body_ok = ok;
 		pthread_mutex_unlock(&f->lock);
 	}
-	write_all(fd, f->reply, f->reply_len);
-	if (f->big_reply)
+	write_all(fd, reply, reply_len);
+	if (big_reply)
 		write_all(fd, g_big, BIG);
 	/* Keep-alive unless told to close: the front may reuse the connection
 	 * for its next request (a reply it could not frame would hang there). */
-	return !f->close_now;
+	return !close_now;
 }
 
 static void *fake_main(void *arg)
@@ -155,12 +161,23 @@ static int listen_any(int *port)
 	return fd;
 }
 
+/* The fake's answer to the next requests; then set big_reply, read_body or
+ * silent with script_flag. */
 static void script(const char *reply, bool close_now)
 {
+	pthread_mutex_lock(&g_fake.lock);
 	g_fake.reply = reply;
 	g_fake.reply_len = strlen(reply);
 	g_fake.close_now = close_now;
 	g_fake.big_reply = g_fake.read_body = g_fake.silent = false;
+	pthread_mutex_unlock(&g_fake.lock);
+}
+
+static void script_flag(bool *flag)
+{
+	pthread_mutex_lock(&g_fake.lock);
+	*flag = true;
+	pthread_mutex_unlock(&g_fake.lock);
 }
 
 /* ---- the front under test ---- */
@@ -327,7 +344,7 @@ static void test_reply_cut_short_closes_the_client(void **state)
 	close(fd);
 	/* Silence before any byte: a 503 once the io timeout passes. */
 	script("", false);
-	g_fake.silent = true;
+	script_flag(&g_fake.silent);
 	fd = client(fx->port);
 	send_str(fd, GET_REQ);
 	read_to_eof(fd, buf, sizeof(buf));
@@ -396,7 +413,7 @@ static void test_big_bodies_stream_both_ways(void **state)
 	struct fixture *fx = *state;
 	/* Upload: 8 MiB through a 32 KiB buffer. */
 	script("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false);
-	g_fake.read_body = true;
+	script_flag(&g_fake.read_body);
 	int fd = client(fx->port);
 	char head[128];
 	snprintf(head, sizeof(head), "PUT /b/k HTTP/1.1\r\nContent-Length: %u\r\n\r\n", BIG);
@@ -414,7 +431,7 @@ static void test_big_bodies_stream_both_ways(void **state)
 	static char reply[64];
 	snprintf(reply, sizeof(reply), "HTTP/1.1 200 OK\r\nContent-Length: %u\r\n\r\n", BIG);
 	script(reply, false);
-	g_fake.big_reply = true;
+	script_flag(&g_fake.big_reply);
 	send_str(fd, GET_REQ);
 	want = strlen(reply) + BIG;
 	assert_int_equal(read_upto(fd, buf, want, &eof), want);
