@@ -25,6 +25,7 @@ struct http_server {
 	struct http_server_opts opts; /* strings below are our copies */
 	char *name, *tls_cert, *tls_key;
 	char url[160];
+	int port;
 	char tls_error[256];
 };
 
@@ -584,6 +585,16 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
 				 host, sp[0].port);
 	}
 	mg_set_request_handler(srv->mg, "/", dispatch, srv);
+	if (opts->port == 0) {
+		/* Port 0: the kernel picked one; report that one. */
+		struct mg_server_port sp[2];
+		int n = mg_get_server_ports(srv->mg, 2, sp);
+		srv->port = n > 0 ? sp[0].port : 0;
+		snprintf(srv->url, sizeof(srv->url), "%s://%s:%d", tls ? "https" : "http", host,
+			 srv->port);
+	} else {
+		srv->port = opts->port;
+	}
 	return srv;
 
 err_free_srv:
@@ -602,4 +613,9 @@ void http_server_stop(struct http_server *srv)
 const char *http_server_url(const struct http_server *srv)
 {
 	return srv->url;
+}
+
+int http_server_port(const struct http_server *srv)
+{
+	return srv->port;
 }

@@ -30,7 +30,7 @@ struct http_route {
 struct http_server_opts {
 	const char *name;       /* for logs: "master REST", "worker S3" */
 	const char *bind;       /* IPv4/IPv6 literal or host name */
-	int port;
+	int port;               /* 0: any free port (http_server_port tells) */
 	int threads;
 	int64_t request_timeout_ms;
 	int64_t max_json_body;
@@ -64,6 +64,8 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
 void http_server_stop(struct http_server *srv);
 /* "http://127.0.0.1:19999" or "https://[::1]:19999" */
 const char *http_server_url(const struct http_server *srv);
+/* The port it listens on (the one the kernel picked for opts.port 0). */
+int http_server_port(const struct http_server *srv);
 
 /* Request accessors; strings live as long as the request. */
 const char *http_req_method(const struct http_req *req);

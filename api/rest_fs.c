@@ -5,6 +5,7 @@
 #include "daemon/master/fs.h"
 #include "daemon/master/master.h"
 #include "lib/conf.h"
+#include "lib/err.h"
 #include "lib/json.h"
 #include "lib/path.h"
 #include "lib/placement.h"
@@ -200,27 +201,21 @@ static void get_stat(struct http_req *req, void *ctx)
 /* Worker RPC: what a worker needs to read a file through its cache,
  * including the mount's store credentials (internal: see
  * docs/decisions.md). */
-static void get_internal_file(struct http_req *req, void *ctx)
+/* What a worker needs to read path: the InternalFile object, or -errno. */
+static int internal_file_json(struct master *m, const char *path, cJSON **out, char *err,
+			      size_t errlen)
 {
-	struct master *m = ctx;
-	if (!rest_worker_authorized(req, m->conf))
-		return;
-	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
-	if (rest_path_param(req, "path", path, sizeof(path)))
-		return;
 	struct ns_inode n;
 	struct ns_mount *mnt = malloc(sizeof(*mnt));
 	char *rel = malloc(PATH_MAX_LEN + 1);
 	int rc = -ENOMEM;
 	if (mnt && rel)
-		rc = fs_resolve(m->fs, path, &n, mnt, rel, PATH_MAX_LEN + 1, err, sizeof(err));
+		rc = fs_resolve(m->fs, path, &n, mnt, rel, PATH_MAX_LEN + 1, err, errlen);
 	if (!rc && n.is_dir) {
-		snprintf(err, sizeof(err), "'%.1000s' is a directory", path);
+		snprintf(err, errlen, "'%.1000s' is a directory", path);
 		rc = -EISDIR;
 	}
-	if (rc) {
-		http_reply_rc(req, rc, err);
-	} else {
+	if (!rc) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "path", path);
 		json_add_int(o, "length", (int64_t)n.length);
@@ -231,10 +226,75 @@ static void get_internal_file(struct http_req *req, void *ctx)
 		cJSON_AddStringToObject(o, "etag", n.etag);
 		cJSON_AddStringToObject(o, "ufs_path", rel);
 		add_mount_json(o, mnt);
-		http_reply_json(req, 200, o);
+		*out = o;
 	}
 	free(mnt);
 	free(rel);
+	return rc;
+}
+
+static void get_internal_file(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	if (!rest_worker_authorized(req, m->conf))
+		return;
+	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
+	if (rest_path_param(req, "path", path, sizeof(path)))
+		return;
+	cJSON *o = NULL;
+	int rc = internal_file_json(m, path, &o, err, sizeof(err));
+	if (rc)
+		http_reply_rc(req, rc, err);
+	else
+		http_reply_json(req, 200, o);
+}
+
+/* Many internal/file lookups in one round trip (a worker refreshing its
+ * metadata cache): {"paths": [...]} -> {"files": [object or {"path",
+ * "error": {"code", "message"}}, ...]} in the same order. */
+#define INTERNAL_FILES_MAX 256
+static void post_internal_files(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	if (!rest_worker_authorized(req, m->conf))
+		return;
+	cJSON *body = NULL;
+	if (http_req_json(req, &body))
+		return;
+	const cJSON *paths = cJSON_GetObjectItemCaseSensitive(body, "paths");
+	int n = cJSON_GetArraySize(paths);
+	if (!cJSON_IsArray(paths) || n > INTERNAL_FILES_MAX) {
+		cJSON_Delete(body);
+		http_reply_error(req, 400, "invalid_argument",
+				 "'paths' must be an array of at most %d paths", INTERNAL_FILES_MAX);
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON *files = cJSON_AddArrayToObject(o, "files");
+	const cJSON *p;
+	cJSON_ArrayForEach(p, paths)
+	{
+		char err[ERRLEN] = "", norm[PATH_MAX_LEN + 1];
+		cJSON *f = NULL;
+		const char *raw = cJSON_IsString(p) ? p->valuestring : "";
+		int rc = cJSON_IsString(p) ? path_normalize(raw, strlen(raw), norm, sizeof(norm), err,
+							    sizeof(err))
+					   : -EINVAL;
+		if (!cJSON_IsString(p))
+			snprintf(err, sizeof(err), "every path must be a string");
+		if (!rc)
+			rc = internal_file_json(m, norm, &f, err, sizeof(err));
+		if (rc) {
+			f = cJSON_CreateObject();
+			cJSON_AddStringToObject(f, "path", raw);
+			cJSON *e = cJSON_AddObjectToObject(f, "error");
+			cJSON_AddStringToObject(e, "code", st_errcode(rc));
+			cJSON_AddStringToObject(e, "message", *err ? err : st_strerror(rc));
+		}
+		cJSON_AddItemToArray(files, f);
+	}
+	cJSON_Delete(body);
+	http_reply_json(req, 200, o);
 }
 
 static void get_list(struct http_req *req, void *ctx)
@@ -478,6 +538,7 @@ static const struct http_route g_routes[] = {
 	{ "DELETE", "/api/v1/files", delete_file },
 	{ "GET", "/api/v1/files/stat", get_stat },
 	{ "GET", "/api/v1/internal/file", get_internal_file },
+	{ "POST", "/api/v1/internal/files", post_internal_files },
 	{ "POST", "/api/v1/internal/write/begin", post_write_begin },
 	{ "POST", "/api/v1/internal/write/commit", post_write_commit },
 	{ "POST", "/api/v1/files/mkdir", post_mkdir },

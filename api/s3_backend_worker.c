@@ -66,7 +66,7 @@ static char *pq_path(const char *route, const char *path, const char *extra)
 
 /* "/bucket/key" without a trailing '/'; -EINVAL if it is not a valid
  * namespace path (the gateway validated the key already). */
-static int ns_path(const char *bucket, const char *key, char *out, size_t len)
+int s3_backend_worker_path(const char *bucket, const char *key, char *out, size_t len)
 {
 	size_t klen = strlen(key);
 	while (klen && key[klen - 1] == '/')
@@ -235,7 +235,7 @@ static int stat_object(void *ctx, const char *bucket, const char *key,
 {
 	struct worker_node *w = ctx;
 	char path[PATH_MAX_LEN + 1];
-	int rc = ns_path(bucket, key, path, sizeof(path));
+	int rc = s3_backend_worker_path(bucket, key, path, sizeof(path));
 	if (rc)
 		return rc;
 	bool marker = *key && key[strlen(key) - 1] == '/';
@@ -274,7 +274,7 @@ static int read_object(void *ctx, const char *bucket, const char *key, uint64_t 
 {
 	struct worker_node *w = ctx;
 	char path[PATH_MAX_LEN + 1];
-	int rc = ns_path(bucket, key, path, sizeof(path));
+	int rc = s3_backend_worker_path(bucket, key, path, sizeof(path));
 	if (rc)
 		return rc;
 	struct file_info *fi = malloc(sizeof(*fi));
@@ -436,7 +436,7 @@ static int put_object(void *ctx, const char *bucket, const char *key, struct s3_
 {
 	struct worker_node *w = ctx;
 	char path[PATH_MAX_LEN + 1];
-	int rc = ns_path(bucket, key, path, sizeof(path));
+	int rc = s3_backend_worker_path(bucket, key, path, sizeof(path));
 	if (rc)
 		return rc;
 	if (*key && key[strlen(key) - 1] == '/') {
@@ -476,7 +476,7 @@ static int delete_object(void *ctx, const char *bucket, const char *key, char *e
 			 size_t errlen)
 {
 	char path[PATH_MAX_LEN + 1];
-	int rc = ns_path(bucket, key, path, sizeof(path));
+	int rc = s3_backend_worker_path(bucket, key, path, sizeof(path));
 	if (rc)
 		return rc;
 	bool marker = *key && key[strlen(key) - 1] == '/';
@@ -559,9 +559,9 @@ static int copy_object(void *ctx, const char *src_bucket, const char *src_key,
 {
 	struct worker_node *w = ctx;
 	char src[PATH_MAX_LEN + 1], dst[PATH_MAX_LEN + 1];
-	int rc = ns_path(src_bucket, src_key, src, sizeof(src));
+	int rc = s3_backend_worker_path(src_bucket, src_key, src, sizeof(src));
 	if (!rc)
-		rc = ns_path(dst_bucket, dst_key, dst, sizeof(dst));
+		rc = s3_backend_worker_path(dst_bucket, dst_key, dst, sizeof(dst));
 	if (rc)
 		return rc;
 	cJSON *st = NULL;
@@ -792,7 +792,7 @@ static int mpu_complete(void *ctx, const char *bucket, const char *key, const ch
 		rc = s3_multipart_etag(parts, nparts, etag);
 	char path[PATH_MAX_LEN + 1];
 	if (!rc)
-		rc = ns_path(bucket, key, path, sizeof(path));
+		rc = s3_backend_worker_path(bucket, key, path, sizeof(path));
 	struct write_result r;
 	if (!rc)
 		rc = worker_write_file(w, path, WRITE_CACHE_THROUGH, concat_read, c, etag, &r, err,

@@ -13,4 +13,9 @@
  */
 const struct s3_backend *s3_backend_worker(void);
 
+/* The namespace path of bucket/key ("/bucket/key", normalized, without a
+ * trailing '/'), as every backend call derives it; -EINVAL when it cannot
+ * be a path, -ENAMETOOLONG. Pure. */
+int s3_backend_worker_path(const char *bucket, const char *key, char *out, size_t len);
+
 #endif

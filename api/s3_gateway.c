@@ -459,7 +459,7 @@ out:
 	s3_gw_page_free(&out);
 }
 
-static void fill_etag(struct s3_object_info *info)
+void s3_gw_fill_etag(struct s3_object_info *info)
 {
 	if (!*info->etag)
 		snprintf(info->etag, sizeof(info->etag), "%016" PRIx64 "-%" PRIx64,
@@ -508,7 +508,7 @@ static void op_get_object(struct gw_call *c)
 		reply_error(c, object_rc(c, rc, -S3_ERR_NO_SUCH_KEY));
 		return;
 	}
-	fill_etag(&info);
+	s3_gw_fill_etag(&info);
 	s3_etag_quote(info.etag, etag, sizeof(etag));
 	s3_time_http(info.mtime, lm);
 	rc = s3_range_parse(http_req_header(c->req, "Range"), info.size, &partial, &first, &last);
@@ -633,7 +633,7 @@ static void op_copy_object(struct gw_call *c)
 		reply_error(c, s3_gw_map_errno(rc, true));
 		return;
 	}
-	fill_etag(&info);
+	s3_gw_fill_etag(&info);
 	rc = s3_xml_copy_result(info.etag, info.mtime, &xml, &len);
 	reply_xml(c, rc, xml, len, NULL, 0);
 }
@@ -731,7 +731,7 @@ static void op_multipart(struct gw_call *c)
 			return;
 		}
 		sprintf(location, "http://%.256s%s", host ? host : "localhost", c->resource);
-		fill_etag(&info);
+		s3_gw_fill_etag(&info);
 		rc = s3_xml_complete_multipart(location, r->bucket, r->key, info.etag, &xml, &len);
 		free(location);
 		reply_xml(c, rc, xml, len, NULL, 0);
@@ -767,6 +767,13 @@ static void op_multipart(struct gw_call *c)
 }
 
 /* ---- the handler ---- */
+
+void s3_gw_request_id(struct s3_gw *gw, char out[S3_GW_REQUEST_ID_LEN])
+{
+	uint64_t seq = __atomic_add_fetch(&gw->seq, 1, __ATOMIC_RELAXED);
+	snprintf(out, S3_GW_REQUEST_ID_LEN, "%08" PRIX64 "%08" PRIX64, gw->boot & 0xffffffffu,
+		 seq & 0xffffffffu);
+}
 
 static const char *header_getter(void *arg, const char *name)
 {
@@ -822,9 +829,7 @@ void s3_gw_handle(struct http_req *req, void *ctx)
 	}
 	c->gw = gw;
 	c->req = req;
-	uint64_t seq = __atomic_add_fetch(&gw->seq, 1, __ATOMIC_RELAXED);
-	snprintf(c->request_id, sizeof(c->request_id), "%08" PRIX64 "%08" PRIX64,
-		 gw->boot & 0xffffffffu, seq & 0xffffffffu);
+	s3_gw_request_id(gw, c->request_id);
 	const char *raw_path = http_req_raw_path(req);
 	snprintf(c->resource, sizeof(c->resource), "%s", raw_path);
 	int rc;

@@ -190,6 +190,14 @@ struct http_req;
 /* The http_handler_fn for the S3 port; ctx is the struct s3_gw. */
 void s3_gw_handle(struct http_req *req, void *ctx);
 
+/* The next request id (x-amz-request-id): 16 hex digits, unique for this
+ * gateway's lifetime; for a front that answers some requests itself. */
+#define S3_GW_REQUEST_ID_LEN 17
+void s3_gw_request_id(struct s3_gw *gw, char out[S3_GW_REQUEST_ID_LEN]);
+/* Gives info an ETag derived from mtime and size when the backend left it
+ * empty, as GET and HEAD report it. Pure. */
+void s3_gw_fill_etag(struct s3_object_info *info);
+
 /* S3 error for a backend rc (see the table above). object: the request
  * named a key (ENOENT -> NoSuchKey rather than NoSuchBucket). Pure. */
 int s3_gw_map_errno(int rc, bool object);

@@ -98,6 +98,12 @@ struct conf_list {
 	  "TCP port of the worker's data/RPC server.")                                        \
 	X(worker_s3_port, "worker.s3_port", INT, "39999", 1, 65535, NULL,                     \
 	  "TCP port of the worker's S3-compatible gateway.")                                  \
+	X(worker_s3_fastpath, "worker.s3.fastpath", BOOL, "true", 0, 0, NULL,                 \
+	  "Serve S3 GET/HEAD of cached objects from an epoll front with sendfile, handing "   \
+	  "every other request to the gateway on a loopback port. false: the gateway "        \
+	  "listens on worker.s3_port itself. Off whenever TLS is configured.")               \
+	X(worker_s3_threads, "worker.s3.threads", INT, "0", 0, 64, NULL,                      \
+	  "Event-loop threads of the S3 front. 0: one per CPU.")                             \
 	X(worker_hostname, "worker.hostname", STR, "", 0, 0, NULL,                            \
 	  "Host name or address the worker advertises to the master and peers. Empty: "       \
 	  "worker.bind, or this machine's host name when worker.bind is a wildcard.")         \

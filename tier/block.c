@@ -395,9 +395,29 @@ int tier_block_open_fd(struct tier_store *store, uint64_t id, struct tier_block_
 	out->data_offset = TIER_HDR_SIZE;
 	out->len = t.len;
 	out->tier = t.level;
+	out->gen = t.gen;
 	return 0;
 
 err_close_fd:
 	close(t.fd);
+	return rc;
+}
+
+int tier_block_touch(struct tier_store *store, uint64_t id, uint64_t gen)
+{
+	int rc = 0;
+	pthread_mutex_lock(&store->lock);
+	struct tier_block *blk = tier_map_get(&store->index, id);
+	if (!blk || blk->gen != gen) {
+		rc = blk ? -ESTALE : -ENOENT;
+		goto out_unlock;
+	}
+	struct tier_level *lvl = &store->levels[blk->level];
+	store->hits++;
+	lvl->hits++;
+	tier_policy_access(lvl->policy, id, store_now(store));
+	__atomic_fetch_add(&lvl->bytes_served, blk->len, __ATOMIC_RELAXED);
+out_unlock:
+	pthread_mutex_unlock(&store->lock);
 	return rc;
 }

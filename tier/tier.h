@@ -166,8 +166,20 @@ struct tier_block_fd {
 	uint64_t data_offset;
 	uint64_t len;
 	unsigned tier; /* index into cfg.levels */
+	uint64_t gen;  /* which file of the block this is (for tier_block_touch) */
 };
 int tier_block_open_fd(struct tier_store *store, uint64_t id, struct tier_block_fd *out);
+
+/*
+ * For a caller that keeps fds from tier_block_open_fd open between reads
+ * (an fd cache): counts one more read of block id through the fd it holds,
+ * exactly as tier_block_open_fd counts one (hit, bytes served, the policy's
+ * access), without opening anything. 0; -ENOENT if the block is no longer
+ * cached, -ESTALE if its file changed since (demoted, or removed and put
+ * again): then nothing is counted and the caller should close its fd (which
+ * may hold an unlinked file's space) and open the block again.
+ */
+int tier_block_touch(struct tier_store *store, uint64_t id, uint64_t gen);
 
 /* true if the block is cached; *tier (may be NULL) gets its tier index. */
 bool tier_block_exists(struct tier_store *store, uint64_t id, unsigned *tier);

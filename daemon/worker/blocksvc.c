@@ -400,3 +400,16 @@ void bsvc_stats_get(struct bsvc *b, struct bsvc_stats *o)
 	for (int i = 0; i < 8; i++)
 		o->latency_le_ms[i] = atomic_load(&b->latency_le_ms[i]);
 }
+
+void bsvc_count_cached_read(struct bsvc *b, uint64_t nblocks, uint64_t bytes, int64_t start_us)
+{
+	atomic_fetch_add(&b->requests, 1);
+	atomic_fetch_add(&b->block_hits, nblocks);
+	atomic_fetch_add(&b->bytes_from_cache, bytes);
+	record_latency(b, start_us);
+}
+
+int64_t bsvc_now_us(void)
+{
+	return now_us();
+}

@@ -54,4 +54,11 @@ int bsvc_read_cached(struct bsvc *b, uint64_t id, uint64_t off, uint64_t len,
 
 void bsvc_stats_get(struct bsvc *b, struct bsvc_stats *out);
 
+/* For the S3 front's fast path, which sends cached blocks itself
+ * (sendfile): counts one read as bsvc_read counts a read served from the
+ * cache (a request, nblocks hits, bytes from the cache) with its latency
+ * since start_us (bsvc_now_us). */
+void bsvc_count_cached_read(struct bsvc *b, uint64_t nblocks, uint64_t bytes, int64_t start_us);
+int64_t bsvc_now_us(void);
+
 #endif

@@ -14,11 +14,29 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FCACHE_SLOTS 4096
+/* Set-associative: a path hashes to a set of FCACHE_WAYS entries, so a
+ * few thousand hot files do not evict each other by collision (the fast
+ * path serves only fresh entries; a thrashing slot would send every read
+ * of those files to the slow path). */
+#define FCACHE_SETS 4096
+#define FCACHE_WAYS 4
+#define FCACHE_SLOTS (FCACHE_SETS * FCACHE_WAYS)
+/* Background refreshes queued at most (more: entries simply expire). */
+#define FCACHE_REFRESH_QUEUE 4096
+#define FCACHE_REFRESHERS 2
+/* Paths per batched lookup (POST /api/v1/internal/files; the master takes
+ * up to 256). */
+#define FCACHE_BATCH 128
+/* A file read at least twice stays fresh this many TTLs after its last
+ * read (capped at a minute), not only while it is read: a client that
+ * pauses for a few seconds finds it on the fast path again. A file read
+ * once (a scan) is not kept. */
+#define FCACHE_KEEP_WARM_TTLS 30
 
 /* A cached file_info with its strings on the heap (slots stay small). */
 struct entry {
@@ -28,6 +46,10 @@ struct entry {
 	char etag[48];
 	struct ufs *ufs;
 	int64_t fetched_ms;
+	bool refreshing; /* queued for a background refresh */
+	/* Fast-path reads: the last one, and how many (kept across refreshes). */
+	int64_t read_ms;
+	uint32_t reads;
 };
 
 struct store {
@@ -47,6 +69,16 @@ struct fcache {
 	bool master_busy[FCACHE_MASTER_CONNS];
 	pthread_cond_t master_freed;
 	struct mclient *masters; /* follows the leader (lib/mclient.h) */
+	/* Refresh-ahead (fcache_peek): a ring of paths and its threads. */
+	char *queue[FCACHE_REFRESH_QUEUE];
+	size_t qhead, qlen;
+	pthread_cond_t queued;
+	pthread_t refreshers[FCACHE_REFRESHERS];
+	unsigned nrefreshers;
+	bool stopping;
+	_Atomic bool warned_batch;
+	int64_t next_sweep_ms;
+	_Atomic uint64_t refreshes, refresh_drops;
 };
 
 static struct httpc *new_http(const struct strata_conf *c);
@@ -69,6 +101,7 @@ int fcache_new(const struct strata_conf *conf, struct fcache **out)
 	fc->conf = conf;
 	pthread_mutex_init(&fc->lock, NULL);
 	pthread_cond_init(&fc->master_freed, NULL);
+	pthread_cond_init(&fc->queued, NULL);
 	pthread_key_create(&fc->http_key, free_http);
 	for (int i = 0; i < FCACHE_MASTER_CONNS; i++) {
 		if (!(fc->master_http[i] = new_http(conf))) {
@@ -93,6 +126,14 @@ void fcache_free(struct fcache *fc)
 {
 	if (!fc)
 		return;
+	pthread_mutex_lock(&fc->lock);
+	fc->stopping = true;
+	pthread_cond_broadcast(&fc->queued);
+	pthread_mutex_unlock(&fc->lock);
+	for (unsigned i = 0; i < fc->nrefreshers; i++)
+		pthread_join(fc->refreshers[i], NULL);
+	for (size_t i = 0; i < fc->qlen; i++)
+		free(fc->queue[(fc->qhead + i) % FCACHE_REFRESH_QUEUE]);
 	for (size_t i = 0; i < fc->nstores; i++) {
 		ufs_close(fc->stores[i].ufs);
 		free(fc->stores[i].key);
@@ -109,6 +150,7 @@ void fcache_free(struct fcache *fc)
 	mclient_free(fc->masters);
 	pthread_key_delete(fc->http_key);
 	pthread_cond_destroy(&fc->master_freed);
+	pthread_cond_destroy(&fc->queued);
 	pthread_mutex_destroy(&fc->lock);
 	free(fc->slots);
 	free(fc);
@@ -135,12 +177,38 @@ struct httpc *fcache_thread_http(struct fcache *fc)
 	return hc;
 }
 
-static size_t slot_of(const char *path)
+static struct entry *set_of(struct fcache *fc, const char *path)
 {
 	uint64_t h = 1469598103934665603ull;
 	for (const char *p = path; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	return (size_t)(h % FCACHE_SLOTS);
+	return &fc->slots[(size_t)(h % FCACHE_SETS) * FCACHE_WAYS];
+}
+
+/* The entry of path, or NULL. Call with fc->lock held. */
+static struct entry *find(struct fcache *fc, const char *path)
+{
+	struct entry *set = set_of(fc, path);
+	for (int i = 0; i < FCACHE_WAYS; i++)
+		if (set[i].path && strcmp(set[i].path, path) == 0)
+			return &set[i];
+	return NULL;
+}
+
+/* Where to keep path: its entry, a free way, or the oldest one. */
+static struct entry *victim(struct fcache *fc, const char *path)
+{
+	struct entry *e = find(fc, path);
+	if (e)
+		return e;
+	struct entry *set = set_of(fc, path), *old = &set[0];
+	for (int i = 0; i < FCACHE_WAYS; i++) {
+		if (!set[i].path)
+			return &set[i];
+		if (set[i].fetched_ms < old->fetched_ms)
+			old = &set[i];
+	}
+	return old;
 }
 
 /* Opens (once) the store a file lives on. Call with fc->lock held. */
@@ -234,6 +302,9 @@ int fcache_master_json(struct fcache *fc, const char *method, const char *path_q
 	return rc;
 }
 
+static int parse_info(struct fcache *fc, const cJSON *reply, const char *path,
+		      struct file_info *out, char *err, size_t errlen);
+
 static int fetch(struct fcache *fc, const char *path, struct file_info *out, char *err,
 		 size_t errlen)
 {
@@ -258,9 +329,18 @@ static int fetch(struct fcache *fc, const char *path, struct file_info *out, cha
 	}
 	if (rc)
 		return rc == ST_EPEER ? -EAGAIN : rc;
+	rc = parse_info(fc, reply, path, out, err, errlen);
+	cJSON_Delete(reply);
+	return rc;
+}
+
+/* An InternalFile object of the master into out. */
+static int parse_info(struct fcache *fc, const cJSON *reply, const char *path,
+		      struct file_info *out, char *err, size_t errlen)
+{
 	int64_t length = 0, data_id = 0, bs = 0;
 	const char *ufs_path = NULL;
-	rc = json_get_int(reply, "length", true, 0, INT64_MAX, &length, err, errlen);
+	int rc = json_get_int(reply, "length", true, 0, INT64_MAX, &length, err, errlen);
 	if (!rc)
 		rc = json_get_int(reply, "data_id", true, 0, INT64_MAX, &data_id, err, errlen);
 	if (!rc)
@@ -287,7 +367,6 @@ static int fetch(struct fcache *fc, const char *path, struct file_info *out, cha
 	} else {
 		rc = ST_EPROTO;
 	}
-	cJSON_Delete(reply);
 	return rc;
 }
 
@@ -298,15 +377,58 @@ static void entry_clear(struct entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
+/* A read of e's file, for the keep-warm sweep: a fast-path peek, or a
+ * slow-path lookup that went to the master. */
+static void note_read(struct entry *e, int64_t now)
+{
+	e->read_ms = now;
+	if (e->reads < UINT32_MAX)
+		e->reads++;
+}
+
+static bool fresh(const struct fcache *fc, const struct entry *e, int64_t now)
+{
+	return now - e->fetched_ms < fc->conf->worker_metadata_ttl;
+}
+
+/* Keeps what fetch returned for path, fetched at `when`. Call with the lock. */
+static void keep(struct fcache *fc, const char *path, const struct file_info *fi, int64_t when)
+{
+	struct entry *e = victim(fc, path);
+	bool same = e->path && strcmp(e->path, path) == 0;
+	bool refreshing = same && e->refreshing;
+	int64_t read_ms = same ? e->read_ms : 0;
+	uint32_t reads = same ? e->reads : 0;
+	char *p = strdup(path), *u = strdup(fi->ufs_path);
+	entry_clear(e);
+	if (!p || !u) {
+		free(p);
+		free(u);
+		return;
+	}
+	e->path = p;
+	e->ufs_path = u;
+	e->length = fi->length;
+	e->data_id = fi->data_id;
+	e->block_size = fi->block_size;
+	e->mtime_ms = fi->mtime_ms;
+	snprintf(e->etag, sizeof(e->etag), "%s", fi->etag);
+	e->ufs = fi->ufs;
+	e->fetched_ms = when;
+	e->refreshing = refreshing;
+	e->read_ms = read_ms;
+	e->reads = reads;
+}
+
 int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char *err,
 	       size_t errlen)
 {
-	size_t slot = slot_of(path);
 	int64_t now = clock_mono_ms();
 	pthread_mutex_lock(&fc->lock);
-	struct entry *e = &fc->slots[slot];
-	if (e->path && strcmp(e->path, path) == 0 &&
-	    now - e->fetched_ms < fc->conf->worker_metadata_ttl) {
+	struct entry *e = find(fc, path);
+	if (e && fresh(fc, e, now)) {
+		/* Not a read for note_read: the slow path looks a file up twice
+		 * per GET (stat, then read). */
 		snprintf(out->path, sizeof(out->path), "%s", e->path);
 		snprintf(out->ufs_path, sizeof(out->ufs_path), "%s", e->ufs_path);
 		out->length = e->length;
@@ -323,29 +445,215 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
 	if (rc || fc->conf->worker_metadata_ttl == 0)
 		return rc;
 	pthread_mutex_lock(&fc->lock);
-	entry_clear(e);
-	e->path = strdup(path);
-	e->ufs_path = strdup(out->ufs_path);
-	if (!e->path || !e->ufs_path) {
-		entry_clear(e);
-	} else {
-		e->length = out->length;
-		e->data_id = out->data_id;
-		e->block_size = out->block_size;
-		e->mtime_ms = out->mtime_ms;
-		snprintf(e->etag, sizeof(e->etag), "%s", out->etag);
-		e->ufs = out->ufs;
-		e->fetched_ms = now;
-	}
+	keep(fc, path, out, now);
+	if ((e = find(fc, path)))
+		note_read(e, now);
 	pthread_mutex_unlock(&fc->lock);
 	return 0;
+}
+
+/* Applies one refresh result. Call with the lock. */
+static void refreshed(struct fcache *fc, const char *path, int rc, const struct file_info *fi,
+		      int64_t when)
+{
+	struct entry *e = find(fc, path);
+	if (!e)
+		return; /* invalidated meanwhile (a write through this worker) */
+	e->refreshing = false;
+	if (!rc)
+		keep(fc, path, fi, when);
+	else if (rc == -ENOENT || rc == -EINVAL || rc == -EISDIR)
+		entry_clear(e);
+}
+
+/*
+ * Looks up n paths in one POST /api/v1/internal/files: rcs[i] and fis[i]
+ * for paths[i]. -ENOSYS when the master does not know the route (an older
+ * one); another error when the call itself failed.
+ */
+static int fetch_batch(struct fcache *fc, char **paths, size_t n, int *rcs,
+		       struct file_info *fis)
+{
+	char err[256];
+	cJSON *req = cJSON_CreateObject();
+	cJSON *arr = cJSON_AddArrayToObject(req, "paths");
+	for (size_t i = 0; arr && i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(paths[i]));
+	cJSON *reply = NULL;
+	long status = 0;
+	int rc = arr ? fcache_master_json(fc, "POST", "/api/v1/internal/files", req, &reply,
+					  &status, err, sizeof(err))
+		     : -ENOMEM;
+	cJSON_Delete(req);
+	if (rc == ST_EHTTP && (status == 404 || status == 405))
+		return -ENOSYS;
+	if (rc)
+		return rc;
+	const cJSON *files = cJSON_GetObjectItemCaseSensitive(reply, "files");
+	if (cJSON_GetArraySize(files) != (int)n) {
+		cJSON_Delete(reply);
+		return ST_EPROTO;
+	}
+	size_t i = 0;
+	const cJSON *f;
+	cJSON_ArrayForEach(f, files)
+	{
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(f, "error");
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+		if (e)
+			rcs[i] = st_rc_from_code(cJSON_IsString(code) ? code->valuestring : NULL);
+		else
+			rcs[i] = parse_info(fc, f, paths[i], &fis[i], err, sizeof(err));
+		i++;
+	}
+	cJSON_Delete(reply);
+	return 0;
+}
+
+/* Refreshes n queued paths (frees them) with one batched lookup. When it
+ * fails (master unreachable, or an older master without the route) the
+ * entries just expire, and the slow path looks them up again. */
+static void refresh_some(struct fcache *fc, char **paths, size_t n)
+{
+	int64_t now = clock_mono_ms();
+	int *rcs = calloc(n, sizeof(*rcs));
+	struct file_info *fis = malloc(n * sizeof(*fis));
+	int brc = rcs && fis ? fetch_batch(fc, paths, n, rcs, fis) : -ENOMEM;
+	if (brc == -ENOSYS && !atomic_exchange(&fc->warned_batch, true))
+		log_warn("the master has no batched file lookup (an older version?): metadata "
+			 "is looked up again only when it expires (logged once)");
+	pthread_mutex_lock(&fc->lock);
+	for (size_t i = 0; i < n; i++) {
+		refreshed(fc, paths[i], brc ? -EIO : rcs[i], brc ? NULL : &fis[i], now);
+		free(paths[i]);
+	}
+	pthread_mutex_unlock(&fc->lock);
+	atomic_fetch_add(&fc->refreshes, n);
+	free(rcs);
+	free(fis);
+}
+
+static void queue_refresh(struct fcache *fc, struct entry *e);
+
+/* Queues refreshes of the files read lately that are about to expire
+ * (FCACHE_KEEP_WARM_TTLS), so a hot file that pauses for a few seconds is
+ * still on the fast path when it is read again. Call with the lock. */
+static void sweep(struct fcache *fc, int64_t now)
+{
+	int64_t ttl = fc->conf->worker_metadata_ttl;
+	int64_t margin = ttl / 4;
+	int64_t warm = ttl * FCACHE_KEEP_WARM_TTLS < 60000 ? ttl * FCACHE_KEEP_WARM_TTLS : 60000;
+	for (size_t i = 0; i < FCACHE_SLOTS; i++) {
+		struct entry *e = &fc->slots[i];
+		if (e->path && !e->refreshing && e->reads >= 2 && now - e->read_ms <= warm &&
+		    now - e->fetched_ms >= ttl - margin && now - e->fetched_ms < ttl)
+			queue_refresh(fc, e);
+	}
+}
+
+static void *refresher_main(void *arg)
+{
+	struct fcache *fc = arg;
+	char *batch[FCACHE_BATCH];
+	pthread_mutex_lock(&fc->lock);
+	for (;;) {
+		int64_t ttl = fc->conf->worker_metadata_ttl;
+		int64_t every = ttl / 10 > 20 ? ttl / 10 : 20;
+		int64_t now = clock_mono_ms();
+		if (ttl > 0 && now >= fc->next_sweep_ms) {
+			fc->next_sweep_ms = now + every;
+			sweep(fc, now);
+		}
+		if (!fc->qlen && !fc->stopping) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			int64_t ns = ts.tv_nsec + every * 1000000;
+			ts.tv_sec += ns / 1000000000;
+			ts.tv_nsec = ns % 1000000000;
+			pthread_cond_timedwait(&fc->queued, &fc->lock, &ts);
+			continue;
+		}
+		if (fc->stopping)
+			break;
+		size_t n = 0;
+		while (fc->qlen && n < FCACHE_BATCH) {
+			batch[n++] = fc->queue[fc->qhead];
+			fc->qhead = (fc->qhead + 1) % FCACHE_REFRESH_QUEUE;
+			fc->qlen--;
+		}
+		pthread_mutex_unlock(&fc->lock);
+		refresh_some(fc, batch, n);
+		pthread_mutex_lock(&fc->lock);
+	}
+	pthread_mutex_unlock(&fc->lock);
+	return NULL;
+}
+
+int fcache_start_refresh(struct fcache *fc)
+{
+	if (fc->nrefreshers)
+		return 0;
+	for (unsigned i = 0; i < FCACHE_REFRESHERS; i++) {
+		int rc = pthread_create(&fc->refreshers[i], NULL, refresher_main, fc);
+		if (rc)
+			return i ? 0 : -rc;
+		fc->nrefreshers++;
+	}
+	return 0;
+}
+
+/* Queues a refresh of e's path. Call with the lock. */
+static void queue_refresh(struct fcache *fc, struct entry *e)
+{
+	if (e->refreshing || !fc->nrefreshers)
+		return;
+	char *p = fc->qlen < FCACHE_REFRESH_QUEUE ? strdup(e->path) : NULL;
+	if (!p) {
+		atomic_fetch_add(&fc->refresh_drops, 1);
+		return;
+	}
+	fc->queue[(fc->qhead + fc->qlen) % FCACHE_REFRESH_QUEUE] = p;
+	fc->qlen++;
+	e->refreshing = true;
+	pthread_cond_signal(&fc->queued);
+}
+
+int fcache_peek(struct fcache *fc, const char *path, struct fcache_meta *out)
+{
+	int64_t now = clock_mono_ms();
+	int64_t ttl = fc->conf->worker_metadata_ttl;
+	int rc = -ENOENT;
+	pthread_mutex_lock(&fc->lock);
+	struct entry *e = find(fc, path);
+	if (e && fresh(fc, e, now)) {
+		note_read(e, now);
+		out->length = e->length;
+		out->data_id = e->data_id;
+		out->block_size = e->block_size;
+		out->mtime_ms = e->mtime_ms;
+		memcpy(out->etag, e->etag, sizeof(out->etag));
+		/* Refresh ahead, in the last quarter of the TTL: a file read
+		 * all the time never expires, and what the caller gets is never
+		 * older than the TTL. */
+		if (now - e->fetched_ms >= ttl - ttl / 4)
+			queue_refresh(fc, e);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&fc->lock);
+	return rc;
+}
+
+void fcache_stats_get(struct fcache *fc, uint64_t *refreshes, uint64_t *drops)
+{
+	*refreshes = atomic_load(&fc->refreshes);
+	*drops = atomic_load(&fc->refresh_drops);
 }
 
 void fcache_invalidate(struct fcache *fc, const char *path)
 {
 	pthread_mutex_lock(&fc->lock);
-	struct entry *e = &fc->slots[slot_of(path)];
-	if (e->path && strcmp(e->path, path) == 0)
+	struct entry *e = find(fc, path);
+	if (e)
 		entry_clear(e);
 	pthread_mutex_unlock(&fc->lock);
 }

@@ -36,6 +36,31 @@ void fcache_free(struct fcache *fc);
  * or a UFS open error, with the reason in err. */
 int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char *err,
 	       size_t errlen);
+/*
+ * For the S3 front's event loop, which must not wait on the network: what
+ * the cache knows of path, if it is younger than worker.metadata_ttl;
+ * -ENOENT otherwise (absent or expired: the caller takes the slow path,
+ * whose fcache_get refreshes it). Never calls the master. An entry in the
+ * last quarter of its TTL is queued for a background refresh (once
+ * fcache_start_refresh ran), so files read all the time stay fresh while
+ * what is returned is never older than the TTL. A file read at least
+ * twice (a peek, or an fcache_get that asked the master) is also refreshed while it pauses, for
+ * up to 30 TTLs (at most a minute) after its last read. Refreshes are batched, up to 128 paths per
+ * POST /api/v1/internal/files.
+ */
+struct fcache_meta {
+	uint64_t length;
+	uint64_t data_id;
+	int64_t block_size;
+	int64_t mtime_ms;
+	char etag[48];
+};
+int fcache_peek(struct fcache *fc, const char *path, struct fcache_meta *out);
+/* Starts the refresh-ahead threads (stopped by fcache_free). 0 or -errno. */
+int fcache_start_refresh(struct fcache *fc);
+/* Background refreshes done, and ones dropped because the queue was full. */
+void fcache_stats_get(struct fcache *fc, uint64_t *refreshes, uint64_t *drops);
+
 /* Forgets path (its content changed under us). */
 void fcache_invalidate(struct fcache *fc, const char *path);
 

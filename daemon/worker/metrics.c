@@ -31,6 +31,18 @@ size_t worker_metrics(struct worker_node *w, struct worker_metric *m, size_t max
 		{ "strata_worker_checksum_failures_total", "Corrupt blocks dropped",
 		  ts->checksum_failures },
 		{ "strata_worker_tier_write_errors_total", "Failed block writes", ts->write_errors },
+		{ "strata_worker_s3_fastpath_hits_total",
+		  "S3 GET/HEAD answered by the front's fast path (sendfile from the tiers)",
+		  atomic_load(&w->front.hits) },
+		{ "strata_worker_s3_fastpath_bytes_total", "Body bytes sent by the fast path",
+		  atomic_load(&w->front.bytes) },
+		{ "strata_worker_s3_proxied_total", "S3 requests the front handed to the gateway",
+		  atomic_load(&w->front.proxied) },
+		{ "strata_worker_s3_bad_requests_total",
+		  "S3 request heads the front refused (malformed, too large, too slow)",
+		  atomic_load(&w->front.bad_requests) },
+		{ "strata_worker_s3_connections_total", "S3 client connections accepted",
+		  atomic_load(&w->front.connections) },
 	};
 	size_t n = sizeof(all) / sizeof(all[0]);
 	if (n > max)

@@ -4,6 +4,7 @@
 #include "lib/conf.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,6 +21,16 @@ struct worker_peer {
 	char address[300]; /* host:port of its data port */
 };
 
+/* Counters of the S3 front (daemon/worker/s3front.c); all 0 without it. */
+struct worker_front_counters {
+	_Atomic uint64_t hits;         /* GET/HEAD answered by the fast path */
+	_Atomic uint64_t bytes;        /* body bytes it sent (sendfile) */
+	_Atomic uint64_t proxied;      /* requests handed to the gateway */
+	_Atomic uint64_t bad_requests; /* heads refused with 400 (malformed, too big, too slow) */
+	_Atomic uint64_t connections;  /* client connections accepted */
+	_Atomic int64_t open;          /* client connections open now */
+};
+
 /* What the worker's threads and request handlers share. Owned by main. */
 struct worker_node {
 	const struct strata_conf *conf;
@@ -31,6 +42,7 @@ struct worker_node {
 	struct tier_store *tiers;
 	struct fcache *fcache;
 	struct bsvc *bsvc;
+	struct worker_front_counters front;
 
 	pthread_mutex_t lock;    /* guards the fields below */
 	uint64_t worker_id;      /* 0 until registered */

@@ -214,6 +214,7 @@ static void test_lru_read_keeps_block_up(void **state)
 	env.now = 300;
 	tt_expect_block(&env, 1, BLK); /* 1 is now the most recent */
 	env.now = 400;
+	env.now += 10;
 	assert_int_equal(tt_put(&env, 3, BLK), 0);
 	assert_int_equal(tt_tier_of(&env, 1), 0);
 	assert_int_equal(tt_tier_of(&env, 2), 1);
@@ -234,6 +235,7 @@ static void test_lfu_keeps_frequent_block_up(void **state)
 	}
 	env.now += 10;
 	tt_expect_block(&env, 2, BLK); /* most recent, but read once */
+	env.now += 10;
 	assert_int_equal(tt_put(&env, 3, BLK), 0);
 	assert_int_equal(tt_tier_of(&env, 1), 0);
 	assert_int_equal(tt_tier_of(&env, 2), 1);
@@ -336,6 +338,47 @@ static void test_open_fd_survives_removal(void **state)
 	tt_env_fini(&env);
 }
 
+/* tier_block_touch counts like open_fd and tells when the fd is outdated. */
+static void test_touch_counts_and_detects_changes(void **state)
+{
+	struct tt_env env;
+	three_tiers(&env, state, 2, 2, 2, TIER_POLICY_LRU);
+	assert_int_equal(tt_put(&env, 1, BLK), 0);
+	assert_int_equal(tt_put(&env, 2, BLK), 0);
+	struct tier_block_fd bfd;
+	assert_int_equal(tier_block_open_fd(env.store, 1, &bfd), 0);
+	struct tier_stats before, after;
+	tier_stats_get(env.store, &before);
+	/* Block 1 is used through the held fd; 2 is not: 2 is the LRU victim. */
+	env.now += 10;
+	assert_int_equal(tier_block_touch(env.store, 1, bfd.gen), 0);
+	tier_stats_get(env.store, &after);
+	assert_int_equal(after.hits, before.hits + 1);
+	assert_int_equal(after.levels[0].hits, before.levels[0].hits + 1);
+	assert_int_equal(after.levels[0].bytes_served, before.levels[0].bytes_served + BLK);
+	env.now += 10;
+	assert_int_equal(tt_put(&env, 3, BLK), 0);
+	assert_int_equal(tt_tier_of(&env, 1), 0);
+	assert_int_equal(tt_tier_of(&env, 2), 1);
+	/* A wrong generation, a demoted block, a removed one. */
+	assert_int_equal(tier_block_touch(env.store, 1, bfd.gen + 1000), -ESTALE);
+	env.now += 10;
+	assert_int_equal(tt_put(&env, 4, BLK), 0); /* demotes 1 now */
+	assert_int_equal(tt_tier_of(&env, 1), 1);
+	assert_int_equal(tier_block_touch(env.store, 1, bfd.gen), -ESTALE);
+	close(bfd.fd);
+	assert_int_equal(tier_block_open_fd(env.store, 1, &bfd), 0);
+	assert_int_equal(tier_block_touch(env.store, 1, bfd.gen), 0);
+	assert_int_equal(tier_block_remove(env.store, 1), 0);
+	assert_int_equal(tier_block_touch(env.store, 1, bfd.gen), -ENOENT);
+	close(bfd.fd);
+	tier_stats_get(env.store, &before);
+	assert_int_equal(tier_block_touch(env.store, 99, 0), -ENOENT);
+	tier_stats_get(env.store, &after);
+	assert_int_equal(after.misses, before.misses); /* nothing counted */
+	tt_env_fini(&env);
+}
+
 static void test_config_errors(void **state)
 {
 	(void)state;
@@ -426,6 +469,7 @@ int main(void)
 		cmocka_unit_test_prestate(test_lfu_keeps_frequent_block_up, &tt_mode_sync),
 		TT_BOTH_IO(test_pinned_never_demoted),
 		TT_BOTH_IO(test_open_fd_survives_removal),
+		TT_BOTH_IO(test_touch_counts_and_detects_changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, tt_group_teardown);
 }

@@ -1,0 +1,1559 @@
+/*
+ * The S3 front (s3front.h): epoll loops, connections, the fast path and the
+ * per-request proxy to the gateway. Each connection belongs to one loop
+ * thread for its whole life; nothing here is shared between loops except
+ * the listener and the (thread-safe) worker services.
+ */
+#include "daemon/worker/s3front.h"
+
+#include "api/s3_backend_worker.h"
+#include "api/s3_gateway.h"
+#include "api/s3_proto.h"
+#include "daemon/worker/blocksvc.h"
+#include "daemon/worker/filecache.h"
+#include "daemon/worker/s3front_http.h"
+#include "daemon/worker/worker.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/path.h"
+#include "lib/placement.h"
+#include "tier/tier.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FRONT_MAX_HEAD (16u << 10) /* a longer request head is refused */
+#define FRONT_IN_CAP (32u << 10)   /* client bytes buffered (head, pipelined, body) */
+#define FRONT_OUT_CAP (64u << 10)  /* gateway reply bytes buffered */
+#define FRONT_MAX_BLOCKS 32        /* a longer range goes to the gateway */
+#define FRONT_TICK_MS 250
+#define FRONT_MAX_EVENTS 256
+#define FRONT_BUDGET 32            /* requests per connection per loop turn */
+#define FRONT_SEND_BUDGET (512u << 10) /* reply bytes per connection per turn */
+#define FRONT_MAX_LOOPS 64
+/* Open block files kept per loop, so a hit on a hot block costs no open():
+ * 4-way sets, up to FDC_MAX_SETS per loop but no more than a quarter of
+ * RLIMIT_NOFILE for all loops together; closed after FDC_IDLE_MS unused or
+ * when the tier says the block's file changed. */
+#define FDC_MAX_SETS 1024
+/* Idle gateway connections kept per loop for the next slow request, and for
+ * how long (well under CivetWeb's 60 s keep-alive, so it never closes one
+ * we are about to use). Reusing them keeps the gateway's work on few of its
+ * threads: a fresh connection per request spread requests over all of them,
+ * and each thread keeps its own connections to the master, which has fewer
+ * threads than that (connections then waited ~30 s for a free one). */
+#define FRONT_POOL 16
+#define FRONT_POOL_IDLE_MS 10000
+#define FDC_WAYS 4
+#define FDC_IDLE_MS 1000
+
+enum ev_kind { EV_LISTEN, EV_WAKE, EV_CLIENT, EV_BACKEND };
+
+struct ev {
+	enum ev_kind kind;
+	struct conn *c;
+};
+
+enum { T_NONE, T_IDLE, T_HEAD, T_IO }; /* what a connection's deadline is for */
+
+enum cstate {
+	CS_HEAD,  /* waiting for (the rest of) a request head */
+	CS_REPLY, /* sending a reply of our own: head, then block files */
+	CS_PROXY, /* exchanging one request with the gateway */
+};
+
+/* A block file kept open by a loop; used by refs segments in flight. */
+struct fdc_entry {
+	bool used, stale;
+	uint64_t id, gen, data_offset, len;
+	int fd;
+	unsigned refs;
+	int64_t last_ms;
+};
+
+struct seg {
+	int fd;
+	uint64_t off, len;
+	struct fdc_entry *ent; /* NULL: the segment owns fd */
+};
+
+/* One request handed to the gateway. */
+struct proxy {
+	int bfd;
+	bool connecting, brd, bwr;
+	/* client -> gateway: the first `fwd` bytes of c->in are this request's */
+	size_t fwd;
+	uint64_t head_left, body_left;
+	bool chunked_req;
+	struct s3fh_chunked rq;
+	bool req_classified; /* every byte of the request is in c->in or sent */
+	/* gateway -> client */
+	char *buf;
+	size_t len, off, ready; /* buf[off, ready) may go to the client */
+	bool head_method;
+	bool in_head;           /* parsing a response head */
+	enum { RB_LEN, RB_CHUNKED, RB_EOF } mode;
+	uint64_t resp_left;
+	struct s3fh_chunked rs;
+	bool resp_done, resp_close, sent_any, backend_eof;
+	bool extra; /* bytes after the reply: the connection cannot be reused */
+};
+
+struct conn {
+	struct ev ev, bev;
+	int fd;
+	struct loop *lp;
+	struct conn *prev, *next;       /* the loop's connections */
+	struct conn *ready_next;        /* the loop's ready list */
+	bool on_ready;
+	enum cstate state;
+	bool rd, wr;                    /* readiness (edge-triggered) */
+	bool close_after;
+	int timer;                      /* T_* */
+	int64_t deadline_ms;            /* of timer */
+	char *in;
+	size_t in_len;
+	size_t scanned;                 /* c->in holds no head end before this */
+	/* CS_REPLY */
+	char *out;
+	size_t out_len, out_off;
+	struct seg *segs;
+	unsigned nsegs, seg_i;
+	bool count_read;
+	uint64_t body_bytes;
+	int64_t start_us;
+	/* CS_PROXY */
+	struct proxy *px;
+};
+
+struct loop {
+	struct s3front *f;
+	int ep, wake_fd;
+	pthread_t thread;
+	struct conn *conns;
+	struct conn *ready, *ready_tail; /* FIFO: fair turns */
+	bool listening;
+	struct ev listen_ev, wake_ev;
+	int pool[FRONT_POOL];  /* idle gateway connections, oldest first */
+	int64_t pool_ms[FRONT_POOL];
+	int npool;
+	struct fdc_entry *fdc; /* nfdc_sets * FDC_WAYS, NULL: no cache */
+	unsigned nfdc_sets;
+	/* Connections accepted by another loop for this one (round robin). */
+	pthread_mutex_t qlock;
+	int *handed;
+	size_t nhanded, cap_handed;
+};
+
+struct s3front {
+	struct s3front_config cfg;
+	int lfd;
+	struct sockaddr_in up_addr;
+	struct loop loops[FRONT_MAX_LOOPS];
+	int nloops;   /* set up (epoll, wake fd) */
+	int nstarted; /* of which running a thread */
+	atomic_bool stop;
+	atomic_uint next_loop;
+	char url[160];
+	_Atomic bool warned_emfile;
+};
+
+static int64_t now_ms(void)
+{
+	return clock_mono_ms();
+}
+
+/* ---- connections ---- */
+
+static void ready_push(struct conn *c)
+{
+	if (c->on_ready)
+		return;
+	c->on_ready = true;
+	c->ready_next = NULL;
+	if (c->lp->ready_tail)
+		c->lp->ready_tail->ready_next = c;
+	else
+		c->lp->ready = c;
+	c->lp->ready_tail = c;
+}
+
+/* ---- the loop's open block files ---- */
+
+static void fdc_drop(struct fdc_entry *e)
+{
+	close(e->fd);
+	memset(e, 0, sizeof(*e));
+}
+
+/*
+ * An open fd of block id for a reply, counted as a read by the tier
+ * (tier_block_open_fd or tier_block_touch). 0 with *seg's fd and ent set;
+ * -ENOENT (not cached) or another error.
+ */
+static int fdc_open(struct loop *lp, uint64_t id, struct seg *seg, struct tier_block_fd *bf)
+{
+	struct tier_store *tiers = lp->f->cfg.w->tiers;
+	if (!lp->fdc) {
+		int rc = tier_block_open_fd(tiers, id, bf);
+		seg->fd = rc ? -1 : bf->fd;
+		seg->ent = NULL;
+		return rc;
+	}
+	struct fdc_entry *set = &lp->fdc[(id * 0x9E3779B97F4A7C15ull >> 32) % lp->nfdc_sets * FDC_WAYS];
+	int64_t now = now_ms();
+	for (int i = 0; i < FDC_WAYS; i++) {
+		struct fdc_entry *e = &set[i];
+		if (!e->used || e->stale || e->id != id)
+			continue;
+		if (tier_block_touch(tiers, id, e->gen) == 0) {
+			e->refs++;
+			e->last_ms = now;
+			*bf = (struct tier_block_fd){ e->fd, e->data_offset, e->len, 0, e->gen };
+			seg->fd = e->fd;
+			seg->ent = e;
+			return 0;
+		}
+		/* Evicted, demoted or replaced: this fd may pin an unlinked
+		 * file's space; let it go as soon as no reply uses it. */
+		if (e->refs)
+			e->stale = true;
+		else
+			fdc_drop(e);
+		break;
+	}
+	int rc = tier_block_open_fd(tiers, id, bf);
+	if (rc)
+		return rc;
+	seg->fd = bf->fd;
+	seg->ent = NULL;
+	struct fdc_entry *slot = NULL;
+	for (int i = 0; i < FDC_WAYS; i++) {
+		struct fdc_entry *e = &set[i];
+		if (!e->used) {
+			slot = e;
+			break;
+		}
+		if (!e->refs && (!slot || e->last_ms < slot->last_ms))
+			slot = e;
+	}
+	if (slot) {
+		if (slot->used)
+			fdc_drop(slot);
+		*slot = (struct fdc_entry){ true, false, id, bf->gen, bf->data_offset, bf->len,
+					    bf->fd, 1, now };
+		seg->ent = slot;
+	}
+	return 0;
+}
+
+static void seg_release(struct seg *s)
+{
+	struct fdc_entry *e = s->ent;
+	if (!e) {
+		close(s->fd);
+		return;
+	}
+	if (--e->refs == 0 && e->stale)
+		fdc_drop(e);
+}
+
+/* Closes the cached fds unused for FDC_IDLE_MS (all with force). */
+static void fdc_sweep(struct loop *lp, bool force)
+{
+	int64_t now = now_ms();
+	for (unsigned i = 0; lp->fdc && i < lp->nfdc_sets * FDC_WAYS; i++) {
+		struct fdc_entry *e = &lp->fdc[i];
+		if (e->used && !e->refs && (force || now - e->last_ms >= FDC_IDLE_MS))
+			fdc_drop(e);
+	}
+}
+
+static void reply_reset(struct conn *c)
+{
+	for (unsigned i = c->seg_i; i < c->nsegs; i++)
+		seg_release(&c->segs[i]);
+	free(c->segs);
+	c->segs = NULL;
+	c->nsegs = c->seg_i = 0;
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+	c->count_read = false;
+	c->body_bytes = 0;
+}
+
+/* ---- idle gateway connections ---- */
+
+/* Keeps fd (out of the epoll set already) for a later request. */
+static void pool_put(struct loop *lp, int fd)
+{
+	if (lp->npool == FRONT_POOL) {
+		close(lp->pool[0]);
+		memmove(lp->pool, lp->pool + 1, (FRONT_POOL - 1) * sizeof(int));
+		memmove(lp->pool_ms, lp->pool_ms + 1, (FRONT_POOL - 1) * sizeof(int64_t));
+		lp->npool--;
+	}
+	lp->pool[lp->npool] = fd;
+	lp->pool_ms[lp->npool++] = now_ms();
+}
+
+/* The most recently used idle connection that is still open, or -1. */
+static int pool_take(struct loop *lp)
+{
+	while (lp->npool) {
+		int fd = lp->pool[--lp->npool];
+		char b;
+		ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return fd; /* open, nothing pending: usable */
+		close(fd); /* closed by the gateway, or stray bytes */
+	}
+	return -1;
+}
+
+/* Closes pooled connections idle for FRONT_POOL_IDLE_MS (all with force). */
+static void pool_sweep(struct loop *lp, bool force)
+{
+	int64_t now = now_ms();
+	int k = 0;
+	for (int i = 0; i < lp->npool; i++) {
+		if (force || now - lp->pool_ms[i] >= FRONT_POOL_IDLE_MS) {
+			close(lp->pool[i]);
+		} else {
+			lp->pool[k] = lp->pool[i];
+			lp->pool_ms[k++] = lp->pool_ms[i];
+		}
+	}
+	lp->npool = k;
+}
+
+/* Ends c's gateway exchange; reuse: the connection is clean (a complete
+ * reply, the whole request sent, no close asked), so it goes to the pool. */
+static void proxy_end(struct conn *c, bool reuse)
+{
+	struct proxy *px = c->px;
+	if (!px)
+		return;
+	if (px->bfd >= 0) {
+		if (reuse && epoll_ctl(c->lp->ep, EPOLL_CTL_DEL, px->bfd, NULL) == 0)
+			pool_put(c->lp, px->bfd);
+		else
+			close(px->bfd); /* also leaves the epoll set */
+	}
+	free(px->buf);
+	free(px);
+	c->px = NULL;
+}
+
+static void proxy_free(struct conn *c)
+{
+	proxy_end(c, false);
+}
+
+static void conn_close(struct conn *c)
+{
+	struct loop *lp = c->lp;
+	reply_reset(c);
+	proxy_free(c);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		lp->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->on_ready) {
+		struct conn *prev = NULL;
+		for (struct conn **pp = &lp->ready; *pp; prev = *pp, pp = &(*pp)->ready_next) {
+			if (*pp == c) {
+				*pp = c->ready_next;
+				if (lp->ready_tail == c)
+					lp->ready_tail = prev;
+				break;
+			}
+		}
+	}
+	free(c->in);
+	atomic_fetch_sub(&lp->f->cfg.w->front.open, 1);
+	free(c);
+}
+
+static void consume_in(struct conn *c, size_t n)
+{
+	memmove(c->in, c->in + n, c->in_len - n);
+	c->in_len -= n;
+	c->scanned = 0;
+}
+
+/* Reads what fits into c->in. 1 read something, 0 would block, -1 EOF or
+ * error (the caller closes). */
+static int fill_in(struct conn *c)
+{
+	if (!c->in && !(c->in = malloc(FRONT_IN_CAP)))
+		return -1;
+	if (c->in_len >= FRONT_IN_CAP)
+		return 0;
+	ssize_t n = recv(c->fd, c->in + c->in_len, FRONT_IN_CAP - c->in_len, 0);
+	if (n > 0) {
+		c->in_len += (size_t)n;
+		return 1;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		c->rd = false;
+		return 0;
+	}
+	if (n < 0 && errno == EINTR)
+		return 1;
+	return -1;
+}
+
+static void set_timer(struct conn *c, int timer)
+{
+	const struct s3front_config *cfg = &c->lp->f->cfg;
+	c->timer = timer;
+	c->deadline_ms = now_ms() + (timer == T_IDLE	  ? cfg->idle_timeout_ms
+				     : timer == T_HEAD ? cfg->header_timeout_ms
+						       : cfg->io_timeout_ms);
+}
+
+static void set_io_deadline(struct conn *c)
+{
+	set_timer(c, T_IO);
+}
+
+/* ---- replies of our own ---- */
+
+/* An S3 error reply; the connection closes after it (the request may have
+ * had a body we did not read, or its head was not understood). */
+static void reply_error(struct conn *c, int status, const char *code, const char *msg,
+			const char *resource)
+{
+	struct s3front *f = c->lp->f;
+	char rid[S3_GW_REQUEST_ID_LEN];
+	s3_gw_request_id(f->cfg.gw, rid);
+	char *xml = NULL;
+	size_t xlen = 0;
+	if (s3_xml_error(code, msg, resource, rid, &xml, &xlen))
+		xlen = 0;
+	size_t cap = xlen + 512;
+	reply_reset(c);
+	c->out = malloc(cap);
+	if (!c->out) {
+		free(xml);
+		c->close_after = true;
+		return;
+	}
+	int n = snprintf(c->out, cap,
+			 "HTTP/1.1 %d %s\r\nContent-Type: application/xml\r\n"
+			 "Content-Length: %zu\r\nx-amz-request-id: %s\r\nx-amz-id-2: %s\r\n"
+			 "Server: strata\r\nConnection: close\r\n\r\n",
+			 status, s3fh_reason(status), xlen, rid, rid);
+	if (n > 0 && (size_t)n + xlen <= cap) {
+		if (xlen)
+			memcpy(c->out + n, xml, xlen);
+		c->out_len = (size_t)n + xlen;
+	}
+	free(xml);
+	c->close_after = true;
+	c->state = CS_REPLY;
+	set_io_deadline(c);
+}
+
+/* Whether c->in holds the end of a head (an empty line); remembers how far
+ * it looked, so a head that trickles in byte by byte is scanned once. */
+static bool head_complete(struct conn *c)
+{
+	size_t from = c->scanned > 2 ? c->scanned - 2 : 0;
+	for (size_t i = from; i < c->in_len; i++) {
+		if (c->in[i] != '\n')
+			continue;
+		if ((i + 1 < c->in_len && c->in[i + 1] == '\n') ||
+		    (i + 2 < c->in_len && c->in[i + 1] == '\r' && c->in[i + 2] == '\n'))
+			return true;
+	}
+	c->scanned = c->in_len;
+	return false;
+}
+
+/*
+ * Sends what is pending of an own reply. 1 done, 0 would block, 2 its
+ * turn is over (FRONT_SEND_BUDGET: one big reply must not hold the loop
+ * while other connections wait), -1 the client is gone.
+ */
+static int send_reply(struct conn *c)
+{
+	uint64_t sent = 0;
+	for (;;) {
+		if (sent >= FRONT_SEND_BUDGET)
+			return 2;
+		if (c->out_off < c->out_len) {
+			int more = c->seg_i < c->nsegs ? MSG_MORE : 0;
+			ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+					 MSG_NOSIGNAL | more);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					c->wr = false;
+					return 0;
+				}
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+			c->out_off += (size_t)n;
+			sent += (uint64_t)n;
+			set_io_deadline(c);
+			continue;
+		}
+		if (c->seg_i < c->nsegs) {
+			struct seg *s = &c->segs[c->seg_i];
+			if (!s->len) {
+				seg_release(s);
+				c->seg_i++;
+				continue;
+			}
+			off_t off = (off_t)s->off;
+			size_t want = s->len > FRONT_SEND_BUDGET ? FRONT_SEND_BUDGET : (size_t)s->len;
+			ssize_t n = sendfile(c->fd, s->fd, &off, want);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					c->wr = false;
+					return 0;
+				}
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+			if (n == 0)
+				return -1; /* the block file is shorter than it said */
+			s->off += (uint64_t)n;
+			s->len -= (uint64_t)n;
+			sent += (uint64_t)n;
+			atomic_fetch_add(&c->lp->f->cfg.w->front.bytes, (uint64_t)n);
+			set_io_deadline(c);
+			continue;
+		}
+		return 1;
+	}
+}
+
+/* ---- the fast path ---- */
+
+/* A reply head being assembled; p becomes NULL if it does not fit. */
+struct hbuf {
+	char *p, *end;
+};
+
+static void hb_mem(struct hbuf *b, const char *s, size_t n)
+{
+	if (!b->p || (size_t)(b->end - b->p) < n) {
+		b->p = NULL;
+		return;
+	}
+	memcpy(b->p, s, n);
+	b->p += n;
+}
+
+static void hb_put(struct hbuf *b, const char *s)
+{
+	hb_mem(b, s, strlen(s));
+}
+
+static void hb_u64(struct hbuf *b, uint64_t v)
+{
+	char d[20];
+	int n = 0;
+	do {
+		d[sizeof(d) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	hb_mem(b, d + sizeof(d) - n, (size_t)n);
+}
+
+/* Why a request is not served here; the gateway gets it instead. */
+#define SLOW 1
+
+/* Whether a request is of the kind the fast path answers: GET or HEAD
+ * (*head) of a path without a query (every query changes what S3 does),
+ * without a body, conditions, Expect or several Ranges, and no signature
+ * to check (cfg.fast). */
+static bool fast_kind(const struct s3front *f, const struct s3fh_request *r, bool *head)
+{
+	if (r->method.len == 3 && memcmp(r->method.p, "GET", 3) == 0)
+		*head = false;
+	else if (r->method.len == 4 && memcmp(r->method.p, "HEAD", 4) == 0)
+		*head = true;
+	else
+		return false;
+	return f->cfg.fast && !(r->has_length && r->content_length) && !r->chunked &&
+	       !r->expect && !r->conditional && r->nrange <= 1 && r->target.len < 4096 &&
+	       r->target.p[0] == '/' && !memchr(r->target.p, '?', r->target.len) &&
+	       !memchr(r->target.p, '#', r->target.len);
+}
+
+/*
+ * Opens every block of [first, first + len) of the file m describes, before
+ * anything goes out: blocks are immutable files, so an open fd keeps
+ * serving the same bytes even if the block is evicted meanwhile. 0 with
+ * *out (malloc'd, *n segments, the caller's) or SLOW when a block is
+ * missing, shorter than the file says (the slow path sorts that out) or
+ * the range spans more than FRONT_MAX_BLOCKS.
+ */
+static int open_range(struct loop *lp, const struct fcache_meta *m, uint64_t first,
+		      uint64_t len, struct seg **out, unsigned *n)
+{
+	uint64_t bs = (uint64_t)m->block_size;
+	uint64_t bfirst = first / bs, blast = (first + len - 1) / bs;
+	if (blast - bfirst + 1 > FRONT_MAX_BLOCKS)
+		return SLOW;
+	struct seg *segs = malloc((size_t)(blast - bfirst + 1) * sizeof(*segs));
+	if (!segs)
+		return SLOW;
+	unsigned k = 0;
+	for (uint64_t i = bfirst; i <= blast; i++) {
+		struct tier_block_fd bf;
+		struct seg *sg = &segs[k];
+		uint64_t lo = i == bfirst ? first % bs : 0;
+		uint64_t hi = i == blast ? (first + len - 1) % bs + 1 : bs;
+		if (fdc_open(lp, placement_block_id(m->data_id, i), sg, &bf))
+			break;
+		if (hi > bf.len) {
+			seg_release(sg);
+			break;
+		}
+		sg->off = bf.data_offset + lo;
+		sg->len = hi - lo;
+		k++;
+	}
+	if (k != blast - bfirst + 1) {
+		for (unsigned i = 0; i < k; i++)
+			seg_release(&segs[i]);
+		free(segs);
+		return SLOW;
+	}
+	*out = segs;
+	*n = k;
+	return 0;
+}
+
+/* What a fast reply says. */
+struct fast_reply {
+	const struct fcache_meta *m;
+	bool partial, keep;
+	uint64_t first, last, len;
+};
+
+/* The reply head into c->out (the gateway's headers, plain copies:
+ * snprintf was a visible share of a hit). -ENOMEM. */
+static int build_head(struct conn *c, const struct fast_reply *fr)
+{
+	struct s3_object_info info = { .size = fr->m->length, .mtime = fr->m->mtime_ms / 1000 };
+	snprintf(info.etag, sizeof(info.etag), "%s", fr->m->etag);
+	s3_gw_fill_etag(&info);
+	char etag[S3_ETAG_MAX + 4], lm[32], rid[S3_GW_REQUEST_ID_LEN];
+	s3_etag_quote(info.etag, etag, sizeof(etag));
+	s3_time_http(info.mtime, lm);
+	s3_gw_request_id(c->lp->f->cfg.gw, rid);
+	/* Date, as CivetWeb sends it on the slow path: formatted once a second. */
+	static __thread int64_t date_sec = -1;
+	static __thread char date[32];
+	int64_t sec = (int64_t)time(NULL);
+	if (sec != date_sec) {
+		s3_time_http(sec, date);
+		date_sec = sec;
+	}
+	if (!(c->out = malloc(1024)))
+		return -ENOMEM;
+	struct hbuf hb = { c->out, c->out + 1024 };
+	hb_put(&hb, fr->partial ? "HTTP/1.1 206 Partial Content\r\n" : "HTTP/1.1 200 OK\r\n");
+	hb_put(&hb, "Content-Type: application/octet-stream\r\nContent-Length: ");
+	hb_u64(&hb, fr->len);
+	hb_put(&hb, "\r\nx-amz-request-id: ");
+	hb_put(&hb, rid);
+	hb_put(&hb, "\r\nx-amz-id-2: ");
+	hb_put(&hb, rid);
+	hb_put(&hb, "\r\nServer: strata\r\nETag: ");
+	hb_put(&hb, etag);
+	hb_put(&hb, "\r\nLast-Modified: ");
+	hb_put(&hb, lm);
+	hb_put(&hb, "\r\nAccept-Ranges: bytes\r\n");
+	if (fr->partial) {
+		hb_put(&hb, "Content-Range: bytes ");
+		hb_u64(&hb, fr->first);
+		hb_put(&hb, "-");
+		hb_u64(&hb, fr->last);
+		hb_put(&hb, "/");
+		hb_u64(&hb, fr->m->length);
+		hb_put(&hb, "\r\n");
+	}
+	hb_put(&hb, "Date: ");
+	hb_put(&hb, date);
+	hb_put(&hb, fr->keep ? "\r\nConnection: keep-alive\r\n\r\n"
+			     : "\r\nConnection: close\r\n\r\n");
+	if (!hb.p) { /* cannot happen: every part is bounded */
+		free(c->out);
+		c->out = NULL;
+		return -ENOMEM;
+	}
+	c->out_len = (size_t)(hb.p - c->out);
+	c->out_off = 0;
+	return 0;
+}
+
+/*
+ * Tries to answer a GET/HEAD from the cache. 0: c is set up to send the
+ * reply; SLOW: hand it to the gateway (nothing was sent or kept).
+ */
+static int try_fast(struct conn *c, const struct s3fh_request *r)
+{
+	struct s3front *f = c->lp->f;
+	struct worker_node *w = f->cfg.w;
+	bool head;
+	char raw[4096], range[128];
+	if (!fast_kind(f, r, &head) || r->range.len >= sizeof(range))
+		return SLOW;
+	memcpy(raw, r->target.p, r->target.len);
+	raw[r->target.len] = '\0';
+	if (r->nrange)
+		memcpy(range, r->range.p, r->range.len);
+	range[r->nrange ? r->range.len : 0] = '\0';
+	int64_t start_us = bsvc_now_us();
+	struct s3_http_in hin = { head ? "HEAD" : "GET", raw, NULL, NULL };
+	struct s3_request sr;
+	char err[256];
+	if (s3_classify(&hin, &sr, err, sizeof(err)))
+		return SLOW;
+	int rc = SLOW;
+	char path[PATH_MAX_LEN + 1];
+	struct fcache_meta m;
+	struct fast_reply fr = { .m = &m, .keep = s3fh_keep_alive(r) };
+	struct seg *segs = NULL;
+	unsigned nsegs = 0;
+	if ((sr.op != S3_OP_GET_OBJECT && sr.op != S3_OP_HEAD_OBJECT) || sr.dir_marker ||
+	    s3_backend_worker_path(sr.bucket, sr.key, path, sizeof(path)) ||
+	    fcache_peek(w->fcache, path, &m) || m.block_size <= 0 ||
+	    s3_range_parse(r->nrange ? range : NULL, m.length, &fr.partial, &fr.first, &fr.last))
+		goto out_free_req; /* (a 416 too: the gateway words it) */
+	if (!fr.partial)
+		fr.first = 0;
+	fr.len = fr.partial ? fr.last - fr.first + 1 : m.length;
+	if (!head && fr.len && open_range(c->lp, &m, fr.first, fr.len, &segs, &nsegs))
+		goto out_free_req;
+	reply_reset(c);
+	if (build_head(c, &fr)) {
+		for (unsigned i = 0; i < nsegs; i++)
+			seg_release(&segs[i]);
+		free(segs);
+		goto out_free_req;
+	}
+	c->segs = segs;
+	c->nsegs = nsegs;
+	c->close_after = !fr.keep;
+	c->count_read = nsegs > 0;
+	c->body_bytes = head ? 0 : fr.len;
+	c->start_us = start_us;
+	c->state = CS_REPLY;
+	atomic_fetch_add(&w->front.hits, 1);
+	rc = 0;
+out_free_req:
+	s3_request_free(&sr);
+	return rc;
+}
+
+/* The reply went out completely. */
+static void reply_done(struct conn *c)
+{
+	struct worker_node *w = c->lp->f->cfg.w;
+	if (c->count_read)
+		bsvc_count_cached_read(w->bsvc, c->nsegs, c->body_bytes, c->start_us);
+	reply_reset(c);
+	c->state = CS_HEAD;
+}
+
+/* ---- the proxy to the gateway ---- */
+
+static int proxy_start(struct conn *c, const struct s3fh_request *r)
+{
+	struct s3front *f = c->lp->f;
+	struct proxy *px = calloc(1, sizeof(*px));
+	if (!px || !(px->buf = malloc(FRONT_OUT_CAP))) {
+		free(px);
+		return -ENOMEM;
+	}
+	int rc = 0;
+	px->bfd = pool_take(c->lp);
+	c->px = px;
+	if (px->bfd < 0) {
+		px->bfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (px->bfd < 0) {
+			rc = -errno;
+			proxy_free(c);
+			return rc;
+		}
+		int one = 1;
+		setsockopt(px->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		rc = connect(px->bfd, (struct sockaddr *)&f->up_addr, sizeof(f->up_addr));
+		if (rc && errno != EINPROGRESS) {
+			rc = -errno;
+			proxy_free(c);
+			return rc;
+		}
+	}
+	px->connecting = rc != 0;
+	px->bwr = !px->connecting;
+	px->brd = true;
+	c->bev = (struct ev){ EV_BACKEND, c };
+	struct epoll_event ee = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+				  .data.ptr = &c->bev };
+	if (epoll_ctl(c->lp->ep, EPOLL_CTL_ADD, px->bfd, &ee)) {
+		rc = -errno;
+		proxy_free(c);
+		return rc;
+	}
+	px->head_left = r->head_len;
+	px->body_left = r->has_length ? r->content_length : 0;
+	px->chunked_req = r->chunked;
+	px->head_method = r->method.len == 4 && memcmp(r->method.p, "HEAD", 4) == 0;
+	px->in_head = true;
+	c->close_after = !s3fh_keep_alive(r);
+	c->state = CS_PROXY;
+	set_io_deadline(c);
+	atomic_fetch_add(&f->cfg.w->front.proxied, 1);
+	return 0;
+}
+
+/* Marks more of c->in as this request's bytes. -1 on broken chunking. */
+static int classify_request(struct conn *c)
+{
+	struct proxy *px = c->px;
+	while (!px->req_classified && px->fwd < c->in_len) {
+		size_t avail = c->in_len - px->fwd;
+		if (px->head_left) {
+			size_t take = avail < px->head_left ? avail : (size_t)px->head_left;
+			px->head_left -= take;
+			px->fwd += take;
+		} else if (px->chunked_req) {
+			long n = s3fh_chunked_feed(&px->rq, c->in + px->fwd, avail);
+			if (n < 0)
+				return -1;
+			px->fwd += (size_t)n;
+			if (px->rq.done)
+				px->req_classified = true;
+		} else {
+			size_t take = avail < px->body_left ? avail : (size_t)px->body_left;
+			px->body_left -= take;
+			px->fwd += take;
+		}
+		if (!px->head_left && !px->chunked_req && !px->body_left)
+			px->req_classified = true;
+	}
+	if (!px->head_left && !px->chunked_req && !px->body_left)
+		px->req_classified = true;
+	return 0;
+}
+
+/* Marks more of px->buf as reply bytes for the client. -1: the gateway's
+ * reply cannot be framed. */
+static int classify_response(struct proxy *px)
+{
+	while (!px->resp_done && px->ready < px->len) {
+		if (px->in_head) {
+			struct s3fh_response rh;
+			int rc = s3fh_parse_response(px->buf + px->ready, px->len - px->ready, &rh);
+			if (rc < 0)
+				return -1;
+			if (rc == 0) {
+				if (px->len - px->ready >= FRONT_MAX_HEAD)
+					return -1;
+				return 0;
+			}
+			px->ready += rh.head_len;
+			if (rh.status >= 100 && rh.status < 200)
+				continue; /* 100 Continue: the real head follows */
+			px->in_head = false;
+			px->resp_close = rh.conn_close;
+			if (px->head_method || rh.status == 204 || rh.status == 304) {
+				px->resp_done = true;
+			} else if (rh.chunked) {
+				px->mode = RB_CHUNKED;
+			} else if (rh.has_length) {
+				px->mode = RB_LEN;
+				px->resp_left = rh.content_length;
+				px->resp_done = rh.content_length == 0;
+			} else {
+				px->mode = RB_EOF;
+				px->resp_close = true;
+			}
+			continue;
+		}
+		size_t avail = px->len - px->ready;
+		if (px->mode == RB_LEN) {
+			size_t take = avail < px->resp_left ? avail : (size_t)px->resp_left;
+			px->resp_left -= take;
+			px->ready += take;
+			px->resp_done = px->resp_left == 0;
+		} else if (px->mode == RB_CHUNKED) {
+			long n = s3fh_chunked_feed(&px->rs, px->buf + px->ready, avail);
+			if (n < 0)
+				return -1;
+			px->ready += (size_t)n;
+			px->resp_done = px->rs.done;
+		} else {
+			px->ready = px->len;
+		}
+	}
+	if (px->resp_done && px->len > px->ready) {
+		px->len = px->ready; /* nothing may follow a reply */
+		px->extra = true;
+	}
+	return 0;
+}
+
+enum { P_AGAIN, P_DONE, P_CLOSE, P_YIELD };
+
+/* The gateway failed before replying: tell the client, then close. */
+static int proxy_fail(struct conn *c, const char *why)
+{
+	struct proxy *px = c->px;
+	bool sent = px->sent_any;
+	log_warn("S3 front: the gateway %s", why);
+	proxy_free(c);
+	if (sent)
+		return P_CLOSE;
+	reply_error(c, 503, "ServiceUnavailable", "the S3 gateway did not answer", "");
+	return P_DONE;
+}
+
+/* Moves bytes both ways as far as they go. */
+static int proxy_drive(struct conn *c)
+{
+	struct proxy *px = c->px;
+	bool progress = true;
+	uint64_t moved = 0;
+	while (progress) {
+		if (moved >= FRONT_SEND_BUDGET)
+			return P_YIELD; /* the other connections' turn */
+		progress = false;
+		if (px->connecting) {
+			if (!px->bwr)
+				return P_AGAIN;
+			int e = 0;
+			socklen_t el = sizeof(e);
+			getsockopt(px->bfd, SOL_SOCKET, SO_ERROR, &e, &el);
+			if (e)
+				return proxy_fail(c, "refused the connection");
+			px->connecting = false;
+		}
+		/* client -> gateway */
+		if (!px->req_classified && c->rd && c->in_len < FRONT_IN_CAP) {
+			int rc = fill_in(c);
+			if (rc < 0) {
+				proxy_free(c);
+				return P_CLOSE; /* client left in the middle of its request */
+			}
+			progress |= rc > 0;
+		}
+		if (classify_request(c))
+			return P_CLOSE; /* the gateway would refuse it too; nothing to save */
+		if (px->fwd && px->bwr) {
+			ssize_t n = send(px->bfd, c->in, px->fwd, MSG_NOSIGNAL);
+			if (n > 0) {
+				consume_in(c, (size_t)n);
+				px->fwd -= (size_t)n;
+				moved += (uint64_t)n;
+				progress = true;
+			} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				px->bwr = false;
+			} else if (n < 0 && errno != EINTR) {
+				/* The gateway closed early (an error reply with
+				 * Connection: close): finish sending its reply. */
+				px->req_classified = true;
+				px->fwd = 0;
+				c->in_len = 0;
+				c->scanned = 0;
+				c->close_after = true;
+			}
+		}
+		/* gateway -> client */
+		if (!px->resp_done && !px->backend_eof && px->brd) {
+			if (px->off && px->off == px->len) {
+				px->off = px->len = px->ready = 0;
+			} else if (px->off && px->len == FRONT_OUT_CAP) {
+				memmove(px->buf, px->buf + px->off, px->len - px->off);
+				px->len -= px->off;
+				px->ready -= px->off;
+				px->off = 0;
+			}
+			if (px->len < FRONT_OUT_CAP) {
+				ssize_t n = recv(px->bfd, px->buf + px->len, FRONT_OUT_CAP - px->len, 0);
+				if (n > 0) {
+					px->len += (size_t)n;
+					progress = true;
+				} else if (n == 0) {
+					px->backend_eof = true;
+				} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					px->brd = false;
+				} else if (errno != EINTR) {
+					px->backend_eof = true;
+				}
+				if (classify_response(px))
+					return proxy_fail(c, "sent a reply that cannot be framed");
+			}
+		}
+		if (px->ready > px->off && c->wr) {
+			ssize_t n = send(c->fd, px->buf + px->off, px->ready - px->off, MSG_NOSIGNAL);
+			if (n > 0) {
+				px->off += (size_t)n;
+				px->sent_any = true;
+				moved += (uint64_t)n;
+				progress = true;
+			} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				c->wr = false;
+			} else if (n < 0 && errno != EINTR) {
+				proxy_free(c);
+				return P_CLOSE;
+			}
+		}
+		if (progress)
+			set_io_deadline(c);
+		if (px->resp_done && px->off == px->ready) {
+			/* A reply before the whole request was sent: the rest of
+			 * the request cannot be told from a next one. */
+			if (!px->req_classified || px->fwd || px->resp_close)
+				c->close_after = true;
+			bool clean = px->req_classified && !px->fwd;
+			if (!clean) { /* else bytes after the request are the next one */
+				c->in_len = 0;
+				c->scanned = 0;
+			}
+			proxy_end(c, clean && !px->resp_close && !px->extra && !px->backend_eof);
+			return P_DONE;
+		}
+		if (px->backend_eof && !px->resp_done) {
+			if (px->mode == RB_EOF && !px->in_head) {
+				px->resp_done = true; /* close-delimited: flush, then close */
+				px->resp_close = true;
+				progress = true;
+				continue;
+			}
+			if (px->off < px->ready) {
+				if (!progress)
+					return P_AGAIN; /* flush what came, then fail */
+				continue;
+			}
+			return proxy_fail(c, "closed the connection in the middle of a reply");
+		}
+	}
+	return P_AGAIN;
+}
+
+/* ---- one connection's state machine ---- */
+
+static void bad_request(struct conn *c, const char *msg)
+{
+	atomic_fetch_add(&c->lp->f->cfg.w->front.bad_requests, 1);
+	reply_error(c, 400, "InvalidRequest", msg, "");
+	c->in_len = 0;
+	c->scanned = 0;
+}
+
+/* Handles the complete head at the start of c->in. */
+static void handle_request(struct conn *c, const struct s3fh_request *r)
+{
+	if (try_fast(c, r) == 0) {
+		consume_in(c, r->head_len);
+		set_io_deadline(c);
+		return;
+	}
+	int rc = proxy_start(c, r);
+	if (rc) {
+		log_warn("S3 front: cannot reach the gateway: %s", strerror(-rc));
+		reply_error(c, 503, "ServiceUnavailable", "the S3 gateway is not reachable", "");
+		c->in_len = 0;
+		c->scanned = 0;
+	}
+}
+
+/* Runs c as far as it goes without blocking; frees it when it ends. */
+static void conn_drive(struct conn *c)
+{
+	int budget = FRONT_BUDGET;
+	for (;;) {
+		if (c->state == CS_HEAD) {
+			if (c->close_after) {
+				conn_close(c);
+				return;
+			}
+			if (budget-- <= 0) {
+				ready_push(c);
+				return;
+			}
+			struct s3fh_request r;
+			int rc = c->in_len && head_complete(c) ? s3fh_parse_request(c->in, c->in_len, &r)
+							       : 0;
+			if (rc < 0) {
+				bad_request(c, "malformed request head");
+				continue;
+			}
+			if (rc > 0 && r.head_len <= FRONT_MAX_HEAD) {
+				handle_request(c, &r);
+				continue;
+			}
+			if (rc > 0 || c->in_len >= FRONT_MAX_HEAD) {
+				bad_request(c, "request head too large (16 KiB at most)");
+				continue;
+			}
+			if (!c->rd) {
+				/* Waiting: for a next request (idle) or the rest of
+				 * this head (header timeout since its first wait). */
+				int want = c->in_len ? T_HEAD : T_IDLE;
+				if (!c->in_len) {
+					free(c->in); /* idle: keep nothing */
+					c->in = NULL;
+				}
+				if (c->timer != want)
+					set_timer(c, want);
+				return;
+			}
+			if (fill_in(c) < 0) {
+				conn_close(c);
+				return;
+			}
+			continue;
+		}
+		if (c->state == CS_REPLY) {
+			int rc = send_reply(c);
+			if (rc < 0) {
+				conn_close(c);
+				return;
+			}
+			if (rc == 0)
+				return;
+			if (rc == 2) {
+				ready_push(c); /* more next turn, after the others */
+				return;
+			}
+			reply_done(c);
+			c->timer = T_NONE;
+			continue;
+		}
+		int rc = proxy_drive(c);
+		if (rc == P_AGAIN)
+			return;
+		if (rc == P_YIELD) {
+			ready_push(c);
+			return;
+		}
+		if (rc == P_CLOSE) {
+			conn_close(c);
+			return;
+		}
+		if (c->state == CS_PROXY) { /* else an error reply of ours is due */
+			c->state = CS_HEAD;
+			c->timer = T_NONE;
+		}
+	}
+}
+
+static void conn_timeout(struct conn *c)
+{
+	if (c->state == CS_HEAD && c->timer == T_HEAD) {
+		/* Slow head (slowloris): say so, then close. */
+		bad_request(c, "request head not received in time");
+		set_io_deadline(c);
+		conn_drive(c);
+		return;
+	}
+	if (c->state == CS_PROXY) {
+		log_warn("S3 front: a request to the gateway made no progress for %lld ms",
+			 (long long)c->lp->f->cfg.io_timeout_ms);
+		if (!c->px->sent_any) { /* the client still gets an answer */
+			proxy_free(c);
+			reply_error(c, 503, "ServiceUnavailable", "the S3 gateway did not answer in time",
+				    "");
+			c->in_len = 0;
+			c->scanned = 0;
+			conn_drive(c);
+			return;
+		}
+	}
+	conn_close(c);
+}
+
+/* ---- loops ---- */
+
+/* Makes fd (an accepted client) one of lp's connections. */
+static void adopt(struct loop *lp, int fd)
+{
+	struct s3front *f = lp->f;
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->fd = fd;
+	c->lp = lp;
+	c->ev = (struct ev){ EV_CLIENT, c };
+	c->rd = c->wr = true;
+	c->state = CS_HEAD;
+	set_timer(c, T_IDLE);
+	struct epoll_event ee = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+				  .data.ptr = &c->ev };
+	if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ee)) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = lp->conns;
+	if (lp->conns)
+		lp->conns->prev = c;
+	lp->conns = c;
+	atomic_fetch_add(&f->cfg.w->front.connections, 1);
+	atomic_fetch_add(&f->cfg.w->front.open, 1);
+	ready_push(c);
+}
+
+/* Hands fd to another loop; false if it cannot (then the caller keeps it). */
+static bool hand_over(struct loop *to, int fd)
+{
+	pthread_mutex_lock(&to->qlock);
+	if (to->nhanded == to->cap_handed) {
+		size_t cap = to->cap_handed ? to->cap_handed * 2 : 64;
+		int *grown = realloc(to->handed, cap * sizeof(*grown));
+		if (!grown) {
+			pthread_mutex_unlock(&to->qlock);
+			return false;
+		}
+		to->handed = grown;
+		to->cap_handed = cap;
+	}
+	bool wake = to->nhanded == 0;
+	to->handed[to->nhanded++] = fd;
+	pthread_mutex_unlock(&to->qlock);
+	uint64_t one = 1;
+	if (wake && write(to->wake_fd, &one, sizeof(one)) < 0)
+		log_debug("S3 front: wake: %s", strerror(errno));
+	return true;
+}
+
+/* Takes the connections other loops handed to lp. */
+static void adopt_handed(struct loop *lp)
+{
+	uint64_t n;
+	if (read(lp->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_debug("S3 front: wake: %s", strerror(errno));
+	pthread_mutex_lock(&lp->qlock);
+	int *fds = lp->handed;
+	size_t nfds = lp->nhanded;
+	lp->handed = NULL;
+	lp->nhanded = lp->cap_handed = 0;
+	pthread_mutex_unlock(&lp->qlock);
+	for (size_t i = 0; i < nfds; i++)
+		adopt(lp, fds[i]);
+	free(fds);
+}
+
+/*
+ * Accepts what is pending. Whichever loop wakes up accepts, but the
+ * connections are dealt round robin: a burst of connects (a client pool
+ * opening 64 at once) would otherwise land mostly on one loop, which then
+ * serves them all on one core while the other idles.
+ */
+static void accept_some(struct loop *lp)
+{
+	struct s3front *f = lp->f;
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Out of descriptors: stop accepting for a tick rather
+				 * than spin on a listener that stays readable. */
+				if (!atomic_exchange(&f->warned_emfile, true))
+					log_warn("S3 front: cannot accept connections: %s "
+						 "(logged once)", strerror(errno));
+				epoll_ctl(lp->ep, EPOLL_CTL_DEL, f->lfd, NULL);
+				lp->listening = false;
+			}
+			return;
+		}
+		struct loop *to = &f->loops[atomic_fetch_add(&f->next_loop, 1) % (unsigned)f->nloops];
+		if (to == lp || !hand_over(to, fd))
+			adopt(lp, fd);
+	}
+}
+
+static void listen_on(struct loop *lp)
+{
+	struct epoll_event ee = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &lp->listen_ev };
+	if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->f->lfd, &ee) == 0)
+		lp->listening = true;
+}
+
+static void tick(struct loop *lp)
+{
+	if (!lp->listening)
+		listen_on(lp);
+	fdc_sweep(lp, false);
+	pool_sweep(lp, false);
+	int64_t now = now_ms();
+	struct conn *c = lp->conns;
+	while (c) {
+		struct conn *next = c->next;
+		if (c->timer != T_NONE && now >= c->deadline_ms)
+			conn_timeout(c);
+		c = next;
+	}
+}
+
+static void *loop_main(void *arg)
+{
+	struct loop *lp = arg;
+	struct s3front *f = lp->f;
+	struct epoll_event evs[FRONT_MAX_EVENTS];
+	int64_t next_tick = now_ms() + FRONT_TICK_MS;
+	while (!atomic_load(&f->stop)) {
+		int64_t now = now_ms();
+		int timeout = lp->ready ? 0 : (int)(next_tick > now ? next_tick - now : 0);
+		int n = epoll_wait(lp->ep, evs, FRONT_MAX_EVENTS, timeout);
+		if (n < 0 && errno != EINTR) {
+			log_error("S3 front: epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct ev *ev = evs[i].data.ptr;
+			uint32_t e = evs[i].events;
+			if (ev->kind == EV_LISTEN) {
+				accept_some(lp);
+				continue;
+			}
+			if (ev->kind == EV_WAKE) {
+				adopt_handed(lp);
+				continue;
+			}
+			struct conn *c = ev->c;
+			bool err = e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP);
+			if (ev->kind == EV_CLIENT) {
+				if (e & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+					c->rd = true;
+				if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+					c->wr = true;
+			} else if (c->px) {
+				if (e & EPOLLIN || err)
+					c->px->brd = true;
+				if (e & EPOLLOUT || err)
+					c->px->bwr = true;
+			} else {
+				continue;
+			}
+			/* A connection closed by an earlier event of this batch is
+			 * gone; events of its fds cannot follow (closing an fd
+			 * removes it from the set, and only this thread closes). */
+			ready_push(c);
+		}
+		/* Drive every connection with news once per turn (events of a
+		 * client and its backend are merged). */
+		struct conn *list = lp->ready;
+		lp->ready = lp->ready_tail = NULL;
+		while (list) {
+			struct conn *c = list;
+			list = c->ready_next;
+			c->on_ready = false;
+			conn_drive(c);
+		}
+		if (now_ms() >= next_tick) {
+			tick(lp);
+			next_tick = now_ms() + FRONT_TICK_MS;
+		}
+	}
+	return NULL;
+}
+
+/* ---- start / stop ---- */
+
+static int listen_socket(const char *bind_addr, int port, char *url, size_t urllen, char *err,
+			 size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	char portstr[16];
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	const char *host = bind_addr;
+	char unbr[128];
+	if (host[0] == '[') { /* "[::1]" */
+		snprintf(unbr, sizeof(unbr), "%s", host + 1);
+		char *e = strchr(unbr, ']');
+		if (e)
+			*e = '\0';
+		host = unbr;
+	}
+	struct addrinfo *res = NULL;
+	int gai = getaddrinfo(host, portstr, &hints, &res);
+	if (gai) {
+		snprintf(err, errlen, "worker.bind '%s': %s", bind_addr, gai_strerror(gai));
+		return -EINVAL;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		int e = -errno;
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		freeaddrinfo(res);
+		return e;
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 4096)) {
+		int e = -errno;
+		snprintf(err, errlen, "worker S3 on %s:%d: %s", bind_addr, port, strerror(errno));
+		close(fd);
+		freeaddrinfo(res);
+		return e;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	char addr[INET6_ADDRSTRLEN] = "";
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
+		snprintf(url, urllen, "http://[%s]:%d", addr, ntohs(s6->sin6_port));
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof(addr));
+		snprintf(url, urllen, "http://%s:%d", addr, ntohs(s4->sin_port));
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* Creates every loop's epoll set and wake fd (before any thread runs, so
+ * a loop may hand a connection to any other). */
+static int loops_init(struct s3front *f, int n, char *err, size_t errlen)
+{
+	for (int i = 0; i < n; i++) {
+		struct loop *lp = &f->loops[i];
+		lp->f = f;
+		lp->listen_ev.kind = EV_LISTEN;
+		lp->wake_ev.kind = EV_WAKE;
+		pthread_mutex_init(&lp->qlock, NULL);
+		lp->ep = epoll_create1(EPOLL_CLOEXEC);
+		lp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		f->nloops++;
+		struct rlimit rl;
+		unsigned sets = FDC_MAX_SETS;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur / 4 / (unsigned)n / FDC_WAYS < sets)
+			sets = (unsigned)(rl.rlim_cur / 4 / (unsigned)n / FDC_WAYS);
+		if (sets && (lp->fdc = calloc((size_t)sets * FDC_WAYS, sizeof(*lp->fdc))))
+			lp->nfdc_sets = sets;
+		struct epoll_event ee = { .events = EPOLLIN, .data.ptr = &lp->wake_ev };
+		if (lp->ep < 0 || lp->wake_fd < 0 ||
+		    epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->wake_fd, &ee)) {
+			int rc = -errno;
+			snprintf(err, errlen, "epoll/eventfd: %s", strerror(errno));
+			return rc;
+		}
+		listen_on(lp);
+	}
+	return 0;
+}
+
+int s3front_start(const struct s3front_config *cfg, struct s3front **out, char *err,
+		  size_t errlen)
+{
+	struct s3front *f = calloc(1, sizeof(*f));
+	if (!f) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	f->cfg = *cfg;
+	f->lfd = -1;
+	f->up_addr.sin_family = AF_INET;
+	f->up_addr.sin_port = htons((uint16_t)cfg->upstream_port);
+	f->up_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (nthreads < 1)
+		nthreads = 1;
+	if (nthreads > FRONT_MAX_LOOPS)
+		nthreads = FRONT_MAX_LOOPS;
+	int rc = listen_socket(cfg->bind, cfg->port, f->url, sizeof(f->url), err, errlen);
+	if (rc < 0)
+		goto err_free;
+	f->lfd = rc;
+	if ((rc = loops_init(f, nthreads, err, errlen)))
+		goto err_stop;
+	for (int i = 0; i < nthreads; i++) {
+		if ((rc = -pthread_create(&f->loops[i].thread, NULL, loop_main, &f->loops[i]))) {
+			snprintf(err, errlen, "cannot start a thread: %s", strerror(-rc));
+			goto err_stop;
+		}
+		f->nstarted++;
+	}
+	*out = f;
+	return 0;
+err_stop:
+	s3front_stop(f);
+	return rc;
+err_free:
+	free(f);
+	return rc;
+}
+
+void s3front_stop(struct s3front *f)
+{
+	if (!f)
+		return;
+	atomic_store(&f->stop, true);
+	for (int i = 0; i < f->nstarted; i++) {
+		uint64_t one = 1;
+		if (write(f->loops[i].wake_fd, &one, sizeof(one)) < 0)
+			log_debug("S3 front: wake: %s", strerror(errno));
+	}
+	for (int i = 0; i < f->nstarted; i++)
+		pthread_join(f->loops[i].thread, NULL);
+	for (int i = 0; i < f->nloops; i++) {
+		struct loop *lp = &f->loops[i];
+		while (lp->conns)
+			conn_close(lp->conns);
+		fdc_sweep(lp, true);
+		pool_sweep(lp, true);
+		free(lp->fdc);
+		for (size_t k = 0; k < lp->nhanded; k++)
+			close(lp->handed[k]);
+		free(lp->handed);
+		pthread_mutex_destroy(&lp->qlock);
+		if (lp->ep >= 0)
+			close(lp->ep);
+		if (lp->wake_fd >= 0)
+			close(lp->wake_fd);
+	}
+	if (f->lfd >= 0)
+		close(f->lfd);
+	free(f);
+}
+
+const char *s3front_url(const struct s3front *f)
+{
+	return f->url;
+}

@@ -1,0 +1,503 @@
+"""The worker's S3 front: cache hits are answered by the epoll fast path
+(sendfile from the tiers), everything else is handed to the gateway, on
+the same keep-alive connections, in order. Malformed or slow request heads
+get a 400, clients that leave early cost nothing, an eviction while a reply
+is going out does not change its bytes, and with worker.s3.fastpath=false
+the gateway alone serves everything."""
+import json
+import os
+import socket
+import time
+import xml.etree.ElementTree as ET
+
+from harness import ClusterTestCase, get_json, main, request, wait_for
+
+MiB = 1 << 20
+
+
+class Conn:
+    """One raw HTTP/1.1 client connection (pipelining needs raw bytes)."""
+
+    def __init__(self, port, rcvbuf=None, timeout=30):
+        self.s = socket.socket()
+        if rcvbuf:
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.s.settimeout(timeout)
+        self.s.connect(("127.0.0.1", port))
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def _fill(self):
+        chunk = self.s.recv(1 << 20)
+        if not chunk:
+            raise EOFError("connection closed")
+        self.buf += chunk
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def response(self, head=False):
+        """(status, {lower-case header: value}, body); skips 1xx replies."""
+        while True:
+            while b"\r\n\r\n" not in self.buf:
+                self._fill()
+            raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
+            lines = raw.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ")[1])
+            headers = {}
+            for line in lines[1:]:
+                k, _, v = line.partition(":")
+                headers[k.strip().lower()] = v.strip()
+            if 100 <= status < 200:
+                continue
+            if head or status in (204, 304):
+                return status, headers, b""
+            return status, headers, self.read_exact(int(headers["content-length"]))
+
+    def closed(self):
+        """True once the server closed the connection (reads until EOF)."""
+        try:
+            while True:
+                if not self.s.recv(65536):
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+
+    def close(self):
+        self.s.close()
+
+
+def get(path, extra=""):
+    return f"GET {path} HTTP/1.1\r\nHost: s3\r\n{extra}\r\n".encode()
+
+
+def head(path):
+    return f"HEAD {path} HTTP/1.1\r\nHost: s3\r\n\r\n".encode()
+
+
+def put(path, body):
+    return (f"PUT {path} HTTP/1.1\r\nHost: s3\r\nContent-Length: {len(body)}\r\n\r\n"
+            .encode() + body)
+
+
+class S3FastPathTest(ClusterTestCase):
+    def setUp(self):
+        super().setUp()
+        self.root = os.path.join(self.tmp, "ufs")
+        os.makedirs(os.path.join(self.root, "data"))
+        self.big = os.urandom(3 * MiB + 5)  # 4 blocks of 1 MiB, the last of 5 bytes
+        self.small = os.urandom(16384)
+        self.write("big.bin", self.big)
+        self.write("small.bin", self.small)
+        self.write("empty.bin", b"")
+        self.m = self.cluster.master(settings={"master.root_ufs": "file://" + self.root,
+                                               "master.mount.block_size": "1MB"})
+
+    def write(self, name, data):
+        with open(os.path.join(self.root, "data", name), "wb") as f:
+            f.write(data)
+
+    def start_worker(self, **settings):
+        # A long metadata TTL unless a test sets one: the first read of a
+        # file (a miss) may take long on a loaded machine, and a hit needs
+        # its metadata still fresh.
+        settings = {"worker.metadata_ttl": "60s", **settings}
+        self.w = self.cluster.worker(self.m, settings=settings)
+        wait_for(lambda: len(get_json(self.m.url + "/api/v1/workers")[1]["workers"]) == 1,
+                 what="worker registered")
+        time.sleep(0.3)  # its first heartbeat reply carries the peer list
+        self.port = int(self.w.settings["worker.s3_port"])
+        return self.w
+
+    def counters(self):
+        return get_json(self.w.url + "/api/v1/metrics")[1]["counters"]
+
+    def hits(self):
+        return self.counters()["s3_fastpath_hits_total"]
+
+    def s3(self, method, path, body=None, headers=None):
+        return request(f"http://127.0.0.1:{self.port}{path}", method=method, body=body,
+                       headers=headers, timeout=30)
+
+    def warm(self, path):
+        status, _, body = self.s3("GET", path)
+        self.assertEqual(status, 200, body[:300])
+        return body
+
+    def wait_hit(self, path, want):
+        """GETs path until one GET is a fast-path hit (the metadata TTL may
+        be short); every answer must be want."""
+        def hit():
+            before = self.hits()
+            self.assertEqual(self.warm(path), want)
+            return self.hits() > before
+        wait_for(hit, timeout=10, what=f"a fast-path hit on {path}")
+
+    def open_fds(self):
+        return len(os.listdir(f"/proc/{self.w.proc.pid}/fd"))
+
+    def test_hits_are_served_by_the_fast_path_with_the_slow_paths_headers(self):
+        self.start_worker()
+        before = self.hits()
+        status, slow_h, body = self.s3("GET", "/data/big.bin")  # a miss: the gateway
+        self.assertEqual((status, body), (200, self.big))
+        self.assertEqual(self.hits(), before, "a miss is not a fast-path hit")
+        c0 = self.counters()
+        status, fast_h, body = self.s3("GET", "/data/big.bin")
+        self.assertEqual((status, body), (200, self.big))
+        self.assertEqual(self.hits(), before + 1)
+        for h in ("content-type", "content-length", "etag", "last-modified", "accept-ranges",
+                  "server"):
+            self.assertEqual(fast_h[h], slow_h[h], h)
+        for h in ("x-amz-request-id", "x-amz-id-2", "date"):
+            self.assertIn(h, fast_h)
+        self.assertNotEqual(fast_h["x-amz-request-id"], slow_h["x-amz-request-id"])
+        # Counted like a slow-path hit: a request, 4 block hits, the bytes.
+        c1 = self.counters()
+        self.assertEqual(c1["read_requests_total"] - c0["read_requests_total"], 1)
+        self.assertEqual(c1["block_hits_total"] - c0["block_hits_total"], 4)
+        self.assertEqual(c1["bytes_from_cache_total"] - c0["bytes_from_cache_total"],
+                         len(self.big))
+        self.assertEqual(c1["s3_fastpath_bytes_total"] - c0["s3_fastpath_bytes_total"],
+                         len(self.big))
+        status, h, body = self.s3("HEAD", "/data/big.bin")
+        self.assertEqual((status, body, h["content-length"], h["etag"]),
+                         (200, b"", str(len(self.big)), slow_h["etag"]))
+        self.assertEqual(self.hits(), before + 2)
+        # An empty object: no blocks, still a hit once its metadata is cached.
+        self.assertEqual(self.warm("/data/empty.bin"), b"")
+        status, h, body = self.s3("GET", "/data/empty.bin")
+        self.assertEqual((status, h["content-length"], body), (200, "0", b""))
+        self.assertEqual(self.hits(), before + 3)
+        # Requests the fast path leaves to the gateway: a query, a
+        # condition, a missing key, a bucket.
+        for method, path, headers in (("GET", "/data/big.bin?partNumber=1", None),
+                                      ("GET", "/data/big.bin", {"If-None-Match": "x"}),
+                                      ("GET", "/data/nope.bin", None),
+                                      ("HEAD", "/data", None)):
+            self.s3(method, path, headers=headers)
+        self.assertEqual(self.hits(), before + 3)
+        status, _, body = self.s3("GET", "/data/nope.bin")
+        self.assertEqual(status, 404)
+        self.assertEqual(ET.fromstring(body).find("Code").text, "NoSuchKey")
+
+    def test_ranges_within_and_across_blocks(self):
+        self.start_worker()
+        self.warm("/data/big.bin")
+        size = len(self.big)
+        cases = [("bytes=0-0", 0, 0), ("bytes=1000-1999", 1000, 1999),
+                 (f"bytes={size - 1}-{size - 1}", size - 1, size - 1),
+                 ("bytes=-10", size - 10, size - 1), (f"bytes={MiB - 7}-", MiB - 7, size - 1),
+                 (f"bytes={MiB - 10}-{MiB + 9}", MiB - 10, MiB + 9),  # across a boundary
+                 (f"bytes={MiB - 1}-{3 * MiB}", MiB - 1, 3 * MiB),    # three blocks
+                 (f"bytes=5-{size * 2}", 5, size - 1)]                # clamped end
+        for rng, first, last in cases:
+            before = self.hits()
+            status, h, body = self.s3("GET", "/data/big.bin", headers={"Range": rng})
+            self.assertEqual(status, 206, rng)
+            self.assertEqual(body, self.big[first:last + 1], rng)
+            self.assertEqual(h["content-range"], f"bytes {first}-{last}/{size}", rng)
+            self.assertEqual(h["content-length"], str(last - first + 1), rng)
+            self.assertEqual(self.hits(), before + 1, rng)
+        # Unsatisfiable: 416 InvalidRange with the size (from the gateway).
+        for rng in (f"bytes={size}-", f"bytes={size + 10}-{size + 20}", "bytes=-0"):
+            status, h, body = self.s3("GET", "/data/big.bin", headers={"Range": rng})
+            self.assertEqual(status, 416, rng)
+            self.assertEqual(h["content-range"], f"bytes */{size}")
+            self.assertEqual(ET.fromstring(body).find("Code").text, "InvalidRange")
+        # A malformed or multi-range Range is ignored, as S3 does: 200.
+        for rng in ("bytes=abc", "bytes=0-1,5-6"):
+            status, _, body = self.s3("GET", "/data/big.bin", headers={"Range": rng})
+            self.assertEqual((status, body), (200, self.big), rng)
+
+    def test_keep_alive_mixes_fast_and_slow_requests_in_order(self):
+        self.start_worker()
+        self.warm("/data/small.bin")
+        before = self.hits()
+        c = Conn(self.port)
+        try:
+            c.send(get("/data/small.bin"))
+            self.assertEqual(c.response()[::2], (200, self.small))
+            c.send(get("/data/big.bin"))  # a miss, read through by the gateway
+            self.assertEqual(c.response()[::2], (200, self.big))
+            c.send(put("/data/up.txt", b"uploaded"))
+            status, h, _ = c.response()
+            self.assertEqual(status, 200)
+            c.send(get("/data?list-type=2"))
+            status, _, body = c.response()
+            self.assertEqual(status, 200)
+            self.assertIn(b"<Key>up.txt</Key>", body)
+            c.send(get("/data/small.bin"))
+            self.assertEqual(c.response()[::2], (200, self.small))
+            c.send(head("/data/big.bin"))
+            status, h, _ = c.response(head=True)
+            self.assertEqual((status, h["content-length"]), (200, str(len(self.big))))
+            c.send(get("/data/up.txt"))
+            self.assertEqual(c.response()[::2], (200, b"uploaded"))
+            c.send(get("/data/big.bin", "Range: bytes=10-19\r\n"))
+            self.assertEqual(c.response()[::2], (206, self.big[10:20]))
+            # A chunked upload (CivetWeb refuses chunk extensions, so none
+            # here) and one with Expect: 100-continue.
+            c.send(b"PUT /data/chunked.txt HTTP/1.1\r\nHost: s3\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+            self.assertEqual(c.response()[0], 200)
+            # (CivetWeb sends no 100 Continue; a 1xx would be passed on.)
+            c.send(b"PUT /data/expect.txt HTTP/1.1\r\nHost: s3\r\nContent-Length: 4\r\n"
+                   b"Expect: 100-continue\r\n\r\n")
+            c.send(b"abcd")
+            self.assertEqual(c.response()[0], 200)
+            c.send(get("/data/expect.txt"))
+            self.assertEqual(c.response()[::2], (200, b"abcd"))
+            c.send(get("/data/chunked.txt"))
+            self.assertEqual(c.response()[::2], (200, b"hello world"))
+        finally:
+            c.close()
+        self.assertGreaterEqual(self.hits(), before + 3)
+
+    def test_many_slow_requests_in_a_row(self):
+        # Each of these goes to the gateway and, there, to the master twice
+        # (a missing key, then its bucket). Reusing the gateway connections
+        # keeps that on few gateway threads and so few master connections;
+        # new connections per request once made some wait ~30 s for one.
+        self.start_worker()
+        c = Conn(self.port, timeout=10)
+        try:
+            for i in range(150):
+                c.send(get(f"/data/missing-{i}"))
+                self.assertEqual(c.response()[0], 404, i)
+        finally:
+            c.close()
+        for i in range(50):
+            status, _, _ = self.s3("GET", f"/data/missing-{i}")
+            self.assertEqual(status, 404)
+
+    def test_pipelined_requests_are_answered_in_order(self):
+        self.start_worker()
+        self.warm("/data/small.bin")
+        self.warm("/data/big.bin")
+        before = self.hits()
+        c = Conn(self.port)
+        try:
+            c.send(b"".join(get("/data/small.bin") for _ in range(100)))
+            for i in range(100):
+                self.assertEqual(c.response()[::2], (200, self.small), i)
+            self.assertEqual(self.hits(), before + 100)
+            # Fast and slow, pipelined in one write.
+            batch = [get("/data/small.bin"), get("/data/missing"), put("/data/p.txt", b"p!"),
+                     get("/data/big.bin", "Range: bytes=0-9\r\n"), head("/data/small.bin"),
+                     get("/data/p.txt"), get("/data/small.bin")]
+            c.send(b"".join(batch))
+            self.assertEqual(c.response()[::2], (200, self.small))
+            self.assertEqual(c.response()[0], 404)
+            self.assertEqual(c.response()[0], 200)
+            self.assertEqual(c.response()[::2], (206, self.big[:10]))
+            self.assertEqual(c.response(head=True)[0], 200)
+            self.assertEqual(c.response()[::2], (200, b"p!"))
+            self.assertEqual(c.response()[::2], (200, self.small))
+            # HTTP/1.0 and Connection: close end the connection after the reply.
+            c.send(b"GET /data/small.bin HTTP/1.0\r\n\r\n")
+            status, h, body = c.response()
+            self.assertEqual((status, body, h["connection"]), (200, self.small, "close"))
+            self.assertTrue(c.closed())
+        finally:
+            c.close()
+
+    def test_malformed_and_huge_heads_get_400(self):
+        self.start_worker()
+        heads = [b"NONSENSE\r\n\r\n",
+                 b"GET /data/small.bin HTTP/2.0\r\n\r\n",
+                 b"GET /data/small.bin HTTP/1.1\r\nNo colon here\r\n\r\n",
+                 b"GET /data/small.bin HTTP/1.1\r\nHost: s3\r\n folded\r\n\r\n",
+                 b"GET /data/small.bin HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+                 b"GET /data/small.bin HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                 b"PUT /data/x HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+                 b"PUT /data/x HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+                 b"GET /data/small.bin HTTP/1.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n",
+                 b"GET /data/" + b"k" * 17000 + b" HTTP/1.1\r\n\r\n",
+                 b"GET /data/small.bin HTTP/1.1\r\n" + b"".join(
+                     b"X-%d: v\r\n" % i for i in range(150)) + b"\r\n"]
+        before = self.counters()["s3_bad_requests_total"]
+        for raw in heads:
+            c = Conn(self.port)
+            try:
+                c.send(raw)
+                status, h, body = c.response()
+                self.assertEqual(status, 400, raw[:60])
+                self.assertEqual(ET.fromstring(body).find("Code").text, "InvalidRequest")
+                self.assertEqual(h["connection"], "close")
+                self.assertTrue(c.closed())
+            finally:
+                c.close()
+        self.assertEqual(self.counters()["s3_bad_requests_total"] - before, len(heads))
+        self.assertEqual(self.warm("/data/small.bin"), self.small, "still serving")
+
+    def test_slow_heads_time_out(self):
+        self.start_worker(**{"http.request_timeout": "1s"})
+        c = Conn(self.port)
+        try:
+            c.send(b"GET /data/small.bin HTTP/1.1\r\nHost: s3\r\n")  # never finished
+            status, h, body = c.response()
+            self.assertEqual(status, 400)
+            self.assertIn(b"not received in time", body)
+            self.assertTrue(c.closed())
+        finally:
+            c.close()
+
+    def test_clients_that_leave_cost_nothing(self):
+        self.start_worker()
+        self.warm("/data/big.bin")
+        self.warm("/data/small.bin")
+        base = self.open_fds()
+        for i in range(20):
+            c = Conn(self.port, rcvbuf=4096)
+            c.send(get("/data/big.bin"))
+            c.read_exact(1000)  # the head and a little of the body, then gone
+            c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            c.close()
+            # Leaving in the middle of a request head or an upload.
+            c = Conn(self.port)
+            c.send(b"GET /data/sm")
+            c.close()
+            c = Conn(self.port)
+            c.send(b"PUT /data/gone.bin HTTP/1.1\r\nHost: s3\r\nContent-Length: 1000000\r\n\r\n"
+                   + b"x" * 1000)
+            c.close()
+        # Every block fd, client socket and gateway connection is closed.
+        # (a few fds of the heartbeat and gateway come and go: slack of 3)
+        wait_for(lambda: self.open_fds() <= base + 3, timeout=30,
+                 what=f"the worker's fds back to {base}")
+        self.assertEqual(self.warm("/data/big.bin"), self.big)
+        status, _, _ = self.s3("GET", "/data/gone.bin")
+        self.assertEqual(status, 404, "an upload cut short is never visible")
+
+    def test_many_idle_connections(self):
+        self.start_worker()
+        self.warm("/data/small.bin")
+        base = self.open_fds()
+        accepted = self.counters()["s3_connections_total"]
+        socks = []
+        try:
+            for _ in range(10000):
+                s = socket.socket()
+                s.setblocking(True)
+                s.connect(("127.0.0.1", self.port))
+                socks.append(s)
+            wait_for(lambda: self.counters()["s3_connections_total"] >= accepted + 10000,
+                     timeout=30, what="10000 connections accepted")
+            self.assertGreaterEqual(self.open_fds(), base + 10000 - 3)
+            # Still serving, on a new connection and on an old one.
+            self.assertEqual(self.warm("/data/small.bin"), self.small)
+            c = Conn(self.port)
+            c.s.close()
+            c.s = socks[-1]
+            c.s.settimeout(30)
+            c.send(get("/data/small.bin"))
+            self.assertEqual(c.response()[::2], (200, self.small))
+        finally:
+            for s in socks:
+                s.close()
+        # (a few fds of the heartbeat and gateway come and go: slack of 3)
+        wait_for(lambda: self.open_fds() <= base + 3, timeout=30, what="connections closed")
+
+    def test_eviction_while_sending_does_not_change_the_bytes(self):
+        # A MEM tier of 4 MiB holds one of the two 4-block files at a time.
+        other = os.urandom(3 * MiB + 5)
+        self.write("other.bin", other)
+        self.start_worker(**{"worker.tier.mem.quota": "4MB"})
+        self.warm("/data/big.bin")
+        before = self.hits()
+        c = Conn(self.port, rcvbuf=4096)
+        try:
+            c.send(get("/data/big.bin"))
+            while b"\r\n\r\n" not in c.buf:
+                c._fill()
+            self.assertEqual(self.hits(), before + 1, "served by the fast path")
+            # Reading the other file evicts big.bin's blocks meanwhile.
+            self.assertEqual(self.warm("/data/other.bin"), other)
+            self.assertGreater(self.counters()["evictions_total"], 0)
+            # big.bin is a miss now, even for the loop that still sends it
+            # from its open block files: read through, not a fast-path hit.
+            hits = self.hits()
+            self.assertEqual(self.warm("/data/big.bin"), self.big)
+            self.assertEqual(self.hits(), hits)
+            status, h, body = c.response()
+            self.assertEqual((status, len(body)), (200, len(self.big)))
+            self.assertEqual(body, self.big)
+        finally:
+            c.close()
+        # Cached again: hits again, from the new block files.
+        self.wait_hit("/data/big.bin", self.big)
+
+    def test_an_overwrite_shows_within_the_metadata_ttl(self):
+        self.start_worker(**{"worker.metadata_ttl": "1s"})
+        self.assertEqual(self.s3("PUT", "/data/o.txt", body=b"version one")[0], 200)
+        self.wait_hit("/data/o.txt", b"version one")
+        self.assertEqual(self.s3("PUT", "/data/o.txt", body=b"version two!")[0], 200)
+        wait_for(lambda: self.warm("/data/o.txt") == b"version two!", timeout=10,
+                 what="the new content")
+        # And the new version is a fast-path hit again.
+        self.wait_hit("/data/o.txt", b"version two!")
+
+    def test_hot_files_stay_on_the_fast_path_through_a_pause(self):
+        # Read twice on the fast path, then idle for more than two TTLs:
+        # the refresher kept the metadata fresh, so the next GET is a hit.
+        self.start_worker(**{"worker.metadata_ttl": "3s"})
+        self.warm("/data/small.bin")
+        self.wait_hit("/data/small.bin", self.small)
+        self.wait_hit("/data/small.bin", self.small)
+        time.sleep(7)
+        before = self.counters()
+        self.assertEqual(self.warm("/data/small.bin"), self.small)
+        after = self.counters()
+        self.assertEqual(after["s3_fastpath_hits_total"], before["s3_fastpath_hits_total"] + 1)
+        self.assertEqual(after["s3_proxied_total"], before["s3_proxied_total"])
+        # A file read once is not kept: it expires and takes the slow path.
+        self.warm("/data/big.bin")
+        time.sleep(7)
+        hits = self.hits()
+        self.assertEqual(self.warm("/data/big.bin"), self.big)
+        self.assertEqual(self.hits(), hits)
+
+    def test_batched_metadata_lookup(self):
+        """POST /api/v1/internal/files, what the refresher calls."""
+        self.start_worker()
+        url = self.m.url + "/api/v1/internal/files"
+        status, _, body = request(url, method="POST", body={
+            "paths": ["/data/small.bin", "/nope", "/data", "rel/x", 5, "/data/big.bin/"]})
+        self.assertEqual(status, 200, body)
+        files = json.loads(body)["files"]
+        self.assertEqual(len(files), 6)
+        self.assertEqual((files[0]["path"], files[0]["length"]), ("/data/small.bin", 16384))
+        self.assertIn("mount", files[0])
+        self.assertEqual([f.get("error", {}).get("code") for f in files[1:5]],
+                         ["not_found", "is_a_directory", "invalid_argument", "invalid_argument"])
+        self.assertEqual((files[5]["path"], files[5]["length"]), ("/data/big.bin", len(self.big)))
+        for bad in ({"paths": "/x"}, {"paths": ["/x"] * 257}, {}):
+            status, _, body = request(url, method="POST", body=bad)
+            self.assertEqual(status, 400, body)
+        status, _, _ = request(url, method="POST", body=b"not json",
+                               headers={"Content-Type": "application/json"})
+        self.assertEqual(status, 400)
+
+    def test_fast_path_off_still_serves_everything(self):
+        self.start_worker(**{"worker.s3.fastpath": "false"})
+        for _ in range(2):
+            self.assertEqual(self.warm("/data/big.bin"), self.big)
+        status, h, body = self.s3("GET", "/data/big.bin", headers={"Range": "bytes=-3"})
+        self.assertEqual((status, body), (206, self.big[-3:]))
+        self.assertEqual(self.s3("PUT", "/data/off.txt", body=b"off")[0], 200)
+        self.assertEqual(self.warm("/data/off.txt"), b"off")
+        self.assertEqual(self.s3("HEAD", "/data/big.bin")[0], 200)
+        c = self.counters()
+        self.assertEqual((c["s3_fastpath_hits_total"], c["s3_proxied_total"],
+                          c["s3_connections_total"]), (0, 0, 0))
+        self.assertIn("S3 fast path off", self.w.read_log())
+
+
+if __name__ == "__main__":
+    main()
