@@ -22,6 +22,8 @@ struct mclient {
 	size_t leader; /* index into urls: where calls start */
 	int64_t follow_ms;
 	int64_t pause_ms;
+	bool shutdown;	       /* under lock: calls stop looking for the leader */
+	pthread_cond_t wake; /* signalled by mclient_shutdown */
 };
 
 int mclient_url_base(const char *url, char *buf, size_t len)
@@ -78,6 +80,11 @@ int mclient_new(const char *const *addrs, size_t naddrs, const struct mclient_op
 	}
 	mc->n = naddrs;
 	pthread_mutex_init(&mc->lock, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&mc->wake, &attr);
+	pthread_condattr_destroy(&attr);
 	*out = mc;
 	return 0;
 }
@@ -86,6 +93,7 @@ void mclient_free(struct mclient *mc)
 {
 	if (!mc)
 		return;
+	pthread_cond_destroy(&mc->wake);
 	pthread_mutex_destroy(&mc->lock);
 	free(mc);
 }
@@ -127,13 +135,35 @@ static size_t next_master(struct mclient *mc, size_t cur)
 	return i;
 }
 
-static void sleep_ms(int64_t ms)
+void mclient_shutdown(struct mclient *mc)
 {
-	if (ms <= 0)
+	if (!mc)
 		return;
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
+	pthread_mutex_lock(&mc->lock);
+	mc->shutdown = true;
+	pthread_cond_broadcast(&mc->wake);
+	pthread_mutex_unlock(&mc->lock);
+}
+
+/* Waits ms between rounds; false once the client is shutting down. */
+static bool pause_ms(struct mclient *mc, int64_t ms)
+{
+	pthread_mutex_lock(&mc->lock);
+	if (ms > 0 && !mc->shutdown) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += ms / 1000;
+		ts.tv_nsec += (ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		while (!mc->shutdown && pthread_cond_timedwait(&mc->wake, &mc->lock, &ts) == 0)
+			;
+	}
+	bool go_on = !mc->shutdown;
+	pthread_mutex_unlock(&mc->lock);
+	return go_on;
 }
 
 enum verdict { DONE, REDIRECTED, TRY_NEXT };
@@ -157,7 +187,10 @@ int mclient_call(struct mclient *mc, const char *path_query, mclient_attempt_fn 
 		pthread_mutex_lock(&mc->lock);
 		snprintf(url, MCLIENT_URL_MAX + plen + 1, "%s%s", mc->urls[cur], path_query);
 		size_t nmasters = mc->n;
+		bool stopping = mc->shutdown && (hops || tried_in_round);
 		pthread_mutex_unlock(&mc->lock);
+		if (stopping)
+			break; /* rc and err are the last attempt's */
 		const char *location = NULL;
 		*status = 0;
 		rc = attempt(arg, url, status, &location, err, errlen);
@@ -186,7 +219,8 @@ int mclient_call(struct mclient *mc, const char *path_query, mclient_attempt_fn 
 			 * running or the group is down. Wait, then go round again. */
 			tried_in_round = 0;
 			int64_t left = deadline - clock_mono_ms();
-			sleep_ms(left < mc->pause_ms ? left : mc->pause_ms);
+			if (!pause_ms(mc, left < mc->pause_ms ? left : mc->pause_ms))
+				break;
 		}
 	}
 	free(url);

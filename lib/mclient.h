@@ -45,6 +45,13 @@ int mclient_new(const char *const *addrs, size_t naddrs, const struct mclient_op
 		struct mclient **out, char *err, size_t errlen);
 void mclient_free(struct mclient *mc);
 
+/*
+ * For a daemon that stops: calls in flight and later ones make at most one
+ * attempt more and do not wait for a leader (they end with the last
+ * attempt's result). NULL is fine.
+ */
+void mclient_shutdown(struct mclient *mc);
+
 /* Base URL ("http://127.0.0.1:19999") of the master calls go to first. */
 void mclient_leader(struct mclient *mc, char *buf, size_t len);
 

@@ -359,6 +359,7 @@ void worker_heartbeat_stop(struct worker_node *w)
 	w->hb_stop = true;
 	pthread_cond_signal(&w->hb_cond);
 	pthread_mutex_unlock(&w->lock);
+	mclient_shutdown(w->hb_masters);
 	pthread_join(w->hb_thread, NULL);
 	pthread_cond_destroy(&w->hb_cond);
 	httpc_free(w->hb_http);

@@ -8,6 +8,7 @@
 #include "daemon/worker/worker.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/mclient.h"
 #include "lib/notify.h"
 #include "daemon/worker/blocksvc.h"
 #include "daemon/worker/filecache.h"
@@ -267,6 +268,9 @@ int main(int argc, char **argv)
 	int sig = daemon_wait_signal();
 	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	notify_send("STOPPING=1");
+	/* Nobody waits for a leader any more: a stop must not hang on a
+	 * group that is down (the masters may have stopped first). */
+	mclient_shutdown(fcache_masters(w.fcache));
 	worker_heartbeat_stop(&w);
 	exit_code = EXIT_OK;
 out:

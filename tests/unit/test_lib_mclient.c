@@ -358,6 +358,39 @@ static void test_redirect_loop_ends(void **state)
 	http_server_stop(b.srv);
 }
 
+static int unreachable(void *arg, const char *url, long *status, const char **location,
+		       char *err, size_t errlen)
+{
+	(void)status;
+	(void)location;
+	(*(int *)arg)++;
+	snprintf(err, errlen, "%s: refused", url);
+	return ST_EPEER;
+}
+
+/* A stopping daemon: after mclient_shutdown a call makes one attempt and
+ * never waits for a leader; before it, the same call keeps trying. */
+static void test_shutdown_stops_looking(void **state)
+{
+	(void)state;
+	const char *addrs[] = { "127.0.0.1:1", "127.0.0.1:2" };
+	struct mclient *mc = client(addrs, 2, 300);
+	int attempts = 0;
+	long status = 0;
+	char err[256] = "";
+	assert_int_equal(mclient_call(mc, "/x", unreachable, &attempts, &status, err, sizeof(err)),
+			 ST_EPEER);
+	assert_true(attempts > 2);
+	mclient_shutdown(mc);
+	attempts = 0;
+	assert_int_equal(mclient_call(mc, "/x", unreachable, &attempts, &status, err, sizeof(err)),
+			 ST_EPEER);
+	assert_int_equal(attempts, 1);
+	assert_non_null(strstr(err, "refused"));
+	mclient_shutdown(NULL);
+	mclient_free(mc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_all_dead_gives_up),
 		cmocka_unit_test(test_no_leader_until_deadline),
 		cmocka_unit_test(test_redirect_loop_ends),
+		cmocka_unit_test(test_shutdown_stops_looking),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
