@@ -6,7 +6,6 @@
 #include "daemon/worker/writer.h"
 #include "lib/err.h"
 #include "lib/httpc.h"
-#include "lib/mclient.h"
 #include "lib/json.h"
 #include "lib/path.h"
 
@@ -27,12 +26,10 @@
 static int master(struct worker_node *w, const char *method, const char *pq, const cJSON *req,
 		  cJSON **out, char *err, size_t errlen)
 {
-	struct httpc *hc = fcache_thread_http(w->fcache);
-	if (!hc)
-		return -ENOMEM;
+	/* The cache's few pooled connections, not one per gateway thread: a
+	 * hundred gateway threads must not hold a master's every thread. */
 	struct httpc_json_reply r;
-	int rc = mclient_json_reply(fcache_masters(w->fcache), hc, method, pq, req, &r, err,
-				    errlen);
+	int rc = fcache_master_reply(w->fcache, method, pq, req, &r, err, errlen);
 	if (rc)
 		return rc == ST_EPEER ? -EAGAIN : rc;
 	if (r.status < 200 || r.status > 299) {

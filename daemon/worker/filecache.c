@@ -279,8 +279,8 @@ struct mclient *fcache_masters(struct fcache *fc)
 	return fc->masters;
 }
 
-int fcache_master_json(struct fcache *fc, const char *method, const char *path_query,
-		       const cJSON *req, cJSON **out, long *status, char *err, size_t errlen)
+int fcache_master_reply(struct fcache *fc, const char *method, const char *path_query,
+			const cJSON *req, struct httpc_json_reply *r, char *err, size_t errlen)
 {
 	int slot = -1;
 	pthread_mutex_lock(&fc->lock);
@@ -293,13 +293,21 @@ int fcache_master_json(struct fcache *fc, const char *method, const char *path_q
 	}
 	fc->master_busy[slot] = true;
 	pthread_mutex_unlock(&fc->lock);
-	int rc = mclient_json(fc->masters, fc->master_http[slot], method, path_query, req, out,
-			     status, err, errlen);
+	int rc = mclient_json_reply(fc->masters, fc->master_http[slot], method, path_query, req, r,
+				    err, errlen);
 	pthread_mutex_lock(&fc->lock);
 	fc->master_busy[slot] = false;
 	pthread_cond_signal(&fc->master_freed);
 	pthread_mutex_unlock(&fc->lock);
 	return rc;
+}
+
+int fcache_master_json(struct fcache *fc, const char *method, const char *path_query,
+		       const cJSON *req, cJSON **out, long *status, char *err, size_t errlen)
+{
+	struct httpc_json_reply r;
+	int rc = fcache_master_reply(fc, method, path_query, req, &r, err, errlen);
+	return rc ? rc : httpc_json_reply_take(&r, out, status);
 }
 
 static int parse_info(struct fcache *fc, const cJSON *reply, const char *path,

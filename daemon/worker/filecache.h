@@ -70,14 +70,21 @@ struct cJSON;
 int fcache_store(struct fcache *fc, const struct cJSON *mount, struct ufs **out, char *err,
 		 size_t errlen);
 
-/* Calls method on path_query at the first master that answers (JSON in
- * and out, like httpc_json). status may be NULL. Calls share a small pool
- * of connections (FCACHE_MASTER_CONNS), so a busy worker never holds more
- * than that many of a master's threads. */
+/* Calls method on path_query at the leading master, following it
+ * (lib/mclient.h; JSON in and out, like httpc_json). status may be NULL.
+ * Calls share a small pool of connections (FCACHE_MASTER_CONNS), so a busy
+ * worker never holds more than that many of a master's threads. */
 #define FCACHE_MASTER_CONNS 4
 int fcache_master_json(struct fcache *fc, const char *method, const char *path_query,
 		       const struct cJSON *req, struct cJSON **out, long *status, char *err,
 		       size_t errlen);
+
+/* fcache_master_json handing back the whole reply (lib/httpc.h
+ * httpc_json_reply; the caller frees it) whatever its status. */
+struct httpc_json_reply;
+int fcache_master_reply(struct fcache *fc, const char *method, const char *path_query,
+			const struct cJSON *req, struct httpc_json_reply *r, char *err,
+			size_t errlen);
 
 /* A per-thread HTTP client (created on first use, freed at thread exit). */
 struct httpc *fcache_thread_http(struct fcache *fc);
