@@ -204,7 +204,7 @@ class Writer(threading.Thread):
             try:
                 status, doc, hdr = request(tgt.url, "POST", "/api/v1/files/mkdir",
                                            {"path": path, "parents": True}, timeout=1.0)
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 self.target = self.next_target(tgt)
                 continue
             if status in (200, 201):

@@ -97,6 +97,10 @@ def request(url, method="GET", body=None, headers=None, timeout=10, cafile=None)
         resp = conn.getresponse()
         data = resp.read()
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    except http.client.HTTPException as e:
+        # A reply cut short (a daemon killed mid-answer) is a failed
+        # connection to callers, like a refused or reset one.
+        raise ConnectionError(f"{method} {url}: {e!r}") from e
     finally:
         conn.close()
 

@@ -46,6 +46,7 @@ class Writer(threading.Thread):
                 status, headers, data = request(url + "/api/v1/files/mkdir", method="POST",
                                                 body={"path": path}, timeout=3)
             except OSError:
+                # Refused, reset, or a reply cut short by the kill.
                 urls = self.live_urls()
                 url = urls[(urls.index(url) + 1) % len(urls)] if url in urls else urls[0]
                 time.sleep(0.02)
