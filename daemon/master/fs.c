@@ -387,6 +387,8 @@ static int refresh(struct fs *fs, const char *path, struct ns_inode *out, char *
 		rc = src;
 		goto out;
 	}
+	if (rc == -ENOENT && src == -ENOENT)
+		goto out; /* absent from both: nothing to record (no log entry) */
 	cJSON *cmd = entry_cmd("sync_entry", path, &st, src == 0);
 	rc = meta_submit(fs->meta, cmd, err, errlen);
 	cJSON_Delete(cmd);
