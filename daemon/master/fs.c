@@ -377,6 +377,7 @@ static int refresh(struct fs *fs, const char *path, struct ns_inode *out, char *
 		goto out;
 	if (rc != 0 && rc != -ENOENT)
 		goto out;
+	bool known = rc == 0;
 	struct ufs *ufs;
 	rc = store_of(fs, m, &ufs, err, errlen);
 	if (rc)
@@ -387,8 +388,10 @@ static int refresh(struct fs *fs, const char *path, struct ns_inode *out, char *
 		rc = src;
 		goto out;
 	}
-	if (rc == -ENOENT && src == -ENOENT)
-		goto out; /* absent from both: nothing to record (no log entry) */
+	if (!known && src == -ENOENT) {
+		rc = -ENOENT; /* absent from both: nothing to record (no log entry) */
+		goto out;
+	}
 	cJSON *cmd = entry_cmd("sync_entry", path, &st, src == 0);
 	rc = meta_submit(fs->meta, cmd, err, errlen);
 	cJSON_Delete(cmd);
