@@ -389,7 +389,9 @@ static int refresh(struct fs *fs, const char *path, struct ns_inode *out, char *
 		goto out;
 	}
 	if (!known && src == -ENOENT) {
-		rc = -ENOENT; /* absent from both: nothing to record (no log entry) */
+		/* Absent from both: nothing to record (no log entry). */
+		snprintf(err, errlen, "'%s' does not exist", path);
+		rc = -ENOENT;
 		goto out;
 	}
 	cJSON *cmd = entry_cmd("sync_entry", path, &st, src == 0);
