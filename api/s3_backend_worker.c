@@ -47,20 +47,6 @@ static int master(struct worker_node *w, const char *method, const char *pq, con
 	return rc;
 }
 
-/* "/api/v1/...?path=<escaped path><extra>" */
-static char *pq_path(const char *route, const char *path, const char *extra)
-{
-	char *e = httpc_escape(path);
-	if (!e)
-		return NULL;
-	size_t len = strlen(route) + strlen(e) + (extra ? strlen(extra) : 0) + 8;
-	char *out = malloc(len);
-	if (out)
-		snprintf(out, len, "%s?path=%s%s", route, e, extra ? extra : "");
-	free(e);
-	return out;
-}
-
 /* "/bucket/key" without a trailing '/'; -EINVAL if it is not a valid
  * namespace path (the gateway validated the key already). */
 int s3_backend_worker_path(const char *bucket, const char *key, char *out, size_t len)
@@ -79,7 +65,7 @@ int s3_backend_worker_path(const char *bucket, const char *key, char *out, size_
 static int stat_path(struct worker_node *w, const char *path, cJSON **out, char *err,
 		     size_t errlen)
 {
-	char *pq = pq_path("/api/v1/files/stat", path, NULL);
+	char *pq = httpc_path_query("/api/v1/files/stat", path, NULL);
 	if (!pq)
 		return -ENOMEM;
 	int rc = master(w, "GET", pq, NULL, out, err, errlen);
@@ -121,7 +107,7 @@ static int list_all(struct worker_node *w, const char *path, cJSON **out, char *
 			free(after);
 			after = NULL;
 		}
-		char *pq = pq_path("/api/v1/files", path, extra);
+		char *pq = httpc_path_query("/api/v1/files", path, extra);
 		cJSON *page = NULL;
 		rc = pq ? master(w, "GET", pq, NULL, &page, err, errlen) : -ENOMEM;
 		free(pq);
@@ -211,7 +197,7 @@ static int delete_bucket(void *ctx, const char *bucket, char *err, size_t errlen
 		return rc;
 	char path[S3_MAX_BUCKET + 2];
 	snprintf(path, sizeof(path), "/%s", bucket);
-	char *pq = pq_path("/api/v1/files", path, NULL);
+	char *pq = httpc_path_query("/api/v1/files", path, NULL);
 	rc = pq ? master(ctx, "DELETE", pq, NULL, NULL, err, errlen) : -ENOMEM;
 	free(pq);
 	return rc == -EBUSY ? -EACCES : rc;
@@ -484,7 +470,7 @@ static int delete_object(void *ctx, const char *bucket, const char *key, char *e
 	cJSON_Delete(st);
 	if (rc)
 		return rc;
-	char *pq = pq_path("/api/v1/files", path, NULL);
+	char *pq = httpc_path_query("/api/v1/files", path, NULL);
 	rc = pq ? master(ctx, "DELETE", pq, NULL, NULL, err, errlen) : -ENOMEM;
 	free(pq);
 	if (rc)
@@ -496,7 +482,7 @@ static int delete_object(void *ctx, const char *bucket, const char *key, char *e
 	char parent[PATH_MAX_LEN + 1];
 	while (path_parent(path, parent, sizeof(parent)) == 0 && strchr(parent + 1, '/')) {
 		cJSON *kids = NULL;
-		char *lq = pq_path("/api/v1/files", parent, "&limit=1");
+		char *lq = httpc_path_query("/api/v1/files", parent, "&limit=1");
 		char perr[256];
 		int lrc = lq ? master(ctx, "GET", lq, NULL, &kids, perr, sizeof(perr)) : -ENOMEM;
 		free(lq);
@@ -505,7 +491,7 @@ static int delete_object(void *ctx, const char *bucket, const char *key, char *e
 		cJSON_Delete(kids);
 		if (!empty)
 			break;
-		char *dq = pq_path("/api/v1/files", parent, NULL);
+		char *dq = httpc_path_query("/api/v1/files", parent, NULL);
 		lrc = dq ? master(ctx, "DELETE", dq, NULL, NULL, perr, sizeof(perr)) : -ENOMEM;
 		free(dq);
 		if (lrc)

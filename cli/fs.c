@@ -33,19 +33,6 @@ void cli_fs_usage(FILE *f)
 		"  fs cat PATH       write a file to standard output\n");
 }
 
-static char *q_path(const char *route, const char *path, const char *extra)
-{
-	char *e = httpc_escape(path);
-	if (!e)
-		return NULL;
-	size_t len = strlen(route) + strlen(e) + (extra ? strlen(extra) : 0) + 16;
-	char *url = malloc(len);
-	if (url)
-		snprintf(url, len, "%s?path=%s%s", route, e, extra ? extra : "");
-	free(e);
-	return url;
-}
-
 static const char *jstr(const cJSON *o, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -156,7 +143,7 @@ static int cmd_mount(struct cli *cli, int argc, char **argv)
 static int simple_path_cmd(struct cli *cli, const char *method, const char *route,
 			   const char *path, const char *extra, cJSON **out)
 {
-	char *url = q_path(route, path, extra);
+	char *url = httpc_path_query(route, path, extra);
 	if (!url)
 		return EXIT_ERROR;
 	int rc = cli_call(cli, method, url, NULL, out);
@@ -400,7 +387,7 @@ static int stream_attempt(void *arg, const char *url, long *status, const char *
 static int stream_cmd(struct cli *cli, const char *method, const char *path, FILE *in,
 		      int64_t size, FILE *out)
 {
-	char *q = q_path("/api/v1/files/content", path, NULL);
+	char *q = httpc_path_query("/api/v1/files/content", path, NULL);
 	if (!q)
 		return EXIT_ERROR;
 	char err[1024] = "";

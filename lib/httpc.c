@@ -267,6 +267,19 @@ char *httpc_escape(const char *s)
 	return copy;
 }
 
+char *httpc_path_query(const char *route, const char *path, const char *extra)
+{
+	char *e = httpc_escape(path);
+	if (!e)
+		return NULL;
+	size_t len = strlen(route) + strlen(e) + (extra ? strlen(extra) : 0) + 8;
+	char *out = malloc(len);
+	if (out)
+		snprintf(out, len, "%s?path=%s%s", route, e, extra ? extra : "");
+	free(e);
+	return out;
+}
+
 struct stream_sink {
 	FILE *out;
 	struct sink err_body;

@@ -48,6 +48,10 @@ void httpc_resp_free(struct httpc_resp *resp);
 /* URL-encodes s for a query string; caller frees. NULL on OOM. */
 char *httpc_escape(const char *s);
 
+/* "<route>?path=<path, URL-encoded><extra>" (extra may be NULL, else it
+ * starts with '&'); caller frees. NULL on OOM. */
+char *httpc_path_query(const char *route, const char *path, const char *extra);
+
 /*
  * Streams: upload `in` (size bytes, -1 unknown) as the request body, and/or
  * write a 2xx reply body to `out` (a non-2xx body is kept in resp). Either

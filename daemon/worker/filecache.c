@@ -316,17 +316,9 @@ static int parse_info(struct fcache *fc, const cJSON *reply, const char *path,
 static int fetch(struct fcache *fc, const char *path, struct file_info *out, char *err,
 		 size_t errlen)
 {
-	char *esc = httpc_escape(path);
-	if (!esc)
+	char *q = httpc_path_query("/api/v1/internal/file", path, NULL);
+	if (!q)
 		return -ENOMEM;
-	size_t qlen = strlen(esc) + 64;
-	char *q = malloc(qlen);
-	if (!q) {
-		free(esc);
-		return -ENOMEM;
-	}
-	snprintf(q, qlen, "/api/v1/internal/file?path=%s", esc);
-	free(esc);
 	long status = 0;
 	cJSON *reply = NULL;
 	int rc = fcache_master_json(fc, "GET", q, NULL, &reply, &status, err, errlen);
