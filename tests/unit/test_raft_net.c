@@ -29,6 +29,7 @@
 #include "lib/clock.h"
 #include "raft/format.h"
 #include "raft/net.h"
+#include "raft_msg_assert.h"
 #include "raft/wire.h"
 
 #define WAIT_MS 5000
@@ -283,37 +284,6 @@ static void make_sample(size_t i, uint64_t from, uint64_t to, uint64_t seq, stru
 		for (size_t k = 0; k < m->snapshot.len; k++)
 			m->snapshot.data[k] = (uint8_t)(k ^ seq);
 	}
-}
-
-static void assert_msg_equal(const struct raft_msg *a, const struct raft_msg *b)
-{
-	assert_int_equal(a->type, b->type);
-	assert_int_equal(a->from, b->from);
-	assert_int_equal(a->to, b->to);
-	assert_int_equal(a->term, b->term);
-	assert_int_equal(a->log_index, b->log_index);
-	assert_int_equal(a->log_term, b->log_term);
-	assert_int_equal(a->commit, b->commit);
-	assert_int_equal(a->read_seq, b->read_seq);
-	assert_int_equal(a->hint_index, b->hint_index);
-	assert_int_equal(a->hint_term, b->hint_term);
-	assert_int_equal(a->reject, b->reject);
-	assert_int_equal(a->force, b->force);
-	assert_int_equal(a->nentries, b->nentries);
-	for (size_t i = 0; i < a->nentries; i++) {
-		assert_int_equal(a->entries[i].term, b->entries[i].term);
-		assert_int_equal(a->entries[i].index, b->entries[i].index);
-		assert_int_equal(a->entries[i].type, b->entries[i].type);
-		assert_int_equal(a->entries[i].len, b->entries[i].len);
-		if (a->entries[i].len)
-			assert_memory_equal(a->entries[i].data, b->entries[i].data, a->entries[i].len);
-	}
-	assert_int_equal(a->snapshot.index, b->snapshot.index);
-	assert_int_equal(a->snapshot.term, b->snapshot.term);
-	assert_int_equal(a->snapshot.len, b->snapshot.len);
-	assert_memory_equal(&a->snapshot.config, &b->snapshot.config, sizeof(a->snapshot.config));
-	if (a->snapshot.len)
-		assert_memory_equal(a->snapshot.data, b->snapshot.data, a->snapshot.len);
 }
 
 /* ---- tests ---- */
