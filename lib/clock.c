@@ -18,3 +18,14 @@ int64_t clock_wall_ms(void)
 {
 	return ts_ms(CLOCK_REALTIME);
 }
+
+void clock_mono_deadline(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}

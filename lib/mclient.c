@@ -151,13 +151,7 @@ static bool pause_ms(struct mclient *mc, int64_t ms)
 	pthread_mutex_lock(&mc->lock);
 	if (ms > 0 && !mc->shutdown) {
 		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += ms / 1000;
-		ts.tv_nsec += (ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		clock_mono_deadline(&ts, ms);
 		while (!mc->shutdown && pthread_cond_timedwait(&mc->wake, &mc->lock, &ts) == 0)
 			;
 	}

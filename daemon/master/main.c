@@ -51,13 +51,7 @@ static void *checker_main(void *arg)
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
 		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += period / 1000;
-		ts.tv_nsec += (period % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		clock_mono_deadline(&ts, period);
 		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 		if (c->stop)
 			break;

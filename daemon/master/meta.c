@@ -3,6 +3,7 @@
 #include "daemon/master/meta_int.h"
 
 #include "lib/err.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 #include <cjson/cJSON.h>
@@ -102,23 +103,12 @@ static void meta_free(struct meta *m)
 	free(m);
 }
 
-static void abstime_after(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 /* A group of one elects itself at once; wait for that, and for the log it
  * had to be applied, so the caller reads and writes the state as it was. */
 static void wait_single_leader(struct meta *m, uint64_t boot_last)
 {
 	struct timespec ts;
-	abstime_after(&ts, 5000);
+	clock_mono_deadline(&ts, 5000);
 	pthread_mutex_lock(&m->slock);
 	while ((strcmp(m->status.role, "leader") != 0 || m->status.applied_index < boot_last ||
 		m->status.applied_index < m->status.last_index) &&
@@ -242,7 +232,7 @@ static int submit_wait(struct meta *m, struct waiter *w, uint64_t *data_id, char
 	pthread_cond_init(&w->cond, &attr);
 	pthread_condattr_destroy(&attr);
 	struct timespec ts;
-	abstime_after(&ts, m->submit_timeout_ms);
+	clock_mono_deadline(&ts, m->submit_timeout_ms);
 	pthread_mutex_lock(&m->qlock);
 	if (m->stop) {
 		pthread_mutex_unlock(&m->qlock);

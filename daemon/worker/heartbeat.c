@@ -149,13 +149,7 @@ static void take_peers(struct worker_node *w, const cJSON *list)
 static bool hb_sleep(struct worker_node *w, int64_t ms)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	clock_mono_deadline(&ts, ms);
 	pthread_mutex_lock(&w->lock);
 	while (!w->hb_stop && pthread_cond_timedwait(&w->hb_cond, &w->lock, &ts) == 0)
 		;

@@ -99,22 +99,11 @@ static void on_error(void *arg, const char *msg)
 		fprintf(stderr, "  [net] %s\n", msg);
 }
 
-static void deadline_in(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 /* Waits until the inbox holds at least n messages. */
 static bool inbox_wait(struct inbox *in, size_t n, int64_t ms)
 {
 	struct timespec ts;
-	deadline_in(&ts, ms);
+	clock_mono_deadline(&ts, ms);
 	pthread_mutex_lock(&in->mu);
 	while (in->n < n)
 		if (pthread_cond_timedwait(&in->cv, &in->mu, &ts))
@@ -874,7 +863,7 @@ static void *rnode_main(void *arg)
 	while (!atomic_load(&rn->stop)) {
 		struct timespec ts;
 		int64_t wait = next_tick - clock_mono_ms();
-		deadline_in(&ts, wait > 0 ? wait : 0);
+		clock_mono_deadline(&ts, wait > 0 ? wait : 0);
 		pthread_mutex_lock(&in->mu);
 		if (in->n == 0)
 			pthread_cond_timedwait(&in->cv, &in->mu, &ts);
