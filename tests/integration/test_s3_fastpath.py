@@ -130,8 +130,9 @@ class S3FastPathTest(ClusterTestCase):
         return body
 
     def wait_hit(self, path, want):
-        """GETs path until one GET is a fast-path hit (the metadata TTL may
-        be short); every answer must be want."""
+        """GETs path until one GET is a fast-path hit (a cold read stores its
+        last block just after sending it, and the metadata TTL may be
+        short); every answer must be want."""
         def hit():
             before = self.hits()
             self.assertEqual(self.warm(path), want)
@@ -147,6 +148,10 @@ class S3FastPathTest(ClusterTestCase):
         status, slow_h, body = self.s3("GET", "/data/big.bin")  # a miss: the gateway
         self.assertEqual((status, body), (200, self.big))
         self.assertEqual(self.hits(), before, "a miss is not a fast-path hit")
+        # The last block is stored just after its bytes went out: wait for
+        # it, then measure one hit on its own.
+        self.wait_hit("/data/big.bin", self.big)
+        before = self.hits()
         c0 = self.counters()
         status, fast_h, body = self.s3("GET", "/data/big.bin")
         self.assertEqual((status, body), (200, self.big))
@@ -188,7 +193,7 @@ class S3FastPathTest(ClusterTestCase):
 
     def test_ranges_within_and_across_blocks(self):
         self.start_worker()
-        self.warm("/data/big.bin")
+        self.wait_hit("/data/big.bin", self.big)
         size = len(self.big)
         cases = [("bytes=0-0", 0, 0), ("bytes=1000-1999", 1000, 1999),
                  (f"bytes={size - 1}-{size - 1}", size - 1, size - 1),
@@ -217,7 +222,7 @@ class S3FastPathTest(ClusterTestCase):
 
     def test_keep_alive_mixes_fast_and_slow_requests_in_order(self):
         self.start_worker()
-        self.warm("/data/small.bin")
+        self.wait_hit("/data/small.bin", self.small)
         before = self.hits()
         c = Conn(self.port)
         try:
@@ -278,8 +283,8 @@ class S3FastPathTest(ClusterTestCase):
 
     def test_pipelined_requests_are_answered_in_order(self):
         self.start_worker()
-        self.warm("/data/small.bin")
-        self.warm("/data/big.bin")
+        self.wait_hit("/data/small.bin", self.small)
+        self.wait_hit("/data/big.bin", self.big)
         before = self.hits()
         c = Conn(self.port)
         try:
@@ -350,8 +355,8 @@ class S3FastPathTest(ClusterTestCase):
 
     def test_clients_that_leave_cost_nothing(self):
         self.start_worker()
-        self.warm("/data/big.bin")
-        self.warm("/data/small.bin")
+        self.wait_hit("/data/big.bin", self.big)
+        self.wait_hit("/data/small.bin", self.small)
         base = self.open_fds()
         for i in range(20):
             c = Conn(self.port, rcvbuf=4096)
@@ -377,7 +382,7 @@ class S3FastPathTest(ClusterTestCase):
 
     def test_many_idle_connections(self):
         self.start_worker()
-        self.warm("/data/small.bin")
+        self.wait_hit("/data/small.bin", self.small)
         base = self.open_fds()
         accepted = self.counters()["s3_connections_total"]
         socks = []
@@ -409,7 +414,7 @@ class S3FastPathTest(ClusterTestCase):
         other = os.urandom(3 * MiB + 5)
         self.write("other.bin", other)
         self.start_worker(**{"worker.tier.mem.quota": "4MB"})
-        self.warm("/data/big.bin")
+        self.wait_hit("/data/big.bin", self.big)
         before = self.hits()
         c = Conn(self.port, rcvbuf=4096)
         try:
