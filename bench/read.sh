@@ -19,8 +19,12 @@
 #
 # Usage: bench/read.sh [--quick] [--latency-ms N]
 # Environment: BUILD (default <src>/build-bench-read, a Release tree), JOBS
-# (2), DURATION seconds per wrk run (5; --quick 2), LATENCY_MS (20), REPORT
-# (a file to copy the report to), KEEP=1 (keep the temp dir with every log).
+# (2), DURATION seconds per wrk run (5; --quick 2), ROUNDS of the warm runs
+# (3: strata, nginx proxy_cache and static take turns, each cell is the
+# median of its rounds; single runs move by 20-30% here), LATENCY_MS (20), REPORT
+# (a file to copy the report to), KEEP=1 (keep the temp dir with every log),
+# HOLD=1 (after the warm-ups, write the endpoints to <temp dir>/hold.env and
+# wait until <temp dir>/go exists: time to profile by hand).
 # Installs nginx and wrk with apt-get when missing; s3rver comes from
 # tests/node_modules (scripts/deps.sh). Every process it starts is stopped
 # on exit, Ctrl-C included. docs/bench.md explains the figures.
@@ -50,6 +54,7 @@ RANGE=4096
 CONNS=(1 8 64)
 if [ "$QUICK" = 1 ]; then
 	DURATION=${DURATION:-2}
+	ROUNDS=${ROUNDS:-3}
 	NBIG=8          # 4 MiB objects every warm/direct/nginx run cycles over
 	NSMALL=500      # 16 KiB objects ditto
 	COLD_BIG=(2 8 32)      # distinct cold 4 MiB objects per connection count
@@ -57,6 +62,7 @@ if [ "$QUICK" = 1 ]; then
 	NTTFB=7
 else
 	DURATION=${DURATION:-5}
+	ROUNDS=${ROUNDS:-3}
 	NBIG=32
 	NSMALL=2000
 	COLD_BIG=(4 16 64)
@@ -454,19 +460,75 @@ NG_XCACHE=$(curl -m 30 -sS -o /dev/null -D - "http://127.0.0.1:$NG_CACHE_PORT/be
 	awk -F': ' 'tolower($1) == "x-cache" { gsub("\r", "", $2); print $2 }' || true)
 log "  nginx proxy_cache answers X-Cache: ${NG_XCACHE:-none} for a warmed object"
 
-# 6. Warm runs: strata, nginx proxy_cache, nginx static.
-for kind in big small range; do
-	log "warm: $kind"
-	for c in "${CONNS[@]}"; do
-		if worker_alive; then
-			before=$(counters)
-			run_wrk warm "$kind" "$c" "$W_S3"
-			after=$(counters)
-			HM[warm/$kind/$c]=$(echo "$before $after" | awk '{ print $3 - $1, $4 - $2 }')
-		fi
-		run_wrk ncache "$kind" "$c" "127.0.0.1:$NG_CACHE_PORT"
-		run_wrk static "$kind" "$c" "127.0.0.1:$NG_STATIC_PORT"
+if [ "${HOLD:-0}" = 1 ]; then
+	cat >"$WORK/hold.env" <<ENV
+WORK=$WORK
+W_S3=$W_S3
+W_URL=$W_URL
+MASTER_URL=$MASTER_URL
+WORKER_PID=$WORKER_PID
+NGINX_CACHE=127.0.0.1:$NG_CACHE_PORT
+NGINX_STATIC=127.0.0.1:$NG_STATIC_PORT
+STORE=127.0.0.1:$PROXY_PORT
+BENCH=$BENCH
+BIG=$BIG
+ENV
+	log "HOLD=1: endpoints in $WORK/hold.env; touch $WORK/go to go on"
+	while [ ! -e "$WORK/go" ]; do sleep 1; done
+fi
+
+# 6. Warm runs: strata, nginx proxy_cache, nginx static, ROUNDS times
+#    taking turns (who goes first rotates), so that a slow moment of the
+#    machine does not land on one of them only. A cell is the median of its
+#    rounds: rate, p50 and p99 each, errors summed, starved at most.
+declare -A RUNS # RUNS[scenario/kind/conns] = "rate p50 p99 errors" of each round, ';'-separated
+declare -A SPREAD # SPREAD[scenario/kind/conns] = "min-max" of the rounds' rates
+keep_run() { # KEY
+	RUNS[$1]="${RUNS[$1]:-}${RES[$1]};"
+	STARVED_ALL[$1]=$(( ${STARVED[$1]:-0} > ${STARVED_ALL[$1]:-0} ? ${STARVED[$1]:-0} : ${STARVED_ALL[$1]:-0} ))
+}
+declare -A STARVED_ALL
+for ((round = 1; round <= ROUNDS; round++)); do
+	for kind in big small range; do
+		log "warm: $kind (round $round of $ROUNDS)"
+		for c in "${CONNS[@]}"; do
+			order=(warm ncache static)
+			for ((k = 1; k < round; k++)); do order=("${order[@]:1}" "${order[0]}"); done
+			for scen in "${order[@]}"; do
+				case $scen in
+				warm)
+					worker_alive || continue
+					before=$(counters)
+					run_wrk warm "$kind" "$c" "$W_S3"
+					after=$(counters)
+					HM[warm/$kind/$c]=$(echo "${HM[warm/$kind/$c]:-0 0} $before $after" |
+						awk '{ print $1 + $5 - $3, $2 + $6 - $4 }')
+					;;
+				ncache) run_wrk ncache "$kind" "$c" "127.0.0.1:$NG_CACHE_PORT" ;;
+				static) run_wrk static "$kind" "$c" "127.0.0.1:$NG_STATIC_PORT" ;;
+				esac
+				keep_run "$scen/$kind/$c"
+			done
+		done
 	done
+done
+for key in "${!RUNS[@]}"; do
+	out=$(python3 - "${RUNS[$key]}" <<'PY'
+import statistics, sys
+runs = [r.split() for r in sys.argv[1].split(";") if r.strip()]
+ok = [r for r in runs if r[3] != "failed" and r[0] != "-"]
+if not ok:
+    print("- - - failed|-")
+    sys.exit()
+med = lambda i: statistics.median(float(r[i]) for r in ok)
+errs = sum(int(r[3]) for r in ok) + sum(1 for r in runs if r not in ok)
+rates = [float(r[0]) for r in ok]
+print("%.1f %.2f %.2f %d|%.0f-%.0f" % (med(0), med(1), med(2), errs, min(rates), max(rates)))
+PY
+)
+	RES[$key]=${out%|*}
+	SPREAD[$key]=${out#*|}
+	STARVED[$key]=${STARVED_ALL[$key]:-0}
 done
 
 # 7. The worker's memory, and its connections to the master (the master
@@ -547,6 +609,7 @@ NOTE_STRATA=""
 	printf 'that had not received a byte half-way through the run (starved). direct = store through the latency proxy;\n'
 	printf 'cold = strata, first read of each object (each object read once); warm = strata from the MEM tier;\n'
 	printf 'ncache = nginx proxy_cache (warm); static = nginx serving the files (the HTTP ceiling).\n'
+	printf 'warm, ncache and static took %s turns; each of their cells is the median of those rounds.\n' "$ROUNDS"
 	for kind in big small range; do
 		case $kind in
 		big) title="4 MiB objects: MiB/s" ;;
@@ -575,6 +638,13 @@ NOTE_STRATA=""
 			[ -n "${HM[warm/$kind/$c]:-}" ] && hm+=" warm c=$c: ${HM[warm/$kind/$c]// / hits, } misses;"
 		done
 		[ -n "$hm" ] && printf 'worker block counters during the runs:%s\n' "$hm"
+		sp=""
+		for c in "${CONNS[@]}"; do
+			sp+=" c=$c:"
+			for scen in warm ncache static; do sp+=" $scen ${SPREAD[$scen/$kind/$c]:-n/a}"; done
+			sp+=";"
+		done
+		printf 'rates of the %s warm rounds, lowest-highest:%s\n' "$ROUNDS" "$sp"
 	done
 	printf '\n%-58s %s\n' "latency proxy cost, 16 KiB @8 conns: s3rver / proxy +0 ms" \
 		"$(rate s3rver/small/8) / $(rate proxy0/small/8) req/s ($(ratio "$(rate proxy0/small/8)" "$(rate s3rver/small/8)"))"

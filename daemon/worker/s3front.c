@@ -27,6 +27,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1479,6 +1480,59 @@ static int loops_init(struct s3front *f, int n, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Pins loop i to the i-th CPU of cpus (the worker's own affinity), when
+ * there are no more loops than CPUs there: loops that float share a core
+ * now and then (with each other or a busy client) and every connection of
+ * the one waiting stalls; pinned, bench/read.sh saw the p90 of 16 KiB hits
+ * at 8 connections drop from ~1.4 to ~0.45 ms. Failing to pin is not an
+ * error: the loops run where the scheduler puts them.
+ */
+static void pin_loops(struct s3front *f, const cpu_set_t *cpus)
+{
+	if (!f->cfg.pin || f->nstarted > CPU_COUNT(cpus))
+		return;
+	char list[256] = "";
+	size_t used = 0;
+	int cpu = -1;
+	for (int i = 0; i < f->nstarted; i++) {
+		do
+			cpu++;
+		while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, cpus));
+		cpu_set_t one;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		int rc = pthread_setaffinity_np(f->loops[i].thread, sizeof(one), &one);
+		if (rc) {
+			log_warn("S3 front: cannot pin loop %d to CPU %d: %s (loops float)", i, cpu,
+				 strerror(rc));
+			cpu_set_t all = *cpus;
+			for (int j = 0; j < i; j++)
+				pthread_setaffinity_np(f->loops[j].thread, sizeof(all), &all);
+			return;
+		}
+		if (used < sizeof(list))
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%d",
+						 i ? "," : "", cpu);
+	}
+	log_info("S3 front: %d loop%s pinned to CPU%s %s", f->nstarted, f->nstarted == 1 ? "" : "s",
+		 f->nstarted == 1 ? "" : "s", list);
+}
+
+int s3front_loop_cpu(const struct s3front *f, int i)
+{
+	if (!f || i < 0 || i >= f->nstarted)
+		return -1;
+	/* What the thread really has, not what we meant to give it. */
+	cpu_set_t set;
+	if (pthread_getaffinity_np(f->loops[i].thread, sizeof(set), &set) || CPU_COUNT(&set) != 1)
+		return -1;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			return cpu;
+	return -1;
+}
+
 int s3front_start(const struct s3front_config *cfg, struct s3front **out, char *err,
 		  size_t errlen)
 {
@@ -1492,7 +1546,13 @@ int s3front_start(const struct s3front_config *cfg, struct s3front **out, char *
 	f->up_addr.sin_family = AF_INET;
 	f->up_addr.sin_port = htons((uint16_t)cfg->upstream_port);
 	f->up_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t cpus;
+	int ncpus = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
+	if (ncpus < 1) {
+		ncpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+		CPU_ZERO(&cpus); /* unknown set: never pin */
+	}
+	int nthreads = cfg->threads > 0 ? cfg->threads : ncpus;
 	if (nthreads < 1)
 		nthreads = 1;
 	if (nthreads > FRONT_MAX_LOOPS)
@@ -1510,6 +1570,7 @@ int s3front_start(const struct s3front_config *cfg, struct s3front **out, char *
 		}
 		f->nstarted++;
 	}
+	pin_loops(f, &cpus);
 	*out = f;
 	return 0;
 err_stop:

@@ -36,7 +36,8 @@ struct s3front;
 struct s3front_config {
 	const char *bind;     /* address of the public S3 port */
 	int port;             /* 0: any free port (tests) */
-	int threads;          /* event loops; <= 0: one per CPU */
+	int threads;          /* event loops; <= 0: one per CPU we may run on */
+	bool pin;             /* loop i on the i-th CPU we may run on (if enough) */
 	int upstream_port;    /* the gateway on 127.0.0.1 */
 	bool fast;            /* false: hand every request to the gateway */
 	int64_t header_timeout_ms;
@@ -51,6 +52,8 @@ int s3front_start(const struct s3front_config *cfg, struct s3front **out, char *
 		  size_t errlen);
 /* Stops the loops, closes every connection, frees. NULL is fine. */
 void s3front_stop(struct s3front *f);
+/* The CPU loop i is pinned to, or -1 (not pinned, or no such loop). */
+int s3front_loop_cpu(const struct s3front *f, int i);
 /* "http://127.0.0.1:39999" */
 const char *s3front_url(const struct s3front *f);
 

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -493,6 +494,58 @@ static void test_port_in_use_fails_start(void **state)
 	assert_non_null(strstr(err, "worker.bind"));
 }
 
+/* Starts a front of `threads` loops (pin as given) on a free port. */
+static struct s3front *start_pinned(struct fixture *fx, int threads, bool pin)
+{
+	char err[256] = "";
+	struct s3front *f = NULL;
+	struct s3front_config cfg = { .bind = "127.0.0.1", .port = 0, .threads = threads,
+				      .pin = pin, .upstream_port = g_fake.port, .w = &fx->w,
+				      .gw = fx->gw, .header_timeout_ms = 2000,
+				      .idle_timeout_ms = 60000, .io_timeout_ms = 2000 };
+	if (s3front_start(&cfg, &f, err, sizeof(err)))
+		fail_msg("s3front_start: %s", err);
+	return f;
+}
+
+static void test_loops_pinned_to_own_cpus(void **state)
+{
+	struct fixture *fx = *state;
+	cpu_set_t mine;
+	assert_int_equal(sched_getaffinity(0, sizeof(mine), &mine), 0);
+	int n = CPU_COUNT(&mine);
+	/* One loop per CPU of ours, in order of the mask. */
+	struct s3front *f = start_pinned(fx, n, true);
+	int want = -1;
+	for (int i = 0; i < n; i++) {
+		do
+			want++;
+		while (!CPU_ISSET(want, &mine));
+		assert_int_equal(s3front_loop_cpu(f, i), want);
+	}
+	assert_int_equal(s3front_loop_cpu(f, n), -1); /* no such loop */
+	s3front_stop(f);
+	/* (With one CPU every thread has exactly that one: nothing to tell.) */
+	if (n > 1) {
+		/* More loops than CPUs: none pinned (two on one core would be worse). */
+		f = start_pinned(fx, n + 1, true);
+		for (int i = 0; i <= n; i++)
+			assert_int_equal(s3front_loop_cpu(f, i), -1);
+		s3front_stop(f);
+		/* Off: the scheduler places them. */
+		f = start_pinned(fx, 1, false);
+		assert_int_equal(s3front_loop_cpu(f, 0), -1);
+		s3front_stop(f);
+	}
+	/* Threads 0: one loop per CPU of ours, each pinned. */
+	f = start_pinned(fx, 0, true);
+	for (int i = 0; i < n; i++)
+		assert_true(s3front_loop_cpu(f, i) >= 0);
+	assert_int_equal(s3front_loop_cpu(f, n), -1);
+	s3front_stop(f);
+	assert_int_equal(s3front_loop_cpu(NULL, 0), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,6 +561,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_out_of_descriptors_then_recovers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_port_in_use_fails_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loops_pinned_to_own_cpus, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	free(g_big);
