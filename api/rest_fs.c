@@ -4,6 +4,8 @@
 
 #include "daemon/master/fs.h"
 #include "daemon/master/master.h"
+#include "daemon/master/meta.h"
+#include "lib/clock.h"
 #include "lib/conf.h"
 #include "lib/err.h"
 #include "lib/json.h"
@@ -202,6 +204,22 @@ static void get_stat(struct http_req *req, void *ctx)
  * including the mount's store credentials (internal: see
  * docs/decisions.md). */
 /* What a worker needs to read path: the InternalFile object, or -errno. */
+/*
+ * How long a worker may keep trusting an answer while the namespace epoch
+ * stays the same: until this master would check the file against its store
+ * again (the mount's sync interval from its last check). -1: for ever
+ * (never synced again), 0: not at all (always synced).
+ */
+static int64_t trust_ms(const struct ns_mount *mnt, const struct ns_inode *n)
+{
+	if (mnt->sync_interval_ms < 0)
+		return -1;
+	if (mnt->sync_interval_ms == 0 || n->synced_ms == 0)
+		return 0;
+	int64_t left = n->synced_ms + mnt->sync_interval_ms - clock_wall_ms();
+	return left > 0 ? left : 0;
+}
+
 static int internal_file_json(struct master *m, const char *path, cJSON **out, char *err,
 			      size_t errlen)
 {
@@ -209,8 +227,18 @@ static int internal_file_json(struct master *m, const char *path, cJSON **out, c
 	struct ns_mount *mnt = malloc(sizeof(*mnt));
 	char *rel = malloc(PATH_MAX_LEN + 1);
 	int rc = -ENOMEM;
-	if (mnt && rel)
+	/* The epoch is read before the lookup, so an answer is never tagged
+	 * with an epoch older than the state it shows (a change in between
+	 * makes the tag look stale, never the answer look current). A lookup
+	 * that synced the file with its store moved the epoch itself: once
+	 * more, and that answer's tag is exact. */
+	uint64_t epoch = 0;
+	for (int attempt = 0; mnt && rel && attempt < 2; attempt++) {
+		epoch = meta_applied_index(m->meta);
 		rc = fs_resolve(m->fs, path, &n, mnt, rel, PATH_MAX_LEN + 1, err, errlen);
+		if (rc || meta_applied_index(m->meta) == epoch)
+			break;
+	}
 	if (!rc && n.is_dir) {
 		snprintf(err, errlen, "'%.1000s' is a directory", path);
 		rc = -EISDIR;
@@ -225,6 +253,8 @@ static int internal_file_json(struct master *m, const char *path, cJSON **out, c
 		cJSON_AddStringToObject(o, "fingerprint", n.fingerprint);
 		cJSON_AddStringToObject(o, "etag", n.etag);
 		cJSON_AddStringToObject(o, "ufs_path", rel);
+		json_add_int(o, "epoch", (int64_t)epoch);
+		json_add_int(o, "trust_ms", trust_ms(mnt, &n));
 		add_mount_json(o, mnt);
 		*out = o;
 	}
@@ -247,6 +277,26 @@ static void get_internal_file(struct http_req *req, void *ctx)
 		http_reply_rc(req, rc, err);
 	else
 		http_reply_json(req, 200, o);
+}
+
+/* The namespace epoch (the Raft applied index) workers check their cached
+ * metadata against: an answer tagged with the current epoch is still true.
+ * Only the leader answers (307 elsewhere): a follower that lags, or is cut
+ * off, would vouch for state the leader has already changed. */
+static void get_internal_epoch(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	if (!rest_worker_authorized(req, m->conf))
+		return;
+	struct meta_status st;
+	meta_status(m->meta, &st);
+	if (strcmp(st.role, "leader") != 0) {
+		http_reply_rc(req, ST_ENOTLEADER, NULL);
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	json_add_int(o, "epoch", (int64_t)meta_applied_index(m->meta));
+	http_reply_json(req, 200, o);
 }
 
 /* Many internal/file lookups in one round trip (a worker refreshing its
@@ -538,6 +588,7 @@ static const struct http_route g_routes[] = {
 	{ "DELETE", "/api/v1/files", delete_file },
 	{ "GET", "/api/v1/files/stat", get_stat },
 	{ "GET", "/api/v1/internal/file", get_internal_file },
+	{ "GET", "/api/v1/internal/epoch", get_internal_epoch },
 	{ "POST", "/api/v1/internal/files", post_internal_files },
 	{ "POST", "/api/v1/internal/write/begin", post_write_begin },
 	{ "POST", "/api/v1/internal/write/commit", post_write_commit },

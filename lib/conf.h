@@ -134,7 +134,9 @@ struct conf_list {
 	X(worker_tier_policy, "worker.tier.policy", ENUM, "lru", 0, 0, "lru|lfu",             \
 	  "Which blocks a full tier moves down or evicts first.")                             \
 	X(worker_metadata_ttl, "worker.metadata_ttl", DURATION, "1s", 0, 3600000, NULL,       \
-	  "How long a worker reuses a file's metadata from the master before asking again.")  \
+	  "How stale a worker's view of a file may be: it reuses metadata from the master "   \
+	  "this long, and longer while a check of the leader's namespace epoch (every "        \
+	  "quarter of it) finds nothing changed. 0: ask the master on every read.")            \
 	X(cluster_worker_token, "cluster.worker_token", STR, "", 0, 0, NULL,                  \
 	  "Shared secret workers present to masters (header X-Strata-Worker-Token) for "      \
 	  "worker RPC, which hands out mount credentials. Empty: worker RPC is served to "    \

@@ -46,6 +46,8 @@ struct entry {
 	char etag[48];
 	struct ufs *ufs;
 	int64_t fetched_ms;
+	uint64_t epoch;      /* the master's namespace epoch for it; 0 unknown */
+	int64_t trust_until; /* trusted at that epoch until then (monotonic ms) */
 	bool refreshing; /* queued for a background refresh */
 	/* Fast-path reads: the last one, and how many (kept across refreshes). */
 	int64_t read_ms;
@@ -79,6 +81,13 @@ struct fcache {
 	_Atomic bool warned_batch;
 	int64_t next_sweep_ms;
 	_Atomic uint64_t refreshes, refresh_drops;
+	/* The leader's namespace epoch, as last checked (fcache.h). */
+	uint64_t epoch;
+	int64_t epoch_sent_ms;  /* when that check was sent; 0 never */
+	int64_t next_epoch_ms;  /* next check due */
+	bool epoch_checking;    /* a refresher is checking */
+	bool epoch_unsupported; /* an older master without the route */
+	_Atomic uint64_t epoch_checks, epoch_changes;
 };
 
 static struct httpc *new_http(const struct strata_conf *c);
@@ -347,10 +356,14 @@ static int parse_info(struct fcache *fc, const cJSON *reply, const char *path,
 		rc = json_get_int(reply, "block_size", true, 1, INT64_MAX, &bs, err, errlen);
 	if (!rc)
 		rc = json_get_str(reply, "ufs_path", true, &ufs_path, err, errlen);
-	int64_t mtime = 0;
+	int64_t mtime = 0, epoch = 0, trust = 0;
 	const char *etag = "";
 	if (!rc)
 		rc = json_get_int(reply, "mtime_ms", false, 0, INT64_MAX, &mtime, err, errlen);
+	if (!rc)
+		rc = json_get_int(reply, "epoch", false, 0, INT64_MAX, &epoch, err, errlen);
+	if (!rc)
+		rc = json_get_int(reply, "trust_ms", false, -1, INT64_MAX, &trust, err, errlen);
 	if (!rc)
 		rc = json_get_str(reply, "etag", false, &etag, err, errlen);
 	if (!rc) {
@@ -361,6 +374,8 @@ static int parse_info(struct fcache *fc, const cJSON *reply, const char *path,
 		out->length = (uint64_t)length;
 		out->data_id = (uint64_t)data_id;
 		out->block_size = bs;
+		out->epoch = (uint64_t)epoch;
+		out->trust_ms = trust;
 		snprintf(out->ufs_path, sizeof(out->ufs_path), "%s", ufs_path);
 		rc = fcache_store(fc, cJSON_GetObjectItemCaseSensitive(reply, "mount"), &out->ufs,
 				  err, errlen);
@@ -386,9 +401,16 @@ static void note_read(struct entry *e, int64_t now)
 		e->reads++;
 }
 
+/* Whether e is vouched for by the last epoch check (filecache.h). */
+static bool trusted(const struct fcache *fc, const struct entry *e, int64_t now)
+{
+	return e->epoch && e->epoch == fc->epoch && fc->epoch_sent_ms &&
+	       now - fc->epoch_sent_ms < fc->conf->worker_metadata_ttl && now < e->trust_until;
+}
+
 static bool fresh(const struct fcache *fc, const struct entry *e, int64_t now)
 {
-	return now - e->fetched_ms < fc->conf->worker_metadata_ttl;
+	return now - e->fetched_ms < fc->conf->worker_metadata_ttl || trusted(fc, e, now);
 }
 
 /* Keeps what fetch returned for path, fetched at `when`. Call with the lock. */
@@ -415,6 +437,10 @@ static void keep(struct fcache *fc, const char *path, const struct file_info *fi
 	snprintf(e->etag, sizeof(e->etag), "%s", fi->etag);
 	e->ufs = fi->ufs;
 	e->fetched_ms = when;
+	e->epoch = fi->epoch;
+	e->trust_until = fi->trust_ms < 0    ? INT64_MAX
+			 : fi->trust_ms == 0 ? 0
+					     : when + fi->trust_ms;
 	e->refreshing = refreshing;
 	e->read_ms = read_ms;
 	e->reads = reads;
@@ -437,6 +463,10 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
 		out->mtime_ms = e->mtime_ms;
 		snprintf(out->etag, sizeof(out->etag), "%s", e->etag);
 		out->ufs = e->ufs;
+		out->epoch = e->epoch;
+		out->trust_ms = e->trust_until == INT64_MAX ? -1
+				: e->trust_until > now	    ? e->trust_until - now
+							    : 0;
 		pthread_mutex_unlock(&fc->lock);
 		return 0;
 	}
@@ -546,9 +576,62 @@ static void sweep(struct fcache *fc, int64_t now)
 	for (size_t i = 0; i < FCACHE_SLOTS; i++) {
 		struct entry *e = &fc->slots[i];
 		if (e->path && !e->refreshing && e->reads >= 2 && now - e->read_ms <= warm &&
-		    now - e->fetched_ms >= ttl - margin && now - e->fetched_ms < ttl)
+		    now - e->fetched_ms >= ttl - margin && now - e->fetched_ms < ttl &&
+		    !trusted(fc, e, now))
 			queue_refresh(fc, e);
 	}
+}
+
+/* After the epoch moved: the entries read lately (as the sweep keeps warm)
+ * that only the old epoch vouched for are stale now whatever their age;
+ * look them up again at once rather than send their next reads down the
+ * slow path. Call with the lock. */
+static void requeue_untrusted(struct fcache *fc, int64_t now)
+{
+	int64_t ttl = fc->conf->worker_metadata_ttl;
+	int64_t warm = ttl * FCACHE_KEEP_WARM_TTLS < 60000 ? ttl * FCACHE_KEEP_WARM_TTLS : 60000;
+	for (size_t i = 0; i < FCACHE_SLOTS; i++) {
+		struct entry *e = &fc->slots[i];
+		if (e->path && !e->refreshing && e->reads >= 2 && now - e->read_ms <= warm &&
+		    e->epoch != fc->epoch && now - e->fetched_ms >= ttl - ttl / 4)
+			queue_refresh(fc, e);
+	}
+}
+
+/* Asks the leader for its namespace epoch (without the lock; takes it to
+ * apply the answer). An older master without the route: never again. */
+static void check_epoch(struct fcache *fc)
+{
+	char err[256];
+	int64_t sent = clock_mono_ms();
+	cJSON *reply = NULL;
+	long status = 0;
+	int rc = fcache_master_json(fc, "GET", "/api/v1/internal/epoch", NULL, &reply, &status,
+				    err, sizeof(err));
+	int64_t epoch = 0;
+	if (!rc && json_get_int(reply, "epoch", true, 1, INT64_MAX, &epoch, err, sizeof(err)))
+		rc = ST_EPROTO;
+	cJSON_Delete(reply);
+	pthread_mutex_lock(&fc->lock);
+	fc->epoch_checking = false;
+	if (rc == ST_EHTTP && (status == 404 || status == 405)) {
+		fc->epoch_unsupported = true;
+		log_warn("the master has no namespace epoch route (an older version?): cached "
+			 "metadata is trusted for worker.metadata_ttl only");
+	}
+	if (rc) {
+		pthread_mutex_unlock(&fc->lock);
+		return; /* trust runs out a TTL after the last answer */
+	}
+	atomic_fetch_add(&fc->epoch_checks, 1);
+	bool moved = (uint64_t)epoch != fc->epoch;
+	fc->epoch = (uint64_t)epoch;
+	fc->epoch_sent_ms = sent;
+	if (moved) {
+		atomic_fetch_add(&fc->epoch_changes, 1);
+		requeue_untrusted(fc, clock_mono_ms());
+	}
+	pthread_mutex_unlock(&fc->lock);
 }
 
 static void *refresher_main(void *arg)
@@ -563,6 +646,15 @@ static void *refresher_main(void *arg)
 		if (ttl > 0 && now >= fc->next_sweep_ms) {
 			fc->next_sweep_ms = now + every;
 			sweep(fc, now);
+		}
+		if (ttl > 0 && !fc->stopping && !fc->epoch_unsupported && !fc->epoch_checking &&
+		    now >= fc->next_epoch_ms) {
+			fc->epoch_checking = true;
+			fc->next_epoch_ms = now + (ttl / 4 > 10 ? ttl / 4 : 10);
+			pthread_mutex_unlock(&fc->lock);
+			check_epoch(fc);
+			pthread_mutex_lock(&fc->lock);
+			continue;
 		}
 		if (!fc->qlen && !fc->stopping) {
 			struct timespec ts;
@@ -632,10 +724,10 @@ int fcache_peek(struct fcache *fc, const char *path, struct fcache_meta *out)
 		out->block_size = e->block_size;
 		out->mtime_ms = e->mtime_ms;
 		memcpy(out->etag, e->etag, sizeof(out->etag));
-		/* Refresh ahead, in the last quarter of the TTL: a file read
-		 * all the time never expires, and what the caller gets is never
-		 * older than the TTL. */
-		if (now - e->fetched_ms >= ttl - ttl / 4)
+		/* Refresh ahead, in the last quarter of the TTL, unless the
+		 * epoch vouches for it: a file read all the time never expires,
+		 * and what the caller gets is never older than the TTL. */
+		if (now - e->fetched_ms >= ttl - ttl / 4 && !trusted(fc, e, now))
 			queue_refresh(fc, e);
 		rc = 0;
 	}
@@ -647,6 +739,12 @@ void fcache_stats_get(struct fcache *fc, uint64_t *refreshes, uint64_t *drops)
 {
 	*refreshes = atomic_load(&fc->refreshes);
 	*drops = atomic_load(&fc->refresh_drops);
+}
+
+void fcache_epoch_stats(struct fcache *fc, uint64_t *checks, uint64_t *changes)
+{
+	*checks = atomic_load(&fc->epoch_checks);
+	*changes = atomic_load(&fc->epoch_changes);
 }
 
 void fcache_invalidate(struct fcache *fc, const char *path)

@@ -26,6 +26,8 @@ struct file_info {
 	char etag[48];   /* "" unless written through S3 */
 	char ufs_path[4096];
 	struct ufs *ufs; /* borrowed from the cache; valid while it lives */
+	uint64_t epoch;   /* the master's namespace epoch for it; 0 unknown */
+	int64_t trust_ms; /* trusted this long at an unchanged epoch; -1 for ever */
 };
 
 /* masters: the master.addresses list; the cache calls them in turn. */
@@ -37,8 +39,18 @@ void fcache_free(struct fcache *fc);
 int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char *err,
 	       size_t errlen);
 /*
+ * Freshness. An entry is fresh while it is younger than
+ * worker.metadata_ttl, or while it is trusted: the master tagged it with
+ * its namespace epoch (the Raft applied index, which every namespace change
+ * moves) and a check of the leader's epoch, sent less than a TTL ago, found
+ * the same epoch, and the master's trust_ms for it (its mount's sync
+ * interval) has not run out. The refresher checks the epoch every quarter
+ * TTL (GET /api/v1/internal/epoch), so an unchanged namespace costs the
+ * master one tiny call per quarter TTL instead of a lookup per hot file per
+ * TTL, and what a reader gets is never staler than the TTL either way.
+ *
  * For the S3 front's event loop, which must not wait on the network: what
- * the cache knows of path, if it is younger than worker.metadata_ttl;
+ * the cache knows of path, if it is fresh;
  * -ENOENT otherwise (absent or expired: the caller takes the slow path,
  * whose fcache_get refreshes it). Never calls the master. An entry in the
  * last quarter of its TTL is queued for a background refresh (once
@@ -60,6 +72,8 @@ int fcache_peek(struct fcache *fc, const char *path, struct fcache_meta *out);
 int fcache_start_refresh(struct fcache *fc);
 /* Background refreshes done, and ones dropped because the queue was full. */
 void fcache_stats_get(struct fcache *fc, uint64_t *refreshes, uint64_t *drops);
+/* Epoch checks answered, and how many of them found a new epoch. */
+void fcache_epoch_stats(struct fcache *fc, uint64_t *checks, uint64_t *changes);
 
 /* Forgets path (its content changed under us). */
 void fcache_invalidate(struct fcache *fc, const char *path);

@@ -1,5 +1,6 @@
 #include "daemon/worker/metrics.h"
 
+#include "daemon/worker/filecache.h"
 #include "daemon/worker/worker.h"
 
 #include <cjson/cJSON.h>
@@ -11,6 +12,11 @@ size_t worker_metrics(struct worker_node *w, struct worker_metric *m, size_t max
 {
 	tier_stats_get(w->tiers, ts);
 	bsvc_stats_get(w->bsvc, bs);
+	uint64_t refreshes = 0, drops = 0, checks = 0, changes = 0;
+	if (w->fcache) {
+		fcache_stats_get(w->fcache, &refreshes, &drops);
+		fcache_epoch_stats(w->fcache, &checks, &changes);
+	}
 	struct worker_metric all[] = {
 		{ "strata_worker_read_requests_total", "Read requests served", bs->requests },
 		{ "strata_worker_block_hits_total", "Block reads served from the cache", bs->block_hits },
@@ -43,6 +49,14 @@ size_t worker_metrics(struct worker_node *w, struct worker_metric *m, size_t max
 		  atomic_load(&w->front.bad_requests) },
 		{ "strata_worker_s3_connections_total", "S3 client connections accepted",
 		  atomic_load(&w->front.connections) },
+		{ "strata_worker_metadata_refreshes_total",
+		  "File metadata looked up again in the background (refresh ahead)", refreshes },
+		{ "strata_worker_metadata_refresh_drops_total",
+		  "Background metadata refreshes dropped (queue full)", drops },
+		{ "strata_worker_metadata_epoch_checks_total",
+		  "Namespace epoch checks the master answered", checks },
+		{ "strata_worker_metadata_epoch_changes_total",
+		  "Epoch checks that found the namespace changed", changes },
 	};
 	size_t n = sizeof(all) / sizeof(all[0]);
 	if (n > max)

@@ -122,6 +122,16 @@ class MastersTest(ClusterTestCase):
             self.assertEqual(st["length"], 5)
         status, _, data = request(f.url + "/api/v1/files/content?path=%2Fredir%2Ff")
         self.assertEqual((status, data), (200, b"hello"))
+        # The namespace epoch workers trust their metadata by: only the
+        # leader vouches for it (a follower may lag); it is the applied index.
+        status, headers, data = request(f.url + "/api/v1/internal/epoch")
+        self.assertEqual(status, 307, data)
+        self.assertEqual(headers["location"], lead.url + "/api/v1/internal/epoch")
+        status, ep = get_json(lead.url + "/api/v1/internal/epoch")
+        self.assertEqual(status, 200, ep)
+        status, me = get_json(lead.url + "/api/v1/masters/self")
+        self.assertGreaterEqual(me["applied_index"], ep["epoch"])
+        self.assertGreater(ep["epoch"], 0)
 
         # The group as each master sees it.
         wait_for(lambda: self.converged(self.ms), what="namespaces to converge")

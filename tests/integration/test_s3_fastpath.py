@@ -461,11 +461,57 @@ class S3FastPathTest(ClusterTestCase):
         after = self.counters()
         self.assertEqual(after["s3_fastpath_hits_total"], before["s3_fastpath_hits_total"] + 1)
         self.assertEqual(after["s3_proxied_total"], before["s3_proxied_total"])
-        # A file read once is not kept: it expires and takes the slow path.
+        # A file read once is not refreshed, but while the namespace does
+        # not change the epoch vouches for it: still a hit after the pause.
         self.warm("/data/big.bin")
+        self.wait_hit("/data/big.bin", self.big)
         time.sleep(7)
-        hits = self.hits()
+        before = self.counters()
         self.assertEqual(self.warm("/data/big.bin"), self.big)
+        after = self.counters()
+        self.assertEqual(after["s3_fastpath_hits_total"], before["s3_fastpath_hits_total"] + 1)
+        self.assertEqual(after["metadata_refreshes_total"], before["metadata_refreshes_total"])
+        self.assertGreater(after["metadata_epoch_checks_total"], 0)
+        # A change anywhere moves the epoch: a file read once expires and
+        # takes the slow path; the hot ones were looked up again at once.
+        once = os.urandom(1000)
+        self.write("once.bin", once)
+        self.assertEqual(self.warm("/data/once.bin"), once)
+        self.assertEqual(self.s3("PUT", "/data/other.txt", body=b"x")[0], 200)
+        time.sleep(4)  # an epoch check (each 3/4 s) and past the 3 s TTL
+        self.assertGreater(self.counters()["metadata_epoch_changes_total"],
+                           after["metadata_epoch_changes_total"])
+        hits = self.hits()
+        self.assertEqual(self.warm("/data/once.bin"), once)
+        self.assertEqual(self.hits(), hits)
+        self.assertEqual(self.warm("/data/small.bin"), self.small)
+        self.assertEqual(self.warm("/data/big.bin"), self.big)
+        self.assertEqual(self.hits(), hits + 2)
+
+    def test_trust_ends_with_the_sync_interval_or_the_master(self):
+        # Metadata the epoch vouches for is still checked against the store
+        # once per sync interval: a change behind strata's back shows.
+        self.m.stop()
+        self.m = self.cluster.master(name="master2", settings={
+            "master.root_ufs": "file://" + self.root, "master.mount.block_size": "1MB",
+            "master.mount.sync_interval": "2s"})
+        self.start_worker(**{"worker.metadata_ttl": "1s"})
+        self.warm("/data/small.bin")
+        self.wait_hit("/data/small.bin", self.small)
+        self.wait_hit("/data/small.bin", self.small)
+        changed = os.urandom(5000)
+        self.write("small.bin", changed)
+        wait_for(lambda: self.warm("/data/small.bin") == changed, timeout=15,
+                 what="the change made behind strata's back")
+        self.wait_hit("/data/small.bin", changed)
+        # Trust needs a master that answers: with it gone, a cached file
+        # leaves the fast path within a TTL (and the gateway cannot look it
+        # up either).
+        self.m.stop()
+        time.sleep(2.5)
+        hits = self.hits()
+        status, _, _ = self.s3("GET", "/data/small.bin")
+        self.assertNotEqual(status, 200)
         self.assertEqual(self.hits(), hits)
 
     def test_batched_metadata_lookup(self):
