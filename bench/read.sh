@@ -338,11 +338,18 @@ PY
 )
 }
 
-counters() { # prints "hits misses" of the worker
+counters() { # prints "hits misses fast proxied" of the worker (blocks; S3 front requests)
 	curl -m 10 -fsS "$W_URL/api/v1/metrics" 2>/dev/null | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["counters"]
-print(c["block_hits_total"], c["block_misses_total"])' 2>/dev/null || echo "? ?"
+print(c["block_hits_total"], c["block_misses_total"], c.get("s3_fastpath_hits_total", 0),
+      c.get("s3_proxied_total", 0))' 2>/dev/null || echo "? ? ? ?"
+}
+hmtext() { # "hits misses fast proxied" in words
+	echo "$1" | awk '{ printf "%s hits, %s misses (S3 front: %s fast, %s proxied)", $1, $2, $3, $4 }'
+}
+delta() { # BEFORE(4) AFTER(4) [SUM(4)]: the counters' growth, added to SUM
+	echo "$1 $2 ${3:-0 0 0 0}" | awk '{ print $9 + $5 - $1, $10 + $6 - $2, $11 + $7 - $3, $12 + $8 - $4 }'
 }
 
 # run_wrk SCENARIO KIND CONNS HOSTPORT [s3]
@@ -442,7 +449,7 @@ if worker_alive; then
 			before=$(counters)
 			run_fetch cold "$kind" "$c" "$W_S3" "$WORK/cold$kind.$c.txt"
 			after=$(counters)
-			HM[cold/$kind/$c]=$(echo "$before $after" | awk '{ print $3 - $1, $4 - $2 }')
+			HM[cold/$kind/$c]=$(delta "$before" "$after")
 		done
 	done
 fi
@@ -501,8 +508,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 					before=$(counters)
 					run_wrk warm "$kind" "$c" "$W_S3"
 					after=$(counters)
-					HM[warm/$kind/$c]=$(echo "${HM[warm/$kind/$c]:-0 0} $before $after" |
-						awk '{ print $1 + $5 - $3, $2 + $6 - $4 }')
+					HM[warm/$kind/$c]=$(delta "$before" "$after" "${HM[warm/$kind/$c]:-}")
 					;;
 				ncache) run_wrk ncache "$kind" "$c" "127.0.0.1:$NG_CACHE_PORT" ;;
 				static) run_wrk static "$kind" "$c" "127.0.0.1:$NG_STATIC_PORT" ;;
@@ -634,8 +640,8 @@ NOTE_STRATA=""
 		done
 		hm=""
 		for c in "${CONNS[@]}"; do
-			[ -n "${HM[cold/$kind/$c]:-}" ] && hm+=" cold c=$c: ${HM[cold/$kind/$c]// / hits, } misses;"
-			[ -n "${HM[warm/$kind/$c]:-}" ] && hm+=" warm c=$c: ${HM[warm/$kind/$c]// / hits, } misses;"
+			[ -n "${HM[cold/$kind/$c]:-}" ] && hm+=" cold c=$c: $(hmtext "${HM[cold/$kind/$c]}");"
+			[ -n "${HM[warm/$kind/$c]:-}" ] && hm+=" warm c=$c: $(hmtext "${HM[warm/$kind/$c]}");"
 		done
 		[ -n "$hm" ] && printf 'worker block counters during the runs:%s\n' "$hm"
 		sp=""
