@@ -867,11 +867,14 @@ static int s3_read(void *impl, const char *path, uint64_t off, uint64_t len, ufs
 		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", off);
 	else
 		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + len - 1);
+	/* The whole object: a plain GET (s3rver, for one, takes ~3 ms longer to
+	 * start a 4 MiB reply when asked for "bytes=0-"). */
+	bool whole = off == 0 && (len == UFS_READ_TO_EOF || off + len < off);
 	struct sigv4_kv hdr = { "range", range };
 	struct s3_resp rs;
 	struct range_sink rsink = { &rs, off, len, sink, arg };
-	struct s3_req rq = { .method = "GET", .key = key, .hdrs = &hdr, .nhdrs = 1,
-			     .sink = range_sink_fn, .sink_arg = &rsink };
+	struct s3_req rq = { .method = "GET", .key = key, .hdrs = whole ? NULL : &hdr,
+			     .nhdrs = whole ? 0 : 1, .sink = range_sink_fn, .sink_arg = &rsink };
 	int rc = s3_do(s, &rq, &rs, "read", norm, err, errlen);
 	if (rc)
 		goto out_free;

@@ -488,6 +488,25 @@ class S3FastPathTest(ClusterTestCase):
         self.assertEqual(self.warm("/data/big.bin"), self.big)
         self.assertEqual(self.hits(), hits + 2)
 
+    def test_longer_in_the_store_than_strata_knows_is_an_error(self):
+        # The metadata says 16 KiB; behind strata's back the object grew.
+        # A one-block file is read whole (no Range), so the extra bytes are
+        # seen: an error naming the file, nothing cached, nothing served as
+        # if it were the file strata knows.
+        self.start_worker()
+        status, h, _ = self.s3("HEAD", "/data/small.bin")
+        self.assertEqual((status, h["content-length"]), (200, "16384"))
+        self.write("small.bin", os.urandom(20000))
+        before = self.counters()
+        for _ in range(2):
+            status, _, body = self.s3("GET", "/data/small.bin")
+            self.assertGreaterEqual(status, 500, body[:300])
+            self.assertIn(b"small.bin", body)
+            self.assertIn(b"longer in its store", body)
+        after = self.counters()
+        self.assertEqual(after["s3_fastpath_hits_total"], before["s3_fastpath_hits_total"])
+        self.assertEqual(after["block_hits_total"], before["block_hits_total"])
+
     def test_trust_ends_with_the_sync_interval_or_the_master(self):
         # Metadata the epoch vouches for is still checked against the store
         # once per sync interval: a change behind strata's back shows.

@@ -235,6 +235,13 @@ static void test_read_to_eof_and_sink_abort(void **state)
 			 0);
 	assert_int_equal(col.len, 2000);
 	assert_memory_equal(col.buf, data + 1000, 2000);
+	/* From 0: the whole object (S3: a plain GET, without Range). */
+	col.len = 0;
+	assert_int_equal(ufs_read(c->ufs, "eof/f", 0, UFS_READ_TO_EOF, collect_sink, &col, err,
+				  sizeof(err)),
+			 0);
+	assert_int_equal(col.len, sizeof(data));
+	assert_memory_equal(col.buf, data, sizeof(data));
 	free(col.buf);
 	assert_int_equal(ufs_read(c->ufs, "eof/f", 0, 100, abort_sink, NULL, err, sizeof(err)),
 			 -ECANCELED);
