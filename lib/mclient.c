@@ -80,11 +80,7 @@ int mclient_new(const char *const *addrs, size_t naddrs, const struct mclient_op
 	}
 	mc->n = naddrs;
 	pthread_mutex_init(&mc->lock, NULL);
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&mc->wake, &attr);
-	pthread_condattr_destroy(&attr);
+	clock_mono_cond_init(&mc->wake);
 	*out = mc;
 	return 0;
 }

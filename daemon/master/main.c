@@ -70,11 +70,7 @@ static void *checker_main(void *arg)
 static int checker_start(struct checker *c, struct master *m, bool root_pending)
 {
 	c->root_pending = root_pending;
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	clock_mono_cond_init(&c->cond);
 	pthread_mutex_init(&c->lock, NULL);
 	c->m = m;
 	c->stop = false;

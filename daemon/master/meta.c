@@ -82,11 +82,7 @@ static struct meta *meta_alloc(void)
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_mutex_init(&m->qlock, NULL);
 	pthread_mutex_init(&m->slock, NULL);
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&m->scond, &attr);
-	pthread_condattr_destroy(&attr);
+	clock_mono_cond_init(&m->scond);
 	m->wake_fd = m->timer_fd = -1;
 	return m;
 }
@@ -226,11 +222,7 @@ void meta_set_rest_url(struct meta *m, const char *url)
 static int submit_wait(struct meta *m, struct waiter *w, uint64_t *data_id, char *err,
 		       size_t errlen)
 {
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	clock_mono_cond_init(&w->cond);
 	struct timespec ts;
 	clock_mono_deadline(&ts, m->submit_timeout_ms);
 	pthread_mutex_lock(&m->qlock);

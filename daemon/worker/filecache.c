@@ -110,7 +110,7 @@ int fcache_new(const struct strata_conf *conf, struct fcache **out)
 	fc->conf = conf;
 	pthread_mutex_init(&fc->lock, NULL);
 	pthread_cond_init(&fc->master_freed, NULL);
-	pthread_cond_init(&fc->queued, NULL);
+	clock_mono_cond_init(&fc->queued);
 	pthread_key_create(&fc->http_key, free_http);
 	for (int i = 0; i < FCACHE_MASTER_CONNS; i++) {
 		if (!(fc->master_http[i] = new_http(conf))) {
@@ -658,10 +658,7 @@ static void *refresher_main(void *arg)
 		}
 		if (!fc->qlen && !fc->stopping) {
 			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			int64_t ns = ts.tv_nsec + every * 1000000;
-			ts.tv_sec += ns / 1000000000;
-			ts.tv_nsec = ns % 1000000000;
+			clock_mono_deadline(&ts, every);
 			pthread_cond_timedwait(&fc->queued, &fc->lock, &ts);
 			continue;
 		}

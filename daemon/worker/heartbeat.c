@@ -329,11 +329,7 @@ int worker_heartbeat_start(struct worker_node *w)
 		w->hb_masters = NULL;
 		return -ENOMEM;
 	}
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->hb_cond, &attr);
-	pthread_condattr_destroy(&attr);
+	clock_mono_cond_init(&w->hb_cond);
 	w->hb_stop = false;
 	rc = pthread_create(&w->hb_thread, NULL, hb_main, w);
 	if (rc) {

@@ -47,12 +47,8 @@ struct inbox {
 static void inbox_init(struct inbox *in)
 {
 	memset(in, 0, sizeof(*in));
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_mutex_init(&in->mu, NULL);
-	pthread_cond_init(&in->cv, &attr);
-	pthread_condattr_destroy(&attr);
+	clock_mono_cond_init(&in->cv);
 }
 
 static void inbox_clear(struct inbox *in)
