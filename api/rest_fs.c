@@ -200,10 +200,6 @@ static void get_stat(struct http_req *req, void *ctx)
 	free(mnt);
 }
 
-/* Worker RPC: what a worker needs to read a file through its cache,
- * including the mount's store credentials (internal: see
- * docs/decisions.md). */
-/* What a worker needs to read path: the InternalFile object, or -errno. */
 /*
  * How long a worker may keep trusting an answer while the namespace epoch
  * stays the same: until this master would check the file against its store
@@ -220,6 +216,9 @@ static int64_t trust_ms(const struct ns_mount *mnt, const struct ns_inode *n)
 	return left > 0 ? left : 0;
 }
 
+/* Worker RPC: what a worker needs to read a file through its cache,
+ * including the mount's store credentials (internal: see
+ * docs/decisions.md): the InternalFile object for path, or -errno. */
 static int internal_file_json(struct master *m, const char *path, cJSON **out, char *err,
 			      size_t errlen)
 {

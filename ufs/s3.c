@@ -863,13 +863,14 @@ static int s3_read(void *impl, const char *path, uint64_t off, uint64_t len, ufs
 	if (!key)
 		return ufs_seterr(-ENOMEM, err, errlen, "out of memory");
 	char range[64];
-	if (len == UFS_READ_TO_EOF || off + len < off)
+	bool to_eof = len == UFS_READ_TO_EOF || off + len < off;
+	if (to_eof)
 		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", off);
 	else
 		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + len - 1);
 	/* The whole object: a plain GET (s3rver, for one, takes ~3 ms longer to
 	 * start a 4 MiB reply when asked for "bytes=0-"). */
-	bool whole = off == 0 && (len == UFS_READ_TO_EOF || off + len < off);
+	bool whole = off == 0 && to_eof;
 	struct sigv4_kv hdr = { "range", range };
 	struct s3_resp rs;
 	struct range_sink rsink = { &rs, off, len, sink, arg };

@@ -463,10 +463,6 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
 		out->mtime_ms = e->mtime_ms;
 		snprintf(out->etag, sizeof(out->etag), "%s", e->etag);
 		out->ufs = e->ufs;
-		out->epoch = e->epoch;
-		out->trust_ms = e->trust_until == INT64_MAX ? -1
-				: e->trust_until > now	    ? e->trust_until - now
-							    : 0;
 		pthread_mutex_unlock(&fc->lock);
 		return 0;
 	}
@@ -567,33 +563,20 @@ static void queue_refresh(struct fcache *fc, struct entry *e);
 
 /* Queues refreshes of the files read lately that are about to expire
  * (FCACHE_KEEP_WARM_TTLS), so a hot file that pauses for a few seconds is
- * still on the fast path when it is read again. Call with the lock. */
-static void sweep(struct fcache *fc, int64_t now)
+ * still on the fast path when it is read again; after the epoch moved
+ * (epoch_moved), also those only the old epoch vouched for, which are
+ * stale now whatever their age. Call with the lock. */
+static void sweep(struct fcache *fc, int64_t now, bool epoch_moved)
 {
 	int64_t ttl = fc->conf->worker_metadata_ttl;
 	int64_t margin = ttl / 4;
 	int64_t warm = ttl * FCACHE_KEEP_WARM_TTLS < 60000 ? ttl * FCACHE_KEEP_WARM_TTLS : 60000;
 	for (size_t i = 0; i < FCACHE_SLOTS; i++) {
 		struct entry *e = &fc->slots[i];
+		int64_t age = now - e->fetched_ms;
 		if (e->path && !e->refreshing && e->reads >= 2 && now - e->read_ms <= warm &&
-		    now - e->fetched_ms >= ttl - margin && now - e->fetched_ms < ttl &&
-		    !trusted(fc, e, now))
-			queue_refresh(fc, e);
-	}
-}
-
-/* After the epoch moved: the entries read lately (as the sweep keeps warm)
- * that only the old epoch vouched for are stale now whatever their age;
- * look them up again at once rather than send their next reads down the
- * slow path. Call with the lock. */
-static void requeue_untrusted(struct fcache *fc, int64_t now)
-{
-	int64_t ttl = fc->conf->worker_metadata_ttl;
-	int64_t warm = ttl * FCACHE_KEEP_WARM_TTLS < 60000 ? ttl * FCACHE_KEEP_WARM_TTLS : 60000;
-	for (size_t i = 0; i < FCACHE_SLOTS; i++) {
-		struct entry *e = &fc->slots[i];
-		if (e->path && !e->refreshing && e->reads >= 2 && now - e->read_ms <= warm &&
-		    e->epoch != fc->epoch && now - e->fetched_ms >= ttl - ttl / 4)
+		    age >= ttl - margin && !trusted(fc, e, now) &&
+		    (age < ttl || (epoch_moved && e->epoch != fc->epoch)))
 			queue_refresh(fc, e);
 	}
 }
@@ -629,7 +612,7 @@ static void check_epoch(struct fcache *fc)
 	fc->epoch_sent_ms = sent;
 	if (moved) {
 		atomic_fetch_add(&fc->epoch_changes, 1);
-		requeue_untrusted(fc, clock_mono_ms());
+		sweep(fc, clock_mono_ms(), true);
 	}
 	pthread_mutex_unlock(&fc->lock);
 }
@@ -645,7 +628,7 @@ static void *refresher_main(void *arg)
 		int64_t now = clock_mono_ms();
 		if (ttl > 0 && now >= fc->next_sweep_ms) {
 			fc->next_sweep_ms = now + every;
-			sweep(fc, now);
+			sweep(fc, now, false);
 		}
 		if (ttl > 0 && !fc->stopping && !fc->epoch_unsupported && !fc->epoch_checking &&
 		    now >= fc->next_epoch_ms) {

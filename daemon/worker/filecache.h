@@ -26,7 +26,8 @@ struct file_info {
 	char etag[48];   /* "" unless written through S3 */
 	char ufs_path[4096];
 	struct ufs *ufs; /* borrowed from the cache; valid while it lives */
-	uint64_t epoch;   /* the master's namespace epoch for it; 0 unknown */
+	/* As the master answered (fcache_get leaves them 0): */
+	uint64_t epoch;   /* its namespace epoch for it; 0 unknown */
 	int64_t trust_ms; /* trusted this long at an unchanged epoch; -1 for ever */
 };
 
