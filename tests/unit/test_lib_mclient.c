@@ -109,6 +109,17 @@ static struct mclient *client(const char **addrs, size_t n, int64_t follow_ms)
 	return mc;
 }
 
+/* One mclient_json call, without a body, on a fresh connection. */
+static int call(struct mclient *mc, const char *method, const char *path, cJSON **out,
+		long *status, char *err, size_t errlen)
+{
+	struct httpc *hc = httpc_new(NULL);
+	assert_non_null(hc);
+	int rc = mclient_json(mc, hc, method, path, NULL, out, status, err, errlen);
+	httpc_free(hc);
+	return rc;
+}
+
 static const char *served_by(const cJSON *o)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "served_by");
@@ -205,18 +216,14 @@ static void test_redirect_to_unlisted_master(void **state)
 	snprintf(follower.redirect_to, sizeof(follower.redirect_to), "%s", leader.url);
 	const char *addrs[] = { follower.url };
 	struct mclient *mc = client(addrs, 1, 5000);
-	struct httpc *hc = httpc_new(NULL);
 	cJSON *out = NULL;
 	char err[512] = "";
-	assert_int_equal(mclient_json(mc, hc, "GET", "/api/v1/health", NULL, &out, NULL, err,
-				      sizeof(err)),
-			 0);
+	assert_int_equal(call(mc, "GET", "/api/v1/health", &out, NULL, err, sizeof(err)), 0);
 	assert_string_equal(served_by(out), "L");
 	cJSON_Delete(out);
 	char b[128];
 	mclient_leader(mc, b, sizeof(b));
 	assert_string_equal(b, leader.url);
-	httpc_free(hc);
 	mclient_free(mc);
 	http_server_stop(follower.srv);
 	http_server_stop(leader.srv);
@@ -231,15 +238,11 @@ static void test_skips_dead_master(void **state)
 	dead_address(dead, sizeof(dead));
 	const char *addrs[] = { dead, leader.url };
 	struct mclient *mc = client(addrs, 2, 5000);
-	struct httpc *hc = httpc_new(NULL);
 	cJSON *out = NULL;
 	char err[512] = "";
-	assert_int_equal(mclient_json(mc, hc, "GET", "/api/v1/health", NULL, &out, NULL, err,
-				      sizeof(err)),
-			 0);
+	assert_int_equal(call(mc, "GET", "/api/v1/health", &out, NULL, err, sizeof(err)), 0);
 	assert_string_equal(served_by(out), "L");
 	cJSON_Delete(out);
-	httpc_free(hc);
 	mclient_free(mc);
 	http_server_stop(leader.srv);
 }
@@ -252,17 +255,13 @@ static void test_waits_for_election(void **state)
 	start(&m, NO_LEADER_THEN_LEADER, "M");
 	const char *addrs[] = { m.url };
 	struct mclient *mc = client(addrs, 1, 5000);
-	struct httpc *hc = httpc_new(NULL);
 	cJSON *out = NULL;
 	long status = 0;
 	char err[512] = "";
-	assert_int_equal(mclient_json(mc, hc, "GET", "/api/v1/health", NULL, &out, &status, err,
-				      sizeof(err)),
-			 0);
+	assert_int_equal(call(mc, "GET", "/api/v1/health", &out, &status, err, sizeof(err)), 0);
 	assert_int_equal(status, 200);
 	assert_int_equal(atomic_load(&m.hits), 4);
 	cJSON_Delete(out);
-	httpc_free(hc);
 	mclient_free(mc);
 	http_server_stop(m.srv);
 }
@@ -276,16 +275,13 @@ static void test_other_503_is_final(void **state)
 	start(&leader, LEADER, "L");
 	const char *addrs[] = { down.url, leader.url };
 	struct mclient *mc = client(addrs, 2, 5000);
-	struct httpc *hc = httpc_new(NULL);
 	long status = 0;
 	char err[512] = "";
-	assert_int_equal(mclient_json(mc, hc, "GET", "/api/v1/files/stat", NULL, NULL, &status,
-				      err, sizeof(err)),
+	assert_int_equal(call(mc, "GET", "/api/v1/files/stat", NULL, &status, err, sizeof(err)),
 			 ST_EHTTP);
 	assert_int_equal(status, 503);
 	assert_non_null(strstr(err, "the store is down"));
 	assert_int_equal(atomic_load(&leader.hits), 0);
-	httpc_free(hc);
 	mclient_free(mc);
 	http_server_stop(down.srv);
 	http_server_stop(leader.srv);
@@ -300,14 +296,11 @@ static void test_all_dead_gives_up(void **state)
 	dead_address(b, sizeof(b));
 	const char *addrs[] = { a, b };
 	struct mclient *mc = client(addrs, 2, 300);
-	struct httpc *hc = httpc_new(NULL);
 	long status = 0;
 	char err[512] = "";
-	assert_int_equal(mclient_json(mc, hc, "GET", "/api/v1/health", NULL, NULL, &status, err,
-				      sizeof(err)),
+	assert_int_equal(call(mc, "GET", "/api/v1/health", NULL, &status, err, sizeof(err)),
 			 ST_EPEER);
 	assert_true(strstr(err, a) || strstr(err, b));
-	httpc_free(hc);
 	mclient_free(mc);
 }
 
@@ -319,16 +312,12 @@ static void test_no_leader_until_deadline(void **state)
 	start(&m, NO_LEADER_THEN_LEADER, "M");
 	const char *addrs[] = { m.url };
 	struct mclient *mc = client(addrs, 1, 200);
-	struct httpc *hc = httpc_new(NULL);
 	long status = 0;
 	char err[512] = "";
-	assert_int_equal(mclient_json(mc, hc, "POST", "/api/v1/x", NULL, NULL, &status, err,
-				      sizeof(err)),
-			 ST_EHTTP);
+	assert_int_equal(call(mc, "POST", "/api/v1/x", NULL, &status, err, sizeof(err)), ST_EHTTP);
 	assert_int_equal(status, 503);
 	assert_non_null(strstr(err, "election"));
 	assert_true(atomic_load(&m.hits) >= 2);
-	httpc_free(hc);
 	mclient_free(mc);
 	http_server_stop(m.srv);
 }
@@ -344,15 +333,12 @@ static void test_redirect_loop_ends(void **state)
 	snprintf(b.redirect_to, sizeof(b.redirect_to), "%s", a.url);
 	const char *addrs[] = { a.url };
 	struct mclient *mc = client(addrs, 1, 5000);
-	struct httpc *hc = httpc_new(NULL);
 	long status = 0;
 	char err[512] = "";
-	assert_int_equal(mclient_json(mc, hc, "GET", "/api/v1/health", NULL, NULL, &status, err,
-				      sizeof(err)),
+	assert_int_equal(call(mc, "GET", "/api/v1/health", NULL, &status, err, sizeof(err)),
 			 ST_EHTTP);
 	assert_int_equal(status, 307);
 	assert_true(atomic_load(&a.hits) + atomic_load(&b.hits) <= 10);
-	httpc_free(hc);
 	mclient_free(mc);
 	http_server_stop(a.srv);
 	http_server_stop(b.srv);
