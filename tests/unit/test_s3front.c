@@ -190,6 +190,17 @@ struct fixture {
 	int port;
 };
 
+/* One loop on a free port before the gateway at upstream_port. */
+static struct s3front_config front_config(struct fixture *fx, int upstream_port,
+					  int64_t io_timeout_ms)
+{
+	return (struct s3front_config){
+		.bind = "127.0.0.1", .port = 0, .threads = 1, .upstream_port = upstream_port,
+		.fast = false, .header_timeout_ms = 2000, .idle_timeout_ms = 60000,
+		.io_timeout_ms = io_timeout_ms, .w = &fx->w, .gw = fx->gw,
+	};
+}
+
 static int start_front(struct fixture *fx, int upstream_port, int64_t io_timeout_ms)
 {
 	char err[256];
@@ -197,11 +208,7 @@ static int start_front(struct fixture *fx, int upstream_port, int64_t io_timeout
 	struct s3_gw_config gcfg = { 0 };
 	fx->gw = s3_gw_new(&gcfg, &none, NULL, err, sizeof(err));
 	assert_non_null(fx->gw);
-	struct s3front_config cfg = {
-		.bind = "127.0.0.1", .port = 0, .threads = 1, .upstream_port = upstream_port,
-		.fast = false, .header_timeout_ms = 2000, .idle_timeout_ms = 60000,
-		.io_timeout_ms = io_timeout_ms, .w = &fx->w, .gw = fx->gw,
-	};
+	struct s3front_config cfg = front_config(fx, upstream_port, io_timeout_ms);
 	int rc = s3front_start(&cfg, &fx->front, err, sizeof(err));
 	if (rc)
 		fail_msg("s3front_start: %s", err);
@@ -499,10 +506,9 @@ static struct s3front *start_pinned(struct fixture *fx, int threads, bool pin)
 {
 	char err[256] = "";
 	struct s3front *f = NULL;
-	struct s3front_config cfg = { .bind = "127.0.0.1", .port = 0, .threads = threads,
-				      .pin = pin, .upstream_port = g_fake.port, .w = &fx->w,
-				      .gw = fx->gw, .header_timeout_ms = 2000,
-				      .idle_timeout_ms = 60000, .io_timeout_ms = 2000 };
+	struct s3front_config cfg = front_config(fx, g_fake.port, 2000);
+	cfg.threads = threads;
+	cfg.pin = pin;
 	if (s3front_start(&cfg, &f, err, sizeof(err)))
 		fail_msg("s3front_start: %s", err);
 	return f;
