@@ -356,6 +356,28 @@ def wait_leader(masters, timeout=15.0, exclude=()):
     return wait_for(find, timeout, interval=0.05, what="one agreed Raft leader")
 
 
+def wait_heartbeats(workers, timeout=10.0, what="a heartbeat round"):
+    """Waits until each worker completed a heartbeat whose request left
+    after this call: whatever the master knew at the call (live workers,
+    blocks) has reached each worker, and each worker's reports up to the
+    call have reached the master. A worker heartbeats from one thread, one
+    at a time, so the second completion after the call is such a one."""
+    for w in workers:
+        start = time.monotonic()
+        seen = []
+
+        def second_after_start():
+            status, body = get_json(w.url + "/api/v1/worker", timeout=2)
+            if status != 200 or body["last_heartbeat_ms_ago"] < 0:
+                return False
+            done = time.monotonic() - body["last_heartbeat_ms_ago"] / 1000.0
+            # 10 ms of slack for the two clocks' rounding.
+            if done > start + 0.01 and (not seen or done > seen[-1] + 0.01):
+                seen.append(done)
+            return len(seen) >= 2
+        wait_for(second_after_start, timeout, what=f"{what} of {w.name}")
+
+
 def run_tool(argv, env=None, timeout=30, cwd=None):
     """Runs one program to its end (CLI, a daemon run directly for its
     exit code); sanitizer options are defaulted in its environment and a
