@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tier/crc32c.h"
+#include "lib/crc32c.h"
 #include "tier/tier.h"
 
 static double now_s(void)
@@ -115,15 +115,15 @@ int main(int argc, char **argv)
 	double t0 = now_s();
 	uint32_t crc = 0;
 	for (int i = 0; i < 64; i++)
-		crc = tier_crc32c(crc, data, block);
+		crc = crc32c(crc, data, block);
 	double t1 = now_s();
 	for (int i = 0; i < 8; i++)
-		crc = tier_crc32c_sw(crc, data, block);
+		crc = crc32c_sw(crc, data, block);
 	double t2 = now_s();
 	free(data);
 	double mib = (double)block / (1 << 20);
 	printf("crc32c %s %8.0f MB/s   slicing-by-8 %8.0f MB/s   (%08x)\n",
-	       tier_crc32c_hw_available() ? "sse4.2" : "sw    ", 64 * mib / (t1 - t0),
+	       crc32c_hw_available() ? "sse4.2" : "sw    ", 64 * mib / (t1 - t0),
 	       8 * mib / (t2 - t1), crc);
 	int failed = 0;
 	failed |= run("MEM /dev/shm", "/dev/shm", TIER_MEDIUM_MEM, TIER_IO_SYNC, total, block);

@@ -1,6 +1,8 @@
 #include "lib/err.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *st_strerror(int rc)
@@ -79,4 +81,14 @@ int st_rc_from_code(const char *code)
 		if (strcmp(st_errcode(candidates[i]), code) == 0)
 			return candidates[i];
 	return -EIO;
+}
+
+void st_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

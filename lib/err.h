@@ -33,6 +33,14 @@ const char *st_strerror(int rc);
 /* Stable machine code ("not_found", "bad_config", ...) for any rc. */
 const char *st_errcode(int rc);
 
+#include <stddef.h>
+
+/* Writes the printf-style message into the caller's err buffer (always
+ * NUL-terminated, cut to errlen); does nothing when err is NULL or errlen
+ * is 0, so callers that do not want the context pass NULL, 0. */
+void st_set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* The reverse of st_errcode: a negative rc for a code a peer sent
  * ("not_found" -> -ENOENT); -EIO for codes it does not know. */
 int st_rc_from_code(const char *code);

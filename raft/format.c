@@ -1,12 +1,12 @@
 /*
- * The on-disk format of raft/storage.h: CRC32C, encoders and pure
+ * The on-disk format of raft/storage.h (CRC32C from lib/crc32c.h): encoders and pure
  * decoders. No I/O here, so the decoders can be fuzzed on raw bytes.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "lib/crc32c.h"
 #include "raft/format.h"
 
 /* Layouts as C structs, for offsetof/sizeof only: the bytes are written
@@ -64,29 +64,6 @@ _Static_assert(offsetof(struct raft_disk_snapshot_header, crc) == 112, "snapshot
 #define SNAPSHOT_MAGIC "SRS1"
 #define FORMAT_VERSION 1
 
-static uint32_t crc_table[256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void crc_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1; /* Castagnoli */
-		crc_table[i] = c;
-	}
-}
-
-uint32_t raft_crc32c(uint32_t crc, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	pthread_once(&crc_once, crc_init);
-	crc = ~crc;
-	for (size_t i = 0; i < len; i++)
-		crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
-
 void raft_put_le32(uint8_t *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
@@ -125,14 +102,14 @@ void raft_encode_meta(uint8_t buf[RAFT_STORAGE_META_SIZE], const struct raft_har
 	raft_put_le32(buf + 4, FORMAT_VERSION);
 	raft_put_le64(buf + 8, hs->term);
 	raft_put_le64(buf + 16, hs->vote);
-	raft_put_le32(buf + 24, raft_crc32c(0, buf, 24));
+	raft_put_le32(buf + 24, crc32c(0, buf, 24));
 }
 
 int raft_storage_decode_meta(const uint8_t *buf, size_t len, struct raft_hard_state *hs)
 {
 	if (len != RAFT_STORAGE_META_SIZE || memcmp(buf, META_MAGIC, 4) ||
 	    raft_get_le32(buf + 4) != FORMAT_VERSION ||
-	    raft_get_le32(buf + 24) != raft_crc32c(0, buf, 24) || !all_zero(buf + 28, 4))
+	    raft_get_le32(buf + 24) != crc32c(0, buf, 24) || !all_zero(buf + 28, 4))
 		return -EBADMSG;
 	hs->term = raft_get_le64(buf + 8);
 	hs->vote = raft_get_le64(buf + 16);
@@ -146,7 +123,7 @@ void raft_encode_segment_header(uint8_t buf[RAFT_STORAGE_SEGMENT_HEADER_SIZE],
 	memcpy(buf, SEGMENT_MAGIC, 4);
 	raft_put_le32(buf + 4, FORMAT_VERSION);
 	raft_put_le64(buf + 8, first_index);
-	raft_put_le32(buf + 16, raft_crc32c(0, buf, 16));
+	raft_put_le32(buf + 16, crc32c(0, buf, 16));
 }
 
 int raft_storage_decode_segment_header(const uint8_t *buf, size_t len, uint64_t *first_index)
@@ -154,7 +131,7 @@ int raft_storage_decode_segment_header(const uint8_t *buf, size_t len, uint64_t 
 	if (len < RAFT_STORAGE_SEGMENT_HEADER_SIZE)
 		return -EAGAIN;
 	if (memcmp(buf, SEGMENT_MAGIC, 4) || raft_get_le32(buf + 4) != FORMAT_VERSION ||
-	    raft_get_le32(buf + 16) != raft_crc32c(0, buf, 16) || !all_zero(buf + 20, 4))
+	    raft_get_le32(buf + 16) != crc32c(0, buf, 16) || !all_zero(buf + 20, 4))
 		return -EBADMSG;
 	*first_index = raft_get_le64(buf + 8);
 	if (*first_index == 0)
@@ -170,8 +147,8 @@ void raft_encode_record_header(uint8_t buf[RAFT_STORAGE_RECORD_HEADER_SIZE],
 	raft_put_le64(buf + 8, e->term);
 	raft_put_le64(buf + 16, e->index);
 	buf[24] = (uint8_t)e->type;
-	uint32_t crc = raft_crc32c(0, buf + 4, RAFT_STORAGE_RECORD_HEADER_SIZE - 4);
-	crc = raft_crc32c(crc, e->data, e->len);
+	uint32_t crc = crc32c(0, buf + 4, RAFT_STORAGE_RECORD_HEADER_SIZE - 4);
+	crc = crc32c(crc, e->data, e->len);
 	raft_put_le32(buf, crc);
 }
 
@@ -187,8 +164,8 @@ int raft_storage_decode_record(const uint8_t *buf, size_t len, struct raft_entry
 		return -EBADMSG;
 	if (len - RAFT_STORAGE_RECORD_HEADER_SIZE < payload)
 		return -EAGAIN;
-	uint32_t crc = raft_crc32c(0, buf + 4, RAFT_STORAGE_RECORD_HEADER_SIZE - 4);
-	crc = raft_crc32c(crc, buf + RAFT_STORAGE_RECORD_HEADER_SIZE, payload);
+	uint32_t crc = crc32c(0, buf + 4, RAFT_STORAGE_RECORD_HEADER_SIZE - 4);
+	crc = crc32c(crc, buf + RAFT_STORAGE_RECORD_HEADER_SIZE, payload);
 	if (crc != raft_get_le32(buf))
 		return -EBADMSG;
 	e->len = payload;
@@ -243,8 +220,8 @@ void raft_encode_snapshot_header(uint8_t buf[RAFT_STORAGE_SNAPSHOT_HEADER_SIZE],
 	raft_put_le32(buf + 32, snap->config.nvoters);
 	for (uint32_t i = 0; i < snap->config.nvoters && i < RAFT_MAX_VOTERS; i++)
 		raft_put_le64(buf + 40 + 8 * i, snap->config.voters[i]);
-	uint32_t crc = raft_crc32c(0, buf, 112);
-	crc = raft_crc32c(crc, snap->data, snap->len);
+	uint32_t crc = crc32c(0, buf, 112);
+	crc = crc32c(crc, snap->data, snap->len);
 	raft_put_le32(buf + 112, crc);
 }
 
@@ -257,8 +234,8 @@ int raft_storage_decode_snapshot(const uint8_t *buf, size_t len, struct raft_sna
 	uint64_t data_len = raft_get_le64(buf + 24);
 	if (data_len != len - RAFT_STORAGE_SNAPSHOT_HEADER_SIZE)
 		return -EBADMSG;
-	uint32_t crc = raft_crc32c(0, buf, 112);
-	crc = raft_crc32c(crc, buf + RAFT_STORAGE_SNAPSHOT_HEADER_SIZE, (size_t)data_len);
+	uint32_t crc = crc32c(0, buf, 112);
+	crc = crc32c(crc, buf + RAFT_STORAGE_SNAPSHOT_HEADER_SIZE, (size_t)data_len);
 	if (crc != raft_get_le32(buf + 112))
 		return -EBADMSG;
 	memset(snap, 0, sizeof(*snap));

@@ -6,7 +6,6 @@
 
 #include "raft/storage.h"
 
-uint32_t raft_crc32c(uint32_t crc, const void *data, size_t len);
 void raft_put_le32(uint8_t *p, uint32_t v);
 void raft_put_le64(uint8_t *p, uint64_t v);
 uint32_t raft_get_le32(const uint8_t *p);

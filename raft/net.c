@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
+#include "lib/err.h"
 #include "lib/log.h"
 #include "raft/net.h"
 #include "raft/wire.h"
@@ -105,20 +106,8 @@ struct raft_net {
 	size_t nconns;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 static void net_log(struct raft_net *net, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void net_log(struct raft_net *net, const char *fmt, ...)
 {
@@ -171,24 +160,24 @@ static int validate_peers(uint64_t self, const struct raft_net_peer *peers, size
 {
 	char host[256], port[8];
 	if (npeers > RAFT_NET_MAX_PEERS) {
-		set_err(err, errlen, "%zu peers; at most %d", npeers, RAFT_NET_MAX_PEERS);
+		st_set_err(err, errlen, "%zu peers; at most %d", npeers, RAFT_NET_MAX_PEERS);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < npeers; i++) {
 		if (peers[i].id == 0 || peers[i].id == self) {
-			set_err(err, errlen, "peer %zu: bad id %llu", i,
+			st_set_err(err, errlen, "peer %zu: bad id %llu", i,
 				(unsigned long long)peers[i].id);
 			return -EINVAL;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (peers[j].id == peers[i].id) {
-				set_err(err, errlen, "peer id %llu listed twice",
+				st_set_err(err, errlen, "peer id %llu listed twice",
 					(unsigned long long)peers[i].id);
 				return -EINVAL;
 			}
 		if (parse_addr(peers[i].addr, host, sizeof(host), port, sizeof(port)) ||
 		    strlen(peers[i].addr) >= sizeof(((struct net_peer *)0)->addr)) {
-			set_err(err, errlen, "peer %llu: bad address '%s' (want host:port or [v6]:port)",
+			st_set_err(err, errlen, "peer %llu: bad address '%s' (want host:port or [v6]:port)",
 				(unsigned long long)peers[i].id,
 				peers[i].addr ? peers[i].addr : "(null)");
 			return -EINVAL;
@@ -799,14 +788,14 @@ static int open_listener(struct raft_net *net, char *err, size_t errlen)
 		rc = open_listener_on(host, port, false, &net->listen_fd);
 	}
 	if (rc) {
-		set_err(err, errlen, "cannot listen on %s port %s: %s", host, port, strerror(-rc));
+		st_set_err(err, errlen, "cannot listen on %s port %s: %s", host, port, strerror(-rc));
 		return rc;
 	}
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	if (getsockname(net->listen_fd, (struct sockaddr *)&ss, &sl)) {
 		rc = -errno;
-		set_err(err, errlen, "getsockname: %s", strerror(errno));
+		st_set_err(err, errlen, "getsockname: %s", strerror(errno));
 		close(net->listen_fd);
 		net->listen_fd = -1;
 		return rc;
@@ -841,7 +830,7 @@ int raft_net_start(const struct raft_net_options *opts, struct raft_net **out, c
 {
 	int rc;
 	if (!opts || opts->self_id == 0 || !opts->on_message) {
-		set_err(err, errlen, "self id and on_message are required");
+		st_set_err(err, errlen, "self id and on_message are required");
 		return -EINVAL;
 	}
 	rc = validate_peers(opts->self_id, opts->peers, opts->npeers, err, errlen);
@@ -849,7 +838,7 @@ int raft_net_start(const struct raft_net_options *opts, struct raft_net **out, c
 		return rc;
 	struct raft_net *net = calloc(1, sizeof(*net));
 	if (!net) {
-		set_err(err, errlen, "out of memory");
+		st_set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	net->opts = effective_options(opts);
@@ -857,7 +846,7 @@ int raft_net_start(const struct raft_net_options *opts, struct raft_net **out, c
 	net->wake_h.kind = H_WAKE;
 	rc = -pthread_mutex_init(&net->mu, NULL);
 	if (rc) {
-		set_err(err, errlen, "mutex: %s", strerror(-rc));
+		st_set_err(err, errlen, "mutex: %s", strerror(-rc));
 		goto err_free_net;
 	}
 	struct net_peer **tail = &net->peers;
@@ -865,7 +854,7 @@ int raft_net_start(const struct raft_net_options *opts, struct raft_net **out, c
 		*tail = peer_new(net, &opts->peers[i]);
 		if (!*tail) {
 			rc = -ENOMEM;
-			set_err(err, errlen, "out of memory");
+			st_set_err(err, errlen, "out of memory");
 			goto err_free_peers;
 		}
 		tail = &(*tail)->next;
@@ -873,13 +862,13 @@ int raft_net_start(const struct raft_net_options *opts, struct raft_net **out, c
 	net->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (net->epfd < 0) {
 		rc = -errno;
-		set_err(err, errlen, "epoll_create1: %s", strerror(errno));
+		st_set_err(err, errlen, "epoll_create1: %s", strerror(errno));
 		goto err_free_peers;
 	}
 	net->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (net->wake_fd < 0) {
 		rc = -errno;
-		set_err(err, errlen, "eventfd: %s", strerror(errno));
+		st_set_err(err, errlen, "eventfd: %s", strerror(errno));
 		goto err_close_epoll;
 	}
 	rc = open_listener(net, err, errlen);
@@ -890,12 +879,12 @@ int raft_net_start(const struct raft_net_options *opts, struct raft_net **out, c
 	if (epoll_ctl(net->epfd, EPOLL_CTL_ADD, net->wake_fd, &ev) ||
 	    epoll_ctl(net->epfd, EPOLL_CTL_ADD, net->listen_fd, &lev)) {
 		rc = -errno;
-		set_err(err, errlen, "epoll_ctl: %s", strerror(errno));
+		st_set_err(err, errlen, "epoll_ctl: %s", strerror(errno));
 		goto err_close_listener;
 	}
 	rc = -pthread_create(&net->thread, NULL, io_main, net);
 	if (rc) {
-		set_err(err, errlen, "pthread_create: %s", strerror(-rc));
+		st_set_err(err, errlen, "pthread_create: %s", strerror(-rc));
 		goto err_close_listener;
 	}
 	*out = net;
@@ -983,7 +972,7 @@ int raft_net_set_peers(struct raft_net *net, const struct raft_net_peer *peers, 
 	for (size_t i = 0; i < npeers; i++) {
 		fresh[i] = peer_new(net, &peers[i]);
 		if (!fresh[i]) {
-			set_err(err, errlen, "out of memory");
+			st_set_err(err, errlen, "out of memory");
 			rc = -ENOMEM;
 			goto out_free_fresh;
 		}

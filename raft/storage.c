@@ -6,13 +6,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/err.h"
 #include "raft/format.h"
 
 #define DEFAULT_SEGMENT_MAX (8u << 20)
@@ -35,18 +35,6 @@ struct raft_storage {
 	int broken; /* first write/fsync error; sticky */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void seg_name(char *buf, size_t len, uint64_t first)
 {
@@ -572,7 +560,7 @@ static int load_segment(struct raft_storage *st, uint64_t first, bool is_last,
 	seg_name(name, sizeof(name), first);
 	rc = read_all(st->dirfd, name, &buf, &len);
 	if (rc) {
-		set_err(err, errlen, "%s: %s", name, strerror(-rc));
+		st_set_err(err, errlen, "%s: %s", name, strerror(-rc));
 		return rc;
 	}
 	rc = raft_storage_decode_segment_header(buf, len, &hdr_first);
@@ -585,12 +573,12 @@ static int load_segment(struct raft_storage *st, uint64_t first, bool is_last,
 				rc = sync_dir(st);
 			goto out_free;
 		}
-		set_err(err, errlen, "%s: bad segment header", name);
+		st_set_err(err, errlen, "%s: bad segment header", name);
 		rc = -EBADMSG;
 		goto out_free;
 	}
 	if (st->nsegs && st->segs[st->nsegs - 1].last + 1 != first) {
-		set_err(err, errlen, "%s: gap after index %llu", name,
+		st_set_err(err, errlen, "%s: gap after index %llu", name,
 			(unsigned long long)st->segs[st->nsegs - 1].last);
 		rc = -EBADMSG;
 		goto out_free;
@@ -598,14 +586,14 @@ static int load_segment(struct raft_storage *st, uint64_t first, bool is_last,
 	rc = raft_storage_scan_segment(buf, len, &valid, &nrec, &last);
 	if (rc) {
 		if (!is_last) {
-			set_err(err, errlen, "%s: damaged record at byte %zu", name, valid);
+			st_set_err(err, errlen, "%s: damaged record at byte %zu", name, valid);
 			rc = -EBADMSG;
 			goto out_free;
 		}
 		int fd = openat(st->dirfd, name, O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || ftruncate(fd, (off_t)valid) < 0 || fdatasync(fd) < 0) {
 			rc = -errno;
-			set_err(err, errlen, "%s: truncating torn tail: %s", name, strerror(-rc));
+			st_set_err(err, errlen, "%s: truncating torn tail: %s", name, strerror(-rc));
 			if (fd >= 0)
 				close(fd);
 			goto out_free;
@@ -646,14 +634,14 @@ static int reconcile(struct raft_storage *st, struct raft_storage_boot *boot, ch
 		goto done;
 	if (!snap->index) {
 		if (first != 1) {
-			set_err(err, errlen, "log starts at %llu without a snapshot",
+			st_set_err(err, errlen, "log starts at %llu without a snapshot",
 				(unsigned long long)first);
 			return -EBADMSG;
 		}
 		goto done;
 	}
 	if (first > snap->index + 1) {
-		set_err(err, errlen, "log starts at %llu after snapshot %llu",
+		st_set_err(err, errlen, "log starts at %llu after snapshot %llu",
 			(unsigned long long)first, (unsigned long long)snap->index);
 		return -EBADMSG;
 	}
@@ -696,12 +684,12 @@ static int load_files(struct raft_storage *st, struct raft_storage_boot *boot, c
 		rc = raft_storage_decode_meta(buf, len, &boot->hs);
 		free(buf);
 		if (rc) {
-			set_err(err, errlen, "meta: corrupt");
+			st_set_err(err, errlen, "meta: corrupt");
 			return rc;
 		}
 		st->hs = boot->hs;
 	} else if (rc != -ENOENT) {
-		set_err(err, errlen, "meta: %s", strerror(-rc));
+		st_set_err(err, errlen, "meta: %s", strerror(-rc));
 		return rc;
 	}
 	rc = read_all(st->dirfd, "snapshot", &buf, &len);
@@ -710,7 +698,7 @@ static int load_files(struct raft_storage *st, struct raft_storage_boot *boot, c
 		rc = raft_storage_decode_snapshot(buf, len, &snap);
 		if (rc) {
 			free(buf);
-			set_err(err, errlen, "snapshot: corrupt");
+			st_set_err(err, errlen, "snapshot: corrupt");
 			return rc;
 		}
 		/* Keep the file's buffer: move the data to its start. */
@@ -719,7 +707,7 @@ static int load_files(struct raft_storage *st, struct raft_storage_boot *boot, c
 		snap.data = buf;
 		boot->snapshot = snap;
 	} else if (rc != -ENOENT) {
-		set_err(err, errlen, "snapshot: %s", strerror(-rc));
+		st_set_err(err, errlen, "snapshot: %s", strerror(-rc));
 		return rc;
 	}
 	rc = list_segments(st->dirfd, &firsts, &nsegs);
@@ -746,13 +734,13 @@ int raft_storage_open(const char *dir, const struct raft_storage_options *opts,
 	st->segment_max = opts && opts->segment_max ? opts->segment_max : DEFAULT_SEGMENT_MAX;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		rc = -errno;
-		set_err(err, errlen, "%s: %s", dir, strerror(errno));
+		st_set_err(err, errlen, "%s: %s", dir, strerror(errno));
 		goto err_free;
 	}
 	st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd < 0) {
 		rc = -errno;
-		set_err(err, errlen, "%s: %s", dir, strerror(errno));
+		st_set_err(err, errlen, "%s: %s", dir, strerror(errno));
 		goto err_free;
 	}
 	rc = load_files(st, boot, err, errlen);

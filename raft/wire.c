@@ -4,12 +4,13 @@
  * the wire share one implementation of each.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/crc32c.h"
+#include "lib/err.h"
 #include "raft/format.h"
 #include "raft/wire.h"
 
@@ -17,18 +18,6 @@
 #define OFF_FROM 16
 #define OFF_HEADER_CRC 88
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
@@ -125,7 +114,7 @@ static void encode_header(uint8_t *p, const struct raft_msg *m, size_t body)
 				    m->hint_term };
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		raft_put_le64(p + OFF_FROM + 8 * i, fields[i]);
-	raft_put_le32(p + OFF_HEADER_CRC, raft_crc32c(0, p, OFF_HEADER_CRC));
+	raft_put_le32(p + OFF_HEADER_CRC, crc32c(0, p, OFF_HEADER_CRC));
 }
 
 static size_t encode_entries(uint8_t *p, const struct raft_msg *m)
@@ -183,7 +172,7 @@ int raft_wire_encode(const struct raft_msg *m, uint8_t *buf, size_t cap, size_t 
 	if (written != body) /* defensive: body_size and the encoders disagree */
 		return -EINVAL;
 	size_t crc_off = RAFT_WIRE_HEADER_SIZE + body;
-	raft_put_le32(buf + crc_off, raft_crc32c(0, buf, crc_off));
+	raft_put_le32(buf + crc_off, crc32c(0, buf, crc_off));
 	*frame_len = total;
 	return 0;
 }
@@ -225,36 +214,36 @@ int raft_wire_peek(const uint8_t *buf, size_t len, size_t *frame_len, uint64_t *
 	if (len < RAFT_WIRE_HEADER_SIZE)
 		return -EAGAIN;
 	if (memcmp(buf, RAFT_WIRE_MAGIC, 4)) {
-		set_err(err, errlen, "bad magic");
+		st_set_err(err, errlen, "bad magic");
 		return -EBADMSG;
 	}
-	if (raft_get_le32(buf + OFF_HEADER_CRC) != raft_crc32c(0, buf, OFF_HEADER_CRC)) {
-		set_err(err, errlen, "header checksum mismatch");
+	if (raft_get_le32(buf + OFF_HEADER_CRC) != crc32c(0, buf, OFF_HEADER_CRC)) {
+		st_set_err(err, errlen, "header checksum mismatch");
 		return -EBADMSG;
 	}
 	if (buf[4] != RAFT_WIRE_VERSION) {
-		set_err(err, errlen, "unsupported version %u", buf[4]);
+		st_set_err(err, errlen, "unsupported version %u", buf[4]);
 		return -EBADMSG;
 	}
 	uint8_t type = buf[5];
 	if (type < RAFT_MSG_PREVOTE || type > RAFT_MSG_TIMEOUT_NOW) {
-		set_err(err, errlen, "unknown message type %u", type);
+		st_set_err(err, errlen, "unknown message type %u", type);
 		return -EBADMSG;
 	}
 	if (buf[6] & ~(RAFT_WIRE_FLAG_REJECT | RAFT_WIRE_FLAG_FORCE) || buf[7] ||
 	    !all_zero(buf + 12, 4) || !all_zero(buf + 92, 4)) {
-		set_err(err, errlen, "nonzero reserved bits");
+		st_set_err(err, errlen, "nonzero reserved bits");
 		return -EBADMSG;
 	}
 	uint32_t body = raft_get_le32(buf + OFF_BODY_LEN);
 	if (body > RAFT_WIRE_MAX_BODY || !body_len_fits_type(type, body)) {
-		set_err(err, errlen, "body length %u invalid for type %u", body, type);
+		st_set_err(err, errlen, "body length %u invalid for type %u", body, type);
 		return -EBADMSG;
 	}
 	uint64_t sender = raft_get_le64(buf + OFF_FROM);
 	uint64_t recipient = raft_get_le64(buf + OFF_FROM + 8);
 	if (sender == 0 || recipient == 0) {
-		set_err(err, errlen, "zero node id");
+		st_set_err(err, errlen, "zero node id");
 		return -EBADMSG;
 	}
 	*frame_len = RAFT_WIRE_OVERHEAD + (size_t)body;
@@ -271,7 +260,7 @@ static int decode_entries(const uint8_t *p, size_t body, struct raft_msg *m, cha
 	uint32_t n = raft_get_le32(p);
 	if (n > RAFT_WIRE_MAX_ENTRIES || !all_zero(p + 4, 4) ||
 	    (uint64_t)n * RAFT_WIRE_ENTRY_HEADER_SIZE > body - RAFT_WIRE_APPEND_HEADER_SIZE) {
-		set_err(err, errlen, "bad entry count %u", n);
+		st_set_err(err, errlen, "bad entry count %u", n);
 		return -EBADMSG;
 	}
 	size_t off = RAFT_WIRE_APPEND_HEADER_SIZE;
@@ -282,7 +271,7 @@ static int decode_entries(const uint8_t *p, size_t body, struct raft_msg *m, cha
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		if (body - off < RAFT_WIRE_ENTRY_HEADER_SIZE) {
-			set_err(err, errlen, "entry %u header past the body", i);
+			st_set_err(err, errlen, "entry %u header past the body", i);
 			return -EBADMSG;
 		}
 		const uint8_t *h = p + off;
@@ -295,11 +284,11 @@ static int decode_entries(const uint8_t *p, size_t body, struct raft_msg *m, cha
 		if (e->term == 0 || e->index != m->log_index + 1 + i ||
 		    type < RAFT_ENTRY_NORMAL || type > RAFT_ENTRY_NOOP || !all_zero(h + 17, 3) ||
 		    elen > RAFT_MAX_PAYLOAD) {
-			set_err(err, errlen, "bad entry %u header", i);
+			st_set_err(err, errlen, "bad entry %u header", i);
 			return -EBADMSG;
 		}
 		if (body - off < elen) {
-			set_err(err, errlen, "entry %u payload past the body", i);
+			st_set_err(err, errlen, "entry %u payload past the body", i);
 			return -EBADMSG;
 		}
 		e->type = (enum raft_entry_type)type;
@@ -314,7 +303,7 @@ static int decode_entries(const uint8_t *p, size_t body, struct raft_msg *m, cha
 		off += elen;
 	}
 	if (off != body) {
-		set_err(err, errlen, "%zu trailing body bytes", body - off);
+		st_set_err(err, errlen, "%zu trailing body bytes", body - off);
 		return -EBADMSG;
 	}
 	return 0;
@@ -330,14 +319,14 @@ static int decode_snapshot(const uint8_t *p, size_t body, struct raft_msg *m, ch
 	uint32_t n = raft_get_le32(p + 24);
 	if (index == 0 || term == 0 || data_len != body - RAFT_WIRE_SNAPSHOT_HEADER_SIZE ||
 	    n > RAFT_MAX_VOTERS || !all_zero(p + 28, 4)) {
-		set_err(err, errlen, "bad snapshot header");
+		st_set_err(err, errlen, "bad snapshot header");
 		return -EBADMSG;
 	}
 	struct raft_config cfg = { 0 };
 	for (uint32_t i = 0; i < RAFT_MAX_VOTERS; i++) {
 		uint64_t id = raft_get_le64(p + 32 + 8 * i);
 		if (i >= n ? id != 0 : id == 0 || raft_config_has(&cfg, id)) {
-			set_err(err, errlen, "bad snapshot voter slot %u", i);
+			st_set_err(err, errlen, "bad snapshot voter slot %u", i);
 			return -EBADMSG;
 		}
 		if (i < n)
@@ -365,19 +354,19 @@ int raft_wire_decode(const uint8_t *buf, size_t len, struct raft_msg *m, char *e
 	memset(m, 0, sizeof(*m));
 	rc = raft_wire_peek(buf, len, &frame_len, NULL, NULL, err, errlen);
 	if (rc == -EAGAIN) {
-		set_err(err, errlen, "%zu bytes: shorter than a frame header", len);
+		st_set_err(err, errlen, "%zu bytes: shorter than a frame header", len);
 		return -EBADMSG;
 	}
 	if (rc)
 		return rc;
 	if (len != frame_len) {
-		set_err(err, errlen, "%zu bytes for a frame of %zu", len, frame_len);
+		st_set_err(err, errlen, "%zu bytes for a frame of %zu", len, frame_len);
 		return -EBADMSG;
 	}
 	size_t body = frame_len - RAFT_WIRE_OVERHEAD;
 	size_t crc_off = RAFT_WIRE_HEADER_SIZE + body;
-	if (raft_get_le32(buf + crc_off) != raft_crc32c(0, buf, crc_off)) {
-		set_err(err, errlen, "frame checksum mismatch");
+	if (raft_get_le32(buf + crc_off) != crc32c(0, buf, crc_off)) {
+		st_set_err(err, errlen, "frame checksum mismatch");
 		return -EBADMSG;
 	}
 	m->type = (enum raft_msg_type)buf[5];

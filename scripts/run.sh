@@ -8,14 +8,26 @@
 # Environment: STRATA_LOCAL_DIR (default: a new /tmp/strata-local.XXXXXX),
 # STRATA_MASTER_ROOT_UFS (default: file://$STRATA_LOCAL_DIR/ufs, created),
 # and any STRATA_<KEY> configuration variable (e.g. STRATA_MASTER_PORT).
+# STRATA_LOCAL_DIR belongs to this script, not to the daemons (which refuse
+# STRATA_* variables that name no configuration key): it is not passed on.
+#
+# Usage: scripts/run.sh [--no-build BUILD_DIR]
+#   --no-build: start the binaries already built in BUILD_DIR instead of
+#   installing and building first (the test suite runs it so).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
-scripts/deps.sh
-scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+bin="$here/build"
+if [ "${1:-}" = "--no-build" ]; then
+  bin=$(cd "${2:?usage: scripts/run.sh [--no-build BUILD_DIR]}" && pwd)
+else
+  scripts/deps.sh
+  scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+fi
 
 dir=${STRATA_LOCAL_DIR:-$(mktemp -d /tmp/strata-local.XXXXXX)}
+unset STRATA_LOCAL_DIR
 mkdir -p "$dir"
 chmod 700 "$dir"
 mport=${STRATA_MASTER_PORT:-19999}
@@ -40,7 +52,6 @@ fi
 STRATA_CLUSTER_WORKER_TOKEN=$(openssl rand -hex 16)
 export STRATA_CLUSTER_WORKER_TOKEN
 
-bin="$here/build"
 pids=()
 stop() {
   trap - INT TERM EXIT

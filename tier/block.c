@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/crc32c.h"
 #include "lib/log.h"
-#include "tier/crc32c.h"
 #include "tier/format.h"
 #include "tier/store_int.h"
 #include "tier/tier.h"
@@ -115,7 +115,7 @@ int tier_writer_write(struct tier_writer *w, const void *data, size_t n, char *e
 			   TIER_HDR_SIZE + w->written);
 	if (rc < 0)
 		goto err_fail;
-	w->crc = tier_crc32c(w->crc, data, n);
+	w->crc = crc32c(w->crc, data, n);
 	w->written += n;
 	return 0;
 
@@ -323,7 +323,7 @@ static int read_verified(struct tier_store *store, uint64_t id, const struct rea
 				   TIER_HDR_SIZE);
 	if (got < 0)
 		return (int)got;
-	if ((uint64_t)got != t->len || tier_crc32c(0, whole, t->len) != t->crc)
+	if ((uint64_t)got != t->len || crc32c(0, whole, t->len) != t->crc)
 		return store_report_corrupt(store, id, t->gen);
 	if (!t->trusted)
 		store_mark_verified(store, id, t->gen);

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tier/crc32c.h"
+#include "lib/crc32c.h"
 
 static void put_le(unsigned char *p, uint64_t v, int nbytes)
 {
@@ -29,7 +29,7 @@ void tier_hdr_encode(const struct tier_block_hdr *hdr, unsigned char out[TIER_HD
 	put_le(out + TIER_HDR_OFF_ID, hdr->id, 8);
 	put_le(out + TIER_HDR_OFF_LEN, hdr->len, 8);
 	put_le(out + TIER_HDR_OFF_DATA_CRC, hdr->data_crc, 4);
-	put_le(out + TIER_HDR_OFF_HDR_CRC, tier_crc32c(0, out, TIER_HDR_OFF_HDR_CRC), 4);
+	put_le(out + TIER_HDR_OFF_HDR_CRC, crc32c(0, out, TIER_HDR_OFF_HDR_CRC), 4);
 }
 
 int tier_hdr_decode(const unsigned char *in, size_t n, struct tier_block_hdr *out)
@@ -42,7 +42,7 @@ int tier_hdr_decode(const unsigned char *in, size_t n, struct tier_block_hdr *ou
 		return -EBADMSG;
 	if (get_le(in + TIER_HDR_OFF_HDRSIZE, 2) != TIER_HDR_SIZE)
 		return -EBADMSG;
-	if (get_le(in + TIER_HDR_OFF_HDR_CRC, 4) != tier_crc32c(0, in, TIER_HDR_OFF_HDR_CRC))
+	if (get_le(in + TIER_HDR_OFF_HDR_CRC, 4) != crc32c(0, in, TIER_HDR_OFF_HDR_CRC))
 		return -EBADMSG;
 	out->id = get_le(in + TIER_HDR_OFF_ID, 8);
 	out->len = get_le(in + TIER_HDR_OFF_LEN, 8);

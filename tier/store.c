@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
+#include "lib/crc32c.h"
 #include "lib/log.h"
-#include "tier/crc32c.h"
 #include "tier/format.h"
 #include "tier/store_int.h"
 #include "tier/tier.h"
@@ -176,7 +176,7 @@ static int copy_block(struct tier_store *store, const struct tier_block *blk, un
 			rc = -EBADMSG; /* truncated */
 			goto err_unlink_tmp;
 		}
-		crc = tier_crc32c(crc, store->copy_buf, chunk);
+		crc = crc32c(crc, store->copy_buf, chunk);
 		if (store->fault_inject_write) {
 			rc = store->fault_inject_write(store->fault_ctx, blk->id);
 			if (rc < 0)

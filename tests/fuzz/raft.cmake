@@ -7,12 +7,16 @@ strata_fuzz_target(fuzz_raft_log
           ${CMAKE_SOURCE_DIR}/raft/format.c
           ${CMAKE_SOURCE_DIR}/raft/storage.c
           ${CMAKE_SOURCE_DIR}/raft/log.c
+          ${CMAKE_SOURCE_DIR}/lib/crc32c.c
+          ${CMAKE_SOURCE_DIR}/lib/err.c
   LIBS Threads::Threads)
 # The Raft wire codec: frames from the network (raft/wire.c). raft_msg_release
-# lives in raft/log.c, CRC32C in raft/format.c.
+# lives in raft/log.c, CRC32C in lib/crc32c.c, st_set_err in lib/err.c.
 strata_fuzz_target(fuzz_raft_wire
   SOURCES fuzz_raft_wire.c
           ${CMAKE_SOURCE_DIR}/raft/wire.c
           ${CMAKE_SOURCE_DIR}/raft/format.c
           ${CMAKE_SOURCE_DIR}/raft/log.c
+          ${CMAKE_SOURCE_DIR}/lib/crc32c.c
+          ${CMAKE_SOURCE_DIR}/lib/err.c
   LIBS Threads::Threads)

@@ -5,26 +5,24 @@ import os
 import signal
 import socket
 import stat
-import subprocess
 import time
 
 from harness import (MASTER_BIN, WORKER_BIN, ClusterTestCase, free_port, get_json, main,
-                     request, wait_for)
+                     request, run_tool, wait_for)
 
 
 class ConfigErrorsTest(ClusterTestCase):
     def run_master(self, *args, env=None):
-        return subprocess.run([MASTER_BIN, *args], capture_output=True, text=True, timeout=20,
-                              env=self.cluster.env(env))
+        return run_tool([MASTER_BIN, *args], timeout=20, env=self.cluster.env(env))
 
     def test_help_and_version(self):
         for binary in (MASTER_BIN, WORKER_BIN):
-            r = subprocess.run([binary, "--help"], capture_output=True, text=True)
+            r = run_tool([binary, "--help"])
             self.assertEqual(r.returncode, 0)
             self.assertIn("--set KEY=VALUE", r.stdout)
             self.assertIn("master.port", r.stdout)
             self.assertIn("worker.tier.mem.quota", r.stdout)
-            r = subprocess.run([binary, "--version"], capture_output=True, text=True)
+            r = run_tool([binary, "--version"])
             self.assertEqual(r.returncode, 0)
             self.assertRegex(r.stdout, r"^strata-(master|worker) \d+\.\d+\.\d+\n$")
 

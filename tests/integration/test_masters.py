@@ -10,13 +10,12 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import threading
 import time
 import urllib.parse
 
 from harness import (ns_tree, MASTER_BIN, ClusterTestCase, get_json, main, post_json, raft_self,
-                     request, wait_for, wait_leader)
+                     request, run_tool, wait_for, wait_leader)
 
 FAST = {"master.mount.sync_interval": "never", "master.worker_timeout": "3s"}
 
@@ -357,8 +356,7 @@ class MastersTest(ClusterTestCase):
                 (["master.join=true", "master.id=2", "master.peers=2@h:1@h:2"],
                  "master.join")]:
             argv = [MASTER_BIN] + base + [a for s in sets for a in ("--set", s)]
-            r = subprocess.run(argv, capture_output=True, text=True, timeout=20,
-                               env=self.cluster.env())
+            r = run_tool(argv, timeout=20, env=self.cluster.env())
             self.assertNotEqual(r.returncode, 0, sets)
             self.assertIn(needle, r.stderr, sets)
 

@@ -10,7 +10,7 @@ import socket
 import time
 import xml.etree.ElementTree as ET
 
-from harness import ClusterTestCase, get_json, main, request, wait_for
+from harness import ClusterTestCase, get_json, main, request, wait_for, wait_heartbeats
 
 MiB = 1 << 20
 
@@ -110,7 +110,7 @@ class S3FastPathTest(ClusterTestCase):
         self.w = self.cluster.worker(self.m, settings=settings)
         wait_for(lambda: len(get_json(self.m.url + "/api/v1/workers")[1]["workers"]) == 1,
                  what="worker registered")
-        time.sleep(0.3)  # its first heartbeat reply carries the peer list
+        wait_heartbeats([self.w], what="the peer list")
         self.port = int(self.w.settings["worker.s3_port"])
         return self.w
 
@@ -455,7 +455,7 @@ class S3FastPathTest(ClusterTestCase):
         self.warm("/data/small.bin")
         self.wait_hit("/data/small.bin", self.small)
         self.wait_hit("/data/small.bin", self.small)
-        time.sleep(7)
+        time.sleep(7)  # the pause is the scenario, not a wait for something
         before = self.counters()
         self.assertEqual(self.warm("/data/small.bin"), self.small)
         after = self.counters()
@@ -465,7 +465,7 @@ class S3FastPathTest(ClusterTestCase):
         # not change the epoch vouches for it: still a hit after the pause.
         self.warm("/data/big.bin")
         self.wait_hit("/data/big.bin", self.big)
-        time.sleep(7)
+        time.sleep(7)  # the pause is the scenario, not a wait for something
         before = self.counters()
         self.assertEqual(self.warm("/data/big.bin"), self.big)
         after = self.counters()
@@ -477,10 +477,12 @@ class S3FastPathTest(ClusterTestCase):
         once = os.urandom(1000)
         self.write("once.bin", once)
         self.assertEqual(self.warm("/data/once.bin"), once)
+        read_once = time.monotonic()
         self.assertEqual(self.s3("PUT", "/data/other.txt", body=b"x")[0], 200)
-        time.sleep(4)  # an epoch check (each 3/4 s) and past the 3 s TTL
-        self.assertGreater(self.counters()["metadata_epoch_changes_total"],
-                           after["metadata_epoch_changes_total"])
+        wait_for(lambda: self.counters()["metadata_epoch_changes_total"]
+                 > after["metadata_epoch_changes_total"], timeout=10, what="an epoch change")
+        # And past once.bin's 3 s TTL (reading it again would make it hot).
+        time.sleep(max(0.0, read_once + 3.2 - time.monotonic()))
         hits = self.hits()
         self.assertEqual(self.warm("/data/once.bin"), once)
         self.assertEqual(self.hits(), hits)
@@ -527,7 +529,8 @@ class S3FastPathTest(ClusterTestCase):
         # leaves the fast path within a TTL (and the gateway cannot look it
         # up either).
         self.m.stop()
-        time.sleep(2.5)
+        wait_for(lambda: self.s3("GET", "/data/small.bin")[0] != 200, timeout=10,
+                 what="small.bin off the fast path without a master")
         hits = self.hits()
         status, _, _ = self.s3("GET", "/data/small.bin")
         self.assertNotEqual(status, 200)

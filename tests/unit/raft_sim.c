@@ -348,6 +348,8 @@ static void apply_entry(struct sim *s, struct sim_node *nd, const struct raft_en
 		if (e->index > s->max_applied)
 			s->max_applied = e->index;
 		s->commits_seen++;
+		if (e->type == RAFT_ENTRY_CONFIG)
+			s->confs_applied++;
 	}
 	nd->applied = e->index;
 	if (e->type != RAFT_ENTRY_NORMAL || e->len != 8)
@@ -477,6 +479,7 @@ static void storage_persist(struct sim *s, struct sim_node *nd, const struct raf
 static void torn_persist(struct sim *s, struct sim_node *nd, const struct raft_ready *rd)
 {
 	s->torn++;
+	nd->torn_pending = true;
 	trace(s, "torn crash of node %llu while persisting %zu entries",
 	      (unsigned long long)nd->id, rd->nentries);
 	if (nd->st) {
@@ -540,6 +543,13 @@ void sim_process(struct sim *s, uint64_t id)
 			trace(s, "node %llu is %s in term %llu (leader %llu)",
 			      (unsigned long long)id, raft_role_name(rd.role),
 			      (unsigned long long)rd.term, (unsigned long long)rd.leader);
+		/* A transfer completed: the node told to campaign won the very
+		 * next term. */
+		if (rd.role == RAFT_LEADER && nd->timeout_now_term &&
+		    rd.term == nd->timeout_now_term + 1) {
+			s->transfers_done++;
+			nd->timeout_now_term = 0;
+		}
 		nd->last_role = rd.role;
 		nd->last_term = rd.term;
 		/* As the master's driver does: a leader's messages go out before
@@ -611,6 +621,8 @@ static void boot_node(struct sim *s, struct sim_node *nd)
 			return;
 		}
 		raft_storage_boot_to_raft(&sb, &boot);
+		if (sb.truncated_bytes > 0)
+			s->torn_tails_cut++;
 	}
 	if (raft_config_has(&s->initial, nd->id))
 		boot.initial_config = s->initial;
@@ -636,6 +648,11 @@ void sim_restart(struct sim *s, uint64_t id)
 		return;
 	boot_node(s, nd);
 	s->restarts++;
+	nd->timeout_now_term = 0;
+	if (nd->r && nd->torn_pending) {
+		s->torn_recovered++;
+		nd->torn_pending = false;
+	}
 	if (nd->r)
 		trace(s, "restart node %llu: term %llu, log (%llu, %llu]",
 		      (unsigned long long)id, (unsigned long long)raft_term(nd->r),
@@ -722,6 +739,10 @@ static void deliver(struct sim *s, struct raft_msg *m)
 	struct sim_node *nd = sim_node(s, m->to);
 	if (nd && nd->r && link_up(s, m->from, m->to)) {
 		trace_msg(s, "deliver", m);
+		if (m->type == RAFT_MSG_SNAPSHOT)
+			s->snapshot_msgs++;
+		if (m->type == RAFT_MSG_TIMEOUT_NOW)
+			nd->timeout_now_term = raft_term(nd->r);
 		int rc = raft_step(nd->r, m);
 		if (rc)
 			sim_fail(s, "node %llu: raft_step(%s): %d", (unsigned long long)m->to,

@@ -53,6 +53,8 @@ struct sim_node {
 	uint64_t *wait_op, *wait_index;
 	size_t nwait, wait_cap;
 	bool saw_snapshot_install;
+	bool torn_pending;      /* crashed torn, not yet restarted */
+	uint64_t timeout_now_term; /* term when a TimeoutNow arrived; 0: none */
 	enum raft_role last_role; /* for tracing role changes */
 	uint64_t last_term;
 };
@@ -110,6 +112,14 @@ struct sim {
 	/* stats */
 	uint64_t leader_changes, crashes, restarts, torn, snapshots, installs;
 	uint64_t commits_seen, reads_done, writes_done, conf_changes, transfers;
+	/* What the faults above actually did (conf_changes and transfers
+	 * count only proposals the leader accepted), so a test can assert
+	 * that the fault it is named after happened. */
+	uint64_t snapshot_msgs;  /* InstallSnapshot messages stepped into a live node */
+	uint64_t confs_applied;  /* configuration entries applied (once per index) */
+	uint64_t transfers_done; /* a TimeoutNow receiver won the next term */
+	uint64_t torn_recovered; /* a node restarted after a torn crash */
+	uint64_t torn_tails_cut; /* real storage: a reopen truncated a torn tail */
 };
 
 /* nnodes nodes with ids 1..nnodes; the first nvoters form the initial

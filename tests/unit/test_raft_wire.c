@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "lib/crc32c.h"
 #include "raft/format.h"
 #include "raft/wire.h"
 #include "raft_msg_assert.h"
@@ -202,14 +203,14 @@ static void test_layout_bytes(void **state)
 	assert_int_equal(raft_get_le64(buf + 24), m.to);
 	assert_int_equal(raft_get_le64(buf + 32), m.term);
 	assert_int_equal(raft_get_le64(buf + 80), m.hint_term);
-	assert_int_equal(raft_get_le32(buf + 88), raft_crc32c(0, buf, 88));
+	assert_int_equal(raft_get_le32(buf + 88), crc32c(0, buf, 88));
 	const uint8_t *b = buf + RAFT_WIRE_HEADER_SIZE;
 	assert_int_equal(raft_get_le64(b), 900);
 	assert_int_equal(raft_get_le64(b + 16), sizeof(blob));
 	assert_int_equal(raft_get_le32(b + 24), 3);
 	assert_int_equal(raft_get_le64(b + 32 + 8), 9);
 	assert_memory_equal(b + RAFT_WIRE_SNAPSHOT_HEADER_SIZE, blob, sizeof(blob));
-	assert_int_equal(raft_get_le32(buf + len - 4), raft_crc32c(0, buf, len - 4));
+	assert_int_equal(raft_get_le32(buf + len - 4), crc32c(0, buf, len - 4));
 	free(buf);
 	raft_msg_release(&m);
 
@@ -319,8 +320,8 @@ static void test_every_truncation_rejected(void **state)
  * checks behind them are what gets tested. */
 static void refresh_crcs(uint8_t *buf, size_t len)
 {
-	raft_put_le32(buf + 88, raft_crc32c(0, buf, 88));
-	raft_put_le32(buf + len - 4, raft_crc32c(0, buf, len - 4));
+	raft_put_le32(buf + 88, crc32c(0, buf, 88));
+	raft_put_le32(buf + len - 4, crc32c(0, buf, len - 4));
 }
 
 static void expect_refused(uint8_t *buf, size_t len, const char *want)
@@ -380,7 +381,7 @@ static void test_crafted_frames_refused(void **state)
 	buf[20] ^= 1; /* header CRC is checked before anything else in it */
 	struct raft_msg d;
 	char err[160] = "";
-	raft_put_le32(buf + len - 4, raft_crc32c(0, buf, len - 4));
+	raft_put_le32(buf + len - 4, crc32c(0, buf, len - 4));
 	assert_int_equal(raft_wire_decode(buf, len, &d, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "header checksum"));
 	RESET();

@@ -1,4 +1,4 @@
-/* tier/crc32c.c and tier/format.c: checksums, block header, file names. */
+/* tier/format.c: block header, file names (CRC32C: test_lib_crc32c.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,44 +9,7 @@
 
 #include <cmocka.h>
 
-#include "tier/crc32c.h"
 #include "tier/format.h"
-
-static void test_crc32c_known_vectors(void **state)
-{
-	(void)state;
-	assert_int_equal(tier_crc32c(0, "123456789", 9), 0xE3069283u);
-	assert_int_equal(tier_crc32c_sw(0, "123456789", 9), 0xE3069283u);
-	assert_int_equal(tier_crc32c(0, "", 0), 0);
-	unsigned char zeros[32] = { 0 };
-	assert_int_equal(tier_crc32c(0, zeros, 32), 0x8A9136AAu); /* RFC 3720 B.4 */
-	unsigned char ones[32];
-	memset(ones, 0xff, sizeof(ones));
-	assert_int_equal(tier_crc32c(0, ones, 32), 0x62A8AB43u);
-}
-
-static void test_crc32c_hw_matches_sw_and_is_incremental(void **state)
-{
-	(void)state;
-	size_t len = 100003;
-	unsigned char *buf = malloc(len);
-	assert_non_null(buf);
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (unsigned char)(i * 131 + (i >> 7));
-	/* Odd offsets and lengths exercise the unaligned head and tail. */
-	for (size_t off = 0; off < 9; off++) {
-		for (size_t n = 0; n < 70; n++)
-			assert_int_equal(tier_crc32c(0, buf + off, n),
-					 tier_crc32c_sw(0, buf + off, n));
-	}
-	uint32_t whole = tier_crc32c(0, buf, len);
-	assert_int_equal(whole, tier_crc32c_sw(0, buf, len));
-	uint32_t parts = tier_crc32c(0, buf, 777);
-	parts = tier_crc32c(parts, buf + 777, 5000);
-	parts = tier_crc32c(parts, buf + 5777, len - 5777);
-	assert_int_equal(whole, parts);
-	free(buf);
-}
 
 static void test_header_roundtrip_and_layout(void **state)
 {
@@ -110,8 +73,6 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crc32c_known_vectors),
-		cmocka_unit_test(test_crc32c_hw_matches_sw_and_is_incremental),
 		cmocka_unit_test(test_header_roundtrip_and_layout),
 		cmocka_unit_test(test_header_rejects_damage),
 		cmocka_unit_test(test_names),

@@ -1,4 +1,4 @@
-#include "tier/crc32c.h"
+#include "lib/crc32c.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -80,13 +80,13 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw_run(uint32_t crc,
 }
 #endif
 
-uint32_t tier_crc32c_sw(uint32_t crc, const void *buf, size_t len)
+uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t len)
 {
 	pthread_once(&crc_once, crc_init);
 	return ~crc_sw(~crc, buf, len);
 }
 
-uint32_t tier_crc32c(uint32_t crc, const void *buf, size_t len)
+uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
 {
 	pthread_once(&crc_once, crc_init);
 #if defined(__x86_64__)
@@ -96,7 +96,7 @@ uint32_t tier_crc32c(uint32_t crc, const void *buf, size_t len)
 	return ~crc_sw(~crc, buf, len);
 }
 
-int tier_crc32c_hw_available(void)
+int crc32c_hw_available(void)
 {
 	pthread_once(&crc_once, crc_init);
 	return crc_hw;
