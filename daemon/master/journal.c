@@ -24,7 +24,8 @@ enum ftype {
 /*
  * One field of a command. off is from the start of the command's union
  * member. An optional field is absent exactly when it holds its zero
- * value ("" or 0), so every command has one encoding.
+ * value ("" or 0; its min is 1, so a present one is never zero), so every
+ * command has one encoding.
  */
 struct field {
 	const char *name;
@@ -273,8 +274,6 @@ static int decode_int(const cJSON *item, const struct field *f, const char *fnam
 	if (out)
 		return fail(err, errlen, fname, "%.40s is out of range [%" PRId64 ", %" PRId64 "]",
 			    item->valuestring, f->min, f->max);
-	if (f->optional && v == 0)
-		return fail(err, errlen, fname, "\"0\" must be left out instead");
 	if (f->type == F_I64)
 		*(int64_t *)dst = v;
 	else
@@ -349,9 +348,10 @@ static int decode_entries(const cJSON *item, struct journal_sync_dir *d, char *e
 	cJSON_ArrayForEach(e, item)
 	{
 		char prefix[40];
-		snprintf(prefix, sizeof(prefix), "entries[%zu].", i++);
+		snprintf(prefix, sizeof(prefix), "entries[%zu]", i++);
 		if (!cJSON_IsObject(e))
 			return fail(err, errlen, prefix, "must be an object");
+		strcat(prefix, ".");
 		struct journal_sync_item it;
 		memset(&it, 0, sizeof(it));
 		int rc = decode_fields(e, sync_item_fields,
@@ -490,10 +490,7 @@ int journal_decode(const void *data, size_t len, struct journal_cmd **out, char 
 			 (size_t)(text + len - end));
 		goto out;
 	}
-	if (!cJSON_IsObject(root)) {
-		snprintf(err, errlen, "not a journal command: not a JSON object");
-		goto out;
-	}
+	/* It starts with '{' and parsed: an object. */
 	enum journal_op op = JOURNAL_OP_NONE;
 	rc = decode_header(root, &op, err, errlen);
 	if (rc)
