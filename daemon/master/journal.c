@@ -478,8 +478,9 @@ int journal_decode(const void *data, size_t len, struct journal_cmd **out, char 
 	const char *end = NULL;
 	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
 	if (!root) {
-		const char *at = cJSON_GetErrorPtr();
-		size_t off = at && at >= text && at <= text + len ? (size_t)(at - text) : 0;
+		/* On failure cJSON points end at the error (its global error
+		 * pointer is shared between threads). */
+		size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
 		snprintf(err, errlen, "not a journal command: invalid JSON near offset %zu", off);
 		return -EINVAL;
 	}

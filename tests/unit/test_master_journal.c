@@ -252,7 +252,7 @@ static const struct bad g_bad[] = {
 	{ "", -EINVAL, "must start with '{'" },
 	{ " {\"v\":1}", -EINVAL, "must start with '{'" },
 	{ "[1]", -EINVAL, "must start with '{'" },
-	{ "{\"v\":1,", -EINVAL, "invalid JSON" },
+	{ "{\"v\":1,", -EINVAL, "invalid JSON near offset 6" },
 	{ MKDIR_ ",\"time_ms\":\"1\"}x", -EINVAL, "1 bytes after the object" },
 	{ MKDIR_ ",\"time_ms\":\"1\"} ", -EINVAL, "1 bytes after the object" },
 	/* header */
