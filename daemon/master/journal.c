@@ -381,7 +381,8 @@ static int check_keys(const cJSON *obj, const struct field *fields,
 	for (const cJSON *k = obj->child; k; k = k->next) {
 		char fname[300];
 		snprintf(fname, sizeof(fname), "%s%.200s", prefix, k->string);
-		bool header = is_root && (strcmp(k->string, "v") == 0 || strcmp(k->string, "op") == 0);
+		bool header = is_root &&
+			      (strcmp(k->string, "v") == 0 || strcmp(k->string, "op") == 0);
 		if (!header && !find_field(fields, k->string))
 			return fail(err, errlen, fname, "unknown in a '%s' command", opname);
 		for (const cJSON *p = obj->child; p != k; p = p->next)

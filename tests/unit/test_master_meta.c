@@ -128,7 +128,8 @@ static void *worker_main(void *arg)
 		if (!cmd || meta_submit(w->m, cmd, err, sizeof(err)) != 0)
 			w->fails++;
 		err[0] = '\0';
-		if (!cmd || meta_submit(w->m, cmd, err, sizeof(err)) != -EEXIST || !strstr(err, path))
+		if (!cmd || meta_submit(w->m, cmd, err, sizeof(err)) != -EEXIST ||
+		    !strstr(err, path))
 			w->fails++;
 		journal_free(cmd);
 		if (meta_alloc_data_id(w->m, &w->ids[i], err, sizeof(err)) != 0)

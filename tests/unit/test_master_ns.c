@@ -393,8 +393,8 @@ static void test_out_of_order(void **state)
 {
 	struct fixture *f = *state;
 	struct ns *ns = open_ns(f->db_a);
-	struct journal_cmd *cmd = decode_ok("{\"v\":1,\"op\":\"mkdir\",\"path\":\"/a\",\"parents\":false,\"time_ms\":"
-	  "\"5\"}");
+	struct journal_cmd *cmd = decode_ok(
+		"{\"v\":1,\"op\":\"mkdir\",\"path\":\"/a\",\"parents\":false,\"time_ms\":\"5\"}");
 	char err[512] = "";
 	assert_int_equal(ns_apply(ns, 2, cmd, NULL, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "out of order"));
@@ -593,10 +593,11 @@ static void test_failed_sync_dir_is_atomic(void **state)
 	  "s\":\"-1\",\"time_ms\":\"11\"}",
 		   0);
 	char *before = dump(f->db_a, true);
-	struct journal_cmd *cmd = decode_ok("{\"v\":1,\"op\":\"sync_dir\",\"path\":\"/d\",\"time_ms\":\"20\",\"entrie"
-				 "s\":[{\"name\":\"a-new\",\"is_dir\":false,\"length\":\"2\",\"mtime_ms\":"
-				 "\"20\",\"fingerprint\":\"\"},{\"name\":\"m\",\"is_dir\":false,\"length\""
-				 ":\"3\",\"mtime_ms\":\"20\",\"fingerprint\":\"\"}]}");
+	struct journal_cmd *cmd = decode_ok(
+		"{\"v\":1,\"op\":\"sync_dir\",\"path\":\"/d\",\"time_ms\":\"20\",\"entries\":["
+		"{\"name\":\"a-new\",\"is_dir\":false,\"length\":\"2\",\"mtime_ms\":\"20\","
+		"\"fingerprint\":\"\"},{\"name\":\"m\",\"is_dir\":false,\"length\":\"3\","
+		"\"mtime_ms\":\"20\",\"fingerprint\":\"\"}]}");
 	char err[512] = "";
 	int rc = ns_apply(ns, ns_applied_index(ns) + 1, cmd, NULL, err, sizeof(err));
 	journal_free(cmd);
