@@ -243,8 +243,11 @@ struct bad {
 		       "\"entries\":" entries "}"
 #define ITEM_(name) "{\"name\":" name ",\"is_dir\":false,\"length\":\"1\",\"mtime_ms\":\"1\"," \
 		    "\"fingerprint\":\"\"}"
-#define ENTRY_(exists, rest) "{\"v\":1,\"op\":\"sync_entry\",\"path\":\"/e\",\"time_ms\":\"1\"," \
-			     "\"exists\":" exists "," rest "}"
+/* A sync_entry with exists false and these attributes. */
+#define GONE_(is_dir, len, mtime, fp)                                                       \
+	"{\"v\":1,\"op\":\"sync_entry\",\"path\":\"/e\",\"time_ms\":\"1\",\"exists\":false," \
+	"\"is_dir\":" is_dir ",\"length\":\"" len "\",\"mtime_ms\":\"" mtime "\","         \
+	"\"fingerprint\":\"" fp "\"}"
 
 /* Every way decode refuses bytes, each with the field it names. */
 static const struct bad g_bad[] = {
@@ -336,14 +339,14 @@ static const struct bad g_bad[] = {
 		"\"fingerprint\":\"\",\"size\":\"1\"}]"),
 	  -EINVAL, "field 'entries[0].size': unknown in a 'sync_dir entry' command" },
 	/* sync_entry: attributes only with exists */
-	{ ENTRY_("false", "\"is_dir\":true,\"length\":\"0\",\"mtime_ms\":\"0\",\"fingerprint\":\"\""),
-	  -EINVAL, "field 'is_dir': must be false when 'exists' is false" },
-	{ ENTRY_("false", "\"is_dir\":false,\"length\":\"1\",\"mtime_ms\":\"0\",\"fingerprint\":\"\""),
-	  -EINVAL, "field 'length': must be \"0\" when 'exists' is false" },
-	{ ENTRY_("false", "\"is_dir\":false,\"length\":\"0\",\"mtime_ms\":\"1\",\"fingerprint\":\"\""),
-	  -EINVAL, "field 'mtime_ms': must be \"0\" when 'exists' is false" },
-	{ ENTRY_("false", "\"is_dir\":false,\"length\":\"0\",\"mtime_ms\":\"0\",\"fingerprint\":\"x\""),
-	  -EINVAL, "field 'fingerprint': must be \"\" when 'exists' is false" },
+	{ GONE_("true", "0", "0", ""), -EINVAL,
+	  "field 'is_dir': must be false when 'exists' is false" },
+	{ GONE_("false", "1", "0", ""), -EINVAL,
+	  "field 'length': must be \"0\" when 'exists' is false" },
+	{ GONE_("false", "0", "1", ""), -EINVAL,
+	  "field 'mtime_ms': must be \"0\" when 'exists' is false" },
+	{ GONE_("false", "0", "0", "x"), -EINVAL,
+	  "field 'fingerprint': must be \"\" when 'exists' is false" },
 };
 
 static void test_decode_errors(void **state)
