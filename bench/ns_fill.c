@@ -9,9 +9,9 @@
  * compacted behind a snapshot at the end, so a master started on the
  * directory replays nothing. Not part of the test run.
  */
+#include "daemon/master/journal.h"
 #include "daemon/master/meta.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -23,27 +23,23 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* {"op":"sync_dir","path":"/bench/dNNNNN","entries":[nfiles files]} */
-static cJSON *dir_cmd(long d, long nfiles)
+/* A sync_dir of /bench/dNNNNN listing nfiles files; NULL: out of memory. */
+static struct journal_cmd *dir_cmd(long d, long nfiles)
 {
-	char path[64], name[32];
-	cJSON *cmd = cJSON_CreateObject();
-	snprintf(path, sizeof(path), "/bench/d%05ld", d);
-	cJSON_AddStringToObject(cmd, "op", "sync_dir");
-	cJSON_AddStringToObject(cmd, "path", path);
-	cJSON_AddNumberToObject(cmd, "time_ms", 1700000000000.0);
-	cJSON *entries = cJSON_AddArrayToObject(cmd, "entries");
-	for (long f = 0; entries && f < nfiles; f++) {
-		cJSON *e = cJSON_CreateObject();
-		if (!e)
-			break;
-		snprintf(name, sizeof(name), "f%06ld", f);
-		cJSON_AddStringToObject(e, "name", name);
-		cJSON_AddFalseToObject(e, "is_dir");
-		cJSON_AddNumberToObject(e, "length", 4096 + (double)f);
-		cJSON_AddNumberToObject(e, "mtime_ms", 1700000000000.0);
-		cJSON_AddStringToObject(e, "fingerprint", name);
-		cJSON_AddItemToArray(entries, e);
+	struct journal_cmd *cmd = journal_new(JOURNAL_SYNC_DIR);
+	if (!cmd)
+		return NULL;
+	snprintf(cmd->u.sync_dir.path, sizeof(cmd->u.sync_dir.path), "/bench/d%05ld", d);
+	cmd->u.sync_dir.time_ms = 1700000000000;
+	for (long f = 0; f < nfiles; f++) {
+		struct journal_sync_item e = { .length = 4096 + (uint64_t)f,
+					       .mtime_ms = 1700000000000 };
+		snprintf(e.name, sizeof(e.name), "f%06ld", f);
+		snprintf(e.fingerprint, sizeof(e.fingerprint), "%s", e.name);
+		if (journal_sync_dir_add(cmd, &e)) {
+			journal_free(cmd);
+			return NULL;
+		}
 	}
 	return cmd;
 }
@@ -71,9 +67,9 @@ int main(int argc, char **argv)
 	int code = 0;
 	double t0 = now_s();
 	for (long d = 0; d < ndirs; d++) {
-		cJSON *cmd = dir_cmd(d, nfiles);
+		struct journal_cmd *cmd = dir_cmd(d, nfiles);
 		int rc = cmd ? meta_submit(m, cmd, err, sizeof(err)) : -1;
-		cJSON_Delete(cmd);
+		journal_free(cmd);
 		if (rc) {
 			fprintf(stderr, "ns_fill: directory %ld: %s\n", d, cmd ? err : "out of memory");
 			code = 1;

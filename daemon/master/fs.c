@@ -1,5 +1,6 @@
 #include "daemon/master/fs.h"
 
+#include "daemon/master/journal.h"
 #include "daemon/master/meta.h"
 #include "lib/clock.h"
 #include "lib/conf.h"
@@ -31,6 +32,20 @@ struct fs {
 	struct open_store *stores;
 	size_t nstores;
 };
+
+/* Copies src into a command's field of size bytes; -EINVAL naming the
+ * field when it does not fit (a truncated value would be another one). */
+static int set_str(char *dst, size_t size, const char *src, const char *field, char *err,
+		   size_t errlen)
+{
+	size_t n = strlen(src);
+	if (n >= size) {
+		snprintf(err, errlen, "'%s' is longer than %zu bytes", field, size - 1);
+		return -EINVAL;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
+}
 
 int fs_open(struct meta *meta, const struct fs_opts *opts, struct fs **out)
 {
@@ -239,20 +254,30 @@ int fs_mount(struct fs *fs, const char *path, const char *uri, bool readonly,
 	if (rc)
 		return rc;
 
-	cJSON *cmd = cJSON_CreateObject();
-	cJSON_AddStringToObject(cmd, "op", "mount");
-	cJSON_AddStringToObject(cmd, "path", path);
-	cJSON_AddStringToObject(cmd, "uri", uri);
-	cJSON_AddBoolToObject(cmd, "readonly", readonly);
-	cJSON_AddItemToObject(cmd, "options",
-			      options ? cJSON_Duplicate(options, 1) : cJSON_CreateObject());
-	json_add_int(cmd, "block_size", block_size);
-	json_add_int(cmd, "sync_interval_ms", sync_ms);
-	json_add_int(cmd, "time_ms", clock_wall_ms());
+	struct journal_cmd *cmd = journal_new(JOURNAL_MOUNT);
+	char *opts_text = options ? cJSON_PrintUnformatted(options) : NULL;
+	if (!cmd || (options && !opts_text)) {
+		rc = -ENOMEM;
+		goto out_mount;
+	}
+	struct journal_mount *jm = &cmd->u.mount;
+	rc = set_str(jm->path, sizeof(jm->path), path, "path", err, errlen);
+	if (!rc)
+		rc = set_str(jm->uri, sizeof(jm->uri), uri, "uri", err, errlen);
+	if (!rc)
+		rc = journal_mount_set_options(cmd, opts_text ? opts_text : "{}");
+	if (rc)
+		goto out_mount;
+	jm->readonly = readonly;
+	jm->block_size = block_size;
+	jm->sync_interval_ms = sync_ms;
+	jm->time_ms = clock_wall_ms();
 	pthread_rwlock_wrlock(&fs->mounts_lock);
 	rc = meta_submit(fs->meta, cmd, err, errlen);
 	pthread_rwlock_unlock(&fs->mounts_lock);
-	cJSON_Delete(cmd);
+out_mount:
+	free(opts_text);
+	journal_free(cmd);
 	if (!rc)
 		log_info("mounted %s at %s%s", uri, path, readonly ? " (read-only)" : "");
 	return rc;
@@ -260,15 +285,19 @@ int fs_mount(struct fs *fs, const char *path, const char *uri, bool readonly,
 
 int fs_unmount(struct fs *fs, const char *path, char *err, size_t errlen)
 {
-	cJSON *cmd = cJSON_CreateObject();
-	cJSON_AddStringToObject(cmd, "op", "unmount");
-	cJSON_AddStringToObject(cmd, "path", path);
-	pthread_rwlock_wrlock(&fs->mounts_lock);
-	int rc = meta_submit(fs->meta, cmd, err, errlen);
-	if (!rc)
-		store_drop(fs, path);
-	pthread_rwlock_unlock(&fs->mounts_lock);
-	cJSON_Delete(cmd);
+	struct journal_cmd *cmd = journal_new(JOURNAL_UNMOUNT);
+	if (!cmd)
+		return -ENOMEM;
+	int rc = set_str(cmd->u.unmount.path, sizeof(cmd->u.unmount.path), path, "path", err,
+			 errlen);
+	if (!rc) {
+		pthread_rwlock_wrlock(&fs->mounts_lock);
+		rc = meta_submit(fs->meta, cmd, err, errlen);
+		if (!rc)
+			store_drop(fs, path);
+		pthread_rwlock_unlock(&fs->mounts_lock);
+	}
+	journal_free(cmd);
 	if (!rc)
 		log_info("unmounted %s", path);
 	return rc;
@@ -341,21 +370,54 @@ static int lookup(struct fs *fs, const char *path, struct ns_inode *n, struct ns
 	return rc;
 }
 
-static cJSON *entry_cmd(const char *op, const char *path, const struct ufs_stat *st,
-			bool exists)
+/* Submits a sync_entry command (exists: st is what the store holds) for
+ * path. */
+static int submit_sync_entry(struct fs *fs, const char *path, const struct ufs_stat *st,
+			     bool exists, char *err, size_t errlen)
 {
-	cJSON *cmd = cJSON_CreateObject();
-	cJSON_AddStringToObject(cmd, "op", op);
-	cJSON_AddStringToObject(cmd, "path", path);
-	cJSON_AddBoolToObject(cmd, "exists", exists);
-	if (exists) {
-		cJSON_AddBoolToObject(cmd, "is_dir", st->is_dir);
-		json_add_int(cmd, "length", (int64_t)st->length);
-		json_add_int(cmd, "mtime_ms", st->mtime_ms);
-		cJSON_AddStringToObject(cmd, "fingerprint", st->fingerprint);
+	struct journal_cmd *cmd = journal_new(JOURNAL_SYNC_ENTRY);
+	if (!cmd)
+		return -ENOMEM;
+	struct journal_sync_entry *se = &cmd->u.sync_entry;
+	int rc = set_str(se->path, sizeof(se->path), path, "path", err, errlen);
+	se->time_ms = clock_wall_ms();
+	se->exists = exists;
+	if (!rc && exists) {
+		se->is_dir = st->is_dir;
+		se->length = st->length;
+		se->mtime_ms = st->mtime_ms;
+		rc = set_str(se->fingerprint, sizeof(se->fingerprint), st->fingerprint,
+			     "fingerprint", err, errlen);
 	}
-	json_add_int(cmd, "time_ms", clock_wall_ms());
-	return cmd;
+	if (!rc)
+		rc = meta_submit(fs->meta, cmd, err, errlen);
+	journal_free(cmd);
+	return rc;
+}
+
+/* Submits a put_file command: path now holds content st (data_id 0: the
+ * master names it; etag NULL or "": none). */
+static int submit_put_file(struct fs *fs, const char *path, const struct ufs_stat *st,
+			   uint64_t data_id, const char *etag, char *err, size_t errlen)
+{
+	struct journal_cmd *cmd = journal_new(JOURNAL_PUT_FILE);
+	if (!cmd)
+		return -ENOMEM;
+	struct journal_put_file *pf = &cmd->u.put_file;
+	int rc = set_str(pf->path, sizeof(pf->path), path, "path", err, errlen);
+	if (!rc)
+		rc = set_str(pf->fingerprint, sizeof(pf->fingerprint), st->fingerprint,
+			     "fingerprint", err, errlen);
+	if (!rc)
+		rc = set_str(pf->etag, sizeof(pf->etag), etag ? etag : "", "etag", err, errlen);
+	pf->time_ms = clock_wall_ms();
+	pf->length = st->length;
+	pf->mtime_ms = st->mtime_ms;
+	pf->data_id = data_id;
+	if (!rc)
+		rc = meta_submit(fs->meta, cmd, err, errlen);
+	journal_free(cmd);
+	return rc;
 }
 
 /* Brings path's metadata up to date per its mount's sync interval. Call
@@ -394,9 +456,7 @@ static int refresh(struct fs *fs, const char *path, struct ns_inode *out, char *
 		rc = -ENOENT;
 		goto out;
 	}
-	cJSON *cmd = entry_cmd("sync_entry", path, &st, src == 0);
-	rc = meta_submit(fs->meta, cmd, err, errlen);
-	cJSON_Delete(cmd);
+	rc = submit_sync_entry(fs, path, &st, src == 0, err, errlen);
 	if (rc)
 		goto out;
 	if (src == -ENOENT) {
@@ -452,38 +512,46 @@ static int sync_dir(struct fs *fs, const char *path, const struct ns_mount *m, c
 	int rc = store_of(fs, m, &ufs, err, errlen);
 	if (rc)
 		return rc;
-	cJSON *cmd = cJSON_CreateObject();
-	cJSON_AddStringToObject(cmd, "op", "sync_dir");
-	cJSON_AddStringToObject(cmd, "path", path);
-	cJSON *entries = cJSON_AddArrayToObject(cmd, "entries");
+	struct journal_cmd *cmd = journal_new(JOURNAL_SYNC_DIR);
+	if (!cmd)
+		return -ENOMEM;
+	rc = set_str(cmd->u.sync_dir.path, sizeof(cmd->u.sync_dir.path), path, "path", err,
+		     errlen);
 	char *token = NULL;
-	do {
+	while (!rc) {
 		struct ufs_list_page page;
 		rc = ufs_list(ufs, rel, token, 1000, &page, err, errlen);
 		free(token);
 		token = NULL;
 		if (rc)
 			break;
-		for (size_t i = 0; i < page.count; i++) {
+		for (size_t i = 0; !rc && i < page.count; i++) {
 			const struct ufs_entry *e = &page.entries[i];
-			cJSON *o = cJSON_CreateObject();
-			cJSON_AddItemToArray(entries, o);
-			cJSON_AddStringToObject(o, "name", e->name);
-			cJSON_AddBoolToObject(o, "is_dir", e->st.is_dir);
-			json_add_int(o, "length", (int64_t)e->st.length);
-			json_add_int(o, "mtime_ms", e->st.mtime_ms);
-			cJSON_AddStringToObject(o, "fingerprint", e->st.fingerprint);
+			struct journal_sync_item item = { .is_dir = e->st.is_dir,
+							  .length = e->st.length,
+							  .mtime_ms = e->st.mtime_ms };
+			char why[128];
+			/* A name strata cannot represent stays out of the
+			 * namespace. */
+			if (path_check_name(e->name, strlen(e->name), why, sizeof(why)))
+				continue;
+			snprintf(item.name, sizeof(item.name), "%s", e->name);
+			snprintf(item.fingerprint, sizeof(item.fingerprint), "%s",
+				 e->st.fingerprint);
+			rc = journal_sync_dir_add(cmd, &item);
 		}
-		if (page.next_token && !(token = strdup(page.next_token)))
+		if (!rc && page.next_token && !(token = strdup(page.next_token)))
 			rc = -ENOMEM;
 		ufs_list_page_free(&page);
-	} while (!rc && token);
+		if (!token)
+			break;
+	}
 	free(token);
 	if (!rc) {
-		json_add_int(cmd, "time_ms", clock_wall_ms());
+		cmd->u.sync_dir.time_ms = clock_wall_ms();
 		rc = meta_submit(fs->meta, cmd, err, errlen);
 	}
-	cJSON_Delete(cmd);
+	journal_free(cmd);
 	return rc;
 }
 
@@ -556,9 +624,7 @@ int fs_list(struct fs *fs, const char *path, const char *after, size_t limit, cJ
 				rc = 0;
 				*err = '\0';
 			} else {
-				cJSON *cmd = entry_cmd("sync_entry", path, NULL, false);
-				int src = meta_submit(fs->meta, cmd, err, errlen);
-				cJSON_Delete(cmd);
+				int src = submit_sync_entry(fs, path, NULL, false, err, errlen);
 				snprintf(err, errlen, "'%s' does not exist", path);
 				rc = src ? src : -ENOENT;
 			}
@@ -617,11 +683,15 @@ static int writable_store(struct fs *fs, const char *path, struct ns_mount *m, c
 	return store_of(fs, m, ufs, err, errlen);
 }
 
-static int submit_simple(struct fs *fs, cJSON *cmd, char *err, size_t errlen)
+/* Submits cmd and frees it (NULL: out of memory). */
+static int submit_free(struct fs *fs, struct journal_cmd *cmd, int rc, char *err,
+		       size_t errlen)
 {
-	json_add_int(cmd, "time_ms", clock_wall_ms());
-	int rc = meta_submit(fs->meta, cmd, err, errlen);
-	cJSON_Delete(cmd);
+	if (!cmd)
+		return -ENOMEM;
+	if (!rc)
+		rc = meta_submit(fs->meta, cmd, err, errlen);
+	journal_free(cmd);
 	return rc;
 }
 
@@ -666,11 +736,15 @@ int fs_mkdir(struct fs *fs, const char *path, bool parents, char *err, size_t er
 			}
 		}
 		if (!rc) {
-			cJSON *cmd = cJSON_CreateObject();
-			cJSON_AddStringToObject(cmd, "op", "mkdir");
-			cJSON_AddStringToObject(cmd, "path", path);
-			cJSON_AddBoolToObject(cmd, "parents", parents);
-			rc = submit_simple(fs, cmd, err, errlen);
+			struct journal_cmd *cmd = journal_new(JOURNAL_MKDIR);
+			int src = 0;
+			if (cmd) {
+				struct journal_mkdir *mk = &cmd->u.mkdir;
+				src = set_str(mk->path, sizeof(mk->path), path, "path", err, errlen);
+				mk->parents = parents;
+				mk->time_ms = clock_wall_ms();
+			}
+			rc = submit_free(fs, cmd, src, err, errlen);
 		}
 	}
 	pthread_rwlock_unlock(&fs->mounts_lock);
@@ -731,11 +805,14 @@ int fs_delete(struct fs *fs, const char *path, bool recursive, char *err, size_t
 		}
 	}
 	if (!rc) {
-		cJSON *cmd = cJSON_CreateObject();
-		cJSON_AddStringToObject(cmd, "op", "delete");
-		cJSON_AddStringToObject(cmd, "path", path);
-		cJSON_AddBoolToObject(cmd, "recursive", recursive);
-		rc = submit_simple(fs, cmd, err, errlen);
+		struct journal_cmd *cmd = journal_new(JOURNAL_DELETE);
+		int src = 0;
+		if (cmd) {
+			struct journal_delete *del = &cmd->u.delete;
+			src = set_str(del->path, sizeof(del->path), path, "path", err, errlen);
+			del->recursive = recursive;
+		}
+		rc = submit_free(fs, cmd, src, err, errlen);
 	}
 	pthread_rwlock_unlock(&fs->mounts_lock);
 out:
@@ -796,11 +873,16 @@ int fs_rename(struct fs *fs, const char *src, const char *dst, char *err, size_t
 	if (!rc)
 		rc = ufs_rename(ufs, rel, rel2, err, errlen);
 	if (!rc) {
-		cJSON *cmd = cJSON_CreateObject();
-		cJSON_AddStringToObject(cmd, "op", "rename");
-		cJSON_AddStringToObject(cmd, "src", src);
-		cJSON_AddStringToObject(cmd, "dst", dst);
-		rc = submit_simple(fs, cmd, err, errlen);
+		struct journal_cmd *cmd = journal_new(JOURNAL_RENAME);
+		int src_rc = 0;
+		if (cmd) {
+			struct journal_rename *rn = &cmd->u.rename;
+			src_rc = set_str(rn->src, sizeof(rn->src), src, "src", err, errlen);
+			if (!src_rc)
+				src_rc = set_str(rn->dst, sizeof(rn->dst), dst, "dst", err, errlen);
+			rn->time_ms = clock_wall_ms();
+		}
+		rc = submit_free(fs, cmd, src_rc, err, errlen);
 	}
 	pthread_rwlock_unlock(&fs->mounts_lock);
 out:
@@ -859,9 +941,7 @@ int fs_write(struct fs *fs, const char *path, fs_reader_fn read, void *arg,
 		if (!rc)
 			rc = ufs_stat(ufs, rel, &st, err, errlen);
 		if (!rc) {
-			cJSON *cmd = entry_cmd("put_file", path, &st, true);
-			rc = meta_submit(fs->meta, cmd, err, errlen);
-			cJSON_Delete(cmd);
+			rc = submit_put_file(fs, path, &st, 0, NULL, err, errlen);
 		}
 		if (!rc) {
 			struct ns *ns = meta_read_lock(fs->meta);
@@ -946,14 +1026,12 @@ int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t 
 {
 	*err = '\0';
 	struct ufs_stat st = { .length = length, .mtime_ms = mtime_ms };
-	snprintf(st.fingerprint, sizeof(st.fingerprint), "%s", fingerprint);
-	cJSON *cmd = entry_cmd("put_file", path, &st, true);
-	json_add_int(cmd, "data_id", (int64_t)data_id);
-	if (etag && *etag)
-		cJSON_AddStringToObject(cmd, "etag", etag);
+	int rc = set_str(st.fingerprint, sizeof(st.fingerprint), fingerprint, "fingerprint", err,
+			 errlen);
+	if (rc)
+		return rc;
 	pthread_rwlock_rdlock(&fs->mounts_lock);
-	int rc = meta_submit(fs->meta, cmd, err, errlen);
+	rc = submit_put_file(fs, path, &st, data_id, etag, err, errlen);
 	pthread_rwlock_unlock(&fs->mounts_lock);
-	cJSON_Delete(cmd);
 	return rc;
 }

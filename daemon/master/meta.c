@@ -1,12 +1,12 @@
 /* The metadata service's API: open/close, blocking submission through the
  * Raft driver (meta_driver.c), reads, status and membership. */
+#include "daemon/master/journal.h"
 #include "daemon/master/meta_int.h"
 
 #include "lib/err.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,8 +264,21 @@ static int submit_wait(struct meta *m, struct waiter *w, uint64_t *data_id, char
 	return rc;
 }
 
-static int submit_text(struct meta *m, char *text, uint64_t *data_id, char *err, size_t errlen)
+/* Encodes cmd (refusing what a follower could not decode) and waits for
+ * its result. */
+static int submit_cmd(struct meta *m, const struct journal_cmd *cmd, uint64_t *data_id,
+		      char *err, size_t errlen)
 {
+	char *text;
+	size_t len;
+	int rc = journal_encode(cmd, &text, &len, err, errlen);
+	if (rc) {
+		char why[META_ERRLEN];
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "refused a malformed '%s' command: %s",
+			 journal_op_name(cmd->op) ? journal_op_name(cmd->op) : "?", why);
+		return rc;
+	}
 	struct waiter *w = calloc(1, sizeof(*w));
 	if (!w) {
 		free(text);
@@ -273,25 +286,23 @@ static int submit_text(struct meta *m, char *text, uint64_t *data_id, char *err,
 	}
 	w->kind = W_PROPOSE;
 	w->data = text;
-	w->len = strlen(text);
+	w->len = len;
 	return submit_wait(m, w, data_id, err, errlen);
 }
 
-int meta_submit(struct meta *m, const cJSON *cmd, char *err, size_t errlen)
+int meta_submit(struct meta *m, const struct journal_cmd *cmd, char *err, size_t errlen)
 {
-	char *text = cJSON_PrintUnformatted(cmd);
-	if (!text)
-		return -ENOMEM;
-	return submit_text(m, text, NULL, err, errlen);
+	return submit_cmd(m, cmd, NULL, err, errlen);
 }
 
 int meta_alloc_data_id(struct meta *m, uint64_t *id, char *err, size_t errlen)
 {
-	char *text = strdup("{\"op\":\"alloc_data_id\"}");
-	if (!text)
+	struct journal_cmd *cmd = journal_new(JOURNAL_ALLOC_DATA_ID);
+	if (!cmd)
 		return -ENOMEM;
 	uint64_t got = 0;
-	int rc = submit_text(m, text, &got, err, errlen);
+	int rc = submit_cmd(m, cmd, &got, err, errlen);
+	journal_free(cmd);
 	if (!rc)
 		*id = got;
 	return rc;
@@ -351,13 +362,16 @@ int meta_add_master(struct meta *m, const struct peer *p, char *err, size_t errl
 		snprintf(err, errlen, "master %llu is already a member", (unsigned long long)p->id);
 		return -EEXIST;
 	}
-	cJSON *cmd = cJSON_CreateObject();
-	cJSON_AddStringToObject(cmd, "op", "master_set");
-	cJSON_AddNumberToObject(cmd, "id", (double)p->id);
-	cJSON_AddStringToObject(cmd, "raft_address", p->raft_address);
-	cJSON_AddStringToObject(cmd, "rest_url", p->rest_url);
+	struct journal_cmd *cmd = journal_new(JOURNAL_MASTER_SET);
+	if (!cmd)
+		return -ENOMEM;
+	cmd->u.master_set.id = p->id;
+	snprintf(cmd->u.master_set.raft_address, sizeof(cmd->u.master_set.raft_address), "%s",
+		 p->raft_address);
+	snprintf(cmd->u.master_set.rest_url, sizeof(cmd->u.master_set.rest_url), "%s",
+		 p->rest_url);
 	int rc = meta_submit(m, cmd, err, errlen);
-	cJSON_Delete(cmd);
+	journal_free(cmd);
 	if (rc)
 		return rc;
 	return conf_change(m, RAFT_CONF_ADD, p->id, err, errlen);
@@ -372,15 +386,16 @@ int meta_remove_master(struct meta *m, uint64_t id, char *err, size_t errlen)
 	int rc = conf_change(m, RAFT_CONF_REMOVE, id, err, errlen);
 	if (rc)
 		return rc;
-	cJSON *cmd = cJSON_CreateObject();
-	cJSON_AddStringToObject(cmd, "op", "master_del");
-	cJSON_AddNumberToObject(cmd, "id", (double)id);
-	char why[256];
+	struct journal_cmd *cmd = journal_new(JOURNAL_MASTER_DEL);
+	if (!cmd)
+		return 0; /* the address stays in the book, as below */
+	cmd->u.master_del.id = id;
+	char why[META_ERRLEN];
 	/* A leader that removed itself has stepped down: the entry stays in
 	 * the book, harmless (members are the configuration's voters). */
 	if (meta_submit(m, cmd, why, sizeof(why)))
 		log_info("master %llu removed; its address stays in the book: %s",
 			 (unsigned long long)id, why);
-	cJSON_Delete(cmd);
+	journal_free(cmd);
 	return 0;
 }

@@ -8,11 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct cJSON;
+struct journal_cmd;
 
 /*
  * The master's metadata service: the one way to change the namespace.
- * meta_submit serializes a command, replicates it through the Raft log
+ * meta_submit encodes a journal command (journal.h; one that would not
+ * decode is refused before it reaches the log), replicates it through the Raft log
  * (raft/, durable in <state_dir>/raft) and returns once this master has
  * applied it. A single master is a Raft group of one voter: there is one
  * code path. Callers never see the log.
@@ -84,10 +85,11 @@ void meta_close(struct meta *m);
 void meta_set_rest_url(struct meta *m, const char *url);
 
 /* Makes `cmd` durable on a quorum and applies it; returns the apply result
- * (0 or a negative errno with the reason in err), ST_ENOTLEADER (err says
- * who leads), -ETIMEDOUT, or -EIO when the node failed. cmd is not
- * consumed. */
-int meta_submit(struct meta *m, const struct cJSON *cmd, char *err, size_t errlen);
+ * (0 or a negative errno with the reason in err), -EINVAL when cmd does
+ * not encode (err names the field; nothing is proposed), ST_ENOTLEADER
+ * (err says who leads), -ETIMEDOUT, or -EIO when the node failed. cmd is
+ * not consumed. */
+int meta_submit(struct meta *m, const struct journal_cmd *cmd, char *err, size_t errlen);
 
 /* Reserves a content id (data_id) for a file a worker is about to write,
  * durably (an alloc_data_id command), so ids never repeat; the id is the

@@ -8,13 +8,13 @@
  * After the loop: leadership loss fails pending waiters, the address book
  * is seeded, a snapshot is taken every snapshot_every entries.
  */
+#include "daemon/master/journal.h"
 #include "daemon/master/meta_int.h"
 
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -275,13 +275,34 @@ static int apply_entries(struct meta *m, const struct raft_entry *ents, size_t n
 		struct ns_result res = { 0 };
 		int rc;
 		if (e->type == RAFT_ENTRY_NORMAL) {
-			/* A payload that does not parse still consumes its index. */
-			cJSON *cmd = cJSON_ParseWithLength((const char *)e->data, e->len);
+			/*
+			 * A committed entry this master cannot decode (a newer
+			 * format, damage) must not be skipped: the others may
+			 * apply it, and skipping would make this copy diverge.
+			 * Stop applying here; the index does not move.
+			 */
+			struct journal_cmd *cmd = NULL;
+			rc = journal_decode(e->data, e->len, &cmd, err, sizeof(err));
+			if (rc == -ENOMEM) {
+				log_error("raft: out of memory decoding entry %llu",
+					  (unsigned long long)e->index);
+				fatal = -ENOMEM;
+				break;
+			}
+			if (rc) {
+				log_error("raft: committed entry %llu (term %llu) cannot be decoded: "
+					  "%s; this master stops applying (its applied index stays "
+					  "%llu) rather than diverge from the others; a master that "
+					  "reads this journal format must apply it",
+					  (unsigned long long)e->index, (unsigned long long)e->term,
+					  err, (unsigned long long)applied);
+				fatal = -EBADMSG;
+				break;
+			}
 			rc = ns_apply(m->ns, e->index, cmd, &res, err, sizeof(err));
-			const cJSON *op = cJSON_GetObjectItemCaseSensitive(cmd, "op");
-			if (!rc && cJSON_IsString(op) && strncmp(op->valuestring, "master_", 7) == 0)
+			if (!rc && (cmd->op == JOURNAL_MASTER_SET || cmd->op == JOURNAL_MASTER_DEL))
 				meta_book_reload(m);
-			cJSON_Delete(cmd);
+			journal_free(cmd);
 		} else {
 			rc = ns_skip(m->ns, e->index, err, sizeof(err));
 			if (e->type == RAFT_ENTRY_CONFIG)
@@ -461,15 +482,22 @@ static void maybe_seed_book(struct meta *m)
 			waiting |= b->m.id == m->id; /* our REST URL is not known yet */
 			continue;
 		}
-		cJSON *cmd = cJSON_CreateObject();
-		cJSON_AddStringToObject(cmd, "op", "master_set");
-		cJSON_AddNumberToObject(cmd, "id", (double)b->m.id);
-		cJSON_AddStringToObject(cmd, "raft_address", b->m.raft_address);
-		cJSON_AddStringToObject(cmd, "rest_url", b->m.rest_url);
-		char *text = cJSON_PrintUnformatted(cmd);
-		cJSON_Delete(cmd);
+		struct journal_cmd *cmd = journal_new(JOURNAL_MASTER_SET);
+		char *text = NULL, why[META_ERRLEN];
+		size_t len = 0;
+		if (cmd) {
+			struct journal_master_set *ms = &cmd->u.master_set;
+			ms->id = b->m.id;
+			snprintf(ms->raft_address, sizeof(ms->raft_address), "%s",
+				 b->m.raft_address);
+			snprintf(ms->rest_url, sizeof(ms->rest_url), "%s", b->m.rest_url);
+			if (journal_encode(cmd, &text, &len, why, sizeof(why)))
+				log_warn("raft: master %llu stays out of the address book: %s",
+					 (unsigned long long)b->m.id, why);
+		}
+		journal_free(cmd);
 		if (text)
-			raft_propose(m->r, text, strlen(text), NULL);
+			raft_propose(m->r, text, len, NULL);
 		free(text);
 	}
 	pthread_mutex_unlock(&m->slock);

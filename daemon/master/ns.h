@@ -5,12 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct cJSON;
+struct journal_cmd;
 
 /*
  * The namespace state machine: inodes and the mount table in SQLite (WAL).
- * Every mutation is a journal command (a JSON object, see docs/namespace.md)
- * applied by ns_apply, which is deterministic: it reads no clock and no
+ * Every mutation is a journal command (journal.h; the replicated format is
+ * docs/namespace.md) applied by ns_apply, which is deterministic: it reads no clock and no
  * randomness (times and ids come in the command or from the database), so
  * the same command log gives the same database on every master.
  *
@@ -67,10 +67,12 @@ int ns_open(const char *db_path, struct ns **out, char *err, size_t errlen);
 void ns_close(struct ns *ns);
 uint64_t ns_applied_index(struct ns *ns);
 
-/* Applies command `cmd` as log entry `index` (must be applied+1). res (may
- * be NULL) gets what the command allocated; it is zeroed first. */
-int ns_apply(struct ns *ns, uint64_t index, const struct cJSON *cmd, struct ns_result *res,
-	     char *err, size_t errlen);
+/* Applies command `cmd` (decoded by journal_decode, so well formed) as log
+ * entry `index` (must be applied+1). res (may be NULL) gets what the
+ * command allocated; it is zeroed first. A NULL cmd or one outside the
+ * command table is -EINVAL and consumes nothing. */
+int ns_apply(struct ns *ns, uint64_t index, const struct journal_cmd *cmd,
+	     struct ns_result *res, char *err, size_t errlen);
 
 /* Consumes log entry `index` (applied+1) without a command: the Raft
  * log's NOOP and configuration entries. */

@@ -1,10 +1,10 @@
 /* The namespace state machine's apply function: one deterministic step per
  * journal (or Raft log) entry. See ns.h for the contract. */
+#include "daemon/master/journal.h"
 #include "daemon/master/ns_int.h"
 
 #include "lib/path.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,28 +12,20 @@
 
 struct apply {
 	struct ns *ns;
-	const cJSON *cmd;
+	const struct journal_cmd *cmd;
 	struct ns_result *res;
 	char *err;
 	size_t errlen;
 };
 
-static const char *cmd_str(const cJSON *cmd, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cmd, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int64_t cmd_int(const cJSON *cmd, const char *key, int64_t def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cmd, key);
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
-}
-
-static bool cmd_bool(const cJSON *cmd, const char *key)
-{
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cmd, key));
-}
+/* What a file's content is, from put_file, sync_entry or a sync_dir item. */
+struct file_attrs {
+	uint64_t length;
+	int64_t mtime_ms;
+	const char *fingerprint;
+	uint64_t data_id; /* 0: none given */
+	const char *etag; /* NULL: none given */
+};
 
 /* data_id 0: the new inode's own id names its first content. */
 static int insert_inode(struct ns *ns, uint64_t parent, const char *name, bool is_dir,
@@ -142,34 +134,11 @@ static int lookup_parent(struct apply *a, const char *path, struct ns_inode *par
 	return rc;
 }
 
-static int need_path(struct apply *a, const char *key, const char **out)
-{
-	char norm[PATH_MAX_LEN + 1];
-	const char *p = cmd_str(a->cmd, key);
-	if (!p) {
-		snprintf(a->err, a->errlen, "command lacks '%s'", key);
-		return -EINVAL;
-	}
-	/* Commands carry normal paths; refuse anything else outright. */
-	if (path_normalize(p, strlen(p), norm, sizeof(norm), a->err, a->errlen) ||
-	    strcmp(norm, p) != 0) {
-		snprintf(a->err, a->errlen, "command path '%s' is not normal", p);
-		return -EINVAL;
-	}
-	*out = p;
-	return 0;
-}
-
 static int apply_mount(struct apply *a)
 {
-	const char *path, *uri = cmd_str(a->cmd, "uri");
-	int rc = need_path(a, "path", &path);
-	if (rc)
-		return rc;
-	if (!uri) {
-		snprintf(a->err, a->errlen, "mount command lacks 'uri'");
-		return -EINVAL;
-	}
+	const struct journal_mount *c = &a->cmd->u.mount;
+	const char *path = c->path;
+	int rc;
 	if (ns_is_mount(a->ns, path)) {
 		snprintf(a->err, a->errlen, "'%s' is already a mount point", path);
 		return -EEXIST;
@@ -185,9 +154,8 @@ static int apply_mount(struct apply *a)
 			 path);
 		return -ENOTEMPTY;
 	}
-	int64_t now = cmd_int(a->cmd, "time_ms", 0);
 	if (rc == -ENOENT) {
-		rc = make_dirs(a, path, now, &n);
+		rc = make_dirs(a, path, c->time_ms, &n);
 		if (rc)
 			return rc;
 	} else if (rc) {
@@ -196,28 +164,23 @@ static int apply_mount(struct apply *a)
 	rc = exec1(a->ns, ST_SET_SYNCED, (int64_t)n.id, 0);
 	if (rc)
 		return rc;
-	const cJSON *opts = cJSON_GetObjectItemCaseSensitive(a->cmd, "options");
-	char *opts_text = cJSON_PrintUnformatted(opts && cJSON_IsObject(opts) ? opts : NULL);
 	sqlite3_stmt *s = ns_stmt(a->ns, ST_INSERT_MOUNT);
 	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, uri, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 3, cmd_bool(a->cmd, "readonly"));
-	sqlite3_bind_text(s, 4, opts_text ? opts_text : "{}", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, cmd_int(a->cmd, "block_size", 4 << 20));
-	sqlite3_bind_int64(s, 6, cmd_int(a->cmd, "sync_interval_ms", -1));
-	sqlite3_bind_int64(s, 7, now);
+	sqlite3_bind_text(s, 2, c->uri, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, c->readonly);
+	sqlite3_bind_text(s, 4, c->options ? c->options : "{}", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, c->block_size);
+	sqlite3_bind_int64(s, 6, c->sync_interval_ms);
+	sqlite3_bind_int64(s, 7, c->time_ms);
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_reset(s);
-	free(opts_text);
 	return rc;
 }
 
 static int apply_unmount(struct apply *a)
 {
-	const char *path;
-	int rc = need_path(a, "path", &path);
-	if (rc)
-		return rc;
+	const char *path = a->cmd->u.unmount.path;
+	int rc;
 	if (!ns_is_mount(a->ns, path)) {
 		snprintf(a->err, a->errlen, "'%s' is not a mount point", path);
 		return -ENOENT;
@@ -253,20 +216,18 @@ static int apply_unmount(struct apply *a)
 
 static int apply_mkdir(struct apply *a)
 {
-	const char *path;
-	int rc = need_path(a, "path", &path);
-	if (rc)
-		return rc;
-	int64_t now = cmd_int(a->cmd, "time_ms", 0);
+	const struct journal_mkdir *c = &a->cmd->u.mkdir;
+	const char *path = c->path;
+	int64_t now = c->time_ms;
 	struct ns_inode n;
-	rc = ns_lookup(a->ns, path, &n);
+	int rc = ns_lookup(a->ns, path, &n);
 	if (rc == 0) {
-		if (n.is_dir && cmd_bool(a->cmd, "parents"))
+		if (n.is_dir && c->parents)
 			return 0;
 		snprintf(a->err, a->errlen, "'%s' already exists", path);
 		return -EEXIST;
 	}
-	if (cmd_bool(a->cmd, "parents"))
+	if (c->parents)
 		return make_dirs(a, path, now, &n);
 	struct ns_inode parent;
 	rc = lookup_parent(a, path, &parent);
@@ -290,9 +251,10 @@ static int set_etag(struct ns *ns, uint64_t id, const char *etag)
 
 /* Creates or updates the file at path with the command's attributes;
  * parents are created as (not yet synced) directories. */
-static int upsert_file(struct apply *a, const char *path, const cJSON *attrs, int64_t synced)
+static int upsert_file(struct apply *a, const char *path, const struct file_attrs *attrs,
+		       int64_t now)
 {
-	int64_t now = cmd_int(a->cmd, "time_ms", 0);
+	int64_t synced = now;
 	char ppath[PATH_MAX_LEN + 1];
 	if (path_parent(path, ppath, sizeof(ppath))) {
 		snprintf(a->err, a->errlen, "'/' is a directory");
@@ -302,18 +264,18 @@ static int upsert_file(struct apply *a, const char *path, const cJSON *attrs, in
 	int rc = make_dirs(a, ppath, now, &parent);
 	if (rc)
 		return rc;
-	uint64_t length = (uint64_t)cmd_int(attrs, "length", 0);
-	int64_t mtime = cmd_int(attrs, "mtime_ms", now);
-	const char *fp = cmd_str(attrs, "fingerprint");
+	uint64_t length = attrs->length;
+	int64_t mtime = attrs->mtime_ms;
+	const char *fp = attrs->fingerprint;
 	/* A worker that wrote the content names it (its blocks are cached
 	 * under that id already). */
-	int64_t given = cmd_int(attrs, "data_id", 0);
+	int64_t given = (int64_t)attrs->data_id;
 	rc = ns_child(a->ns, parent.id, path_basename(path), strlen(path_basename(path)), &n);
 	if (rc == -ENOENT) {
 		uint64_t id;
 		rc = insert_inode(a->ns, parent.id, path_basename(path), false, length, mtime, fp,
 				  synced, given, &id);
-		return rc ? rc : set_etag(a->ns, id, cmd_str(attrs, "etag"));
+		return rc ? rc : set_etag(a->ns, id, attrs->etag);
 	}
 	if (rc)
 		return rc;
@@ -344,7 +306,7 @@ static int upsert_file(struct apply *a, const char *path, const cJSON *attrs, in
 	/* The etag (an S3 client's MD5) belongs to the content it came with:
 	 * a sync that finds the same content keeps it, new content without
 	 * one clears it. */
-	const char *etag = cmd_str(attrs, "etag");
+	const char *etag = attrs->etag;
 	if (etag || (int64_t)n.data_id != data_id)
 		rc = set_etag(a->ns, n.id, etag);
 	return rc;
@@ -352,19 +314,18 @@ static int upsert_file(struct apply *a, const char *path, const cJSON *attrs, in
 
 static int apply_put_file(struct apply *a)
 {
-	const char *path;
-	int rc = need_path(a, "path", &path);
-	return rc ? rc : upsert_file(a, path, a->cmd, cmd_int(a->cmd, "time_ms", 0));
+	const struct journal_put_file *c = &a->cmd->u.put_file;
+	struct file_attrs fa = { .length = c->length, .mtime_ms = c->mtime_ms,
+				 .fingerprint = c->fingerprint, .data_id = c->data_id,
+				 .etag = c->etag[0] ? c->etag : NULL };
+	return upsert_file(a, c->path, &fa, c->time_ms);
 }
 
 static int apply_delete(struct apply *a)
 {
-	const char *path;
-	int rc = need_path(a, "path", &path);
-	if (rc)
-		return rc;
+	const char *path = a->cmd->u.delete.path;
 	struct ns_inode n;
-	rc = ns_lookup(a->ns, path, &n);
+	int rc = ns_lookup(a->ns, path, &n);
 	if (rc) {
 		snprintf(a->err, a->errlen, "'%s' does not exist", path);
 		return rc == -ENOTDIR ? -ENOENT : rc;
@@ -376,7 +337,7 @@ static int apply_delete(struct apply *a)
 			 path);
 		return -EBUSY;
 	}
-	if (n.is_dir && !cmd_bool(a->cmd, "recursive") && count_children(a->ns, n.id) > 0) {
+	if (n.is_dir && !a->cmd->u.delete.recursive && count_children(a->ns, n.id) > 0) {
 		snprintf(a->err, a->errlen, "directory '%s' is not empty", path);
 		return -ENOTEMPTY;
 	}
@@ -385,14 +346,9 @@ static int apply_delete(struct apply *a)
 
 static int apply_rename(struct apply *a)
 {
-	const char *src, *dst;
-	int rc = need_path(a, "src", &src);
-	if (!rc)
-		rc = need_path(a, "dst", &dst);
-	if (rc)
-		return rc;
+	const char *src = a->cmd->u.rename.src, *dst = a->cmd->u.rename.dst;
 	struct ns_inode n, parent, existing;
-	rc = ns_lookup(a->ns, src, &n);
+	int rc = ns_lookup(a->ns, src, &n);
 	if (rc) {
 		snprintf(a->err, a->errlen, "'%s' does not exist", src);
 		return -ENOENT;
@@ -414,7 +370,7 @@ static int apply_rename(struct apply *a)
 	rc = lookup_parent(a, dst, &parent);
 	if (rc)
 		return rc;
-	int64_t now = cmd_int(a->cmd, "time_ms", 0);
+	int64_t now = a->cmd->u.rename.time_ms;
 	sqlite3_stmt *s = ns_stmt(a->ns, ST_SET_PARENT);
 	sqlite3_bind_int64(s, 1, (int64_t)n.id);
 	sqlite3_bind_int64(s, 2, (int64_t)parent.id);
@@ -427,7 +383,7 @@ static int apply_rename(struct apply *a)
 
 struct sync_ctx {
 	struct apply *a;
-	const cJSON *entries;
+	const struct journal_sync_dir *c;
 	char dir_path[PATH_MAX_LEN + 1];
 	int rc;
 };
@@ -437,12 +393,9 @@ struct sync_ctx {
 static int prune_fn(void *arg, const struct ns_inode *c)
 {
 	struct sync_ctx *s = arg;
-	const cJSON *e;
-	cJSON_ArrayForEach(e, s->entries)
-	{
-		const char *name = cmd_str(e, "name");
-		if (name && strcmp(name, c->name) == 0 &&
-		    cmd_bool(e, "is_dir") == c->is_dir)
+	for (size_t i = 0; i < s->c->nentries; i++) {
+		const struct journal_sync_item *e = &s->c->entries[i];
+		if (strcmp(e->name, c->name) == 0 && e->is_dir == c->is_dir)
 			return 0;
 	}
 	char cpath[PATH_MAX_LEN + 1];
@@ -456,46 +409,36 @@ static int prune_fn(void *arg, const struct ns_inode *c)
 
 static int apply_sync_dir(struct apply *a)
 {
-	const char *path;
-	int rc = need_path(a, "path", &path);
-	if (rc)
-		return rc;
-	const cJSON *entries = cJSON_GetObjectItemCaseSensitive(a->cmd, "entries");
-	if (!cJSON_IsArray(entries)) {
-		snprintf(a->err, a->errlen, "sync_dir command lacks 'entries'");
-		return -EINVAL;
-	}
-	int64_t now = cmd_int(a->cmd, "time_ms", 0);
+	const struct journal_sync_dir *c = &a->cmd->u.sync_dir;
+	const char *path = c->path;
+	int64_t now = c->time_ms;
 	struct ns_inode dir;
-	rc = make_dirs(a, path, now, &dir);
+	int rc = make_dirs(a, path, now, &dir);
 	if (rc)
 		return rc;
-	struct sync_ctx s = { .a = a, .entries = entries };
+	struct sync_ctx s = { .a = a, .c = c };
 	snprintf(s.dir_path, sizeof(s.dir_path), "%s", path);
 	rc = ns_list(a->ns, dir.id, NULL, 0, prune_fn, &s);
 	if (rc)
 		return rc;
-	const cJSON *e;
-	cJSON_ArrayForEach(e, entries)
-	{
-		const char *name = cmd_str(e, "name");
-		char err[128];
-		if (!name || path_check_name(name, strlen(name), err, sizeof(err)))
-			continue; /* a UFS name strata cannot represent is skipped */
-		struct ns_inode c;
-		int crc = ns_child(a->ns, dir.id, name, strlen(name), &c);
+	for (size_t i = 0; i < c->nentries; i++) {
+		const struct journal_sync_item *e = &c->entries[i];
+		const char *name = e->name; /* a valid name: journal_decode checked */
+		struct ns_inode child;
+		int crc = ns_child(a->ns, dir.id, name, strlen(name), &child);
 		/* A directory still here after pruning is the same directory, or
 		 * holds a mount point, which hides a store entry of its name. */
-		if (crc == 0 && c.is_dir)
+		if (crc == 0 && child.is_dir)
 			continue;
-		if (cmd_bool(e, "is_dir")) {
-			rc = insert_inode(a->ns, dir.id, name, true, 0, cmd_int(e, "mtime_ms", now),
-					  "", 0, 0, NULL);
+		if (e->is_dir) {
+			rc = insert_inode(a->ns, dir.id, name, true, 0, e->mtime_ms, "", 0, 0, NULL);
 		} else {
 			char cpath[PATH_MAX_LEN + 1];
 			if (path_join(path, name, cpath, sizeof(cpath)))
 				continue;
-			rc = upsert_file(a, cpath, e, now);
+			struct file_attrs fa = { .length = e->length, .mtime_ms = e->mtime_ms,
+						 .fingerprint = e->fingerprint };
+			rc = upsert_file(a, cpath, &fa, now);
 		}
 		if (rc)
 			return rc;
@@ -505,22 +448,21 @@ static int apply_sync_dir(struct apply *a)
 
 static int apply_sync_entry(struct apply *a)
 {
-	const char *path;
-	int rc = need_path(a, "path", &path);
-	if (rc)
-		return rc;
-	int64_t now = cmd_int(a->cmd, "time_ms", 0);
+	const struct journal_sync_entry *c = &a->cmd->u.sync_entry;
+	const char *path = c->path;
+	int64_t now = c->time_ms;
+	int rc;
 	struct ns_inode n;
 	int found = ns_lookup(a->ns, path, &n) == 0;
-	if (!cmd_bool(a->cmd, "exists")) {
+	if (!c->exists) {
 		if (!found || n.is_mount_point || ns_mounts_below(a->ns, path, NULL, 0) > 0)
 			return 0;
 		return delete_tree(a->ns, n.id);
 	}
-	if (cmd_bool(a->cmd, "is_dir")) {
+	if (c->is_dir) {
 		if (found && !n.is_dir && (rc = delete_tree(a->ns, n.id)))
 			return rc;
-		return make_dirs(a, path, cmd_int(a->cmd, "mtime_ms", now), &n);
+		return make_dirs(a, path, c->mtime_ms, &n);
 	}
 	if (found && n.is_dir) {
 		if (n.is_mount_point || ns_mounts_below(a->ns, path, NULL, 0) > 0)
@@ -528,7 +470,9 @@ static int apply_sync_entry(struct apply *a)
 		if ((rc = delete_tree(a->ns, n.id)))
 			return rc;
 	}
-	return upsert_file(a, path, a->cmd, now);
+	struct file_attrs fa = { .length = c->length, .mtime_ms = c->mtime_ms,
+				 .fingerprint = c->fingerprint };
+	return upsert_file(a, path, &fa, now);
 }
 
 /* Reserves an id from the inode counter for content a worker is about to
@@ -543,19 +487,15 @@ static int apply_alloc_data_id(struct apply *a)
 	return rc;
 }
 
-/* The address book: {"op":"master_set","id","raft_address","rest_url"}. */
+/* The address book (id, raft_address, rest_url: journal_decode checked
+ * them). */
 static int apply_master_set(struct apply *a)
 {
-	int64_t id = cmd_int(a->cmd, "id", 0);
-	const char *raft = cmd_str(a->cmd, "raft_address"), *rest = cmd_str(a->cmd, "rest_url");
-	if (id <= 0 || !raft || !*raft || !rest || !*rest) {
-		snprintf(a->err, a->errlen, "master_set needs id, raft_address and rest_url");
-		return -EINVAL;
-	}
+	const struct journal_master_set *c = &a->cmd->u.master_set;
 	sqlite3_stmt *s = ns_stmt(a->ns, ST_SET_MASTER);
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_text(s, 2, raft, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, rest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 1, (int64_t)c->id);
+	sqlite3_bind_text(s, 2, c->raft_address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, c->rest_url, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_reset(s);
 	return rc;
@@ -563,13 +503,8 @@ static int apply_master_set(struct apply *a)
 
 static int apply_master_del(struct apply *a)
 {
-	int64_t id = cmd_int(a->cmd, "id", 0);
-	if (id <= 0) {
-		snprintf(a->err, a->errlen, "master_del needs id");
-		return -EINVAL;
-	}
 	sqlite3_stmt *s = ns_stmt(a->ns, ST_DEL_MASTER);
-	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 1, (int64_t)a->cmd->u.master_del.id);
 	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_reset(s);
 	return rc;
@@ -580,24 +515,27 @@ uint64_t ns_next_id(struct ns *ns)
 	return (uint64_t)ns_meta_get(ns, "next_inode");
 }
 
-int ns_apply(struct ns *ns, uint64_t index, const cJSON *cmd, struct ns_result *res,
-	     char *err, size_t errlen)
+/* The apply half of the command table (journal.h): one function per op. */
+static int (*const g_apply[JOURNAL_OP_COUNT])(struct apply *a) = {
+#define APPLY_(up, low) [JOURNAL_##up] = apply_##low,
+	JOURNAL_OPS(APPLY_)
+#undef APPLY_
+};
+
+int ns_apply(struct ns *ns, uint64_t index, const struct journal_cmd *cmd,
+	     struct ns_result *res, char *err, size_t errlen)
 {
 	struct ns_result ignored;
 	if (!res)
 		res = &ignored;
 	memset(res, 0, sizeof(*res));
-	static const struct {
-		const char *op;
-		int (*fn)(struct apply *a);
-	} ops[] = {
-		{ "mount", apply_mount },	{ "unmount", apply_unmount },
-		{ "mkdir", apply_mkdir },	{ "put_file", apply_put_file },
-		{ "delete", apply_delete },	{ "rename", apply_rename },
-		{ "sync_dir", apply_sync_dir }, { "sync_entry", apply_sync_entry },
-		{ "alloc_data_id", apply_alloc_data_id },
-		{ "master_set", apply_master_set },	{ "master_del", apply_master_del },
-	};
+	*err = '\0';
+	if (!cmd || !journal_op_name(cmd->op)) {
+		/* A caller bug, not a command: the index stays where it is. */
+		snprintf(err, errlen, "entry %llu: not a journal command",
+			 (unsigned long long)index);
+		return -EINVAL;
+	}
 	if (index != ns->applied + 1) {
 		snprintf(err, errlen, "entry %llu applied out of order (applied %llu)",
 			 (unsigned long long)index, (unsigned long long)ns->applied);
@@ -606,16 +544,8 @@ int ns_apply(struct ns *ns, uint64_t index, const cJSON *cmd, struct ns_result *
 	if (sqlite3_exec(ns->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return ns_db_err(ns, err, errlen, "begin");
 	struct apply a = { .ns = ns, .cmd = cmd, .res = res, .err = err, .errlen = errlen };
-	const char *op = cmd_str(cmd, "op");
-	int rc = -EINVAL;
-	snprintf(err, errlen, "unknown command '%s'", op ? op : "(none)");
-	for (size_t i = 0; op && i < sizeof(ops) / sizeof(ops[0]); i++) {
-		if (strcmp(op, ops[i].op) == 0) {
-			err[0] = '\0';
-			rc = ops[i].fn(&a);
-			break;
-		}
-	}
+	const char *op = journal_op_name(cmd->op);
+	int rc = g_apply[cmd->op](&a);
 	if (rc == -EIO && !*err)
 		ns_db_err(ns, err, errlen, op);
 	/* A failed command leaves no trace but the index it consumed. */

@@ -5,12 +5,14 @@
  * survives restarts from disk (log replay, snapshots, a lost namespace.db,
  * a torn log tail); a raft directory lost under a database is refused;
  * a master that cannot lead answers ST_ENOTLEADER, and a leader that
- * cannot commit times out and then steps down. */
+ * cannot commit times out and then steps down. Malformed commands never
+ * reach the log; a committed entry that does not decode stops the apply. */
+#include "daemon/master/journal.h"
 #include "daemon/master/meta.h"
 
 #include "lib/err.h"
+#include "raft/storage.h"
 
-#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -69,20 +71,30 @@ static struct meta *open_meta(const char *dir, uint64_t snapshot_every)
 	return m;
 }
 
-static int submit_json(struct meta *m, const char *json, char *err, size_t errlen)
+/* A mkdir command of path (NULL when out of memory). */
+static struct journal_cmd *mkdir_cmd(const char *path)
 {
-	cJSON *cmd = cJSON_Parse(json);
+	struct journal_cmd *cmd = journal_new(JOURNAL_MKDIR);
+	if (cmd) {
+		snprintf(cmd->u.mkdir.path, sizeof(cmd->u.mkdir.path), "%s", path);
+		cmd->u.mkdir.time_ms = 1;
+	}
+	return cmd;
+}
+
+static int submit_mkdir(struct meta *m, const char *path, char *err, size_t errlen)
+{
+	struct journal_cmd *cmd = mkdir_cmd(path);
 	assert_non_null(cmd);
 	int rc = meta_submit(m, cmd, err, errlen);
-	cJSON_Delete(cmd);
+	journal_free(cmd);
 	return rc;
 }
 
 static void mkdir_ok(struct meta *m, const char *path)
 {
-	char json[256], err[512] = "";
-	snprintf(json, sizeof(json), "{\"op\":\"mkdir\",\"path\":\"%s\",\"time_ms\":1}", path);
-	int rc = submit_json(m, json, err, sizeof(err));
+	char err[512] = "";
+	int rc = submit_mkdir(m, path, err, sizeof(err));
 	if (rc)
 		print_error("mkdir %s: %d %s\n", path, rc, err);
 	assert_int_equal(rc, 0);
@@ -110,16 +122,16 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	for (int i = 0; i < PER_THREAD; i++) {
-		char json[128], path[64], err[512] = "";
+		char path[64], err[512] = "";
 		snprintf(path, sizeof(path), "/t%d-%d", w->t, i);
-		snprintf(json, sizeof(json), "{\"op\":\"mkdir\",\"path\":\"%s\",\"time_ms\":1}", path);
-		cJSON *cmd = cJSON_Parse(json);
-		if (meta_submit(w->m, cmd, err, sizeof(err)) != 0)
+		struct journal_cmd *cmd = mkdir_cmd(path);
+		if (!cmd || meta_submit(w->m, cmd, err, sizeof(err)) != 0)
 			w->fails++;
 		err[0] = '\0';
-		if (meta_submit(w->m, cmd, err, sizeof(err)) != -EEXIST || !strstr(err, path))
+		if (!cmd || meta_submit(w->m, cmd, err, sizeof(err)) != -EEXIST ||
+		    !strstr(err, path))
 			w->fails++;
-		cJSON_Delete(cmd);
+		journal_free(cmd);
 		if (meta_alloc_data_id(w->m, &w->ids[i], err, sizeof(err)) != 0)
 			w->fails++;
 	}
@@ -183,19 +195,77 @@ static void test_concurrent_submit_and_restart(void **state)
 	meta_close(m);
 }
 
-static void test_bad_commands_consume_their_entry(void **state)
+/* Commands that would not decode are refused before they are proposed:
+ * the error names the field, and the log does not grow. A command that
+ * decodes but fails (the path exists) still consumes its entry. */
+static void test_malformed_commands_never_reach_the_log(void **state)
 {
 	struct fixture *f = *state;
 	struct meta *m = open_meta(f->dir, 0);
-	char err[512] = "";
-	uint64_t before = meta_applied_index(m);
-	assert_int_equal(submit_json(m, "{\"op\":\"nope\"}", err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "unknown command 'nope'"));
-	assert_int_equal(submit_json(m, "{\"op\":\"mkdir\",\"path\":\"/a/../b\"}", err,
-				     sizeof(err)), -EINVAL);
-	assert_int_equal(meta_applied_index(m), before + 2);
 	mkdir_ok(m, "/ok");
+	struct meta_status st;
+	meta_status(m, &st);
+	uint64_t last = st.last_index, applied = meta_applied_index(m);
+	char err[512] = "";
+	assert_int_equal(submit_mkdir(m, "/a/../b", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "refused a malformed 'mkdir' command"));
+	assert_non_null(strstr(err, "field 'path'"));
+	struct journal_cmd *cmd = journal_new(JOURNAL_OP_COUNT);
+	assert_int_equal(meta_submit(m, cmd, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "field 'op'"));
+	journal_free(cmd);
+	cmd = journal_new(JOURNAL_MASTER_SET);
+	snprintf(cmd->u.master_set.raft_address, sizeof(cmd->u.master_set.raft_address), "h:1");
+	snprintf(cmd->u.master_set.rest_url, sizeof(cmd->u.master_set.rest_url), "http://h:2");
+	assert_int_equal(meta_submit(m, cmd, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "field 'id'"));
+	journal_free(cmd);
+	meta_status(m, &st);
+	assert_int_equal(st.last_index, last);
+	assert_int_equal(meta_applied_index(m), applied);
+	assert_int_equal(submit_mkdir(m, "/ok", err, sizeof(err)), -EEXIST);
+	assert_int_equal(meta_applied_index(m), applied + 1);
 	meta_close(m);
+}
+
+/* A committed entry this master cannot decode (here a newer format
+ * version, written into its log as a newer leader would have): it stops
+ * applying before it, fails instead of skipping it, and stays failed
+ * across a restart; its applied index does not move. */
+static void test_undecodable_entry_stops_apply(void **state)
+{
+	struct fixture *f = *state;
+	struct meta *m = open_meta(f->dir, 0);
+	mkdir_ok(m, "/before");
+	meta_close(m);
+
+	char rdir[100], err[512] = "";
+	snprintf(rdir, sizeof(rdir), "%s/raft", f->dir);
+	struct raft_storage *rs = NULL;
+	struct raft_storage_boot sb;
+	assert_int_equal(raft_storage_open(rdir, NULL, &rs, &sb, err, sizeof(err)), 0);
+	uint64_t last = sb.nentries ? sb.entries[sb.nentries - 1].index : sb.snapshot.index;
+	uint64_t term = sb.hs.term;
+	raft_storage_boot_free(&sb);
+	static const char newer[] = "{\"v\":2,\"op\":\"mkdir\",\"path\":\"/after\","
+				    "\"parents\":false,\"time_ms\":\"1\"}";
+	struct raft_entry e = { .term = term, .index = last + 1, .type = RAFT_ENTRY_NORMAL,
+				.len = strlen(newer), .data = (uint8_t *)newer };
+	assert_int_equal(raft_storage_append(rs, &e, 1), 0);
+	raft_storage_close(rs);
+
+	for (int round = 0; round < 2; round++) {
+		m = open_meta(f->dir, 0);
+		struct meta_status st;
+		meta_status(m, &st);
+		assert_true(st.failed);
+		assert_int_equal(meta_applied_index(m), last);
+		assert_true(exists(m, "/before"));
+		assert_false(exists(m, "/after"));
+		assert_int_equal(submit_mkdir(m, "/later", err, sizeof(err)), -EIO);
+		assert_int_equal(meta_applied_index(m), last);
+		meta_close(m);
+	}
 }
 
 static bool file_exists(const char *dir, const char *name)
@@ -293,8 +363,7 @@ static void test_not_leader(void **state)
 	struct meta *m = NULL;
 	char err[1024] = "";
 	assert_int_equal(meta_open(&o, &m, err, sizeof(err)), 0);
-	assert_int_equal(submit_json(m, "{\"op\":\"mkdir\",\"path\":\"/x\"}", err, sizeof(err)),
-			 ST_ENOTLEADER);
+	assert_int_equal(submit_mkdir(m, "/x", err, sizeof(err)), ST_ENOTLEADER);
 	assert_non_null(strstr(err, "master 1 is a follower and knows no leader"));
 	uint64_t id;
 	assert_int_equal(meta_alloc_data_id(m, &id, err, sizeof(err)), ST_ENOTLEADER);
@@ -341,8 +410,7 @@ static void test_add_unreachable_times_out(void **state)
 		usleep(20000);
 	}
 	assert_string_not_equal(st.role, "leader");
-	assert_int_equal(submit_json(m, "{\"op\":\"mkdir\",\"path\":\"/x\"}", err, sizeof(err)),
-			 ST_ENOTLEADER);
+	assert_int_equal(submit_mkdir(m, "/x", err, sizeof(err)), ST_ENOTLEADER);
 	meta_close(m);
 }
 
@@ -350,7 +418,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_concurrent_submit_and_restart, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_commands_consume_their_entry, setup,
+		cmocka_unit_test_setup_teardown(test_malformed_commands_never_reach_the_log, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_undecodable_entry_stops_apply, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_snapshots_lost_db_and_torn_tail, setup,
 						teardown),

@@ -1,0 +1,187 @@
+#ifndef STRATA_MASTER_JOURNAL_H
+#define STRATA_MASTER_JOURNAL_H
+
+#include "daemon/master/ns.h"
+#include "lib/path.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Journal commands: the one replicated format of the namespace (every
+ * Raft log entry of type NORMAL holds one). docs/namespace.md documents
+ * the wire form field by field; in short it is one JSON object
+ *
+ *   {"v":1,"op":"put_file","path":"/a/f","time_ms":"1700000000000",...}
+ *
+ * where every integer but the version is a decimal string, so 64-bit ids
+ * and times travel exactly (cJSON keeps numbers as doubles).
+ *
+ * Decoding is strict: an unknown op or field, a missing or mistyped field,
+ * another version, an out-of-range value, a path that is not normal or
+ * bytes after the object are refused with a message naming the field.
+ * Encoding runs the same decoder over what it printed, so a command that
+ * could not be decoded is refused before it is proposed.
+ *
+ * Adding a command: one X row in JOURNAL_OPS, its struct in the union of
+ * struct journal_cmd, its field list in journal.c, and apply_<name> in
+ * ns_apply.c (the build fails while one of them is missing).
+ */
+
+#define JOURNAL_VERSION 1
+
+#define JOURNAL_OPS(X)                       \
+	X(MOUNT, mount)                      \
+	X(UNMOUNT, unmount)                  \
+	X(MKDIR, mkdir)                      \
+	X(PUT_FILE, put_file)                \
+	X(DELETE, delete)                    \
+	X(RENAME, rename)                    \
+	X(SYNC_DIR, sync_dir)                \
+	X(SYNC_ENTRY, sync_entry)            \
+	X(ALLOC_DATA_ID, alloc_data_id)      \
+	X(MASTER_SET, master_set)            \
+	X(MASTER_DEL, master_del)
+
+enum journal_op {
+	JOURNAL_OP_NONE = 0,
+#define JOURNAL_ENUM_(up, low) JOURNAL_##up,
+	JOURNAL_OPS(JOURNAL_ENUM_)
+#undef JOURNAL_ENUM_
+	JOURNAL_OP_COUNT
+};
+
+#define JOURNAL_URI_MAX 2047
+#define JOURNAL_OPTIONS_MAX 8191 /* bytes of the options object's JSON text */
+#define JOURNAL_ETAG_MAX 47
+
+struct journal_mount {
+	char path[PATH_MAX_LEN + 1];
+	char uri[JOURNAL_URI_MAX + 1];
+	bool readonly;
+	char *options; /* JSON object of strings (owned; NULL: "{}") */
+	int64_t block_size;
+	int64_t sync_interval_ms; /* -1 never, 0 always, else period */
+	int64_t time_ms;
+};
+
+struct journal_unmount {
+	char path[PATH_MAX_LEN + 1];
+};
+
+struct journal_mkdir {
+	char path[PATH_MAX_LEN + 1];
+	bool parents;
+	int64_t time_ms;
+};
+
+struct journal_put_file {
+	char path[PATH_MAX_LEN + 1];
+	int64_t time_ms;
+	uint64_t length;
+	int64_t mtime_ms;
+	char fingerprint[NS_FP_MAX];
+	uint64_t data_id;                /* 0: none (the master picks) */
+	char etag[JOURNAL_ETAG_MAX + 1]; /* "": none */
+};
+
+struct journal_delete {
+	char path[PATH_MAX_LEN + 1];
+	bool recursive;
+};
+
+struct journal_rename {
+	char src[PATH_MAX_LEN + 1];
+	char dst[PATH_MAX_LEN + 1];
+	int64_t time_ms;
+};
+
+/* One entry of a store listing. */
+struct journal_sync_item {
+	char name[PATH_NAME_MAX + 1];
+	bool is_dir;
+	uint64_t length;
+	int64_t mtime_ms;
+	char fingerprint[NS_FP_MAX];
+};
+
+struct journal_sync_dir {
+	char path[PATH_MAX_LEN + 1];
+	int64_t time_ms;
+	struct journal_sync_item *entries; /* owned */
+	size_t nentries, cap;
+};
+
+struct journal_sync_entry {
+	char path[PATH_MAX_LEN + 1];
+	int64_t time_ms;
+	bool exists;
+	/* Only with exists; all zero otherwise. */
+	bool is_dir;
+	uint64_t length;
+	int64_t mtime_ms;
+	char fingerprint[NS_FP_MAX];
+};
+
+struct journal_master_set {
+	uint64_t id;
+	char raft_address[280];
+	char rest_url[320];
+};
+
+struct journal_master_del {
+	uint64_t id;
+};
+
+/* alloc_data_id has no fields. */
+struct journal_cmd {
+	enum journal_op op;
+	union {
+		struct journal_mount mount;
+		struct journal_unmount unmount;
+		struct journal_mkdir mkdir;
+		struct journal_put_file put_file;
+		struct journal_delete delete;
+		struct journal_rename rename;
+		struct journal_sync_dir sync_dir;
+		struct journal_sync_entry sync_entry;
+		struct journal_master_set master_set;
+		struct journal_master_del master_del;
+	} u;
+};
+
+/* A zeroed command of type op; NULL when out of memory. Free with
+ * journal_free (commands are big: paths are inline). */
+struct journal_cmd *journal_new(enum journal_op op);
+void journal_free(struct journal_cmd *cmd);
+
+/* "mount", ...; NULL for an op outside the table. */
+const char *journal_op_name(enum journal_op op);
+
+/* Appends a copy of item to a sync_dir command's entries. */
+int journal_sync_dir_add(struct journal_cmd *cmd, const struct journal_sync_item *item);
+
+/* Sets a mount command's options from JSON text (copied). */
+int journal_mount_set_options(struct journal_cmd *cmd, const char *json);
+
+/*
+ * Encodes cmd; on success *out (NUL-terminated, *len bytes without the
+ * NUL) is the caller's to free. -EINVAL with err naming the field when
+ * the command would not decode.
+ */
+int journal_encode(const struct journal_cmd *cmd, char **out, size_t *len, char *err,
+		   size_t errlen);
+
+/*
+ * Decodes exactly len bytes; on success *out is the caller's
+ * (journal_free). -EINVAL (malformed, err names the field), -EPROTO
+ * (another format version), -ENOMEM.
+ */
+int journal_decode(const void *data, size_t len, struct journal_cmd **out, char *err,
+		   size_t errlen);
+
+/* True when a and b hold the same command. */
+bool journal_equal(const struct journal_cmd *a, const struct journal_cmd *b);
+
+#endif
