@@ -8,7 +8,7 @@
 
 struct cJSON;
 struct httpc;
-struct mclient;
+struct client;
 
 /* What every `strata` command shares. */
 struct cli {
@@ -17,12 +17,12 @@ struct cli {
 	bool json;
 	bool insecure;
 	struct httpc *http;
-	struct mclient *masters; /* --master or master.addresses; follows the leader */
+	struct client *masters; /* --master or master.addresses; follows the leader */
 };
 
 /*
  * Calls the leading master (following redirects from followers, waiting
- * out an election; lib/mclient.h): method on path_query (already
+ * out an election; client/client.h): method on path_query (already
  * URL-encoded), JSON body `req` (may be NULL). On 2xx stores the reply in
  * *out (may be NULL) and returns 0; otherwise prints "strata: <reason>" to
  * stderr and returns 1 (the exit code).

@@ -4,7 +4,7 @@
 #include "daemon/common.h"
 #include "lib/err.h"
 #include "lib/httpc.h"
-#include "lib/mclient.h"
+#include "client/client.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -375,7 +375,7 @@ static int stream_attempt(void *arg, const char *url, long *status, const char *
 	*location = c->resp.location;
 	if (c->resp.status == 503) {
 		cJSON *e = cJSON_ParseWithLength(c->resp.body, c->resp.len);
-		bool no_leader = mclient_is_no_leader(c->resp.status, e);
+		bool no_leader = client_is_no_leader(c->resp.status, e);
 		cJSON_Delete(e);
 		if (no_leader)
 			return -EAGAIN;
@@ -383,7 +383,7 @@ static int stream_attempt(void *arg, const char *url, long *status, const char *
 	return 0;
 }
 
-/* put and cat stream through the leader (lib/mclient.h follows it). */
+/* put and cat stream through the leader (client/client.h follows it). */
 static int stream_cmd(struct cli *cli, const char *method, const char *path, FILE *in,
 		      int64_t size, FILE *out)
 {
@@ -396,7 +396,7 @@ static int stream_cmd(struct cli *cli, const char *method, const char *path, FIL
 		.in_seekable = in && ftello(in) >= 0 && fseeko(in, 0, SEEK_CUR) == 0,
 	};
 	long status = 0;
-	int hrc = mclient_call(cli->masters, q, stream_attempt, &c, &status, err, sizeof(err));
+	int hrc = client_call(cli->masters, q, stream_attempt, &c, &status, err, sizeof(err));
 	int rc = EXIT_ERROR;
 	if (hrc == 0 && status >= 200 && status <= 299) {
 		rc = EXIT_OK;

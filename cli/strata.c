@@ -5,7 +5,7 @@
 #include "lib/conf.h"
 #include "lib/err.h"
 #include "lib/httpc.h"
-#include "lib/mclient.h"
+#include "client/client.h"
 #include "lib/json.h"
 
 #include <cjson/cJSON.h>
@@ -83,7 +83,7 @@ int cli_call(struct cli *cli, const char *method, const char *path_query, const 
 	     cJSON **out)
 {
 	char err[1024] = "";
-	int rc = mclient_json(cli->masters, cli->http, method, path_query, req, out, NULL, err,
+	int rc = client_json(cli->masters, cli->http, method, path_query, req, out, NULL, err,
 			      sizeof(err));
 	if (rc) {
 		fprintf(stderr, "strata: %s\n", err);
@@ -96,24 +96,24 @@ int cli_call(struct cli *cli, const char *method, const char *path_query, const 
  * configuration's master.addresses. */
 static int make_masters(struct cli *cli, char *err, size_t errlen)
 {
-	struct mclient_opts mo = { .tls = *cli->conf.http_tls_cert || *cli->conf.http_tls_ca };
+	struct client_opts mo = { .tls = *cli->conf.http_tls_cert || *cli->conf.http_tls_ca };
 	if (!cli->master)
-		return mclient_new((const char *const *)cli->conf.master_addresses.items,
+		return client_new((const char *const *)cli->conf.master_addresses.items,
 				   cli->conf.master_addresses.n, &mo, &cli->masters, err, errlen);
 	char *copy = strdup(cli->master);
 	if (!copy)
 		return -ENOMEM;
-	const char *addrs[MCLIENT_MAX_MASTERS + 1];
+	const char *addrs[CLIENT_MAX_MASTERS + 1];
 	size_t n = 0;
 	char *save = NULL;
 	for (char *a = strtok_r(copy, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
 		while (*a == ' ')
 			a++;
-		if (n == MCLIENT_MAX_MASTERS + 1)
+		if (n == CLIENT_MAX_MASTERS + 1)
 			break;
 		addrs[n++] = a;
 	}
-	int rc = mclient_new(addrs, n, &mo, &cli->masters, err, errlen);
+	int rc = client_new(addrs, n, &mo, &cli->masters, err, errlen);
 	free(copy);
 	return rc;
 }
@@ -292,7 +292,7 @@ int main(int argc, char **argv)
 	else if (cli.http)
 		exit_code = strcmp(sub[0], "report") == 0 ? cmd_report(&cli) : cmd_workers(&cli);
 	httpc_free(cli.http);
-	mclient_free(cli.masters);
+	client_free(cli.masters);
 	conf_free(&cli.conf);
 	return exit_code;
 }

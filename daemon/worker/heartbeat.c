@@ -7,7 +7,7 @@
 #include "lib/httpc.h"
 #include "lib/json.h"
 #include "lib/log.h"
-#include "lib/mclient.h"
+#include "client/client.h"
 #include "lib/placement.h"
 #include "tier/tier.h"
 
@@ -177,7 +177,7 @@ static int try_register(struct worker_node *w, char *err, size_t errlen)
 	for (size_t i = 0; i < n; i++)
 		add_block(blocks, &now[i]);
 	cJSON *resp = NULL;
-	int rc = mclient_json(w->hb_masters, w->hb_http, "POST", "/api/v1/workers/register", req,
+	int rc = client_json(w->hb_masters, w->hb_http, "POST", "/api/v1/workers/register", req,
 			      &resp, NULL, err, errlen);
 	cJSON_Delete(req);
 	if (rc) {
@@ -190,8 +190,8 @@ static int try_register(struct worker_node *w, char *err, size_t errlen)
 	cJSON_Delete(resp);
 	if (rc)
 		return ST_EPROTO;
-	char master[MCLIENT_URL_MAX];
-	mclient_leader(w->hb_masters, master, sizeof(master));
+	char master[CLIENT_URL_MAX];
+	client_leader(w->hb_masters, master, sizeof(master));
 	pthread_mutex_lock(&w->lock);
 	w->worker_id = (uint64_t)id;
 	snprintf(w->master, sizeof(w->master), "%s", master);
@@ -229,7 +229,7 @@ static int send_heartbeat(struct worker_node *w, char *err, size_t errlen)
 		cJSON_AddItemToObject(req, "metrics", counters);
 	long status = 0;
 	cJSON *resp = NULL;
-	int rc = mclient_json(w->hb_masters, w->hb_http, "POST", "/api/v1/workers/heartbeat", req,
+	int rc = client_json(w->hb_masters, w->hb_http, "POST", "/api/v1/workers/heartbeat", req,
 			      &resp, &status, err, errlen);
 	cJSON_Delete(req);
 	if (rc == 0) {
@@ -316,8 +316,8 @@ int worker_heartbeat_start(struct worker_node *w)
 	char err[256];
 	/* Short enough that a stop never waits long on a dead group; the
 	 * thread itself retries forever. */
-	struct mclient_opts mo = { .tls = *w->conf->http_tls_cert != '\0', .follow_ms = 2000 };
-	int rc = mclient_new((const char *const *)w->conf->master_addresses.items,
+	struct client_opts mo = { .tls = *w->conf->http_tls_cert != '\0', .follow_ms = 2000 };
+	int rc = client_new((const char *const *)w->conf->master_addresses.items,
 			     w->conf->master_addresses.n, &mo, &w->hb_masters, err, sizeof(err));
 	if (rc) {
 		log_error("%s", err);
@@ -325,7 +325,7 @@ int worker_heartbeat_start(struct worker_node *w)
 	}
 	w->hb_http = httpc_new(&hopts);
 	if (!w->hb_http) {
-		mclient_free(w->hb_masters);
+		client_free(w->hb_masters);
 		w->hb_masters = NULL;
 		return -ENOMEM;
 	}
@@ -335,7 +335,7 @@ int worker_heartbeat_start(struct worker_node *w)
 	if (rc) {
 		httpc_free(w->hb_http);
 		w->hb_http = NULL;
-		mclient_free(w->hb_masters);
+		client_free(w->hb_masters);
 		w->hb_masters = NULL;
 		pthread_cond_destroy(&w->hb_cond);
 		return -rc;
@@ -349,12 +349,12 @@ void worker_heartbeat_stop(struct worker_node *w)
 	w->hb_stop = true;
 	pthread_cond_signal(&w->hb_cond);
 	pthread_mutex_unlock(&w->lock);
-	mclient_shutdown(w->hb_masters);
+	client_shutdown(w->hb_masters);
 	pthread_join(w->hb_thread, NULL);
 	pthread_cond_destroy(&w->hb_cond);
 	httpc_free(w->hb_http);
 	w->hb_http = NULL;
-	mclient_free(w->hb_masters);
+	client_free(w->hb_masters);
 	w->hb_masters = NULL;
 	free(w->reported);
 	w->reported = NULL;

@@ -1,5 +1,5 @@
-#ifndef STRATA_LIB_MCLIENT_H
-#define STRATA_LIB_MCLIENT_H
+#ifndef STRATA_CLIENT_CLIENT_H
+#define STRATA_CLIENT_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,15 +22,15 @@ struct httpc;
  * A mutation that timed out on its way may have been applied; callers
  * retry only what is safe to repeat (the daemons' RPCs are).
  *
- * Thread-safe: one mclient may serve many threads, each with its own
+ * Thread-safe: one client may serve many threads, each with its own
  * struct httpc (the connection).
  */
-struct mclient;
+struct client;
 
-#define MCLIENT_MAX_MASTERS 16
-#define MCLIENT_URL_MAX 320
+#define CLIENT_MAX_MASTERS 16
+#define CLIENT_URL_MAX 320
 
-struct mclient_opts {
+struct client_opts {
 	bool tls;		 /* addresses without a scheme get https:// */
 	int64_t follow_ms;	 /* how long a call keeps looking for the leader; 0: 10 s */
 	int64_t pause_ms;	 /* between rounds over all masters; 0: 100 ms */
@@ -38,22 +38,22 @@ struct mclient_opts {
 
 /*
  * addrs: "host:port", "[v6]:port" or a URL with scheme; at least one.
- * Returns 0 and *out (caller frees with mclient_free), -EINVAL (err says
+ * Returns 0 and *out (caller frees with client_free), -EINVAL (err says
  * which address: empty, too long, too many) or -ENOMEM.
  */
-int mclient_new(const char *const *addrs, size_t naddrs, const struct mclient_opts *opts,
-		struct mclient **out, char *err, size_t errlen);
-void mclient_free(struct mclient *mc);
+int client_new(const char *const *addrs, size_t naddrs, const struct client_opts *opts,
+		struct client **out, char *err, size_t errlen);
+void client_free(struct client *mc);
 
 /*
  * For a daemon that stops: calls in flight and later ones make at most one
  * attempt more and do not wait for a leader (they end with the last
  * attempt's result). NULL is fine.
  */
-void mclient_shutdown(struct mclient *mc);
+void client_shutdown(struct client *mc);
 
 /* Base URL ("http://127.0.0.1:19999") of the master calls go to first. */
-void mclient_leader(struct mclient *mc, char *buf, size_t len);
+void client_leader(struct client *mc, char *buf, size_t len);
 
 /*
  * httpc_json (lib/httpc.h) against the leader: path_query starts with
@@ -61,7 +61,7 @@ void mclient_leader(struct mclient *mc, char *buf, size_t len);
  * server's message for other replies, ST_EPEER when no master answered
  * before the deadline (err names the last one tried).
  */
-int mclient_json(struct mclient *mc, struct httpc *hc, const char *method,
+int client_json(struct client *mc, struct httpc *hc, const char *method,
 		 const char *path_query, const struct cJSON *req, struct cJSON **out, long *status,
 		 char *err, size_t errlen);
 
@@ -71,7 +71,7 @@ int mclient_json(struct mclient *mc, struct httpc *hc, const char *method,
  * 0 with *r filled, or ST_EPEER / -ENOMEM with nothing to free.
  */
 struct httpc_json_reply;
-int mclient_json_reply(struct mclient *mc, struct httpc *hc, const char *method,
+int client_json_reply(struct client *mc, struct httpc *hc, const char *method,
 		       const char *path_query, const struct cJSON *req,
 		       struct httpc_json_reply *r, char *err, size_t errlen);
 
@@ -81,23 +81,23 @@ int mclient_json_reply(struct mclient *mc, struct httpc *hc, const char *method,
  *   0        a reply: *status, and for a redirect *location (owned by the
  *            callee, valid until its next call);
  *   -EAGAIN  the master answered that there is no leader (see
- *            mclient_is_no_leader): try another;
+ *            client_is_no_leader): try another;
  *   ST_EPEER the master could not be reached: try another;
  *   other    a local failure: the call ends with it.
- * mclient_call returns attempt's last rc; *status holds the last status.
+ * client_call returns attempt's last rc; *status holds the last status.
  */
-typedef int (*mclient_attempt_fn)(void *arg, const char *url, long *status,
+typedef int (*client_attempt_fn)(void *arg, const char *url, long *status,
 				  const char **location, char *err, size_t errlen);
-int mclient_call(struct mclient *mc, const char *path_query, mclient_attempt_fn attempt,
+int client_call(struct client *mc, const char *path_query, client_attempt_fn attempt,
 		 void *arg, long *status, char *err, size_t errlen);
 
 /* True for the 503 a master without a known leader sends. */
-bool mclient_is_no_leader(long status, const struct cJSON *body);
+bool client_is_no_leader(long status, const struct cJSON *body);
 
 /*
  * Pure helper: the base ("scheme://host:port") of an absolute URL into
  * buf; -EINVAL if url has no scheme or host, -ENOSPC if buf is short.
  */
-int mclient_url_base(const char *url, char *buf, size_t len);
+int client_url_base(const char *url, char *buf, size_t len);
 
 #endif
