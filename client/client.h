@@ -9,6 +9,16 @@ struct cJSON;
 struct httpc;
 
 /*
+ * The typed client of strata's REST API, and what the CLI, the worker, the
+ * terminal monitor and FUSE link. Two layers:
+ *   - leader-following calls to the master group (client_new, client_json,
+ *     client_call): JSON in and out, redirects and elections handled;
+ *   - typed calls (client_fs_stat, client_workers_list, ...): C structs in
+ *     and out, errors as negative codes (lib/err.h) with the reason in err.
+ * Includes only lib/.
+ */
+
+/*
  * A client of the master group: the list of master REST addresses and the
  * last known leader. Calls go to the leader and follow it (docs/raft.md,
  * "Clients"):
@@ -99,5 +109,243 @@ bool client_is_no_leader(long status, const struct cJSON *body);
  * buf; -EINVAL if url has no scheme or host, -ENOSPC if buf is short.
  */
 int client_url_base(const char *url, char *buf, size_t len);
+
+
+/* ---- Typed calls ----
+ *
+ * Every typed call takes the group (mc) and one connection (hc, lib/httpc.h)
+ * and returns 0 or a negative code:
+ *   - the error the server named ("not_found" -> -ENOENT, "not_empty" ->
+ *     -ENOTEMPTY, ...; lib/err.h st_rc_from_code; -EIO for codes it does not
+ *     know), err saying "<path>: <reason>" for the path the call was about;
+ *   - ST_EPEER when no master answered (err names the last one tried);
+ *   - ST_EPROTO when a 2xx reply does not decode (err names the field);
+ *   - -ENOMEM.
+ * A reply struct is filled only on success; its strings and arrays belong
+ * to it and are released by its _clear function (which also zeroes it, and
+ * is safe on a zeroed struct). Each keeps the reply document as received in
+ * `json` (for --json output and fields this version does not decode).
+ * Ids are 64-bit: decimal strings on the wire (lib/json.h json_get_u64).
+ */
+
+/* Where one cached copy of a block is. */
+struct client_location {
+	uint64_t worker_id;
+	char *address; /* "host:port" of the worker's data port */
+	char *tier;    /* "MEM", "SSD", "HDD" */
+};
+
+struct client_block {
+	uint64_t index;
+	uint64_t id;
+	uint64_t length;
+	size_t nlocations;
+	struct client_location *locations;
+};
+
+/* One file or directory (GET /api/v1/files/stat, list entries, mutations). */
+struct client_inode {
+	uint64_t id;
+	char *path;
+	char *name;
+	bool is_dir;
+	bool mount_point;
+	uint64_t length;
+	int64_t mtime_ms;
+	char *fingerprint; /* "" for directories */
+	char *etag;	   /* "" when the store gave none */
+	int64_t block_size; /* 0 when not reported */
+	/* stat of a file under a mount only (else cached_percent < 0, 0 blocks) */
+	double cached_percent;
+	size_t nblocks;
+	struct client_block *blocks;
+	struct cJSON *json;
+};
+void client_inode_clear(struct client_inode *n);
+
+/* GET /api/v1/files/stat?path= */
+int client_fs_stat(struct client *mc, struct httpc *hc, const char *path,
+		   struct client_inode *out, char *err, size_t errlen);
+
+/* One page of a directory (GET /api/v1/files?path=&after=&limit=). */
+struct client_listing {
+	char *path;
+	bool is_file; /* path named a file: entries holds it alone */
+	size_t nentries;
+	struct client_inode *entries;
+	char *next_after; /* NULL on the last page; else pass it as `after` */
+	struct cJSON *json;
+};
+void client_listing_clear(struct client_listing *l);
+
+/* after: NULL for the first page; limit: 0 for the server's default. */
+int client_fs_list(struct client *mc, struct httpc *hc, const char *path, const char *after,
+		   int limit, struct client_listing *out, char *err, size_t errlen);
+
+/* Namespace mutations. out (the inode as it is now) may be NULL. */
+int client_mkdir(struct client *mc, struct httpc *hc, const char *path, bool parents,
+		 struct client_inode *out, char *err, size_t errlen);
+int client_rename(struct client *mc, struct httpc *hc, const char *src, const char *dst,
+		  struct client_inode *out, char *err, size_t errlen);
+int client_delete(struct client *mc, struct httpc *hc, const char *path, bool recursive,
+		  char *err, size_t errlen);
+
+struct client_mount {
+	char *path;
+	char *uri;
+	bool readonly;
+	int64_t block_size;	  /* 0 when not reported */
+	int64_t sync_interval_ms; /* -1 never, 0 always */
+};
+
+struct client_mount_list {
+	size_t n;
+	struct client_mount *mounts;
+	struct cJSON *json;
+};
+void client_mount_list_clear(struct client_mount_list *l);
+
+/* options: noptions "KEY=VALUE" strings (s3.endpoint=..., block_size=...);
+ * one without '=' or with an empty key is -EINVAL before any call. */
+int client_mount_add(struct client *mc, struct httpc *hc, const char *path, const char *uri,
+		     bool readonly, const char *const *options, size_t noptions, char *err,
+		     size_t errlen);
+int client_mount_list(struct client *mc, struct httpc *hc, struct client_mount_list *out,
+		      char *err, size_t errlen);
+int client_mount_remove(struct client *mc, struct httpc *hc, const char *path, char *err,
+			size_t errlen);
+
+struct client_worker {
+	uint64_t id;
+	char *address; /* host:data_port */
+	char *host;
+	int data_port;
+	int s3_port;
+	bool live;
+	char *state; /* "live" or "lost" */
+	char *version;
+	int64_t capacity_bytes;
+	int64_t used_bytes;
+	int64_t registered_at_ms;
+	int64_t last_heartbeat_ms_ago;
+};
+
+struct client_worker_list {
+	size_t n;
+	struct client_worker *workers;
+	struct cJSON *json;
+};
+void client_worker_list_clear(struct client_worker_list *l);
+
+/* GET /api/v1/workers */
+int client_workers_list(struct client *mc, struct httpc *hc, struct client_worker_list *out,
+			char *err, size_t errlen);
+
+/* One master of the group; numbers a master did not report are -1. */
+struct client_master {
+	uint64_t id;
+	char *role; /* leader, follower, candidate, unreachable, unknown */
+	char *raft_address;
+	char *rest_url;
+	bool self; /* the master that answered */
+	int64_t term;
+	int64_t commit_index;
+	int64_t applied_index;
+	int64_t lag;
+};
+
+/* GET /api/v1/cluster */
+struct client_cluster {
+	char *version;
+	char *leader; /* host:port of the leader's REST API */
+	int64_t started_at_ms;
+	int64_t uptime_ms;
+	int64_t workers_live;
+	int64_t workers_lost;
+	int64_t capacity_total_bytes;
+	int64_t capacity_used_bytes;
+	size_t nmasters;
+	struct client_master *masters;
+	size_t nworkers;
+	struct client_worker *workers;
+	struct cJSON *json;
+};
+void client_cluster_clear(struct client_cluster *c);
+int client_cluster_get(struct client *mc, struct httpc *hc, struct client_cluster *out,
+		       char *err, size_t errlen);
+
+/* GET/POST/DELETE /api/v1/masters: the group as the answering master sees it. */
+struct client_masters {
+	uint64_t leader; /* 0: none known */
+	int64_t term;
+	size_t n;
+	struct client_master *masters;
+	struct cJSON *json;
+};
+void client_masters_clear(struct client_masters *m);
+int client_masters_list(struct client *mc, struct httpc *hc, struct client_masters *out,
+			char *err, size_t errlen);
+int client_master_add(struct client *mc, struct httpc *hc, uint64_t id, const char *raft_address,
+		      const char *rest_url, struct client_masters *out, char *err, size_t errlen);
+int client_master_remove(struct client *mc, struct httpc *hc, uint64_t id,
+			 struct client_masters *out, char *err, size_t errlen);
+
+/* A named counter of a worker (the names of GET /api/v1/metrics on a
+ * worker, without the "strata_worker_" prefix). */
+struct client_counter {
+	char *name;
+	double value;
+};
+
+struct client_worker_metrics {
+	uint64_t id;
+	char *address;
+	bool live;
+	size_t ncounters;
+	struct client_counter *counters;
+};
+
+/* GET /api/v1/metrics on a master: its own gauges, the sums of the live
+ * workers' counters, and each worker's counters. */
+struct client_metrics {
+	int64_t workers_live;
+	int64_t workers_lost;
+	int64_t capacity_bytes;
+	int64_t used_bytes;
+	int64_t cached_blocks;
+	int64_t journal_applied_index;
+	struct {
+		char *role;
+		uint64_t leader;
+		int64_t term, commit_index, applied_index, last_index, snapshot_index;
+		int64_t proposals, proposals_failed, batches, batch_entries, batch_max;
+		int64_t fsync_us_total, fsync_us_max, snapshots, snapshot_ms_total;
+		int64_t snapshot_ms_last, snapshot_bytes_last, snapshots_installed;
+		int64_t elections_won;
+		bool failed;
+	} raft;
+	size_t ncluster;
+	struct client_counter *cluster;
+	size_t nworkers;
+	struct client_worker_metrics *workers;
+	struct cJSON *json;
+};
+void client_metrics_clear(struct client_metrics *m);
+int client_metrics_get(struct client *mc, struct httpc *hc, struct client_metrics *out,
+		       char *err, size_t errlen);
+
+/* The value of counter `name` among n, or `dflt` when absent. */
+double client_counter_value(const struct client_counter *c, size_t n, const char *name,
+			    double dflt);
+
+/* Decoders of the replies above, for callers that got the JSON another way
+ * (and for tests): 0, -ENOMEM, or ST_EPROTO with err naming the field. The
+ * document is not kept (out->json stays NULL). */
+int client_inode_decode(const struct cJSON *doc, struct client_inode *out, char *err,
+			size_t errlen);
+int client_worker_list_decode(const struct cJSON *doc, struct client_worker_list *out,
+			      char *err, size_t errlen);
+int client_metrics_decode(const struct cJSON *doc, struct client_metrics *out, char *err,
+			  size_t errlen);
 
 #endif

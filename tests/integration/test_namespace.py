@@ -296,10 +296,33 @@ class NamespaceTest(ClusterTestCase):
         r = c(*addr, "fs", "ls", "/a/../b")
         self.assertEqual(r.returncode, 1)
         self.assertIn("'..'", r.stderr)
+        self.assertNotIn("http", r.stderr)
         r = c(*addr, "fs", "mount", "/only-one-arg")
         self.assertEqual(r.returncode, 2)
         r = c(*addr, "fs", "frobnicate")
         self.assertEqual(r.returncode, 2)
+
+    def test_cli_errors_name_the_path_and_the_reason(self):
+        """Errors say which path and why, in the words of the shell, never
+        the URL the CLI called."""
+        addr = ["--master", self.m.address]
+        for args, want in (
+                (("fs", "stat", "/nope"), "strata: /nope: no such file or directory\n"),
+                (("fs", "ls", "/nope/deeper"),
+                 "strata: /nope/deeper: no such file or directory\n"),
+                (("fs", "rm", "/nope"), "strata: /nope: no such file or directory\n"),
+                (("fs", "mkdir", "/logs"), "strata: /logs: file exists\n"),
+                (("fs", "mv", "/nope", "/other"),
+                 "strata: /nope -> /other: no such file or directory\n"),
+                (("fs", "unmount", "/nope"), None)):
+            r = self.cluster.cli(*addr, *args)
+            self.assertEqual(r.returncode, 1, (args, r.stdout, r.stderr))
+            self.assertNotIn("/api/v1", r.stderr)
+            self.assertNotIn("HTTP", r.stderr)
+            if want:
+                self.assertEqual(r.stderr, want, args)
+            else:
+                self.assertTrue(r.stderr.startswith("strata: /nope: "), r.stderr)
 
 
 if __name__ == "__main__":
