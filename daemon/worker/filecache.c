@@ -347,11 +347,12 @@ static int fetch(struct fcache *fc, const char *path, struct file_info *out, cha
 static int parse_info(struct fcache *fc, const cJSON *reply, const char *path,
 		      struct file_info *out, char *err, size_t errlen)
 {
-	int64_t length = 0, data_id = 0, bs = 0;
+	int64_t length = 0, bs = 0;
+	uint64_t data_id = 0;
 	const char *ufs_path = NULL;
 	int rc = json_get_int(reply, "length", true, 0, INT64_MAX, &length, err, errlen);
 	if (!rc)
-		rc = json_get_int(reply, "data_id", true, 0, INT64_MAX, &data_id, err, errlen);
+		rc = json_get_u64(reply, "data_id", true, &data_id, err, errlen);
 	if (!rc)
 		rc = json_get_int(reply, "block_size", true, 1, INT64_MAX, &bs, err, errlen);
 	if (!rc)
@@ -372,7 +373,7 @@ static int parse_info(struct fcache *fc, const cJSON *reply, const char *path,
 		snprintf(out->etag, sizeof(out->etag), "%s", etag);
 		snprintf(out->path, sizeof(out->path), "%s", path);
 		out->length = (uint64_t)length;
-		out->data_id = (uint64_t)data_id;
+		out->data_id = data_id;
 		out->block_size = bs;
 		out->epoch = (uint64_t)epoch;
 		out->trust_ms = trust;

@@ -75,7 +75,7 @@ static int blocks_now(struct worker_node *w, struct tier_block_info **out, size_
 static void add_block(cJSON *arr, const struct tier_block_info *b)
 {
 	cJSON *pair = cJSON_CreateArray();
-	cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)b->id));
+	cJSON_AddItemToArray(pair, json_u64_create(b->id));
 	cJSON_AddItemToArray(pair, cJSON_CreateNumber(b->tier));
 	cJSON_AddItemToArray(arr, pair);
 }
@@ -92,7 +92,7 @@ static void add_block_changes(struct worker_node *w, cJSON *req, struct tier_blo
 		if (j == w->nreported || (i < n && now[i].id < w->reported[j].id)) {
 			add_block(added, &now[i++]);
 		} else if (i == n || w->reported[j].id < now[i].id) {
-			cJSON_AddItemToArray(removed, cJSON_CreateNumber((double)w->reported[j++].id));
+			cJSON_AddItemToArray(removed, json_u64_create(w->reported[j++].id));
 		} else {
 			if (now[i].tier != w->reported[j].tier)
 				add_block(added, &now[i]);
@@ -126,12 +126,11 @@ static void take_peers(struct worker_node *w, const cJSON *list)
 	const cJSON *p;
 	cJSON_ArrayForEach(p, list)
 	{
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(p, "id");
 		const cJSON *host = cJSON_GetObjectItemCaseSensitive(p, "host");
 		const cJSON *port = cJSON_GetObjectItemCaseSensitive(p, "data_port");
-		if (!cJSON_IsNumber(id) || !cJSON_IsString(host) || !cJSON_IsNumber(port))
+		if (json_u64_value(cJSON_GetObjectItemCaseSensitive(p, "id"), &peers[k].id) ||
+		    !cJSON_IsString(host) || !cJSON_IsNumber(port))
 			continue;
-		peers[k].id = (uint64_t)id->valuedouble;
 		snprintf(peers[k].address, sizeof(peers[k].address), "%s:%d", host->valuestring,
 			 (int)port->valuedouble);
 		k++;
@@ -185,19 +184,19 @@ static int try_register(struct worker_node *w, char *err, size_t errlen)
 		return rc;
 	}
 	take_report(w, now, n);
-	int64_t id = 0;
-	rc = json_get_int(resp, "worker_id", true, 1, INT64_MAX, &id, err, errlen);
+	uint64_t id = 0;
+	rc = json_get_u64(resp, "worker_id", true, &id, err, errlen);
 	cJSON_Delete(resp);
-	if (rc)
+	if (rc || id == 0)
 		return ST_EPROTO;
 	char master[CLIENT_URL_MAX];
 	client_leader(w->hb_masters, master, sizeof(master));
 	pthread_mutex_lock(&w->lock);
-	w->worker_id = (uint64_t)id;
+	w->worker_id = id;
 	snprintf(w->master, sizeof(w->master), "%s", master);
 	w->last_heartbeat_mono_ms = clock_mono_ms();
 	pthread_mutex_unlock(&w->lock);
-	log_info("registered with master %s as worker %lld", master, (long long)id);
+	log_info("registered with master %s as worker %llu", master, (unsigned long long)id);
 	return 0;
 }
 
@@ -217,7 +216,7 @@ static int send_heartbeat(struct worker_node *w, char *err, size_t errlen)
 	pthread_mutex_unlock(&w->lock);
 
 	cJSON *req = cJSON_CreateObject();
-	json_add_int(req, "worker_id", (int64_t)id);
+	json_add_u64(req, "worker_id", id);
 	json_add_int(req, "capacity_bytes", w->capacity_bytes);
 	json_add_int(req, "used_bytes", worker_used_bytes(w));
 	struct tier_block_info *now = NULL;
