@@ -509,77 +509,6 @@ out:
 	cJSON_Delete(body);
 }
 
-static long read_body(void *arg, void *buf, size_t len)
-{
-	return http_req_read(arg, buf, len);
-}
-
-static void put_content(struct http_req *req, void *ctx)
-{
-	struct master *m = ctx;
-	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
-	if (rest_path_param(req, "path", path, sizeof(path)))
-		return;
-	struct ns_inode n;
-	int rc = fs_write(m->fs, path, read_body, req, &n, err, sizeof(err));
-	if (rc)
-		http_reply_rc(req, rc, err);
-	else
-		http_reply_json(req, 201, fs_inode_json(&n, path));
-}
-
-struct read_ctx {
-	struct http_req *req;
-	uint64_t length;
-};
-
-static int send_data(void *arg, const void *data, size_t len)
-{
-	struct read_ctx *c = arg;
-	if (!http_replied(c->req))
-		http_reply_start(c->req, 200, "application/octet-stream", c->length);
-	return http_reply_write(c->req, data, len);
-}
-
-static void get_content(struct http_req *req, void *ctx)
-{
-	struct master *m = ctx;
-	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "", num[32];
-	if (rest_path_param(req, "path", path, sizeof(path)))
-		return;
-	int64_t off = 0, len = -1;
-	if ((http_req_param(req, "offset", num, sizeof(num)) >= 0 &&
-	     (conf_parse_int(num, &off) || off < 0)) ||
-	    (http_req_param(req, "length", num, sizeof(num)) >= 0 &&
-	     (conf_parse_int(num, &len) || len < 0))) {
-		http_reply_error(req, 400, "invalid_argument",
-				 "'offset' and 'length' must be non-negative integers");
-		return;
-	}
-	struct ns_inode n;
-	int rc = fs_stat(m->fs, path, &n, err, sizeof(err));
-	if (!rc && n.is_dir) {
-		snprintf(err, sizeof(err), "'%.1000s' is a directory", path);
-		rc = -EISDIR;
-	}
-	if (rc) {
-		http_reply_rc(req, rc, err);
-		return;
-	}
-	uint64_t avail = (uint64_t)off < n.length ? n.length - (uint64_t)off : 0;
-	uint64_t want = len < 0 || (uint64_t)len > avail ? avail : (uint64_t)len;
-	struct read_ctx c = { .req = req, .length = want };
-	if (want == 0) {
-		http_reply_raw(req, 200, "application/octet-stream", "", 0);
-		return;
-	}
-	rc = fs_read(m->fs, path, (uint64_t)off, want, send_data, &c, err, sizeof(err));
-	if (rc && !http_replied(req))
-		http_reply_rc(req, rc, err);
-	else if (rc) /* headers are out: all we can do is cut the body short */
-		http_abort(req);
-}
-
 static const struct http_route g_routes[] = {
 	{ "GET", "/api/v1/mounts", get_mounts },
 	{ "POST", "/api/v1/mounts", post_mount },
@@ -594,8 +523,6 @@ static const struct http_route g_routes[] = {
 	{ "POST", "/api/v1/internal/write/commit", post_write_commit },
 	{ "POST", "/api/v1/files/mkdir", post_mkdir },
 	{ "POST", "/api/v1/files/rename", post_rename },
-	{ "GET", "/api/v1/files/content", get_content },
-	{ "PUT", "/api/v1/files/content", put_content },
 };
 
 const struct http_route *rest_fs_routes(size_t *nroutes)

@@ -30,8 +30,11 @@ void cli_fs_usage(FILE *f)
 		"  fs mkdir [-p] PATH\n"
 		"  fs rm [-r] PATH   delete (also from the store)\n"
 		"  fs mv SRC DST     rename within one mount\n"
-		"  fs put LOCAL PATH upload a local file ('-': standard input)\n"
-		"  fs cat PATH       write a file to standard output\n");
+		"  fs put [--write-type THROUGH|CACHE_THROUGH] LOCAL PATH\n"
+		"                    upload a local file ('-': standard input) through a\n"
+		"                    worker (default CACHE_THROUGH: also cached)\n"
+		"  fs cat PATH       write a file to standard output (read through a worker's\n"
+		"                    cache)\n");
 }
 
 static void print_entry(const struct client_inode *e)
@@ -305,98 +308,45 @@ static int cmd_mv(struct cli *cli, int argc, char **argv)
 	return cli_fail(rc, err);
 }
 
-struct stream_call {
-	struct cli *cli;
-	const char *method;
-	FILE *in;
-	int64_t size;
-	FILE *out;
-	bool in_seekable;
-	int attempts;
-	struct httpc_resp resp;
-};
-
-static int stream_attempt(void *arg, const char *url, long *status, const char **location,
-			  char *err, size_t errlen)
-{
-	struct stream_call *c = arg;
-	if (c->in && c->attempts > 0) {
-		/* A follower's redirect may come after part of the body went out;
-		 * a file starts over, a pipe cannot. */
-		if (!c->in_seekable || fseeko(c->in, 0, SEEK_SET) != 0) {
-			snprintf(err, errlen,
-				 "%s is not the leader and standard input cannot be sent "
-				 "twice; pass the leader with --master",
-				 url);
-			return -ESPIPE;
-		}
-	}
-	c->attempts++;
-	httpc_resp_free(&c->resp);
-	int rc = httpc_stream(c->cli->http, c->method, url, c->in, c->size, c->out, &c->resp, err,
-			      errlen);
-	if (rc)
-		return rc;
-	*status = c->resp.status;
-	*location = c->resp.location;
-	if (c->resp.status == 503) {
-		cJSON *e = cJSON_ParseWithLength(c->resp.body, c->resp.len);
-		bool no_leader = client_is_no_leader(c->resp.status, e);
-		cJSON_Delete(e);
-		if (no_leader)
-			return -EAGAIN;
-	}
-	return 0;
-}
-
-/* put and cat stream through the leader (client/client.h follows it). */
-static int stream_cmd(struct cli *cli, const char *method, const char *path, FILE *in,
-		      int64_t size, FILE *out)
-{
-	char *q = httpc_path_query("/api/v1/files/content", path, NULL);
-	if (!q)
-		return EXIT_ERROR;
-	char err[1024] = "";
-	struct stream_call c = {
-		.cli = cli, .method = method, .in = in, .size = size, .out = out,
-		.in_seekable = in && ftello(in) >= 0 && fseeko(in, 0, SEEK_CUR) == 0,
-	};
-	long status = 0;
-	int hrc = client_call(cli->masters, q, stream_attempt, &c, &status, err, sizeof(err));
-	int rc = EXIT_ERROR;
-	if (hrc == 0 && status >= 200 && status <= 299) {
-		rc = EXIT_OK;
-	} else if (hrc == 0 || hrc == -EAGAIN) {
-		cJSON *e = cJSON_ParseWithLength(c.resp.body ? c.resp.body : "", c.resp.len);
-		const cJSON *msg = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "error"), "message");
-		snprintf(err, sizeof(err), "%s: HTTP %ld: %s", path, status,
-			 cJSON_IsString(msg) ? msg->valuestring : "no error message");
-		cJSON_Delete(e);
-	}
-	httpc_resp_free(&c.resp);
-	free(q);
-	if (rc)
-		fprintf(stderr, "strata: %s\n", err);
-	return rc;
-}
-
+/* put and cat stream through a worker (its cache and write types), never
+ * through a master: client_data_put / client_data_get. */
 static int cmd_put(struct cli *cli, int argc, char **argv)
 {
-	int i = sub_opts(cli, argc, argv, "+j", NULL, NULL, NULL);
-	if (i < 0 || argc - i != 2)
-		return usage_err("put", "LOCAL_FILE PATH");
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "write-type", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *write_type = NULL;
+	optind = 0;
+	opterr = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "+jw:", longs, NULL)) != -1) {
+		if (c == 'j')
+			cli->json = true;
+		else if (c == 'w' && (strcmp(optarg, "THROUGH") == 0 ||
+				      strcmp(optarg, "CACHE_THROUGH") == 0))
+			write_type = optarg;
+		else
+			return usage_err("put", "[--write-type THROUGH|CACHE_THROUGH] LOCAL_FILE PATH");
+	}
+	int i = optind;
+	if (argc - i != 2)
+		return usage_err("put", "[--write-type THROUGH|CACHE_THROUGH] LOCAL_FILE PATH");
 	bool std = strcmp(argv[i], "-") == 0;
 	FILE *in = std ? stdin : fopen(argv[i], "rb");
 	if (!in) {
-		fprintf(stderr, "strata: cannot open '%s': %s\n", argv[i], strerror(errno));
+		fprintf(stderr, "strata: %s: %s\n", argv[i], strerror(errno));
 		return EXIT_ERROR;
 	}
 	struct stat st;
 	int64_t size = !std && fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
-	int rc = stream_cmd(cli, "PUT", argv[i + 1], in, size, NULL);
+	char err[1024] = "";
+	int rc = client_data_put(cli->masters, cli->http, argv[i + 1], in, size, write_type, NULL,
+				 err, sizeof(err));
 	if (!std)
 		fclose(in);
-	return rc;
+	return cli_fail(rc, err);
 }
 
 static int cmd_cat(struct cli *cli, int argc, char **argv)
@@ -404,9 +354,10 @@ static int cmd_cat(struct cli *cli, int argc, char **argv)
 	int i = sub_opts(cli, argc, argv, "+", NULL, NULL, NULL);
 	if (i < 0 || argc - i != 1)
 		return usage_err("cat", "PATH");
-	int rc = stream_cmd(cli, "GET", argv[i], NULL, -1, stdout);
+	char err[1024] = "";
+	int rc = client_data_get(cli->masters, cli->http, argv[i], stdout, err, sizeof(err));
 	fflush(stdout);
-	return rc;
+	return cli_fail(rc, err);
 }
 
 int cli_fs(struct cli *cli, int argc, char **argv)

@@ -34,21 +34,39 @@ static const char *path_reason(int rc)
 	}
 }
 
-/* err = "<about>: <reason>" (or just the reason when about is NULL) for a
- * reply that is not 2xx; returns its code. */
-static int reply_error(const struct httpc_json_reply *r, const char *about, char *err,
+/* A message a daemon relayed from its own call to another ("GET
+ * http://peer/api/...: HTTP 400: '/' is a directory", lib/httpc.c) names an
+ * internal URL: keep only what the last server said. */
+static const char *strip_relayed_url(const char *msg)
+{
+	if (!strstr(msg, "://"))
+		return msg;
+	const char *last = NULL;
+	for (const char *p = strstr(msg, ": HTTP "); p; p = strstr(p + 1, ": HTTP ")) {
+		const char *q = p + strlen(": HTTP ");
+		while (*q >= '0' && *q <= '9')
+			q++;
+		if (q[0] == ':' && q[1] == ' ')
+			last = q + 2;
+	}
+	return last && *last ? last : NULL;
+}
+
+int client_reply_error(long status, const cJSON *doc, const char *about, char *err,
 		       size_t errlen)
 {
-	const cJSON *e = cJSON_GetObjectItemCaseSensitive(r->json, "error");
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
 	const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "code"));
 	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "message"));
 	int rc = code ? st_rc_from_code(code) : -EIO;
 	const char *reason = about ? path_reason(rc) : NULL;
 	char fallback[64];
+	if (msg)
+		msg = strip_relayed_url(msg);
 	if (!reason && msg && *msg) {
 		reason = msg;
 	} else if (!reason) {
-		snprintf(fallback, sizeof(fallback), "the master answered HTTP %ld", r->status);
+		snprintf(fallback, sizeof(fallback), "the server answered HTTP %ld", status);
 		reason = fallback;
 	}
 	if (about)
@@ -68,7 +86,7 @@ static int call(struct client *mc, struct httpc *hc, const char *method, const c
 	if (rc)
 		return rc;
 	if (r.status < 200 || r.status > 299) {
-		rc = reply_error(&r, about, err, errlen);
+		rc = client_reply_error(r.status, r.json, about, err, errlen);
 	} else if (!r.json && out) {
 		snprintf(err, errlen, "%s %s: the reply is not JSON", method, pq);
 		rc = ST_EPROTO;

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct cJSON;
 struct httpc;
@@ -337,6 +338,29 @@ int client_metrics_get(struct client *mc, struct httpc *hc, struct client_metric
 /* The value of counter `name` among n, or `dflt` when absent. */
 double client_counter_value(const struct client_counter *c, size_t n, const char *name,
 			    double dflt);
+
+/* ---- Bulk data: through a worker, never through a master ----
+ *
+ * The master's list (GET /api/v1/workers) gives the live workers; the
+ * first tried is chosen by the path (repeated reads of one file go to the
+ * same worker and find its metadata warm), and one that does not answer
+ * GET /api/v1/health is passed over for the next. The bytes then stream
+ * over GET/PUT <worker>/api/v1/data?path= (the worker's cache and write
+ * types; same scheme as the masters'). A stream that breaks midway is not
+ * retried: bytes may already be out. Errors as for the typed calls, and
+ * ST_EPEER with err "<path>: no live worker ..." when none answers.
+ */
+
+/* Writes the whole file to out. */
+int client_data_get(struct client *mc, struct httpc *hc, const char *path, FILE *out,
+		    char *err, size_t errlen);
+
+/* write_type: "CACHE_THROUGH" (the worker's default when NULL) or
+ * "THROUGH"; size: bytes in `in`, -1 unknown (a pipe). *length (may be
+ * NULL) gets the length the worker stored. */
+int client_data_put(struct client *mc, struct httpc *hc, const char *path, FILE *in,
+		    int64_t size, const char *write_type, uint64_t *length, char *err,
+		    size_t errlen);
 
 /* Decoders of the replies above, for callers that got the JSON another way
  * (and for tests): 0, -ENOMEM, or ST_EPROTO with err naming the field. The

@@ -14,4 +14,10 @@ int client_cluster_decode(const struct cJSON *doc, struct client_cluster *out, c
 int client_masters_decode(const struct cJSON *doc, struct client_masters *out, char *err,
 			  size_t errlen);
 
+/* For a reply that is not 2xx (doc: its parsed body or NULL): its code
+ * (the server's error code through st_rc_from_code; -EIO without one) and
+ * err = "<about>: <reason>", or just the reason when about is NULL. */
+int client_reply_error(long status, const struct cJSON *doc, const char *about, char *err,
+		       size_t errlen);
+
 #endif
