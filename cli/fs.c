@@ -1,10 +1,8 @@
 /* `strata fs ...`: the namespace from the command line. */
 #include "cli/cli.h"
 
-#include "daemon/common.h"
-#include "lib/err.h"
-#include "lib/httpc.h"
 #include "client/client.h"
+#include "daemon/common.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -91,6 +91,10 @@ class CliDataTest(ClusterTestCase):
         self.assertEqual(c["bytes_from_ufs_total"], 0, "CACHE_THROUGH cached what it wrote")
         r = self.cluster.cli(*self.addr, "fs", "put", "--write-type", "SOMETIMES", "/x", "/y")
         self.assertEqual(r.returncode, 2)
+        missing = os.path.join(self.tmp, "not-here.bin")
+        r = self.cluster.cli(*self.addr, "fs", "put", missing, "/y")
+        self.assertEqual((r.returncode, r.stderr),
+                         (1, f"strata: {missing}: No such file or directory\n"))
 
     def test_missing_path_and_no_worker(self):
         r = self.cluster.cli(*self.addr, "fs", "cat", "/nope")
@@ -106,7 +110,7 @@ class CliDataTest(ClusterTestCase):
 
     def test_a_dead_worker_is_passed_over(self):
         a = self.start_worker("a")
-        self.start_worker("b")
+        b = self.start_worker("b")
         for i in range(8):
             with open(os.path.join(self.root, f"f{i}.txt"), "wb") as f:
                 f.write(b"still here %d" % i)
@@ -118,6 +122,12 @@ class CliDataTest(ClusterTestCase):
         for i in range(8):
             r = self.cluster.cli(*self.addr, "fs", "cat", f"/f{i}.txt")
             self.assertEqual((r.returncode, r.stdout), (0, f"still here {i}"), r.stderr)
+        # With both gone the CLI says so, naming the path and a worker.
+        b.kill()
+        r = self.cluster.cli(*self.addr, "fs", "cat", "/f0.txt")
+        self.assertEqual((r.returncode, r.stdout), (1, ""))
+        self.assertTrue(r.stderr.startswith("strata: /f0.txt: no live worker answered (last: "),
+                        r.stderr)
 
 
 if __name__ == "__main__":

@@ -192,6 +192,27 @@ static void test_metrics(void **state)
 	cJSON_Delete(doc);
 }
 
+/* A malformed mount option is refused before any call: the group below
+ * has no master listening, so reaching the network would fail otherwise. */
+static void test_mount_add_refuses_bad_options_before_calling(void **state)
+{
+	(void)state;
+	const char *addrs[] = { "127.0.0.1:1" };
+	struct client *mc = NULL;
+	char err[256] = "";
+	assert_int_equal(client_new(addrs, 1, NULL, &mc, err, sizeof(err)), 0);
+	const char *opts[] = { "s3.region=x", "novalue" };
+	assert_int_equal(client_mount_add(mc, NULL, "/m", "file:///tmp", false, opts, 2, err,
+					  sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "option 'novalue': expected KEY=VALUE");
+	const char *empty_key[] = { "=v" };
+	assert_int_equal(client_mount_add(mc, NULL, "/m", "file:///tmp", false, empty_key, 1, err,
+					  sizeof(err)),
+			 -EINVAL);
+	client_free(mc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_inode_refuses_bad_fields),
 		cmocka_unit_test(test_workers),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_mount_add_refuses_bad_options_before_calling),
 	};
 	return cmocka_run_group_tests_name("client_decode", tests, NULL, NULL);
 }
