@@ -111,7 +111,6 @@ bool client_is_no_leader(long status, const struct cJSON *body);
  */
 int client_url_base(const char *url, char *buf, size_t len);
 
-
 /* ---- Typed calls ----
  *
  * Every typed call takes the group (mc) and one connection (hc, lib/httpc.h)
@@ -122,9 +121,10 @@ int client_url_base(const char *url, char *buf, size_t len);
  *   - ST_EPEER when no master answered (err names the last one tried);
  *   - ST_EPROTO when a 2xx reply does not decode (err names the field);
  *   - -ENOMEM.
- * A reply struct is filled only on success; its strings and arrays belong
- * to it and are released by its _clear function (which also zeroes it, and
- * is safe on a zeroed struct). Each keeps the reply document as received in
+ * A reply struct is filled only on success (on failure it holds nothing to
+ * free, but may be uninitialized: clear it only after a success or after
+ * zeroing it); its strings and arrays belong to it and are released by its
+ * _clear function, which also zeroes it and is safe on a zeroed struct. Each keeps the reply document as received in
  * `json` (for --json output and fields this version does not decode).
  * Ids are 64-bit: decimal strings on the wire (lib/json.h json_get_u64).
  */
