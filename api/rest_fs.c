@@ -152,7 +152,7 @@ static void add_blocks(struct master *m, cJSON *o, const struct ns_inode *n, int
 		cJSON *b = cJSON_CreateObject();
 		cJSON_AddItemToArray(arr, b);
 		json_add_int(b, "index", (int64_t)i);
-		json_add_int(b, "id", (int64_t)id);
+		json_add_u64(b, "id", id);
 		json_add_int(b, "length", (int64_t)(i + 1 < nblocks ? (uint64_t)block_size
 						  : n->length - i * (uint64_t)block_size));
 		cJSON *where = cJSON_AddArrayToObject(b, "locations");
@@ -162,7 +162,7 @@ static void add_blocks(struct master *m, cJSON *o, const struct ns_inode *n, int
 			registry_address(m->registry, locs[k].worker_id, addr, sizeof(addr));
 			cJSON *l = cJSON_CreateObject();
 			cJSON_AddItemToArray(where, l);
-			json_add_int(l, "worker_id", (int64_t)locs[k].worker_id);
+			json_add_u64(l, "worker_id", locs[k].worker_id);
 			cJSON_AddStringToObject(l, "address", addr);
 			cJSON_AddStringToObject(l, "tier", locs[k].tier >= 0 && locs[k].tier < 3
 								   ? tiers[locs[k].tier] : "?");
@@ -246,7 +246,7 @@ static int internal_file_json(struct master *m, const char *path, cJSON **out, c
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "path", path);
 		json_add_int(o, "length", (int64_t)n.length);
-		json_add_int(o, "data_id", (int64_t)n.data_id);
+		json_add_u64(o, "data_id", n.data_id);
 		json_add_int(o, "block_size", mnt->block_size);
 		json_add_int(o, "mtime_ms", n.mtime_ms);
 		cJSON_AddStringToObject(o, "fingerprint", n.fingerprint);
@@ -462,7 +462,7 @@ static void post_write_begin(struct http_req *req, void *ctx)
 	}
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "path", path);
-	json_add_int(o, "data_id", (int64_t)data_id);
+	json_add_u64(o, "data_id", data_id);
 	json_add_int(o, "block_size", mnt->block_size);
 	cJSON_AddStringToObject(o, "ufs_path", rel);
 	add_mount_json(o, mnt);
@@ -484,11 +484,12 @@ static void post_write_commit(struct http_req *req, void *ctx)
 	if (http_req_json(req, &body))
 		return;
 	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
-	int64_t data_id = 0, length = 0, mtime = 0;
+	int64_t length = 0, mtime = 0;
+	uint64_t data_id = 0;
 	const char *fp = NULL;
 	if (path_field(req, body, "path", path, sizeof(path)))
 		goto out;
-	if (json_get_int(body, "data_id", true, 1, INT64_MAX, &data_id, err, sizeof(err)) ||
+	if (json_get_u64(body, "data_id", true, &data_id, err, sizeof(err)) ||
 	    json_get_int(body, "length", true, 0, INT64_MAX, &length, err, sizeof(err)) ||
 	    json_get_int(body, "mtime_ms", true, 0, INT64_MAX, &mtime, err, sizeof(err)) ||
 	    json_get_str(body, "fingerprint", true, &fp, err, sizeof(err))) {
@@ -501,82 +502,11 @@ static void post_write_commit(struct http_req *req, void *ctx)
 		http_reply_error(req, 400, "invalid_argument", "field 'etag' must be a short string");
 		goto out;
 	}
-	int rc = fs_write_commit(m->fs, path, (uint64_t)data_id, (uint64_t)length, mtime, fp, etag,
+	int rc = fs_write_commit(m->fs, path, data_id, (uint64_t)length, mtime, fp, etag,
 				 err, sizeof(err));
 	reply_inode(req, m, path, 200, rc, err, sizeof(err));
 out:
 	cJSON_Delete(body);
-}
-
-static long read_body(void *arg, void *buf, size_t len)
-{
-	return http_req_read(arg, buf, len);
-}
-
-static void put_content(struct http_req *req, void *ctx)
-{
-	struct master *m = ctx;
-	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
-	if (rest_path_param(req, "path", path, sizeof(path)))
-		return;
-	struct ns_inode n;
-	int rc = fs_write(m->fs, path, read_body, req, &n, err, sizeof(err));
-	if (rc)
-		http_reply_rc(req, rc, err);
-	else
-		http_reply_json(req, 201, fs_inode_json(&n, path));
-}
-
-struct read_ctx {
-	struct http_req *req;
-	uint64_t length;
-};
-
-static int send_data(void *arg, const void *data, size_t len)
-{
-	struct read_ctx *c = arg;
-	if (!http_replied(c->req))
-		http_reply_start(c->req, 200, "application/octet-stream", c->length);
-	return http_reply_write(c->req, data, len);
-}
-
-static void get_content(struct http_req *req, void *ctx)
-{
-	struct master *m = ctx;
-	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "", num[32];
-	if (rest_path_param(req, "path", path, sizeof(path)))
-		return;
-	int64_t off = 0, len = -1;
-	if ((http_req_param(req, "offset", num, sizeof(num)) >= 0 &&
-	     (conf_parse_int(num, &off) || off < 0)) ||
-	    (http_req_param(req, "length", num, sizeof(num)) >= 0 &&
-	     (conf_parse_int(num, &len) || len < 0))) {
-		http_reply_error(req, 400, "invalid_argument",
-				 "'offset' and 'length' must be non-negative integers");
-		return;
-	}
-	struct ns_inode n;
-	int rc = fs_stat(m->fs, path, &n, err, sizeof(err));
-	if (!rc && n.is_dir) {
-		snprintf(err, sizeof(err), "'%.1000s' is a directory", path);
-		rc = -EISDIR;
-	}
-	if (rc) {
-		http_reply_rc(req, rc, err);
-		return;
-	}
-	uint64_t avail = (uint64_t)off < n.length ? n.length - (uint64_t)off : 0;
-	uint64_t want = len < 0 || (uint64_t)len > avail ? avail : (uint64_t)len;
-	struct read_ctx c = { .req = req, .length = want };
-	if (want == 0) {
-		http_reply_raw(req, 200, "application/octet-stream", "", 0);
-		return;
-	}
-	rc = fs_read(m->fs, path, (uint64_t)off, want, send_data, &c, err, sizeof(err));
-	if (rc && !http_replied(req))
-		http_reply_rc(req, rc, err);
-	else if (rc) /* headers are out: all we can do is cut the body short */
-		http_abort(req);
 }
 
 static const struct http_route g_routes[] = {
@@ -593,8 +523,6 @@ static const struct http_route g_routes[] = {
 	{ "POST", "/api/v1/internal/write/commit", post_write_commit },
 	{ "POST", "/api/v1/files/mkdir", post_mkdir },
 	{ "POST", "/api/v1/files/rename", post_rename },
-	{ "GET", "/api/v1/files/content", get_content },
-	{ "PUT", "/api/v1/files/content", put_content },
 };
 
 const struct http_route *rest_fs_routes(size_t *nroutes)

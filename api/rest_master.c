@@ -103,18 +103,20 @@ static void get_config(struct http_req *req, void *ctx)
 	http_reply_json(req, 200, o);
 }
 
-/* Applies [[block_id, tier], ...] to the block map for worker id. */
+/* Applies [[block_id, tier], ...] to the block map for worker id (block_id
+ * a decimal string, lib/json.h). */
 static int add_blocks(struct master *m, uint64_t id, const cJSON *list, char *err, size_t errlen)
 {
 	const cJSON *b;
 	cJSON_ArrayForEach(b, list)
 	{
-		const cJSON *bid = cJSON_GetArrayItem(b, 0), *tier = cJSON_GetArrayItem(b, 1);
-		if (!cJSON_IsNumber(bid) || !cJSON_IsNumber(tier)) {
+		const cJSON *tier = cJSON_GetArrayItem(b, 1);
+		uint64_t bid;
+		if (json_u64_value(cJSON_GetArrayItem(b, 0), &bid) || !cJSON_IsNumber(tier)) {
 			snprintf(err, errlen, "block entries must be [block_id, tier]");
 			return -EINVAL;
 		}
-		int rc = blockmap_add(m->blocks, (uint64_t)bid->valuedouble, id, (int)tier->valuedouble);
+		int rc = blockmap_add(m->blocks, bid, id, (int)tier->valuedouble);
 		if (rc)
 			return rc;
 	}
@@ -173,7 +175,7 @@ static void post_register(struct http_req *req, void *ctx)
 		return;
 	}
 	cJSON *o = cJSON_CreateObject();
-	json_add_int(o, "worker_id", (int64_t)id);
+	json_add_u64(o, "worker_id", id);
 	json_add_int(o, "heartbeat_interval_ms", m->conf->worker_heartbeat_interval);
 	http_reply_json(req, 200, o);
 }
@@ -189,8 +191,9 @@ static void post_heartbeat(struct http_req *req, void *ctx)
 	if (http_req_json(req, &body))
 		return;
 	char err[256];
-	int64_t id = 0, cap = 0, used = 0;
-	int rc = json_get_int(body, "worker_id", true, 1, INT64_MAX, &id, err, sizeof(err));
+	int64_t cap = 0, used = 0;
+	uint64_t id = 0;
+	int rc = json_get_u64(body, "worker_id", true, &id, err, sizeof(err));
 	if (!rc)
 		rc = json_get_int(body, "capacity_bytes", true, 0, INT64_MAX, &cap, err,
 				  sizeof(err));
@@ -205,7 +208,7 @@ static void post_heartbeat(struct http_req *req, void *ctx)
 	if (rc == -ENOENT) {
 		cJSON_Delete(body);
 		http_reply_error(req, 404, "unknown_worker",
-				 "worker %lld is not registered; register again", (long long)id);
+				 "worker %llu is not registered; register again", (unsigned long long)id);
 		return;
 	}
 	registry_set_metrics(m->registry, (uint64_t)id,
@@ -216,8 +219,9 @@ static void post_heartbeat(struct http_req *req, void *ctx)
 	const cJSON *r;
 	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(body, "removed"))
 	{
-		if (cJSON_IsNumber(r))
-			blockmap_remove(m->blocks, (uint64_t)r->valuedouble, (uint64_t)id);
+		uint64_t bid;
+		if (!json_u64_value(r, &bid))
+			blockmap_remove(m->blocks, bid, id);
 	}
 	cJSON_Delete(body);
 	if (rc) {

@@ -39,7 +39,7 @@ static void get_worker(struct http_req *req, void *ctx)
 	int64_t now = clock_mono_ms();
 	cJSON *o = cJSON_CreateObject();
 	pthread_mutex_lock(&w->lock);
-	json_add_int(o, "worker_id", (int64_t)w->worker_id);
+	json_add_u64(o, "worker_id", w->worker_id);
 	cJSON_AddStringToObject(o, "master", w->master);
 	json_add_int(o, "last_heartbeat_ms_ago",
 		     w->last_heartbeat_mono_ms ? now - w->last_heartbeat_mono_ms : -1);
@@ -232,7 +232,7 @@ static void put_data(struct http_req *req, void *ctx)
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "path", path);
 	json_add_int(o, "length", (int64_t)r.length);
-	json_add_int(o, "data_id", (int64_t)r.data_id);
+	json_add_u64(o, "data_id", r.data_id);
 	cJSON_AddStringToObject(o, "fingerprint", r.fingerprint);
 	http_reply_json(req, 201, o);
 }
@@ -262,7 +262,7 @@ static void put_block(struct http_req *req, void *ctx)
 		return;
 	}
 	cJSON *o = cJSON_CreateObject();
-	json_add_int(o, "block_id", id);
+	json_add_u64(o, "block_id", (uint64_t)id);
 	cJSON_AddBoolToObject(o, "cached", rc == 0);
 	http_reply_json(req, rc == 0 ? 201 : 200, o);
 }

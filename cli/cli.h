@@ -8,7 +8,7 @@
 
 struct cJSON;
 struct httpc;
-struct mclient;
+struct client;
 
 /* What every `strata` command shares. */
 struct cli {
@@ -17,18 +17,15 @@ struct cli {
 	bool json;
 	bool insecure;
 	struct httpc *http;
-	struct mclient *masters; /* --master or master.addresses; follows the leader */
+	struct client *masters; /* --master or master.addresses; follows the leader */
 };
 
 /*
- * Calls the leading master (following redirects from followers, waiting
- * out an election; lib/mclient.h): method on path_query (already
- * URL-encoded), JSON body `req` (may be NULL). On 2xx stores the reply in
- * *out (may be NULL) and returns 0; otherwise prints "strata: <reason>" to
- * stderr and returns 1 (the exit code).
+ * The exit code for a typed call's result (client/client.h): 0 for 0;
+ * otherwise prints "strata: <err>" (err says the path and the reason) to
+ * stderr and returns 1.
  */
-int cli_call(struct cli *cli, const char *method, const char *path_query,
-	     const struct cJSON *req, struct cJSON **out);
+int cli_fail(int rc, const char *err);
 /* Prints a JSON document (pretty) to stdout. */
 void cli_print_json(const struct cJSON *doc);
 void cli_fmt_bytes(double b, char *buf, size_t len);

@@ -1,14 +1,13 @@
 /* `strata fs ...`: the namespace from the command line. */
 #include "cli/cli.h"
 
+#include "client/client.h"
 #include "daemon/common.h"
-#include "lib/err.h"
-#include "lib/httpc.h"
-#include "lib/mclient.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,32 +28,22 @@ void cli_fs_usage(FILE *f)
 		"  fs mkdir [-p] PATH\n"
 		"  fs rm [-r] PATH   delete (also from the store)\n"
 		"  fs mv SRC DST     rename within one mount\n"
-		"  fs put LOCAL PATH upload a local file ('-': standard input)\n"
-		"  fs cat PATH       write a file to standard output\n");
+		"  fs put [--write-type THROUGH|CACHE_THROUGH] LOCAL PATH\n"
+		"                    upload a local file ('-': standard input) through a\n"
+		"                    worker (default CACHE_THROUGH: also cached)\n"
+		"  fs cat PATH       write a file to standard output (read through a worker's\n"
+		"                    cache)\n");
 }
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static double jnum(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-static void print_entry(const cJSON *e)
+static void print_entry(const struct client_inode *e)
 {
 	char when[32] = "-";
-	time_t t = (time_t)(jnum(e, "mtime_ms") / 1000);
+	time_t t = (time_t)(e->mtime_ms / 1000);
 	struct tm tm;
 	if (t > 0 && localtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	bool dir = strcmp(jstr(e, "type"), "directory") == 0;
-	printf("%s %14.0f  %s  %s%s\n", dir ? "d" : "-", jnum(e, "length"), when,
-	       jstr(e, "path"), cJSON_IsTrue(cJSON_GetObjectItem(e, "mount_point")) ? "  (mount)" : "");
+	printf("%s %14" PRIu64 "  %s  %s%s\n", e->is_dir ? "d" : "-", e->length, when, e->path,
+	       e->mount_point ? "  (mount)" : "");
 }
 
 /* Parses the subcommand's flags; `flags` is a getopt short-option string
@@ -98,6 +87,17 @@ static int usage_err(const char *cmd, const char *fmt)
 	return EXIT_USAGE;
 }
 
+/* --json of mount: what the master answers (MountReply). */
+static void print_mounted(const char *path, const char *uri, bool readonly)
+{
+	cJSON *doc = cJSON_CreateObject();
+	if (doc && cJSON_AddStringToObject(doc, "path", path) &&
+	    cJSON_AddStringToObject(doc, "uri", uri) &&
+	    cJSON_AddBoolToObject(doc, "readonly", readonly))
+		cli_print_json(doc);
+	cJSON_Delete(doc);
+}
+
 static int cmd_mount(struct cli *cli, int argc, char **argv)
 {
 	bool readonly = false;
@@ -108,47 +108,26 @@ static int cmd_mount(struct cli *cli, int argc, char **argv)
 		free(kv);
 		return usage_err("mount", "[--readonly] [--option K=V]... PATH URI");
 	}
-	cJSON *req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "path", argv[i]);
-	cJSON_AddStringToObject(req, "uri", argv[i + 1]);
-	cJSON_AddBoolToObject(req, "readonly", readonly);
-	cJSON *opts = cJSON_AddObjectToObject(req, "options");
 	for (size_t k = 0; k < nkv; k++) {
 		char *eq = strchr(kv[k], '=');
 		if (!eq || eq == kv[k]) {
 			fprintf(stderr, "strata: --option '%s': expected KEY=VALUE\n", kv[k]);
-			cJSON_Delete(req);
 			free(kv);
 			return EXIT_USAGE;
 		}
-		*eq = '\0';
-		cJSON_AddStringToObject(opts, kv[k], eq + 1);
-		*eq = '=';
 	}
+	char err[1024] = "";
+	int rc = client_mount_add(cli->masters, cli->http, argv[i], argv[i + 1], readonly,
+				  (const char *const *)kv, nkv, err, sizeof(err));
 	free(kv);
-	cJSON *out = NULL;
-	int rc = cli_call(cli, "POST", "/api/v1/mounts", req, &out);
-	cJSON_Delete(req);
 	if (!rc) {
 		if (cli->json)
-			cli_print_json(out);
+			print_mounted(argv[i], argv[i + 1], readonly);
 		else
 			printf("mounted %s at %s%s\n", argv[i + 1], argv[i],
 			       readonly ? " (read-only)" : "");
 	}
-	cJSON_Delete(out);
-	return rc;
-}
-
-static int simple_path_cmd(struct cli *cli, const char *method, const char *route,
-			   const char *path, const char *extra, cJSON **out)
-{
-	char *url = httpc_path_query(route, path, extra);
-	if (!url)
-		return EXIT_ERROR;
-	int rc = cli_call(cli, method, url, NULL, out);
-	free(url);
-	return rc;
+	return cli_fail(rc, err);
 }
 
 static int cmd_unmount(struct cli *cli, int argc, char **argv)
@@ -156,16 +135,17 @@ static int cmd_unmount(struct cli *cli, int argc, char **argv)
 	int i = sub_opts(cli, argc, argv, "+j", NULL, NULL, NULL);
 	if (i < 0 || argc - i != 1)
 		return usage_err("unmount", "PATH");
-	cJSON *out = NULL;
-	int rc = simple_path_cmd(cli, "DELETE", "/api/v1/mounts", argv[i], NULL, &out);
-	if (!rc) {
-		if (cli->json)
-			cli_print_json(out);
-		else
-			printf("unmounted %s\n", argv[i]);
+	char err[1024] = "";
+	int rc = client_mount_remove(cli->masters, cli->http, argv[i], err, sizeof(err));
+	if (!rc && cli->json) {
+		cJSON *doc = cJSON_CreateObject();
+		if (doc && cJSON_AddStringToObject(doc, "unmounted", argv[i]))
+			cli_print_json(doc);
+		cJSON_Delete(doc);
+	} else if (!rc) {
+		printf("unmounted %s\n", argv[i]);
 	}
-	cJSON_Delete(out);
-	return rc;
+	return cli_fail(rc, err);
 }
 
 static int cmd_mounts(struct cli *cli, int argc, char **argv)
@@ -173,73 +153,62 @@ static int cmd_mounts(struct cli *cli, int argc, char **argv)
 	int i = sub_opts(cli, argc, argv, "+j", NULL, NULL, NULL);
 	if (i < 0 || argc != i)
 		return usage_err("mounts", "");
-	cJSON *out = NULL;
-	int rc = cli_call(cli, "GET", "/api/v1/mounts", NULL, &out);
-	if (!rc && cli->json) {
-		cli_print_json(out);
-	} else if (!rc) {
-		const cJSON *m;
-		printf("%-24s %-40s %-4s %10s %s\n", "PATH", "URI", "MODE", "BLOCK", "SYNC");
-		cJSON_ArrayForEach(m, cJSON_GetObjectItem(out, "mounts"))
-		{
-			char bs[32], sync[32];
-			cli_fmt_bytes(jnum(m, "block_size"), bs, sizeof(bs));
-			double si = jnum(m, "sync_interval_ms");
-			if (si < 0)
-				snprintf(sync, sizeof(sync), "never");
-			else if (si == 0)
-				snprintf(sync, sizeof(sync), "always");
-			else
-				snprintf(sync, sizeof(sync), "%.0fs", si / 1000);
-			printf("%-24s %-40s %-4s %10s %s\n", jstr(m, "path"), jstr(m, "uri"),
-			       cJSON_IsTrue(cJSON_GetObjectItem(m, "readonly")) ? "ro" : "rw", bs,
-			       sync);
-		}
+	struct client_mount_list l;
+	char err[1024] = "";
+	int rc = client_mount_list(cli->masters, cli->http, &l, err, sizeof(err));
+	if (rc)
+		return cli_fail(rc, err);
+	if (cli->json) {
+		cli_print_json(l.json);
+		client_mount_list_clear(&l);
+		return EXIT_OK;
 	}
-	cJSON_Delete(out);
-	return rc;
+	printf("%-24s %-40s %-4s %10s %s\n", "PATH", "URI", "MODE", "BLOCK", "SYNC");
+	for (size_t k = 0; k < l.n; k++) {
+		const struct client_mount *m = &l.mounts[k];
+		char bs[32], sync[32];
+		cli_fmt_bytes((double)m->block_size, bs, sizeof(bs));
+		if (m->sync_interval_ms < 0)
+			snprintf(sync, sizeof(sync), "never");
+		else if (m->sync_interval_ms == 0)
+			snprintf(sync, sizeof(sync), "always");
+		else
+			snprintf(sync, sizeof(sync), "%.0fs", (double)m->sync_interval_ms / 1000);
+		printf("%-24s %-40s %-4s %10s %s\n", m->path, m->uri, m->readonly ? "ro" : "rw", bs,
+		       sync);
+	}
+	client_mount_list_clear(&l);
+	return EXIT_OK;
 }
 
-/* Lists one directory page by page; recurses into subdirectories. */
-static int list_dir(struct cli *cli, const char *path, bool recursive, cJSON *all)
+/* Lists one directory page by page (printing, or collecting each entry's
+ * JSON into all); recurses into subdirectories. */
+static int list_dir(struct cli *cli, const char *path, bool recursive, cJSON *all, char *err,
+		    size_t errlen)
 {
 	char *after = NULL;
 	int rc = 0;
 	for (;;) {
-		char extra[600] = "&limit=1000";
-		if (after) {
-			char *e = httpc_escape(after);
-			snprintf(extra, sizeof(extra), "&limit=1000&after=%s", e ? e : "");
-			free(e);
-		}
-		cJSON *out = NULL;
-		rc = simple_path_cmd(cli, "GET", "/api/v1/files", path, extra, &out);
+		struct client_listing l;
+		rc = client_fs_list(cli->masters, cli->http, path, after, 1000, &l, err, errlen);
 		free(after);
 		after = NULL;
 		if (rc)
 			break;
-		cJSON *e;
-		cJSON *entries = cJSON_GetObjectItem(out, "entries");
-		cJSON_ArrayForEach(e, entries)
-		{
-			if (all)
-				cJSON_AddItemToArray(all, cJSON_Duplicate(e, 1));
-			else
-				print_entry(e);
+		const cJSON *e;
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(l.json, "entries"))
+			if (all && !cJSON_AddItemToArray(all, cJSON_Duplicate(e, 1)))
+				rc = -ENOMEM;
+		for (size_t k = 0; !all && k < l.nentries; k++)
+			print_entry(&l.entries[k]);
+		if (l.next_after && !(after = strdup(l.next_after)))
+			rc = -ENOMEM;
+		for (size_t k = 0; !rc && recursive && k < l.nentries; k++) {
+			const struct client_inode *n = &l.entries[k];
+			if (n->is_dir && strcmp(n->path, path) != 0)
+				rc = list_dir(cli, n->path, true, all, err, errlen);
 		}
-		const char *next = jstr(out, "next_after");
-		if (*next)
-			after = strdup(next);
-		if (recursive) {
-			cJSON_ArrayForEach(e, entries)
-			{
-				if (strcmp(jstr(e, "type"), "directory") == 0 &&
-				    strcmp(jstr(e, "path"), path) != 0 &&
-				    (rc = list_dir(cli, jstr(e, "path"), true, all)))
-					break;
-			}
-		}
-		cJSON_Delete(out);
+		client_listing_clear(&l);
 		if (rc || !after)
 			break;
 	}
@@ -255,7 +224,8 @@ static int cmd_ls(struct cli *cli, int argc, char **argv)
 		return usage_err("ls", "[-R] [PATH]");
 	const char *path = argc - i == 1 ? argv[i] : "/";
 	cJSON *all = cli->json ? cJSON_CreateArray() : NULL;
-	int rc = list_dir(cli, path, recursive, all);
+	char err[1024] = "";
+	int rc = cli->json && !all ? -ENOMEM : list_dir(cli, path, recursive, all, err, sizeof(err));
 	if (!rc && all) {
 		cJSON *doc = cJSON_CreateObject();
 		cJSON_AddStringToObject(doc, "path", path);
@@ -265,7 +235,7 @@ static int cmd_ls(struct cli *cli, int argc, char **argv)
 	} else {
 		cJSON_Delete(all);
 	}
-	return rc;
+	return cli_fail(rc, err);
 }
 
 static int cmd_stat(struct cli *cli, int argc, char **argv)
@@ -273,24 +243,30 @@ static int cmd_stat(struct cli *cli, int argc, char **argv)
 	int i = sub_opts(cli, argc, argv, "+j", NULL, NULL, NULL);
 	if (i < 0 || argc - i != 1)
 		return usage_err("stat", "PATH");
-	cJSON *out = NULL;
-	int rc = simple_path_cmd(cli, "GET", "/api/v1/files/stat", argv[i], NULL, &out);
-	if (!rc && cli->json) {
-		cli_print_json(out);
-	} else if (!rc) {
-		char size[32];
-		cli_fmt_bytes(jnum(out, "length"), size, sizeof(size));
-		printf("path         %s\n", jstr(out, "path"));
-		printf("type         %s%s\n", jstr(out, "type"),
-		       cJSON_IsTrue(cJSON_GetObjectItem(out, "mount_point")) ? " (mount point)" : "");
-		printf("length       %.0f (%s)\n", jnum(out, "length"), size);
-		printf("mtime_ms     %.0f\n", jnum(out, "mtime_ms"));
-		if (*jstr(out, "fingerprint"))
-			printf("fingerprint  %s\n", jstr(out, "fingerprint"));
-		printf("id           %.0f\n", jnum(out, "id"));
+	struct client_inode n;
+	char err[1024] = "";
+	int rc = client_fs_stat(cli->masters, cli->http, argv[i], &n, err, sizeof(err));
+	if (rc)
+		return cli_fail(rc, err);
+	if (cli->json) {
+		cli_print_json(n.json);
+		client_inode_clear(&n);
+		return EXIT_OK;
 	}
-	cJSON_Delete(out);
-	return rc;
+	char size[32];
+	cli_fmt_bytes((double)n.length, size, sizeof(size));
+	printf("path         %s\n", n.path);
+	printf("type         %s%s\n", n.is_dir ? "directory" : "file",
+	       n.mount_point ? " (mount point)" : "");
+	printf("length       %" PRIu64 " (%s)\n", n.length, size);
+	printf("mtime_ms     %" PRId64 "\n", n.mtime_ms);
+	if (*n.fingerprint)
+		printf("fingerprint  %s\n", n.fingerprint);
+	printf("id           %" PRIu64 "\n", n.id);
+	if (n.cached_percent >= 0)
+		printf("cached       %.1f%% of %zu blocks\n", n.cached_percent, n.nblocks);
+	client_inode_clear(&n);
+	return EXIT_OK;
 }
 
 static int cmd_mkdir(struct cli *cli, int argc, char **argv)
@@ -299,16 +275,11 @@ static int cmd_mkdir(struct cli *cli, int argc, char **argv)
 	int i = sub_opts(cli, argc, argv, "+pj", &parents, NULL, NULL);
 	if (i < 0 || argc - i < 1)
 		return usage_err("mkdir", "[-p] PATH...");
-	for (; i < argc; i++) {
-		cJSON *req = cJSON_CreateObject();
-		cJSON_AddStringToObject(req, "path", argv[i]);
-		cJSON_AddBoolToObject(req, "parents", parents);
-		int rc = cli_call(cli, "POST", "/api/v1/files/mkdir", req, NULL);
-		cJSON_Delete(req);
-		if (rc)
-			return rc;
-	}
-	return EXIT_OK;
+	int rc = 0;
+	char err[1024] = "";
+	for (; !rc && i < argc; i++)
+		rc = client_mkdir(cli->masters, cli->http, argv[i], parents, NULL, err, sizeof(err));
+	return cli_fail(rc, err);
 }
 
 static int cmd_rm(struct cli *cli, int argc, char **argv)
@@ -317,13 +288,11 @@ static int cmd_rm(struct cli *cli, int argc, char **argv)
 	int i = sub_opts(cli, argc, argv, "+rRj", &recursive, NULL, NULL);
 	if (i < 0 || argc - i < 1)
 		return usage_err("rm", "[-r] PATH...");
-	for (; i < argc; i++) {
-		int rc = simple_path_cmd(cli, "DELETE", "/api/v1/files", argv[i],
-					 recursive ? "&recursive=true" : NULL, NULL);
-		if (rc)
-			return rc;
-	}
-	return EXIT_OK;
+	int rc = 0;
+	char err[1024] = "";
+	for (; !rc && i < argc; i++)
+		rc = client_delete(cli->masters, cli->http, argv[i], recursive, err, sizeof(err));
+	return cli_fail(rc, err);
 }
 
 static int cmd_mv(struct cli *cli, int argc, char **argv)
@@ -331,106 +300,51 @@ static int cmd_mv(struct cli *cli, int argc, char **argv)
 	int i = sub_opts(cli, argc, argv, "+j", NULL, NULL, NULL);
 	if (i < 0 || argc - i != 2)
 		return usage_err("mv", "SRC DST");
-	cJSON *req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "src", argv[i]);
-	cJSON_AddStringToObject(req, "dst", argv[i + 1]);
-	int rc = cli_call(cli, "POST", "/api/v1/files/rename", req, NULL);
-	cJSON_Delete(req);
-	return rc;
-}
-
-struct stream_call {
-	struct cli *cli;
-	const char *method;
-	FILE *in;
-	int64_t size;
-	FILE *out;
-	bool in_seekable;
-	int attempts;
-	struct httpc_resp resp;
-};
-
-static int stream_attempt(void *arg, const char *url, long *status, const char **location,
-			  char *err, size_t errlen)
-{
-	struct stream_call *c = arg;
-	if (c->in && c->attempts > 0) {
-		/* A follower's redirect may come after part of the body went out;
-		 * a file starts over, a pipe cannot. */
-		if (!c->in_seekable || fseeko(c->in, 0, SEEK_SET) != 0) {
-			snprintf(err, errlen,
-				 "%s is not the leader and standard input cannot be sent "
-				 "twice; pass the leader with --master",
-				 url);
-			return -ESPIPE;
-		}
-	}
-	c->attempts++;
-	httpc_resp_free(&c->resp);
-	int rc = httpc_stream(c->cli->http, c->method, url, c->in, c->size, c->out, &c->resp, err,
-			      errlen);
-	if (rc)
-		return rc;
-	*status = c->resp.status;
-	*location = c->resp.location;
-	if (c->resp.status == 503) {
-		cJSON *e = cJSON_ParseWithLength(c->resp.body, c->resp.len);
-		bool no_leader = mclient_is_no_leader(c->resp.status, e);
-		cJSON_Delete(e);
-		if (no_leader)
-			return -EAGAIN;
-	}
-	return 0;
-}
-
-/* put and cat stream through the leader (lib/mclient.h follows it). */
-static int stream_cmd(struct cli *cli, const char *method, const char *path, FILE *in,
-		      int64_t size, FILE *out)
-{
-	char *q = httpc_path_query("/api/v1/files/content", path, NULL);
-	if (!q)
-		return EXIT_ERROR;
 	char err[1024] = "";
-	struct stream_call c = {
-		.cli = cli, .method = method, .in = in, .size = size, .out = out,
-		.in_seekable = in && ftello(in) >= 0 && fseeko(in, 0, SEEK_CUR) == 0,
-	};
-	long status = 0;
-	int hrc = mclient_call(cli->masters, q, stream_attempt, &c, &status, err, sizeof(err));
-	int rc = EXIT_ERROR;
-	if (hrc == 0 && status >= 200 && status <= 299) {
-		rc = EXIT_OK;
-	} else if (hrc == 0 || hrc == -EAGAIN) {
-		cJSON *e = cJSON_ParseWithLength(c.resp.body ? c.resp.body : "", c.resp.len);
-		const cJSON *msg = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "error"), "message");
-		snprintf(err, sizeof(err), "%s: HTTP %ld: %s", path, status,
-			 cJSON_IsString(msg) ? msg->valuestring : "no error message");
-		cJSON_Delete(e);
-	}
-	httpc_resp_free(&c.resp);
-	free(q);
-	if (rc)
-		fprintf(stderr, "strata: %s\n", err);
-	return rc;
+	int rc = client_rename(cli->masters, cli->http, argv[i], argv[i + 1], NULL, err,
+			       sizeof(err));
+	return cli_fail(rc, err);
 }
 
+/* put and cat stream through a worker (its cache and write types), never
+ * through a master: client_data_put / client_data_get. */
 static int cmd_put(struct cli *cli, int argc, char **argv)
 {
-	int i = sub_opts(cli, argc, argv, "+j", NULL, NULL, NULL);
-	if (i < 0 || argc - i != 2)
-		return usage_err("put", "LOCAL_FILE PATH");
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "write-type", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *write_type = NULL;
+	optind = 0;
+	opterr = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "+jw:", longs, NULL)) != -1) {
+		if (c == 'j')
+			cli->json = true;
+		else if (c == 'w' && (strcmp(optarg, "THROUGH") == 0 ||
+				      strcmp(optarg, "CACHE_THROUGH") == 0))
+			write_type = optarg;
+		else
+			return usage_err("put", "[--write-type THROUGH|CACHE_THROUGH] LOCAL_FILE PATH");
+	}
+	int i = optind;
+	if (argc - i != 2)
+		return usage_err("put", "[--write-type THROUGH|CACHE_THROUGH] LOCAL_FILE PATH");
 	bool std = strcmp(argv[i], "-") == 0;
 	FILE *in = std ? stdin : fopen(argv[i], "rb");
 	if (!in) {
-		fprintf(stderr, "strata: cannot open '%s': %s\n", argv[i], strerror(errno));
+		fprintf(stderr, "strata: %s: %s\n", argv[i], strerror(errno));
 		return EXIT_ERROR;
 	}
 	struct stat st;
 	int64_t size = !std && fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
-	int rc = stream_cmd(cli, "PUT", argv[i + 1], in, size, NULL);
+	char err[1024] = "";
+	int rc = client_data_put(cli->masters, cli->http, argv[i + 1], in, size, write_type, NULL,
+				 err, sizeof(err));
 	if (!std)
 		fclose(in);
-	return rc;
+	return cli_fail(rc, err);
 }
 
 static int cmd_cat(struct cli *cli, int argc, char **argv)
@@ -438,9 +352,10 @@ static int cmd_cat(struct cli *cli, int argc, char **argv)
 	int i = sub_opts(cli, argc, argv, "+", NULL, NULL, NULL);
 	if (i < 0 || argc - i != 1)
 		return usage_err("cat", "PATH");
-	int rc = stream_cmd(cli, "GET", argv[i], NULL, -1, stdout);
+	char err[1024] = "";
+	int rc = client_data_get(cli->masters, cli->http, argv[i], stdout, err, sizeof(err));
 	fflush(stdout);
-	return rc;
+	return cli_fail(rc, err);
 }
 
 int cli_fs(struct cli *cli, int argc, char **argv)

@@ -1,10 +1,9 @@
 /* `strata admin masters`: the Raft group of masters (docs/raft.md). */
 #include "cli/cli.h"
 
+#include "client/client.h"
 #include "daemon/common.h"
-#include "lib/httpc.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,39 +22,30 @@ void cli_admin_masters_usage(FILE *f)
 		"                    remove a master from the group\n");
 }
 
-static int64_t num(const cJSON *o, const char *key)
+static const char *dash(const char *s)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
+	return s && *s ? s : "-";
 }
 
-static const char *str(const cJSON *o, const char *key)
+static void print_masters(const struct client_masters *g)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsString(v) ? v->valuestring : "-";
-}
-
-static void print_masters(const cJSON *doc)
-{
-	printf("Leader: %" PRId64 "   term %" PRId64 "\n\n", num(doc, "leader"), num(doc, "term"));
+	printf("Leader: %" PRIu64 "   term %" PRId64 "\n\n", g->leader, g->term);
 	printf("  %-4s %-10s %-24s %-28s %6s %10s %10s %6s\n", "ID", "ROLE", "RAFT", "REST",
 	       "TERM", "COMMIT", "APPLIED", "LAG");
-	const cJSON *m;
-	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(doc, "masters"))
-	{
+	for (size_t i = 0; i < g->n; i++) {
+		const struct client_master *m = &g->masters[i];
 		char term[24] = "-", commit[24] = "-", applied[24] = "-", lag[24] = "-";
-		if (num(m, "term") >= 0)
-			snprintf(term, sizeof(term), "%" PRId64, num(m, "term"));
-		if (num(m, "commit_index") >= 0)
-			snprintf(commit, sizeof(commit), "%" PRId64, num(m, "commit_index"));
-		if (num(m, "applied_index") >= 0)
-			snprintf(applied, sizeof(applied), "%" PRId64, num(m, "applied_index"));
-		if (num(m, "lag") >= 0)
-			snprintf(lag, sizeof(lag), "%" PRId64, num(m, "lag"));
-		const cJSON *self = cJSON_GetObjectItemCaseSensitive(m, "self");
-		printf("  %-4" PRId64 " %-10s %-24s %-28s %6s %10s %10s %6s%s\n", num(m, "id"),
-		       str(m, "role"), str(m, "raft_address"), str(m, "rest_url"), term, commit,
-		       applied, lag, cJSON_IsTrue(self) ? "  (answered)" : "");
+		if (m->term >= 0)
+			snprintf(term, sizeof(term), "%" PRId64, m->term);
+		if (m->commit_index >= 0)
+			snprintf(commit, sizeof(commit), "%" PRId64, m->commit_index);
+		if (m->applied_index >= 0)
+			snprintf(applied, sizeof(applied), "%" PRId64, m->applied_index);
+		if (m->lag >= 0)
+			snprintf(lag, sizeof(lag), "%" PRId64, m->lag);
+		printf("  %-4" PRIu64 " %-10s %-24s %-28s %6s %10s %10s %6s%s\n", m->id,
+		       dash(m->role), dash(m->raft_address), dash(m->rest_url), term, commit,
+		       applied, lag, m->self ? "  (answered)" : "");
 	}
 }
 
@@ -73,17 +63,17 @@ static uint64_t parse_id(const char *s)
 	return v;
 }
 
-/* Prints the membership a call returned (reply is consumed). */
-static int finish(struct cli *cli, int rc, cJSON *reply)
+/* Prints the membership a call returned (and clears it). */
+static int finish(struct cli *cli, int rc, struct client_masters *g, const char *err)
 {
-	if (rc == EXIT_OK) {
+	if (rc == 0) {
 		if (cli->json)
-			cli_print_json(reply);
+			cli_print_json(g->json);
 		else
-			print_masters(reply);
+			print_masters(g);
+		client_masters_clear(g);
 	}
-	cJSON_Delete(reply);
-	return rc;
+	return cli_fail(rc, err);
 }
 
 int cli_admin_masters(struct cli *cli, int argc, char **argv)
@@ -97,10 +87,11 @@ int cli_admin_masters(struct cli *cli, int argc, char **argv)
 		else if (n < 8)
 			words[n++] = argv[i];
 	}
-	cJSON *reply = NULL;
+	struct client_masters g;
+	char err[1024] = "";
 	if (n == 0 || (n == 1 && strcmp(words[0], "list") == 0)) {
-		int rc = cli_call(cli, "GET", "/api/v1/masters", NULL, &reply);
-		return finish(cli, rc, reply);
+		int rc = client_masters_list(cli->masters, cli->http, &g, err, sizeof(err));
+		return finish(cli, rc, &g, err);
 	}
 	if (strcmp(words[0], "add") == 0) {
 		if (n != 4) {
@@ -111,13 +102,9 @@ int cli_admin_masters(struct cli *cli, int argc, char **argv)
 		uint64_t id = parse_id(words[1]);
 		if (!id)
 			return EXIT_USAGE;
-		cJSON *req = cJSON_CreateObject();
-		cJSON_AddNumberToObject(req, "id", (double)id);
-		cJSON_AddStringToObject(req, "raft_address", words[2]);
-		cJSON_AddStringToObject(req, "rest_url", words[3]);
-		int rc = cli_call(cli, "POST", "/api/v1/masters", req, &reply);
-		cJSON_Delete(req);
-		return finish(cli, rc, reply);
+		int rc = client_master_add(cli->masters, cli->http, id, words[2], words[3], &g, err,
+					   sizeof(err));
+		return finish(cli, rc, &g, err);
 	}
 	if (strcmp(words[0], "remove") == 0) {
 		if (n != 2) {
@@ -127,10 +114,8 @@ int cli_admin_masters(struct cli *cli, int argc, char **argv)
 		uint64_t id = parse_id(words[1]);
 		if (!id)
 			return EXIT_USAGE;
-		char path[64];
-		snprintf(path, sizeof(path), "/api/v1/masters/%" PRIu64, id);
-		int rc = cli_call(cli, "DELETE", path, NULL, &reply);
-		return finish(cli, rc, reply);
+		int rc = client_master_remove(cli->masters, cli->http, id, &g, err, sizeof(err));
+		return finish(cli, rc, &g, err);
 	}
 	fprintf(stderr, "strata: unknown command 'admin masters %s'\n", words[0]);
 	cli_admin_masters_usage(stderr);

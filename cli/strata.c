@@ -5,12 +5,12 @@
 #include "lib/conf.h"
 #include "lib/err.h"
 #include "lib/httpc.h"
-#include "lib/mclient.h"
-#include "lib/json.h"
+#include "client/client.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,53 +67,36 @@ static void fmt_duration(double ms, char *buf, size_t len)
 		snprintf(buf, len, "%lldd %lldh", s / 86400, (s % 86400) / 3600);
 }
 
-static double num(const cJSON *o, const char *key)
+int cli_fail(int rc, const char *err)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-int cli_call(struct cli *cli, const char *method, const char *path_query, const cJSON *req,
-	     cJSON **out)
-{
-	char err[1024] = "";
-	int rc = mclient_json(cli->masters, cli->http, method, path_query, req, out, NULL, err,
-			      sizeof(err));
-	if (rc) {
-		fprintf(stderr, "strata: %s\n", err);
-		return EXIT_ERROR;
-	}
-	return EXIT_OK;
+	if (rc == EXIT_OK)
+		return EXIT_OK;
+	fprintf(stderr, "strata: %s\n", rc == -ENOMEM ? "out of memory" : err);
+	return EXIT_ERROR;
 }
 
 /* --master takes one address or a comma-separated list; without it the
  * configuration's master.addresses. */
 static int make_masters(struct cli *cli, char *err, size_t errlen)
 {
-	struct mclient_opts mo = { .tls = *cli->conf.http_tls_cert || *cli->conf.http_tls_ca };
+	struct client_opts mo = { .tls = *cli->conf.http_tls_cert || *cli->conf.http_tls_ca };
 	if (!cli->master)
-		return mclient_new((const char *const *)cli->conf.master_addresses.items,
+		return client_new((const char *const *)cli->conf.master_addresses.items,
 				   cli->conf.master_addresses.n, &mo, &cli->masters, err, errlen);
 	char *copy = strdup(cli->master);
 	if (!copy)
 		return -ENOMEM;
-	const char *addrs[MCLIENT_MAX_MASTERS + 1];
+	const char *addrs[CLIENT_MAX_MASTERS + 1];
 	size_t n = 0;
 	char *save = NULL;
 	for (char *a = strtok_r(copy, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
 		while (*a == ' ')
 			a++;
-		if (n == MCLIENT_MAX_MASTERS + 1)
+		if (n == CLIENT_MAX_MASTERS + 1)
 			break;
 		addrs[n++] = a;
 	}
-	int rc = mclient_new(addrs, n, &mo, &cli->masters, err, errlen);
+	int rc = client_new(addrs, n, &mo, &cli->masters, err, errlen);
 	free(copy);
 	return rc;
 }
@@ -126,67 +109,68 @@ void cli_print_json(const cJSON *doc)
 	free(text);
 }
 
-static void print_workers(const cJSON *list)
+static void print_workers(const struct client_worker *ws, size_t n)
 {
 	printf("  %-4s %-28s %-5s %-15s %12s %12s\n", "ID", "ADDRESS", "STATE", "LAST HEARTBEAT",
 	       "CAPACITY", "USED");
-	const cJSON *w;
-	cJSON_ArrayForEach(w, list)
-	{
+	for (size_t i = 0; i < n; i++) {
+		const struct client_worker *w = &ws[i];
 		char cap[32], used[32], ago[32], ago_txt[48];
-		cli_fmt_bytes(num(w, "capacity_bytes"), cap, sizeof(cap));
-		cli_fmt_bytes(num(w, "used_bytes"), used, sizeof(used));
-		fmt_duration(num(w, "last_heartbeat_ms_ago"), ago, sizeof(ago));
+		cli_fmt_bytes((double)w->capacity_bytes, cap, sizeof(cap));
+		cli_fmt_bytes((double)w->used_bytes, used, sizeof(used));
+		fmt_duration((double)w->last_heartbeat_ms_ago, ago, sizeof(ago));
 		snprintf(ago_txt, sizeof(ago_txt), "%s ago", ago);
-		printf("  %-4.0f %-28s %-5s %-15s %12s %12s\n", num(w, "id"), str(w, "address"),
-		       str(w, "state"), ago_txt, cap, used);
+		printf("  %-4" PRIu64 " %-28s %-5s %-15s %12s %12s\n", w->id, w->address, w->state,
+		       ago_txt, cap, used);
 	}
-	if (cJSON_GetArraySize(list) == 0)
+	if (n == 0)
 		printf("  (no workers registered)\n");
 }
 
 static int cmd_report(struct cli *cli)
 {
-	cJSON *c = NULL;
-	if (cli_call(cli, "GET", "/api/v1/cluster", NULL, &c))
-		return EXIT_ERROR;
+	struct client_cluster c;
+	char err[1024] = "";
+	int rc = client_cluster_get(cli->masters, cli->http, &c, err, sizeof(err));
+	if (rc)
+		return cli_fail(rc, err);
 	if (cli->json) {
-		cli_print_json(c);
-		cJSON_Delete(c);
+		cli_print_json(c.json);
+		client_cluster_clear(&c);
 		return EXIT_OK;
 	}
-	const cJSON *workers = cJSON_GetObjectItemCaseSensitive(c, "workers");
-	const cJSON *cap = cJSON_GetObjectItemCaseSensitive(c, "capacity");
 	char up[32], total[32], used[32];
-	fmt_duration(num(c, "uptime_ms"), up, sizeof(up));
-	cli_fmt_bytes(num(cap, "total_bytes"), total, sizeof(total));
-	cli_fmt_bytes(num(cap, "used_bytes"), used, sizeof(used));
-	double pct = num(cap, "total_bytes") > 0
-			     ? 100.0 * num(cap, "used_bytes") / num(cap, "total_bytes") : 0;
+	fmt_duration((double)c.uptime_ms, up, sizeof(up));
+	cli_fmt_bytes((double)c.capacity_total_bytes, total, sizeof(total));
+	cli_fmt_bytes((double)c.capacity_used_bytes, used, sizeof(used));
+	double pct = c.capacity_total_bytes > 0 ? 100.0 * (double)c.capacity_used_bytes /
+							  (double)c.capacity_total_bytes
+						: 0;
 	printf("strata cluster\n");
-	printf("  %-10s %s\n", "version", str(c, "version"));
-	printf("  %-10s %s\n", "leader", str(c, "leader"));
+	printf("  %-10s %s\n", "version", c.version);
+	printf("  %-10s %s\n", "leader", c.leader);
 	printf("  %-10s %s\n", "uptime", up);
-	printf("  %-10s %.0f live, %.0f lost\n", "workers", num(workers, "live"),
-	       num(workers, "lost"));
+	printf("  %-10s %" PRId64 " live, %" PRId64 " lost\n", "workers", c.workers_live,
+	       c.workers_lost);
 	printf("  %-10s %s total, %s used (%.1f%%)\n\n", "capacity", total, used, pct);
 	printf("Workers\n");
-	print_workers(cJSON_GetObjectItemCaseSensitive(c, "worker_list"));
-	cJSON_Delete(c);
+	print_workers(c.workers, c.nworkers);
+	client_cluster_clear(&c);
 	return EXIT_OK;
 }
 
 static int cmd_workers(struct cli *cli)
 {
-	cJSON *c = NULL;
-	if (cli_call(cli, "GET", "/api/v1/workers", NULL, &c))
-		return EXIT_ERROR;
-	if (cli->json) {
-		cli_print_json(c);
-	} else {
-		print_workers(cJSON_GetObjectItemCaseSensitive(c, "workers"));
-	}
-	cJSON_Delete(c);
+	struct client_worker_list l;
+	char err[1024] = "";
+	int rc = client_workers_list(cli->masters, cli->http, &l, err, sizeof(err));
+	if (rc)
+		return cli_fail(rc, err);
+	if (cli->json)
+		cli_print_json(l.json);
+	else
+		print_workers(l.workers, l.n);
+	client_worker_list_clear(&l);
 	return EXIT_OK;
 }
 
@@ -292,7 +276,7 @@ int main(int argc, char **argv)
 	else if (cli.http)
 		exit_code = strcmp(sub[0], "report") == 0 ? cmd_report(&cli) : cmd_workers(&cli);
 	httpc_free(cli.http);
-	mclient_free(cli.masters);
+	client_free(cli.masters);
 	conf_free(&cli.conf);
 	return exit_code;
 }

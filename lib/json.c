@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 static const cJSON *field(const cJSON *obj, const char *key, bool required, int *rc, char *err,
 			  size_t errlen)
@@ -73,4 +74,65 @@ int json_get_bool(const cJSON *obj, const char *key, bool required, bool *out, c
 cJSON *json_add_int(cJSON *obj, const char *key, int64_t v)
 {
 	return cJSON_AddNumberToObject(obj, key, (double)v);
+}
+
+int json_u64_value(const cJSON *item, uint64_t *out)
+{
+	if (cJSON_IsNumber(item)) {
+		double v = item->valuedouble;
+		if (v != floor(v) || v < 0 || v > 9007199254740992.0)
+			return -EINVAL;
+		*out = (uint64_t)v;
+		return 0;
+	}
+	if (!cJSON_IsString(item))
+		return -EINVAL;
+	const char *s = item->valuestring;
+	size_t n = strlen(s);
+	if (n == 0 || n > 20)
+		return -EINVAL;
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+int json_get_u64(const cJSON *obj, const char *key, bool required, uint64_t *out, char *err,
+		 size_t errlen)
+{
+	int rc;
+	const cJSON *item = field(obj, key, required, &rc, err, errlen);
+	if (!item)
+		return rc;
+	uint64_t v;
+	if (json_u64_value(item, &v)) {
+		snprintf(err, errlen, "field '%s' must be an id: a decimal string of digits", key);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+cJSON *json_u64_create(uint64_t v)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	return cJSON_CreateString(buf);
+}
+
+cJSON *json_add_u64(cJSON *obj, const char *key, uint64_t v)
+{
+	cJSON *item = json_u64_create(v);
+	if (!item || !cJSON_AddItemToObject(obj, key, item)) {
+		cJSON_Delete(item);
+		return NULL;
+	}
+	return item;
 }

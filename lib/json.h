@@ -21,7 +21,26 @@ int json_get_bool(const struct cJSON *obj, const char *key, bool required, bool 
 		  char *err, size_t errlen);
 
 /* Adds an integer field exactly (cJSON numbers are doubles; 2^53 is plenty
- * for byte counts and ids). Returns the item or NULL on allocation failure. */
+ * for byte counts, not for ids: use json_add_u64 for those). Returns the
+ * item or NULL on allocation failure. */
 struct cJSON *json_add_int(struct cJSON *obj, const char *key, int64_t v);
+
+/*
+ * 64-bit ids (block, inode, data, worker) travel as decimal strings
+ * ("9007199254740993"): a JSON number is a double to most parsers and
+ * loses precision past 2^53 (docs/openapi.json: type string, ^[0-9]+$).
+ *
+ * json_u64_value reads one: a decimal string of 1..20 digits that fits in
+ * 64 bits, or (leniency for older peers) an integral JSON number in
+ * 0..2^53. Returns 0 and *out, or -EINVAL.
+ * json_get_u64 is the field reader of the same (contract of json_get_int).
+ * json_u64_create / json_add_u64 make one (NULL on allocation failure;
+ * the item belongs to the caller, respectively to obj).
+ */
+int json_u64_value(const struct cJSON *item, uint64_t *out);
+int json_get_u64(const struct cJSON *obj, const char *key, bool required, uint64_t *out,
+		 char *err, size_t errlen);
+struct cJSON *json_u64_create(uint64_t v);
+struct cJSON *json_add_u64(struct cJSON *obj, const char *key, uint64_t v);
 
 #endif

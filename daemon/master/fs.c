@@ -558,7 +558,7 @@ static int sync_dir(struct fs *fs, const char *path, const struct ns_mount *m, c
 cJSON *fs_inode_json(const struct ns_inode *n, const char *path)
 {
 	cJSON *o = cJSON_CreateObject();
-	json_add_int(o, "id", (int64_t)n->id);
+	json_add_u64(o, "id", n->id);
 	cJSON_AddStringToObject(o, "path", path);
 	cJSON_AddStringToObject(o, "name", n->id == NS_ROOT_ID ? "/" : n->name);
 	cJSON_AddStringToObject(o, "type", n->is_dir ? "directory" : "file");

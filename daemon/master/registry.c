@@ -1,6 +1,7 @@
 #include "daemon/master/registry.h"
 
 #include "lib/clock.h"
+#include "lib/json.h"
 #include "lib/log.h"
 
 #include <cjson/cJSON.h>
@@ -183,7 +184,7 @@ cJSON *registry_live_json(struct registry *reg)
 			arr = NULL;
 			break;
 		}
-		cJSON_AddNumberToObject(o, "id", (double)w->id);
+		json_add_u64(o, "id", w->id);
 		cJSON_AddStringToObject(o, "host", w->host);
 		cJSON_AddNumberToObject(o, "data_port", w->data_port);
 	}
@@ -223,7 +224,7 @@ cJSON *registry_to_json(struct registry *reg, int64_t now_ms)
 		}
 		char addr[300];
 		snprintf(addr, sizeof(addr), "%s:%d", w->host, w->data_port);
-		cJSON_AddNumberToObject(o, "id", (double)w->id);
+		json_add_u64(o, "id", w->id);
 		cJSON_AddStringToObject(o, "address", addr);
 		cJSON_AddStringToObject(o, "host", w->host);
 		cJSON_AddNumberToObject(o, "data_port", (double)w->data_port);
@@ -281,7 +282,7 @@ cJSON *registry_metrics_json(struct registry *reg)
 		cJSON_AddItemToArray(arr, o);
 		char addr[300];
 		snprintf(addr, sizeof(addr), "%s:%d", w->host, w->data_port);
-		cJSON_AddNumberToObject(o, "id", (double)w->id);
+		json_add_u64(o, "id", w->id);
 		cJSON_AddStringToObject(o, "address", addr);
 		cJSON_AddStringToObject(o, "state", w->state == WORKER_LIVE ? "live" : "lost");
 		cJSON_AddItemToObject(o, "counters", w->counters ? cJSON_Duplicate(w->counters, 1)

@@ -8,7 +8,7 @@
 #include "lib/httpc.h"
 #include "lib/json.h"
 #include "lib/log.h"
-#include "lib/mclient.h"
+#include "client/client.h"
 #include "ufs/ufs.h"
 
 #include <cjson/cJSON.h>
@@ -70,7 +70,7 @@ struct fcache {
 	struct httpc *master_http[FCACHE_MASTER_CONNS];
 	bool master_busy[FCACHE_MASTER_CONNS];
 	pthread_cond_t master_freed;
-	struct mclient *masters; /* follows the leader (lib/mclient.h) */
+	struct client *masters; /* follows the leader (client/client.h) */
 	/* Refresh-ahead (fcache_peek): a ring of paths and its threads. */
 	char *queue[FCACHE_REFRESH_QUEUE];
 	size_t qhead, qlen;
@@ -119,8 +119,8 @@ int fcache_new(const struct strata_conf *conf, struct fcache **out)
 		}
 	}
 	char err[256];
-	struct mclient_opts mo = { .tls = *conf->http_tls_cert != '\0' };
-	int rc = mclient_new((const char *const *)conf->master_addresses.items,
+	struct client_opts mo = { .tls = *conf->http_tls_cert != '\0' };
+	int rc = client_new((const char *const *)conf->master_addresses.items,
 			     conf->master_addresses.n, &mo, &fc->masters, err, sizeof(err));
 	if (rc) {
 		log_error("%s", err);
@@ -156,7 +156,7 @@ void fcache_free(struct fcache *fc)
 	httpc_free(mine);
 	for (int i = 0; i < FCACHE_MASTER_CONNS; i++)
 		httpc_free(fc->master_http[i]);
-	mclient_free(fc->masters);
+	client_free(fc->masters);
 	pthread_key_delete(fc->http_key);
 	pthread_cond_destroy(&fc->master_freed);
 	pthread_cond_destroy(&fc->queued);
@@ -283,7 +283,7 @@ int fcache_store(struct fcache *fc, const cJSON *mount, struct ufs **out, char *
 	return rc;
 }
 
-struct mclient *fcache_masters(struct fcache *fc)
+struct client *fcache_masters(struct fcache *fc)
 {
 	return fc->masters;
 }
@@ -302,7 +302,7 @@ int fcache_master_reply(struct fcache *fc, const char *method, const char *path_
 	}
 	fc->master_busy[slot] = true;
 	pthread_mutex_unlock(&fc->lock);
-	int rc = mclient_json_reply(fc->masters, fc->master_http[slot], method, path_query, req, r,
+	int rc = client_json_reply(fc->masters, fc->master_http[slot], method, path_query, req, r,
 				    err, errlen);
 	pthread_mutex_lock(&fc->lock);
 	fc->master_busy[slot] = false;
@@ -347,11 +347,12 @@ static int fetch(struct fcache *fc, const char *path, struct file_info *out, cha
 static int parse_info(struct fcache *fc, const cJSON *reply, const char *path,
 		      struct file_info *out, char *err, size_t errlen)
 {
-	int64_t length = 0, data_id = 0, bs = 0;
+	int64_t length = 0, bs = 0;
+	uint64_t data_id = 0;
 	const char *ufs_path = NULL;
 	int rc = json_get_int(reply, "length", true, 0, INT64_MAX, &length, err, errlen);
 	if (!rc)
-		rc = json_get_int(reply, "data_id", true, 0, INT64_MAX, &data_id, err, errlen);
+		rc = json_get_u64(reply, "data_id", true, &data_id, err, errlen);
 	if (!rc)
 		rc = json_get_int(reply, "block_size", true, 1, INT64_MAX, &bs, err, errlen);
 	if (!rc)
@@ -372,7 +373,7 @@ static int parse_info(struct fcache *fc, const cJSON *reply, const char *path,
 		snprintf(out->etag, sizeof(out->etag), "%s", etag);
 		snprintf(out->path, sizeof(out->path), "%s", path);
 		out->length = (uint64_t)length;
-		out->data_id = (uint64_t)data_id;
+		out->data_id = data_id;
 		out->block_size = bs;
 		out->epoch = (uint64_t)epoch;
 		out->trust_ms = trust;

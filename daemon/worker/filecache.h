@@ -15,7 +15,7 @@ struct strata_conf;
  * Thread-safe.
  */
 struct fcache;
-struct mclient;
+struct client;
 
 struct file_info {
 	char path[4096];
@@ -86,7 +86,7 @@ int fcache_store(struct fcache *fc, const struct cJSON *mount, struct ufs **out,
 		 size_t errlen);
 
 /* Calls method on path_query at the leading master, following it
- * (lib/mclient.h; JSON in and out, like httpc_json). status may be NULL.
+ * (client/client.h; JSON in and out, like httpc_json). status may be NULL.
  * Calls share a small pool of connections (FCACHE_MASTER_CONNS), so a busy
  * worker never holds more than that many of a master's threads. */
 #define FCACHE_MASTER_CONNS 4
@@ -104,8 +104,8 @@ int fcache_master_reply(struct fcache *fc, const char *method, const char *path_
 /* A per-thread HTTP client (created on first use, freed at thread exit). */
 struct httpc *fcache_thread_http(struct fcache *fc);
 
-/* The master group client (lib/mclient.h) the cache's calls follow the
+/* The master group client (client/client.h) the cache's calls follow the
  * leader with; shared, thread-safe, owned by fc. */
-struct mclient *fcache_masters(struct fcache *fc);
+struct client *fcache_masters(struct fcache *fc);
 
 #endif

@@ -7,7 +7,7 @@
 #include "lib/httpc.h"
 #include "lib/json.h"
 #include "lib/log.h"
-#include "lib/mclient.h"
+#include "client/client.h"
 #include "lib/placement.h"
 #include "tier/tier.h"
 
@@ -75,7 +75,7 @@ static int blocks_now(struct worker_node *w, struct tier_block_info **out, size_
 static void add_block(cJSON *arr, const struct tier_block_info *b)
 {
 	cJSON *pair = cJSON_CreateArray();
-	cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)b->id));
+	cJSON_AddItemToArray(pair, json_u64_create(b->id));
 	cJSON_AddItemToArray(pair, cJSON_CreateNumber(b->tier));
 	cJSON_AddItemToArray(arr, pair);
 }
@@ -92,7 +92,7 @@ static void add_block_changes(struct worker_node *w, cJSON *req, struct tier_blo
 		if (j == w->nreported || (i < n && now[i].id < w->reported[j].id)) {
 			add_block(added, &now[i++]);
 		} else if (i == n || w->reported[j].id < now[i].id) {
-			cJSON_AddItemToArray(removed, cJSON_CreateNumber((double)w->reported[j++].id));
+			cJSON_AddItemToArray(removed, json_u64_create(w->reported[j++].id));
 		} else {
 			if (now[i].tier != w->reported[j].tier)
 				add_block(added, &now[i]);
@@ -126,12 +126,11 @@ static void take_peers(struct worker_node *w, const cJSON *list)
 	const cJSON *p;
 	cJSON_ArrayForEach(p, list)
 	{
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(p, "id");
 		const cJSON *host = cJSON_GetObjectItemCaseSensitive(p, "host");
 		const cJSON *port = cJSON_GetObjectItemCaseSensitive(p, "data_port");
-		if (!cJSON_IsNumber(id) || !cJSON_IsString(host) || !cJSON_IsNumber(port))
+		if (json_u64_value(cJSON_GetObjectItemCaseSensitive(p, "id"), &peers[k].id) ||
+		    !cJSON_IsString(host) || !cJSON_IsNumber(port))
 			continue;
-		peers[k].id = (uint64_t)id->valuedouble;
 		snprintf(peers[k].address, sizeof(peers[k].address), "%s:%d", host->valuestring,
 			 (int)port->valuedouble);
 		k++;
@@ -177,7 +176,7 @@ static int try_register(struct worker_node *w, char *err, size_t errlen)
 	for (size_t i = 0; i < n; i++)
 		add_block(blocks, &now[i]);
 	cJSON *resp = NULL;
-	int rc = mclient_json(w->hb_masters, w->hb_http, "POST", "/api/v1/workers/register", req,
+	int rc = client_json(w->hb_masters, w->hb_http, "POST", "/api/v1/workers/register", req,
 			      &resp, NULL, err, errlen);
 	cJSON_Delete(req);
 	if (rc) {
@@ -185,19 +184,19 @@ static int try_register(struct worker_node *w, char *err, size_t errlen)
 		return rc;
 	}
 	take_report(w, now, n);
-	int64_t id = 0;
-	rc = json_get_int(resp, "worker_id", true, 1, INT64_MAX, &id, err, errlen);
+	uint64_t id = 0;
+	rc = json_get_u64(resp, "worker_id", true, &id, err, errlen);
 	cJSON_Delete(resp);
-	if (rc)
+	if (rc || id == 0)
 		return ST_EPROTO;
-	char master[MCLIENT_URL_MAX];
-	mclient_leader(w->hb_masters, master, sizeof(master));
+	char master[CLIENT_URL_MAX];
+	client_leader(w->hb_masters, master, sizeof(master));
 	pthread_mutex_lock(&w->lock);
-	w->worker_id = (uint64_t)id;
+	w->worker_id = id;
 	snprintf(w->master, sizeof(w->master), "%s", master);
 	w->last_heartbeat_mono_ms = clock_mono_ms();
 	pthread_mutex_unlock(&w->lock);
-	log_info("registered with master %s as worker %lld", master, (long long)id);
+	log_info("registered with master %s as worker %llu", master, (unsigned long long)id);
 	return 0;
 }
 
@@ -217,7 +216,7 @@ static int send_heartbeat(struct worker_node *w, char *err, size_t errlen)
 	pthread_mutex_unlock(&w->lock);
 
 	cJSON *req = cJSON_CreateObject();
-	json_add_int(req, "worker_id", (int64_t)id);
+	json_add_u64(req, "worker_id", id);
 	json_add_int(req, "capacity_bytes", w->capacity_bytes);
 	json_add_int(req, "used_bytes", worker_used_bytes(w));
 	struct tier_block_info *now = NULL;
@@ -229,7 +228,7 @@ static int send_heartbeat(struct worker_node *w, char *err, size_t errlen)
 		cJSON_AddItemToObject(req, "metrics", counters);
 	long status = 0;
 	cJSON *resp = NULL;
-	int rc = mclient_json(w->hb_masters, w->hb_http, "POST", "/api/v1/workers/heartbeat", req,
+	int rc = client_json(w->hb_masters, w->hb_http, "POST", "/api/v1/workers/heartbeat", req,
 			      &resp, &status, err, errlen);
 	cJSON_Delete(req);
 	if (rc == 0) {
@@ -316,8 +315,8 @@ int worker_heartbeat_start(struct worker_node *w)
 	char err[256];
 	/* Short enough that a stop never waits long on a dead group; the
 	 * thread itself retries forever. */
-	struct mclient_opts mo = { .tls = *w->conf->http_tls_cert != '\0', .follow_ms = 2000 };
-	int rc = mclient_new((const char *const *)w->conf->master_addresses.items,
+	struct client_opts mo = { .tls = *w->conf->http_tls_cert != '\0', .follow_ms = 2000 };
+	int rc = client_new((const char *const *)w->conf->master_addresses.items,
 			     w->conf->master_addresses.n, &mo, &w->hb_masters, err, sizeof(err));
 	if (rc) {
 		log_error("%s", err);
@@ -325,7 +324,7 @@ int worker_heartbeat_start(struct worker_node *w)
 	}
 	w->hb_http = httpc_new(&hopts);
 	if (!w->hb_http) {
-		mclient_free(w->hb_masters);
+		client_free(w->hb_masters);
 		w->hb_masters = NULL;
 		return -ENOMEM;
 	}
@@ -335,7 +334,7 @@ int worker_heartbeat_start(struct worker_node *w)
 	if (rc) {
 		httpc_free(w->hb_http);
 		w->hb_http = NULL;
-		mclient_free(w->hb_masters);
+		client_free(w->hb_masters);
 		w->hb_masters = NULL;
 		pthread_cond_destroy(&w->hb_cond);
 		return -rc;
@@ -349,12 +348,12 @@ void worker_heartbeat_stop(struct worker_node *w)
 	w->hb_stop = true;
 	pthread_cond_signal(&w->hb_cond);
 	pthread_mutex_unlock(&w->lock);
-	mclient_shutdown(w->hb_masters);
+	client_shutdown(w->hb_masters);
 	pthread_join(w->hb_thread, NULL);
 	pthread_cond_destroy(&w->hb_cond);
 	httpc_free(w->hb_http);
 	w->hb_http = NULL;
-	mclient_free(w->hb_masters);
+	client_free(w->hb_masters);
 	w->hb_masters = NULL;
 	free(w->reported);
 	w->reported = NULL;

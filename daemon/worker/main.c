@@ -8,7 +8,7 @@
 #include "daemon/worker/worker.h"
 #include "lib/clock.h"
 #include "lib/log.h"
-#include "lib/mclient.h"
+#include "client/client.h"
 #include "lib/notify.h"
 #include "daemon/worker/blocksvc.h"
 #include "daemon/worker/filecache.h"
@@ -271,7 +271,7 @@ int main(int argc, char **argv)
 	notify_send("STOPPING=1");
 	/* Nobody waits for a leader any more: a stop must not hang on a
 	 * group that is down (the masters may have stopped first). */
-	mclient_shutdown(fcache_masters(w.fcache));
+	client_shutdown(fcache_masters(w.fcache));
 	worker_heartbeat_stop(&w);
 	exit_code = EXIT_OK;
 out:

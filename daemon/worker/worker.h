@@ -13,7 +13,7 @@ struct tier_store;
 struct tier_block_info;
 struct bsvc;
 struct fcache;
-struct mclient;
+struct client;
 
 /* A live worker, as the master's heartbeat reply lists them. */
 struct worker_peer {
@@ -56,7 +56,7 @@ struct worker_node {
 	pthread_cond_t hb_cond;
 	bool hb_stop;
 	struct httpc *hb_http;
-	struct mclient *hb_masters; /* follows the leading master */
+	struct client *hb_masters; /* follows the leading master */
 	/* Blocks reported so far (sorted by id), to send only changes. */
 	struct tier_block_info *reported;
 	size_t nreported;

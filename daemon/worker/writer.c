@@ -72,15 +72,19 @@ static int begin(struct worker_node *w, const char *path, uint64_t *data_id, int
 	}
 	if (rc)
 		return rc == ST_EPEER ? -EAGAIN : rc;
-	int64_t id = 0;
+	uint64_t id = 0;
 	const char *rel = NULL;
-	rc = json_get_int(reply, "data_id", true, 1, INT64_MAX, &id, err, errlen);
+	rc = json_get_u64(reply, "data_id", true, &id, err, errlen);
+	if (!rc && id == 0) {
+		snprintf(err, errlen, "the master gave data id 0");
+		rc = -EINVAL;
+	}
 	if (!rc)
 		rc = json_get_int(reply, "block_size", true, 1, INT64_MAX, bs, err, errlen);
 	if (!rc)
 		rc = json_get_str(reply, "ufs_path", true, &rel, err, errlen);
 	if (!rc) {
-		*data_id = (uint64_t)id;
+		*data_id = id;
 		snprintf(ufs_path, ufs_len, "%s", rel);
 		rc = fcache_store(w->fcache, cJSON_GetObjectItemCaseSensitive(reply, "mount"), ufs,
 				  err, errlen);
@@ -94,7 +98,7 @@ static int commit(struct worker_node *w, const char *path, const struct write_re
 {
 	cJSON *req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "path", path);
-	json_add_int(req, "data_id", (int64_t)r->data_id);
+	json_add_u64(req, "data_id", r->data_id);
 	json_add_int(req, "length", (int64_t)r->length);
 	json_add_int(req, "mtime_ms", r->mtime_ms);
 	cJSON_AddStringToObject(req, "fingerprint", r->fingerprint);

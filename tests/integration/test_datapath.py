@@ -3,6 +3,7 @@ come from the cache, concurrent misses read the store once, blocks live on
 their rendezvous owner and the master knows where, stale content is never
 served, a dead owner or a full tier does not fail reads, and SSD blocks
 survive a worker restart."""
+import json
 import os
 import signal
 import socket
@@ -264,6 +265,21 @@ class DataPathTest(ClusterTestCase):
         status, _, body = request(f"{ws[0].url}/api/v1/blocks/1?path=/big.bin&data_id=999"
                                   "&offset=0&length=1")
         self.assertEqual(status, 409, body)
+
+    def test_block_ids_above_2_53_stay_exact(self):
+        """Ids travel as decimal strings: 2^53 + 1 would come back as 2^53
+        from a JSON number. The worker echoes the block id it stored, and
+        the master takes it from the heartbeat's block list."""
+        ws = self.workers(1)
+        big = 9007199254740993
+        status, _, body = request(f"{ws[0].url}/api/v1/blocks/{big}", method="PUT",
+                                  body=b"x" * 100, headers={"Content-Length": "100"})
+        self.assertEqual(status, 201, body)
+        self.assertEqual(json.loads(body)["block_id"], str(big))
+        wait_for(lambda: get_json(self.m.url + "/api/v1/metrics")[1]["master"]
+                 ["cached_blocks"] == 1, what="the master to learn the block")
+        self.assertEqual(get_json(self.m.url + "/api/v1/workers")[1]["workers"][0]["id"],
+                         get_json(ws[0].url + "/api/v1/worker")[1]["worker_id"])
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ class MastersTest(ClusterTestCase):
         # Writes on a follower: 307 before any side effect.
         for method, path, body in [
                 ("POST", "/api/v1/files/mkdir", {"path": "/redir"}),
-                ("PUT", "/api/v1/files/content?path=%2Fx%20y.txt&overwrite=true", b"data"),
+                ("POST", "/api/v1/files/rename", {"src": "/a", "dst": "/x y.txt"}),
                 ("DELETE", "/api/v1/files?path=/redir", None),
                 ("POST", "/api/v1/workers/register", {"host": "h"}),
                 ("POST", "/api/v1/internal/write/begin", {"path": "/x"}),
@@ -110,8 +110,13 @@ class MastersTest(ClusterTestCase):
                                      body={"path": "/redir"})
         status, body = post_json(headers["location"], {"path": "/redir"})
         self.assertEqual(status, 201, body)
-        status, _, data = request(lead.url + "/api/v1/files/content?path=%2Fredir%2Ff",
-                                  method="PUT", body=b"hello")
+        # A file written through a worker (bulk data never goes through a
+        # master)...
+        w = self.cluster.worker(self.ms)
+        wait_for(lambda: get_json(lead.url + "/api/v1/workers")[1]["workers"],
+                 what="the worker to register")
+        status, _, data = request(w.url + "/api/v1/data?path=%2Fredir%2Ff", method="PUT",
+                                  body=b"hello")
         self.assertEqual(status, 201, data)
         # ...and shows up on every master, read locally.
         for m in self.ms:
@@ -119,7 +124,7 @@ class MastersTest(ClusterTestCase):
                 get_json(f"{m.url}/api/v1/files/stat?path=%2Fredir%2Ff")),
                 what=f"/redir/f on {m.name}")
             self.assertEqual(st["length"], 5)
-        status, _, data = request(f.url + "/api/v1/files/content?path=%2Fredir%2Ff")
+        status, _, data = request(w.url + "/api/v1/data?path=%2Fredir%2Ff")
         self.assertEqual((status, data), (200, b"hello"))
         # The namespace epoch workers trust their metadata by: only the
         # leader vouches for it (a follower may lag); it is the applied index.
@@ -162,18 +167,19 @@ class MastersTest(ClusterTestCase):
         lead = self.start_group()
         f = next(m for m in self.ms if m is not lead)
         a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
-        for d, text in ((a, b"from a"), (b, b"from b")):
+        for d, text in ((a, b"from a"), (b, b"from bb")):
             os.makedirs(d)
             with open(os.path.join(d, "f"), "wb") as fh:
                 fh.write(text)
-        for d, text in ((a, b"from a"), (b, b"from b")):
+        for d, text in ((a, b"from a"), (b, b"from bb")):
             status, body = post_json(lead.url + "/api/v1/mounts", {"path": "/m", "uri": "file://" + d})
             self.assertEqual(status, 201, body)
             self.assertEqual(get_json(lead.url + "/api/v1/files?path=/m")[0], 200)
-            # The follower reads through its own (cached) store of the mount.
-            got = wait_for(lambda: (lambda r: r[2] if r[0] == 200 else None)(
-                request(f.url + "/api/v1/files/content?path=%2Fm%2Ff")), what="content")
-            self.assertEqual(got, text)
+            # The follower looks the file up in its own (cached) store of the
+            # mount: the one mounted now.
+            wait_for(lambda: (lambda r: r[0] == 200 and r[1]["length"] == len(text))(
+                get_json(f.url + "/api/v1/files/stat?path=%2Fm%2Ff")),
+                what=f"the follower to see {d} at /m")
             status, body = get_json(lead.url + "/api/v1/mounts?path=/m", method="DELETE")
             self.assertEqual(status, 200, body)
 

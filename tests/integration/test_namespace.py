@@ -6,7 +6,7 @@ import os
 import signal
 import urllib.parse
 
-from harness import ClusterTestCase, get_json, main, post_json, request
+from harness import ClusterTestCase, get_json, main, post_json, request, wait_for
 
 
 def q(path):
@@ -30,14 +30,23 @@ class NamespaceTest(ClusterTestCase):
         self.assertEqual(status, expect, body)
         return {e["name"]: e for e in body["entries"]} if status == 200 else body
 
+    def worker(self):
+        """Bulk data goes through a worker, never a master: one is started
+        on first use."""
+        if not getattr(self, "w", None):
+            self.w = self.cluster.worker(self.m)
+            wait_for(lambda: get_json(f"{self.api}/workers")[1]["workers"],
+                     what="the worker to register")
+        return self.w
+
     def put(self, path, data, expect=201):
-        status, _, body = request(f"{self.api}/files/content?path={q(path)}", method="PUT",
-                                  body=data)
+        status, _, body = request(f"{self.worker().url}/api/v1/data?path={q(path)}",
+                                  method="PUT", body=data)
         self.assertEqual(status, expect, body)
         return json.loads(body)
 
     def cat(self, path, query=""):
-        status, _, body = request(f"{self.api}/files/content?path={q(path)}{query}")
+        status, _, body = request(f"{self.worker().url}/api/v1/data?path={q(path)}{query}")
         self.assertEqual(status, 200, body)
         return body
 
@@ -256,6 +265,7 @@ class NamespaceTest(ClusterTestCase):
     def test_cli_fs(self):
         c = self.cluster.cli
         addr = ["--master", self.m.address]
+        self.worker()  # put and cat go through it
         r = c(*addr, "fs", "ls", "/")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("/hello.txt", r.stdout)
@@ -292,14 +302,37 @@ class NamespaceTest(ClusterTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         r = c(*addr, "fs", "cat", "/nope")
         self.assertEqual(r.returncode, 1)
-        self.assertIn("does not exist", r.stderr)
+        self.assertEqual(r.stderr, "strata: /nope: no such file or directory\n")
         r = c(*addr, "fs", "ls", "/a/../b")
         self.assertEqual(r.returncode, 1)
         self.assertIn("'..'", r.stderr)
+        self.assertNotIn("http", r.stderr)
         r = c(*addr, "fs", "mount", "/only-one-arg")
         self.assertEqual(r.returncode, 2)
         r = c(*addr, "fs", "frobnicate")
         self.assertEqual(r.returncode, 2)
+
+    def test_cli_errors_name_the_path_and_the_reason(self):
+        """Errors say which path and why, in the words of the shell, never
+        the URL the CLI called."""
+        addr = ["--master", self.m.address]
+        for args, want in (
+                (("fs", "stat", "/nope"), "strata: /nope: no such file or directory\n"),
+                (("fs", "ls", "/nope/deeper"),
+                 "strata: /nope/deeper: no such file or directory\n"),
+                (("fs", "rm", "/nope"), "strata: /nope: no such file or directory\n"),
+                (("fs", "mkdir", "/logs"), "strata: /logs: file exists\n"),
+                (("fs", "mv", "/nope", "/other"),
+                 "strata: /nope -> /other: no such file or directory\n"),
+                (("fs", "unmount", "/nope"), None)):
+            r = self.cluster.cli(*addr, *args)
+            self.assertEqual(r.returncode, 1, (args, r.stdout, r.stderr))
+            self.assertNotIn("/api/v1", r.stderr)
+            self.assertNotIn("HTTP", r.stderr)
+            if want:
+                self.assertEqual(r.stderr, want, args)
+            else:
+                self.assertTrue(r.stderr.startswith("strata: /nope: "), r.stderr)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,15 @@ class RestErrorsTest(ClusterTestCase):
         status, body = post_json(self.m.url + "/api/v1/workers/heartbeat",
                                  {"worker_id": 99, "capacity_bytes": 1, "used_bytes": 0})
         self.assertEnvelope(status, body, 404, "unknown_worker", "99")
+        # Ids are decimal strings, exact past 2^53 (a double would say ...992).
+        status, body = post_json(self.m.url + "/api/v1/workers/heartbeat",
+                                 {"worker_id": "9007199254740993", "capacity_bytes": 1,
+                                  "used_bytes": 0})
+        self.assertEnvelope(status, body, 404, "unknown_worker", "9007199254740993")
+        for bad in ("12x", "", "-1", 1.5, 9007199254740994, "18446744073709551616"):
+            status, body = post_json(self.m.url + "/api/v1/workers/heartbeat",
+                                     {"worker_id": bad, "capacity_bytes": 1, "used_bytes": 0})
+            self.assertEnvelope(status, body, 400, "invalid_argument", "'worker_id'")
 
     def test_huge_header_and_garbage(self):
         host, port = self.m.address.rsplit(":", 1)

@@ -1,4 +1,4 @@
-#include "lib/mclient.h"
+#include "client/client.h"
 
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -13,20 +13,20 @@
 #include <time.h>
 
 /* A redirect chain longer than this is a loop between confused masters. */
-#define MCLIENT_MAX_HOPS 8
+#define CLIENT_MAX_HOPS 8
 
-struct mclient {
+struct client {
 	pthread_mutex_t lock;
-	char urls[MCLIENT_MAX_MASTERS][MCLIENT_URL_MAX];
+	char urls[CLIENT_MAX_MASTERS][CLIENT_URL_MAX];
 	size_t n;
 	size_t leader; /* index into urls: where calls start */
 	int64_t follow_ms;
 	int64_t pause_ms;
 	bool shutdown;	       /* under lock: calls stop looking for the leader */
-	pthread_cond_t wake; /* signalled by mclient_shutdown */
+	pthread_cond_t wake; /* signalled by client_shutdown */
 };
 
-int mclient_url_base(const char *url, char *buf, size_t len)
+int client_url_base(const char *url, char *buf, size_t len)
 {
 	const char *sep = strstr(url, "://");
 	if (!sep || sep == url)
@@ -43,19 +43,19 @@ int mclient_url_base(const char *url, char *buf, size_t len)
 	return 0;
 }
 
-int mclient_new(const char *const *addrs, size_t naddrs, const struct mclient_opts *opts,
-		struct mclient **out, char *err, size_t errlen)
+int client_new(const char *const *addrs, size_t naddrs, const struct client_opts *opts,
+		struct client **out, char *err, size_t errlen)
 {
 	if (naddrs == 0) {
 		snprintf(err, errlen, "no master address given (master.addresses is empty)");
 		return -EINVAL;
 	}
-	if (naddrs > MCLIENT_MAX_MASTERS) {
+	if (naddrs > CLIENT_MAX_MASTERS) {
 		snprintf(err, errlen, "%zu master addresses; at most %d", naddrs,
-			 MCLIENT_MAX_MASTERS);
+			 CLIENT_MAX_MASTERS);
 		return -EINVAL;
 	}
-	struct mclient *mc = calloc(1, sizeof(*mc));
+	struct client *mc = calloc(1, sizeof(*mc));
 	if (!mc)
 		return -ENOMEM;
 	mc->follow_ms = opts && opts->follow_ms > 0 ? opts->follow_ms : 10000;
@@ -63,14 +63,14 @@ int mclient_new(const char *const *addrs, size_t naddrs, const struct mclient_op
 	for (size_t i = 0; i < naddrs; i++) {
 		const char *a = addrs[i];
 		bool has_scheme = strstr(a, "://") != NULL;
-		int n = snprintf(mc->urls[i], MCLIENT_URL_MAX, "%s%s",
+		int n = snprintf(mc->urls[i], CLIENT_URL_MAX, "%s%s",
 				 has_scheme ? "" : opts && opts->tls ? "https://" : "http://", a);
 		/* Trailing slashes would double up with path_query's. */
-		while (n > 0 && n < MCLIENT_URL_MAX && mc->urls[i][n - 1] == '/')
+		while (n > 0 && n < CLIENT_URL_MAX && mc->urls[i][n - 1] == '/')
 			mc->urls[i][--n] = '\0';
-		char base[MCLIENT_URL_MAX];
-		if (!*a || n < 0 || n >= MCLIENT_URL_MAX ||
-		    mclient_url_base(mc->urls[i], base, sizeof(base)) ||
+		char base[CLIENT_URL_MAX];
+		if (!*a || n < 0 || n >= CLIENT_URL_MAX ||
+		    client_url_base(mc->urls[i], base, sizeof(base)) ||
 		    strcmp(base, mc->urls[i]) != 0) {
 			snprintf(err, errlen, "master address '%.200s' is not host:port or a base URL",
 				 a);
@@ -85,7 +85,7 @@ int mclient_new(const char *const *addrs, size_t naddrs, const struct mclient_op
 	return 0;
 }
 
-void mclient_free(struct mclient *mc)
+void client_free(struct client *mc)
 {
 	if (!mc)
 		return;
@@ -94,7 +94,7 @@ void mclient_free(struct mclient *mc)
 	free(mc);
 }
 
-void mclient_leader(struct mclient *mc, char *buf, size_t len)
+void client_leader(struct client *mc, char *buf, size_t len)
 {
 	pthread_mutex_lock(&mc->lock);
 	snprintf(buf, len, "%s", mc->urls[mc->leader]);
@@ -103,18 +103,18 @@ void mclient_leader(struct mclient *mc, char *buf, size_t len)
 
 /* Makes `base` the leader; appends it when it is not in the list (a
  * master added at run time). Returns its index. */
-static size_t set_leader(struct mclient *mc, const char *base)
+static size_t set_leader(struct client *mc, const char *base)
 {
 	pthread_mutex_lock(&mc->lock);
 	size_t i = 0;
 	while (i < mc->n && strcmp(mc->urls[i], base) != 0)
 		i++;
 	if (i == mc->n) {
-		if (mc->n == MCLIENT_MAX_MASTERS)
+		if (mc->n == CLIENT_MAX_MASTERS)
 			i = mc->n - 1; /* replace the last one rather than forget the leader */
 		else
 			mc->n++;
-		snprintf(mc->urls[i], MCLIENT_URL_MAX, "%s", base);
+		snprintf(mc->urls[i], CLIENT_URL_MAX, "%s", base);
 	}
 	mc->leader = i;
 	pthread_mutex_unlock(&mc->lock);
@@ -122,7 +122,7 @@ static size_t set_leader(struct mclient *mc, const char *base)
 }
 
 /* The master after `cur`, which becomes where the next calls start. */
-static size_t next_master(struct mclient *mc, size_t cur)
+static size_t next_master(struct client *mc, size_t cur)
 {
 	pthread_mutex_lock(&mc->lock);
 	size_t i = (cur + 1) % mc->n;
@@ -131,7 +131,7 @@ static size_t next_master(struct mclient *mc, size_t cur)
 	return i;
 }
 
-void mclient_shutdown(struct mclient *mc)
+void client_shutdown(struct client *mc)
 {
 	if (!mc)
 		return;
@@ -142,7 +142,7 @@ void mclient_shutdown(struct mclient *mc)
 }
 
 /* Waits ms between rounds; false once the client is shutting down. */
-static bool pause_ms(struct mclient *mc, int64_t ms)
+static bool pause_ms(struct client *mc, int64_t ms)
 {
 	pthread_mutex_lock(&mc->lock);
 	if (ms > 0 && !mc->shutdown) {
@@ -158,12 +158,12 @@ static bool pause_ms(struct mclient *mc, int64_t ms)
 
 enum verdict { DONE, REDIRECTED, TRY_NEXT };
 
-int mclient_call(struct mclient *mc, const char *path_query, mclient_attempt_fn attempt,
+int client_call(struct client *mc, const char *path_query, client_attempt_fn attempt,
 		 void *arg, long *status, char *err, size_t errlen)
 {
 	int64_t deadline = clock_mono_ms() + mc->follow_ms;
 	size_t plen = strlen(path_query);
-	char *url = malloc(MCLIENT_URL_MAX + plen + 1);
+	char *url = malloc(CLIENT_URL_MAX + plen + 1);
 	if (!url)
 		return -ENOMEM;
 	pthread_mutex_lock(&mc->lock);
@@ -175,7 +175,7 @@ int mclient_call(struct mclient *mc, const char *path_query, mclient_attempt_fn 
 	*status = 0;
 	for (;;) {
 		pthread_mutex_lock(&mc->lock);
-		snprintf(url, MCLIENT_URL_MAX + plen + 1, "%s%s", mc->urls[cur], path_query);
+		snprintf(url, CLIENT_URL_MAX + plen + 1, "%s%s", mc->urls[cur], path_query);
 		size_t nmasters = mc->n;
 		bool stopping = mc->shutdown && (hops || tried_in_round);
 		pthread_mutex_unlock(&mc->lock);
@@ -186,12 +186,12 @@ int mclient_call(struct mclient *mc, const char *path_query, mclient_attempt_fn 
 		rc = attempt(arg, url, status, &location, err, errlen);
 
 		enum verdict v = DONE;
-		char base[MCLIENT_URL_MAX];
+		char base[CLIENT_URL_MAX];
 		if (rc == ST_EPEER || rc == -EAGAIN) {
 			v = TRY_NEXT;
 		} else if (rc == 0 && (*status == 307 || *status == 308) && location &&
-			   mclient_url_base(location, base, sizeof(base)) == 0 &&
-			   ++hops <= MCLIENT_MAX_HOPS) {
+			   client_url_base(location, base, sizeof(base)) == 0 &&
+			   ++hops <= CLIENT_MAX_HOPS) {
 			v = REDIRECTED;
 		}
 		if (v == DONE)
@@ -226,7 +226,7 @@ struct json_call {
 
 /* A 503 means "ask another master" only when the master says it has no
  * leader; a 503 about a store (a dead UFS) is the answer. */
-bool mclient_is_no_leader(long status, const cJSON *body)
+bool client_is_no_leader(long status, const cJSON *body)
 {
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(body, "error");
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
@@ -243,16 +243,16 @@ static int json_attempt(void *arg, const char *url, long *status, const char **l
 		return rc;
 	*status = c->reply.status;
 	*location = c->reply.location;
-	return mclient_is_no_leader(c->reply.status, c->reply.json) ? -EAGAIN : 0;
+	return client_is_no_leader(c->reply.status, c->reply.json) ? -EAGAIN : 0;
 }
 
-int mclient_json_reply(struct mclient *mc, struct httpc *hc, const char *method,
+int client_json_reply(struct client *mc, struct httpc *hc, const char *method,
 		       const char *path_query, const cJSON *req, struct httpc_json_reply *r,
 		       char *err, size_t errlen)
 {
 	struct json_call c = { .hc = hc, .method = method, .req = req };
 	long st = 0;
-	int rc = mclient_call(mc, path_query, json_attempt, &c, &st, err, errlen);
+	int rc = client_call(mc, path_query, json_attempt, &c, &st, err, errlen);
 	if (rc == -EAGAIN)
 		rc = 0; /* still no leader at the deadline: that 503 is the reply */
 	if (rc)
@@ -261,11 +261,11 @@ int mclient_json_reply(struct mclient *mc, struct httpc *hc, const char *method,
 	return rc;
 }
 
-int mclient_json(struct mclient *mc, struct httpc *hc, const char *method,
+int client_json(struct client *mc, struct httpc *hc, const char *method,
 		 const char *path_query, const cJSON *req, cJSON **out, long *status, char *err,
 		 size_t errlen)
 {
 	struct httpc_json_reply r;
-	int rc = mclient_json_reply(mc, hc, method, path_query, req, &r, err, errlen);
+	int rc = client_json_reply(mc, hc, method, path_query, req, &r, err, errlen);
 	return rc ? rc : httpc_json_reply_take(&r, out, status);
 }

@@ -1,5 +1,5 @@
 /*
- * lib/mclient.c against real HTTP servers (api/http.c on loopback ports)
+ * client/leader.c against real HTTP servers (api/http.c on loopback ports)
  * that play followers, leaders, masters without a leader and dead ones.
  */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 #include "api/http.h"
 #include "lib/err.h"
 #include "lib/httpc.h"
-#include "lib/mclient.h"
+#include "client/client.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -100,22 +100,22 @@ static void dead_address(char *buf, size_t len)
 	close(fd);
 }
 
-static struct mclient *client(const char **addrs, size_t n, int64_t follow_ms)
+static struct client *client(const char **addrs, size_t n, int64_t follow_ms)
 {
-	struct mclient *mc = NULL;
+	struct client *mc = NULL;
 	char err[256];
-	struct mclient_opts o = { .follow_ms = follow_ms, .pause_ms = 20 };
-	assert_int_equal(mclient_new(addrs, n, &o, &mc, err, sizeof(err)), 0);
+	struct client_opts o = { .follow_ms = follow_ms, .pause_ms = 20 };
+	assert_int_equal(client_new(addrs, n, &o, &mc, err, sizeof(err)), 0);
 	return mc;
 }
 
-/* One mclient_json call, without a body, on a fresh connection. */
-static int call(struct mclient *mc, const char *method, const char *path, cJSON **out,
+/* One client_json call, without a body, on a fresh connection. */
+static int call(struct client *mc, const char *method, const char *path, cJSON **out,
 		long *status, char *err, size_t errlen)
 {
 	struct httpc *hc = httpc_new(NULL);
 	assert_non_null(hc);
-	int rc = mclient_json(mc, hc, method, path, NULL, out, status, err, errlen);
+	int rc = client_json(mc, hc, method, path, NULL, out, status, err, errlen);
 	httpc_free(hc);
 	return rc;
 }
@@ -130,42 +130,42 @@ static void test_url_base(void **state)
 {
 	(void)state;
 	char b[64];
-	assert_int_equal(mclient_url_base("http://h:1/a/b?c", b, sizeof(b)), 0);
+	assert_int_equal(client_url_base("http://h:1/a/b?c", b, sizeof(b)), 0);
 	assert_string_equal(b, "http://h:1");
-	assert_int_equal(mclient_url_base("https://[::1]:19999", b, sizeof(b)), 0);
+	assert_int_equal(client_url_base("https://[::1]:19999", b, sizeof(b)), 0);
 	assert_string_equal(b, "https://[::1]:19999");
-	assert_int_equal(mclient_url_base("h:1/a", b, sizeof(b)), -EINVAL);
-	assert_int_equal(mclient_url_base("http:///a", b, sizeof(b)), -EINVAL);
-	assert_int_equal(mclient_url_base("://h/a", b, sizeof(b)), -EINVAL);
-	assert_int_equal(mclient_url_base("http://a-long-host-name:1/", b, 8), -ENOSPC);
+	assert_int_equal(client_url_base("h:1/a", b, sizeof(b)), -EINVAL);
+	assert_int_equal(client_url_base("http:///a", b, sizeof(b)), -EINVAL);
+	assert_int_equal(client_url_base("://h/a", b, sizeof(b)), -EINVAL);
+	assert_int_equal(client_url_base("http://a-long-host-name:1/", b, 8), -ENOSPC);
 }
 
 static void test_bad_addresses(void **state)
 {
 	(void)state;
-	struct mclient *mc = NULL;
+	struct client *mc = NULL;
 	char err[256] = "";
-	assert_int_equal(mclient_new(NULL, 0, NULL, &mc, err, sizeof(err)), -EINVAL);
+	assert_int_equal(client_new(NULL, 0, NULL, &mc, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "master.addresses"));
 	const char *empty[] = { "127.0.0.1:1", "" };
-	assert_int_equal(mclient_new(empty, 2, NULL, &mc, err, sizeof(err)), -EINVAL);
+	assert_int_equal(client_new(empty, 2, NULL, &mc, err, sizeof(err)), -EINVAL);
 	const char *path[] = { "http://h:1/api" };
-	assert_int_equal(mclient_new(path, 1, NULL, &mc, err, sizeof(err)), -EINVAL);
+	assert_int_equal(client_new(path, 1, NULL, &mc, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "http://h:1/api"));
-	const char *many[MCLIENT_MAX_MASTERS + 1];
-	for (size_t i = 0; i <= MCLIENT_MAX_MASTERS; i++)
+	const char *many[CLIENT_MAX_MASTERS + 1];
+	for (size_t i = 0; i <= CLIENT_MAX_MASTERS; i++)
 		many[i] = "127.0.0.1:1";
-	assert_int_equal(mclient_new(many, MCLIENT_MAX_MASTERS + 1, NULL, &mc, err, sizeof(err)),
+	assert_int_equal(client_new(many, CLIENT_MAX_MASTERS + 1, NULL, &mc, err, sizeof(err)),
 			 -EINVAL);
 	/* A trailing slash is tolerated and dropped; no scheme gets one. */
 	const char *ok[] = { "http://h:1/", "h:2" };
-	assert_int_equal(mclient_new(ok, 2, &(struct mclient_opts){ .tls = true }, &mc, err,
+	assert_int_equal(client_new(ok, 2, &(struct client_opts){ .tls = true }, &mc, err,
 				     sizeof(err)),
 			 0);
 	char b[64];
-	mclient_leader(mc, b, sizeof(b));
+	client_leader(mc, b, sizeof(b));
 	assert_string_equal(b, "http://h:1");
-	mclient_free(mc);
+	client_free(mc);
 }
 
 /* A follower's 307 is followed with the body, and the leader is remembered. */
@@ -177,14 +177,14 @@ static void test_follows_redirect(void **state)
 	start(&follower, FOLLOWER, "F");
 	snprintf(follower.redirect_to, sizeof(follower.redirect_to), "%s", leader.url);
 	const char *addrs[] = { follower.url, leader.url };
-	struct mclient *mc = client(addrs, 2, 5000);
+	struct client *mc = client(addrs, 2, 5000);
 	struct httpc *hc = httpc_new(NULL);
 	cJSON *req = cJSON_Parse("{\"op\":\"mkdir\",\"path\":\"/a\"}");
 	for (int i = 0; i < 3; i++) {
 		cJSON *out = NULL;
 		long status = 0;
 		char err[512] = "";
-		assert_int_equal(mclient_json(mc, hc, "POST", "/api/v1/x?y=1", req, &out, &status,
+		assert_int_equal(client_json(mc, hc, "POST", "/api/v1/x?y=1", req, &out, &status,
 					      err, sizeof(err)),
 				 0);
 		assert_int_equal(status, 200);
@@ -197,11 +197,11 @@ static void test_follows_redirect(void **state)
 	assert_int_equal(atomic_load(&follower.hits), 1);
 	assert_int_equal(atomic_load(&leader.hits), 3);
 	char b[128];
-	mclient_leader(mc, b, sizeof(b));
+	client_leader(mc, b, sizeof(b));
 	assert_string_equal(b, leader.url);
 	cJSON_Delete(req);
 	httpc_free(hc);
-	mclient_free(mc);
+	client_free(mc);
 	http_server_stop(follower.srv);
 	http_server_stop(leader.srv);
 }
@@ -215,16 +215,16 @@ static void test_redirect_to_unlisted_master(void **state)
 	start(&follower, FOLLOWER, "F");
 	snprintf(follower.redirect_to, sizeof(follower.redirect_to), "%s", leader.url);
 	const char *addrs[] = { follower.url };
-	struct mclient *mc = client(addrs, 1, 5000);
+	struct client *mc = client(addrs, 1, 5000);
 	cJSON *out = NULL;
 	char err[512] = "";
 	assert_int_equal(call(mc, "GET", "/api/v1/health", &out, NULL, err, sizeof(err)), 0);
 	assert_string_equal(served_by(out), "L");
 	cJSON_Delete(out);
 	char b[128];
-	mclient_leader(mc, b, sizeof(b));
+	client_leader(mc, b, sizeof(b));
 	assert_string_equal(b, leader.url);
-	mclient_free(mc);
+	client_free(mc);
 	http_server_stop(follower.srv);
 	http_server_stop(leader.srv);
 }
@@ -237,13 +237,13 @@ static void test_skips_dead_master(void **state)
 	char dead[64];
 	dead_address(dead, sizeof(dead));
 	const char *addrs[] = { dead, leader.url };
-	struct mclient *mc = client(addrs, 2, 5000);
+	struct client *mc = client(addrs, 2, 5000);
 	cJSON *out = NULL;
 	char err[512] = "";
 	assert_int_equal(call(mc, "GET", "/api/v1/health", &out, NULL, err, sizeof(err)), 0);
 	assert_string_equal(served_by(out), "L");
 	cJSON_Delete(out);
-	mclient_free(mc);
+	client_free(mc);
 	http_server_stop(leader.srv);
 }
 
@@ -254,7 +254,7 @@ static void test_waits_for_election(void **state)
 	struct fake_master m = { .refusals = 3 };
 	start(&m, NO_LEADER_THEN_LEADER, "M");
 	const char *addrs[] = { m.url };
-	struct mclient *mc = client(addrs, 1, 5000);
+	struct client *mc = client(addrs, 1, 5000);
 	cJSON *out = NULL;
 	long status = 0;
 	char err[512] = "";
@@ -262,7 +262,7 @@ static void test_waits_for_election(void **state)
 	assert_int_equal(status, 200);
 	assert_int_equal(atomic_load(&m.hits), 4);
 	cJSON_Delete(out);
-	mclient_free(mc);
+	client_free(mc);
 	http_server_stop(m.srv);
 }
 
@@ -274,7 +274,7 @@ static void test_other_503_is_final(void **state)
 	start(&down, STORE_DOWN, "D");
 	start(&leader, LEADER, "L");
 	const char *addrs[] = { down.url, leader.url };
-	struct mclient *mc = client(addrs, 2, 5000);
+	struct client *mc = client(addrs, 2, 5000);
 	long status = 0;
 	char err[512] = "";
 	assert_int_equal(call(mc, "GET", "/api/v1/files/stat", NULL, &status, err, sizeof(err)),
@@ -282,7 +282,7 @@ static void test_other_503_is_final(void **state)
 	assert_int_equal(status, 503);
 	assert_non_null(strstr(err, "the store is down"));
 	assert_int_equal(atomic_load(&leader.hits), 0);
-	mclient_free(mc);
+	client_free(mc);
 	http_server_stop(down.srv);
 	http_server_stop(leader.srv);
 }
@@ -295,13 +295,13 @@ static void test_all_dead_gives_up(void **state)
 	dead_address(a, sizeof(a));
 	dead_address(b, sizeof(b));
 	const char *addrs[] = { a, b };
-	struct mclient *mc = client(addrs, 2, 300);
+	struct client *mc = client(addrs, 2, 300);
 	long status = 0;
 	char err[512] = "";
 	assert_int_equal(call(mc, "GET", "/api/v1/health", NULL, &status, err, sizeof(err)),
 			 ST_EPEER);
 	assert_true(strstr(err, a) || strstr(err, b));
-	mclient_free(mc);
+	client_free(mc);
 }
 
 /* Still no leader at the deadline: the 503 is reported as it came. */
@@ -311,14 +311,14 @@ static void test_no_leader_until_deadline(void **state)
 	struct fake_master m = { .refusals = 1 << 30 };
 	start(&m, NO_LEADER_THEN_LEADER, "M");
 	const char *addrs[] = { m.url };
-	struct mclient *mc = client(addrs, 1, 200);
+	struct client *mc = client(addrs, 1, 200);
 	long status = 0;
 	char err[512] = "";
 	assert_int_equal(call(mc, "POST", "/api/v1/x", NULL, &status, err, sizeof(err)), ST_EHTTP);
 	assert_int_equal(status, 503);
 	assert_non_null(strstr(err, "election"));
 	assert_true(atomic_load(&m.hits) >= 2);
-	mclient_free(mc);
+	client_free(mc);
 	http_server_stop(m.srv);
 }
 
@@ -332,14 +332,14 @@ static void test_redirect_loop_ends(void **state)
 	snprintf(a.redirect_to, sizeof(a.redirect_to), "%s", b.url);
 	snprintf(b.redirect_to, sizeof(b.redirect_to), "%s", a.url);
 	const char *addrs[] = { a.url };
-	struct mclient *mc = client(addrs, 1, 5000);
+	struct client *mc = client(addrs, 1, 5000);
 	long status = 0;
 	char err[512] = "";
 	assert_int_equal(call(mc, "GET", "/api/v1/health", NULL, &status, err, sizeof(err)),
 			 ST_EHTTP);
 	assert_int_equal(status, 307);
 	assert_true(atomic_load(&a.hits) + atomic_load(&b.hits) <= 10);
-	mclient_free(mc);
+	client_free(mc);
 	http_server_stop(a.srv);
 	http_server_stop(b.srv);
 }
@@ -354,27 +354,27 @@ static int unreachable(void *arg, const char *url, long *status, const char **lo
 	return ST_EPEER;
 }
 
-/* A stopping daemon: after mclient_shutdown a call makes one attempt and
+/* A stopping daemon: after client_shutdown a call makes one attempt and
  * never waits for a leader; before it, the same call keeps trying. */
 static void test_shutdown_stops_looking(void **state)
 {
 	(void)state;
 	const char *addrs[] = { "127.0.0.1:1", "127.0.0.1:2" };
-	struct mclient *mc = client(addrs, 2, 300);
+	struct client *mc = client(addrs, 2, 300);
 	int attempts = 0;
 	long status = 0;
 	char err[256] = "";
-	assert_int_equal(mclient_call(mc, "/x", unreachable, &attempts, &status, err, sizeof(err)),
+	assert_int_equal(client_call(mc, "/x", unreachable, &attempts, &status, err, sizeof(err)),
 			 ST_EPEER);
 	assert_true(attempts > 2);
-	mclient_shutdown(mc);
+	client_shutdown(mc);
 	attempts = 0;
-	assert_int_equal(mclient_call(mc, "/x", unreachable, &attempts, &status, err, sizeof(err)),
+	assert_int_equal(client_call(mc, "/x", unreachable, &attempts, &status, err, sizeof(err)),
 			 ST_EPEER);
 	assert_int_equal(attempts, 1);
 	assert_non_null(strstr(err, "refused"));
-	mclient_shutdown(NULL);
-	mclient_free(mc);
+	client_shutdown(NULL);
+	client_free(mc);
 }
 
 int main(void)

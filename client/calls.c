@@ -1,0 +1,342 @@
+/* The typed calls of client/client.h: build the request, call the leading
+ * master (client/leader.c), turn an error reply into a code and a
+ * "<path>: <reason>" message, decode a success. */
+#include "client/decode.h"
+
+#include "lib/err.h"
+#include "lib/httpc.h"
+#include "lib/json.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The wording a user knows for the codes that are about one path; for the
+ * others the server's own message says more. */
+static const char *path_reason(int rc)
+{
+	switch (rc) {
+	case -ENOENT:
+		return "no such file or directory";
+	case -EEXIST:
+		return "file exists";
+	case -ENOTEMPTY:
+		return "directory not empty";
+	case -ENOTDIR:
+		return "not a directory";
+	case -EISDIR:
+		return "is a directory";
+	default:
+		return NULL;
+	}
+}
+
+/* A message a daemon relayed from its own call to another ("GET
+ * http://peer/api/...: HTTP 400: '/' is a directory", lib/httpc.c) names an
+ * internal URL: keep only what the last server said. */
+static const char *strip_relayed_url(const char *msg)
+{
+	if (!strstr(msg, "://"))
+		return msg;
+	const char *last = NULL;
+	for (const char *p = strstr(msg, ": HTTP "); p; p = strstr(p + 1, ": HTTP ")) {
+		const char *q = p + strlen(": HTTP ");
+		while (*q >= '0' && *q <= '9')
+			q++;
+		if (q[0] == ':' && q[1] == ' ')
+			last = q + 2;
+	}
+	return last && *last ? last : NULL;
+}
+
+int client_reply_error(long status, const cJSON *doc, const char *about, char *err,
+		       size_t errlen)
+{
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
+	const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "code"));
+	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "message"));
+	int rc = code ? st_rc_from_code(code) : -EIO;
+	const char *reason = about ? path_reason(rc) : NULL;
+	char fallback[64];
+	if (msg)
+		msg = strip_relayed_url(msg);
+	if (!reason && msg && *msg) {
+		reason = msg;
+	} else if (!reason) {
+		snprintf(fallback, sizeof(fallback), "the server answered HTTP %ld", status);
+		reason = fallback;
+	}
+	if (about)
+		snprintf(err, errlen, "%s: %s", about, reason);
+	else
+		snprintf(err, errlen, "%s", reason);
+	return rc;
+}
+
+/* One JSON call to the leader; *out (may be NULL) gets the 2xx reply
+ * document (caller frees). about names what the call is about in errors. */
+static int call(struct client *mc, struct httpc *hc, const char *method, const char *pq,
+		const cJSON *req, cJSON **out, const char *about, char *err, size_t errlen)
+{
+	struct httpc_json_reply r;
+	int rc = client_json_reply(mc, hc, method, pq, req, &r, err, errlen);
+	if (rc)
+		return rc;
+	if (r.status < 200 || r.status > 299) {
+		rc = client_reply_error(r.status, r.json, about, err, errlen);
+	} else if (!r.json && out) {
+		snprintf(err, errlen, "%s %s: the reply is not JSON", method, pq);
+		rc = ST_EPROTO;
+	} else if (out) {
+		*out = r.json;
+		r.json = NULL;
+	}
+	httpc_json_reply_free(&r);
+	return rc;
+}
+
+/* A call on "<route>?path=<path><extra>". */
+static int path_call(struct client *mc, struct httpc *hc, const char *method, const char *route,
+		     const char *path, const char *extra, cJSON **out, char *err, size_t errlen)
+{
+	char *pq = httpc_path_query(route, path, extra);
+	if (!pq)
+		return -ENOMEM;
+	int rc = call(mc, hc, method, pq, NULL, out, path, err, errlen);
+	free(pq);
+	return rc;
+}
+
+/* Decodes doc into an inode and keeps doc in it; takes doc either way. */
+static int take_inode(cJSON *doc, struct client_inode *out, char *err, size_t errlen)
+{
+	if (!out) {
+		cJSON_Delete(doc);
+		return 0;
+	}
+	int rc = client_inode_decode(doc, out, err, errlen);
+	if (rc)
+		cJSON_Delete(doc);
+	else
+		out->json = doc;
+	return rc;
+}
+
+int client_fs_stat(struct client *mc, struct httpc *hc, const char *path,
+		   struct client_inode *out, char *err, size_t errlen)
+{
+	cJSON *doc = NULL;
+	int rc = path_call(mc, hc, "GET", "/api/v1/files/stat", path, NULL, &doc, err, errlen);
+	return rc ? rc : take_inode(doc, out, err, errlen);
+}
+
+int client_fs_list(struct client *mc, struct httpc *hc, const char *path, const char *after,
+		   int limit, struct client_listing *out, char *err, size_t errlen)
+{
+	char extra[64] = "";
+	char *after_q = NULL;
+	if (limit > 0)
+		snprintf(extra, sizeof(extra), "&limit=%d", limit);
+	if (after) {
+		char *e = httpc_escape(after);
+		if (!e || asprintf(&after_q, "%s&after=%s", extra, e) < 0)
+			after_q = NULL;
+		free(e);
+		if (!after_q)
+			return -ENOMEM;
+	}
+	cJSON *doc = NULL;
+	int rc = path_call(mc, hc, "GET", "/api/v1/files", path, after_q ? after_q : extra, &doc,
+			   err, errlen);
+	free(after_q);
+	if (rc)
+		return rc;
+	rc = client_listing_decode(doc, out, err, errlen);
+	if (rc)
+		cJSON_Delete(doc);
+	else
+		out->json = doc;
+	return rc;
+}
+
+int client_mkdir(struct client *mc, struct httpc *hc, const char *path, bool parents,
+		 struct client_inode *out, char *err, size_t errlen)
+{
+	cJSON *req = cJSON_CreateObject(), *doc = NULL;
+	if (!req || !cJSON_AddStringToObject(req, "path", path) ||
+	    !cJSON_AddBoolToObject(req, "parents", parents)) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	int rc = call(mc, hc, "POST", "/api/v1/files/mkdir", req, &doc, path, err, errlen);
+	cJSON_Delete(req);
+	return rc ? rc : take_inode(doc, out, err, errlen);
+}
+
+int client_rename(struct client *mc, struct httpc *hc, const char *src, const char *dst,
+		  struct client_inode *out, char *err, size_t errlen)
+{
+	cJSON *req = cJSON_CreateObject(), *doc = NULL;
+	char *about = NULL;
+	if (!req || !cJSON_AddStringToObject(req, "src", src) ||
+	    !cJSON_AddStringToObject(req, "dst", dst) ||
+	    asprintf(&about, "%s -> %s", src, dst) < 0) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	int rc = call(mc, hc, "POST", "/api/v1/files/rename", req, &doc, about, err, errlen);
+	cJSON_Delete(req);
+	free(about);
+	return rc ? rc : take_inode(doc, out, err, errlen);
+}
+
+int client_delete(struct client *mc, struct httpc *hc, const char *path, bool recursive,
+		  char *err, size_t errlen)
+{
+	return path_call(mc, hc, "DELETE", "/api/v1/files", path,
+			 recursive ? "&recursive=true" : NULL, NULL, err, errlen);
+}
+
+int client_mount_add(struct client *mc, struct httpc *hc, const char *path, const char *uri,
+		     bool readonly, const char *const *options, size_t noptions, char *err,
+		     size_t errlen)
+{
+	cJSON *req = cJSON_CreateObject();
+	cJSON *opts = req ? cJSON_AddObjectToObject(req, "options") : NULL;
+	if (!opts || !cJSON_AddStringToObject(req, "path", path) ||
+	    !cJSON_AddStringToObject(req, "uri", uri) ||
+	    !cJSON_AddBoolToObject(req, "readonly", readonly)) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	int rc = 0;
+	for (size_t k = 0; !rc && k < noptions; k++) {
+		const char *eq = strchr(options[k], '=');
+		if (!eq || eq == options[k]) {
+			snprintf(err, errlen, "option '%s': expected KEY=VALUE", options[k]);
+			rc = -EINVAL;
+			break;
+		}
+		char *key = strndup(options[k], (size_t)(eq - options[k]));
+		if (!key || !cJSON_AddStringToObject(opts, key, eq + 1))
+			rc = -ENOMEM;
+		free(key);
+	}
+	if (!rc)
+		rc = call(mc, hc, "POST", "/api/v1/mounts", req, NULL, path, err, errlen);
+	cJSON_Delete(req);
+	return rc;
+}
+
+int client_mount_list(struct client *mc, struct httpc *hc, struct client_mount_list *out,
+		      char *err, size_t errlen)
+{
+	cJSON *doc = NULL;
+	int rc = call(mc, hc, "GET", "/api/v1/mounts", NULL, &doc, NULL, err, errlen);
+	if (rc)
+		return rc;
+	rc = client_mount_list_decode(doc, out, err, errlen);
+	if (rc)
+		cJSON_Delete(doc);
+	else
+		out->json = doc;
+	return rc;
+}
+
+int client_mount_remove(struct client *mc, struct httpc *hc, const char *path, char *err,
+			size_t errlen)
+{
+	return path_call(mc, hc, "DELETE", "/api/v1/mounts", path, NULL, NULL, err, errlen);
+}
+
+int client_workers_list(struct client *mc, struct httpc *hc, struct client_worker_list *out,
+			char *err, size_t errlen)
+{
+	cJSON *doc = NULL;
+	int rc = call(mc, hc, "GET", "/api/v1/workers", NULL, &doc, NULL, err, errlen);
+	if (rc)
+		return rc;
+	rc = client_worker_list_decode(doc, out, err, errlen);
+	if (rc)
+		cJSON_Delete(doc);
+	else
+		out->json = doc;
+	return rc;
+}
+
+int client_cluster_get(struct client *mc, struct httpc *hc, struct client_cluster *out,
+		       char *err, size_t errlen)
+{
+	cJSON *doc = NULL;
+	int rc = call(mc, hc, "GET", "/api/v1/cluster", NULL, &doc, NULL, err, errlen);
+	if (rc)
+		return rc;
+	rc = client_cluster_decode(doc, out, err, errlen);
+	if (rc)
+		cJSON_Delete(doc);
+	else
+		out->json = doc;
+	return rc;
+}
+
+int client_metrics_get(struct client *mc, struct httpc *hc, struct client_metrics *out,
+		       char *err, size_t errlen)
+{
+	cJSON *doc = NULL;
+	int rc = call(mc, hc, "GET", "/api/v1/metrics", NULL, &doc, NULL, err, errlen);
+	if (rc)
+		return rc;
+	rc = client_metrics_decode(doc, out, err, errlen);
+	if (rc)
+		cJSON_Delete(doc);
+	else
+		out->json = doc;
+	return rc;
+}
+
+static int masters_call(struct client *mc, struct httpc *hc, const char *method, const char *pq,
+			const cJSON *req, struct client_masters *out, char *err, size_t errlen)
+{
+	cJSON *doc = NULL;
+	int rc = call(mc, hc, method, pq, req, &doc, NULL, err, errlen);
+	if (rc)
+		return rc;
+	rc = client_masters_decode(doc, out, err, errlen);
+	if (rc)
+		cJSON_Delete(doc);
+	else
+		out->json = doc;
+	return rc;
+}
+
+int client_masters_list(struct client *mc, struct httpc *hc, struct client_masters *out,
+			char *err, size_t errlen)
+{
+	return masters_call(mc, hc, "GET", "/api/v1/masters", NULL, out, err, errlen);
+}
+
+int client_master_add(struct client *mc, struct httpc *hc, uint64_t id, const char *raft_address,
+		      const char *rest_url, struct client_masters *out, char *err, size_t errlen)
+{
+	cJSON *req = cJSON_CreateObject();
+	if (!req || !json_add_int(req, "id", (int64_t)id) ||
+	    !cJSON_AddStringToObject(req, "raft_address", raft_address) ||
+	    !cJSON_AddStringToObject(req, "rest_url", rest_url)) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	int rc = masters_call(mc, hc, "POST", "/api/v1/masters", req, out, err, errlen);
+	cJSON_Delete(req);
+	return rc;
+}
+
+int client_master_remove(struct client *mc, struct httpc *hc, uint64_t id,
+			 struct client_masters *out, char *err, size_t errlen)
+{
+	char pq[64];
+	snprintf(pq, sizeof(pq), "/api/v1/masters/%" PRIu64, id);
+	return masters_call(mc, hc, "DELETE", pq, NULL, out, err, errlen);
+}

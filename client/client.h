@@ -1,0 +1,375 @@
+#ifndef STRATA_CLIENT_CLIENT_H
+#define STRATA_CLIENT_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct cJSON;
+struct httpc;
+
+/*
+ * The typed client of strata's REST API, and what the CLI, the worker, the
+ * terminal monitor and FUSE link. Two layers:
+ *   - leader-following calls to the master group (client_new, client_json,
+ *     client_call): JSON in and out, redirects and elections handled;
+ *   - typed calls (client_fs_stat, client_workers_list, ...): C structs in
+ *     and out, errors as negative codes (lib/err.h) with the reason in err.
+ * Includes only lib/.
+ */
+
+/*
+ * A client of the master group: the list of master REST addresses and the
+ * last known leader. Calls go to the leader and follow it (docs/raft.md,
+ * "Clients"):
+ *   - 307/308 from a follower: its Location names the leader; retry there
+ *     (a leader that is not in the list yet, e.g. a master added at run
+ *     time, is remembered too);
+ *   - 503 "no_leader" (an election is running) or a master that cannot be
+ *     reached: try the next master, pausing between rounds,
+ * until the call's deadline. Any other reply ends the call.
+ *
+ * A mutation that timed out on its way may have been applied; callers
+ * retry only what is safe to repeat (the daemons' RPCs are).
+ *
+ * Thread-safe: one client may serve many threads, each with its own
+ * struct httpc (the connection).
+ */
+struct client;
+
+#define CLIENT_MAX_MASTERS 16
+#define CLIENT_URL_MAX 320
+
+struct client_opts {
+	bool tls;		 /* addresses without a scheme get https:// */
+	int64_t follow_ms;	 /* how long a call keeps looking for the leader; 0: 10 s */
+	int64_t pause_ms;	 /* between rounds over all masters; 0: 100 ms */
+};
+
+/*
+ * addrs: "host:port", "[v6]:port" or a URL with scheme; at least one.
+ * Returns 0 and *out (caller frees with client_free), -EINVAL (err says
+ * which address: empty, too long, too many) or -ENOMEM.
+ */
+int client_new(const char *const *addrs, size_t naddrs, const struct client_opts *opts,
+		struct client **out, char *err, size_t errlen);
+void client_free(struct client *mc);
+
+/*
+ * For a daemon that stops: calls in flight and later ones make at most one
+ * attempt more and do not wait for a leader (they end with the last
+ * attempt's result). NULL is fine.
+ */
+void client_shutdown(struct client *mc);
+
+/* Base URL ("http://127.0.0.1:19999") of the master calls go to first. */
+void client_leader(struct client *mc, char *buf, size_t len);
+
+/*
+ * httpc_json (lib/httpc.h) against the leader: path_query starts with
+ * '/'. Same results: 0 with *out on 2xx, ST_EHTTP with the status and the
+ * server's message for other replies, ST_EPEER when no master answered
+ * before the deadline (err names the last one tried).
+ */
+int client_json(struct client *mc, struct httpc *hc, const char *method,
+		 const char *path_query, const struct cJSON *req, struct cJSON **out, long *status,
+		 char *err, size_t errlen);
+
+/*
+ * The same call, handing back the whole final reply whatever its status
+ * (lib/httpc.h's httpc_json_reply; free it with httpc_json_reply_free):
+ * 0 with *r filled, or ST_EPEER / -ENOMEM with nothing to free.
+ */
+struct httpc_json_reply;
+int client_json_reply(struct client *mc, struct httpc *hc, const char *method,
+		       const char *path_query, const struct cJSON *req,
+		       struct httpc_json_reply *r, char *err, size_t errlen);
+
+/*
+ * The leader-following loop for callers with their own request (streams):
+ * `attempt` sends to url (a master's base + path_query) and returns
+ *   0        a reply: *status, and for a redirect *location (owned by the
+ *            callee, valid until its next call);
+ *   -EAGAIN  the master answered that there is no leader (see
+ *            client_is_no_leader): try another;
+ *   ST_EPEER the master could not be reached: try another;
+ *   other    a local failure: the call ends with it.
+ * client_call returns attempt's last rc; *status holds the last status.
+ */
+typedef int (*client_attempt_fn)(void *arg, const char *url, long *status,
+				  const char **location, char *err, size_t errlen);
+int client_call(struct client *mc, const char *path_query, client_attempt_fn attempt,
+		 void *arg, long *status, char *err, size_t errlen);
+
+/* True for the 503 a master without a known leader sends. */
+bool client_is_no_leader(long status, const struct cJSON *body);
+
+/*
+ * Pure helper: the base ("scheme://host:port") of an absolute URL into
+ * buf; -EINVAL if url has no scheme or host, -ENOSPC if buf is short.
+ */
+int client_url_base(const char *url, char *buf, size_t len);
+
+/* ---- Typed calls ----
+ *
+ * Every typed call takes the group (mc) and one connection (hc, lib/httpc.h)
+ * and returns 0 or a negative code:
+ *   - the error the server named ("not_found" -> -ENOENT, "not_empty" ->
+ *     -ENOTEMPTY, ...; lib/err.h st_rc_from_code; -EIO for codes it does not
+ *     know), err saying "<path>: <reason>" for the path the call was about;
+ *   - ST_EPEER when no master answered (err names the last one tried);
+ *   - ST_EPROTO when a 2xx reply does not decode (err names the field);
+ *   - -ENOMEM.
+ * A reply struct is filled only on success (on failure it holds nothing to
+ * free, but may be uninitialized: clear it only after a success or after
+ * zeroing it); its strings and arrays belong to it and are released by its
+ * _clear function, which also zeroes it and is safe on a zeroed struct. Each keeps the reply document as received in
+ * `json` (for --json output and fields this version does not decode).
+ * Ids are 64-bit: decimal strings on the wire (lib/json.h json_get_u64).
+ */
+
+/* Where one cached copy of a block is. */
+struct client_location {
+	uint64_t worker_id;
+	char *address; /* "host:port" of the worker's data port */
+	char *tier;    /* "MEM", "SSD", "HDD" */
+};
+
+struct client_block {
+	uint64_t index;
+	uint64_t id;
+	uint64_t length;
+	size_t nlocations;
+	struct client_location *locations;
+};
+
+/* One file or directory (GET /api/v1/files/stat, list entries, mutations). */
+struct client_inode {
+	uint64_t id;
+	char *path;
+	char *name;
+	bool is_dir;
+	bool mount_point;
+	uint64_t length;
+	int64_t mtime_ms;
+	char *fingerprint; /* "" for directories */
+	char *etag;	   /* "" when the store gave none */
+	int64_t block_size; /* 0 when not reported */
+	/* stat of a file under a mount only (else cached_percent < 0, 0 blocks) */
+	double cached_percent;
+	size_t nblocks;
+	struct client_block *blocks;
+	struct cJSON *json;
+};
+void client_inode_clear(struct client_inode *n);
+
+/* GET /api/v1/files/stat?path= */
+int client_fs_stat(struct client *mc, struct httpc *hc, const char *path,
+		   struct client_inode *out, char *err, size_t errlen);
+
+/* One page of a directory (GET /api/v1/files?path=&after=&limit=). */
+struct client_listing {
+	char *path;
+	bool is_file; /* path named a file: entries holds it alone */
+	size_t nentries;
+	struct client_inode *entries;
+	char *next_after; /* NULL on the last page; else pass it as `after` */
+	struct cJSON *json;
+};
+void client_listing_clear(struct client_listing *l);
+
+/* after: NULL for the first page; limit: 0 for the server's default. */
+int client_fs_list(struct client *mc, struct httpc *hc, const char *path, const char *after,
+		   int limit, struct client_listing *out, char *err, size_t errlen);
+
+/* Namespace mutations. out (the inode as it is now) may be NULL. */
+int client_mkdir(struct client *mc, struct httpc *hc, const char *path, bool parents,
+		 struct client_inode *out, char *err, size_t errlen);
+int client_rename(struct client *mc, struct httpc *hc, const char *src, const char *dst,
+		  struct client_inode *out, char *err, size_t errlen);
+int client_delete(struct client *mc, struct httpc *hc, const char *path, bool recursive,
+		  char *err, size_t errlen);
+
+struct client_mount {
+	char *path;
+	char *uri;
+	bool readonly;
+	int64_t block_size;	  /* 0 when not reported */
+	int64_t sync_interval_ms; /* -1 never, 0 always */
+};
+
+struct client_mount_list {
+	size_t n;
+	struct client_mount *mounts;
+	struct cJSON *json;
+};
+void client_mount_list_clear(struct client_mount_list *l);
+
+/* options: noptions "KEY=VALUE" strings (s3.endpoint=..., block_size=...);
+ * one without '=' or with an empty key is -EINVAL before any call. */
+int client_mount_add(struct client *mc, struct httpc *hc, const char *path, const char *uri,
+		     bool readonly, const char *const *options, size_t noptions, char *err,
+		     size_t errlen);
+int client_mount_list(struct client *mc, struct httpc *hc, struct client_mount_list *out,
+		      char *err, size_t errlen);
+int client_mount_remove(struct client *mc, struct httpc *hc, const char *path, char *err,
+			size_t errlen);
+
+struct client_worker {
+	uint64_t id;
+	char *address; /* host:data_port */
+	char *host;
+	int data_port;
+	int s3_port;
+	bool live;
+	char *state; /* "live" or "lost" */
+	char *version;
+	int64_t capacity_bytes;
+	int64_t used_bytes;
+	int64_t registered_at_ms;
+	int64_t last_heartbeat_ms_ago;
+};
+
+struct client_worker_list {
+	size_t n;
+	struct client_worker *workers;
+	struct cJSON *json;
+};
+void client_worker_list_clear(struct client_worker_list *l);
+
+/* GET /api/v1/workers */
+int client_workers_list(struct client *mc, struct httpc *hc, struct client_worker_list *out,
+			char *err, size_t errlen);
+
+/* One master of the group; numbers a master did not report are -1. */
+struct client_master {
+	uint64_t id;
+	char *role; /* leader, follower, candidate, unreachable, unknown */
+	char *raft_address;
+	char *rest_url;
+	bool self; /* the master that answered */
+	int64_t term;
+	int64_t commit_index;
+	int64_t applied_index;
+	int64_t lag;
+};
+
+/* GET /api/v1/cluster */
+struct client_cluster {
+	char *version;
+	char *leader; /* host:port of the leader's REST API */
+	int64_t started_at_ms;
+	int64_t uptime_ms;
+	int64_t workers_live;
+	int64_t workers_lost;
+	int64_t capacity_total_bytes;
+	int64_t capacity_used_bytes;
+	size_t nmasters;
+	struct client_master *masters;
+	size_t nworkers;
+	struct client_worker *workers;
+	struct cJSON *json;
+};
+void client_cluster_clear(struct client_cluster *c);
+int client_cluster_get(struct client *mc, struct httpc *hc, struct client_cluster *out,
+		       char *err, size_t errlen);
+
+/* GET/POST/DELETE /api/v1/masters: the group as the answering master sees it. */
+struct client_masters {
+	uint64_t leader; /* 0: none known */
+	int64_t term;
+	size_t n;
+	struct client_master *masters;
+	struct cJSON *json;
+};
+void client_masters_clear(struct client_masters *m);
+int client_masters_list(struct client *mc, struct httpc *hc, struct client_masters *out,
+			char *err, size_t errlen);
+int client_master_add(struct client *mc, struct httpc *hc, uint64_t id, const char *raft_address,
+		      const char *rest_url, struct client_masters *out, char *err, size_t errlen);
+int client_master_remove(struct client *mc, struct httpc *hc, uint64_t id,
+			 struct client_masters *out, char *err, size_t errlen);
+
+/* A named counter of a worker (the names of GET /api/v1/metrics on a
+ * worker, without the "strata_worker_" prefix). */
+struct client_counter {
+	char *name;
+	double value;
+};
+
+struct client_worker_metrics {
+	uint64_t id;
+	char *address;
+	bool live;
+	size_t ncounters;
+	struct client_counter *counters;
+};
+
+/* GET /api/v1/metrics on a master: its own gauges, the sums of the live
+ * workers' counters, and each worker's counters. */
+struct client_metrics {
+	int64_t workers_live;
+	int64_t workers_lost;
+	int64_t capacity_bytes;
+	int64_t used_bytes;
+	int64_t cached_blocks;
+	int64_t journal_applied_index;
+	struct {
+		char *role;
+		uint64_t leader;
+		int64_t term, commit_index, applied_index, last_index, snapshot_index;
+		int64_t proposals, proposals_failed, batches, batch_entries, batch_max;
+		int64_t fsync_us_total, fsync_us_max, snapshots, snapshot_ms_total;
+		int64_t snapshot_ms_last, snapshot_bytes_last, snapshots_installed;
+		int64_t elections_won;
+		bool failed;
+	} raft;
+	size_t ncluster;
+	struct client_counter *cluster;
+	size_t nworkers;
+	struct client_worker_metrics *workers;
+	struct cJSON *json;
+};
+void client_metrics_clear(struct client_metrics *m);
+int client_metrics_get(struct client *mc, struct httpc *hc, struct client_metrics *out,
+		       char *err, size_t errlen);
+
+/* The value of counter `name` among n, or `dflt` when absent. */
+double client_counter_value(const struct client_counter *c, size_t n, const char *name,
+			    double dflt);
+
+/* ---- Bulk data: through a worker, never through a master ----
+ *
+ * The master's list (GET /api/v1/workers) gives the live workers; the
+ * first tried is chosen by the path (repeated reads of one file go to the
+ * same worker and find its metadata warm), and one that does not answer
+ * GET /api/v1/health is passed over for the next. The bytes then stream
+ * over GET/PUT <worker>/api/v1/data?path= (the worker's cache and write
+ * types; same scheme as the masters'). A stream that breaks midway is not
+ * retried: bytes may already be out. Errors as for the typed calls, and
+ * ST_EPEER with err "<path>: no live worker ..." when none answers.
+ */
+
+/* Writes the whole file to out. */
+int client_data_get(struct client *mc, struct httpc *hc, const char *path, FILE *out,
+		    char *err, size_t errlen);
+
+/* write_type: "CACHE_THROUGH" (the worker's default when NULL) or
+ * "THROUGH"; size: bytes in `in`, -1 unknown (a pipe). *length (may be
+ * NULL) gets the length the worker stored. */
+int client_data_put(struct client *mc, struct httpc *hc, const char *path, FILE *in,
+		    int64_t size, const char *write_type, uint64_t *length, char *err,
+		    size_t errlen);
+
+/* Decoders of the replies above, for callers that got the JSON another way
+ * (and for tests): 0, -ENOMEM, or ST_EPROTO with err naming the field. The
+ * document is not kept (out->json stays NULL). */
+int client_inode_decode(const struct cJSON *doc, struct client_inode *out, char *err,
+			size_t errlen);
+int client_worker_list_decode(const struct cJSON *doc, struct client_worker_list *out,
+			      char *err, size_t errlen);
+int client_metrics_decode(const struct cJSON *doc, struct client_metrics *out, char *err,
+			  size_t errlen);
+
+#endif
