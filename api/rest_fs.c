@@ -59,7 +59,7 @@ static void reply_inode(struct http_req *req, struct master *m, const char *path
 }
 
 /* "mount": {"path","uri","options"} for worker RPC: options carry the
- * store's credentials (see rest_worker_authorized). */
+ * store's credentials (HTTP_ACCESS_WORKER routes only, api/http.h). */
 static void add_mount_json(cJSON *o, const struct ns_mount *mnt)
 {
 	cJSON *mo = cJSON_AddObjectToObject(o, "mount");
@@ -265,8 +265,6 @@ static int internal_file_json(struct master *m, const char *path, cJSON **out, c
 static void get_internal_file(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
-	if (!rest_worker_authorized(req, m->conf))
-		return;
 	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
 	if (rest_path_param(req, "path", path, sizeof(path)))
 		return;
@@ -285,8 +283,6 @@ static void get_internal_file(struct http_req *req, void *ctx)
 static void get_internal_epoch(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
-	if (!rest_worker_authorized(req, m->conf))
-		return;
 	struct meta_status st;
 	meta_status(m->meta, &st);
 	if (strcmp(st.role, "leader") != 0) {
@@ -305,8 +301,6 @@ static void get_internal_epoch(struct http_req *req, void *ctx)
 static void post_internal_files(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
-	if (!rest_worker_authorized(req, m->conf))
-		return;
 	cJSON *body = NULL;
 	if (http_req_json(req, &body))
 		return;
@@ -439,8 +433,6 @@ out:
 static void post_write_begin(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
-	if (!rest_worker_authorized(req, m->conf))
-		return;
 	cJSON *body;
 	if (http_req_json(req, &body))
 		return;
@@ -478,8 +470,6 @@ out:
 static void post_write_commit(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
-	if (!rest_worker_authorized(req, m->conf))
-		return;
 	cJSON *body;
 	if (http_req_json(req, &body))
 		return;
@@ -580,21 +570,21 @@ static void get_content(struct http_req *req, void *ctx)
 }
 
 static const struct http_route g_routes[] = {
-	{ "GET", "/api/v1/mounts", get_mounts },
-	{ "POST", "/api/v1/mounts", post_mount },
-	{ "DELETE", "/api/v1/mounts", delete_mount },
-	{ "GET", "/api/v1/files", get_list },
-	{ "DELETE", "/api/v1/files", delete_file },
-	{ "GET", "/api/v1/files/stat", get_stat },
-	{ "GET", "/api/v1/internal/file", get_internal_file },
-	{ "GET", "/api/v1/internal/epoch", get_internal_epoch },
-	{ "POST", "/api/v1/internal/files", post_internal_files },
-	{ "POST", "/api/v1/internal/write/begin", post_write_begin },
-	{ "POST", "/api/v1/internal/write/commit", post_write_commit },
-	{ "POST", "/api/v1/files/mkdir", post_mkdir },
-	{ "POST", "/api/v1/files/rename", post_rename },
-	{ "GET", "/api/v1/files/content", get_content },
-	{ "PUT", "/api/v1/files/content", put_content },
+	{ "GET", "/api/v1/mounts", HTTP_ACCESS_READONLY, get_mounts },
+	{ "POST", "/api/v1/mounts", HTTP_ACCESS_ADMIN, post_mount },
+	{ "DELETE", "/api/v1/mounts", HTTP_ACCESS_ADMIN, delete_mount },
+	{ "GET", "/api/v1/files", HTTP_ACCESS_READONLY, get_list },
+	{ "DELETE", "/api/v1/files", HTTP_ACCESS_ADMIN, delete_file },
+	{ "GET", "/api/v1/files/stat", HTTP_ACCESS_READONLY, get_stat },
+	{ "GET", "/api/v1/internal/file", HTTP_ACCESS_WORKER, get_internal_file },
+	{ "GET", "/api/v1/internal/epoch", HTTP_ACCESS_WORKER, get_internal_epoch },
+	{ "POST", "/api/v1/internal/files", HTTP_ACCESS_WORKER, post_internal_files },
+	{ "POST", "/api/v1/internal/write/begin", HTTP_ACCESS_WORKER, post_write_begin },
+	{ "POST", "/api/v1/internal/write/commit", HTTP_ACCESS_WORKER, post_write_commit },
+	{ "POST", "/api/v1/files/mkdir", HTTP_ACCESS_ADMIN, post_mkdir },
+	{ "POST", "/api/v1/files/rename", HTTP_ACCESS_ADMIN, post_rename },
+	{ "GET", "/api/v1/files/content", HTTP_ACCESS_READONLY, get_content },
+	{ "PUT", "/api/v1/files/content", HTTP_ACCESS_ADMIN, put_content },
 };
 
 const struct http_route *rest_fs_routes(size_t *nroutes)

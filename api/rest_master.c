@@ -126,8 +126,6 @@ static int add_blocks(struct master *m, uint64_t id, const cJSON *list, char *er
 static void post_register(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
-	if (!rest_worker_authorized(req, m->conf))
-		return;
 	cJSON *body;
 	if (http_req_json(req, &body))
 		return;
@@ -183,8 +181,6 @@ static void post_register(struct http_req *req, void *ctx)
 static void post_heartbeat(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
-	if (!rest_worker_authorized(req, m->conf))
-		return;
 	cJSON *body;
 	if (http_req_json(req, &body))
 		return;
@@ -364,18 +360,18 @@ static void get_metrics_prom(struct http_req *req, void *ctx)
 }
 
 static const struct http_route g_routes[] = {
-	{ "GET", "/api/v1/health", get_health },
-	{ "GET", "/api/v1/cluster", get_cluster },
-	{ "GET", "/api/v1/workers", get_workers },
-	{ "GET", "/api/v1/config", get_config },
-	{ "GET", "/api/v1/metrics", get_metrics_json },
-	{ "GET", "/metrics", get_metrics_prom },
-	{ "POST", "/api/v1/workers/register", post_register },
-	{ "POST", "/api/v1/workers/heartbeat", post_heartbeat },
-	{ "GET", "/api/v1/masters", rest_masters_get },
-	{ "GET", "/api/v1/masters/self", rest_masters_get_self },
-	{ "POST", "/api/v1/masters", rest_masters_post },
-	{ "DELETE", "/api/v1/masters/", rest_masters_delete },
+	{ "GET", "/api/v1/health", HTTP_ACCESS_PUBLIC, get_health },
+	{ "GET", "/api/v1/cluster", HTTP_ACCESS_READONLY, get_cluster },
+	{ "GET", "/api/v1/workers", HTTP_ACCESS_READONLY, get_workers },
+	{ "GET", "/api/v1/config", HTTP_ACCESS_READONLY, get_config },
+	{ "GET", "/api/v1/metrics", HTTP_ACCESS_PUBLIC, get_metrics_json },
+	{ "GET", "/metrics", HTTP_ACCESS_PUBLIC, get_metrics_prom },
+	{ "POST", "/api/v1/workers/register", HTTP_ACCESS_WORKER, post_register },
+	{ "POST", "/api/v1/workers/heartbeat", HTTP_ACCESS_WORKER, post_heartbeat },
+	{ "GET", "/api/v1/masters", HTTP_ACCESS_READONLY, rest_masters_get },
+	{ "GET", "/api/v1/masters/self", HTTP_ACCESS_READONLY, rest_masters_get_self },
+	{ "POST", "/api/v1/masters", HTTP_ACCESS_ADMIN, rest_masters_post },
+	{ "DELETE", "/api/v1/masters/", HTTP_ACCESS_ADMIN, rest_masters_delete },
 };
 
 const struct http_route *rest_master_routes(size_t *nroutes)

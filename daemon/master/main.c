@@ -246,6 +246,7 @@ int main(int argc, char **argv)
 		.max_json_body = conf.http_max_json_body,
 		.tls_cert = conf.http_tls_cert,
 		.tls_key = conf.http_tls_key,
+		.worker_token = conf.cluster_worker_token,
 		.before = rest_masters_before,
 		.reply_rc = rest_masters_reply_rc,
 	};

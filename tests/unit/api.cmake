@@ -3,3 +3,5 @@ strata_unit_test(test_api_openapi SOURCES test_api_openapi.c LIBS strata_api)
 target_compile_definitions(test_api_openapi PRIVATE STRATA_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 # lib/mclient.c needs real HTTP servers to follow; api/http.c provides them.
 strata_unit_test(test_lib_mclient SOURCES test_lib_mclient.c LIBS strata_api)
+# Access levels of every route and the one check in dispatch (api/http.c).
+strata_unit_test(test_api_routes SOURCES test_api_routes.c LIBS strata_api)
