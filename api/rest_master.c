@@ -186,26 +186,31 @@ static void post_register(struct http_req *req, void *ctx)
 	if (!rc)
 		rc = parse_blocks(cJSON_GetObjectItemCaseSensitive(body, "blocks"), &blocks,
 				  &r.nblocks, err, sizeof(err));
-	if (!rc) {
-		r.worker.data_port = (int)data_port;
-		r.worker.s3_port = (int)s3_port;
-		r.worker.capacity_bytes = cap;
-		r.worker.used_bytes = used;
-		r.blocks = blocks;
-		uint64_t id = 0;
-		rc = cluster_register(m->registry, m->blocks, &r, clock_mono_ms(), &id, err,
-				      sizeof(err));
-		if (!rc) {
-			cJSON *o = cJSON_CreateObject();
-			json_add_int(o, "worker_id", (int64_t)id);
-			json_add_int(o, "heartbeat_interval_ms", m->conf->worker_heartbeat_interval);
-			http_reply_json(req, 200, o);
-		}
+	if (rc) {
+		if (rc == -ENOMEM)
+			http_reply_rc(req, rc, err);
+		else
+			http_reply_error(req, 400, "invalid_argument", "%s", err);
+		goto out;
 	}
-	if (rc == -EINVAL)
+	r.worker.data_port = (int)data_port;
+	r.worker.s3_port = (int)s3_port;
+	r.worker.capacity_bytes = cap;
+	r.worker.used_bytes = used;
+	r.blocks = blocks;
+	uint64_t id = 0;
+	rc = cluster_register(m->registry, m->blocks, &r, clock_mono_ms(), &id, err, sizeof(err));
+	if (rc == -EINVAL) {
 		http_reply_error(req, 400, "invalid_argument", "%s", err);
-	else if (rc)
+	} else if (rc) {
 		http_reply_rc(req, rc, err);
+	} else {
+		cJSON *o = cJSON_CreateObject();
+		json_add_int(o, "worker_id", (int64_t)id);
+		json_add_int(o, "heartbeat_interval_ms", m->conf->worker_heartbeat_interval);
+		http_reply_json(req, 200, o);
+	}
+out:
 	free(blocks);
 	cJSON_Delete(body);
 }
@@ -233,6 +238,10 @@ static void post_heartbeat(struct http_req *req, void *ctx)
 	if (!rc)
 		rc = parse_blocks(cJSON_GetObjectItemCaseSensitive(body, "added"), &added,
 				  &hb.nadded, err, sizeof(err));
+	if (rc && rc != -ENOMEM) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		goto out;
+	}
 	if (!rc && (rc = parse_ids(cJSON_GetObjectItemCaseSensitive(body, "removed"), &removed,
 				   &hb.nremoved)))
 		snprintf(err, sizeof(err), "out of memory");
@@ -258,6 +267,7 @@ static void post_heartbeat(struct http_req *req, void *ctx)
 			cJSON_AddItemToObject(o, "workers", live);
 		http_reply_json(req, 200, o);
 	}
+out:
 	free(added);
 	free(removed);
 	cJSON_Delete(body);
