@@ -82,3 +82,22 @@ int64_t cluster_check_period_ms(int64_t worker_timeout_ms)
 		period = 1000;
 	return period;
 }
+
+static int lost_job_step(void *arg, int64_t now_ms, char *err, size_t errlen)
+{
+	struct cluster_lost_job *job = arg;
+	cluster_check_lost(job->reg, job->bm, now_ms);
+	return JOBS_AGAIN;
+}
+
+void cluster_lost_job_spec(struct cluster_lost_job *job, int64_t worker_timeout_ms,
+			   struct jobs_spec *out)
+{
+	*out = (struct jobs_spec){
+		.name = "lost-worker check",
+		.kind = JOBS_PERIODIC,
+		.period_ms = cluster_check_period_ms(worker_timeout_ms),
+		.step = lost_job_step,
+		.arg = job,
+	};
+}

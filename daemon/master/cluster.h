@@ -2,6 +2,7 @@
 #define STRATA_MASTER_CLUSTER_H
 
 #include "daemon/master/blockmap.h"
+#include "daemon/master/jobs.h"
 #include "daemon/master/registry.h"
 
 #include <stddef.h>
@@ -70,5 +71,20 @@ int cluster_check_lost(struct registry *reg, struct blockmap *bm, int64_t now_ms
 /* How often cluster_check_lost should run for a worker timeout: a quarter
  * of it, within [25 ms, 1 s], so a loss shows soon after it happens. */
 int64_t cluster_check_period_ms(int64_t worker_timeout_ms);
+
+/*
+ * The lost-worker check as a job of the runner (jobs.h): periodic every
+ * cluster_check_period_ms, no journaled state (resume and stop are NULL).
+ * Leader-only like every job: workers report to the leader, so a follower's
+ * registry only holds what it heard while it led; it is checked again (and
+ * the workers that report elsewhere now are marked lost at once) when that
+ * master leads again. *job must outlive the job.
+ */
+struct cluster_lost_job {
+	struct registry *reg;
+	struct blockmap *bm;
+};
+void cluster_lost_job_spec(struct cluster_lost_job *job, int64_t worker_timeout_ms,
+			   struct jobs_spec *out);
 
 #endif

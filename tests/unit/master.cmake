@@ -9,3 +9,5 @@ strata_unit_test(test_master_ns SOURCES test_master_ns.c LIBS strata_master_core
 strata_unit_test(test_master_cluster SOURCES test_master_cluster.c LIBS strata_master_core)
 strata_unit_test(test_master_filemeta SOURCES test_master_filemeta.c LIBS strata_master_core
                  SQLite::SQLite3 Threads::Threads)
+strata_unit_test(test_master_jobs SOURCES test_master_jobs.c LIBS strata_master_core
+                 Threads::Threads)
