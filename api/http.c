@@ -8,6 +8,7 @@
 #include <civetweb.h>
 #include <errno.h>
 #include <netdb.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
@@ -23,7 +24,7 @@ struct http_server {
 	size_t nroutes;
 	void *ctx;
 	struct http_server_opts opts; /* strings below are our copies */
-	char *name, *tls_cert, *tls_key;
+	char *name, *tls_cert, *tls_key, *worker_token;
 	char url[160];
 	int port;
 	char tls_error[256];
@@ -71,10 +72,9 @@ static void send_reply_headers(struct http_req *req, int status, const char *con
 }
 
 static void send_reply(struct http_req *req, int status, const char *content_type,
-		       const void *data, size_t len, const char *allow)
+		       const void *data, size_t len, const struct http_header *extra)
 {
-	struct http_header h = { "Allow", allow };
-	send_reply_headers(req, status, content_type, data, len, &h, allow ? 1 : 0);
+	send_reply_headers(req, status, content_type, data, len, extra, extra ? 1 : 0);
 }
 
 void http_reply_raw(struct http_req *req, int status, const char *content_type,
@@ -103,8 +103,10 @@ void http_reply_json_headers(struct http_req *req, int status, cJSON *body,
 	free(text);
 }
 
-static void reply_error_allow(struct http_req *req, int status, const char *code,
-			      const char *allow, const char *msg)
+/* The error envelope with one optional extra header (Allow on 405,
+ * WWW-Authenticate on 401). */
+static void reply_error_header(struct http_req *req, int status, const char *code,
+			       const struct http_header *extra, const char *msg)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *e = cJSON_AddObjectToObject(root, "error");
@@ -116,8 +118,15 @@ static void reply_error_allow(struct http_req *req, int status, const char *code
 		send_reply(req, 500, "text/plain", "out of memory", 13, NULL);
 		return;
 	}
-	send_reply(req, status, "application/json", text, strlen(text), allow);
+	send_reply(req, status, "application/json", text, strlen(text), extra);
 	free(text);
+}
+
+static void reply_error_allow(struct http_req *req, int status, const char *code,
+			      const char *allow, const char *msg)
+{
+	struct http_header h = { "Allow", allow };
+	reply_error_header(req, status, code, allow ? &h : NULL, msg);
 }
 
 void http_reply_error(struct http_req *req, int status, const char *code, const char *fmt, ...)
@@ -127,7 +136,7 @@ void http_reply_error(struct http_req *req, int status, const char *code, const 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	reply_error_allow(req, status, code, NULL, msg);
+	reply_error_header(req, status, code, NULL, msg);
 }
 
 static int status_for_rc(int rc)
@@ -390,6 +399,77 @@ static bool pattern_match(const char *pattern, const char *path, const char **re
 	return strcmp(pattern, path) == 0;
 }
 
+const char *http_access_name(enum http_access access)
+{
+	switch (access) {
+	case HTTP_ACCESS_PUBLIC:
+		return "public";
+	case HTTP_ACCESS_READONLY:
+		return "readonly";
+	case HTTP_ACCESS_ADMIN:
+		return "admin";
+	case HTTP_ACCESS_WORKER:
+		return "worker";
+	default:
+		return "unset";
+	}
+}
+
+static bool is_loopback(const char *addr)
+{
+	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
+	       strncmp(addr, "::ffff:127.", 11) == 0;
+}
+
+/* The worker-RPC rule of enum http_access: true when the caller may go on,
+ * else it has replied 401 or 403. */
+static bool worker_authorized(struct http_req *req)
+{
+	const char *want = req->srv->worker_token;
+	const char *remote = http_req_remote(req);
+	if (!want) {
+		if (is_loopback(remote))
+			return true;
+		http_reply_error(req, 403, "forbidden",
+				 "worker RPC from %s refused: set cluster.worker_token on masters and "
+				 "workers to serve workers on other hosts",
+				 remote);
+		return false;
+	}
+	const char *got = http_req_header(req, "X-Strata-Worker-Token");
+	if (!got) {
+		static const struct http_header h = { "WWW-Authenticate", "X-Strata-Worker-Token" };
+		reply_error_header(req, 401, "unauthorized", &h,
+				   "X-Strata-Worker-Token is required");
+		return false;
+	}
+	size_t n = strlen(want);
+	if (strlen(got) == n && CRYPTO_memcmp(got, want, n) == 0)
+		return true;
+	http_reply_error(req, 403, "forbidden", "wrong X-Strata-Worker-Token");
+	return false;
+}
+
+/* The one access check (enum http_access), run before the route's handler.
+ * READONLY and ADMIN wait for user auth (the security issue): with no user
+ * tokens configured they are served like PUBLIC. */
+static bool access_allowed(struct http_req *req, const struct http_route *route)
+{
+	switch (route->access) {
+	case HTTP_ACCESS_PUBLIC:
+	case HTTP_ACCESS_READONLY:
+	case HTTP_ACCESS_ADMIN:
+		return true;
+	case HTTP_ACCESS_WORKER:
+		return worker_authorized(req);
+	default:
+		log_error("%s: route %s %s declares no access level", req->srv->name, route->method,
+			  route->pattern);
+		http_reply_error(req, 500, "internal", "route declares no access level");
+		return false;
+	}
+}
+
 static int dispatch(struct mg_connection *conn, void *cbdata)
 {
 	struct http_server *srv = cbdata;
@@ -418,7 +498,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 		}
 	}
 	if (hit) {
-		hit->fn(&req, srv->ctx);
+		if (access_allowed(&req, hit))
+			hit->fn(&req, srv->ctx);
 	} else if (*allow && !srv->opts.fallback) {
 		char msg[512];
 		snprintf(msg, sizeof(msg), "%s is not allowed on %.200s (allowed: %s)", method,
@@ -512,6 +593,10 @@ static void server_free(struct http_server *srv)
 	free(srv->name);
 	free(srv->tls_cert);
 	free(srv->tls_key);
+	if (srv->worker_token) {
+		OPENSSL_cleanse(srv->worker_token, strlen(srv->worker_token));
+		free(srv->worker_token);
+	}
 	free(srv);
 }
 
@@ -542,6 +627,12 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
 		goto err_free_srv;
 	}
 	srv->opts.name = srv->name;
+	if (opts->worker_token && *opts->worker_token &&
+	    !(srv->worker_token = strdup(opts->worker_token))) {
+		snprintf(err, errlen, "out of memory");
+		goto err_free_srv;
+	}
+	srv->opts.worker_token = NULL; /* srv->worker_token is the copy */
 
 	char host[128];
 	if (bind_literal(opts->bind, host, sizeof(host), err, errlen))

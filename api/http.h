@@ -21,9 +21,44 @@ struct http_server;
 /* A handler replies exactly once through an http_reply_* call. */
 typedef void (*http_handler_fn)(struct http_req *req, void *ctx);
 
+/*
+ * Who may call a route. Every route declares one; dispatch checks it once,
+ * after routing and before the handler, so a handler never runs for a caller
+ * its level refuses (and never needs to check again).
+ *
+ *   HTTP_ACCESS_PUBLIC    anyone who reaches the port (health, metrics,
+ *                         the user-facing routes until user auth exists).
+ *   HTTP_ACCESS_READONLY  reserved for user auth (the security issue): a
+ *                         route that reads cluster state. With no user
+ *                         tokens configured (today, always) it is served
+ *                         like PUBLIC.
+ *   HTTP_ACCESS_ADMIN     reserved likewise for routes that change the
+ *                         cluster or namespace; served like PUBLIC today.
+ *   HTTP_ACCESS_WORKER    worker RPC and the peer block routes: with
+ *                         http_server_opts.worker_token set the request must
+ *                         carry it in X-Strata-Worker-Token (constant-time
+ *                         compare): absent -> 401 "unauthorized", wrong ->
+ *                         403 "forbidden". Without a token only loopback
+ *                         peers are served (403 "forbidden" otherwise).
+ *
+ * 0 is deliberately no level: a route left at it is refused with 500
+ * "internal" (and tests/unit/test_api_routes.c fails on such a table).
+ */
+enum http_access {
+	HTTP_ACCESS_UNSET = 0,
+	HTTP_ACCESS_PUBLIC,
+	HTTP_ACCESS_READONLY,
+	HTTP_ACCESS_ADMIN,
+	HTTP_ACCESS_WORKER,
+};
+
+/* "public", "readonly", "admin", "worker"; "unset" for 0 or out of range. */
+const char *http_access_name(enum http_access access);
+
 struct http_route {
 	const char *method;  /* "GET", "POST", ... */
 	const char *pattern; /* exact path; with a trailing '/', a prefix */
+	enum http_access access;
 	http_handler_fn fn;
 };
 
@@ -47,6 +82,9 @@ struct http_server_opts {
 	 * replied, and the route is then not called: the master's "not the
 	 * leader" redirect, decided before any handler side effect. */
 	bool (*before)(struct http_req *req, void *ctx);
+	/* cluster.worker_token: what HTTP_ACCESS_WORKER routes require (see
+	 * enum http_access). NULL or "": loopback peers only. Copied. */
+	const char *worker_token;
 	/* Offered every http_reply_rc first; returns true when it replied
 	 * (the master turns ST_ENOTLEADER into its redirect). */
 	bool (*reply_rc)(struct http_req *req, int rc, const char *msg, void *ctx);

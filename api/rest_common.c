@@ -6,7 +6,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
-#include <openssl/crypto.h>
 #include <string.h>
 
 cJSON *rest_config_json(const struct strata_conf *conf)
@@ -34,33 +33,6 @@ cJSON *rest_config_json(const struct strata_conf *conf)
 		cJSON_AddStringToObject(o, "default", keys[i].def);
 	}
 	return root;
-}
-
-static bool is_loopback(const char *addr)
-{
-	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
-	       strncmp(addr, "::ffff:127.", 11) == 0;
-}
-
-bool rest_worker_authorized(struct http_req *req, const struct strata_conf *conf)
-{
-	const char *want = conf->cluster_worker_token;
-	if (!*want) {
-		if (is_loopback(http_req_remote(req)))
-			return true;
-		http_reply_error(req, 403, "forbidden",
-				 "worker RPC from %s refused: set cluster.worker_token on masters and "
-				 "workers to serve workers on other hosts",
-				 http_req_remote(req));
-		return false;
-	}
-	const char *got = http_req_header(req, "X-Strata-Worker-Token");
-	size_t n = strlen(want);
-	if (got && strlen(got) == n && CRYPTO_memcmp(got, want, n) == 0)
-		return true;
-	http_reply_error(req, 403, "forbidden",
-			 got ? "wrong X-Strata-Worker-Token" : "X-Strata-Worker-Token is required");
-	return false;
 }
 
 int rest_path_param(struct http_req *req, const char *name, char *out, size_t outlen)

@@ -13,14 +13,6 @@ struct cJSON *rest_config_json(const struct strata_conf *conf);
 
 struct http_req;
 
-/*
- * Guards worker RPC (registration, heartbeats, /api/v1/internal/...): with
- * cluster.worker_token set the request must carry it in
- * X-Strata-Worker-Token (compared in constant time); without one only
- * loopback peers are served. Replies 403 and returns false otherwise.
- */
-bool rest_worker_authorized(struct http_req *req, const struct strata_conf *conf);
-
 /* Reads query parameter `name` as a namespace path and normalizes it (the
  * one place REST paths are normalized); on failure replies 400 and returns
  * non-zero. */

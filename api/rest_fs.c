@@ -2,6 +2,7 @@
 
 #include "api/rest_common.h"
 
+#include "daemon/master/filemeta.h"
 #include "daemon/master/fs.h"
 #include "daemon/master/master.h"
 #include "daemon/master/meta.h"
@@ -59,7 +60,7 @@ static void reply_inode(struct http_req *req, struct master *m, const char *path
 }
 
 /* "mount": {"path","uri","options"} for worker RPC: options carry the
- * store's credentials (see rest_worker_authorized). */
+ * store's credentials (HTTP_ACCESS_WORKER routes only, api/http.h). */
 static void add_mount_json(cJSON *o, const struct ns_mount *mnt)
 {
 	cJSON *mo = cJSON_AddObjectToObject(o, "mount");
@@ -200,73 +201,41 @@ static void get_stat(struct http_req *req, void *ctx)
 	free(mnt);
 }
 
-/*
- * How long a worker may keep trusting an answer while the namespace epoch
- * stays the same: until this master would check the file against its store
- * again (the mount's sync interval from its last check). -1: for ever
- * (never synced again), 0: not at all (always synced).
- */
-static int64_t trust_ms(const struct ns_mount *mnt, const struct ns_inode *n)
-{
-	if (mnt->sync_interval_ms < 0)
-		return -1;
-	if (mnt->sync_interval_ms == 0 || n->synced_ms == 0)
-		return 0;
-	int64_t left = n->synced_ms + mnt->sync_interval_ms - clock_wall_ms();
-	return left > 0 ? left : 0;
-}
-
 /* Worker RPC: what a worker needs to read a file through its cache,
  * including the mount's store credentials (internal: see
- * docs/decisions.md): the InternalFile object for path, or -errno. */
+ * docs/decisions.md), tagged per daemon/master/filemeta.h: the InternalFile
+ * object for path, or -errno. */
 static int internal_file_json(struct master *m, const char *path, cJSON **out, char *err,
 			      size_t errlen)
 {
-	struct ns_inode n;
-	struct ns_mount *mnt = malloc(sizeof(*mnt));
-	char *rel = malloc(PATH_MAX_LEN + 1);
-	int rc = -ENOMEM;
-	/* The epoch is read before the lookup, so an answer is never tagged
-	 * with an epoch older than the state it shows (a change in between
-	 * makes the tag look stale, never the answer look current). A lookup
-	 * that synced the file with its store moved the epoch itself: once
-	 * more, and that answer's tag is exact. */
-	uint64_t epoch = 0;
-	for (int attempt = 0; mnt && rel && attempt < 2; attempt++) {
-		epoch = meta_applied_index(m->meta);
-		rc = fs_resolve(m->fs, path, &n, mnt, rel, PATH_MAX_LEN + 1, err, errlen);
-		if (rc || meta_applied_index(m->meta) == epoch)
-			break;
+	struct filemeta *f = malloc(sizeof(*f));
+	if (!f) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
-	if (!rc && n.is_dir) {
-		snprintf(err, errlen, "'%.1000s' is a directory", path);
-		rc = -EISDIR;
-	}
+	int rc = filemeta_lookup(m->fs, m->meta, path, clock_wall_ms(), f, err, errlen);
 	if (!rc) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "path", path);
-		json_add_int(o, "length", (int64_t)n.length);
-		json_add_u64(o, "data_id", n.data_id);
-		json_add_int(o, "block_size", mnt->block_size);
-		json_add_int(o, "mtime_ms", n.mtime_ms);
-		cJSON_AddStringToObject(o, "fingerprint", n.fingerprint);
-		cJSON_AddStringToObject(o, "etag", n.etag);
-		cJSON_AddStringToObject(o, "ufs_path", rel);
-		json_add_int(o, "epoch", (int64_t)epoch);
-		json_add_int(o, "trust_ms", trust_ms(mnt, &n));
-		add_mount_json(o, mnt);
+		json_add_int(o, "length", (int64_t)f->inode.length);
+		json_add_u64(o, "data_id", f->inode.data_id);
+		json_add_int(o, "block_size", f->mount.block_size);
+		json_add_int(o, "mtime_ms", f->inode.mtime_ms);
+		cJSON_AddStringToObject(o, "fingerprint", f->inode.fingerprint);
+		cJSON_AddStringToObject(o, "etag", f->inode.etag);
+		cJSON_AddStringToObject(o, "ufs_path", f->ufs_path);
+		json_add_int(o, "epoch", (int64_t)f->epoch);
+		json_add_int(o, "trust_ms", f->trust_ms);
+		add_mount_json(o, &f->mount);
 		*out = o;
 	}
-	free(mnt);
-	free(rel);
+	free(f);
 	return rc;
 }
 
 static void get_internal_file(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
-	if (!rest_worker_authorized(req, m->conf))
-		return;
 	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
 	if (rest_path_param(req, "path", path, sizeof(path)))
 		return;
@@ -278,23 +247,19 @@ static void get_internal_file(struct http_req *req, void *ctx)
 		http_reply_json(req, 200, o);
 }
 
-/* The namespace epoch (the Raft applied index) workers check their cached
- * metadata against: an answer tagged with the current epoch is still true.
- * Only the leader answers (307 elsewhere): a follower that lags, or is cut
- * off, would vouch for state the leader has already changed. */
+/* The namespace epoch workers check their cached metadata against
+ * (filemeta_epoch: the leader only, 307 elsewhere). */
 static void get_internal_epoch(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
-	if (!rest_worker_authorized(req, m->conf))
-		return;
-	struct meta_status st;
-	meta_status(m->meta, &st);
-	if (strcmp(st.role, "leader") != 0) {
-		http_reply_rc(req, ST_ENOTLEADER, NULL);
+	uint64_t epoch = 0;
+	int rc = filemeta_epoch(m->meta, &epoch);
+	if (rc) {
+		http_reply_rc(req, rc, NULL);
 		return;
 	}
 	cJSON *o = cJSON_CreateObject();
-	json_add_int(o, "epoch", (int64_t)meta_applied_index(m->meta));
+	json_add_int(o, "epoch", (int64_t)epoch);
 	http_reply_json(req, 200, o);
 }
 
@@ -305,8 +270,6 @@ static void get_internal_epoch(struct http_req *req, void *ctx)
 static void post_internal_files(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
-	if (!rest_worker_authorized(req, m->conf))
-		return;
 	cJSON *body = NULL;
 	if (http_req_json(req, &body))
 		return;
@@ -439,8 +402,6 @@ out:
 static void post_write_begin(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
-	if (!rest_worker_authorized(req, m->conf))
-		return;
 	cJSON *body;
 	if (http_req_json(req, &body))
 		return;
@@ -478,8 +439,6 @@ out:
 static void post_write_commit(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
-	if (!rest_worker_authorized(req, m->conf))
-		return;
 	cJSON *body;
 	if (http_req_json(req, &body))
 		return;
@@ -510,19 +469,19 @@ out:
 }
 
 static const struct http_route g_routes[] = {
-	{ "GET", "/api/v1/mounts", get_mounts },
-	{ "POST", "/api/v1/mounts", post_mount },
-	{ "DELETE", "/api/v1/mounts", delete_mount },
-	{ "GET", "/api/v1/files", get_list },
-	{ "DELETE", "/api/v1/files", delete_file },
-	{ "GET", "/api/v1/files/stat", get_stat },
-	{ "GET", "/api/v1/internal/file", get_internal_file },
-	{ "GET", "/api/v1/internal/epoch", get_internal_epoch },
-	{ "POST", "/api/v1/internal/files", post_internal_files },
-	{ "POST", "/api/v1/internal/write/begin", post_write_begin },
-	{ "POST", "/api/v1/internal/write/commit", post_write_commit },
-	{ "POST", "/api/v1/files/mkdir", post_mkdir },
-	{ "POST", "/api/v1/files/rename", post_rename },
+	{ "GET", "/api/v1/mounts", HTTP_ACCESS_READONLY, get_mounts },
+	{ "POST", "/api/v1/mounts", HTTP_ACCESS_ADMIN, post_mount },
+	{ "DELETE", "/api/v1/mounts", HTTP_ACCESS_ADMIN, delete_mount },
+	{ "GET", "/api/v1/files", HTTP_ACCESS_READONLY, get_list },
+	{ "DELETE", "/api/v1/files", HTTP_ACCESS_ADMIN, delete_file },
+	{ "GET", "/api/v1/files/stat", HTTP_ACCESS_READONLY, get_stat },
+	{ "GET", "/api/v1/internal/file", HTTP_ACCESS_WORKER, get_internal_file },
+	{ "GET", "/api/v1/internal/epoch", HTTP_ACCESS_WORKER, get_internal_epoch },
+	{ "POST", "/api/v1/internal/files", HTTP_ACCESS_WORKER, post_internal_files },
+	{ "POST", "/api/v1/internal/write/begin", HTTP_ACCESS_WORKER, post_write_begin },
+	{ "POST", "/api/v1/internal/write/commit", HTTP_ACCESS_WORKER, post_write_commit },
+	{ "POST", "/api/v1/files/mkdir", HTTP_ACCESS_ADMIN, post_mkdir },
+	{ "POST", "/api/v1/files/rename", HTTP_ACCESS_ADMIN, post_rename },
 };
 
 const struct http_route *rest_fs_routes(size_t *nroutes)

@@ -2,6 +2,7 @@
 
 #include "api/rest_common.h"
 #include "api/rest_masters.h"
+#include "daemon/master/cluster.h"
 #include "daemon/master/master.h"
 #include "lib/json.h"
 #include "lib/clock.h"
@@ -103,137 +104,175 @@ static void get_config(struct http_req *req, void *ctx)
 	http_reply_json(req, 200, o);
 }
 
-/* Applies [[block_id, tier], ...] to the block map for worker id (block_id
- * a decimal string, lib/json.h). */
-static int add_blocks(struct master *m, uint64_t id, const cJSON *list, char *err, size_t errlen)
+/* Parses [[block_id, tier], ...] (absent: none) into *out (caller frees). */
+static int parse_blocks(const cJSON *list, struct cluster_block **out, size_t *n, char *err,
+			size_t errlen)
 {
-	const cJSON *b;
-	cJSON_ArrayForEach(b, list)
+	*out = NULL;
+	*n = 0;
+	int count = cJSON_GetArraySize(list);
+	if (count <= 0)
+		return 0;
+	struct cluster_block *b = calloc((size_t)count, sizeof(*b));
+	if (!b) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	const cJSON *e;
+	size_t i = 0;
+	cJSON_ArrayForEach(e, list)
 	{
-		const cJSON *tier = cJSON_GetArrayItem(b, 1);
+		const cJSON *tier = cJSON_GetArrayItem(e, 1);
 		uint64_t bid;
-		if (json_u64_value(cJSON_GetArrayItem(b, 0), &bid) || !cJSON_IsNumber(tier)) {
+		if (json_u64_value(cJSON_GetArrayItem(e, 0), &bid) || !cJSON_IsNumber(tier)) {
 			snprintf(err, errlen, "block entries must be [block_id, tier]");
+			free(b);
 			return -EINVAL;
 		}
-		int rc = blockmap_add(m->blocks, bid, id, (int)tier->valuedouble);
-		if (rc)
-			return rc;
+		b[i].block_id = bid;
+		b[i].tier = (int)tier->valuedouble;
+		i++;
 	}
+	*out = b;
+	*n = i;
 	return 0;
 }
 
-/* Worker RPC: {"host","data_port","s3_port","version","capacity_bytes","used_bytes"}
- * -> {"worker_id"}. */
+/* Parses [block_id, ...] into *out (caller frees); entries that are not
+ * ids (lib/json.h: decimal strings) are skipped. */
+static int parse_ids(const cJSON *list, uint64_t **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	int count = cJSON_GetArraySize(list);
+	if (count <= 0)
+		return 0;
+	uint64_t *ids = calloc((size_t)count, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, list)
+	{
+		uint64_t bid;
+		if (!json_u64_value(e, &bid))
+			ids[(*n)++] = bid;
+	}
+	*out = ids;
+	return 0;
+}
+
+/* Worker RPC: {"host","data_port","s3_port","version","capacity_bytes","used_bytes",
+ * "blocks"} -> {"worker_id","heartbeat_interval_ms"}. */
 static void post_register(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
-	if (!rest_worker_authorized(req, m->conf))
-		return;
 	cJSON *body;
 	if (http_req_json(req, &body))
 		return;
 	char err[256];
-	struct worker_report rep = { .version = "" };
+	struct cluster_registration r = { .worker.version = "" };
+	struct cluster_block *blocks = NULL;
 	int64_t data_port = 0, s3_port = 0, cap = 0, used = 0;
-	int rc = json_get_str(body, "host", true, &rep.host, err, sizeof(err));
+	int rc = json_get_str(body, "host", true, &r.worker.host, err, sizeof(err));
 	if (!rc)
 		rc = json_get_int(body, "data_port", true, 1, 65535, &data_port, err, sizeof(err));
 	if (!rc)
 		rc = json_get_int(body, "s3_port", true, 1, 65535, &s3_port, err, sizeof(err));
 	if (!rc)
-		rc = json_get_str(body, "version", false, &rep.version, err, sizeof(err));
+		rc = json_get_str(body, "version", false, &r.worker.version, err, sizeof(err));
 	if (!rc)
 		rc = json_get_int(body, "capacity_bytes", true, 0, INT64_MAX, &cap, err,
 				  sizeof(err));
 	if (!rc)
 		rc = json_get_int(body, "used_bytes", true, 0, INT64_MAX, &used, err, sizeof(err));
-	if (!rc && (!*rep.host || strlen(rep.host) > 255)) {
-		snprintf(err, sizeof(err), "field 'host' must be 1..255 characters");
-		rc = -EINVAL;
-	}
+	if (!rc)
+		rc = parse_blocks(cJSON_GetObjectItemCaseSensitive(body, "blocks"), &blocks,
+				  &r.nblocks, err, sizeof(err));
 	if (rc) {
-		cJSON_Delete(body);
-		http_reply_error(req, 400, "invalid_argument", "%s", err);
-		return;
+		if (rc == -ENOMEM)
+			http_reply_rc(req, rc, err);
+		else
+			http_reply_error(req, 400, "invalid_argument", "%s", err);
+		goto out;
 	}
-	rep.data_port = (int)data_port;
-	rep.s3_port = (int)s3_port;
-	rep.capacity_bytes = cap;
-	rep.used_bytes = used;
+	r.worker.data_port = (int)data_port;
+	r.worker.s3_port = (int)s3_port;
+	r.worker.capacity_bytes = cap;
+	r.worker.used_bytes = used;
+	r.blocks = blocks;
 	uint64_t id = 0;
-	rc = registry_register(m->registry, &rep, clock_mono_ms(), &id);
-	if (!rc) {
-		/* A registration carries the worker's full block list. */
-		blockmap_drop_worker(m->blocks, id);
-		rc = add_blocks(m, id, cJSON_GetObjectItemCaseSensitive(body, "blocks"), err,
-				sizeof(err));
+	rc = cluster_register(m->registry, m->blocks, &r, clock_mono_ms(), &id, err, sizeof(err));
+	if (rc == -EINVAL) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+	} else if (rc) {
+		http_reply_rc(req, rc, err);
+	} else {
+		cJSON *o = cJSON_CreateObject();
+		json_add_u64(o, "worker_id", id);
+		json_add_int(o, "heartbeat_interval_ms", m->conf->worker_heartbeat_interval);
+		http_reply_json(req, 200, o);
 	}
+out:
+	free(blocks);
 	cJSON_Delete(body);
-	if (rc) {
-		http_reply_rc(req, rc, rc == -EINVAL ? err : "cannot register worker");
-		return;
-	}
-	cJSON *o = cJSON_CreateObject();
-	json_add_u64(o, "worker_id", id);
-	json_add_int(o, "heartbeat_interval_ms", m->conf->worker_heartbeat_interval);
-	http_reply_json(req, 200, o);
 }
 
-/* Worker RPC: {"worker_id","capacity_bytes","used_bytes"}; 404 unknown_worker
- * tells the worker to register again. */
+/* Worker RPC: {"worker_id","capacity_bytes","used_bytes","metrics","added",
+ * "removed"}; 404 unknown_worker tells the worker to register again. */
 static void post_heartbeat(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
-	if (!rest_worker_authorized(req, m->conf))
-		return;
 	cJSON *body;
 	if (http_req_json(req, &body))
 		return;
 	char err[256];
-	int64_t cap = 0, used = 0;
+	struct cluster_heartbeat hb = { 0 };
+	struct cluster_block *added = NULL;
+	uint64_t *removed = NULL;
 	uint64_t id = 0;
 	int rc = json_get_u64(body, "worker_id", true, &id, err, sizeof(err));
 	if (!rc)
-		rc = json_get_int(body, "capacity_bytes", true, 0, INT64_MAX, &cap, err,
+		rc = json_get_int(body, "capacity_bytes", true, 0, INT64_MAX, &hb.capacity_bytes,
+				  err, sizeof(err));
+	if (!rc)
+		rc = json_get_int(body, "used_bytes", true, 0, INT64_MAX, &hb.used_bytes, err,
 				  sizeof(err));
 	if (!rc)
-		rc = json_get_int(body, "used_bytes", true, 0, INT64_MAX, &used, err, sizeof(err));
-	if (rc) {
-		cJSON_Delete(body);
+		rc = parse_blocks(cJSON_GetObjectItemCaseSensitive(body, "added"), &added,
+				  &hb.nadded, err, sizeof(err));
+	if (rc && rc != -ENOMEM) {
 		http_reply_error(req, 400, "invalid_argument", "%s", err);
-		return;
+		goto out;
 	}
-	rc = registry_heartbeat(m->registry, (uint64_t)id, cap, used, clock_mono_ms());
-	if (rc == -ENOENT) {
-		cJSON_Delete(body);
-		http_reply_error(req, 404, "unknown_worker",
-				 "worker %llu is not registered; register again", (unsigned long long)id);
-		return;
+	if (!rc && (rc = parse_ids(cJSON_GetObjectItemCaseSensitive(body, "removed"), &removed,
+				   &hb.nremoved)))
+		snprintf(err, sizeof(err), "out of memory");
+	if (!rc) {
+		hb.worker_id = id;
+		hb.metrics = cJSON_GetObjectItemCaseSensitive(body, "metrics");
+		hb.added = added;
+		hb.removed = removed;
+		rc = cluster_heartbeat(m->registry, m->blocks, &hb, clock_mono_ms(), err,
+				       sizeof(err));
 	}
-	registry_set_metrics(m->registry, (uint64_t)id,
-			     cJSON_GetObjectItemCaseSensitive(body, "metrics"));
-	/* Block changes since the last heartbeat. */
-	rc = add_blocks(m, (uint64_t)id, cJSON_GetObjectItemCaseSensitive(body, "added"), err,
-			sizeof(err));
-	const cJSON *r;
-	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(body, "removed"))
-	{
-		uint64_t bid;
-		if (!json_u64_value(r, &bid))
-			blockmap_remove(m->blocks, bid, id);
-	}
-	cJSON_Delete(body);
-	if (rc) {
+	if (rc == -EINVAL) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+	} else if (rc == -ENOENT) {
+		http_reply_error(req, 404, "unknown_worker", "%s", err);
+	} else if (rc) {
 		http_reply_rc(req, rc, err);
-		return;
+	} else {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "status", "ok");
+		cJSON *live = registry_live_json(m->registry);
+		if (live)
+			cJSON_AddItemToObject(o, "workers", live);
+		http_reply_json(req, 200, o);
 	}
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "status", "ok");
-	cJSON *live = registry_live_json(m->registry);
-	if (live)
-		cJSON_AddItemToObject(o, "workers", live);
-	http_reply_json(req, 200, o);
+out:
+	free(added);
+	free(removed);
+	cJSON_Delete(body);
 }
 
 /* Cluster view of the workers' counters (JSON). */
@@ -368,18 +407,18 @@ static void get_metrics_prom(struct http_req *req, void *ctx)
 }
 
 static const struct http_route g_routes[] = {
-	{ "GET", "/api/v1/health", get_health },
-	{ "GET", "/api/v1/cluster", get_cluster },
-	{ "GET", "/api/v1/workers", get_workers },
-	{ "GET", "/api/v1/config", get_config },
-	{ "GET", "/api/v1/metrics", get_metrics_json },
-	{ "GET", "/metrics", get_metrics_prom },
-	{ "POST", "/api/v1/workers/register", post_register },
-	{ "POST", "/api/v1/workers/heartbeat", post_heartbeat },
-	{ "GET", "/api/v1/masters", rest_masters_get },
-	{ "GET", "/api/v1/masters/self", rest_masters_get_self },
-	{ "POST", "/api/v1/masters", rest_masters_post },
-	{ "DELETE", "/api/v1/masters/", rest_masters_delete },
+	{ "GET", "/api/v1/health", HTTP_ACCESS_PUBLIC, get_health },
+	{ "GET", "/api/v1/cluster", HTTP_ACCESS_READONLY, get_cluster },
+	{ "GET", "/api/v1/workers", HTTP_ACCESS_READONLY, get_workers },
+	{ "GET", "/api/v1/config", HTTP_ACCESS_READONLY, get_config },
+	{ "GET", "/api/v1/metrics", HTTP_ACCESS_PUBLIC, get_metrics_json },
+	{ "GET", "/metrics", HTTP_ACCESS_PUBLIC, get_metrics_prom },
+	{ "POST", "/api/v1/workers/register", HTTP_ACCESS_WORKER, post_register },
+	{ "POST", "/api/v1/workers/heartbeat", HTTP_ACCESS_WORKER, post_heartbeat },
+	{ "GET", "/api/v1/masters", HTTP_ACCESS_READONLY, rest_masters_get },
+	{ "GET", "/api/v1/masters/self", HTTP_ACCESS_READONLY, rest_masters_get_self },
+	{ "POST", "/api/v1/masters", HTTP_ACCESS_ADMIN, rest_masters_post },
+	{ "DELETE", "/api/v1/masters/", HTTP_ACCESS_ADMIN, rest_masters_delete },
 };
 
 const struct http_route *rest_master_routes(size_t *nroutes)

@@ -18,7 +18,7 @@ static void get_openapi(struct http_req *req, void *ctx)
 }
 
 static const struct http_route g_routes[] = {
-	{ "GET", "/api/v1/openapi.json", get_openapi },
+	{ "GET", "/api/v1/openapi.json", HTTP_ACCESS_PUBLIC, get_openapi },
 };
 
 const struct http_route *rest_openapi_routes(size_t *nroutes)

@@ -358,15 +358,15 @@ static void get_metrics_prom(struct http_req *req, void *ctx)
 }
 
 static const struct http_route g_routes[] = {
-	{ "GET", "/api/v1/health", get_health },
-	{ "GET", "/api/v1/worker", get_worker },
-	{ "GET", "/api/v1/config", get_config },
-	{ "GET", "/api/v1/data", get_data },
-	{ "PUT", "/api/v1/data", put_data },
-	{ "GET", "/api/v1/blocks/", get_block },
-	{ "PUT", "/api/v1/blocks/", put_block },
-	{ "GET", "/api/v1/metrics", get_metrics_json },
-	{ "GET", "/metrics", get_metrics_prom },
+	{ "GET", "/api/v1/health", HTTP_ACCESS_PUBLIC, get_health },
+	{ "GET", "/api/v1/worker", HTTP_ACCESS_READONLY, get_worker },
+	{ "GET", "/api/v1/config", HTTP_ACCESS_READONLY, get_config },
+	{ "GET", "/api/v1/data", HTTP_ACCESS_READONLY, get_data },
+	{ "PUT", "/api/v1/data", HTTP_ACCESS_ADMIN, put_data },
+	{ "GET", "/api/v1/blocks/", HTTP_ACCESS_WORKER, get_block },
+	{ "PUT", "/api/v1/blocks/", HTTP_ACCESS_WORKER, put_block },
+	{ "GET", "/api/v1/metrics", HTTP_ACCESS_PUBLIC, get_metrics_json },
+	{ "GET", "/metrics", HTTP_ACCESS_PUBLIC, get_metrics_prom },
 };
 
 const struct http_route *rest_worker_routes(size_t *nroutes)

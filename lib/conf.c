@@ -34,7 +34,7 @@ const struct conf_key *conf_find(const char *name)
 const char *conf_type_name(enum conf_type type)
 {
 	static const char *const names[] = { "string", "integer", "size", "duration",
-					     "boolean", "list", "enum" };
+					     "boolean", "list", "enum", "secret" };
 	return names[type];
 }
 
@@ -245,6 +245,7 @@ int conf_set(struct strata_conf *c, const char *key, const char *value, const ch
 	int rc = 0;
 	switch (k->type) {
 	case CONF_STR:
+	case CONF_SECRET:
 	case CONF_ENUM: {
 		if (k->type == CONF_ENUM && !enum_has(k->choices, value)) {
 			snprintf(err, errlen, "%s: key '%s': '%s' is not one of %s", origin, key,
@@ -317,7 +318,8 @@ void conf_free(struct strata_conf *c)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
 		void *field = (char *)c + g_keys[i].offset;
-		if (g_keys[i].type == CONF_STR || g_keys[i].type == CONF_ENUM) {
+		if (g_keys[i].type == CONF_STR || g_keys[i].type == CONF_ENUM ||
+		    g_keys[i].type == CONF_SECRET) {
 			free(*(char **)field);
 			*(char **)field = NULL;
 		} else if (g_keys[i].type == CONF_LIST) {
@@ -503,6 +505,10 @@ size_t conf_format(const struct strata_conf *c, const struct conf_key *k, char *
 	case CONF_STR:
 	case CONF_ENUM:
 		n = snprintf(buf, len, "%s", *(char *const *)field ? *(char *const *)field : "");
+		break;
+	case CONF_SECRET:
+		n = snprintf(buf, len, "%s",
+			     *(char *const *)field && **(char *const *)field ? "(set)" : "(unset)");
 		break;
 	case CONF_BOOL:
 		n = snprintf(buf, len, "%s", *(const bool *)field ? "true" : "false");

@@ -26,6 +26,9 @@
  *   BOOL      true/false, yes/no, on/off, 1/0
  *   LIST      comma-separated items, blanks around items trimmed
  *   ENUM      one of the '|'-separated choices
+ *   SECRET    free text that is never shown: conf_format (every config
+ *             view: REST, CLI, logs) renders it as "(set)" or "(unset)";
+ *             only the struct field holds the value
  */
 
 struct conf_list {
@@ -40,6 +43,7 @@ struct conf_list {
 #define CONF_CTYPE_BOOL bool
 #define CONF_CTYPE_LIST struct conf_list
 #define CONF_CTYPE_ENUM char *
+#define CONF_CTYPE_SECRET char *
 
 /* X(field, key, TYPE, default, min, max, choices, doc) */
 #define STRATA_CONF_KEYS(X)                                                                   \
@@ -137,10 +141,11 @@ struct conf_list {
 	  "How stale a worker's view of a file may be: it reuses metadata from the master "   \
 	  "this long, and longer while a check of the leader's namespace epoch (every "        \
 	  "quarter of it) finds nothing changed. 0: ask the master on every read.")            \
-	X(cluster_worker_token, "cluster.worker_token", STR, "", 0, 0, NULL,                  \
-	  "Shared secret workers present to masters (header X-Strata-Worker-Token) for "      \
-	  "worker RPC, which hands out mount credentials. Empty: worker RPC is served to "    \
-	  "loopback peers only. Never logged.")                                               \
+	X(cluster_worker_token, "cluster.worker_token", SECRET, "", 0, 0, NULL,               \
+	  "Shared secret workers present to masters and to each other (header "               \
+	  "X-Strata-Worker-Token) for worker RPC, which hands out mount credentials, and "    \
+	  "for the peer block routes. Empty: these are served to loopback peers only. Never " \
+	  "logged; config views show (set) or (unset).")                                      \
 	X(http_threads, "http.threads", INT, "32", 2, 1024, NULL,                             \
 	  "Worker threads of each HTTP server.")                                              \
 	X(http_request_timeout, "http.request_timeout", DURATION, "30s", 100, 3600000, NULL, \
@@ -156,7 +161,16 @@ struct conf_list {
 	  "PEM file of the certificates daemons and the CLI trust when they call an "         \
 	  "HTTPS peer. Empty: http.tls_cert (one self-signed certificate per cluster).")
 
-enum conf_type { CONF_STR, CONF_INT, CONF_SIZE, CONF_DURATION, CONF_BOOL, CONF_LIST, CONF_ENUM };
+enum conf_type {
+	CONF_STR,
+	CONF_INT,
+	CONF_SIZE,
+	CONF_DURATION,
+	CONF_BOOL,
+	CONF_LIST,
+	CONF_ENUM,
+	CONF_SECRET,
+};
 
 struct strata_conf {
 #define CONF_FIELD(field, key, type, def, min, max, choices, doc) CONF_CTYPE_##type field;
@@ -200,7 +214,8 @@ int conf_load_file(struct strata_conf *c, const char *path, char *err, size_t er
  * skipped; any other STRATA_ name that matches no key is an error. */
 int conf_load_env(struct strata_conf *c, char *const *envp, char *err, size_t errlen);
 
-/* Renders a field's current value as config text. Returns bytes written. */
+/* Renders a field's current value as config text; a SECRET key renders as
+ * "(set)" or "(unset)", never its value. Returns bytes written. */
 size_t conf_format(const struct strata_conf *c, const struct conf_key *k, char *buf, size_t len);
 /* Environment variable name for a key (STRATA_MASTER_PORT). */
 void conf_env_name(const char *key, char *buf, size_t len);

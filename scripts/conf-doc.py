@@ -9,7 +9,7 @@ src = open(os.path.join(here, "..", "lib", "conf.h")).read()
 body = src[src.index("#define STRATA_CONF_KEYS(X)"):src.index("enum conf_type")]
 body = body.replace("\\\n", "\n")
 types = {"STR": "string", "INT": "integer", "SIZE": "size", "DURATION": "duration",
-         "BOOL": "boolean", "LIST": "list", "ENUM": "enum"}
+         "BOOL": "boolean", "LIST": "list", "ENUM": "enum", "SECRET": "secret"}
 rows = []
 for m in re.finditer(r'X\((\w+),\s*"([^"]+)",\s*(\w+),\s*"([^"]*)",\s*(.*?),\s*(.*?),\s*'
                      r'(NULL|"[^"]*"),\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\)', body, re.S):

@@ -1,122 +1,37 @@
-/* strata-master: wiring only. Parses configuration, starts the REST server
- * and the lost-worker checker, waits for SIGINT/SIGTERM, shuts down. */
+/* strata-master: wiring only. Parses configuration, opens the namespace,
+ * starts the REST server and the job runner (the lost-worker check, a
+ * pending master.root_ufs mount), waits for SIGINT/SIGTERM, shuts down. */
 #include "api/rest_fs.h"
 #include "api/rest_master.h"
 #include "api/rest_masters.h"
 #include "api/rest_openapi.h"
 #include "daemon/common.h"
+#include "daemon/master/cluster.h"
+#include "daemon/master/jobs.h"
 #include "daemon/master/master.h"
+#include "daemon/master/rootmount.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/notify.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-struct checker {
-	struct master *m;
-	bool root_pending; /* master.root_ufs waits for this master to lead */
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool stop;
-};
-
-/* A lost worker's cached blocks no longer count as locations. */
-static void on_lost(void *arg, uint64_t id)
+static int64_t jobs_now(void *arg)
 {
-	struct master *m = arg;
-	blockmap_drop_worker(m->blocks, id);
+	return clock_mono_ms();
 }
 
-static int mount_root(struct master *m, const char *uri);
-
-/* Marks workers lost; wakes a few times per timeout so a loss shows soon.
- * Also mounts master.root_ufs once this master leads, if that could not
- * be done at start. */
-static void *checker_main(void *arg)
+/* The job runner's view of leadership (jobs.h): this master's Raft role. */
+static bool jobs_leading(void *arg)
 {
-	struct checker *c = arg;
-	int64_t period = c->m->conf->master_worker_timeout / 4;
-	if (period < 25)
-		period = 25;
-	if (period > 1000)
-		period = 1000;
-	pthread_mutex_lock(&c->lock);
-	while (!c->stop) {
-		struct timespec ts;
-		clock_mono_deadline(&ts, period);
-		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
-		if (c->stop)
-			break;
-		pthread_mutex_unlock(&c->lock);
-		registry_check(c->m->registry, clock_mono_ms(), on_lost, c->m);
-		if (c->root_pending) {
-			if (mount_root(c->m, c->m->conf->master_root_ufs) != ST_ENOTLEADER)
-				c->root_pending = false;
-		}
-		pthread_mutex_lock(&c->lock);
-	}
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
-}
-
-static int checker_start(struct checker *c, struct master *m, bool root_pending)
-{
-	c->root_pending = root_pending;
-	clock_mono_cond_init(&c->cond);
-	pthread_mutex_init(&c->lock, NULL);
-	c->m = m;
-	c->stop = false;
-	return -pthread_create(&c->thread, NULL, checker_main, c);
-}
-
-static void checker_stop(struct checker *c)
-{
-	pthread_mutex_lock(&c->lock);
-	c->stop = true;
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-	pthread_join(c->thread, NULL);
-	pthread_cond_destroy(&c->cond);
-	pthread_mutex_destroy(&c->lock);
-}
-
-/*
- * master.root_ufs: mounts the store at / unless something is there. Only a
- * leader that applied everything it knows committed decides: a follower's
- * (or a new leader's) copy may not yet hold the mount the log has.
- */
-static int mount_root(struct master *m, const char *uri)
-{
-	char err[1024] = "";
 	struct meta_status st;
-	meta_status(m->meta, &st);
-	if (strcmp(st.role, "leader") != 0 || st.applied_index < st.commit_index)
-		return ST_ENOTLEADER;
-	struct ns_mount mnt;
-	struct ns *ns = meta_read_lock(m->meta);
-	int rc = ns_resolve_mount(ns, "/", &mnt, NULL, 0);
-	meta_read_unlock(m->meta);
-	if (rc == 0 && strcmp(mnt.path, "/") == 0) {
-		if (strcmp(mnt.uri, uri) != 0)
-			log_warn("master.root_ufs is %s but / is mounted from %s; keeping the "
-				 "existing mount",
-				 uri, mnt.uri);
-		return 0;
-	}
-	rc = fs_mount(m->fs, "/", uri, false, NULL, err, sizeof(err));
-	if (rc == ST_ENOTLEADER)
-		log_info("master.root_ufs: %s; the leader mounts it", err);
-	else if (rc)
-		log_error("master.root_ufs: cannot mount %s at /: %s", uri, err);
-	return rc;
+	meta_status(arg, &st);
+	return strcmp(st.role, "leader") == 0;
 }
 
 int main(int argc, char **argv)
@@ -218,11 +133,30 @@ int main(int argc, char **argv)
 	}
 	bool root_pending = false;
 	if (*conf.master_root_ufs) {
-		int rc = mount_root(&m, conf.master_root_ufs);
+		int rc = rootmount_apply(m.fs, m.meta, conf.master_root_ufs);
 		if (rc == ST_ENOTLEADER)
 			root_pending = true;
 		else if (rc)
 			goto out_fs;
+	}
+	struct jobs_opts jopts = { .now_ms = jobs_now, .leading = jobs_leading, .arg = m.meta };
+	struct jobs *jobs = jobs_new(&jopts);
+	struct cluster_lost_job lost = { .reg = m.registry, .bm = m.blocks };
+	struct rootmount_job root = { .fs = m.fs, .meta = m.meta, .uri = conf.master_root_ufs };
+	struct jobs_spec spec;
+	if (!jobs) {
+		log_error("out of memory");
+		goto out_fs;
+	}
+	cluster_lost_job_spec(&lost, conf.master_worker_timeout, &spec);
+	int jrc = jobs_add(jobs, &spec, NULL);
+	if (!jrc && root_pending) {
+		rootmount_job_spec(&root, cluster_check_period_ms(conf.master_worker_timeout), &spec);
+		jrc = jobs_add(jobs, &spec, NULL);
+	}
+	if (jrc) {
+		log_error("cannot add the master's jobs: %s", st_strerror(jrc));
+		goto out_jobs;
 	}
 	size_t nmaster, nfs, nopenapi;
 	const struct http_route *mroutes = rest_master_routes(&nmaster);
@@ -232,7 +166,7 @@ int main(int argc, char **argv)
 	struct http_route *routes = calloc(nroutes, sizeof(*routes));
 	if (!routes) {
 		log_error("out of memory");
-		goto out_fs;
+		goto out_jobs;
 	}
 	memcpy(routes, mroutes, nmaster * sizeof(*routes));
 	memcpy(routes + nmaster, froutes, nfs * sizeof(*routes));
@@ -246,6 +180,7 @@ int main(int argc, char **argv)
 		.max_json_body = conf.http_max_json_body,
 		.tls_cert = conf.http_tls_cert,
 		.tls_key = conf.http_tls_key,
+		.worker_token = conf.cluster_worker_token,
 		.before = rest_masters_before,
 		.reply_rc = rest_masters_reply_rc,
 	};
@@ -257,9 +192,8 @@ int main(int argc, char **argv)
 	const char *url = http_server_url(srv);
 	snprintf(m.address, sizeof(m.address), "%s", strstr(url, "://") + 3);
 	meta_set_rest_url(m.meta, url);
-	struct checker checker;
-	if (checker_start(&checker, &m, root_pending)) {
-		log_error("cannot start the worker checker thread");
+	if (jobs_start(jobs)) {
+		log_error("cannot start the job runner thread");
 		goto out_server;
 	}
 	log_info("strata-master %s ready: REST and console at %s (workers lost after %lld ms)",
@@ -269,12 +203,13 @@ int main(int argc, char **argv)
 	int sig = daemon_wait_signal();
 	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	notify_send("STOPPING=1");
-	checker_stop(&checker);
 	exit_code = EXIT_OK;
 out_server:
 	http_server_stop(srv);
 out_routes:
 	free(routes);
+out_jobs:
+	jobs_free(jobs);
 out_fs:
 	fs_close(m.fs);
 out_meta:

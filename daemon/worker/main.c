@@ -240,6 +240,7 @@ int main(int argc, char **argv)
 		.max_json_body = conf.http_max_json_body,
 		.tls_cert = conf.http_tls_cert,
 		.tls_key = conf.http_tls_key,
+		.worker_token = conf.cluster_worker_token,
 	};
 	rest = http_server_start(&hopts, routes, nroutes, &w, err, sizeof(err));
 	if (!rest) {

@@ -95,6 +95,9 @@ class ClusterTest(ClusterTestCase):
                  what="refusal without token")
         self.assertEqual(workers(m)[0]["address"], good.address)
         status, body = get_json(m.url + "/api/v1/internal/file?path=/x")
+        self.assertEqual((status, body["error"]["code"]), (401, "unauthorized"))
+        status, body = get_json(m.url + "/api/v1/internal/file?path=/x",
+                                headers={"X-Strata-Worker-Token": "wrong"})
         self.assertEqual((status, body["error"]["code"]), (403, "forbidden"))
         status, body = get_json(m.url + "/api/v1/internal/file?path=/x",
                                 headers={"X-Strata-Worker-Token": token})

@@ -59,6 +59,15 @@ class RestErrorsTest(ClusterTestCase):
         status, body = post_json(self.reg, {"host": "h", "data_port": 1.5, "s3_port": 2,
                                             "capacity_bytes": 0, "used_bytes": 0})
         self.assertEnvelope(status, body, 400, "invalid_argument", "integer")
+        # A malformed block list refuses the whole registration.
+        status, body = post_json(self.reg, {"host": "h", "data_port": 1, "s3_port": 2,
+                                            "capacity_bytes": 0, "used_bytes": 0,
+                                            "blocks": [[1, 0], [2]]})
+        self.assertEnvelope(status, body, 400, "invalid_argument", "[block_id, tier]")
+        self.assertEqual(get_json(self.m.url + "/api/v1/workers")[1]["workers"], [])
+        status, body = post_json(self.reg, {"host": "h" * 256, "data_port": 1, "s3_port": 2,
+                                            "capacity_bytes": 0, "used_bytes": 0})
+        self.assertEnvelope(status, body, 400, "invalid_argument", "1..255")
 
     def test_too_large(self):
         big = {"host": "h" * 4096}

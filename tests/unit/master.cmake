@@ -7,3 +7,8 @@ strata_unit_test(test_master_meta SOURCES test_master_meta.c LIBS strata_master_
                  SQLite::SQLite3 Threads::Threads)
 strata_unit_test(test_master_ns SOURCES test_master_ns.c LIBS strata_master_core SQLite::SQLite3)
 strata_unit_test(test_master_journal SOURCES test_master_journal.c LIBS strata_master_core)
+strata_unit_test(test_master_cluster SOURCES test_master_cluster.c LIBS strata_master_core)
+strata_unit_test(test_master_filemeta SOURCES test_master_filemeta.c LIBS strata_master_core
+                 SQLite::SQLite3 Threads::Threads)
+strata_unit_test(test_master_jobs SOURCES test_master_jobs.c LIBS strata_master_core
+                 Threads::Threads)

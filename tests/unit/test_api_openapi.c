@@ -3,7 +3,8 @@
  * master) and of rest_worker_routes (the worker) is documented with its
  * method and daemon (x-strata-daemons), every documented operation is in a
  * table of each daemon it names, and the document the master serves is the
- * one in the source tree. */
+ * one in the source tree; each documented x-strata-access is the level the
+ * route declares (api/http.h). */
 #include "api/rest_fs.h"
 #include "api/rest_master.h"
 #include "api/rest_openapi.h"
@@ -131,6 +132,17 @@ static int check_routes_documented(const struct table *t, size_t ntables, const 
 				print_error("%s route %s %s is not in docs/openapi.json%s\n", daemon,
 					    route->method, route->pattern,
 					    op ? " for this daemon (x-strata-daemons)" : "");
+				missing++;
+				continue;
+			}
+			/* The documented access level is the one dispatch checks. */
+			const cJSON *access = cJSON_GetObjectItemCaseSensitive(op, "x-strata-access");
+			const char *want = http_access_name(route->access);
+			if (!cJSON_IsString(access) || strcmp(access->valuestring, want) != 0) {
+				print_error("%s %s: x-strata-access is %s, the route table says %s\n",
+					    route->method, route->pattern,
+					    cJSON_IsString(access) ? access->valuestring : "missing",
+					    want);
 				missing++;
 			}
 		}

@@ -227,6 +227,27 @@ static void test_set_and_format(void **state)
 	conf_free(&c);
 }
 
+/* A secret renders as (set)/(unset) in every config view; the field keeps
+ * the value. */
+static void test_secret_is_masked(void **state)
+{
+	struct strata_conf c;
+	conf_init(&c);
+	char err[256], buf[256];
+	const struct conf_key *k = conf_find("cluster.worker_token");
+	assert_non_null(k);
+	assert_int_equal(k->type, CONF_SECRET);
+	assert_string_equal(conf_type_name(k->type), "secret");
+	conf_format(&c, k, buf, sizeof(buf));
+	assert_string_equal(buf, "(unset)");
+	assert_int_equal(conf_set(&c, "cluster.worker_token", "hunter2", "--set", err, sizeof(err)),
+			 0);
+	assert_string_equal(c.cluster_worker_token, "hunter2");
+	conf_format(&c, k, buf, sizeof(buf));
+	assert_string_equal(buf, "(set)");
+	conf_free(&c);
+}
+
 /* docs/configuration.md must list exactly the keys of the table, each with
  * its default. */
 static void test_doc_matches_table(void **state)
@@ -277,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_set_and_format),
+		cmocka_unit_test(test_secret_is_masked),
 		cmocka_unit_test(test_doc_matches_table),
 	};
 	return cmocka_run_group_tests_name("lib_conf", tests, NULL, NULL);
