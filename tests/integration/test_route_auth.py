@@ -46,7 +46,7 @@ class RouteAuthTest(ClusterTestCase):
         status, body = get_json(self.m.url + "/api/v1/internal/file?path=/a.bin",
                                 headers={"X-Strata-Worker-Token": TOKEN})
         self.assertEqual(status, 200, body)
-        return body["data_id"]
+        return int(body["data_id"])  # ids travel as decimal strings
 
     def counters(self, w):
         return get_json(w.url + "/api/v1/metrics")[1]["counters"]
