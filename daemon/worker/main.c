@@ -12,7 +12,7 @@
 #include "lib/notify.h"
 #include "daemon/worker/blocksvc.h"
 #include "daemon/worker/filecache.h"
-#include "daemon/worker/s3front.h"
+#include "api/s3_server.h"
 #include "tier/tier.h"
 
 #include <malloc.h>
@@ -132,7 +132,7 @@ static int open_tiers(struct worker_node *w, const struct strata_conf *c)
  * speak) the front owns worker.s3_port and the gateway listens on a free
  * loopback port behind it; otherwise the gateway owns worker.s3_port. */
 static int start_s3(struct worker_node *w, const struct http_server_opts *rest_opts,
-		    struct s3_gw *gw, struct http_server **s3, struct s3front **front)
+		    struct s3_gw *gw, struct http_server **s3, struct s3srv **front)
 {
 	const struct strata_conf *c = w->conf;
 	char err[1024];
@@ -169,7 +169,7 @@ static int start_s3(struct worker_node *w, const struct http_server_opts *rest_o
 	if (fcache_start_refresh(w->fcache))
 		log_warn("cannot start the metadata refresh threads: hot files will take the "
 			 "slow path once per worker.metadata_ttl");
-	struct s3front_config fc = {
+	struct s3srv_config fc = {
 		.bind = c->worker_bind,
 		.port = (int)c->worker_s3_port,
 		.threads = (int)c->worker_s3_threads,
@@ -182,11 +182,11 @@ static int start_s3(struct worker_node *w, const struct http_server_opts *rest_o
 		.w = w,
 		.gw = gw,
 	};
-	if (s3front_start(&fc, front, err, sizeof(err))) {
+	if (s3srv_start(&fc, front, err, sizeof(err))) {
 		log_error("%s", err);
 		return -1;
 	}
-	log_info("S3 front at %s, gateway behind it at %s", s3front_url(*front),
+	log_info("S3 front at %s, gateway behind it at %s", s3srv_url(*front),
 		 http_server_url(*s3));
 	return 0;
 }
@@ -220,7 +220,7 @@ int main(int argc, char **argv)
 	int exit_code = EXIT_ERROR;
 	char err[1024];
 	struct http_server *rest = NULL, *s3 = NULL;
-	struct s3front *front = NULL;
+	struct s3srv *front = NULL;
 	struct s3_gw *gw = NULL;
 	if (pick_dirs(&w, &conf) || open_tiers(&w, &conf))
 		goto out;
@@ -262,7 +262,7 @@ int main(int argc, char **argv)
 	}
 	log_info("strata-worker %s ready: data/RPC at %s, S3 at %s, advertising %s, masters %s",
 		 STRATA_VERSION, http_server_url(rest),
-		 front ? s3front_url(front) : http_server_url(s3), w.host,
+		 front ? s3srv_url(front) : http_server_url(s3), w.host,
 		 conf.master_addresses.n ? conf.master_addresses.items[0] : "(none)");
 	notify_send("READY=1");
 
@@ -275,7 +275,7 @@ int main(int argc, char **argv)
 	worker_heartbeat_stop(&w);
 	exit_code = EXIT_OK;
 out:
-	s3front_stop(front);
+	s3srv_stop(front);
 	http_server_stop(s3);
 	http_server_stop(rest);
 	s3_gw_free(gw);

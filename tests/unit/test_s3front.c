@@ -1,5 +1,5 @@
 /*
- * daemon/worker/s3front.c as a proxy (fast path off), in front of a
+ * api/s3_server.c as a proxy (fast path off), in front of a
  * scripted fake gateway on loopback: every way the gateway can answer or
  * fail (refused, garbage, cut short, chunked, close-delimited, 1xx, an
  * early reply to an upload, silence) and what the client then sees; big
@@ -7,7 +7,7 @@
  * The fast path itself is driven end to end by
  * tests/integration/test_s3_fastpath.py.
  */
-#include "daemon/worker/s3front.h"
+#include "api/s3_server.h"
 
 #include "api/s3_gateway.h"
 #include "daemon/worker/worker.h"
@@ -186,15 +186,15 @@ static void script_flag(bool *flag)
 struct fixture {
 	struct worker_node w;
 	struct s3_gw *gw;
-	struct s3front *front;
+	struct s3srv *front;
 	int port;
 };
 
 /* One loop on a free port before the gateway at upstream_port. */
-static struct s3front_config front_config(struct fixture *fx, int upstream_port,
+static struct s3srv_config front_config(struct fixture *fx, int upstream_port,
 					  int64_t io_timeout_ms)
 {
-	return (struct s3front_config){
+	return (struct s3srv_config){
 		.bind = "127.0.0.1", .port = 0, .threads = 1, .upstream_port = upstream_port,
 		.fast = false, .header_timeout_ms = 2000, .idle_timeout_ms = 60000,
 		.io_timeout_ms = io_timeout_ms, .w = &fx->w, .gw = fx->gw,
@@ -208,11 +208,11 @@ static int start_front(struct fixture *fx, int upstream_port, int64_t io_timeout
 	struct s3_gw_config gcfg = { 0 };
 	fx->gw = s3_gw_new(&gcfg, &none, NULL, err, sizeof(err));
 	assert_non_null(fx->gw);
-	struct s3front_config cfg = front_config(fx, upstream_port, io_timeout_ms);
-	int rc = s3front_start(&cfg, &fx->front, err, sizeof(err));
+	struct s3srv_config cfg = front_config(fx, upstream_port, io_timeout_ms);
+	int rc = s3srv_start(&cfg, &fx->front, err, sizeof(err));
 	if (rc)
-		fail_msg("s3front_start: %s", err);
-	const char *url = s3front_url(fx->front);
+		fail_msg("s3srv_start: %s", err);
+	const char *url = s3srv_url(fx->front);
 	fx->port = atoi(strrchr(url, ':') + 1);
 	return 0;
 }
@@ -239,7 +239,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	s3front_stop(fx->front);
+	s3srv_stop(fx->front);
 	s3_gw_free(fx->gw);
 	g_fake.stop = true;
 	pthread_join(g_fake.thread, NULL);
@@ -322,7 +322,7 @@ static void test_refused_gateway_is_503(void **state)
 	assert_non_null(strstr(buf, "<Code>ServiceUnavailable</Code>"));
 	assert_non_null(strstr(buf, "Connection: close"));
 	close(fd);
-	s3front_stop(other.front);
+	s3srv_stop(other.front);
 	s3_gw_free(other.gw);
 	(void)fx;
 }
@@ -490,27 +490,27 @@ static void test_port_in_use_fails_start(void **state)
 {
 	struct fixture *fx = *state;
 	char err[256] = "";
-	struct s3front *f = NULL;
-	struct s3front_config cfg = { .bind = "127.0.0.1", .port = fx->port, .threads = 1,
+	struct s3srv *f = NULL;
+	struct s3srv_config cfg = { .bind = "127.0.0.1", .port = fx->port, .threads = 1,
 				      .upstream_port = g_fake.port, .w = &fx->w, .gw = fx->gw };
-	assert_int_equal(s3front_start(&cfg, &f, err, sizeof(err)), -EADDRINUSE);
+	assert_int_equal(s3srv_start(&cfg, &f, err, sizeof(err)), -EADDRINUSE);
 	assert_non_null(strstr(err, "in use"));
 	cfg.bind = "not an address!";
 	cfg.port = 0;
-	assert_int_equal(s3front_start(&cfg, &f, err, sizeof(err)), -EINVAL);
+	assert_int_equal(s3srv_start(&cfg, &f, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "worker.bind"));
 }
 
 /* Starts a front of `threads` loops (pin as given) on a free port. */
-static struct s3front *start_pinned(struct fixture *fx, int threads, bool pin)
+static struct s3srv *start_pinned(struct fixture *fx, int threads, bool pin)
 {
 	char err[256] = "";
-	struct s3front *f = NULL;
-	struct s3front_config cfg = front_config(fx, g_fake.port, 2000);
+	struct s3srv *f = NULL;
+	struct s3srv_config cfg = front_config(fx, g_fake.port, 2000);
 	cfg.threads = threads;
 	cfg.pin = pin;
-	if (s3front_start(&cfg, &f, err, sizeof(err)))
-		fail_msg("s3front_start: %s", err);
+	if (s3srv_start(&cfg, &f, err, sizeof(err)))
+		fail_msg("s3srv_start: %s", err);
 	return f;
 }
 
@@ -521,35 +521,35 @@ static void test_loops_pinned_to_own_cpus(void **state)
 	assert_int_equal(sched_getaffinity(0, sizeof(mine), &mine), 0);
 	int n = CPU_COUNT(&mine);
 	/* One loop per CPU of ours, in order of the mask. */
-	struct s3front *f = start_pinned(fx, n, true);
+	struct s3srv *f = start_pinned(fx, n, true);
 	int want = -1;
 	for (int i = 0; i < n; i++) {
 		do
 			want++;
 		while (!CPU_ISSET(want, &mine));
-		assert_int_equal(s3front_loop_cpu(f, i), want);
+		assert_int_equal(s3srv_loop_cpu(f, i), want);
 	}
-	assert_int_equal(s3front_loop_cpu(f, n), -1); /* no such loop */
-	s3front_stop(f);
+	assert_int_equal(s3srv_loop_cpu(f, n), -1); /* no such loop */
+	s3srv_stop(f);
 	/* (With one CPU every thread has exactly that one: nothing to tell.) */
 	if (n > 1) {
 		/* More loops than CPUs: none pinned (two on one core would be worse). */
 		f = start_pinned(fx, n + 1, true);
 		for (int i = 0; i <= n; i++)
-			assert_int_equal(s3front_loop_cpu(f, i), -1);
-		s3front_stop(f);
+			assert_int_equal(s3srv_loop_cpu(f, i), -1);
+		s3srv_stop(f);
 		/* Off: the scheduler places them. */
 		f = start_pinned(fx, 1, false);
-		assert_int_equal(s3front_loop_cpu(f, 0), -1);
-		s3front_stop(f);
+		assert_int_equal(s3srv_loop_cpu(f, 0), -1);
+		s3srv_stop(f);
 	}
 	/* Threads 0: one loop per CPU of ours, each pinned. */
 	f = start_pinned(fx, 0, true);
 	for (int i = 0; i < n; i++)
-		assert_true(s3front_loop_cpu(f, i) >= 0);
-	assert_int_equal(s3front_loop_cpu(f, n), -1);
-	s3front_stop(f);
-	assert_int_equal(s3front_loop_cpu(NULL, 0), -1);
+		assert_true(s3srv_loop_cpu(f, i) >= 0);
+	assert_int_equal(s3srv_loop_cpu(f, n), -1);
+	s3srv_stop(f);
+	assert_int_equal(s3srv_loop_cpu(NULL, 0), -1);
 }
 
 int main(void)

@@ -1,17 +1,17 @@
 /*
- * The S3 front (s3front.h): epoll loops, connections, the fast path and the
+ * The S3 front (s3_server.h): epoll loops, connections, the fast path and the
  * per-request proxy to the gateway. Each connection belongs to one loop
  * thread for its whole life; nothing here is shared between loops except
  * the listener and the (thread-safe) worker services.
  */
-#include "daemon/worker/s3front.h"
+#include "api/s3_server.h"
 
 #include "api/s3_backend_worker.h"
 #include "api/s3_gateway.h"
 #include "api/s3_proto.h"
 #include "daemon/worker/blocksvc.h"
 #include "daemon/worker/filecache.h"
-#include "daemon/worker/s3front_http.h"
+#include "api/s3_server_http.h"
 #include "daemon/worker/worker.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -145,7 +145,7 @@ struct conn {
 };
 
 struct loop {
-	struct s3front *f;
+	struct s3srv *f;
 	int ep, wake_fd;
 	pthread_t thread;
 	struct conn *conns;
@@ -163,8 +163,8 @@ struct loop {
 	size_t nhanded, cap_handed;
 };
 
-struct s3front {
-	struct s3front_config cfg;
+struct s3srv {
+	struct s3srv_config cfg;
 	int lfd;
 	struct sockaddr_in up_addr;
 	struct loop loops[FRONT_MAX_LOOPS];
@@ -434,7 +434,7 @@ static int fill_in(struct conn *c)
 
 static void set_timer(struct conn *c, int timer)
 {
-	const struct s3front_config *cfg = &c->lp->f->cfg;
+	const struct s3srv_config *cfg = &c->lp->f->cfg;
 	c->timer = timer;
 	c->deadline_ms = now_ms() + (timer == T_IDLE	  ? cfg->idle_timeout_ms
 				     : timer == T_HEAD ? cfg->header_timeout_ms
@@ -453,7 +453,7 @@ static void set_io_deadline(struct conn *c)
 static void reply_error(struct conn *c, int status, const char *code, const char *msg,
 			const char *resource)
 {
-	struct s3front *f = c->lp->f;
+	struct s3srv *f = c->lp->f;
 	char rid[S3_GW_REQUEST_ID_LEN];
 	s3_gw_request_id(f->cfg.gw, rid);
 	char *xml = NULL;
@@ -601,7 +601,7 @@ static void hb_u64(struct hbuf *b, uint64_t v)
  * (*head) of a path without a query (every query changes what S3 does),
  * without a body, conditions, Expect or several Ranges, and no signature
  * to check (cfg.fast). */
-static bool fast_kind(const struct s3front *f, const struct s3fh_request *r, bool *head)
+static bool fast_kind(const struct s3srv *f, const struct s3fh_request *r, bool *head)
 {
 	if (r->method.len == 3 && memcmp(r->method.p, "GET", 3) == 0)
 		*head = false;
@@ -730,7 +730,7 @@ static int build_head(struct conn *c, const struct fast_reply *fr)
  */
 static int try_fast(struct conn *c, const struct s3fh_request *r)
 {
-	struct s3front *f = c->lp->f;
+	struct s3srv *f = c->lp->f;
 	struct worker_node *w = f->cfg.w;
 	bool head;
 	char raw[4096], range[128];
@@ -798,7 +798,7 @@ static void reply_done(struct conn *c)
 
 static int proxy_start(struct conn *c, const struct s3fh_request *r)
 {
-	struct s3front *f = c->lp->f;
+	struct s3srv *f = c->lp->f;
 	struct proxy *px = calloc(1, sizeof(*px));
 	if (!px || !(px->buf = malloc(FRONT_OUT_CAP))) {
 		free(px);
@@ -1209,7 +1209,7 @@ static void conn_timeout(struct conn *c)
 /* Makes fd (an accepted client) one of lp's connections. */
 static void adopt(struct loop *lp, int fd)
 {
-	struct s3front *f = lp->f;
+	struct s3srv *f = lp->f;
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
@@ -1287,7 +1287,7 @@ static void adopt_handed(struct loop *lp)
  */
 static void accept_some(struct loop *lp)
 {
-	struct s3front *f = lp->f;
+	struct s3srv *f = lp->f;
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -1335,7 +1335,7 @@ static void tick(struct loop *lp)
 static void *loop_main(void *arg)
 {
 	struct loop *lp = arg;
-	struct s3front *f = lp->f;
+	struct s3srv *f = lp->f;
 	struct epoll_event evs[FRONT_MAX_EVENTS];
 	int64_t next_tick = now_ms() + FRONT_TICK_MS;
 	while (!atomic_load(&f->stop)) {
@@ -1456,7 +1456,7 @@ static int listen_socket(const char *bind_addr, int port, char *url, size_t urll
 
 /* Creates every loop's epoll set and wake fd (before any thread runs, so
  * a loop may hand a connection to any other). */
-static int loops_init(struct s3front *f, int n, char *err, size_t errlen)
+static int loops_init(struct s3srv *f, int n, char *err, size_t errlen)
 {
 	for (int i = 0; i < n; i++) {
 		struct loop *lp = &f->loops[i];
@@ -1494,7 +1494,7 @@ static int loops_init(struct s3front *f, int n, char *err, size_t errlen)
  * at 8 connections drop from ~1.4 to ~0.45 ms. Failing to pin is not an
  * error: the loops run where the scheduler puts them.
  */
-static void pin_loops(struct s3front *f, const cpu_set_t *cpus)
+static void pin_loops(struct s3srv *f, const cpu_set_t *cpus)
 {
 	if (!f->cfg.pin || f->nstarted > CPU_COUNT(cpus))
 		return;
@@ -1525,7 +1525,7 @@ static void pin_loops(struct s3front *f, const cpu_set_t *cpus)
 		 f->nstarted == 1 ? "" : "s", list);
 }
 
-int s3front_loop_cpu(const struct s3front *f, int i)
+int s3srv_loop_cpu(const struct s3srv *f, int i)
 {
 	if (!f || i < 0 || i >= f->nstarted)
 		return -1;
@@ -1539,10 +1539,10 @@ int s3front_loop_cpu(const struct s3front *f, int i)
 	return -1;
 }
 
-int s3front_start(const struct s3front_config *cfg, struct s3front **out, char *err,
+int s3srv_start(const struct s3srv_config *cfg, struct s3srv **out, char *err,
 		  size_t errlen)
 {
-	struct s3front *f = calloc(1, sizeof(*f));
+	struct s3srv *f = calloc(1, sizeof(*f));
 	if (!f) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -1580,14 +1580,14 @@ int s3front_start(const struct s3front_config *cfg, struct s3front **out, char *
 	*out = f;
 	return 0;
 err_stop:
-	s3front_stop(f);
+	s3srv_stop(f);
 	return rc;
 err_free:
 	free(f);
 	return rc;
 }
 
-void s3front_stop(struct s3front *f)
+void s3srv_stop(struct s3srv *f)
 {
 	if (!f)
 		return;
@@ -1620,7 +1620,7 @@ void s3front_stop(struct s3front *f)
 	free(f);
 }
 
-const char *s3front_url(const struct s3front *f)
+const char *s3srv_url(const struct s3srv *f)
 {
 	return f->url;
 }

@@ -1,4 +1,4 @@
-#include "daemon/worker/s3front_http.h"
+#include "api/s3_server_http.h"
 
 #include <errno.h>
 #include <string.h>

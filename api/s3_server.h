@@ -1,11 +1,11 @@
-#ifndef STRATA_WORKER_S3FRONT_H
-#define STRATA_WORKER_S3FRONT_H
+#ifndef STRATA_API_S3_SERVER_H
+#define STRATA_API_S3_SERVER_H
 
 /*
  * The S3 front: what listens on worker.s3_port when worker.s3.fastpath is
  * on (and no TLS is configured). A few epoll threads share one
  * non-blocking listener. Each parses request heads itself
- * (s3front_http.h) and
+ * (s3srv_http.h) and
  *  - answers a cache hit itself: an unconditional, unauthenticated
  *    GET/HEAD of /bucket/key without a query, whose metadata is fresh in
  *    the file cache (fcache_peek, never a master call) and whose blocks
@@ -31,9 +31,9 @@
 
 struct worker_node;
 struct s3_gw;
-struct s3front;
+struct s3srv;
 
-struct s3front_config {
+struct s3srv_config {
 	const char *bind;     /* address of the public S3 port */
 	int port;             /* 0: any free port (tests) */
 	int threads;          /* event loops; <= 0: one per CPU we may run on */
@@ -48,13 +48,13 @@ struct s3front_config {
 };
 
 /* Binds and starts the loops. 0, or -errno with the reason in err. */
-int s3front_start(const struct s3front_config *cfg, struct s3front **out, char *err,
+int s3srv_start(const struct s3srv_config *cfg, struct s3srv **out, char *err,
 		  size_t errlen);
 /* Stops the loops, closes every connection, frees. NULL is fine. */
-void s3front_stop(struct s3front *f);
+void s3srv_stop(struct s3srv *f);
 /* The CPU loop i is pinned to, or -1 (not pinned, or no such loop). */
-int s3front_loop_cpu(const struct s3front *f, int i);
+int s3srv_loop_cpu(const struct s3srv *f, int i);
 /* "http://127.0.0.1:39999" */
-const char *s3front_url(const struct s3front *f);
+const char *s3srv_url(const struct s3srv *f);
 
 #endif

@@ -1,8 +1,8 @@
-#ifndef STRATA_WORKER_S3FRONT_HTTP_H
-#define STRATA_WORKER_S3FRONT_HTTP_H
+#ifndef STRATA_API_S3_SERVER_HTTP_H
+#define STRATA_API_S3_SERVER_HTTP_H
 
 /*
- * HTTP/1.x framing for the S3 front (daemon/worker/s3front.c): request
+ * HTTP/1.x framing for the S3 front (api/s3_server.c): request
  * heads, response heads and chunked bodies. Pure: bytes in, a verdict out;
  * no allocation, no I/O. Every function reads only the bytes it is given,
  * whatever they hold (tests/fuzz/fuzz_s3front_http.c).
