@@ -216,17 +216,17 @@ static void test_backend_faults(void **state)
 
 static void test_errno_map(void **state)
 {
-	assert_int_equal(s3_gw_map_errno(-ENOENT, true), -S3_ERR_NO_SUCH_KEY);
-	assert_int_equal(s3_gw_map_errno(-ENOENT, false), -S3_ERR_NO_SUCH_BUCKET);
-	assert_int_equal(s3_gw_map_errno(-EEXIST, false), -S3_ERR_BUCKET_EXISTS);
-	assert_int_equal(s3_gw_map_errno(-ENOTEMPTY, false), -S3_ERR_BUCKET_NOT_EMPTY);
-	assert_int_equal(s3_gw_map_errno(-EAGAIN, true), -S3_ERR_SERVICE_UNAVAILABLE);
-	assert_int_equal(s3_gw_map_errno(-EACCES, true), -S3_ERR_ACCESS_DENIED);
-	assert_int_equal(s3_gw_map_errno(-EROFS, true), -S3_ERR_ACCESS_DENIED);
-	assert_int_equal(s3_gw_map_errno(-EBADMSG, true), -S3_ERR_INVALID_PART);
-	assert_int_equal(s3_gw_map_errno(-ENOSPC, true), -S3_ERR_STORAGE_FULL);
-	assert_int_equal(s3_gw_map_errno(-EIO, true), -S3_ERR_INTERNAL);
-	assert_int_equal(s3_gw_map_errno(-S3_ERR_NO_SUCH_UPLOAD, true), -S3_ERR_NO_SUCH_UPLOAD);
+	assert_int_equal(s3_gw_map_errno(-ENOENT, true), S3_ERR_NO_SUCH_KEY);
+	assert_int_equal(s3_gw_map_errno(-ENOENT, false), S3_ERR_NO_SUCH_BUCKET);
+	assert_int_equal(s3_gw_map_errno(-EEXIST, false), S3_ERR_BUCKET_EXISTS);
+	assert_int_equal(s3_gw_map_errno(-ENOTEMPTY, false), S3_ERR_BUCKET_NOT_EMPTY);
+	assert_int_equal(s3_gw_map_errno(-EAGAIN, true), S3_ERR_SERVICE_UNAVAILABLE);
+	assert_int_equal(s3_gw_map_errno(-EACCES, true), S3_ERR_ACCESS_DENIED);
+	assert_int_equal(s3_gw_map_errno(-EROFS, true), S3_ERR_ACCESS_DENIED);
+	assert_int_equal(s3_gw_map_errno(-EBADMSG, true), S3_ERR_INVALID_PART);
+	assert_int_equal(s3_gw_map_errno(-ENOSPC, true), S3_ERR_STORAGE_FULL);
+	assert_int_equal(s3_gw_map_errno(-EIO, true), S3_ERR_INTERNAL);
+	assert_int_equal(s3_gw_map_errno(S3_ERR_NO_SUCH_UPLOAD, true), S3_ERR_NO_SUCH_UPLOAD);
 	int status;
 	const char *code, *msg;
 	s3_error_lookup(s3_gw_map_errno(-EAGAIN, true), &status, &code, &msg);
