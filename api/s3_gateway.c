@@ -494,11 +494,34 @@ static int get_sink(void *arg, const void *data, size_t len)
 	return http_reply_write(g->c->req, data, len);
 }
 
+void s3_gw_object_head(const struct s3_object_info *info, bool partial, uint64_t first,
+		       uint64_t last, struct s3_gw_object_head *out)
+{
+	struct s3_object_info filled = *info;
+	s3_gw_fill_etag(&filled);
+	s3_etag_quote(filled.etag, out->etag, sizeof(out->etag));
+	s3_time_http(filled.mtime, out->last_modified);
+	snprintf(out->ctype, sizeof(out->ctype), "%s",
+		 *filled.content_type ? filled.content_type : "application/octet-stream");
+	out->content_type = out->ctype;
+	out->status = partial ? 206 : 200;
+	out->length = partial ? last - first + 1 : filled.size;
+	out->nh = 0;
+	out->h[out->nh++] = (struct http_header){ "ETag", out->etag };
+	out->h[out->nh++] = (struct http_header){ "Last-Modified", out->last_modified };
+	out->h[out->nh++] = (struct http_header){ "Accept-Ranges", "bytes" };
+	if (partial) {
+		snprintf(out->content_range, sizeof(out->content_range),
+			 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last, filled.size);
+		out->h[out->nh++] = (struct http_header){ "Content-Range", out->content_range };
+	}
+}
+
 static void op_get_object(struct gw_call *c)
 {
 	struct s3_gw *gw = c->gw;
 	struct s3_object_info info = { 0 };
-	char etag[S3_ETAG_MAX + 4], lm[32], crange[96];
+	char crange[96];
 	bool partial = false;
 	uint64_t first = 0, last = 0;
 	int rc = gw->be.stat(gw->be_ctx, c->r.bucket, c->r.key, &info, c->err, sizeof(c->err));
@@ -508,9 +531,6 @@ static void op_get_object(struct gw_call *c)
 		reply_error(c, object_rc(c, rc, S3_ERR_NO_SUCH_KEY));
 		return;
 	}
-	s3_gw_fill_etag(&info);
-	s3_etag_quote(info.etag, etag, sizeof(etag));
-	s3_time_http(info.mtime, lm);
 	rc = s3_range_parse(http_req_header(c->req, "Range"), info.size, &partial, &first, &last);
 	if (rc) {
 		snprintf(crange, sizeof(crange), "bytes */%" PRIu64, info.size);
@@ -518,23 +538,10 @@ static void op_get_object(struct gw_call *c)
 		reply_error_extra(c, rc, &h, 1);
 		return;
 	}
-	struct http_header h[5];
-	size_t nh = 0;
-	h[nh++] = (struct http_header){ "ETag", etag };
-	h[nh++] = (struct http_header){ "Last-Modified", lm };
-	h[nh++] = (struct http_header){ "Accept-Ranges", "bytes" };
-	uint64_t len = info.size;
-	if (partial) {
-		snprintf(crange, sizeof(crange), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first,
-			 last, info.size);
-		h[nh++] = (struct http_header){ "Content-Range", crange };
-		len = last - first + 1;
-	}
-	struct get_stream g = {
-		c, partial ? 206 : 200,
-		*info.content_type ? info.content_type : "application/octet-stream", len, h, nh,
-		false,
-	};
+	struct s3_gw_object_head oh;
+	s3_gw_object_head(&info, partial, first, last, &oh);
+	uint64_t len = oh.length;
+	struct get_stream g = { c, oh.status, oh.content_type, len, oh.h, oh.nh, false };
 	if (c->r.op == S3_OP_HEAD_OBJECT || len == 0) {
 		get_start(&g);
 		return;

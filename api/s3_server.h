@@ -2,27 +2,31 @@
 #define STRATA_API_S3_SERVER_H
 
 /*
- * The S3 front: what listens on worker.s3_port when worker.s3.fastpath is
- * on (and no TLS is configured). A few epoll threads share one
- * non-blocking listener. Each parses request heads itself
- * (s3srv_http.h) and
- *  - answers a cache hit itself: an unconditional, unauthenticated
- *    GET/HEAD of /bucket/key without a query, whose metadata is fresh in
- *    the file cache (fcache_peek, never a master call) and whose blocks
- *    are all in this worker's tiers: response head, then the bytes with
- *    sendfile(2) straight from the block files (fds opened before the head
- *    goes out, so an eviction meanwhile changes nothing);
- *  - hands every other request to the S3 gateway (CivetWeb on a loopback
- *    port), one backend connection per request, streaming both ways
- *    through bounded buffers: request bodies by Content-Length or chunked
- *    framing, responses by their framing (1xx interim replies included).
+ * The worker's one S3 server: it owns worker.s3_port (without TLS; see
+ * docs/decisions.md). A few epoll threads share one non-blocking listener.
+ * Each parses request heads itself (s3_server_http.h) and
+ *  - answers a cache hit itself: an unconditional GET/HEAD of /bucket/key
+ *    without a query, whose metadata is fresh in the file cache
+ *    (fcache_peek, never a master call) and whose blocks are all in this
+ *    worker's tiers: response head, then the bytes with sendfile(2)
+ *    straight from the block files (fds opened before the head goes out,
+ *    so an eviction meanwhile changes nothing);
+ *  - hands every other request (the socket, the parsed head and the bytes
+ *    already read) to a bounded pool of threads that run the S3 gateway's
+ *    operations on it directly (s3_gw_handle over api/http_fd.h), then
+ *    the connection comes back to its loop for the next request, or is
+ *    closed. When queue_max requests already wait for a pool thread, the
+ *    next gets 503 SlowDown (and the connection closes).
  * Keep-alive and pipelining work across both kinds; replies leave in
  * request order because a connection handles one request at a time.
  * Timeouts: a request head must be complete within header_timeout_ms of
  * its first byte (else 400 and close), an idle keep-alive connection is
- * closed after idle_timeout_ms, and a reply or proxied exchange that makes
- * no progress for io_timeout_ms is cut.
- * Counters go to w->front, read statistics to bsvc as the slow path does.
+ * closed after idle_timeout_ms, a reply that makes no progress for
+ * io_timeout_ms is cut, and so is a pool request whose client sends or
+ * takes nothing for io_timeout_ms. A client that leaves ends its request
+ * at once (the pool thread sees the socket close).
+ * Counters go to w->front (proxied: requests handed to the pool), read
+ * statistics to bsvc as the slow path does.
  */
 
 #include <stdbool.h>
@@ -38,13 +42,14 @@ struct s3srv_config {
 	int port;             /* 0: any free port (tests) */
 	int threads;          /* event loops; <= 0: one per CPU we may run on */
 	bool pin;             /* loop i on the i-th CPU we may run on (if enough) */
-	int upstream_port;    /* the gateway on 127.0.0.1 */
-	bool fast;            /* false: hand every request to the gateway */
+	bool fast;            /* false: hand every request to the pool */
+	int pool_threads;     /* threads that run the gateway (>= 1) */
+	int queue_max;        /* requests waiting for one; more get 503 SlowDown */
 	int64_t header_timeout_ms;
 	int64_t idle_timeout_ms;
 	int64_t io_timeout_ms;
 	struct worker_node *w; /* fcache, bsvc, tiers, counters; borrowed */
-	struct s3_gw *gw;      /* request ids; borrowed */
+	struct s3_gw *gw;      /* runs every other request; borrowed */
 };
 
 /* Binds and starts the loops. 0, or -errno with the reason in err. */

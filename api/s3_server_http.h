@@ -29,6 +29,11 @@ struct s3fh_str {
 	size_t len;
 };
 
+/* One header line: name and trimmed value, slices of the head. */
+struct s3fh_field {
+	struct s3fh_str name, value;
+};
+
 struct s3fh_request {
 	size_t head_len;          /* bytes of the head, empty line included */
 	struct s3fh_str method;
@@ -44,6 +49,7 @@ struct s3fh_request {
 	unsigned nrange;          /* Range headers seen */
 	struct s3fh_str range;    /* the last Range value, trimmed */
 	unsigned nheaders;
+	struct s3fh_field fields[S3FH_MAX_HEADERS]; /* the first nheaders, in order */
 };
 
 /*
