@@ -623,6 +623,31 @@ class S3FastPathTest(ClusterTestCase):
                                headers={"Content-Type": "application/json"})
         self.assertEqual(status, 400)
 
+    def test_signed_hits_take_the_fast_path(self):
+        # No S3 credentials can be configured yet (the gateway then accepts
+        # every request, signed or not): a SigV4-signed GET is a hit like an
+        # unsigned one. When keys exist the loop must verify them itself
+        # (docs/decisions.md).
+        from botocore.auth import S3SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+        self.start_worker()
+        self.wait_hit("/data/small.bin", self.small)
+        url = f"http://127.0.0.1:{self.port}/data/small.bin"
+        counts = {}
+        for signed in (False, True):
+            before = self.hits()
+            for _ in range(10):
+                headers = {}
+                if signed:
+                    req = AWSRequest(method="GET", url=url)
+                    S3SigV4Auth(Credentials("AK", "SK"), "s3", "us-east-1").add_auth(req)
+                    headers = dict(req.headers.items())
+                status, _, body = self.s3("GET", "/data/small.bin", headers=headers)
+                self.assertEqual((status, body), (200, self.small))
+            counts[signed] = self.hits() - before
+        self.assertEqual(counts, {False: 10, True: 10})
+
     def test_fast_path_off_still_serves_everything(self):
         self.start_worker(**{"worker.s3.fastpath": "false"})
         for _ in range(2):
