@@ -1,5 +1,7 @@
 #include "api/http.h"
 
+#include "api/http_int.h"
+
 #include "lib/err.h"
 #include "lib/log.h"
 
@@ -36,6 +38,8 @@ struct http_req {
 	struct http_server *srv;
 	const char *rest;
 	bool replied;
+	struct http_fdr *fdr; /* set: a request of the socket backend (http_fd.c) */
+	void *fd_ctx;
 };
 
 static pthread_once_t g_mg_once = PTHREAD_ONCE_INIT;
@@ -52,11 +56,16 @@ static void send_reply_headers(struct http_req *req, int status, const char *con
 			       size_t nextra)
 {
 	if (req->replied) {
-		log_error("%s: second reply to %s %s dropped", req->srv->name,
-			  req->ri->request_method, req->ri->local_uri);
+		log_error("%s: second reply to %s %s dropped", req->fdr ? "S3" : req->srv->name,
+			  http_req_method(req), http_req_path(req));
 		return;
 	}
 	req->replied = true;
+	if (req->fdr) {
+		http_fdr_reply_start(req->fdr, status, content_type, len, extra, nextra, true);
+		http_fdr_write(req->fdr, data, len);
+		return;
+	}
 	char clen[32];
 	snprintf(clen, sizeof(clen), "%zu", len);
 	mg_response_header_start(req->conn, status);
@@ -186,7 +195,7 @@ static int status_for_rc(int rc)
 
 void http_reply_rc(struct http_req *req, int rc, const char *msg)
 {
-	if (req->srv->opts.reply_rc && req->srv->opts.reply_rc(req, rc, msg, req->srv->ctx))
+	if (req->srv && req->srv->opts.reply_rc && req->srv->opts.reply_rc(req, rc, msg, req->srv->ctx))
 		return;
 	http_reply_error(req, status_for_rc(rc), st_errcode(rc), "%s",
 			 msg && *msg ? msg : st_strerror(rc));
@@ -196,31 +205,34 @@ void http_reply_rc(struct http_req *req, int rc, const char *msg)
 
 const char *http_req_method(const struct http_req *req)
 {
-	return req->ri->request_method;
+	return req->fdr ? http_fdr_method(req->fdr) : req->ri->request_method;
 }
 
+/* The socket backend keeps the path as sent (the S3 gateway's raw_path). */
 const char *http_req_path(const struct http_req *req)
 {
-	return req->ri->local_uri;
+	return req->fdr ? http_fdr_path(req->fdr) : req->ri->local_uri;
 }
 
 const char *http_req_query(const struct http_req *req)
 {
-	return req->ri->query_string;
+	return req->fdr ? http_fdr_query(req->fdr) : req->ri->query_string;
 }
 
 const char *http_req_header(const struct http_req *req, const char *name)
 {
-	return mg_get_header(req->conn, name);
+	return req->fdr ? http_fdr_header(req->fdr, name) : mg_get_header(req->conn, name);
 }
 
 const char *http_req_remote(const struct http_req *req)
 {
-	return req->ri->remote_addr;
+	return req->fdr ? "" : req->ri->remote_addr;
 }
 
 const char *http_req_raw_path(const struct http_req *req)
 {
+	if (req->fdr)
+		return http_fdr_path(req->fdr);
 	return req->ri->local_uri_raw ? req->ri->local_uri_raw : "";
 }
 
@@ -231,12 +243,12 @@ const char *http_req_rest(const struct http_req *req)
 
 void *http_req_ctx(const struct http_req *req)
 {
-	return req->srv->ctx;
+	return req->fdr ? req->fd_ctx : req->srv->ctx;
 }
 
 int http_req_param(const struct http_req *req, const char *name, char *buf, size_t len)
 {
-	const char *q = req->ri->query_string;
+	const char *q = http_req_query(req);
 	if (!q)
 		return -ENOENT;
 	int n = mg_get_var(q, strlen(q), name, buf, len);
@@ -249,6 +261,8 @@ int http_req_param(const struct http_req *req, const char *name, char *buf, size
 
 long http_req_read(struct http_req *req, void *buf, size_t len)
 {
+	if (req->fdr)
+		return http_fdr_read(req->fdr, buf, len);
 	int n = mg_read(req->conn, buf, len);
 	return n < 0 ? -EIO : n;
 }
@@ -260,6 +274,11 @@ void http_reply_start_headers(struct http_req *req, int status, const char *cont
 	if (req->replied)
 		return;
 	req->replied = true;
+	if (req->fdr) {
+		http_fdr_reply_start(req->fdr, status, content_type, content_length, extra, nextra,
+				     false);
+		return;
+	}
 	char clen[32];
 	snprintf(clen, sizeof(clen), "%llu", (unsigned long long)content_length);
 	mg_response_header_start(req->conn, status);
@@ -279,6 +298,8 @@ void http_reply_start(struct http_req *req, int status, const char *content_type
 
 int http_reply_write(struct http_req *req, const void *data, size_t len)
 {
+	if (req->fdr)
+		return http_fdr_write(req->fdr, data, len);
 	if (strcmp(req->ri->request_method, "HEAD") == 0)
 		return 0;
 	return mg_write(req->conn, data, len) == (int)len ? 0 : -EPIPE;
@@ -286,6 +307,10 @@ int http_reply_write(struct http_req *req, const void *data, size_t len)
 
 void http_abort(struct http_req *req)
 {
+	if (req->fdr) {
+		http_fdr_abort(req->fdr);
+		return;
+	}
 	mg_disable_connection_keep_alive(req->conn);
 }
 
@@ -297,6 +322,10 @@ bool http_replied(const struct http_req *req)
 int http_req_json(struct http_req *req, cJSON **out)
 {
 	*out = NULL;
+	if (req->fdr) { /* no JSON routes on the socket backend */
+		http_reply_error(req, 415, "unsupported_media_type", "no JSON here");
+		return -EINVAL;
+	}
 	const char *ctype = mg_get_header(req->conn, "Content-Type");
 	if (ctype && strncasecmp(ctype, "application/json", 16) != 0) {
 		http_reply_error(req, 415, "unsupported_media_type",
@@ -374,6 +403,17 @@ int http_req_json(struct http_req *req, cJSON **out)
 	}
 	*out = json;
 	return 0;
+}
+
+void http_req_run_fd(struct http_fdr *r, http_handler_fn fn, void *ctx)
+{
+	struct http_req req = { .fdr = r, .fd_ctx = ctx };
+	fn(&req, ctx);
+	if (!req.replied) {
+		log_error("S3: handler for %s %s did not reply", http_req_method(&req),
+			  http_req_path(&req));
+		http_reply_error(&req, 500, "internal", "handler did not reply");
+	}
 }
 
 /* ---- routing ---- */

@@ -27,4 +27,4 @@ add_custom_command(OUTPUT "${STRATA_OPENAPI_C}"
   DEPENDS "${STRATA_OPENAPI_JSON}" "${CMAKE_CURRENT_LIST_FILE}"
   COMMENT "Embedding docs/openapi.json"
   VERBATIM)
-target_sources(strata_api PRIVATE rest_openapi.c "${STRATA_OPENAPI_C}")
+target_sources(strata_api_master PRIVATE rest_openapi.c "${STRATA_OPENAPI_C}")

@@ -84,7 +84,7 @@ int s3_auth_parse_header(const char *value, struct s3_auth_header *out, char *er
 	memset(out, 0, sizeof(*out));
 	if (strncmp(value, algo, sizeof(algo) - 1) != 0 || value[sizeof(algo) - 1] != ' ') {
 		snprintf(err, errlen, "the authorization header must use AWS4-HMAC-SHA256");
-		return -S3_ERR_AUTH_HEADER_MALFORMED;
+		return S3_ERR_AUTH_HEADER_MALFORMED;
 	}
 	const char *p = value + sizeof(algo);
 	while (*p) {
@@ -133,7 +133,7 @@ malformed:
 	snprintf(err, errlen,
 		 "the authorization header is malformed; expected Credential=AK/DATE/REGION/"
 		 "SERVICE/aws4_request, SignedHeaders=..., Signature=<64 hex>");
-	return -S3_ERR_AUTH_HEADER_MALFORMED;
+	return S3_ERR_AUTH_HEADER_MALFORMED;
 }
 
 void s3_auth_result_wipe(struct s3_auth_result *r)
@@ -168,23 +168,23 @@ static int compute_and_compare(struct verify_ctx *v, const char *secret, char *e
 	     name = strtok_r(NULL, ";", &save)) {
 		if (nh == MAX_SIGNED_HEADERS) {
 			snprintf(err, errlen, "too many signed headers");
-			return -S3_ERR_AUTH_HEADER_MALFORMED;
+			return S3_ERR_AUTH_HEADER_MALFORMED;
 		}
 		const char *value = v->in->header(v->in->header_arg, name);
 		if (!value) {
 			snprintf(err, errlen, "signed header '%s' is missing from the request", name);
-			return -S3_ERR_SIGNATURE_MISMATCH;
+			return S3_ERR_SIGNATURE_MISMATCH;
 		}
 		have_host |= !strcmp(name, "host");
 		headers[nh++] = (struct sigv4_kv){ name, value };
 	}
 	if (!have_host) {
 		snprintf(err, errlen, "the host header must be signed");
-		return -S3_ERR_AUTH_HEADER_MALFORMED;
+		return S3_ERR_AUTH_HEADER_MALFORMED;
 	}
 	query = calloc(v->nparams ? v->nparams : 1, sizeof(*query));
 	if (!query)
-		return -S3_ERR_INTERNAL;
+		return S3_ERR_INTERNAL;
 	for (size_t i = 0; i < v->nparams; i++) {
 		if (v->skip_param && !strcmp(v->params[i].name, v->skip_param))
 			continue;
@@ -200,14 +200,14 @@ static int compute_and_compare(struct verify_ctx *v, const char *secret, char *e
 	    strcmp(normalized, v->in->raw_path) != 0)
 		uris[1] = normalized;
 	struct sigv4_key key = { v->hdr.access_key, secret, v->hdr.region, v->hdr.service };
-	rc = -S3_ERR_SIGNATURE_MISMATCH;
+	rc = S3_ERR_SIGNATURE_MISMATCH;
 	for (int i = 0; i < 2 && uris[i]; i++) {
 		struct sigv4_request req = { v->in->method, uris[i],   query,
 					     nq,            headers,   nh,
 					     v->payload_hash };
 		int src = sigv4_signature(&req, &key, v->amz_date, sig);
 		if (src) {
-			rc = src == -ENOMEM ? -S3_ERR_INTERNAL : -S3_ERR_AUTH_HEADER_MALFORMED;
+			rc = src == -ENOMEM ? S3_ERR_INTERNAL : S3_ERR_AUTH_HEADER_MALFORMED;
 			break;
 		}
 		if (sigv4_equal(sig, v->hdr.signature)) {
@@ -216,7 +216,7 @@ static int compute_and_compare(struct verify_ctx *v, const char *secret, char *e
 		}
 	}
 	OPENSSL_cleanse(sig, sizeof(sig));
-	if (rc == -S3_ERR_SIGNATURE_MISMATCH)
+	if (rc == S3_ERR_SIGNATURE_MISMATCH)
 		snprintf(err, errlen,
 			 "the request signature we calculated does not match the signature you "
 			 "provided; check your key and signing method");
@@ -239,7 +239,7 @@ static int header_form(struct verify_ctx *v, const char *auth, char *err, size_t
 	int rc;
 	if (!strncmp(auth, "AWS ", 4)) {
 		snprintf(err, errlen, "signature version 2 is not supported; use SigV4");
-		return -S3_ERR_ACCESS_DENIED;
+		return S3_ERR_ACCESS_DENIED;
 	}
 	if ((rc = s3_auth_parse_header(auth, &v->hdr, err, errlen)))
 		return rc;
@@ -253,12 +253,12 @@ static int header_form(struct verify_ctx *v, const char *auth, char *err, size_t
 	}
 	if (!date) {
 		snprintf(err, errlen, "a signed request needs an x-amz-date or Date header");
-		return -S3_ERR_ACCESS_DENIED;
+		return S3_ERR_ACCESS_DENIED;
 	}
 	v->payload_hash = v->in->header(v->in->header_arg, "x-amz-content-sha256");
 	if (!v->payload_hash) {
 		snprintf(err, errlen, "missing required header x-amz-content-sha256");
-		return -S3_ERR_INVALID_REQUEST;
+		return S3_ERR_INVALID_REQUEST;
 	}
 	return 0;
 }
@@ -278,13 +278,13 @@ static int presigned_form(struct verify_ctx *v, int64_t *expires, char *err, siz
 		snprintf(err, errlen,
 			 "a presigned URL needs X-Amz-Algorithm=AWS4-HMAC-SHA256, X-Amz-Credential, "
 			 "X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature");
-		return -S3_ERR_AUTH_HEADER_MALFORMED;
+		return S3_ERR_AUTH_HEADER_MALFORMED;
 	}
 	char *end = NULL;
 	long long e = strtoll(exp, &end, 10);
 	if (!*exp || *end || e < 1 || e > S3_AUTH_MAX_PRESIGN) {
 		snprintf(err, errlen, "X-Amz-Expires must be 1..%d seconds", S3_AUTH_MAX_PRESIGN);
-		return -S3_ERR_AUTH_HEADER_MALFORMED;
+		return S3_ERR_AUTH_HEADER_MALFORMED;
 	}
 	*expires = e;
 	snprintf(v->hdr.signed_headers, sizeof(v->hdr.signed_headers), "%s", sh);
@@ -306,13 +306,13 @@ int s3_auth_verify(const struct s3_auth_input *in, s3_auth_lookup_fn lookup, voi
 	memset(out, 0, sizeof(*out));
 	if (s3_parse_query(in->raw_query, &v.params, &v.nparams)) {
 		snprintf(err, errlen, "cannot parse the query string");
-		return -S3_ERR_INVALID_ARGUMENT;
+		return S3_ERR_INVALID_ARGUMENT;
 	}
 	const char *auth = in->header(in->header_arg, "authorization");
 	bool presigned = !auth && param(&v, "X-Amz-Signature");
 	if (!auth && !presigned) {
 		snprintf(err, errlen, "this gateway requires signed requests (SigV4)");
-		rc = -S3_ERR_ACCESS_DENIED;
+		rc = S3_ERR_ACCESS_DENIED;
 		goto out;
 	}
 	if ((rc = presigned ? presigned_form(&v, &expires, err, errlen)
@@ -320,30 +320,30 @@ int s3_auth_verify(const struct s3_auth_input *in, s3_auth_lookup_fn lookup, voi
 		goto out;
 	if (s3_time_parse(v.amz_date, &t) || strlen(v.amz_date) != 16) {
 		snprintf(err, errlen, "x-amz-date must be YYYYMMDDTHHMMSSZ");
-		rc = -S3_ERR_ACCESS_DENIED;
+		rc = S3_ERR_ACCESS_DENIED;
 		goto out;
 	}
 	if (strncmp(v.amz_date, v.hdr.date, 8) != 0 || strcmp(v.hdr.service, "s3") != 0) {
 		snprintf(err, errlen, "credential scope must be %.8s/<region>/s3/aws4_request",
 			 v.amz_date);
-		rc = -S3_ERR_AUTH_HEADER_MALFORMED;
+		rc = S3_ERR_AUTH_HEADER_MALFORMED;
 		goto out;
 	}
 	if (presigned) {
 		if (in->now > t + expires) {
 			snprintf(err, errlen, "request has expired");
-			rc = -S3_ERR_ACCESS_DENIED;
+			rc = S3_ERR_ACCESS_DENIED;
 			goto out;
 		}
 		if (t > in->now + S3_AUTH_MAX_SKEW) {
 			snprintf(err, errlen, "request is not valid yet (X-Amz-Date in the future)");
-			rc = -S3_ERR_ACCESS_DENIED;
+			rc = S3_ERR_ACCESS_DENIED;
 			goto out;
 		}
 	} else if (t > in->now + S3_AUTH_MAX_SKEW || t < in->now - S3_AUTH_MAX_SKEW) {
 		snprintf(err, errlen, "request time %s is more than %d s from the server's",
 			 v.amz_date, S3_AUTH_MAX_SKEW);
-		rc = -S3_ERR_TIME_SKEWED;
+		rc = S3_ERR_TIME_SKEWED;
 		goto out;
 	}
 	if (!strcmp(v.payload_hash, "UNSIGNED-PAYLOAD")) {
@@ -358,13 +358,13 @@ int s3_auth_verify(const struct s3_auth_input *in, s3_auth_lookup_fn lookup, voi
 	} else {
 		snprintf(err, errlen, "x-amz-content-sha256 must be a hex SHA-256, "
 				      "UNSIGNED-PAYLOAD or " S3_AUTH_STREAMING);
-		rc = -S3_ERR_INVALID_ARGUMENT;
+		rc = S3_ERR_INVALID_ARGUMENT;
 		goto out;
 	}
 	int lrc = lookup(lookup_arg, v.hdr.access_key, secret, sizeof(secret));
 	if (lrc) {
 		snprintf(err, errlen, "access key '%.64s' is not known", v.hdr.access_key);
-		rc = lrc == -ENOENT ? -S3_ERR_INVALID_ACCESS_KEY : -S3_ERR_INTERNAL;
+		rc = lrc == -ENOENT ? S3_ERR_INVALID_ACCESS_KEY : S3_ERR_INTERNAL;
 		goto out;
 	}
 	if ((rc = compute_and_compare(&v, secret, err, errlen)))
@@ -377,7 +377,7 @@ int s3_auth_verify(const struct s3_auth_input *in, s3_auth_lookup_fn lookup, voi
 	memcpy(out->seed_signature, v.hdr.signature, sizeof(out->seed_signature));
 	if (sigv4_signing_key(secret, v.hdr.date, v.hdr.region, v.hdr.service,
 			      out->signing_key))
-		rc = -S3_ERR_INTERNAL;
+		rc = S3_ERR_INTERNAL;
 out_wipe:
 	OPENSSL_cleanse(secret, sizeof(secret));
 out:
@@ -421,13 +421,13 @@ static int chunk_verify(struct s3_auth_chunked *d)
 	if (!d->verify)
 		return 0;
 	if (EVP_DigestFinal_ex(d->sha, md, &mdlen) != 1 || mdlen != 32)
-		return -S3_ERR_INTERNAL;
+		return S3_ERR_INTERNAL;
 	for (int i = 0; i < 32; i++)
 		snprintf(hash + 2 * i, 3, "%02x", md[i]);
 	if (sigv4_chunk_signature(d->key, d->amz_date, d->scope, d->prev_sig, hash, sig))
-		return -S3_ERR_INTERNAL;
+		return S3_ERR_INTERNAL;
 	if (!sigv4_equal(sig, d->chunk_sig))
-		return -S3_ERR_SIGNATURE_MISMATCH;
+		return S3_ERR_SIGNATURE_MISMATCH;
 	memcpy(d->prev_sig, sig, sizeof(sig));
 	return 0;
 }
@@ -439,26 +439,26 @@ static int chunk_header(struct s3_auth_chunked *d)
 	size_t i = 0;
 	while (i < d->linelen && isxdigit((unsigned char)d->line[i])) {
 		if (i == 16)
-			return -S3_ERR_INCOMPLETE_BODY;
+			return S3_ERR_INCOMPLETE_BODY;
 		char c = d->line[i];
 		size = size << 4 | (uint64_t)(isdigit((unsigned char)c) ? c - '0'
 								       : (tolower(c) - 'a' + 10));
 		i++;
 	}
 	if (i == 0)
-		return -S3_ERR_INCOMPLETE_BODY;
+		return S3_ERR_INCOMPLETE_BODY;
 	const char *ext = d->line + i;
 	if (d->verify) {
 		static const char tag[] = ";chunk-signature=";
 		if (strncmp(ext, tag, sizeof(tag) - 1) != 0 ||
 		    d->linelen - i != sizeof(tag) - 1 + 64)
-			return -S3_ERR_INCOMPLETE_BODY;
+			return S3_ERR_INCOMPLETE_BODY;
 		memcpy(d->chunk_sig, ext + sizeof(tag) - 1, 64);
 		d->chunk_sig[64] = '\0';
 		if (EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL) != 1)
-			return -S3_ERR_INTERNAL;
+			return S3_ERR_INTERNAL;
 	} else if (*ext && *ext != ';') {
-		return -S3_ERR_INCOMPLETE_BODY;
+		return S3_ERR_INCOMPLETE_BODY;
 	}
 	d->remaining = size;
 	if (size == 0) {
@@ -485,7 +485,7 @@ int s3_auth_chunked_feed(struct s3_auth_chunked *d, const void *data, size_t len
 			char c = *p++;
 			if (c == '\n') {
 				if (!d->linelen || d->line[d->linelen - 1] != '\r')
-					return -S3_ERR_INCOMPLETE_BODY;
+					return S3_ERR_INCOMPLETE_BODY;
 				d->linelen--;
 				d->line[d->linelen] = '\0';
 				if (d->state == CH_HEADER) {
@@ -494,13 +494,13 @@ int s3_auth_chunked_feed(struct s3_auth_chunked *d, const void *data, size_t len
 				} else if (d->linelen == 0) {
 					d->state = CH_DONE;
 				} else if (d->verify) {
-					return -S3_ERR_INCOMPLETE_BODY; /* signed trailers: no */
+					return S3_ERR_INCOMPLETE_BODY; /* signed trailers: no */
 				}
 				d->linelen = 0;
 				break;
 			}
 			if (d->linelen + 1 >= sizeof(d->line) || c == '\0')
-				return -S3_ERR_INCOMPLETE_BODY;
+				return S3_ERR_INCOMPLETE_BODY;
 			d->line[d->linelen++] = c;
 			break;
 		}
@@ -509,7 +509,7 @@ int s3_auth_chunked_feed(struct s3_auth_chunked *d, const void *data, size_t len
 			if (n > d->remaining)
 				n = (size_t)d->remaining;
 			if (d->verify && EVP_DigestUpdate(d->sha, p, n) != 1)
-				return -S3_ERR_INTERNAL;
+				return S3_ERR_INTERNAL;
 			if ((rc = sink(sink_arg, p, n)))
 				return rc;
 			d->decoded += n;
@@ -521,18 +521,18 @@ int s3_auth_chunked_feed(struct s3_auth_chunked *d, const void *data, size_t len
 		}
 		case CH_DATA_CR:
 			if (*p++ != '\r')
-				return -S3_ERR_INCOMPLETE_BODY;
+				return S3_ERR_INCOMPLETE_BODY;
 			d->state = CH_DATA_LF;
 			break;
 		case CH_DATA_LF:
 			if (*p++ != '\n')
-				return -S3_ERR_INCOMPLETE_BODY;
+				return S3_ERR_INCOMPLETE_BODY;
 			if ((rc = chunk_verify(d)))
 				return rc;
 			d->state = CH_HEADER;
 			break;
 		default: /* CH_DONE: nothing may follow */
-			return -S3_ERR_INCOMPLETE_BODY;
+			return S3_ERR_INCOMPLETE_BODY;
 		}
 	}
 	return 0;
@@ -540,5 +540,5 @@ int s3_auth_chunked_feed(struct s3_auth_chunked *d, const void *data, size_t len
 
 int s3_auth_chunked_finish(const struct s3_auth_chunked *d)
 {
-	return d->state == CH_DONE ? 0 : -S3_ERR_INCOMPLETE_BODY;
+	return d->state == CH_DONE ? 0 : S3_ERR_INCOMPLETE_BODY;
 }

@@ -82,7 +82,7 @@ int s3_auth_parse_header(const char *value, struct s3_auth_header *out, char *er
 
 /*
  * Verifies the request. A request that carries no signature at all
- * returns -S3_ERR_ACCESS_DENIED (the gateway only calls this when
+ * returns S3_ERR_ACCESS_DENIED (the gateway only calls this when
  * credentials are configured). On success out is filled.
  */
 int s3_auth_verify(const struct s3_auth_input *in, s3_auth_lookup_fn lookup, void *lookup_arg,
@@ -118,11 +118,11 @@ struct s3_auth_chunked {
 /* auth NULL or of payload S3_PAYLOAD_STREAMING_UNSIGNED: no signatures.
  * Returns 0 or -ENOMEM; s3_auth_chunked_free after use. */
 int s3_auth_chunked_init(struct s3_auth_chunked *d, const struct s3_auth_result *auth);
-/* Returns 0, a sink's negative rc, -S3_ERR_SIGNATURE_MISMATCH, or
- * -S3_ERR_INCOMPLETE_BODY for a malformed framing. */
+/* Returns 0, a sink's negative rc, S3_ERR_SIGNATURE_MISMATCH, or
+ * S3_ERR_INCOMPLETE_BODY for a malformed framing. */
 int s3_auth_chunked_feed(struct s3_auth_chunked *d, const void *data, size_t len,
 			 s3_auth_sink_fn sink, void *sink_arg);
-/* 0 once the final chunk (and trailers) arrived, else -S3_ERR_INCOMPLETE_BODY. */
+/* 0 once the final chunk (and trailers) arrived, else S3_ERR_INCOMPLETE_BODY. */
 int s3_auth_chunked_finish(const struct s3_auth_chunked *d);
 void s3_auth_chunked_free(struct s3_auth_chunked *d);
 

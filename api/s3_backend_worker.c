@@ -1,414 +1,121 @@
+/* The gateway's backend on a worker: a thin adapter from struct s3_backend
+ * to daemon/worker/objects.h, which holds the logic. */
 #include "api/s3_backend_worker.h"
 
-#include "daemon/worker/blocksvc.h"
-#include "daemon/worker/filecache.h"
-#include "daemon/worker/worker.h"
-#include "daemon/worker/writer.h"
-#include "lib/err.h"
-#include "lib/httpc.h"
-#include "lib/json.h"
-#include "lib/path.h"
+#include "daemon/worker/objects.h"
 
-#include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-/* ---- master calls ---- */
+_Static_assert(WOBJ_ETAG_MAX == S3_ETAG_MAX, "ETag buffers agree");
+_Static_assert(WOBJ_UPLOAD_ID_LEN <= S3_UPLOAD_ID_MAX, "upload ids fit");
 
-/* Calls the master; maps its error envelope back to an errno. */
-static int master(struct worker_node *w, const char *method, const char *pq, const cJSON *req,
-		  cJSON **out, char *err, size_t errlen)
-{
-	/* The cache's few pooled connections, not one per gateway thread: a
-	 * hundred gateway threads must not hold a master's every thread. */
-	struct httpc_json_reply r;
-	int rc = fcache_master_reply(w->fcache, method, pq, req, &r, err, errlen);
-	if (rc)
-		return rc == ST_EPEER ? -EAGAIN : rc;
-	if (r.status < 200 || r.status > 299) {
-		const cJSON *e = cJSON_GetObjectItemCaseSensitive(r.json, "error");
-		const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
-		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
-		snprintf(err, errlen, "%s", cJSON_IsString(msg) ? msg->valuestring : "master error");
-		rc = r.status == 503 ? -EAGAIN
-				     : st_rc_from_code(cJSON_IsString(code) ? code->valuestring : NULL);
-	} else if (out) {
-		*out = r.json;
-		r.json = NULL;
-	}
-	httpc_json_reply_free(&r);
-	return rc;
-}
-
-/* "/bucket/key" without a trailing '/'; -EINVAL if it is not a valid
- * namespace path (the gateway validated the key already). */
 int s3_backend_worker_path(const char *bucket, const char *key, char *out, size_t len)
 {
-	size_t klen = strlen(key);
-	while (klen && key[klen - 1] == '/')
-		klen--;
-	char raw[PATH_MAX_LEN + 2];
-	int n = snprintf(raw, sizeof(raw), "/%s%s%.*s", bucket, klen ? "/" : "", (int)klen, key);
-	if (n < 0 || (size_t)n >= sizeof(raw))
-		return -ENAMETOOLONG;
-	char err[256];
-	return path_normalize(raw, (size_t)n, out, len, err, sizeof(err));
+	return wobj_path(bucket, key, out, len);
 }
 
-static int stat_path(struct worker_node *w, const char *path, cJSON **out, char *err,
-		     size_t errlen)
+static void info_out(const struct wobj_info *in, struct s3_object_info *out)
 {
-	char *pq = httpc_path_query("/api/v1/files/stat", path, NULL);
-	if (!pq)
-		return -ENOMEM;
-	int rc = master(w, "GET", pq, NULL, out, err, errlen);
-	free(pq);
-	return rc;
+	memset(out, 0, sizeof(*out));
+	out->size = in->size;
+	out->mtime = in->mtime;
+	snprintf(out->etag, sizeof(out->etag), "%s", in->etag);
 }
 
-static bool is_dir(const cJSON *st)
-{
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(st, "type");
-	return cJSON_IsString(t) && strcmp(t->valuestring, "directory") == 0;
-}
+struct bucket_acc {
+	struct s3_bucket_entry *v;
+	size_t n, cap;
+};
 
-static double num(const cJSON *o, const char *k)
+static int bucket_add(void *arg, const char *name, int64_t ctime)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-static const char *str(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-/* All children of a directory (every page); *out is a JSON array. */
-static int list_all(struct worker_node *w, const char *path, cJSON **out, char *err,
-		    size_t errlen)
-{
-	cJSON *all = cJSON_CreateArray();
-	char *after = NULL;
-	int rc = 0;
-	for (;;) {
-		char extra[1024] = "&limit=10000";
-		if (after) {
-			char *e = httpc_escape(after);
-			snprintf(extra, sizeof(extra), "&limit=10000&after=%s", e ? e : "");
-			free(e);
-			free(after);
-			after = NULL;
-		}
-		char *pq = httpc_path_query("/api/v1/files", path, extra);
-		cJSON *page = NULL;
-		rc = pq ? master(w, "GET", pq, NULL, &page, err, errlen) : -ENOMEM;
-		free(pq);
-		if (rc)
-			break;
-		if (strcmp(str(page, "type"), "directory") != 0) {
-			cJSON_Delete(page);
-			rc = -ENOTDIR;
-			break;
-		}
-		cJSON *e;
-		cJSON *entries = cJSON_GetObjectItemCaseSensitive(page, "entries");
-		while ((e = cJSON_DetachItemFromArray(entries, 0)))
-			cJSON_AddItemToArray(all, e);
-		if (*str(page, "next_after"))
-			after = strdup(str(page, "next_after"));
-		cJSON_Delete(page);
-		if (!after)
-			break;
+	struct bucket_acc *a = arg;
+	if (strlen(name) > S3_MAX_BUCKET)
+		return 0; /* not a name S3 can show */
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		struct s3_bucket_entry *v = realloc(a->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		a->v = v;
+		a->cap = cap;
 	}
-	free(after);
-	if (rc) {
-		cJSON_Delete(all);
-		return rc;
-	}
-	*out = all;
+	memset(&a->v[a->n], 0, sizeof(a->v[a->n]));
+	snprintf(a->v[a->n].name, sizeof(a->v[a->n].name), "%s", name);
+	a->v[a->n].ctime = ctime;
+	a->n++;
 	return 0;
 }
-
-/* ---- buckets ---- */
 
 static int list_buckets(void *ctx, struct s3_bucket_entry **out, size_t *n, char *err,
 			size_t errlen)
 {
-	cJSON *all;
-	int rc = list_all(ctx, "/", &all, err, errlen);
-	if (rc)
+	struct bucket_acc a = { 0 };
+	int rc = wobj_list_buckets(ctx, bucket_add, &a, err, errlen);
+	if (!rc && !a.v && !(a.v = calloc(1, sizeof(*a.v))))
+		rc = -ENOMEM;
+	if (rc) {
+		free(a.v);
 		return rc;
-	size_t cap = (size_t)cJSON_GetArraySize(all);
-	*out = calloc(cap ? cap : 1, sizeof(**out));
-	*n = 0;
-	if (!*out) {
-		cJSON_Delete(all);
-		return -ENOMEM;
 	}
-	const cJSON *e;
-	cJSON_ArrayForEach(e, all)
-	{
-		const char *name = str(e, "name");
-		if (!is_dir(e) || strlen(name) > S3_MAX_BUCKET)
-			continue;
-		snprintf((*out)[*n].name, sizeof((*out)[*n].name), "%s", name);
-		(*out)[*n].ctime = (int64_t)(num(e, "mtime_ms") / 1000);
-		(*n)++;
-	}
-	cJSON_Delete(all);
+	*out = a.v;
+	*n = a.n;
 	return 0;
 }
 
 static int create_bucket(void *ctx, const char *bucket, char *err, size_t errlen)
 {
-	char path[S3_MAX_BUCKET + 2];
-	snprintf(path, sizeof(path), "/%s", bucket);
-	cJSON *req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "path", path);
-	int rc = master(ctx, "POST", "/api/v1/files/mkdir", req, NULL, err, errlen);
-	cJSON_Delete(req);
-	return rc;
-}
-
-static int head_bucket(void *ctx, const char *bucket, char *err, size_t errlen)
-{
-	char path[S3_MAX_BUCKET + 2];
-	snprintf(path, sizeof(path), "/%s", bucket);
-	cJSON *st = NULL;
-	int rc = stat_path(ctx, path, &st, err, errlen);
-	if (!rc && !is_dir(st))
-		rc = -ENOENT;
-	cJSON_Delete(st);
-	return rc;
+	return wobj_create_bucket(ctx, bucket, err, errlen);
 }
 
 static int delete_bucket(void *ctx, const char *bucket, char *err, size_t errlen)
 {
-	int rc = head_bucket(ctx, bucket, err, errlen);
-	if (rc)
-		return rc;
-	char path[S3_MAX_BUCKET + 2];
-	snprintf(path, sizeof(path), "/%s", bucket);
-	char *pq = httpc_path_query("/api/v1/files", path, NULL);
-	rc = pq ? master(ctx, "DELETE", pq, NULL, NULL, err, errlen) : -ENOMEM;
-	free(pq);
-	return rc == -EBUSY ? -EACCES : rc;
+	return wobj_delete_bucket(ctx, bucket, err, errlen);
 }
 
-/* ---- objects ---- */
-
-static void fill_info(const cJSON *st, struct s3_object_info *out)
+static int head_bucket(void *ctx, const char *bucket, char *err, size_t errlen)
 {
-	memset(out, 0, sizeof(*out));
-	out->size = (uint64_t)num(st, "length");
-	out->mtime = (int64_t)(num(st, "mtime_ms") / 1000);
-	snprintf(out->etag, sizeof(out->etag), "%s", str(st, "etag"));
+	return wobj_head_bucket(ctx, bucket, err, errlen);
 }
 
 static int stat_object(void *ctx, const char *bucket, const char *key,
 		       struct s3_object_info *out, char *err, size_t errlen)
 {
-	struct worker_node *w = ctx;
-	char path[PATH_MAX_LEN + 1];
-	int rc = s3_backend_worker_path(bucket, key, path, sizeof(path));
-	if (rc)
-		return rc;
-	bool marker = *key && key[strlen(key) - 1] == '/';
-	if (!marker) {
-		/* Files: the worker's metadata cache answers (the hot path of
-		 * every GET), the master only once per worker.metadata_ttl. */
-		struct file_info *fi = malloc(sizeof(*fi));
-		if (!fi)
-			return -ENOMEM;
-		rc = fcache_get(w->fcache, path, fi, err, errlen);
-		if (rc == -EINVAL) /* a directory: only its "dir/" marker exists */
-			rc = -ENOENT;
-		if (!rc) {
-			memset(out, 0, sizeof(*out));
-			out->size = fi->length;
-			out->mtime = fi->mtime_ms / 1000;
-			snprintf(out->etag, sizeof(out->etag), "%s", fi->etag);
-		}
-		free(fi);
-		return rc;
-	}
-	cJSON *st = NULL;
-	rc = stat_path(ctx, path, &st, err, errlen);
-	if (!rc && !is_dir(st))
-		rc = -ENOENT; /* a file has no "file/" marker */
-	if (!rc) {
-		fill_info(st, out);
-		out->size = 0;
-	}
-	cJSON_Delete(st);
+	struct wobj_info info;
+	int rc = wobj_stat(ctx, bucket, key, &info, err, errlen);
+	if (!rc)
+		info_out(&info, out);
 	return rc;
 }
 
 static int read_object(void *ctx, const char *bucket, const char *key, uint64_t off,
 		       uint64_t len, s3_sink_fn sink, void *sink_arg, char *err, size_t errlen)
 {
-	struct worker_node *w = ctx;
-	char path[PATH_MAX_LEN + 1];
-	int rc = s3_backend_worker_path(bucket, key, path, sizeof(path));
-	if (rc)
-		return rc;
-	struct file_info *fi = malloc(sizeof(*fi));
-	if (!fi)
-		return -ENOMEM;
-	rc = fcache_get(w->fcache, path, fi, err, errlen);
-	if (rc == -EINVAL) /* the master says it is a directory */
-		rc = -ENOENT;
-	if (!rc)
-		rc = bsvc_read(w->bsvc, fi, off, len, sink, sink_arg, err, errlen);
-	if (rc == -ESTALE)
-		fcache_invalidate(w->fcache, path);
-	free(fi);
-	return rc;
+	return wobj_read(ctx, bucket, key, off, len, sink, sink_arg, err, errlen);
 }
 
-/* Full-key order: a directory sorts as "name/" among its siblings. */
-struct child {
-	char *key;
-	bool dir;
-	cJSON *json;
-};
-
-static int cmp_child(const void *a, const void *b)
+static int page_add(void *arg, const char *key, bool is_prefix, uint64_t size, int64_t mtime,
+		    const char *etag)
 {
-	return strcmp(((const struct child *)a)->key, ((const struct child *)b)->key);
-}
-
-struct walk {
-	struct worker_node *w;
-	const struct s3_list_query *q;
-	struct s3_list_page *page;
-	size_t prefix_len;
-	char *err;
-	size_t errlen;
-	bool full; /* max entries taken and one more seen */
-};
-
-/* Adds key to the page unless it is at or before `after`; marks the walk
- * full (truncated) when one more entry than max shows up. */
-static int take(struct walk *wk, const char *key, bool is_prefix, const cJSON *e)
-{
-	if (strcmp(key, wk->q->after ? wk->q->after : "") <= 0)
-		return 0;
-	if (wk->page->n == wk->q->max) {
-		wk->full = true;
-		return 0;
-	}
-	return s3_gw_page_add(wk->page, key, is_prefix, is_prefix ? 0 : (uint64_t)num(e, "length"),
-			      (int64_t)(num(e, "mtime_ms") / 1000), is_prefix ? "" : str(e, "etag"));
-}
-
-/*
- * Lists directory dir_path, whose keys all start with key_base ("" or
- * ending in '/'), in full-key order: children sorted with directories as
- * "name/". A directory is descended into while it is a prefix of the
- * query's prefix, or always without a delimiter; with one, a directory
- * past the prefix is a common prefix. An empty directory in a recursive
- * listing shows as its "dir/" marker.
- */
-static int walk_dir(struct walk *wk, const char *dir_path, const char *key_base,
-		    size_t *nchildren)
-{
-	cJSON *all;
-	*nchildren = 0;
-	int rc = list_all(wk->w, dir_path, &all, wk->err, wk->errlen);
-	if (rc == -ENOENT || rc == -ENOTDIR)
-		return 0;
-	if (rc)
-		return rc;
-	size_t n = (size_t)cJSON_GetArraySize(all), k = 0;
-	*nchildren = n;
-	struct child *kids = calloc(n ? n : 1, sizeof(*kids));
-	if (!kids) {
-		cJSON_Delete(all);
-		return -ENOMEM;
-	}
-	cJSON *e;
-	cJSON_ArrayForEach(e, all)
-	{
-		bool dir = is_dir(e);
-		size_t len = strlen(key_base) + strlen(str(e, "name")) + 2;
-		if (!(kids[k].key = malloc(len))) {
-			rc = -ENOMEM;
-			break;
-		}
-		snprintf(kids[k].key, len, "%s%s%s", key_base, str(e, "name"), dir ? "/" : "");
-		kids[k].dir = dir;
-		kids[k].json = e;
-		k++;
-	}
-	if (!rc)
-		qsort(kids, k, sizeof(*kids), cmp_child);
-	const char *prefix = wk->q->prefix ? wk->q->prefix : "";
-	for (size_t i = 0; i < k && !rc && !wk->full; i++) {
-		const char *key = kids[i].key;
-		size_t klen = strlen(key);
-		size_t common = klen < wk->prefix_len ? klen : wk->prefix_len;
-		if (strncmp(key, prefix, common) != 0)
-			continue; /* neither a prefix of the query's prefix nor under it */
-		if (!kids[i].dir) {
-			if (klen >= wk->prefix_len)
-				rc = take(wk, key, false, kids[i].json);
-			continue;
-		}
-		if (klen > wk->prefix_len && wk->q->delimit) {
-			rc = take(wk, key, true, kids[i].json);
-			continue;
-		}
-		size_t sublen = strlen(dir_path) + strlen(str(kids[i].json, "name")) + 2;
-		char *sub = malloc(sublen);
-		if (!sub) {
-			rc = -ENOMEM;
-			break;
-		}
-		snprintf(sub, sublen, "%s%s%s", dir_path, strcmp(dir_path, "/") ? "/" : "",
-			 str(kids[i].json, "name"));
-		size_t below = 0;
-		rc = walk_dir(wk, sub, key, &below);
-		free(sub);
-		/* An empty directory shows as its marker in a recursive listing. */
-		if (!rc && !below && !wk->q->delimit && klen >= wk->prefix_len)
-			rc = take(wk, key, false, kids[i].json);
-	}
-	for (size_t i = 0; i < k; i++)
-		free(kids[i].key);
-	free(kids);
-	cJSON_Delete(all);
-	return rc;
+	return s3_gw_page_add(arg, key, is_prefix, size, mtime, etag);
 }
 
 static int list_objects(void *ctx, const char *bucket, const struct s3_list_query *q,
 			struct s3_list_page *out, char *err, size_t errlen)
 {
-	int rc = head_bucket(ctx, bucket, err, errlen);
-	if (rc)
-		return rc;
 	memset(out, 0, sizeof(*out));
-	struct walk wk = { .w = ctx, .q = q, .page = out, .err = err, .errlen = errlen,
-			   .prefix_len = q->prefix ? strlen(q->prefix) : 0 };
-	char root[S3_MAX_BUCKET + 2];
-	snprintf(root, sizeof(root), "/%s", bucket);
-	size_t nroot;
-	rc = walk_dir(&wk, root, "", &nroot);
-	out->truncated = wk.full;
+	struct wobj_list_query wq = { .prefix = q->prefix, .delimit = q->delimit,
+				      .after = q->after, .max = q->max };
+	int rc = wobj_list(ctx, bucket, &wq, page_add, out, &out->truncated, err, errlen);
 	if (rc)
 		s3_gw_page_free(out);
 	return rc;
 }
 
-static long read_s3_body(void *arg, void *buf, size_t len)
+static long body_read(void *arg, void *buf, size_t len)
 {
 	struct s3_body *b = arg;
 	return b->read(b, buf, len);
@@ -417,390 +124,79 @@ static long read_s3_body(void *arg, void *buf, size_t len)
 static int put_object(void *ctx, const char *bucket, const char *key, struct s3_body *body,
 		      struct s3_object_info *out, char *err, size_t errlen)
 {
-	struct worker_node *w = ctx;
-	char path[PATH_MAX_LEN + 1];
-	int rc = s3_backend_worker_path(bucket, key, path, sizeof(path));
-	if (rc)
-		return rc;
-	if (*key && key[strlen(key) - 1] == '/') {
-		/* A directory marker: the body must be empty. */
-		char c;
-		long got = body->read(body, &c, 1);
-		if (got < 0)
-			return (int)got;
-		if (got > 0) {
-			snprintf(err, errlen, "a key ending in '/' names a directory: empty body only");
-			return -EINVAL;
-		}
-		cJSON *req = cJSON_CreateObject();
-		cJSON_AddStringToObject(req, "path", path);
-		cJSON_AddBoolToObject(req, "parents", true);
-		rc = master(w, "POST", "/api/v1/files/mkdir", req, NULL, err, errlen);
-		cJSON_Delete(req);
-		if (!rc) {
-			memset(out, 0, sizeof(*out));
-			snprintf(out->etag, sizeof(out->etag), "%s", body->md5_hex);
-		}
-		return rc;
-	}
-	struct write_result r;
-	rc = worker_write_file(w, path, WRITE_CACHE_THROUGH, read_s3_body, body, body->md5_hex, &r,
-			       err, errlen);
-	if (!rc) {
-		memset(out, 0, sizeof(*out));
-		out->size = r.length;
-		out->mtime = r.mtime_ms / 1000;
-		snprintf(out->etag, sizeof(out->etag), "%s", body->md5_hex);
-	}
+	struct wobj_info info;
+	int rc = wobj_put(ctx, bucket, key, body_read, body, body->md5_hex, &info, err, errlen);
+	if (!rc)
+		info_out(&info, out);
 	return rc;
 }
 
 static int delete_object(void *ctx, const char *bucket, const char *key, char *err,
 			 size_t errlen)
 {
-	char path[PATH_MAX_LEN + 1];
-	int rc = s3_backend_worker_path(bucket, key, path, sizeof(path));
-	if (rc)
-		return rc;
-	bool marker = *key && key[strlen(key) - 1] == '/';
-	cJSON *st = NULL;
-	rc = stat_path(ctx, path, &st, err, errlen);
-	if (!rc && is_dir(st) != marker)
-		rc = -ENOENT;
-	cJSON_Delete(st);
-	if (rc)
-		return rc;
-	char *pq = httpc_path_query("/api/v1/files", path, NULL);
-	rc = pq ? master(ctx, "DELETE", pq, NULL, NULL, err, errlen) : -ENOMEM;
-	free(pq);
-	if (rc)
-		return rc;
-	fcache_invalidate(((struct worker_node *)ctx)->fcache, path);
-	/* S3 has no directories: prune the ones this delete left empty, up
-	 * to the bucket, as MinIO does. Stops at the first that is not empty
-	 * (or is a mount point). */
-	char parent[PATH_MAX_LEN + 1];
-	while (path_parent(path, parent, sizeof(parent)) == 0 && strchr(parent + 1, '/')) {
-		cJSON *kids = NULL;
-		char *lq = httpc_path_query("/api/v1/files", parent, "&limit=1");
-		char perr[256];
-		int lrc = lq ? master(ctx, "GET", lq, NULL, &kids, perr, sizeof(perr)) : -ENOMEM;
-		free(lq);
-		bool empty = !lrc &&
-			     cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(kids, "entries")) == 0;
-		cJSON_Delete(kids);
-		if (!empty)
-			break;
-		char *dq = httpc_path_query("/api/v1/files", parent, NULL);
-		lrc = dq ? master(ctx, "DELETE", dq, NULL, NULL, perr, sizeof(perr)) : -ENOMEM;
-		free(dq);
-		if (lrc)
-			break;
-		snprintf(path, sizeof(path), "%s", parent);
-	}
-	return 0;
-}
-
-/* Pulls a source object through the cache in pieces, for copy. */
-struct copy_src {
-	struct worker_node *w;
-	struct file_info *fi;
-	uint64_t off;
-	char *dst;
-	size_t want, got;
-	int rc;
-	char *err;
-	size_t errlen;
-};
-
-static int copy_sink(void *arg, const void *data, size_t len)
-{
-	struct copy_src *c = arg;
-	memcpy(c->dst + c->got, data, len);
-	c->got += len;
-	return 0;
-}
-
-static long copy_read(void *arg, void *buf, size_t len)
-{
-	struct copy_src *c = arg;
-	if (c->off >= c->fi->length)
-		return 0;
-	c->dst = buf;
-	c->got = 0;
-	c->want = len < c->fi->length - c->off ? len : (size_t)(c->fi->length - c->off);
-	c->rc = bsvc_read(c->w->bsvc, c->fi, c->off, c->want, copy_sink, c, c->err, c->errlen);
-	if (c->rc)
-		return -EIO;
-	c->off += c->got;
-	return (long)c->got;
+	return wobj_delete(ctx, bucket, key, err, errlen);
 }
 
 static int copy_object(void *ctx, const char *src_bucket, const char *src_key,
 		       const char *dst_bucket, const char *dst_key, struct s3_object_info *out,
 		       char *err, size_t errlen)
 {
-	struct worker_node *w = ctx;
-	char src[PATH_MAX_LEN + 1], dst[PATH_MAX_LEN + 1];
-	int rc = s3_backend_worker_path(src_bucket, src_key, src, sizeof(src));
+	struct wobj_info info;
+	int rc = wobj_copy(ctx, src_bucket, src_key, dst_bucket, dst_key, &info, err, errlen);
 	if (!rc)
-		rc = s3_backend_worker_path(dst_bucket, dst_key, dst, sizeof(dst));
-	if (rc)
-		return rc;
-	cJSON *st = NULL;
-	rc = stat_path(w, src, &st, err, errlen);
-	if (!rc && is_dir(st))
-		rc = -ENOENT;
-	char etag[48] = "";
-	if (!rc)
-		snprintf(etag, sizeof(etag), "%s", str(st, "etag"));
-	cJSON_Delete(st);
-	if (rc)
-		return rc;
-	struct copy_src c = { .w = w, .fi = malloc(sizeof(struct file_info)), .err = err,
-			      .errlen = errlen };
-	if (!c.fi)
-		return -ENOMEM;
-	rc = fcache_get(w->fcache, src, c.fi, err, errlen);
-	struct write_result r;
-	if (!rc)
-		rc = worker_write_file(w, dst, WRITE_CACHE_THROUGH, copy_read, &c, etag, &r, err,
-				       errlen);
-	if (rc && c.rc)
-		rc = c.rc;
-	if (!rc) {
-		memset(out, 0, sizeof(*out));
-		out->size = r.length;
-		out->mtime = r.mtime_ms / 1000;
-		snprintf(out->etag, sizeof(out->etag), "%s", etag);
-	}
-	free(c.fi);
+		info_out(&info, out);
 	return rc;
-}
-
-/* ---- multipart: parts wait in <data_dir>/mpu/<upload_id>/ ---- */
-
-static int upload_dir(struct worker_node *w, const char *upload_id, char *out, size_t len)
-{
-	for (const char *p = upload_id; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return -ENOENT; /* not an id we made */
-	if (!*upload_id || strlen(upload_id) != 32)
-		return -ENOENT;
-	snprintf(out, len, "%s/mpu/%s", w->data_dir, upload_id);
-	return 0;
 }
 
 static int mpu_create(void *ctx, const char *bucket, const char *key,
 		      char upload_id[S3_UPLOAD_ID_MAX], char *err, size_t errlen)
 {
-	struct worker_node *w = ctx;
-	int rc = head_bucket(ctx, bucket, err, errlen);
-	if (rc)
-		return rc;
-	unsigned char rnd[16];
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return -EIO;
-	for (int i = 0; i < 16; i++)
-		sprintf(upload_id + 2 * i, "%02x", rnd[i]);
-	char dir[2048];
-	snprintf(dir, sizeof(dir), "%s/mpu", w->data_dir);
-	mkdir(dir, 0700);
-	upload_dir(w, upload_id, dir, sizeof(dir));
-	if (mkdir(dir, 0700) != 0) {
-		snprintf(err, errlen, "cannot create the upload directory: %s", strerror(errno));
-		return -errno;
-	}
-	/* Remember what the upload is for. */
-	char meta[2200];
-	snprintf(meta, sizeof(meta), "%s/target", dir);
-	FILE *f = fopen(meta, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "%s\n%s", bucket, key);
-	fclose(f);
-	return 0;
-}
-
-/* Checks the upload exists and is for bucket/key. */
-static int upload_open(struct worker_node *w, const char *bucket, const char *key,
-		       const char *upload_id, char *dir, size_t len)
-{
-	int rc = upload_dir(w, upload_id, dir, len);
-	if (rc)
-		return rc;
-	char meta[2200], text[S3_MAX_BUCKET + S3_MAX_KEY + 8] = "", want[sizeof(text)];
-	snprintf(meta, sizeof(meta), "%s/target", dir);
-	FILE *f = fopen(meta, "r");
-	if (!f)
-		return -ENOENT;
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	snprintf(want, sizeof(want), "%s\n%s", bucket, key);
-	return strcmp(text, want) == 0 ? 0 : -ENOENT;
+	return wobj_mpu_create(ctx, bucket, key, upload_id, err, errlen);
 }
 
 static int mpu_put_part(void *ctx, const char *bucket, const char *key, const char *upload_id,
 			int part_number, struct s3_body *body, char etag[S3_ETAG_MAX], char *err,
 			size_t errlen)
 {
-	char dir[2048], tmp[2200], final[2200];
-	int rc = upload_open(ctx, bucket, key, upload_id, dir, sizeof(dir));
-	if (rc)
-		return rc;
-	snprintf(tmp, sizeof(tmp), "%s/part.%05d.tmp", dir, part_number);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot store part %d: %s", part_number, strerror(errno));
-		return -errno;
-	}
-	char *buf = malloc(256 << 10);
-	long got;
-	while (buf && (got = body->read(body, buf, 256 << 10)) > 0) {
-		if (write(fd, buf, (size_t)got) != got) {
-			rc = errno ? -errno : -ENOSPC;
-			break;
-		}
-	}
-	if (!buf)
-		rc = -ENOMEM;
-	else if (!rc && got < 0)
-		rc = (int)got;
-	free(buf);
-	if (close(fd) != 0 && !rc)
-		rc = -errno;
-	if (rc) {
-		unlink(tmp);
-		return rc;
-	}
-	/* The part's name carries its ETag, so completion can check it. */
-	snprintf(final, sizeof(final), "%s/part.%05d.%s", dir, part_number, body->md5_hex);
-	char pattern[64];
-	snprintf(pattern, sizeof(pattern), "part.%05d.", part_number);
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (strncmp(de->d_name, pattern, strlen(pattern)) == 0 &&
-		    !strstr(de->d_name, ".tmp")) {
-			char old[2400];
-			snprintf(old, sizeof(old), "%s/%s", dir, de->d_name);
-			unlink(old); /* a part uploaded again replaces the old one */
-		}
-	}
-	if (d)
-		closedir(d);
-	if (rename(tmp, final) != 0)
-		return -errno;
-	snprintf(etag, S3_ETAG_MAX, "%s", body->md5_hex);
-	return 0;
+	int rc = wobj_mpu_put_part(ctx, bucket, key, upload_id, part_number, body_read, body,
+				   body->md5_hex, err, errlen);
+	if (!rc)
+		snprintf(etag, S3_ETAG_MAX, "%s", body->md5_hex);
+	return rc;
 }
 
-static void remove_upload(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		char p[2400];
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
-
-/* Reads the parts one after another as one body. */
-struct concat {
-	char dir[2048];
-	const struct s3_part *parts;
-	size_t nparts, cur;
-	int fd;
-};
-
-static long concat_read(void *arg, void *buf, size_t len)
-{
-	struct concat *c = arg;
-	while (c->cur < c->nparts) {
-		if (c->fd < 0) {
-			char p[2400];
-			snprintf(p, sizeof(p), "%s/part.%05d.%s", c->dir, c->parts[c->cur].number,
-				 c->parts[c->cur].etag);
-			c->fd = open(p, O_RDONLY | O_CLOEXEC);
-			if (c->fd < 0)
-				return -EIO;
-		}
-		ssize_t n = read(c->fd, buf, len);
-		if (n > 0)
-			return n;
-		close(c->fd);
-		c->fd = -1;
-		if (n < 0)
-			return -EIO;
-		c->cur++;
-	}
-	return 0;
-}
-
+/* The worker checks the parts first (a part it never stored is
+ * InvalidPart, whatever its ETag looks like), then the S3 ETag of the
+ * whole is computed here and the parts are joined. */
 static int mpu_complete(void *ctx, const char *bucket, const char *key, const char *upload_id,
 			const struct s3_part *parts, size_t nparts, struct s3_object_info *out,
 			char *err, size_t errlen)
 {
-	struct worker_node *w = ctx;
-	struct concat *c = calloc(1, sizeof(*c));
-	if (!c)
+	struct wobj_part *wp = calloc(nparts ? nparts : 1, sizeof(*wp));
+	if (!wp)
 		return -ENOMEM;
-	c->fd = -1;
-	c->parts = parts;
-	c->nparts = nparts;
-	int rc = upload_open(w, bucket, key, upload_id, c->dir, sizeof(c->dir));
-	for (size_t i = 0; !rc && i < nparts; i++) {
-		char p[2400];
-		struct stat st;
-		snprintf(p, sizeof(p), "%s/part.%05d.%s", c->dir, parts[i].number, parts[i].etag);
-		if (stat(p, &st) != 0) {
-			snprintf(err, errlen, "part %d with ETag %s was not uploaded", parts[i].number,
-				 parts[i].etag);
-			rc = -EBADMSG;
-		} else if (i + 1 < nparts && st.st_size < (5 << 20)) {
-			snprintf(err, errlen, "part %d is %lld bytes; all but the last need 5 MiB",
-				 parts[i].number, (long long)st.st_size);
-			rc = -EMSGSIZE;
-		}
+	for (size_t i = 0; i < nparts; i++) {
+		wp[i].number = parts[i].number;
+		snprintf(wp[i].etag, sizeof(wp[i].etag), "%s", parts[i].etag);
 	}
 	char etag[S3_ETAG_MAX] = "";
+	struct wobj_info info;
+	int rc = wobj_mpu_check(ctx, bucket, key, upload_id, wp, nparts, err, errlen);
 	if (!rc)
 		rc = s3_multipart_etag(parts, nparts, etag);
-	char path[PATH_MAX_LEN + 1];
 	if (!rc)
-		rc = s3_backend_worker_path(bucket, key, path, sizeof(path));
-	struct write_result r;
-	if (!rc)
-		rc = worker_write_file(w, path, WRITE_CACHE_THROUGH, concat_read, c, etag, &r, err,
+		rc = wobj_mpu_complete(ctx, bucket, key, upload_id, wp, nparts, etag, &info, err,
 				       errlen);
-	if (c->fd >= 0)
-		close(c->fd);
-	if (!rc) {
-		remove_upload(c->dir);
-		memset(out, 0, sizeof(*out));
-		out->size = r.length;
-		out->mtime = r.mtime_ms / 1000;
-		snprintf(out->etag, sizeof(out->etag), "%s", etag);
-	}
-	free(c);
+	if (!rc)
+		info_out(&info, out);
+	free(wp);
 	return rc;
 }
 
 static int mpu_abort(void *ctx, const char *bucket, const char *key, const char *upload_id,
 		     char *err, size_t errlen)
 {
-	char dir[2048];
-	int rc = upload_open(ctx, bucket, key, upload_id, dir, sizeof(dir));
-	if (!rc)
-		remove_upload(dir);
-	return rc;
+	return wobj_mpu_abort(ctx, bucket, key, upload_id, err, errlen);
 }
 
 static const struct s3_backend g_backend = {

@@ -4,12 +4,9 @@
 #include "api/s3_gateway.h"
 
 /*
- * The S3 gateway's backend on a worker: bucket = top-level directory of the
- * namespace, key = path below it. Metadata and listings come from the
- * master's index (never by scanning a store); object bytes go through the
- * worker's block cache on read and the worker's write path on write
- * (CACHE_THROUGH). Multipart parts wait in <worker.data_dir>/mpu/ until
- * completion streams them into one write. ctx is a struct worker_node *.
+ * The S3 gateway's backend on a worker: an adapter to the worker's object
+ * operations (daemon/worker/objects.h, where the rules live). ctx is a
+ * struct worker_node *.
  */
 const struct s3_backend *s3_backend_worker(void);
 

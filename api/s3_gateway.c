@@ -63,37 +63,37 @@ int s3_gw_map_errno(int rc, bool object)
 	case 0:
 		return 0;
 	case -ENOENT:
-		return object ? -S3_ERR_NO_SUCH_KEY : -S3_ERR_NO_SUCH_BUCKET;
+		return object ? S3_ERR_NO_SUCH_KEY : S3_ERR_NO_SUCH_BUCKET;
 	case -EEXIST:
-		return -S3_ERR_BUCKET_EXISTS;
+		return S3_ERR_BUCKET_EXISTS;
 	case -ENOTEMPTY:
-		return -S3_ERR_BUCKET_NOT_EMPTY;
+		return S3_ERR_BUCKET_NOT_EMPTY;
 	case -EACCES:
 	case -EPERM:
 	case -EROFS:
-		return -S3_ERR_ACCESS_DENIED;
+		return S3_ERR_ACCESS_DENIED;
 	case -EAGAIN:
 	case -EBUSY:
 	case -ETIMEDOUT:
 	case -ECONNREFUSED:
-		return -S3_ERR_SERVICE_UNAVAILABLE;
+		return S3_ERR_SERVICE_UNAVAILABLE;
 	case -ENOTDIR:
 	case -EISDIR:
-		return -S3_ERR_KEY_CONFLICT;
+		return S3_ERR_KEY_CONFLICT;
 	case -EBADMSG:
-		return -S3_ERR_INVALID_PART;
+		return S3_ERR_INVALID_PART;
 	case -EMSGSIZE:
-		return -S3_ERR_ENTITY_TOO_SMALL;
+		return S3_ERR_ENTITY_TOO_SMALL;
 	case -EFBIG:
-		return -S3_ERR_ENTITY_TOO_LARGE;
+		return S3_ERR_ENTITY_TOO_LARGE;
 	case -ENOSPC:
 	case -EDQUOT:
-		return -S3_ERR_STORAGE_FULL;
+		return S3_ERR_STORAGE_FULL;
 	case -EINVAL:
 	case -ENAMETOOLONG:
-		return -S3_ERR_INVALID_ARGUMENT;
+		return S3_ERR_INVALID_ARGUMENT;
 	default:
-		return -S3_ERR_INTERNAL;
+		return S3_ERR_INTERNAL;
 	}
 }
 
@@ -199,7 +199,7 @@ static void reply_xml(struct gw_call *c, int rc, char *xml, size_t len,
 {
 	if (rc) {
 		snprintf(c->err, sizeof(c->err), "out of memory building the reply");
-		reply_error(c, -S3_ERR_INTERNAL);
+		reply_error(c, S3_ERR_INTERNAL);
 		return;
 	}
 	reply_body(c, 200, "application/xml", xml, len, extra, nextra);
@@ -214,7 +214,7 @@ static int object_rc(struct gw_call *c, int rc, int missing)
 	char e[64];
 	if (c->gw->be.head_bucket(c->gw->be_ctx, c->r.bucket, e, sizeof(e)) == -ENOENT) {
 		snprintf(c->err, sizeof(c->err), "bucket '%s' does not exist", c->r.bucket);
-		return -S3_ERR_NO_SUCH_BUCKET;
+		return S3_ERR_NO_SUCH_BUCKET;
 	}
 	return missing;
 }
@@ -242,7 +242,7 @@ static void op_list_buckets(struct gw_call *c)
 	struct s3_xml_bucket *xb = calloc(n ? n : 1, sizeof(*xb));
 	if (!xb) {
 		free(bk);
-		reply_error(c, -S3_ERR_INTERNAL);
+		reply_error(c, S3_ERR_INTERNAL);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -343,7 +343,7 @@ static int list_collect(struct gw_call *c, const char *prefix, const char *delim
 	if (!native && **after && strncmp(*after, prefix, strlen(prefix)) == 0 &&
 	    list_group(prefix, delim, *after, &cplen) && cplen == strlen(*after) &&
 	    !(skip_cp = strdup(*after)))
-		return -S3_ERR_INTERNAL;
+		return S3_ERR_INTERNAL;
 	while (out->n < max) {
 		struct s3_list_query q = { prefix, delim != NULL && native, *after, max - out->n };
 		s3_gw_page_free(&page);
@@ -357,7 +357,7 @@ static int list_collect(struct gw_call *c, const char *prefix, const char *delim
 			if (native || !list_group(prefix, delim, e->key, &cplen)) {
 				if (s3_gw_page_add(out, e->key, e->is_prefix, e->size, e->mtime,
 						   e->etag)) {
-					rc = -S3_ERR_INTERNAL;
+					rc = S3_ERR_INTERNAL;
 					goto out;
 				}
 				continue;
@@ -367,14 +367,14 @@ static int list_collect(struct gw_call *c, const char *prefix, const char *delim
 			free(skip_cp);
 			skip_cp = strndup(e->key, cplen);
 			if (!skip_cp || s3_gw_page_add(out, skip_cp, true, 0, 0, "")) {
-				rc = -S3_ERR_INTERNAL;
+				rc = S3_ERR_INTERNAL;
 				goto out;
 			}
 		}
 		if (page.n) {
 			free(*after);
 			if (!(*after = strdup(page.entries[i ? i - 1 : 0].key))) {
-				rc = -S3_ERR_INTERNAL;
+				rc = S3_ERR_INTERNAL;
 				goto out;
 			}
 		}
@@ -407,7 +407,7 @@ static void op_list_objects(struct gw_call *c)
 	if (v2 && r->continuation_token) {
 		if (s3_token_decode(r->continuation_token, &after)) {
 			snprintf(c->err, sizeof(c->err), "the continuation token is not valid");
-			rc = -S3_ERR_INVALID_ARGUMENT;
+			rc = S3_ERR_INVALID_ARGUMENT;
 			goto out;
 		}
 	} else {
@@ -415,7 +415,7 @@ static void op_list_objects(struct gw_call *c)
 		after = strdup(from ? from : "");
 	}
 	if (!after) {
-		rc = -S3_ERR_INTERNAL;
+		rc = S3_ERR_INTERNAL;
 		goto out;
 	}
 	if ((rc = head_bucket_rc(c)) || (rc = list_collect(c, prefix, delim, &after, &out,
@@ -424,13 +424,13 @@ static void op_list_objects(struct gw_call *c)
 	if (truncated && out.n) {
 		const char *last = out.entries[out.n - 1].key;
 		if (v2 ? s3_token_encode(last, &next) : !(next = strdup(last))) {
-			rc = -S3_ERR_INTERNAL;
+			rc = S3_ERR_INTERNAL;
 			goto out;
 		}
 	}
 	xe = calloc(out.n ? out.n : 1, sizeof(*xe));
 	if (!xe) {
-		rc = -S3_ERR_INTERNAL;
+		rc = S3_ERR_INTERNAL;
 		goto out;
 	}
 	for (size_t i = 0; i < out.n; i++) {
@@ -494,23 +494,43 @@ static int get_sink(void *arg, const void *data, size_t len)
 	return http_reply_write(g->c->req, data, len);
 }
 
+void s3_gw_object_head(const struct s3_object_info *info, bool partial, uint64_t first,
+		       uint64_t last, struct s3_gw_object_head *out)
+{
+	struct s3_object_info filled = *info;
+	s3_gw_fill_etag(&filled);
+	s3_etag_quote(filled.etag, out->etag, sizeof(out->etag));
+	s3_time_http(filled.mtime, out->last_modified);
+	snprintf(out->ctype, sizeof(out->ctype), "%s",
+		 *filled.content_type ? filled.content_type : "application/octet-stream");
+	out->content_type = out->ctype;
+	out->status = partial ? 206 : 200;
+	out->length = partial ? last - first + 1 : filled.size;
+	out->nh = 0;
+	out->h[out->nh++] = (struct http_header){ "ETag", out->etag };
+	out->h[out->nh++] = (struct http_header){ "Last-Modified", out->last_modified };
+	out->h[out->nh++] = (struct http_header){ "Accept-Ranges", "bytes" };
+	if (partial) {
+		snprintf(out->content_range, sizeof(out->content_range),
+			 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last, filled.size);
+		out->h[out->nh++] = (struct http_header){ "Content-Range", out->content_range };
+	}
+}
+
 static void op_get_object(struct gw_call *c)
 {
 	struct s3_gw *gw = c->gw;
 	struct s3_object_info info = { 0 };
-	char etag[S3_ETAG_MAX + 4], lm[32], crange[96];
+	char crange[96];
 	bool partial = false;
 	uint64_t first = 0, last = 0;
 	int rc = gw->be.stat(gw->be_ctx, c->r.bucket, c->r.key, &info, c->err, sizeof(c->err));
 	if (rc) {
 		if (rc == -EISDIR)
 			rc = -ENOENT;
-		reply_error(c, object_rc(c, rc, -S3_ERR_NO_SUCH_KEY));
+		reply_error(c, object_rc(c, rc, S3_ERR_NO_SUCH_KEY));
 		return;
 	}
-	s3_gw_fill_etag(&info);
-	s3_etag_quote(info.etag, etag, sizeof(etag));
-	s3_time_http(info.mtime, lm);
 	rc = s3_range_parse(http_req_header(c->req, "Range"), info.size, &partial, &first, &last);
 	if (rc) {
 		snprintf(crange, sizeof(crange), "bytes */%" PRIu64, info.size);
@@ -518,23 +538,10 @@ static void op_get_object(struct gw_call *c)
 		reply_error_extra(c, rc, &h, 1);
 		return;
 	}
-	struct http_header h[5];
-	size_t nh = 0;
-	h[nh++] = (struct http_header){ "ETag", etag };
-	h[nh++] = (struct http_header){ "Last-Modified", lm };
-	h[nh++] = (struct http_header){ "Accept-Ranges", "bytes" };
-	uint64_t len = info.size;
-	if (partial) {
-		snprintf(crange, sizeof(crange), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first,
-			 last, info.size);
-		h[nh++] = (struct http_header){ "Content-Range", crange };
-		len = last - first + 1;
-	}
-	struct get_stream g = {
-		c, partial ? 206 : 200,
-		*info.content_type ? info.content_type : "application/octet-stream", len, h, nh,
-		false,
-	};
+	struct s3_gw_object_head oh;
+	s3_gw_object_head(&info, partial, first, last, &oh);
+	uint64_t len = oh.length;
+	struct get_stream g = { c, oh.status, oh.content_type, len, oh.h, oh.nh, false };
 	if (c->r.op == S3_OP_HEAD_OBJECT || len == 0) {
 		get_start(&g);
 		return;
@@ -542,7 +549,7 @@ static void op_get_object(struct gw_call *c)
 	rc = gw->be.read(gw->be_ctx, c->r.bucket, c->r.key, first, len, get_sink, &g, c->err,
 			 sizeof(c->err));
 	if (rc && !g.started) {
-		reply_error(c, object_rc(c, rc, -S3_ERR_NO_SUCH_KEY));
+		reply_error(c, object_rc(c, rc, S3_ERR_NO_SUCH_KEY));
 	} else if (rc) {
 		/* Headers are out: cut the body short by closing the connection,
 		 * so the client does not wait for bytes that never come. */
@@ -552,7 +559,7 @@ static void op_get_object(struct gw_call *c)
 				 c->resource, c->err, c->request_id);
 	} else if (!g.started) {
 		snprintf(c->err, sizeof(c->err), "the store returned no data for this object");
-		reply_error(c, -S3_ERR_INTERNAL);
+		reply_error(c, S3_ERR_INTERNAL);
 	}
 }
 
@@ -569,7 +576,7 @@ static void op_put_object(struct gw_call *c)
 	if (c->r.dir_marker && body.size != 0 && !(body.size < 0 && b.raw_left == 0)) {
 		snprintf(c->err, sizeof(c->err),
 			 "a key ending in '/' is a directory and cannot hold data");
-		rc = -S3_ERR_INVALID_ARGUMENT;
+		rc = S3_ERR_INVALID_ARGUMENT;
 		goto out;
 	}
 	if (c->r.op == S3_OP_UPLOAD_PART) {
@@ -577,12 +584,12 @@ static void op_put_object(struct gw_call *c)
 					 c->r.part_number, &body, info.etag, c->err,
 					 sizeof(c->err));
 		if (rc)
-			rc = object_rc(c, rc, -S3_ERR_NO_SUCH_UPLOAD);
+			rc = object_rc(c, rc, S3_ERR_NO_SUCH_UPLOAD);
 	} else {
 		rc = gw->be.put(gw->be_ctx, c->r.bucket, c->r.key, &body, &info, c->err,
 				sizeof(c->err));
 		if (rc)
-			rc = object_rc(c, rc, -S3_ERR_NO_SUCH_BUCKET);
+			rc = object_rc(c, rc, S3_ERR_NO_SUCH_BUCKET);
 	}
 	if (rc)
 		goto out;
@@ -625,9 +632,9 @@ static void op_copy_object(struct gw_call *c)
 		if (c->gw->be.head_bucket(c->gw->be_ctx, c->r.bucket, e, sizeof(e)) == -ENOENT ||
 		    c->gw->be.head_bucket(c->gw->be_ctx, c->r.copy_bucket, e, sizeof(e)) ==
 			    -ENOENT)
-			rc = -S3_ERR_NO_SUCH_BUCKET;
+			rc = S3_ERR_NO_SUCH_BUCKET;
 		else
-			rc = -S3_ERR_NO_SUCH_KEY;
+			rc = S3_ERR_NO_SUCH_KEY;
 	}
 	if (rc) {
 		reply_error(c, s3_gw_map_errno(rc, true));
@@ -654,7 +661,7 @@ static void op_delete_objects(struct gw_call *c)
 	items = calloc(nkeys, sizeof(*items));
 	msgs = calloc(nkeys, sizeof(*msgs));
 	if (!items || !msgs) {
-		rc = -S3_ERR_INTERNAL;
+		rc = S3_ERR_INTERNAL;
 		goto out;
 	}
 	for (size_t i = 0; i < nkeys; i++) {
@@ -696,7 +703,7 @@ static void op_multipart(struct gw_call *c)
 		rc = gw->be.mpu_create(gw->be_ctx, r->bucket, r->key, upload_id, c->err,
 				       sizeof(c->err));
 		if (rc) {
-			reply_error(c, object_rc(c, rc, -S3_ERR_NO_SUCH_BUCKET));
+			reply_error(c, object_rc(c, rc, S3_ERR_NO_SUCH_BUCKET));
 			return;
 		}
 		rc = s3_xml_initiate_multipart(r->bucket, r->key, upload_id, &xml, &len);
@@ -721,13 +728,13 @@ static void op_multipart(struct gw_call *c)
 			info.etag[0] = '\0'; /* not md5 part ETags: fill_etag derives one */
 		free(parts);
 		if (rc) {
-			reply_error(c, object_rc(c, rc, -S3_ERR_NO_SUCH_UPLOAD));
+			reply_error(c, object_rc(c, rc, S3_ERR_NO_SUCH_UPLOAD));
 			return;
 		}
 		const char *host = http_req_header(c->req, "Host");
 		char *location = malloc(strlen(c->resource) + 300);
 		if (!location) {
-			reply_error(c, -S3_ERR_INTERNAL);
+			reply_error(c, S3_ERR_INTERNAL);
 			return;
 		}
 		sprintf(location, "http://%.256s%s", host ? host : "localhost", c->resource);
@@ -741,7 +748,7 @@ static void op_multipart(struct gw_call *c)
 		rc = gw->be.mpu_abort(gw->be_ctx, r->bucket, r->key, r->upload_id, c->err,
 				      sizeof(c->err));
 		if (rc)
-			reply_error(c, object_rc(c, rc, -S3_ERR_NO_SUCH_UPLOAD));
+			reply_error(c, object_rc(c, rc, S3_ERR_NO_SUCH_UPLOAD));
 		else
 			reply_body(c, 204, NULL, NULL, 0, NULL, 0);
 		return;
@@ -749,13 +756,13 @@ static void op_multipart(struct gw_call *c)
 		struct s3_xml_part *parts = NULL;
 		size_t n = 0;
 		if (!gw->be.mpu_list_parts) {
-			reply_error(c, -S3_ERR_NOT_IMPLEMENTED);
+			reply_error(c, S3_ERR_NOT_IMPLEMENTED);
 			return;
 		}
 		rc = gw->be.mpu_list_parts(gw->be_ctx, r->bucket, r->key, r->upload_id, &parts, &n,
 					   c->err, sizeof(c->err));
 		if (rc) {
-			reply_error(c, object_rc(c, rc, -S3_ERR_NO_SUCH_UPLOAD));
+			reply_error(c, object_rc(c, rc, S3_ERR_NO_SUCH_UPLOAD));
 			return;
 		}
 		rc = s3_xml_list_parts(r->bucket, r->key, r->upload_id, parts, n, &xml, &len);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/http.h"
 #include "api/s3_auth.h"
 #include "api/s3_proto.h"
 
@@ -197,6 +198,26 @@ void s3_gw_request_id(struct s3_gw *gw, char out[S3_GW_REQUEST_ID_LEN]);
 /* Gives info an ETag derived from mtime and size when the backend left it
  * empty, as GET and HEAD report it. Pure. */
 void s3_gw_fill_etag(struct s3_object_info *info);
+
+/*
+ * The reply head of a GET or HEAD of an object: status (200, or 206 with
+ * partial), Content-Type, Content-Length and the headers that describe
+ * the object (ETag, derived when the backend left it empty;
+ * Last-Modified; Accept-Ranges; Content-Range). The one builder of that
+ * head: the gateway and the S3 server's fast path both send it, so a hit
+ * and a miss answer alike. h[] points into *out (do not copy it). Pure.
+ */
+struct s3_gw_object_head {
+	int status;
+	const char *content_type;
+	uint64_t length;
+	struct http_header h[4];
+	size_t nh;
+	char etag[S3_ETAG_MAX + 4], last_modified[32], content_range[96];
+	char ctype[sizeof(((struct s3_object_info *)0)->content_type)];
+};
+void s3_gw_object_head(const struct s3_object_info *info, bool partial, uint64_t first,
+		       uint64_t last, struct s3_gw_object_head *out);
 
 /* S3 error for a backend rc (see the table above). object: the request
  * named a key (ENOENT -> NoSuchKey rather than NoSuchBucket). Pure. */

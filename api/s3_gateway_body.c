@@ -36,23 +36,23 @@ static int body_finish(struct body_state *b)
 			snprintf(b->c->err, sizeof(b->c->err),
 				 "x-amz-decoded-content-length says %" PRId64 " bytes, got %" PRIu64,
 				 b->want_decoded, b->decoded);
-			return -S3_ERR_INCOMPLETE_BODY;
+			return S3_ERR_INCOMPLETE_BODY;
 		}
 	} else if (b->raw_left > 0) {
 		snprintf(b->c->err, sizeof(b->c->err), "the body ended %" PRId64 " bytes early",
 			 b->raw_left);
-		return -S3_ERR_INCOMPLETE_BODY;
+		return S3_ERR_INCOMPLETE_BODY;
 	}
 	if (b->sha) {
 		char hex[65];
 		if (EVP_DigestFinal_ex(b->sha, md, &mdlen) != 1)
-			return -S3_ERR_INTERNAL;
+			return S3_ERR_INTERNAL;
 		for (unsigned i = 0; i < mdlen; i++)
 			snprintf(hex + 2 * i, 3, "%02x", md[i]);
 		if (strcmp(hex, b->c->auth.payload_sha256) != 0) {
 			snprintf(b->c->err, sizeof(b->c->err),
 				 "the body does not hash to x-amz-content-sha256");
-			return -S3_ERR_SHA256_MISMATCH;
+			return S3_ERR_SHA256_MISMATCH;
 		}
 	}
 	return 0;
@@ -73,7 +73,7 @@ static long body_read(struct s3_body *body, void *buf, size_t len)
 		n = want ? http_req_read(b->c->req, buf, want) : 0;
 		if (n < 0) {
 			snprintf(b->c->err, sizeof(b->c->err), "cannot read the request body");
-			return b->final_rc = -S3_ERR_INCOMPLETE_BODY;
+			return b->final_rc = S3_ERR_INCOMPLETE_BODY;
 		}
 		if (b->raw_left >= 0)
 			b->raw_left -= n;
@@ -86,7 +86,7 @@ static long body_read(struct s3_body *body, void *buf, size_t len)
 			long got = want ? http_req_read(b->c->req, b->raw, want) : 0;
 			if (got < 0) {
 				snprintf(b->c->err, sizeof(b->c->err), "cannot read the request body");
-				return b->final_rc = -S3_ERR_INCOMPLETE_BODY;
+				return b->final_rc = S3_ERR_INCOMPLETE_BODY;
 			}
 			if (got == 0)
 				break;
@@ -95,7 +95,7 @@ static long body_read(struct s3_body *body, void *buf, size_t len)
 			int rc = s3_auth_chunked_feed(&b->dec, b->raw, (size_t)got, pending_sink, b);
 			if (rc) {
 				snprintf(b->c->err, sizeof(b->c->err),
-					 rc == -S3_ERR_SIGNATURE_MISMATCH
+					 rc == S3_ERR_SIGNATURE_MISMATCH
 						 ? "an aws-chunked chunk signature does not match"
 						 : "malformed aws-chunked body");
 				return b->final_rc = rc;
@@ -118,7 +118,7 @@ static long body_read(struct s3_body *body, void *buf, size_t len)
 			if (mdlen != 16 || CRYPTO_memcmp(md, b->want_md5, 16) != 0) {
 				snprintf(b->c->err, sizeof(b->c->err),
 					 "the body does not match Content-MD5");
-				rc = -S3_ERR_BAD_DIGEST;
+				rc = S3_ERR_BAD_DIGEST;
 			}
 			for (unsigned i = 0; i < mdlen; i++)
 				snprintf(body->md5_hex + 2 * i, 3, "%02x", md[i]);
@@ -134,7 +134,7 @@ static long body_read(struct s3_body *body, void *buf, size_t len)
 	b->decoded += (uint64_t)n;
 	if (b->decoded > b->max) {
 		snprintf(b->c->err, sizeof(b->c->err), "the body exceeds %" PRIu64 " bytes", b->max);
-		return b->final_rc = -S3_ERR_ENTITY_TOO_LARGE;
+		return b->final_rc = S3_ERR_ENTITY_TOO_LARGE;
 	}
 	if (b->sha)
 		EVP_DigestUpdate(b->sha, buf, (size_t)n);
@@ -181,7 +181,7 @@ int s3_gw_body_open(struct gw_call *c, struct s3_body *body, struct body_state *
 	body->size = b->raw_left;
 	b->md5 = EVP_MD_CTX_new();
 	if (!b->md5 || EVP_DigestInit_ex(b->md5, EVP_md5(), NULL) != 1)
-		return -S3_ERR_INTERNAL;
+		return S3_ERR_INTERNAL;
 	enum s3_payload payload = S3_PAYLOAD_UNSIGNED;
 	if (c->authed) {
 		payload = c->auth.payload;
@@ -196,7 +196,7 @@ int s3_gw_body_open(struct gw_call *c, struct s3_body *body, struct body_state *
 	if (payload == S3_PAYLOAD_STREAMING || payload == S3_PAYLOAD_STREAMING_UNSIGNED) {
 		b->chunked = true;
 		if (s3_auth_chunked_init(&b->dec, c->authed ? &c->auth : NULL))
-			return -S3_ERR_INTERNAL;
+			return S3_ERR_INTERNAL;
 		if (header_int(req, "x-amz-decoded-content-length", &b->want_decoded))
 			body->size = b->want_decoded;
 		else
@@ -204,16 +204,16 @@ int s3_gw_body_open(struct gw_call *c, struct s3_body *body, struct body_state *
 		b->raw = malloc(GW_IO_CHUNK);
 		b->pending = malloc(GW_IO_CHUNK);
 		if (!b->raw || !b->pending)
-			return -S3_ERR_INTERNAL;
+			return S3_ERR_INTERNAL;
 	} else if (payload == S3_PAYLOAD_SHA256) {
 		b->sha = EVP_MD_CTX_new();
 		if (!b->sha || EVP_DigestInit_ex(b->sha, EVP_sha256(), NULL) != 1)
-			return -S3_ERR_INTERNAL;
+			return S3_ERR_INTERNAL;
 	}
 	if (body->size >= 0 && (uint64_t)body->size > b->max) {
 		snprintf(c->err, sizeof(c->err), "object of %" PRId64 " bytes exceeds %" PRIu64,
 			 body->size, b->max);
-		return -S3_ERR_ENTITY_TOO_LARGE;
+		return S3_ERR_ENTITY_TOO_LARGE;
 	}
 	const char *cmd5 = http_req_header(req, "Content-MD5");
 	if (cmd5) {
@@ -222,7 +222,7 @@ int s3_gw_body_open(struct gw_call *c, struct s3_body *body, struct body_state *
 		int n = clen == 24 ? EVP_DecodeBlock(bin, (const unsigned char *)cmd5, 24) : -1;
 		if (n != 18 || cmd5[22] != '=' || cmd5[23] != '=') {
 			snprintf(c->err, sizeof(c->err), "Content-MD5 must be base64 of 16 bytes");
-			return -S3_ERR_INVALID_DIGEST;
+			return S3_ERR_INVALID_DIGEST;
 		}
 		memcpy(b->want_md5, bin, 16);
 		b->check_md5 = true;
@@ -241,19 +241,19 @@ int s3_gw_read_small_body(struct gw_call *c, size_t max, char **out, size_t *out
 		goto out;
 	buf = malloc(cap + 1);
 	if (!buf) {
-		rc = -S3_ERR_INTERNAL;
+		rc = S3_ERR_INTERNAL;
 		goto out;
 	}
 	for (;;) {
 		if (len == cap) {
 			if (cap >= max) {
 				snprintf(c->err, sizeof(c->err), "request body over %zu bytes", max);
-				rc = -S3_ERR_MALFORMED_XML;
+				rc = S3_ERR_MALFORMED_XML;
 				goto out;
 			}
 			char *grown = realloc(buf, cap * 2 + 1);
 			if (!grown) {
-				rc = -S3_ERR_INTERNAL;
+				rc = S3_ERR_INTERNAL;
 				goto out;
 			}
 			buf = grown;

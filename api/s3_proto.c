@@ -31,7 +31,7 @@ static const struct s3_err_info g_errors[] = {
 bool s3_error_lookup(int rc, int *status, const char **code, const char **message)
 {
 	for (size_t i = 0; i < sizeof(g_errors) / sizeof(g_errors[0]); i++) {
-		if (-g_errors[i].rc == rc) {
+		if (g_errors[i].rc == rc) {
 			*status = g_errors[i].status;
 			*code = g_errors[i].code;
 			*message = g_errors[i].message;
@@ -209,21 +209,21 @@ int s3_key_check(const char *key, size_t len, char *err, size_t errlen)
 {
 	if (len == 0) {
 		snprintf(err, errlen, "empty object key");
-		return -S3_ERR_INVALID_ARGUMENT;
+		return S3_ERR_INVALID_ARGUMENT;
 	}
 	if (len > S3_MAX_KEY) {
 		snprintf(err, errlen, "object key of %zu bytes is longer than %d", len, S3_MAX_KEY);
-		return -S3_ERR_KEY_TOO_LONG;
+		return S3_ERR_KEY_TOO_LONG;
 	}
 	for (size_t i = 0; i < len;) {
 		if (key[i] == '\0') {
 			snprintf(err, errlen, "object key contains a NUL byte");
-			return -S3_ERR_INVALID_ARGUMENT;
+			return S3_ERR_INVALID_ARGUMENT;
 		}
 		size_t step = utf8_seq((const unsigned char *)key + i, len - i);
 		if (!step) {
 			snprintf(err, errlen, "object key is not valid UTF-8 (byte %zu)", i);
-			return -S3_ERR_INVALID_ARGUMENT;
+			return S3_ERR_INVALID_ARGUMENT;
 		}
 		i += step;
 	}
@@ -239,14 +239,14 @@ int s3_key_check(const char *key, size_t len, char *err, size_t errlen)
 			snprintf(err, errlen,
 				 "object key has an empty path segment ('//', leading '/' or "
 				 "'/' alone) and cannot be a namespace path");
-			return -S3_ERR_INVALID_ARGUMENT;
+			return S3_ERR_INVALID_ARGUMENT;
 		}
 		if ((seg == 1 && key[start] == '.') ||
 		    (seg == 2 && key[start] == '.' && key[start + 1] == '.')) {
 			snprintf(err, errlen,
 				 "object key has a '.' or '..' segment and cannot be a namespace "
 				 "path");
-			return -S3_ERR_INVALID_ARGUMENT;
+			return S3_ERR_INVALID_ARGUMENT;
 		}
 		start = i + 1;
 	}
@@ -333,7 +333,7 @@ static int classify_bucket(struct s3_request *r, const char *method, char *err, 
 		r->op = lt && !strcmp(lt, "2") ? S3_OP_LIST_OBJECTS_V2 : S3_OP_LIST_OBJECTS;
 		if (lt && strcmp(lt, "2") && strcmp(lt, "1")) {
 			snprintf(err, errlen, "list-type must be 1 or 2");
-			return -S3_ERR_INVALID_ARGUMENT;
+			return S3_ERR_INVALID_ARGUMENT;
 		}
 		r->prefix = s3_request_param(r, "prefix");
 		r->delimiter = s3_request_param(r, "delimiter");
@@ -343,7 +343,7 @@ static int classify_bucket(struct s3_request *r, const char *method, char *err, 
 		const char *enc = s3_request_param(r, "encoding-type");
 		if (enc && strcmp(enc, "url")) {
 			snprintf(err, errlen, "encoding-type must be 'url'");
-			return -S3_ERR_INVALID_ARGUMENT;
+			return S3_ERR_INVALID_ARGUMENT;
 		}
 		r->url_encoding = enc != NULL;
 		r->max_keys = S3_DEFAULT_MAX_KEYS;
@@ -353,7 +353,7 @@ static int classify_bucket(struct s3_request *r, const char *method, char *err, 
 			int prc = parse_uint(mk, ~0ull / 2, &v);
 			if (prc == -EINVAL) {
 				snprintf(err, errlen, "max-keys must be a non-negative integer");
-				return -S3_ERR_INVALID_ARGUMENT;
+				return S3_ERR_INVALID_ARGUMENT;
 			}
 			r->max_keys = prc || v > S3_DEFAULT_MAX_KEYS ? S3_DEFAULT_MAX_KEYS : (size_t)v;
 		}
@@ -380,10 +380,10 @@ static int classify_bucket(struct s3_request *r, const char *method, char *err, 
 		return 0;
 	}
 	snprintf(err, errlen, "%s on a bucket is not supported", method);
-	return -S3_ERR_NOT_IMPLEMENTED;
+	return S3_ERR_NOT_IMPLEMENTED;
 not_impl:
 	snprintf(err, errlen, "bucket subresource '%s' is not implemented", sub);
-	return -S3_ERR_NOT_IMPLEMENTED;
+	return S3_ERR_NOT_IMPLEMENTED;
 }
 
 static int parse_copy_source(struct s3_request *r, const char *src, char *err, size_t errlen)
@@ -395,10 +395,10 @@ static int parse_copy_source(struct s3_request *r, const char *src, char *err, s
 	size_t rawlen = strcspn(src, "?");
 	if (src[rawlen] == '?' && strncmp(src + rawlen + 1, "versionId=null", 14) != 0) {
 		snprintf(err, errlen, "x-amz-copy-source: versions are not supported");
-		return -S3_ERR_NOT_IMPLEMENTED;
+		return S3_ERR_NOT_IMPLEMENTED;
 	}
 	if ((rc = decode(src, rawlen, false, &dec, &declen)))
-		return rc == -ENOMEM ? -S3_ERR_INTERNAL : rc;
+		return rc == -ENOMEM ? S3_ERR_INTERNAL : rc;
 	const char *p = dec;
 	if (*p == '/')
 		p++;
@@ -406,21 +406,21 @@ static int parse_copy_source(struct s3_request *r, const char *src, char *err, s
 	size_t blen = slash ? (size_t)(slash - p) : 0;
 	if (!slash || blen > S3_MAX_BUCKET) {
 		snprintf(err, errlen, "x-amz-copy-source must be bucket/key");
-		rc = -S3_ERR_INVALID_ARGUMENT;
+		rc = S3_ERR_INVALID_ARGUMENT;
 		goto out;
 	}
 	memcpy(r->copy_bucket, p, blen);
 	r->copy_bucket[blen] = '\0';
 	if (!s3_bucket_valid(r->copy_bucket)) {
 		snprintf(err, errlen, "x-amz-copy-source names an invalid bucket");
-		rc = -S3_ERR_INVALID_BUCKET_NAME;
+		rc = S3_ERR_INVALID_BUCKET_NAME;
 		goto out;
 	}
 	size_t klen = declen - (size_t)(slash + 1 - dec);
 	if ((rc = s3_key_check(slash + 1, klen, err, errlen)))
 		goto out;
 	r->copy_key = strdup(slash + 1);
-	rc = r->copy_key ? 0 : -S3_ERR_INTERNAL;
+	rc = r->copy_key ? 0 : S3_ERR_INTERNAL;
 out:
 	free(dec);
 	return rc;
@@ -438,7 +438,7 @@ static int classify_object(struct s3_request *r, const struct s3_http_in *in, ch
 		unsigned long long v;
 		if (parse_uint(pn, S3_MAX_PARTS, &v) || v < 1) {
 			snprintf(err, errlen, "partNumber must be an integer in 1..10000");
-			return -S3_ERR_INVALID_ARGUMENT;
+			return S3_ERR_INVALID_ARGUMENT;
 		}
 		r->part_number = (int)v;
 	}
@@ -452,7 +452,7 @@ static int classify_object(struct s3_request *r, const struct s3_http_in *in, ch
 			goto not_impl;
 		if (pn) {
 			snprintf(err, errlen, "GET by partNumber is not implemented");
-			return -S3_ERR_NOT_IMPLEMENTED;
+			return S3_ERR_NOT_IMPLEMENTED;
 		}
 		r->op = get ? S3_OP_GET_OBJECT : S3_OP_HEAD_OBJECT;
 		return 0;
@@ -463,11 +463,11 @@ static int classify_object(struct s3_request *r, const struct s3_http_in *in, ch
 		if (upload_id || pn) {
 			if (!upload_id || !pn) {
 				snprintf(err, errlen, "UploadPart needs both partNumber and uploadId");
-				return -S3_ERR_INVALID_ARGUMENT;
+				return S3_ERR_INVALID_ARGUMENT;
 			}
 			if (in->copy_source) {
 				snprintf(err, errlen, "UploadPartCopy is not implemented");
-				return -S3_ERR_NOT_IMPLEMENTED;
+				return S3_ERR_NOT_IMPLEMENTED;
 			}
 			r->op = S3_OP_UPLOAD_PART;
 			return 0;
@@ -489,7 +489,7 @@ static int classify_object(struct s3_request *r, const struct s3_http_in *in, ch
 			return 0;
 		}
 		snprintf(err, errlen, "POST on an object needs ?uploads or ?uploadId");
-		return -S3_ERR_NOT_IMPLEMENTED;
+		return S3_ERR_NOT_IMPLEMENTED;
 	}
 	if (!strcmp(method, "DELETE")) {
 		if (upload_id) {
@@ -502,10 +502,10 @@ static int classify_object(struct s3_request *r, const struct s3_http_in *in, ch
 		return 0;
 	}
 	snprintf(err, errlen, "method %s is not supported", method);
-	return -S3_ERR_NOT_IMPLEMENTED;
+	return S3_ERR_NOT_IMPLEMENTED;
 not_impl:
 	snprintf(err, errlen, "object subresource '%s' is not implemented", sub);
-	return -S3_ERR_NOT_IMPLEMENTED;
+	return S3_ERR_NOT_IMPLEMENTED;
 }
 
 int s3_classify(const struct s3_http_in *in, struct s3_request *out, char *err, size_t errlen)
@@ -517,11 +517,11 @@ int s3_classify(const struct s3_http_in *in, struct s3_request *out, char *err, 
 	const char *path = in->raw_path;
 	if (!in->method || !path || path[0] != '/') {
 		snprintf(err, errlen, "request path must start with '/'");
-		return -S3_ERR_INVALID_REQUEST;
+		return S3_ERR_INVALID_REQUEST;
 	}
 	if ((rc = s3_parse_query(in->raw_query, &r.params, &r.nparams))) {
 		snprintf(err, errlen, rc == -E2BIG ? "too many query parameters" : "out of memory");
-		return rc == -E2BIG ? -S3_ERR_INVALID_ARGUMENT : -S3_ERR_INTERNAL;
+		return rc == -E2BIG ? S3_ERR_INVALID_ARGUMENT : S3_ERR_INTERNAL;
 	}
 	path++;
 	const char *slash = strchr(path, '/');
@@ -529,12 +529,12 @@ int s3_classify(const struct s3_http_in *in, struct s3_request *out, char *err, 
 	if (rawblen == 0) {
 		if (slash) {
 			snprintf(err, errlen, "empty bucket name");
-			rc = -S3_ERR_INVALID_BUCKET_NAME;
+			rc = S3_ERR_INVALID_BUCKET_NAME;
 			goto err_free;
 		}
 		if (strcmp(in->method, "GET")) {
 			snprintf(err, errlen, "%s / is not supported", in->method);
-			rc = -S3_ERR_METHOD_NOT_ALLOWED;
+			rc = S3_ERR_METHOD_NOT_ALLOWED;
 			goto err_free;
 		}
 		r.op = S3_OP_LIST_BUCKETS;
@@ -542,12 +542,12 @@ int s3_classify(const struct s3_http_in *in, struct s3_request *out, char *err, 
 		return 0;
 	}
 	if ((rc = decode(path, rawblen, false, &bucket, &blen))) {
-		rc = -S3_ERR_INTERNAL;
+		rc = S3_ERR_INTERNAL;
 		goto err_free;
 	}
 	if (blen > S3_MAX_BUCKET || strlen(bucket) != blen || !s3_bucket_valid(bucket)) {
 		snprintf(err, errlen, "invalid bucket name");
-		rc = -S3_ERR_INVALID_BUCKET_NAME;
+		rc = S3_ERR_INVALID_BUCKET_NAME;
 		goto err_free;
 	}
 	memcpy(r.bucket, bucket, blen + 1);
@@ -560,7 +560,7 @@ int s3_classify(const struct s3_http_in *in, struct s3_request *out, char *err, 
 		return 0;
 	}
 	if ((rc = decode(rawkey, strlen(rawkey), false, &r.key, &klen))) {
-		rc = -S3_ERR_INTERNAL;
+		rc = S3_ERR_INTERNAL;
 		goto err_free;
 	}
 	if ((rc = s3_key_check(r.key, klen, err, errlen)))

@@ -29,9 +29,10 @@
 #define S3_DEFAULT_MAX_KEYS 1000
 
 /*
- * S3 errors: X(name, http status, S3 code, default message). Functions of
- * the s3_ modules return 0 or the negative of one of these (distinct from
- * errno: S3_ERR_BASE + n), and s3_error_lookup gives status and code.
+ * S3 errors: X(name, value, http status, S3 code, default message).
+ * Functions of the s3_ modules return 0, a negative errno or one of these,
+ * which are negative like lib/err.h's ST_ codes and distinct from both
+ * (-(S3_ERR_BASE + value)); s3_error_lookup gives status and code.
  */
 #define S3_ERR_BASE 20000
 #define S3_ERRORS(X)                                                                       \
@@ -96,7 +97,7 @@
 	  "A DeleteObjects request may name at most 1000 keys.")
 
 enum s3_err {
-#define S3_ERR_ENUM(name, val, status, code, msg) name = S3_ERR_BASE + (val),
+#define S3_ERR_ENUM(name, val, status, code, msg) name = -(S3_ERR_BASE + (val)),
 	S3_ERRORS(S3_ERR_ENUM)
 #undef S3_ERR_ENUM
 };
@@ -196,7 +197,7 @@ int s3_url_decode(const char *s, size_t len, char **out, size_t *outlen);
 /* Checks a bucket name: 1..63 of [A-Za-z0-9._-], not "." or "..". */
 bool s3_bucket_valid(const char *bucket);
 /* Checks a decoded key (len bytes) against the rules at the top of this
- * file. Returns 0, -S3_ERR_KEY_TOO_LONG or -S3_ERR_INVALID_ARGUMENT. */
+ * file. Returns 0, S3_ERR_KEY_TOO_LONG or S3_ERR_INVALID_ARGUMENT. */
 int s3_key_check(const char *key, size_t len, char *err, size_t errlen);
 /* "/bucket/key" without a directory marker's trailing '/'. -ENAMETOOLONG. */
 int s3_object_path(const char *bucket, const char *key, char *out, size_t outlen);
@@ -206,7 +207,7 @@ int s3_object_path(const char *bucket, const char *key, char *out, size_t outlen
  * "bytes=a-b", "bytes=a-", "bytes=-n". A missing, malformed or multi-range
  * header means the whole object (*partial false), as S3 does. An
  * unsatisfiable range (a >= size, "-0", any range of an empty object)
- * returns -S3_ERR_INVALID_RANGE. On success with *partial the range is
+ * returns S3_ERR_INVALID_RANGE. On success with *partial the range is
  * [*first, *last], both inclusive, last clamped to size - 1.
  */
 int s3_range_parse(const char *header, uint64_t size, bool *partial, uint64_t *first,
@@ -289,7 +290,7 @@ struct s3_part {
 	char etag[S3_ETAG_MAX]; /* unquoted */
 };
 /* CompleteMultipartUpload: 1..10000 parts, numbers strictly ascending
- * (-S3_ERR_INVALID_PART_ORDER), each with an ETag (-S3_ERR_MALFORMED_XML).
+ * (S3_ERR_INVALID_PART_ORDER), each with an ETag (S3_ERR_MALFORMED_XML).
  * *parts malloc'd, owned by the caller. */
 int s3_parse_complete_multipart(const char *body, size_t len, struct s3_part **parts,
 				size_t *nparts, char *err, size_t errlen);

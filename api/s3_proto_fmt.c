@@ -57,7 +57,7 @@ int s3_range_parse(const char *header, uint64_t size, bool *partial, uint64_t *f
 		if (!parse_u64(dash + 1, blen, &b))
 			return 0;
 		if (b == 0 || size == 0)
-			return -S3_ERR_INVALID_RANGE;
+			return S3_ERR_INVALID_RANGE;
 		*first = b >= size ? 0 : size - b;
 		*last = size - 1;
 		*partial = true;
@@ -71,7 +71,7 @@ int s3_range_parse(const char *header, uint64_t size, bool *partial, uint64_t *f
 		return 0;
 	}
 	if (a >= size)
-		return -S3_ERR_INVALID_RANGE;
+		return S3_ERR_INVALID_RANGE;
 	*first = a;
 	*last = b >= size ? size - 1 : b;
 	*partial = true;

@@ -282,13 +282,13 @@ static int parse_root(const char *body, size_t len, const char *want, struct xml
 	int rc = xml_parse(body, len, root, xerr, sizeof(xerr));
 	if (rc) {
 		snprintf(err, errlen, "%s", *xerr ? xerr : "malformed XML");
-		return rc == -ENOMEM ? -S3_ERR_INTERNAL : -S3_ERR_MALFORMED_XML;
+		return rc == -ENOMEM ? S3_ERR_INTERNAL : S3_ERR_MALFORMED_XML;
 	}
 	if (strcmp(xml_local_name(*root), want) != 0) {
 		snprintf(err, errlen, "expected a <%s> document", want);
 		xml_free(*root);
 		*root = NULL;
-		return -S3_ERR_MALFORMED_XML;
+		return S3_ERR_MALFORMED_XML;
 	}
 	return 0;
 }
@@ -307,12 +307,12 @@ int s3_parse_complete_multipart(const char *body, size_t len, struct s3_part **p
 	if (n == 0 || n > S3_MAX_PARTS) {
 		snprintf(err, errlen, "CompleteMultipartUpload needs 1..%d <Part> elements",
 			 S3_MAX_PARTS);
-		rc = -S3_ERR_MALFORMED_XML;
+		rc = S3_ERR_MALFORMED_XML;
 		goto out_free;
 	}
 	out = calloc(n, sizeof(*out));
 	if (!out) {
-		rc = -S3_ERR_INTERNAL;
+		rc = S3_ERR_INTERNAL;
 		goto out_free;
 	}
 	size_t i = 0;
@@ -324,17 +324,17 @@ int s3_parse_complete_multipart(const char *body, size_t len, struct s3_part **p
 		if (!num || !*num || *end || v < 1 || v > S3_MAX_PARTS) {
 			snprintf(err, errlen, "part %zu: PartNumber must be 1..%d", i + 1,
 				 S3_MAX_PARTS);
-			rc = -S3_ERR_MALFORMED_XML;
+			rc = S3_ERR_MALFORMED_XML;
 			goto out_free;
 		}
 		if (!etag || strlen(etag) >= S3_ETAG_MAX + 12) {
 			snprintf(err, errlen, "part %ld: missing or oversized ETag", v);
-			rc = -S3_ERR_MALFORMED_XML;
+			rc = S3_ERR_MALFORMED_XML;
 			goto out_free;
 		}
 		if (i && v <= out[i - 1].number) {
 			snprintf(err, errlen, "part %ld follows part %d", v, out[i - 1].number);
-			rc = -S3_ERR_INVALID_PART_ORDER;
+			rc = S3_ERR_INVALID_PART_ORDER;
 			goto out_free;
 		}
 		out[i].number = (int)v;
@@ -371,18 +371,18 @@ int s3_parse_delete(const char *body, size_t len, char ***keys, size_t *nkeys, b
 		n++;
 	if (n == 0) {
 		snprintf(err, errlen, "Delete names no <Object>");
-		rc = -S3_ERR_MALFORMED_XML;
+		rc = S3_ERR_MALFORMED_XML;
 		goto out_free;
 	}
 	if (n > S3_MAX_DELETE_KEYS) {
 		snprintf(err, errlen, "Delete names %zu objects, at most %d allowed", n,
 			 S3_MAX_DELETE_KEYS);
-		rc = -S3_ERR_TOO_MANY_KEYS;
+		rc = S3_ERR_TOO_MANY_KEYS;
 		goto out_free;
 	}
 	out = calloc(n, sizeof(*out));
 	if (!out) {
-		rc = -S3_ERR_INTERNAL;
+		rc = S3_ERR_INTERNAL;
 		goto out_free;
 	}
 	for (const struct xml_node *o = xml_child(root, "Object"); o;
@@ -390,12 +390,12 @@ int s3_parse_delete(const char *body, size_t len, char ***keys, size_t *nkeys, b
 		const struct xml_node *k = xml_child(o, "Key");
 		if (!k) {
 			snprintf(err, errlen, "object %zu has no <Key>", i + 1);
-			rc = -S3_ERR_MALFORMED_XML;
+			rc = S3_ERR_MALFORMED_XML;
 			goto out_free;
 		}
 		out[i] = malloc(k->text_len + 1);
 		if (!out[i]) {
-			rc = -S3_ERR_INTERNAL;
+			rc = S3_ERR_INTERNAL;
 			goto out_free;
 		}
 		memcpy(out[i], k->text, k->text_len + 1);
@@ -425,7 +425,7 @@ int s3_parse_create_bucket(const char *body, size_t len, char *region, size_t re
 	const char *lc = xml_child_text(root, "LocationConstraint");
 	if (lc && strlen(lc) >= regionlen) {
 		snprintf(err, errlen, "LocationConstraint is too long");
-		rc = -S3_ERR_INVALID_ARGUMENT;
+		rc = S3_ERR_INVALID_ARGUMENT;
 	} else if (lc) {
 		snprintf(region, regionlen, "%s", lc);
 	}

@@ -103,11 +103,15 @@ struct conf_list {
 	X(worker_s3_port, "worker.s3_port", INT, "39999", 1, 65535, NULL,                     \
 	  "TCP port of the worker's S3-compatible gateway.")                                  \
 	X(worker_s3_fastpath, "worker.s3.fastpath", BOOL, "true", 0, 0, NULL,                 \
-	  "Serve S3 GET/HEAD of cached objects from an epoll front with sendfile, handing "   \
-	  "every other request to the gateway on a loopback port. false: the gateway "        \
-	  "listens on worker.s3_port itself. Off whenever TLS is configured.")               \
+	  "Serve S3 GET/HEAD of cached objects from the S3 server's event loops with "        \
+	  "sendfile. false: every request goes to the pool (worker.s3.pool_threads). With "  \
+	  "TLS configured the CivetWeb gateway serves worker.s3_port instead.")              \
 	X(worker_s3_threads, "worker.s3.threads", INT, "0", 0, 64, NULL,                      \
 	  "Event-loop threads of the S3 front. 0: one per CPU the worker may run on.")       \
+	X(worker_s3_pool_threads, "worker.s3.pool_threads", INT, "16", 1, 1024, NULL,         \
+	  "Threads that run the S3 requests the event loops do not answer themselves "        \
+	  "(writes, listings, misses). Up to 8 times as many requests wait for one; more "    \
+	  "get 503 SlowDown.")                                                                 \
 	X(worker_s3_cpu_affinity, "worker.s3.cpu_affinity", BOOL, "true", 0, 0, NULL,         \
 	  "Pin S3 front loop i to the i-th CPU the worker may run on, when there are no "     \
 	  "more loops than such CPUs. Loops that share a core with each other or with busy "   \

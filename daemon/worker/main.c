@@ -12,7 +12,7 @@
 #include "lib/notify.h"
 #include "daemon/worker/blocksvc.h"
 #include "daemon/worker/filecache.h"
-#include "daemon/worker/s3front.h"
+#include "api/s3_server.h"
 #include "tier/tier.h"
 
 #include <malloc.h>
@@ -128,36 +128,30 @@ static int open_tiers(struct worker_node *w, const struct strata_conf *c)
 	return 0;
 }
 
-/* The S3 port. With the fast path (and no TLS, which the front does not
- * speak) the front owns worker.s3_port and the gateway listens on a free
- * loopback port behind it; otherwise the gateway owns worker.s3_port. */
+/* The S3 port: the S3 server (api/s3_server.h: event loops with the
+ * sendfile fast path, a pool for everything else). With TLS configured,
+ * which the loops do not speak yet, the CivetWeb gateway serves the port
+ * instead (docs/decisions.md). */
 static int start_s3(struct worker_node *w, const struct http_server_opts *rest_opts,
-		    struct s3_gw *gw, struct http_server **s3, struct s3front **front)
+		    struct s3_gw *gw, struct http_server **s3, struct s3srv **front)
 {
 	const struct strata_conf *c = w->conf;
 	char err[1024];
-	bool use_front = c->worker_s3_fastpath && !*c->http_tls_cert;
-	struct http_server_opts sopts = *rest_opts;
-	sopts.name = "worker S3";
-	sopts.port = (int)c->worker_s3_port;
-	sopts.fallback = s3_gw_handle;
-	/* CivetWeb holds a thread per open connection: S3 clients keep many
-	 * connections alive, so the gateway gets more threads than REST. */
-	sopts.threads = rest_opts->threads * 2 > 128 ? rest_opts->threads * 2 : 128;
-	sopts.raw_path = true;
-	if (use_front) {
-		sopts.name = "worker S3 gateway (behind the front)";
-		sopts.bind = "127.0.0.1";
-		sopts.port = 0;
-	}
-	*s3 = http_server_start(&sopts, NULL, 0, gw, err, sizeof(err));
-	if (!*s3) {
-		log_error("%s", err);
-		return -1;
-	}
-	if (!use_front) {
-		log_info("S3 fast path off (%s)", c->worker_s3_fastpath ? "TLS is configured"
-									: "worker.s3.fastpath");
+	if (*c->http_tls_cert) {
+		struct http_server_opts sopts = *rest_opts;
+		sopts.name = "worker S3";
+		sopts.port = (int)c->worker_s3_port;
+		sopts.fallback = s3_gw_handle;
+		/* CivetWeb holds a thread per open connection: S3 clients keep
+		 * many connections alive, so the gateway gets more threads. */
+		sopts.threads = rest_opts->threads * 2 > 128 ? rest_opts->threads * 2 : 128;
+		sopts.raw_path = true;
+		*s3 = http_server_start(&sopts, NULL, 0, gw, err, sizeof(err));
+		if (!*s3) {
+			log_error("%s", err);
+			return -1;
+		}
+		log_info("S3 over TLS: served by the gateway (no fast path)");
 		return 0;
 	}
 	/* Many keep-alive clients: allow as many descriptors as we may. */
@@ -166,28 +160,29 @@ static int start_s3(struct worker_node *w, const struct http_server_opts *rest_o
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (fcache_start_refresh(w->fcache))
+	if (c->worker_s3_fastpath && fcache_start_refresh(w->fcache))
 		log_warn("cannot start the metadata refresh threads: hot files will take the "
 			 "slow path once per worker.metadata_ttl");
-	struct s3front_config fc = {
+	struct s3srv_config fc = {
 		.bind = c->worker_bind,
 		.port = (int)c->worker_s3_port,
 		.threads = (int)c->worker_s3_threads,
 		.pin = c->worker_s3_cpu_affinity,
-		.upstream_port = http_server_port(*s3),
-		.fast = true, /* no S3 credentials exist yet; with them: false */
+		.fast = c->worker_s3_fastpath,
+		.pool_threads = (int)c->worker_s3_pool_threads,
+		.queue_max = (int)c->worker_s3_pool_threads * 8,
 		.header_timeout_ms = c->http_request_timeout,
 		.idle_timeout_ms = 60000,
 		.io_timeout_ms = c->http_request_timeout,
 		.w = w,
 		.gw = gw,
 	};
-	if (s3front_start(&fc, front, err, sizeof(err))) {
+	if (s3srv_start(&fc, front, err, sizeof(err))) {
 		log_error("%s", err);
 		return -1;
 	}
-	log_info("S3 front at %s, gateway behind it at %s", s3front_url(*front),
-		 http_server_url(*s3));
+	log_info("S3 server at %s (%d pool threads%s)", s3srv_url(*front), fc.pool_threads,
+		 fc.fast ? "" : "; fast path off: worker.s3.fastpath");
 	return 0;
 }
 
@@ -220,7 +215,7 @@ int main(int argc, char **argv)
 	int exit_code = EXIT_ERROR;
 	char err[1024];
 	struct http_server *rest = NULL, *s3 = NULL;
-	struct s3front *front = NULL;
+	struct s3srv *front = NULL;
 	struct s3_gw *gw = NULL;
 	if (pick_dirs(&w, &conf) || open_tiers(&w, &conf))
 		goto out;
@@ -263,7 +258,7 @@ int main(int argc, char **argv)
 	}
 	log_info("strata-worker %s ready: data/RPC at %s, S3 at %s, advertising %s, masters %s",
 		 STRATA_VERSION, http_server_url(rest),
-		 front ? s3front_url(front) : http_server_url(s3), w.host,
+		 front ? s3srv_url(front) : http_server_url(s3), w.host,
 		 conf.master_addresses.n ? conf.master_addresses.items[0] : "(none)");
 	notify_send("READY=1");
 
@@ -276,7 +271,7 @@ int main(int argc, char **argv)
 	worker_heartbeat_stop(&w);
 	exit_code = EXIT_OK;
 out:
-	s3front_stop(front);
+	s3srv_stop(front);
 	http_server_stop(s3);
 	http_server_stop(rest);
 	s3_gw_free(gw);

@@ -21,7 +21,7 @@ struct worker_peer {
 	char address[300]; /* host:port of its data port */
 };
 
-/* Counters of the S3 front (daemon/worker/s3front.c); all 0 without it. */
+/* Counters of the S3 front (api/s3_server.c); all 0 without it. */
 struct worker_front_counters {
 	_Atomic uint64_t hits;         /* GET/HEAD answered by the fast path */
 	_Atomic uint64_t bytes;        /* body bytes it sent (sendfile) */

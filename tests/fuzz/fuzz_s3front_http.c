@@ -1,10 +1,10 @@
 /*
- * libFuzzer target: the S3 front's HTTP framing (daemon/worker/s3front_http.c).
+ * libFuzzer target: the S3 front's HTTP framing (api/s3_server_http.c).
  * The input is taken as a request head, as a response head, and as a chunked
  * body fed in two pieces split at the first byte's value; checks that
  * results stay inside the input.
  */
-#include "daemon/worker/s3front_http.h"
+#include "api/s3_server_http.h"
 
 #include <stdint.h>
 #include <stdlib.h>

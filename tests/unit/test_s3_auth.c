@@ -322,7 +322,7 @@ static void t_presign_expires(struct wire *w)
 static void test_rejects_tampering(void **state)
 {
 	const int64_t now = T0 + 60;
-	const int mismatch = -S3_ERR_SIGNATURE_MISMATCH;
+	const int mismatch = S3_ERR_SIGNATURE_MISMATCH;
 	expect_tamper(C_GET_LIST, "method", t_method, now, NULL, mismatch);
 	expect_tamper(C_GET_LIST, "path", t_path, now, NULL, mismatch);
 	expect_tamper(C_GET_LIST, "path case", t_path_case, now, NULL, mismatch);
@@ -332,14 +332,14 @@ static void test_rejects_tampering(void **state)
 	expect_tamper(C_GET_LIST, "host", t_host, now, NULL, mismatch);
 	expect_tamper(C_GET_LIST, "signature bit", t_sig_flip, now, NULL, mismatch);
 	expect_tamper(C_GET_LIST, "wrong secret", NULL, now, "wrong-secret", mismatch);
-	expect_tamper(C_GET_LIST, "unknown key", t_key, now, NULL, -S3_ERR_INVALID_ACCESS_KEY);
+	expect_tamper(C_GET_LIST, "unknown key", t_key, now, NULL, S3_ERR_INVALID_ACCESS_KEY);
 	expect_tamper(C_GET_LIST, "malformed header", t_malformed, now, NULL,
-		      -S3_ERR_AUTH_HEADER_MALFORMED);
+		      S3_ERR_AUTH_HEADER_MALFORMED);
 	expect_tamper(C_GET_LIST, "empty Authorization", t_drop_auth, now, NULL,
-		      -S3_ERR_AUTH_HEADER_MALFORMED);
-	expect_tamper(C_GET_LIST, "sigv2", t_v2, now, NULL, -S3_ERR_ACCESS_DENIED);
-	expect_tamper(C_GET_LIST, "skew +16min", NULL, T0 + 16 * 60, NULL, -S3_ERR_TIME_SKEWED);
-	expect_tamper(C_GET_LIST, "skew -16min", NULL, T0 - 16 * 60, NULL, -S3_ERR_TIME_SKEWED);
+		      S3_ERR_AUTH_HEADER_MALFORMED);
+	expect_tamper(C_GET_LIST, "sigv2", t_v2, now, NULL, S3_ERR_ACCESS_DENIED);
+	expect_tamper(C_GET_LIST, "skew +16min", NULL, T0 + 16 * 60, NULL, S3_ERR_TIME_SKEWED);
+	expect_tamper(C_GET_LIST, "skew -16min", NULL, T0 - 16 * 60, NULL, S3_ERR_TIME_SKEWED);
 	expect_tamper(C_GET_LIST, "skew 14min is fine", NULL, T0 + 14 * 60, NULL, 0);
 	expect_tamper(C_PUT, "signed content-type", t_header, now, NULL, mismatch);
 	expect_tamper(C_PUT, "payload hash", t_payload, now, NULL, mismatch);
@@ -351,15 +351,15 @@ static void test_rejects_tampering(void **state)
 	expect_tamper(C_PRESIGN, "presign path", t_presign_path, now, NULL, mismatch);
 	expect_tamper(C_PRESIGN, "presign expires", t_presign_expires, now, NULL, mismatch);
 	expect_tamper(C_PRESIGN, "presign wrong secret", NULL, now, "x", mismatch);
-	expect_tamper(C_PRESIGN, "presign expired", NULL, T0 + 301, NULL, -S3_ERR_ACCESS_DENIED);
+	expect_tamper(C_PRESIGN, "presign expired", NULL, T0 + 301, NULL, S3_ERR_ACCESS_DENIED);
 	expect_tamper(C_PRESIGN, "presign from the future", NULL, T0 - 3600, NULL,
-		      -S3_ERR_ACCESS_DENIED);
+		      S3_ERR_ACCESS_DENIED);
 	expect_tamper(C_PRESIGN, "presign at its last second", NULL, T0 + 300, NULL, 0);
 
 	/* no credentials at all */
 	struct wire anon = { .method = strdup("GET"), .path = strdup("/bkt/k"), .query = strdup("") };
 	struct s3_auth_result res;
-	assert_int_equal(verify(&anon, T0, NULL, &res), -S3_ERR_ACCESS_DENIED);
+	assert_int_equal(verify(&anon, T0, NULL, &res), S3_ERR_ACCESS_DENIED);
 	wire_free(&anon);
 }
 
@@ -430,17 +430,17 @@ static void test_streaming_chunks(void **state)
 	assert_int_equal(s3_auth_chunked_init(&d, &res), 0);
 	assert_int_equal(s3_auth_chunked_feed(&d, copy, w->body_len, collect_sink, &out), 0);
 	assert_int_equal(s3_auth_chunked_feed(&d, "x", 1, collect_sink, &out),
-			 -S3_ERR_INCOMPLETE_BODY);
+			 S3_ERR_INCOMPLETE_BODY);
 	s3_auth_chunked_free(&d);
 	/* Another secret: the seed verifies nothing. */
 	struct s3_auth_result other;
-	assert_int_equal(verify(w, T0, "wrong", &other), -S3_ERR_SIGNATURE_MISMATCH);
+	assert_int_equal(verify(w, T0, "wrong", &other), S3_ERR_SIGNATURE_MISMATCH);
 	/* A different seed signature chains differently. */
 	struct s3_auth_result forged = res;
 	forged.seed_signature[0] = forged.seed_signature[0] == 'a' ? 'b' : 'a';
 	out.len = 0;
 	assert_int_equal(decode_body(&forged, w->body, w->body_len, 64, &out),
-			 -S3_ERR_SIGNATURE_MISMATCH);
+			 S3_ERR_SIGNATURE_MISMATCH);
 	free(copy);
 	s3_auth_result_wipe(&res);
 
@@ -501,7 +501,7 @@ static void test_parse_header(void **state)
 	};
 	for (int i = 0; bad[i]; i++)
 		if (s3_auth_parse_header(bad[i], &h, err, sizeof(err)) !=
-		    -S3_ERR_AUTH_HEADER_MALFORMED)
+		    S3_ERR_AUTH_HEADER_MALFORMED)
 			fail_msg("accepted malformed header %d: %s", i, bad[i]);
 }
 

@@ -216,22 +216,50 @@ static void test_backend_faults(void **state)
 
 static void test_errno_map(void **state)
 {
-	assert_int_equal(s3_gw_map_errno(-ENOENT, true), -S3_ERR_NO_SUCH_KEY);
-	assert_int_equal(s3_gw_map_errno(-ENOENT, false), -S3_ERR_NO_SUCH_BUCKET);
-	assert_int_equal(s3_gw_map_errno(-EEXIST, false), -S3_ERR_BUCKET_EXISTS);
-	assert_int_equal(s3_gw_map_errno(-ENOTEMPTY, false), -S3_ERR_BUCKET_NOT_EMPTY);
-	assert_int_equal(s3_gw_map_errno(-EAGAIN, true), -S3_ERR_SERVICE_UNAVAILABLE);
-	assert_int_equal(s3_gw_map_errno(-EACCES, true), -S3_ERR_ACCESS_DENIED);
-	assert_int_equal(s3_gw_map_errno(-EROFS, true), -S3_ERR_ACCESS_DENIED);
-	assert_int_equal(s3_gw_map_errno(-EBADMSG, true), -S3_ERR_INVALID_PART);
-	assert_int_equal(s3_gw_map_errno(-ENOSPC, true), -S3_ERR_STORAGE_FULL);
-	assert_int_equal(s3_gw_map_errno(-EIO, true), -S3_ERR_INTERNAL);
-	assert_int_equal(s3_gw_map_errno(-S3_ERR_NO_SUCH_UPLOAD, true), -S3_ERR_NO_SUCH_UPLOAD);
+	assert_int_equal(s3_gw_map_errno(-ENOENT, true), S3_ERR_NO_SUCH_KEY);
+	assert_int_equal(s3_gw_map_errno(-ENOENT, false), S3_ERR_NO_SUCH_BUCKET);
+	assert_int_equal(s3_gw_map_errno(-EEXIST, false), S3_ERR_BUCKET_EXISTS);
+	assert_int_equal(s3_gw_map_errno(-ENOTEMPTY, false), S3_ERR_BUCKET_NOT_EMPTY);
+	assert_int_equal(s3_gw_map_errno(-EAGAIN, true), S3_ERR_SERVICE_UNAVAILABLE);
+	assert_int_equal(s3_gw_map_errno(-EACCES, true), S3_ERR_ACCESS_DENIED);
+	assert_int_equal(s3_gw_map_errno(-EROFS, true), S3_ERR_ACCESS_DENIED);
+	assert_int_equal(s3_gw_map_errno(-EBADMSG, true), S3_ERR_INVALID_PART);
+	assert_int_equal(s3_gw_map_errno(-ENOSPC, true), S3_ERR_STORAGE_FULL);
+	assert_int_equal(s3_gw_map_errno(-EIO, true), S3_ERR_INTERNAL);
+	assert_int_equal(s3_gw_map_errno(S3_ERR_NO_SUCH_UPLOAD, true), S3_ERR_NO_SUCH_UPLOAD);
 	int status;
 	const char *code, *msg;
 	s3_error_lookup(s3_gw_map_errno(-EAGAIN, true), &status, &code, &msg);
 	assert_int_equal(status, 503);
 	assert_string_equal(code, "ServiceUnavailable");
+}
+
+/* The one GET/HEAD reply head, for the gateway and the fast path alike. */
+static void test_object_head(void **state)
+{
+	struct s3_object_info info = { .size = 10, .mtime = 0 };
+	struct s3_gw_object_head oh;
+	s3_gw_object_head(&info, false, 0, 0, &oh);
+	assert_int_equal(oh.status, 200);
+	assert_int_equal(oh.length, 10);
+	assert_string_equal(oh.content_type, "application/octet-stream");
+	assert_int_equal(oh.nh, 3);
+	assert_string_equal(oh.h[0].name, "ETag");
+	assert_true(oh.h[0].value[0] == '"' && strlen(oh.h[0].value) > 2); /* derived */
+	assert_string_equal(oh.h[1].name, "Last-Modified");
+	assert_string_equal(oh.h[1].value, "Thu, 01 Jan 1970 00:00:00 GMT");
+	assert_string_equal(oh.h[2].value, "bytes");
+	snprintf(info.etag, sizeof(info.etag), "abc");
+	snprintf(info.content_type, sizeof(info.content_type), "text/plain");
+	s3_gw_object_head(&info, true, 2, 5, &oh);
+	assert_int_equal(oh.status, 206);
+	assert_int_equal(oh.length, 4);
+	assert_string_equal(oh.content_type, "text/plain");
+	assert_string_equal(oh.h[0].value, "\"abc\"");
+	assert_int_equal(oh.nh, 4);
+	assert_string_equal(oh.h[3].name, "Content-Range");
+	assert_string_equal(oh.h[3].value, "bytes 2-5/10");
+	(void)state;
 }
 
 static void test_clients_without_credentials(void **state)
@@ -277,6 +305,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_errno_map),
+		cmocka_unit_test(test_object_head),
 		cmocka_unit_test(test_backend_faults),
 		cmocka_unit_test(test_clients_without_credentials),
 		cmocka_unit_test(test_clients_with_credentials),

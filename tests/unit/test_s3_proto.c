@@ -9,7 +9,9 @@
 
 #include <cmocka.h>
 
+#include "api/s3_gateway.h"
 #include "api/s3_proto.h"
+#include "lib/err.h"
 #include "lib/xml.h"
 
 #include <errno.h>
@@ -72,7 +74,7 @@ static void test_classify_operations(void **state)
 
 	struct s3_request r;
 	assert_int_equal(classify("PUT", "/b1/dst", NULL, "/src%20b/a%2Bb%20c.txt", &r),
-			 -S3_ERR_INVALID_BUCKET_NAME);
+			 S3_ERR_INVALID_BUCKET_NAME);
 	assert_int_equal(classify("PUT", "/b1/dst", NULL, "/srcb/a%2Bb%20c.txt", &r), 0);
 	assert_int_equal(r.op, S3_OP_COPY_OBJECT);
 	assert_string_equal(r.copy_bucket, "srcb");
@@ -82,8 +84,8 @@ static void test_classify_operations(void **state)
 	assert_string_equal(r.copy_key, "x");
 	s3_request_free(&r);
 	assert_int_equal(classify("PUT", "/b1/dst", NULL, "srcb/x?versionId=7", &r),
-			 -S3_ERR_NOT_IMPLEMENTED);
-	assert_int_equal(classify("PUT", "/b1/dst", NULL, "srcb/..", &r), -S3_ERR_INVALID_ARGUMENT);
+			 S3_ERR_NOT_IMPLEMENTED);
+	assert_int_equal(classify("PUT", "/b1/dst", NULL, "srcb/..", &r), S3_ERR_INVALID_ARGUMENT);
 
 	/* list parameters */
 	assert_int_equal(classify("GET", "/b1",
@@ -104,28 +106,28 @@ static void test_classify_operations(void **state)
 	assert_int_equal(r.max_keys, 1000);
 	assert_string_equal(r.marker, "m");
 	s3_request_free(&r);
-	assert_int_equal(classify("GET", "/b1", "max-keys=-1", NULL, &r), -S3_ERR_INVALID_ARGUMENT);
-	assert_int_equal(classify("GET", "/b1", "max-keys=abc", NULL, &r), -S3_ERR_INVALID_ARGUMENT);
+	assert_int_equal(classify("GET", "/b1", "max-keys=-1", NULL, &r), S3_ERR_INVALID_ARGUMENT);
+	assert_int_equal(classify("GET", "/b1", "max-keys=abc", NULL, &r), S3_ERR_INVALID_ARGUMENT);
 	assert_int_equal(classify("GET", "/b1", "encoding-type=xml", NULL, &r),
-			 -S3_ERR_INVALID_ARGUMENT);
+			 S3_ERR_INVALID_ARGUMENT);
 
 	/* what we do not serve */
-	assert_int_equal(classify("GET", "/b1", "acl", NULL, &r), -S3_ERR_NOT_IMPLEMENTED);
-	assert_int_equal(classify("GET", "/b1", "versioning", NULL, &r), -S3_ERR_NOT_IMPLEMENTED);
-	assert_int_equal(classify("GET", "/b1", "uploads", NULL, &r), -S3_ERR_NOT_IMPLEMENTED);
-	assert_int_equal(classify("PUT", "/b1/k", "tagging", NULL, &r), -S3_ERR_NOT_IMPLEMENTED);
-	assert_int_equal(classify("POST", "/b1", NULL, NULL, &r), -S3_ERR_NOT_IMPLEMENTED);
-	assert_int_equal(classify("PATCH", "/b1/k", NULL, NULL, &r), -S3_ERR_NOT_IMPLEMENTED);
-	assert_int_equal(classify("PUT", "/", NULL, NULL, &r), -S3_ERR_METHOD_NOT_ALLOWED);
+	assert_int_equal(classify("GET", "/b1", "acl", NULL, &r), S3_ERR_NOT_IMPLEMENTED);
+	assert_int_equal(classify("GET", "/b1", "versioning", NULL, &r), S3_ERR_NOT_IMPLEMENTED);
+	assert_int_equal(classify("GET", "/b1", "uploads", NULL, &r), S3_ERR_NOT_IMPLEMENTED);
+	assert_int_equal(classify("PUT", "/b1/k", "tagging", NULL, &r), S3_ERR_NOT_IMPLEMENTED);
+	assert_int_equal(classify("POST", "/b1", NULL, NULL, &r), S3_ERR_NOT_IMPLEMENTED);
+	assert_int_equal(classify("PATCH", "/b1/k", NULL, NULL, &r), S3_ERR_NOT_IMPLEMENTED);
+	assert_int_equal(classify("PUT", "/", NULL, NULL, &r), S3_ERR_METHOD_NOT_ALLOWED);
 	assert_int_equal(classify("PUT", "/b1/k", "partNumber=0&uploadId=a", NULL, &r),
-			 -S3_ERR_INVALID_ARGUMENT);
+			 S3_ERR_INVALID_ARGUMENT);
 	assert_int_equal(classify("PUT", "/b1/k", "partNumber=10001&uploadId=a", NULL, &r),
-			 -S3_ERR_INVALID_ARGUMENT);
+			 S3_ERR_INVALID_ARGUMENT);
 	assert_int_equal(classify("PUT", "/b1/k", "partNumber=2", NULL, &r),
-			 -S3_ERR_INVALID_ARGUMENT);
+			 S3_ERR_INVALID_ARGUMENT);
 	assert_int_equal(classify("PUT", "/b1/k", "partNumber=1&uploadId=a", "/s/k", &r),
-			 -S3_ERR_NOT_IMPLEMENTED);
-	assert_int_equal(classify("GET", "b1/k", NULL, NULL, &r), -S3_ERR_INVALID_REQUEST);
+			 S3_ERR_NOT_IMPLEMENTED);
+	assert_int_equal(classify("GET", "b1/k", NULL, NULL, &r), S3_ERR_INVALID_REQUEST);
 }
 
 static void test_classify_odd_keys(void **state)
@@ -155,7 +157,7 @@ static void test_classify_odd_keys(void **state)
 			      "/b/a/b//", "/b/%ED%A0%80", NULL };
 	for (int i = 0; bad[i]; i++) {
 		int rc = classify("GET", bad[i], NULL, NULL, &r);
-		if (rc != -S3_ERR_INVALID_ARGUMENT)
+		if (rc != S3_ERR_INVALID_ARGUMENT)
 			fail_msg("%s: rc %d, want InvalidArgument", bad[i], rc);
 	}
 	/* lengths: 1024 bytes is fine, 1025 is KeyTooLongError */
@@ -167,7 +169,7 @@ static void test_classify_odd_keys(void **state)
 	assert_int_equal(strlen(r.key), 1024);
 	s3_request_free(&r);
 	strcat(path, "k");
-	assert_int_equal(classify("GET", path, NULL, NULL, &r), -S3_ERR_KEY_TOO_LONG);
+	assert_int_equal(classify("GET", path, NULL, NULL, &r), S3_ERR_KEY_TOO_LONG);
 	/* encoded, 3 bytes per key byte on the wire, 1024 decoded */
 	strcpy(path, "/b/");
 	for (int i = 0; i < 1024; i++)
@@ -176,14 +178,14 @@ static void test_classify_odd_keys(void **state)
 	s3_request_free(&r);
 
 	/* bucket names */
-	assert_int_equal(classify("GET", "/a%2Fb/k", NULL, NULL, &r), -S3_ERR_INVALID_BUCKET_NAME);
-	assert_int_equal(classify("GET", "/..", NULL, NULL, &r), -S3_ERR_INVALID_BUCKET_NAME);
-	assert_int_equal(classify("GET", "//k", NULL, NULL, &r), -S3_ERR_INVALID_BUCKET_NAME);
-	assert_int_equal(classify("GET", "/b%20c", NULL, NULL, &r), -S3_ERR_INVALID_BUCKET_NAME);
+	assert_int_equal(classify("GET", "/a%2Fb/k", NULL, NULL, &r), S3_ERR_INVALID_BUCKET_NAME);
+	assert_int_equal(classify("GET", "/..", NULL, NULL, &r), S3_ERR_INVALID_BUCKET_NAME);
+	assert_int_equal(classify("GET", "//k", NULL, NULL, &r), S3_ERR_INVALID_BUCKET_NAME);
+	assert_int_equal(classify("GET", "/b%20c", NULL, NULL, &r), S3_ERR_INVALID_BUCKET_NAME);
 	memset(path, 'b', sizeof(path));
 	path[0] = '/';
 	path[65] = '\0';
-	assert_int_equal(classify("GET", path, NULL, NULL, &r), -S3_ERR_INVALID_BUCKET_NAME);
+	assert_int_equal(classify("GET", path, NULL, NULL, &r), S3_ERR_INVALID_BUCKET_NAME);
 	path[64] = '\0';
 	assert_int_equal(classify("GET", path, NULL, NULL, &r), 0);
 	s3_request_free(&r);
@@ -254,11 +256,11 @@ static void test_range(void **state)
 	expect_range("bytes=99-99", 100, 0, true, 99, 99);
 	expect_range("BYTES=1-2", 100, 0, true, 1, 2);
 	expect_range("bytes=0-0", 1, 0, true, 0, 0);
-	expect_range("bytes=100-", 100, -S3_ERR_INVALID_RANGE, false, 0, 0);
-	expect_range("bytes=100-200", 100, -S3_ERR_INVALID_RANGE, false, 0, 0);
-	expect_range("bytes=-0", 100, -S3_ERR_INVALID_RANGE, false, 0, 0);
-	expect_range("bytes=0-", 0, -S3_ERR_INVALID_RANGE, false, 0, 0);
-	expect_range("bytes=-5", 0, -S3_ERR_INVALID_RANGE, false, 0, 0);
+	expect_range("bytes=100-", 100, S3_ERR_INVALID_RANGE, false, 0, 0);
+	expect_range("bytes=100-200", 100, S3_ERR_INVALID_RANGE, false, 0, 0);
+	expect_range("bytes=-0", 100, S3_ERR_INVALID_RANGE, false, 0, 0);
+	expect_range("bytes=0-", 0, S3_ERR_INVALID_RANGE, false, 0, 0);
+	expect_range("bytes=-5", 0, S3_ERR_INVALID_RANGE, false, 0, 0);
 	/* ignored: whole object */
 	expect_range("bytes=0-1,5-6", 100, 0, false, 0, 0);
 	expect_range("bytes=5-1", 100, 0, false, 0, 0);
@@ -331,16 +333,24 @@ static void test_times_etags_tokens(void **state)
 
 	int status;
 	const char *code, *msg;
-	assert_true(s3_error_lookup(-S3_ERR_NO_SUCH_KEY, &status, &code, &msg));
+	assert_true(s3_error_lookup(S3_ERR_NO_SUCH_KEY, &status, &code, &msg));
 	assert_int_equal(status, 404);
 	assert_string_equal(code, "NoSuchKey");
-	assert_true(s3_error_lookup(-S3_ERR_INVALID_RANGE, &status, &code, &msg));
+	assert_true(s3_error_lookup(S3_ERR_INVALID_RANGE, &status, &code, &msg));
 	assert_int_equal(status, 416);
-	assert_true(s3_error_lookup(-S3_ERR_BUCKET_EXISTS, &status, &code, &msg));
+	assert_true(s3_error_lookup(S3_ERR_BUCKET_EXISTS, &status, &code, &msg));
 	assert_int_equal(status, 409);
 	assert_string_equal(code, "BucketAlreadyOwnedByYou");
 	assert_false(s3_error_lookup(-ENOENT, &status, &code, &msg));
 	assert_int_equal(status, 500);
+	/* Negative like errno and ST_ codes, below both: the positive value
+	 * of a code is nothing, and a backend's errno never maps to one. */
+	assert_false(s3_error_lookup(-S3_ERR_NO_SUCH_KEY, &status, &code, &msg));
+#define S3_ERR_SIGN(name, val, st, cd, m) assert_true(name <= -S3_ERR_BASE);
+	S3_ERRORS(S3_ERR_SIGN)
+#undef S3_ERR_SIGN
+	assert_true(ST_EPEER > -S3_ERR_BASE);
+	assert_int_equal(s3_gw_map_errno(S3_ERR_INVALID_RANGE, true), S3_ERR_INVALID_RANGE);
 }
 
 static struct xml_node *parse_back(const char *xml, size_t len)
@@ -519,29 +529,29 @@ static void test_body_complete(void **state)
 		const char *body;
 		int rc;
 	} bad[] = {
-		{ "", -S3_ERR_MALFORMED_XML },
-		{ "<CompleteMultipartUpload/>", -S3_ERR_MALFORMED_XML },
+		{ "", S3_ERR_MALFORMED_XML },
+		{ "<CompleteMultipartUpload/>", S3_ERR_MALFORMED_XML },
 		{ "<Other><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part></Other>",
-		  -S3_ERR_MALFORMED_XML },
+		  S3_ERR_MALFORMED_XML },
 		{ "<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>a</ETag></Part>"
 		  "<Part><PartNumber>1</PartNumber><ETag>b</ETag></Part></CompleteMultipartUpload>",
-		  -S3_ERR_INVALID_PART_ORDER },
+		  S3_ERR_INVALID_PART_ORDER },
 		{ "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part>"
 		  "<Part><PartNumber>1</PartNumber><ETag>b</ETag></Part></CompleteMultipartUpload>",
-		  -S3_ERR_INVALID_PART_ORDER },
+		  S3_ERR_INVALID_PART_ORDER },
 		{ "<CompleteMultipartUpload><Part><PartNumber>0</PartNumber><ETag>a</ETag></Part>"
 		  "</CompleteMultipartUpload>",
-		  -S3_ERR_MALFORMED_XML },
+		  S3_ERR_MALFORMED_XML },
 		{ "<CompleteMultipartUpload><Part><PartNumber>1x</PartNumber><ETag>a</ETag></Part>"
 		  "</CompleteMultipartUpload>",
-		  -S3_ERR_MALFORMED_XML },
+		  S3_ERR_MALFORMED_XML },
 		{ "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part>"
 		  "</CompleteMultipartUpload>",
-		  -S3_ERR_MALFORMED_XML },
+		  S3_ERR_MALFORMED_XML },
 		{ "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part>",
-		  -S3_ERR_MALFORMED_XML },
+		  S3_ERR_MALFORMED_XML },
 		{ "<!DOCTYPE x [<!ENTITY a \"b\">]><CompleteMultipartUpload/>",
-		  -S3_ERR_MALFORMED_XML },
+		  S3_ERR_MALFORMED_XML },
 		{ NULL, 0 },
 	};
 	for (int i = 0; bad[i].body; i++) {
@@ -560,13 +570,13 @@ static void test_body_complete(void **state)
 	strcat(big, "</CompleteMultipartUpload>");
 	assert_int_equal(s3_parse_complete_multipart(big, strlen(big), &parts, &n, err,
 						     sizeof(err)),
-			 -S3_ERR_MALFORMED_XML);
+			 S3_ERR_MALFORMED_XML);
 	strcpy(big, "");
 	for (int i = 0; i < 1000; i++)
 		strcat(big, "<a>");
 	assert_int_equal(s3_parse_complete_multipart(big, strlen(big), &parts, &n, err,
 						     sizeof(err)),
-			 -S3_ERR_MALFORMED_XML);
+			 S3_ERR_MALFORMED_XML);
 	free(big);
 }
 
@@ -595,14 +605,14 @@ static void test_body_delete_and_bucket(void **state)
 	for (int i = 0; bad[i]; i++)
 		assert_int_equal(s3_parse_delete(bad[i], strlen(bad[i]), &keys, &n, &quiet, err,
 						 sizeof(err)),
-				 -S3_ERR_MALFORMED_XML);
+				 S3_ERR_MALFORMED_XML);
 	char *big = malloc(1001 * 40 + 40);
 	strcpy(big, "<Delete>");
 	for (int i = 0; i < 1001; i++)
 		strcat(big, "<Object><Key>k</Key></Object>");
 	strcat(big, "</Delete>");
 	assert_int_equal(s3_parse_delete(big, strlen(big), &keys, &n, &quiet, err, sizeof(err)),
-			 -S3_ERR_TOO_MANY_KEYS);
+			 S3_ERR_TOO_MANY_KEYS);
 	free(big);
 
 	char region[32];
@@ -618,10 +628,10 @@ static void test_body_delete_and_bucket(void **state)
 			 0);
 	assert_string_equal(region, "eu-west-1");
 	assert_int_equal(s3_parse_create_bucket("<x>", 3, region, sizeof(region), err, sizeof(err)),
-			 -S3_ERR_MALFORMED_XML);
+			 S3_ERR_MALFORMED_XML);
 	assert_int_equal(s3_parse_create_bucket("<Other/>", 8, region, sizeof(region), err,
 						sizeof(err)),
-			 -S3_ERR_MALFORMED_XML);
+			 S3_ERR_MALFORMED_XML);
 }
 
 int main(void)

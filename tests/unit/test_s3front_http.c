@@ -1,5 +1,5 @@
-/* daemon/worker/s3front_http.c: request and response heads, chunked bodies. */
-#include "daemon/worker/s3front_http.h"
+/* api/s3_server_http.c: request and response heads, chunked bodies. */
+#include "api/s3_server_http.h"
 
 #include <errno.h>
 #include <setjmp.h>

@@ -1,4 +1,5 @@
-# The worker's S3 front (daemon/worker/s3front*.c): its HTTP framing, and the
-# front as a proxy before a scripted fake gateway.
-strata_unit_test(test_s3front_http SOURCES test_s3front_http.c LIBS strata_worker_front)
-strata_unit_test(test_s3front SOURCES test_s3front.c LIBS strata_worker_front TIMEOUT 60)
+# The worker's S3 front (api/s3_server*.c): its HTTP framing, and the
+# server with the fast path off running the real gateway over a directory.
+strata_unit_test(test_s3front_http SOURCES test_s3front_http.c LIBS strata_api_s3)
+strata_unit_test(test_s3front SOURCES test_s3front.c s3_dir_backend.c LIBS strata_api_worker
+                 TIMEOUT 60)

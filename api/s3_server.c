@@ -1,17 +1,19 @@
 /*
- * The S3 front (s3front.h): epoll loops, connections, the fast path and the
- * per-request proxy to the gateway. Each connection belongs to one loop
- * thread for its whole life; nothing here is shared between loops except
- * the listener and the (thread-safe) worker services.
+ * The worker's S3 server (s3_server.h): epoll loops, connections, the fast
+ * path and the hand-off to the pool. Each connection belongs to one loop
+ * thread for its whole life (lent to a pool thread for one request at a
+ * time); nothing here is shared between loops except the listener, the
+ * pool's queue and the (thread-safe) worker services.
  */
-#include "daemon/worker/s3front.h"
+#include "api/s3_server.h"
 
+#include "api/http_fd.h"
 #include "api/s3_backend_worker.h"
 #include "api/s3_gateway.h"
 #include "api/s3_proto.h"
 #include "daemon/worker/blocksvc.h"
 #include "daemon/worker/filecache.h"
-#include "daemon/worker/s3front_http.h"
+#include "api/s3_server_http.h"
 #include "daemon/worker/worker.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -42,7 +44,6 @@
 
 #define FRONT_MAX_HEAD (16u << 10) /* a longer request head is refused */
 #define FRONT_IN_CAP (32u << 10)   /* client bytes buffered (head, pipelined, body) */
-#define FRONT_OUT_CAP (64u << 10)  /* gateway reply bytes buffered */
 #define FRONT_MAX_BLOCKS 32        /* a longer range goes to the gateway */
 #define FRONT_TICK_MS 250
 #define FRONT_MAX_EVENTS 256
@@ -54,18 +55,10 @@
  * RLIMIT_NOFILE for all loops together; closed after FDC_IDLE_MS unused or
  * when the tier says the block's file changed. */
 #define FDC_MAX_SETS 1024
-/* Idle gateway connections kept per loop for the next slow request, and for
- * how long (well under CivetWeb's 60 s keep-alive, so it never closes one
- * we are about to use). Reusing them keeps the gateway's work on few of its
- * threads: a fresh connection per request spread requests over all of them,
- * and each thread keeps its own connections to the master, which has fewer
- * threads than that (connections then waited ~30 s for a free one). */
-#define FRONT_POOL 16
-#define FRONT_POOL_IDLE_MS 10000
 #define FDC_WAYS 4
 #define FDC_IDLE_MS 1000
 
-enum ev_kind { EV_LISTEN, EV_WAKE, EV_CLIENT, EV_BACKEND };
+enum ev_kind { EV_LISTEN, EV_WAKE, EV_CLIENT };
 
 struct ev {
 	enum ev_kind kind;
@@ -77,7 +70,7 @@ enum { T_NONE, T_IDLE, T_HEAD, T_IO }; /* what a connection's deadline is for */
 enum cstate {
 	CS_HEAD,  /* waiting for (the rest of) a request head */
 	CS_REPLY, /* sending a reply of our own: head, then block files */
-	CS_PROXY, /* exchanging one request with the gateway */
+	CS_POOL,  /* a pool thread runs the gateway on it (out of the epoll set) */
 };
 
 /* A block file kept open by a loop; used by refs segments in flight. */
@@ -95,30 +88,8 @@ struct seg {
 	struct fdc_entry *ent; /* NULL: the segment owns fd */
 };
 
-/* One request handed to the gateway. */
-struct proxy {
-	int bfd;
-	bool connecting, brd, bwr;
-	/* client -> gateway: the first `fwd` bytes of c->in are this request's */
-	size_t fwd;
-	uint64_t head_left, body_left;
-	bool chunked_req;
-	struct s3fh_chunked rq;
-	bool req_classified; /* every byte of the request is in c->in or sent */
-	/* gateway -> client */
-	char *buf;
-	size_t len, off, ready; /* buf[off, ready) may go to the client */
-	bool head_method;
-	bool in_head;           /* parsing a response head */
-	enum { RB_LEN, RB_CHUNKED, RB_EOF } mode;
-	uint64_t resp_left;
-	struct s3fh_chunked rs;
-	bool resp_done, resp_close, sent_any, backend_eof;
-	bool extra; /* bytes after the reply: the connection cannot be reused */
-};
-
 struct conn {
-	struct ev ev, bev;
+	struct ev ev;
 	int fd;
 	struct loop *lp;
 	struct conn *prev, *next;       /* the loop's connections */
@@ -126,6 +97,7 @@ struct conn {
 	bool on_ready;
 	enum cstate state;
 	bool rd, wr;                    /* readiness (edge-triggered) */
+	bool hup;                       /* the peer shut down or reset (no new edge will say so) */
 	bool close_after;
 	int timer;                      /* T_* */
 	int64_t deadline_ms;            /* of timer */
@@ -140,33 +112,39 @@ struct conn {
 	bool count_read;
 	uint64_t body_bytes;
 	int64_t start_us;
-	/* CS_PROXY */
-	struct proxy *px;
+	/* CS_POOL: set by the pool thread, read by the loop once it is back */
+	bool pool_keep;
+	struct conn *ret_next;   /* the loop's returned list */
 };
 
 struct loop {
-	struct s3front *f;
+	struct s3srv *f;
 	int ep, wake_fd;
 	pthread_t thread;
 	struct conn *conns;
 	struct conn *ready, *ready_tail; /* FIFO: fair turns */
 	bool listening;
 	struct ev listen_ev, wake_ev;
-	int pool[FRONT_POOL];  /* idle gateway connections, oldest first */
-	int64_t pool_ms[FRONT_POOL];
-	int npool;
 	struct fdc_entry *fdc; /* nfdc_sets * FDC_WAYS, NULL: no cache */
 	unsigned nfdc_sets;
 	/* Connections accepted by another loop for this one (round robin). */
 	pthread_mutex_t qlock;
 	int *handed;
 	size_t nhanded, cap_handed;
+	struct conn *returned; /* back from the pool (qlock) */
 };
 
-struct s3front {
-	struct s3front_config cfg;
+/* A request for the pool: its connection (CS_POOL) and its parsed head,
+ * whose slices point into c->in. */
+struct job {
+	struct conn *c;
+	struct job *next;
+	struct s3fh_request r;
+};
+
+struct s3srv {
+	struct s3srv_config cfg;
 	int lfd;
-	struct sockaddr_in up_addr;
 	struct loop loops[FRONT_MAX_LOOPS];
 	int nloops;   /* set up (epoll, wake fd) */
 	int nstarted; /* of which running a thread */
@@ -174,6 +152,15 @@ struct s3front {
 	atomic_uint next_loop;
 	char url[160];
 	_Atomic bool warned_emfile;
+	/* the pool */
+	pthread_mutex_t jlock;
+	pthread_cond_t jcond;
+	struct job *jhead, *jtail;
+	int njobs;          /* queued, not yet taken */
+	bool jstop;
+	pthread_t *pool;
+	int npool;          /* started */
+	int *running_fd;    /* per pool thread: the client it serves, or -1 */
 };
 
 static int64_t now_ms(void)
@@ -301,79 +288,10 @@ static void reply_reset(struct conn *c)
 	c->body_bytes = 0;
 }
 
-/* ---- idle gateway connections ---- */
-
-/* Keeps fd (out of the epoll set already) for a later request. */
-static void pool_put(struct loop *lp, int fd)
-{
-	if (lp->npool == FRONT_POOL) {
-		close(lp->pool[0]);
-		memmove(lp->pool, lp->pool + 1, (FRONT_POOL - 1) * sizeof(int));
-		memmove(lp->pool_ms, lp->pool_ms + 1, (FRONT_POOL - 1) * sizeof(int64_t));
-		lp->npool--;
-	}
-	lp->pool[lp->npool] = fd;
-	lp->pool_ms[lp->npool++] = now_ms();
-}
-
-/* The most recently used idle connection that is still open, or -1. */
-static int pool_take(struct loop *lp)
-{
-	while (lp->npool) {
-		int fd = lp->pool[--lp->npool];
-		char b;
-		ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return fd; /* open, nothing pending: usable */
-		close(fd); /* closed by the gateway, or stray bytes */
-	}
-	return -1;
-}
-
-/* Closes pooled connections idle for FRONT_POOL_IDLE_MS (all with force). */
-static void pool_sweep(struct loop *lp, bool force)
-{
-	int64_t now = now_ms();
-	int k = 0;
-	for (int i = 0; i < lp->npool; i++) {
-		if (force || now - lp->pool_ms[i] >= FRONT_POOL_IDLE_MS) {
-			close(lp->pool[i]);
-		} else {
-			lp->pool[k] = lp->pool[i];
-			lp->pool_ms[k++] = lp->pool_ms[i];
-		}
-	}
-	lp->npool = k;
-}
-
-/* Ends c's gateway exchange; reuse: the connection is clean (a complete
- * reply, the whole request sent, no close asked), so it goes to the pool. */
-static void proxy_end(struct conn *c, bool reuse)
-{
-	struct proxy *px = c->px;
-	if (!px)
-		return;
-	if (px->bfd >= 0) {
-		if (reuse && epoll_ctl(c->lp->ep, EPOLL_CTL_DEL, px->bfd, NULL) == 0)
-			pool_put(c->lp, px->bfd);
-		else
-			close(px->bfd); /* also leaves the epoll set */
-	}
-	free(px->buf);
-	free(px);
-	c->px = NULL;
-}
-
-static void proxy_free(struct conn *c)
-{
-	proxy_end(c, false);
-}
-
 static void conn_close(struct conn *c)
 {
 	struct loop *lp = c->lp;
 	reply_reset(c);
-	proxy_free(c);
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -418,8 +336,9 @@ static int fill_in(struct conn *c)
 		c->in_len += (size_t)n;
 		/* A short read took all there was: what comes next raises an
 		 * edge (EPOLLET), so no recv that would only say EAGAIN (one
-		 * syscall less per request). */
-		if ((size_t)n < want)
+		 * syscall less per request), unless the peer hung up: that
+		 * edge came with these bytes. */
+		if ((size_t)n < want && !c->hup)
 			c->rd = false;
 		return 1;
 	}
@@ -434,7 +353,7 @@ static int fill_in(struct conn *c)
 
 static void set_timer(struct conn *c, int timer)
 {
-	const struct s3front_config *cfg = &c->lp->f->cfg;
+	const struct s3srv_config *cfg = &c->lp->f->cfg;
 	c->timer = timer;
 	c->deadline_ms = now_ms() + (timer == T_IDLE	  ? cfg->idle_timeout_ms
 				     : timer == T_HEAD ? cfg->header_timeout_ms
@@ -453,7 +372,7 @@ static void set_io_deadline(struct conn *c)
 static void reply_error(struct conn *c, int status, const char *code, const char *msg,
 			const char *resource)
 {
-	struct s3front *f = c->lp->f;
+	struct s3srv *f = c->lp->f;
 	char rid[S3_GW_REQUEST_ID_LEN];
 	s3_gw_request_id(f->cfg.gw, rid);
 	char *xml = NULL;
@@ -601,7 +520,7 @@ static void hb_u64(struct hbuf *b, uint64_t v)
  * (*head) of a path without a query (every query changes what S3 does),
  * without a body, conditions, Expect or several Ranges, and no signature
  * to check (cfg.fast). */
-static bool fast_kind(const struct s3front *f, const struct s3fh_request *r, bool *head)
+static bool fast_kind(const struct s3srv *f, const struct s3fh_request *r, bool *head)
 {
 	if (r->method.len == 3 && memcmp(r->method.p, "GET", 3) == 0)
 		*head = false;
@@ -667,18 +586,18 @@ struct fast_reply {
 	uint64_t first, last, len;
 };
 
-/* The reply head into c->out (the gateway's headers, plain copies:
- * snprintf was a visible share of a hit). -ENOMEM. */
+/* The reply head into c->out: the gateway's object head
+ * (s3_gw_object_head, the one builder for hits and misses), then the
+ * headers the gateway adds to every reply. -ENOMEM. */
 static int build_head(struct conn *c, const struct fast_reply *fr)
 {
 	struct s3_object_info info = { .size = fr->m->length, .mtime = fr->m->mtime_ms / 1000 };
 	snprintf(info.etag, sizeof(info.etag), "%s", fr->m->etag);
-	s3_gw_fill_etag(&info);
-	char etag[S3_ETAG_MAX + 4], lm[32], rid[S3_GW_REQUEST_ID_LEN];
-	s3_etag_quote(info.etag, etag, sizeof(etag));
-	s3_time_http(info.mtime, lm);
+	struct s3_gw_object_head oh;
+	s3_gw_object_head(&info, fr->partial, fr->first, fr->last, &oh);
+	char rid[S3_GW_REQUEST_ID_LEN];
 	s3_gw_request_id(c->lp->f->cfg.gw, rid);
-	/* Date, as CivetWeb sends it on the slow path: formatted once a second. */
+	/* Date: formatted once a second. */
 	static __thread int64_t date_sec = -1;
 	static __thread char date[32];
 	int64_t sec = (int64_t)time(NULL);
@@ -689,25 +608,20 @@ static int build_head(struct conn *c, const struct fast_reply *fr)
 	if (!(c->out = malloc(1024)))
 		return -ENOMEM;
 	struct hbuf hb = { c->out, c->out + 1024 };
-	hb_put(&hb, fr->partial ? "HTTP/1.1 206 Partial Content\r\n" : "HTTP/1.1 200 OK\r\n");
-	hb_put(&hb, "Content-Type: application/octet-stream\r\nContent-Length: ");
-	hb_u64(&hb, fr->len);
+	hb_put(&hb, oh.status == 206 ? "HTTP/1.1 206 Partial Content\r\n" : "HTTP/1.1 200 OK\r\n");
+	hb_put(&hb, "Content-Type: ");
+	hb_put(&hb, oh.content_type);
+	hb_put(&hb, "\r\nContent-Length: ");
+	hb_u64(&hb, oh.length);
 	hb_put(&hb, "\r\nx-amz-request-id: ");
 	hb_put(&hb, rid);
 	hb_put(&hb, "\r\nx-amz-id-2: ");
 	hb_put(&hb, rid);
-	hb_put(&hb, "\r\nServer: strata\r\nETag: ");
-	hb_put(&hb, etag);
-	hb_put(&hb, "\r\nLast-Modified: ");
-	hb_put(&hb, lm);
-	hb_put(&hb, "\r\nAccept-Ranges: bytes\r\n");
-	if (fr->partial) {
-		hb_put(&hb, "Content-Range: bytes ");
-		hb_u64(&hb, fr->first);
-		hb_put(&hb, "-");
-		hb_u64(&hb, fr->last);
-		hb_put(&hb, "/");
-		hb_u64(&hb, fr->m->length);
+	hb_put(&hb, "\r\nServer: strata\r\n");
+	for (size_t i = 0; i < oh.nh; i++) {
+		hb_put(&hb, oh.h[i].name);
+		hb_put(&hb, ": ");
+		hb_put(&hb, oh.h[i].value);
 		hb_put(&hb, "\r\n");
 	}
 	hb_put(&hb, "Date: ");
@@ -730,7 +644,7 @@ static int build_head(struct conn *c, const struct fast_reply *fr)
  */
 static int try_fast(struct conn *c, const struct s3fh_request *r)
 {
-	struct s3front *f = c->lp->f;
+	struct s3srv *f = c->lp->f;
 	struct worker_node *w = f->cfg.w;
 	bool head;
 	char raw[4096], range[128];
@@ -794,284 +708,159 @@ static void reply_done(struct conn *c)
 	c->state = CS_HEAD;
 }
 
-/* ---- the proxy to the gateway ---- */
+/* ---- the pool: every request the loop does not answer itself ---- */
 
-static int proxy_start(struct conn *c, const struct s3fh_request *r)
+/* Called by a pool thread: gives c back to its loop (pool_keep says
+ * whether it goes on or closes). */
+static void give_back(struct conn *c)
 {
-	struct s3front *f = c->lp->f;
-	struct proxy *px = calloc(1, sizeof(*px));
-	if (!px || !(px->buf = malloc(FRONT_OUT_CAP))) {
-		free(px);
-		return -ENOMEM;
+	struct loop *lp = c->lp;
+	pthread_mutex_lock(&lp->qlock);
+	bool wake = !lp->returned && !lp->nhanded;
+	c->ret_next = lp->returned;
+	lp->returned = c;
+	pthread_mutex_unlock(&lp->qlock);
+	uint64_t one = 1;
+	if (wake && write(lp->wake_fd, &one, sizeof(one)) < 0)
+		log_debug("S3 front: wake: %s", strerror(errno));
+}
+
+/* NUL-terminates the head's pieces in place (c->in is the pool thread's
+ * now, and nothing reads the head as text again) and runs the gateway. */
+static void run_job(struct s3srv *f, struct job *j)
+{
+	struct conn *c = j->c;
+	struct s3fh_request *r = &j->r;
+	struct http_fd_field fields[S3FH_MAX_HEADERS];
+	char *in = c->in;
+	for (unsigned i = 0; i < r->nheaders; i++) {
+		char *name = in + (r->fields[i].name.p - in);
+		char *value = in + (r->fields[i].value.p - in);
+		name[r->fields[i].name.len] = '\0';  /* was ':' */
+		value[r->fields[i].value.len] = '\0'; /* was white space or a line end */
+		fields[i] = (struct http_fd_field){ name, value };
 	}
-	int rc = 0;
-	px->bfd = pool_take(c->lp);
-	c->px = px;
-	if (px->bfd < 0) {
-		px->bfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (px->bfd < 0) {
-			rc = -errno;
-			proxy_free(c);
-			return rc;
-		}
-		int one = 1;
-		setsockopt(px->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		rc = connect(px->bfd, (struct sockaddr *)&f->up_addr, sizeof(f->up_addr));
-		if (rc && errno != EINPROGRESS) {
-			rc = -errno;
-			proxy_free(c);
-			return rc;
-		}
+	char *method = in + (r->method.p - in);
+	char *target = in + (r->target.p - in);
+	method[r->method.len] = '\0';
+	target[r->target.len] = '\0';
+	char *q = strchr(target, '?');
+	if (q)
+		*q++ = '\0';
+	struct http_fd_conn fc = {
+		.fd = c->fd,
+		.method = method,
+		.path = target,
+		.query = q,
+		.fields = fields,
+		.nfields = r->nheaders,
+		.client_keep = s3fh_keep_alive(r),
+		.has_length = r->has_length,
+		.content_length = r->content_length,
+		.chunked = r->chunked,
+		.expect = r->expect,
+		.buffered = in + r->head_len,
+		.nbuffered = c->in_len - r->head_len,
+		.io_timeout_ms = f->cfg.io_timeout_ms,
+	};
+	http_fd_serve(&fc, s3_gw_handle, f->cfg.gw);
+	c->pool_keep = fc.keep && fc.nrest <= FRONT_IN_CAP;
+	c->in_len = 0;
+	c->scanned = 0;
+	if (c->pool_keep && fc.nrest) {
+		memcpy(c->in, fc.rest, fc.nrest); /* pipelined requests */
+		c->in_len = fc.nrest;
 	}
-	px->connecting = rc != 0;
-	px->bwr = !px->connecting;
-	px->brd = true;
-	c->bev = (struct ev){ EV_BACKEND, c };
-	struct epoll_event ee = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-				  .data.ptr = &c->bev };
-	if (epoll_ctl(c->lp->ep, EPOLL_CTL_ADD, px->bfd, &ee)) {
-		rc = -errno;
-		proxy_free(c);
-		return rc;
+	free(fc.rest);
+}
+
+struct pool_arg {
+	struct s3srv *f;
+	int slot;
+};
+
+static void *pool_main(void *arg)
+{
+	struct s3srv *f = ((struct pool_arg *)arg)->f;
+	int slot = ((struct pool_arg *)arg)->slot;
+	free(arg);
+	pthread_mutex_lock(&f->jlock);
+	for (;;) {
+		while (!f->jstop && !f->jhead)
+			pthread_cond_wait(&f->jcond, &f->jlock);
+		if (f->jstop)
+			break;
+		struct job *j = f->jhead;
+		f->jhead = j->next;
+		if (!f->jhead)
+			f->jtail = NULL;
+		f->njobs--;
+		f->running_fd[slot] = j->c->fd;
+		pthread_mutex_unlock(&f->jlock);
+		run_job(f, j);
+		pthread_mutex_lock(&f->jlock);
+		f->running_fd[slot] = -1;
+		pthread_mutex_unlock(&f->jlock);
+		give_back(j->c);
+		free(j);
+		pthread_mutex_lock(&f->jlock);
 	}
-	px->head_left = r->head_len;
-	px->body_left = r->has_length ? r->content_length : 0;
-	px->chunked_req = r->chunked;
-	px->head_method = r->method.len == 4 && memcmp(r->method.p, "HEAD", 4) == 0;
-	px->in_head = true;
-	c->close_after = !s3fh_keep_alive(r);
-	c->state = CS_PROXY;
-	set_io_deadline(c);
+	pthread_mutex_unlock(&f->jlock);
+	return NULL;
+}
+
+/* Hands c's request (head parsed in r, at the start of c->in) to the
+ * pool; a full queue gets 503 SlowDown instead. */
+static void hand_to_pool(struct conn *c, const struct s3fh_request *r)
+{
+	struct s3srv *f = c->lp->f;
+	struct job *j = malloc(sizeof(*j));
+	pthread_mutex_lock(&f->jlock);
+	bool full = f->njobs >= f->cfg.queue_max;
+	pthread_mutex_unlock(&f->jlock);
+	if (!j || full || epoll_ctl(c->lp->ep, EPOLL_CTL_DEL, c->fd, NULL)) {
+		free(j);
+		reply_error(c, 503, "SlowDown", "Please reduce your request rate.", "");
+		c->in_len = 0;
+		c->scanned = 0;
+		return;
+	}
+	j->c = c;
+	j->next = NULL;
+	j->r = *r;
+	c->state = CS_POOL;
+	c->timer = T_NONE;
 	atomic_fetch_add(&f->cfg.w->front.proxied, 1);
-	return 0;
+	pthread_mutex_lock(&f->jlock);
+	if (f->jtail)
+		f->jtail->next = j;
+	else
+		f->jhead = j;
+	f->jtail = j;
+	f->njobs++;
+	pthread_cond_signal(&f->jcond);
+	pthread_mutex_unlock(&f->jlock);
 }
 
-/* Marks more of c->in as this request's bytes. -1 on broken chunking. */
-static int classify_request(struct conn *c)
+/* Takes back the connections the pool is done with. */
+static void adopt_returned(struct loop *lp, struct conn *list)
 {
-	struct proxy *px = c->px;
-	while (!px->req_classified && px->fwd < c->in_len) {
-		size_t avail = c->in_len - px->fwd;
-		if (px->head_left) {
-			size_t take = avail < px->head_left ? avail : (size_t)px->head_left;
-			px->head_left -= take;
-			px->fwd += take;
-		} else if (px->chunked_req) {
-			long n = s3fh_chunked_feed(&px->rq, c->in + px->fwd, avail);
-			if (n < 0)
-				return -1;
-			px->fwd += (size_t)n;
-			if (px->rq.done)
-				px->req_classified = true;
-		} else {
-			size_t take = avail < px->body_left ? avail : (size_t)px->body_left;
-			px->body_left -= take;
-			px->fwd += take;
-		}
-		if (!px->head_left && !px->chunked_req && !px->body_left)
-			px->req_classified = true;
-	}
-	if (!px->head_left && !px->chunked_req && !px->body_left)
-		px->req_classified = true;
-	return 0;
-}
-
-/* Marks more of px->buf as reply bytes for the client. -1: the gateway's
- * reply cannot be framed. */
-static int classify_response(struct proxy *px)
-{
-	while (!px->resp_done && px->ready < px->len) {
-		if (px->in_head) {
-			struct s3fh_response rh;
-			int rc = s3fh_parse_response(px->buf + px->ready, px->len - px->ready, &rh);
-			if (rc < 0)
-				return -1;
-			if (rc == 0) {
-				if (px->len - px->ready >= FRONT_MAX_HEAD)
-					return -1;
-				return 0;
-			}
-			px->ready += rh.head_len;
-			if (rh.status >= 100 && rh.status < 200)
-				continue; /* 100 Continue: the real head follows */
-			px->in_head = false;
-			px->resp_close = rh.conn_close;
-			if (px->head_method || rh.status == 204 || rh.status == 304) {
-				px->resp_done = true;
-			} else if (rh.chunked) {
-				px->mode = RB_CHUNKED;
-			} else if (rh.has_length) {
-				px->mode = RB_LEN;
-				px->resp_left = rh.content_length;
-				px->resp_done = rh.content_length == 0;
-			} else {
-				px->mode = RB_EOF;
-				px->resp_close = true;
-			}
+	while (list) {
+		struct conn *c = list;
+		list = c->ret_next;
+		c->ret_next = NULL;
+		c->state = CS_HEAD;
+		c->close_after = false;
+		struct epoll_event ee = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+					  .data.ptr = &c->ev };
+		if (!c->pool_keep || epoll_ctl(lp->ep, EPOLL_CTL_ADD, c->fd, &ee)) {
+			conn_close(c);
 			continue;
 		}
-		size_t avail = px->len - px->ready;
-		if (px->mode == RB_LEN) {
-			size_t take = avail < px->resp_left ? avail : (size_t)px->resp_left;
-			px->resp_left -= take;
-			px->ready += take;
-			px->resp_done = px->resp_left == 0;
-		} else if (px->mode == RB_CHUNKED) {
-			long n = s3fh_chunked_feed(&px->rs, px->buf + px->ready, avail);
-			if (n < 0)
-				return -1;
-			px->ready += (size_t)n;
-			px->resp_done = px->rs.done;
-		} else {
-			px->ready = px->len;
-		}
+		c->rd = c->wr = true;
+		ready_push(c);
 	}
-	if (px->resp_done && px->len > px->ready) {
-		px->len = px->ready; /* nothing may follow a reply */
-		px->extra = true;
-	}
-	return 0;
 }
-
-enum { P_AGAIN, P_DONE, P_CLOSE, P_YIELD };
-
-/* The gateway failed before replying: tell the client, then close. */
-static int proxy_fail(struct conn *c, const char *why)
-{
-	struct proxy *px = c->px;
-	bool sent = px->sent_any;
-	log_warn("S3 front: the gateway %s", why);
-	proxy_free(c);
-	if (sent)
-		return P_CLOSE;
-	reply_error(c, 503, "ServiceUnavailable", "the S3 gateway did not answer", "");
-	return P_DONE;
-}
-
-/* Moves bytes both ways as far as they go. */
-static int proxy_drive(struct conn *c)
-{
-	struct proxy *px = c->px;
-	bool progress = true;
-	uint64_t moved = 0;
-	while (progress) {
-		if (moved >= FRONT_SEND_BUDGET)
-			return P_YIELD; /* the other connections' turn */
-		progress = false;
-		if (px->connecting) {
-			if (!px->bwr)
-				return P_AGAIN;
-			int e = 0;
-			socklen_t el = sizeof(e);
-			getsockopt(px->bfd, SOL_SOCKET, SO_ERROR, &e, &el);
-			if (e)
-				return proxy_fail(c, "refused the connection");
-			px->connecting = false;
-		}
-		/* client -> gateway */
-		if (!px->req_classified && c->rd && c->in_len < FRONT_IN_CAP) {
-			int rc = fill_in(c);
-			if (rc < 0) {
-				proxy_free(c);
-				return P_CLOSE; /* client left in the middle of its request */
-			}
-			progress |= rc > 0;
-		}
-		if (classify_request(c))
-			return P_CLOSE; /* the gateway would refuse it too; nothing to save */
-		if (px->fwd && px->bwr) {
-			ssize_t n = send(px->bfd, c->in, px->fwd, MSG_NOSIGNAL);
-			if (n > 0) {
-				consume_in(c, (size_t)n);
-				px->fwd -= (size_t)n;
-				moved += (uint64_t)n;
-				progress = true;
-			} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-				px->bwr = false;
-			} else if (n < 0 && errno != EINTR) {
-				/* The gateway closed early (an error reply with
-				 * Connection: close): finish sending its reply. */
-				px->req_classified = true;
-				px->fwd = 0;
-				c->in_len = 0;
-				c->scanned = 0;
-				c->close_after = true;
-			}
-		}
-		/* gateway -> client */
-		if (!px->resp_done && !px->backend_eof && px->brd) {
-			if (px->off && px->off == px->len) {
-				px->off = px->len = px->ready = 0;
-			} else if (px->off && px->len == FRONT_OUT_CAP) {
-				memmove(px->buf, px->buf + px->off, px->len - px->off);
-				px->len -= px->off;
-				px->ready -= px->off;
-				px->off = 0;
-			}
-			if (px->len < FRONT_OUT_CAP) {
-				ssize_t n = recv(px->bfd, px->buf + px->len, FRONT_OUT_CAP - px->len, 0);
-				if (n > 0) {
-					px->len += (size_t)n;
-					progress = true;
-				} else if (n == 0) {
-					px->backend_eof = true;
-				} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-					px->brd = false;
-				} else if (errno != EINTR) {
-					px->backend_eof = true;
-				}
-				if (classify_response(px))
-					return proxy_fail(c, "sent a reply that cannot be framed");
-			}
-		}
-		if (px->ready > px->off && c->wr) {
-			ssize_t n = send(c->fd, px->buf + px->off, px->ready - px->off, MSG_NOSIGNAL);
-			if (n > 0) {
-				px->off += (size_t)n;
-				px->sent_any = true;
-				moved += (uint64_t)n;
-				progress = true;
-			} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-				c->wr = false;
-			} else if (n < 0 && errno != EINTR) {
-				proxy_free(c);
-				return P_CLOSE;
-			}
-		}
-		if (progress)
-			set_io_deadline(c);
-		if (px->resp_done && px->off == px->ready) {
-			/* A reply before the whole request was sent: the rest of
-			 * the request cannot be told from a next one. */
-			if (!px->req_classified || px->fwd || px->resp_close)
-				c->close_after = true;
-			bool clean = px->req_classified && !px->fwd;
-			if (!clean) { /* else bytes after the request are the next one */
-				c->in_len = 0;
-				c->scanned = 0;
-			}
-			proxy_end(c, clean && !px->resp_close && !px->extra && !px->backend_eof);
-			return P_DONE;
-		}
-		if (px->backend_eof && !px->resp_done) {
-			if (px->mode == RB_EOF && !px->in_head) {
-				px->resp_done = true; /* close-delimited: flush, then close */
-				px->resp_close = true;
-				progress = true;
-				continue;
-			}
-			if (px->off < px->ready) {
-				if (!progress)
-					return P_AGAIN; /* flush what came, then fail */
-				continue;
-			}
-			return proxy_fail(c, "closed the connection in the middle of a reply");
-		}
-	}
-	return P_AGAIN;
-}
-
-/* ---- one connection's state machine ---- */
 
 static void bad_request(struct conn *c, const char *msg)
 {
@@ -1089,13 +878,7 @@ static void handle_request(struct conn *c, const struct s3fh_request *r)
 		set_io_deadline(c);
 		return;
 	}
-	int rc = proxy_start(c, r);
-	if (rc) {
-		log_warn("S3 front: cannot reach the gateway: %s", strerror(-rc));
-		reply_error(c, 503, "ServiceUnavailable", "the S3 gateway is not reachable", "");
-		c->in_len = 0;
-		c->scanned = 0;
-	}
+	hand_to_pool(c, r);
 }
 
 /* Runs c as far as it goes without blocking; frees it when it ends. */
@@ -1161,21 +944,7 @@ static void conn_drive(struct conn *c)
 			c->timer = T_NONE;
 			continue;
 		}
-		int rc = proxy_drive(c);
-		if (rc == P_AGAIN)
-			return;
-		if (rc == P_YIELD) {
-			ready_push(c);
-			return;
-		}
-		if (rc == P_CLOSE) {
-			conn_close(c);
-			return;
-		}
-		if (c->state == CS_PROXY) { /* else an error reply of ours is due */
-			c->state = CS_HEAD;
-			c->timer = T_NONE;
-		}
+		return; /* CS_POOL: the pool thread's until it gives it back */
 	}
 }
 
@@ -1188,19 +957,6 @@ static void conn_timeout(struct conn *c)
 		conn_drive(c);
 		return;
 	}
-	if (c->state == CS_PROXY) {
-		log_warn("S3 front: a request to the gateway made no progress for %lld ms",
-			 (long long)c->lp->f->cfg.io_timeout_ms);
-		if (!c->px->sent_any) { /* the client still gets an answer */
-			proxy_free(c);
-			reply_error(c, 503, "ServiceUnavailable", "the S3 gateway did not answer in time",
-				    "");
-			c->in_len = 0;
-			c->scanned = 0;
-			conn_drive(c);
-			return;
-		}
-	}
 	conn_close(c);
 }
 
@@ -1209,7 +965,7 @@ static void conn_timeout(struct conn *c)
 /* Makes fd (an accepted client) one of lp's connections. */
 static void adopt(struct loop *lp, int fd)
 {
-	struct s3front *f = lp->f;
+	struct s3srv *f = lp->f;
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
@@ -1273,10 +1029,13 @@ static void adopt_handed(struct loop *lp)
 	size_t nfds = lp->nhanded;
 	lp->handed = NULL;
 	lp->nhanded = lp->cap_handed = 0;
+	struct conn *back = lp->returned;
+	lp->returned = NULL;
 	pthread_mutex_unlock(&lp->qlock);
 	for (size_t i = 0; i < nfds; i++)
 		adopt(lp, fds[i]);
 	free(fds);
+	adopt_returned(lp, back);
 }
 
 /*
@@ -1287,7 +1046,7 @@ static void adopt_handed(struct loop *lp)
  */
 static void accept_some(struct loop *lp)
 {
-	struct s3front *f = lp->f;
+	struct s3srv *f = lp->f;
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -1321,7 +1080,6 @@ static void tick(struct loop *lp)
 	if (!lp->listening)
 		listen_on(lp);
 	fdc_sweep(lp, false);
-	pool_sweep(lp, false);
 	int64_t now = now_ms();
 	struct conn *c = lp->conns;
 	while (c) {
@@ -1335,7 +1093,7 @@ static void tick(struct loop *lp)
 static void *loop_main(void *arg)
 {
 	struct loop *lp = arg;
-	struct s3front *f = lp->f;
+	struct s3srv *f = lp->f;
 	struct epoll_event evs[FRONT_MAX_EVENTS];
 	int64_t next_tick = now_ms() + FRONT_TICK_MS;
 	while (!atomic_load(&f->stop)) {
@@ -1358,20 +1116,12 @@ static void *loop_main(void *arg)
 				continue;
 			}
 			struct conn *c = ev->c;
-			bool err = e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP);
-			if (ev->kind == EV_CLIENT) {
-				if (e & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
-					c->rd = true;
-				if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-					c->wr = true;
-			} else if (c->px) {
-				if (e & EPOLLIN || err)
-					c->px->brd = true;
-				if (e & EPOLLOUT || err)
-					c->px->bwr = true;
-			} else {
-				continue;
-			}
+			if (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+				c->hup = true;
+			if (e & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+				c->rd = true;
+			if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+				c->wr = true;
 			/* A connection closed by an earlier event of this batch is
 			 * gone; events of its fds cannot follow (closing an fd
 			 * removes it from the set, and only this thread closes). */
@@ -1456,7 +1206,7 @@ static int listen_socket(const char *bind_addr, int port, char *url, size_t urll
 
 /* Creates every loop's epoll set and wake fd (before any thread runs, so
  * a loop may hand a connection to any other). */
-static int loops_init(struct s3front *f, int n, char *err, size_t errlen)
+static int loops_init(struct s3srv *f, int n, char *err, size_t errlen)
 {
 	for (int i = 0; i < n; i++) {
 		struct loop *lp = &f->loops[i];
@@ -1494,7 +1244,7 @@ static int loops_init(struct s3front *f, int n, char *err, size_t errlen)
  * at 8 connections drop from ~1.4 to ~0.45 ms. Failing to pin is not an
  * error: the loops run where the scheduler puts them.
  */
-static void pin_loops(struct s3front *f, const cpu_set_t *cpus)
+static void pin_loops(struct s3srv *f, const cpu_set_t *cpus)
 {
 	if (!f->cfg.pin || f->nstarted > CPU_COUNT(cpus))
 		return;
@@ -1525,7 +1275,7 @@ static void pin_loops(struct s3front *f, const cpu_set_t *cpus)
 		 f->nstarted == 1 ? "" : "s", list);
 }
 
-int s3front_loop_cpu(const struct s3front *f, int i)
+int s3srv_loop_cpu(const struct s3srv *f, int i)
 {
 	if (!f || i < 0 || i >= f->nstarted)
 		return -1;
@@ -1539,19 +1289,22 @@ int s3front_loop_cpu(const struct s3front *f, int i)
 	return -1;
 }
 
-int s3front_start(const struct s3front_config *cfg, struct s3front **out, char *err,
+int s3srv_start(const struct s3srv_config *cfg, struct s3srv **out, char *err,
 		  size_t errlen)
 {
-	struct s3front *f = calloc(1, sizeof(*f));
+	struct s3srv *f = calloc(1, sizeof(*f));
 	if (!f) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	f->cfg = *cfg;
 	f->lfd = -1;
-	f->up_addr.sin_family = AF_INET;
-	f->up_addr.sin_port = htons((uint16_t)cfg->upstream_port);
-	f->up_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	pthread_mutex_init(&f->jlock, NULL);
+	clock_mono_cond_init(&f->jcond);
+	if (f->cfg.pool_threads < 1)
+		f->cfg.pool_threads = 1;
+	if (f->cfg.queue_max < 0)
+		f->cfg.queue_max = 0;
 	cpu_set_t cpus;
 	int ncpus = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
 	if (ncpus < 1) {
@@ -1577,20 +1330,60 @@ int s3front_start(const struct s3front_config *cfg, struct s3front **out, char *
 		f->nstarted++;
 	}
 	pin_loops(f, &cpus);
+	if (!(f->pool = calloc((size_t)cfg->pool_threads, sizeof(*f->pool))) ||
+	    !(f->running_fd = malloc((size_t)cfg->pool_threads * sizeof(int)))) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
+		goto err_stop;
+	}
+	for (int i = 0; i < f->cfg.pool_threads; i++) {
+		struct pool_arg *pa = malloc(sizeof(*pa));
+		f->running_fd[i] = -1;
+		if (!pa) {
+			rc = -ENOMEM;
+		} else {
+			*pa = (struct pool_arg){ f, i };
+			if ((rc = -pthread_create(&f->pool[i], NULL, pool_main, pa)))
+				free(pa);
+		}
+		if (rc) {
+			snprintf(err, errlen, "cannot start a thread: %s", strerror(-rc));
+			goto err_stop;
+		}
+		f->npool++;
+	}
 	*out = f;
 	return 0;
 err_stop:
-	s3front_stop(f);
+	s3srv_stop(f);
 	return rc;
 err_free:
 	free(f);
 	return rc;
 }
 
-void s3front_stop(struct s3front *f)
+void s3srv_stop(struct s3srv *f)
 {
 	if (!f)
 		return;
+	/* The pool first: a request in flight ends at once (its client's
+	 * socket is shut down under it), queued ones are dropped. */
+	pthread_mutex_lock(&f->jlock);
+	f->jstop = true;
+	for (int i = 0; i < f->npool; i++)
+		if (f->running_fd[i] >= 0)
+			shutdown(f->running_fd[i], SHUT_RDWR);
+	pthread_cond_broadcast(&f->jcond);
+	pthread_mutex_unlock(&f->jlock);
+	for (int i = 0; i < f->npool; i++)
+		pthread_join(f->pool[i], NULL);
+	while (f->jhead) {
+		struct job *j = f->jhead;
+		f->jhead = j->next;
+		free(j);
+	}
+	free(f->pool);
+	free(f->running_fd);
 	atomic_store(&f->stop, true);
 	for (int i = 0; i < f->nstarted; i++) {
 		uint64_t one = 1;
@@ -1604,7 +1397,6 @@ void s3front_stop(struct s3front *f)
 		while (lp->conns)
 			conn_close(lp->conns);
 		fdc_sweep(lp, true);
-		pool_sweep(lp, true);
 		free(lp->fdc);
 		for (size_t k = 0; k < lp->nhanded; k++)
 			close(lp->handed[k]);
@@ -1617,10 +1409,12 @@ void s3front_stop(struct s3front *f)
 	}
 	if (f->lfd >= 0)
 		close(f->lfd);
+	pthread_mutex_destroy(&f->jlock);
+	pthread_cond_destroy(&f->jcond);
 	free(f);
 }
 
-const char *s3front_url(const struct s3front *f)
+const char *s3srv_url(const struct s3srv *f)
 {
 	return f->url;
 }

@@ -1,8 +1,8 @@
-#ifndef STRATA_WORKER_S3FRONT_HTTP_H
-#define STRATA_WORKER_S3FRONT_HTTP_H
+#ifndef STRATA_API_S3_SERVER_HTTP_H
+#define STRATA_API_S3_SERVER_HTTP_H
 
 /*
- * HTTP/1.x framing for the S3 front (daemon/worker/s3front.c): request
+ * HTTP/1.x framing for the S3 front (api/s3_server.c): request
  * heads, response heads and chunked bodies. Pure: bytes in, a verdict out;
  * no allocation, no I/O. Every function reads only the bytes it is given,
  * whatever they hold (tests/fuzz/fuzz_s3front_http.c).
@@ -29,6 +29,11 @@ struct s3fh_str {
 	size_t len;
 };
 
+/* One header line: name and trimmed value, slices of the head. */
+struct s3fh_field {
+	struct s3fh_str name, value;
+};
+
 struct s3fh_request {
 	size_t head_len;          /* bytes of the head, empty line included */
 	struct s3fh_str method;
@@ -44,6 +49,7 @@ struct s3fh_request {
 	unsigned nrange;          /* Range headers seen */
 	struct s3fh_str range;    /* the last Range value, trimmed */
 	unsigned nheaders;
+	struct s3fh_field fields[S3FH_MAX_HEADERS]; /* the first nheaders, in order */
 };
 
 /*

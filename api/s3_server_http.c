@@ -1,4 +1,4 @@
-#include "daemon/worker/s3front_http.h"
+#include "api/s3_server_http.h"
 
 #include <errno.h>
 #include <string.h>
@@ -130,11 +130,14 @@ struct fields {
 	unsigned nrange;
 	struct s3fh_str range;
 	unsigned n;
+	struct s3fh_field *out; /* NULL, or S3FH_MAX_HEADERS slots for every line */
 };
 
-static int parse_fields(const char *p, const char *end, struct fields *f)
+static int parse_fields(const char *p, const char *end, struct fields *f,
+			struct s3fh_field *out)
 {
 	memset(f, 0, sizeof(*f));
+	f->out = out;
 	while (p < end) {
 		const char *next;
 		size_t n = line_of(p, end, &next);
@@ -157,6 +160,8 @@ static int parse_fields(const char *p, const char *end, struct fields *f)
 		}
 		if (++f->n > S3FH_MAX_HEADERS)
 			return -EINVAL;
+		if (f->out)
+			f->out[f->n - 1] = (struct s3fh_field){ name, value };
 		if (eq(name, "Content-Length")) {
 			uint64_t v;
 			if (parse_u64(value, &v) || (f->has_length && v != f->length))
@@ -224,7 +229,7 @@ int s3fh_parse_request(const char *buf, size_t len, struct s3fh_request *out)
 	if (out->minor < 0)
 		return -EINVAL;
 	struct fields f;
-	if (parse_fields(next, end, &f))
+	if (parse_fields(next, end, &f, out->fields))
 		return -EINVAL;
 	out->has_length = f.has_length;
 	out->content_length = f.length;
@@ -272,7 +277,7 @@ int s3fh_parse_response(const char *buf, size_t len, struct s3fh_response *out)
 		return -EINVAL;
 	out->status = status;
 	struct fields f;
-	if (parse_fields(next, end, &f))
+	if (parse_fields(next, end, &f, NULL))
 		return -EINVAL;
 	out->has_length = f.has_length;
 	out->content_length = f.length;

@@ -1,0 +1,65 @@
+#ifndef STRATA_API_S3_SERVER_H
+#define STRATA_API_S3_SERVER_H
+
+/*
+ * The worker's one S3 server: it owns worker.s3_port (without TLS; see
+ * docs/decisions.md). A few epoll threads share one non-blocking listener.
+ * Each parses request heads itself (s3_server_http.h) and
+ *  - answers a cache hit itself: an unconditional GET/HEAD of /bucket/key
+ *    without a query, whose metadata is fresh in the file cache
+ *    (fcache_peek, never a master call) and whose blocks are all in this
+ *    worker's tiers: response head, then the bytes with sendfile(2)
+ *    straight from the block files (fds opened before the head goes out,
+ *    so an eviction meanwhile changes nothing);
+ *  - hands every other request (the socket, the parsed head and the bytes
+ *    already read) to a bounded pool of threads that run the S3 gateway's
+ *    operations on it directly (s3_gw_handle over api/http_fd.h), then
+ *    the connection comes back to its loop for the next request, or is
+ *    closed. When queue_max requests already wait for a pool thread, the
+ *    next gets 503 SlowDown (and the connection closes).
+ * Keep-alive and pipelining work across both kinds; replies leave in
+ * request order because a connection handles one request at a time.
+ * Timeouts: a request head must be complete within header_timeout_ms of
+ * its first byte (else 400 and close), an idle keep-alive connection is
+ * closed after idle_timeout_ms, a reply that makes no progress for
+ * io_timeout_ms is cut, and so is a pool request whose client sends or
+ * takes nothing for io_timeout_ms. A client that leaves ends its request
+ * at once (the pool thread sees the socket close).
+ * Counters go to w->front (proxied: requests handed to the pool), read
+ * statistics to bsvc as the slow path does.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct worker_node;
+struct s3_gw;
+struct s3srv;
+
+struct s3srv_config {
+	const char *bind;     /* address of the public S3 port */
+	int port;             /* 0: any free port (tests) */
+	int threads;          /* event loops; <= 0: one per CPU we may run on */
+	bool pin;             /* loop i on the i-th CPU we may run on (if enough) */
+	bool fast;            /* false: hand every request to the pool */
+	int pool_threads;     /* threads that run the gateway (>= 1) */
+	int queue_max;        /* requests waiting for one; more get 503 SlowDown */
+	int64_t header_timeout_ms;
+	int64_t idle_timeout_ms;
+	int64_t io_timeout_ms;
+	struct worker_node *w; /* fcache, bsvc, tiers, counters; borrowed */
+	struct s3_gw *gw;      /* runs every other request; borrowed */
+};
+
+/* Binds and starts the loops. 0, or -errno with the reason in err. */
+int s3srv_start(const struct s3srv_config *cfg, struct s3srv **out, char *err,
+		  size_t errlen);
+/* Stops the loops, closes every connection, frees. NULL is fine. */
+void s3srv_stop(struct s3srv *f);
+/* The CPU loop i is pinned to, or -1 (not pinned, or no such loop). */
+int s3srv_loop_cpu(const struct s3srv *f, int i);
+/* "http://127.0.0.1:39999" */
+const char *s3srv_url(const struct s3srv *f);
+
+#endif
