@@ -7,6 +7,6 @@ strata_unit_test(test_s3_auth SOURCES test_s3_auth.c LIBS strata_api_s3 TIMEOUT 
 target_compile_definitions(test_s3_auth PRIVATE STRATA_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
                            STRATA_PYTHON="${STRATA_PYTHON}")
 strata_unit_test(test_s3_gateway SOURCES test_s3_gateway.c s3_dir_backend.c
-                 LIBS strata_api_s3 TIMEOUT 180)
+                 LIBS strata_api_s3 TIMEOUT 420)
 target_compile_definitions(test_s3_gateway PRIVATE STRATA_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
                            STRATA_PYTHON="${STRATA_PYTHON}")
