@@ -1,6 +1,8 @@
 /* strata-master: wiring only. Parses configuration, starts the REST server
  * and the lost-worker checker, waits for SIGINT/SIGTERM, shuts down. */
+#include "api/rest_console.h"
 #include "api/rest_fs.h"
+#include "api/rest_history.h"
 #include "api/rest_master.h"
 #include "api/rest_masters.h"
 #include "api/rest_openapi.h"
@@ -224,11 +226,20 @@ int main(int argc, char **argv)
 		else if (rc)
 			goto out_fs;
 	}
-	size_t nmaster, nfs, nopenapi;
+	/* An hour of cluster samples, one every 5 s, for the console's charts. */
+	m.history_interval_ms = 5000;
+	m.history = history_new(720);
+	if (!m.history) {
+		log_error("out of memory");
+		goto out_fs;
+	}
+	size_t nmaster, nfs, nopenapi, nhistory, nconsole;
 	const struct http_route *mroutes = rest_master_routes(&nmaster);
 	const struct http_route *froutes = rest_fs_routes(&nfs);
 	const struct http_route *oroutes = rest_openapi_routes(&nopenapi);
-	size_t nroutes = nmaster + nfs + nopenapi;
+	const struct http_route *hroutes = rest_history_routes(&nhistory);
+	const struct http_route *croutes = rest_console_routes(&nconsole);
+	size_t nroutes = nmaster + nfs + nopenapi + nhistory + nconsole;
 	struct http_route *routes = calloc(nroutes, sizeof(*routes));
 	if (!routes) {
 		log_error("out of memory");
@@ -237,6 +248,8 @@ int main(int argc, char **argv)
 	memcpy(routes, mroutes, nmaster * sizeof(*routes));
 	memcpy(routes + nmaster, froutes, nfs * sizeof(*routes));
 	memcpy(routes + nmaster + nfs, oroutes, nopenapi * sizeof(*routes));
+	memcpy(routes + nmaster + nfs + nopenapi, hroutes, nhistory * sizeof(*routes));
+	memcpy(routes + nmaster + nfs + nopenapi + nhistory, croutes, nconsole * sizeof(*routes));
 	struct http_server_opts hopts = {
 		.name = "master REST",
 		.bind = conf.master_bind,
@@ -262,6 +275,14 @@ int main(int argc, char **argv)
 		log_error("cannot start the worker checker thread");
 		goto out_server;
 	}
+	/* The sampler moves onto the master's job runner once that exists. */
+	struct history_sampler *sampler = NULL;
+	if (history_sampler_start(m.history, m.registry, m.blocks, m.history_interval_ms,
+				  &sampler)) {
+		log_error("cannot start the metrics history thread");
+		checker_stop(&checker);
+		goto out_server;
+	}
 	log_info("strata-master %s ready: REST and console at %s (workers lost after %lld ms)",
 		 STRATA_VERSION, http_server_url(srv), (long long)conf.master_worker_timeout);
 	notify_send("READY=1");
@@ -269,6 +290,7 @@ int main(int argc, char **argv)
 	int sig = daemon_wait_signal();
 	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	notify_send("STOPPING=1");
+	history_sampler_stop(sampler);
 	checker_stop(&checker);
 	exit_code = EXIT_OK;
 out_server:
@@ -276,6 +298,7 @@ out_server:
 out_routes:
 	free(routes);
 out_fs:
+	history_free(m.history);
 	fs_close(m.fs);
 out_meta:
 	meta_close(m.meta);

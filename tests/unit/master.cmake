@@ -7,3 +7,4 @@ strata_unit_test(test_master_meta SOURCES test_master_meta.c LIBS strata_master_
                  SQLite::SQLite3 Threads::Threads)
 strata_unit_test(test_master_ns SOURCES test_master_ns.c LIBS strata_master_core SQLite::SQLite3)
 strata_unit_test(test_master_journal SOURCES test_master_journal.c LIBS strata_master_core)
+strata_unit_test(test_master_history SOURCES test_master_history.c LIBS strata_master_core cjson)
