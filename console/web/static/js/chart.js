@@ -15,7 +15,7 @@ function s(tag, attrs, ...kids) {
 // opts: {title, times:[ms], series:[{label, values:[n|null], cls:'s1'}],
 //        format(v) -> string, max (optional fixed top of the y axis)}
 export function lineChart(opts) {
-  const W = 600, H = 180, L = 64, R = 8, T = 10, B = 22;
+  const W = 360, H = 170, L = 62, R = 6, T = 8, B = 20;
   const { times, series, format } = opts;
   const all = series.flatMap(x => x.values).filter(v => v !== null && Number.isFinite(v));
   const top = opts.max !== undefined ? opts.max : Math.max(1e-9, ...all) * 1.1;

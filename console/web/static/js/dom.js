@@ -47,15 +47,17 @@ export function empty(text) {
   return h('p', { class: 'empty' }, text);
 }
 
-// A table; cols: [{label, num, cell(row) -> node|string}]. Narrow screens
-// show each row as label/value pairs (data-label).
-export function table(caption, cols, rows) {
+// A table; cols: [{label, num, wide, cell(row) -> node|string}]. Narrow
+// screens show each row as label/value pairs (data-label), or with stack
+// false keep the table and drop the columns marked wide (long listings).
+export function table(caption, cols, rows, { stack = true } = {}) {
+  const cls = c => [c.num ? 'num' : c.cls, c.wide ? 'wide' : ''].filter(Boolean).join(' ') || undefined;
   return h('div', { class: 'table-wrap' },
-    h('table', { class: 'stack' },
+    h('table', { class: stack ? 'stack' : undefined },
       h('caption', { class: 'visually-hidden' }, caption),
-      h('thead', {}, h('tr', {}, cols.map(c => h('th', { scope: 'col', class: c.num ? 'num' : c.cls }, c.label)))),
+      h('thead', {}, h('tr', {}, cols.map(c => h('th', { scope: 'col', class: cls(c) }, c.label)))),
       h('tbody', {}, rows.map(r => h('tr', {}, cols.map(c =>
-        h('td', { 'data-label': c.label, class: c.num ? 'num' : c.cls }, c.cell(r))))))));
+        h('td', { 'data-label': c.label, class: cls(c) }, h('div', {}, c.cell(r)))))))));
 }
 
 // A usage bar with its numbers said in text for screen readers.

@@ -50,10 +50,10 @@ function listing(d, path, after) {
     out.push(table(`Contents of ${path}`, [
       { label: 'Name', cls: 'name', cell: e => h('a', { href: link(e.type === 'directory' ? 'browse' : 'file', { path: e.path }) },
         e.type === 'directory' ? `${e.name}/` : e.name) },
-      { label: 'Type', cell: e => (e.mount_point ? 'mount point' : e.type) },
+      { label: 'Type', wide: true, cell: e => (e.mount_point ? 'mount point' : e.type) },
       { label: 'Size', num: true, cell: e => (e.type === 'directory' ? '—' : bytes(e.length)) },
-      { label: 'Modified', cell: e => date(e.mtime_ms) },
-    ], entries));
+      { label: 'Modified', wide: true, cell: e => date(e.mtime_ms) },
+    ], entries, { stack: false }));
   }
   const pager = h('div', { class: 'pager' });
   if (after) {

@@ -9,12 +9,13 @@ const SECRET = /secret|password|token/;
 export function render(main) {
   const list = h('div', {}, loading('mounts'));
   const dialog = h('dialog', { 'aria-labelledby': 'unmount-title' });
-  replace(main, h('h1', {}, 'Mounts'), list, addForm(() => refresh()), dialog);
+  const status = h('div', { role: 'status', 'aria-live': 'polite' });
+  replace(main, h('h1', {}, 'Mounts'), status, list, addForm(() => refresh()), dialog);
   let alive = true;
   async function refresh() {
     try {
       const d = await api('/api/v1/mounts');
-      if (alive) replace(list, mountTable(d.mounts || [], dialog, refresh));
+      if (alive) replace(list, mountTable(d.mounts || [], dialog, status, refresh));
     } catch (e) {
       if (alive) replace(list, errorBox(e, 'Mounts'));
     }
@@ -43,10 +44,9 @@ function syncText(ms) {
   return `every ${duration(ms)}`;
 }
 
-function mountTable(mounts, dialog, refresh) {
+function mountTable(mounts, dialog, status, refresh) {
   if (!mounts.length) return empty('No mounts yet: add one below.');
-  const status = h('div', { role: 'status', 'aria-live': 'polite' });
-  return [status, table('Mounts', [
+  return [table('Mounts', [
     { label: 'Path', cls: 'name', cell: m => h('a', { href: `#/browse?${new URLSearchParams({ path: m.path })}` }, m.path) },
     { label: 'Type', cell: m => storeType(m.uri) },
     { label: 'Store URI', cls: 'name', cell: m => m.uri },
@@ -158,8 +158,9 @@ function addForm(onAdded) {
   }
   const form = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'add-title' },
     h('h2', { id: 'add-title' }, 'Add a mount'),
-    h('div', { class: 'row' }, h('label', { for: 'm-type' }, 'Store type'), typeSel),
-    fields,
+    h('div', { class: 'fields' },
+      h('div', { class: 'row' }, h('label', { for: 'm-type' }, 'Store type'), typeSel),
+      fields),
     pathStyleRow,
     h('div', { class: 'check' }, readonly, h('label', { for: 'm-readonly' }, 'Read-only')),
     formError,

@@ -5,7 +5,9 @@ import { bytes, pct, duration } from '../fmt.js';
 
 export function render(main) {
   const body = h('div', {}, loading('workers'));
-  replace(main, h('h1', {}, 'Workers'), body);
+  replace(main, h('h1', {}, 'Workers'),
+    h('p', { class: 'sub' }, 'Cache used is each worker\'s total over its tiers: workers do not report per-tier figures to the master yet.'),
+    body);
   let alive = true;
   async function tick() {
     try {
