@@ -25,6 +25,7 @@ NODE_MODULES = os.path.join(HERE, "..", "node_modules")
 CHROMIUM = os.environ.get("STRATA_CHROMIUM", "/usr/bin/chromium")
 HOSTILE = "<img src=x onerror=alert(1)>"
 BIG_DIR_ENTRIES = 250
+HUGE_DIR_ENTRIES = 10000
 
 
 def build_tree(root):
@@ -38,6 +39,10 @@ def build_tree(root):
     for i in range(BIG_DIR_ENTRIES):
         with open(os.path.join(root, "many", f"f{i:04d}.txt"), "w") as f:
             f.write(str(i))
+    os.makedirs(os.path.join(root, "huge"))
+    for i in range(HUGE_DIR_ENTRIES):
+        with open(os.path.join(root, "huge", f"e{i:05d}"), "w"):
+            pass
 
 
 def start(tmp):
@@ -52,13 +57,25 @@ def start(tmp):
              what="two live workers")
     store = os.path.join(tmp, "store")
     build_tree(store)
+    # Never re-synced: a follower answers from its copy once the leader
+    # has loaded a directory, whatever the time (see /other below).
     status, body = post_json(leader.url + "/api/v1/mounts",
-                             {"path": "/data", "uri": "file://" + store})
+                             {"path": "/data", "uri": "file://" + store,
+                              "options": {"sync_interval": "never"}})
+    assert status == 201, body
+    # Never listed anywhere: a follower must send a listing to the leader.
+    os.makedirs(os.path.join(tmp, "other", "sub"))
+    status, body = post_json(leader.url + "/api/v1/mounts",
+                             {"path": "/other", "uri": "file://" + os.path.join(tmp, "other")})
     assert status == 201, body
     for _ in range(2):  # a miss, then a hit
         qs = urllib.parse.urlencode({"path": "/data/blob.bin"})
         status, _, data = request(f"{workers[0].url}/api/v1/data?{qs}", timeout=30)
         assert status == 200 and len(data) == 3 << 20, status
+    # The master loads a directory from its store on the first listing;
+    # the figure is for one it already knows.
+    status, listing = get_json(leader.url + "/api/v1/files?path=/data/huge&limit=1")
+    assert status == 200 and listing["entries"][0]["name"] == "e00000", listing
     # Somewhere for the form to mount: an empty directory of its own.
     os.makedirs(os.path.join(tmp, "formstore"))
     with open(os.path.join(tmp, "formstore", "added.txt"), "w") as f:
@@ -144,7 +161,7 @@ class ConsoleTest(harness.ClusterTestCase):
         # dialog; the leader agrees, and the follower's refused mount is
         # nowhere.
         paths = [m["path"] for m in get_json(leader.url + "/api/v1/mounts")[1]["mounts"]]
-        self.assertEqual(paths, ["/data"])
+        self.assertEqual(sorted(paths), ["/data", "/other"])
 
 
 def serve():

@@ -24,9 +24,10 @@ export async function api(path, { method = 'GET', query, body, signal } = {}) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  // A follower answers a change with 307 to the leader, another origin
-  // this page may not call: say so instead of following it.
-  if (method !== 'GET') init.redirect = 'manual';
+  // A follower answers a change with 307 to the leader, and a read too
+  // when answering needs a change (a directory not yet loaded from its
+  // store): another origin this page may not call. Say so instead.
+  init.redirect = 'manual';
   let res;
   try {
     res = await fetch(url, init);
@@ -36,8 +37,9 @@ export async function api(path, { method = 'GET', query, body, signal } = {}) {
   }
   if (res.type === 'opaqueredirect') {
     const where = session.leaderAddress ? ` at ${session.leaderAddress}` : '';
-    throw new ApiError(307, 'not_leader',
-      `this master is a follower; make changes on the leader's console${where}`);
+    throw new ApiError(307, 'not_leader', method === 'GET'
+      ? `this master is a follower and cannot answer this from its copy yet (the leader has to load it from the store first); open it on the leader's console${where}`
+      : `this master is a follower; make changes on the leader's console${where}`);
   }
   const text = await res.text();
   let data = null;

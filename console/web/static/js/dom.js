@@ -1,3 +1,5 @@
+import { session } from './api.js';
+
 // DOM building without markup: every string becomes a text node, so names
 // from the cluster (file names, URIs) can never turn into HTML.
 export function h(tag, attrs, ...children) {
@@ -33,10 +35,14 @@ export function replace(el, ...children) {
 }
 
 // An error box for a failed call, in place of the thing that failed.
+// A follower's refusal links the same page on the leader's console.
 export function errorBox(err, what) {
   const msg = err && err.message ? err.message : String(err);
+  const leader = err && err.code === 'not_leader' && session.leaderAddress
+    ? [' ', h('a', { href: `${location.protocol}//${session.leaderAddress}/${location.hash}` }, 'Open this page on the leader')]
+    : [];
   return h('div', { class: 'error', role: 'alert' },
-    what ? `${what}: ` : '', msg, err && err.code ? ` (${err.code})` : '');
+    what ? `${what}: ` : '', msg, err && err.code ? ` (${err.code})` : '', leader);
 }
 
 export function loading(what) {
