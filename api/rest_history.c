@@ -12,14 +12,18 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+
+/* The column of field `field` (history_field order), or of t_ms for T_MS. */
+#define T_MS SIZE_MAX
 
 static cJSON *column(cJSON *cols, const char *name, const struct history_sample *s, size_t n,
 		     size_t field)
 {
 	cJSON *arr = cJSON_AddArrayToObject(cols, name);
 	for (size_t i = 0; arr && i < n; i++) {
-		int64_t v = field == (size_t)-1 ? s[i].t_ms : history_field(&s[i], field);
+		int64_t v = field == T_MS ? s[i].t_ms : history_field(&s[i], field);
 		cJSON *num = cJSON_CreateNumber((double)v);
 		if (!num || !cJSON_AddItemToArray(arr, num)) {
 			cJSON_Delete(num);
@@ -55,7 +59,7 @@ static void get_history(struct http_req *req, void *ctx)
 	json_add_int(o, "capacity", (int64_t)cap);
 	json_add_int(o, "count", (int64_t)n);
 	cJSON *cols = cJSON_AddObjectToObject(o, "samples");
-	if (!cols || !column(cols, "t_ms", s, n, (size_t)-1))
+	if (!cols || !column(cols, "t_ms", s, n, T_MS))
 		goto err_oom;
 	size_t nfields;
 	const char *const *names = history_field_names(&nfields);
