@@ -11,7 +11,7 @@ DEB_PACKAGES=(
   libssl-dev libcurl4-openssl-dev libsqlite3-dev libcjson-dev liburing-dev
   libncurses-dev libcmocka-dev libfuse3-dev fuse3
   clang libclang-rt-14-dev
-  python3 python3-boto3 awscli s3cmd tmux
+  python3 python3-boto3 awscli s3cmd tmux chromium
 )
 
 SUDO=""

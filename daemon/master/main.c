@@ -1,7 +1,9 @@
 /* strata-master: wiring only. Parses configuration, opens the namespace,
  * starts the REST server and the job runner (the lost-worker check, a
  * pending master.root_ufs mount), waits for SIGINT/SIGTERM, shuts down. */
+#include "api/rest_console.h"
 #include "api/rest_fs.h"
+#include "api/rest_history.h"
 #include "api/rest_master.h"
 #include "api/rest_masters.h"
 #include "api/rest_openapi.h"
@@ -159,10 +161,20 @@ int main(int argc, char **argv)
 		goto out_jobs;
 	}
 	size_t nmaster, nfs, nopenapi;
+	/* An hour of cluster samples, one every 5 s, for the console's charts. */
+	m.history_interval_ms = 5000;
+	m.history = history_new(720);
+	if (!m.history) {
+		log_error("out of memory");
+		goto out_jobs;
+	}
+	size_t nhistory, nconsole;
 	const struct http_route *mroutes = rest_master_routes(&nmaster);
 	const struct http_route *froutes = rest_fs_routes(&nfs);
 	const struct http_route *oroutes = rest_openapi_routes(&nopenapi);
-	size_t nroutes = nmaster + nfs + nopenapi;
+	const struct http_route *hroutes = rest_history_routes(&nhistory);
+	const struct http_route *croutes = rest_console_routes(&nconsole);
+	size_t nroutes = nmaster + nfs + nopenapi + nhistory + nconsole;
 	struct http_route *routes = calloc(nroutes, sizeof(*routes));
 	if (!routes) {
 		log_error("out of memory");
@@ -171,6 +183,8 @@ int main(int argc, char **argv)
 	memcpy(routes, mroutes, nmaster * sizeof(*routes));
 	memcpy(routes + nmaster, froutes, nfs * sizeof(*routes));
 	memcpy(routes + nmaster + nfs, oroutes, nopenapi * sizeof(*routes));
+	memcpy(routes + nmaster + nfs + nopenapi, hroutes, nhistory * sizeof(*routes));
+	memcpy(routes + nmaster + nfs + nopenapi + nhistory, croutes, nconsole * sizeof(*routes));
 	struct http_server_opts hopts = {
 		.name = "master REST",
 		.bind = conf.master_bind,
@@ -196,6 +210,14 @@ int main(int argc, char **argv)
 		log_error("cannot start the job runner thread");
 		goto out_server;
 	}
+	/* Its own thread, not a leader-only job: every master samples what its
+	 * registry knows (a follower's holds no workers until it leads). */
+	struct history_sampler *sampler = NULL;
+	if (history_sampler_start(m.history, m.registry, m.blocks, m.history_interval_ms,
+				  &sampler)) {
+		log_error("cannot start the metrics history thread");
+		goto out_server;
+	}
 	log_info("strata-master %s ready: REST and console at %s (workers lost after %lld ms)",
 		 STRATA_VERSION, http_server_url(srv), (long long)conf.master_worker_timeout);
 	notify_send("READY=1");
@@ -203,6 +225,7 @@ int main(int argc, char **argv)
 	int sig = daemon_wait_signal();
 	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	notify_send("STOPPING=1");
+	history_sampler_stop(sampler);
 	exit_code = EXIT_OK;
 out_server:
 	http_server_stop(srv);
@@ -211,6 +234,7 @@ out_routes:
 out_jobs:
 	jobs_free(jobs);
 out_fs:
+	history_free(m.history);
 	fs_close(m.fs);
 out_meta:
 	meta_close(m.meta);

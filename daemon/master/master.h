@@ -3,6 +3,7 @@
 
 #include "daemon/master/blockmap.h"
 #include "daemon/master/fs.h"
+#include "daemon/master/history.h"
 #include "daemon/master/meta.h"
 #include "daemon/master/registry.h"
 #include "lib/conf.h"
@@ -16,6 +17,8 @@ struct master {
 	struct meta *meta;
 	struct blockmap *blocks;
 	struct fs *fs;
+	struct history *history;  /* GET /api/v1/metrics/history; may be NULL */
+	int64_t history_interval_ms;
 	char state_dir[1024];
 	char address[300];       /* host:port others reach this master at */
 	int64_t started_mono_ms;

@@ -12,3 +12,4 @@ strata_unit_test(test_master_filemeta SOURCES test_master_filemeta.c LIBS strata
                  SQLite::SQLite3 Threads::Threads)
 strata_unit_test(test_master_jobs SOURCES test_master_jobs.c LIBS strata_master_core
                  Threads::Threads)
+strata_unit_test(test_master_history SOURCES test_master_history.c LIBS strata_master_core cjson)

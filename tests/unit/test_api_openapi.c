@@ -1,11 +1,12 @@
 /* Tests that docs/openapi.json and the REST route tables never drift: every
- * route of rest_master_routes, rest_fs_routes and rest_openapi_routes (the
- * master) and of rest_worker_routes (the worker) is documented with its
+ * route of rest_master_routes, rest_fs_routes, rest_openapi_routes and
+ * rest_history_routes (the master) and of rest_worker_routes (the worker) is documented with its
  * method and daemon (x-strata-daemons), every documented operation is in a
  * table of each daemon it names, and the document the master serves is the
  * one in the source tree; each documented x-strata-access is the level the
  * route declares (api/http.h). */
 #include "api/rest_fs.h"
+#include "api/rest_history.h"
 #include "api/rest_master.h"
 #include "api/rest_openapi.h"
 #include "api/rest_worker.h"
@@ -44,15 +45,16 @@ struct table {
 	size_t n;
 };
 
-static size_t master_tables(struct table out[3])
+static size_t master_tables(struct table out[4])
 {
 	out[0].routes = rest_master_routes(&out[0].n);
 	out[1].routes = rest_fs_routes(&out[1].n);
 	out[2].routes = rest_openapi_routes(&out[2].n);
-	return 3;
+	out[3].routes = rest_history_routes(&out[3].n);
+	return 4;
 }
 
-static size_t worker_tables(struct table out[3])
+static size_t worker_tables(struct table out[4])
 {
 	out[0].routes = rest_worker_routes(&out[0].n);
 	return 1;
@@ -152,7 +154,7 @@ static int check_routes_documented(const struct table *t, size_t ntables, const 
 
 static void test_every_route_is_documented(void **state)
 {
-	struct table t[3];
+	struct table t[4];
 	size_t n = master_tables(t);
 	int missing = check_routes_documented(t, n, "master");
 	n = worker_tables(t);
@@ -164,7 +166,7 @@ static void test_every_operation_is_routed(void **state)
 {
 	static const char *const methods[] = { "get", "put", "post", "delete", "patch",
 					       "head", "options", "trace" };
-	struct table mt[3], wt[3];
+	struct table mt[4], wt[4];
 	size_t nm = master_tables(mt), nw = worker_tables(wt);
 	const cJSON *paths = cJSON_GetObjectItemCaseSensitive(g_doc, "paths");
 	assert_true(cJSON_IsObject(paths));
