@@ -26,3 +26,8 @@ fuzz: deps
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# build-package/: the .deb and the .rpm (scripts/package.sh, docs/operations.md).
+.PHONY: package
+package: deps
+	scripts/package.sh

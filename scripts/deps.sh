@@ -12,6 +12,7 @@ DEB_PACKAGES=(
   libncurses-dev libcmocka-dev libfuse3-dev fuse3
   clang libclang-rt-14-dev
   python3 python3-boto3 awscli s3cmd tmux chromium
+  debhelper rpm lintian rpmlint help2man
 )
 
 SUDO=""
