@@ -1509,14 +1509,10 @@ static int tls_setup(struct s3srv *f, char *err, size_t errlen)
 			 ssl_reason());
 		goto out;
 	}
+	/* (This also checks that the key is the certificate's.) */
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
 		snprintf(err, errlen, "http.tls_key '%s': cannot load private key: %s", key,
 			 ssl_reason());
-		goto out;
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, errlen, "http.tls_key '%s' does not match http.tls_cert '%s'", key,
-			 cert);
 		goto out;
 	}
 	f->ssl_ctx = ctx;
