@@ -209,6 +209,30 @@ class S3TlsTest(ClusterTestCase):
                  self.open_fds() <= base, timeout=1,
                  what="half handshakes released")
         self.assertLess(time.monotonic() - t0, 1.0)
+        # Sessions that leave mid-reply (a hit) and mid-upload (the pool).
+        def hit():
+            before = self.counters()["s3_fastpath_hits_total"]
+            self.assertEqual(self.s3("GET", "/data/big.bin")[0], 200)
+            return self.counters()["s3_fastpath_hits_total"] > before
+        wait_for(hit, timeout=10, what="a fast-path hit over TLS")
+        wait_for(lambda: self.counters()["s3_open_connections"] == 0, timeout=5,
+                 what="the hit's connection closed")
+        base = self.open_fds()
+        for i in range(6):
+            raw = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s = ctx.wrap_socket(raw, server_hostname="localhost")
+            if i % 2:
+                s.sendall(b"GET /data/big.bin HTTP/1.1\r\nHost: s3\r\n\r\n")
+                s.recv(1000)
+            else:
+                s.sendall(b"PUT /data/gone.bin HTTP/1.1\r\nHost: s3\r\n"
+                          b"Content-Length: 1000000\r\n\r\n" + b"x" * 5000)
+            s.close()
+        wait_for(lambda: self.counters()["s3_open_connections"] == 0 and
+                 self.open_fds() <= base, timeout=2,
+                 what="sessions that left released")
+        self.assertEqual(self.s3("GET", "/data/gone.bin")[0], 404)
         # The server still serves.
         status, _, body = self.s3("GET", "/data/big.bin")
         self.assertEqual((status, body), (200, self.big))
