@@ -137,6 +137,7 @@ static int setup_tls(void **state)
 	assert_int_equal(system(cmd), 0);
 	start_front(fx, 4, 32, 3000);
 	assert_non_null(strstr(s3srv_url(fx->front), "https://127.0.0.1:"));
+	assert_int_equal(s3srv_ktls(fx->front), -1); /* no session yet */
 	return 0;
 }
 
@@ -558,6 +559,10 @@ static void test_tls_bodies_both_ways_and_pipelining(void **state)
 	size_t n;
 	assert_int_equal(tls_reply(&t, &body, &n), 200);
 	free(body);
+	/* Whether the kernel took the session (0 on machines without kTLS). */
+	int ktls = s3srv_ktls(fx->front);
+	assert_true(ktls == 0 || ktls == 1);
+	print_message("kTLS: %s\n", ktls ? "yes" : "no");
 	/* Two more at once on the same session: the loop and the pool take
 	 * turns with its SSL object. */
 	static const char two[] = "GET /b/k HTTP/1.1\r\nHost: s3\r\n\r\n"
