@@ -1016,7 +1016,7 @@ static void tls_ready(struct conn *c)
 	if (was != (c->ktls ? 1 : 0))
 		log_info("S3 server: TLS (%s) %s", SSL_get_version(c->ssl),
 			 c->ktls ? "with kTLS: hits keep sendfile"
-				 : "without kTLS (the kernel does not offer it): hits are read "
+				 : "without kTLS (the kernel or OpenSSL lacks it): hits are read "
 				   "and written through OpenSSL");
 }
 
