@@ -5,6 +5,8 @@
 
 #include <civetweb.h>
 #include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,74 @@ static int wait_fd(struct http_fdr *r, short events)
 	}
 }
 
+/*
+ * One read from the connection (through TLS when it has a session): >0
+ * bytes, 0 the client closed, -EAGAIN with *ev the poll event to wait for,
+ * or -EIO.
+ */
+static long conn_recv(struct http_fdr *r, void *buf, size_t len, short *ev)
+{
+	*ev = POLLIN;
+	SSL *ssl = r->fc->ssl;
+	if (ssl) {
+		ERR_clear_error();
+		int n = SSL_read(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+		if (n > 0)
+			return n;
+		switch (SSL_get_error(ssl, n)) {
+		case SSL_ERROR_WANT_READ:
+			return -EAGAIN;
+		case SSL_ERROR_WANT_WRITE:
+			*ev = POLLOUT;
+			return -EAGAIN;
+		case SSL_ERROR_ZERO_RETURN:
+			return 0;
+		default:
+			r->fc->tls_failed = true;
+			return -EIO;
+		}
+	}
+	for (;;) {
+		ssize_t n = recv(r->fc->fd, buf, len, MSG_DONTWAIT);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -EIO;
+	}
+}
+
+/* One write, the same way: >0 bytes sent, -EAGAIN with *ev, or -EPIPE. */
+static long conn_send(struct http_fdr *r, const void *buf, size_t len, short *ev)
+{
+	*ev = POLLOUT;
+	SSL *ssl = r->fc->ssl;
+	if (ssl) {
+		ERR_clear_error();
+		int n = SSL_write(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+		if (n > 0)
+			return n;
+		switch (SSL_get_error(ssl, n)) {
+		case SSL_ERROR_WANT_WRITE:
+			return -EAGAIN;
+		case SSL_ERROR_WANT_READ:
+			*ev = POLLIN;
+			return -EAGAIN;
+		default:
+			r->fc->tls_failed = true;
+			return -EPIPE;
+		}
+	}
+	for (;;) {
+		ssize_t n = send(r->fc->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0)
+			return n;
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? -EAGAIN : -EPIPE;
+	}
+}
+
 /* Reads more bytes from the socket into buf. 0, or negative (EOF, error,
  * timeout: the connection is done). */
 static int fill(struct http_fdr *r)
@@ -64,18 +134,17 @@ static int fill(struct http_fdr *r)
 		r->off = 0;
 	}
 	for (;;) {
-		ssize_t n = recv(r->fc->fd, r->buf + r->len, FDR_BUF - r->len, MSG_DONTWAIT);
+		short ev;
+		long n = conn_recv(r, r->buf + r->len, FDR_BUF - r->len, &ev);
 		if (n > 0) {
 			r->len += (size_t)n;
 			return 0;
 		}
 		if (n == 0)
 			return -EPIPE;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
+		if (n != -EAGAIN)
 			return -EIO;
-		int rc = wait_fd(r, POLLIN);
+		int rc = wait_fd(r, ev);
 		if (rc)
 			return rc;
 	}
@@ -87,15 +156,16 @@ static int send_all(struct http_fdr *r, const void *data, size_t len)
 	if (r->broken)
 		return -EPIPE;
 	while (len) {
-		ssize_t n = send(r->fc->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		/* A retry after -EAGAIN sends the same bytes again, as
+		 * SSL_write wants. */
+		short ev;
+		long n = conn_send(r, p, len, &ev);
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !wait_fd(r, POLLOUT))
+		if (n == -EAGAIN && !wait_fd(r, ev))
 			continue;
 		r->broken = true;
 		return -EPIPE;
@@ -221,7 +291,8 @@ long http_fdr_read(struct http_fdr *r, void *buf, size_t len)
 		if (r->off == r->len) {
 			/* Straight into the caller's buffer: never past the body. */
 			for (;;) {
-				ssize_t n = recv(r->fc->fd, buf, want, MSG_DONTWAIT);
+				short ev;
+				long n = conn_recv(r, buf, want, &ev);
 				if (n > 0) {
 					r->body_left -= (uint64_t)n;
 					r->body_done = !r->body_left;
@@ -229,9 +300,7 @@ long http_fdr_read(struct http_fdr *r, void *buf, size_t len)
 				}
 				if (n == 0)
 					return -EIO; /* the client left mid-body */
-				if (errno == EINTR)
-					continue;
-				if ((errno != EAGAIN && errno != EWOULDBLOCK) || wait_fd(r, POLLIN))
+				if (n != -EAGAIN || wait_fd(r, ev))
 					return -EIO;
 			}
 		}
@@ -348,6 +417,7 @@ void http_fd_serve(struct http_fd_conn *fc, http_handler_fn fn, void *ctx)
 		.body_left = fc->has_length ? fc->content_length : 0,
 	};
 	fc->keep = false;
+	fc->tls_failed = false;
 	fc->rest = NULL;
 	fc->nrest = 0;
 	if (!(r.buf = malloc(FDR_BUF)) || fc->nbuffered > FDR_BUF) {
@@ -358,7 +428,7 @@ void http_fd_serve(struct http_fd_conn *fc, http_handler_fn fn, void *ctx)
 	r.len = fc->nbuffered;
 	r.body_done = !fc->chunked && !r.body_left;
 	http_req_run_fd(&r, fn, ctx);
-	fc->keep = !r.close_sent && !r.broken && !r.aborted && r.body_done && !r.reply_left;
+	fc->keep = !fc->tls_failed && !r.close_sent && !r.broken && !r.aborted && r.body_done && !r.reply_left;
 	if (fc->keep && r.len > r.off && (fc->rest = malloc(r.len - r.off))) {
 		memcpy(fc->rest, r.buf + r.off, r.len - r.off);
 		fc->nrest = r.len - r.off;

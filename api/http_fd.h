@@ -3,7 +3,7 @@
 
 /*
  * A second backend for struct http_req (api/http.h): one request on a
- * plain socket whose head the caller already parsed, so a handler written
+ * socket (plain or through an established TLS session) whose head the caller already parsed, so a handler written
  * for the CivetWeb server (the S3 gateway, s3_gw_handle) runs unchanged on
  * a connection an event loop owns. The S3 server's pool threads use it
  * (api/s3_server.c).
@@ -29,6 +29,8 @@ struct http_fd_field {
 struct http_fd_conn {
 	/* in: the caller's, borrowed for the call */
 	int fd;                /* the client socket (blocking or not) */
+	void *ssl;             /* its SSL (OpenSSL's SSL *, handshake done), or NULL:
+				* plain. Only this call touches it meanwhile. */
 	const char *method;    /* NUL-terminated */
 	const char *path;      /* as sent, without the query */
 	const char *query;     /* NULL: no '?' */
@@ -44,6 +46,7 @@ struct http_fd_conn {
 	int64_t io_timeout_ms; /* per read or write */
 	/* out */
 	bool keep;             /* the connection may carry another request */
+	bool tls_failed;       /* a fatal TLS error: the session must not be used */
 	char *rest;            /* malloc'd bytes read past this request, or NULL */
 	size_t nrest;
 };

@@ -28,6 +28,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -50,6 +52,7 @@
 #define FRONT_BUDGET 32            /* requests per connection per loop turn */
 #define FRONT_SEND_BUDGET (512u << 10) /* reply bytes per connection per turn */
 #define FRONT_MAX_LOOPS 64
+#define FRONT_TLS_BUF (64u << 10)  /* block bytes per SSL_write without kTLS */
 /* Open block files kept per loop, so a hit on a hot block costs no open():
  * 4-way sets, up to FDC_MAX_SETS per loop but no more than a quarter of
  * RLIMIT_NOFILE for all loops together; closed after FDC_IDLE_MS unused or
@@ -68,6 +71,7 @@ struct ev {
 enum { T_NONE, T_IDLE, T_HEAD, T_IO }; /* what a connection's deadline is for */
 
 enum cstate {
+	CS_TLS_HS, /* TLS handshake (header_timeout_ms) */
 	CS_HEAD,  /* waiting for (the rest of) a request head */
 	CS_REPLY, /* sending a reply of our own: head, then block files */
 	CS_POOL,  /* a pool thread runs the gateway on it (out of the epoll set) */
@@ -112,6 +116,13 @@ struct conn {
 	bool count_read;
 	uint64_t body_bytes;
 	int64_t start_us;
+	/* TLS (NULL: plain) */
+	SSL *ssl;
+	bool ssl_wants_write;           /* the last SSL_read needs the socket writable */
+	bool ssl_failed;                /* a fatal TLS error: no close_notify */
+	bool ktls;                      /* the kernel encrypts: sendfile works */
+	char *tbuf;                     /* without kTLS: block bytes read, being sent */
+	size_t tbuf_len, tbuf_off;
 	/* CS_POOL: set by the pool thread, read by the loop once it is back */
 	bool pool_keep;
 	struct conn *ret_next;   /* the loop's returned list */
@@ -152,6 +163,8 @@ struct s3srv {
 	atomic_uint next_loop;
 	char url[160];
 	_Atomic bool warned_emfile;
+	SSL_CTX *ssl_ctx;   /* NULL: plain HTTP */
+	atomic_int ktls;    /* s3srv_ktls */
 	/* the pool */
 	pthread_mutex_t jlock;
 	pthread_cond_t jcond;
@@ -284,6 +297,9 @@ static void reply_reset(struct conn *c)
 	free(c->out);
 	c->out = NULL;
 	c->out_len = c->out_off = 0;
+	free(c->tbuf);
+	c->tbuf = NULL;
+	c->tbuf_len = c->tbuf_off = 0;
 	c->count_read = false;
 	c->body_bytes = 0;
 }
@@ -292,6 +308,15 @@ static void conn_close(struct conn *c)
 {
 	struct loop *lp = c->lp;
 	reply_reset(c);
+	if (c->ssl) {
+		/* close_notify when the session is sound (best effort: the
+		 * socket does not block, and nobody waits for the peer's). */
+		ERR_clear_error();
+		if (c->state != CS_TLS_HS && !c->ssl_failed)
+			SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		ERR_clear_error();
+	}
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -322,6 +347,110 @@ static void consume_in(struct conn *c, size_t n)
 	c->scanned = 0;
 }
 
+/*
+ * After an SSL call on c returned rc <= 0: true if it only has to wait
+ * (for the socket to become readable or writable; the readiness flag is
+ * cleared so the loop waits for the edge), false on a real error or the
+ * end of the session.
+ */
+static bool tls_would_block(struct conn *c, int rc)
+{
+	switch (SSL_get_error(c->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+		c->rd = false;
+		c->ssl_wants_write = false;
+		return true;
+	case SSL_ERROR_WANT_WRITE:
+		c->wr = false;
+		c->ssl_wants_write = true;
+		return true;
+	case SSL_ERROR_ZERO_RETURN: /* close_notify: a clean end */
+		return false;
+	default:
+		c->ssl_failed = true;
+		return false;
+	}
+}
+
+/* Whether reading c may make progress now. */
+static bool can_read(const struct conn *c)
+{
+	return c->ssl && c->ssl_wants_write ? c->wr : c->rd;
+}
+
+/* Sends up to len bytes. >0 sent, 0 would block, -1 the client is gone. */
+static ssize_t conn_send(struct conn *c, const void *p, size_t len, int more)
+{
+	if (c->ssl) {
+		ERR_clear_error();
+		int n = SSL_write(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int)len);
+		if (n > 0)
+			return n;
+		return tls_would_block(c, n) ? 0 : -1;
+	}
+	for (;;) {
+		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | more);
+		if (n >= 0)
+			return n ? n : -1;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			c->wr = false;
+			return 0;
+		}
+		return -1;
+	}
+}
+
+/* Sends up to want bytes of block segment s from its file: sendfile, or
+ * SSL_sendfile under kTLS. Same returns as conn_send. */
+static ssize_t seg_sendfile(struct conn *c, struct seg *s, size_t want)
+{
+	if (c->ssl) {
+		ERR_clear_error();
+		ossl_ssize_t n = SSL_sendfile(c->ssl, s->fd, (off_t)s->off, want, 0);
+		if (n > 0)
+			return n;
+		return tls_would_block(c, (int)n) ? 0 : -1;
+	}
+	for (;;) {
+		off_t off = (off_t)s->off;
+		ssize_t n = sendfile(c->fd, s->fd, &off, want);
+		if (n > 0)
+			return n;
+		if (n == 0)
+			return -1; /* the block file is shorter than it said */
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			c->wr = false;
+			return 0;
+		}
+		return -1;
+	}
+}
+
+/* Without kTLS: the next bytes of s into c->tbuf (they leave by
+ * SSL_write). 0, or -1 (a read error or a file shorter than it said). */
+static int seg_read(struct conn *c, struct seg *s)
+{
+	if (!c->tbuf && !(c->tbuf = malloc(FRONT_TLS_BUF)))
+		return -1;
+	size_t want = s->len > FRONT_TLS_BUF ? FRONT_TLS_BUF : (size_t)s->len;
+	for (;;) {
+		ssize_t n = pread(s->fd, c->tbuf, want, (off_t)s->off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		s->off += (uint64_t)n;
+		s->len -= (uint64_t)n;
+		c->tbuf_off = 0;
+		c->tbuf_len = (size_t)n;
+		return 0;
+	}
+}
+
 /* Reads what fits into c->in. 1 read something, 0 would block, -1 EOF or
  * error (the caller closes). */
 static int fill_in(struct conn *c)
@@ -331,6 +460,17 @@ static int fill_in(struct conn *c)
 	if (c->in_len >= FRONT_IN_CAP)
 		return 0;
 	size_t want = FRONT_IN_CAP - c->in_len;
+	if (c->ssl) {
+		ERR_clear_error();
+		int got = SSL_read(c->ssl, c->in + c->in_len, (int)want);
+		if (got > 0) {
+			/* No short-read shortcut: OpenSSL may hold more. */
+			c->in_len += (size_t)got;
+			c->ssl_wants_write = false;
+			return 1;
+		}
+		return tls_would_block(c, got) ? 0 : -1;
+	}
 	ssize_t n = recv(c->fd, c->in + c->in_len, want, 0);
 	if (n > 0) {
 		c->in_len += (size_t)n;
@@ -430,20 +570,19 @@ static int send_reply(struct conn *c)
 	for (;;) {
 		if (sent >= FRONT_SEND_BUDGET)
 			return 2;
-		if (c->out_off < c->out_len) {
-			int more = c->seg_i < c->nsegs ? MSG_MORE : 0;
-			ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-					 MSG_NOSIGNAL | more);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EWOULDBLOCK) {
-					c->wr = false;
-					return 0;
-				}
-				if (errno == EINTR)
-					continue;
-				return -1;
+		bool own = c->out_off < c->out_len;
+		if (own || c->tbuf_off < c->tbuf_len) {
+			int more = own && c->seg_i < c->nsegs ? MSG_MORE : 0;
+			ssize_t n = own ? conn_send(c, c->out + c->out_off, c->out_len - c->out_off, more)
+					: conn_send(c, c->tbuf + c->tbuf_off, c->tbuf_len - c->tbuf_off, 0);
+			if (n <= 0)
+				return n == 0 ? 0 : -1;
+			if (own) {
+				c->out_off += (size_t)n;
+			} else {
+				c->tbuf_off += (size_t)n;
+				atomic_fetch_add(&c->lp->f->cfg.w->front.bytes, (uint64_t)n);
 			}
-			c->out_off += (size_t)n;
 			sent += (uint64_t)n;
 			set_io_deadline(c);
 			continue;
@@ -455,20 +594,15 @@ static int send_reply(struct conn *c)
 				c->seg_i++;
 				continue;
 			}
-			off_t off = (off_t)s->off;
-			size_t want = s->len > FRONT_SEND_BUDGET ? FRONT_SEND_BUDGET : (size_t)s->len;
-			ssize_t n = sendfile(c->fd, s->fd, &off, want);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EWOULDBLOCK) {
-					c->wr = false;
-					return 0;
-				}
-				if (errno == EINTR)
-					continue;
-				return -1;
+			if (c->ssl && !c->ktls) {
+				if (seg_read(c, s))
+					return -1;
+				continue;
 			}
-			if (n == 0)
-				return -1; /* the block file is shorter than it said */
+			size_t want = s->len > FRONT_SEND_BUDGET ? FRONT_SEND_BUDGET : (size_t)s->len;
+			ssize_t n = seg_sendfile(c, s, want);
+			if (n <= 0)
+				return n == 0 ? 0 : -1;
 			s->off += (uint64_t)n;
 			s->len -= (uint64_t)n;
 			sent += (uint64_t)n;
@@ -749,6 +883,7 @@ static void run_job(struct s3srv *f, struct job *j)
 		*q++ = '\0';
 	struct http_fd_conn fc = {
 		.fd = c->fd,
+		.ssl = c->ssl,
 		.method = method,
 		.path = target,
 		.query = q,
@@ -764,6 +899,8 @@ static void run_job(struct s3srv *f, struct job *j)
 		.io_timeout_ms = f->cfg.io_timeout_ms,
 	};
 	http_fd_serve(&fc, s3_gw_handle, f->cfg.gw);
+	if (fc.tls_failed)
+		c->ssl_failed = true;
 	c->pool_keep = fc.keep && fc.nrest <= FRONT_IN_CAP;
 	c->in_len = 0;
 	c->scanned = 0;
@@ -870,6 +1007,19 @@ static void bad_request(struct conn *c, const char *msg)
 	c->scanned = 0;
 }
 
+/* The handshake is done: whether hits can use sendfile (kTLS). */
+static void tls_ready(struct conn *c)
+{
+	struct s3srv *f = c->lp->f;
+	c->ktls = BIO_get_ktls_send(SSL_get_wbio(c->ssl)) == 1;
+	int was = atomic_exchange(&f->ktls, c->ktls ? 1 : 0);
+	if (was != (c->ktls ? 1 : 0))
+		log_info("S3 server: TLS (%s) %s", SSL_get_version(c->ssl),
+			 c->ktls ? "with kTLS: hits keep sendfile"
+				 : "without kTLS (the kernel or OpenSSL lacks it): hits are read "
+				   "and written through OpenSSL");
+}
+
 /* Handles the complete head at the start of c->in. */
 static void handle_request(struct conn *c, const struct s3fh_request *r)
 {
@@ -886,6 +1036,23 @@ static void conn_drive(struct conn *c)
 {
 	int budget = FRONT_BUDGET;
 	for (;;) {
+		if (c->state == CS_TLS_HS) {
+			ERR_clear_error();
+			int rc = SSL_do_handshake(c->ssl);
+			if (rc == 1) {
+				tls_ready(c);
+				c->state = CS_HEAD;
+				set_timer(c, T_IDLE);
+				continue;
+			}
+			if (tls_would_block(c, rc))
+				return;
+			/* Plain HTTP on the TLS port, a bad hello, a peer that
+			 * left mid-handshake: nothing to answer in. */
+			log_debug("S3 server: TLS handshake failed");
+			conn_close(c);
+			return;
+		}
 		if (c->state == CS_HEAD) {
 			if (c->close_after) {
 				conn_close(c);
@@ -910,7 +1077,7 @@ static void conn_drive(struct conn *c)
 				bad_request(c, "request head too large (16 KiB at most)");
 				continue;
 			}
-			if (!c->rd) {
+			if (!can_read(c)) {
 				/* Waiting: for a next request (idle) or the rest of
 				 * this head (header timeout since its first wait). */
 				int want = c->in_len ? T_HEAD : T_IDLE;
@@ -979,9 +1146,22 @@ static void adopt(struct loop *lp, int fd)
 	c->rd = c->wr = true;
 	c->state = CS_HEAD;
 	set_timer(c, T_IDLE);
+	if (f->ssl_ctx) {
+		if (!(c->ssl = SSL_new(f->ssl_ctx)) || SSL_set_fd(c->ssl, fd) != 1) {
+			SSL_free(c->ssl);
+			ERR_clear_error();
+			close(fd);
+			free(c);
+			return;
+		}
+		SSL_set_accept_state(c->ssl);
+		c->state = CS_TLS_HS;
+		set_timer(c, T_HEAD);
+	}
 	struct epoll_event ee = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 				  .data.ptr = &c->ev };
 	if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ee)) {
+		SSL_free(c->ssl);
 		close(fd);
 		free(c);
 		return;
@@ -1147,8 +1327,8 @@ static void *loop_main(void *arg)
 
 /* ---- start / stop ---- */
 
-static int listen_socket(const char *bind_addr, int port, char *url, size_t urllen, char *err,
-			 size_t errlen)
+static int listen_socket(const char *bind_addr, int port, const char *scheme, char *url,
+			 size_t urllen, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
@@ -1194,11 +1374,11 @@ static int listen_socket(const char *bind_addr, int port, char *url, size_t urll
 	if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 		inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
-		snprintf(url, urllen, "http://[%s]:%d", addr, ntohs(s6->sin6_port));
+		snprintf(url, urllen, "%s://[%s]:%d", scheme, addr, ntohs(s6->sin6_port));
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 		inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof(addr));
-		snprintf(url, urllen, "http://%s:%d", addr, ntohs(s4->sin_port));
+		snprintf(url, urllen, "%s://%s:%d", scheme, addr, ntohs(s4->sin_port));
 	}
 	freeaddrinfo(res);
 	return fd;
@@ -1289,6 +1469,66 @@ int s3srv_loop_cpu(const struct s3srv *f, int i)
 	return -1;
 }
 
+/* Why OpenSSL failed, for a message. */
+static const char *ssl_reason(void)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	return r ? r : "unknown error";
+}
+
+/*
+ * The server's SSL_CTX from cfg's certificate and key, when TLS is
+ * configured (f->ssl_ctx stays NULL otherwise). TLS 1.2 and up,
+ * non-blocking partial writes, kTLS asked for (the kernel may decline),
+ * no renegotiation. 0, or -EINVAL with the file at fault in err (paths
+ * only, never contents).
+ */
+static int tls_setup(struct s3srv *f, char *err, size_t errlen)
+{
+	const char *cert = f->cfg.tls_cert, *key = f->cfg.tls_key;
+	bool tls = cert && *cert;
+	if (tls != (key && *key)) {
+		snprintf(err, errlen, "http.tls_cert and http.tls_key must be set together");
+		return -EINVAL;
+	}
+	if (!tls)
+		return 0;
+	ERR_clear_error();
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	int rc = -EINVAL;
+	if (!ctx) {
+		snprintf(err, errlen, "S3 server: cannot create a TLS context: %s", ssl_reason());
+		goto out;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS | SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		snprintf(err, errlen, "http.tls_cert '%s': cannot load certificate: %s", cert,
+			 ssl_reason());
+		goto out;
+	}
+	/* (This also checks that the key is the certificate's.) */
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		snprintf(err, errlen, "http.tls_key '%s': cannot load private key: %s", key,
+			 ssl_reason());
+		goto out;
+	}
+	f->ssl_ctx = ctx;
+	ctx = NULL;
+	rc = 0;
+out:
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return rc;
+}
+
+int s3srv_ktls(const struct s3srv *f)
+{
+	return atomic_load(&f->ktls);
+}
+
 int s3srv_start(const struct s3srv_config *cfg, struct s3srv **out, char *err,
 		  size_t errlen)
 {
@@ -1316,7 +1556,12 @@ int s3srv_start(const struct s3srv_config *cfg, struct s3srv **out, char *err,
 		nthreads = 1;
 	if (nthreads > FRONT_MAX_LOOPS)
 		nthreads = FRONT_MAX_LOOPS;
-	int rc = listen_socket(cfg->bind, cfg->port, f->url, sizeof(f->url), err, errlen);
+	atomic_init(&f->ktls, -1);
+	int rc = tls_setup(f, err, errlen);
+	if (rc)
+		goto err_free;
+	rc = listen_socket(cfg->bind, cfg->port, f->ssl_ctx ? "https" : "http", f->url,
+			   sizeof(f->url), err, errlen);
 	if (rc < 0)
 		goto err_free;
 	f->lfd = rc;
@@ -1358,6 +1603,7 @@ err_stop:
 	s3srv_stop(f);
 	return rc;
 err_free:
+	SSL_CTX_free(f->ssl_ctx);
 	free(f);
 	return rc;
 }
@@ -1409,6 +1655,7 @@ void s3srv_stop(struct s3srv *f)
 	}
 	if (f->lfd >= 0)
 		close(f->lfd);
+	SSL_CTX_free(f->ssl_ctx);
 	pthread_mutex_destroy(&f->jlock);
 	pthread_cond_destroy(&f->jcond);
 	free(f);

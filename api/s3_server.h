@@ -2,8 +2,9 @@
 #define STRATA_API_S3_SERVER_H
 
 /*
- * The worker's one S3 server: it owns worker.s3_port (without TLS; see
- * docs/decisions.md). A few epoll threads share one non-blocking listener.
+ * The worker's one S3 server: it owns worker.s3_port, in plain HTTP or, with
+ * a certificate configured, TLS only (docs/decisions.md). A few epoll
+ * threads share one non-blocking listener.
  * Each parses request heads itself (s3_server_http.h) and
  *  - answers a cache hit itself: an unconditional GET/HEAD of /bucket/key
  *    without a query, whose metadata is fresh in the file cache
@@ -25,6 +26,11 @@
  * io_timeout_ms is cut, and so is a pool request whose client sends or
  * takes nothing for io_timeout_ms. A client that leaves ends its request
  * at once (the pool thread sees the socket close).
+ * TLS: non-blocking OpenSSL; the handshake runs in the loop (bounded by
+ * header_timeout_ms, a peer that leaves or speaks plain HTTP is closed at
+ * once), the pool thread uses the connection's SSL object while it holds
+ * it. Hits use sendfile through kTLS when the kernel takes it
+ * (SSL_sendfile), else pread + SSL_write from the loop.
  * Counters go to w->front (proxied: requests handed to the pool), read
  * statistics to bsvc as the slow path does.
  */
@@ -50,6 +56,8 @@ struct s3srv_config {
 	int64_t io_timeout_ms;
 	struct worker_node *w; /* fcache, bsvc, tiers, counters; borrowed */
 	struct s3_gw *gw;      /* runs every other request; borrowed */
+	const char *tls_cert;  /* PEM chain; set with tls_key: TLS only. NULL/"": plain */
+	const char *tls_key;
 };
 
 /* Binds and starts the loops. 0, or -errno with the reason in err. */
@@ -59,7 +67,10 @@ int s3srv_start(const struct s3srv_config *cfg, struct s3srv **out, char *err,
 void s3srv_stop(struct s3srv *f);
 /* The CPU loop i is pinned to, or -1 (not pinned, or no such loop). */
 int s3srv_loop_cpu(const struct s3srv *f, int i);
-/* "http://127.0.0.1:39999" */
+/* Whether connections have had kTLS send (sendfile under TLS): -1 no TLS
+ * connection finished its handshake yet, 0 no, 1 yes. */
+int s3srv_ktls(const struct s3srv *f);
+/* "http://127.0.0.1:39999" ("https://..." with TLS) */
 const char *s3srv_url(const struct s3srv *f);
 
 #endif

@@ -104,8 +104,8 @@ struct conf_list {
 	  "TCP port of the worker's S3-compatible gateway.")                                  \
 	X(worker_s3_fastpath, "worker.s3.fastpath", BOOL, "true", 0, 0, NULL,                 \
 	  "Serve S3 GET/HEAD of cached objects from the S3 server's event loops with "        \
-	  "sendfile. false: every request goes to the pool (worker.s3.pool_threads). With "  \
-	  "TLS configured the CivetWeb gateway serves worker.s3_port instead.")              \
+	  "sendfile (through kTLS when TLS is configured and the kernel offers it). false: " \
+	  "every request goes to the pool (worker.s3.pool_threads).")                        \
 	X(worker_s3_threads, "worker.s3.threads", INT, "0", 0, 64, NULL,                      \
 	  "Event-loop threads of the S3 front. 0: one per CPU the worker may run on.")       \
 	X(worker_s3_pool_threads, "worker.s3.pool_threads", INT, "16", 1, 1024, NULL,         \

@@ -129,31 +129,12 @@ static int open_tiers(struct worker_node *w, const struct strata_conf *c)
 }
 
 /* The S3 port: the S3 server (api/s3_server.h: event loops with the
- * sendfile fast path, a pool for everything else). With TLS configured,
- * which the loops do not speak yet, the CivetWeb gateway serves the port
- * instead (docs/decisions.md). */
-static int start_s3(struct worker_node *w, const struct http_server_opts *rest_opts,
-		    struct s3_gw *gw, struct http_server **s3, struct s3srv **front)
+ * sendfile fast path, a pool for everything else), in plain HTTP or, with
+ * http.tls_cert/http.tls_key, TLS only (docs/decisions.md). */
+static int start_s3(struct worker_node *w, struct s3_gw *gw, struct s3srv **front)
 {
 	const struct strata_conf *c = w->conf;
 	char err[1024];
-	if (*c->http_tls_cert) {
-		struct http_server_opts sopts = *rest_opts;
-		sopts.name = "worker S3";
-		sopts.port = (int)c->worker_s3_port;
-		sopts.fallback = s3_gw_handle;
-		/* CivetWeb holds a thread per open connection: S3 clients keep
-		 * many connections alive, so the gateway gets more threads. */
-		sopts.threads = rest_opts->threads * 2 > 128 ? rest_opts->threads * 2 : 128;
-		sopts.raw_path = true;
-		*s3 = http_server_start(&sopts, NULL, 0, gw, err, sizeof(err));
-		if (!*s3) {
-			log_error("%s", err);
-			return -1;
-		}
-		log_info("S3 over TLS: served by the gateway (no fast path)");
-		return 0;
-	}
 	/* Many keep-alive clients: allow as many descriptors as we may. */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -176,6 +157,8 @@ static int start_s3(struct worker_node *w, const struct http_server_opts *rest_o
 		.io_timeout_ms = c->http_request_timeout,
 		.w = w,
 		.gw = gw,
+		.tls_cert = c->http_tls_cert,
+		.tls_key = c->http_tls_key,
 	};
 	if (s3srv_start(&fc, front, err, sizeof(err))) {
 		log_error("%s", err);
@@ -214,7 +197,7 @@ int main(int argc, char **argv)
 	pick_host(&conf, w.host, sizeof(w.host));
 	int exit_code = EXIT_ERROR;
 	char err[1024];
-	struct http_server *rest = NULL, *s3 = NULL;
+	struct http_server *rest = NULL;
 	struct s3srv *front = NULL;
 	struct s3_gw *gw = NULL;
 	if (pick_dirs(&w, &conf) || open_tiers(&w, &conf))
@@ -250,7 +233,7 @@ int main(int argc, char **argv)
 		log_error("S3 gateway: %s", err);
 		goto out;
 	}
-	if (start_s3(&w, &hopts, gw, &s3, &front))
+	if (start_s3(&w, gw, &front))
 		goto out;
 	if (worker_heartbeat_start(&w)) {
 		log_error("cannot start the heartbeat thread");
@@ -258,7 +241,7 @@ int main(int argc, char **argv)
 	}
 	log_info("strata-worker %s ready: data/RPC at %s, S3 at %s, advertising %s, masters %s",
 		 STRATA_VERSION, http_server_url(rest),
-		 front ? s3srv_url(front) : http_server_url(s3), w.host,
+		 s3srv_url(front), w.host,
 		 conf.master_addresses.n ? conf.master_addresses.items[0] : "(none)");
 	notify_send("READY=1");
 
@@ -272,7 +255,6 @@ int main(int argc, char **argv)
 	exit_code = EXIT_OK;
 out:
 	s3srv_stop(front);
-	http_server_stop(s3);
 	http_server_stop(rest);
 	s3_gw_free(gw);
 	bsvc_free(w.bsvc);

@@ -1,5 +1,6 @@
 # The worker's S3 front (api/s3_server*.c): its HTTP framing, and the
 # server with the fast path off running the real gateway over a directory.
 strata_unit_test(test_s3front_http SOURCES test_s3front_http.c LIBS strata_api_s3)
-strata_unit_test(test_s3front SOURCES test_s3front.c s3_dir_backend.c LIBS strata_api_worker
+strata_unit_test(test_s3front SOURCES test_s3front.c s3_dir_backend.c
+                 LIBS strata_api_worker OpenSSL::SSL OpenSSL::Crypto
                  TIMEOUT 60)
