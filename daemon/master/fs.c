@@ -2,6 +2,7 @@
 
 #include "daemon/master/journal.h"
 #include "daemon/master/meta.h"
+#include "daemon/master/policy.h"
 #include "lib/clock.h"
 #include "lib/conf.h"
 #include "lib/json.h"
@@ -93,8 +94,10 @@ static int collect_opts(const cJSON *opts, struct ufs_opt **out, size_t *n)
 	const cJSON *o;
 	cJSON_ArrayForEach(o, opts)
 	{
+		/* strata's own options; the rest are the driver's. */
 		if (!cJSON_IsString(o) || strcmp(o->string, "block_size") == 0 ||
-		    strcmp(o->string, "sync_interval") == 0)
+		    strcmp(o->string, "sync_interval") == 0 || strcmp(o->string, "ttl") == 0 ||
+		    strcmp(o->string, "ttl_action") == 0)
 			continue;
 		list[*n].key = o->string;
 		list[*n].value = o->valuestring;
@@ -193,6 +196,7 @@ int fs_mount(struct fs *fs, const char *path, const char *uri, bool readonly,
 {
 	int64_t block_size = fs->opts.default_block_size;
 	int64_t sync_ms = fs->opts.default_sync_interval_ms;
+	const char *ttl = NULL, *ttl_action = NULL;
 	const cJSON *o;
 	cJSON_ArrayForEach(o, options)
 	{
@@ -217,11 +221,19 @@ int fs_mount(struct fs *fs, const char *path, const char *uri, bool readonly,
 					 o->valuestring);
 				return -EINVAL;
 			}
+		} else if (strcmp(o->string, "ttl") == 0) {
+			ttl = o->valuestring;
+		} else if (strcmp(o->string, "ttl_action") == 0) {
+			ttl_action = o->valuestring;
 		} else if (!strchr(o->string, '.')) {
 			snprintf(err, errlen, "unknown mount option '%s'", o->string);
 			return -EINVAL;
 		}
 	}
+	/* A default TTL for what is created or loaded under the mount. */
+	int prc = policy_check_mount_ttl(ttl, ttl_action, readonly, err, errlen);
+	if (prc)
+		return prc;
 	/* The mount point must be empty where it already exists: load it
 	 * from the store above it first. */
 	cJSON *kids = NULL;

@@ -12,3 +12,5 @@ strata_unit_test(test_master_filemeta SOURCES test_master_filemeta.c LIBS strata
                  SQLite::SQLite3 Threads::Threads)
 strata_unit_test(test_master_jobs SOURCES test_master_jobs.c LIBS strata_master_core
                  Threads::Threads)
+strata_unit_test(test_master_policy SOURCES test_master_policy.c LIBS strata_master_core
+                 SQLite::SQLite3 Threads::Threads cjson)
