@@ -583,6 +583,15 @@ cJSON *fs_inode_json(const struct ns_inode *n, const char *path)
 	if (n->block_size)
 		json_add_int(o, "block_size", n->block_size);
 	cJSON_AddBoolToObject(o, "mount_point", n->is_mount_point);
+	cJSON_AddBoolToObject(o, "pinned", n->pinned);
+	cJSON_AddStringToObject(o, "pin_medium", n->pin_medium);
+	json_add_int(o, "ttl_ms", n->ttl_ms);
+	cJSON_AddStringToObject(o, "ttl_action", n->ttl_action);
+	json_add_int(o, "ttl_expiry_ms", n->ttl_expiry_ms);
+	if (n->ttl_fired_ms)
+		json_add_int(o, "ttl_fired_ms", n->ttl_fired_ms);
+	json_add_int(o, "repl_min", n->repl_min);
+	json_add_int(o, "repl_max", n->repl_max);
 	return o;
 }
 
