@@ -2,6 +2,7 @@
 
 #include "api/rest_common.h"
 
+#include "daemon/master/events.h"
 #include "daemon/master/filemeta.h"
 #include "daemon/master/fs.h"
 #include "daemon/master/master.h"
@@ -617,6 +618,31 @@ static void delete_replication(struct http_req *req, void *ctx)
 	delete_policy(req, ctx, POLICY_REPLICATION);
 }
 
+/* GET /api/v1/events?since=SEQ&limit=N: newest first. */
+static void get_events(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	char v[32];
+	int64_t since = 0, limit = 0;
+	if (http_req_param(req, "since", v, sizeof(v)) >= 0 &&
+	    (conf_parse_int(v, &since) || since < 0)) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "query parameter 'since' must be a sequence number (>= 0)");
+		return;
+	}
+	if (http_req_param(req, "limit", v, sizeof(v)) >= 0 &&
+	    (conf_parse_int(v, &limit) || limit < 1 || limit > 100000)) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "query parameter 'limit' must be an integer in 1..100000");
+		return;
+	}
+	cJSON *o = events_json(m->events, (uint64_t)since, (size_t)limit);
+	if (!o)
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+	else
+		http_reply_json(req, 200, o);
+}
+
 static const struct http_route g_routes[] = {
 	{ "GET", "/api/v1/mounts", HTTP_ACCESS_READONLY, get_mounts },
 	{ "POST", "/api/v1/mounts", HTTP_ACCESS_ADMIN, post_mount },
@@ -637,6 +663,7 @@ static const struct http_route g_routes[] = {
 	{ "DELETE", "/api/v1/files/ttl", HTTP_ACCESS_ADMIN, delete_ttl },
 	{ "PUT", "/api/v1/files/replication", HTTP_ACCESS_ADMIN, put_replication },
 	{ "DELETE", "/api/v1/files/replication", HTTP_ACCESS_ADMIN, delete_replication },
+	{ "GET", "/api/v1/events", HTTP_ACCESS_READONLY, get_events },
 };
 
 const struct http_route *rest_fs_routes(size_t *nroutes)

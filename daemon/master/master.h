@@ -16,6 +16,7 @@ struct master {
 	struct meta *meta;
 	struct blockmap *blocks;
 	struct fs *fs;
+	struct events *events;   /* GET /api/v1/events */
 	char state_dir[1024];
 	char address[300];       /* host:port others reach this master at */
 	int64_t started_mono_ms;

@@ -169,9 +169,16 @@ static int mount_default_ttl(struct apply *a, uint64_t dir)
 	int64_t ttl_ms = 0;
 	const char *action = cJSON_IsString(act) ? act->valuestring : "delete";
 	int rc = 0;
+	struct ns_inode n;
 	if (cJSON_IsString(ttl) && conf_parse_duration(ttl->valuestring, &ttl_ms) == 0 &&
-	    ttl_ms > 0 && ttl_ms <= JOURNAL_TTL_MAX_MS && journal_action_valid(action))
+	    ttl_ms > 0 && ttl_ms <= JOURNAL_TTL_MAX_MS && journal_action_valid(action) &&
+	    !(c->readonly && strcmp(action, "delete") == 0))
 		rc = set_ttl(a->ns, dir, false, ttl_ms, action, c->time_ms, NULL);
+	else if (c->readonly && ns_by_id(a->ns, dir, &n) == 0 &&
+		 strcmp(n.ttl_action, "delete") == 0)
+		/* Inherited from above: nothing on a read-only mount is ever
+		 * deleted by a TTL. */
+		rc = set_ttl(a->ns, dir, false, 0, "", c->time_ms, NULL);
 	cJSON_Delete(o);
 	return rc;
 }

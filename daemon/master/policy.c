@@ -2,6 +2,7 @@
  * policy.h). */
 #include "daemon/master/policy.h"
 
+#include "daemon/master/events.h"
 #include "daemon/master/fs.h"
 #include "daemon/master/meta.h"
 #include "daemon/master/ns.h"
@@ -229,4 +230,57 @@ int policy_check_mount_ttl(const char *ttl, const char *action, bool readonly, c
 		return -EROFS;
 	}
 	return 0;
+}
+
+void policy_record_event(struct events *ev, const struct journal_cmd *cmd, int rc,
+			 int64_t now_ms)
+{
+	char detail[128];
+	const char *type = NULL, *path = NULL;
+	if (rc || !ev)
+		return;
+	switch (cmd->op) {
+	case JOURNAL_SET_PIN: {
+		const struct journal_set_pin *c = &cmd->u.set_pin;
+		type = c->pinned ? "pin" : "unpin";
+		path = c->path;
+		snprintf(detail, sizeof(detail), "%s%s%s", c->pinned && c->medium[0] ? "on " : "",
+			 c->medium, c->recursive ? (c->medium[0] ? ", recursive" : "recursive") : "");
+		break;
+	}
+	case JOURNAL_SET_TTL: {
+		const struct journal_set_ttl *c = &cmd->u.set_ttl;
+		type = c->ttl_ms ? "ttl_set" : "ttl_cleared";
+		path = c->path;
+		if (c->ttl_ms)
+			snprintf(detail, sizeof(detail), "ttl_ms %" PRId64 ", then %s%s", c->ttl_ms,
+				 c->action, c->recursive ? ", recursive" : "");
+		else
+			snprintf(detail, sizeof(detail), "%s", c->recursive ? "recursive" : "");
+		break;
+	}
+	case JOURNAL_SET_REPLICATION: {
+		const struct journal_set_replication *c = &cmd->u.set_replication;
+		type = "replication_set";
+		path = c->path;
+		snprintf(detail, sizeof(detail), "min %" PRId64 ", max %" PRId64 "%s", c->min,
+			 c->max, c->recursive ? ", recursive" : "");
+		break;
+	}
+	case JOURNAL_TTL_FIRE: {
+		const struct journal_ttl_fire *c = &cmd->u.ttl_fire;
+		type = "ttl_fired";
+		path = c->path;
+		/* The workers' side of free (dropping the blocks) is not built
+		 * yet: the event is the record of it (docs/decisions.md). */
+		snprintf(detail, sizeof(detail), "%s",
+			 strcmp(c->action, "free") == 0
+				 ? "free: cached blocks to be dropped; the file is kept"
+				 : "delete: from strata and the store");
+		break;
+	}
+	default:
+		return;
+	}
+	events_add(ev, now_ms, type, path, detail);
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct events;
 struct fs;
 struct meta;
 
@@ -48,5 +49,10 @@ int policy_set(struct fs *fs, struct meta *meta, const struct policy_req *req, i
  * default TTL (then ttl_action must be NULL too). */
 int policy_check_mount_ttl(const char *ttl, const char *action, bool readonly, char *err,
 			   size_t errlen);
+
+/* The event (events.h) of an applied command: policy changes and TTL
+ * firings (rc 0 only); other commands record nothing. */
+void policy_record_event(struct events *ev, const struct journal_cmd *cmd, int rc,
+			 int64_t now_ms);
 
 #endif

@@ -14,3 +14,4 @@ strata_unit_test(test_master_jobs SOURCES test_master_jobs.c LIBS strata_master_
                  Threads::Threads)
 strata_unit_test(test_master_policy SOURCES test_master_policy.c LIBS strata_master_core
                  SQLite::SQLite3 Threads::Threads cjson)
+strata_unit_test(test_master_events SOURCES test_master_events.c LIBS strata_master_core cjson)

@@ -6,11 +6,14 @@
  * local mount: every refused request names its field, nothing is proposed
  * twice for the same policy, a TTL that deletes never reaches a read-only
  * mount. */
+#include "daemon/master/events.h"
 #include "daemon/master/fs.h"
 #include "daemon/master/journal.h"
 #include "daemon/master/meta.h"
 #include "daemon/master/ns.h"
 #include "daemon/master/policy.h"
+#include "daemon/master/ttlcheck.h"
+#include "lib/err.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -224,6 +227,18 @@ static void test_mount_default_ttl(void **state)
 				  "\"time_ms\":\"10\"}"),
 			 0);
 	assert_int_equal(look(f, "/o").ttl_ms, 0);
+	/* A read-only mount below a directory whose TTL deletes does not
+	 * inherit it (nothing on it is deleted by a TTL). */
+	assert_int_equal(apply(f, MKDIR("/up", "1")), 0);
+	assert_int_equal(apply(f, TTL("/up", "false", "100", ",\"action\":\"delete\"", "1")), 0);
+	assert_int_equal(apply(f, "{\"v\":2,\"op\":\"mount\",\"path\":\"/up/ro\",\"uri\":"
+				  "\"file:///w\",\"readonly\":true,\"options\":{},"
+				  "\"block_size\":\"1048576\",\"sync_interval_ms\":\"-1\","
+				  "\"time_ms\":\"10\"}"),
+			 0);
+	assert_int_equal(look(f, "/up/ro").ttl_ms, 0);
+	assert_int_equal(apply(f, PUT("/up/ro/f", "20")), 0);
+	assert_int_equal(look(f, "/up/ro/f").ttl_expiry_ms, 0);
 }
 
 #define FIRE(p, id, action, t) "{\"v\":2,\"op\":\"ttl_fire\",\"path\":\"" p "\",\"id\":\"" id \
@@ -316,7 +331,19 @@ struct svc {
 	char dir[64], store[128];
 	struct meta *meta;
 	struct fs *fs;
+	struct events *events;
+	int64_t now; /* the checker's injected wall clock */
 };
+
+static void on_apply(void *arg, const struct journal_cmd *cmd, int rc)
+{
+	policy_record_event(arg, cmd, rc, 0);
+}
+
+static int64_t svc_clock(void *arg)
+{
+	return ((struct svc *)arg)->now;
+}
 
 static int svc_setup(void **state)
 {
@@ -337,7 +364,11 @@ static int svc_setup(void **state)
 		return -1;
 	fputs("data", fp);
 	fclose(fp);
-	struct meta_opts o = { .state_dir = s->dir, .tick_ms = 20, .election_ticks = 5 };
+	s->events = events_new(64);
+	if (!s->events)
+		return -1;
+	struct meta_opts o = { .state_dir = s->dir, .tick_ms = 20, .election_ticks = 5,
+			       .on_apply = on_apply, .on_apply_arg = s->events };
 	char err[512];
 	if (meta_open(&o, &s->meta, err, sizeof(err)))
 		return -1;
@@ -353,6 +384,7 @@ static int svc_teardown(void **state)
 	struct svc *s = *state;
 	fs_close(s->fs);
 	meta_close(s->meta);
+	events_free(s->events);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", s->dir);
 	if (system(cmd) != 0)
@@ -536,6 +568,202 @@ static void test_mount_ttl_option(void **state)
 	assert_true(n.ttl_expiry_ms > 3600000);
 }
 
+static void store_file(struct svc *s, const char *rel)
+{
+	char p[300];
+	snprintf(p, sizeof(p), "%s/%s", s->store, rel);
+	FILE *fp = fopen(p, "w");
+	assert_non_null(fp);
+	fputs("x", fp);
+	fclose(fp);
+}
+
+static bool store_has(struct svc *s, const char *rel)
+{
+	char p[300];
+	snprintf(p, sizeof(p), "%s/%s", s->store, rel);
+	return access(p, F_OK) == 0;
+}
+
+static int64_t count_events(struct svc *s, const char *type, const char *path)
+{
+	cJSON *doc = events_json(s->events, 0, 0);
+	assert_non_null(doc);
+	int64_t n = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(doc, "events"))
+		if (strcmp(cJSON_GetObjectItem(e, "type")->valuestring, type) == 0 &&
+		    (!path || strcmp(cJSON_GetObjectItem(e, "path")->valuestring, path) == 0))
+			n++;
+	cJSON_Delete(doc);
+	return n;
+}
+
+static struct ttlcheck *checker(struct svc *s, size_t batch)
+{
+	struct ttlcheck_opts o = { .meta = s->meta, .fs = s->fs, .events = s->events,
+				   .wall_ms = svc_clock, .clock_arg = s, .batch = batch,
+				   .budget_ms = 60000 };
+	struct ttlcheck *t = ttlcheck_new(&o);
+	assert_non_null(t);
+	return t;
+}
+
+static void set_ttl_at(struct svc *s, const char *path, bool recursive, int64_t ttl_ms,
+		       const char *action, int64_t now)
+{
+	struct policy_req r = req_of(POLICY_TTL, path);
+	r.recursive = recursive;
+	r.ttl_ms = ttl_ms;
+	strcpy(r.action, action);
+	char err[512] = "";
+	int rc = policy_set(s->fs, s->meta, &r, now, NULL, err, sizeof(err));
+	if (rc)
+		print_error("policy_set %s: %s\n", path, err);
+	assert_int_equal(rc, 0);
+}
+
+/* delete removes from strata and the store, free keeps the file; nothing
+ * fires before its time; events record each firing once. */
+static void test_ttlcheck_fires(void **state)
+{
+	struct svc *s = *state;
+	char err[512] = "";
+	store_file(s, "sub/a");
+	store_file(s, "sub/b");
+	assert_int_equal(mount(s, "/rw", false, "{}", err, sizeof(err)), 0);
+	struct ns_inode n;
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/a", &n, err, sizeof(err)), 0);
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/b", &n, err, sizeof(err)), 0);
+	set_ttl_at(s, "/rw/sub/a", false, 1000, "delete", 1000000);
+	set_ttl_at(s, "/rw/sub/b", false, 2000, "free", 1000000);
+	struct ttlcheck *t = checker(s, 0);
+
+	s->now = 1000999;
+	assert_int_equal(ttlcheck_run(t, err, sizeof(err)), 0);
+	assert_true(store_has(s, "sub/a"));
+	s->now = 1001000;
+	assert_int_equal(ttlcheck_run(t, err, sizeof(err)), 1);
+	assert_false(store_has(s, "sub/a"));
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/a", &n, err, sizeof(err)), -ENOENT);
+	s->now = 1002000;
+	assert_int_equal(ttlcheck_run(t, err, sizeof(err)), 1);
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/b", &n, err, sizeof(err)), 0);
+	assert_true(store_has(s, "sub/b"));
+	assert_int_equal(n.ttl_ms, 0);
+	assert_int_equal(n.ttl_expiry_ms, 0);
+	s->now = 9000000;
+	assert_int_equal(ttlcheck_run(t, err, sizeof(err)), 0);
+	struct ttlcheck_stats st;
+	ttlcheck_get_stats(t, &st);
+	assert_int_equal(st.fired_delete, 1);
+	assert_int_equal(st.fired_free, 1);
+	assert_int_equal(st.deleted, 1);
+	assert_int_equal(count_events(s, "ttl_fired", "/rw/sub/a"), 1);
+	assert_int_equal(count_events(s, "ttl_fired", "/rw/sub/b"), 1);
+	assert_int_equal(count_events(s, "ttl_deleted", "/rw/sub/a"), 1);
+	assert_int_equal(count_events(s, "ttl_set", NULL), 2);
+	ttlcheck_free(t);
+}
+
+static int submit_fire(struct svc *s, const char *path, const char *action, int64_t now)
+{
+	struct ns_inode n;
+	char err[512] = "";
+	assert_int_equal(fs_stat(s->fs, path, &n, err, sizeof(err)), 0);
+	struct journal_cmd *c = journal_new(JOURNAL_TTL_FIRE);
+	assert_non_null(c);
+	snprintf(c->u.ttl_fire.path, sizeof(c->u.ttl_fire.path), "%s", path);
+	c->u.ttl_fire.id = n.id;
+	snprintf(c->u.ttl_fire.action, sizeof(c->u.ttl_fire.action), "%s", action);
+	c->u.ttl_fire.time_ms = now;
+	int rc = meta_submit(s->meta, c, err, sizeof(err));
+	journal_free(c);
+	return rc;
+}
+
+/* A leader that journaled a firing and died before (or after) the store
+ * delete: a new checker, with nothing in memory, finishes it once; the
+ * same decision proposed twice applies once. */
+static void test_ttlcheck_resumes_from_journal(void **state)
+{
+	struct svc *s = *state;
+	char err[512] = "";
+	store_file(s, "sub/c");
+	store_file(s, "sub/d");
+	assert_int_equal(mount(s, "/rw", false, "{}", err, sizeof(err)), 0);
+	struct ns_inode n;
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/c", &n, err, sizeof(err)), 0);
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/d", &n, err, sizeof(err)), 0);
+	set_ttl_at(s, "/rw/sub", true, 10, "delete", 5000);
+	/* The old leader fired both; it deleted d from the store, not c. */
+	assert_int_equal(submit_fire(s, "/rw/sub/c", "delete", 6000), 0);
+	assert_int_equal(submit_fire(s, "/rw/sub/c", "delete", 6000), -ESTALE);
+	assert_int_equal(submit_fire(s, "/rw/sub/d", "delete", 6000), 0);
+	char p[300];
+	snprintf(p, sizeof(p), "%s/sub/d", s->store);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/c", &n, err, sizeof(err)), 0);
+	assert_int_equal(n.ttl_fired_ms, 6000);
+
+	struct ttlcheck *t = checker(s, 1);
+	s->now = 7000;
+	assert_int_equal(ttlcheck_run(t, err, sizeof(err)), 2);
+	assert_false(store_has(s, "sub/c"));
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/c", &n, err, sizeof(err)), -ENOENT);
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/d", &n, err, sizeof(err)), -ENOENT);
+	assert_int_equal(ttlcheck_run(t, err, sizeof(err)), 0);
+	struct ttlcheck_stats st;
+	ttlcheck_get_stats(t, &st);
+	assert_int_equal(st.deleted, 2);
+	assert_int_equal(st.fired_delete, 0);
+	assert_int_equal(count_events(s, "ttl_fired", "/rw/sub/c"), 1);
+	ttlcheck_free(t);
+}
+
+/* Many expired files, paged a few at a time: all of them, once each. */
+static void test_ttlcheck_pages(void **state)
+{
+	struct svc *s = *state;
+	char err[512] = "";
+	struct journal_cmd *c = journal_new(JOURNAL_MKDIR);
+	assert_non_null(c);
+	strcpy(c->u.mkdir.path, "/many");
+	c->u.mkdir.time_ms = 1;
+	assert_int_equal(meta_submit(s->meta, c, err, sizeof(err)), 0);
+	journal_free(c);
+	set_ttl_at(s, "/many", false, 100, "delete", 1);
+	enum { NFILES = 150 };
+	for (int i = 0; i < NFILES; i++) {
+		c = journal_new(JOURNAL_PUT_FILE);
+		assert_non_null(c);
+		snprintf(c->u.put_file.path, sizeof(c->u.put_file.path), "/many/f%03d", i);
+		c->u.put_file.time_ms = 1000 + i % 10; /* ties on expiry: ordered by id */
+		assert_int_equal(meta_submit(s->meta, c, err, sizeof(err)), 0);
+		journal_free(c);
+	}
+	struct ttlcheck *t = checker(s, 7);
+	s->now = 1104; /* expiries 1100..1104: half of them */
+	assert_int_equal(ttlcheck_run(t, err, sizeof(err)), NFILES / 2);
+	s->now = 2000;
+	assert_int_equal(ttlcheck_run(t, err, sizeof(err)), NFILES / 2);
+	struct ns *ns = meta_read_lock(s->meta);
+	struct ns_inode d;
+	assert_int_equal(ns_lookup(ns, "/many", &d), 0);
+	meta_read_unlock(s->meta);
+	cJSON *kids = NULL;
+	bool is_file;
+	assert_int_equal(fs_list(s->fs, "/many", NULL, 0, &kids, &is_file, err, sizeof(err)), 0);
+	assert_int_equal(cJSON_GetArraySize(kids), 0);
+	cJSON_Delete(kids);
+	struct ttlcheck_stats st;
+	ttlcheck_get_stats(t, &st);
+	assert_int_equal(st.fired_delete, NFILES);
+	assert_int_equal(st.deleted, NFILES);
+	assert_int_equal(st.stale + st.errors, 0);
+	ttlcheck_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -548,6 +776,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_set_idempotent, svc_setup,
 						svc_teardown),
 		cmocka_unit_test_setup_teardown(test_mount_ttl_option, svc_setup, svc_teardown),
+		cmocka_unit_test_setup_teardown(test_ttlcheck_fires, svc_setup, svc_teardown),
+		cmocka_unit_test_setup_teardown(test_ttlcheck_resumes_from_journal, svc_setup,
+						svc_teardown),
+		cmocka_unit_test_setup_teardown(test_ttlcheck_pages, svc_setup, svc_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
