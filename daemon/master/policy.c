@@ -10,6 +10,7 @@
 #include "lib/path.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,33 +87,37 @@ static int ro_below_fn(void *arg, const struct ns_mount *m)
 static int check_ttl_writable(struct fs *fs, struct meta *meta, const struct policy_req *r,
 			      char *err, size_t errlen)
 {
-	struct ns_inode n;
-	struct ns_mount m;
-	char rel[8];
-	int rc = fs_resolve(fs, r->path, &n, &m, rel, sizeof(rel), err, errlen);
-	if (rc == 0 && m.readonly) {
+	(void)fs;
+	/* Mount rows are large: off the (REST thread's) stack. */
+	struct ns_mount *m = malloc(sizeof(*m));
+	struct ro_ctx *c = malloc(sizeof(*c));
+	int rc = -ENOMEM;
+	if (!m || !c)
+		goto out;
+	struct ns *ns = meta_read_lock(meta);
+	rc = ns_resolve_mount(ns, r->path, m, NULL, 0);
+	bool ro = rc == 0 && m->readonly;
+	rc = 0;
+	c->path = r->path;
+	if (!ro && r->recursive)
+		rc = ns_mounts(ns, ro_below_fn, c);
+	meta_read_unlock(meta);
+	if (ro) {
 		snprintf(err, errlen,
 			 "field 'action': a TTL that deletes cannot be set on '%s': it is on the "
 			 "read-only mount '%s' (use action free)",
-			 r->path, m.path);
-		return -EROFS;
-	}
-	if (rc && rc != -ENOTSUP && rc != -ENAMETOOLONG)
-		return rc;
-	*err = '\0';
-	if (!r->recursive)
-		return 0;
-	struct ro_ctx c = { .path = r->path };
-	struct ns *ns = meta_read_lock(meta);
-	rc = ns_mounts(ns, ro_below_fn, &c);
-	meta_read_unlock(meta);
-	if (rc == 1) {
+			 r->path, m->path);
+		rc = -EROFS;
+	} else if (rc == 1) {
 		snprintf(err, errlen,
 			 "field 'action': a recursive TTL that deletes cannot be set on '%s': the "
 			 "read-only mount '%s' is below it (use action free)",
-			 r->path, c.found);
-		return -EROFS;
+			 r->path, c->found);
+		rc = -EROFS;
 	}
+out:
+	free(m);
+	free(c);
 	return rc;
 }
 
