@@ -29,8 +29,10 @@ struct meta;
  * idempotent, the namespace delete is one command), and a decision proposed
  * twice applies once (ttl_fire's check fails with -ESTALE the second time).
  *
- * A pass stops after budget_ms (the runner's other jobs wait while it
- * runs); the rest is found by the next pass.
+ * The files of a page are worked on by 8 threads at once, so their
+ * commands share the metadata service's batched commits. A pass stops
+ * after budget_ms (the runner's other jobs wait while it runs); the rest is
+ * found by the next pass.
  */
 struct ttlcheck;
 
