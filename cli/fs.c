@@ -21,7 +21,7 @@ void cli_fs_usage(FILE *f)
 		"  fs mount [--readonly] [--option K=V]... PATH URI\n"
 		"                    mount a store (file:///dir, s3://bucket/prefix) at PATH;\n"
 		"                    options: s3.endpoint s3.region s3.access_key s3.secret_key\n"
-		"                    s3.path_style block_size sync_interval\n"
+		"                    s3.path_style block_size sync_interval ttl ttl_action\n"
 		"  fs unmount PATH   remove a mount (the store is untouched)\n"
 		"  fs mounts         list mounts\n"
 		"  fs ls [-R] [-l] PATH\n"
