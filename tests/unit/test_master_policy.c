@@ -405,6 +405,8 @@ static int mount(struct svc *s, const char *path, bool readonly, const char *opt
 	return rc;
 }
 
+static int64_t count_events(struct svc *s, const char *type, const char *path);
+
 static struct policy_req req_of(enum policy_kind kind, const char *path)
 {
 	struct policy_req r;
@@ -539,6 +541,61 @@ static void test_policy_set_idempotent(void **state)
 	assert_int_equal(policy_set(s->fs, s->meta, &reqs[2], 1000, &changed, err, sizeof(err)),
 			 0);
 	assert_true(changed);
+}
+
+/* Every applied policy command is an event; a refused or unchanged one is
+ * not. */
+static void test_policy_events(void **state)
+{
+	struct svc *s = *state;
+	char err[512] = "";
+	assert_int_equal(mount(s, "/rw", false, "{}", err, sizeof(err)), 0);
+	struct policy_req r = req_of(POLICY_PIN, "/rw/sub");
+	r.pinned = true;
+	r.recursive = true;
+	strcpy(r.medium, "HDD");
+	assert_int_equal(policy_set(s->fs, s->meta, &r, 1, NULL, err, sizeof(err)), 0);
+	assert_int_equal(policy_set(s->fs, s->meta, &r, 1, NULL, err, sizeof(err)), 0);
+	r.pinned = false;
+	r.medium[0] = '\0';
+	assert_int_equal(policy_set(s->fs, s->meta, &r, 1, NULL, err, sizeof(err)), 0);
+	r = req_of(POLICY_REPLICATION, "/rw");
+	r.min = 2;
+	assert_int_equal(policy_set(s->fs, s->meta, &r, 1, NULL, err, sizeof(err)), 0);
+	r.min = 9;
+	r.max = 3;
+	assert_int_equal(policy_set(s->fs, s->meta, &r, 1, NULL, err, sizeof(err)), -EINVAL);
+	r = req_of(POLICY_TTL, "/rw");
+	r.ttl_ms = 5;
+	strcpy(r.action, "free");
+	assert_int_equal(policy_set(s->fs, s->meta, &r, 1, NULL, err, sizeof(err)), 0);
+	r.ttl_ms = 0;
+	r.action[0] = '\0';
+	assert_int_equal(policy_set(s->fs, s->meta, &r, 1, NULL, err, sizeof(err)), 0);
+	assert_int_equal(count_events(s, "pin", "/rw/sub"), 1);
+	assert_int_equal(count_events(s, "unpin", "/rw/sub"), 1);
+	assert_int_equal(count_events(s, "replication_set", "/rw"), 1);
+	assert_int_equal(count_events(s, "ttl_set", "/rw"), 1);
+	assert_int_equal(count_events(s, "ttl_cleared", "/rw"), 1);
+	cJSON *doc = events_json(s->events, 0, 1);
+	const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "events"), 0);
+	assert_string_equal(cJSON_GetObjectItem(e, "type")->valuestring, "ttl_cleared");
+	cJSON_Delete(doc);
+	doc = events_json(s->events, 0, 0);
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(doc, "events"))
+		if (strcmp(cJSON_GetObjectItem(e, "type")->valuestring, "pin") == 0)
+			assert_string_equal(cJSON_GetObjectItem(e, "detail")->valuestring,
+					    "on HDD, recursive");
+	cJSON_Delete(doc);
+	/* Other commands and failed ones record nothing. */
+	uint64_t before = events_last_seq(s->events);
+	struct journal_cmd *c = journal_new(JOURNAL_MKDIR);
+	assert_non_null(c);
+	policy_record_event(s->events, c, 0, 1);
+	c->op = JOURNAL_SET_PIN;
+	policy_record_event(s->events, c, -ENOENT, 1);
+	journal_free(c);
+	assert_int_equal(events_last_seq(s->events), before);
 }
 
 /* Mount options ttl / ttl_action: checked, and inherited by loaded files. */
@@ -776,6 +833,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_set_idempotent, svc_setup,
 						svc_teardown),
 		cmocka_unit_test_setup_teardown(test_mount_ttl_option, svc_setup, svc_teardown),
+		cmocka_unit_test_setup_teardown(test_policy_events, svc_setup, svc_teardown),
 		cmocka_unit_test_setup_teardown(test_ttlcheck_fires, svc_setup, svc_teardown),
 		cmocka_unit_test_setup_teardown(test_ttlcheck_resumes_from_journal, svc_setup,
 						svc_teardown),
