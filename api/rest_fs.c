@@ -2,10 +2,12 @@
 
 #include "api/rest_common.h"
 
+#include "daemon/master/events.h"
 #include "daemon/master/filemeta.h"
 #include "daemon/master/fs.h"
 #include "daemon/master/master.h"
 #include "daemon/master/meta.h"
+#include "daemon/master/policy.h"
 #include "lib/clock.h"
 #include "lib/conf.h"
 #include "lib/err.h"
@@ -468,6 +470,179 @@ out:
 	cJSON_Delete(body);
 }
 
+/* ---- policies: PUT sets from a JSON body, DELETE clears from the query
+ * (?path=&recursive=), both reply {"changed", "inode"}. ---- */
+
+static void reply_policy(struct http_req *req, struct master *m, struct policy_req *r)
+{
+	char err[ERRLEN] = "";
+	bool changed = false;
+	int rc = policy_set(m->fs, m->meta, r, clock_wall_ms(), &changed, err, sizeof(err));
+	struct ns_inode n;
+	if (!rc)
+		rc = fs_stat(m->fs, r->path, &n, err, sizeof(err));
+	if (rc) {
+		http_reply_rc(req, rc, err);
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "changed", changed);
+	cJSON_AddItemToObject(o, "inode", fs_inode_json(&n, r->path));
+	http_reply_json(req, 200, o);
+}
+
+/* path and recursive of a PUT body into r; replies 400 on error. */
+static int policy_body(struct http_req *req, const cJSON *body, struct policy_req *r)
+{
+	char err[256];
+	if (path_field(req, body, "path", r->path, sizeof(r->path)))
+		return -EINVAL;
+	if (json_get_bool(body, "recursive", false, &r->recursive, err, sizeof(err))) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* An optional string field copied into dst; replies 400 when it is not a
+ * string or too long (naming the field). */
+static int str_field(struct http_req *req, const cJSON *body, const char *field, char *dst,
+		     size_t size)
+{
+	const char *v = NULL;
+	char err[256];
+	if (json_get_str(body, field, false, &v, err, sizeof(err))) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		return -EINVAL;
+	}
+	if (v && strlen(v) >= size) {
+		http_reply_error(req, 400, "invalid_argument", "field '%s': '%.40s' is not %s",
+				 field, v,
+				 strcmp(field, "medium") == 0 ? "MEM, SSD or HDD" : "free or delete");
+		return -EINVAL;
+	}
+	if (v)
+		memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static void put_policy(struct http_req *req, struct master *m, enum policy_kind kind)
+{
+	cJSON *body;
+	if (http_req_json(req, &body))
+		return;
+	struct policy_req *r = calloc(1, sizeof(*r));
+	char err[256];
+	if (!r) {
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+		goto out;
+	}
+	r->kind = kind;
+	r->max = -1;
+	if (policy_body(req, body, r))
+		goto out;
+	int rc = 0;
+	switch (kind) {
+	case POLICY_PIN:
+		r->pinned = true;
+		rc = str_field(req, body, "medium", r->medium, sizeof(r->medium));
+		break;
+	case POLICY_TTL:
+		strcpy(r->action, "delete");
+		rc = str_field(req, body, "action", r->action, sizeof(r->action));
+		if (!rc && json_get_int(body, "ttl_ms", true, INT64_MIN, INT64_MAX, &r->ttl_ms,
+					err, sizeof(err))) {
+			http_reply_error(req, 400, "invalid_argument", "%s", err);
+			rc = -EINVAL;
+		}
+		break;
+	case POLICY_REPLICATION:
+		if (json_get_int(body, "min", false, INT64_MIN, INT64_MAX, &r->min, err,
+				 sizeof(err)) ||
+		    json_get_int(body, "max", false, INT64_MIN, INT64_MAX, &r->max, err,
+				 sizeof(err))) {
+			http_reply_error(req, 400, "invalid_argument", "%s", err);
+			rc = -EINVAL;
+		}
+		break;
+	}
+	if (!rc)
+		reply_policy(req, m, r);
+out:
+	free(r);
+	cJSON_Delete(body);
+}
+
+static void delete_policy(struct http_req *req, struct master *m, enum policy_kind kind)
+{
+	struct policy_req *r = calloc(1, sizeof(*r));
+	if (!r) {
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+		return;
+	}
+	r->kind = kind;
+	r->max = -1;
+	r->recursive = flag_param(req, "recursive");
+	if (!rest_path_param(req, "path", r->path, sizeof(r->path)))
+		reply_policy(req, m, r);
+	free(r);
+}
+
+static void put_pin(struct http_req *req, void *ctx)
+{
+	put_policy(req, ctx, POLICY_PIN);
+}
+
+static void delete_pin(struct http_req *req, void *ctx)
+{
+	delete_policy(req, ctx, POLICY_PIN);
+}
+
+static void put_ttl(struct http_req *req, void *ctx)
+{
+	put_policy(req, ctx, POLICY_TTL);
+}
+
+static void delete_ttl(struct http_req *req, void *ctx)
+{
+	delete_policy(req, ctx, POLICY_TTL);
+}
+
+static void put_replication(struct http_req *req, void *ctx)
+{
+	put_policy(req, ctx, POLICY_REPLICATION);
+}
+
+static void delete_replication(struct http_req *req, void *ctx)
+{
+	delete_policy(req, ctx, POLICY_REPLICATION);
+}
+
+/* GET /api/v1/events?since=SEQ&limit=N: newest first. */
+static void get_events(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	char v[32];
+	int64_t since = 0, limit = 0;
+	if (http_req_param(req, "since", v, sizeof(v)) >= 0 &&
+	    (conf_parse_int(v, &since) || since < 0)) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "query parameter 'since' must be a sequence number (>= 0)");
+		return;
+	}
+	if (http_req_param(req, "limit", v, sizeof(v)) >= 0 &&
+	    (conf_parse_int(v, &limit) || limit < 1 || limit > 100000)) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "query parameter 'limit' must be an integer in 1..100000");
+		return;
+	}
+	cJSON *o = events_json(m->events, (uint64_t)since, (size_t)limit);
+	if (!o)
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+	else
+		http_reply_json(req, 200, o);
+}
+
 static const struct http_route g_routes[] = {
 	{ "GET", "/api/v1/mounts", HTTP_ACCESS_READONLY, get_mounts },
 	{ "POST", "/api/v1/mounts", HTTP_ACCESS_ADMIN, post_mount },
@@ -482,6 +657,13 @@ static const struct http_route g_routes[] = {
 	{ "POST", "/api/v1/internal/write/commit", HTTP_ACCESS_WORKER, post_write_commit },
 	{ "POST", "/api/v1/files/mkdir", HTTP_ACCESS_ADMIN, post_mkdir },
 	{ "POST", "/api/v1/files/rename", HTTP_ACCESS_ADMIN, post_rename },
+	{ "PUT", "/api/v1/files/pin", HTTP_ACCESS_ADMIN, put_pin },
+	{ "DELETE", "/api/v1/files/pin", HTTP_ACCESS_ADMIN, delete_pin },
+	{ "PUT", "/api/v1/files/ttl", HTTP_ACCESS_ADMIN, put_ttl },
+	{ "DELETE", "/api/v1/files/ttl", HTTP_ACCESS_ADMIN, delete_ttl },
+	{ "PUT", "/api/v1/files/replication", HTTP_ACCESS_ADMIN, put_replication },
+	{ "DELETE", "/api/v1/files/replication", HTTP_ACCESS_ADMIN, delete_replication },
+	{ "GET", "/api/v1/events", HTTP_ACCESS_READONLY, get_events },
 };
 
 const struct http_route *rest_fs_routes(size_t *nroutes)

@@ -3,6 +3,7 @@
 
 #include "client/client.h"
 #include "daemon/common.h"
+#include "lib/conf.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -20,10 +21,11 @@ void cli_fs_usage(FILE *f)
 		"  fs mount [--readonly] [--option K=V]... PATH URI\n"
 		"                    mount a store (file:///dir, s3://bucket/prefix) at PATH;\n"
 		"                    options: s3.endpoint s3.region s3.access_key s3.secret_key\n"
-		"                    s3.path_style block_size sync_interval\n"
+		"                    s3.path_style block_size sync_interval ttl ttl_action\n"
 		"  fs unmount PATH   remove a mount (the store is untouched)\n"
 		"  fs mounts         list mounts\n"
-		"  fs ls [-R] PATH   list a directory (-R: recursively)\n"
+		"  fs ls [-R] [-l] PATH\n"
+		"                    list a directory (-R: recursively; -l: with policies)\n"
 		"  fs stat PATH      one file or directory\n"
 		"  fs mkdir [-p] PATH\n"
 		"  fs rm [-r] PATH   delete (also from the store)\n"
@@ -32,11 +34,52 @@ void cli_fs_usage(FILE *f)
 		"                    upload a local file ('-': standard input) through a\n"
 		"                    worker (default CACHE_THROUGH: also cached)\n"
 		"  fs cat PATH       write a file to standard output (read through a worker's\n"
-		"                    cache)\n");
+		"                    cache)\n"
+		"  fs pin [-R] [--medium MEM|SSD|HDD] PATH\n"
+		"  fs unpin [-R] PATH\n"
+		"                    keep a path's blocks cached (-R: also what is below)\n"
+		"  fs ttl [-R] [--action free|delete] PATH DURATION\n"
+		"  fs unttl [-R] PATH\n"
+		"                    time to live (e.g. 1h): then free its cache or delete it\n"
+		"                    from strata and the store (default delete)\n"
+		"  fs replication [-R] [--min N] [--max N|-1] PATH\n"
+		"                    cached copies to keep (default min 0, max -1: unbounded)\n"
+		"  a directory's policy is inherited by what is created or loaded under it;\n"
+		"  the mount options ttl=DURATION and ttl_action=free|delete set a default\n");
 }
 
-static void print_entry(const struct client_inode *e)
+/* "pin:MEM ttl:3600s/delete repl:1..3", or "-" without policies. */
+static void fmt_policies(const struct client_inode *e, char *buf, size_t len)
 {
+	size_t off = 0;
+	buf[0] = '\0';
+	if (e->pinned)
+		off += (size_t)snprintf(buf + off, len - off, "pin:%s ",
+					*e->pin_medium ? e->pin_medium : "any");
+	if (e->ttl_ms > 0 && off < len)
+		off += (size_t)snprintf(buf + off, len - off, "ttl:%gs/%s ",
+					(double)e->ttl_ms / 1000, e->ttl_action);
+	if ((e->repl_min > 0 || e->repl_max >= 0) && off < len) {
+		if (e->repl_max >= 0)
+			off += (size_t)snprintf(buf + off, len - off, "repl:%" PRId64 "..%" PRId64 " ",
+						e->repl_min, e->repl_max);
+		else
+			off += (size_t)snprintf(buf + off, len - off, "repl:%" PRId64 ".. ",
+						e->repl_min);
+	}
+	if (off == 0)
+		snprintf(buf, len, "-");
+	else if (off < len)
+		buf[off - 1] = '\0';
+}
+
+static void print_entry(const struct client_inode *e, bool long_format)
+{
+	if (long_format) {
+		char pol[160];
+		fmt_policies(e, pol, sizeof(pol));
+		printf("%-32s ", pol);
+	}
 	char when[32] = "-";
 	time_t t = (time_t)(e->mtime_ms / 1000);
 	struct tm tm;
@@ -183,8 +226,8 @@ static int cmd_mounts(struct cli *cli, int argc, char **argv)
 
 /* Lists one directory page by page (printing, or collecting each entry's
  * JSON into all); recurses into subdirectories. */
-static int list_dir(struct cli *cli, const char *path, bool recursive, cJSON *all, char *err,
-		    size_t errlen)
+static int list_dir(struct cli *cli, const char *path, bool recursive, bool long_format,
+		    cJSON *all, char *err, size_t errlen)
 {
 	char *after = NULL;
 	int rc = 0;
@@ -200,13 +243,13 @@ static int list_dir(struct cli *cli, const char *path, bool recursive, cJSON *al
 			if (all && !cJSON_AddItemToArray(all, cJSON_Duplicate(e, 1)))
 				rc = -ENOMEM;
 		for (size_t k = 0; !all && k < l.nentries; k++)
-			print_entry(&l.entries[k]);
+			print_entry(&l.entries[k], long_format);
 		if (l.next_after && !(after = strdup(l.next_after)))
 			rc = -ENOMEM;
 		for (size_t k = 0; !rc && recursive && k < l.nentries; k++) {
 			const struct client_inode *n = &l.entries[k];
 			if (n->is_dir && strcmp(n->path, path) != 0)
-				rc = list_dir(cli, n->path, true, all, err, errlen);
+				rc = list_dir(cli, n->path, true, long_format, all, err, errlen);
 		}
 		client_listing_clear(&l);
 		if (rc || !after)
@@ -218,14 +261,30 @@ static int list_dir(struct cli *cli, const char *path, bool recursive, cJSON *al
 
 static int cmd_ls(struct cli *cli, int argc, char **argv)
 {
-	bool recursive = false;
-	int i = sub_opts(cli, argc, argv, "+Rj", &recursive, NULL, NULL);
-	if (i < 0 || argc - i > 1)
-		return usage_err("ls", "[-R] [PATH]");
+	bool recursive = false, long_format = false;
+	optind = 0;
+	opterr = 1;
+	int c;
+	static const struct option longs[] = { { "json", no_argument, NULL, 'j' },
+					       { NULL, 0, NULL, 0 } };
+	while ((c = getopt_long(argc, argv, "+Rlj", longs, NULL)) != -1) {
+		if (c == 'j')
+			cli->json = true;
+		else if (c == 'R')
+			recursive = true;
+		else if (c == 'l')
+			long_format = true;
+		else
+			return usage_err("ls", "[-R] [-l] [PATH]");
+	}
+	int i = optind;
+	if (argc - i > 1)
+		return usage_err("ls", "[-R] [-l] [PATH]");
 	const char *path = argc - i == 1 ? argv[i] : "/";
 	cJSON *all = cli->json ? cJSON_CreateArray() : NULL;
 	char err[1024] = "";
-	int rc = cli->json && !all ? -ENOMEM : list_dir(cli, path, recursive, all, err, sizeof(err));
+	int rc = cli->json && !all ? -ENOMEM
+				   : list_dir(cli, path, recursive, long_format, all, err, sizeof(err));
 	if (!rc && all) {
 		cJSON *doc = cJSON_CreateObject();
 		cJSON_AddStringToObject(doc, "path", path);
@@ -265,6 +324,25 @@ static int cmd_stat(struct cli *cli, int argc, char **argv)
 	printf("id           %" PRIu64 "\n", n.id);
 	if (n.cached_percent >= 0)
 		printf("cached       %.1f%% of %zu blocks\n", n.cached_percent, n.nblocks);
+	printf("pinned       %s%s%s\n", n.pinned ? "yes" : "no", *n.pin_medium ? " on " : "",
+	       n.pin_medium);
+	if (n.ttl_ms > 0) {
+		printf("ttl          %gs, then %s\n", (double)n.ttl_ms / 1000, n.ttl_action);
+		if (n.ttl_expiry_ms > 0) {
+			char when[32] = "-";
+			time_t t = (time_t)(n.ttl_expiry_ms / 1000);
+			struct tm tm;
+			if (localtime_r(&t, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+			printf("ttl_expiry   %s (%" PRId64 ")\n", when, n.ttl_expiry_ms);
+		}
+	} else {
+		printf("ttl          none\n");
+	}
+	if (n.repl_max >= 0)
+		printf("replication  min %" PRId64 ", max %" PRId64 "\n", n.repl_min, n.repl_max);
+	else
+		printf("replication  min %" PRId64 ", max unbounded\n", n.repl_min);
 	client_inode_clear(&n);
 	return EXIT_OK;
 }
@@ -358,6 +436,94 @@ static int cmd_cat(struct cli *cli, int argc, char **argv)
 	return cli_fail(rc, err);
 }
 
+/* pin, unpin, ttl, unttl, replication: one policy request each. */
+static int policy_done(struct cli *cli, int rc, const char *err, const char *path,
+		       const char *what, bool changed, struct client_inode *n)
+{
+	if (rc)
+		return cli_fail(rc, err);
+	if (cli->json) {
+		cJSON *doc = cJSON_CreateObject();
+		if (doc && cJSON_AddBoolToObject(doc, "changed", changed) &&
+		    cJSON_AddItemToObject(doc, "inode", n->json))
+			n->json = NULL;
+		cli_print_json(doc);
+		cJSON_Delete(doc);
+	} else {
+		char pol[160];
+		fmt_policies(n, pol, sizeof(pol));
+		printf("%s %s: %s (%s)\n", changed ? what : "unchanged", path, pol,
+		       changed ? "set" : "already so");
+	}
+	client_inode_clear(n);
+	return EXIT_OK;
+}
+
+static int cmd_policy(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },     { "recursive", no_argument, NULL, 'R' },
+		{ "medium", required_argument, NULL, 'm' }, { "action", required_argument, NULL, 'a' },
+		{ "min", required_argument, NULL, 'n' }, { "max", required_argument, NULL, 'x' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = argv[0];
+	bool set = strcmp(cmd, "unpin") != 0 && strcmp(cmd, "unttl") != 0;
+	struct client_policy_req r = { .max = -1 };
+	r.kind = strstr(cmd, "pin") ? CLIENT_POLICY_PIN
+		 : strstr(cmd, "ttl") ? CLIENT_POLICY_TTL : CLIENT_POLICY_REPLICATION;
+	static const char *const usage[] = {
+		[CLIENT_POLICY_PIN] = "[-R] [--medium MEM|SSD|HDD] PATH",
+		[CLIENT_POLICY_TTL] = "[-R] [--action free|delete] PATH DURATION",
+		[CLIENT_POLICY_REPLICATION] = "[-R] [--min N] [--max N|-1] PATH",
+	};
+	const char *use = set ? usage[r.kind] : "[-R] PATH";
+	char medium[8] = "";
+	optind = 0;
+	opterr = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "+Rrj", longs, NULL)) != -1) {
+		if (c == 'j') {
+			cli->json = true;
+		} else if (c == 'R' || c == 'r') {
+			r.recursive = true;
+		} else if (c == 'm' && set && r.kind == CLIENT_POLICY_PIN && strlen(optarg) < 8) {
+			for (size_t k = 0; optarg[k]; k++)
+				medium[k] = (char)(optarg[k] >= 'a' && optarg[k] <= 'z'
+							   ? optarg[k] - 'a' + 'A'
+							   : optarg[k]);
+			r.medium = medium;
+		} else if (c == 'a' && set && r.kind == CLIENT_POLICY_TTL) {
+			r.action = optarg;
+		} else if ((c == 'n' || c == 'x') && set && r.kind == CLIENT_POLICY_REPLICATION) {
+			if (conf_parse_int(optarg, c == 'n' ? &r.min : &r.max)) {
+				fprintf(stderr, "strata: --%s '%s' is not an integer\n",
+					c == 'n' ? "min" : "max", optarg);
+				return EXIT_USAGE;
+			}
+		} else {
+			return usage_err(cmd, use);
+		}
+	}
+	int i = optind;
+	int want = set && r.kind == CLIENT_POLICY_TTL ? 2 : 1;
+	if (argc - i != want)
+		return usage_err(cmd, use);
+	if (want == 2 && (conf_parse_duration(argv[i + 1], &r.ttl_ms) || r.ttl_ms <= 0)) {
+		fprintf(stderr, "strata: fs ttl: '%s' is not a duration above 0 (e.g. 90s, 1h)\n",
+			argv[i + 1]);
+		return EXIT_USAGE;
+	}
+	struct client_inode n;
+	bool changed = false;
+	char err[1024] = "";
+	int rc = set ? client_policy_set(cli->masters, cli->http, argv[i], &r, &changed, &n, err,
+					 sizeof(err))
+		     : client_policy_clear(cli->masters, cli->http, r.kind, argv[i], r.recursive,
+					   &changed, &n, err, sizeof(err));
+	return policy_done(cli, rc, err, argv[i], set ? cmd : "cleared", changed, &n);
+}
+
 int cli_fs(struct cli *cli, int argc, char **argv)
 {
 	static const struct {
@@ -367,7 +533,8 @@ int cli_fs(struct cli *cli, int argc, char **argv)
 		{ "mount", cmd_mount }, { "unmount", cmd_unmount }, { "mounts", cmd_mounts },
 		{ "ls", cmd_ls },       { "stat", cmd_stat },       { "mkdir", cmd_mkdir },
 		{ "rm", cmd_rm },       { "mv", cmd_mv },           { "put", cmd_put },
-		{ "cat", cmd_cat },
+		{ "cat", cmd_cat },     { "pin", cmd_policy },      { "unpin", cmd_policy },
+		{ "ttl", cmd_policy },  { "unttl", cmd_policy },    { "replication", cmd_policy },
 	};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[0], cmds[i].name) == 0)

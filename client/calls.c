@@ -200,6 +200,64 @@ int client_delete(struct client *mc, struct httpc *hc, const char *path, bool re
 			 recursive ? "&recursive=true" : NULL, NULL, err, errlen);
 }
 
+static const char *const g_policy_route[] = {
+	[CLIENT_POLICY_PIN] = "/api/v1/files/pin",
+	[CLIENT_POLICY_TTL] = "/api/v1/files/ttl",
+	[CLIENT_POLICY_REPLICATION] = "/api/v1/files/replication",
+};
+
+/* {"changed", "inode"}: takes doc. */
+static int take_policy(cJSON *doc, bool *changed, struct client_inode *out, char *err,
+		       size_t errlen)
+{
+	cJSON *inode = cJSON_DetachItemFromObjectCaseSensitive(doc, "inode");
+	if (changed)
+		*changed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "changed"));
+	cJSON_Delete(doc);
+	if (!inode) {
+		snprintf(err, errlen, "reply has no 'inode'");
+		return ST_EPROTO;
+	}
+	return take_inode(inode, out, err, errlen);
+}
+
+int client_policy_set(struct client *mc, struct httpc *hc, const char *path,
+		      const struct client_policy_req *r, bool *changed, struct client_inode *out,
+		      char *err, size_t errlen)
+{
+	cJSON *req = cJSON_CreateObject(), *doc = NULL;
+	bool ok = req && cJSON_AddStringToObject(req, "path", path) &&
+		  cJSON_AddBoolToObject(req, "recursive", r->recursive);
+	if (ok && r->kind == CLIENT_POLICY_PIN && r->medium)
+		ok = cJSON_AddStringToObject(req, "medium", r->medium);
+	if (ok && r->kind == CLIENT_POLICY_TTL) {
+		ok = json_add_int(req, "ttl_ms", r->ttl_ms) != NULL;
+		if (ok && r->action)
+			ok = cJSON_AddStringToObject(req, "action", r->action);
+	}
+	if (ok && r->kind == CLIENT_POLICY_REPLICATION)
+		ok = json_add_int(req, "min", r->min) && json_add_int(req, "max", r->max);
+	if (!ok || (unsigned)r->kind > CLIENT_POLICY_REPLICATION) {
+		cJSON_Delete(req);
+		return ok ? -EINVAL : -ENOMEM;
+	}
+	int rc = call(mc, hc, "PUT", g_policy_route[r->kind], req, &doc, path, err, errlen);
+	cJSON_Delete(req);
+	return rc ? rc : take_policy(doc, changed, out, err, errlen);
+}
+
+int client_policy_clear(struct client *mc, struct httpc *hc, enum client_policy kind,
+			const char *path, bool recursive, bool *changed,
+			struct client_inode *out, char *err, size_t errlen)
+{
+	if ((unsigned)kind > CLIENT_POLICY_REPLICATION)
+		return -EINVAL;
+	cJSON *doc = NULL;
+	int rc = path_call(mc, hc, "DELETE", g_policy_route[kind], path,
+			   recursive ? "&recursive=true" : NULL, &doc, err, errlen);
+	return rc ? rc : take_policy(doc, changed, out, err, errlen);
+}
+
 int client_mount_add(struct client *mc, struct httpc *hc, const char *path, const char *uri,
 		     bool readonly, const char *const *options, size_t noptions, char *err,
 		     size_t errlen)

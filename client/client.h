@@ -156,6 +156,14 @@ struct client_inode {
 	char *fingerprint; /* "" for directories */
 	char *etag;	   /* "" when the store gave none */
 	int64_t block_size; /* 0 when not reported */
+	/* Policies (docs/namespace.md); absent in a reply: none. */
+	bool pinned;
+	char *pin_medium;      /* "" any */
+	int64_t ttl_ms;        /* 0 none */
+	char *ttl_action;      /* "free", "delete"; "" none */
+	int64_t ttl_expiry_ms; /* files: when the TTL fires; 0 none */
+	int64_t repl_min;      /* 0 none */
+	int64_t repl_max;      /* -1 unbounded */
 	/* stat of a file under a mount only (else cached_percent < 0, 0 blocks) */
 	double cached_percent;
 	size_t nblocks;
@@ -190,6 +198,26 @@ int client_rename(struct client *mc, struct httpc *hc, const char *src, const ch
 		  struct client_inode *out, char *err, size_t errlen);
 int client_delete(struct client *mc, struct httpc *hc, const char *path, bool recursive,
 		  char *err, size_t errlen);
+
+/* Per-path policies: PUT / DELETE /api/v1/files/{pin,ttl,replication}. */
+enum client_policy { CLIENT_POLICY_PIN, CLIENT_POLICY_TTL, CLIENT_POLICY_REPLICATION };
+struct client_policy_req {
+	enum client_policy kind;
+	bool recursive;
+	const char *medium; /* PIN: NULL any */
+	int64_t ttl_ms;     /* TTL */
+	const char *action; /* TTL: NULL the server's default (delete) */
+	int64_t min, max;   /* REPLICATION */
+};
+/* Sets a policy; *changed (may be NULL) is false when path had it
+ * already; out (may be NULL) gets the inode as it is now. */
+int client_policy_set(struct client *mc, struct httpc *hc, const char *path,
+		      const struct client_policy_req *r, bool *changed, struct client_inode *out,
+		      char *err, size_t errlen);
+/* Clears one (unpin, no TTL, replication 0..unbounded). */
+int client_policy_clear(struct client *mc, struct httpc *hc, enum client_policy kind,
+			const char *path, bool recursive, bool *changed,
+			struct client_inode *out, char *err, size_t errlen);
 
 struct client_mount {
 	char *path;

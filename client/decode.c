@@ -94,6 +94,8 @@ void client_inode_clear(struct client_inode *n)
 	free(n->name);
 	free(n->fingerprint);
 	free(n->etag);
+	free(n->pin_medium);
+	free(n->ttl_action);
 	for (size_t i = 0; i < n->nblocks; i++)
 		block_clear(&n->blocks[i]);
 	free(n->blocks);
@@ -159,8 +161,21 @@ int client_inode_decode(const cJSON *doc, struct client_inode *out, char *err, s
 		rc = get_i64(doc, "mtime_ms", 0, &out->mtime_ms, err, errlen);
 	if (!rc)
 		rc = get_i64(doc, "block_size", 0, &out->block_size, err, errlen);
+	if (!rc)
+		rc = dup_str(doc, "pin_medium", &out->pin_medium, err, errlen);
+	if (!rc)
+		rc = dup_str(doc, "ttl_action", &out->ttl_action, err, errlen);
+	if (!rc)
+		rc = get_i64(doc, "ttl_ms", 0, &out->ttl_ms, err, errlen);
+	if (!rc)
+		rc = get_i64(doc, "ttl_expiry_ms", 0, &out->ttl_expiry_ms, err, errlen);
+	if (!rc)
+		rc = get_i64(doc, "repl_min", 0, &out->repl_min, err, errlen);
+	if (!rc)
+		rc = get_i64(doc, "repl_max", -1, &out->repl_max, err, errlen);
 	if (rc)
 		goto err_clear;
+	out->pinned = get_bool(doc, "pinned");
 	out->is_dir = strcmp(type, "directory") == 0;
 	out->length = (uint64_t)length;
 	out->mount_point = get_bool(doc, "mount_point");

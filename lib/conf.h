@@ -60,6 +60,9 @@ struct conf_list {
 	  "master-<port>.")                                                                   \
 	X(master_worker_timeout, "master.worker_timeout", DURATION, "30s", 100, 86400000,    \
 	  NULL, "A worker with no heartbeat for this long is marked lost.")                   \
+	X(master_ttl_check_interval, "master.ttl_check_interval", DURATION, "60s", 100,        \
+	  86400000, NULL, "How often the leader looks for files whose TTL expired and acts "   \
+	  "on them (free or delete).")                                                        \
 	X(master_root_ufs, "master.root_ufs", STR, "", 0, 0, NULL,                            \
 	  "Store mounted at / when nothing is mounted there yet, e.g. file:///srv/data or "   \
 	  "s3://bucket/prefix. Empty: the root is mounted by hand (strata fs mount).")       \

@@ -2,6 +2,7 @@
 
 #include "daemon/master/journal.h"
 #include "daemon/master/meta.h"
+#include "daemon/master/policy.h"
 #include "lib/clock.h"
 #include "lib/conf.h"
 #include "lib/json.h"
@@ -93,8 +94,10 @@ static int collect_opts(const cJSON *opts, struct ufs_opt **out, size_t *n)
 	const cJSON *o;
 	cJSON_ArrayForEach(o, opts)
 	{
+		/* strata's own options; the rest are the driver's. */
 		if (!cJSON_IsString(o) || strcmp(o->string, "block_size") == 0 ||
-		    strcmp(o->string, "sync_interval") == 0)
+		    strcmp(o->string, "sync_interval") == 0 || strcmp(o->string, "ttl") == 0 ||
+		    strcmp(o->string, "ttl_action") == 0)
 			continue;
 		list[*n].key = o->string;
 		list[*n].value = o->valuestring;
@@ -193,6 +196,7 @@ int fs_mount(struct fs *fs, const char *path, const char *uri, bool readonly,
 {
 	int64_t block_size = fs->opts.default_block_size;
 	int64_t sync_ms = fs->opts.default_sync_interval_ms;
+	const char *ttl = NULL, *ttl_action = NULL;
 	const cJSON *o;
 	cJSON_ArrayForEach(o, options)
 	{
@@ -217,11 +221,19 @@ int fs_mount(struct fs *fs, const char *path, const char *uri, bool readonly,
 					 o->valuestring);
 				return -EINVAL;
 			}
+		} else if (strcmp(o->string, "ttl") == 0) {
+			ttl = o->valuestring;
+		} else if (strcmp(o->string, "ttl_action") == 0) {
+			ttl_action = o->valuestring;
 		} else if (!strchr(o->string, '.')) {
 			snprintf(err, errlen, "unknown mount option '%s'", o->string);
 			return -EINVAL;
 		}
 	}
+	/* A default TTL for what is created or loaded under the mount. */
+	int prc = policy_check_mount_ttl(ttl, ttl_action, readonly, err, errlen);
+	if (prc)
+		return prc;
 	/* The mount point must be empty where it already exists: load it
 	 * from the store above it first. */
 	cJSON *kids = NULL;
@@ -571,6 +583,15 @@ cJSON *fs_inode_json(const struct ns_inode *n, const char *path)
 	if (n->block_size)
 		json_add_int(o, "block_size", n->block_size);
 	cJSON_AddBoolToObject(o, "mount_point", n->is_mount_point);
+	cJSON_AddBoolToObject(o, "pinned", n->pinned);
+	cJSON_AddStringToObject(o, "pin_medium", n->pin_medium);
+	json_add_int(o, "ttl_ms", n->ttl_ms);
+	cJSON_AddStringToObject(o, "ttl_action", n->ttl_action);
+	json_add_int(o, "ttl_expiry_ms", n->ttl_expiry_ms);
+	if (n->ttl_fired_ms)
+		json_add_int(o, "ttl_fired_ms", n->ttl_fired_ms);
+	json_add_int(o, "repl_min", n->repl_min);
+	json_add_int(o, "repl_max", n->repl_max);
 	return o;
 }
 

@@ -39,7 +39,9 @@ void fs_close(struct fs *fs);
 
 /* options: a JSON object of string values (may be NULL). Fixed names:
  * s3.endpoint s3.region s3.access_key s3.secret_key s3.path_style,
- * block_size (1MiB..512MiB), sync_interval (never|always|duration). The
+ * block_size (1MiB..512MiB), sync_interval (never|always|duration), ttl
+ * (a duration: the default TTL of files under it) and ttl_action
+ * (free|delete, default delete; never delete on a read-only mount). The
  * store is probed before the mount is recorded. */
 int fs_mount(struct fs *fs, const char *path, const char *uri, bool readonly,
 	     const struct cJSON *options, char *err, size_t errlen);

@@ -115,6 +115,35 @@ static const struct field master_del_fields[] = {
 	{ 0 },
 };
 static const struct field alloc_data_id_fields[] = { { 0 } };
+static const struct field set_pin_fields[] = {
+	FLD(journal_set_pin, path, F_PATH, false, 0, 0),
+	FLD(journal_set_pin, recursive, F_BOOL, false, 0, 0),
+	FLD(journal_set_pin, pinned, F_BOOL, false, 0, 0),
+	FLD(journal_set_pin, medium, F_STR, true, 1, 0),
+	{ 0 },
+};
+static const struct field set_ttl_fields[] = {
+	FLD(journal_set_ttl, path, F_PATH, false, 0, 0),
+	FLD(journal_set_ttl, recursive, F_BOOL, false, 0, 0),
+	FLD(journal_set_ttl, ttl_ms, F_I64, false, 0, JOURNAL_TTL_MAX_MS),
+	FLD(journal_set_ttl, action, F_STR, true, 1, 0),
+	TIME(journal_set_ttl),
+	{ 0 },
+};
+static const struct field set_replication_fields[] = {
+	FLD(journal_set_replication, path, F_PATH, false, 0, 0),
+	FLD(journal_set_replication, recursive, F_BOOL, false, 0, 0),
+	FLD(journal_set_replication, min, F_I64, false, 0, JOURNAL_REPL_MAX),
+	FLD(journal_set_replication, max, F_I64, false, -1, JOURNAL_REPL_MAX),
+	{ 0 },
+};
+static const struct field ttl_fire_fields[] = {
+	FLD(journal_ttl_fire, path, F_PATH, false, 0, 0),
+	FLD(journal_ttl_fire, id, F_U64, false, 1, INT64_MAX),
+	FLD(journal_ttl_fire, action, F_STR, false, 1, 0),
+	TIME(journal_ttl_fire),
+	{ 0 },
+};
 
 static int check_sync_entry(const struct journal_cmd *c, char *err, size_t errlen);
 #define mount_check NULL
@@ -128,6 +157,14 @@ static int check_sync_entry(const struct journal_cmd *c, char *err, size_t errle
 #define alloc_data_id_check NULL
 #define master_set_check NULL
 #define master_del_check NULL
+static int check_set_pin(const struct journal_cmd *c, char *err, size_t errlen);
+static int check_set_ttl(const struct journal_cmd *c, char *err, size_t errlen);
+static int check_set_replication(const struct journal_cmd *c, char *err, size_t errlen);
+static int check_ttl_fire(const struct journal_cmd *c, char *err, size_t errlen);
+#define set_pin_check check_set_pin
+#define set_ttl_check check_set_ttl
+#define set_replication_check check_set_replication
+#define ttl_fire_check check_ttl_fire
 
 /* The table: name, fields and cross-field check of every op. */
 static const struct op_desc {
@@ -167,6 +204,57 @@ static int check_sync_entry(const struct journal_cmd *c, char *err, size_t errle
 		return fail(err, errlen, "mtime_ms", "must be \"0\" when 'exists' is false");
 	if (e->fingerprint[0])
 		return fail(err, errlen, "fingerprint", "must be \"\" when 'exists' is false");
+	return 0;
+}
+
+bool journal_medium_valid(const char *m)
+{
+	return strcmp(m, "MEM") == 0 || strcmp(m, "SSD") == 0 || strcmp(m, "HDD") == 0;
+}
+
+bool journal_action_valid(const char *a)
+{
+	return strcmp(a, "free") == 0 || strcmp(a, "delete") == 0;
+}
+
+static int check_set_pin(const struct journal_cmd *c, char *err, size_t errlen)
+{
+	const struct journal_set_pin *p = &c->u.set_pin;
+	if (!p->medium[0])
+		return 0;
+	if (!p->pinned)
+		return fail(err, errlen, "medium", "only with 'pinned' true");
+	if (!journal_medium_valid(p->medium))
+		return fail(err, errlen, "medium", "'%s' is not MEM, SSD or HDD", p->medium);
+	return 0;
+}
+
+static int check_set_ttl(const struct journal_cmd *c, char *err, size_t errlen)
+{
+	const struct journal_set_ttl *t = &c->u.set_ttl;
+	if (t->ttl_ms == 0 && t->action[0])
+		return fail(err, errlen, "action", "only with a 'ttl_ms' above 0");
+	if (t->ttl_ms > 0 && !journal_action_valid(t->action))
+		return fail(err, errlen, "action", "'%s' is not free or delete", t->action);
+	return 0;
+}
+
+static int check_set_replication(const struct journal_cmd *c, char *err, size_t errlen)
+{
+	const struct journal_set_replication *r = &c->u.set_replication;
+	if (r->max == 0)
+		return fail(err, errlen, "max", "must be -1 (unbounded) or at least 1");
+	if (r->max != -1 && r->min > r->max)
+		return fail(err, errlen, "min", "%lld is above 'max' %lld", (long long)r->min,
+			    (long long)r->max);
+	return 0;
+}
+
+static int check_ttl_fire(const struct journal_cmd *c, char *err, size_t errlen)
+{
+	const struct journal_ttl_fire *f = &c->u.ttl_fire;
+	if (!journal_action_valid(f->action))
+		return fail(err, errlen, "action", "'%s' is not free or delete", f->action);
 	return 0;
 }
 
@@ -441,9 +529,11 @@ static int decode_header(const cJSON *root, enum journal_op *op, char *err, size
 		return fail(err, errlen, "v", "missing (the format version)");
 	if (!cJSON_IsNumber(v))
 		return fail(err, errlen, "v", "must be a number");
-	if (v->valuedouble != JOURNAL_VERSION) {
+	if (v->valuedouble < JOURNAL_VERSION_MIN || v->valuedouble > JOURNAL_VERSION ||
+	    v->valuedouble != (int)v->valuedouble) {
 		snprintf(err, errlen, "field 'v': format version %g is not supported (this master "
-			 "reads version %d)", v->valuedouble, JOURNAL_VERSION);
+			 "reads versions %d to %d)", v->valuedouble, JOURNAL_VERSION_MIN,
+			 JOURNAL_VERSION);
 		return -EPROTO;
 	}
 	const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "op");
@@ -453,6 +543,9 @@ static int decode_header(const cJSON *root, enum journal_op *op, char *err, size
 		return fail(err, errlen, "op", "must be a string");
 	for (int i = JOURNAL_OP_NONE + 1; i < JOURNAL_OP_COUNT; i++) {
 		if (strcmp(g_ops[i].name, o->valuestring) == 0) {
+			if (i >= JOURNAL_SET_PIN && v->valuedouble < JOURNAL_VERSION_POLICIES)
+				return fail(err, errlen, "op", "'%s' needs format version %d",
+					    o->valuestring, JOURNAL_VERSION_POLICIES);
 			*op = (enum journal_op)i;
 			return 0;
 		}

@@ -29,7 +29,10 @@
  * ns_apply.c (the build fails while one of them is missing).
  */
 
-#define JOURNAL_VERSION 1
+#define JOURNAL_VERSION 2     /* what encode prints */
+#define JOURNAL_VERSION_MIN 1 /* the oldest decode reads */
+/* The first version of the policy ops (set_pin and after in the table). */
+#define JOURNAL_VERSION_POLICIES 2
 
 #define JOURNAL_OPS(X)                       \
 	X(MOUNT, mount)                      \
@@ -42,7 +45,11 @@
 	X(SYNC_ENTRY, sync_entry)            \
 	X(ALLOC_DATA_ID, alloc_data_id)      \
 	X(MASTER_SET, master_set)            \
-	X(MASTER_DEL, master_del)
+	X(MASTER_DEL, master_del)            \
+	X(SET_PIN, set_pin)                  \
+	X(SET_TTL, set_ttl)                  \
+	X(SET_REPLICATION, set_replication)  \
+	X(TTL_FIRE, ttl_fire)
 
 enum journal_op {
 	JOURNAL_OP_NONE = 0,
@@ -134,6 +141,44 @@ struct journal_master_del {
 	uint64_t id;
 };
 
+/* Policies (docs/namespace.md): set on path, and on everything below it
+ * when recursive; a directory passes its policies to children created
+ * under it later. */
+#define JOURNAL_MEDIUM_MAX 7  /* "MEM", "SSD", "HDD" */
+#define JOURNAL_ACTION_MAX 7  /* "free", "delete" */
+#define JOURNAL_TTL_MAX_MS 3153600000000LL /* 100 years */
+#define JOURNAL_REPL_MAX 64
+
+struct journal_set_pin {
+	char path[PATH_MAX_LEN + 1];
+	bool recursive;
+	bool pinned;                        /* false: unpin */
+	char medium[JOURNAL_MEDIUM_MAX + 1]; /* "": any; only when pinned */
+};
+
+struct journal_set_ttl {
+	char path[PATH_MAX_LEN + 1];
+	bool recursive;
+	int64_t ttl_ms;                      /* 0: no TTL */
+	char action[JOURNAL_ACTION_MAX + 1]; /* "free"/"delete"; "" exactly when ttl_ms is 0 */
+	int64_t time_ms;                     /* now: files expire at time_ms + ttl_ms */
+};
+
+struct journal_set_replication {
+	char path[PATH_MAX_LEN + 1];
+	bool recursive;
+	int64_t min; /* 0..JOURNAL_REPL_MAX */
+	int64_t max; /* -1 unbounded, else min..JOURNAL_REPL_MAX (and >= 1) */
+};
+
+/* The TTL checker's decision about one expired file (inode id at path). */
+struct journal_ttl_fire {
+	char path[PATH_MAX_LEN + 1];
+	uint64_t id;
+	char action[JOURNAL_ACTION_MAX + 1]; /* the file's ttl_action */
+	int64_t time_ms;                     /* now: must be at or past the expiry */
+};
+
 /* alloc_data_id has no fields. */
 struct journal_cmd {
 	enum journal_op op;
@@ -148,6 +193,10 @@ struct journal_cmd {
 		struct journal_sync_entry sync_entry;
 		struct journal_master_set master_set;
 		struct journal_master_del master_del;
+		struct journal_set_pin set_pin;
+		struct journal_set_ttl set_ttl;
+		struct journal_set_replication set_replication;
+		struct journal_ttl_fire ttl_fire;
 	} u;
 };
 
@@ -158,6 +207,10 @@ void journal_free(struct journal_cmd *cmd);
 
 /* "mount", ...; NULL for an op outside the table. */
 const char *journal_op_name(enum journal_op op);
+
+/* "MEM", "SSD" or "HDD"; "free" or "delete". */
+bool journal_medium_valid(const char *medium);
+bool journal_action_valid(const char *action);
 
 /* Appends a copy of item to a sync_dir command's entries. */
 int journal_sync_dir_add(struct journal_cmd *cmd, const struct journal_sync_item *item);

@@ -1,6 +1,7 @@
 /* strata-master: wiring only. Parses configuration, opens the namespace,
- * starts the REST server and the job runner (the lost-worker check, a
- * pending master.root_ufs mount), waits for SIGINT/SIGTERM, shuts down. */
+ * starts the REST server and the job runner (the lost-worker check, the
+ * TTL checker, a pending master.root_ufs mount), waits for SIGINT/SIGTERM,
+ * shuts down. */
 #include "api/rest_console.h"
 #include "api/rest_fs.h"
 #include "api/rest_history.h"
@@ -9,9 +10,12 @@
 #include "api/rest_openapi.h"
 #include "daemon/common.h"
 #include "daemon/master/cluster.h"
+#include "daemon/master/events.h"
 #include "daemon/master/jobs.h"
 #include "daemon/master/master.h"
+#include "daemon/master/policy.h"
 #include "daemon/master/rootmount.h"
+#include "daemon/master/ttlcheck.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -34,6 +38,12 @@ static bool jobs_leading(void *arg)
 	struct meta_status st;
 	meta_status(arg, &st);
 	return strcmp(st.role, "leader") == 0;
+}
+
+/* Every applied command may be a policy event (GET /api/v1/events). */
+static void record_event(void *arg, const struct journal_cmd *cmd, int rc)
+{
+	policy_record_event(arg, cmd, rc, clock_wall_ms());
 }
 
 int main(int argc, char **argv)
@@ -77,7 +87,8 @@ int main(int argc, char **argv)
 	}
 	m.registry = registry_new(conf.master_worker_timeout);
 	m.blocks = blockmap_new();
-	if (!m.registry || !m.blocks) {
+	m.events = events_new(1024);
+	if (!m.registry || !m.blocks || !m.events) {
 		log_error("out of memory");
 		goto out_conf;
 	}
@@ -124,6 +135,8 @@ int main(int argc, char **argv)
 		.election_ticks = (uint32_t)conf.master_raft_election_ticks,
 		.heartbeat_ticks = (uint32_t)conf.master_raft_heartbeat_ticks,
 		.submit_timeout_ms = conf.http_request_timeout,
+		.on_apply = record_event,
+		.on_apply_arg = m.events,
 	};
 	if (meta_open(&mopts, &m.meta, err, sizeof(err))) {
 		log_error("%s", err);
@@ -146,12 +159,20 @@ int main(int argc, char **argv)
 	struct cluster_lost_job lost = { .reg = m.registry, .bm = m.blocks };
 	struct rootmount_job root = { .fs = m.fs, .meta = m.meta, .uri = conf.master_root_ufs };
 	struct jobs_spec spec;
-	if (!jobs) {
+	struct ttlcheck_opts topts = { .meta = m.meta, .fs = m.fs, .events = m.events };
+	struct ttlcheck *ttl = ttlcheck_new(&topts);
+	if (!jobs || !ttl) {
 		log_error("out of memory");
+		jobs_free(jobs);
+		ttlcheck_free(ttl);
 		goto out_fs;
 	}
 	cluster_lost_job_spec(&lost, conf.master_worker_timeout, &spec);
 	int jrc = jobs_add(jobs, &spec, NULL);
+	if (!jrc) {
+		ttlcheck_spec(ttl, conf.master_ttl_check_interval, &spec);
+		jrc = jobs_add(jobs, &spec, NULL);
+	}
 	if (!jrc && root_pending) {
 		rootmount_job_spec(&root, cluster_check_period_ms(conf.master_worker_timeout), &spec);
 		jrc = jobs_add(jobs, &spec, NULL);
@@ -233,6 +254,7 @@ out_routes:
 	free(routes);
 out_jobs:
 	jobs_free(jobs);
+	ttlcheck_free(ttl);
 out_fs:
 	history_free(m.history);
 	fs_close(m.fs);
@@ -241,6 +263,7 @@ out_meta:
 out_registry:
 	registry_free(m.registry);
 	blockmap_free(m.blocks);
+	events_free(m.events);
 out_conf:
 	conf_free(&conf);
 	if (exit_code == EXIT_OK)

@@ -51,6 +51,8 @@ static int copy_opts(struct meta *m, const struct meta_opts *o, char *err, size_
 	m->election_ticks = o->election_ticks ? o->election_ticks : 8;
 	m->heartbeat_ticks = o->heartbeat_ticks ? o->heartbeat_ticks : 1;
 	m->submit_timeout_ms = o->submit_timeout_ms > 0 ? o->submit_timeout_ms : 30000;
+	m->on_apply = o->on_apply;
+	m->on_apply_arg = o->on_apply_arg;
 	m->join = o->join;
 	if (m->heartbeat_ticks >= m->election_ticks) {
 		snprintf(err, errlen, "the heartbeat (%u ticks) must be shorter than the election "

@@ -51,6 +51,11 @@ struct meta_opts {
 	uint32_t heartbeat_ticks;  /* 0: 1 */
 	int64_t submit_timeout_ms; /* bound of a meta_submit wait; 0: 30 s */
 	bool start_transport;      /* false: only once the group has another member */
+	/* Called after each command this master applies (replay at open
+	 * included), with the namespace lock held: it must be quick and must
+	 * not call meta_*. rc is the apply's result. May be NULL. */
+	void (*on_apply)(void *arg, const struct journal_cmd *cmd, int rc);
+	void *on_apply_arg;
 };
 
 /* A master as meta knows it: its address book entry. */

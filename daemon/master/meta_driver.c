@@ -302,6 +302,8 @@ static int apply_entries(struct meta *m, const struct raft_entry *ents, size_t n
 			rc = ns_apply(m->ns, e->index, cmd, &res, err, sizeof(err));
 			if (!rc && (cmd->op == JOURNAL_MASTER_SET || cmd->op == JOURNAL_MASTER_DEL))
 				meta_book_reload(m);
+			if (m->on_apply && rc != -EIO)
+				m->on_apply(m->on_apply_arg, cmd, rc);
 			journal_free(cmd);
 		} else {
 			rc = ns_skip(m->ns, e->index, err, sizeof(err));

@@ -58,6 +58,8 @@ struct meta {
 	int64_t tick_ms, submit_timeout_ms;
 	uint32_t election_ticks, heartbeat_ticks;
 	bool join;
+	void (*on_apply)(void *arg, const struct journal_cmd *cmd, int rc);
+	void *on_apply_arg;
 	char db_path[1100];
 	char raft_dir[1100];
 	char raft_bind[256];

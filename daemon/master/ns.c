@@ -12,12 +12,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define NS_INODE_COLS                                                                     \
+	"id, parent, name, is_dir, length, mtime_ms, fingerprint, block_size, synced_ms, data_id," \
+	" etag, pinned, pin_medium, ttl_ms, ttl_action, ttl_expiry_ms, ttl_fired_ms, repl_min,"     \
+	" repl_max"
+/* Every inode of the subtree at ?1 (?1 itself included). */
+#define NS_SUBTREE                                                                         \
+	"WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT i.id FROM inodes i JOIN sub"  \
+	" ON i.parent = sub.id) "
+
 static const char *const g_sql[ST_COUNT] = {
-	[ST_LOOKUP] = "SELECT id, parent, name, is_dir, length, mtime_ms, fingerprint, block_size,"
-		      " synced_ms, data_id, etag FROM inodes WHERE parent = ?1 AND name = ?2",
+	[ST_LOOKUP] = "SELECT " NS_INODE_COLS " FROM inodes WHERE parent = ?1 AND name = ?2",
+	/* A new inode takes its parent's policies; a file with a TTL expires
+	 * ttl_ms after ?10 (the command's time). */
 	[ST_INSERT] = "INSERT INTO inodes(id, parent, name, is_dir, length, mtime_ms, fingerprint,"
-		      " synced_ms, data_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-		      " coalesce(nullif(?9, 0), ?1))",
+		      " synced_ms, data_id, pinned, pin_medium, ttl_ms, ttl_action, ttl_expiry_ms,"
+		      " repl_min, repl_max) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+		      " coalesce(nullif(?9, 0), ?1), p.pinned, p.pin_medium, p.ttl_ms, p.ttl_action,"
+		      " CASE WHEN p.ttl_ms > 0 AND ?4 = 0 THEN ?10 + p.ttl_ms ELSE 0 END,"
+		      " p.repl_min, p.repl_max FROM inodes p WHERE p.id = ?2",
 	[ST_UPDATE_FILE] = "UPDATE inodes SET length = ?2, mtime_ms = ?3, fingerprint = ?4,"
 			   " synced_ms = ?5, data_id = ?6 WHERE id = ?1",
 	[ST_SET_SYNCED] = "UPDATE inodes SET synced_ms = ?2 WHERE id = ?1",
@@ -26,10 +39,9 @@ static const char *const g_sql[ST_COUNT] = {
 			   " inodes i JOIN sub ON i.parent = sub.id)"
 			   " DELETE FROM inodes WHERE id IN sub",
 	[ST_COUNT_CHILDREN] = "SELECT count(*) FROM inodes WHERE parent = ?1",
-	[ST_LIST] = "SELECT id, parent, name, is_dir, length, mtime_ms, fingerprint, block_size,"
-		    " synced_ms, data_id, etag FROM inodes WHERE parent = ?1 ORDER BY name LIMIT ?2",
-	[ST_LIST_AFTER] = "SELECT id, parent, name, is_dir, length, mtime_ms, fingerprint,"
-			  " block_size, synced_ms, data_id, etag FROM inodes WHERE parent = ?1 AND"
+	[ST_LIST] = "SELECT " NS_INODE_COLS " FROM inodes WHERE parent = ?1 ORDER BY name"
+		    " LIMIT ?2",
+	[ST_LIST_AFTER] = "SELECT " NS_INODE_COLS " FROM inodes WHERE parent = ?1 AND"
 			  " name > ?3 ORDER BY name LIMIT ?2",
 	[ST_GET_META] = "SELECT value FROM meta WHERE key = ?1",
 	[ST_SET_META] = "INSERT INTO meta(key, value) VALUES (?1, ?2)"
@@ -46,6 +58,31 @@ static const char *const g_sql[ST_COUNT] = {
 			  " ON CONFLICT(id) DO UPDATE SET raft_address = excluded.raft_address,"
 			  " rest_url = excluded.rest_url",
 	[ST_DEL_MASTER] = "DELETE FROM masters WHERE id = ?1",
+	/* ?2: the whole subtree (1) or ?1 alone (0). */
+	[ST_SET_PIN] = NS_SUBTREE "UPDATE inodes SET pinned = ?3, pin_medium = ?4 WHERE"
+		       " id = ?1 OR (?2 AND id IN sub)",
+	[ST_SET_TTL] = NS_SUBTREE "UPDATE inodes SET ttl_ms = ?3, ttl_action = ?4,"
+		       " ttl_expiry_ms = CASE WHEN ?3 > 0 AND is_dir = 0 THEN ?5 + ?3 ELSE 0 END"
+		       " WHERE id = ?1 OR (?2 AND id IN sub)",
+	[ST_SET_REPL] = NS_SUBTREE "UPDATE inodes SET repl_min = ?3, repl_max = ?4 WHERE"
+			" id = ?1 OR (?2 AND id IN sub)",
+	[ST_PIN_DIFF] = NS_SUBTREE "SELECT count(*) FROM inodes WHERE (id = ?1 OR (?2 AND id IN"
+			" sub)) AND (pinned != ?3 OR pin_medium != ?4)",
+	[ST_TTL_DIFF] = NS_SUBTREE "SELECT count(*) FROM inodes WHERE (id = ?1 OR (?2 AND id IN"
+			" sub)) AND (ttl_ms != ?3 OR ttl_action != ?4)",
+	[ST_REPL_DIFF] = NS_SUBTREE "SELECT count(*) FROM inodes WHERE (id = ?1 OR (?2 AND id IN"
+			 " sub)) AND (repl_min != ?3 OR repl_max != ?4)",
+	[ST_TTL_FREE] = "UPDATE inodes SET ttl_ms = 0, ttl_action = '', ttl_expiry_ms = 0,"
+			" ttl_fired_ms = 0 WHERE id = ?1",
+	[ST_TTL_FIRED] = "UPDATE inodes SET ttl_expiry_ms = 0, ttl_fired_ms = ?2 WHERE id = ?1",
+	/* Indexed (inodes_ttl_expiry / inodes_ttl_fired); id breaks ties so a
+	 * walk resumes exactly after the last row it saw. */
+	[ST_EXPIRED] = "SELECT id, ttl_expiry_ms, ttl_action FROM inodes WHERE ttl_expiry_ms > 0"
+		       " AND (ttl_expiry_ms, id) > (?2, ?3) AND ttl_expiry_ms <= ?1"
+		       " ORDER BY ttl_expiry_ms, id LIMIT ?4",
+	[ST_FIRED] = "SELECT id FROM inodes WHERE ttl_fired_ms > 0 AND id > ?1 ORDER BY id"
+		     " LIMIT ?2",
+	[ST_BY_ID] = "SELECT " NS_INODE_COLS " FROM inodes WHERE id = ?1",
 };
 
 static const char g_schema[] =
@@ -59,8 +96,12 @@ static const char g_schema[] =
 	" ttl_ms INTEGER NOT NULL DEFAULT 0, ttl_action TEXT NOT NULL DEFAULT '',"
 	" repl_min INTEGER NOT NULL DEFAULT 0, repl_max INTEGER NOT NULL DEFAULT -1,"
 	" persisted INTEGER NOT NULL DEFAULT 1, data_id INTEGER NOT NULL DEFAULT 0,"
-	" etag TEXT NOT NULL DEFAULT '');"
+	" etag TEXT NOT NULL DEFAULT '', ttl_expiry_ms INTEGER NOT NULL DEFAULT 0,"
+	" ttl_fired_ms INTEGER NOT NULL DEFAULT 0);"
 	"CREATE UNIQUE INDEX IF NOT EXISTS inodes_parent_name ON inodes(parent, name);"
+	"CREATE INDEX IF NOT EXISTS inodes_ttl_expiry ON inodes(ttl_expiry_ms, id)"
+	" WHERE ttl_expiry_ms > 0;"
+	"CREATE INDEX IF NOT EXISTS inodes_ttl_fired ON inodes(id) WHERE ttl_fired_ms > 0;"
 	"CREATE TABLE IF NOT EXISTS mounts("
 	" path TEXT PRIMARY KEY, uri TEXT NOT NULL, readonly INTEGER NOT NULL,"
 	" options TEXT NOT NULL, block_size INTEGER NOT NULL,"
@@ -179,6 +220,16 @@ static void row_to_inode(sqlite3_stmt *s, struct ns_inode *n)
 	n->synced_ms = sqlite3_column_int64(s, 8);
 	n->data_id = (uint64_t)sqlite3_column_int64(s, 9);
 	snprintf(n->etag, sizeof(n->etag), "%s", (const char *)sqlite3_column_text(s, 10));
+	n->pinned = sqlite3_column_int(s, 11) != 0;
+	snprintf(n->pin_medium, sizeof(n->pin_medium), "%s",
+		 (const char *)sqlite3_column_text(s, 12));
+	n->ttl_ms = sqlite3_column_int64(s, 13);
+	snprintf(n->ttl_action, sizeof(n->ttl_action), "%s",
+		 (const char *)sqlite3_column_text(s, 14));
+	n->ttl_expiry_ms = sqlite3_column_int64(s, 15);
+	n->ttl_fired_ms = sqlite3_column_int64(s, 16);
+	n->repl_min = sqlite3_column_int64(s, 17);
+	n->repl_max = sqlite3_column_int64(s, 18);
 }
 
 int ns_child(struct ns *ns, uint64_t parent, const char *name, size_t len,
@@ -533,5 +584,116 @@ int ns_restore(const char *db_path, const uint8_t *image, size_t len, char *err,
 	}
 	if (rc)
 		snprintf(err, errlen, "fsync %s: %s", dir, strerror(-rc));
+	return rc;
+}
+
+/* count(*) of one of the *_DIFF statements. */
+static int64_t count_diff(struct ns *ns, enum stmt_id st, uint64_t id, bool recursive,
+			  int64_t a, const char *b_text, int64_t b_int)
+{
+	sqlite3_stmt *s = ns_stmt(ns, st);
+	sqlite3_bind_int64(s, 1, (int64_t)id);
+	sqlite3_bind_int(s, 2, recursive);
+	sqlite3_bind_int64(s, 3, a);
+	if (b_text)
+		sqlite3_bind_text(s, 4, b_text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(s, 4, b_int);
+	int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -EIO;
+	sqlite3_reset(s);
+	return n;
+}
+
+int64_t ns_pin_differs(struct ns *ns, uint64_t id, bool recursive, bool pinned,
+		       const char *medium)
+{
+	return count_diff(ns, ST_PIN_DIFF, id, recursive, pinned, medium, 0);
+}
+
+int64_t ns_ttl_differs(struct ns *ns, uint64_t id, bool recursive, int64_t ttl_ms,
+		       const char *action)
+{
+	return count_diff(ns, ST_TTL_DIFF, id, recursive, ttl_ms, action, 0);
+}
+
+int64_t ns_repl_differs(struct ns *ns, uint64_t id, bool recursive, int64_t min, int64_t max)
+{
+	return count_diff(ns, ST_REPL_DIFF, id, recursive, min, NULL, max);
+}
+
+int ns_by_id(struct ns *ns, uint64_t id, struct ns_inode *out)
+{
+	sqlite3_stmt *s = ns_stmt(ns, ST_BY_ID);
+	sqlite3_bind_int64(s, 1, (int64_t)id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		row_to_inode(s, out);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : -EIO;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int ns_path(struct ns *ns, uint64_t id, char *path, size_t len)
+{
+	/* Built from the leaf up at the end of buf, then moved to the front. */
+	char buf[PATH_MAX_LEN + 2];
+	size_t pos = sizeof(buf) - 1;
+	buf[pos] = '\0';
+	struct ns_inode n;
+	for (int depth = 0; id != NS_ROOT_ID; depth++) {
+		int rc = ns_by_id(ns, id, &n);
+		if (rc)
+			return rc;
+		size_t nl = strlen(n.name);
+		if (depth > PATH_MAX_LEN || nl + 1 > pos)
+			return -ENAMETOOLONG;
+		pos -= nl;
+		memcpy(buf + pos, n.name, nl);
+		buf[--pos] = '/';
+		id = n.parent;
+	}
+	const char *p = buf[pos] ? buf + pos : "/";
+	if (strlen(p) >= len)
+		return -ENAMETOOLONG;
+	memcpy(path, p, strlen(p) + 1);
+	return 0;
+}
+
+int ns_expired(struct ns *ns, int64_t now_ms, int64_t after_expiry, uint64_t after_id,
+	       size_t limit, struct ns_expired *out, size_t *n)
+{
+	sqlite3_stmt *s = ns_stmt(ns, ST_EXPIRED);
+	sqlite3_bind_int64(s, 1, now_ms);
+	sqlite3_bind_int64(s, 2, after_expiry);
+	sqlite3_bind_int64(s, 3, (int64_t)after_id);
+	sqlite3_bind_int64(s, 4, (int64_t)limit);
+	int step;
+	*n = 0;
+	while (*n < limit && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct ns_expired *e = &out[(*n)++];
+		e->id = (uint64_t)sqlite3_column_int64(s, 0);
+		e->expiry_ms = sqlite3_column_int64(s, 1);
+		snprintf(e->action, sizeof(e->action), "%s",
+			 (const char *)sqlite3_column_text(s, 2));
+	}
+	int rc = *n == limit || step == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_reset(s);
+	return rc;
+}
+
+int ns_fired(struct ns *ns, uint64_t after_id, size_t limit, uint64_t *ids, size_t *n)
+{
+	sqlite3_stmt *s = ns_stmt(ns, ST_FIRED);
+	sqlite3_bind_int64(s, 1, (int64_t)after_id);
+	sqlite3_bind_int64(s, 2, (int64_t)limit);
+	int step;
+	*n = 0;
+	while (*n < limit && (step = sqlite3_step(s)) == SQLITE_ROW)
+		ids[(*n)++] = (uint64_t)sqlite3_column_int64(s, 0);
+	int rc = *n == limit || step == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_reset(s);
 	return rc;
 }

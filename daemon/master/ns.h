@@ -38,6 +38,22 @@ struct ns_inode {
 	uint64_t data_id;       /* changes with the content; names its blocks */
 	char etag[48];          /* MD5 hex of content written through S3, else "" */
 	bool is_mount_point;
+	/* Policies (docs/namespace.md). */
+	bool pinned;
+	char pin_medium[8];     /* "MEM", "SSD", "HDD"; "": any */
+	int64_t ttl_ms;         /* 0: no TTL */
+	char ttl_action[8];     /* "free", "delete"; "" without a TTL */
+	int64_t ttl_expiry_ms;  /* files: when the TTL fires; 0 none (or fired) */
+	int64_t ttl_fired_ms;   /* a TTL delete fired then and is not done yet; 0 none */
+	int64_t repl_min;       /* minimum cached copies; 0 none */
+	int64_t repl_max;       /* maximum cached copies; -1 unbounded */
+};
+
+/* A file whose TTL expired (ns_expired). */
+struct ns_expired {
+	uint64_t id;
+	int64_t expiry_ms;
+	char action[8];
 };
 
 struct ns_mount {
@@ -61,6 +77,7 @@ struct ns_master {
 /* What a command produced besides its rc. */
 struct ns_result {
 	uint64_t data_id; /* alloc_data_id: the reserved id */
+	int64_t changed;  /* set_pin, set_ttl, set_replication: inodes updated */
 };
 
 int ns_open(const char *db_path, struct ns **out, char *err, size_t errlen);
@@ -118,6 +135,29 @@ int ns_mounts_below(struct ns *ns, const char *path, char *first, size_t firstle
 /* Makes the database durable (WAL checkpoint, full sync) and, if
  * backup_path is set, writes a consistent copy there (atomically). */
 int ns_checkpoint(struct ns *ns, const char *backup_path, char *err, size_t errlen);
+
+/* How many inodes of id (and of its subtree when recursive) have another
+ * policy than the one given: 0 means setting it changes nothing.
+ * Negative on a database error. */
+int64_t ns_pin_differs(struct ns *ns, uint64_t id, bool recursive, bool pinned,
+		       const char *medium);
+int64_t ns_ttl_differs(struct ns *ns, uint64_t id, bool recursive, int64_t ttl_ms,
+		       const char *action);
+int64_t ns_repl_differs(struct ns *ns, uint64_t id, bool recursive, int64_t min, int64_t max);
+
+/* An inode by id (is_mount_point is not set); -ENOENT. */
+int ns_by_id(struct ns *ns, uint64_t id, struct ns_inode *out);
+/* The path of inode id; -ENOENT, -ENAMETOOLONG. */
+int ns_path(struct ns *ns, uint64_t id, char *path, size_t len);
+
+/* Files whose TTL expired at or before now_ms, in (expiry, id) order
+ * strictly after (after_expiry, after_id), at most limit into out (an
+ * indexed walk: callers page through any number of them). */
+int ns_expired(struct ns *ns, int64_t now_ms, int64_t after_expiry, uint64_t after_id,
+	       size_t limit, struct ns_expired *out, size_t *n);
+/* Ids of files whose TTL delete fired but that are still here, in id
+ * order after after_id, at most limit. */
+int ns_fired(struct ns *ns, uint64_t after_id, size_t limit, uint64_t *ids, size_t *n);
 
 /* Counts inodes (for metrics and benches). */
 int64_t ns_inode_count(struct ns *ns);

@@ -5,6 +5,9 @@
 
 #include "lib/path.h"
 
+#include "lib/conf.h"
+
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@ struct apply {
 	struct ns_result *res;
 	char *err;
 	size_t errlen;
+	int64_t now; /* the command's time_ms (0 without one): new inodes' TTL base */
 };
 
 /* What a file's content is, from put_file, sync_entry or a sync_dir item. */
@@ -28,10 +32,11 @@ struct file_attrs {
 };
 
 /* data_id 0: the new inode's own id names its first content. */
-static int insert_inode(struct ns *ns, uint64_t parent, const char *name, bool is_dir,
+static int insert_inode(struct apply *a, uint64_t parent, const char *name, bool is_dir,
 			uint64_t length, int64_t mtime, const char *fp, int64_t synced,
 			int64_t data_id, uint64_t *id_out)
 {
+	struct ns *ns = a->ns;
 	int64_t id = ns_meta_get(ns, "next_inode");
 	sqlite3_stmt *s = ns_stmt(ns, ST_INSERT);
 	sqlite3_bind_int64(s, 1, id);
@@ -43,7 +48,8 @@ static int insert_inode(struct ns *ns, uint64_t parent, const char *name, bool i
 	sqlite3_bind_text(s, 7, fp ? fp : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 8, synced);
 	sqlite3_bind_int64(s, 9, data_id);
-	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_bind_int64(s, 10, a->now);
+	int rc = sqlite3_step(s) == SQLITE_DONE && sqlite3_changes(ns->db) == 1 ? 0 : -EIO;
 	sqlite3_reset(s);
 	if (!rc)
 		rc = ns_meta_set(ns, "next_inode", id + 1);
@@ -95,7 +101,7 @@ static int make_dirs(struct apply *a, const char *path, int64_t mtime, struct ns
 		int rc = ns_child(a->ns, cur.id, name, len, &next);
 		if (rc == -ENOENT) {
 			uint64_t id;
-			rc = insert_inode(a->ns, cur.id, name, true, 0, mtime, "", 0, 0, &id);
+			rc = insert_inode(a, cur.id, name, true, 0, mtime, "", 0, 0, &id);
 			if (rc)
 				return rc;
 			memset(&next, 0, sizeof(next));
@@ -134,6 +140,49 @@ static int lookup_parent(struct apply *a, const char *path, struct ns_inode *par
 	return rc;
 }
 
+static int set_ttl(struct ns *ns, uint64_t id, bool recursive, int64_t ttl_ms,
+		   const char *action, int64_t now, int64_t *changed)
+{
+	sqlite3_stmt *s = ns_stmt(ns, ST_SET_TTL);
+	sqlite3_bind_int64(s, 1, (int64_t)id);
+	sqlite3_bind_int(s, 2, recursive);
+	sqlite3_bind_int64(s, 3, ttl_ms);
+	sqlite3_bind_text(s, 4, action, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, now);
+	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	if (!rc && changed)
+		*changed = sqlite3_changes(ns->db);
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* The mount options ttl and ttl_action (fs_mount checked them before
+ * proposing) become the mount point's TTL, which new inodes under it
+ * inherit. Options that do not parse are ignored here, the same way on
+ * every master. */
+static int mount_default_ttl(struct apply *a, uint64_t dir)
+{
+	const struct journal_mount *c = &a->cmd->u.mount;
+	cJSON *o = cJSON_Parse(c->options ? c->options : "{}");
+	const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(o, "ttl");
+	const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "ttl_action");
+	int64_t ttl_ms = 0;
+	const char *action = cJSON_IsString(act) ? act->valuestring : "delete";
+	int rc = 0;
+	struct ns_inode n;
+	if (cJSON_IsString(ttl) && conf_parse_duration(ttl->valuestring, &ttl_ms) == 0 &&
+	    ttl_ms > 0 && ttl_ms <= JOURNAL_TTL_MAX_MS && journal_action_valid(action) &&
+	    !(c->readonly && strcmp(action, "delete") == 0))
+		rc = set_ttl(a->ns, dir, false, ttl_ms, action, c->time_ms, NULL);
+	else if (c->readonly && ns_by_id(a->ns, dir, &n) == 0 &&
+		 strcmp(n.ttl_action, "delete") == 0)
+		/* Inherited from above: nothing on a read-only mount is ever
+		 * deleted by a TTL. */
+		rc = set_ttl(a->ns, dir, false, 0, "", c->time_ms, NULL);
+	cJSON_Delete(o);
+	return rc;
+}
+
 static int apply_mount(struct apply *a)
 {
 	const struct journal_mount *c = &a->cmd->u.mount;
@@ -162,6 +211,9 @@ static int apply_mount(struct apply *a)
 		return rc;
 	}
 	rc = exec1(a->ns, ST_SET_SYNCED, (int64_t)n.id, 0);
+	if (rc)
+		return rc;
+	rc = mount_default_ttl(a, n.id);
 	if (rc)
 		return rc;
 	sqlite3_stmt *s = ns_stmt(a->ns, ST_INSERT_MOUNT);
@@ -235,7 +287,7 @@ static int apply_mkdir(struct apply *a)
 		return rc;
 	/* A directory strata created itself was just checked: no need to
 	 * list it from the UFS later. */
-	rc = insert_inode(a->ns, parent.id, path_basename(path), true, 0, now, "", now, 0, NULL);
+	rc = insert_inode(a, parent.id, path_basename(path), true, 0, now, "", now, 0, NULL);
 	return rc ? rc : exec1(a->ns, ST_TOUCH, (int64_t)parent.id, now);
 }
 
@@ -273,7 +325,7 @@ static int upsert_file(struct apply *a, const char *path, const struct file_attr
 	rc = ns_child(a->ns, parent.id, path_basename(path), strlen(path_basename(path)), &n);
 	if (rc == -ENOENT) {
 		uint64_t id;
-		rc = insert_inode(a->ns, parent.id, path_basename(path), false, length, mtime, fp,
+		rc = insert_inode(a, parent.id, path_basename(path), false, length, mtime, fp,
 				  synced, given, &id);
 		return rc ? rc : set_etag(a->ns, id, attrs->etag);
 	}
@@ -431,7 +483,7 @@ static int apply_sync_dir(struct apply *a)
 		if (crc == 0 && child.is_dir)
 			continue;
 		if (e->is_dir) {
-			rc = insert_inode(a->ns, dir.id, name, true, 0, e->mtime_ms, "", 0, 0, NULL);
+			rc = insert_inode(a, dir.id, name, true, 0, e->mtime_ms, "", 0, 0, NULL);
 		} else {
 			char cpath[PATH_MAX_LEN + 1];
 			if (path_join(path, name, cpath, sizeof(cpath)))
@@ -510,9 +562,113 @@ static int apply_master_del(struct apply *a)
 	return rc;
 }
 
+/* The policy's target: path must exist. */
+static int policy_target(struct apply *a, const char *path, struct ns_inode *n)
+{
+	int rc = ns_lookup(a->ns, path, n);
+	if (rc) {
+		snprintf(a->err, a->errlen, "'%s' does not exist", path);
+		return rc == -ENOTDIR ? -ENOENT : rc;
+	}
+	return 0;
+}
+
+static int apply_set_pin(struct apply *a)
+{
+	const struct journal_set_pin *c = &a->cmd->u.set_pin;
+	struct ns_inode n;
+	int rc = policy_target(a, c->path, &n);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = ns_stmt(a->ns, ST_SET_PIN);
+	sqlite3_bind_int64(s, 1, (int64_t)n.id);
+	sqlite3_bind_int(s, 2, c->recursive);
+	sqlite3_bind_int(s, 3, c->pinned);
+	sqlite3_bind_text(s, 4, c->medium, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	if (!rc)
+		a->res->changed = sqlite3_changes(a->ns->db);
+	sqlite3_reset(s);
+	return rc;
+}
+
+static int apply_set_ttl(struct apply *a)
+{
+	const struct journal_set_ttl *c = &a->cmd->u.set_ttl;
+	struct ns_inode n;
+	int rc = policy_target(a, c->path, &n);
+	if (rc)
+		return rc;
+	return set_ttl(a->ns, n.id, c->recursive, c->ttl_ms, c->action, c->time_ms,
+		       &a->res->changed);
+}
+
+static int apply_set_replication(struct apply *a)
+{
+	const struct journal_set_replication *c = &a->cmd->u.set_replication;
+	struct ns_inode n;
+	int rc = policy_target(a, c->path, &n);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = ns_stmt(a->ns, ST_SET_REPL);
+	sqlite3_bind_int64(s, 1, (int64_t)n.id);
+	sqlite3_bind_int(s, 2, c->recursive);
+	sqlite3_bind_int64(s, 3, c->min);
+	sqlite3_bind_int64(s, 4, c->max);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	if (!rc)
+		a->res->changed = sqlite3_changes(a->ns->db);
+	sqlite3_reset(s);
+	return rc;
+}
+
+/*
+ * The TTL checker's decision, checked against the state it was made on:
+ * the file at path must still be inode id, with that TTL action, expired
+ * at time_ms and not fired yet; otherwise -ESTALE (a second leader's copy
+ * of the same decision, or a file changed since) and nothing changes.
+ * free clears the TTL (the cached blocks are to be dropped); delete marks
+ * the file fired (ttl_fired_ms): the checker then deletes it from the
+ * store and the namespace, and a new leader finds the mark and finishes.
+ */
+static int apply_ttl_fire(struct apply *a)
+{
+	const struct journal_ttl_fire *c = &a->cmd->u.ttl_fire;
+	struct ns_inode n;
+	int rc = policy_target(a, c->path, &n);
+	if (rc)
+		return rc;
+	if (n.id != c->id || n.is_dir || strcmp(n.ttl_action, c->action) != 0 ||
+	    n.ttl_expiry_ms == 0 || n.ttl_expiry_ms > c->time_ms) {
+		snprintf(a->err, a->errlen, "'%s' is not inode %llu with an expired '%s' TTL",
+			 c->path, (unsigned long long)c->id, c->action);
+		return -ESTALE;
+	}
+	if (strcmp(c->action, "free") == 0)
+		return exec1(a->ns, ST_TTL_FREE, (int64_t)n.id, 0);
+	return exec1(a->ns, ST_TTL_FIRED, (int64_t)n.id, c->time_ms);
+}
+
 uint64_t ns_next_id(struct ns *ns)
 {
 	return (uint64_t)ns_meta_get(ns, "next_inode");
+}
+
+/* The time a command carries; 0 for those without one (they create no
+ * inodes). */
+static int64_t cmd_time(const struct journal_cmd *c)
+{
+	switch (c->op) {
+	case JOURNAL_MOUNT: return c->u.mount.time_ms;
+	case JOURNAL_MKDIR: return c->u.mkdir.time_ms;
+	case JOURNAL_PUT_FILE: return c->u.put_file.time_ms;
+	case JOURNAL_RENAME: return c->u.rename.time_ms;
+	case JOURNAL_SYNC_DIR: return c->u.sync_dir.time_ms;
+	case JOURNAL_SYNC_ENTRY: return c->u.sync_entry.time_ms;
+	case JOURNAL_SET_TTL: return c->u.set_ttl.time_ms;
+	case JOURNAL_TTL_FIRE: return c->u.ttl_fire.time_ms;
+	default: return 0;
+	}
 }
 
 /* The apply half of the command table (journal.h): one function per op. */
@@ -543,7 +699,8 @@ int ns_apply(struct ns *ns, uint64_t index, const struct journal_cmd *cmd,
 	}
 	if (sqlite3_exec(ns->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return ns_db_err(ns, err, errlen, "begin");
-	struct apply a = { .ns = ns, .cmd = cmd, .res = res, .err = err, .errlen = errlen };
+	struct apply a = { .ns = ns, .cmd = cmd, .res = res, .err = err, .errlen = errlen,
+			   .now = cmd_time(cmd) };
 	const char *op = journal_op_name(cmd->op);
 	int rc = g_apply[cmd->op](&a);
 	if (rc == -EIO && !*err)

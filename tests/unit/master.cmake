@@ -13,3 +13,6 @@ strata_unit_test(test_master_filemeta SOURCES test_master_filemeta.c LIBS strata
 strata_unit_test(test_master_jobs SOURCES test_master_jobs.c LIBS strata_master_core
                  Threads::Threads)
 strata_unit_test(test_master_history SOURCES test_master_history.c LIBS strata_master_core cjson)
+strata_unit_test(test_master_policy SOURCES test_master_policy.c LIBS strata_master_core
+                 SQLite::SQLite3 Threads::Threads cjson)
+strata_unit_test(test_master_events SOURCES test_master_events.c LIBS strata_master_core cjson)

@@ -103,6 +103,29 @@ static struct journal_cmd *sample(enum journal_op op)
 	case JOURNAL_MASTER_DEL:
 		c->u.master_del.id = INT64_MAX;
 		break;
+	case JOURNAL_SET_PIN:
+		strcpy(c->u.set_pin.path, "/a");
+		c->u.set_pin.recursive = true;
+		c->u.set_pin.pinned = true;
+		strcpy(c->u.set_pin.medium, "SSD");
+		break;
+	case JOURNAL_SET_TTL:
+		strcpy(c->u.set_ttl.path, "/a/f");
+		c->u.set_ttl.ttl_ms = JOURNAL_TTL_MAX_MS;
+		strcpy(c->u.set_ttl.action, "delete");
+		c->u.set_ttl.time_ms = 1700000000000;
+		break;
+	case JOURNAL_SET_REPLICATION:
+		strcpy(c->u.set_replication.path, "/");
+		c->u.set_replication.min = 2;
+		c->u.set_replication.max = -1;
+		break;
+	case JOURNAL_TTL_FIRE:
+		strcpy(c->u.ttl_fire.path, "/a/f");
+		c->u.ttl_fire.id = BIG_ID;
+		strcpy(c->u.ttl_fire.action, "free");
+		c->u.ttl_fire.time_ms = 9;
+		break;
 	default:
 		fail();
 	}
@@ -146,7 +169,7 @@ static void test_round_trip_every_type(void **state)
 		assert_string_equal(text, again);
 		/* And it says its version and op. */
 		char head[64];
-		snprintf(head, sizeof(head), "{\"v\":1,\"op\":\"%s\"", journal_op_name(c->op));
+		snprintf(head, sizeof(head), "{\"v\":2,\"op\":\"%s\"", journal_op_name(c->op));
 		assert_memory_equal(text, head, strlen(head));
 		free(again);
 		free(text);
@@ -163,7 +186,7 @@ static void test_wire_text(void **state)
 	size_t len;
 	char *text = encode_ok(c, &len);
 	assert_string_equal(text,
-			    "{\"v\":1,\"op\":\"put_file\",\"path\":\"/a/f\","
+			    "{\"v\":2,\"op\":\"put_file\",\"path\":\"/a/f\","
 			    "\"time_ms\":\"1700000000000\",\"length\":\"9007199254740993\","
 			    "\"mtime_ms\":\"-12\",\"fingerprint\":\"\\\"etag\\\"\","
 			    "\"data_id\":\"9007199254740993\","
@@ -181,7 +204,7 @@ static void test_wire_text(void **state)
 	c = sample(JOURNAL_SYNC_DIR);
 	text = encode_ok(c, &len);
 	assert_string_equal(text,
-			    "{\"v\":1,\"op\":\"sync_dir\",\"path\":\"/\",\"time_ms\":\"7\","
+			    "{\"v\":2,\"op\":\"sync_dir\",\"path\":\"/\",\"time_ms\":\"7\","
 			    "\"entries\":[{\"name\":\"f\",\"is_dir\":false,\"length\":\"3\","
 			    "\"mtime_ms\":\"-9223372036854775808\",\"fingerprint\":\"x\"},"
 			    "{\"name\":\"d\",\"is_dir\":true,\"length\":\"0\",\"mtime_ms\":\"9\","
@@ -243,6 +266,12 @@ struct bad {
 		       "\"entries\":" entries "}"
 #define ITEM_(name) "{\"name\":" name ",\"is_dir\":false,\"length\":\"1\",\"mtime_ms\":\"1\"," \
 		    "\"fingerprint\":\"\"}"
+#define PIN_(pinned, rest) "{\"v\":2,\"op\":\"set_pin\",\"path\":\"/a\",\"recursive\":false," \
+			  "\"pinned\":" pinned rest "}"
+#define TTL_(ms, rest) "{\"v\":2,\"op\":\"set_ttl\",\"path\":\"/a\",\"recursive\":true," \
+		       "\"ttl_ms\":\"" ms "\"" rest ",\"time_ms\":\"1\"}"
+#define REPL_(min, max) "{\"v\":2,\"op\":\"set_replication\",\"path\":\"/a\","           \
+			"\"recursive\":false,\"min\":\"" min "\",\"max\":\"" max "\"}"
 /* A sync_entry with exists false and these attributes. */
 #define GONE_(is_dir, len, mtime, fp)                                                       \
 	"{\"v\":1,\"op\":\"sync_entry\",\"path\":\"/e\",\"time_ms\":\"1\",\"exists\":false," \
@@ -261,7 +290,9 @@ static const struct bad g_bad[] = {
 	/* header */
 	{ "{\"op\":\"mkdir\"}", -EINVAL, "field 'v': missing" },
 	{ "{\"v\":\"1\",\"op\":\"mkdir\"}", -EINVAL, "field 'v': must be a number" },
-	{ "{\"v\":2,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 2 is not supported" },
+	{ "{\"v\":3,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 3 is not supported "
+	  "(this master reads versions 1 to 2)" },
+	{ "{\"v\":1.5,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 1.5" },
 	{ "{\"v\":0,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 0" },
 	{ "{\"v\":1}", -EINVAL, "field 'op': missing" },
 	{ "{\"v\":1,\"op\":7}", -EINVAL, "field 'op': must be a string" },
@@ -338,6 +369,34 @@ static const struct bad g_bad[] = {
 	{ SYNC_("[{\"name\":\"a\",\"is_dir\":false,\"length\":\"1\",\"mtime_ms\":\"1\","
 		"\"fingerprint\":\"\",\"size\":\"1\"}]"),
 	  -EINVAL, "field 'entries[0].size': unknown in a 'sync_dir entry' command" },
+	/* policies */
+	{ "{\"v\":1,\"op\":\"set_pin\",\"path\":\"/a\",\"recursive\":false,\"pinned\":true}",
+	  -EINVAL, "field 'op': 'set_pin' needs format version 2" },
+	{ PIN_("true", ",\"medium\":\"TAPE\""), -EINVAL,
+	  "field 'medium': 'TAPE' is not MEM, SSD or HDD" },
+	{ PIN_("true", ",\"medium\":\"mem\""), -EINVAL, "field 'medium': 'mem' is not MEM" },
+	{ PIN_("false", ",\"medium\":\"MEM\""), -EINVAL,
+	  "field 'medium': only with 'pinned' true" },
+	{ PIN_("true", ",\"medium\":\"\""), -EINVAL, "field 'medium': must not be empty" },
+	{ PIN_("true", ",\"medium\":\"MEMORY!!\""), -EINVAL, "field 'medium': longer than 7" },
+	{ TTL_("-1", ""), -EINVAL, "field 'ttl_ms': -1 is out of range [0, 3153600000000]" },
+	{ TTL_("3153600000001", ",\"action\":\"free\""), -EINVAL,
+	  "field 'ttl_ms': 3153600000001 is out of range" },
+	{ TTL_("5", ""), -EINVAL, "field 'action': '' is not free or delete" },
+	{ TTL_("5", ",\"action\":\"burn\""), -EINVAL, "field 'action': 'burn' is not free" },
+	{ TTL_("0", ",\"action\":\"free\""), -EINVAL,
+	  "field 'action': only with a 'ttl_ms' above 0" },
+	{ REPL_("3", "2"), -EINVAL, "field 'min': 3 is above 'max' 2" },
+	{ REPL_("0", "0"), -EINVAL, "field 'max': must be -1 (unbounded) or at least 1" },
+	{ REPL_("-1", "2"), -EINVAL, "field 'min': -1 is out of range [0, 64]" },
+	{ REPL_("1", "65"), -EINVAL, "field 'max': 65 is out of range [-1, 64]" },
+	{ REPL_("1", "-2"), -EINVAL, "field 'max': -2 is out of range" },
+	{ "{\"v\":2,\"op\":\"ttl_fire\",\"path\":\"/f\",\"id\":\"2\",\"action\":\"drop\","
+	  "\"time_ms\":\"1\"}", -EINVAL, "field 'action': 'drop' is not free or delete" },
+	{ "{\"v\":2,\"op\":\"ttl_fire\",\"path\":\"/f\",\"id\":\"0\",\"action\":\"free\","
+	  "\"time_ms\":\"1\"}", -EINVAL, "field 'id': 0 is out of range" },
+	{ "{\"v\":2,\"op\":\"ttl_fire\",\"path\":\"/f\",\"id\":\"2\",\"time_ms\":\"1\"}",
+	  -EINVAL, "field 'action': missing" },
 	/* sync_entry: attributes only with exists */
 	{ GONE_("true", "0", "0", ""), -EINVAL,
 	  "field 'is_dir': must be false when 'exists' is false" },

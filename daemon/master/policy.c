@@ -1,0 +1,291 @@
+/* Policies as an admin sets them: checks, then one journal command (see
+ * policy.h). */
+#include "daemon/master/policy.h"
+
+#include "daemon/master/events.h"
+#include "daemon/master/fs.h"
+#include "daemon/master/meta.h"
+#include "daemon/master/ns.h"
+#include "lib/conf.h"
+#include "lib/path.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static int bad(char *err, size_t errlen, const char *field, const char *why)
+{
+	snprintf(err, errlen, "field '%s': %s", field, why);
+	return -EINVAL;
+}
+
+/* Field checks a REST client should hear about by name (the journal's
+ * decoder checks them again at propose time). */
+static int check_req(const struct policy_req *r, char *err, size_t errlen)
+{
+	char why[128];
+	switch (r->kind) {
+	case POLICY_PIN:
+		if (r->medium[0] && !r->pinned)
+			return bad(err, errlen, "medium", "only when pinning");
+		if (r->medium[0] && !journal_medium_valid(r->medium)) {
+			snprintf(why, sizeof(why), "'%s' is not MEM, SSD or HDD", r->medium);
+			return bad(err, errlen, "medium", why);
+		}
+		return 0;
+	case POLICY_TTL:
+		if (r->ttl_ms < 0 || (r->ttl_ms == 0 && r->action[0]))
+			return bad(err, errlen, "ttl_ms", "must be above 0");
+		if (r->ttl_ms > JOURNAL_TTL_MAX_MS)
+			return bad(err, errlen, "ttl_ms", "must be at most 100 years");
+		if (r->ttl_ms > 0 && !journal_action_valid(r->action)) {
+			snprintf(why, sizeof(why), "'%s' is not free or delete", r->action);
+			return bad(err, errlen, "action", why);
+		}
+		return 0;
+	case POLICY_REPLICATION:
+		if (r->min < 0 || r->min > JOURNAL_REPL_MAX) {
+			snprintf(why, sizeof(why), "%" PRId64 " is not in 0..%d", r->min,
+				 JOURNAL_REPL_MAX);
+			return bad(err, errlen, "min", why);
+		}
+		if (r->max != -1 && (r->max < 1 || r->max > JOURNAL_REPL_MAX)) {
+			snprintf(why, sizeof(why), "%" PRId64 " is not -1 (unbounded) or in 1..%d",
+				 r->max, JOURNAL_REPL_MAX);
+			return bad(err, errlen, "max", why);
+		}
+		if (r->max != -1 && r->min > r->max) {
+			snprintf(why, sizeof(why), "%" PRId64 " is above max %" PRId64, r->min,
+				 r->max);
+			return bad(err, errlen, "min", why);
+		}
+		return 0;
+	}
+	return bad(err, errlen, "kind", "unknown policy");
+}
+
+struct ro_ctx {
+	const char *path;
+	char found[PATH_MAX_LEN + 1];
+};
+
+/* A read-only mount at or below path. */
+static int ro_below_fn(void *arg, const struct ns_mount *m)
+{
+	struct ro_ctx *c = arg;
+	if (m->readonly && path_has_prefix(m->path, c->path)) {
+		snprintf(c->found, sizeof(c->found), "%s", m->path);
+		return 1;
+	}
+	return 0;
+}
+
+/* A TTL that deletes must never reach a read-only mount: not the one
+ * holding path, nor (recursive) one below it. */
+static int check_ttl_writable(struct fs *fs, struct meta *meta, const struct policy_req *r,
+			      char *err, size_t errlen)
+{
+	(void)fs;
+	/* Mount rows are large: off the (REST thread's) stack. */
+	struct ns_mount *m = malloc(sizeof(*m));
+	struct ro_ctx *c = malloc(sizeof(*c));
+	int rc = -ENOMEM;
+	if (!m || !c)
+		goto out;
+	struct ns *ns = meta_read_lock(meta);
+	rc = ns_resolve_mount(ns, r->path, m, NULL, 0);
+	bool ro = rc == 0 && m->readonly;
+	rc = 0;
+	c->path = r->path;
+	if (!ro && r->recursive)
+		rc = ns_mounts(ns, ro_below_fn, c);
+	meta_read_unlock(meta);
+	if (ro) {
+		snprintf(err, errlen,
+			 "field 'action': a TTL that deletes cannot be set on '%s': it is on the "
+			 "read-only mount '%s' (use action free)",
+			 r->path, m->path);
+		rc = -EROFS;
+	} else if (rc == 1) {
+		snprintf(err, errlen,
+			 "field 'action': a recursive TTL that deletes cannot be set on '%s': the "
+			 "read-only mount '%s' is below it (use action free)",
+			 r->path, c->found);
+		rc = -EROFS;
+	}
+out:
+	free(m);
+	free(c);
+	return rc;
+}
+
+static int64_t differs(struct ns *ns, uint64_t id, const struct policy_req *r)
+{
+	switch (r->kind) {
+	case POLICY_PIN:
+		return ns_pin_differs(ns, id, r->recursive, r->pinned, r->medium);
+	case POLICY_TTL:
+		return ns_ttl_differs(ns, id, r->recursive, r->ttl_ms, r->action);
+	case POLICY_REPLICATION:
+		return ns_repl_differs(ns, id, r->recursive, r->min, r->max);
+	}
+	return -EINVAL;
+}
+
+static void fill_cmd(struct journal_cmd *c, const struct policy_req *r, int64_t now_ms)
+{
+	switch (r->kind) {
+	case POLICY_PIN:
+		memcpy(c->u.set_pin.path, r->path, sizeof(r->path));
+		c->u.set_pin.recursive = r->recursive;
+		c->u.set_pin.pinned = r->pinned;
+		memcpy(c->u.set_pin.medium, r->medium, sizeof(r->medium));
+		break;
+	case POLICY_TTL:
+		memcpy(c->u.set_ttl.path, r->path, sizeof(r->path));
+		c->u.set_ttl.recursive = r->recursive;
+		c->u.set_ttl.ttl_ms = r->ttl_ms;
+		memcpy(c->u.set_ttl.action, r->action, sizeof(r->action));
+		c->u.set_ttl.time_ms = now_ms;
+		break;
+	case POLICY_REPLICATION:
+		memcpy(c->u.set_replication.path, r->path, sizeof(r->path));
+		c->u.set_replication.recursive = r->recursive;
+		c->u.set_replication.min = r->min;
+		c->u.set_replication.max = r->max;
+		break;
+	}
+}
+
+static const enum journal_op g_op[] = {
+	[POLICY_PIN] = JOURNAL_SET_PIN,
+	[POLICY_TTL] = JOURNAL_SET_TTL,
+	[POLICY_REPLICATION] = JOURNAL_SET_REPLICATION,
+};
+
+int policy_set(struct fs *fs, struct meta *meta, const struct policy_req *req, int64_t now_ms,
+	       bool *changed, char *err, size_t errlen)
+{
+	bool dummy;
+	if (!changed)
+		changed = &dummy;
+	*changed = false;
+	*err = '\0';
+	if (strnlen(req->path, sizeof(req->path)) == sizeof(req->path) || req->path[0] != '/')
+		return bad(err, errlen, "path", "not an absolute path");
+	int rc = check_req(req, err, errlen);
+	if (rc)
+		return rc;
+	/* Loads the path from its store when strata has not seen it yet. */
+	struct ns_inode n;
+	rc = fs_stat(fs, req->path, &n, err, errlen);
+	if (rc)
+		return rc;
+	if (req->kind == POLICY_TTL && strcmp(req->action, "delete") == 0) {
+		rc = check_ttl_writable(fs, meta, req, err, errlen);
+		if (rc)
+			return rc;
+	}
+	struct ns *ns = meta_read_lock(meta);
+	int64_t ndiff = differs(ns, n.id, req);
+	meta_read_unlock(meta);
+	if (ndiff < 0) {
+		snprintf(err, errlen, "cannot read the policies of '%s'", req->path);
+		return (int)ndiff;
+	}
+	if (ndiff == 0)
+		return 0;
+	struct journal_cmd *c = journal_new(g_op[req->kind]);
+	if (!c)
+		return -ENOMEM;
+	fill_cmd(c, req, now_ms);
+	rc = meta_submit(meta, c, err, errlen);
+	journal_free(c);
+	if (!rc)
+		*changed = true;
+	return rc;
+}
+
+int policy_check_mount_ttl(const char *ttl, const char *action, bool readonly, char *err,
+			   size_t errlen)
+{
+	if (!ttl) {
+		if (action) {
+			snprintf(err, errlen, "mount option 'ttl_action' needs the option 'ttl'");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	int64_t ms = 0;
+	if (conf_parse_duration(ttl, &ms) || ms <= 0 || ms > JOURNAL_TTL_MAX_MS) {
+		snprintf(err, errlen, "mount option 'ttl': '%s' is not a duration above 0 (at "
+			 "most 100 years)", ttl);
+		return -EINVAL;
+	}
+	if (action && !journal_action_valid(action)) {
+		snprintf(err, errlen, "mount option 'ttl_action': '%s' is not free or delete",
+			 action);
+		return -EINVAL;
+	}
+	if (readonly && (!action || strcmp(action, "delete") == 0)) {
+		snprintf(err, errlen, "mount option 'ttl_action': a read-only mount cannot have a "
+			 "TTL that deletes (set ttl_action=free)");
+		return -EROFS;
+	}
+	return 0;
+}
+
+void policy_record_event(struct events *ev, const struct journal_cmd *cmd, int rc,
+			 int64_t now_ms)
+{
+	char detail[128];
+	const char *type = NULL, *path = NULL;
+	if (rc || !ev)
+		return;
+	switch (cmd->op) {
+	case JOURNAL_SET_PIN: {
+		const struct journal_set_pin *c = &cmd->u.set_pin;
+		type = c->pinned ? "pin" : "unpin";
+		path = c->path;
+		snprintf(detail, sizeof(detail), "%s%s%s", c->pinned && c->medium[0] ? "on " : "",
+			 c->medium, c->recursive ? (c->medium[0] ? ", recursive" : "recursive") : "");
+		break;
+	}
+	case JOURNAL_SET_TTL: {
+		const struct journal_set_ttl *c = &cmd->u.set_ttl;
+		type = c->ttl_ms ? "ttl_set" : "ttl_cleared";
+		path = c->path;
+		if (c->ttl_ms)
+			snprintf(detail, sizeof(detail), "ttl_ms %" PRId64 ", then %s%s", c->ttl_ms,
+				 c->action, c->recursive ? ", recursive" : "");
+		else
+			snprintf(detail, sizeof(detail), "%s", c->recursive ? "recursive" : "");
+		break;
+	}
+	case JOURNAL_SET_REPLICATION: {
+		const struct journal_set_replication *c = &cmd->u.set_replication;
+		type = "replication_set";
+		path = c->path;
+		snprintf(detail, sizeof(detail), "min %" PRId64 ", max %" PRId64 "%s", c->min,
+			 c->max, c->recursive ? ", recursive" : "");
+		break;
+	}
+	case JOURNAL_TTL_FIRE: {
+		const struct journal_ttl_fire *c = &cmd->u.ttl_fire;
+		type = "ttl_fired";
+		path = c->path;
+		/* The workers' side of free (dropping the blocks) is not built
+		 * yet: the event is the record of it (docs/decisions.md). */
+		snprintf(detail, sizeof(detail), "%s",
+			 strcmp(c->action, "free") == 0
+				 ? "free: cached blocks to be dropped; the file is kept"
+				 : "delete: from strata and the store");
+		break;
+	}
+	default:
+		return;
+	}
+	events_add(ev, now_ms, type, path, detail);
+}

@@ -1,0 +1,58 @@
+#ifndef STRATA_MASTER_POLICY_H
+#define STRATA_MASTER_POLICY_H
+
+#include "daemon/master/journal.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct events;
+struct fs;
+struct meta;
+
+/*
+ * Per-path policies (pin, TTL, replication) as an admin sets them: checks
+ * a request, and proposes its journal command (set_pin, set_ttl,
+ * set_replication; docs/namespace.md) only when it would change something,
+ * so setting the same policy twice is a success that writes nothing.
+ *
+ * Errors name the request field (the REST body uses the command's field
+ * names): -EINVAL "field 'medium': 'TAPE' is not MEM, SSD or HDD",
+ * -ENOENT (the path does not exist; files of a store are loaded first),
+ * -EROFS (a TTL that deletes, on a read-only mount or over one), or what
+ * meta_submit returns.
+ */
+enum policy_kind { POLICY_PIN, POLICY_TTL, POLICY_REPLICATION };
+
+struct policy_req {
+	enum policy_kind kind;
+	char path[PATH_MAX_LEN + 1]; /* normal */
+	bool recursive;
+	/* POLICY_PIN */
+	bool pinned;
+	char medium[JOURNAL_MEDIUM_MAX + 1]; /* "": any */
+	/* POLICY_TTL (ttl_ms 0: none) */
+	int64_t ttl_ms;
+	char action[JOURNAL_ACTION_MAX + 1];
+	/* POLICY_REPLICATION */
+	int64_t min, max;
+};
+
+/* now_ms: the proposer's wall clock (a TTL counts from it). *changed
+ * (may be NULL) says whether a command was proposed. */
+int policy_set(struct fs *fs, struct meta *meta, const struct policy_req *req, int64_t now_ms,
+	       bool *changed, char *err, size_t errlen);
+
+/* The mount options "ttl" (a duration) and "ttl_action" (free|delete,
+ * default delete): checked as fs_mount would record them. ttl NULL: no
+ * default TTL (then ttl_action must be NULL too). */
+int policy_check_mount_ttl(const char *ttl, const char *action, bool readonly, char *err,
+			   size_t errlen);
+
+/* The event (events.h) of an applied command: policy changes and TTL
+ * firings (rc 0 only); other commands record nothing. */
+void policy_record_event(struct events *ev, const struct journal_cmd *cmd, int rc,
+			 int64_t now_ms);
+
+#endif
