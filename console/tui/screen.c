@@ -146,7 +146,12 @@ static void draw_table(struct ui *u, int y)
 	mvhline(y, 0, ' ', COLS);
 	mvaddnstr(y, 0, row, COLS);
 	attroff(A_REVERSE);
-	/* mark the sort column */
+	/* the sort column's title: bold and underlined, with its direction */
+	const char *title = strstr(row, top_col_names[u->sort]);
+	if (title && title - row < COLS) {
+		int len = (int)strlen(top_col_names[u->sort]);
+		mvchgat(y, (int)(title - row), len, A_REVERSE | A_BOLD | A_UNDERLINE, 0, NULL);
+	}
 	mvprintw(LINES - 1, 0, "sort: %s%s%s%s  refresh %.1fs%s", top_col_names[u->sort],
 		 u->reverse ? " (reversed)" : "", *u->filter ? "  filter: " : "", u->filter,
 		 u->delay_s, u->paused ? "  PAUSED" : "");
