@@ -114,7 +114,6 @@ static int run_batch(struct client *mc, struct httpc *hc, const struct top_colle
 	struct top_sample *prev = NULL, *cur = &samples[0];
 	struct rates_ring *ring = calloc(1, sizeof(*ring));
 	struct top_view *v = calloc(1, sizeof(*v));
-	int failures = 0;
 	if (!ring || !v) {
 		free(ring);
 		free(v);
@@ -133,18 +132,19 @@ static int run_batch(struct client *mc, struct httpc *hc, const struct top_colle
 			top_print_json(stdout, v, i + 1);
 		else
 			top_print_text(stdout, v, i + 1);
-		failures += cur->rc != 0;
 		top_view_clear(v);
 		if (prev)
 			top_sample_clear(prev);
 		prev = cur;
 		cur = prev == &samples[0] ? &samples[1] : &samples[0];
 	}
+	/* exit 1 when the last refresh could not read the cluster */
+	int exit_code = prev && prev->rc ? 1 : 0;
 	if (prev)
 		top_sample_clear(prev);
 	free(ring);
 	free(v);
-	return failures && prev && prev->rc ? 1 : 0;
+	return exit_code;
 }
 
 int main(int argc, char **argv)

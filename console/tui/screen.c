@@ -486,5 +486,6 @@ int top_screen_run(struct client *mc, struct httpc *hc, const struct top_collect
 		top_sample_clear(u.prev);
 	if (u.cur)
 		top_sample_clear(u.cur);
-	return 0;
+	/* like a shell reports a process a signal ended */
+	return g_stop ? 128 + g_stop : 0;
 }
