@@ -374,6 +374,16 @@ int client_metrics_decode(const struct cJSON *doc, struct client_metrics *out, c
 
 /* ---- For monitors (strata-top, client/monitor.c) ---- */
 
+/*
+ * Makes addr ("host:port", which gets the current leader's scheme, or a
+ * URL) where the next calls start. A follower answers reads itself, from
+ * its own state (its worker registry is empty: workers report to the
+ * leader), and names the leader in GET /api/v1/cluster's `leader`: a
+ * caller that wants the leader's figures points the client there.
+ * -EINVAL for an empty or too long address.
+ */
+int client_set_leader(struct client *mc, const char *addr);
+
 /* One tier of a worker as its GET /api/v1/metrics reports it. */
 struct client_tier_stats {
 	char *name; /* "MEM", "SSD", "HDD" */

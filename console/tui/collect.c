@@ -25,6 +25,22 @@ void top_collect(struct client *mc, struct httpc *hc, const struct top_collect_o
 		memset(&s->cluster, 0, sizeof(s->cluster));
 		return;
 	}
+	/* A follower answered from its own state: ask the leader it names. */
+	const char *asked = strstr(s->leader, "://");
+	asked = asked ? asked + 3 : s->leader;
+	if (*s->cluster.leader && strcmp(asked, s->cluster.leader) != 0 &&
+	    client_set_leader(mc, s->cluster.leader) == 0) {
+		struct client_cluster again;
+		if (client_cluster_get(mc, hc, &again, s->err, sizeof(s->err)) == 0) {
+			client_cluster_clear(&s->cluster);
+			s->cluster = again;
+		}
+		s->err[0] = '\0';
+		client_leader(mc, s->leader, sizeof(s->leader));
+		asked = strstr(s->leader, "://");
+		asked = asked ? asked + 3 : s->leader;
+	}
+	s->not_leader = strcmp(asked, s->cluster.leader) != 0;
 	char err[256];
 	s->masters_rc = client_masters_list(mc, hc, &s->masters, err, sizeof(err));
 	if (s->masters_rc)

@@ -69,9 +69,11 @@ size_t top_fmt_header(const struct top_view *v, char lines[][256], size_t max)
 	}
 	snprintf(lines[n++], 256,
 		 "strata-top %s  leader %s  masters %d/%d up  workers %" PRId64 " live, %" PRId64
-		 " lost",
-		 clock, s->cluster.leader, v->masters_up, v->masters_total, s->cluster.workers_live,
-		 s->cluster.workers_lost);
+		 " lost%s",
+		 clock, *s->cluster.leader ? s->cluster.leader : "NONE (election?)",
+		 v->masters_up, v->masters_total, s->cluster.workers_live,
+		 s->cluster.workers_lost,
+		 s->not_leader ? "  [a follower answered: figures may be stale]" : "");
 	char cap[32], used[32];
 	fmt_bytes(s->cluster.capacity_total_bytes, cap, sizeof(cap));
 	fmt_bytes(s->cluster.capacity_used_bytes, used, sizeof(used));

@@ -22,6 +22,7 @@ struct top_sample {
 	int rc;	      /* 0, or why the cluster could not be read (err) */
 	char err[512];
 	char leader[CLIENT_URL_MAX]; /* the master that answered */
+	bool not_leader; /* it was a follower: no leader known, its figures are its own */
 	struct client_cluster cluster;
 	int masters_rc;
 	struct client_masters masters;
