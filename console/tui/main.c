@@ -106,44 +106,31 @@ static void sleep_s(double s)
 		;
 }
 
-/* Batch: one snapshot per interval until n (< 0: forever). */
+/* Batch: one snapshot per interval until n (< 0: forever). Exits 1 when
+ * the last refresh could not read the cluster. */
 static int run_batch(struct client *mc, struct httpc *hc, const struct top_collect_opts *co,
 		     double delay_s, int64_t n, bool json)
 {
-	struct top_sample samples[2];
-	struct top_sample *prev = NULL, *cur = &samples[0];
-	struct rates_ring *ring = calloc(1, sizeof(*ring));
-	struct top_view *v = calloc(1, sizeof(*v));
-	if (!ring || !v) {
-		free(ring);
-		free(v);
+	struct top_sampler *t = top_sampler_new();
+	if (!t)
 		return 1;
-	}
+	int exit_code = 0;
 	for (int64_t i = 0; n < 0 || i < n; i++) {
 		if (i)
 			sleep_s(delay_s);
-		top_collect(mc, hc, co, clock_mono_ms(), cur);
-		if (top_view_build(prev, cur, ring, v)) {
+		if (top_sampler_step(t, mc, hc, co, clock_mono_ms())) {
 			fprintf(stderr, "strata-top: out of memory\n");
+			exit_code = 1;
 			break;
 		}
-		top_sort_rows(v->rows, v->nrows, COL_ADDRESS, false);
+		top_sort_rows(t->view.rows, t->view.nrows, COL_ADDRESS, false);
 		if (json)
-			top_print_json(stdout, v, i + 1);
+			top_print_json(stdout, &t->view, i + 1);
 		else
-			top_print_text(stdout, v, i + 1);
-		top_view_clear(v);
-		if (prev)
-			top_sample_clear(prev);
-		prev = cur;
-		cur = prev == &samples[0] ? &samples[1] : &samples[0];
+			top_print_text(stdout, &t->view, i + 1);
+		exit_code = t->shown->rc ? 1 : 0;
 	}
-	/* exit 1 when the last refresh could not read the cluster */
-	int exit_code = prev && prev->rc ? 1 : 0;
-	if (prev)
-		top_sample_clear(prev);
-	free(ring);
-	free(v);
+	top_sampler_free(t);
 	return exit_code;
 }
 

@@ -18,7 +18,7 @@ static void fmt_num(double x, const char *fmt, char *buf, size_t len)
 		snprintf(buf, len, fmt, x);
 }
 
-static void fmt_bytes(int64_t b, char *buf, size_t len)
+void top_fmt_bytes(int64_t b, char *buf, size_t len)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
 	double x = (double)b;
@@ -75,14 +75,14 @@ size_t top_fmt_header(const struct top_view *v, char lines[][256], size_t max)
 		 s->cluster.workers_lost,
 		 s->not_leader ? "  [a follower answered: figures may be stale]" : "");
 	char cap[32], used[32];
-	fmt_bytes(s->cluster.capacity_total_bytes, cap, sizeof(cap));
-	fmt_bytes(s->cluster.capacity_used_bytes, used, sizeof(used));
+	top_fmt_bytes(s->cluster.capacity_total_bytes, cap, sizeof(cap));
+	top_fmt_bytes(s->cluster.capacity_used_bytes, used, sizeof(used));
 	int off = snprintf(lines[n], 256, "Capacity %s used of %s", used, cap);
 	for (int t = 0; t < TOP_NTIERS && off < 256; t++) {
 		if (!v->tier_cap[t])
 			continue;
-		fmt_bytes(v->tier_cap[t], cap, sizeof(cap));
-		fmt_bytes(v->tier_used[t], used, sizeof(used));
+		top_fmt_bytes(v->tier_cap[t], cap, sizeof(cap));
+		top_fmt_bytes(v->tier_used[t], used, sizeof(used));
 		off += snprintf(lines[n] + off, 256 - (size_t)off, "  %s %s/%s (%.0f%%)",
 				top_tier_names[t], used, cap,
 				rates_percent((double)v->tier_used[t], (double)v->tier_cap[t]));
@@ -113,6 +113,21 @@ size_t top_fmt_header(const struct top_view *v, char lines[][256], size_t max)
 	return n;
 }
 
+void top_fmt_spark(const struct top_view *v, size_t width, bool ascii, char *buf, size_t len)
+{
+	char cells[4 * 160 + 1];
+	if (width > 160)
+		width = 160;
+	if (!v->nspark) {
+		snprintf(buf, len, "Hit ratio: collecting (one value per interval)");
+		return;
+	}
+	rates_sparkline(v->spark, v->nspark, width, ascii, cells, sizeof(cells));
+	snprintf(buf, len, "Hit ratio, %s every %.0fs: [%s] (blank: no reads)",
+		 v->spark_from_history ? "master history" : "own samples",
+		 (double)v->spark_step_ms / 1000.0, cells);
+}
+
 void top_print_text(FILE *f, const struct top_view *v, int64_t iteration)
 {
 	char lines[8][256];
@@ -121,10 +136,8 @@ void top_print_text(FILE *f, const struct top_view *v, int64_t iteration)
 		fprintf(f, "%s\n", lines[i]);
 	if (!v->cur->rc) {
 		char spark[4 * 64 + 1];
-		rates_sparkline(v->spark, v->nspark, 60, true, spark, sizeof(spark));
-		fprintf(f, "Hit ratio (%s, %" PRId64 " ms steps) [%s]\n",
-			v->spark_from_history ? "master history" : "own samples", v->spark_step_ms,
-			spark);
+		top_fmt_spark(v, 60, true, spark, sizeof(spark));
+		fprintf(f, "%s\n", spark);
 		char row[256];
 		top_fmt_header_row(row, sizeof(row));
 		fprintf(f, "\n%s\n", row);

@@ -44,7 +44,7 @@ size_t rates_sparkline(const double *v, size_t n, size_t width, bool ascii, char
 	static const char *const blocks[] = { "\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83",
 					      "\xe2\x96\x84", "\xe2\x96\x85", "\xe2\x96\x86",
 					      "\xe2\x96\x87", "\xe2\x96\x88" };
-	static const char ascii_levels[] = " .:-=+*#";
+	static const char ascii_levels[] = "_.:-=+*#";
 	size_t first = n > width ? n - width : 0, off = 0, cells = 0;
 	if (len)
 		buf[0] = '\0';

@@ -35,7 +35,7 @@ size_t rates_hit_series(const int64_t *hits, const int64_t *misses, size_t n, do
 
 /*
  * The last `width` values (0..1; < 0 is "no data") as a sparkline into buf:
- * UTF-8 block characters, or ASCII (" .:-=+*#") when ascii; no data is a
+ * UTF-8 block characters, or ASCII ("_.:-=+*#") when ascii; no data is a
  * space. Returns the number of cells written; buf is always terminated.
  */
 size_t rates_sparkline(const double *v, size_t n, size_t width, bool ascii, char *buf,

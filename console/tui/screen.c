@@ -11,6 +11,7 @@
 #include <curses.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <langinfo.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -71,15 +72,15 @@ struct ui {
 	const struct top_collect_opts *co;
 	double delay_s;
 	bool color, paused, reverse;
+	bool utf8; /* the locale's characters: block sparkline, else ASCII */
 	enum view view;
 	enum top_col sort;
 	char filter[64];
 	uint64_t selected; /* worker id; 0 none */
 	int sel_index;
-	struct top_sample samples[2];
-	struct top_sample *cur, *prev;
-	struct rates_ring ring;
-	struct top_view v;
+	struct top_sampler *t;
+	struct top_view *v; /* &t->view */
+	const struct top_sample *cur; /* t->shown */
 	int64_t refreshes;
 	char status[160];
 };
@@ -91,20 +92,9 @@ static int attr_of(struct ui *u, int pair, int mono)
 
 static void refresh_data(struct ui *u)
 {
-	struct top_sample *next = u->cur == &u->samples[0] ? &u->samples[1] : &u->samples[0];
-	if (u->prev)
-		top_sample_clear(u->prev);
-	top_collect(u->mc, u->hc, u->co, clock_mono_ms(), next);
-	/* a failed refresh keeps the last good one as the base of the next rates */
-	if (next->rc && u->cur && !u->cur->rc) {
-		u->prev = NULL;
-		top_sample_clear(next == &u->samples[0] ? &u->samples[1] : &u->samples[0]);
-	}
-	u->prev = u->cur;
-	u->cur = next;
-	top_view_clear(&u->v);
-	top_view_build(u->prev, u->cur, &u->ring, &u->v);
-	top_sort_rows(u->v.rows, u->v.nrows, u->sort, u->reverse);
+	top_sampler_step(u->t, u->mc, u->hc, u->co, clock_mono_ms());
+	u->cur = u->t->shown;
+	top_sort_rows(u->v->rows, u->v->nrows, u->sort, u->reverse);
 	u->refreshes++;
 }
 
@@ -116,26 +106,21 @@ static bool row_shown(struct ui *u, const struct top_row *r)
 static void draw_header(struct ui *u, int *y)
 {
 	char lines[TOP_HEADER_LINES][256];
-	size_t n = top_fmt_header(&u->v, lines, TOP_HEADER_LINES);
+	size_t n = top_fmt_header(u->v, lines, TOP_HEADER_LINES);
 	for (size_t i = 0; i < n; i++) {
 		int a = i == 0 ? A_BOLD : 0;
-		if (u->v.cur->rc)
+		if (u->v->cur->rc)
 			a = attr_of(u, PAIR_ALERT, A_REVERSE) | A_BOLD;
 		attron(a);
 		mvaddnstr((*y)++, 0, lines[i], COLS);
 		attroff(a);
 	}
-	if (u->v.cur->rc)
+	if (u->v->cur->rc)
 		return;
-	char spark[4 * 128 + 1];
-	int width = COLS - 40 > 120 ? 120 : COLS - 40;
-	if (width > 0) {
-		rates_sparkline(u->v.spark, u->v.nspark, (size_t)width, !u->color && getenv("NO_COLOR"),
-				spark, sizeof(spark));
-		mvprintw((*y)++, 0, "Hit ratio (%s, %" PRId64 "s steps) [%s]",
-			 u->v.spark_from_history ? "master history" : "own samples",
-			 u->v.spark_step_ms / 1000, spark);
-	}
+	char spark[4 * 160 + 128];
+	int width = COLS - 64;
+	top_fmt_spark(u->v, width > 8 ? (size_t)width : 8, !u->utf8, spark, sizeof(spark));
+	mvaddstr((*y)++, 0, spark);
 }
 
 static void draw_table(struct ui *u, int y)
@@ -157,8 +142,8 @@ static void draw_table(struct ui *u, int y)
 		 u->delay_s, u->paused ? "  PAUSED" : "");
 	y++;
 	int shown = 0;
-	for (size_t i = 0; i < u->v.nrows && y < LINES - 1; i++) {
-		const struct top_row *r = &u->v.rows[i];
+	for (size_t i = 0; i < u->v->nrows && y < LINES - 1; i++) {
+		const struct top_row *r = &u->v->rows[i];
 		if (!row_shown(u, r))
 			continue;
 		if (shown == u->sel_index)
@@ -177,7 +162,7 @@ static void draw_table(struct ui *u, int y)
 		shown++;
 	}
 	if (shown == 0)
-		mvaddnstr(y, 0, u->v.nrows ? "  (no worker matches the filter)"
+		mvaddnstr(y, 0, u->v->nrows ? "  (no worker matches the filter)"
 					   : "  (no workers registered)", COLS);
 	if (u->sel_index >= shown && shown > 0)
 		u->sel_index = shown - 1;
@@ -241,12 +226,12 @@ static void draw_masters(struct ui *u, int y)
 
 static const struct top_row *selected_row(struct ui *u, size_t *index)
 {
-	for (size_t i = 0; i < u->v.nrows; i++)
-		if (u->v.rows[i].id == u->selected) {
+	for (size_t i = 0; i < u->v->nrows; i++)
+		if (u->v->rows[i].id == u->selected) {
 			for (size_t k = 0; k < u->cur->cluster.nworkers; k++)
 				if (u->cur->cluster.workers[k].id == u->selected)
 					*index = k;
-			return &u->v.rows[i];
+			return &u->v->rows[i];
 		}
 	return NULL;
 }
@@ -279,12 +264,16 @@ static void draw_detail(struct ui *u, int y)
 	attroff(A_REVERSE);
 	for (size_t i = 0; i < s->ntiers && y < LINES - 2; i++) {
 		const struct client_tier_stats *t = &s->tiers[i];
-		mvprintw(y++, 0, "%-5s %12" PRId64 " %12" PRId64 " %6.1f %9" PRId64 " %10" PRId64
-				 " %12" PRId64 " %10" PRId64 " %10" PRId64,
-			 t->name, t->capacity_bytes, t->used_bytes,
+		char cap[32], used[32], served[32];
+		top_fmt_bytes(t->capacity_bytes, cap, sizeof(cap));
+		top_fmt_bytes(t->used_bytes, used, sizeof(used));
+		top_fmt_bytes(t->bytes_served, served, sizeof(served));
+		mvprintw(y++, 0, "%-5s %12s %12s %6.1f %9" PRId64 " %10" PRId64 " %12s %10" PRId64
+				 " %10" PRId64,
+			 t->name, cap, used,
 			 t->capacity_bytes ? 100.0 * (double)t->used_bytes / (double)t->capacity_bytes
 					   : 0.0,
-			 t->blocks, t->hits, t->bytes_served, t->evictions, t->demotions);
+			 t->blocks, t->hits, served, t->evictions, t->demotions);
 	}
 	y++;
 	mvaddnstr(y++, 0, "Counters (cumulative since the worker started):", COLS);
@@ -316,7 +305,7 @@ static void draw(struct ui *u)
 	int y = 0;
 	draw_header(u, &y);
 	y++;
-	if (!u->v.cur->rc) {
+	if (!u->v->cur->rc) {
 		if (u->view == VIEW_TABLE)
 			draw_table(u, y);
 		else if (u->view == VIEW_MASTERS)
@@ -403,7 +392,7 @@ static void on_key(struct ui *u, int ch, bool *quit)
 	case '\n':
 	case '\r':
 	case KEY_ENTER:
-		if (u->view == VIEW_TABLE && u->v.nrows)
+		if (u->view == VIEW_TABLE && u->v->nrows)
 			u->view = VIEW_DETAIL;
 		break;
 	case 'd':
@@ -428,7 +417,7 @@ static void on_key(struct ui *u, int ch, bool *quit)
 		break;
 	}
 	if (u->sort != COL_COUNT)
-		top_sort_rows(u->v.rows, u->v.nrows, u->sort, u->reverse);
+		top_sort_rows(u->v->rows, u->v->nrows, u->sort, u->reverse);
 }
 
 int top_screen_run(struct client *mc, struct httpc *hc, const struct top_collect_opts *co,
@@ -441,7 +430,14 @@ int top_screen_run(struct client *mc, struct httpc *hc, const struct top_collect
 	u.co = co;
 	u.delay_s = delay_s;
 	u.sort = COL_ADDRESS;
+	u.t = top_sampler_new();
+	if (!u.t) {
+		fprintf(stderr, "strata-top: out of memory\n");
+		return 1;
+	}
+	u.v = &u.t->view;
 	setlocale(LC_ALL, "");
+	u.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
 	install_handlers();
 	if (!initscr()) {
 		fprintf(stderr, "strata-top: cannot start the screen (TERM?)\n");
@@ -481,11 +477,7 @@ int top_screen_run(struct client *mc, struct httpc *hc, const struct top_collect
 			on_key(&u, ch, &quit);
 	}
 	restore_terminal();
-	top_view_clear(&u.v);
-	if (u.prev)
-		top_sample_clear(u.prev);
-	if (u.cur)
-		top_sample_clear(u.cur);
+	top_sampler_free(u.t);
 	/* like a shell reports a process a signal ended */
 	return g_stop ? 128 + g_stop : 0;
 }

@@ -83,6 +83,28 @@ int top_view_build(const struct top_sample *prev, const struct top_sample *cur,
 		   struct rates_ring *ring, struct top_view *v);
 void top_view_clear(struct top_view *v);
 
+/* The samples kept from refresh to refresh and the view of the last one
+ * (sampler.c). */
+struct top_sampler {
+	struct top_sample slots[3];
+	struct top_sample *good;  /* the last sample that read the cluster */
+	struct top_sample *shown; /* the last sample (view.cur) */
+	struct rates_ring ring;
+	struct top_view view;
+	bool history_asked;
+	int64_t history_at_ms;
+	int history_rc;
+	int64_t history_interval_ms;
+};
+struct top_sampler *top_sampler_new(void);
+void top_sampler_free(struct top_sampler *t);
+/* One refresh: collects and builds t->view; 0 or -ENOMEM. */
+int top_sampler_step(struct top_sampler *t, struct client *mc, struct httpc *hc,
+		     const struct top_collect_opts *o, int64_t now_ms);
+/* Pure: whether to ask for the master's history again, last asked at
+ * last_ms (< 0: never) with result last_rc. */
+bool top_history_due(int64_t now_ms, int64_t last_ms, int last_rc, int64_t interval_ms);
+
 enum top_col {
 	COL_ADDRESS, COL_STATE, COL_HIT, COL_REQ, COL_SERVED, COL_STORE,
 	COL_MEM, COL_SSD, COL_HDD, COL_EVICT, COL_HB, COL_COUNT
@@ -103,5 +125,8 @@ int top_screen_run(struct client *mc, struct httpc *hc, const struct top_collect
 size_t top_fmt_header(const struct top_view *v, char lines[][256], size_t max);
 void top_fmt_header_row(char *buf, size_t len);
 void top_fmt_row(const struct top_row *r, char *buf, size_t len);
+void top_fmt_bytes(int64_t b, char *buf, size_t len);
+/* The sparkline line: its source, its step and the last `width` values. */
+void top_fmt_spark(const struct top_view *v, size_t width, bool ascii, char *buf, size_t len);
 
 #endif

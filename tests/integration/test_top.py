@@ -60,6 +60,7 @@ class TopBatchTest(ClusterTestCase):
         self.assertEqual(p.returncode, 0, err)
         self.assertEqual(out, "", "exactly -n 4 documents")
         first, miss, hit, idle = docs
+        self.docs = docs  # printed when an assertion fails
         self.assertEqual([d["iteration"] for d in docs], [1, 2, 3, 4])
         self.assertTrue(all(d["ok"] for d in docs))
         self.assertEqual(first["leader"], self.m.address)
@@ -114,6 +115,15 @@ class TopBatchTest(ClusterTestCase):
             self.assertEqual(series["source"], "master")
             self.assertEqual(series["step_ms"],
                              get_json(self.m.url + "/api/v1/metrics/history")[1]["interval_ms"])
+
+    def run(self, result=None):
+        result = result or self.defaultTestResult()
+        n = len(result.failures) + len(result.errors)
+        super().run(result)
+        if len(result.failures) + len(result.errors) > n and getattr(self, "docs", None):
+            for d in self.docs:
+                print(json.dumps(d))
+        return result
 
     def test_text_batch(self):
         r = self.top("-b", "-n", "2", "-d", "0.5")

@@ -74,7 +74,7 @@ static void test_sparkline(void **state)
 	const double v[] = { 0, 1, -1, 0.5, 2 };
 	char buf[64];
 	assert_int_equal(rates_sparkline(v, 5, 10, true, buf, sizeof(buf)), 5);
-	assert_string_equal(buf, " # =#"); /* 0, 1, none, half, clamped */
+	assert_string_equal(buf, "_# =#"); /* 0, 1, none, half, clamped */
 	/* only the last `width` values */
 	assert_int_equal(rates_sparkline(v, 5, 2, true, buf, sizeof(buf)), 2);
 	assert_string_equal(buf, "=#");

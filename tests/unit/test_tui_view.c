@@ -240,6 +240,16 @@ static void test_sort_by_column(void **state)
 	assert_int_equal(rows[2].id, 1); /* unknown last */
 }
 
+static void test_history_is_asked_once_per_sample_interval(void **state)
+{
+	assert_true(top_history_due(0, -1, 0, 5000));	   /* never asked */
+	assert_false(top_history_due(4999, 0, 0, 5000));   /* the samples are the same */
+	assert_true(top_history_due(5000, 0, 0, 5000));
+	assert_false(top_history_due(900, 0, 0, 0));	   /* at most once a second */
+	assert_false(top_history_due(29999, 0, -ENOENT, 5000)); /* a master without one */
+	assert_true(top_history_due(30000, 0, -ENOENT, 5000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +261,7 @@ int main(void)
 		cmocka_unit_test(test_history_decoder_refuses_ragged_columns),
 		cmocka_unit_test(test_worker_stats_decoder_refuses_bad_documents),
 		cmocka_unit_test(test_sort_by_column),
+		cmocka_unit_test(test_history_is_asked_once_per_sample_interval),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
