@@ -7,8 +7,8 @@ import json
 import os
 import subprocess
 
-from harness import (BUILD_DIR, ClusterTestCase, free_port, get_json, main, request,
-                     sanitizer_env, wait_for, check_sanitizer_output)
+from harness import (BUILD_DIR, ClusterTestCase, check_sanitizer_output, free_port, get_json,
+                     main, request, sanitizer_env, wait_for, wait_heartbeats)
 
 TOP_BIN = os.path.join(BUILD_DIR, "console", "tui", "strata-top")
 MiB = 1 << 20
@@ -25,6 +25,9 @@ class TopBatchTest(ClusterTestCase):
         wait_for(lambda: sum(x["state"] == "live" for x in
                              get_json(self.m.url + "/api/v1/workers")[1]["workers"]) == 2,
                  what="two workers to register")
+        # each worker knows the other (placement sends a block to its owner
+        # from the first read on)
+        wait_heartbeats(self.w)
         self.data = os.urandom(6 * MiB + 3)
         with open(os.path.join(self.root, "file.bin"), "wb") as f:
             f.write(self.data)

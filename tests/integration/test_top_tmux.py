@@ -222,5 +222,45 @@ class TopTmuxTest(ClusterTestCase):
             t.wait(lambda s: "echo icanon" in s, f"stty sane after {sig.name}")
 
 
+class TopColoursTest(ClusterTestCase):
+    """A lost worker's row is red; with NO_COLOR it is bold instead."""
+
+    def setUp(self):
+        super().setUp()
+        if not shutil.which("tmux"):
+            self.skipTest("tmux is not installed")
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        self.m = self.cluster.master(settings={"master.worker_timeout": "1s"})
+        self.ws = [self.cluster.worker(self.m, name=f"worker{i}") for i in (1, 2)]
+        wait_for(lambda: sum(x["state"] == "live" for x in
+                             get_json(self.m.url + "/api/v1/workers")[1]["workers"]) == 2,
+                 what="two workers to register")
+        self.assertEqual(self.ws[1].stop(), 0)
+        wait_for(lambda: any(x["state"] == "lost" for x in
+                             get_json(self.m.url + "/api/v1/workers")[1]["workers"]),
+                 what="a worker to be lost")
+        self.tmux = Tmux(self.cluster.env())
+        self.addCleanup(self.tmux.kill)
+        self.tmux.wait(lambda s: PROMPT.strip() in s, "the shell prompt (colours)")
+
+    def lost_row(self, no_color):
+        t = self.tmux
+        env = "NO_COLOR=1 " if no_color else ""
+        t.type(f"clear; {env}{TOP_BIN} --master {self.m.address} -d 1; echo TOP-EXIT=$?")
+        t.wait(lambda s: "lost" in s and "1 live, 1 lost" in s, "a lost worker shown")
+        styled = t.run("capture-pane", "-e", "-p", "-t", "s")
+        t.save("lost-row-escapes" + ("-no-color" if no_color else ""), styled)
+        t.keys("q")
+        t.wait(clean_shell, "a clean shell after q (colours)")
+        return [line for line in styled.splitlines() if self.ws[1].address in line][0]
+
+    def test_lost_worker_is_marked(self):
+        row = self.lost_row(no_color=False)
+        self.assertRegex(row, r"\x1b\[[0-9;]*31[;m]", "red foreground")
+        row = self.lost_row(no_color=True)
+        self.assertNotRegex(row, r"\x1b\[[0-9;]*3[0-7][;m]", "no colour")
+        self.assertRegex(row, r"\x1b\[[0-9;]*1[;m]", "bold instead")
+
+
 if __name__ == "__main__":
     main()
