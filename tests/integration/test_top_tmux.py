@@ -11,7 +11,8 @@ import signal
 import subprocess
 import time
 
-from harness import BUILD_DIR, ClusterTestCase, get_json, main, wait_for, wait_leader
+from harness import (BUILD_DIR, ClusterTestCase, free_port, get_json, main, wait_for,
+                     wait_leader)
 
 TOP_BIN = os.path.join(BUILD_DIR, "console", "tui", "strata-top")
 ARTIFACTS = os.path.join(BUILD_DIR, "e2e-artifacts", "top_tmux")
@@ -206,6 +207,15 @@ class TopTmuxTest(ClusterTestCase):
         # the terminal's modes are back too (echo, canonical input)
         t.type("stty -a | tr ' ;' '\\n\\n' | grep -x -e echo -e icanon | sort | tr '\\n' ' '")
         t.wait(lambda s: "echo icanon" in s, "stty shows echo and icanon")
+
+    def test_no_master_answers_on_screen(self):
+        t = self.tmux
+        dead = f"127.0.0.1:{free_port()}"
+        t.type(f"{TOP_BIN} --master {dead} -d 1; echo TOP-EXIT=$?")
+        s = t.wait(lambda s: "NO MASTER ANSWERS" in s, "no master answers")
+        self.assertIn(dead, s)
+        t.keys("q")
+        t.wait(clean_shell, "a clean shell after q (no master)")
 
     def test_signals_give_the_terminal_back(self):
         t = self.tmux
