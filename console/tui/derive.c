@@ -239,6 +239,8 @@ static int cmp_rows(const void *a, const void *b)
 
 void top_sort_rows(struct top_row *rows, size_t n, enum top_col col, bool reverse)
 {
+	if (n < 2) /* rows is NULL when the refresh failed */
+		return;
 	g_sort_col = col;
 	g_sort_rev = reverse;
 	qsort(rows, n, sizeof(*rows), cmp_rows);

@@ -235,6 +235,7 @@ static void test_sort_by_column(void **state)
 	assert_int_equal(rows[0].id, 3);
 	top_sort_rows(rows, 3, COL_ADDRESS, false);
 	assert_string_equal(rows[0].address, "a");
+	top_sort_rows(NULL, 0, COL_REQ, false); /* a failed refresh has no rows */
 	top_sort_rows(rows, 3, COL_HIT, false);
 	assert_int_equal(rows[0].id, 3);
 	assert_int_equal(rows[2].id, 1); /* unknown last */
