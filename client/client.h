@@ -400,4 +400,69 @@ int client_worker_list_decode(const struct cJSON *doc, struct client_worker_list
 int client_metrics_decode(const struct cJSON *doc, struct client_metrics *out, char *err,
 			  size_t errlen);
 
+/* ---- For monitors (strata-top, client/monitor.c) ---- */
+
+/*
+ * Makes addr ("host:port", which gets the current leader's scheme, or a
+ * URL) where the next calls start. A follower answers reads itself, from
+ * its own state (its worker registry is empty: workers report to the
+ * leader), and names the leader in GET /api/v1/cluster's `leader`: a
+ * caller that wants the leader's figures points the client there.
+ * -EINVAL for an empty or too long address.
+ */
+int client_set_leader(struct client *mc, const char *addr);
+
+/* One tier of a worker as its GET /api/v1/metrics reports it. */
+struct client_tier_stats {
+	char *name; /* "MEM", "SSD", "HDD" */
+	int64_t capacity_bytes, used_bytes, blocks;
+	int64_t bytes_served, hits, evictions, demotions; /* cumulative */
+};
+
+/* A worker's own GET /api/v1/metrics: its counters (names without the
+ * "strata_worker_" prefix, as in client_worker_metrics) and its tiers. */
+struct client_worker_stats {
+	size_t ncounters;
+	struct client_counter *counters;
+	size_t ntiers;
+	struct client_tier_stats *tiers;
+	struct cJSON *json;
+};
+void client_worker_stats_clear(struct client_worker_stats *s);
+
+/* Asks the worker itself (base_url: "http://host:port" of its REST port),
+ * not the masters: one attempt, no leader following. Errors as for the
+ * typed calls (ST_EPEER when it does not answer). */
+int client_worker_metrics(struct httpc *hc, const char *base_url,
+			  struct client_worker_stats *out, char *err, size_t errlen);
+
+/* GET /api/v1/metrics/history: the leader's samples of the cluster, as
+ * columns of `count` values each, oldest first ("t_ms", "workers_live",
+ * "block_hits_total", ...; docs/openapi.json MetricsHistory). */
+struct client_history_column {
+	char *name;
+	int64_t *values;
+};
+struct client_history {
+	int64_t interval_ms;
+	int64_t capacity;
+	size_t count;
+	size_t ncolumns;
+	struct client_history_column *columns;
+	struct cJSON *json;
+};
+void client_history_clear(struct client_history *h);
+/* The values of column `name`, or NULL when the reply had none. */
+const int64_t *client_history_column(const struct client_history *h, const char *name);
+
+/* since_ms < 0: every sample kept. -ENOENT when the master has no such
+ * route (404: a version without history); else as the typed calls. */
+int client_metrics_history(struct client *mc, struct httpc *hc, int64_t since_ms,
+			   struct client_history *out, char *err, size_t errlen);
+
+int client_worker_stats_decode(const struct cJSON *doc, struct client_worker_stats *out,
+			       char *err, size_t errlen);
+int client_history_decode(const struct cJSON *doc, struct client_history *out, char *err,
+			  size_t errlen);
+
 #endif

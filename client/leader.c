@@ -269,3 +269,24 @@ int client_json(struct client *mc, struct httpc *hc, const char *method,
 	int rc = client_json_reply(mc, hc, method, path_query, req, &r, err, errlen);
 	return rc ? rc : httpc_json_reply_take(&r, out, status);
 }
+
+int client_set_leader(struct client *mc, const char *addr)
+{
+	char base[CLIENT_URL_MAX];
+	if (!addr || !*addr)
+		return -EINVAL;
+	if (strstr(addr, "://")) {
+		if (client_url_base(addr, base, sizeof(base)))
+			return -EINVAL;
+	} else {
+		char cur[CLIENT_URL_MAX];
+		client_leader(mc, cur, sizeof(cur));
+		const char *sep = strstr(cur, "://");
+		int slen = sep ? (int)(sep - cur) : 4;
+		if ((size_t)snprintf(base, sizeof(base), "%.*s://%s", slen, sep ? cur : "http",
+				     addr) >= sizeof(base))
+			return -EINVAL;
+	}
+	set_leader(mc, base);
+	return 0;
+}
