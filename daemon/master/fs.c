@@ -4,6 +4,7 @@
 #include "daemon/master/meta.h"
 #include "lib/clock.h"
 #include "lib/conf.h"
+#include "lib/err.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/path.h"
@@ -499,7 +500,7 @@ int fs_resolve(struct fs *fs, const char *path, struct ns_inode *n, struct ns_mo
 	meta_read_unlock(fs->meta);
 	if (rc == -ENOENT) {
 		snprintf(err, errlen, "'%s' is not backed by any store", path);
-		rc = -ENOTSUP;
+		rc = ST_ENOMOUNT;
 	}
 	return rc;
 }
@@ -662,7 +663,7 @@ out:
 }
 
 /* Resolves path for a mutation: the mount, its store and the path inside
- * it. -ENOTSUP without a mount, -EROFS on a read-only one. Call with
+ * it. ST_ENOMOUNT without a mount, -EROFS on a read-only one. Call with
  * mounts_lock held. */
 static int writable_store(struct fs *fs, const char *path, struct ns_mount *m, char *rel,
 			  size_t rellen, struct ufs **ufs, char *err, size_t errlen)
@@ -672,7 +673,7 @@ static int writable_store(struct fs *fs, const char *path, struct ns_mount *m, c
 	meta_read_unlock(fs->meta);
 	if (rc == -ENOENT) {
 		snprintf(err, errlen, "no mount covers '%s'; mount a store first", path);
-		return -ENOTSUP;
+		return ST_ENOMOUNT;
 	}
 	if (rc)
 		return rc;
@@ -713,7 +714,7 @@ int fs_mkdir(struct fs *fs, const char *path, bool parents, char *err, size_t er
 		*err = '\0';
 		struct ufs *ufs;
 		rc = writable_store(fs, path, m, rel, PATH_MAX_LEN + 1, &ufs, err, errlen);
-		if (rc == -ENOTSUP) {
+		if (rc == ST_ENOMOUNT) {
 			rc = 0; /* a directory outside every mount lives in the namespace only */
 			*err = '\0';
 		} else if (!rc && *rel) {
@@ -795,7 +796,7 @@ int fs_delete(struct fs *fs, const char *path, bool recursive, char *err, size_t
 	if (!rc) {
 		struct ufs *ufs;
 		rc = writable_store(fs, path, m, rel, PATH_MAX_LEN + 1, &ufs, err, errlen);
-		if (rc == -ENOTSUP) {
+		if (rc == ST_ENOMOUNT) {
 			rc = 0;
 			*err = '\0';
 		} else if (!rc) {
@@ -980,7 +981,7 @@ int fs_read(struct fs *fs, const char *path, uint64_t off, uint64_t len,
 		meta_read_unlock(fs->meta);
 		if (rc == -ENOENT) {
 			snprintf(err, errlen, "'%s' is not backed by any store", path);
-			rc = -ENOTSUP;
+			rc = ST_ENOMOUNT;
 		}
 	}
 	struct ufs *ufs;
