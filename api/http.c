@@ -178,7 +178,11 @@ static int status_for_rc(int rc)
 	case -ETIMEDOUT:
 		return 504;
 	case ST_ECONFBUSY:
+	case ST_ESTALE:
 		return 409;
+	case ST_ENOMOUNT:
+	case ST_ETOOSMALL:
+		return 400;
 	case -EAGAIN:
 	case -ECONNREFUSED:
 	case ST_EPEER:

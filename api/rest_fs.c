@@ -188,7 +188,7 @@ static void get_stat(struct http_req *req, void *ctx)
 		return;
 	}
 	int rc = fs_resolve(m->fs, path, &n, mnt, NULL, 0, err, sizeof(err));
-	if (rc == -ENOTSUP) /* outside every mount: no blocks */
+	if (rc == ST_ENOMOUNT) /* outside every mount: no blocks */
 		rc = fs_stat(m->fs, path, &n, err, sizeof(err));
 	else if (rc == 0 && n.is_dir)
 		mnt->block_size = 0;

@@ -6,6 +6,7 @@
 #include "daemon/worker/worker.h"
 #include "daemon/worker/writer.h"
 #include "lib/conf.h"
+#include "lib/err.h"
 #include "lib/path.h"
 #include "tier/tier.h"
 #include "lib/clock.h"
@@ -118,7 +119,7 @@ static void get_data(struct http_req *req, void *ctx)
 	}
 	int rc;
 	/* A block owner or the store may know the file changed before our
-	 * metadata does (-ESTALE): refresh it and start over, as long as
+	 * metadata does (ST_ESTALE): refresh it and start over, as long as
 	 * nothing was sent. */
 	for (int attempt = 0; attempt < 2; attempt++) {
 		rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
@@ -133,7 +134,7 @@ static void get_data(struct http_req *req, void *ctx)
 			goto out;
 		}
 		rc = bsvc_read(w->bsvc, fi, off, c.length, send_data, &c, err, sizeof(err));
-		if (rc != -ESTALE || http_replied(req))
+		if (rc != ST_ESTALE || http_replied(req))
 			break;
 		fcache_invalidate(w->fcache, path);
 		*err = '\0';

@@ -7,6 +7,7 @@
 
 #include "api/http.h"
 #include "api/s3_gateway_int.h"
+#include "lib/err.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -82,7 +83,7 @@ int s3_gw_map_errno(int rc, bool object)
 		return S3_ERR_KEY_CONFLICT;
 	case -EBADMSG:
 		return S3_ERR_INVALID_PART;
-	case -EMSGSIZE:
+	case ST_ETOOSMALL:
 		return S3_ERR_ENTITY_TOO_SMALL;
 	case -EFBIG:
 		return S3_ERR_ENTITY_TOO_LARGE;

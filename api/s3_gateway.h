@@ -35,7 +35,7 @@
  *               or a file over a directory (GET/HEAD of a directory without
  *               its trailing '/' should return -ENOENT instead)
  *   -EBADMSG    InvalidPart (complete: a part is missing or its ETag differs)
- *   -EMSGSIZE   EntityTooSmall (complete: a non-last part under the minimum)
+ *   ST_ETOOSMALL EntityTooSmall (complete: a non-last part under the minimum)
  *   -EFBIG      EntityTooLarge
  *   -ENOSPC, -EDQUOT  XStrataStorageFull (507)
  *   -EINVAL, -ENAMETOOLONG  InvalidArgument

@@ -465,4 +465,153 @@ int client_worker_stats_decode(const struct cJSON *doc, struct client_worker_sta
 int client_history_decode(const struct cJSON *doc, struct client_history *out, char *err,
 			  size_t errlen);
 
+/* ---- Worker -> master calls (the internal routes; the worker token goes
+ * in hc's extra header) ----
+ *
+ * Same error contract as the typed calls, with err naming the path the
+ * call was about (or the route), and these route-specific codes:
+ *   - client_worker_heartbeat: -ENOENT when the master does not know the
+ *     worker (404 unknown_worker: register again);
+ *   - client_files_lookup, client_epoch_get: -ENOSYS when the master has
+ *     no such route (404/405 from an older master).
+ * Request structs are borrowed for the call; reply structs follow the
+ * rules above (filled on success, released by their _clear).
+ */
+
+/* A block a worker holds: its id and tier level (0 = fastest). */
+struct client_block_held {
+	uint64_t id;
+	int tier;
+};
+
+/* POST /api/v1/workers/register: every block held goes in `blocks`. */
+struct client_registration {
+	const char *host;
+	int data_port;
+	int s3_port;
+	const char *version;
+	int64_t capacity_bytes;
+	int64_t used_bytes;
+	size_t nblocks;
+	const struct client_block_held *blocks;
+};
+/* *worker_id: the id the master gave (never 0: a 0 is ST_EPROTO). */
+int client_worker_register(struct client *mc, struct httpc *hc,
+			   const struct client_registration *reg, uint64_t *worker_id, char *err,
+			   size_t errlen);
+
+/* POST /api/v1/workers/heartbeat: the changes since the last report. */
+struct client_heartbeat {
+	uint64_t worker_id;
+	int64_t capacity_bytes;
+	int64_t used_bytes;
+	size_t nadded; /* new blocks, and blocks that changed tier */
+	const struct client_block_held *added;
+	size_t nremoved;
+	const uint64_t *removed;
+	const struct cJSON *metrics; /* the worker's counters object, or NULL */
+};
+
+/* A live worker as a heartbeat reply lists it. */
+struct client_peer {
+	uint64_t id;
+	char *host;
+	int data_port;
+};
+
+struct client_heartbeat_reply {
+	size_t npeers;
+	struct client_peer *peers; /* the live workers, in the master's order */
+	struct cJSON *json;
+};
+void client_heartbeat_reply_clear(struct client_heartbeat_reply *r);
+/* ST_EPROTO (a 2xx whose body does not decode) means the master took the
+ * report all the same. */
+int client_worker_heartbeat(struct client *mc, struct httpc *hc,
+			    const struct client_heartbeat *hb, struct client_heartbeat_reply *out,
+			    char *err, size_t errlen);
+
+/* The under-store of a mount: its URI and its string options (the others,
+ * if any, are not store options and are left out). */
+struct client_store_opt {
+	char *key;
+	char *value;
+};
+struct client_store {
+	char *uri;
+	size_t nopts;
+	struct client_store_opt *opts;
+};
+
+/* An InternalFile: what a worker needs to read a file through its cache,
+ * including its mount's store credentials. */
+struct client_file_info {
+	char *path;
+	uint64_t length;
+	uint64_t data_id;
+	int64_t block_size;
+	int64_t mtime_ms; /* 0 when not reported */
+	char *etag;	  /* "" unless written through S3 */
+	char *ufs_path;	  /* relative to the store */
+	uint64_t epoch;	  /* the master's namespace epoch for it; 0 unknown */
+	int64_t trust_ms; /* trusted this long at an unchanged epoch; -1 for ever */
+	struct client_store store;
+	struct cJSON *json;
+};
+void client_file_info_clear(struct client_file_info *f);
+
+/* GET /api/v1/internal/file?path= */
+int client_file_lookup(struct client *mc, struct httpc *hc, const char *path,
+		       struct client_file_info *out, char *err, size_t errlen);
+
+/* POST /api/v1/internal/files: n paths (the master takes up to 256) in one
+ * call. On 0, rcs[i] is 0 with infos[i] filled (clear each), or the code
+ * the master gave for paths[i] (infos[i] then holds nothing), or ST_EPROTO
+ * when that entry does not decode. infos and rcs: n elements, the caller's. */
+int client_files_lookup(struct client *mc, struct httpc *hc, const char *const *paths,
+			size_t n, int *rcs, struct client_file_info *infos, char *err,
+			size_t errlen);
+
+/* GET /api/v1/internal/epoch: the leader's namespace epoch (>= 1). */
+int client_epoch_get(struct client *mc, struct httpc *hc, uint64_t *epoch, char *err,
+		     size_t errlen);
+
+/* POST /api/v1/internal/write/begin {"path"}: where, and under which
+ * content id, to write path. */
+struct client_write_grant {
+	uint64_t data_id; /* never 0 */
+	int64_t block_size;
+	char *ufs_path;
+	struct client_store store;
+	struct cJSON *json;
+};
+void client_write_grant_clear(struct client_write_grant *g);
+int client_write_begin(struct client *mc, struct httpc *hc, const char *path,
+		       struct client_write_grant *out, char *err, size_t errlen);
+
+/* POST /api/v1/internal/write/commit: the file as it now is in its store. */
+struct client_write_done {
+	const char *path;
+	uint64_t data_id;
+	uint64_t length;
+	int64_t mtime_ms;
+	const char *fingerprint;
+	const char *etag; /* NULL or "": none */
+};
+int client_write_commit(struct client *mc, struct httpc *hc, const struct client_write_done *d,
+			char *err, size_t errlen);
+
+/* The encoders and decoders of the calls above (pure; for tests). Encoders
+ * return the request document (caller frees) or NULL without memory;
+ * decoders the contract of client_inode_decode (out->json stays NULL). */
+struct cJSON *client_registration_encode(const struct client_registration *reg);
+struct cJSON *client_heartbeat_encode(const struct client_heartbeat *hb);
+struct cJSON *client_write_done_encode(const struct client_write_done *d);
+int client_heartbeat_reply_decode(const struct cJSON *doc, struct client_heartbeat_reply *out,
+				  char *err, size_t errlen);
+int client_file_info_decode(const struct cJSON *doc, struct client_file_info *out, char *err,
+			    size_t errlen);
+int client_write_grant_decode(const struct cJSON *doc, struct client_write_grant *out,
+			      char *err, size_t errlen);
+
 #endif

@@ -3,6 +3,7 @@
 
 #include "lib/err.h"
 #include "lib/httpc.h"
+#include "lib/json.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -129,8 +130,7 @@ int client_data_put(struct client *mc, struct httpc *hc, const char *path, FILE 
 	int rc = stream(mc, hc, "PUT", path, write_type, in, size, NULL, &resp, err, errlen);
 	if (!rc && length) {
 		cJSON *doc = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.len);
-		const cJSON *n = cJSON_GetObjectItemCaseSensitive(doc, "length");
-		*length = cJSON_IsNumber(n) ? (uint64_t)n->valuedouble : 0;
+		*length = (uint64_t)json_int_or(doc, "length", 0);
 		cJSON_Delete(doc);
 	}
 	httpc_resp_free(&resp);

@@ -6,7 +6,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,16 +15,21 @@ static const cJSON *get(const cJSON *o, const char *key)
 	return cJSON_GetObjectItemCaseSensitive(o, key);
 }
 
-/* A copy of string field key ("" when absent); -ENOMEM, or ST_EPROTO when
- * it is there but not a string. */
+/* lib/json.h's readers for a reply: a field that is there with the wrong
+ * type or range is the peer's fault (ST_EPROTO; err names the field). */
+static int proto(int rc)
+{
+	return rc == -EINVAL || rc == -ENOENT ? ST_EPROTO : rc;
+}
+
+/* A copy of string field key ("" when absent). */
 static int dup_str(const cJSON *o, const char *key, char **out, char *err, size_t errlen)
 {
-	const cJSON *v = get(o, key);
-	if (v && !cJSON_IsString(v)) {
-		snprintf(err, errlen, "reply field '%s' is not a string", key);
-		return ST_EPROTO;
-	}
-	*out = strdup(v ? v->valuestring : "");
+	const char *s = "";
+	int rc = proto(json_get_str(o, key, false, &s, err, errlen));
+	if (rc)
+		return rc;
+	*out = strdup(s);
 	return *out ? 0 : -ENOMEM;
 }
 
@@ -33,32 +37,17 @@ static int dup_str(const cJSON *o, const char *key, char **out, char *err, size_
 static int get_i64(const cJSON *o, const char *key, int64_t dflt, int64_t *out, char *err,
 		   size_t errlen)
 {
-	const cJSON *v = get(o, key);
-	if (!v || cJSON_IsNull(v)) {
-		*out = dflt;
+	*out = dflt;
+	if (cJSON_IsNull(get(o, key)))
 		return 0;
-	}
-	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble)) {
-		snprintf(err, errlen, "reply field '%s' is not an integer", key);
-		return ST_EPROTO;
-	}
-	*out = (int64_t)v->valuedouble;
-	return 0;
+	return proto(json_get_int(o, key, false, INT64_MIN, INT64_MAX, out, err, errlen));
 }
 
 static int get_id(const cJSON *o, const char *key, bool required, uint64_t *out, char *err,
 		  size_t errlen)
 {
-	const cJSON *v = get(o, key);
-	if (!v && !required) {
-		*out = 0;
-		return 0;
-	}
-	if (json_u64_value(v, out)) {
-		snprintf(err, errlen, "reply field '%s' is not an id", key);
-		return ST_EPROTO;
-	}
-	return 0;
+	*out = 0;
+	return proto(json_get_u64(o, key, required, out, err, errlen));
 }
 
 static bool get_bool(const cJSON *o, const char *key)
@@ -179,8 +168,7 @@ int client_inode_decode(const cJSON *doc, struct client_inode *out, char *err, s
 	out->is_dir = strcmp(type, "directory") == 0;
 	out->length = (uint64_t)length;
 	out->mount_point = get_bool(doc, "mount_point");
-	const cJSON *pct = get(doc, "cached_percent");
-	out->cached_percent = cJSON_IsNumber(pct) ? pct->valuedouble : -1;
+	out->cached_percent = json_num_or(doc, "cached_percent", -1);
 	const cJSON *blocks = get(doc, "blocks");
 	size_t n = (size_t)cJSON_GetArraySize(blocks);
 	out->blocks = alloc_array(n, sizeof(*out->blocks));

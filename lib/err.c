@@ -57,7 +57,7 @@ const char *st_errcode(int rc)
 	case -EROFS:
 		return "read_only";
 	case -ENOTSUP:
-		return "no_mount";
+		return "not_supported";
 	case -ENAMETOOLONG:
 		return "name_too_long";
 	case -EAGAIN:

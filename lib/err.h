@@ -19,7 +19,12 @@
 	X(ST_ENOTLEADER, 6, "not_leader", "this master is not the leader")  \
 	X(ST_ENOLEADER, 7, "no_leader", "no leader is known now; retry")    \
 	X(ST_ECONFBUSY, 8, "membership_change_in_progress",                 \
-	  "another membership change is in progress; retry")
+	  "another membership change is in progress; retry")                \
+	X(ST_ESTALE, 9, "stale",                                            \
+	  "the file changed in its store since strata looked it up")         \
+	X(ST_ENOMOUNT, 10, "no_mount", "no mount covers the path")          \
+	X(ST_ETOOSMALL, 11, "entity_too_small",                             \
+	  "a part other than the last is below the minimum size")
 
 enum st_err {
 #define ST_ERR_ENUM(name, val, code, msg) name = -(ST_ERR_BASE + (val)),

@@ -71,6 +71,27 @@ int json_get_bool(const cJSON *obj, const char *key, bool required, bool *out, c
 	return 0;
 }
 
+const char *json_str_or(const cJSON *obj, const char *key, const char *dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsString(v) ? v->valuestring : dflt;
+}
+
+int64_t json_int_or(const cJSON *obj, const char *key, int64_t dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+	    fabs(v->valuedouble) > 9007199254740992.0)
+		return dflt;
+	return (int64_t)v->valuedouble;
+}
+
+double json_num_or(const cJSON *obj, const char *key, double dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
 cJSON *json_add_int(cJSON *obj, const char *key, int64_t v)
 {
 	return cJSON_AddNumberToObject(obj, key, (double)v);

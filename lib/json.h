@@ -20,6 +20,16 @@ int json_get_int(const struct cJSON *obj, const char *key, bool required, int64_
 int json_get_bool(const struct cJSON *obj, const char *key, bool required, bool *out,
 		  char *err, size_t errlen);
 
+/*
+ * Lenient readers, for replies from a trusted peer or shown to a user,
+ * where a missing, null or mistyped field just means "not reported": the
+ * field's value, or dflt. json_int_or takes integral numbers within
+ * +-2^53 only (others give dflt).
+ */
+const char *json_str_or(const struct cJSON *obj, const char *key, const char *dflt);
+int64_t json_int_or(const struct cJSON *obj, const char *key, int64_t dflt);
+double json_num_or(const struct cJSON *obj, const char *key, double dflt);
+
 /* Adds an integer field exactly (cJSON numbers are doubles; 2^53 is plenty
  * for byte counts, not for ids: use json_add_u64 for those). Returns the
  * item or NULL on allocation failure. */

@@ -46,7 +46,7 @@ int64_t filemeta_trust_ms(const struct ns_mount *mnt, const struct ns_inode *n,
  * Looks path (normal) up for a worker: its inode, mount and store path,
  * tagged with the epoch and trust_ms. A lookup that synced the file with
  * its store moved the epoch itself: it is then done once more, so that
- * answer's tag is exact. -EISDIR for a directory, -ENOTSUP outside every
+ * answer's tag is exact. -EISDIR for a directory, ST_ENOMOUNT outside every
  * mount, else fs_resolve's errors; the reason in err.
  */
 int filemeta_lookup(struct fs *fs, struct meta *meta, const char *path, int64_t now_wall_ms,

@@ -5,6 +5,7 @@
 #include "daemon/master/policy.h"
 #include "lib/clock.h"
 #include "lib/conf.h"
+#include "lib/err.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/path.h"
@@ -511,7 +512,7 @@ int fs_resolve(struct fs *fs, const char *path, struct ns_inode *n, struct ns_mo
 	meta_read_unlock(fs->meta);
 	if (rc == -ENOENT) {
 		snprintf(err, errlen, "'%s' is not backed by any store", path);
-		rc = -ENOTSUP;
+		rc = ST_ENOMOUNT;
 	}
 	return rc;
 }
@@ -683,7 +684,7 @@ out:
 }
 
 /* Resolves path for a mutation: the mount, its store and the path inside
- * it. -ENOTSUP without a mount, -EROFS on a read-only one. Call with
+ * it. ST_ENOMOUNT without a mount, -EROFS on a read-only one. Call with
  * mounts_lock held. */
 static int writable_store(struct fs *fs, const char *path, struct ns_mount *m, char *rel,
 			  size_t rellen, struct ufs **ufs, char *err, size_t errlen)
@@ -693,7 +694,7 @@ static int writable_store(struct fs *fs, const char *path, struct ns_mount *m, c
 	meta_read_unlock(fs->meta);
 	if (rc == -ENOENT) {
 		snprintf(err, errlen, "no mount covers '%s'; mount a store first", path);
-		return -ENOTSUP;
+		return ST_ENOMOUNT;
 	}
 	if (rc)
 		return rc;
@@ -734,7 +735,7 @@ int fs_mkdir(struct fs *fs, const char *path, bool parents, char *err, size_t er
 		*err = '\0';
 		struct ufs *ufs;
 		rc = writable_store(fs, path, m, rel, PATH_MAX_LEN + 1, &ufs, err, errlen);
-		if (rc == -ENOTSUP) {
+		if (rc == ST_ENOMOUNT) {
 			rc = 0; /* a directory outside every mount lives in the namespace only */
 			*err = '\0';
 		} else if (!rc && *rel) {
@@ -816,7 +817,7 @@ int fs_delete(struct fs *fs, const char *path, bool recursive, char *err, size_t
 	if (!rc) {
 		struct ufs *ufs;
 		rc = writable_store(fs, path, m, rel, PATH_MAX_LEN + 1, &ufs, err, errlen);
-		if (rc == -ENOTSUP) {
+		if (rc == ST_ENOMOUNT) {
 			rc = 0;
 			*err = '\0';
 		} else if (!rc) {
@@ -1001,7 +1002,7 @@ int fs_read(struct fs *fs, const char *path, uint64_t off, uint64_t len,
 		meta_read_unlock(fs->meta);
 		if (rc == -ENOENT) {
 			snprintf(err, errlen, "'%s' is not backed by any store", path);
-			rc = -ENOTSUP;
+			rc = ST_ENOMOUNT;
 		}
 	}
 	struct ufs *ufs;

@@ -22,7 +22,7 @@ struct meta;
  *
  * Errors: 0 or a negative errno with the reason in err: -ENOENT, -EEXIST,
  * -ENOTDIR, -EISDIR, -ENOTEMPTY, -EBUSY (mount points), -EXDEV (rename
- * across mounts), -EROFS (read-only mount), -ENOTSUP (no mount covers a
+ * across mounts), -EROFS (read-only mount), ST_ENOMOUNT (no mount covers a
  * path that needs a store), -EINVAL, -EAGAIN (store unavailable), -EACCES.
  *
  * Thread-safe.
@@ -51,7 +51,7 @@ int fs_mounts_json(struct fs *fs, struct cJSON **out);
 
 int fs_stat(struct fs *fs, const char *path, struct ns_inode *out, char *err, size_t errlen);
 /* fs_stat plus the mount holding path (m) and the path inside its store
- * (rel). -ENOTSUP when no mount covers path. */
+ * (rel). ST_ENOMOUNT when no mount covers path. */
 int fs_resolve(struct fs *fs, const char *path, struct ns_inode *n, struct ns_mount *m,
 	       char *rel, size_t rellen, char *err, size_t errlen);
 

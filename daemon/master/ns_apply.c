@@ -6,6 +6,7 @@
 #include "lib/path.h"
 
 #include "lib/conf.h"
+#include "lib/err.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -625,7 +626,7 @@ static int apply_set_replication(struct apply *a)
 /*
  * The TTL checker's decision, checked against the state it was made on:
  * the file at path must still be inode id, with that TTL action, expired
- * at time_ms and not fired yet; otherwise -ESTALE (a second leader's copy
+ * at time_ms and not fired yet; otherwise ST_ESTALE (a second leader's copy
  * of the same decision, or a file changed since) and nothing changes.
  * free clears the TTL (the cached blocks are to be dropped); delete marks
  * the file fired (ttl_fired_ms): the checker then deletes it from the
@@ -642,7 +643,7 @@ static int apply_ttl_fire(struct apply *a)
 	    n.ttl_expiry_ms == 0 || n.ttl_expiry_ms > c->time_ms) {
 		snprintf(a->err, a->errlen, "'%s' is not inode %llu with an expired '%s' TTL",
 			 c->path, (unsigned long long)c->id, c->action);
-		return -ESTALE;
+		return ST_ESTALE;
 	}
 	if (strcmp(c->action, "free") == 0)
 		return exec1(a->ns, ST_TTL_FREE, (int64_t)n.id, 0);

@@ -147,7 +147,7 @@ static int fire_one(struct ttlcheck *t, const struct item *it, int64_t now)
 	char err[512] = "";
 	int rc = meta_submit(t->o.meta, c, err, sizeof(err));
 	journal_free(c);
-	if (rc == -ESTALE) {
+	if (rc == ST_ESTALE) {
 		BUMP(t, stale);
 		return 0;
 	}

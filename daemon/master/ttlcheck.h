@@ -27,7 +27,7 @@ struct meta;
  * nothing in memory between steps, so a new leader continues from the
  * namespace: a fired delete is finished exactly once (the store delete is
  * idempotent, the namespace delete is one command), and a decision proposed
- * twice applies once (ttl_fire's check fails with -ESTALE the second time).
+ * twice applies once (ttl_fire's check fails with ST_ESTALE the second time).
  *
  * The files of a page are worked on by 8 threads at once, so their
  * commands share the metadata service's batched commits. A pass stops

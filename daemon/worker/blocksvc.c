@@ -75,7 +75,7 @@ static int serve_cached(struct bsvc *b, uint64_t id, uint64_t off, uint64_t len,
 		return rc;
 	if (off + len > bf.len) {
 		close(bf.fd);
-		return -ESTALE; /* cached block shorter than the file says */
+		return ST_ESTALE; /* cached block shorter than the file says */
 	}
 	char *buf = malloc(len < CHUNK ? len : CHUNK);
 	if (!buf) {
@@ -173,7 +173,7 @@ static int tee_sink(void *arg, const void *data, size_t n)
 {
 	struct tee *t = arg;
 	if (t->got + n > t->cap)
-		return -ESTALE; /* longer in the store than strata knows */
+		return ST_ESTALE; /* longer in the store than strata knows */
 	memcpy(t->buf + t->got, data, n);
 	uint64_t from = t->got, to = t->got + n;
 	t->got = to;
@@ -191,12 +191,12 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 	uint64_t id = placement_block_id(fi->data_id, index);
 	for (int attempt = 0; attempt < 3; attempt++) {
 		int rc = serve_cached(b, id, off, len, sink, arg);
-		if (rc != -ENOENT && rc != -EBADMSG && rc != -ESTALE) {
+		if (rc != -ENOENT && rc != -EBADMSG && rc != ST_ESTALE) {
 			if (!rc)
 				atomic_fetch_add(&b->block_hits, 1);
 			return rc;
 		}
-		if (rc == -ESTALE)
+		if (rc == ST_ESTALE)
 			tier_block_remove(b->tiers, id);
 		if (flight_begin(b, id))
 			break; /* we read it */
@@ -213,11 +213,11 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 	int rc = t.buf ? ufs_read(fi->ufs, fi->ufs_path, index * (uint64_t)fi->block_size,
 				  whole ? UFS_READ_TO_EOF : blen, tee_sink, &t, err, errlen)
 		       : -ENOMEM;
-	if ((!rc && t.got != blen) || rc == -ESTALE) {
+	if ((!rc && t.got != blen) || rc == ST_ESTALE) {
 		snprintf(err, errlen, "'%s' is %s in its store than strata knows (changed "
 				      "behind strata's back?)", fi->path, rc ? "longer" : "shorter");
 		fcache_invalidate(b->fc, fi->path);
-		rc = -ESTALE;
+		rc = ST_ESTALE;
 	}
 	if (!rc) {
 		atomic_fetch_add(&b->ufs_block_reads, 1);
@@ -252,7 +252,7 @@ static int read_direct(struct bsvc *b, const struct file_info *fi, uint64_t inde
 	if (!rc && got != len) {
 		fcache_invalidate(b->fc, fi->path);
 		snprintf(err, errlen, "'%s' changed in its store", fi->path);
-		rc = -ESTALE;
+		rc = ST_ESTALE;
 	}
 	if (!rc) {
 		atomic_fetch_add(&b->bytes_from_ufs, len);
@@ -294,7 +294,7 @@ static int read_peer(struct bsvc *b, const char *owner, const struct file_info *
 	if (resp.status != 200 || resp.len != len) {
 		snprintf(err, errlen, "worker %s answered HTTP %ld (%zu bytes) for block %llu of %s",
 			 owner, resp.status, resp.len, (unsigned long long)index, fi->path);
-		rc = resp.status == 409 ? -ESTALE : ST_EPEER;
+		rc = resp.status == 409 ? ST_ESTALE : ST_EPEER;
 	} else {
 		atomic_fetch_add(&b->bytes_from_peers, len);
 		rc = sink(arg, resp.body, resp.len);
@@ -386,7 +386,7 @@ int bsvc_read_cached(struct bsvc *b, uint64_t id, uint64_t off, uint64_t len,
 	int rc = serve_cached(b, id, off, len, sink, arg);
 	if (!rc)
 		atomic_fetch_add(&b->block_hits, 1);
-	return rc == -ESTALE ? -ENOENT : rc;
+	return rc == ST_ESTALE ? -ENOENT : rc;
 }
 
 void bsvc_stats_get(struct bsvc *b, struct bsvc_stats *o)

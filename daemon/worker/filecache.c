@@ -221,24 +221,21 @@ static struct entry *victim(struct fcache *fc, const char *path)
 }
 
 /* Opens (once) the store a file lives on. Call with fc->lock held. */
-static int store_for(struct fcache *fc, const cJSON *mount, struct ufs **out, char *err,
-		     size_t errlen)
+static int store_for(struct fcache *fc, const struct client_store *st, struct ufs **out,
+		     char *err, size_t errlen)
 {
-	const cJSON *uri = cJSON_GetObjectItemCaseSensitive(mount, "uri");
-	const cJSON *opts = cJSON_GetObjectItemCaseSensitive(mount, "options");
-	if (!cJSON_IsString(uri)) {
-		snprintf(err, errlen, "master sent a file without its mount");
-		return ST_EPROTO;
-	}
-	char *opts_text = cJSON_PrintUnformatted(opts);
-	size_t klen = strlen(uri->valuestring) + (opts_text ? strlen(opts_text) : 0) + 2;
+	size_t klen = strlen(st->uri) + 2;
+	for (size_t i = 0; i < st->nopts; i++)
+		klen += strlen(st->opts[i].key) + strlen(st->opts[i].value) + 2;
 	char *key = malloc(klen);
-	if (!key) {
-		free(opts_text);
+	if (!key)
 		return -ENOMEM;
-	}
-	snprintf(key, klen, "%s %s", uri->valuestring, opts_text ? opts_text : "");
-	free(opts_text);
+	/* uri, then key=value lines: two mounts of one store with the same
+	 * options share it. */
+	size_t off = (size_t)snprintf(key, klen, "%s\n", st->uri);
+	for (size_t i = 0; i < st->nopts; i++)
+		off += (size_t)snprintf(key + off, klen - off, "%s=%s\n", st->opts[i].key,
+					st->opts[i].value);
 	for (size_t i = 0; i < fc->nstores; i++) {
 		if (strcmp(fc->stores[i].key, key) == 0) {
 			*out = fc->stores[i].ufs;
@@ -246,18 +243,16 @@ static int store_for(struct fcache *fc, const cJSON *mount, struct ufs **out, ch
 			return 0;
 		}
 	}
-	size_t n = (size_t)cJSON_GetArraySize(opts);
-	struct ufs_opt *list = calloc(n ? n : 1, sizeof(*list));
+	struct ufs_opt *list = calloc(st->nopts ? st->nopts : 1, sizeof(*list));
 	size_t k = 0;
-	const cJSON *o;
-	cJSON_ArrayForEach(o, opts)
-	{
-		if (cJSON_IsString(o) && strcmp(o->string, "block_size") &&
-		    strcmp(o->string, "sync_interval"))
-			list[k++] = (struct ufs_opt){ o->string, o->valuestring };
+	for (size_t i = 0; list && i < st->nopts; i++) {
+		/* Mount settings, not store options. */
+		if (strcmp(st->opts[i].key, "block_size") &&
+		    strcmp(st->opts[i].key, "sync_interval"))
+			list[k++] = (struct ufs_opt){ st->opts[i].key, st->opts[i].value };
 	}
 	struct ufs *ufs = NULL;
-	int rc = list ? ufs_open(uri->valuestring, list, k, &ufs, err, errlen) : -ENOMEM;
+	int rc = list ? ufs_open(st->uri, list, k, &ufs, err, errlen) : -ENOMEM;
 	free(list);
 	struct store *grown = rc ? NULL : realloc(fc->stores, (fc->nstores + 1) * sizeof(*grown));
 	if (!rc && !grown) {
@@ -274,11 +269,11 @@ static int store_for(struct fcache *fc, const cJSON *mount, struct ufs **out, ch
 	return 0;
 }
 
-int fcache_store(struct fcache *fc, const cJSON *mount, struct ufs **out, char *err,
-		 size_t errlen)
+int fcache_store(struct fcache *fc, const struct client_store *store, struct ufs **out,
+		 char *err, size_t errlen)
 {
 	pthread_mutex_lock(&fc->lock);
-	int rc = store_for(fc, mount, out, err, errlen);
+	int rc = store_for(fc, store, out, err, errlen);
 	pthread_mutex_unlock(&fc->lock);
 	return rc;
 }
@@ -288,8 +283,7 @@ struct client *fcache_masters(struct fcache *fc)
 	return fc->masters;
 }
 
-int fcache_master_reply(struct fcache *fc, const char *method, const char *path_query,
-			const cJSON *req, struct httpc_json_reply *r, char *err, size_t errlen)
+struct httpc *fcache_master_conn(struct fcache *fc)
 {
 	int slot = -1;
 	pthread_mutex_lock(&fc->lock);
@@ -302,87 +296,64 @@ int fcache_master_reply(struct fcache *fc, const char *method, const char *path_
 	}
 	fc->master_busy[slot] = true;
 	pthread_mutex_unlock(&fc->lock);
-	int rc = client_json_reply(fc->masters, fc->master_http[slot], method, path_query, req, r,
-				    err, errlen);
+	return fc->master_http[slot];
+}
+
+void fcache_master_conn_put(struct fcache *fc, struct httpc *hc)
+{
 	pthread_mutex_lock(&fc->lock);
-	fc->master_busy[slot] = false;
-	pthread_cond_signal(&fc->master_freed);
+	for (int i = 0; i < FCACHE_MASTER_CONNS; i++) {
+		if (fc->master_http[i] == hc) {
+			fc->master_busy[i] = false;
+			pthread_cond_signal(&fc->master_freed);
+		}
+	}
 	pthread_mutex_unlock(&fc->lock);
+}
+
+int fcache_master_reply(struct fcache *fc, const char *method, const char *path_query,
+			const cJSON *req, struct httpc_json_reply *r, char *err, size_t errlen)
+{
+	struct httpc *hc = fcache_master_conn(fc);
+	int rc = client_json_reply(fc->masters, hc, method, path_query, req, r, err, errlen);
+	fcache_master_conn_put(fc, hc);
 	return rc;
 }
 
-int fcache_master_json(struct fcache *fc, const char *method, const char *path_query,
-		       const cJSON *req, cJSON **out, long *status, char *err, size_t errlen)
+/* A lookup's answer into out, with its store opened. */
+static int take_info(struct fcache *fc, const struct client_file_info *fi, const char *path,
+		     struct file_info *out, char *err, size_t errlen)
 {
-	struct httpc_json_reply r;
-	int rc = fcache_master_reply(fc, method, path_query, req, &r, err, errlen);
-	return rc ? rc : httpc_json_reply_take(&r, out, status);
+	memset(out, 0, sizeof(*out));
+	snprintf(out->path, sizeof(out->path), "%s", path);
+	snprintf(out->ufs_path, sizeof(out->ufs_path), "%s", fi->ufs_path);
+	snprintf(out->etag, sizeof(out->etag), "%s", fi->etag);
+	out->length = fi->length;
+	out->data_id = fi->data_id;
+	out->block_size = fi->block_size;
+	out->mtime_ms = fi->mtime_ms;
+	out->epoch = fi->epoch;
+	out->trust_ms = fi->trust_ms;
+	return fcache_store(fc, &fi->store, &out->ufs, err, errlen);
 }
 
-static int parse_info(struct fcache *fc, const cJSON *reply, const char *path,
-		      struct file_info *out, char *err, size_t errlen);
+/* No master answered, or none leads: the caller may retry. */
+static int unavailable(int rc)
+{
+	return rc == ST_EPEER || rc == ST_ENOLEADER ? -EAGAIN : rc;
+}
 
 static int fetch(struct fcache *fc, const char *path, struct file_info *out, char *err,
 		 size_t errlen)
 {
-	char *q = httpc_path_query("/api/v1/internal/file", path, NULL);
-	if (!q)
-		return -ENOMEM;
-	long status = 0;
-	cJSON *reply = NULL;
-	int rc = fcache_master_json(fc, "GET", q, NULL, &reply, &status, err, errlen);
-	free(q);
-	if (rc == ST_EHTTP) {
-		/* Pass the master's verdict on (not found, is a directory...). */
-		return status == 404 ? -ENOENT : status == 400 ? -EINVAL : -EIO;
-	}
+	struct client_file_info fi;
+	struct httpc *hc = fcache_master_conn(fc);
+	int rc = client_file_lookup(fc->masters, hc, path, &fi, err, errlen);
+	fcache_master_conn_put(fc, hc);
 	if (rc)
-		return rc == ST_EPEER ? -EAGAIN : rc;
-	rc = parse_info(fc, reply, path, out, err, errlen);
-	cJSON_Delete(reply);
-	return rc;
-}
-
-/* An InternalFile object of the master into out. */
-static int parse_info(struct fcache *fc, const cJSON *reply, const char *path,
-		      struct file_info *out, char *err, size_t errlen)
-{
-	int64_t length = 0, bs = 0;
-	uint64_t data_id = 0;
-	const char *ufs_path = NULL;
-	int rc = json_get_int(reply, "length", true, 0, INT64_MAX, &length, err, errlen);
-	if (!rc)
-		rc = json_get_u64(reply, "data_id", true, &data_id, err, errlen);
-	if (!rc)
-		rc = json_get_int(reply, "block_size", true, 1, INT64_MAX, &bs, err, errlen);
-	if (!rc)
-		rc = json_get_str(reply, "ufs_path", true, &ufs_path, err, errlen);
-	int64_t mtime = 0, epoch = 0, trust = 0;
-	const char *etag = "";
-	if (!rc)
-		rc = json_get_int(reply, "mtime_ms", false, 0, INT64_MAX, &mtime, err, errlen);
-	if (!rc)
-		rc = json_get_int(reply, "epoch", false, 0, INT64_MAX, &epoch, err, errlen);
-	if (!rc)
-		rc = json_get_int(reply, "trust_ms", false, -1, INT64_MAX, &trust, err, errlen);
-	if (!rc)
-		rc = json_get_str(reply, "etag", false, &etag, err, errlen);
-	if (!rc) {
-		memset(out, 0, sizeof(*out));
-		out->mtime_ms = mtime;
-		snprintf(out->etag, sizeof(out->etag), "%s", etag);
-		snprintf(out->path, sizeof(out->path), "%s", path);
-		out->length = (uint64_t)length;
-		out->data_id = data_id;
-		out->block_size = bs;
-		out->epoch = (uint64_t)epoch;
-		out->trust_ms = trust;
-		snprintf(out->ufs_path, sizeof(out->ufs_path), "%s", ufs_path);
-		rc = fcache_store(fc, cJSON_GetObjectItemCaseSensitive(reply, "mount"), &out->ufs,
-				  err, errlen);
-	} else {
-		rc = ST_EPROTO;
-	}
+		return unavailable(rc); /* the master's verdict: not found, a directory... */
+	rc = take_info(fc, &fi, path, out, err, errlen);
+	client_file_info_clear(&fi);
 	return rc;
 }
 
@@ -502,39 +473,20 @@ static int fetch_batch(struct fcache *fc, char **paths, size_t n, int *rcs,
 		       struct file_info *fis)
 {
 	char err[256];
-	cJSON *req = cJSON_CreateObject();
-	cJSON *arr = cJSON_AddArrayToObject(req, "paths");
-	for (size_t i = 0; arr && i < n; i++)
-		cJSON_AddItemToArray(arr, cJSON_CreateString(paths[i]));
-	cJSON *reply = NULL;
-	long status = 0;
-	int rc = arr ? fcache_master_json(fc, "POST", "/api/v1/internal/files", req, &reply,
-					  &status, err, sizeof(err))
-		     : -ENOMEM;
-	cJSON_Delete(req);
-	if (rc == ST_EHTTP && (status == 404 || status == 405))
-		return -ENOSYS;
-	if (rc)
-		return rc;
-	const cJSON *files = cJSON_GetObjectItemCaseSensitive(reply, "files");
-	if (cJSON_GetArraySize(files) != (int)n) {
-		cJSON_Delete(reply);
-		return ST_EPROTO;
+	struct client_file_info *infos = calloc(n, sizeof(*infos));
+	if (!infos)
+		return -ENOMEM;
+	struct httpc *hc = fcache_master_conn(fc);
+	int rc = client_files_lookup(fc->masters, hc, (const char *const *)paths, n, rcs, infos,
+				     err, sizeof(err));
+	fcache_master_conn_put(fc, hc);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (!rcs[i])
+			rcs[i] = take_info(fc, &infos[i], paths[i], &fis[i], err, sizeof(err));
+		client_file_info_clear(&infos[i]);
 	}
-	size_t i = 0;
-	const cJSON *f;
-	cJSON_ArrayForEach(f, files)
-	{
-		const cJSON *e = cJSON_GetObjectItemCaseSensitive(f, "error");
-		const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
-		if (e)
-			rcs[i] = st_rc_from_code(cJSON_IsString(code) ? code->valuestring : NULL);
-		else
-			rcs[i] = parse_info(fc, f, paths[i], &fis[i], err, sizeof(err));
-		i++;
-	}
-	cJSON_Delete(reply);
-	return 0;
+	free(infos);
+	return rc;
 }
 
 /* Refreshes n queued paths (frees them) with one batched lookup. When it
@@ -588,17 +540,13 @@ static void check_epoch(struct fcache *fc)
 {
 	char err[256];
 	int64_t sent = clock_mono_ms();
-	cJSON *reply = NULL;
-	long status = 0;
-	int rc = fcache_master_json(fc, "GET", "/api/v1/internal/epoch", NULL, &reply, &status,
-				    err, sizeof(err));
-	int64_t epoch = 0;
-	if (!rc && json_get_int(reply, "epoch", true, 1, INT64_MAX, &epoch, err, sizeof(err)))
-		rc = ST_EPROTO;
-	cJSON_Delete(reply);
+	uint64_t epoch = 0;
+	struct httpc *hc = fcache_master_conn(fc);
+	int rc = client_epoch_get(fc->masters, hc, &epoch, err, sizeof(err));
+	fcache_master_conn_put(fc, hc);
 	pthread_mutex_lock(&fc->lock);
 	fc->epoch_checking = false;
-	if (rc == ST_EHTTP && (status == 404 || status == 405)) {
+	if (rc == -ENOSYS) {
 		fc->epoch_unsupported = true;
 		log_warn("the master has no namespace epoch route (an older version?): cached "
 			 "metadata is trusted for worker.metadata_ttl only");
@@ -608,8 +556,8 @@ static void check_epoch(struct fcache *fc)
 		return; /* trust runs out a TTL after the last answer */
 	}
 	atomic_fetch_add(&fc->epoch_checks, 1);
-	bool moved = (uint64_t)epoch != fc->epoch;
-	fc->epoch = (uint64_t)epoch;
+	bool moved = epoch != fc->epoch;
+	fc->epoch = epoch;
 	fc->epoch_sent_ms = sent;
 	if (moved) {
 		atomic_fetch_add(&fc->epoch_changes, 1);

@@ -79,27 +79,28 @@ void fcache_epoch_stats(struct fcache *fc, uint64_t *checks, uint64_t *changes);
 /* Forgets path (its content changed under us). */
 void fcache_invalidate(struct fcache *fc, const char *path);
 
-/* The open store of a mount as the master describes it ({"uri",
- * "options"}); opened once and kept. */
+/* The open store of a mount as the master describes it (client/client.h);
+ * opened once and kept. */
 struct cJSON;
-int fcache_store(struct fcache *fc, const struct cJSON *mount, struct ufs **out, char *err,
-		 size_t errlen);
+struct client_store;
+int fcache_store(struct fcache *fc, const struct client_store *store, struct ufs **out,
+		 char *err, size_t errlen);
 
 /* Calls method on path_query at the leading master, following it
- * (client/client.h; JSON in and out, like httpc_json). status may be NULL.
- * Calls share a small pool of connections (FCACHE_MASTER_CONNS), so a busy
- * worker never holds more than that many of a master's threads. */
+ * (client/client.h), handing back the whole reply (lib/httpc.h
+ * httpc_json_reply; the caller frees it) whatever its status. Calls share
+ * a small pool of connections (FCACHE_MASTER_CONNS), so a busy worker never
+ * holds more than that many of a master's threads. */
 #define FCACHE_MASTER_CONNS 4
-int fcache_master_json(struct fcache *fc, const char *method, const char *path_query,
-		       const struct cJSON *req, struct cJSON **out, long *status, char *err,
-		       size_t errlen);
-
-/* fcache_master_json handing back the whole reply (lib/httpc.h
- * httpc_json_reply; the caller frees it) whatever its status. */
 struct httpc_json_reply;
 int fcache_master_reply(struct fcache *fc, const char *method, const char *path_query,
 			const struct cJSON *req, struct httpc_json_reply *r, char *err,
 			size_t errlen);
+
+/* One connection of that pool for a typed call (client/client.h): waits
+ * for a free one; give it back with fcache_master_conn_put. */
+struct httpc *fcache_master_conn(struct fcache *fc);
+void fcache_master_conn_put(struct fcache *fc, struct httpc *hc);
 
 /* A per-thread HTTP client (created on first use, freed at thread exit). */
 struct httpc *fcache_thread_http(struct fcache *fc);

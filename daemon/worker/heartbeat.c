@@ -72,34 +72,37 @@ static int blocks_now(struct worker_node *w, struct tier_block_info **out, size_
 	return rc;
 }
 
-static void add_block(cJSON *arr, const struct tier_block_info *b)
+/* The blocks to report: all of now (changes == false), or the changes
+ * since the last report (added: new or moved tier; removed: gone). The
+ * arrays are the caller's to free. */
+static int block_changes(struct worker_node *w, const struct tier_block_info *now, size_t n,
+			 struct client_block_held **added, size_t *nadded, uint64_t **removed,
+			 size_t *nremoved)
 {
-	cJSON *pair = cJSON_CreateArray();
-	cJSON_AddItemToArray(pair, json_u64_create(b->id));
-	cJSON_AddItemToArray(pair, cJSON_CreateNumber(b->tier));
-	cJSON_AddItemToArray(arr, pair);
-}
-
-/* Adds "added" and "removed" (changes since the last report) to req and
- * returns the new list, which becomes `reported` once the master took it. */
-static void add_block_changes(struct worker_node *w, cJSON *req, struct tier_block_info *now,
-			      size_t n)
-{
-	cJSON *added = cJSON_AddArrayToObject(req, "added");
-	cJSON *removed = cJSON_AddArrayToObject(req, "removed");
+	*added = n ? calloc(n, sizeof(**added)) : NULL;
+	*removed = w->nreported ? calloc(w->nreported, sizeof(**removed)) : NULL;
+	*nadded = *nremoved = 0;
+	if ((n && !*added) || (w->nreported && !*removed)) {
+		free(*added);
+		free(*removed);
+		return -ENOMEM;
+	}
 	size_t i = 0, j = 0;
 	while (i < n || j < w->nreported) {
 		if (j == w->nreported || (i < n && now[i].id < w->reported[j].id)) {
-			add_block(added, &now[i++]);
+			(*added)[(*nadded)++] = (struct client_block_held){ now[i].id, now[i].tier };
+			i++;
 		} else if (i == n || w->reported[j].id < now[i].id) {
-			cJSON_AddItemToArray(removed, json_u64_create(w->reported[j++].id));
+			(*removed)[(*nremoved)++] = w->reported[j++].id;
 		} else {
 			if (now[i].tier != w->reported[j].tier)
-				add_block(added, &now[i]);
+				(*added)[(*nadded)++] =
+					(struct client_block_held){ now[i].id, now[i].tier };
 			i++;
 			j++;
 		}
 	}
+	return 0;
 }
 
 static void take_report(struct worker_node *w, struct tier_block_info *now, size_t n)
@@ -116,31 +119,22 @@ static int cmp_peer(const void *a, const void *b)
 }
 
 /* Takes the live-worker list of a heartbeat reply. */
-static void take_peers(struct worker_node *w, const cJSON *list)
+static void take_peers(struct worker_node *w, const struct client_heartbeat_reply *r)
 {
-	size_t n = (size_t)cJSON_GetArraySize(list);
-	struct worker_peer *peers = n ? calloc(n, sizeof(*peers)) : NULL;
-	if (n && !peers)
+	struct worker_peer *peers = r->npeers ? calloc(r->npeers, sizeof(*peers)) : NULL;
+	if (r->npeers && !peers)
 		return;
-	size_t k = 0;
-	const cJSON *p;
-	cJSON_ArrayForEach(p, list)
-	{
-		const cJSON *host = cJSON_GetObjectItemCaseSensitive(p, "host");
-		const cJSON *port = cJSON_GetObjectItemCaseSensitive(p, "data_port");
-		if (json_u64_value(cJSON_GetObjectItemCaseSensitive(p, "id"), &peers[k].id) ||
-		    !cJSON_IsString(host) || !cJSON_IsNumber(port))
-			continue;
-		snprintf(peers[k].address, sizeof(peers[k].address), "%s:%d", host->valuestring,
-			 (int)port->valuedouble);
-		k++;
+	for (size_t k = 0; k < r->npeers; k++) {
+		peers[k].id = r->peers[k].id;
+		snprintf(peers[k].address, sizeof(peers[k].address), "%s:%d", r->peers[k].host,
+			 r->peers[k].data_port);
 	}
-	if (k)
-		qsort(peers, k, sizeof(*peers), cmp_peer);
+	if (r->npeers)
+		qsort(peers, r->npeers, sizeof(*peers), cmp_peer);
 	pthread_mutex_lock(&w->lock);
 	free(w->peers);
 	w->peers = peers;
-	w->npeers = k;
+	w->npeers = r->npeers;
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -162,33 +156,36 @@ static bool hb_sleep(struct worker_node *w, int64_t ms)
 static int try_register(struct worker_node *w, char *err, size_t errlen)
 {
 	const struct strata_conf *c = w->conf;
-	cJSON *req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "host", w->host);
-	json_add_int(req, "data_port", c->worker_port);
-	json_add_int(req, "s3_port", c->worker_s3_port);
-	cJSON_AddStringToObject(req, "version", STRATA_VERSION);
-	json_add_int(req, "capacity_bytes", w->capacity_bytes);
-	json_add_int(req, "used_bytes", worker_used_bytes(w));
 	struct tier_block_info *now = NULL;
 	size_t n = 0;
 	blocks_now(w, &now, &n);
-	cJSON *blocks = cJSON_AddArrayToObject(req, "blocks");
+	struct client_block_held *held = n ? calloc(n, sizeof(*held)) : NULL;
+	if (n && !held) {
+		free(now);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++)
-		add_block(blocks, &now[i]);
-	cJSON *resp = NULL;
-	int rc = client_json(w->hb_masters, w->hb_http, "POST", "/api/v1/workers/register", req,
-			      &resp, NULL, err, errlen);
-	cJSON_Delete(req);
-	if (rc) {
+		held[i] = (struct client_block_held){ now[i].id, now[i].tier };
+	struct client_registration reg = {
+		.host = w->host,
+		.data_port = c->worker_port,
+		.s3_port = c->worker_s3_port,
+		.version = STRATA_VERSION,
+		.capacity_bytes = w->capacity_bytes,
+		.used_bytes = worker_used_bytes(w),
+		.nblocks = n,
+		.blocks = held,
+	};
+	uint64_t id = 0;
+	int rc = client_worker_register(w->hb_masters, w->hb_http, &reg, &id, err, errlen);
+	free(held);
+	if (rc && rc != ST_EPROTO) {
 		free(now);
 		return rc;
 	}
-	take_report(w, now, n);
-	uint64_t id = 0;
-	rc = json_get_u64(resp, "worker_id", true, &id, err, errlen);
-	cJSON_Delete(resp);
-	if (rc || id == 0)
-		return ST_EPROTO;
+	take_report(w, now, n); /* a 2xx: the master took the blocks */
+	if (rc)
+		return rc;
 	char master[CLIENT_URL_MAX];
 	client_leader(w->hb_masters, master, sizeof(master));
 	pthread_mutex_lock(&w->lock);
@@ -215,32 +212,38 @@ static int send_heartbeat(struct worker_node *w, char *err, size_t errlen)
 	uint64_t id = w->worker_id;
 	pthread_mutex_unlock(&w->lock);
 
-	cJSON *req = cJSON_CreateObject();
-	json_add_u64(req, "worker_id", id);
-	json_add_int(req, "capacity_bytes", w->capacity_bytes);
-	json_add_int(req, "used_bytes", worker_used_bytes(w));
 	struct tier_block_info *now = NULL;
 	size_t n = 0;
 	blocks_now(w, &now, &n);
-	add_block_changes(w, req, now, n);
-	cJSON *counters = worker_metrics_json(w);
-	if (counters)
-		cJSON_AddItemToObject(req, "metrics", counters);
-	long status = 0;
-	cJSON *resp = NULL;
-	int rc = client_json(w->hb_masters, w->hb_http, "POST", "/api/v1/workers/heartbeat", req,
-			      &resp, &status, err, errlen);
-	cJSON_Delete(req);
-	if (rc == 0) {
-		take_report(w, now, n);
-		take_peers(w, cJSON_GetObjectItemCaseSensitive(resp, "workers"));
-	} else {
+	struct client_heartbeat hb = {
+		.worker_id = id,
+		.capacity_bytes = w->capacity_bytes,
+		.used_bytes = worker_used_bytes(w),
+	};
+	struct client_block_held *added = NULL;
+	uint64_t *removed = NULL;
+	int rc = block_changes(w, now, n, &added, &hb.nadded, &removed, &hb.nremoved);
+	if (rc) {
 		free(now);
+		snprintf(err, errlen, "out of memory");
+		return rc;
 	}
-	cJSON_Delete(resp);
-	if (rc == ST_EHTTP && status == 404)
-		return -ENOENT;
+	hb.added = added;
+	hb.removed = removed;
+	cJSON *counters = worker_metrics_json(w);
+	hb.metrics = counters;
+	struct client_heartbeat_reply reply;
+	rc = client_worker_heartbeat(w->hb_masters, w->hb_http, &hb, &reply, err, errlen);
+	cJSON_Delete(counters);
+	free(added);
+	free(removed);
+	if (rc == 0 || rc == ST_EPROTO)
+		take_report(w, now, n); /* a 2xx: the master took the changes */
+	else
+		free(now);
 	if (rc == 0) {
+		take_peers(w, &reply);
+		client_heartbeat_reply_clear(&reply);
 		pthread_mutex_lock(&w->lock);
 		w->last_heartbeat_mono_ms = clock_mono_ms();
 		pthread_mutex_unlock(&w->lock);

@@ -34,11 +34,8 @@ static int master(struct worker_node *w, const char *method, const char *pq, con
 		return rc == ST_EPEER ? -EAGAIN : rc;
 	if (r.status < 200 || r.status > 299) {
 		const cJSON *e = cJSON_GetObjectItemCaseSensitive(r.json, "error");
-		const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
-		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
-		snprintf(err, errlen, "%s", cJSON_IsString(msg) ? msg->valuestring : "master error");
-		rc = r.status == 503 ? -EAGAIN
-				     : st_rc_from_code(cJSON_IsString(code) ? code->valuestring : NULL);
+		snprintf(err, errlen, "%s", json_str_or(e, "message", "master error"));
+		rc = r.status == 503 ? -EAGAIN : st_rc_from_code(json_str_or(e, "code", NULL));
 	} else if (out) {
 		*out = r.json;
 		r.json = NULL;
@@ -79,16 +76,16 @@ static bool is_dir(const cJSON *st)
 	return cJSON_IsString(t) && strcmp(t->valuestring, "directory") == 0;
 }
 
-static double num(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
+/* A string field of a reply, "" when not reported (lib/json.h). */
 static const char *str(const cJSON *o, const char *k)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsString(v) ? v->valuestring : "";
+	return json_str_or(o, k, "");
+}
+
+/* The mtime of an inode of a reply in seconds, 0 when not reported. */
+static int64_t mtime_s(const cJSON *o)
+{
+	return json_int_or(o, "mtime_ms", 0) / 1000;
 }
 
 /* All children of a directory (every page); *out is a JSON array. */
@@ -149,7 +146,7 @@ int wobj_list_buckets(struct worker_node *w, wobj_bucket_fn each, void *arg, cha
 	const cJSON *e;
 	cJSON_ArrayForEach(e, all)
 	{
-		if (is_dir(e) && (rc = each(arg, str(e, "name"), (int64_t)(num(e, "mtime_ms") / 1000))))
+		if (is_dir(e) && (rc = each(arg, str(e, "name"), mtime_s(e))))
 			break;
 	}
 	cJSON_Delete(all);
@@ -197,8 +194,8 @@ int wobj_delete_bucket(struct worker_node *w, const char *bucket, char *err, siz
 static void fill_info(const cJSON *st, struct wobj_info *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->size = (uint64_t)num(st, "length");
-	out->mtime = (int64_t)(num(st, "mtime_ms") / 1000);
+	out->size = (uint64_t)json_int_or(st, "length", 0);
+	out->mtime = mtime_s(st);
 	snprintf(out->etag, sizeof(out->etag), "%s", str(st, "etag"));
 }
 
@@ -255,7 +252,7 @@ int wobj_read(struct worker_node *w, const char *bucket, const char *key, uint64
 		rc = -ENOENT;
 	if (!rc)
 		rc = bsvc_read(w->bsvc, fi, off, len, sink, sink_arg, err, errlen);
-	if (rc == -ESTALE)
+	if (rc == ST_ESTALE)
 		fcache_invalidate(w->fcache, path);
 	free(fi);
 	return rc;
@@ -296,8 +293,8 @@ static int take(struct walk *wk, const char *key, bool is_prefix, const cJSON *e
 		return 0;
 	}
 	wk->n++;
-	return wk->add(wk->arg, key, is_prefix, is_prefix ? 0 : (uint64_t)num(e, "length"),
-			      (int64_t)(num(e, "mtime_ms") / 1000), is_prefix ? "" : str(e, "etag"));
+	return wk->add(wk->arg, key, is_prefix, is_prefix ? 0 : (uint64_t)json_int_or(e, "length", 0),
+			      mtime_s(e), is_prefix ? "" : str(e, "etag"));
 }
 
 /*
@@ -739,7 +736,7 @@ static int check_parts(struct worker_node *w, const char *bucket, const char *ke
 		} else if (i + 1 < nparts && st.st_size < (5 << 20)) {
 			snprintf(err, errlen, "part %d is %lld bytes; all but the last need 5 MiB",
 				 parts[i].number, (long long)st.st_size);
-			rc = -EMSGSIZE;
+			rc = ST_ETOOSMALL;
 		}
 	}
 	return rc;

@@ -103,7 +103,7 @@ int wobj_mpu_put_part(struct worker_node *w, const char *bucket, const char *key
 		      const char *upload_id, int part_number, write_reader_fn read, void *arg,
 		      const char *md5_hex, char *err, size_t errlen);
 /* Checks every part was uploaded with that ETag (-EBADMSG) and all but the
- * last have 5 MiB (-EMSGSIZE); -ENOENT for an unknown upload. */
+ * last have 5 MiB (ST_ETOOSMALL); -ENOENT for an unknown upload. */
 int wobj_mpu_check(struct worker_node *w, const char *bucket, const char *key,
 		   const char *upload_id, const struct wobj_part *parts, size_t nparts, char *err,
 		   size_t errlen);

@@ -2,6 +2,8 @@
 
 #include "daemon/worker/filecache.h"
 #include "daemon/worker/worker.h"
+
+#include "client/client.h"
 #include "lib/err.h"
 #include "lib/httpc.h"
 #include "lib/json.h"
@@ -55,58 +57,43 @@ static void cache_block(struct worker_node *w, uint64_t id, const char *data, si
 	}
 }
 
+/* No master answered, or none leads: the caller may retry. */
+static int unavailable(int rc)
+{
+	return rc == ST_EPEER || rc == ST_ENOLEADER ? -EAGAIN : rc;
+}
+
 static int begin(struct worker_node *w, const char *path, uint64_t *data_id, int64_t *bs,
 		 struct ufs **ufs, char *ufs_path, size_t ufs_len, char *err, size_t errlen)
 {
-	cJSON *req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "path", path);
-	cJSON *reply = NULL;
-	long status = 0;
-	int rc = fcache_master_json(w->fcache, "POST", "/api/v1/internal/write/begin", req, &reply,
-				    &status, err, errlen);
-	cJSON_Delete(req);
-	if (rc == ST_EHTTP) {
-		rc = status == 403 ? -EROFS : status == 404 ? -ENOENT : status == 409 ? -EEXIST
-			: status == 400 ? -EINVAL : -EIO;
-		return rc;
-	}
+	struct client_write_grant g;
+	struct httpc *hc = fcache_master_conn(w->fcache);
+	int rc = client_write_begin(fcache_masters(w->fcache), hc, path, &g, err, errlen);
+	fcache_master_conn_put(w->fcache, hc);
 	if (rc)
-		return rc == ST_EPEER ? -EAGAIN : rc;
-	uint64_t id = 0;
-	const char *rel = NULL;
-	rc = json_get_u64(reply, "data_id", true, &id, err, errlen);
-	if (!rc && id == 0) {
-		snprintf(err, errlen, "the master gave data id 0");
-		rc = -EINVAL;
-	}
-	if (!rc)
-		rc = json_get_int(reply, "block_size", true, 1, INT64_MAX, bs, err, errlen);
-	if (!rc)
-		rc = json_get_str(reply, "ufs_path", true, &rel, err, errlen);
-	if (!rc) {
-		*data_id = id;
-		snprintf(ufs_path, ufs_len, "%s", rel);
-		rc = fcache_store(w->fcache, cJSON_GetObjectItemCaseSensitive(reply, "mount"), ufs,
-				  err, errlen);
-	}
-	cJSON_Delete(reply);
+		return unavailable(rc); /* the master's verdict: read-only, exists... */
+	*data_id = g.data_id;
+	*bs = g.block_size;
+	snprintf(ufs_path, ufs_len, "%s", g.ufs_path);
+	rc = fcache_store(w->fcache, &g.store, ufs, err, errlen);
+	client_write_grant_clear(&g);
 	return rc;
 }
 
 static int commit(struct worker_node *w, const char *path, const struct write_result *r,
 		  const char *etag, char *err, size_t errlen)
 {
-	cJSON *req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "path", path);
-	json_add_u64(req, "data_id", r->data_id);
-	json_add_int(req, "length", (int64_t)r->length);
-	json_add_int(req, "mtime_ms", r->mtime_ms);
-	cJSON_AddStringToObject(req, "fingerprint", r->fingerprint);
-	if (etag && *etag)
-		cJSON_AddStringToObject(req, "etag", etag);
-	int rc = fcache_master_json(w->fcache, "POST", "/api/v1/internal/write/commit", req, NULL,
-				    NULL, err, errlen);
-	cJSON_Delete(req);
+	struct client_write_done d = {
+		.path = path,
+		.data_id = r->data_id,
+		.length = r->length,
+		.mtime_ms = r->mtime_ms,
+		.fingerprint = r->fingerprint,
+		.etag = etag,
+	};
+	struct httpc *hc = fcache_master_conn(w->fcache);
+	int rc = client_write_commit(fcache_masters(w->fcache), hc, &d, err, errlen);
+	fcache_master_conn_put(w->fcache, hc);
 	return rc == ST_EPEER ? -EAGAIN : rc ? -EIO : 0;
 }
 

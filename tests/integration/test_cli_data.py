@@ -106,7 +106,7 @@ class CliDataTest(ClusterTestCase):
         self.assertEqual(r.stderr, "strata: /nope: no such file or directory\n")
         r = self.cluster.cli(*self.addr, "fs", "cat", "/")
         self.assertEqual(r.returncode, 1)
-        self.assertEqual(r.stderr, "strata: /: '/' is a directory\n")
+        self.assertEqual(r.stderr, "strata: /: is a directory\n")
 
     def test_a_dead_worker_is_passed_over(self):
         a = self.start_worker("a")

@@ -87,7 +87,10 @@ class DataPathTest(ClusterTestCase):
         # The master sums the workers' counters from their heartbeats.
         def summed():
             c = get_json(self.m.url + "/api/v1/metrics")[1]["cluster"]
-            return c.get("bytes_from_ufs_total") == len(self.data) and c
+            # Both: a heartbeat sent between the reads carries the bytes
+            # read from the store but not yet the hits.
+            return (c.get("bytes_from_ufs_total") == len(self.data)
+                    and c.get("block_hits_total", 0) > 0 and c)
         cluster = wait_for(summed, what="cluster metrics")
         self.assertGreater(cluster["block_hits_total"], 0)
         status, _, text = request(self.m.url + "/metrics")

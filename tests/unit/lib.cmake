@@ -3,3 +3,4 @@ target_compile_definitions(test_lib_conf PRIVATE STRATA_SOURCE_DIR="${CMAKE_SOUR
 strata_unit_test(test_lib_crc32c SOURCES test_lib_crc32c.c LIBS strata_lib)
 strata_unit_test(test_master_registry SOURCES test_master_registry.c LIBS strata_master_core)
 strata_unit_test(test_lib_json SOURCES test_lib_json.c LIBS strata_lib)
+strata_unit_test(test_lib_err SOURCES test_lib_err.c LIBS strata_lib)

@@ -88,6 +88,28 @@ static void test_u64_missing_field(void **state)
 	cJSON_Delete(o);
 }
 
+static void test_lenient_readers_fall_back(void **state)
+{
+	(void)state;
+	cJSON *o = cJSON_Parse("{\"s\":\"x\",\"n\":-42,\"f\":1.5,\"big\":1e300,"
+			       "\"null\":null,\"t\":true}");
+	assert_non_null(o);
+	assert_string_equal(json_str_or(o, "s", "d"), "x");
+	assert_string_equal(json_str_or(o, "n", "d"), "d");
+	assert_string_equal(json_str_or(o, "missing", "d"), "d");
+	assert_null(json_str_or(o, "null", NULL));
+	assert_int_equal(json_int_or(o, "n", 7), -42);
+	assert_int_equal(json_int_or(o, "f", 7), 7);   /* not integral */
+	assert_int_equal(json_int_or(o, "big", 7), 7); /* not exact */
+	assert_int_equal(json_int_or(o, "s", 7), 7);
+	assert_int_equal(json_int_or(o, "t", 7), 7);
+	assert_int_equal(json_int_or(o, "missing", 7), 7);
+	assert_true(json_num_or(o, "f", 0) == 1.5);
+	assert_true(json_num_or(o, "null", -1) == -1);
+	assert_true(json_num_or(NULL, "f", -1) == -1);
+	cJSON_Delete(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -95,6 +117,7 @@ int main(void)
 		cmocka_unit_test(test_u64_accepts_integral_numbers_up_to_2_53),
 		cmocka_unit_test(test_u64_refuses_bad_strings),
 		cmocka_unit_test(test_u64_missing_field),
+		cmocka_unit_test(test_lenient_readers_fall_back),
 	};
 	return cmocka_run_group_tests_name("lib_json", tests, NULL, NULL);
 }

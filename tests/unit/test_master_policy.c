@@ -245,7 +245,7 @@ static void test_mount_default_ttl(void **state)
 			       "\",\"action\":\"" action "\",\"time_ms\":\"" t "\"}"
 
 /* The checker's queries and its command: free clears the TTL, delete
- * marks the file fired; a decision that no longer holds is -ESTALE. */
+ * marks the file fired; a decision that no longer holds is ST_ESTALE. */
 static void test_expired_and_fire(void **state)
 {
 	struct fixture *f = *state;
@@ -283,11 +283,11 @@ static void test_expired_and_fire(void **state)
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)fr.id);
 	/* Not expired yet at 104; another id; another action: stale. */
 	snprintf(json, sizeof(json), FIRE("/free", "%s", "free", "104"), id);
-	assert_int_equal(apply(f, json), -ESTALE);
+	assert_int_equal(apply(f, json), ST_ESTALE);
 	snprintf(json, sizeof(json), FIRE("/free", "999", "free", "105"));
-	assert_int_equal(apply(f, json), -ESTALE);
+	assert_int_equal(apply(f, json), ST_ESTALE);
 	snprintf(json, sizeof(json), FIRE("/free", "%s", "delete", "105"), id);
-	assert_int_equal(apply(f, json), -ESTALE);
+	assert_int_equal(apply(f, json), ST_ESTALE);
 	snprintf(json, sizeof(json), FIRE("/free", "%s", "free", "105"), id);
 	assert_int_equal(apply(f, json), 0);
 	fr = look(f, "/free");
@@ -295,7 +295,7 @@ static void test_expired_and_fire(void **state)
 	assert_int_equal(fr.ttl_expiry_ms, 0);
 	assert_int_equal(fr.ttl_fired_ms, 0);
 	/* A second copy of the same decision changes nothing. */
-	assert_int_equal(apply(f, json), -ESTALE);
+	assert_int_equal(apply(f, json), ST_ESTALE);
 
 	struct ns_inode d = look(f, "/t/f03");
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)d.id);
@@ -304,7 +304,7 @@ static void test_expired_and_fire(void **state)
 	d = look(f, "/t/f03");
 	assert_int_equal(d.ttl_fired_ms, 200);
 	assert_int_equal(d.ttl_expiry_ms, 0);
-	assert_int_equal(apply(f, json), -ESTALE);
+	assert_int_equal(apply(f, json), ST_ESTALE);
 	uint64_t ids[4];
 	assert_int_equal(ns_fired(f->ns, 0, 4, ids, &n), 0);
 	assert_int_equal(n, 1);
@@ -322,7 +322,7 @@ static void test_expired_and_fire(void **state)
 	struct ns_inode t = look(f, "/t");
 	snprintf(json, sizeof(json), FIRE("/t", "%llu", "delete", "200"),
 		 (unsigned long long)t.id);
-	assert_int_equal(apply(f, json), -ESTALE);
+	assert_int_equal(apply(f, json), ST_ESTALE);
 }
 
 /* ---- policy_set on a real metadata service and a local mount ---- */

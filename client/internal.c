@@ -1,0 +1,507 @@
+/* The worker's calls to the master (client/client.h, "Worker -> master
+ * calls"): registration, heartbeats, file lookups, the namespace epoch and
+ * the write protocol. Encoders and decoders are pure; the calls below them
+ * only add the leader-following round trip. */
+#include "client/decode.h"
+
+#include "lib/err.h"
+#include "lib/httpc.h"
+#include "lib/json.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Encoders ---- */
+
+static cJSON *block_pair(const struct client_block_held *b)
+{
+	cJSON *pair = cJSON_CreateArray();
+	if (pair && (!cJSON_AddItemToArray(pair, json_u64_create(b->id)) ||
+		     !cJSON_AddItemToArray(pair, cJSON_CreateNumber(b->tier)) ||
+		     cJSON_GetArraySize(pair) != 2)) {
+		cJSON_Delete(pair);
+		return NULL;
+	}
+	return pair;
+}
+
+/* Adds [[id, tier], ...] as key; false without memory. */
+static bool add_blocks(cJSON *o, const char *key, const struct client_block_held *b, size_t n)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, key);
+	for (size_t i = 0; arr && i < n; i++) {
+		cJSON *pair = block_pair(&b[i]);
+		if (!pair || !cJSON_AddItemToArray(arr, pair)) {
+			cJSON_Delete(pair);
+			return false;
+		}
+	}
+	return arr != NULL;
+}
+
+cJSON *client_registration_encode(const struct client_registration *reg)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_AddStringToObject(o, "host", reg->host) ||
+	    !json_add_int(o, "data_port", reg->data_port) ||
+	    !json_add_int(o, "s3_port", reg->s3_port) ||
+	    !cJSON_AddStringToObject(o, "version", reg->version) ||
+	    !json_add_int(o, "capacity_bytes", reg->capacity_bytes) ||
+	    !json_add_int(o, "used_bytes", reg->used_bytes) ||
+	    !add_blocks(o, "blocks", reg->blocks, reg->nblocks)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+cJSON *client_heartbeat_encode(const struct client_heartbeat *hb)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *removed = NULL;
+	if (!o || !json_add_u64(o, "worker_id", hb->worker_id) ||
+	    !json_add_int(o, "capacity_bytes", hb->capacity_bytes) ||
+	    !json_add_int(o, "used_bytes", hb->used_bytes) ||
+	    !add_blocks(o, "added", hb->added, hb->nadded) ||
+	    !(removed = cJSON_AddArrayToObject(o, "removed")))
+		goto fail;
+	for (size_t i = 0; i < hb->nremoved; i++) {
+		cJSON *id = json_u64_create(hb->removed[i]);
+		if (!id || !cJSON_AddItemToArray(removed, id)) {
+			cJSON_Delete(id);
+			goto fail;
+		}
+	}
+	/* A reference: the caller keeps its counters, the text is the same. */
+	if (hb->metrics &&
+	    !cJSON_AddItemReferenceToObject(o, "metrics", (cJSON *)hb->metrics))
+		goto fail;
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+cJSON *client_write_done_encode(const struct client_write_done *d)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_AddStringToObject(o, "path", d->path) ||
+	    !json_add_u64(o, "data_id", d->data_id) ||
+	    !json_add_int(o, "length", (int64_t)d->length) ||
+	    !json_add_int(o, "mtime_ms", d->mtime_ms) ||
+	    !cJSON_AddStringToObject(o, "fingerprint", d->fingerprint) ||
+	    (d->etag && *d->etag && !cJSON_AddStringToObject(o, "etag", d->etag))) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* ---- Decoders ---- */
+
+/* A json_get_* result as a decode result: a field that is missing or of
+ * the wrong type is the peer's fault (ST_EPROTO; err names the field). */
+static int proto(int rc)
+{
+	return rc == -ENOENT || rc == -EINVAL ? ST_EPROTO : rc;
+}
+
+static int dup_field(const cJSON *o, const char *key, bool required, char **out, char *err,
+		     size_t errlen)
+{
+	const char *s = "";
+	int rc = proto(json_get_str(o, key, required, &s, err, errlen));
+	if (rc)
+		return rc;
+	*out = strdup(s);
+	return *out ? 0 : -ENOMEM;
+}
+
+static void store_clear(struct client_store *s)
+{
+	for (size_t i = 0; i < s->nopts; i++) {
+		free(s->opts[i].key);
+		free(s->opts[i].value);
+	}
+	free(s->opts);
+	free(s->uri);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The "mount" object ({"uri", "options": {...}}) of a reply. */
+static int store_decode(const cJSON *doc, struct client_store *out, char *err, size_t errlen)
+{
+	const cJSON *mount = cJSON_GetObjectItemCaseSensitive(doc, "mount");
+	if (!cJSON_IsObject(mount)) {
+		snprintf(err, errlen, "reply field 'mount' is missing or not an object");
+		return ST_EPROTO;
+	}
+	memset(out, 0, sizeof(*out));
+	int rc = dup_field(mount, "uri", true, &out->uri, err, errlen);
+	if (rc) {
+		if (rc == ST_EPROTO)
+			snprintf(err, errlen, "reply field 'mount.uri' is missing or not a string");
+		goto fail;
+	}
+	const cJSON *opts = cJSON_GetObjectItemCaseSensitive(mount, "options"), *o;
+	if (opts && !cJSON_IsObject(opts)) {
+		snprintf(err, errlen, "reply field 'mount.options' is not an object");
+		rc = ST_EPROTO;
+		goto fail;
+	}
+	size_t n = 0;
+	cJSON_ArrayForEach(o, opts) n += cJSON_IsString(o);
+	if (n && !(out->opts = calloc(n, sizeof(*out->opts)))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	cJSON_ArrayForEach(o, opts)
+	{
+		if (!cJSON_IsString(o))
+			continue;
+		struct client_store_opt *opt = &out->opts[out->nopts++];
+		if (!(opt->key = strdup(o->string)) || !(opt->value = strdup(o->valuestring))) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	store_clear(out);
+	return rc;
+}
+
+void client_file_info_clear(struct client_file_info *f)
+{
+	free(f->path);
+	free(f->etag);
+	free(f->ufs_path);
+	store_clear(&f->store);
+	cJSON_Delete(f->json);
+	memset(f, 0, sizeof(*f));
+}
+
+int client_file_info_decode(const cJSON *doc, struct client_file_info *out, char *err,
+			    size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	int64_t length = 0, epoch = 0;
+	int rc = proto(json_get_int(doc, "length", true, 0, INT64_MAX, &length, err, errlen));
+	if (!rc)
+		rc = proto(json_get_u64(doc, "data_id", true, &out->data_id, err, errlen));
+	if (!rc)
+		rc = proto(json_get_int(doc, "block_size", true, 1, INT64_MAX, &out->block_size,
+					err, errlen));
+	if (!rc)
+		rc = dup_field(doc, "ufs_path", true, &out->ufs_path, err, errlen);
+	if (!rc)
+		rc = dup_field(doc, "path", false, &out->path, err, errlen);
+	if (!rc)
+		rc = proto(json_get_int(doc, "mtime_ms", false, 0, INT64_MAX, &out->mtime_ms, err,
+					errlen));
+	if (!rc)
+		rc = proto(json_get_int(doc, "epoch", false, 0, INT64_MAX, &epoch, err, errlen));
+	if (!rc)
+		rc = proto(json_get_int(doc, "trust_ms", false, -1, INT64_MAX, &out->trust_ms, err,
+					errlen));
+	if (!rc)
+		rc = dup_field(doc, "etag", false, &out->etag, err, errlen);
+	if (!rc)
+		rc = store_decode(doc, &out->store, err, errlen);
+	if (rc) {
+		client_file_info_clear(out);
+		return rc;
+	}
+	out->length = (uint64_t)length;
+	out->epoch = (uint64_t)epoch;
+	return 0;
+}
+
+void client_write_grant_clear(struct client_write_grant *g)
+{
+	free(g->ufs_path);
+	store_clear(&g->store);
+	cJSON_Delete(g->json);
+	memset(g, 0, sizeof(*g));
+}
+
+int client_write_grant_decode(const cJSON *doc, struct client_write_grant *out, char *err,
+			      size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = proto(json_get_u64(doc, "data_id", true, &out->data_id, err, errlen));
+	if (!rc && out->data_id == 0) {
+		snprintf(err, errlen, "reply field 'data_id' is 0");
+		rc = ST_EPROTO;
+	}
+	if (!rc)
+		rc = proto(json_get_int(doc, "block_size", true, 1, INT64_MAX, &out->block_size,
+					err, errlen));
+	if (!rc)
+		rc = dup_field(doc, "ufs_path", true, &out->ufs_path, err, errlen);
+	if (!rc)
+		rc = store_decode(doc, &out->store, err, errlen);
+	if (rc)
+		client_write_grant_clear(out);
+	return rc;
+}
+
+void client_heartbeat_reply_clear(struct client_heartbeat_reply *r)
+{
+	for (size_t i = 0; i < r->npeers; i++)
+		free(r->peers[i].host);
+	free(r->peers);
+	cJSON_Delete(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+int client_heartbeat_reply_decode(const cJSON *doc, struct client_heartbeat_reply *out,
+				  char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "workers"), *p;
+	if (!list)
+		return 0; /* a master without a live list */
+	if (!cJSON_IsArray(list)) {
+		snprintf(err, errlen, "reply field 'workers' is not an array");
+		return ST_EPROTO;
+	}
+	size_t n = (size_t)cJSON_GetArraySize(list);
+	if (n && !(out->peers = calloc(n, sizeof(*out->peers))))
+		return -ENOMEM;
+	int rc = 0;
+	cJSON_ArrayForEach(p, list)
+	{
+		struct client_peer *peer = &out->peers[out->npeers];
+		int64_t port = 0;
+		char field[96];
+		snprintf(field, sizeof(field), "workers[%zu]", out->npeers);
+		rc = proto(json_get_u64(p, "id", true, &peer->id, err, errlen));
+		if (!rc)
+			rc = proto(json_get_int(p, "data_port", true, 1, 65535, &port, err, errlen));
+		if (!rc)
+			rc = dup_field(p, "host", true, &peer->host, err, errlen);
+		if (rc) {
+			if (rc == ST_EPROTO) {
+				char inner[160];
+				snprintf(inner, sizeof(inner), "%s", err);
+				snprintf(err, errlen, "reply %s: %s", field, inner);
+			}
+			free(peer->host);
+			break;
+		}
+		peer->data_port = (int)port;
+		out->npeers++;
+	}
+	if (rc)
+		client_heartbeat_reply_clear(out);
+	return rc;
+}
+
+/* ---- Calls ---- */
+
+/*
+ * One JSON call to the leader. On 2xx, *out (may be NULL) gets the body
+ * (caller frees; a body that is not JSON is ST_EPROTO when out is
+ * wanted). Otherwise the server's code (client_reply_error, err
+ * "<about>: <reason>"), or -ENOSYS for a 404/405 when no_route_is_enosys
+ * (an older master without the route), with *status set.
+ */
+static int call(struct client *mc, struct httpc *hc, const char *method, const char *pq,
+		const cJSON *req, cJSON **out, const char *about, bool no_route_is_enosys,
+		long *status, char *err, size_t errlen)
+{
+	struct httpc_json_reply r;
+	int rc = client_json_reply(mc, hc, method, pq, req, &r, err, errlen);
+	if (rc)
+		return rc;
+	if (status)
+		*status = r.status;
+	if (r.status < 200 || r.status > 299) {
+		rc = client_reply_error(r.status, r.json, about, err, errlen);
+		if (no_route_is_enosys && (r.status == 404 || r.status == 405)) {
+			snprintf(err, errlen, "%s %s: the master has no such route (HTTP %ld)",
+				 method, pq, r.status);
+			rc = -ENOSYS;
+		}
+	} else if (out && !r.json) {
+		snprintf(err, errlen, "%s: the reply is not JSON", about);
+		rc = ST_EPROTO;
+	} else if (out) {
+		*out = r.json;
+		r.json = NULL;
+	}
+	httpc_json_reply_free(&r);
+	return rc;
+}
+
+/* err = "<about>: <err>" for a decode failure. */
+static int prefixed(int rc, const char *about, char *err, size_t errlen)
+{
+	if (rc == ST_EPROTO && errlen) {
+		char inner[256];
+		snprintf(inner, sizeof(inner), "%s", err);
+		snprintf(err, errlen, "%s: %s", about, inner);
+	}
+	return rc;
+}
+
+int client_worker_register(struct client *mc, struct httpc *hc,
+			   const struct client_registration *reg, uint64_t *worker_id, char *err,
+			   size_t errlen)
+{
+	static const char route[] = "/api/v1/workers/register";
+	cJSON *req = client_registration_encode(reg), *doc = NULL;
+	if (!req)
+		return -ENOMEM;
+	int rc = call(mc, hc, "POST", route, req, &doc, route, false, NULL, err, errlen);
+	cJSON_Delete(req);
+	if (rc)
+		return rc;
+	uint64_t id = 0;
+	rc = proto(json_get_u64(doc, "worker_id", true, &id, err, errlen));
+	if (!rc && id == 0) {
+		snprintf(err, errlen, "reply field 'worker_id' is 0");
+		rc = ST_EPROTO;
+	}
+	cJSON_Delete(doc);
+	if (!rc)
+		*worker_id = id;
+	return prefixed(rc, route, err, errlen);
+}
+
+int client_worker_heartbeat(struct client *mc, struct httpc *hc,
+			    const struct client_heartbeat *hb, struct client_heartbeat_reply *out,
+			    char *err, size_t errlen)
+{
+	static const char route[] = "/api/v1/workers/heartbeat";
+	cJSON *req = client_heartbeat_encode(hb), *doc = NULL;
+	if (!req)
+		return -ENOMEM;
+	long status = 0;
+	int rc = call(mc, hc, "POST", route, req, &doc, route, false, &status, err, errlen);
+	cJSON_Delete(req);
+	if (rc) {
+		/* 404 unknown_worker: a code of this route alone. */
+		return status == 404 ? -ENOENT : rc;
+	}
+	rc = client_heartbeat_reply_decode(doc, out, err, errlen);
+	if (rc)
+		cJSON_Delete(doc);
+	else
+		out->json = doc;
+	return prefixed(rc, route, err, errlen);
+}
+
+int client_file_lookup(struct client *mc, struct httpc *hc, const char *path,
+		       struct client_file_info *out, char *err, size_t errlen)
+{
+	char *pq = httpc_path_query("/api/v1/internal/file", path, NULL);
+	if (!pq)
+		return -ENOMEM;
+	cJSON *doc = NULL;
+	int rc = call(mc, hc, "GET", pq, NULL, &doc, path, false, NULL, err, errlen);
+	free(pq);
+	if (rc)
+		return rc;
+	rc = client_file_info_decode(doc, out, err, errlen);
+	if (rc)
+		cJSON_Delete(doc);
+	else
+		out->json = doc;
+	return prefixed(rc, path, err, errlen);
+}
+
+int client_files_lookup(struct client *mc, struct httpc *hc, const char *const *paths,
+			size_t n, int *rcs, struct client_file_info *infos, char *err,
+			size_t errlen)
+{
+	static const char route[] = "/api/v1/internal/files";
+	cJSON *req = cJSON_CreateObject(), *doc = NULL;
+	cJSON *arr = req ? cJSON_AddArrayToObject(req, "paths") : NULL;
+	for (size_t i = 0; arr && i < n; i++) {
+		cJSON *s = cJSON_CreateString(paths[i]);
+		if (!s || !cJSON_AddItemToArray(arr, s)) {
+			cJSON_Delete(s);
+			arr = NULL;
+		}
+	}
+	int rc = arr ? call(mc, hc, "POST", route, req, &doc, route, true, NULL, err, errlen)
+		     : -ENOMEM;
+	cJSON_Delete(req);
+	if (rc)
+		return rc;
+	const cJSON *files = cJSON_GetObjectItemCaseSensitive(doc, "files"), *f;
+	if (!cJSON_IsArray(files) || cJSON_GetArraySize(files) != (int)n) {
+		snprintf(err, errlen, "%s: reply field 'files' is not an array of %zu entries",
+			 route, n);
+		cJSON_Delete(doc);
+		return ST_EPROTO;
+	}
+	size_t i = 0;
+	cJSON_ArrayForEach(f, files)
+	{
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(f, "error");
+		char ierr[256];
+		if (e)
+			rcs[i] = st_rc_from_code(
+				cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "code")));
+		else
+			rcs[i] = client_file_info_decode(f, &infos[i], ierr, sizeof(ierr));
+		i++;
+	}
+	cJSON_Delete(doc);
+	return 0;
+}
+
+int client_epoch_get(struct client *mc, struct httpc *hc, uint64_t *epoch, char *err,
+		     size_t errlen)
+{
+	static const char route[] = "/api/v1/internal/epoch";
+	cJSON *doc = NULL;
+	int rc = call(mc, hc, "GET", route, NULL, &doc, route, true, NULL, err, errlen);
+	if (rc)
+		return rc;
+	int64_t v = 0;
+	rc = proto(json_get_int(doc, "epoch", true, 1, INT64_MAX, &v, err, errlen));
+	cJSON_Delete(doc);
+	if (!rc)
+		*epoch = (uint64_t)v;
+	return prefixed(rc, route, err, errlen);
+}
+
+int client_write_begin(struct client *mc, struct httpc *hc, const char *path,
+		       struct client_write_grant *out, char *err, size_t errlen)
+{
+	cJSON *req = cJSON_CreateObject(), *doc = NULL;
+	if (!req || !cJSON_AddStringToObject(req, "path", path)) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	int rc = call(mc, hc, "POST", "/api/v1/internal/write/begin", req, &doc, path, false, NULL,
+		      err, errlen);
+	cJSON_Delete(req);
+	if (rc)
+		return rc;
+	rc = client_write_grant_decode(doc, out, err, errlen);
+	if (rc)
+		cJSON_Delete(doc);
+	else
+		out->json = doc;
+	return prefixed(rc, path, err, errlen);
+}
+
+int client_write_commit(struct client *mc, struct httpc *hc, const struct client_write_done *d,
+			char *err, size_t errlen)
+{
+	cJSON *req = client_write_done_encode(d);
+	if (!req)
+		return -ENOMEM;
+	int rc = call(mc, hc, "POST", "/api/v1/internal/write/commit", req, NULL, d->path, false,
+		      NULL, err, errlen);
+	cJSON_Delete(req);
+	return rc;
+}
