@@ -755,7 +755,7 @@ static void test_ttlcheck_resumes_from_journal(void **state)
 	set_ttl_at(s, "/rw/sub", true, 10, "delete", 5000);
 	/* The old leader fired both; it deleted d from the store, not c. */
 	assert_int_equal(submit_fire(s, "/rw/sub/c", "delete", 6000), 0);
-	assert_int_equal(submit_fire(s, "/rw/sub/c", "delete", 6000), -ESTALE);
+	assert_int_equal(submit_fire(s, "/rw/sub/c", "delete", 6000), ST_ESTALE);
 	assert_int_equal(submit_fire(s, "/rw/sub/d", "delete", 6000), 0);
 	char p[300];
 	snprintf(p, sizeof(p), "%s/sub/d", s->store);
