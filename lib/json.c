@@ -108,7 +108,11 @@ int json_u64_value(const cJSON *item, uint64_t *out)
 	}
 	if (!cJSON_IsString(item))
 		return -EINVAL;
-	const char *s = item->valuestring;
+	return json_parse_u64(item->valuestring, out) ? -EINVAL : 0;
+}
+
+int json_parse_u64(const char *s, uint64_t *out)
+{
 	size_t n = strlen(s);
 	if (n == 0 || n > 20)
 		return -EINVAL;
@@ -118,7 +122,7 @@ int json_u64_value(const cJSON *item, uint64_t *out)
 			return -EINVAL;
 		unsigned d = (unsigned)(s[i] - '0');
 		if (v > (UINT64_MAX - d) / 10)
-			return -EINVAL;
+			return -ERANGE;
 		v = v * 10 + d;
 	}
 	*out = v;

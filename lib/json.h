@@ -48,6 +48,10 @@ struct cJSON *json_add_int(struct cJSON *obj, const char *key, int64_t v);
  * the item belongs to the caller, respectively to obj).
  */
 int json_u64_value(const struct cJSON *item, uint64_t *out);
+/* The decimal digits s (1..20 of them, nothing else) as a uint64_t:
+ * -EINVAL for anything else, -ERANGE past UINT64_MAX. What json_u64_value
+ * reads from a string, for other decimal wire fields (the journal's). */
+int json_parse_u64(const char *s, uint64_t *out);
 int json_get_u64(const struct cJSON *obj, const char *key, bool required, uint64_t *out,
 		 char *err, size_t errlen);
 struct cJSON *json_u64_create(uint64_t v);

@@ -1,6 +1,7 @@
 /* Journal commands: one table of field lists drives encode, the strict
  * decoder and equality (see journal.h and docs/namespace.md). */
 #include "daemon/master/journal.h"
+#include "lib/json.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -324,20 +325,9 @@ static int parse_int(const char *s, bool is_signed, uint64_t *mag, bool *neg)
 		*neg = true;
 		s++;
 	}
-	size_t n = strlen(s);
-	if (n == 0 || n > 20 || (s[0] == '0' && (n > 1 || *neg)))
+	if (s[0] == '0' && (s[1] != '\0' || *neg))
 		return -EINVAL;
-	uint64_t v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	*mag = v;
-	return 0;
+	return json_parse_u64(s, mag);
 }
 
 static int decode_int(const cJSON *item, const struct field *f, const char *fname, void *dst,

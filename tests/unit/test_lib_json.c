@@ -75,6 +75,22 @@ static void test_u64_refuses_bad_strings(void **state)
 	cJSON_Delete(t);
 }
 
+static void test_parse_u64_bounds(void **state)
+{
+	(void)state;
+	uint64_t v = 7;
+	assert_int_equal(json_parse_u64("18446744073709551615", &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(json_parse_u64("0", &v), 0);
+	assert_true(v == 0);
+	v = 7;
+	assert_int_equal(json_parse_u64("18446744073709551616", &v), -ERANGE);
+	assert_int_equal(json_parse_u64("", &v), -EINVAL);
+	assert_int_equal(json_parse_u64("-1", &v), -EINVAL);
+	assert_int_equal(json_parse_u64("123456789012345678901", &v), -EINVAL);
+	assert_true(v == 7);
+}
+
 static void test_u64_missing_field(void **state)
 {
 	(void)state;
@@ -116,6 +132,7 @@ int main(void)
 		cmocka_unit_test(test_u64_round_trip_above_2_53),
 		cmocka_unit_test(test_u64_accepts_integral_numbers_up_to_2_53),
 		cmocka_unit_test(test_u64_refuses_bad_strings),
+		cmocka_unit_test(test_parse_u64_bounds),
 		cmocka_unit_test(test_u64_missing_field),
 		cmocka_unit_test(test_lenient_readers_fall_back),
 	};
