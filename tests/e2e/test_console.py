@@ -5,7 +5,7 @@ and headless Chromium driven by console.mjs (playwright-core, axe-core).
     STRATA_BUILD_DIR=$PWD/build python3 tests/e2e/test_console.py
     ... test_console.py --serve     # start the cluster and wait (development)
 
-Screenshots go to $STRATA_E2E_ARTIFACTS (default: <build>/e2e-artifacts).
+Screenshots go to $STRATA_E2E_ARTIFACTS (default: <build>/e2e-artifacts/console).
 """
 import json
 import os
@@ -144,7 +144,9 @@ class ConsoleTest(harness.ClusterTestCase):
                              get_json(follower.url + "/api/v1/mounts")[1]["mounts"]),
                  what="the mount on the follower")
         artifacts = os.environ.get("STRATA_E2E_ARTIFACTS") or os.path.join(
-            harness.BUILD_DIR, "e2e-artifacts")
+            harness.BUILD_DIR, "e2e-artifacts", "console")
+        # Only this test's own folder: strata-top's tmux test writes its panes
+        # beside it, possibly at the same time.
         shutil.rmtree(artifacts, ignore_errors=True)
         os.makedirs(artifacts)
         env = dict(os.environ, STRATA_LEADER=leader.url, STRATA_FOLLOWER=follower.url,
