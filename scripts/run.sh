@@ -91,11 +91,13 @@ done
 cat <<MSG
 
 strata is running (state, MEM tier and logs in $dir):
-  REST API and console   http://127.0.0.1:$mport/api/v1/cluster
+  web console            http://127.0.0.1:$mport/
+  REST API               http://127.0.0.1:$mport/api/v1/cluster
   S3 endpoint            http://127.0.0.1:$sport
   mounted at /           $root_ufs
   CLI                    $bin/cli/strata --master 127.0.0.1:$mport admin report
                          $bin/cli/strata --master 127.0.0.1:$mport fs ls -R /
+  monitor                $bin/console/tui/strata-top --master 127.0.0.1:$mport
 Press Ctrl-C to stop.
 MSG
 wait "${pids[@]}"
