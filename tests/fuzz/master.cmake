@@ -7,5 +7,5 @@ strata_fuzz_target(fuzz_master_peers
   SOURCES fuzz_master_peers.c ${CMAKE_SOURCE_DIR}/daemon/master/peers.c)
 strata_fuzz_target(fuzz_journal
   SOURCES fuzz_journal.c ${CMAKE_SOURCE_DIR}/daemon/master/journal.c
-          ${CMAKE_SOURCE_DIR}/lib/path.c
-  LIBS cjson)
+          ${CMAKE_SOURCE_DIR}/lib/path.c ${CMAKE_SOURCE_DIR}/lib/json.c
+  LIBS cjson m)
