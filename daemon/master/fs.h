@@ -63,16 +63,6 @@ int fs_mkdir(struct fs *fs, const char *path, bool parents, char *err, size_t er
 int fs_delete(struct fs *fs, const char *path, bool recursive, char *err, size_t errlen);
 int fs_rename(struct fs *fs, const char *src, const char *dst, char *err, size_t errlen);
 
-/* Streams a new file's content from `read` (returns bytes, 0 at end,
- * negative on error) into the store, then records it (write-through). */
-typedef long (*fs_reader_fn)(void *arg, void *buf, size_t len);
-int fs_write(struct fs *fs, const char *path, fs_reader_fn read, void *arg,
-	     struct ns_inode *out, char *err, size_t errlen);
-/* Streams [off, off+len) of a file to sink. */
-int fs_read(struct fs *fs, const char *path, uint64_t off, uint64_t len,
-	    int (*sink)(void *arg, const void *data, size_t len), void *arg, char *err,
-	    size_t errlen);
-
 /*
  * Writes done by a worker straight to the store (the design's write path):
  * begin checks path may be written (not a directory, not read-only, under

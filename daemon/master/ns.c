@@ -232,12 +232,10 @@ static void row_to_inode(sqlite3_stmt *s, struct ns_inode *n)
 	n->repl_max = sqlite3_column_int64(s, 18);
 }
 
-int ns_child(struct ns *ns, uint64_t parent, const char *name, size_t len,
-		 struct ns_inode *out)
+/* Steps a bound single-row inode query: 0 with *out, -ENOENT without a
+ * row, -EIO on a database error; the statement is reset either way. */
+static int step_inode(sqlite3_stmt *s, struct ns_inode *out)
 {
-	sqlite3_stmt *s = ns_stmt(ns, ST_LOOKUP);
-	sqlite3_bind_int64(s, 1, (int64_t)parent);
-	sqlite3_bind_text(s, 2, name, (int)len, SQLITE_STATIC);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		row_to_inode(s, out);
@@ -247,6 +245,15 @@ int ns_child(struct ns *ns, uint64_t parent, const char *name, size_t len,
 	}
 	sqlite3_reset(s);
 	return rc;
+}
+
+int ns_child(struct ns *ns, uint64_t parent, const char *name, size_t len,
+		 struct ns_inode *out)
+{
+	sqlite3_stmt *s = ns_stmt(ns, ST_LOOKUP);
+	sqlite3_bind_int64(s, 1, (int64_t)parent);
+	sqlite3_bind_text(s, 2, name, (int)len, SQLITE_STATIC);
+	return step_inode(s, out);
 }
 
 
@@ -625,15 +632,7 @@ int ns_by_id(struct ns *ns, uint64_t id, struct ns_inode *out)
 {
 	sqlite3_stmt *s = ns_stmt(ns, ST_BY_ID);
 	sqlite3_bind_int64(s, 1, (int64_t)id);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		row_to_inode(s, out);
-		rc = 0;
-	} else {
-		rc = rc == SQLITE_DONE ? -ENOENT : -EIO;
-	}
-	sqlite3_reset(s);
-	return rc;
+	return step_inode(s, out);
 }
 
 int ns_path(struct ns *ns, uint64_t id, char *path, size_t len)
