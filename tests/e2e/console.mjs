@@ -111,7 +111,10 @@ async function keyboard(browser) {
   await page.getByRole('link', { name: 'Workers' }).focus();
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Workers' }).waitFor();
-  assert.equal(await menu.getAttribute('aria-expanded'), 'false');
+  // The menu folds when the route changes, which may land just after the
+  // heading: wait for it (30 s, then fail) instead of reading it once.
+  const button = await menu.elementHandle();
+  await page.waitForFunction((el) => el.getAttribute('aria-expanded') === 'false', button);
   await page.waitForLoadState('networkidle');
   await context.close();
 }
