@@ -4,6 +4,7 @@
 #include "daemon/worker/worker.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <string.h>
 
 
@@ -79,5 +80,19 @@ cJSON *worker_metrics_json(struct worker_node *w)
 	cJSON *o = cJSON_CreateObject();
 	for (size_t i = 0; o && i < n; i++)
 		cJSON_AddNumberToObject(o, m[i].name + strlen("strata_worker_"), (double)m[i].value);
+	/* Tier gauges, so the master's sums give capacity and use per medium
+	 * (tier_mem_capacity_bytes, tier_mem_used_bytes, ...). */
+	for (unsigned i = 0; o && i < ts.nlevels; i++) {
+		char lower[8], key[64];
+		const char *name = tier_medium_name(ts.levels[i].medium);
+		size_t k = 0;
+		for (; name[k] && k < sizeof(lower) - 1; k++)
+			lower[k] = (char)(name[k] >= 'A' && name[k] <= 'Z' ? name[k] + 32 : name[k]);
+		lower[k] = '\0';
+		snprintf(key, sizeof(key), "tier_%s_capacity_bytes", lower);
+		cJSON_AddNumberToObject(o, key, (double)ts.levels[i].capacity);
+		snprintf(key, sizeof(key), "tier_%s_used_bytes", lower);
+		cJSON_AddNumberToObject(o, key, (double)ts.levels[i].used);
+	}
 	return o;
 }
