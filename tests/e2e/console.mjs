@@ -296,6 +296,40 @@ async function policies(page) {
   await axeCheck(page, 'policies');
 }
 
+// Masters: the add form checks before sending and shows the leader's
+// refusal at the field it names; remove asks first, naming the member.
+async function mastersForms(page) {
+  await page.goto(`${LEADER}/#/masters`);
+  await page.locator('td .badge', { hasText: 'follower' }).waitFor();
+  await page.getByLabel('Master id').fill('x');
+  await page.getByLabel('Raft address').fill('nohost');
+  await page.getByLabel('REST URL').fill('ftp://a');
+  await page.getByRole('button', { name: 'Add master' }).click();
+  await page.locator('#ma-id-error', { hasText: 'positive whole number' }).waitFor();
+  await page.locator('#ma-raft-error', { hasText: 'host:port' }).waitFor();
+  await page.locator('#ma-rest-error', { hasText: 'http://' }).waitFor();
+  const leaderId = (await (await page.request.get(`${LEADER}/api/v1/masters`)).json()).leader;
+  await page.waitForLoadState('networkidle');
+  expectFailures++;
+  await page.getByLabel('Master id').fill(String(leaderId));
+  await page.getByLabel('Raft address').fill('127.0.0.1:1');
+  await page.getByLabel('REST URL').fill('http://127.0.0.1:1');
+  await page.getByRole('button', { name: 'Add master' }).click();
+  await page.locator('#ma-id-error', { hasText: 'already a member' }).waitFor();
+  await page.waitForLoadState('networkidle');
+  expectFailures--;
+  await page.getByRole('button', { name: `Remove master ${leaderId}` }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByRole('heading', { name: new RegExp(`^Remove master ${leaderId} `) }).waitFor();
+  await dialog.getByText('It leads now').waitFor();
+  await page.screenshot({ path: path.join(ART, 'masters-remove-1280.png'), fullPage: true });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  const after = (await (await page.request.get(`${LEADER}/api/v1/masters`)).json()).masters;
+  assert.equal(after.length, 2, 'Cancel removed a master');
+  await axeCheck(page, 'masters forms');
+}
+
 async function follower(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
@@ -373,6 +407,7 @@ try {
   await hostileName(page);
   await paging(page);
   await policies(page);
+  await mastersForms(page);
   await mountForm(page);
   await context.close();
   await follower(browser);
