@@ -135,6 +135,20 @@ static void delete_mount(struct http_req *req, void *ctx)
 	http_reply_json(req, 200, o);
 }
 
+/* The share of a file's blocks some live worker caches, in percent (100
+ * for an empty file). */
+static double cached_percent(struct master *m, uint64_t data_id, uint64_t length,
+			     int64_t block_size)
+{
+	uint64_t nblocks = (length + (uint64_t)block_size - 1) / (uint64_t)block_size, cached = 0;
+	for (uint64_t i = 0; i < nblocks; i++) {
+		struct block_loc locs[BLOCKMAP_MAX_LOCS];
+		cached += blockmap_get(m->blocks, placement_block_id(data_id, i), locs,
+				       BLOCKMAP_MAX_LOCS) > 0;
+	}
+	return nblocks ? 100.0 * (double)cached / (double)nblocks : 100.0;
+}
+
 /* Adds "block_size", "blocks" (id, index, locations) and "cached_percent"
  * to a file's stat. At most max_blocks are listed; the percentage counts
  * every block. */
@@ -311,6 +325,34 @@ static void post_internal_files(struct http_req *req, void *ctx)
 	http_reply_json(req, 200, o);
 }
 
+/* "cached_percent" on each file of a listing (files of the listed
+ * directory share its mount's block size unless they carry their own). */
+static void add_list_cached(struct master *m, const char *path, cJSON *entries)
+{
+	struct ns_mount *mnt = malloc(sizeof(*mnt));
+	struct ns_inode dir;
+	char err[ERRLEN];
+	int64_t mount_bs = 0;
+	if (mnt && fs_resolve(m->fs, path, &dir, mnt, NULL, 0, err, sizeof(err)) == 0)
+		mount_bs = mnt->block_size;
+	free(mnt);
+	cJSON *e;
+	cJSON_ArrayForEach(e, entries)
+	{
+		uint64_t data_id = 0;
+		int64_t length = 0, bs = mount_bs;
+		const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "type"));
+		if (!type || strcmp(type, "file") != 0 ||
+		    json_get_u64(e, "data_id", true, &data_id, err, sizeof(err)) ||
+		    json_get_int(e, "length", true, 0, INT64_MAX, &length, err, sizeof(err)))
+			continue;
+		json_get_int(e, "block_size", false, 1, INT64_MAX, &bs, err, sizeof(err));
+		if (bs > 0)
+			cJSON_AddNumberToObject(e, "cached_percent",
+						cached_percent(m, data_id, (uint64_t)length, bs));
+	}
+}
+
 static void get_list(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
@@ -338,6 +380,7 @@ static void get_list(struct http_req *req, void *ctx)
 	cJSON_AddStringToObject(o, "type", is_file ? "file" : "directory");
 	int count = cJSON_GetArraySize(entries);
 	cJSON_AddItemToObject(o, "entries", entries);
+	add_list_cached(m, path, entries);
 	if (limit && count == limit) {
 		cJSON *last = cJSON_GetArrayItem(entries, count - 1);
 		cJSON_AddStringToObject(o, "next_after",

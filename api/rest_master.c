@@ -262,12 +262,15 @@ static void post_heartbeat(struct http_req *req, void *ctx)
 	} else if (rc) {
 		http_reply_rc(req, rc, err);
 	} else {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "status", "ok");
-		cJSON *live = registry_live_json(m->registry);
-		if (live)
-			cJSON_AddItemToObject(o, "workers", live);
-		http_reply_json(req, 200, o);
+		cJSON *mounts = NULL;
+		if (fs_mounts_json(m->fs, &mounts))
+			mounts = NULL; /* the peers still go out */
+		cJSON *o = cluster_heartbeat_reply(m->registry, mounts);
+		cJSON_Delete(mounts);
+		if (o)
+			http_reply_json(req, 200, o);
+		else
+			http_reply_error(req, 500, "out_of_memory", "out of memory");
 	}
 out:
 	free(added);

@@ -3,6 +3,7 @@
 #include "api/rest_common.h"
 #include "daemon/worker/blocksvc.h"
 #include "daemon/worker/metrics.h"
+#include "daemon/worker/pathstats.h"
 #include "daemon/worker/worker.h"
 #include "daemon/worker/writer.h"
 #include "lib/conf.h"
@@ -167,7 +168,7 @@ static void get_block(struct http_req *req, void *ctx)
 	/* A cached block is served whatever our metadata says: its id names
 	 * one immutable content version. */
 	struct send_ctx c = { .req = req, .length = len };
-	int rc = bsvc_read_cached(w->bsvc, id, off, len, send_data, &c);
+	int rc = bsvc_read_cached(w->bsvc, id, path, off, len, send_data, &c);
 	if (rc != -ENOENT) {
 		if (rc && !http_replied(req))
 			http_reply_rc(req, rc, "cannot read the cached block");
@@ -271,10 +272,10 @@ static void put_block(struct http_req *req, void *ctx)
 static void get_metrics_json(struct http_req *req, void *ctx)
 {
 	struct worker_node *w = ctx;
-	struct worker_metric m[32];
+	struct worker_metric m[WORKER_METRICS_MAX];
 	struct tier_stats ts;
 	struct bsvc_stats bs;
-	size_t n = worker_metrics(w, m, 32, &ts, &bs);
+	size_t n = worker_metrics(w, m, WORKER_METRICS_MAX, &ts, &bs);
 	cJSON *o = cJSON_CreateObject();
 	cJSON *c = cJSON_AddObjectToObject(o, "counters");
 	for (size_t i = 0; i < n; i++)
@@ -304,16 +305,21 @@ static void get_metrics_json(struct http_req *req, void *ctx)
 	uint64_t total = bs.bytes_from_cache + bs.bytes_from_ufs + bs.bytes_from_peers;
 	cJSON_AddNumberToObject(o, "hit_ratio_bytes",
 				total ? (double)bs.bytes_from_cache / (double)total : 0);
+	if (w->pstats && pathstats_add_json(w->pstats, o, 20, clock_mono_ms())) {
+		cJSON_Delete(o);
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+		return;
+	}
 	http_reply_json(req, 200, o);
 }
 
 static void get_metrics_prom(struct http_req *req, void *ctx)
 {
 	struct worker_node *w = ctx;
-	struct worker_metric m[32];
+	struct worker_metric m[WORKER_METRICS_MAX];
 	struct tier_stats ts;
 	struct bsvc_stats bs;
-	size_t n = worker_metrics(w, m, 32, &ts, &bs);
+	size_t n = worker_metrics(w, m, WORKER_METRICS_MAX, &ts, &bs);
 	size_t cap = 16384, off = 0;
 	char *buf = malloc(cap);
 	if (!buf) {

@@ -13,6 +13,7 @@
 #include "api/s3_proto.h"
 #include "daemon/worker/blocksvc.h"
 #include "daemon/worker/filecache.h"
+#include "daemon/worker/pathstats.h"
 #include "api/s3_server_http.h"
 #include "daemon/worker/worker.h"
 #include "lib/clock.h"
@@ -826,6 +827,10 @@ static int try_fast(struct conn *c, const struct s3fh_request *r)
 	c->start_us = start_us;
 	c->state = CS_REPLY;
 	atomic_fetch_add(&w->front.hits, 1);
+	if (nsegs && w->pstats) {
+		pathstats_request(w->pstats, path, fr.len, start_us / 1000);
+		pathstats_blocks(w->pstats, path, true, nsegs, fr.len);
+	}
 	rc = 0;
 out_free_req:
 	s3_request_free(&sr);

@@ -421,11 +421,28 @@ struct client_tier_stats {
 
 /* A worker's own GET /api/v1/metrics: its counters (names without the
  * "strata_worker_" prefix, as in client_worker_metrics) and its tiers. */
+/* Reads under one mount at a worker (cumulative): requests clients sent
+ * to it, and block reads it served as owner (from the tiers or the store). */
+struct client_mount_stats {
+	char *mount; /* "" for reads under no mount the worker knew */
+	int64_t read_requests, bytes_requested;
+	int64_t block_hits, block_misses, bytes_from_cache, bytes_from_ufs;
+};
+/* A path among the worker's most requested lately (counts halve every
+ * minute; may be over by `error`). */
+struct client_path_stats {
+	char *path;
+	double requests, bytes, error;
+};
 struct client_worker_stats {
 	size_t ncounters;
 	struct client_counter *counters;
 	size_t ntiers;
 	struct client_tier_stats *tiers;
+	size_t nmounts; /* 0 from a worker that does not report them */
+	struct client_mount_stats *mounts;
+	size_t npaths;
+	struct client_path_stats *top_paths; /* most requests first */
 	struct cJSON *json;
 };
 void client_worker_stats_clear(struct client_worker_stats *s);
@@ -522,6 +539,9 @@ struct client_peer {
 struct client_heartbeat_reply {
 	size_t npeers;
 	struct client_peer *peers; /* the live workers, in the master's order */
+	bool has_mounts;           /* the master sent its mount paths */
+	size_t nmounts;
+	char **mounts;
 	struct cJSON *json;
 };
 void client_heartbeat_reply_clear(struct client_heartbeat_reply *r);

@@ -254,14 +254,51 @@ void client_heartbeat_reply_clear(struct client_heartbeat_reply *r)
 	for (size_t i = 0; i < r->npeers; i++)
 		free(r->peers[i].host);
 	free(r->peers);
+	for (size_t i = 0; i < r->nmounts; i++)
+		free(r->mounts[i]);
+	free(r->mounts);
 	cJSON_Delete(r->json);
 	memset(r, 0, sizeof(*r));
+}
+
+/* The optional "mounts" member of a heartbeat reply: mount paths. */
+static int mounts_decode(const cJSON *doc, struct client_heartbeat_reply *out, char *err,
+			 size_t errlen)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "mounts"), *p;
+	if (!list)
+		return 0;
+	if (!cJSON_IsArray(list)) {
+		snprintf(err, errlen, "reply field 'mounts' is not an array");
+		return ST_EPROTO;
+	}
+	size_t n = (size_t)cJSON_GetArraySize(list);
+	if (n && !(out->mounts = calloc(n, sizeof(*out->mounts))))
+		return -ENOMEM;
+	out->has_mounts = true;
+	cJSON_ArrayForEach(p, list)
+	{
+		if (!cJSON_IsString(p) || p->valuestring[0] != '/') {
+			snprintf(err, errlen, "reply field 'mounts[%zu]' is not a path", out->nmounts);
+			client_heartbeat_reply_clear(out);
+			return ST_EPROTO;
+		}
+		if (!(out->mounts[out->nmounts] = strdup(p->valuestring))) {
+			client_heartbeat_reply_clear(out);
+			return -ENOMEM;
+		}
+		out->nmounts++;
+	}
+	return 0;
 }
 
 int client_heartbeat_reply_decode(const cJSON *doc, struct client_heartbeat_reply *out,
 				  char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
+	int mrc = mounts_decode(doc, out, err, errlen);
+	if (mrc)
+		return mrc;
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "workers"), *p;
 	if (!list)
 		return 0; /* a master without a live list */

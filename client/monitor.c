@@ -20,6 +20,64 @@ static int64_t num(const cJSON *o, const char *key)
 	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
 }
 
+static double dbl(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* The optional "mounts" and "top_paths" arrays. */
+static int paths_decode(const cJSON *doc, struct client_worker_stats *out, char *err,
+			size_t errlen)
+{
+	const cJSON *mounts = cJSON_GetObjectItemCaseSensitive(doc, "mounts");
+	const cJSON *paths = cJSON_GetObjectItemCaseSensitive(doc, "top_paths"), *c;
+	if ((mounts && !cJSON_IsArray(mounts)) || (paths && !cJSON_IsArray(paths))) {
+		snprintf(err, errlen, "worker metrics: 'mounts' and 'top_paths' must be arrays");
+		return ST_EPROTO;
+	}
+	size_t nm = (size_t)cJSON_GetArraySize(mounts), np = (size_t)cJSON_GetArraySize(paths);
+	if ((nm && !(out->mounts = calloc(nm, sizeof(*out->mounts)))) ||
+	    (np && !(out->top_paths = calloc(np, sizeof(*out->top_paths)))))
+		return -ENOMEM;
+	cJSON_ArrayForEach(c, mounts)
+	{
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "mount"));
+		if (!name) {
+			snprintf(err, errlen, "worker metrics: mounts[%zu] has no 'mount'",
+				 out->nmounts);
+			return ST_EPROTO;
+		}
+		struct client_mount_stats *m = &out->mounts[out->nmounts];
+		if (!(m->mount = strdup(name)))
+			return -ENOMEM;
+		out->nmounts++;
+		m->read_requests = num(c, "read_requests");
+		m->bytes_requested = num(c, "bytes_requested");
+		m->block_hits = num(c, "block_hits");
+		m->block_misses = num(c, "block_misses");
+		m->bytes_from_cache = num(c, "bytes_from_cache");
+		m->bytes_from_ufs = num(c, "bytes_from_ufs");
+	}
+	cJSON_ArrayForEach(c, paths)
+	{
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "path"));
+		if (!name) {
+			snprintf(err, errlen, "worker metrics: top_paths[%zu] has no 'path'",
+				 out->npaths);
+			return ST_EPROTO;
+		}
+		struct client_path_stats *p = &out->top_paths[out->npaths];
+		if (!(p->path = strdup(name)))
+			return -ENOMEM;
+		out->npaths++;
+		p->requests = dbl(c, "requests");
+		p->bytes = dbl(c, "bytes");
+		p->error = dbl(c, "error");
+	}
+	return 0;
+}
+
 void client_worker_stats_clear(struct client_worker_stats *s)
 {
 	if (!s)
@@ -30,6 +88,12 @@ void client_worker_stats_clear(struct client_worker_stats *s)
 	for (size_t i = 0; i < s->ntiers; i++)
 		free(s->tiers[i].name);
 	free(s->tiers);
+	for (size_t i = 0; i < s->nmounts; i++)
+		free(s->mounts[i].mount);
+	free(s->mounts);
+	for (size_t i = 0; i < s->npaths; i++)
+		free(s->top_paths[i].path);
+	free(s->top_paths);
 	cJSON_Delete(s->json);
 	memset(s, 0, sizeof(*s));
 }
@@ -82,7 +146,10 @@ int client_worker_stats_decode(const cJSON *doc, struct client_worker_stats *out
 		t->evictions = num(c, "evictions");
 		t->demotions = num(c, "demotions");
 	}
-	return 0;
+	int rc = paths_decode(doc, out, err, errlen);
+	if (rc)
+		client_worker_stats_clear(out);
+	return rc;
 
 err_oom:
 	client_worker_stats_clear(out);

@@ -48,6 +48,57 @@ static const struct client_worker_stats *prev_stats(const struct top_sample *pre
 	return NULL;
 }
 
+static const struct client_mount_stats *prev_mount(const struct client_worker_stats *p,
+						   const char *mount)
+{
+	for (size_t i = 0; p && i < p->nmounts; i++)
+		if (strcmp(p->mounts[i].mount, mount) == 0)
+			return &p->mounts[i];
+	return NULL;
+}
+
+/* Per-second rate of one per-mount counter; -1 unknown. */
+static double mrate(double prev, double cur, bool have_prev, int64_t dt_ms, double *delta)
+{
+	double d = 0, r = -1;
+	if (rates_counter(prev, cur, have_prev, dt_ms, &d, &r))
+		return -1;
+	if (delta)
+		*delta = d;
+	return r;
+}
+
+/* The worker's per-mount rows: rates against its previous sample p. */
+static void build_mounts(const struct client_worker_stats *p, const struct client_worker_stats *s,
+			 int64_t dt, struct top_row *r)
+{
+	if (!s->nmounts || !(r->mounts = calloc(s->nmounts, sizeof(*r->mounts))))
+		return;
+	r->nmounts = s->nmounts;
+	for (size_t k = 0; k < s->nmounts; k++) {
+		const struct client_mount_stats *c = &s->mounts[k], *o = prev_mount(p, c->mount);
+		struct top_mount_row *m = &r->mounts[k];
+		bool hp = o != NULL;
+		double dh = 0, dm = 0;
+		m->mount = c->mount;
+		m->hit_pct_total = rates_percent((double)c->block_hits,
+						 (double)(c->block_hits + c->block_misses));
+		m->req_s = mrate(hp ? (double)o->read_requests : 0, (double)c->read_requests, hp, dt,
+				 NULL);
+		mrate(hp ? (double)o->block_hits : 0, (double)c->block_hits, hp, dt, &dh);
+		mrate(hp ? (double)o->block_misses : 0, (double)c->block_misses, hp, dt, &dm);
+		m->hit_pct = m->req_s < 0 ? -1 : rates_percent(dh, dh + dm);
+		m->cache_mib_s = mrate(hp ? (double)o->bytes_from_cache : 0,
+				       (double)c->bytes_from_cache, hp, dt, NULL);
+		m->store_mib_s = mrate(hp ? (double)o->bytes_from_ufs : 0, (double)c->bytes_from_ufs,
+				       hp, dt, NULL);
+		if (m->cache_mib_s >= 0)
+			m->cache_mib_s /= MIB;
+		if (m->store_mib_s >= 0)
+			m->store_mib_s /= MIB;
+	}
+}
+
 static void build_row(const struct top_sample *prev, const struct top_sample *cur, size_t i,
 		      struct top_row *r, struct top_view *v)
 {
@@ -65,6 +116,7 @@ static void build_row(const struct top_sample *prev, const struct top_sample *cu
 		return;
 	r->reachable = true;
 	const struct client_worker_stats *s = &cur->wstats[i];
+	r->stats = s;
 	for (size_t k = 0; k < s->ntiers; k++) {
 		int t = tier_index(s->tiers[k].name);
 		if (t < 0)
@@ -78,6 +130,7 @@ static void build_row(const struct top_sample *prev, const struct top_sample *cu
 	}
 	const struct client_worker_stats *p = prev_stats(prev, w->id);
 	int64_t dt = prev ? cur->t_ms - prev->t_ms : 0;
+	build_mounts(p, s, dt, r);
 	const struct client_counter *pc = p ? p->counters : NULL;
 	size_t pn = p ? p->ncounters : 0;
 	bool hp = p != NULL;
@@ -116,8 +169,9 @@ static void build_cluster(const struct top_sample *prev, const struct top_sample
 	v->put_err_total = counter(cc, cn, "cache_put_errors_total");
 	v->write_err_total = counter(cc, cn, "tier_write_errors_total");
 	v->cksum_err_total = counter(cc, cn, "checksum_failures_total");
+	v->store_err_total = counter(cc, cn, "store_read_errors_total");
 	v->hit_req_pct = v->hit_bytes_pct = v->req_s = v->cache_mib_s = v->store_mib_s = -1;
-	v->peers_mib_s = v->put_err_s = v->write_err_s = v->cksum_err_s = -1;
+	v->peers_mib_s = v->put_err_s = v->write_err_s = v->cksum_err_s = v->store_err_s = -1;
 	bool hp = prev && !prev->rc && !prev->metrics_rc && !cur->metrics_rc;
 	if (!hp)
 		return;
@@ -138,6 +192,7 @@ static void build_cluster(const struct top_sample *prev, const struct top_sample
 	v->put_err_s = rate_of(pc, pn, cc, cn, hp, dt, "cache_put_errors_total", NULL);
 	v->write_err_s = rate_of(pc, pn, cc, cn, hp, dt, "tier_write_errors_total", NULL);
 	v->cksum_err_s = rate_of(pc, pn, cc, cn, hp, dt, "checksum_failures_total", NULL);
+	v->store_err_s = rate_of(pc, pn, cc, cn, hp, dt, "store_read_errors_total", NULL);
 	v->rates = true;
 	v->dt_s = (double)dt / 1000.0;
 }
@@ -196,6 +251,8 @@ int top_view_build(const struct top_sample *prev, const struct top_sample *cur,
 
 void top_view_clear(struct top_view *v)
 {
+	for (size_t i = 0; i < v->nrows; i++)
+		free(v->rows[i].mounts);
 	free(v->rows);
 	memset(v, 0, sizeof(*v));
 }

@@ -106,9 +106,12 @@ size_t top_fmt_header(const struct top_view *v, char lines[][256], size_t max)
 	fmt_num(v->put_err_s, "%.1f/s", a, sizeof(a));
 	fmt_num(v->write_err_s, "%.1f/s", b, sizeof(b));
 	fmt_num(v->cksum_err_s, "%.1f/s", c, sizeof(c));
+	fmt_num(v->store_err_s, "%.1f/s", d, sizeof(d));
 	snprintf(lines[n++], 256,
-		 "Errors  cache put %s (%.0f)  tier write %s (%.0f)  checksum %s (%.0f)", a,
-		 v->put_err_total, b, v->write_err_total, c, v->cksum_err_total);
+		 "Errors  store read %s (%.0f)  cache put %s (%.0f)  tier write %s (%.0f)  "
+		 "checksum %s (%.0f)",
+		 d, v->store_err_total, a, v->put_err_total, b, v->write_err_total, c,
+		 v->cksum_err_total);
 	(void)max;
 	return n;
 }
@@ -158,6 +161,38 @@ static void add_num(cJSON *o, const char *key, double x)
 		cJSON_AddNumberToObject(o, key, x);
 }
 
+/* A worker's per-mount rates and top paths (the detail view's tables). */
+static void add_worker_paths(cJSON *x, const struct top_row *r)
+{
+	cJSON *ms = cJSON_AddArrayToObject(x, "mounts");
+	for (size_t k = 0; ms && k < r->nmounts; k++) {
+		const struct top_mount_row *m = &r->mounts[k];
+		cJSON *e = cJSON_CreateObject();
+		if (!e || !cJSON_AddItemToArray(ms, e)) {
+			cJSON_Delete(e);
+			return;
+		}
+		cJSON_AddStringToObject(e, "mount", m->mount);
+		add_num(e, "requests_per_s", m->req_s);
+		add_num(e, "hit_pct", m->hit_pct);
+		add_num(e, "hit_pct_since_start", m->hit_pct_total);
+		add_num(e, "cache_mib_per_s", m->cache_mib_s);
+		add_num(e, "store_mib_per_s", m->store_mib_s);
+	}
+	cJSON *ps = cJSON_AddArrayToObject(x, "top_paths");
+	for (size_t k = 0; ps && r->stats && k < r->stats->npaths; k++) {
+		const struct client_path_stats *p = &r->stats->top_paths[k];
+		cJSON *e = cJSON_CreateObject();
+		if (!e || !cJSON_AddItemToArray(ps, e)) {
+			cJSON_Delete(e);
+			return;
+		}
+		cJSON_AddStringToObject(e, "path", p->path);
+		cJSON_AddNumberToObject(e, "requests", p->requests);
+		cJSON_AddNumberToObject(e, "bytes", p->bytes);
+	}
+}
+
 int top_print_json(FILE *f, const struct top_view *v, int64_t iteration)
 {
 	const struct top_sample *s = v->cur;
@@ -201,6 +236,7 @@ int top_print_json(FILE *f, const struct top_view *v, int64_t iteration)
 	add_num(c, "cache_put_errors_per_s", v->put_err_s);
 	add_num(c, "tier_write_errors_per_s", v->write_err_s);
 	add_num(c, "checksum_failures_per_s", v->cksum_err_s);
+	add_num(c, "store_read_errors_per_s", v->store_err_s);
 	cJSON *sp = cJSON_AddObjectToObject(o, "hit_ratio_series");
 	cJSON_AddStringToObject(sp, "source", v->spark_from_history ? "master" : "own");
 	cJSON_AddNumberToObject(sp, "step_ms", (double)v->spark_step_ms);
@@ -232,6 +268,7 @@ int top_print_json(FILE *f, const struct top_view *v, int64_t iteration)
 		}
 		add_num(x, "evictions_per_s", r->evict_s);
 		cJSON_AddNumberToObject(x, "heartbeat_age_ms", (double)r->hb_age_ms);
+		add_worker_paths(x, r);
 	}
 print:;
 	char *text = cJSON_PrintUnformatted(o);

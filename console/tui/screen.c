@@ -236,6 +236,65 @@ static const struct top_row *selected_row(struct ui *u, size_t *index)
 	return NULL;
 }
 
+static void fmt_rate(double v, const char *fmt, char *buf, size_t len)
+{
+	if (v < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, fmt, v);
+}
+
+/* The worker's reads by mount: rates over the last refresh interval. */
+static int draw_mounts(struct ui *u, const struct top_row *r, int y)
+{
+	if (y >= LINES - 3)
+		return y;
+	attron(A_REVERSE);
+	mvhline(y, 0, ' ', COLS);
+	mvprintw(y++, 0, "%-32s %9s %7s %9s %12s %12s", "MOUNT", "REQ/s", "HIT%", "HIT% ALL",
+		 "CACHE MiB/s", "STORE MiB/s");
+	attroff(A_REVERSE);
+	if (!r->nmounts)
+		mvaddnstr(y++, 0, "  (no reads yet, or the worker does not report mounts)", COLS);
+	for (size_t i = 0; i < r->nmounts && y < LINES - 3; i++) {
+		const struct top_mount_row *m = &r->mounts[i];
+		char a[24], b[24], c[24], d[24], e[24];
+		fmt_rate(m->req_s, "%.1f", a, sizeof(a));
+		fmt_rate(m->hit_pct, "%.1f", b, sizeof(b));
+		fmt_rate(m->hit_pct_total, "%.1f", c, sizeof(c));
+		fmt_rate(m->cache_mib_s, "%.2f", d, sizeof(d));
+		fmt_rate(m->store_mib_s, "%.2f", e, sizeof(e));
+		int a_low = m->hit_pct >= 0 && m->hit_pct < 50 ? attr_of(u, PAIR_LOW, A_UNDERLINE) : 0;
+		attron(a_low);
+		mvprintw(y++, 0, "%-32.32s %9s %7s %9s %12s %12s", *m->mount ? m->mount : "(no mount)",
+			 a, b, c, d, e);
+		attroff(a_low);
+	}
+	return y;
+}
+
+/* The paths this worker was asked for most lately (counts halve every
+ * minute). */
+static int draw_top_paths(const struct top_row *r, int y)
+{
+	if (y >= LINES - 3 || !r->stats)
+		return y;
+	attron(A_REVERSE);
+	mvhline(y, 0, ' ', COLS);
+	mvprintw(y++, 0, "%-60s %10s %12s", "TOP PATHS (recent requests, halved each minute)",
+		 "REQUESTS", "BYTES");
+	attroff(A_REVERSE);
+	if (!r->stats->npaths)
+		mvaddnstr(y++, 0, "  (no reads in the last minutes)", COLS);
+	for (size_t i = 0; i < r->stats->npaths && i < 10 && y < LINES - 3; i++) {
+		const struct client_path_stats *p = &r->stats->top_paths[i];
+		char bytes[32];
+		top_fmt_bytes((int64_t)p->bytes, bytes, sizeof(bytes));
+		mvprintw(y++, 0, "%-60.60s %10.0f %12s", p->path, p->requests, bytes);
+	}
+	return y;
+}
+
 static void draw_detail(struct ui *u, int y)
 {
 	size_t k = 0;
@@ -275,6 +334,8 @@ static void draw_detail(struct ui *u, int y)
 					   : 0.0,
 			 t->blocks, t->hits, served, t->evictions, t->demotions);
 	}
+	y = draw_mounts(u, r, y + 1);
+	y = draw_top_paths(r, y + 1);
 	y++;
 	mvaddnstr(y++, 0, "Counters (cumulative since the worker started):", COLS);
 	int col = 0;
@@ -286,11 +347,6 @@ static void draw_detail(struct ui *u, int y)
 			y++;
 		}
 	}
-	if (col)
-		y++;
-	y++;
-	mvaddnstr(y < LINES - 2 ? y : LINES - 2, 0,
-		  "Not offered by the REST API: hit rate per mount, top cached paths.", COLS);
 	mvaddnstr(LINES - 1, 0, "worker detail (Esc: back)", COLS);
 }
 

@@ -46,6 +46,13 @@ void top_collect(struct client *mc, struct httpc *hc, const struct top_collect_o
 		 int64_t now_ms, struct top_sample *s);
 void top_sample_clear(struct top_sample *s);
 
+/* Reads under one mount at a worker; rates < 0 when unknown. Block hit
+ * ratio over the interval and since the worker started. */
+struct top_mount_row {
+	const char *mount; /* borrowed from the sample; "" no known mount */
+	double req_s, hit_pct, hit_pct_total, cache_mib_s, store_mib_s;
+};
+
 /* One row of the workers table; rates < 0 when unknown. */
 struct top_row {
 	uint64_t id;
@@ -55,6 +62,9 @@ struct top_row {
 	double hit_pct, req_s, served_mib_s, store_mib_s, evict_s;
 	double tier_pct[TOP_NTIERS]; /* < 0: the worker has no such tier */
 	int64_t hb_age_ms;
+	size_t nmounts; /* the worker's per-mount reads (owned by the view) */
+	struct top_mount_row *mounts;
+	const struct client_worker_stats *stats; /* NULL: it did not answer */
 };
 
 struct top_view {
@@ -66,8 +76,8 @@ struct top_view {
 	/* cluster: over the last interval (< 0 unknown) and since start */
 	double hit_req_pct, hit_req_pct_total, hit_bytes_pct, hit_bytes_pct_total;
 	double req_s, cache_mib_s, store_mib_s, peers_mib_s;
-	double put_err_s, write_err_s, cksum_err_s;
-	double put_err_total, write_err_total, cksum_err_total;
+	double put_err_s, write_err_s, cksum_err_s, store_err_s;
+	double put_err_total, write_err_total, cksum_err_total, store_err_total;
 	size_t nrows;
 	struct top_row *rows;
 	/* hit ratio series (0..1, < 0 none) for the sparkline */

@@ -1,5 +1,6 @@
 #include "daemon/master/cluster.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -100,4 +101,32 @@ void cluster_lost_job_spec(struct cluster_lost_job *job, int64_t worker_timeout_
 		.step = lost_job_step,
 		.arg = job,
 	};
+}
+
+cJSON *cluster_heartbeat_reply(struct registry *reg, const cJSON *mounts_doc)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_AddStringToObject(o, "status", "ok"))
+		goto fail;
+	cJSON *live = registry_live_json(reg);
+	if (!live || !cJSON_AddItemToObject(o, "workers", live)) {
+		cJSON_Delete(live);
+		goto fail;
+	}
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(mounts_doc, "mounts"), *m;
+	if (!cJSON_IsArray(list))
+		return o;
+	cJSON *paths = cJSON_AddArrayToObject(o, "mounts");
+	if (!paths)
+		goto fail;
+	cJSON_ArrayForEach(m, list)
+	{
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(m, "path");
+		if (cJSON_IsString(p) && !cJSON_AddItemToArray(paths, cJSON_CreateString(p->valuestring)))
+			goto fail;
+	}
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
 }

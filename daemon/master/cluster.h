@@ -63,6 +63,14 @@ int cluster_heartbeat(struct registry *reg, struct blockmap *bm,
 		      const struct cluster_heartbeat *hb, int64_t now_ms, char *err,
 		      size_t errlen);
 
+/*
+ * The reply to a heartbeat: {"status":"ok", "workers": the live workers
+ * (the peers a worker places blocks over), "mounts": the mount paths (for
+ * the worker's per-mount read counters)}. mounts_doc: fs_mounts_json's
+ * document, or NULL to leave "mounts" out. NULL when out of memory.
+ */
+struct cJSON *cluster_heartbeat_reply(struct registry *reg, const struct cJSON *mounts_doc);
+
 /* Marks workers lost that sent nothing for the registry's timeout; a lost
  * worker's blocks no longer count as locations. Returns how many became
  * lost. */

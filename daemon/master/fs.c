@@ -583,6 +583,8 @@ cJSON *fs_inode_json(const struct ns_inode *n, const char *path)
 		cJSON_AddStringToObject(o, "etag", n->etag);
 	if (n->block_size)
 		json_add_int(o, "block_size", n->block_size);
+	if (!n->is_dir && n->data_id)
+		json_add_u64(o, "data_id", n->data_id);
 	cJSON_AddBoolToObject(o, "mount_point", n->is_mount_point);
 	cJSON_AddBoolToObject(o, "pinned", n->pinned);
 	cJSON_AddStringToObject(o, "pin_medium", n->pin_medium);

@@ -32,7 +32,8 @@ struct blockmap;
 	X(bytes_from_ufs_total, CLUSTER)      \
 	X(bytes_from_peers_total, CLUSTER)    \
 	X(cache_put_errors_total, CLUSTER)    \
-	X(tier_write_errors_total, CLUSTER)
+	X(tier_write_errors_total, CLUSTER)   \
+	X(store_read_errors_total, CLUSTER)
 
 struct history_sample {
 	int64_t t_ms; /* wall clock, ms since the epoch */

@@ -1,5 +1,6 @@
 #include "daemon/worker/blocksvc.h"
 
+#include "daemon/worker/pathstats.h"
 #include "daemon/worker/worker.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -36,9 +37,10 @@ struct bsvc {
 	struct flight *flights;
 	_Atomic uint64_t requests, block_hits, block_misses, bytes_from_cache, bytes_from_ufs,
 		bytes_from_peers, ufs_block_reads, peer_fallbacks, cache_put_errors,
-		latency_sum_us;
+		store_read_errors, latency_sum_us;
 	_Atomic uint64_t latency_le_ms[8];
 	_Atomic bool warned_put, warned_peer;
+	_Atomic int64_t store_error_logged_ms;
 };
 
 int bsvc_new(struct worker_node *w, struct tier_store *tiers, struct fcache *fc,
@@ -184,6 +186,21 @@ static int tee_sink(void *arg, const void *data, size_t n)
 	return 0;
 }
 
+/* A read from the store failed (not a client that left: the tee and the
+ * direct read only fail on the store's side). Counted for the monitor's
+ * "store errors"; logged at most once a minute. */
+static void note_store_error(struct bsvc *b, const struct file_info *fi, int rc,
+			     const char *err)
+{
+	atomic_fetch_add(&b->store_read_errors, 1);
+	int64_t now = clock_mono_ms(), last = atomic_load(&b->store_error_logged_ms);
+	if ((last == 0 || now - last >= 60000) &&
+	    atomic_compare_exchange_strong(&b->store_error_logged_ms, &last, now))
+		log_warn("reading '%s' from its store failed (%s): %s (further store errors "
+			 "within a minute are only counted)",
+			 fi->path, st_strerror(rc), err);
+}
+
 /* Owned block: cache hit, or read through from the store once and cache. */
 static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index, uint64_t off,
 		      uint64_t len, bsvc_sink_fn sink, void *arg, char *err, size_t errlen)
@@ -192,8 +209,11 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 	for (int attempt = 0; attempt < 3; attempt++) {
 		int rc = serve_cached(b, id, off, len, sink, arg);
 		if (rc != -ENOENT && rc != -EBADMSG && rc != ST_ESTALE) {
-			if (!rc)
+			if (!rc) {
 				atomic_fetch_add(&b->block_hits, 1);
+				if (b->w->pstats)
+					pathstats_blocks(b->w->pstats, fi->path, true, 1, len);
+			}
 			return rc;
 		}
 		if (rc == ST_ESTALE)
@@ -218,10 +238,14 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 				      "behind strata's back?)", fi->path, rc ? "longer" : "shorter");
 		fcache_invalidate(b->fc, fi->path);
 		rc = ST_ESTALE;
+	} else if (rc && t.buf) {
+		note_store_error(b, fi, rc, err);
 	}
 	if (!rc) {
 		atomic_fetch_add(&b->ufs_block_reads, 1);
 		atomic_fetch_add(&b->bytes_from_ufs, blen);
+		if (b->w->pstats)
+			pathstats_blocks(b->w->pstats, fi->path, false, 1, blen);
 		char perr[256];
 		int prc = tier_block_put(b->tiers, id, t.buf, blen, perr, sizeof(perr));
 		if (prc && prc != -EEXIST) {
@@ -249,6 +273,8 @@ static int read_direct(struct bsvc *b, const struct file_info *fi, uint64_t inde
 	size_t got = 0;
 	int rc = ufs_read_buf(fi->ufs, fi->ufs_path, index * (uint64_t)fi->block_size + off, buf,
 			      (size_t)len, &got, err, errlen);
+	if (rc)
+		note_store_error(b, fi, rc, err);
 	if (!rc && got != len) {
 		fcache_invalidate(b->fc, fi->path);
 		snprintf(err, errlen, "'%s' changed in its store", fi->path);
@@ -354,6 +380,8 @@ int bsvc_read(struct bsvc *b, const struct file_info *fi, uint64_t off, uint64_t
 		return 0;
 	if (len > fi->length - off)
 		len = fi->length - off;
+	if (b->w->pstats)
+		pathstats_request(b->w->pstats, fi->path, len, clock_mono_ms());
 	uint64_t bs = (uint64_t)fi->block_size;
 	int rc = 0;
 	while (len && !rc) {
@@ -380,12 +408,15 @@ int bsvc_read_block(struct bsvc *b, const struct file_info *fi, uint64_t index, 
 	return read_owned(b, fi, index, off, len, sink, arg, err, errlen);
 }
 
-int bsvc_read_cached(struct bsvc *b, uint64_t id, uint64_t off, uint64_t len,
+int bsvc_read_cached(struct bsvc *b, uint64_t id, const char *path, uint64_t off, uint64_t len,
 		     bsvc_sink_fn sink, void *arg)
 {
 	int rc = serve_cached(b, id, off, len, sink, arg);
-	if (!rc)
+	if (!rc) {
 		atomic_fetch_add(&b->block_hits, 1);
+		if (b->w->pstats)
+			pathstats_blocks(b->w->pstats, path, true, 1, len);
+	}
 	return rc == ST_ESTALE ? -ENOENT : rc;
 }
 
@@ -400,6 +431,7 @@ void bsvc_stats_get(struct bsvc *b, struct bsvc_stats *o)
 	o->ufs_block_reads = atomic_load(&b->ufs_block_reads);
 	o->peer_fallbacks = atomic_load(&b->peer_fallbacks);
 	o->cache_put_errors = atomic_load(&b->cache_put_errors);
+	o->store_read_errors = atomic_load(&b->store_read_errors);
 	o->latency_sum_us = atomic_load(&b->latency_sum_us);
 	for (int i = 0; i < 8; i++)
 		o->latency_le_ms[i] = atomic_load(&b->latency_le_ms[i]);

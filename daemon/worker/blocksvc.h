@@ -31,6 +31,7 @@ struct bsvc_stats {
 	uint64_t ufs_block_reads;     /* whole-block read-throughs */
 	uint64_t peer_fallbacks;      /* owner unreachable: read from the store */
 	uint64_t cache_put_errors;    /* block read but not cached (no room, I/O) */
+	uint64_t store_read_errors;   /* reads from an under-store that failed */
 	uint64_t latency_le_ms[8];    /* requests finished within 1,2,5,10,50,100,500,inf ms */
 	uint64_t latency_sum_us;
 };
@@ -48,8 +49,9 @@ int bsvc_read_block(struct bsvc *b, const struct file_info *fi, uint64_t index, 
 		    uint64_t len, bsvc_sink_fn sink, void *arg, char *err, size_t errlen);
 
 /* Serves a range of block id if it is cached (blocks are immutable: an id
- * names one content version); -ENOENT on a miss. */
-int bsvc_read_cached(struct bsvc *b, uint64_t id, uint64_t off, uint64_t len,
+ * names one content version); -ENOENT on a miss. path: the file it belongs
+ * to, for the per-mount counters. */
+int bsvc_read_cached(struct bsvc *b, uint64_t id, const char *path, uint64_t off, uint64_t len,
 		     bsvc_sink_fn sink, void *arg);
 
 void bsvc_stats_get(struct bsvc *b, struct bsvc_stats *out);

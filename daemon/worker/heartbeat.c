@@ -1,3 +1,4 @@
+#include "daemon/worker/pathstats.h"
 #include "daemon/worker/worker.h"
 
 #include "daemon/worker/metrics.h"
@@ -243,6 +244,9 @@ static int send_heartbeat(struct worker_node *w, char *err, size_t errlen)
 		free(now);
 	if (rc == 0) {
 		take_peers(w, &reply);
+		if (reply.has_mounts && w->pstats)
+			pathstats_set_mounts(w->pstats, (const char *const *)reply.mounts,
+					     reply.nmounts);
 		client_heartbeat_reply_clear(&reply);
 		pthread_mutex_lock(&w->lock);
 		w->last_heartbeat_mono_ms = clock_mono_ms();

@@ -12,6 +12,7 @@
 #include "lib/notify.h"
 #include "daemon/worker/blocksvc.h"
 #include "daemon/worker/filecache.h"
+#include "daemon/worker/pathstats.h"
 #include "api/s3_server.h"
 #include "tier/tier.h"
 
@@ -202,7 +203,8 @@ int main(int argc, char **argv)
 	struct s3_gw *gw = NULL;
 	if (pick_dirs(&w, &conf) || open_tiers(&w, &conf))
 		goto out;
-	if (fcache_new(&conf, &w.fcache) || bsvc_new(&w, w.tiers, w.fcache, &w.bsvc)) {
+	if (fcache_new(&conf, &w.fcache) || bsvc_new(&w, w.tiers, w.fcache, &w.bsvc) ||
+	    pathstats_new(&w.pstats)) {
 		log_error("out of memory");
 		goto out;
 	}
@@ -258,6 +260,7 @@ out:
 	http_server_stop(rest);
 	s3_gw_free(gw);
 	bsvc_free(w.bsvc);
+	pathstats_free(w.pstats);
 	fcache_free(w.fcache);
 	tier_store_close(w.tiers);
 	pthread_mutex_destroy(&w.lock);

@@ -4,6 +4,7 @@
 #include "daemon/worker/worker.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <string.h>
 
 
@@ -37,6 +38,8 @@ size_t worker_metrics(struct worker_node *w, struct worker_metric *m, size_t max
 		{ "strata_worker_checksum_failures_total", "Corrupt blocks dropped",
 		  ts->checksum_failures },
 		{ "strata_worker_tier_write_errors_total", "Failed block writes", ts->write_errors },
+		{ "strata_worker_store_read_errors_total", "Reads from an under-store that failed",
+		  bs->store_read_errors },
 		{ "strata_worker_s3_fastpath_hits_total",
 		  "S3 GET/HEAD answered by the front's fast path (sendfile from the tiers)",
 		  atomic_load(&w->front.hits) },
@@ -70,12 +73,26 @@ size_t worker_metrics(struct worker_node *w, struct worker_metric *m, size_t max
 
 cJSON *worker_metrics_json(struct worker_node *w)
 {
-	struct worker_metric m[32];
+	struct worker_metric m[WORKER_METRICS_MAX];
 	struct tier_stats ts;
 	struct bsvc_stats bs;
-	size_t n = worker_metrics(w, m, 32, &ts, &bs);
+	size_t n = worker_metrics(w, m, WORKER_METRICS_MAX, &ts, &bs);
 	cJSON *o = cJSON_CreateObject();
 	for (size_t i = 0; o && i < n; i++)
 		cJSON_AddNumberToObject(o, m[i].name + strlen("strata_worker_"), (double)m[i].value);
+	/* Tier gauges, so the master's sums give capacity and use per medium
+	 * (tier_mem_capacity_bytes, tier_mem_used_bytes, ...). */
+	for (unsigned i = 0; o && i < ts.nlevels; i++) {
+		char lower[8], key[64];
+		const char *name = tier_medium_name(ts.levels[i].medium);
+		size_t k = 0;
+		for (; name[k] && k < sizeof(lower) - 1; k++)
+			lower[k] = (char)(name[k] >= 'A' && name[k] <= 'Z' ? name[k] + 32 : name[k]);
+		lower[k] = '\0';
+		snprintf(key, sizeof(key), "tier_%s_capacity_bytes", lower);
+		cJSON_AddNumberToObject(o, key, (double)ts.levels[i].capacity);
+		snprintf(key, sizeof(key), "tier_%s_used_bytes", lower);
+		cJSON_AddNumberToObject(o, key, (double)ts.levels[i].used);
+	}
 	return o;
 }

@@ -10,6 +10,9 @@
 struct cJSON;
 struct worker_node;
 
+/* Room for every counter worker_metrics writes. */
+#define WORKER_METRICS_MAX 64
+
 /* One worker counter; the name is its Prometheus name. */
 struct worker_metric {
 	const char *name, *help;

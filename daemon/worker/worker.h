@@ -14,6 +14,7 @@ struct tier_block_info;
 struct bsvc;
 struct fcache;
 struct client;
+struct pathstats;
 
 /* A live worker, as the master's heartbeat reply lists them. */
 struct worker_peer {
@@ -42,6 +43,7 @@ struct worker_node {
 	struct tier_store *tiers;
 	struct fcache *fcache;
 	struct bsvc *bsvc;
+	struct pathstats *pstats; /* reads by mount and path */
 	struct worker_front_counters front;
 
 	pthread_mutex_t lock;    /* guards the fields below */

@@ -218,6 +218,118 @@ async function mountForm(page) {
   await page.screenshot({ path: path.join(ART, 'mounts-s3-1280.png'), fullPage: true });
 }
 
+// Pin, TTL and replication on a file and, recursively, on a directory:
+// set inline, seen in the listing and the file's stat; a bad value is
+// refused at its field before anything is sent; the server's refusal
+// (a TTL that deletes on a read-only mount) is shown in place.
+async function policies(page) {
+  await page.goto(`${LEADER}/#/file?${q('/data/blob.bin')}`);
+  const panel = page.getByRole('region', { name: 'Policies' });
+  await panel.waitFor();
+  await panel.getByLabel(/^Pin \(now/).selectOption('MEM');
+  await panel.getByRole('button', { name: 'Pin', exact: true }).click();
+  await panel.getByText('Pin: done.').waitFor();
+  await panel.getByText('Pin (now: pinned (MEM))').waitFor();
+  let st = await (await page.request.get(`${LEADER}/api/v1/files/stat?${q('/data/blob.bin')}`)).json();
+  assert.equal(st.pinned, true);
+  assert.equal(st.pin_medium, 'MEM');
+  // client-side checks: nothing is sent
+  let puts = 0;
+  const count = r => { if (r.method() === 'PUT') puts++; };
+  page.on('request', count);
+  await panel.getByLabel(/^Time to live \(now/).fill('soon');
+  await panel.getByRole('button', { name: 'Set TTL' }).click();
+  await panel.locator('.field-error', { hasText: 'A duration such as' }).waitFor();
+  await panel.getByLabel(/^Minimum copies/).fill('3');
+  await panel.getByLabel(/^Maximum copies/).fill('2');
+  await panel.getByRole('button', { name: 'Set replication' }).click();
+  await panel.locator('.field-error', { hasText: 'at least the minimum' }).waitFor();
+  page.off('request', count);
+  assert.equal(puts, 0, 'a refused value was sent');
+  await panel.getByLabel(/^Time to live \(now/).fill('12h');
+  await panel.getByLabel('When it expires').selectOption('free');
+  await panel.getByRole('button', { name: 'Set TTL' }).click();
+  await panel.getByText(/Time to live \(now: 12 h 0 min → free/).waitFor();
+  await panel.getByLabel(/^Minimum copies/).fill('1');
+  await panel.getByLabel(/^Maximum copies/).fill('2');
+  await panel.getByRole('button', { name: 'Set replication' }).click();
+  await panel.getByText('Minimum copies (now: 1..2)').waitFor();
+  st = await (await page.request.get(`${LEADER}/api/v1/files/stat?${q('/data/blob.bin')}`)).json();
+  assert.equal(st.ttl_ms, 12 * 3600 * 1000);
+  assert.equal(st.ttl_action, 'free');
+  assert.deepEqual([st.repl_min, st.repl_max], [1, 2]);
+  await page.screenshot({ path: path.join(ART, 'file-policies-1280.png'), fullPage: true });
+  // the listing shows them
+  await page.goto(`${LEADER}/#/browse?${q('/data')}`);
+  const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'blob.bin' }) });
+  await row.getByText('pinned (MEM)').waitFor();
+  await row.getByText('1..2').waitFor();
+  // unpin from the file page again
+  await page.goto(`${LEADER}/#/file?${q('/data/blob.bin')}`);
+  await panel.getByRole('button', { name: 'Unpin' }).click();
+  await panel.getByText('Pin (now: —)').waitFor();
+  // a directory, recursively
+  await page.goto(`${LEADER}/#/browse?${q('/data/many')}`);
+  await page.locator('summary', { hasText: 'Policies of this directory' }).click();
+  const dir = page.getByRole('region', { name: 'Policies of this directory' });
+  await dir.waitFor();
+  await dir.getByLabel('Also apply to everything below it now').check();
+  await dir.getByLabel(/^Pin \(now/).selectOption('');
+  await dir.getByRole('button', { name: 'Pin', exact: true }).click();
+  await dir.getByText('Pin: done.').waitFor();
+  const first = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'f0000.txt' }) });
+  await first.getByText('pinned').waitFor();
+  await page.screenshot({ path: path.join(ART, 'browse-policies-1280.png'), fullPage: true });
+  // the server's refusal, in place: delete-TTL on a read-only mount
+  await page.goto(`${LEADER}/#/browse?${q('/ro')}`);
+  await page.locator('summary', { hasText: 'Policies of this directory' }).click();
+  const ro = page.getByRole('region', { name: 'Policies of this directory' });
+  await ro.waitFor();
+  await page.waitForLoadState('networkidle');
+  expectFailures++;
+  await ro.getByLabel(/^Time to live \(now/).fill('1d');
+  await ro.getByLabel('When it expires').selectOption('delete');
+  await ro.getByRole('button', { name: 'Set TTL' }).click();
+  await ro.locator('.field-error', { hasText: /read-only/ }).waitFor();
+  await page.waitForLoadState('networkidle');
+  expectFailures--;
+  await axeCheck(page, 'policies');
+}
+
+// Masters: the add form checks before sending and shows the leader's
+// refusal at the field it names; remove asks first, naming the member.
+async function mastersForms(page) {
+  await page.goto(`${LEADER}/#/masters`);
+  await page.locator('td .badge', { hasText: 'follower' }).waitFor();
+  await page.getByLabel('Master id').fill('x');
+  await page.getByLabel('Raft address').fill('nohost');
+  await page.getByLabel('REST URL').fill('ftp://a');
+  await page.getByRole('button', { name: 'Add master' }).click();
+  await page.locator('#ma-id-error', { hasText: 'positive whole number' }).waitFor();
+  await page.locator('#ma-raft-error', { hasText: 'host:port' }).waitFor();
+  await page.locator('#ma-rest-error', { hasText: 'http://' }).waitFor();
+  const leaderId = (await (await page.request.get(`${LEADER}/api/v1/masters`)).json()).leader;
+  await page.waitForLoadState('networkidle');
+  expectFailures++;
+  await page.getByLabel('Master id').fill(String(leaderId));
+  await page.getByLabel('Raft address').fill('127.0.0.1:1');
+  await page.getByLabel('REST URL').fill('http://127.0.0.1:1');
+  await page.getByRole('button', { name: 'Add master' }).click();
+  await page.locator('#ma-id-error', { hasText: 'already a member' }).waitFor();
+  await page.waitForLoadState('networkidle');
+  expectFailures--;
+  await page.getByRole('button', { name: `Remove master ${leaderId}` }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByRole('heading', { name: new RegExp(`^Remove master ${leaderId} `) }).waitFor();
+  await dialog.getByText('It leads now').waitFor();
+  await page.screenshot({ path: path.join(ART, 'masters-remove-1280.png'), fullPage: true });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  const after = (await (await page.request.get(`${LEADER}/api/v1/masters`)).json()).masters;
+  assert.equal(after.length, 2, 'Cancel removed a master');
+  await axeCheck(page, 'masters forms');
+}
+
 async function follower(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
@@ -294,6 +406,8 @@ try {
   watch(page, 'flows');
   await hostileName(page);
   await paging(page);
+  await policies(page);
+  await mastersForms(page);
   await mountForm(page);
   await context.close();
   await follower(browser);

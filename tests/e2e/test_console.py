@@ -68,6 +68,12 @@ def start(tmp):
     status, body = post_json(leader.url + "/api/v1/mounts",
                              {"path": "/other", "uri": "file://" + os.path.join(tmp, "other")})
     assert status == 201, body
+    # A read-only mount: the policies flow sees a delete-TTL refused there.
+    os.makedirs(os.path.join(tmp, "ro"))
+    status, body = post_json(leader.url + "/api/v1/mounts",
+                             {"path": "/ro", "uri": "file://" + os.path.join(tmp, "ro"),
+                              "readonly": True})
+    assert status == 201, body
     for _ in range(2):  # a miss, then a hit
         qs = urllib.parse.urlencode({"path": "/data/blob.bin"})
         status, _, data = request(f"{workers[0].url}/api/v1/data?{qs}", timeout=30)
@@ -163,7 +169,7 @@ class ConsoleTest(harness.ClusterTestCase):
         # dialog; the leader agrees, and the follower's refused mount is
         # nowhere.
         paths = [m["path"] for m in get_json(leader.url + "/api/v1/mounts")[1]["mounts"]]
-        self.assertEqual(sorted(paths), ["/data", "/other"])
+        self.assertEqual(sorted(paths), ["/data", "/other", "/ro"])
 
 
 def serve():

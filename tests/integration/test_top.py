@@ -119,6 +119,75 @@ class TopBatchTest(ClusterTestCase):
             self.assertEqual(series["step_ms"],
                              get_json(self.m.url + "/api/v1/metrics/history")[1]["interval_ms"])
 
+    def test_per_mount_rates_top_paths_and_store_errors(self):
+        # a second mount beside the root one
+        second = os.path.join(self.tmp, "second")
+        os.makedirs(second)
+        status, _, body = request(self.m.url + "/api/v1/mounts", method="POST",
+                                  body={"path": "/second", "uri": "file://" + second})
+        self.assertIn(status, (200, 201), body)
+        small = os.urandom(64 << 10)
+        with open(os.path.join(second, "a.bin"), "wb") as f:
+            f.write(small)
+        with open(os.path.join(self.root, "gone.bin"), "wb") as f:
+            f.write(b"x" * 1000)
+        # the workers learn the mount list with their heartbeats
+        wait_heartbeats(self.w)
+        wait_heartbeats(self.w)
+        for w in self.w:
+            mounts = [m["mount"] for m in get_json(w.url + "/api/v1/metrics")[1]["mounts"]]
+            self.assertEqual(sorted(mounts), ["/", "/second"], w.address)
+
+        p = subprocess.Popen([TOP_BIN, "--master", self.m.address, "--json", "-n", "3",
+                              "-d", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=sanitizer_env(self.cluster.env()))
+        try:
+            first = json.loads(p.stdout.readline())
+            for _ in range(3):  # one miss, two hits, all at worker 0
+                status, _, body = request(self.w[0].url + "/api/v1/data?path=/second/a.bin")
+                self.assertEqual((status, body == small), (200, True))
+            # a file whose metadata strata knows, gone from its store
+            self.assertEqual(request(self.m.url + "/api/v1/files?path=/gone.bin")[0], 200)
+            os.unlink(os.path.join(self.root, "gone.bin"))
+            status = request(self.w[0].url + "/api/v1/data?path=/gone.bin")[0]
+            self.assertGreaterEqual(status, 400)
+            wait_heartbeats(self.w)  # the master's sums include the error
+            reads = json.loads(p.stdout.readline())
+            later = json.loads(p.stdout.readline())
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        check_sanitizer_output(out + err, "strata-top --json")
+        self.assertEqual(p.returncode, 0, err)
+        self.docs = [first, reads, later]
+        rows = {r["address"]: r for r in reads["workers_table"]}
+        asked = rows[self.w[0].address]
+        # the asked worker counted three requests under /second
+        sec = {m["mount"]: m for m in asked["mounts"]}["/second"]
+        self.assertAlmostEqual(sec["requests_per_s"] * reads["interval_s"], 3, delta=0.01)
+        # the block's owner: one miss then two hits under /second
+        owner_hits = [
+            {m["mount"]: m for m in r["mounts"]}["/second"]["hit_pct_since_start"]
+            for r in reads["workers_table"]
+            if {m["mount"]: m for m in r["mounts"]}["/second"]["hit_pct_since_start"]
+            is not None]
+        self.assertAlmostEqual(sum(owner_hits) / len(owner_hits), 200 / 3, delta=0.1)
+        # the most requested path at the asked worker
+        self.assertEqual(asked["top_paths"][0]["path"], "/second/a.bin")
+        self.assertGreaterEqual(asked["top_paths"][0]["requests"], 3)
+        self.assertEqual(asked["top_paths"][0]["bytes"], 3 * len(small))
+        # the store error: counted by the worker, summed by the master,
+        # shown by strata-top
+        ws = [get_json(w.url + "/api/v1/metrics")[1]["counters"]["store_read_errors_total"]
+              for w in self.w]
+        self.assertEqual(sum(ws), 1, ws)
+        self.assertGreater(reads["cluster"]["store_read_errors_per_s"] or
+                           later["cluster"]["store_read_errors_per_s"], 0)
+        r = self.top("-b", "-n", "1")
+        self.assertIn("store read ", r.stdout)
+        self.assertIn("(1)", r.stdout.split("store read ")[1].split("cache put")[0])
+
     def run(self, result=None):
         result = result or self.defaultTestResult()
         n = len(result.failures) + len(result.errors)

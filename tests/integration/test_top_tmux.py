@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from harness import (BUILD_DIR, ClusterTestCase, free_port, get_json, main, wait_for,
+from harness import (BUILD_DIR, ClusterTestCase, free_port, get_json, main, request, wait_for,
                      wait_leader)
 
 TOP_BIN = os.path.join(BUILD_DIR, "console", "tui", "strata-top")
@@ -152,12 +152,21 @@ class TopTmuxTest(ClusterTestCase):
         t.keys("x")
         t.wait(lambda s: "HB AGE" in s, "back from the help")
 
+        # a read at the first worker (the one selected) for its detail's
+        # mount and top-path tables
+        with open(os.path.join(self.root, "seen.bin"), "wb") as f:
+            f.write(os.urandom(100_000))
+        first = [w for w in self.ws if w.address == self.addrs[0]][0]
+        self.assertEqual(request(first.url + "/api/v1/data?path=/seen.bin")[0], 200)
         t.keys("Enter")
-        s = t.wait(lambda s: "TIER" in s and "MEM" in s and "Counters" in s,
-                   "a worker's detail")
+        s = t.wait(lambda s: "TIER" in s and "MEM" in s and "Counters" in s and
+                   "/seen.bin" in s, "a worker's detail with its top path")
         self.assertIn(f"Worker ", s)
         self.assertIn(self.addrs[0], s)
-        self.assertIn("Not offered by the REST API", s)
+        self.assertIn("MOUNT", s)
+        self.assertIn("TOP PATHS", s)
+        mount_row = [ln for ln in s.splitlines() if ln.startswith("/ ")]
+        self.assertEqual(len(mount_row), 1, s)
         t.keys("Escape")
         t.wait(lambda s: "HB AGE" in s, "back from the detail")
 

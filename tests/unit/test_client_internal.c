@@ -271,7 +271,24 @@ static void test_heartbeat_reply(void **state)
 	cJSON_DeleteItemFromObjectCaseSensitive(doc, "workers");
 	assert_int_equal(client_heartbeat_reply_decode(doc, &r, err, sizeof(err)), 0);
 	assert_int_equal(r.npeers, 0);
+	assert_false(r.has_mounts);
 	client_heartbeat_reply_clear(&r);
+
+	/* The mount paths: taken when they are paths, refused otherwise. */
+	cJSON *mounts = cJSON_AddArrayToObject(doc, "mounts");
+	cJSON_AddItemToArray(mounts, cJSON_CreateString("/"));
+	cJSON_AddItemToArray(mounts, cJSON_CreateString("/s3/b"));
+	assert_int_equal(client_heartbeat_reply_decode(doc, &r, err, sizeof(err)), 0);
+	assert_true(r.has_mounts);
+	assert_int_equal(r.nmounts, 2);
+	assert_string_equal(r.mounts[1], "/s3/b");
+	client_heartbeat_reply_clear(&r);
+	cJSON_AddItemToArray(mounts, cJSON_CreateString("relative"));
+	assert_int_equal(client_heartbeat_reply_decode(doc, &r, err, sizeof(err)), ST_EPROTO);
+	assert_non_null(strstr(err, "mounts[2]"));
+	cJSON_ReplaceItemInObjectCaseSensitive(doc, "mounts", cJSON_CreateNumber(1));
+	assert_int_equal(client_heartbeat_reply_decode(doc, &r, err, sizeof(err)), ST_EPROTO);
+	assert_non_null(strstr(err, "mounts"));
 	cJSON_Delete(doc);
 }
 

@@ -144,10 +144,10 @@ static void test_field_names_match_values(void **state)
 	struct history_sample s;
 	memset(&s, 0, sizeof(s));
 	s.workers_live = 3;
-	s.tier_write_errors_total = 99;
+	s.store_read_errors_total = 99;
 	assert_string_equal(names[0], "workers_live");
 	assert_int_equal(history_field(&s, 0), 3);
-	assert_string_equal(names[n - 1], "tier_write_errors_total");
+	assert_string_equal(names[n - 1], "store_read_errors_total");
 	assert_int_equal(history_field(&s, n - 1), 99);
 	assert_int_equal(history_field(&s, n), 0);
 }

@@ -219,6 +219,27 @@ static void test_worker_stats_decoder_refuses_bad_documents(void **state)
 	assert_int_equal(client_worker_stats_decode(d, &s, err, sizeof(err)), ST_EPROTO);
 	assert_non_null(strstr(err, "name"));
 	cJSON_Delete(d);
+	d = parse("{\"counters\":{},\"tiers\":[],\"mounts\":{}}");
+	assert_int_equal(client_worker_stats_decode(d, &s, err, sizeof(err)), ST_EPROTO);
+	assert_non_null(strstr(err, "mounts"));
+	cJSON_Delete(d);
+	d = parse("{\"counters\":{},\"tiers\":[],\"mounts\":[{\"read_requests\":1}]}");
+	assert_int_equal(client_worker_stats_decode(d, &s, err, sizeof(err)), ST_EPROTO);
+	assert_non_null(strstr(err, "mounts[0]"));
+	cJSON_Delete(d);
+	d = parse("{\"counters\":{},\"tiers\":[],\"top_paths\":[{\"requests\":1}]}");
+	assert_int_equal(client_worker_stats_decode(d, &s, err, sizeof(err)), ST_EPROTO);
+	assert_non_null(strstr(err, "top_paths[0]"));
+	cJSON_Delete(d);
+	d = parse("{\"counters\":{},\"tiers\":[],\"mounts\":[{\"mount\":\"/m\","
+		  "\"block_hits\":3}],\"top_paths\":[{\"path\":\"/m/x\",\"requests\":2.5}]}");
+	assert_int_equal(client_worker_stats_decode(d, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.nmounts, 1);
+	assert_int_equal(s.mounts[0].block_hits, 3);
+	assert_int_equal(s.npaths, 1);
+	assert_true(s.top_paths[0].requests == 2.5);
+	client_worker_stats_clear(&s);
+	cJSON_Delete(d);
 }
 
 static void test_sort_by_column(void **state)

@@ -21,11 +21,14 @@ export function duration(ms) {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
   if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
-  const m = s / 60;
-  if (m < 60) return `${Math.floor(m)} min ${Math.round(s % 60)} s`;
-  const hours = m / 60;
-  if (hours < 48) return `${Math.floor(hours)} h ${Math.round(m % 60)} min`;
-  return `${Math.floor(hours / 24)} d ${Math.round(hours % 24)} h`;
+  // whole units, rounded once at the smallest shown, so 11 h 59.7 min
+  // reads 12 h 0 min, never 11 h 60 min
+  const sec = Math.round(s);
+  if (sec < 3600) return `${Math.floor(sec / 60)} min ${sec % 60} s`;
+  const min = Math.round(s / 60);
+  if (min < 48 * 60) return `${Math.floor(min / 60)} h ${min % 60} min`;
+  const hours = Math.round(s / 3600);
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
 }
 
 export function date(ms) {

@@ -2,6 +2,7 @@
 import { api } from '../api.js';
 import { h, replace, errorBox, loading, empty, table } from '../dom.js';
 import { bytes, date, pct } from '../fmt.js';
+import { policyPanel, pinText, ttlText, replText } from '../policies.js';
 
 const PAGE = 100;
 // Where each earlier page of a directory started, for "Previous page".
@@ -28,15 +29,26 @@ export function render(main, params) {
   const path = params.get('path') || '/';
   const after = params.get('after');
   const body = h('div', {}, loading('directory'));
-  replace(main, h('h1', {}, 'Browse'), crumbs(path), body);
+  const policies = h('div');
+  replace(main, h('h1', {}, 'Browse'), crumbs(path), policies, body);
   let alive = true;
-  api('/api/v1/files', { query: { path, limit: PAGE, after: after ?? undefined } })
+  const load = () => api('/api/v1/files', { query: { path, limit: PAGE, after: after ?? undefined } })
     .then(d => {
       if (!alive) return;
       replace(body, listing(d, path, after));
       performance.mark('browse-rendered'); // for the e2e figures
     })
     .catch(e => { if (alive) replace(body, errorBox(e, `Listing ${path}`)); });
+  const loadPolicies = note => api('/api/v1/files/stat', { query: { path } })
+    .then(st => {
+      if (alive && st.type === 'directory')
+        replace(policies, h('details', { class: 'policies-fold', open: note ? true : undefined },
+          h('summary', {}, `Policies of this directory: pin ${pinText(st)} · TTL ${ttlText(st)} · replicas ${replText(st)}`),
+          policyPanel(st, (_, msg) => { load(); loadPolicies(msg); }, note)));
+    })
+    .catch(() => { /* the listing's error box says why */ });
+  load();
+  loadPolicies();
   return () => { alive = false; };
 }
 
@@ -56,6 +68,10 @@ function listing(d, path, after) {
         e.type === 'directory' ? `${e.name}/` : e.name) },
       { label: 'Type', wide: true, cell: e => (e.mount_point ? 'mount point' : e.type) },
       { label: 'Size', num: true, cell: e => (e.type === 'directory' ? '—' : bytes(e.length)) },
+      { label: 'Cached', num: true, cell: e => (e.cached_percent === undefined ? '—' : pct(e.cached_percent / 100)) },
+      { label: 'Pin', wide: true, cell: pinText },
+      { label: 'TTL', wide: true, cell: ttlText },
+      { label: 'Replicas', wide: true, cell: replText },
       { label: 'Modified', wide: true, cell: e => date(e.mtime_ms) },
     ], entries, { stack: false }));
   }
@@ -87,9 +103,10 @@ export function renderFile(main, params) {
   const body = h('div', {}, loading('file'));
   replace(main, h('h1', {}, 'File'), crumbs(path), body);
   let alive = true;
-  api('/api/v1/files/stat', { query: { path } })
-    .then(st => { if (alive) replace(body, fileView(st)); })
+  const load = note => api('/api/v1/files/stat', { query: { path } })
+    .then(st => { if (alive) replace(body, fileView(st), policyPanel(st, (_, msg) => load(msg), note)); })
     .catch(e => { if (alive) replace(body, errorBox(e, `Stat of ${path}`)); });
+  load();
   return () => { alive = false; };
 }
 

@@ -61,14 +61,21 @@ function summary(c, metrics) {
     card('Cache capacity',
       h('p', { class: 'stat' }, `${bytes(cap.used_bytes)} used`),
       bar(cap.used_bytes || 0, cap.total_bytes || 0, 'cache used of capacity'),
-      h('p', { class: 'sub' }, `of ${bytes(cap.total_bytes)} on live workers (per-tier figures are not in the API yet)`)),
+      h('p', { class: 'sub' }, `of ${bytes(cap.total_bytes)} on live workers`),
+      ...['mem', 'ssd', 'hdd'].filter((t) => sums[`tier_${t}_capacity_bytes`]).map((t) => {
+        const total = sums[`tier_${t}_capacity_bytes`], used = sums[`tier_${t}_used_bytes`] || 0;
+        return h('div', { class: 'tier' },
+          h('p', { class: 'sub' }, `${t.toUpperCase()}: ${bytes(used)} of ${bytes(total)}`),
+          bar(used, total, `${t.toUpperCase()} tier used of capacity`));
+      })),
     card('Cache hit rate',
       h('p', { class: 'stat' }, hits + misses ? pct(hits / (hits + misses)) : '—'),
       h('p', { class: 'sub' }, `blocks: ${hits} hits, ${misses} misses · bytes: `,
         fromCache + fromStore ? pct(fromCache / (fromCache + fromStore)) : '—', ' from cache')),
     card('Store errors',
-      h('p', { class: 'stat' }, String((sums.cache_put_errors_total || 0) + (sums.tier_write_errors_total || 0))),
-      h('p', { class: 'sub' }, `${sums.cache_put_errors_total || 0} blocks not cached · `,
+      h('p', { class: sums.store_read_errors_total ? 'stat bad' : 'stat' }, String(sums.store_read_errors_total || 0)),
+      h('p', { class: 'sub' }, 'failed reads from under-stores · cache: ',
+        `${sums.cache_put_errors_total || 0} blocks not cached, `,
         `${sums.tier_write_errors_total || 0} tier write errors`)),
   ));
   if (metrics.status === 'rejected') out.push(errorBox(metrics.reason, 'Metrics'));

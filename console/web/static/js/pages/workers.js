@@ -5,9 +5,7 @@ import { bytes, pct, duration } from '../fmt.js';
 
 export function render(main) {
   const body = h('div', {}, loading('workers'));
-  replace(main, h('h1', {}, 'Workers'),
-    h('p', { class: 'sub' }, 'Cache used is each worker\'s total over its tiers: workers do not report per-tier figures to the master yet.'),
-    body);
+  replace(main, h('h1', {}, 'Workers'), body);
   let alive = true;
   async function tick() {
     try {
@@ -33,9 +31,19 @@ function view(workers, metrics) {
     { label: 'Worker', cls: 'name', cell: w => [h('strong', {}, `#${w.id}`), ' ', w.address] },
     { label: 'State', cell: w => h('span', { class: `badge ${w.state === 'live' ? 'ok' : 'bad'}` }, w.state) },
     { label: 'Heartbeat', num: true, cell: w => `${duration(w.last_heartbeat_ms_ago)} ago` },
-    { label: 'Cache used', cell: w => h('div', {},
-      bar(w.used_bytes, w.capacity_bytes, `worker ${w.id} cache used`),
-      h('span', { class: 'sub' }, `${bytes(w.used_bytes)} of ${bytes(w.capacity_bytes)}`)) },
+    { label: 'Cache used', cell: w => {
+      const c = counters.get(w.id) || {};
+      const tiers = ['mem', 'ssd', 'hdd'].filter(t => c[`tier_${t}_capacity_bytes`]);
+      if (!tiers.length) // a worker that does not report its tiers
+        return h('div', {}, bar(w.used_bytes, w.capacity_bytes, `worker ${w.id} cache used`),
+          h('span', { class: 'sub' }, `${bytes(w.used_bytes)} of ${bytes(w.capacity_bytes)}`));
+      return h('div', {}, tiers.map(t => {
+        const used = c[`tier_${t}_used_bytes`] || 0, total = c[`tier_${t}_capacity_bytes`];
+        return h('div', { class: 'tier' },
+          bar(used, total, `worker ${w.id} ${t.toUpperCase()} tier used`),
+          h('span', { class: 'sub' }, `${t.toUpperCase()} ${bytes(used)} of ${bytes(total)}`));
+      }));
+    } },
     { label: 'Hit rate', num: true, cell: w => {
       const c = counters.get(w.id) || {};
       const n = (c.block_hits_total || 0) + (c.block_misses_total || 0);
