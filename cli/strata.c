@@ -29,6 +29,7 @@ static void usage(FILE *f)
 		"  admin workers     the worker list\n");
 	cli_admin_masters_usage(f);
 	cli_fs_usage(f);
+	cli_apply_usage(f);
 	fprintf(f, "\n"
 		"Global options:\n"
 		"  -m, --master HOST:PORT[,HOST:PORT...]\n"
@@ -215,18 +216,19 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (argc - optind < 2 ||
-	    (strcmp(argv[optind], "admin") != 0 && strcmp(argv[optind], "fs") != 0)) {
+	bool is_apply = argc - optind >= 1 && strcmp(argv[optind], "apply") == 0;
+	if (!is_apply && (argc - optind < 2 || (strcmp(argv[optind], "admin") != 0 &&
+						 strcmp(argv[optind], "fs") != 0))) {
 		if (argc - optind >= 1)
 			fprintf(stderr, "strata: unknown command '%s'\n", argv[optind]);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	bool is_fs = strcmp(argv[optind], "fs") == 0;
-	char **sub = argv + optind + 1;
-	int nsub = argc - optind - 1;
-	bool is_masters = !is_fs && strcmp(sub[0], "masters") == 0;
-	if (!is_fs && !is_masters) {
+	char **sub = is_apply ? argv + optind : argv + optind + 1;
+	int nsub = is_apply ? argc - optind : argc - optind - 1;
+	bool is_masters = !is_fs && !is_apply && strcmp(sub[0], "masters") == 0;
+	if (!is_fs && !is_masters && !is_apply) {
 		bool report = strcmp(sub[0], "report") == 0;
 		if (!report && strcmp(sub[0], "workers") != 0) {
 			fprintf(stderr, "strata: unknown command 'admin %s'\n", sub[0]);
@@ -271,6 +273,8 @@ int main(int argc, char **argv)
 	int exit_code = EXIT_ERROR;
 	if (cli.http && is_fs)
 		exit_code = cli_fs(&cli, nsub, sub);
+	else if (cli.http && is_apply)
+		exit_code = cli_apply(&cli, nsub, sub);
 	else if (cli.http && is_masters)
 		exit_code = cli_admin_masters(&cli, nsub, sub);
 	else if (cli.http)
