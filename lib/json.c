@@ -114,8 +114,8 @@ int json_u64_value(const cJSON *item, uint64_t *out)
 int json_parse_u64(const char *s, uint64_t *out)
 {
 	size_t n = strlen(s);
-	if (n == 0 || n > 20)
-		return -EINVAL;
+	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
+		return -EINVAL; /* canonical: "007" would be a second name for 7 */
 	uint64_t v = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')

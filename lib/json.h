@@ -48,8 +48,9 @@ struct cJSON *json_add_int(struct cJSON *obj, const char *key, int64_t v);
  * the item belongs to the caller, respectively to obj).
  */
 int json_u64_value(const struct cJSON *item, uint64_t *out);
-/* The decimal digits s (1..20 of them, nothing else) as a uint64_t:
- * -EINVAL for anything else, -ERANGE past UINT64_MAX. What json_u64_value
+/* The decimal digits s (1..20 of them, nothing else, no leading zero but
+ * in "0": one string per value) as a uint64_t: -EINVAL for anything else,
+ * -ERANGE past UINT64_MAX. What json_u64_value
  * reads from a string, for other decimal wire fields (the journal's). */
 int json_parse_u64(const char *s, uint64_t *out);
 int json_get_u64(const struct cJSON *obj, const char *key, bool required, uint64_t *out,

@@ -6,3 +6,5 @@
 strata_fuzz_target(fuzz_xml SOURCES fuzz_xml.c ${CMAKE_SOURCE_DIR}/lib/xml.c LIBS strata_ufs)
 strata_fuzz_target(fuzz_s3_list SOURCES fuzz_s3_list.c ${CMAKE_SOURCE_DIR}/lib/xml.c
                    LIBS strata_ufs)
+# Mount URIs and options as ufs_open parses them (no I/O), and durations.
+strata_fuzz_target(fuzz_ufs_uri SOURCES fuzz_ufs_uri.c LIBS strata_ufs strata_lib)

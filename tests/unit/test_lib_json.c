@@ -87,6 +87,9 @@ static void test_parse_u64_bounds(void **state)
 	assert_int_equal(json_parse_u64("18446744073709551616", &v), -ERANGE);
 	assert_int_equal(json_parse_u64("", &v), -EINVAL);
 	assert_int_equal(json_parse_u64("-1", &v), -EINVAL);
+	/* canonical only: a leading zero would give an id a second spelling */
+	assert_int_equal(json_parse_u64("007", &v), -EINVAL);
+	assert_int_equal(json_parse_u64("00", &v), -EINVAL);
 	assert_int_equal(json_parse_u64("123456789012345678901", &v), -EINVAL);
 	assert_true(v == 7);
 }
