@@ -1,0 +1,268 @@
+/* Taking a backup on the leader and laying one down offline (backup.h). */
+#include "daemon/master/backup.h"
+
+#include "daemon/master/meta.h"
+#include "daemon/master/ns.h"
+#include "lib/err.h"
+#include "raft/storage.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int backup_take(struct meta *m, int64_t now_ms, uint8_t **out, size_t *len, char *err,
+		size_t errlen)
+{
+	struct meta_status *st = malloc(sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	meta_status(m, st);
+	if (strcmp(st->role, "leader") != 0) {
+		snprintf(err, errlen, "master %" PRIu64 " is not the leader (%s): back up from "
+			 "the leader%s%s", st->id, st->role, *st->leader_url ? ", " : "",
+			 st->leader_url);
+		free(st);
+		return ST_ENOTLEADER;
+	}
+	struct backup_header h = { .term = st->term, .master_id = st->id, .created_ms = now_ms };
+	free(st);
+	uint8_t *img = NULL;
+	size_t n = 0;
+	/* Under the namespace lock the image is the state exactly as of the
+	 * applied index, which is committed. */
+	struct ns *ns = meta_read_lock(m);
+	h.applied_index = ns_applied_index(ns);
+	int rc = ns_serialize(ns, &img, &n, err, errlen);
+	meta_read_unlock(m);
+	if (rc)
+		return rc;
+	uint8_t *buf = malloc(BACKUP_HEADER_SIZE + n);
+	if (!buf) {
+		free(img);
+		return -ENOMEM;
+	}
+	memcpy(buf + BACKUP_HEADER_SIZE, img, n);
+	free(img);
+	h.payload_len = n;
+	backup_encode_header(&h, buf + BACKUP_HEADER_SIZE, buf);
+	*out = buf;
+	*len = BACKUP_HEADER_SIZE + n;
+	return 0;
+}
+
+/* Opens the payload as an in-memory database, checks that it is a strata
+ * namespace at the header's index, drops the old group's address book
+ * and returns the new image (*out: sqlite3_free). */
+static int prepare_image(const struct backup_header *h, const uint8_t *payload, uint8_t **out,
+			 size_t *outlen, char *err, size_t errlen)
+{
+	static const char magic[16] = "SQLite format 3";
+	if (h->payload_len < 100 || memcmp(payload, magic, sizeof(magic)) != 0) {
+		snprintf(err, errlen, "backup payload: not an SQLite database");
+		return -EBADMSG;
+	}
+	sqlite3 *db = NULL;
+	int rc = -EBADMSG;
+	unsigned char *copy = sqlite3_malloc64(h->payload_len);
+	if (!copy || sqlite3_open(":memory:", &db) != SQLITE_OK) {
+		sqlite3_free(copy);
+		rc = -ENOMEM;
+		goto err_close;
+	}
+	memcpy(copy, payload, (size_t)h->payload_len);
+	/* A WAL-mode image cannot be deserialized: its file format bytes
+	 * (18, 19) say 2; the content is complete, so mark it rollback. */
+	if (copy[18] == 2 && copy[19] == 2)
+		copy[18] = copy[19] = 1;
+	if (sqlite3_deserialize(db, "main", copy, (sqlite3_int64)h->payload_len,
+				(sqlite3_int64)h->payload_len,
+				SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "backup payload: cannot open the database: %s",
+			 sqlite3_errmsg(db));
+		goto err_close;
+	}
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW ||
+	    strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
+		snprintf(err, errlen, "backup payload: the database is damaged: %s",
+			 s && sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0)
+							: sqlite3_errmsg(db));
+		sqlite3_finalize(s);
+		goto err_close;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	int64_t applied = -1, inodes = -1;
+	if (sqlite3_prepare_v2(db, "SELECT (SELECT value FROM meta WHERE key = 'applied_index'),"
+				   " (SELECT count(*) FROM inodes WHERE id = 1 AND is_dir = 1),"
+				   " (SELECT count(*) FROM mounts)", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_INTEGER) {
+		applied = sqlite3_column_int64(s, 0);
+		inodes = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	if (applied < 0 || inodes != 1) {
+		snprintf(err, errlen, "backup payload: not a strata namespace (no applied_index, "
+			 "root directory or mounts table)");
+		goto err_close;
+	}
+	if ((uint64_t)applied != h->applied_index) {
+		snprintf(err, errlen, "backup payload: the database is at entry %" PRId64 " but the "
+			 "header says applied_index %" PRIu64, applied, h->applied_index);
+		goto err_close;
+	}
+	if (sqlite3_exec(db, "DELETE FROM masters", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "backup payload: cannot reset the address book: %s",
+			 sqlite3_errmsg(db));
+		goto err_close;
+	}
+	sqlite3_int64 n = 0;
+	*out = sqlite3_serialize(db, "main", &n, 0);
+	if (!*out) {
+		rc = -ENOMEM;
+		goto err_close;
+	}
+	*outlen = (size_t)n;
+	rc = 0;
+err_close:
+	sqlite3_close(db);
+	return rc;
+}
+
+static bool exists(const char *path)
+{
+	struct stat sb;
+	return lstat(path, &sb) == 0;
+}
+
+/* Removes the master state in dir: namespace.db (and WAL) and raft/. */
+static int remove_state(const char *dir, char *err, size_t errlen)
+{
+	static const char *const files[] = { "namespace.db", "namespace.db-wal",
+					     "namespace.db-shm", "namespace.db.restore" };
+	char path[1200];
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		if (unlink(path) != 0 && errno != ENOENT)
+			goto err_path;
+	}
+	snprintf(path, sizeof(path), "%s/raft", dir);
+	DIR *d = opendir(path);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		goto err_path;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char file[1500];
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		if (unlink(file) != 0) {
+			snprintf(err, errlen, "%s: %s", file, strerror(errno));
+			closedir(d);
+			return -EIO;
+		}
+	}
+	closedir(d);
+	if (rmdir(path) != 0)
+		goto err_path;
+	return 0;
+err_path:
+	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	return -EIO;
+}
+
+static int write_raft(const char *dir, const struct backup_header *h, uint8_t *image,
+		      size_t len, const struct backup_restore_opts *o, char *err, size_t errlen)
+{
+	char raft_dir[1100];
+	snprintf(raft_dir, sizeof(raft_dir), "%s/raft", dir);
+	struct raft_storage *st = NULL;
+	struct raft_storage_boot sb;
+	int rc = raft_storage_open(raft_dir, NULL, &st, &sb, err, errlen);
+	if (rc)
+		return rc;
+	raft_storage_boot_free(&sb);
+	/* The snapshot is the new group's whole history: followers that join
+	 * later copy it. Its term is the backup's, and so is the hard state,
+	 * so the first election starts above every term in the log. */
+	struct raft_snapshot snap = {
+		.index = h->applied_index,
+		.term = h->term ? h->term : 1,
+		.data = image,
+		.len = len,
+	};
+	snap.config.nvoters = (uint32_t)o->nvoters;
+	memcpy(snap.config.voters, o->voters, o->nvoters * sizeof(*o->voters));
+	rc = raft_storage_save_snapshot(st, &snap, true);
+	if (!rc)
+		rc = raft_storage_set_hard_state(st, &(struct raft_hard_state){ .term = snap.term });
+	if (rc)
+		snprintf(err, errlen, "%s: cannot write the Raft snapshot: %s", raft_dir,
+			 strerror(-rc));
+	raft_storage_close(st);
+	return rc;
+}
+
+int backup_restore(const uint8_t *file, size_t len, const struct backup_restore_opts *o,
+		   char *err, size_t errlen)
+{
+	if (o->nvoters < 1 || o->nvoters > RAFT_MAX_VOTERS) {
+		snprintf(err, errlen, "restore: %zu voters (1..%d)", o->nvoters, RAFT_MAX_VOTERS);
+		return -EINVAL;
+	}
+	struct backup_header h;
+	const uint8_t *payload;
+	int rc = backup_decode(file, len, &h, &payload, err, errlen);
+	if (rc)
+		return rc;
+	uint8_t *image = NULL;
+	size_t image_len = 0;
+	rc = prepare_image(&h, payload, &image, &image_len, err, errlen);
+	if (rc)
+		return rc;
+	if (mkdir(o->state_dir, 0700) != 0 && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errlen, "state dir %s: %s", o->state_dir, strerror(-rc));
+		goto err_image;
+	}
+	int lock_fd = -1;
+	rc = meta_lock_state_dir(o->state_dir, &lock_fd, err, errlen);
+	if (rc)
+		goto err_image;
+	char path[1100], raft_path[1100];
+	snprintf(path, sizeof(path), "%s/namespace.db", o->state_dir);
+	snprintf(raft_path, sizeof(raft_path), "%s/raft", o->state_dir);
+	if (exists(path) || exists(raft_path)) {
+		if (!o->force) {
+			snprintf(err, errlen, "state dir %s already holds master state (%s): "
+				 "restore into an empty directory, or pass --force to replace it",
+				 o->state_dir, exists(path) ? "namespace.db" : "raft/");
+			rc = -EEXIST;
+			goto err_unlock;
+		}
+		rc = remove_state(o->state_dir, err, errlen);
+		if (rc)
+			goto err_unlock;
+	}
+	/* The Raft snapshot first: if we stop before namespace.db is written,
+	 * the master restores the database from it on start. */
+	rc = write_raft(o->state_dir, &h, image, image_len, o, err, errlen);
+	if (!rc)
+		rc = ns_restore(path, image, image_len, err, errlen);
+err_unlock:
+	close(lock_fd);
+err_image:
+	sqlite3_free(image);
+	return rc;
+}
