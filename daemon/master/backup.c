@@ -95,6 +95,8 @@ static int prepare_image(const struct backup_header *h, const uint8_t *payload, 
 		snprintf(err, errlen, "backup payload: the database is damaged: %s",
 			 s && sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0)
 							: sqlite3_errmsg(db));
+		for (char *nl = strchr(err, '\n'); nl; nl = strchr(nl, '\n'))
+			*nl = ' ';
 		sqlite3_finalize(s);
 		goto err_close;
 	}
