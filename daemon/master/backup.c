@@ -56,89 +56,6 @@ int backup_take(struct meta *m, int64_t now_ms, uint8_t **out, size_t *len, char
 	return 0;
 }
 
-/* Opens the payload as an in-memory database, checks that it is a strata
- * namespace at the header's index, drops the old group's address book
- * and returns the new image (*out: sqlite3_free). */
-static int prepare_image(const struct backup_header *h, const uint8_t *payload, uint8_t **out,
-			 size_t *outlen, char *err, size_t errlen)
-{
-	static const char magic[16] = "SQLite format 3";
-	if (h->payload_len < 100 || memcmp(payload, magic, sizeof(magic)) != 0) {
-		snprintf(err, errlen, "backup payload: not an SQLite database");
-		return -EBADMSG;
-	}
-	sqlite3 *db = NULL;
-	int rc = -EBADMSG;
-	unsigned char *copy = sqlite3_malloc64(h->payload_len);
-	if (!copy || sqlite3_open(":memory:", &db) != SQLITE_OK) {
-		sqlite3_free(copy);
-		rc = -ENOMEM;
-		goto err_close;
-	}
-	memcpy(copy, payload, (size_t)h->payload_len);
-	/* A WAL-mode image cannot be deserialized: its file format bytes
-	 * (18, 19) say 2; the content is complete, so mark it rollback. */
-	if (copy[18] == 2 && copy[19] == 2)
-		copy[18] = copy[19] = 1;
-	if (sqlite3_deserialize(db, "main", copy, (sqlite3_int64)h->payload_len,
-				(sqlite3_int64)h->payload_len,
-				SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE) !=
-	    SQLITE_OK) {
-		snprintf(err, errlen, "backup payload: cannot open the database: %s",
-			 sqlite3_errmsg(db));
-		goto err_close;
-	}
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_ROW ||
-	    strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
-		snprintf(err, errlen, "backup payload: the database is damaged: %s",
-			 s && sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0)
-							: sqlite3_errmsg(db));
-		for (char *nl = strchr(err, '\n'); nl; nl = strchr(nl, '\n'))
-			*nl = ' ';
-		sqlite3_finalize(s);
-		goto err_close;
-	}
-	sqlite3_finalize(s);
-	s = NULL;
-	int64_t applied = -1, inodes = -1;
-	if (sqlite3_prepare_v2(db, "SELECT (SELECT value FROM meta WHERE key = 'applied_index'),"
-				   " (SELECT count(*) FROM inodes WHERE id = 1 AND is_dir = 1),"
-				   " (SELECT count(*) FROM mounts)", -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_INTEGER) {
-		applied = sqlite3_column_int64(s, 0);
-		inodes = sqlite3_column_int64(s, 1);
-	}
-	sqlite3_finalize(s);
-	if (applied < 0 || inodes != 1) {
-		snprintf(err, errlen, "backup payload: not a strata namespace (no applied_index, "
-			 "root directory or mounts table)");
-		goto err_close;
-	}
-	if ((uint64_t)applied != h->applied_index) {
-		snprintf(err, errlen, "backup payload: the database is at entry %" PRId64 " but the "
-			 "header says applied_index %" PRIu64, applied, h->applied_index);
-		goto err_close;
-	}
-	if (sqlite3_exec(db, "DELETE FROM masters", NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "backup payload: cannot reset the address book: %s",
-			 sqlite3_errmsg(db));
-		goto err_close;
-	}
-	sqlite3_int64 n = 0;
-	*out = sqlite3_serialize(db, "main", &n, 0);
-	if (!*out) {
-		rc = -ENOMEM;
-		goto err_close;
-	}
-	*outlen = (size_t)n;
-	rc = 0;
-err_close:
-	sqlite3_close(db);
-	return rc;
-}
-
 static bool exists(const char *path)
 {
 	struct stat sb;
@@ -230,7 +147,7 @@ int backup_restore(const uint8_t *file, size_t len, const struct backup_restore_
 		return rc;
 	uint8_t *image = NULL;
 	size_t image_len = 0;
-	rc = prepare_image(&h, payload, &image, &image_len, err, errlen);
+	rc = backup_payload_prepare(&h, payload, &image, &image_len, err, errlen);
 	if (rc)
 		return rc;
 	if (mkdir(o->state_dir, 0700) != 0 && errno != EEXIST) {

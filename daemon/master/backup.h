@@ -70,6 +70,17 @@ int backup_decode(const uint8_t *buf, size_t len, struct backup_header *h,
 		  const uint8_t **payload, char *err, size_t errlen);
 
 /*
+ * The payload reader: opens the image as an in-memory database (never a
+ * file), checks it (SQLite magic, PRAGMA quick_check, a strata namespace:
+ * meta.applied_index equal to the header's, the root directory) and drops
+ * the old group's address book (the masters table). Returns 0 with the
+ * image to lay down in *out (free with sqlite3_free) or -EBADMSG with the
+ * reason in err. Fuzzed with backup_decode.
+ */
+int backup_payload_prepare(const struct backup_header *h, const uint8_t *payload, uint8_t **out,
+			   size_t *outlen, char *err, size_t errlen);
+
+/*
  * Takes a backup on the leader: a consistent database image as of this
  * master's applied index (under the namespace lock). Returns 0 with *out
  * (header + payload; the caller frees) and *len, ST_ENOTLEADER (err names
