@@ -116,7 +116,7 @@ static int write_raft(const char *dir, const struct backup_header *h, uint8_t *i
 	 * later copy it. Its term is the backup's, and so is the hard state,
 	 * so the first election starts above every term in the log. */
 	struct raft_snapshot snap = {
-		.index = h->applied_index,
+		.index = h->applied_index + BACKUP_RESTORE_GAP,
 		.term = h->term ? h->term : 1,
 		.data = image,
 		.len = len,
@@ -147,7 +147,7 @@ int backup_restore(const uint8_t *file, size_t len, const struct backup_restore_
 		return rc;
 	uint8_t *image = NULL;
 	size_t image_len = 0;
-	rc = backup_payload_prepare(&h, payload, &image, &image_len, err, errlen);
+	rc = backup_payload_prepare(&h, payload, BACKUP_RESTORE_GAP, &image, &image_len, err, errlen);
 	if (rc)
 		return rc;
 	if (mkdir(o->state_dir, 0700) != 0 && errno != EEXIST) {

@@ -38,6 +38,16 @@ struct meta;
 #define BACKUP_HEADER_SIZE 96u
 #define BACKUP_MAX_PAYLOAD (16ull << 30)
 
+/*
+ * A restore moves the Raft index and the id counter up by this much: the
+ * group the backup came from may have gone on after it, and workers that
+ * ran with it still cache blocks named by content ids (placement.h) and
+ * file metadata tagged with its applied index (the worker's epoch). Ids
+ * and indexes the restored group hands out must not meet those again:
+ * 2^32 leaves room for 255 restores in the 40 bits a content id has.
+ */
+#define BACKUP_RESTORE_GAP (UINT64_C(1) << 32)
+
 struct backup_header {
 	uint32_t version;
 	uint64_t applied_index;
@@ -75,10 +85,12 @@ int backup_decode(const uint8_t *buf, size_t len, struct backup_header *h,
  * meta.applied_index equal to the header's, the root directory) and drops
  * the old group's address book (the masters table). Returns 0 with the
  * image to lay down in *out (free with sqlite3_free) or -EBADMSG with the
- * reason in err. Fuzzed with backup_decode.
+ * reason in err. The applied index and the id counter (next_inode: inode
+ * and content ids) both move up by gap (see BACKUP_RESTORE_GAP). Fuzzed
+ * with backup_decode.
  */
-int backup_payload_prepare(const struct backup_header *h, const uint8_t *payload, uint8_t **out,
-			   size_t *outlen, char *err, size_t errlen);
+int backup_payload_prepare(const struct backup_header *h, const uint8_t *payload,
+			   uint64_t gap, uint8_t **out, size_t *outlen, char *err, size_t errlen);
 
 /*
  * Takes a backup on the leader: a consistent database image as of this
@@ -98,7 +110,8 @@ struct backup_restore_opts {
 
 /*
  * Lays down a backup (a whole file image) in a stopped master's state dir:
- * namespace.db and a Raft snapshot at the backup's index whose
+ * namespace.db and a Raft snapshot at the backup's index (plus
+ * BACKUP_RESTORE_GAP, as are the ids) whose
  * configuration is opts->voters (a new group; the old address book is
  * dropped), with the hard state at the backup's term. A master started
  * there elects itself (or waits for the listed voters) and serves the

@@ -139,8 +139,8 @@ int backup_decode(const uint8_t *buf, size_t len, struct backup_header *h,
 	return 0;
 }
 
-int backup_payload_prepare(const struct backup_header *h, const uint8_t *payload, uint8_t **out,
-			   size_t *outlen, char *err, size_t errlen)
+int backup_payload_prepare(const struct backup_header *h, const uint8_t *payload,
+			   uint64_t gap, uint8_t **out, size_t *outlen, char *err, size_t errlen)
 {
 	static const char magic[16] = "SQLite format 3";
 	if (h->payload_len < 100 || memcmp(payload, magic, sizeof(magic)) != 0) {
@@ -201,8 +201,16 @@ int backup_payload_prepare(const struct backup_header *h, const uint8_t *payload
 			 "header says applied_index %" PRIu64, applied, h->applied_index);
 		goto err_close;
 	}
-	if (sqlite3_exec(db, "DELETE FROM masters", NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "backup payload: cannot reset the address book: %s",
+	if (h->applied_index > INT64_MAX - gap) {
+		snprintf(err, errlen, "backup payload: applied_index %" PRIu64 " leaves no room for "
+			 "the restore's gap of %" PRIu64, h->applied_index, gap);
+		goto err_close;
+	}
+	char sql[256];
+	snprintf(sql, sizeof(sql), "DELETE FROM masters; UPDATE meta SET value = value + %" PRIu64
+		 " WHERE key IN ('applied_index', 'next_inode')", gap);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "backup payload: cannot reset the address book and ids: %s",
 			 sqlite3_errmsg(db));
 		goto err_close;
 	}

@@ -55,7 +55,8 @@ static void payload_only(const uint8_t *data, size_t size)
 	if (backup_decode(file, BACKUP_HEADER_SIZE + size, &d, &payload, err, sizeof(err)) == 0) {
 		uint8_t *img = NULL;
 		size_t len = 0;
-		if (backup_payload_prepare(&d, payload, &img, &len, err, sizeof(err)) == 0) {
+		if (backup_payload_prepare(&d, payload, BACKUP_RESTORE_GAP, &img, &len, err,
+					   sizeof(err)) == 0) {
 			if (len < 100 || memcmp(img, "SQLite format 3", 16) != 0)
 				abort();
 			sqlite3_free(img);

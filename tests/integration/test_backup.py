@@ -118,8 +118,15 @@ class BackupTest(ClusterTestCase):
         # The old group's address book is gone: b lists itself at its own URL.
         status, g = get_json(b.url + "/api/v1/masters")
         self.assertEqual([x["rest_url"] for x in g["masters"]], [b.url], g)
+        # Indexes and ids continue 2^32 past the backup's: the old group may
+        # have gone on, and workers may cache blocks named by its ids.
+        with open(f, "rb") as fh:
+            index = struct.unpack_from("<Q", fh.read(96), 16)[0]
+        self.assertGreater(int(me["applied_index"]), index + (1 << 32))
         # It takes writes, and a new worker reads a mounted file through it.
         self.cli(b, "fs", "mkdir", "/after-restore")
+        status, n = get_json(b.url + "/api/v1/files/stat?path=/after-restore")
+        self.assertGreater(int(n["id"]), max(int(e["id"]) for e in before.values()) + (1 << 32))
         w = self.cluster.worker(b, settings={"master.worker_timeout": "60s"})
         wait_for(lambda: any(x["state"] == "live" for x in
                              get_json(b.url + "/api/v1/workers")[1]["workers"]),
