@@ -200,6 +200,10 @@ class BackupTest(ClusterTestCase):
         a.wait_ready()
         self.assertIn("/proj/a/b", tree(a))
 
+        # --id names the new group's single voter.
+        r = self.restore(f, os.path.join(self.tmp, "as5"), "--id", "5")
+        self.assertIn("new group of master 5;", r.stdout)
+
         # Usage errors exit 2.
         for args in (["admin", "backup"], ["admin", "backup", "a", "b"],
                      ["admin", "restore", f],
@@ -225,6 +229,10 @@ class BackupTest(ClusterTestCase):
         f = os.path.join(self.tmp, "group.backup")
         r = self.backup(follower, f)
         self.assertIn(f"master {lead.id}", r.stdout)
+        r = self.cluster.cli("--master", follower.address, "--json", "admin", "backup",
+                             f + ".json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreaterEqual(int(json.loads(r.stdout)["applied_index"]), 3)
         with open(f, "rb") as fh:
             head = fh.read(96)
         self.assertEqual(head[:8], b"STRATABK")
@@ -249,6 +257,23 @@ class BackupTest(ClusterTestCase):
         self.cli(lead2, "fs", "mkdir", "/z")
         for m in fresh:
             wait_for(lambda m=m: "/z" in tree(m), what=f"{m.name} to apply /z")
+
+    def test_no_leader(self):
+        """One master of a group of two cannot elect itself: the route says
+        so at once (503 no_leader), and the CLI, after looking for a leader
+        until its deadline, says it found none."""
+        ms = self.cluster.masters(2, settings=FAST, start=False)
+        ms[0].start()
+        ms[0].wait_ready()
+        status, _, data = request(ms[0].url + "/api/v1/admin/backup")
+        self.assertEqual(status, 503, data)
+        self.assertEqual(json.loads(data)["error"]["code"], "no_leader")
+        f = os.path.join(self.tmp, "none.backup")
+        r = self.cli(ms[0], "admin", "backup", f, ok=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no master knows a leader", r.stderr)
+        self.assertEqual(os.listdir(self.tmp).count("none.backup"), 0)
+        self.assertEqual([x for x in os.listdir(self.tmp) if ".tmp." in x], [])
 
 
 if __name__ == "__main__":
