@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int backup_take(struct meta *m, int64_t now_ms, uint8_t **out, size_t *len, char *err,
-		size_t errlen)
+int backup_take(struct meta *m, int64_t now_ms, uint8_t header[BACKUP_HEADER_SIZE],
+		uint8_t **payload, size_t *len, char *err, size_t errlen)
 {
 	struct meta_status *st = malloc(sizeof(*st));
 	if (!st)
@@ -42,17 +42,10 @@ int backup_take(struct meta *m, int64_t now_ms, uint8_t **out, size_t *len, char
 	meta_read_unlock(m);
 	if (rc)
 		return rc;
-	uint8_t *buf = malloc(BACKUP_HEADER_SIZE + n);
-	if (!buf) {
-		free(img);
-		return -ENOMEM;
-	}
-	memcpy(buf + BACKUP_HEADER_SIZE, img, n);
-	free(img);
 	h.payload_len = n;
-	backup_encode_header(&h, buf + BACKUP_HEADER_SIZE, buf);
-	*out = buf;
-	*len = BACKUP_HEADER_SIZE + n;
+	backup_encode_header(&h, img, header);
+	*payload = img;
+	*len = n;
 	return 0;
 }
 

@@ -94,12 +94,13 @@ int backup_payload_prepare(const struct backup_header *h, const uint8_t *payload
 
 /*
  * Takes a backup on the leader: a consistent database image as of this
- * master's applied index (under the namespace lock). Returns 0 with *out
- * (header + payload; the caller frees) and *len, ST_ENOTLEADER (err names
- * the leader) on a follower, or -EIO/-ENOMEM. now_ms is the creation time.
+ * master's applied index (under the namespace lock, so applies wait for
+ * the copy). Returns 0 with the file's header in header and its payload
+ * in *payload (the caller frees) and *len, ST_ENOTLEADER (err names the
+ * leader) on a follower, or -EIO/-ENOMEM. now_ms is the creation time.
  */
-int backup_take(struct meta *m, int64_t now_ms, uint8_t **out, size_t *len, char *err,
-		size_t errlen);
+int backup_take(struct meta *m, int64_t now_ms, uint8_t header[BACKUP_HEADER_SIZE],
+		uint8_t **payload, size_t *len, char *err, size_t errlen);
 
 struct backup_restore_opts {
 	const char *state_dir;   /* the master's master.state_dir (created if missing) */

@@ -105,10 +105,18 @@ static uint8_t *take_backup(const char *dir, size_t *len)
 	snprintf(cmd->u.master_set.rest_url, sizeof(cmd->u.master_set.rest_url),
 		 "http://old-host:19999");
 	submit_ok(m, cmd);
-	uint8_t *file = NULL;
+	uint8_t header[BACKUP_HEADER_SIZE];
+	uint8_t *payload = NULL;
+	size_t plen = 0;
 	char err[512] = "";
-	assert_int_equal(backup_take(m, 1234, &file, len, err, sizeof(err)), 0);
+	assert_int_equal(backup_take(m, 1234, header, &payload, &plen, err, sizeof(err)), 0);
 	meta_close(m);
+	uint8_t *file = malloc(BACKUP_HEADER_SIZE + plen);
+	assert_non_null(file);
+	memcpy(file, header, BACKUP_HEADER_SIZE);
+	memcpy(file + BACKUP_HEADER_SIZE, payload, plen);
+	free(payload);
+	*len = BACKUP_HEADER_SIZE + plen;
 	return file;
 }
 
@@ -353,12 +361,14 @@ static void test_follower_refuses(void **state)
 {
 	struct fixture *f = *state;
 	struct meta *m = open_meta(f->a, true);
-	uint8_t *file = NULL;
+	uint8_t header[BACKUP_HEADER_SIZE];
+	uint8_t *payload = NULL;
 	size_t len = 0;
 	char err[512] = "";
-	assert_int_equal(backup_take(m, 0, &file, &len, err, sizeof(err)), ST_ENOTLEADER);
+	assert_int_equal(backup_take(m, 0, header, &payload, &len, err, sizeof(err)),
+			 ST_ENOTLEADER);
 	assert_non_null(strstr(err, "is not the leader"));
-	assert_null(file);
+	assert_null(payload);
 	meta_close(m);
 }
 
