@@ -40,6 +40,7 @@ void rest_backup_get(struct http_req *req, void *ctx)
 	    http_reply_write(req, payload, len) != 0)
 		http_abort(req);
 	log_info("backup at entry %" PRIu64 " (%zu bytes) sent to %s in %lld ms",
-		 h.applied_index, BACKUP_HEADER_SIZE + len, http_req_remote(req), (long long)(clock_mono_ms() - t0));
+		 h.applied_index, BACKUP_HEADER_SIZE + len, http_req_remote(req),
+		 (long long)(clock_mono_ms() - t0));
 	free(payload);
 }
