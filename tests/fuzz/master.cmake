@@ -9,7 +9,3 @@ strata_fuzz_target(fuzz_journal
   SOURCES fuzz_journal.c ${CMAKE_SOURCE_DIR}/daemon/master/journal.c
           ${CMAKE_SOURCE_DIR}/lib/path.c ${CMAKE_SOURCE_DIR}/lib/json.c
   LIBS cjson m)
-strata_fuzz_target(fuzz_backup
-  SOURCES fuzz_backup.c ${CMAKE_SOURCE_DIR}/daemon/master/backup_format.c
-          ${CMAKE_SOURCE_DIR}/lib/crc32c.c
-  LIBS SQLite::SQLite3 OpenSSL::Crypto)
