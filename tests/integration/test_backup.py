@@ -14,8 +14,8 @@ import struct
 import subprocess
 import urllib.parse
 
-from harness import (CLI_BIN, ClusterTestCase, get_json, main, request, wait_for,
-                     wait_leader)
+from harness import (CLI_BIN, MASTER_BIN, ClusterTestCase, free_port, get_json, main, request,
+                     run_tool, wait_for, wait_leader)
 
 FAST = {"master.mount.sync_interval": "never"}
 
@@ -189,6 +189,11 @@ class BackupTest(ClusterTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("is running on", r.stderr)
         self.assertIn(str(a.proc.pid), r.stderr)
+        # So is a second master on it.
+        r = run_tool([MASTER_BIN, "--set", f"master.state_dir={state}",
+                      "--set", f"master.port={free_port()}"], env=self.cluster.env())
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"a strata-master (pid {a.proc.pid}) is running on {state}", r.stderr)
         a.stop()
         # Stopped, but its state is there: only with --force.
         r = self.restore(f, state, ok=False)
