@@ -1,5 +1,6 @@
 #include "api/rest_master.h"
 
+#include "api/rest_backup.h"
 #include "api/rest_common.h"
 #include "api/rest_masters.h"
 #include "daemon/master/cluster.h"
@@ -422,6 +423,7 @@ static const struct http_route g_routes[] = {
 	{ "GET", "/api/v1/masters/self", HTTP_ACCESS_READONLY, rest_masters_get_self },
 	{ "POST", "/api/v1/masters", HTTP_ACCESS_ADMIN, rest_masters_post },
 	{ "DELETE", "/api/v1/masters/", HTTP_ACCESS_ADMIN, rest_masters_delete },
+	{ "GET", "/api/v1/admin/backup", HTTP_ACCESS_ADMIN, rest_backup_get },
 };
 
 const struct http_route *rest_master_routes(size_t *nroutes)

@@ -38,6 +38,10 @@ void cli_admin_masters_usage(FILE *f);
 int cli_apply(struct cli *cli, int argc, char **argv);
 void cli_apply_usage(FILE *f);
 
+/* `strata admin backup|restore ...`; argv[0] is "backup" or "restore". */
+int cli_admin_backup(struct cli *cli, int argc, char **argv);
+void cli_admin_backup_usage(FILE *f);
+
 /* `strata fs ...`; argv[0] is the subcommand. Returns the exit code. */
 int cli_fs(struct cli *cli, int argc, char **argv);
 void cli_fs_usage(FILE *f);

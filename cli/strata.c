@@ -28,6 +28,7 @@ static void usage(FILE *f)
 		"  admin report      cluster summary: version, leader, workers, capacity\n"
 		"  admin workers     the worker list\n");
 	cli_admin_masters_usage(f);
+	cli_admin_backup_usage(f);
 	cli_fs_usage(f);
 	cli_apply_usage(f);
 	fprintf(f, "\n"
@@ -228,7 +229,9 @@ int main(int argc, char **argv)
 	char **sub = is_apply ? argv + optind : argv + optind + 1;
 	int nsub = is_apply ? argc - optind : argc - optind - 1;
 	bool is_masters = !is_fs && !is_apply && strcmp(sub[0], "masters") == 0;
-	if (!is_fs && !is_masters && !is_apply) {
+	bool is_backup = !is_fs && !is_apply &&
+			 (!strcmp(sub[0], "backup") || !strcmp(sub[0], "restore"));
+	if (!is_fs && !is_masters && !is_backup && !is_apply) {
 		bool report = strcmp(sub[0], "report") == 0;
 		if (!report && strcmp(sub[0], "workers") != 0) {
 			fprintf(stderr, "strata: unknown command 'admin %s'\n", sub[0]);
@@ -277,6 +280,8 @@ int main(int argc, char **argv)
 		exit_code = cli_apply(&cli, nsub, sub);
 	else if (cli.http && is_masters)
 		exit_code = cli_admin_masters(&cli, nsub, sub);
+	else if (cli.http && is_backup)
+		exit_code = cli_admin_backup(&cli, nsub, sub);
 	else if (cli.http)
 		exit_code = strcmp(sub[0], "report") == 0 ? cmd_report(&cli) : cmd_workers(&cli);
 	httpc_free(cli.http);

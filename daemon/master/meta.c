@@ -8,6 +8,8 @@
 #include "lib/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,40 @@ static int reconcile(struct meta *m, struct raft_storage_boot *sb, char *err, si
 			 (unsigned long long)applied, m->raft_dir, (unsigned long long)last);
 		return -EIO;
 	}
+	return 0;
+}
+
+int meta_lock_state_dir(const char *state_dir, int *fd_out, char *err, size_t errlen)
+{
+	char path[1100];
+	snprintf(path, sizeof(path), "%s/lock", state_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int rc = -errno;
+		if (rc == -EWOULDBLOCK) {
+			char pid[32] = "";
+			ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			snprintf(err, errlen, "a strata-master (pid %s) is running on %s: it holds %s",
+				 *pid ? pid : "?", state_dir, path);
+			rc = -EBUSY;
+		} else {
+			snprintf(err, errlen, "%s: lock: %s", path, strerror(-rc));
+		}
+		close(fd);
+		return rc;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("%s: cannot record the pid: %s", path, strerror(errno));
+	*fd_out = fd;
 	return 0;
 }
 
@@ -85,7 +121,7 @@ static struct meta *meta_alloc(void)
 	pthread_mutex_init(&m->qlock, NULL);
 	pthread_mutex_init(&m->slock, NULL);
 	clock_mono_cond_init(&m->scond);
-	m->wake_fd = m->timer_fd = -1;
+	m->wake_fd = m->timer_fd = m->lock_fd = -1;
 	return m;
 }
 
@@ -98,6 +134,8 @@ static void meta_free(struct meta *m)
 	pthread_mutex_destroy(&m->slock);
 	pthread_mutex_destroy(&m->qlock);
 	pthread_mutex_destroy(&m->lock);
+	if (m->lock_fd >= 0)
+		close(m->lock_fd);
 	free(m);
 }
 
@@ -126,6 +164,9 @@ int meta_open(const struct meta_opts *opts, struct meta **out, char *err, size_t
 		goto err_free;
 	m->status.role = "follower";
 	m->status.id = m->id;
+	rc = meta_lock_state_dir(opts->state_dir, &m->lock_fd, err, errlen);
+	if (rc)
+		goto err_free;
 	struct raft_storage_boot sb;
 	rc = raft_storage_open(m->raft_dir, NULL, &m->st, &sb, err, errlen);
 	if (rc)

@@ -83,6 +83,15 @@ struct meta_status {
 };
 
 int meta_open(const struct meta_opts *opts, struct meta **out, char *err, size_t errlen);
+
+/*
+ * The state directory's lock: <state_dir>/lock (0600), held with an
+ * exclusive flock for as long as *fd stays open, holding the owner's pid
+ * as text. meta_open takes it (a second master on the same directory is
+ * refused) and so does an offline restore. -EBUSY when another process
+ * holds it (err names the pid), else a negative errno.
+ */
+int meta_lock_state_dir(const char *state_dir, int *fd, char *err, size_t errlen);
 void meta_close(struct meta *m);
 
 /* This master's REST base URL (known once its server listens), recorded

@@ -79,6 +79,7 @@ struct meta {
 	pthread_t thread;
 	bool thread_started;
 	int wake_fd, timer_fd;
+	int lock_fd; /* <state_dir>/lock, held while open */
 	uint64_t snap_index;
 	enum raft_role last_role;
 	uint64_t seeded_term;
