@@ -2,8 +2,10 @@
 
 #include "api/http_int.h"
 
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/tokens.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -27,6 +29,8 @@ struct http_server {
 	void *ctx;
 	struct http_server_opts opts; /* strings below are our copies */
 	char *name, *tls_cert, *tls_key, *worker_token;
+	struct tokens_store *tokens; /* NULL: no user auth (opts.token_file unset) */
+	bool auth_always;            /* non-loopback bind without insecure_no_auth */
 	char url[160];
 	int port;
 	char tls_error[256];
@@ -163,7 +167,10 @@ static int status_for_rc(int rc)
 		return 400;
 	case -EACCES:
 	case -EPERM:
+	case ST_EFORBIDDEN:
 		return 403;
+	case ST_EAUTH:
+		return 401;
 	case -EROFS:
 		return 403;
 	case -EBUSY:
@@ -454,6 +461,8 @@ const char *http_access_name(enum http_access access)
 		return "admin";
 	case HTTP_ACCESS_WORKER:
 		return "worker";
+	case HTTP_ACCESS_METRICS:
+		return "metrics";
 	default:
 		return "unset";
 	}
@@ -494,16 +503,105 @@ static bool worker_authorized(struct http_req *req)
 	return false;
 }
 
-/* The one access check (enum http_access), run before the route's handler.
- * READONLY and ADMIN wait for user auth (the security issue): with no user
- * tokens configured they are served like PUBLIC. */
+/* Is the worker credential on this request (cluster.worker_token)? */
+static bool has_worker_token(struct http_req *req)
+{
+	const char *want = req->srv->worker_token;
+	const char *got = want ? http_req_header(req, "X-Strata-Worker-Token") : NULL;
+	size_t n = want ? strlen(want) : 0;
+	return got && strlen(got) == n && CRYPTO_memcmp(got, want, n) == 0;
+}
+
+/* Whether user auth applies now: a token file in use that holds a token
+ * (or cannot be read: fail closed), or a non-loopback bind. Looks at the
+ * file at most once a second. */
+static bool user_auth_on(struct http_server *srv)
+{
+	char err[512];
+	int rc = tokens_store_refresh(srv->tokens, clock_mono_ms(), 1000, err, sizeof(err));
+	bool broken;
+	size_t n = tokens_store_count(srv->tokens, &broken);
+	if (rc < 0)
+		log_error("%s: %s; every token is refused until it is fixed", srv->name, err);
+	else if (rc > 0)
+		log_info("%s: token file re-read: %zu token%s", srv->name, n, n == 1 ? "" : "s");
+	return n > 0 || broken || srv->auth_always;
+}
+
+static void reply_401(struct http_req *req, bool invalid, const char *msg)
+{
+	static const struct http_header missing = { "WWW-Authenticate", "Bearer realm=\"strata\"" };
+	static const struct http_header bad = {
+		"WWW-Authenticate", "Bearer realm=\"strata\", error=\"invalid_token\""
+	};
+	reply_error_header(req, 401, "unauthorized", invalid ? &bad : &missing, msg);
+}
+
+/* The user-token rule of enum http_access for a route that needs `need`:
+ * true when the caller may go on, else it has replied 401 or 403. The
+ * token itself is never logged, at most its id. */
+static bool user_authorized(struct http_req *req, enum tokens_role need)
+{
+	struct http_server *srv = req->srv;
+	if (!srv->tokens || !user_auth_on(srv) || has_worker_token(req))
+		return true;
+	const char *method = http_req_method(req), *path = http_req_path(req);
+	const char *auth = http_req_header(req, "Authorization");
+	char msg[512];
+	if (!auth || !*auth) {
+		snprintf(msg, sizeof(msg),
+			 "%s %.200s needs a token: send 'Authorization: Bearer <token>' "
+			 "(tokens come from strata admin token create)",
+			 method, path);
+		reply_401(req, false, msg);
+		return false;
+	}
+	if (strncasecmp(auth, "Bearer ", 7) != 0) {
+		reply_401(req, true, "the Authorization header must be 'Bearer <token>'");
+		return false;
+	}
+	const char *token = auth + 7;
+	while (*token == ' ')
+		token++;
+	enum tokens_role role = TOKENS_ROLE_NONE;
+	int rc = tokens_store_verify(srv->tokens, token, &role);
+	if (rc) {
+		bool broken;
+		tokens_store_count(srv->tokens, &broken);
+		char id[TOKENS_ID_LEN + 1];
+		const char *secret;
+		if (tokens_split(token, id, &secret) == 0)
+			log_info("%s: refused %s %.200s from %s: token %s is %s", srv->name, method,
+				 path, http_req_remote(req), id,
+				 rc == -ENOENT ? "unknown or revoked" : "wrong");
+		reply_401(req, true,
+			  broken ? "the server's token file is unusable (see its log); no token "
+				   "is accepted until it is fixed"
+			  : rc == -EINVAL ? "malformed token: want stk_<id>_<secret>"
+					  : "invalid or revoked token");
+		return false;
+	}
+	if (need == TOKENS_ROLE_ADMIN && role != TOKENS_ROLE_ADMIN) {
+		http_reply_error(req, 403, "forbidden",
+				 "token role %s cannot %s %.200s: it needs an admin token",
+				 tokens_role_name(role), method, path);
+		return false;
+	}
+	return true;
+}
+
+/* The one access check (enum http_access), run before the route's handler. */
 static bool access_allowed(struct http_req *req, const struct http_route *route)
 {
 	switch (route->access) {
 	case HTTP_ACCESS_PUBLIC:
-	case HTTP_ACCESS_READONLY:
-	case HTTP_ACCESS_ADMIN:
 		return true;
+	case HTTP_ACCESS_METRICS:
+		return req->srv->opts.metrics_public || user_authorized(req, TOKENS_ROLE_READONLY);
+	case HTTP_ACCESS_READONLY:
+		return user_authorized(req, TOKENS_ROLE_READONLY);
+	case HTTP_ACCESS_ADMIN:
+		return user_authorized(req, TOKENS_ROLE_ADMIN);
 	case HTTP_ACCESS_WORKER:
 		return worker_authorized(req);
 	default:
@@ -632,6 +730,41 @@ static int bind_literal(const char *bind, char *out, size_t len, char *err, size
 	return 0;
 }
 
+/* The startup rule of user auth (enum http_access): the token file must be
+ * usable, and a non-loopback bind needs a token unless insecure_no_auth. */
+static int open_tokens(struct http_server *srv, const char *path, const char *host, char *err,
+		       size_t errlen)
+{
+	char why[768];
+	if (tokens_store_open(path, &srv->tokens, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: http.token_file: %s", srv->name, why);
+		return -EINVAL;
+	}
+	bool loopback = strncmp(host, "127.", 4) == 0 || strcmp(host, "[::1]") == 0;
+	size_t n = tokens_store_count(srv->tokens, NULL);
+	if (!loopback && n == 0 && !srv->opts.insecure_no_auth) {
+		snprintf(err, errlen,
+			 "%s binds %s, which is not loopback, and http.token_file '%s' holds no "
+			 "token: create one (strata admin token create --role admin --file '%s') "
+			 "or set http.insecure_no_auth=true to serve everyone without auth",
+			 srv->name, host, path, path);
+		return -EINVAL;
+	}
+	srv->auth_always = !loopback && !srv->opts.insecure_no_auth;
+	if (!loopback && n == 0)
+		log_warn("%s binds %s with no token in http.token_file '%s' and "
+			 "http.insecure_no_auth=true: anyone who reaches the port may read and "
+			 "change everything",
+			 srv->name, host, path);
+	else if (n > 0 || srv->auth_always)
+		log_info("%s: REST tokens on (%zu in %s)", srv->name, n, path);
+	else
+		log_info("%s: no REST token in %s and a loopback bind: auth is off until a "
+			 "token is created",
+			 srv->name, path);
+	return 0;
+}
+
 static void server_free(struct http_server *srv)
 {
 	free(srv->name);
@@ -641,6 +774,7 @@ static void server_free(struct http_server *srv)
 		OPENSSL_cleanse(srv->worker_token, strlen(srv->worker_token));
 		free(srv->worker_token);
 	}
+	tokens_store_free(srv->tokens);
 	free(srv);
 }
 
@@ -681,6 +815,10 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
 	char host[128];
 	if (bind_literal(opts->bind, host, sizeof(host), err, errlen))
 		goto err_free_srv;
+	if (opts->token_file && *opts->token_file &&
+	    open_tokens(srv, opts->token_file, host, err, errlen))
+		goto err_free_srv;
+	srv->opts.token_file = NULL; /* the store keeps its own copy */
 	char ports[200], threads[16], timeout[32];
 	snprintf(ports, sizeof(ports), "%s:%d%s", host, opts->port, tls ? "s" : "");
 	snprintf(threads, sizeof(threads), "%d", opts->threads > 0 ? opts->threads : 16);
