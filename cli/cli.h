@@ -16,6 +16,8 @@ struct cli {
 	const char *master; /* --master overrides master.addresses */
 	bool json;
 	bool insecure;
+	const char *token_file; /* --token-file */
+	bool has_token;         /* a REST token goes with every request */
 	struct httpc *http;
 	struct client *masters; /* --master or master.addresses; follows the leader */
 };
@@ -33,6 +35,11 @@ void cli_fmt_bytes(double b, char *buf, size_t len);
 /* `strata admin masters ...`; argv[0] is "masters". Returns the exit code. */
 int cli_admin_masters(struct cli *cli, int argc, char **argv);
 void cli_admin_masters_usage(FILE *f);
+
+/* `strata admin token ...`; argv[0] is "token". Edits a local token file;
+ * needs no daemon. Returns the exit code. */
+int cli_admin_token(struct cli *cli, int argc, char **argv);
+void cli_admin_token_usage(FILE *f);
 
 /* `strata fs ...`; argv[0] is the subcommand. Returns the exit code. */
 int cli_fs(struct cli *cli, int argc, char **argv);

@@ -28,6 +28,7 @@ static void usage(FILE *f)
 		"  admin report      cluster summary: version, leader, workers, capacity\n"
 		"  admin workers     the worker list\n");
 	cli_admin_masters_usage(f);
+	cli_admin_token_usage(f);
 	cli_fs_usage(f);
 	fprintf(f, "\n"
 		"Global options:\n"
@@ -38,6 +39,9 @@ static void usage(FILE *f)
 		"  -c, --config PATH       configuration file (default /etc/strata/strata.conf)\n"
 		"      --json              machine-readable output\n"
 		"  -k, --insecure          do not verify the master's TLS certificate\n"
+		"      --token-file PATH   file holding the REST token (first line) sent as\n"
+		"                          'Authorization: Bearer'; else $STRATA_TOKEN, else\n"
+		"                          the file $STRATA_TOKEN_FILE names\n"
 		"  -h, --help              this help\n"
 		"  -V, --version           version\n\n"
 		"Exit codes: 0 success, 1 error, 2 usage.\n");
@@ -67,11 +71,15 @@ static void fmt_duration(double ms, char *buf, size_t len)
 		snprintf(buf, len, "%lldd %lldh", s / 86400, (s % 86400) / 3600);
 }
 
+static bool g_had_token; /* for cli_fail's advice on 401 and 403 */
+
 int cli_fail(int rc, const char *err)
 {
 	if (rc == EXIT_OK)
 		return EXIT_OK;
-	fprintf(stderr, "strata: %s\n", rc == -ENOMEM ? "out of memory" : err);
+	char msg[2048];
+	client_auth_hint(rc, g_had_token, err, msg, sizeof(msg));
+	fprintf(stderr, "strata: %s\n", rc == -ENOMEM ? "out of memory" : msg);
 	return EXIT_ERROR;
 }
 
@@ -181,6 +189,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "insecure", no_argument, NULL, 'k' },
+		{ "token-file", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -204,6 +213,9 @@ int main(int argc, char **argv)
 		case 'k':
 			cli.insecure = true;
 			break;
+		case 'T':
+			cli.token_file = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -226,7 +238,8 @@ int main(int argc, char **argv)
 	char **sub = argv + optind + 1;
 	int nsub = argc - optind - 1;
 	bool is_masters = !is_fs && strcmp(sub[0], "masters") == 0;
-	if (!is_fs && !is_masters) {
+	bool is_token = !is_fs && strcmp(sub[0], "token") == 0;
+	if (!is_fs && !is_masters && !is_token) {
 		bool report = strcmp(sub[0], "report") == 0;
 		if (!report && strcmp(sub[0], "workers") != 0) {
 			fprintf(stderr, "strata: unknown command 'admin %s'\n", sub[0]);
@@ -256,10 +269,24 @@ int main(int argc, char **argv)
 		conf_free(&cli.conf);
 		return EXIT_USAGE;
 	}
+	if (is_token) {
+		int code = cli_admin_token(&cli, nsub, sub);
+		conf_free(&cli.conf);
+		return code;
+	}
+	char auth[640];
+	rc = client_token_header(cli.token_file, auth, sizeof(auth), err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "strata: %s\n", err);
+		conf_free(&cli.conf);
+		return EXIT_USAGE;
+	}
+	cli.has_token = g_had_token = *auth != '\0';
 	struct httpc_opts hopts = {
 		.timeout_ms = cli.conf.http_request_timeout,
 		.ca_file = *cli.conf.http_tls_ca ? cli.conf.http_tls_ca : cli.conf.http_tls_cert,
 		.insecure_tls = cli.insecure,
+		.extra_header = *auth ? auth : NULL,
 	};
 	rc = make_masters(&cli, err, sizeof(err));
 	if (rc) {
@@ -268,6 +295,7 @@ int main(int argc, char **argv)
 		return rc == -ENOMEM ? EXIT_ERROR : EXIT_USAGE;
 	}
 	cli.http = httpc_new(&hopts);
+	explicit_bzero(auth, sizeof(auth));
 	int exit_code = EXIT_ERROR;
 	if (cli.http && is_fs)
 		exit_code = cli_fs(&cli, nsub, sub);
