@@ -537,48 +537,100 @@ static void reply_401(struct http_req *req, bool invalid, const char *msg)
 	reply_error_header(req, 401, "unauthorized", invalid ? &bad : &missing, msg);
 }
 
-/* The user-token rule of enum http_access for a route that needs `need`:
- * true when the caller may go on, else it has replied 401 or 403. The
- * token itself is never logged, at most its id. */
-static bool user_authorized(struct http_req *req, enum tokens_role need)
+enum auth_verdict {
+	AUTH_OPEN,      /* no user auth now: everything allowed */
+	AUTH_OK,        /* a valid token (or the worker credential): *role */
+	AUTH_MISSING,   /* no Authorization header */
+	AUTH_SCHEME,    /* not "Bearer <token>" */
+	AUTH_MALFORMED, /* not stk_<id>_<secret> */
+	AUTH_REFUSED,   /* unknown, revoked or wrong */
+	AUTH_BROKEN,    /* the token file is unusable: nothing is accepted */
+};
+
+/* What the request's credentials are worth, without replying. The token
+ * itself is never logged, at most its id. */
+static enum auth_verdict auth_check(struct http_req *req, enum tokens_role *role)
 {
 	struct http_server *srv = req->srv;
-	if (!srv->tokens || !user_auth_on(srv) || has_worker_token(req))
-		return true;
-	const char *method = http_req_method(req), *path = http_req_path(req);
+	*role = TOKENS_ROLE_ADMIN;
+	if (!srv->tokens || !user_auth_on(srv))
+		return AUTH_OPEN;
+	if (has_worker_token(req))
+		return AUTH_OK;
+	*role = TOKENS_ROLE_NONE;
 	const char *auth = http_req_header(req, "Authorization");
+	if (!auth || !*auth)
+		return AUTH_MISSING;
+	if (strncasecmp(auth, "Bearer ", 7) != 0)
+		return AUTH_SCHEME;
+	const char *token = auth + 7;
+	while (*token == ' ')
+		token++;
+	int rc = tokens_store_verify(srv->tokens, token, role);
+	if (!rc)
+		return AUTH_OK;
+	bool broken;
+	tokens_store_count(srv->tokens, &broken);
+	if (broken)
+		return AUTH_BROKEN;
+	if (rc == -EINVAL)
+		return AUTH_MALFORMED;
+	char id[TOKENS_ID_LEN + 1];
+	const char *secret;
+	if (tokens_split(token, id, &secret) == 0)
+		log_info("%s: refused %s %.200s from %s: token %s is %s", srv->name,
+			 http_req_method(req), http_req_path(req), http_req_remote(req), id,
+			 rc == -ENOENT ? "unknown or revoked" : "wrong");
+	return AUTH_REFUSED;
+}
+
+const char *http_req_role(struct http_req *req)
+{
+	enum tokens_role role;
+	switch (auth_check(req, &role)) {
+	case AUTH_OPEN:
+		return "open";
+	case AUTH_OK:
+		return tokens_role_name(role);
+	case AUTH_MISSING:
+		return "none";
+	default:
+		return "refused";
+	}
+}
+
+/* The user-token rule of enum http_access for a route that needs `need`:
+ * true when the caller may go on, else it has replied 401 or 403. */
+static bool user_authorized(struct http_req *req, enum tokens_role need)
+{
+	enum tokens_role role;
+	const char *method = http_req_method(req), *path = http_req_path(req);
 	char msg[512];
-	if (!auth || !*auth) {
+	switch (auth_check(req, &role)) {
+	case AUTH_OPEN:
+		return true;
+	case AUTH_OK:
+		break;
+	case AUTH_MISSING:
 		snprintf(msg, sizeof(msg),
 			 "%s %.200s needs a token: send 'Authorization: Bearer <token>' "
 			 "(tokens come from strata admin token create)",
 			 method, path);
 		reply_401(req, false, msg);
 		return false;
-	}
-	if (strncasecmp(auth, "Bearer ", 7) != 0) {
+	case AUTH_SCHEME:
 		reply_401(req, true, "the Authorization header must be 'Bearer <token>'");
 		return false;
-	}
-	const char *token = auth + 7;
-	while (*token == ' ')
-		token++;
-	enum tokens_role role = TOKENS_ROLE_NONE;
-	int rc = tokens_store_verify(srv->tokens, token, &role);
-	if (rc) {
-		bool broken;
-		tokens_store_count(srv->tokens, &broken);
-		char id[TOKENS_ID_LEN + 1];
-		const char *secret;
-		if (tokens_split(token, id, &secret) == 0)
-			log_info("%s: refused %s %.200s from %s: token %s is %s", srv->name, method,
-				 path, http_req_remote(req), id,
-				 rc == -ENOENT ? "unknown or revoked" : "wrong");
+	case AUTH_MALFORMED:
+		reply_401(req, true, "malformed token: want stk_<id>_<secret>");
+		return false;
+	case AUTH_REFUSED:
+		reply_401(req, true, "invalid or revoked token");
+		return false;
+	case AUTH_BROKEN:
 		reply_401(req, true,
-			  broken ? "the server's token file is unusable (see its log); no token "
-				   "is accepted until it is fixed"
-			  : rc == -EINVAL ? "malformed token: want stk_<id>_<secret>"
-					  : "invalid or revoked token");
+			  "the server's token file is unusable (see its log); no token is accepted "
+			  "until it is fixed");
 		return false;
 	}
 	if (need == TOKENS_ROLE_ADMIN && role != TOKENS_ROLE_ADMIN) {

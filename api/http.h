@@ -135,6 +135,11 @@ const char *http_req_remote(const struct http_req *req);
 const char *http_req_raw_path(const struct http_req *req);
 /* For a prefix route "/p/": the path after "/p/" (may be empty). */
 const char *http_req_rest(const struct http_req *req);
+/* What the request's credentials allow under user auth (enum http_access):
+ * "open" (auth is off: everything), "admin" or "readonly" (a valid token;
+ * the worker credential is "admin"), "none" (no token sent) or "refused"
+ * (a token that is malformed, unknown, revoked or wrong). */
+const char *http_req_role(struct http_req *req);
 /* The server's ctx (what handlers get), for hooks and helpers. */
 void *http_req_ctx(const struct http_req *req);
 /* Decoded query parameter into buf (NUL-terminated). Returns its decoded

@@ -91,6 +91,8 @@ class RestAuthTest(ClusterTestCase):
         self.assertEqual(self.call(self.m.url + "/api/v1/workers")[0], 200)
         self.assertEqual(self.call(self.w.url + "/api/v1/worker")[0], 200)
         self.assertIn("auth is off until a token is created", self.m.read_log())
+        self.assertEqual(self.call(self.m.url + "/api/v1/auth")[2],
+                         {"required": False, "role": "admin", "token": "not_needed"})
         r = self.cli("admin", "workers")
         self.assertEqual(r.returncode, 0, r.stderr)
 
@@ -136,6 +138,14 @@ class RestAuthTest(ClusterTestCase):
                   ("DELETE", m + "/api/v1/masters/9", None),
                   ("PUT", w + "/api/v1/data?path=/data/new.txt", b"x")]
         wrong = ro["token"][:-1] + ("0" if ro["token"][-1] != "0" else "1")
+        # Who am I (the console's sign-in): public, never more than the
+        # caller's own token is worth.
+        for tok, want in ((None, (None, "missing")), (wrong, (None, "refused")),
+                          ("stk_x", (None, "refused")), (ro["token"], ("readonly", "valid")),
+                          (self.admin["token"], ("admin", "valid"))):
+            status, _, body = self.call(m + "/api/v1/auth", token=tok)
+            self.assertEqual(status, 200)
+            self.assertEqual((body["required"], body["role"], body["token"]), (True, *want))
         for method, url, body in writes:
             what = f"{method} {url}"
             status, headers, reply = self.call(url, method, body=body)
