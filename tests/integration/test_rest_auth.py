@@ -251,6 +251,21 @@ class RestAuthTest(ClusterTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("mode 0644", r.stderr)
 
+    def test_masters_ask_each_other_with_the_token(self):
+        """GET /api/v1/masters asks every master for its own view: with REST
+        auth on there, the caller's token goes along (no worker token here),
+        so no master shows as unreachable."""
+        ro = self.token("readonly")
+        ms = self.cluster.masters(2, settings={"http.token_file": self.tokfile})
+
+        def roles():
+            status, _, body = self.call(ms[0].url + "/api/v1/masters", token=ro["token"])
+            self.assertEqual(status, 200, body)
+            return sorted(x["role"] for x in body["masters"])
+        wait_for(lambda: roles() == ["follower", "leader"], timeout=20,
+                 what="both masters' own views")
+        self.assertEqual(self.call(ms[1].url + "/api/v1/masters")[0], 401)
+
     def test_metrics_by_config(self):
         ro = self.token("readonly")
         self.start({"http.metrics_public": "false"}, worker=False)
