@@ -266,6 +266,50 @@ class RestAuthTest(ClusterTestCase):
                  what="both masters' own views")
         self.assertEqual(self.call(ms[1].url + "/api/v1/masters")[0], 401)
 
+    def test_token_errors_are_named(self):
+        """Every way the CLI's token handling fails says what and exits
+        non-zero, with no daemon involved."""
+        empty = os.path.join(self.tmp, "empty")
+        open(empty, "w").close()
+        r = self.cluster.cli("--master", "127.0.0.1:1", "--token-file", empty, "admin", "workers")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(f"--token-file '{empty}': holds no token", r.stderr)
+        r = self.cluster.cli("--master", "127.0.0.1:1", "admin", "workers",
+                             env={"STRATA_TOKEN_FILE": os.path.join(self.tmp, "nope")})
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("STRATA_TOKEN_FILE", r.stderr)
+        r = self.cluster.cli("--master", "127.0.0.1:1", "admin", "workers",
+                             env={"STRATA_TOKEN": "a\nb"})
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("STRATA_TOKEN: not a token", r.stderr)
+        r = subprocess.run([TOP_BIN, "--master", "127.0.0.1:1", "-b", "-n", "1", "--token-file",
+                            empty], capture_output=True, text=True, timeout=30,
+                           env=sanitizer_env(self.cluster.env()))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("holds no token", r.stderr)
+        # The token file's place is unusable: named, exit 1.
+        afile = os.path.join(self.tmp, "afile")
+        open(afile, "w").close()
+        r = self.cluster.cli("admin", "token", "create", "--role", "admin", "--file",
+                             os.path.join(afile, "tokens"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"cannot create '{afile}'", r.stderr)
+        r = self.cluster.cli("admin", "token", "create", "--role", "admin", "--name", "x\ty",
+                             "--file", self.tokfile)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("name: at most 64 bytes, no control characters", r.stderr)
+        r = self.cluster.cli("admin", "token", "revoke", "--file", self.tokfile)
+        self.assertEqual(r.returncode, 2)
+        r = self.cluster.cli("admin", "token", "list", "--role", "admin", "--file",
+                             self.tokfile)
+        self.assertEqual(r.returncode, 2)
+        with open(self.tokfile, "a") as f:  # a line no tool wrote
+            f.write("garbage\n")
+        os.chmod(self.tokfile, 0o600)
+        r = self.cluster.cli("admin", "token", "list", "--file", self.tokfile)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("line 1: id: missing", r.stderr)
+
     def test_metrics_by_config(self):
         ro = self.token("readonly")
         self.start({"http.metrics_public": "false"}, worker=False)
