@@ -1,11 +1,10 @@
 #include "api/http.h"
 
+#include "api/http_auth.h"
 #include "api/http_int.h"
 
-#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/log.h"
-#include "lib/tokens.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -29,8 +28,7 @@ struct http_server {
 	void *ctx;
 	struct http_server_opts opts; /* strings below are our copies */
 	char *name, *tls_cert, *tls_key, *worker_token;
-	struct tokens_store *tokens; /* NULL: no user auth (opts.token_file unset) */
-	bool auth_always;            /* non-loopback bind without insecure_no_auth */
+	struct http_auth *auth; /* NULL: no user auth (opts.token_file unset) */
 	char url[160];
 	int port;
 	char tls_error[256];
@@ -512,22 +510,6 @@ static bool has_worker_token(struct http_req *req)
 	return got && strlen(got) == n && CRYPTO_memcmp(got, want, n) == 0;
 }
 
-/* Whether user auth applies now: a token file in use that holds a token
- * (or cannot be read: fail closed), or a non-loopback bind. Looks at the
- * file at most once a second. */
-static bool user_auth_on(struct http_server *srv)
-{
-	char err[512];
-	int rc = tokens_store_refresh(srv->tokens, clock_mono_ms(), 1000, err, sizeof(err));
-	bool broken;
-	size_t n = tokens_store_count(srv->tokens, &broken);
-	if (rc < 0)
-		log_error("%s: %s; every token is refused until it is fixed", srv->name, err);
-	else if (rc > 0)
-		log_info("%s: token file re-read: %zu token%s", srv->name, n, n == 1 ? "" : "s");
-	return n > 0 || broken || srv->auth_always;
-}
-
 static void reply_401(struct http_req *req, bool invalid, const char *msg)
 {
 	static const struct http_header missing = { "WWW-Authenticate", "Bearer realm=\"strata\"" };
@@ -537,63 +519,30 @@ static void reply_401(struct http_req *req, bool invalid, const char *msg)
 	reply_error_header(req, 401, "unauthorized", invalid ? &bad : &missing, msg);
 }
 
-enum auth_verdict {
-	AUTH_OPEN,      /* no user auth now: everything allowed */
-	AUTH_OK,        /* a valid token (or the worker credential): *role */
-	AUTH_MISSING,   /* no Authorization header */
-	AUTH_SCHEME,    /* not "Bearer <token>" */
-	AUTH_MALFORMED, /* not stk_<id>_<secret> */
-	AUTH_REFUSED,   /* unknown, revoked or wrong */
-	AUTH_BROKEN,    /* the token file is unusable: nothing is accepted */
-};
-
-/* What the request's credentials are worth, without replying. The token
- * itself is never logged, at most its id. */
-static enum auth_verdict auth_check(struct http_req *req, enum tokens_role *role)
+/* What the request's credentials are worth: the worker credential is
+ * admin; otherwise its bearer token (api/http_auth.h). */
+static enum http_auth_verdict auth_check(struct http_req *req, enum tokens_role *role)
 {
 	struct http_server *srv = req->srv;
 	*role = TOKENS_ROLE_ADMIN;
 	/* The socket backend (the S3 port) has no user auth: S3 keys. */
-	if (!srv || !srv->tokens || !user_auth_on(srv))
-		return AUTH_OPEN;
+	if (!srv || !srv->auth)
+		return HTTP_AUTH_OPEN;
 	if (has_worker_token(req))
-		return AUTH_OK;
-	*role = TOKENS_ROLE_NONE;
-	const char *auth = http_req_header(req, "Authorization");
-	if (!auth || !*auth)
-		return AUTH_MISSING;
-	if (strncasecmp(auth, "Bearer ", 7) != 0)
-		return AUTH_SCHEME;
-	const char *token = auth + 7;
-	while (*token == ' ')
-		token++;
-	int rc = tokens_store_verify(srv->tokens, token, role);
-	if (!rc)
-		return AUTH_OK;
-	bool broken;
-	tokens_store_count(srv->tokens, &broken);
-	if (broken)
-		return AUTH_BROKEN;
-	if (rc == -EINVAL)
-		return AUTH_MALFORMED;
-	char id[TOKENS_ID_LEN + 1];
-	const char *secret;
-	if (tokens_split(token, id, &secret) == 0)
-		log_info("%s: refused %s %.200s from %s: token %s is %s", srv->name,
-			 http_req_method(req), http_req_path(req), http_req_remote(req), id,
-			 rc == -ENOENT ? "unknown or revoked" : "wrong");
-	return AUTH_REFUSED;
+		return HTTP_AUTH_OK;
+	return http_auth_check(srv->auth, http_req_header(req, "Authorization"),
+			       http_req_method(req), http_req_path(req), http_req_remote(req), role);
 }
 
 const char *http_req_role(struct http_req *req)
 {
 	enum tokens_role role;
 	switch (auth_check(req, &role)) {
-	case AUTH_OPEN:
+	case HTTP_AUTH_OPEN:
 		return "open";
-	case AUTH_OK:
+	case HTTP_AUTH_OK:
 		return tokens_role_name(role);
-	case AUTH_MISSING:
+	case HTTP_AUTH_MISSING:
 		return "none";
 	default:
 		return "refused";
@@ -608,27 +557,27 @@ static bool user_authorized(struct http_req *req, enum tokens_role need)
 	const char *method = http_req_method(req), *path = http_req_path(req);
 	char msg[512];
 	switch (auth_check(req, &role)) {
-	case AUTH_OPEN:
+	case HTTP_AUTH_OPEN:
 		return true;
-	case AUTH_OK:
+	case HTTP_AUTH_OK:
 		break;
-	case AUTH_MISSING:
+	case HTTP_AUTH_MISSING:
 		snprintf(msg, sizeof(msg),
 			 "%s %.200s needs a token: send 'Authorization: Bearer <token>' "
 			 "(tokens come from strata admin token create)",
 			 method, path);
 		reply_401(req, false, msg);
 		return false;
-	case AUTH_SCHEME:
+	case HTTP_AUTH_SCHEME:
 		reply_401(req, true, "the Authorization header must be 'Bearer <token>'");
 		return false;
-	case AUTH_MALFORMED:
+	case HTTP_AUTH_MALFORMED:
 		reply_401(req, true, "malformed token: want stk_<id>_<secret>");
 		return false;
-	case AUTH_REFUSED:
+	case HTTP_AUTH_REFUSED:
 		reply_401(req, true, "invalid or revoked token");
 		return false;
-	case AUTH_BROKEN:
+	case HTTP_AUTH_BROKEN:
 		reply_401(req, true,
 			  "the server's token file is unusable (see its log); no token is accepted "
 			  "until it is fixed");
@@ -783,41 +732,6 @@ static int bind_literal(const char *bind, char *out, size_t len, char *err, size
 	return 0;
 }
 
-/* The startup rule of user auth (enum http_access): the token file must be
- * usable, and a non-loopback bind needs a token unless insecure_no_auth. */
-static int open_tokens(struct http_server *srv, const char *path, const char *host, char *err,
-		       size_t errlen)
-{
-	char why[768];
-	if (tokens_store_open(path, &srv->tokens, why, sizeof(why))) {
-		snprintf(err, errlen, "%s: http.token_file: %s", srv->name, why);
-		return -EINVAL;
-	}
-	bool loopback = strncmp(host, "127.", 4) == 0 || strcmp(host, "[::1]") == 0;
-	size_t n = tokens_store_count(srv->tokens, NULL);
-	if (!loopback && n == 0 && !srv->opts.insecure_no_auth) {
-		snprintf(err, errlen,
-			 "%s binds %s, which is not loopback, and http.token_file '%s' holds no "
-			 "token: create one (strata admin token create --role admin --file '%s') "
-			 "or set http.insecure_no_auth=true to serve everyone without auth",
-			 srv->name, host, path, path);
-		return -EINVAL;
-	}
-	srv->auth_always = !loopback && !srv->opts.insecure_no_auth;
-	if (!loopback && n == 0)
-		log_warn("%s binds %s with no token in http.token_file '%s' and "
-			 "http.insecure_no_auth=true: anyone who reaches the port may read and "
-			 "change everything",
-			 srv->name, host, path);
-	else if (n > 0 || srv->auth_always)
-		log_info("%s: REST tokens on (%zu in %s)", srv->name, n, path);
-	else
-		log_info("%s: no REST token in %s and a loopback bind: auth is off until a "
-			 "token is created",
-			 srv->name, path);
-	return 0;
-}
-
 static void server_free(struct http_server *srv)
 {
 	free(srv->name);
@@ -827,7 +741,7 @@ static void server_free(struct http_server *srv)
 		OPENSSL_cleanse(srv->worker_token, strlen(srv->worker_token));
 		free(srv->worker_token);
 	}
-	tokens_store_free(srv->tokens);
+	http_auth_free(srv->auth);
 	free(srv);
 }
 
@@ -869,7 +783,8 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
 	if (bind_literal(opts->bind, host, sizeof(host), err, errlen))
 		goto err_free_srv;
 	if (opts->token_file && *opts->token_file &&
-	    open_tokens(srv, opts->token_file, host, err, errlen))
+	    http_auth_open(srv->name, opts->token_file, host, opts->insecure_no_auth, &srv->auth,
+			   err, errlen))
 		goto err_free_srv;
 	srv->opts.token_file = NULL; /* the store keeps its own copy */
 	char ports[200], threads[16], timeout[32];
