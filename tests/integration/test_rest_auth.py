@@ -251,6 +251,17 @@ class RestAuthTest(ClusterTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("mode 0644", r.stderr)
 
+    def test_s3_gateway_without_worker_token_says_why(self):
+        """REST tokens on, no cluster.worker_token: the gateway's namespace
+        calls are refused, and the worker's log says what to set."""
+        self.admin = self.token("admin")
+        self.start({"cluster.worker_token": ""})
+        s3 = f"http://127.0.0.1:{self.w.settings['worker.s3_port']}"
+        status, _, data = request(s3 + "/data?list-type=2")
+        self.assertNotEqual(status, 200, data)
+        wait_for(lambda: "set cluster.worker_token on masters and workers" in self.w.read_log(),
+                 what="the worker's warning")
+
     def test_masters_ask_each_other_with_the_token(self):
         """GET /api/v1/masters asks every master for its own view: with REST
         auth on there, the caller's token goes along (no worker token here),
