@@ -1,5 +1,6 @@
 #include "api/http.h"
 
+#include "api/http_auth.h"
 #include "api/http_int.h"
 
 #include "lib/err.h"
@@ -27,6 +28,7 @@ struct http_server {
 	void *ctx;
 	struct http_server_opts opts; /* strings below are our copies */
 	char *name, *tls_cert, *tls_key, *worker_token;
+	struct http_auth *auth; /* NULL: no user auth (opts.token_file unset) */
 	char url[160];
 	int port;
 	char tls_error[256];
@@ -163,7 +165,10 @@ static int status_for_rc(int rc)
 		return 400;
 	case -EACCES:
 	case -EPERM:
+	case ST_EFORBIDDEN:
 		return 403;
+	case ST_EAUTH:
+		return 401;
 	case -EROFS:
 		return 403;
 	case -EBUSY:
@@ -454,6 +459,8 @@ const char *http_access_name(enum http_access access)
 		return "admin";
 	case HTTP_ACCESS_WORKER:
 		return "worker";
+	case HTTP_ACCESS_METRICS:
+		return "metrics";
 	default:
 		return "unset";
 	}
@@ -494,16 +501,109 @@ static bool worker_authorized(struct http_req *req)
 	return false;
 }
 
-/* The one access check (enum http_access), run before the route's handler.
- * READONLY and ADMIN wait for user auth (the security issue): with no user
- * tokens configured they are served like PUBLIC. */
+/* Is the worker credential on this request (cluster.worker_token)? */
+static bool has_worker_token(struct http_req *req)
+{
+	const char *want = req->srv->worker_token;
+	const char *got = want ? http_req_header(req, "X-Strata-Worker-Token") : NULL;
+	size_t n = want ? strlen(want) : 0;
+	return got && strlen(got) == n && CRYPTO_memcmp(got, want, n) == 0;
+}
+
+static void reply_401(struct http_req *req, bool invalid, const char *msg)
+{
+	static const struct http_header missing = { "WWW-Authenticate", "Bearer realm=\"strata\"" };
+	static const struct http_header bad = {
+		"WWW-Authenticate", "Bearer realm=\"strata\", error=\"invalid_token\""
+	};
+	reply_error_header(req, 401, "unauthorized", invalid ? &bad : &missing, msg);
+}
+
+/* What the request's credentials are worth: the worker credential is
+ * admin; otherwise its bearer token (api/http_auth.h). */
+static enum http_auth_verdict auth_check(struct http_req *req, enum tokens_role *role)
+{
+	struct http_server *srv = req->srv;
+	*role = TOKENS_ROLE_ADMIN;
+	/* The socket backend (the S3 port) has no user auth: S3 keys. */
+	if (!srv || !srv->auth)
+		return HTTP_AUTH_OPEN;
+	if (has_worker_token(req))
+		return HTTP_AUTH_OK;
+	return http_auth_check(srv->auth, http_req_header(req, "Authorization"),
+			       http_req_method(req), http_req_path(req), http_req_remote(req), role);
+}
+
+const char *http_req_role(struct http_req *req)
+{
+	enum tokens_role role;
+	switch (auth_check(req, &role)) {
+	case HTTP_AUTH_OPEN:
+		return "open";
+	case HTTP_AUTH_OK:
+		return tokens_role_name(role);
+	case HTTP_AUTH_MISSING:
+		return "none";
+	default:
+		return "refused";
+	}
+}
+
+/* The user-token rule of enum http_access for a route that needs `need`:
+ * true when the caller may go on, else it has replied 401 or 403. */
+static bool user_authorized(struct http_req *req, enum tokens_role need)
+{
+	enum tokens_role role;
+	const char *method = http_req_method(req), *path = http_req_path(req);
+	char msg[512];
+	switch (auth_check(req, &role)) {
+	case HTTP_AUTH_OPEN:
+		return true;
+	case HTTP_AUTH_OK:
+		break;
+	case HTTP_AUTH_MISSING:
+		snprintf(msg, sizeof(msg),
+			 "%s %.200s needs a token: send 'Authorization: Bearer <token>' "
+			 "(tokens come from strata admin token create)",
+			 method, path);
+		reply_401(req, false, msg);
+		return false;
+	case HTTP_AUTH_SCHEME:
+		reply_401(req, true, "the Authorization header must be 'Bearer <token>'");
+		return false;
+	case HTTP_AUTH_MALFORMED:
+		reply_401(req, true, "malformed token: want stk_<id>_<secret>");
+		return false;
+	case HTTP_AUTH_REFUSED:
+		reply_401(req, true, "invalid or revoked token");
+		return false;
+	case HTTP_AUTH_BROKEN:
+		reply_401(req, true,
+			  "the server's token file is unusable (see its log); no token is accepted "
+			  "until it is fixed");
+		return false;
+	}
+	if (need == TOKENS_ROLE_ADMIN && role != TOKENS_ROLE_ADMIN) {
+		http_reply_error(req, 403, "forbidden",
+				 "token role %s cannot %s %.200s: it needs an admin token",
+				 tokens_role_name(role), method, path);
+		return false;
+	}
+	return true;
+}
+
+/* The one access check (enum http_access), run before the route's handler. */
 static bool access_allowed(struct http_req *req, const struct http_route *route)
 {
 	switch (route->access) {
 	case HTTP_ACCESS_PUBLIC:
-	case HTTP_ACCESS_READONLY:
-	case HTTP_ACCESS_ADMIN:
 		return true;
+	case HTTP_ACCESS_METRICS:
+		return req->srv->opts.metrics_public || user_authorized(req, TOKENS_ROLE_READONLY);
+	case HTTP_ACCESS_READONLY:
+		return user_authorized(req, TOKENS_ROLE_READONLY);
+	case HTTP_ACCESS_ADMIN:
+		return user_authorized(req, TOKENS_ROLE_ADMIN);
 	case HTTP_ACCESS_WORKER:
 		return worker_authorized(req);
 	default:
@@ -641,6 +741,7 @@ static void server_free(struct http_server *srv)
 		OPENSSL_cleanse(srv->worker_token, strlen(srv->worker_token));
 		free(srv->worker_token);
 	}
+	http_auth_free(srv->auth);
 	free(srv);
 }
 
@@ -681,6 +782,11 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
 	char host[128];
 	if (bind_literal(opts->bind, host, sizeof(host), err, errlen))
 		goto err_free_srv;
+	if (opts->token_file && *opts->token_file &&
+	    http_auth_open(srv->name, opts->token_file, host, opts->insecure_no_auth, &srv->auth,
+			   err, errlen))
+		goto err_free_srv;
+	srv->opts.token_file = NULL; /* the store keeps its own copy */
 	char ports[200], threads[16], timeout[32];
 	snprintf(ports, sizeof(ports), "%s:%d%s", host, opts->port, tls ? "s" : "");
 	snprintf(threads, sizeof(threads), "%d", opts->threads > 0 ? opts->threads : 16);

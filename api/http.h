@@ -26,20 +26,31 @@ typedef void (*http_handler_fn)(struct http_req *req, void *ctx);
  * after routing and before the handler, so a handler never runs for a caller
  * its level refuses (and never needs to check again).
  *
- *   HTTP_ACCESS_PUBLIC    anyone who reaches the port (health, metrics,
- *                         the user-facing routes until user auth exists).
- *   HTTP_ACCESS_READONLY  reserved for user auth (the security issue): a
- *                         route that reads cluster state. With no user
- *                         tokens configured (today, always) it is served
- *                         like PUBLIC.
- *   HTTP_ACCESS_ADMIN     reserved likewise for routes that change the
- *                         cluster or namespace; served like PUBLIC today.
+ *   HTTP_ACCESS_PUBLIC    anyone who reaches the port (health, the
+ *                         console's static files, the OpenAPI document).
+ *   HTTP_ACCESS_READONLY  reads of cluster state: with user auth on (see
+ *                         below) a readonly or admin bearer token.
+ *   HTTP_ACCESS_ADMIN     changes to the cluster or namespace: an admin
+ *                         token (a readonly one gets 403 "forbidden").
  *   HTTP_ACCESS_WORKER    worker RPC and the peer block routes: with
  *                         http_server_opts.worker_token set the request must
  *                         carry it in X-Strata-Worker-Token (constant-time
  *                         compare): absent -> 401 "unauthorized", wrong ->
  *                         403 "forbidden". Without a token only loopback
  *                         peers are served (403 "forbidden" otherwise).
+ *   HTTP_ACCESS_METRICS   Prometheus /metrics: PUBLIC when
+ *                         http_server_opts.metrics_public, else READONLY.
+ *
+ * User auth (docs/security.md, "REST tokens"): with opts.token_file set,
+ * READONLY and ADMIN routes need "Authorization: Bearer stk_<id>_<secret>"
+ * (lib/tokens.h) once the file holds a token, and always when the server
+ * binds a non-loopback address (with no token that is a startup error
+ * unless opts.insecure_no_auth). Missing, malformed, unknown, revoked or
+ * wrong tokens get 401 "unauthorized" with WWW-Authenticate: Bearer. The
+ * file is re-read within a second of a change. A request carrying the
+ * right X-Strata-Worker-Token counts as admin (a worker's S3 gateway calls
+ * the namespace routes for its clients, who authenticate to it with S3
+ * keys). Without opts.token_file READONLY and ADMIN are served like PUBLIC.
  *
  * 0 is deliberately no level: a route left at it is refused with 500
  * "internal" (and tests/unit/test_api_routes.c fails on such a table).
@@ -50,9 +61,11 @@ enum http_access {
 	HTTP_ACCESS_READONLY,
 	HTTP_ACCESS_ADMIN,
 	HTTP_ACCESS_WORKER,
+	HTTP_ACCESS_METRICS,
 };
 
-/* "public", "readonly", "admin", "worker"; "unset" for 0 or out of range. */
+/* "public", "readonly", "admin", "worker", "metrics"; "unset" for 0 or out
+ * of range. */
 const char *http_access_name(enum http_access access);
 
 struct http_route {
@@ -85,6 +98,12 @@ struct http_server_opts {
 	/* cluster.worker_token: what HTTP_ACCESS_WORKER routes require (see
 	 * enum http_access). NULL or "": loopback peers only. Copied. */
 	const char *worker_token;
+	/* http.token_file: the user tokens READONLY and ADMIN routes check (see
+	 * enum http_access). NULL or "": no user auth. Copied. A file that
+	 * cannot be used (mode with group/other bits, syntax) fails the start. */
+	const char *token_file;
+	bool metrics_public;   /* http.metrics_public */
+	bool insecure_no_auth; /* http.insecure_no_auth */
 	/* Offered every http_reply_rc first; returns true when it replied
 	 * (the master turns ST_ENOTLEADER into its redirect). */
 	bool (*reply_rc)(struct http_req *req, int rc, const char *msg, void *ctx);
@@ -116,6 +135,11 @@ const char *http_req_remote(const struct http_req *req);
 const char *http_req_raw_path(const struct http_req *req);
 /* For a prefix route "/p/": the path after "/p/" (may be empty). */
 const char *http_req_rest(const struct http_req *req);
+/* What the request's credentials allow under user auth (enum http_access):
+ * "open" (auth is off: everything), "admin" or "readonly" (a valid token;
+ * the worker credential is "admin"), "none" (no token sent) or "refused"
+ * (a token that is malformed, unknown, revoked or wrong). */
+const char *http_req_role(struct http_req *req);
 /* The server's ctx (what handlers get), for hooks and helpers. */
 void *http_req_ctx(const struct http_req *req);
 /* Decoded query parameter into buf (NUL-terminated). Returns its decoded

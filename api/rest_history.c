@@ -77,7 +77,7 @@ err_oom:
 }
 
 static const struct http_route g_routes[] = {
-	{ "GET", "/api/v1/metrics/history", HTTP_ACCESS_PUBLIC, get_history },
+	{ "GET", "/api/v1/metrics/history", HTTP_ACCESS_READONLY, get_history },
 };
 
 const struct http_route *rest_history_routes(size_t *nroutes)

@@ -25,6 +25,26 @@ static void get_health(struct http_req *req, void *ctx)
 	http_reply_json(req, 200, o);
 }
 
+/* Who the caller is under REST auth, for the console's sign-in: public, so
+ * it answers a caller without a token too (it reveals only whether auth is
+ * on and what the caller's own token is worth). */
+static void get_auth(struct http_req *req, void *ctx)
+{
+	const char *role = http_req_role(req);
+	bool open = strcmp(role, "open") == 0;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "required", !open);
+	if (open || !strcmp(role, "admin") || !strcmp(role, "readonly"))
+		cJSON_AddStringToObject(o, "role", open ? "admin" : role);
+	else
+		cJSON_AddNullToObject(o, "role");
+	cJSON_AddStringToObject(o, "token", open ? "not_needed"
+					    : !strcmp(role, "none")    ? "missing"
+					    : !strcmp(role, "refused") ? "refused"
+								       : "valid");
+	http_reply_json(req, 200, o);
+}
+
 static const char *strip_scheme(const char *url)
 {
 	const char *p = strstr(url, "://");
@@ -412,11 +432,12 @@ static void get_metrics_prom(struct http_req *req, void *ctx)
 
 static const struct http_route g_routes[] = {
 	{ "GET", "/api/v1/health", HTTP_ACCESS_PUBLIC, get_health },
+	{ "GET", "/api/v1/auth", HTTP_ACCESS_PUBLIC, get_auth },
 	{ "GET", "/api/v1/cluster", HTTP_ACCESS_READONLY, get_cluster },
 	{ "GET", "/api/v1/workers", HTTP_ACCESS_READONLY, get_workers },
 	{ "GET", "/api/v1/config", HTTP_ACCESS_READONLY, get_config },
-	{ "GET", "/api/v1/metrics", HTTP_ACCESS_PUBLIC, get_metrics_json },
-	{ "GET", "/metrics", HTTP_ACCESS_PUBLIC, get_metrics_prom },
+	{ "GET", "/api/v1/metrics", HTTP_ACCESS_READONLY, get_metrics_json },
+	{ "GET", "/metrics", HTTP_ACCESS_METRICS, get_metrics_prom },
 	{ "POST", "/api/v1/workers/register", HTTP_ACCESS_WORKER, post_register },
 	{ "POST", "/api/v1/workers/heartbeat", HTTP_ACCESS_WORKER, post_heartbeat },
 	{ "GET", "/api/v1/masters", HTTP_ACCESS_READONLY, rest_masters_get },

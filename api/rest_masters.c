@@ -147,8 +147,9 @@ void rest_masters_get_self(struct http_req *req, void *ctx)
 	http_reply_json(req, 200, o);
 }
 
-/* Another master's own view, or NULL when it does not answer in time. */
-static cJSON *ask_peer(struct master *m, const struct meta_member *mm)
+/* Another master's own view, or NULL when it does not answer in time.
+ * auth: the credential header for it (REST auth may be on there), or "". */
+static cJSON *ask_peer(struct master *m, const struct meta_member *mm, const char *auth)
 {
 	if (!*mm->rest_url)
 		return NULL;
@@ -156,6 +157,7 @@ static cJSON *ask_peer(struct master *m, const struct meta_member *mm)
 		.timeout_ms = FANOUT_TIMEOUT_MS,
 		.connect_timeout_ms = FANOUT_TIMEOUT_MS,
 		.ca_file = *m->conf->http_tls_ca ? m->conf->http_tls_ca : m->conf->http_tls_cert,
+		.extra_header = *auth ? auth : NULL,
 	};
 	struct httpc *hc = httpc_new(&o);
 	if (!hc)
@@ -175,7 +177,7 @@ static cJSON *ask_peer(struct master *m, const struct meta_member *mm)
 
 /* {"leader","term","masters":[...]}: every voter's own view (this one's
  * locally, the others' over REST), unreachable ones marked so. */
-static cJSON *membership_json(struct master *m, bool fan_out)
+static cJSON *membership_json(struct master *m, bool fan_out, const char *auth)
 {
 	struct meta_status st;
 	meta_status(m->meta, &st);
@@ -190,7 +192,7 @@ static cJSON *membership_json(struct master *m, bool fan_out)
 		cJSON *e;
 		if (mm->id == st.id) {
 			e = self_json(&st);
-		} else if (!fan_out || !(e = ask_peer(m, mm))) {
+		} else if (!fan_out || !(e = ask_peer(m, mm, auth))) {
 			e = cJSON_CreateObject();
 			json_add_int(e, "id", (int64_t)mm->id);
 			cJSON_AddStringToObject(e, "raft_address", mm->raft_address);
@@ -232,7 +234,18 @@ static cJSON *membership_json(struct master *m, bool fan_out)
 
 void rest_masters_get(struct http_req *req, void *ctx)
 {
-	http_reply_json(req, 200, membership_json(ctx, true));
+	/* The other masters may check REST tokens: ask with the cluster's
+	 * worker credential (admin there), else with the caller's own token
+	 * (the same token file is copied to every master). */
+	struct master *m = ctx;
+	char auth[700] = "";
+	const char *caller = http_req_header(req, "Authorization");
+	if (*m->conf->cluster_worker_token)
+		snprintf(auth, sizeof(auth), "X-Strata-Worker-Token: %s", m->conf->cluster_worker_token);
+	else if (caller && strlen(caller) < 600 && !strpbrk(caller, "\r\n"))
+		snprintf(auth, sizeof(auth), "Authorization: %s", caller);
+	http_reply_json(req, 200, membership_json(m, true, auth));
+	explicit_bzero(auth, sizeof(auth));
 }
 
 /* ---- membership changes ---- */
@@ -277,7 +290,7 @@ void rest_masters_post(struct http_req *req, void *ctx)
 		http_reply_rc(req, rc, err);
 		return;
 	}
-	http_reply_json(req, 200, membership_json(m, false));
+	http_reply_json(req, 200, membership_json(m, false, ""));
 }
 
 void rest_masters_delete(struct http_req *req, void *ctx)
@@ -297,7 +310,7 @@ void rest_masters_delete(struct http_req *req, void *ctx)
 		http_reply_rc(req, rc, err);
 		return;
 	}
-	http_reply_json(req, 200, membership_json(m, false));
+	http_reply_json(req, 200, membership_json(m, false, ""));
 }
 
 void rest_masters_add_status(struct master *m, struct cJSON *o)

@@ -372,8 +372,8 @@ static const struct http_route g_routes[] = {
 	{ "PUT", "/api/v1/data", HTTP_ACCESS_ADMIN, put_data },
 	{ "GET", "/api/v1/blocks/", HTTP_ACCESS_WORKER, get_block },
 	{ "PUT", "/api/v1/blocks/", HTTP_ACCESS_WORKER, put_block },
-	{ "GET", "/api/v1/metrics", HTTP_ACCESS_PUBLIC, get_metrics_json },
-	{ "GET", "/metrics", HTTP_ACCESS_PUBLIC, get_metrics_prom },
+	{ "GET", "/api/v1/metrics", HTTP_ACCESS_READONLY, get_metrics_json },
+	{ "GET", "/metrics", HTTP_ACCESS_METRICS, get_metrics_prom },
 };
 
 const struct http_route *rest_worker_routes(size_t *nroutes)

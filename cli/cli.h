@@ -16,6 +16,8 @@ struct cli {
 	const char *master; /* --master overrides master.addresses */
 	bool json;
 	bool insecure;
+	const char *token_file; /* --token-file */
+	bool has_token;         /* a REST token goes with every request */
 	struct httpc *http;
 	struct client *masters; /* --master or master.addresses; follows the leader */
 };
@@ -41,6 +43,11 @@ void cli_apply_usage(FILE *f);
 /* `strata admin backup|restore ...`; argv[0] is "backup" or "restore". */
 int cli_admin_backup(struct cli *cli, int argc, char **argv);
 void cli_admin_backup_usage(FILE *f);
+
+/* `strata admin token ...`; argv[0] is "token". Edits a local token file;
+ * needs no daemon. Returns the exit code. */
+int cli_admin_token(struct cli *cli, int argc, char **argv);
+void cli_admin_token_usage(FILE *f);
 
 /* `strata fs ...`; argv[0] is the subcommand. Returns the exit code. */
 int cli_fs(struct cli *cli, int argc, char **argv);

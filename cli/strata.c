@@ -29,6 +29,7 @@ static void usage(FILE *f)
 		"  admin workers     the worker list\n");
 	cli_admin_masters_usage(f);
 	cli_admin_backup_usage(f);
+	cli_admin_token_usage(f);
 	cli_fs_usage(f);
 	cli_apply_usage(f);
 	fprintf(f, "\n"
@@ -40,6 +41,9 @@ static void usage(FILE *f)
 		"  -c, --config PATH       configuration file (default /etc/strata/strata.conf)\n"
 		"      --json              machine-readable output\n"
 		"  -k, --insecure          do not verify the master's TLS certificate\n"
+		"      --token-file PATH   file holding the REST token (first line) sent as\n"
+		"                          'Authorization: Bearer'; else $STRATA_TOKEN, else\n"
+		"                          the file $STRATA_TOKEN_FILE names\n"
 		"  -h, --help              this help\n"
 		"  -V, --version           version\n\n"
 		"Exit codes: 0 success, 1 error, 2 usage.\n");
@@ -69,11 +73,15 @@ static void fmt_duration(double ms, char *buf, size_t len)
 		snprintf(buf, len, "%lldd %lldh", s / 86400, (s % 86400) / 3600);
 }
 
+static bool g_had_token; /* for cli_fail's advice on 401 and 403 */
+
 int cli_fail(int rc, const char *err)
 {
 	if (rc == EXIT_OK)
 		return EXIT_OK;
-	fprintf(stderr, "strata: %s\n", rc == -ENOMEM ? "out of memory" : err);
+	char msg[2048];
+	client_auth_hint(rc, g_had_token, err, msg, sizeof(msg));
+	fprintf(stderr, "strata: %s\n", rc == -ENOMEM ? "out of memory" : msg);
 	return EXIT_ERROR;
 }
 
@@ -183,6 +191,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "insecure", no_argument, NULL, 'k' },
+		{ "token-file", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -205,6 +214,9 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			cli.insecure = true;
+			break;
+		case 'T':
+			cli.token_file = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -231,7 +243,8 @@ int main(int argc, char **argv)
 	bool is_masters = !is_fs && !is_apply && strcmp(sub[0], "masters") == 0;
 	bool is_backup = !is_fs && !is_apply &&
 			 (!strcmp(sub[0], "backup") || !strcmp(sub[0], "restore"));
-	if (!is_fs && !is_masters && !is_backup && !is_apply) {
+	bool is_token = !is_fs && !is_apply && strcmp(sub[0], "token") == 0;
+	if (!is_fs && !is_masters && !is_backup && !is_token && !is_apply) {
 		bool report = strcmp(sub[0], "report") == 0;
 		if (!report && strcmp(sub[0], "workers") != 0) {
 			fprintf(stderr, "strata: unknown command 'admin %s'\n", sub[0]);
@@ -261,10 +274,24 @@ int main(int argc, char **argv)
 		conf_free(&cli.conf);
 		return EXIT_USAGE;
 	}
+	if (is_token) {
+		int code = cli_admin_token(&cli, nsub, sub);
+		conf_free(&cli.conf);
+		return code;
+	}
+	char auth[640];
+	rc = client_token_header(cli.token_file, auth, sizeof(auth), err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "strata: %s\n", err);
+		conf_free(&cli.conf);
+		return EXIT_USAGE;
+	}
+	cli.has_token = g_had_token = *auth != '\0';
 	struct httpc_opts hopts = {
 		.timeout_ms = cli.conf.http_request_timeout,
 		.ca_file = *cli.conf.http_tls_ca ? cli.conf.http_tls_ca : cli.conf.http_tls_cert,
 		.insecure_tls = cli.insecure,
+		.extra_header = *auth ? auth : NULL,
 	};
 	rc = make_masters(&cli, err, sizeof(err));
 	if (rc) {
@@ -273,6 +300,7 @@ int main(int argc, char **argv)
 		return rc == -ENOMEM ? EXIT_ERROR : EXIT_USAGE;
 	}
 	cli.http = httpc_new(&hopts);
+	explicit_bzero(auth, sizeof(auth));
 	int exit_code = EXIT_ERROR;
 	if (cli.http && is_fs)
 		exit_code = cli_fs(&cli, nsub, sub);

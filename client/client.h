@@ -634,4 +634,25 @@ int client_file_info_decode(const struct cJSON *doc, struct client_file_info *ou
 int client_write_grant_decode(const struct cJSON *doc, struct client_write_grant *out,
 			      char *err, size_t errlen);
 
+/* ---- REST tokens (docs/security.md, "REST tokens") ----
+ *
+ * What a user program sends as "Authorization: Bearer <token>": the token
+ * in the file flag_file (a --token-file flag; NULL: none), else
+ * $STRATA_TOKEN, else the file $STRATA_TOKEN_FILE names. A file holds the
+ * token on its first line (blanks around it ignored). Writes the header
+ * line for httpc_opts.extra_header into header ("" when no token is
+ * configured) and returns 0, or a negative errno with err naming the file
+ * or the variable (unreadable file, empty token, token too long).
+ */
+int client_token_header(const char *flag_file, char *header, size_t len, char *err,
+			size_t errlen);
+
+/*
+ * After a call failed with ST_EAUTH (401) or ST_EFORBIDDEN (403): a line
+ * for the user that says what to do ("needs a token: set STRATA_TOKEN ...",
+ * "token role readonly cannot ..."), with the server's message (err of the
+ * call) kept. had_token: whether a token was sent. Other rc: err as is.
+ */
+void client_auth_hint(int rc, bool had_token, const char *err, char *out, size_t len);
+
 #endif

@@ -461,6 +461,17 @@ void conf_env_name(const char *key, char *buf, size_t len)
 	buf[o < len ? o : len - 1] = '\0';
 }
 
+/* STRATA_ variables that are not keys: the config path and the client's
+ * REST token (client/client.h client_token_resolve). */
+static bool is_client_var(const char *e, size_t nlen)
+{
+	static const char *const names[] = { "STRATA_CONFIG", "STRATA_TOKEN", "STRATA_TOKEN_FILE" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (nlen == strlen(names[i]) && strncmp(e, names[i], nlen) == 0)
+			return true;
+	return false;
+}
+
 int conf_load_env(struct strata_conf *c, char *const *envp, char *err, size_t errlen)
 {
 	for (char *const *e = envp; e && *e; e++) {
@@ -470,7 +481,7 @@ int conf_load_env(struct strata_conf *c, char *const *envp, char *err, size_t er
 		if (!eq)
 			continue;
 		size_t nlen = (size_t)(eq - *e);
-		if (nlen == strlen("STRATA_CONFIG") && strncmp(*e, "STRATA_CONFIG", nlen) == 0)
+		if (is_client_var(*e, nlen))
 			continue;
 		const struct conf_key *k = NULL;
 		char envname[160];

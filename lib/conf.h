@@ -159,6 +159,17 @@ struct conf_list {
 	  "Time a server waits for a request to arrive, and a client for a reply.")           \
 	X(http_max_json_body, "http.max_json_body", SIZE, "1MB", 1024, INT64_C(1) << 30,      \
 	  NULL, "Largest JSON request body a REST endpoint accepts (413 above).")             \
+	X(http_token_file, "http.token_file", STR, "", 0, 0, NULL,                            \
+	  "File of REST bearer tokens (strata admin token create|list|revoke), mode 0600; "   \
+	  "re-read within a second of a change. Empty: <master.state_dir>/tokens on a "       \
+	  "master, <worker.data_dir>/tokens on a worker. Auth is on once it holds a token, "   \
+	  "and always when the port binds a non-loopback address.")                            \
+	X(http_metrics_public, "http.metrics_public", BOOL, "true", 0, 0, NULL,               \
+	  "Serve Prometheus /metrics without a token when auth is on (a scraper needs no "    \
+	  "credentials; it shows counters, no paths or secrets). false: a readonly token.")   \
+	X(http_insecure_no_auth, "http.insecure_no_auth", BOOL, "false", 0, 0, NULL,          \
+	  "Let a REST port bound to a non-loopback address start with no token (anyone who "  \
+	  "reaches it may do anything); logged as a warning. false: that is a startup error.") \
 	X(http_tls_cert, "http.tls_cert", STR, "", 0, 0, NULL,                                \
 	  "PEM certificate (chain) file. When set with http.tls_key, REST and console "       \
 	  "ports serve HTTPS only.")                                                          \
@@ -217,7 +228,8 @@ int conf_parse_text(struct strata_conf *c, const char *text, size_t len, const c
 		    char *err, size_t errlen);
 /* Reads and parses a config file; -ENOENT etc. when it cannot be read. */
 int conf_load_file(struct strata_conf *c, const char *path, char *err, size_t errlen);
-/* Applies STRATA_* variables from envp. STRATA_CONFIG (the config path) is
+/* Applies STRATA_* variables from envp. STRATA_CONFIG (the config path),
+ * STRATA_TOKEN and STRATA_TOKEN_FILE (the client's REST token) are
  * skipped; any other STRATA_ name that matches no key is an error. */
 int conf_load_env(struct strata_conf *c, char *const *envp, char *err, size_t errlen);
 

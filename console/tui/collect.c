@@ -23,6 +23,13 @@ void top_collect(struct client *mc, struct httpc *hc, const struct top_collect_o
 	client_leader(mc, s->leader, sizeof(s->leader));
 	if (s->rc) {
 		memset(&s->cluster, 0, sizeof(s->cluster));
+		if (s->rc == ST_EAUTH && !o->has_token)
+			snprintf(s->err, sizeof(s->err),
+				 "needs a token: set STRATA_TOKEN, or STRATA_TOKEN_FILE or "
+				 "--token-file to a file holding one (strata admin token create)");
+		else if (s->rc == ST_EAUTH)
+			snprintf(s->err, sizeof(s->err),
+				 "the token was refused: it is wrong or revoked");
 		return;
 	}
 	/* A follower answered from its own state: ask the leader it names. */

@@ -34,6 +34,8 @@ static void usage(FILE *f)
 		"                      or $STRATA_MASTER_ADDRESSES)\n"
 		"  -c, --config PATH   configuration file (default /etc/strata/strata.conf)\n"
 		"  -k, --insecure      do not verify TLS certificates\n"
+		"      --token-file PATH  file holding the REST token (else $STRATA_TOKEN,\n"
+		"                      else the file $STRATA_TOKEN_FILE names)\n"
 		"  -d, --delay SECS    refresh interval (default 2; at least 0.1)\n"
 		"  -n, --iterations N  stop after N refreshes (default: run until q)\n"
 		"  -b, --batch         plain-text snapshots on standard output, no screen\n"
@@ -140,6 +142,7 @@ int main(int argc, char **argv)
 		{ "master", required_argument, NULL, 'm' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "insecure", no_argument, NULL, 'k' },
+		{ "token-file", required_argument, NULL, 'T' },
 		{ "delay", required_argument, NULL, 'd' },
 		{ "iterations", required_argument, NULL, 'n' },
 		{ "batch", no_argument, NULL, 'b' },
@@ -148,7 +151,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *master = NULL, *config = getenv("STRATA_CONFIG");
+	const char *master = NULL, *config = getenv("STRATA_CONFIG"), *token_file = NULL;
 	bool insecure = false, batch = false, json = false;
 	double delay = 2;
 	int64_t iterations = -1;
@@ -164,6 +167,9 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			insecure = true;
+			break;
+		case 'T':
+			token_file = optarg;
 			break;
 		case 'd':
 			delay = strtod(optarg, &end);
@@ -225,16 +231,26 @@ int main(int argc, char **argv)
 		conf_free(&conf);
 		return 2;
 	}
+	char auth[640];
+	rc = client_token_header(token_file, auth, sizeof(auth), err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "strata-top: %s\n", err);
+		client_free(mc);
+		conf_free(&conf);
+		return 2;
+	}
 	/* Short: a refresh must not stall the screen for long on a dead master. */
 	int64_t timeout = conf.http_request_timeout;
 	struct httpc_opts hopts = {
 		.timeout_ms = timeout > 0 && timeout < 2000 ? timeout : 2000,
 		.ca_file = *conf.http_tls_ca ? conf.http_tls_ca : conf.http_tls_cert,
 		.insecure_tls = insecure,
+		.extra_header = *auth ? auth : NULL,
 	};
 	struct top_collect_opts co = { .tls = *conf.http_tls_cert || *conf.http_tls_ca,
-				       .want_history = true };
+				       .want_history = true, .has_token = *auth != '\0' };
 	struct httpc *hc = httpc_new(&hopts);
+	explicit_bzero(auth, sizeof(auth));
 	int exit_code = 1;
 	if (hc && batch)
 		exit_code = run_batch(mc, hc, &co, delay, iterations, json);

@@ -38,6 +38,7 @@ struct top_sample {
 struct top_collect_opts {
 	bool tls;
 	bool want_history;
+	bool has_token; /* a REST token goes with the requests (for the 401 advice) */
 };
 
 /* Fills s (zeroed first; release with top_sample_clear); s->rc says

@@ -206,6 +206,9 @@ int main(int argc, char **argv)
 	memcpy(routes + nmaster + nfs, oroutes, nopenapi * sizeof(*routes));
 	memcpy(routes + nmaster + nfs + nopenapi, hroutes, nhistory * sizeof(*routes));
 	memcpy(routes + nmaster + nfs + nopenapi + nhistory, croutes, nconsole * sizeof(*routes));
+	char token_file[4200];
+	snprintf(token_file, sizeof(token_file), "%s%s", *conf.http_token_file ? "" : m.state_dir,
+		 *conf.http_token_file ? conf.http_token_file : "/tokens");
 	struct http_server_opts hopts = {
 		.name = "master REST",
 		.bind = conf.master_bind,
@@ -216,6 +219,9 @@ int main(int argc, char **argv)
 		.tls_cert = conf.http_tls_cert,
 		.tls_key = conf.http_tls_key,
 		.worker_token = conf.cluster_worker_token,
+		.token_file = token_file,
+		.metrics_public = conf.http_metrics_public,
+		.insecure_no_auth = conf.http_insecure_no_auth,
 		.before = rest_masters_before,
 		.reply_rc = rest_masters_reply_rc,
 	};

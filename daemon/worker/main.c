@@ -211,6 +211,9 @@ int main(int argc, char **argv)
 
 	size_t nroutes;
 	const struct http_route *routes = rest_worker_routes(&nroutes);
+	char token_file[4200];
+	snprintf(token_file, sizeof(token_file), "%s%s", *conf.http_token_file ? "" : w.data_dir,
+		 *conf.http_token_file ? conf.http_token_file : "/tokens");
 	struct http_server_opts hopts = {
 		.name = "worker REST",
 		.bind = conf.worker_bind,
@@ -221,6 +224,9 @@ int main(int argc, char **argv)
 		.tls_cert = conf.http_tls_cert,
 		.tls_key = conf.http_tls_key,
 		.worker_token = conf.cluster_worker_token,
+		.token_file = token_file,
+		.metrics_public = conf.http_metrics_public,
+		.insecure_no_auth = conf.http_insecure_no_auth,
 	};
 	rest = http_server_start(&hopts, routes, nroutes, &w, err, sizeof(err));
 	if (!rest) {

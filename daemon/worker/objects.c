@@ -7,6 +7,7 @@
 #include "lib/err.h"
 #include "lib/httpc.h"
 #include "lib/json.h"
+#include "lib/log.h"
 #include "lib/path.h"
 
 #include <cjson/cJSON.h>
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,13 @@ static int master(struct worker_node *w, const char *method, const char *pq, con
 		const cJSON *e = cJSON_GetObjectItemCaseSensitive(r.json, "error");
 		snprintf(err, errlen, "%s", json_str_or(e, "message", "master error"));
 		rc = r.status == 503 ? -EAGAIN : st_rc_from_code(json_str_or(e, "code", NULL));
+		/* REST tokens on at the master: the gateway's calls carry only the
+		 * worker credential, so without one they are refused. Say so once. */
+		static atomic_bool told;
+		if (r.status == 401 && !atomic_exchange(&told, true))
+			log_warn("the master refused an S3 gateway call (%s %s: %s): with REST "
+				 "tokens on, set cluster.worker_token on masters and workers",
+				 method, pq, err);
 	} else if (out) {
 		*out = r.json;
 		r.json = NULL;

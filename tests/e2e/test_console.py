@@ -171,6 +171,50 @@ class ConsoleTest(harness.ClusterTestCase):
         paths = [m["path"] for m in get_json(leader.url + "/api/v1/mounts")[1]["mounts"]]
         self.assertEqual(sorted(paths), ["/data", "/other", "/ro"])
 
+    def test_console_in_chromium_with_auth(self):
+        """REST auth on (docs/security.md): sign-in dialog, a wrong token
+        refused visibly, readonly and admin tokens. Runs after the test
+        above (name order), so its screenshots join that test's folder."""
+        if not os.path.exists(CHROMIUM):
+            self.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/deps.sh)")
+        tokfile = os.path.join(self.tmp, "tokens")
+
+        def create(role):
+            r = self.cluster.cli("admin", "token", "create", "--role", role, "--file", tokfile,
+                                 "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return json.loads(r.stdout)["token"]
+        admin, ro = create("admin"), create("readonly")
+        store = os.path.join(self.tmp, "store")
+        os.makedirs(store)
+        os.makedirs(os.path.join(self.tmp, "formstore"))
+        m = self.cluster.master(settings={"http.token_file": tokfile})
+        self.cluster.worker(m, settings={"http.token_file": tokfile})
+        hdr = {"Authorization": "Bearer " + admin}
+        wait_for(lambda: get_json(m.url + "/api/v1/cluster", headers=hdr)[1]["workers"]["live"]
+                 == 1, what="a live worker")
+        status, body = post_json(m.url + "/api/v1/mounts",
+                                 {"path": "/data", "uri": "file://" + store}, headers=hdr)
+        self.assertEqual(status, 201, body)
+        artifacts = os.environ.get("STRATA_E2E_ARTIFACTS") or os.path.join(
+            harness.BUILD_DIR, "e2e-artifacts", "console")
+        os.makedirs(artifacts, exist_ok=True)
+        env = dict(os.environ, STRATA_LEADER=m.url, STRATA_ADMIN_TOKEN=admin,
+                   STRATA_RO_TOKEN=ro, STRATA_FORM_DIR=os.path.join(self.tmp, "formstore"),
+                   STRATA_ARTIFACTS=artifacts, STRATA_CHROMIUM=CHROMIUM,
+                   NODE_PATH=NODE_MODULES)
+        proc = subprocess.run(["node", os.path.join(HERE, "console_auth.mjs")], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=180)
+        sys.stdout.write(proc.stdout)
+        self.assertEqual(proc.returncode, 0, "console_auth.mjs failed (see its output above)")
+        paths = [x["path"] for x in get_json(m.url + "/api/v1/mounts", headers=hdr)[1]["mounts"]]
+        self.assertEqual(sorted(paths), ["/added", "/data"])
+        # Nothing of the tokens in the daemons' logs.
+        for d in self.cluster.daemons:
+            for t in (admin, ro):
+                self.assertNotIn(t.split("_")[2], d.read_log())
+
 
 def serve():
     import signal

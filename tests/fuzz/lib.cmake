@@ -2,3 +2,4 @@ strata_fuzz_target(fuzz_conf SOURCES fuzz_conf.c LIBS strata_lib)
 # The 64-bit id codec and its inverse (lib/json.c compiled in: instrumented).
 strata_fuzz_target(fuzz_json_u64 SOURCES fuzz_json_u64.c ${CMAKE_SOURCE_DIR}/lib/json.c
                    LIBS cjson m)
+strata_fuzz_target(fuzz_tokens SOURCES fuzz_tokens.c LIBS strata_lib)

@@ -147,6 +147,21 @@ static int check_routes_documented(const struct table *t, size_t ntables, const 
 					    want);
 				missing++;
 			}
+			/* And its security: public none, user levels the bearer token. */
+			const cJSON *sec = cJSON_GetObjectItemCaseSensitive(op, "security");
+			char *text = sec ? cJSON_PrintUnformatted(sec) : NULL;
+			bool user = route->access == HTTP_ACCESS_READONLY ||
+				    route->access == HTTP_ACCESS_ADMIN ||
+				    route->access == HTTP_ACCESS_METRICS;
+			bool ok = text && (route->access == HTTP_ACCESS_PUBLIC ? strcmp(text, "[]") == 0
+					   : user ? strstr(text, "bearerToken") != NULL
+						  : strstr(text, "workerToken") != NULL);
+			if (!ok) {
+				print_error("%s %s: security is %s\n", route->method, route->pattern,
+					    text ? text : "missing");
+				missing++;
+			}
+			free(text);
 		}
 	}
 	return missing;

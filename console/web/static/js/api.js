@@ -11,6 +11,39 @@ export class ApiError extends Error {
 // to explain a mutation refused by a follower.
 export const session = { leaderAddress: '', role: '' };
 
+// REST tokens (docs/security.md): the token the user signed in with lives
+// in sessionStorage (this tab only, gone when it closes) and goes with every
+// call as a Bearer header. app.js fills required/role from GET /api/v1/auth
+// and sets onUnauthorized, which shows the sign-in dialog on any 401.
+const TOKEN_KEY = 'strata.token';
+export const auth = {
+  token: sessionStorage.getItem(TOKEN_KEY) || '',
+  required: false,
+  role: 'admin',
+  onUnauthorized: null,
+};
+
+export function setToken(token) {
+  auth.token = token || '';
+  if (auth.token) sessionStorage.setItem(TOKEN_KEY, auth.token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+// Changes need an admin token (or auth off); say why when they are not.
+export function canChange() {
+  return !auth.required || auth.role === 'admin';
+}
+export const READONLY_REASON = 'You signed in with a readonly token: changes need an admin token.';
+
+// GET /api/v1/auth with a given token (the current one by default).
+export async function whoami(token = auth.token) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch('/api/v1/auth', { headers });
+  if (!res.ok) throw new ApiError(res.status, 'http_' + res.status, `GET /api/v1/auth failed with ${res.status}`);
+  return res.json();
+}
+
 export async function api(path, { method = 'GET', query, body, signal } = {}) {
   let url = path;
   if (query) {
@@ -20,6 +53,7 @@ export async function api(path, { method = 'GET', query, body, signal } = {}) {
     if (s) url += `?${s}`;
   }
   const init = { method, signal, headers: { Accept: 'application/json' } };
+  if (auth.token) init.headers.Authorization = `Bearer ${auth.token}`;
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -48,6 +82,7 @@ export async function api(path, { method = 'GET', query, body, signal } = {}) {
       throw new ApiError(res.status, 'bad_reply', `unexpected reply (${res.status}) from ${path}`);
     }
   }
+  if (res.status === 401 && auth.onUnauthorized) auth.onUnauthorized(data && data.error ? data.error.message : '');
   if (!res.ok) {
     const e = data && data.error;
     throw new ApiError(res.status, e ? e.code : 'http_' + res.status,

@@ -1,6 +1,7 @@
 // The console shell: hash routes (#/page?k=v), the nav, and the line that
 // says which master this is and who leads.
-import { api, session } from './api.js';
+import { api, auth, session, setToken, whoami } from './api.js';
+import { signIn, showSignedIn } from './auth.js';
 import { h, replace, errorBox } from './dom.js';
 
 const pages = {
@@ -86,7 +87,36 @@ document.querySelector('.menu-toggle').addEventListener('click', e => {
   const open = nav.classList.toggle('open');
   e.currentTarget.setAttribute('aria-expanded', String(open));
 });
-window.addEventListener('hashchange', route);
-route();
-refreshLeader();
-setInterval(refreshLeader, 10000);
+// REST auth first: with auth on and no valid token, the sign-in dialog and
+// nothing else; later 401s (a token revoked meanwhile) bring it back.
+async function start() {
+  let who = null;
+  try {
+    who = await whoami();
+  } catch {
+    // An older master without /api/v1/auth, or none at all: carry on, the
+    // pages say what fails.
+  }
+  if (who) {
+    auth.required = who.required;
+    auth.role = who.role;
+  }
+  auth.onUnauthorized = msg => {
+    setToken('');
+    auth.role = null;
+    signIn(`The master refused the token${msg ? ` (${msg})` : ''}: sign in again.`);
+  };
+  showSignedIn(document.getElementById('auth'));
+  if (who && who.required && !who.role) {
+    if (who.token === 'refused') setToken('');
+    replace(main, h('p', { class: 'loading' }, 'Sign in to see the cluster.'));
+    signIn(who.token === 'refused' ? 'Your token was refused (wrong or revoked): sign in again.'
+      : 'This strata cluster needs a token.');
+    return;
+  }
+  window.addEventListener('hashchange', route);
+  route();
+  refreshLeader();
+  setInterval(refreshLeader, 10000);
+}
+start();

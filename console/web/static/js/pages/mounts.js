@@ -1,6 +1,6 @@
 // Mounts: the list (secrets only as set/unset), the add form per store
 // type, and unmount behind a confirmation naming the path.
-import { api } from '../api.js';
+import { api, canChange, READONLY_REASON } from '../api.js';
 import { h, replace, errorBox, loading, empty, table } from '../dom.js';
 import { bytes, date, duration } from '../fmt.js';
 
@@ -10,7 +10,9 @@ export function render(main) {
   const list = h('div', {}, loading('mounts'));
   const dialog = h('dialog', { 'aria-labelledby': 'unmount-title' });
   const status = h('div', { role: 'status', 'aria-live': 'polite' });
-  replace(main, h('h1', {}, 'Mounts'), status, list, addForm(() => refresh()), dialog);
+  replace(main, h('h1', {}, 'Mounts'), status,
+    canChange() ? null : h('p', { class: 'readonly-note', id: 'readonly-note' }, READONLY_REASON),
+    list, addForm(() => refresh()), dialog);
   let alive = true;
   async function refresh() {
     try {
@@ -56,7 +58,9 @@ function mountTable(mounts, dialog, status, refresh) {
     { label: 'Sync', cell: m => syncText(m.sync_interval_ms) },
     { label: 'Created', cell: m => date(m.created_ms) },
     { label: 'Actions', cell: m => h('button', { type: 'button', class: 'danger',
-      'aria-label': `Unmount ${m.path}`, onclick: () => confirmUnmount(dialog, m.path, status, refresh) }, 'Unmount') },
+      'aria-label': `Unmount ${m.path}`, disabled: !canChange(), title: canChange() ? undefined : READONLY_REASON,
+      'aria-describedby': canChange() ? undefined : 'readonly-note',
+      onclick: () => confirmUnmount(dialog, m.path, status, refresh) }, 'Unmount') },
   ], mounts)];
 }
 
@@ -136,7 +140,9 @@ function addForm(onAdded) {
   const pathStyle = h('input', { type: 'checkbox', id: 'm-pathstyle', name: 'pathstyle' });
   const pathStyleRow = h('div', { class: 'check' }, pathStyle, h('label', { for: 'm-pathstyle' }, 'Path-style addressing (most S3-compatible stores)'));
   const formError = h('div', { 'aria-live': 'polite' });
-  const submit = h('button', { type: 'submit', class: 'primary' }, 'Add mount');
+  const submit = h('button', { type: 'submit', class: 'primary', disabled: !canChange(),
+    title: canChange() ? undefined : READONLY_REASON,
+    'aria-describedby': canChange() ? undefined : 'add-readonly' }, 'Add mount');
   const fields = Object.entries(FIELDS).map(([key, f]) => {
     const id = `m-${key}`;
     errors[key] = h('p', { class: 'field-error', id: `${id}-error`, 'aria-live': 'polite' });
@@ -164,7 +170,8 @@ function addForm(onAdded) {
     pathStyleRow,
     h('div', { class: 'check' }, readonly, h('label', { for: 'm-readonly' }, 'Read-only')),
     formError,
-    h('div', { class: 'actions' }, submit));
+    h('div', { class: 'actions' }, submit,
+      canChange() ? null : h('span', { class: 'readonly-note', id: 'add-readonly' }, READONLY_REASON)));
   form.addEventListener('submit', async ev => {
     ev.preventDefault();
     const type = typeSel.value;
@@ -194,7 +201,7 @@ function addForm(onAdded) {
       const key = fieldFor(e.message || '', type);
       if (key) { setError(key, e.message); inputs[key].focus(); } else replace(formError, errorBox(e, 'The master refused the mount'));
     } finally {
-      submit.disabled = false;
+      submit.disabled = !canChange();
     }
   });
   showType();

@@ -1,0 +1,111 @@
+// The console with REST auth on (test_console.py, auth run): the sign-in
+// dialog comes first, a wrong token is refused with a visible message, a
+// readonly token shows the pages with changes disabled and the reason, an
+// admin token can change things, every API call carries the Bearer header,
+// sign-out forgets the token. Screenshots beside the other artifacts.
+import { chromium } from 'playwright-core';
+import axe from 'axe-core';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+
+const env = process.env;
+const URL_ = env.STRATA_LEADER;
+const ART = env.STRATA_ARTIFACTS;
+const ADMIN = env.STRATA_ADMIN_TOKEN;
+const RO = env.STRATA_RO_TOKEN;
+const problems = [];
+
+async function axeCheck(page, label) {
+  await page.evaluate(axe.source);
+  const res = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  for (const v of res.violations)
+    if (v.impact === 'serious' || v.impact === 'critical')
+      problems.push(`${label}: axe ${v.impact} ${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(' ')).join('; ')})`);
+}
+
+async function signIn(page, token) {
+  const dlg = page.getByRole('dialog', { name: 'Sign in' });
+  await dlg.waitFor();
+  await dlg.getByLabel('Token').fill(token);
+  await dlg.getByRole('button', { name: 'Sign in' }).click();
+}
+
+const browser = await chromium.launch({
+  executablePath: env.STRATA_CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+let failed = false;
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('pageerror', e => problems.push(`page error: ${e.message}`));
+  const apiCalls = [];
+  page.on('request', r => { if (r.url().includes('/api/v1/')) apiCalls.push(r); });
+
+  // 1. No token: the dialog, nothing of the cluster.
+  await page.goto(`${URL_}/#/overview`);
+  const dlg = page.getByRole('dialog', { name: 'Sign in' });
+  await dlg.waitFor();
+  await page.getByText('This strata cluster needs a token.').waitFor();
+  assert.equal(await page.getByRole('heading', { name: 'Health' }).count(), 0);
+  await axeCheck(page, 'sign-in dialog');
+  await page.screenshot({ path: path.join(ART, 'auth-signin-1280.png'), fullPage: true });
+  // Escape does not get past it.
+  await page.keyboard.press('Escape');
+  assert.ok(await dlg.isVisible(), 'Escape closed the sign-in dialog');
+
+  // 2. A wrong token: refused in place, visibly.
+  await signIn(page, RO.slice(0, -1) + (RO.endsWith('0') ? '1' : '0'));
+  await dlg.getByRole('alert').filter({ hasText: 'That token was not accepted' }).waitFor();
+  assert.equal(await dlg.getByLabel('Token').getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('strata.token')), null);
+  await page.screenshot({ path: path.join(ART, 'auth-wrong-token-1280.png'), fullPage: true });
+
+  // 3. The readonly token: pages render, changes are disabled with a reason.
+  await dlg.getByLabel('Token').fill(RO);
+  await dlg.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Health' }).waitFor();
+  await page.locator('.stat', { hasText: 'live' }).waitFor();
+  await page.getByText('Signed in · readonly token').waitFor();
+  await page.goto(`${URL_}/#/mounts`);
+  await page.locator('td', { hasText: /^\/data$/ }).first().waitFor();
+  const add = page.getByRole('button', { name: 'Add mount' });
+  assert.ok(await add.isDisabled(), 'Add mount is enabled for a readonly token');
+  assert.ok(await page.getByRole('button', { name: 'Unmount /data' }).isDisabled());
+  await page.locator('#readonly-note', { hasText: 'changes need an admin token' }).waitFor();
+  await axeCheck(page, 'mounts, readonly');
+  await page.screenshot({ path: path.join(ART, 'auth-readonly-mounts-1280.png'), fullPage: true });
+
+  // 4. Sign out: the token is forgotten, the dialog is back.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await dlg.waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('strata.token')), null);
+
+  // 5. The admin token: changes allowed, and they work.
+  const before = apiCalls.length;
+  await signIn(page, ADMIN);
+  await page.getByText('Signed in · admin token').waitFor();
+  await page.goto(`${URL_}/#/mounts`);
+  await page.locator('td', { hasText: /^\/data$/ }).first().waitFor();
+  assert.ok(await add.isEnabled(), 'Add mount is disabled for an admin token');
+  await page.getByLabel('Mount point').fill('/added');
+  await page.getByLabel('Directory').fill(env.STRATA_FORM_DIR);
+  await add.click();
+  await page.locator('td', { hasText: /^\/added$/ }).first().waitFor();
+  await page.screenshot({ path: path.join(ART, 'auth-admin-mounts-1280.png'), fullPage: true });
+  const sent = apiCalls.slice(before).filter(r => !r.url().endsWith('/api/v1/auth'));
+  assert.ok(sent.length > 0);
+  for (const r of sent)
+    assert.equal(r.headers().authorization, `Bearer ${ADMIN}`, `${r.method()} ${r.url()} without the token`);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('strata.token')), ADMIN);
+  await context.close();
+} catch (e) {
+  failed = true;
+  console.log(`FAIL: ${e.stack || e}`);
+} finally {
+  await browser.close();
+}
+for (const p of problems) console.log(`PROBLEM: ${p}`);
+if (failed || problems.length) process.exit(1);
+console.log('console auth e2e: sign-in, wrong token, readonly, sign-out and admin passed');
