@@ -98,6 +98,9 @@ static enum http_access want_user_level(const struct http_route *r)
 		return HTTP_ACCESS_PUBLIC;
 	if (strcmp(r->pattern, "/metrics") == 0)
 		return HTTP_ACCESS_METRICS;
+	/* A backup holds every mount's store credentials: a GET for admins. */
+	if (strcmp(r->pattern, "/api/v1/admin/backup") == 0)
+		return HTTP_ACCESS_ADMIN;
 	return strcmp(r->method, "GET") == 0 ? HTTP_ACCESS_READONLY : HTTP_ACCESS_ADMIN;
 }
 
