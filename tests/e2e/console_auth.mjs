@@ -76,6 +76,19 @@ try {
   await page.locator('#readonly-note', { hasText: 'changes need an admin token' }).waitFor();
   await axeCheck(page, 'mounts, readonly');
   await page.screenshot({ path: path.join(ART, 'auth-readonly-mounts-1280.png'), fullPage: true });
+  // the masters forms and a directory's policies too
+  await page.goto(`${URL_}/#/masters`);
+  await page.locator('td .badge', { hasText: 'leader' }).waitFor();
+  assert.ok(await page.getByRole('button', { name: 'Add master' }).isDisabled());
+  for (const b of await page.getByRole('button', { name: /^Remove master / }).all())
+    assert.ok(await b.isDisabled(), 'Remove master is enabled for a readonly token');
+  await page.goto(`${URL_}/#/browse?path=%2Fdata`);
+  await page.locator('summary', { hasText: 'Policies of this directory' }).click();
+  const pol = page.getByRole('region', { name: 'Policies of this directory' });
+  await pol.locator('.readonly-note', { hasText: 'changes need an admin token' }).waitFor();
+  for (const name of ['Pin', 'Set TTL', 'Set replication'])
+    assert.ok(await pol.getByRole('button', { name, exact: true }).isDisabled(), `${name} is enabled for readonly`);
+  await axeCheck(page, 'policies, readonly');
 
   // 4. Sign out: the token is forgotten, the dialog is back.
   await page.getByRole('button', { name: 'Sign out' }).click();

@@ -1,7 +1,7 @@
 // Pin, TTL and replication of one path (file or directory), set and
 // cleared through PUT/DELETE /api/v1/files/{pin,ttl,replication}; used by
 // the file page and a directory's listing.
-import { api } from './api.js';
+import { api, canChange, READONLY_REASON } from './api.js';
 import { h, replace, errorBox } from './dom.js';
 import { duration } from './fmt.js';
 
@@ -125,8 +125,16 @@ export function policyPanel(n, onChange, note) {
       { path: n.path, recursive: rec(), min, max }, undefined, 'repl');
   });
 
+  if (!canChange()) {
+    for (const b of [pinForm, ttlForm, replForm].flatMap(f => [...f.querySelectorAll('button')])) {
+      b.disabled = true;
+      b.title = READONLY_REASON;
+      b.setAttribute('aria-describedby', `${id}-ro`);
+    }
+  }
   return h('section', { class: 'card', 'aria-labelledby': `${id}-title` },
     h('h2', { id: `${id}-title` }, isDir ? 'Policies of this directory' : 'Policies'),
+    canChange() ? [] : h('p', { class: 'readonly-note', id: `${id}-ro` }, READONLY_REASON),
     isDir ? h('p', { class: 'sub' }, 'What is created or loaded below later inherits them.') : [],
     isDir ? h('div', { class: 'check' }, recursive, h('label', { for: `${id}-rec` }, 'Also apply to everything below it now')) : [],
     h('div', { class: 'policies' }, pinForm, ttlForm, replForm),

@@ -1,7 +1,7 @@
 // Masters: the Raft group, each member asked by the master serving this
 // page; add a member (its address first, then the Raft change) and remove
 // one behind a confirmation naming it.
-import { api } from '../api.js';
+import { api, canChange, READONLY_REASON } from '../api.js';
 import { h, replace, errorBox, loading, empty, table } from '../dom.js';
 
 export function render(main) {
@@ -58,7 +58,9 @@ const FIELDS = {
 function addForm(onAdded) {
   const inputs = {}, errors = {};
   const formError = h('div', { 'aria-live': 'polite' });
-  const submit = h('button', { type: 'submit', class: 'primary' }, 'Add master');
+  const ro = !canChange();
+  const submit = h('button', { type: 'submit', class: 'primary', disabled: ro, title: ro ? READONLY_REASON : undefined,
+    'aria-describedby': ro ? 'addm-readonly' : undefined }, 'Add master');
   const rows = Object.entries(FIELDS).map(([key, f]) => {
     const id = `ma-${key}`;
     errors[key] = h('p', { class: 'field-error', id: `${id}-error`, 'aria-live': 'polite' });
@@ -74,7 +76,8 @@ function addForm(onAdded) {
   const form = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'addm-title' },
     h('h2', { id: 'addm-title' }, 'Add a master'),
     h('p', { class: 'sub' }, 'Start the new master with master.join=true and master.peers listing the group and itself, then add it here.'),
-    h('div', { class: 'fields' }, rows), formError, h('div', { class: 'actions' }, submit));
+    h('div', { class: 'fields' }, rows), formError, h('div', { class: 'actions' }, submit,
+      ro ? h('span', { class: 'readonly-note', id: 'addm-readonly' }, READONLY_REASON) : null));
   form.addEventListener('submit', async ev => {
     ev.preventDefault();
     const v = Object.fromEntries(Object.entries(inputs).map(([k, i]) => [k, i.value.trim()]));
@@ -98,7 +101,7 @@ function addForm(onAdded) {
         : /raft_address/.test(m) ? 'raft' : /rest_url/.test(m) ? 'rest' : null;
       if (key) { setError(key, m); inputs[key].focus(); } else replace(formError, errorBox(e, 'The leader refused the change'));
     } finally {
-      submit.disabled = false;
+      submit.disabled = !canChange();
     }
   });
   return form;
@@ -120,6 +123,7 @@ function view(m, dialog, status, refresh) {
       { label: 'Lag', num: true, cell: x => x.lag ?? '—' },
       { label: 'Raft', cls: 'name', cell: x => x.raft_address },
       { label: 'Actions', cell: x => h('button', { type: 'button', class: 'danger', 'aria-label': `Remove master ${x.id}`,
+        disabled: !canChange(), title: canChange() ? undefined : READONLY_REASON,
         onclick: () => confirmRemove(dialog, x, status, refresh) }, 'Remove') },
     ], list),
   ];
