@@ -34,6 +34,10 @@ void cli_fmt_bytes(double b, char *buf, size_t len);
 int cli_admin_masters(struct cli *cli, int argc, char **argv);
 void cli_admin_masters_usage(FILE *f);
 
+/* `strata admin s3key ...`; argv[0] is "s3key". Needs no master. */
+int cli_admin_s3key(struct cli *cli, int argc, char **argv);
+void cli_admin_s3key_usage(FILE *f);
+
 /* `strata fs ...`; argv[0] is the subcommand. Returns the exit code. */
 int cli_fs(struct cli *cli, int argc, char **argv);
 void cli_fs_usage(FILE *f);

@@ -28,6 +28,7 @@ static void usage(FILE *f)
 		"  admin report      cluster summary: version, leader, workers, capacity\n"
 		"  admin workers     the worker list\n");
 	cli_admin_masters_usage(f);
+	cli_admin_s3key_usage(f);
 	cli_fs_usage(f);
 	fprintf(f, "\n"
 		"Global options:\n"
@@ -226,7 +227,8 @@ int main(int argc, char **argv)
 	char **sub = argv + optind + 1;
 	int nsub = argc - optind - 1;
 	bool is_masters = !is_fs && strcmp(sub[0], "masters") == 0;
-	if (!is_fs && !is_masters) {
+	bool is_s3key = !is_fs && strcmp(sub[0], "s3key") == 0;
+	if (!is_fs && !is_masters && !is_s3key) {
 		bool report = strcmp(sub[0], "report") == 0;
 		if (!report && strcmp(sub[0], "workers") != 0) {
 			fprintf(stderr, "strata: unknown command 'admin %s'\n", sub[0]);
@@ -255,6 +257,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "strata: %s\n", err);
 		conf_free(&cli.conf);
 		return EXIT_USAGE;
+	}
+	if (is_s3key) { /* a local file: no master involved */
+		int code = cli_admin_s3key(&cli, nsub, sub);
+		conf_free(&cli.conf);
+		return code;
 	}
 	struct httpc_opts hopts = {
 		.timeout_ms = cli.conf.http_request_timeout,

@@ -286,7 +286,8 @@ static void sign_hex(unsigned char k[SIGV4_KEY_LEN], const char *string_to_sign,
 
 /* Canonical request, then signature; *signed_headers handed out when non-NULL. */
 static int signature_and_signed(const struct sigv4_request *req, const struct sigv4_key *key,
-				const char *amz_date, char sig_hex[65], char **signed_headers)
+				const unsigned char *derived, const char *amz_date,
+				char sig_hex[65], char **signed_headers)
 {
 	char *creq = NULL, *sh = NULL;
 	char date[9], creq_hash[65];
@@ -294,7 +295,8 @@ static int signature_and_signed(const struct sigv4_request *req, const struct si
 	struct sbuf sts = { 0 };
 	int rc;
 
-	if (!amz_date_ok(amz_date) || !key->secret_key || !key->region || !key->service)
+	if (!amz_date_ok(amz_date) || (!derived && !key->secret_key) || !key->region ||
+	    !key->service)
 		return -EINVAL;
 	if ((rc = canonical_request_and_signed(req, &creq, &sh)))
 		return rc;
@@ -316,7 +318,9 @@ static int signature_and_signed(const struct sigv4_request *req, const struct si
 		rc = -ENOMEM;
 		goto out_free;
 	}
-	if ((rc = sigv4_signing_key(key->secret_key, date, key->region, key->service, k)))
+	if (derived)
+		memcpy(k, derived, SIGV4_KEY_LEN);
+	else if ((rc = sigv4_signing_key(key->secret_key, date, key->region, key->service, k)))
 		goto out_free;
 	sign_hex(k, sts.p, sig_hex);
 	if (signed_headers) {
@@ -333,7 +337,15 @@ out_free:
 int sigv4_signature(const struct sigv4_request *req, const struct sigv4_key *key,
 		    const char *amz_date, char out[65])
 {
-	return signature_and_signed(req, key, amz_date, out, NULL);
+	return signature_and_signed(req, key, NULL, amz_date, out, NULL);
+}
+
+int sigv4_signature_derived(const struct sigv4_request *req,
+			    const unsigned char signing_key[SIGV4_KEY_LEN], const char *region,
+			    const char *service, const char *amz_date, char out[65])
+{
+	struct sigv4_key key = { NULL, NULL, region, service };
+	return signature_and_signed(req, &key, signing_key, amz_date, out, NULL);
 }
 
 int sigv4_authorization(const struct sigv4_request *req, const struct sigv4_key *key,
@@ -346,7 +358,7 @@ int sigv4_authorization(const struct sigv4_request *req, const struct sigv4_key 
 
 	if (!key->access_key)
 		return -EINVAL;
-	if ((rc = signature_and_signed(req, key, amz_date, sig_hex, &signed_headers)))
+	if ((rc = signature_and_signed(req, key, NULL, amz_date, sig_hex, &signed_headers)))
 		return rc;
 	sbuf_add(&auth, "AWS4-HMAC-SHA256 Credential=");
 	sbuf_add(&auth, key->access_key);
