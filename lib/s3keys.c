@@ -281,8 +281,10 @@ int s3keys_parse(const char *text, size_t len, struct s3keys *out, char *err, si
 				goto fail;
 			}
 			rc = s3keys_add(out, &k);
-			if (rc == -EEXIST)
+			if (rc == -EEXIST) {
 				snprintf(err, errlen, "line %u: key id %s appears twice", lineno, k.id);
+				rc = -EINVAL;
+			}
 			if (rc)
 				goto fail;
 		}
