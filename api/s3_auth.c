@@ -18,14 +18,13 @@
 
 #define MAX_SIGNED_HEADERS 64
 
+/* 64 lower-case hex digits (no locale lookups: this runs per request). */
 static bool is_hex64(const char *s)
 {
-	if (strlen(s) != 64)
-		return false;
 	for (int i = 0; i < 64; i++)
-		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
-	return true;
+	return s[64] == '\0';
 }
 
 /* "AK/DATE/REGION/SERVICE/aws4_request" */
@@ -196,10 +195,6 @@ static int compute_and_compare(struct verify_ctx *v, const unsigned char key[SIG
 	 * differently-escaped path on the wire than they signed. */
 	const char *uris[2] = { v->in->raw_path, NULL };
 	size_t declen;
-	if (s3_url_decode(v->in->raw_path, strlen(v->in->raw_path), &decoded, &declen) == 0 &&
-	    strlen(decoded) == declen && sigv4_uri_encode(decoded, true, &normalized) == 0 &&
-	    strcmp(normalized, v->in->raw_path) != 0)
-		uris[1] = normalized;
 	rc = S3_ERR_SIGNATURE_MISMATCH;
 	for (int i = 0; i < 2 && uris[i]; i++) {
 		struct sigv4_request req = { v->in->method, uris[i],   query,
@@ -215,6 +210,12 @@ static int compute_and_compare(struct verify_ctx *v, const unsigned char key[SIG
 			rc = 0;
 			break;
 		}
+		/* (computed only when the path as sent did not verify) */
+		if (i == 0 &&
+		    s3_url_decode(v->in->raw_path, strlen(v->in->raw_path), &decoded, &declen) == 0 &&
+		    strlen(decoded) == declen && sigv4_uri_encode(decoded, true, &normalized) == 0 &&
+		    strcmp(normalized, v->in->raw_path) != 0)
+			uris[1] = normalized;
 	}
 	OPENSSL_cleanse(sig, sizeof(sig));
 	if (rc == S3_ERR_SIGNATURE_MISMATCH)

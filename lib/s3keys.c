@@ -349,6 +349,8 @@ static void stamp_of(const struct stat *st, struct s3keys_stamp *out)
 	out->ino = (uint64_t)st->st_ino;
 	out->size = (uint64_t)st->st_size;
 	out->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	out->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	out->mode = (unsigned)st->st_mode;
 }
 
 int s3keys_stat(const char *path, struct s3keys_stamp *stamp)
@@ -367,7 +369,8 @@ int s3keys_stat(const char *path, struct s3keys_stamp *stamp)
 bool s3keys_stamp_equal(const struct s3keys_stamp *a, const struct s3keys_stamp *b)
 {
 	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
-	       a->size == b->size && a->mtime_ns == b->mtime_ns;
+	       a->size == b->size && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns &&
+	       a->mode == b->mode;
 }
 
 int s3keys_load(const char *path, struct s3keys *out, struct s3keys_stamp *stamp, char *err,

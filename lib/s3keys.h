@@ -94,7 +94,8 @@ int s3key_generate(struct s3key *key);
 /* What s3keys_load saw of the file, to notice a change. */
 struct s3keys_stamp {
 	uint64_t dev, ino, size;
-	int64_t mtime_ns;
+	int64_t mtime_ns, ctime_ns; /* ctime: a chmod counts as a change */
+	unsigned mode;
 	bool exists;
 };
 

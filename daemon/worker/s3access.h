@@ -3,7 +3,7 @@
 
 /*
  * The worker's S3 access keys: the key file (lib/s3keys.h) as the S3
- * server sees it, re-read when it changes (its inode, size or mtime; looked
+ * server sees it, re-read when it changes (its inode, size, mtime, ctime or mode; looked
  * at no more than once a second, by whichever request comes first), plus
  * the buckets open to anonymous reads. Its functions have the shapes of
  * struct s3_gw_auth's callbacks (main.c wires them); all are thread-safe

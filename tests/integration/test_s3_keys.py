@@ -184,6 +184,7 @@ class S3KeysTest(ClusterTestCase):
         c.request("GET", url[len(self.endpoint):])
         r = c.getresponse()
         self.assertEqual((r.status, r.read()), (200, b"hello world"))
+        c.close()
 
         # aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), chunks of 1000 bytes.
         payload = os.urandom(4500)
@@ -230,6 +231,7 @@ class S3KeysTest(ClusterTestCase):
         r = c.getresponse()
         self.assertEqual(r.status, 403)
         self.assertEqual(ET.fromstring(r.read()).findtext("Code"), "AccessDenied")
+        c.close()
         self.assertEqual(self.code_of(lambda: self.client("SKNOSUCHKEY000000000", secret)
                                       .get_object(Bucket="data", Key="a/hello.txt")),
                          "InvalidAccessKeyId")
@@ -377,6 +379,7 @@ class S3KeysTest(ClusterTestCase):
             c.request(method, path, body=body)
             r = c.getresponse()
             data = r.read()
+            c.close()
             code = ET.fromstring(data).findtext("Code") if r.status >= 300 and data else None
             return r.status, code, data
 
@@ -392,17 +395,16 @@ class S3KeysTest(ClusterTestCase):
 
     def test_keys_added_and_revoked_while_running(self):
         self.start_worker()
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
 
         def anon_get():
             c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             c.request("GET", "/")
             r = c.getresponse()
             r.read()
+            c.close()
             return r.status
 
         self.assertEqual(anon_get(), 200, "no keys: open, as before")
-        c.close()
         first = self.create_key()
         wait_for(lambda: anon_get() == 403, timeout=5, what="the new key file to be read")
         self.client(*first).put_object(Bucket="data", Key="k.txt", Body=b"k")
@@ -429,9 +431,26 @@ class S3KeysTest(ClusterTestCase):
         self.assertIsNone(self.code_of(lambda: self.client(*second).head_object(
             Bucket="data", Key="k.txt")))
         self.assertEqual(anon_get(), 403)
-        wait_for(lambda: "keeping the 1 keys loaded" in self.w.read_log(), timeout=5,
+        wait_for(lambda: anon_get() and "keeping the 1 keys loaded" in self.w.read_log(),
+                 timeout=5,
                  what="the refused edit to be logged")
         self.assertNotIn(second[1], self.w.read_log())
+        # So does a chmod that lets the group read it.
+        self.s3key("revoke", second[0], check=False)  # refused: the file is malformed
+        with open(self.keyfile) as f:
+            lines = [line for line in f if line != "not a key line\n"]
+        with open(self.keyfile, "w") as f:
+            f.writelines(lines)
+        os.chmod(self.keyfile, 0o640)
+        # (the worker looks at the file when requests come)
+        wait_for(lambda: anon_get() and "mode 0640" in self.w.read_log(), timeout=5,
+                 what="the group-readable file to be refused")
+        self.assertIsNone(self.code_of(lambda: self.client(*second).head_object(
+            Bucket="data", Key="k.txt")))
+        # Removing the file removes the keys: the port is open again (warned).
+        os.remove(self.keyfile)
+        wait_for(lambda: anon_get() == 200, timeout=5, what="no keys, open again")
+        self.assertIn("is gone: no access keys", self.w.read_log())
 
     def test_key_file_others_may_read_is_refused(self):
         self.create_key()
@@ -477,6 +496,7 @@ class S3KeysTest(ClusterTestCase):
             c.request("GET", "/")
             r = c.getresponse()
             r.read()
+            c.close()
             return r.status == 403
         wait_for(refused, timeout=5, what="the worker to read its default key file")
         self.assertIn("re-read: 1 key", self.w.read_log())
@@ -524,7 +544,9 @@ class S3KeysTest(ClusterTestCase):
         c = http.client.HTTPConnection("127.0.0.1", int(self.w.settings["worker.port"]),
                                        timeout=10)
         c.request("GET", "/metrics")
-        return c.getresponse().read().decode()
+        text = c.getresponse().read().decode()
+        c.close()
+        return text
 
 
 if __name__ == "__main__":
