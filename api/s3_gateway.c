@@ -935,7 +935,9 @@ void s3_gw_handle(struct http_req *req, void *ctx)
 		/* With credentials, a request that does not verify hears
 		 * about that first (as from S3), not about its shape. */
 		if (s3_gw_auth_required(gw)) {
-			struct s3_request none = { .op = S3_OP_NONE };
+			/* (checked as a read of no bucket: only the signature
+			 * counts, no key's role or bucket list) */
+			struct s3_request none = { .op = S3_OP_LIST_BUCKETS };
 			char aerr[sizeof(c->err)];
 			int arc = s3_gw_authorize(gw, &in, &none, &c->auth, &c->authed, aerr,
 						  sizeof(aerr));
