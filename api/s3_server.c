@@ -651,10 +651,30 @@ static void hb_u64(struct hbuf *b, uint64_t v)
 /* Why a request is not served here; the gateway gets it instead. */
 #define SLOW 1
 
+/* Length of the path part of target when its query holds nothing but a
+ * presigned URL's X-Amz-* parameters (which change who asks, not what
+ * S3 does), or 0. */
+static size_t presigned_path_len(const char *target, size_t len)
+{
+	const char *q = memchr(target, '?', len);
+	if (!q)
+		return 0;
+	bool sig = false;
+	for (const char *p = q + 1, *end = target + len; p < end;) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *e = amp ? amp : end;
+		if ((size_t)(e - p) < 6 || memcmp(p, "X-Amz-", 6) != 0)
+			return 0;
+		sig |= (size_t)(e - p) > 16 && !memcmp(p, "X-Amz-Signature=", 16);
+		p = e + 1;
+	}
+	return sig ? (size_t)(q - target) : 0;
+}
+
 /* Whether a request is of the kind the fast path answers: GET or HEAD
- * (*head) of a path without a query (every query changes what S3 does),
- * without a body, conditions, Expect or several Ranges, and no signature
- * to check (cfg.fast). */
+ * (*head) of a path without a query (every query changes what S3 does;
+ * a presigned URL's X-Amz-* parameters alone are fine), without a body,
+ * conditions, Expect or several Ranges (cfg.fast). */
 static bool fast_kind(const struct s3srv *f, const struct s3fh_request *r, bool *head)
 {
 	if (r->method.len == 3 && memcmp(r->method.p, "GET", 3) == 0)
@@ -665,7 +685,9 @@ static bool fast_kind(const struct s3srv *f, const struct s3fh_request *r, bool 
 		return false;
 	return f->cfg.fast && !(r->has_length && r->content_length) && !r->chunked &&
 	       !r->expect && !r->conditional && r->nrange <= 1 && r->target.len < 4096 &&
-	       r->target.p[0] == '/' && !memchr(r->target.p, '?', r->target.len) &&
+	       r->target.p[0] == '/' &&
+	       (!memchr(r->target.p, '?', r->target.len) ||
+		presigned_path_len(r->target.p, r->target.len)) &&
 	       !memchr(r->target.p, '#', r->target.len);
 }
 
@@ -807,7 +829,8 @@ static const char *fast_header(void *arg, const char *name)
  * so it is checked here, in the loop: signed hits stay on the fast path.
  */
 static int fast_authorize(struct s3srv *f, const struct s3fh_request *r, const char *method,
-			  const char *raw_path, const struct s3_request *sr, bool *is_signed)
+			  const char *raw_path, const char *raw_query, const struct s3_request *sr,
+			  bool *is_signed)
 {
 	*is_signed = false;
 	if (!s3_gw_auth_required(f->cfg.gw))
@@ -815,7 +838,7 @@ static int fast_authorize(struct s3srv *f, const struct s3fh_request *r, const c
 	static __thread struct fast_headers h; /* 16 KiB: off the stack */
 	h.r = r;
 	h.used = 0;
-	struct s3_auth_input in = { .method = method, .raw_path = raw_path, .raw_query = NULL,
+	struct s3_auth_input in = { .method = method, .raw_path = raw_path, .raw_query = raw_query,
 				    .header = fast_header, .header_arg = &h,
 				    .now = s3_gw_now(f->cfg.gw) };
 	struct s3_auth_result res;
@@ -839,6 +862,12 @@ static int try_fast(struct conn *c, const struct s3fh_request *r)
 		return SLOW;
 	memcpy(raw, r->target.p, r->target.len);
 	raw[r->target.len] = '\0';
+	const char *query = NULL;
+	size_t plen = presigned_path_len(raw, r->target.len);
+	if (plen) { /* "/b/k?X-Amz-...": the path, and the query to verify */
+		raw[plen] = '\0';
+		query = raw + plen + 1;
+	}
 	if (r->nrange)
 		memcpy(range, r->range.p, r->range.len);
 	range[r->nrange ? r->range.len : 0] = '\0';
@@ -860,7 +889,7 @@ static int try_fast(struct conn *c, const struct s3fh_request *r)
 	    s3_range_parse(r->nrange ? range : NULL, m.length, &fr.partial, &fr.first, &fr.last))
 		goto out_free_req; /* (a 416 too: the gateway words it) */
 	bool is_signed;
-	if (fast_authorize(f, r, hin.method, raw, &sr, &is_signed))
+	if (fast_authorize(f, r, hin.method, raw, query, &sr, &is_signed))
 		goto out_free_req;
 	if (!fr.partial)
 		fr.first = 0;

@@ -235,7 +235,8 @@ class S3KeysTest(ClusterTestCase):
         self.assertEqual(self.code_of(lambda: self.client("SKNOSUCHKEY000000000", secret)
                                       .get_object(Bucket="data", Key="a/hello.txt")),
                          "InvalidAccessKeyId")
-        self.assertEqual(self.code_of(lambda: self.client(key, secret[:-1] + "Z")
+        wrong = secret[:-1] + ("Z" if secret[-1] != "Z" else "Y")
+        self.assertEqual(self.code_of(lambda: self.client(key, wrong)
                                       .put_object(Bucket="data", Key="x", Body=b"x")),
                          "SignatureDoesNotMatch")
 
@@ -525,6 +526,19 @@ class S3KeysTest(ClusterTestCase):
         self.assertEqual(after["s3_proxied_total"], before["s3_proxied_total"])
         self.assertEqual(after["s3_fastpath_unsigned_hits_total"],
                          before["s3_fastpath_unsigned_hits_total"])
+        # A presigned URL is verified in the loop too.
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": "data",
+                                                              "Key": "hot.bin"}, ExpiresIn=60)
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        c.request("GET", url[len(self.endpoint):])
+        r = c.getresponse()
+        self.assertEqual((r.status, len(r.read())), (200, 16384))
+        c.close()
+        presigned = self.counters()
+        self.assertEqual(presigned["s3_fastpath_signed_hits_total"],
+                         after["s3_fastpath_signed_hits_total"] + 1)
+        self.assertEqual(presigned["s3_proxied_total"], after["s3_proxied_total"])
+        after = presigned
         # A tampered signature on a hit is refused (by the gateway, which
         # words the error) and counted as a signed slow-path request.
         req = self.signed(key, secret, "GET", "/data/hot.bin")
