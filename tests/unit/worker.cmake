@@ -4,3 +4,5 @@ strata_unit_test(test_s3front_http SOURCES test_s3front_http.c LIBS strata_api_s
 strata_unit_test(test_s3front SOURCES test_s3front.c s3_dir_backend.c
                  LIBS strata_api_worker OpenSSL::SSL OpenSSL::Crypto
                  TIMEOUT 60)
+# The worker's S3 access keys (daemon/worker/s3access.c).
+strata_unit_test(test_worker_s3access SOURCES test_worker_s3access.c LIBS strata_worker_core)
