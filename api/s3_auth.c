@@ -18,14 +18,13 @@
 
 #define MAX_SIGNED_HEADERS 64
 
+/* 64 lower-case hex digits (no locale lookups: this runs per request). */
 static bool is_hex64(const char *s)
 {
-	if (strlen(s) != 64)
-		return false;
 	for (int i = 0; i < 64; i++)
-		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
-	return true;
+	return s[64] == '\0';
 }
 
 /* "AK/DATE/REGION/SERVICE/aws4_request" */
@@ -152,7 +151,8 @@ struct verify_ctx {
 	const char *skip_param; /* "X-Amz-Signature" for presigned URLs */
 };
 
-static int compute_and_compare(struct verify_ctx *v, const char *secret, char *err, size_t errlen)
+static int compute_and_compare(struct verify_ctx *v, const unsigned char key[SIGV4_KEY_LEN],
+			       char *err, size_t errlen)
 {
 	struct sigv4_kv headers[MAX_SIGNED_HEADERS];
 	struct sigv4_kv *query = NULL;
@@ -195,17 +195,13 @@ static int compute_and_compare(struct verify_ctx *v, const char *secret, char *e
 	 * differently-escaped path on the wire than they signed. */
 	const char *uris[2] = { v->in->raw_path, NULL };
 	size_t declen;
-	if (s3_url_decode(v->in->raw_path, strlen(v->in->raw_path), &decoded, &declen) == 0 &&
-	    strlen(decoded) == declen && sigv4_uri_encode(decoded, true, &normalized) == 0 &&
-	    strcmp(normalized, v->in->raw_path) != 0)
-		uris[1] = normalized;
-	struct sigv4_key key = { v->hdr.access_key, secret, v->hdr.region, v->hdr.service };
 	rc = S3_ERR_SIGNATURE_MISMATCH;
 	for (int i = 0; i < 2 && uris[i]; i++) {
 		struct sigv4_request req = { v->in->method, uris[i],   query,
 					     nq,            headers,   nh,
 					     v->payload_hash };
-		int src = sigv4_signature(&req, &key, v->amz_date, sig);
+		int src = sigv4_signature_derived(&req, key, v->hdr.region, v->hdr.service,
+						  v->amz_date, sig);
 		if (src) {
 			rc = src == -ENOMEM ? S3_ERR_INTERNAL : S3_ERR_AUTH_HEADER_MALFORMED;
 			break;
@@ -214,6 +210,12 @@ static int compute_and_compare(struct verify_ctx *v, const char *secret, char *e
 			rc = 0;
 			break;
 		}
+		/* (computed only when the path as sent did not verify) */
+		if (i == 0 &&
+		    s3_url_decode(v->in->raw_path, strlen(v->in->raw_path), &decoded, &declen) == 0 &&
+		    strlen(decoded) == declen && sigv4_uri_encode(decoded, true, &normalized) == 0 &&
+		    strcmp(normalized, v->in->raw_path) != 0)
+			uris[1] = normalized;
 	}
 	OPENSSL_cleanse(sig, sizeof(sig));
 	if (rc == S3_ERR_SIGNATURE_MISMATCH)
@@ -295,11 +297,37 @@ static int presigned_form(struct verify_ctx *v, int64_t *expires, char *err, siz
 	return 0;
 }
 
+/* s3_auth_verify's lookup as a signing-key source: derives the key anew. */
+struct secret_source {
+	s3_auth_lookup_fn lookup;
+	void *arg;
+};
+
+static int key_from_secret(void *arg, const char *access_key, const char *date,
+			   const char *region, const char *service,
+			   unsigned char key[SIGV4_KEY_LEN])
+{
+	struct secret_source *src = arg;
+	char secret[S3_AUTH_SECRET_MAX];
+	int rc = src->lookup(src->arg, access_key, secret, sizeof(secret));
+	if (rc == 0 && sigv4_signing_key(secret, date, region, service, key))
+		rc = -ENOMEM;
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return rc;
+}
+
 int s3_auth_verify(const struct s3_auth_input *in, s3_auth_lookup_fn lookup, void *lookup_arg,
 		   struct s3_auth_result *out, char *err, size_t errlen)
 {
+	struct secret_source src = { lookup, lookup_arg };
+	return s3_auth_verify_derived(in, key_from_secret, &src, out, err, errlen);
+}
+
+int s3_auth_verify_derived(const struct s3_auth_input *in, s3_auth_signing_key_fn keyfn,
+			   void *key_arg, struct s3_auth_result *out, char *err, size_t errlen)
+{
 	struct verify_ctx v = { .in = in };
-	char secret[S3_AUTH_SECRET_MAX];
+	unsigned char key[SIGV4_KEY_LEN];
 	int64_t t, expires = 0;
 	int rc;
 
@@ -361,13 +389,13 @@ int s3_auth_verify(const struct s3_auth_input *in, s3_auth_lookup_fn lookup, voi
 		rc = S3_ERR_INVALID_ARGUMENT;
 		goto out;
 	}
-	int lrc = lookup(lookup_arg, v.hdr.access_key, secret, sizeof(secret));
+	int lrc = keyfn(key_arg, v.hdr.access_key, v.hdr.date, v.hdr.region, v.hdr.service, key);
 	if (lrc) {
 		snprintf(err, errlen, "access key '%.64s' is not known", v.hdr.access_key);
 		rc = lrc == -ENOENT ? S3_ERR_INVALID_ACCESS_KEY : S3_ERR_INTERNAL;
-		goto out;
+		goto out_wipe;
 	}
-	if ((rc = compute_and_compare(&v, secret, err, errlen)))
+	if ((rc = compute_and_compare(&v, key, err, errlen)))
 		goto out_wipe;
 	out->mode = presigned ? S3_AUTH_PRESIGNED : S3_AUTH_HEADER;
 	snprintf(out->access_key, sizeof(out->access_key), "%s", v.hdr.access_key);
@@ -375,11 +403,9 @@ int s3_auth_verify(const struct s3_auth_input *in, s3_auth_lookup_fn lookup, voi
 	snprintf(out->scope, sizeof(out->scope), "%s/%s/%s/aws4_request", v.hdr.date,
 		 v.hdr.region, v.hdr.service);
 	memcpy(out->seed_signature, v.hdr.signature, sizeof(out->seed_signature));
-	if (sigv4_signing_key(secret, v.hdr.date, v.hdr.region, v.hdr.service,
-			      out->signing_key))
-		rc = S3_ERR_INTERNAL;
+	memcpy(out->signing_key, key, sizeof(key));
 out_wipe:
-	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_cleanse(key, sizeof(key));
 out:
 	s3_params_free(v.params, v.nparams);
 	return rc;

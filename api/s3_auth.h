@@ -89,6 +89,16 @@ int s3_auth_verify(const struct s3_auth_input *in, s3_auth_lookup_fn lookup, voi
 		   struct s3_auth_result *out, char *err, size_t errlen);
 void s3_auth_result_wipe(struct s3_auth_result *r);
 
+/* The derived signing key (sigv4_signing_key) of access_key for a scope
+ * (date "YYYYMMDD", region, service), so a caller may cache it: 0,
+ * -ENOENT for an unknown key, or another negative errno. */
+typedef int (*s3_auth_signing_key_fn)(void *arg, const char *access_key, const char *date,
+				      const char *region, const char *service,
+				      unsigned char key[SIGV4_KEY_LEN]);
+/* s3_auth_verify with signing keys instead of secrets. */
+int s3_auth_verify_derived(const struct s3_auth_input *in, s3_auth_signing_key_fn keyfn,
+			   void *key_arg, struct s3_auth_result *out, char *err, size_t errlen);
+
 /*
  * aws-chunked body decoder: "hex-size;chunk-signature=sig\r\n" data "\r\n"
  * ... "0;chunk-signature=sig\r\n\r\n" (or, unsigned, "hex-size\r\n" ...

@@ -103,6 +103,82 @@ static int64_t gw_now(const struct s3_gw *gw)
 	return gw->now ? gw->now(gw->now_arg) : (int64_t)time(NULL);
 }
 
+int64_t s3_gw_now(const struct s3_gw *gw)
+{
+	return gw_now(gw);
+}
+
+bool s3_gw_auth_required(struct s3_gw *gw)
+{
+	if (gw->auth.signing_key)
+		return !gw->auth.required || gw->auth.required(gw->auth.arg);
+	return gw->lookup != NULL;
+}
+
+bool s3_gw_op_reads(int op)
+{
+	switch (op) {
+	case S3_OP_LIST_BUCKETS:
+	case S3_OP_HEAD_BUCKET:
+	case S3_OP_GET_BUCKET_LOCATION:
+	case S3_OP_LIST_OBJECTS:
+	case S3_OP_LIST_OBJECTS_V2:
+	case S3_OP_GET_OBJECT:
+	case S3_OP_HEAD_OBJECT:
+	case S3_OP_LIST_PARTS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Whether the request carries a signature (header or presigned URL). */
+static bool has_signature(const struct s3_auth_input *in)
+{
+	if (in->header(in->header_arg, "authorization"))
+		return true;
+	const char *q = in->raw_query;
+	for (const char *p = q; p && (p = strstr(p, "X-Amz-Signature=")); p++)
+		if (p == q || p[-1] == '&')
+			return true;
+	return false;
+}
+
+int s3_gw_authorize(struct s3_gw *gw, const struct s3_auth_input *in,
+		    const struct s3_request *r, struct s3_auth_result *res, bool *is_signed,
+		    char *err, size_t errlen)
+{
+	*is_signed = false;
+	memset(res, 0, sizeof(*res));
+	if (!s3_gw_auth_required(gw))
+		return 0;
+	bool reads = s3_gw_op_reads(r->op);
+	if (!has_signature(in)) {
+		/* Anonymous: reads of a bucket opened to them, nothing else
+		 * (ListBuckets is not a read of one bucket). */
+		if (reads && r->op != S3_OP_LIST_BUCKETS && r->op != S3_OP_LIST_PARTS &&
+		    gw->auth.anonymous_read && gw->auth.anonymous_read(gw->auth.arg, r->bucket))
+			return 0;
+		snprintf(err, errlen, "this gateway requires signed requests (SigV4)");
+		return S3_ERR_ACCESS_DENIED;
+	}
+	int rc = gw->auth.signing_key
+			 ? s3_auth_verify_derived(in, gw->auth.signing_key, gw->auth.arg, res, err,
+						  errlen)
+			 : s3_auth_verify(in, gw->lookup, gw->lookup_arg, res, err, errlen);
+	if (rc)
+		return rc;
+	*is_signed = true;
+	if (!gw->auth.allow)
+		return 0;
+	if ((rc = gw->auth.allow(gw->auth.arg, res->access_key, r->bucket, !reads, err, errlen)))
+		return rc;
+	if (r->op == S3_OP_COPY_OBJECT && strcmp(r->copy_bucket, r->bucket) != 0)
+		rc = gw->auth.allow(gw->auth.arg, res->access_key, r->copy_bucket, false, err,
+				    errlen);
+	return rc;
+}
+
 struct s3_gw *s3_gw_new(const struct s3_gw_config *cfg, const struct s3_backend *backend,
 			void *backend_ctx, char *err, size_t errlen)
 {
@@ -116,6 +192,7 @@ struct s3_gw *s3_gw_new(const struct s3_gw_config *cfg, const struct s3_backend 
 	gw->be_ctx = backend_ctx;
 	gw->lookup = cfg->lookup;
 	gw->lookup_arg = cfg->lookup_arg;
+	gw->auth = cfg->auth;
 	gw->max_put = cfg->max_put_size ? cfg->max_put_size : GW_DEFAULT_MAX_PUT;
 	gw->now = cfg->now;
 	gw->now_arg = cfg->now_arg;
@@ -246,9 +323,15 @@ static void op_list_buckets(struct gw_call *c)
 		reply_error(c, S3_ERR_INTERNAL);
 		return;
 	}
+	/* A key limited to some buckets sees only those. */
+	struct s3_gw_auth *au = &c->gw->auth;
+	size_t shown = 0;
+	char why[64];
 	for (size_t i = 0; i < n; i++)
-		xb[i] = (struct s3_xml_bucket){ bk[i].name, bk[i].ctime };
-	rc = s3_xml_list_buckets(xb, n, GW_OWNER, &xml, &len);
+		if (!c->authed || !au->allow ||
+		    au->allow(au->arg, c->auth.access_key, bk[i].name, false, why, sizeof(why)) == 0)
+			xb[shown++] = (struct s3_xml_bucket){ bk[i].name, bk[i].ctime };
+	rc = s3_xml_list_buckets(xb, shown, GW_OWNER, &xml, &len);
 	free(xb);
 	free(bk);
 	reply_xml(c, rc, xml, len, NULL, 0);
@@ -841,23 +924,34 @@ void s3_gw_handle(struct http_req *req, void *ctx)
 	const char *raw_path = http_req_raw_path(req);
 	snprintf(c->resource, sizeof(c->resource), "%s", raw_path);
 	int rc;
-	if (gw->lookup) {
-		struct s3_auth_input in = {
-			.method = http_req_method(req), .raw_path = raw_path,
-			.raw_query = http_req_query(req), .header = header_getter,
-			.header_arg = req, .now = gw_now(gw),
-		};
-		rc = s3_auth_verify(&in, gw->lookup, gw->lookup_arg, &c->auth, c->err,
-				    sizeof(c->err));
-		if (rc) {
-			reply_error(c, rc);
-			goto out;
-		}
-		c->authed = true;
-	}
+	struct s3_auth_input in = {
+		.method = http_req_method(req), .raw_path = raw_path,
+		.raw_query = http_req_query(req), .header = header_getter,
+		.header_arg = req, .now = gw_now(gw),
+	};
 	struct s3_http_in hin = { http_req_method(req), raw_path, http_req_query(req),
 				  http_req_header(req, "x-amz-copy-source") };
 	if ((rc = s3_classify(&hin, &c->r, c->err, sizeof(c->err)))) {
+		/* With credentials, a request that does not verify hears
+		 * about that first (as from S3), not about its shape. */
+		if (s3_gw_auth_required(gw)) {
+			/* (checked as a read of no bucket: only the signature
+			 * counts, no key's role or bucket list) */
+			struct s3_request none = { .op = S3_OP_LIST_BUCKETS };
+			char aerr[sizeof(c->err)];
+			int arc = s3_gw_authorize(gw, &in, &none, &c->auth, &c->authed, aerr,
+						  sizeof(aerr));
+			if (arc) {
+				rc = arc;
+				memcpy(c->err, aerr, sizeof(aerr));
+			}
+		}
+		reply_error(c, rc);
+		goto out;
+	}
+	if ((rc = s3_gw_authorize(gw, &in, &c->r, &c->auth, &c->authed, c->err,
+				  sizeof(c->err)))) {
+		s3_request_free(&c->r);
 		reply_error(c, rc);
 		goto out;
 	}

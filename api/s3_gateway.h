@@ -169,12 +169,33 @@ struct s3_backend {
 			      char *err, size_t errlen);
 };
 
+/*
+ * Access keys with roles and bucket lists (the worker's key file). All
+ * calls come from many threads at once, the S3 server's loops included,
+ * so they must be quick and must not block.
+ */
+struct s3_gw_auth {
+	/* Whether requests must be signed now (at least one key exists). */
+	bool (*required)(void *arg);
+	s3_auth_signing_key_fn signing_key;
+	/* After the signature verified: may access_key do this on bucket
+	 * ("" for ListBuckets)? write: the operation changes something.
+	 * 0, or S3_ERR_ACCESS_DENIED with the reason in err. */
+	int (*allow)(void *arg, const char *access_key, const char *bucket, bool write,
+		     char *err, size_t errlen);
+	/* Whether unsigned reads (GET, HEAD, listings) of bucket are allowed. */
+	bool (*anonymous_read)(void *arg, const char *bucket);
+	void *arg;
+};
+
 struct s3_gw_config {
 	const char *region;  /* reported by GetBucketLocation; NULL: "us-east-1" */
 	/* NULL: no credentials configured, every request is accepted (signed
-	 * or not, signatures unchecked). Set: every request must verify. */
+	 * or not, signatures unchecked). Set: every request must verify.
+	 * Ignored when auth.signing_key is set. */
 	s3_auth_lookup_fn lookup;
 	void *lookup_arg;
+	struct s3_gw_auth auth; /* zeroed: none */
 	uint64_t max_put_size; /* single PUT / part limit; 0: 5 GiB */
 	/* The clock for signature checks; NULL: time(NULL). */
 	int64_t (*now)(void *arg);
@@ -218,6 +239,27 @@ struct s3_gw_object_head {
 };
 void s3_gw_object_head(const struct s3_object_info *info, bool partial, uint64_t first,
 		       uint64_t last, struct s3_gw_object_head *out);
+
+/*
+ * The one access decision, for the gateway and the S3 server's fast path:
+ * a request of op r (classified) described by in. Returns 0 (allowed;
+ * *is_signed says whether a signature was verified, then res holds what
+ * it proved: the caller wipes it with s3_auth_result_wipe) or a negative
+ * s3_err with the reason in err: InvalidAccessKeyId, SignatureDoesNotMatch,
+ * RequestTimeTooSkewed, AccessDenied (no signature and the bucket is not
+ * open to anonymous reads, a readonly key writing, a bucket not in the
+ * key's list, a presigned URL that expired), AuthorizationHeaderMalformed.
+ * With no credentials configured everything is allowed, unsigned.
+ */
+int s3_gw_authorize(struct s3_gw *gw, const struct s3_auth_input *in,
+		    const struct s3_request *r, struct s3_auth_result *res, bool *is_signed,
+		    char *err, size_t errlen);
+/* Whether credentials are configured now (requests must be signed). */
+bool s3_gw_auth_required(struct s3_gw *gw);
+/* The gateway's clock (seconds since the epoch). */
+int64_t s3_gw_now(const struct s3_gw *gw);
+/* Whether an op only reads (GET, HEAD, listings, location). Pure. */
+bool s3_gw_op_reads(int op);
 
 /* S3 error for a backend rc (see the table above). object: the request
  * named a key (ENOENT -> NoSuchKey rather than NoSuchBucket). Pure. */

@@ -20,6 +20,7 @@ struct s3_gw {
 	char *region;
 	s3_auth_lookup_fn lookup;
 	void *lookup_arg;
+	struct s3_gw_auth auth;
 	uint64_t max_put;
 	int64_t (*now)(void *arg);
 	void *now_arg;

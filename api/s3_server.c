@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -651,10 +652,30 @@ static void hb_u64(struct hbuf *b, uint64_t v)
 /* Why a request is not served here; the gateway gets it instead. */
 #define SLOW 1
 
+/* Length of the path part of target when its query holds nothing but a
+ * presigned URL's X-Amz-* parameters (which change who asks, not what
+ * S3 does), or 0. */
+static size_t presigned_path_len(const char *target, size_t len)
+{
+	const char *q = memchr(target, '?', len);
+	if (!q)
+		return 0;
+	bool sig = false;
+	for (const char *p = q + 1, *end = target + len; p < end;) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *e = amp ? amp : end;
+		if ((size_t)(e - p) < 6 || memcmp(p, "X-Amz-", 6) != 0)
+			return 0;
+		sig |= (size_t)(e - p) > 16 && !memcmp(p, "X-Amz-Signature=", 16);
+		p = e + 1;
+	}
+	return sig ? (size_t)(q - target) : 0;
+}
+
 /* Whether a request is of the kind the fast path answers: GET or HEAD
- * (*head) of a path without a query (every query changes what S3 does),
- * without a body, conditions, Expect or several Ranges, and no signature
- * to check (cfg.fast). */
+ * (*head) of a path without a query (every query changes what S3 does;
+ * a presigned URL's X-Amz-* parameters alone are fine), without a body,
+ * conditions, Expect or several Ranges (cfg.fast). */
 static bool fast_kind(const struct s3srv *f, const struct s3fh_request *r, bool *head)
 {
 	if (r->method.len == 3 && memcmp(r->method.p, "GET", 3) == 0)
@@ -665,7 +686,9 @@ static bool fast_kind(const struct s3srv *f, const struct s3fh_request *r, bool 
 		return false;
 	return f->cfg.fast && !(r->has_length && r->content_length) && !r->chunked &&
 	       !r->expect && !r->conditional && r->nrange <= 1 && r->target.len < 4096 &&
-	       r->target.p[0] == '/' && !memchr(r->target.p, '?', r->target.len) &&
+	       r->target.p[0] == '/' &&
+	       (!memchr(r->target.p, '?', r->target.len) ||
+		presigned_path_len(r->target.p, r->target.len)) &&
 	       !memchr(r->target.p, '#', r->target.len);
 }
 
@@ -773,6 +796,59 @@ static int build_head(struct conn *c, const struct fast_reply *fr)
 	return 0;
 }
 
+/* Request headers for the SigV4 verifier, NUL-terminated copies of the
+ * head's slices (the first of a repeated name, as the gateway sees it). */
+struct fast_headers {
+	const struct s3fh_request *r;
+	size_t used;
+	char buf[FRONT_MAX_HEAD];
+};
+
+static const char *fast_header(void *arg, const char *name)
+{
+	struct fast_headers *h = arg;
+	size_t nlen = strlen(name);
+	for (unsigned i = 0; i < h->r->nheaders; i++) {
+		const struct s3fh_field *f = &h->r->fields[i];
+		if (f->name.len != nlen || strncasecmp(f->name.p, name, nlen) != 0)
+			continue;
+		if (f->value.len + 1 > sizeof(h->buf) - h->used)
+			return NULL; /* cannot happen within one head; the gateway decides */
+		char *v = h->buf + h->used;
+		memcpy(v, f->value.p, f->value.len);
+		v[f->value.len] = '\0';
+		h->used += f->value.len + 1;
+		return v;
+	}
+	return NULL;
+}
+
+/*
+ * The access decision for a hit (s3_gw_authorize, the gateway's own): 0
+ * allowed, with *is_signed; anything else goes to the gateway, which
+ * decides again and words the error. SigV4 of a GET/HEAD needs no body,
+ * so it is checked here, in the loop: signed hits stay on the fast path.
+ */
+static int fast_authorize(struct s3srv *f, const struct s3fh_request *r, const char *method,
+			  const char *raw_path, const char *raw_query, const struct s3_request *sr,
+			  bool *is_signed)
+{
+	*is_signed = false;
+	if (!s3_gw_auth_required(f->cfg.gw))
+		return 0;
+	static __thread struct fast_headers h; /* 16 KiB: off the stack */
+	h.r = r;
+	h.used = 0;
+	struct s3_auth_input in = { .method = method, .raw_path = raw_path, .raw_query = raw_query,
+				    .header = fast_header, .header_arg = &h,
+				    .now = s3_gw_now(f->cfg.gw) };
+	struct s3_auth_result res;
+	char err[256];
+	int rc = s3_gw_authorize(f->cfg.gw, &in, sr, &res, is_signed, err, sizeof(err));
+	s3_auth_result_wipe(&res);
+	return rc ? SLOW : 0;
+}
+
 /*
  * Tries to answer a GET/HEAD from the cache. 0: c is set up to send the
  * reply; SLOW: hand it to the gateway (nothing was sent or kept).
@@ -787,6 +863,12 @@ static int try_fast(struct conn *c, const struct s3fh_request *r)
 		return SLOW;
 	memcpy(raw, r->target.p, r->target.len);
 	raw[r->target.len] = '\0';
+	const char *query = NULL;
+	size_t plen = presigned_path_len(raw, r->target.len);
+	if (plen) { /* "/b/k?X-Amz-...": the path, and the query to verify */
+		raw[plen] = '\0';
+		query = raw + plen + 1;
+	}
 	if (r->nrange)
 		memcpy(range, r->range.p, r->range.len);
 	range[r->nrange ? r->range.len : 0] = '\0';
@@ -807,6 +889,9 @@ static int try_fast(struct conn *c, const struct s3fh_request *r)
 	    fcache_peek(w->fcache, path, &m) || m.block_size <= 0 ||
 	    s3_range_parse(r->nrange ? range : NULL, m.length, &fr.partial, &fr.first, &fr.last))
 		goto out_free_req; /* (a 416 too: the gateway words it) */
+	bool is_signed;
+	if (fast_authorize(f, r, hin.method, raw, query, &sr, &is_signed))
+		goto out_free_req;
 	if (!fr.partial)
 		fr.first = 0;
 	fr.len = fr.partial ? fr.last - fr.first + 1 : m.length;
@@ -831,6 +916,8 @@ static int try_fast(struct conn *c, const struct s3fh_request *r)
 		pathstats_request(w->pstats, path, fr.len, start_us / 1000);
 		pathstats_blocks(w->pstats, path, true, nsegs, fr.len);
 	}
+	if (is_signed)
+		atomic_fetch_add(&w->front.hits_signed, 1);
 	rc = 0;
 out_free_req:
 	s3_request_free(&sr);
@@ -973,6 +1060,8 @@ static void hand_to_pool(struct conn *c, const struct s3fh_request *r)
 	c->state = CS_POOL;
 	c->timer = T_NONE;
 	atomic_fetch_add(&f->cfg.w->front.proxied, 1);
+	if (r->authorization || memmem(r->target.p, r->target.len, "X-Amz-Signature=", 16))
+		atomic_fetch_add(&f->cfg.w->front.proxied_signed, 1);
 	pthread_mutex_lock(&f->jlock);
 	if (f->jtail)
 		f->jtail->next = j;

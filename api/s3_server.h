@@ -7,7 +7,9 @@
  * threads share one non-blocking listener.
  * Each parses request heads itself (s3_server_http.h) and
  *  - answers a cache hit itself: an unconditional GET/HEAD of /bucket/key
- *    without a query, whose metadata is fresh in the file cache
+ *    without a query (but a presigned URL's X-Amz-* parameters), allowed
+ *    by the access keys (SigV4 verified in the loop, s3_gw_authorize),
+ *    whose metadata is fresh in the file cache
  *    (fcache_peek, never a master call) and whose blocks are all in this
  *    worker's tiers: response head, then the bytes with sendfile(2)
  *    straight from the block files (fds opened before the head goes out,

@@ -49,6 +49,10 @@ void cli_admin_backup_usage(FILE *f);
 int cli_admin_token(struct cli *cli, int argc, char **argv);
 void cli_admin_token_usage(FILE *f);
 
+/* `strata admin s3key ...`; argv[0] is "s3key". Needs no master. */
+int cli_admin_s3key(struct cli *cli, int argc, char **argv);
+void cli_admin_s3key_usage(FILE *f);
+
 /* `strata fs ...`; argv[0] is the subcommand. Returns the exit code. */
 int cli_fs(struct cli *cli, int argc, char **argv);
 void cli_fs_usage(FILE *f);

@@ -30,6 +30,7 @@ static void usage(FILE *f)
 	cli_admin_masters_usage(f);
 	cli_admin_backup_usage(f);
 	cli_admin_token_usage(f);
+	cli_admin_s3key_usage(f);
 	cli_fs_usage(f);
 	cli_apply_usage(f);
 	fprintf(f, "\n"
@@ -244,7 +245,8 @@ int main(int argc, char **argv)
 	bool is_backup = !is_fs && !is_apply &&
 			 (!strcmp(sub[0], "backup") || !strcmp(sub[0], "restore"));
 	bool is_token = !is_fs && !is_apply && strcmp(sub[0], "token") == 0;
-	if (!is_fs && !is_masters && !is_backup && !is_token && !is_apply) {
+	bool is_s3key = !is_fs && !is_apply && strcmp(sub[0], "s3key") == 0;
+	if (!is_fs && !is_masters && !is_backup && !is_token && !is_s3key && !is_apply) {
 		bool report = strcmp(sub[0], "report") == 0;
 		if (!report && strcmp(sub[0], "workers") != 0) {
 			fprintf(stderr, "strata: unknown command 'admin %s'\n", sub[0]);
@@ -273,6 +275,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "strata: %s\n", err);
 		conf_free(&cli.conf);
 		return EXIT_USAGE;
+	}
+	if (is_s3key) { /* a local file: no master involved */
+		int code = cli_admin_s3key(&cli, nsub, sub);
+		conf_free(&cli.conf);
+		return code;
 	}
 	if (is_token) {
 		int code = cli_admin_token(&cli, nsub, sub);

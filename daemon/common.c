@@ -214,3 +214,33 @@ int daemon_pick_dir(const char *configured, const char *service, const char *env
 		snprintf(err, errlen, "directory '%s': %s", out, strerror(-rc));
 	return rc;
 }
+
+int daemon_worker_data_dir(const struct strata_conf *c, char *out, size_t len, char *err,
+			   size_t errlen)
+{
+	char leaf[32];
+	snprintf(leaf, sizeof(leaf), "worker-%lld", (long long)c->worker_port);
+	return daemon_pick_dir(c->worker_data_dir, "/var/cache/strata/worker", "XDG_CACHE_HOME",
+			       ".cache", leaf, out, len, err, errlen);
+}
+
+int daemon_s3_key_file(const struct strata_conf *c, char *out, size_t len, char *err,
+		       size_t errlen)
+{
+	if (*c->worker_s3_key_file) {
+		if ((size_t)snprintf(out, len, "%s", c->worker_s3_key_file) >= len) {
+			snprintf(err, errlen, "worker.s3.key_file: path too long");
+			return -ENAMETOOLONG;
+		}
+		return 0;
+	}
+	char dir[1024];
+	int rc = daemon_worker_data_dir(c, dir, sizeof(dir), err, errlen);
+	if (rc)
+		return rc;
+	if ((size_t)snprintf(out, len, "%s/s3-keys", dir) >= len) {
+		snprintf(err, errlen, "worker.s3.key_file: path too long");
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}

@@ -40,6 +40,14 @@ int daemon_wait_signal(void);
 int daemon_pick_dir(const char *configured, const char *service, const char *env_var,
 		    const char *fallback_rel, const char *leaf, char *out, size_t len, char *err,
 		    size_t errlen);
+/* The worker's data directory (worker.data_dir, or its default), created
+ * when missing. 0 or a negative errno with the path in err. */
+int daemon_worker_data_dir(const struct strata_conf *c, char *out, size_t len, char *err,
+			   size_t errlen);
+/* The S3 access key file: worker.s3.key_file, else <data dir>/s3-keys (the
+ * worker and `strata admin s3key` agree through this). 0 or -errno. */
+int daemon_s3_key_file(const struct strata_conf *c, char *out, size_t len, char *err,
+		       size_t errlen);
 /* mkdir -p with mode 0700 for the created directories. */
 int daemon_mkdirs(const char *path);
 

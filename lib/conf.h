@@ -120,6 +120,14 @@ struct conf_list {
 	  "more loops than such CPUs. Loops that share a core with each other or with busy "   \
 	  "clients wait for it; pinned, the p90/p99 of cache hits dropped 2-3x in "            \
 	  "bench/read.sh. false: the scheduler places them.")                                  \
+	X(worker_s3_key_file, "worker.s3.key_file", STR, "", 0, 0, NULL,                     \
+	  "File of S3 access keys (id, secret, role, buckets; strata admin s3key writes "     \
+	  "it). With at least one key every S3 request must be SigV4-signed by one; no file " \
+	  "or no key: the S3 port is open. Refused when group or others may read it. "        \
+	  "Re-read within a second of a change. Empty: <worker.data_dir>/s3-keys.")           \
+	X(worker_s3_anonymous_read_buckets, "worker.s3.anonymous_read_buckets", LIST, "", 0, \
+	  0, NULL, "Buckets anyone may read without a signature (GET, HEAD, listings) "       \
+	  "while S3 access keys are configured. Empty: none.")                                \
 	X(worker_hostname, "worker.hostname", STR, "", 0, 0, NULL,                            \
 	  "Host name or address the worker advertises to the master and peers. Empty: "       \
 	  "worker.bind, or this machine's host name when worker.bind is a wildcard.")         \

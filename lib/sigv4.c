@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +31,31 @@ void sigv4_amz_date(time_t t, char out[17])
 	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
 }
 
+/*
+ * SHA-256 fetched once. EVP_sha256() makes OpenSSL 3 look the algorithm up
+ * again (locks, reference counts) at every digest init, and an HMAC does
+ * three: that was most of the cost of verifying a signed GET in the S3
+ * server's loop. Kept for the life of the process.
+ */
+static EVP_MD *sha256_fetched;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_fetched = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
+static const EVP_MD *sha256_md(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_fetched ? sha256_fetched : EVP_sha256();
+}
+
 void sigv4_sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	SHA256(data, len, md);
+	if (EVP_Digest(data, len, md, NULL, sha256_md(), NULL) != 1)
+		SHA256(data, len, md);
 	hex_encode(md, sizeof(md), out);
 }
 
@@ -238,7 +260,7 @@ static void hmac_sha256(const void *key, size_t keylen, const char *msg,
 	unsigned char md[SHA256_DIGEST_LENGTH];
 	unsigned int outlen = SHA256_DIGEST_LENGTH;
 	/* via md: callers pass the key buffer as out */
-	HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), md,
+	HMAC(sha256_md(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), md,
 	     &outlen);
 	memcpy(out, md, sizeof(md));
 	OPENSSL_cleanse(md, sizeof(md));
@@ -286,7 +308,8 @@ static void sign_hex(unsigned char k[SIGV4_KEY_LEN], const char *string_to_sign,
 
 /* Canonical request, then signature; *signed_headers handed out when non-NULL. */
 static int signature_and_signed(const struct sigv4_request *req, const struct sigv4_key *key,
-				const char *amz_date, char sig_hex[65], char **signed_headers)
+				const unsigned char *derived, const char *amz_date,
+				char sig_hex[65], char **signed_headers)
 {
 	char *creq = NULL, *sh = NULL;
 	char date[9], creq_hash[65];
@@ -294,7 +317,8 @@ static int signature_and_signed(const struct sigv4_request *req, const struct si
 	struct sbuf sts = { 0 };
 	int rc;
 
-	if (!amz_date_ok(amz_date) || !key->secret_key || !key->region || !key->service)
+	if (!amz_date_ok(amz_date) || (!derived && !key->secret_key) || !key->region ||
+	    !key->service)
 		return -EINVAL;
 	if ((rc = canonical_request_and_signed(req, &creq, &sh)))
 		return rc;
@@ -316,7 +340,9 @@ static int signature_and_signed(const struct sigv4_request *req, const struct si
 		rc = -ENOMEM;
 		goto out_free;
 	}
-	if ((rc = sigv4_signing_key(key->secret_key, date, key->region, key->service, k)))
+	if (derived)
+		memcpy(k, derived, SIGV4_KEY_LEN);
+	else if ((rc = sigv4_signing_key(key->secret_key, date, key->region, key->service, k)))
 		goto out_free;
 	sign_hex(k, sts.p, sig_hex);
 	if (signed_headers) {
@@ -333,7 +359,15 @@ out_free:
 int sigv4_signature(const struct sigv4_request *req, const struct sigv4_key *key,
 		    const char *amz_date, char out[65])
 {
-	return signature_and_signed(req, key, amz_date, out, NULL);
+	return signature_and_signed(req, key, NULL, amz_date, out, NULL);
+}
+
+int sigv4_signature_derived(const struct sigv4_request *req,
+			    const unsigned char signing_key[SIGV4_KEY_LEN], const char *region,
+			    const char *service, const char *amz_date, char out[65])
+{
+	struct sigv4_key key = { NULL, NULL, region, service };
+	return signature_and_signed(req, &key, signing_key, amz_date, out, NULL);
 }
 
 int sigv4_authorization(const struct sigv4_request *req, const struct sigv4_key *key,
@@ -346,7 +380,7 @@ int sigv4_authorization(const struct sigv4_request *req, const struct sigv4_key 
 
 	if (!key->access_key)
 		return -EINVAL;
-	if ((rc = signature_and_signed(req, key, amz_date, sig_hex, &signed_headers)))
+	if ((rc = signature_and_signed(req, key, NULL, amz_date, sig_hex, &signed_headers)))
 		return rc;
 	sbuf_add(&auth, "AWS4-HMAC-SHA256 Credential=");
 	sbuf_add(&auth, key->access_key);

@@ -81,6 +81,13 @@ int sigv4_signature(const struct sigv4_request *req, const struct sigv4_key *key
 int sigv4_signing_key(const char *secret_key, const char *date, const char *region,
 		      const char *service, unsigned char out[SIGV4_KEY_LEN]);
 
+/* sigv4_signature with the derived signing key (sigv4_signing_key of the
+ * date, region and service of amz_date's scope) instead of the secret:
+ * what a verifier that caches derived keys calls. */
+int sigv4_signature_derived(const struct sigv4_request *req,
+			    const unsigned char signing_key[SIGV4_KEY_LEN], const char *region,
+			    const char *service, const char *amz_date, char out[65]);
+
 /*
  * Signature of one aws-chunked payload chunk (STREAMING-AWS4-HMAC-SHA256-
  * PAYLOAD): scope is "DATE/REGION/SERVICE/aws4_request", prev_signature the

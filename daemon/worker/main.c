@@ -13,6 +13,7 @@
 #include "daemon/worker/blocksvc.h"
 #include "daemon/worker/filecache.h"
 #include "daemon/worker/pathstats.h"
+#include "daemon/worker/s3access.h"
 #include "api/s3_server.h"
 #include "tier/tier.h"
 
@@ -45,8 +46,7 @@ static int pick_dirs(struct worker_node *w, const struct strata_conf *c)
 {
 	char err[1200], leaf[32];
 	snprintf(leaf, sizeof(leaf), "worker-%lld", (long long)c->worker_port);
-	if (daemon_pick_dir(c->worker_data_dir, "/var/cache/strata/worker", "XDG_CACHE_HOME",
-			    ".cache", leaf, w->data_dir, sizeof(w->data_dir), err, sizeof(err))) {
+	if (daemon_worker_data_dir(c, w->data_dir, sizeof(w->data_dir), err, sizeof(err))) {
 		log_error("worker.data_dir: %s", err);
 		return -1;
 	}
@@ -170,6 +170,45 @@ static int start_s3(struct worker_node *w, struct s3_gw *gw, struct s3srv **fron
 	return 0;
 }
 
+static int allow_cb(void *arg, const char *access_key, const char *bucket, bool write,
+		    char *err, size_t errlen)
+{
+	return s3access_allow(arg, access_key, bucket, write, err, errlen) ? S3_ERR_ACCESS_DENIED
+									   : 0;
+}
+
+static bool is_loopback(const char *bind)
+{
+	return !strncmp(bind, "127.", 4) || !strcmp(bind, "::1") || !strcmp(bind, "[::1]") ||
+	       !strcmp(bind, "localhost");
+}
+
+/* The S3 access keys (worker.s3.key_file): a key file group or others may
+ * read, or a malformed one, stops the worker. */
+static int open_keys(struct worker_node *w, struct s3access **out)
+{
+	const struct strata_conf *c = w->conf;
+	char path[1200], err[1400];
+	if (daemon_s3_key_file(c, path, sizeof(path), err, sizeof(err)) ||
+	    s3access_open(path, &c->worker_s3_anonymous_read_buckets, out, err, sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	size_t n = s3access_nkeys(*out);
+	if (n)
+		log_info("S3 access keys: %zu in %s; every request must be signed%s", n, path,
+			 c->worker_s3_anonymous_read_buckets.n
+				 ? " (anonymous reads of worker.s3.anonymous_read_buckets)"
+				 : "");
+	else if (!is_loopback(c->worker_bind))
+		log_warn("S3 gateway on %s accepts every request: no access keys in %s "
+			 "(strata admin s3key create)", c->worker_bind, path);
+	else
+		log_info("S3 access keys: none in %s; the S3 port (loopback) accepts every request",
+			 path);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct daemon_info info = {
@@ -201,7 +240,8 @@ int main(int argc, char **argv)
 	struct http_server *rest = NULL;
 	struct s3srv *front = NULL;
 	struct s3_gw *gw = NULL;
-	if (pick_dirs(&w, &conf) || open_tiers(&w, &conf))
+	struct s3access *keys = NULL;
+	if (pick_dirs(&w, &conf) || open_keys(&w, &keys) || open_tiers(&w, &conf))
 		goto out;
 	if (fcache_new(&conf, &w.fcache) || bsvc_new(&w, w.tiers, w.fcache, &w.bsvc) ||
 	    pathstats_new(&w.pstats)) {
@@ -233,9 +273,14 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
-	/* No access keys yet (the security issue adds them): the gateway
-	 * accepts every request, signed or not. */
-	struct s3_gw_config gcfg = { .region = "us-east-1" };
+	/* With keys in the key file every request must verify; without,
+	 * the gateway accepts every request, signed or not. */
+	struct s3_gw_config gcfg = {
+		.region = "us-east-1",
+		.auth = { .required = s3access_required, .signing_key = s3access_signing_key,
+			  .allow = allow_cb, .anonymous_read = s3access_anonymous_read,
+			  .arg = keys },
+	};
 	gw = s3_gw_new(&gcfg, s3_backend_worker(), &w, err, sizeof(err));
 	if (!gw) {
 		log_error("S3 gateway: %s", err);
@@ -265,6 +310,7 @@ out:
 	s3srv_stop(front);
 	http_server_stop(rest);
 	s3_gw_free(gw);
+	s3access_free(keys);
 	bsvc_free(w.bsvc);
 	pathstats_free(w.pstats);
 	fcache_free(w.fcache);

@@ -26,7 +26,9 @@ struct worker_peer {
 struct worker_front_counters {
 	_Atomic uint64_t hits;         /* GET/HEAD answered by the fast path */
 	_Atomic uint64_t bytes;        /* body bytes it sent (sendfile) */
+	_Atomic uint64_t hits_signed;  /* of which carried a verified signature */
 	_Atomic uint64_t proxied;      /* requests handed to the gateway */
+	_Atomic uint64_t proxied_signed; /* of which carried a signature (header or URL) */
 	_Atomic uint64_t bad_requests; /* heads refused with 400 (malformed, too big, too slow) */
 	_Atomic uint64_t connections;  /* client connections accepted */
 	_Atomic int64_t open;          /* client connections open now */

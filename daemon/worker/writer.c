@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,8 +127,12 @@ int worker_write_file(struct worker_node *w, const char *path, enum write_type t
 	for (;;) {
 		long got = read(arg, chunk, 256 << 10);
 		if (got < 0) {
-			snprintf(err, errlen, "reading the upload for '%s' failed", path);
-			rc = -EIO;
+			/* The reader's own code (a body that does not match its
+			 * signature or hash must be reported as such), and its
+			 * reason when it gave one. */
+			rc = got >= INT32_MIN ? (int)got : -EIO;
+			if (!*err)
+				snprintf(err, errlen, "reading the upload for '%s' failed", path);
 			break;
 		}
 		if (got == 0)

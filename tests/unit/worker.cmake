@@ -7,3 +7,5 @@ strata_unit_test(test_s3front SOURCES test_s3front.c s3_dir_backend.c
 # Reads by mount and the top-path sketch (daemon/worker/pathstats.c).
 strata_unit_test(test_worker_pathstats SOURCES test_worker_pathstats.c
                  LIBS strata_worker_core cjson)
+# The worker's S3 access keys (daemon/worker/s3access.c).
+strata_unit_test(test_worker_s3access SOURCES test_worker_s3access.c LIBS strata_worker_core)
