@@ -483,7 +483,8 @@ class S3KeysTest(ClusterTestCase):
     def test_open_port_warns_and_default_key_file(self):
         """No keys on a non-loopback address: a warning at start. The CLI's
         default file is the worker's (worker.s3.key_file, else the data dir)."""
-        self.start_worker(**{"worker.bind": "0.0.0.0", "worker.s3.key_file": ""})
+        self.start_worker(**{"worker.bind": "0.0.0.0", "worker.s3.key_file": "",
+                              "http.insecure_no_auth": "true"})
         self.assertIn("accepts every request: no access keys", self.w.read_log())
         data_dir = self.w.settings["worker.data_dir"]
         r = self.cluster.cli("admin", "s3key", "create", env={
