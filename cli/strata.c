@@ -29,6 +29,7 @@ static void usage(FILE *f)
 		"  admin workers     the worker list\n");
 	cli_admin_masters_usage(f);
 	cli_fs_usage(f);
+	cli_jobs_usage(f);
 	fprintf(f, "\n"
 		"Global options:\n"
 		"  -m, --master HOST:PORT[,HOST:PORT...]\n"
@@ -226,7 +227,8 @@ int main(int argc, char **argv)
 	char **sub = argv + optind + 1;
 	int nsub = argc - optind - 1;
 	bool is_masters = !is_fs && strcmp(sub[0], "masters") == 0;
-	if (!is_fs && !is_masters) {
+	bool is_jobs = !is_fs && strcmp(sub[0], "jobs") == 0;
+	if (!is_fs && !is_masters && !is_jobs) {
 		bool report = strcmp(sub[0], "report") == 0;
 		if (!report && strcmp(sub[0], "workers") != 0) {
 			fprintf(stderr, "strata: unknown command 'admin %s'\n", sub[0]);
@@ -273,6 +275,8 @@ int main(int argc, char **argv)
 		exit_code = cli_fs(&cli, nsub, sub);
 	else if (cli.http && is_masters)
 		exit_code = cli_admin_masters(&cli, nsub, sub);
+	else if (cli.http && is_jobs)
+		exit_code = cli_admin_jobs(&cli, nsub, sub);
 	else if (cli.http)
 		exit_code = strcmp(sub[0], "report") == 0 ? cmd_report(&cli) : cmd_workers(&cli);
 	httpc_free(cli.http);
