@@ -62,6 +62,10 @@ static void get_cluster(struct http_req *req, void *ctx)
 		cJSON_AddBoolToObject(e, "self", self);
 		cJSON_AddItemToArray(masters, e);
 	}
+	/* What this master offers beyond the base API: the console shows a
+	 * feature's page once it is listed here. */
+	cJSON *features = cJSON_AddArrayToObject(o, "features");
+	cJSON_AddItemToArray(features, cJSON_CreateString("jobs"));
 	cJSON *w = cJSON_AddObjectToObject(o, "workers");
 	json_add_int(w, "live", t.live);
 	json_add_int(w, "lost", t.lost);

@@ -583,6 +583,7 @@ struct client_file_info {
 	char *ufs_path;	  /* relative to the store */
 	uint64_t epoch;	  /* the master's namespace epoch for it; 0 unknown */
 	int64_t trust_ms; /* trusted this long at an unchanged epoch; -1 for ever */
+	bool pinned;      /* its blocks are never evicted */
 	struct client_store store;
 	struct cJSON *json;
 };

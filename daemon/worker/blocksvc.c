@@ -39,6 +39,7 @@ struct bsvc {
 		latency_sum_us;
 	_Atomic uint64_t latency_le_ms[8];
 	_Atomic bool warned_put, warned_peer;
+	_Atomic bool pinned_any; /* a block was pinned here (follow_pin) */
 };
 
 int bsvc_new(struct worker_node *w, struct tier_store *tiers, struct fcache *fc,
@@ -184,6 +185,20 @@ static int tee_sink(void *arg, const void *data, size_t n)
 	return 0;
 }
 
+/* A pinned file's blocks are pinned in the tiers (never evicted or
+ * demoted) as they are cached or read; once a file is unpinned, its blocks
+ * are unpinned as they are read again. Unpinning is skipped until this
+ * worker pinned something, so reads of unpinned files cost nothing more. */
+static void follow_pin(struct bsvc *b, const struct file_info *fi, uint64_t id)
+{
+	if (fi->pinned) {
+		atomic_store(&b->pinned_any, true);
+		tier_block_pin(b->tiers, id, true);
+	} else if (atomic_load(&b->pinned_any)) {
+		tier_block_pin(b->tiers, id, false);
+	}
+}
+
 /* Owned block: cache hit, or read through from the store once and cache. */
 static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index, uint64_t off,
 		      uint64_t len, bsvc_sink_fn sink, void *arg, char *err, size_t errlen)
@@ -192,8 +207,10 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 	for (int attempt = 0; attempt < 3; attempt++) {
 		int rc = serve_cached(b, id, off, len, sink, arg);
 		if (rc != -ENOENT && rc != -EBADMSG && rc != ST_ESTALE) {
-			if (!rc)
+			if (!rc) {
 				atomic_fetch_add(&b->block_hits, 1);
+				follow_pin(b, fi, id);
+			}
 			return rc;
 		}
 		if (rc == ST_ESTALE)
@@ -224,6 +241,8 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 		atomic_fetch_add(&b->bytes_from_ufs, blen);
 		char perr[256];
 		int prc = tier_block_put(b->tiers, id, t.buf, blen, perr, sizeof(perr));
+		if (!prc || prc == -EEXIST)
+			follow_pin(b, fi, id);
 		if (prc && prc != -EEXIST) {
 			atomic_fetch_add(&b->cache_put_errors, 1);
 			if (!atomic_exchange(&b->warned_put, true))

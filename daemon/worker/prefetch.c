@@ -35,8 +35,18 @@ int prefetch_load(struct worker_node *w, const char *path, uint64_t data_id, uin
 		snprintf(err, errlen, "'%s' changed since the job planned it", path);
 		rc = ST_ESTALE;
 	}
-	if (!rc)
-		rc = bsvc_read(w->bsvc, fi, off, len, discard, bytes, err, errlen);
+	/* Each block is read as its owner reads it (never forwarded): the
+	 * master chose this worker by placement over its live list, which a
+	 * worker's own list may trail for a heartbeat after a change (a
+	 * failover renumbers the workers); forwarding then would pull blocks
+	 * between workers on keep-alive connections for nothing. */
+	uint64_t end = off + len < fi->length ? off + len : fi->length;
+	while (!rc && off < end && fi->block_size > 0) {
+		uint64_t bs = (uint64_t)fi->block_size, index = off / bs, in = off % bs;
+		uint64_t n = bs - in < end - off ? bs - in : end - off;
+		rc = bsvc_read_block(w->bsvc, fi, index, in, n, discard, bytes, err, errlen);
+		off += n;
+	}
 	free(fi);
 	return rc;
 }

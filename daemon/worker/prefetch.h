@@ -10,9 +10,10 @@ struct worker_node;
  * The worker's side of the master's data jobs (daemon/master/datajobs.h).
  *
  * prefetch_load reads [off, off + len) of the file at path through the
- * normal read path (blocksvc.h) and throws the bytes away: each block is
- * cached exactly where a read would cache it (by its owner, read through
- * from the store once). data_id is the content the master planned for:
+ * owner's read path (bsvc_read_block: a cache hit, or read through from
+ * the store once and cached, as a read at its owner does) and throws the
+ * bytes away. The master sends each block to its owner by placement over
+ * the live workers, so the block lands where a read would put it. data_id is the content the master planned for:
  * when the file changed since, ST_ESTALE. *bytes gets the bytes read.
  *
  * prefetch_free drops blocks 0..count-1 of content data_id from this

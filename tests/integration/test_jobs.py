@@ -30,7 +30,7 @@ def delete_json(url):
 
 
 class JobsTest(ClusterTestCase):
-    def start(self, masters=1, workers=2, settings=None):
+    def start(self, masters=1, workers=2, settings=None, worker_settings=None):
         self.s3 = S3rver(self.tmp, BUCKET).start()
         self.addCleanup(self.s3.stop)
         self.bucket = self.s3.client()
@@ -41,7 +41,8 @@ class JobsTest(ClusterTestCase):
         else:
             self.ms = self.cluster.masters(masters, settings=s)
         self.lead = wait_leader(self.ms) if masters > 1 else self.ms[0]
-        self.ws = [self.cluster.worker(self.ms, name=f"worker{i}") for i in range(workers)]
+        self.ws = [self.cluster.worker(self.ms, name=f"worker{i}", settings=worker_settings)
+                   for i in range(workers)]
         wait_for(lambda: len(get_json(self.lead.url + "/api/v1/workers")[1]["workers"]) ==
                  workers, what="the workers to register")
         wait_heartbeats(self.ws)
@@ -164,6 +165,54 @@ class JobsTest(ClusterTestCase):
         self.assertEqual((status, body == big), (200, True))
         self.assertGreaterEqual(self.total("bytes_from_ufs_total") - ufs0, 5 * MiB,
                                 "freed blocks are read from the store again")
+
+    def test_pinned_file_is_loaded_and_survives_eviction_pressure(self):
+        self.start(workers=1, worker_settings={"worker.tier.mem.quota": "4MiB",
+                                               "worker.metadata_ttl": "300ms"})
+        keep = os.urandom(2 * MiB)
+        self.bucket.put_object(Bucket=BUCKET, Key="data/p/keep", Body=keep)
+        for i in range(8):
+            self.bucket.put_object(Bucket=BUCKET, Key=f"data/p/other{i}", Body=os.urandom(MiB))
+        get_json(f"{self.api}/files?path=/s3/p")
+        w = self.ws[0]
+
+        def read(name):
+            status, _, body = request(f"{w.url}/api/v1/data?path=/s3/p/{name}")
+            self.assertEqual(status, 200)
+            return body
+
+        def pressure():
+            ev0 = self.counters(w)["evictions_total"]
+            for _ in range(2):
+                for i in range(8):
+                    read(f"other{i}")
+            self.assertGreater(self.counters(w)["evictions_total"], ev0 + 8,
+                               "no eviction pressure")
+
+        # Pinning starts a load job: the file is cached before anyone reads it.
+        status, _, body = request(f"{self.api}/files/pin", method="PUT",
+                                  body={"path": "/s3/p/keep"})
+        r = json.loads(body)
+        self.assertEqual(status, 200, r)
+        self.assertRegex(r["load_job"], r"^[0-9]+$")
+        j = self.wait_end(r["load_job"])
+        self.assertEqual((j["state"], j["bytes_done"]), ("done", len(keep)), j)
+        pressure()
+        ufs0 = self.counters(w)["bytes_from_ufs_total"]
+        self.assertEqual(read("keep"), keep)
+        self.assertEqual(self.counters(w)["bytes_from_ufs_total"], ufs0,
+                         "a pinned block was evicted")
+        # Unpinned, its blocks are unpinned as they are read, then evictable.
+        status, _, body = request(f"{self.api}/files/pin?path=/s3/p/keep", method="DELETE")
+        self.assertEqual(status, 200, body)
+        self.assertNotIn(b"load_job", body)
+        time.sleep(0.6)  # two metadata TTLs: the worker knows
+        self.assertEqual(read("keep"), keep)
+        pressure()
+        ufs0 = self.counters(w)["bytes_from_ufs_total"]
+        self.assertEqual(read("keep"), keep)
+        self.assertEqual(self.counters(w)["bytes_from_ufs_total"] - ufs0, len(keep),
+                         "an unpinned file stayed pinned")
 
     def test_cancel(self):
         self.start(workers=1)
