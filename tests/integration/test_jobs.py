@@ -214,6 +214,20 @@ class JobsTest(ClusterTestCase):
         self.assertEqual(self.counters(w)["bytes_from_ufs_total"] - ufs0, len(keep),
                          "an unpinned file stayed pinned")
 
+    def test_a_file_that_fails_is_listed_and_the_rest_load(self):
+        self.start(workers=1)
+        self.put_objects("e", 20, 100)
+        # Gone from the store behind strata's back: its read fails.
+        self.bucket.delete_object(Bucket=BUCKET, Key="data/e/f00007")
+        j = self.wait_end(self.create({"type": "load", "path": "/s3/e"})["id"])
+        self.assertEqual(j["state"], "failed", j)
+        self.assertEqual((j["files_done"], j["files_failed"], j["errors_total"]), (19, 1, 1))
+        self.assertEqual(j["errors"][0]["path"], "/s3/e/f00007")
+        self.assertIn("worker", j["errors"][0]["reason"])
+        self.assertIn("1 of 20 files failed", j["reason"])
+        status, ev = get_json(f"{self.api}/events")
+        self.assertIn("job_failed", [e["type"] for e in ev["events"]])
+
     def test_cancel(self):
         self.start(workers=1)
         self.put_objects("c", 600, 512)
@@ -264,6 +278,24 @@ class JobsTest(ClusterTestCase):
             self.assertIn(b'"error"', data)
         status, l = get_json(url)
         self.assertEqual((status, l["jobs"]), (200, []))
+        # The console's jobs page is announced.
+        self.assertIn("jobs", get_json(f"{self.api}/cluster")[1]["features"])
+        # The workers' job RPCs refuse what they cannot use, naming it.
+        w = self.ws[0].url + "/api/v1/internal/"
+        for route, body, field in (
+                ("load", {}, "path"),
+                ("load", {"path": "/s3", "data_id": "x", "offset": "0", "length": "1"},
+                 "data_id"),
+                ("load", {"path": "/s3/none", "data_id": "1", "offset": "0", "length": "1"},
+                 "/s3/none"),
+                ("free", {"blocks": 3}, "blocks"),
+                ("free", {"blocks": [{"data_id": "1"}]}, "count")):
+            status, r = post_json(w + route, body)
+            self.assertGreaterEqual(status, 400, (route, body, r))
+            self.assertLess(status, 500, (route, body, r))
+            self.assertIn(field, r["error"]["message"], (route, body))
+        status, r = post_json(w + "free", {"blocks": [{"data_id": "12345", "count": "3"}]})
+        self.assertEqual((status, r), (200, {"removed": 0}))
 
     def test_cli_waits_with_progress_or_prints_the_id(self):
         self.start()
