@@ -598,6 +598,9 @@ static int decode_header(const cJSON *root, enum journal_op *op, char *err, size
 			if (i >= JOURNAL_SET_PIN && v->valuedouble < JOURNAL_VERSION_POLICIES)
 				return fail(err, errlen, "op", "'%s' needs format version %d",
 					    o->valuestring, JOURNAL_VERSION_POLICIES);
+			if (i >= JOURNAL_JOB_CREATE && v->valuedouble < JOURNAL_VERSION_JOBS)
+				return fail(err, errlen, "op", "'%s' needs format version %d",
+					    o->valuestring, JOURNAL_VERSION_JOBS);
 			*op = (enum journal_op)i;
 			return 0;
 		}

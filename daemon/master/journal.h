@@ -29,10 +29,12 @@
  * ns_apply.c (the build fails while one of them is missing).
  */
 
-#define JOURNAL_VERSION 2     /* what encode prints */
+#define JOURNAL_VERSION 3     /* what encode prints */
 #define JOURNAL_VERSION_MIN 1 /* the oldest decode reads */
 /* The first version of the policy ops (set_pin and after in the table). */
 #define JOURNAL_VERSION_POLICIES 2
+/* The first version of the data job ops (job_create and after). */
+#define JOURNAL_VERSION_JOBS 3
 
 #define JOURNAL_OPS(X)                       \
 	X(MOUNT, mount)                      \

@@ -3,6 +3,7 @@
  * and dispatch checks it once, before the handler, on a real server. */
 #include "api/http.h"
 #include "api/rest_fs.h"
+#include "api/rest_jobs.h"
 #include "api/rest_master.h"
 #include "api/rest_openapi.h"
 #include "api/rest_worker.h"
@@ -27,7 +28,7 @@ struct table {
 	size_t n;
 };
 
-static size_t all_tables(struct table out[4])
+static size_t all_tables(struct table out[5])
 {
 	out[0].name = "rest_master_routes";
 	out[0].routes = rest_master_routes(&out[0].n);
@@ -37,7 +38,9 @@ static size_t all_tables(struct table out[4])
 	out[2].routes = rest_openapi_routes(&out[2].n);
 	out[3].name = "rest_worker_routes";
 	out[3].routes = rest_worker_routes(&out[3].n);
-	return 4;
+	out[4].name = "rest_jobs_routes";
+	out[4].routes = rest_jobs_routes(&out[4].n);
+	return 5;
 }
 
 /* Worker RPC and the peer block routes: what only workers may call. */
@@ -51,7 +54,7 @@ static bool is_worker_route(const char *pattern)
 
 static void test_every_route_declares_its_level(void **state)
 {
-	struct table t[4];
+	struct table t[5];
 	size_t nt = all_tables(t);
 	int bad = 0;
 	size_t nworker = 0;
@@ -77,8 +80,9 @@ static void test_every_route_declares_its_level(void **state)
 		}
 	}
 	assert_int_equal(bad, 0);
-	/* register, heartbeat, 5 internal routes, GET and PUT of blocks. */
-	assert_int_equal(nworker, 9);
+	/* register, heartbeat, 5 internal routes, GET and PUT of blocks, the
+	 * workers' load and free. */
+	assert_int_equal(nworker, 11);
 }
 
 static void test_access_names(void **state)
