@@ -257,8 +257,10 @@ static void run_tasks(struct datajobs *d, bool load)
 		pthread_join(th[k], NULL);
 }
 
-/* Reads the slice (paths and block sizes) under the read lock. */
-static int read_slice(struct datajobs *d, char *err, size_t errlen)
+/* Reads the slice (paths and block sizes) under the read lock; *cursor
+ * gets the largest inode id of it (files whose path is gone since the
+ * query count as done), 0 when the job has no file left. */
+static int read_slice(struct datajobs *d, uint64_t *cursor, char *err, size_t errlen)
 {
 	size_t n = 0;
 	struct ns *ns = meta_read_lock(d->o.meta);
@@ -283,11 +285,7 @@ static int read_slice(struct datajobs *d, char *err, size_t errlen)
 		}
 		d->nslots++;
 	}
-	/* Files whose path was gone still move the cursor. */
-	if (!rc && n)
-		d->files[0].id = d->files[n - 1].id;
-	else if (!rc)
-		d->files[0].id = 0;
+	*cursor = !rc && n ? d->files[n - 1].id : 0;
 	meta_read_unlock(d->o.meta);
 	if (rc)
 		snprintf(err, errlen, "jobs: cannot read the files of job %" PRIu64, d->job.id);
@@ -446,10 +444,10 @@ static int step(void *arg, int64_t now_mono, char *err, size_t errlen)
 	d->warned_no_worker = false;
 	for (size_t i = 0; i < d->nlive; i++)
 		d->live_ids[i] = d->live[i].id;
-	rc = read_slice(d, err, errlen);
+	uint64_t cursor = 0;
+	rc = read_slice(d, &cursor, err, errlen);
 	if (rc)
 		return rc;
-	uint64_t cursor = d->files[0].id;
 	int64_t now = clock_wall_ms();
 	if (cursor == 0)
 		return end_job(d, now, err, errlen);
