@@ -130,8 +130,8 @@ static int wait_job(struct cli *cli, uint64_t id)
 			break;
 		if (tty) {
 			draw_bar(&j);
-		} else if (!cli->json && (mono_ms() - last_line >= LINE_EVERY_MS) &&
-			   j.files_done != last_done) {
+		} else if (!cli->json && (!last_line || (mono_ms() - last_line >= LINE_EVERY_MS &&
+							  j.files_done != last_done))) {
 			char line[200];
 			fmt_progress(&j, line, sizeof(line));
 			printf("%s %s: %s\n", j.type, j.path, line);

@@ -25,6 +25,7 @@
 #define MAX_WORKERS 256
 #define MAX_THREADS 32
 #define REASON_MAX (JOURNAL_JOB_REASON_MAX + 1)
+#define SLICE_BYTES (256ULL << 20)
 
 /* One file of a slice. */
 struct slot {
@@ -265,6 +266,17 @@ static int read_slice(struct datajobs *d, uint64_t *cursor, char *err, size_t er
 	size_t n = 0;
 	struct ns *ns = meta_read_lock(d->o.meta);
 	int rc = ns_job_files(ns, &d->job, d->o.batch, d->files, &n);
+	/* A slice also ends after SLICE_BYTES (at least one file), so a step
+	 * of big files stays short and the runner's other jobs keep their
+	 * pace. */
+	uint64_t bytes = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		bytes += d->files[i].length;
+		if (bytes >= SLICE_BYTES) {
+			n = i + 1;
+			break;
+		}
+	}
 	d->nslots = 0;
 	for (size_t i = 0; !rc && i < n; i++) {
 		struct slot *s = &d->slots[d->nslots];

@@ -20,8 +20,8 @@ struct strata_conf;
  *
  * Restartable as jobs.h asks, with no state in memory at all: a job is a
  * row of the namespace (job_create), each step reads the next active job
- * and its next slice — up to `batch` files with an inode id above the
- * job's cursor — sends the slice to the live workers in parallel (a small
+ * and its next slice — up to `batch` files (and 256 MiB) with an inode id
+ * above the job's cursor — sends the slice to the live workers in parallel (a small
  * file is one request to its first block's owner, a big file one request
  * per block to each block's owner), then journals the slice's errors
  * (job_error) and its progress (job_progress: the new cursor and the

@@ -123,6 +123,12 @@ class JobsTest(ClusterTestCase):
             self.assertEqual((status, body), (200, bytes([i % 251]) * size))
         self.assertEqual(self.total("bytes_from_ufs_total") - ufs0, n * size)
         self.assertGreaterEqual(self.total("block_hits_total") - hits0, n // 50)
+        # Counted by the leader, in both metric formats.
+        mm = get_json(f"{self.api}/metrics")[1]["master"]
+        self.assertEqual((mm["job_files_loaded_total"], mm["job_bytes_loaded_total"]),
+                         (n, n * size))
+        _, _, prom = request(self.lead.url + "/metrics")
+        self.assertIn(f'strata_master_job_files_total{{result="loaded"}} {n}\n'.encode(), prom)
         # Listed, and in the events.
         status, l = get_json(f"{self.api}/jobs")
         self.assertEqual(status, 200)
@@ -305,7 +311,10 @@ class JobsTest(ClusterTestCase):
         # Not a terminal: plain progress lines, then the outcome.
         r = self.cluster.cli(*addr, "fs", "load", "-R", "/s3/cli", timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
-        last = r.stdout.strip().splitlines()[-1]
+        lines = r.stdout.strip().splitlines()
+        self.assertGreaterEqual(len(lines), 2, r.stdout)
+        self.assertRegex(lines[0], r"^load /s3/cli: \d+/600 files, .* ETA ")
+        last = lines[-1]
         self.assertTrue(last.startswith("load /s3/cli: done: 600/600 files"), r.stdout)
         self.assertIn("ETA", last)
         # --no-wait prints the id; admin jobs shows it; --json everywhere.
