@@ -32,7 +32,8 @@ struct slot {
 	struct ns_job_file f;
 	char path[PATH_MAX_LEN + 1];
 	int64_t block_size;
-	bool failed;
+	bool failed;      /* guarded by the datajobs lock while tasks run */
+	bool skip;        /* failed before the tasks began (read-only then) */
 	char reason[REASON_MAX];
 };
 
@@ -195,7 +196,7 @@ static void run_free(struct datajobs *d, struct httpc *hc, const struct task *t)
 	int rc = arr ? 0 : -ENOMEM;
 	for (size_t i = 0; !rc && i < d->nslots; i++) {
 		const struct slot *s = &d->slots[i];
-		if (s->failed || !nblocks(s))
+		if (s->skip || !nblocks(s))
 			continue;
 		cJSON *o = cJSON_CreateObject();
 		if (!o || !cJSON_AddItemToArray(arr, o)) {
@@ -212,7 +213,7 @@ static void run_free(struct datajobs *d, struct httpc *hc, const struct task *t)
 	if (!rc)
 		return;
 	for (size_t i = 0; i < d->nslots; i++)
-		if (nblocks(&d->slots[i]))
+		if (!d->slots[i].skip && nblocks(&d->slots[i]))
 			fail_slot(d, &d->slots[i], err);
 }
 
@@ -241,6 +242,8 @@ static void *task_thread(void *arg)
 
 static void run_tasks(struct datajobs *d, bool load)
 {
+	for (size_t i = 0; i < d->nslots; i++)
+		d->slots[i].skip = d->slots[i].failed;
 	pthread_t th[MAX_THREADS];
 	struct thread_arg ta[MAX_THREADS];
 	size_t started = 0, want = d->ntasks < (size_t)d->o.threads ? d->ntasks : (size_t)d->o.threads;
