@@ -204,9 +204,11 @@ class JobsTest(ClusterTestCase):
         j = self.wait_end(r["load_job"])
         self.assertEqual((j["state"], j["bytes_done"]), ("done", len(keep)), j)
         pressure()
-        ufs0 = self.counters(w)["bytes_from_ufs_total"]
+        c0 = self.counters(w)
         self.assertEqual(read("keep"), keep)
-        self.assertEqual(self.counters(w)["bytes_from_ufs_total"], ufs0,
+        c1 = self.counters(w)
+        self.assertEqual((c1["block_hits_total"] - c0["block_hits_total"],
+                          c1["block_misses_total"] - c0["block_misses_total"]), (2, 0),
                          "a pinned block was evicted")
         # Unpinned, its blocks are unpinned as they are read, then evictable.
         status, _, body = request(f"{self.api}/files/pin?path=/s3/p/keep", method="DELETE")
@@ -215,9 +217,10 @@ class JobsTest(ClusterTestCase):
         time.sleep(0.6)  # two metadata TTLs: the worker knows
         self.assertEqual(read("keep"), keep)
         pressure()
-        ufs0 = self.counters(w)["bytes_from_ufs_total"]
+        c0 = self.counters(w)
         self.assertEqual(read("keep"), keep)
-        self.assertEqual(self.counters(w)["bytes_from_ufs_total"] - ufs0, len(keep),
+        c1 = self.counters(w)
+        self.assertEqual(c1["block_misses_total"] - c0["block_misses_total"], 2,
                          "an unpinned file stayed pinned")
 
     def test_a_file_that_fails_is_listed_and_the_rest_load(self):
