@@ -276,6 +276,9 @@ class JobsTest(ClusterTestCase):
             status, r = post_json(url, body)
             self.assertEqual(status, want, (body, r))
             self.assertIn(field, r["error"]["message"], body)
+        status, r = post_json(url, [{"type": "load", "path": "/s3"}])
+        self.assertEqual(status, 400, r)
+        self.assertIn("JSON object", r["error"]["message"])
         status, _, data = request(url, method="POST", body=b"{not json",
                                   headers={"Content-Type": "application/json"})
         self.assertEqual(status, 400, data)
