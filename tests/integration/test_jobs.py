@@ -237,6 +237,19 @@ class JobsTest(ClusterTestCase):
         status, ev = get_json(f"{self.api}/events")
         self.assertIn("job_failed", [e["type"] for e in ev["events"]])
 
+    def test_a_job_waits_for_a_worker(self):
+        self.start(workers=0)
+        self.bucket.put_object(Bucket=BUCKET, Key="data/w/f", Body=b"w" * 5000)
+        get_json(f"{self.api}/files?path=/s3/w")
+        jid = self.create({"type": "load", "path": "/s3/w"})["id"]
+        time.sleep(0.5)
+        j = self.job(jid)
+        self.assertEqual((j["state"], j["files_done"], j["eta_ms"]), ("queued", 0, -1), j)
+        self.assertIn("no live worker; job", self.lead.read_log())
+        self.ws = [self.cluster.worker(self.ms, name="late")]
+        j = self.wait_end(jid, timeout=30)
+        self.assertEqual((j["state"], j["files_done"], j["bytes_done"]), ("done", 1, 5000), j)
+
     def test_cancel(self):
         self.start(workers=1)
         self.put_objects("c", 600, 512)
