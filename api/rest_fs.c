@@ -2,6 +2,7 @@
 
 #include "api/rest_common.h"
 
+#include "daemon/master/datajobs.h"
 #include "daemon/master/events.h"
 #include "daemon/master/filemeta.h"
 #include "daemon/master/fs.h"
@@ -12,6 +13,7 @@
 #include "lib/conf.h"
 #include "lib/err.h"
 #include "lib/json.h"
+#include "lib/log.h"
 #include "lib/path.h"
 #include "lib/placement.h"
 
@@ -242,6 +244,7 @@ static int internal_file_json(struct master *m, const char *path, cJSON **out, c
 		cJSON_AddStringToObject(o, "ufs_path", f->ufs_path);
 		json_add_int(o, "epoch", (int64_t)f->epoch);
 		json_add_int(o, "trust_ms", f->trust_ms);
+		cJSON_AddBoolToObject(o, "pinned", f->inode.pinned);
 		add_mount_json(o, &f->mount);
 		*out = o;
 	}
@@ -528,9 +531,18 @@ static void reply_policy(struct http_req *req, struct master *m, struct policy_r
 		http_reply_rc(req, rc, err);
 		return;
 	}
+	/* A pin loads what it pins (a load job), so reading a pinned file
+	 * that was not cached finds it cached, and keeps it. */
+	uint64_t job = 0;
+	if (changed && r->kind == POLICY_PIN && r->pinned && (!n.is_dir || r->recursive) &&
+	    datajobs_create(m->datajobs, "load", r->path, r->recursive, r->medium,
+			    clock_wall_ms(), &job, err, sizeof(err)))
+		log_warn("pin of '%s': cannot start its load job: %s", r->path, err);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddBoolToObject(o, "changed", changed);
 	cJSON_AddItemToObject(o, "inode", fs_inode_json(&n, r->path));
+	if (job)
+		json_add_u64(o, "load_job", job);
 	http_reply_json(req, 200, o);
 }
 

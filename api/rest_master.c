@@ -4,6 +4,7 @@
 #include "api/rest_common.h"
 #include "api/rest_masters.h"
 #include "daemon/master/cluster.h"
+#include "daemon/master/datajobs.h"
 #include "daemon/master/master.h"
 #include "lib/json.h"
 #include "lib/clock.h"
@@ -83,6 +84,10 @@ static void get_cluster(struct http_req *req, void *ctx)
 		cJSON_AddBoolToObject(e, "self", self);
 		cJSON_AddItemToArray(masters, e);
 	}
+	/* What this master offers beyond the base API: the console shows a
+	 * feature's page once it is listed here. */
+	cJSON *features = cJSON_AddArrayToObject(o, "features");
+	cJSON_AddItemToArray(features, cJSON_CreateString("jobs"));
 	cJSON *w = cJSON_AddObjectToObject(o, "workers");
 	json_add_int(w, "live", t.live);
 	json_add_int(w, "lost", t.lost);
@@ -317,6 +322,13 @@ static void get_metrics_json(struct http_req *req, void *ctx)
 	json_add_int(master, "used_bytes", t.used_bytes);
 	json_add_int(master, "cached_blocks", (int64_t)blockmap_count(m->blocks));
 	json_add_int(master, "journal_applied_index", (int64_t)meta_applied_index(m->meta));
+	struct datajobs_stats js;
+	datajobs_get_stats(m->datajobs, &js);
+	json_add_int(master, "job_slices_total", (int64_t)js.slices);
+	json_add_int(master, "job_files_loaded_total", (int64_t)js.files_loaded);
+	json_add_int(master, "job_bytes_loaded_total", (int64_t)js.bytes_loaded);
+	json_add_int(master, "job_files_freed_total", (int64_t)js.files_freed);
+	json_add_int(master, "job_files_failed_total", (int64_t)js.files_failed);
 	struct meta_status st;
 	meta_status(m->meta, &st);
 	cJSON *r = cJSON_AddObjectToObject(master, "raft");
@@ -370,6 +382,16 @@ static void get_metrics_prom(struct http_req *req, void *ctx)
 	     (long long)t.used_bytes);
 	EMIT("# TYPE strata_master_cached_blocks gauge\nstrata_master_cached_blocks %zu\n",
 	     blockmap_count(m->blocks));
+	struct datajobs_stats js;
+	datajobs_get_stats(m->datajobs, &js);
+	EMIT("# TYPE strata_master_job_files_total counter\n"
+	     "strata_master_job_files_total{result=\"loaded\"} %llu\n"
+	     "strata_master_job_files_total{result=\"freed\"} %llu\n"
+	     "strata_master_job_files_total{result=\"failed\"} %llu\n"
+	     "# TYPE strata_master_job_bytes_loaded_total counter\n"
+	     "strata_master_job_bytes_loaded_total %llu\n",
+	     (unsigned long long)js.files_loaded, (unsigned long long)js.files_freed,
+	     (unsigned long long)js.files_failed, (unsigned long long)js.bytes_loaded);
 	EMIT("# TYPE strata_master_journal_applied_index counter\n"
 	     "strata_master_journal_applied_index %llu\n",
 	     (unsigned long long)meta_applied_index(m->meta));

@@ -4,6 +4,7 @@
 #include "daemon/worker/blocksvc.h"
 #include "daemon/worker/metrics.h"
 #include "daemon/worker/pathstats.h"
+#include "daemon/worker/prefetch.h"
 #include "daemon/worker/worker.h"
 #include "daemon/worker/writer.h"
 #include "lib/conf.h"
@@ -364,6 +365,81 @@ static void get_metrics_prom(struct http_req *req, void *ctx)
 	free(buf);
 }
 
+/* POST /api/v1/internal/load {"path","data_id","offset","length"}: the
+ * master's load job has this worker read a range through its cache. */
+static void post_internal_load(struct http_req *req, void *ctx)
+{
+	struct worker_node *w = ctx;
+	cJSON *body;
+	if (http_req_json(req, &body))
+		return;
+	char path[PATH_MAX_LEN + 1], err[1024] = "";
+	const char *raw = NULL;
+	uint64_t data_id = 0, off = 0, len = 0, bytes = 0;
+	int rc = json_get_str(body, "path", true, &raw, err, sizeof(err));
+	if (!rc)
+		rc = path_normalize(raw, strlen(raw), path, sizeof(path), err, sizeof(err));
+	if (!rc)
+		rc = json_get_u64(body, "data_id", true, &data_id, err, sizeof(err));
+	if (!rc)
+		rc = json_get_u64(body, "offset", true, &off, err, sizeof(err));
+	if (!rc)
+		rc = json_get_u64(body, "length", true, &len, err, sizeof(err));
+	if (rc) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		goto out;
+	}
+	rc = prefetch_load(w, path, data_id, off, len, &bytes, err, sizeof(err));
+	if (rc) {
+		http_reply_rc(req, rc, err);
+		goto out;
+	}
+	cJSON *o = cJSON_CreateObject();
+	json_add_int(o, "bytes", (int64_t)bytes);
+	http_reply_json(req, 200, o);
+out:
+	cJSON_Delete(body);
+}
+
+/* POST /api/v1/internal/free {"blocks":[{"data_id","count"}]}: drops
+ * those blocks from this worker's tiers. */
+static void post_internal_free(struct http_req *req, void *ctx)
+{
+	struct worker_node *w = ctx;
+	cJSON *body;
+	if (http_req_json(req, &body))
+		return;
+	char err[256] = "";
+	uint64_t removed = 0;
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "blocks");
+	if (!cJSON_IsArray(arr)) {
+		http_reply_error(req, 400, "invalid_argument", "field 'blocks': must be an array");
+		goto out;
+	}
+	const cJSON *it;
+	cJSON_ArrayForEach(it, arr)
+	{
+		uint64_t data_id = 0, count = 0, n = 0;
+		if (!cJSON_IsObject(it) || json_get_u64(it, "data_id", true, &data_id, err, sizeof(err)) ||
+		    json_get_u64(it, "count", true, &count, err, sizeof(err))) {
+			http_reply_error(req, 400, "invalid_argument", "field 'blocks': %s",
+					 err[0] ? err : "items must be objects");
+			goto out;
+		}
+		int rc = prefetch_free(w, data_id, count, &n);
+		if (rc) {
+			http_reply_rc(req, rc, "cannot drop cached blocks");
+			goto out;
+		}
+		removed += n;
+	}
+	cJSON *o = cJSON_CreateObject();
+	json_add_int(o, "removed", (int64_t)removed);
+	http_reply_json(req, 200, o);
+out:
+	cJSON_Delete(body);
+}
+
 static const struct http_route g_routes[] = {
 	{ "GET", "/api/v1/health", HTTP_ACCESS_PUBLIC, get_health },
 	{ "GET", "/api/v1/worker", HTTP_ACCESS_READONLY, get_worker },
@@ -372,6 +448,8 @@ static const struct http_route g_routes[] = {
 	{ "PUT", "/api/v1/data", HTTP_ACCESS_ADMIN, put_data },
 	{ "GET", "/api/v1/blocks/", HTTP_ACCESS_WORKER, get_block },
 	{ "PUT", "/api/v1/blocks/", HTTP_ACCESS_WORKER, put_block },
+	{ "POST", "/api/v1/internal/load", HTTP_ACCESS_WORKER, post_internal_load },
+	{ "POST", "/api/v1/internal/free", HTTP_ACCESS_WORKER, post_internal_free },
 	{ "GET", "/api/v1/metrics", HTTP_ACCESS_READONLY, get_metrics_json },
 	{ "GET", "/metrics", HTTP_ACCESS_METRICS, get_metrics_prom },
 };

@@ -57,4 +57,10 @@ void cli_admin_s3key_usage(FILE *f);
 int cli_fs(struct cli *cli, int argc, char **argv);
 void cli_fs_usage(FILE *f);
 
+/* `strata fs load|free ...` (argv[0] is "load" or "free") and `strata
+ * admin jobs ...` (argv[0] is "jobs"): data jobs. Return the exit code. */
+int cli_fs_job(struct cli *cli, int argc, char **argv);
+int cli_admin_jobs(struct cli *cli, int argc, char **argv);
+void cli_jobs_usage(FILE *f);
+
 #endif

@@ -535,6 +535,7 @@ int cli_fs(struct cli *cli, int argc, char **argv)
 		{ "rm", cmd_rm },       { "mv", cmd_mv },           { "put", cmd_put },
 		{ "cat", cmd_cat },     { "pin", cmd_policy },      { "unpin", cmd_policy },
 		{ "ttl", cmd_policy },  { "unttl", cmd_policy },    { "replication", cmd_policy },
+		{ "load", cli_fs_job }, { "free", cli_fs_job },
 	};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[0], cmds[i].name) == 0)

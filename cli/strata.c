@@ -33,6 +33,7 @@ static void usage(FILE *f)
 	cli_admin_s3key_usage(f);
 	cli_fs_usage(f);
 	cli_apply_usage(f);
+	cli_jobs_usage(f);
 	fprintf(f, "\n"
 		"Global options:\n"
 		"  -m, --master HOST:PORT[,HOST:PORT...]\n"
@@ -246,7 +247,9 @@ int main(int argc, char **argv)
 			 (!strcmp(sub[0], "backup") || !strcmp(sub[0], "restore"));
 	bool is_token = !is_fs && !is_apply && strcmp(sub[0], "token") == 0;
 	bool is_s3key = !is_fs && !is_apply && strcmp(sub[0], "s3key") == 0;
-	if (!is_fs && !is_masters && !is_backup && !is_token && !is_s3key && !is_apply) {
+	bool is_jobs = !is_fs && !is_apply && strcmp(sub[0], "jobs") == 0;
+	if (!is_fs && !is_masters && !is_backup && !is_token && !is_s3key && !is_jobs &&
+	    !is_apply) {
 		bool report = strcmp(sub[0], "report") == 0;
 		if (!report && strcmp(sub[0], "workers") != 0) {
 			fprintf(stderr, "strata: unknown command 'admin %s'\n", sub[0]);
@@ -317,6 +320,8 @@ int main(int argc, char **argv)
 		exit_code = cli_admin_masters(&cli, nsub, sub);
 	else if (cli.http && is_backup)
 		exit_code = cli_admin_backup(&cli, nsub, sub);
+	else if (cli.http && is_jobs)
+		exit_code = cli_admin_jobs(&cli, nsub, sub);
 	else if (cli.http)
 		exit_code = strcmp(sub[0], "report") == 0 ? cmd_report(&cli) : cmd_workers(&cli);
 	httpc_free(cli.http);

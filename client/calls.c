@@ -398,3 +398,94 @@ int client_master_remove(struct client *mc, struct httpc *hc, uint64_t id,
 	snprintf(pq, sizeof(pq), "/api/v1/masters/%" PRIu64, id);
 	return masters_call(mc, hc, "DELETE", pq, NULL, out, err, errlen);
 }
+
+int client_job_create(struct client *mc, struct httpc *hc, const char *type, const char *path,
+		      bool recursive, const char *medium, uint64_t *id, char *err, size_t errlen)
+{
+	cJSON *req = cJSON_CreateObject(), *doc = NULL;
+	if (!req || !cJSON_AddStringToObject(req, "type", type) ||
+	    !cJSON_AddStringToObject(req, "path", path) ||
+	    !cJSON_AddBoolToObject(req, "recursive", recursive) ||
+	    (medium && !cJSON_AddStringToObject(req, "medium", medium))) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	int rc = call(mc, hc, "POST", "/api/v1/jobs", req, &doc, path, err, errlen);
+	cJSON_Delete(req);
+	if (!rc && json_get_u64(doc, "id", true, id, err, errlen))
+		rc = ST_EPROTO;
+	cJSON_Delete(doc);
+	return rc;
+}
+
+int client_job_decode(const cJSON *o, struct client_job *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (!cJSON_IsObject(o) || json_get_u64(o, "id", true, &out->id, err, errlen)) {
+		if (!cJSON_IsObject(o))
+			snprintf(err, errlen, "a job is not an object");
+		return ST_EPROTO;
+	}
+	snprintf(out->type, sizeof(out->type), "%s", json_str_or(o, "type", ""));
+	snprintf(out->path, sizeof(out->path), "%s", json_str_or(o, "path", ""));
+	snprintf(out->state, sizeof(out->state), "%s", json_str_or(o, "state", ""));
+	snprintf(out->reason, sizeof(out->reason), "%s", json_str_or(o, "reason", ""));
+	out->files_total = json_int_or(o, "files_total", 0);
+	out->files_done = json_int_or(o, "files_done", 0);
+	out->files_failed = json_int_or(o, "files_failed", 0);
+	out->bytes_total = json_int_or(o, "bytes_total", 0);
+	out->bytes_done = json_int_or(o, "bytes_done", 0);
+	out->rate_bytes_per_s = json_int_or(o, "rate_bytes_per_s", 0);
+	out->eta_ms = json_int_or(o, "eta_ms", -1);
+	return 0;
+}
+
+/* Takes doc ({"job":{...}}) into out (which keeps the job object). */
+static int take_job(cJSON *doc, struct client_job *out, char *err, size_t errlen)
+{
+	if (!out) {
+		cJSON_Delete(doc);
+		return 0;
+	}
+	cJSON *o = cJSON_DetachItemFromObjectCaseSensitive(doc, "job");
+	cJSON_Delete(doc);
+	int rc = client_job_decode(o, out, err, errlen);
+	if (rc)
+		cJSON_Delete(o);
+	else
+		out->json = o;
+	return rc;
+}
+
+int client_job_get(struct client *mc, struct httpc *hc, uint64_t id, struct client_job *out,
+		   char *err, size_t errlen)
+{
+	char pq[64], about[40];
+	snprintf(pq, sizeof(pq), "/api/v1/jobs/%llu", (unsigned long long)id);
+	snprintf(about, sizeof(about), "job %llu", (unsigned long long)id);
+	cJSON *doc = NULL;
+	int rc = call(mc, hc, "GET", pq, NULL, &doc, about, err, errlen);
+	return rc ? rc : take_job(doc, out, err, errlen);
+}
+
+int client_job_cancel(struct client *mc, struct httpc *hc, uint64_t id, struct client_job *out,
+		      char *err, size_t errlen)
+{
+	char pq[64], about[40];
+	snprintf(pq, sizeof(pq), "/api/v1/jobs/%llu", (unsigned long long)id);
+	snprintf(about, sizeof(about), "job %llu", (unsigned long long)id);
+	cJSON *doc = NULL;
+	int rc = call(mc, hc, "DELETE", pq, NULL, &doc, about, err, errlen);
+	return rc ? rc : take_job(doc, out, err, errlen);
+}
+
+int client_jobs_list(struct client *mc, struct httpc *hc, cJSON **out, char *err, size_t errlen)
+{
+	return call(mc, hc, "GET", "/api/v1/jobs", NULL, out, "jobs", err, errlen);
+}
+
+void client_job_clear(struct client_job *j)
+{
+	cJSON_Delete(j->json);
+	j->json = NULL;
+}

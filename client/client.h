@@ -219,6 +219,34 @@ int client_policy_clear(struct client *mc, struct httpc *hc, enum client_policy 
 			const char *path, bool recursive, bool *changed,
 			struct client_inode *out, char *err, size_t errlen);
 
+/* Data jobs: /api/v1/jobs (load, free). */
+struct client_job {
+	uint64_t id;
+	char type[8];
+	char path[4096];
+	char state[16];   /* queued, running, done, failed, cancelled */
+	int64_t files_total, files_done, files_failed;
+	int64_t bytes_total, bytes_done;
+	int64_t rate_bytes_per_s, eta_ms; /* eta -1: unknown */
+	char reason[256];
+	struct cJSON *json; /* the job object as the master sent it (owned) */
+};
+/* Starts a job (medium may be NULL); its id in *id. */
+int client_job_create(struct client *mc, struct httpc *hc, const char *type, const char *path,
+		      bool recursive, const char *medium, uint64_t *id, char *err, size_t errlen);
+/* One job with its errors (in out->json); client_job_clear frees. */
+int client_job_get(struct client *mc, struct httpc *hc, uint64_t id, struct client_job *out,
+		   char *err, size_t errlen);
+/* Cancels; out (may be NULL) gets the job as it is then. */
+int client_job_cancel(struct client *mc, struct httpc *hc, uint64_t id, struct client_job *out,
+		      char *err, size_t errlen);
+/* {"jobs":[...]} newest first; *out is the caller's (cJSON_Delete). */
+int client_jobs_list(struct client *mc, struct httpc *hc, struct cJSON **out, char *err,
+		     size_t errlen);
+/* Decodes one job object (borrowed: out->json is left NULL). */
+int client_job_decode(const struct cJSON *o, struct client_job *out, char *err, size_t errlen);
+void client_job_clear(struct client_job *j);
+
 struct client_mount {
 	char *path;
 	char *uri;
@@ -575,6 +603,7 @@ struct client_file_info {
 	char *ufs_path;	  /* relative to the store */
 	uint64_t epoch;	  /* the master's namespace epoch for it; 0 unknown */
 	int64_t trust_ms; /* trusted this long at an unchanged epoch; -1 for ever */
+	bool pinned;      /* its blocks are never evicted */
 	struct client_store store;
 	struct cJSON *json;
 };

@@ -208,6 +208,8 @@ int client_file_info_decode(const cJSON *doc, struct client_file_info *out, char
 		rc = proto(json_get_int(doc, "trust_ms", false, -1, INT64_MAX, &out->trust_ms, err,
 					errlen));
 	if (!rc)
+		rc = proto(json_get_bool(doc, "pinned", false, &out->pinned, err, errlen));
+	if (!rc)
 		rc = dup_field(doc, "etag", false, &out->etag, err, errlen);
 	if (!rc)
 		rc = store_decode(doc, &out->store, err, errlen);

@@ -6,9 +6,9 @@
 #include <stdint.h>
 
 /*
- * The master's job runner: background work only the leader does (today the
- * lost-worker check and the pending master.root_ufs mount; next the load,
- * TTL and replication policies).
+ * The master's job runner: background work only the leader does (the
+ * lost-worker check, a pending master.root_ufs mount, the TTL checker and
+ * the data jobs of datajobs.h; next the replication policies).
  *
  * Every master registers the same jobs at start; only the one that leads
  * runs them. The runner reads leadership and time through the hooks in

@@ -145,6 +145,37 @@ static const struct field ttl_fire_fields[] = {
 	TIME(journal_ttl_fire),
 	{ 0 },
 };
+static const struct field job_create_fields[] = {
+	FLD(journal_job_create, type, F_STR, false, 1, 0),
+	FLD(journal_job_create, path, F_PATH, false, 0, 0),
+	FLD(journal_job_create, recursive, F_BOOL, false, 0, 0),
+	FLD(journal_job_create, medium, F_STR, true, 1, 0),
+	TIME(journal_job_create),
+	{ 0 },
+};
+static const struct field job_progress_fields[] = {
+	FLD(journal_job_progress, id, F_U64, false, 1, INT64_MAX),
+	FLD(journal_job_progress, cursor, F_U64, false, 0, INT64_MAX),
+	FLD(journal_job_progress, files_done, F_U64, false, 0, INT64_MAX),
+	FLD(journal_job_progress, bytes_done, F_U64, false, 0, INT64_MAX),
+	FLD(journal_job_progress, files_failed, F_U64, false, 0, INT64_MAX),
+	TIME(journal_job_progress),
+	{ 0 },
+};
+static const struct field job_error_fields[] = {
+	FLD(journal_job_error, id, F_U64, false, 1, INT64_MAX),
+	FLD(journal_job_error, path, F_PATH, false, 0, 0),
+	FLD(journal_job_error, reason, F_STR, false, 1, 0),
+	{ 0 },
+};
+static const struct field job_end_fields[] = {
+	FLD(journal_job_end, id, F_U64, false, 1, INT64_MAX),
+	FLD(journal_job_end, path, F_PATH, false, 0, 0),
+	FLD(journal_job_end, state, F_STR, false, 1, 0),
+	FLD(journal_job_end, reason, F_STR, true, 1, 0),
+	TIME(journal_job_end),
+	{ 0 },
+};
 
 static int check_sync_entry(const struct journal_cmd *c, char *err, size_t errlen);
 #define mount_check NULL
@@ -166,6 +197,12 @@ static int check_ttl_fire(const struct journal_cmd *c, char *err, size_t errlen)
 #define set_ttl_check check_set_ttl
 #define set_replication_check check_set_replication
 #define ttl_fire_check check_ttl_fire
+static int check_job_create(const struct journal_cmd *c, char *err, size_t errlen);
+static int check_job_end(const struct journal_cmd *c, char *err, size_t errlen);
+#define job_create_check check_job_create
+#define job_progress_check NULL
+#define job_error_check NULL
+#define job_end_check check_job_end
 
 /* The table: name, fields and cross-field check of every op. */
 static const struct op_desc {
@@ -256,6 +293,31 @@ static int check_ttl_fire(const struct journal_cmd *c, char *err, size_t errlen)
 	const struct journal_ttl_fire *f = &c->u.ttl_fire;
 	if (!journal_action_valid(f->action))
 		return fail(err, errlen, "action", "'%s' is not free or delete", f->action);
+	return 0;
+}
+
+bool journal_job_type_valid(const char *type)
+{
+	return strcmp(type, "load") == 0 || strcmp(type, "free") == 0;
+}
+
+static int check_job_create(const struct journal_cmd *c, char *err, size_t errlen)
+{
+	const struct journal_job_create *j = &c->u.job_create;
+	if (!journal_job_type_valid(j->type))
+		return fail(err, errlen, "type", "'%s' is not load or free", j->type);
+	if (j->medium[0] && strcmp(j->type, "load") != 0)
+		return fail(err, errlen, "medium", "only with 'type' load");
+	if (j->medium[0] && !journal_medium_valid(j->medium))
+		return fail(err, errlen, "medium", "'%s' is not MEM, SSD or HDD", j->medium);
+	return 0;
+}
+
+static int check_job_end(const struct journal_cmd *c, char *err, size_t errlen)
+{
+	const char *s = c->u.job_end.state;
+	if (strcmp(s, "done") != 0 && strcmp(s, "failed") != 0 && strcmp(s, "cancelled") != 0)
+		return fail(err, errlen, "state", "'%s' is not done, failed or cancelled", s);
 	return 0;
 }
 
@@ -536,6 +598,9 @@ static int decode_header(const cJSON *root, enum journal_op *op, char *err, size
 			if (i >= JOURNAL_SET_PIN && v->valuedouble < JOURNAL_VERSION_POLICIES)
 				return fail(err, errlen, "op", "'%s' needs format version %d",
 					    o->valuestring, JOURNAL_VERSION_POLICIES);
+			if (i >= JOURNAL_JOB_CREATE && v->valuedouble < JOURNAL_VERSION_JOBS)
+				return fail(err, errlen, "op", "'%s' needs format version %d",
+					    o->valuestring, JOURNAL_VERSION_JOBS);
 			*op = (enum journal_op)i;
 			return 0;
 		}

@@ -29,10 +29,12 @@
  * ns_apply.c (the build fails while one of them is missing).
  */
 
-#define JOURNAL_VERSION 2     /* what encode prints */
+#define JOURNAL_VERSION 3     /* what encode prints */
 #define JOURNAL_VERSION_MIN 1 /* the oldest decode reads */
 /* The first version of the policy ops (set_pin and after in the table). */
 #define JOURNAL_VERSION_POLICIES 2
+/* The first version of the data job ops (job_create and after). */
+#define JOURNAL_VERSION_JOBS 3
 
 #define JOURNAL_OPS(X)                       \
 	X(MOUNT, mount)                      \
@@ -49,7 +51,11 @@
 	X(SET_PIN, set_pin)                  \
 	X(SET_TTL, set_ttl)                  \
 	X(SET_REPLICATION, set_replication)  \
-	X(TTL_FIRE, ttl_fire)
+	X(TTL_FIRE, ttl_fire)                \
+	X(JOB_CREATE, job_create)            \
+	X(JOB_PROGRESS, job_progress)        \
+	X(JOB_ERROR, job_error)              \
+	X(JOB_END, job_end)
 
 enum journal_op {
 	JOURNAL_OP_NONE = 0,
@@ -179,6 +185,45 @@ struct journal_ttl_fire {
 	int64_t time_ms;                     /* now: must be at or past the expiry */
 };
 
+/* Data jobs (daemon/master/datajobs.h): load or free every file below a
+ * path. The apply allocates the job's id (the result's data_id). */
+#define JOURNAL_JOB_TYPE_MAX 7     /* "load", "free" */
+#define JOURNAL_JOB_STATE_MAX 15   /* "done", "failed", "cancelled" */
+#define JOURNAL_JOB_REASON_MAX 255
+
+struct journal_job_create {
+	char type[JOURNAL_JOB_TYPE_MAX + 1];
+	char path[PATH_MAX_LEN + 1];
+	bool recursive;
+	char medium[JOURNAL_MEDIUM_MAX + 1]; /* "": any; load only */
+	int64_t time_ms;
+};
+
+/* A slice of a job is done: every file of the job with an inode id up to
+ * cursor is; the counters are the job's totals so far (not deltas), so a
+ * copy applied twice changes nothing. */
+struct journal_job_progress {
+	uint64_t id;
+	uint64_t cursor;
+	uint64_t files_done, bytes_done, files_failed;
+	int64_t time_ms;
+};
+
+/* One file of a job failed (kept for the job's error list, bounded). */
+struct journal_job_error {
+	uint64_t id;
+	char path[PATH_MAX_LEN + 1];
+	char reason[JOURNAL_JOB_REASON_MAX + 1];
+};
+
+struct journal_job_end {
+	uint64_t id;
+	char path[PATH_MAX_LEN + 1]; /* the job's (for its event) */
+	char state[JOURNAL_JOB_STATE_MAX + 1]; /* "done", "failed", "cancelled" */
+	char reason[JOURNAL_JOB_REASON_MAX + 1]; /* "": none */
+	int64_t time_ms;
+};
+
 /* alloc_data_id has no fields. */
 struct journal_cmd {
 	enum journal_op op;
@@ -197,6 +242,10 @@ struct journal_cmd {
 		struct journal_set_ttl set_ttl;
 		struct journal_set_replication set_replication;
 		struct journal_ttl_fire ttl_fire;
+		struct journal_job_create job_create;
+		struct journal_job_progress job_progress;
+		struct journal_job_error job_error;
+		struct journal_job_end job_end;
 	} u;
 };
 
@@ -211,6 +260,8 @@ const char *journal_op_name(enum journal_op op);
 /* "MEM", "SSD" or "HDD"; "free" or "delete". */
 bool journal_medium_valid(const char *medium);
 bool journal_action_valid(const char *action);
+/* "load" or "free" (a data job's type). */
+bool journal_job_type_valid(const char *type);
 
 /* Appends a copy of item to a sync_dir command's entries. */
 int journal_sync_dir_add(struct journal_cmd *cmd, const struct journal_sync_item *item);

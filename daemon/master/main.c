@@ -5,11 +5,13 @@
 #include "api/rest_console.h"
 #include "api/rest_fs.h"
 #include "api/rest_history.h"
+#include "api/rest_jobs.h"
 #include "api/rest_master.h"
 #include "api/rest_masters.h"
 #include "api/rest_openapi.h"
 #include "daemon/common.h"
 #include "daemon/master/cluster.h"
+#include "daemon/master/datajobs.h"
 #include "daemon/master/events.h"
 #include "daemon/master/jobs.h"
 #include "daemon/master/master.h"
@@ -161,16 +163,23 @@ int main(int argc, char **argv)
 	struct jobs_spec spec;
 	struct ttlcheck_opts topts = { .meta = m.meta, .fs = m.fs, .events = m.events };
 	struct ttlcheck *ttl = ttlcheck_new(&topts);
-	if (!jobs || !ttl) {
+	struct datajobs_opts dopts = { .meta = m.meta, .registry = m.registry, .conf = &conf };
+	m.datajobs = datajobs_new(&dopts);
+	if (!jobs || !ttl || !m.datajobs) {
 		log_error("out of memory");
 		jobs_free(jobs);
 		ttlcheck_free(ttl);
+		datajobs_free(m.datajobs);
 		goto out_fs;
 	}
 	cluster_lost_job_spec(&lost, conf.master_worker_timeout, &spec);
 	int jrc = jobs_add(jobs, &spec, NULL);
 	if (!jrc) {
 		ttlcheck_spec(ttl, conf.master_ttl_check_interval, &spec);
+		jrc = jobs_add(jobs, &spec, NULL);
+	}
+	if (!jrc) {
+		datajobs_spec(m.datajobs, 50, &spec);
 		jrc = jobs_add(jobs, &spec, NULL);
 	}
 	if (!jrc && root_pending) {
@@ -189,13 +198,14 @@ int main(int argc, char **argv)
 		log_error("out of memory");
 		goto out_jobs;
 	}
-	size_t nhistory, nconsole;
+	size_t nhistory, nconsole, njobs;
 	const struct http_route *mroutes = rest_master_routes(&nmaster);
 	const struct http_route *froutes = rest_fs_routes(&nfs);
 	const struct http_route *oroutes = rest_openapi_routes(&nopenapi);
 	const struct http_route *hroutes = rest_history_routes(&nhistory);
 	const struct http_route *croutes = rest_console_routes(&nconsole);
-	size_t nroutes = nmaster + nfs + nopenapi + nhistory + nconsole;
+	const struct http_route *jroutes = rest_jobs_routes(&njobs);
+	size_t nroutes = nmaster + nfs + nopenapi + nhistory + nconsole + njobs;
 	struct http_route *routes = calloc(nroutes, sizeof(*routes));
 	if (!routes) {
 		log_error("out of memory");
@@ -206,6 +216,8 @@ int main(int argc, char **argv)
 	memcpy(routes + nmaster + nfs, oroutes, nopenapi * sizeof(*routes));
 	memcpy(routes + nmaster + nfs + nopenapi, hroutes, nhistory * sizeof(*routes));
 	memcpy(routes + nmaster + nfs + nopenapi + nhistory, croutes, nconsole * sizeof(*routes));
+	memcpy(routes + nmaster + nfs + nopenapi + nhistory + nconsole, jroutes,
+	       njobs * sizeof(*routes));
 	char token_file[4200];
 	snprintf(token_file, sizeof(token_file), "%s%s", *conf.http_token_file ? "" : m.state_dir,
 		 *conf.http_token_file ? conf.http_token_file : "/tokens");
@@ -261,6 +273,7 @@ out_routes:
 out_jobs:
 	jobs_free(jobs);
 	ttlcheck_free(ttl);
+	datajobs_free(m.datajobs);
 out_fs:
 	history_free(m.history);
 	fs_close(m.fs);

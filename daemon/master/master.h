@@ -20,6 +20,7 @@ struct master {
 	struct history *history;  /* GET /api/v1/metrics/history; may be NULL */
 	int64_t history_interval_ms;
 	struct events *events;   /* GET /api/v1/events */
+	struct datajobs *datajobs; /* /api/v1/jobs */
 	char state_dir[1024];
 	char address[300];       /* host:port others reach this master at */
 	int64_t started_mono_ms;

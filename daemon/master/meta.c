@@ -338,6 +338,12 @@ int meta_submit(struct meta *m, const struct journal_cmd *cmd, char *err, size_t
 	return submit_cmd(m, cmd, NULL, err, errlen);
 }
 
+int meta_submit_id(struct meta *m, const struct journal_cmd *cmd, uint64_t *id, char *err,
+		   size_t errlen)
+{
+	return submit_cmd(m, cmd, id, err, errlen);
+}
+
 int meta_alloc_data_id(struct meta *m, uint64_t *id, char *err, size_t errlen)
 {
 	struct journal_cmd *cmd = journal_new(JOURNAL_ALLOC_DATA_ID);

@@ -105,6 +105,11 @@ void meta_set_rest_url(struct meta *m, const char *url);
  * not consumed. */
 int meta_submit(struct meta *m, const struct journal_cmd *cmd, char *err, size_t errlen);
 
+/* meta_submit for a command whose apply allocates an id (job_create: the
+ * job's id), which goes to *id on success. */
+int meta_submit_id(struct meta *m, const struct journal_cmd *cmd, uint64_t *id, char *err,
+		   size_t errlen);
+
 /* Reserves a content id (data_id) for a file a worker is about to write,
  * durably (an alloc_data_id command), so ids never repeat; the id is the
  * one that command's apply allocated. */

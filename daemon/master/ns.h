@@ -159,6 +159,51 @@ int ns_expired(struct ns *ns, int64_t now_ms, int64_t after_expiry, uint64_t aft
  * order after after_id, at most limit. */
 int ns_fired(struct ns *ns, uint64_t after_id, size_t limit, uint64_t *ids, size_t *n);
 
+/* A data job as the namespace keeps it (ns_jobs.c; daemon/master/datajobs.h). */
+#define NS_JOB_ERRORS_MAX 100 /* per-file errors kept per job */
+#define NS_JOBS_KEPT 100      /* finished jobs kept (older ones are dropped) */
+struct ns_job {
+	uint64_t id;
+	char type[8];       /* "load", "free" */
+	char path[4096];
+	bool recursive;
+	char medium[8];
+	uint64_t root;      /* the inode the job walks */
+	char state[16];     /* "queued", "running", "done", "failed", "cancelled" */
+	uint64_t files_total, bytes_total, files_done, bytes_done, files_failed;
+	uint64_t cursor;    /* files with an id up to cursor are done */
+	int64_t created_ms, updated_ms, ended_ms;
+	char reason[256];
+	uint64_t nerrors;   /* errors recorded (the first NS_JOB_ERRORS_MAX are kept) */
+};
+
+/* A file a job works on. */
+struct ns_job_file {
+	uint64_t id;
+	uint64_t length;
+	uint64_t data_id;
+	int64_t block_size; /* 0: the mount's */
+	bool pinned;
+};
+
+/* true for "queued" and "running". */
+bool ns_job_active(const struct ns_job *j);
+/* A job by id; -ENOENT. */
+int ns_job_get(struct ns *ns, uint64_t id, struct ns_job *out);
+/* Jobs, newest first, at most limit (0: all kept). fn non-zero stops. */
+int ns_jobs_list(struct ns *ns, size_t limit, int (*fn)(void *arg, const struct ns_job *j),
+		 void *arg);
+/* The active job with the smallest id above after, else the smallest
+ * active one; -ENOENT when none is active. */
+int ns_job_next_active(struct ns *ns, uint64_t after, struct ns_job *out);
+/* A job's kept errors in order. */
+int ns_job_errors(struct ns *ns, uint64_t id,
+		  int (*fn)(void *arg, const char *path, const char *reason), void *arg);
+/* The files of job j with an id above j->cursor, in id order, at most
+ * limit into out. */
+int ns_job_files(struct ns *ns, const struct ns_job *j, size_t limit, struct ns_job_file *out,
+		 size_t *n);
+
 /* Counts inodes (for metrics and benches). */
 int64_t ns_inode_count(struct ns *ns);
 

@@ -650,6 +650,26 @@ static int apply_ttl_fire(struct apply *a)
 	return exec1(a->ns, ST_TTL_FIRED, (int64_t)n.id, c->time_ms);
 }
 
+static int apply_job_create(struct apply *a)
+{
+	return ns_apply_job_create(a->ns, a->cmd, &a->res->data_id, a->err, a->errlen);
+}
+
+static int apply_job_progress(struct apply *a)
+{
+	return ns_apply_job_progress(a->ns, a->cmd, a->err, a->errlen);
+}
+
+static int apply_job_error(struct apply *a)
+{
+	return ns_apply_job_error(a->ns, a->cmd, a->err, a->errlen);
+}
+
+static int apply_job_end(struct apply *a)
+{
+	return ns_apply_job_end(a->ns, a->cmd, a->err, a->errlen);
+}
+
 uint64_t ns_next_id(struct ns *ns)
 {
 	return (uint64_t)ns_meta_get(ns, "next_inode");

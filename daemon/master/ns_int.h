@@ -60,4 +60,14 @@ int ns_meta_set(struct ns *ns, const char *key, int64_t value);
 /* Child `name` (len bytes) of inode parent; -ENOENT. */
 int ns_child(struct ns *ns, uint64_t parent, const char *name, size_t len, struct ns_inode *out);
 
+/* The data job commands' applies (ns_jobs.c), inside ns_apply's
+ * transaction. Created jobs' ids go to *id. */
+struct journal_cmd;
+int ns_apply_job_create(struct ns *ns, const struct journal_cmd *cmd, uint64_t *id, char *err,
+			size_t errlen);
+int ns_apply_job_progress(struct ns *ns, const struct journal_cmd *cmd, char *err,
+			  size_t errlen);
+int ns_apply_job_error(struct ns *ns, const struct journal_cmd *cmd, char *err, size_t errlen);
+int ns_apply_job_end(struct ns *ns, const struct journal_cmd *cmd, char *err, size_t errlen);
+
 #endif

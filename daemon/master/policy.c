@@ -284,6 +284,24 @@ void policy_record_event(struct events *ev, const struct journal_cmd *cmd, int r
 				 : "delete: from strata and the store");
 		break;
 	}
+	case JOURNAL_JOB_CREATE: {
+		const struct journal_job_create *c = &cmd->u.job_create;
+		type = "job_started";
+		path = c->path;
+		snprintf(detail, sizeof(detail), "%s%s%s%s", c->type, c->recursive ? ", recursive" : "",
+			 c->medium[0] ? ", on " : "", c->medium);
+		break;
+	}
+	case JOURNAL_JOB_END: {
+		const struct journal_job_end *c = &cmd->u.job_end;
+		type = strcmp(c->state, "done") == 0     ? "job_done"
+		       : strcmp(c->state, "failed") == 0 ? "job_failed"
+							 : "job_cancelled";
+		path = c->path;
+		snprintf(detail, sizeof(detail), "job %" PRIu64 "%s%.100s", c->id,
+			 c->reason[0] ? ": " : "", c->reason);
+		break;
+	}
 	default:
 		return;
 	}

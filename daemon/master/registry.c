@@ -192,6 +192,23 @@ cJSON *registry_live_json(struct registry *reg)
 	return arr;
 }
 
+size_t registry_live(struct registry *reg, struct registry_live_worker *out, size_t max)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&reg->lock);
+	for (size_t i = 0; i < reg->n && n < max; i++) {
+		const struct worker *w = &reg->workers[i];
+		if (w->state != WORKER_LIVE)
+			continue;
+		out[n].id = w->id;
+		snprintf(out[n].host, sizeof(out[n].host), "%s", w->host);
+		out[n].data_port = w->data_port;
+		n++;
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return n;
+}
+
 void registry_totals(struct registry *reg, struct registry_totals *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -57,6 +57,15 @@ int registry_address(struct registry *reg, uint64_t id, char *buf, size_t len);
 /* JSON array of live workers [{"id","host","data_port"}] for placement. */
 struct cJSON *registry_live_json(struct registry *reg);
 
+/* Live workers (id, host, data port), at most max into out; returns how
+ * many. */
+struct registry_live_worker {
+	uint64_t id;
+	char host[256];
+	int data_port;
+};
+size_t registry_live(struct registry *reg, struct registry_live_worker *out, size_t max);
+
 struct registry_totals {
 	int live, lost;
 	int64_t capacity_bytes, used_bytes; /* live workers only */

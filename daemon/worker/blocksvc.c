@@ -41,6 +41,7 @@ struct bsvc {
 	_Atomic uint64_t latency_le_ms[8];
 	_Atomic bool warned_put, warned_peer;
 	_Atomic int64_t store_error_logged_ms;
+	_Atomic bool pinned_any; /* a block was pinned here (follow_pin) */
 };
 
 int bsvc_new(struct worker_node *w, struct tier_store *tiers, struct fcache *fc,
@@ -201,6 +202,20 @@ static void note_store_error(struct bsvc *b, const struct file_info *fi, int rc,
 			 fi->path, st_strerror(rc), err);
 }
 
+/* A pinned file's blocks are pinned in the tiers (never evicted or
+ * demoted) as they are cached or read; once a file is unpinned, its blocks
+ * are unpinned as they are read again. Unpinning is skipped until this
+ * worker pinned something, so reads of unpinned files cost nothing more. */
+static void follow_pin(struct bsvc *b, const struct file_info *fi, uint64_t id)
+{
+	if (fi->pinned) {
+		atomic_store(&b->pinned_any, true);
+		tier_block_pin(b->tiers, id, true);
+	} else if (atomic_load(&b->pinned_any)) {
+		tier_block_pin(b->tiers, id, false);
+	}
+}
+
 /* Owned block: cache hit, or read through from the store once and cache. */
 static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index, uint64_t off,
 		      uint64_t len, bsvc_sink_fn sink, void *arg, char *err, size_t errlen)
@@ -213,6 +228,7 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 				atomic_fetch_add(&b->block_hits, 1);
 				if (b->w->pstats)
 					pathstats_blocks(b->w->pstats, fi->path, true, 1, len);
+				follow_pin(b, fi, id);
 			}
 			return rc;
 		}
@@ -248,6 +264,8 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 			pathstats_blocks(b->w->pstats, fi->path, false, 1, blen);
 		char perr[256];
 		int prc = tier_block_put(b->tiers, id, t.buf, blen, perr, sizeof(perr));
+		if (!prc || prc == -EEXIST)
+			follow_pin(b, fi, id);
 		if (prc && prc != -EEXIST) {
 			atomic_fetch_add(&b->cache_put_errors, 1);
 			if (!atomic_exchange(&b->warned_put, true))

@@ -44,6 +44,7 @@ struct entry {
 	uint64_t length, data_id;
 	int64_t block_size, mtime_ms;
 	char etag[48];
+	bool pinned;
 	struct ufs *ufs;
 	int64_t fetched_ms;
 	uint64_t epoch;      /* the master's namespace epoch for it; 0 unknown */
@@ -334,6 +335,7 @@ static int take_info(struct fcache *fc, const struct client_file_info *fi, const
 	out->mtime_ms = fi->mtime_ms;
 	out->epoch = fi->epoch;
 	out->trust_ms = fi->trust_ms;
+	out->pinned = fi->pinned;
 	return fcache_store(fc, &fi->store, &out->ufs, err, errlen);
 }
 
@@ -407,6 +409,7 @@ static void keep(struct fcache *fc, const char *path, const struct file_info *fi
 	e->block_size = fi->block_size;
 	e->mtime_ms = fi->mtime_ms;
 	snprintf(e->etag, sizeof(e->etag), "%s", fi->etag);
+	e->pinned = fi->pinned;
 	e->ufs = fi->ufs;
 	e->fetched_ms = when;
 	e->epoch = fi->epoch;
@@ -435,6 +438,7 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
 		out->mtime_ms = e->mtime_ms;
 		snprintf(out->etag, sizeof(out->etag), "%s", e->etag);
 		out->ufs = e->ufs;
+		out->pinned = e->pinned;
 		pthread_mutex_unlock(&fc->lock);
 		return 0;
 	}

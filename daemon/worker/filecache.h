@@ -1,6 +1,7 @@
 #ifndef STRATA_WORKER_FILECACHE_H
 #define STRATA_WORKER_FILECACHE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -29,6 +30,7 @@ struct file_info {
 	/* As the master answered (fcache_get leaves them 0): */
 	uint64_t epoch;   /* its namespace epoch for it; 0 unknown */
 	int64_t trust_ms; /* trusted this long at an unchanged epoch; -1 for ever */
+	bool pinned;      /* pinned (policy): its cached blocks are never evicted */
 };
 
 /* masters: the master.addresses list; the cache calls them in turn. */

@@ -7,6 +7,7 @@
  * route declares (api/http.h). */
 #include "api/rest_fs.h"
 #include "api/rest_history.h"
+#include "api/rest_jobs.h"
 #include "api/rest_master.h"
 #include "api/rest_openapi.h"
 #include "api/rest_worker.h"
@@ -45,13 +46,14 @@ struct table {
 	size_t n;
 };
 
-static size_t master_tables(struct table out[4])
+static size_t master_tables(struct table out[5])
 {
 	out[0].routes = rest_master_routes(&out[0].n);
 	out[1].routes = rest_fs_routes(&out[1].n);
 	out[2].routes = rest_openapi_routes(&out[2].n);
 	out[3].routes = rest_history_routes(&out[3].n);
-	return 4;
+	out[4].routes = rest_jobs_routes(&out[4].n);
+	return 5;
 }
 
 static size_t worker_tables(struct table out[4])
@@ -169,7 +171,7 @@ static int check_routes_documented(const struct table *t, size_t ntables, const 
 
 static void test_every_route_is_documented(void **state)
 {
-	struct table t[4];
+	struct table t[5];
 	size_t n = master_tables(t);
 	int missing = check_routes_documented(t, n, "master");
 	n = worker_tables(t);
@@ -181,7 +183,7 @@ static void test_every_operation_is_routed(void **state)
 {
 	static const char *const methods[] = { "get", "put", "post", "delete", "patch",
 					       "head", "options", "trace" };
-	struct table mt[4], wt[4];
+	struct table mt[5], wt[5];
 	size_t nm = master_tables(mt), nw = worker_tables(wt);
 	const cJSON *paths = cJSON_GetObjectItemCaseSensitive(g_doc, "paths");
 	assert_true(cJSON_IsObject(paths));

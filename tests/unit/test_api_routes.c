@@ -4,6 +4,7 @@
 #include "api/http.h"
 #include "api/rest_fs.h"
 #include "api/rest_history.h"
+#include "api/rest_jobs.h"
 #include "api/rest_master.h"
 #include "api/rest_openapi.h"
 #include "api/rest_worker.h"
@@ -31,7 +32,7 @@ struct table {
 	size_t n;
 };
 
-static size_t all_tables(struct table out[5])
+static size_t all_tables(struct table out[6])
 {
 	out[0].name = "rest_master_routes";
 	out[0].routes = rest_master_routes(&out[0].n);
@@ -43,7 +44,9 @@ static size_t all_tables(struct table out[5])
 	out[3].routes = rest_worker_routes(&out[3].n);
 	out[4].name = "rest_history_routes";
 	out[4].routes = rest_history_routes(&out[4].n);
-	return 5;
+	out[5].name = "rest_jobs_routes";
+	out[5].routes = rest_jobs_routes(&out[5].n);
+	return 6;
 }
 
 /* Worker RPC and the peer block routes: what only workers may call. */
@@ -57,7 +60,7 @@ static bool is_worker_route(const char *pattern)
 
 static void test_every_route_declares_its_level(void **state)
 {
-	struct table t[5];
+	struct table t[6];
 	size_t nt = all_tables(t);
 	int bad = 0;
 	size_t nworker = 0;
@@ -83,8 +86,9 @@ static void test_every_route_declares_its_level(void **state)
 		}
 	}
 	assert_int_equal(bad, 0);
-	/* register, heartbeat, 5 internal routes, GET and PUT of blocks. */
-	assert_int_equal(nworker, 9);
+	/* register, heartbeat, 5 internal routes, GET and PUT of blocks, the
+	 * workers' load and free. */
+	assert_int_equal(nworker, 11);
 }
 
 /* What user tokens allow (docs/security.md): the public routes are health,
@@ -106,7 +110,7 @@ static enum http_access want_user_level(const struct http_route *r)
 
 static void test_user_routes_need_the_right_role(void **state)
 {
-	struct table t[5];
+	struct table t[6];
 	size_t nt = all_tables(t);
 	int bad = 0;
 	size_t nadmin = 0;

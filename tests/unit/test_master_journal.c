@@ -126,6 +126,33 @@ static struct journal_cmd *sample(enum journal_op op)
 		strcpy(c->u.ttl_fire.action, "free");
 		c->u.ttl_fire.time_ms = 9;
 		break;
+	case JOURNAL_JOB_CREATE:
+		strcpy(c->u.job_create.type, "load");
+		strcpy(c->u.job_create.path, "/a");
+		c->u.job_create.recursive = true;
+		strcpy(c->u.job_create.medium, "MEM");
+		c->u.job_create.time_ms = 1700000000000;
+		break;
+	case JOURNAL_JOB_PROGRESS:
+		c->u.job_progress.id = BIG_ID;
+		c->u.job_progress.cursor = BIG_ID;
+		c->u.job_progress.files_done = 3;
+		c->u.job_progress.bytes_done = BIG_ID;
+		c->u.job_progress.files_failed = 1;
+		c->u.job_progress.time_ms = 10;
+		break;
+	case JOURNAL_JOB_ERROR:
+		c->u.job_error.id = 7;
+		strcpy(c->u.job_error.path, "/a/f");
+		strcpy(c->u.job_error.reason, "worker 127.0.0.1:1: HTTP 500");
+		break;
+	case JOURNAL_JOB_END:
+		c->u.job_end.id = 7;
+		strcpy(c->u.job_end.path, "/a");
+		strcpy(c->u.job_end.state, "cancelled");
+		strcpy(c->u.job_end.reason, "cancelled by a request");
+		c->u.job_end.time_ms = 11;
+		break;
 	default:
 		fail();
 	}
@@ -169,7 +196,8 @@ static void test_round_trip_every_type(void **state)
 		assert_string_equal(text, again);
 		/* And it says its version and op. */
 		char head[64];
-		snprintf(head, sizeof(head), "{\"v\":2,\"op\":\"%s\"", journal_op_name(c->op));
+		snprintf(head, sizeof(head), "{\"v\":%d,\"op\":\"%s\"", JOURNAL_VERSION,
+			 journal_op_name(c->op));
 		assert_memory_equal(text, head, strlen(head));
 		free(again);
 		free(text);
@@ -186,7 +214,7 @@ static void test_wire_text(void **state)
 	size_t len;
 	char *text = encode_ok(c, &len);
 	assert_string_equal(text,
-			    "{\"v\":2,\"op\":\"put_file\",\"path\":\"/a/f\","
+			    "{\"v\":3,\"op\":\"put_file\",\"path\":\"/a/f\","
 			    "\"time_ms\":\"1700000000000\",\"length\":\"9007199254740993\","
 			    "\"mtime_ms\":\"-12\",\"fingerprint\":\"\\\"etag\\\"\","
 			    "\"data_id\":\"9007199254740993\","
@@ -204,7 +232,7 @@ static void test_wire_text(void **state)
 	c = sample(JOURNAL_SYNC_DIR);
 	text = encode_ok(c, &len);
 	assert_string_equal(text,
-			    "{\"v\":2,\"op\":\"sync_dir\",\"path\":\"/\",\"time_ms\":\"7\","
+			    "{\"v\":3,\"op\":\"sync_dir\",\"path\":\"/\",\"time_ms\":\"7\","
 			    "\"entries\":[{\"name\":\"f\",\"is_dir\":false,\"length\":\"3\","
 			    "\"mtime_ms\":\"-9223372036854775808\",\"fingerprint\":\"x\"},"
 			    "{\"name\":\"d\",\"is_dir\":true,\"length\":\"0\",\"mtime_ms\":\"9\","
@@ -290,8 +318,10 @@ static const struct bad g_bad[] = {
 	/* header */
 	{ "{\"op\":\"mkdir\"}", -EINVAL, "field 'v': missing" },
 	{ "{\"v\":\"1\",\"op\":\"mkdir\"}", -EINVAL, "field 'v': must be a number" },
-	{ "{\"v\":3,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 3 is not supported "
-	  "(this master reads versions 1 to 2)" },
+	{ "{\"v\":4,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 4 is not supported "
+	  "(this master reads versions 1 to 3)" },
+	{ "{\"v\":2,\"op\":\"job_error\",\"id\":\"1\",\"path\":\"/a\",\"reason\":\"x\"}",
+	  -EINVAL, "field 'op': 'job_error' needs format version 3" },
 	{ "{\"v\":1.5,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 1.5" },
 	{ "{\"v\":0,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 0" },
 	{ "{\"v\":1}", -EINVAL, "field 'op': missing" },
@@ -391,6 +421,20 @@ static const struct bad g_bad[] = {
 	{ REPL_("-1", "2"), -EINVAL, "field 'min': -1 is out of range [0, 64]" },
 	{ REPL_("1", "65"), -EINVAL, "field 'max': 65 is out of range [-1, 64]" },
 	{ REPL_("1", "-2"), -EINVAL, "field 'max': -2 is out of range" },
+	/* data jobs */
+	{ "{\"v\":3,\"op\":\"job_create\",\"type\":\"copy\",\"path\":\"/a\","
+	  "\"recursive\":true,\"time_ms\":\"1\"}",
+	  -EINVAL, "field 'type': 'copy' is not load or free" },
+	{ "{\"v\":3,\"op\":\"job_create\",\"type\":\"free\",\"path\":\"/a\","
+	  "\"recursive\":true,\"medium\":\"MEM\",\"time_ms\":\"1\"}",
+	  -EINVAL, "field 'medium': only with 'type' load" },
+	{ "{\"v\":3,\"op\":\"job_end\",\"id\":\"1\",\"path\":\"/a\","
+	  "\"state\":\"paused\",\"time_ms\":\"1\"}",
+	  -EINVAL, "field 'state': 'paused' is not done, failed or cancelled" },
+	{ "{\"v\":3,\"op\":\"job_progress\",\"id\":\"0\",\"cursor\":\"1\","
+	  "\"files_done\":\"1\",\"bytes_done\":\"1\",\"files_failed\":\"0\","
+	  "\"time_ms\":\"1\"}",
+	  -EINVAL, "field 'id': 0 is out of range" },
 	{ "{\"v\":2,\"op\":\"ttl_fire\",\"path\":\"/f\",\"id\":\"2\",\"action\":\"drop\","
 	  "\"time_ms\":\"1\"}", -EINVAL, "field 'action': 'drop' is not free or delete" },
 	{ "{\"v\":2,\"op\":\"ttl_fire\",\"path\":\"/f\",\"id\":\"0\",\"action\":\"free\","

@@ -247,8 +247,11 @@ static void test_undecodable_entry_stops_apply(void **state)
 	uint64_t last = sb.nentries ? sb.entries[sb.nentries - 1].index : sb.snapshot.index;
 	uint64_t term = sb.hs.term;
 	raft_storage_boot_free(&sb);
-	static const char newer[] = "{\"v\":3,\"op\":\"mkdir\",\"path\":\"/after\","
-				    "\"parents\":false,\"time_ms\":\"1\"}";
+	char newer[160];
+	snprintf(newer, sizeof(newer),
+		 "{\"v\":%d,\"op\":\"mkdir\",\"path\":\"/after\",\"parents\":false,"
+		 "\"time_ms\":\"1\"}",
+		 JOURNAL_VERSION + 1);
 	struct raft_entry e = { .term = term, .index = last + 1, .type = RAFT_ENTRY_NORMAL,
 				.len = strlen(newer), .data = (uint8_t *)newer };
 	assert_int_equal(raft_storage_append(rs, &e, 1), 0);

@@ -1,0 +1,659 @@
+/* Data jobs: load and free (datajobs.h). */
+#include "daemon/master/datajobs.h"
+
+#include "daemon/master/journal.h"
+#include "daemon/master/meta.h"
+#include "daemon/master/ns.h"
+#include "daemon/master/registry.h"
+#include "lib/clock.h"
+#include "lib/conf.h"
+#include "lib/err.h"
+#include "lib/httpc.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/path.h"
+#include "lib/placement.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_WORKERS 256
+#define MAX_THREADS 32
+#define REASON_MAX (JOURNAL_JOB_REASON_MAX + 1)
+#define SLICE_BYTES (256ULL << 20)
+
+/* One file of a slice. */
+struct slot {
+	struct ns_job_file f;
+	char path[PATH_MAX_LEN + 1];
+	int64_t block_size;
+	bool failed;      /* guarded by the datajobs lock while tasks run */
+	bool skip;        /* failed before the tasks began (read-only then) */
+	char reason[REASON_MAX];
+};
+
+/* One request to a worker: a range of a file to load, or (free) every
+ * file of the slice on one worker. */
+struct task {
+	size_t slot;   /* load */
+	size_t worker; /* index into live */
+	uint64_t off, len;
+};
+
+struct datajobs {
+	struct datajobs_opts o;
+	struct httpc *hc[MAX_THREADS];
+	bool tls;
+	/* One step's scratch (steps do not overlap: the runner's thread). */
+	uint64_t last;               /* the job stepped last (round robin) */
+	struct ns_job job;
+	struct ns_job_file *files;
+	struct slot *slots;
+	size_t nslots;
+	struct task *tasks;
+	size_t ntasks, cap;
+	struct registry_live_worker live[MAX_WORKERS];
+	uint64_t live_ids[MAX_WORKERS];
+	size_t nlive;
+	bool warned_no_worker;
+	/* The slice being worked on by the threads. */
+	pthread_mutex_t lock;
+	size_t next;
+	pthread_mutex_t stats_lock;
+	struct datajobs_stats stats;
+};
+
+struct datajobs *datajobs_new(const struct datajobs_opts *opts)
+{
+	struct datajobs *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->o = *opts;
+	if (!d->o.batch)
+		d->o.batch = 64;
+	if (d->o.threads <= 0)
+		d->o.threads = 16;
+	if (d->o.threads > MAX_THREADS)
+		d->o.threads = MAX_THREADS;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->stats_lock, NULL);
+	const struct strata_conf *c = d->o.conf;
+	char token[300] = "";
+	if (*c->cluster_worker_token)
+		snprintf(token, sizeof(token), "X-Strata-Worker-Token: %s", c->cluster_worker_token);
+	struct httpc_opts ho = {
+		.timeout_ms = c->http_request_timeout,
+		.connect_timeout_ms = 2000,
+		.ca_file = *c->http_tls_ca ? c->http_tls_ca : c->http_tls_cert,
+		.extra_header = token[0] ? token : NULL,
+	};
+	d->tls = *c->http_tls_cert != '\0';
+	d->files = calloc(d->o.batch, sizeof(*d->files));
+	d->slots = calloc(d->o.batch, sizeof(*d->slots));
+	bool ok = d->files && d->slots;
+	for (int i = 0; ok && i < d->o.threads; i++)
+		ok = (d->hc[i] = httpc_new(&ho)) != NULL;
+	if (!ok) {
+		datajobs_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void datajobs_free(struct datajobs *d)
+{
+	if (!d)
+		return;
+	for (int i = 0; i < MAX_THREADS; i++)
+		httpc_free(d->hc[i]);
+	free(d->files);
+	free(d->slots);
+	free(d->tasks);
+	pthread_mutex_destroy(&d->lock);
+	pthread_mutex_destroy(&d->stats_lock);
+	free(d);
+}
+
+static int add_task(struct datajobs *d, size_t slot, size_t worker, uint64_t off, uint64_t len)
+{
+	if (d->ntasks == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 256;
+		struct task *t = realloc(d->tasks, cap * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		d->tasks = t;
+		d->cap = cap;
+	}
+	d->tasks[d->ntasks++] = (struct task){ .slot = slot, .worker = worker, .off = off,
+					       .len = len };
+	return 0;
+}
+
+static size_t owner_of(struct datajobs *d, uint64_t data_id, uint64_t index)
+{
+	size_t owner = 0;
+	placement_owners(placement_block_id(data_id, index), d->live_ids, d->nlive, 1, &owner);
+	return owner;
+}
+
+static uint64_t nblocks(const struct slot *s)
+{
+	return s->block_size > 0 ? (s->f.length + (uint64_t)s->block_size - 1) /
+					   (uint64_t)s->block_size
+				 : 0;
+}
+
+static void fail_slot(struct datajobs *d, struct slot *s, const char *why)
+{
+	pthread_mutex_lock(&d->lock);
+	if (!s->failed) {
+		s->failed = true;
+		snprintf(s->reason, sizeof(s->reason), "%s", why);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* POSTs body to route on worker w; 0 or an error with the reason. */
+static int post(struct datajobs *d, struct httpc *hc, size_t w, const char *route, cJSON *body,
+		char *err, size_t errlen)
+{
+	char url[400];
+	snprintf(url, sizeof(url), "%s://%s:%d%s", d->tls ? "https" : "http", d->live[w].host,
+		 d->live[w].data_port, route);
+	char why[512] = "";
+	int rc = httpc_json(hc, "POST", url, body, NULL, NULL, why, sizeof(why));
+	if (rc)
+		snprintf(err, errlen, "worker %s:%d: %s", d->live[w].host, d->live[w].data_port, why);
+	return rc;
+}
+
+static void run_load(struct datajobs *d, struct httpc *hc, const struct task *t)
+{
+	struct slot *s = &d->slots[t->slot];
+	cJSON *b = cJSON_CreateObject();
+	char err[REASON_MAX] = "out of memory";
+	int rc = -ENOMEM;
+	if (b && cJSON_AddStringToObject(b, "path", s->path) &&
+	    json_add_u64(b, "data_id", s->f.data_id) && json_add_u64(b, "offset", t->off) &&
+	    json_add_u64(b, "length", t->len))
+		rc = post(d, hc, t->worker, "/api/v1/internal/load", b, err, sizeof(err));
+	cJSON_Delete(b);
+	if (rc)
+		fail_slot(d, s, err);
+}
+
+/* Drops the blocks of every unpinned file of the slice on one worker. */
+static void run_free(struct datajobs *d, struct httpc *hc, const struct task *t)
+{
+	cJSON *b = cJSON_CreateObject();
+	cJSON *arr = b ? cJSON_AddArrayToObject(b, "blocks") : NULL;
+	char err[REASON_MAX] = "out of memory";
+	int rc = arr ? 0 : -ENOMEM;
+	for (size_t i = 0; !rc && i < d->nslots; i++) {
+		const struct slot *s = &d->slots[i];
+		if (s->skip || !nblocks(s))
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			rc = -ENOMEM;
+		} else if (!json_add_u64(o, "data_id", s->f.data_id) ||
+			   !json_add_u64(o, "count", nblocks(s))) {
+			rc = -ENOMEM;
+		}
+	}
+	if (!rc)
+		rc = post(d, hc, t->worker, "/api/v1/internal/free", b, err, sizeof(err));
+	cJSON_Delete(b);
+	if (!rc)
+		return;
+	for (size_t i = 0; i < d->nslots; i++)
+		if (!d->slots[i].skip && nblocks(&d->slots[i]))
+			fail_slot(d, &d->slots[i], err);
+}
+
+struct thread_arg {
+	struct datajobs *d;
+	struct httpc *hc;
+	bool load;
+};
+
+static void *task_thread(void *arg)
+{
+	struct thread_arg *ta = arg;
+	struct datajobs *d = ta->d;
+	for (;;) {
+		pthread_mutex_lock(&d->lock);
+		size_t i = d->next < d->ntasks ? d->next++ : SIZE_MAX;
+		pthread_mutex_unlock(&d->lock);
+		if (i == SIZE_MAX)
+			return NULL;
+		if (ta->load)
+			run_load(d, ta->hc, &d->tasks[i]);
+		else
+			run_free(d, ta->hc, &d->tasks[i]);
+	}
+}
+
+static void run_tasks(struct datajobs *d, bool load)
+{
+	for (size_t i = 0; i < d->nslots; i++)
+		d->slots[i].skip = d->slots[i].failed;
+	pthread_t th[MAX_THREADS];
+	struct thread_arg ta[MAX_THREADS];
+	size_t started = 0, want = d->ntasks < (size_t)d->o.threads ? d->ntasks : (size_t)d->o.threads;
+	d->next = 0;
+	for (; started < want; started++) {
+		ta[started] = (struct thread_arg){ .d = d, .hc = d->hc[started], .load = load };
+		if (pthread_create(&th[started], NULL, task_thread, &ta[started]))
+			break;
+	}
+	if (started == 0 && d->ntasks) {
+		ta[0] = (struct thread_arg){ .d = d, .hc = d->hc[0], .load = load };
+		task_thread(&ta[0]);
+	}
+	for (size_t k = 0; k < started; k++)
+		pthread_join(th[k], NULL);
+}
+
+/* Reads the slice (paths and block sizes) under the read lock; *cursor
+ * gets the largest inode id of it (files whose path is gone since the
+ * query count as done), 0 when the job has no file left. */
+static int read_slice(struct datajobs *d, uint64_t *cursor, char *err, size_t errlen)
+{
+	size_t n = 0;
+	struct ns *ns = meta_read_lock(d->o.meta);
+	int rc = ns_job_files(ns, &d->job, d->o.batch, d->files, &n);
+	/* A slice also ends after SLICE_BYTES (at least one file), so a step
+	 * of big files stays short and the runner's other jobs keep their
+	 * pace. */
+	uint64_t bytes = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		bytes += d->files[i].length;
+		if (bytes >= SLICE_BYTES) {
+			n = i + 1;
+			break;
+		}
+	}
+	d->nslots = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct slot *s = &d->slots[d->nslots];
+		memset(s, 0, sizeof(*s));
+		s->f = d->files[i];
+		if (ns_path(ns, s->f.id, s->path, sizeof(s->path)))
+			continue; /* gone since the query: nothing to do */
+		s->block_size = s->f.block_size;
+		if (s->block_size <= 0) {
+			struct ns_mount *m = malloc(sizeof(*m));
+			if (m && ns_resolve_mount(ns, s->path, m, NULL, 0) == 0)
+				s->block_size = m->block_size;
+			free(m);
+		}
+		if (s->block_size <= 0) {
+			s->failed = true;
+			snprintf(s->reason, sizeof(s->reason), "not on a mount");
+		}
+		d->nslots++;
+	}
+	*cursor = !rc && n ? d->files[n - 1].id : 0;
+	meta_read_unlock(d->o.meta);
+	if (rc)
+		snprintf(err, errlen, "jobs: cannot read the files of job %" PRIu64, d->job.id);
+	return rc;
+}
+
+static int plan(struct datajobs *d, bool load)
+{
+	d->ntasks = 0;
+	if (!load) {
+		for (size_t i = 0; i < d->nslots; i++) {
+			struct slot *s = &d->slots[i];
+			if (s->f.pinned && !s->failed) {
+				s->failed = true;
+				snprintf(s->reason, sizeof(s->reason),
+					 "pinned: its blocks are kept (unpin it first)");
+			}
+		}
+		for (size_t w = 0; w < d->nlive; w++)
+			if (add_task(d, 0, w, 0, 0))
+				return -ENOMEM;
+		return 0;
+	}
+	for (size_t i = 0; i < d->nslots; i++) {
+		struct slot *s = &d->slots[i];
+		uint64_t nb = nblocks(s);
+		if (s->failed || nb == 0)
+			continue;
+		if (nb == 1) {
+			if (add_task(d, i, owner_of(d, s->f.data_id, 0), 0, s->f.length))
+				return -ENOMEM;
+			continue;
+		}
+		for (uint64_t b = 0; b < nb; b++) {
+			uint64_t off = b * (uint64_t)s->block_size;
+			uint64_t len = s->f.length - off < (uint64_t)s->block_size
+					       ? s->f.length - off
+					       : (uint64_t)s->block_size;
+			if (add_task(d, i, owner_of(d, s->f.data_id, b), off, len))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int submit(struct datajobs *d, struct journal_cmd *c, const char *what, char *err,
+		  size_t errlen)
+{
+	int rc = meta_submit(d->o.meta, c, err, errlen);
+	journal_free(c);
+	if (rc && rc != ST_ESTALE && rc != ST_ENOTLEADER)
+		log_warn("jobs: %s of job %" PRIu64 ": %s", what, d->job.id, err);
+	return rc;
+}
+
+static int end_job(struct datajobs *d, int64_t now, char *err, size_t errlen)
+{
+	struct journal_cmd *c = journal_new(JOURNAL_JOB_END);
+	if (!c)
+		return -ENOMEM;
+	struct journal_job_end *e = &c->u.job_end;
+	e->id = d->job.id;
+	snprintf(e->path, sizeof(e->path), "%s", d->job.path);
+	e->time_ms = now;
+	if (d->job.files_failed) {
+		snprintf(e->state, sizeof(e->state), "failed");
+		snprintf(e->reason, sizeof(e->reason), "%" PRIu64 " of %" PRIu64 " files failed",
+			 d->job.files_failed, d->job.files_done + d->job.files_failed);
+	} else {
+		snprintf(e->state, sizeof(e->state), "done");
+	}
+	int rc = submit(d, c, "the end", err, errlen);
+	if (!rc)
+		log_info("jobs: job %" PRIu64 " (%s %s) %s: %" PRIu64 " files, %" PRIu64 " bytes",
+			 d->job.id, d->job.type, d->job.path, d->job.files_failed ? "failed" : "done",
+			 d->job.files_done, d->job.bytes_done);
+	return rc == ST_ESTALE ? 0 : rc;
+}
+
+/* Journals the slice: its errors, then its progress. */
+static int record(struct datajobs *d, uint64_t cursor, int64_t now, char *err, size_t errlen)
+{
+	uint64_t ok = 0, failed = 0, bytes = 0;
+	bool load = strcmp(d->job.type, "load") == 0;
+	for (size_t i = 0; i < d->nslots; i++) {
+		const struct slot *s = &d->slots[i];
+		if (!s->failed) {
+			ok++;
+			bytes += s->f.length;
+			continue;
+		}
+		failed++;
+		struct journal_cmd *c = journal_new(JOURNAL_JOB_ERROR);
+		if (!c)
+			return -ENOMEM;
+		c->u.job_error.id = d->job.id;
+		memcpy(c->u.job_error.path, s->path, sizeof(c->u.job_error.path));
+		snprintf(c->u.job_error.reason, sizeof(c->u.job_error.reason), "%s",
+			 s->reason[0] ? s->reason : "failed");
+		int rc = submit(d, c, "an error", err, errlen);
+		if (rc == ST_ESTALE)
+			return 0; /* cancelled meanwhile */
+		if (rc)
+			return rc;
+	}
+	struct journal_cmd *c = journal_new(JOURNAL_JOB_PROGRESS);
+	if (!c)
+		return -ENOMEM;
+	struct journal_job_progress *p = &c->u.job_progress;
+	p->id = d->job.id;
+	p->cursor = cursor;
+	p->files_done = d->job.files_done + ok;
+	p->bytes_done = d->job.bytes_done + bytes;
+	p->files_failed = d->job.files_failed + failed;
+	p->time_ms = now;
+	int rc = submit(d, c, "the progress", err, errlen);
+	if (rc == ST_ESTALE)
+		return 0;
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&d->stats_lock);
+	d->stats.slices++;
+	if (load) {
+		d->stats.files_loaded += ok;
+		d->stats.bytes_loaded += bytes;
+	} else {
+		d->stats.files_freed += ok;
+	}
+	d->stats.files_failed += failed;
+	pthread_mutex_unlock(&d->stats_lock);
+	return 0;
+}
+
+static int step(void *arg, int64_t now_mono, char *err, size_t errlen)
+{
+	(void)now_mono;
+	struct datajobs *d = arg;
+	struct ns *ns = meta_read_lock(d->o.meta);
+	int rc = ns_job_next_active(ns, d->last, &d->job);
+	meta_read_unlock(d->o.meta);
+	if (rc == -ENOENT)
+		return JOBS_AGAIN;
+	if (rc) {
+		snprintf(err, errlen, "jobs: cannot read the job table");
+		return rc;
+	}
+	d->last = d->job.id;
+	d->nlive = registry_live(d->o.registry, d->live, MAX_WORKERS);
+	if (!d->nlive) {
+		/* A new leader hears from the workers within a heartbeat. */
+		if (!d->warned_no_worker)
+			log_warn("jobs: no live worker; job %" PRIu64 " waits", d->job.id);
+		d->warned_no_worker = true;
+		return JOBS_AGAIN;
+	}
+	d->warned_no_worker = false;
+	for (size_t i = 0; i < d->nlive; i++)
+		d->live_ids[i] = d->live[i].id;
+	uint64_t cursor = 0;
+	rc = read_slice(d, &cursor, err, errlen);
+	if (rc)
+		return rc;
+	int64_t now = clock_wall_ms();
+	if (cursor == 0)
+		return end_job(d, now, err, errlen);
+	bool load = strcmp(d->job.type, "load") == 0;
+	rc = plan(d, load);
+	if (rc) {
+		snprintf(err, errlen, "jobs: out of memory");
+		return rc;
+	}
+	run_tasks(d, load);
+	return record(d, cursor, clock_wall_ms(), err, errlen);
+}
+
+void datajobs_spec(struct datajobs *d, int64_t period_ms, struct jobs_spec *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->name = "data jobs";
+	out->kind = JOBS_PERIODIC;
+	out->period_ms = period_ms;
+	out->step = step;
+	out->arg = d;
+}
+
+int datajobs_create(struct datajobs *d, const char *type, const char *path, bool recursive,
+		    const char *medium, int64_t now_ms, uint64_t *id, char *err, size_t errlen)
+{
+	if (!journal_job_type_valid(type)) {
+		snprintf(err, errlen, "field 'type': '%.40s' is not load or free", type);
+		return -EINVAL;
+	}
+	if (medium && *medium && strcmp(type, "load") != 0) {
+		snprintf(err, errlen, "field 'medium': only for a load job");
+		return -EINVAL;
+	}
+	if (medium && *medium && !journal_medium_valid(medium)) {
+		snprintf(err, errlen, "field 'medium': '%.40s' is not MEM, SSD or HDD", medium);
+		return -EINVAL;
+	}
+	struct journal_cmd *c = journal_new(JOURNAL_JOB_CREATE);
+	if (!c)
+		return -ENOMEM;
+	struct journal_job_create *j = &c->u.job_create;
+	snprintf(j->type, sizeof(j->type), "%s", type);
+	snprintf(j->path, sizeof(j->path), "%s", path);
+	j->recursive = recursive;
+	if (medium)
+		snprintf(j->medium, sizeof(j->medium), "%s", medium);
+	j->time_ms = now_ms;
+	int rc = meta_submit_id(d->o.meta, c, id, err, errlen);
+	journal_free(c);
+	return rc;
+}
+
+int datajobs_cancel(struct datajobs *d, uint64_t id, int64_t now_ms, char *err, size_t errlen)
+{
+	struct ns_job *j = malloc(sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	struct ns *ns = meta_read_lock(d->o.meta);
+	int rc = ns_job_get(ns, id, j);
+	meta_read_unlock(d->o.meta);
+	if (rc == -ENOENT)
+		snprintf(err, errlen, "job %" PRIu64 " does not exist", id);
+	if (!rc && !ns_job_active(j)) {
+		snprintf(err, errlen, "job %" PRIu64 " is %s already", id, j->state);
+		rc = ST_ESTALE;
+	}
+	struct journal_cmd *c = rc ? NULL : journal_new(JOURNAL_JOB_END);
+	if (!rc && !c)
+		rc = -ENOMEM;
+	if (!rc) {
+		c->u.job_end.id = id;
+		memcpy(c->u.job_end.path, j->path, sizeof(c->u.job_end.path));
+		snprintf(c->u.job_end.state, sizeof(c->u.job_end.state), "cancelled");
+		snprintf(c->u.job_end.reason, sizeof(c->u.job_end.reason), "cancelled by a request");
+		c->u.job_end.time_ms = now_ms;
+		rc = meta_submit(d->o.meta, c, err, errlen);
+	}
+	journal_free(c);
+	free(j);
+	return rc;
+}
+
+static int add_error(void *arg, const char *path, const char *reason)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_AddItemToArray(arg, o))
+		return -ENOMEM;
+	cJSON_AddStringToObject(o, "path", path);
+	cJSON_AddStringToObject(o, "reason", reason);
+	return 0;
+}
+
+static cJSON *job_json(const struct ns_job *j, int64_t now_ms)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	json_add_u64(o, "id", j->id);
+	cJSON_AddStringToObject(o, "type", j->type);
+	cJSON_AddStringToObject(o, "path", j->path);
+	cJSON_AddBoolToObject(o, "recursive", j->recursive);
+	cJSON_AddStringToObject(o, "medium", j->medium);
+	cJSON_AddStringToObject(o, "state", j->state);
+	json_add_int(o, "files_total", (int64_t)j->files_total);
+	json_add_int(o, "files_done", (int64_t)j->files_done);
+	json_add_int(o, "files_failed", (int64_t)j->files_failed);
+	json_add_int(o, "bytes_total", (int64_t)j->bytes_total);
+	json_add_int(o, "bytes_done", (int64_t)j->bytes_done);
+	/* Rate over the job's life so far; ETA from it for what is left. */
+	int64_t end = ns_job_active(j) ? now_ms : j->ended_ms;
+	int64_t elapsed = end - j->created_ms;
+	double rate = elapsed > 0 ? (double)j->bytes_done * 1000.0 / (double)elapsed : 0;
+	json_add_int(o, "rate_bytes_per_s", (int64_t)rate);
+	int64_t eta = -1;
+	if (!ns_job_active(j))
+		eta = 0;
+	else if (rate > 0 && j->bytes_total >= j->bytes_done)
+		eta = (int64_t)((double)(j->bytes_total - j->bytes_done) * 1000.0 / rate);
+	json_add_int(o, "eta_ms", eta);
+	json_add_int(o, "created_ms", j->created_ms);
+	json_add_int(o, "updated_ms", j->updated_ms);
+	json_add_int(o, "ended_ms", j->ended_ms);
+	cJSON_AddStringToObject(o, "reason", j->reason);
+	json_add_int(o, "errors_total", (int64_t)j->nerrors);
+	return o;
+}
+
+cJSON *datajobs_get_json(struct datajobs *d, uint64_t id, int64_t now_ms, int *rc)
+{
+	struct ns_job *j = malloc(sizeof(*j));
+	cJSON *root = cJSON_CreateObject(), *o = NULL;
+	*rc = j && root ? 0 : -ENOMEM;
+	struct ns *ns = meta_read_lock(d->o.meta);
+	if (!*rc)
+		*rc = ns_job_get(ns, id, j);
+	if (!*rc) {
+		o = job_json(j, now_ms);
+		cJSON *errs = o ? cJSON_AddArrayToObject(o, "errors") : NULL;
+		*rc = errs && cJSON_AddItemToObject(root, "job", o) ? 0 : -ENOMEM;
+		if (*rc)
+			cJSON_Delete(o);
+		else
+			*rc = ns_job_errors(ns, id, add_error, errs);
+	}
+	meta_read_unlock(d->o.meta);
+	free(j);
+	if (*rc) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+struct list_ctx {
+	cJSON *arr;
+	int64_t now;
+};
+
+static int add_job(void *arg, const struct ns_job *j)
+{
+	struct list_ctx *c = arg;
+	cJSON *o = job_json(j, c->now);
+	if (!o || !cJSON_AddItemToArray(c->arr, o)) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+cJSON *datajobs_list_json(struct datajobs *d, size_t limit, int64_t now_ms, int *rc)
+{
+	cJSON *root = cJSON_CreateObject();
+	struct list_ctx c = { .arr = root ? cJSON_AddArrayToObject(root, "jobs") : NULL,
+			      .now = now_ms };
+	*rc = c.arr ? 0 : -ENOMEM;
+	if (!*rc) {
+		struct ns *ns = meta_read_lock(d->o.meta);
+		*rc = ns_jobs_list(ns, limit, add_job, &c);
+		meta_read_unlock(d->o.meta);
+	}
+	if (*rc) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+void datajobs_get_stats(struct datajobs *d, struct datajobs_stats *out)
+{
+	pthread_mutex_lock(&d->stats_lock);
+	*out = d->stats;
+	pthread_mutex_unlock(&d->stats_lock);
+}
