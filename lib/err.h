@@ -24,7 +24,9 @@
 	  "the file changed in its store since strata looked it up")         \
 	X(ST_ENOMOUNT, 10, "no_mount", "no mount covers the path")          \
 	X(ST_ETOOSMALL, 11, "entity_too_small",                             \
-	  "a part other than the last is below the minimum size")
+	  "a part other than the last is below the minimum size")            \
+	X(ST_ENOTLOADED, 12, "not_loaded",                                  \
+	  "the file is not in the namespace yet: read it from its store")
 
 enum st_err {
 #define ST_ERR_ENUM(name, val, code, msg) name = -(ST_ERR_BASE + (val)),

@@ -408,6 +408,16 @@ static int submit_sync_entry(struct fs *fs, const char *path, const struct ufs_s
 	return rc;
 }
 
+int fs_load_file(struct fs *fs, const char *path, const struct ufs_stat *st, char *err,
+		 size_t errlen)
+{
+	*err = '\0';
+	pthread_rwlock_rdlock(&fs->mounts_lock);
+	int rc = submit_sync_entry(fs, path, st, true, err, errlen);
+	pthread_rwlock_unlock(&fs->mounts_lock);
+	return rc;
+}
+
 /* Submits a put_file command: path now holds content st (data_id 0: the
  * master names it; etag NULL or "": none). */
 static int submit_put_file(struct fs *fs, const char *path, const struct ufs_stat *st,
