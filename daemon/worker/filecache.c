@@ -684,3 +684,68 @@ void fcache_invalidate(struct fcache *fc, const char *path)
 		entry_clear(e);
 	pthread_mutex_unlock(&fc->lock);
 }
+
+/* ---- lazy loads (daemon/master/lazyload.h): one store round trip for a
+ * cold miss of a file the master does not know yet ---- */
+
+/* A lookup's answer kept as fcache_get keeps it. */
+static void keep_fetched(struct fcache *fc, const char *path, const struct file_info *fi,
+			 int64_t now)
+{
+	if (fc->conf->worker_metadata_ttl == 0)
+		return;
+	pthread_mutex_lock(&fc->lock);
+	keep(fc, path, fi, now);
+	struct entry *e = find(fc, path);
+	if (e)
+		note_read(e, now);
+	pthread_mutex_unlock(&fc->lock);
+}
+
+int fcache_get_lazy(struct fcache *fc, const char *path, struct file_info *out, char *err,
+		    size_t errlen)
+{
+	int64_t now = clock_mono_ms();
+	pthread_mutex_lock(&fc->lock);
+	struct entry *e = find(fc, path);
+	bool hit = e && fresh(fc, e, now);
+	pthread_mutex_unlock(&fc->lock);
+	if (hit)
+		return fcache_get(fc, path, out, err, errlen);
+	struct client_file_info fi;
+	struct httpc *hc = fcache_master_conn(fc);
+	int rc = client_file_lookup_lazy(fc->masters, hc, path, &fi, err, errlen);
+	fcache_master_conn_put(fc, hc);
+	if (rc && rc != ST_ENOTLOADED)
+		return unavailable(rc);
+	char why[256];
+	int trc = take_info(fc, &fi, path, out, rc ? why : err, rc ? sizeof(why) : errlen);
+	client_file_info_clear(&fi);
+	if (trc)
+		return trc;
+	if (!rc)
+		keep_fetched(fc, path, out, now);
+	return rc;
+}
+
+int fcache_loaded(struct fcache *fc, const char *path, const struct ufs_stat *st,
+		  struct file_info *out, bool *same, char *err, size_t errlen)
+{
+	int64_t now = clock_mono_ms();
+	struct client_file_loaded d = { .path = path, .length = st->length,
+					.mtime_ms = st->mtime_ms > 0 ? st->mtime_ms : 0,
+					.fingerprint = st->fingerprint };
+	struct client_file_info fi;
+	struct httpc *hc = fcache_master_conn(fc);
+	int rc = client_file_loaded(fc->masters, hc, &d, &fi, err, errlen);
+	fcache_master_conn_put(fc, hc);
+	if (rc)
+		return unavailable(rc);
+	*same = fi.length == st->length &&
+		strcmp(json_str_or(fi.json, "fingerprint", ""), st->fingerprint) == 0;
+	rc = take_info(fc, &fi, path, out, err, errlen);
+	client_file_info_clear(&fi);
+	if (!rc)
+		keep_fetched(fc, path, out, now);
+	return rc;
+}

@@ -8,6 +8,7 @@
 #include "lib/httpc.h"
 #include "lib/json.h"
 #include "lib/path.h"
+#include "ufs/ufs.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -234,6 +235,81 @@ int wobj_stat(struct worker_node *w, const char *bucket, const char *key,
 		out->size = 0;
 	}
 	cJSON_Delete(st);
+	return rc;
+}
+
+/* Collects a lazy load's first read. */
+struct cold_buf {
+	char *data;
+	uint64_t len, cap;
+};
+
+static int cold_sink(void *arg, const void *data, size_t len)
+{
+	struct cold_buf *cb = arg;
+	if (len > cb->cap - cb->len)
+		return -EIO; /* more than the range asked for */
+	memcpy(cb->data + cb->len, data, len);
+	cb->len += len;
+	return 0;
+}
+
+/*
+ * The cold miss of a file the master does not know (fi: where to read it,
+ * from fcache_get_lazy): one store GET of the block holding `from`, whose
+ * reply also gives the file's metadata, reported to the master as the lazy
+ * load; the block is cached under the data_id the master names, so the
+ * read that follows is served from the cache. fi gets the loaded file.
+ * -ENOENT (nothing recorded) when the store has no such file.
+ */
+static int cold_load(struct worker_node *w, const char *path, uint64_t from,
+		     struct file_info *fi, char *err, size_t errlen)
+{
+	uint64_t bs = (uint64_t)fi->block_size;
+	uint64_t index = from / bs;
+	struct cold_buf cb = { .data = malloc(bs), .cap = bs };
+	if (!cb.data)
+		return -ENOMEM;
+	struct ufs_stat st;
+	int rc = ufs_read_stat(fi->ufs, fi->ufs_path, index * bs, bs, cold_sink, &cb, &st, err,
+			       errlen);
+	if (rc == -EISDIR) /* a prefix of other keys: not an object */
+		rc = -ENOENT;
+	bool same = false;
+	if (!rc)
+		rc = fcache_loaded(w->fcache, path, &st, fi, &same, err, errlen);
+	/* Cached only when the master recorded the content that was read. */
+	if (!rc && same && cb.len)
+		bsvc_put_block(w->bsvc, fi, index, cb.data, cb.len);
+	free(cb.data);
+	return rc;
+}
+
+int wobj_stat_at(struct worker_node *w, const char *bucket, const char *key, uint64_t from,
+		 struct wobj_info *out, char *err, size_t errlen)
+{
+	bool marker = *key && key[strlen(key) - 1] == '/';
+	if (marker)
+		return wobj_stat(w, bucket, key, out, err, errlen);
+	char path[PATH_MAX_LEN + 1];
+	int rc = wobj_path(bucket, key, path, sizeof(path));
+	if (rc)
+		return rc;
+	struct file_info *fi = malloc(sizeof(*fi));
+	if (!fi)
+		return -ENOMEM;
+	rc = fcache_get_lazy(w->fcache, path, fi, err, errlen);
+	if (rc == ST_ENOTLOADED)
+		rc = cold_load(w, path, from, fi, err, errlen);
+	if (rc == -EINVAL || rc == -EISDIR) /* a directory: only its "dir/" marker exists */
+		rc = -ENOENT;
+	if (!rc) {
+		memset(out, 0, sizeof(*out));
+		out->size = fi->length;
+		out->mtime = fi->mtime_ms / 1000;
+		snprintf(out->etag, sizeof(out->etag), "%s", fi->etag);
+	}
+	free(fi);
 	return rc;
 }
 
