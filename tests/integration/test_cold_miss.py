@@ -250,8 +250,17 @@ class ColdMissTest(ClusterTestCase):
         self.assertEqual(status, 200, body)
         self.assertEqual(body["data_id"], other["data_id"])
         self.assertEqual(self.store_requests(), {})
-        # A directory cannot be loaded as a file.
+        # Under a freshly listed directory the listing vouches: a lazy
+        # lookup is a normal one (the store is asked by name, as before).
         get_json(f"{self.api}/files?path={q('/data/many')}")
+        self.proxy.reset()
+        status, body = get_json(f"{self.api}/internal/file?path={q('/data/many/none')}&lazy=1")
+        self.assertEqual(status, 404, body)
+        self.assertEqual(body["error"]["code"], "not_found")
+        self.assertEqual(self.store_requests().get("HEAD"), 1)
+        status, body = get_json(f"{self.api}/internal/file?path={q('/data/many/o03')}&lazy=1")
+        self.assertEqual((status, body["length"]), (200, 4))
+        # A directory cannot be loaded as a file.
         status, reply = post_json(f"{self.api}/internal/file/loaded",
                                   dict(load, path="/data/many"))
         self.assertEqual(status, 400, reply)

@@ -77,8 +77,8 @@ static void test_every_route_declares_its_level(void **state)
 		}
 	}
 	assert_int_equal(bad, 0);
-	/* register, heartbeat, 5 internal routes, GET and PUT of blocks. */
-	assert_int_equal(nworker, 9);
+	/* register, heartbeat, 6 internal routes, GET and PUT of blocks. */
+	assert_int_equal(nworker, 10);
 }
 
 static void test_access_names(void **state)
