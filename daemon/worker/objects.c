@@ -260,7 +260,8 @@ static int cold_sink(void *arg, const void *data, size_t len)
  * reply also gives the file's metadata, reported to the master as the lazy
  * load; the block is cached under the data_id the master names, so the
  * read that follows is served from the cache. fi gets the loaded file.
- * -ENOENT (nothing recorded) when the store has no such file.
+ * -ENOENT (nothing recorded) when the store has no such file, -EISDIR
+ * when it is a directory there.
  */
 static int cold_load(struct worker_node *w, const char *path, uint64_t from,
 		     struct file_info *fi, char *err, size_t errlen)
@@ -273,8 +274,6 @@ static int cold_load(struct worker_node *w, const char *path, uint64_t from,
 	struct ufs_stat st;
 	int rc = ufs_read_stat(fi->ufs, fi->ufs_path, index * bs, bs, cold_sink, &cb, &st, err,
 			       errlen);
-	if (rc == -EISDIR) /* a prefix of other keys: not an object */
-		rc = -ENOENT;
 	bool same = false;
 	if (!rc)
 		rc = fcache_loaded(w->fcache, path, &st, fi, &same, err, errlen);
@@ -282,6 +281,15 @@ static int cold_load(struct worker_node *w, const char *path, uint64_t from,
 	if (!rc && same && cb.len)
 		bsvc_put_block(w->bsvc, fi, index, cb.data, cb.len);
 	free(cb.data);
+	return rc;
+}
+
+int wobj_lookup_at(struct worker_node *w, const char *path, uint64_t from, struct file_info *fi,
+		   char *err, size_t errlen)
+{
+	int rc = fcache_get_lazy(w->fcache, path, fi, err, errlen);
+	if (rc == ST_ENOTLOADED)
+		rc = cold_load(w, path, from, fi, err, errlen);
 	return rc;
 }
 
@@ -298,9 +306,7 @@ int wobj_stat_at(struct worker_node *w, const char *bucket, const char *key, uin
 	struct file_info *fi = malloc(sizeof(*fi));
 	if (!fi)
 		return -ENOMEM;
-	rc = fcache_get_lazy(w->fcache, path, fi, err, errlen);
-	if (rc == ST_ENOTLOADED)
-		rc = cold_load(w, path, from, fi, err, errlen);
+	rc = wobj_lookup_at(w, path, from, fi, err, errlen);
 	if (rc == -EINVAL || rc == -EISDIR) /* a directory: only its "dir/" marker exists */
 		rc = -ENOENT;
 	if (!rc) {

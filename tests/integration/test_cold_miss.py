@@ -161,6 +161,20 @@ class ColdMissTest(ClusterTestCase):
         self.assertIn(b"InvalidRange", body)
         self.assertEqual(hdrs.get("content-range"), f"bytes */{len(self.big)}")
 
+    def test_rest_data_cold_read(self):
+        # The worker's REST data reads share the cold path.
+        self.proxy.reset()
+        status, _, body = request(f"{self.w.url}/api/v1/data?path={q('/data/a/big3.bin')}"
+                                  f"&offset={2 * MiB + 10}&length=1000")
+        self.assertEqual(status, 200, body[:300])
+        self.assertEqual(body, self.big[2 * MiB + 10:2 * MiB + 1010])
+        self.assertEqual(self.store_requests(), {"GET": 1})
+        status, _, body = request(f"{self.w.url}/api/v1/data?path={q('/data/a/nope')}")
+        self.assertEqual(status, 404, body[:300])
+        status, _, body = request(f"{self.w.url}/api/v1/data?path={q('/data/many')}")
+        self.assertEqual(status, 400, body[:300])
+        self.assertIn(b"directory", body)
+
     def test_missing_key_is_nosuchkey_and_records_nothing(self):
         before = self.epoch()
         self.proxy.reset()
