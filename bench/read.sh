@@ -702,8 +702,8 @@ NOTE_STRATA=""
 	printf '\nstrata read bench (%s, %s cores, %s; store latency +%s ms; wrk %ss per run%s)\n' \
 		"$(uname -r)" "$(nproc)" "$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo '?')" \
 		"$LATENCY_MS" "$DURATION" "$([ "$QUICK" = 1 ] && echo ', --quick')"
-	printf 'dataset: %d MiB in s3rver; warm sets: %d x 4 MiB, %d x 16 KiB; cold: %s x 4 MiB, %s x 16 KiB distinct objects at 1/8/64 conns\n' \
-		"$((DATA_BYTES / MiB))" "$NBIG" "$NSMALL" "${COLD_BIG[*]}" "${COLD_SMALL[*]}"
+	printf 'dataset: %d MiB in s3rver; warm sets: %d x 4 MiB, %d x 16 KiB, %d x 16 KiB (many); cold: %s x 4 MiB, %s x 16 KiB distinct objects at 1/8/64 conns\n' \
+		"$((DATA_BYTES / MiB))" "$NBIG" "$NSMALL" "$NMANY" "${COLD_BIG[*]}" "${COLD_SMALL[*]}"
 	[ -n "$NOTE_STRATA" ] && printf '\n*** %s ***\n' "$NOTE_STRATA"
 	[ -n "$BUILD_NOTE" ] && printf '\n*** %s ***\n' "$BUILD_NOTE"
 	printf '\ncells: rate p50/p99 in ms; E n: n errors (failed or non-2xx requests); S n: n connections\n'
