@@ -238,17 +238,31 @@ int wobj_stat(struct worker_node *w, const char *bucket, const char *key,
 	return rc;
 }
 
-/* Collects a lazy load's first read. */
+/* Collects a lazy load's first read: up to max bytes (a block), in a
+ * buffer grown as they come (a 16 KiB object must not cost a block-sized
+ * allocation). */
 struct cold_buf {
 	char *data;
-	uint64_t len, cap;
+	uint64_t len, cap, max;
 };
 
 static int cold_sink(void *arg, const void *data, size_t len)
 {
 	struct cold_buf *cb = arg;
-	if (len > cb->cap - cb->len)
+	if (len > cb->max - cb->len)
 		return -EIO; /* more than the range asked for */
+	if (cb->len + len > cb->cap) {
+		uint64_t cap = cb->cap ? cb->cap : 64 << 10;
+		while (cap < cb->len + len)
+			cap *= 2;
+		if (cap > cb->max)
+			cap = cb->max;
+		char *grown = realloc(cb->data, cap);
+		if (!grown)
+			return -ENOMEM;
+		cb->data = grown;
+		cb->cap = cap;
+	}
 	memcpy(cb->data + cb->len, data, len);
 	cb->len += len;
 	return 0;
@@ -268,9 +282,7 @@ static int cold_load(struct worker_node *w, const char *path, uint64_t from,
 {
 	uint64_t bs = (uint64_t)fi->block_size;
 	uint64_t index = from / bs;
-	struct cold_buf cb = { .data = malloc(bs), .cap = bs };
-	if (!cb.data)
-		return -ENOMEM;
+	struct cold_buf cb = { .max = bs };
 	struct ufs_stat st;
 	int rc = ufs_read_stat(fi->ufs, fi->ufs_path, index * bs, bs, cold_sink, &cb, &st, err,
 			       errlen);
