@@ -518,27 +518,6 @@ void s3_gw_object_head(const struct s3_object_info *info, bool partial, uint64_t
 	}
 }
 
-/* Where a GET's Range starts, before the object's size is known: N of
- * "bytes=N-..." (the first range), else 0 (none, a suffix range, or one
- * that s3_range_parse will refuse). */
-static uint64_t range_start_hint(const char *header)
-{
-	if (!header || strncmp(header, "bytes=", 6) != 0)
-		return 0;
-	const char *p = header + 6;
-	while (*p == ' ')
-		p++;
-	uint64_t v = 0;
-	if (*p < '0' || *p > '9')
-		return 0;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return 0;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	return v;
-}
-
 static void op_get_object(struct gw_call *c)
 {
 	struct s3_gw *gw = c->gw;
@@ -549,7 +528,7 @@ static void op_get_object(struct gw_call *c)
 	int rc;
 	if (c->r.op != S3_OP_HEAD_OBJECT && gw->be.stat_at)
 		rc = gw->be.stat_at(gw->be_ctx, c->r.bucket, c->r.key,
-				    range_start_hint(http_req_header(c->req, "Range")), &info, c->err,
+				    s3_range_start(http_req_header(c->req, "Range")), &info, c->err,
 				    sizeof(c->err));
 	else
 		rc = gw->be.stat(gw->be_ctx, c->r.bucket, c->r.key, &info, c->err, sizeof(c->err));
