@@ -95,6 +95,16 @@ struct ufs_stat;
 int fcache_loaded(struct fcache *fc, const char *path, const struct ufs_stat *st,
 		  struct file_info *out, bool *same, char *err, size_t errlen);
 
+/* fcache_get when path is fresh in the cache; -ENOENT (and no master
+ * call) otherwise. */
+int fcache_get_cached(struct fcache *fc, const char *path, struct file_info *out);
+
+/* One lazy load per path at a time: true when the caller is to load path
+ * (then it calls fcache_load_end), false after waiting for another
+ * caller's load of it to end (ask again: it is cached now, or failed). */
+bool fcache_load_begin(struct fcache *fc, const char *path);
+void fcache_load_end(struct fcache *fc, const char *path);
+
 /* Forgets path (its content changed under us). */
 void fcache_invalidate(struct fcache *fc, const char *path);
 

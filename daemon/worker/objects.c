@@ -8,6 +8,7 @@
 #include "lib/httpc.h"
 #include "lib/json.h"
 #include "lib/path.h"
+#include "lib/placement.h"
 #include "ufs/ufs.h"
 
 #include <cjson/cJSON.h>
@@ -289,9 +290,12 @@ static int cold_load(struct worker_node *w, const char *path, uint64_t from,
 	bool same = false;
 	if (!rc)
 		rc = fcache_loaded(w->fcache, path, &st, fi, &same, err, errlen);
-	/* Cached only when the master recorded the content that was read. */
-	if (!rc && same && cb.len)
-		bsvc_put_block(w->bsvc, fi, index, cb.data, cb.len);
+	/* Cached only when the master recorded the content that was read;
+	 * a block another worker owns is pushed to it, as a write would. */
+	if (!rc && same && cb.len &&
+	    bsvc_put_block(w->bsvc, fi, index, cb.data, cb.len) == -EREMOTE)
+		worker_cache_block(w, placement_block_id(fi->data_id, index), cb.data,
+				   (size_t)cb.len);
 	free(cb.data);
 	return rc;
 }
@@ -299,9 +303,20 @@ static int cold_load(struct worker_node *w, const char *path, uint64_t from,
 int wobj_lookup_at(struct worker_node *w, const char *path, uint64_t from, struct file_info *fi,
 		   char *err, size_t errlen)
 {
+	/* Concurrent misses of one file: one looks it up (and loads it), the
+	 * others wait and then find it cached, block included (the store is
+	 * read once). */
+	bool mine = false;
+	for (int attempt = 0; attempt < 3 && !mine; attempt++) {
+		if (fcache_get_cached(w->fcache, path, fi) == 0)
+			return 0;
+		mine = fcache_load_begin(w->fcache, path);
+	}
 	int rc = fcache_get_lazy(w->fcache, path, fi, err, errlen);
 	if (rc == ST_ENOTLOADED)
 		rc = cold_load(w, path, from, fi, err, errlen);
+	if (mine)
+		fcache_load_end(w->fcache, path);
 	return rc;
 }
 
