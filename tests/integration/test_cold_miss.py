@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import urllib.parse
 
 from harness import (SOURCE_DIR, ClusterTestCase, S3rver, get_json, main, post_json,
@@ -131,6 +132,19 @@ class ColdMissTest(ClusterTestCase):
         status, body, _ = self.get("a/small.bin")
         self.assertEqual((status, body), (200, self.small))
         self.assertEqual(self.store_requests(), {})
+
+    def test_concurrent_cold_gets_read_the_store_once(self):
+        self.put("a/shared.bin", self.small)
+        self.proxy.reset()
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(self.get("a/shared.bin")[:2]))
+                   for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(results, [(200, self.small)] * 8)
+        self.assertEqual(self.store_requests(), {"GET": 1})
 
     def test_cold_ranged_gets(self):
         # A Range inside a later block: that block alone is fetched.
