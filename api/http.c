@@ -188,6 +188,8 @@ static int status_for_rc(int rc)
 	case ST_ENOMOUNT:
 	case ST_ETOOSMALL:
 		return 400;
+	case ST_ENOTLOADED:
+		return 404;
 	case -EAGAIN:
 	case -ECONNREFUSED:
 	case ST_EPEER:

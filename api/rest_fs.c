@@ -6,6 +6,7 @@
 #include "daemon/master/events.h"
 #include "daemon/master/filemeta.h"
 #include "daemon/master/fs.h"
+#include "daemon/master/lazyload.h"
 #include "daemon/master/master.h"
 #include "daemon/master/meta.h"
 #include "daemon/master/policy.h"
@@ -16,6 +17,7 @@
 #include "lib/log.h"
 #include "lib/path.h"
 #include "lib/placement.h"
+#include "ufs/ufs.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -219,10 +221,30 @@ static void get_stat(struct http_req *req, void *ctx)
 	free(mnt);
 }
 
-/* Worker RPC: what a worker needs to read a file through its cache,
+/* The InternalFile object of f (daemon/master/filemeta.h) for path,
  * including the mount's store credentials (internal: see
- * docs/decisions.md), tagged per daemon/master/filemeta.h: the InternalFile
- * object for path, or -errno. */
+ * docs/decisions.md). */
+static cJSON *filemeta_json(const struct filemeta *f, const char *path)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "path", path);
+	json_add_int(o, "length", (int64_t)f->inode.length);
+	json_add_u64(o, "data_id", f->inode.data_id);
+	json_add_int(o, "block_size", f->mount.block_size);
+	json_add_int(o, "mtime_ms", f->inode.mtime_ms);
+	cJSON_AddStringToObject(o, "fingerprint", f->inode.fingerprint);
+	cJSON_AddStringToObject(o, "etag", f->inode.etag);
+	cJSON_AddStringToObject(o, "ufs_path", f->ufs_path);
+	json_add_int(o, "epoch", (int64_t)f->epoch);
+	json_add_int(o, "trust_ms", f->trust_ms);
+	cJSON_AddBoolToObject(o, "pinned", f->inode.pinned);
+	add_mount_json(o, &f->mount);
+	return o;
+}
+
+/* Worker RPC: what a worker needs to read a file through its cache,
+ * tagged per daemon/master/filemeta.h: the InternalFile object for path,
+ * or -errno. */
 static int internal_file_json(struct master *m, const char *path, cJSON **out, char *err,
 			      size_t errlen)
 {
@@ -232,38 +254,112 @@ static int internal_file_json(struct master *m, const char *path, cJSON **out, c
 		return -ENOMEM;
 	}
 	int rc = filemeta_lookup(m->fs, m->meta, path, clock_wall_ms(), f, err, errlen);
-	if (!rc) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "path", path);
-		json_add_int(o, "length", (int64_t)f->inode.length);
-		json_add_u64(o, "data_id", f->inode.data_id);
-		json_add_int(o, "block_size", f->mount.block_size);
-		json_add_int(o, "mtime_ms", f->inode.mtime_ms);
-		cJSON_AddStringToObject(o, "fingerprint", f->inode.fingerprint);
-		cJSON_AddStringToObject(o, "etag", f->inode.etag);
-		cJSON_AddStringToObject(o, "ufs_path", f->ufs_path);
-		json_add_int(o, "epoch", (int64_t)f->epoch);
-		json_add_int(o, "trust_ms", f->trust_ms);
-		cJSON_AddBoolToObject(o, "pinned", f->inode.pinned);
-		add_mount_json(o, &f->mount);
-		*out = o;
-	}
+	if (!rc)
+		*out = filemeta_json(f, path);
 	free(f);
 	return rc;
+}
+
+/* Replies f as a 200 InternalFile, a 404 not_loaded carrying the same
+ * object (its store and store path: daemon/master/lazyload.h), or the
+ * error. */
+static void reply_filemeta(struct http_req *req, int rc, const struct filemeta *f,
+			   const char *path, const char *err)
+{
+	if (rc && rc != ST_ENOTLOADED) {
+		http_reply_rc(req, rc, err);
+		return;
+	}
+	cJSON *o = filemeta_json(f, path);
+	if (rc) {
+		cJSON *e = cJSON_AddObjectToObject(o, "error");
+		cJSON_AddStringToObject(e, "code", st_errcode(rc));
+		cJSON_AddStringToObject(e, "message", err);
+	}
+	http_reply_json(req, rc ? 404 : 200, o);
 }
 
 static void get_internal_file(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
-	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
+	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "", v[16];
 	if (rest_path_param(req, "path", path, sizeof(path)))
 		return;
-	cJSON *o = NULL;
-	int rc = internal_file_json(m, path, &o, err, sizeof(err));
-	if (rc)
-		http_reply_rc(req, rc, err);
-	else
-		http_reply_json(req, 200, o);
+	bool lazy = false;
+	if (http_req_param(req, "lazy", v, sizeof(v)) >= 0 && conf_parse_bool(v, &lazy)) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "query parameter 'lazy' must be a boolean (1, 0, true, false)");
+		return;
+	}
+	if (!lazy) {
+		cJSON *o = NULL;
+		int rc = internal_file_json(m, path, &o, err, sizeof(err));
+		if (rc)
+			http_reply_rc(req, rc, err);
+		else
+			http_reply_json(req, 200, o);
+		return;
+	}
+	struct filemeta *f = malloc(sizeof(*f));
+	if (!f) {
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+		return;
+	}
+	int rc = lazyload_lookup(m->fs, m->meta, path, clock_wall_ms(), f, err, sizeof(err));
+	reply_filemeta(req, rc, f, path, err);
+	free(f);
+}
+
+/* Worker RPC: {"path","length","mtime_ms","fingerprint"[,"etag"]}, what the
+ * worker's own read of a not_loaded file found in its store, recorded as
+ * its lazy load (daemon/master/lazyload.h). Replies the InternalFile. */
+static void post_internal_file_loaded(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	cJSON *body;
+	if (http_req_json(req, &body))
+		return;
+	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
+	int64_t length = 0, mtime = 0;
+	const char *fp = NULL, *etag = NULL;
+	struct ufs_stat st = { 0 };
+	struct filemeta *f = NULL;
+	if (path_field(req, body, "path", path, sizeof(path)))
+		goto out;
+	if (json_get_int(body, "length", true, 0, INT64_MAX, &length, err, sizeof(err)) ||
+	    json_get_int(body, "mtime_ms", true, 0, INT64_MAX, &mtime, err, sizeof(err)) ||
+	    json_get_str(body, "fingerprint", true, &fp, err, sizeof(err)) ||
+	    json_get_str(body, "etag", false, &etag, err, sizeof(err))) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		goto out;
+	}
+	if (!*fp || strlen(fp) >= sizeof(st.fingerprint)) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "field 'fingerprint' must be a non-empty string shorter than %zu "
+				 "bytes",
+				 sizeof(st.fingerprint));
+		goto out;
+	}
+	/* A store's ETag is the fingerprint on S3; no other is recorded for a
+	 * load (a sync records none either). */
+	if (etag && *etag && strcmp(etag, fp) != 0) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "field 'etag' must be empty or equal to 'fingerprint' (a load "
+				 "records what the store said)");
+		goto out;
+	}
+	st.length = (uint64_t)length;
+	st.mtime_ms = mtime;
+	snprintf(st.fingerprint, sizeof(st.fingerprint), "%s", fp);
+	if (!(f = malloc(sizeof(*f)))) {
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+		goto out;
+	}
+	int rc = lazyload_record(m->fs, m->meta, path, &st, clock_wall_ms(), f, err, sizeof(err));
+	reply_filemeta(req, rc, f, path, err);
+out:
+	free(f);
+	cJSON_Delete(body);
 }
 
 /* The namespace epoch workers check their cached metadata against
@@ -706,6 +802,7 @@ static const struct http_route g_routes[] = {
 	{ "DELETE", "/api/v1/files", HTTP_ACCESS_ADMIN, delete_file },
 	{ "GET", "/api/v1/files/stat", HTTP_ACCESS_READONLY, get_stat },
 	{ "GET", "/api/v1/internal/file", HTTP_ACCESS_WORKER, get_internal_file },
+	{ "POST", "/api/v1/internal/file/loaded", HTTP_ACCESS_WORKER, post_internal_file_loaded },
 	{ "GET", "/api/v1/internal/epoch", HTTP_ACCESS_WORKER, get_internal_epoch },
 	{ "POST", "/api/v1/internal/files", HTTP_ACCESS_WORKER, post_internal_files },
 	{ "POST", "/api/v1/internal/write/begin", HTTP_ACCESS_WORKER, post_write_begin },

@@ -5,6 +5,7 @@
 #include "daemon/worker/metrics.h"
 #include "daemon/worker/pathstats.h"
 #include "daemon/worker/prefetch.h"
+#include "daemon/worker/objects.h"
 #include "daemon/worker/worker.h"
 #include "daemon/worker/writer.h"
 #include "lib/conf.h"
@@ -124,7 +125,9 @@ static void get_data(struct http_req *req, void *ctx)
 	 * metadata does (ST_ESTALE): refresh it and start over, as long as
 	 * nothing was sent. */
 	for (int attempt = 0; attempt < 2; attempt++) {
-		rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
+		/* First: a file nobody looked up yet costs one store read. */
+		rc = attempt == 0 ? wobj_lookup_at(w, path, off, fi, err, sizeof(err))
+				  : fcache_get(w->fcache, path, fi, err, sizeof(err));
 		if (rc) {
 			http_reply_rc(req, rc, err);
 			goto out;

@@ -91,6 +91,16 @@ static int stat_object(void *ctx, const char *bucket, const char *key,
 	return rc;
 }
 
+static int stat_object_at(void *ctx, const char *bucket, const char *key, uint64_t from,
+			  struct s3_object_info *out, char *err, size_t errlen)
+{
+	struct wobj_info info;
+	int rc = wobj_stat_at(ctx, bucket, key, from, &info, err, errlen);
+	if (!rc)
+		info_out(&info, out);
+	return rc;
+}
+
 static int read_object(void *ctx, const char *bucket, const char *key, uint64_t off,
 		       uint64_t len, s3_sink_fn sink, void *sink_arg, char *err, size_t errlen)
 {
@@ -205,6 +215,7 @@ static const struct s3_backend g_backend = {
 	.delete_bucket = delete_bucket,
 	.head_bucket = head_bucket,
 	.stat = stat_object,
+	.stat_at = stat_object_at,
 	.read = read_object,
 	.list = list_objects,
 	.put = put_object,

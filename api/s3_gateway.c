@@ -608,7 +608,13 @@ static void op_get_object(struct gw_call *c)
 	char crange[96];
 	bool partial = false;
 	uint64_t first = 0, last = 0;
-	int rc = gw->be.stat(gw->be_ctx, c->r.bucket, c->r.key, &info, c->err, sizeof(c->err));
+	int rc;
+	if (c->r.op != S3_OP_HEAD_OBJECT && gw->be.stat_at)
+		rc = gw->be.stat_at(gw->be_ctx, c->r.bucket, c->r.key,
+				    s3_range_start(http_req_header(c->req, "Range")), &info, c->err,
+				    sizeof(c->err));
+	else
+		rc = gw->be.stat(gw->be_ctx, c->r.bucket, c->r.key, &info, c->err, sizeof(c->err));
 	if (rc) {
 		if (rc == -EISDIR)
 			rc = -ENOENT;

@@ -131,6 +131,11 @@ struct s3_backend {
 
 	int (*stat)(void *ctx, const char *bucket, const char *key, struct s3_object_info *out,
 		    char *err, size_t errlen);
+	/* Optional (NULL: stat): stat for a GET that will then read from byte
+	 * `from` on (the start of its Range, else 0), so a backend may fetch
+	 * that data with the metadata in one trip to its store. */
+	int (*stat_at)(void *ctx, const char *bucket, const char *key, uint64_t from,
+		       struct s3_object_info *out, char *err, size_t errlen);
 	/* Streams [off, off + len) into sink, in pieces of any size. */
 	int (*read)(void *ctx, const char *bucket, const char *key, uint64_t off, uint64_t len,
 		    s3_sink_fn sink, void *sink_arg, char *err, size_t errlen);

@@ -212,6 +212,11 @@ int s3_object_path(const char *bucket, const char *key, char *out, size_t outlen
  */
 int s3_range_parse(const char *header, uint64_t size, bool *partial, uint64_t *first,
 		   uint64_t *last);
+/* Where a Range starts before the object's size is known (a hint for
+ * reading ahead): N of "bytes=N-...", the first range's; 0 without a
+ * header, for a suffix range or for anything s3_range_parse would refuse
+ * as it starts. Never more than the digits say. Pure. */
+uint64_t s3_range_start(const char *header);
 
 /* Timestamps. out must hold 32 bytes. */
 void s3_time_iso8601(int64_t t, char *out);  /* 2006-02-03T16:45:09.000Z */

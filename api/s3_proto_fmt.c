@@ -30,6 +30,25 @@ static bool parse_u64(const char *s, size_t len, uint64_t *out)
 	return true;
 }
 
+uint64_t s3_range_start(const char *header)
+{
+	if (!header || strncasecmp(header, "bytes=", 6) != 0)
+		return 0;
+	const char *p = header + 6;
+	while (*p == ' ')
+		p++;
+	if (*p < '0' || *p > '9')
+		return 0;
+	uint64_t v = 0;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		uint64_t digit = (uint64_t)(*p - '0');
+		if (v > (UINT64_MAX - digit) / 10)
+			return 0; /* overflows: s3_range_parse refuses it too */
+		v = v * 10 + digit;
+	}
+	return v;
+}
+
 int s3_range_parse(const char *header, uint64_t size, bool *partial, uint64_t *first,
 		   uint64_t *last)
 {

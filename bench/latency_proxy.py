@@ -12,16 +12,38 @@ every request's time to first byte grows by the latency; the bytes after the
 first flow at full speed. Nothing is parsed, so any HTTP client works
 (wrk, curl, libcurl, nginx), as long as it does not pipeline requests.
 
+Requests are counted by kind (LIST = a GET with list-type= in its query;
+GET, HEAD, PUT, POST, DELETE, OTHER) from the request line at the start of
+each request. With --control HOST:PORT the counts are served as JSON (GET
+/counters) and zeroed (POST /reset) on that port; "control on HOST:PORT" is
+printed then.
+
 Python 3 stdlib only (asyncio protocols, no per-byte work). Prints
 "listening on HOST:PORT" once ready. SIGTERM/SIGINT stop it.
 """
 import argparse
 import asyncio
+import json
 import signal
 import socket
 import sys
 
 HIGH_WATER = 1 << 20  # pause the other side when this much waits to be sent
+KINDS = ("LIST", "GET", "HEAD", "PUT", "POST", "DELETE", "OTHER")
+METHODS = (b"GET", b"HEAD", b"PUT", b"POST", b"DELETE", b"OPTIONS", b"PATCH")
+
+
+def request_kind(data):
+    """The kind of the request whose head starts data, or None when data
+    does not start with a request line (a body's later bytes)."""
+    line = data.split(b"\r\n", 1)[0]
+    parts = line.split(b" ")
+    if len(parts) != 3 or not parts[2].startswith(b"HTTP/1.") or parts[0] not in METHODS:
+        return None
+    method = parts[0].decode()
+    if method == "GET" and b"list-type=" in parts[1]:
+        return "LIST"
+    return method if method in KINDS else "OTHER"
 
 
 def nodelay(transport):
@@ -101,6 +123,9 @@ class Client(asyncio.Protocol):
     def data_received(self, data):
         if not self.awaiting and self.holding is None:
             self.awaiting = True   # a new request begins
+            kind = request_kind(data)
+            if kind:
+                self.proxy.counts[kind] += 1
         if self.up is None or self.up.transport is None:
             self.pending.append(data)
         else:
@@ -170,6 +195,36 @@ class Proxy:
         self.host = host
         self.port = port
         self.latency = latency_ms / 1000.0
+        self.counts = dict.fromkeys(KINDS, 0)
+
+
+class Control(asyncio.Protocol):
+    """GET /counters: the request counts as JSON; POST /reset zeroes them.
+    One request per connection."""
+
+    def __init__(self, proxy):
+        self.proxy = proxy
+        self.buf = b""
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.buf += data
+        if b"\r\n\r\n" not in self.buf:
+            return
+        line = self.buf.split(b"\r\n", 1)[0].split(b" ")
+        status, body = "404 Not Found", {"error": "GET /counters or POST /reset"}
+        if len(line) == 3 and line[0] == b"GET" and line[1] == b"/counters":
+            status, body = "200 OK", self.proxy.counts
+        elif len(line) == 3 and line[0] == b"POST" and line[1] == b"/reset":
+            self.proxy.counts = dict.fromkeys(KINDS, 0)
+            status, body = "200 OK", self.proxy.counts
+        payload = json.dumps(body).encode()
+        self.transport.write(f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+                             f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+                             .encode() + payload)
+        self.transport.close()
 
 
 async def main():
@@ -178,6 +233,8 @@ async def main():
     ap.add_argument("--upstream", required=True, help="HOST:PORT of the store")
     ap.add_argument("--latency-ms", type=float, default=20.0,
                     help="added to every response's first byte (default 20)")
+    ap.add_argument("--control", default=None,
+                    help="HOST:PORT serving the request counters (GET /counters, POST /reset)")
     a = ap.parse_args()
     lhost, _, lport = a.listen.rpartition(":")
     uhost, _, uport = a.upstream.rpartition(":")
@@ -186,6 +243,11 @@ async def main():
     server = await loop.create_server(lambda: Client(proxy), lhost, int(lport),
                                       backlog=1024, reuse_address=True)
     port = server.sockets[0].getsockname()[1]
+    if a.control:
+        chost, _, cport = a.control.rpartition(":")
+        control = await loop.create_server(lambda: Control(proxy), chost, int(cport),
+                                           reuse_address=True)
+        print(f"control on {chost}:{control.sockets[0].getsockname()[1]}", flush=True)
     print(f"listening on {lhost}:{port} (upstream {a.upstream}, +{a.latency_ms:g} ms)",
           flush=True)
     stop = loop.create_future()

@@ -8,18 +8,28 @@
 #   direct   wrk -> latency proxy -> s3rver          (the store itself)
 #   cold     strata worker's S3 gateway, first read of each object
 #            (bench/read_client.py fetch: each object exactly once)
-#   warm     strata worker's S3 gateway, objects already in the MEM tier
+#   warm     strata worker's S3 gateway, objects already in the MEM tier;
+#            the mount has the DEFAULT options (30 s sync interval) and
+#            nobody listed it before the cold pass, as a new user runs it
+#   never    the same through a second mount of the same bucket with
+#            sync_interval=never, listed before any read (the old headline)
 #   ncache   nginx proxy_cache (warmed) -> latency proxy -> s3rver
 #   static   nginx serving the same objects as files (the HTTP ceiling)
 # Workloads: 4 MiB objects (MiB/s), 16 KiB objects and 4 KiB Range GETs
-# into the 4 MiB objects (requests/s), each at 1, 8 and 64 connections, with
-# p50/p99 latency. Plus: the latency proxy's own cost (0 ms vs s3rver), time
-# to first byte of a cold strata read vs a direct read, the worker's cache
+# into the 4 MiB objects (requests/s), and 16 KiB reads cycling over NMANY
+# (20,000) objects, more than the worker's metadata cache holds, each at 1, 8
+# and 64 connections, with p50/p99 latency. Plus: the latency proxy's own
+# cost (0 ms vs s3rver), time to first byte of a cold strata read of a
+# never-seen object vs a direct read, of the first re-read vs nginx's, the
+# store requests per second (LIST, HEAD, GET: the latency proxy counts them)
+# during the warm runs and while idle 40 s with everything cached, warm reads
+# after those 40 s (past the default sync interval), the worker's cache
 # counters and its RSS beyond the MEM tier, and a verdict per target.
 #
 # Usage: bench/read.sh [--quick] [--latency-ms N]
 # Environment: BUILD (default <src>/build-bench-read, a Release tree), JOBS
-# (2), DURATION seconds per wrk run (5; --quick 2), ROUNDS of the warm runs
+# (2), DURATION seconds per wrk run (5; --quick 2), NMANY (20000; --quick
+# 4000), IDLE seconds without reads before the late runs (40), ROUNDS of the warm runs
 # (3: strata, nginx proxy_cache and static take turns, each cell is the
 # median of its rounds; single runs move by 20-30% here), LATENCY_MS (20), REPORT
 # (a file to copy the report to), KEEP=1 (keep the temp dir with every log),
@@ -60,6 +70,7 @@ if [ "$QUICK" = 1 ]; then
 	COLD_BIG=(2 8 32)      # distinct cold 4 MiB objects per connection count
 	COLD_SMALL=(30 160 320) # distinct cold 16 KiB objects per connection count
 	NTTFB=7
+	NMANY=${NMANY:-4000}    # 16 KiB objects of the "many" run
 else
 	DURATION=${DURATION:-5}
 	ROUNDS=${ROUNDS:-3}
@@ -68,7 +79,9 @@ else
 	COLD_BIG=(4 16 64)
 	COLD_SMALL=(100 800 2000)
 	NTTFB=21
+	NMANY=${NMANY:-20000}
 fi
+IDLE=${IDLE:-40}
 
 log() { printf '[read.sh %s] %s\n' "$(date +%T)" "$*" >&2; }
 
@@ -156,7 +169,7 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 PY
 }
 read -r S3_PORT PROXY_PORT PROXY0_PORT MASTER_PORT W_PORT W_S3_PORT NG_CACHE_PORT NG_STATIC_PORT \
-	<<<"$(free_ports 8)"
+	PROXY_CTL_PORT <<<"$(free_ports 9)"
 
 wait_port() { # PORT PID WHAT LOG
 	local n
@@ -184,7 +197,8 @@ started $! s3rver
 S3_PID=$!
 wait_port "$S3_PORT" "$S3_PID" s3rver "$WORK/s3rver.log"
 python3 "$BENCH/latency_proxy.py" --listen "127.0.0.1:$PROXY_PORT" \
-	--upstream "127.0.0.1:$S3_PORT" --latency-ms "$LATENCY_MS" >"$WORK/proxy.log" 2>&1 &
+	--upstream "127.0.0.1:$S3_PORT" --latency-ms "$LATENCY_MS" \
+	--control "127.0.0.1:$PROXY_CTL_PORT" >"$WORK/proxy.log" 2>&1 &
 started $! proxy
 PROXY_PID=$!
 python3 "$BENCH/latency_proxy.py" --listen "127.0.0.1:$PROXY0_PORT" \
@@ -193,17 +207,31 @@ started $! proxy0
 PROXY0_PID=$!
 wait_port "$PROXY_PORT" "$PROXY_PID" "the latency proxy" "$WORK/proxy.log"
 wait_port "$PROXY0_PORT" "$PROXY0_PID" "the latency proxy" "$WORK/proxy0.log"
+wait_port "$PROXY_CTL_PORT" "$PROXY_PID" "the latency proxy's counters" "$WORK/proxy.log"
+
+# Requests the store received through the latency proxy so far: "LIST HEAD GET".
+store_counts() {
+	curl -m 10 -fsS "http://127.0.0.1:$PROXY_CTL_PORT/counters" 2>/dev/null |
+		python3 -c 'import json,sys; c = json.load(sys.stdin); print(c["LIST"], c["HEAD"], c["GET"])' \
+			2>/dev/null || echo "? ? ?"
+}
+# store_rates BEFORE(3) AFTER(3) SECONDS: "LIST/s HEAD/s GET/s".
+store_rates() {
+	echo "$1 $2 $3" | awk '{ if ($1 == "?" || $4 == "?" || $7 <= 0) { print "? ? ?"; exit }
+		printf "%.1f %.1f %.1f\n", ($4 - $1) / $7, ($5 - $2) / $7, ($6 - $3) / $7 }'
+}
+ratetext() { echo "$1" | awk '{ printf "LIST %s/s, HEAD %s/s, GET %s/s", $1, $2, $3 }'; }
 
 # ---- the dataset: files under $DATA/bench/..., uploaded to bucket "bench" ----
 DATA=$WORK/data
 COLD_BIG_ALL=$((COLD_BIG[0] + COLD_BIG[1] + COLD_BIG[2]))
 COLD_SMALL_ALL=$((COLD_SMALL[0] + COLD_SMALL[1] + COLD_SMALL[2]))
 log "writing the dataset: $NBIG + $COLD_BIG_ALL (cold) + $NTTFB (ttfb) x 4 MiB," \
-	"$NSMALL + $COLD_SMALL_ALL (cold) + $NTTFB (ttfb) x 16 KiB"
+	"$NSMALL + $COLD_SMALL_ALL (cold) + $NTTFB (ttfb) + $NMANY (many) x 16 KiB"
 python3 "$BENCH/read_client.py" gen "$DATA" "bench/big:$NBIG:$BIG" \
 	"bench/coldbig:$COLD_BIG_ALL:$BIG" "bench/ttfbbig:$NTTFB:$BIG" \
 	"bench/small:$NSMALL:$SMALL" "bench/coldsmall:$COLD_SMALL_ALL:$SMALL" \
-	"bench/ttfbsmall:$NTTFB:$SMALL"
+	"bench/ttfbsmall:$NTTFB:$SMALL" "bench/many:$NMANY:$SMALL"
 DATA_BYTES=$(du -sb "$DATA" | cut -f1)
 t0=$(date +%s)
 python3 "$BENCH/read_client.py" upload "$DATA" "127.0.0.1:$S3_PORT" -j 4 >/dev/null
@@ -216,6 +244,11 @@ seqpaths() { # PREFIX FIRST COUNT
 }
 seqpaths big 0 "$NBIG" >"$WORK/big.txt"
 seqpaths small 0 "$NSMALL" >"$WORK/small.txt"
+seqpaths many 0 "$NMANY" >"$WORK/many.txt"
+# The same objects through the sync_interval=never mount (/benchnever).
+for kind in big small; do
+	sed 's|^/bench/|/benchnever/|' "$WORK/$kind.txt" >"$WORK/$kind.never.txt"
+done
 off_b=0
 off_s=0
 for k in 0 1 2; do
@@ -226,7 +259,9 @@ for k in 0 1 2; do
 done
 
 # ---- strata: a master and one worker, the proxied bucket mounted at /bench ----
-MEM_QUOTA=$((DATA_BYTES + DATA_BYTES / 4 + 64 * MiB))
+# Room for every object, plus the warm sets again under the second mount.
+NEVER_BYTES=$((NBIG * BIG + NSMALL * SMALL))
+MEM_QUOTA=$(((DATA_BYTES + NEVER_BYTES) * 5 / 4 + 64 * MiB))
 log "starting strata (MEM tier $((MEM_QUOTA / MiB)) MiB in $SHM)"
 MASTER_URL=http://127.0.0.1:$MASTER_PORT
 W_URL=http://127.0.0.1:$W_PORT
@@ -262,24 +297,31 @@ for _ in $(seq 1 100); do
 	[ "$n" -ge 1 ] && break
 	sleep 0.1
 done
-mount_body=$(
-	cat <<JSON
-{"path": "/bench", "uri": "s3://bench", "options": {"s3.endpoint": "http://127.0.0.1:$PROXY_PORT",
+# mount PATH EXTRA_OPTIONS_JSON: s3://bench through the latency proxy.
+mount() {
+	local body code
+	body=$(
+		cat <<JSON
+{"path": "$1", "uri": "s3://bench", "options": {"s3.endpoint": "http://127.0.0.1:$PROXY_PORT",
  "s3.access_key": "S3RVER", "s3.secret_key": "S3RVER", "s3.path_style": "true",
- "s3.region": "us-east-1", "sync_interval": "never"}}
+ "s3.region": "us-east-1"$2}}
 JSON
-)
-code=$(curl -m 30 -sS -o "$WORK/mount.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-	--data "$mount_body" "$MASTER_URL/api/v1/mounts" || echo 000)
-if [ "$code" != 201 ] && [ "$code" != 200 ]; then
-	strata_fail "mounting s3://bench at /bench answered $code: $(head -c 300 "$WORK/mount.out")"
-else
-	# Load the namespace of the mount now (sync_interval=never: once), so
-	# that cold reads measure the data path, not the first listing.
+	)
+	code=$(curl -m 30 -sS -o "$WORK/mount.out" -w '%{http_code}' -X POST \
+		-H 'Content-Type: application/json' --data "$body" "$MASTER_URL/api/v1/mounts" || echo 000)
+	if [ "$code" != 201 ] && [ "$code" != 200 ]; then
+		strata_fail "mounting s3://bench at $1 answered $code: $(head -c 300 "$WORK/mount.out")"
+		return 1
+	fi
+}
+# The headline mount: default options, and nobody lists it before the cold
+# pass (a new user's first reads). The second: sync_interval=never, its
+# warm sets listed now, so that its column measures the data path alone.
+if mount /bench "" && mount /benchnever ', "sync_interval": "never"'; then
 	t0=$(date +%s%3N)
-	for d in big coldbig ttfbbig small coldsmall ttfbsmall; do
-		curl -m 120 -fsS "$MASTER_URL/api/v1/files?path=%2Fbench%2F$d&limit=1" >/dev/null ||
-			strata_fail "listing /bench/$d failed"
+	for d in big small; do
+		curl -m 120 -fsS "$MASTER_URL/api/v1/files?path=%2Fbenchnever%2F$d&limit=1" >/dev/null ||
+			strata_fail "listing /benchnever/$d failed"
 	done
 	LIST_MS=$(($(date +%s%3N) - t0))
 	probe=$(curl -m 30 -sS -o "$WORK/probe.out" -w '%{http_code} %{size_download}' \
@@ -354,11 +396,12 @@ delta() { # BEFORE(4) AFTER(4) [SUM(4)]: the counters' growth, added to SUM
 
 # run_wrk SCENARIO KIND CONNS HOSTPORT [s3]
 run_wrk() {
-	local scen=$1 kind=$2 c=$3 hp=$4 auth=${5:-} t=1 list range=0 amz="" out
+	local scen=$1 kind=$2 c=$3 hp=$4 auth=${5:-} t=1 list range=0 amz="" out suffix=""
 	[ "$c" -gt 1 ] && t=2
-	list=$WORK/$kind.txt
+	[ "$scen" = never ] && suffix=.never # the sync_interval=never mount's paths
+	list=$WORK/$kind$suffix.txt
 	if [ "$kind" = range ]; then
-		list=$WORK/big.txt
+		list=$WORK/big$suffix.txt
 		range=$RANGE
 	fi
 	[ "$auth" = s3 ] && amz=$(amz_date)
@@ -408,10 +451,11 @@ run_wrk proxy0 small 8 "127.0.0.1:$PROXY0_PORT" s3
 #    body's first byte is the figure (a server may send headers early).
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
 declare -A TTFB
+declare -A LATE_RATES
+IDLE_RATES="? ? ?"
 log "time to first byte ($((NTTFB - 1)) objects of each size, median)"
 for kind in small big; do
-	: >"$WORK/ttfb.direct.$kind"
-	: >"$WORK/ttfb.cold.$kind"
+	for s in direct cold reread ncfirst ncreread; do : >"$WORK/ttfb.$s.$kind"; done
 	# The last object was the gateway probe (already cached): skip it.
 	for ((i = 0; i < NTTFB - 1; i++)); do
 		p=$(printf '/bench/ttfb%s/o%06d' "$kind" "$i")
@@ -422,7 +466,20 @@ for kind in small big; do
 				echo "fail - -" >>"$WORK/ttfb.cold.$kind"
 		fi
 	done
-	for s in direct cold; do
+	# The first re-read after the cold pass (its own metadata loads must
+	# not have cost it the fast path), against nginx's first re-read.
+	for ((i = 0; i < NTTFB - 1; i++)); do
+		p=$(printf '/bench/ttfb%s/o%06d' "$kind" "$i")
+		if [ "$STRATA_OK" = 1 ]; then
+			python3 "$BENCH/read_client.py" ttfb "$W_S3" "$p" >>"$WORK/ttfb.reread.$kind" 2>&1 ||
+				echo "fail - -" >>"$WORK/ttfb.reread.$kind"
+		fi
+		for s in ncfirst ncreread; do
+			python3 "$BENCH/read_client.py" ttfb "127.0.0.1:$NG_CACHE_PORT" "$p" \
+				>>"$WORK/ttfb.$s.$kind" 2>&1 || echo "fail - -" >>"$WORK/ttfb.$s.$kind"
+		done
+	done
+	for s in direct cold reread ncfirst ncreread; do
 		f=$WORK/ttfb.$s.$kind
 		TTFB[$s/$kind]=$(awk '$1 == 200 { print $3 }' "$f" | median)
 		TTFB[$s/$kind/hdr]=$(awk '$1 == 200 { print $2 }' "$f" | median)
@@ -430,7 +487,8 @@ for kind in small big; do
 		[ "$fails" -gt 0 ] && TTFB[$s/$kind/fail]="$fails of $(wc -l <"$f") failed"
 	done
 	log "  $kind: direct ${TTFB[direct/$kind]} ms, strata cold ${TTFB[cold/$kind]} ms" \
-		"(headers ${TTFB[cold/$kind/hdr]} ms) ${TTFB[cold/$kind/fail]:-}"
+		"(headers ${TTFB[cold/$kind/hdr]} ms) ${TTFB[cold/$kind/fail]:-}; first re-read:" \
+		"strata ${TTFB[reread/$kind]} ms, nginx ${TTFB[ncreread/$kind]} ms"
 done
 
 # 3. Direct reads from the store (through the latency proxy).
@@ -456,13 +514,16 @@ fi
 
 # 5. Warm-ups: every object of the warm sets read once through strata and
 #    through nginx's cache; then check that they hit.
-log "warming strata and nginx proxy_cache"
-for kind in big small; do
+#    The "many" set's warm-up through strata is also its cold pass.
+log "warming strata (both mounts) and nginx proxy_cache"
+for kind in big small many; do
 	if worker_alive; then
 		run_fetch warmup "$kind" 8 "$W_S3" "$WORK/$kind.txt"
+		[ "$kind" != many ] && run_fetch nwarmup "$kind" 8 "$W_S3" "$WORK/$kind.never.txt"
 	fi
 	run_fetch ncwarmup "$kind" 8 "127.0.0.1:$NG_CACHE_PORT" "$WORK/$kind.txt"
 done
+COLD_DONE=$(date +%s)
 NG_XCACHE=$(curl -m 30 -sS -o /dev/null -D - "http://127.0.0.1:$NG_CACHE_PORT/bench/small/o000000" |
 	awk -F': ' 'tolower($1) == "x-cache" { gsub("\r", "", $2); print $2 }' || true)
 log "  nginx proxy_cache answers X-Cache: ${NG_XCACHE:-none} for a warmed object"
@@ -495,20 +556,31 @@ keep_run() { # KEY
 	STARVED_ALL[$1]=$(( ${STARVED[$1]:-0} > ${STARVED_ALL[$1]:-0} ? ${STARVED[$1]:-0} : ${STARVED_ALL[$1]:-0} ))
 }
 declare -A STARVED_ALL
+declare -A SREQ # SREQ[kind/conns] = "LIST HEAD GET seconds" the store got during strata's warm runs
 for ((round = 1; round <= ROUNDS; round++)); do
-	for kind in big small range; do
+	for kind in big small range many; do
 		log "warm: $kind (round $round of $ROUNDS)"
 		for c in "${CONNS[@]}"; do
-			order=(warm ncache static)
+			order=(warm never ncache static)
+			[ "$kind" = many ] && order=(warm ncache static)
 			for ((k = 1; k < round; k++)); do order=("${order[@]:1}" "${order[0]}"); done
 			for scen in "${order[@]}"; do
 				case $scen in
 				warm)
 					worker_alive || continue
 					before=$(counters)
+					sbefore=$(store_counts)
 					run_wrk warm "$kind" "$c" "$W_S3"
+					safter=$(store_counts)
 					after=$(counters)
 					HM[warm/$kind/$c]=$(delta "$before" "$after" "${HM[warm/$kind/$c]:-}")
+					SREQ[$kind/$c]=$(echo "$sbefore $safter ${SREQ[$kind/$c]:-0 0 0 0} $DURATION" |
+						awk '{ if ($1 == "?" || $4 == "?") { print "? ? ? ?"; exit }
+							print $7 + $4 - $1, $8 + $5 - $2, $9 + $6 - $3, $10 + $11 }')
+					;;
+				never)
+					worker_alive || continue
+					run_wrk never "$kind" "$c" "$W_S3"
 					;;
 				ncache) run_wrk ncache "$kind" "$c" "127.0.0.1:$NG_CACHE_PORT" ;;
 				static) run_wrk static "$kind" "$c" "127.0.0.1:$NG_STATIC_PORT" ;;
@@ -536,6 +608,29 @@ PY
 	SPREAD[$key]=${out#*|}
 	STARVED[$key]=${STARVED_ALL[$key]:-0}
 done
+
+# 6b. Idle: no reads for IDLE seconds (past the default 30 s sync interval)
+#     with every object cached; the store requests strata makes meanwhile
+#     (background revalidation) per second; then warm reads again ("late"),
+#     which must still hit, against nginx's.
+if worker_alive; then
+	log "idle ${IDLE} s with $((NBIG + NSMALL + NMANY)) objects cached (store requests counted)"
+	sbefore=$(store_counts)
+	sleep "$IDLE"
+	safter=$(store_counts)
+	IDLE_RATES=$(store_rates "$sbefore" "$safter" "$IDLE")
+	log "  store requests while idle: $(ratetext "$IDLE_RATES")"
+	for kind in small many; do
+		before=$(counters)
+		sbefore=$(store_counts)
+		run_wrk late "$kind" 8 "$W_S3"
+		safter=$(store_counts)
+		after=$(counters)
+		HM[late/$kind/8]=$(delta "$before" "$after")
+		LATE_RATES[$kind]=$(store_rates "$sbefore" "$safter" "$DURATION")
+		run_wrk nclate "$kind" 8 "127.0.0.1:$NG_CACHE_PORT"
+	done
+fi
 
 # 7. The worker's memory, and its connections to the master (the master
 #    serves at most http.threads keep-alive connections at once).
@@ -607,37 +702,47 @@ NOTE_STRATA=""
 	printf '\nstrata read bench (%s, %s cores, %s; store latency +%s ms; wrk %ss per run%s)\n' \
 		"$(uname -r)" "$(nproc)" "$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo '?')" \
 		"$LATENCY_MS" "$DURATION" "$([ "$QUICK" = 1 ] && echo ', --quick')"
-	printf 'dataset: %d MiB in s3rver; warm sets: %d x 4 MiB, %d x 16 KiB; cold: %s x 4 MiB, %s x 16 KiB distinct objects at 1/8/64 conns\n' \
-		"$((DATA_BYTES / MiB))" "$NBIG" "$NSMALL" "${COLD_BIG[*]}" "${COLD_SMALL[*]}"
+	printf 'dataset: %d MiB in s3rver; warm sets: %d x 4 MiB, %d x 16 KiB, %d x 16 KiB (many); cold: %s x 4 MiB, %s x 16 KiB distinct objects at 1/8/64 conns\n' \
+		"$((DATA_BYTES / MiB))" "$NBIG" "$NSMALL" "$NMANY" "${COLD_BIG[*]}" "${COLD_SMALL[*]}"
 	[ -n "$NOTE_STRATA" ] && printf '\n*** %s ***\n' "$NOTE_STRATA"
 	[ -n "$BUILD_NOTE" ] && printf '\n*** %s ***\n' "$BUILD_NOTE"
 	printf '\ncells: rate p50/p99 in ms; E n: n errors (failed or non-2xx requests); S n: n connections\n'
 	printf 'that had not received a byte half-way through the run (starved). direct = store through the latency proxy;\n'
-	printf 'cold = strata, first read of each object (each object read once); warm = strata from the MEM tier;\n'
-	printf 'ncache = nginx proxy_cache (warm); static = nginx serving the files (the HTTP ceiling).\n'
-	printf 'warm, ncache and static took %s turns; each of their cells is the median of those rounds.\n' "$ROUNDS"
-	for kind in big small range; do
+	printf 'cold = strata, first read of each object (each object read once); warm = strata from the MEM tier\n'
+	printf 'through the mount with the DEFAULT options, not listed before its cold pass; never = the same through\n'
+	printf 'a sync_interval=never mount listed beforehand; ncache = nginx proxy_cache (warm); static = nginx\n'
+	printf 'serving the files (the HTTP ceiling).\n'
+	printf 'warm, never, ncache and static took %s turns; each of their cells is the median of those rounds.\n' "$ROUNDS"
+	for kind in big small range many; do
 		case $kind in
 		big) title="4 MiB objects: MiB/s" ;;
 		small) title="16 KiB objects: requests/s" ;;
 		range) title="4 KiB Range GETs into the 4 MiB objects: requests/s" ;;
+		many) title="16 KiB objects, cycling over $NMANY of them: requests/s (cold: their warm-up pass at 8 conns)" ;;
 		esac
 		printf '\n%s\n' "$title"
-		printf '%-5s %-22s %-22s %-22s %-22s %-22s %10s %10s %10s\n' conns direct cold warm ncache \
-			static warm/ncache warm/cold warm/static
+		printf '%-5s %-22s %-22s %-22s %-22s %-22s %-22s %10s %10s %10s\n' conns direct cold warm \
+			never ncache static warm/ncache never/ncache warm/static
 		for c in "${CONNS[@]}"; do
-			if [ "$kind" = range ]; then
-				cold_cell="(not measured)"
-			else
-				cold_cell=$(cell "cold/$kind/$c")
-			fi
-			printf '%-5s %-22s %-22s %-22s %-22s %-22s %10s %10s %10s\n' "$c" \
+			case $kind in
+			range) cold_cell="(not measured)" ;;
+			many) cold_cell=$([ "$c" = 8 ] && cell "warmup/many/8" || echo "-") ;;
+			*) cold_cell=$(cell "cold/$kind/$c") ;;
+			esac
+			printf '%-5s %-22s %-22s %-22s %-22s %-22s %-22s %10s %10s %10s\n' "$c" \
 				"$(cell "direct/$kind/$c")" "$cold_cell" "$(cell "warm/$kind/$c")" \
+				"$(cell "never/$kind/$c")" \
 				"$(cell "ncache/$kind/$c")" "$(cell "static/$kind/$c")" \
 				"$(ratio "$(rate "warm/$kind/$c")" "$(rate "ncache/$kind/$c")")" \
-				"$(ratio "$(rate "warm/$kind/$c")" "$(rate "cold/$kind/$c")")" \
+				"$(ratio "$(rate "never/$kind/$c")" "$(rate "ncache/$kind/$c")")" \
 				"$(ratio "$(rate "warm/$kind/$c")" "$(rate "static/$kind/$c")")"
 		done
+		sr=""
+		for c in "${CONNS[@]}"; do
+			v=${SREQ[$kind/$c]:-}
+			[ -n "$v" ] && sr+=" c=$c: $(ratetext "$(echo "$v" | awk '{ if ($1 == "?" || $4 <= 0) print "? ? ?"; else printf "%.1f %.1f %.1f", $1 / $4, $2 / $4, $3 / $4 }')");"
+		done
+		[ -n "$sr" ] && printf 'store requests during the warm (default mount) runs:%s\n' "$sr"
 		hm=""
 		for c in "${CONNS[@]}"; do
 			[ -n "${HM[cold/$kind/$c]:-}" ] && hm+=" cold c=$c: $(hmtext "${HM[cold/$kind/$c]}");"
@@ -654,14 +759,25 @@ NOTE_STRATA=""
 	done
 	printf '\n%-58s %s\n' "latency proxy cost, 16 KiB @8 conns: s3rver / proxy +0 ms" \
 		"$(rate s3rver/small/8) / $(rate proxy0/small/8) req/s ($(ratio "$(rate proxy0/small/8)" "$(rate s3rver/small/8)"))"
-	printf '%-58s %s\n' "first listing of the mount (6 directories)" "${LIST_MS:-?} ms"
+	printf '%-58s %s\n' "first listing of the never mount (2 directories)" "${LIST_MS:-?} ms"
 	for kind in big small; do
 		label=$([ $kind = small ] && echo "$NSMALL x 16 KiB" || echo "$NBIG x 4 MiB")
 		printf '%-58s %s\n' "warm-up pass, $label once at 8 conns: strata / nginx" \
 			"$(cell "warmup/$kind/8") / $(cell "ncwarmup/$kind/8") ($([ $kind = big ] && echo MiB/s || echo req/s))"
 	done
+	printf '%-58s %s\n' "store requests/s, idle ${IDLE} s, $((NBIG + NSMALL + NMANY)) objects cached" \
+		"$(ratetext "$IDLE_RATES")"
+	for kind in small many; do
+		label=$([ $kind = small ] && echo "$NSMALL" || echo "$NMANY")
+		printf '%-58s %s\n' "warm 16 KiB @8 after ${IDLE} s idle ($label objects): strata / nginx" \
+			"$(cell "late/$kind/8") / $(cell "nclate/$kind/8") ($(ratio "$(rate "late/$kind/8")" "$(rate "nclate/$kind/8")"))"
+		[ -n "${HM[late/$kind/8]:-}" ] && printf '%-58s %s\n' "  worker block counters; store requests/s meanwhile" \
+			"$(hmtext "${HM[late/$kind/8]}"); $(ratetext "${LATE_RATES[$kind]:-? ? ?}")"
+	done
 	for kind in small big; do
 		label=$([ $kind = small ] && echo "16 KiB" || echo "4 MiB")
+		printf '%-58s %s\n' "TTFB $label, first re-read after the cold pass: strata / nginx" \
+			"${TTFB[reread/$kind]:-n/a} ms / ${TTFB[ncreread/$kind]:-n/a} ms ($(ratio "${TTFB[reread/$kind]:-}" "${TTFB[ncreread/$kind]:-}"))"
 		printf '%-58s %s\n' "TTFB $label, first body byte: strata cold / direct" \
 			"${TTFB[cold/$kind]:-n/a} ms / ${TTFB[direct/$kind]:-n/a} ms ($(ratio "${TTFB[cold/$kind]:-}" "${TTFB[direct/$kind]:-}")) ${TTFB[cold/$kind/fail]:-}"
 		printf '%-58s %s\n' "  (median of $((NTTFB - 1)); status line: strata cold / direct)" \
@@ -702,7 +818,8 @@ for line in """$(for k in "${!RES[@]}"; do echo "$k ${RES[$k]} ${STARVED[$k]:-0}
 def get(k): return res.get(k)
 def verdict(ok, text):
     print("  %-9s %s" % ({True: "met", False: "NOT MET", None: "n/a"}[ok], text))
-for kind, what in (("big", "4 MiB MiB/s"), ("small", "16 KiB req/s"), ("range", "4 KiB Range req/s")):
+for kind, what in (("big", "4 MiB MiB/s"), ("small", "16 KiB req/s"), ("range", "4 KiB Range req/s"),
+                   ("many", "16 KiB req/s over $NMANY objects")):
     for c in (8, 64):
         w, n = get("warm/%s/%d" % (kind, c)), get("ncache/%s/%d" % (kind, c))
         if not w or not n:
@@ -714,6 +831,13 @@ for kind, what in (("big", "4 MiB MiB/s"), ("small", "16 KiB req/s"), ("range", 
                     what, c, w[0], n[0], w[0] / n[0] if n[0] else 0, w[2], n[2],
                     ", %d errors" % w[3] if w[3] else "",
                     ", %d of %d connections starved" % (w[4], c) if w[4] else ""))
+for kind in ("small", "many"):
+    w, n = get("late/%s/8" % kind), get("nclate/%s/8" % kind)
+    if not w or not n:
+        verdict(None, "warm %s 16 KiB req/s after $IDLE s idle >= 1.0x nginx, 8 conns" % kind)
+        continue
+    verdict(w[0] >= n[0] and w[3] == 0, "warm %s 16 KiB req/s after $IDLE s idle >= 1.0x nginx, 8 conns: "
+            "%.1f vs %.1f (%.2fx)" % (kind, w[0], n[0], w[0] / n[0] if n[0] else 0))
 for c in (1, 8, 64):
     w, k = get("warm/small/%d" % c), get("cold/small/%d" % c)
     if not w or not k:
@@ -735,6 +859,15 @@ except ValueError:
     print("  %-9s cold TTFB within 10%% of a direct read, %s" % ("n/a", sys.argv[3]))
 PY
 	done
+	python3 - "${TTFB[reread/small]:-}" "${TTFB[ncreread/small]:-}" <<'PY'
+import sys
+try:
+    s, n = float(sys.argv[1]), float(sys.argv[2])
+    print("  %-9s first re-read TTFB after the cold pass <= 2x nginx's, 16 KiB: %.2f vs %.2f ms (%.1fx)" % (
+        "met" if s <= 2 * n else "NOT MET", s, n, s / n if n else 0))
+except ValueError:
+    print("  %-9s first re-read TTFB after the cold pass <= 2x nginx's, 16 KiB" % "n/a")
+PY
 	if [ -n "${VMRSS:-}" ]; then
 		beyond=$((BEYOND / MiB))
 		printf '  %-9s worker RSS beyond the MEM tier <= 64 MiB: %s MiB\n' \

@@ -613,6 +613,27 @@ void client_file_info_clear(struct client_file_info *f);
 int client_file_lookup(struct client *mc, struct httpc *hc, const char *path,
 		       struct client_file_info *out, char *err, size_t errlen);
 
+/*
+ * GET /api/v1/internal/file?path=&lazy=1: as client_file_lookup, or
+ * ST_ENOTLOADED when the master does not know path yet and asks the worker
+ * to read it from its store (daemon/master/lazyload.h): out then holds the
+ * store, ufs_path and block_size (data_id 0) and must be cleared too.
+ */
+int client_file_lookup_lazy(struct client *mc, struct httpc *hc, const char *path,
+			    struct client_file_info *out, char *err, size_t errlen);
+
+/* POST /api/v1/internal/file/loaded: what the worker's read of a
+ * not_loaded file found in its store; out gets the recorded file. */
+struct client_file_loaded {
+	const char *path;
+	uint64_t length;
+	int64_t mtime_ms;
+	const char *fingerprint;
+};
+struct cJSON *client_file_loaded_encode(const struct client_file_loaded *d);
+int client_file_loaded(struct client *mc, struct httpc *hc, const struct client_file_loaded *d,
+		       struct client_file_info *out, char *err, size_t errlen);
+
 /* POST /api/v1/internal/files: n paths (the master takes up to 256) in one
  * call. On 0, rcs[i] is 0 with infos[i] filled (clear each), or the code
  * the master gave for paths[i] (infos[i] then holds nothing), or ST_EPROTO

@@ -100,6 +100,19 @@ cJSON *client_write_done_encode(const struct client_write_done *d)
 	return o;
 }
 
+cJSON *client_file_loaded_encode(const struct client_file_loaded *d)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_AddStringToObject(o, "path", d->path) ||
+	    !json_add_int(o, "length", (int64_t)d->length) ||
+	    !json_add_int(o, "mtime_ms", d->mtime_ms) ||
+	    !cJSON_AddStringToObject(o, "fingerprint", d->fingerprint)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* ---- Decoders ---- */
 
 /* A json_get_* result as a decode result: a field that is missing or of
@@ -452,6 +465,61 @@ int client_file_lookup(struct client *mc, struct httpc *hc, const char *path,
 	else
 		out->json = doc;
 	return prefixed(rc, path, err, errlen);
+}
+
+int client_file_lookup_lazy(struct client *mc, struct httpc *hc, const char *path,
+			    struct client_file_info *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	char *pq = httpc_path_query("/api/v1/internal/file", path, "&lazy=1");
+	if (!pq)
+		return -ENOMEM;
+	struct httpc_json_reply r;
+	int rc = client_json_reply(mc, hc, "GET", pq, NULL, &r, err, errlen);
+	free(pq);
+	if (rc)
+		return rc;
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(r.json, "error");
+	bool not_loaded = r.status == 404 &&
+			  strcmp(json_str_or(e, "code", ""), st_errcode(ST_ENOTLOADED)) == 0;
+	if ((r.status < 200 || r.status > 299) && !not_loaded) {
+		rc = client_reply_error(r.status, r.json, path, err, errlen);
+	} else if (!r.json) {
+		snprintf(err, errlen, "%s: the reply is not JSON", path);
+		rc = ST_EPROTO;
+	} else {
+		rc = prefixed(client_file_info_decode(r.json, out, err, errlen), path, err, errlen);
+		if (!rc) {
+			out->json = r.json;
+			r.json = NULL;
+			if (not_loaded) {
+				snprintf(err, errlen, "%s", json_str_or(e, "message", "not loaded"));
+				rc = ST_ENOTLOADED;
+			}
+		}
+	}
+	httpc_json_reply_free(&r);
+	return rc;
+}
+
+int client_file_loaded(struct client *mc, struct httpc *hc, const struct client_file_loaded *d,
+		       struct client_file_info *out, char *err, size_t errlen)
+{
+	static const char route[] = "/api/v1/internal/file/loaded";
+	memset(out, 0, sizeof(*out));
+	cJSON *req = client_file_loaded_encode(d), *doc = NULL;
+	if (!req)
+		return -ENOMEM;
+	int rc = call(mc, hc, "POST", route, req, &doc, d->path, false, NULL, err, errlen);
+	cJSON_Delete(req);
+	if (rc)
+		return rc;
+	rc = client_file_info_decode(doc, out, err, errlen);
+	if (rc)
+		cJSON_Delete(doc);
+	else
+		out->json = doc;
+	return prefixed(rc, route, err, errlen);
 }
 
 int client_files_lookup(struct client *mc, struct httpc *hc, const char *const *paths,

@@ -26,7 +26,9 @@
 	X(ST_ETOOSMALL, 11, "entity_too_small",                             \
 	  "a part other than the last is below the minimum size")             \
 	X(ST_EAUTH, 12, "unauthorized", "a valid token is required")          \
-	X(ST_EFORBIDDEN, 13, "forbidden", "the token's role does not allow this")
+	X(ST_EFORBIDDEN, 13, "forbidden", "the token's role does not allow this")          \
+	X(ST_ENOTLOADED, 14, "not_loaded",                                  \
+	  "the file is not in the namespace yet: read it from its store")
 
 enum st_err {
 #define ST_ERR_ENUM(name, val, code, msg) name = -(ST_ERR_BASE + (val)),

@@ -392,8 +392,10 @@ out_free_names:
 	return rc;
 }
 
-static int local_read(void *impl, const char *path, uint64_t off, uint64_t len, ufs_sink_fn sink,
-		      void *arg, char *err, size_t errlen)
+/* st (may be NULL) gets the metadata of the file descriptor read from. */
+static int local_read_stat(void *impl, const char *path, uint64_t off, uint64_t len,
+			   ufs_sink_fn sink, void *arg, struct ufs_stat *st, char *err,
+			   size_t errlen)
 {
 	char norm[UFS_PATH_MAX + 1];
 	int rc = 0;
@@ -415,6 +417,8 @@ static int local_read(void *impl, const char *path, uint64_t off, uint64_t len, 
 		rc = ufs_seterr(-EACCES, err, errlen, "read %s: not a regular file", norm);
 		goto out_close_fd;
 	}
+	if (st)
+		local_fill_stat(&sb, st);
 	char *buf = malloc(LOCAL_READ_CHUNK);
 	if (!buf) {
 		rc = ufs_seterr(-ENOMEM, err, errlen, "out of memory");
@@ -444,6 +448,12 @@ static int local_read(void *impl, const char *path, uint64_t off, uint64_t len, 
 out_close_fd:
 	close(fd);
 	return rc;
+}
+
+static int local_read(void *impl, const char *path, uint64_t off, uint64_t len, ufs_sink_fn sink,
+		      void *arg, char *err, size_t errlen)
+{
+	return local_read_stat(impl, path, off, len, sink, arg, NULL, err, errlen);
 }
 
 /* Creates every missing directory of norm (all of it when whole, else all
@@ -709,4 +719,5 @@ const struct ufs_driver ufs_local_driver = {
 	.remove = local_remove,
 	.mkdir = local_mkdir,
 	.rename = local_rename,
+	.read_stat = local_read_stat,
 };

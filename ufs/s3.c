@@ -818,6 +818,16 @@ out_free_pfx:
 	return rc;
 }
 
+static int s3_read_stat(void *impl, const char *path, uint64_t off, uint64_t len,
+			ufs_sink_fn sink, void *arg, struct ufs_stat *st, char *err,
+			size_t errlen);
+
+static int s3_read(void *impl, const char *path, uint64_t off, uint64_t len, ufs_sink_fn sink,
+		   void *arg, char *err, size_t errlen)
+{
+	return s3_read_stat(impl, path, off, len, sink, arg, NULL, err, errlen);
+}
+
 /* Delivers exactly the asked range even if the server ignored Range. */
 struct range_sink {
 	struct s3_resp *rs;
@@ -843,8 +853,15 @@ static int range_sink_fn(void *arg, const void *data, size_t len)
 	return len ? r->sink(r->arg, p, len) : 0;
 }
 
-static int s3_read(void *impl, const char *path, uint64_t off, uint64_t len, ufs_sink_fn sink,
-		   void *arg, char *err, size_t errlen)
+/*
+ * st (may be NULL) gets the object's metadata from the GET's own headers:
+ * the length from Content-Range's total (206) or Content-Length (200), the
+ * ETag and Last-Modified as s3_stat reads them from a HEAD. Only a read
+ * wholly past the end (416, which need not carry them) asks with a HEAD.
+ */
+static int s3_read_stat(void *impl, const char *path, uint64_t off, uint64_t len,
+			ufs_sink_fn sink, void *arg, struct ufs_stat *st, char *err,
+			size_t errlen)
 {
 	struct s3 *s = impl;
 	char norm[UFS_PATH_MAX + 1];
@@ -853,9 +870,9 @@ static int s3_read(void *impl, const char *path, uint64_t off, uint64_t len, ufs
 	if (!*norm)
 		return ufs_seterr(-EISDIR, err, errlen, "read /: is a directory");
 	if (len == 0) {
-		struct ufs_stat st;
-		int rc = s3_stat(impl, norm, &st, err, errlen);
-		if (rc == 0 && st.is_dir)
+		struct ufs_stat tmp, *sp = st ? st : &tmp;
+		int rc = s3_stat(impl, norm, sp, err, errlen);
+		if (rc == 0 && sp->is_dir)
 			rc = ufs_seterr(-EISDIR, err, errlen, "read %s: is a directory", norm);
 		return rc;
 	}
@@ -881,6 +898,24 @@ static int s3_read(void *impl, const char *path, uint64_t off, uint64_t len, ufs
 		goto out_free;
 	if (rs.status == 416) { /* the range starts at or past the end */
 		rc = 0;
+		if (st) {
+			rc = s3_stat(impl, norm, st, err, errlen);
+			if (rc == 0 && st->is_dir)
+				rc = ufs_seterr(-EISDIR, err, errlen, "read %s: is a directory",
+						norm);
+		}
+	} else if (rs.status == 200 || rs.status == 206) {
+		if (st) {
+			st->is_dir = false;
+			st->length = rs.status == 200 ? rs.content_length : (uint64_t)rs.range_total;
+			st->mtime_ms = rs.mtime_ms;
+			snprintf(st->fingerprint, sizeof(st->fingerprint), "%s", rs.etag);
+			if (rs.status == 206 && rs.range_total < 0)
+				rc = ufs_seterr(-EIO, err, errlen,
+						"read %s: a partial reply without the object's "
+						"length (Content-Range)",
+						norm);
+		}
 	} else if (rs.status == 404) {
 		char *dkey = s3_key(s, norm, true);
 		rc = dkey ? s3_prefix_exists(s, dkey, norm, err, errlen) : -ENOMEM;
@@ -1351,4 +1386,5 @@ const struct ufs_driver ufs_s3_driver = {
 	.remove = s3_remove,
 	.mkdir = s3_mkdir,
 	.rename = s3_rename,
+	.read_stat = s3_read_stat,
 };

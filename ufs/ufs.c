@@ -210,6 +210,21 @@ int ufs_read(struct ufs *ufs, const char *path, uint64_t off, uint64_t len, ufs_
 	return ufs->drv->read(ufs->impl, path, off, len, sink, arg, err, errlen);
 }
 
+int ufs_read_stat(struct ufs *ufs, const char *path, uint64_t off, uint64_t len,
+		  ufs_sink_fn sink, void *arg, struct ufs_stat *st, char *err, size_t errlen)
+{
+	memset(st, 0, sizeof(*st));
+	if (ufs->drv->read_stat)
+		return ufs->drv->read_stat(ufs->impl, path, off, len, sink, arg, st, err, errlen);
+	/* A driver without one (test fakes): two calls, not atomic. */
+	int rc = ufs->drv->stat(ufs->impl, path, st, err, errlen);
+	if (!rc && st->is_dir)
+		rc = ufs_seterr(-EISDIR, err, errlen, "read %s: is a directory", path);
+	if (!rc)
+		rc = ufs->drv->read(ufs->impl, path, off, len, sink, arg, err, errlen);
+	return rc;
+}
+
 struct buf_sink {
 	char *buf;
 	size_t cap, len;

@@ -104,6 +104,10 @@ struct ufs_driver {
 	int (*remove)(void *impl, const char *path, bool recursive, char *err, size_t errlen);
 	int (*mkdir)(void *impl, const char *path, char *err, size_t errlen);
 	int (*rename)(void *impl, const char *src, const char *dst, char *err, size_t errlen);
+	/* Optional (NULL: ufs.c does stat then read): ufs_read_stat. */
+	int (*read_stat)(void *impl, const char *path, uint64_t off, uint64_t len,
+			 ufs_sink_fn sink, void *arg, struct ufs_stat *st, char *err,
+			 size_t errlen);
 };
 
 /*
@@ -143,6 +147,18 @@ void ufs_list_page_free(struct ufs_list_page *page);
  */
 int ufs_read(struct ufs *ufs, const char *path, uint64_t off, uint64_t len, ufs_sink_fn sink,
 	     void *arg, char *err, size_t errlen);
+/*
+ * ufs_read that also fills *st with the file's metadata, taken from the
+ * same store answer as the bytes (one round trip: an S3 ranged GET's
+ * Content-Range total, ETag and Last-Modified; a local open + fstat +
+ * pread), so the bytes are of the version st describes. st's fingerprint
+ * is byte-identical to what ufs_stat and ufs_list report for that version.
+ * A range past the end reads nothing and still fills st. -ENOENT when the
+ * file does not exist, -EISDIR on a directory (nothing sent to the sink).
+ */
+int ufs_read_stat(struct ufs *ufs, const char *path, uint64_t off, uint64_t len,
+		  ufs_sink_fn sink, void *arg, struct ufs_stat *st, char *err, size_t errlen);
+
 /* ufs_read into buf; *nread gets the byte count (< len only at EOF). */
 int ufs_read_buf(struct ufs *ufs, const char *path, uint64_t off, void *buf, size_t len,
 		 size_t *nread, char *err, size_t errlen);

@@ -408,6 +408,16 @@ static int submit_sync_entry(struct fs *fs, const char *path, const struct ufs_s
 	return rc;
 }
 
+int fs_load_file(struct fs *fs, const char *path, const struct ufs_stat *st, char *err,
+		 size_t errlen)
+{
+	*err = '\0';
+	pthread_rwlock_rdlock(&fs->mounts_lock);
+	int rc = submit_sync_entry(fs, path, st, true, err, errlen);
+	pthread_rwlock_unlock(&fs->mounts_lock);
+	return rc;
+}
+
 /* Submits a put_file command: path now holds content st (data_id 0: the
  * master names it; etag NULL or "": none). */
 static int submit_put_file(struct fs *fs, const char *path, const struct ufs_stat *st,
@@ -633,8 +643,24 @@ int fs_list(struct fs *fs, const char *path, const char *after, size_t limit, cJ
 		goto out;
 	pthread_rwlock_rdlock(&fs->mounts_lock);
 	rc = lookup(fs, path, &dir, m, rel, PATH_MAX_LEN + 1, &mrc);
-	if (rc == -ENOENT && mrc == 0)
+	if (rc == -ENOENT && mrc == 0 && *rel) {
+		/* Unknown: list it first, so one LIST loads a directory and its
+		 * children's metadata; only what does not list as a directory
+		 * is asked for by name (a file). */
+		int lrc = sync_dir(fs, path, m, rel, err, errlen);
+		if (lrc == 0) {
+			struct ns *ns = meta_read_lock(fs->meta);
+			rc = ns_lookup(ns, path, &dir);
+			meta_read_unlock(fs->meta);
+		} else if (lrc == -ENOENT || lrc == -ENOTDIR) {
+			*err = '\0';
+			rc = refresh(fs, path, &dir, err, errlen);
+		} else {
+			rc = lrc;
+		}
+	} else if (rc == -ENOENT && mrc == 0) {
 		rc = refresh(fs, path, &dir, err, errlen);
+	}
 	if (!rc && dir.is_dir && mrc == 0 &&
 	    sync_due(m->sync_interval_ms, dir.synced_ms, clock_wall_ms())) {
 		rc = sync_dir(fs, path, m, rel, err, errlen);

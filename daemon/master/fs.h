@@ -75,6 +75,13 @@ int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t 
 		    int64_t mtime_ms, const char *fingerprint, const char *etag, char *err,
 		    size_t errlen);
 
+/* Records that path holds the file st describes in its store, as a sync
+ * that found it would (a sync_entry): the lazy load of daemon/master/
+ * lazyload.h, whose worker read st from the store itself. */
+struct ufs_stat;
+int fs_load_file(struct fs *fs, const char *path, const struct ufs_stat *st, char *err,
+		 size_t errlen);
+
 /* "never" -> -1, "always" -> 0, a duration -> ms. 0 or -EINVAL. */
 int fs_parse_sync_interval(const char *s, int64_t *out);
 

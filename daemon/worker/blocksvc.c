@@ -438,6 +438,29 @@ int bsvc_read_cached(struct bsvc *b, uint64_t id, const char *path, uint64_t off
 	return rc == ST_ESTALE ? -ENOENT : rc;
 }
 
+int bsvc_put_block(struct bsvc *b, const struct file_info *fi, uint64_t index, const void *data,
+		   uint64_t len)
+{
+	uint64_t id = placement_block_id(fi->data_id, index);
+	char owner[300], perr[256];
+	atomic_fetch_add(&b->block_misses, 1);
+	atomic_fetch_add(&b->ufs_block_reads, 1);
+	atomic_fetch_add(&b->bytes_from_ufs, len);
+	if (index * (uint64_t)fi->block_size >= fi->length || len != block_len(fi, index))
+		return -EINVAL;
+	if (worker_owner_of(b->w, id, owner, sizeof(owner)))
+		return -EREMOTE;
+	int rc = tier_block_put(b->tiers, id, data, len, perr, sizeof(perr));
+	if (rc && rc != -EEXIST) {
+		atomic_fetch_add(&b->cache_put_errors, 1);
+		if (!atomic_exchange(&b->warned_put, true))
+			log_warn("cannot cache block %llu of %s (logged once): %s",
+				 (unsigned long long)index, fi->path, perr);
+		return rc;
+	}
+	return 0;
+}
+
 void bsvc_stats_get(struct bsvc *b, struct bsvc_stats *o)
 {
 	o->requests = atomic_load(&b->requests);

@@ -54,6 +54,17 @@ int bsvc_read_block(struct bsvc *b, const struct file_info *fi, uint64_t index, 
 int bsvc_read_cached(struct bsvc *b, uint64_t id, const char *path, uint64_t off, uint64_t len,
 		     bsvc_sink_fn sink, void *arg);
 
+/*
+ * Caches block `index` of the file, read by the caller from the store (a
+ * lazy load's first read: daemon/worker/objects.c), as a read-through of
+ * that block would: only when this worker owns it and data is the whole
+ * block. Counted as a miss read from the store. 0, or -EREMOTE when
+ * another worker owns it (not cached here), -EINVAL on a partial block, or
+ * the tier's error.
+ */
+int bsvc_put_block(struct bsvc *b, const struct file_info *fi, uint64_t index, const void *data,
+		   uint64_t len);
+
 void bsvc_stats_get(struct bsvc *b, struct bsvc_stats *out);
 
 /* For the S3 front's fast path, which sends cached blocks itself

@@ -89,6 +89,14 @@ struct fcache {
 	bool epoch_checking;    /* a refresher is checking */
 	bool epoch_unsupported; /* an older master without the route */
 	_Atomic uint64_t epoch_checks, epoch_changes;
+	/* Lazy loads under way (fcache_load_begin), and their end. */
+	struct loading *loads;
+	pthread_cond_t loaded;
+};
+
+struct loading {
+	char *path;
+	struct loading *next;
 };
 
 static struct httpc *new_http(const struct strata_conf *c);
@@ -111,6 +119,7 @@ int fcache_new(const struct strata_conf *conf, struct fcache **out)
 	fc->conf = conf;
 	pthread_mutex_init(&fc->lock, NULL);
 	pthread_cond_init(&fc->master_freed, NULL);
+	pthread_cond_init(&fc->loaded, NULL);
 	clock_mono_cond_init(&fc->queued);
 	pthread_key_create(&fc->http_key, free_http);
 	for (int i = 0; i < FCACHE_MASTER_CONNS; i++) {
@@ -160,6 +169,7 @@ void fcache_free(struct fcache *fc)
 	client_free(fc->masters);
 	pthread_key_delete(fc->http_key);
 	pthread_cond_destroy(&fc->master_freed);
+	pthread_cond_destroy(&fc->loaded);
 	pthread_cond_destroy(&fc->queued);
 	pthread_mutex_destroy(&fc->lock);
 	free(fc->slots);
@@ -686,5 +696,129 @@ void fcache_invalidate(struct fcache *fc, const char *path)
 	struct entry *e = find(fc, path);
 	if (e)
 		entry_clear(e);
+	pthread_mutex_unlock(&fc->lock);
+}
+
+/* ---- lazy loads (daemon/master/lazyload.h): one store round trip for a
+ * cold miss of a file the master does not know yet ---- */
+
+/* A lookup's answer kept as fcache_get keeps it. */
+static void keep_fetched(struct fcache *fc, const char *path, const struct file_info *fi,
+			 int64_t now)
+{
+	if (fc->conf->worker_metadata_ttl == 0)
+		return;
+	pthread_mutex_lock(&fc->lock);
+	keep(fc, path, fi, now);
+	struct entry *e = find(fc, path);
+	if (e)
+		note_read(e, now);
+	pthread_mutex_unlock(&fc->lock);
+}
+
+int fcache_get_cached(struct fcache *fc, const char *path, struct file_info *out)
+{
+	int64_t now = clock_mono_ms();
+	pthread_mutex_lock(&fc->lock);
+	struct entry *e = find(fc, path);
+	bool hit = e && fresh(fc, e, now);
+	pthread_mutex_unlock(&fc->lock);
+	/* Fresh a moment ago: fcache_get answers from the cache (or, had it
+	 * just expired, asks the master as a miss would). */
+	char err[256];
+	return hit ? fcache_get(fc, path, out, err, sizeof(err)) : -ENOENT;
+}
+
+int fcache_get_lazy(struct fcache *fc, const char *path, struct file_info *out, char *err,
+		    size_t errlen)
+{
+	int64_t now = clock_mono_ms();
+	pthread_mutex_lock(&fc->lock);
+	struct entry *e = find(fc, path);
+	bool hit = e && fresh(fc, e, now);
+	pthread_mutex_unlock(&fc->lock);
+	if (hit)
+		return fcache_get(fc, path, out, err, errlen);
+	struct client_file_info fi;
+	struct httpc *hc = fcache_master_conn(fc);
+	int rc = client_file_lookup_lazy(fc->masters, hc, path, &fi, err, errlen);
+	fcache_master_conn_put(fc, hc);
+	if (rc && rc != ST_ENOTLOADED)
+		return unavailable(rc);
+	char why[256];
+	int trc = take_info(fc, &fi, path, out, rc ? why : err, rc ? sizeof(why) : errlen);
+	client_file_info_clear(&fi);
+	if (trc)
+		return trc;
+	if (!rc)
+		keep_fetched(fc, path, out, now);
+	return rc;
+}
+
+int fcache_loaded(struct fcache *fc, const char *path, const struct ufs_stat *st,
+		  struct file_info *out, bool *same, char *err, size_t errlen)
+{
+	int64_t now = clock_mono_ms();
+	struct client_file_loaded d = { .path = path, .length = st->length,
+					.mtime_ms = st->mtime_ms > 0 ? st->mtime_ms : 0,
+					.fingerprint = st->fingerprint };
+	struct client_file_info fi;
+	struct httpc *hc = fcache_master_conn(fc);
+	int rc = client_file_loaded(fc->masters, hc, &d, &fi, err, errlen);
+	fcache_master_conn_put(fc, hc);
+	if (rc)
+		return unavailable(rc);
+	*same = fi.length == st->length &&
+		strcmp(json_str_or(fi.json, "fingerprint", ""), st->fingerprint) == 0;
+	rc = take_info(fc, &fi, path, out, err, errlen);
+	client_file_info_clear(&fi);
+	if (!rc)
+		keep_fetched(fc, path, out, now);
+	return rc;
+}
+
+bool fcache_load_begin(struct fcache *fc, const char *path)
+{
+	pthread_mutex_lock(&fc->lock);
+	bool waited = false;
+	for (;;) {
+		struct loading *l = fc->loads;
+		while (l && strcmp(l->path, path) != 0)
+			l = l->next;
+		if (!l)
+			break;
+		waited = true;
+		pthread_cond_wait(&fc->loaded, &fc->lock);
+	}
+	if (waited) {
+		pthread_mutex_unlock(&fc->lock);
+		return false;
+	}
+	struct loading *l = calloc(1, sizeof(*l));
+	if (l && !(l->path = strdup(path))) {
+		free(l);
+		l = NULL;
+	}
+	if (l) { /* without memory: load without telling others */
+		l->next = fc->loads;
+		fc->loads = l;
+	}
+	pthread_mutex_unlock(&fc->lock);
+	return true;
+}
+
+void fcache_load_end(struct fcache *fc, const char *path)
+{
+	pthread_mutex_lock(&fc->lock);
+	for (struct loading **pp = &fc->loads; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->path, path) == 0) {
+			struct loading *l = *pp;
+			*pp = l->next;
+			free(l->path);
+			free(l);
+			break;
+		}
+	}
+	pthread_cond_broadcast(&fc->loaded);
 	pthread_mutex_unlock(&fc->lock);
 }

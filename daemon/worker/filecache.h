@@ -78,6 +78,34 @@ void fcache_stats_get(struct fcache *fc, uint64_t *refreshes, uint64_t *drops);
 /* Epoch checks answered, and how many of them found a new epoch. */
 void fcache_epoch_stats(struct fcache *fc, uint64_t *checks, uint64_t *changes);
 
+/*
+ * fcache_get for a cold-miss read path (daemon/master/lazyload.h): on a
+ * miss, asks the master with lazy=1. ST_ENOTLOADED when the master does
+ * not know path yet: out then holds only where to read it (ufs, ufs_path,
+ * block_size; data_id 0); the caller reads from the store with
+ * ufs_read_stat and reports the metadata with fcache_loaded.
+ */
+int fcache_get_lazy(struct fcache *fc, const char *path, struct file_info *out, char *err,
+		    size_t errlen);
+/* Reports what a read of a not_loaded path found in its store (POST
+ * /api/v1/internal/file/loaded) and keeps the master's answer like
+ * fcache_get's. *same: the answer is the content st describes (same
+ * fingerprint and length), so bytes read with st may be cached under its
+ * data_id. */
+struct ufs_stat;
+int fcache_loaded(struct fcache *fc, const char *path, const struct ufs_stat *st,
+		  struct file_info *out, bool *same, char *err, size_t errlen);
+
+/* fcache_get when path is fresh in the cache; -ENOENT (and no master
+ * call) otherwise. */
+int fcache_get_cached(struct fcache *fc, const char *path, struct file_info *out);
+
+/* One lazy load per path at a time: true when the caller is to load path
+ * (then it calls fcache_load_end), false after waiting for another
+ * caller's load of it to end (ask again: it is cached now, or failed). */
+bool fcache_load_begin(struct fcache *fc, const char *path);
+void fcache_load_end(struct fcache *fc, const char *path);
+
 /* Forgets path (its content changed under us). */
 void fcache_invalidate(struct fcache *fc, const char *path);
 

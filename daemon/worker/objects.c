@@ -9,6 +9,8 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/path.h"
+#include "lib/placement.h"
+#include "ufs/ufs.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -243,6 +245,113 @@ int wobj_stat(struct worker_node *w, const char *bucket, const char *key,
 		out->size = 0;
 	}
 	cJSON_Delete(st);
+	return rc;
+}
+
+/* Collects a lazy load's first read: up to max bytes (a block), in a
+ * buffer grown as they come (a 16 KiB object must not cost a block-sized
+ * allocation). */
+struct cold_buf {
+	char *data;
+	uint64_t len, cap, max;
+};
+
+static int cold_sink(void *arg, const void *data, size_t len)
+{
+	struct cold_buf *cb = arg;
+	if (len > cb->max - cb->len)
+		return -EIO; /* more than the range asked for */
+	if (cb->len + len > cb->cap) {
+		uint64_t cap = cb->cap ? cb->cap : 64 << 10;
+		while (cap < cb->len + len)
+			cap *= 2;
+		if (cap > cb->max)
+			cap = cb->max;
+		char *grown = realloc(cb->data, cap);
+		if (!grown)
+			return -ENOMEM;
+		cb->data = grown;
+		cb->cap = cap;
+	}
+	memcpy(cb->data + cb->len, data, len);
+	cb->len += len;
+	return 0;
+}
+
+/*
+ * The cold miss of a file the master does not know (fi: where to read it,
+ * from fcache_get_lazy): one store GET of the block holding `from`, whose
+ * reply also gives the file's metadata, reported to the master as the lazy
+ * load; the block is cached under the data_id the master names, so the
+ * read that follows is served from the cache. fi gets the loaded file.
+ * -ENOENT (nothing recorded) when the store has no such file, -EISDIR
+ * when it is a directory there.
+ */
+static int cold_load(struct worker_node *w, const char *path, uint64_t from,
+		     struct file_info *fi, char *err, size_t errlen)
+{
+	uint64_t bs = (uint64_t)fi->block_size;
+	uint64_t index = from / bs;
+	struct cold_buf cb = { .max = bs };
+	struct ufs_stat st;
+	int rc = ufs_read_stat(fi->ufs, fi->ufs_path, index * bs, bs, cold_sink, &cb, &st, err,
+			       errlen);
+	bool same = false;
+	if (!rc)
+		rc = fcache_loaded(w->fcache, path, &st, fi, &same, err, errlen);
+	/* Cached only when the master recorded the content that was read;
+	 * a block another worker owns is pushed to it, as a write would. */
+	if (!rc && same && cb.len &&
+	    bsvc_put_block(w->bsvc, fi, index, cb.data, cb.len) == -EREMOTE)
+		worker_cache_block(w, placement_block_id(fi->data_id, index), cb.data,
+				   (size_t)cb.len);
+	free(cb.data);
+	return rc;
+}
+
+int wobj_lookup_at(struct worker_node *w, const char *path, uint64_t from, struct file_info *fi,
+		   char *err, size_t errlen)
+{
+	/* Concurrent misses of one file: one looks it up (and loads it), the
+	 * others wait and then find it cached, block included (the store is
+	 * read once). */
+	bool mine = false;
+	for (int attempt = 0; attempt < 3 && !mine; attempt++) {
+		if (fcache_get_cached(w->fcache, path, fi) == 0)
+			return 0;
+		mine = fcache_load_begin(w->fcache, path);
+	}
+	int rc = fcache_get_lazy(w->fcache, path, fi, err, errlen);
+	if (rc == ST_ENOTLOADED)
+		rc = cold_load(w, path, from, fi, err, errlen);
+	if (mine)
+		fcache_load_end(w->fcache, path);
+	return rc;
+}
+
+int wobj_stat_at(struct worker_node *w, const char *bucket, const char *key, uint64_t from,
+		 struct wobj_info *out, char *err, size_t errlen)
+{
+	bool marker = *key && key[strlen(key) - 1] == '/';
+	if (marker)
+		return wobj_stat(w, bucket, key, out, err, errlen);
+	char path[PATH_MAX_LEN + 1];
+	int rc = wobj_path(bucket, key, path, sizeof(path));
+	if (rc)
+		return rc;
+	struct file_info *fi = malloc(sizeof(*fi));
+	if (!fi)
+		return -ENOMEM;
+	rc = wobj_lookup_at(w, path, from, fi, err, errlen);
+	if (rc == -EINVAL || rc == -EISDIR) /* a directory: only its "dir/" marker exists */
+		rc = -ENOENT;
+	if (!rc) {
+		memset(out, 0, sizeof(*out));
+		out->size = fi->length;
+		out->mtime = fi->mtime_ms / 1000;
+		snprintf(out->etag, sizeof(out->etag), "%s", fi->etag);
+	}
+	free(fi);
 	return rc;
 }
 

@@ -50,6 +50,17 @@ int wobj_delete_bucket(struct worker_node *w, const char *bucket, char *err, siz
 /* A key ending in '/' is a directory marker (a zero-byte object). */
 int wobj_stat(struct worker_node *w, const char *bucket, const char *key,
 	      struct wobj_info *out, char *err, size_t errlen);
+/* wobj_stat for a GET that will read from byte `from` on: a file nobody
+ * has looked up yet is read from its store in the same round trip as its
+ * metadata (the block holding `from`, then cached), instead of a HEAD by
+ * the master first (daemon/master/lazyload.h). */
+int wobj_stat_at(struct worker_node *w, const char *bucket, const char *key, uint64_t from,
+		 struct wobj_info *out, char *err, size_t errlen);
+/* The same for a namespace path (normal): fcache_get, except that a file
+ * the master does not know yet is loaded by reading the block holding
+ * `from` (then cached) with its metadata, in one store round trip. */
+int wobj_lookup_at(struct worker_node *w, const char *path, uint64_t from, struct file_info *fi,
+		   char *err, size_t errlen);
 /* Streams [off, off + len) into sink. */
 int wobj_read(struct worker_node *w, const char *bucket, const char *key, uint64_t off,
 	      uint64_t len, bsvc_sink_fn sink, void *sink_arg, char *err, size_t errlen);

@@ -31,9 +31,7 @@ int write_type_parse(const char *s, enum write_type *out)
 	return 0;
 }
 
-/* Caches one complete block on its owner. Failures only cost a later
- * read-through, so they are logged, not returned. */
-static void cache_block(struct worker_node *w, uint64_t id, const char *data, size_t len)
+void worker_cache_block(struct worker_node *w, uint64_t id, const void *data, size_t len)
 {
 	char owner[300], err[512] = "";
 	if (!worker_owner_of(w, id, owner, sizeof(owner))) {
@@ -148,7 +146,8 @@ int worker_write_file(struct worker_node *w, const char *path, enum write_type t
 			filled += n;
 			done += n;
 			if (filled == (size_t)bs) {
-				cache_block(w, placement_block_id(data_id, index++), block, filled);
+				worker_cache_block(w, placement_block_id(data_id, index++), block,
+						   filled);
 				filled = 0;
 			}
 		}
@@ -169,7 +168,7 @@ int worker_write_file(struct worker_node *w, const char *path, enum write_type t
 	if (rc)
 		goto out_bufs;
 	if (block && filled)
-		cache_block(w, placement_block_id(data_id, index), block, filled);
+		worker_cache_block(w, placement_block_id(data_id, index), block, filled);
 	memset(out, 0, sizeof(*out));
 	out->length = total;
 	out->data_id = data_id;

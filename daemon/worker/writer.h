@@ -36,6 +36,11 @@ int worker_write_file(struct worker_node *w, const char *path, enum write_type t
 		      write_reader_fn read, void *arg, const char *etag, struct write_result *out,
 		      char *err, size_t errlen);
 
+/* Caches one complete block on its owner: here, or pushed to the owning
+ * worker (PUT /api/v1/blocks/<id>). Failures only cost a later
+ * read-through, so they are logged, not returned. */
+void worker_cache_block(struct worker_node *w, uint64_t id, const void *data, size_t len);
+
 /* Receives a block pushed by a peer's CACHE_THROUGH write (len bytes from
  * read) and caches it. */
 int worker_accept_block(struct worker_node *w, uint64_t block_id, uint64_t len,

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -50,6 +51,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t first, last, size_obj = fields[0] ? strlen(fields[0]) * 977u : 0;
 	if (s3_range_parse(fields[3], size_obj, &partial, &first, &last) == 0 && partial &&
 	    (first > last || last >= size_obj))
+		__builtin_trap();
+	/* The read-ahead hint agrees with a range that parses from its start. */
+	uint64_t hint = s3_range_start(fields[3]);
+	if (fields[3] && strncasecmp(fields[3], "bytes=", 6) == 0 && fields[3][6] >= '0' &&
+	    fields[3][6] <= '9' && !strchr(fields[3], ',') &&
+	    s3_range_parse(fields[3], UINT64_MAX, &partial, &first, &last) == 0 && partial &&
+	    hint != first)
 		__builtin_trap();
 	char *tok = NULL, *back = NULL;
 	/* Tokens of keys (at most 1024 bytes) must round-trip. */

@@ -18,3 +18,5 @@ strata_unit_test(test_master_policy SOURCES test_master_policy.c LIBS strata_mas
 strata_unit_test(test_master_events SOURCES test_master_events.c LIBS strata_master_core cjson)
 strata_unit_test(test_master_ns_jobs SOURCES test_master_ns_jobs.c LIBS strata_master_core
                  SQLite::SQLite3)
+strata_unit_test(test_master_lazyload SOURCES test_master_lazyload.c LIBS strata_master_core
+                 SQLite::SQLite3 Threads::Threads cjson)

@@ -86,9 +86,9 @@ static void test_every_route_declares_its_level(void **state)
 		}
 	}
 	assert_int_equal(bad, 0);
-	/* register, heartbeat, 5 internal routes, GET and PUT of blocks, the
+	/* register, heartbeat, 6 internal routes, GET and PUT of blocks, the
 	 * workers' load and free. */
-	assert_int_equal(nworker, 11);
+	assert_int_equal(nworker, 12);
 }
 
 /* What user tokens allow (docs/security.md): the public routes are health,

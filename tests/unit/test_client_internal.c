@@ -118,6 +118,26 @@ static void test_write_done_omits_an_empty_etag(void **state)
 	cJSON_Delete(o);
 }
 
+static void test_file_loaded_encodes(void **state)
+{
+	(void)state;
+	struct client_file_loaded d = { .path = "/m/f", .length = 5000000000u, .mtime_ms = 1700000000000,
+					.fingerprint = "\"e\"" };
+	cJSON *o = wire(client_file_loaded_encode(&d));
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "path")->valuestring, "/m/f");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "fingerprint")->valuestring,
+			    "\"e\"");
+	int64_t len = 0, mtime = 0;
+	char err[128];
+	assert_int_equal(json_get_int(o, "length", true, 0, INT64_MAX, &len, err, sizeof(err)), 0);
+	assert_true(len == 5000000000);
+	assert_int_equal(json_get_int(o, "mtime_ms", true, 0, INT64_MAX, &mtime, err, sizeof(err)),
+			 0);
+	assert_int_equal(mtime, 1700000000000);
+	assert_null(cJSON_GetObjectItemCaseSensitive(o, "etag"));
+	cJSON_Delete(o);
+}
+
 /* An InternalFile as api/rest_fs.c builds it. */
 static cJSON *file_reply(void)
 {
@@ -382,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_registration_encodes_exact_ids),
 		cmocka_unit_test(test_heartbeat_encodes_changes_and_borrowed_metrics),
 		cmocka_unit_test(test_write_done_omits_an_empty_etag),
+		cmocka_unit_test(test_file_loaded_encodes),
 		cmocka_unit_test(test_file_info_decodes),
 		cmocka_unit_test(test_file_info_refuses_malformed_fields),
 		cmocka_unit_test(test_write_grant),

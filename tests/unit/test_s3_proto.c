@@ -245,6 +245,23 @@ static void expect_range(const char *h, uint64_t size, int rc, bool partial, uin
 			 (unsigned long long)last);
 }
 
+static void test_range_start(void **state)
+{
+	(void)state;
+	assert_int_equal(s3_range_start(NULL), 0);
+	assert_int_equal(s3_range_start("bytes=0-9"), 0);
+	assert_int_equal(s3_range_start("bytes=1500000-1500099"), 1500000);
+	assert_int_equal(s3_range_start("BYTES=7-"), 7);
+	assert_int_equal(s3_range_start("bytes= 12-20"), 12);
+	assert_true(s3_range_start("bytes=18446744073709551614-") == UINT64_C(18446744073709551614));
+	assert_int_equal(s3_range_start("bytes=99999999999999999999-"), 0); /* overflows */
+	assert_int_equal(s3_range_start("bytes=-500"), 0); /* suffix: size unknown */
+	assert_int_equal(s3_range_start("bytes=5-1,9-10"), 5);
+	assert_int_equal(s3_range_start("items=5-"), 0);
+	assert_int_equal(s3_range_start("bytes=x"), 0);
+	assert_int_equal(s3_range_start(""), 0);
+}
+
 static void test_range(void **state)
 {
 	expect_range(NULL, 100, 0, false, 0, 0);
@@ -641,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_classify_odd_keys),
 		cmocka_unit_test(test_query_parse),
 		cmocka_unit_test(test_range),
+		cmocka_unit_test(test_range_start),
 		cmocka_unit_test(test_times_etags_tokens),
 		cmocka_unit_test(test_xml_listing),
 		cmocka_unit_test(test_xml_other_replies),

@@ -247,6 +247,88 @@ static void test_read_to_eof_and_sink_abort(void **state)
 			 -ECANCELED);
 }
 
+/* The metadata a read brings back is the one stat and list report: same
+ * fingerprint byte for byte, same length, whatever part was read. */
+static void assert_same_stat(const struct ufs_stat *a, const struct ufs_stat *b)
+{
+	assert_false(a->is_dir);
+	assert_false(b->is_dir);
+	assert_int_equal(a->length, b->length);
+	assert_string_equal(a->fingerprint, b->fingerprint);
+	assert_true(a->fingerprint[0] != '\0');
+}
+
+static void test_read_stat(void **state)
+{
+	struct conf_ctx *c = *state;
+	char err[256] = "";
+	char data[5000];
+	ufs_fill_pattern(data, sizeof(data), 0, 7);
+	assert_int_equal(ufs_put(c->ufs, "rst/f", data, sizeof(data), err, sizeof(err)), 0);
+	put_str(c->ufs, "rst/g", "other");
+	struct ufs_stat want, got, listed = { 0 };
+	assert_int_equal(ufs_stat(c->ufs, "rst/f", &want, err, sizeof(err)), 0);
+	struct ufs_list_page page;
+	assert_int_equal(ufs_list(c->ufs, "rst", NULL, 0, &page, err, sizeof(err)), 0);
+	assert_int_equal(page.count, 2);
+	assert_string_equal(page.entries[0].name, "f");
+	listed = page.entries[0].st;
+	ufs_list_page_free(&page);
+	assert_same_stat(&want, &listed);
+
+	struct collect col = { .buf = malloc(6000), .cap = 6000 };
+	/* A range inside (S3: 206 with Content-Range). */
+	memset(&got, 0x5a, sizeof(got));
+	assert_int_equal(ufs_read_stat(c->ufs, "rst/f", 1000, 1000, collect_sink, &col, &got, err,
+				       sizeof(err)),
+			 0);
+	assert_int_equal(col.len, 1000);
+	assert_memory_equal(col.buf, data + 1000, 1000);
+	assert_same_stat(&got, &want);
+	/* A range past the end of a small object: the whole of it. */
+	col.len = 0;
+	assert_int_equal(ufs_read_stat(c->ufs, "rst/f", 0, 1 << 20, collect_sink, &col, &got, err,
+				       sizeof(err)),
+			 0);
+	assert_int_equal(col.len, sizeof(data));
+	assert_memory_equal(col.buf, data, sizeof(data));
+	assert_same_stat(&got, &want);
+	/* The whole object (S3: a plain GET answered 200). */
+	col.len = 0;
+	assert_int_equal(ufs_read_stat(c->ufs, "rst/f", 0, UFS_READ_TO_EOF, collect_sink, &col,
+				       &got, err, sizeof(err)),
+			 0);
+	assert_int_equal(col.len, sizeof(data));
+	assert_same_stat(&got, &want);
+	/* Wholly past the end: nothing read, the metadata all the same. */
+	col.len = 0;
+	assert_int_equal(ufs_read_stat(c->ufs, "rst/f", 9000, 100, collect_sink, &col, &got, err,
+				       sizeof(err)),
+			 0);
+	assert_int_equal(col.len, 0);
+	assert_same_stat(&got, &want);
+	free(col.buf);
+	/* Missing, and a directory. */
+	assert_int_equal(ufs_read_stat(c->ufs, "rst/none", 0, 100, collect_sink, &col, &got, err,
+				       sizeof(err)),
+			 -ENOENT);
+	put_str(c->ufs, "rst/d/x", "x");
+	assert_int_equal(ufs_read_stat(c->ufs, "rst/d", 0, 100, collect_sink, &col, &got, err,
+				       sizeof(err)),
+			 -EISDIR);
+	/* Overwritten: the read sees the new version's fingerprint, as stat. */
+	ufs_fill_pattern(data, sizeof(data), 0, 9);
+	assert_int_equal(ufs_put(c->ufs, "rst/f", data, 3000, err, sizeof(err)), 0);
+	assert_int_equal(ufs_stat(c->ufs, "rst/f", &want, err, sizeof(err)), 0);
+	col = (struct collect){ .buf = malloc(6000), .cap = 6000 };
+	assert_int_equal(ufs_read_stat(c->ufs, "rst/f", 0, 100, collect_sink, &col, &got, err,
+				       sizeof(err)),
+			 0);
+	assert_same_stat(&got, &want);
+	assert_int_equal(got.length, 3000);
+	free(col.buf);
+}
+
 static void test_empty_object(void **state)
 {
 	struct conf_ctx *c = *state;
@@ -545,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_overwrite_fingerprint),
 		cmocka_unit_test(test_ranged_reads),
 		cmocka_unit_test(test_read_to_eof_and_sink_abort),
+		cmocka_unit_test(test_read_stat),
 		cmocka_unit_test(test_empty_object),
 		cmocka_unit_test(test_streaming_writer),
 		cmocka_unit_test(test_list),
