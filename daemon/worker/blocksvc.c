@@ -93,13 +93,13 @@ static int serve_cached(struct bsvc *b, uint64_t id, uint64_t off, uint64_t len,
 			rc = n < 0 ? -errno : -EIO;
 			break;
 		}
+		/* counted before the client can see the bytes (as tee_sink) */
+		atomic_fetch_add(&b->bytes_from_cache, (uint64_t)n);
 		rc = sink(arg, buf, (size_t)n);
 		done += (uint64_t)n;
 	}
 	free(buf);
 	close(bf.fd);
-	if (!rc)
-		atomic_fetch_add(&b->bytes_from_cache, len);
 	return rc;
 }
 
@@ -170,6 +170,10 @@ struct tee {
 	bsvc_sink_fn sink;
 	void *arg;
 	int sink_rc;
+	_Atomic uint64_t *from_store; /* counted as bytes arrive, before the
+				       * client can see them: a client that
+				       * reads the counters after its read
+				       * finds them counted */
 };
 
 static int tee_sink(void *arg, const void *data, size_t n)
@@ -177,6 +181,7 @@ static int tee_sink(void *arg, const void *data, size_t n)
 	struct tee *t = arg;
 	if (t->got + n > t->cap)
 		return ST_ESTALE; /* longer in the store than strata knows */
+	atomic_fetch_add(t->from_store, n);
 	memcpy(t->buf + t->got, data, n);
 	uint64_t from = t->got, to = t->got + n;
 	t->got = to;
@@ -241,7 +246,7 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 	atomic_fetch_add(&b->block_misses, 1);
 	uint64_t blen = block_len(fi, index);
 	struct tee t = { .buf = malloc(blen ? blen : 1), .cap = blen, .off = off, .len = len,
-			 .sink = sink, .arg = arg };
+			 .sink = sink, .arg = arg, .from_store = &b->bytes_from_ufs };
 	/* A file of one block is read whole, without a Range (a store may
 	 * start a ranged reply later); a longer object than strata knows still
 	 * fails the tee's bound, a shorter one the length check below. */
@@ -259,7 +264,6 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 	}
 	if (!rc) {
 		atomic_fetch_add(&b->ufs_block_reads, 1);
-		atomic_fetch_add(&b->bytes_from_ufs, blen);
 		if (b->w->pstats)
 			pathstats_blocks(b->w->pstats, fi->path, false, 1, blen);
 		char perr[256];
@@ -347,11 +351,55 @@ static int read_peer(struct bsvc *b, const char *owner, const struct file_info *
 	return rc;
 }
 
+/* The block a lazy load just read from the store on this thread
+ * (bsvc_hold_cold): the read that follows in the same request is served
+ * from it, neither counted again (bsvc_put_block counted the miss and the
+ * store bytes) nor fetched from a peer it was pushed to. */
+static _Thread_local struct {
+	uint64_t id;
+	char *data;
+	uint64_t len;
+} g_cold;
+
+/* Frees a held block when its thread exits (a HEAD of a cold object, or
+ * a pool thread stopping). */
+static pthread_key_t g_cold_key;
+static pthread_once_t g_cold_once = PTHREAD_ONCE_INIT;
+
+static void cold_thread_exit(void *unused)
+{
+	(void)unused;
+	bsvc_drop_cold();
+}
+
+static void cold_key_init(void)
+{
+	pthread_key_create(&g_cold_key, cold_thread_exit);
+}
+
+void bsvc_hold_cold(uint64_t block_id, char *data, uint64_t len)
+{
+	pthread_once(&g_cold_once, cold_key_init);
+	pthread_setspecific(g_cold_key, (void *)1);
+	free(g_cold.data);
+	g_cold.id = block_id;
+	g_cold.data = data;
+	g_cold.len = len;
+}
+
+void bsvc_drop_cold(void)
+{
+	free(g_cold.data);
+	memset(&g_cold, 0, sizeof(g_cold));
+}
+
 static int read_block(struct bsvc *b, const struct file_info *fi, uint64_t index, uint64_t off,
 		      uint64_t len, bsvc_sink_fn sink, void *arg, char *err, size_t errlen)
 {
 	char owner[300];
 	uint64_t id = placement_block_id(fi->data_id, index);
+	if (g_cold.data && g_cold.id == id && off + len <= g_cold.len)
+		return sink(arg, g_cold.data + off, (size_t)len);
 	if (!worker_owner_of(b->w, id, owner, sizeof(owner))) {
 		log_debug("block %llu of %s: owned here", (unsigned long long)id, fi->path);
 		return read_owned(b, fi, index, off, len, sink, arg, err, errlen);
@@ -409,6 +457,7 @@ int bsvc_read(struct bsvc *b, const struct file_info *fi, uint64_t off, uint64_t
 		off += n;
 		len -= n;
 	}
+	bsvc_drop_cold(); /* served (or not needed): the cache has it now */
 	record_latency(b, start);
 	return rc;
 }
@@ -446,6 +495,8 @@ int bsvc_put_block(struct bsvc *b, const struct file_info *fi, uint64_t index, c
 	atomic_fetch_add(&b->block_misses, 1);
 	atomic_fetch_add(&b->ufs_block_reads, 1);
 	atomic_fetch_add(&b->bytes_from_ufs, len);
+	if (b->w->pstats)
+		pathstats_blocks(b->w->pstats, fi->path, false, 1, len);
 	if (index * (uint64_t)fi->block_size >= fi->length || len != block_len(fi, index))
 		return -EINVAL;
 	if (worker_owner_of(b->w, id, owner, sizeof(owner)))

@@ -62,6 +62,13 @@ int bsvc_read_cached(struct bsvc *b, uint64_t id, const char *path, uint64_t off
  * another worker owns it (not cached here), -EINVAL on a partial block, or
  * the tier's error.
  */
+/* Keeps data (malloc'd; owned from here on) as block block_id for the
+ * next bsvc_read on this thread, which serves that block from it instead
+ * of the cache or a peer and then frees it (a lazy load's block, counted
+ * once as the miss it was). bsvc_drop_cold frees it unused. */
+void bsvc_hold_cold(uint64_t block_id, char *data, uint64_t len);
+void bsvc_drop_cold(void);
+
 int bsvc_put_block(struct bsvc *b, const struct file_info *fi, uint64_t index, const void *data,
 		   uint64_t len);
 

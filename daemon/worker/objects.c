@@ -305,6 +305,11 @@ static int cold_load(struct worker_node *w, const char *path, uint64_t from,
 	    bsvc_put_block(w->bsvc, fi, index, cb.data, cb.len) == -EREMOTE)
 		worker_cache_block(w, placement_block_id(fi->data_id, index), cb.data,
 				   (size_t)cb.len);
+	/* the read that follows on this thread is served from this copy */
+	if (!rc && same && cb.len) {
+		bsvc_hold_cold(placement_block_id(fi->data_id, index), cb.data, cb.len);
+		cb.data = NULL;
+	}
 	free(cb.data);
 	return rc;
 }
@@ -315,6 +320,7 @@ int wobj_lookup_at(struct worker_node *w, const char *path, uint64_t from, struc
 	/* Concurrent misses of one file: one looks it up (and loads it), the
 	 * others wait and then find it cached, block included (the store is
 	 * read once). */
+	bsvc_drop_cold(); /* a block an earlier lookup on this thread kept, unread */
 	bool mine = false;
 	for (int attempt = 0; attempt < 3 && !mine; attempt++) {
 		if (fcache_get_cached(w->fcache, path, fi) == 0)

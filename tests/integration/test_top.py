@@ -166,13 +166,14 @@ class TopBatchTest(ClusterTestCase):
         # the asked worker counted three requests under /second
         sec = {m["mount"]: m for m in asked["mounts"]}["/second"]
         self.assertAlmostEqual(sec["requests_per_s"] * reads["interval_s"], 3, delta=0.01)
-        # the block's owner: one miss then two hits under /second
-        owner_hits = [
-            {m["mount"]: m for m in r["mounts"]}["/second"]["hit_pct_since_start"]
-            for r in reads["workers_table"]
-            if {m["mount"]: m for m in r["mounts"]}["/second"]["hit_pct_since_start"]
-            is not None]
-        self.assertAlmostEqual(sum(owner_hits) / len(owner_hits), 200 / 3, delta=0.1)
+        # over the workers: one miss (the first read, from the store) then
+        # two hits under /second, and nothing under /
+        per = [{m["mount"]: m for m in get_json(w.url + "/api/v1/metrics")[1]["mounts"]}
+               for w in self.w]
+        self.assertEqual(sum(p["/second"]["block_misses"] for p in per), 1, per)
+        self.assertEqual(sum(p["/second"]["block_hits"] for p in per), 2, per)
+        self.assertEqual(sum(p["/second"]["bytes_from_ufs"] for p in per), len(small), per)
+        self.assertEqual(sum(p["/second"]["bytes_from_cache"] for p in per), 2 * len(small))
         # the most requested path at the asked worker
         self.assertEqual(asked["top_paths"][0]["path"], "/second/a.bin")
         self.assertGreaterEqual(asked["top_paths"][0]["requests"], 3)
