@@ -209,6 +209,62 @@ static int mpu_abort(void *ctx, const char *bucket, const char *key, const char 
 	return wobj_mpu_abort(ctx, bucket, key, upload_id, err, errlen);
 }
 
+static int mpu_list_parts(void *ctx, const char *bucket, const char *key, const char *upload_id,
+			  struct s3_xml_part **parts, size_t *n, char *err, size_t errlen)
+{
+	struct wobj_part_info *p = NULL;
+	int rc = wobj_mpu_parts(ctx, bucket, key, upload_id, &p, n, err, errlen);
+	if (rc)
+		return rc;
+	/* one block: the array of parts, then their ETags */
+	struct s3_xml_part *x = calloc(*n ? *n : 1, sizeof(*x) + WOBJ_ETAG_MAX);
+	if (!x) {
+		free(p);
+		return -ENOMEM;
+	}
+	char *etags = (char *)(x + (*n ? *n : 1));
+	for (size_t i = 0; i < *n; i++) {
+		char *e = etags + i * WOBJ_ETAG_MAX;
+		snprintf(e, WOBJ_ETAG_MAX, "%s", p[i].etag);
+		x[i] = (struct s3_xml_part){ .number = p[i].number, .size = p[i].size,
+					     .mtime = p[i].mtime, .etag = e };
+	}
+	free(p);
+	*parts = x;
+	return 0;
+}
+
+static int mpu_list_uploads(void *ctx, const char *bucket, const char *prefix,
+			    struct s3_xml_upload **out, size_t *n, char *err, size_t errlen)
+{
+	struct wobj_upload *u = NULL;
+	int rc = wobj_mpu_list(ctx, bucket, prefix, &u, n, err, errlen);
+	if (rc)
+		return rc;
+	/* the gateway's view borrows from u, kept after the array */
+	struct s3_xml_upload *x = calloc(1, (*n ? *n : 1) * sizeof(*x) + sizeof(u));
+	if (!x) {
+		wobj_uploads_free(u, *n);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < *n; i++)
+		x[i] = (struct s3_xml_upload){ .key = u[i].key, .upload_id = u[i].upload_id,
+					       .initiated = u[i].initiated_ms / 1000 };
+	memcpy((char *)(x + (*n ? *n : 1)), &u, sizeof(u));
+	*out = x;
+	return 0;
+}
+
+static void mpu_uploads_free(struct s3_xml_upload *x, size_t n)
+{
+	if (!x)
+		return;
+	struct wobj_upload *u;
+	memcpy(&u, (char *)(x + (n ? n : 1)), sizeof(u));
+	wobj_uploads_free(u, n);
+	free(x);
+}
+
 static const struct s3_backend g_backend = {
 	.list_buckets = list_buckets,
 	.create_bucket = create_bucket,
@@ -225,6 +281,9 @@ static const struct s3_backend g_backend = {
 	.mpu_put_part = mpu_put_part,
 	.mpu_complete = mpu_complete,
 	.mpu_abort = mpu_abort,
+	.mpu_list_parts = mpu_list_parts,
+	.mpu_list_uploads = mpu_list_uploads,
+	.mpu_uploads_free = mpu_uploads_free,
 };
 
 const struct s3_backend *s3_backend_worker(void)

@@ -126,6 +126,7 @@ bool s3_gw_op_reads(int op)
 	case S3_OP_GET_OBJECT:
 	case S3_OP_HEAD_OBJECT:
 	case S3_OP_LIST_PARTS:
+	case S3_OP_LIST_UPLOADS:
 		return true;
 	default:
 		return false;
@@ -157,6 +158,7 @@ int s3_gw_authorize(struct s3_gw *gw, const struct s3_auth_input *in,
 		/* Anonymous: reads of a bucket opened to them, nothing else
 		 * (ListBuckets is not a read of one bucket). */
 		if (reads && r->op != S3_OP_LIST_BUCKETS && r->op != S3_OP_LIST_PARTS &&
+		    r->op != S3_OP_LIST_UPLOADS &&
 		    gw->auth.anonymous_read && gw->auth.anonymous_read(gw->auth.arg, r->bucket))
 			return 0;
 		snprintf(err, errlen, "this gateway requires signed requests (SigV4)");
@@ -877,9 +879,36 @@ static const char *header_getter(void *arg, const char *name)
 	return http_req_header(arg, name);
 }
 
+static void op_list_uploads(struct gw_call *c)
+{
+	struct s3_gw *gw = c->gw;
+	const struct s3_request *r = &c->r;
+	if (!gw->be.mpu_list_uploads) {
+		reply_error(c, S3_ERR_NOT_IMPLEMENTED);
+		return;
+	}
+	struct s3_xml_upload *u = NULL;
+	size_t n = 0;
+	char *xml = NULL;
+	size_t len = 0;
+	int rc = gw->be.mpu_list_uploads(gw->be_ctx, r->bucket, r->prefix, &u, &n, c->err,
+					 sizeof(c->err));
+	if (rc) {
+		reply_error(c, rc == -ENOENT ? object_rc(c, rc, S3_ERR_NO_SUCH_BUCKET)
+					     : s3_gw_map_errno(rc, false));
+		return;
+	}
+	rc = s3_xml_list_uploads(r->bucket, r->prefix, u, n, &xml, &len);
+	gw->be.mpu_uploads_free(u, n);
+	reply_xml(c, rc, xml, len, NULL, 0);
+}
+
 static void dispatch(struct gw_call *c)
 {
 	switch (c->r.op) {
+	case S3_OP_LIST_UPLOADS:
+		op_list_uploads(c);
+		break;
 	case S3_OP_LIST_BUCKETS:
 		op_list_buckets(c);
 		break;

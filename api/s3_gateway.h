@@ -172,6 +172,12 @@ struct s3_backend {
 	int (*mpu_list_parts)(void *ctx, const char *bucket, const char *key,
 			      const char *upload_id, struct s3_xml_part **parts, size_t *n,
 			      char *err, size_t errlen);
+	/* Optional (NULL: ListMultipartUploads is NotImplemented): the uploads
+	 * in progress under bucket whose key starts with prefix (NULL: all),
+	 * key order. *u and its strings are freed with mpu_uploads_free. */
+	int (*mpu_list_uploads)(void *ctx, const char *bucket, const char *prefix,
+				struct s3_xml_upload **u, size_t *n, char *err, size_t errlen);
+	void (*mpu_uploads_free)(struct s3_xml_upload *u, size_t n);
 };
 
 /*

@@ -64,6 +64,7 @@ static const char *const g_op_names[S3_OP_COUNT] = {
 	[S3_OP_COMPLETE_MULTIPART] = "CompleteMultipartUpload",
 	[S3_OP_ABORT_MULTIPART] = "AbortMultipartUpload",
 	[S3_OP_LIST_PARTS] = "ListParts",
+	[S3_OP_LIST_UPLOADS] = "ListMultipartUploads",
 };
 
 const char *s3_op_name(enum s3_op op)
@@ -325,6 +326,11 @@ static int classify_bucket(struct s3_request *r, const char *method, char *err, 
 	if (!strcmp(method, "GET")) {
 		if (s3_request_param(r, "location")) {
 			r->op = S3_OP_GET_BUCKET_LOCATION;
+			return 0;
+		}
+		if (s3_request_param(r, "uploads")) {
+			r->op = S3_OP_LIST_UPLOADS;
+			r->prefix = s3_request_param(r, "prefix");
 			return 0;
 		}
 		if ((sub = unsupported_subresource(r, NULL)))

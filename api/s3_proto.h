@@ -126,6 +126,7 @@ enum s3_op {
 	S3_OP_COMPLETE_MULTIPART,
 	S3_OP_ABORT_MULTIPART,
 	S3_OP_LIST_PARTS,
+	S3_OP_LIST_UPLOADS, /* GET bucket?uploads */
 	S3_OP_COUNT
 };
 
@@ -287,6 +288,15 @@ struct s3_xml_part {
 };
 int s3_xml_list_parts(const char *bucket, const char *key, const char *upload_id,
 		      const struct s3_xml_part *parts, size_t n, char **out, size_t *outlen);
+/* ListMultipartUploadsResult: the uploads in progress (key order), none
+ * truncated. */
+struct s3_xml_upload {
+	const char *key;
+	const char *upload_id;
+	int64_t initiated; /* seconds since the epoch */
+};
+int s3_xml_list_uploads(const char *bucket, const char *prefix, const struct s3_xml_upload *u,
+			size_t n, char **out, size_t *outlen);
 
 /* ---- request bodies (lib/xml.h underneath) ---- */
 

@@ -432,3 +432,29 @@ int s3_parse_create_bucket(const char *body, size_t len, char *region, size_t re
 	xml_free(root);
 	return rc;
 }
+
+int s3_xml_list_uploads(const char *bucket, const char *prefix, const struct s3_xml_upload *u,
+			size_t n, char **out, size_t *outlen)
+{
+	struct sbuf sb = { 0 };
+	sbuf_add(&sb, XML_DECL "<ListMultipartUploadsResult xmlns=\"" S3_NS "\">");
+	elem(&sb, "Bucket", bucket);
+	elem(&sb, "KeyMarker", "");
+	elem(&sb, "UploadIdMarker", "");
+	elem(&sb, "NextKeyMarker", n ? u[n - 1].key : "");
+	elem(&sb, "NextUploadIdMarker", n ? u[n - 1].upload_id : "");
+	if (prefix)
+		elem(&sb, "Prefix", prefix);
+	elem_u64(&sb, "MaxUploads", 1000);
+	elem(&sb, "IsTruncated", "false");
+	for (size_t i = 0; i < n; i++) {
+		sbuf_add(&sb, "<Upload>");
+		elem(&sb, "Key", u[i].key);
+		elem(&sb, "UploadId", u[i].upload_id);
+		elem(&sb, "StorageClass", "STANDARD");
+		elem_time(&sb, "Initiated", u[i].initiated);
+		sbuf_add(&sb, "</Upload>");
+	}
+	sbuf_add(&sb, "</ListMultipartUploadsResult>");
+	return sbuf_finish(&sb, out, outlen);
+}

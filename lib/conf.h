@@ -128,6 +128,9 @@ struct conf_list {
 	X(worker_s3_anonymous_read_buckets, "worker.s3.anonymous_read_buckets", LIST, "", 0, \
 	  0, NULL, "Buckets anyone may read without a signature (GET, HEAD, listings) "       \
 	  "while S3 access keys are configured. Empty: none.")                                \
+	X(worker_s3_multipart_expiry, "worker.s3.multipart_expiry", DURATION, "24h", 0,      \
+	  INT64_MAX, NULL, "A multipart upload that received no part for this long is "      \
+	  "aborted and its parts deleted (list them with ListMultipartUploads). 0: never.")   \
 	X(worker_hostname, "worker.hostname", STR, "", 0, 0, NULL,                            \
 	  "Host name or address the worker advertises to the master and peers. Empty: "       \
 	  "worker.bind, or this machine's host name when worker.bind is a wildcard.")         \

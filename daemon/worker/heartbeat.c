@@ -1,3 +1,4 @@
+#include "daemon/worker/objects.h"
 #include "daemon/worker/pathstats.h"
 #include "daemon/worker/worker.h"
 
@@ -255,13 +256,29 @@ static int send_heartbeat(struct worker_node *w, char *err, size_t errlen)
 	return rc;
 }
 
+/* Housekeeping on the heartbeat thread: aborts multipart uploads idle
+ * for worker.s3.multipart_expiry, checked every quarter of it (within 1 s
+ * and 10 min). */
+static void sweep_uploads(struct worker_node *w, int64_t *next_ms)
+{
+	int64_t expiry = w->conf->worker_s3_multipart_expiry, now = clock_mono_ms();
+	if (expiry <= 0 || now < *next_ms)
+		return;
+	int64_t period = expiry / 4 < 1000 ? 1000 : expiry / 4 > 600000 ? 600000 : expiry / 4;
+	*next_ms = now + period;
+	int n = wobj_mpu_expire(w, expiry, clock_wall_ms());
+	if (n > 0)
+		atomic_fetch_add(&w->mpu_expired, (uint64_t)n);
+}
+
 static void *hb_main(void *arg)
 {
 	struct worker_node *w = arg;
 	int64_t interval = w->conf->worker_heartbeat_interval;
-	int64_t backoff = 100;
+	int64_t backoff = 100, next_sweep = 0;
 	bool warned = false;
 	for (;;) {
+		sweep_uploads(w, &next_sweep);
 		bool registered;
 		pthread_mutex_lock(&w->lock);
 		registered = w->worker_id != 0;

@@ -713,11 +713,18 @@ int wobj_mpu_create(struct worker_node *w, const char *bucket, const char *key,
 	/* Remember what the upload is for. */
 	char meta[2200];
 	snprintf(meta, sizeof(meta), "%s/target", dir);
-	FILE *f = fopen(meta, "w");
-	if (!f)
-		return -errno;
+	int fd = open(meta, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, errlen, "cannot record the upload: %s", strerror(e));
+		return -e;
+	}
 	fprintf(f, "%s\n%s", bucket, key);
-	fclose(f);
+	if (fclose(f) != 0)
+		return -errno;
 	return 0;
 }
 
@@ -914,4 +921,213 @@ int wobj_mpu_abort(struct worker_node *w, const char *bucket, const char *key,
 	if (!rc)
 		remove_upload(dir);
 	return rc;
+}
+
+/* ---- multipart: listing and expiry ---- */
+
+/* Reads an upload's target (bucket, key); 0 or -ENOENT. */
+static int upload_target(const char *dir, char *bucket, size_t blen, char **key)
+{
+	char meta[2200], text[2 * PATH_MAX_LEN + 8];
+	snprintf(meta, sizeof(meta), "%s/target", dir);
+	FILE *f = fopen(meta, "r");
+	if (!f)
+		return -ENOENT;
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	char *nl = strchr(text, '\n');
+	if (!nl || (size_t)(nl - text) >= blen)
+		return -ENOENT;
+	*nl = '\0';
+	memcpy(bucket, text, (size_t)(nl - text) + 1);
+	*key = strdup(nl + 1);
+	return *key ? 0 : -ENOMEM;
+}
+
+static int64_t mtime_ms(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+}
+
+static int cmp_upload(const void *a, const void *b)
+{
+	const struct wobj_upload *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	return c ? c : strcmp(x->upload_id, y->upload_id);
+}
+
+void wobj_uploads_free(struct wobj_upload *u, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(u[i].key);
+	free(u);
+}
+
+/* Every upload directory under <data_dir>/mpu: calls fn for each with its
+ * id and directory. */
+static int each_upload(struct worker_node *w,
+		       int (*fn)(void *arg, const char *id, const char *dir), void *arg)
+{
+	char root[2048];
+	snprintf(root, sizeof(root), "%s/mpu", w->data_dir);
+	DIR *d = opendir(root);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	struct dirent *de;
+	int rc = 0;
+	while (!rc && (de = readdir(d))) {
+		char dir[2400];
+		if (upload_dir(w, de->d_name, dir, sizeof(dir)))
+			continue; /* not an upload id */
+		rc = fn(arg, de->d_name, dir);
+	}
+	closedir(d);
+	return rc;
+}
+
+struct list_ctx {
+	const char *bucket, *prefix;
+	struct wobj_upload *u;
+	size_t n, cap;
+};
+
+static int list_one(void *arg, const char *id, const char *dir)
+{
+	struct list_ctx *l = arg;
+	char bucket[PATH_MAX_LEN + 1];
+	char *key = NULL;
+	struct stat tst, dst;
+	char meta[2600];
+	snprintf(meta, sizeof(meta), "%s/target", dir);
+	if (upload_target(dir, bucket, sizeof(bucket), &key) || stat(meta, &tst) || stat(dir, &dst) ||
+	    strcmp(bucket, l->bucket) != 0 ||
+	    (l->prefix && strncmp(key, l->prefix, strlen(l->prefix)) != 0)) {
+		free(key);
+		return 0;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct wobj_upload *more = realloc(l->u, cap * sizeof(*more));
+		if (!more) {
+			free(key);
+			return -ENOMEM;
+		}
+		l->u = more;
+		l->cap = cap;
+	}
+	struct wobj_upload *u = &l->u[l->n++];
+	snprintf(u->upload_id, sizeof(u->upload_id), "%s", id);
+	u->key = key;
+	u->initiated_ms = mtime_ms(&tst);
+	u->active_ms = mtime_ms(&dst) > u->initiated_ms ? mtime_ms(&dst) : u->initiated_ms;
+	return 0;
+}
+
+int wobj_mpu_list(struct worker_node *w, const char *bucket, const char *prefix,
+		  struct wobj_upload **out, size_t *n, char *err, size_t errlen)
+{
+	*out = NULL;
+	*n = 0;
+	int rc = wobj_head_bucket(w, bucket, err, errlen);
+	if (rc)
+		return rc;
+	struct list_ctx l = { .bucket = bucket, .prefix = prefix && *prefix ? prefix : NULL };
+	rc = each_upload(w, list_one, &l);
+	if (rc) {
+		wobj_uploads_free(l.u, l.n);
+		snprintf(err, errlen, "cannot list the uploads: %s", strerror(-rc));
+		return rc;
+	}
+	if (l.n)
+		qsort(l.u, l.n, sizeof(*l.u), cmp_upload);
+	*out = l.u;
+	*n = l.n;
+	return 0;
+}
+
+static int cmp_part(const void *a, const void *b)
+{
+	const struct wobj_part_info *x = a, *y = b;
+	return (x->number > y->number) - (x->number < y->number);
+}
+
+int wobj_mpu_parts(struct worker_node *w, const char *bucket, const char *key,
+		   const char *upload_id, struct wobj_part_info **out, size_t *n, char *err,
+		   size_t errlen)
+{
+	char dir[2048];
+	*out = NULL;
+	*n = 0;
+	int rc = upload_open(w, bucket, key, upload_id, dir, sizeof(dir));
+	if (rc) {
+		snprintf(err, errlen, "no upload %.64s for %.200s/%.512s", upload_id, bucket, key);
+		return rc;
+	}
+	DIR *d = opendir(dir);
+	if (!d)
+		return -ENOENT;
+	struct dirent *de;
+	size_t cap = 0;
+	struct wobj_part_info *p = NULL;
+	while ((de = readdir(d))) {
+		int number;
+		char etag[WOBJ_ETAG_MAX];
+		struct stat st;
+		char path[2400];
+		/* part.<number>.<md5 hex>; .tmp files are parts still arriving */
+		if (sscanf(de->d_name, "part.%5d.%71s", &number, etag) != 2 || strstr(etag, ".tmp"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct wobj_part_info *more = realloc(p, cap * sizeof(*more));
+			if (!more) {
+				free(p);
+				closedir(d);
+				return -ENOMEM;
+			}
+			p = more;
+		}
+		p[*n].number = number;
+		p[*n].size = (uint64_t)st.st_size;
+		p[*n].mtime = (int64_t)st.st_mtime;
+		snprintf(p[*n].etag, sizeof(p[*n].etag), "%s", etag);
+		(*n)++;
+	}
+	closedir(d);
+	if (*n)
+		qsort(p, *n, sizeof(*p), cmp_part);
+	*out = p;
+	return 0;
+}
+
+struct expire_ctx {
+	int64_t max_idle_ms, now_ms;
+	int removed;
+};
+
+static int expire_one(void *arg, const char *id, const char *dir)
+{
+	struct expire_ctx *e = arg;
+	struct stat st;
+	if (stat(dir, &st))
+		return 0;
+	int64_t idle = e->now_ms - mtime_ms(&st);
+	if (idle < e->max_idle_ms)
+		return 0;
+	log_info("multipart upload %s expired: no part for %lld s (worker.s3.multipart_expiry)",
+		 id, (long long)(idle / 1000));
+	remove_upload(dir);
+	e->removed++;
+	return 0;
+}
+
+int wobj_mpu_expire(struct worker_node *w, int64_t max_idle_ms, int64_t now_ms)
+{
+	struct expire_ctx e = { .max_idle_ms = max_idle_ms, .now_ms = now_ms };
+	each_upload(w, expire_one, &e);
+	return e.removed;
 }

@@ -126,4 +126,34 @@ int wobj_mpu_complete(struct worker_node *w, const char *bucket, const char *key
 int wobj_mpu_abort(struct worker_node *w, const char *bucket, const char *key,
 		   const char *upload_id, char *err, size_t errlen);
 
+/* Uploads in progress under bucket whose key starts with prefix (NULL:
+ * all), key then id order. -ENOENT for a missing bucket. Free with
+ * wobj_uploads_free. */
+struct wobj_upload {
+	char upload_id[WOBJ_UPLOAD_ID_LEN];
+	char *key;
+	int64_t initiated_ms; /* wall clock */
+	int64_t active_ms;    /* the last part's arrival (or initiated_ms) */
+};
+int wobj_mpu_list(struct worker_node *w, const char *bucket, const char *prefix,
+		  struct wobj_upload **out, size_t *n, char *err, size_t errlen);
+void wobj_uploads_free(struct wobj_upload *u, size_t n);
+
+/* The parts stored for an upload, number order; -ENOENT for an unknown
+ * upload. *out malloc'd. */
+struct wobj_part_info {
+	int number;
+	uint64_t size;
+	int64_t mtime; /* seconds since the epoch */
+	char etag[WOBJ_ETAG_MAX];
+};
+int wobj_mpu_parts(struct worker_node *w, const char *bucket, const char *key,
+		   const char *upload_id, struct wobj_part_info **out, size_t *n, char *err,
+		   size_t errlen);
+
+/* Removes the uploads idle (no part arrived) for max_idle_ms or more at
+ * now_ms (wall clock): abandoned uploads do not keep their parts on disk
+ * for ever (worker.s3.multipart_expiry). Returns how many it removed. */
+int wobj_mpu_expire(struct worker_node *w, int64_t max_idle_ms, int64_t now_ms);
+
 #endif

@@ -47,6 +47,7 @@ struct worker_node {
 	struct bsvc *bsvc;
 	struct pathstats *pstats; /* reads by mount and path */
 	struct worker_front_counters front;
+	_Atomic uint64_t mpu_expired; /* multipart uploads aborted for idling */
 
 	pthread_mutex_t lock;    /* guards the fields below */
 	uint64_t worker_id;      /* 0 until registered */

@@ -68,6 +68,7 @@ static void test_classify_operations(void **state)
 	expect_op("POST", "/b1/k", "uploadId=abc", S3_OP_COMPLETE_MULTIPART, "b1", "k");
 	expect_op("DELETE", "/b1/k", "uploadId=abc", S3_OP_ABORT_MULTIPART, "b1", "k");
 	expect_op("GET", "/b1/k", "uploadId=abc", S3_OP_LIST_PARTS, "b1", "k");
+	expect_op("GET", "/b1", "uploads", S3_OP_LIST_UPLOADS, "b1", NULL);
 	/* presigned-URL parameters and response overrides are not subresources */
 	expect_op("GET", "/b1/k", "X-Amz-Algorithm=AWS4-HMAC-SHA256&response-content-type=x",
 		  S3_OP_GET_OBJECT, "b1", "k");
@@ -114,7 +115,6 @@ static void test_classify_operations(void **state)
 	/* what we do not serve */
 	assert_int_equal(classify("GET", "/b1", "acl", NULL, &r), S3_ERR_NOT_IMPLEMENTED);
 	assert_int_equal(classify("GET", "/b1", "versioning", NULL, &r), S3_ERR_NOT_IMPLEMENTED);
-	assert_int_equal(classify("GET", "/b1", "uploads", NULL, &r), S3_ERR_NOT_IMPLEMENTED);
 	assert_int_equal(classify("PUT", "/b1/k", "tagging", NULL, &r), S3_ERR_NOT_IMPLEMENTED);
 	assert_int_equal(classify("POST", "/b1", NULL, NULL, &r), S3_ERR_NOT_IMPLEMENTED);
 	assert_int_equal(classify("PATCH", "/b1/k", NULL, NULL, &r), S3_ERR_NOT_IMPLEMENTED);
@@ -519,6 +519,19 @@ static void test_xml_other_replies(void **state)
 	root = parse_back(xml, len);
 	const struct xml_node *p = xml_child(root, "Part");
 	assert_string_equal(xml_child_text(xml_next(p, "Part"), "PartNumber"), "3");
+	xml_free(root);
+	free(xml);
+
+	struct s3_xml_upload ups[] = { { "a<&>", "u1", 0 }, { "b", "u2", 86400 } };
+	assert_int_equal(s3_xml_list_uploads("b", "a", ups, 2, &xml, &len), 0);
+	root = parse_back(xml, len);
+	const struct xml_node *u = xml_child(root, "Upload");
+	assert_string_equal(xml_child_text(u, "Key"), "a<&>"); /* escaped on the wire */
+	assert_string_equal(xml_child_text(xml_next(u, "Upload"), "UploadId"), "u2");
+	assert_string_equal(xml_child_text(xml_next(u, "Upload"), "Initiated"),
+			    "1970-01-02T00:00:00.000Z");
+	assert_string_equal(xml_child_text(root, "Prefix"), "a");
+	assert_string_equal(xml_child_text(root, "IsTruncated"), "false");
 	xml_free(root);
 	free(xml);
 }
