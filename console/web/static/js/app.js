@@ -11,6 +11,7 @@ const pages = {
   file: () => import('./pages/browse.js').then(m => ({ render: m.renderFile })),
   workers: () => import('./pages/workers.js'),
   masters: () => import('./pages/masters.js'),
+  jobs: () => import('./pages/jobs.js'),
 };
 
 const main = document.getElementById('main');
