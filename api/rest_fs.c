@@ -4,6 +4,7 @@
 
 #include "daemon/master/events.h"
 #include "daemon/master/filemeta.h"
+#include "daemon/master/revalidate.h"
 #include "daemon/master/fs.h"
 #include "daemon/master/master.h"
 #include "daemon/master/meta.h"
@@ -215,8 +216,12 @@ static int internal_file_json(struct master *m, const char *path, cJSON **out, c
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	int rc = filemeta_lookup(m->fs, m->meta, path, clock_wall_ms(), f, err, errlen);
+	int64_t now = clock_wall_ms();
+	int rc = filemeta_lookup(m->fs, m->meta, path, now, f, err, errlen);
 	if (!rc) {
+		/* Looked up by a worker: keep it fresh ahead of need. */
+		if (f->mount.sync_interval_ms > 0)
+			reval_want(m->reval, path, now);
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "path", path);
 		json_add_int(o, "length", (int64_t)f->inode.length);
@@ -227,6 +232,7 @@ static int internal_file_json(struct master *m, const char *path, cJSON **out, c
 		cJSON_AddStringToObject(o, "etag", f->inode.etag);
 		cJSON_AddStringToObject(o, "ufs_path", f->ufs_path);
 		json_add_int(o, "epoch", (int64_t)f->epoch);
+		json_add_u64(o, "mount_epoch", f->mount_epoch);
 		json_add_int(o, "trust_ms", f->trust_ms);
 		add_mount_json(o, &f->mount);
 		*out = o;
@@ -262,6 +268,12 @@ static void get_internal_epoch(struct http_req *req, void *ctx)
 	}
 	cJSON *o = cJSON_CreateObject();
 	json_add_int(o, "epoch", (int64_t)epoch);
+	rc = filemeta_mount_epochs(m->meta, o);
+	if (rc) {
+		cJSON_Delete(o);
+		http_reply_rc(req, rc, NULL);
+		return;
+	}
 	http_reply_json(req, 200, o);
 }
 

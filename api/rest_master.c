@@ -4,6 +4,7 @@
 #include "api/rest_masters.h"
 #include "daemon/master/cluster.h"
 #include "daemon/master/master.h"
+#include "daemon/master/revalidate.h"
 #include "lib/json.h"
 #include "lib/clock.h"
 
@@ -349,6 +350,40 @@ static void get_metrics_prom(struct http_req *req, void *ctx)
 	EMIT("# TYPE strata_master_journal_applied_index counter\n"
 	     "strata_master_journal_applied_index %llu\n",
 	     (unsigned long long)meta_applied_index(m->meta));
+	struct fs_sync_stats fst;
+	fs_sync_stats(m->fs, &fst);
+	struct reval_stats rst = { 0 };
+	if (m->reval)
+		reval_get_stats(m->reval, &rst);
+	EMIT("# HELP strata_master_sync_lists_total LIST pages asked of stores to check metadata\n"
+	     "# TYPE strata_master_sync_lists_total counter\nstrata_master_sync_lists_total %llu\n",
+	     (unsigned long long)fst.lists);
+	EMIT("# HELP strata_master_sync_heads_total HEADs (stat) asked of stores to check metadata\n"
+	     "# TYPE strata_master_sync_heads_total counter\nstrata_master_sync_heads_total %llu\n",
+	     (unsigned long long)fst.heads);
+	EMIT("# HELP strata_master_sync_changes_total files found changed or gone in their store\n"
+	     "# TYPE strata_master_sync_changes_total counter\n"
+	     "strata_master_sync_changes_total %llu\n",
+	     (unsigned long long)fst.changes);
+	EMIT("# HELP strata_master_sync_behind_total lookups that waited for the store because "
+	     "the background check fell behind\n"
+	     "# TYPE strata_master_sync_behind_total counter\n"
+	     "strata_master_sync_behind_total %llu\n",
+	     (unsigned long long)fst.behind);
+	EMIT("# TYPE strata_master_sync_raced_total counter\nstrata_master_sync_raced_total %llu\n",
+	     (unsigned long long)fst.raced);
+	EMIT("# TYPE strata_master_sync_verified_files gauge\n"
+	     "strata_master_sync_verified_files %llu\n",
+	     (unsigned long long)fst.verified);
+	EMIT("# TYPE strata_master_revalidate_dirs_total counter\n"
+	     "strata_master_revalidate_dirs_total %llu\n",
+	     (unsigned long long)rst.dirs);
+	EMIT("# TYPE strata_master_revalidate_errors_total counter\n"
+	     "strata_master_revalidate_errors_total %llu\n",
+	     (unsigned long long)rst.errors);
+	EMIT("# TYPE strata_master_revalidate_wanted_files gauge\n"
+	     "strata_master_revalidate_wanted_files %llu\n",
+	     (unsigned long long)rst.wanted);
 	struct meta_status st;
 	meta_status(m->meta, &st);
 	EMIT("# TYPE strata_master_raft_term gauge\nstrata_master_raft_term %llu\n",

@@ -15,6 +15,7 @@
 #include "daemon/master/master.h"
 #include "daemon/master/policy.h"
 #include "daemon/master/rootmount.h"
+#include "daemon/master/revalidate.h"
 #include "daemon/master/ttlcheck.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -161,10 +162,14 @@ int main(int argc, char **argv)
 	struct jobs_spec spec;
 	struct ttlcheck_opts topts = { .meta = m.meta, .fs = m.fs, .events = m.events };
 	struct ttlcheck *ttl = ttlcheck_new(&topts);
-	if (!jobs || !ttl) {
+	struct reval_opts ropts = { .fs = m.fs, .meta = m.meta,
+				    .default_interval_ms = fopts.default_sync_interval_ms };
+	m.reval = reval_new(&ropts);
+	if (!jobs || !ttl || !m.reval) {
 		log_error("out of memory");
 		jobs_free(jobs);
 		ttlcheck_free(ttl);
+		reval_free(m.reval);
 		goto out_fs;
 	}
 	cluster_lost_job_spec(&lost, conf.master_worker_timeout, &spec);
@@ -231,6 +236,12 @@ int main(int argc, char **argv)
 		log_error("cannot start the job runner thread");
 		goto out_server;
 	}
+	/* Its own thread, not a job: a pass waits on stores for as long as
+	 * they take, which must not hold up the runner's other jobs. */
+	if (reval_start(m.reval)) {
+		log_error("cannot start the revalidation thread");
+		goto out_server;
+	}
 	/* Its own thread, not a leader-only job: every master samples what its
 	 * registry knows (a follower's holds no workers until it leads). */
 	struct history_sampler *sampler = NULL;
@@ -254,6 +265,7 @@ out_routes:
 	free(routes);
 out_jobs:
 	jobs_free(jobs);
+	reval_free(m.reval);
 	ttlcheck_free(ttl);
 out_fs:
 	history_free(m.history);
