@@ -868,9 +868,12 @@ int fs_revalidate(struct fs *fs, const char *dir, const char *const *names, size
 	if (!rc)
 		*interval_ms = m->sync_interval_ms;
 	if (!rc && m->sync_interval_ms > 0) {
-		if (n > FS_REVAL_HEADS_MAX) {
+		if (n > FS_REVAL_HEADS_MAX)
 			rc = sync_dir(fs, dir, m, rel, false, err, errlen);
-		} else {
+		/* A local store cannot list a directory that is gone: ask
+		 * about the files one by one. */
+		if (n <= FS_REVAL_HEADS_MAX || rc == -ENOENT) {
+			*err = '\0';
 			struct ufs *ufs;
 			rc = store_of(fs, m, &ufs, err, errlen);
 			for (size_t i = 0; !rc && i < n; i++) {
