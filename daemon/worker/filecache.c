@@ -24,6 +24,8 @@
  * path serves only fresh entries; a thrashing slot would send every read
  * of those files to the slow path). */
 #define FCACHE_WAYS 4
+/* Entries the keep-warm sweep walks between releases of the lock. */
+#define FCACHE_SWEEP_SLICE 4096
 /* Background refreshes queued at most (more: entries simply expire). */
 #define FCACHE_REFRESH_QUEUE 4096
 #define FCACHE_REFRESHERS 2
@@ -547,7 +549,8 @@ static void queue_refresh(struct fcache *fc, struct entry *e);
  * gave: a margin of a quarter of either before), so a file read again
  * after a pause longer than the sync interval is still on the fast path;
  * after an epoch moved (epoch_moved), also those that lost their trust,
- * which are stale now whatever their age. Call with the lock. */
+ * which are stale now whatever their age. Call with the lock (released
+ * and taken again every FCACHE_SWEEP_SLICE entries). */
 static void sweep(struct fcache *fc, int64_t now, bool epoch_moved)
 {
 	int64_t ttl = fc->conf->worker_metadata_ttl;
@@ -555,6 +558,11 @@ static void sweep(struct fcache *fc, int64_t now, bool epoch_moved)
 	if (warm < ttl)
 		warm = ttl;
 	for (size_t i = 0; i < fc->nslots; i++) {
+		if (i && i % FCACHE_SWEEP_SLICE == 0) {
+			/* Let readers in: a big cache takes milliseconds to walk. */
+			pthread_mutex_unlock(&fc->lock);
+			pthread_mutex_lock(&fc->lock);
+		}
 		struct entry *e = &fc->slots[i];
 		if (!e->path || e->refreshing || !e->reads || now - e->read_ms > warm)
 			continue;
