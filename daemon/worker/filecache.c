@@ -24,6 +24,9 @@
  * path serves only fresh entries; a thrashing slot would send every read
  * of those files to the slow path). */
 #define FCACHE_WAYS 4
+/* How long after its last read a file whose answer the master did not
+ * vouch for past the TTL stays warm, in TTLs. */
+#define FCACHE_UNTRUSTED_WARM_TTLS 30
 /* Entries the keep-warm sweep walks between releases of the lock. */
 #define FCACHE_SWEEP_SLICE 4096
 /* Background refreshes queued at most (more: entries simply expire). */
@@ -46,6 +49,7 @@ struct entry {
 	char *mount;         /* that mount's path; NULL unknown */
 	int64_t trust_until; /* trusted at that epoch until then (monotonic ms) */
 	int64_t trust_given; /* the master's trust_ms */
+	int64_t retry_ms;    /* a background refresh failed: not again before */
 	bool refreshing; /* queued for a background refresh */
 	/* Fast-path reads: the last one, and how many (kept across refreshes). */
 	int64_t read_ms;
@@ -492,6 +496,8 @@ static void refreshed(struct fcache *fc, const char *path, int rc, const struct 
 		keep(fc, path, fi, when);
 	else if (rc == -ENOENT || rc == -EINVAL || rc == -EISDIR)
 		entry_clear(e);
+	else /* the master did not answer: the sweep tries again a TTL later */
+		e->retry_ms = when + fc->conf->worker_metadata_ttl;
 }
 
 /*
@@ -546,12 +552,12 @@ static void queue_refresh(struct fcache *fc, struct entry *e);
 
 /* Queues refreshes of the files read in the last worker.metadata_keep_warm
  * that are about to expire (their TTL, or the end of the trust the master
- * gave: a margin of a quarter of either before), so a file read again
- * after a pause longer than the sync interval is still on the fast path;
- * after an epoch moved (epoch_moved), also those that lost their trust,
- * which are stale now whatever their age. Call with the lock (released
- * and taken again every FCACHE_SWEEP_SLICE entries). */
-static void sweep(struct fcache *fc, int64_t now, bool epoch_moved)
+ * gave: a margin of a quarter of either before) or have expired (their
+ * mount's epoch moved, or a refresh failed: then a TTL later), so a file
+ * read again after a pause longer than the sync interval is still on the
+ * fast path. Call with the lock (released and taken again every
+ * FCACHE_SWEEP_SLICE entries). */
+static void sweep(struct fcache *fc, int64_t now)
 {
 	int64_t ttl = fc->conf->worker_metadata_ttl;
 	int64_t warm = fc->conf->worker_metadata_keep_warm;
@@ -566,15 +572,33 @@ static void sweep(struct fcache *fc, int64_t now, bool epoch_moved)
 		struct entry *e = &fc->slots[i];
 		if (!e->path || e->refreshing || !e->reads || now - e->read_ms > warm)
 			continue;
+		/* An answer the master did not vouch for past the TTL (a mount
+		 * synced always, or its check fell behind) costs a lookup, maybe
+		 * a store request, per TTL: kept warm only for files read twice,
+		 * for FCACHE_UNTRUSTED_WARM_TTLS. */
+		if (e->trust_given == 0 &&
+		    (e->reads < 2 || now - e->read_ms > ttl * FCACHE_UNTRUSTED_WARM_TTLS))
+			continue;
 		int64_t expiry = e->fetched_ms + ttl, margin = ttl / 4;
 		if (trusted(fc, e, now) && e->trust_until > expiry) {
 			expiry = e->trust_until;
 			if (e->trust_given / 4 > margin)
 				margin = e->trust_given / 4;
 		}
-		if (now >= expiry - margin && (now < expiry || epoch_moved))
+		if (now >= expiry - margin && now >= e->retry_ms)
 			queue_refresh(fc, e);
 	}
+}
+
+static bool mount_epochs_differ(const struct client_mount_epochs *a,
+				const struct client_mount_epochs *b)
+{
+	if (a->n != b->n)
+		return true;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->paths[i], b->paths[i]) != 0 || a->epochs[i] != b->epochs[i])
+			return true;
+	return false;
 }
 
 /* Asks the leader for its namespace epoch (without the lock; takes it to
@@ -600,14 +624,17 @@ static void check_epoch(struct fcache *fc)
 		return; /* trust runs out a TTL after the last answer */
 	}
 	atomic_fetch_add(&fc->epoch_checks, 1);
-	bool moved = epoch != fc->epoch;
+	/* With per-mount epochs only a change under a mount counts (files
+	 * created anywhere move the namespace epoch, and nothing cached). */
+	bool moved = mepochs.n || fc->mepochs.n ? mount_epochs_differ(&fc->mepochs, &mepochs)
+						: epoch != fc->epoch;
 	fc->epoch = epoch;
 	client_mount_epochs_clear(&fc->mepochs);
 	fc->mepochs = mepochs;
 	fc->epoch_sent_ms = sent;
 	if (moved) {
 		atomic_fetch_add(&fc->epoch_changes, 1);
-		sweep(fc, clock_mono_ms(), true);
+		sweep(fc, clock_mono_ms());
 	}
 	pthread_mutex_unlock(&fc->lock);
 }
@@ -623,7 +650,7 @@ static void *refresher_main(void *arg)
 		int64_t now = clock_mono_ms();
 		if (ttl > 0 && now >= fc->next_sweep_ms) {
 			fc->next_sweep_ms = now + every;
-			sweep(fc, now, false);
+			sweep(fc, now);
 		}
 		if (ttl > 0 && !fc->stopping && !fc->epoch_unsupported && !fc->epoch_checking &&
 		    now >= fc->next_epoch_ms) {
