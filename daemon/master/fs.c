@@ -732,7 +732,7 @@ static bool same_kids(const struct ns_inode *a, size_t na, const struct ns_inode
  * changed (the directory and its files are marked verified instead), else
  * the whole listing as one sync_dir. A listing never loaded is journaled
  * when load is set (a user lists it), else only when a file changed.
- * -EAGAIN (background only): the namespace changed while listing.
+ * ST_ESTALE (background only): the namespace changed while listing.
  */
 static int sync_dir(struct fs *fs, const char *path, const struct ns_mount *m, const char *rel,
 		    bool load, char *err, size_t errlen)
@@ -800,7 +800,7 @@ static int sync_dir(struct fs *fs, const char *path, const struct ns_mount *m, c
 			/* A write through strata landed meanwhile: the listing
 			 * may predate it. */
 			atomic_fetch_add(&fs->st_raced, 1);
-			rc = -EAGAIN;
+			rc = ST_ESTALE;
 			snprintf(err, errlen, "'%s' changed while it was listed", path);
 		}
 	}

@@ -88,7 +88,7 @@ int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t 
  * verifies every file of dir the namespace holds; fewer a HEAD each.
  * Changes are journaled (one sync_dir for a listing). *interval_ms gets
  * the mount's sync interval (<= 0: nothing to keep fresh there, and
- * nothing was asked). -EAGAIN when the namespace changed under the
+ * nothing was asked). ST_ESTALE when the namespace changed under the
  * listing (try again later), a store error, ST_ENOMOUNT.
  */
 #define FS_REVAL_HEADS_MAX 2

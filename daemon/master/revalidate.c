@@ -99,6 +99,7 @@ struct rdir {
 	struct tab names;
 	int64_t next_ms;     /* next check due (wall ms); 0 at once */
 	int64_t interval_ms; /* its mount's sync interval; 0 unknown */
+	bool failing;        /* the last check failed (logged once until it works) */
 };
 
 struct reval {
@@ -292,17 +293,26 @@ static size_t collect(struct reval *r, int64_t now, struct work **out)
 	return nwork;
 }
 
-/* Records the outcome of checking dir, begun at started. */
-static void checked(struct reval *r, const char *dir, int rc, int64_t interval, int64_t started,
-		    int64_t now)
+/* Records the outcome of checking dir, begun at started (err: why it
+ * failed). A failure is logged once until a check works again. */
+static void checked(struct reval *r, const char *dir, int rc, const char *err, int64_t interval,
+		    int64_t started, int64_t now)
 {
+	bool failed = rc && rc != ST_ESTALE && rc != ST_ENOMOUNT;
 	pthread_mutex_lock(&r->lock);
 	struct tab_ent *e = tab_get(&r->dirs, dir);
 	struct rdir *d = e ? e->ptr : NULL;
+	if (d && failed && !d->failing)
+		log_warn("revalidating '%s' failed (retrying; logged once): %s", dir,
+			 *err ? err : st_strerror(rc));
+	else if (d && !rc && d->failing)
+		log_info("revalidating '%s' works again", dir);
 	if (d) {
+		if (rc != ST_ESTALE)
+			d->failing = failed;
 		if (interval > 0)
 			d->interval_ms = interval;
-		if (rc == -EAGAIN)
+		if (rc == ST_ESTALE)
 			d->next_ms = now; /* listed while it changed: again at once */
 		else if (rc == ST_ENOMOUNT)
 			d->next_ms = now + r->o.default_interval_ms;
@@ -320,7 +330,7 @@ static void checked(struct reval *r, const char *dir, int rc, int64_t interval, 
 		}
 	}
 	r->ndirs_checked++;
-	if (rc && rc != -EAGAIN && rc != ST_ENOMOUNT)
+	if (failed)
 		r->errors++;
 	pthread_mutex_unlock(&r->lock);
 }
@@ -335,9 +345,7 @@ int reval_pass(struct reval *r, int64_t now_wall_ms)
 		int64_t started = clock_wall_ms();
 		int rc = fs_revalidate(r->o.fs, work[i].dir, (const char *const *)work[i].names,
 				       work[i].n, &interval, err, sizeof(err));
-		if (rc && rc != -EAGAIN && rc != ST_ENOMOUNT)
-			log_warn("revalidating '%s': %s", work[i].dir, *err ? err : st_strerror(rc));
-		checked(r, work[i].dir, rc, interval, started, clock_wall_ms());
+		checked(r, work[i].dir, rc, err, interval, started, clock_wall_ms());
 		work_free(&work[i]);
 	}
 	free(work);

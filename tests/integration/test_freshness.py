@@ -10,6 +10,8 @@
   of its mount only, not that of another mount;
 - a file created through strata is seen by the next read (workers cache no
   "not found"), and a write through strata by the next read on every worker;
+- a store that is down is counted (revalidate errors, lookups behind) and
+  metadata nobody could check for an interval is not served;
 - a follower does not revalidate; after a failover the new leader does.
 """
 import re
@@ -256,6 +258,28 @@ class FreshnessTest(ClusterTestCase):
                 break
             self.assertEqual(body, b"1")
             self.assertLess(time.monotonic() - written, 1.5, "the write is not seen")
+
+    def test_store_down_is_counted_and_unverified_metadata_is_not_served(self):
+        self.start()
+        for i in range(3):
+            self.put_object(f"a/d/f{i}", b"y" * (i + 1))
+        self.mount("/a", "a")
+        for _ in range(2):
+            for i in range(3):
+                self.assertEqual(self.cat(f"/a/d/f{i}"), b"y" * (i + 1))
+        wait_for(lambda: prom(self.m.url, "strata_master_sync_lists_total") >= 1,
+                 timeout=INTERVAL * 3, what="a background LIST")
+        self.assertEqual(prom(self.m.url, "strata_master_revalidate_errors_total"), 0)
+        self.s3.stop()
+        wait_for(lambda: prom(self.m.url, "strata_master_revalidate_errors_total") >= 1,
+                 timeout=INTERVAL * 3, what="the failed revalidation to be counted")
+        # Once the last verification is an interval old, a lookup asks the
+        # store itself (counted as behind), fails, and the read fails
+        # rather than trusting metadata nobody could check.
+        path = q("/a/d/f0")
+        wait_for(lambda: request(f"{self.w.url}/api/v1/data?path={path}")[0] >= 500,
+                 timeout=INTERVAL * 4, what="the read to fail without its store")
+        self.assertGreaterEqual(prom(self.m.url, "strata_master_sync_behind_total"), 1)
 
     def test_only_the_leader_revalidates_and_a_new_leader_takes_over(self):
         self.start(masters=3)
