@@ -690,9 +690,10 @@ static int item_cmp(const void *a, const void *b)
 /* How many of a directory's entries the store's listing (items, sorted
  * by name) shows otherwise than the namespace's children: files changed
  * or gone and, when the listing was loaded, entries new in the store.
- * Sub-directories are not compared (their own listings are). */
-static size_t listing_diff(const struct journal_sync_item *items, size_t nitems,
-			   const struct ns_inode *kids, size_t nkids, bool loaded)
+ * Sub-directories are not compared (their own listings are). The files
+ * the listing shows unchanged are marked verified at asked. */
+static size_t listing_diff(struct fs *fs, const struct journal_sync_item *items, size_t nitems,
+			   const struct ns_inode *kids, size_t nkids, bool loaded, int64_t asked)
 {
 	size_t changes = 0, matched = 0;
 	for (size_t i = 0; i < nkids; i++) {
@@ -708,6 +709,8 @@ static size_t listing_diff(const struct journal_sync_item *items, size_t nitems,
 		if (!e || e->is_dir || e->length != c->length || e->mtime_ms != c->mtime_ms ||
 		    strcmp(e->fingerprint, c->fingerprint) != 0)
 			changes++;
+		else
+			verified_set(fs, c->id, asked);
 	}
 	if (loaded && matched < nitems)
 		changes += nitems - matched;
@@ -795,10 +798,10 @@ static int sync_dir(struct fs *fs, const char *path, const struct ns_mount *m, c
 		struct journal_sync_dir *sd = &cmd->u.sync_dir;
 		if (sd->nentries)
 			qsort(sd->entries, sd->nentries, sizeof(*sd->entries), item_cmp);
-		changes = listing_diff(sd->entries, sd->nentries, kids1, nkids1, loaded1);
-		if (!load && !same_kids(kids0, nkids0, kids1, nkids1)) {
+		changes = listing_diff(fs, sd->entries, sd->nentries, kids1, nkids1, loaded1, asked);
+		if (changes && !load && !same_kids(kids0, nkids0, kids1, nkids1)) {
 			/* A write through strata landed meanwhile: the listing
-			 * may predate it. */
+			 * may predate it, so it must not be journaled. */
 			atomic_fetch_add(&fs->st_raced, 1);
 			rc = ST_ESTALE;
 			snprintf(err, errlen, "'%s' changed while it was listed", path);
@@ -807,9 +810,6 @@ static int sync_dir(struct fs *fs, const char *path, const struct ns_mount *m, c
 	if (!rc && changes == 0 && (loaded1 || !load)) {
 		if (dir1.id && loaded1)
 			verified_set(fs, dir1.id, asked);
-		for (size_t i = 0; i < nkids1; i++)
-			if (!kids1[i].is_dir)
-				verified_set(fs, kids1[i].id, asked);
 	} else if (!rc) {
 		atomic_fetch_add(&fs->st_changes, changes);
 		cmd->u.sync_dir.time_ms = clock_wall_ms();
