@@ -294,6 +294,21 @@ static void get_metrics_json(struct http_req *req, void *ctx)
 	json_add_int(master, "used_bytes", t.used_bytes);
 	json_add_int(master, "cached_blocks", (int64_t)blockmap_count(m->blocks));
 	json_add_int(master, "journal_applied_index", (int64_t)meta_applied_index(m->meta));
+	struct fs_sync_stats fst;
+	fs_sync_stats(m->fs, &fst);
+	struct reval_stats rst = { 0 };
+	if (m->reval)
+		reval_get_stats(m->reval, &rst);
+	cJSON *sync = cJSON_AddObjectToObject(master, "sync");
+	json_add_int(sync, "lists", (int64_t)fst.lists);
+	json_add_int(sync, "heads", (int64_t)fst.heads);
+	json_add_int(sync, "changes", (int64_t)fst.changes);
+	json_add_int(sync, "behind", (int64_t)fst.behind);
+	json_add_int(sync, "raced", (int64_t)fst.raced);
+	json_add_int(sync, "verified_files", (int64_t)fst.verified);
+	json_add_int(sync, "revalidate_dirs", (int64_t)rst.dirs);
+	json_add_int(sync, "revalidate_errors", (int64_t)rst.errors);
+	json_add_int(sync, "wanted_files", (int64_t)rst.wanted);
 	struct meta_status st;
 	meta_status(m->meta, &st);
 	cJSON *r = cJSON_AddObjectToObject(master, "raft");
