@@ -5,6 +5,7 @@
 #include "daemon/master/datajobs.h"
 #include "daemon/master/events.h"
 #include "daemon/master/filemeta.h"
+#include "daemon/master/revalidate.h"
 #include "daemon/master/fs.h"
 #include "daemon/master/lazyload.h"
 #include "daemon/master/master.h"
@@ -236,6 +237,7 @@ static cJSON *filemeta_json(const struct filemeta *f, const char *path)
 	cJSON_AddStringToObject(o, "etag", f->inode.etag);
 	cJSON_AddStringToObject(o, "ufs_path", f->ufs_path);
 	json_add_int(o, "epoch", (int64_t)f->epoch);
+	json_add_u64(o, "mount_epoch", f->mount_epoch);
 	json_add_int(o, "trust_ms", f->trust_ms);
 	cJSON_AddBoolToObject(o, "pinned", f->inode.pinned);
 	add_mount_json(o, &f->mount);
@@ -253,9 +255,14 @@ static int internal_file_json(struct master *m, const char *path, cJSON **out, c
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	int rc = filemeta_lookup(m->fs, m->meta, path, clock_wall_ms(), f, err, errlen);
-	if (!rc)
+	int64_t now = clock_wall_ms();
+	int rc = filemeta_lookup(m->fs, m->meta, path, now, f, err, errlen);
+	if (!rc) {
+		/* Looked up by a worker: keep it fresh ahead of need. */
+		if (f->mount.sync_interval_ms > 0)
+			reval_want(m->reval, path, now);
 		*out = filemeta_json(f, path);
+	}
 	free(f);
 	return rc;
 }
@@ -375,6 +382,12 @@ static void get_internal_epoch(struct http_req *req, void *ctx)
 	}
 	cJSON *o = cJSON_CreateObject();
 	json_add_int(o, "epoch", (int64_t)epoch);
+	rc = filemeta_mount_epochs(m->meta, o);
+	if (rc) {
+		cJSON_Delete(o);
+		http_reply_rc(req, rc, NULL);
+		return;
+	}
 	http_reply_json(req, 200, o);
 }
 

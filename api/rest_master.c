@@ -6,6 +6,7 @@
 #include "daemon/master/cluster.h"
 #include "daemon/master/datajobs.h"
 #include "daemon/master/master.h"
+#include "daemon/master/revalidate.h"
 #include "lib/json.h"
 #include "lib/clock.h"
 
@@ -329,6 +330,21 @@ static void get_metrics_json(struct http_req *req, void *ctx)
 	json_add_int(master, "job_bytes_loaded_total", (int64_t)js.bytes_loaded);
 	json_add_int(master, "job_files_freed_total", (int64_t)js.files_freed);
 	json_add_int(master, "job_files_failed_total", (int64_t)js.files_failed);
+	struct fs_sync_stats fst;
+	fs_sync_stats(m->fs, &fst);
+	struct reval_stats rst = { 0 };
+	if (m->reval)
+		reval_get_stats(m->reval, &rst);
+	cJSON *sync = cJSON_AddObjectToObject(master, "sync");
+	json_add_int(sync, "lists", (int64_t)fst.lists);
+	json_add_int(sync, "heads", (int64_t)fst.heads);
+	json_add_int(sync, "changes", (int64_t)fst.changes);
+	json_add_int(sync, "behind", (int64_t)fst.behind);
+	json_add_int(sync, "raced", (int64_t)fst.raced);
+	json_add_int(sync, "verified_files", (int64_t)fst.verified);
+	json_add_int(sync, "revalidate_dirs", (int64_t)rst.dirs);
+	json_add_int(sync, "revalidate_errors", (int64_t)rst.errors);
+	json_add_int(sync, "wanted_files", (int64_t)rst.wanted);
 	struct meta_status st;
 	meta_status(m->meta, &st);
 	cJSON *r = cJSON_AddObjectToObject(master, "raft");
@@ -395,6 +411,40 @@ static void get_metrics_prom(struct http_req *req, void *ctx)
 	EMIT("# TYPE strata_master_journal_applied_index counter\n"
 	     "strata_master_journal_applied_index %llu\n",
 	     (unsigned long long)meta_applied_index(m->meta));
+	struct fs_sync_stats fst;
+	fs_sync_stats(m->fs, &fst);
+	struct reval_stats rst = { 0 };
+	if (m->reval)
+		reval_get_stats(m->reval, &rst);
+	EMIT("# HELP strata_master_sync_lists_total LIST pages asked of stores to check metadata\n"
+	     "# TYPE strata_master_sync_lists_total counter\nstrata_master_sync_lists_total %llu\n",
+	     (unsigned long long)fst.lists);
+	EMIT("# HELP strata_master_sync_heads_total HEADs (stat) asked of stores to check metadata\n"
+	     "# TYPE strata_master_sync_heads_total counter\nstrata_master_sync_heads_total %llu\n",
+	     (unsigned long long)fst.heads);
+	EMIT("# HELP strata_master_sync_changes_total files found changed or gone in their store\n"
+	     "# TYPE strata_master_sync_changes_total counter\n"
+	     "strata_master_sync_changes_total %llu\n",
+	     (unsigned long long)fst.changes);
+	EMIT("# HELP strata_master_sync_behind_total lookups that waited for the store because "
+	     "the background check fell behind\n"
+	     "# TYPE strata_master_sync_behind_total counter\n"
+	     "strata_master_sync_behind_total %llu\n",
+	     (unsigned long long)fst.behind);
+	EMIT("# TYPE strata_master_sync_raced_total counter\nstrata_master_sync_raced_total %llu\n",
+	     (unsigned long long)fst.raced);
+	EMIT("# TYPE strata_master_sync_verified_files gauge\n"
+	     "strata_master_sync_verified_files %llu\n",
+	     (unsigned long long)fst.verified);
+	EMIT("# TYPE strata_master_revalidate_dirs_total counter\n"
+	     "strata_master_revalidate_dirs_total %llu\n",
+	     (unsigned long long)rst.dirs);
+	EMIT("# TYPE strata_master_revalidate_errors_total counter\n"
+	     "strata_master_revalidate_errors_total %llu\n",
+	     (unsigned long long)rst.errors);
+	EMIT("# TYPE strata_master_revalidate_wanted_files gauge\n"
+	     "strata_master_revalidate_wanted_files %llu\n",
+	     (unsigned long long)rst.wanted);
 	struct meta_status st;
 	meta_status(m->meta, &st);
 	EMIT("# TYPE strata_master_raft_term gauge\nstrata_master_raft_term %llu\n",

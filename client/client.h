@@ -604,6 +604,8 @@ struct client_file_info {
 	uint64_t epoch;	  /* the master's namespace epoch for it; 0 unknown */
 	int64_t trust_ms; /* trusted this long at an unchanged epoch; -1 for ever */
 	bool pinned;      /* its blocks are never evicted */
+	char *mount_path; /* the mount holding it ("" when not reported) */
+	uint64_t mount_epoch; /* that mount's epoch for it; 0 unknown (older master) */
 	struct client_store store;
 	struct cJSON *json;
 };
@@ -642,9 +644,24 @@ int client_files_lookup(struct client *mc, struct httpc *hc, const char *const *
 			size_t n, int *rcs, struct client_file_info *infos, char *err,
 			size_t errlen);
 
-/* GET /api/v1/internal/epoch: the leader's namespace epoch (>= 1). */
-int client_epoch_get(struct client *mc, struct httpc *hc, uint64_t *epoch, char *err,
-		     size_t errlen);
+/* The per-mount epochs of GET /api/v1/internal/epoch: n mounts, paths[i]
+ * at epochs[i]. */
+struct client_mount_epochs {
+	size_t n;
+	char **paths;
+	uint64_t *epochs;
+};
+void client_mount_epochs_clear(struct client_mount_epochs *m);
+/* Decodes the reply's "mounts" object (absent: none, from an older
+ * master); ST_EPROTO naming the mount whose epoch is not a decimal
+ * string. */
+int client_mount_epochs_decode(const struct cJSON *doc, struct client_mount_epochs *out,
+			       char *err, size_t errlen);
+
+/* GET /api/v1/internal/epoch: the leader's namespace epoch (>= 1) and,
+ * when mounts is not NULL, its per-mount epochs (clear them). */
+int client_epoch_get(struct client *mc, struct httpc *hc, uint64_t *epoch,
+		     struct client_mount_epochs *mounts, char *err, size_t errlen);
 
 /* POST /api/v1/internal/write/begin {"path"}: where, and under which
  * content id, to write path. */

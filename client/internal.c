@@ -192,6 +192,7 @@ void client_file_info_clear(struct client_file_info *f)
 	free(f->path);
 	free(f->etag);
 	free(f->ufs_path);
+	free(f->mount_path);
 	store_clear(&f->store);
 	cJSON_Delete(f->json);
 	memset(f, 0, sizeof(*f));
@@ -225,7 +226,16 @@ int client_file_info_decode(const cJSON *doc, struct client_file_info *out, char
 	if (!rc)
 		rc = dup_field(doc, "etag", false, &out->etag, err, errlen);
 	if (!rc)
+		rc = proto(json_get_u64(doc, "mount_epoch", false, &out->mount_epoch, err, errlen));
+	if (!rc)
 		rc = store_decode(doc, &out->store, err, errlen);
+	if (!rc) {
+		const cJSON *mp = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(doc, "mount"), "path");
+		out->mount_path = strdup(cJSON_IsString(mp) ? mp->valuestring : "");
+		if (!out->mount_path)
+			rc = -ENOMEM;
+	}
 	if (rc) {
 		client_file_info_clear(out);
 		return rc;
@@ -564,16 +574,65 @@ int client_files_lookup(struct client *mc, struct httpc *hc, const char *const *
 	return 0;
 }
 
-int client_epoch_get(struct client *mc, struct httpc *hc, uint64_t *epoch, char *err,
-		     size_t errlen)
+void client_mount_epochs_clear(struct client_mount_epochs *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->paths[i]);
+	free(m->paths);
+	free(m->epochs);
+	memset(m, 0, sizeof(*m));
+}
+
+int client_mount_epochs_decode(const cJSON *doc, struct client_mount_epochs *out, char *err,
+			       size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	const cJSON *mounts = cJSON_GetObjectItemCaseSensitive(doc, "mounts"), *m;
+	if (!mounts)
+		return 0;
+	if (!cJSON_IsObject(mounts)) {
+		snprintf(err, errlen, "reply field 'mounts' is not an object");
+		return ST_EPROTO;
+	}
+	size_t n = (size_t)cJSON_GetArraySize(mounts);
+	if (!n)
+		return 0;
+	out->paths = calloc(n, sizeof(*out->paths));
+	out->epochs = calloc(n, sizeof(*out->epochs));
+	int rc = out->paths && out->epochs ? 0 : -ENOMEM;
+	cJSON_ArrayForEach(m, mounts)
+	{
+		if (rc)
+			break;
+		if (!cJSON_IsString(m) || json_parse_u64(m->valuestring, &out->epochs[out->n])) {
+			snprintf(err, errlen,
+				 "reply field 'mounts.%.200s' is not a decimal string", m->string);
+			rc = ST_EPROTO;
+		} else if (!(out->paths[out->n] = strdup(m->string))) {
+			rc = -ENOMEM;
+		} else {
+			out->n++;
+		}
+	}
+	if (rc)
+		client_mount_epochs_clear(out);
+	return rc;
+}
+
+int client_epoch_get(struct client *mc, struct httpc *hc, uint64_t *epoch,
+		     struct client_mount_epochs *mounts, char *err, size_t errlen)
 {
 	static const char route[] = "/api/v1/internal/epoch";
 	cJSON *doc = NULL;
+	if (mounts)
+		memset(mounts, 0, sizeof(*mounts));
 	int rc = call(mc, hc, "GET", route, NULL, &doc, route, true, NULL, err, errlen);
 	if (rc)
 		return rc;
 	int64_t v = 0;
 	rc = proto(json_get_int(doc, "epoch", true, 1, INT64_MAX, &v, err, errlen));
+	if (!rc && mounts)
+		rc = client_mount_epochs_decode(doc, mounts, err, errlen);
 	cJSON_Delete(doc);
 	if (!rc)
 		*epoch = (uint64_t)v;

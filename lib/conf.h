@@ -157,8 +157,17 @@ struct conf_list {
 	  "Which blocks a full tier moves down or evicts first.")                             \
 	X(worker_metadata_ttl, "worker.metadata_ttl", DURATION, "1s", 0, 3600000, NULL,       \
 	  "How stale a worker's view of a file may be: it reuses metadata from the master "   \
-	  "this long, and longer while a check of the leader's namespace epoch (every "        \
-	  "quarter of it) finds nothing changed. 0: ask the master on every read.")            \
+	  "this long, and longer while a check of the leader's epochs (every "                \
+	  "quarter of it) finds its mount's epoch unchanged. 0: ask the master on every "     \
+	  "read.")                                                                            \
+	X(worker_metadata_keep_warm, "worker.metadata_keep_warm", DURATION, "5m", 0,          \
+	  86400000, NULL, "How long after its last read a file's metadata is refreshed "      \
+	  "ahead of its expiry, so a read after a pause (longer than the mount's sync "       \
+	  "interval) still takes the fast path. Costs the master one batched lookup per "     \
+	  "128 such files about once per sync interval. 0: only while read.")                 \
+	X(worker_metadata_cache_files, "worker.metadata_cache_files", INT, "131072", 64,      \
+	  16777216, NULL, "Files whose metadata a worker keeps (about 200 bytes each plus "   \
+	  "their path and store path: some 30 MB for the default).")                          \
 	X(cluster_worker_token, "cluster.worker_token", SECRET, "", 0, 0, NULL,               \
 	  "Shared secret workers present to masters and to each other (header "               \
 	  "X-Strata-Worker-Token) for worker RPC, which hands out mount credentials, and "    \

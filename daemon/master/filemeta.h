@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct cJSON;
 struct fs;
 struct meta;
 
@@ -14,12 +15,13 @@ struct meta;
  * The metadata trust rules: what a worker is told about a file it reads
  * through its cache, and for how long it may believe it.
  *
- * An answer is tagged with the namespace epoch (the Raft applied index). A
- * worker reuses it while the leader's epoch is unchanged (GET
- * /api/v1/internal/epoch), and for trust_ms even when the epoch moved for
- * other files. The tag is read before the lookup, so an answer is never
- * tagged older than the state it shows: a change in between makes the tag
- * look stale, never the answer look current.
+ * An answer is tagged with its mount's epoch (ns_mount_epoch: the index of
+ * the last command that changed or removed state under the mount). A
+ * worker reuses it while that mount's epoch on the leader is unchanged
+ * (GET /api/v1/internal/epoch) and trust_ms has not run out. The tag is
+ * read before the lookup, so an answer is never tagged older than the
+ * state it shows: a change in between makes the tag look stale, never the
+ * answer look current.
  */
 
 /* A file's metadata for a worker (the InternalFile object). About 16 KiB:
@@ -28,14 +30,16 @@ struct filemeta {
 	struct ns_inode inode;
 	struct ns_mount mount; /* options carry the store's credentials */
 	char ufs_path[PATH_MAX_LEN + 1]; /* path inside the mount's store */
-	uint64_t epoch;
+	uint64_t epoch;       /* the namespace epoch (Raft applied index) */
+	uint64_t mount_epoch; /* its mount's epoch (ns_mount_epoch) */
 	int64_t trust_ms;
 };
 
 /*
- * How long a worker may keep trusting an answer while the namespace epoch
- * stays the same: until this master would check the file against its store
- * again (the mount's sync interval from its last check). -1: for ever
+ * How long a worker may keep trusting an answer while its mount's epoch
+ * stays the same: until the file's check against its store (the later of
+ * the journaled and the in-memory verified time, which fs_resolve gives as
+ * synced_ms) is a sync interval old. -1: for ever
  * (never synced again), 0: not at all (always synced, or never checked).
  * now_wall_ms: wall clock (synced_ms is wall time). Pure.
  */
@@ -58,5 +62,9 @@ int filemeta_lookup(struct fs *fs, struct meta *meta, const char *path, int64_t 
  * off, would vouch for state the leader has already changed.
  */
 int filemeta_epoch(struct meta *meta, uint64_t *epoch);
+
+/* Adds "mounts": {"<mount path>": "<its epoch>", ...} to o (ids as decimal
+ * strings). Leader only, like filemeta_epoch. */
+int filemeta_mount_epochs(struct meta *meta, struct cJSON *o);
 
 #endif

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,93 @@ struct fs {
 	pthread_mutex_t stores_lock;
 	struct open_store *stores;
 	size_t nstores;
+	/* When each file (or directory listing) was last found unchanged in
+	 * its store, by inode id: in memory, never journaled (docs/namespace.md,
+	 * "Freshness"). Open addressing, id 0 marks a free slot. */
+	pthread_mutex_t verified_lock;
+	struct verified { uint64_t id; int64_t ms; } *verified;
+	size_t nverified, verified_cap;
+	_Atomic uint64_t st_lists, st_heads, st_changes, st_behind, st_raced;
 };
+
+/* The verified time of inode id; 0 unknown. */
+static int64_t verified_get(struct fs *fs, uint64_t id)
+{
+	int64_t ms = 0;
+	pthread_mutex_lock(&fs->verified_lock);
+	if (fs->verified_cap) {
+		size_t mask = fs->verified_cap - 1;
+		for (size_t i = (size_t)(id * 0x9e3779b97f4a7c15ull) & mask; fs->verified[i].id;
+		     i = (i + 1) & mask) {
+			if (fs->verified[i].id == id) {
+				ms = fs->verified[i].ms;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&fs->verified_lock);
+	return ms;
+}
+
+static void verified_put_locked(struct fs *fs, uint64_t id, int64_t ms)
+{
+	size_t mask = fs->verified_cap - 1;
+	size_t i = (size_t)(id * 0x9e3779b97f4a7c15ull) & mask;
+	while (fs->verified[i].id && fs->verified[i].id != id)
+		i = (i + 1) & mask;
+	if (!fs->verified[i].id)
+		fs->nverified++;
+	fs->verified[i].id = id;
+	if (ms > fs->verified[i].ms)
+		fs->verified[i].ms = ms;
+}
+
+/* Records that inode id matched its store at ms (a time taken before
+ * the store was asked). Out of memory: not recorded (the file is asked
+ * about again, which is only slower). */
+static void verified_set(struct fs *fs, uint64_t id, int64_t ms)
+{
+	pthread_mutex_lock(&fs->verified_lock);
+	if ((fs->nverified + 1) * 2 > fs->verified_cap) {
+		size_t cap = fs->verified_cap ? fs->verified_cap * 2 : 1024;
+		struct verified *old = fs->verified;
+		size_t oldcap = fs->verified_cap;
+		struct verified *grown = calloc(cap, sizeof(*grown));
+		if (grown) {
+			fs->verified = grown;
+			fs->verified_cap = cap;
+			fs->nverified = 0;
+			for (size_t i = 0; i < oldcap; i++)
+				if (old[i].id)
+					verified_put_locked(fs, old[i].id, old[i].ms);
+			free(old);
+		}
+	}
+	if ((fs->nverified + 1) * 2 <= fs->verified_cap)
+		verified_put_locked(fs, id, ms);
+	pthread_mutex_unlock(&fs->verified_lock);
+}
+
+void fs_verified_clear(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->verified_lock);
+	free(fs->verified);
+	fs->verified = NULL;
+	fs->nverified = fs->verified_cap = 0;
+	pthread_mutex_unlock(&fs->verified_lock);
+}
+
+void fs_sync_stats(struct fs *fs, struct fs_sync_stats *out)
+{
+	out->lists = atomic_load(&fs->st_lists);
+	out->heads = atomic_load(&fs->st_heads);
+	out->changes = atomic_load(&fs->st_changes);
+	out->behind = atomic_load(&fs->st_behind);
+	out->raced = atomic_load(&fs->st_raced);
+	pthread_mutex_lock(&fs->verified_lock);
+	out->verified = fs->nverified;
+	pthread_mutex_unlock(&fs->verified_lock);
+}
 
 /* Copies src into a command's field of size bytes; -EINVAL naming the
  * field when it does not fit (a truncated value would be another one). */
@@ -58,6 +145,7 @@ int fs_open(struct meta *meta, const struct fs_opts *opts, struct fs **out)
 	fs->opts = *opts;
 	pthread_rwlock_init(&fs->mounts_lock, NULL);
 	pthread_mutex_init(&fs->stores_lock, NULL);
+	pthread_mutex_init(&fs->verified_lock, NULL);
 	*out = fs;
 	return 0;
 }
@@ -71,6 +159,8 @@ void fs_close(struct fs *fs)
 	free(fs->stores);
 	pthread_rwlock_destroy(&fs->mounts_lock);
 	pthread_mutex_destroy(&fs->stores_lock);
+	pthread_mutex_destroy(&fs->verified_lock);
+	free(fs->verified);
 	free(fs);
 }
 
@@ -443,8 +533,17 @@ static int submit_put_file(struct fs *fs, const char *path, const struct ufs_sta
 	return rc;
 }
 
-/* Brings path's metadata up to date per its mount's sync interval. Call
- * with mounts_lock held for reading. */
+/* A file's inode still describes what the store holds. */
+static bool same_content(const struct ns_inode *n, const struct ufs_stat *st)
+{
+	return !n->is_dir && !st->is_dir && n->length == st->length &&
+	       n->mtime_ms == st->mtime_ms && strcmp(n->fingerprint, st->fingerprint) == 0;
+}
+
+/* Brings path's metadata up to date per its mount's sync interval (the
+ * store is asked only when the file was last verified longer ago than
+ * that; out->synced_ms is then the later of the journaled and the
+ * verified time). Call with mounts_lock held for reading. */
 static int refresh(struct fs *fs, const char *path, struct ns_inode *out, char *err,
 		   size_t errlen)
 {
@@ -458,6 +557,13 @@ static int refresh(struct fs *fs, const char *path, struct ns_inode *out, char *
 		goto out;
 	if (rc == 0 && (out->is_mount_point || !*rel || out->is_dir))
 		goto out; /* directories are refreshed by listing */
+	if (rc == 0 && out->synced_ms) {
+		/* Freshness is the later of the journaled check and the last
+		 * one that found nothing changed (not journaled). */
+		int64_t v = verified_get(fs, out->id);
+		if (v > out->synced_ms)
+			out->synced_ms = v;
+	}
 	if (rc == 0 && !sync_due(m->sync_interval_ms, out->synced_ms, clock_wall_ms()))
 		goto out;
 	if (rc != 0 && rc != -ENOENT)
@@ -468,11 +574,23 @@ static int refresh(struct fs *fs, const char *path, struct ns_inode *out, char *
 	if (rc)
 		goto out;
 	struct ufs_stat st;
+	int64_t asked = clock_wall_ms();
 	int src = ufs_stat(ufs, rel, &st, err, errlen);
+	atomic_fetch_add(&fs->st_heads, 1);
+	if (known && out->synced_ms && m->sync_interval_ms > 0)
+		atomic_fetch_add(&fs->st_behind, 1); /* the background check fell behind */
 	if (src && src != -ENOENT) {
 		rc = src;
 		goto out;
 	}
+	if (known && src == 0 && same_content(out, &st)) {
+		/* Nothing changed: no log entry, no epoch moves. */
+		verified_set(fs, out->id, asked);
+		out->synced_ms = asked;
+		goto out;
+	}
+	if (known)
+		atomic_fetch_add(&fs->st_changes, 1);
 	if (!known && src == -ENOENT) {
 		/* Absent from both: nothing to record (no log entry). */
 		snprintf(err, errlen, "'%s' does not exist", path);
@@ -527,23 +645,134 @@ int fs_resolve(struct fs *fs, const char *path, struct ns_inode *n, struct ns_mo
 	return rc;
 }
 
-/* Loads a directory's listing from its store into the namespace. */
+struct kids_ctx {
+	struct ns_inode *v;
+	size_t n, cap;
+};
+
+static int kids_fn(void *arg, const struct ns_inode *c)
+{
+	struct kids_ctx *k = arg;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 64;
+		struct ns_inode *grown = realloc(k->v, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		k->v = grown;
+		k->cap = cap;
+	}
+	k->v[k->n++] = *c;
+	return 0;
+}
+
+/* The namespace's children of directory path (name order) and whether
+ * its listing was ever loaded; *kids the caller's (free). A directory
+ * that does not exist has none. */
+static int dir_kids(struct fs *fs, const char *path, struct ns_inode **kids, size_t *nkids,
+		    struct ns_inode *dir, bool *loaded)
+{
+	struct kids_ctx k = { 0 };
+	struct ns *ns = meta_read_lock(fs->meta);
+	int rc = ns_lookup(ns, path, dir);
+	if (rc == 0 && dir->is_dir)
+		rc = ns_list(ns, dir->id, NULL, 0, kids_fn, &k);
+	else if (rc == -ENOENT || rc == -ENOTDIR || rc == 0) {
+		memset(dir, 0, sizeof(*dir));
+		rc = 0;
+	}
+	meta_read_unlock(fs->meta);
+	*loaded = dir->id && dir->synced_ms != 0;
+	if (rc) {
+		free(k.v);
+		return rc;
+	}
+	*kids = k.v;
+	*nkids = k.n;
+	return 0;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct journal_sync_item *)a)->name,
+		      ((const struct journal_sync_item *)b)->name);
+}
+
+/* How many of a directory's entries the store's listing (items, sorted
+ * by name) shows otherwise than the namespace's children: files changed
+ * or gone and, when the listing was loaded, entries new in the store.
+ * Sub-directories are not compared (their own listings are). The files
+ * the listing shows unchanged are marked verified at asked. */
+static size_t listing_diff(struct fs *fs, const struct journal_sync_item *items, size_t nitems,
+			   const struct ns_inode *kids, size_t nkids, bool loaded, int64_t asked)
+{
+	size_t changes = 0, matched = 0;
+	for (size_t i = 0; i < nkids; i++) {
+		const struct ns_inode *c = &kids[i];
+		struct journal_sync_item key;
+		snprintf(key.name, sizeof(key.name), "%s", c->name);
+		const struct journal_sync_item *e =
+			nitems ? bsearch(&key, items, nitems, sizeof(*items), item_cmp) : NULL;
+		if (e)
+			matched++;
+		if (c->is_dir)
+			continue;
+		if (!e || e->is_dir || e->length != c->length || e->mtime_ms != c->mtime_ms ||
+		    strcmp(e->fingerprint, c->fingerprint) != 0)
+			changes++;
+		else
+			verified_set(fs, c->id, asked);
+	}
+	if (loaded && matched < nitems)
+		changes += nitems - matched;
+	return changes;
+}
+
+/* Two reads of a directory's children hold the same inodes and content. */
+static bool same_kids(const struct ns_inode *a, size_t na, const struct ns_inode *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].id != b[i].id || a[i].data_id != b[i].data_id ||
+		    strcmp(a[i].name, b[i].name) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Lists directory path (mount m, store path rel) from its store and
+ * compares it with the namespace: nothing is journaled when nothing
+ * changed (the directory and its files are marked verified instead), else
+ * the whole listing as one sync_dir. A listing never loaded is journaled
+ * when load is set (a user lists it), else only when a file changed.
+ * ST_ESTALE (background only): the namespace changed while listing.
+ */
 static int sync_dir(struct fs *fs, const char *path, const struct ns_mount *m, const char *rel,
-		    char *err, size_t errlen)
+		    bool load, char *err, size_t errlen)
 {
 	struct ufs *ufs;
 	int rc = store_of(fs, m, &ufs, err, errlen);
 	if (rc)
 		return rc;
+	struct ns_inode dir, *kids0 = NULL, *kids1 = NULL;
+	size_t nkids0 = 0, nkids1 = 0;
+	bool loaded = false;
+	int64_t asked = clock_wall_ms();
+	rc = dir_kids(fs, path, &kids0, &nkids0, &dir, &loaded);
+	if (rc)
+		return rc;
 	struct journal_cmd *cmd = journal_new(JOURNAL_SYNC_DIR);
-	if (!cmd)
+	if (!cmd) {
+		free(kids0);
 		return -ENOMEM;
+	}
 	rc = set_str(cmd->u.sync_dir.path, sizeof(cmd->u.sync_dir.path), path, "path", err,
 		     errlen);
 	char *token = NULL;
 	while (!rc) {
 		struct ufs_list_page page;
 		rc = ufs_list(ufs, rel, token, 1000, &page, err, errlen);
+		atomic_fetch_add(&fs->st_lists, 1);
 		free(token);
 		token = NULL;
 		if (rc)
@@ -570,11 +799,108 @@ static int sync_dir(struct fs *fs, const char *path, const struct ns_mount *m, c
 			break;
 	}
 	free(token);
+	struct ns_inode dir1;
+	bool loaded1;
+	if (!rc)
+		rc = dir_kids(fs, path, &kids1, &nkids1, &dir1, &loaded1);
+	size_t changes = 0;
 	if (!rc) {
+		struct journal_sync_dir *sd = &cmd->u.sync_dir;
+		if (sd->nentries)
+			qsort(sd->entries, sd->nentries, sizeof(*sd->entries), item_cmp);
+		changes = listing_diff(fs, sd->entries, sd->nentries, kids1, nkids1, loaded1, asked);
+		if (changes && !load && !same_kids(kids0, nkids0, kids1, nkids1)) {
+			/* A write through strata landed meanwhile: the listing
+			 * may predate it, so it must not be journaled. */
+			atomic_fetch_add(&fs->st_raced, 1);
+			rc = ST_ESTALE;
+			snprintf(err, errlen, "'%s' changed while it was listed", path);
+		}
+	}
+	if (!rc && changes == 0 && (loaded1 || !load)) {
+		if (dir1.id && loaded1)
+			verified_set(fs, dir1.id, asked);
+	} else if (!rc) {
+		atomic_fetch_add(&fs->st_changes, changes);
 		cmd->u.sync_dir.time_ms = clock_wall_ms();
 		rc = meta_submit(fs->meta, cmd, err, errlen);
 	}
+	free(kids0);
+	free(kids1);
 	journal_free(cmd);
+	return rc;
+}
+
+/* A HEAD of one file the namespace holds (background): journals a
+ * change, else marks it verified. */
+static int revalidate_file(struct fs *fs, struct ufs *ufs, const char *path, const char *rel,
+			   char *err, size_t errlen)
+{
+	struct ns_inode n;
+	struct ns *ns = meta_read_lock(fs->meta);
+	int rc = ns_lookup(ns, path, &n);
+	meta_read_unlock(fs->meta);
+	if (rc || n.is_dir || n.is_mount_point)
+		return 0; /* not known (nothing cached of it), or not a file */
+	struct ufs_stat st;
+	int64_t asked = clock_wall_ms();
+	rc = ufs_stat(ufs, rel, &st, err, errlen);
+	atomic_fetch_add(&fs->st_heads, 1);
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (!rc && same_content(&n, &st)) {
+		verified_set(fs, n.id, asked);
+		return 0;
+	}
+	atomic_fetch_add(&fs->st_changes, 1);
+	return submit_sync_entry(fs, path, &st, rc == 0, err, errlen);
+}
+
+int fs_revalidate(struct fs *fs, const char *dir, const char *const *names, size_t n,
+		  int64_t *interval_ms, char *err, size_t errlen)
+{
+	*err = '\0';
+	*interval_ms = -1;
+	struct ns_mount *m = malloc(sizeof(*m));
+	char *rel = malloc(PATH_MAX_LEN + 1), *frel = malloc(PATH_MAX_LEN + 1);
+	char *fpath = malloc(PATH_MAX_LEN + 1);
+	int rc = -ENOMEM;
+	if (!m || !rel || !frel || !fpath)
+		goto out;
+	pthread_rwlock_rdlock(&fs->mounts_lock);
+	struct ns *ns = meta_read_lock(fs->meta);
+	rc = ns_resolve_mount(ns, dir, m, rel, PATH_MAX_LEN + 1);
+	meta_read_unlock(fs->meta);
+	if (rc == -ENOENT) {
+		snprintf(err, errlen, "'%s' is not backed by any store", dir);
+		rc = ST_ENOMOUNT;
+	}
+	if (!rc)
+		*interval_ms = m->sync_interval_ms;
+	if (!rc && m->sync_interval_ms > 0) {
+		if (n > FS_REVAL_HEADS_MAX)
+			rc = sync_dir(fs, dir, m, rel, false, err, errlen);
+		/* A local store cannot list a directory that is gone: ask
+		 * about the files one by one. */
+		if (n <= FS_REVAL_HEADS_MAX || rc == -ENOENT) {
+			*err = '\0';
+			struct ufs *ufs;
+			rc = store_of(fs, m, &ufs, err, errlen);
+			for (size_t i = 0; !rc && i < n; i++) {
+				if (path_join(dir, names[i], fpath, PATH_MAX_LEN + 1))
+					continue;
+				snprintf(frel, PATH_MAX_LEN + 1, "%s%s%s", rel, *rel ? "/" : "",
+					 names[i]);
+				rc = revalidate_file(fs, ufs, fpath, frel, err, errlen);
+			}
+		}
+	}
+	pthread_rwlock_unlock(&fs->mounts_lock);
+out:
+	free(m);
+	free(rel);
+	free(frel);
+	free(fpath);
 	return rc;
 }
 
@@ -647,7 +973,7 @@ int fs_list(struct fs *fs, const char *path, const char *after, size_t limit, cJ
 		/* Unknown: list it first, so one LIST loads a directory and its
 		 * children's metadata; only what does not list as a directory
 		 * is asked for by name (a file). */
-		int lrc = sync_dir(fs, path, m, rel, err, errlen);
+		int lrc = sync_dir(fs, path, m, rel, true, err, errlen);
 		if (lrc == 0) {
 			struct ns *ns = meta_read_lock(fs->meta);
 			rc = ns_lookup(ns, path, &dir);
@@ -661,9 +987,14 @@ int fs_list(struct fs *fs, const char *path, const char *after, size_t limit, cJ
 	} else if (rc == -ENOENT && mrc == 0) {
 		rc = refresh(fs, path, &dir, err, errlen);
 	}
+	if (!rc && dir.is_dir && dir.synced_ms) {
+		int64_t v = verified_get(fs, dir.id);
+		if (v > dir.synced_ms)
+			dir.synced_ms = v;
+	}
 	if (!rc && dir.is_dir && mrc == 0 &&
 	    sync_due(m->sync_interval_ms, dir.synced_ms, clock_wall_ms())) {
-		rc = sync_dir(fs, path, m, rel, err, errlen);
+		rc = sync_dir(fs, path, m, rel, true, err, errlen);
 		if (rc == -ENOENT) {
 			/* Not in the store: either a namespace-only parent of a
 			 * mount point (listed from the namespace), or gone. */

@@ -82,6 +82,38 @@ struct ufs_stat;
 int fs_load_file(struct fs *fs, const char *path, const struct ufs_stat *st, char *err,
 		 size_t errlen);
 
+/*
+ * Freshness off the request path (docs/namespace.md, "Freshness"). A check
+ * that finds a file unchanged writes nothing to the log: the leader keeps
+ * "verified at" per inode in memory, and a file is fresh while the later
+ * of its journaled synced_ms and that time is within its mount's sync
+ * interval. Only changes are journaled.
+ *
+ * fs_revalidate checks the files `names` (n of them) of directory dir
+ * (normal path) against the store ahead of need: more than
+ * FS_REVAL_HEADS_MAX names cost one LIST of dir (pages of 1,000), which
+ * verifies every file of dir the namespace holds; fewer a HEAD each.
+ * Changes are journaled (one sync_dir for a listing). *interval_ms gets
+ * the mount's sync interval (<= 0: nothing to keep fresh there, and
+ * nothing was asked). ST_ESTALE when the namespace changed under the
+ * listing (try again later), a store error, ST_ENOMOUNT.
+ */
+#define FS_REVAL_HEADS_MAX 2
+int fs_revalidate(struct fs *fs, const char *dir, const char *const *names, size_t n,
+		  int64_t *interval_ms, char *err, size_t errlen);
+
+struct fs_sync_stats {
+	uint64_t lists;   /* LIST pages asked of stores */
+	uint64_t heads;   /* HEADs (stat) asked of stores */
+	uint64_t changes; /* checks that found a file changed or gone */
+	uint64_t behind;  /* request-path checks: the background had fallen behind */
+	uint64_t raced;   /* listings dropped because the namespace moved under them */
+	uint64_t verified; /* inodes with a verified time */
+};
+void fs_sync_stats(struct fs *fs, struct fs_sync_stats *out);
+/* Forgets every verified time (a master that stops leading). */
+void fs_verified_clear(struct fs *fs);
+
 /* "never" -> -1, "always" -> 0, a duration -> ms. 0 or -EINVAL. */
 int fs_parse_sync_interval(const char *s, int64_t *out);
 

@@ -17,6 +17,7 @@
 #include "daemon/master/master.h"
 #include "daemon/master/policy.h"
 #include "daemon/master/rootmount.h"
+#include "daemon/master/revalidate.h"
 #include "daemon/master/ttlcheck.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -165,11 +166,15 @@ int main(int argc, char **argv)
 	struct ttlcheck *ttl = ttlcheck_new(&topts);
 	struct datajobs_opts dopts = { .meta = m.meta, .registry = m.registry, .conf = &conf };
 	m.datajobs = datajobs_new(&dopts);
-	if (!jobs || !ttl || !m.datajobs) {
+	struct reval_opts ropts = { .fs = m.fs, .meta = m.meta,
+				    .default_interval_ms = fopts.default_sync_interval_ms };
+	m.reval = reval_new(&ropts);
+	if (!jobs || !ttl || !m.datajobs || !m.reval) {
 		log_error("out of memory");
 		jobs_free(jobs);
 		ttlcheck_free(ttl);
 		datajobs_free(m.datajobs);
+		reval_free(m.reval);
 		goto out_fs;
 	}
 	cluster_lost_job_spec(&lost, conf.master_worker_timeout, &spec);
@@ -249,6 +254,12 @@ int main(int argc, char **argv)
 		log_error("cannot start the job runner thread");
 		goto out_server;
 	}
+	/* Its own thread, not a job: a pass waits on stores for as long as
+	 * they take, which must not hold up the runner's other jobs. */
+	if (reval_start(m.reval)) {
+		log_error("cannot start the revalidation thread");
+		goto out_server;
+	}
 	/* Its own thread, not a leader-only job: every master samples what its
 	 * registry knows (a follower's holds no workers until it leads). */
 	struct history_sampler *sampler = NULL;
@@ -272,6 +283,7 @@ out_routes:
 	free(routes);
 out_jobs:
 	jobs_free(jobs);
+	reval_free(m.reval);
 	ttlcheck_free(ttl);
 	datajobs_free(m.datajobs);
 out_fs:

@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+struct reval;
+
 /* What the master's request handlers share. Owned by strata-master's main. */
 struct master {
 	const struct strata_conf *conf;
@@ -17,6 +19,7 @@ struct master {
 	struct meta *meta;
 	struct blockmap *blocks;
 	struct fs *fs;
+	struct reval *reval;      /* background revalidation (revalidate.h) */
 	struct history *history;  /* GET /api/v1/metrics/history; may be NULL */
 	int64_t history_interval_ms;
 	struct events *events;   /* GET /api/v1/events */

@@ -195,6 +195,7 @@ int ns_open(const char *db_path, struct ns **out, char *err, size_t errlen)
 		}
 	}
 	ns->applied = (uint64_t)ns_meta_get(ns, "applied_index");
+	ns->epoch_floor = ns->applied;
 	*out = ns;
 	return 0;
 
@@ -210,7 +211,45 @@ void ns_close(struct ns *ns)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(ns->st[i]);
 	sqlite3_close(ns->db);
+	for (size_t i = 0; i < ns->nepochs; i++)
+		free(ns->epochs[i].path);
+	free(ns->epochs);
 	free(ns);
+}
+
+int ns_epoch_move(struct ns *ns, const char *mount_path, uint64_t index)
+{
+	if (!mount_path || !*mount_path) {
+		ns->epoch_all = index;
+		return 0;
+	}
+	for (size_t i = 0; i < ns->nepochs; i++) {
+		if (strcmp(ns->epochs[i].path, mount_path) == 0) {
+			ns->epochs[i].index = index;
+			return 0;
+		}
+	}
+	struct ns_epoch *grown = realloc(ns->epochs, (ns->nepochs + 1) * sizeof(*grown));
+	char *copy = strdup(mount_path);
+	if (grown)
+		ns->epochs = grown;
+	if (!grown || !copy) {
+		free(copy);
+		/* Cannot remember it apart: move every mount (never too low). */
+		ns->epoch_all = index;
+		return -ENOMEM;
+	}
+	ns->epochs[ns->nepochs++] = (struct ns_epoch){ copy, index };
+	return 0;
+}
+
+uint64_t ns_mount_epoch(struct ns *ns, const char *mount_path)
+{
+	uint64_t e = ns->epoch_floor > ns->epoch_all ? ns->epoch_floor : ns->epoch_all;
+	for (size_t i = 0; i < ns->nepochs; i++)
+		if (strcmp(ns->epochs[i].path, mount_path) == 0 && ns->epochs[i].index > e)
+			e = ns->epochs[i].index;
+	return e;
 }
 
 uint64_t ns_applied_index(struct ns *ns)

@@ -203,6 +203,18 @@ int ns_job_errors(struct ns *ns, uint64_t id,
  * limit into out. */
 int ns_job_files(struct ns *ns, const struct ns_job *j, size_t limit, struct ns_job_file *out,
 		 size_t *n);
+/*
+ * The epoch of the mount at mount_path: the index of the last applied
+ * command that changed or removed existing state under it (a file's
+ * content, a delete, a rename, a mount or unmount, a policy), never below
+ * the index this state was loaded at (open or snapshot), so it only moves
+ * up, on every master and across a failover. Commands that only create
+ * inodes (lazy loads, listings, mkdir, a put of a new file) leave it: a
+ * worker caches no negative answers, so a new file needs no invalidation.
+ * Derived in memory while applying; workers trust a cached answer while
+ * its mount's epoch stays the same (docs/namespace.md, "Freshness").
+ */
+uint64_t ns_mount_epoch(struct ns *ns, const char *mount_path);
 
 /* Counts inodes (for metrics and benches). */
 int64_t ns_inode_count(struct ns *ns);

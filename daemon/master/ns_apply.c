@@ -21,6 +21,9 @@ struct apply {
 	char *err;
 	size_t errlen;
 	int64_t now; /* the command's time_ms (0 without one): new inodes' TTL base */
+	/* The command changed or removed existing state (ns_mount_epoch):
+	 * under its path's mount, or (moves_all) under every mount. */
+	bool moved, moves_all;
 };
 
 /* What a file's content is, from put_file, sync_entry or a sync_dir item. */
@@ -227,6 +230,7 @@ static int apply_mount(struct apply *a)
 	sqlite3_bind_int64(s, 7, c->time_ms);
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_reset(s);
+	a->moved = true;
 	return rc;
 }
 
@@ -264,6 +268,7 @@ static int apply_unmount(struct apply *a)
 	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_reset(s);
+	a->moved = true;
 	return rc;
 }
 
@@ -336,6 +341,11 @@ static int upsert_file(struct apply *a, const char *path, const struct file_attr
 		snprintf(a->err, a->errlen, "'%s' is a directory", path);
 		return -EISDIR;
 	}
+	/* A put over a file, or a sync that found other content: workers
+	 * must stop trusting what they cached of it. */
+	if (a->cmd->op == JOURNAL_PUT_FILE || n.length != length || n.mtime_ms != mtime ||
+	    strcmp(n.fingerprint, fp ? fp : "") != 0)
+		a->moved = true;
 	/* New content gets a new data id, so blocks cached from the old
 	 * content are never served for the new one. */
 	int64_t data_id = given ? given : (int64_t)n.data_id;
@@ -394,6 +404,7 @@ static int apply_delete(struct apply *a)
 		snprintf(a->err, a->errlen, "directory '%s' is not empty", path);
 		return -ENOTEMPTY;
 	}
+	a->moved = true;
 	return delete_tree(a->ns, n.id);
 }
 
@@ -431,6 +442,7 @@ static int apply_rename(struct apply *a)
 	sqlite3_bind_int64(s, 4, n.is_dir ? n.mtime_ms : now);
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_reset(s);
+	a->moved = true;
 	return rc;
 }
 
@@ -452,11 +464,10 @@ static int prune_fn(void *arg, const struct ns_inode *c)
 			return 0;
 	}
 	char cpath[PATH_MAX_LEN + 1];
-	if (path_join(s->dir_path, c->name, cpath, sizeof(cpath)))
-		return delete_tree(s->a->ns, c->id);
-	if (ns_is_mount(s->a->ns, cpath) ||
-	    ns_mounts_below(s->a->ns, cpath, NULL, 0) > 0)
+	if (!path_join(s->dir_path, c->name, cpath, sizeof(cpath)) &&
+	    (ns_is_mount(s->a->ns, cpath) || ns_mounts_below(s->a->ns, cpath, NULL, 0) > 0))
 		return 0;
+	s->a->moved = true;
 	return delete_tree(s->a->ns, c->id);
 }
 
@@ -510,9 +521,11 @@ static int apply_sync_entry(struct apply *a)
 	if (!c->exists) {
 		if (!found || n.is_mount_point || ns_mounts_below(a->ns, path, NULL, 0) > 0)
 			return 0;
+		a->moved = true;
 		return delete_tree(a->ns, n.id);
 	}
 	if (c->is_dir) {
+		a->moved = a->moved || (found && !n.is_dir);
 		if (found && !n.is_dir && (rc = delete_tree(a->ns, n.id)))
 			return rc;
 		return make_dirs(a, path, c->mtime_ms, &n);
@@ -520,6 +533,7 @@ static int apply_sync_entry(struct apply *a)
 	if (found && n.is_dir) {
 		if (n.is_mount_point || ns_mounts_below(a->ns, path, NULL, 0) > 0)
 			return 0;
+		a->moved = true;
 		if ((rc = delete_tree(a->ns, n.id)))
 			return rc;
 	}
@@ -590,6 +604,7 @@ static int apply_set_pin(struct apply *a)
 	if (!rc)
 		a->res->changed = sqlite3_changes(a->ns->db);
 	sqlite3_reset(s);
+	a->moves_all = a->res->changed > 0;
 	return rc;
 }
 
@@ -600,8 +615,10 @@ static int apply_set_ttl(struct apply *a)
 	int rc = policy_target(a, c->path, &n);
 	if (rc)
 		return rc;
-	return set_ttl(a->ns, n.id, c->recursive, c->ttl_ms, c->action, c->time_ms,
-		       &a->res->changed);
+	rc = set_ttl(a->ns, n.id, c->recursive, c->ttl_ms, c->action, c->time_ms,
+		     &a->res->changed);
+	a->moves_all = a->res->changed > 0;
+	return rc;
 }
 
 static int apply_set_replication(struct apply *a)
@@ -620,6 +637,7 @@ static int apply_set_replication(struct apply *a)
 	if (!rc)
 		a->res->changed = sqlite3_changes(a->ns->db);
 	sqlite3_reset(s);
+	a->moves_all = a->res->changed > 0;
 	return rc;
 }
 
@@ -645,6 +663,7 @@ static int apply_ttl_fire(struct apply *a)
 			 c->path, (unsigned long long)c->id, c->action);
 		return ST_ESTALE;
 	}
+	a->moved = true;
 	if (strcmp(c->action, "free") == 0)
 		return exec1(a->ns, ST_TTL_FREE, (int64_t)n.id, 0);
 	return exec1(a->ns, ST_TTL_FIRED, (int64_t)n.id, c->time_ms);
@@ -692,6 +711,44 @@ static int64_t cmd_time(const struct journal_cmd *c)
 	}
 }
 
+/* The path a command acts on (the source of a rename); NULL for those
+ * without one. */
+static const char *cmd_path(const struct journal_cmd *c)
+{
+	switch (c->op) {
+	case JOURNAL_MOUNT: return c->u.mount.path;
+	case JOURNAL_UNMOUNT: return c->u.unmount.path;
+	case JOURNAL_MKDIR: return c->u.mkdir.path;
+	case JOURNAL_PUT_FILE: return c->u.put_file.path;
+	case JOURNAL_DELETE: return c->u.delete.path;
+	case JOURNAL_RENAME: return c->u.rename.src;
+	case JOURNAL_SYNC_DIR: return c->u.sync_dir.path;
+	case JOURNAL_SYNC_ENTRY: return c->u.sync_entry.path;
+	case JOURNAL_TTL_FIRE: return c->u.ttl_fire.path;
+	default: return NULL;
+	}
+}
+
+/* Moves the epoch of the mount a command changed state under (after it
+ * applied: an unmount's or mount's own path names it). A change outside
+ * every mount concerns no worker. */
+static void move_epoch(struct apply *a, uint64_t index)
+{
+	const char *path = cmd_path(a->cmd);
+	if (a->moves_all || !path) {
+		ns_epoch_move(a->ns, NULL, index);
+		return;
+	}
+	if (a->cmd->op == JOURNAL_MOUNT || a->cmd->op == JOURNAL_UNMOUNT) {
+		ns_epoch_move(a->ns, path, index);
+		return;
+	}
+	struct ns_mount *m = malloc(sizeof(*m));
+	if (!m || ns_resolve_mount(a->ns, path, m, NULL, 0) == 0)
+		ns_epoch_move(a->ns, m ? m->path : NULL, index);
+	free(m);
+}
+
 /* The apply half of the command table (journal.h): one function per op. */
 static int (*const g_apply[JOURNAL_OP_COUNT])(struct apply *a) = {
 #define APPLY_(up, low) [JOURNAL_##up] = apply_##low,
@@ -735,5 +792,7 @@ int ns_apply(struct ns *ns, uint64_t index, const struct journal_cmd *cmd,
 		return ns_db_err(ns, err, errlen, "commit");
 	}
 	ns->applied = index;
+	if (!rc && (a.moved || a.moves_all))
+		move_epoch(&a, index);
 	return rc;
 }

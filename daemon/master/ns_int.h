@@ -43,12 +43,28 @@ enum stmt_id {
 };
 
 
+/* A mount's epoch (ns_mount_epoch), derived while applying: in memory. */
+struct ns_epoch {
+	char *path; /* the mount point (owned) */
+	uint64_t index;
+};
+
 struct ns {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	uint64_t applied;
 	char path[1024];
+	/* Per-mount epochs: the floor is the index the state was loaded at,
+	 * all_index the last command that changed state under every mount
+	 * (policies), epochs the last change under one mount. */
+	uint64_t epoch_floor, epoch_all;
+	struct ns_epoch *epochs;
+	size_t nepochs;
 };
+
+/* Records that entry index changed or removed state under the mount at
+ * mount_path ("" or NULL: under every mount). */
+int ns_epoch_move(struct ns *ns, const char *mount_path, uint64_t index);
 
 
 /* The prepared statement id, reset and unbound. */

@@ -23,20 +23,18 @@
  * few thousand hot files do not evict each other by collision (the fast
  * path serves only fresh entries; a thrashing slot would send every read
  * of those files to the slow path). */
-#define FCACHE_SETS 4096
 #define FCACHE_WAYS 4
-#define FCACHE_SLOTS (FCACHE_SETS * FCACHE_WAYS)
+/* How long after its last read a file whose answer the master did not
+ * vouch for past the TTL stays warm, in TTLs. */
+#define FCACHE_UNTRUSTED_WARM_TTLS 30
+/* Entries the keep-warm sweep walks between releases of the lock. */
+#define FCACHE_SWEEP_SLICE 4096
 /* Background refreshes queued at most (more: entries simply expire). */
 #define FCACHE_REFRESH_QUEUE 4096
 #define FCACHE_REFRESHERS 2
 /* Paths per batched lookup (POST /api/v1/internal/files; the master takes
  * up to 256). */
 #define FCACHE_BATCH 128
-/* A file read at least twice stays fresh this many TTLs after its last
- * read (capped at a minute), not only while it is read: a client that
- * pauses for a few seconds finds it on the fast path again. A file read
- * once (a scan) is not kept. */
-#define FCACHE_KEEP_WARM_TTLS 30
 
 /* A cached file_info with its strings on the heap (slots stay small). */
 struct entry {
@@ -48,7 +46,11 @@ struct entry {
 	struct ufs *ufs;
 	int64_t fetched_ms;
 	uint64_t epoch;      /* the master's namespace epoch for it; 0 unknown */
+	uint64_t mepoch;     /* its mount's epoch; 0 unknown (then epoch counts) */
+	char *mount;         /* that mount's path; NULL unknown */
 	int64_t trust_until; /* trusted at that epoch until then (monotonic ms) */
+	int64_t trust_given; /* the master's trust_ms */
+	int64_t retry_ms;    /* a background refresh failed: not again before */
 	bool refreshing; /* queued for a background refresh */
 	/* Fast-path reads: the last one, and how many (kept across refreshes). */
 	int64_t read_ms;
@@ -63,7 +65,8 @@ struct store {
 struct fcache {
 	const struct strata_conf *conf;
 	pthread_mutex_t lock;
-	struct entry *slots; /* direct-mapped by path hash */
+	struct entry *slots; /* nsets sets of FCACHE_WAYS, by path hash */
+	size_t nsets, nslots;
 	struct store *stores;
 	size_t nstores;
 	pthread_key_t http_key;
@@ -82,8 +85,10 @@ struct fcache {
 	_Atomic bool warned_batch;
 	int64_t next_sweep_ms;
 	_Atomic uint64_t refreshes, refresh_drops;
-	/* The leader's namespace epoch, as last checked (fcache.h). */
+	/* The leader's namespace epoch and per-mount epochs (none from an
+	 * older master), as last checked (fcache.h). */
 	uint64_t epoch;
+	struct client_mount_epochs mepochs;
 	int64_t epoch_sent_ms;  /* when that check was sent; 0 never */
 	int64_t next_epoch_ms;  /* next check due */
 	bool epoch_checking;    /* a refresher is checking */
@@ -111,7 +116,11 @@ int fcache_new(const struct strata_conf *conf, struct fcache **out)
 	struct fcache *fc = calloc(1, sizeof(*fc));
 	if (!fc)
 		return -ENOMEM;
-	fc->slots = calloc(FCACHE_SLOTS, sizeof(*fc->slots));
+	fc->nsets = (size_t)conf->worker_metadata_cache_files / FCACHE_WAYS;
+	if (!fc->nsets)
+		fc->nsets = 1;
+	fc->nslots = fc->nsets * FCACHE_WAYS;
+	fc->slots = calloc(fc->nslots, sizeof(*fc->slots));
 	if (!fc->slots) {
 		free(fc);
 		return -ENOMEM;
@@ -158,10 +167,12 @@ void fcache_free(struct fcache *fc)
 		free(fc->stores[i].key);
 	}
 	free(fc->stores);
-	for (size_t i = 0; i < FCACHE_SLOTS; i++) {
+	for (size_t i = 0; i < fc->nslots; i++) {
 		free(fc->slots[i].path);
 		free(fc->slots[i].ufs_path);
+		free(fc->slots[i].mount);
 	}
+	client_mount_epochs_clear(&fc->mepochs);
 	struct httpc *mine = pthread_getspecific(fc->http_key);
 	httpc_free(mine);
 	for (int i = 0; i < FCACHE_MASTER_CONNS; i++)
@@ -202,7 +213,7 @@ static struct entry *set_of(struct fcache *fc, const char *path)
 	uint64_t h = 1469598103934665603ull;
 	for (const char *p = path; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	return &fc->slots[(size_t)(h % FCACHE_SETS) * FCACHE_WAYS];
+	return &fc->slots[(size_t)(h % fc->nsets) * FCACHE_WAYS];
 }
 
 /* The entry of path, or NULL. Call with fc->lock held. */
@@ -344,6 +355,9 @@ static int take_info(struct fcache *fc, const struct client_file_info *fi, const
 	out->block_size = fi->block_size;
 	out->mtime_ms = fi->mtime_ms;
 	out->epoch = fi->epoch;
+	out->mount_epoch = fi->mount_epoch;
+	snprintf(out->mount_path, sizeof(out->mount_path), "%s",
+		 fi->mount_path ? fi->mount_path : "");
 	out->trust_ms = fi->trust_ms;
 	out->pinned = fi->pinned;
 	return fcache_store(fc, &fi->store, &out->ufs, err, errlen);
@@ -373,6 +387,7 @@ static void entry_clear(struct entry *e)
 {
 	free(e->path);
 	free(e->ufs_path);
+	free(e->mount);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -385,11 +400,25 @@ static void note_read(struct entry *e, int64_t now)
 		e->reads++;
 }
 
-/* Whether e is vouched for by the last epoch check (filecache.h). */
+/* The leader's epoch for the mount at path as last checked; 0 unknown. */
+static uint64_t mount_epoch(const struct fcache *fc, const char *path)
+{
+	for (size_t i = 0; i < fc->mepochs.n; i++)
+		if (strcmp(fc->mepochs.paths[i], path) == 0)
+			return fc->mepochs.epochs[i];
+	return 0;
+}
+
+/* Whether e is vouched for by the last epoch check (filecache.h): its
+ * mount's epoch when both sides know it, else the namespace epoch. */
 static bool trusted(const struct fcache *fc, const struct entry *e, int64_t now)
 {
-	return e->epoch && e->epoch == fc->epoch && fc->epoch_sent_ms &&
-	       now - fc->epoch_sent_ms < fc->conf->worker_metadata_ttl && now < e->trust_until;
+	if (!fc->epoch_sent_ms || now - fc->epoch_sent_ms >= fc->conf->worker_metadata_ttl ||
+	    now >= e->trust_until)
+		return false;
+	if (e->mepoch && e->mount && fc->mepochs.n)
+		return e->mepoch == mount_epoch(fc, e->mount);
+	return e->epoch && e->epoch == fc->epoch;
 }
 
 static bool fresh(const struct fcache *fc, const struct entry *e, int64_t now)
@@ -406,10 +435,12 @@ static void keep(struct fcache *fc, const char *path, const struct file_info *fi
 	int64_t read_ms = same ? e->read_ms : 0;
 	uint32_t reads = same ? e->reads : 0;
 	char *p = strdup(path), *u = strdup(fi->ufs_path);
+	char *mnt = fi->mount_path[0] ? strdup(fi->mount_path) : NULL;
 	entry_clear(e);
-	if (!p || !u) {
+	if (!p || !u || (fi->mount_path[0] && !mnt)) {
 		free(p);
 		free(u);
+		free(mnt);
 		return;
 	}
 	e->path = p;
@@ -423,6 +454,9 @@ static void keep(struct fcache *fc, const char *path, const struct file_info *fi
 	e->ufs = fi->ufs;
 	e->fetched_ms = when;
 	e->epoch = fi->epoch;
+	e->mepoch = fi->mount_epoch;
+	e->mount = mnt;
+	e->trust_given = fi->trust_ms;
 	e->trust_until = fi->trust_ms < 0    ? INT64_MAX
 			 : fi->trust_ms == 0 ? 0
 					     : when + fi->trust_ms;
@@ -476,6 +510,8 @@ static void refreshed(struct fcache *fc, const char *path, int rc, const struct 
 		keep(fc, path, fi, when);
 	else if (rc == -ENOENT || rc == -EINVAL || rc == -EISDIR)
 		entry_clear(e);
+	else /* the master did not answer: the sweep tries again a TTL later */
+		e->retry_ms = when + fc->conf->worker_metadata_ttl;
 }
 
 /*
@@ -528,24 +564,55 @@ static void refresh_some(struct fcache *fc, char **paths, size_t n)
 
 static void queue_refresh(struct fcache *fc, struct entry *e);
 
-/* Queues refreshes of the files read lately that are about to expire
- * (FCACHE_KEEP_WARM_TTLS), so a hot file that pauses for a few seconds is
- * still on the fast path when it is read again; after the epoch moved
- * (epoch_moved), also those only the old epoch vouched for, which are
- * stale now whatever their age. Call with the lock. */
-static void sweep(struct fcache *fc, int64_t now, bool epoch_moved)
+/* Queues refreshes of the files read in the last worker.metadata_keep_warm
+ * that are about to expire (their TTL, or the end of the trust the master
+ * gave: a margin of a quarter of either before) or have expired (their
+ * mount's epoch moved, or a refresh failed: then a TTL later), so a file
+ * read again after a pause longer than the sync interval is still on the
+ * fast path. Call with the lock (released and taken again every
+ * FCACHE_SWEEP_SLICE entries). */
+static void sweep(struct fcache *fc, int64_t now)
 {
 	int64_t ttl = fc->conf->worker_metadata_ttl;
-	int64_t margin = ttl / 4;
-	int64_t warm = ttl * FCACHE_KEEP_WARM_TTLS < 60000 ? ttl * FCACHE_KEEP_WARM_TTLS : 60000;
-	for (size_t i = 0; i < FCACHE_SLOTS; i++) {
+	int64_t warm = fc->conf->worker_metadata_keep_warm;
+	if (warm < ttl)
+		warm = ttl;
+	for (size_t i = 0; i < fc->nslots; i++) {
+		if (i && i % FCACHE_SWEEP_SLICE == 0) {
+			/* Let readers in: a big cache takes milliseconds to walk. */
+			pthread_mutex_unlock(&fc->lock);
+			pthread_mutex_lock(&fc->lock);
+		}
 		struct entry *e = &fc->slots[i];
-		int64_t age = now - e->fetched_ms;
-		if (e->path && !e->refreshing && e->reads >= 2 && now - e->read_ms <= warm &&
-		    age >= ttl - margin && !trusted(fc, e, now) &&
-		    (age < ttl || (epoch_moved && e->epoch != fc->epoch)))
+		if (!e->path || e->refreshing || !e->reads || now - e->read_ms > warm)
+			continue;
+		/* An answer the master did not vouch for past the TTL (a mount
+		 * synced always, or its check fell behind) costs a lookup, maybe
+		 * a store request, per TTL: kept warm only for files read twice,
+		 * for FCACHE_UNTRUSTED_WARM_TTLS. */
+		if (e->trust_given == 0 &&
+		    (e->reads < 2 || now - e->read_ms > ttl * FCACHE_UNTRUSTED_WARM_TTLS))
+			continue;
+		int64_t expiry = e->fetched_ms + ttl, margin = ttl / 4;
+		if (trusted(fc, e, now) && e->trust_until > expiry) {
+			expiry = e->trust_until;
+			if (e->trust_given / 4 > margin)
+				margin = e->trust_given / 4;
+		}
+		if (now >= expiry - margin && now >= e->retry_ms)
 			queue_refresh(fc, e);
 	}
+}
+
+static bool mount_epochs_differ(const struct client_mount_epochs *a,
+				const struct client_mount_epochs *b)
+{
+	if (a->n != b->n)
+		return true;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->paths[i], b->paths[i]) != 0 || a->epochs[i] != b->epochs[i])
+			return true;
+	return false;
 }
 
 /* Asks the leader for its namespace epoch (without the lock; takes it to
@@ -555,8 +622,9 @@ static void check_epoch(struct fcache *fc)
 	char err[256];
 	int64_t sent = clock_mono_ms();
 	uint64_t epoch = 0;
+	struct client_mount_epochs mepochs;
 	struct httpc *hc = fcache_master_conn(fc);
-	int rc = client_epoch_get(fc->masters, hc, &epoch, err, sizeof(err));
+	int rc = client_epoch_get(fc->masters, hc, &epoch, &mepochs, err, sizeof(err));
 	fcache_master_conn_put(fc, hc);
 	pthread_mutex_lock(&fc->lock);
 	fc->epoch_checking = false;
@@ -570,12 +638,17 @@ static void check_epoch(struct fcache *fc)
 		return; /* trust runs out a TTL after the last answer */
 	}
 	atomic_fetch_add(&fc->epoch_checks, 1);
-	bool moved = epoch != fc->epoch;
+	/* With per-mount epochs only a change under a mount counts (files
+	 * created anywhere move the namespace epoch, and nothing cached). */
+	bool moved = mepochs.n || fc->mepochs.n ? mount_epochs_differ(&fc->mepochs, &mepochs)
+						: epoch != fc->epoch;
 	fc->epoch = epoch;
+	client_mount_epochs_clear(&fc->mepochs);
+	fc->mepochs = mepochs;
 	fc->epoch_sent_ms = sent;
 	if (moved) {
 		atomic_fetch_add(&fc->epoch_changes, 1);
-		sweep(fc, clock_mono_ms(), true);
+		sweep(fc, clock_mono_ms());
 	}
 	pthread_mutex_unlock(&fc->lock);
 }
@@ -591,7 +664,7 @@ static void *refresher_main(void *arg)
 		int64_t now = clock_mono_ms();
 		if (ttl > 0 && now >= fc->next_sweep_ms) {
 			fc->next_sweep_ms = now + every;
-			sweep(fc, now, false);
+			sweep(fc, now);
 		}
 		if (ttl > 0 && !fc->stopping && !fc->epoch_unsupported && !fc->epoch_checking &&
 		    now >= fc->next_epoch_ms) {

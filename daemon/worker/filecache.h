@@ -29,6 +29,8 @@ struct file_info {
 	struct ufs *ufs; /* borrowed from the cache; valid while it lives */
 	/* As the master answered (fcache_get leaves them 0): */
 	uint64_t epoch;   /* its namespace epoch for it; 0 unknown */
+	uint64_t mount_epoch; /* its mount's epoch for it; 0 unknown */
+	char mount_path[4096]; /* that mount; "" unknown */
 	int64_t trust_ms; /* trusted this long at an unchanged epoch; -1 for ever */
 	bool pinned;      /* pinned (policy): its cached blocks are never evicted */
 };
@@ -44,13 +46,17 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
 /*
  * Freshness. An entry is fresh while it is younger than
  * worker.metadata_ttl, or while it is trusted: the master tagged it with
- * its namespace epoch (the Raft applied index, which every namespace change
- * moves) and a check of the leader's epoch, sent less than a TTL ago, found
- * the same epoch, and the master's trust_ms for it (its mount's sync
- * interval) has not run out. The refresher checks the epoch every quarter
- * TTL (GET /api/v1/internal/epoch), so an unchanged namespace costs the
- * master one tiny call per quarter TTL instead of a lookup per hot file per
- * TTL, and what a reader gets is never staler than the TTL either way.
+ * its mount's epoch (the index of the last command that changed or removed
+ * state under that mount; a master without per-mount epochs: the namespace
+ * epoch) and a check of the leader's epochs, sent less than a TTL ago,
+ * found the same epoch for that mount, and the master's trust_ms for it
+ * (until its verification against the store is a sync interval old) has
+ * not run out. The refresher checks the epochs every quarter TTL (GET
+ * /api/v1/internal/epoch), so an unchanged mount costs the master one tiny
+ * call per quarter TTL instead of a lookup per hot file per TTL, and what
+ * a reader gets is never staler than the TTL either way. Only answers are
+ * cached, never "not found": a new file (which moves no epoch) is seen by
+ * the next read.
  *
  * For the S3 front's event loop, which must not wait on the network: what
  * the cache knows of path, if it is fresh;
@@ -59,9 +65,13 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
  * last quarter of its TTL is queued for a background refresh (once
  * fcache_start_refresh ran), so files read all the time stay fresh while
  * what is returned is never older than the TTL. A file read at least
- * twice (a peek, or an fcache_get that asked the master) is also refreshed while it pauses, for
- * up to 30 TTLs (at most a minute) after its last read. Refreshes are batched, up to 128 paths per
- * POST /api/v1/internal/files.
+ * once (a peek, or an fcache_get that asked the master) is also refreshed ahead of its expiry (the
+ * TTL, or the end of its trust) for worker.metadata_keep_warm after its last read, so it is still
+ * on the fast path when read again minutes later (an answer the master vouched for only for the
+ * TTL, as with sync_interval=always, is kept warm only for files read twice, for 30 TTLs, since
+ * each refresh may cost a store request). A failed refresh is retried a TTL later. Refreshes are
+ * batched, up to 128 paths per
+ * POST /api/v1/internal/files. The cache holds worker.metadata_cache_files entries.
  */
 struct fcache_meta {
 	uint64_t length;

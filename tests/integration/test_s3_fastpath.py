@@ -530,8 +530,8 @@ class S3FastPathTest(ClusterTestCase):
         after = self.counters()
         self.assertEqual(after["s3_fastpath_hits_total"], before["s3_fastpath_hits_total"] + 1)
         self.assertEqual(after["s3_proxied_total"], before["s3_proxied_total"])
-        # A file read once is not refreshed, but while the namespace does
-        # not change the epoch vouches for it: still a hit after the pause.
+        # A file read once: while its mount does not change, the epoch
+        # vouches for it (no lookup needed): still a hit after the pause.
         self.warm("/data/big.bin")
         self.wait_hit("/data/big.bin", self.big)
         time.sleep(7)  # the pause is the scenario, not a wait for something
@@ -541,23 +541,32 @@ class S3FastPathTest(ClusterTestCase):
         self.assertEqual(after["s3_fastpath_hits_total"], before["s3_fastpath_hits_total"] + 1)
         self.assertEqual(after["metadata_refreshes_total"], before["metadata_refreshes_total"])
         self.assertGreater(after["metadata_epoch_checks_total"], 0)
-        # A change anywhere moves the epoch: a file read once expires and
-        # takes the slow path; the hot ones were looked up again at once.
+        # Creating a file changes nothing a worker cached: no mount epoch
+        # moves, and a file read once is kept warm too
+        # (worker.metadata_keep_warm): still a hit past its 3 s TTL.
         once = os.urandom(1000)
         self.write("once.bin", once)
         self.assertEqual(self.warm("/data/once.bin"), once)
         read_once = time.monotonic()
         self.assertEqual(self.s3("PUT", "/data/other.txt", body=b"x")[0], 200)
-        wait_for(lambda: self.counters()["metadata_epoch_changes_total"]
-                 > after["metadata_epoch_changes_total"], timeout=10, what="an epoch change")
-        # And past once.bin's 3 s TTL (reading it again would make it hot).
         time.sleep(max(0.0, read_once + 3.2 - time.monotonic()))
         hits = self.hits()
         self.assertEqual(self.warm("/data/once.bin"), once)
-        self.assertEqual(self.hits(), hits)
+        self.assertEqual(self.hits(), hits + 1)
+        # A change (a write over a file) moves the mount's epoch: the files
+        # kept warm are looked up again at once and stay hits.
+        c = self.counters()
+        self.assertEqual(self.s3("PUT", "/data/other.txt", body=b"y")[0], 200)
+        wait_for(lambda: self.counters()["metadata_epoch_changes_total"]
+                 > c["metadata_epoch_changes_total"], timeout=10, what="an epoch change")
+        wait_for(lambda: self.counters()["metadata_refreshes_total"]
+                 >= c["metadata_refreshes_total"] + 3, timeout=10,
+                 what="the warm files looked up again")
+        hits = self.hits()
+        self.assertEqual(self.warm("/data/once.bin"), once)
         self.assertEqual(self.warm("/data/small.bin"), self.small)
         self.assertEqual(self.warm("/data/big.bin"), self.big)
-        self.assertEqual(self.hits(), hits + 2)
+        self.assertEqual(self.hits(), hits + 3)
 
     def test_longer_in_the_store_than_strata_knows_is_an_error(self):
         # The metadata says 16 KiB; behind strata's back the object grew.

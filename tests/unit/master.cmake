@@ -10,6 +10,8 @@ strata_unit_test(test_master_journal SOURCES test_master_journal.c LIBS strata_m
 strata_unit_test(test_master_cluster SOURCES test_master_cluster.c LIBS strata_master_core)
 strata_unit_test(test_master_filemeta SOURCES test_master_filemeta.c LIBS strata_master_core
                  SQLite::SQLite3 Threads::Threads)
+strata_unit_test(test_master_revalidate SOURCES test_master_revalidate.c LIBS strata_master_core
+                 SQLite::SQLite3 Threads::Threads)
 strata_unit_test(test_master_jobs SOURCES test_master_jobs.c LIBS strata_master_core
                  Threads::Threads)
 strata_unit_test(test_master_history SOURCES test_master_history.c LIBS strata_master_core cjson)

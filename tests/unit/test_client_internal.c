@@ -151,6 +151,7 @@ static cJSON *file_reply(void)
 	cJSON_AddStringToObject(o, "etag", "e1");
 	cJSON_AddStringToObject(o, "ufs_path", "dir/f");
 	json_add_int(o, "epoch", 42);
+	json_add_u64(o, "mount_epoch", ABOVE_2_53);
 	json_add_int(o, "trust_ms", -1);
 	cJSON *m = cJSON_AddObjectToObject(o, "mount");
 	cJSON_AddStringToObject(m, "path", "/m");
@@ -172,6 +173,8 @@ static void test_file_info_decodes(void **state)
 	assert_int_equal(fi.length, 5000);
 	assert_int_equal(fi.block_size, 4096);
 	assert_int_equal(fi.epoch, 42);
+	assert_true(fi.mount_epoch == ABOVE_2_53);
+	assert_string_equal(fi.mount_path, "/m");
 	assert_int_equal(fi.trust_ms, -1);
 	assert_string_equal(fi.ufs_path, "dir/f");
 	assert_string_equal(fi.etag, "e1");
@@ -200,6 +203,8 @@ static void test_file_info_refuses_malformed_fields(void **state)
 		{ "ufs_path", "7" },
 		{ "etag", "false" },
 		{ "trust_ms", "-2" },
+		{ "mount_epoch", "-1" },
+		{ "mount_epoch", "\"12a\"" },
 		{ "mount", "\"s3://x\"" },
 		{ "mount", NULL },
 	};
@@ -225,6 +230,43 @@ static void test_file_info_refuses_malformed_fields(void **state)
 	assert_int_equal(client_file_info_decode(doc, &fi, err, sizeof(err)), ST_EPROTO);
 	assert_non_null(strstr(err, "mount.uri"));
 	cJSON_Delete(doc);
+}
+
+/* The per-mount epochs of GET /api/v1/internal/epoch. */
+static void test_mount_epochs_decode(void **state)
+{
+	(void)state;
+	char err[160] = "";
+	struct client_mount_epochs me;
+	cJSON *doc = cJSON_Parse("{\"epoch\":\"9\",\"mounts\":{\"/\":\"3\","
+				 "\"/b\":\"18446744073709551615\"}}");
+	assert_int_equal(client_mount_epochs_decode(doc, &me, err, sizeof(err)), 0);
+	assert_int_equal(me.n, 2);
+	assert_string_equal(me.paths[0], "/");
+	assert_true(me.epochs[0] == 3);
+	assert_string_equal(me.paths[1], "/b");
+	assert_true(me.epochs[1] == UINT64_MAX);
+	client_mount_epochs_clear(&me);
+	cJSON_Delete(doc);
+	/* An older master: none. */
+	doc = cJSON_Parse("{\"epoch\":\"9\"}");
+	assert_int_equal(client_mount_epochs_decode(doc, &me, err, sizeof(err)), 0);
+	assert_int_equal(me.n, 0);
+	cJSON_Delete(doc);
+	static const char *const bad[] = {
+		"{\"mounts\":[]}",
+		"{\"mounts\":{\"/a\":3}}",
+		"{\"mounts\":{\"/a\":\"-3\"}}",
+		"{\"mounts\":{\"/\":\"1\",\"/a\":\"18446744073709551616\"}}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		doc = cJSON_Parse(bad[i]);
+		assert_int_equal(client_mount_epochs_decode(doc, &me, err, sizeof(err)),
+				 ST_EPROTO);
+		assert_non_null(strstr(err, "mounts"));
+		assert_int_equal(me.n, 0);
+		cJSON_Delete(doc);
+	}
 }
 
 static void test_write_grant(void **state)
@@ -381,7 +423,7 @@ static void test_calls_map_the_masters_errors(void **state)
 	assert_non_null(strstr(err, "files"));
 
 	uint64_t epoch = 0;
-	assert_int_equal(client_epoch_get(mc, hc, &epoch, err, sizeof(err)), -ENOSYS);
+	assert_int_equal(client_epoch_get(mc, hc, &epoch, NULL, err, sizeof(err)), -ENOSYS);
 
 	struct client_write_grant g;
 	assert_int_equal(client_write_begin(mc, hc, "/m/ro", &g, err, sizeof(err)), -EROFS);
@@ -405,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_file_loaded_encodes),
 		cmocka_unit_test(test_file_info_decodes),
 		cmocka_unit_test(test_file_info_refuses_malformed_fields),
+		cmocka_unit_test(test_mount_epochs_decode),
 		cmocka_unit_test(test_write_grant),
 		cmocka_unit_test(test_heartbeat_reply),
 		cmocka_unit_test(test_calls_map_the_masters_errors),

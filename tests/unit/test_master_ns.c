@@ -745,6 +745,80 @@ static void test_serialize_restore(void **state)
 	free(got);
 }
 
+/* Per-mount epochs (ns_mount_epoch): only commands that change or remove
+ * existing state under a mount move its epoch; creations move none; a
+ * policy change moves every mount; reopening the database sets the floor
+ * to the loaded index. */
+static void test_mount_epochs(void **state)
+{
+	struct fixture *f = *state;
+	struct ns *ns = open_ns(f->db_a);
+	uint64_t root = apply_json(ns, "{\"v\":1,\"op\":\"mount\",\"path\":\"/\",\"uri\":\"file:///r\","
+		"\"readonly\":false,\"options\":{},\"block_size\":\"4194304\",\"sync_interval_ms\""
+		":\"-1\",\"time_ms\":\"1\"}", 0);
+	uint64_t mnt = apply_json(ns, "{\"v\":1,\"op\":\"mount\",\"path\":\"/m\",\"uri\":\"file:///m\","
+		"\"readonly\":false,\"options\":{},\"block_size\":\"4194304\",\"sync_interval_ms\""
+		":\"-1\",\"time_ms\":\"2\"}", 0);
+	assert_int_equal(ns_mount_epoch(ns, "/"), root);
+	assert_int_equal(ns_mount_epoch(ns, "/m"), mnt);
+	/* Creations: a listing, a lazy load, mkdir, a new file. */
+	apply_json(ns, "{\"v\":1,\"op\":\"sync_dir\",\"path\":\"/d\",\"time_ms\":\"10\",\"entries\":["
+		"{\"name\":\"a\",\"is_dir\":false,\"length\":\"1\",\"mtime_ms\":\"10\",\"fingerprint\":\"1\"},"
+		"{\"name\":\"b\",\"is_dir\":false,\"length\":\"2\",\"mtime_ms\":\"10\",\"fingerprint\":\"2\"}]}", 0);
+	apply_json(ns, "{\"v\":1,\"op\":\"sync_entry\",\"path\":\"/m/x\",\"time_ms\":\"11\",\"exists\":true,"
+		"\"is_dir\":false,\"length\":\"3\",\"mtime_ms\":\"11\",\"fingerprint\":\"x\"}", 0);
+	apply_json(ns, "{\"v\":1,\"op\":\"mkdir\",\"path\":\"/e\",\"parents\":false,\"time_ms\":\"12\"}", 0);
+	apply_json(ns, "{\"v\":1,\"op\":\"put_file\",\"path\":\"/d/new\",\"time_ms\":\"13\",\"length\":\"1\","
+		"\"mtime_ms\":\"13\",\"fingerprint\":\"n\"}", 0);
+	/* The same listing again (only synced_ms moves): nothing changed. */
+	apply_json(ns, "{\"v\":1,\"op\":\"sync_dir\",\"path\":\"/d\",\"time_ms\":\"14\",\"entries\":["
+		"{\"name\":\"a\",\"is_dir\":false,\"length\":\"1\",\"mtime_ms\":\"10\",\"fingerprint\":\"1\"},"
+		"{\"name\":\"b\",\"is_dir\":false,\"length\":\"2\",\"mtime_ms\":\"10\",\"fingerprint\":\"2\"},"
+		"{\"name\":\"new\",\"is_dir\":false,\"length\":\"1\",\"mtime_ms\":\"13\",\"fingerprint\":\"n\"}]}", 0);
+	/* A failed command changes nothing. */
+	apply_json(ns, "{\"v\":1,\"op\":\"delete\",\"path\":\"/nope\",\"recursive\":false}", -ENOENT);
+	assert_int_equal(ns_mount_epoch(ns, "/"), root);
+	assert_int_equal(ns_mount_epoch(ns, "/m"), mnt);
+	/* A sync that finds a changed (a) and a gone (b) file: / moves only. */
+	uint64_t changed = apply_json(ns, "{\"v\":1,\"op\":\"sync_dir\",\"path\":\"/d\",\"time_ms\":\"15\","
+		"\"entries\":[{\"name\":\"a\",\"is_dir\":false,\"length\":\"9\",\"mtime_ms\":\"15\","
+		"\"fingerprint\":\"9\"},{\"name\":\"new\",\"is_dir\":false,\"length\":\"1\",\"mtime_ms\":\"13\","
+		"\"fingerprint\":\"n\"}]}", 0);
+	assert_int_equal(ns_mount_epoch(ns, "/"), changed);
+	assert_int_equal(ns_mount_epoch(ns, "/m"), mnt);
+	/* A put over a file, a rename, a delete under /m move /m only. */
+	uint64_t put = apply_json(ns, "{\"v\":1,\"op\":\"put_file\",\"path\":\"/m/x\",\"time_ms\":\"16\","
+		"\"length\":\"3\",\"mtime_ms\":\"11\",\"fingerprint\":\"x\"}", 0);
+	assert_int_equal(ns_mount_epoch(ns, "/m"), put);
+	uint64_t ren = apply_json(ns, "{\"v\":1,\"op\":\"rename\",\"src\":\"/m/x\",\"dst\":\"/m/y\","
+		"\"time_ms\":\"17\"}", 0);
+	assert_int_equal(ns_mount_epoch(ns, "/m"), ren);
+	uint64_t del = apply_json(ns, "{\"v\":1,\"op\":\"delete\",\"path\":\"/m/y\",\"recursive\":false}", 0);
+	assert_int_equal(ns_mount_epoch(ns, "/m"), del);
+	assert_int_equal(ns_mount_epoch(ns, "/"), changed);
+	/* A gone file found by a single check moves its mount. */
+	uint64_t gone = apply_json(ns, "{\"v\":1,\"op\":\"sync_entry\",\"path\":\"/d/new\",\"time_ms\":\"18\","
+		"\"exists\":false,\"is_dir\":false,\"length\":\"0\",\"mtime_ms\":\"0\",\"fingerprint\":\"\"}", 0);
+	assert_int_equal(ns_mount_epoch(ns, "/"), gone);
+	/* A policy that changed something moves every mount. */
+	uint64_t pin = apply_json(ns, "{\"v\":2,\"op\":\"set_pin\",\"path\":\"/d\",\"recursive\":true,"
+		"\"pinned\":true}", 0);
+	assert_int_equal(ns_mount_epoch(ns, "/"), pin);
+	assert_int_equal(ns_mount_epoch(ns, "/m"), pin);
+	/* Unmounting moves the mount's own epoch. */
+	uint64_t um = apply_json(ns, "{\"v\":1,\"op\":\"unmount\",\"path\":\"/m\"}", 0);
+	assert_int_equal(ns_mount_epoch(ns, "/m"), um);
+	assert_int_equal(ns_mount_epoch(ns, "/"), pin);
+	/* Reopened: the floor is the loaded index, never lower than before. */
+	uint64_t loaded = ns_applied_index(ns);
+	ns_close(ns);
+	ns = open_ns(f->db_a);
+	assert_int_equal(ns_mount_epoch(ns, "/"), loaded);
+	apply_json(ns, "{\"v\":1,\"op\":\"mkdir\",\"path\":\"/f\",\"parents\":false,\"time_ms\":\"20\"}", 0);
+	assert_int_equal(ns_mount_epoch(ns, "/"), loaded);
+	ns_close(ns);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -757,6 +831,7 @@ int main(void)
 		T(test_sync_dir_file_named_like_mount),
 		T(test_masters_skip_and_alloc),
 		T(test_serialize_restore),
+		T(test_mount_epochs),
 	};
 #undef T
 	return cmocka_run_group_tests_name("master_ns", tests, NULL, NULL);
