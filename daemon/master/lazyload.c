@@ -34,6 +34,8 @@ static int peek(struct meta *meta, const char *path, int64_t now_wall_ms, struct
 	struct ns *ns = meta_read_lock(meta);
 	int rc = ns_lookup(ns, path, &out->inode);
 	*mrc = ns_resolve_mount(ns, path, &out->mount, out->ufs_path, sizeof(out->ufs_path));
+	/* read under the same lock as the lookup: the tag is exact */
+	out->mount_epoch = *mrc == 0 ? ns_mount_epoch(ns, out->mount.path) : 0;
 	*parent_fresh = false;
 	if (rc == -ENOENT && *mrc == 0 && path_parent(path, parent, sizeof(parent)) == 0 &&
 	    ns_lookup(ns, parent, &p) == 0)
