@@ -268,6 +268,23 @@ async function policies(page) {
   await page.goto(`${LEADER}/#/file?${q('/data/blob.bin')}`);
   await panel.getByRole('button', { name: 'Unpin' }).click();
   await panel.getByText('Pin (now: —)').waitFor();
+  // free its cached copies with a job, and watch it finish
+  await panel.getByRole('button', { name: 'Free cached copies' }).click();
+  await panel.getByRole('link', { name: 'watch its progress' }).click();
+  await page.getByRole('heading', { name: /^Job \d+$/ }).waitFor();
+  await page.locator('dd .badge', { hasText: 'done' }).waitFor({ timeout: 20000 });
+  await page.screenshot({ path: path.join(ART, 'job-1280.png'), fullPage: true });
+  await page.goto(`${LEADER}/#/jobs`);
+  await page.getByRole('link', { name: /^#\d+ free$/ }).first().waitFor();
+  await axeCheck(page, 'jobs');
+  await page.screenshot({ path: path.join(ART, 'jobs-1280.png'), fullPage: true });
+  // and load it back
+  await page.goto(`${LEADER}/#/file?${q('/data/blob.bin')}`);
+  await panel.getByRole('button', { name: 'Load into the cache' }).click();
+  await panel.getByRole('link', { name: 'watch its progress' }).click();
+  await page.locator('dd .badge', { hasText: 'done' }).waitFor({ timeout: 20000 });
+  await page.goto(`${LEADER}/#/file?${q('/data/blob.bin')}`);
+  await page.locator('dd', { hasText: '100%' }).waitFor();
   // a directory, recursively
   await page.goto(`${LEADER}/#/browse?${q('/data/many')}`);
   await page.locator('summary', { hasText: 'Policies of this directory' }).click();

@@ -132,11 +132,33 @@ export function policyPanel(n, onChange, note) {
       b.setAttribute('aria-describedby', `${id}-ro`);
     }
   }
+  // load / free: a job over the path (recursive for a directory)
+  const jobStatus = h('div', { 'aria-live': 'polite' });
+  const startJob = async type => {
+    replace(jobStatus);
+    try {
+      const r = await api('/api/v1/jobs', { method: 'POST',
+        body: { type, path: n.path, recursive: isDir ? true : undefined } });
+      replace(jobStatus, h('p', { class: 'ok', role: 'status' }, `${type === 'load' ? 'Load' : 'Free'} job ${r.id} started: `,
+        h('a', { href: `#/jobs?id=${encodeURIComponent(r.id)}` }, 'watch its progress')));
+    } catch (e) {
+      replace(jobStatus, errorBox(e, `Starting a ${type} job`));
+    }
+  };
+  const jobButtons = [
+    h('button', { type: 'button', onclick: () => startJob('load') }, isDir ? 'Load all into the cache' : 'Load into the cache'),
+    h('button', { type: 'button', onclick: () => startJob('free') }, isDir ? 'Free all cached copies' : 'Free cached copies'),
+  ];
+  if (!canChange())
+    for (const b of jobButtons) { b.disabled = true; b.title = READONLY_REASON; }
+  const jobs = h('div', { class: 'jobs-row' }, h('h3', {}, 'Cache'),
+    h('div', { class: 'actions' }, jobButtons), jobStatus);
   return h('section', { class: 'card', 'aria-labelledby': `${id}-title` },
     h('h2', { id: `${id}-title` }, isDir ? 'Policies of this directory' : 'Policies'),
     canChange() ? [] : h('p', { class: 'readonly-note', id: `${id}-ro` }, READONLY_REASON),
     isDir ? h('p', { class: 'sub' }, 'What is created or loaded below later inherits them.') : [],
     isDir ? h('div', { class: 'check' }, recursive, h('label', { for: `${id}-rec` }, 'Also apply to everything below it now')) : [],
     h('div', { class: 'policies' }, pinForm, ttlForm, replForm),
-    status);
+    status,
+    jobs);
 }
