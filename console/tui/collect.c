@@ -6,6 +6,8 @@
 
 #include "lib/err.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +15,40 @@
 
 const char *const top_tier_names[TOP_NTIERS] = { "MEM", "SSD", "HDD" };
 
+/* GET /api/v1/jobs: the newest TOP_JOBS_MAX jobs, decoded. */
+static void collect_jobs(struct client *mc, struct httpc *hc, struct top_sample *s)
+{
+	char err[256];
+	cJSON *doc = NULL;
+	s->jobs_rc = client_jobs_list(mc, hc, &doc, err, sizeof(err));
+	if (s->jobs_rc)
+		return;
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "jobs"), *j;
+	size_t n = (size_t)cJSON_GetArraySize(list);
+	if (n > TOP_JOBS_MAX)
+		n = TOP_JOBS_MAX;
+	s->jobs = calloc(n ? n : 1, sizeof(*s->jobs));
+	if (!s->jobs) {
+		s->jobs_rc = -ENOMEM;
+		cJSON_Delete(doc);
+		return;
+	}
+	cJSON_ArrayForEach(j, list)
+	{
+		if (s->njobs == n)
+			break;
+		if (client_job_decode(j, &s->jobs[s->njobs], err, sizeof(err)) == 0)
+			s->njobs++;
+	}
+	cJSON_Delete(doc);
+}
+
 void top_collect(struct client *mc, struct httpc *hc, const struct top_collect_opts *o,
 		 int64_t now_ms, struct top_sample *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->t_ms = now_ms;
-	s->masters_rc = s->metrics_rc = s->history_rc = -EAGAIN;
+	s->masters_rc = s->metrics_rc = s->history_rc = s->jobs_rc = -EAGAIN;
 	s->rc = client_cluster_get(mc, hc, &s->cluster, s->err, sizeof(s->err));
 	client_leader(mc, s->leader, sizeof(s->leader));
 	if (s->rc) {
@@ -60,6 +90,7 @@ void top_collect(struct client *mc, struct httpc *hc, const struct top_collect_o
 		if (s->history_rc)
 			memset(&s->history, 0, sizeof(s->history));
 	}
+	collect_jobs(mc, hc, s);
 	size_t n = s->cluster.nworkers;
 	s->wrc = calloc(n ? n : 1, sizeof(*s->wrc));
 	s->wstats = calloc(n ? n : 1, sizeof(*s->wstats));
@@ -96,5 +127,8 @@ void top_sample_clear(struct top_sample *s)
 	client_masters_clear(&s->masters);
 	client_metrics_clear(&s->metrics);
 	client_history_clear(&s->history);
+	for (size_t i = 0; i < s->njobs; i++)
+		client_job_clear(&s->jobs[i]);
+	free(s->jobs);
 	memset(s, 0, sizeof(*s));
 }

@@ -224,6 +224,58 @@ static void draw_masters(struct ui *u, int y)
 	mvprintw(LINES - 1, 0, "masters view (Esc: back)  asked: %s", s->leader);
 }
 
+/* Load and free jobs, newest first (GET /api/v1/jobs). */
+static void draw_jobs(struct ui *u, int y)
+{
+	const struct top_sample *s = u->cur;
+	if (s->jobs_rc == -ENOSYS) {
+		mvaddnstr(y, 0, "Jobs: no jobs API on this cluster (Esc: back)", COLS);
+		return;
+	}
+	attron(A_REVERSE);
+	mvhline(y, 0, ' ', COLS);
+	mvprintw(y++, 0, "%-6s %-5s %-10s %6s %13s %21s %11s %8s %6s  %s", "JOB", "TYPE", "STATE",
+		 "DONE%", "FILES", "BYTES", "RATE/s", "ETA", "ERRORS", "PATH");
+	attroff(A_REVERSE);
+	if (s->jobs_rc) {
+		mvaddnstr(y, 0, "  the jobs list could not be read this refresh", COLS);
+	} else if (!s->njobs) {
+		mvaddnstr(y, 0, "  no jobs (strata fs load PATH starts one)", COLS);
+	}
+	for (size_t i = 0; i < s->njobs && y < LINES - 1; i++) {
+		const struct client_job *j = &s->jobs[i];
+		char done[16], bytes[24], total[24], brate[24], eta[24], files[32], by[48];
+		double frac = j->bytes_total > 0 ? (double)j->bytes_done / (double)j->bytes_total
+			      : j->files_total > 0 ? (double)j->files_done / (double)j->files_total
+						   : 1.0;
+		snprintf(done, sizeof(done), "%.0f", 100.0 * frac);
+		snprintf(files, sizeof(files), "%" PRId64 "/%" PRId64, j->files_done, j->files_total);
+		top_fmt_bytes(j->bytes_done, bytes, sizeof(bytes));
+		top_fmt_bytes(j->bytes_total, total, sizeof(total));
+		snprintf(by, sizeof(by), "%s/%s", bytes, total);
+		if (j->rate_bytes_per_s > 0)
+			top_fmt_bytes(j->rate_bytes_per_s, brate, sizeof(brate));
+		else
+			snprintf(brate, sizeof(brate), "-");
+		bool active = !strcmp(j->state, "running") || !strcmp(j->state, "queued");
+		if (active && j->eta_ms >= 0)
+			snprintf(eta, sizeof(eta), "%.0fs", (double)j->eta_ms / 1000.0);
+		else
+			snprintf(eta, sizeof(eta), "-");
+		int a = 0;
+		if (!strcmp(j->state, "failed"))
+			a = attr_of(u, PAIR_LOST, A_BOLD);
+		else if (active)
+			a = (int)A_BOLD;
+		attron(a);
+		mvprintw(y++, 0, "%-6" PRIu64 " %-5s %-10s %6s %13s %21s %11s %8s %6" PRId64 "  %s",
+			 j->id, j->type, j->state, done, files, by, brate, eta, j->files_failed,
+			 j->path);
+		attroff(a);
+	}
+	mvaddnstr(LINES - 1, 0, "jobs view (Esc: back)", COLS);
+}
+
 static const struct top_row *selected_row(struct ui *u, size_t *index)
 {
 	for (size_t i = 0; i < u->v->nrows; i++)
@@ -369,7 +421,7 @@ static void draw(struct ui *u)
 		else if (u->view == VIEW_DETAIL)
 			draw_detail(u, y);
 		else
-			mvaddnstr(y, 0, "Jobs: no jobs API on this cluster (Esc: back)", COLS);
+			draw_jobs(u, y);
 	}
 	if (*u->status) {
 		attron(A_BOLD);

@@ -33,7 +33,11 @@ struct top_sample {
 	struct client_worker_stats *wstats;
 	int history_rc; /* 0, -ENOENT (master without history), other */
 	struct client_history history;
+	int jobs_rc; /* 0, -ENOSYS (a master without jobs), other */
+	size_t njobs;
+	struct client_job *jobs; /* newest first, at most TOP_JOBS_MAX */
 };
+#define TOP_JOBS_MAX 64
 
 struct top_collect_opts {
 	bool tls;

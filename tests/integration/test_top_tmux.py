@@ -11,8 +11,8 @@ import signal
 import subprocess
 import time
 
-from harness import (BUILD_DIR, ClusterTestCase, free_port, get_json, main, request, wait_for,
-                     wait_leader)
+from harness import (BUILD_DIR, ClusterTestCase, free_port, get_json, main, post_json, request,
+                     wait_for, wait_leader)
 
 TOP_BIN = os.path.join(BUILD_DIR, "console", "tui", "strata-top")
 ARTIFACTS = os.path.join(BUILD_DIR, "e2e-artifacts", "top_tmux")
@@ -174,8 +174,17 @@ class TopTmuxTest(ClusterTestCase):
         s = t.wait(lambda s: "RAFT" in s and "leader" in s, "the masters view")
         for m in self.ms:
             self.assertIn(m.raft_address, s)
+        # a load job over the file read above, then the jobs view lists it
+        status, body = post_json(self.leader.url + "/api/v1/jobs",
+                                 {"type": "load", "path": "/seen.bin"})
+        self.assertEqual(status, 201, body)
         t.keys("j")
-        t.wait(lambda s: "no jobs API on this cluster" in s, "the jobs view")
+        s = t.wait(lambda s: "JOB" in s and "/seen.bin" in s and " done " in s,
+                   "the jobs view with the finished load job")
+        row = [ln for ln in s.splitlines() if "/seen.bin" in ln][0]
+        self.assertIn("load", row)
+        self.assertIn("1/1", row)
+        self.assertIn(" 100 ", row)
         t.keys("Escape")
 
         t.keys("/")
