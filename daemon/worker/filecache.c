@@ -829,9 +829,11 @@ int fcache_get_lazy(struct fcache *fc, const char *path, struct file_info *out, 
 }
 
 int fcache_loaded(struct fcache *fc, const char *path, const struct ufs_stat *st,
-		  struct file_info *out, bool *same, char *err, size_t errlen)
+		  struct file_info *out, bool *same, int64_t *asked_ms, char *err,
+		  size_t errlen)
 {
 	int64_t now = clock_mono_ms();
+	*asked_ms = now;
 	struct client_file_loaded d = { .path = path, .length = st->length,
 					.mtime_ms = st->mtime_ms > 0 ? st->mtime_ms : 0,
 					.fingerprint = st->fingerprint };
@@ -845,9 +847,13 @@ int fcache_loaded(struct fcache *fc, const char *path, const struct ufs_stat *st
 		strcmp(json_str_or(fi.json, "fingerprint", ""), st->fingerprint) == 0;
 	rc = take_info(fc, &fi, path, out, err, errlen);
 	client_file_info_clear(&fi);
-	if (!rc)
-		keep_fetched(fc, path, out, now);
 	return rc;
+}
+
+void fcache_keep_loaded(struct fcache *fc, const char *path, const struct file_info *fi,
+			int64_t asked_ms)
+{
+	keep_fetched(fc, path, fi, asked_ms);
 }
 
 bool fcache_load_begin(struct fcache *fc, const char *path)

@@ -98,13 +98,18 @@ void fcache_epoch_stats(struct fcache *fc, uint64_t *checks, uint64_t *changes);
 int fcache_get_lazy(struct fcache *fc, const char *path, struct file_info *out, char *err,
 		    size_t errlen);
 /* Reports what a read of a not_loaded path found in its store (POST
- * /api/v1/internal/file/loaded) and keeps the master's answer like
- * fcache_get's. *same: the answer is the content st describes (same
- * fingerprint and length), so bytes read with st may be cached under its
- * data_id. */
+ * /api/v1/internal/file/loaded): out gets the master's answer, not kept
+ * yet. *same: the answer is the content st describes (same fingerprint and
+ * length), so bytes read with st may be cached under its data_id. The
+ * caller caches them first, then keeps the answer (fcache_keep_loaded,
+ * with *asked_ms): a reader that finds the file in the cache then finds
+ * its block too, and does not read the store a second time. */
 struct ufs_stat;
 int fcache_loaded(struct fcache *fc, const char *path, const struct ufs_stat *st,
-		  struct file_info *out, bool *same, char *err, size_t errlen);
+		  struct file_info *out, bool *same, int64_t *asked_ms, char *err,
+		  size_t errlen);
+void fcache_keep_loaded(struct fcache *fc, const char *path, const struct file_info *fi,
+			int64_t asked_ms);
 
 /* fcache_get when path is fresh in the cache; -ENOENT (and no master
  * call) otherwise. */

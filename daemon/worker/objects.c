@@ -297,14 +297,18 @@ static int cold_load(struct worker_node *w, const char *path, uint64_t from,
 	int rc = ufs_read_stat(fi->ufs, fi->ufs_path, index * bs, bs, cold_sink, &cb, &st, err,
 			       errlen);
 	bool same = false;
+	int64_t asked = 0;
 	if (!rc)
-		rc = fcache_loaded(w->fcache, path, &st, fi, &same, err, errlen);
+		rc = fcache_loaded(w->fcache, path, &st, fi, &same, &asked, err, errlen);
 	/* Cached only when the master recorded the content that was read;
 	 * a block another worker owns is pushed to it, as a write would. */
 	if (!rc && same && cb.len &&
 	    bsvc_put_block(w->bsvc, fi, index, cb.data, cb.len) == -EREMOTE)
 		worker_cache_block(w, placement_block_id(fi->data_id, index), cb.data,
 				   (size_t)cb.len);
+	/* Now that the block is cached, readers may find the file. */
+	if (!rc)
+		fcache_keep_loaded(w->fcache, path, fi, asked);
 	/* the read that follows on this thread is served from this copy */
 	if (!rc && same && cb.len) {
 		bsvc_hold_cold(placement_block_id(fi->data_id, index), cb.data, cb.len);
