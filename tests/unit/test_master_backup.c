@@ -304,9 +304,9 @@ static void test_restore_refusals(void **state)
 	restore_refused(file, len - 1, &ro, -EBADMSG, "truncated");
 
 	/* Payloads with a good checksum that are not what they claim. */
-	uint8_t *other = wrap((const uint8_t *)"just some bytes, not a database at all......"
-				  "................................................................",
-			      110, h.applied_index, &flen);
+	static const char junk[] = "just some bytes, not a database at all......"
+				   "................................................................";
+	uint8_t *other = wrap((const uint8_t *)junk, sizeof(junk) - 1, h.applied_index, &flen);
 	restore_refused(other, flen, &ro, -EBADMSG, "not an SQLite database");
 	free(other);
 	other = wrap(payload, h.payload_len, h.applied_index + 1, &flen);
