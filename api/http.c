@@ -818,11 +818,6 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
 				 "cluster.mtls) need TLS: set http.tls_cert and http.tls_key");
 			goto err_free_srv;
 		}
-		if (opts->tls_client_auth == HTTP_TLS_CLIENT_NONE) {
-			snprintf(err, errlen, "cluster.mtls needs http.tls_client_auth optional or "
-				 "required");
-			goto err_free_srv;
-		}
 		if (!opts->tls_ca || !*opts->tls_ca || !(srv->tls_ca = strdup(opts->tls_ca))) {
 			snprintf(err, errlen, "client certificates need a CA file (http.tls_ca)");
 			goto err_free_srv;

@@ -102,7 +102,8 @@ struct http_server_opts {
 	int tls_client_auth;    /* enum http_tls_client_auth */
 	const char *tls_ca;     /* PEM bundle client certificates must chain to */
 	/* cluster.mtls: HTTP_ACCESS_WORKER routes also need a verified client
-	 * certificate (403 "forbidden" without one); needs tls_client_auth. */
+	 * certificate (403 "forbidden" without one). Without tls_client_auth
+	 * no client sends one, so those routes refuse everyone. */
 	bool worker_needs_cert;
 	/* Called for a request no route matches; NULL: 404 envelope. */
 	http_handler_fn fallback;

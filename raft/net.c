@@ -42,6 +42,7 @@
 #define KEEP_BUF (1u << 20)	/* a drained read buffer above this is freed */
 #define MAX_WAIT_MS 1000
 #define TLS_LOG_EVERY_MS 10000 /* refused handshakes: one line per this */
+#define TLS_CONFIRM_MS 1000	/* a retried TLS connection is good once it lived this long */
 
 enum handle_kind { H_LISTENER, H_WAKE, H_INBOUND, H_PEER };
 
@@ -79,6 +80,7 @@ struct net_peer {
 	size_t head_off;
 	int64_t next_attempt_ms;
 	int64_t deadline_ms;
+	int64_t confirm_ms; /* nonzero: TLS up after failures, not yet known accepted */
 	uint32_t backoff_ms;
 	uint32_t attempt;
 };
@@ -369,7 +371,8 @@ static void wake(struct raft_net *net)
 /* The connection is gone or never came: drop its queue, back off. */
 static void peer_fail(struct raft_net *net, struct net_peer *p, const char *what, int error)
 {
-	bool was_connected = p->state == PEER_CONNECTED;
+	bool was_connected = p->state == PEER_CONNECTED && !p->confirm_ms;
+	p->confirm_ms = 0;
 	peer_close_fd(net, p);
 	p->state = PEER_BACKOFF;
 	p->head_off = 0;
@@ -411,14 +414,29 @@ static void peer_set_events(struct raft_net *net, struct net_peer *p, uint32_t e
 }
 
 /* The connection carries frames from now on. */
-static void peer_up(struct raft_net *net, struct net_peer *p)
+/* The connection works: the backoff starts over and a run of failures ends. */
+static void peer_confirmed(struct raft_net *net, struct net_peer *p)
 {
-	p->state = PEER_CONNECTED;
+	p->confirm_ms = 0;
 	p->backoff_ms = net->opts.backoff_min_ms;
 	if (p->failing)
 		log_info("raft net %llu: connected to peer %llu (%s)",
 			 (unsigned long long)net->opts.self_id, (unsigned long long)p->id, p->addr);
 	p->failing = false;
+}
+
+static void peer_up(struct raft_net *net, struct net_peer *p)
+{
+	p->state = PEER_CONNECTED;
+	/* With TLS 1.3 the server judges our certificate after our side of
+	 * the handshake is done, so its refusal comes as a lost connection.
+	 * After failures, wait before believing the peer took us: otherwise a
+	 * peer that refuses our certificate is retried (and logged) at the
+	 * minimum backoff forever. */
+	if (p->ssl && p->failing)
+		p->confirm_ms = clock_mono_ms() + TLS_CONFIRM_MS;
+	else
+		peer_confirmed(net, p);
 	pthread_mutex_lock(&net->mu);
 	p->st.connected = true;
 	p->st.connects++;
@@ -1029,12 +1047,15 @@ static void *io_main(void *arg)
 				peer_fail(net, p, p->state == PEER_CONNECTING ? "connect"
 									      : "TLS handshake",
 					  ETIMEDOUT);
+			if (p->state == PEER_CONNECTED && p->confirm_ms && now >= p->confirm_ms)
+				peer_confirmed(net, p);
 			if (p->state == PEER_CONNECTED && !p->out_armed)
 				peer_flush(net, p);
 			int64_t due = p->state == PEER_BACKOFF ? p->next_attempt_ms - now
 				      : p->state == PEER_CONNECTING || p->state == PEER_HANDSHAKING
 					      ? p->deadline_ms - now
-					      : MAX_WAIT_MS;
+				      : p->confirm_ms ? p->confirm_ms - now
+						      : MAX_WAIT_MS;
 			if (due < wait)
 				wait = due < 0 ? 0 : due;
 		}

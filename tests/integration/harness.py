@@ -363,7 +363,7 @@ def wait_leader(masters, timeout=15.0, exclude=()):
     return wait_for(find, timeout, interval=0.05, what="one agreed Raft leader")
 
 
-def wait_heartbeats(workers, timeout=10.0, what="a heartbeat round"):
+def wait_heartbeats(workers, timeout=10.0, what="a heartbeat round", cafile=None, cert=None):
     """Waits until each worker completed a heartbeat whose request left
     after this call: whatever the master knew at the call (live workers,
     blocks) has reached each worker, and each worker's reports up to the
@@ -374,7 +374,8 @@ def wait_heartbeats(workers, timeout=10.0, what="a heartbeat round"):
         seen = []
 
         def second_after_start():
-            status, body = get_json(w.url + "/api/v1/worker", timeout=2)
+            status, body = get_json(w.url + "/api/v1/worker", timeout=2, cafile=cafile,
+                                    cert=cert)
             if status != 200 or body["last_heartbeat_ms_ago"] < 0:
                 return False
             done = time.monotonic() - body["last_heartbeat_ms_ago"] / 1000.0

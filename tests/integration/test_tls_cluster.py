@@ -18,7 +18,8 @@ import struct
 import subprocess
 import time
 
-from harness import ClusterTestCase, get_json, main, raft_self, request, wait_for, wait_leader
+from harness import (ClusterTestCase, get_json, main, raft_self, request, wait_for,
+                     wait_heartbeats, wait_leader)
 
 MiB = 1 << 20
 
@@ -228,6 +229,8 @@ class DaemonMtlsTest(ClusterTestCase):
         # Registration is a worker route: it needs the worker's certificate.
         wait_for(lambda: len([x for x in self.get(m.url + "/api/v1/workers")[1]["workers"]
                               if x["state"] == "live"]) == 2, what="two workers registered")
+        # ...and each knows the other (the peer list comes with heartbeats).
+        wait_heartbeats(ws, cafile=self.certs.ca, cert=cert)
 
         # Reads through each worker: blocks owned by the other come over
         # worker-to-worker TLS, none falls back to the store.
@@ -297,6 +300,11 @@ class DaemonMtlsTest(ClusterTestCase):
         self.assertEqual(m.proc.wait(10), 1)
         self.assertIn("client certificates (http.tls_client_auth, cluster.mtls) need TLS",
                       m.read_log())
+        m2 = self.cluster.master(name="m2", settings=self.certs.settings(
+            http_tls_client_auth="optional", http_tls_ca=self.tmp + "/nope.pem"), wait=False)
+        self.assertEqual(m2.proc.wait(10), 1)
+        self.assertIn("http.tls_ca", m2.read_log())
+        self.assertIn("nope.pem", m2.read_log())
 
 
 if __name__ == "__main__":
