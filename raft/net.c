@@ -413,7 +413,6 @@ static void peer_set_events(struct raft_net *net, struct net_peer *p, uint32_t e
 		p->out_armed = events & EPOLLOUT;
 }
 
-/* The connection carries frames from now on. */
 /* The connection works: the backoff starts over and a run of failures ends. */
 static void peer_confirmed(struct raft_net *net, struct net_peer *p)
 {
@@ -425,6 +424,7 @@ static void peer_confirmed(struct raft_net *net, struct net_peer *p)
 	p->failing = false;
 }
 
+/* The connection carries frames from now on. */
 static void peer_up(struct raft_net *net, struct net_peer *p)
 {
 	p->state = PEER_CONNECTED;
