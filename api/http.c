@@ -3,6 +3,7 @@
 #include "api/http_auth.h"
 #include "api/http_int.h"
 
+#include "lib/conf.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
@@ -27,7 +28,7 @@ struct http_server {
 	size_t nroutes;
 	void *ctx;
 	struct http_server_opts opts; /* strings below are our copies */
-	char *name, *tls_cert, *tls_key, *worker_token;
+	char *name, *tls_cert, *tls_key, *tls_ca, *worker_token;
 	struct http_auth *auth; /* NULL: no user auth (opts.token_file unset) */
 	char url[160];
 	int port;
@@ -450,6 +451,16 @@ static bool pattern_match(const char *pattern, const char *path, const char **re
 	return strcmp(pattern, path) == 0;
 }
 
+enum http_tls_client_auth http_tls_client_auth_conf(const struct strata_conf *c)
+{
+	/* the config parser admits only the three words */
+	if (strcmp(c->http_tls_client_auth, "required") == 0)
+		return HTTP_TLS_CLIENT_REQUIRED;
+	if (strcmp(c->http_tls_client_auth, "optional") == 0 || c->cluster_mtls)
+		return HTTP_TLS_CLIENT_OPTIONAL;
+	return HTTP_TLS_CLIENT_NONE;
+}
+
 const char *http_access_name(enum http_access access)
 {
 	switch (access) {
@@ -480,6 +491,12 @@ static bool worker_authorized(struct http_req *req)
 {
 	const char *want = req->srv->worker_token;
 	const char *remote = http_req_remote(req);
+	if (req->srv->opts.worker_needs_cert && !(req->ri && req->ri->client_cert)) {
+		http_reply_error(req, 403, "forbidden",
+				 "worker RPC from %s refused: cluster.mtls is on and the caller "
+				 "presented no client certificate", remote);
+		return false;
+	}
 	if (!want) {
 		if (is_loopback(remote))
 			return true;
@@ -698,6 +715,26 @@ static int on_init_ssl(void *ssl_ctx, void *user_data)
 			 srv->tls_cert);
 		return -1;
 	}
+	if (srv->opts.tls_client_auth == HTTP_TLS_CLIENT_NONE)
+		return 1;
+	/* Returning 1 tells CivetWeb we did everything, so its own
+	 * ssl_verify_peer handling never runs: the verify mode is ours. */
+	if (SSL_CTX_load_verify_locations(ctx, srv->tls_ca, NULL) != 1) {
+		snprintf(srv->tls_error, sizeof(srv->tls_error),
+			 "http.tls_ca '%s': cannot load the CA certificates: %s", srv->tls_ca,
+			 ERR_reason_error_string(ERR_get_error()));
+		return -1;
+	}
+	STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(srv->tls_ca);
+	if (names)
+		SSL_CTX_set_client_CA_list(ctx, names);
+	int mode = SSL_VERIFY_PEER;
+	if (srv->opts.tls_client_auth == HTTP_TLS_CLIENT_REQUIRED)
+		mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+	SSL_CTX_set_verify(ctx, mode, NULL);
+	/* A resumed session carries no certificate to check again. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ctx, 0);
 	return 1;
 }
 
@@ -739,6 +776,7 @@ static void server_free(struct http_server *srv)
 	free(srv->name);
 	free(srv->tls_cert);
 	free(srv->tls_key);
+	free(srv->tls_ca);
 	if (srv->worker_token) {
 		OPENSSL_cleanse(srv->worker_token, strlen(srv->worker_token));
 		free(srv->worker_token);
@@ -774,6 +812,18 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
 		goto err_free_srv;
 	}
 	srv->opts.name = srv->name;
+	if (opts->tls_client_auth != HTTP_TLS_CLIENT_NONE || opts->worker_needs_cert) {
+		if (!tls) {
+			snprintf(err, errlen, "client certificates (http.tls_client_auth, "
+				 "cluster.mtls) need TLS: set http.tls_cert and http.tls_key");
+			goto err_free_srv;
+		}
+		if (!opts->tls_ca || !*opts->tls_ca || !(srv->tls_ca = strdup(opts->tls_ca))) {
+			snprintf(err, errlen, "client certificates need a CA file (http.tls_ca)");
+			goto err_free_srv;
+		}
+	}
+	srv->opts.tls_ca = srv->tls_ca;
 	if (opts->worker_token && *opts->worker_token &&
 	    !(srv->worker_token = strdup(opts->worker_token))) {
 		snprintf(err, errlen, "out of memory");

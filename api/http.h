@@ -75,6 +75,17 @@ struct http_route {
 	http_handler_fn fn;
 };
 
+enum http_tls_client_auth {
+	HTTP_TLS_CLIENT_NONE = 0,
+	HTTP_TLS_CLIENT_OPTIONAL,
+	HTTP_TLS_CLIENT_REQUIRED,
+};
+
+struct strata_conf;
+/* A daemon's REST/data port setting: http.tls_client_auth, raised to
+ * OPTIONAL when cluster.mtls asks for client certificates. */
+enum http_tls_client_auth http_tls_client_auth_conf(const struct strata_conf *c);
+
 struct http_server_opts {
 	const char *name;       /* for logs: "master REST", "worker S3" */
 	const char *bind;       /* IPv4/IPv6 literal or host name */
@@ -84,6 +95,16 @@ struct http_server_opts {
 	int64_t max_json_body;
 	const char *tls_cert;   /* both set: HTTPS only */
 	const char *tls_key;
+	/* Client certificates (mutual TLS, TLS only): HTTP_TLS_CLIENT_NONE
+	 * asks for none; OPTIONAL asks, and one that does not chain to tls_ca
+	 * fails the handshake while clients without one are served; REQUIRED
+	 * refuses a connection without a verified one at the handshake. */
+	int tls_client_auth;    /* enum http_tls_client_auth */
+	const char *tls_ca;     /* PEM bundle client certificates must chain to */
+	/* cluster.mtls: HTTP_ACCESS_WORKER routes also need a verified client
+	 * certificate (403 "forbidden" without one). Without tls_client_auth
+	 * no client sends one, so those routes refuse everyone. */
+	bool worker_needs_cert;
 	/* Called for a request no route matches; NULL: 404 envelope. */
 	http_handler_fn fallback;
 	/* Keep the request path as sent (the S3 gateway needs the encoded form

@@ -156,7 +156,9 @@ static cJSON *ask_peer(struct master *m, const struct meta_member *mm, const cha
 	struct httpc_opts o = {
 		.timeout_ms = FANOUT_TIMEOUT_MS,
 		.connect_timeout_ms = FANOUT_TIMEOUT_MS,
-		.ca_file = *m->conf->http_tls_ca ? m->conf->http_tls_ca : m->conf->http_tls_cert,
+		.ca_file = conf_tls_ca(m->conf),
+		.client_cert = conf_tls_client_cert(m->conf),
+		.client_key = conf_tls_client_key(m->conf),
 		.extra_header = *auth ? auth : NULL,
 	};
 	struct httpc *hc = httpc_new(&o);

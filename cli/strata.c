@@ -299,7 +299,9 @@ int main(int argc, char **argv)
 	cli.has_token = g_had_token = *auth != '\0';
 	struct httpc_opts hopts = {
 		.timeout_ms = cli.conf.http_request_timeout,
-		.ca_file = *cli.conf.http_tls_ca ? cli.conf.http_tls_ca : cli.conf.http_tls_cert,
+		.ca_file = conf_tls_ca(&cli.conf),
+		.client_cert = conf_tls_client_cert(&cli.conf),
+		.client_key = conf_tls_client_key(&cli.conf),
 		.insecure_tls = cli.insecure,
 		.extra_header = *auth ? auth : NULL,
 	};

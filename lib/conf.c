@@ -547,3 +547,18 @@ size_t conf_format(const struct strata_conf *c, const struct conf_key *k, char *
 		return 0;
 	return (size_t)n < len ? (size_t)n : len ? len - 1 : 0;
 }
+
+const char *conf_tls_ca(const struct strata_conf *c)
+{
+	return *c->http_tls_ca ? c->http_tls_ca : c->http_tls_cert;
+}
+
+const char *conf_tls_client_cert(const struct strata_conf *c)
+{
+	return c->cluster_mtls && *c->http_tls_cert ? c->http_tls_cert : NULL;
+}
+
+const char *conf_tls_client_key(const struct strata_conf *c)
+{
+	return c->cluster_mtls && *c->http_tls_key ? c->http_tls_key : NULL;
+}

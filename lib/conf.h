@@ -97,6 +97,12 @@ struct conf_list {
 	X(master_raft_heartbeat_ticks, "master.raft.heartbeat_ticks", INT, "1", 1, 999,      \
 	  NULL, "Ticks between a leader's heartbeats; must be below "                         \
 	  "master.raft.election_ticks.")                                                      \
+	X(master_raft_tls, "master.raft.tls", BOOL, "false", 0, 0, NULL,                      \
+	  "Raft between masters over mutually authenticated TLS: each master presents "      \
+	  "http.tls_cert/http.tls_key on the Raft port and to its peers, and accepts only "   \
+	  "peers whose certificate chains to http.tls_ca (a plaintext or unknown peer is "    \
+	  "closed before it is read). Every master of the group must set it. false: "        \
+	  "plaintext, no authentication.")                                                     \
 	X(master_addresses, "master.addresses", LIST, "127.0.0.1:19999", 0, 0, NULL,          \
 	  "host:port of every master; workers and the CLI contact these.")                    \
 	X(worker_bind, "worker.bind", STR, "127.0.0.1", 0, 0, NULL,                           \
@@ -173,6 +179,12 @@ struct conf_list {
 	  "X-Strata-Worker-Token) for worker RPC, which hands out mount credentials, and "    \
 	  "for the peer block routes. Empty: these are served to loopback peers only. Never " \
 	  "logged; config views show (set) or (unset).")                                      \
+	X(cluster_mtls, "cluster.mtls", BOOL, "false", 0, 0, NULL,                            \
+	  "Mutual TLS between daemons on the REST/data ports: every strata program presents " \
+	  "http.tls_cert/http.tls_key as its client certificate when it calls a daemon, "    \
+	  "REST ports ask for one (http.tls_client_auth is at least optional) and worker "    \
+	  "RPC and peer block routes refuse a caller without a verified one. Needs TLS "       \
+	  "(http.tls_cert, http.tls_key).")                                                   \
 	X(http_threads, "http.threads", INT, "32", 2, 1024, NULL,                             \
 	  "Worker threads of each HTTP server.")                                              \
 	X(http_request_timeout, "http.request_timeout", DURATION, "30s", 100, 3600000, NULL, \
@@ -197,7 +209,13 @@ struct conf_list {
 	  "PEM private key file for http.tls_cert. Only its path is ever logged.")            \
 	X(http_tls_ca, "http.tls_ca", STR, "", 0, 0, NULL,                                    \
 	  "PEM file of the certificates daemons and the CLI trust when they call an "         \
-	  "HTTPS peer. Empty: http.tls_cert (one self-signed certificate per cluster).")
+	  "HTTPS peer. Empty: http.tls_cert (one self-signed certificate per cluster).")      \
+	X(http_tls_client_auth, "http.tls_client_auth", ENUM, "none", 0, 0,                   \
+	  "none|optional|required", "Client certificates on this daemon's REST/data port "   \
+	  "(TLS only): none: not asked for; optional: asked for, and one that does not "      \
+	  "chain to http.tls_ca fails the handshake, but clients without one (console, "      \
+	  "CLI) are served; required: a connection without a verified certificate is "        \
+	  "refused at the handshake.")
 
 enum conf_type {
 	CONF_STR,
@@ -258,6 +276,14 @@ int conf_load_env(struct strata_conf *c, char *const *envp, char *err, size_t er
 size_t conf_format(const struct strata_conf *c, const struct conf_key *k, char *buf, size_t len);
 /* Environment variable name for a key (STRATA_MASTER_PORT). */
 void conf_env_name(const char *key, char *buf, size_t len);
+
+/* TLS files as every program uses them: the CA bundle peers are verified
+ * against (http.tls_ca, else http.tls_cert: one self-signed certificate per
+ * cluster), and the client certificate and key presented to daemons (with
+ * cluster.mtls: http.tls_cert/http.tls_key; else NULL). Borrowed from c. */
+const char *conf_tls_ca(const struct strata_conf *c);
+const char *conf_tls_client_cert(const struct strata_conf *c);
+const char *conf_tls_client_key(const struct strata_conf *c);
 
 /* Typed value parsers, shared with the CLI and REST layer. 0 or -EINVAL. */
 int conf_parse_int(const char *s, int64_t *out);

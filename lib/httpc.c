@@ -16,6 +16,7 @@ struct httpc {
 	struct httpc_opts opts;
 	char *ca_file;
 	char *extra_header;
+	char *client_cert, *client_key;
 };
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
@@ -23,6 +24,31 @@ static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* *out = a copy of s, or NULL for NULL/""; false on OOM. */
+static bool opt_dup(const char *s, char **out)
+{
+	*out = NULL;
+	if (!s || !*s)
+		return true;
+	*out = strdup(s);
+	return *out != NULL;
+}
+
+/* Server verification and, with mutual TLS, our certificate. */
+static void set_tls(CURL *c, const struct httpc_opts *o)
+{
+	if (o->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
+	if (o->insecure_tls) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (o->client_cert && o->client_key) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, o->client_cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, o->client_key);
+	}
 }
 
 struct httpc *httpc_new(const struct httpc_opts *opts)
@@ -33,33 +59,32 @@ struct httpc *httpc_new(const struct httpc_opts *opts)
 		return NULL;
 	if (opts)
 		hc->opts = *opts;
-	hc->opts.ca_file = NULL;
-	if (opts && opts->ca_file && *opts->ca_file && !(hc->ca_file = strdup(opts->ca_file))) {
-		free(hc);
-		return NULL;
-	}
+	if (!opt_dup(opts ? opts->ca_file : NULL, &hc->ca_file) ||
+	    !opt_dup(opts ? opts->extra_header : NULL, &hc->extra_header) ||
+	    !opt_dup(opts ? opts->client_cert : NULL, &hc->client_cert) ||
+	    !opt_dup(opts ? opts->client_key : NULL, &hc->client_key))
+		goto err_free_strings;
 	hc->opts.ca_file = hc->ca_file;
-	hc->opts.extra_header = NULL;
-	if (opts && opts->extra_header && *opts->extra_header &&
-	    !(hc->extra_header = strdup(opts->extra_header))) {
-		free(hc->ca_file);
-		free(hc);
-		return NULL;
-	}
 	hc->opts.extra_header = hc->extra_header;
+	hc->opts.client_cert = hc->client_cert;
+	hc->opts.client_key = hc->client_key;
 	if (hc->opts.timeout_ms <= 0)
 		hc->opts.timeout_ms = 30000;
 	if (hc->opts.connect_timeout_ms <= 0)
 		hc->opts.connect_timeout_ms = 5000;
 	hc->curl = curl_easy_init();
-	if (!hc->curl) {
-		free(hc->ca_file);
-		free(hc->extra_header);
-		free(hc);
-		return NULL;
-	}
+	if (!hc->curl)
+		goto err_free_strings;
 	pthread_mutex_init(&hc->lock, NULL);
 	return hc;
+
+err_free_strings:
+	free(hc->ca_file);
+	free(hc->extra_header);
+	free(hc->client_cert);
+	free(hc->client_key);
+	free(hc);
+	return NULL;
 }
 
 void httpc_free(struct httpc *hc)
@@ -69,6 +94,8 @@ void httpc_free(struct httpc *hc)
 	curl_easy_cleanup(hc->curl);
 	free(hc->ca_file);
 	free(hc->extra_header);
+	free(hc->client_cert);
+	free(hc->client_key);
 	pthread_mutex_destroy(&hc->lock);
 	free(hc);
 }
@@ -143,12 +170,7 @@ int httpc_request(struct httpc *hc, const char *method, const char *url,
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	if (hc->opts.ca_file && *hc->opts.ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, hc->opts.ca_file);
-	if (hc->opts.insecure_tls) {
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
+	set_tls(c, &hc->opts);
 	if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -324,12 +346,7 @@ int httpc_stream(struct httpc *hc, const char *method, const char *url, FILE *in
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)(hc->opts.timeout_ms / 1000 + 1));
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-	if (hc->opts.ca_file && *hc->opts.ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, hc->opts.ca_file);
-	if (hc->opts.insecure_tls) {
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
+	set_tls(c, &hc->opts);
 	if (in) {
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_stream_read);

@@ -21,6 +21,10 @@ struct httpc_opts {
 	int64_t connect_timeout_ms; /* 0: 5 s */
 	const char *ca_file;        /* PEM bundle to verify HTTPS peers; NULL: system's */
 	bool insecure_tls;          /* accept any server certificate (CLI --insecure) */
+	/* PEM client certificate (chain) and key presented to a server that
+	 * asks for one (mutual TLS, cluster.mtls); NULL: none. Both or neither. */
+	const char *client_cert;
+	const char *client_key;
 	const char *extra_header;   /* "Name: value" sent with every request, or NULL */
 };
 

@@ -9,6 +9,7 @@
  * on net->graveyard), so it may hold peer pointers across unlocks and in
  * epoll's data. Callbacks and log lines run with mu released.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -24,6 +25,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -36,6 +41,8 @@
 #define MAX_IOV 64
 #define KEEP_BUF (1u << 20)	/* a drained read buffer above this is freed */
 #define MAX_WAIT_MS 1000
+#define TLS_LOG_EVERY_MS 10000 /* refused handshakes: one line per this */
+#define TLS_CONFIRM_MS 1000	/* a retried TLS connection is good once it lived this long */
 
 enum handle_kind { H_LISTENER, H_WAKE, H_INBOUND, H_PEER };
 
@@ -50,7 +57,7 @@ struct net_frame {
 	uint8_t data[];
 };
 
-enum peer_state { PEER_BACKOFF, PEER_CONNECTING, PEER_CONNECTED };
+enum peer_state { PEER_BACKOFF, PEER_CONNECTING, PEER_HANDSHAKING, PEER_CONNECTED };
 
 struct net_peer {
 	struct net_handle h;
@@ -66,12 +73,14 @@ struct net_peer {
 	struct raft_net_peer_stats st;
 	/* I/O thread only */
 	int fd;
+	SSL *ssl; /* with TLS, from PEER_HANDSHAKING on */
 	enum peer_state state;
 	bool out_armed;
 	bool failing; /* the last attempt failed: log only the first of a run */
 	size_t head_off;
 	int64_t next_attempt_ms;
 	int64_t deadline_ms;
+	int64_t confirm_ms; /* nonzero: TLS up after failures, not yet known accepted */
 	uint32_t backoff_ms;
 	uint32_t attempt;
 };
@@ -80,6 +89,10 @@ struct net_conn {
 	struct net_handle h;
 	struct net_conn *prev, *next;
 	int fd;
+	SSL *ssl;	  /* with TLS */
+	bool handshaking; /* TLS handshake not finished: nothing is decoded yet */
+	uint32_t events;  /* what epoll watches */
+	int64_t deadline_ms; /* of the handshake */
 	uint8_t *buf;
 	size_t start, end, cap;
 	uint64_t sender; /* from the last good frame; 0 until one arrived */
@@ -104,6 +117,9 @@ struct raft_net {
 	/* I/O thread only */
 	struct net_conn *conns;
 	size_t nconns;
+	SSL_CTX *srv_ctx, *cli_ctx; /* both NULL: plaintext */
+	int64_t tls_log_ms;	    /* last refused-handshake log line */
+	uint64_t tls_unlogged;	    /* refused since then, not logged */
 };
 
 static void net_log(struct raft_net *net, const char *fmt, ...)
@@ -120,6 +136,111 @@ static void net_log(struct raft_net *net, const char *fmt, ...)
 		net->opts.on_error(net->opts.arg, msg);
 	else
 		log_warn("raft net %llu: %s", (unsigned long long)net->opts.self_id, msg);
+}
+
+/* The reason OpenSSL gives for the last failure on this thread. */
+static const char *tls_reason(void)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	return r ? r : "unknown error";
+}
+
+static void ctx_free(SSL_CTX **ctx)
+{
+	SSL_CTX_free(*ctx);
+	*ctx = NULL;
+}
+
+/* A context that presents tls's certificate and requires the peer's to
+ * chain to its CA; a server context also requires the peer to send one. */
+static int tls_ctx_new(const struct raft_net_tls *tls, bool server, SSL_CTX **out, char *err,
+		       size_t errlen)
+{
+	ERR_clear_error();
+	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+	if (!ctx) {
+		st_set_err(err, errlen, "TLS context: %s", tls_reason());
+		return -ENOMEM;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (SSL_CTX_use_certificate_chain_file(ctx, tls->cert_file) != 1) {
+		st_set_err(err, errlen, "certificate '%s': %s", tls->cert_file, tls_reason());
+		goto err_free_ctx;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, tls->key_file, SSL_FILETYPE_PEM) != 1) {
+		/* only the key's path, never its content */
+		st_set_err(err, errlen, "private key '%s': %s", tls->key_file, tls_reason());
+		goto err_free_ctx;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		st_set_err(err, errlen, "private key '%s' does not match certificate '%s'",
+			   tls->key_file, tls->cert_file);
+		goto err_free_ctx;
+	}
+	if (SSL_CTX_load_verify_locations(ctx, tls->ca_file, NULL) != 1) {
+		st_set_err(err, errlen, "CA file '%s': %s", tls->ca_file, tls_reason());
+		goto err_free_ctx;
+	}
+	if (server) {
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(tls->ca_file);
+		if (names)
+			SSL_CTX_set_client_CA_list(ctx, names);
+		/* Peers never resume; tickets would only be bytes an outbound
+		 * connection has to read and throw away. */
+		SSL_CTX_set_num_tickets(ctx, 0);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	} else {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	}
+	*out = ctx;
+	return 0;
+
+err_free_ctx:
+	SSL_CTX_free(ctx);
+	return -EINVAL;
+}
+
+static int tls_open(const struct raft_net_tls *tls, SSL_CTX **srv, SSL_CTX **cli, char *err,
+		    size_t errlen)
+{
+	if (!tls->key_file || !*tls->key_file || !tls->ca_file || !*tls->ca_file) {
+		st_set_err(err, errlen, "TLS needs a certificate, a private key and a CA file");
+		return -EINVAL;
+	}
+	int rc = tls_ctx_new(tls, true, srv, err, errlen);
+	if (rc)
+		return rc;
+	rc = tls_ctx_new(tls, false, cli, err, errlen);
+	if (rc)
+		ctx_free(srv);
+	return rc;
+}
+
+int raft_net_tls_check(const struct raft_net_tls *tls, char *err, size_t errlen)
+{
+	SSL_CTX *srv = NULL, *cli = NULL;
+	if (!tls->cert_file || !*tls->cert_file)
+		return 0;
+	int rc = tls_open(tls, &srv, &cli, err, errlen);
+	ctx_free(&srv);
+	ctx_free(&cli);
+	return rc;
+}
+
+/* Why a handshake failed, for the log: the verification result when the
+ * peer's certificate was the problem. */
+static void tls_failure(SSL *ssl, int ssl_err, char *buf, size_t len)
+{
+	long vr = SSL_get_verify_result(ssl);
+	if (vr != X509_V_OK)
+		snprintf(buf, len, "certificate: %s", X509_verify_cert_error_string(vr));
+	else if (ssl_err == SSL_ERROR_SYSCALL && !ERR_peek_last_error())
+		snprintf(buf, len, "connection closed");
+	else
+		snprintf(buf, len, "%s", tls_reason());
 }
 
 /* "host:port" or "[v6]:port" into its parts (brackets removed). */
@@ -215,6 +336,8 @@ static void frames_free(struct net_frame *f)
 
 static void peer_close_fd(struct raft_net *net, struct net_peer *p)
 {
+	SSL_free(p->ssl);
+	p->ssl = NULL;
 	if (p->fd >= 0) {
 		epoll_ctl(net->epfd, EPOLL_CTL_DEL, p->fd, NULL);
 		close(p->fd);
@@ -248,7 +371,8 @@ static void wake(struct raft_net *net)
 /* The connection is gone or never came: drop its queue, back off. */
 static void peer_fail(struct raft_net *net, struct net_peer *p, const char *what, int error)
 {
-	bool was_connected = p->state == PEER_CONNECTED;
+	bool was_connected = p->state == PEER_CONNECTED && !p->confirm_ms;
+	p->confirm_ms = 0;
 	peer_close_fd(net, p);
 	p->state = PEER_BACKOFF;
 	p->head_off = 0;
@@ -289,19 +413,80 @@ static void peer_set_events(struct raft_net *net, struct net_peer *p, uint32_t e
 		p->out_armed = events & EPOLLOUT;
 }
 
-static void peer_connected(struct raft_net *net, struct net_peer *p)
+/* The connection works: the backoff starts over and a run of failures ends. */
+static void peer_confirmed(struct raft_net *net, struct net_peer *p)
 {
-	p->state = PEER_CONNECTED;
+	p->confirm_ms = 0;
 	p->backoff_ms = net->opts.backoff_min_ms;
 	if (p->failing)
 		log_info("raft net %llu: connected to peer %llu (%s)",
 			 (unsigned long long)net->opts.self_id, (unsigned long long)p->id, p->addr);
 	p->failing = false;
+}
+
+/* The connection carries frames from now on. */
+static void peer_up(struct raft_net *net, struct net_peer *p)
+{
+	p->state = PEER_CONNECTED;
+	/* With TLS 1.3 the server judges our certificate after our side of
+	 * the handshake is done, so its refusal comes as a lost connection.
+	 * After failures, wait before believing the peer took us: otherwise a
+	 * peer that refuses our certificate is retried (and logged) at the
+	 * minimum backoff forever. */
+	if (p->ssl && p->failing)
+		p->confirm_ms = clock_mono_ms() + TLS_CONFIRM_MS;
+	else
+		peer_confirmed(net, p);
 	pthread_mutex_lock(&net->mu);
 	p->st.connected = true;
 	p->st.connects++;
 	pthread_mutex_unlock(&net->mu);
 	peer_set_events(net, p, EPOLLIN); /* the flush arms EPOLLOUT if needed */
+}
+
+static void peer_handshake(struct raft_net *net, struct net_peer *p)
+{
+	ERR_clear_error();
+	int r = SSL_do_handshake(p->ssl);
+	if (r == 1) {
+		peer_up(net, p);
+		return;
+	}
+	int e = SSL_get_error(p->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		peer_set_events(net, p, e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLIN | EPOLLOUT);
+		return;
+	}
+	char what[200], why[160];
+	tls_failure(p->ssl, e, why, sizeof(why));
+	snprintf(what, sizeof(what), "TLS handshake: %s", why);
+	peer_fail(net, p, what, 0);
+}
+
+/* TCP is up: with TLS the handshake comes first (same deadline budget as
+ * the connect), else frames flow at once. */
+static void peer_connected(struct raft_net *net, struct net_peer *p)
+{
+	if (!net->cli_ctx) {
+		peer_up(net, p);
+		return;
+	}
+	unsigned char ip[16];
+	bool literal = inet_pton(AF_INET, p->host, ip) == 1 || inet_pton(AF_INET6, p->host, ip) == 1;
+	ERR_clear_error();
+	p->ssl = SSL_new(net->cli_ctx);
+	if (!p->ssl || SSL_set_fd(p->ssl, p->fd) != 1 ||
+	    (literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(p->ssl), p->host)
+		     : SSL_set1_host(p->ssl, p->host) && SSL_set_tlsext_host_name(p->ssl, p->host)) != 1) {
+		char what[200];
+		snprintf(what, sizeof(what), "TLS setup: %s", tls_reason());
+		peer_fail(net, p, what, 0);
+		return;
+	}
+	SSL_set_connect_state(p->ssl);
+	p->state = PEER_HANDSHAKING;
+	p->deadline_ms = clock_mono_ms() + net->opts.connect_timeout_ms;
+	peer_handshake(net, p);
 }
 
 static void peer_connect(struct raft_net *net, struct net_peer *p)
@@ -396,8 +581,33 @@ static void peer_flush(struct raft_net *net, struct net_peer *p)
 				peer_set_events(net, p, EPOLLIN | EPOLLOUT);
 			return;
 		}
-		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)niov };
-		ssize_t n = sendmsg(p->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n;
+		if (p->ssl) {
+			/* One frame per SSL_write; after a WANT_* the retry
+			 * passes the same bytes, as OpenSSL requires, because
+			 * the head frame leaves the queue only once written. */
+			ERR_clear_error();
+			int r = SSL_write(p->ssl, iov[0].iov_base, (int)(iov[0].iov_len > INT32_MAX
+									? INT32_MAX
+									: iov[0].iov_len));
+			if (r <= 0) {
+				int e = SSL_get_error(p->ssl, r);
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+					if (!p->out_armed)
+						peer_set_events(net, p, EPOLLIN | EPOLLOUT);
+					return;
+				}
+				char what[200], why[160];
+				tls_failure(p->ssl, e, why, sizeof(why));
+				snprintf(what, sizeof(what), "send: %s", why);
+				peer_fail(net, p, what, 0);
+				return;
+			}
+			n = r;
+		} else {
+			struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)niov };
+			n = sendmsg(p->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -438,10 +648,29 @@ static void peer_flush(struct raft_net *net, struct net_peer *p)
 	}
 }
 
-/* Outbound connections carry nothing back; readable means closed. */
+/* Outbound connections carry nothing back; readable means closed (or,
+ * with TLS, a record such as an alert that OpenSSL consumes). */
 static void peer_read(struct raft_net *net, struct net_peer *p)
 {
 	uint8_t scratch[256];
+	if (p->ssl) {
+		ERR_clear_error();
+		int r = SSL_read(p->ssl, scratch, sizeof(scratch));
+		if (r > 0)
+			return; /* nothing is expected; ignore it */
+		int e = SSL_get_error(p->ssl, r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			return;
+		if (e == SSL_ERROR_ZERO_RETURN) {
+			peer_fail(net, p, "connection closed by peer", 0);
+		} else {
+			char what[200], why[160];
+			tls_failure(p->ssl, e, why, sizeof(why));
+			snprintf(what, sizeof(what), "connection lost: %s", why);
+			peer_fail(net, p, what, 0);
+		}
+		return;
+	}
 	ssize_t n = recv(p->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
 	if (n == 0)
 		peer_fail(net, p, "connection closed by peer", 0);
@@ -456,6 +685,10 @@ static void peer_event(struct raft_net *net, struct net_peer *p, uint32_t events
 	if (p->state == PEER_CONNECTING) {
 		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			peer_finish_connect(net, p);
+		return;
+	}
+	if (p->state == PEER_HANDSHAKING) {
+		peer_handshake(net, p);
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
@@ -475,6 +708,7 @@ static void peer_event(struct raft_net *net, struct net_peer *p, uint32_t events
 
 static void conn_close(struct raft_net *net, struct net_conn *c)
 {
+	SSL_free(c->ssl); /* no close_notify: the peer learns from the FIN */
 	epoll_ctl(net->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->prev)
@@ -501,6 +735,61 @@ static void conn_bad_frame(struct raft_net *net, struct net_conn *c, uint64_t fr
 	net_log(net, "closing connection from %s (peer %llu): bad frame: %s", c->addr,
 		(unsigned long long)sender, why);
 	conn_close(net, c);
+}
+
+static bool conn_set_events(struct raft_net *net, struct net_conn *c, uint32_t events)
+{
+	if (c->events == events)
+		return true;
+	struct epoll_event ev = { .events = events, .data.ptr = &c->h };
+	if (epoll_ctl(net->epfd, EPOLL_CTL_MOD, c->fd, &ev)) {
+		net_log(net, "closing connection from %s: epoll: %s", c->addr, strerror(errno));
+		conn_close(net, c);
+		return false;
+	}
+	c->events = events;
+	return true;
+}
+
+/* A stranger, a plaintext client or a peer of another CA: closed before
+ * anything it sent is decoded. One log line per TLS_LOG_EVERY_MS, so a
+ * scanner cannot flood the log. */
+static void conn_tls_refused(struct raft_net *net, struct net_conn *c, const char *why)
+{
+	pthread_mutex_lock(&net->mu);
+	net->totals.tls_refused++;
+	pthread_mutex_unlock(&net->mu);
+	int64_t now = clock_mono_ms();
+	if (!net->tls_log_ms || now - net->tls_log_ms >= TLS_LOG_EVERY_MS) {
+		if (net->tls_unlogged)
+			net_log(net, "refused TLS handshake from %s: %s (and %llu more since the last "
+				"such line)", c->addr, why, (unsigned long long)net->tls_unlogged);
+		else
+			net_log(net, "refused TLS handshake from %s: %s", c->addr, why);
+		net->tls_log_ms = now;
+		net->tls_unlogged = 0;
+	} else {
+		net->tls_unlogged++;
+	}
+	conn_close(net, c);
+}
+
+/* Advances an inbound handshake; false if c was closed. */
+static bool conn_handshake(struct raft_net *net, struct net_conn *c)
+{
+	ERR_clear_error();
+	int r = SSL_do_handshake(c->ssl);
+	if (r == 1) {
+		c->handshaking = false;
+		return conn_set_events(net, c, EPOLLIN);
+	}
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return conn_set_events(net, c, e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLIN | EPOLLOUT);
+	char why[160];
+	tls_failure(c->ssl, e, why, sizeof(why));
+	conn_tls_refused(net, c, why);
+	return false;
 }
 
 /* Delivers every complete frame in the buffer; false if c was closed. */
@@ -592,7 +881,28 @@ static void conn_read(struct raft_net *net, struct net_conn *c)
 			conn_close(net, c);
 			return;
 		}
-		ssize_t n = recv(c->fd, c->buf + c->end, c->cap - c->end, MSG_DONTWAIT);
+		ssize_t n;
+		if (c->ssl) {
+			/* No read-ahead and room for a whole record: what
+			 * OpenSSL holds back is still in the socket, so the
+			 * level-triggered epoll calls again. */
+			ERR_clear_error();
+			int r = SSL_read(c->ssl, c->buf + c->end,
+					 (int)(c->cap - c->end > INT32_MAX ? INT32_MAX : c->cap - c->end));
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_READ)
+					(void)conn_set_events(net, c, EPOLLIN);
+				else if (e == SSL_ERROR_WANT_WRITE)
+					(void)conn_set_events(net, c, EPOLLIN | EPOLLOUT);
+				else
+					conn_close(net, c);
+				return;
+			}
+			n = r;
+		} else {
+			n = recv(c->fd, c->buf + c->end, c->cap - c->end, MSG_DONTWAIT);
+		}
 		if (n == 0) {
 			conn_close(net, c);
 			return;
@@ -608,6 +918,31 @@ static void conn_read(struct raft_net *net, struct net_conn *c)
 		if (!conn_parse(net, c))
 			return;
 	}
+}
+
+static void conn_event(struct raft_net *net, struct net_conn *c)
+{
+	if (c->handshaking && !conn_handshake(net, c))
+		return;
+	if (!c->handshaking)
+		conn_read(net, c);
+}
+
+/* Closes inbound handshakes past their deadline; returns ms to the next. */
+static int64_t conns_expire(struct raft_net *net, int64_t now)
+{
+	int64_t wait = MAX_WAIT_MS;
+	struct net_conn *next;
+	for (struct net_conn *c = net->conns; c; c = next) {
+		next = c->next;
+		if (!c->handshaking)
+			continue;
+		if (now >= c->deadline_ms)
+			conn_tls_refused(net, c, "handshake timed out");
+		else if (c->deadline_ms - now < wait)
+			wait = c->deadline_ms - now;
+	}
+	return wait;
 }
 
 static void accept_all(struct raft_net *net)
@@ -636,6 +971,21 @@ static void accept_all(struct raft_net *net)
 		}
 		c->h.kind = H_INBOUND;
 		c->fd = fd;
+		c->events = EPOLLIN;
+		if (net->srv_ctx) {
+			ERR_clear_error();
+			c->ssl = SSL_new(net->srv_ctx);
+			if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+				net_log(net, "TLS setup for an inbound connection: %s", tls_reason());
+				SSL_free(c->ssl);
+				close(fd);
+				free(c);
+				continue;
+			}
+			SSL_set_accept_state(c->ssl);
+			c->handshaking = true;
+			c->deadline_ms = clock_mono_ms() + net->opts.connect_timeout_ms;
+		}
 		char host[64] = "?", serv[16] = "?";
 		(void)getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv,
 				  sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
@@ -692,16 +1042,26 @@ static void *io_main(void *arg)
 			struct net_peer *p = live[i];
 			if (p->state == PEER_BACKOFF && now >= p->next_attempt_ms)
 				peer_connect(net, p);
-			else if (p->state == PEER_CONNECTING && now >= p->deadline_ms)
-				peer_fail(net, p, "connect", ETIMEDOUT);
+			else if ((p->state == PEER_CONNECTING || p->state == PEER_HANDSHAKING) &&
+				 now >= p->deadline_ms)
+				peer_fail(net, p, p->state == PEER_CONNECTING ? "connect"
+									      : "TLS handshake",
+					  ETIMEDOUT);
+			if (p->state == PEER_CONNECTED && p->confirm_ms && now >= p->confirm_ms)
+				peer_confirmed(net, p);
 			if (p->state == PEER_CONNECTED && !p->out_armed)
 				peer_flush(net, p);
-			int64_t due = p->state == PEER_BACKOFF	  ? p->next_attempt_ms - now
-				      : p->state == PEER_CONNECTING ? p->deadline_ms - now
-								    : MAX_WAIT_MS;
+			int64_t due = p->state == PEER_BACKOFF ? p->next_attempt_ms - now
+				      : p->state == PEER_CONNECTING || p->state == PEER_HANDSHAKING
+					      ? p->deadline_ms - now
+				      : p->confirm_ms ? p->confirm_ms - now
+						      : MAX_WAIT_MS;
 			if (due < wait)
 				wait = due < 0 ? 0 : due;
 		}
+		int64_t conn_wait = conns_expire(net, now);
+		if (conn_wait < wait)
+			wait = conn_wait;
 		int n = epoll_wait(net->epfd, evs, 64, (int)wait);
 		if (n < 0) {
 			if (errno != EINTR) {
@@ -723,7 +1083,7 @@ static void *io_main(void *arg)
 				accept_all(net);
 				break;
 			case H_INBOUND:
-				conn_read(net, (struct net_conn *)h);
+				conn_event(net, (struct net_conn *)h);
 				break;
 			case H_PEER:
 				peer_event(net, (struct net_peer *)h, evs[i].events);
@@ -812,6 +1172,7 @@ static struct raft_net_options effective_options(const struct raft_net_options *
 	struct raft_net_options o = *opts;
 	o.peers = NULL;
 	o.npeers = 0;
+	o.tls = (struct raft_net_tls){ 0 }; /* loaded into contexts at start */
 	if (!o.max_queued_bytes)
 		o.max_queued_bytes = RAFT_NET_DEFAULT_MAX_QUEUED;
 	if (!o.backoff_min_ms)
@@ -844,10 +1205,15 @@ int raft_net_start(const struct raft_net_options *opts, struct raft_net **out, c
 	net->opts = effective_options(opts);
 	net->listener_h.kind = H_LISTENER;
 	net->wake_h.kind = H_WAKE;
+	if (opts->tls.cert_file && *opts->tls.cert_file) {
+		rc = tls_open(&opts->tls, &net->srv_ctx, &net->cli_ctx, err, errlen);
+		if (rc)
+			goto err_free_net;
+	}
 	rc = -pthread_mutex_init(&net->mu, NULL);
 	if (rc) {
 		st_set_err(err, errlen, "mutex: %s", strerror(-rc));
-		goto err_free_net;
+		goto err_free_tls;
 	}
 	struct net_peer **tail = &net->peers;
 	for (size_t i = 0; i < opts->npeers; i++) {
@@ -903,6 +1269,9 @@ err_free_peers:
 		net->peers = next;
 	}
 	pthread_mutex_destroy(&net->mu);
+err_free_tls:
+	ctx_free(&net->srv_ctx);
+	ctx_free(&net->cli_ctx);
 err_free_net:
 	free(net);
 	return rc;
@@ -1045,5 +1414,7 @@ void raft_net_stop(struct raft_net *net)
 	close(net->wake_fd);
 	close(net->epfd);
 	pthread_mutex_destroy(&net->mu);
+	ctx_free(&net->srv_ctx);
+	ctx_free(&net->cli_ctx);
 	free(net);
 }

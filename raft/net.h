@@ -38,6 +38,18 @@
  * frame that fails decoding closes that connection and is counted (per
  * peer when its header named a sender, always in the totals).
  *
+ * TLS (opts.tls.cert_file set): every connection, both ways, is TLS 1.2+
+ * and mutually authenticated. Each master presents cert_file/key_file as
+ * server and as client; a peer's certificate must chain to ca_file, and an
+ * outbound connection also checks that the certificate names the peer's
+ * host (an IP literal against an IP SAN). An inbound connection that does
+ * not complete the handshake within connect_timeout_ms, presents no
+ * certificate, one from another CA, or speaks plaintext is closed before
+ * a byte of it reaches the frame decoder (counted in tls_refused; logged
+ * at most every 10 s). The handshake is non-blocking on the I/O thread
+ * like everything else. A TLS write to a closed peer can raise SIGPIPE:
+ * the process must ignore it (the daemons do).
+ *
  * Addresses are "host:port"; an IPv6 host is bracketed: "[::1]:19200".
  *
  * Errors are negative errno; err (may be NULL) says which peer or
@@ -63,6 +75,14 @@ struct raft_net_peer {
 	const char *addr; /* "host:port" or "[v6]:port"; copied */
 };
 
+/* PEM files; cert_file NULL or "": plaintext. All three are required
+ * with TLS. Copied at start. */
+struct raft_net_tls {
+	const char *cert_file; /* chain this master presents, as server and as client */
+	const char *key_file;
+	const char *ca_file;   /* the certificates peers' chains must end in */
+};
+
 /* m is borrowed for the call. */
 typedef void (*raft_net_message_fn)(void *arg, const struct raft_msg *m);
 /* One line, no newline; for the log. */
@@ -80,6 +100,7 @@ struct raft_net_options {
 	uint32_t connect_timeout_ms;	   /* 0: default */
 	raft_net_message_fn on_message;	   /* required */
 	raft_net_error_fn on_error;	   /* NULL: lib/log.h at warn level */
+	struct raft_net_tls tls;	   /* zero: plaintext */
 	void *arg;			   /* passed to both callbacks */
 };
 
@@ -108,6 +129,7 @@ struct raft_net_stats {
 	uint64_t misaddressed;	  /* well-formed frames for another recipient, ignored */
 	uint64_t accepted;	  /* inbound connections */
 	uint64_t refused;	  /* inbound connections closed at once (RAFT_NET_MAX_INBOUND) */
+	uint64_t tls_refused;	  /* inbound connections whose TLS handshake failed or timed out */
 };
 
 struct raft_net;
@@ -120,6 +142,13 @@ struct raft_net;
  */
 int raft_net_start(const struct raft_net_options *opts, struct raft_net **out, char *err,
 		   size_t errlen);
+
+/*
+ * Loads opts->tls's files as raft_net_start would and frees them again, so
+ * a daemon can refuse a bad file at startup even when its transport opens
+ * later. 0 or -EINVAL (err names the file and what is wrong with it).
+ */
+int raft_net_tls_check(const struct raft_net_tls *tls, char *err, size_t errlen);
 
 /* The port the listener is bound to (useful after port 0). */
 uint16_t raft_net_port(const struct raft_net *net);

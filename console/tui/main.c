@@ -243,7 +243,9 @@ int main(int argc, char **argv)
 	int64_t timeout = conf.http_request_timeout;
 	struct httpc_opts hopts = {
 		.timeout_ms = timeout > 0 && timeout < 2000 ? timeout : 2000,
-		.ca_file = *conf.http_tls_ca ? conf.http_tls_ca : conf.http_tls_cert,
+		.ca_file = conf_tls_ca(&conf),
+		.client_cert = conf_tls_client_cert(&conf),
+		.client_key = conf_tls_client_key(&conf),
 		.insecure_tls = insecure,
 		.extra_header = *auth ? auth : NULL,
 	};

@@ -89,7 +89,9 @@ struct datajobs *datajobs_new(const struct datajobs_opts *opts)
 	struct httpc_opts ho = {
 		.timeout_ms = c->http_request_timeout,
 		.connect_timeout_ms = 2000,
-		.ca_file = *c->http_tls_ca ? c->http_tls_ca : c->http_tls_cert,
+		.ca_file = conf_tls_ca(c),
+		.client_cert = conf_tls_client_cert(c),
+		.client_key = conf_tls_client_key(c),
 		.extra_header = token[0] ? token : NULL,
 	};
 	d->tls = *c->http_tls_cert != '\0';

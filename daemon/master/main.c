@@ -19,6 +19,7 @@
 #include "daemon/master/rootmount.h"
 #include "daemon/master/revalidate.h"
 #include "daemon/master/ttlcheck.h"
+#include "raft/net.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -120,6 +121,23 @@ int main(int argc, char **argv)
 		exit_code = EXIT_USAGE;
 		goto out_registry;
 	}
+	if (conf.master_raft_tls) {
+		/* Checked now: the transport of a lone master opens later. */
+		struct raft_net_tls rt = { .cert_file = conf.http_tls_cert,
+					   .key_file = conf.http_tls_key,
+					   .ca_file = conf_tls_ca(&conf) };
+		if (!*conf.http_tls_cert || !*conf.http_tls_key) {
+			log_error("master.raft.tls = true needs http.tls_cert and http.tls_key (this "
+				  "master's certificate and key)");
+			exit_code = EXIT_USAGE;
+			goto out_registry;
+		}
+		if (raft_net_tls_check(&rt, err, sizeof(err))) {
+			log_error("master.raft.tls: %s", err);
+			exit_code = EXIT_USAGE;
+			goto out_registry;
+		}
+	}
 	char raft_advertise[300];
 	snprintf(raft_advertise, sizeof(raft_advertise), "%s%s%s:%lld",
 		 strchr(conf.master_bind, ':') ? "[" : "", conf.master_bind,
@@ -140,6 +158,9 @@ int main(int argc, char **argv)
 		.submit_timeout_ms = conf.http_request_timeout,
 		.on_apply = record_event,
 		.on_apply_arg = m.events,
+		.raft_tls_cert = conf.master_raft_tls ? conf.http_tls_cert : NULL,
+		.raft_tls_key = conf.http_tls_key,
+		.raft_tls_ca = conf_tls_ca(&conf),
 	};
 	if (meta_open(&mopts, &m.meta, err, sizeof(err))) {
 		log_error("%s", err);
@@ -235,6 +256,9 @@ int main(int argc, char **argv)
 		.max_json_body = conf.http_max_json_body,
 		.tls_cert = conf.http_tls_cert,
 		.tls_key = conf.http_tls_key,
+		.tls_client_auth = (int)http_tls_client_auth_conf(&conf),
+		.tls_ca = conf_tls_ca(&conf),
+		.worker_needs_cert = conf.cluster_mtls,
 		.worker_token = conf.cluster_worker_token,
 		.token_file = token_file,
 		.metrics_public = conf.http_metrics_public,

@@ -102,6 +102,19 @@ static int copy_opts(struct meta *m, const struct meta_opts *o, char *err, size_
 	m->npeers = o->npeers;
 	snprintf(m->raft_bind, sizeof(m->raft_bind), "%s", o->raft_bind ? o->raft_bind : "127.0.0.1");
 	m->raft_port = o->raft_port;
+	if (o->raft_tls_cert && *o->raft_tls_cert) {
+		if (!o->raft_tls_key || !o->raft_tls_ca)
+			return -EINVAL;
+		int n1 = snprintf(m->raft_tls_cert, sizeof(m->raft_tls_cert), "%s", o->raft_tls_cert);
+		int n2 = snprintf(m->raft_tls_key, sizeof(m->raft_tls_key), "%s", o->raft_tls_key);
+		int n3 = snprintf(m->raft_tls_ca, sizeof(m->raft_tls_ca), "%s", o->raft_tls_ca);
+		if ((size_t)n1 >= sizeof(m->raft_tls_cert) || (size_t)n2 >= sizeof(m->raft_tls_key) ||
+		    (size_t)n3 >= sizeof(m->raft_tls_ca)) {
+			snprintf(err, errlen, "a TLS file path of the Raft transport is longer than "
+				 "%zu bytes", sizeof(m->raft_tls_cert) - 1);
+			return -EINVAL;
+		}
+	}
 	for (size_t i = 0; i < m->npeers; i++)
 		if (m->peers[i].id == m->id)
 			snprintf(m->self_raft, sizeof(m->self_raft), "%s", m->peers[i].raft_address);

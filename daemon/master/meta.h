@@ -51,6 +51,9 @@ struct meta_opts {
 	uint32_t heartbeat_ticks;  /* 0: 1 */
 	int64_t submit_timeout_ms; /* bound of a meta_submit wait; 0: 30 s */
 	bool start_transport;      /* false: only once the group has another member */
+	/* master.raft.tls: the Raft transport's PEM files (raft/net.h, TLS);
+	 * raft_tls_cert NULL or "": plaintext. Copied. */
+	const char *raft_tls_cert, *raft_tls_key, *raft_tls_ca;
 	/* Called after each command this master applies (replay at open
 	 * included), with the namespace lock held: it must be quick and must
 	 * not call meta_*. rc is the apply's result. May be NULL. */

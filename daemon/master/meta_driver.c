@@ -205,6 +205,8 @@ static int start_net(struct meta *m, char *err, size_t errlen)
 		.max_queued_bytes = (size_t)1 << 30,
 		.on_message = on_net_message,
 		.arg = m,
+		.tls = { .cert_file = m->raft_tls_cert, .key_file = m->raft_tls_key,
+			 .ca_file = m->raft_tls_ca },
 	};
 	int rc = raft_net_start(&o, &m->net, why, sizeof(why));
 	if (rc) {
@@ -218,8 +220,9 @@ static int start_net(struct meta *m, char *err, size_t errlen)
 		return rc;
 	}
 	*m->net_error = '\0';
-	log_info("raft transport listening on %s:%u (%zu peers)", m->raft_bind,
-		 raft_net_port(m->net), m->nnet_peers);
+	log_info("raft transport listening on %s:%u (%zu peers%s)", m->raft_bind,
+		 raft_net_port(m->net), m->nnet_peers,
+		 *m->raft_tls_cert ? ", mutual TLS" : ", plaintext");
 	return 0;
 }
 

@@ -64,6 +64,7 @@ struct meta {
 	char raft_dir[1100];
 	char raft_bind[256];
 	uint16_t raft_port;
+	char raft_tls_cert[1024], raft_tls_key[1024], raft_tls_ca[1024]; /* "": plaintext */
 	struct peer peers[PEERS_MAX];
 	size_t npeers;
 	char self_raft[280];

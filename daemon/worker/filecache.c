@@ -195,7 +195,9 @@ static struct httpc *new_http(const struct strata_conf *c)
 		.extra_header = token,
 		.timeout_ms = c->http_request_timeout,
 		.connect_timeout_ms = 2000,
-		.ca_file = *c->http_tls_ca ? c->http_tls_ca : c->http_tls_cert,
+		.ca_file = conf_tls_ca(c),
+		.client_cert = conf_tls_client_cert(c),
+		.client_key = conf_tls_client_key(c),
 	};
 	return httpc_new(&o);
 }

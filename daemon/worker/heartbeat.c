@@ -334,7 +334,9 @@ int worker_heartbeat_start(struct worker_node *w)
 		.extra_header = token,
 		.timeout_ms = w->conf->http_request_timeout,
 		.connect_timeout_ms = 2000,
-		.ca_file = *w->conf->http_tls_ca ? w->conf->http_tls_ca : w->conf->http_tls_cert,
+		.ca_file = conf_tls_ca(w->conf),
+		.client_cert = conf_tls_client_cert(w->conf),
+		.client_key = conf_tls_client_key(w->conf),
 	};
 	char err[256];
 	/* Short enough that a stop never waits long on a dead group; the

@@ -112,8 +112,9 @@ def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-def request(url, method="GET", body=None, headers=None, timeout=10, cafile=None):
-    """One HTTP(S) request; returns (status, headers dict, body bytes)."""
+def request(url, method="GET", body=None, headers=None, timeout=10, cafile=None, cert=None):
+    """One HTTP(S) request; returns (status, headers dict, body bytes).
+    cert: (certfile, keyfile) presented as a TLS client certificate."""
     scheme, rest = url.split("://", 1)
     hostport, _, path = rest.partition("/")
     path = "/" + path
@@ -123,6 +124,8 @@ def request(url, method="GET", body=None, headers=None, timeout=10, cafile=None)
         host, _, port = hostport.rpartition(":")
     if scheme == "https":
         ctx = ssl.create_default_context(cafile=cafile)
+        if cert:
+            ctx.load_cert_chain(*cert)
         conn = http.client.HTTPSConnection(host, int(port), timeout=timeout, context=ctx)
     else:
         conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
@@ -237,7 +240,7 @@ class Cluster:
         if start:
             m.start()
             if wait:
-                m.wait_ready(cafile=s.get("http.tls_cert"))
+                m.wait_ready(cafile=s.get("http.tls_ca") or s.get("http.tls_cert"))
         return m
 
     def masters(self, n, settings=None, env=None, name="master", start=True, wait=True,
@@ -249,7 +252,8 @@ class Cluster:
         for i in range(n):
             mid = first_id + i
             spec.append((mid, free_port(), free_port()))
-        peers = ",".join(f"{mid}@127.0.0.1:{raft}@http://127.0.0.1:{rest}"
+        scheme = "https" if (settings or {}).get("http.tls_cert") else "http"
+        peers = ",".join(f"{mid}@127.0.0.1:{raft}@{scheme}://127.0.0.1:{rest}"
                          for mid, rest, raft in spec)
         out = []
         for mid, rest, raft in spec:
@@ -259,14 +263,14 @@ class Cluster:
             m = self.master(f"{name}{mid}", settings=s, env=env, start=False)
             m.id = mid
             m.raft_address = f"127.0.0.1:{raft}"
-            m.peer = f"{mid}@127.0.0.1:{raft}@http://127.0.0.1:{rest}"
+            m.peer = f"{mid}@127.0.0.1:{raft}@{scheme}://127.0.0.1:{rest}"
             out.append(m)
         if start:
             for m in out:
                 m.start()
             if wait:
                 for m in out:
-                    m.wait_ready()
+                    m.wait_ready(cafile=m.settings.get("http.tls_ca") or m.settings.get("http.tls_cert"))
         return out
 
     def worker(self, masters, name="worker", settings=None, env=None, start=True, wait=True):
@@ -292,7 +296,7 @@ class Cluster:
         if start:
             w.start()
             if wait:
-                w.wait_ready(cafile=s.get("http.tls_cert"))
+                w.wait_ready(cafile=s.get("http.tls_ca") or s.get("http.tls_cert"))
         return w
 
     def cli(self, *args, env=None, timeout=30):
@@ -310,9 +314,12 @@ class Cluster:
 
 
 def raft_self(m, timeout=2):
-    """A master's own Raft view (GET /api/v1/masters/self), or None if down."""
+    """A master's own Raft view (GET /api/v1/masters/self), or None if down.
+    A TLS master is verified against its http.tls_ca (or http.tls_cert)."""
+    s = getattr(m, "settings", {})
     try:
-        status, body = get_json(m.url + "/api/v1/masters/self", timeout=timeout)
+        status, body = get_json(m.url + "/api/v1/masters/self", timeout=timeout,
+                                cafile=s.get("http.tls_ca") or s.get("http.tls_cert"))
     except OSError:
         return None
     return body if status == 200 else None
@@ -356,7 +363,7 @@ def wait_leader(masters, timeout=15.0, exclude=()):
     return wait_for(find, timeout, interval=0.05, what="one agreed Raft leader")
 
 
-def wait_heartbeats(workers, timeout=10.0, what="a heartbeat round"):
+def wait_heartbeats(workers, timeout=10.0, what="a heartbeat round", cafile=None, cert=None):
     """Waits until each worker completed a heartbeat whose request left
     after this call: whatever the master knew at the call (live workers,
     blocks) has reached each worker, and each worker's reports up to the
@@ -367,7 +374,8 @@ def wait_heartbeats(workers, timeout=10.0, what="a heartbeat round"):
         seen = []
 
         def second_after_start():
-            status, body = get_json(w.url + "/api/v1/worker", timeout=2)
+            status, body = get_json(w.url + "/api/v1/worker", timeout=2, cafile=cafile,
+                                    cert=cert)
             if status != 200 or body["last_heartbeat_ms_ago"] < 0:
                 return False
             done = time.monotonic() - body["last_heartbeat_ms_ago"] / 1000.0

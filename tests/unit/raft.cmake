@@ -7,3 +7,4 @@ target_link_options(test_raft_storage PRIVATE -Wl,--wrap=fdatasync -Wl,--wrap=un
 # The wire codec and the TCP transport between masters (raft/wire.c, raft/net.c).
 strata_unit_test(test_raft_wire SOURCES test_raft_wire.c LIBS strata_raft)
 strata_unit_test(test_raft_net SOURCES test_raft_net.c LIBS strata_raft TIMEOUT 60)
+strata_unit_test(test_raft_net_tls SOURCES test_raft_net_tls.c LIBS strata_raft OpenSSL::SSL TIMEOUT 60)
