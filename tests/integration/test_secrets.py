@@ -14,7 +14,6 @@ A config file holding a secret is refused at start while world-readable."""
 import json
 import os
 import secrets as pysecrets
-import stat
 import subprocess
 
 import boto3
