@@ -309,8 +309,14 @@ class FaultsTest(ClusterTestCase):
         want = ns_tree(lead)
         self.assertIn("/d39", want)
         self.assertIn("/after", want)
-        wait_for(lambda: caught_up(victim), what="the victim to catch up")
+        try:
+            wait_for(lambda: caught_up(victim), what="the victim to catch up")
+        except AssertionError:
+            print(get_json(victim.url + "/api/v1/masters/self")[1],
+                  get_json(lead.url + "/api/v1/masters/self")[1])
+            raise
         for x in ms:
+            wait_for(lambda: caught_up(x), what=f"{x.name} to apply everything")
             self.assertEqual(ns_tree(x), want, f"{x.name}'s tree")
 
     # ---- e. a worker SIGKILLed during a write ----
