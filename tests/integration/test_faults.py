@@ -255,6 +255,42 @@ class FaultsTest(ClusterTestCase):
                                   headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
         self.assertEqual((status, body == data), (200, True))
 
+    def test_corrupted_large_block_cuts_the_reply(self):
+        # A whole block over 4 MiB is checked as it streams: a corrupt one
+        # cuts the reply short (never a complete reply with wrong bytes),
+        # is dropped and counted, and the next read is correct.
+        ssd = os.path.join(self.tmp, "ssd")
+        m = self.cluster.master()
+        w = self.cluster.worker(m, settings={"worker.metadata_ttl": "60s",
+                                             "worker.tier.mem.quota": "1MiB",
+                                             "worker.tier.ssd.dirs": ssd})
+        self.mount(m, "/data", block_size="8MiB")
+        data = os.urandom(8 * MiB)
+        self.s3.put_object(Bucket=BUCKET, Key="data/eight.bin", Body=data)
+        for _ in range(2):
+            status, body, _ = self.read(w, "/data/eight.bin")
+            self.assertEqual((status, body == data), (200, True))
+        files = [os.path.join(dp, f) for dp, _, fs in os.walk(ssd) for f in fs
+                 if os.path.getsize(os.path.join(dp, f)) >= 8 * MiB]
+        self.assertEqual(len(files), 1, files)
+        flip_byte(files[0], os.path.getsize(files[0]) // 2)
+        bad0 = self.counter(w, "checksum_failures_total")
+        c = http.client.HTTPConnection("127.0.0.1", int(w.settings["worker.port"]),
+                                       timeout=30)
+        c.request("GET", "/api/v1/data?path=/data/eight.bin")
+        r = c.getresponse()
+        try:
+            got = r.read()
+        except http.client.IncompleteRead as e:
+            got = e.partial
+        c.close()
+        self.assertLess(len(got), len(data), "the reply was cut short")
+        self.assertEqual(self.counter(w, "checksum_failures_total"), bad0 + 1)
+        self.assertIn("failed its checksum; dropped", w.read_log())
+        status, body, _ = self.read(w, "/data/eight.bin")
+        self.assertEqual((status, body == data), (200, True))
+        self.assertIsNone(w.proc.poll())
+
     # ---- d. a corrupted Raft segment ----
 
     def test_corrupted_raft_segment(self):
