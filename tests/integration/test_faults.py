@@ -3,7 +3,8 @@ under a running cluster -- the store unreachable or slow, a tier's disk
 full, a cached block file corrupted, a Raft segment corrupted, a worker
 SIGKILLed in the middle of a write -- and checks that it ends with no
 crash, a clear error (log line, HTTP status, counter) and no acknowledged
-data lost. A clock jump on a master is not tested: see the note at the end."""
+data lost. A clock jump on a master is made with a small LD_PRELOAD shim
+(faketime is not installed)."""
 import hashlib
 import http.client
 import json
@@ -18,8 +19,8 @@ import boto3
 import botocore.config
 
 from harness import (BUILD_DIR, ClusterTestCase, S3rver, check_sanitizer_output, get_json,
-                     main, ns_tree, post_json, request, sanitizer_env, wait_for, wait_heartbeats,
-                     wait_leader)
+                     main, ns_tree, post_json, raft_self, request, sanitizer_env, wait_for,
+                     wait_heartbeats, wait_leader)
 
 TOP_BIN = os.path.join(BUILD_DIR, "console", "tui", "strata-top")
 BUCKET = "store"
@@ -421,12 +422,148 @@ class FaultsTest(ClusterTestCase):
         self.assertEqual(listed().get("big.bin"), size)
 
     # ---- f. a clock jump on a master ----
-    #
-    # Not tested with real processes: faketime/libfaketime is not installed
-    # here, and stepping the machine's real clock (date -s) would disturb
-    # every other process and test sharing it. The masters use
-    # CLOCK_MONOTONIC for Raft timers and leases (raft/, daemon/master);
-    # CLOCK_REALTIME only stamps times shown to people and TTL deadlines.
+
+    def clock_shim(self):
+        """Builds a preload library that adds the int64 number of seconds
+        held in the file $TEST_CLOCK_SHIM_FILE (read through a shared
+        mapping, so the test moves the clock of a running daemon by
+        rewriting it) to CLOCK_REALTIME, time() and gettimeofday().
+        faketime is not installed here; this is the same trick."""
+        src = os.path.join(self.tmp, "clockshim.c")
+        lib = os.path.join(self.tmp, "clockshim.so")
+        with open(src, "w") as f:
+            f.write(CLOCK_SHIM_C)
+        r = subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", lib, src, "-ldl"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest(f"cannot build the clock shim: {r.stderr.strip()}")
+        return lib
+
+    def test_clock_jump_on_master(self):
+        lib = self.clock_shim()
+        files = {}
+        ms = []
+        for i, mst in enumerate(self.cluster.masters(3, start=False)):
+            path = os.path.join(self.tmp, f"clock{i}")
+            with open(path, "wb") as f:
+                f.write((0).to_bytes(8, "little", signed=True))
+            files[mst] = path
+            mst.env["LD_PRELOAD"] = lib
+            mst.env["TEST_CLOCK_SHIM_FILE"] = path
+            mst.env["ASAN_OPTIONS"] = mst.env.get("ASAN_OPTIONS", "") + \
+                ":verify_asan_link_order=0"
+            ms.append(mst)
+        for mst in ms:
+            mst.start()
+        for mst in ms:
+            mst.wait_ready()
+        lead = wait_leader(ms)
+        term = raft_self(lead)["term"]
+        w = self.cluster.worker(ms)
+        wait_for(lambda: len(get_json(lead.url + "/api/v1/workers")[1]["workers"]) == 1,
+                 what="the worker to register")
+
+        def jump(mst, seconds):
+            with open(files[mst], "r+b") as f:
+                f.write(int(seconds).to_bytes(8, "little", signed=True))
+
+        def mtime(path):
+            # stamped from the leader's wall clock when it was created
+            status, body = get_json(lead.url + "/api/v1/files/stat?path=" + path)
+            self.assertEqual(status, 200, body)
+            return body["mtime_ms"]
+
+        n = 0
+
+        def writes(k):
+            nonlocal n
+            for _ in range(k):
+                status, body = post_json(lead.url + "/api/v1/files/mkdir", {"path": f"/j{n}"})
+                self.assertIn(status, (200, 201), body)
+                n += 1
+        writes(5)
+        # The leader's wall clock jumps an hour ahead, then two hours back;
+        # a follower's jumps a day ahead.
+        jump(lead, 3600)
+        writes(5)
+        self.assertGreater(mtime("/j5") - mtime("/j4"), 3500 * 1000, "the shim moved the clock")
+        time.sleep(1.5)  # several election timeouts and heartbeat rounds
+        jump(lead, -3600)
+        writes(5)
+        follower = next(x for x in ms if x is not lead)
+        jump(follower, 86400)
+        time.sleep(1.5)
+        writes(5)
+        # Raft timing does not follow the wall clock: no election happened.
+        self.assertIs(wait_leader(ms), lead)
+        self.assertEqual(raft_self(lead)["term"], term, "no election for a clock jump")
+        # The worker stayed live throughout (leases are monotonic).
+        workers = get_json(lead.url + "/api/v1/workers")[1]["workers"]
+        self.assertEqual([x["state"] for x in workers], ["live"])
+        want = ns_tree(lead)
+        self.assertEqual(len([p for p in want if p.startswith("/j")]), 20)
+        for x in ms:
+            wait_for(lambda: ns_tree(x) == want, what=f"{x.name}'s tree")
+            self.assertIsNone(x.proc.poll(), f"{x.name} is running")
+        self.assertIsNone(w.proc.poll())
+
+
+CLOCK_SHIM_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static int (*real_cg)(clockid_t, struct timespec *);
+static volatile const int64_t *offset;
+
+static void init(void)
+{
+	real_cg = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+	const char *p = getenv("TEST_CLOCK_SHIM_FILE");
+	int fd = p ? open(p, O_RDONLY) : -1;
+	if (fd >= 0) {
+		void *m = mmap(NULL, 8, PROT_READ, MAP_SHARED, fd, 0);
+		if (m != MAP_FAILED)
+			offset = m;
+		close(fd);
+	}
+}
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+	if (!real_cg)
+		init();
+	int rc = real_cg(id, ts);
+	if (rc == 0 && offset && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE))
+		ts->tv_sec += *offset;
+	return rc;
+}
+
+time_t time(time_t *t)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (t)
+		*t = ts.tv_sec;
+	return ts.tv_sec;
+}
+
+int gettimeofday(struct timeval *tv, void *tz)
+{
+	struct timespec ts;
+	(void)tz;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	tv->tv_sec = ts.tv_sec;
+	tv->tv_usec = ts.tv_nsec / 1000;
+	return 0;
+}
+"""
 
 
 if __name__ == "__main__":
