@@ -400,10 +400,12 @@ class FaultsTest(ClusterTestCase):
             status, body = get_json(m.url + "/api/v1/files?path=/data")
             self.assertEqual(status, 200, body)
             return {e["name"]: e.get("length") for e in body["entries"]}
-        self.assertNotIn("big.bin", {k for k, v in listed().items() if v != size})
         keys = {o["Key"]: o["Size"] for o in
                 self.s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
         self.assertNotIn("data/big.bin", keys, "no partial object in the store")
+        self.assertEqual(keys.get("data/acked.bin"), len(small))
+        self.assertNotIn("big.bin", listed(), "nor in the namespace")
+        self.assertEqual(listed().get("acked.bin"), len(small))
         # Restart: acknowledged data is there and correct; the failed
         # object is absent, and a retry succeeds.
         w.log.close()
