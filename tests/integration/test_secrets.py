@@ -194,6 +194,23 @@ class SecretsTest(ClusterTestCase):
         for what, f in (("token", tokfile), ("s3key", keyfile)):
             cli("admin", what, "list", "--file", f)
             cli("--json", "admin", what, "list", "--file", f)
+        # strata apply: the same mount (a secret that is set matches) and
+        # a new one, dry run then for real, text and --json.
+        spec_path = os.path.join(self.tmp, "apply.json")
+        with open(spec_path, "w") as f:
+            opts = {"s3.endpoint": store.endpoint, "s3.access_key": S3rver.ACCESS_KEY,
+                    "s3.path_style": "true", "s3.region": "us-east-1"}
+            json.dump({"mounts": [
+                {"path": "/data", "uri": f"s3://{BUCKET}/data",
+                 "options": dict(opts, **{"s3.secret_key": mount_secret})},
+                {"path": "/more", "uri": f"s3://{BUCKET}/more",
+                 "options": dict(opts, **{"s3.secret_key": mount_secret})}]}, f)
+        os.chmod(spec_path, 0o600)
+        cli("apply", "--dry-run", spec_path)
+        cli("--json", "apply", "--dry-run", spec_path)
+        cli("apply", spec_path)
+        cli("--json", "apply", spec_path)
+        cli("--json", "fs", "mounts")
         r = cli("--json", "fs", "mount", "--option", "s3.endpoint=http://127.0.0.1:1",
                 "--option", "s3.secret_key=" + wrong_secret, "/bad", "s3://nope/x", ok=False)
         r = subprocess.run([TOP_BIN, "--master", m.address, "--json", "-n", "1"],
