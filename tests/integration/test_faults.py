@@ -165,6 +165,15 @@ class FaultsTest(ClusterTestCase):
                                                        "store")), msg)
         status, body, took = self.read(w, "/data/cached.bin")
         self.assertEqual((status, body == cached), (200, True), "cached data still served")
+        # A write cannot be acknowledged: a clear error, and no file.
+        t0 = time.monotonic()
+        status, _, body = request(w.url + "/api/v1/data?path=/data/new.bin", method="PUT",
+                                  body=os.urandom(MiB), timeout=30)
+        self.assertGreaterEqual(status, 500, body[:300])
+        self.assertLess(time.monotonic() - t0, 12)
+        self.assertIn("s3://store", json.loads(body)["error"]["message"])
+        status, st = get_json(m.url + "/api/v1/files/stat?path=/data/new.bin")
+        self.assertIn(status, (404, 503), st)  # not there, or the store cannot say
         errors = self.counter(w, "store_read_errors_total")
         self.assertGreaterEqual(errors - errors0, 2, "store read errors are counted")
         status, _, text = request(w.url + "/metrics")
