@@ -229,7 +229,8 @@ static int fdc_open(struct loop *lp, uint64_t id, struct seg *seg, struct tier_b
 		if (tier_block_touch(tiers, id, e->gen) == 0) {
 			e->refs++;
 			e->last_ms = now;
-			*bf = (struct tier_block_fd){ e->fd, e->data_offset, e->len, 0, e->gen };
+			*bf = (struct tier_block_fd){ .fd = e->fd, .data_offset = e->data_offset,
+						     .len = e->len, .gen = e->gen };
 			seg->fd = e->fd;
 			seg->ent = e;
 			return 0;

@@ -36,9 +36,13 @@ static const char *path_reason(int rc)
 
 /* A message a daemon relayed from its own call to another ("GET
  * http://peer/api/...: HTTP 400: '/' is a directory", lib/httpc.c) names an
- * internal URL: keep only what the last server said. */
+ * internal URL: keep only what the last server said. A transport error so
+ * relayed ("POST http://peer/api/...: Couldn't connect to server") keeps
+ * what follows the URL; any other message (one naming a store, "s3://b at
+ * host unavailable: ...") is kept whole. NULL when nothing is left. */
 static const char *strip_relayed_url(const char *msg)
 {
+	static const char *const methods[] = { "GET ", "POST ", "PUT ", "DELETE ", "HEAD " };
 	if (!strstr(msg, "://"))
 		return msg;
 	const char *last = NULL;
@@ -49,7 +53,16 @@ static const char *strip_relayed_url(const char *msg)
 		if (q[0] == ':' && q[1] == ' ')
 			last = q + 2;
 	}
-	return last && *last ? last : NULL;
+	if (last)
+		return *last ? last : NULL;
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		size_t n = strlen(methods[i]);
+		if (strncmp(msg, methods[i], n) == 0 && strncmp(msg + n, "http", 4) == 0) {
+			const char *rest = strstr(msg + n, ": ");
+			return rest && rest[2] ? rest + 2 : NULL;
+		}
+	}
+	return msg;
 }
 
 int client_reply_error(long status, const cJSON *doc, const char *about, char *err,

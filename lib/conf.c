@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 static const struct conf_key g_keys[] = {
 #define CONF_ROW(field, key, type, def, min, max, choices, doc) \
@@ -343,9 +344,13 @@ static void strip_comment(char *s)
 	}
 }
 
-int conf_parse_text(struct strata_conf *c, const char *text, size_t len, const char *name,
-		    char *err, size_t errlen)
+/* Parses config text; *secret (if not NULL) names the first SECRET key
+ * the text gives a non-empty value (NULL when none). */
+static int parse_text(struct strata_conf *c, const char *text, size_t len, const char *name,
+		      char *err, size_t errlen, const char **secret)
 {
+	if (secret)
+		*secret = NULL;
 	if (memchr(text, '\0', len)) {
 		snprintf(err, errlen, "%s: contains a NUL byte", name);
 		return -EINVAL;
@@ -402,12 +407,20 @@ int conf_parse_text(struct strata_conf *c, const char *text, size_t len, const c
 		rc = conf_set(c, key, value, origin, err, errlen);
 		if (rc)
 			break;
+		if (secret && !*secret && k && k->type == CONF_SECRET && *value)
+			*secret = k->name;
 		set_on[k - g_keys] = lineno;
 		line = next;
 	}
 	free(set_on);
 	free(copy);
 	return rc;
+}
+
+int conf_parse_text(struct strata_conf *c, const char *text, size_t len, const char *name,
+		    char *err, size_t errlen)
+{
+	return parse_text(c, text, len, name, err, errlen, NULL);
 }
 
 int conf_load_file(struct strata_conf *c, const char *path, char *err, size_t errlen)
@@ -446,7 +459,17 @@ int conf_load_file(struct strata_conf *c, const char *path, char *err, size_t er
 		rc = -EIO;
 		goto out;
 	}
-	rc = conf_parse_text(c, text ? text : "", len, path, err, errlen);
+	const char *secret = NULL;
+	rc = parse_text(c, text ? text : "", len, path, err, errlen, &secret);
+	/* A file holding a secret that any local user may read leaks it. */
+	struct stat st;
+	if (!rc && secret && fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH)) {
+		snprintf(err, errlen,
+			 "config file '%s' holds the secret %s but is world-readable "
+			 "(mode %04o): chmod o-rwx '%s'",
+			 path, secret, (unsigned)(st.st_mode & 07777), path);
+		rc = -EACCES;
+	}
 out:
 	free(text);
 	fclose(f);

@@ -400,6 +400,24 @@ void raft_handle_append_resp(struct raft *r, const struct raft_msg *m)
 		pr->read_ack = m->read_seq;
 
 	if (m->reject) {
+		/* The follower's log ends (hint_index - 1) before what it
+		 * acknowledged: it lost entries (a damaged tail cut off, a
+		 * state dir wiped and restarted). A durable follower never
+		 * says so, and messages from a peer arrive in order; without
+		 * forgetting its match the leader would take every later
+		 * rejection for a stale one and never send the entries again.
+		 * Lowering match costs at most a resend; commit does not move
+		 * back. */
+		if (!m->hint_term && m->hint_index && m->hint_index <= pr->match &&
+		    pr->state != RAFT_PR_SNAPSHOT) {
+			pr->match = m->hint_index - 1;
+			pr->next = m->hint_index;
+			pr->state = RAFT_PR_PROBE;
+			pr->probe_sent = false;
+			raft_send_append(r, pr);
+			confirm_reads(r);
+			return;
+		}
 		bool stale = m->log_index <= pr->match || pr->state == RAFT_PR_SNAPSHOT ||
 			(pr->state == RAFT_PR_PROBE && m->log_index != pr->next - 1);
 		if (!stale) {

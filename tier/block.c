@@ -396,11 +396,18 @@ int tier_block_open_fd(struct tier_store *store, uint64_t id, struct tier_block_
 	out->len = t.len;
 	out->tier = t.level;
 	out->gen = t.gen;
+	out->crc = t.crc;
+	out->check = !t.is_mem;
 	return 0;
 
 err_close_fd:
 	close(t.fd);
 	return rc;
+}
+
+int tier_block_report_corrupt(struct tier_store *store, uint64_t id, uint64_t gen)
+{
+	return store_report_corrupt(store, id, gen);
 }
 
 int tier_block_touch(struct tier_store *store, uint64_t id, uint64_t gen)

@@ -167,8 +167,17 @@ struct tier_block_fd {
 	uint64_t len;
 	unsigned tier; /* index into cfg.levels */
 	uint64_t gen;  /* which file of the block this is (for tier_block_touch) */
+	uint32_t crc;  /* CRC32C of the block's len data bytes */
+	bool check;    /* a disk tier's block: a reader of it whole checks crc */
 };
 int tier_block_open_fd(struct tier_store *store, uint64_t id, struct tier_block_fd *out);
+
+/*
+ * A reader of a block through tier_block_open_fd found it does not match
+ * its crc: drops the block if it is still generation gen, counts a
+ * checksum failure and logs it. Returns -EBADMSG.
+ */
+int tier_block_report_corrupt(struct tier_store *store, uint64_t id, uint64_t gen);
 
 /*
  * For a caller that keeps fds from tier_block_open_fd open between reads

@@ -237,6 +237,11 @@ int top_print_json(FILE *f, const struct top_view *v, int64_t iteration)
 	add_num(c, "tier_write_errors_per_s", v->write_err_s);
 	add_num(c, "checksum_failures_per_s", v->cksum_err_s);
 	add_num(c, "store_read_errors_per_s", v->store_err_s);
+	/* the totals since each worker started, as the text view shows them */
+	cJSON_AddNumberToObject(c, "cache_put_errors_total", v->put_err_total);
+	cJSON_AddNumberToObject(c, "tier_write_errors_total", v->write_err_total);
+	cJSON_AddNumberToObject(c, "checksum_failures_total", v->cksum_err_total);
+	cJSON_AddNumberToObject(c, "store_read_errors_total", v->store_err_total);
 	cJSON *sp = cJSON_AddObjectToObject(o, "hit_ratio_series");
 	cJSON_AddStringToObject(sp, "source", v->spark_from_history ? "master" : "own");
 	cJSON_AddNumberToObject(sp, "step_ms", (double)v->spark_step_ms);

@@ -185,7 +185,8 @@ int meta_open(const struct meta_opts *opts, struct meta **out, char *err, size_t
 	if (rc)
 		goto err_free;
 	if (sb.truncated_bytes)
-		log_warn("raft log: dropped a torn tail of %llu bytes (never acknowledged)",
+		log_warn("raft log: dropped %llu bytes at its end that fail their checksum (a "
+			 "write torn by a crash, or damage); nothing after them is applied",
 			 (unsigned long long)sb.truncated_bytes);
 	rc = ns_open(m->db_path, &m->ns, err, errlen);
 	if (!rc)

@@ -3,6 +3,7 @@
 #include "daemon/worker/pathstats.h"
 #include "daemon/worker/worker.h"
 #include "lib/clock.h"
+#include "lib/crc32c.h"
 #include "lib/err.h"
 #include "lib/httpc.h"
 #include "lib/log.h"
@@ -68,7 +69,19 @@ void bsvc_free(struct bsvc *b)
 	free(b);
 }
 
-/* Serves [off, off+len) of a cached block; -ENOENT on a miss. */
+/* A whole disk-tier block up to this size is read and checked before any
+ * byte goes out, so a corrupt one is read from the store instead. */
+#define CHECK_WHOLE_MAX (4u << 20)
+
+/*
+ * Serves [off, off+len) of a cached block; -ENOENT on a miss. A read of a
+ * whole block on a disk tier checks its CRC32C (tier.h: "every read that
+ * covers the whole block"): up to CHECK_WHOLE_MAX before sending anything
+ * (-EBADMSG: the caller reads the store), a larger one as it goes with its
+ * last chunk held back until the check passed (-EIO: the client's reply is
+ * cut short, never complete with wrong bytes). Either way the block is
+ * dropped and counted.
+ */
 static int serve_cached(struct bsvc *b, uint64_t id, uint64_t off, uint64_t len,
 			bsvc_sink_fn sink, void *arg)
 {
@@ -80,23 +93,46 @@ static int serve_cached(struct bsvc *b, uint64_t id, uint64_t off, uint64_t len,
 		close(bf.fd);
 		return ST_ESTALE; /* cached block shorter than the file says */
 	}
-	char *buf = malloc(len < CHUNK ? len : CHUNK);
+	bool check = bf.check && off == 0 && len == bf.len;
+	size_t bufsz = check && len <= CHECK_WHOLE_MAX ? (size_t)len : CHUNK;
+	if (bufsz > len)
+		bufsz = (size_t)len;
+	char *buf = malloc(bufsz ? bufsz : 1);
 	if (!buf) {
 		close(bf.fd);
 		return -ENOMEM;
 	}
-	uint64_t done = 0;
+	uint32_t crc = 0;
+	size_t held = 0; /* bytes read into buf, not sent yet */
+	uint64_t done = 0, sent = 0;
 	while (done < len && !rc) {
-		size_t want = len - done < CHUNK ? (size_t)(len - done) : CHUNK;
+		size_t want = len - done < bufsz ? (size_t)(len - done) : bufsz;
 		ssize_t n = pread(bf.fd, buf, want, (off_t)(bf.data_offset + off + done));
 		if (n <= 0) {
 			rc = n < 0 ? -errno : -EIO;
 			break;
 		}
+		done += (uint64_t)n;
+		if (check) {
+			crc = crc32c(crc, buf, (size_t)n);
+			if (done == len) {
+				held = (size_t)n; /* the last piece waits for the check */
+				break;
+			}
+		}
 		/* counted before the client can see the bytes (as tee_sink) */
 		atomic_fetch_add(&b->bytes_from_cache, (uint64_t)n);
 		rc = sink(arg, buf, (size_t)n);
-		done += (uint64_t)n;
+		sent += (uint64_t)n;
+	}
+	if (!rc && check) {
+		if (crc != bf.crc) {
+			tier_block_report_corrupt(b->tiers, id, bf.gen);
+			rc = sent ? -EIO : -EBADMSG;
+		} else if (held) {
+			atomic_fetch_add(&b->bytes_from_cache, (uint64_t)held);
+			rc = sink(arg, buf, held);
+		}
 	}
 	free(buf);
 	close(bf.fd);

@@ -1,6 +1,7 @@
 /* client/decode.c: the REST replies into client/client.h's structs, ids
  * exact past 2^53, and malformed replies refused with the field named. */
 #include "client/client.h"
+#include "client/decode.h"
 #include "lib/err.h"
 #include "lib/json.h"
 
@@ -213,6 +214,33 @@ static void test_mount_add_refuses_bad_options_before_calling(void **state)
 	client_free(mc);
 }
 
+/* Error messages a daemon relayed: internal URLs go, what the last server
+ * (or the store) said stays. */
+static void test_reply_error_messages(void **state)
+{
+	static const struct {
+		const char *msg, *want;
+	} cases[] = {
+		{ "GET http://10.0.0.1:1/api/v1/files: HTTP 400: '/x' is bad", "/p: '/x' is bad" },
+		{ "POST http://10.0.0.1:1/api/v1/internal/write/begin: Couldn't connect to server",
+		  "/p: Couldn't connect to server" },
+		{ "read a.bin: s3://store at 127.0.0.1:9 unavailable: Timeout was reached",
+		  "/p: read a.bin: s3://store at 127.0.0.1:9 unavailable: Timeout was reached" },
+		{ "plain words", "/p: plain words" },
+		{ "GET http://10.0.0.1:1/x: HTTP 503: ", "/p: the server answered HTTP 503" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *doc = cJSON_CreateObject();
+		cJSON *e = cJSON_AddObjectToObject(doc, "error");
+		cJSON_AddStringToObject(e, "code", "unavailable");
+		cJSON_AddStringToObject(e, "message", cases[i].msg);
+		char err[256] = "";
+		assert_true(client_reply_error(503, doc, "/p", err, sizeof(err)) < 0);
+		assert_string_equal(err, cases[i].want);
+		cJSON_Delete(doc);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_workers),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_mount_add_refuses_bad_options_before_calling),
+		cmocka_unit_test(test_reply_error_messages),
 	};
 	return cmocka_run_group_tests_name("client_decode", tests, NULL, NULL);
 }

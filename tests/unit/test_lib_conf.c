@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -183,6 +184,48 @@ static void test_load_file(void **state)
 	rmdir(dir);
 }
 
+/* A config file holding a secret is refused while others may read it; a
+ * world-readable file without one, or the same file at 0640, loads. */
+static void test_load_file_secret_mode(void **state)
+{
+	char dir[] = "/tmp/strata-conf-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/strata.conf", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("worker.port = 31000\ncluster.worker_token = s3cr3t-value\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0644), 0);
+	struct strata_conf c;
+	conf_init(&c);
+	char err[512] = "";
+	assert_int_equal(conf_load_file(&c, path, err, sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "cluster.worker_token"));
+	assert_non_null(strstr(err, "world-readable (mode 0644)"));
+	assert_null(strstr(err, "s3cr3t-value"));
+	conf_free(&c);
+
+	assert_int_equal(chmod(path, 0640), 0);
+	conf_init(&c);
+	assert_int_equal(conf_load_file(&c, path, err, sizeof(err)), 0);
+	assert_string_equal(c.cluster_worker_token, "s3cr3t-value");
+	conf_free(&c);
+
+	/* No secret (or an empty one): mode does not matter. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("worker.port = 31000\ncluster.worker_token =\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0644), 0);
+	conf_init(&c);
+	assert_int_equal(conf_load_file(&c, path, err, sizeof(err)), 0);
+	conf_free(&c);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_env(void **state)
 {
 	struct strata_conf c;
@@ -296,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_file_text_errors),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_load_file_secret_mode),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_set_and_format),
 		cmocka_unit_test(test_secret_is_masked),

@@ -344,6 +344,48 @@ static void test_conflict_backoff(void **state)
 	pump_free(&p);
 }
 
+/*
+ * A follower that lost entries it had acknowledged (a damaged log tail cut
+ * off, a wiped state dir) rejects with a hint below the leader's match for
+ * it: the leader must replicate again from there, not take every rejection
+ * for a stale one forever.
+ */
+static void test_follower_lost_entries(void **state)
+{
+	uint64_t t[5] = { 1, 1, 1, 1, 1 };
+	struct pump p = { .n = 3 };
+	for (size_t i = 0; i < 3; i++)
+		p.nodes[i] = boot_with_log(i + 1, 1, t, 5, 3);
+	assert_int_equal(raft_campaign(p.nodes[0]), 0);
+	pump_run(&p);
+	assert_int_equal(raft_role(p.nodes[0]), RAFT_LEADER);
+	uint64_t v = 42, index = 0;
+	assert_int_equal(raft_propose(p.nodes[0], &v, sizeof(v), &index), 0);
+	pump_run(&p);
+	uint64_t last = raft_last_index(p.nodes[0]);
+	assert_int_equal(raft_last_index(p.nodes[2]), last);
+	assert_int_equal(raft_commit_index(p.nodes[0]), last);
+
+	/* node 3 comes back with only its first 2 entries (term kept) */
+	raft_destroy(p.nodes[2]);
+	p.nodes[2] = boot_with_log(3, raft_term(p.nodes[0]), t, 2, 3);
+	assert_int_equal(raft_propose(p.nodes[0], &v, sizeof(v), &index), 0);
+	for (int i = 0; i < 10; i++) {
+		raft_tick(p.nodes[0]);
+		pump_run(&p);
+	}
+	last = raft_last_index(p.nodes[0]);
+	assert_int_equal(raft_last_index(p.nodes[2]), last);
+	for (uint64_t i = 1; i <= last; i++) {
+		uint64_t a = 0, b = 0;
+		assert_int_equal(raft_term_at(p.nodes[0], i, &a), 0);
+		assert_int_equal(raft_term_at(p.nodes[2], i, &b), 0);
+		assert_int_equal(a, b);
+	}
+	assert_int_equal(raft_commit_index(p.nodes[2]), last);
+	pump_free(&p);
+}
+
 static void test_snapshot_install(void **state)
 {
 	struct sim s;
@@ -595,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test_check_quorum_step_down),
 		cmocka_unit_test(test_figure8_commit_rule),
 		cmocka_unit_test(test_conflict_backoff),
+		cmocka_unit_test(test_follower_lost_entries),
 		cmocka_unit_test(test_snapshot_install),
 		cmocka_unit_test(test_membership_add_remove),
 		cmocka_unit_test(test_read_index),
