@@ -45,6 +45,10 @@ const PAGES = [
     await page.locator('td .badge', { hasText: 'leader' }).waitFor();
     await page.locator('td .badge', { hasText: 'follower' }).waitFor();
   } },
+  { name: 'jobs', hash: '#/jobs', ready: async page => {
+    await page.getByRole('heading', { name: 'Jobs', level: 1 }).waitFor();
+    await page.locator('main .loading').waitFor({ state: 'detached' });
+  } },
 ];
 
 const problems = [];
@@ -85,12 +89,15 @@ async function visitAll(browser) {
       await axeCheck(page, label);
       await page.screenshot({ path: path.join(ART, `${p.name}-${vp.width}.png`), fullPage: true });
     }
-    // Dark theme follows the system.
+    // Dark theme follows the system: every page again.
     await page.emulateMedia({ colorScheme: 'dark' });
-    await page.goto(`${LEADER}/#/overview`);
-    await PAGES[0].ready(page);
-    await axeCheck(page, `overview dark at ${vp.width}px`);
-    await page.screenshot({ path: path.join(ART, `overview-dark-${vp.width}.png`), fullPage: true });
+    for (const p of PAGES) {
+      await page.goto(`${LEADER}/${p.hash}`);
+      await p.ready(page);
+      await page.waitForLoadState('networkidle');
+      await axeCheck(page, `${p.name} dark at ${vp.width}px`);
+      await page.screenshot({ path: path.join(ART, `${p.name}-dark-${vp.width}.png`), fullPage: true });
+    }
     await context.close();
   }
 }
@@ -263,6 +270,17 @@ async function editMountForm(page) {
   await dialog.getByRole('button', { name: 'Save' }).click();
   await page.getByText('The options of /other were already so.').waitFor();
   await page.screenshot({ path: path.join(ART, 'mounts-edited-1280.png'), fullPage: true });
+  // The dialog on a phone, in the dark theme.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.getByRole('button', { name: 'Edit the options of /other' }).click();
+  await dialog.getByLabel('Sync interval').waitFor();
+  await axeCheck(page, 'edit mount dialog at 390px dark');
+  await page.screenshot({ path: path.join(ART, 'mounts-edit-dark-390.png') });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 800 });
 }
 
 // A real S3 store (s3rver): mounted through the form, browsed, one of its

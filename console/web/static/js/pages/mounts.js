@@ -51,7 +51,7 @@ function syncText(ms) {
 function mountTable(mounts, { dialog, editDialog }, status, refresh) {
   if (!mounts.length) return empty('No mounts yet: add one below.');
   return [table('Mounts', [
-    { label: 'Path', cls: 'name', cell: m => h('a', { href: `#/browse?${new URLSearchParams({ path: m.path })}` }, m.path) },
+    { label: 'Path', cls: 'path', cell: m => h('a', { href: `#/browse?${new URLSearchParams({ path: m.path })}` }, m.path) },
     { label: 'Type', cell: m => storeType(m.uri) },
     { label: 'Store URI', cls: 'name', cell: m => m.uri },
     { label: 'Options', cls: 'name', cell: optionsCell },
