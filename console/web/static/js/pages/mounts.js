@@ -141,6 +141,8 @@ function editMount(dialog, m, status, refresh) {
     if (msg) inputs[key].setAttribute('aria-invalid', 'true');
     else inputs[key].removeAttribute('aria-invalid');
   }
+  // An error stays until its field changes, not after.
+  for (const key of Object.keys(inputs)) inputs[key].addEventListener('input', () => setError(key, ''));
   const cancel = h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel');
   const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
   const form = h('form', { novalidate: true, method: 'dialog' },
