@@ -139,16 +139,18 @@ static void put_mount(struct http_req *req, void *ctx)
 		goto out;
 	cJSON_ArrayForEach(item, body)
 	{
-		if (strcmp(item->string, "path") != 0 && strcmp(item->string, "options") != 0) {
-			http_reply_error(req, strcmp(item->string, "uri") == 0 ||
-						      strcmp(item->string, "readonly") == 0
-					      ? 409
-					      : 400,
-					 "invalid_argument",
-					 "field '%s' cannot change on a live mount (only 'options')",
+		if (strcmp(item->string, "path") == 0 || strcmp(item->string, "options") == 0)
+			continue;
+		if (strcmp(item->string, "uri") == 0 || strcmp(item->string, "readonly") == 0)
+			http_reply_error(req, 409, "mount_point",
+					 "field '%s' cannot change on a live mount (unmount and "
+					 "mount again)",
 					 item->string);
-			goto out;
-		}
+		else
+			http_reply_error(req, 400, "invalid_argument",
+					 "unknown field '%s' (only 'path' and 'options')",
+					 item->string);
+		goto out;
 	}
 	if (!cJSON_IsObject(options)) {
 		http_reply_error(req, 400, "invalid_argument",

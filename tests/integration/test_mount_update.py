@@ -100,6 +100,8 @@ class MountUpdateTest(ClusterTestCase):
                                     dict({"path": "/loc", "options": {}}, **extra))
             self.assertEqual(status, want_status, body)
             self.assertIn(f"'{list(extra)[0]}'", body["error"]["message"])
+            if want_status == 409:
+                self.assertEqual(body["error"]["code"], "mount_point")
         status, body = put_json(f"{self.api()}/mounts", {"path": "/loc", "options": "x"})
         self.assertEqual(status, 400, body)
         self.assertIn("'options'", body["error"]["message"])
