@@ -124,6 +124,53 @@ out:
 	cJSON_Delete(body);
 }
 
+/* PUT /api/v1/mounts {"path","options":{...}}: the mutable options of a
+ * mount (fs_mount_update); 200 {"path","changed"}. */
+static void put_mount(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	cJSON *body;
+	if (http_req_json(req, &body))
+		return;
+	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
+	const cJSON *options = cJSON_GetObjectItemCaseSensitive(body, "options");
+	const cJSON *item;
+	if (path_field(req, body, "path", path, sizeof(path)))
+		goto out;
+	cJSON_ArrayForEach(item, body)
+	{
+		if (strcmp(item->string, "path") == 0 || strcmp(item->string, "options") == 0)
+			continue;
+		if (strcmp(item->string, "uri") == 0 || strcmp(item->string, "readonly") == 0)
+			http_reply_error(req, 409, "mount_point",
+					 "field '%s' cannot change on a live mount (unmount and "
+					 "mount again)",
+					 item->string);
+		else
+			http_reply_error(req, 400, "invalid_argument",
+					 "unknown field '%s' (only 'path' and 'options')",
+					 item->string);
+		goto out;
+	}
+	if (!cJSON_IsObject(options)) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "field 'options' must be an object of strings");
+		goto out;
+	}
+	bool changed = false;
+	int rc = fs_mount_update(m->fs, path, options, &changed, err, sizeof(err));
+	if (rc) {
+		http_reply_rc(req, rc, err);
+		goto out;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "path", path);
+	cJSON_AddBoolToObject(o, "changed", changed);
+	http_reply_json(req, 200, o);
+out:
+	cJSON_Delete(body);
+}
+
 static void delete_mount(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
@@ -810,6 +857,7 @@ static void get_events(struct http_req *req, void *ctx)
 static const struct http_route g_routes[] = {
 	{ "GET", "/api/v1/mounts", HTTP_ACCESS_READONLY, get_mounts },
 	{ "POST", "/api/v1/mounts", HTTP_ACCESS_ADMIN, post_mount },
+	{ "PUT", "/api/v1/mounts", HTTP_ACCESS_ADMIN, put_mount },
 	{ "DELETE", "/api/v1/mounts", HTTP_ACCESS_ADMIN, delete_mount },
 	{ "GET", "/api/v1/files", HTTP_ACCESS_READONLY, get_list },
 	{ "DELETE", "/api/v1/files", HTTP_ACCESS_ADMIN, delete_file },

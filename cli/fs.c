@@ -22,6 +22,10 @@ void cli_fs_usage(FILE *f)
 		"                    mount a store (file:///dir, s3://bucket/prefix) at PATH;\n"
 		"                    options: s3.endpoint s3.region s3.access_key s3.secret_key\n"
 		"                    s3.path_style block_size sync_interval ttl ttl_action\n"
+		"  fs remount [--option K=V]... [--unset K]... PATH\n"
+		"                    change a mount's options live: sync_interval ttl\n"
+		"                    ttl_action s3.access_key s3.secret_key (--unset: back\n"
+		"                    to the default)\n"
 		"  fs unmount PATH   remove a mount (the store is untouched)\n"
 		"  fs mounts         list mounts\n"
 		"  fs ls [-R] [-l] PATH\n"
@@ -101,6 +105,7 @@ static int sub_opts(struct cli *cli, int argc, char **argv, const char *flags, b
 		{ "option", required_argument, NULL, 'o' },
 		{ "recursive", no_argument, NULL, 'r' },
 		{ "parents", no_argument, NULL, 'p' },
+		{ "unset", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
 	optind = 0;
@@ -109,7 +114,14 @@ static int sub_opts(struct cli *cli, int argc, char **argv, const char *flags, b
 	while ((c = getopt_long(argc, argv, flags, longs, NULL)) != -1) {
 		if (c == 'j') {
 			cli->json = true;
-		} else if (c == 'o' && kv) {
+		} else if ((c == 'o' || (c == 'u' && strchr(flags, 'u'))) && kv) {
+			/* With --unset K (a bare K), --option must carry its '='. */
+			if (strchr(flags, 'u') && (c == 'u') == (strchr(optarg, '=') != NULL)) {
+				fprintf(stderr, "strata: --%s '%s': expected %s\n",
+					c == 'u' ? "unset" : "option", optarg,
+					c == 'u' ? "KEY" : "KEY=VALUE");
+				return -1;
+			}
 			char **grown = realloc(*kv, (*nkv + 1) * sizeof(*grown));
 			if (!grown)
 				return -1;
@@ -169,6 +181,41 @@ static int cmd_mount(struct cli *cli, int argc, char **argv)
 		else
 			printf("mounted %s at %s%s\n", argv[i + 1], argv[i],
 			       readonly ? " (read-only)" : "");
+	}
+	return cli_fail(rc, err);
+}
+
+/* --unset K goes to the client as a bare "K" (remove), --option K=V as is. */
+static int cmd_remount(struct cli *cli, int argc, char **argv)
+{
+	char **kv = NULL;
+	size_t nkv = 0;
+	int i = sub_opts(cli, argc, argv, "+o:u:j", NULL, &kv, &nkv);
+	if (i < 0 || argc - i != 1 || nkv == 0) {
+		free(kv);
+		return usage_err("remount", "[--option K=V]... [--unset K]... PATH");
+	}
+	for (size_t k = 0; k < nkv; k++) {
+		if (kv[k][0] == '\0' || kv[k][0] == '=') {
+			fprintf(stderr, "strata: '%s': the option has no name\n", kv[k]);
+			free(kv);
+			return EXIT_USAGE;
+		}
+	}
+	char err[1024] = "";
+	bool changed = false;
+	int rc = client_mount_update(cli->masters, cli->http, argv[i], (const char *const *)kv,
+				     nkv, &changed, err, sizeof(err));
+	free(kv);
+	if (!rc && cli->json) {
+		cJSON *doc = cJSON_CreateObject();
+		if (doc && cJSON_AddStringToObject(doc, "path", argv[i]) &&
+		    cJSON_AddBoolToObject(doc, "changed", changed))
+			cli_print_json(doc);
+		cJSON_Delete(doc);
+	} else if (!rc) {
+		printf(changed ? "updated the options of %s\n" : "%s: options unchanged\n",
+		       argv[i]);
 	}
 	return cli_fail(rc, err);
 }
@@ -530,7 +577,8 @@ int cli_fs(struct cli *cli, int argc, char **argv)
 		const char *name;
 		int (*fn)(struct cli *cli, int argc, char **argv);
 	} cmds[] = {
-		{ "mount", cmd_mount }, { "unmount", cmd_unmount }, { "mounts", cmd_mounts },
+		{ "mount", cmd_mount }, { "unmount", cmd_unmount },
+		{ "remount", cmd_remount }, { "mounts", cmd_mounts },
 		{ "ls", cmd_ls },       { "stat", cmd_stat },       { "mkdir", cmd_mkdir },
 		{ "rm", cmd_rm },       { "mv", cmd_mv },           { "put", cmd_put },
 		{ "cat", cmd_cat },     { "pin", cmd_policy },      { "unpin", cmd_policy },

@@ -317,6 +317,42 @@ int client_mount_list(struct client *mc, struct httpc *hc, struct client_mount_l
 	return rc;
 }
 
+int client_mount_update(struct client *mc, struct httpc *hc, const char *path,
+			const char *const *options, size_t noptions, bool *changed, char *err,
+			size_t errlen)
+{
+	cJSON *req = cJSON_CreateObject();
+	cJSON *opts = req ? cJSON_AddObjectToObject(req, "options") : NULL;
+	cJSON *doc = NULL;
+	*changed = false;
+	if (!opts || !cJSON_AddStringToObject(req, "path", path)) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	int rc = 0;
+	for (size_t k = 0; !rc && k < noptions; k++) {
+		const char *eq = strchr(options[k], '=');
+		size_t keylen = eq ? (size_t)(eq - options[k]) : strlen(options[k]);
+		if (keylen == 0) {
+			snprintf(err, errlen, "option '%s': expected KEY=VALUE or KEY", options[k]);
+			rc = -EINVAL;
+			break;
+		}
+		char *key = strndup(options[k], keylen);
+		if (!key || !(eq ? cJSON_AddStringToObject(opts, key, eq + 1)
+				 : cJSON_AddNullToObject(opts, key)))
+			rc = -ENOMEM;
+		free(key);
+	}
+	if (!rc)
+		rc = call(mc, hc, "PUT", "/api/v1/mounts", req, &doc, path, err, errlen);
+	if (!rc)
+		*changed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "changed"));
+	cJSON_Delete(doc);
+	cJSON_Delete(req);
+	return rc;
+}
+
 int client_mount_remove(struct client *mc, struct httpc *hc, const char *path, char *err,
 			size_t errlen)
 {

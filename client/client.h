@@ -269,6 +269,12 @@ int client_mount_add(struct client *mc, struct httpc *hc, const char *path, cons
 		     size_t errlen);
 int client_mount_list(struct client *mc, struct httpc *hc, struct client_mount_list *out,
 		      char *err, size_t errlen);
+/* Changes a mount's options (PUT /api/v1/mounts): "KEY=VALUE" sets one,
+ * a bare "KEY" removes it (back to its default); an empty key is -EINVAL
+ * before any call. *changed: false when they were already so. */
+int client_mount_update(struct client *mc, struct httpc *hc, const char *path,
+			const char *const *options, size_t noptions, bool *changed, char *err,
+			size_t errlen);
 int client_mount_remove(struct client *mc, struct httpc *hc, const char *path, char *err,
 			size_t errlen);
 

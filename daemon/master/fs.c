@@ -1314,3 +1314,167 @@ int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t 
 	pthread_rwlock_unlock(&fs->mounts_lock);
 	return rc;
 }
+
+/* ---- mount options, live ---- */
+
+static bool is_credential_key(const char *key)
+{
+	return strchr(key, '.') && (is_secret_key(key) || strstr(key, "access_key"));
+}
+
+/* Merges changes into opts (see fs_mount_update); *creds tells whether a
+ * credential changed. */
+static int merge_mount_changes(cJSON *opts, const cJSON *changes, bool *creds, char *err,
+			       size_t errlen)
+{
+	const cJSON *o;
+	cJSON_ArrayForEach(o, changes)
+	{
+		const char *key = o->string;
+		if (!cJSON_IsString(o) && !cJSON_IsNull(o)) {
+			snprintf(err, errlen,
+				 "mount option '%s' must be a string (or null to remove it)", key);
+			return -EINVAL;
+		}
+		if (strcmp(key, "block_size") == 0) {
+			snprintf(err, errlen,
+				 "mount option 'block_size' cannot change on a live mount: its "
+				 "files' blocks are cut at the old size (mount the store again "
+				 "elsewhere)");
+			return -EBUSY;
+		}
+		bool cred = is_credential_key(key);
+		if (!cred && strchr(key, '.')) {
+			snprintf(err, errlen,
+				 "mount option '%s' names the store, which cannot change on a "
+				 "live mount (unmount and mount again)",
+				 key);
+			return -EBUSY;
+		}
+		if (!cred && strcmp(key, "sync_interval") != 0 && strcmp(key, "ttl") != 0 &&
+		    strcmp(key, "ttl_action") != 0) {
+			snprintf(err, errlen, "unknown mount option '%s'", key);
+			return -EINVAL;
+		}
+		if (cJSON_IsString(o) && cred && strcmp(o->valuestring, "***") == 0)
+			continue; /* the masked value the mount list shows */
+		if (cJSON_IsNull(o)) {
+			if (cred && cJSON_GetObjectItemCaseSensitive(opts, key)) {
+				snprintf(err, errlen,
+					 "mount option '%s' cannot be removed, only replaced", key);
+				return -EINVAL;
+			}
+			cJSON_DeleteItemFromObjectCaseSensitive(opts, key);
+			continue;
+		}
+		const cJSON *old = cJSON_GetObjectItemCaseSensitive(opts, key);
+		if (cred && (!old || !cJSON_IsString(old) ||
+			     strcmp(old->valuestring, o->valuestring) != 0))
+			*creds = true;
+		cJSON *copy = cJSON_CreateString(o->valuestring);
+		if (!copy)
+			return -ENOMEM;
+		if (old)
+			cJSON_ReplaceItemInObjectCaseSensitive(opts, key, copy);
+		else
+			cJSON_AddItemToObject(opts, key, copy);
+	}
+	return 0;
+}
+
+static const char *opt_str(const cJSON *opts, const char *key)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(opts, key);
+	return cJSON_IsString(o) ? o->valuestring : NULL;
+}
+
+int fs_mount_update(struct fs *fs, const char *path, const cJSON *changes, bool *changed,
+		    char *err, size_t errlen)
+{
+	*changed = false;
+	*err = '\0';
+	struct ns_mount *m = malloc(sizeof(*m));
+	struct journal_cmd *cmd = journal_new(JOURNAL_MOUNT_UPDATE);
+	cJSON *opts = NULL, *cur = NULL;
+	char *opts_text = NULL;
+	int rc = 0;
+	if (!m || !cmd) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	struct ns *ns = meta_read_lock(fs->meta);
+	rc = ns_is_mount(ns, path) ? ns_resolve_mount(ns, path, m, NULL, 0) : -ENOENT;
+	meta_read_unlock(fs->meta);
+	if (rc) {
+		snprintf(err, errlen, "'%s' is not a mount point", path);
+		rc = -ENOENT;
+		goto out;
+	}
+	cur = cJSON_Parse(m->options);
+	opts = cJSON_Parse(m->options);
+	if (!cur || !opts) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	bool creds = false;
+	rc = merge_mount_changes(opts, changes, &creds, err, errlen);
+	if (rc)
+		goto out;
+	int64_t sync_ms = fs->opts.default_sync_interval_ms;
+	const char *sync = opt_str(opts, "sync_interval");
+	if (sync && fs_parse_sync_interval(sync, &sync_ms)) {
+		snprintf(err, errlen,
+			 "mount option 'sync_interval': '%s' is not never, always or a duration",
+			 sync);
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = policy_check_mount_ttl(opt_str(opts, "ttl"), opt_str(opts, "ttl_action"),
+				    m->readonly, err, errlen);
+	if (rc)
+		goto out;
+	if (cJSON_Compare(cur, opts, true) && sync_ms == m->sync_interval_ms)
+		goto out; /* nothing to change: no Raft entry */
+	if (creds) {
+		struct ufs_opt *list;
+		size_t n;
+		struct ufs *ufs = NULL;
+		rc = collect_opts(opts, &list, &n);
+		if (rc)
+			goto out;
+		rc = ufs_open(m->uri, list, n, &ufs, err, errlen);
+		free(list);
+		if (!rc)
+			rc = ufs_probe(ufs, err, errlen);
+		ufs_close(ufs);
+		if (rc)
+			goto out;
+	}
+	opts_text = cJSON_PrintUnformatted(opts);
+	if (!opts_text) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	struct journal_mount_update *ju = &cmd->u.mount_update;
+	rc = set_str(ju->path, sizeof(ju->path), path, "path", err, errlen);
+	if (!rc)
+		rc = journal_mount_set_options(cmd, opts_text);
+	if (rc)
+		goto out;
+	ju->sync_interval_ms = sync_ms;
+	ju->time_ms = clock_wall_ms();
+	pthread_rwlock_wrlock(&fs->mounts_lock);
+	rc = meta_submit(fs->meta, cmd, err, errlen);
+	pthread_rwlock_unlock(&fs->mounts_lock);
+	if (!rc) {
+		*changed = true;
+		log_info("updated the options of the mount at %s", path);
+	}
+out:
+	free(opts_text);
+	cJSON_Delete(opts);
+	cJSON_Delete(cur);
+	journal_free(cmd);
+	free(m);
+	return rc;
+}

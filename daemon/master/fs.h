@@ -46,6 +46,19 @@ void fs_close(struct fs *fs);
 int fs_mount(struct fs *fs, const char *path, const char *uri, bool readonly,
 	     const struct cJSON *options, char *err, size_t errlen);
 int fs_unmount(struct fs *fs, const char *path, char *err, size_t errlen);
+/*
+ * Changes the mutable options of the mount at path: changes is a JSON
+ * object whose string values set an option and whose nulls remove one
+ * (back to its default). Mutable: sync_interval, ttl, ttl_action and the
+ * credentials (s3.access_key, s3.secret_key; "***" means unchanged; new
+ * ones are probed first). block_size and the other store options are
+ * refused with -EBUSY (the store and the blocks cut from it stay). When
+ * the merged options equal the current ones nothing is proposed and
+ * *changed is false. -ENOENT when path is not a mount point; -EINVAL with
+ * err naming the option.
+ */
+int fs_mount_update(struct fs *fs, const char *path, const struct cJSON *changes,
+		    bool *changed, char *err, size_t errlen);
 /* {"mounts":[...]} with secrets replaced by "***". Caller owns. */
 int fs_mounts_json(struct fs *fs, struct cJSON **out);
 

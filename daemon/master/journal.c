@@ -177,8 +177,17 @@ static const struct field job_end_fields[] = {
 	{ 0 },
 };
 
+static const struct field mount_update_fields[] = {
+	FLD(journal_mount_update, path, F_PATH, false, 0, 0),
+	FLD(journal_mount_update, options, F_OPTIONS, false, 0, 0),
+	FLD(journal_mount_update, sync_interval_ms, F_I64, false, -1, INT64_MAX),
+	TIME(journal_mount_update),
+	{ 0 },
+};
+
 static int check_sync_entry(const struct journal_cmd *c, char *err, size_t errlen);
 #define mount_check NULL
+#define mount_update_check NULL
 #define unmount_check NULL
 #define mkdir_check NULL
 #define put_file_check NULL
@@ -340,6 +349,8 @@ void journal_free(struct journal_cmd *cmd)
 		return;
 	if (cmd->op == JOURNAL_MOUNT)
 		free(cmd->u.mount.options);
+	if (cmd->op == JOURNAL_MOUNT_UPDATE)
+		free(cmd->u.mount_update.options);
 	if (cmd->op == JOURNAL_SYNC_DIR)
 		free(cmd->u.sync_dir.entries);
 	free(cmd);
@@ -368,11 +379,16 @@ int journal_sync_dir_add(struct journal_cmd *cmd, const struct journal_sync_item
 
 int journal_mount_set_options(struct journal_cmd *cmd, const char *json)
 {
+	char **slot = cmd->op == JOURNAL_MOUNT	      ? &cmd->u.mount.options
+		      : cmd->op == JOURNAL_MOUNT_UPDATE ? &cmd->u.mount_update.options
+							: NULL;
+	if (!slot)
+		return -EINVAL;
 	char *copy = strdup(json ? json : "{}");
 	if (!copy)
 		return -ENOMEM;
-	free(cmd->u.mount.options);
-	cmd->u.mount.options = copy;
+	free(*slot);
+	*slot = copy;
 	return 0;
 }
 
@@ -601,6 +617,10 @@ static int decode_header(const cJSON *root, enum journal_op *op, char *err, size
 			if (i >= JOURNAL_JOB_CREATE && v->valuedouble < JOURNAL_VERSION_JOBS)
 				return fail(err, errlen, "op", "'%s' needs format version %d",
 					    o->valuestring, JOURNAL_VERSION_JOBS);
+			if (i >= JOURNAL_MOUNT_UPDATE &&
+			    v->valuedouble < JOURNAL_VERSION_MOUNT_UPDATE)
+				return fail(err, errlen, "op", "'%s' needs format version %d",
+					    o->valuestring, JOURNAL_VERSION_MOUNT_UPDATE);
 			*op = (enum journal_op)i;
 			return 0;
 		}

@@ -29,12 +29,14 @@
  * ns_apply.c (the build fails while one of them is missing).
  */
 
-#define JOURNAL_VERSION 3     /* what encode prints */
+#define JOURNAL_VERSION 4     /* what encode prints */
 #define JOURNAL_VERSION_MIN 1 /* the oldest decode reads */
 /* The first version of the policy ops (set_pin and after in the table). */
 #define JOURNAL_VERSION_POLICIES 2
 /* The first version of the data job ops (job_create and after). */
 #define JOURNAL_VERSION_JOBS 3
+/* The first version of mount_update. */
+#define JOURNAL_VERSION_MOUNT_UPDATE 4
 
 #define JOURNAL_OPS(X)                       \
 	X(MOUNT, mount)                      \
@@ -55,7 +57,8 @@
 	X(JOB_CREATE, job_create)            \
 	X(JOB_PROGRESS, job_progress)        \
 	X(JOB_ERROR, job_error)              \
-	X(JOB_END, job_end)
+	X(JOB_END, job_end)                  \
+	X(MOUNT_UPDATE, mount_update)
 
 enum journal_op {
 	JOURNAL_OP_NONE = 0,
@@ -75,6 +78,15 @@ struct journal_mount {
 	bool readonly;
 	char *options; /* JSON object of strings (owned; NULL: "{}") */
 	int64_t block_size;
+	int64_t sync_interval_ms; /* -1 never, 0 always, else period */
+	int64_t time_ms;
+};
+
+/* Replaces a mount's mutable settings: the whole options object (the
+ * proposer merged the change into the current one) and the sync interval. */
+struct journal_mount_update {
+	char path[PATH_MAX_LEN + 1];
+	char *options; /* JSON object of strings (owned; NULL: "{}") */
 	int64_t sync_interval_ms; /* -1 never, 0 always, else period */
 	int64_t time_ms;
 };
@@ -246,6 +258,7 @@ struct journal_cmd {
 		struct journal_job_progress job_progress;
 		struct journal_job_error job_error;
 		struct journal_job_end job_end;
+		struct journal_mount_update mount_update;
 	} u;
 };
 
@@ -266,7 +279,7 @@ bool journal_job_type_valid(const char *type);
 /* Appends a copy of item to a sync_dir command's entries. */
 int journal_sync_dir_add(struct journal_cmd *cmd, const struct journal_sync_item *item);
 
-/* Sets a mount command's options from JSON text (copied). */
+/* Sets a mount or mount_update command's options from JSON text (copied). */
 int journal_mount_set_options(struct journal_cmd *cmd, const char *json);
 
 /*

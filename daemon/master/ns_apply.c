@@ -164,10 +164,10 @@ static int set_ttl(struct ns *ns, uint64_t id, bool recursive, int64_t ttl_ms,
  * proposing) become the mount point's TTL, which new inodes under it
  * inherit. Options that do not parse are ignored here, the same way on
  * every master. */
-static int mount_default_ttl(struct apply *a, uint64_t dir)
+static int mount_default_ttl(struct apply *a, uint64_t dir, const char *options,
+			     bool readonly, int64_t time_ms, bool clear)
 {
-	const struct journal_mount *c = &a->cmd->u.mount;
-	cJSON *o = cJSON_Parse(c->options ? c->options : "{}");
+	cJSON *o = cJSON_Parse(options ? options : "{}");
 	const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(o, "ttl");
 	const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "ttl_action");
 	int64_t ttl_ms = 0;
@@ -176,13 +176,13 @@ static int mount_default_ttl(struct apply *a, uint64_t dir)
 	struct ns_inode n;
 	if (cJSON_IsString(ttl) && conf_parse_duration(ttl->valuestring, &ttl_ms) == 0 &&
 	    ttl_ms > 0 && ttl_ms <= JOURNAL_TTL_MAX_MS && journal_action_valid(action) &&
-	    !(c->readonly && strcmp(action, "delete") == 0))
-		rc = set_ttl(a->ns, dir, false, ttl_ms, action, c->time_ms, NULL);
-	else if (c->readonly && ns_by_id(a->ns, dir, &n) == 0 &&
-		 strcmp(n.ttl_action, "delete") == 0)
+	    !(readonly && strcmp(action, "delete") == 0))
+		rc = set_ttl(a->ns, dir, false, ttl_ms, action, time_ms, NULL);
+	else if (clear || (readonly && ns_by_id(a->ns, dir, &n) == 0 &&
+			   strcmp(n.ttl_action, "delete") == 0))
 		/* Inherited from above: nothing on a read-only mount is ever
-		 * deleted by a TTL. */
-		rc = set_ttl(a->ns, dir, false, 0, "", c->time_ms, NULL);
+		 * deleted by a TTL. An update without a ttl drops the old one. */
+		rc = set_ttl(a->ns, dir, false, 0, "", time_ms, NULL);
 	cJSON_Delete(o);
 	return rc;
 }
@@ -217,7 +217,7 @@ static int apply_mount(struct apply *a)
 	rc = exec1(a->ns, ST_SET_SYNCED, (int64_t)n.id, 0);
 	if (rc)
 		return rc;
-	rc = mount_default_ttl(a, n.id);
+	rc = mount_default_ttl(a, n.id, c->options, c->readonly, c->time_ms, false);
 	if (rc)
 		return rc;
 	sqlite3_stmt *s = ns_stmt(a->ns, ST_INSERT_MOUNT);
@@ -231,6 +231,45 @@ static int apply_mount(struct apply *a)
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_reset(s);
 	a->moved = true;
+	return rc;
+}
+
+/* Replaces a mount's options and sync interval; its default TTL (the
+ * mount point's) follows the new options. block_size, uri and readonly
+ * never change here (fs_mount_update refuses them). */
+static int apply_mount_update(struct apply *a)
+{
+	const struct journal_mount_update *c = &a->cmd->u.mount_update;
+	struct ns_mount *m = malloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	int rc = 0;
+	if (!ns_is_mount(a->ns, c->path) || ns_resolve_mount(a->ns, c->path, m, NULL, 0)) {
+		snprintf(a->err, a->errlen, "'%s' is not a mount point", c->path);
+		rc = -ENOENT;
+		goto out_free;
+	}
+	struct ns_inode n;
+	rc = ns_lookup(a->ns, c->path, &n);
+	if (!rc)
+		rc = mount_default_ttl(a, n.id, c->options, m->readonly, c->time_ms, true);
+	if (rc)
+		goto out_free;
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(a->ns->db,
+			       "UPDATE mounts SET options = ?, sync_interval_ms = ? WHERE path = ?",
+			       -1, &s, NULL) != SQLITE_OK) {
+		rc = -EIO;
+		goto out_free;
+	}
+	sqlite3_bind_text(s, 1, c->options ? c->options : "{}", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, c->sync_interval_ms);
+	sqlite3_bind_text(s, 3, c->path, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s) == SQLITE_DONE && sqlite3_changes(a->ns->db) == 1 ? 0 : -EIO;
+	sqlite3_finalize(s);
+	a->moved = true;
+out_free:
+	free(m);
 	return rc;
 }
 
@@ -700,6 +739,7 @@ static int64_t cmd_time(const struct journal_cmd *c)
 {
 	switch (c->op) {
 	case JOURNAL_MOUNT: return c->u.mount.time_ms;
+	case JOURNAL_MOUNT_UPDATE: return c->u.mount_update.time_ms;
 	case JOURNAL_MKDIR: return c->u.mkdir.time_ms;
 	case JOURNAL_PUT_FILE: return c->u.put_file.time_ms;
 	case JOURNAL_RENAME: return c->u.rename.time_ms;
@@ -718,6 +758,7 @@ static const char *cmd_path(const struct journal_cmd *c)
 	switch (c->op) {
 	case JOURNAL_MOUNT: return c->u.mount.path;
 	case JOURNAL_UNMOUNT: return c->u.unmount.path;
+	case JOURNAL_MOUNT_UPDATE: return c->u.mount_update.path;
 	case JOURNAL_MKDIR: return c->u.mkdir.path;
 	case JOURNAL_PUT_FILE: return c->u.put_file.path;
 	case JOURNAL_DELETE: return c->u.delete.path;
@@ -739,7 +780,8 @@ static void move_epoch(struct apply *a, uint64_t index)
 		ns_epoch_move(a->ns, NULL, index);
 		return;
 	}
-	if (a->cmd->op == JOURNAL_MOUNT || a->cmd->op == JOURNAL_UNMOUNT) {
+	if (a->cmd->op == JOURNAL_MOUNT || a->cmd->op == JOURNAL_UNMOUNT ||
+	    a->cmd->op == JOURNAL_MOUNT_UPDATE) {
 		ns_epoch_move(a->ns, path, index);
 		return;
 	}

@@ -7,6 +7,7 @@
 import { chromium } from 'playwright-core';
 import axe from 'axe-core';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
 const env = process.env;
@@ -43,6 +44,10 @@ const PAGES = [
   { name: 'masters', hash: '#/masters', ready: async page => {
     await page.locator('td .badge', { hasText: 'leader' }).waitFor();
     await page.locator('td .badge', { hasText: 'follower' }).waitFor();
+  } },
+  { name: 'jobs', hash: '#/jobs', ready: async page => {
+    await page.getByRole('heading', { name: 'Jobs', level: 1 }).waitFor();
+    await page.locator('main .loading').waitFor({ state: 'detached' });
   } },
 ];
 
@@ -84,12 +89,15 @@ async function visitAll(browser) {
       await axeCheck(page, label);
       await page.screenshot({ path: path.join(ART, `${p.name}-${vp.width}.png`), fullPage: true });
     }
-    // Dark theme follows the system.
+    // Dark theme follows the system: every page again.
     await page.emulateMedia({ colorScheme: 'dark' });
-    await page.goto(`${LEADER}/#/overview`);
-    await PAGES[0].ready(page);
-    await axeCheck(page, `overview dark at ${vp.width}px`);
-    await page.screenshot({ path: path.join(ART, `overview-dark-${vp.width}.png`), fullPage: true });
+    for (const p of PAGES) {
+      await page.goto(`${LEADER}/${p.hash}`);
+      await p.ready(page);
+      await page.waitForLoadState('networkidle');
+      await axeCheck(page, `${p.name} dark at ${vp.width}px`);
+      await page.screenshot({ path: path.join(ART, `${p.name}-dark-${vp.width}.png`), fullPage: true });
+    }
     await context.close();
   }
 }
@@ -218,6 +226,126 @@ async function mountForm(page) {
   await page.screenshot({ path: path.join(ART, 'mounts-s3-1280.png'), fullPage: true });
 }
 
+// Edit a mount's live options in a dialog: a client-side refusal, the
+// server's refusal at the field it names, then a new sync interval seen in
+// the list and in the API.
+async function editMountForm(page) {
+  await page.goto(`${LEADER}/#/mounts`);
+  await page.getByRole('button', { name: 'Edit the options of /other' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByRole('heading', { name: 'Edit /other' }).waitFor();
+  let puts = 0;
+  const count = r => { if (r.method() === 'PUT') puts++; };
+  page.on('request', count);
+  await dialog.getByLabel('Sync interval').fill('soon');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await dialog.locator('#e-sync-error', { hasText: 'never, always, or a duration' }).waitFor();
+  assert.equal(puts, 0, 'an invalid edit was sent');
+  assert.equal(await dialog.getByLabel('Sync interval').getAttribute('aria-invalid'), 'true');
+  await page.waitForLoadState('networkidle');
+  expectFailures++;
+  await dialog.getByLabel('Sync interval').fill('45s');
+  await dialog.getByLabel('Default TTL').fill('0s');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await dialog.locator('#e-ttl-error', { hasText: "mount option 'ttl'" }).waitFor();
+  await page.waitForLoadState('networkidle');
+  expectFailures--;
+  assert.equal(puts, 1);
+  await dialog.getByLabel('Default TTL').fill('7d');
+  assert.equal(await dialog.locator('#e-ttl-error').textContent(), '', 'a fixed field kept its error');
+  await dialog.getByLabel('When the TTL expires').selectOption('free');
+  await axeCheck(page, 'edit mount dialog');
+  await page.screenshot({ path: path.join(ART, 'mounts-edit-1280.png'), fullPage: true });
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Updated the options of /other.').waitFor();
+  await dialog.waitFor({ state: 'hidden' });
+  const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: '/other', exact: true }) });
+  await row.getByText('every 45 s').waitFor();
+  await row.getByText('ttl_action: free').waitFor();
+  page.off('request', count);
+  const other = (await (await page.request.get(`${LEADER}/api/v1/mounts`)).json()).mounts.find(m => m.path === '/other');
+  assert.equal(other.sync_interval_ms, 45000);
+  assert.deepEqual(other.options, { sync_interval: '45s', ttl: '7d', ttl_action: 'free' });
+  // The same again: the server says nothing changed.
+  await page.getByRole('button', { name: 'Edit the options of /other' }).click();
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('The options of /other were already so.').waitFor();
+  await page.screenshot({ path: path.join(ART, 'mounts-edited-1280.png'), fullPage: true });
+  // The dialog on a phone, in the dark theme.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.getByRole('button', { name: 'Edit the options of /other' }).click();
+  await dialog.getByLabel('Sync interval').waitFor();
+  await axeCheck(page, 'edit mount dialog at 390px dark');
+  await page.screenshot({ path: path.join(ART, 'mounts-edit-dark-390.png') });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+// A real S3 store (s3rver): mounted through the form, browsed, one of its
+// objects read through a worker's S3 gateway by boto3; the overview's
+// throughput chart says so in its accessible summary.
+async function s3Flow(page) {
+  await page.goto(`${LEADER}/#/mounts`);
+  await page.getByLabel('Mount point').waitFor();
+  await page.getByLabel('Store type').selectOption('s3');
+  await page.getByLabel('Mount point').fill('/lake');
+  await page.getByLabel('Bucket').fill(env.STRATA_S3_BUCKET);
+  await page.getByLabel('Prefix').fill('console');
+  await page.getByLabel('Endpoint').fill(env.STRATA_S3_ENDPOINT);
+  await page.getByLabel('Region').fill('us-east-1');
+  await page.getByLabel('Access key').fill('S3RVER');
+  await page.getByLabel('Secret key').fill('S3RVER');
+  await page.getByLabel(/^Path-style addressing/).check();
+  await page.getByRole('button', { name: 'Add mount' }).click();
+  await page.getByText('Mounted /lake.').waitFor();
+  const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: '/lake', exact: true }) });
+  await row.getByText('s3.secret_key:').waitFor();
+  assert.equal(await row.getByText('S3RVER', { exact: false }).count(), 1, 'the access key shows once, the secret never');
+  await axeCheck(page, 'mounts with S3');
+  await page.screenshot({ path: path.join(ART, 'mounts-s3-added-1280.png'), fullPage: true });
+  await row.getByRole('link', { name: '/lake', exact: true }).click();
+  await page.getByRole('link', { name: 'report.csv' }).waitFor();
+  await page.getByRole('link', { name: 'sub/' }).waitFor();
+  await axeCheck(page, 'browse S3');
+  await page.screenshot({ path: path.join(ART, 'browse-s3-1280.png'), fullPage: true });
+  await page.getByRole('link', { name: 'report.csv' }).click();
+  await page.getByRole('heading', { name: 'File' }).waitFor();
+  await page.waitForLoadState('networkidle');
+
+  await page.goto(`${LEADER}/#/overview`);
+  await PAGES[0].ready(page);
+  const chart = 'svg[aria-label^="Read throughput:"]';
+  const before = await page.locator(chart).getAttribute('aria-label');
+  const hitsBefore = await page.locator('svg[aria-label^="Cache hit rate:"]').getAttribute('aria-label');
+  const got = execFileSync('python3', ['-c', `
+import os, boto3
+from botocore.config import Config
+c = boto3.client("s3", endpoint_url=os.environ["GW"], region_name="us-east-1",
+                 aws_access_key_id="console", aws_secret_access_key="e2e",
+                 config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+for _ in range(3):
+    body = c.get_object(Bucket="lake", Key="report.csv")["Body"].read()
+print(len(body))
+`], { env: { ...process.env, GW: env.STRATA_S3_GATEWAY }, encoding: 'utf8' });
+  assert.equal(Number(got.trim()), Number(env.STRATA_S3_SIZE), 'boto3 read the object through the gateway');
+  // Two of the three reads are hits: the sample holding them reads from
+  // the cache, and the hit rate chart moves with it.
+  await page.waitForFunction(([sel, b, hb]) => {
+    const el = document.querySelector(sel);
+    const hits = document.querySelector('svg[aria-label^="Cache hit rate:"]');
+    return el && hits && el.getAttribute('aria-label') !== b && hits.getAttribute('aria-label') !== hb &&
+      /from cache now [1-9]/.test(el.getAttribute('aria-label'));
+  }, [chart, before, hitsBefore], { timeout: 45000 });
+  const after = await page.locator(chart).getAttribute('aria-label');
+  const hitsAfter = await page.locator('svg[aria-label^="Cache hit rate:"]').getAttribute('aria-label');
+  console.log(`s3: throughput summary "${before}" -> "${after}"; hit rate "${hitsBefore}" -> "${hitsAfter}"`);
+  await axeCheck(page, 'overview after S3 reads');
+  await page.screenshot({ path: path.join(ART, 'overview-s3-1280.png'), fullPage: true });
+}
+
 // Pin, TTL and replication on a file and, recursively, on a directory:
 // set inline, seen in the listing and the file's stat; a bad value is
 // refused at its field before anything is sent; the server's refusal
@@ -283,8 +411,21 @@ async function policies(page) {
   await panel.getByRole('button', { name: 'Load into the cache' }).click();
   await panel.getByRole('link', { name: 'watch its progress' }).click();
   await page.locator('dd .badge', { hasText: 'done' }).waitFor({ timeout: 20000 });
+  // Workers report the blocks they hold with their heartbeats, so the
+  // master may learn of the loaded block a moment after the job ended:
+  // reload the file's page until it shows it (20 s, then fail).
   await page.goto(`${LEADER}/#/file?${q('/data/blob.bin')}`);
-  await page.locator('dd', { hasText: '100%' }).waitFor();
+  for (let tries = 0; ; tries++) {
+    await page.getByRole('heading', { name: /Blocks \(1\)/ }).waitFor();
+    await page.waitForLoadState('networkidle');
+    if (await page.locator('dd', { hasText: '100%' }).count()) {
+      if (tries) console.log(`load job: 100% cached seen after ${tries} reload(s)`);
+      break;
+    }
+    assert.ok(tries < 40, 'the loaded file never showed 100% cached');
+    await page.waitForTimeout(500);
+    await page.reload();
+  }
   // a directory, recursively
   await page.goto(`${LEADER}/#/browse?${q('/data/many')}`);
   await page.locator('summary', { hasText: 'Policies of this directory' }).click();
@@ -426,6 +567,8 @@ try {
   await policies(page);
   await mastersForms(page);
   await mountForm(page);
+  await editMountForm(page);
+  await s3Flow(page);
   await context.close();
   await follower(browser);
   await keyboard(browser);

@@ -73,6 +73,7 @@ try {
   const add = page.getByRole('button', { name: 'Add mount' });
   assert.ok(await add.isDisabled(), 'Add mount is enabled for a readonly token');
   assert.ok(await page.getByRole('button', { name: 'Unmount /data' }).isDisabled());
+  assert.ok(await page.getByRole('button', { name: 'Edit the options of /data' }).isDisabled());
   await page.locator('#readonly-note', { hasText: 'changes need an admin token' }).waitFor();
   await axeCheck(page, 'mounts, readonly');
   await page.screenshot({ path: path.join(ART, 'auth-readonly-mounts-1280.png'), fullPage: true });
@@ -102,6 +103,8 @@ try {
   await page.goto(`${URL_}/#/mounts`);
   await page.locator('td', { hasText: /^\/data$/ }).first().waitFor();
   assert.ok(await add.isEnabled(), 'Add mount is disabled for an admin token');
+  assert.ok(await page.getByRole('button', { name: 'Edit the options of /data' }).isEnabled(),
+    'Edit is disabled for an admin token');
   await page.getByLabel('Mount point').fill('/added');
   await page.getByLabel('Directory').fill(env.STRATA_FORM_DIR);
   await add.click();

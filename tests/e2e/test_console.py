@@ -1,5 +1,6 @@
-"""End-to-end test of the web console: real daemons (two masters, two
-workers, a local mount holding a hostile file name and a large directory)
+"""End-to-end test of the web console: real daemons (two masters, three
+workers, a local mount holding a hostile file name and a large directory,
+a real s3rver whose bucket the browser mounts through the form)
 and headless Chromium driven by console.mjs (playwright-core, axe-core).
 
     STRATA_BUILD_DIR=$PWD/build python3 tests/e2e/test_console.py
@@ -45,16 +46,26 @@ def build_tree(root):
             pass
 
 
+S3_BUCKET = "lake"
+S3_OBJECT_SIZE = 2 << 20
+
+
 def start(tmp):
-    """Two masters, two workers, /data mounted and a file read through a
-    worker (so blocks, hit rate and history have something to show)."""
+    """Two masters, three workers, /data mounted and a file read through a
+    worker (so blocks, hit rate and history have something to show), and
+    an s3rver bucket (not mounted: the browser does that)."""
+    s3 = harness.S3rver(tmp, S3_BUCKET).start()
+    bucket = s3.client()
+    bucket.put_object(Bucket=S3_BUCKET, Key="console/report.csv",
+                      Body=os.urandom(S3_OBJECT_SIZE))
+    bucket.put_object(Bucket=S3_BUCKET, Key="console/sub/note.txt", Body=b"below")
     cluster = harness.Cluster(tmp)
     masters = cluster.masters(2, settings={"master.worker_timeout": "3s"})
     leader = wait_leader(masters)
     follower = next(m for m in masters if m is not leader)
-    workers = [cluster.worker(masters, name=f"worker{i}") for i in range(2)]
-    wait_for(lambda: get_json(leader.url + "/api/v1/cluster")[1]["workers"]["live"] == 2,
-             what="two live workers")
+    workers = [cluster.worker(masters, name=f"worker{i}") for i in range(3)]
+    wait_for(lambda: get_json(leader.url + "/api/v1/cluster")[1]["workers"]["live"] == 3,
+             what="three live workers")
     store = os.path.join(tmp, "store")
     build_tree(store)
     # Never re-synced: a follower answers from its copy once the leader
@@ -86,7 +97,7 @@ def start(tmp):
     os.makedirs(os.path.join(tmp, "formstore"))
     with open(os.path.join(tmp, "formstore", "added.txt"), "w") as f:
         f.write("added through the console\n")
-    return cluster, leader, follower, workers
+    return cluster, leader, follower, workers, s3
 
 
 class ConsoleTest(harness.ClusterTestCase):
@@ -144,7 +155,8 @@ class ConsoleTest(harness.ClusterTestCase):
             self.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/deps.sh)")
         if not os.path.isdir(os.path.join(NODE_MODULES, "playwright-core")):
             self.fail("tests/node_modules lacks playwright-core: run npm ci in tests/")
-        self.cluster, leader, follower, _ = start(self.tmp)
+        self.cluster, leader, follower, workers, s3 = start(self.tmp)
+        self.addCleanup(s3.stop)
         # Wait for the follower to have the mount (it serves GETs locally).
         wait_for(lambda: any(m["path"] == "/data" for m in
                              get_json(follower.url + "/api/v1/mounts")[1]["mounts"]),
@@ -159,7 +171,10 @@ class ConsoleTest(harness.ClusterTestCase):
                    STRATA_LEADER_ADDRESS=leader.address,
                    STRATA_FORM_DIR=os.path.join(self.tmp, "formstore"),
                    STRATA_HOSTILE=HOSTILE, STRATA_ARTIFACTS=artifacts,
-                   STRATA_CHROMIUM=CHROMIUM, NODE_PATH=NODE_MODULES)
+                   STRATA_CHROMIUM=CHROMIUM, NODE_PATH=NODE_MODULES,
+                   STRATA_S3_ENDPOINT=s3.endpoint, STRATA_S3_BUCKET=S3_BUCKET,
+                   STRATA_S3_SIZE=str(S3_OBJECT_SIZE),
+                   STRATA_S3_GATEWAY="http://127.0.0.1:" + workers[2].settings["worker.s3_port"])
         proc = subprocess.run(["node", os.path.join(HERE, "console.mjs")], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               timeout=240)
@@ -169,7 +184,7 @@ class ConsoleTest(harness.ClusterTestCase):
         # dialog; the leader agrees, and the follower's refused mount is
         # nowhere.
         paths = [m["path"] for m in get_json(leader.url + "/api/v1/mounts")[1]["mounts"]]
-        self.assertEqual(sorted(paths), ["/data", "/other", "/ro"])
+        self.assertEqual(sorted(paths), ["/data", "/lake", "/other", "/ro"])
 
     def test_console_in_chromium_with_auth(self):
         """REST auth on (docs/security.md): sign-in dialog, a wrong token
@@ -221,9 +236,10 @@ def serve():
     import tempfile
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     tmp = tempfile.mkdtemp(prefix="strata-console-")
-    cluster, leader, follower, workers = start(tmp)
+    cluster, leader, follower, workers, s3 = start(tmp)
     print(json.dumps({"leader": leader.url, "follower": follower.url, "tmp": tmp,
-                      "form_dir": os.path.join(tmp, "formstore")}), flush=True)
+                      "form_dir": os.path.join(tmp, "formstore"), "s3_endpoint": s3.endpoint,
+                      "s3_bucket": S3_BUCKET}), flush=True)
     try:
         while True:
             time.sleep(3600)
@@ -231,6 +247,7 @@ def serve():
         pass
     finally:
         cluster.stop_all()
+        s3.stop()
 
 
 if __name__ == "__main__":

@@ -153,6 +153,14 @@ static struct journal_cmd *sample(enum journal_op op)
 		strcpy(c->u.job_end.reason, "cancelled by a request");
 		c->u.job_end.time_ms = 11;
 		break;
+	case JOURNAL_MOUNT_UPDATE:
+		strcpy(c->u.mount_update.path, "/s3/data");
+		assert_int_equal(journal_mount_set_options(c, "{\"ttl\":\"1h\","
+							     "\"s3.secret_key\":\"new\"}"),
+				 0);
+		c->u.mount_update.sync_interval_ms = 30000;
+		c->u.mount_update.time_ms = 12;
+		break;
 	default:
 		fail();
 	}
@@ -214,7 +222,7 @@ static void test_wire_text(void **state)
 	size_t len;
 	char *text = encode_ok(c, &len);
 	assert_string_equal(text,
-			    "{\"v\":3,\"op\":\"put_file\",\"path\":\"/a/f\","
+			    "{\"v\":4,\"op\":\"put_file\",\"path\":\"/a/f\","
 			    "\"time_ms\":\"1700000000000\",\"length\":\"9007199254740993\","
 			    "\"mtime_ms\":\"-12\",\"fingerprint\":\"\\\"etag\\\"\","
 			    "\"data_id\":\"9007199254740993\","
@@ -232,7 +240,7 @@ static void test_wire_text(void **state)
 	c = sample(JOURNAL_SYNC_DIR);
 	text = encode_ok(c, &len);
 	assert_string_equal(text,
-			    "{\"v\":3,\"op\":\"sync_dir\",\"path\":\"/\",\"time_ms\":\"7\","
+			    "{\"v\":4,\"op\":\"sync_dir\",\"path\":\"/\",\"time_ms\":\"7\","
 			    "\"entries\":[{\"name\":\"f\",\"is_dir\":false,\"length\":\"3\","
 			    "\"mtime_ms\":\"-9223372036854775808\",\"fingerprint\":\"x\"},"
 			    "{\"name\":\"d\",\"is_dir\":true,\"length\":\"0\",\"mtime_ms\":\"9\","
@@ -318,8 +326,14 @@ static const struct bad g_bad[] = {
 	/* header */
 	{ "{\"op\":\"mkdir\"}", -EINVAL, "field 'v': missing" },
 	{ "{\"v\":\"1\",\"op\":\"mkdir\"}", -EINVAL, "field 'v': must be a number" },
-	{ "{\"v\":4,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 4 is not supported "
-	  "(this master reads versions 1 to 3)" },
+	{ "{\"v\":5,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 5 is not supported "
+	  "(this master reads versions 1 to 4)" },
+	{ "{\"v\":3,\"op\":\"mount_update\",\"path\":\"/a\",\"options\":{},"
+	  "\"sync_interval_ms\":\"0\",\"time_ms\":\"1\"}",
+	  -EINVAL, "field 'op': 'mount_update' needs format version 4" },
+	{ "{\"v\":4,\"op\":\"mount_update\",\"path\":\"/a\",\"options\":{},"
+	  "\"sync_interval_ms\":\"-2\",\"time_ms\":\"1\"}",
+	  -EINVAL, "field 'sync_interval_ms': -2 is out of range" },
 	{ "{\"v\":2,\"op\":\"job_error\",\"id\":\"1\",\"path\":\"/a\",\"reason\":\"x\"}",
 	  -EINVAL, "field 'op': 'job_error' needs format version 3" },
 	{ "{\"v\":1.5,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 1.5" },

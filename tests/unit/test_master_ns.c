@@ -819,6 +819,57 @@ static void test_mount_epochs(void **state)
 	ns_close(ns);
 }
 
+/* mount_update replaces options and interval, moves the mount point's TTL
+ * and its mount's epoch only; it fails on a path that is not a mount. */
+static void test_mount_update(void **state)
+{
+	struct fixture *f = *state;
+	struct ns *ns = open_ns(f->db_a);
+	apply_json(ns, "{\"v\":1,\"op\":\"mount\",\"path\":\"/\",\"uri\":\"file:///r\","
+		"\"readonly\":false,\"options\":{},\"block_size\":\"4194304\",\"sync_interval_ms\""
+		":\"-1\",\"time_ms\":\"1\"}", 0);
+	uint64_t root = apply_json(ns, "{\"v\":1,\"op\":\"mount\",\"path\":\"/m\",\"uri\":"
+		"\"file:///m\",\"readonly\":false,\"options\":{\"s3.secret_key\":\"a\"},"
+		"\"block_size\":\"4194304\",\"sync_interval_ms\":\"-1\",\"time_ms\":\"2\"}", 0);
+	(void)root;
+	uint64_t before_root = ns_mount_epoch(ns, "/");
+	uint64_t up = apply_json(ns, "{\"v\":4,\"op\":\"mount_update\",\"path\":\"/m\","
+		"\"options\":{\"s3.secret_key\":\"b\",\"ttl\":\"1h\",\"ttl_action\":\"free\"},"
+		"\"sync_interval_ms\":\"0\",\"time_ms\":\"5\"}", 0);
+	struct ns_mount m;
+	assert_int_equal(ns_resolve_mount(ns, "/m", &m, NULL, 0), 0);
+	assert_string_equal(m.options, "{\"s3.secret_key\":\"b\",\"ttl\":\"1h\",\"ttl_action\":\"free\"}");
+	assert_int_equal(m.sync_interval_ms, 0);
+	assert_int_equal(m.block_size, 4194304);
+	assert_string_equal(m.uri, "file:///m");
+	struct ns_inode n;
+	assert_int_equal(ns_lookup(ns, "/m", &n), 0);
+	assert_int_equal(n.ttl_ms, 3600000);
+	assert_string_equal(n.ttl_action, "free");
+	assert_int_equal(ns_mount_epoch(ns, "/m"), up);
+	assert_int_equal(ns_mount_epoch(ns, "/"), before_root);
+	/* What is created under it inherits the new default. */
+	apply_json(ns, "{\"v\":1,\"op\":\"mkdir\",\"path\":\"/m/d\",\"parents\":false,"
+		"\"time_ms\":\"6\"}", 0);
+	assert_int_equal(ns_lookup(ns, "/m/d", &n), 0);
+	assert_int_equal(n.ttl_ms, 3600000);
+	/* Without ttl the mount point's TTL goes; /m/d keeps its own. */
+	apply_json(ns, "{\"v\":4,\"op\":\"mount_update\",\"path\":\"/m\",\"options\":{},"
+		"\"sync_interval_ms\":\"-1\",\"time_ms\":\"7\"}", 0);
+	assert_int_equal(ns_lookup(ns, "/m", &n), 0);
+	assert_int_equal(n.ttl_ms, 0);
+	assert_int_equal(ns_lookup(ns, "/m/d", &n), 0);
+	assert_int_equal(n.ttl_ms, 3600000);
+	/* Not a mount point (nothing, or a directory under one): refused. */
+	apply_json(ns, "{\"v\":4,\"op\":\"mount_update\",\"path\":\"/nope\",\"options\":{},"
+		"\"sync_interval_ms\":\"0\",\"time_ms\":\"8\"}", -ENOENT);
+	apply_json(ns, "{\"v\":4,\"op\":\"mount_update\",\"path\":\"/m/d\",\"options\":{},"
+		"\"sync_interval_ms\":\"0\",\"time_ms\":\"9\"}", -ENOENT);
+	assert_int_equal(ns_resolve_mount(ns, "/m", &m, NULL, 0), 0);
+	assert_int_equal(m.sync_interval_ms, -1);
+	ns_close(ns);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -832,6 +883,7 @@ int main(void)
 		T(test_masters_skip_and_alloc),
 		T(test_serialize_restore),
 		T(test_mount_epochs),
+		T(test_mount_update),
 	};
 #undef T
 	return cmocka_run_group_tests_name("master_ns", tests, NULL, NULL);

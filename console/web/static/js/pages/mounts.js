@@ -1,5 +1,6 @@
 // Mounts: the list (secrets only as set/unset), the add form per store
-// type, and unmount behind a confirmation naming the path.
+// type, editing a mount's live options in a dialog, and unmount behind a
+// confirmation naming the path.
 import { api, canChange, READONLY_REASON } from '../api.js';
 import { h, replace, errorBox, loading, empty, table } from '../dom.js';
 import { bytes, date, duration } from '../fmt.js';
@@ -9,15 +10,16 @@ const SECRET = /secret|password|token/;
 export function render(main) {
   const list = h('div', {}, loading('mounts'));
   const dialog = h('dialog', { 'aria-labelledby': 'unmount-title' });
+  const editDialog = h('dialog', { class: 'form-dialog', 'aria-labelledby': 'edit-title' });
   const status = h('div', { role: 'status', 'aria-live': 'polite' });
   replace(main, h('h1', {}, 'Mounts'), status,
     canChange() ? null : h('p', { class: 'readonly-note', id: 'readonly-note' }, READONLY_REASON),
-    list, addForm(() => refresh()), dialog);
+    list, addForm(() => refresh()), dialog, editDialog);
   let alive = true;
   async function refresh() {
     try {
       const d = await api('/api/v1/mounts');
-      if (alive) replace(list, mountTable(d.mounts || [], dialog, status, refresh));
+      if (alive) replace(list, mountTable(d.mounts || [], { dialog, editDialog }, status, refresh));
     } catch (e) {
       if (alive) replace(list, errorBox(e, 'Mounts'));
     }
@@ -46,10 +48,10 @@ function syncText(ms) {
   return `every ${duration(ms)}`;
 }
 
-function mountTable(mounts, dialog, status, refresh) {
+function mountTable(mounts, { dialog, editDialog }, status, refresh) {
   if (!mounts.length) return empty('No mounts yet: add one below.');
   return [table('Mounts', [
-    { label: 'Path', cls: 'name', cell: m => h('a', { href: `#/browse?${new URLSearchParams({ path: m.path })}` }, m.path) },
+    { label: 'Path', cls: 'path', cell: m => h('a', { href: `#/browse?${new URLSearchParams({ path: m.path })}` }, m.path) },
     { label: 'Type', cell: m => storeType(m.uri) },
     { label: 'Store URI', cls: 'name', cell: m => m.uri },
     { label: 'Options', cls: 'name', cell: optionsCell },
@@ -57,10 +59,15 @@ function mountTable(mounts, dialog, status, refresh) {
     { label: 'Block size', num: true, cell: m => bytes(m.block_size) },
     { label: 'Sync', cell: m => syncText(m.sync_interval_ms) },
     { label: 'Created', cell: m => date(m.created_ms) },
-    { label: 'Actions', cell: m => h('button', { type: 'button', class: 'danger',
-      'aria-label': `Unmount ${m.path}`, disabled: !canChange(), title: canChange() ? undefined : READONLY_REASON,
-      'aria-describedby': canChange() ? undefined : 'readonly-note',
-      onclick: () => confirmUnmount(dialog, m.path, status, refresh) }, 'Unmount') },
+    { label: 'Actions', cell: m => h('div', { class: 'actions' },
+      h('button', { type: 'button',
+        'aria-label': `Edit the options of ${m.path}`, disabled: !canChange(), title: canChange() ? undefined : READONLY_REASON,
+        'aria-describedby': canChange() ? undefined : 'readonly-note',
+        onclick: () => editMount(editDialog, m, status, refresh) }, 'Edit'),
+      h('button', { type: 'button', class: 'danger',
+        'aria-label': `Unmount ${m.path}`, disabled: !canChange(), title: canChange() ? undefined : READONLY_REASON,
+        'aria-describedby': canChange() ? undefined : 'readonly-note',
+        onclick: () => confirmUnmount(dialog, m.path, status, refresh) }, 'Unmount')) },
   ], mounts)];
 }
 
@@ -86,6 +93,96 @@ function confirmUnmount(dialog, path, status, refresh) {
     err, h('div', { class: 'actions' }, cancel, ok));
   dialog.showModal();
   cancel.focus();
+}
+
+// ---- editing a mount's live options (PUT /api/v1/mounts) ----
+
+// What can change on a live mount; the store itself and its block size
+// cannot (the server refuses them with 409).
+const EDIT_FIELDS = {
+  sync: { label: 'Sync interval', opt: 'sync_interval', hint: 'never, always, or a duration such as 30s or 5m; empty: the master\'s default' },
+  ttl: { label: 'Default TTL', opt: 'ttl', hint: 'For what is created or loaded under the mount from now on, e.g. 7d; empty: none' },
+  action: { label: 'When the TTL expires', opt: 'ttl_action', select: [['', 'delete (default)'], ['free', 'free the cached copies'], ['delete', 'delete from strata and the store']] },
+  access: { label: 'Access key', opt: 's3.access_key', s3: true, hint: 'Empty: unchanged' },
+  secret: { label: 'Secret key', opt: 's3.secret_key', s3: true, secret: true, hint: 'Empty: unchanged; never shown' },
+};
+
+function validateEdit(v) {
+  const bad = {};
+  if (v.sync && !/^(never|always|-?\d+|\d+\s*(ms|s|m|min|h|d))$/i.test(v.sync))
+    bad.sync = 'never, always, or a duration such as 30s, 5m or 1h.';
+  if (v.ttl && !/^\d+\s*(ms|s|m|min|h|d)$/i.test(v.ttl)) bad.ttl = 'A duration such as 12h or 7d.';
+  if (v.action && !v.ttl) bad.action = 'Set a default TTL first.';
+  return bad;
+}
+
+function editMount(dialog, m, status, refresh) {
+  const isS3 = storeType(m.uri) === 'S3';
+  const opts = m.options || {};
+  const inputs = {}, errors = {};
+  const formError = h('div', { 'aria-live': 'polite' });
+  const rows = Object.entries(EDIT_FIELDS).filter(([, f]) => !f.s3 || isS3).map(([key, f]) => {
+    const id = `e-${key}`;
+    errors[key] = h('p', { class: 'field-error', id: `${id}-error`, 'aria-live': 'polite' });
+    const described = f.hint ? `${id}-hint ${id}-error` : `${id}-error`;
+    if (f.select) {
+      inputs[key] = h('select', { id, name: key, 'aria-describedby': described },
+        f.select.map(([value, text]) => h('option', { value, selected: (opts[f.opt] || '') === value }, text)));
+    } else {
+      inputs[key] = h('input', { type: f.secret ? 'password' : 'text', id, name: key, autocomplete: 'off',
+        spellcheck: 'false', 'aria-describedby': described,
+        value: f.s3 ? '' : (opts[f.opt] || '') });
+    }
+    return h('div', { class: 'row' }, h('label', { for: id }, f.label), inputs[key],
+      f.hint ? h('p', { class: 'hint', id: `${id}-hint` }, f.hint) : null, errors[key]);
+  });
+  function setError(key, msg) {
+    errors[key].textContent = msg || '';
+    if (msg) inputs[key].setAttribute('aria-invalid', 'true');
+    else inputs[key].removeAttribute('aria-invalid');
+  }
+  // An error stays until its field changes, not after.
+  for (const key of Object.keys(inputs)) inputs[key].addEventListener('input', () => setError(key, ''));
+  const cancel = h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel');
+  const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
+  const form = h('form', { novalidate: true, method: 'dialog' },
+    h('h2', { id: 'edit-title' }, 'Edit ', h('code', {}, m.path)),
+    h('p', { class: 'sub' }, `${m.uri} · block size ${bytes(m.block_size)} (the store and the block size cannot change on a live mount)`),
+    h('div', { class: 'fields' }, rows), formError,
+    h('div', { class: 'actions' }, cancel, save));
+  form.addEventListener('submit', async ev => {
+    ev.preventDefault();
+    const v = Object.fromEntries(Object.entries(inputs).map(([k, i]) => [k, i.value.trim()]));
+    replace(formError);
+    const bad = validateEdit(v);
+    for (const key of Object.keys(inputs)) setError(key, bad[key]);
+    const first = Object.keys(inputs).find(k => bad[k]);
+    if (first) { inputs[first].focus(); return; }
+    const options = {};
+    for (const [key, f] of Object.entries(EDIT_FIELDS)) {
+      if (!(key in inputs)) continue;
+      if (f.s3) { if (v[key]) options[f.opt] = v[key]; continue; }
+      if (v[key]) options[f.opt] = v[key];
+      else if (f.opt in opts) options[f.opt] = null;
+    }
+    save.disabled = true;
+    try {
+      const r = await api('/api/v1/mounts', { method: 'PUT', body: { path: m.path, options } });
+      dialog.close();
+      replace(status, h('p', { class: 'ok' }, r.changed ? `Updated the options of ${m.path}.` : `The options of ${m.path} were already so.`));
+      refresh();
+    } catch (e) {
+      const msg = e.message || '';
+      const key = Object.keys(inputs).find(k => msg.includes(`'${EDIT_FIELDS[k].opt}'`)) ||
+        (e.code === 'permission_denied' && 'access' in inputs ? 'access' : null);
+      if (key) { setError(key, msg); inputs[key].focus(); } else replace(formError, errorBox(e, 'The master refused the change'));
+    } finally {
+      save.disabled = false;
+    }
+  });
+  replace(dialog, form);
+  dialog.showModal();
+  inputs.sync.focus();
 }
 
 // ---- the add form ----
