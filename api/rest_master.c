@@ -151,8 +151,12 @@ static int parse_blocks(const cJSON *list, struct cluster_block **out, size_t *n
 	{
 		const cJSON *tier = cJSON_GetArrayItem(e, 1);
 		uint64_t bid;
-		if (json_u64_value(cJSON_GetArrayItem(e, 0), &bid) || !cJSON_IsNumber(tier)) {
-			snprintf(err, errlen, "block entries must be [block_id, tier]");
+		if (json_u64_value(cJSON_GetArrayItem(e, 0), &bid) || !cJSON_IsNumber(tier) ||
+		    !(tier->valuedouble >= 0 && tier->valuedouble <= 2) ||
+		    tier->valuedouble != (int)tier->valuedouble) {
+			snprintf(err, errlen,
+				 "block entries must be [block_id, tier] with tier 0 (MEM), 1 (SSD) or "
+				 "2 (HDD)");
 			free(b);
 			return -EINVAL;
 		}

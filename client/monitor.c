@@ -6,6 +6,7 @@
 
 #include "lib/err.h"
 #include "lib/httpc.h"
+#include "lib/json.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -17,7 +18,7 @@
 static int64_t num(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+	return cJSON_IsNumber(v) ? json_clamp_i64(v->valuedouble) : 0;
 }
 
 static double dbl(const cJSON *o, const char *key)
@@ -213,7 +214,8 @@ int client_history_decode(const cJSON *doc, struct client_history *out, char *er
 	memset(out, 0, sizeof(*out));
 	const cJSON *count = cJSON_GetObjectItemCaseSensitive(doc, "count");
 	const cJSON *samples = cJSON_GetObjectItemCaseSensitive(doc, "samples");
-	if (!cJSON_IsNumber(count) || count->valuedouble < 0 || !cJSON_IsObject(samples)) {
+	if (!cJSON_IsNumber(count) || !(count->valuedouble >= 0 && count->valuedouble <= 1e7) ||
+	    !cJSON_IsObject(samples)) {
 		snprintf(err, errlen, "metrics history: 'count' and 'samples' expected");
 		return ST_EPROTO;
 	}
@@ -243,7 +245,7 @@ int client_history_decode(const cJSON *doc, struct client_history *out, char *er
 		size_t i = 0;
 		const cJSON *v;
 		cJSON_ArrayForEach(v, col)
-			c->values[i++] = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+			c->values[i++] = cJSON_IsNumber(v) ? json_clamp_i64(v->valuedouble) : 0;
 	}
 	if (!client_history_column(out, "t_ms")) {
 		snprintf(err, errlen, "metrics history: no 't_ms' column");

@@ -161,3 +161,15 @@ cJSON *json_add_u64(cJSON *obj, const char *key, uint64_t v)
 	}
 	return item;
 }
+
+int64_t json_clamp_i64(double d)
+{
+	if (d != d)
+		return 0;
+	/* 2^63 is exact as a double; anything at or past it does not fit */
+	if (d >= 9223372036854775808.0)
+		return INT64_MAX;
+	if (d <= -9223372036854775808.0)
+		return INT64_MIN;
+	return (int64_t)d;
+}

@@ -48,6 +48,10 @@ struct cJSON *json_add_int(struct cJSON *obj, const char *key, int64_t v);
  * the item belongs to the caller, respectively to obj).
  */
 int json_u64_value(const struct cJSON *item, uint64_t *out);
+/* A JSON number as an int64_t without undefined behaviour: NaN is 0,
+ * values past the int64 range clamp to INT64_MIN/INT64_MAX, the rest are
+ * truncated toward zero. For counters read from peers. */
+int64_t json_clamp_i64(double d);
 /* The decimal digits s (1..20 of them, nothing else, no leading zero but
  * in "0": one string per value) as a uint64_t: -EINVAL for anything else,
  * -ERANGE past UINT64_MAX. What json_u64_value

@@ -1,6 +1,8 @@
 /* The ring of cluster samples behind GET /api/v1/metrics/history. */
 #include "daemon/master/history.h"
 
+#include "lib/json.h"
+
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -80,7 +82,7 @@ size_t history_copy(struct history *h, int64_t since_ms, struct history_sample *
 static int64_t counter(const cJSON *cluster, const char *name)
 {
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(cluster, name);
-	return cJSON_IsNumber(c) && c->valuedouble > 0 ? (int64_t)c->valuedouble : 0;
+	return cJSON_IsNumber(c) && c->valuedouble > 0 ? json_clamp_i64(c->valuedouble) : 0;
 }
 
 void history_sample_fill(struct history_sample *s, int64_t t_ms, const cJSON *cluster,

@@ -89,6 +89,13 @@ static void test_parse_u64_bounds(void **state)
 	assert_int_equal(json_parse_u64("-1", &v), -EINVAL);
 	/* canonical only: a leading zero would give an id a second spelling */
 	assert_int_equal(json_parse_u64("007", &v), -EINVAL);
+	/* counters from peers: never undefined behaviour, whatever the double */
+	assert_true(json_clamp_i64(1e58) == INT64_MAX);
+	assert_true(json_clamp_i64(-1e58) == INT64_MIN);
+	assert_true(json_clamp_i64(0.0 / 0.0) == 0);
+	assert_true(json_clamp_i64(9223372036854775808.0) == INT64_MAX);
+	assert_true(json_clamp_i64(-12.9) == -12);
+	assert_true(json_clamp_i64(4096.5) == 4096);
 	assert_int_equal(json_parse_u64("00", &v), -EINVAL);
 	assert_int_equal(json_parse_u64("123456789012345678901", &v), -EINVAL);
 	assert_true(v == 7);
