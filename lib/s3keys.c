@@ -1,6 +1,8 @@
 /* S3 access key file (lib/s3keys.h): parse, format, load, save. */
 #include "lib/s3keys.h"
 
+#include "lib/privfile.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -376,141 +378,37 @@ bool s3keys_stamp_equal(const struct s3keys_stamp *a, const struct s3keys_stamp 
 int s3keys_load(const char *path, struct s3keys *out, struct s3keys_stamp *stamp, char *err,
 		size_t errlen)
 {
+	char perr[256], *text;
+	size_t len;
 	struct stat st;
-	char perr[256];
-	int rc;
 	out->keys = NULL;
 	out->n = 0;
 	memset(stamp, 0, sizeof(*stamp));
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		rc = -errno;
-		snprintf(err, errlen, "S3 key file '%s': %s", path, strerror(errno));
+	int rc = privfile_read("S3 key file", path, S3KEYS_FILE_MAX, O_NOFOLLOW, &text, &len, &st,
+			       err, errlen);
+	if (rc == -ENOENT)
+		return 0; /* no file: no keys */
+	if (rc)
 		return rc;
-	}
-	if (fstat(fd, &st)) {
-		rc = -errno;
-		snprintf(err, errlen, "S3 key file '%s': %s", path, strerror(errno));
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "S3 key file '%s' is not a regular file", path);
-		rc = -EACCES;
-		goto out_close;
-	}
-	if (st.st_mode & 077) {
-		snprintf(err, errlen,
-			 "S3 key file '%s' has mode %04o: group or others may access it; it holds "
-			 "secrets, make it 0600 (chmod 600 '%s')",
-			 path, (unsigned)(st.st_mode & 07777), path);
-		rc = -EACCES;
-		goto out_close;
-	}
-	if ((uint64_t)st.st_size > S3KEYS_FILE_MAX) {
-		snprintf(err, errlen, "S3 key file '%s' is larger than %u bytes", path,
-			 S3KEYS_FILE_MAX);
-		rc = -EFBIG;
-		goto out_close;
-	}
-	size_t size = (size_t)st.st_size;
-	char *text = malloc(size + 1);
-	if (!text) {
-		rc = -ENOMEM;
-		snprintf(err, errlen, "out of memory");
-		goto out_close;
-	}
-	size_t got = 0;
-	while (got < size) {
-		ssize_t n = read(fd, text + got, size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	rc = s3keys_parse(text, got, out, perr, sizeof(perr));
-	OPENSSL_cleanse(text, size);
-	free(text);
+	rc = s3keys_parse(text, len, out, perr, sizeof(perr));
+	privfile_free(text, len);
 	if (rc)
 		snprintf(err, errlen, "S3 key file '%s': %s", path, perr);
 	else
 		stamp_of(&st, stamp);
-out_close:
-	close(fd);
 	return rc;
-}
-
-/* mkdir -p of path's directory, new levels 0700. */
-static int make_parent(const char *path)
-{
-	char dir[4096];
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return -ENAMETOOLONG;
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 int s3keys_save(const char *path, const struct s3keys *keys, char *err, size_t errlen)
 {
-	char tmp[4200];
 	char *text = NULL;
 	size_t len = 0;
-	int rc = make_parent(path);
+	int rc = s3keys_format(keys, &text, &len);
 	if (rc) {
-		snprintf(err, errlen, "S3 key file '%s': cannot create its directory: %s", path,
-			 strerror(-rc));
-		return rc;
-	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	if ((rc = s3keys_format(keys, &text, &len))) {
 		snprintf(err, errlen, "out of memory");
 		return rc;
 	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "S3 key file '%s': %s", tmp, strerror(errno));
-		goto out_free;
-	}
-	size_t off = 0;
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : -EIO;
-			break;
-		}
-		off += (size_t)n;
-	}
-	/* (fchmod: an odd umask must not widen or narrow what we ask for) */
-	if (!rc && (fchmod(fd, 0600) || fsync(fd)))
-		rc = -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (rc) {
-		snprintf(err, errlen, "S3 key file '%s': %s", path, strerror(-rc));
-		unlink(tmp);
-	}
-out_free:
-	OPENSSL_cleanse(text, len);
-	free(text);
+	rc = privfile_write("S3 key file", path, text, len, err, errlen);
+	privfile_free(text, len);
 	return rc;
 }

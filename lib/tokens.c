@@ -1,5 +1,7 @@
 #include "lib/tokens.h"
 
+#include "lib/privfile.h"
+
 #include "lib/err.h"
 
 #include <errno.h>
@@ -390,167 +392,31 @@ int tokens_verify(const struct tokens_set *s, const char *token, enum tokens_rol
 
 int tokens_load(const char *path, struct tokens_set *out, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		int rc = -errno;
-		st_set_err(err, errlen, "token file '%s': %s", path, strerror(errno));
+	char *text;
+	size_t len;
+	int rc = privfile_read("token file", path, TOKENS_FILE_MAX, 0, &text, &len, NULL, err,
+			       errlen);
+	if (rc)
 		return rc;
-	}
-	int rc = 0;
-	char *buf = NULL;
-	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		rc = -errno;
-		st_set_err(err, errlen, "token file '%s': %s", path, strerror(errno));
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		st_set_err(err, errlen, "token file '%s' is not a regular file", path);
-		rc = -EINVAL;
-		goto out_close;
-	}
-	if (st.st_mode & 077) {
-		st_set_err(err, errlen,
-			   "token file '%s' has mode %04o: group or others may access it; "
-			   "it must be 0600 (chmod 600 '%s')",
-			   path, (unsigned)(st.st_mode & 07777), path);
-		rc = -EACCES;
-		goto out_close;
-	}
-	if (st.st_size > TOKENS_FILE_MAX) {
-		st_set_err(err, errlen, "token file '%s' is larger than %d bytes", path,
-			   TOKENS_FILE_MAX);
-		rc = -EFBIG;
-		goto out_close;
-	}
-	size_t cap = (size_t)st.st_size + 1, len = 0;
-	buf = malloc(cap);
-	if (!buf) {
-		rc = -ENOMEM;
-		st_set_err(err, errlen, "token file '%s': out of memory", path);
-		goto out_close;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			st_set_err(err, errlen, "token file '%s': %s", path, strerror(errno));
-			goto out_free;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == cap) { /* it grew under us: the next look reads it again */
-			st_set_err(err, errlen, "token file '%s' changed while being read", path);
-			rc = -EAGAIN;
-			goto out_free;
-		}
-	}
 	char why[256];
-	rc = tokens_parse(buf, len, out, why, sizeof(why));
+	rc = tokens_parse(text, len, out, why, sizeof(why));
 	if (rc)
 		st_set_err(err, errlen, "token file '%s': %s", path, why);
-out_free:
-	OPENSSL_cleanse(buf, cap);
-	free(buf);
-out_close:
-	close(fd);
+	privfile_free(text, len);
 	return rc;
-}
-
-/* mkdir -p of path's directory, mode 0700 for what it creates. */
-static int make_parent(const char *path)
-{
-	char dir[4096];
-	const char *slash = strrchr(path, '/');
-	if (!slash || slash == path)
-		return 0;
-	if ((size_t)(slash - path) >= sizeof(dir))
-		return -ENAMETOOLONG;
-	memcpy(dir, path, (size_t)(slash - path));
-	dir[slash - path] = '\0';
-	for (char *p = dir + 1;; p++) {
-		bool last = *p == '\0';
-		if (*p != '/' && !last)
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-			return -errno;
-		if (last)
-			break;
-		*p = '/';
-	}
-	return 0;
 }
 
 int tokens_save(const char *path, const struct tokens_set *s, char *err, size_t errlen)
 {
-	char tmp[4200], *text = NULL;
+	char *text = NULL;
 	size_t len = 0;
-	int rc = make_parent(path);
-	if (rc) {
-		st_set_err(err, errlen, "token file '%s': cannot create its directory: %s", path,
-			   strerror(-rc));
-		return rc;
-	}
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
-		st_set_err(err, errlen, "token file '%s': path too long", path);
-		return -ENAMETOOLONG;
-	}
-	rc = tokens_format(s, &text, &len);
+	int rc = tokens_format(s, &text, &len);
 	if (rc) {
 		st_set_err(err, errlen, "out of memory");
 		return rc;
 	}
-	int fd = mkstemp(tmp); /* mode 0600 */
-	if (fd < 0) {
-		rc = -errno;
-		st_set_err(err, errlen, "token file '%s': cannot create '%s': %s", path, tmp,
-			   strerror(errno));
-		goto out_free;
-	}
-	if (fchmod(fd, 0600) != 0)
-		goto err_io;
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto err_io;
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0)
-		goto err_io;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto err_io;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0)
-		goto err_io;
-	char dir[4096];
-	const char *slash = strrchr(path, '/');
-	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-	if (!*dir)
-		snprintf(dir, sizeof(dir), "/");
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	goto out_free;
-
-err_io:
-	rc = errno ? -errno : -EIO;
-	st_set_err(err, errlen, "token file '%s': cannot write it: %s", path, strerror(-rc));
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-out_free:
-	OPENSSL_cleanse(text, len);
-	free(text);
+	rc = privfile_write("token file", path, text, len, err, errlen);
+	privfile_free(text, len);
 	return rc;
 }
 

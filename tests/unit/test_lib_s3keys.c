@@ -216,7 +216,7 @@ static void test_files(void **state)
 	assert_non_null(strstr(err, "line 4"));
 	assert_non_null(strstr(err, path));
 	/* Not a regular file. */
-	assert_int_equal(s3keys_load(sub, &back, &st, err, sizeof(err)), -EACCES);
+	assert_int_equal(s3keys_load(sub, &back, &st, err, sizeof(err)), -EINVAL);
 	/* A directory we cannot create. */
 	assert_int_equal(s3keys_save("/proc/nope/keys", &k, err, sizeof(err)) < 0, 1);
 	assert_non_null(strstr(err, "/proc/nope/keys"));
