@@ -913,10 +913,8 @@ static int try_fast(struct conn *c, const struct s3fh_request *r)
 	c->start_us = start_us;
 	c->state = CS_REPLY;
 	atomic_fetch_add(&w->front.hits, 1);
-	if (nsegs && w->pstats) {
-		pathstats_request(w->pstats, path, fr.len, start_us / 1000);
-		pathstats_blocks(w->pstats, path, true, nsegs, fr.len);
-	}
+	if (nsegs && w->pstats)
+		pathstats_cached_read(w->pstats, path, fr.len, nsegs, start_us / 1000);
 	if (is_signed)
 		atomic_fetch_add(&w->front.hits_signed, 1);
 	rc = 0;

@@ -192,6 +192,20 @@ void pathstats_request(struct pathstats *ps, const char *path, uint64_t bytes, i
 	pthread_mutex_unlock(&ps->lock);
 }
 
+void pathstats_cached_read(struct pathstats *ps, const char *path, uint64_t bytes,
+			   uint64_t nblocks, int64_t now_ms)
+{
+	pthread_mutex_lock(&ps->lock);
+	struct mstat *m = mount_of(ps, path);
+	m->requests++;
+	m->bytes_requested += bytes;
+	m->block_hits += nblocks;
+	m->bytes_from_cache += bytes;
+	decay(ps, now_ms);
+	sketch_add(ps, path, bytes);
+	pthread_mutex_unlock(&ps->lock);
+}
+
 void pathstats_blocks(struct pathstats *ps, const char *path, bool hit, uint64_t nblocks,
 		      uint64_t bytes)
 {

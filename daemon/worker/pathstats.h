@@ -43,6 +43,10 @@ int pathstats_set_mounts(struct pathstats *ps, const char *const *paths, size_t 
 /* A read request for path (bytes: the length asked for), at now_ms
  * (monotonic). */
 void pathstats_request(struct pathstats *ps, const char *path, uint64_t bytes, int64_t now_ms);
+/* A read request for path served whole from this worker's tiers (the S3
+ * fast path): pathstats_request and pathstats_blocks(hit) under one lock. */
+void pathstats_cached_read(struct pathstats *ps, const char *path, uint64_t bytes,
+			   uint64_t nblocks, int64_t now_ms);
 /* Block reads of path this worker served as owner: from the tiers (hit) or
  * read through from the store. */
 void pathstats_blocks(struct pathstats *ps, const char *path, bool hit, uint64_t nblocks,

@@ -36,6 +36,7 @@ static void test_longest_mount_wins(void **state)
 	pathstats_request(ps, "/s3", 1, 1000);
 	pathstats_request(ps, "/other/y", 5, 1000);
 	pathstats_blocks(ps, "/s3/deep/x", true, 2, 64);
+	pathstats_cached_read(ps, "/s3/x", 16, 1, 1000); /* one call: request and hit */
 	pathstats_blocks(ps, "/s3/deep/x", false, 1, 32);
 	static struct pathstats_mount m[8];
 	size_t n = pathstats_mounts(ps, m, 8);
@@ -54,7 +55,9 @@ static void test_longest_mount_wins(void **state)
 	assert_int_equal(deep->block_misses, 1);
 	assert_int_equal(deep->bytes_from_cache, 64);
 	assert_int_equal(deep->bytes_from_ufs, 32);
-	assert_int_equal(s3->requests, 2);
+	assert_int_equal(s3->requests, 3);
+	assert_int_equal(s3->block_hits, 1);
+	assert_int_equal(s3->bytes_from_cache, 16);
 	assert_int_equal(root->requests, 1);
 	assert_int_equal(none->requests, 1);
 
