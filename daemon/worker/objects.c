@@ -210,6 +210,21 @@ static void fill_info(const cJSON *st, struct wobj_info *out)
 	snprintf(out->etag, sizeof(out->etag), "%s", str(st, "etag"));
 }
 
+/* An object's info from a file lookup that returned rc: a directory has
+ * only its "dir/" marker, so it is -ENOENT as a key. */
+static int info_of_file(int rc, const struct file_info *fi, struct wobj_info *out)
+{
+	if (rc == -EINVAL || rc == -EISDIR)
+		return -ENOENT;
+	if (!rc) {
+		memset(out, 0, sizeof(*out));
+		out->size = fi->length;
+		out->mtime = fi->mtime_ms / 1000;
+		snprintf(out->etag, sizeof(out->etag), "%s", fi->etag);
+	}
+	return rc;
+}
+
 int wobj_stat(struct worker_node *w, const char *bucket, const char *key,
 	      struct wobj_info *out, char *err, size_t errlen)
 {
@@ -225,14 +240,7 @@ int wobj_stat(struct worker_node *w, const char *bucket, const char *key,
 		if (!fi)
 			return -ENOMEM;
 		rc = fcache_get(w->fcache, path, fi, err, errlen);
-		if (rc == -EINVAL) /* a directory: only its "dir/" marker exists */
-			rc = -ENOENT;
-		if (!rc) {
-			memset(out, 0, sizeof(*out));
-			out->size = fi->length;
-			out->mtime = fi->mtime_ms / 1000;
-			snprintf(out->etag, sizeof(out->etag), "%s", fi->etag);
-		}
+		rc = info_of_file(rc, fi, out);
 		free(fi);
 		return rc;
 	}
@@ -353,14 +361,7 @@ int wobj_stat_at(struct worker_node *w, const char *bucket, const char *key, uin
 	if (!fi)
 		return -ENOMEM;
 	rc = wobj_lookup_at(w, path, from, fi, err, errlen);
-	if (rc == -EINVAL || rc == -EISDIR) /* a directory: only its "dir/" marker exists */
-		rc = -ENOENT;
-	if (!rc) {
-		memset(out, 0, sizeof(*out));
-		out->size = fi->length;
-		out->mtime = fi->mtime_ms / 1000;
-		snprintf(out->etag, sizeof(out->etag), "%s", fi->etag);
-	}
+	rc = info_of_file(rc, fi, out);
 	free(fi);
 	return rc;
 }
