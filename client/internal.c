@@ -458,6 +458,19 @@ int client_worker_heartbeat(struct client *mc, struct httpc *hc,
 	return prefixed(rc, route, err, errlen);
 }
 
+/* Decodes an InternalFile reply into out, which keeps doc (freed here on
+ * failure); errors prefixed with about. */
+static int take_file_info(cJSON *doc, struct client_file_info *out, const char *about,
+			  char *err, size_t errlen)
+{
+	int rc = client_file_info_decode(doc, out, err, errlen);
+	if (rc)
+		cJSON_Delete(doc);
+	else
+		out->json = doc;
+	return prefixed(rc, about, err, errlen);
+}
+
 int client_file_lookup(struct client *mc, struct httpc *hc, const char *path,
 		       struct client_file_info *out, char *err, size_t errlen)
 {
@@ -469,12 +482,7 @@ int client_file_lookup(struct client *mc, struct httpc *hc, const char *path,
 	free(pq);
 	if (rc)
 		return rc;
-	rc = client_file_info_decode(doc, out, err, errlen);
-	if (rc)
-		cJSON_Delete(doc);
-	else
-		out->json = doc;
-	return prefixed(rc, path, err, errlen);
+	return take_file_info(doc, out, path, err, errlen);
 }
 
 int client_file_lookup_lazy(struct client *mc, struct httpc *hc, const char *path,
@@ -524,12 +532,7 @@ int client_file_loaded(struct client *mc, struct httpc *hc, const struct client_
 	cJSON_Delete(req);
 	if (rc)
 		return rc;
-	rc = client_file_info_decode(doc, out, err, errlen);
-	if (rc)
-		cJSON_Delete(doc);
-	else
-		out->json = doc;
-	return prefixed(rc, route, err, errlen);
+	return take_file_info(doc, out, route, err, errlen);
 }
 
 int client_files_lookup(struct client *mc, struct httpc *hc, const char *const *paths,
