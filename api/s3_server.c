@@ -56,10 +56,12 @@
 #define FRONT_MAX_LOOPS 64
 #define FRONT_TLS_BUF (64u << 10)  /* block bytes per SSL_write without kTLS */
 /* Open block files kept per loop, so a hit on a hot block costs no open():
- * 4-way sets, up to FDC_MAX_SETS per loop but no more than a quarter of
- * RLIMIT_NOFILE for all loops together; closed after FDC_IDLE_MS unused or
- * when the tier says the block's file changed. */
-#define FDC_MAX_SETS 1024
+ * 4-way sets, up to FDC_MAX_SETS per loop but no more than half of
+ * RLIMIT_NOFILE for all loops together (the rest is for connections and
+ * the tiers' writers); closed after FDC_IDLE_MS unused or when the tier
+ * says the block's file changed. Tens of thousands of small objects read
+ * in turn need as many open files: the packaged units raise the limit. */
+#define FDC_MAX_SETS 8192
 #define FDC_WAYS 4
 #define FDC_IDLE_MS 1000
 
@@ -1493,8 +1495,8 @@ static int loops_init(struct s3srv *f, int n, char *err, size_t errlen)
 		struct rlimit rl;
 		unsigned sets = FDC_MAX_SETS;
 		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-		    rl.rlim_cur / 4 / (unsigned)n / FDC_WAYS < sets)
-			sets = (unsigned)(rl.rlim_cur / 4 / (unsigned)n / FDC_WAYS);
+		    rl.rlim_cur / 2 / (unsigned)n / FDC_WAYS < sets)
+			sets = (unsigned)(rl.rlim_cur / 2 / (unsigned)n / FDC_WAYS);
 		if (sets && (lp->fdc = calloc((size_t)sets * FDC_WAYS, sizeof(*lp->fdc))))
 			lp->nfdc_sets = sets;
 		struct epoll_event ee = { .events = EPOLLIN, .data.ptr = &lp->wake_ev };

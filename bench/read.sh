@@ -271,7 +271,16 @@ W_S3=127.0.0.1:$W_S3_PORT
 started $! master
 MASTER_PID=$!
 wait_port "$MASTER_PORT" "$MASTER_PID" "strata-master" "$WORK/master.log"
-"$WORKER_BIN" --set worker.port="$W_PORT" --set worker.s3_port="$W_S3_PORT" \
+# The worker gets the open-file limit the packaged unit gives it (a user's
+# default: systemd/strata-worker.service LimitNOFILE), when we may raise it.
+NOFILE=$(awk -F= '$1 == "LimitNOFILE" { print $2 }' "$SRC/systemd/strata-worker.service")
+PRLIMIT=()
+if [ -n "$NOFILE" ] && prlimit --nofile="$NOFILE:$NOFILE" true 2>/dev/null; then
+	PRLIMIT=(prlimit --nofile="$NOFILE:$NOFILE")
+else
+	NOFILE="$(ulimit -Hn) (the unit's LimitNOFILE=$NOFILE needs root)"
+fi
+"${PRLIMIT[@]}" "$WORKER_BIN" --set worker.port="$W_PORT" --set worker.s3_port="$W_S3_PORT" \
 	--set worker.data_dir="$WORK/worker" --set worker.tier.mem.dir="$SHM/mem" \
 	--set worker.tier.mem.quota="$MEM_QUOTA" --set master.addresses="127.0.0.1:$MASTER_PORT" \
 	--set worker.heartbeat_interval=1s --set log.level=warn >"$WORK/worker.log" 2>&1 &
@@ -704,6 +713,7 @@ NOTE_STRATA=""
 		"$LATENCY_MS" "$DURATION" "$([ "$QUICK" = 1 ] && echo ', --quick')"
 	printf 'dataset: %d MiB in s3rver; warm sets: %d x 4 MiB, %d x 16 KiB, %d x 16 KiB (many); cold: %s x 4 MiB, %s x 16 KiB distinct objects at 1/8/64 conns\n' \
 		"$((DATA_BYTES / MiB))" "$NBIG" "$NSMALL" "$NMANY" "${COLD_BIG[*]}" "${COLD_SMALL[*]}"
+	printf 'worker open-file limit: %s (default options otherwise)\n' "$NOFILE"
 	[ -n "$NOTE_STRATA" ] && printf '\n*** %s ***\n' "$NOTE_STRATA"
 	[ -n "$BUILD_NOTE" ] && printf '\n*** %s ***\n' "$BUILD_NOTE"
 	printf '\ncells: rate p50/p99 in ms; E n: n errors (failed or non-2xx requests); S n: n connections\n'

@@ -271,45 +271,72 @@ struct read_ticket {
 };
 
 /*
- * Looks the block up, counts a hit or a miss, and opens its file while the
- * lock guarantees the file is there. 0, -ENOENT, or an open error.
+ * Looks the block up and counts a hit or a miss under the lock, then opens
+ * its file without it (an open is a path walk: the other readers need not
+ * wait for it). A file that went away in between was evicted or moved by
+ * someone else: the lookup is tried again; one that is gone while the index
+ * still has it was deleted behind our back: forgotten, a miss. 0, -ENOENT,
+ * or an open error.
  */
 static int read_begin(struct tier_store *store, uint64_t id, struct read_ticket *t)
 {
-	int rc = 0;
-	pthread_mutex_lock(&store->lock);
-	struct tier_block *blk = tier_map_get(&store->index, id);
-	if (!blk) {
-		store->misses++;
-		rc = -ENOENT;
-		goto out_unlock;
-	}
-	char path[PATH_MAX];
-	store_block_path(store, blk, path);
-	t->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (t->fd < 0) {
-		rc = -errno;
-		if (rc == -ENOENT) {
-			/* Deleted behind our back: forget it; a miss. */
+	for (int attempt = 0;; attempt++) {
+		char name[TIER_NAME_MAX];
+		int dfd;
+		unsigned dir;
+		pthread_mutex_lock(&store->lock);
+		struct tier_block *blk = tier_map_get(&store->index, id);
+		if (!blk) {
+			store->misses++;
+			pthread_mutex_unlock(&store->lock);
+			return -ENOENT;
+		}
+		struct tier_level *lvl = &store->levels[blk->level];
+		t->level = blk->level;
+		t->len = blk->len;
+		t->crc = blk->crc;
+		t->gen = blk->gen;
+		t->is_mem = lvl->medium == TIER_MEDIUM_MEM;
+		t->trusted = t->is_mem || blk->verified;
+		dir = blk->dir;
+		dfd = lvl->dirs[dir].dfd;
+		pthread_mutex_unlock(&store->lock);
+		tier_name_block(id, name);
+		t->fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+		int rc = t->fd < 0 ? -errno : 0;
+		pthread_mutex_lock(&store->lock);
+		blk = tier_map_get(&store->index, id);
+		bool same = blk && blk->gen == t->gen;
+		if (rc == 0 && same) {
+			lvl = &store->levels[blk->level];
+			store->hits++;
+			lvl->hits++;
+			tier_policy_access(lvl->policy, id, store_now(store));
+			pthread_mutex_unlock(&store->lock);
+			return 0;
+		}
+		if (rc == -ENOENT && same && attempt > 0) {
+			/* Deleted behind our back (twice): forget it; a miss. */
+			char path[PATH_MAX];
+			store_block_path(store, blk, path);
 			log_warn("tier: block file %s vanished; dropped", path);
 			store_drop_block(store, blk);
 			store->misses++;
+			pthread_mutex_unlock(&store->lock);
+			return -ENOENT;
 		}
-		goto out_unlock;
+		pthread_mutex_unlock(&store->lock);
+		if (rc == 0)
+			close(t->fd); /* replaced or moved meanwhile: look again */
+		else if (rc != -ENOENT)
+			return rc;
+		if (attempt >= 2) {
+			pthread_mutex_lock(&store->lock);
+			store->misses++;
+			pthread_mutex_unlock(&store->lock);
+			return -ENOENT;
+		}
 	}
-	struct tier_level *lvl = &store->levels[blk->level];
-	store->hits++;
-	lvl->hits++;
-	tier_policy_access(lvl->policy, id, store_now(store));
-	t->level = blk->level;
-	t->len = blk->len;
-	t->crc = blk->crc;
-	t->gen = blk->gen;
-	t->is_mem = lvl->medium == TIER_MEDIUM_MEM;
-	t->trusted = t->is_mem || blk->verified;
-out_unlock:
-	pthread_mutex_unlock(&store->lock);
-	return rc;
 }
 
 /*

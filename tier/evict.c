@@ -7,11 +7,21 @@
 
 #define NOT_IN_HEAP SIZE_MAX
 
+/*
+ * An access only makes an entry hotter, so it is not sifted at once (that
+ * would chase pointers through a large heap under the tier's lock on every
+ * read): the heap is ordered by each entry's key as of its last sift (the
+ * h_ fields, never hotter than the live ones), and the victim is checked
+ * and sifted when asked for. The top is truly coldest once its live key is
+ * the one it was placed by, since every key in the heap is at most live.
+ */
 struct policy_entry {
 	uint64_t id;
 	int64_t last_access_ms;
 	uint64_t hits;
 	uint64_t seq; /* order of the last event; breaks all ties */
+	int64_t h_last_access_ms; /* the key the heap holds it by */
+	uint64_t h_hits, h_seq;
 	size_t heap_pos; /* NOT_IN_HEAP while pinned */
 };
 
@@ -28,11 +38,19 @@ struct tier_policy {
 static bool colder(const struct tier_policy *p, const struct policy_entry *a,
 		   const struct policy_entry *b)
 {
-	if (p->kind == TIER_POLICY_LFU && a->hits != b->hits)
-		return a->hits < b->hits;
-	if (a->last_access_ms != b->last_access_ms)
-		return a->last_access_ms < b->last_access_ms;
-	return a->seq < b->seq;
+	if (p->kind == TIER_POLICY_LFU && a->h_hits != b->h_hits)
+		return a->h_hits < b->h_hits;
+	if (a->h_last_access_ms != b->h_last_access_ms)
+		return a->h_last_access_ms < b->h_last_access_ms;
+	return a->h_seq < b->h_seq;
+}
+
+/* Places e in the heap by its live key. */
+static void key_sync(struct policy_entry *e)
+{
+	e->h_last_access_ms = e->last_access_ms;
+	e->h_hits = e->hits;
+	e->h_seq = e->seq;
 }
 
 static void heap_set(struct tier_policy *p, size_t pos, struct policy_entry *e)
@@ -81,6 +99,7 @@ static int heap_push(struct tier_policy *p, struct policy_entry *e)
 		p->heap = nheap;
 		p->heap_cap = ncap;
 	}
+	key_sync(e);
 	heap_set(p, p->heap_len++, e);
 	heap_up(p, e->heap_pos);
 	return 0;
@@ -165,9 +184,7 @@ int tier_policy_access(struct tier_policy *p, uint64_t id, int64_t now_ms)
 	if (now_ms > e->last_access_ms)
 		e->last_access_ms = now_ms;
 	e->seq = p->next_seq++;
-	/* Only ever hotter: sift toward the leaves. */
-	if (e->heap_pos != NOT_IN_HEAP)
-		heap_down(p, e->heap_pos);
+	/* Only ever hotter: its place is fixed when it reaches the top. */
 	return 0;
 }
 
@@ -195,10 +212,17 @@ int tier_policy_set_pinned(struct tier_policy *p, uint64_t id, bool pinned)
 	return 0;
 }
 
-int tier_policy_victim(const struct tier_policy *p, uint64_t *id)
+int tier_policy_victim(struct tier_policy *p, uint64_t *id)
 {
 	if (p->heap_len == 0)
 		return -ENOENT;
+	for (;;) { /* each entry moves down at most once per access */
+		struct policy_entry *top = p->heap[0];
+		if (top->h_seq == top->seq)
+			break;
+		key_sync(top);
+		heap_down(p, 0);
+	}
 	*id = p->heap[0]->id;
 	return 0;
 }

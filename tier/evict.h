@@ -21,7 +21,9 @@
  * A block's access count and last access travel with it on demotion
  * (tier_policy_info, then tier_policy_insert in the next tier), so a block
  * demoted long ago stays colder than the lower tier's recently used blocks.
- * O(log n) per event, O(1) to peek at the victim.
+ * O(1) per access (the heap is fixed up lazily, when the victim is asked
+ * for), O(log n) per insert and removal; asking for the victim costs
+ * O(log n) per access since its last sift.
  */
 struct tier_policy;
 
@@ -38,8 +40,9 @@ int tier_policy_access(struct tier_policy *p, uint64_t id, int64_t now_ms);
 int tier_policy_remove(struct tier_policy *p, uint64_t id);
 /* -ENOENT if not tracked. Idempotent. */
 int tier_policy_set_pinned(struct tier_policy *p, uint64_t id, bool pinned);
-/* The coldest unpinned block, left in place. -ENOENT if there is none. */
-int tier_policy_victim(const struct tier_policy *p, uint64_t *id);
+/* The coldest unpinned block, left in place (the heap's top is brought up
+ * to date first). -ENOENT if there is none. */
+int tier_policy_victim(struct tier_policy *p, uint64_t *id);
 /* History of a tracked block (either out pointer may be NULL). -ENOENT. */
 int tier_policy_info(const struct tier_policy *p, uint64_t id, int64_t *last_access_ms,
 		     uint64_t *hits);

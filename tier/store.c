@@ -603,6 +603,7 @@ int tier_store_open(const struct tier_config *cfg, struct tier_store **out, char
 			goto err_close_store;
 		for (unsigned d = 0; d < lvl->ndirs; d++) {
 			lvl->dirs[d].quota = cfg->levels[l].dirs[d].quota;
+			lvl->dirs[d].dfd = -1;
 			lvl->dirs[d].path = strdup(cfg->levels[l].dirs[d].path);
 			if (!lvl->dirs[d].path) {
 				rc = -ENOMEM;
@@ -611,6 +612,14 @@ int tier_store_open(const struct tier_config *cfg, struct tier_store **out, char
 			rc = ensure_dir(lvl->dirs[d].path, &seen[nseen], err, errlen);
 			if (rc < 0)
 				goto err_close_store;
+			lvl->dirs[d].dfd =
+				open(lvl->dirs[d].path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (lvl->dirs[d].dfd < 0) {
+				rc = -errno;
+				snprintf(err, errlen, "tier: open %s: %s", lvl->dirs[d].path,
+					 strerror(errno));
+				goto err_close_store;
+			}
 			/* One directory in two places: emptying MEM would wipe the other. */
 			for (unsigned k = 0; k < nseen; k++) {
 				if (seen[k].st_dev == seen[nseen].st_dev &&
@@ -657,8 +666,12 @@ void tier_store_close(struct tier_store *store)
 	tier_map_free(&store->index);
 	for (unsigned l = 0; l < store->nlevels; l++) {
 		tier_policy_destroy(store->levels[l].policy);
-		for (unsigned d = 0; d < store->levels[l].ndirs; d++)
-			free(store->levels[l].dirs[d].path);
+		for (unsigned d = 0; d < store->levels[l].ndirs; d++) {
+			struct tier_dir *dir = &store->levels[l].dirs[d];
+			if (dir->path && dir->dfd >= 0)
+				close(dir->dfd);
+			free(dir->path);
+		}
 	}
 	tier_io_destroy(store->io);
 	free(store->copy_buf);

@@ -22,6 +22,7 @@
 
 struct tier_dir {
 	char *path; /* owned */
+	int dfd;    /* the directory, O_PATH (blocks are opened relative to it); -1 */
 	uint64_t quota;
 	uint64_t used;	   /* [lock] committed blocks + reservations of writers */
 	int logged_errno;  /* [lock] last write error logged here; 0 after a success */

@@ -39,6 +39,7 @@
 /* A cached file_info with its strings on the heap (slots stay small). */
 struct entry {
 	char *path, *ufs_path;
+	uint64_t hash; /* of path (path_hash): compared before the strings */
 	uint64_t length, data_id;
 	int64_t block_size, mtime_ms;
 	char etag[48];
@@ -210,20 +211,26 @@ struct httpc *fcache_thread_http(struct fcache *fc)
 	return hc;
 }
 
-static struct entry *set_of(struct fcache *fc, const char *path)
+static uint64_t path_hash(const char *path)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
 	for (const char *p = path; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	return &fc->slots[(size_t)(h % fc->nsets) * FCACHE_WAYS];
+	return h;
+}
+
+static struct entry *set_of(struct fcache *fc, uint64_t hash)
+{
+	return &fc->slots[(size_t)(hash % fc->nsets) * FCACHE_WAYS];
 }
 
 /* The entry of path, or NULL. Call with fc->lock held. */
 static struct entry *find(struct fcache *fc, const char *path)
 {
-	struct entry *set = set_of(fc, path);
+	uint64_t h = path_hash(path);
+	struct entry *set = set_of(fc, h);
 	for (int i = 0; i < FCACHE_WAYS; i++)
-		if (set[i].path && strcmp(set[i].path, path) == 0)
+		if (set[i].path && set[i].hash == h && strcmp(set[i].path, path) == 0)
 			return &set[i];
 	return NULL;
 }
@@ -234,7 +241,7 @@ static struct entry *victim(struct fcache *fc, const char *path)
 	struct entry *e = find(fc, path);
 	if (e)
 		return e;
-	struct entry *set = set_of(fc, path), *old = &set[0];
+	struct entry *set = set_of(fc, path_hash(path)), *old = &set[0];
 	for (int i = 0; i < FCACHE_WAYS; i++) {
 		if (!set[i].path)
 			return &set[i];
@@ -446,6 +453,7 @@ static void keep(struct fcache *fc, const char *path, const struct file_info *fi
 		return;
 	}
 	e->path = p;
+	e->hash = path_hash(p);
 	e->ufs_path = u;
 	e->length = fi->length;
 	e->data_id = fi->data_id;

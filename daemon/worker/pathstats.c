@@ -18,6 +18,7 @@ struct mstat {
 
 struct pstat {
 	char *path;
+	size_t cap; /* path's buffer (reused when the entry is replaced) */
 	uint64_t hash;
 	double requests, bytes, error;
 };
@@ -168,17 +169,31 @@ static void sketch_add(struct pathstats *ps, const char *path, uint64_t bytes)
 		if (p->requests < ps->top[min].requests)
 			min = i;
 	}
-	char *copy = strdup(path);
-	if (!copy)
-		return; /* a sketch: losing one count is fine */
+	size_t len = strlen(path);
 	if (ps->ntop < PATHSTATS_TOP) {
-		ps->top[ps->ntop++] = (struct pstat){ copy, h, 1, (double)bytes, 0 };
+		char *copy = malloc(len + 1);
+		if (!copy)
+			return; /* a sketch: losing one count is fine */
+		memcpy(copy, path, len + 1);
+		ps->top[ps->ntop++] = (struct pstat){ copy, len + 1, h, 1, (double)bytes, 0 };
 		return;
 	}
+	/* Many distinct paths replace an entry on every read: its buffer is
+	 * reused, so that costs no allocation. */
 	struct pstat *p = &ps->top[min];
-	free(p->path);
+	if (p->cap < len + 1) {
+		char *grown = realloc(p->path, len + 1);
+		if (!grown)
+			return;
+		p->path = grown;
+		p->cap = len + 1;
+	}
+	memcpy(p->path, path, len + 1);
 	double floor = p->requests;
-	*p = (struct pstat){ copy, h, floor + 1, (double)bytes, floor };
+	p->hash = h;
+	p->requests = floor + 1;
+	p->bytes = (double)bytes;
+	p->error = floor;
 }
 
 void pathstats_request(struct pathstats *ps, const char *path, uint64_t bytes, int64_t now_ms)
