@@ -276,11 +276,10 @@ void policy_record_event(struct events *ev, const struct journal_cmd *cmd, int r
 		const struct journal_ttl_fire *c = &cmd->u.ttl_fire;
 		type = "ttl_fired";
 		path = c->path;
-		/* The workers' side of free (dropping the blocks) is not built
-		 * yet: the event is the record of it (docs/decisions.md). */
+		/* A free fires once the workers dropped the blocks (ttlcheck.h). */
 		snprintf(detail, sizeof(detail), "%s",
 			 strcmp(c->action, "free") == 0
-				 ? "free: cached blocks to be dropped; the file is kept"
+				 ? "free: cached blocks dropped (unless pinned); the file is kept"
 				 : "delete: from strata and the store");
 		break;
 	}

@@ -821,6 +821,80 @@ static void test_ttlcheck_pages(void **state)
 	ttlcheck_free(t);
 }
 
+/* A fake of the workers' side of free: records what it was asked to drop,
+ * or fails like an unreachable worker. */
+static struct {
+	int calls, fail;
+	size_t n;
+	struct datajobs_drop files[8];
+} g_drop;
+
+static int fake_drop(struct datajobs *arg, const struct datajobs_drop *files, size_t n,
+		     char *err, size_t errlen)
+{
+	(void)arg;
+	g_drop.calls++;
+	if (g_drop.fail) {
+		snprintf(err, errlen, "worker 127.0.0.1:1: connection refused");
+		return -ECONNREFUSED;
+	}
+	g_drop.n = n < 8 ? n : 8;
+	memcpy(g_drop.files, files, g_drop.n * sizeof(*files));
+	return 0;
+}
+
+/* free drops the file's blocks on the workers before it fires; a pinned
+ * file keeps them; when the workers cannot be reached the file does not
+ * fire, and the next pass drops and fires it. */
+static void test_ttlcheck_free_drops_blocks(void **state)
+{
+	struct svc *s = *state;
+	char err[512] = "";
+	store_file(s, "sub/one");
+	store_file(s, "sub/pinned");
+	assert_int_equal(mount(s, "/rw", false, "{}", err, sizeof(err)), 0);
+	struct ns_inode one, n;
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/one", &one, err, sizeof(err)), 0);
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/pinned", &n, err, sizeof(err)), 0);
+	struct policy_req pin = req_of(POLICY_PIN, "/rw/sub/pinned");
+	pin.pinned = true;
+	assert_int_equal(policy_set(s->fs, s->meta, &pin, 1, NULL, err, sizeof(err)), 0);
+	set_ttl_at(s, "/rw/sub", true, 10, "free", 1000);
+	memset(&g_drop, 0, sizeof(g_drop));
+	struct ttlcheck_opts o = { .meta = s->meta, .fs = s->fs, .events = s->events,
+				   .wall_ms = svc_clock, .clock_arg = s, .budget_ms = 60000,
+				   .drop = fake_drop };
+	struct ttlcheck *t = ttlcheck_new(&o);
+	assert_non_null(t);
+
+	s->now = 2000;
+	g_drop.fail = 1;
+	assert_int_equal(ttlcheck_run(t, err, sizeof(err)), 0);
+	assert_int_equal(g_drop.calls, 1);
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/one", &n, err, sizeof(err)), 0);
+	assert_int_equal(n.ttl_action[0] != '\0', 1); /* not fired */
+	assert_int_equal(count_events(s, "ttl_fired", NULL), 0);
+
+	g_drop.fail = 0;
+	assert_int_equal(ttlcheck_run(t, err, sizeof(err)), 2);
+	assert_int_equal(g_drop.calls, 2);
+	assert_int_equal(g_drop.n, 1); /* the pinned file keeps its blocks */
+	assert_true(g_drop.files[0].data_id == one.data_id);
+	assert_true(g_drop.files[0].nblocks == 1);
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/one", &n, err, sizeof(err)), 0);
+	assert_int_equal(n.ttl_ms, 0);
+	assert_true(store_has(s, "sub/one"));
+	assert_int_equal(ttlcheck_run(t, err, sizeof(err)), 0);
+	assert_int_equal(g_drop.calls, 2);
+	struct ttlcheck_stats st;
+	ttlcheck_get_stats(t, &st);
+	assert_int_equal(st.fired_free, 2);
+	assert_int_equal(st.dropped_files, 1);
+	assert_int_equal(st.errors, 1);
+	assert_int_equal(count_events(s, "ttl_fired", "/rw/sub/one"), 1);
+	ttlcheck_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -838,6 +912,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ttlcheck_resumes_from_journal, svc_setup,
 						svc_teardown),
 		cmocka_unit_test_setup_teardown(test_ttlcheck_pages, svc_setup, svc_teardown),
+		cmocka_unit_test_setup_teardown(test_ttlcheck_free_drops_blocks, svc_setup,
+						svc_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
