@@ -189,7 +189,9 @@ static void run_load(struct datajobs *d, struct httpc *hc, const struct task *t)
 	int rc = -ENOMEM;
 	if (b && cJSON_AddStringToObject(b, "path", s->path) &&
 	    json_add_u64(b, "data_id", s->f.data_id) && json_add_u64(b, "offset", t->off) &&
-	    json_add_u64(b, "length", t->len))
+	    json_add_u64(b, "length", t->len) &&
+	    (!d->job.medium[0] || cJSON_AddStringToObject(b, "medium", d->job.medium)) &&
+	    (!s->f.pinned || cJSON_AddBoolToObject(b, "pinned", true)))
 		rc = post(d, hc, t->worker, "/api/v1/internal/load", b, err, sizeof(err));
 	cJSON_Delete(b);
 	if (rc)

@@ -895,6 +895,88 @@ static void test_ttlcheck_free_drops_blocks(void **state)
 	ttlcheck_free(t);
 }
 
+static void store_bytes(struct svc *s, const char *rel, size_t n)
+{
+	char p[300];
+	snprintf(p, sizeof(p), "%s/%s", s->store, rel);
+	FILE *fp = fopen(p, "w");
+	assert_non_null(fp);
+	for (size_t i = 0; i < n; i++)
+		fputc('x', fp);
+	fclose(fp);
+}
+
+static int pin_with_room(struct svc *s, const char *path, bool recursive, const char *medium,
+			 char *err, size_t errlen)
+{
+	struct policy_req r = req_of(POLICY_PIN, path);
+	r.pinned = true;
+	r.recursive = recursive;
+	snprintf(r.medium, sizeof(r.medium), "%s", medium);
+	r.room_workers = 2;
+	r.room_capacity[0] = 3500;          /* MEM */
+	r.room_capacity[1] = 3500 + 10000;  /* SSD or faster */
+	r.room_capacity[2] = 3500 + 10000;  /* HDD or faster (no HDD) */
+	r.room_capacity[3] = 3500 + 10000;  /* any tier */
+	return policy_set(s->fs, s->meta, &r, 1, NULL, err, errlen);
+}
+
+static bool is_pinned(struct svc *s, const char *path)
+{
+	struct ns_inode n;
+	char err[256];
+	assert_int_equal(fs_stat(s->fs, path, &n, err, sizeof(err)), 0);
+	return n.pinned;
+}
+
+/* A pin must fit the capacity of its medium (or faster) across the live
+ * workers, less what other files pin there; a refused pin changes nothing
+ * and says how much is needed and available. */
+static void test_pin_room(void **state)
+{
+	struct svc *s = *state;
+	char err[512] = "";
+	char dir[300];
+	snprintf(dir, sizeof(dir), "%s/room", s->store);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	store_bytes(s, "room/a", 1000);
+	store_bytes(s, "room/b", 3000);
+	assert_int_equal(mount(s, "/rw", false, "{}", err, sizeof(err)), 0);
+	cJSON *kids = NULL;
+	bool is_file;
+	assert_int_equal(fs_list(s->fs, "/rw/room", NULL, 0, &kids, &is_file, err, sizeof(err)), 0);
+	cJSON_Delete(kids);
+
+	assert_int_equal(pin_with_room(s, "/rw/room", true, "MEM", err, sizeof(err)), -ENOSPC);
+	assert_non_null(strstr(err, "needs 3.9 KiB (4000 bytes) on MEM"));
+	assert_non_null(strstr(err, "3.4 KiB (3500 bytes) is available across 2 live workers"));
+	assert_non_null(strstr(err, "nothing was pinned"));
+	assert_false(is_pinned(s, "/rw/room/a"));
+	assert_false(is_pinned(s, "/rw/room/b"));
+	assert_false(is_pinned(s, "/rw/room"));
+
+	assert_int_equal(pin_with_room(s, "/rw/room/b", false, "MEM", err, sizeof(err)), 0);
+	/* 3000 of MEM's 3500 are pinned: 1000 more do not fit, on SSD they do. */
+	assert_int_equal(pin_with_room(s, "/rw/room/a", false, "MEM", err, sizeof(err)), -ENOSPC);
+	assert_non_null(strstr(err, "500 B is available"));
+	assert_non_null(strstr(err, "pinned by other files 2.9 KiB (3000 bytes)"));
+	assert_false(is_pinned(s, "/rw/room/a"));
+	assert_int_equal(pin_with_room(s, "/rw/room/a", false, "SSD", err, sizeof(err)), 0);
+	/* Re-pinning the subtree on MEM counts its own pins once: still 4000. */
+	assert_int_equal(pin_with_room(s, "/rw/room", true, "MEM", err, sizeof(err)), -ENOSPC);
+	/* An MEM pin outside does not take from a pin with no medium... */
+	assert_int_equal(pin_with_room(s, "/rw/room/a", false, "", err, sizeof(err)), 0);
+	/* ...and the same pin again changes nothing, checked or not. */
+	assert_int_equal(pin_with_room(s, "/rw/room/a", false, "", err, sizeof(err)), 0);
+	/* Without capacity figures (no live worker reported) nothing is checked. */
+	struct policy_req r = req_of(POLICY_PIN, "/rw/room");
+	r.pinned = true;
+	r.recursive = true;
+	strcpy(r.medium, "MEM");
+	assert_int_equal(policy_set(s->fs, s->meta, &r, 1, NULL, err, sizeof(err)), 0);
+	assert_true(is_pinned(s, "/rw/room/a"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -914,6 +996,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ttlcheck_pages, svc_setup, svc_teardown),
 		cmocka_unit_test_setup_teardown(test_ttlcheck_free_drops_blocks, svc_setup,
 						svc_teardown),
+		cmocka_unit_test_setup_teardown(test_pin_room, svc_setup, svc_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
