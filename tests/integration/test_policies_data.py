@@ -243,6 +243,120 @@ class DataPoliciesTest(ClusterTestCase):
             self.assertEqual(len(self.events(m, "ttl_fired", "/s3/ha/victim")), 1, m.name)
         self.assertEqual(len(self.events(new, "ttl_deleted", "/s3/ha/victim")), 1)
 
+    # ---- pin with a medium ----
+
+    def block_tiers(self, path):
+        n = self.stat(path)
+        return [l["tier"] for b in n["blocks"] for l in b["locations"]]
+
+    def wait_job(self, jid):
+        def ended():
+            j = get_json(f"{self.api}/jobs/{jid}")[1]["job"]
+            return j if j["state"] not in ("queued", "running") else None
+        return wait_for(ended, timeout=60, what=f"job {jid}")
+
+    def test_pin_on_mem_moves_blocks_up_and_keeps_them_there_under_pressure(self):
+        self.start(worker_settings={"worker.tier.mem.quota": "4MiB",
+                                    "worker.tier.ssd.dirs": "auto",
+                                    "worker.tier.ssd.quota": "64MiB",
+                                    "worker.metadata_ttl": "300ms"})
+        w = self.ws[0]
+        keep = os.urandom(2 * MiB)
+        self.put_object("p/keep", keep)
+        for i in range(24):
+            self.put_object(f"p/other{i}", os.urandom(MiB))
+        rounds = iter(range(3))
+
+        def pressure():
+            """8 MiB never read before: new blocks through the 4 MiB MEM."""
+            r = next(rounds)
+            for i in range(8 * r, 8 * r + 8):
+                self.read(f"/s3/p/other{i}")
+
+        # Read once, then pushed down to SSD by other reads.
+        self.assertEqual(self.read("/s3/p/keep"), keep)
+        pressure()
+        wait_for(lambda: self.block_tiers("/s3/p/keep") == ["SSD", "SSD"],
+                 what="the file's blocks to be demoted to SSD")
+        # Pinned on MEM: its load job moves the blocks up.
+        status, r = put_json(f"{self.api}/files/pin", {"path": "/s3/p/keep", "medium": "MEM"})
+        self.assertEqual(status, 200, r)
+        j = self.wait_job(r["load_job"])
+        self.assertEqual((j["state"], j["medium"]), ("done", "MEM"), j)
+        wait_for(lambda: self.block_tiers("/s3/p/keep") == ["MEM", "MEM"],
+                 what="the pinned blocks in MEM")
+        self.assertEqual(self.counters(w)["promotions_total"], 2)
+        # Pressure again: the other files churn through MEM, the pinned one stays.
+        ev0 = self.counters(w)["evictions_total"] + self.counters(w)["demotions_total"]
+        pressure()
+        c = self.counters(w)
+        # 8 new blocks through MEM with 2 of its 4 MiB pinned: 6 moved down.
+        self.assertGreaterEqual(c["evictions_total"] + c["demotions_total"], ev0 + 6,
+                                "no eviction pressure")
+        time.sleep(0.5)  # a heartbeat: the block map is current
+        self.assertEqual(self.block_tiers("/s3/p/keep"), ["MEM", "MEM"])
+        c0 = self.counters(w)
+        self.assertEqual(self.read("/s3/p/keep"), keep)
+        c1 = self.counters(w)
+        self.assertEqual((c1["block_hits_total"] - c0["block_hits_total"],
+                          c1["block_misses_total"] - c0["block_misses_total"]), (2, 0))
+        # A file pinned before it was ever read: loaded straight into MEM.
+        fresh = os.urandom(MiB)
+        self.put_object("p/fresh", fresh)
+        self.assertIsNotNone(self.stat("/s3/p/fresh"))
+        status, r = put_json(f"{self.api}/files/pin", {"path": "/s3/p/fresh", "medium": "MEM"})
+        self.assertEqual(status, 200, r)
+        self.assertEqual(self.wait_job(r["load_job"])["state"], "done")
+        wait_for(lambda: self.block_tiers("/s3/p/fresh") == ["MEM"], what="fresh in MEM")
+        pressure()
+        time.sleep(0.5)
+        self.assertEqual(self.block_tiers("/s3/p/fresh"), ["MEM"])
+        self.assertEqual(self.block_tiers("/s3/p/keep"), ["MEM", "MEM"])
+
+    def test_pin_beyond_capacity_is_refused_whole(self):
+        self.start(workers=2, worker_settings={"worker.tier.mem.quota": "4MiB"})
+        for i in range(3):
+            self.put_object(f"big/f{i}", b"b" * (3 * MiB))
+        status, l = get_json(f"{self.api}/files?path=/s3/big")
+        self.assertEqual((status, len(l["entries"])), (200, 3), l)
+        for medium in ("MEM", "SSD", None):
+            body = {"path": "/s3/big", "recursive": True}
+            if medium:
+                body["medium"] = medium
+            status, r = put_json(f"{self.api}/files/pin", body)
+            self.assertEqual(status, 409, (medium, r))
+            msg = r["error"]["message"]
+            self.assertIn("needs 9.0 MiB (9437184 bytes)", msg)
+            self.assertIn("8.0 MiB (8388608 bytes) is available across 2 live workers", msg)
+        for i in range(3):
+            self.assertFalse(self.stat(f"/s3/big/f{i}")["pinned"])
+        self.assertFalse(self.stat("/s3/big")["pinned"])
+        self.assertEqual(get_json(f"{self.api}/jobs")[1]["jobs"], [], "a job started")
+        status, ev = get_json(f"{self.api}/events")
+        self.assertNotIn("pin", [e["type"] for e in ev["events"]])
+        # What fits is pinned; then the rest no longer fits beside it.
+        for i in range(2):
+            status, r = put_json(f"{self.api}/files/pin",
+                                 {"path": f"/s3/big/f{i}", "medium": "MEM"})
+            self.assertEqual(status, 200, r)
+            self.assertEqual(self.wait_job(r["load_job"])["state"], "done")
+        status, r = put_json(f"{self.api}/files/pin", {"path": "/s3/big/f2", "medium": "MEM"})
+        self.assertEqual(status, 409, r)
+        self.assertIn("pinned by other files 6.0 MiB", r["error"]["message"])
+        self.assertFalse(self.stat("/s3/big/f2")["pinned"])
+        # The CLI says the same and exits non-zero.
+        out = self.cluster.cli("--master", self.lead.address, "fs", "pin", "-R", "/s3/big")
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("available", out.stderr)
+
+    def test_load_medium_is_checked_by_the_worker(self):
+        self.start()
+        status, _, body = request(f"{self.ws[0].url}/api/v1/internal/load", method="POST",
+                                  body={"path": "/s3/x", "data_id": "1", "offset": "0",
+                                        "length": "1", "medium": "TAPE"})
+        self.assertEqual(status, 400, body)
+        self.assertIn(b"medium", body)
+
 
 if __name__ == "__main__":
     main()
