@@ -188,6 +188,7 @@ int main(int argc, char **argv)
 	struct ttlcheck_opts topts = { .meta = m.meta, .fs = m.fs, .events = m.events,
 				       .drop = datajobs_drop, .drop_arg = m.datajobs };
 	struct ttlcheck *ttl = ttlcheck_new(&topts);
+	m.ttl = ttl;
 	struct reval_opts ropts = { .fs = m.fs, .meta = m.meta,
 				    .default_interval_ms = fopts.default_sync_interval_ms };
 	m.reval = reval_new(&ropts);

@@ -190,6 +190,11 @@ class DataPoliciesTest(ClusterTestCase):
         wait_for(lambda: self.stat("/s3/t/free")["cached_percent"] == 0,
                  what="the block map to forget the blocks")
         self.assertIn("dropped", self.events(self.lead, "ttl_fired", "/s3/t/free")[0]["detail"])
+        mm = get_json(f"{self.api}/metrics")[1]["master"]
+        self.assertEqual((mm["ttl_fired_free_total"], mm["ttl_dropped_files_total"],
+                          mm["ttl_errors_total"]), (1, 1, 0))
+        _, _, prom = request(self.lead.url + "/metrics")
+        self.assertIn(b'strata_master_ttl_fired_total{action="free"} 1\n', prom)
         # Still readable: from the store again.
         ufs0 = sum(self.counters(w)["bytes_from_ufs_total"] for w in self.ws)
         self.assertEqual(self.read("/s3/t/free", self.ws[1]), data)
