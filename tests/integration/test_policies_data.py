@@ -185,7 +185,9 @@ class DataPoliciesTest(ClusterTestCase):
         dropped = time.time() * 1000
         self.assertGreaterEqual(dropped, expiry, "dropped before the TTL ran out")
         self.assertLess(dropped - expiry, 500 + 1500, "not within one check interval")
-        n = self.stat("/s3/t/free")
+        # The firing is journaled right after the drop.
+        n = wait_for(lambda: (lambda n: n if n["ttl_ms"] == 0 else None)(
+            self.stat("/s3/t/free")), what="the TTL to be cleared")
         self.assertEqual((n["ttl_ms"], n["ttl_action"], n["length"]), (0, "", len(data)))
         wait_for(lambda: self.stat("/s3/t/free")["cached_percent"] == 0,
                  what="the block map to forget the blocks")
