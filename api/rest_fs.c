@@ -684,7 +684,7 @@ static void reply_policy(struct http_req *req, struct master *m, struct policy_r
 		policy_fill_room(m->registry, r);
 	int rc = policy_set(m->fs, m->meta, r, clock_wall_ms(), &changed, err, sizeof(err));
 	struct ns_inode n;
-	if (rc == -ENOSPC) {
+	if (rc == -EDQUOT) {
 		http_reply_error(req, 409, "insufficient_capacity", "%s", err);
 		return;
 	}

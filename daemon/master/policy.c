@@ -219,7 +219,7 @@ static int check_room(struct meta *meta, uint64_t id, const struct policy_req *r
 		 rank == NS_PIN_ANY ? "any tier" : g_media[rank],
 		 rank == NS_PIN_ANY || rank == NS_PIN_MEM ? "" : " or faster", avail_s,
 		 r->room_workers, r->room_workers == 1 ? "" : "s", cap_s, pinned_s);
-	return -ENOSPC;
+	return -EDQUOT;
 }
 
 void policy_fill_room(struct registry *reg, struct policy_req *req)

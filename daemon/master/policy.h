@@ -53,7 +53,7 @@ struct policy_req {
  * (no medium: every tier) across the live workers, less what files outside
  * it already pin there (pins with a medium count against that medium and
  * slower ones' capacity; pins without one only against the any-tier
- * capacity). Otherwise -ENOSPC (REST: 409) with err saying how much is
+ * capacity). Otherwise -EDQUOT (REST: 409) with err saying how much is
  * needed and available, and nothing is proposed: never half-applied. */
 int policy_set(struct fs *fs, struct meta *meta, const struct policy_req *req, int64_t now_ms,
 	       bool *changed, char *err, size_t errlen);

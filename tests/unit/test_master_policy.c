@@ -947,7 +947,7 @@ static void test_pin_room(void **state)
 	assert_int_equal(fs_list(s->fs, "/rw/room", NULL, 0, &kids, &is_file, err, sizeof(err)), 0);
 	cJSON_Delete(kids);
 
-	assert_int_equal(pin_with_room(s, "/rw/room", true, "MEM", err, sizeof(err)), -ENOSPC);
+	assert_int_equal(pin_with_room(s, "/rw/room", true, "MEM", err, sizeof(err)), -EDQUOT);
 	assert_non_null(strstr(err, "needs 3.9 KiB (4000 bytes) on MEM"));
 	assert_non_null(strstr(err, "3.4 KiB (3500 bytes) is available across 2 live workers"));
 	assert_non_null(strstr(err, "nothing was pinned"));
@@ -957,13 +957,13 @@ static void test_pin_room(void **state)
 
 	assert_int_equal(pin_with_room(s, "/rw/room/b", false, "MEM", err, sizeof(err)), 0);
 	/* 3000 of MEM's 3500 are pinned: 1000 more do not fit, on SSD they do. */
-	assert_int_equal(pin_with_room(s, "/rw/room/a", false, "MEM", err, sizeof(err)), -ENOSPC);
+	assert_int_equal(pin_with_room(s, "/rw/room/a", false, "MEM", err, sizeof(err)), -EDQUOT);
 	assert_non_null(strstr(err, "500 B is available"));
 	assert_non_null(strstr(err, "pinned by other files 2.9 KiB (3000 bytes)"));
 	assert_false(is_pinned(s, "/rw/room/a"));
 	assert_int_equal(pin_with_room(s, "/rw/room/a", false, "SSD", err, sizeof(err)), 0);
 	/* Re-pinning the subtree on MEM counts its own pins once: still 4000. */
-	assert_int_equal(pin_with_room(s, "/rw/room", true, "MEM", err, sizeof(err)), -ENOSPC);
+	assert_int_equal(pin_with_room(s, "/rw/room", true, "MEM", err, sizeof(err)), -EDQUOT);
 	/* An MEM pin outside does not take from a pin with no medium... */
 	assert_int_equal(pin_with_room(s, "/rw/room/a", false, "", err, sizeof(err)), 0);
 	/* ...and the same pin again changes nothing, checked or not. */
