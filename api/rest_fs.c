@@ -287,6 +287,7 @@ static cJSON *filemeta_json(const struct filemeta *f, const char *path)
 	json_add_u64(o, "mount_epoch", f->mount_epoch);
 	json_add_int(o, "trust_ms", f->trust_ms);
 	cJSON_AddBoolToObject(o, "pinned", f->inode.pinned);
+	cJSON_AddStringToObject(o, "pin_medium", f->inode.pin_medium);
 	add_mount_json(o, &f->mount);
 	return o;
 }
@@ -679,8 +680,14 @@ static void reply_policy(struct http_req *req, struct master *m, struct policy_r
 {
 	char err[ERRLEN] = "";
 	bool changed = false;
+	if (r->kind == POLICY_PIN && r->pinned)
+		policy_fill_room(m->registry, r);
 	int rc = policy_set(m->fs, m->meta, r, clock_wall_ms(), &changed, err, sizeof(err));
 	struct ns_inode n;
+	if (rc == -EDQUOT) {
+		http_reply_error(req, 409, "insufficient_capacity", "%s", err);
+		return;
+	}
 	if (!rc)
 		rc = fs_stat(m->fs, r->path, &n, err, sizeof(err));
 	if (rc) {

@@ -5,6 +5,7 @@
 #include "api/rest_masters.h"
 #include "daemon/master/cluster.h"
 #include "daemon/master/datajobs.h"
+#include "daemon/master/ttlcheck.h"
 #include "daemon/master/master.h"
 #include "daemon/master/revalidate.h"
 #include "lib/json.h"
@@ -334,6 +335,15 @@ static void get_metrics_json(struct http_req *req, void *ctx)
 	json_add_int(master, "job_bytes_loaded_total", (int64_t)js.bytes_loaded);
 	json_add_int(master, "job_files_freed_total", (int64_t)js.files_freed);
 	json_add_int(master, "job_files_failed_total", (int64_t)js.files_failed);
+	struct ttlcheck_stats ts = { 0 };
+	if (m->ttl)
+		ttlcheck_get_stats(m->ttl, &ts);
+	json_add_int(master, "ttl_passes_total", (int64_t)ts.passes);
+	json_add_int(master, "ttl_fired_free_total", (int64_t)ts.fired_free);
+	json_add_int(master, "ttl_fired_delete_total", (int64_t)ts.fired_delete);
+	json_add_int(master, "ttl_deleted_total", (int64_t)ts.deleted);
+	json_add_int(master, "ttl_dropped_files_total", (int64_t)ts.dropped_files);
+	json_add_int(master, "ttl_errors_total", (int64_t)ts.errors);
 	struct fs_sync_stats fst;
 	fs_sync_stats(m->fs, &fst);
 	struct reval_stats rst = { 0 };
@@ -412,6 +422,18 @@ static void get_metrics_prom(struct http_req *req, void *ctx)
 	     "strata_master_job_bytes_loaded_total %llu\n",
 	     (unsigned long long)js.files_loaded, (unsigned long long)js.files_freed,
 	     (unsigned long long)js.files_failed, (unsigned long long)js.bytes_loaded);
+	struct ttlcheck_stats ts = { 0 };
+	if (m->ttl)
+		ttlcheck_get_stats(m->ttl, &ts);
+	EMIT("# HELP strata_master_ttl_fired_total TTL firings applied by this leader\n"
+	     "# TYPE strata_master_ttl_fired_total counter\n"
+	     "strata_master_ttl_fired_total{action=\"free\"} %llu\n"
+	     "strata_master_ttl_fired_total{action=\"delete\"} %llu\n"
+	     "# TYPE strata_master_ttl_deleted_total counter\nstrata_master_ttl_deleted_total %llu\n"
+	     "# HELP strata_master_ttl_errors_total TTL actions that failed (retried next pass)\n"
+	     "# TYPE strata_master_ttl_errors_total counter\nstrata_master_ttl_errors_total %llu\n",
+	     (unsigned long long)ts.fired_free, (unsigned long long)ts.fired_delete,
+	     (unsigned long long)ts.deleted, (unsigned long long)ts.errors);
 	EMIT("# TYPE strata_master_journal_applied_index counter\n"
 	     "strata_master_journal_applied_index %llu\n",
 	     (unsigned long long)meta_applied_index(m->meta));

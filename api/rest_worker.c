@@ -368,8 +368,9 @@ static void get_metrics_prom(struct http_req *req, void *ctx)
 	free(buf);
 }
 
-/* POST /api/v1/internal/load {"path","data_id","offset","length"}: the
- * master's load job has this worker read a range through its cache. */
+/* POST /api/v1/internal/load {"path","data_id","offset","length"[,"medium",
+ * "pinned"]}: the master's load job has this worker read a range through
+ * its cache (up to medium, pinned as the master knows the file). */
 static void post_internal_load(struct http_req *req, void *ctx)
 {
 	struct worker_node *w = ctx;
@@ -388,11 +389,22 @@ static void post_internal_load(struct http_req *req, void *ctx)
 		rc = json_get_u64(body, "offset", true, &off, err, sizeof(err));
 	if (!rc)
 		rc = json_get_u64(body, "length", true, &len, err, sizeof(err));
+	const char *medium = NULL;
+	bool pinned = false;
+	if (!rc)
+		rc = json_get_str(body, "medium", false, &medium, err, sizeof(err));
+	enum tier_medium m;
+	if (!rc && medium && *medium && tier_medium_parse(medium, &m)) {
+		snprintf(err, sizeof(err), "field 'medium': '%.40s' is not MEM, SSD or HDD", medium);
+		rc = -EINVAL;
+	}
+	if (!rc)
+		rc = json_get_bool(body, "pinned", false, &pinned, err, sizeof(err));
 	if (rc) {
 		http_reply_error(req, 400, "invalid_argument", "%s", err);
 		goto out;
 	}
-	rc = prefetch_load(w, path, data_id, off, len, &bytes, err, sizeof(err));
+	rc = prefetch_load(w, path, data_id, off, len, medium, pinned, &bytes, err, sizeof(err));
 	if (rc) {
 		http_reply_rc(req, rc, err);
 		goto out;

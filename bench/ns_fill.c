@@ -35,7 +35,8 @@ static struct journal_cmd *dir_cmd(long d, long nfiles)
 		struct journal_sync_item e = { .length = 4096 + (uint64_t)f,
 					       .mtime_ms = 1700000000000 };
 		snprintf(e.name, sizeof(e.name), "f%06ld", f);
-		snprintf(e.fingerprint, sizeof(e.fingerprint), "%s", e.name);
+		snprintf(e.fingerprint, sizeof(e.fingerprint), "%.*s", (int)sizeof(e.fingerprint) - 1,
+			 e.name);
 		if (journal_sync_dir_add(cmd, &e)) {
 			journal_free(cmd);
 			return NULL;

@@ -610,6 +610,7 @@ struct client_file_info {
 	uint64_t epoch;	  /* the master's namespace epoch for it; 0 unknown */
 	int64_t trust_ms; /* trusted this long at an unchanged epoch; -1 for ever */
 	bool pinned;      /* its blocks are never evicted */
+	char pin_medium[8]; /* "MEM", "SSD", "HDD": its blocks are kept there or higher; "" any */
 	char *mount_path; /* the mount holding it ("" when not reported) */
 	uint64_t mount_epoch; /* that mount's epoch for it; 0 unknown (older master) */
 	struct client_store store;

@@ -223,6 +223,17 @@ int client_file_info_decode(const cJSON *doc, struct client_file_info *out, char
 					errlen));
 	if (!rc)
 		rc = proto(json_get_bool(doc, "pinned", false, &out->pinned, err, errlen));
+	const char *medium = NULL;
+	if (!rc)
+		rc = proto(json_get_str(doc, "pin_medium", false, &medium, err, errlen));
+	if (!rc && medium) {
+		if (strlen(medium) >= sizeof(out->pin_medium)) {
+			snprintf(err, errlen, "field 'pin_medium': '%.20s' is too long", medium);
+			rc = ST_EPROTO;
+		} else {
+			memcpy(out->pin_medium, medium, strlen(medium) + 1);
+		}
+	}
 	if (!rc)
 		rc = dup_field(doc, "etag", false, &out->etag, err, errlen);
 	if (!rc)

@@ -223,13 +223,17 @@ out:
 }
 
 /*
- * Moves blk from its level to the next one, keeping its policy history.
- * On -EBADMSG blk has been dropped (and freed); on other errors it is
+ * Moves blk from its level to level `to` (the next one down for a
+ * demotion, a higher one for tier_block_raise), keeping its policy
+ * history. *gone: blk was dropped and freed (it failed its checksum:
+ * -EBADMSG; or no memory to index the copy: 0 for a demotion, whose room
+ * is made either way, -ENOMEM for a promotion). On other errors it is
  * untouched.
  */
-static int demote_block(struct tier_store *store, struct tier_block *blk)
+static int move_block(struct tier_store *store, struct tier_block *blk, unsigned to, bool *gone)
 {
-	unsigned from = blk->level, to = from + 1;
+	*gone = false;
+	unsigned from = blk->level;
 	unsigned dst_dir;
 	int rc = store_make_room(store, to, blk->len, &dst_dir);
 	if (rc < 0)
@@ -239,15 +243,17 @@ static int demote_block(struct tier_store *store, struct tier_block *blk)
 	rc = copy_block(store, blk, to, dst_dir);
 	dst->used -= blk->len;
 	if (rc == -EBADMSG) {
-		log_warn("tier: block %016" PRIx64 " failed its checksum while being demoted; "
+		log_warn("tier: block %016" PRIx64 " failed its checksum while being moved; "
 			 "dropped",
 			 blk->id);
 		store->checksum_failures++;
 		store_drop_block(store, blk);
+		*gone = true;
 		return rc;
 	}
 	if (rc < 0) {
-		store_note_write_error(store, dst, rc, "demotion", blk->id);
+		store_note_write_error(store, dst, rc, to > from ? "demotion" : "promotion",
+				       blk->id);
 		return rc;
 	}
 	int64_t last_access = 0;
@@ -269,12 +275,24 @@ static int demote_block(struct tier_store *store, struct tier_block *blk)
 		store_block_path(store, blk, dst_path);
 		unlink(dst_path);
 		free(blk);
-		return 0; /* the block is gone either way; room was made */
+		*gone = true;
+		return to > from ? 0 : -ENOMEM;
 	}
 	store->levels[to].bytes_written += blk->len;
-	store->levels[from].demotions++;
-	store->demotions++;
+	if (to > from) {
+		store->levels[from].demotions++;
+		store->demotions++;
+	} else {
+		store->levels[to].promotions++;
+		store->promotions++;
+	}
 	return 0;
+}
+
+static int demote_block(struct tier_store *store, struct tier_block *blk)
+{
+	bool gone;
+	return move_block(store, blk, blk->level + 1, &gone);
 }
 
 /* Removes blk from its level: down one level if it can go, else out. */
@@ -699,6 +717,57 @@ int tier_block_remove(struct tier_store *store, uint64_t id)
 	return blk ? 0 : -ENOENT;
 }
 
+int tier_block_raise(struct tier_store *store, uint64_t id, unsigned max_tier)
+{
+	int rc = 0;
+	pthread_mutex_lock(&store->lock);
+	struct tier_block *blk = tier_map_get(&store->index, id);
+	if (!blk) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (blk->level <= max_tier)
+		goto out;
+	/* Held in place while room is made above: a demotion cascading down
+	 * to its tier must not pick it. */
+	bool pinned = blk->pinned;
+	blk->pinned = true;
+	tier_policy_set_pinned(store->levels[blk->level].policy, id, true);
+	rc = -ENOSPC;
+	bool gone = false;
+	for (unsigned to = 0; to <= max_tier && to < blk->level && rc == -ENOSPC; to++)
+		rc = move_block(store, blk, to, &gone);
+	if (gone)
+		goto out;
+	blk->pinned = pinned;
+	tier_policy_set_pinned(store->levels[blk->level].policy, id, pinned);
+out:
+	pthread_mutex_unlock(&store->lock);
+	return rc;
+}
+
+int tier_level_of_medium(struct tier_store *store, enum tier_medium medium)
+{
+	int level = -ENOENT;
+	for (unsigned l = 0; l < store->nlevels; l++)
+		if (store->levels[l].medium <= medium)
+			level = (int)l;
+	return level;
+}
+
+int tier_medium_parse(const char *name, enum tier_medium *out)
+{
+	static const enum tier_medium all[] = { TIER_MEDIUM_MEM, TIER_MEDIUM_SSD,
+						TIER_MEDIUM_HDD };
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(name, tier_medium_name(all[i])) == 0) {
+			*out = all[i];
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 int tier_block_pin(struct tier_store *store, uint64_t id, bool pinned)
 {
 	int rc = -ENOENT;
@@ -731,12 +800,14 @@ void tier_stats_get(struct tier_store *store, struct tier_stats *out)
 		ls->bytes_served = __atomic_load_n(&lvl->bytes_served, __ATOMIC_RELAXED);
 		ls->bytes_written = lvl->bytes_written;
 		ls->demotions = lvl->demotions;
+		ls->promotions = lvl->promotions;
 		ls->evictions = lvl->evictions;
 	}
 	out->hits = store->hits;
 	out->misses = store->misses;
 	out->evictions = store->evictions;
 	out->demotions = store->demotions;
+	out->promotions = store->promotions;
 	out->checksum_failures = store->checksum_failures;
 	out->write_errors = store->write_errors;
 	out->io_uring = tier_io_uses_uring(store->io);

@@ -38,6 +38,7 @@ struct tier_level {
 	uint64_t bytes_served;	    /* [atomic] */
 	uint64_t bytes_written;	    /* [lock] */
 	uint64_t demotions;	    /* [lock] */
+	uint64_t promotions;	    /* [lock] blocks moved into this tier from below */
 	uint64_t evictions;	    /* [lock] */
 };
 
@@ -68,6 +69,7 @@ struct tier_store {
 	uint64_t next_tmp_seq;	 /* [lock] */
 	int nospace_logged;	 /* [lock] last "no room" error logged; 0 after a success */
 	uint64_t hits, misses, evictions, demotions; /* [lock] */
+	uint64_t promotions;			    /* [lock] */
 	uint64_t checksum_failures, write_errors;   /* [lock] */
 };
 

@@ -196,6 +196,21 @@ bool tier_block_exists(struct tier_store *store, uint64_t id, unsigned *tier);
 int tier_block_remove(struct tier_store *store, uint64_t id);
 /* Pins or unpins a cached block (idempotent). -ENOENT if absent. */
 int tier_block_pin(struct tier_store *store, uint64_t id, bool pinned);
+/*
+ * Moves a cached block up into the highest tier with index <= max_tier
+ * that can make room for it (as a new block would land), if it sits
+ * below max_tier; pinned or not, it keeps its pin and its history. For a
+ * pin's or a load's medium. 0 (also when it already sits there), -ENOENT
+ * if absent, -ENOSPC if no tier up there can make room (the block stays
+ * where it is), -EBADMSG if it failed its checksum (dropped), or the I/O
+ * error of the copy.
+ */
+int tier_block_raise(struct tier_store *store, uint64_t id, unsigned max_tier);
+/* The index of the lowest tier whose medium is medium or faster (MEM >
+ * SSD > HDD): the max_tier for tier_block_raise. -ENOENT if none is. */
+int tier_level_of_medium(struct tier_store *store, enum tier_medium medium);
+/* "MEM", "SSD", "HDD" (as tier_medium_name gives them); -EINVAL else. */
+int tier_medium_parse(const char *name, enum tier_medium *out);
 
 struct tier_level_stats {
 	enum tier_medium medium;
@@ -206,6 +221,7 @@ struct tier_level_stats {
 	uint64_t bytes_served;
 	uint64_t bytes_written; /* by puts and demotions into this tier */
 	uint64_t demotions;	/* blocks moved out of this tier to the next */
+	uint64_t promotions;	/* blocks moved up into this tier (tier_block_raise) */
 	uint64_t evictions;	/* blocks dropped from this tier to make room */
 };
 
@@ -216,6 +232,7 @@ struct tier_stats {
 	uint64_t misses;
 	uint64_t evictions;
 	uint64_t demotions;
+	uint64_t promotions;
 	uint64_t checksum_failures; /* blocks dropped on read, demotion or rescan */
 	uint64_t write_errors;	    /* puts/writers that failed (no room or I/O) */
 	bool io_uring;		    /* SSD/HDD I/O goes through io_uring */

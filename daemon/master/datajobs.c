@@ -57,6 +57,9 @@ struct datajobs {
 	size_t nslots;
 	struct task *tasks;
 	size_t ntasks, cap;
+	struct datajobs_drop *drops; /* a free slice's files (batch) */
+	size_t ndrops;
+	struct httpc *drop_hc;       /* datajobs_drop's */
 	struct registry_live_worker live[MAX_WORKERS];
 	uint64_t live_ids[MAX_WORKERS];
 	size_t nlive;
@@ -97,7 +100,9 @@ struct datajobs *datajobs_new(const struct datajobs_opts *opts)
 	d->tls = *c->http_tls_cert != '\0';
 	d->files = calloc(d->o.batch, sizeof(*d->files));
 	d->slots = calloc(d->o.batch, sizeof(*d->slots));
-	bool ok = d->files && d->slots;
+	d->drops = calloc(d->o.batch, sizeof(*d->drops));
+	d->drop_hc = httpc_new(&ho);
+	bool ok = d->files && d->slots && d->drops && d->drop_hc;
 	for (int i = 0; ok && i < d->o.threads; i++)
 		ok = (d->hc[i] = httpc_new(&ho)) != NULL;
 	if (!ok) {
@@ -115,6 +120,8 @@ void datajobs_free(struct datajobs *d)
 		httpc_free(d->hc[i]);
 	free(d->files);
 	free(d->slots);
+	free(d->drops);
+	httpc_free(d->drop_hc);
 	free(d->tasks);
 	pthread_mutex_destroy(&d->lock);
 	pthread_mutex_destroy(&d->stats_lock);
@@ -182,41 +189,78 @@ static void run_load(struct datajobs *d, struct httpc *hc, const struct task *t)
 	int rc = -ENOMEM;
 	if (b && cJSON_AddStringToObject(b, "path", s->path) &&
 	    json_add_u64(b, "data_id", s->f.data_id) && json_add_u64(b, "offset", t->off) &&
-	    json_add_u64(b, "length", t->len))
+	    json_add_u64(b, "length", t->len) &&
+	    (!d->job.medium[0] || cJSON_AddStringToObject(b, "medium", d->job.medium)) &&
+	    (!s->f.pinned || cJSON_AddBoolToObject(b, "pinned", true)))
 		rc = post(d, hc, t->worker, "/api/v1/internal/load", b, err, sizeof(err));
 	cJSON_Delete(b);
 	if (rc)
 		fail_slot(d, s, err);
 }
 
-/* Drops the blocks of every unpinned file of the slice on one worker. */
-static void run_free(struct datajobs *d, struct httpc *hc, const struct task *t)
+/* The body of a free request: {"blocks":[{"data_id","count"}...]}. */
+static cJSON *free_body(const struct datajobs_drop *files, size_t n)
 {
 	cJSON *b = cJSON_CreateObject();
 	cJSON *arr = b ? cJSON_AddArrayToObject(b, "blocks") : NULL;
-	char err[REASON_MAX] = "out of memory";
-	int rc = arr ? 0 : -ENOMEM;
-	for (size_t i = 0; !rc && i < d->nslots; i++) {
-		const struct slot *s = &d->slots[i];
-		if (s->skip || !nblocks(s))
-			continue;
+	if (!arr)
+		goto err;
+	for (size_t i = 0; i < n; i++) {
 		cJSON *o = cJSON_CreateObject();
 		if (!o || !cJSON_AddItemToArray(arr, o)) {
 			cJSON_Delete(o);
-			rc = -ENOMEM;
-		} else if (!json_add_u64(o, "data_id", s->f.data_id) ||
-			   !json_add_u64(o, "count", nblocks(s))) {
-			rc = -ENOMEM;
+			goto err;
 		}
+		if (!json_add_u64(o, "data_id", files[i].data_id) ||
+		    !json_add_u64(o, "count", files[i].nblocks))
+			goto err;
 	}
-	if (!rc)
-		rc = post(d, hc, t->worker, "/api/v1/internal/free", b, err, sizeof(err));
+	return b;
+err:
+	cJSON_Delete(b);
+	return NULL;
+}
+
+/* Drops the blocks of every unpinned file of the slice (d->drops, made by
+ * plan) on one worker. */
+static void run_free(struct datajobs *d, struct httpc *hc, const struct task *t)
+{
+	cJSON *b = free_body(d->drops, d->ndrops);
+	char err[REASON_MAX] = "out of memory";
+	int rc = b ? post(d, hc, t->worker, "/api/v1/internal/free", b, err, sizeof(err)) : -ENOMEM;
 	cJSON_Delete(b);
 	if (!rc)
 		return;
 	for (size_t i = 0; i < d->nslots; i++)
 		if (!d->slots[i].skip && nblocks(&d->slots[i]))
 			fail_slot(d, &d->slots[i], err);
+}
+
+int datajobs_drop(struct datajobs *d, const struct datajobs_drop *files, size_t n, char *err,
+		  size_t errlen)
+{
+	*err = '\0';
+	if (!n)
+		return 0;
+	struct registry_live_worker *live = malloc(MAX_WORKERS * sizeof(*live));
+	cJSON *b = free_body(files, n);
+	int rc = live && b ? 0 : -ENOMEM;
+	if (rc)
+		snprintf(err, errlen, "out of memory");
+	size_t nlive = rc ? 0 : registry_live(d->o.registry, live, MAX_WORKERS);
+	for (size_t w = 0; w < nlive; w++) {
+		char url[400], why[512] = "";
+		snprintf(url, sizeof(url), "%s://%s:%d/api/v1/internal/free", d->tls ? "https" : "http",
+			 live[w].host, live[w].data_port);
+		int wrc = httpc_json(d->drop_hc, "POST", url, b, NULL, NULL, why, sizeof(why));
+		if (wrc && !rc) {
+			rc = wrc;
+			snprintf(err, errlen, "worker %s:%d: %s", live[w].host, live[w].data_port, why);
+		}
+	}
+	cJSON_Delete(b);
+	free(live);
+	return rc;
 }
 
 struct thread_arg {
@@ -321,6 +365,12 @@ static int plan(struct datajobs *d, bool load)
 					 "pinned: its blocks are kept (unpin it first)");
 			}
 		}
+		d->ndrops = 0;
+		for (size_t i = 0; i < d->nslots; i++)
+			if (!d->slots[i].failed && nblocks(&d->slots[i]))
+				d->drops[d->ndrops++] = (struct datajobs_drop){
+					.data_id = d->slots[i].f.data_id, .nblocks = nblocks(&d->slots[i])
+				};
 		for (size_t w = 0; w < d->nlive; w++)
 			if (add_task(d, 0, w, 0, 0))
 				return -ENOMEM;

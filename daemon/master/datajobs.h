@@ -61,6 +61,21 @@ int datajobs_cancel(struct datajobs *d, uint64_t id, int64_t now_ms, char *err, 
 struct cJSON *datajobs_get_json(struct datajobs *d, uint64_t id, int64_t now_ms, int *rc);
 struct cJSON *datajobs_list_json(struct datajobs *d, size_t limit, int64_t now_ms, int *rc);
 
+/*
+ * Drops the cached blocks of n files (blocks 0..nblocks-1 of content
+ * data_id) from every live worker, pinned or not, with one request per
+ * worker (the free job's request). For the TTL checker's free; call it on
+ * the job runner's thread. 0 when every live worker answered (also when
+ * none is live: nothing reachable caches anything); otherwise the first
+ * failure, err naming the worker.
+ */
+struct datajobs_drop {
+	uint64_t data_id;
+	uint64_t nblocks;
+};
+int datajobs_drop(struct datajobs *d, const struct datajobs_drop *files, size_t n, char *err,
+		  size_t errlen);
+
 struct datajobs_stats {
 	uint64_t slices, files_loaded, files_freed, files_failed, bytes_loaded;
 };

@@ -183,10 +183,12 @@ int main(int argc, char **argv)
 	struct cluster_lost_job lost = { .reg = m.registry, .bm = m.blocks };
 	struct rootmount_job root = { .fs = m.fs, .meta = m.meta, .uri = conf.master_root_ufs };
 	struct jobs_spec spec;
-	struct ttlcheck_opts topts = { .meta = m.meta, .fs = m.fs, .events = m.events };
-	struct ttlcheck *ttl = ttlcheck_new(&topts);
 	struct datajobs_opts dopts = { .meta = m.meta, .registry = m.registry, .conf = &conf };
 	m.datajobs = datajobs_new(&dopts);
+	struct ttlcheck_opts topts = { .meta = m.meta, .fs = m.fs, .events = m.events,
+				       .drop = datajobs_drop, .drop_arg = m.datajobs };
+	struct ttlcheck *ttl = ttlcheck_new(&topts);
+	m.ttl = ttl;
 	struct reval_opts ropts = { .fs = m.fs, .meta = m.meta,
 				    .default_interval_ms = fopts.default_sync_interval_ms };
 	m.reval = reval_new(&ropts);

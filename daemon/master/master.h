@@ -24,6 +24,7 @@ struct master {
 	int64_t history_interval_ms;
 	struct events *events;   /* GET /api/v1/events */
 	struct datajobs *datajobs; /* /api/v1/jobs */
+	struct ttlcheck *ttl;      /* the TTL checker's counters; may be NULL */
 	char state_dir[1024];
 	char address[300];       /* host:port others reach this master at */
 	int64_t started_mono_ms;

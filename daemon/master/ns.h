@@ -147,6 +147,19 @@ int64_t ns_repl_differs(struct ns *ns, uint64_t id, bool recursive, int64_t min,
 
 /* An inode by id (is_mount_point is not set); -ENOENT. */
 int ns_by_id(struct ns *ns, uint64_t id, struct ns_inode *out);
+/* What pinning inode id (and, recursive, its subtree) would take from
+ * the workers' tiers (daemon/master/policy.c): the bytes of its files,
+ * and the bytes of the files pinned now, in the whole namespace and in
+ * the target, per pin medium (index NS_PIN_MEM.. ; NS_PIN_ANY: no medium).
+ * A scan of the pinned files and of the target (ns_pinroom.c). */
+enum { NS_PIN_MEM, NS_PIN_SSD, NS_PIN_HDD, NS_PIN_ANY, NS_PIN_MEDIA };
+struct ns_pin_room {
+	int64_t target_bytes;
+	int64_t pinned_bytes[NS_PIN_MEDIA];
+	int64_t target_pinned_bytes[NS_PIN_MEDIA];
+};
+int ns_pin_room(struct ns *ns, uint64_t id, bool recursive, struct ns_pin_room *out);
+
 /* The path of inode id; -ENOENT, -ENAMETOOLONG. */
 int ns_path(struct ns *ns, uint64_t id, char *path, size_t len);
 

@@ -6,9 +6,11 @@
 #include "daemon/master/fs.h"
 #include "daemon/master/meta.h"
 #include "daemon/master/ns.h"
+#include "daemon/master/registry.h"
 #include "lib/conf.h"
 #include "lib/path.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <inttypes.h>
@@ -159,6 +161,98 @@ static void fill_cmd(struct journal_cmd *c, const struct policy_req *r, int64_t 
 	}
 }
 
+static const char *const g_media[] = { "MEM", "SSD", "HDD" };
+
+static int medium_rank(const char *medium)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(medium, g_media[i]) == 0)
+			return i;
+	return NS_PIN_ANY;
+}
+
+static void fmt_size(int64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	int u = 0;
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRId64 " B", bytes);
+	else
+		snprintf(buf, len, "%.1f %s (%" PRId64 " bytes)", v, units[u], bytes);
+}
+
+/* The room check of a pin (policy.h). */
+static int check_room(struct meta *meta, uint64_t id, const struct policy_req *r, char *err,
+		      size_t errlen)
+{
+	struct ns_pin_room pr;
+	struct ns *ns = meta_read_lock(meta);
+	int rc = ns_pin_room(ns, id, r->recursive, &pr);
+	meta_read_unlock(meta);
+	if (rc) {
+		snprintf(err, errlen, "cannot read what '%s' would pin", r->path);
+		return rc;
+	}
+	int rank = medium_rank(r->medium);
+	int64_t pinned = 0;
+	for (int k = 0; k < NS_PIN_MEDIA; k++)
+		if (rank == NS_PIN_ANY || (k != NS_PIN_ANY && k <= rank))
+			pinned += pr.pinned_bytes[k] - pr.target_pinned_bytes[k];
+	int64_t capacity = r->room_capacity[rank];
+	int64_t avail = capacity > pinned ? capacity - pinned : 0;
+	if (pr.target_bytes <= avail)
+		return 0;
+	char need_s[64], avail_s[64], cap_s[64], pinned_s[64];
+	fmt_size(pr.target_bytes, need_s, sizeof(need_s));
+	fmt_size(avail, avail_s, sizeof(avail_s));
+	fmt_size(capacity, cap_s, sizeof(cap_s));
+	fmt_size(pinned, pinned_s, sizeof(pinned_s));
+	snprintf(err, errlen,
+		 "field 'medium': pinning '%s'%s needs %s on %s%s but %s is available across %d "
+		 "live worker%s (capacity %s, pinned by other files %s); nothing was pinned",
+		 r->path, r->recursive ? " (recursive)" : "", need_s,
+		 rank == NS_PIN_ANY ? "any tier" : g_media[rank],
+		 rank == NS_PIN_ANY || rank == NS_PIN_MEM ? "" : " or faster", avail_s,
+		 r->room_workers, r->room_workers == 1 ? "" : "s", cap_s, pinned_s);
+	return -EDQUOT;
+}
+
+void policy_fill_room(struct registry *reg, struct policy_req *req)
+{
+	memset(req->room_capacity, 0, sizeof(req->room_capacity));
+	req->room_workers = 0;
+	cJSON *doc = registry_metrics_json(reg);
+	const cJSON *w;
+	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(doc, "workers"))
+	{
+		const cJSON *state = cJSON_GetObjectItemCaseSensitive(w, "state");
+		const cJSON *c = cJSON_GetObjectItemCaseSensitive(w, "counters");
+		if (!cJSON_IsString(state) || strcmp(state->valuestring, "live") != 0)
+			continue;
+		bool known = false;
+		for (int k = 0; k < 3; k++) {
+			static const char *const keys[] = { "tier_mem_capacity_bytes",
+							    "tier_ssd_capacity_bytes",
+							    "tier_hdd_capacity_bytes" };
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, keys[k]);
+			if (!cJSON_IsNumber(v))
+				continue;
+			known = true;
+			/* A medium's pins may sit on it or any faster tier. */
+			for (int m = k; m < 3; m++)
+				req->room_capacity[m] += (int64_t)v->valuedouble;
+			req->room_capacity[NS_PIN_ANY] += (int64_t)v->valuedouble;
+		}
+		req->room_workers += known;
+	}
+	cJSON_Delete(doc);
+}
+
 static const enum journal_op g_op[] = {
 	[POLICY_PIN] = JOURNAL_SET_PIN,
 	[POLICY_TTL] = JOURNAL_SET_TTL,
@@ -197,6 +291,11 @@ int policy_set(struct fs *fs, struct meta *meta, const struct policy_req *req, i
 	}
 	if (ndiff == 0)
 		return 0;
+	if (req->kind == POLICY_PIN && req->pinned && req->room_workers > 0) {
+		rc = check_room(meta, n.id, req, err, errlen);
+		if (rc)
+			return rc;
+	}
 	struct journal_cmd *c = journal_new(g_op[req->kind]);
 	if (!c)
 		return -ENOMEM;
@@ -276,11 +375,10 @@ void policy_record_event(struct events *ev, const struct journal_cmd *cmd, int r
 		const struct journal_ttl_fire *c = &cmd->u.ttl_fire;
 		type = "ttl_fired";
 		path = c->path;
-		/* The workers' side of free (dropping the blocks) is not built
-		 * yet: the event is the record of it (docs/decisions.md). */
+		/* A free fires once the workers dropped the blocks (ttlcheck.h). */
 		snprintf(detail, sizeof(detail), "%s",
 			 strcmp(c->action, "free") == 0
-				 ? "free: cached blocks to be dropped; the file is kept"
+				 ? "free: cached blocks dropped (unless pinned); the file is kept"
 				 : "delete: from strata and the store");
 		break;
 	}

@@ -37,12 +37,32 @@ struct policy_req {
 	char action[JOURNAL_ACTION_MAX + 1];
 	/* POLICY_REPLICATION */
 	int64_t min, max;
+	/* POLICY_PIN (pinning): the tier capacity of the live workers, bytes
+	 * per medium (MEM, SSD, HDD, then every tier) from policy_fill_room.
+	 * room_workers 0: no capacity known, no room check. */
+	int64_t room_capacity[4];
+	int room_workers;
 };
 
 /* now_ms: the proposer's wall clock (a TTL counts from it). *changed
- * (may be NULL) says whether a command was proposed. */
+ * (may be NULL) says whether a command was proposed.
+ *
+ * A pin that changes something is checked against the room it needs
+ * (req->room_workers > 0): the bytes of the files it pins (recursive: the
+ * subtree's) must fit in the capacity of the tiers of its medium or faster
+ * (no medium: every tier) across the live workers, less what files outside
+ * it already pin there (pins with a medium count against that medium and
+ * slower ones' capacity; pins without one only against the any-tier
+ * capacity). Otherwise -EDQUOT (REST: 409) with err saying how much is
+ * needed and available, and nothing is proposed: never half-applied. */
 int policy_set(struct fs *fs, struct meta *meta, const struct policy_req *req, int64_t now_ms,
 	       bool *changed, char *err, size_t errlen);
+
+/* Fills req->room_capacity and room_workers from the registry's live
+ * workers' tier gauges (tier_<medium>_capacity_bytes of their heartbeat
+ * counters). */
+struct registry;
+void policy_fill_room(struct registry *reg, struct policy_req *req);
 
 /* The mount options "ttl" (a duration) and "ttl_action" (free|delete,
  * default delete): checked as fs_mount would record them. ttl NULL: no

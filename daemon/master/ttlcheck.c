@@ -20,6 +20,7 @@
 /* One file of a page: what to do and its path. */
 struct item {
 	struct ns_expired row; /* action "" in a page of fired files: finish the delete */
+	bool skip;             /* a free whose blocks could not be dropped: next pass */
 	char path[PATH_MAX_LEN + 1];
 };
 
@@ -31,6 +32,7 @@ struct ttlcheck {
 	struct ns_expired *rows;
 	uint64_t *ids;
 	struct item *items;
+	struct datajobs_drop *drops;
 };
 
 /* Proposals of a page run on this many threads at once, so the metadata
@@ -51,7 +53,8 @@ struct ttlcheck *ttlcheck_new(const struct ttlcheck_opts *opts)
 	t->rows = calloc(t->o.batch, sizeof(*t->rows));
 	t->ids = calloc(t->o.batch, sizeof(*t->ids));
 	t->items = calloc(t->o.batch, sizeof(*t->items));
-	if (!t->rows || !t->ids || !t->items) {
+	t->drops = calloc(t->o.batch, sizeof(*t->drops));
+	if (!t->rows || !t->ids || !t->items || !t->drops) {
 		ttlcheck_free(t);
 		return NULL;
 	}
@@ -65,6 +68,7 @@ void ttlcheck_free(struct ttlcheck *t)
 	free(t->rows);
 	free(t->ids);
 	free(t->items);
+	free(t->drops);
 	pthread_mutex_destroy(&t->stats_lock);
 	free(t);
 }
@@ -188,6 +192,8 @@ static void *page_worker(void *arg)
 		if (stop)
 			return NULL;
 		const struct item *it = &p->t->items[i];
+		if (it->skip)
+			continue;
 		int rc = it->row.action[0] ? fire_one(p->t, it, p->now)
 					   : finish_delete(p->t, it->path);
 		pthread_mutex_lock(&p->lock);
@@ -235,6 +241,7 @@ static int finish_fired(struct ttlcheck *t, int64_t deadline, char *err, size_t 
 			struct item *it = &t->items[m];
 			memset(&it->row, 0, sizeof(it->row));
 			it->row.id = t->ids[i];
+			it->skip = false;
 			if (path_of(t, t->ids[i], it->path, sizeof(it->path)) == 0)
 				m++;
 		}
@@ -247,6 +254,62 @@ static int finish_fired(struct ttlcheck *t, int64_t deadline, char *err, size_t 
 		if (n < t->o.batch || clock_mono_ms() >= deadline)
 			return done;
 	}
+}
+
+/* The blocks of a file, and whether they are to be dropped (not pinned,
+ * on a mount). */
+static bool drop_of(struct ns *ns, uint64_t id, const char *path, struct datajobs_drop *out)
+{
+	struct ns_inode n;
+	if (ns_by_id(ns, id, &n) || n.is_dir || n.pinned)
+		return false;
+	int64_t bs = n.block_size;
+	if (bs <= 0) {
+		struct ns_mount *m = malloc(sizeof(*m));
+		if (m && ns_resolve_mount(ns, path, m, NULL, 0) == 0)
+			bs = m->block_size;
+		free(m);
+	}
+	if (bs <= 0 || n.length == 0)
+		return false;
+	out->data_id = n.data_id;
+	out->nblocks = (n.length + (uint64_t)bs - 1) / (uint64_t)bs;
+	return true;
+}
+
+/* Drops the cached blocks of the page's free files on the workers; when
+ * that fails they are skipped (fired by a later pass, dropped again). */
+static void drop_page(struct ttlcheck *t, size_t m)
+{
+	if (!t->o.drop)
+		return;
+	size_t nd = 0, nfree = 0;
+	struct ns *ns = meta_read_lock(t->o.meta);
+	for (size_t i = 0; i < m; i++) {
+		const struct item *it = &t->items[i];
+		if (strcmp(it->row.action, "free") != 0)
+			continue;
+		nfree++;
+		if (drop_of(ns, it->row.id, it->path, &t->drops[nd]))
+			nd++;
+	}
+	meta_read_unlock(t->o.meta);
+	if (!nd)
+		return;
+	char err[512] = "";
+	int rc = t->o.drop(t->o.drop_arg, t->drops, nd, err, sizeof(err));
+	if (!rc) {
+		pthread_mutex_lock(&t->stats_lock);
+		t->stats.dropped_files += nd;
+		pthread_mutex_unlock(&t->stats_lock);
+		return;
+	}
+	log_warn("ttl: cannot drop the cached blocks of %zu expired file(s): %s; retried next pass",
+		 nfree, err);
+	BUMP(t, errors);
+	for (size_t i = 0; i < m; i++)
+		if (strcmp(t->items[i].row.action, "free") == 0)
+			t->items[i].skip = true;
 }
 
 static int fire_expired(struct ttlcheck *t, int64_t now, int64_t deadline, char *err,
@@ -269,10 +332,12 @@ static int fire_expired(struct ttlcheck *t, int64_t now, int64_t deadline, char 
 			after_id = t->rows[i].id;
 			struct item *it = &t->items[m];
 			it->row = t->rows[i];
+			it->skip = false;
 			if (it->row.action[0] &&
 			    path_of(t, t->rows[i].id, it->path, sizeof(it->path)) == 0)
 				m++;
 		}
+		drop_page(t, m);
 		rc = run_page(t, m, now, deadline);
 		if (rc < 0) {
 			snprintf(err, errlen, "ttl: %s", st_strerror(rc));

@@ -1,6 +1,7 @@
 #ifndef STRATA_MASTER_TTLCHECK_H
 #define STRATA_MASTER_TTLCHECK_H
 
+#include "daemon/master/datajobs.h"
 #include "daemon/master/jobs.h"
 
 #include <stddef.h>
@@ -22,7 +23,13 @@ struct meta;
  *      time: memory does not grow with their number) and proposes one
  *      ttl_fire command for each; a delete that fired is finished at once
  *      as in 1. A file on a read-only mount is never deleted (it is skipped
- *      with a warning; setting such a TTL is refused anyway).
+ *      with a warning; setting such a TTL is refused anyway). Before the
+ *      free files of a page fire, their cached blocks are dropped on every
+ *      live worker (opts.drop, one request per worker for the page; a
+ *      pinned file keeps its blocks); if a worker fails, those files are
+ *      not fired and the next pass tries again. Dropping is idempotent, so
+ *      a failover between the drop and the firing drops again and fires
+ *      once.
  * The firing is journaled before the store is touched and the pass keeps
  * nothing in memory between steps, so a new leader continues from the
  * namespace: a fired delete is finished exactly once (the store delete is
@@ -42,6 +49,11 @@ struct ttlcheck_opts {
 	struct events *events;         /* leader-side events (the end of a delete); may be NULL */
 	int64_t (*wall_ms)(void *arg); /* Unix ms (expiries are wall time); NULL: clock_wall_ms */
 	void *clock_arg;
+	/* Drops cached blocks on the workers (datajobs_drop); NULL: a free
+	 * only clears the TTL. */
+	int (*drop)(struct datajobs *arg, const struct datajobs_drop *files, size_t n, char *err,
+		    size_t errlen);
+	struct datajobs *drop_arg;
 	size_t batch;       /* rows per query; 0: 256 */
 	int64_t budget_ms;  /* per pass, monotonic; 0: 2000 */
 };
@@ -49,6 +61,7 @@ struct ttlcheck_opts {
 struct ttlcheck_stats {
 	uint64_t passes;
 	uint64_t fired_free, fired_delete; /* ttl_fire commands applied */
+	uint64_t dropped_files;            /* free: files whose blocks were dropped */
 	uint64_t deleted;                  /* fired deletes finished */
 	uint64_t stale;                    /* decisions that no longer held */
 	uint64_t skipped_readonly;

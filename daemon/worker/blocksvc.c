@@ -40,7 +40,7 @@ struct bsvc {
 		bytes_from_peers, ufs_block_reads, peer_fallbacks, cache_put_errors,
 		store_read_errors, latency_sum_us;
 	_Atomic uint64_t latency_le_ms[8];
-	_Atomic bool warned_put, warned_peer;
+	_Atomic bool warned_put, warned_peer, warned_raise;
 	_Atomic int64_t store_error_logged_ms;
 	_Atomic bool pinned_any; /* a block was pinned here (follow_pin) */
 };
@@ -244,7 +244,8 @@ static void note_store_error(struct bsvc *b, const struct file_info *fi, int rc,
 }
 
 /* A pinned file's blocks are pinned in the tiers (never evicted or
- * demoted) as they are cached or read; once a file is unpinned, its blocks
+ * demoted) as they are cached or read, and moved up to its pin medium (or
+ * a faster tier) when they sit lower; once a file is unpinned, its blocks
  * are unpinned as they are read again. Unpinning is skipped until this
  * worker pinned something, so reads of unpinned files cost nothing more. */
 static void follow_pin(struct bsvc *b, const struct file_info *fi, uint64_t id)
@@ -252,9 +253,26 @@ static void follow_pin(struct bsvc *b, const struct file_info *fi, uint64_t id)
 	if (fi->pinned) {
 		atomic_store(&b->pinned_any, true);
 		tier_block_pin(b->tiers, id, true);
+		if (fi->pin_medium[0])
+			bsvc_raise(b, id, fi->pin_medium);
 	} else if (atomic_load(&b->pinned_any)) {
 		tier_block_pin(b->tiers, id, false);
 	}
+}
+
+int bsvc_raise(struct bsvc *b, uint64_t id, const char *medium)
+{
+	enum tier_medium m;
+	if (tier_medium_parse(medium, &m))
+		return -EINVAL;
+	int level = tier_level_of_medium(b->tiers, m);
+	if (level < 0)
+		return 0; /* no tier that fast here: where it is is the best there is */
+	int rc = tier_block_raise(b->tiers, id, (unsigned)level);
+	if (rc && rc != -ENOENT && !atomic_exchange(&b->warned_raise, true))
+		log_warn("cannot move block %016llx up to %s (logged once): %s",
+			 (unsigned long long)id, medium, strerror(-rc));
+	return rc;
 }
 
 /* Owned block: cache hit, or read through from the store once and cache. */

@@ -72,6 +72,12 @@ void bsvc_drop_cold(void);
 int bsvc_put_block(struct bsvc *b, const struct file_info *fi, uint64_t index, const void *data,
 		   uint64_t len);
 
+/* Moves cached block id up to medium ("MEM", "SSD", "HDD") or a faster
+ * tier of this worker if it sits lower (tier_block_raise): a pin's or a
+ * load job's medium. 0 also when this worker has no tier that fast;
+ * -EINVAL for an unknown medium, else tier_block_raise's error. */
+int bsvc_raise(struct bsvc *b, uint64_t id, const char *medium);
+
 void bsvc_stats_get(struct bsvc *b, struct bsvc_stats *out);
 
 /* For the S3 front's fast path, which sends cached blocks itself

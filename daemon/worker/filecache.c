@@ -44,6 +44,7 @@ struct entry {
 	int64_t block_size, mtime_ms;
 	char etag[48];
 	bool pinned;
+	char pin_medium[8];
 	struct ufs *ufs;
 	int64_t fetched_ms;
 	uint64_t epoch;      /* the master's namespace epoch for it; 0 unknown */
@@ -369,6 +370,7 @@ static int take_info(struct fcache *fc, const struct client_file_info *fi, const
 		 fi->mount_path ? fi->mount_path : "");
 	out->trust_ms = fi->trust_ms;
 	out->pinned = fi->pinned;
+	snprintf(out->pin_medium, sizeof(out->pin_medium), "%s", fi->pin_medium);
 	return fcache_store(fc, &fi->store, &out->ufs, err, errlen);
 }
 
@@ -461,6 +463,7 @@ static void keep(struct fcache *fc, const char *path, const struct file_info *fi
 	e->mtime_ms = fi->mtime_ms;
 	snprintf(e->etag, sizeof(e->etag), "%s", fi->etag);
 	e->pinned = fi->pinned;
+	snprintf(e->pin_medium, sizeof(e->pin_medium), "%s", fi->pin_medium);
 	e->ufs = fi->ufs;
 	e->fetched_ms = when;
 	e->epoch = fi->epoch;
@@ -493,6 +496,7 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
 		snprintf(out->etag, sizeof(out->etag), "%s", e->etag);
 		out->ufs = e->ufs;
 		out->pinned = e->pinned;
+		snprintf(out->pin_medium, sizeof(out->pin_medium), "%s", e->pin_medium);
 		pthread_mutex_unlock(&fc->lock);
 		return 0;
 	}

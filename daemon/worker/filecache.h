@@ -33,6 +33,7 @@ struct file_info {
 	char mount_path[4096]; /* that mount; "" unknown */
 	int64_t trust_ms; /* trusted this long at an unchanged epoch; -1 for ever */
 	bool pinned;      /* pinned (policy): its cached blocks are never evicted */
+	char pin_medium[8]; /* and kept on this medium or a faster one; "" any */
 };
 
 /* masters: the master.addresses list; the cache calls them in turn. */

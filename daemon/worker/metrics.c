@@ -35,6 +35,8 @@ size_t worker_metrics(struct worker_node *w, struct worker_metric *m, size_t max
 		  bs->cache_put_errors },
 		{ "strata_worker_evictions_total", "Blocks evicted", ts->evictions },
 		{ "strata_worker_demotions_total", "Blocks moved one tier down", ts->demotions },
+		{ "strata_worker_promotions_total",
+		  "Blocks moved up to a pin's or load's medium", ts->promotions },
 		{ "strata_worker_checksum_failures_total", "Corrupt blocks dropped",
 		  ts->checksum_failures },
 		{ "strata_worker_tier_write_errors_total", "Failed block writes", ts->write_errors },

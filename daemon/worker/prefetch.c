@@ -20,14 +20,15 @@ static int discard(void *arg, const void *data, size_t len)
 }
 
 int prefetch_load(struct worker_node *w, const char *path, uint64_t data_id, uint64_t off,
-		  uint64_t len, uint64_t *bytes, char *err, size_t errlen)
+		  uint64_t len, const char *medium, bool pinned, uint64_t *bytes, char *err,
+		  size_t errlen)
 {
 	*bytes = 0;
 	struct file_info *fi = malloc(sizeof(*fi));
 	if (!fi)
 		return -ENOMEM;
 	int rc = fcache_get(w->fcache, path, fi, err, errlen);
-	if (!rc && fi->data_id != data_id) {
+	if (!rc && (fi->data_id != data_id || fi->pinned != pinned)) {
 		fcache_invalidate(w->fcache, path);
 		rc = fcache_get(w->fcache, path, fi, err, errlen);
 	}
@@ -45,6 +46,8 @@ int prefetch_load(struct worker_node *w, const char *path, uint64_t data_id, uin
 		uint64_t bs = (uint64_t)fi->block_size, index = off / bs, in = off % bs;
 		uint64_t n = bs - in < end - off ? bs - in : end - off;
 		rc = bsvc_read_block(w->bsvc, fi, index, in, n, discard, bytes, err, errlen);
+		if (!rc && medium && *medium)
+			bsvc_raise(w->bsvc, placement_block_id(fi->data_id, index), medium);
 		off += n;
 	}
 	free(fi);

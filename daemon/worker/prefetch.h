@@ -1,6 +1,7 @@
 #ifndef STRATA_WORKER_PREFETCH_H
 #define STRATA_WORKER_PREFETCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,13 +16,19 @@ struct worker_node;
  * bytes away. The master sends each block to its owner by placement over
  * the live workers, so the block lands where a read would put it. data_id is the content the master planned for:
  * when the file changed since, ST_ESTALE. *bytes gets the bytes read.
+ * medium (NULL or "": anywhere) moves each block up to that medium or a
+ * faster tier if it sits lower (bsvc_raise; best effort: a tier full of
+ * pinned blocks leaves it where it is). pinned: the master knows the file
+ * pinned; when this worker's cached metadata says otherwise it is fetched
+ * again first, so the blocks are pinned as they land.
  *
  * prefetch_free drops blocks 0..count-1 of content data_id from this
  * worker's tiers (pinned or not; absent ones are skipped) and returns how
  * many it dropped in *removed.
  */
 int prefetch_load(struct worker_node *w, const char *path, uint64_t data_id, uint64_t off,
-		  uint64_t len, uint64_t *bytes, char *err, size_t errlen);
+		  uint64_t len, const char *medium, bool pinned, uint64_t *bytes, char *err,
+		  size_t errlen);
 int prefetch_free(struct worker_node *w, uint64_t data_id, uint64_t count, uint64_t *removed);
 
 #endif

@@ -21,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[512];
 	struct client_file_info fi;
 	if (client_file_info_decode(doc, &fi, err, sizeof(err)) == 0) {
-		if (!fi.ufs_path || !fi.mount_path || !fi.store.uri || fi.block_size < 1)
+		if (!fi.ufs_path || !fi.mount_path || !fi.store.uri || fi.block_size < 1 ||
+		    strnlen(fi.pin_medium, sizeof(fi.pin_medium)) == sizeof(fi.pin_medium))
 			abort();
 		client_file_info_clear(&fi);
 	}

@@ -821,6 +821,162 @@ static void test_ttlcheck_pages(void **state)
 	ttlcheck_free(t);
 }
 
+/* A fake of the workers' side of free: records what it was asked to drop,
+ * or fails like an unreachable worker. */
+static struct {
+	int calls, fail;
+	size_t n;
+	struct datajobs_drop files[8];
+} g_drop;
+
+static int fake_drop(struct datajobs *arg, const struct datajobs_drop *files, size_t n,
+		     char *err, size_t errlen)
+{
+	(void)arg;
+	g_drop.calls++;
+	if (g_drop.fail) {
+		snprintf(err, errlen, "worker 127.0.0.1:1: connection refused");
+		return -ECONNREFUSED;
+	}
+	g_drop.n = n < 8 ? n : 8;
+	memcpy(g_drop.files, files, g_drop.n * sizeof(*files));
+	return 0;
+}
+
+/* free drops the file's blocks on the workers before it fires; a pinned
+ * file keeps them; when the workers cannot be reached the file does not
+ * fire, and the next pass drops and fires it. */
+static void test_ttlcheck_free_drops_blocks(void **state)
+{
+	struct svc *s = *state;
+	char err[512] = "";
+	store_file(s, "sub/one");
+	store_file(s, "sub/pinned");
+	assert_int_equal(mount(s, "/rw", false, "{}", err, sizeof(err)), 0);
+	struct ns_inode one, n;
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/one", &one, err, sizeof(err)), 0);
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/pinned", &n, err, sizeof(err)), 0);
+	struct policy_req pin = req_of(POLICY_PIN, "/rw/sub/pinned");
+	pin.pinned = true;
+	assert_int_equal(policy_set(s->fs, s->meta, &pin, 1, NULL, err, sizeof(err)), 0);
+	set_ttl_at(s, "/rw/sub", true, 10, "free", 1000);
+	memset(&g_drop, 0, sizeof(g_drop));
+	struct ttlcheck_opts o = { .meta = s->meta, .fs = s->fs, .events = s->events,
+				   .wall_ms = svc_clock, .clock_arg = s, .budget_ms = 60000,
+				   .drop = fake_drop };
+	struct ttlcheck *t = ttlcheck_new(&o);
+	assert_non_null(t);
+
+	s->now = 2000;
+	g_drop.fail = 1;
+	assert_int_equal(ttlcheck_run(t, err, sizeof(err)), 0);
+	assert_int_equal(g_drop.calls, 1);
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/one", &n, err, sizeof(err)), 0);
+	assert_int_equal(n.ttl_action[0] != '\0', 1); /* not fired */
+	assert_int_equal(count_events(s, "ttl_fired", NULL), 0);
+
+	g_drop.fail = 0;
+	assert_int_equal(ttlcheck_run(t, err, sizeof(err)), 2);
+	assert_int_equal(g_drop.calls, 2);
+	assert_int_equal(g_drop.n, 1); /* the pinned file keeps its blocks */
+	assert_true(g_drop.files[0].data_id == one.data_id);
+	assert_true(g_drop.files[0].nblocks == 1);
+	assert_int_equal(fs_stat(s->fs, "/rw/sub/one", &n, err, sizeof(err)), 0);
+	assert_int_equal(n.ttl_ms, 0);
+	assert_true(store_has(s, "sub/one"));
+	assert_int_equal(ttlcheck_run(t, err, sizeof(err)), 0);
+	assert_int_equal(g_drop.calls, 2);
+	struct ttlcheck_stats st;
+	ttlcheck_get_stats(t, &st);
+	assert_int_equal(st.fired_free, 2);
+	assert_int_equal(st.dropped_files, 1);
+	assert_int_equal(st.errors, 1);
+	assert_int_equal(count_events(s, "ttl_fired", "/rw/sub/one"), 1);
+	ttlcheck_free(t);
+}
+
+static void store_bytes(struct svc *s, const char *rel, size_t n)
+{
+	char p[300];
+	snprintf(p, sizeof(p), "%s/%s", s->store, rel);
+	FILE *fp = fopen(p, "w");
+	assert_non_null(fp);
+	for (size_t i = 0; i < n; i++)
+		fputc('x', fp);
+	fclose(fp);
+}
+
+static int pin_with_room(struct svc *s, const char *path, bool recursive, const char *medium,
+			 char *err, size_t errlen)
+{
+	struct policy_req r = req_of(POLICY_PIN, path);
+	r.pinned = true;
+	r.recursive = recursive;
+	snprintf(r.medium, sizeof(r.medium), "%s", medium);
+	r.room_workers = 2;
+	r.room_capacity[0] = 3500;          /* MEM */
+	r.room_capacity[1] = 3500 + 10000;  /* SSD or faster */
+	r.room_capacity[2] = 3500 + 10000;  /* HDD or faster (no HDD) */
+	r.room_capacity[3] = 3500 + 10000;  /* any tier */
+	return policy_set(s->fs, s->meta, &r, 1, NULL, err, errlen);
+}
+
+static bool is_pinned(struct svc *s, const char *path)
+{
+	struct ns_inode n;
+	char err[256];
+	assert_int_equal(fs_stat(s->fs, path, &n, err, sizeof(err)), 0);
+	return n.pinned;
+}
+
+/* A pin must fit the capacity of its medium (or faster) across the live
+ * workers, less what other files pin there; a refused pin changes nothing
+ * and says how much is needed and available. */
+static void test_pin_room(void **state)
+{
+	struct svc *s = *state;
+	char err[512] = "";
+	char dir[300];
+	snprintf(dir, sizeof(dir), "%s/room", s->store);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	store_bytes(s, "room/a", 1000);
+	store_bytes(s, "room/b", 3000);
+	assert_int_equal(mount(s, "/rw", false, "{}", err, sizeof(err)), 0);
+	cJSON *kids = NULL;
+	bool is_file;
+	assert_int_equal(fs_list(s->fs, "/rw/room", NULL, 0, &kids, &is_file, err, sizeof(err)), 0);
+	cJSON_Delete(kids);
+
+	assert_int_equal(pin_with_room(s, "/rw/room", true, "MEM", err, sizeof(err)), -EDQUOT);
+	assert_non_null(strstr(err, "needs 3.9 KiB (4000 bytes) on MEM"));
+	assert_non_null(strstr(err, "3.4 KiB (3500 bytes) is available across 2 live workers"));
+	assert_non_null(strstr(err, "nothing was pinned"));
+	assert_false(is_pinned(s, "/rw/room/a"));
+	assert_false(is_pinned(s, "/rw/room/b"));
+	assert_false(is_pinned(s, "/rw/room"));
+
+	assert_int_equal(pin_with_room(s, "/rw/room/b", false, "MEM", err, sizeof(err)), 0);
+	/* 3000 of MEM's 3500 are pinned: 1000 more do not fit, on SSD they do. */
+	assert_int_equal(pin_with_room(s, "/rw/room/a", false, "MEM", err, sizeof(err)), -EDQUOT);
+	assert_non_null(strstr(err, "500 B is available"));
+	assert_non_null(strstr(err, "pinned by other files 2.9 KiB (3000 bytes)"));
+	assert_false(is_pinned(s, "/rw/room/a"));
+	assert_int_equal(pin_with_room(s, "/rw/room/a", false, "SSD", err, sizeof(err)), 0);
+	/* Re-pinning the subtree on MEM counts its own pins once: still 4000. */
+	assert_int_equal(pin_with_room(s, "/rw/room", true, "MEM", err, sizeof(err)), -EDQUOT);
+	/* An MEM pin outside does not take from a pin with no medium... */
+	assert_int_equal(pin_with_room(s, "/rw/room/a", false, "", err, sizeof(err)), 0);
+	/* ...and the same pin again changes nothing, checked or not. */
+	assert_int_equal(pin_with_room(s, "/rw/room/a", false, "", err, sizeof(err)), 0);
+	/* Without capacity figures (no live worker reported) nothing is checked. */
+	struct policy_req r = req_of(POLICY_PIN, "/rw/room");
+	r.pinned = true;
+	r.recursive = true;
+	strcpy(r.medium, "MEM");
+	assert_int_equal(policy_set(s->fs, s->meta, &r, 1, NULL, err, sizeof(err)), 0);
+	assert_true(is_pinned(s, "/rw/room/a"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -838,6 +994,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ttlcheck_resumes_from_journal, svc_setup,
 						svc_teardown),
 		cmocka_unit_test_setup_teardown(test_ttlcheck_pages, svc_setup, svc_teardown),
+		cmocka_unit_test_setup_teardown(test_ttlcheck_free_drops_blocks, svc_setup,
+						svc_teardown),
+		cmocka_unit_test_setup_teardown(test_pin_room, svc_setup, svc_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

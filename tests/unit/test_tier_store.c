@@ -305,6 +305,67 @@ static void test_pinned_never_demoted(void **state)
 	tt_env_fini(&env);
 }
 
+/* A pin's medium: a block that sat low is moved up into the highest tier
+ * at or above it that can make room (colder unpinned blocks go down for
+ * it), keeps its pin and its data; with no room up there it stays; the
+ * medium maps to tier indexes by speed. */
+static void test_raise_to_medium(void **state)
+{
+	struct tt_env env;
+	three_tiers(&env, state, 2, 2, 2, TIER_POLICY_LRU);
+	for (uint64_t id = 1; id <= 5; id++) {
+		env.now += 10;
+		assert_int_equal(tt_put(&env, id, BLK), 0);
+	}
+	/* 1, 2, 3 went down: 1 to HDD, 2 and 3 to SSD. */
+	assert_int_equal(tt_tier_of(&env, 1), 2);
+	assert_int_equal(tt_tier_of(&env, 3), 1);
+	assert_int_equal(tier_block_pin(env.store, 1, true), 0);
+	assert_int_equal(tier_block_raise(env.store, 1, 1), 0); /* SSD or faster */
+	assert_int_equal(tt_tier_of(&env, 1), 0); /* MEM could make room */
+	assert_int_equal(tt_tier_of(&env, 4), 1); /* the coldest MEM block went down */
+	tt_expect_block(&env, 1, BLK);
+	assert_int_equal(tier_block_raise(env.store, 1, 0), 0); /* already there */
+	assert_int_equal(tier_block_raise(env.store, 99, 0), -ENOENT);
+	/* Still pinned after the move: never demoted by later puts. */
+	for (uint64_t id = 10; id < 14; id++) {
+		env.now += 10;
+		assert_int_equal(tt_put(&env, id, BLK), 0);
+	}
+	assert_int_equal(tt_tier_of(&env, 1), 0);
+	/* An unpinned raise: moved up (the other MEM block goes down). */
+	uint64_t low = 0, down = 0;
+	for (uint64_t id = 10; id < 14 && !low; id++)
+		if (tt_tier_of(&env, id) > 0)
+			low = id;
+	assert_true(low != 0);
+	assert_int_equal(tier_block_raise(env.store, low, 0), 0);
+	assert_int_equal(tt_tier_of(&env, low), 0);
+	tt_expect_block(&env, low, BLK);
+	/* MEM full of pinned blocks: no room up there, the block stays. */
+	assert_int_equal(tier_block_pin(env.store, low, true), 0);
+	for (uint64_t id = 10; id < 14 && !down; id++)
+		if (tt_tier_of(&env, id) > 0)
+			down = id;
+	assert_true(down != 0);
+	int before = tt_tier_of(&env, down);
+	assert_int_equal(tier_block_raise(env.store, down, 0), -ENOSPC);
+	assert_int_equal(tt_tier_of(&env, down), before);
+	struct tier_stats st;
+	tier_stats_get(env.store, &st);
+	assert_int_equal(st.promotions, 2);
+	assert_int_equal(st.levels[0].promotions, 2);
+
+	assert_int_equal(tier_level_of_medium(env.store, TIER_MEDIUM_MEM), 0);
+	assert_int_equal(tier_level_of_medium(env.store, TIER_MEDIUM_SSD), 1);
+	assert_int_equal(tier_level_of_medium(env.store, TIER_MEDIUM_HDD), 2);
+	enum tier_medium m;
+	assert_int_equal(tier_medium_parse("SSD", &m), 0);
+	assert_int_equal(m, TIER_MEDIUM_SSD);
+	assert_int_equal(tier_medium_parse("TAPE", &m), -EINVAL);
+	tt_env_fini(&env);
+}
+
 static void test_open_fd_survives_removal(void **state)
 {
 	struct tt_env env;
@@ -468,6 +529,7 @@ int main(void)
 		cmocka_unit_test_prestate(test_lru_read_keeps_block_up, &tt_mode_sync),
 		cmocka_unit_test_prestate(test_lfu_keeps_frequent_block_up, &tt_mode_sync),
 		TT_BOTH_IO(test_pinned_never_demoted),
+		TT_BOTH_IO(test_raise_to_medium),
 		TT_BOTH_IO(test_open_fd_survives_removal),
 		TT_BOTH_IO(test_touch_counts_and_detects_changes),
 	};

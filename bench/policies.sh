@@ -1,0 +1,375 @@
+#!/usr/bin/env bash
+# bench/policies.sh: figures of the data policies and jobs (issue 12), each
+# compared in the same run with what a user would do without strata. Never
+# part of the test run; prints figures, asserts nothing.
+#
+# The store is a local s3rver behind bench/latency_proxy.py, which adds
+# LATENCY_MS (20) to the first byte of every response (as in bench/read.sh).
+# Figures:
+#   load      a load job (POST /api/v1/jobs, type load, recursive) of
+#             NSMALL x 64 KiB and of NBIG x 64 MiB objects into the workers'
+#             MEM tiers, timed from the listing that makes strata know the
+#             files to the job's end, against `aws s3 cp --recursive` of
+#             the same prefix from the same proxied store to a local
+#             directory (awscli's defaults: 10 requests at once)
+#   cold GET  NCOLD distinct 4 MiB objects, each read once over 8
+#             connections through a worker's S3 gateway (first reads: the
+#             cold path), against the same reads of the store directly
+#             (bench/read_client.py fetch for both)
+#   ttl       NTTL expired files (bench/ns_fill builds the namespace through
+#             the real journal), TTL action free set on their directory
+#             with a 2 s TTL: time from the expiry until the leader's
+#             checker has fired all of them (its counter
+#             ttl_fired_free_total), with the master's RSS (peak) and CPU
+#             (share of one core) while it works; master.ttl_check_interval 1s
+#   repl      time to restore the `min` copies of 1 GiB after a worker
+#             SIGKILL: needs replication (branch wip/repl); prints n/a
+#             unless REPL=1 (then repl_restore below runs; untested here)
+#
+# Usage: bench/policies.sh [--quick] [--latency-ms N]
+#   --quick: NSMALL 200, NBIG 4 x 16 MiB, NCOLD 16, NTTL 10,000 (a check that
+#   the script works; the full sizes are 1,000, 16 x 64 MiB, 64, 100,000).
+# Environment: BUILD (default <src>/build-bench-policies, a Release tree with
+# bench tools), JOBS (2), WORKERS (2), LATENCY_MS (20), REPORT (a file to
+# copy the report to), KEEP=1 (keep the temp dir and its logs), REPL=1.
+# Needs /usr/bin/aws (awscli, a test dependency) and s3rver from
+# tests/node_modules (scripts/deps.sh). Every process it starts is stopped
+# on exit, Ctrl-C included. docs/bench.md explains the figures.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=$SRC/bench
+BUILD=${BUILD:-$SRC/build-bench-policies}
+JOBS=${JOBS:-2}
+WORKERS=${WORKERS:-2}
+LATENCY_MS=${LATENCY_MS:-20}
+QUICK=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) QUICK=1 ;;
+	--latency-ms) LATENCY_MS=$2; shift ;;
+	--latency-ms=*) LATENCY_MS=${1#*=} ;;
+	-h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+	*) echo "policies.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+KiB=1024
+MiB=$((1 << 20))
+SMALL=$((64 * KiB))
+COLD=$((4 * MiB))
+if [ "$QUICK" = 1 ]; then
+	NSMALL=200 NBIG=4 BIG=$((16 * MiB)) NCOLD=16 TTL_DIRS=10
+else
+	NSMALL=1000 NBIG=16 BIG=$((64 * MiB)) NCOLD=64 TTL_DIRS=100
+fi
+TTL_FILES=1000 # per directory
+NTTL=$((TTL_DIRS * TTL_FILES))
+
+log() { printf '[policies.sh %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+AWS=/usr/bin/aws
+[ -x "$AWS" ] || { log "awscli is missing ($AWS): scripts/deps.sh installs it"; exit 1; }
+S3RVER_JS=$SRC/tests/node_modules/s3rver/bin/s3rver.js
+[ -f "$S3RVER_JS" ] || { log "s3rver is missing: run scripts/deps.sh"; exit 1; }
+
+log "building a Release tree in $BUILD"
+mkdir -p "$BUILD"
+if ! { cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSTRATA_BENCH=ON \
+	-DSTRATA_TESTS=OFF && cmake --build "$BUILD" -j"$JOBS" --target strata-master \
+	strata-worker ns_fill; } >"$BUILD/bench-policies-build.log" 2>&1; then
+	log "the build failed:"
+	tail -n 20 "$BUILD/bench-policies-build.log" >&2
+	exit 1
+fi
+MASTER_BIN=$BUILD/daemon/master/strata-master
+WORKER_BIN=$BUILD/daemon/worker/strata-worker
+FILL_BIN=$BUILD/bench/ns_fill
+
+# ---- processes: every one is stopped on exit ----
+WORK=$(mktemp -d /tmp/strata-bench-policies.XXXXXX)
+SHM=$(mktemp -d /dev/shm/strata-bench-policies.XXXXXX 2>/dev/null || mktemp -d "$WORK/shm.XXXXXX")
+PIDS=()
+cleanup() {
+	local i n
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		kill -TERM "${PIDS[$i]}" 2>/dev/null || true
+	done
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		n=0
+		while kill -0 "${PIDS[$i]}" 2>/dev/null && [ $n -lt 50 ]; do
+			sleep 0.1
+			n=$((n + 1))
+		done
+		kill -KILL "${PIDS[$i]}" 2>/dev/null || true
+		wait "${PIDS[$i]}" 2>/dev/null || true
+	done
+	rm -rf "$SHM"
+	if [ "${KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM HUP
+alive() { kill -0 "$1" 2>/dev/null; }
+
+free_ports() {
+	python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+wait_port() { # PORT PID WHAT LOG
+	local n
+	for n in $(seq 1 400); do
+		python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.5)" \
+			2>/dev/null && return 0
+		alive "$2" || break
+		sleep 0.05
+	done
+	log "$3 did not start; its log:"
+	tail -n 30 "$4" >&2 || true
+	exit 1
+}
+now_ms() { date +%s%3N; }
+# json URL EXPR: evaluates a Python expression over the JSON answer `d`.
+json() {
+	curl -m 30 -fsS "$1" | python3 -c "import json,sys; d = json.load(sys.stdin); print($2)"
+}
+post() { # URL BODY [METHOD]
+	curl -m 60 -fsS -X "${3:-POST}" -H 'Content-Type: application/json' --data "$2" "$1"
+}
+mibs() { awk -v b="$1" -v ms="$2" 'BEGIN { printf "%.1f", (ms > 0 ? b / 1048576 / (ms / 1000) : 0) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "?" }'; }
+
+read -r S3_PORT PROXY_PORT CTL_PORT MASTER_PORT TTL_PORT <<<"$(free_ports 5)"
+read -r -a W_PORTS <<<"$(free_ports $((2 * WORKERS)))"
+
+# ---- the store: s3rver behind the latency proxy ----
+log "starting s3rver and the latency proxy (+${LATENCY_MS} ms)"
+mkdir -p "$WORK/s3rver"
+NODE_OPTIONS=--openssl-legacy-provider node "$S3RVER_JS" -d "$WORK/s3rver" -a 127.0.0.1 \
+	-p "$S3_PORT" --configure-bucket bench >"$WORK/s3rver.log" 2>&1 &
+PIDS+=($!)
+wait_port "$S3_PORT" $! s3rver "$WORK/s3rver.log"
+python3 "$BENCH/latency_proxy.py" --listen "127.0.0.1:$PROXY_PORT" --upstream "127.0.0.1:$S3_PORT" \
+	--latency-ms "$LATENCY_MS" --control "127.0.0.1:$CTL_PORT" >"$WORK/proxy.log" 2>&1 &
+PIDS+=($!)
+wait_port "$PROXY_PORT" $! "the latency proxy" "$WORK/proxy.log"
+wait_port "$CTL_PORT" "${PIDS[-1]}" "the latency proxy's counters" "$WORK/proxy.log"
+store_gets() { json "http://127.0.0.1:$CTL_PORT/counters" 'd["GET"], d["LIST"], d["HEAD"]'; }
+
+DATA=$WORK/data
+log "writing the dataset: $NSMALL x 64 KiB, $NBIG x $((BIG / MiB)) MiB, $NCOLD x 4 MiB"
+python3 "$BENCH/read_client.py" gen "$DATA" "bench/small:$NSMALL:$SMALL" "bench/big:$NBIG:$BIG" \
+	"bench/cold:$NCOLD:$COLD"
+t0=$(date +%s)
+python3 "$BENCH/read_client.py" upload "$DATA" "127.0.0.1:$S3_PORT" -j 4 >/dev/null
+rm -rf "$DATA"
+log "uploaded to s3rver in $(($(date +%s) - t0)) s"
+
+# ---- strata: one master, WORKERS workers with a MEM tier each ----
+MEM_QUOTA=$(((NSMALL * SMALL + NBIG * BIG + NCOLD * COLD) * 5 / 4 / WORKERS + 256 * MiB))
+MASTER=http://127.0.0.1:$MASTER_PORT
+log "starting strata: 1 master, $WORKERS workers (MEM tier $((MEM_QUOTA / MiB)) MiB each)"
+"$MASTER_BIN" --set master.port="$MASTER_PORT" --set master.state_dir="$WORK/master" \
+	--set log.level=warn >"$WORK/master.log" 2>&1 &
+PIDS+=($!)
+wait_port "$MASTER_PORT" $! strata-master "$WORK/master.log"
+WORKER_PIDS=()
+for ((i = 0; i < WORKERS; i++)); do
+	"$WORKER_BIN" --set worker.port="${W_PORTS[$((2 * i))]}" \
+		--set worker.s3_port="${W_PORTS[$((2 * i + 1))]}" --set worker.data_dir="$WORK/w$i" \
+		--set worker.tier.mem.dir="$SHM/w$i" --set worker.tier.mem.quota="$MEM_QUOTA" \
+		--set master.addresses="127.0.0.1:$MASTER_PORT" --set worker.heartbeat_interval=1s \
+		--set log.level=warn >"$WORK/worker$i.log" 2>&1 &
+	PIDS+=($!)
+	WORKER_PIDS+=($!)
+	wait_port "${W_PORTS[$((2 * i + 1))]}" $! "strata-worker $i" "$WORK/worker$i.log"
+done
+for _ in $(seq 1 100); do
+	[ "$(json "$MASTER/api/v1/workers" 'len(d["workers"])' 2>/dev/null || echo 0)" -ge "$WORKERS" ] &&
+		break
+	sleep 0.1
+done
+post "$MASTER/api/v1/mounts" "{\"path\": \"/bench\", \"uri\": \"s3://bench\", \"options\": {
+	\"s3.endpoint\": \"http://127.0.0.1:$PROXY_PORT\", \"s3.access_key\": \"S3RVER\",
+	\"s3.secret_key\": \"S3RVER\", \"s3.path_style\": \"true\", \"s3.region\": \"us-east-1\"}}" \
+	>/dev/null
+sleep 1.5 # a heartbeat round: every worker knows the others
+
+# ---- load jobs vs aws s3 cp ----
+declare -A R
+# aws_cp PREFIX: ms
+aws_cp() {
+	local t0 dir=$WORK/aws-$1
+	mkdir -p "$dir"
+	t0=$(now_ms)
+	AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 \
+		AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+		"$AWS" s3 cp --recursive --quiet --endpoint-url "http://127.0.0.1:$PROXY_PORT" \
+		"s3://bench/$1/" "$dir" >"$WORK/aws-$1.log" 2>&1 || { log "aws s3 cp failed: $(tail -n 3 "$WORK/aws-$1.log")"; echo 0; return; }
+	echo $(($(now_ms) - t0))
+	rm -rf "$dir"
+}
+# load_job PREFIX: "total_ms job_ms state files_done"
+load_job() {
+	local t0 id state
+	t0=$(now_ms)
+	curl -m 300 -fsS "$MASTER/api/v1/files?path=%2Fbench%2F$1&limit=100000" >/dev/null
+	id=$(post "$MASTER/api/v1/jobs" "{\"type\": \"load\", \"path\": \"/bench/$1\", \"recursive\": true}" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+	while :; do
+		state=$(json "$MASTER/api/v1/jobs/$id" 'd["job"]["state"]')
+		case $state in queued | running) sleep 0.02 ;; *) break ;; esac
+	done
+	echo "$(($(now_ms) - t0)) $(json "$MASTER/api/v1/jobs/$id" \
+		'd["job"]["ended_ms"] - d["job"]["created_ms"], d["job"]["state"], d["job"]["files_done"]' |
+		tr -d '(),')"
+}
+for set in small big; do
+	if [ "$set" = small ]; then n=$NSMALL size=$SMALL; else n=$NBIG size=$BIG; fi
+	log "load: aws s3 cp --recursive of $set ($n objects)"
+	R[aws/$set]=$(aws_cp "$set")
+	log "load: a load job of /bench/$set"
+	g0=$(store_gets | awk '{ print $1 }')
+	read -r total job state done <<<"$(load_job "$set")"
+	R[job/$set]="$total $job $state $done $(($(store_gets | awk '{ print $1 }') - g0))"
+	R[bytes/$set]=$((n * size))
+	R[n/$set]=$n
+	R[size/$set]=$size
+done
+
+# ---- cold 4 MiB GETs: S3 gateway vs the store ----
+for ((i = 0; i < NCOLD; i++)); do printf '/bench/cold/o%06d\n' "$i"; done >"$WORK/cold.txt"
+fetch() { # HOSTPORT [--s3-auth]: "MiB/s p50_ms p99_ms errors"
+	python3 "$BENCH/read_client.py" fetch "$1" "$WORK/cold.txt" -c 8 --timeout 60 "${@:2}" |
+		awk -v big="$COLD" '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+			ok = f["requests"] - f["status"]; d = f["duration_us"] / 1e6
+			printf "%.1f %.1f %.1f %d\n", (d > 0 ? ok * big / 1048576 / d : 0), f["p50_us"] / 1e3,
+				f["p99_us"] / 1e3, f["connect"] + f["read"] + f["status"] + f["timeout"] }'
+}
+log "cold GET: $NCOLD x 4 MiB straight from the store, 8 connections"
+R[cold/direct]=$(fetch "127.0.0.1:$PROXY_PORT" --s3-auth)
+log "cold GET: the same objects through worker 0's S3 gateway (first reads)"
+R[cold/strata]=$(fetch "127.0.0.1:${W_PORTS[1]}")
+
+# ---- replication restore (needs wip/repl) ----
+# repl_restore: sets min 2 copies on /bench/big, waits until every block has
+# two locations, SIGKILLs the last worker and times until every block has two
+# live locations again. Needs WORKERS >= 3 and the replication work.
+repl_restore() {
+	local t0 ok
+	[ "$WORKERS" -ge 3 ] || { echo "n/a: needs WORKERS >= 3"; return; }
+	post "$MASTER/api/v1/files/replication" '{"path": "/bench/big", "recursive": true, "min": 2}' \
+		PUT >/dev/null
+	copies() { # the smallest number of live locations over the files' blocks
+		local f m=99 c
+		for ((f = 0; f < NBIG; f++)); do
+			c=$(json "$MASTER/api/v1/files/stat?path=%2Fbench%2Fbig%2Fo$(printf %06d $f)" \
+				'min([len(b["locations"]) for b in d["blocks"]] or [0])')
+			[ "$c" -lt "$m" ] && m=$c
+		done
+		echo "$m"
+	}
+	for _ in $(seq 1 600); do [ "$(copies)" -ge 2 ] && break; sleep 0.5; done
+	kill -KILL "${WORKER_PIDS[-1]}"
+	t0=$(now_ms)
+	ok=0
+	for _ in $(seq 1 1200); do
+		[ "$(copies)" -ge 2 ] && { ok=1; break; }
+		sleep 0.25
+	done
+	[ "$ok" = 1 ] && echo "$(($(now_ms) - t0)) ms" || echo "not restored within 300 s"
+}
+if [ "${REPL:-0}" = 1 ]; then
+	log "replication: restoring min copies after a worker SIGKILL"
+	R[repl]=$(repl_restore)
+else
+	R[repl]="n/a: needs replication (wip/repl); REPL=1 runs repl_restore"
+fi
+
+# ---- TTL checker over NTTL expired files ----
+log "ttl: ns_fill $TTL_DIRS x $TTL_FILES inodes"
+mkdir -p "$WORK/ttlmaster"
+"$FILL_BIN" "$WORK/ttlmaster" "$TTL_DIRS" "$TTL_FILES" >"$WORK/ns_fill.log" 2>&1
+"$MASTER_BIN" --set master.port="$TTL_PORT" --set master.state_dir="$WORK/ttlmaster" \
+	--set master.ttl_check_interval=1s --set log.level=warn >"$WORK/ttlmaster.log" 2>&1 &
+PIDS+=($!)
+TTL_PID=$!
+wait_port "$TTL_PORT" "$TTL_PID" "the TTL master" "$WORK/ttlmaster.log"
+TTLM=http://127.0.0.1:$TTL_PORT
+fired() { json "$TTLM/api/v1/metrics" 'd["master"]["ttl_fired_free_total"]'; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$TTL_PID/stat"; }
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$TTL_PID/status"; }
+HZ=$(getconf CLK_TCK)
+rss0=$(rss_kib)
+post "$TTLM/api/v1/files/ttl" '{"path": "/bench", "recursive": true, "ttl_ms": 2000,
+	"action": "free"}' PUT >/dev/null
+expiry=$(json "$TTLM/api/v1/files/stat?path=%2Fbench%2Fd00000%2Ff000000" 'd["ttl_expiry_ms"]')
+log "ttl: $NTTL files expire at $expiry; waiting for the checker"
+while [ "$(now_ms)" -lt "$expiry" ]; do sleep 0.05; done
+c0=$(cpu_ticks)
+t0=$(now_ms)
+peak=$rss0
+done_ms=""
+while [ "$(($(now_ms) - t0))" -lt 600000 ]; do
+	r=$(rss_kib)
+	[ "$r" -gt "$peak" ] && peak=$r
+	if [ "$(fired)" -ge "$NTTL" ]; then
+		done_ms=$(($(now_ms) - t0))
+		break
+	fi
+	sleep 0.2
+done
+c1=$(cpu_ticks)
+if [ -n "$done_ms" ]; then
+	R[ttl]="$done_ms $(awk -v n="$NTTL" -v ms="$done_ms" 'BEGIN { printf "%.0f", n / (ms / 1000) }')"
+	R[ttl_cpu]=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v ms="$done_ms" \
+		'BEGIN { printf "%.0f", 100 * t / hz / (ms / 1000) }')
+else
+	R[ttl]="- - ($(fired) of $NTTL fired in 600 s)"
+	R[ttl_cpu]="?"
+fi
+R[ttl_rss]="$((rss0 / 1024)) MiB before, $((peak / 1024)) MiB peak"
+
+# ---- report ----
+{
+	echo "bench/policies.sh $([ "$QUICK" = 1 ] && echo "--quick ")($(date -u '+%F %T') UTC," \
+		"$(nproc) cores, store at +${LATENCY_MS} ms, $WORKERS workers, commit" \
+		"$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo ?))"
+	echo
+	echo "load job vs aws s3 cp --recursive (same objects, same proxied store)"
+	for set in small big; do
+		read -r total job state done gets <<<"${R[job/$set]}"
+		b=${R[bytes/$set]}
+		sz=${R[size/$set]}
+		if [ "$sz" -ge "$MiB" ]; then label="${R[n/$set]} x $((sz / MiB)) MiB"; else
+			label="${R[n/$set]} x $((sz / KiB)) KiB"; fi
+		printf '  %-18s load job %6.2f s %7s MiB/s (job alone %.2f s; %s, %s files, %s store GETs)\n' \
+			"$label" "$(awk -v m="$total" 'BEGIN { print m / 1000 }')" "$(mibs "$b" "$total")" \
+			"$(awk -v m="$job" 'BEGIN { print m / 1000 }')" "$state" "$done" "$gets"
+		printf '  %-18s aws cp   %6.2f s %7s MiB/s   -> load job / aws: %s (target >= 1.0x)\n' "" \
+			"$(awk -v m="${R[aws/$set]}" 'BEGIN { print m / 1000 }')" "$(mibs "$b" "${R[aws/$set]}")" \
+			"$(ratio "${R[aws/$set]}" "$total")"
+	done
+	echo
+	echo "cold 4 MiB GETs, $NCOLD distinct objects, 8 connections (MiB/s, p50 ms, p99 ms, errors)"
+	echo "  store direct        ${R[cold/direct]}"
+	echo "  strata S3 gateway   ${R[cold/strata]}"
+	echo "  -> strata / direct: $(ratio "$(echo "${R[cold/strata]}" | cut -d' ' -f1)" \
+		"$(echo "${R[cold/direct]}" | cut -d' ' -f1)") (target >= 0.8x)"
+	echo
+	read -r ttl_ms ttl_rate <<<"${R[ttl]}"
+	echo "TTL checker, $NTTL expired files (action free, master.ttl_check_interval 1s)"
+	echo "  all fired ${ttl_ms} ms after the expiry (${ttl_rate} files/s)"
+	echo "  master CPU ${R[ttl_cpu]}% of one core meanwhile; RSS ${R[ttl_rss]}"
+	echo
+	echo "restore min copies of 1 GiB after a worker SIGKILL: ${R[repl]}"
+} | tee "$WORK/report.txt"
+[ -n "${REPORT:-}" ] && cp "$WORK/report.txt" "$REPORT"
+exit 0
