@@ -180,6 +180,14 @@ static void get_block(struct http_req *req, void *ctx)
 			http_abort(req);
 		return;
 	}
+	/* cached=1 (a replication copy, a read trying another holder): only a
+	 * cached copy will do, never a read of the store. */
+	char cached[4] = "";
+	if (http_req_param(req, "cached", cached, sizeof(cached)) >= 0 && strcmp(cached, "1") == 0) {
+		http_reply_error(req, 404, "not_cached", "block %llu is not cached here",
+				 (unsigned long long)id);
+		return;
+	}
 	struct file_info *fi = malloc(sizeof(*fi));
 	if (!fi) {
 		http_reply_error(req, 500, "out_of_memory", "out of memory");

@@ -538,3 +538,18 @@ void client_job_clear(struct client_job *j)
 	cJSON_Delete(j->json);
 	j->json = NULL;
 }
+
+int client_worker_decommission(struct client *mc, struct httpc *hc, uint64_t id, cJSON **out,
+			       char *err, size_t errlen)
+{
+	cJSON *req = cJSON_CreateObject();
+	if (!req || !json_add_u64(req, "id", id)) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	char about[40];
+	snprintf(about, sizeof(about), "worker %" PRIu64, id);
+	int rc = call(mc, hc, "POST", "/api/v1/workers/decommission", req, out, about, err, errlen);
+	cJSON_Delete(req);
+	return rc;
+}

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct reval;
+struct repl;
 
 /* What the master's request handlers share. Owned by strata-master's main. */
 struct master {
@@ -24,6 +25,7 @@ struct master {
 	int64_t history_interval_ms;
 	struct events *events;   /* GET /api/v1/events */
 	struct datajobs *datajobs; /* /api/v1/jobs */
+	struct repl *repl;         /* replication and decommission (replicate.h) */
 	char state_dir[1024];
 	char address[300];       /* host:port others reach this master at */
 	int64_t started_mono_ms;

@@ -48,6 +48,8 @@ struct worker_node {
 	struct pathstats *pstats; /* reads by mount and path */
 	struct worker_front_counters front;
 	_Atomic uint64_t mpu_expired; /* multipart uploads aborted for idling */
+	/* Replication orders carried out (replica.c). */
+	_Atomic uint64_t replica_copies, replica_copy_errors, replica_drops;
 
 	pthread_mutex_t lock;    /* guards the fields below */
 	uint64_t worker_id;      /* 0 until registered */
@@ -79,6 +81,20 @@ void worker_token_header(const struct strata_conf *c, char *buf, size_t len);
 
 /* Bytes used in the worker's tiers. */
 int64_t worker_used_bytes(const struct worker_node *w);
+
+/*
+ * The owners of block id in rendezvous order over the live workers, at
+ * most max (<= 16) into addrs (host:port each) with self[i] true for this
+ * worker; returns how many (0 while no peer list is known).
+ */
+size_t worker_owners_of(struct worker_node *w, uint64_t block_id, size_t max,
+			char (*addrs)[300], bool *self);
+
+struct client_heartbeat_reply;
+/* Carries out the replication orders of a heartbeat reply (replica.c):
+ * copies blocks from the workers named (their cached copies only, never
+ * the store) and drops the blocks named. */
+void worker_replica_run(struct worker_node *w, const struct client_heartbeat_reply *r);
 
 /*
  * Starts the thread that registers with a master from master.addresses
