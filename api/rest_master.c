@@ -279,8 +279,18 @@ static void post_heartbeat(struct http_req *req, void *ctx)
 	if (!rc && (rc = parse_ids(cJSON_GetObjectItemCaseSensitive(body, "removed"), &removed,
 				   &hb.nremoved)))
 		snprintf(err, sizeof(err), "out of memory");
+	int64_t port = 0;
+	const char *host = NULL;
+	if (!rc && cJSON_GetObjectItemCaseSensitive(body, "host") &&
+	    (json_get_str(body, "host", true, &host, err, sizeof(err)) ||
+	     json_get_int(body, "data_port", true, 1, 65535, &port, err, sizeof(err)))) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		goto out;
+	}
 	if (!rc) {
 		hb.worker_id = id;
+		hb.host = host;
+		hb.data_port = (int)port;
 		hb.metrics = cJSON_GetObjectItemCaseSensitive(body, "metrics");
 		hb.added = added;
 		hb.removed = removed;

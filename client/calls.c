@@ -547,9 +547,8 @@ int client_worker_decommission(struct client *mc, struct httpc *hc, uint64_t id,
 		cJSON_Delete(req);
 		return -ENOMEM;
 	}
-	char about[40];
-	snprintf(about, sizeof(about), "worker %" PRIu64, id);
-	int rc = call(mc, hc, "POST", "/api/v1/workers/decommission", req, out, about, err, errlen);
+	/* The master's message names the field and the worker. */
+	int rc = call(mc, hc, "POST", "/api/v1/workers/decommission", req, out, NULL, err, errlen);
 	cJSON_Delete(req);
 	return rc;
 }

@@ -565,6 +565,11 @@ struct client_heartbeat {
 	size_t nremoved;
 	const uint64_t *removed;
 	const struct cJSON *metrics; /* the worker's counters object, or NULL */
+	/* The address it registered with (NULL: not sent): a master that gave
+	 * worker_id to another address (it restarted and numbered the workers
+	 * again) answers unknown_worker, so this one registers again. */
+	const char *host;
+	int data_port;
 };
 
 /* A live worker as a heartbeat reply lists it. */

@@ -75,6 +75,9 @@ cJSON *client_heartbeat_encode(const struct client_heartbeat *hb)
 			goto fail;
 		}
 	}
+	if (hb->host && (!cJSON_AddStringToObject(o, "host", hb->host) ||
+			 !json_add_int(o, "data_port", hb->data_port)))
+		goto fail;
 	/* A reference: the caller keeps its counters, the text is the same. */
 	if (hb->metrics &&
 	    !cJSON_AddItemReferenceToObject(o, "metrics", (cJSON *)hb->metrics))

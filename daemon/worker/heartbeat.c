@@ -243,6 +243,8 @@ static int send_heartbeat(struct worker_node *w, char *err, size_t errlen)
 		.worker_id = id,
 		.capacity_bytes = w->capacity_bytes,
 		.used_bytes = worker_used_bytes(w),
+		.host = w->host,
+		.data_port = (int)w->conf->worker_port,
 	};
 	struct client_block_held *added = NULL;
 	uint64_t *removed = NULL;
@@ -373,6 +375,10 @@ int worker_heartbeat_start(struct worker_node *w)
 		return rc;
 	}
 	w->hb_http = httpc_new(&hopts);
+	if (w->hb_http && worker_replica_start(w, &hopts)) {
+		httpc_free(w->hb_http);
+		w->hb_http = NULL;
+	}
 	if (!w->hb_http) {
 		client_free(w->hb_masters);
 		w->hb_masters = NULL;
@@ -382,6 +388,7 @@ int worker_heartbeat_start(struct worker_node *w)
 	w->hb_stop = false;
 	rc = pthread_create(&w->hb_thread, NULL, hb_main, w);
 	if (rc) {
+		worker_replica_stop(w);
 		httpc_free(w->hb_http);
 		w->hb_http = NULL;
 		client_free(w->hb_masters);
@@ -401,6 +408,7 @@ void worker_heartbeat_stop(struct worker_node *w)
 	client_shutdown(w->hb_masters);
 	pthread_join(w->hb_thread, NULL);
 	pthread_cond_destroy(&w->hb_cond);
+	worker_replica_stop(w);
 	httpc_free(w->hb_http);
 	w->hb_http = NULL;
 	client_free(w->hb_masters);

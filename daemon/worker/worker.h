@@ -15,6 +15,7 @@ struct bsvc;
 struct fcache;
 struct client;
 struct pathstats;
+struct wreplica;
 
 /* A live worker, as the master's heartbeat reply lists them. */
 struct worker_peer {
@@ -67,6 +68,7 @@ struct worker_node {
 	/* Blocks reported so far (sorted by id), to send only changes. */
 	struct tier_block_info *reported;
 	size_t nreported;
+	struct wreplica *replica; /* replica.c's thread and queue */
 };
 
 /*
@@ -91,10 +93,14 @@ size_t worker_owners_of(struct worker_node *w, uint64_t block_id, size_t max,
 			char (*addrs)[300], bool *self);
 
 struct client_heartbeat_reply;
-/* Carries out the replication orders of a heartbeat reply (replica.c):
- * copies blocks from the workers named (their cached copies only, never
- * the store) and drops the blocks named. */
+struct httpc_opts;
+/* Hands the replication orders of a heartbeat reply to the replica thread
+ * (replica.c), which copies blocks from the workers named (their cached
+ * copies only, never the store) and drops the blocks named. */
 void worker_replica_run(struct worker_node *w, const struct client_heartbeat_reply *r);
+/* Starts and stops that thread (the heartbeat thread's start and stop do). */
+int worker_replica_start(struct worker_node *w, const struct httpc_opts *hopts);
+void worker_replica_stop(struct worker_node *w);
 
 /*
  * Starts the thread that registers with a master from master.addresses
