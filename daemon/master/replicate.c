@@ -127,9 +127,11 @@ void repl_plan_block(uint64_t block, const struct block_loc *locs, size_t nloc,
 	for (size_t i = 0; i < nworkers && nelig < MAX_WORKERS; i++)
 		if (eligible(&workers[i]))
 			ids[nelig++] = workers[i].id;
+	/* The block map records at most BLOCKMAP_MAX_LOCS holders: more
+	 * copies could never be seen made. */
 	size_t k = min > 1 ? (size_t)min : 1;
-	if (k > REPL_MAX_COPIES)
-		k = REPL_MAX_COPIES;
+	if (k > BLOCKMAP_MAX_LOCS)
+		k = BLOCKMAP_MAX_LOCS;
 	if (k > nelig)
 		k = nelig;
 	out->want = k;
@@ -184,13 +186,30 @@ void repl_plan_block(uint64_t block, const struct block_loc *locs, size_t nloc,
 
 /* ---- orders and flights ---- */
 
-static struct flight *flight_find(struct repl *r, uint64_t block, uint64_t target, bool drop)
+static int cmp_flight(const void *a, const void *b)
 {
-	for (size_t i = 0; i < r->nflights; i++)
-		if (r->flights[i].block == block && r->flights[i].target == target &&
-		    r->flights[i].drop == drop)
-			return &r->flights[i];
-	return NULL;
+	uint64_t x = ((const struct flight *)a)->block, y = ((const struct flight *)b)->block;
+	return x < y ? -1 : x > y;
+}
+
+/* Whether an order for (block, target) is in flight. The first nsorted
+ * flights are sorted by block (a pass sorts them first); the ones a pass
+ * adds come after and concern the blocks it already went past, so a
+ * binary search of the sorted part finds what a pass asks about. */
+static bool in_flight(struct repl *r, size_t nsorted, uint64_t block, uint64_t target, bool drop)
+{
+	size_t lo = 0, hi = nsorted;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->flights[mid].block < block)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < nsorted && r->flights[i].block == block; i++)
+		if (r->flights[i].target == target && r->flights[i].drop == drop)
+			return true;
+	return false;
 }
 
 static struct wqueue *queue_of(struct repl *r, uint64_t worker_id, bool create)
@@ -358,6 +377,9 @@ static int run_pass(struct repl *r, int64_t now_ms, char *err, size_t errlen)
 
 	pthread_mutex_lock(&r->lock);
 	settle_flights(r, now_ms);
+	size_t nsorted = r->nflights;
+	if (nsorted)
+		qsort(r->flights, nsorted, sizeof(*r->flights), cmp_flight);
 	/* Which draining workers still hold a block short of copies. */
 	bool short_on[MAX_WORKERS] = { false };
 	uint64_t under = 0, over = 0;
@@ -395,7 +417,7 @@ static int run_pass(struct repl *r, int64_t now_ms, char *err, size_t errlen)
 			if (ents[j].id == p.source)
 				src = &ents[j];
 		for (size_t k = 0; k < p.nfetch && src; k++) {
-			if (flight_find(r, e->block, p.fetch_to[k], false))
+			if (in_flight(r, nsorted, e->block, p.fetch_to[k], false))
 				continue;
 			struct order o = { .block = e->block, .data_id = data_id, .path = f->path };
 			snprintf(o.source, sizeof(o.source), "%s", src->address);
@@ -403,7 +425,7 @@ static int run_pass(struct repl *r, int64_t now_ms, char *err, size_t errlen)
 				r->st.copies_ordered++;
 		}
 		for (size_t k = 0; k < p.ndrop; k++) {
-			if (flight_find(r, e->block, p.drop_from[k], true))
+			if (in_flight(r, nsorted, e->block, p.drop_from[k], true))
 				continue;
 			struct order o = { .block = e->block, .data_id = data_id, .drop = true };
 			if (order(r, p.drop_from[k], &o, now_ms))

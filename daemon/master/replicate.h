@@ -105,7 +105,8 @@ struct repl_plan {
 };
 
 /* What to do about one block held at locs: min the file's repl_min (0 is
- * 1), max its repl_max (-1 unbounded). Pure. */
+ * 1; at most BLOCKMAP_MAX_LOCS copies are kept track of), max its
+ * repl_max (-1 unbounded). Pure. */
 void repl_plan_block(uint64_t block, const struct block_loc *locs, size_t nloc,
 		     const struct repl_worker *workers, size_t nworkers, int64_t min, int64_t max,
 		     struct repl_plan *out);

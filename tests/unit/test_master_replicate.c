@@ -91,6 +91,18 @@ static void test_lost_holder_does_not_count(void **state)
 	assert_int_equal(p.want, 2);
 }
 
+static void test_copies_capped_at_what_the_block_map_tracks(void **state)
+{
+	struct repl_worker ws[6];
+	for (int i = 0; i < 6; i++)
+		ws[i] = (struct repl_worker){ (uint64_t)i + 1, true, WORKER_ACTIVE };
+	struct block_loc locs[] = { { 1, 0 } };
+	struct repl_plan p;
+	repl_plan_block(BLOCK, locs, 1, ws, 6, 64, -1, &p);
+	assert_int_equal(p.want, BLOCKMAP_MAX_LOCS);
+	assert_int_equal(p.nfetch, BLOCKMAP_MAX_LOCS - 1);
+}
+
 static void test_decommissioning_holder_is_a_source_only(void **state)
 {
 	uint64_t order[3];
@@ -228,6 +240,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_min_two_copies_to_the_next_owner),
 		cmocka_unit_test(test_lost_holder_does_not_count),
+		cmocka_unit_test(test_copies_capped_at_what_the_block_map_tracks),
 		cmocka_unit_test(test_decommissioning_holder_is_a_source_only),
 		cmocka_unit_test(test_max_drops_the_last_in_order),
 		cmocka_unit_test(test_registry_admin_states),
