@@ -392,11 +392,14 @@ int client_heartbeat_reply_decode(const cJSON *doc, struct client_heartbeat_repl
 		return 0; /* a master without a live list */
 	if (!cJSON_IsArray(list)) {
 		snprintf(err, errlen, "reply field 'workers' is not an array");
+		client_heartbeat_reply_clear(out); /* the mounts and orders */
 		return ST_EPROTO;
 	}
 	size_t n = (size_t)cJSON_GetArraySize(list);
-	if (n && !(out->peers = calloc(n, sizeof(*out->peers))))
+	if (n && !(out->peers = calloc(n, sizeof(*out->peers)))) {
+		client_heartbeat_reply_clear(out);
 		return -ENOMEM;
+	}
 	int rc = 0;
 	cJSON_ArrayForEach(p, list)
 	{
