@@ -47,6 +47,10 @@ static void get_worker(struct http_req *req, void *ctx)
 	cJSON_AddStringToObject(o, "master", w->master);
 	json_add_int(o, "last_heartbeat_ms_ago",
 		     w->last_heartbeat_mono_ms ? now - w->last_heartbeat_mono_ms : -1);
+	/* The workers blocks are placed over (the last heartbeat reply's). */
+	cJSON *peers = cJSON_AddArrayToObject(o, "peers");
+	for (size_t i = 0; peers && i < w->npeers; i++)
+		cJSON_AddItemToArray(peers, cJSON_CreateString(w->peers[i].address));
 	pthread_mutex_unlock(&w->lock);
 	cJSON_AddStringToObject(o, "host", w->host);
 	json_add_int(o, "data_port", w->conf->worker_port);

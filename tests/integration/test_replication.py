@@ -17,7 +17,7 @@ import time
 import urllib.parse
 
 from harness import (ClusterTestCase, S3rver, get_json, main, post_json, request, wait_for,
-                     wait_heartbeats)
+                     wait_heartbeats, wait_leader)
 from test_cold_miss import CountingProxy
 
 BUCKET = "repl"
@@ -214,6 +214,9 @@ class ReplicationTest(ClusterTestCase):
         self.assertEqual(self.store_gets(), 0, "a read during the drain went to the store")
         for h in self.holders("h.bin"):
             self.assertTrue(h - {target.address}, "a block is only on the drained worker")
+        wait_heartbeats(readers, what="the peer list without the drained worker")
+        for w in readers:
+            self.assertNotIn(target.address, get_json(w.url + "/api/v1/worker")[1]["peers"])
         ev = self.events()
         self.assertIn("worker_decommissioning", ev)
         self.assertIn("worker_decommissioned", ev)
@@ -264,6 +267,43 @@ class ReplicationTest(ClusterTestCase):
             self.assertIn(f"'{field}'", r["error"]["message"])
         # Nobody is decommissioning.
         self.assertEqual({w["state"] for w in self.live().values()}, {"live"})
+
+
+
+class DecommissionFailoverTest(ClusterTestCase):
+    """The decommissioned state is journaled: after the leader is SIGKILLed,
+    the new leader shows it, keeps the worker out of placement, and the
+    other workers stay live."""
+
+    def test_state_survives_leader_kill(self):
+        ms = self.cluster.masters(3, settings={"worker.heartbeat_interval": "200ms",
+                                                "master.worker_timeout": "1s"})
+        lead = wait_leader(ms)
+        ws = [self.cluster.worker(ms, name=f"worker{i}") for i in range(3)]
+
+        def states(m):
+            status, body = get_json(m.url + "/api/v1/workers")
+            return {w["address"]: w["state"] for w in body["workers"]} if status == 200 else {}
+        wait_for(lambda: len(states(lead)) == 3, what="three workers on the leader")
+        wid = next(w["id"] for w in get_json(lead.url + "/api/v1/workers")[1]["workers"]
+                   if w["address"] == ws[0].address)
+        status, r = post_json(lead.url + "/api/v1/workers/decommission", {"id": wid})
+        self.assertEqual(status, 200, r)
+        # Nothing cached: the drain ends after two passes.
+        wait_for(lambda: states(lead).get(ws[0].address) == "decommissioned",
+                 what="decommissioned")
+        lead.kill()
+        new = wait_leader(ms, exclude=(lead,))
+        wait_for(lambda: states(new) == {ws[0].address: "decommissioned",
+                                         ws[1].address: "live", ws[2].address: "live"},
+                 timeout=15, what="the new leader's view")
+        # Out of placement: the peer lists the workers get leave it out.
+        wait_heartbeats(ws[1:], what="the new leader's peer list")
+        for w in ws[1:]:
+            peers = get_json(w.url + "/api/v1/worker")[1]["peers"]
+            self.assertEqual(sorted(peers), sorted([ws[1].address, ws[2].address]))
+        ev = [e["type"] for e in get_json(new.url + "/api/v1/events")[1]["events"]]
+        self.assertIn("worker_decommissioned", ev)
 
 
 if __name__ == "__main__":
