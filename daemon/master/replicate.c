@@ -25,7 +25,7 @@
 struct order {
 	uint64_t block, data_id;
 	bool drop;
-	char *path;          /* copy: the file (owned) */
+	char *path;          /* copy: the file (owned in a queue; order() copies it) */
 	char source[300];    /* copy: host:port of a holder */
 };
 
@@ -355,89 +355,96 @@ static int finish_drain(struct repl *r, const struct registry_entry *w, char *er
 	return rc;
 }
 
-static int run_pass(struct repl *r, int64_t now_ms, char *err, size_t errlen)
-{
-	static struct registry_entry ents[MAX_WORKERS]; /* the runner's thread only */
+/* What one pass works with: the workers (the runner's thread only, so
+ * the big arrays are static) and what it found. */
+struct pass {
+	struct registry_entry ents[MAX_WORKERS];
 	struct repl_worker workers[MAX_WORKERS];
-	size_t nw = registry_list(r->o.registry, ents, MAX_WORKERS);
-	size_t neligible = 0;
-	for (size_t i = 0; i < nw; i++) {
-		workers[i] = (struct repl_worker){ ents[i].id, ents[i].live, ents[i].admin };
-		neligible += eligible(&workers[i]);
+	size_t nw, neligible;
+	bool short_on[MAX_WORKERS]; /* a draining worker holds a block short of copies */
+	uint64_t under, over;
+	size_t nsorted;             /* flights sorted at the start (in_flight) */
+	int64_t now_ms;
+};
+
+/* The orders for one block of file f (r->lock held). */
+static void plan_entry(struct repl *r, struct pass *ps, const struct blockmap_entry *e,
+		       struct file_ref *f)
+{
+	struct repl_plan p;
+	repl_plan_block(e->block, e->locs, e->nloc, ps->workers, ps->nw, f->min, f->max, &p);
+	if (p.have < p.want) {
+		ps->under++;
+		for (size_t k = 0; k < e->nloc; k++)
+			for (size_t j = 0; j < ps->nw; j++)
+				if (ps->workers[j].id == e->locs[k].worker_id &&
+				    ps->workers[j].admin == WORKER_DECOMMISSIONING)
+					ps->short_on[j] = true;
 	}
+	ps->over += p.ndrop > 0;
+	const struct registry_entry *src = NULL;
+	for (size_t j = 0; j < ps->nw && p.source; j++)
+		if (ps->ents[j].id == p.source)
+			src = &ps->ents[j];
+	for (size_t k = 0; k < p.nfetch && src; k++) {
+		if (in_flight(r, ps->nsorted, e->block, p.fetch_to[k], false))
+			continue;
+		struct order o = { .block = e->block, .data_id = f->data_id, .path = f->path };
+		snprintf(o.source, sizeof(o.source), "%s", src->address);
+		if (order(r, p.fetch_to[k], &o, ps->now_ms))
+			r->st.copies_ordered++;
+	}
+	for (size_t k = 0; k < p.ndrop; k++) {
+		if (in_flight(r, ps->nsorted, e->block, p.drop_from[k], true))
+			continue;
+		struct order o = { .block = e->block, .data_id = f->data_id, .drop = true };
+		if (order(r, p.drop_from[k], &o, ps->now_ms))
+			r->st.drops_ordered++;
+	}
+}
+
+/* Goes over the block map (sorted by block, so a file's blocks come
+ * together and its lookup is made once), queuing orders. */
+static int plan_all(struct repl *r, struct pass *ps)
+{
 	struct blockmap_entry *list = NULL;
 	size_t n = 0;
-	int rc = blockmap_list(r->o.blocks, &list, &n);
-	if (rc) {
-		snprintf(err, errlen, "out of memory");
-		return rc;
+	struct file_ref *f = malloc(sizeof(*f));
+	if (!f || blockmap_list(r->o.blocks, &list, &n)) {
+		free(f);
+		return -ENOMEM;
 	}
 	if (n)
 		qsort(list, n, sizeof(*list), cmp_entry);
-
-	pthread_mutex_lock(&r->lock);
-	settle_flights(r, now_ms);
-	size_t nsorted = r->nflights;
-	if (nsorted)
-		qsort(r->flights, nsorted, sizeof(*r->flights), cmp_flight);
-	/* Which draining workers still hold a block short of copies. */
-	bool short_on[MAX_WORKERS] = { false };
-	uint64_t under = 0, over = 0;
-	struct file_ref *f = malloc(sizeof(*f));
-	if (!f) {
-		pthread_mutex_unlock(&r->lock);
-		free(list);
-		return -ENOMEM;
-	}
 	f->data_id = UINT64_MAX;
+	pthread_mutex_lock(&r->lock);
+	settle_flights(r, ps->now_ms);
+	ps->nsorted = r->nflights;
+	if (ps->nsorted)
+		qsort(r->flights, ps->nsorted, sizeof(*r->flights), cmp_flight);
 	for (size_t i = 0; i < n; i++) {
-		const struct blockmap_entry *e = &list[i];
-		uint64_t data_id = e->block >> PLACEMENT_INDEX_BITS;
+		uint64_t data_id = list[i].block >> PLACEMENT_INDEX_BITS;
 		if (f->data_id != data_id) {
 			pthread_mutex_unlock(&r->lock);
 			lookup_file(r, data_id, f);
 			pthread_mutex_lock(&r->lock);
 		}
-		if (!f->found)
-			continue; /* old content: nothing to keep */
-		struct repl_plan p;
-		repl_plan_block(e->block, e->locs, e->nloc, workers, nw, f->min, f->max, &p);
-		if (p.have < p.want) {
-			under++;
-			for (size_t k = 0; k < e->nloc; k++)
-				for (size_t j = 0; j < nw; j++)
-					if (workers[j].id == e->locs[k].worker_id &&
-					    workers[j].admin == WORKER_DECOMMISSIONING)
-						short_on[j] = true;
-		}
-		if (p.ndrop)
-			over++;
-		const struct registry_entry *src = NULL;
-		for (size_t j = 0; j < nw && p.source; j++)
-			if (ents[j].id == p.source)
-				src = &ents[j];
-		for (size_t k = 0; k < p.nfetch && src; k++) {
-			if (in_flight(r, nsorted, e->block, p.fetch_to[k], false))
-				continue;
-			struct order o = { .block = e->block, .data_id = data_id, .path = f->path };
-			snprintf(o.source, sizeof(o.source), "%s", src->address);
-			if (order(r, p.fetch_to[k], &o, now_ms))
-				r->st.copies_ordered++;
-		}
-		for (size_t k = 0; k < p.ndrop; k++) {
-			if (in_flight(r, nsorted, e->block, p.drop_from[k], true))
-				continue;
-			struct order o = { .block = e->block, .data_id = data_id, .drop = true };
-			if (order(r, p.drop_from[k], &o, now_ms))
-				r->st.drops_ordered++;
-		}
+		if (f->found) /* else old content: nothing to keep */
+			plan_entry(r, ps, &list[i], f);
 	}
+	r->st.under_replicated = ps->under;
+	r->st.over_replicated = ps->over;
+	r->st.passes++;
+	pthread_mutex_unlock(&r->lock);
 	free(f);
 	free(list);
+	return 0;
+}
 
-	r->st.under_replicated = under;
-	r->st.over_replicated = over;
-	r->st.passes++;
+/* The replication_started / _finished events of an episode of blocks
+ * short of copies (r->lock held). */
+static void note_episode(struct repl *r, uint64_t under)
+{
 	char detail[160];
 	if (under && !r->repairing) {
 		r->repairing = true;
@@ -451,32 +458,56 @@ static int run_pass(struct repl *r, int64_t now_ms, char *err, size_t errlen)
 			 " copies made", r->episode_copies);
 		record(r, "replication_finished", detail);
 	}
+}
 
-	/* Drains: a draining worker with nothing short for two passes in a
-	 * row (its last blocks were reported) is done; with no eligible
-	 * worker to take its blocks it waits. */
-	struct registry_entry done[MAX_WORKERS];
-	size_t ndone = 0;
+/* Drains: a draining worker with nothing short for two passes in a row
+ * (its last blocks were reported) is done; with no eligible worker to
+ * take its blocks it waits. The done ones go to done[] (r->lock held). */
+static size_t settle_drains(struct repl *r, const struct pass *ps, struct registry_entry *done)
+{
 	struct drain kept[MAX_WORKERS];
-	size_t nkept = 0;
+	size_t ndone = 0, nkept = 0;
 	uint64_t draining = 0;
-	for (size_t j = 0; j < nw; j++) {
-		if (!ents[j].live || ents[j].admin != WORKER_DECOMMISSIONING)
+	for (size_t j = 0; j < ps->nw; j++) {
+		const struct registry_entry *w = &ps->ents[j];
+		if (!w->live || w->admin != WORKER_DECOMMISSIONING)
 			continue;
 		draining++;
-		struct drain *d = drain_of(r, ents[j].id);
-		struct drain nd = { ents[j].id, d ? d->clean_passes : 0 };
-		nd.clean_passes = short_on[j] || !neligible ? 0 : nd.clean_passes + 1;
+		struct drain *d = drain_of(r, w->id);
+		struct drain nd = { w->id, d ? d->clean_passes : 0 };
+		nd.clean_passes = ps->short_on[j] || !ps->neligible ? 0 : nd.clean_passes + 1;
 		if (nd.clean_passes >= 2)
-			done[ndone++] = ents[j];
+			done[ndone++] = *w;
 		else
 			kept[nkept++] = nd;
 	}
 	memcpy(r->drains, kept, nkept * sizeof(*kept));
 	r->ndrains = nkept;
 	r->st.decommissioning = draining;
-	pthread_mutex_unlock(&r->lock);
+	return ndone;
+}
 
+static int run_pass(struct repl *r, int64_t now_ms, char *err, size_t errlen)
+{
+	static struct pass ps;
+	static struct registry_entry done[MAX_WORKERS];
+	memset(&ps, 0, sizeof(ps));
+	ps.now_ms = now_ms;
+	ps.nw = registry_list(r->o.registry, ps.ents, MAX_WORKERS);
+	for (size_t i = 0; i < ps.nw; i++) {
+		ps.workers[i] = (struct repl_worker){ ps.ents[i].id, ps.ents[i].live,
+						      ps.ents[i].admin };
+		ps.neligible += eligible(&ps.workers[i]);
+	}
+	int rc = plan_all(r, &ps);
+	if (rc) {
+		snprintf(err, errlen, "out of memory");
+		return rc;
+	}
+	pthread_mutex_lock(&r->lock);
+	note_episode(r, ps.under);
+	size_t ndone = settle_drains(r, &ps, done);
+	pthread_mutex_unlock(&r->lock);
 	for (size_t i = 0; i < ndone; i++) {
 		rc = finish_drain(r, &done[i], err, errlen);
 		if (rc)

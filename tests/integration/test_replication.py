@@ -115,7 +115,8 @@ class ReplicationTest(ClusterTestCase):
                  what="two copies of every block")
         before = self.holders("f.bin")
         self.assertEqual(len(before), 4)
-        self.assertGreater(self.repl_metrics()["copies_made_total"], 0)
+        # Counted by the pass after the block map showed them.
+        wait_for(lambda: self.repl_metrics()["copies_made_total"] >= 4, what="copies counted")
 
         # SIGKILL a worker holding some of the blocks; nothing is read from
         # the store from here on.
@@ -167,7 +168,7 @@ class ReplicationTest(ClusterTestCase):
         wait_heartbeats(self.workers, what="drops counted")
         drops = sum(self.worker_counter(w, "replica_drops_total") for w in self.workers)
         self.assertEqual(drops, 8)  # 4 blocks, 2 extra copies each
-        self.assertEqual(self.repl_metrics()["drops_made_total"], 8)
+        wait_for(lambda: self.repl_metrics()["drops_made_total"] == 8, what="drops counted")
         self.proxy.reset()
         for w in self.workers:
             self.read_ok(w, "g.bin")  # the kept copy is the owner's: hits
