@@ -266,6 +266,25 @@ class ReplicationTest(ClusterTestCase):
             status, r = put_json(self.api + "/files/replication", {"path": "/data/f.bin", **body})
             self.assertEqual(status, 400, r)
             self.assertIn(f"'{field}'", r["error"]["message"])
+        # A heartbeat naming a bad address; a peer asked for an uncached
+        # block with cached=1 (a copy's request) does not read the store.
+        status, r = post_json(self.api + "/workers/heartbeat",
+                              {"worker_id": "1", "capacity_bytes": 0, "used_bytes": 0,
+                               "host": "127.0.0.1", "data_port": 0})
+        self.assertEqual(status, 400, r)
+        self.assertIn("data_port", r["error"]["message"])
+        wait_for(lambda: all(self.holders("f.bin")), what="the blocks reported")
+        status, st = get_json(f"{self.api}/files/stat?path={q('/data/f.bin')}")
+        block = st["blocks"][0]
+        holders = {loc["address"] for loc in block["locations"]}
+        other = next(w for w in self.workers if w.address not in holders)
+        self.proxy.reset()
+        status, _, body = request(f"{other.url}/api/v1/blocks/{block['id']}?path="
+                                  f"{q('/data/f.bin')}&data_id={st['data_id']}&offset=0"
+                                  f"&length={block['length']}&cached=1")
+        self.assertEqual(status, 404, body)
+        self.assertIn(b"not_cached", body)
+        self.assertEqual(self.store_gets(), 0)
         # Nobody is decommissioning.
         self.assertEqual({w["state"] for w in self.live().values()}, {"live"})
 
