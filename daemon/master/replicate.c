@@ -403,6 +403,26 @@ static void plan_entry(struct repl *r, struct pass *ps, const struct blockmap_en
 	}
 }
 
+/* Forgets the orders queued for workers that are not live any more (their
+ * flights time out and the orders go to others). r->lock held. */
+static void drop_dead_queues(struct repl *r, const struct pass *ps)
+{
+	size_t i = 0;
+	while (i < r->nqueues) {
+		bool live = false;
+		for (size_t j = 0; j < ps->nw && !live; j++)
+			live = ps->ents[j].id == r->queues[i].worker_id && ps->ents[j].live;
+		if (live) {
+			i++;
+			continue;
+		}
+		for (size_t k = 0; k < r->queues[i].n; k++)
+			free(r->queues[i].orders[k].path);
+		free(r->queues[i].orders);
+		r->queues[i] = r->queues[--r->nqueues];
+	}
+}
+
 /* Goes over the block map (sorted by block, so a file's blocks come
  * together and its lookup is made once), queuing orders. */
 static int plan_all(struct repl *r, struct pass *ps)
@@ -419,6 +439,7 @@ static int plan_all(struct repl *r, struct pass *ps)
 	f->data_id = UINT64_MAX;
 	pthread_mutex_lock(&r->lock);
 	settle_flights(r, ps->now_ms);
+	drop_dead_queues(r, ps);
 	ps->nsorted = r->nflights;
 	if (ps->nsorted)
 		qsort(r->flights, ps->nsorted, sizeof(*r->flights), cmp_flight);
