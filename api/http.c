@@ -839,7 +839,9 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
 			   err, errlen))
 		goto err_free_srv;
 	srv->opts.token_file = NULL; /* the store keeps its own copy */
-	char ports[200], threads[16], timeout[32];
+	char ports[200], threads[16], timeout[32], keep_alive[32];
+	snprintf(keep_alive, sizeof(keep_alive), "%lld",
+		 (long long)(opts->keep_alive_ms > 0 ? opts->keep_alive_ms : 60000));
 	snprintf(ports, sizeof(ports), "%s:%d%s", host, opts->port, tls ? "s" : "");
 	snprintf(threads, sizeof(threads), "%d", opts->threads > 0 ? opts->threads : 16);
 	snprintf(timeout, sizeof(timeout), "%lld",
@@ -851,7 +853,7 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
 		"num_threads", threads,
 		"request_timeout_ms", timeout,
 		"enable_keep_alive", "yes",
-		"keep_alive_timeout_ms", "60000",
+		"keep_alive_timeout_ms", keep_alive,
 		"tcp_nodelay", "1",
 		"decode_url", opts->raw_path ? "no" : "yes",
 		NULL,

@@ -92,6 +92,9 @@ struct http_server_opts {
 	int port;               /* 0: any free port (http_server_port tells) */
 	int threads;
 	int64_t request_timeout_ms;
+	/* How long an idle keep-alive connection may hold a server thread
+	 * (one thread per connection); 0: 60 s. */
+	int64_t keep_alive_ms;
 	int64_t max_json_body;
 	const char *tls_cert;   /* both set: HTTPS only */
 	const char *tls_key;

@@ -7,6 +7,7 @@
 #include "daemon/master/datajobs.h"
 #include "daemon/master/ttlcheck.h"
 #include "daemon/master/master.h"
+#include "daemon/master/replicate.h"
 #include "daemon/master/revalidate.h"
 #include "lib/json.h"
 #include "lib/clock.h"
@@ -279,8 +280,18 @@ static void post_heartbeat(struct http_req *req, void *ctx)
 	if (!rc && (rc = parse_ids(cJSON_GetObjectItemCaseSensitive(body, "removed"), &removed,
 				   &hb.nremoved)))
 		snprintf(err, sizeof(err), "out of memory");
+	int64_t port = 0;
+	const char *host = NULL;
+	if (!rc && cJSON_GetObjectItemCaseSensitive(body, "host") &&
+	    (json_get_str(body, "host", true, &host, err, sizeof(err)) ||
+	     json_get_int(body, "data_port", true, 1, 65535, &port, err, sizeof(err)))) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		goto out;
+	}
 	if (!rc) {
 		hb.worker_id = id;
+		hb.host = host;
+		hb.data_port = (int)port;
 		hb.metrics = cJSON_GetObjectItemCaseSensitive(body, "metrics");
 		hb.added = added;
 		hb.removed = removed;
@@ -299,6 +310,10 @@ static void post_heartbeat(struct http_req *req, void *ctx)
 			mounts = NULL; /* the peers still go out */
 		cJSON *o = cluster_heartbeat_reply(m->registry, mounts);
 		cJSON_Delete(mounts);
+		if (o && m->repl && repl_take_orders(m->repl, id, o)) {
+			cJSON_Delete(o);
+			o = NULL;
+		}
 		if (o)
 			http_reply_json(req, 200, o);
 		else
@@ -308,6 +323,65 @@ out:
 	free(added);
 	free(removed);
 	cJSON_Delete(body);
+}
+
+/* POST /api/v1/workers/decommission {"id"}: drains a worker (admin;
+ * replicate.h). 200 {"worker":{"id","address","state"}}; setting it again
+ * is a success that changes nothing. */
+static void post_decommission(struct http_req *req, void *ctx)
+{
+	struct master *m = ctx;
+	cJSON *body;
+	if (http_req_json(req, &body))
+		return;
+	char err[512] = "";
+	uint64_t id = 0;
+	int rc = json_get_u64(body, "id", true, &id, err, sizeof(err));
+	cJSON_Delete(body);
+	if (rc) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		return;
+	}
+	struct registry_entry w;
+	rc = repl_decommission(m->repl, id, clock_wall_ms(), &w, err, sizeof(err));
+	if (rc == -ENOENT) {
+		http_reply_error(req, 404, "not_found", "%s", err);
+		return;
+	}
+	if (rc) {
+		http_reply_rc(req, rc, err);
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON *wo = cJSON_AddObjectToObject(o, "worker");
+	if (!wo) {
+		cJSON_Delete(o);
+		http_reply_error(req, 500, "out_of_memory", "out of memory");
+		return;
+	}
+	json_add_u64(wo, "id", w.id);
+	cJSON_AddStringToObject(wo, "address", w.address);
+	cJSON_AddStringToObject(wo, "state", registry_state_name(w.live ? WORKER_LIVE : WORKER_LOST,
+								 w.admin));
+	http_reply_json(req, 200, o);
+}
+
+/* The replication checker's figures (JSON metrics and Prometheus). */
+static void add_repl_json(struct master *m, cJSON *master)
+{
+	struct repl_stats rs = { 0 };
+	if (m->repl)
+		repl_stats_get(m->repl, &rs);
+	cJSON *r = cJSON_AddObjectToObject(master, "replication");
+	json_add_int(r, "under_replicated_blocks", (int64_t)rs.under_replicated);
+	json_add_int(r, "over_replicated_blocks", (int64_t)rs.over_replicated);
+	json_add_int(r, "copies_ordered_total", (int64_t)rs.copies_ordered);
+	json_add_int(r, "copies_made_total", (int64_t)rs.copies_made);
+	json_add_int(r, "copies_timed_out_total", (int64_t)rs.copies_timed_out);
+	json_add_int(r, "drops_ordered_total", (int64_t)rs.drops_ordered);
+	json_add_int(r, "drops_made_total", (int64_t)rs.drops_made);
+	json_add_int(r, "workers_decommissioning", (int64_t)rs.decommissioning);
+	json_add_int(r, "passes_total", (int64_t)rs.passes);
 }
 
 /* Cluster view of the workers' counters (JSON). */
@@ -328,6 +402,7 @@ static void get_metrics_json(struct http_req *req, void *ctx)
 	json_add_int(master, "used_bytes", t.used_bytes);
 	json_add_int(master, "cached_blocks", (int64_t)blockmap_count(m->blocks));
 	json_add_int(master, "journal_applied_index", (int64_t)meta_applied_index(m->meta));
+	add_repl_json(m, master);
 	struct datajobs_stats js;
 	datajobs_get_stats(m->datajobs, &js);
 	json_add_int(master, "job_slices_total", (int64_t)js.slices);
@@ -406,6 +481,22 @@ static void get_metrics_prom(struct http_req *req, void *ctx)
 	EMIT("# TYPE strata_master_workers gauge\n");
 	EMIT("strata_master_workers{state=\"live\"} %d\n", t.live);
 	EMIT("strata_master_workers{state=\"lost\"} %d\n", t.lost);
+	struct repl_stats rs = { 0 };
+	if (m->repl)
+		repl_stats_get(m->repl, &rs);
+	EMIT("# TYPE strata_master_blocks_under_replicated gauge\n"
+	     "strata_master_blocks_under_replicated %llu\n"
+	     "# TYPE strata_master_blocks_over_replicated gauge\n"
+	     "strata_master_blocks_over_replicated %llu\n"
+	     "# TYPE strata_master_replica_copies_total counter\n"
+	     "strata_master_replica_copies_total %llu\n"
+	     "# TYPE strata_master_replica_drops_total counter\n"
+	     "strata_master_replica_drops_total %llu\n"
+	     "# TYPE strata_master_workers_decommissioning gauge\n"
+	     "strata_master_workers_decommissioning %llu\n",
+	     (unsigned long long)rs.under_replicated, (unsigned long long)rs.over_replicated,
+	     (unsigned long long)rs.copies_made, (unsigned long long)rs.drops_made,
+	     (unsigned long long)rs.decommissioning);
 	EMIT("# TYPE strata_master_capacity_bytes gauge\nstrata_master_capacity_bytes %lld\n",
 	     (long long)t.capacity_bytes);
 	EMIT("# TYPE strata_master_used_bytes gauge\nstrata_master_used_bytes %lld\n",
@@ -538,6 +629,7 @@ static const struct http_route g_routes[] = {
 	{ "GET", "/metrics", HTTP_ACCESS_METRICS, get_metrics_prom },
 	{ "POST", "/api/v1/workers/register", HTTP_ACCESS_WORKER, post_register },
 	{ "POST", "/api/v1/workers/heartbeat", HTTP_ACCESS_WORKER, post_heartbeat },
+	{ "POST", "/api/v1/workers/decommission", HTTP_ACCESS_ADMIN, post_decommission },
 	{ "GET", "/api/v1/masters", HTTP_ACCESS_READONLY, rest_masters_get },
 	{ "GET", "/api/v1/masters/self", HTTP_ACCESS_READONLY, rest_masters_get_self },
 	{ "POST", "/api/v1/masters", HTTP_ACCESS_ADMIN, rest_masters_post },

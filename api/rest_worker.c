@@ -47,6 +47,10 @@ static void get_worker(struct http_req *req, void *ctx)
 	cJSON_AddStringToObject(o, "master", w->master);
 	json_add_int(o, "last_heartbeat_ms_ago",
 		     w->last_heartbeat_mono_ms ? now - w->last_heartbeat_mono_ms : -1);
+	/* The workers blocks are placed over (the last heartbeat reply's). */
+	cJSON *peers = cJSON_AddArrayToObject(o, "peers");
+	for (size_t i = 0; peers && i < w->npeers; i++)
+		cJSON_AddItemToArray(peers, cJSON_CreateString(w->peers[i].address));
 	pthread_mutex_unlock(&w->lock);
 	cJSON_AddStringToObject(o, "host", w->host);
 	json_add_int(o, "data_port", w->conf->worker_port);
@@ -178,6 +182,14 @@ static void get_block(struct http_req *req, void *ctx)
 			http_reply_rc(req, rc, "cannot read the cached block");
 		else if (rc)
 			http_abort(req);
+		return;
+	}
+	/* cached=1 (a replication copy, a read trying another holder): only a
+	 * cached copy will do, never a read of the store. */
+	char cached[4] = "";
+	if (http_req_param(req, "cached", cached, sizeof(cached)) >= 0 && strcmp(cached, "1") == 0) {
+		http_reply_error(req, 404, "not_cached", "block %llu is not cached here",
+				 (unsigned long long)id);
 		return;
 	}
 	struct file_info *fi = malloc(sizeof(*fi));

@@ -26,7 +26,11 @@ static void usage(FILE *f)
 		"Usage: strata [GLOBAL OPTIONS] COMMAND ...\n\n"
 		"Commands:\n"
 		"  admin report      cluster summary: version, leader, workers, capacity\n"
-		"  admin workers     the worker list\n");
+		"  admin workers     the worker list\n"
+		"  admin workers decommission ID\n"
+		"                    drain worker ID: its blocks are copied to their new\n"
+		"                    owners, then it leaves placement (decommissioning ->\n"
+		"                    decommissioned in the worker list)\n");
 	cli_admin_masters_usage(f);
 	cli_admin_backup_usage(f);
 	cli_admin_token_usage(f);
@@ -123,7 +127,7 @@ void cli_print_json(const cJSON *doc)
 
 static void print_workers(const struct client_worker *ws, size_t n)
 {
-	printf("  %-4s %-28s %-5s %-15s %12s %12s\n", "ID", "ADDRESS", "STATE", "LAST HEARTBEAT",
+	printf("  %-4s %-28s %-15s %-15s %12s %12s\n", "ID", "ADDRESS", "STATE", "LAST HEARTBEAT",
 	       "CAPACITY", "USED");
 	for (size_t i = 0; i < n; i++) {
 		const struct client_worker *w = &ws[i];
@@ -132,7 +136,7 @@ static void print_workers(const struct client_worker *ws, size_t n)
 		cli_fmt_bytes((double)w->used_bytes, used, sizeof(used));
 		fmt_duration((double)w->last_heartbeat_ms_ago, ago, sizeof(ago));
 		snprintf(ago_txt, sizeof(ago_txt), "%s ago", ago);
-		printf("  %-4" PRIu64 " %-28s %-5s %-15s %12s %12s\n", w->id, w->address, w->state,
+		printf("  %-4" PRIu64 " %-28s %-15s %-15s %12s %12s\n", w->id, w->address, w->state,
 		       ago_txt, cap, used);
 	}
 	if (n == 0)
@@ -186,6 +190,32 @@ static int cmd_workers(struct cli *cli)
 	return EXIT_OK;
 }
 
+static int cmd_decommission(struct cli *cli, const char *arg)
+{
+	int64_t id;
+	if (conf_parse_int(arg, &id) || id < 1) {
+		fprintf(stderr, "strata: admin workers decommission: '%s' is not a worker id\n", arg);
+		return EXIT_USAGE;
+	}
+	cJSON *doc = NULL;
+	char err[1024] = "";
+	int rc = client_worker_decommission(cli->masters, cli->http, (uint64_t)id, &doc, err,
+					    sizeof(err));
+	if (rc)
+		return cli_fail(rc, err);
+	const cJSON *w = cJSON_GetObjectItemCaseSensitive(doc, "worker");
+	const cJSON *state = cJSON_GetObjectItemCaseSensitive(w, "state");
+	const cJSON *addr = cJSON_GetObjectItemCaseSensitive(w, "address");
+	if (cli->json)
+		cli_print_json(doc);
+	else
+		printf("worker %" PRId64 " (%s): %s\n", id,
+		       cJSON_IsString(addr) ? addr->valuestring : "?",
+		       cJSON_IsString(state) ? state->valuestring : "?");
+	cJSON_Delete(doc);
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -231,6 +261,7 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	const char *decommission = NULL;
 	bool is_apply = argc - optind >= 1 && strcmp(argv[optind], "apply") == 0;
 	if (!is_apply && (argc - optind < 2 || (strcmp(argv[optind], "admin") != 0 &&
 						 strcmp(argv[optind], "fs") != 0))) {
@@ -256,7 +287,17 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return EXIT_USAGE;
 		}
-		for (int i = 1; i < nsub; i++) {
+		int first = 1;
+		if (!report && nsub >= 2 && strcmp(sub[1], "decommission") == 0) {
+			if (nsub < 3 || sub[2][0] == '-') {
+				fprintf(stderr, "strata: admin workers decommission: which worker "
+						"(an ID from 'strata admin workers')?\n");
+				return EXIT_USAGE;
+			}
+			decommission = sub[2];
+			first = 3;
+		}
+		for (int i = first; i < nsub; i++) {
 			if (strcmp(sub[i], "--json") != 0) {
 				fprintf(stderr, "strata: admin %s: unexpected '%s'\n", sub[0], sub[i]);
 				return EXIT_USAGE;
@@ -324,6 +365,8 @@ int main(int argc, char **argv)
 		exit_code = cli_admin_backup(&cli, nsub, sub);
 	else if (cli.http && is_jobs)
 		exit_code = cli_admin_jobs(&cli, nsub, sub);
+	else if (cli.http && decommission)
+		exit_code = cmd_decommission(&cli, decommission);
 	else if (cli.http)
 		exit_code = strcmp(sub[0], "report") == 0 ? cmd_report(&cli) : cmd_workers(&cli);
 	httpc_free(cli.http);

@@ -538,3 +538,17 @@ void client_job_clear(struct client_job *j)
 	cJSON_Delete(j->json);
 	j->json = NULL;
 }
+
+int client_worker_decommission(struct client *mc, struct httpc *hc, uint64_t id, cJSON **out,
+			       char *err, size_t errlen)
+{
+	cJSON *req = cJSON_CreateObject();
+	if (!req || !json_add_u64(req, "id", id)) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	/* The master's message names the field and the worker. */
+	int rc = call(mc, hc, "POST", "/api/v1/workers/decommission", req, out, NULL, err, errlen);
+	cJSON_Delete(req);
+	return rc;
+}

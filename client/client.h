@@ -285,7 +285,7 @@ struct client_worker {
 	int data_port;
 	int s3_port;
 	bool live;
-	char *state; /* "live" or "lost" */
+	char *state; /* "live", "lost", "decommissioning" or "decommissioned" */
 	char *version;
 	int64_t capacity_bytes;
 	int64_t used_bytes;
@@ -303,6 +303,10 @@ void client_worker_list_clear(struct client_worker_list *l);
 /* GET /api/v1/workers */
 int client_workers_list(struct client *mc, struct httpc *hc, struct client_worker_list *out,
 			char *err, size_t errlen);
+/* POST /api/v1/workers/decommission {"id"}: *out (caller frees) gets the
+ * reply {"worker":{"id","address","state"}}. */
+int client_worker_decommission(struct client *mc, struct httpc *hc, uint64_t id,
+			       struct cJSON **out, char *err, size_t errlen);
 
 /* One master of the group; numbers a master did not report are -1. */
 struct client_master {
@@ -561,6 +565,11 @@ struct client_heartbeat {
 	size_t nremoved;
 	const uint64_t *removed;
 	const struct cJSON *metrics; /* the worker's counters object, or NULL */
+	/* The address it registered with (NULL: not sent): a master that gave
+	 * worker_id to another address (it restarted and numbered the workers
+	 * again) answers unknown_worker, so this one registers again. */
+	const char *host;
+	int data_port;
 };
 
 /* A live worker as a heartbeat reply lists it. */
@@ -570,12 +579,25 @@ struct client_peer {
 	int data_port;
 };
 
+/* A copy the master orders (docs/replication.md): fetch block of the file
+ * at path (content data_id) from the worker at source (host:port). */
+struct client_replica_order {
+	uint64_t block;
+	uint64_t data_id;
+	char *path;
+	char *source;
+};
+
 struct client_heartbeat_reply {
 	size_t npeers;
 	struct client_peer *peers; /* the live workers, in the master's order */
 	bool has_mounts;           /* the master sent its mount paths */
 	size_t nmounts;
 	char **mounts;
+	size_t ncopies;            /* "replicate": copies to make */
+	struct client_replica_order *copies;
+	size_t ndrops;             /* "drop": blocks to remove */
+	uint64_t *drops;
 	struct cJSON *json;
 };
 void client_heartbeat_reply_clear(struct client_heartbeat_reply *r);

@@ -323,7 +323,8 @@ static int decode_worker(const cJSON *o, struct client_worker *w, char *err, siz
 		rc = get_i64(o, "last_heartbeat_ms_ago", 0, &w->last_heartbeat_ms_ago, err, errlen);
 	w->data_port = (int)dp;
 	w->s3_port = (int)sp;
-	w->live = w->state && strcmp(w->state, "live") == 0;
+	/* A draining or drained worker still runs and serves reads. */
+	w->live = w->state && strcmp(w->state, "lost") != 0;
 	return rc;
 }
 
@@ -599,7 +600,7 @@ int client_metrics_decode(const cJSON *doc, struct client_metrics *out, char *er
 			rc = dup_str(w, "state", &state, err, errlen);
 		if (!rc)
 			rc = decode_counters(get(w, "counters"), &wm->counters, &wm->ncounters);
-		wm->live = state && strcmp(state, "live") == 0;
+		wm->live = state && strcmp(state, "lost") != 0;
 		free(state);
 	}
 	if (rc)

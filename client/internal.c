@@ -75,6 +75,9 @@ cJSON *client_heartbeat_encode(const struct client_heartbeat *hb)
 			goto fail;
 		}
 	}
+	if (hb->host && (!cJSON_AddStringToObject(o, "host", hb->host) ||
+			 !json_add_int(o, "data_port", hb->data_port)))
+		goto fail;
 	/* A reference: the caller keeps its counters, the text is the same. */
 	if (hb->metrics &&
 	    !cJSON_AddItemReferenceToObject(o, "metrics", (cJSON *)hb->metrics))
@@ -293,6 +296,12 @@ void client_heartbeat_reply_clear(struct client_heartbeat_reply *r)
 	for (size_t i = 0; i < r->nmounts; i++)
 		free(r->mounts[i]);
 	free(r->mounts);
+	for (size_t i = 0; i < r->ncopies; i++) {
+		free(r->copies[i].path);
+		free(r->copies[i].source);
+	}
+	free(r->copies);
+	free(r->drops);
 	cJSON_Delete(r->json);
 	memset(r, 0, sizeof(*r));
 }
@@ -328,23 +337,80 @@ static int mounts_decode(const cJSON *doc, struct client_heartbeat_reply *out, c
 	return 0;
 }
 
+/* The optional "replicate" and "drop" members: the master's replication
+ * orders (docs/replication.md). */
+static int orders_decode(const cJSON *doc, struct client_heartbeat_reply *out, char *err,
+			 size_t errlen)
+{
+	const cJSON *copies = cJSON_GetObjectItemCaseSensitive(doc, "replicate");
+	const cJSON *drops = cJSON_GetObjectItemCaseSensitive(doc, "drop"), *p;
+	if ((copies && !cJSON_IsArray(copies)) || (drops && !cJSON_IsArray(drops))) {
+		snprintf(err, errlen, "reply field '%s' is not an array",
+			 copies && !cJSON_IsArray(copies) ? "replicate" : "drop");
+		return ST_EPROTO;
+	}
+	size_t nc = (size_t)cJSON_GetArraySize(copies), nd = (size_t)cJSON_GetArraySize(drops);
+	if ((nc && !(out->copies = calloc(nc, sizeof(*out->copies)))) ||
+	    (nd && !(out->drops = calloc(nd, sizeof(*out->drops)))))
+		return -ENOMEM;
+	cJSON_ArrayForEach(p, copies)
+	{
+		struct client_replica_order *o = &out->copies[out->ncopies];
+		int rc = proto(json_get_u64(p, "block", true, &o->block, err, errlen));
+		if (!rc)
+			rc = proto(json_get_u64(p, "data_id", true, &o->data_id, err, errlen));
+		if (!rc)
+			rc = dup_field(p, "path", true, &o->path, err, errlen);
+		if (!rc)
+			rc = dup_field(p, "source", true, &o->source, err, errlen);
+		if (!rc && (o->path[0] != '/' || !o->source[0])) {
+			snprintf(err, errlen, "reply field 'replicate[%zu]': path must be absolute "
+				 "and source not empty", out->ncopies);
+			rc = ST_EPROTO;
+		}
+		if (rc) {
+			free(o->path);
+			free(o->source);
+			return rc;
+		}
+		out->ncopies++;
+	}
+	cJSON_ArrayForEach(p, drops)
+	{
+		if (json_u64_value(p, &out->drops[out->ndrops])) {
+			snprintf(err, errlen, "reply field 'drop[%zu]' is not a block id",
+				 out->ndrops);
+			return ST_EPROTO;
+		}
+		out->ndrops++;
+	}
+	return 0;
+}
+
 int client_heartbeat_reply_decode(const cJSON *doc, struct client_heartbeat_reply *out,
 				  char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	int mrc = mounts_decode(doc, out, err, errlen);
-	if (mrc)
+	if (!mrc)
+		mrc = orders_decode(doc, out, err, errlen);
+	if (mrc) {
+		client_heartbeat_reply_clear(out);
 		return mrc;
+	}
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "workers"), *p;
 	if (!list)
 		return 0; /* a master without a live list */
 	if (!cJSON_IsArray(list)) {
 		snprintf(err, errlen, "reply field 'workers' is not an array");
+		client_heartbeat_reply_clear(out); /* the mounts and orders */
 		return ST_EPROTO;
 	}
 	size_t n = (size_t)cJSON_GetArraySize(list);
-	if (n && !(out->peers = calloc(n, sizeof(*out->peers))))
+	if (n && !(out->peers = calloc(n, sizeof(*out->peers)))) {
+		client_heartbeat_reply_clear(out);
 		return -ENOMEM;
+	}
 	int rc = 0;
 	cJSON_ArrayForEach(p, list)
 	{

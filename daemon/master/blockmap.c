@@ -193,3 +193,25 @@ size_t blockmap_count(struct blockmap *bm)
 	pthread_mutex_unlock(&bm->lock);
 	return n;
 }
+
+int blockmap_list(struct blockmap *bm, struct blockmap_entry **out, size_t *n)
+{
+	pthread_mutex_lock(&bm->lock);
+	struct blockmap_entry *e = malloc((bm->used ? bm->used : 1) * sizeof(*e));
+	size_t k = 0;
+	for (size_t i = 0; e && i < bm->cap; i++) {
+		const struct slot *s = &bm->slots[i];
+		if (!s->nloc)
+			continue;
+		e[k].block = s->block;
+		e[k].nloc = s->nloc;
+		memcpy(e[k].locs, s->locs, sizeof(e[k].locs));
+		k++;
+	}
+	pthread_mutex_unlock(&bm->lock);
+	if (!e)
+		return -ENOMEM;
+	*out = e;
+	*n = k;
+	return 0;
+}

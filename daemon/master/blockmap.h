@@ -31,4 +31,14 @@ void blockmap_drop_worker(struct blockmap *bm, uint64_t worker_id);
 size_t blockmap_get(struct blockmap *bm, uint64_t block, struct block_loc *out, size_t max);
 size_t blockmap_count(struct blockmap *bm);
 
+/* One block and its holders, as blockmap_list copies them out. */
+struct blockmap_entry {
+	uint64_t block;
+	uint32_t nloc;
+	struct block_loc locs[BLOCKMAP_MAX_LOCS];
+};
+/* A copy of every entry (in no order) into *out, which the caller frees;
+ * -ENOMEM. */
+int blockmap_list(struct blockmap *bm, struct blockmap_entry **out, size_t *n);
+
 #endif

@@ -43,6 +43,16 @@ int cluster_heartbeat(struct registry *reg, struct blockmap *bm,
 		      const struct cluster_heartbeat *hb, int64_t now_ms, char *err,
 		      size_t errlen)
 {
+	if (hb->host) {
+		char have[300], sent[300];
+		snprintf(sent, sizeof(sent), "%s:%d", hb->host, hb->data_port);
+		if (registry_address(reg, hb->worker_id, have, sizeof(have)) == 0 &&
+		    strcmp(have, sent) != 0) {
+			snprintf(err, errlen, "worker %llu is %s, not %s; register again",
+				 (unsigned long long)hb->worker_id, have, sent);
+			return -ENOENT;
+		}
+	}
 	int rc = registry_heartbeat(reg, hb->worker_id, hb->capacity_bytes, hb->used_bytes,
 				    now_ms);
 	if (rc == -ENOENT) {

@@ -52,6 +52,11 @@ struct cluster_heartbeat {
 	size_t nadded;
 	const uint64_t *removed;
 	size_t nremoved;
+	/* The address the worker registered with (NULL: not sent). Another
+	 * worker's id (this master restarted and numbered them anew) is
+	 * -ENOENT as an unknown one. */
+	const char *host;
+	int data_port;
 };
 
 /*

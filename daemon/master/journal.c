@@ -185,7 +185,16 @@ static const struct field mount_update_fields[] = {
 	{ 0 },
 };
 
+static const struct field worker_state_fields[] = {
+	FLD(journal_worker_state, address, F_STR, false, 3, 0),
+	FLD(journal_worker_state, state, F_STR, false, 1, 0),
+	TIME(journal_worker_state),
+	{ 0 },
+};
+
 static int check_sync_entry(const struct journal_cmd *c, char *err, size_t errlen);
+static int check_worker_state(const struct journal_cmd *c, char *err, size_t errlen);
+#define worker_state_check check_worker_state
 #define mount_check NULL
 #define mount_update_check NULL
 #define unmount_check NULL
@@ -327,6 +336,24 @@ static int check_job_end(const struct journal_cmd *c, char *err, size_t errlen)
 	const char *s = c->u.job_end.state;
 	if (strcmp(s, "done") != 0 && strcmp(s, "failed") != 0 && strcmp(s, "cancelled") != 0)
 		return fail(err, errlen, "state", "'%s' is not done, failed or cancelled", s);
+	return 0;
+}
+
+bool journal_worker_state_valid(const char *state)
+{
+	return strcmp(state, "active") == 0 || strcmp(state, "decommissioning") == 0 ||
+	       strcmp(state, "decommissioned") == 0;
+}
+
+static int check_worker_state(const struct journal_cmd *c, char *err, size_t errlen)
+{
+	const struct journal_worker_state *w = &c->u.worker_state;
+	if (!journal_worker_state_valid(w->state))
+		return fail(err, errlen, "state",
+			    "'%s' is not active, decommissioning or decommissioned", w->state);
+	const char *colon = strrchr(w->address, ':');
+	if (!colon || colon == w->address || !colon[1])
+		return fail(err, errlen, "address", "'%s' is not host:port", w->address);
 	return 0;
 }
 
@@ -621,6 +648,10 @@ static int decode_header(const cJSON *root, enum journal_op *op, char *err, size
 			    v->valuedouble < JOURNAL_VERSION_MOUNT_UPDATE)
 				return fail(err, errlen, "op", "'%s' needs format version %d",
 					    o->valuestring, JOURNAL_VERSION_MOUNT_UPDATE);
+			if (i >= JOURNAL_WORKER_STATE &&
+			    v->valuedouble < JOURNAL_VERSION_WORKER_STATE)
+				return fail(err, errlen, "op", "'%s' needs format version %d",
+					    o->valuestring, JOURNAL_VERSION_WORKER_STATE);
 			*op = (enum journal_op)i;
 			return 0;
 		}

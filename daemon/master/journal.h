@@ -29,7 +29,7 @@
  * ns_apply.c (the build fails while one of them is missing).
  */
 
-#define JOURNAL_VERSION 4     /* what encode prints */
+#define JOURNAL_VERSION 5     /* what encode prints */
 #define JOURNAL_VERSION_MIN 1 /* the oldest decode reads */
 /* The first version of the policy ops (set_pin and after in the table). */
 #define JOURNAL_VERSION_POLICIES 2
@@ -37,6 +37,8 @@
 #define JOURNAL_VERSION_JOBS 3
 /* The first version of mount_update. */
 #define JOURNAL_VERSION_MOUNT_UPDATE 4
+/* The first version of worker_state (decommission). */
+#define JOURNAL_VERSION_WORKER_STATE 5
 
 #define JOURNAL_OPS(X)                       \
 	X(MOUNT, mount)                      \
@@ -58,7 +60,8 @@
 	X(JOB_PROGRESS, job_progress)        \
 	X(JOB_ERROR, job_error)              \
 	X(JOB_END, job_end)                  \
-	X(MOUNT_UPDATE, mount_update)
+	X(MOUNT_UPDATE, mount_update)        \
+	X(WORKER_STATE, worker_state)
 
 enum journal_op {
 	JOURNAL_OP_NONE = 0,
@@ -236,6 +239,19 @@ struct journal_job_end {
 	int64_t time_ms;
 };
 
+/* A worker's administrative state (daemon/master/replicate.h), by its
+ * advertised data address (ids are per master; addresses are not):
+ * "decommissioning" (its blocks are being copied to their new owners),
+ * "decommissioned" (drained: no longer an owner) or "active" (back in
+ * placement; the row is removed). */
+#define JOURNAL_WORKER_ADDRESS_MAX 299
+#define JOURNAL_WORKER_STATE_MAX 15
+struct journal_worker_state {
+	char address[JOURNAL_WORKER_ADDRESS_MAX + 1]; /* host:port */
+	char state[JOURNAL_WORKER_STATE_MAX + 1];
+	int64_t time_ms;
+};
+
 /* alloc_data_id has no fields. */
 struct journal_cmd {
 	enum journal_op op;
@@ -259,6 +275,7 @@ struct journal_cmd {
 		struct journal_job_error job_error;
 		struct journal_job_end job_end;
 		struct journal_mount_update mount_update;
+		struct journal_worker_state worker_state;
 	} u;
 };
 
@@ -273,6 +290,8 @@ const char *journal_op_name(enum journal_op op);
 /* "MEM", "SSD" or "HDD"; "free" or "delete". */
 bool journal_medium_valid(const char *medium);
 bool journal_action_valid(const char *action);
+/* "active", "decommissioning" or "decommissioned". */
+bool journal_worker_state_valid(const char *state);
 /* "load" or "free" (a data job's type). */
 bool journal_job_type_valid(const char *type);
 

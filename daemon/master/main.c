@@ -16,6 +16,7 @@
 #include "daemon/master/jobs.h"
 #include "daemon/master/master.h"
 #include "daemon/master/policy.h"
+#include "daemon/master/replicate.h"
 #include "daemon/master/rootmount.h"
 #include "daemon/master/revalidate.h"
 #include "daemon/master/ttlcheck.h"
@@ -192,12 +193,20 @@ int main(int argc, char **argv)
 	struct reval_opts ropts = { .fs = m.fs, .meta = m.meta,
 				    .default_interval_ms = fopts.default_sync_interval_ms };
 	m.reval = reval_new(&ropts);
-	if (!jobs || !ttl || !m.datajobs || !m.reval) {
+	/* An order a worker did not carry out in 10 heartbeats (at least 5 s)
+	 * is given again. */
+	int64_t hb = conf.worker_heartbeat_interval;
+	struct repl_opts rpopts = { .meta = m.meta, .registry = m.registry, .blocks = m.blocks,
+				    .events = m.events,
+				    .order_timeout_ms = hb * 10 > 5000 ? hb * 10 : 5000 };
+	m.repl = repl_new(&rpopts);
+	if (!jobs || !ttl || !m.datajobs || !m.reval || !m.repl) {
 		log_error("out of memory");
 		jobs_free(jobs);
 		ttlcheck_free(ttl);
 		datajobs_free(m.datajobs);
 		reval_free(m.reval);
+		repl_free(m.repl);
 		goto out_fs;
 	}
 	cluster_lost_job_spec(&lost, conf.master_worker_timeout, &spec);
@@ -208,6 +217,12 @@ int main(int argc, char **argv)
 	}
 	if (!jrc) {
 		datajobs_spec(m.datajobs, 50, &spec);
+		jrc = jobs_add(jobs, &spec, NULL);
+	}
+	if (!jrc) {
+		/* Once per worker heartbeat: a copy is ordered one heartbeat
+		 * after a block shows short, carried out by the next. */
+		repl_spec(m.repl, hb > 100 ? hb : 100, &spec);
 		jrc = jobs_add(jobs, &spec, NULL);
 	}
 	if (!jrc && root_pending) {
@@ -312,6 +327,7 @@ out_jobs:
 	reval_free(m.reval);
 	ttlcheck_free(ttl);
 	datajobs_free(m.datajobs);
+	repl_free(m.repl);
 out_fs:
 	history_free(m.history);
 	fs_close(m.fs);

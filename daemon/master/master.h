@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct reval;
+struct repl;
 
 /* What the master's request handlers share. Owned by strata-master's main. */
 struct master {
@@ -25,6 +26,7 @@ struct master {
 	struct events *events;   /* GET /api/v1/events */
 	struct datajobs *datajobs; /* /api/v1/jobs */
 	struct ttlcheck *ttl;      /* the TTL checker's counters; may be NULL */
+	struct repl *repl;         /* replication and decommission (replicate.h) */
 	char state_dir[1024];
 	char address[300];       /* host:port others reach this master at */
 	int64_t started_mono_ms;

@@ -118,6 +118,11 @@ static const char g_schema[] =
 	" created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
 	" ended_ms INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',"
 	" nerrors INTEGER NOT NULL DEFAULT 0);"
+	/* Workers' administrative states and the content-id lookup of the
+	 * replication checker (ns_repl.c). */
+	"CREATE TABLE IF NOT EXISTS worker_admin("
+	" address TEXT PRIMARY KEY, state TEXT NOT NULL, updated_ms INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS inodes_data_id ON inodes(data_id) WHERE data_id > 0;"
 	"CREATE TABLE IF NOT EXISTS job_errors("
 	" job INTEGER NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL,"
 	" PRIMARY KEY(job, seq));"

@@ -229,6 +229,15 @@ int ns_job_files(struct ns *ns, const struct ns_job *j, size_t limit, struct ns_
  */
 uint64_t ns_mount_epoch(struct ns *ns, const char *mount_path);
 
+/* Replication (ns_repl.c). The file whose current content is data_id,
+ * with its path; -ENOENT when no file holds it (changed or deleted). */
+int ns_by_data_id(struct ns *ns, uint64_t data_id, struct ns_inode *out, char *path,
+		  size_t pathlen);
+/* Workers' administrative states (worker_state commands): fn(address,
+ * state) for each worker not "active", in address order. */
+int ns_worker_states(struct ns *ns, int (*fn)(void *arg, const char *address, const char *state),
+		     void *arg);
+
 /* Counts inodes (for metrics and benches). */
 int64_t ns_inode_count(struct ns *ns);
 

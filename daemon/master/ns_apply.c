@@ -728,6 +728,11 @@ static int apply_job_end(struct apply *a)
 	return ns_apply_job_end(a->ns, a->cmd, a->err, a->errlen);
 }
 
+static int apply_worker_state(struct apply *a)
+{
+	return ns_apply_worker_state(a->ns, a->cmd, a->err, a->errlen);
+}
+
 uint64_t ns_next_id(struct ns *ns)
 {
 	return (uint64_t)ns_meta_get(ns, "next_inode");
@@ -747,6 +752,7 @@ static int64_t cmd_time(const struct journal_cmd *c)
 	case JOURNAL_SYNC_ENTRY: return c->u.sync_entry.time_ms;
 	case JOURNAL_SET_TTL: return c->u.set_ttl.time_ms;
 	case JOURNAL_TTL_FIRE: return c->u.ttl_fire.time_ms;
+	case JOURNAL_WORKER_STATE: return c->u.worker_state.time_ms;
 	default: return 0;
 	}
 }

@@ -85,5 +85,8 @@ int ns_apply_job_progress(struct ns *ns, const struct journal_cmd *cmd, char *er
 			  size_t errlen);
 int ns_apply_job_error(struct ns *ns, const struct journal_cmd *cmd, char *err, size_t errlen);
 int ns_apply_job_end(struct ns *ns, const struct journal_cmd *cmd, char *err, size_t errlen);
+/* worker_state's apply (ns_repl.c). */
+int ns_apply_worker_state(struct ns *ns, const struct journal_cmd *cmd, char *err,
+			  size_t errlen);
 
 #endif

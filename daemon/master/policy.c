@@ -400,6 +400,15 @@ void policy_record_event(struct events *ev, const struct journal_cmd *cmd, int r
 			 c->reason[0] ? ": " : "", c->reason);
 		break;
 	}
+	case JOURNAL_WORKER_STATE: {
+		const struct journal_worker_state *c = &cmd->u.worker_state;
+		type = strcmp(c->state, "decommissioning") == 0  ? "worker_decommissioning"
+		       : strcmp(c->state, "decommissioned") == 0 ? "worker_decommissioned"
+								 : "worker_active";
+		path = "";
+		snprintf(detail, sizeof(detail), "worker %.100s", c->address);
+		break;
+	}
 	default:
 		return;
 	}

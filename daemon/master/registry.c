@@ -20,7 +20,14 @@ struct worker {
 	int64_t registered_wall_ms;
 	int64_t last_seen_ms; /* monotonic */
 	enum worker_state state;
+	enum worker_admin admin;
 	cJSON *counters; /* last heartbeat's, owned */
+};
+
+/* An administrative state by address (registry_set_admin). */
+struct admin_entry {
+	char address[300];
+	enum worker_admin admin;
 };
 
 struct registry {
@@ -29,6 +36,8 @@ struct registry {
 	uint64_t next_id;
 	struct worker *workers;
 	size_t n, cap;
+	struct admin_entry *admins;
+	size_t nadmins;
 };
 
 struct registry *registry_new(int64_t timeout_ms)
@@ -50,6 +59,7 @@ void registry_free(struct registry *reg)
 	for (size_t i = 0; i < reg->n; i++)
 		cJSON_Delete(reg->workers[i].counters);
 	free(reg->workers);
+	free(reg->admins);
 	free(reg);
 }
 
@@ -74,6 +84,21 @@ static struct worker *find_by_id(struct registry *reg, uint64_t id)
 		if (reg->workers[i].id == id)
 			return &reg->workers[i];
 	return NULL;
+}
+
+static void addr_of(const struct worker *w, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s:%d", w->host, w->data_port);
+}
+
+static enum worker_admin admin_of(struct registry *reg, const struct worker *w)
+{
+	char addr[300];
+	addr_of(w, addr, sizeof(addr));
+	for (size_t i = 0; i < reg->nadmins; i++)
+		if (strcmp(reg->admins[i].address, addr) == 0)
+			return reg->admins[i].admin;
+	return WORKER_ACTIVE;
 }
 
 int registry_register(struct registry *reg, const struct worker_report *rep, int64_t now_ms,
@@ -108,6 +133,7 @@ int registry_register(struct registry *reg, const struct worker_report *rep, int
 	w->registered_wall_ms = clock_wall_ms();
 	w->last_seen_ms = now_ms;
 	w->state = WORKER_LIVE;
+	w->admin = admin_of(reg, w);
 	*id = w->id;
 	log_info("worker %llu %s at %s:%d", (unsigned long long)w->id,
 		 fresh ? "registered" : "re-registered", w->host, w->data_port);
@@ -175,7 +201,7 @@ cJSON *registry_live_json(struct registry *reg)
 	pthread_mutex_lock(&reg->lock);
 	for (size_t i = 0; arr && i < reg->n; i++) {
 		const struct worker *w = &reg->workers[i];
-		if (w->state != WORKER_LIVE)
+		if (w->state != WORKER_LIVE || w->admin == WORKER_DECOMMISSIONED)
 			continue;
 		cJSON *o = cJSON_CreateObject();
 		if (!o || !cJSON_AddItemToArray(arr, o)) {
@@ -198,7 +224,7 @@ size_t registry_live(struct registry *reg, struct registry_live_worker *out, siz
 	pthread_mutex_lock(&reg->lock);
 	for (size_t i = 0; i < reg->n && n < max; i++) {
 		const struct worker *w = &reg->workers[i];
-		if (w->state != WORKER_LIVE)
+		if (w->state != WORKER_LIVE || w->admin == WORKER_DECOMMISSIONED)
 			continue;
 		out[n].id = w->id;
 		snprintf(out[n].host, sizeof(out[n].host), "%s", w->host);
@@ -246,7 +272,7 @@ cJSON *registry_to_json(struct registry *reg, int64_t now_ms)
 		cJSON_AddStringToObject(o, "host", w->host);
 		cJSON_AddNumberToObject(o, "data_port", (double)w->data_port);
 		cJSON_AddNumberToObject(o, "s3_port", w->s3_port);
-		cJSON_AddStringToObject(o, "state", w->state == WORKER_LIVE ? "live" : "lost");
+		cJSON_AddStringToObject(o, "state", registry_state_name(w->state, w->admin));
 		cJSON_AddStringToObject(o, "version", w->version);
 		cJSON_AddNumberToObject(o, "capacity_bytes", (double)w->capacity_bytes);
 		cJSON_AddNumberToObject(o, "used_bytes", (double)w->used_bytes);
@@ -301,7 +327,7 @@ cJSON *registry_metrics_json(struct registry *reg)
 		snprintf(addr, sizeof(addr), "%s:%d", w->host, w->data_port);
 		json_add_u64(o, "id", w->id);
 		cJSON_AddStringToObject(o, "address", addr);
-		cJSON_AddStringToObject(o, "state", w->state == WORKER_LIVE ? "live" : "lost");
+		cJSON_AddStringToObject(o, "state", registry_state_name(w->state, w->admin));
 		cJSON_AddItemToObject(o, "counters", w->counters ? cJSON_Duplicate(w->counters, 1)
 								 : cJSON_CreateObject());
 		if (w->state != WORKER_LIVE || !w->counters)
@@ -320,4 +346,82 @@ cJSON *registry_metrics_json(struct registry *reg)
 	}
 	pthread_mutex_unlock(&reg->lock);
 	return root;
+}
+
+const char *registry_state_name(enum worker_state state, enum worker_admin admin)
+{
+	if (state != WORKER_LIVE)
+		return "lost";
+	return admin == WORKER_DECOMMISSIONING  ? "decommissioning"
+	       : admin == WORKER_DECOMMISSIONED ? "decommissioned"
+						: "live";
+}
+
+int registry_set_admin(struct registry *reg, const char *address, enum worker_admin admin)
+{
+	int rc = 0;
+	pthread_mutex_lock(&reg->lock);
+	size_t i = 0;
+	while (i < reg->nadmins && strcmp(reg->admins[i].address, address) != 0)
+		i++;
+	if (admin == WORKER_ACTIVE) {
+		if (i < reg->nadmins)
+			reg->admins[i] = reg->admins[--reg->nadmins];
+	} else if (i < reg->nadmins) {
+		reg->admins[i].admin = admin;
+	} else {
+		struct admin_entry *grown =
+			realloc(reg->admins, (reg->nadmins + 1) * sizeof(*grown));
+		if (!grown) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		reg->admins = grown;
+		snprintf(grown[reg->nadmins].address, sizeof(grown[0].address), "%s", address);
+		grown[reg->nadmins++].admin = admin;
+	}
+	for (size_t k = 0; k < reg->n; k++)
+		reg->workers[k].admin = admin_of(reg, &reg->workers[k]);
+out:
+	pthread_mutex_unlock(&reg->lock);
+	return rc;
+}
+
+void registry_clear_admin(struct registry *reg)
+{
+	pthread_mutex_lock(&reg->lock);
+	free(reg->admins);
+	reg->admins = NULL;
+	reg->nadmins = 0;
+	for (size_t k = 0; k < reg->n; k++)
+		reg->workers[k].admin = WORKER_ACTIVE;
+	pthread_mutex_unlock(&reg->lock);
+}
+
+static void fill_entry(const struct worker *w, struct registry_entry *e)
+{
+	e->id = w->id;
+	addr_of(w, e->address, sizeof(e->address));
+	e->live = w->state == WORKER_LIVE;
+	e->admin = w->admin;
+}
+
+size_t registry_list(struct registry *reg, struct registry_entry *out, size_t max)
+{
+	pthread_mutex_lock(&reg->lock);
+	size_t n = 0;
+	for (; n < reg->n && n < max; n++)
+		fill_entry(&reg->workers[n], &out[n]);
+	pthread_mutex_unlock(&reg->lock);
+	return n;
+}
+
+int registry_get(struct registry *reg, uint64_t id, struct registry_entry *out)
+{
+	pthread_mutex_lock(&reg->lock);
+	struct worker *w = find_by_id(reg, id);
+	if (w)
+		fill_entry(w, out);
+	pthread_mutex_unlock(&reg->lock);
+	return w ? 0 : -ENOENT;
 }

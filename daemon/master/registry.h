@@ -20,6 +20,13 @@ struct registry;
 
 enum worker_state { WORKER_LIVE, WORKER_LOST };
 
+/* What an admin decided about a worker (journaled by its address:
+ * daemon/master/replicate.h); kept here for addresses not registered yet
+ * too, so a worker that registers takes its state at once. A
+ * decommissioning worker still owns blocks (reads keep hitting it) but
+ * gets no new copies; a decommissioned one is out of placement. */
+enum worker_admin { WORKER_ACTIVE, WORKER_DECOMMISSIONING, WORKER_DECOMMISSIONED };
+
 struct worker_report {
 	const char *host;     /* advertised host name or address */
 	int data_port;
@@ -54,17 +61,38 @@ struct cJSON *registry_metrics_json(struct registry *reg);
 
 /* "host:port" of a worker's data port into buf; -ENOENT if unknown. */
 int registry_address(struct registry *reg, uint64_t id, char *buf, size_t len);
-/* JSON array of live workers [{"id","host","data_port"}] for placement. */
+/* JSON array of live workers [{"id","host","data_port"}] for placement
+ * (decommissioned ones left out). */
 struct cJSON *registry_live_json(struct registry *reg);
 
 /* Live workers (id, host, data port), at most max into out; returns how
- * many. */
+ * many. Decommissioned workers are left out (they own no blocks). */
 struct registry_live_worker {
 	uint64_t id;
 	char host[256];
 	int data_port;
 };
 size_t registry_live(struct registry *reg, struct registry_live_worker *out, size_t max);
+
+/* Sets the administrative state of the worker at address ("host:port");
+ * WORKER_ACTIVE forgets it. -ENOMEM. */
+int registry_set_admin(struct registry *reg, const char *address, enum worker_admin admin);
+/* Forgets every administrative state (a new leader reloads them). */
+void registry_clear_admin(struct registry *reg);
+/* "live", "lost", "decommissioning" or "decommissioned" (a live worker's
+ * administrative state shows instead of "live"). */
+const char *registry_state_name(enum worker_state state, enum worker_admin admin);
+
+/* Every worker (live or lost), at most max into out; returns how many. */
+struct registry_entry {
+	uint64_t id;
+	char address[300]; /* host:data_port */
+	bool live;
+	enum worker_admin admin;
+};
+size_t registry_list(struct registry *reg, struct registry_entry *out, size_t max);
+/* A worker by id; -ENOENT. */
+int registry_get(struct registry *reg, uint64_t id, struct registry_entry *out);
 
 struct registry_totals {
 	int live, lost;

@@ -364,10 +364,11 @@ static int read_direct(struct bsvc *b, const struct file_info *fi, uint64_t inde
 	return rc;
 }
 
-/* Pulls a block range from its owner. ST_EPEER when the owner is gone. */
+/* Pulls a block range from its owner (cached_only: only from its cache,
+ * -ENOENT on a miss). ST_EPEER when the owner is gone. */
 static int read_peer(struct bsvc *b, const char *owner, const struct file_info *fi,
-		     uint64_t index, uint64_t off, uint64_t len, bsvc_sink_fn sink, void *arg,
-		     char *err, size_t errlen)
+		     uint64_t index, uint64_t off, uint64_t len, bool cached_only,
+		     bsvc_sink_fn sink, void *arg, char *err, size_t errlen)
 {
 	struct httpc *hc = fcache_thread_http(b->fc);
 	char *esc = httpc_escape(fi->path);
@@ -383,10 +384,11 @@ static int read_peer(struct bsvc *b, const char *owner, const struct file_info *
 		return -ENOMEM;
 	}
 	snprintf(url, ulen,
-		 "%s://%s/api/v1/blocks/%llu?path=%s&data_id=%llu&offset=%llu&length=%llu",
+		 "%s://%s/api/v1/blocks/%llu?path=%s&data_id=%llu&offset=%llu&length=%llu%s",
 		 tls ? "https" : "http", owner,
 		 (unsigned long long)placement_block_id(fi->data_id, index), esc,
-		 (unsigned long long)fi->data_id, (unsigned long long)off, (unsigned long long)len);
+		 (unsigned long long)fi->data_id, (unsigned long long)off, (unsigned long long)len,
+		 cached_only ? "&cached=1" : "");
 	free(esc);
 	struct httpc_resp resp = { 0 };
 	int rc = httpc_request(hc, "GET", url, NULL, NULL, 0, &resp, err, errlen);
@@ -396,7 +398,9 @@ static int read_peer(struct bsvc *b, const char *owner, const struct file_info *
 	if (resp.status != 200 || resp.len != len) {
 		snprintf(err, errlen, "worker %s answered HTTP %ld (%zu bytes) for block %llu of %s",
 			 owner, resp.status, resp.len, (unsigned long long)index, fi->path);
-		rc = resp.status == 409 ? ST_ESTALE : ST_EPEER;
+		rc = resp.status == 409				  ? ST_ESTALE
+		     : cached_only && resp.status == 404 ? -ENOENT
+							  : ST_EPEER;
 	} else {
 		atomic_fetch_add(&b->bytes_from_peers, len);
 		rc = sink(arg, resp.body, resp.len);
@@ -447,6 +451,31 @@ void bsvc_drop_cold(void)
 	memset(&g_cold, 0, sizeof(g_cold));
 }
 
+/*
+ * The owner did not answer (gone, and the master has not said so yet):
+ * the next workers of the block's rendezvous order may hold a copy
+ * (replication min > 1, docs/replication.md), here or on a peer; only
+ * their cached copies are asked for. ST_EPEER when none has one.
+ */
+static int read_other_holder(struct bsvc *b, const struct file_info *fi, uint64_t index,
+			     uint64_t off, uint64_t len, bsvc_sink_fn sink, void *arg)
+{
+	uint64_t id = placement_block_id(fi->data_id, index);
+	char addrs[4][300], err[256];
+	bool self[4];
+	size_t n = worker_owners_of(b->w, id, 4, addrs, self);
+	for (size_t i = 1; i < n; i++) {
+		int rc = self[i] ? serve_cached(b, id, off, len, sink, arg)
+				 : read_peer(b, addrs[i], fi, index, off, len, true, sink, arg, err,
+					     sizeof(err));
+		if (rc == 0 && self[i])
+			atomic_fetch_add(&b->block_hits, 1);
+		if (rc != -ENOENT && rc != ST_EPEER && rc != -EBADMSG && rc != ST_ESTALE)
+			return rc; /* served, or failed after bytes went out */
+	}
+	return ST_EPEER;
+}
+
 static int read_block(struct bsvc *b, const struct file_info *fi, uint64_t index, uint64_t off,
 		      uint64_t len, bsvc_sink_fn sink, void *arg, char *err, size_t errlen)
 {
@@ -459,7 +488,9 @@ static int read_block(struct bsvc *b, const struct file_info *fi, uint64_t index
 		return read_owned(b, fi, index, off, len, sink, arg, err, errlen);
 	}
 	log_debug("block %llu of %s: owned by %s", (unsigned long long)id, fi->path, owner);
-	int rc = read_peer(b, owner, fi, index, off, len, sink, arg, err, errlen);
+	int rc = read_peer(b, owner, fi, index, off, len, false, sink, arg, err, errlen);
+	if (rc == ST_EPEER)
+		rc = read_other_holder(b, fi, index, off, len, sink, arg);
 	if (rc == ST_EPEER) {
 		atomic_fetch_add(&b->peer_fallbacks, 1);
 		if (!atomic_exchange(&b->warned_peer, true))

@@ -58,6 +58,28 @@ int worker_owner_of(struct worker_node *w, uint64_t block_id, char *addr, size_t
 	return remote;
 }
 
+size_t worker_owners_of(struct worker_node *w, uint64_t block_id, size_t max,
+			char (*addrs)[300], bool *self)
+{
+	size_t got = 0;
+	if (max > 16)
+		max = 16;
+	pthread_mutex_lock(&w->lock);
+	if (w->npeers && w->worker_id) {
+		uint64_t ids[256];
+		size_t n = w->npeers < 256 ? w->npeers : 256, owners[16];
+		for (size_t i = 0; i < n; i++)
+			ids[i] = w->peers[i].id;
+		got = placement_owners(block_id, ids, n, max, owners);
+		for (size_t i = 0; i < got; i++) {
+			snprintf(addrs[i], sizeof(addrs[i]), "%s", w->peers[owners[i]].address);
+			self[i] = ids[owners[i]] == w->worker_id;
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	return got;
+}
+
 static int cmp_block(const void *a, const void *b)
 {
 	uint64_t x = ((const struct tier_block_info *)a)->id;
@@ -221,6 +243,8 @@ static int send_heartbeat(struct worker_node *w, char *err, size_t errlen)
 		.worker_id = id,
 		.capacity_bytes = w->capacity_bytes,
 		.used_bytes = worker_used_bytes(w),
+		.host = w->host,
+		.data_port = (int)w->conf->worker_port,
 	};
 	struct client_block_held *added = NULL;
 	uint64_t *removed = NULL;
@@ -248,6 +272,8 @@ static int send_heartbeat(struct worker_node *w, char *err, size_t errlen)
 		if (reply.has_mounts && w->pstats)
 			pathstats_set_mounts(w->pstats, (const char *const *)reply.mounts,
 					     reply.nmounts);
+		if (reply.ncopies || reply.ndrops)
+			worker_replica_run(w, &reply);
 		client_heartbeat_reply_clear(&reply);
 		pthread_mutex_lock(&w->lock);
 		w->last_heartbeat_mono_ms = clock_mono_ms();
@@ -349,6 +375,10 @@ int worker_heartbeat_start(struct worker_node *w)
 		return rc;
 	}
 	w->hb_http = httpc_new(&hopts);
+	if (w->hb_http && worker_replica_start(w, &hopts)) {
+		httpc_free(w->hb_http);
+		w->hb_http = NULL;
+	}
 	if (!w->hb_http) {
 		client_free(w->hb_masters);
 		w->hb_masters = NULL;
@@ -358,6 +388,7 @@ int worker_heartbeat_start(struct worker_node *w)
 	w->hb_stop = false;
 	rc = pthread_create(&w->hb_thread, NULL, hb_main, w);
 	if (rc) {
+		worker_replica_stop(w);
 		httpc_free(w->hb_http);
 		w->hb_http = NULL;
 		client_free(w->hb_masters);
@@ -377,6 +408,7 @@ void worker_heartbeat_stop(struct worker_node *w)
 	client_shutdown(w->hb_masters);
 	pthread_join(w->hb_thread, NULL);
 	pthread_cond_destroy(&w->hb_cond);
+	worker_replica_stop(w);
 	httpc_free(w->hb_http);
 	w->hb_http = NULL;
 	client_free(w->hb_masters);

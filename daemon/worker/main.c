@@ -260,6 +260,11 @@ int main(int argc, char **argv)
 		.port = (int)conf.worker_port,
 		.threads = (int)conf.http_threads,
 		.request_timeout_ms = conf.http_request_timeout,
+		/* Every request thread of every peer keeps its own connection
+		 * to this port (block pulls, replication copies): idle ones
+		 * must give their server thread back soon, or a few busy peers
+		 * hold all http.threads and new connections wait. */
+		.keep_alive_ms = 1000,
 		.max_json_body = conf.http_max_json_body,
 		.tls_cert = conf.http_tls_cert,
 		.tls_key = conf.http_tls_key,

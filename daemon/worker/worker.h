@@ -15,6 +15,7 @@ struct bsvc;
 struct fcache;
 struct client;
 struct pathstats;
+struct wreplica;
 
 /* A live worker, as the master's heartbeat reply lists them. */
 struct worker_peer {
@@ -48,6 +49,8 @@ struct worker_node {
 	struct pathstats *pstats; /* reads by mount and path */
 	struct worker_front_counters front;
 	_Atomic uint64_t mpu_expired; /* multipart uploads aborted for idling */
+	/* Replication orders carried out (replica.c). */
+	_Atomic uint64_t replica_copies, replica_copy_errors, replica_drops;
 
 	pthread_mutex_t lock;    /* guards the fields below */
 	uint64_t worker_id;      /* 0 until registered */
@@ -65,6 +68,7 @@ struct worker_node {
 	/* Blocks reported so far (sorted by id), to send only changes. */
 	struct tier_block_info *reported;
 	size_t nreported;
+	struct wreplica *replica; /* replica.c's thread and queue */
 };
 
 /*
@@ -79,6 +83,24 @@ void worker_token_header(const struct strata_conf *c, char *buf, size_t len);
 
 /* Bytes used in the worker's tiers. */
 int64_t worker_used_bytes(const struct worker_node *w);
+
+/*
+ * The owners of block id in rendezvous order over the live workers, at
+ * most max (<= 16) into addrs (host:port each) with self[i] true for this
+ * worker; returns how many (0 while no peer list is known).
+ */
+size_t worker_owners_of(struct worker_node *w, uint64_t block_id, size_t max,
+			char (*addrs)[300], bool *self);
+
+struct client_heartbeat_reply;
+struct httpc_opts;
+/* Hands the replication orders of a heartbeat reply to the replica thread
+ * (replica.c), which copies blocks from the workers named (their cached
+ * copies only, never the store) and drops the blocks named. */
+void worker_replica_run(struct worker_node *w, const struct client_heartbeat_reply *r);
+/* Starts and stops that thread (the heartbeat thread's start and stop do). */
+int worker_replica_start(struct worker_node *w, const struct httpc_opts *hopts);
+void worker_replica_stop(struct worker_node *w);
 
 /*
  * Starts the thread that registers with a master from master.addresses

@@ -1,7 +1,7 @@
 /*
  * Fuzzes the decoders of what a master or worker replies to the typed
  * client (client/client.h) — the replies a worker parses from its master
- * (heartbeat peers and mounts, file lookups, write grants) and what a
+ * (heartbeat peers, mounts and replication orders, file lookups, write grants) and what a
  * monitor parses (a worker's metrics, the metrics history). The first byte
  * picks the decoder, the rest is the reply body. Properties: no crash or
  * leak; a decoded reply keeps its invariants (counts within the array
@@ -46,6 +46,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				      r.peers[i].data_port <= 65535);
 			for (size_t i = 0; i < r.nmounts; i++)
 				check(r.mounts[i][0] == '/');
+			const cJSON *c = cJSON_GetObjectItemCaseSensitive(doc, "replicate");
+			const cJSON *d = cJSON_GetObjectItemCaseSensitive(doc, "drop");
+			check(r.ncopies <= (size_t)cJSON_GetArraySize(c));
+			check(r.ndrops <= (size_t)cJSON_GetArraySize(d));
+			for (size_t i = 0; i < r.ncopies; i++)
+				check(r.copies[i].path[0] == '/' && r.copies[i].source[0]);
 			client_heartbeat_reply_clear(&r);
 		}
 		break;

@@ -354,6 +354,50 @@ static void test_heartbeat_reply(void **state)
 	cJSON_Delete(doc);
 }
 
+/* Replication orders (docs/replication.md): taken whole, or refused naming
+ * the entry; the heartbeat names its address when it has one. */
+static void test_heartbeat_reply_orders(void **state)
+{
+	(void)state;
+	cJSON *doc = wire(cJSON_Parse(
+		"{\"status\":\"ok\",\"replicate\":[{\"block\":\"9007199254740993\","
+		"\"data_id\":\"3\",\"path\":\"/d/f\",\"source\":\"10.0.0.9:29999\"}],"
+		"\"drop\":[\"5\",\"6\"]}"));
+	struct client_heartbeat_reply r;
+	char err[160] = "";
+	assert_int_equal(client_heartbeat_reply_decode(doc, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.ncopies, 1);
+	assert_true(r.copies[0].block == ABOVE_2_53);
+	assert_int_equal(r.copies[0].data_id, 3);
+	assert_string_equal(r.copies[0].path, "/d/f");
+	assert_string_equal(r.copies[0].source, "10.0.0.9:29999");
+	assert_int_equal(r.ndrops, 2);
+	assert_int_equal(r.drops[1], 6);
+	client_heartbeat_reply_clear(&r);
+
+	cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "replicate"), 0);
+	cJSON_ReplaceItemInObjectCaseSensitive(c, "path", cJSON_CreateString("rel"));
+	assert_int_equal(client_heartbeat_reply_decode(doc, &r, err, sizeof(err)), ST_EPROTO);
+	assert_non_null(strstr(err, "replicate[0]"));
+	cJSON_DeleteItemFromObjectCaseSensitive(c, "source");
+	assert_int_equal(client_heartbeat_reply_decode(doc, &r, err, sizeof(err)), ST_EPROTO);
+	assert_non_null(strstr(err, "source"));
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, "replicate");
+	cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(doc, "drop"), cJSON_CreateNumber(-1));
+	assert_int_equal(client_heartbeat_reply_decode(doc, &r, err, sizeof(err)), ST_EPROTO);
+	assert_non_null(strstr(err, "drop[2]"));
+	cJSON_ReplaceItemInObjectCaseSensitive(doc, "drop", cJSON_CreateString("x"));
+	assert_int_equal(client_heartbeat_reply_decode(doc, &r, err, sizeof(err)), ST_EPROTO);
+	assert_non_null(strstr(err, "'drop'"));
+	cJSON_Delete(doc);
+
+	struct client_heartbeat hb = { .worker_id = 1, .host = "10.0.0.9", .data_port = 29999 };
+	cJSON *o = wire(client_heartbeat_encode(&hb));
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "host")->valuestring, "10.0.0.9");
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(o, "data_port")->valueint, 29999);
+	cJSON_Delete(o);
+}
+
 /* A master that answers each worker route with one failure. */
 static void failing_master(struct http_req *req, void *ctx)
 {
@@ -450,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_mount_epochs_decode),
 		cmocka_unit_test(test_write_grant),
 		cmocka_unit_test(test_heartbeat_reply),
+		cmocka_unit_test(test_heartbeat_reply_orders),
 		cmocka_unit_test(test_calls_map_the_masters_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

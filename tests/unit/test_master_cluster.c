@@ -149,6 +149,26 @@ static void test_unknown_worker_must_register_again(void **state)
 	assert_int_equal(blockmap_count(f->bm), 0); /* nothing recorded for a stranger */
 }
 
+/* After a master restart ids are given anew: a worker heartbeating with
+ * its old id, now another worker's, is told to register again. */
+static void test_heartbeat_from_another_address_must_register_again(void **state)
+{
+	struct fixture *f = *state;
+	char err[256] = "";
+	struct cluster_registration r = worker_a(NULL, 0);
+	uint64_t a = 0;
+	assert_int_equal(cluster_register(f->reg, f->bm, &r, 0, &a, err, sizeof(err)), 0);
+	const struct cluster_block added[] = { { 5, 0 } };
+	struct cluster_heartbeat hb = { .worker_id = a, .added = added, .nadded = 1,
+					.host = r.worker.host, .data_port = 1 };
+	assert_int_equal(cluster_heartbeat(f->reg, f->bm, &hb, 0, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "register again"));
+	assert_int_equal(blockmap_count(f->bm), 0);
+	hb.data_port = r.worker.data_port;
+	assert_int_equal(cluster_heartbeat(f->reg, f->bm, &hb, 0, err, sizeof(err)), 0);
+	assert_int_equal(blockmap_count(f->bm), 1);
+}
+
 static void test_lost_worker_loses_its_blocks(void **state)
 {
 	struct fixture *f = *state;
@@ -191,6 +211,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_registration_needs_a_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heartbeat_applies_block_changes, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_heartbeat_from_another_address_must_register_again,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_worker_must_register_again, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_lost_worker_loses_its_blocks, setup, teardown),

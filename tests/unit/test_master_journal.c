@@ -161,6 +161,11 @@ static struct journal_cmd *sample(enum journal_op op)
 		c->u.mount_update.sync_interval_ms = 30000;
 		c->u.mount_update.time_ms = 12;
 		break;
+	case JOURNAL_WORKER_STATE:
+		strcpy(c->u.worker_state.address, "10.0.0.3:29999");
+		strcpy(c->u.worker_state.state, "decommissioning");
+		c->u.worker_state.time_ms = 13;
+		break;
 	default:
 		fail();
 	}
@@ -222,7 +227,7 @@ static void test_wire_text(void **state)
 	size_t len;
 	char *text = encode_ok(c, &len);
 	assert_string_equal(text,
-			    "{\"v\":4,\"op\":\"put_file\",\"path\":\"/a/f\","
+			    "{\"v\":5,\"op\":\"put_file\",\"path\":\"/a/f\","
 			    "\"time_ms\":\"1700000000000\",\"length\":\"9007199254740993\","
 			    "\"mtime_ms\":\"-12\",\"fingerprint\":\"\\\"etag\\\"\","
 			    "\"data_id\":\"9007199254740993\","
@@ -240,7 +245,7 @@ static void test_wire_text(void **state)
 	c = sample(JOURNAL_SYNC_DIR);
 	text = encode_ok(c, &len);
 	assert_string_equal(text,
-			    "{\"v\":4,\"op\":\"sync_dir\",\"path\":\"/\",\"time_ms\":\"7\","
+			    "{\"v\":5,\"op\":\"sync_dir\",\"path\":\"/\",\"time_ms\":\"7\","
 			    "\"entries\":[{\"name\":\"f\",\"is_dir\":false,\"length\":\"3\","
 			    "\"mtime_ms\":\"-9223372036854775808\",\"fingerprint\":\"x\"},"
 			    "{\"name\":\"d\",\"is_dir\":true,\"length\":\"0\",\"mtime_ms\":\"9\","
@@ -326,8 +331,17 @@ static const struct bad g_bad[] = {
 	/* header */
 	{ "{\"op\":\"mkdir\"}", -EINVAL, "field 'v': missing" },
 	{ "{\"v\":\"1\",\"op\":\"mkdir\"}", -EINVAL, "field 'v': must be a number" },
-	{ "{\"v\":5,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 5 is not supported "
-	  "(this master reads versions 1 to 4)" },
+	{ "{\"v\":6,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 6 is not supported "
+	  "(this master reads versions 1 to 5)" },
+	{ "{\"v\":4,\"op\":\"worker_state\",\"address\":\"h:1\",\"state\":\"decommissioning\","
+	  "\"time_ms\":\"1\"}",
+	  -EINVAL, "field 'op': 'worker_state' needs format version 5" },
+	{ "{\"v\":5,\"op\":\"worker_state\",\"address\":\"h:1\",\"state\":\"gone\","
+	  "\"time_ms\":\"1\"}",
+	  -EINVAL, "field 'state': 'gone' is not active, decommissioning or decommissioned" },
+	{ "{\"v\":5,\"op\":\"worker_state\",\"address\":\"host\",\"state\":\"decommissioned\","
+	  "\"time_ms\":\"1\"}",
+	  -EINVAL, "field 'address': 'host' is not host:port" },
 	{ "{\"v\":3,\"op\":\"mount_update\",\"path\":\"/a\",\"options\":{},"
 	  "\"sync_interval_ms\":\"0\",\"time_ms\":\"1\"}",
 	  -EINVAL, "field 'op': 'mount_update' needs format version 4" },

@@ -1,0 +1,79 @@
+/* Replication in the namespace database: the worker_admin table (the
+ * apply of worker_state, docs/namespace.md) and the lookups the
+ * replication checker makes (daemon/master/replicate.h). Deterministic
+ * like the rest of ns_apply: the time comes in the command. */
+#include "daemon/master/journal.h"
+#include "daemon/master/ns_int.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Not hot (one per checker pass or admin action): prepared per call, so
+ * the statement table of ns.c stays as it is. */
+static sqlite3_stmt *prep(struct ns *ns, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(ns->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	return s;
+}
+
+int ns_apply_worker_state(struct ns *ns, const struct journal_cmd *cmd, char *err,
+			  size_t errlen)
+{
+	const struct journal_worker_state *c = &cmd->u.worker_state;
+	bool active = strcmp(c->state, "active") == 0;
+	sqlite3_stmt *s = prep(ns, active ? "DELETE FROM worker_admin WHERE address = ?1"
+					  : "INSERT INTO worker_admin(address, state, updated_ms)"
+					    " VALUES (?1, ?2, ?3) ON CONFLICT(address) DO UPDATE"
+					    " SET state = ?2, updated_ms = ?3");
+	if (!s)
+		return ns_db_err(ns, err, errlen, "worker_state");
+	sqlite3_bind_text(s, 1, c->address, -1, SQLITE_STATIC);
+	if (!active) {
+		sqlite3_bind_text(s, 2, c->state, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, c->time_ms);
+	}
+	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int ns_worker_states(struct ns *ns, int (*fn)(void *arg, const char *address, const char *state),
+		     void *arg)
+{
+	sqlite3_stmt *s = prep(ns, "SELECT address, state FROM worker_admin ORDER BY address");
+	if (!s)
+		return -EIO;
+	int rc = 0, step;
+	while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW)
+		rc = fn(arg, (const char *)sqlite3_column_text(s, 0),
+			(const char *)sqlite3_column_text(s, 1));
+	if (!rc && step != SQLITE_DONE)
+		rc = -EIO;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int ns_by_data_id(struct ns *ns, uint64_t data_id, struct ns_inode *out, char *path,
+		  size_t pathlen)
+{
+	sqlite3_stmt *s = prep(ns, "SELECT id FROM inodes WHERE data_id = ?1 AND data_id > 0"
+				   " AND is_dir = 0 LIMIT 1");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, (int64_t)data_id);
+	int step = sqlite3_step(s);
+	uint64_t id = step == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+	sqlite3_finalize(s);
+	if (step != SQLITE_ROW)
+		return step == SQLITE_DONE ? -ENOENT : -EIO;
+	int rc = ns_by_id(ns, id, out);
+	if (!rc)
+		rc = ns_path(ns, id, path, pathlen);
+	return rc;
+}
