@@ -286,7 +286,10 @@ static cJSON *filemeta_json(const struct filemeta *f, const char *path)
 	json_add_int(o, "epoch", (int64_t)f->epoch);
 	json_add_u64(o, "mount_epoch", f->mount_epoch);
 	json_add_int(o, "trust_ms", f->trust_ms);
-	cJSON_AddBoolToObject(o, "pinned", f->inode.pinned);
+	/* Content only the caches hold must stay there until persisted. */
+	cJSON_AddBoolToObject(o, "pinned",
+			      f->inode.pinned || f->inode.persistence != NS_PERSISTED);
+	cJSON_AddStringToObject(o, "persistence", ns_persistence_name(f->inode.persistence));
 	add_mount_json(o, &f->mount);
 	return o;
 }
@@ -619,8 +622,9 @@ static void post_write_begin(struct http_req *req, void *ctx)
 	}
 	if (path_field(req, body, "path", path, sizeof(path)))
 		goto out;
-	int rc = fs_write_begin(m->fs, path, mnt, rel, PATH_MAX_LEN + 1, &data_id, err,
-				sizeof(err));
+	char write_type[JOURNAL_WRITE_TYPE_MAX + 1] = "";
+	int rc = fs_write_begin(m->fs, path, mnt, rel, PATH_MAX_LEN + 1, &data_id, write_type,
+				sizeof(write_type), err, sizeof(err));
 	if (rc) {
 		http_reply_rc(req, rc, err);
 		goto out;
@@ -630,6 +634,7 @@ static void post_write_begin(struct http_req *req, void *ctx)
 	json_add_u64(o, "data_id", data_id);
 	json_add_int(o, "block_size", mnt->block_size);
 	cJSON_AddStringToObject(o, "ufs_path", rel);
+	cJSON_AddStringToObject(o, "write_type", write_type[0] ? write_type : "CACHE_THROUGH");
 	add_mount_json(o, mnt);
 	http_reply_json(req, 200, o);
 out:
@@ -638,8 +643,10 @@ out:
 	cJSON_Delete(body);
 }
 
-/* Worker RPC: {"path","data_id","length","mtime_ms","fingerprint"[,"etag"]} records
- * a file the worker wrote to its store. */
+/* Worker RPC: {"path","data_id","length","mtime_ms","fingerprint"[,"etag"]
+ * [,"write_type"]} records a file the worker wrote to its store, or (write
+ * type ASYNC_THROUGH or MUST_CACHE) only to the caches; ASYNC_THROUGH
+ * queues its persist job. */
 static void post_write_commit(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
@@ -665,8 +672,23 @@ static void post_write_commit(struct http_req *req, void *ctx)
 		http_reply_error(req, 400, "invalid_argument", "field 'etag' must be a short string");
 		goto out;
 	}
+	const char *wt = NULL;
+	if (json_get_str(body, "write_type", false, &wt, err, sizeof(err)) ||
+	    (wt && !journal_write_type_valid(wt))) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "field 'write_type': not THROUGH, CACHE_THROUGH, ASYNC_THROUGH or "
+				 "MUST_CACHE");
+		goto out;
+	}
+	bool cache_only = wt && (strcmp(wt, "ASYNC_THROUGH") == 0 || strcmp(wt, "MUST_CACHE") == 0);
 	int rc = fs_write_commit(m->fs, path, data_id, (uint64_t)length, mtime, fp, etag,
-				 err, sizeof(err));
+				 cache_only, err, sizeof(err));
+	uint64_t job = 0;
+	char jerr[ERRLEN] = "";
+	if (!rc && wt && strcmp(wt, "ASYNC_THROUGH") == 0 &&
+	    datajobs_create(m->datajobs, "persist", path, false, NULL, clock_wall_ms(), &job,
+			    jerr, sizeof(jerr)))
+		log_warn("'%s' (ASYNC_THROUGH): cannot queue its persist job: %s", path, jerr);
 	reply_inode(req, m, path, 200, rc, err, sizeof(err));
 out:
 	cJSON_Delete(body);
@@ -767,6 +789,21 @@ static void put_policy(struct http_req *req, struct master *m, enum policy_kind 
 			rc = -EINVAL;
 		}
 		break;
+	case POLICY_WRITE_TYPE: {
+		const char *v = NULL;
+		if (json_get_str(body, "write_type", true, &v, err, sizeof(err))) {
+			http_reply_error(req, 400, "invalid_argument", "%s", err);
+			rc = -EINVAL;
+		} else if (strlen(v) >= sizeof(r->write_type) || !journal_write_type_valid(v)) {
+			http_reply_error(req, 400, "invalid_argument",
+					 "field 'write_type': '%.40s' is not THROUGH, CACHE_THROUGH, "
+					 "ASYNC_THROUGH or MUST_CACHE", v);
+			rc = -EINVAL;
+		} else {
+			memcpy(r->write_type, v, strlen(v) + 1);
+		}
+		break;
+	}
 	case POLICY_REPLICATION:
 		if (json_get_int(body, "min", false, INT64_MIN, INT64_MAX, &r->min, err,
 				 sizeof(err)) ||
@@ -797,6 +834,16 @@ static void delete_policy(struct http_req *req, struct master *m, enum policy_ki
 	if (!rest_path_param(req, "path", r->path, sizeof(r->path)))
 		reply_policy(req, m, r);
 	free(r);
+}
+
+static void put_write_type(struct http_req *req, void *ctx)
+{
+	put_policy(req, ctx, POLICY_WRITE_TYPE);
+}
+
+static void delete_write_type(struct http_req *req, void *ctx)
+{
+	delete_policy(req, ctx, POLICY_WRITE_TYPE);
 }
 
 static void put_pin(struct http_req *req, void *ctx)
@@ -876,6 +923,8 @@ static const struct http_route g_routes[] = {
 	{ "DELETE", "/api/v1/files/ttl", HTTP_ACCESS_ADMIN, delete_ttl },
 	{ "PUT", "/api/v1/files/replication", HTTP_ACCESS_ADMIN, put_replication },
 	{ "DELETE", "/api/v1/files/replication", HTTP_ACCESS_ADMIN, delete_replication },
+	{ "PUT", "/api/v1/files/write_type", HTTP_ACCESS_ADMIN, put_write_type },
+	{ "DELETE", "/api/v1/files/write_type", HTTP_ACCESS_ADMIN, delete_write_type },
 	{ "GET", "/api/v1/events", HTTP_ACCESS_READONLY, get_events },
 };
 

@@ -612,6 +612,9 @@ struct client_file_info {
 	bool pinned;      /* its blocks are never evicted */
 	char *mount_path; /* the mount holding it ("" when not reported) */
 	uint64_t mount_epoch; /* that mount's epoch for it; 0 unknown (older master) */
+	/* "persistence" (absent: persisted): the store does not hold it yet
+	 * (not_persisted, persisting), or it is lost. */
+	bool unpersisted, lost;
 	struct client_store store;
 	struct cJSON *json;
 };
@@ -675,6 +678,7 @@ struct client_write_grant {
 	uint64_t data_id; /* never 0 */
 	int64_t block_size;
 	char *ufs_path;
+	char write_type[16]; /* the path's default ("CACHE_THROUGH" when not told) */
 	struct client_store store;
 	struct cJSON *json;
 };
@@ -690,6 +694,7 @@ struct client_write_done {
 	int64_t mtime_ms;
 	const char *fingerprint;
 	const char *etag; /* NULL or "": none */
+	const char *write_type; /* NULL: the store holds it (THROUGH, CACHE_THROUGH) */
 };
 int client_write_commit(struct client *mc, struct httpc *hc, const struct client_write_done *d,
 			char *err, size_t errlen);

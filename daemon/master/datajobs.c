@@ -34,7 +34,23 @@ struct slot {
 	int64_t block_size;
 	bool failed;      /* guarded by the datajobs lock while tasks run */
 	bool skip;        /* failed before the tasks began (read-only then) */
+	bool gone;        /* persist: rewritten or removed since (nothing to do) */
 	char reason[REASON_MAX];
+	/* persist: what the store holds now (the worker's answer). */
+	uint64_t st_length;
+	int64_t st_mtime_ms;
+	char st_fingerprint[NS_FP_MAX];
+};
+
+/* What a slice's tasks do. */
+enum mode { MODE_FREE, MODE_LOAD, MODE_PERSIST };
+
+/* A persist job's retries (in memory: a new leader retries at once). */
+#define BACKOFF_SLOTS 64
+struct backoff {
+	uint64_t job;
+	int attempts;
+	int64_t next_ms; /* monotonic */
 };
 
 /* One request to a worker: a range of a file to load, or (free) every
@@ -61,6 +77,7 @@ struct datajobs {
 	uint64_t live_ids[MAX_WORKERS];
 	size_t nlive;
 	bool warned_no_worker;
+	struct backoff backoff[BACKOFF_SLOTS];
 	/* The slice being worked on by the threads. */
 	pthread_mutex_t lock;
 	size_t next;
@@ -219,10 +236,47 @@ static void run_free(struct datajobs *d, struct httpc *hc, const struct task *t)
 			fail_slot(d, &d->slots[i], err);
 }
 
+/* Writes one file's cached blocks to its store (a worker reads them from
+ * wherever they are cached) and keeps what the store then holds. */
+static void run_persist(struct datajobs *d, struct httpc *hc, const struct task *t)
+{
+	struct slot *s = &d->slots[t->slot];
+	cJSON *b = cJSON_CreateObject(), *reply = NULL;
+	char err[REASON_MAX] = "out of memory";
+	int rc = -ENOMEM;
+	if (b && cJSON_AddStringToObject(b, "path", s->path) &&
+	    json_add_u64(b, "data_id", s->f.data_id) && json_add_u64(b, "length", s->f.length) &&
+	    json_add_int(b, "block_size", s->block_size)) {
+		char url[400], why[512] = "";
+		snprintf(url, sizeof(url), "%s://%s:%d/api/v1/internal/persist",
+			 d->tls ? "https" : "http", d->live[t->worker].host,
+			 d->live[t->worker].data_port);
+		rc = httpc_json(hc, "POST", url, b, &reply, NULL, why, sizeof(why));
+		if (rc)
+			snprintf(err, sizeof(err), "worker %s:%d: %s", d->live[t->worker].host,
+				 d->live[t->worker].data_port, why);
+	}
+	const char *fp = NULL;
+	char why[256];
+	if (!rc && (json_get_u64(reply, "length", true, &s->st_length, why, sizeof(why)) ||
+		    json_get_int(reply, "mtime_ms", true, 0, INT64_MAX, &s->st_mtime_ms, why,
+				 sizeof(why)) ||
+		    json_get_str(reply, "fingerprint", true, &fp, why, sizeof(why)))) {
+		snprintf(err, sizeof(err), "worker's persist reply: %.200s", why);
+		rc = ST_EPROTO;
+	}
+	if (!rc)
+		snprintf(s->st_fingerprint, sizeof(s->st_fingerprint), "%s", fp);
+	cJSON_Delete(reply);
+	cJSON_Delete(b);
+	if (rc)
+		fail_slot(d, s, err);
+}
+
 struct thread_arg {
 	struct datajobs *d;
 	struct httpc *hc;
-	bool load;
+	enum mode mode;
 };
 
 static void *task_thread(void *arg)
@@ -235,14 +289,16 @@ static void *task_thread(void *arg)
 		pthread_mutex_unlock(&d->lock);
 		if (i == SIZE_MAX)
 			return NULL;
-		if (ta->load)
+		if (ta->mode == MODE_LOAD)
 			run_load(d, ta->hc, &d->tasks[i]);
+		else if (ta->mode == MODE_PERSIST)
+			run_persist(d, ta->hc, &d->tasks[i]);
 		else
 			run_free(d, ta->hc, &d->tasks[i]);
 	}
 }
 
-static void run_tasks(struct datajobs *d, bool load)
+static void run_tasks(struct datajobs *d, enum mode load)
 {
 	for (size_t i = 0; i < d->nslots; i++)
 		d->slots[i].skip = d->slots[i].failed;
@@ -251,12 +307,12 @@ static void run_tasks(struct datajobs *d, bool load)
 	size_t started = 0, want = d->ntasks < (size_t)d->o.threads ? d->ntasks : (size_t)d->o.threads;
 	d->next = 0;
 	for (; started < want; started++) {
-		ta[started] = (struct thread_arg){ .d = d, .hc = d->hc[started], .load = load };
+		ta[started] = (struct thread_arg){ .d = d, .hc = d->hc[started], .mode = load };
 		if (pthread_create(&th[started], NULL, task_thread, &ta[started]))
 			break;
 	}
 	if (started == 0 && d->ntasks) {
-		ta[0] = (struct thread_arg){ .d = d, .hc = d->hc[0], .load = load };
+		ta[0] = (struct thread_arg){ .d = d, .hc = d->hc[0], .mode = load };
 		task_thread(&ta[0]);
 	}
 	for (size_t k = 0; k < started; k++)
@@ -391,7 +447,7 @@ static int record(struct datajobs *d, uint64_t cursor, int64_t now, char *err, s
 		const struct slot *s = &d->slots[i];
 		if (!s->failed) {
 			ok++;
-			bytes += s->f.length;
+			bytes += s->gone ? 0 : s->f.length;
 			continue;
 		}
 		failed++;
@@ -436,9 +492,120 @@ static int record(struct datajobs *d, uint64_t cursor, int64_t now, char *err, s
 	return 0;
 }
 
+static struct backoff *backoff_of(struct datajobs *d, uint64_t job, bool make)
+{
+	struct backoff *free_slot = NULL;
+	for (size_t i = 0; i < BACKOFF_SLOTS; i++) {
+		if (d->backoff[i].job == job)
+			return &d->backoff[i];
+		if (!d->backoff[i].job && !free_slot)
+			free_slot = &d->backoff[i];
+	}
+	if (make && free_slot)
+		*free_slot = (struct backoff){ .job = job };
+	return make ? free_slot : NULL;
+}
+
+/* Journals a persist slot's new state (set_persistence). ST_ESTALE: the
+ * file was rewritten or removed since the slice was read. */
+static int set_state(struct datajobs *d, const struct slot *s, const char *state, int64_t now,
+		     char *err, size_t errlen)
+{
+	struct journal_cmd *c = journal_new(JOURNAL_SET_PERSISTENCE);
+	if (!c)
+		return -ENOMEM;
+	struct journal_set_persistence *p = &c->u.set_persistence;
+	memcpy(p->path, s->path, sizeof(p->path));
+	p->id = s->f.id;
+	p->data_id = s->f.data_id;
+	snprintf(p->state, sizeof(p->state), "%s", state);
+	if (strcmp(state, "persisted") == 0) {
+		p->length = s->st_length;
+		p->mtime_ms = s->st_mtime_ms;
+		memcpy(p->fingerprint, s->st_fingerprint, sizeof(p->fingerprint));
+	}
+	p->time_ms = now;
+	int rc = meta_submit(d->o.meta, c, err, errlen);
+	journal_free(c);
+	return rc;
+}
+
+/*
+ * A persist slice: lost files fail at once; the others are marked
+ * persisting, written to their store by a worker each, then marked
+ * persisted (or back to not_persisted). A slice with a failure the store
+ * may get over (anything but lost) is tried again after a backoff
+ * (master.persist_backoff doubling up to master.persist_backoff_max), up
+ * to master.persist_retries times, before its errors are recorded.
+ */
+static int persist_slice(struct datajobs *d, uint64_t cursor, int64_t now_mono, char *err,
+			 size_t errlen)
+{
+	const struct strata_conf *conf = d->o.conf;
+	struct backoff *bo = backoff_of(d, d->job.id, true);
+	if (bo && bo->next_ms > now_mono)
+		return JOBS_AGAIN;
+	d->ntasks = 0;
+	int64_t now = clock_wall_ms();
+	for (size_t i = 0; i < d->nslots; i++) {
+		struct slot *s = &d->slots[i];
+		if (s->failed)
+			continue;
+		if (s->f.persistence == NS_LOST) {
+			s->failed = true;
+			snprintf(s->reason, sizeof(s->reason),
+				 "lost: it was never persisted and every cached copy is gone");
+			continue;
+		}
+		int rc = set_state(d, s, "persisting", now, err, errlen);
+		if (rc == ST_ESTALE) {
+			s->gone = true; /* rewritten or removed since: nothing to persist */
+			continue;
+		}
+		if (rc)
+			return rc;
+		if (add_task(d, i, nblocks(s) ? owner_of(d, s->f.data_id, 0) : 0, 0, 0))
+			return -ENOMEM;
+	}
+	run_tasks(d, MODE_PERSIST);
+	bool retry = false;
+	now = clock_wall_ms();
+	for (size_t i = 0; i < d->nslots; i++) {
+		struct slot *s = &d->slots[i];
+		if (s->gone || (s->failed && s->f.persistence == NS_LOST))
+			continue;
+		int rc = set_state(d, s, s->failed ? "not_persisted" : "persisted", now, err, errlen);
+		if (rc == ST_ESTALE) {
+			s->gone = true;
+			s->failed = false;
+			continue;
+		}
+		if (rc)
+			return rc;
+		retry = retry || s->failed;
+	}
+	if (retry && bo && bo->attempts < conf->master_persist_retries) {
+		int64_t wait = conf->master_persist_backoff;
+		for (int k = 0; k < bo->attempts && wait < conf->master_persist_backoff_max; k++)
+			wait *= 2;
+		if (wait > conf->master_persist_backoff_max)
+			wait = conf->master_persist_backoff_max;
+		bo->attempts++;
+		bo->next_ms = now_mono + wait;
+		for (size_t i = 0; i < d->nslots; i++)
+			if (d->slots[i].failed && !d->slots[i].gone)
+				log_warn("jobs: persist job %" PRIu64 ": '%s' failed (try %d, again in "
+					 "%" PRId64 " ms): %s", d->job.id, d->slots[i].path,
+					 bo->attempts, wait, d->slots[i].reason);
+		return JOBS_AGAIN;
+	}
+	if (bo)
+		*bo = (struct backoff){ 0 };
+	return record(d, cursor, clock_wall_ms(), err, errlen);
+}
+
 static int step(void *arg, int64_t now_mono, char *err, size_t errlen)
 {
-	(void)now_mono;
 	struct datajobs *d = arg;
 	struct ns *ns = meta_read_lock(d->o.meta);
 	int rc = ns_job_next_active(ns, d->last, &d->job);
@@ -466,15 +633,21 @@ static int step(void *arg, int64_t now_mono, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	int64_t now = clock_wall_ms();
-	if (cursor == 0)
+	if (cursor == 0) {
+		struct backoff *bo = backoff_of(d, d->job.id, false);
+		if (bo)
+			*bo = (struct backoff){ 0 };
 		return end_job(d, now, err, errlen);
+	}
+	if (strcmp(d->job.type, "persist") == 0)
+		return persist_slice(d, cursor, now_mono, err, errlen);
 	bool load = strcmp(d->job.type, "load") == 0;
 	rc = plan(d, load);
 	if (rc) {
 		snprintf(err, errlen, "jobs: out of memory");
 		return rc;
 	}
-	run_tasks(d, load);
+	run_tasks(d, load ? MODE_LOAD : MODE_FREE);
 	return record(d, cursor, clock_wall_ms(), err, errlen);
 }
 
@@ -492,7 +665,7 @@ int datajobs_create(struct datajobs *d, const char *type, const char *path, bool
 		    const char *medium, int64_t now_ms, uint64_t *id, char *err, size_t errlen)
 {
 	if (!journal_job_type_valid(type)) {
-		snprintf(err, errlen, "field 'type': '%.40s' is not load or free", type);
+		snprintf(err, errlen, "field 'type': '%.40s' is not load, free or persist", type);
 		return -EINVAL;
 	}
 	if (medium && *medium && strcmp(type, "load") != 0) {

@@ -511,7 +511,8 @@ int fs_load_file(struct fs *fs, const char *path, const struct ufs_stat *st, cha
 /* Submits a put_file command: path now holds content st (data_id 0: the
  * master names it; etag NULL or "": none). */
 static int submit_put_file(struct fs *fs, const char *path, const struct ufs_stat *st,
-			   uint64_t data_id, const char *etag, char *err, size_t errlen)
+			   uint64_t data_id, const char *etag, bool not_persisted, char *err,
+			   size_t errlen)
 {
 	struct journal_cmd *cmd = journal_new(JOURNAL_PUT_FILE);
 	if (!cmd)
@@ -527,6 +528,8 @@ static int submit_put_file(struct fs *fs, const char *path, const struct ufs_sta
 	pf->length = st->length;
 	pf->mtime_ms = st->mtime_ms;
 	pf->data_id = data_id;
+	if (not_persisted)
+		snprintf(pf->persistence, sizeof(pf->persistence), "not_persisted");
 	if (!rc)
 		rc = meta_submit(fs->meta, cmd, err, errlen);
 	journal_free(cmd);
@@ -557,6 +560,8 @@ static int refresh(struct fs *fs, const char *path, struct ns_inode *out, char *
 		goto out;
 	if (rc == 0 && (out->is_mount_point || !*rel || out->is_dir))
 		goto out; /* directories are refreshed by listing */
+	if (rc == 0 && out->persistence != NS_PERSISTED)
+		goto out; /* only the caches hold it: the store has nothing to say */
 	if (rc == 0 && out->synced_ms) {
 		/* Freshness is the later of the journaled check and the last
 		 * one that found nothing changed (not journaled). */
@@ -931,6 +936,9 @@ cJSON *fs_inode_json(const struct ns_inode *n, const char *path)
 		json_add_int(o, "ttl_fired_ms", n->ttl_fired_ms);
 	json_add_int(o, "repl_min", n->repl_min);
 	json_add_int(o, "repl_max", n->repl_max);
+	cJSON_AddStringToObject(o, "write_type", n->write_type);
+	if (!n->is_dir)
+		cJSON_AddStringToObject(o, "persistence", ns_persistence_name(n->persistence));
 	return o;
 }
 
@@ -1274,8 +1282,30 @@ out:
 	return rc;
 }
 
+/* The write type policy path falls under: its own (a file inherited it)
+ * or its nearest existing ancestor's. */
+static void write_type_of(struct fs *fs, const char *path, char *out, size_t outlen)
+{
+	char cur[PATH_MAX_LEN + 1], up[PATH_MAX_LEN + 1];
+	snprintf(cur, sizeof(cur), "%s", path);
+	*out = '\0';
+	struct ns *ns = meta_read_lock(fs->meta);
+	for (;;) {
+		struct ns_inode n;
+		if (ns_lookup(ns, cur, &n) == 0) {
+			snprintf(out, outlen, "%s", n.write_type);
+			break;
+		}
+		if (path_parent(cur, up, sizeof(up)))
+			break;
+		memcpy(cur, up, sizeof(cur));
+	}
+	meta_read_unlock(fs->meta);
+}
+
 int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *rel,
-		   size_t rellen, uint64_t *data_id, char *err, size_t errlen)
+		   size_t rellen, uint64_t *data_id, char *write_type, size_t wtlen, char *err,
+		   size_t errlen)
 {
 	*err = '\0';
 	pthread_rwlock_rdlock(&fs->mounts_lock);
@@ -1296,12 +1326,14 @@ int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *re
 	if (!rc)
 		rc = meta_alloc_data_id(fs->meta, data_id, err, errlen);
 	pthread_rwlock_unlock(&fs->mounts_lock);
+	if (!rc && write_type)
+		write_type_of(fs, path, write_type, wtlen);
 	return rc;
 }
 
 int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t length,
-		    int64_t mtime_ms, const char *fingerprint, const char *etag, char *err,
-		    size_t errlen)
+		    int64_t mtime_ms, const char *fingerprint, const char *etag,
+		    bool not_persisted, char *err, size_t errlen)
 {
 	*err = '\0';
 	struct ufs_stat st = { .length = length, .mtime_ms = mtime_ms };
@@ -1310,7 +1342,7 @@ int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t 
 	if (rc)
 		return rc;
 	pthread_rwlock_rdlock(&fs->mounts_lock);
-	rc = submit_put_file(fs, path, &st, data_id, etag, err, errlen);
+	rc = submit_put_file(fs, path, &st, data_id, etag, not_persisted, err, errlen);
 	pthread_rwlock_unlock(&fs->mounts_lock);
 	return rc;
 }

@@ -19,6 +19,7 @@
 #include "daemon/master/rootmount.h"
 #include "daemon/master/revalidate.h"
 #include "daemon/master/ttlcheck.h"
+#include "daemon/master/persistcheck.h"
 #include "raft/net.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -190,9 +191,14 @@ int main(int argc, char **argv)
 	struct reval_opts ropts = { .fs = m.fs, .meta = m.meta,
 				    .default_interval_ms = fopts.default_sync_interval_ms };
 	m.reval = reval_new(&ropts);
-	if (!jobs || !ttl || !m.datajobs || !m.reval) {
+	struct persistcheck_opts popts = { .meta = m.meta, .registry = m.registry,
+					   .blocks = m.blocks,
+					   .grace_ms = conf.master_worker_timeout };
+	struct persistcheck *pcheck = persistcheck_new(&popts);
+	if (!jobs || !ttl || !m.datajobs || !m.reval || !pcheck) {
 		log_error("out of memory");
 		jobs_free(jobs);
+		persistcheck_free(pcheck);
 		ttlcheck_free(ttl);
 		datajobs_free(m.datajobs);
 		reval_free(m.reval);
@@ -206,6 +212,10 @@ int main(int argc, char **argv)
 	}
 	if (!jrc) {
 		datajobs_spec(m.datajobs, 50, &spec);
+		jrc = jobs_add(jobs, &spec, NULL);
+	}
+	if (!jrc) {
+		persistcheck_spec(pcheck, conf.master_persist_check_interval, &spec);
 		jrc = jobs_add(jobs, &spec, NULL);
 	}
 	if (!jrc && root_pending) {
@@ -307,6 +317,7 @@ out_routes:
 	free(routes);
 out_jobs:
 	jobs_free(jobs);
+	persistcheck_free(pcheck);
 	reval_free(m.reval);
 	ttlcheck_free(ttl);
 	datajobs_free(m.datajobs);

@@ -281,6 +281,14 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 	}
 	atomic_fetch_add(&b->block_misses, 1);
 	uint64_t blen = block_len(fi, index);
+	if (fi->unpersisted) {
+		/* Its store does not hold this content: the cache is all there is. */
+		flight_end(b, id);
+		snprintf(err, errlen, "block %llu of '%s' is not cached here and the file is not "
+			 "persisted (its store does not hold it)", (unsigned long long)index,
+			 fi->path);
+		return fi->lost ? ST_ELOST : -EIO;
+	}
 	struct tee t = { .buf = malloc(blen ? blen : 1), .cap = blen, .off = off, .len = len,
 			 .sink = sink, .arg = arg, .from_store = &b->bytes_from_ufs };
 	/* A file of one block is read whole, without a Range (a store may
@@ -442,6 +450,11 @@ static int read_block(struct bsvc *b, const struct file_info *fi, uint64_t index
 	}
 	log_debug("block %llu of %s: owned by %s", (unsigned long long)id, fi->path, owner);
 	int rc = read_peer(b, owner, fi, index, off, len, sink, arg, err, errlen);
+	if (rc == ST_EPEER && fi->unpersisted) {
+		snprintf(err + strlen(err), errlen - strlen(err),
+			 " (the file is not persisted: its store cannot stand in)");
+		return -EIO;
+	}
 	if (rc == ST_EPEER) {
 		atomic_fetch_add(&b->peer_fallbacks, 1);
 		if (!atomic_exchange(&b->warned_peer, true))
@@ -478,6 +491,11 @@ int bsvc_read(struct bsvc *b, const struct file_info *fi, uint64_t off, uint64_t
 {
 	int64_t start = now_us();
 	atomic_fetch_add(&b->requests, 1);
+	if (fi->lost) {
+		snprintf(err, errlen, "'%s' is lost: it was never persisted to its store and every "
+			 "cached copy of some block is gone", fi->path);
+		return ST_ELOST;
+	}
 	if (off >= fi->length)
 		return 0;
 	if (len > fi->length - off)

@@ -42,7 +42,7 @@ struct entry {
 	uint64_t length, data_id;
 	int64_t block_size, mtime_ms;
 	char etag[48];
-	bool pinned;
+	bool pinned, unpersisted, lost;
 	struct ufs *ufs;
 	int64_t fetched_ms;
 	uint64_t epoch;      /* the master's namespace epoch for it; 0 unknown */
@@ -362,6 +362,8 @@ static int take_info(struct fcache *fc, const struct client_file_info *fi, const
 		 fi->mount_path ? fi->mount_path : "");
 	out->trust_ms = fi->trust_ms;
 	out->pinned = fi->pinned;
+	out->unpersisted = fi->unpersisted;
+	out->lost = fi->lost;
 	return fcache_store(fc, &fi->store, &out->ufs, err, errlen);
 }
 
@@ -453,6 +455,8 @@ static void keep(struct fcache *fc, const char *path, const struct file_info *fi
 	e->mtime_ms = fi->mtime_ms;
 	snprintf(e->etag, sizeof(e->etag), "%s", fi->etag);
 	e->pinned = fi->pinned;
+	e->unpersisted = fi->unpersisted;
+	e->lost = fi->lost;
 	e->ufs = fi->ufs;
 	e->fetched_ms = when;
 	e->epoch = fi->epoch;
@@ -485,6 +489,8 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
 		snprintf(out->etag, sizeof(out->etag), "%s", e->etag);
 		out->ufs = e->ufs;
 		out->pinned = e->pinned;
+		out->unpersisted = e->unpersisted;
+		out->lost = e->lost;
 		pthread_mutex_unlock(&fc->lock);
 		return 0;
 	}
@@ -735,7 +741,7 @@ int fcache_peek(struct fcache *fc, const char *path, struct fcache_meta *out)
 	int rc = -ENOENT;
 	pthread_mutex_lock(&fc->lock);
 	struct entry *e = find(fc, path);
-	if (e && fresh(fc, e, now)) {
+	if (e && !e->lost && fresh(fc, e, now)) {
 		note_read(e, now);
 		out->length = e->length;
 		out->data_id = e->data_id;

@@ -33,6 +33,8 @@ struct file_info {
 	char mount_path[4096]; /* that mount; "" unknown */
 	int64_t trust_ms; /* trusted this long at an unchanged epoch; -1 for ever */
 	bool pinned;      /* pinned (policy): its cached blocks are never evicted */
+	bool unpersisted; /* its store does not hold it: never read through */
+	bool lost;        /* not persisted and its cached copies are gone */
 };
 
 /* masters: the master.addresses list; the cache calls them in turn. */
