@@ -164,6 +164,9 @@ struct client_inode {
 	int64_t ttl_expiry_ms; /* files: when the TTL fires; 0 none */
 	int64_t repl_min;      /* 0 none */
 	int64_t repl_max;      /* -1 unbounded */
+	char *write_type;      /* default write type of new files below; "" none */
+	char *persistence;     /* files: "not_persisted", "persisting", "persisted", "lost";
+				* "" for directories (and older masters) */
 	/* stat of a file under a mount only (else cached_percent < 0, 0 blocks) */
 	double cached_percent;
 	size_t nblocks;
@@ -199,8 +202,13 @@ int client_rename(struct client *mc, struct httpc *hc, const char *src, const ch
 int client_delete(struct client *mc, struct httpc *hc, const char *path, bool recursive,
 		  char *err, size_t errlen);
 
-/* Per-path policies: PUT / DELETE /api/v1/files/{pin,ttl,replication}. */
-enum client_policy { CLIENT_POLICY_PIN, CLIENT_POLICY_TTL, CLIENT_POLICY_REPLICATION };
+/* Per-path policies: PUT / DELETE /api/v1/files/{pin,ttl,replication,write_type}. */
+enum client_policy {
+	CLIENT_POLICY_PIN,
+	CLIENT_POLICY_TTL,
+	CLIENT_POLICY_REPLICATION,
+	CLIENT_POLICY_WRITE_TYPE,
+};
 struct client_policy_req {
 	enum client_policy kind;
 	bool recursive;
@@ -208,6 +216,7 @@ struct client_policy_req {
 	int64_t ttl_ms;     /* TTL */
 	const char *action; /* TTL: NULL the server's default (delete) */
 	int64_t min, max;   /* REPLICATION */
+	const char *write_type; /* WRITE_TYPE */
 };
 /* Sets a policy; *changed (may be NULL) is false when path had it
  * already; out (may be NULL) gets the inode as it is now. */

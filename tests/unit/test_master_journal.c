@@ -161,6 +161,23 @@ static struct journal_cmd *sample(enum journal_op op)
 		c->u.mount_update.sync_interval_ms = 30000;
 		c->u.mount_update.time_ms = 12;
 		break;
+	case JOURNAL_SET_WRITE_TYPE:
+		strcpy(c->u.set_write_type.path, "/a");
+		c->u.set_write_type.recursive = true;
+		strcpy(c->u.set_write_type.write_type, "ASYNC_THROUGH");
+		break;
+	case JOURNAL_SET_PERSISTENCE: {
+		struct journal_set_persistence *p = &c->u.set_persistence;
+		strcpy(p->path, "/a/f");
+		p->id = BIG_ID;
+		p->data_id = BIG_ID;
+		strcpy(p->state, "persisted");
+		p->length = BIG_ID;
+		p->mtime_ms = 13;
+		strcpy(p->fingerprint, "\"abc\"");
+		p->time_ms = 14;
+		break;
+	}
 	default:
 		fail();
 	}
@@ -222,7 +239,7 @@ static void test_wire_text(void **state)
 	size_t len;
 	char *text = encode_ok(c, &len);
 	assert_string_equal(text,
-			    "{\"v\":4,\"op\":\"put_file\",\"path\":\"/a/f\","
+			    "{\"v\":5,\"op\":\"put_file\",\"path\":\"/a/f\","
 			    "\"time_ms\":\"1700000000000\",\"length\":\"9007199254740993\","
 			    "\"mtime_ms\":\"-12\",\"fingerprint\":\"\\\"etag\\\"\","
 			    "\"data_id\":\"9007199254740993\","
@@ -240,7 +257,7 @@ static void test_wire_text(void **state)
 	c = sample(JOURNAL_SYNC_DIR);
 	text = encode_ok(c, &len);
 	assert_string_equal(text,
-			    "{\"v\":4,\"op\":\"sync_dir\",\"path\":\"/\",\"time_ms\":\"7\","
+			    "{\"v\":5,\"op\":\"sync_dir\",\"path\":\"/\",\"time_ms\":\"7\","
 			    "\"entries\":[{\"name\":\"f\",\"is_dir\":false,\"length\":\"3\","
 			    "\"mtime_ms\":\"-9223372036854775808\",\"fingerprint\":\"x\"},"
 			    "{\"name\":\"d\",\"is_dir\":true,\"length\":\"0\",\"mtime_ms\":\"9\","
@@ -326,8 +343,22 @@ static const struct bad g_bad[] = {
 	/* header */
 	{ "{\"op\":\"mkdir\"}", -EINVAL, "field 'v': missing" },
 	{ "{\"v\":\"1\",\"op\":\"mkdir\"}", -EINVAL, "field 'v': must be a number" },
-	{ "{\"v\":5,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 5 is not supported "
-	  "(this master reads versions 1 to 4)" },
+	{ "{\"v\":6,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 6 is not supported "
+	  "(this master reads versions 1 to 5)" },
+	{ "{\"v\":4,\"op\":\"set_write_type\",\"path\":\"/a\",\"recursive\":false}", -EINVAL,
+	  "field 'op': 'set_write_type' needs format version 5" },
+	{ "{\"v\":5,\"op\":\"set_write_type\",\"path\":\"/a\",\"recursive\":false,"
+	  "\"write_type\":\"SLOW\"}", -EINVAL,
+	  "field 'write_type': 'SLOW' is not THROUGH, CACHE_THROUGH, ASYNC_THROUGH or MUST_CACHE" },
+	{ "{\"v\":5,\"op\":\"set_persistence\",\"path\":\"/a\",\"id\":\"2\",\"data_id\":\"2\","
+	  "\"state\":\"gone\",\"time_ms\":\"1\"}", -EINVAL,
+	  "field 'state': 'gone' is not not_persisted, persisting, persisted or lost" },
+	{ "{\"v\":5,\"op\":\"set_persistence\",\"path\":\"/a\",\"id\":\"2\",\"data_id\":\"2\","
+	  "\"state\":\"lost\",\"length\":\"5\",\"time_ms\":\"1\"}", -EINVAL,
+	  "field 'state': only 'persisted' carries the stored content" },
+	{ "{\"v\":5,\"op\":\"put_file\",\"path\":\"/a\",\"time_ms\":\"1\",\"length\":\"0\","
+	  "\"mtime_ms\":\"0\",\"fingerprint\":\"\",\"persistence\":\"lost\"}", -EINVAL,
+	  "field 'persistence': 'lost' is not not_persisted" },
 	{ "{\"v\":3,\"op\":\"mount_update\",\"path\":\"/a\",\"options\":{},"
 	  "\"sync_interval_ms\":\"0\",\"time_ms\":\"1\"}",
 	  -EINVAL, "field 'op': 'mount_update' needs format version 4" },
@@ -438,7 +469,7 @@ static const struct bad g_bad[] = {
 	/* data jobs */
 	{ "{\"v\":3,\"op\":\"job_create\",\"type\":\"copy\",\"path\":\"/a\","
 	  "\"recursive\":true,\"time_ms\":\"1\"}",
-	  -EINVAL, "field 'type': 'copy' is not load or free" },
+	  -EINVAL, "field 'type': 'copy' is not load, free or persist" },
 	{ "{\"v\":3,\"op\":\"job_create\",\"type\":\"free\",\"path\":\"/a\","
 	  "\"recursive\":true,\"medium\":\"MEM\",\"time_ms\":\"1\"}",
 	  -EINVAL, "field 'medium': only with 'type' load" },
