@@ -562,6 +562,13 @@ static int persist_slice(struct datajobs *d, uint64_t cursor, int64_t now_mono, 
 			s->gone = true; /* rewritten or removed since: nothing to persist */
 			continue;
 		}
+		if (rc == ST_ELOST) {
+			s->failed = true;
+			s->f.persistence = NS_LOST;
+			snprintf(s->reason, sizeof(s->reason),
+				 "lost: it was never persisted and every cached copy is gone");
+			continue;
+		}
 		if (rc)
 			return rc;
 		if (add_task(d, i, nblocks(s) ? owner_of(d, s->f.data_id, 0) : 0, 0, 0))

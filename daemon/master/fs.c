@@ -1311,6 +1311,16 @@ int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *re
 	pthread_rwlock_rdlock(&fs->mounts_lock);
 	struct ns_inode n;
 	int rc = refresh(fs, path, &n, err, errlen);
+	if (rc && rc != -ENOENT && rc != -ENOTDIR) {
+		/* The store does not answer: the namespace decides (a write to
+		 * the caches only must not need the store; one to the store
+		 * fails there anyway). */
+		log_warn("write of '%s': cannot check it in its store (%s); the namespace decides",
+			 path, err);
+		struct ns *ns = meta_read_lock(fs->meta);
+		rc = ns_lookup(ns, path, &n);
+		meta_read_unlock(fs->meta);
+	}
 	if (rc == 0 && n.is_dir) {
 		snprintf(err, errlen, "'%s' is a directory", path);
 		rc = -EISDIR;

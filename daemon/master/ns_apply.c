@@ -793,6 +793,10 @@ static int apply_set_persistence(struct apply *a)
 		snprintf(a->err, a->errlen, "'%s' is persisted already", c->path);
 		return ST_ESTALE;
 	}
+	if (n.persistence == NS_LOST && state == NS_PERSISTING) {
+		snprintf(a->err, a->errlen, "'%s' is lost: no cached copy to persist", c->path);
+		return ST_ELOST;
+	}
 	rc = exec1(a->ns, ST_SET_PERSIST, (int64_t)n.id, state);
 	if (!rc && state == NS_PERSISTED) {
 		sqlite3_stmt *s = ns_stmt(a->ns, ST_UPDATE_FILE);

@@ -53,7 +53,7 @@ static int cache_block_sync(struct worker_node *w, uint64_t id, const void *data
 {
 	char owner[300];
 	if (!worker_owner_of(w, id, owner, sizeof(owner))) {
-		int rc = tier_block_put(w->tiers, id, data, len, err, errlen);
+		int rc = tier_block_put_durable(w->tiers, id, data, len, err, errlen);
 		if (rc && rc != -EEXIST)
 			return rc;
 		return tier_block_pin(w->tiers, id, true);
@@ -331,7 +331,8 @@ int worker_accept_block(struct worker_node *w, uint64_t block_id, uint64_t len,
 			write_reader_fn read, void *arg, bool pin, char *err, size_t errlen)
 {
 	struct tier_writer *tw;
-	int rc = tier_writer_begin(w->tiers, block_id, len, &tw, err, errlen);
+	int rc = pin ? tier_writer_begin_durable(w->tiers, block_id, len, &tw, err, errlen)
+		     : tier_writer_begin(w->tiers, block_id, len, &tw, err, errlen);
 	if (rc == -EEXIST && pin)
 		tier_block_pin(w->tiers, block_id, true);
 	if (rc)
