@@ -310,6 +310,11 @@ int main(int argc, char **argv)
 	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	notify_send("STOPPING=1");
 	history_sampler_stop(sampler);
+	/* The runner first: a job step waiting on a worker that is asking this
+	 * master something (a persist reads the file's metadata) ends while the
+	 * REST server still answers. */
+	jobs_free(jobs);
+	jobs = NULL;
 	exit_code = EXIT_OK;
 out_server:
 	http_server_stop(srv);
