@@ -284,10 +284,11 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 	if (fi->unpersisted) {
 		/* Its store does not hold this content: the cache is all there is. */
 		flight_end(b, id);
-		snprintf(err, errlen, "block %llu of '%s' is not cached here and the file is not "
-			 "persisted (its store does not hold it)", (unsigned long long)index,
-			 fi->path);
-		return fi->lost ? ST_ELOST : -EIO;
+		fcache_invalidate(b->fc, fi->path); /* the master may know it lost already */
+		snprintf(err, errlen, "'%s' is lost: block %llu is not cached on the worker that "
+			 "held it and the file was never persisted to its store", fi->path,
+			 (unsigned long long)index);
+		return ST_ELOST;
 	}
 	struct tee t = { .buf = malloc(blen ? blen : 1), .cap = blen, .off = off, .len = len,
 			 .sink = sink, .arg = arg, .from_store = &b->bytes_from_ufs };
