@@ -18,8 +18,8 @@ import urllib.parse
 import botocore.config
 import boto3
 
-from harness import (CLI_BIN, ClusterTestCase, S3rver, get_json, main, post_json, request,
-                     wait_for, wait_heartbeats)
+from harness import (ClusterTestCase, S3rver, get_json, main, post_json, request, wait_for,
+                     wait_heartbeats, wait_leader)
 
 BUCKET = "strata-wt"
 MiB = 1 << 20
@@ -31,17 +31,22 @@ def q(path):
 
 
 class WriteTypesTest(ClusterTestCase):
-    def start(self):
+    def start(self, masters=1):
         self.s3 = S3rver(self.tmp, BUCKET).start()
         self.addCleanup(self.s3.stop)
         self.store = self.s3.client()
-        self.m = self.cluster.master(settings={
-            "master.mount.block_size": "1MiB",
-            "master.persist_backoff": "200ms",
-            "master.persist_backoff_max": "1s",
-            "master.persist_check_interval": "300ms"})
+        s = {"master.mount.block_size": "1MiB",
+             "master.persist_backoff": "200ms",
+             "master.persist_backoff_max": "1s",
+             "master.persist_check_interval": "300ms"}
+        if masters == 1:
+            self.ms = [self.cluster.master(settings=s)]
+            self.m = self.ms[0]
+        else:
+            self.ms = self.cluster.masters(masters, settings=s)
+            self.m = wait_leader(self.ms)
         self.ssd = os.path.join(self.tmp, "ssd")
-        self.w = self.cluster.worker(self.m, settings={"worker.tier.ssd.dirs": self.ssd,
+        self.w = self.cluster.worker(self.ms, settings={"worker.tier.ssd.dirs": self.ssd,
                                                        "worker.tier.ssd.quota": "64MB",
                                                        "worker.metadata_ttl": "1s"})
         wait_for(lambda: len(get_json(self.m.url + "/api/v1/workers")[1]["workers"]) == 1,
@@ -54,7 +59,7 @@ class WriteTypesTest(ClusterTestCase):
                         "s3.region": "us-east-1"}})
         self.assertEqual(status, 201, body)
         self.gw = f"http://127.0.0.1:{self.w.settings['worker.s3_port']}"
-        self.addr = ["--master", self.m.address]
+        self.addr = ["--master", ",".join(m.address for m in self.ms)]
 
     # ---- helpers ----
 
@@ -307,6 +312,32 @@ class WriteTypesTest(ClusterTestCase):
         time.sleep(1)
         self.assertEqual(self.stat("/s3/async/b.bin")["persistence"], "lost")
         self.assertIsNone(self.in_store("async/b.bin"))
+
+    def test_persist_job_resumes_after_a_leader_sigkill(self):
+        self.start(masters=3)
+        self.s3.stop()
+        data = os.urandom(3 * MiB + 1)
+        status, _, body = self.gw_put("ha/a.bin", data, "ASYNC_THROUGH")
+        self.assertEqual(status, 200, body)
+        jobs = get_json(self.m.url + "/api/v1/jobs")[1]["jobs"]
+        self.assertEqual([(j["type"], j["path"]) for j in jobs], [("persist", "/s3/ha/a.bin")])
+        jid = jobs[0]["id"]
+        time.sleep(1)  # a few failed tries against the missing store
+        self.assertIn(self.stat("/s3/ha/a.bin")["persistence"], ("not_persisted", "persisting"))
+        old = self.m
+        old.kill()
+        self.m = wait_leader(self.ms, exclude=(old,))
+        self.s3.start()
+        # The new leader's job runner finds the job in the namespace and
+        # finishes it; the file is persisted once.
+        self.wait_state("/s3/ha/a.bin", "persisted", timeout=40)
+        self.assertEqual(self.in_store("ha/a.bin"), data)
+        wait_for(lambda: get_json(f"{self.m.url}/api/v1/jobs/{jid}")[1]["job"]["state"] == "done",
+                 what="the persist job to end on the new leader")
+        job = get_json(f"{self.m.url}/api/v1/jobs/{jid}")[1]["job"]
+        self.assertEqual((job["files_done"], job["files_failed"]), (1, 0))
+        status, _, body = self.gw_get("ha/a.bin")
+        self.assertEqual((status, body == data), (200, True))
 
 
 if __name__ == "__main__":
