@@ -484,6 +484,9 @@ static int record(struct datajobs *d, uint64_t cursor, int64_t now, char *err, s
 	if (load) {
 		d->stats.files_loaded += ok;
 		d->stats.bytes_loaded += bytes;
+	} else if (strcmp(d->job.type, "persist") == 0) {
+		d->stats.files_persisted += ok;
+		d->stats.bytes_persisted += bytes;
 	} else {
 		d->stats.files_freed += ok;
 	}

@@ -63,6 +63,7 @@ struct cJSON *datajobs_list_json(struct datajobs *d, size_t limit, int64_t now_m
 
 struct datajobs_stats {
 	uint64_t slices, files_loaded, files_freed, files_failed, bytes_loaded;
+	uint64_t files_persisted, bytes_persisted;
 };
 void datajobs_get_stats(struct datajobs *d, struct datajobs_stats *out);
 

@@ -322,6 +322,25 @@ int ns_persistence_parse(const char *name, int *state)
 	return -EINVAL;
 }
 
+int ns_persistence_counts(struct ns *ns, int64_t out[4])
+{
+	memset(out, 0, 4 * sizeof(*out));
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(ns->db, "SELECT persisted, count(*) FROM inodes WHERE persisted != 1"
+				       " GROUP BY persisted", -1, &s, NULL) != SQLITE_OK) {
+		sqlite3_finalize(s);
+		return -EIO;
+	}
+	int step;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		int state = sqlite3_column_int(s, 0);
+		if (state >= 0 && state < 4)
+			out[state] = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	return step == SQLITE_DONE ? 0 : -EIO;
+}
+
 int ns_unpersisted(struct ns *ns, uint64_t after_id, size_t limit, struct ns_inode *out,
 		   size_t *n)
 {

@@ -161,6 +161,10 @@ int64_t ns_repl_differs(struct ns *ns, uint64_t id, bool recursive, int64_t min,
 int64_t ns_write_type_differs(struct ns *ns, uint64_t id, bool recursive,
 			      const char *write_type);
 
+/* How many files are in each persistence state but persisted
+ * (out[NS_NOT_PERSISTED], out[NS_PERSISTING], out[NS_LOST]; out[NS_PERSISTED]
+ * is left 0): an indexed count. */
+int ns_persistence_counts(struct ns *ns, int64_t out[4]);
 /* Files not persisted (any state but NS_PERSISTED), in id order after
  * after_id, at most limit into out (an indexed walk). */
 int ns_unpersisted(struct ns *ns, uint64_t after_id, size_t limit, struct ns_inode *out,

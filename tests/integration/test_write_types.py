@@ -297,6 +297,11 @@ class WriteTypesTest(ClusterTestCase):
         self.assertIn(b"lost", body)
         r = self.cli("fs", "stat", "/s3/async/b.bin")
         self.assertIn("persistence  lost", r.stdout)
+        # Metrics count it (JSON for the console, Prometheus text).
+        self.assertEqual(get_json(self.m.url + "/api/v1/metrics")[1]["master"]["files_lost"], 1)
+        prom = request(self.m.url + "/metrics")[2].decode()
+        self.assertIn('strata_master_files{persistence="lost"} 1\n', prom)
+        self.assertIn("strata_master_job_files_persisted_total 1\n", prom)
         # Its persist job ends failed, naming the file and why.
         jobs = get_json(self.m.url + "/api/v1/jobs")[1]["jobs"]
         jid = [j["id"] for j in jobs if j["path"] == "/s3/async/b.bin"][0]
