@@ -719,7 +719,9 @@ static size_t listing_diff(struct fs *fs, const struct journal_sync_item *items,
 			nitems ? bsearch(&key, items, nitems, sizeof(*items), item_cmp) : NULL;
 		if (e)
 			matched++;
-		if (c->is_dir)
+		/* Only the caches hold a file not persisted: the store says
+		 * nothing about it (the apply keeps it too). */
+		if (c->is_dir || c->persistence != NS_PERSISTED)
 			continue;
 		if (!e || e->is_dir || e->length != c->length || e->mtime_ms != c->mtime_ms ||
 		    strcmp(e->fingerprint, c->fingerprint) != 0)

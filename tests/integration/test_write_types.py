@@ -118,6 +118,18 @@ class WriteTypesTest(ClusterTestCase):
         self.assertEqual(len(pj), 1, jobs)
         wait_for(lambda: get_json(f"{self.m.url}/api/v1/jobs/{pj[0]['id']}")[1]["job"]["state"]
                  == "done", what="the persist job to end")
+        # An empty file has no block and persists all the same.
+        status, _, body = self.gw_put("gw/empty.bin", b"", "ASYNC_THROUGH")
+        self.assertEqual(status, 200, body)
+        self.wait_state("/s3/gw/empty.bin", "persisted")
+        self.assertEqual(self.in_store("gw/empty.bin"), b"")
+        # A listing of the directory from the store (which does not list
+        # MUST_CACHE.bin) keeps the file only the cache holds.
+        entries = get_json(f"{self.m.url}/api/v1/files?path={q('/s3/gw')}")[1]["entries"]
+        self.assertEqual(sorted(e["name"] for e in entries),
+                         sorted([f"{t}.bin" for t in TYPES] + ["empty.bin"]))
+        self.assertEqual({e["name"]: e["persistence"] for e in entries}["MUST_CACHE.bin"],
+                         "not_persisted")
         # MUST_CACHE: cached (on the SSD tier, pinned) and readable, never in
         # the store.
         wait_for(lambda: self.stat("/s3/gw/MUST_CACHE.bin")["cached_percent"] == 100,
