@@ -622,9 +622,9 @@ static void post_write_begin(struct http_req *req, void *ctx)
 	}
 	if (path_field(req, body, "path", path, sizeof(path)))
 		goto out;
-	char write_type[JOURNAL_WRITE_TYPE_MAX + 1] = "";
-	int rc = fs_write_begin(m->fs, path, mnt, rel, PATH_MAX_LEN + 1, &data_id, write_type,
-				sizeof(write_type), err, sizeof(err));
+	struct fs_write_policy pol;
+	int rc = fs_write_begin(m->fs, path, mnt, rel, PATH_MAX_LEN + 1, &data_id, &pol, err,
+				sizeof(err));
 	if (rc) {
 		http_reply_rc(req, rc, err);
 		goto out;
@@ -634,7 +634,9 @@ static void post_write_begin(struct http_req *req, void *ctx)
 	json_add_u64(o, "data_id", data_id);
 	json_add_int(o, "block_size", mnt->block_size);
 	cJSON_AddStringToObject(o, "ufs_path", rel);
-	cJSON_AddStringToObject(o, "write_type", write_type[0] ? write_type : "CACHE_THROUGH");
+	cJSON_AddStringToObject(o, "write_type", pol.write_type[0] ? pol.write_type : "CACHE_THROUGH");
+	if (pol.repl_min > 1)
+		json_add_int(o, "repl_min", pol.repl_min);
 	add_mount_json(o, mnt);
 	http_reply_json(req, 200, o);
 out:

@@ -688,6 +688,7 @@ struct client_write_grant {
 	int64_t block_size;
 	char *ufs_path;
 	char write_type[16]; /* the path's default ("CACHE_THROUGH" when not told) */
+	int64_t repl_min;    /* copies a write to the caches only makes (>= 1) */
 	struct client_store store;
 	struct cJSON *json;
 };

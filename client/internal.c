@@ -280,6 +280,10 @@ int client_write_grant_decode(const cJSON *doc, struct client_write_grant *out, 
 		rc = proto(json_get_str(doc, "write_type", false, &wt, err, errlen));
 	snprintf(out->write_type, sizeof(out->write_type), "%s", wt ? wt : "CACHE_THROUGH");
 	if (!rc)
+		rc = proto(json_get_int(doc, "repl_min", false, 0, 64, &out->repl_min, err, errlen));
+	if (out->repl_min < 1)
+		out->repl_min = 1;
+	if (!rc)
 		rc = store_decode(doc, &out->store, err, errlen);
 	if (rc)
 		client_write_grant_clear(out);

@@ -1284,18 +1284,19 @@ out:
 	return rc;
 }
 
-/* The write type policy path falls under: its own (a file inherited it)
- * or its nearest existing ancestor's. */
-static void write_type_of(struct fs *fs, const char *path, char *out, size_t outlen)
+/* The policies path falls under: its own (a file inherited them) or its
+ * nearest existing ancestor's. */
+static void write_policy_of(struct fs *fs, const char *path, struct fs_write_policy *out)
 {
 	char cur[PATH_MAX_LEN + 1], up[PATH_MAX_LEN + 1];
 	snprintf(cur, sizeof(cur), "%s", path);
-	*out = '\0';
+	memset(out, 0, sizeof(*out));
 	struct ns *ns = meta_read_lock(fs->meta);
 	for (;;) {
 		struct ns_inode n;
 		if (ns_lookup(ns, cur, &n) == 0) {
-			snprintf(out, outlen, "%s", n.write_type);
+			snprintf(out->write_type, sizeof(out->write_type), "%s", n.write_type);
+			out->repl_min = n.repl_min;
 			break;
 		}
 		if (path_parent(cur, up, sizeof(up)))
@@ -1306,7 +1307,7 @@ static void write_type_of(struct fs *fs, const char *path, char *out, size_t out
 }
 
 int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *rel,
-		   size_t rellen, uint64_t *data_id, char *write_type, size_t wtlen, char *err,
+		   size_t rellen, uint64_t *data_id, struct fs_write_policy *pol, char *err,
 		   size_t errlen)
 {
 	*err = '\0';
@@ -1338,8 +1339,8 @@ int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *re
 	if (!rc)
 		rc = meta_alloc_data_id(fs->meta, data_id, err, errlen);
 	pthread_rwlock_unlock(&fs->mounts_lock);
-	if (!rc && write_type)
-		write_type_of(fs, path, write_type, wtlen);
+	if (!rc && pol)
+		write_policy_of(fs, path, pol);
 	return rc;
 }
 

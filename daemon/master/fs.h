@@ -82,11 +82,17 @@ int fs_rename(struct fs *fs, const char *src, const char *dst, char *err, size_t
  * a mount), returns its mount and store path and reserves a content id
  * the worker caches blocks under; commit records the written file.
  */
-/* write_type (may be NULL) gets the default write type policy that covers
- * path ("": none, CACHE_THROUGH). not_persisted: the content is only in
- * the workers' caches (ASYNC_THROUGH, MUST_CACHE; fingerprint ""). */
+/* The policies a write of path falls under: those of the file, or of its
+ * nearest existing directory (which a new file inherits). */
+struct fs_write_policy {
+	char write_type[16]; /* "": none (CACHE_THROUGH) */
+	int64_t repl_min;    /* copies a write to the caches only must make; 0 none */
+};
+/* pol (may be NULL) gets the policies that cover path. not_persisted: the
+ * content is only in the workers' caches (ASYNC_THROUGH, MUST_CACHE;
+ * fingerprint ""). */
 int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *rel,
-		   size_t rellen, uint64_t *data_id, char *write_type, size_t wtlen, char *err,
+		   size_t rellen, uint64_t *data_id, struct fs_write_policy *pol, char *err,
 		   size_t errlen);
 int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t length,
 		    int64_t mtime_ms, const char *fingerprint, const char *etag,

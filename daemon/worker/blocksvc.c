@@ -438,6 +438,29 @@ void bsvc_drop_cold(void)
 	memset(&g_cold, 0, sizeof(g_cold));
 }
 
+/* The owner of a block of a file no store holds did not answer: its other
+ * copies (a replication min made them on the next owners) stand in. */
+static int read_replica(struct bsvc *b, const struct file_info *fi, uint64_t index,
+			uint64_t off, uint64_t len, bsvc_sink_fn sink, void *arg, char *err,
+			size_t errlen)
+{
+	uint64_t id = placement_block_id(fi->data_id, index);
+	char owners[8][WORKER_ADDR_MAX];
+	size_t n = worker_owners_of(b->w, id, 8, owners);
+	for (size_t i = 1; i < n; i++) {
+		char why[256] = "";
+		int rc = *owners[i] ? read_peer(b, owners[i], fi, index, off, len, sink, arg, why,
+						 sizeof(why))
+				    : serve_cached(b, id, off, len, sink, arg);
+		if (!rc || (rc != ST_EPEER && rc != -ENOENT && rc != -EBADMSG && rc != ST_ESTALE))
+			return rc;
+	}
+	snprintf(err + strlen(err), errlen - strlen(err),
+		 " (the file is not persisted: its store cannot stand in, and no other copy "
+		 "answered)");
+	return -EIO;
+}
+
 static int read_block(struct bsvc *b, const struct file_info *fi, uint64_t index, uint64_t off,
 		      uint64_t len, bsvc_sink_fn sink, void *arg, char *err, size_t errlen)
 {
@@ -451,11 +474,8 @@ static int read_block(struct bsvc *b, const struct file_info *fi, uint64_t index
 	}
 	log_debug("block %llu of %s: owned by %s", (unsigned long long)id, fi->path, owner);
 	int rc = read_peer(b, owner, fi, index, off, len, sink, arg, err, errlen);
-	if (rc == ST_EPEER && fi->unpersisted) {
-		snprintf(err + strlen(err), errlen - strlen(err),
-			 " (the file is not persisted: its store cannot stand in)");
-		return -EIO;
-	}
+	if (rc == ST_EPEER && fi->unpersisted)
+		return read_replica(b, fi, index, off, len, sink, arg, err, errlen);
 	if (rc == ST_EPEER) {
 		atomic_fetch_add(&b->peer_fallbacks, 1);
 		if (!atomic_exchange(&b->warned_peer, true))

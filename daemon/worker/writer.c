@@ -1,5 +1,7 @@
 #include "daemon/worker/writer.h"
 
+#define COPIES_MAX 64 /* a replication min at most (JOURNAL_REPL_MAX) */
+
 #include "daemon/worker/blocksvc.h"
 #include "daemon/worker/filecache.h"
 #include "daemon/worker/worker.h"
@@ -46,13 +48,11 @@ const char *write_type_name(enum write_type t)
 	return t >= WRITE_CACHE_THROUGH && t <= WRITE_DEFAULT ? g_type_names[t] : "?";
 }
 
-/* Caches one block on its owner and pins it, or fails: for content no
- * store holds (ASYNC_THROUGH, MUST_CACHE) the cached copy is the data. */
-static int cache_block_sync(struct worker_node *w, uint64_t id, const void *data, size_t len,
-			    char *err, size_t errlen)
+/* Caches one block on one worker (owner "": here) and pins it, or fails. */
+static int cache_copy(struct worker_node *w, const char *owner, uint64_t id, const void *data,
+		      size_t len, char *err, size_t errlen)
 {
-	char owner[300];
-	if (!worker_owner_of(w, id, owner, sizeof(owner))) {
+	if (!*owner) {
 		int rc = tier_block_put_durable(w->tiers, id, data, len, err, errlen);
 		if (rc && rc != -EEXIST)
 			return rc;
@@ -62,7 +62,7 @@ static int cache_block_sync(struct worker_node *w, uint64_t id, const void *data
 	if (!hc)
 		return -ENOMEM;
 	char url[512], why[512] = "";
-	snprintf(url, sizeof(url), "%s://%s/api/v1/blocks/%llu?pin=1",
+	snprintf(url, sizeof(url), "%s://%.300s/api/v1/blocks/%llu?pin=1",
 		 *w->conf->http_tls_cert ? "https" : "http", owner, (unsigned long long)id);
 	struct httpc_resp resp = { 0 };
 	int rc = httpc_request(hc, "PUT", url, "application/octet-stream", data, len, &resp, why,
@@ -78,6 +78,27 @@ static int cache_block_sync(struct worker_node *w, uint64_t id, const void *data
 		rc = resp.status == 507 ? -ENOSPC : -EIO;
 	}
 	httpc_resp_free(&resp);
+	return rc;
+}
+
+/* Caches one block on its first `copies` owners (pinned), or fails: for
+ * content no store holds (ASYNC_THROUGH, MUST_CACHE) the cached copies are
+ * the data. */
+static int cache_block_sync(struct worker_node *w, uint64_t id, const void *data, size_t len,
+			    size_t copies, char *err, size_t errlen)
+{
+	char owners[COPIES_MAX][WORKER_ADDR_MAX];
+	if (copies > COPIES_MAX)
+		copies = COPIES_MAX;
+	size_t n = worker_owners_of(w, id, copies, owners);
+	if (n < copies) {
+		snprintf(err, errlen, "%zu cached copies wanted (replication min) but %zu workers "
+			 "are live", copies, n);
+		return -EAGAIN;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = cache_copy(w, owners[i], id, data, len, err, errlen);
 	return rc;
 }
 
@@ -114,7 +135,7 @@ static int unavailable(int rc)
 
 static int begin(struct worker_node *w, const char *path, uint64_t *data_id, int64_t *bs,
 		 struct ufs **ufs, char *ufs_path, size_t ufs_len, enum write_type *type,
-		 char *err, size_t errlen)
+		 size_t *copies, char *err, size_t errlen)
 {
 	struct client_write_grant g;
 	struct httpc *hc = fcache_master_conn(w->fcache);
@@ -127,6 +148,7 @@ static int begin(struct worker_node *w, const char *path, uint64_t *data_id, int
 	snprintf(ufs_path, ufs_len, "%s", g.ufs_path);
 	if (*type == WRITE_DEFAULT && write_type_parse(g.write_type, type))
 		*type = WRITE_CACHE_THROUGH; /* a policy this worker does not know */
+	*copies = (size_t)g.repl_min;
 	rc = fcache_store(w->fcache, &g.store, ufs, err, errlen);
 	client_write_grant_clear(&g);
 	return rc;
@@ -162,7 +184,8 @@ int worker_write_file(struct worker_node *w, const char *path, enum write_type t
 	char *rel = malloc(4096);
 	if (!rel)
 		return -ENOMEM;
-	int rc = begin(w, path, &data_id, &bs, &ufs, rel, 4096, &type, err, errlen);
+	size_t copies = 1;
+	int rc = begin(w, path, &data_id, &bs, &ufs, rel, 4096, &type, &copies, err, errlen);
 	if (rc)
 		goto out_rel;
 	bool cache_only = type == WRITE_ASYNC_THROUGH || type == WRITE_MUST_CACHE;
@@ -208,7 +231,8 @@ int worker_write_file(struct worker_node *w, const char *path, enum write_type t
 			if (filled == (size_t)bs) {
 				uint64_t id = placement_block_id(data_id, index++);
 				if (cache_only)
-					rc = cache_block_sync(w, id, block, filled, err, errlen);
+					rc = cache_block_sync(w, id, block, filled, copies, err,
+							      errlen);
 				else
 					worker_cache_block(w, id, block, filled);
 				filled = 0;
@@ -226,7 +250,7 @@ int worker_write_file(struct worker_node *w, const char *path, enum write_type t
 	if (cache_only) {
 		if (filled)
 			rc = cache_block_sync(w, placement_block_id(data_id, index), block, filled,
-					      err, errlen);
+					      copies, err, errlen);
 		if (rc)
 			goto out_bufs;
 		out->mtime_ms = clock_wall_ms(); /* no store stamped it */

@@ -31,7 +31,7 @@ def q(path):
 
 
 class WriteTypesTest(ClusterTestCase):
-    def start(self, masters=1):
+    def start(self, masters=1, workers=1):
         self.s3 = S3rver(self.tmp, BUCKET).start()
         self.addCleanup(self.s3.stop)
         self.store = self.s3.client()
@@ -46,12 +46,15 @@ class WriteTypesTest(ClusterTestCase):
             self.ms = self.cluster.masters(masters, settings=s)
             self.m = wait_leader(self.ms)
         self.ssd = os.path.join(self.tmp, "ssd")
-        self.w = self.cluster.worker(self.ms, settings={"worker.tier.ssd.dirs": self.ssd,
-                                                       "worker.tier.ssd.quota": "64MB",
-                                                       "worker.metadata_ttl": "1s"})
-        wait_for(lambda: len(get_json(self.m.url + "/api/v1/workers")[1]["workers"]) == 1,
-                 what="the worker to register")
-        wait_heartbeats([self.w])
+        self.ws = [self.cluster.worker(
+            self.ms, name=f"worker{i}",
+            settings={"worker.tier.ssd.dirs": self.ssd + (str(i) if i else ""),
+                      "worker.tier.ssd.quota": "64MB", "worker.metadata_ttl": "1s"})
+            for i in range(workers)]
+        self.w = self.ws[0]
+        wait_for(lambda: len(get_json(self.m.url + "/api/v1/workers")[1]["workers"]) == workers,
+                 what="the workers to register")
+        wait_heartbeats(self.ws)
         status, body = post_json(self.m.url + "/api/v1/mounts", {
             "path": "/s3", "uri": f"s3://{BUCKET}/data",
             "options": {"s3.endpoint": self.s3.endpoint, "s3.access_key": S3rver.ACCESS_KEY,
@@ -63,14 +66,18 @@ class WriteTypesTest(ClusterTestCase):
 
     # ---- helpers ----
 
-    def gw_put(self, key, data, write_type=None):
+    def gw_of(self, w):
+        return f"http://127.0.0.1:{w.settings['worker.s3_port']}"
+
+    def gw_put(self, key, data, write_type=None, w=None):
         headers = {"Content-Type": "application/octet-stream"}
         if write_type:
             headers["x-strata-write-type"] = write_type
-        return request(f"{self.gw}/s3/{key}", method="PUT", body=data, headers=headers)
+        return request(f"{self.gw_of(w or self.w)}/s3/{key}", method="PUT", body=data,
+                       headers=headers)
 
-    def gw_get(self, key):
-        return request(f"{self.gw}/s3/{key}")
+    def gw_get(self, key, w=None):
+        return request(f"{self.gw_of(w or self.w)}/s3/{key}")
 
     def stat(self, path):
         status, body = get_json(f"{self.m.url}/api/v1/files/stat?path={q(path)}")
@@ -355,6 +362,34 @@ class WriteTypesTest(ClusterTestCase):
         self.assertEqual((job["files_done"], job["files_failed"]), (1, 0))
         status, _, body = self.gw_get("ha/a.bin")
         self.assertEqual((status, body == data), (200, True))
+
+    def test_replication_min_keeps_copies_of_what_only_the_cache_holds(self):
+        self.start(workers=2)
+        self.assertEqual(self.cli("fs", "mkdir", "-p", "/s3/rep").returncode, 0)
+        r = self.cli("fs", "replication", "--min", "2", "/s3/rep")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        data = os.urandom(3 * MiB + 99)
+        status, _, body = self.gw_put("rep/m.bin", data, "MUST_CACHE")
+        self.assertEqual(status, 200, body)
+        # Acknowledged once each block is on two workers.
+        wait_for(lambda: all(len(b["locations"]) == 2
+                             for b in self.stat("/s3/rep/m.bin")["blocks"]),
+                 what="two reported copies of every block")
+        # One worker dies: the other serves every block from its copies,
+        # and the file is not lost.
+        self.ws[0].kill()
+        status, _, body = self.gw_get("rep/m.bin", w=self.ws[1])
+        self.assertEqual((status, body == data), (200, True))
+        wait_for(lambda: get_json(self.m.url + "/api/v1/cluster")[1] is not None and
+                 [w["state"] for w in get_json(self.m.url + "/api/v1/workers")[1]["workers"]]
+                 .count("lost") == 1, timeout=15, what="the dead worker to be lost")
+        time.sleep(1)  # a few persistence checks
+        self.assertEqual(self.stat("/s3/rep/m.bin")["persistence"], "not_persisted")
+        # Two copies cannot be made with one live worker: the write fails
+        # and says why.
+        status, _, body = self.gw_put("rep/n.bin", b"x" * 100, "ASYNC_THROUGH", w=self.ws[1])
+        self.assertEqual(status, 503, body)
+        self.assertIn(b"2 cached copies wanted", body)
 
 
 if __name__ == "__main__":
