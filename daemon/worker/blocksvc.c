@@ -470,7 +470,12 @@ static int read_block(struct bsvc *b, const struct file_info *fi, uint64_t index
 		return sink(arg, g_cold.data + off, (size_t)len);
 	if (!worker_owner_of(b->w, id, owner, sizeof(owner))) {
 		log_debug("block %llu of %s: owned here", (unsigned long long)id, fi->path);
-		return read_owned(b, fi, index, off, len, sink, arg, err, errlen);
+		int rc = read_owned(b, fi, index, off, len, sink, arg, err, errlen);
+		if (rc == ST_ELOST && !fi->lost) /* a copy made before the owners changed */
+			rc = read_replica(b, fi, index, off, len, sink, arg, err, errlen) == 0
+				     ? 0
+				     : ST_ELOST;
+		return rc;
 	}
 	log_debug("block %llu of %s: owned by %s", (unsigned long long)id, fi->path, owner);
 	int rc = read_peer(b, owner, fi, index, off, len, sink, arg, err, errlen);
