@@ -614,9 +614,12 @@ static int persist_slice(struct datajobs *d, uint64_t cursor, int64_t now_mono, 
 	return record(d, cursor, clock_wall_ms(), err, errlen);
 }
 
-static int step(void *arg, int64_t now_mono, char *err, size_t errlen)
+/* One slice of the next active job; *persist tells whether it was a
+ * persist job's. */
+static int step_one(struct datajobs *d, int64_t now_mono, bool *persist, char *err,
+		    size_t errlen)
 {
-	struct datajobs *d = arg;
+	*persist = false;
 	struct ns *ns = meta_read_lock(d->o.meta);
 	int rc = ns_job_next_active(ns, d->last, &d->job);
 	meta_read_unlock(d->o.meta);
@@ -649,7 +652,8 @@ static int step(void *arg, int64_t now_mono, char *err, size_t errlen)
 			*bo = (struct backoff){ 0 };
 		return end_job(d, now, err, errlen);
 	}
-	if (strcmp(d->job.type, "persist") == 0)
+	*persist = strcmp(d->job.type, "persist") == 0;
+	if (*persist)
 		return persist_slice(d, cursor, now_mono, err, errlen);
 	bool load = strcmp(d->job.type, "load") == 0;
 	rc = plan(d, load);
@@ -659,6 +663,26 @@ static int step(void *arg, int64_t now_mono, char *err, size_t errlen)
 	}
 	run_tasks(d, load ? MODE_LOAD : MODE_FREE);
 	return record(d, cursor, clock_wall_ms(), err, errlen);
+}
+
+/* Persist jobs are small (an ASYNC_THROUGH write queues one for its
+ * file): a step goes on to the next active jobs while they are persist
+ * jobs, up to PERSIST_JOBS_PER_STEP slices or PERSIST_STEP_MS. */
+#define PERSIST_JOBS_PER_STEP 32
+#define PERSIST_STEP_MS 300
+
+static int step(void *arg, int64_t now_mono, char *err, size_t errlen)
+{
+	struct datajobs *d = arg;
+	int64_t start = clock_mono_ms();
+	int rc = JOBS_AGAIN;
+	for (int i = 0; i < PERSIST_JOBS_PER_STEP; i++) {
+		bool persist = false;
+		rc = step_one(d, now_mono, &persist, err, errlen);
+		if (rc < 0 || !persist || clock_mono_ms() - start >= PERSIST_STEP_MS)
+			break;
+	}
+	return rc;
 }
 
 void datajobs_spec(struct datajobs *d, int64_t period_ms, struct jobs_spec *out)
