@@ -453,8 +453,9 @@ out:
 	cJSON_Delete(body);
 }
 
-/* POST /api/v1/internal/free {"blocks":[{"data_id","count"}]}: drops
- * those blocks from this worker's tiers. */
+/* POST /api/v1/internal/free {"blocks":[{"data_id","count"}][,"unpin":true]}:
+ * drops those blocks from this worker's tiers, or (unpin) only unpins them
+ * (a persist job wrote their content to its store). */
 static void post_internal_free(struct http_req *req, void *ctx)
 {
 	struct worker_node *w = ctx;
@@ -463,9 +464,14 @@ static void post_internal_free(struct http_req *req, void *ctx)
 		return;
 	char err[256] = "";
 	uint64_t removed = 0;
+	bool unpin = false;
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "blocks");
 	if (!cJSON_IsArray(arr)) {
 		http_reply_error(req, 400, "invalid_argument", "field 'blocks': must be an array");
+		goto out;
+	}
+	if (json_get_bool(body, "unpin", false, &unpin, err, sizeof(err))) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
 		goto out;
 	}
 	const cJSON *it;
@@ -478,15 +484,17 @@ static void post_internal_free(struct http_req *req, void *ctx)
 					 err[0] ? err : "items must be objects");
 			goto out;
 		}
-		int rc = prefetch_free(w, data_id, count, &n);
+		int rc = unpin ? prefetch_unpin(w, data_id, count, &n)
+			       : prefetch_free(w, data_id, count, &n);
 		if (rc) {
-			http_reply_rc(req, rc, "cannot drop cached blocks");
+			http_reply_rc(req, rc, unpin ? "cannot unpin cached blocks"
+						     : "cannot drop cached blocks");
 			goto out;
 		}
 		removed += n;
 	}
 	cJSON *o = cJSON_CreateObject();
-	json_add_int(o, "removed", (int64_t)removed);
+	json_add_int(o, unpin ? "unpinned" : "removed", (int64_t)removed);
 	http_reply_json(req, 200, o);
 out:
 	cJSON_Delete(body);

@@ -45,6 +45,12 @@ struct slot {
 /* What a slice's tasks do. */
 enum mode { MODE_FREE, MODE_LOAD, MODE_PERSIST };
 
+/* Tells every live worker to unpin the blocks of the slice's files that
+ * were just persisted (their store holds them now), unless a pin policy
+ * keeps them. A worker that does not answer keeps them pinned until they
+ * are read again: logged, not an error. */
+static void unpin_persisted(struct datajobs *d);
+
 /* A persist job's retries (in memory: a new leader retries at once). */
 #define BACKOFF_SLOTS 64
 struct backoff {
@@ -495,6 +501,35 @@ static int record(struct datajobs *d, uint64_t cursor, int64_t now, char *err, s
 	return 0;
 }
 
+static void unpin_persisted(struct datajobs *d)
+{
+	cJSON *b = cJSON_CreateObject();
+	cJSON *arr = b ? cJSON_AddArrayToObject(b, "blocks") : NULL;
+	bool any = false;
+	for (size_t i = 0; arr && i < d->nslots; i++) {
+		const struct slot *s = &d->slots[i];
+		if (s->failed || s->gone || s->f.pinned || !nblocks(s))
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			break;
+		}
+		json_add_u64(o, "data_id", s->f.data_id);
+		json_add_u64(o, "count", nblocks(s));
+		any = true;
+	}
+	if (any && cJSON_AddBoolToObject(b, "unpin", true)) {
+		for (size_t w = 0; w < d->nlive; w++) {
+			char err[REASON_MAX];
+			if (post(d, d->hc[0], w, "/api/v1/internal/free", b, err, sizeof(err)))
+				log_warn("jobs: persist job %" PRIu64 ": cannot unpin persisted blocks: %s",
+					 d->job.id, err);
+		}
+	}
+	cJSON_Delete(b);
+}
+
 static struct backoff *backoff_of(struct datajobs *d, uint64_t job, bool make)
 {
 	struct backoff *free_slot = NULL;
@@ -594,6 +629,7 @@ static int persist_slice(struct datajobs *d, uint64_t cursor, int64_t now_mono, 
 			return rc;
 		retry = retry || s->failed;
 	}
+	unpin_persisted(d);
 	if (retry && bo && bo->attempts < conf->master_persist_retries) {
 		int64_t wait = conf->master_persist_backoff;
 		for (int k = 0; k < bo->attempts && wait < conf->master_persist_backoff_max; k++)

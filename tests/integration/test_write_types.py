@@ -31,7 +31,7 @@ def q(path):
 
 
 class WriteTypesTest(ClusterTestCase):
-    def start(self, masters=1, workers=1):
+    def start(self, masters=1, workers=1, worker_settings=None):
         self.s3 = S3rver(self.tmp, BUCKET).start()
         self.addCleanup(self.s3.stop)
         self.store = self.s3.client()
@@ -49,7 +49,8 @@ class WriteTypesTest(ClusterTestCase):
         self.ws = [self.cluster.worker(
             self.ms, name=f"worker{i}",
             settings={"worker.tier.ssd.dirs": self.ssd + (str(i) if i else ""),
-                      "worker.tier.ssd.quota": "64MB", "worker.metadata_ttl": "1s"})
+                      "worker.tier.ssd.quota": "64MB", "worker.metadata_ttl": "1s",
+                      **(worker_settings or {})})
             for i in range(workers)]
         self.w = self.ws[0]
         wait_for(lambda: len(get_json(self.m.url + "/api/v1/workers")[1]["workers"]) == workers,
@@ -390,6 +391,29 @@ class WriteTypesTest(ClusterTestCase):
         status, _, body = self.gw_put("rep/n.bin", b"x" * 100, "ASYNC_THROUGH", w=self.ws[1])
         self.assertEqual(status, 503, body)
         self.assertIn(b"2 cached copies wanted", body)
+
+    def test_blocks_stay_pinned_until_persisted(self):
+        # A 1 MiB MEM tier over a 4 MiB SSD tier: new blocks push the
+        # coldest unpinned ones out.
+        self.start(worker_settings={"worker.tier.mem.quota": "1MiB",
+                                    "worker.tier.ssd.quota": "4MiB"})
+        keep = os.urandom(MiB)
+        status, _, body = self.gw_put("pin/keep.bin", keep, "MUST_CACHE")
+        self.assertEqual(status, 200, body)
+        status, _, body = self.gw_put("pin/async.bin", os.urandom(2 * MiB), "ASYNC_THROUGH")
+        self.assertEqual(status, 200, body)
+        self.wait_state("/s3/pin/async.bin", "persisted")
+        # Pressure: eight more blocks through the cache.
+        for i in range(8):
+            status, _, body = self.gw_put(f"pin/fill{i}.bin", os.urandom(MiB), "CACHE_THROUGH")
+            self.assertEqual(status, 200, body)
+        # The persisted file's blocks were unpinned by its job and made
+        # room; the one only the cache holds kept every block.
+        wait_for(lambda: self.stat("/s3/pin/async.bin")["cached_percent"] < 100,
+                 what="the persisted file's blocks to be evicted")
+        self.assertEqual(self.stat("/s3/pin/keep.bin")["cached_percent"], 100)
+        status, _, body = self.gw_get("pin/keep.bin")
+        self.assertEqual((status, body == keep), (200, True))
 
 
 if __name__ == "__main__":
