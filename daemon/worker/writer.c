@@ -326,6 +326,18 @@ int worker_persist_file(struct worker_node *w, const char *path, uint64_t data_i
 			 (unsigned long long)ps.written, (unsigned long long)length);
 		rc = -EIO;
 	}
+	if (!rc) {
+		/* A write of new content since would be overwritten by this
+		 * older one: ask once more right before the store sees it. */
+		struct file_info *now = malloc(sizeof(*now));
+		fcache_invalidate(w->fcache, path);
+		rc = now ? fcache_get(w->fcache, path, now, err, errlen) : -ENOMEM;
+		if (!rc && now->data_id != data_id) {
+			snprintf(err, errlen, "'%s' was rewritten while it was being persisted", path);
+			rc = ST_ESTALE;
+		}
+		free(now);
+	}
 	if (rc) {
 		ufs_writer_abort(uw);
 		goto out;
