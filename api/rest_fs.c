@@ -573,17 +573,42 @@ out:
 	cJSON_Delete(body);
 }
 
+/* The content of the file at path if only the caches hold it (not
+ * persisted): its data id and block count, else 0 (the namespace alone
+ * answers; no store is asked). */
+static uint64_t unpersisted_content(struct master *m, const char *path, uint64_t *nblocks)
+{
+	struct ns_mount *mnt = malloc(sizeof(*mnt));
+	struct ns_inode n;
+	uint64_t data_id = 0;
+	*nblocks = 0;
+	struct ns *ns = meta_read_lock(m->meta);
+	if (mnt && ns_lookup(ns, path, &n) == 0 && !n.is_dir &&
+	    n.persistence != NS_PERSISTED && ns_resolve_mount(ns, path, mnt, NULL, 0) == 0) {
+		int64_t bs = n.block_size > 0 ? n.block_size : mnt->block_size;
+		data_id = n.data_id;
+		*nblocks = bs > 0 ? (n.length + (uint64_t)bs - 1) / (uint64_t)bs : 0;
+	}
+	meta_read_unlock(m->meta);
+	free(mnt);
+	return data_id;
+}
+
 static void delete_file(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
 	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
 	if (rest_path_param(req, "path", path, sizeof(path)))
 		return;
+	uint64_t nblocks, old = unpersisted_content(m, path, &nblocks);
 	int rc = fs_delete(m->fs, path, flag_param(req, "recursive"), err, sizeof(err));
 	if (rc) {
 		http_reply_rc(req, rc, err);
 		return;
 	}
+	/* Its pinned blocks were all there was of it. */
+	if (old)
+		datajobs_drop_blocks(m->datajobs, old, nblocks);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "deleted", path);
 	http_reply_json(req, 200, o);
@@ -683,8 +708,12 @@ static void post_write_commit(struct http_req *req, void *ctx)
 		goto out;
 	}
 	bool cache_only = wt && (strcmp(wt, "ASYNC_THROUGH") == 0 || strcmp(wt, "MUST_CACHE") == 0);
+	uint64_t nblocks, old = unpersisted_content(m, path, &nblocks);
 	int rc = fs_write_commit(m->fs, path, data_id, (uint64_t)length, mtime, fp, etag,
 				 cache_only, err, sizeof(err));
+	/* New content over a file only the caches held: its pinned blocks go. */
+	if (!rc && old && old != data_id)
+		datajobs_drop_blocks(m->datajobs, old, nblocks);
 	uint64_t job = 0;
 	char jerr[ERRLEN] = "";
 	if (!rc && wt && strcmp(wt, "ASYNC_THROUGH") == 0 &&

@@ -70,6 +70,8 @@ struct task {
 struct datajobs {
 	struct datajobs_opts o;
 	struct httpc *hc[MAX_THREADS];
+	struct httpc_opts ho; /* for datajobs_drop_blocks' own connection */
+	char token[300];
 	bool tls;
 	/* One step's scratch (steps do not overlap: the runner's thread). */
 	uint64_t last;               /* the job stepped last (round robin) */
@@ -106,9 +108,10 @@ struct datajobs *datajobs_new(const struct datajobs_opts *opts)
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->stats_lock, NULL);
 	const struct strata_conf *c = d->o.conf;
-	char token[300] = "";
+	char *token = d->token;
 	if (*c->cluster_worker_token)
-		snprintf(token, sizeof(token), "X-Strata-Worker-Token: %s", c->cluster_worker_token);
+		snprintf(token, sizeof(d->token), "X-Strata-Worker-Token: %s",
+			 c->cluster_worker_token);
 	struct httpc_opts ho = {
 		.timeout_ms = c->http_request_timeout,
 		.connect_timeout_ms = 2000,
@@ -118,6 +121,7 @@ struct datajobs *datajobs_new(const struct datajobs_opts *opts)
 		.extra_header = token[0] ? token : NULL,
 	};
 	d->tls = *c->http_tls_cert != '\0';
+	d->ho = ho;
 	d->files = calloc(d->o.batch, sizeof(*d->files));
 	d->slots = calloc(d->o.batch, sizeof(*d->slots));
 	bool ok = d->files && d->slots;
@@ -894,6 +898,37 @@ cJSON *datajobs_list_json(struct datajobs *d, size_t limit, int64_t now_ms, int 
 		return NULL;
 	}
 	return root;
+}
+
+void datajobs_drop_blocks(struct datajobs *d, uint64_t data_id, uint64_t nblocks)
+{
+	if (!nblocks)
+		return;
+	struct registry_live_worker *live = calloc(MAX_WORKERS, sizeof(*live));
+	struct httpc *hc = httpc_new(&d->ho);
+	cJSON *b = cJSON_CreateObject();
+	cJSON *arr = b ? cJSON_AddArrayToObject(b, "blocks") : NULL;
+	cJSON *o = arr ? cJSON_CreateObject() : NULL;
+	if (!live || !hc || !o || !cJSON_AddItemToArray(arr, o) ||
+	    !json_add_u64(o, "data_id", data_id) || !json_add_u64(o, "count", nblocks)) {
+		log_warn("cannot drop the blocks of content %" PRIu64 ": out of memory", data_id);
+		goto out;
+	}
+	size_t n = registry_live(d->o.registry, live, MAX_WORKERS);
+	for (size_t i = 0; i < n; i++) {
+		char url[400], why[512] = "";
+		snprintf(url, sizeof(url), "%s://%s:%d/api/v1/internal/free",
+			 d->tls ? "https" : "http", live[i].host, live[i].data_port);
+		if (httpc_json(hc, "POST", url, b, NULL, NULL, why, sizeof(why)))
+			log_warn("worker %s:%d kept the blocks of content %" PRIu64 ": %s",
+				 live[i].host, live[i].data_port, data_id, why);
+	}
+out:
+	if (o && !cJSON_GetArraySize(arr))
+		cJSON_Delete(o);
+	cJSON_Delete(b);
+	httpc_free(hc);
+	free(live);
 }
 
 void datajobs_get_stats(struct datajobs *d, struct datajobs_stats *out)

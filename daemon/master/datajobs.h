@@ -61,6 +61,12 @@ int datajobs_cancel(struct datajobs *d, uint64_t id, int64_t now_ms, char *err, 
 struct cJSON *datajobs_get_json(struct datajobs *d, uint64_t id, int64_t now_ms, int *rc);
 struct cJSON *datajobs_list_json(struct datajobs *d, size_t limit, int64_t now_ms, int *rc);
 
+/* Drops blocks 0..nblocks-1 of content data_id on every live worker,
+ * pinned or not: content nothing refers to any more (a file that was not
+ * persisted, deleted or rewritten: its pinned blocks would stay for ever).
+ * Best effort, from any thread: failures are logged. */
+void datajobs_drop_blocks(struct datajobs *d, uint64_t data_id, uint64_t nblocks);
+
 struct datajobs_stats {
 	uint64_t slices, files_loaded, files_freed, files_failed, bytes_loaded;
 	uint64_t files_persisted, bytes_persisted;

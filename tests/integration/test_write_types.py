@@ -415,6 +415,26 @@ class WriteTypesTest(ClusterTestCase):
         status, _, body = self.gw_get("pin/keep.bin")
         self.assertEqual((status, body == keep), (200, True))
 
+    def test_delete_and_overwrite_drop_the_pinned_blocks(self):
+        self.start()
+
+        def blocks():
+            return sum(t["blocks"] for t in get_json(self.w.url + "/api/v1/metrics")[1]["tiers"])
+        base = blocks()
+        status, _, body = self.gw_put("gone/a.bin", os.urandom(2 * MiB), "MUST_CACHE")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(blocks(), base + 2)
+        # Rewritten (one block now): the two pinned blocks of the old
+        # content go, the new one stays.
+        status, _, body = self.gw_put("gone/a.bin", os.urandom(MiB), "MUST_CACHE")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(blocks(), base + 1)
+        # Deleted: nothing of it is left pinned in the cache.
+        status, _, body = request(f"{self.gw}/s3/gone/a.bin", method="DELETE")
+        self.assertEqual(status, 204, body)
+        self.assertEqual(blocks(), base)
+        self.assertEqual(request(f"{self.gw}/s3/gone/a.bin")[0], 404)
+
 
 if __name__ == "__main__":
     main()
