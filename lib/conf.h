@@ -63,7 +63,7 @@ struct conf_list {
 	X(master_ttl_check_interval, "master.ttl_check_interval", DURATION, "60s", 100,        \
 	  86400000, NULL, "How often the leader looks for files whose TTL expired and acts "   \
 	  "on them (free or delete).")                                                        \
-	X(master_persist_retries, "master.persist_retries", INT, "20", 0, 1000, NULL,          \
+	X(master_persist_retries, "master.persist_retries", INT, "100", 0, 1000, NULL,         \
 	  "Times a persist job retries a slice of files its store refused (then the files "   \
 	  "are reported failed and stay not persisted).")                                     \
 	X(master_persist_backoff, "master.persist_backoff", DURATION, "1s", 10, 3600000,      \

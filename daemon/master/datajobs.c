@@ -51,12 +51,14 @@ enum mode { MODE_FREE, MODE_LOAD, MODE_PERSIST };
  * are read again: logged, not an error. */
 static void unpin_persisted(struct datajobs *d);
 
-/* A persist job's retries (in memory: a new leader retries at once). */
-#define BACKOFF_SLOTS 64
+/* A persist job's retries of its current slice (in memory: a new leader
+ * retries at once). Files of the slice persisted by an earlier try are
+ * counted here, since the next try's slice no longer holds them. */
 struct backoff {
 	uint64_t job;
 	int attempts;
 	int64_t next_ms; /* monotonic */
+	uint64_t files_ok, bytes_ok;
 };
 
 /* One request to a worker: a range of a file to load, or (free) every
@@ -85,7 +87,9 @@ struct datajobs {
 	uint64_t live_ids[MAX_WORKERS];
 	size_t nlive;
 	bool warned_no_worker;
-	struct backoff backoff[BACKOFF_SLOTS];
+	struct backoff *backoff; /* one per persist job retrying a slice */
+	size_t nbackoff, capbackoff;
+	uint64_t extra_ok, extra_bytes; /* record(): done by earlier tries */
 	/* The slice being worked on by the threads. */
 	pthread_mutex_t lock;
 	size_t next;
@@ -143,6 +147,7 @@ void datajobs_free(struct datajobs *d)
 	free(d->files);
 	free(d->slots);
 	free(d->tasks);
+	free(d->backoff);
 	pthread_mutex_destroy(&d->lock);
 	pthread_mutex_destroy(&d->stats_lock);
 	free(d);
@@ -451,7 +456,7 @@ static int end_job(struct datajobs *d, int64_t now, char *err, size_t errlen)
 /* Journals the slice: its errors, then its progress. */
 static int record(struct datajobs *d, uint64_t cursor, int64_t now, char *err, size_t errlen)
 {
-	uint64_t ok = 0, failed = 0, bytes = 0;
+	uint64_t ok = d->extra_ok, failed = 0, bytes = d->extra_bytes;
 	bool load = strcmp(d->job.type, "load") == 0;
 	for (size_t i = 0; i < d->nslots; i++) {
 		const struct slot *s = &d->slots[i];
@@ -534,18 +539,49 @@ static void unpin_persisted(struct datajobs *d)
 	cJSON_Delete(b);
 }
 
+/* The retry state of job (make: a new one when it has none; NULL only
+ * without memory). */
 static struct backoff *backoff_of(struct datajobs *d, uint64_t job, bool make)
 {
-	struct backoff *free_slot = NULL;
-	for (size_t i = 0; i < BACKOFF_SLOTS; i++) {
+	for (size_t i = 0; i < d->nbackoff; i++)
 		if (d->backoff[i].job == job)
 			return &d->backoff[i];
-		if (!d->backoff[i].job && !free_slot)
-			free_slot = &d->backoff[i];
+	if (!make)
+		return NULL;
+	if (d->nbackoff == d->capbackoff) {
+		/* Jobs cancelled while they waited leave entries: drop those of
+		 * jobs no longer active before growing. */
+		size_t kept = 0;
+		struct ns_job *j = malloc(sizeof(*j));
+		struct ns *ns = meta_read_lock(d->o.meta);
+		for (size_t i = 0; j && i < d->nbackoff; i++)
+			if (ns_job_get(ns, d->backoff[i].job, j) == 0 && ns_job_active(j))
+				d->backoff[kept++] = d->backoff[i];
+		meta_read_unlock(d->o.meta);
+		free(j);
+		if (j)
+			d->nbackoff = kept;
 	}
-	if (make && free_slot)
-		*free_slot = (struct backoff){ .job = job };
-	return make ? free_slot : NULL;
+	if (d->nbackoff == d->capbackoff) {
+		size_t cap = d->capbackoff ? d->capbackoff * 2 : 64;
+		struct backoff *grown = realloc(d->backoff, cap * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		d->backoff = grown;
+		d->capbackoff = cap;
+	}
+	d->backoff[d->nbackoff] = (struct backoff){ .job = job };
+	return &d->backoff[d->nbackoff++];
+}
+
+static void backoff_clear(struct datajobs *d, uint64_t job)
+{
+	for (size_t i = 0; i < d->nbackoff; i++) {
+		if (d->backoff[i].job == job) {
+			d->backoff[i] = d->backoff[--d->nbackoff];
+			return;
+		}
+	}
 }
 
 /* Journals a persist slot's new state (set_persistence). ST_ESTALE: the
@@ -627,11 +663,16 @@ static int persist_slice(struct datajobs *d, uint64_t cursor, int64_t now_mono, 
 		if (rc == ST_ESTALE) {
 			s->gone = true;
 			s->failed = false;
-			continue;
-		}
-		if (rc)
+		} else if (rc) {
 			return rc;
+		}
 		retry = retry || s->failed;
+	}
+	for (size_t i = 0; bo && i < d->nslots; i++) {
+		if (!d->slots[i].failed) {
+			bo->files_ok++;
+			bo->bytes_ok += d->slots[i].gone ? 0 : d->slots[i].f.length;
+		}
 	}
 	unpin_persisted(d);
 	if (retry && bo && bo->attempts < conf->master_persist_retries) {
@@ -649,9 +690,24 @@ static int persist_slice(struct datajobs *d, uint64_t cursor, int64_t now_mono, 
 					 bo->attempts, wait, d->slots[i].reason);
 		return JOBS_AGAIN;
 	}
-	if (bo)
-		*bo = (struct backoff){ 0 };
-	return record(d, cursor, clock_wall_ms(), err, errlen);
+	/* This try's files are counted by record() itself. */
+	d->extra_ok = 0;
+	d->extra_bytes = 0;
+	if (bo) {
+		for (size_t i = 0; i < d->nslots; i++) {
+			if (!d->slots[i].failed) {
+				bo->files_ok--;
+				bo->bytes_ok -= d->slots[i].gone ? 0 : d->slots[i].f.length;
+			}
+		}
+		d->extra_ok = bo->files_ok;
+		d->extra_bytes = bo->bytes_ok;
+		backoff_clear(d, d->job.id);
+	}
+	int rc = record(d, cursor, clock_wall_ms(), err, errlen);
+	d->extra_ok = 0;
+	d->extra_bytes = 0;
+	return rc;
 }
 
 /* One slice of the next active job; *persist tells whether it was a
@@ -687,9 +743,7 @@ static int step_one(struct datajobs *d, int64_t now_mono, bool *persist, char *e
 		return rc;
 	int64_t now = clock_wall_ms();
 	if (cursor == 0) {
-		struct backoff *bo = backoff_of(d, d->job.id, false);
-		if (bo)
-			*bo = (struct backoff){ 0 };
+		backoff_clear(d, d->job.id);
 		return end_job(d, now, err, errlen);
 	}
 	*persist = strcmp(d->job.type, "persist") == 0;
