@@ -683,7 +683,10 @@ static int persist_slice(struct datajobs *d, uint64_t cursor, int64_t now_mono, 
 			wait = conf->master_persist_backoff_max;
 		bo->attempts++;
 		bo->next_ms = now_mono + wait;
-		for (size_t i = 0; i < d->nslots; i++)
+		/* Logged on tries 1, 2, 4, 8...: a store down for long does
+		 * not flood the log. */
+		bool say = (bo->attempts & (bo->attempts - 1)) == 0;
+		for (size_t i = 0; say && i < d->nslots; i++)
 			if (d->slots[i].failed && !d->slots[i].gone)
 				log_warn("jobs: persist job %" PRIu64 ": '%s' failed (try %d, again in "
 					 "%" PRId64 " ms): %s", d->job.id, d->slots[i].path,

@@ -1318,8 +1318,12 @@ int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *re
 		/* The store does not answer: the namespace decides (a write to
 		 * the caches only must not need the store; one to the store
 		 * fails there anyway). */
-		log_warn("write of '%s': cannot check it in its store (%s); the namespace decides",
-			 path, err);
+		static _Atomic int64_t logged_ms;
+		int64_t now = clock_mono_ms(), last = atomic_load(&logged_ms);
+		if ((last == 0 || now - last >= 60000) &&
+		    atomic_compare_exchange_strong(&logged_ms, &last, now))
+			log_warn("write of '%s': cannot check it in its store (%s); the namespace "
+				 "decides (logged at most once a minute)", path, err);
 		struct ns *ns = meta_read_lock(fs->meta);
 		rc = ns_lookup(ns, path, &n);
 		meta_read_unlock(fs->meta);
