@@ -707,19 +707,16 @@ static void post_write_commit(struct http_req *req, void *ctx)
 				 "MUST_CACHE");
 		goto out;
 	}
-	bool cache_only = wt && (strcmp(wt, "ASYNC_THROUGH") == 0 || strcmp(wt, "MUST_CACHE") == 0);
+	enum fs_persist persist = !wt ? FS_PERSISTED
+				  : strcmp(wt, "ASYNC_THROUGH") == 0 ? FS_PERSIST_LATER
+				  : strcmp(wt, "MUST_CACHE") == 0    ? FS_CACHE_ONLY
+								     : FS_PERSISTED;
 	uint64_t nblocks, old = unpersisted_content(m, path, &nblocks);
-	int rc = fs_write_commit(m->fs, path, data_id, (uint64_t)length, mtime, fp, etag,
-				 cache_only, err, sizeof(err));
+	int rc = fs_write_commit(m->fs, path, data_id, (uint64_t)length, mtime, fp, etag, persist,
+				 err, sizeof(err));
 	/* New content over a file only the caches held: its pinned blocks go. */
 	if (!rc && old && old != data_id)
 		datajobs_drop_blocks(m->datajobs, old, nblocks);
-	uint64_t job = 0;
-	char jerr[ERRLEN] = "";
-	if (!rc && wt && strcmp(wt, "ASYNC_THROUGH") == 0 &&
-	    datajobs_create(m->datajobs, "persist", path, false, NULL, clock_wall_ms(), &job,
-			    jerr, sizeof(jerr)))
-		log_warn("'%s' (ASYNC_THROUGH): cannot queue its persist job: %s", path, jerr);
 	reply_inode(req, m, path, 200, rc, err, sizeof(err));
 out:
 	cJSON_Delete(body);

@@ -511,7 +511,7 @@ int fs_load_file(struct fs *fs, const char *path, const struct ufs_stat *st, cha
 /* Submits a put_file command: path now holds content st (data_id 0: the
  * master names it; etag NULL or "": none). */
 static int submit_put_file(struct fs *fs, const char *path, const struct ufs_stat *st,
-			   uint64_t data_id, const char *etag, bool not_persisted, char *err,
+			   uint64_t data_id, const char *etag, enum fs_persist persist, char *err,
 			   size_t errlen)
 {
 	struct journal_cmd *cmd = journal_new(JOURNAL_PUT_FILE);
@@ -528,8 +528,9 @@ static int submit_put_file(struct fs *fs, const char *path, const struct ufs_sta
 	pf->length = st->length;
 	pf->mtime_ms = st->mtime_ms;
 	pf->data_id = data_id;
-	if (not_persisted)
+	if (persist != FS_PERSISTED)
 		snprintf(pf->persistence, sizeof(pf->persistence), "not_persisted");
+	pf->persist = persist == FS_PERSIST_LATER;
 	if (!rc)
 		rc = meta_submit(fs->meta, cmd, err, errlen);
 	journal_free(cmd);
@@ -1350,7 +1351,7 @@ int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *re
 
 int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t length,
 		    int64_t mtime_ms, const char *fingerprint, const char *etag,
-		    bool not_persisted, char *err, size_t errlen)
+		    enum fs_persist persist, char *err, size_t errlen)
 {
 	*err = '\0';
 	struct ufs_stat st = { .length = length, .mtime_ms = mtime_ms };
@@ -1359,7 +1360,7 @@ int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t 
 	if (rc)
 		return rc;
 	pthread_rwlock_rdlock(&fs->mounts_lock);
-	rc = submit_put_file(fs, path, &st, data_id, etag, not_persisted, err, errlen);
+	rc = submit_put_file(fs, path, &st, data_id, etag, persist, err, errlen);
 	pthread_rwlock_unlock(&fs->mounts_lock);
 	return rc;
 }

@@ -88,15 +88,17 @@ struct fs_write_policy {
 	char write_type[16]; /* "": none (CACHE_THROUGH) */
 	int64_t repl_min;    /* copies a write to the caches only must make; 0 none */
 };
-/* pol (may be NULL) gets the policies that cover path. not_persisted: the
- * content is only in the workers' caches (ASYNC_THROUGH, MUST_CACHE;
- * fingerprint ""). */
+/* pol (may be NULL) gets the policies that cover path. persist: where the
+ * content is (FS_PERSISTED: the store; otherwise only the workers' caches,
+ * fingerprint "": MUST_CACHE, or ASYNC_THROUGH whose commit queues the
+ * file's persist job in the same journal command). */
+enum fs_persist { FS_PERSISTED, FS_CACHE_ONLY, FS_PERSIST_LATER };
 int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *rel,
 		   size_t rellen, uint64_t *data_id, struct fs_write_policy *pol, char *err,
 		   size_t errlen);
 int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t length,
 		    int64_t mtime_ms, const char *fingerprint, const char *etag,
-		    bool not_persisted, char *err, size_t errlen);
+		    enum fs_persist persist, char *err, size_t errlen);
 
 /* Records that path holds the file st describes in its store, as a sync
  * that found it would (a sync_entry): the lazy load of daemon/master/

@@ -25,8 +25,9 @@ enum ftype {
 /*
  * One field of a command. off is from the start of the command's union
  * member. An optional field is absent exactly when it holds its zero
- * value ("" or 0; its min is 1, so a present one is never zero), so every
- * command has one encoding.
+ * value ("", 0 or false; its min is 1, so a present one is never zero, and
+ * an optional bool is given only as true), so every command has one
+ * encoding.
  */
 struct field {
 	const char *name;
@@ -69,6 +70,7 @@ static const struct field put_file_fields[] = {
 	FLD(journal_put_file, data_id, F_U64, true, 1, INT64_MAX),
 	FLD(journal_put_file, etag, F_STR, true, 1, 0),
 	FLD(journal_put_file, persistence, F_STR, true, 1, 0),
+	FLD(journal_put_file, persist, F_BOOL, true, 0, 0),
 	{ 0 },
 };
 static const struct field delete_fields[] = {
@@ -353,6 +355,8 @@ static int check_put_file(const struct journal_cmd *c, char *err, size_t errlen)
 	const char *p = c->u.put_file.persistence;
 	if (p[0] && strcmp(p, "not_persisted") != 0)
 		return fail(err, errlen, "persistence", "'%s' is not not_persisted", p);
+	if (c->u.put_file.persist && !p[0])
+		return fail(err, errlen, "persist", "only with 'persistence' not_persisted");
 	return 0;
 }
 
@@ -639,6 +643,8 @@ static int decode_fields(const cJSON *obj, const struct field *fields, void *bas
 		case F_BOOL:
 			if (!cJSON_IsBool(item))
 				rc = fail(err, errlen, fname, "must be true or false");
+			else if (f->optional && !cJSON_IsTrue(item))
+				rc = fail(err, errlen, fname, "is given only when true");
 			else
 				*(bool *)dst = cJSON_IsTrue(item);
 			break;
@@ -811,6 +817,8 @@ static int encode_fields(cJSON *obj, const struct field *fields, const void *bas
 			item = cJSON_CreateString(src);
 			break;
 		case F_BOOL:
+			if (f->optional && !*(const bool *)src)
+				continue;
 			item = cJSON_CreateBool(*(const bool *)src);
 			break;
 		case F_U64:

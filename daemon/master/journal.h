@@ -119,6 +119,10 @@ struct journal_put_file {
 	/* "": persisted (the store holds it); "not_persisted": the content is
 	 * only in the workers' caches (ASYNC_THROUGH, MUST_CACHE). */
 	char persistence[JOURNAL_PERSISTENCE_MAX + 1];
+	/* (v5) ASYNC_THROUGH: the same apply queues a persist job for the
+	 * file, so no crash can leave it without one. Only with
+	 * not_persisted. */
+	bool persist;
 };
 
 struct journal_delete {

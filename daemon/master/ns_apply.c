@@ -427,6 +427,22 @@ static int upsert_file(struct apply *a, const char *path, const struct file_attr
 	return rc;
 }
 
+/* An ASYNC_THROUGH file's persist job, in its put_file's transaction: a
+ * job_create of type persist for the file alone. */
+static int queue_persist(struct apply *a, const struct journal_put_file *c)
+{
+	struct journal_cmd *job = journal_new(JOURNAL_JOB_CREATE);
+	if (!job)
+		return -ENOMEM;
+	snprintf(job->u.job_create.type, sizeof(job->u.job_create.type), "persist");
+	memcpy(job->u.job_create.path, c->path, sizeof(job->u.job_create.path));
+	job->u.job_create.time_ms = c->time_ms;
+	uint64_t id = 0;
+	int rc = ns_apply_job_create(a->ns, job, &id, a->err, a->errlen);
+	journal_free(job);
+	return rc;
+}
+
 static int apply_put_file(struct apply *a)
 {
 	const struct journal_put_file *c = &a->cmd->u.put_file;
@@ -434,7 +450,8 @@ static int apply_put_file(struct apply *a)
 				 .fingerprint = c->fingerprint, .data_id = c->data_id,
 				 .etag = c->etag[0] ? c->etag : NULL,
 				 .persistence = c->persistence[0] ? NS_NOT_PERSISTED : NS_PERSISTED };
-	return upsert_file(a, c->path, &fa, c->time_ms);
+	int rc = upsert_file(a, c->path, &fa, c->time_ms);
+	return rc || !c->persist ? rc : queue_persist(a, c);
 }
 
 static int apply_delete(struct apply *a)

@@ -359,6 +359,12 @@ static const struct bad g_bad[] = {
 	{ "{\"v\":5,\"op\":\"put_file\",\"path\":\"/a\",\"time_ms\":\"1\",\"length\":\"0\","
 	  "\"mtime_ms\":\"0\",\"fingerprint\":\"\",\"persistence\":\"lost\"}", -EINVAL,
 	  "field 'persistence': 'lost' is not not_persisted" },
+	{ "{\"v\":5,\"op\":\"put_file\",\"path\":\"/a\",\"time_ms\":\"1\",\"length\":\"0\","
+	  "\"mtime_ms\":\"0\",\"fingerprint\":\"\",\"persist\":true}", -EINVAL,
+	  "field 'persist': only with 'persistence' not_persisted" },
+	{ "{\"v\":5,\"op\":\"put_file\",\"path\":\"/a\",\"time_ms\":\"1\",\"length\":\"0\","
+	  "\"mtime_ms\":\"0\",\"fingerprint\":\"\",\"persistence\":\"not_persisted\","
+	  "\"persist\":false}", -EINVAL, "field 'persist': is given only when true" },
 	{ "{\"v\":3,\"op\":\"mount_update\",\"path\":\"/a\",\"options\":{},"
 	  "\"sync_interval_ms\":\"0\",\"time_ms\":\"1\"}",
 	  -EINVAL, "field 'op': 'mount_update' needs format version 4" },

@@ -892,6 +892,18 @@ static void test_persistence(void **state)
 		       "\"persistence\":\"not_persisted\"}", 0);
 	apply_json(ns, "{\"v\":5,\"op\":\"mkdir\",\"path\":\"/d/sub\",\"parents\":false,"
 		       "\"time_ms\":\"4\"}", 0);
+	/* An ASYNC_THROUGH file: its persist job comes with it. */
+	apply_json(ns, "{\"v\":5,\"op\":\"put_file\",\"path\":\"/d/sub/g\",\"time_ms\":\"4\","
+		       "\"length\":\"5\",\"mtime_ms\":\"4\",\"fingerprint\":\"\",\"data_id\":\"88\","
+		       "\"persistence\":\"not_persisted\",\"persist\":true}", 0);
+	struct ns_job job;
+	assert_int_equal(ns_job_next_active(ns, 0, &job), 0);
+	assert_string_equal(job.type, "persist");
+	assert_string_equal(job.path, "/d/sub/g");
+	assert_int_equal(job.files_total, 1);
+	assert_int_equal(job.bytes_total, 5);
+	apply_json(ns, "{\"v\":5,\"op\":\"delete\",\"path\":\"/d/sub/g\",\"recursive\":false}",
+		   0);
 	struct ns_inode n;
 	assert_int_equal(ns_lookup(ns, "/d/f", &n), 0);
 	assert_int_equal(n.persistence, NS_NOT_PERSISTED);

@@ -134,7 +134,7 @@ static void put(struct svc *s, const char *path, uint64_t data_id, uint64_t len,
 {
 	char err[512] = "";
 	int rc = fs_write_commit(s->fs, path, data_id, len, s->wall, cache_only ? "" : "fp", NULL,
-				 cache_only, err, sizeof(err));
+				 cache_only ? FS_CACHE_ONLY : FS_PERSISTED, err, sizeof(err));
 	if (rc)
 		print_error("%s: %s\n", path, err);
 	assert_int_equal(rc, 0);
