@@ -573,25 +573,17 @@ out:
 	cJSON_Delete(body);
 }
 
-/* The content of the file at path if only the caches hold it (not
- * persisted): its data id and block count, else 0 (the namespace alone
- * answers; no store is asked). */
-static uint64_t unpersisted_content(struct master *m, const char *path, uint64_t *nblocks)
+/* Content not persisted that the delete or rewrite of path leaves
+ * unreferenced: dropped from every live worker afterwards (pinned blocks
+ * never age out). At most this many files per request. */
+#define DROP_MAX 100000
+
+static void drop_contents(struct master *m, const struct fs_content *c, size_t n,
+			  uint64_t except)
 {
-	struct ns_mount *mnt = malloc(sizeof(*mnt));
-	struct ns_inode n;
-	uint64_t data_id = 0;
-	*nblocks = 0;
-	struct ns *ns = meta_read_lock(m->meta);
-	if (mnt && ns_lookup(ns, path, &n) == 0 && !n.is_dir &&
-	    n.persistence != NS_PERSISTED && ns_resolve_mount(ns, path, mnt, NULL, 0) == 0) {
-		int64_t bs = n.block_size > 0 ? n.block_size : mnt->block_size;
-		data_id = n.data_id;
-		*nblocks = bs > 0 ? (n.length + (uint64_t)bs - 1) / (uint64_t)bs : 0;
-	}
-	meta_read_unlock(m->meta);
-	free(mnt);
-	return data_id;
+	for (size_t i = 0; i < n; i++)
+		if (c[i].data_id != except)
+			datajobs_drop_blocks(m->datajobs, c[i].data_id, c[i].nblocks);
 }
 
 static void delete_file(struct http_req *req, void *ctx)
@@ -600,15 +592,19 @@ static void delete_file(struct http_req *req, void *ctx)
 	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
 	if (rest_path_param(req, "path", path, sizeof(path)))
 		return;
-	uint64_t nblocks, old = unpersisted_content(m, path, &nblocks);
+	struct fs_content *old = NULL;
+	size_t nold = 0;
+	if (fs_unpersisted_below(m->fs, path, DROP_MAX, &old, &nold))
+		log_warn("delete of '%s': cannot list what only the caches hold", path);
 	int rc = fs_delete(m->fs, path, flag_param(req, "recursive"), err, sizeof(err));
 	if (rc) {
+		free(old);
 		http_reply_rc(req, rc, err);
 		return;
 	}
-	/* Its pinned blocks were all there was of it. */
-	if (old)
-		datajobs_drop_blocks(m->datajobs, old, nblocks);
+	/* Their pinned blocks were all there was of them. */
+	drop_contents(m, old, nold, 0);
+	free(old);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "deleted", path);
 	http_reply_json(req, 200, o);
@@ -711,12 +707,16 @@ static void post_write_commit(struct http_req *req, void *ctx)
 				  : strcmp(wt, "ASYNC_THROUGH") == 0 ? FS_PERSIST_LATER
 				  : strcmp(wt, "MUST_CACHE") == 0    ? FS_CACHE_ONLY
 								     : FS_PERSISTED;
-	uint64_t nblocks, old = unpersisted_content(m, path, &nblocks);
+	struct fs_content *old = NULL;
+	size_t nold = 0;
+	if (fs_unpersisted_below(m->fs, path, 1, &old, &nold))
+		log_warn("write of '%s': cannot tell what only the caches held", path);
 	int rc = fs_write_commit(m->fs, path, data_id, (uint64_t)length, mtime, fp, etag, persist,
 				 err, sizeof(err));
 	/* New content over a file only the caches held: its pinned blocks go. */
-	if (!rc && old && old != data_id)
-		datajobs_drop_blocks(m->datajobs, old, nblocks);
+	if (!rc)
+		drop_contents(m, old, nold, data_id);
+	free(old);
 	reply_inode(req, m, path, 200, rc, err, sizeof(err));
 out:
 	cJSON_Delete(body);

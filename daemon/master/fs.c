@@ -1011,6 +1011,10 @@ int fs_list(struct fs *fs, const char *path, const char *after, size_t limit, cJ
 			 * mount point (listed from the namespace), or gone. */
 			struct ns *ns = meta_read_lock(fs->meta);
 			int below = ns_mounts_below(ns, path, NULL, 0);
+			/* Or it holds what only the caches hold (the store has
+			 * no directory for it yet). */
+			if (below <= 0 && ns_holds_unpersisted(ns, dir.id))
+				below = 1;
 			meta_read_unlock(fs->meta);
 			if (below > 0) {
 				rc = 0;
@@ -1346,6 +1350,83 @@ int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *re
 	pthread_rwlock_unlock(&fs->mounts_lock);
 	if (!rc && pol)
 		write_policy_of(fs, path, pol);
+	return rc;
+}
+
+struct content_list {
+	struct fs_content *v;
+	size_t n, cap, max;
+};
+
+/* Adds n's content to the list when it is a file not persisted. */
+static int add_content(struct ns *ns, const struct ns_inode *n, const char *path,
+		       struct content_list *l)
+{
+	if (n->is_dir || n->persistence == NS_PERSISTED || l->n >= l->max)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct fs_content *grown = realloc(l->v, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		l->v = grown;
+		l->cap = cap;
+	}
+	int64_t bs = n->block_size;
+	if (bs <= 0) {
+		struct ns_mount *m = malloc(sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		bs = ns_resolve_mount(ns, path, m, NULL, 0) == 0 ? m->block_size : 0;
+		free(m);
+	}
+	if (bs > 0)
+		l->v[l->n++] = (struct fs_content){
+			.data_id = n->data_id,
+			.nblocks = (n->length + (uint64_t)bs - 1) / (uint64_t)bs,
+		};
+	return 0;
+}
+
+int fs_unpersisted_below(struct fs *fs, const char *path, size_t max, struct fs_content **out,
+			 size_t *n)
+{
+	struct content_list l = { .max = max };
+	struct ns_inode *rows = NULL;
+	char *p = malloc(PATH_MAX_LEN + 1);
+	int rc = p ? 0 : -ENOMEM;
+	struct ns *ns = meta_read_lock(fs->meta);
+	struct ns_inode top;
+	if (!rc && ns_lookup(ns, path, &top) == 0) {
+		if (!top.is_dir) {
+			rc = add_content(ns, &top, path, &l);
+		} else if (!(rows = calloc(256, sizeof(*rows)))) {
+			rc = -ENOMEM;
+		} else {
+			/* The indexed walk of every file not persisted, kept when
+			 * below path. */
+			uint64_t after = 0;
+			size_t got = 256;
+			while (!rc && got == 256 && l.n < max) {
+				rc = ns_unpersisted(ns, after, 256, rows, &got);
+				for (size_t i = 0; !rc && i < got; i++) {
+					after = rows[i].id;
+					if (ns_path(ns, rows[i].id, p, PATH_MAX_LEN + 1) == 0 &&
+					    path_has_prefix(p, path))
+						rc = add_content(ns, &rows[i], p, &l);
+				}
+			}
+		}
+	}
+	meta_read_unlock(fs->meta);
+	free(rows);
+	free(p);
+	if (rc) {
+		free(l.v);
+		l = (struct content_list){ 0 };
+	}
+	*out = l.v;
+	*n = l.n;
 	return rc;
 }
 

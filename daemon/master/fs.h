@@ -100,6 +100,17 @@ int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t 
 		    int64_t mtime_ms, const char *fingerprint, const char *etag,
 		    enum fs_persist persist, char *err, size_t errlen);
 
+/* Content only the caches hold (not persisted) at or below path, from the
+ * namespace alone: what to drop from the workers when it is deleted or
+ * rewritten (its blocks are pinned). *out (caller frees) gets at most max
+ * entries; 0 or -ENOMEM. */
+struct fs_content {
+	uint64_t data_id;
+	uint64_t nblocks;
+};
+int fs_unpersisted_below(struct fs *fs, const char *path, size_t max, struct fs_content **out,
+			 size_t *n);
+
 /* Records that path holds the file st describes in its store, as a sync
  * that found it would (a sync_entry): the lazy load of daemon/master/
  * lazyload.h, whose worker read st from the store itself. */

@@ -322,6 +322,27 @@ int ns_persistence_parse(const char *name, int *state)
 	return -EINVAL;
 }
 
+/* Whether the subtree at id holds a file only the caches hold: a sync
+ * that does not find it in the store keeps it, and so the directories on
+ * its way. (Not hot: a sync removes little.) */
+bool ns_holds_unpersisted(struct ns *ns, uint64_t id)
+{
+	sqlite3_stmt *s = NULL;
+	bool found = false;
+	if (sqlite3_prepare_v2(ns->db,
+			       "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT i.id FROM"
+			       " inodes i JOIN sub ON i.parent = sub.id) SELECT 1 FROM inodes"
+			       " WHERE id IN sub AND persisted != 1 LIMIT 1",
+			       -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(s, 1, (int64_t)id);
+		found = sqlite3_step(s) == SQLITE_ROW;
+	} else {
+		found = true; /* keep it rather than lose data */
+	}
+	sqlite3_finalize(s);
+	return found;
+}
+
 int ns_persistence_counts(struct ns *ns, int64_t out[4])
 {
 	memset(out, 0, 4 * sizeof(*out));

@@ -161,6 +161,9 @@ int64_t ns_repl_differs(struct ns *ns, uint64_t id, bool recursive, int64_t min,
 int64_t ns_write_type_differs(struct ns *ns, uint64_t id, bool recursive,
 			      const char *write_type);
 
+/* Whether the subtree at id (id included) holds a file not persisted: a
+ * sync that does not find it (or its directories) in the store keeps it. */
+bool ns_holds_unpersisted(struct ns *ns, uint64_t id);
 /* How many files are in each persistence state but persisted
  * (out[NS_NOT_PERSISTED], out[NS_PERSISTING], out[NS_LOST]; out[NS_PERSISTED]
  * is left 0): an indexed count. */

@@ -540,6 +540,8 @@ static int prune_fn(void *arg, const struct ns_inode *c)
 	/* Not in its store yet (or lost): the store cannot tell it is gone. */
 	if (!c->is_dir && c->persistence != NS_PERSISTED)
 		return 0;
+	if (c->is_dir && ns_holds_unpersisted(s->a->ns, c->id))
+		return 0;
 	s->a->moved = true;
 	return delete_tree(s->a->ns, c->id);
 }
@@ -593,7 +595,8 @@ static int apply_sync_entry(struct apply *a)
 	int found = ns_lookup(a->ns, path, &n) == 0;
 	if (!c->exists) {
 		if (!found || n.is_mount_point || ns_mounts_below(a->ns, path, NULL, 0) > 0 ||
-		    (!n.is_dir && n.persistence != NS_PERSISTED))
+		    (!n.is_dir && n.persistence != NS_PERSISTED) ||
+		    (n.is_dir && ns_holds_unpersisted(a->ns, n.id)))
 			return 0;
 		a->moved = true;
 		return delete_tree(a->ns, n.id);
@@ -607,7 +610,8 @@ static int apply_sync_entry(struct apply *a)
 		return make_dirs(a, path, c->mtime_ms, &n);
 	}
 	if (found && n.is_dir) {
-		if (n.is_mount_point || ns_mounts_below(a->ns, path, NULL, 0) > 0)
+		if (n.is_mount_point || ns_mounts_below(a->ns, path, NULL, 0) > 0 ||
+		    ns_holds_unpersisted(a->ns, n.id))
 			return 0;
 		a->moved = true;
 		if ((rc = delete_tree(a->ns, n.id)))

@@ -434,6 +434,14 @@ class WriteTypesTest(ClusterTestCase):
         self.assertEqual(status, 204, body)
         self.assertEqual(blocks(), base)
         self.assertEqual(request(f"{self.gw}/s3/gone/a.bin")[0], 404)
+        # A directory deleted with what is below it: the same for each file.
+        for i in range(3):
+            status, _, body = self.gw_put(f"gone/d/e/f{i}.bin", os.urandom(MiB), "MUST_CACHE")
+            self.assertEqual(status, 200, body)
+        self.assertEqual(blocks(), base + 3)
+        r = self.cli("fs", "rm", "-r", "/s3/gone/d")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(blocks(), base)
 
 
 if __name__ == "__main__":

@@ -915,11 +915,26 @@ static void test_persistence(void **state)
 	assert_int_equal(ns_unpersisted(ns, 0, 4, rows, &nrows), 0);
 	assert_int_equal(nrows, 1);
 	assert_string_equal(rows[0].name, "f");
+	assert_true(ns_holds_unpersisted(ns, NS_ROOT_ID));
 
+	apply_json(ns, "{\"v\":5,\"op\":\"put_file\",\"path\":\"/d/keep/h\",\"time_ms\":\"4\","
+		       "\"length\":\"1\",\"mtime_ms\":\"4\",\"fingerprint\":\"\",\"data_id\":\"99\","
+		       "\"persistence\":\"not_persisted\"}", 0);
 	/* The store knows nothing of it (or an older object of that name):
-	 * neither a listing nor a HEAD removes or overwrites it. */
+	 * neither a listing nor a HEAD removes or overwrites it, nor the
+	 * directories holding such files (an empty one goes). */
 	apply_json(ns, "{\"v\":1,\"op\":\"sync_dir\",\"path\":\"/d\",\"time_ms\":\"5\",\"entries"
 		       "\":[]}", 0);
+	assert_int_equal(ns_lookup(ns, "/d/keep/h", &n), 0);
+	assert_int_equal(ns_lookup(ns, "/d/sub", &n), -ENOENT);
+	apply_json(ns, "{\"v\":1,\"op\":\"sync_entry\",\"path\":\"/d/keep\",\"time_ms\":\"5\","
+		       "\"exists\":false,\"is_dir\":false,\"length\":\"0\",\"mtime_ms\":\"0\","
+		       "\"fingerprint\":\"\"}", 0);
+	apply_json(ns, "{\"v\":1,\"op\":\"sync_entry\",\"path\":\"/d/keep\",\"time_ms\":\"5\","
+		       "\"exists\":true,\"is_dir\":false,\"length\":\"3\",\"mtime_ms\":\"1\","
+		       "\"fingerprint\":\"x\"}", 0);
+	assert_int_equal(ns_lookup(ns, "/d/keep/h", &n), 0);
+	apply_json(ns, "{\"v\":1,\"op\":\"delete\",\"path\":\"/d/keep\",\"recursive\":true}", 0);
 	apply_json(ns, "{\"v\":1,\"op\":\"sync_entry\",\"path\":\"/d/f\",\"time_ms\":\"6\","
 		       "\"exists\":false,\"is_dir\":false,\"length\":\"0\",\"mtime_ms\":\"0\","
 		       "\"fingerprint\":\"\"}", 0);
