@@ -848,8 +848,9 @@ static int revalidate_file(struct fs *fs, struct ufs *ufs, const char *path, con
 	struct ns *ns = meta_read_lock(fs->meta);
 	int rc = ns_lookup(ns, path, &n);
 	meta_read_unlock(fs->meta);
-	if (rc || n.is_dir || n.is_mount_point)
-		return 0; /* not known (nothing cached of it), or not a file */
+	if (rc || n.is_dir || n.is_mount_point || n.persistence != NS_PERSISTED)
+		return 0; /* not known (nothing cached of it), not a file, or its
+			   * store has nothing to say of it yet */
 	struct ufs_stat st;
 	int64_t asked = clock_wall_ms();
 	rc = ufs_stat(ufs, rel, &st, err, errlen);
