@@ -268,7 +268,7 @@ static void run_persist(struct datajobs *d, struct httpc *hc, const struct task 
 			 d->live[t->worker].data_port);
 		rc = httpc_json(hc, "POST", url, b, &reply, NULL, why, sizeof(why));
 		if (rc)
-			snprintf(err, sizeof(err), "worker %s:%d: %s", d->live[t->worker].host,
+			snprintf(err, sizeof(err), "worker %.64s:%d: %.160s", d->live[t->worker].host,
 				 d->live[t->worker].data_port, why);
 	}
 	const char *fp = NULL;
