@@ -191,6 +191,8 @@ static int status_for_rc(int rc)
 		return 400;
 	case ST_ENOTLOADED:
 		return 404;
+	case ST_ELOST:
+		return 410;
 	case -EAGAIN:
 	case -ECONNREFUSED:
 	case ST_EPEER:

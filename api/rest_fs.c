@@ -286,8 +286,11 @@ static cJSON *filemeta_json(const struct filemeta *f, const char *path)
 	json_add_int(o, "epoch", (int64_t)f->epoch);
 	json_add_u64(o, "mount_epoch", f->mount_epoch);
 	json_add_int(o, "trust_ms", f->trust_ms);
-	cJSON_AddBoolToObject(o, "pinned", f->inode.pinned);
+	/* Content only the caches hold must stay there until persisted. */
+	cJSON_AddBoolToObject(o, "pinned",
+			      f->inode.pinned || f->inode.persistence != NS_PERSISTED);
 	cJSON_AddStringToObject(o, "pin_medium", f->inode.pin_medium);
+	cJSON_AddStringToObject(o, "persistence", ns_persistence_name(f->inode.persistence));
 	add_mount_json(o, &f->mount);
 	return o;
 }
@@ -571,17 +574,38 @@ out:
 	cJSON_Delete(body);
 }
 
+/* Content not persisted that the delete or rewrite of path leaves
+ * unreferenced: dropped from every live worker afterwards (pinned blocks
+ * never age out). At most this many files per request. */
+#define DROP_MAX 100000
+
+static void drop_contents(struct master *m, const struct fs_content *c, size_t n,
+			  uint64_t except)
+{
+	for (size_t i = 0; i < n; i++)
+		if (c[i].data_id != except)
+			datajobs_drop_blocks(m->datajobs, c[i].data_id, c[i].nblocks);
+}
+
 static void delete_file(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
 	char path[PATH_MAX_LEN + 1], err[ERRLEN] = "";
 	if (rest_path_param(req, "path", path, sizeof(path)))
 		return;
+	struct fs_content *old = NULL;
+	size_t nold = 0;
+	if (fs_unpersisted_below(m->fs, path, DROP_MAX, &old, &nold))
+		log_warn("delete of '%s': cannot list what only the caches hold", path);
 	int rc = fs_delete(m->fs, path, flag_param(req, "recursive"), err, sizeof(err));
 	if (rc) {
+		free(old);
 		http_reply_rc(req, rc, err);
 		return;
 	}
+	/* Their pinned blocks were all there was of them. */
+	drop_contents(m, old, nold, 0);
+	free(old);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "deleted", path);
 	http_reply_json(req, 200, o);
@@ -620,7 +644,8 @@ static void post_write_begin(struct http_req *req, void *ctx)
 	}
 	if (path_field(req, body, "path", path, sizeof(path)))
 		goto out;
-	int rc = fs_write_begin(m->fs, path, mnt, rel, PATH_MAX_LEN + 1, &data_id, err,
+	struct fs_write_policy pol;
+	int rc = fs_write_begin(m->fs, path, mnt, rel, PATH_MAX_LEN + 1, &data_id, &pol, err,
 				sizeof(err));
 	if (rc) {
 		http_reply_rc(req, rc, err);
@@ -631,6 +656,9 @@ static void post_write_begin(struct http_req *req, void *ctx)
 	json_add_u64(o, "data_id", data_id);
 	json_add_int(o, "block_size", mnt->block_size);
 	cJSON_AddStringToObject(o, "ufs_path", rel);
+	cJSON_AddStringToObject(o, "write_type", pol.write_type[0] ? pol.write_type : "CACHE_THROUGH");
+	if (pol.repl_min > 1)
+		json_add_int(o, "repl_min", pol.repl_min);
 	add_mount_json(o, mnt);
 	http_reply_json(req, 200, o);
 out:
@@ -639,8 +667,10 @@ out:
 	cJSON_Delete(body);
 }
 
-/* Worker RPC: {"path","data_id","length","mtime_ms","fingerprint"[,"etag"]} records
- * a file the worker wrote to its store. */
+/* Worker RPC: {"path","data_id","length","mtime_ms","fingerprint"[,"etag"]
+ * [,"write_type"]} records a file the worker wrote to its store, or (write
+ * type ASYNC_THROUGH or MUST_CACHE) only to the caches; ASYNC_THROUGH
+ * queues its persist job. */
 static void post_write_commit(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
@@ -666,8 +696,28 @@ static void post_write_commit(struct http_req *req, void *ctx)
 		http_reply_error(req, 400, "invalid_argument", "field 'etag' must be a short string");
 		goto out;
 	}
-	int rc = fs_write_commit(m->fs, path, data_id, (uint64_t)length, mtime, fp, etag,
+	const char *wt = NULL;
+	if (json_get_str(body, "write_type", false, &wt, err, sizeof(err)) ||
+	    (wt && !journal_write_type_valid(wt))) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "field 'write_type': not THROUGH, CACHE_THROUGH, ASYNC_THROUGH or "
+				 "MUST_CACHE");
+		goto out;
+	}
+	enum fs_persist persist = !wt ? FS_PERSISTED
+				  : strcmp(wt, "ASYNC_THROUGH") == 0 ? FS_PERSIST_LATER
+				  : strcmp(wt, "MUST_CACHE") == 0    ? FS_CACHE_ONLY
+								     : FS_PERSISTED;
+	struct fs_content *old = NULL;
+	size_t nold = 0;
+	if (fs_unpersisted_below(m->fs, path, 1, &old, &nold))
+		log_warn("write of '%s': cannot tell what only the caches held", path);
+	int rc = fs_write_commit(m->fs, path, data_id, (uint64_t)length, mtime, fp, etag, persist,
 				 err, sizeof(err));
+	/* New content over a file only the caches held: its pinned blocks go. */
+	if (!rc)
+		drop_contents(m, old, nold, data_id);
+	free(old);
 	reply_inode(req, m, path, 200, rc, err, sizeof(err));
 out:
 	cJSON_Delete(body);
@@ -774,6 +824,21 @@ static void put_policy(struct http_req *req, struct master *m, enum policy_kind 
 			rc = -EINVAL;
 		}
 		break;
+	case POLICY_WRITE_TYPE: {
+		const char *v = NULL;
+		if (json_get_str(body, "write_type", true, &v, err, sizeof(err))) {
+			http_reply_error(req, 400, "invalid_argument", "%s", err);
+			rc = -EINVAL;
+		} else if (strlen(v) >= sizeof(r->write_type) || !journal_write_type_valid(v)) {
+			http_reply_error(req, 400, "invalid_argument",
+					 "field 'write_type': '%.40s' is not THROUGH, CACHE_THROUGH, "
+					 "ASYNC_THROUGH or MUST_CACHE", v);
+			rc = -EINVAL;
+		} else {
+			memcpy(r->write_type, v, strlen(v) + 1);
+		}
+		break;
+	}
 	case POLICY_REPLICATION:
 		if (json_get_int(body, "min", false, INT64_MIN, INT64_MAX, &r->min, err,
 				 sizeof(err)) ||
@@ -804,6 +869,16 @@ static void delete_policy(struct http_req *req, struct master *m, enum policy_ki
 	if (!rest_path_param(req, "path", r->path, sizeof(r->path)))
 		reply_policy(req, m, r);
 	free(r);
+}
+
+static void put_write_type(struct http_req *req, void *ctx)
+{
+	put_policy(req, ctx, POLICY_WRITE_TYPE);
+}
+
+static void delete_write_type(struct http_req *req, void *ctx)
+{
+	delete_policy(req, ctx, POLICY_WRITE_TYPE);
 }
 
 static void put_pin(struct http_req *req, void *ctx)
@@ -883,6 +958,8 @@ static const struct http_route g_routes[] = {
 	{ "DELETE", "/api/v1/files/ttl", HTTP_ACCESS_ADMIN, delete_ttl },
 	{ "PUT", "/api/v1/files/replication", HTTP_ACCESS_ADMIN, put_replication },
 	{ "DELETE", "/api/v1/files/replication", HTTP_ACCESS_ADMIN, delete_replication },
+	{ "PUT", "/api/v1/files/write_type", HTTP_ACCESS_ADMIN, put_write_type },
+	{ "DELETE", "/api/v1/files/write_type", HTTP_ACCESS_ADMIN, delete_write_type },
 	{ "GET", "/api/v1/events", HTTP_ACCESS_READONLY, get_events },
 };
 

@@ -419,6 +419,16 @@ static void get_metrics_json(struct http_req *req, void *ctx)
 	json_add_int(master, "ttl_deleted_total", (int64_t)ts.deleted);
 	json_add_int(master, "ttl_dropped_files_total", (int64_t)ts.dropped_files);
 	json_add_int(master, "ttl_errors_total", (int64_t)ts.errors);
+	json_add_int(master, "job_files_persisted_total", (int64_t)js.files_persisted);
+	json_add_int(master, "job_bytes_persisted_total", (int64_t)js.bytes_persisted);
+	int64_t pc[4];
+	struct ns *pns = meta_read_lock(m->meta);
+	if (ns_persistence_counts(pns, pc))
+		memset(pc, 0, sizeof(pc));
+	meta_read_unlock(m->meta);
+	json_add_int(master, "files_not_persisted", pc[NS_NOT_PERSISTED]);
+	json_add_int(master, "files_persisting", pc[NS_PERSISTING]);
+	json_add_int(master, "files_lost", pc[NS_LOST]);
 	struct fs_sync_stats fst;
 	fs_sync_stats(m->fs, &fst);
 	struct reval_stats rst = { 0 };
@@ -525,6 +535,21 @@ static void get_metrics_prom(struct http_req *req, void *ctx)
 	     "# TYPE strata_master_ttl_errors_total counter\nstrata_master_ttl_errors_total %llu\n",
 	     (unsigned long long)ts.fired_free, (unsigned long long)ts.fired_delete,
 	     (unsigned long long)ts.deleted, (unsigned long long)ts.errors);
+	int64_t pc[4];
+	struct ns *pns = meta_read_lock(m->meta);
+	if (ns_persistence_counts(pns, pc))
+		memset(pc, 0, sizeof(pc));
+	meta_read_unlock(m->meta);
+	EMIT("# HELP strata_master_job_files_persisted_total files persist jobs wrote to their store\n"
+	     "# TYPE strata_master_job_files_persisted_total counter\n"
+	     "strata_master_job_files_persisted_total %llu\n"
+	     "# HELP strata_master_files files that only the caches hold, by persistence state\n"
+	     "# TYPE strata_master_files gauge\n"
+	     "strata_master_files{persistence=\"not_persisted\"} %lld\n"
+	     "strata_master_files{persistence=\"persisting\"} %lld\n"
+	     "strata_master_files{persistence=\"lost\"} %lld\n",
+	     (unsigned long long)js.files_persisted, (long long)pc[NS_NOT_PERSISTED],
+	     (long long)pc[NS_PERSISTING], (long long)pc[NS_LOST]);
 	EMIT("# TYPE strata_master_journal_applied_index counter\n"
 	     "strata_master_journal_applied_index %llu\n",
 	     (unsigned long long)meta_applied_index(m->meta));

@@ -226,19 +226,29 @@ static long read_body(void *arg, void *buf, size_t len)
 	return http_req_read(arg, buf, len);
 }
 
-/* PUT /api/v1/data?path=[&write_type=THROUGH|CACHE_THROUGH]: writes a file
- * through this worker to its store (and cache). */
+/* PUT /api/v1/data?path=[&write_type=T] (or the header
+ * x-strata-write-type: T): writes a file through this worker; T is
+ * THROUGH, CACHE_THROUGH, ASYNC_THROUGH or MUST_CACHE, else the path's
+ * write type policy. */
 static void put_data(struct http_req *req, void *ctx)
 {
 	struct worker_node *w = ctx;
 	char path[PATH_MAX_LEN + 1], err[1024] = "", wt[32];
 	if (rest_path_param(req, "path", path, sizeof(path)))
 		return;
-	enum write_type type = WRITE_CACHE_THROUGH;
-	if (http_req_param(req, "write_type", wt, sizeof(wt)) >= 0 &&
-	    write_type_parse(wt, &type)) {
+	enum write_type type = WRITE_DEFAULT;
+	const char *hdr = http_req_header(req, "x-strata-write-type");
+	int plen = http_req_param(req, "write_type", wt, sizeof(wt));
+	if (plen >= 0 && write_type_parse(wt, &type)) {
 		http_reply_error(req, 400, "invalid_argument",
-				 "write_type '%s' is not THROUGH or CACHE_THROUGH", wt);
+				 "query parameter 'write_type': '%.32s' is not THROUGH, CACHE_THROUGH, "
+				 "ASYNC_THROUGH or MUST_CACHE", wt);
+		return;
+	}
+	if (plen < 0 && hdr && write_type_parse(hdr, &type)) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "header 'x-strata-write-type': '%.32s' is not THROUGH, "
+				 "CACHE_THROUGH, ASYNC_THROUGH or MUST_CACHE", hdr);
 		return;
 	}
 	struct write_result r;
@@ -252,11 +262,12 @@ static void put_data(struct http_req *req, void *ctx)
 	json_add_int(o, "length", (int64_t)r.length);
 	json_add_u64(o, "data_id", r.data_id);
 	cJSON_AddStringToObject(o, "fingerprint", r.fingerprint);
+	cJSON_AddStringToObject(o, "write_type", write_type_name(r.type));
 	http_reply_json(req, 201, o);
 }
 
-/* PUT /api/v1/blocks/<id>: a peer's CACHE_THROUGH write pushes a block we
- * own. */
+/* PUT /api/v1/blocks/<id>[?pin=1]: a peer's write pushes a block we own
+ * (pinned: content not persisted yet). */
 static void put_block(struct http_req *req, void *ctx)
 {
 	struct worker_node *w = ctx;
@@ -272,8 +283,9 @@ static void put_block(struct http_req *req, void *ctx)
 				 "a block upload needs a Content-Length up to 512 MiB");
 		return;
 	}
-	char err[512] = "";
-	int rc = worker_accept_block(w, (uint64_t)id, (uint64_t)len, read_body, req, err,
+	char err[512] = "", pv[8];
+	bool pin = http_req_param(req, "pin", pv, sizeof(pv)) >= 0 && strcmp(pv, "1") == 0;
+	int rc = worker_accept_block(w, (uint64_t)id, (uint64_t)len, read_body, req, pin, err,
 				     sizeof(err));
 	if (rc && rc != -EEXIST) {
 		http_reply_rc(req, rc, err);
@@ -428,8 +440,46 @@ out:
 	cJSON_Delete(body);
 }
 
-/* POST /api/v1/internal/free {"blocks":[{"data_id","count"}]}: drops
- * those blocks from this worker's tiers. */
+/* POST /api/v1/internal/persist {"path","data_id","length"}: writes a file
+ * that only the caches hold to its store (a persist job's step) ->
+ * {"length","mtime_ms","fingerprint"} of what the store holds now. */
+static void post_internal_persist(struct http_req *req, void *ctx)
+{
+	struct worker_node *w = ctx;
+	cJSON *body;
+	if (http_req_json(req, &body))
+		return;
+	char err[1024] = "", path[PATH_MAX_LEN + 1];
+	const char *raw = NULL;
+	uint64_t data_id = 0, length = 0;
+	if (json_get_str(body, "path", true, &raw, err, sizeof(err)) ||
+	    json_get_u64(body, "data_id", true, &data_id, err, sizeof(err)) ||
+	    json_get_u64(body, "length", true, &length, err, sizeof(err))) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		goto out;
+	}
+	if (path_normalize(raw, strlen(raw), path, sizeof(path), err, sizeof(err))) {
+		http_reply_error(req, 400, "invalid_path", "field 'path': %s", err);
+		goto out;
+	}
+	struct write_result r;
+	int rc = worker_persist_file(w, path, data_id, length, &r, err, sizeof(err));
+	if (rc) {
+		http_reply_rc(req, rc, err);
+		goto out;
+	}
+	cJSON *o = cJSON_CreateObject();
+	json_add_u64(o, "length", r.length);
+	json_add_int(o, "mtime_ms", r.mtime_ms);
+	cJSON_AddStringToObject(o, "fingerprint", r.fingerprint);
+	http_reply_json(req, 200, o);
+out:
+	cJSON_Delete(body);
+}
+
+/* POST /api/v1/internal/free {"blocks":[{"data_id","count"}][,"unpin":true]}:
+ * drops those blocks from this worker's tiers, or (unpin) only unpins them
+ * (a persist job wrote their content to its store). */
 static void post_internal_free(struct http_req *req, void *ctx)
 {
 	struct worker_node *w = ctx;
@@ -438,9 +488,14 @@ static void post_internal_free(struct http_req *req, void *ctx)
 		return;
 	char err[256] = "";
 	uint64_t removed = 0;
+	bool unpin = false;
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "blocks");
 	if (!cJSON_IsArray(arr)) {
 		http_reply_error(req, 400, "invalid_argument", "field 'blocks': must be an array");
+		goto out;
+	}
+	if (json_get_bool(body, "unpin", false, &unpin, err, sizeof(err))) {
+		http_reply_error(req, 400, "invalid_argument", "%s", err);
 		goto out;
 	}
 	const cJSON *it;
@@ -453,15 +508,17 @@ static void post_internal_free(struct http_req *req, void *ctx)
 					 err[0] ? err : "items must be objects");
 			goto out;
 		}
-		int rc = prefetch_free(w, data_id, count, &n);
+		int rc = unpin ? prefetch_unpin(w, data_id, count, &n)
+			       : prefetch_free(w, data_id, count, &n);
 		if (rc) {
-			http_reply_rc(req, rc, "cannot drop cached blocks");
+			http_reply_rc(req, rc, unpin ? "cannot unpin cached blocks"
+						     : "cannot drop cached blocks");
 			goto out;
 		}
 		removed += n;
 	}
 	cJSON *o = cJSON_CreateObject();
-	json_add_int(o, "removed", (int64_t)removed);
+	json_add_int(o, unpin ? "unpinned" : "removed", (int64_t)removed);
 	http_reply_json(req, 200, o);
 out:
 	cJSON_Delete(body);
@@ -477,6 +534,7 @@ static const struct http_route g_routes[] = {
 	{ "PUT", "/api/v1/blocks/", HTTP_ACCESS_WORKER, put_block },
 	{ "POST", "/api/v1/internal/load", HTTP_ACCESS_WORKER, post_internal_load },
 	{ "POST", "/api/v1/internal/free", HTTP_ACCESS_WORKER, post_internal_free },
+	{ "POST", "/api/v1/internal/persist", HTTP_ACCESS_WORKER, post_internal_persist },
 	{ "GET", "/api/v1/metrics", HTTP_ACCESS_READONLY, get_metrics_json },
 	{ "GET", "/metrics", HTTP_ACCESS_METRICS, get_metrics_prom },
 };

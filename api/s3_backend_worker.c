@@ -131,11 +131,27 @@ static long body_read(void *arg, void *buf, size_t len)
 	return b->read(b, buf, len);
 }
 
+/* The x-strata-write-type header (NULL: the path's policy). */
+static int write_type_of(const char *hdr, enum write_type *out, char *err, size_t errlen)
+{
+	*out = WRITE_DEFAULT;
+	if (hdr && write_type_parse(hdr, out)) {
+		snprintf(err, errlen, "header 'x-strata-write-type': '%.32s' is not THROUGH, "
+			 "CACHE_THROUGH, ASYNC_THROUGH or MUST_CACHE", hdr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int put_object(void *ctx, const char *bucket, const char *key, struct s3_body *body,
 		      struct s3_object_info *out, char *err, size_t errlen)
 {
 	struct wobj_info info;
-	int rc = wobj_put(ctx, bucket, key, body_read, body, body->md5_hex, &info, err, errlen);
+	enum write_type type;
+	int rc = write_type_of(body->write_type, &type, err, errlen);
+	if (!rc)
+		rc = wobj_put(ctx, bucket, key, body_read, body, body->md5_hex, type, &info, err,
+			      errlen);
 	if (!rc)
 		info_out(&info, out);
 	return rc;
@@ -179,9 +195,13 @@ static int mpu_put_part(void *ctx, const char *bucket, const char *key, const ch
  * InvalidPart, whatever its ETag looks like), then the S3 ETag of the
  * whole is computed here and the parts are joined. */
 static int mpu_complete(void *ctx, const char *bucket, const char *key, const char *upload_id,
-			const struct s3_part *parts, size_t nparts, struct s3_object_info *out,
-			char *err, size_t errlen)
+			const struct s3_part *parts, size_t nparts, const char *write_type,
+			struct s3_object_info *out, char *err, size_t errlen)
 {
+	enum write_type type;
+	int trc = write_type_of(write_type, &type, err, errlen);
+	if (trc)
+		return trc;
 	struct wobj_part *wp = calloc(nparts ? nparts : 1, sizeof(*wp));
 	if (!wp)
 		return -ENOMEM;
@@ -195,7 +215,7 @@ static int mpu_complete(void *ctx, const char *bucket, const char *key, const ch
 	if (!rc)
 		rc = s3_multipart_etag(parts, nparts, etag);
 	if (!rc)
-		rc = wobj_mpu_complete(ctx, bucket, key, upload_id, wp, nparts, etag, &info, err,
+		rc = wobj_mpu_complete(ctx, bucket, key, upload_id, wp, nparts, etag, type, &info, err,
 				       errlen);
 	if (!rc)
 		info_out(&info, out);

@@ -665,6 +665,7 @@ static void op_put_object(struct gw_call *c)
 	int rc = s3_gw_body_open(c, &body, &b);
 	if (rc)
 		goto out;
+	body.write_type = http_req_header(c->req, "x-strata-write-type");
 	if (c->r.dir_marker && body.size != 0 && !(body.size < 0 && b.raw_left == 0)) {
 		snprintf(c->err, sizeof(c->err),
 			 "a key ending in '/' is a directory and cannot hold data");
@@ -815,7 +816,8 @@ static void op_multipart(struct gw_call *c)
 		}
 		free(body);
 		rc = gw->be.mpu_complete(gw->be_ctx, r->bucket, r->key, r->upload_id, parts,
-					 nparts, &info, c->err, sizeof(c->err));
+					 nparts, http_req_header(c->req, "x-strata-write-type"),
+					 &info, c->err, sizeof(c->err));
 		if (!rc && !*info.etag && s3_multipart_etag(parts, nparts, info.etag))
 			info.etag[0] = '\0'; /* not md5 part ETags: fill_etag derives one */
 		free(parts);

@@ -74,6 +74,9 @@ struct s3_body {
 	int64_t size; /* decoded length announced by the client; -1 unknown */
 	char md5_hex[33];
 	void *priv; /* the gateway's */
+	/* The request's x-strata-write-type header (NULL: none); the backend
+	 * checks it (-EINVAL naming the header). */
+	const char *write_type;
 };
 
 struct s3_bucket_entry {
@@ -165,7 +168,8 @@ struct s3_backend {
 	 * object is the concatenation; out->etag should be s3_multipart_etag. */
 	int (*mpu_complete)(void *ctx, const char *bucket, const char *key,
 			    const char *upload_id, const struct s3_part *parts, size_t nparts,
-			    struct s3_object_info *out, char *err, size_t errlen);
+			    const char *write_type, struct s3_object_info *out, char *err,
+			    size_t errlen);
 	int (*mpu_abort)(void *ctx, const char *bucket, const char *key, const char *upload_id,
 			 char *err, size_t errlen);
 	/* Optional (NULL: ListParts is NotImplemented). *parts malloc'd. */

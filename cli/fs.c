@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -34,9 +35,13 @@ void cli_fs_usage(FILE *f)
 		"  fs mkdir [-p] PATH\n"
 		"  fs rm [-r] PATH   delete (also from the store)\n"
 		"  fs mv SRC DST     rename within one mount\n"
-		"  fs put [--write-type THROUGH|CACHE_THROUGH] LOCAL PATH\n"
+		"  fs put [--write-type TYPE] LOCAL PATH\n"
 		"                    upload a local file ('-': standard input) through a\n"
-		"                    worker (default CACHE_THROUGH: also cached)\n"
+		"                    worker; TYPE: THROUGH (store only), CACHE_THROUGH (store\n"
+		"                    and cache), ASYNC_THROUGH (cache now, store by a persist\n"
+		"                    job), MUST_CACHE (cache only); default: PATH's policy\n"
+		"  fs writetype [-R] PATH TYPE|default\n"
+		"                    default write type of files written under PATH\n"
 		"  fs cat PATH       write a file to standard output (read through a worker's\n"
 		"                    cache)\n"
 		"  fs pin [-R] [--medium MEM|SSD|HDD] PATH\n"
@@ -48,6 +53,9 @@ void cli_fs_usage(FILE *f)
 		"                    from strata and the store (default delete)\n"
 		"  fs replication [-R] [--min N] [--max N|-1] PATH\n"
 		"                    cached copies to keep (default min 0, max -1: unbounded)\n"
+		"  fs persist [-R] [--no-wait] PATH\n"
+		"                    write what only the caches hold (ASYNC_THROUGH,\n"
+		"                    MUST_CACHE) to the store (a job)\n"
 		"  a directory's policy is inherited by what is created or loaded under it;\n"
 		"  the mount options ttl=DURATION and ttl_action=free|delete set a default\n");
 }
@@ -63,6 +71,8 @@ static void fmt_policies(const struct client_inode *e, char *buf, size_t len)
 	if (e->ttl_ms > 0 && off < len)
 		off += (size_t)snprintf(buf + off, len - off, "ttl:%gs/%s ",
 					(double)e->ttl_ms / 1000, e->ttl_action);
+	if (e->write_type && *e->write_type && off < len)
+		off += (size_t)snprintf(buf + off, len - off, "wt:%s ", e->write_type);
 	if ((e->repl_min > 0 || e->repl_max >= 0) && off < len) {
 		if (e->repl_max >= 0)
 			off += (size_t)snprintf(buf + off, len - off, "repl:%" PRId64 "..%" PRId64 " ",
@@ -82,7 +92,8 @@ static void print_entry(const struct client_inode *e, bool long_format)
 	if (long_format) {
 		char pol[160];
 		fmt_policies(e, pol, sizeof(pol));
-		printf("%-32s ", pol);
+		printf("%-32s %-13s ", pol,
+		       e->persistence && *e->persistence ? e->persistence : "-");
 	}
 	char when[32] = "-";
 	time_t t = (time_t)(e->mtime_ms / 1000);
@@ -390,6 +401,10 @@ static int cmd_stat(struct cli *cli, int argc, char **argv)
 		printf("replication  min %" PRId64 ", max %" PRId64 "\n", n.repl_min, n.repl_max);
 	else
 		printf("replication  min %" PRId64 ", max unbounded\n", n.repl_min);
+	printf("write_type   %s\n", n.write_type && *n.write_type ? n.write_type
+								: "(none: CACHE_THROUGH)");
+	if (n.persistence && *n.persistence)
+		printf("persistence  %s\n", n.persistence);
 	client_inode_clear(&n);
 	return EXIT_OK;
 }
@@ -431,6 +446,21 @@ static int cmd_mv(struct cli *cli, int argc, char **argv)
 	return cli_fail(rc, err);
 }
 
+/* "THROUGH", ... from a user's spelling (any case) into buf; false when it
+ * is none of them. */
+static bool write_type_arg(const char *arg, char *buf, size_t len)
+{
+	static const char *const types[] = { "THROUGH", "CACHE_THROUGH", "ASYNC_THROUGH",
+					     "MUST_CACHE" };
+	for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
+		if (strcasecmp(arg, types[k]) == 0) {
+			snprintf(buf, len, "%s", types[k]);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* put and cat stream through a worker (its cache and write types), never
  * through a master: client_data_put / client_data_get. */
 static int cmd_put(struct cli *cli, int argc, char **argv)
@@ -441,21 +471,26 @@ static int cmd_put(struct cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *write_type = NULL;
+	char wt[16];
 	optind = 0;
 	opterr = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "+jw:", longs, NULL)) != -1) {
-		if (c == 'j')
+		if (c == 'j') {
 			cli->json = true;
-		else if (c == 'w' && (strcmp(optarg, "THROUGH") == 0 ||
-				      strcmp(optarg, "CACHE_THROUGH") == 0))
-			write_type = optarg;
-		else
-			return usage_err("put", "[--write-type THROUGH|CACHE_THROUGH] LOCAL_FILE PATH");
+		} else if (c == 'w' && write_type_arg(optarg, wt, sizeof(wt))) {
+			write_type = wt;
+		} else if (c == 'w') {
+			fprintf(stderr, "strata: --write-type '%s' is not THROUGH, CACHE_THROUGH, "
+				"ASYNC_THROUGH or MUST_CACHE\n", optarg);
+			return EXIT_USAGE;
+		} else {
+			return usage_err("put", "[--write-type TYPE] LOCAL_FILE PATH");
+		}
 	}
 	int i = optind;
 	if (argc - i != 2)
-		return usage_err("put", "[--write-type THROUGH|CACHE_THROUGH] LOCAL_FILE PATH");
+		return usage_err("put", "[--write-type TYPE] LOCAL_FILE PATH");
 	bool std = strcmp(argv[i], "-") == 0;
 	FILE *in = std ? stdin : fopen(argv[i], "rb");
 	if (!in) {
@@ -504,6 +539,33 @@ static int policy_done(struct cli *cli, int rc, const char *err, const char *pat
 	}
 	client_inode_clear(n);
 	return EXIT_OK;
+}
+
+/* fs writetype [-R] PATH TYPE|default */
+static int cmd_writetype(struct cli *cli, int argc, char **argv)
+{
+	bool recursive = false;
+	int i = sub_opts(cli, argc, argv, "+Rrj", &recursive, NULL, NULL);
+	if (i < 0 || argc - i != 2)
+		return usage_err("writetype", "[-R] PATH THROUGH|CACHE_THROUGH|ASYNC_THROUGH|"
+					      "MUST_CACHE|default");
+	char wt[16];
+	bool clear = strcasecmp(argv[i + 1], "default") == 0;
+	if (!clear && !write_type_arg(argv[i + 1], wt, sizeof(wt))) {
+		fprintf(stderr, "strata: fs writetype: '%s' is not THROUGH, CACHE_THROUGH, "
+			"ASYNC_THROUGH, MUST_CACHE or default\n", argv[i + 1]);
+		return EXIT_USAGE;
+	}
+	struct client_policy_req r = { .kind = CLIENT_POLICY_WRITE_TYPE, .recursive = recursive,
+				       .write_type = wt, .max = -1 };
+	struct client_inode n;
+	bool changed = false;
+	char err[1024] = "";
+	int rc = clear ? client_policy_clear(cli->masters, cli->http, CLIENT_POLICY_WRITE_TYPE,
+					     argv[i], recursive, &changed, &n, err, sizeof(err))
+		       : client_policy_set(cli->masters, cli->http, argv[i], &r, &changed, &n,
+					   err, sizeof(err));
+	return policy_done(cli, rc, err, argv[i], clear ? "cleared" : "writetype", changed, &n);
 }
 
 static int cmd_policy(struct cli *cli, int argc, char **argv)
@@ -584,6 +646,7 @@ int cli_fs(struct cli *cli, int argc, char **argv)
 		{ "cat", cmd_cat },     { "pin", cmd_policy },      { "unpin", cmd_policy },
 		{ "ttl", cmd_policy },  { "unttl", cmd_policy },    { "replication", cmd_policy },
 		{ "load", cli_fs_job }, { "free", cli_fs_job },
+		{ "persist", cli_fs_job }, { "writetype", cmd_writetype },
 	};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[0], cmds[i].name) == 0)

@@ -28,6 +28,8 @@ void cli_jobs_usage(FILE *f)
 		"                    read PATH's files into the workers' caches (a job)\n"
 		"  fs free [-R] [--no-wait] PATH\n"
 		"                    drop PATH's cached blocks (pinned files are kept)\n"
+		"  fs persist [-R] [--no-wait] PATH\n"
+		"                    write PATH's files that only the caches hold to the store\n"
 		"                    both wait with progress (files, bytes, rate, ETA);\n"
 		"                    --no-wait prints the job id\n"
 		"  admin jobs [ID]   running and recent jobs, or one with its errors\n"

@@ -217,6 +217,7 @@ static const char *const g_policy_route[] = {
 	[CLIENT_POLICY_PIN] = "/api/v1/files/pin",
 	[CLIENT_POLICY_TTL] = "/api/v1/files/ttl",
 	[CLIENT_POLICY_REPLICATION] = "/api/v1/files/replication",
+	[CLIENT_POLICY_WRITE_TYPE] = "/api/v1/files/write_type",
 };
 
 /* {"changed", "inode"}: takes doc. */
@@ -250,7 +251,9 @@ int client_policy_set(struct client *mc, struct httpc *hc, const char *path,
 	}
 	if (ok && r->kind == CLIENT_POLICY_REPLICATION)
 		ok = json_add_int(req, "min", r->min) && json_add_int(req, "max", r->max);
-	if (!ok || (unsigned)r->kind > CLIENT_POLICY_REPLICATION) {
+	if (ok && r->kind == CLIENT_POLICY_WRITE_TYPE)
+		ok = cJSON_AddStringToObject(req, "write_type", r->write_type ? r->write_type : "");
+	if (!ok || (unsigned)r->kind > CLIENT_POLICY_WRITE_TYPE) {
 		cJSON_Delete(req);
 		return ok ? -EINVAL : -ENOMEM;
 	}
@@ -263,7 +266,7 @@ int client_policy_clear(struct client *mc, struct httpc *hc, enum client_policy 
 			const char *path, bool recursive, bool *changed,
 			struct client_inode *out, char *err, size_t errlen)
 {
-	if ((unsigned)kind > CLIENT_POLICY_REPLICATION)
+	if ((unsigned)kind > CLIENT_POLICY_WRITE_TYPE)
 		return -EINVAL;
 	cJSON *doc = NULL;
 	int rc = path_call(mc, hc, "DELETE", g_policy_route[kind], path,

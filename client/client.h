@@ -164,6 +164,9 @@ struct client_inode {
 	int64_t ttl_expiry_ms; /* files: when the TTL fires; 0 none */
 	int64_t repl_min;      /* 0 none */
 	int64_t repl_max;      /* -1 unbounded */
+	char *write_type;      /* default write type of new files below; "" none */
+	char *persistence;     /* files: "not_persisted", "persisting", "persisted", "lost";
+				* "" for directories (and older masters) */
 	/* stat of a file under a mount only (else cached_percent < 0, 0 blocks) */
 	double cached_percent;
 	size_t nblocks;
@@ -199,8 +202,13 @@ int client_rename(struct client *mc, struct httpc *hc, const char *src, const ch
 int client_delete(struct client *mc, struct httpc *hc, const char *path, bool recursive,
 		  char *err, size_t errlen);
 
-/* Per-path policies: PUT / DELETE /api/v1/files/{pin,ttl,replication}. */
-enum client_policy { CLIENT_POLICY_PIN, CLIENT_POLICY_TTL, CLIENT_POLICY_REPLICATION };
+/* Per-path policies: PUT / DELETE /api/v1/files/{pin,ttl,replication,write_type}. */
+enum client_policy {
+	CLIENT_POLICY_PIN,
+	CLIENT_POLICY_TTL,
+	CLIENT_POLICY_REPLICATION,
+	CLIENT_POLICY_WRITE_TYPE,
+};
 struct client_policy_req {
 	enum client_policy kind;
 	bool recursive;
@@ -208,6 +216,7 @@ struct client_policy_req {
 	int64_t ttl_ms;     /* TTL */
 	const char *action; /* TTL: NULL the server's default (delete) */
 	int64_t min, max;   /* REPLICATION */
+	const char *write_type; /* WRITE_TYPE */
 };
 /* Sets a policy; *changed (may be NULL) is false when path had it
  * already; out (may be NULL) gets the inode as it is now. */
@@ -635,6 +644,9 @@ struct client_file_info {
 	char pin_medium[8]; /* "MEM", "SSD", "HDD": its blocks are kept there or higher; "" any */
 	char *mount_path; /* the mount holding it ("" when not reported) */
 	uint64_t mount_epoch; /* that mount's epoch for it; 0 unknown (older master) */
+	/* "persistence" (absent: persisted): the store does not hold it yet
+	 * (not_persisted, persisting), or it is lost. */
+	bool unpersisted, lost;
 	struct client_store store;
 	struct cJSON *json;
 };
@@ -698,6 +710,8 @@ struct client_write_grant {
 	uint64_t data_id; /* never 0 */
 	int64_t block_size;
 	char *ufs_path;
+	char write_type[16]; /* the path's default ("CACHE_THROUGH" when not told) */
+	int64_t repl_min;    /* copies a write to the caches only makes (>= 1) */
 	struct client_store store;
 	struct cJSON *json;
 };
@@ -713,6 +727,7 @@ struct client_write_done {
 	int64_t mtime_ms;
 	const char *fingerprint;
 	const char *etag; /* NULL or "": none */
+	const char *write_type; /* NULL: the store holds it (THROUGH, CACHE_THROUGH) */
 };
 int client_write_commit(struct client *mc, struct httpc *hc, const struct client_write_done *d,
 			char *err, size_t errlen);

@@ -85,6 +85,8 @@ void client_inode_clear(struct client_inode *n)
 	free(n->etag);
 	free(n->pin_medium);
 	free(n->ttl_action);
+	free(n->write_type);
+	free(n->persistence);
 	for (size_t i = 0; i < n->nblocks; i++)
 		block_clear(&n->blocks[i]);
 	free(n->blocks);
@@ -162,6 +164,10 @@ int client_inode_decode(const cJSON *doc, struct client_inode *out, char *err, s
 		rc = get_i64(doc, "repl_min", 0, &out->repl_min, err, errlen);
 	if (!rc)
 		rc = get_i64(doc, "repl_max", -1, &out->repl_max, err, errlen);
+	if (!rc)
+		rc = dup_str(doc, "write_type", &out->write_type, err, errlen);
+	if (!rc)
+		rc = dup_str(doc, "persistence", &out->persistence, err, errlen);
 	if (rc)
 		goto err_clear;
 	out->pinned = get_bool(doc, "pinned");

@@ -96,7 +96,8 @@ cJSON *client_write_done_encode(const struct client_write_done *d)
 	    !json_add_int(o, "length", (int64_t)d->length) ||
 	    !json_add_int(o, "mtime_ms", d->mtime_ms) ||
 	    !cJSON_AddStringToObject(o, "fingerprint", d->fingerprint) ||
-	    (d->etag && *d->etag && !cJSON_AddStringToObject(o, "etag", d->etag))) {
+	    (d->etag && *d->etag && !cJSON_AddStringToObject(o, "etag", d->etag)) ||
+	    (d->write_type && !cJSON_AddStringToObject(o, "write_type", d->write_type))) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -241,6 +242,13 @@ int client_file_info_decode(const cJSON *doc, struct client_file_info *out, char
 		rc = dup_field(doc, "etag", false, &out->etag, err, errlen);
 	if (!rc)
 		rc = proto(json_get_u64(doc, "mount_epoch", false, &out->mount_epoch, err, errlen));
+	const char *persistence = NULL;
+	if (!rc)
+		rc = proto(json_get_str(doc, "persistence", false, &persistence, err, errlen));
+	if (!rc && persistence) {
+		out->lost = strcmp(persistence, "lost") == 0;
+		out->unpersisted = strcmp(persistence, "persisted") != 0;
+	}
 	if (!rc)
 		rc = store_decode(doc, &out->store, err, errlen);
 	if (!rc) {
@@ -281,6 +289,14 @@ int client_write_grant_decode(const cJSON *doc, struct client_write_grant *out, 
 					err, errlen));
 	if (!rc)
 		rc = dup_field(doc, "ufs_path", true, &out->ufs_path, err, errlen);
+	const char *wt = NULL;
+	if (!rc)
+		rc = proto(json_get_str(doc, "write_type", false, &wt, err, errlen));
+	snprintf(out->write_type, sizeof(out->write_type), "%s", wt ? wt : "CACHE_THROUGH");
+	if (!rc)
+		rc = proto(json_get_int(doc, "repl_min", false, 0, 64, &out->repl_min, err, errlen));
+	if (out->repl_min < 1)
+		out->repl_min = 1;
 	if (!rc)
 		rc = store_decode(doc, &out->store, err, errlen);
 	if (rc)

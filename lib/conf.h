@@ -63,6 +63,16 @@ struct conf_list {
 	X(master_ttl_check_interval, "master.ttl_check_interval", DURATION, "60s", 100,        \
 	  86400000, NULL, "How often the leader looks for files whose TTL expired and acts "   \
 	  "on them (free or delete).")                                                        \
+	X(master_persist_retries, "master.persist_retries", INT, "100", 0, 1000, NULL,         \
+	  "Times a persist job retries a slice of files its store refused (then the files "   \
+	  "are reported failed and stay not persisted).")                                     \
+	X(master_persist_backoff, "master.persist_backoff", DURATION, "1s", 10, 3600000,      \
+	  NULL, "Wait before a persist job's first retry; doubled after each failure.")        \
+	X(master_persist_backoff_max, "master.persist_backoff_max", DURATION, "60s", 10,       \
+	  86400000, NULL, "Longest wait between a persist job's retries.")                    \
+	X(master_persist_check_interval, "master.persist_check_interval", DURATION, "5s",     \
+	  100, 86400000, NULL, "How often the leader checks that files not persisted yet "     \
+	  "still have a cached copy of every block on a live worker (else they are lost).")    \
 	X(master_root_ufs, "master.root_ufs", STR, "", 0, 0, NULL,                            \
 	  "Store mounted at / when nothing is mounted there yet, e.g. file:///srv/data or "   \
 	  "s3://bucket/prefix. Empty: the root is mounted by hand (strata fs mount).")       \

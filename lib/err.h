@@ -28,7 +28,9 @@
 	X(ST_EAUTH, 12, "unauthorized", "a valid token is required")          \
 	X(ST_EFORBIDDEN, 13, "forbidden", "the token's role does not allow this")          \
 	X(ST_ENOTLOADED, 14, "not_loaded",                                  \
-	  "the file is not in the namespace yet: read it from its store")
+	  "the file is not in the namespace yet: read it from its store")   \
+	X(ST_ELOST, 15, "data_lost",                                        \
+	  "the file's data is lost: it was never persisted and its cached copies are gone")
 
 enum st_err {
 #define ST_ERR_ENUM(name, val, code, msg) name = -(ST_ERR_BASE + (val)),

@@ -37,8 +37,9 @@ static void writer_release(struct tier_writer *w, int rc, const char *what)
 	pthread_mutex_unlock(&store->lock);
 }
 
-int tier_writer_begin(struct tier_store *store, uint64_t id, uint64_t len,
-		      struct tier_writer **out, char *err, size_t errlen)
+/* first: the highest level tried (lower ones follow when it is full). */
+static int writer_begin(struct tier_store *store, uint64_t id, uint64_t len, unsigned first,
+			struct tier_writer **out, char *err, size_t errlen)
 {
 	int rc;
 	struct tier_writer *w = calloc(1, sizeof(*w));
@@ -59,7 +60,7 @@ int tier_writer_begin(struct tier_store *store, uint64_t id, uint64_t len,
 		goto err_free_writer;
 	}
 	rc = -ENOSPC;
-	for (unsigned l = 0; l < store->nlevels && rc == -ENOSPC; l++) {
+	for (unsigned l = first; l < store->nlevels && rc == -ENOSPC; l++) {
 		rc = store_make_room(store, l, len, &w->dir);
 		w->level = l;
 	}
@@ -91,6 +92,21 @@ int tier_writer_begin(struct tier_store *store, uint64_t id, uint64_t len,
 err_free_writer:
 	free(w);
 	return rc;
+}
+
+int tier_writer_begin(struct tier_store *store, uint64_t id, uint64_t len,
+		      struct tier_writer **out, char *err, size_t errlen)
+{
+	return writer_begin(store, id, len, 0, out, err, errlen);
+}
+
+int tier_writer_begin_durable(struct tier_store *store, uint64_t id, uint64_t len,
+			      struct tier_writer **out, char *err, size_t errlen)
+{
+	unsigned first = 0;
+	while (first < store->nlevels && store->levels[first].medium == TIER_MEDIUM_MEM)
+		first++;
+	return writer_begin(store, id, len, first < store->nlevels ? first : 0, out, err, errlen);
 }
 
 int tier_writer_write(struct tier_writer *w, const void *data, size_t n, char *err,
@@ -244,11 +260,12 @@ err_abort:
 	return rc;
 }
 
-int tier_block_put(struct tier_store *store, uint64_t id, const void *data, size_t len,
-		   char *err, size_t errlen)
+static int block_put(struct tier_store *store, uint64_t id, const void *data, size_t len,
+		     bool durable, char *err, size_t errlen)
 {
 	struct tier_writer *w;
-	int rc = tier_writer_begin(store, id, len, &w, err, errlen);
+	int rc = durable ? tier_writer_begin_durable(store, id, len, &w, err, errlen)
+			 : tier_writer_begin(store, id, len, &w, err, errlen);
 	if (rc < 0)
 		return rc;
 	rc = tier_writer_write(w, data, len, err, errlen);
@@ -257,6 +274,18 @@ int tier_block_put(struct tier_store *store, uint64_t id, const void *data, size
 		return rc;
 	}
 	return tier_writer_commit(w, err, errlen);
+}
+
+int tier_block_put(struct tier_store *store, uint64_t id, const void *data, size_t len,
+		   char *err, size_t errlen)
+{
+	return block_put(store, id, data, len, false, err, errlen);
+}
+
+int tier_block_put_durable(struct tier_store *store, uint64_t id, const void *data, size_t len,
+			   char *err, size_t errlen)
+{
+	return block_put(store, id, data, len, true, err, errlen);
 }
 
 /* What a reader learns about a block under the lock. */

@@ -128,6 +128,11 @@ void tier_store_close(struct tier_store *store);
  */
 int tier_block_put(struct tier_store *store, uint64_t id, const void *data, size_t len,
 		   char *err, size_t errlen);
+/* The same, starting at the highest disk tier (SSD/HDD: it survives a
+ * restart) when there is one: for blocks no store holds a copy of (content
+ * not persisted yet). */
+int tier_block_put_durable(struct tier_store *store, uint64_t id, const void *data, size_t len,
+			   char *err, size_t errlen);
 
 /*
  * Streaming write of a block of known length: begin reserves the space
@@ -139,6 +144,10 @@ int tier_block_put(struct tier_store *store, uint64_t id, const void *data, size
 struct tier_writer;
 int tier_writer_begin(struct tier_store *store, uint64_t id, uint64_t len,
 		      struct tier_writer **out, char *err, size_t errlen);
+/* tier_writer_begin starting at the highest disk tier (see
+ * tier_block_put_durable). */
+int tier_writer_begin_durable(struct tier_store *store, uint64_t id, uint64_t len,
+			      struct tier_writer **out, char *err, size_t errlen);
 int tier_writer_write(struct tier_writer *w, const void *data, size_t n, char *err,
 		      size_t errlen);
 int tier_writer_commit(struct tier_writer *w, char *err, size_t errlen);

@@ -34,7 +34,31 @@ struct slot {
 	int64_t block_size;
 	bool failed;      /* guarded by the datajobs lock while tasks run */
 	bool skip;        /* failed before the tasks began (read-only then) */
+	bool gone;        /* persist: rewritten or removed since (nothing to do) */
 	char reason[REASON_MAX];
+	/* persist: what the store holds now (the worker's answer). */
+	uint64_t st_length;
+	int64_t st_mtime_ms;
+	char st_fingerprint[NS_FP_MAX];
+};
+
+/* What a slice's tasks do. */
+enum mode { MODE_FREE, MODE_LOAD, MODE_PERSIST };
+
+/* Tells every live worker to unpin the blocks of the slice's files that
+ * were just persisted (their store holds them now), unless a pin policy
+ * keeps them. A worker that does not answer keeps them pinned until they
+ * are read again: logged, not an error. */
+static void unpin_persisted(struct datajobs *d);
+
+/* A persist job's retries of its current slice (in memory: a new leader
+ * retries at once). Files of the slice persisted by an earlier try are
+ * counted here, since the next try's slice no longer holds them. */
+struct backoff {
+	uint64_t job;
+	int attempts;
+	int64_t next_ms; /* monotonic */
+	uint64_t files_ok, bytes_ok;
 };
 
 /* One request to a worker: a range of a file to load, or (free) every
@@ -48,6 +72,8 @@ struct task {
 struct datajobs {
 	struct datajobs_opts o;
 	struct httpc *hc[MAX_THREADS];
+	struct httpc_opts ho; /* for datajobs_drop_blocks' own connection */
+	char token[300];
 	bool tls;
 	/* One step's scratch (steps do not overlap: the runner's thread). */
 	uint64_t last;               /* the job stepped last (round robin) */
@@ -64,6 +90,9 @@ struct datajobs {
 	uint64_t live_ids[MAX_WORKERS];
 	size_t nlive;
 	bool warned_no_worker;
+	struct backoff *backoff; /* one per persist job retrying a slice */
+	size_t nbackoff, capbackoff;
+	uint64_t extra_ok, extra_bytes; /* record(): done by earlier tries */
 	/* The slice being worked on by the threads. */
 	pthread_mutex_t lock;
 	size_t next;
@@ -86,9 +115,10 @@ struct datajobs *datajobs_new(const struct datajobs_opts *opts)
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->stats_lock, NULL);
 	const struct strata_conf *c = d->o.conf;
-	char token[300] = "";
+	char *token = d->token;
 	if (*c->cluster_worker_token)
-		snprintf(token, sizeof(token), "X-Strata-Worker-Token: %s", c->cluster_worker_token);
+		snprintf(token, sizeof(d->token), "X-Strata-Worker-Token: %s",
+			 c->cluster_worker_token);
 	struct httpc_opts ho = {
 		.timeout_ms = c->http_request_timeout,
 		.connect_timeout_ms = 2000,
@@ -98,6 +128,7 @@ struct datajobs *datajobs_new(const struct datajobs_opts *opts)
 		.extra_header = token[0] ? token : NULL,
 	};
 	d->tls = *c->http_tls_cert != '\0';
+	d->ho = ho;
 	d->files = calloc(d->o.batch, sizeof(*d->files));
 	d->slots = calloc(d->o.batch, sizeof(*d->slots));
 	d->drops = calloc(d->o.batch, sizeof(*d->drops));
@@ -123,6 +154,7 @@ void datajobs_free(struct datajobs *d)
 	free(d->drops);
 	httpc_free(d->drop_hc);
 	free(d->tasks);
+	free(d->backoff);
 	pthread_mutex_destroy(&d->lock);
 	pthread_mutex_destroy(&d->stats_lock);
 	free(d);
@@ -263,10 +295,47 @@ int datajobs_drop(struct datajobs *d, const struct datajobs_drop *files, size_t 
 	return rc;
 }
 
+/* Writes one file's cached blocks to its store (a worker reads them from
+ * wherever they are cached) and keeps what the store then holds. */
+static void run_persist(struct datajobs *d, struct httpc *hc, const struct task *t)
+{
+	struct slot *s = &d->slots[t->slot];
+	cJSON *b = cJSON_CreateObject(), *reply = NULL;
+	char err[REASON_MAX] = "out of memory";
+	int rc = -ENOMEM;
+	if (b && cJSON_AddStringToObject(b, "path", s->path) &&
+	    json_add_u64(b, "data_id", s->f.data_id) && json_add_u64(b, "length", s->f.length) &&
+	    json_add_int(b, "block_size", s->block_size)) {
+		char url[400], why[512] = "";
+		snprintf(url, sizeof(url), "%s://%s:%d/api/v1/internal/persist",
+			 d->tls ? "https" : "http", d->live[t->worker].host,
+			 d->live[t->worker].data_port);
+		rc = httpc_json(hc, "POST", url, b, &reply, NULL, why, sizeof(why));
+		if (rc)
+			snprintf(err, sizeof(err), "worker %.64s:%d: %.160s", d->live[t->worker].host,
+				 d->live[t->worker].data_port, why);
+	}
+	const char *fp = NULL;
+	char why[256];
+	if (!rc && (json_get_u64(reply, "length", true, &s->st_length, why, sizeof(why)) ||
+		    json_get_int(reply, "mtime_ms", true, 0, INT64_MAX, &s->st_mtime_ms, why,
+				 sizeof(why)) ||
+		    json_get_str(reply, "fingerprint", true, &fp, why, sizeof(why)))) {
+		snprintf(err, sizeof(err), "worker's persist reply: %.200s", why);
+		rc = ST_EPROTO;
+	}
+	if (!rc)
+		snprintf(s->st_fingerprint, sizeof(s->st_fingerprint), "%s", fp);
+	cJSON_Delete(reply);
+	cJSON_Delete(b);
+	if (rc)
+		fail_slot(d, s, err);
+}
+
 struct thread_arg {
 	struct datajobs *d;
 	struct httpc *hc;
-	bool load;
+	enum mode mode;
 };
 
 static void *task_thread(void *arg)
@@ -279,14 +348,16 @@ static void *task_thread(void *arg)
 		pthread_mutex_unlock(&d->lock);
 		if (i == SIZE_MAX)
 			return NULL;
-		if (ta->load)
+		if (ta->mode == MODE_LOAD)
 			run_load(d, ta->hc, &d->tasks[i]);
+		else if (ta->mode == MODE_PERSIST)
+			run_persist(d, ta->hc, &d->tasks[i]);
 		else
 			run_free(d, ta->hc, &d->tasks[i]);
 	}
 }
 
-static void run_tasks(struct datajobs *d, bool load)
+static void run_tasks(struct datajobs *d, enum mode load)
 {
 	for (size_t i = 0; i < d->nslots; i++)
 		d->slots[i].skip = d->slots[i].failed;
@@ -295,12 +366,12 @@ static void run_tasks(struct datajobs *d, bool load)
 	size_t started = 0, want = d->ntasks < (size_t)d->o.threads ? d->ntasks : (size_t)d->o.threads;
 	d->next = 0;
 	for (; started < want; started++) {
-		ta[started] = (struct thread_arg){ .d = d, .hc = d->hc[started], .load = load };
+		ta[started] = (struct thread_arg){ .d = d, .hc = d->hc[started], .mode = load };
 		if (pthread_create(&th[started], NULL, task_thread, &ta[started]))
 			break;
 	}
 	if (started == 0 && d->ntasks) {
-		ta[0] = (struct thread_arg){ .d = d, .hc = d->hc[0], .load = load };
+		ta[0] = (struct thread_arg){ .d = d, .hc = d->hc[0], .mode = load };
 		task_thread(&ta[0]);
 	}
 	for (size_t k = 0; k < started; k++)
@@ -435,13 +506,13 @@ static int end_job(struct datajobs *d, int64_t now, char *err, size_t errlen)
 /* Journals the slice: its errors, then its progress. */
 static int record(struct datajobs *d, uint64_t cursor, int64_t now, char *err, size_t errlen)
 {
-	uint64_t ok = 0, failed = 0, bytes = 0;
+	uint64_t ok = d->extra_ok, failed = 0, bytes = d->extra_bytes;
 	bool load = strcmp(d->job.type, "load") == 0;
 	for (size_t i = 0; i < d->nslots; i++) {
 		const struct slot *s = &d->slots[i];
 		if (!s->failed) {
 			ok++;
-			bytes += s->f.length;
+			bytes += s->gone ? 0 : s->f.length;
 			continue;
 		}
 		failed++;
@@ -478,6 +549,9 @@ static int record(struct datajobs *d, uint64_t cursor, int64_t now, char *err, s
 	if (load) {
 		d->stats.files_loaded += ok;
 		d->stats.bytes_loaded += bytes;
+	} else if (strcmp(d->job.type, "persist") == 0) {
+		d->stats.files_persisted += ok;
+		d->stats.bytes_persisted += bytes;
 	} else {
 		d->stats.files_freed += ok;
 	}
@@ -486,10 +560,215 @@ static int record(struct datajobs *d, uint64_t cursor, int64_t now, char *err, s
 	return 0;
 }
 
-static int step(void *arg, int64_t now_mono, char *err, size_t errlen)
+static void unpin_persisted(struct datajobs *d)
 {
-	(void)now_mono;
-	struct datajobs *d = arg;
+	cJSON *b = cJSON_CreateObject();
+	cJSON *arr = b ? cJSON_AddArrayToObject(b, "blocks") : NULL;
+	bool any = false;
+	for (size_t i = 0; arr && i < d->nslots; i++) {
+		const struct slot *s = &d->slots[i];
+		if (s->failed || s->gone || s->f.pinned || !nblocks(s))
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			break;
+		}
+		json_add_u64(o, "data_id", s->f.data_id);
+		json_add_u64(o, "count", nblocks(s));
+		any = true;
+	}
+	if (any && cJSON_AddBoolToObject(b, "unpin", true)) {
+		for (size_t w = 0; w < d->nlive; w++) {
+			char err[REASON_MAX];
+			if (post(d, d->hc[0], w, "/api/v1/internal/free", b, err, sizeof(err)))
+				log_warn("jobs: persist job %" PRIu64 ": cannot unpin persisted blocks: %s",
+					 d->job.id, err);
+		}
+	}
+	cJSON_Delete(b);
+}
+
+/* The retry state of job (make: a new one when it has none; NULL only
+ * without memory). */
+static struct backoff *backoff_of(struct datajobs *d, uint64_t job, bool make)
+{
+	for (size_t i = 0; i < d->nbackoff; i++)
+		if (d->backoff[i].job == job)
+			return &d->backoff[i];
+	if (!make)
+		return NULL;
+	if (d->nbackoff == d->capbackoff) {
+		/* Jobs cancelled while they waited leave entries: drop those of
+		 * jobs no longer active before growing. */
+		size_t kept = 0;
+		struct ns_job *j = malloc(sizeof(*j));
+		struct ns *ns = meta_read_lock(d->o.meta);
+		for (size_t i = 0; j && i < d->nbackoff; i++)
+			if (ns_job_get(ns, d->backoff[i].job, j) == 0 && ns_job_active(j))
+				d->backoff[kept++] = d->backoff[i];
+		meta_read_unlock(d->o.meta);
+		free(j);
+		if (j)
+			d->nbackoff = kept;
+	}
+	if (d->nbackoff == d->capbackoff) {
+		size_t cap = d->capbackoff ? d->capbackoff * 2 : 64;
+		struct backoff *grown = realloc(d->backoff, cap * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		d->backoff = grown;
+		d->capbackoff = cap;
+	}
+	d->backoff[d->nbackoff] = (struct backoff){ .job = job };
+	return &d->backoff[d->nbackoff++];
+}
+
+static void backoff_clear(struct datajobs *d, uint64_t job)
+{
+	for (size_t i = 0; i < d->nbackoff; i++) {
+		if (d->backoff[i].job == job) {
+			d->backoff[i] = d->backoff[--d->nbackoff];
+			return;
+		}
+	}
+}
+
+/* Journals a persist slot's new state (set_persistence). ST_ESTALE: the
+ * file was rewritten or removed since the slice was read. */
+static int set_state(struct datajobs *d, const struct slot *s, const char *state, int64_t now,
+		     char *err, size_t errlen)
+{
+	struct journal_cmd *c = journal_new(JOURNAL_SET_PERSISTENCE);
+	if (!c)
+		return -ENOMEM;
+	struct journal_set_persistence *p = &c->u.set_persistence;
+	memcpy(p->path, s->path, sizeof(p->path));
+	p->id = s->f.id;
+	p->data_id = s->f.data_id;
+	snprintf(p->state, sizeof(p->state), "%s", state);
+	if (strcmp(state, "persisted") == 0) {
+		p->length = s->st_length;
+		p->mtime_ms = s->st_mtime_ms;
+		memcpy(p->fingerprint, s->st_fingerprint, sizeof(p->fingerprint));
+	}
+	p->time_ms = now;
+	int rc = meta_submit(d->o.meta, c, err, errlen);
+	journal_free(c);
+	return rc;
+}
+
+/*
+ * A persist slice: lost files fail at once; the others are marked
+ * persisting, written to their store by a worker each, then marked
+ * persisted (or back to not_persisted). A slice with a failure the store
+ * may get over (anything but lost) is tried again after a backoff
+ * (master.persist_backoff doubling up to master.persist_backoff_max), up
+ * to master.persist_retries times, before its errors are recorded.
+ */
+static int persist_slice(struct datajobs *d, uint64_t cursor, int64_t now_mono, char *err,
+			 size_t errlen)
+{
+	const struct strata_conf *conf = d->o.conf;
+	struct backoff *bo = backoff_of(d, d->job.id, true);
+	if (bo && bo->next_ms > now_mono)
+		return JOBS_AGAIN;
+	d->ntasks = 0;
+	int64_t now = clock_wall_ms();
+	for (size_t i = 0; i < d->nslots; i++) {
+		struct slot *s = &d->slots[i];
+		if (s->failed)
+			continue;
+		if (s->f.persistence == NS_LOST) {
+			s->failed = true;
+			snprintf(s->reason, sizeof(s->reason),
+				 "lost: it was never persisted and every cached copy is gone");
+			continue;
+		}
+		int rc = set_state(d, s, "persisting", now, err, errlen);
+		if (rc == ST_ESTALE) {
+			s->gone = true; /* rewritten or removed since: nothing to persist */
+			continue;
+		}
+		if (rc == ST_ELOST) {
+			s->failed = true;
+			s->f.persistence = NS_LOST;
+			snprintf(s->reason, sizeof(s->reason),
+				 "lost: it was never persisted and every cached copy is gone");
+			continue;
+		}
+		if (rc)
+			return rc;
+		if (add_task(d, i, nblocks(s) ? owner_of(d, s->f.data_id, 0) : 0, 0, 0))
+			return -ENOMEM;
+	}
+	run_tasks(d, MODE_PERSIST);
+	bool retry = false;
+	now = clock_wall_ms();
+	for (size_t i = 0; i < d->nslots; i++) {
+		struct slot *s = &d->slots[i];
+		if (s->gone || (s->failed && s->f.persistence == NS_LOST))
+			continue;
+		int rc = set_state(d, s, s->failed ? "not_persisted" : "persisted", now, err, errlen);
+		if (rc == ST_ESTALE) {
+			s->gone = true;
+			s->failed = false;
+		} else if (rc) {
+			return rc;
+		}
+		retry = retry || s->failed;
+	}
+	for (size_t i = 0; bo && i < d->nslots; i++) {
+		if (!d->slots[i].failed) {
+			bo->files_ok++;
+			bo->bytes_ok += d->slots[i].gone ? 0 : d->slots[i].f.length;
+		}
+	}
+	unpin_persisted(d);
+	if (retry && bo && bo->attempts < conf->master_persist_retries) {
+		int64_t wait = conf->master_persist_backoff;
+		for (int k = 0; k < bo->attempts && wait < conf->master_persist_backoff_max; k++)
+			wait *= 2;
+		if (wait > conf->master_persist_backoff_max)
+			wait = conf->master_persist_backoff_max;
+		bo->attempts++;
+		bo->next_ms = now_mono + wait;
+		/* Logged on tries 1, 2, 4, 8...: a store down for long does
+		 * not flood the log. */
+		bool say = (bo->attempts & (bo->attempts - 1)) == 0;
+		for (size_t i = 0; say && i < d->nslots; i++)
+			if (d->slots[i].failed && !d->slots[i].gone)
+				log_warn("jobs: persist job %" PRIu64 ": '%s' failed (try %d, again in "
+					 "%" PRId64 " ms): %s", d->job.id, d->slots[i].path,
+					 bo->attempts, wait, d->slots[i].reason);
+		return JOBS_AGAIN;
+	}
+	/* This try's files are counted by record() itself. */
+	d->extra_ok = 0;
+	d->extra_bytes = 0;
+	if (bo) {
+		for (size_t i = 0; i < d->nslots; i++) {
+			if (!d->slots[i].failed) {
+				bo->files_ok--;
+				bo->bytes_ok -= d->slots[i].gone ? 0 : d->slots[i].f.length;
+			}
+		}
+		d->extra_ok = bo->files_ok;
+		d->extra_bytes = bo->bytes_ok;
+		backoff_clear(d, d->job.id);
+	}
+	int rc = record(d, cursor, clock_wall_ms(), err, errlen);
+	d->extra_ok = 0;
+	d->extra_bytes = 0;
+	return rc;
+}
+
+/* One slice of the next active job; *persist tells whether it was a
+ * persist job's. */
+static int step_one(struct datajobs *d, int64_t now_mono, bool *persist, char *err,
+		    size_t errlen)
+{
+	*persist = false;
 	struct ns *ns = meta_read_lock(d->o.meta);
 	int rc = ns_job_next_active(ns, d->last, &d->job);
 	meta_read_unlock(d->o.meta);
@@ -516,16 +795,41 @@ static int step(void *arg, int64_t now_mono, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	int64_t now = clock_wall_ms();
-	if (cursor == 0)
+	if (cursor == 0) {
+		backoff_clear(d, d->job.id);
 		return end_job(d, now, err, errlen);
+	}
+	*persist = strcmp(d->job.type, "persist") == 0;
+	if (*persist)
+		return persist_slice(d, cursor, now_mono, err, errlen);
 	bool load = strcmp(d->job.type, "load") == 0;
 	rc = plan(d, load);
 	if (rc) {
 		snprintf(err, errlen, "jobs: out of memory");
 		return rc;
 	}
-	run_tasks(d, load);
+	run_tasks(d, load ? MODE_LOAD : MODE_FREE);
 	return record(d, cursor, clock_wall_ms(), err, errlen);
+}
+
+/* Persist jobs are small (an ASYNC_THROUGH write queues one for its
+ * file): a step goes on to the next active jobs while they are persist
+ * jobs, up to PERSIST_JOBS_PER_STEP slices or PERSIST_STEP_MS. */
+#define PERSIST_JOBS_PER_STEP 32
+#define PERSIST_STEP_MS 300
+
+static int step(void *arg, int64_t now_mono, char *err, size_t errlen)
+{
+	struct datajobs *d = arg;
+	int64_t start = clock_mono_ms();
+	int rc = JOBS_AGAIN;
+	for (int i = 0; i < PERSIST_JOBS_PER_STEP; i++) {
+		bool persist = false;
+		rc = step_one(d, now_mono, &persist, err, errlen);
+		if (rc < 0 || !persist || clock_mono_ms() - start >= PERSIST_STEP_MS)
+			break;
+	}
+	return rc;
 }
 
 void datajobs_spec(struct datajobs *d, int64_t period_ms, struct jobs_spec *out)
@@ -542,7 +846,7 @@ int datajobs_create(struct datajobs *d, const char *type, const char *path, bool
 		    const char *medium, int64_t now_ms, uint64_t *id, char *err, size_t errlen)
 {
 	if (!journal_job_type_valid(type)) {
-		snprintf(err, errlen, "field 'type': '%.40s' is not load or free", type);
+		snprintf(err, errlen, "field 'type': '%.40s' is not load, free or persist", type);
 		return -EINVAL;
 	}
 	if (medium && *medium && strcmp(type, "load") != 0) {
@@ -701,6 +1005,37 @@ cJSON *datajobs_list_json(struct datajobs *d, size_t limit, int64_t now_ms, int 
 		return NULL;
 	}
 	return root;
+}
+
+void datajobs_drop_blocks(struct datajobs *d, uint64_t data_id, uint64_t nblocks)
+{
+	if (!nblocks)
+		return;
+	struct registry_live_worker *live = calloc(MAX_WORKERS, sizeof(*live));
+	struct httpc *hc = httpc_new(&d->ho);
+	cJSON *b = cJSON_CreateObject();
+	cJSON *arr = b ? cJSON_AddArrayToObject(b, "blocks") : NULL;
+	cJSON *o = arr ? cJSON_CreateObject() : NULL;
+	if (!live || !hc || !o || !cJSON_AddItemToArray(arr, o) ||
+	    !json_add_u64(o, "data_id", data_id) || !json_add_u64(o, "count", nblocks)) {
+		log_warn("cannot drop the blocks of content %" PRIu64 ": out of memory", data_id);
+		goto out;
+	}
+	size_t n = registry_live(d->o.registry, live, MAX_WORKERS);
+	for (size_t i = 0; i < n; i++) {
+		char url[400], why[512] = "";
+		snprintf(url, sizeof(url), "%s://%s:%d/api/v1/internal/free",
+			 d->tls ? "https" : "http", live[i].host, live[i].data_port);
+		if (httpc_json(hc, "POST", url, b, NULL, NULL, why, sizeof(why)))
+			log_warn("worker %s:%d kept the blocks of content %" PRIu64 ": %s",
+				 live[i].host, live[i].data_port, data_id, why);
+	}
+out:
+	if (o && !cJSON_GetArraySize(arr))
+		cJSON_Delete(o);
+	cJSON_Delete(b);
+	httpc_free(hc);
+	free(live);
 }
 
 void datajobs_get_stats(struct datajobs *d, struct datajobs_stats *out)

@@ -75,9 +75,15 @@ struct datajobs_drop {
 };
 int datajobs_drop(struct datajobs *d, const struct datajobs_drop *files, size_t n, char *err,
 		  size_t errlen);
+/* Drops blocks 0..nblocks-1 of content data_id on every live worker,
+ * pinned or not: content nothing refers to any more (a file that was not
+ * persisted, deleted or rewritten: its pinned blocks would stay for ever).
+ * Best effort, from any thread: failures are logged. */
+void datajobs_drop_blocks(struct datajobs *d, uint64_t data_id, uint64_t nblocks);
 
 struct datajobs_stats {
 	uint64_t slices, files_loaded, files_freed, files_failed, bytes_loaded;
+	uint64_t files_persisted, bytes_persisted;
 };
 void datajobs_get_stats(struct datajobs *d, struct datajobs_stats *out);
 

@@ -511,7 +511,8 @@ int fs_load_file(struct fs *fs, const char *path, const struct ufs_stat *st, cha
 /* Submits a put_file command: path now holds content st (data_id 0: the
  * master names it; etag NULL or "": none). */
 static int submit_put_file(struct fs *fs, const char *path, const struct ufs_stat *st,
-			   uint64_t data_id, const char *etag, char *err, size_t errlen)
+			   uint64_t data_id, const char *etag, enum fs_persist persist, char *err,
+			   size_t errlen)
 {
 	struct journal_cmd *cmd = journal_new(JOURNAL_PUT_FILE);
 	if (!cmd)
@@ -527,6 +528,9 @@ static int submit_put_file(struct fs *fs, const char *path, const struct ufs_sta
 	pf->length = st->length;
 	pf->mtime_ms = st->mtime_ms;
 	pf->data_id = data_id;
+	if (persist != FS_PERSISTED)
+		snprintf(pf->persistence, sizeof(pf->persistence), "not_persisted");
+	pf->persist = persist == FS_PERSIST_LATER;
 	if (!rc)
 		rc = meta_submit(fs->meta, cmd, err, errlen);
 	journal_free(cmd);
@@ -557,6 +561,8 @@ static int refresh(struct fs *fs, const char *path, struct ns_inode *out, char *
 		goto out;
 	if (rc == 0 && (out->is_mount_point || !*rel || out->is_dir))
 		goto out; /* directories are refreshed by listing */
+	if (rc == 0 && out->persistence != NS_PERSISTED)
+		goto out; /* only the caches hold it: the store has nothing to say */
 	if (rc == 0 && out->synced_ms) {
 		/* Freshness is the later of the journaled check and the last
 		 * one that found nothing changed (not journaled). */
@@ -714,7 +720,9 @@ static size_t listing_diff(struct fs *fs, const struct journal_sync_item *items,
 			nitems ? bsearch(&key, items, nitems, sizeof(*items), item_cmp) : NULL;
 		if (e)
 			matched++;
-		if (c->is_dir)
+		/* Only the caches hold a file not persisted: the store says
+		 * nothing about it (the apply keeps it too). */
+		if (c->is_dir || c->persistence != NS_PERSISTED)
 			continue;
 		if (!e || e->is_dir || e->length != c->length || e->mtime_ms != c->mtime_ms ||
 		    strcmp(e->fingerprint, c->fingerprint) != 0)
@@ -840,8 +848,9 @@ static int revalidate_file(struct fs *fs, struct ufs *ufs, const char *path, con
 	struct ns *ns = meta_read_lock(fs->meta);
 	int rc = ns_lookup(ns, path, &n);
 	meta_read_unlock(fs->meta);
-	if (rc || n.is_dir || n.is_mount_point)
-		return 0; /* not known (nothing cached of it), or not a file */
+	if (rc || n.is_dir || n.is_mount_point || n.persistence != NS_PERSISTED)
+		return 0; /* not known (nothing cached of it), not a file, or its
+			   * store has nothing to say of it yet */
 	struct ufs_stat st;
 	int64_t asked = clock_wall_ms();
 	rc = ufs_stat(ufs, rel, &st, err, errlen);
@@ -931,6 +940,9 @@ cJSON *fs_inode_json(const struct ns_inode *n, const char *path)
 		json_add_int(o, "ttl_fired_ms", n->ttl_fired_ms);
 	json_add_int(o, "repl_min", n->repl_min);
 	json_add_int(o, "repl_max", n->repl_max);
+	cJSON_AddStringToObject(o, "write_type", n->write_type);
+	if (!n->is_dir)
+		cJSON_AddStringToObject(o, "persistence", ns_persistence_name(n->persistence));
 	return o;
 }
 
@@ -1000,6 +1012,10 @@ int fs_list(struct fs *fs, const char *path, const char *after, size_t limit, cJ
 			 * mount point (listed from the namespace), or gone. */
 			struct ns *ns = meta_read_lock(fs->meta);
 			int below = ns_mounts_below(ns, path, NULL, 0);
+			/* Or it holds what only the caches hold (the store has
+			 * no directory for it yet). */
+			if (below <= 0 && ns_holds_unpersisted(ns, dir.id))
+				below = 1;
 			meta_read_unlock(fs->meta);
 			if (below > 0) {
 				rc = 0;
@@ -1274,13 +1290,50 @@ out:
 	return rc;
 }
 
+/* The policies path falls under: its own (a file inherited them) or its
+ * nearest existing ancestor's. */
+static void write_policy_of(struct fs *fs, const char *path, struct fs_write_policy *out)
+{
+	char cur[PATH_MAX_LEN + 1], up[PATH_MAX_LEN + 1];
+	snprintf(cur, sizeof(cur), "%s", path);
+	memset(out, 0, sizeof(*out));
+	struct ns *ns = meta_read_lock(fs->meta);
+	for (;;) {
+		struct ns_inode n;
+		if (ns_lookup(ns, cur, &n) == 0) {
+			snprintf(out->write_type, sizeof(out->write_type), "%s", n.write_type);
+			out->repl_min = n.repl_min;
+			break;
+		}
+		if (path_parent(cur, up, sizeof(up)))
+			break;
+		memcpy(cur, up, sizeof(cur));
+	}
+	meta_read_unlock(fs->meta);
+}
+
 int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *rel,
-		   size_t rellen, uint64_t *data_id, char *err, size_t errlen)
+		   size_t rellen, uint64_t *data_id, struct fs_write_policy *pol, char *err,
+		   size_t errlen)
 {
 	*err = '\0';
 	pthread_rwlock_rdlock(&fs->mounts_lock);
 	struct ns_inode n;
 	int rc = refresh(fs, path, &n, err, errlen);
+	if (rc && rc != -ENOENT && rc != -ENOTDIR) {
+		/* The store does not answer: the namespace decides (a write to
+		 * the caches only must not need the store; one to the store
+		 * fails there anyway). */
+		static _Atomic int64_t logged_ms;
+		int64_t now = clock_mono_ms(), last = atomic_load(&logged_ms);
+		if ((last == 0 || now - last >= 60000) &&
+		    atomic_compare_exchange_strong(&logged_ms, &last, now))
+			log_warn("write of '%s': cannot check it in its store (%s); the namespace "
+				 "decides (logged at most once a minute)", path, err);
+		struct ns *ns = meta_read_lock(fs->meta);
+		rc = ns_lookup(ns, path, &n);
+		meta_read_unlock(fs->meta);
+	}
 	if (rc == 0 && n.is_dir) {
 		snprintf(err, errlen, "'%s' is a directory", path);
 		rc = -EISDIR;
@@ -1296,12 +1349,91 @@ int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *re
 	if (!rc)
 		rc = meta_alloc_data_id(fs->meta, data_id, err, errlen);
 	pthread_rwlock_unlock(&fs->mounts_lock);
+	if (!rc && pol)
+		write_policy_of(fs, path, pol);
+	return rc;
+}
+
+struct content_list {
+	struct fs_content *v;
+	size_t n, cap, max;
+};
+
+/* Adds n's content to the list when it is a file not persisted. */
+static int add_content(struct ns *ns, const struct ns_inode *n, const char *path,
+		       struct content_list *l)
+{
+	if (n->is_dir || n->persistence == NS_PERSISTED || l->n >= l->max)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct fs_content *grown = realloc(l->v, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		l->v = grown;
+		l->cap = cap;
+	}
+	int64_t bs = n->block_size;
+	if (bs <= 0) {
+		struct ns_mount *m = malloc(sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		bs = ns_resolve_mount(ns, path, m, NULL, 0) == 0 ? m->block_size : 0;
+		free(m);
+	}
+	if (bs > 0)
+		l->v[l->n++] = (struct fs_content){
+			.data_id = n->data_id,
+			.nblocks = (n->length + (uint64_t)bs - 1) / (uint64_t)bs,
+		};
+	return 0;
+}
+
+int fs_unpersisted_below(struct fs *fs, const char *path, size_t max, struct fs_content **out,
+			 size_t *n)
+{
+	struct content_list l = { .max = max };
+	struct ns_inode *rows = NULL;
+	char *p = malloc(PATH_MAX_LEN + 1);
+	int rc = p ? 0 : -ENOMEM;
+	struct ns *ns = meta_read_lock(fs->meta);
+	struct ns_inode top;
+	if (!rc && ns_lookup(ns, path, &top) == 0) {
+		if (!top.is_dir) {
+			rc = add_content(ns, &top, path, &l);
+		} else if (!(rows = calloc(256, sizeof(*rows)))) {
+			rc = -ENOMEM;
+		} else {
+			/* The indexed walk of every file not persisted, kept when
+			 * below path. */
+			uint64_t after = 0;
+			size_t got = 256;
+			while (!rc && got == 256 && l.n < max) {
+				rc = ns_unpersisted(ns, after, 256, rows, &got);
+				for (size_t i = 0; !rc && i < got; i++) {
+					after = rows[i].id;
+					if (ns_path(ns, rows[i].id, p, PATH_MAX_LEN + 1) == 0 &&
+					    path_has_prefix(p, path))
+						rc = add_content(ns, &rows[i], p, &l);
+				}
+			}
+		}
+	}
+	meta_read_unlock(fs->meta);
+	free(rows);
+	free(p);
+	if (rc) {
+		free(l.v);
+		l = (struct content_list){ 0 };
+	}
+	*out = l.v;
+	*n = l.n;
 	return rc;
 }
 
 int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t length,
-		    int64_t mtime_ms, const char *fingerprint, const char *etag, char *err,
-		    size_t errlen)
+		    int64_t mtime_ms, const char *fingerprint, const char *etag,
+		    enum fs_persist persist, char *err, size_t errlen)
 {
 	*err = '\0';
 	struct ufs_stat st = { .length = length, .mtime_ms = mtime_ms };
@@ -1310,7 +1442,7 @@ int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t 
 	if (rc)
 		return rc;
 	pthread_rwlock_rdlock(&fs->mounts_lock);
-	rc = submit_put_file(fs, path, &st, data_id, etag, err, errlen);
+	rc = submit_put_file(fs, path, &st, data_id, etag, persist, err, errlen);
 	pthread_rwlock_unlock(&fs->mounts_lock);
 	return rc;
 }

@@ -82,11 +82,34 @@ int fs_rename(struct fs *fs, const char *src, const char *dst, char *err, size_t
  * a mount), returns its mount and store path and reserves a content id
  * the worker caches blocks under; commit records the written file.
  */
+/* The policies a write of path falls under: those of the file, or of its
+ * nearest existing directory (which a new file inherits). */
+struct fs_write_policy {
+	char write_type[16]; /* "": none (CACHE_THROUGH) */
+	int64_t repl_min;    /* copies a write to the caches only must make; 0 none */
+};
+/* pol (may be NULL) gets the policies that cover path. persist: where the
+ * content is (FS_PERSISTED: the store; otherwise only the workers' caches,
+ * fingerprint "": MUST_CACHE, or ASYNC_THROUGH whose commit queues the
+ * file's persist job in the same journal command). */
+enum fs_persist { FS_PERSISTED, FS_CACHE_ONLY, FS_PERSIST_LATER };
 int fs_write_begin(struct fs *fs, const char *path, struct ns_mount *m, char *rel,
-		   size_t rellen, uint64_t *data_id, char *err, size_t errlen);
+		   size_t rellen, uint64_t *data_id, struct fs_write_policy *pol, char *err,
+		   size_t errlen);
 int fs_write_commit(struct fs *fs, const char *path, uint64_t data_id, uint64_t length,
-		    int64_t mtime_ms, const char *fingerprint, const char *etag, char *err,
-		    size_t errlen);
+		    int64_t mtime_ms, const char *fingerprint, const char *etag,
+		    enum fs_persist persist, char *err, size_t errlen);
+
+/* Content only the caches hold (not persisted) at or below path, from the
+ * namespace alone: what to drop from the workers when it is deleted or
+ * rewritten (its blocks are pinned). *out (caller frees) gets at most max
+ * entries; 0 or -ENOMEM. */
+struct fs_content {
+	uint64_t data_id;
+	uint64_t nblocks;
+};
+int fs_unpersisted_below(struct fs *fs, const char *path, size_t max, struct fs_content **out,
+			 size_t *n);
 
 /* Records that path holds the file st describes in its store, as a sync
  * that found it would (a sync_entry): the lazy load of daemon/master/

@@ -25,8 +25,9 @@ enum ftype {
 /*
  * One field of a command. off is from the start of the command's union
  * member. An optional field is absent exactly when it holds its zero
- * value ("" or 0; its min is 1, so a present one is never zero), so every
- * command has one encoding.
+ * value ("", 0 or false; its min is 1, so a present one is never zero, and
+ * an optional bool is given only as true), so every command has one
+ * encoding.
  */
 struct field {
 	const char *name;
@@ -68,6 +69,8 @@ static const struct field put_file_fields[] = {
 	FLD(journal_put_file, fingerprint, F_STR, false, 0, 0),
 	FLD(journal_put_file, data_id, F_U64, true, 1, INT64_MAX),
 	FLD(journal_put_file, etag, F_STR, true, 1, 0),
+	FLD(journal_put_file, persistence, F_STR, true, 1, 0),
+	FLD(journal_put_file, persist, F_BOOL, true, 0, 0),
 	{ 0 },
 };
 static const struct field delete_fields[] = {
@@ -192,14 +195,38 @@ static const struct field worker_state_fields[] = {
 	{ 0 },
 };
 
+static const struct field set_write_type_fields[] = {
+	FLD(journal_set_write_type, path, F_PATH, false, 0, 0),
+	FLD(journal_set_write_type, recursive, F_BOOL, false, 0, 0),
+	FLD(journal_set_write_type, write_type, F_STR, true, 1, 0),
+	{ 0 },
+};
+
+static const struct field set_persistence_fields[] = {
+	FLD(journal_set_persistence, path, F_PATH, false, 0, 0),
+	FLD(journal_set_persistence, id, F_U64, false, 1, INT64_MAX),
+	FLD(journal_set_persistence, data_id, F_U64, false, 1, INT64_MAX),
+	FLD(journal_set_persistence, state, F_STR, false, 1, 0),
+	FLD(journal_set_persistence, length, F_U64, true, 1, INT64_MAX),
+	FLD(journal_set_persistence, mtime_ms, F_I64, true, 1, INT64_MAX),
+	FLD(journal_set_persistence, fingerprint, F_STR, true, 1, 0),
+	TIME(journal_set_persistence),
+	{ 0 },
+};
+
 static int check_sync_entry(const struct journal_cmd *c, char *err, size_t errlen);
 static int check_worker_state(const struct journal_cmd *c, char *err, size_t errlen);
 #define worker_state_check check_worker_state
+static int check_put_file(const struct journal_cmd *c, char *err, size_t errlen);
+static int check_set_write_type(const struct journal_cmd *c, char *err, size_t errlen);
+static int check_set_persistence(const struct journal_cmd *c, char *err, size_t errlen);
+#define set_write_type_check check_set_write_type
+#define set_persistence_check check_set_persistence
 #define mount_check NULL
 #define mount_update_check NULL
 #define unmount_check NULL
 #define mkdir_check NULL
-#define put_file_check NULL
+#define put_file_check check_put_file
 #define delete_check NULL
 #define rename_check NULL
 #define sync_dir_check NULL
@@ -316,14 +343,58 @@ static int check_ttl_fire(const struct journal_cmd *c, char *err, size_t errlen)
 
 bool journal_job_type_valid(const char *type)
 {
-	return strcmp(type, "load") == 0 || strcmp(type, "free") == 0;
+	return strcmp(type, "load") == 0 || strcmp(type, "free") == 0 ||
+	       strcmp(type, "persist") == 0;
+}
+
+bool journal_write_type_valid(const char *t)
+{
+	return strcmp(t, "THROUGH") == 0 || strcmp(t, "CACHE_THROUGH") == 0 ||
+	       strcmp(t, "ASYNC_THROUGH") == 0 || strcmp(t, "MUST_CACHE") == 0;
+}
+
+bool journal_persistence_valid(const char *s)
+{
+	return strcmp(s, "not_persisted") == 0 || strcmp(s, "persisting") == 0 ||
+	       strcmp(s, "persisted") == 0 || strcmp(s, "lost") == 0;
+}
+
+static int check_put_file(const struct journal_cmd *c, char *err, size_t errlen)
+{
+	const char *p = c->u.put_file.persistence;
+	if (p[0] && strcmp(p, "not_persisted") != 0)
+		return fail(err, errlen, "persistence", "'%s' is not not_persisted", p);
+	if (c->u.put_file.persist && !p[0])
+		return fail(err, errlen, "persist", "only with 'persistence' not_persisted");
+	return 0;
+}
+
+static int check_set_write_type(const struct journal_cmd *c, char *err, size_t errlen)
+{
+	const char *t = c->u.set_write_type.write_type;
+	if (t[0] && !journal_write_type_valid(t))
+		return fail(err, errlen, "write_type",
+			    "'%s' is not THROUGH, CACHE_THROUGH, ASYNC_THROUGH or MUST_CACHE", t);
+	return 0;
+}
+
+static int check_set_persistence(const struct journal_cmd *c, char *err, size_t errlen)
+{
+	const struct journal_set_persistence *p = &c->u.set_persistence;
+	if (!journal_persistence_valid(p->state))
+		return fail(err, errlen, "state",
+			    "'%s' is not not_persisted, persisting, persisted or lost", p->state);
+	bool persisted = strcmp(p->state, "persisted") == 0;
+	if (!persisted && (p->length || p->mtime_ms || p->fingerprint[0]))
+		return fail(err, errlen, "state", "only 'persisted' carries the stored content");
+	return 0;
 }
 
 static int check_job_create(const struct journal_cmd *c, char *err, size_t errlen)
 {
 	const struct journal_job_create *j = &c->u.job_create;
 	if (!journal_job_type_valid(j->type))
-		return fail(err, errlen, "type", "'%s' is not load or free", j->type);
+		return fail(err, errlen, "type", "'%s' is not load, free or persist", j->type);
 	if (j->medium[0] && strcmp(j->type, "load") != 0)
 		return fail(err, errlen, "medium", "only with 'type' load");
 	if (j->medium[0] && !journal_medium_valid(j->medium))
@@ -599,6 +670,8 @@ static int decode_fields(const cJSON *obj, const struct field *fields, void *bas
 		case F_BOOL:
 			if (!cJSON_IsBool(item))
 				rc = fail(err, errlen, fname, "must be true or false");
+			else if (f->optional && !cJSON_IsTrue(item))
+				rc = fail(err, errlen, fname, "is given only when true");
 			else
 				*(bool *)dst = cJSON_IsTrue(item);
 			break;
@@ -652,6 +725,10 @@ static int decode_header(const cJSON *root, enum journal_op *op, char *err, size
 			    v->valuedouble < JOURNAL_VERSION_WORKER_STATE)
 				return fail(err, errlen, "op", "'%s' needs format version %d",
 					    o->valuestring, JOURNAL_VERSION_WORKER_STATE);
+			if (i >= JOURNAL_SET_WRITE_TYPE &&
+			    v->valuedouble < JOURNAL_VERSION_WRITE_TYPES)
+				return fail(err, errlen, "op", "'%s' needs format version %d",
+					    o->valuestring, JOURNAL_VERSION_WRITE_TYPES);
 			*op = (enum journal_op)i;
 			return 0;
 		}
@@ -771,6 +848,8 @@ static int encode_fields(cJSON *obj, const struct field *fields, const void *bas
 			item = cJSON_CreateString(src);
 			break;
 		case F_BOOL:
+			if (f->optional && !*(const bool *)src)
+				continue;
 			item = cJSON_CreateBool(*(const bool *)src);
 			break;
 		case F_U64:

@@ -29,7 +29,7 @@
  * ns_apply.c (the build fails while one of them is missing).
  */
 
-#define JOURNAL_VERSION 5     /* what encode prints */
+#define JOURNAL_VERSION 6     /* what encode prints */
 #define JOURNAL_VERSION_MIN 1 /* the oldest decode reads */
 /* The first version of the policy ops (set_pin and after in the table). */
 #define JOURNAL_VERSION_POLICIES 2
@@ -39,6 +39,9 @@
 #define JOURNAL_VERSION_MOUNT_UPDATE 4
 /* The first version of worker_state (decommission). */
 #define JOURNAL_VERSION_WORKER_STATE 5
+/* The first version of set_write_type, set_persistence and put_file's
+ * persistence field. */
+#define JOURNAL_VERSION_WRITE_TYPES 6
 
 #define JOURNAL_OPS(X)                       \
 	X(MOUNT, mount)                      \
@@ -61,7 +64,9 @@
 	X(JOB_ERROR, job_error)              \
 	X(JOB_END, job_end)                  \
 	X(MOUNT_UPDATE, mount_update)        \
-	X(WORKER_STATE, worker_state)
+	X(WORKER_STATE, worker_state)       \
+	X(SET_WRITE_TYPE, set_write_type)    \
+	X(SET_PERSISTENCE, set_persistence)
 
 enum journal_op {
 	JOURNAL_OP_NONE = 0,
@@ -74,6 +79,8 @@ enum journal_op {
 #define JOURNAL_URI_MAX 2047
 #define JOURNAL_OPTIONS_MAX 8191 /* bytes of the options object's JSON text */
 #define JOURNAL_ETAG_MAX 47
+#define JOURNAL_PERSISTENCE_MAX 15 /* "not_persisted", "persisting", "persisted", "lost" */
+#define JOURNAL_WRITE_TYPE_MAX 15  /* "THROUGH", ..., "ASYNC_THROUGH", "MUST_CACHE" */
 
 struct journal_mount {
 	char path[PATH_MAX_LEN + 1];
@@ -112,6 +119,13 @@ struct journal_put_file {
 	char fingerprint[NS_FP_MAX];
 	uint64_t data_id;                /* 0: none (the master picks) */
 	char etag[JOURNAL_ETAG_MAX + 1]; /* "": none */
+	/* "": persisted (the store holds it); "not_persisted": the content is
+	 * only in the workers' caches (ASYNC_THROUGH, MUST_CACHE). */
+	char persistence[JOURNAL_PERSISTENCE_MAX + 1];
+	/* (v5) ASYNC_THROUGH: the same apply queues a persist job for the
+	 * file, so no crash can leave it without one. Only with
+	 * not_persisted. */
+	bool persist;
 };
 
 struct journal_delete {
@@ -202,7 +216,7 @@ struct journal_ttl_fire {
 
 /* Data jobs (daemon/master/datajobs.h): load or free every file below a
  * path. The apply allocates the job's id (the result's data_id). */
-#define JOURNAL_JOB_TYPE_MAX 7     /* "load", "free" */
+#define JOURNAL_JOB_TYPE_MAX 7     /* "load", "free", "persist" */
 #define JOURNAL_JOB_STATE_MAX 15   /* "done", "failed", "cancelled" */
 #define JOURNAL_JOB_REASON_MAX 255
 
@@ -252,6 +266,29 @@ struct journal_worker_state {
 	int64_t time_ms;
 };
 
+/* The default write type of path (and below it when recursive); new
+ * children inherit it. "" clears it (CACHE_THROUGH). */
+struct journal_set_write_type {
+	char path[PATH_MAX_LEN + 1];
+	bool recursive;
+	char write_type[JOURNAL_WRITE_TYPE_MAX + 1]; /* "": none */
+};
+
+/* A change of the persistence state of the file at path, which must still
+ * be inode id holding content data_id (else ST_ESTALE: it was rewritten).
+ * persisted carries what the store now holds (length, mtime_ms,
+ * fingerprint; all zero/"" for the other states). */
+struct journal_set_persistence {
+	char path[PATH_MAX_LEN + 1];
+	uint64_t id;
+	uint64_t data_id;
+	char state[JOURNAL_PERSISTENCE_MAX + 1];
+	uint64_t length;
+	int64_t mtime_ms;
+	char fingerprint[NS_FP_MAX];
+	int64_t time_ms;
+};
+
 /* alloc_data_id has no fields. */
 struct journal_cmd {
 	enum journal_op op;
@@ -276,6 +313,8 @@ struct journal_cmd {
 		struct journal_job_end job_end;
 		struct journal_mount_update mount_update;
 		struct journal_worker_state worker_state;
+		struct journal_set_write_type set_write_type;
+		struct journal_set_persistence set_persistence;
 	} u;
 };
 
@@ -292,8 +331,12 @@ bool journal_medium_valid(const char *medium);
 bool journal_action_valid(const char *action);
 /* "active", "decommissioning" or "decommissioned". */
 bool journal_worker_state_valid(const char *state);
-/* "load" or "free" (a data job's type). */
+/* "load", "free" or "persist" (a data job's type). */
 bool journal_job_type_valid(const char *type);
+/* "THROUGH", "CACHE_THROUGH", "ASYNC_THROUGH", "MUST_CACHE" (exact case). */
+bool journal_write_type_valid(const char *write_type);
+/* "not_persisted", "persisting", "persisted", "lost". */
+bool journal_persistence_valid(const char *state);
 
 /* Appends a copy of item to a sync_dir command's entries. */
 int journal_sync_dir_add(struct journal_cmd *cmd, const struct journal_sync_item *item);

@@ -20,6 +20,7 @@
 #include "daemon/master/rootmount.h"
 #include "daemon/master/revalidate.h"
 #include "daemon/master/ttlcheck.h"
+#include "daemon/master/persistcheck.h"
 #include "raft/net.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -200,9 +201,15 @@ int main(int argc, char **argv)
 				    .events = m.events,
 				    .order_timeout_ms = hb * 10 > 5000 ? hb * 10 : 5000 };
 	m.repl = repl_new(&rpopts);
-	if (!jobs || !ttl || !m.datajobs || !m.reval || !m.repl) {
+	struct persistcheck_opts popts = { .meta = m.meta, .registry = m.registry,
+					   .blocks = m.blocks,
+					   .grace_ms = conf.master_worker_timeout };
+	struct persistcheck *pcheck = persistcheck_new(&popts);
+	if (!jobs || !ttl || !m.datajobs || !m.reval || !pcheck ||
+	    !m.repl) {
 		log_error("out of memory");
 		jobs_free(jobs);
+		persistcheck_free(pcheck);
 		ttlcheck_free(ttl);
 		datajobs_free(m.datajobs);
 		reval_free(m.reval);
@@ -223,6 +230,10 @@ int main(int argc, char **argv)
 		/* Once per worker heartbeat: a copy is ordered one heartbeat
 		 * after a block shows short, carried out by the next. */
 		repl_spec(m.repl, hb > 100 ? hb : 100, &spec);
+		jrc = jobs_add(jobs, &spec, NULL);
+	}
+	if (!jrc) {
+		persistcheck_spec(pcheck, conf.master_persist_check_interval, &spec);
 		jrc = jobs_add(jobs, &spec, NULL);
 	}
 	if (!jrc && root_pending) {
@@ -317,6 +328,11 @@ int main(int argc, char **argv)
 	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	notify_send("STOPPING=1");
 	history_sampler_stop(sampler);
+	/* The runner first: a job step waiting on a worker that is asking this
+	 * master something (a persist reads the file's metadata) ends while the
+	 * REST server still answers. */
+	jobs_free(jobs);
+	jobs = NULL;
 	exit_code = EXIT_OK;
 out_server:
 	http_server_stop(srv);
@@ -324,6 +340,7 @@ out_routes:
 	free(routes);
 out_jobs:
 	jobs_free(jobs);
+	persistcheck_free(pcheck);
 	reval_free(m.reval);
 	ttlcheck_free(ttl);
 	datajobs_free(m.datajobs);

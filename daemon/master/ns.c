@@ -15,7 +15,7 @@
 #define NS_INODE_COLS                                                                     \
 	"id, parent, name, is_dir, length, mtime_ms, fingerprint, block_size, synced_ms, data_id," \
 	" etag, pinned, pin_medium, ttl_ms, ttl_action, ttl_expiry_ms, ttl_fired_ms, repl_min,"     \
-	" repl_max"
+	" repl_max, write_type, persisted"
 /* Every inode of the subtree at ?1 (?1 itself included). */
 #define NS_SUBTREE                                                                         \
 	"WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT i.id FROM inodes i JOIN sub"  \
@@ -27,10 +27,10 @@ static const char *const g_sql[ST_COUNT] = {
 	 * ttl_ms after ?10 (the command's time). */
 	[ST_INSERT] = "INSERT INTO inodes(id, parent, name, is_dir, length, mtime_ms, fingerprint,"
 		      " synced_ms, data_id, pinned, pin_medium, ttl_ms, ttl_action, ttl_expiry_ms,"
-		      " repl_min, repl_max) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+		      " repl_min, repl_max, write_type) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
 		      " coalesce(nullif(?9, 0), ?1), p.pinned, p.pin_medium, p.ttl_ms, p.ttl_action,"
 		      " CASE WHEN p.ttl_ms > 0 AND ?4 = 0 THEN ?10 + p.ttl_ms ELSE 0 END,"
-		      " p.repl_min, p.repl_max FROM inodes p WHERE p.id = ?2",
+		      " p.repl_min, p.repl_max, p.write_type FROM inodes p WHERE p.id = ?2",
 	[ST_UPDATE_FILE] = "UPDATE inodes SET length = ?2, mtime_ms = ?3, fingerprint = ?4,"
 			   " synced_ms = ?5, data_id = ?6 WHERE id = ?1",
 	[ST_SET_SYNCED] = "UPDATE inodes SET synced_ms = ?2 WHERE id = ?1",
@@ -83,6 +83,14 @@ static const char *const g_sql[ST_COUNT] = {
 	[ST_FIRED] = "SELECT id FROM inodes WHERE ttl_fired_ms > 0 AND id > ?1 ORDER BY id"
 		     " LIMIT ?2",
 	[ST_BY_ID] = "SELECT " NS_INODE_COLS " FROM inodes WHERE id = ?1",
+	[ST_SET_WTYPE] = NS_SUBTREE "UPDATE inodes SET write_type = ?3 WHERE"
+			 " id = ?1 OR (?2 AND id IN sub)",
+	[ST_WTYPE_DIFF] = NS_SUBTREE "SELECT count(*) FROM inodes WHERE (id = ?1 OR (?2 AND id IN"
+			  " sub)) AND write_type != ?3",
+	[ST_SET_PERSIST] = "UPDATE inodes SET persisted = ?2 WHERE id = ?1",
+	/* Indexed (inodes_unpersisted). */
+	[ST_UNPERSISTED] = "SELECT " NS_INODE_COLS " FROM inodes WHERE persisted != 1 AND"
+			   " id > ?1 ORDER BY id LIMIT ?2",
 };
 
 static const char g_schema[] =
@@ -97,11 +105,12 @@ static const char g_schema[] =
 	" repl_min INTEGER NOT NULL DEFAULT 0, repl_max INTEGER NOT NULL DEFAULT -1,"
 	" persisted INTEGER NOT NULL DEFAULT 1, data_id INTEGER NOT NULL DEFAULT 0,"
 	" etag TEXT NOT NULL DEFAULT '', ttl_expiry_ms INTEGER NOT NULL DEFAULT 0,"
-	" ttl_fired_ms INTEGER NOT NULL DEFAULT 0);"
+	" ttl_fired_ms INTEGER NOT NULL DEFAULT 0, write_type TEXT NOT NULL DEFAULT '');"
 	"CREATE UNIQUE INDEX IF NOT EXISTS inodes_parent_name ON inodes(parent, name);"
 	"CREATE INDEX IF NOT EXISTS inodes_ttl_expiry ON inodes(ttl_expiry_ms, id)"
 	" WHERE ttl_expiry_ms > 0;"
 	"CREATE INDEX IF NOT EXISTS inodes_ttl_fired ON inodes(id) WHERE ttl_fired_ms > 0;"
+	"CREATE INDEX IF NOT EXISTS inodes_unpersisted ON inodes(id) WHERE persisted != 1;"
 	"CREATE TABLE IF NOT EXISTS mounts("
 	" path TEXT PRIMARY KEY, uri TEXT NOT NULL, readonly INTEGER NOT NULL,"
 	" options TEXT NOT NULL, block_size INTEGER NOT NULL,"
@@ -183,6 +192,10 @@ int ns_open(const char *db_path, struct ns **out, char *err, size_t errlen)
 		goto err_close;
 	}
 	char *msg = NULL;
+	/* A database from before write types lacks the column (an error here
+	 * just means the table is new or has it already). */
+	sqlite3_exec(ns->db, "ALTER TABLE inodes ADD COLUMN write_type TEXT NOT NULL DEFAULT ''",
+		     NULL, NULL, NULL);
 	if (sqlite3_exec(ns->db,
 			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 			 "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;",
@@ -287,6 +300,86 @@ static void row_to_inode(sqlite3_stmt *s, struct ns_inode *n)
 	n->ttl_fired_ms = sqlite3_column_int64(s, 16);
 	n->repl_min = sqlite3_column_int64(s, 17);
 	n->repl_max = sqlite3_column_int64(s, 18);
+	snprintf(n->write_type, sizeof(n->write_type), "%s",
+		 (const char *)sqlite3_column_text(s, 19));
+	n->persistence = sqlite3_column_int(s, 20);
+}
+
+const char *ns_persistence_name(int state)
+{
+	switch (state) {
+	case NS_NOT_PERSISTED: return "not_persisted";
+	case NS_PERSISTING: return "persisting";
+	case NS_LOST: return "lost";
+	default: return "persisted";
+	}
+}
+
+int ns_persistence_parse(const char *name, int *state)
+{
+	static const int all[] = { NS_NOT_PERSISTED, NS_PERSISTED, NS_PERSISTING, NS_LOST };
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(name, ns_persistence_name(all[i])) == 0) {
+			*state = all[i];
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Whether the subtree at id holds a file only the caches hold: a sync
+ * that does not find it in the store keeps it, and so the directories on
+ * its way. (Not hot: a sync removes little.) */
+bool ns_holds_unpersisted(struct ns *ns, uint64_t id)
+{
+	sqlite3_stmt *s = NULL;
+	bool found = false;
+	if (sqlite3_prepare_v2(ns->db,
+			       "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT i.id FROM"
+			       " inodes i JOIN sub ON i.parent = sub.id) SELECT 1 FROM inodes"
+			       " WHERE id IN sub AND persisted != 1 LIMIT 1",
+			       -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(s, 1, (int64_t)id);
+		found = sqlite3_step(s) == SQLITE_ROW;
+	} else {
+		found = true; /* keep it rather than lose data */
+	}
+	sqlite3_finalize(s);
+	return found;
+}
+
+int ns_persistence_counts(struct ns *ns, int64_t out[4])
+{
+	memset(out, 0, 4 * sizeof(*out));
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(ns->db, "SELECT persisted, count(*) FROM inodes WHERE persisted != 1"
+				       " GROUP BY persisted", -1, &s, NULL) != SQLITE_OK) {
+		sqlite3_finalize(s);
+		return -EIO;
+	}
+	int step;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		int state = sqlite3_column_int(s, 0);
+		if (state >= 0 && state < 4)
+			out[state] = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	return step == SQLITE_DONE ? 0 : -EIO;
+}
+
+int ns_unpersisted(struct ns *ns, uint64_t after_id, size_t limit, struct ns_inode *out,
+		   size_t *n)
+{
+	*n = 0;
+	sqlite3_stmt *s = ns_stmt(ns, ST_UNPERSISTED);
+	sqlite3_bind_int64(s, 1, (int64_t)after_id);
+	sqlite3_bind_int64(s, 2, (int64_t)limit);
+	int step = SQLITE_DONE;
+	while (*n < limit && (step = sqlite3_step(s)) == SQLITE_ROW)
+		row_to_inode(s, &out[(*n)++]);
+	int rc = *n == limit || step == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_reset(s);
+	return rc;
 }
 
 /* Steps a bound single-row inode query: 0 with *out, -ENOENT without a
@@ -683,6 +776,18 @@ int64_t ns_ttl_differs(struct ns *ns, uint64_t id, bool recursive, int64_t ttl_m
 int64_t ns_repl_differs(struct ns *ns, uint64_t id, bool recursive, int64_t min, int64_t max)
 {
 	return count_diff(ns, ST_REPL_DIFF, id, recursive, min, NULL, max);
+}
+
+int64_t ns_write_type_differs(struct ns *ns, uint64_t id, bool recursive,
+			      const char *write_type)
+{
+	sqlite3_stmt *s = ns_stmt(ns, ST_WTYPE_DIFF);
+	sqlite3_bind_int64(s, 1, (int64_t)id);
+	sqlite3_bind_int(s, 2, recursive);
+	sqlite3_bind_text(s, 3, write_type, -1, SQLITE_STATIC);
+	int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -EIO;
+	sqlite3_reset(s);
+	return n;
 }
 
 int ns_by_id(struct ns *ns, uint64_t id, struct ns_inode *out)

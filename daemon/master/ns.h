@@ -47,7 +47,21 @@ struct ns_inode {
 	int64_t ttl_fired_ms;   /* a TTL delete fired then and is not done yet; 0 none */
 	int64_t repl_min;       /* minimum cached copies; 0 none */
 	int64_t repl_max;       /* maximum cached copies; -1 unbounded */
+	char write_type[16];    /* default write type of new files below; "": CACHE_THROUGH */
+	int persistence;        /* NS_PERSISTED, ... (the `persisted` column) */
 };
+
+/* A file's persistence state (column `persisted`; 1, the default, is
+ * persisted so every file loaded from a store is). */
+enum ns_persistence {
+	NS_NOT_PERSISTED = 0, /* only in the workers' caches */
+	NS_PERSISTED = 1,     /* the store holds it */
+	NS_PERSISTING = 2,    /* a persist job is writing it to the store */
+	NS_LOST = 3,          /* not persisted, and every cached copy is gone */
+};
+/* "not_persisted", "persisted", "persisting", "lost"; and back (-EINVAL). */
+const char *ns_persistence_name(int state);
+int ns_persistence_parse(const char *name, int *state);
 
 /* A file whose TTL expired (ns_expired). */
 struct ns_expired {
@@ -144,6 +158,20 @@ int64_t ns_pin_differs(struct ns *ns, uint64_t id, bool recursive, bool pinned,
 int64_t ns_ttl_differs(struct ns *ns, uint64_t id, bool recursive, int64_t ttl_ms,
 		       const char *action);
 int64_t ns_repl_differs(struct ns *ns, uint64_t id, bool recursive, int64_t min, int64_t max);
+int64_t ns_write_type_differs(struct ns *ns, uint64_t id, bool recursive,
+			      const char *write_type);
+
+/* Whether the subtree at id (id included) holds a file not persisted: a
+ * sync that does not find it (or its directories) in the store keeps it. */
+bool ns_holds_unpersisted(struct ns *ns, uint64_t id);
+/* How many files are in each persistence state but persisted
+ * (out[NS_NOT_PERSISTED], out[NS_PERSISTING], out[NS_LOST]; out[NS_PERSISTED]
+ * is left 0): an indexed count. */
+int ns_persistence_counts(struct ns *ns, int64_t out[4]);
+/* Files not persisted (any state but NS_PERSISTED), in id order after
+ * after_id, at most limit into out (an indexed walk). */
+int ns_unpersisted(struct ns *ns, uint64_t after_id, size_t limit, struct ns_inode *out,
+		   size_t *n);
 
 /* An inode by id (is_mount_point is not set); -ENOENT. */
 int ns_by_id(struct ns *ns, uint64_t id, struct ns_inode *out);
@@ -177,7 +205,7 @@ int ns_fired(struct ns *ns, uint64_t after_id, size_t limit, uint64_t *ids, size
 #define NS_JOBS_KEPT 100      /* finished jobs kept (older ones are dropped) */
 struct ns_job {
 	uint64_t id;
-	char type[8];       /* "load", "free" */
+	char type[8];       /* "load", "free", "persist" */
 	char path[4096];
 	bool recursive;
 	char medium[8];
@@ -197,6 +225,7 @@ struct ns_job_file {
 	uint64_t data_id;
 	int64_t block_size; /* 0: the mount's */
 	bool pinned;
+	int persistence;    /* enum ns_persistence */
 };
 
 /* true for "queued" and "running". */

@@ -33,6 +33,7 @@ struct file_attrs {
 	const char *fingerprint;
 	uint64_t data_id; /* 0: none given */
 	const char *etag; /* NULL: none given */
+	int persistence;  /* put_file: NS_PERSISTED or NS_NOT_PERSISTED */
 };
 
 /* data_id 0: the new inode's own id names its first content. */
@@ -367,11 +368,14 @@ static int upsert_file(struct apply *a, const char *path, const struct file_attr
 	/* A worker that wrote the content names it (its blocks are cached
 	 * under that id already). */
 	int64_t given = (int64_t)attrs->data_id;
+	bool put = a->cmd->op == JOURNAL_PUT_FILE;
 	rc = ns_child(a->ns, parent.id, path_basename(path), strlen(path_basename(path)), &n);
 	if (rc == -ENOENT) {
 		uint64_t id;
 		rc = insert_inode(a, parent.id, path_basename(path), false, length, mtime, fp,
 				  synced, given, &id);
+		if (!rc && put && attrs->persistence != NS_PERSISTED)
+			rc = exec1(a->ns, ST_SET_PERSIST, (int64_t)id, attrs->persistence);
 		return rc ? rc : set_etag(a->ns, id, attrs->etag);
 	}
 	if (rc)
@@ -379,6 +383,15 @@ static int upsert_file(struct apply *a, const char *path, const struct file_attr
 	if (n.is_dir) {
 		snprintf(a->err, a->errlen, "'%s' is a directory", path);
 		return -EISDIR;
+	}
+	/* Content only the caches hold is newer than anything its store
+	 * lists under that name: a sync leaves it alone. */
+	if (!put && n.persistence != NS_PERSISTED)
+		return 0;
+	if (put && n.persistence != attrs->persistence) {
+		rc = exec1(a->ns, ST_SET_PERSIST, (int64_t)n.id, attrs->persistence);
+		if (rc)
+			return rc;
 	}
 	/* A put over a file, or a sync that found other content: workers
 	 * must stop trusting what they cached of it. */
@@ -414,13 +427,31 @@ static int upsert_file(struct apply *a, const char *path, const struct file_attr
 	return rc;
 }
 
+/* An ASYNC_THROUGH file's persist job, in its put_file's transaction: a
+ * job_create of type persist for the file alone. */
+static int queue_persist(struct apply *a, const struct journal_put_file *c)
+{
+	struct journal_cmd *job = journal_new(JOURNAL_JOB_CREATE);
+	if (!job)
+		return -ENOMEM;
+	snprintf(job->u.job_create.type, sizeof(job->u.job_create.type), "persist");
+	memcpy(job->u.job_create.path, c->path, sizeof(job->u.job_create.path));
+	job->u.job_create.time_ms = c->time_ms;
+	uint64_t id = 0;
+	int rc = ns_apply_job_create(a->ns, job, &id, a->err, a->errlen);
+	journal_free(job);
+	return rc;
+}
+
 static int apply_put_file(struct apply *a)
 {
 	const struct journal_put_file *c = &a->cmd->u.put_file;
 	struct file_attrs fa = { .length = c->length, .mtime_ms = c->mtime_ms,
 				 .fingerprint = c->fingerprint, .data_id = c->data_id,
-				 .etag = c->etag[0] ? c->etag : NULL };
-	return upsert_file(a, c->path, &fa, c->time_ms);
+				 .etag = c->etag[0] ? c->etag : NULL,
+				 .persistence = c->persistence[0] ? NS_NOT_PERSISTED : NS_PERSISTED };
+	int rc = upsert_file(a, c->path, &fa, c->time_ms);
+	return rc || !c->persist ? rc : queue_persist(a, c);
 }
 
 static int apply_delete(struct apply *a)
@@ -506,6 +537,11 @@ static int prune_fn(void *arg, const struct ns_inode *c)
 	if (!path_join(s->dir_path, c->name, cpath, sizeof(cpath)) &&
 	    (ns_is_mount(s->a->ns, cpath) || ns_mounts_below(s->a->ns, cpath, NULL, 0) > 0))
 		return 0;
+	/* Not in its store yet (or lost): the store cannot tell it is gone. */
+	if (!c->is_dir && c->persistence != NS_PERSISTED)
+		return 0;
+	if (c->is_dir && ns_holds_unpersisted(s->a->ns, c->id))
+		return 0;
 	s->a->moved = true;
 	return delete_tree(s->a->ns, c->id);
 }
@@ -531,7 +567,7 @@ static int apply_sync_dir(struct apply *a)
 		int crc = ns_child(a->ns, dir.id, name, strlen(name), &child);
 		/* A directory still here after pruning is the same directory, or
 		 * holds a mount point, which hides a store entry of its name. */
-		if (crc == 0 && child.is_dir)
+		if (crc == 0 && (child.is_dir || child.persistence != NS_PERSISTED))
 			continue;
 		if (e->is_dir) {
 			rc = insert_inode(a, dir.id, name, true, 0, e->mtime_ms, "", 0, 0, NULL);
@@ -558,11 +594,15 @@ static int apply_sync_entry(struct apply *a)
 	struct ns_inode n;
 	int found = ns_lookup(a->ns, path, &n) == 0;
 	if (!c->exists) {
-		if (!found || n.is_mount_point || ns_mounts_below(a->ns, path, NULL, 0) > 0)
+		if (!found || n.is_mount_point || ns_mounts_below(a->ns, path, NULL, 0) > 0 ||
+		    (!n.is_dir && n.persistence != NS_PERSISTED) ||
+		    (n.is_dir && ns_holds_unpersisted(a->ns, n.id)))
 			return 0;
 		a->moved = true;
 		return delete_tree(a->ns, n.id);
 	}
+	if (found && !n.is_dir && n.persistence != NS_PERSISTED)
+		return 0; /* only the caches hold it: newer than the store */
 	if (c->is_dir) {
 		a->moved = a->moved || (found && !n.is_dir);
 		if (found && !n.is_dir && (rc = delete_tree(a->ns, n.id)))
@@ -570,7 +610,8 @@ static int apply_sync_entry(struct apply *a)
 		return make_dirs(a, path, c->mtime_ms, &n);
 	}
 	if (found && n.is_dir) {
-		if (n.is_mount_point || ns_mounts_below(a->ns, path, NULL, 0) > 0)
+		if (n.is_mount_point || ns_mounts_below(a->ns, path, NULL, 0) > 0 ||
+		    ns_holds_unpersisted(a->ns, n.id))
 			return 0;
 		a->moved = true;
 		if ((rc = delete_tree(a->ns, n.id)))
@@ -733,6 +774,73 @@ static int apply_worker_state(struct apply *a)
 	return ns_apply_worker_state(a->ns, a->cmd, a->err, a->errlen);
 }
 
+static int apply_set_write_type(struct apply *a)
+{
+	const struct journal_set_write_type *c = &a->cmd->u.set_write_type;
+	struct ns_inode n;
+	int rc = policy_target(a, c->path, &n);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = ns_stmt(a->ns, ST_SET_WTYPE);
+	sqlite3_bind_int64(s, 1, (int64_t)n.id);
+	sqlite3_bind_int(s, 2, c->recursive);
+	sqlite3_bind_text(s, 3, c->write_type, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	if (!rc)
+		a->res->changed = sqlite3_changes(a->ns->db);
+	sqlite3_reset(s);
+	return rc;
+}
+
+/*
+ * A persist job's or the persistence checker's decision about one file,
+ * checked against the state it was made on: path must still be inode id
+ * with content data_id, else ST_ESTALE (rewritten, renamed or deleted
+ * since) and nothing changes. persisted also records what the store holds
+ * now (so a later sync finds the same content) and that it was just
+ * checked.
+ */
+static int apply_set_persistence(struct apply *a)
+{
+	const struct journal_set_persistence *c = &a->cmd->u.set_persistence;
+	struct ns_inode n;
+	int rc = policy_target(a, c->path, &n);
+	if (rc)
+		return rc;
+	int state = NS_PERSISTED;
+	ns_persistence_parse(c->state, &state); /* journal_decode checked it */
+	if (n.id != c->id || n.is_dir || n.data_id != c->data_id ||
+	    (state == NS_PERSISTED && c->length != n.length)) {
+		snprintf(a->err, a->errlen, "'%s' is not inode %llu with content %llu", c->path,
+			 (unsigned long long)c->id, (unsigned long long)c->data_id);
+		return ST_ESTALE;
+	}
+	if (n.persistence == NS_PERSISTED && state != NS_PERSISTED) {
+		snprintf(a->err, a->errlen, "'%s' is persisted already", c->path);
+		return ST_ESTALE;
+	}
+	if (n.persistence == NS_LOST && state == NS_PERSISTING) {
+		snprintf(a->err, a->errlen, "'%s' is lost: no cached copy to persist", c->path);
+		return ST_ELOST;
+	}
+	rc = exec1(a->ns, ST_SET_PERSIST, (int64_t)n.id, state);
+	if (!rc && state == NS_PERSISTED) {
+		sqlite3_stmt *s = ns_stmt(a->ns, ST_UPDATE_FILE);
+		sqlite3_bind_int64(s, 1, (int64_t)n.id);
+		sqlite3_bind_int64(s, 2, (int64_t)n.length);
+		sqlite3_bind_int64(s, 3, c->mtime_ms);
+		sqlite3_bind_text(s, 4, c->fingerprint, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 5, c->time_ms);
+		sqlite3_bind_int64(s, 6, (int64_t)n.data_id);
+		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_reset(s);
+	}
+	/* Workers learn the new state (a read of a lost file fails; a
+	 * persisted one may read through again). */
+	a->moved = true;
+	return rc;
+}
+
 uint64_t ns_next_id(struct ns *ns)
 {
 	return (uint64_t)ns_meta_get(ns, "next_inode");
@@ -753,6 +861,7 @@ static int64_t cmd_time(const struct journal_cmd *c)
 	case JOURNAL_SET_TTL: return c->u.set_ttl.time_ms;
 	case JOURNAL_TTL_FIRE: return c->u.ttl_fire.time_ms;
 	case JOURNAL_WORKER_STATE: return c->u.worker_state.time_ms;
+	case JOURNAL_SET_PERSISTENCE: return c->u.set_persistence.time_ms;
 	default: return 0;
 	}
 }
@@ -772,6 +881,7 @@ static const char *cmd_path(const struct journal_cmd *c)
 	case JOURNAL_SYNC_DIR: return c->u.sync_dir.path;
 	case JOURNAL_SYNC_ENTRY: return c->u.sync_entry.path;
 	case JOURNAL_TTL_FIRE: return c->u.ttl_fire.path;
+	case JOURNAL_SET_PERSISTENCE: return c->u.set_persistence.path;
 	default: return NULL;
 	}
 }

@@ -22,6 +22,8 @@
 	"WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT i.id FROM inodes i JOIN sub"  \
 	" ON i.parent = sub.id WHERE ?2) "
 #define JOB_FILES_WHERE " is_dir = 0 AND (id IN sub OR parent = ?1)"
+/* A persist job (?5 true) works on the files not persisted yet. */
+#define JOB_FILES_PERSIST " AND (NOT ?5 OR persisted != 1)"
 
 /* Statements here are few and not hot (one per job slice): prepared per
  * call, so the table of ns.c stays as it is. */
@@ -144,11 +146,12 @@ int ns_job_files(struct ns *ns, const struct ns_job *j, size_t limit, struct ns_
 		 size_t *n)
 {
 	*n = 0;
-	sqlite3_stmt *s = prep(ns, JOB_FILES "SELECT id, length, data_id, block_size, pinned"
-					     " FROM inodes WHERE" JOB_FILES_WHERE
-					     " AND id > ?3 ORDER BY id LIMIT ?4");
+	sqlite3_stmt *s = prep(ns, JOB_FILES "SELECT id, length, data_id, block_size, pinned,"
+					     " persisted FROM inodes WHERE" JOB_FILES_WHERE
+					     JOB_FILES_PERSIST " AND id > ?3 ORDER BY id LIMIT ?4");
 	if (!s)
 		return -EIO;
+	sqlite3_bind_int(s, 5, strcmp(j->type, "persist") == 0);
 	sqlite3_bind_int64(s, 1, (int64_t)j->root);
 	sqlite3_bind_int(s, 2, j->recursive);
 	sqlite3_bind_int64(s, 3, (int64_t)j->cursor);
@@ -161,6 +164,7 @@ int ns_job_files(struct ns *ns, const struct ns_job *j, size_t limit, struct ns_
 		f->data_id = (uint64_t)sqlite3_column_int64(s, 2);
 		f->block_size = sqlite3_column_int64(s, 3);
 		f->pinned = sqlite3_column_int(s, 4) != 0;
+		f->persistence = sqlite3_column_int(s, 5);
 	}
 	int rc = *n == limit || step == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_finalize(s);
@@ -204,11 +208,12 @@ int ns_apply_job_create(struct ns *ns, const struct journal_cmd *cmd, uint64_t *
 		return rc == -ENOTDIR ? -ENOENT : rc;
 	}
 	sqlite3_stmt *s = prep(ns, JOB_FILES "SELECT count(*), coalesce(sum(length), 0) FROM"
-					     " inodes WHERE" JOB_FILES_WHERE);
+					     " inodes WHERE" JOB_FILES_WHERE JOB_FILES_PERSIST);
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, (int64_t)n.id);
 	sqlite3_bind_int(s, 2, c->recursive);
+	sqlite3_bind_int(s, 5, strcmp(c->type, "persist") == 0);
 	if (sqlite3_step(s) != SQLITE_ROW) {
 		sqlite3_finalize(s);
 		return -EIO;

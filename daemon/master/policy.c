@@ -64,6 +64,14 @@ static int check_req(const struct policy_req *r, char *err, size_t errlen)
 			return bad(err, errlen, "min", why);
 		}
 		return 0;
+	case POLICY_WRITE_TYPE:
+		if (r->write_type[0] && !journal_write_type_valid(r->write_type)) {
+			snprintf(why, sizeof(why),
+				 "'%.40s' is not THROUGH, CACHE_THROUGH, ASYNC_THROUGH or MUST_CACHE",
+				 r->write_type);
+			return bad(err, errlen, "write_type", why);
+		}
+		return 0;
 	}
 	return bad(err, errlen, "kind", "unknown policy");
 }
@@ -132,6 +140,8 @@ static int64_t differs(struct ns *ns, uint64_t id, const struct policy_req *r)
 		return ns_ttl_differs(ns, id, r->recursive, r->ttl_ms, r->action);
 	case POLICY_REPLICATION:
 		return ns_repl_differs(ns, id, r->recursive, r->min, r->max);
+	case POLICY_WRITE_TYPE:
+		return ns_write_type_differs(ns, id, r->recursive, r->write_type);
 	}
 	return -EINVAL;
 }
@@ -157,6 +167,11 @@ static void fill_cmd(struct journal_cmd *c, const struct policy_req *r, int64_t 
 		c->u.set_replication.recursive = r->recursive;
 		c->u.set_replication.min = r->min;
 		c->u.set_replication.max = r->max;
+		break;
+	case POLICY_WRITE_TYPE:
+		memcpy(c->u.set_write_type.path, r->path, sizeof(r->path));
+		c->u.set_write_type.recursive = r->recursive;
+		memcpy(c->u.set_write_type.write_type, r->write_type, sizeof(r->write_type));
 		break;
 	}
 }
@@ -257,6 +272,7 @@ static const enum journal_op g_op[] = {
 	[POLICY_PIN] = JOURNAL_SET_PIN,
 	[POLICY_TTL] = JOURNAL_SET_TTL,
 	[POLICY_REPLICATION] = JOURNAL_SET_REPLICATION,
+	[POLICY_WRITE_TYPE] = JOURNAL_SET_WRITE_TYPE,
 };
 
 int policy_set(struct fs *fs, struct meta *meta, const struct policy_req *req, int64_t now_ms,
@@ -369,6 +385,32 @@ void policy_record_event(struct events *ev, const struct journal_cmd *cmd, int r
 		path = c->path;
 		snprintf(detail, sizeof(detail), "min %" PRId64 ", max %" PRId64 "%s", c->min,
 			 c->max, c->recursive ? ", recursive" : "");
+		break;
+	}
+	case JOURNAL_SET_WRITE_TYPE: {
+		const struct journal_set_write_type *c = &cmd->u.set_write_type;
+		type = c->write_type[0] ? "write_type_set" : "write_type_cleared";
+		path = c->path;
+		snprintf(detail, sizeof(detail), "%s%s%s", c->write_type,
+			 c->recursive && c->write_type[0] ? ", " : "", c->recursive ? "recursive" : "");
+		break;
+	}
+	case JOURNAL_SET_PERSISTENCE: {
+		const struct journal_set_persistence *c = &cmd->u.set_persistence;
+		/* Only the ends of the road are events: a file that reached its
+		 * store, and one whose data is gone. */
+		if (strcmp(c->state, "lost") == 0) {
+			type = "persist_lost";
+			snprintf(detail, sizeof(detail),
+				 "not persisted, and every cached copy is gone (content %" PRIu64 ")",
+				 c->data_id);
+		} else if (strcmp(c->state, "persisted") == 0) {
+			type = "persisted";
+			snprintf(detail, sizeof(detail), "%" PRIu64 " bytes in the store", c->length);
+		} else {
+			return;
+		}
+		path = c->path;
 		break;
 	}
 	case JOURNAL_TTL_FIRE: {

@@ -12,7 +12,7 @@ struct fs;
 struct meta;
 
 /*
- * Per-path policies (pin, TTL, replication) as an admin sets them: checks
+ * Per-path policies (pin, TTL, replication, default write type) as an admin sets them: checks
  * a request, and proposes its journal command (set_pin, set_ttl,
  * set_replication; docs/namespace.md) only when it would change something,
  * so setting the same policy twice is a success that writes nothing.
@@ -23,7 +23,7 @@ struct meta;
  * -EROFS (a TTL that deletes, on a read-only mount or over one), or what
  * meta_submit returns.
  */
-enum policy_kind { POLICY_PIN, POLICY_TTL, POLICY_REPLICATION };
+enum policy_kind { POLICY_PIN, POLICY_TTL, POLICY_REPLICATION, POLICY_WRITE_TYPE };
 
 struct policy_req {
 	enum policy_kind kind;
@@ -42,6 +42,8 @@ struct policy_req {
 	 * room_workers 0: no capacity known, no room check. */
 	int64_t room_capacity[4];
 	int room_workers;
+	/* POLICY_WRITE_TYPE ("": none, i.e. CACHE_THROUGH) */
+	char write_type[JOURNAL_WRITE_TYPE_MAX + 1];
 };
 
 /* now_ms: the proposer's wall clock (a TTL counts from it). *changed

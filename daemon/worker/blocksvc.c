@@ -299,6 +299,15 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 	}
 	atomic_fetch_add(&b->block_misses, 1);
 	uint64_t blen = block_len(fi, index);
+	if (fi->unpersisted) {
+		/* Its store does not hold this content: the cache is all there is. */
+		flight_end(b, id);
+		fcache_invalidate(b->fc, fi->path); /* the master may know it lost already */
+		snprintf(err, errlen, "'%s' is lost: block %llu is not cached on the worker that "
+			 "held it and the file was never persisted to its store", fi->path,
+			 (unsigned long long)index);
+		return ST_ELOST;
+	}
 	struct tee t = { .buf = malloc(blen ? blen : 1), .cap = blen, .off = off, .len = len,
 			 .sink = sink, .arg = arg, .from_store = &b->bytes_from_ufs };
 	/* A file of one block is read whole, without a Range (a store may
@@ -476,6 +485,29 @@ static int read_other_holder(struct bsvc *b, const struct file_info *fi, uint64_
 	return ST_EPEER;
 }
 
+/* The owner of a block of a file no store holds did not answer: its other
+ * copies (a replication min made them on the next owners) stand in. */
+static int read_replica(struct bsvc *b, const struct file_info *fi, uint64_t index,
+			uint64_t off, uint64_t len, bsvc_sink_fn sink, void *arg, char *err,
+			size_t errlen)
+{
+	uint64_t id = placement_block_id(fi->data_id, index);
+	char owners[8][WORKER_ADDR_MAX];
+	size_t n = worker_copy_owners(b->w, id, 8, owners);
+	for (size_t i = 1; i < n; i++) {
+		char why[256] = "";
+		int rc = *owners[i] ? read_peer(b, owners[i], fi, index, off, len, true, sink, arg,
+						 why, sizeof(why))
+				    : serve_cached(b, id, off, len, sink, arg);
+		if (!rc || (rc != ST_EPEER && rc != -ENOENT && rc != -EBADMSG && rc != ST_ESTALE))
+			return rc;
+	}
+	snprintf(err + strlen(err), errlen - strlen(err),
+		 " (the file is not persisted: its store cannot stand in, and no other copy "
+		 "answered)");
+	return -EIO;
+}
+
 static int read_block(struct bsvc *b, const struct file_info *fi, uint64_t index, uint64_t off,
 		      uint64_t len, bsvc_sink_fn sink, void *arg, char *err, size_t errlen)
 {
@@ -485,10 +517,17 @@ static int read_block(struct bsvc *b, const struct file_info *fi, uint64_t index
 		return sink(arg, g_cold.data + off, (size_t)len);
 	if (!worker_owner_of(b->w, id, owner, sizeof(owner))) {
 		log_debug("block %llu of %s: owned here", (unsigned long long)id, fi->path);
-		return read_owned(b, fi, index, off, len, sink, arg, err, errlen);
+		int rc = read_owned(b, fi, index, off, len, sink, arg, err, errlen);
+		if (rc == ST_ELOST && !fi->lost) /* a copy made before the owners changed */
+			rc = read_replica(b, fi, index, off, len, sink, arg, err, errlen) == 0
+				     ? 0
+				     : ST_ELOST;
+		return rc;
 	}
 	log_debug("block %llu of %s: owned by %s", (unsigned long long)id, fi->path, owner);
 	int rc = read_peer(b, owner, fi, index, off, len, false, sink, arg, err, errlen);
+	if (rc == ST_EPEER && fi->unpersisted)
+		return read_replica(b, fi, index, off, len, sink, arg, err, errlen);
 	if (rc == ST_EPEER)
 		rc = read_other_holder(b, fi, index, off, len, sink, arg);
 	if (rc == ST_EPEER) {
@@ -527,6 +566,11 @@ int bsvc_read(struct bsvc *b, const struct file_info *fi, uint64_t off, uint64_t
 {
 	int64_t start = now_us();
 	atomic_fetch_add(&b->requests, 1);
+	if (fi->lost) {
+		snprintf(err, errlen, "'%s' is lost: it was never persisted to its store and every "
+			 "cached copy of some block is gone", fi->path);
+		return ST_ELOST;
+	}
 	if (off >= fi->length)
 		return 0;
 	if (len > fi->length - off)

@@ -43,7 +43,7 @@ struct entry {
 	uint64_t length, data_id;
 	int64_t block_size, mtime_ms;
 	char etag[48];
-	bool pinned;
+	bool pinned, unpersisted, lost;
 	char pin_medium[8];
 	struct ufs *ufs;
 	int64_t fetched_ms;
@@ -371,6 +371,8 @@ static int take_info(struct fcache *fc, const struct client_file_info *fi, const
 	out->trust_ms = fi->trust_ms;
 	out->pinned = fi->pinned;
 	snprintf(out->pin_medium, sizeof(out->pin_medium), "%s", fi->pin_medium);
+	out->unpersisted = fi->unpersisted;
+	out->lost = fi->lost;
 	return fcache_store(fc, &fi->store, &out->ufs, err, errlen);
 }
 
@@ -464,6 +466,8 @@ static void keep(struct fcache *fc, const char *path, const struct file_info *fi
 	snprintf(e->etag, sizeof(e->etag), "%s", fi->etag);
 	e->pinned = fi->pinned;
 	snprintf(e->pin_medium, sizeof(e->pin_medium), "%s", fi->pin_medium);
+	e->unpersisted = fi->unpersisted;
+	e->lost = fi->lost;
 	e->ufs = fi->ufs;
 	e->fetched_ms = when;
 	e->epoch = fi->epoch;
@@ -497,6 +501,8 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
 		out->ufs = e->ufs;
 		out->pinned = e->pinned;
 		snprintf(out->pin_medium, sizeof(out->pin_medium), "%s", e->pin_medium);
+		out->unpersisted = e->unpersisted;
+		out->lost = e->lost;
 		pthread_mutex_unlock(&fc->lock);
 		return 0;
 	}
@@ -747,7 +753,7 @@ int fcache_peek(struct fcache *fc, const char *path, struct fcache_meta *out)
 	int rc = -ENOENT;
 	pthread_mutex_lock(&fc->lock);
 	struct entry *e = find(fc, path);
-	if (e && fresh(fc, e, now)) {
+	if (e && !e->lost && fresh(fc, e, now)) {
 		note_read(e, now);
 		out->length = e->length;
 		out->data_id = e->data_id;

@@ -34,6 +34,8 @@ struct file_info {
 	int64_t trust_ms; /* trusted this long at an unchanged epoch; -1 for ever */
 	bool pinned;      /* pinned (policy): its cached blocks are never evicted */
 	char pin_medium[8]; /* and kept on this medium or a faster one; "" any */
+	bool unpersisted; /* its store does not hold it: never read through */
+	bool lost;        /* not persisted and its cached copies are gone */
 };
 
 /* masters: the master.addresses list; the cache calls them in turn. */

@@ -38,6 +38,28 @@ void worker_token_header(const struct strata_conf *c, char *buf, size_t len)
 		buf[0] = '\0';
 }
 
+size_t worker_copy_owners(struct worker_node *w, uint64_t block_id, size_t k,
+			  char (*addrs)[WORKER_ADDR_MAX])
+{
+	size_t got = 0;
+	pthread_mutex_lock(&w->lock);
+	if (w->npeers > 1 && w->worker_id && k > 0) {
+		uint64_t ids[256];
+		size_t owners[256];
+		size_t n = w->npeers < 256 ? w->npeers : 256;
+		for (size_t i = 0; i < n; i++)
+			ids[i] = w->peers[i].id;
+		got = placement_owners(block_id, ids, n, k < n ? k : n, owners);
+		for (size_t i = 0; i < got; i++)
+			snprintf(addrs[i], WORKER_ADDR_MAX, "%s",
+				 ids[owners[i]] == w->worker_id ? "" : w->peers[owners[i]].address);
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (!got)
+		addrs[got++][0] = '\0';
+	return got;
+}
+
 int worker_owner_of(struct worker_node *w, uint64_t block_id, char *addr, size_t len)
 {
 	int remote = 0;

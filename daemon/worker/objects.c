@@ -523,7 +523,8 @@ int wobj_list(struct worker_node *w, const char *bucket, const struct wobj_list_
 }
 
 int wobj_put(struct worker_node *w, const char *bucket, const char *key, write_reader_fn read,
-	     void *arg, const char *md5_hex, struct wobj_info *out, char *err, size_t errlen)
+	     void *arg, const char *md5_hex, enum write_type type, struct wobj_info *out,
+	     char *err, size_t errlen)
 {
 	char path[PATH_MAX_LEN + 1];
 	int rc = wobj_path(bucket, key, path, sizeof(path));
@@ -551,7 +552,7 @@ int wobj_put(struct worker_node *w, const char *bucket, const char *key, write_r
 		return rc;
 	}
 	struct write_result r;
-	rc = worker_write_file(w, path, WRITE_CACHE_THROUGH, read, arg, md5_hex, &r, err, errlen);
+	rc = worker_write_file(w, path, type, read, arg, md5_hex, &r, err, errlen);
 	if (!rc) {
 		memset(out, 0, sizeof(*out));
 		out->size = r.length;
@@ -669,7 +670,7 @@ int wobj_copy(struct worker_node *w, const char *src_bucket, const char *src_key
 	rc = fcache_get(w->fcache, src, c.fi, err, errlen);
 	struct write_result r;
 	if (!rc)
-		rc = worker_write_file(w, dst, WRITE_CACHE_THROUGH, copy_read, &c, etag, &r, err,
+		rc = worker_write_file(w, dst, WRITE_DEFAULT, copy_read, &c, etag, &r, err,
 				       errlen);
 	if (rc && c.rc)
 		rc = c.rc;
@@ -888,7 +889,8 @@ int wobj_mpu_check(struct worker_node *w, const char *bucket, const char *key,
 
 int wobj_mpu_complete(struct worker_node *w, const char *bucket, const char *key,
 		      const char *upload_id, const struct wobj_part *parts, size_t nparts,
-		      const char *etag, struct wobj_info *out, char *err, size_t errlen)
+		      const char *etag, enum write_type type, struct wobj_info *out, char *err,
+		      size_t errlen)
 {
 	struct concat *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -903,7 +905,7 @@ int wobj_mpu_complete(struct worker_node *w, const char *bucket, const char *key
 		rc = wobj_path(bucket, key, path, sizeof(path));
 	struct write_result r;
 	if (!rc)
-		rc = worker_write_file(w, path, WRITE_CACHE_THROUGH, concat_read, c, etag, &r, err,
+		rc = worker_write_file(w, path, type, concat_read, c, etag, &r, err,
 				       errlen);
 	if (c->fd >= 0)
 		close(c->fd);

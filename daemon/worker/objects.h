@@ -92,7 +92,8 @@ int wobj_list(struct worker_node *w, const char *bucket, const struct wobj_list_
  * '/' creates the directory and needs an empty body.
  */
 int wobj_put(struct worker_node *w, const char *bucket, const char *key, write_reader_fn read,
-	     void *arg, const char *md5_hex, struct wobj_info *out, char *err, size_t errlen);
+	     void *arg, const char *md5_hex, enum write_type type, struct wobj_info *out,
+	     char *err, size_t errlen);
 /* Deletes an object (or an empty directory for a marker key), then prunes
  * the parent directories this left empty, up to the bucket. */
 int wobj_delete(struct worker_node *w, const char *bucket, const char *key, char *err,
@@ -122,7 +123,8 @@ int wobj_mpu_check(struct worker_node *w, const char *bucket, const char *key,
  * and removes the upload. */
 int wobj_mpu_complete(struct worker_node *w, const char *bucket, const char *key,
 		      const char *upload_id, const struct wobj_part *parts, size_t nparts,
-		      const char *etag, struct wobj_info *out, char *err, size_t errlen);
+		      const char *etag, enum write_type type, struct wobj_info *out, char *err,
+		      size_t errlen);
 int wobj_mpu_abort(struct worker_node *w, const char *bucket, const char *key,
 		   const char *upload_id, char *err, size_t errlen);
 

@@ -54,6 +54,21 @@ int prefetch_load(struct worker_node *w, const char *path, uint64_t data_id, uin
 	return rc;
 }
 
+int prefetch_unpin(struct worker_node *w, uint64_t data_id, uint64_t count, uint64_t *unpinned)
+{
+	*unpinned = 0;
+	if (count > PLACEMENT_MAX_INDEX + 1)
+		count = PLACEMENT_MAX_INDEX + 1;
+	for (uint64_t i = 0; i < count; i++) {
+		int rc = tier_block_pin(w->tiers, placement_block_id(data_id, i), false);
+		if (rc == 0)
+			(*unpinned)++;
+		else if (rc != -ENOENT)
+			return rc;
+	}
+	return 0;
+}
+
 int prefetch_free(struct worker_node *w, uint64_t data_id, uint64_t count, uint64_t *removed)
 {
 	*removed = 0;

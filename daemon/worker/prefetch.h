@@ -30,5 +30,8 @@ int prefetch_load(struct worker_node *w, const char *path, uint64_t data_id, uin
 		  uint64_t len, const char *medium, bool pinned, uint64_t *bytes, char *err,
 		  size_t errlen);
 int prefetch_free(struct worker_node *w, uint64_t data_id, uint64_t count, uint64_t *removed);
+/* Unpins blocks 0..count-1 of content data_id that this worker holds (its
+ * store holds it now: a persist job ended); *unpinned counts them. */
+int prefetch_unpin(struct worker_node *w, uint64_t data_id, uint64_t count, uint64_t *unpinned);
 
 #endif

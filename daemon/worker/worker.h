@@ -77,6 +77,13 @@ struct worker_node {
  */
 int worker_owner_of(struct worker_node *w, uint64_t block_id, char *addr, size_t len);
 
+/* The first k owners of block id (rendezvous order) among the live
+ * workers: their host:port into addrs, "" for this worker; returns how
+ * many (at least 1: this worker alone when none is known). */
+#define WORKER_ADDR_MAX 300
+size_t worker_copy_owners(struct worker_node *w, uint64_t block_id, size_t k,
+			  char (*addrs)[WORKER_ADDR_MAX]);
+
 /* "X-Strata-Worker-Token: <cluster.worker_token>" into buf, or "" when no
  * token is configured. */
 void worker_token_header(const struct strata_conf *c, char *buf, size_t len);

@@ -22,3 +22,5 @@ strata_unit_test(test_master_ns_jobs SOURCES test_master_ns_jobs.c LIBS strata_m
                  SQLite::SQLite3)
 strata_unit_test(test_master_lazyload SOURCES test_master_lazyload.c LIBS strata_master_core
                  SQLite::SQLite3 Threads::Threads cjson)
+strata_unit_test(test_master_persistcheck SOURCES test_master_persistcheck.c
+                 LIBS strata_master_core SQLite::SQLite3 Threads::Threads cjson)

@@ -612,9 +612,10 @@ static void rm_upload(const char *up)
 }
 
 static int d_mpu_complete(void *ctx, const char *bucket, const char *key, const char *upload_id,
-			  const struct s3_part *parts, size_t nparts, struct s3_object_info *out,
-			  char *err, size_t errlen)
+			  const struct s3_part *parts, size_t nparts, const char *write_type,
+			  struct s3_object_info *out, char *err, size_t errlen)
 {
+	(void)write_type; /* a directory has one kind of write */
 	struct s3_dir_backend *db = ctx;
 	char up[8192], path[8192], tmp[8192];
 	int rc = upload_dir(db, bucket, key, upload_id, up, sizeof(up));

@@ -87,8 +87,8 @@ static void test_every_route_declares_its_level(void **state)
 	}
 	assert_int_equal(bad, 0);
 	/* register, heartbeat, 6 internal routes, GET and PUT of blocks, the
-	 * workers' load and free. */
-	assert_int_equal(nworker, 12);
+	 * workers' load, free and persist. */
+	assert_int_equal(nworker, 13);
 }
 
 /* What user tokens allow (docs/security.md): the public routes are health,

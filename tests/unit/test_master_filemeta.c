@@ -156,7 +156,7 @@ static void test_lookup_tags_the_mount_epoch(void **state)
 	assert_int_equal(fm->inode.data_id, data_id);
 	/* A write over the file changes what workers cached: the epoch moves
 	 * to that command, and the next answer carries it. */
-	assert_int_equal(fs_write_commit(f->fs, "/f.bin", 0, 3, 1000, "fp-new", NULL, err,
+	assert_int_equal(fs_write_commit(f->fs, "/f.bin", 0, 3, 1000, "fp-new", NULL, FS_PERSISTED, err,
 					 sizeof(err)),
 			 0);
 	uint64_t moved = mount_epoch(f, "/");

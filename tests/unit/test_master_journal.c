@@ -166,6 +166,23 @@ static struct journal_cmd *sample(enum journal_op op)
 		strcpy(c->u.worker_state.state, "decommissioning");
 		c->u.worker_state.time_ms = 13;
 		break;
+	case JOURNAL_SET_WRITE_TYPE:
+		strcpy(c->u.set_write_type.path, "/a");
+		c->u.set_write_type.recursive = true;
+		strcpy(c->u.set_write_type.write_type, "ASYNC_THROUGH");
+		break;
+	case JOURNAL_SET_PERSISTENCE: {
+		struct journal_set_persistence *p = &c->u.set_persistence;
+		strcpy(p->path, "/a/f");
+		p->id = BIG_ID;
+		p->data_id = BIG_ID;
+		strcpy(p->state, "persisted");
+		p->length = BIG_ID;
+		p->mtime_ms = 13;
+		strcpy(p->fingerprint, "\"abc\"");
+		p->time_ms = 14;
+		break;
+	}
 	default:
 		fail();
 	}
@@ -342,6 +359,26 @@ static const struct bad g_bad[] = {
 	{ "{\"v\":5,\"op\":\"worker_state\",\"address\":\"host\",\"state\":\"decommissioned\","
 	  "\"time_ms\":\"1\"}",
 	  -EINVAL, "field 'address': 'host' is not host:port" },
+	{ "{\"v\":5,\"op\":\"set_write_type\",\"path\":\"/a\",\"recursive\":false}", -EINVAL,
+	  "field 'op': 'set_write_type' needs format version 6" },
+	{ "{\"v\":6,\"op\":\"set_write_type\",\"path\":\"/a\",\"recursive\":false,"
+	  "\"write_type\":\"SLOW\"}", -EINVAL,
+	  "field 'write_type': 'SLOW' is not THROUGH, CACHE_THROUGH, ASYNC_THROUGH or MUST_CACHE" },
+	{ "{\"v\":6,\"op\":\"set_persistence\",\"path\":\"/a\",\"id\":\"2\",\"data_id\":\"2\","
+	  "\"state\":\"gone\",\"time_ms\":\"1\"}", -EINVAL,
+	  "field 'state': 'gone' is not not_persisted, persisting, persisted or lost" },
+	{ "{\"v\":6,\"op\":\"set_persistence\",\"path\":\"/a\",\"id\":\"2\",\"data_id\":\"2\","
+	  "\"state\":\"lost\",\"length\":\"5\",\"time_ms\":\"1\"}", -EINVAL,
+	  "field 'state': only 'persisted' carries the stored content" },
+	{ "{\"v\":6,\"op\":\"put_file\",\"path\":\"/a\",\"time_ms\":\"1\",\"length\":\"0\","
+	  "\"mtime_ms\":\"0\",\"fingerprint\":\"\",\"persistence\":\"lost\"}", -EINVAL,
+	  "field 'persistence': 'lost' is not not_persisted" },
+	{ "{\"v\":6,\"op\":\"put_file\",\"path\":\"/a\",\"time_ms\":\"1\",\"length\":\"0\","
+	  "\"mtime_ms\":\"0\",\"fingerprint\":\"\",\"persist\":true}", -EINVAL,
+	  "field 'persist': only with 'persistence' not_persisted" },
+	{ "{\"v\":6,\"op\":\"put_file\",\"path\":\"/a\",\"time_ms\":\"1\",\"length\":\"0\","
+	  "\"mtime_ms\":\"0\",\"fingerprint\":\"\",\"persistence\":\"not_persisted\","
+	  "\"persist\":false}", -EINVAL, "field 'persist': is given only when true" },
 	{ "{\"v\":3,\"op\":\"mount_update\",\"path\":\"/a\",\"options\":{},"
 	  "\"sync_interval_ms\":\"0\",\"time_ms\":\"1\"}",
 	  -EINVAL, "field 'op': 'mount_update' needs format version 4" },
@@ -452,7 +489,7 @@ static const struct bad g_bad[] = {
 	/* data jobs */
 	{ "{\"v\":3,\"op\":\"job_create\",\"type\":\"copy\",\"path\":\"/a\","
 	  "\"recursive\":true,\"time_ms\":\"1\"}",
-	  -EINVAL, "field 'type': 'copy' is not load or free" },
+	  -EINVAL, "field 'type': 'copy' is not load, free or persist" },
 	{ "{\"v\":3,\"op\":\"job_create\",\"type\":\"free\",\"path\":\"/a\","
 	  "\"recursive\":true,\"medium\":\"MEM\",\"time_ms\":\"1\"}",
 	  -EINVAL, "field 'medium': only with 'type' load" },

@@ -8,6 +8,7 @@
  * step must change nothing but the applied index. */
 #include "daemon/master/journal.h"
 #include "daemon/master/ns.h"
+#include "lib/err.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -870,6 +871,128 @@ static void test_mount_update(void **state)
 	ns_close(ns);
 }
 
+
+/* Write types and persistence (docs/namespace.md): a file only the caches
+ * hold survives syncs that do not list it, takes its directory's write type
+ * at creation, and set_persistence checks the file is still the content it
+ * was decided on. */
+static void test_persistence(void **state)
+{
+	struct fixture *f = *state;
+	struct ns *ns = open_ns(f->db_a);
+	apply_json(ns, "{\"v\":1,\"op\":\"mount\",\"path\":\"/\",\"uri\":\"file:///r\",\"readonl"
+	  "y\":false,\"options\":{},\"block_size\":\"4194304\",\"sync_interval_ms\""
+	  ":\"-1\",\"time_ms\":\"1\"}", 0);
+	apply_json(ns, "{\"v\":5,\"op\":\"mkdir\",\"path\":\"/d\",\"parents\":false,"
+		       "\"time_ms\":\"2\"}", 0);
+	apply_json(ns, "{\"v\":5,\"op\":\"set_write_type\",\"path\":\"/d\",\"recursive\":false,"
+		       "\"write_type\":\"ASYNC_THROUGH\"}", 0);
+	apply_json(ns, "{\"v\":5,\"op\":\"put_file\",\"path\":\"/d/f\",\"time_ms\":\"3\","
+		       "\"length\":\"10\",\"mtime_ms\":\"3\",\"fingerprint\":\"\",\"data_id\":\"77\","
+		       "\"persistence\":\"not_persisted\"}", 0);
+	apply_json(ns, "{\"v\":5,\"op\":\"mkdir\",\"path\":\"/d/sub\",\"parents\":false,"
+		       "\"time_ms\":\"4\"}", 0);
+	/* An ASYNC_THROUGH file: its persist job comes with it. */
+	apply_json(ns, "{\"v\":5,\"op\":\"put_file\",\"path\":\"/d/sub/g\",\"time_ms\":\"4\","
+		       "\"length\":\"5\",\"mtime_ms\":\"4\",\"fingerprint\":\"\",\"data_id\":\"88\","
+		       "\"persistence\":\"not_persisted\",\"persist\":true}", 0);
+	struct ns_job job;
+	assert_int_equal(ns_job_next_active(ns, 0, &job), 0);
+	assert_string_equal(job.type, "persist");
+	assert_string_equal(job.path, "/d/sub/g");
+	assert_int_equal(job.files_total, 1);
+	assert_int_equal(job.bytes_total, 5);
+	apply_json(ns, "{\"v\":5,\"op\":\"delete\",\"path\":\"/d/sub/g\",\"recursive\":false}",
+		   0);
+	struct ns_inode n;
+	assert_int_equal(ns_lookup(ns, "/d/f", &n), 0);
+	assert_int_equal(n.persistence, NS_NOT_PERSISTED);
+	assert_string_equal(n.write_type, "ASYNC_THROUGH");
+	assert_int_equal(ns_lookup(ns, "/d/sub", &n), 0);
+	assert_string_equal(n.write_type, "ASYNC_THROUGH");
+	struct ns_inode rows[4];
+	size_t nrows = 0;
+	assert_int_equal(ns_unpersisted(ns, 0, 4, rows, &nrows), 0);
+	assert_int_equal(nrows, 1);
+	assert_string_equal(rows[0].name, "f");
+	assert_true(ns_holds_unpersisted(ns, NS_ROOT_ID));
+
+	apply_json(ns, "{\"v\":5,\"op\":\"put_file\",\"path\":\"/d/keep/h\",\"time_ms\":\"4\","
+		       "\"length\":\"1\",\"mtime_ms\":\"4\",\"fingerprint\":\"\",\"data_id\":\"99\","
+		       "\"persistence\":\"not_persisted\"}", 0);
+	/* The store knows nothing of it (or an older object of that name):
+	 * neither a listing nor a HEAD removes or overwrites it, nor the
+	 * directories holding such files (an empty one goes). */
+	apply_json(ns, "{\"v\":1,\"op\":\"sync_dir\",\"path\":\"/d\",\"time_ms\":\"5\",\"entries"
+		       "\":[]}", 0);
+	assert_int_equal(ns_lookup(ns, "/d/keep/h", &n), 0);
+	assert_int_equal(ns_lookup(ns, "/d/sub", &n), -ENOENT);
+	apply_json(ns, "{\"v\":1,\"op\":\"sync_entry\",\"path\":\"/d/keep\",\"time_ms\":\"5\","
+		       "\"exists\":false,\"is_dir\":false,\"length\":\"0\",\"mtime_ms\":\"0\","
+		       "\"fingerprint\":\"\"}", 0);
+	apply_json(ns, "{\"v\":1,\"op\":\"sync_entry\",\"path\":\"/d/keep\",\"time_ms\":\"5\","
+		       "\"exists\":true,\"is_dir\":false,\"length\":\"3\",\"mtime_ms\":\"1\","
+		       "\"fingerprint\":\"x\"}", 0);
+	assert_int_equal(ns_lookup(ns, "/d/keep/h", &n), 0);
+	apply_json(ns, "{\"v\":1,\"op\":\"delete\",\"path\":\"/d/keep\",\"recursive\":true}", 0);
+	apply_json(ns, "{\"v\":1,\"op\":\"sync_entry\",\"path\":\"/d/f\",\"time_ms\":\"6\","
+		       "\"exists\":false,\"is_dir\":false,\"length\":\"0\",\"mtime_ms\":\"0\","
+		       "\"fingerprint\":\"\"}", 0);
+	apply_json(ns, "{\"v\":1,\"op\":\"sync_entry\",\"path\":\"/d/f\",\"time_ms\":\"7\","
+		       "\"exists\":true,\"is_dir\":false,\"length\":\"3\",\"mtime_ms\":\"1\","
+		       "\"fingerprint\":\"old\"}", 0);
+	assert_int_equal(ns_lookup(ns, "/d/f", &n), 0);
+	assert_int_equal(n.length, 10);
+	assert_int_equal(n.data_id, 77);
+	uint64_t id = n.id;
+
+	/* Decisions about another content are stale; a persisting file can
+	 * be lost, a lost one is not persisted by a job. */
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "{\"v\":5,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
+		 "\"%llu\",\"data_id\":\"78\",\"state\":\"persisting\",\"time_ms\":\"8\"}",
+		 (unsigned long long)id);
+	apply_json(ns, cmd, ST_ESTALE);
+	snprintf(cmd, sizeof(cmd), "{\"v\":5,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
+		 "\"%llu\",\"data_id\":\"77\",\"state\":\"lost\",\"time_ms\":\"8\"}",
+		 (unsigned long long)id);
+	apply_json(ns, cmd, 0);
+	assert_int_equal(ns_lookup(ns, "/d/f", &n), 0);
+	assert_int_equal(n.persistence, NS_LOST);
+	snprintf(cmd, sizeof(cmd), "{\"v\":5,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
+		 "\"%llu\",\"data_id\":\"77\",\"state\":\"persisting\",\"time_ms\":\"9\"}",
+		 (unsigned long long)id);
+	apply_json(ns, cmd, ST_ELOST);
+	/* Its blocks came back (the checker), then a job persisted it: the
+	 * inode now describes what the store holds. */
+	snprintf(cmd, sizeof(cmd), "{\"v\":5,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
+		 "\"%llu\",\"data_id\":\"77\",\"state\":\"not_persisted\",\"time_ms\":\"10\"}",
+		 (unsigned long long)id);
+	apply_json(ns, cmd, 0);
+	snprintf(cmd, sizeof(cmd), "{\"v\":5,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
+		 "\"%llu\",\"data_id\":\"77\",\"state\":\"persisted\",\"length\":\"10\","
+		 "\"mtime_ms\":\"11\",\"fingerprint\":\"\\\"etag\\\"\",\"time_ms\":\"12\"}",
+		 (unsigned long long)id);
+	apply_json(ns, cmd, 0);
+	assert_int_equal(ns_lookup(ns, "/d/f", &n), 0);
+	assert_int_equal(n.persistence, NS_PERSISTED);
+	assert_string_equal(n.fingerprint, "\"etag\"");
+	assert_int_equal(n.mtime_ms, 11);
+	assert_int_equal(n.synced_ms, 12);
+	assert_int_equal(n.data_id, 77);
+	assert_int_equal(ns_unpersisted(ns, 0, 4, rows, &nrows), 0);
+	assert_int_equal(nrows, 0);
+	/* A persisted file goes back to nothing else; syncs apply again. */
+	snprintf(cmd, sizeof(cmd), "{\"v\":5,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
+		 "\"%llu\",\"data_id\":\"77\",\"state\":\"lost\",\"time_ms\":\"13\"}",
+		 (unsigned long long)id);
+	apply_json(ns, cmd, ST_ESTALE);
+	apply_json(ns, "{\"v\":1,\"op\":\"sync_dir\",\"path\":\"/d\",\"time_ms\":\"14\",\"entries"
+		       "\":[]}", 0);
+	assert_int_equal(ns_lookup(ns, "/d/f", &n), -ENOENT);
+	ns_close(ns);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -884,6 +1007,7 @@ int main(void)
 		T(test_serialize_restore),
 		T(test_mount_epochs),
 		T(test_mount_update),
+		T(test_persistence),
 	};
 #undef T
 	return cmocka_run_group_tests_name("master_ns", tests, NULL, NULL);
