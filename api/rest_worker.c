@@ -153,7 +153,12 @@ out:
 }
 
 /* GET /api/v1/blocks/<id>?path=&data_id=&offset=&length=: a peer pulls a
- * block range this worker owns. 409 when our view of the file differs. */
+ * block range this worker owns. 409 when our view of the file differs, 404
+ * when the file is gone. A cached block is served only while our metadata
+ * (at most worker.metadata_ttl old) says it is the file's current content:
+ * a file deleted or rewritten while this worker was cut off from the
+ * masters leaves its old blocks in the tiers until they are evicted, and
+ * they must not be served (tests/integration/test_partition.py). */
 static void get_block(struct http_req *req, void *ctx)
 {
 	struct worker_node *w = ctx;
@@ -169,23 +174,12 @@ static void get_block(struct http_req *req, void *ctx)
 	if (rest_path_param(req, "path", path, sizeof(path)) || u64_param(req, "data_id", &data_id) ||
 	    u64_param(req, "offset", &off) || u64_param(req, "length", &len))
 		return;
-	/* A cached block is served whatever our metadata says: its id names
-	 * one immutable content version. */
-	struct send_ctx c = { .req = req, .length = len };
-	int rc = bsvc_read_cached(w->bsvc, id, path, off, len, send_data, &c);
-	if (rc != -ENOENT) {
-		if (rc && !http_replied(req))
-			http_reply_rc(req, rc, "cannot read the cached block");
-		else if (rc)
-			http_abort(req);
-		return;
-	}
 	struct file_info *fi = malloc(sizeof(*fi));
 	if (!fi) {
 		http_reply_error(req, 500, "out_of_memory", "out of memory");
 		return;
 	}
-	rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
+	int rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
 	if (!rc && fi->data_id != data_id) {
 		fcache_invalidate(w->fcache, path);
 		rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
@@ -199,8 +193,13 @@ static void get_block(struct http_req *req, void *ctx)
 		http_reply_rc(req, rc, err);
 		goto out;
 	}
-	rc = bsvc_read_block(w->bsvc, fi, id & PLACEMENT_MAX_INDEX, off, len, send_data, &c, err,
-			     sizeof(err));
+	struct send_ctx c = { .req = req, .length = len };
+	rc = bsvc_read_cached(w->bsvc, id, path, off, len, send_data, &c);
+	if (rc == -ENOENT)
+		rc = bsvc_read_block(w->bsvc, fi, id & PLACEMENT_MAX_INDEX, off, len, send_data, &c,
+				     err, sizeof(err));
+	else if (rc)
+		snprintf(err, sizeof(err), "cannot read the cached block");
 	if (rc && !http_replied(req))
 		http_reply_rc(req, rc, err);
 	else if (rc)

@@ -141,7 +141,9 @@ struct conf_list {
 	  "Host name or address the worker advertises to the master and peers. Empty: "       \
 	  "worker.bind, or this machine's host name when worker.bind is a wildcard.")         \
 	X(worker_heartbeat_interval, "worker.heartbeat_interval", DURATION, "3s", 50,         \
-	  600000, NULL, "How often the worker reports to the master.")                        \
+	  600000, NULL, "How often the worker reports to the master. A report with no "      \
+	  "reply within ten intervals (at least 2 s, at most http.request_timeout) is given " \
+	  "up and the next master tried.")                                                    \
 	X(worker_data_dir, "worker.data_dir", STR, "", 0, 0, NULL,                            \
 	  "Directory for the worker's own state. Empty: /var/cache/strata/worker for the "    \
 	  "service user, else $XDG_CACHE_HOME (or ~/.cache)/strata/worker-<port>.")           \
