@@ -154,11 +154,14 @@ out:
 
 /* GET /api/v1/blocks/<id>?path=&data_id=&offset=&length=: a peer pulls a
  * block range this worker owns. 409 when our view of the file differs, 404
- * when the file is gone. A cached block is served only while our metadata
- * (at most worker.metadata_ttl old) says it is the file's current content:
- * a file deleted or rewritten while this worker was cut off from the
- * masters leaves its old blocks in the tiers until they are evicted, and
- * they must not be served (tests/integration/test_partition.py). */
+ * when the file is gone. A cached block is served whatever version our
+ * metadata names (its id names one immutable content version, so a reader
+ * that started on the old content of a rewritten file finishes it, never
+ * a mix), but only while the file exists: a file deleted while this worker
+ * was cut off from the masters leaves its blocks in the tiers until they
+ * are evicted, and they must not be served once our metadata (at most
+ * worker.metadata_ttl old) knows it is gone
+ * (tests/integration/test_partition.py). */
 static void get_block(struct http_req *req, void *ctx)
 {
 	struct worker_node *w = ctx;
@@ -180,6 +183,19 @@ static void get_block(struct http_req *req, void *ctx)
 		return;
 	}
 	int rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
+	if (rc == -ENOENT || rc == -EISDIR) {
+		http_reply_rc(req, rc, err);
+		goto out;
+	}
+	struct send_ctx c = { .req = req, .length = len };
+	int crc = bsvc_read_cached(w->bsvc, id, path, off, len, send_data, &c);
+	if (crc != -ENOENT) {
+		if (crc && !http_replied(req))
+			http_reply_rc(req, crc, "cannot read the cached block");
+		else if (crc)
+			http_abort(req);
+		goto out;
+	}
 	if (!rc && fi->data_id != data_id) {
 		fcache_invalidate(w->fcache, path);
 		rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
@@ -193,13 +209,8 @@ static void get_block(struct http_req *req, void *ctx)
 		http_reply_rc(req, rc, err);
 		goto out;
 	}
-	struct send_ctx c = { .req = req, .length = len };
-	rc = bsvc_read_cached(w->bsvc, id, path, off, len, send_data, &c);
-	if (rc == -ENOENT)
-		rc = bsvc_read_block(w->bsvc, fi, id & PLACEMENT_MAX_INDEX, off, len, send_data, &c,
-				     err, sizeof(err));
-	else if (rc)
-		snprintf(err, sizeof(err), "cannot read the cached block");
+	rc = bsvc_read_block(w->bsvc, fi, id & PLACEMENT_MAX_INDEX, off, len, send_data, &c, err,
+			     sizeof(err));
 	if (rc && !http_replied(req))
 		http_reply_rc(req, rc, err);
 	else if (rc)
