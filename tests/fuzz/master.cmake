@@ -9,3 +9,7 @@ strata_fuzz_target(fuzz_journal
   SOURCES fuzz_journal.c ${CMAKE_SOURCE_DIR}/daemon/master/journal.c
           ${CMAKE_SOURCE_DIR}/lib/path.c ${CMAKE_SOURCE_DIR}/lib/json.c
   LIBS cjson m)
+# Every REST route of a real in-process master (one-member group, state
+# under /dev/shm) over loopback HTTP: bodies, query and path parameters.
+strata_fuzz_target(fuzz_rest_master SOURCES fuzz_rest_master.c
+  LIBS strata_api_master strata_master_core strata_lib)
