@@ -12,8 +12,9 @@
  * replaced, so every input is a well-formed HTTP request.
  *
  * Contract: every request gets one complete HTTP reply with a status in
- * 200..499 or 503 (no leader yet) and the daemon stays up. A 500, a
- * reply cut short or none at all is a finding. Inputs that name a store
+ * 200..499 or 503 (no leader yet), every refusal in the error envelope
+ * with a code and a message, and the daemon stays up. A 500, a reply cut
+ * short or none at all, or a refusal without its envelope is a finding. Inputs that name a store
  * ("://": a mount of a real directory or an S3 endpoint) and Raft
  * membership changes (POST/DELETE /api/v1/masters: the group would lose
  * its quorum) are skipped: the fuzzer must not touch the machine's files
@@ -39,7 +40,10 @@
 #include "lib/conf.h"
 #include "lib/log.h"
 
+#include <cjson/cJSON.h>
+
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -47,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -61,7 +66,7 @@ static char g_dir[64];
 
 static void remove_dir(void)
 {
-	char cmd[128];
+	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "fuzz_rest_master: could not remove %s\n", g_dir);
@@ -160,52 +165,120 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Sends req, reads to the server's close; the reply's status, or -1 when
- * none arrived or it was cut short. */
-static int round_trip(const char *req, size_t len, char *reply, size_t cap)
+/* One kept-alive connection for every request: a fresh connection per
+ * request leaves one socket in TIME_WAIT each, and tens of thousands of
+ * them use up loopback's ephemeral ports within a minute of fuzzing. */
+static int g_fd = -1;
+
+static void conn_drop(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
+	if (g_fd < 0)
+		return;
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 }; /* RST: no TIME_WAIT */
+	setsockopt(g_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(g_fd);
+	g_fd = -1;
+}
+
+static void conn_get(void)
+{
+	if (g_fd >= 0)
+		return;
+	g_fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (g_fd < 0)
 		die("socket");
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)g_port) };
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+	if (connect(g_fd, (struct sockaddr *)&sa, sizeof(sa)))
 		die("connect to the master");
-	size_t off = 0;
-	while (off < len) {
-		ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
-		if (n <= 0)
-			break; /* the server answered early and closed */
-		off += (size_t)n;
+	int one = 1;
+	setsockopt(g_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* Reads more of the reply into reply[*got..cap); 0 at the server's close. */
+static ssize_t read_more(const char *req, char *reply, size_t *got, size_t cap)
+{
+	struct pollfd p = { .fd = g_fd, .events = POLLIN };
+	if (poll(&p, 1, 10000) <= 0) {
+		fprintf(stderr, "fuzz_rest_master: no answer within 10 s to:\n%.2000s\n", req);
+		__builtin_trap();
 	}
-	shutdown(fd, SHUT_WR);
-	size_t got = 0;
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, 10000) <= 0)
-			die("the master did not answer within 10 s");
-		char buf[4096];
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-		if (n <= 0)
-			break;
-		size_t take = (size_t)n < cap - 1 - got ? (size_t)n : cap - 1 - got;
-		memcpy(reply + got, buf, take);
-		got += take;
-	}
-	close(fd);
-	reply[got] = '\0';
-	int status = 0;
-	if (sscanf(reply, "HTTP/1.%*d %d", &status) != 1)
-		return -1;
-	/* A reply with a length must have all of it (the head may be cut by cap). */
-	const char *cl = strstr(reply, "Content-Length: ");
-	const char *body = strstr(reply, "\r\n\r\n");
-	if (cl && body && got < cap - 1) {
-		long want = atol(cl + 16);
-		if ((long)(got - (size_t)(body + 4 - reply)) != want)
+	if (*got >= cap - 1)
+		die("a reply above 1 MiB");
+	ssize_t n = recv(g_fd, reply + *got, cap - 1 - *got, 0);
+	if (n > 0)
+		*got += (size_t)n;
+	reply[*got] = '\0';
+	return n;
+}
+
+/* Sends req and reads one reply (by its Content-Length, or to the close);
+ * its status, or -1 when none arrived or it was cut short. */
+static int round_trip(const char *req, size_t len, char *reply, size_t cap)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		conn_get();
+		size_t off = 0;
+		while (off < len) {
+			ssize_t n = send(g_fd, req + off, len - off, MSG_NOSIGNAL);
+			if (n <= 0)
+				break; /* answered early and closed, or a stale connection */
+			off += (size_t)n;
+		}
+		size_t got = 0;
+		reply[0] = '\0';
+		char *end;
+		while (!(end = strstr(reply, "\r\n\r\n")) && read_more(req, reply, &got, cap) > 0)
+			;
+		if (!end) {
+			conn_drop();
+			if (got == 0 && attempt == 0 && off < len)
+				continue; /* the kept connection had been closed: once more */
 			return -1;
+		}
+		size_t head = (size_t)(end + 4 - reply);
+		const char *cl = strcasestr(reply, "\r\nContent-Length:");
+		bool closing = strcasestr(reply, "\r\nConnection: close") != NULL;
+		if (cl && cl < end) {
+			size_t want = head + (size_t)atol(cl + 17);
+			while (got < want && read_more(req, reply, &got, cap) > 0)
+				;
+			if (got < want) {
+				conn_drop();
+				return -1;
+			}
+		} else {
+			while (read_more(req, reply, &got, cap) > 0)
+				;
+			closing = true;
+		}
+		if (closing || off < len)
+			conn_drop();
+		int status = 0;
+		if (sscanf(reply, "HTTP/1.%*d %d", &status) != 1)
+			return -1;
+		return status;
 	}
-	return status;
+	return -1;
+}
+
+/* A refusal is the usual envelope {"error":{"code","message"}}, with a
+ * message that says something. */
+static bool error_envelope(const char *reply)
+{
+	const char *body = strstr(reply, "\r\n\r\n");
+	if (!body || strstr(reply, "Transfer-Encoding: chunked"))
+		return true; /* not checked */
+	if (!strncmp(body + 4, "Error ", 6) && strstr(reply, "Content-Type: text/plain"))
+		return true; /* CivetWeb's own refusal of the request line: not ours */
+	cJSON *doc = cJSON_Parse(body + 4);
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+	bool ok = cJSON_IsString(code) && *code->valuestring && cJSON_IsString(msg) &&
+		  *msg->valuestring;
+	cJSON_Delete(doc);
+	return ok;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -230,9 +303,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (strcmp(method, "GET") && strcmp(method, "POST") && strcmp(method, "PUT") &&
 	    strcmp(method, "DELETE"))
 		return 0;
-	for (char *p = target; *p; p++)
-		if ((unsigned char)*p <= ' ' || *p == 0x7f)
-			*p = '_';
+	/* Bytes a request line cannot carry go percent-encoded: the
+	 * handlers see them decoded. */
+	static char enc[3 * sizeof(line)];
+	size_t e = 0;
+	for (const char *p = target; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch <= ' ' || ch >= 0x7f) {
+			e += (size_t)snprintf(enc + e, sizeof(enc) - e, "%%%02X", ch);
+		} else {
+			enc[e++] = (char)ch;
+		}
+	}
+	enc[e] = '\0';
+	target = enc;
 	if (target[0] != '/')
 		return 0;
 	if (strcmp(method, "GET") && !strncmp(target, "/api/v1/masters", 15))
@@ -242,13 +326,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char req[70000], reply[1 << 20];
 	int n = snprintf(req, sizeof(req),
 			 "%s %s HTTP/1.1\r\nHost: fuzz\r\nContent-Type: application/json\r\n"
-			 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+			 "Content-Length: %zu\r\n\r\n",
 			 method, target, body_len);
 	if (n < 0 || (size_t)n + body_len > sizeof(req))
 		return 0;
 	memcpy(req + n, body, body_len);
 	int status = round_trip(req, (size_t)n + body_len, reply, sizeof(reply));
-	if (status < 0 || (status >= 500 && status != 503)) {
+	if (status < 0 || (status >= 500 && status != 503) ||
+	    (status >= 400 && !error_envelope(reply))) {
 		fprintf(stderr, "fuzz_rest_master: %s %s -> %d\n%.2000s\n", method, target, status,
 			reply);
 		__builtin_trap();

@@ -12,4 +12,4 @@ strata_fuzz_target(fuzz_journal
 # Every REST route of a real in-process master (one-member group, state
 # under /dev/shm) over loopback HTTP: bodies, query and path parameters.
 strata_fuzz_target(fuzz_rest_master SOURCES fuzz_rest_master.c
-  LIBS strata_api_master strata_master_core strata_lib)
+  LIBS strata_api_master strata_master_core strata_lib cjson)
