@@ -87,9 +87,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	conf_init(&g_conf);
 	g_conf.http_request_timeout = 2000;
 	g_conf.http_max_json_body = 65536;
-	snprintf(g_dir, sizeof(g_dir), "/dev/shm/strata-fuzz-rest-XXXXXX");
+	/* A crash ends the process without atexit: the directories of runs
+	 * whose process is gone are removed here. */
+	if (system("for d in /dev/shm/strata-fuzz-rest-* /tmp/strata-fuzz-rest-*; do "
+		   "p=${d##*-rest-}; p=${p%%-*}; [ -d \"$d\" ] && ! kill -0 \"$p\" 2>/dev/null && "
+		   "rm -rf \"$d\"; done; true") != 0)
+		fprintf(stderr, "fuzz_rest_master: could not remove old state directories\n");
+	snprintf(g_dir, sizeof(g_dir), "/dev/shm/strata-fuzz-rest-%d-XXXXXX", (int)getpid());
 	if (!mkdtemp(g_dir)) {
-		snprintf(g_dir, sizeof(g_dir), "/tmp/strata-fuzz-rest-XXXXXX");
+		snprintf(g_dir, sizeof(g_dir), "/tmp/strata-fuzz-rest-%d-XXXXXX", (int)getpid());
 		if (!mkdtemp(g_dir))
 			die("cannot make a state directory");
 	}
