@@ -234,9 +234,10 @@ struct conf_list {
 	  "is closed before its body is read. Must exceed the largest snapshot (a copy of "   \
 	  "the namespace database) the group ships.")                                         \
 	X(master_raft_frame_timeout, "master.raft.frame_timeout", DURATION, "30s", 100,       \
-	  3600000, NULL, "A Raft frame must arrive whole within this from its first byte; "   \
-	  "a connection that trickles (a slow or hostile client) is closed and counted. "      \
-	  "Idle connections between frames are not affected.")
+	  3600000, NULL, "A Raft frame must arrive whole within this from its first byte, "   \
+	  "plus a second per MiB it announces (a snapshot on a slow link); a connection "     \
+	  "that trickles (a slow or hostile client) is closed and counted. Idle "             \
+	  "connections between frames are not affected.")
 
 enum conf_type {
 	CONF_STR,

@@ -94,6 +94,7 @@ struct net_conn {
 	uint32_t events;  /* what epoll watches */
 	int64_t deadline_ms; /* of the handshake */
 	int64_t frame_start_ms; /* first byte of the frame being read; 0: none */
+	int64_t frame_extra_ms; /* a second per MiB that frame announces */
 	uint64_t nframes;	/* decoded so far */
 	uint8_t *buf;
 	size_t start, end, cap;
@@ -934,6 +935,14 @@ static void conn_read(struct raft_net *net, struct net_conn *c)
 			c->frame_start_ms = 0;
 		else if (!c->frame_start_ms || c->nframes != frames_before)
 			c->frame_start_ms = clock_mono_ms();
+		/* A large frame (a snapshot) gets a second more per MiB it
+		 * announces, so a slow link still delivers it. */
+		size_t fl = 0;
+		c->frame_extra_ms = c->end - c->start >= RAFT_WIRE_HEADER_SIZE &&
+					    raft_wire_peek(c->buf + c->start, c->end - c->start, &fl,
+							   NULL, NULL, NULL, 0) == 0
+					    ? (int64_t)(fl >> 20) * 1000
+					    : 0;
 	}
 }
 
@@ -955,7 +964,8 @@ static int64_t conns_expire(struct raft_net *net, int64_t now)
 		if (!c->handshaking) {
 			if (!c->frame_start_ms)
 				continue;
-			int64_t due = c->frame_start_ms + net->opts.frame_timeout_ms;
+			int64_t due = c->frame_start_ms + net->opts.frame_timeout_ms +
+				      c->frame_extra_ms;
 			if (now >= due) {
 				pthread_mutex_lock(&net->mu);
 				net->totals.frame_timeouts++;

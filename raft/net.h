@@ -102,7 +102,8 @@ struct raft_net_options {
 	/* Inbound limits against slow or hostile clients: a frame announcing
 	 * a body above max_frame closes its connection before the body is
 	 * read (0: RAFT_WIRE_MAX_BODY); a frame not whole within
-	 * frame_timeout_ms of its first byte closes it too (0: default).
+	 * frame_timeout_ms of its first byte, plus a second per MiB its
+	 * header announces, closes it too (0: default).
 	 * Both count in decode_errors / frame_timeouts. */
 	uint64_t max_frame;
 	uint32_t frame_timeout_ms;
