@@ -177,6 +177,12 @@ static void get_block(struct http_req *req, void *ctx)
 	if (rest_path_param(req, "path", path, sizeof(path)) || u64_param(req, "data_id", &data_id) ||
 	    u64_param(req, "offset", &off) || u64_param(req, "length", &len))
 		return;
+	if (!len) {
+		/* Nothing would be sent, and so no reply (found by fuzz_rest_worker). */
+		http_reply_error(req, 400, "invalid_argument",
+				 "query parameter 'length' is required and must be above 0");
+		return;
+	}
 	struct file_info *fi = malloc(sizeof(*fi));
 	if (!fi) {
 		http_reply_error(req, 500, "out_of_memory", "out of memory");

@@ -1,81 +1,34 @@
 /*
  * Fuzzes every REST route of the master as a client reaches it: a real
- * master (one-member Raft group, namespace in a temporary directory under
+ * master (tests/fuzz/rest_env.h: one-member Raft group, namespace under
  * /dev/shm) serves its real route table on 127.0.0.1 from the real HTTP
- * server, and each input becomes one request on a fresh connection. That
- * covers the JSON bodies of every route (the workers' registration and
- * heartbeat block lists included), query and path parameters, mount
- * bodies and options, and the access and size checks in front of them.
+ * server, and each input becomes one request. That covers the JSON bodies
+ * of every route (the workers' registration and heartbeat block lists
+ * included), query and path parameters, mount bodies and options, and the
+ * access and size checks in front of them. Contract: rest_env.h.
  *
- * Input: "METHOD TARGET" on the first line (TARGET is the path and
- * query), the body after it. Bytes that cannot be in a request line are
- * replaced, so every input is a well-formed HTTP request.
- *
- * Contract: every request gets one complete HTTP reply with a status in
- * 200..499 or 503 (no leader yet), every refusal in the error envelope
- * with a code and a message, and the daemon stays up. A 500, a reply cut
- * short or none at all, or a refusal without its envelope is a finding. Inputs that name a store
- * ("://": a mount of a real directory or an S3 endpoint) and Raft
- * membership changes (POST/DELETE /api/v1/masters: the group would lose
- * its quorum) are skipped: the fuzzer must not touch the machine's files
- * or the network, and must not stall itself.
+ * Not sent: Raft membership changes (POST/DELETE /api/v1/masters: the
+ * group would lose its quorum and every later write would wait) and
+ * backups (a copy of the whole database per call, and no parser).
  */
-#include "api/http.h"
-#include "api/rest_fs.h"
-#include "api/rest_history.h"
-#include "api/rest_jobs.h"
-#include "api/rest_master.h"
-#include "api/rest_masters.h"
-#include "api/rest_openapi.h"
-#include "daemon/master/blockmap.h"
-#include "daemon/master/datajobs.h"
-#include "daemon/master/events.h"
-#include "daemon/master/fs.h"
-#include "daemon/master/history.h"
-#include "daemon/master/master.h"
-#include "daemon/master/meta.h"
-#include "daemon/master/registry.h"
-#include "daemon/master/revalidate.h"
-#include "lib/clock.h"
+#include "tests/fuzz/rest_env.h"
+
 #include "lib/conf.h"
 #include "lib/log.h"
 
-#include <cjson/cJSON.h>
-
-#include <arpa/inet.h>
-#include <stdbool.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct strata_conf g_conf;
-static struct master g_m;
-static struct http_server *g_srv;
 static int g_port;
-static char g_dir[64];
 
-static void remove_dir(void)
+static int skip(const char *method, const char *target)
 {
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "fuzz_rest_master: could not remove %s\n", g_dir);
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "fuzz_rest_master: %s\n", what);
-	exit(1);
+	return (strcmp(method, "GET") && !strncmp(target, "/api/v1/masters", 15)) ||
+	       !strncmp(target, "/api/v1/admin/backup", 20);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -87,262 +40,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	conf_init(&g_conf);
 	g_conf.http_request_timeout = 2000;
 	g_conf.http_max_json_body = 65536;
-	/* A crash ends the process without atexit: the directories of runs
-	 * whose process is gone are removed here. */
-	if (system("for d in /dev/shm/strata-fuzz-rest-* /tmp/strata-fuzz-rest-*; do "
-		   "p=${d##*-rest-}; p=${p%%-*}; [ -d \"$d\" ] && ! kill -0 \"$p\" 2>/dev/null && "
-		   "rm -rf \"$d\"; done; true") != 0)
-		fprintf(stderr, "fuzz_rest_master: could not remove old state directories\n");
-	snprintf(g_dir, sizeof(g_dir), "/dev/shm/strata-fuzz-rest-%d-XXXXXX", (int)getpid());
-	if (!mkdtemp(g_dir)) {
-		snprintf(g_dir, sizeof(g_dir), "/tmp/strata-fuzz-rest-%d-XXXXXX", (int)getpid());
-		if (!mkdtemp(g_dir))
-			die("cannot make a state directory");
-	}
-	atexit(remove_dir);
-	g_m.conf = &g_conf;
-	g_m.started_mono_ms = clock_mono_ms();
-	g_m.started_wall_ms = clock_wall_ms();
-	snprintf(g_m.state_dir, sizeof(g_m.state_dir), "%s", g_dir);
-	g_m.registry = registry_new(3000);
-	g_m.blocks = blockmap_new();
-	g_m.events = events_new(1024);
-	char err[512];
-	struct meta_opts mopts = { .state_dir = g_dir, .id = 1, .raft_bind = "127.0.0.1",
-				   .submit_timeout_ms = 2000 };
-	if (!g_m.registry || !g_m.blocks || !g_m.events ||
-	    meta_open(&mopts, &g_m.meta, err, sizeof(err)))
-		die("cannot open the namespace");
-	struct fs_opts fopts = { .default_block_size = g_conf.master_mount_block_size,
-				 .default_sync_interval_ms = -1 };
-	if (fs_open(g_m.meta, &fopts, &g_m.fs))
-		die("cannot open fs");
-	struct datajobs_opts dopts = { .meta = g_m.meta, .registry = g_m.registry,
-				       .conf = &g_conf };
-	struct reval_opts ropts = { .fs = g_m.fs, .meta = g_m.meta };
-	g_m.datajobs = datajobs_new(&dopts);
-	g_m.reval = reval_new(&ropts);
-	g_m.history_interval_ms = 5000;
-	g_m.history = history_new(16);
-	if (!g_m.datajobs || !g_m.reval || !g_m.history)
-		die("out of memory");
-
-	const struct http_route *tables[6];
-	size_t counts[6], total = 0;
-	tables[0] = rest_master_routes(&counts[0]);
-	tables[1] = rest_fs_routes(&counts[1]);
-	tables[2] = rest_jobs_routes(&counts[2]);
-	tables[3] = rest_history_routes(&counts[3]);
-	tables[4] = rest_openapi_routes(&counts[4]);
-	size_t ntables = 5;
-	for (size_t i = 0; i < ntables; i++)
-		total += counts[i];
-	static struct http_route routes[256];
-	if (total > sizeof(routes) / sizeof(routes[0]))
-		die("too many routes");
-	for (size_t i = 0, k = 0; i < ntables; i++)
-		for (size_t j = 0; j < counts[i]; j++)
-			routes[k++] = tables[i][j];
-	struct http_server_opts hopts = {
-		.name = "master REST (fuzz)",
-		.bind = "127.0.0.1",
-		.port = 0,
-		.threads = 4,
-		.request_timeout_ms = 2000,
-		.max_json_body = g_conf.http_max_json_body,
-		.before = rest_masters_before,
-		.reply_rc = rest_masters_reply_rc,
-	};
-	g_srv = http_server_start(&hopts, routes, total, &g_m, err, sizeof(err));
-	if (!g_srv)
-		die(err);
-	const char *colon = strrchr(http_server_url(g_srv), ':');
-	g_port = colon ? atoi(colon + 1) : 0;
-	meta_set_rest_url(g_m.meta, http_server_url(g_srv));
-	/* A group of one elects itself at once; wait for it. */
-	for (int i = 0; i < 500; i++) {
-		struct meta_status st;
-		meta_status(g_m.meta, &st);
-		if (!strcmp(st.role, "leader"))
-			return 0;
-		usleep(10000);
-	}
-	die("the one-member group elected no leader");
+	g_port = rest_env_master(&g_conf);
 	return 0;
-}
-
-/* One kept-alive connection for every request: a fresh connection per
- * request leaves one socket in TIME_WAIT each, and tens of thousands of
- * them use up loopback's ephemeral ports within a minute of fuzzing. */
-static int g_fd = -1;
-
-static void conn_drop(void)
-{
-	if (g_fd < 0)
-		return;
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 }; /* RST: no TIME_WAIT */
-	setsockopt(g_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(g_fd);
-	g_fd = -1;
-}
-
-static void conn_get(void)
-{
-	if (g_fd >= 0)
-		return;
-	g_fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (g_fd < 0)
-		die("socket");
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)g_port) };
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(g_fd, (struct sockaddr *)&sa, sizeof(sa)))
-		die("connect to the master");
-	int one = 1;
-	setsockopt(g_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-/* Reads more of the reply into reply[*got..cap); 0 at the server's close. */
-static ssize_t read_more(const char *req, char *reply, size_t *got, size_t cap)
-{
-	struct pollfd p = { .fd = g_fd, .events = POLLIN };
-	if (poll(&p, 1, 10000) <= 0) {
-		fprintf(stderr, "fuzz_rest_master: no answer within 10 s to:\n%.2000s\n", req);
-		__builtin_trap();
-	}
-	if (*got >= cap - 1)
-		die("a reply above 1 MiB");
-	ssize_t n = recv(g_fd, reply + *got, cap - 1 - *got, 0);
-	if (n > 0)
-		*got += (size_t)n;
-	reply[*got] = '\0';
-	return n;
-}
-
-/* Sends req and reads one reply (by its Content-Length, or to the close);
- * its status, or -1 when none arrived or it was cut short. */
-static int round_trip(const char *req, size_t len, char *reply, size_t cap)
-{
-	for (int attempt = 0; attempt < 2; attempt++) {
-		conn_get();
-		size_t off = 0;
-		while (off < len) {
-			ssize_t n = send(g_fd, req + off, len - off, MSG_NOSIGNAL);
-			if (n <= 0)
-				break; /* answered early and closed, or a stale connection */
-			off += (size_t)n;
-		}
-		size_t got = 0;
-		reply[0] = '\0';
-		char *end;
-		while (!(end = strstr(reply, "\r\n\r\n")) && read_more(req, reply, &got, cap) > 0)
-			;
-		if (!end) {
-			conn_drop();
-			if (got == 0 && attempt == 0 && off < len)
-				continue; /* the kept connection had been closed: once more */
-			return -1;
-		}
-		size_t head = (size_t)(end + 4 - reply);
-		const char *cl = strcasestr(reply, "\r\nContent-Length:");
-		bool closing = strcasestr(reply, "\r\nConnection: close") != NULL;
-		if (cl && cl < end) {
-			size_t want = head + (size_t)atol(cl + 17);
-			while (got < want && read_more(req, reply, &got, cap) > 0)
-				;
-			if (got < want) {
-				conn_drop();
-				return -1;
-			}
-		} else {
-			while (read_more(req, reply, &got, cap) > 0)
-				;
-			closing = true;
-		}
-		if (closing || off < len)
-			conn_drop();
-		int status = 0;
-		if (sscanf(reply, "HTTP/1.%*d %d", &status) != 1)
-			return -1;
-		return status;
-	}
-	return -1;
-}
-
-/* A refusal is the usual envelope {"error":{"code","message"}}, with a
- * message that says something. */
-static bool error_envelope(const char *reply)
-{
-	const char *body = strstr(reply, "\r\n\r\n");
-	if (!body || strstr(reply, "Transfer-Encoding: chunked"))
-		return true; /* not checked */
-	if (!strncmp(body + 4, "Error ", 6) && strstr(reply, "Content-Type: text/plain"))
-		return true; /* CivetWeb's own refusal of the request line: not ours */
-	cJSON *doc = cJSON_Parse(body + 4);
-	const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
-	const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
-	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
-	bool ok = cJSON_IsString(code) && *code->valuestring && cJSON_IsString(msg) &&
-		  *msg->valuestring;
-	cJSON_Delete(doc);
-	return ok;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size > 65536 || memmem(data, size, "://", 3))
-		return 0;
-	const uint8_t *nl = memchr(data, '\n', size);
-	size_t line_len = nl ? (size_t)(nl - data) : size;
-	const uint8_t *body = nl ? nl + 1 : data + size;
-	size_t body_len = (size_t)(data + size - body);
-	char line[2048];
-	if (line_len >= sizeof(line) / 2)
-		return 0;
-	memcpy(line, data, line_len);
-	line[line_len] = '\0';
-	char *sp = strchr(line, ' ');
-	if (!sp || sp == line)
-		return 0;
-	*sp = '\0';
-	const char *method = line;
-	char *target = sp + 1;
-	if (strcmp(method, "GET") && strcmp(method, "POST") && strcmp(method, "PUT") &&
-	    strcmp(method, "DELETE"))
-		return 0;
-	/* Bytes a request line cannot carry go percent-encoded: the
-	 * handlers see them decoded. */
-	static char enc[3 * sizeof(line)];
-	size_t e = 0;
-	for (const char *p = target; *p; p++) {
-		unsigned char ch = (unsigned char)*p;
-		if (ch <= ' ' || ch >= 0x7f) {
-			e += (size_t)snprintf(enc + e, sizeof(enc) - e, "%%%02X", ch);
-		} else {
-			enc[e++] = (char)ch;
-		}
-	}
-	enc[e] = '\0';
-	target = enc;
-	if (target[0] != '/')
-		return 0;
-	if (strcmp(method, "GET") && !strncmp(target, "/api/v1/masters", 15))
-		return 0;
-	if (!strncmp(target, "/api/v1/admin/backup", 20))
-		return 0; /* a copy of the whole database per call: slow, and no parser */
-	static char req[70000], reply[1 << 20];
-	int n = snprintf(req, sizeof(req),
-			 "%s %s HTTP/1.1\r\nHost: fuzz\r\nContent-Type: application/json\r\n"
-			 "Content-Length: %zu\r\n\r\n",
-			 method, target, body_len);
-	if (n < 0 || (size_t)n + body_len > sizeof(req))
-		return 0;
-	memcpy(req + n, body, body_len);
-	int status = round_trip(req, (size_t)n + body_len, reply, sizeof(reply));
-	if (status < 0 || (status >= 500 && status != 503) ||
-	    (status >= 400 && !error_envelope(reply))) {
-		fprintf(stderr, "fuzz_rest_master: %s %s -> %d\n%.2000s\n", method, target, status,
-			reply);
-		__builtin_trap();
-	}
+	rest_env_run("fuzz_rest_master", g_port, data, size, skip);
 	return 0;
 }
