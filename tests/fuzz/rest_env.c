@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -149,53 +150,45 @@ int rest_env_master(struct strata_conf *conf)
 	return -1;
 }
 
-/* One kept-alive connection for every request: a fresh connection per
- * request leaves one socket in TIME_WAIT each, and tens of thousands of
- * them use up loopback's ephemeral ports within a minute of fuzzing. */
-static int g_fd = -1, g_fd_port = -1;
+/* The connection to the daemon under test: a new one per request, closed
+ * with a reset after the reply. An orderly close leaves a socket in
+ * TIME_WAIT per request, and tens of thousands of them use up loopback's
+ * ephemeral ports within a minute of fuzzing; a kept-alive connection
+ * after a refusal that left a body unread stalled (the server waited for
+ * the rest of a request it had already answered). */
+static int g_fd = -1;
 
 static void conn_drop(void)
 {
 	if (g_fd < 0)
 		return;
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 }; /* RST: no TIME_WAIT */
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	setsockopt(g_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(g_fd);
 	g_fd = -1;
 }
 
-static void conn_get(int port)
+static void conn_open(int port)
 {
-	if (g_fd >= 0 && g_fd_port == port)
-		return;
-	conn_drop();
-	g_fd_port = port;
 	g_fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (g_fd < 0)
 		rest_env_die("socket");
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (connect(g_fd, (struct sockaddr *)&sa, sizeof(sa)))
-		rest_env_die("connect to the master");
+		rest_env_die("connect to the daemon under test");
 	int one = 1;
 	setsockopt(g_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-/* Reads more of the reply into reply[*got..cap); 0 at the server's close. */
+/* Reads more of the reply into reply[*got..cap): > 0 bytes read, 0 at the
+ * server's close, < 0 on an error, -ETIMEDOUT after 10 s without a byte. */
 static ssize_t read_more(const char *req, char *reply, size_t *got, size_t cap)
 {
+	(void)req;
 	struct pollfd p = { .fd = g_fd, .events = POLLIN };
-	if (poll(&p, 1, 10000) <= 0) {
-		fprintf(stderr, "fuzz: no answer within 10 s to:\n%.2000s\n", req);
-		if (getenv("STRATA_FUZZ_GDB")) {
-			char cmd[200];
-			snprintf(cmd, sizeof(cmd), "gdb -p %d -batch -ex 'thread apply all bt' >&2 2>&1",
-				 (int)getpid());
-			if (system(cmd))
-				fprintf(stderr, "gdb failed\n");
-		}
-		__builtin_trap();
-	}
+	if (poll(&p, 1, 10000) <= 0)
+		return -ETIMEDOUT;
 	if (*got >= cap - 1)
 		rest_env_die("a reply above 1 MiB");
 	ssize_t n = recv(g_fd, reply + *got, cap - 1 - *got, 0);
@@ -205,80 +198,105 @@ static ssize_t read_more(const char *req, char *reply, size_t *got, size_t cap)
 	return n;
 }
 
-/* Sends req and reads one reply (by its Content-Length, or to the close);
- * its status, or -1 when none arrived or it was cut short. */
-static int round_trip(int port, const char *req, size_t len, char *reply, size_t cap)
+/* What the process is doing, for a request that got no answer. */
+static void dump_state(void)
 {
-	for (int attempt = 0; attempt < 2; attempt++) {
-		conn_get(port);
-		size_t off = 0;
-		while (off < len) {
-			ssize_t n = send(g_fd, req + off, len - off, MSG_NOSIGNAL);
-			if (n <= 0)
-				break; /* answered early and closed, or a stale connection */
-			off += (size_t)n;
+	if (!getenv("STRATA_FUZZ_GDB"))
+		return;
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd), "gdb -p %d -batch -ex 'thread apply all bt' >&2 2>&1",
+		 (int)getpid());
+	if (system(cmd))
+		fprintf(stderr, "gdb failed\n");
+}
+
+/* The end of a chunked body that starts at reply + head, reading more as
+ * needed; 0 when the reply ends before its last chunk. */
+static size_t read_chunked(const char *req, char *reply, size_t *got, size_t cap, size_t head)
+{
+	size_t pos = head;
+	for (;;) {
+		char *eol = strstr(reply + pos, "\r\n");
+		if (!eol) {
+			if (read_more(req, reply, got, cap) <= 0)
+				return 0;
+			continue;
 		}
-		size_t got = 0;
-		reply[0] = '\0';
-		char *end;
-		while (!(end = strstr(reply, "\r\n\r\n")) && read_more(req, reply, &got, cap) > 0)
-			;
-		if (!end) {
-			conn_drop();
-			if (got == 0 && attempt == 0 && off < len)
-				continue; /* the kept connection had been closed: once more */
-			return -1;
+		size_t chunk = strtoul(reply + pos, NULL, 16);
+		size_t next = (size_t)(eol + 2 - reply) + chunk + 2;
+		if (*got < next) {
+			if (read_more(req, reply, got, cap) <= 0)
+				return 0;
+			continue;
 		}
+		if (!chunk)
+			return next;
+		pos = next;
+	}
+}
+
+/* Sends req and reads one reply (by its Content-Length, its chunks, or to
+ * the close); its status, or -1 when none arrived or it was cut short. */
+static int round_trip_once(int port, const char *req, size_t len, char *reply, size_t cap,
+			   bool *timed_out)
+{
+	conn_open(port);
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = send(g_fd, req + off, len - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			break; /* answered early and closed */
+		off += (size_t)n;
+	}
+	size_t got = 0;
+	reply[0] = '\0';
+	char *end;
+	ssize_t rc = 1;
+	while (!(end = strstr(reply, "\r\n\r\n")) && (rc = read_more(req, reply, &got, cap)) > 0)
+		;
+	*timed_out = rc == -ETIMEDOUT;
+	int status = -1;
+	if (end) {
 		size_t head = (size_t)(end + 4 - reply);
 		const char *cl = strcasestr(reply, "\r\nContent-Length:");
-		bool closing = strcasestr(reply, "\r\nConnection: close") != NULL;
 		const char *te = strcasestr(reply, "\r\nTransfer-Encoding: chunked");
+		bool whole;
 		if (te && te < end) {
-			/* Chunks until the last (size 0) one and its blank line. */
-			size_t pos = head;
-			for (;;) {
-				char *eol = strstr(reply + pos, "\r\n");
-				if (!eol) {
-					if (read_more(req, reply, &got, cap) <= 0)
-						break;
-					continue;
-				}
-				size_t chunk = strtoul(reply + pos, NULL, 16);
-				size_t next = (size_t)(eol + 2 - reply) + chunk + 2;
-				if (got < next) {
-					if (read_more(req, reply, &got, cap) <= 0)
-						break;
-					continue;
-				}
-				pos = next;
-				if (!chunk)
-					break;
-			}
-			if (got < pos || pos == head) {
-				conn_drop();
-				return -1;
-			}
+			whole = read_chunked(req, reply, &got, cap, head) != 0;
 		} else if (cl && cl < end) {
 			size_t want = head + (size_t)atol(cl + 17);
 			while (got < want && read_more(req, reply, &got, cap) > 0)
 				;
-			if (got < want) {
-				conn_drop();
-				return -1;
-			}
+			whole = got >= want;
 		} else {
 			while (read_more(req, reply, &got, cap) > 0)
 				;
-			closing = true;
+			whole = true;
 		}
-		if (closing || off < len)
-			conn_drop();
-		int status = 0;
-		if (sscanf(reply, "HTTP/1.%*d %d", &status) != 1)
-			return -1;
-		return status;
+		if (!whole || sscanf(reply, "HTTP/1.%*d %d", &status) != 1)
+			status = -1;
 	}
-	return -1;
+	conn_drop();
+	return status;
+}
+
+/* A request that gets no byte of an answer within 10 s is sent once more
+ * on a new connection (loopback under a fuzzer's connection churn loses
+ * one now and then); a second silence is a finding. */
+static int round_trip(int port, const char *req, size_t len, char *reply, size_t cap)
+{
+	bool timed_out = false;
+	int status = round_trip_once(port, req, len, reply, cap, &timed_out);
+	if (!timed_out)
+		return status;
+	fprintf(stderr, "fuzz: no answer within 10 s; once more:\n%.300s\n", req);
+	status = round_trip_once(port, req, len, reply, cap, &timed_out);
+	if (timed_out) {
+		fprintf(stderr, "fuzz: no answer within 10 s to:\n%.2000s\n", req);
+		dump_state();
+		__builtin_trap();
+	}
+	return status;
 }
 
 /* A refusal is the usual envelope {"error":{"code","message"}}, with a
@@ -344,7 +362,7 @@ void rest_env_run(const char *who, int port, const uint8_t *data, size_t size,
 	static char req[70000], reply[1 << 20];
 	int n = snprintf(req, sizeof(req),
 			 "%s %s HTTP/1.1\r\nHost: fuzz\r\nContent-Type: application/json\r\n"
-			 "Content-Length: %zu\r\n\r\n",
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
 			 method, target, body_len);
 	if (n < 0 || (size_t)n + body_len > sizeof(req))
 		return;
