@@ -5,7 +5,7 @@
  * What the REST fuzz targets share: a real in-process master (one-member
  * Raft group, state under /dev/shm, removed at exit and, after a crash,
  * at the next start), and the driver that turns one input into one
- * request on a kept-alive loopback connection and checks the reply.
+ * request on a new loopback connection and checks the reply.
  *
  * Input format: "METHOD TARGET" on the first line (TARGET: path and
  * query), the body after it. Bytes a request line cannot carry are
@@ -15,9 +15,10 @@
  *
  * Contract checked on every reply: one complete HTTP reply, a status in
  * 200..499 or 503, every refusal in the error envelope
- * {"error":{"code","message"}} with both set. Anything else traps; a
- * reply that does not come within 10 s too (with STRATA_FUZZ_GDB set in
- * the environment, every thread's stack is printed first).
+ * {"error":{"code","message"}} with both set. Anything else traps; so
+ * does a request that gets no answer within 10 s twice (sent again once
+ * on a new connection; with STRATA_FUZZ_GDB set in the environment every
+ * thread's stack is printed before the trap).
  */
 
 #include <stddef.h>
