@@ -175,8 +175,19 @@ static void conn_open(int port)
 		rest_env_die("socket");
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(g_fd, (struct sockaddr *)&sa, sizeof(sa)))
-		rest_env_die("connect to the daemon under test");
+	/* A refused or failed connect is retried for a while (a loaded
+	 * machine), then ends the run. */
+	for (int i = 0; connect(g_fd, (struct sockaddr *)&sa, sizeof(sa)); i++) {
+		if (i == 50) {
+			fprintf(stderr, "fuzz: connect to port %d: %s\n", port, strerror(errno));
+			rest_env_die("cannot connect to the daemon under test");
+		}
+		close(g_fd);
+		usleep(100000);
+		g_fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (g_fd < 0)
+			rest_env_die("socket");
+	}
 	int one = 1;
 	setsockopt(g_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
@@ -362,7 +373,7 @@ void rest_env_run(const char *who, int port, const uint8_t *data, size_t size,
 	static char req[70000], reply[1 << 20];
 	int n = snprintf(req, sizeof(req),
 			 "%s %s HTTP/1.1\r\nHost: fuzz\r\nContent-Type: application/json\r\n"
-			 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+			 "Content-Length: %zu\r\n\r\n",
 			 method, target, body_len);
 	if (n < 0 || (size_t)n + body_len > sizeof(req))
 		return;
