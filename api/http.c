@@ -841,13 +841,19 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
 			   err, errlen))
 		goto err_free_srv;
 	srv->opts.token_file = NULL; /* the store keeps its own copy */
-	char ports[200], threads[16], timeout[32], keep_alive[32];
-	snprintf(keep_alive, sizeof(keep_alive), "%lld",
-		 (long long)(opts->keep_alive_ms > 0 ? opts->keep_alive_ms : 60000));
+	char ports[200], threads[16], timeout[32], idle[32], max_head[32];
 	snprintf(ports, sizeof(ports), "%s:%d%s", host, opts->port, tls ? "s" : "");
 	snprintf(threads, sizeof(threads), "%d", opts->threads > 0 ? opts->threads : 16);
 	snprintf(timeout, sizeof(timeout), "%lld",
 		 (long long)(opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 30000));
+	/* The idle limit, or a shorter keep-alive a daemon asks for (a
+	 * worker's peers each hold a connection: 1 s frees their threads). */
+	int64_t idle_ms = opts->idle_timeout_ms > 0 ? opts->idle_timeout_ms : 60000;
+	if (opts->keep_alive_ms > 0 && opts->keep_alive_ms < idle_ms)
+		idle_ms = opts->keep_alive_ms;
+	snprintf(idle, sizeof(idle), "%lld", (long long)idle_ms);
+	snprintf(max_head, sizeof(max_head), "%lld",
+		 (long long)(opts->max_header_size > 0 ? opts->max_header_size : 16384));
 	snprintf(srv->url, sizeof(srv->url), "%s://%s:%d", tls ? "https" : "http", host,
 		 opts->port);
 	const char *options[] = {
@@ -855,7 +861,8 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
 		"num_threads", threads,
 		"request_timeout_ms", timeout,
 		"enable_keep_alive", "yes",
-		"keep_alive_timeout_ms", keep_alive,
+		"keep_alive_timeout_ms", idle,
+		"max_request_size", max_head,
 		"tcp_nodelay", "1",
 		"decode_url", opts->raw_path ? "no" : "yes",
 		NULL,

@@ -96,6 +96,8 @@ struct http_server_opts {
 	 * (one thread per connection); 0: 60 s. */
 	int64_t keep_alive_ms;
 	int64_t max_json_body;
+	int64_t max_header_size; /* request head (CivetWeb max_request_size); 0: 16 KiB */
+	int64_t idle_timeout_ms; /* keep-alive idle, and later heads on a connection; 0: 60 s */
 	const char *tls_cert;   /* both set: HTTPS only */
 	const char *tls_key;
 	/* Client certificates (mutual TLS, TLS only): HTTP_TLS_CLIENT_NONE

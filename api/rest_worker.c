@@ -157,7 +157,15 @@ out:
 }
 
 /* GET /api/v1/blocks/<id>?path=&data_id=&offset=&length=: a peer pulls a
- * block range this worker owns. 409 when our view of the file differs. */
+ * block range this worker owns. 409 when our view of the file differs, 404
+ * when the file is gone. A cached block is served whatever version our
+ * metadata names (its id names one immutable content version, so a reader
+ * that started on the old content of a rewritten file finishes it, never
+ * a mix), but only while the file exists: a file deleted while this worker
+ * was cut off from the masters leaves its blocks in the tiers until they
+ * are evicted, and they must not be served once our metadata (at most
+ * worker.metadata_ttl old) knows it is gone
+ * (tests/integration/test_partition.py). */
 static void get_block(struct http_req *req, void *ctx)
 {
 	struct worker_node *w = ctx;
@@ -173,15 +181,10 @@ static void get_block(struct http_req *req, void *ctx)
 	if (rest_path_param(req, "path", path, sizeof(path)) || u64_param(req, "data_id", &data_id) ||
 	    u64_param(req, "offset", &off) || u64_param(req, "length", &len))
 		return;
-	/* A cached block is served whatever our metadata says: its id names
-	 * one immutable content version. */
-	struct send_ctx c = { .req = req, .length = len };
-	int rc = bsvc_read_cached(w->bsvc, id, path, off, len, send_data, &c);
-	if (rc != -ENOENT) {
-		if (rc && !http_replied(req))
-			http_reply_rc(req, rc, "cannot read the cached block");
-		else if (rc)
-			http_abort(req);
+	if (!len) {
+		/* Nothing would be sent, and so no reply (found by fuzz_rest_worker). */
+		http_reply_error(req, 400, "invalid_argument",
+				 "query parameter 'length' is required and must be above 0");
 		return;
 	}
 	/* cached=1 (a replication copy, a read trying another holder): only a
@@ -197,7 +200,20 @@ static void get_block(struct http_req *req, void *ctx)
 		http_reply_error(req, 500, "out_of_memory", "out of memory");
 		return;
 	}
-	rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
+	int rc = fcache_get(w->fcache, path, fi, err, sizeof(err));
+	if (rc == -ENOENT || rc == -EISDIR) {
+		http_reply_rc(req, rc, err);
+		goto out;
+	}
+	struct send_ctx c = { .req = req, .length = len };
+	int crc = bsvc_read_cached(w->bsvc, id, path, off, len, send_data, &c);
+	if (crc != -ENOENT) {
+		if (crc && !http_replied(req))
+			http_reply_rc(req, crc, "cannot read the cached block");
+		else if (crc)
+			http_abort(req);
+		goto out;
+	}
 	if (!rc && fi->data_id != data_id) {
 		fcache_invalidate(w->fcache, path);
 		rc = fcache_get(w->fcache, path, fi, err, sizeof(err));

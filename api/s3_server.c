@@ -46,7 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FRONT_MAX_HEAD (16u << 10) /* a longer request head is refused */
+#define FRONT_MAX_HEAD (16u << 10) /* the longest request head possible (cfg.max_head) */
 #define FRONT_IN_CAP (32u << 10)   /* client bytes buffered (head, pipelined, body) */
 #define FRONT_MAX_BLOCKS 32        /* a longer range goes to the gateway */
 #define FRONT_TICK_MS 250
@@ -1164,12 +1164,17 @@ static void conn_drive(struct conn *c)
 				bad_request(c, "malformed request head");
 				continue;
 			}
-			if (rc > 0 && r.head_len <= FRONT_MAX_HEAD) {
+			size_t max_head = c->lp->f->cfg.max_head;
+			if (rc > 0 && r.head_len <= max_head) {
 				handle_request(c, &r);
 				continue;
 			}
-			if (rc > 0 || c->in_len >= FRONT_MAX_HEAD) {
-				bad_request(c, "request head too large (16 KiB at most)");
+			if (rc > 0 || c->in_len >= max_head) {
+				char why[96];
+				snprintf(why, sizeof(why),
+					 "request head too large (%zu bytes at most: http.max_header_size)",
+					 max_head);
+				bad_request(c, why);
 				continue;
 			}
 			if (!can_read(c)) {
@@ -1633,6 +1638,8 @@ int s3srv_start(const struct s3srv_config *cfg, struct s3srv **out, char *err,
 		return -ENOMEM;
 	}
 	f->cfg = *cfg;
+	if (!f->cfg.max_head || f->cfg.max_head > FRONT_MAX_HEAD)
+		f->cfg.max_head = FRONT_MAX_HEAD;
 	f->lfd = -1;
 	pthread_mutex_init(&f->jlock, NULL);
 	clock_mono_cond_init(&f->jcond);

@@ -55,6 +55,7 @@ struct s3srv_config {
 	int queue_max;        /* requests waiting for one; more get 503 SlowDown */
 	int64_t header_timeout_ms;
 	int64_t idle_timeout_ms;
+	size_t max_head;	/* longest request head; 0 or above 16 KiB: 16 KiB */
 	int64_t io_timeout_ms;
 	struct worker_node *w; /* fcache, bsvc, tiers, counters; borrowed */
 	struct s3_gw *gw;      /* runs every other request; borrowed */

@@ -196,6 +196,12 @@ int client_call(struct client *mc, const char *path_query, client_attempt_fn att
 		}
 		if (v == DONE)
 			break;
+		/* Move on before the deadline check: a master that timed out
+		 * (cut off by a silent partition) must not be where the next
+		 * call starts again, or a caller whose every call spends its
+		 * deadline on that one attempt never reaches another master. */
+		if (v == TRY_NEXT)
+			cur = next_master(mc, cur);
 		if (clock_mono_ms() >= deadline)
 			break;
 		if (v == REDIRECTED) {
@@ -203,7 +209,6 @@ int client_call(struct client *mc, const char *path_query, client_attempt_fn att
 			tried_in_round = 0;
 			continue;
 		}
-		cur = next_master(mc, cur);
 		if (++tried_in_round >= nmasters) {
 			/* Every master refused or is unreachable: an election is
 			 * running or the group is down. Wait, then go round again. */

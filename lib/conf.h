@@ -151,8 +151,10 @@ struct conf_list {
 	  "Host name or address the worker advertises to the master and peers. Empty: "       \
 	  "worker.bind, or this machine's host name when worker.bind is a wildcard.")         \
 	X(worker_heartbeat_interval, "worker.heartbeat_interval", DURATION, "3s", 50,         \
-	  600000, NULL, "How often the worker reports to the master. On a master: the "        \
-	  "period of the replication check (docs/replication.md).")                          \
+	  600000, NULL, "How often the worker reports to the master. A report with no "      \
+	  "reply within ten intervals (at least 2 s, at most http.request_timeout) is given " \
+	  "up and the next master tried. On a master: the period of the replication check "   \
+	  "(docs/replication.md).")                                                    \
 	X(worker_data_dir, "worker.data_dir", STR, "", 0, 0, NULL,                            \
 	  "Directory for the worker's own state. Empty: /var/cache/strata/worker for the "    \
 	  "service user, else $XDG_CACHE_HOME (or ~/.cache)/strata/worker-<port>.")           \
@@ -226,7 +228,27 @@ struct conf_list {
 	  "(TLS only): none: not asked for; optional: asked for, and one that does not "      \
 	  "chain to http.tls_ca fails the handshake, but clients without one (console, "      \
 	  "CLI) are served; required: a connection without a verified certificate is "        \
-	  "refused at the handshake.")
+	  "refused at the handshake.")                                                       \
+	X(http_max_header_size, "http.max_header_size", SIZE, "16KB", 1024, 1048576, NULL,    \
+	  "Largest request head (request line and headers) on every HTTP port: REST, "        \
+	  "console and worker data ports answer 413 above it, the S3 gateway 400; then the "  \
+	  "connection is closed. It is also the per-connection read buffer of REST ports.")   \
+	X(http_idle_timeout, "http.idle_timeout", DURATION, "60s", 100, 3600000, NULL,        \
+	  "A keep-alive connection with no request for this long is closed (every HTTP "     \
+	  "port). On REST ports it also bounds the head of a second or later request on a "   \
+	  "connection (the first: http.request_timeout).")                                    \
+	X(worker_s3_max_object_size, "worker.s3.max_object_size", SIZE, "5GB", 1024,          \
+	  INT64_C(5) << 30, NULL, "Largest body of one S3 PUT (an object or a multipart "    \
+	  "part); a larger declared or sent body gets 400 EntityTooLarge.")                   \
+	X(master_raft_max_frame, "master.raft.max_frame", SIZE, "1GB", 65536, 1073741824,     \
+	  NULL, "Largest Raft frame a master accepts; a connection announcing a larger one "  \
+	  "is closed before its body is read. Must exceed the largest snapshot (a copy of "   \
+	  "the namespace database) the group ships.")                                         \
+	X(master_raft_frame_timeout, "master.raft.frame_timeout", DURATION, "30s", 100,       \
+	  3600000, NULL, "A Raft frame must arrive whole within this from its first byte, "   \
+	  "plus a second per MiB it announces (a snapshot on a slow link); a connection "     \
+	  "that trickles (a slow or hostile client) is closed and counted. Idle "             \
+	  "connections between frames are not affected.")
 
 enum conf_type {
 	CONF_STR,

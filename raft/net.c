@@ -93,6 +93,9 @@ struct net_conn {
 	bool handshaking; /* TLS handshake not finished: nothing is decoded yet */
 	uint32_t events;  /* what epoll watches */
 	int64_t deadline_ms; /* of the handshake */
+	int64_t frame_start_ms; /* first byte of the frame being read; 0: none */
+	int64_t frame_extra_ms; /* a second per MiB that frame announces */
+	uint64_t nframes;	/* decoded so far */
 	uint8_t *buf;
 	size_t start, end, cap;
 	uint64_t sender; /* from the last good frame; 0 until one arrived */
@@ -807,6 +810,13 @@ static bool conn_parse(struct raft_net *net, struct net_conn *c)
 			conn_bad_frame(net, c, 0, why);
 			return false;
 		}
+		if (frame_len > net->opts.max_frame + RAFT_WIRE_OVERHEAD) {
+			snprintf(why, sizeof(why),
+				 "a frame of %zu bytes is above the limit (master.raft.max_frame %llu)",
+				 frame_len, (unsigned long long)net->opts.max_frame);
+			conn_bad_frame(net, c, from, why);
+			return false;
+		}
 		if (avail < frame_len)
 			break;
 		struct raft_msg m;
@@ -822,6 +832,7 @@ static bool conn_parse(struct raft_net *net, struct net_conn *c)
 		}
 		c->start += frame_len;
 		c->sender = from;
+		c->nframes++;
 		pthread_mutex_lock(&net->mu);
 		bool ours = to == net->opts.self_id;
 		if (ours) {
@@ -915,8 +926,23 @@ static void conn_read(struct raft_net *net, struct net_conn *c)
 			return;
 		}
 		c->end += (size_t)n;
+		uint64_t frames_before = c->nframes;
 		if (!conn_parse(net, c))
 			return;
+		/* The frame timeout runs from the first byte of the frame now
+		 * at the front of the buffer. */
+		if (c->end == c->start)
+			c->frame_start_ms = 0;
+		else if (!c->frame_start_ms || c->nframes != frames_before)
+			c->frame_start_ms = clock_mono_ms();
+		/* A large frame (a snapshot) gets a second more per MiB it
+		 * announces, so a slow link still delivers it. */
+		size_t fl = 0;
+		c->frame_extra_ms = c->end - c->start >= RAFT_WIRE_HEADER_SIZE &&
+					    raft_wire_peek(c->buf + c->start, c->end - c->start, &fl,
+							   NULL, NULL, NULL, 0) == 0
+					    ? (int64_t)(fl >> 20) * 1000
+					    : 0;
 	}
 }
 
@@ -935,8 +961,23 @@ static int64_t conns_expire(struct raft_net *net, int64_t now)
 	struct net_conn *next;
 	for (struct net_conn *c = net->conns; c; c = next) {
 		next = c->next;
-		if (!c->handshaking)
+		if (!c->handshaking) {
+			if (!c->frame_start_ms)
+				continue;
+			int64_t due = c->frame_start_ms + net->opts.frame_timeout_ms +
+				      c->frame_extra_ms;
+			if (now >= due) {
+				pthread_mutex_lock(&net->mu);
+				net->totals.frame_timeouts++;
+				pthread_mutex_unlock(&net->mu);
+				net_log(net, "closing connection from %s: a frame not whole within %u ms "
+					"(master.raft.frame_timeout)", c->addr, net->opts.frame_timeout_ms);
+				conn_close(net, c);
+			} else if (due - now < wait) {
+				wait = due - now;
+			}
 			continue;
+		}
 		if (now >= c->deadline_ms)
 			conn_tls_refused(net, c, "handshake timed out");
 		else if (c->deadline_ms - now < wait)
@@ -1183,6 +1224,10 @@ static struct raft_net_options effective_options(const struct raft_net_options *
 		o.backoff_max_ms = o.backoff_min_ms;
 	if (!o.connect_timeout_ms)
 		o.connect_timeout_ms = RAFT_NET_DEFAULT_CONNECT_TIMEOUT_MS;
+	if (!o.max_frame || o.max_frame > RAFT_WIRE_MAX_BODY)
+		o.max_frame = RAFT_WIRE_MAX_BODY;
+	if (!o.frame_timeout_ms)
+		o.frame_timeout_ms = RAFT_NET_DEFAULT_FRAME_TIMEOUT_MS;
 	return o;
 }
 

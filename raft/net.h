@@ -67,6 +67,7 @@
 #define RAFT_NET_DEFAULT_BACKOFF_MIN_MS 50
 #define RAFT_NET_DEFAULT_BACKOFF_MAX_MS 1000
 #define RAFT_NET_DEFAULT_CONNECT_TIMEOUT_MS 1000
+#define RAFT_NET_DEFAULT_FRAME_TIMEOUT_MS 30000
 /* Inbound connections beyond this are closed on accept. */
 #define RAFT_NET_MAX_INBOUND 64
 
@@ -98,6 +99,14 @@ struct raft_net_options {
 	uint32_t backoff_min_ms;	   /* 0: default */
 	uint32_t backoff_max_ms;	   /* 0: default */
 	uint32_t connect_timeout_ms;	   /* 0: default */
+	/* Inbound limits against slow or hostile clients: a frame announcing
+	 * a body above max_frame closes its connection before the body is
+	 * read (0: RAFT_WIRE_MAX_BODY); a frame not whole within
+	 * frame_timeout_ms of its first byte, plus a second per MiB its
+	 * header announces, closes it too (0: default).
+	 * Both count in decode_errors / frame_timeouts. */
+	uint64_t max_frame;
+	uint32_t frame_timeout_ms;
 	raft_net_message_fn on_message;	   /* required */
 	raft_net_error_fn on_error;	   /* NULL: lib/log.h at warn level */
 	struct raft_net_tls tls;	   /* zero: plaintext */
@@ -130,6 +139,7 @@ struct raft_net_stats {
 	uint64_t accepted;	  /* inbound connections */
 	uint64_t refused;	  /* inbound connections closed at once (RAFT_NET_MAX_INBOUND) */
 	uint64_t tls_refused;	  /* inbound connections whose TLS handshake failed or timed out */
+	uint64_t frame_timeouts;  /* inbound connections closed mid-frame (frame_timeout_ms) */
 };
 
 struct raft_net;

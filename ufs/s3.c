@@ -67,15 +67,14 @@ struct s3_req {
 	void *sink_arg;
 };
 
+_Static_assert(sizeof(((struct s3_head *)0)->etag) == UFS_FINGERPRINT_MAX,
+	       "an ETag fits a fingerprint");
+
 struct s3_resp {
 	long status;
 	char *body; /* collected reply (non-2xx, or no sink), NUL-terminated */
 	size_t len, cap;
-	char etag[UFS_FINGERPRINT_MAX];
-	char etag_raw[UFS_FINGERPRINT_MAX + 2];
-	uint64_t content_length;
-	int64_t range_total; /* the "/total" of Content-Range; -1 when absent */
-	int64_t mtime_ms;
+	struct s3_head head; /* ETag, lengths, Last-Modified (s3_int.h) */
 	int sink_rc;
 	bool sink_called;
 	bool empty_range;
@@ -117,48 +116,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 		curl_easy_getinfo(wc->curl, CURLINFO_RESPONSE_CODE, &status);
 		/* s3rver answers a Range on an empty object with 206, Content-Length
 		 * 1, Content-Range "bytes 0-0/0" and no body; stop waiting for it */
-		if (status == 206 && rs->range_total == 0) {
+		if (status == 206 && rs->head.range_total == 0) {
 			rs->status = status;
 			rs->empty_range = true;
 			return 0;
 		}
 		return n;
 	}
-	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) { /* a new response (after 100) */
-		rs->etag[0] = rs->etag_raw[0] = '\0';
-		rs->content_length = 0;
-		rs->range_total = -1;
-		rs->mtime_ms = 0;
-		return n;
-	}
-	const char *colon = memchr(data, ':', n);
-	if (!colon)
-		return n;
-	size_t nlen = (size_t)(colon - data);
-	const char *v = colon + 1;
-	size_t vlen = n - nlen - 1;
-	while (vlen && (*v == ' ' || *v == '\t')) {
-		v++;
-		vlen--;
-	}
-	while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
-		vlen--;
-	char val[256];
-	snprintf(val, sizeof(val), "%.*s", (int)(vlen < 255 ? vlen : 255), v);
-	if (nlen == 4 && strncasecmp(data, "etag", 4) == 0) {
-		s3_etag_copy(rs->etag, sizeof(rs->etag), v, vlen);
-		snprintf(rs->etag_raw, sizeof(rs->etag_raw), "%.*s", (int)sizeof(rs->etag_raw) - 1, val);
-	} else if (nlen == 14 && strncasecmp(data, "content-length", 14) == 0) {
-		rs->content_length = strtoull(val, NULL, 10);
-	} else if (nlen == 13 && strncasecmp(data, "content-range", 13) == 0) {
-		const char *slash = strrchr(val, '/');
-		if (slash && slash[1] >= '0' && slash[1] <= '9')
-			rs->range_total = (int64_t)strtoll(slash + 1, NULL, 10);
-	} else if (nlen == 13 && strncasecmp(data, "last-modified", 13) == 0) {
-		time_t t = curl_getdate(val, NULL);
-		if (t > 0)
-			rs->mtime_ms = (int64_t)t * 1000;
-	}
+	s3_head_line(&rs->head, data, n); /* a new response (after 100) starts afresh */
 	return n;
 }
 
@@ -377,7 +342,7 @@ static int s3_do(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, cons
 
 	for (uint64_t attempt = 0;; attempt++) {
 		resp_free(rs);
-		rs->range_total = -1;
+		s3_head_reset(&rs->head);
 		int slot;
 		CURL *c = handle_get(s, &slot);
 		CURLcode cc = s3_attempt(s, c, rq, uri, host, query, payload_hash, rs, &rc);
@@ -734,9 +699,9 @@ static int s3_stat(void *impl, const char *path, struct ufs_stat *st, char *err,
 	if ((rc = s3_head(s, key, &rs, norm, err, errlen)))
 		goto out_free;
 	if (rs.status == 200) {
-		st->length = rs.content_length;
-		st->mtime_ms = rs.mtime_ms;
-		snprintf(st->fingerprint, sizeof(st->fingerprint), "%s", rs.etag);
+		st->length = rs.head.content_length;
+		st->mtime_ms = rs.head.mtime_ms;
+		snprintf(st->fingerprint, sizeof(st->fingerprint), "%s", rs.head.etag);
 		goto out_free;
 	}
 	if (rs.status != 404) {
@@ -907,10 +872,11 @@ static int s3_read_stat(void *impl, const char *path, uint64_t off, uint64_t len
 	} else if (rs.status == 200 || rs.status == 206) {
 		if (st) {
 			st->is_dir = false;
-			st->length = rs.status == 200 ? rs.content_length : (uint64_t)rs.range_total;
-			st->mtime_ms = rs.mtime_ms;
-			snprintf(st->fingerprint, sizeof(st->fingerprint), "%s", rs.etag);
-			if (rs.status == 206 && rs.range_total < 0)
+			st->length = rs.status == 200 ? rs.head.content_length
+						       : (uint64_t)rs.head.range_total;
+			st->mtime_ms = rs.head.mtime_ms;
+			snprintf(st->fingerprint, sizeof(st->fingerprint), "%s", rs.head.etag);
+			if (rs.status == 206 && rs.head.range_total < 0)
 				rc = ufs_seterr(-EIO, err, errlen,
 						"read %s: a partial reply without the object's "
 						"length (Content-Range)",
@@ -1013,10 +979,10 @@ static int s3_upload_part(struct s3_writer *w, char *err, size_t errlen)
 	if ((rc = s3_do(s, &rq, &rs, "upload part of", w->path, err, errlen)))
 		return rc;
 	rc = s3_status_err(s, &rs, "upload part of", w->path, err, errlen);
-	if (rc == 0 && !rs.etag_raw[0])
+	if (rc == 0 && !rs.head.etag_raw[0])
 		rc = ufs_seterr(-EIO, err, errlen, "upload part of %s: no ETag in reply", w->path);
 	if (rc == 0) {
-		snprintf(w->etags[w->nparts], sizeof(w->etags[0]), "%s", rs.etag_raw);
+		snprintf(w->etags[w->nparts], sizeof(w->etags[0]), "%s", rs.head.etag_raw);
 		w->nparts++;
 		w->len = 0;
 	}

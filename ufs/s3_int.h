@@ -42,4 +42,22 @@ int s3_parse_iso8601(const char *s, int64_t *ms);
 /* Copies an ETag without surrounding quotes into out (truncating). */
 void s3_etag_copy(char *out, size_t outlen, const char *etag, size_t len);
 
+/* What the driver keeps of a reply's headers. */
+struct s3_head {
+	char etag[96];	      /* without the quotes; "" when absent */
+	char etag_raw[98];    /* as sent (quotes kept), for If-Match */
+	uint64_t content_length; /* 0 when absent or malformed */
+	int64_t range_total;  /* the "/total" of Content-Range; -1 when absent or malformed */
+	int64_t mtime_ms;     /* Last-Modified; 0 when absent or malformed */
+};
+
+/* Starts a reply (also after a "100 Continue"): every field absent. */
+void s3_head_reset(struct s3_head *h);
+/* Takes one header line as the store sent it ("Name: value", CRLF or not;
+ * not NUL-terminated). Lines it does not know are ignored. A number that
+ * is not plain decimal digits within int64 range (a negative, signed,
+ * overflowing or trailing-garbage Content-Length or Content-Range total)
+ * is taken as absent, never wrapped. */
+void s3_head_line(struct s3_head *h, const char *line, size_t len);
+
 #endif

@@ -2,7 +2,10 @@
 
 #include "lib/xml.h"
 
+#include <curl/curl.h>
 #include <errno.h>
+#include <stdint.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,4 +184,104 @@ int s3_parse_upload_id(const char *body, size_t len, char **out)
 		rc = -ENOMEM;
 	xml_free(root);
 	return rc;
+}
+
+void s3_head_reset(struct s3_head *h)
+{
+	h->etag[0] = h->etag_raw[0] = '\0';
+	h->content_length = 0;
+	h->range_total = -1;
+	h->mtime_ms = 0;
+}
+
+/* Plain decimal digits within int64; -1 otherwise. */
+static int64_t head_number(const char *s, size_t len)
+{
+	if (!len || len > 19)
+		return -1;
+	uint64_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	return v > INT64_MAX ? -1 : (int64_t)v;
+}
+
+/* The ETag as the fingerprint of the object's content. One too long for
+ * the field keeps its head and a 64-bit FNV-1a of the whole, so that two
+ * long ETags with the same head still differ (a plain cut would make a
+ * changed object look unchanged). Its raw form, used only to echo part
+ * ETags back, is then absent: a store's part ETags are short. */
+static void etag_keep(struct s3_head *h, const char *v, size_t vlen)
+{
+	if (vlen < sizeof(h->etag_raw)) {
+		memcpy(h->etag_raw, v, vlen);
+		h->etag_raw[vlen] = '\0';
+	} else {
+		h->etag_raw[0] = '\0';
+	}
+	while (vlen && (v[0] == '"' || v[0] == ' ')) {
+		v++;
+		vlen--;
+	}
+	while (vlen && (v[vlen - 1] == '"' || v[vlen - 1] == ' '))
+		vlen--;
+	if (vlen < sizeof(h->etag)) {
+		memcpy(h->etag, v, vlen);
+		h->etag[vlen] = '\0';
+		return;
+	}
+	uint64_t fnv = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < vlen; i++)
+		fnv = (fnv ^ (unsigned char)v[i]) * 0x100000001b3ull;
+	int head = (int)(sizeof(h->etag) - 1 - 17);
+	snprintf(h->etag, sizeof(h->etag), "%.*s~%016llx", head, v, (unsigned long long)fnv);
+}
+
+void s3_head_line(struct s3_head *h, const char *line, size_t len)
+{
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+		s3_head_reset(h);
+		return;
+	}
+	const char *colon = memchr(line, ':', len);
+	if (!colon)
+		return;
+	size_t nlen = (size_t)(colon - line);
+	const char *v = colon + 1;
+	size_t vlen = len - nlen - 1;
+	while (vlen && (*v == ' ' || *v == '\t')) {
+		v++;
+		vlen--;
+	}
+	while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' ' ||
+			v[vlen - 1] == '\t'))
+		vlen--;
+	if (nlen == 4 && strncasecmp(line, "etag", 4) == 0) {
+		/* A NUL or control byte cannot be in a field value (RFC 9110):
+		 * such an ETag is taken as absent, not cut at the NUL. */
+		for (size_t i = 0; i < vlen; i++)
+			if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+				return;
+		etag_keep(h, v, vlen);
+	} else if (nlen == 14 && strncasecmp(line, "content-length", 14) == 0) {
+		int64_t n = head_number(v, vlen);
+		h->content_length = n < 0 ? 0 : (uint64_t)n;
+	} else if (nlen == 13 && strncasecmp(line, "content-range", 13) == 0) {
+		/* "bytes 0-99/1234" or "bytes * /1234": the total after the last '/'. */
+		const char *slash = NULL;
+		for (size_t i = 0; i < vlen; i++)
+			if (v[i] == '/')
+				slash = v + i;
+		h->range_total = slash ? head_number(slash + 1, vlen - (size_t)(slash + 1 - v)) : -1;
+	} else if (nlen == 13 && strncasecmp(line, "last-modified", 13) == 0) {
+		char val[128];
+		if (vlen >= sizeof(val))
+			return;
+		memcpy(val, v, vlen);
+		val[vlen] = '\0';
+		time_t t = curl_getdate(val, NULL);
+		h->mtime_ms = t > 0 && t < INT64_MAX / 1000 ? (int64_t)t * 1000 : 0;
+	}
 }

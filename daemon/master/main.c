@@ -163,6 +163,8 @@ int main(int argc, char **argv)
 		.raft_tls_cert = conf.master_raft_tls ? conf.http_tls_cert : NULL,
 		.raft_tls_key = conf.http_tls_key,
 		.raft_tls_ca = conf_tls_ca(&conf),
+		.raft_max_frame = (uint64_t)conf.master_raft_max_frame,
+		.raft_frame_timeout_ms = (uint32_t)conf.master_raft_frame_timeout,
 	};
 	if (meta_open(&mopts, &m.meta, err, sizeof(err))) {
 		log_error("%s", err);
@@ -282,6 +284,8 @@ int main(int argc, char **argv)
 		.threads = (int)conf.http_threads,
 		.request_timeout_ms = conf.http_request_timeout,
 		.max_json_body = conf.http_max_json_body,
+		.max_header_size = conf.http_max_header_size,
+		.idle_timeout_ms = conf.http_idle_timeout,
 		.tls_cert = conf.http_tls_cert,
 		.tls_key = conf.http_tls_key,
 		.tls_client_auth = (int)http_tls_client_auth_conf(&conf),

@@ -86,6 +86,8 @@ static int copy_opts(struct meta *m, const struct meta_opts *o, char *err, size_
 	m->tick_ms = o->tick_ms > 0 ? o->tick_ms : 100;
 	m->election_ticks = o->election_ticks ? o->election_ticks : 8;
 	m->heartbeat_ticks = o->heartbeat_ticks ? o->heartbeat_ticks : 1;
+	m->raft_max_frame = o->raft_max_frame;
+	m->raft_frame_timeout_ms = o->raft_frame_timeout_ms;
 	m->submit_timeout_ms = o->submit_timeout_ms > 0 ? o->submit_timeout_ms : 30000;
 	m->on_apply = o->on_apply;
 	m->on_apply_arg = o->on_apply_arg;

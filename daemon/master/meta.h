@@ -54,6 +54,9 @@ struct meta_opts {
 	/* master.raft.tls: the Raft transport's PEM files (raft/net.h, TLS);
 	 * raft_tls_cert NULL or "": plaintext. Copied. */
 	const char *raft_tls_cert, *raft_tls_key, *raft_tls_ca;
+	/* master.raft.max_frame, master.raft.frame_timeout (raft/net.h); 0: defaults */
+	uint64_t raft_max_frame;
+	uint32_t raft_frame_timeout_ms;
 	/* Called after each command this master applies (replay at open
 	 * included), with the namespace lock held: it must be quick and must
 	 * not call meta_*. rc is the apply's result. May be NULL. */

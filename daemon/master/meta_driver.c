@@ -203,6 +203,8 @@ static int start_net(struct meta *m, char *err, size_t errlen)
 		.npeers = m->nnet_peers,
 		/* A snapshot is one frame: leave room for a large namespace. */
 		.max_queued_bytes = (size_t)1 << 30,
+		.max_frame = m->raft_max_frame,
+		.frame_timeout_ms = m->raft_frame_timeout_ms,
 		.on_message = on_net_message,
 		.arg = m,
 		.tls = { .cert_file = m->raft_tls_cert, .key_file = m->raft_tls_key,

@@ -57,6 +57,8 @@ struct meta {
 	uint64_t snapshot_every;
 	int64_t tick_ms, submit_timeout_ms;
 	uint32_t election_ticks, heartbeat_ticks;
+	uint64_t raft_max_frame;	/* 0: the wire's limit */
+	uint32_t raft_frame_timeout_ms; /* 0: the transport's default */
 	bool join;
 	void (*on_apply)(void *arg, const struct journal_cmd *cmd, int rc);
 	void *on_apply_arg;

@@ -378,9 +378,18 @@ int worker_heartbeat_start(struct worker_node *w)
 {
 	char token[512];
 	worker_token_header(w->conf, token, sizeof(token));
+	/* A master cut off by a silent partition (packets dropped, no reset)
+	 * holds a heartbeat until the timeout: one that takes longer than ten
+	 * intervals is worth less than one to the next master, which may
+	 * lead now (tests/integration/test_partition.py). */
+	int64_t hb_timeout = w->conf->worker_heartbeat_interval * 10;
+	if (hb_timeout < 2000)
+		hb_timeout = 2000;
+	if (hb_timeout > w->conf->http_request_timeout)
+		hb_timeout = w->conf->http_request_timeout;
 	struct httpc_opts hopts = {
 		.extra_header = token,
-		.timeout_ms = w->conf->http_request_timeout,
+		.timeout_ms = hb_timeout,
 		.connect_timeout_ms = 2000,
 		.ca_file = conf_tls_ca(w->conf),
 		.client_cert = conf_tls_client_cert(w->conf),

@@ -154,8 +154,9 @@ static int start_s3(struct worker_node *w, struct s3_gw *gw, struct s3srv **fron
 		.pool_threads = (int)c->worker_s3_pool_threads,
 		.queue_max = (int)c->worker_s3_pool_threads * 8,
 		.header_timeout_ms = c->http_request_timeout,
-		.idle_timeout_ms = 60000,
+		.idle_timeout_ms = c->http_idle_timeout,
 		.io_timeout_ms = c->http_request_timeout,
+		.max_head = (size_t)c->http_max_header_size,
 		.w = w,
 		.gw = gw,
 		.tls_cert = c->http_tls_cert,
@@ -266,6 +267,8 @@ int main(int argc, char **argv)
 		 * hold all http.threads and new connections wait. */
 		.keep_alive_ms = 1000,
 		.max_json_body = conf.http_max_json_body,
+		.max_header_size = conf.http_max_header_size,
+		.idle_timeout_ms = conf.http_idle_timeout,
 		.tls_cert = conf.http_tls_cert,
 		.tls_key = conf.http_tls_key,
 		.tls_client_auth = (int)http_tls_client_auth_conf(&conf),
@@ -285,6 +288,7 @@ int main(int argc, char **argv)
 	 * the gateway accepts every request, signed or not. */
 	struct s3_gw_config gcfg = {
 		.region = "us-east-1",
+		.max_put_size = (uint64_t)conf.worker_s3_max_object_size,
 		.auth = { .required = s3access_required, .signing_key = s3access_signing_key,
 			  .allow = allow_cb, .anonymous_read = s3access_anonymous_read,
 			  .arg = keys },

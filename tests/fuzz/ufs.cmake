@@ -8,3 +8,7 @@ strata_fuzz_target(fuzz_s3_list SOURCES fuzz_s3_list.c ${CMAKE_SOURCE_DIR}/lib/x
                    LIBS strata_ufs)
 # Mount URIs and options as ufs_open parses them (no I/O), and durations.
 strata_fuzz_target(fuzz_ufs_uri SOURCES fuzz_ufs_uri.c LIBS strata_ufs strata_lib)
+# What the S3 driver keeps of a store's reply headers (ETag, lengths,
+# Last-Modified), with round trips through the header formats.
+strata_fuzz_target(fuzz_s3_head SOURCES fuzz_s3_head.c ${CMAKE_SOURCE_DIR}/ufs/s3_xml.c
+                   ${CMAKE_SOURCE_DIR}/lib/xml.c LIBS strata_lib CURL::libcurl)

@@ -572,6 +572,80 @@ static void test_garbage_sender_cut_off(void **state)
 	node_stop(&b);
 }
 
+/* master.raft.max_frame and master.raft.frame_timeout: a header that
+ * announces more than max_frame closes its connection at once (counted as
+ * a decode error, nothing delivered); a frame that is not whole within
+ * frame_timeout_ms of its first byte closes it too (frame_timeouts); a
+ * frame at the limit, and an idle connection between frames, are fine. */
+static void test_frame_limits(void **state)
+{
+	(void)state;
+	struct raft_net_options lim = { .max_frame = 4096, .frame_timeout_ms = 300 };
+	struct node a, b;
+	assert_int_equal(node_start(&a, 1, "127.0.0.1", 0, NULL), 0);
+	assert_int_equal(node_start(&b, 2, "127.0.0.1", 0, &lim), 0);
+	struct node pair[2] = { a, b };
+	mesh(pair, 2);
+	assert_true(wait_connected(a.net, 2, WAIT_MS));
+	uint16_t port = raft_net_port(b.net);
+
+	/* 1. a sound header announcing a body above max_frame */
+	struct raft_msg m;
+	size_t len = 0;
+	make_sample(0, 1, 2, 800, &m);
+	uint8_t hdr[RAFT_WIRE_OVERHEAD];
+	assert_int_equal(raft_wire_encode(&m, hdr, sizeof(hdr), &len), 0);
+	raft_msg_release(&m);
+	hdr[5] = RAFT_MSG_SNAPSHOT;
+	raft_put_le32(hdr + 8, 4097 + RAFT_WIRE_SNAPSHOT_HEADER_SIZE);
+	raft_put_le32(hdr + 88, crc32c(0, hdr, 88));
+	int fd = raw_connect(port);
+	raw_write(fd, hdr, RAFT_WIRE_HEADER_SIZE);
+	assert_true(raw_closed_by_peer(fd));
+	close(fd);
+	struct raft_net_stats st;
+	raft_net_stats(b.net, &st);
+	assert_int_equal(st.decode_errors, 1);
+	assert_int_equal(st.frame_timeouts, 0);
+
+	/* 2. half a header, then nothing: closed after frame_timeout_ms */
+	fd = raw_connect(port);
+	raw_write(fd, hdr, 10);
+	int64_t t0 = clock_mono_ms();
+	assert_true(raw_closed_by_peer(fd));
+	int64_t took = clock_mono_ms() - t0;
+	close(fd);
+	assert_true(took >= 250);
+	assert_true(took < 3000);
+	raft_net_stats(b.net, &st);
+	assert_int_equal(st.frame_timeouts, 1);
+
+	/* 3. a good frame, a pause longer than the timeout with nothing
+	 * pending, then another good frame on the same connection */
+	uint8_t *frame = NULL;
+	make_sample(2, 1, 2, 900, &m);
+	assert_int_equal(raft_wire_encode_alloc(&m, &frame, &len), 0);
+	raft_msg_release(&m);
+	size_t n = b.in.n;
+	fd = raw_connect(port);
+	raw_write(fd, frame, len);
+	assert_true(inbox_wait(&b.in, n + 1, WAIT_MS));
+	sleep_ms(500);
+	raw_write(fd, frame, len);
+	assert_true(inbox_wait(&b.in, n + 2, WAIT_MS));
+	free(frame);
+	close(fd);
+	raft_net_stats(b.net, &st);
+	assert_int_equal(st.frame_timeouts, 1);
+	assert_int_equal(st.decode_errors, 1);
+
+	/* the transport still serves its peers */
+	send_and_expect(&a, &b, 5);
+	send_and_expect(&b, &a, 6);
+	node_stop(&a);
+	node_stop(&b);
+}
+
 static void test_large_snapshot_and_queue_limit(void **state)
 {
 	struct node a, b;
@@ -978,6 +1052,7 @@ int main(void)
 		cmocka_unit_test(test_three_nodes_order_per_peer),
 		cmocka_unit_test(test_down_peer_dropped_then_reconnected),
 		cmocka_unit_test(test_garbage_sender_cut_off),
+		cmocka_unit_test(test_frame_limits),
 		cmocka_unit_test(test_large_snapshot_and_queue_limit),
 		cmocka_unit_test(test_ipv6_loopback),
 		cmocka_unit_test(test_stop_with_unreachable_peers_is_prompt),
