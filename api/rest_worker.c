@@ -190,11 +190,8 @@ static void get_block(struct http_req *req, void *ctx)
 	/* cached=1 (a replication copy, a read trying another holder): only a
 	 * cached copy will do, never a read of the store. */
 	char cached[4] = "";
-	if (http_req_param(req, "cached", cached, sizeof(cached)) >= 0 && strcmp(cached, "1") == 0) {
-		http_reply_error(req, 404, "not_cached", "block %llu is not cached here",
-				 (unsigned long long)id);
-		return;
-	}
+	bool cached_only = http_req_param(req, "cached", cached, sizeof(cached)) >= 0 &&
+			   strcmp(cached, "1") == 0;
 	struct file_info *fi = malloc(sizeof(*fi));
 	if (!fi) {
 		http_reply_error(req, 500, "out_of_memory", "out of memory");
@@ -212,6 +209,11 @@ static void get_block(struct http_req *req, void *ctx)
 			http_reply_rc(req, crc, "cannot read the cached block");
 		else if (crc)
 			http_abort(req);
+		goto out;
+	}
+	if (cached_only) {
+		http_reply_error(req, 404, "not_cached", "block %llu is not cached here",
+				 (unsigned long long)id);
 		goto out;
 	}
 	if (!rc && fi->data_id != data_id) {

@@ -244,7 +244,7 @@ static void test_wire_text(void **state)
 	size_t len;
 	char *text = encode_ok(c, &len);
 	assert_string_equal(text,
-			    "{\"v\":5,\"op\":\"put_file\",\"path\":\"/a/f\","
+			    "{\"v\":6,\"op\":\"put_file\",\"path\":\"/a/f\","
 			    "\"time_ms\":\"1700000000000\",\"length\":\"9007199254740993\","
 			    "\"mtime_ms\":\"-12\",\"fingerprint\":\"\\\"etag\\\"\","
 			    "\"data_id\":\"9007199254740993\","
@@ -262,7 +262,7 @@ static void test_wire_text(void **state)
 	c = sample(JOURNAL_SYNC_DIR);
 	text = encode_ok(c, &len);
 	assert_string_equal(text,
-			    "{\"v\":5,\"op\":\"sync_dir\",\"path\":\"/\",\"time_ms\":\"7\","
+			    "{\"v\":6,\"op\":\"sync_dir\",\"path\":\"/\",\"time_ms\":\"7\","
 			    "\"entries\":[{\"name\":\"f\",\"is_dir\":false,\"length\":\"3\","
 			    "\"mtime_ms\":\"-9223372036854775808\",\"fingerprint\":\"x\"},"
 			    "{\"name\":\"d\",\"is_dir\":true,\"length\":\"0\",\"mtime_ms\":\"9\","
@@ -348,8 +348,8 @@ static const struct bad g_bad[] = {
 	/* header */
 	{ "{\"op\":\"mkdir\"}", -EINVAL, "field 'v': missing" },
 	{ "{\"v\":\"1\",\"op\":\"mkdir\"}", -EINVAL, "field 'v': must be a number" },
-	{ "{\"v\":6,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 6 is not supported "
-	  "(this master reads versions 1 to 5)" },
+	{ "{\"v\":7,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 7 is not supported "
+	  "(this master reads versions 1 to 6)" },
 	{ "{\"v\":4,\"op\":\"worker_state\",\"address\":\"h:1\",\"state\":\"decommissioning\","
 	  "\"time_ms\":\"1\"}",
 	  -EINVAL, "field 'op': 'worker_state' needs format version 5" },

@@ -883,17 +883,17 @@ static void test_persistence(void **state)
 	apply_json(ns, "{\"v\":1,\"op\":\"mount\",\"path\":\"/\",\"uri\":\"file:///r\",\"readonl"
 	  "y\":false,\"options\":{},\"block_size\":\"4194304\",\"sync_interval_ms\""
 	  ":\"-1\",\"time_ms\":\"1\"}", 0);
-	apply_json(ns, "{\"v\":5,\"op\":\"mkdir\",\"path\":\"/d\",\"parents\":false,"
+	apply_json(ns, "{\"v\":6,\"op\":\"mkdir\",\"path\":\"/d\",\"parents\":false,"
 		       "\"time_ms\":\"2\"}", 0);
-	apply_json(ns, "{\"v\":5,\"op\":\"set_write_type\",\"path\":\"/d\",\"recursive\":false,"
+	apply_json(ns, "{\"v\":6,\"op\":\"set_write_type\",\"path\":\"/d\",\"recursive\":false,"
 		       "\"write_type\":\"ASYNC_THROUGH\"}", 0);
-	apply_json(ns, "{\"v\":5,\"op\":\"put_file\",\"path\":\"/d/f\",\"time_ms\":\"3\","
+	apply_json(ns, "{\"v\":6,\"op\":\"put_file\",\"path\":\"/d/f\",\"time_ms\":\"3\","
 		       "\"length\":\"10\",\"mtime_ms\":\"3\",\"fingerprint\":\"\",\"data_id\":\"77\","
 		       "\"persistence\":\"not_persisted\"}", 0);
-	apply_json(ns, "{\"v\":5,\"op\":\"mkdir\",\"path\":\"/d/sub\",\"parents\":false,"
+	apply_json(ns, "{\"v\":6,\"op\":\"mkdir\",\"path\":\"/d/sub\",\"parents\":false,"
 		       "\"time_ms\":\"4\"}", 0);
 	/* An ASYNC_THROUGH file: its persist job comes with it. */
-	apply_json(ns, "{\"v\":5,\"op\":\"put_file\",\"path\":\"/d/sub/g\",\"time_ms\":\"4\","
+	apply_json(ns, "{\"v\":6,\"op\":\"put_file\",\"path\":\"/d/sub/g\",\"time_ms\":\"4\","
 		       "\"length\":\"5\",\"mtime_ms\":\"4\",\"fingerprint\":\"\",\"data_id\":\"88\","
 		       "\"persistence\":\"not_persisted\",\"persist\":true}", 0);
 	struct ns_job job;
@@ -902,7 +902,7 @@ static void test_persistence(void **state)
 	assert_string_equal(job.path, "/d/sub/g");
 	assert_int_equal(job.files_total, 1);
 	assert_int_equal(job.bytes_total, 5);
-	apply_json(ns, "{\"v\":5,\"op\":\"delete\",\"path\":\"/d/sub/g\",\"recursive\":false}",
+	apply_json(ns, "{\"v\":6,\"op\":\"delete\",\"path\":\"/d/sub/g\",\"recursive\":false}",
 		   0);
 	struct ns_inode n;
 	assert_int_equal(ns_lookup(ns, "/d/f", &n), 0);
@@ -917,7 +917,7 @@ static void test_persistence(void **state)
 	assert_string_equal(rows[0].name, "f");
 	assert_true(ns_holds_unpersisted(ns, NS_ROOT_ID));
 
-	apply_json(ns, "{\"v\":5,\"op\":\"put_file\",\"path\":\"/d/keep/h\",\"time_ms\":\"4\","
+	apply_json(ns, "{\"v\":6,\"op\":\"put_file\",\"path\":\"/d/keep/h\",\"time_ms\":\"4\","
 		       "\"length\":\"1\",\"mtime_ms\":\"4\",\"fingerprint\":\"\",\"data_id\":\"99\","
 		       "\"persistence\":\"not_persisted\"}", 0);
 	/* The store knows nothing of it (or an older object of that name):
@@ -949,27 +949,27 @@ static void test_persistence(void **state)
 	/* Decisions about another content are stale; a persisting file can
 	 * be lost, a lost one is not persisted by a job. */
 	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "{\"v\":5,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
+	snprintf(cmd, sizeof(cmd), "{\"v\":6,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
 		 "\"%llu\",\"data_id\":\"78\",\"state\":\"persisting\",\"time_ms\":\"8\"}",
 		 (unsigned long long)id);
 	apply_json(ns, cmd, ST_ESTALE);
-	snprintf(cmd, sizeof(cmd), "{\"v\":5,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
+	snprintf(cmd, sizeof(cmd), "{\"v\":6,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
 		 "\"%llu\",\"data_id\":\"77\",\"state\":\"lost\",\"time_ms\":\"8\"}",
 		 (unsigned long long)id);
 	apply_json(ns, cmd, 0);
 	assert_int_equal(ns_lookup(ns, "/d/f", &n), 0);
 	assert_int_equal(n.persistence, NS_LOST);
-	snprintf(cmd, sizeof(cmd), "{\"v\":5,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
+	snprintf(cmd, sizeof(cmd), "{\"v\":6,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
 		 "\"%llu\",\"data_id\":\"77\",\"state\":\"persisting\",\"time_ms\":\"9\"}",
 		 (unsigned long long)id);
 	apply_json(ns, cmd, ST_ELOST);
 	/* Its blocks came back (the checker), then a job persisted it: the
 	 * inode now describes what the store holds. */
-	snprintf(cmd, sizeof(cmd), "{\"v\":5,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
+	snprintf(cmd, sizeof(cmd), "{\"v\":6,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
 		 "\"%llu\",\"data_id\":\"77\",\"state\":\"not_persisted\",\"time_ms\":\"10\"}",
 		 (unsigned long long)id);
 	apply_json(ns, cmd, 0);
-	snprintf(cmd, sizeof(cmd), "{\"v\":5,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
+	snprintf(cmd, sizeof(cmd), "{\"v\":6,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
 		 "\"%llu\",\"data_id\":\"77\",\"state\":\"persisted\",\"length\":\"10\","
 		 "\"mtime_ms\":\"11\",\"fingerprint\":\"\\\"etag\\\"\",\"time_ms\":\"12\"}",
 		 (unsigned long long)id);
@@ -983,7 +983,7 @@ static void test_persistence(void **state)
 	assert_int_equal(ns_unpersisted(ns, 0, 4, rows, &nrows), 0);
 	assert_int_equal(nrows, 0);
 	/* A persisted file goes back to nothing else; syncs apply again. */
-	snprintf(cmd, sizeof(cmd), "{\"v\":5,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
+	snprintf(cmd, sizeof(cmd), "{\"v\":6,\"op\":\"set_persistence\",\"path\":\"/d/f\",\"id\":"
 		 "\"%llu\",\"data_id\":\"77\",\"state\":\"lost\",\"time_ms\":\"13\"}",
 		 (unsigned long long)id);
 	apply_json(ns, cmd, ST_ESTALE);
