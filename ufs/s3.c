@@ -800,12 +800,30 @@ struct range_sink {
 	uint64_t left;
 	ufs_sink_fn sink;
 	void *arg;
+	struct ufs_stat *st; /* filled before the first byte goes to sink */
+	bool st_filled;
 };
+
+/* The object's metadata from a 200/206 reply's headers. */
+static void stat_of_reply(const struct s3_resp *rs, struct ufs_stat *st)
+{
+	st->is_dir = false;
+	st->length = rs->status == 200 ? rs->head.content_length : (uint64_t)rs->head.range_total;
+	st->mtime_ms = rs->head.mtime_ms;
+	snprintf(st->fingerprint, sizeof(st->fingerprint), "%s", rs->head.etag);
+}
 
 static int range_sink_fn(void *arg, const void *data, size_t len)
 {
 	struct range_sink *r = arg;
 	const char *p = data;
+	if (r->st && !r->st_filled) {
+		/* The headers are all in before the body's first byte. */
+		if (r->rs->status == 206 && r->rs->head.range_total < 0)
+			return -EIO; /* no length: reported below */
+		stat_of_reply(r->rs, r->st);
+		r->st_filled = true;
+	}
 	if (r->rs->status == 200 && r->skip) {
 		size_t drop = r->skip < len ? (size_t)r->skip : len;
 		r->skip -= drop;
@@ -855,7 +873,7 @@ static int s3_read_stat(void *impl, const char *path, uint64_t off, uint64_t len
 	bool whole = off == 0 && to_eof;
 	struct sigv4_kv hdr = { "range", range };
 	struct s3_resp rs;
-	struct range_sink rsink = { &rs, off, len, sink, arg };
+	struct range_sink rsink = { &rs, off, len, sink, arg, st, false };
 	struct s3_req rq = { .method = "GET", .key = key, .hdrs = whole ? NULL : &hdr,
 			     .nhdrs = whole ? 0 : 1, .sink = range_sink_fn, .sink_arg = &rsink };
 	int rc = s3_do(s, &rq, &rs, "read", norm, err, errlen);
@@ -871,11 +889,7 @@ static int s3_read_stat(void *impl, const char *path, uint64_t off, uint64_t len
 		}
 	} else if (rs.status == 200 || rs.status == 206) {
 		if (st) {
-			st->is_dir = false;
-			st->length = rs.status == 200 ? rs.head.content_length
-						       : (uint64_t)rs.head.range_total;
-			st->mtime_ms = rs.head.mtime_ms;
-			snprintf(st->fingerprint, sizeof(st->fingerprint), "%s", rs.head.etag);
+			stat_of_reply(&rs, st);
 			if (rs.status == 206 && rs.head.range_total < 0)
 				rc = ufs_seterr(-EIO, err, errlen,
 						"read %s: a partial reply without the object's "

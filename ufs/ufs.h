@@ -153,8 +153,10 @@ int ufs_read(struct ufs *ufs, const char *path, uint64_t off, uint64_t len, ufs_
  * Content-Range total, ETag and Last-Modified; a local open + fstat +
  * pread), so the bytes are of the version st describes. st's fingerprint
  * is byte-identical to what ufs_stat and ufs_list report for that version.
- * A range past the end reads nothing and still fills st. -ENOENT when the
- * file does not exist, -EISDIR on a directory (nothing sent to the sink).
+ * A range past the end reads nothing and still fills st. st is complete
+ * before the first byte reaches the sink (a reader on another thread may
+ * use it from then on). -ENOENT when the file does not exist, -EISDIR on a
+ * directory (nothing sent to the sink).
  */
 int ufs_read_stat(struct ufs *ufs, const char *path, uint64_t off, uint64_t len,
 		  ufs_sink_fn sink, void *arg, struct ufs_stat *st, char *err, size_t errlen);

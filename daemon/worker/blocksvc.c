@@ -1,5 +1,6 @@
 #include "daemon/worker/blocksvc.h"
 
+#include "daemon/worker/coldstream.h"
 #include "daemon/worker/pathstats.h"
 #include "daemon/worker/worker.h"
 #include "lib/clock.h"
@@ -418,17 +419,16 @@ static int read_peer(struct bsvc *b, const char *owner, const struct file_info *
 	return rc;
 }
 
-/* The block a lazy load just read from the store on this thread
- * (bsvc_hold_cold): the read that follows in the same request is served
- * from it, neither counted again (bsvc_put_block counted the miss and the
- * store bytes) nor fetched from a peer it was pushed to. */
+/* The block a lazy load is reading from the store for this thread's
+ * request (bsvc_hold_cold): the read that follows in the same request is
+ * served from it as it arrives, neither counted again (its completion
+ * counts the miss and the store bytes) nor fetched from a peer it goes to. */
 static _Thread_local struct {
 	uint64_t id;
-	char *data;
-	uint64_t len;
+	struct cstream *s;
 } g_cold;
 
-/* Frees a held block when its thread exits (a HEAD of a cold object, or
+/* Drops a held stream when its thread exits (a HEAD of a cold object, or
  * a pool thread stopping). */
 static pthread_key_t g_cold_key;
 static pthread_once_t g_cold_once = PTHREAD_ONCE_INIT;
@@ -444,20 +444,41 @@ static void cold_key_init(void)
 	pthread_key_create(&g_cold_key, cold_thread_exit);
 }
 
-void bsvc_hold_cold(uint64_t block_id, char *data, uint64_t len)
+void bsvc_hold_cold(uint64_t block_id, struct cstream *s)
 {
 	pthread_once(&g_cold_once, cold_key_init);
 	pthread_setspecific(g_cold_key, (void *)1);
-	free(g_cold.data);
+	cstream_unref(g_cold.s);
 	g_cold.id = block_id;
-	g_cold.data = data;
-	g_cold.len = len;
+	g_cold.s = s;
 }
 
 void bsvc_drop_cold(void)
 {
-	free(g_cold.data);
+	cstream_unref(g_cold.s);
 	memset(&g_cold, 0, sizeof(g_cold));
+}
+
+bool bsvc_flight_try(struct bsvc *b, uint64_t id)
+{
+	pthread_mutex_lock(&b->lock);
+	struct flight *f = b->flights;
+	while (f && f->id != id)
+		f = f->next;
+	if (!f && (f = calloc(1, sizeof(*f)))) {
+		f->id = id;
+		f->next = b->flights;
+		b->flights = f;
+		pthread_mutex_unlock(&b->lock);
+		return true;
+	}
+	pthread_mutex_unlock(&b->lock);
+	return false;
+}
+
+void bsvc_flight_end(struct bsvc *b, uint64_t id)
+{
+	flight_end(b, id);
 }
 
 /*
@@ -513,8 +534,8 @@ static int read_block(struct bsvc *b, const struct file_info *fi, uint64_t index
 {
 	char owner[300];
 	uint64_t id = placement_block_id(fi->data_id, index);
-	if (g_cold.data && g_cold.id == id && off + len <= g_cold.len)
-		return sink(arg, g_cold.data + off, (size_t)len);
+	if (g_cold.s && g_cold.id == id && off + len <= cstream_length(g_cold.s))
+		return cstream_read(g_cold.s, off, len, sink, arg, err, errlen);
 	if (!worker_owner_of(b->w, id, owner, sizeof(owner))) {
 		log_debug("block %llu of %s: owned here", (unsigned long long)id, fi->path);
 		int rc = read_owned(b, fi, index, off, len, sink, arg, err, errlen);

@@ -62,12 +62,20 @@ int bsvc_read_cached(struct bsvc *b, uint64_t id, const char *path, uint64_t off
  * another worker owns it (not cached here), -EINVAL on a partial block, or
  * the tier's error.
  */
-/* Keeps data (malloc'd; owned from here on) as block block_id for the
- * next bsvc_read on this thread, which serves that block from it instead
- * of the cache or a peer and then frees it (a lazy load's block, counted
- * once as the miss it was). bsvc_drop_cold frees it unused. */
-void bsvc_hold_cold(uint64_t block_id, char *data, uint64_t len);
+/* Keeps s (a reference, owned from here on; daemon/worker/coldstream.h)
+ * as block block_id for the next bsvc_read on this thread, which serves
+ * that block from it as it arrives instead of the cache or a peer (a lazy
+ * load's block, counted once as the miss it was). bsvc_drop_cold lets go
+ * of it unused. */
+struct cstream;
+void bsvc_hold_cold(uint64_t block_id, struct cstream *s);
 void bsvc_drop_cold(void);
+
+/* Marks block id as being read from the store (readers of it wait for
+ * bsvc_flight_end, then find it cached); false when a read of it is under
+ * way already. */
+bool bsvc_flight_try(struct bsvc *b, uint64_t id);
+void bsvc_flight_end(struct bsvc *b, uint64_t id);
 
 int bsvc_put_block(struct bsvc *b, const struct file_info *fi, uint64_t index, const void *data,
 		   uint64_t len);

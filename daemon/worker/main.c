@@ -5,6 +5,7 @@
 #include "api/s3_backend_worker.h"
 #include "api/s3_gateway.h"
 #include "daemon/common.h"
+#include "daemon/worker/coldstream.h"
 #include "daemon/worker/worker.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -323,6 +324,15 @@ out:
 	http_server_stop(rest);
 	s3_gw_free(gw);
 	s3access_free(keys);
+	/* Lazy loads still reading from their stores finish into the cache
+	 * and the stores below (a HEAD's, or one whose client left). */
+	int reading = cstream_drain(30000);
+	if (reading) {
+		log_warn("%d store reads still running after 30 s; stopping without freeing "
+			 "what they use",
+			 reading);
+		return exit_code;
+	}
 	bsvc_free(w.bsvc);
 	pathstats_free(w.pstats);
 	fcache_free(w.fcache);

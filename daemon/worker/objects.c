@@ -1,6 +1,7 @@
 #include "daemon/worker/objects.h"
 
 #include "daemon/worker/blocksvc.h"
+#include "daemon/worker/coldstream.h"
 #include "daemon/worker/filecache.h"
 #include "daemon/worker/worker.h"
 #include "daemon/worker/writer.h"
@@ -256,42 +257,31 @@ int wobj_stat(struct worker_node *w, const char *bucket, const char *key,
 	return rc;
 }
 
-/* Collects a lazy load's first read: up to max bytes (a block), in a
- * buffer grown as they come (a 16 KiB object must not cost a block-sized
- * allocation). */
-struct cold_buf {
-	char *data;
-	uint64_t len, cap, max;
+/* A lazy load's block once whole: cached (pushed to its owner when that
+ * is a peer, as a write would), and the readers that waited for it let go. */
+struct cold_done {
+	struct worker_node *w;
+	uint64_t index, id;
+	struct file_info fi;
 };
 
-static int cold_sink(void *arg, const void *data, size_t len)
+static void cold_done(void *arg, bool ok, const char *data, uint64_t len)
 {
-	struct cold_buf *cb = arg;
-	if (len > cb->max - cb->len)
-		return -EIO; /* more than the range asked for */
-	if (cb->len + len > cb->cap) {
-		uint64_t cap = cb->cap ? cb->cap : 64 << 10;
-		while (cap < cb->len + len)
-			cap *= 2;
-		if (cap > cb->max)
-			cap = cb->max;
-		char *grown = realloc(cb->data, cap);
-		if (!grown)
-			return -ENOMEM;
-		cb->data = grown;
-		cb->cap = cap;
-	}
-	memcpy(cb->data + cb->len, data, len);
-	cb->len += len;
-	return 0;
+	struct cold_done *d = arg;
+	if (ok && bsvc_put_block(d->w->bsvc, &d->fi, d->index, data, len) == -EREMOTE)
+		worker_cache_block(d->w, d->id, data, (size_t)len);
+	bsvc_flight_end(d->w->bsvc, d->id);
+	free(d);
 }
 
 /*
  * The cold miss of a file the master does not know (fi: where to read it,
  * from fcache_get_lazy): one store GET of the block holding `from`, whose
- * reply also gives the file's metadata, reported to the master as the lazy
- * load; the block is cached under the data_id the master names, so the
- * read that follows is served from the cache. fi gets the loaded file.
+ * reply headers give the file's metadata, reported to the master as the
+ * lazy load before the body is in (daemon/worker/coldstream.h). The block
+ * is cached under the data_id the master names once whole; meanwhile the
+ * read that follows on this thread streams it as it arrives, and other
+ * readers of it wait for it (bsvc_flight_try). fi gets the loaded file.
  * -ENOENT (nothing recorded) when the store has no such file, -EISDIR
  * when it is a directory there.
  */
@@ -300,29 +290,32 @@ static int cold_load(struct worker_node *w, const char *path, uint64_t from,
 {
 	uint64_t bs = (uint64_t)fi->block_size;
 	uint64_t index = from / bs;
-	struct cold_buf cb = { .max = bs };
 	struct ufs_stat st;
-	int rc = ufs_read_stat(fi->ufs, fi->ufs_path, index * bs, bs, cold_sink, &cb, &st, err,
-			       errlen);
+	struct cstream *s;
+	int rc = cstream_start(fi->ufs, fi->ufs_path, index * bs, bs, &st, &s, err, errlen);
+	if (rc)
+		return rc;
 	bool same = false;
 	int64_t asked = 0;
-	if (!rc)
-		rc = fcache_loaded(w->fcache, path, &st, fi, &same, &asked, err, errlen);
-	/* Cached only when the master recorded the content that was read;
-	 * a block another worker owns is pushed to it, as a write would. */
-	if (!rc && same && cb.len &&
-	    bsvc_put_block(w->bsvc, fi, index, cb.data, cb.len) == -EREMOTE)
-		worker_cache_block(w, placement_block_id(fi->data_id, index), cb.data,
-				   (size_t)cb.len);
-	/* Now that the block is cached, readers may find the file. */
+	rc = fcache_loaded(w->fcache, path, &st, fi, &same, &asked, err, errlen);
+	/* Cached only when the master recorded the content being read, and
+	 * nobody here reads that block from the store already. */
+	struct cold_done *d = NULL;
+	uint64_t id = placement_block_id(fi->data_id, index);
+	if (!rc && same && cstream_length(s) && (d = malloc(sizeof(*d)))) {
+		*d = (struct cold_done){ .w = w, .index = index, .id = id, .fi = *fi };
+		if (!bsvc_flight_try(w->bsvc, id)) {
+			free(d);
+			d = NULL;
+		}
+	}
+	cstream_decide(s, d ? cold_done : NULL, d);
 	if (!rc)
 		fcache_keep_loaded(w->fcache, path, fi, asked);
-	/* the read that follows on this thread is served from this copy */
-	if (!rc && same && cb.len) {
-		bsvc_hold_cold(placement_block_id(fi->data_id, index), cb.data, cb.len);
-		cb.data = NULL;
-	}
-	free(cb.data);
+	if (d)
+		bsvc_hold_cold(id, s); /* the read that follows on this thread */
+	else
+		cstream_unref(s);
 	return rc;
 }
 

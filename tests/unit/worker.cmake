@@ -9,3 +9,6 @@ strata_unit_test(test_worker_pathstats SOURCES test_worker_pathstats.c
                  LIBS strata_worker_core cjson)
 # The worker's S3 access keys (daemon/worker/s3access.c).
 strata_unit_test(test_worker_s3access SOURCES test_worker_s3access.c LIBS strata_worker_core)
+# A lazy load's block streamed from its store (daemon/worker/coldstream.c).
+strata_unit_test(test_worker_coldstream SOURCES test_worker_coldstream.c
+                 LIBS strata_worker_core)

@@ -1,0 +1,286 @@
+#include "daemon/worker/coldstream.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/err.h"
+
+struct cstream {
+	pthread_mutex_t lock;
+	pthread_cond_t moved; /* headers in, bytes in, done, finished */
+	int refs;             /* the transfer thread, the starter, readers' holds */
+	struct ufs *ufs;
+	char *ufs_path;
+	uint64_t off, max;
+	/* what the transfer found */
+	struct ufs_stat xst; /* the store read's own (its thread only) */
+	struct ufs_stat st;  /* published from xst at the first byte */
+	bool have_st;
+	uint64_t want; /* the block's length, once have_st */
+	char *data;    /* want bytes, allocated at the first byte */
+	uint64_t got;
+	bool done; /* the store's read ended */
+	int rc;
+	char err[512];
+	/* the completion */
+	bool decided, cancel, finishing, finished;
+	cstream_done_fn fn;
+	void *fn_arg;
+};
+
+static atomic_int g_running;
+static pthread_mutex_t g_drain_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_drained = PTHREAD_COND_INITIALIZER;
+
+static void set_want(struct cstream *s)
+{
+	uint64_t left = s->st.length > s->off ? s->st.length - s->off : 0;
+	s->want = left < s->max ? left : s->max;
+}
+
+/* The transfer's sink: st is complete from the first byte on (ufs.h). */
+static int xfer_sink(void *arg, const void *data, size_t n)
+{
+	struct cstream *s = arg;
+	pthread_mutex_lock(&s->lock);
+	int rc = 0;
+	if (s->cancel) {
+		rc = -ECANCELED;
+	} else if (!s->have_st) {
+		s->st = s->xst;
+		s->have_st = true;
+		set_want(s);
+		if (!(s->data = malloc(s->want ? s->want : 1)))
+			rc = -ENOMEM;
+		pthread_cond_broadcast(&s->moved);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (rc)
+		return rc;
+	if (n > s->want - s->got)
+		return ST_ESTALE; /* longer in the store than its headers said */
+	/* Only this thread writes past got; readers copy below it. */
+	memcpy(s->data + s->got, data, n);
+	pthread_mutex_lock(&s->lock);
+	s->got += n;
+	pthread_cond_broadcast(&s->moved);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static void unref_locked(struct cstream *s, bool *free_it)
+{
+	*free_it = --s->refs == 0;
+}
+
+static void destroy(struct cstream *s)
+{
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->moved);
+	free(s->data);
+	free(s->ufs_path);
+	free(s);
+}
+
+void cstream_unref(struct cstream *s)
+{
+	if (!s)
+		return;
+	bool free_it;
+	pthread_mutex_lock(&s->lock);
+	unref_locked(s, &free_it);
+	pthread_mutex_unlock(&s->lock);
+	if (free_it)
+		destroy(s);
+}
+
+/* Runs the completion when both the transfer and the decision are in;
+ * called with the lock held, returns with it held. */
+static void maybe_finish(struct cstream *s)
+{
+	if (!s->done || !s->decided || s->finishing)
+		return;
+	s->finishing = true;
+	bool ok = s->rc == 0 && !s->cancel;
+	cstream_done_fn fn = s->fn;
+	void *arg = s->fn_arg;
+	pthread_mutex_unlock(&s->lock);
+	if (fn)
+		fn(arg, ok, ok ? s->data : NULL, ok ? s->want : 0);
+	pthread_mutex_lock(&s->lock);
+	s->finished = true;
+	pthread_cond_broadcast(&s->moved);
+}
+
+static void *xfer_main(void *arg)
+{
+	struct cstream *s = arg;
+	char err[512] = "";
+	int rc = ufs_read_stat(s->ufs, s->ufs_path, s->off, s->max, xfer_sink, s, &s->xst, err,
+			       sizeof(err));
+	pthread_mutex_lock(&s->lock);
+	if (!s->have_st && !rc) {
+		/* Nothing was read (an empty object, or a range at its end). */
+		s->st = s->xst;
+		s->have_st = true;
+		set_want(s);
+		if (s->want) {
+			rc = -EIO;
+			snprintf(err, sizeof(err), "%s: the store sent no bytes of %llu",
+				 s->ufs_path, (unsigned long long)s->want);
+		}
+	}
+	if (!rc && s->got != s->want) {
+		rc = -EIO;
+		snprintf(err, sizeof(err), "%s: the store sent %llu of %llu bytes", s->ufs_path,
+			 (unsigned long long)s->got, (unsigned long long)s->want);
+	}
+	if (rc == ST_ESTALE)
+		snprintf(err, sizeof(err), "%s: longer in the store than its reply said",
+			 s->ufs_path);
+	s->rc = rc;
+	snprintf(s->err, sizeof(s->err), "%s", err);
+	s->done = true;
+	pthread_cond_broadcast(&s->moved);
+	maybe_finish(s);
+	bool free_it;
+	unref_locked(s, &free_it);
+	pthread_mutex_unlock(&s->lock);
+	if (free_it)
+		destroy(s);
+	pthread_mutex_lock(&g_drain_lock);
+	if (atomic_fetch_sub(&g_running, 1) == 1)
+		pthread_cond_broadcast(&g_drained);
+	pthread_mutex_unlock(&g_drain_lock);
+	return NULL;
+}
+
+int cstream_start(struct ufs *ufs, const char *ufs_path, uint64_t off, uint64_t max,
+		  struct ufs_stat *st, struct cstream **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	struct cstream *s = calloc(1, sizeof(*s));
+	if (!s || !(s->ufs_path = strdup(ufs_path))) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->moved, NULL);
+	s->ufs = ufs;
+	s->off = off;
+	s->max = max;
+	s->refs = 2;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	atomic_fetch_add(&g_running, 1);
+	pthread_t t;
+	int rc = -pthread_create(&t, &attr, xfer_main, s);
+	pthread_attr_destroy(&attr);
+	if (rc) {
+		atomic_fetch_sub(&g_running, 1);
+		destroy(s);
+		snprintf(err, errlen, "cannot start a thread for the store read: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	pthread_mutex_lock(&s->lock);
+	while (!s->have_st && !s->done)
+		pthread_cond_wait(&s->moved, &s->lock);
+	rc = s->have_st ? 0 : s->rc;
+	if (rc)
+		snprintf(err, errlen, "%s", s->err);
+	else
+		*st = s->st;
+	pthread_mutex_unlock(&s->lock);
+	if (rc) {
+		cstream_unref(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+uint64_t cstream_length(const struct cstream *s)
+{
+	return s->want;
+}
+
+void cstream_decide(struct cstream *s, cstream_done_fn done, void *arg)
+{
+	pthread_mutex_lock(&s->lock);
+	s->decided = true;
+	s->cancel = done == NULL;
+	s->fn = done;
+	s->fn_arg = arg;
+	maybe_finish(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int cstream_read(struct cstream *s, uint64_t off, uint64_t len,
+		 int (*sink)(void *arg, const void *data, size_t n), void *arg, char *err,
+		 size_t errlen)
+{
+	if (off > s->want || len > s->want - off) {
+		snprintf(err, errlen, "range %llu+%llu is outside the block's %llu bytes",
+			 (unsigned long long)off, (unsigned long long)len,
+			 (unsigned long long)s->want);
+		return -EINVAL;
+	}
+	uint64_t end = off + len, sent = off;
+	int rc = 0;
+	pthread_mutex_lock(&s->lock);
+	while (sent < end) {
+		/* What has arrived, as it arrives; but the block's last piece
+		 * only once the completion ran. */
+		bool all = s->got >= end;
+		if (all && end == s->want && s->decided && !s->finished) {
+			pthread_cond_wait(&s->moved, &s->lock);
+			continue;
+		}
+		if (s->done && (!all || (end == s->want && s->rc))) {
+			rc = -EIO;
+			snprintf(err, errlen, "%s", *s->err ? s->err : "the store's read ended short");
+			break;
+		}
+		uint64_t upto = all ? end : s->got;
+		if (upto <= sent) {
+			pthread_cond_wait(&s->moved, &s->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&s->lock);
+		rc = sink(arg, s->data + sent, (size_t)(upto - sent));
+		pthread_mutex_lock(&s->lock);
+		if (rc)
+			break;
+		sent = upto;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int cstream_drain(int timeout_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&g_drain_lock);
+	while (atomic_load(&g_running) > 0 &&
+	       pthread_cond_timedwait(&g_drained, &g_drain_lock, &until) == 0)
+		;
+	int left = atomic_load(&g_running);
+	pthread_mutex_unlock(&g_drain_lock);
+	return left;
+}

@@ -1,0 +1,325 @@
+/*
+ * A lazy load's block streamed from its store on a thread of its own
+ * (daemon/worker/coldstream.c), against a FAKE store: a fault-injection
+ * driver whose read sends a 1 MiB object in 64 KiB chunks and can stop
+ * between chunks until the test lets it go on (to see bytes reach the
+ * reader before the store is done), end short, fail half-way, or send
+ * more than its headers announced — what a real store does only by
+ * accident. The real stores' read_stat contract is in test_ufs_*.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "daemon/worker/coldstream.h"
+#include "lib/err.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OBJ (1u << 20)
+#define CHUNK (64u << 10)
+
+enum mode { SEND_ALL, SEND_SHORT, FAIL_HALFWAY, SEND_LONG, MISSING };
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum mode mode;
+	bool gated;     /* stop after the first chunk until `open` */
+	bool open;
+	int reads;
+} g_fake = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, SEND_ALL, false, false, 0 };
+
+static char g_obj[OBJ + CHUNK];
+
+static int fake_open(const char *uri, const struct ufs_opt *opts, size_t nopts, void **impl,
+		     char *err, size_t errlen)
+{
+	(void)uri, (void)opts, (void)nopts, (void)err, (void)errlen;
+	*impl = &g_fake;
+	return 0;
+}
+
+static void fake_close(void *impl)
+{
+	(void)impl;
+}
+
+static int fake_read_stat(void *impl, const char *path, uint64_t off, uint64_t len,
+			  ufs_sink_fn sink, void *arg, struct ufs_stat *st, char *err,
+			  size_t errlen)
+{
+	(void)impl;
+	pthread_mutex_lock(&g_fake.lock);
+	g_fake.reads++;
+	enum mode mode = g_fake.mode;
+	pthread_mutex_unlock(&g_fake.lock);
+	if (mode == MISSING) {
+		snprintf(err, errlen, "read %s: no such file", path);
+		return -ENOENT;
+	}
+	st->length = OBJ;
+	st->mtime_ms = 1;
+	snprintf(st->fingerprint, sizeof(st->fingerprint), "\"fake\"");
+	uint64_t end = off + len < OBJ ? off + len : OBJ;
+	if (mode == SEND_SHORT)
+		end = off + (end - off) / 2;
+	if (mode == SEND_LONG)
+		end += CHUNK;
+	for (uint64_t at = off; at < end; at += CHUNK) {
+		if (mode == FAIL_HALFWAY && at >= off + (end - off) / 2) {
+			snprintf(err, errlen, "read %s: connection reset by the store", path);
+			return -EIO;
+		}
+		size_t n = end - at < CHUNK ? (size_t)(end - at) : CHUNK;
+		int rc = sink(arg, g_obj + at, n);
+		if (rc)
+			return rc;
+		pthread_mutex_lock(&g_fake.lock);
+		while (g_fake.gated && !g_fake.open)
+			pthread_cond_wait(&g_fake.cond, &g_fake.lock);
+		pthread_mutex_unlock(&g_fake.lock);
+	}
+	return 0;
+}
+
+static const struct ufs_driver fake_driver = {
+	.scheme = "fake", .open = fake_open, .close = fake_close, .read_stat = fake_read_stat,
+};
+
+static struct ufs *fake_store(enum mode mode, bool gated)
+{
+	pthread_mutex_lock(&g_fake.lock);
+	g_fake.mode = mode;
+	g_fake.gated = gated;
+	g_fake.open = false;
+	pthread_mutex_unlock(&g_fake.lock);
+	struct ufs *u = NULL;
+	char err[128];
+	assert_int_equal(ufs_open_driver(&fake_driver, "fake://", NULL, 0, &u, err, sizeof(err)), 0);
+	return u;
+}
+
+static void let_go(void)
+{
+	pthread_mutex_lock(&g_fake.lock);
+	g_fake.open = true;
+	pthread_cond_broadcast(&g_fake.cond);
+	pthread_mutex_unlock(&g_fake.lock);
+}
+
+struct got {
+	char *buf;
+	size_t len;
+	int refuse_after; /* refuse the sink call after this many bytes; -1 never */
+	int calls;
+	size_t first_call_len;
+};
+
+static int collect(void *arg, const void *data, size_t n)
+{
+	struct got *g = arg;
+	if (g->refuse_after >= 0 && g->len >= (size_t)g->refuse_after)
+		return -EPIPE;
+	if (!g->calls++)
+		g->first_call_len = n;
+	memcpy(g->buf + g->len, data, n);
+	g->len += n;
+	return 0;
+}
+
+struct done {
+	int calls;
+	bool ok;
+	uint64_t len;
+	bool same;
+};
+
+static void on_done(void *arg, bool ok, const char *data, uint64_t len)
+{
+	struct done *d = arg;
+	d->calls++;
+	d->ok = ok;
+	d->len = len;
+	d->same = ok && len == OBJ && memcmp(data, g_obj, OBJ) == 0;
+}
+
+/* The first bytes reach the reader while the store is still sending;
+ * the last piece only after the completion cached the block. */
+static void test_streams_before_the_store_is_done(void **state)
+{
+	(void)state;
+	struct ufs *u = fake_store(SEND_ALL, true);
+	struct ufs_stat st;
+	struct cstream *s = NULL;
+	char err[256] = "";
+	assert_int_equal(cstream_start(u, "obj", 0, 4u << 20, &st, &s, err, sizeof(err)), 0);
+	assert_int_equal(st.length, OBJ);
+	assert_string_equal(st.fingerprint, "\"fake\"");
+	assert_int_equal(cstream_length(s), OBJ);
+	struct done d = { 0 };
+	cstream_decide(s, on_done, &d);
+	/* The store stopped after its first chunk: a read of that chunk
+	 * alone is served now; the whole range waits. */
+	struct got g = { .buf = malloc(OBJ), .refuse_after = -1 };
+	assert_int_equal(cstream_read(s, 0, CHUNK / 2, collect, &g, err, sizeof(err)), 0);
+	assert_int_equal(g.len, CHUNK / 2);
+	assert_int_equal(d.calls, 0);
+	let_go();
+	g.len = 0;
+	g.calls = 0;
+	assert_int_equal(cstream_read(s, 0, OBJ, collect, &g, err, sizeof(err)), 0);
+	assert_int_equal(g.len, OBJ);
+	assert_memory_equal(g.buf, g_obj, OBJ);
+	assert_int_equal(d.calls, 1); /* before the reply's last byte */
+	assert_true(d.ok);
+	assert_true(d.same);
+	/* A range within the block, once whole. */
+	g.len = 0;
+	assert_int_equal(cstream_read(s, 1000, 5000, collect, &g, err, sizeof(err)), 0);
+	assert_memory_equal(g.buf, g_obj + 1000, 5000);
+	/* Outside it. */
+	assert_int_equal(cstream_read(s, OBJ - 10, 11, collect, &g, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "outside the block"));
+	cstream_unref(s);
+	assert_int_equal(cstream_drain(5000), 0);
+	free(g.buf);
+	ufs_close(u);
+}
+
+static void test_missing_file_fails_at_start(void **state)
+{
+	(void)state;
+	struct ufs *u = fake_store(MISSING, false);
+	struct ufs_stat st;
+	struct cstream *s = (void *)1;
+	char err[256] = "";
+	assert_int_equal(cstream_start(u, "nope", 0, 4u << 20, &st, &s, err, sizeof(err)),
+			 -ENOENT);
+	assert_null(s);
+	assert_non_null(strstr(err, "nope"));
+	assert_int_equal(cstream_drain(5000), 0);
+	ufs_close(u);
+}
+
+/* The store's read ends after the headers went out: the reader gets an
+ * error naming why, the completion is told (nothing cached). */
+static void check_broken(enum mode mode, const char *why)
+{
+	struct ufs *u = fake_store(mode, false);
+	struct ufs_stat st;
+	struct cstream *s = NULL;
+	char err[256] = "";
+	assert_int_equal(cstream_start(u, "obj", 0, 4u << 20, &st, &s, err, sizeof(err)), 0);
+	struct done d = { 0 };
+	cstream_decide(s, on_done, &d);
+	struct got g = { .buf = malloc(OBJ + CHUNK), .refuse_after = -1 };
+	int rc = cstream_read(s, 0, OBJ, collect, &g, err, sizeof(err));
+	assert_int_equal(rc, -EIO);
+	assert_non_null(strstr(err, why));
+	assert_true(g.len < OBJ);
+	cstream_unref(s);
+	assert_int_equal(cstream_drain(5000), 0);
+	assert_int_equal(d.calls, 1);
+	assert_false(d.ok);
+	free(g.buf);
+	ufs_close(u);
+}
+
+static void test_store_ends_short(void **state)
+{
+	(void)state;
+	check_broken(SEND_SHORT, "sent 524288 of 1048576 bytes");
+}
+
+static void test_store_fails_halfway(void **state)
+{
+	(void)state;
+	check_broken(FAIL_HALFWAY, "connection reset by the store");
+}
+
+static void test_store_sends_more_than_announced(void **state)
+{
+	(void)state;
+	check_broken(SEND_LONG, "longer in the store than its reply said");
+}
+
+/* Nobody wants the block (the master recorded other content): the read
+ * is cut short and nothing completes. */
+static void test_cancel(void **state)
+{
+	(void)state;
+	struct ufs *u = fake_store(SEND_ALL, true);
+	struct ufs_stat st;
+	struct cstream *s = NULL;
+	char err[256] = "";
+	assert_int_equal(cstream_start(u, "obj", 0, 4u << 20, &st, &s, err, sizeof(err)), 0);
+	cstream_decide(s, NULL, NULL);
+	cstream_unref(s);
+	let_go();
+	assert_int_equal(cstream_drain(5000), 0);
+	ufs_close(u);
+}
+
+/* A client that leaves: the sink's error comes back; the block is still
+ * completed (cached) by the transfer. */
+static void test_reader_leaves(void **state)
+{
+	(void)state;
+	struct ufs *u = fake_store(SEND_ALL, false);
+	struct ufs_stat st;
+	struct cstream *s = NULL;
+	char err[256] = "";
+	assert_int_equal(cstream_start(u, "obj", 0, 4u << 20, &st, &s, err, sizeof(err)), 0);
+	struct done d = { 0 };
+	cstream_decide(s, on_done, &d);
+	struct got g = { .buf = malloc(OBJ), .refuse_after = 0 };
+	assert_int_equal(cstream_read(s, 0, OBJ, collect, &g, err, sizeof(err)), -EPIPE);
+	cstream_unref(s);
+	assert_int_equal(cstream_drain(5000), 0);
+	assert_int_equal(d.calls, 1);
+	assert_true(d.same);
+	free(g.buf);
+	ufs_close(u);
+}
+
+/* A range read's block past the object's end reads nothing. */
+static void test_block_past_the_end(void **state)
+{
+	(void)state;
+	struct ufs *u = fake_store(SEND_ALL, false);
+	struct ufs_stat st;
+	struct cstream *s = NULL;
+	char err[256] = "";
+	assert_int_equal(cstream_start(u, "obj", OBJ, 4u << 20, &st, &s, err, sizeof(err)), 0);
+	assert_int_equal(st.length, OBJ);
+	assert_int_equal(cstream_length(s), 0);
+	cstream_decide(s, NULL, NULL);
+	cstream_unref(s);
+	assert_int_equal(cstream_drain(5000), 0);
+	ufs_close(u);
+}
+
+int main(void)
+{
+	for (size_t i = 0; i < sizeof(g_obj); i++)
+		g_obj[i] = (char)(i * 131 + (i >> 9));
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_streams_before_the_store_is_done),
+		cmocka_unit_test(test_missing_file_fails_at_start),
+		cmocka_unit_test(test_store_ends_short),
+		cmocka_unit_test(test_store_fails_halfway),
+		cmocka_unit_test(test_store_sends_more_than_announced),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_reader_leaves),
+		cmocka_unit_test(test_block_past_the_end),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
