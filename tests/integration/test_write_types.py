@@ -16,6 +16,7 @@ import time
 import urllib.parse
 
 import botocore.config
+import botocore.exceptions
 import boto3
 
 from harness import (ClusterTestCase, S3rver, get_json, main, post_json, request, wait_for,
@@ -312,9 +313,22 @@ class WriteTypesTest(ClusterTestCase):
         err = json.loads(body)["error"]
         self.assertEqual(err["code"], "data_lost")
         self.assertIn("lost", err["message"])
+        # Through the gateway: 500 XStrataDataLost naming the file (the key
+        # exists, so never NoSuchKey; and not 503: it will not come back).
         status, _, body = self.gw_get("async/b.bin")
-        self.assertNotEqual(status, 200)
+        self.assertEqual(status, 500, body)
+        self.assertIn(b"<Code>XStrataDataLost</Code>", body)
+        self.assertIn(b"/s3/async/b.bin", body)
         self.assertIn(b"lost", body)
+        s3 = boto3.client("s3", endpoint_url=self.gw, aws_access_key_id="k",
+                          aws_secret_access_key="s", region_name="us-east-1",
+                          config=botocore.config.Config(s3={"addressing_style": "path"},
+                                                        retries={"max_attempts": 1}))
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            s3.get_object(Bucket="s3", Key="async/b.bin")
+        self.assertEqual(cm.exception.response["Error"]["Code"], "XStrataDataLost")
+        # HEAD gives the metadata, which is not lost.
+        self.assertEqual(request(f"{self.gw}/s3/async/b.bin", method="HEAD")[0], 200)
         r = self.cli("fs", "stat", "/s3/async/b.bin")
         self.assertIn("persistence  lost", r.stdout)
         # Metrics count it (JSON for the console, Prometheus text).
