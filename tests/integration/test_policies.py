@@ -82,6 +82,12 @@ class PoliciesTest(ClusterTestCase):
         status, r = delete_json(url + "replication?path=/d")
         self.assertEqual(status, 200, r)
         self.assertEqual((self.stat("/d")["repl_min"], self.stat("/d")["repl_max"]), (0, -1))
+        # Each change is an event, and the pin set twice is one event only.
+        # (A pin starts a load job: its job_* events are not counted here.)
+        got = [(e["type"], e["path"]) for e in events(self.m)["events"]
+               if not e["type"].startswith("job_")]
+        self.assertEqual(got, [("replication_set", "/d"), ("ttl_cleared", "/d"), ("unpin", "/d"),
+                               ("replication_set", "/d"), ("ttl_set", "/d"), ("pin", "/d")])
 
     def test_bad_inputs_name_their_field(self):
         url = self.m.url + "/api/v1/files/"
