@@ -513,11 +513,11 @@ static int take_pins(const cJSON *doc, uint64_t **pins, size_t *npins, char *err
 	*npins = 0;
 	if (!arr)
 		return 0;
-	size_t n = cJSON_IsArray(arr) ? (size_t)cJSON_GetArraySize(arr) : 0;
 	if (!cJSON_IsArray(arr)) {
 		snprintf(err, errlen, "reply field 'pin' is not an array");
 		return ST_EPROTO;
 	}
+	size_t n = (size_t)cJSON_GetArraySize(arr);
 	if (!n)
 		return 0;
 	if (!(*pins = calloc(n, sizeof(**pins))))
@@ -536,6 +536,24 @@ static int take_pins(const cJSON *doc, uint64_t **pins, size_t *npins, char *err
 	return 0;
 }
 
+int client_register_reply_decode(const cJSON *doc, uint64_t *worker_id, uint64_t **pins,
+				 size_t *npins, char *err, size_t errlen)
+{
+	uint64_t id = 0;
+	*pins = NULL;
+	*npins = 0;
+	int rc = proto(json_get_u64(doc, "worker_id", true, &id, err, errlen));
+	if (!rc && id == 0) {
+		snprintf(err, errlen, "reply field 'worker_id' is 0");
+		rc = ST_EPROTO;
+	}
+	if (!rc)
+		rc = take_pins(doc, pins, npins, err, errlen);
+	if (!rc)
+		*worker_id = id;
+	return rc;
+}
+
 int client_worker_register_pins(struct client *mc, struct httpc *hc,
 				const struct client_registration *reg, uint64_t *worker_id,
 				uint64_t **pins, size_t *npins, char *err, size_t errlen)
@@ -550,17 +568,8 @@ int client_worker_register_pins(struct client *mc, struct httpc *hc,
 	cJSON_Delete(req);
 	if (rc)
 		return rc;
-	uint64_t id = 0;
-	rc = proto(json_get_u64(doc, "worker_id", true, &id, err, errlen));
-	if (!rc && id == 0) {
-		snprintf(err, errlen, "reply field 'worker_id' is 0");
-		rc = ST_EPROTO;
-	}
-	if (!rc)
-		rc = take_pins(doc, pins, npins, err, errlen);
+	rc = client_register_reply_decode(doc, worker_id, pins, npins, err, errlen);
 	cJSON_Delete(doc);
-	if (!rc)
-		*worker_id = id;
 	return prefixed(rc, route, err, errlen);
 }
 
