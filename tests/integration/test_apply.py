@@ -115,7 +115,7 @@ class ApplyTest(ClusterTestCase):
         d["mounts"].append({"path": "/other", "uri": "file://" + self.other})
         d["mounts"].append({"path": "/broken", "uri": "file:///nonexistent/dir"})
         d["policies"].append({"path": "/data/missing", "pin": {}})
-        d["policies"].append({"path": "/other", "replication": {"min": 1}})
+        d["policies"].append({"path": "/other", "replication": {"min": 1, "max": "unbounded"}})
         r = self.apply(self.write(d, "conflict.json"))
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("! mount /data", r.stdout)
