@@ -79,6 +79,11 @@ class ApplyTest(ClusterTestCase):
         self.assertEqual(n["write_type"], "ASYNC_THROUGH")
         self.assertEqual((self.stat("/data")["repl_min"], self.stat("/data")["repl_max"]), (1, -1))
 
+        def policy_events():  # (the pin's load job adds job_* events of its own)
+            return [e for e in get_json(self.m.url + "/api/v1/events?limit=1000")[1]["events"]
+                    if not e["type"].startswith("job_")]
+        before = policy_events()
+        self.assertIn("write_type_set", [e["type"] for e in before])
         # Again: nothing changes, and it says so; the dry run first.
         r = self.apply("--dry-run", f)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -90,6 +95,7 @@ class ApplyTest(ClusterTestCase):
         doc = json.loads(r.stdout)
         self.assertEqual((doc["changed"], doc["failed"]), (0, 0), doc)
         self.assertEqual({i["state"] for i in doc["items"]}, {"unchanged"})
+        self.assertEqual(policy_events(), before, "the second run changed something")
 
         # false clears a policy; a dry run of that says so and leaves it.
         d = self.desc()
