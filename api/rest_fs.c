@@ -840,10 +840,12 @@ static void put_policy(struct http_req *req, struct master *m, enum policy_kind 
 		break;
 	}
 	case POLICY_REPLICATION:
+		/* max: omitted, null or -1 all mean unbounded (docs/replication.md). */
 		if (json_get_int(body, "min", false, INT64_MIN, INT64_MAX, &r->min, err,
 				 sizeof(err)) ||
-		    json_get_int(body, "max", false, INT64_MIN, INT64_MAX, &r->max, err,
-				 sizeof(err))) {
+		    (!cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(body, "max")) &&
+		     json_get_int(body, "max", false, INT64_MIN, INT64_MAX, &r->max, err,
+				  sizeof(err)))) {
 			http_reply_error(req, 400, "invalid_argument", "%s", err);
 			rc = -EINVAL;
 		}

@@ -64,7 +64,8 @@ static uint64_t job_id(struct http_req *req)
 	uint64_t id = 0;
 	const char *rest = http_req_rest(req);
 	if (!rest || json_parse_u64(rest, &id) || id == 0) {
-		http_reply_error(req, 400, "invalid_argument", "job id '%.40s' is not a number",
+		http_reply_error(req, 400, "invalid_argument",
+				 "path parameter 'id': '%.40s' is not a job id (a number above 0)",
 				 rest ? rest : "");
 		return 0;
 	}
@@ -87,7 +88,8 @@ static void get_jobs(struct http_req *req, void *ctx)
 			return;
 		o = datajobs_get_json(m->datajobs, id, clock_wall_ms(), &rc);
 		if (rc == -ENOENT) {
-			http_reply_error(req, 404, "not_found", "job %" PRIu64 " does not exist", id);
+			http_reply_error(req, 404, "not_found",
+					 "path parameter 'id': job %" PRIu64 " does not exist", id);
 			return;
 		}
 	}

@@ -7,10 +7,12 @@
 #include "daemon/master/datajobs.h"
 #include "daemon/master/ttlcheck.h"
 #include "daemon/master/master.h"
+#include "daemon/master/repin.h"
 #include "daemon/master/replicate.h"
 #include "daemon/master/revalidate.h"
 #include "lib/json.h"
 #include "lib/clock.h"
+#include "lib/log.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -194,8 +196,32 @@ static int parse_ids(const cJSON *list, uint64_t **out, size_t *n)
 	return 0;
 }
 
+/* "pin": the registered blocks the worker should pin again (repin.h);
+ * absent when none. Out of memory: no list (the blocks are pinned again
+ * when read, as before). */
+static void add_repins(struct master *m, cJSON *o, const struct cluster_block *blocks,
+		       size_t n)
+{
+	uint64_t *ids = n ? malloc(n * sizeof(*ids)) : NULL, *pins = NULL;
+	size_t npins = 0;
+	if (!ids)
+		return;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = blocks[i].block_id;
+	if (!repin_select(m->meta, ids, n, &pins, &npins) && npins) {
+		cJSON *arr = cJSON_AddArrayToObject(o, "pin");
+		for (size_t i = 0; arr && i < npins; i++)
+			cJSON_AddItemToArray(arr, json_u64_create(pins[i]));
+		log_info("worker registration: %zu of its %zu blocks are pinned again (files not "
+			 "persisted yet, or pinned)",
+			 npins, n);
+	}
+	free(pins);
+	free(ids);
+}
+
 /* Worker RPC: {"host","data_port","s3_port","version","capacity_bytes","used_bytes",
- * "blocks"} -> {"worker_id","heartbeat_interval_ms"}. */
+ * "blocks"} -> {"worker_id","heartbeat_interval_ms"[,"pin"]}. */
 static void post_register(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
@@ -243,6 +269,7 @@ static void post_register(struct http_req *req, void *ctx)
 		cJSON *o = cJSON_CreateObject();
 		json_add_u64(o, "worker_id", id);
 		json_add_int(o, "heartbeat_interval_ms", m->conf->worker_heartbeat_interval);
+		add_repins(m, o, blocks, r.nblocks);
 		http_reply_json(req, 200, o);
 	}
 out:

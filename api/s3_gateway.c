@@ -85,6 +85,8 @@ int s3_gw_map_errno(int rc, bool object)
 		return S3_ERR_INVALID_PART;
 	case ST_ETOOSMALL:
 		return S3_ERR_ENTITY_TOO_SMALL;
+	case ST_ELOST:
+		return S3_ERR_DATA_LOST;
 	case -EFBIG:
 		return S3_ERR_ENTITY_TOO_LARGE;
 	case -ENOSPC:

@@ -94,7 +94,9 @@
 	X(S3_ERR_STORAGE_FULL, 31, 507, "XStrataStorageFull",                               \
 	  "Storage is full.")                                                               \
 	X(S3_ERR_TOO_MANY_KEYS, 32, 400, "MalformedXML",                                    \
-	  "A DeleteObjects request may name at most 1000 keys.")
+	  "A DeleteObjects request may name at most 1000 keys.")                           \
+	X(S3_ERR_DATA_LOST, 33, 500, "XStrataDataLost",                                     \
+	  "The object's data is lost: it was never persisted and every cached copy is gone.")
 
 enum s3_err {
 #define S3_ERR_ENUM(name, val, status, code, msg) name = -(S3_ERR_BASE + (val)),

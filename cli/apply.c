@@ -188,9 +188,29 @@ static int check_mount(const cJSON *m, const char *where, char *err, size_t errl
 	return rc;
 }
 
+/* The replication bound the master takes (journal's JOURNAL_REPL_MAX). */
+#define APPLY_REPL_MAX 64
+
+static bool int_in(const cJSON *v, double lo, double hi)
+{
+	return cJSON_IsNumber(v) && v->valuedouble >= lo && v->valuedouble <= hi &&
+	       v->valuedouble == (double)(int64_t)v->valuedouble;
+}
+
+static bool write_type_known(const char *t)
+{
+	static const char *const types[] = { "THROUGH", "CACHE_THROUGH", "ASYNC_THROUGH",
+					     "MUST_CACHE" };
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(t, types[i]) == 0)
+			return true;
+	return false;
+}
+
 static int check_policy(const cJSON *p, const char *where, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "path", "recursive", "pin", "ttl", "replication", NULL };
+	static const char *const keys[] = { "path",	   "recursive",	 "pin", "ttl",
+					    "replication", "write_type", NULL };
 	if (!cJSON_IsObject(p))
 		return bad(err, errlen, where, "must be an object");
 	int rc = only_keys(p, keys, where, err, errlen);
@@ -202,8 +222,14 @@ static int check_policy(const cJSON *p, const char *where, char *err, size_t err
 	const cJSON *pin = cJSON_GetObjectItemCaseSensitive(p, "pin");
 	const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(p, "ttl");
 	const cJSON *repl = cJSON_GetObjectItemCaseSensitive(p, "replication");
-	if (!rc && !pin && !ttl && !repl)
-		rc = bad(err, errlen, where, "names no policy (pin, ttl or replication)");
+	const cJSON *wt = cJSON_GetObjectItemCaseSensitive(p, "write_type");
+	if (!rc && !pin && !ttl && !repl && !wt)
+		rc = bad(err, errlen, where, "names no policy (pin, ttl, replication or write_type)");
+	if (!rc && wt && !cJSON_IsFalse(wt) &&
+	    (!cJSON_IsString(wt) || !write_type_known(wt->valuestring)))
+		rc = bad(err, errlen, where,
+			 "'write_type' must be THROUGH, CACHE_THROUGH, ASYNC_THROUGH, MUST_CACHE "
+			 "or false");
 	if (!rc && pin && !cJSON_IsFalse(pin)) {
 		static const char *const pk[] = { "medium", NULL };
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(pin, "medium");
@@ -237,9 +263,18 @@ static int check_policy(const cJSON *p, const char *where, char *err, size_t err
 		const cJSON *mx = cJSON_GetObjectItemCaseSensitive(repl, "max");
 		if (!cJSON_IsObject(repl))
 			rc = bad(err, errlen, where, "'replication' must be an object or false");
-		else if (!(rc = only_keys(repl, rk, where, err, errlen)) &&
-			 ((mn && !cJSON_IsNumber(mn)) || (mx && !cJSON_IsNumber(mx))))
-			rc = bad(err, errlen, where, "'replication.min' and '.max' must be numbers");
+		else if (!(rc = only_keys(repl, rk, where, err, errlen)) && mn &&
+			 !int_in(mn, 0, APPLY_REPL_MAX))
+			rc = bad(err, errlen, where, "'replication.min' must be an integer in 0..64");
+		else if (!rc && mx && !cJSON_IsNull(mx) && !int_in(mx, -1, -1) &&
+			 !int_in(mx, 1, APPLY_REPL_MAX) &&
+			 !(cJSON_IsString(mx) && strcmp(mx->valuestring, "unbounded") == 0))
+			rc = bad(err, errlen, where,
+				 "'replication.max' must be an integer in 1..64, or null, -1 or "
+				 "\"unbounded\" (no maximum)");
+		else if (!rc && mn && mx && int_in(mx, 1, APPLY_REPL_MAX) &&
+			 mn->valuedouble > mx->valuedouble)
+			rc = bad(err, errlen, where, "'replication.min' is above 'replication.max'");
 	}
 	return rc;
 }
@@ -389,13 +424,22 @@ static void fmt_ms(int64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%" PRId64 "ms", ms);
 }
 
+/* "1..3", "0..unbounded" */
+static void fmt_repl(int64_t min, int64_t max, char *buf, size_t len)
+{
+	if (max < 0)
+		snprintf(buf, len, "%" PRId64 "..unbounded", min);
+	else
+		snprintf(buf, len, "%" PRId64 "..%" PRId64, min, max);
+}
+
 /* Sets or clears one policy of path (want NULL: not named; false: clear). */
 static void apply_one(struct cli *cli, struct report *r, const char *path, bool recursive,
 		      enum client_policy kind, const cJSON *want, const struct client_inode *now)
 {
 	if (!want)
 		return;
-	static const char *const names[] = { "pin", "ttl", "replication" };
+	static const char *const names[] = { "pin", "ttl", "replication", "write_type" };
 	const char *what = names[kind];
 	char wanted[128] = "", had[128] = "";
 	bool same = false;
@@ -432,18 +476,30 @@ static void apply_one(struct cli *cli, struct report *r, const char *path, bool 
 			snprintf(wanted, sizeof(wanted), "none");
 			same = now->ttl_ms <= 0;
 		}
-	} else {
-		snprintf(had, sizeof(had), "%" PRId64 "..%" PRId64, now->repl_min, now->repl_max);
+	} else if (kind == CLIENT_POLICY_REPLICATION) {
+		fmt_repl(now->repl_min, now->repl_max, had, sizeof(had));
 		if (!cJSON_IsFalse(want)) {
 			const cJSON *mn = cJSON_GetObjectItemCaseSensitive(want, "min");
 			const cJSON *mx = cJSON_GetObjectItemCaseSensitive(want, "max");
 			req.min = mn ? (int64_t)mn->valuedouble : 0;
-			req.max = mx ? (int64_t)mx->valuedouble : -1;
-			snprintf(wanted, sizeof(wanted), "%" PRId64 "..%" PRId64, req.min, req.max);
-			same = now->repl_min == req.min && now->repl_max == req.max;
+			req.max = cJSON_IsNumber(mx) ? (int64_t)mx->valuedouble : -1;
+			fmt_repl(req.min, req.max, wanted, sizeof(wanted));
+			same = now->repl_min == req.min &&
+			       (now->repl_max == req.max || (now->repl_max < 0 && req.max < 0));
 		} else {
-			snprintf(wanted, sizeof(wanted), "0..-1");
+			fmt_repl(0, -1, wanted, sizeof(wanted));
 			same = now->repl_min == 0 && now->repl_max < 0;
+		}
+	} else {
+		const char *have = now->write_type ? now->write_type : "";
+		snprintf(had, sizeof(had), "%s", *have ? have : "default");
+		if (!cJSON_IsFalse(want)) {
+			req.write_type = want->valuestring;
+			snprintf(wanted, sizeof(wanted), "%s", req.write_type);
+			same = strcmp(have, req.write_type) == 0;
+		} else {
+			snprintf(wanted, sizeof(wanted), "default");
+			same = !*have;
 		}
 	}
 	char detail[300];
@@ -493,6 +549,8 @@ static void apply_policy(struct cli *cli, struct report *r, const cJSON *p)
 		  cJSON_GetObjectItemCaseSensitive(p, "ttl"), &now);
 	apply_one(cli, r, path, recursive, CLIENT_POLICY_REPLICATION,
 		  cJSON_GetObjectItemCaseSensitive(p, "replication"), &now);
+	apply_one(cli, r, path, recursive, CLIENT_POLICY_WRITE_TYPE,
+		  cJSON_GetObjectItemCaseSensitive(p, "write_type"), &now);
 	client_inode_clear(&now);
 }
 

@@ -51,8 +51,9 @@ void cli_fs_usage(FILE *f)
 		"  fs unttl [-R] PATH\n"
 		"                    time to live (e.g. 1h): then free its cache or delete it\n"
 		"                    from strata and the store (default delete)\n"
-		"  fs replication [-R] [--min N] [--max N|-1] PATH\n"
-		"                    cached copies to keep (default min 0, max -1: unbounded)\n"
+		"  fs replication [-R] [--min N] [--max N|unbounded] PATH\n"
+		"                    cached copies to keep (default min 0, max unbounded;\n"
+		"                    -1 also means unbounded)\n"
 		"  fs persist [-R] [--no-wait] PATH\n"
 		"                    write what only the caches hold (ASYNC_THROUGH,\n"
 		"                    MUST_CACHE) to the store (a job)\n"
@@ -584,7 +585,7 @@ static int cmd_policy(struct cli *cli, int argc, char **argv)
 	static const char *const usage[] = {
 		[CLIENT_POLICY_PIN] = "[-R] [--medium MEM|SSD|HDD] PATH",
 		[CLIENT_POLICY_TTL] = "[-R] [--action free|delete] PATH DURATION",
-		[CLIENT_POLICY_REPLICATION] = "[-R] [--min N] [--max N|-1] PATH",
+		[CLIENT_POLICY_REPLICATION] = "[-R] [--min N] [--max N|unbounded] PATH",
 	};
 	const char *use = set ? usage[r.kind] : "[-R] PATH";
 	char medium[8] = "";
@@ -605,7 +606,9 @@ static int cmd_policy(struct cli *cli, int argc, char **argv)
 		} else if (c == 'a' && set && r.kind == CLIENT_POLICY_TTL) {
 			r.action = optarg;
 		} else if ((c == 'n' || c == 'x') && set && r.kind == CLIENT_POLICY_REPLICATION) {
-			if (conf_parse_int(optarg, c == 'n' ? &r.min : &r.max)) {
+			if (c == 'x' && strcasecmp(optarg, "unbounded") == 0)
+				r.max = -1;
+			else if (conf_parse_int(optarg, c == 'n' ? &r.min : &r.max)) {
 				fprintf(stderr, "strata: --%s '%s' is not an integer\n",
 					c == 'n' ? "min" : "max", optarg);
 				return EXIT_USAGE;

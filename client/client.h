@@ -563,6 +563,17 @@ struct client_registration {
 int client_worker_register(struct client *mc, struct httpc *hc,
 			   const struct client_registration *reg, uint64_t *worker_id, char *err,
 			   size_t errlen);
+/* The same, and *pins (caller frees; NULL when *npins is 0) gets the reply's
+ * "pin": blocks of the list the worker should pin again because their file
+ * is not persisted yet or is pinned (a restart keeps blocks, not pins). */
+int client_worker_register_pins(struct client *mc, struct httpc *hc,
+				const struct client_registration *reg, uint64_t *worker_id,
+				uint64_t **pins, size_t *npins, char *err, size_t errlen);
+/* The reply of a registration ({"worker_id"[,"pin"]}); *worker_id is set
+ * only on success, and a refused reply leaves *pins NULL. 0, ST_EPROTO
+ * (err names the field), -ENOMEM. */
+int client_register_reply_decode(const struct cJSON *doc, uint64_t *worker_id, uint64_t **pins,
+				 size_t *npins, char *err, size_t errlen);
 
 /* POST /api/v1/workers/heartbeat: the changes since the last report. */
 struct client_heartbeat {

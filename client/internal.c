@@ -504,11 +504,63 @@ static int prefixed(int rc, const char *about, char *err, size_t errlen)
 	return rc;
 }
 
-int client_worker_register(struct client *mc, struct httpc *hc,
-			   const struct client_registration *reg, uint64_t *worker_id, char *err,
-			   size_t errlen)
+/* The reply's optional "pin": block ids (decimal strings). */
+static int take_pins(const cJSON *doc, uint64_t **pins, size_t *npins, char *err,
+		     size_t errlen)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(doc, "pin"), *p;
+	*pins = NULL;
+	*npins = 0;
+	if (!arr)
+		return 0;
+	if (!cJSON_IsArray(arr)) {
+		snprintf(err, errlen, "reply field 'pin' is not an array");
+		return ST_EPROTO;
+	}
+	size_t n = (size_t)cJSON_GetArraySize(arr);
+	if (!n)
+		return 0;
+	if (!(*pins = calloc(n, sizeof(**pins))))
+		return -ENOMEM;
+	cJSON_ArrayForEach(p, arr)
+	{
+		if (json_u64_value(p, &(*pins)[*npins])) {
+			snprintf(err, errlen, "reply field 'pin[%zu]' is not a block id", *npins);
+			free(*pins);
+			*pins = NULL;
+			*npins = 0;
+			return ST_EPROTO;
+		}
+		(*npins)++;
+	}
+	return 0;
+}
+
+int client_register_reply_decode(const cJSON *doc, uint64_t *worker_id, uint64_t **pins,
+				 size_t *npins, char *err, size_t errlen)
+{
+	uint64_t id = 0;
+	*pins = NULL;
+	*npins = 0;
+	int rc = proto(json_get_u64(doc, "worker_id", true, &id, err, errlen));
+	if (!rc && id == 0) {
+		snprintf(err, errlen, "reply field 'worker_id' is 0");
+		rc = ST_EPROTO;
+	}
+	if (!rc)
+		rc = take_pins(doc, pins, npins, err, errlen);
+	if (!rc)
+		*worker_id = id;
+	return rc;
+}
+
+int client_worker_register_pins(struct client *mc, struct httpc *hc,
+				const struct client_registration *reg, uint64_t *worker_id,
+				uint64_t **pins, size_t *npins, char *err, size_t errlen)
 {
 	static const char route[] = "/api/v1/workers/register";
+	*pins = NULL;
+	*npins = 0;
 	cJSON *req = client_registration_encode(reg), *doc = NULL;
 	if (!req)
 		return -ENOMEM;
@@ -516,16 +568,20 @@ int client_worker_register(struct client *mc, struct httpc *hc,
 	cJSON_Delete(req);
 	if (rc)
 		return rc;
-	uint64_t id = 0;
-	rc = proto(json_get_u64(doc, "worker_id", true, &id, err, errlen));
-	if (!rc && id == 0) {
-		snprintf(err, errlen, "reply field 'worker_id' is 0");
-		rc = ST_EPROTO;
-	}
+	rc = client_register_reply_decode(doc, worker_id, pins, npins, err, errlen);
 	cJSON_Delete(doc);
-	if (!rc)
-		*worker_id = id;
 	return prefixed(rc, route, err, errlen);
+}
+
+int client_worker_register(struct client *mc, struct httpc *hc,
+			   const struct client_registration *reg, uint64_t *worker_id, char *err,
+			   size_t errlen)
+{
+	uint64_t *pins = NULL;
+	size_t npins = 0;
+	int rc = client_worker_register_pins(mc, hc, reg, worker_id, &pins, &npins, err, errlen);
+	free(pins);
+	return rc;
 }
 
 int client_worker_heartbeat(struct client *mc, struct httpc *hc,

@@ -881,7 +881,7 @@ int datajobs_cancel(struct datajobs *d, uint64_t id, int64_t now_ms, char *err, 
 	int rc = ns_job_get(ns, id, j);
 	meta_read_unlock(d->o.meta);
 	if (rc == -ENOENT)
-		snprintf(err, errlen, "job %" PRIu64 " does not exist", id);
+		snprintf(err, errlen, "path parameter 'id': job %" PRIu64 " does not exist", id);
 	if (!rc && !ns_job_active(j)) {
 		snprintf(err, errlen, "job %" PRIu64 " is %s already", id, j->state);
 		rc = ST_ESTALE;

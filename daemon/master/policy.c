@@ -54,8 +54,9 @@ static int check_req(const struct policy_req *r, char *err, size_t errlen)
 			return bad(err, errlen, "min", why);
 		}
 		if (r->max != -1 && (r->max < 1 || r->max > JOURNAL_REPL_MAX)) {
-			snprintf(why, sizeof(why), "%" PRId64 " is not -1 (unbounded) or in 1..%d",
-				 r->max, JOURNAL_REPL_MAX);
+			snprintf(why, sizeof(why),
+				 "%" PRId64 " is not in 1..%d, nor -1 or null (unbounded)", r->max,
+				 JOURNAL_REPL_MAX);
 			return bad(err, errlen, "max", why);
 		}
 		if (r->max != -1 && r->min > r->max) {
@@ -291,6 +292,12 @@ int policy_set(struct fs *fs, struct meta *meta, const struct policy_req *req, i
 	/* Loads the path from its store when strata has not seen it yet. */
 	struct ns_inode n;
 	rc = fs_stat(fs, req->path, &n, err, errlen);
+	if (rc == -ENOENT || rc == -ENOTDIR) {
+		/* Name the field, as the other checks do. */
+		char why[512];
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "field 'path': %s", why);
+	}
 	if (rc)
 		return rc;
 	if (req->kind == POLICY_TTL && strcmp(req->action, "delete") == 0) {

@@ -338,6 +338,12 @@ static void record(struct repl *r, const char *type, const char *detail)
 /* Journals that a drained worker is decommissioned. */
 static int finish_drain(struct repl *r, const struct registry_entry *w, char *err, size_t errlen)
 {
+	char detail[400];
+	/* The step between decommissioning and decommissioned: the leader saw
+	 * the drain done (the journaled state change comes right after). */
+	snprintf(detail, sizeof(detail),
+		 "worker %.300s: every block it held has its copies on other workers", w->address);
+	record(r, "worker_drained", detail);
 	struct journal_cmd *c = journal_new(JOURNAL_WORKER_STATE);
 	if (!c)
 		return -ENOMEM;

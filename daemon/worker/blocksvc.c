@@ -261,6 +261,16 @@ static void follow_pin(struct bsvc *b, const struct file_info *fi, uint64_t id)
 	}
 }
 
+size_t bsvc_pin_again(struct bsvc *b, const uint64_t *ids, size_t n)
+{
+	size_t pinned = 0;
+	if (n)
+		atomic_store(&b->pinned_any, true); /* so a later unpin is followed */
+	for (size_t i = 0; i < n; i++)
+		pinned += tier_block_pin(b->tiers, ids[i], true) == 0;
+	return pinned;
+}
+
 int bsvc_raise(struct bsvc *b, uint64_t id, const char *medium)
 {
 	enum tier_medium m;

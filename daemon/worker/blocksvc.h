@@ -86,6 +86,11 @@ int bsvc_put_block(struct bsvc *b, const struct file_info *fi, uint64_t index, c
  * -EINVAL for an unknown medium, else tier_block_raise's error. */
 int bsvc_raise(struct bsvc *b, uint64_t id, const char *medium);
 
+/* Pins cached blocks again after a restart (the master's answer to a
+ * registration: blocks of files not persisted yet, or pinned). Absent ones
+ * are skipped. Returns how many were pinned. */
+size_t bsvc_pin_again(struct bsvc *b, const uint64_t *ids, size_t n);
+
 void bsvc_stats_get(struct bsvc *b, struct bsvc_stats *out);
 
 /* For the S3 front's fast path, which sends cached blocks itself

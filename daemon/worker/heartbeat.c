@@ -1,3 +1,4 @@
+#include "daemon/worker/blocksvc.h"
 #include "daemon/worker/objects.h"
 #include "daemon/worker/pathstats.h"
 #include "daemon/worker/worker.h"
@@ -222,9 +223,19 @@ static int try_register(struct worker_node *w, char *err, size_t errlen)
 		.nblocks = n,
 		.blocks = held,
 	};
-	uint64_t id = 0;
-	int rc = client_worker_register(w->hb_masters, w->hb_http, &reg, &id, err, errlen);
+	uint64_t id = 0, *pins = NULL;
+	size_t npins = 0;
+	int rc = client_worker_register_pins(w->hb_masters, w->hb_http, &reg, &id, &pins, &npins,
+					     err, errlen);
 	free(held);
+	/* A restart kept the blocks but not their pins: those of files not
+	 * persisted yet must not be the first evicted (repin.h). */
+	if (!rc && npins) {
+		size_t done = bsvc_pin_again(w->bsvc, pins, npins);
+		log_info("pinned %zu cached blocks again (of files not persisted yet, or pinned)",
+			 done);
+	}
+	free(pins);
 	if (rc && rc != ST_EPROTO) {
 		free(now);
 		return rc;

@@ -1,6 +1,7 @@
 /* The worker's decoders of master replies (client/internal.c): an
- * InternalFile and the per-mount epochs of GET /api/v1/internal/epoch. Any
- * bytes that parse as JSON go to both; what decodes must be well formed
+ * InternalFile, the per-mount epochs of GET /api/v1/internal/epoch and a
+ * registration reply (its "pin" list). Any bytes that parse as JSON go to
+ * each; what decodes must be well formed
  * (strings set, every mount epoch with its path) and clear without leaks. */
 #include "client/client.h"
 
@@ -34,6 +35,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		client_mount_epochs_clear(&me);
 	} else if (me.n || me.paths || me.epochs) {
 		abort(); /* a refused reply leaves nothing behind */
+	}
+	uint64_t id = 0, *pins = NULL;
+	size_t npins = 0;
+	if (client_register_reply_decode(doc, &id, &pins, &npins, err, sizeof(err)) == 0) {
+		if (id == 0 || (npins && !pins) || (!npins && pins))
+			abort();
+		free(pins);
+	} else if (pins || npins || id) {
+		abort();
 	}
 	cJSON_Delete(doc);
 	return 0;

@@ -47,7 +47,8 @@ class ApplyTest(ClusterTestCase):
             "policies": [
                 {"path": "/data/hot", "recursive": True, "pin": {"medium": "MEM"},
                  "ttl": {"duration": "7d", "action": "free"},
-                 "replication": {"min": 1, "max": 2}},
+                 "replication": {"min": 1, "max": 2}, "write_type": "ASYNC_THROUGH"},
+                {"path": "/data", "replication": {"min": 1, "max": None}},
             ],
         }
 
@@ -66,22 +67,39 @@ class ApplyTest(ClusterTestCase):
         self.assertIn("+ policy /data/hot pin: set: MEM (was unpinned), and below", r.stdout)
         self.assertIn("+ policy /data/hot ttl: set: 7d then free", r.stdout)
         self.assertIn("+ policy /data/hot replication: set: 1..2", r.stdout)
+        self.assertIn("+ policy /data/hot write_type: set: ASYNC_THROUGH (was default), and below",
+                      r.stdout)
+        self.assertIn("+ policy /data replication: set: 1..unbounded (was 0..unbounded)",
+                      r.stdout)
         self.assertEqual(self.mounts()["/data"]["uri"], "file://" + self.data)
         n = self.stat("/data/hot/a.bin")  # recursive: the file below too
         self.assertEqual((n["pinned"], n["pin_medium"]), (True, "MEM"))
         self.assertEqual((n["ttl_ms"], n["ttl_action"]), (7 * 86400000, "free"))
         self.assertEqual((n["repl_min"], n["repl_max"]), (1, 2))
+        self.assertEqual(n["write_type"], "ASYNC_THROUGH")
+        self.assertEqual((self.stat("/data")["repl_min"], self.stat("/data")["repl_max"]), (1, -1))
 
-        # Again: nothing changes, and it says so.
+        def policy_events():  # (the pin's load job adds job_* events of its own)
+            return [e for e in get_json(self.m.url + "/api/v1/events?limit=1000")[1]["events"]
+                    if not e["type"].startswith("job_")]
+        before = policy_events()
+        self.assertIn("write_type_set", [e["type"] for e in before])
+        # Again: nothing changes, and it says so; the dry run first.
+        r = self.apply("--dry-run", f)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("would be", r.stdout)
+        self.assertIn("0 to change, 0 failed", r.stdout)
+        self.assertIn("= policy /data/hot write_type: unchanged: ASYNC_THROUGH", r.stdout)
         r = self.apply("--json", f)
         self.assertEqual(r.returncode, 0, r.stderr)
         doc = json.loads(r.stdout)
         self.assertEqual((doc["changed"], doc["failed"]), (0, 0), doc)
         self.assertEqual({i["state"] for i in doc["items"]}, {"unchanged"})
+        self.assertEqual(policy_events(), before, "the second run changed something")
 
         # false clears a policy; a dry run of that says so and leaves it.
         d = self.desc()
-        d["policies"][0].update({"pin": False, "recursive": False})
+        d["policies"][0].update({"pin": False, "recursive": False, "write_type": False})
         del d["policies"][0]["ttl"]
         f2 = self.write(d, "clear.json")
         r = self.apply("--dry-run", f2)
@@ -90,6 +108,9 @@ class ApplyTest(ClusterTestCase):
         r = self.apply(f2)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertFalse(self.stat("/data/hot")["pinned"])
+        self.assertEqual(self.stat("/data/hot")["write_type"], "")
+        self.assertEqual(self.stat("/data/hot/a.bin")["write_type"], "ASYNC_THROUGH",
+                         "not recursive: left below")
         self.assertEqual(self.stat("/data/hot")["ttl_ms"], 7 * 86400000, "ttl left as it was")
 
     def test_failed_items_are_named_and_the_rest_applies(self):
@@ -100,7 +121,7 @@ class ApplyTest(ClusterTestCase):
         d["mounts"].append({"path": "/other", "uri": "file://" + self.other})
         d["mounts"].append({"path": "/broken", "uri": "file:///nonexistent/dir"})
         d["policies"].append({"path": "/data/missing", "pin": {}})
-        d["policies"].append({"path": "/other", "replication": {"min": 1}})
+        d["policies"].append({"path": "/other", "replication": {"min": 1, "max": "unbounded"}})
         r = self.apply(self.write(d, "conflict.json"))
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("! mount /data", r.stdout)
@@ -109,7 +130,7 @@ class ApplyTest(ClusterTestCase):
         self.assertIn("/nonexistent/dir", r.stdout)
         self.assertIn("! policy /data/missing path: failed", r.stdout)
         self.assertIn("+ mount /other", r.stdout)
-        self.assertIn("+ policy /other replication: set: 1..-1", r.stdout)
+        self.assertIn("+ policy /other replication: set: 1..unbounded", r.stdout)
         self.assertIn("3 items failed", r.stderr)
         self.assertEqual(self.mounts()["/data"]["uri"], "file://" + self.data, "left as it was")
         self.assertEqual(self.stat("/other")["repl_min"], 1)
@@ -132,6 +153,22 @@ class ApplyTest(ClusterTestCase):
             ({"policies": [{"path": "/data", "ttl": {"duration": "1h", "action": "burn"}}]},
              "'ttl.action' must be free or delete"),
             ({"policies": [{"path": "/data"}]}, "names no policy"),
+            ({"policies": [{"path": "/data", "write_type": "SOMETIMES"}]},
+             "policies[0]: 'write_type' must be THROUGH"),
+            ({"policies": [{"path": "/data", "write_type": True}]},
+             "policies[0]: 'write_type' must be"),
+            ({"policies": [{"path": "/data", "replication": {"min": 3, "max": 2}}]},
+             "policies[0]: 'replication.min' is above 'replication.max'"),
+            ({"policies": [{"path": "/data", "replication": {"min": -1}}]},
+             "'replication.min' must be an integer in 0..64"),
+            ({"policies": [{"path": "/data", "replication": {"min": 1.5}}]},
+             "'replication.min' must be an integer"),
+            ({"policies": [{"path": "/data", "replication": {"max": 0}}]},
+             "'replication.max' must be an integer in 1..64, or null, -1 or \"unbounded\""),
+            ({"policies": [{"path": "/data", "replication": {"max": 65}}]},
+             "'replication.max'"),
+            ({"policies": [{"path": "/data", "replication": {"max": "lots"}}]},
+             "'replication.max'"),
             ({"policies": [{"path": "/data", "pin": {}, "colour": "red"}]},
              "unknown field 'colour'"),
         ]

@@ -300,7 +300,7 @@ class JobsTest(ClusterTestCase):
                                    ("GET", "/abc", 400), ("DELETE", "/0", 400)):
             status, _, data = request(url + path, method=method)
             self.assertEqual(status, want, (method, path, data))
-            self.assertIn(b'"error"', data)
+            self.assertIn("'id'", json.loads(data)["error"]["message"], (method, path))
         status, l = get_json(url)
         self.assertEqual((status, l["jobs"]), (200, []))
         # The console's jobs page is announced.

@@ -82,6 +82,12 @@ class PoliciesTest(ClusterTestCase):
         status, r = delete_json(url + "replication?path=/d")
         self.assertEqual(status, 200, r)
         self.assertEqual((self.stat("/d")["repl_min"], self.stat("/d")["repl_max"]), (0, -1))
+        # Each change is an event, and the pin set twice is one event only.
+        # (A pin starts a load job: its job_* events are not counted here.)
+        got = [(e["type"], e["path"]) for e in events(self.m)["events"]
+               if not e["type"].startswith("job_")]
+        self.assertEqual(got, [("replication_set", "/d"), ("ttl_cleared", "/d"), ("unpin", "/d"),
+                               ("replication_set", "/d"), ("ttl_set", "/d"), ("pin", "/d")])
 
     def test_bad_inputs_name_their_field(self):
         url = self.m.url + "/api/v1/files/"
@@ -98,11 +104,36 @@ class PoliciesTest(ClusterTestCase):
             ("replication", {"path": "/d", "min": 3, "max": 2}, 400, "min"),
             ("replication", {"path": "/d", "min": 1, "max": 65}, 400, "max"),
             ("replication", {"path": "/d", "min": -1}, 400, "min"),
+            ("replication", {"path": "/d", "max": 0}, 400, "'max'"),
+            ("replication", {"path": "/d", "max": -2}, 400, "'max'"),
+            ("replication", {"path": "/d", "max": "unbounded"}, 400, "'max'"),
+            ("replication", {"path": "/d", "max": 1.5}, 400, "'max'"),
+            ("replication", {"path": "/d", "min": "1"}, 400, "'min'"),
+            ("pin", {"path": "/d/../../etc"}, 400, "path"),
+            ("pin", {"path": "/d/old/below"}, 404, "path"),
+            ("write_type", {"path": "/d", "write_type": "SOMETIMES"}, 400, "'write_type'"),
+            ("write_type", {"path": "/d"}, 400, "'write_type'"),
         ]
         for route, body, want, field in cases:
             status, r = put_json(url + route, body)
             self.assertEqual(status, want, (route, body, r))
             self.assertIn(field, r["error"]["message"], (route, body, r))
+            self.assertTrue(r["error"]["code"], r)
+        # Unbounded max: omitted, null and -1 all say it, and stat shows -1.
+        for body in ({"path": "/d", "min": 1, "max": 3}, {"path": "/d", "min": 1, "max": None},
+                     {"path": "/d", "min": 1, "max": 3}, {"path": "/d", "min": 1, "max": -1},
+                     {"path": "/d", "min": 1, "max": 3}, {"path": "/d", "min": 1}):
+            status, r = put_json(url + "replication", body)
+            self.assertEqual((status, r["changed"]), (200, True), (body, r))
+            self.assertEqual(r["inode"]["repl_max"], body.get("max") or -1, body)
+        self.assertIn("min 1, max unbounded", self.cli("fs", "stat", "/d"))
+        self.cli("fs", "replication", "--min", "2", "--max", "4", "/d")
+        self.assertEqual(self.stat("/d")["repl_max"], 4)
+        self.cli("fs", "replication", "--min", "2", "--max", "unbounded", "/d")
+        self.assertEqual(self.stat("/d")["repl_max"], -1)
+        r = self.cluster.cli(*self.addr, "fs", "replication", "--max", "lots", "/d")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--max 'lots'", r.stderr)
         status, r = delete_json(url + "ttl?path=/nowhere")
         self.assertEqual(status, 404, r)
 

@@ -221,7 +221,10 @@ class ReplicationTest(ClusterTestCase):
         ev = self.events()
         self.assertIn("worker_decommissioning", ev)
         self.assertIn("worker_decommissioned", ev)
-        self.assertLess(ev.index("worker_decommissioned"), ev.index("worker_decommissioning"))
+        self.assertIn("worker_drained", ev)
+        # Newest first: decommissioning, then drained, then decommissioned.
+        self.assertLess(ev.index("worker_decommissioned"), ev.index("worker_drained"))
+        self.assertLess(ev.index("worker_drained"), ev.index("worker_decommissioning"))
         # Again: a success that changes nothing.
         status, r = post_json(self.api + "/workers/decommission", {"id": wid})
         self.assertEqual((status, r["worker"]["state"]), (200, "decommissioned"), r)

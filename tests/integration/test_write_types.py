@@ -16,6 +16,7 @@ import time
 import urllib.parse
 
 import botocore.config
+import botocore.exceptions
 import boto3
 
 from harness import (ClusterTestCase, S3rver, get_json, main, post_json, request, wait_for,
@@ -312,9 +313,22 @@ class WriteTypesTest(ClusterTestCase):
         err = json.loads(body)["error"]
         self.assertEqual(err["code"], "data_lost")
         self.assertIn("lost", err["message"])
+        # Through the gateway: 500 XStrataDataLost naming the file (the key
+        # exists, so never NoSuchKey; and not 503: it will not come back).
         status, _, body = self.gw_get("async/b.bin")
-        self.assertNotEqual(status, 200)
+        self.assertEqual(status, 500, body)
+        self.assertIn(b"<Code>XStrataDataLost</Code>", body)
+        self.assertIn(b"/s3/async/b.bin", body)
         self.assertIn(b"lost", body)
+        s3 = boto3.client("s3", endpoint_url=self.gw, aws_access_key_id="k",
+                          aws_secret_access_key="s", region_name="us-east-1",
+                          config=botocore.config.Config(s3={"addressing_style": "path"},
+                                                        retries={"max_attempts": 1}))
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            s3.get_object(Bucket="s3", Key="async/b.bin")
+        self.assertEqual(cm.exception.response["Error"]["Code"], "XStrataDataLost")
+        # HEAD gives the metadata, which is not lost.
+        self.assertEqual(request(f"{self.gw}/s3/async/b.bin", method="HEAD")[0], 200)
         r = self.cli("fs", "stat", "/s3/async/b.bin")
         self.assertIn("persistence  lost", r.stdout)
         # Metrics count it (JSON for the console, Prometheus text).
@@ -414,6 +428,57 @@ class WriteTypesTest(ClusterTestCase):
         self.assertEqual(self.stat("/s3/pin/keep.bin")["cached_percent"], 100)
         status, _, body = self.gw_get("pin/keep.bin")
         self.assertEqual((status, body == keep), (200, True))
+
+    def test_unpersisted_blocks_are_pinned_again_after_a_worker_restart(self):
+        # A 1 MiB MEM tier over a 4 MiB SSD tier, and a second mount on a
+        # local directory that takes writes while s3rver is down.
+        self.start(worker_settings={"worker.tier.mem.quota": "1MiB",
+                                    "worker.tier.ssd.quota": "4MiB"})
+        local = os.path.join(self.tmp, "local")
+        os.makedirs(local)
+        status, body = post_json(self.m.url + "/api/v1/mounts",
+                                 {"path": "/local", "uri": "file://" + local})
+        self.assertEqual(status, 201, body)
+        self.s3.stop()
+        # Two files only the cache holds: ASYNC_THROUGH (its persist job
+        # retries meanwhile) and MUST_CACHE (nothing reads it until asked).
+        data = {t: os.urandom(MiB - 1000) + t.encode() for t in ("ASYNC_THROUGH", "MUST_CACHE")}
+        for t, d in data.items():
+            status, _, body = self.gw_put(f"repin/{t}.bin", d, t)
+            self.assertEqual(status, 200, body)
+            wait_for(lambda: self.stat(f"/s3/repin/{t}.bin")["cached_percent"] == 100,
+                     what="the blocks to be reported cached")
+        # The worker restarts: its tiers keep the blocks, not their pins;
+        # its registration gets them pinned again before anyone reads them.
+        self.assertEqual(self.w.stop(), 0)
+        self.w.start()
+        self.w.wait_ready()
+        wait_heartbeats([self.w])
+        # Pressure: eight more blocks through the cache (to the local store).
+        for i in range(8):
+            status, _, body = request(f"{self.gw}/local/fill{i}.bin", method="PUT",
+                                      body=os.urandom(MiB),
+                                      headers={"x-strata-write-type": "CACHE_THROUGH"})
+            self.assertEqual(status, 200, body)
+        wait_heartbeats([self.w])
+        wait_heartbeats([self.w])
+        fills = [self.stat(f"/local/fill{i}.bin")["cached_percent"] for i in range(8)]
+        self.assertLess(min(fills), 100, "no pressure: nothing was evicted")
+        # The files only the cache holds kept every block ...
+        for t in data:
+            st = self.stat(f"/s3/repin/{t}.bin")
+            self.assertEqual((st["cached_percent"], st["persistence"] != "persisted"),
+                             (100, True), t)
+        # ... and reach the store once it is back.
+        self.s3.start()
+        self.wait_state("/s3/repin/ASYNC_THROUGH.bin", "persisted", timeout=30)
+        r = self.cli("fs", "persist", "/s3/repin/MUST_CACHE.bin")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for t, d in data.items():
+            self.assertEqual(self.stat(f"/s3/repin/{t}.bin")["persistence"], "persisted", t)
+            self.assertEqual(self.in_store(f"repin/{t}.bin"), d, t)
+            status, _, body = self.gw_get(f"repin/{t}.bin")
+            self.assertEqual((status, body == d), (200, True), t)
 
     def test_delete_and_overwrite_drop_the_pinned_blocks(self):
         self.start()

@@ -406,9 +406,26 @@ static void failing_master(struct http_req *req, void *ctx)
 	cJSON *body = NULL;
 	if (strcmp(http_req_method(req), "POST") == 0 && http_req_json(req, &body))
 		return;
+	const char *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "host"));
+	char pins[16] = "";
+	snprintf(pins, sizeof(pins), "%s", host && strncmp(host, "pins-", 5) == 0 ? host + 5 : "");
 	cJSON_Delete(body);
 	if (strcmp(p, "/api/v1/workers/heartbeat") == 0) {
 		http_reply_error(req, 404, "unknown_worker", "worker 7 is not registered");
+	} else if (strcmp(p, "/api/v1/workers/register") == 0 && *pins) {
+		/* The "pin" list of a registration reply: good, not a list, not ids. */
+		cJSON *o = cJSON_CreateObject();
+		json_add_u64(o, "worker_id", 5);
+		cJSON *arr = strcmp(pins, "nolist") == 0 ? cJSON_AddObjectToObject(o, "pin")
+							 : cJSON_AddArrayToObject(o, "pin");
+		if (strcmp(pins, "ok") == 0) {
+			cJSON_AddItemToArray(arr, json_u64_create(12));
+			cJSON_AddItemToArray(arr, json_u64_create(UINT64_C(1) << 60));
+		} else if (strcmp(pins, "bad") == 0) {
+			cJSON_AddItemToArray(arr, json_u64_create(12));
+			cJSON_AddItemToArray(arr, cJSON_CreateString("twelve"));
+		}
+		http_reply_json(req, 200, o);
 	} else if (strcmp(p, "/api/v1/workers/register") == 0) {
 		cJSON *o = cJSON_CreateObject();
 		json_add_u64(o, "worker_id", 0);
@@ -454,6 +471,24 @@ static void test_calls_map_the_masters_errors(void **state)
 	assert_int_equal(client_worker_register(mc, hc, &reg, &id, err, sizeof(err)), ST_EPROTO);
 	assert_non_null(strstr(err, "worker_id"));
 	assert_int_equal(id, 1);
+	uint64_t *pins = NULL;
+	size_t npins = 9;
+	reg.host = "pins-ok";
+	assert_int_equal(client_worker_register_pins(mc, hc, &reg, &id, &pins, &npins, err,
+						     sizeof(err)), 0);
+	assert_int_equal(id, 5);
+	assert_int_equal(npins, 2);
+	assert_true(pins[0] == 12 && pins[1] == UINT64_C(1) << 60);
+	free(pins);
+	reg.host = "pins-bad";
+	assert_int_equal(client_worker_register_pins(mc, hc, &reg, &id, &pins, &npins, err,
+						     sizeof(err)), ST_EPROTO);
+	assert_non_null(strstr(err, "pin[1]"));
+	assert_true(pins == NULL && npins == 0);
+	reg.host = "pins-nolist";
+	assert_int_equal(client_worker_register(mc, hc, &reg, &id, err, sizeof(err)), ST_EPROTO);
+	assert_non_null(strstr(err, "'pin'"));
+	id = 1;
 
 	struct client_file_info fi;
 	assert_int_equal(client_file_lookup(mc, hc, "/m/gone", &fi, err, sizeof(err)), -ENOENT);

@@ -429,7 +429,7 @@ static void test_policy_set_validates(void **state)
 	char err[512] = "";
 	assert_int_equal(mount(s, "/rw", false, "{}", err, sizeof(err)), 0);
 	assert_int_equal(mount(s, "/ro", true, "{}", err, sizeof(err)), 0);
-	struct refused cases[16];
+	struct refused cases[24];
 	size_t nc = 0;
 	struct policy_req r = req_of(POLICY_PIN, "/rw/sub");
 	r.pinned = true;
@@ -469,11 +469,13 @@ static void test_policy_set_validates(void **state)
 	cases[nc++] = (struct refused){ r, -EINVAL, "field 'min': -1 is not in 0..64" };
 	r.min = 1;
 	r.max = 0;
-	cases[nc++] = (struct refused){ r, -EINVAL, "field 'max': 0 is not -1" };
+	cases[nc++] = (struct refused){ r, -EINVAL, "field 'max': 0 is not in 1..64, nor -1" };
 	r.max = 65;
-	cases[nc++] = (struct refused){ r, -EINVAL, "field 'max': 65 is not -1" };
+	cases[nc++] = (struct refused){ r, -EINVAL, "field 'max': 65 is not in 1..64, nor -1" };
+	r.max = -2;
+	cases[nc++] = (struct refused){ r, -EINVAL, "field 'max': -2 is not in 1..64, nor -1" };
 	r = req_of(POLICY_PIN, "/rw/absent");
-	cases[nc++] = (struct refused){ r, -ENOENT, "" };
+	cases[nc++] = (struct refused){ r, -ENOENT, "field 'path': '/rw/absent'" };
 	r = req_of(POLICY_PIN, "relative");
 	cases[nc++] = (struct refused){ r, -EINVAL, "field 'path'" };
 	uint64_t before = meta_applied_index(s->meta);

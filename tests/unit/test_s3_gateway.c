@@ -15,6 +15,7 @@
 
 #include "api/http.h"
 #include "api/s3_gateway.h"
+#include "lib/err.h"
 #include "tests/unit/s3_dir_backend.h"
 
 #include <arpa/inet.h>
@@ -232,6 +233,10 @@ static void test_errno_map(void **state)
 	s3_error_lookup(s3_gw_map_errno(-EAGAIN, true), &status, &code, &msg);
 	assert_int_equal(status, 503);
 	assert_string_equal(code, "ServiceUnavailable");
+	/* Lost data: the key exists (not NoSuchKey), and it will not come back. */
+	s3_error_lookup(s3_gw_map_errno(ST_ELOST, true), &status, &code, &msg);
+	assert_int_equal(status, 500);
+	assert_string_equal(code, "XStrataDataLost");
 }
 
 /* The one GET/HEAD reply head, for the gateway and the fast path alike. */
