@@ -1602,7 +1602,13 @@ static int tls_setup(struct s3srv *f, char *err, size_t errlen)
 		goto out;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS | SSL_OP_NO_RENEGOTIATION);
+	/* TLS 1.3: AES-128-GCM first, by our preference (clients list the
+	 * 256-bit suite first; the 128-bit one costs both ends ~30% less per
+	 * byte and is as safe for this use: docs/security.md). */
+	SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS | SSL_OP_NO_RENEGOTIATION |
+					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+				      "TLS_CHACHA20_POLY1305_SHA256");
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errlen, "http.tls_cert '%s': cannot load certificate: %s", cert,

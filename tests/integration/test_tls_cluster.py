@@ -240,6 +240,15 @@ class DaemonMtlsTest(ClusterTestCase):
             self.assertEqual((status, body == big), (200, True))
         counters = [self.get(w.url + "/api/v1/metrics", cert=cert)[1]["counters"] for w in ws]
         self.assertEqual([c["peer_fallbacks_total"] for c in counters], [0, 0])
+        # TLS 1.3 on the S3 port: AES-128-GCM by the server's preference,
+        # though Python's client lists the 256-bit suite first.
+        ctx = ssl.create_default_context(cafile=self.certs.ca)
+        self.assertEqual(ctx.get_ciphers()[0]["name"], "TLS_AES_256_GCM_SHA384")
+        with socket.create_connection(("127.0.0.1", int(ws[0].settings["worker.s3_port"])),
+                                      timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                self.assertEqual(tls.version(), "TLSv1.3")
+                self.assertEqual(tls.cipher()[0], "TLS_AES_128_GCM_SHA256")
         self.assertGreater(sum(c["bytes_from_peers_total"] for c in counters), 0)
 
         # The worker data port (required): plaintext, no certificate and
