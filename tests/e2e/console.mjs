@@ -23,6 +23,8 @@ const PAGES = [
     await page.getByRole('heading', { name: 'Health' }).waitFor();
     await page.locator('.stat', { hasText: 'live' }).waitFor();
     await page.getByRole('img', { name: /^Read throughput: from cache now/ }).waitFor();
+    await page.getByRole('heading', { name: 'Recent events' }).waitFor();
+    await page.locator('main .loading').waitFor({ state: 'detached' });
   } },
   { name: 'mounts', hash: '#/mounts', ready: async page => {
     await page.locator('td', { hasText: /^\/data$/ }).first().waitFor();
@@ -454,6 +456,113 @@ async function policies(page) {
   await axeCheck(page, 'policies');
 }
 
+// Write types and persistence: a directory's write type policy set inline
+// and seen in its parent's listing; a file written below it through a
+// worker inherits it (MUST_CACHE: only the caches hold it), the listing and
+// the file's page say "not persisted", and a persist job started from the
+// file's page writes it to the store.
+async function writeTypes(page) {
+  await page.goto(`${LEADER}/#/browse?${q('/data/scratch')}`);
+  await page.locator('summary', { hasText: 'Policies of this directory' }).click();
+  const dir = page.getByRole('region', { name: 'Policies of this directory' });
+  await dir.getByLabel(/^Write type \(now: none\)/).selectOption('MUST_CACHE');
+  await dir.getByRole('button', { name: 'Set write type' }).click();
+  await dir.getByText('Set write type: done.').waitFor();
+  await dir.getByText('Write type (now: MUST_CACHE)').waitFor();
+  await page.locator('summary', { hasText: 'write type MUST_CACHE' }).waitFor();
+  let st = await (await page.request.get(`${LEADER}/api/v1/files/stat?${q('/data/scratch')}`)).json();
+  assert.equal(st.write_type, 'MUST_CACHE');
+  await page.goto(`${LEADER}/#/browse?${q('/data')}`);
+  const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'scratch/' }) });
+  await row.getByRole('cell', { name: 'MUST_CACHE' }).waitFor();
+  await page.screenshot({ path: path.join(ART, 'browse-writetype-1280.png'), fullPage: true });
+  // A write below it that does not choose: the policy decides.
+  const put = await fetch(`${env.STRATA_WORKER}/api/v1/data?${q('/data/scratch/cached.bin')}`, {
+    method: 'PUT', body: Buffer.alloc(64 * 1024, 7), headers: { 'Content-Type': 'application/octet-stream' } });
+  assert.equal(put.status, 201, `PUT through the worker: ${put.status} ${await put.text()}`);
+  st = await (await page.request.get(`${LEADER}/api/v1/files/stat?${q('/data/scratch/cached.bin')}`)).json();
+  assert.equal(st.persistence, 'not_persisted', JSON.stringify(st));
+  await page.goto(`${LEADER}/#/browse?${q('/data/scratch')}`);
+  const file = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'cached.bin' }) });
+  await file.locator('.badge', { hasText: 'not persisted' }).waitFor();
+  await axeCheck(page, 'browse with a file not persisted');
+  await page.screenshot({ path: path.join(ART, 'browse-persistence-1280.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: path.join(ART, 'browse-persistence-390.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await file.getByRole('link', { name: 'cached.bin' }).click();
+  await page.locator('dd', { hasText: 'only the workers\' caches hold it' }).waitFor();
+  await page.locator('dd', { hasText: 'MUST_CACHE' }).waitFor();
+  const panel = page.getByRole('region', { name: 'Policies' });
+  await panel.getByRole('button', { name: 'Persist to the store' }).click();
+  await panel.getByText(/^Persist job \d+ started/).waitFor();
+  await panel.getByRole('link', { name: 'watch its progress' }).click();
+  await page.locator('dd .badge', { hasText: 'done' }).waitFor({ timeout: 30000 });
+  await page.goto(`${LEADER}/#/file?${q('/data/scratch/cached.bin')}`);
+  await page.locator('dd', { hasText: /^persisted$/ }).waitFor();
+  await page.screenshot({ path: path.join(ART, 'file-persisted-1280.png'), fullPage: true });
+  st = await (await page.request.get(`${LEADER}/api/v1/files/stat?${q('/data/scratch/cached.bin')}`)).json();
+  assert.equal(st.persistence, 'persisted');
+  // Cleared again: the listing goes back to no policy of its own.
+  await page.goto(`${LEADER}/#/browse?${q('/data/scratch')}`);
+  await page.locator('summary', { hasText: 'Policies of this directory' }).click();
+  await dir.getByRole('button', { name: 'Clear write type' }).click();
+  await dir.getByText('Write type (now: none)').waitFor();
+}
+
+// Decommission from the Workers page: the dialog names the worker, Cancel
+// keeps it, confirming drains it until it is decommissioned; the overview
+// counts it and its events read as words.
+async function decommission(page) {
+  const addr = env.STRATA_DECOM_ADDRESS;
+  await page.goto(`${LEADER}/#/workers`);
+  const button = page.getByRole('button', { name: new RegExp(`^Decommission worker \\d+ \\(${addr.replace(/\./g, '\\.')}\\)$`) });
+  await button.click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByRole('heading', { name: new RegExp(`^Decommission worker \\d+ \\(${addr.replace(/\./g, '\\.')}\\)\\?$`) }).waitFor();
+  await axeCheck(page, 'decommission dialog');
+  await page.screenshot({ path: path.join(ART, 'workers-decommission-1280.png'), fullPage: true });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  let list = (await (await page.request.get(`${LEADER}/api/v1/workers`)).json()).workers;
+  assert.equal(list.find(w => w.address === addr).state, 'live', 'Cancel decommissioned the worker');
+  await button.click();
+  await dialog.getByRole('button', { name: `Decommission ${addr}` }).click();
+  await page.getByText(/^Decommissioning worker \d+ \(.*\): its blocks are copied/).waitFor();
+  const row = page.getByRole('row').filter({ hasText: addr });
+  await row.locator('.badge', { hasText: /^decommissioned$/ }).waitFor({ timeout: 60000 });
+  assert.equal(await row.getByRole('button', { name: /^Decommission/ }).count(), 0, 'a decommissioned worker keeps its button');
+  list = (await (await page.request.get(`${LEADER}/api/v1/workers`)).json()).workers;
+  assert.equal(list.find(w => w.address === addr).state, 'decommissioned');
+  await page.waitForLoadState('networkidle');
+  await axeCheck(page, 'workers after decommission');
+  await page.screenshot({ path: path.join(ART, 'workers-decommissioned-1280.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: path.join(ART, 'workers-decommissioned-390.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: path.join(ART, 'workers-decommissioned-dark-390.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  // The overview counts it and lists the events in words.
+  await page.goto(`${LEADER}/#/overview`);
+  await PAGES[0].ready(page);
+  await page.locator('.card', { hasText: '1 decommissioned' }).first().waitFor();
+  const events = page.locator('ol.events');
+  for (const kind of ['Worker decommissioned', 'Worker decommissioning', 'Write type cleared', 'Persisted'])
+    await events.locator('.badge', { hasText: kind }).first().waitFor();
+  await events.locator('li', { hasText: '64.0 KiB in the store' }).waitFor();
+  for (const badge of await events.locator('.badge').allTextContents())
+    assert.ok(!badge.includes('_'), `an event kind shown raw: ${badge}`);
+  await axeCheck(page, 'overview with events');
+  await page.screenshot({ path: path.join(ART, 'overview-events-1280.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: path.join(ART, 'overview-events-390.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: path.join(ART, 'overview-events-dark-390.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
 // Masters: the add form checks before sending and shows the leader's
 // refusal at the field it names; remove asks first, naming the member.
 async function mastersForms(page) {
@@ -569,6 +678,8 @@ try {
   await mountForm(page);
   await editMountForm(page);
   await s3Flow(page);
+  await writeTypes(page);
+  await decommission(page);
   await context.close();
   await follower(browser);
   await keyboard(browser);

@@ -6,6 +6,7 @@
 import { chromium } from 'playwright-core';
 import axe from 'axe-core';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
 const env = process.env;
@@ -13,6 +14,7 @@ const URL_ = env.STRATA_LEADER;
 const ART = env.STRATA_ARTIFACTS;
 const ADMIN = env.STRATA_ADMIN_TOKEN;
 const RO = env.STRATA_RO_TOKEN;
+const ADMIN2 = env.STRATA_ADMIN2_TOKEN; // revoked mid-flow below
 const problems = [];
 
 async function axeCheck(page, label) {
@@ -89,7 +91,17 @@ try {
   await pol.locator('.readonly-note', { hasText: 'changes need an admin token' }).waitFor();
   for (const name of ['Pin', 'Set TTL', 'Set replication'])
     assert.ok(await pol.getByRole('button', { name, exact: true }).isDisabled(), `${name} is enabled for readonly`);
+  for (const name of ['Set write type', 'Persist all to the store'])
+    assert.ok(await pol.getByRole('button', { name, exact: true }).isDisabled(), `${name} is enabled for readonly`);
   await axeCheck(page, 'policies, readonly');
+  // No decommission control at all for a readonly token, and the reason.
+  await page.goto(`${URL_}/#/workers`);
+  await page.locator('td .badge', { hasText: 'live' }).waitFor();
+  await page.locator('.readonly-note', { hasText: 'changes need an admin token' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: /^Decommission/ }).count(), 0,
+    'a readonly token sees a Decommission button');
+  await axeCheck(page, 'workers, readonly');
+  await page.screenshot({ path: path.join(ART, 'auth-readonly-workers-1280.png'), fullPage: true });
 
   // 4. Sign out: the token is forgotten, the dialog is back.
   await page.getByRole('button', { name: 'Sign out' }).click();
@@ -115,6 +127,33 @@ try {
   for (const r of sent)
     assert.equal(r.headers().authorization, `Bearer ${ADMIN}`, `${r.method()} ${r.url()} without the token`);
   assert.equal(await page.evaluate(() => sessionStorage.getItem('strata.token')), ADMIN);
+
+  // 6. The API's refusal of a decommission, in the dialog: a second admin
+  // token revoked while the dialog is open. The header refresh may meet the
+  // 401 first and raise the sign-in dialog over it, so the confirmation is
+  // clicked by an event rather than by the mouse.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signIn(page, ADMIN2);
+  await page.getByText('Signed in · admin token').waitFor();
+  await page.goto(`${URL_}/#/workers`);
+  await page.getByRole('button', { name: /^Decommission worker \d+ / }).click();
+  const decom = page.locator('dialog[aria-labelledby="decom-title"]');
+  await decom.getByRole('heading', { name: /^Decommission worker \d+ \(127\.0\.0\.1:\d+\)\?$/ }).waitFor();
+  // (the CLI reads STRATA_* variables as settings: none of the test's)
+  execFileSync(env.STRATA_CLI, ['admin', 'token', 'revoke', env.STRATA_ADMIN2_ID, '--file', env.STRATA_TOKEN_FILE],
+    { env: Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('STRATA_'))) });
+  for (let tries = 0; ; tries++) { // daemons re-read the file within a second
+    const r = await page.request.get(`${URL_}/api/v1/workers`, { headers: { Authorization: `Bearer ${ADMIN2}` } });
+    if (r.status() === 401) break;
+    assert.ok(tries < 50, `the revoked token still works (${r.status()})`);
+    await page.waitForTimeout(100);
+  }
+  await decom.locator('button.danger').dispatchEvent('click');
+  await decom.locator('.error', { hasText: /^Decommissioning worker \d+: .*\(unauthorized\)$/ }).waitFor();
+  await page.getByRole('dialog', { name: 'Sign in' }).waitFor();
+  await page.screenshot({ path: path.join(ART, 'auth-decommission-refused-1280.png'), fullPage: true });
+  const workers = await (await page.request.get(`${URL_}/api/v1/workers`, { headers: { Authorization: `Bearer ${ADMIN}` } })).json();
+  assert.deepEqual(workers.workers.map(w => w.state), ['live'], 'the refused decommission changed a worker');
   await context.close();
 } catch (e) {
   failed = true;
@@ -124,4 +163,4 @@ try {
 }
 for (const p of problems) console.log(`PROBLEM: ${p}`);
 if (failed || problems.length) process.exit(1);
-console.log('console auth e2e: sign-in, wrong token, readonly, sign-out and admin passed');
+console.log('console auth e2e: sign-in, wrong token, readonly, sign-out, admin and a refused decommission passed');
