@@ -480,11 +480,12 @@ async function writeTypes(page) {
   const put = await fetch(`${env.STRATA_WORKER}/api/v1/data?${q('/data/scratch/cached.bin')}`, {
     method: 'PUT', body: Buffer.alloc(64 * 1024, 7), headers: { 'Content-Type': 'application/octet-stream' } });
   assert.equal(put.status, 201, `PUT through the worker: ${put.status} ${await put.text()}`);
-  st = await (await page.request.get(`${LEADER}/api/v1/files/stat?${q('/data/scratch/cached.bin')}`)).json();
+  st = await cachedStat(page, '/data/scratch/cached.bin');
   assert.equal(st.persistence, 'not_persisted', JSON.stringify(st));
   await page.goto(`${LEADER}/#/browse?${q('/data/scratch')}`);
   const file = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'cached.bin' }) });
   await file.locator('.badge', { hasText: 'not persisted' }).waitFor();
+  await file.getByRole('cell', { name: '100%' }).waitFor();
   await axeCheck(page, 'browse with a file not persisted');
   await page.screenshot({ path: path.join(ART, 'browse-persistence-1280.png'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
@@ -508,6 +509,72 @@ async function writeTypes(page) {
   await page.locator('summary', { hasText: 'Policies of this directory' }).click();
   await dir.getByRole('button', { name: 'Clear write type' }).click();
   await dir.getByText('Write type (now: none)').waitFor();
+}
+
+// The stat of a file once the master knows where all its blocks are
+// cached (workers report new blocks with their next heartbeat; 10 s).
+async function cachedStat(page, p) {
+  for (let tries = 0; ; tries++) {
+    const st = await (await page.request.get(`${LEADER}/api/v1/files/stat?${q(p)}`)).json();
+    if (st.cached_percent === 100) return st;
+    assert.ok(tries < 100, `${p} never showed as cached: ${JSON.stringify(st)}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+// A file only the caches hold (MUST_CACHE, one copy) whose worker stops:
+// the leader's persistence checker marks it lost, and the console flags it
+// in the listing, on its page and in the events; a persist job over it
+// lists it as an error. The Workers page then shows live, lost and
+// decommissioned side by side.
+async function lostFile(page) {
+  const p = '/data/scratch/only-copy.bin';
+  const put = await fetch(`${env.STRATA_WORKER}/api/v1/data?${new URLSearchParams({ path: p, write_type: 'MUST_CACHE' })}`, {
+    method: 'PUT', body: Buffer.alloc(4096, 9), headers: { 'Content-Type': 'application/octet-stream' } });
+  assert.equal(put.status, 201, `PUT through the worker: ${put.status} ${await put.text()}`);
+  const st = await cachedStat(page, p);
+  const holders = st.blocks[0].locations.map(l => l.address);
+  assert.equal(holders.length, 1, `one copy expected: ${holders}`);
+  process.kill(JSON.parse(env.STRATA_WORKER_PIDS)[holders[0]], 'SIGTERM');
+  await page.goto(`${LEADER}/#/browse?${q('/data/scratch')}`);
+  const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'only-copy.bin' }) });
+  // worker_timeout (3 s), then the checker's next pass (every 5 s)
+  for (let tries = 0; ; tries++) {
+    await row.waitFor();
+    await page.waitForLoadState('networkidle');
+    if (await row.locator('.badge.bad', { hasText: /^LOST$/ }).count()) break;
+    assert.ok(tries < 60, 'the file never showed as lost');
+    await page.waitForTimeout(500);
+    await page.reload();
+  }
+  await axeCheck(page, 'browse with a lost file');
+  await page.screenshot({ path: path.join(ART, 'browse-lost-1280.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: path.join(ART, 'browse-lost-dark-390.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await row.getByRole('link', { name: 'only-copy.bin' }).click();
+  await page.locator('dd', { hasText: 'some block has no cached copy left' }).waitFor();
+  const panel = page.getByRole('region', { name: 'Policies' });
+  await panel.getByRole('button', { name: 'Persist to the store' }).click();
+  await panel.getByRole('link', { name: 'watch its progress' }).click();
+  await page.getByRole('region', { name: 'Errors' }).getByRole('cell', { name: /lost/ }).waitFor({ timeout: 30000 });
+  await page.screenshot({ path: path.join(ART, 'job-persist-lost-1280.png'), fullPage: true });
+  await page.goto(`${LEADER}/#/workers`);
+  for (const state of ['live', 'lost', 'decommissioned'])
+    await page.locator('td .badge', { hasText: new RegExp(`^${state}$`) }).first().waitFor();
+  await page.waitForLoadState('networkidle');
+  await axeCheck(page, 'workers in three states');
+  await page.screenshot({ path: path.join(ART, 'workers-states-1280.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: path.join(ART, 'workers-states-390.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(`${LEADER}/#/overview`);
+  await PAGES[0].ready(page);
+  await page.locator('ol.events .badge.bad', { hasText: 'Data lost' }).waitFor();
+  await page.locator('.card', { hasText: '1 lost' }).first().waitFor();
+  await page.screenshot({ path: path.join(ART, 'overview-lost-1280.png'), fullPage: true });
 }
 
 // Decommission from the Workers page: the dialog names the worker, Cancel
@@ -680,6 +747,7 @@ try {
   await s3Flow(page);
   await writeTypes(page);
   await decommission(page);
+  await lostFile(page);
   await context.close();
   await follower(browser);
   await keyboard(browser);

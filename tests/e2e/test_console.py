@@ -176,6 +176,7 @@ class ConsoleTest(harness.ClusterTestCase):
                    STRATA_S3_ENDPOINT=s3.endpoint, STRATA_S3_BUCKET=S3_BUCKET,
                    STRATA_S3_SIZE=str(S3_OBJECT_SIZE),
                    STRATA_WORKER=workers[0].url, STRATA_DECOM_ADDRESS=workers[1].address,
+                   STRATA_WORKER_PIDS=json.dumps({w.address: w.proc.pid for w in workers}),
                    STRATA_S3_GATEWAY="http://127.0.0.1:" + workers[2].settings["worker.s3_port"])
         proc = subprocess.run(["node", os.path.join(HERE, "console.mjs")], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -209,7 +210,7 @@ class ConsoleTest(harness.ClusterTestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             return json.loads(r.stdout)
         admin, ro = create("admin")["token"], create("readonly")["token"]
-        admin2 = create("admin")  # the page revokes it mid-decommission
+        admin2 = create("admin")  # made readonly while its decommission dialog is open
         store = os.path.join(self.tmp, "store")
         os.makedirs(store)
         os.makedirs(os.path.join(self.tmp, "formstore"))
@@ -227,7 +228,7 @@ class ConsoleTest(harness.ClusterTestCase):
         env = dict(os.environ, STRATA_LEADER=m.url, STRATA_ADMIN_TOKEN=admin,
                    STRATA_RO_TOKEN=ro, STRATA_FORM_DIR=os.path.join(self.tmp, "formstore"),
                    STRATA_ADMIN2_TOKEN=admin2["token"], STRATA_ADMIN2_ID=admin2["id"],
-                   STRATA_TOKEN_FILE=tokfile, STRATA_CLI=harness.CLI_BIN,
+                   STRATA_TOKEN_FILE=tokfile,
                    STRATA_ARTIFACTS=artifacts, STRATA_CHROMIUM=CHROMIUM,
                    NODE_PATH=NODE_MODULES)
         proc = subprocess.run(["node", os.path.join(HERE, "console_auth.mjs")], env=env,

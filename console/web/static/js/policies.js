@@ -44,7 +44,7 @@ export function persistenceCell(n) {
   if (n.type === 'directory' || !n.persistence) return '—';
   const text = PERSISTENCE[n.persistence] || n.persistence;
   if (n.persistence === 'persisted') return text;
-  const cls = n.persistence === 'lost' ? 'badge bad' : 'badge warn';
+  const cls = n.persistence === 'lost' ? 'badge bad alarm' : 'badge warn';
   return h('span', { class: cls, title: n.persistence === 'lost'
     ? 'Not in the store, and some block has no cached copy left: reads fail (410 data_lost).'
     : n.persistence === 'persisting' ? 'A persist job is writing it to the store.'

@@ -57,7 +57,7 @@ const EVENT_KINDS = {
   replication_set: ['Replication set'],
   replication_started: ['Re-replication started', 'warn'], replication_finished: ['Re-replication finished', 'ok'],
   write_type_set: ['Write type set'], write_type_cleared: ['Write type cleared'],
-  persisted: ['Persisted', 'ok'], persist_lost: ['Data lost', 'bad'],
+  persisted: ['Persisted', 'ok'], persist_lost: ['Data lost', 'bad alarm'],
   job_started: ['Job started'], job_done: ['Job done', 'ok'], job_failed: ['Job failed', 'bad'], job_cancelled: ['Job cancelled', 'warn'],
   worker_decommissioning: ['Worker decommissioning', 'warn'], worker_decommissioned: ['Worker decommissioned', 'ok'],
   worker_active: ['Worker back in service', 'ok'],
