@@ -74,7 +74,7 @@ function stateCell(w, repl) {
   let note = '';
   if (w.state === 'decommissioning') {
     const short = repl.under_replicated_blocks;
-    note = `copying its blocks to other workers${short ? ` · ${short} block${short === 1 ? '' : 's'} short of copies` : ''}`;
+    note = `copying its blocks to other workers${short ? ` · cluster: ${short} block${short === 1 ? '' : 's'} short of copies` : ''}`;
   } else if (w.state === 'decommissioned') {
     note = 'drained, owns no blocks';
   } else if (w.state === 'lost') {
