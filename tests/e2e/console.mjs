@@ -389,6 +389,14 @@ async function policies(page) {
   assert.equal(st.ttl_action, 'free');
   assert.deepEqual([st.repl_min, st.repl_max], [1, 2]);
   await page.screenshot({ path: path.join(ART, 'file-policies-1280.png'), fullPage: true });
+  // the overview's recent events say them in words and units
+  await page.goto(`${LEADER}/#/overview`);
+  await PAGES[0].ready(page);
+  const events = page.locator('ol.events li');
+  await events.filter({ hasText: 'TTL set' }).filter({ hasText: '/data/blob.bin' })
+    .filter({ hasText: /12 h 0 min, then free$/ }).waitFor();
+  await events.filter({ hasText: 'Replication set' }).filter({ hasText: /min 1, max 2$/ }).waitFor();
+  await events.filter({ hasText: 'Pinned' }).filter({ hasText: /on MEM$/ }).waitFor();
   // the listing shows them
   await page.goto(`${LEADER}/#/browse?${q('/data')}`);
   const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'blob.bin' }) });
