@@ -76,6 +76,13 @@ async function axeCheck(page, label) {
       problems.push(`${label}: axe ${v.impact} ${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(' ')).join('; ')})`);
 }
 
+// Nothing wider than the screen: the page never scrolls sideways (a wide
+// table scrolls inside its own box).
+async function noOverflow(page, label) {
+  const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  assert.ok(scroll <= inner, `${label}: the page is ${scroll} px wide in a ${inner} px window`);
+}
+
 async function visitAll(browser) {
   for (const vp of WIDTHS) {
     const context = await browser.newContext({ viewport: { width: vp.width, height: vp.height } });
@@ -88,6 +95,7 @@ async function visitAll(browser) {
       await page.waitForLoadState('networkidle');
       // Nothing but the page's own text: no error box on a page that works.
       assert.equal(await page.locator('.error').count(), 0, `${label}: an error box is shown`);
+      await noOverflow(page, label);
       await axeCheck(page, label);
       await page.screenshot({ path: path.join(ART, `${p.name}-${vp.width}.png`), fullPage: true });
     }
@@ -497,6 +505,7 @@ async function writeTypes(page) {
   await axeCheck(page, 'browse with a file not persisted');
   await page.screenshot({ path: path.join(ART, 'browse-persistence-1280.png'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
+  await noOverflow(page, 'browse-persistence-390.png');
   await page.screenshot({ path: path.join(ART, 'browse-persistence-390.png'), fullPage: true });
   await page.setViewportSize({ width: 1280, height: 800 });
   await file.getByRole('link', { name: 'cached.bin' }).click();
@@ -559,6 +568,7 @@ async function lostFile(page) {
   await page.screenshot({ path: path.join(ART, 'browse-lost-1280.png'), fullPage: true });
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.setViewportSize({ width: 390, height: 844 });
+  await noOverflow(page, 'browse-lost-dark-390.png');
   await page.screenshot({ path: path.join(ART, 'browse-lost-dark-390.png'), fullPage: true });
   await page.emulateMedia({ colorScheme: 'light' });
   await page.setViewportSize({ width: 1280, height: 800 });
@@ -576,6 +586,7 @@ async function lostFile(page) {
   await axeCheck(page, 'workers in three states');
   await page.screenshot({ path: path.join(ART, 'workers-states-1280.png'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
+  await noOverflow(page, 'workers-states-390.png');
   await page.screenshot({ path: path.join(ART, 'workers-states-390.png'), fullPage: true });
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.goto(`${LEADER}/#/overview`);
@@ -613,6 +624,7 @@ async function decommission(page) {
   await axeCheck(page, 'workers after decommission');
   await page.screenshot({ path: path.join(ART, 'workers-decommissioned-1280.png'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
+  await noOverflow(page, 'workers-decommissioned-390.png');
   await page.screenshot({ path: path.join(ART, 'workers-decommissioned-390.png'), fullPage: true });
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.screenshot({ path: path.join(ART, 'workers-decommissioned-dark-390.png'), fullPage: true });
@@ -631,6 +643,7 @@ async function decommission(page) {
   await axeCheck(page, 'overview with events');
   await page.screenshot({ path: path.join(ART, 'overview-events-1280.png'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
+  await noOverflow(page, 'overview-events-390.png');
   await page.screenshot({ path: path.join(ART, 'overview-events-390.png'), fullPage: true });
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.screenshot({ path: path.join(ART, 'overview-events-dark-390.png'), fullPage: true });
