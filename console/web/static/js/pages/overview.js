@@ -65,7 +65,7 @@ const EVENT_KINDS = {
 
 // The server's detail, with its raw numbers said the way the console
 // says them elsewhere (durations, sizes, an unbounded maximum).
-export function eventDetail(e) {
+function eventDetail(e) {
   return (e.detail || '')
     .replace(/\bttl_ms (\d+)/, (_, ms) => duration(Number(ms)))
     .replace(/\bmax -1\b/, 'max unbounded')

@@ -9,7 +9,7 @@ const SLOW_MS = 5000, FAST_MS = 1000;
 
 // live, lost, decommissioning, decommissioned: a badge each reader can
 // tell apart without colour (the word is the state).
-export function workerBadge(state) {
+function workerBadge(state) {
   const cls = { live: 'ok', lost: 'bad', decommissioning: 'warn', decommissioned: '' }[state] ?? 'bad';
   return h('span', { class: `badge ${cls}` }, state);
 }
@@ -21,20 +21,24 @@ export function render(main) {
   replace(main, h('h1', {}, 'Workers'),
     canChange() ? [] : h('p', { class: 'readonly-note' }, READONLY_REASON),
     status, body, dialog);
-  let alive = true, timer = null, fastUntil = 0;
+  // A decommission asks for a refresh at once; only the newest refresh
+  // renders and schedules the next, so there is one timer at a time.
+  let alive = true, timer = null, fastUntil = 0, seq = 0;
   async function tick() {
     clearTimeout(timer);
+    const mine = ++seq;
     let draining = false;
     try {
       const [w, m] = await Promise.all([api('/api/v1/workers'), api('/api/v1/metrics')]);
-      if (!alive) return;
+      if (!alive || mine !== seq) return;
       const workers = w.workers || [];
       draining = workers.some(x => x.state === 'decommissioning');
       replace(body, view(workers, m, dialog, status, () => { fastUntil = Date.now() + 30000; tick(); }));
     } catch (e) {
-      if (alive) replace(body, errorBox(e, 'Workers'));
+      if (!alive || mine !== seq) return;
+      replace(body, errorBox(e, 'Workers'));
     }
-    if (alive) timer = setTimeout(tick, draining || Date.now() < fastUntil ? FAST_MS : SLOW_MS);
+    timer = setTimeout(tick, draining || Date.now() < fastUntil ? FAST_MS : SLOW_MS);
   }
   tick();
   return () => { alive = false; clearTimeout(timer); };
