@@ -156,8 +156,12 @@ try {
   await decom.getByRole('button', { name: /^Decommission 127\.0\.0\.1:\d+$/ }).click();
   await decom.getByRole('alert').filter({ hasText: /^Decommissioning worker \d+: token role readonly .*\(forbidden\)$/ }).waitFor();
   assert.ok(await decom.isVisible(), 'the dialog closed on a refusal');
+  await page.getByText('Signed in · readonly token').waitFor(); // the header caught up
   await axeCheck(page, 'decommission refused');
   await page.screenshot({ path: path.join(ART, 'auth-decommission-refused-1280.png'), fullPage: true });
+  // and the page's next refresh (5 s) drops the control it cannot use now
+  await decom.getByRole('button', { name: 'Cancel' }).click();
+  await page.getByRole('button', { name: /^Decommission worker/ }).waitFor({ state: 'detached', timeout: 15000 });
   const workers = await (await page.request.get(`${URL_}/api/v1/workers`, { headers: { Authorization: `Bearer ${ADMIN}` } })).json();
   assert.deepEqual(workers.workers.map(w => w.state), ['live'], 'the refused decommission changed a worker');
   await context.close();
