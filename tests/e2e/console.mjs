@@ -23,6 +23,8 @@ const PAGES = [
     await page.getByRole('heading', { name: 'Health' }).waitFor();
     await page.locator('.stat', { hasText: 'live' }).waitFor();
     await page.getByRole('img', { name: /^Read throughput: from cache now/ }).waitFor();
+    await page.getByRole('heading', { name: 'Recent events' }).waitFor();
+    await page.locator('main .loading').waitFor({ state: 'detached' });
   } },
   { name: 'mounts', hash: '#/mounts', ready: async page => {
     await page.locator('td', { hasText: /^\/data$/ }).first().waitFor();
@@ -74,6 +76,13 @@ async function axeCheck(page, label) {
       problems.push(`${label}: axe ${v.impact} ${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(' ')).join('; ')})`);
 }
 
+// Nothing wider than the screen: the page never scrolls sideways (a wide
+// table scrolls inside its own box).
+async function noOverflow(page, label) {
+  const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  assert.ok(scroll <= inner, `${label}: the page is ${scroll} px wide in a ${inner} px window`);
+}
+
 async function visitAll(browser) {
   for (const vp of WIDTHS) {
     const context = await browser.newContext({ viewport: { width: vp.width, height: vp.height } });
@@ -86,6 +95,7 @@ async function visitAll(browser) {
       await page.waitForLoadState('networkidle');
       // Nothing but the page's own text: no error box on a page that works.
       assert.equal(await page.locator('.error').count(), 0, `${label}: an error box is shown`);
+      await noOverflow(page, label);
       await axeCheck(page, label);
       await page.screenshot({ path: path.join(ART, `${p.name}-${vp.width}.png`), fullPage: true });
     }
@@ -387,6 +397,14 @@ async function policies(page) {
   assert.equal(st.ttl_action, 'free');
   assert.deepEqual([st.repl_min, st.repl_max], [1, 2]);
   await page.screenshot({ path: path.join(ART, 'file-policies-1280.png'), fullPage: true });
+  // the overview's recent events say them in words and units
+  await page.goto(`${LEADER}/#/overview`);
+  await PAGES[0].ready(page);
+  const events = page.locator('ol.events li');
+  await events.filter({ hasText: 'TTL set' }).filter({ hasText: '/data/blob.bin' })
+    .filter({ hasText: /12 h 0 min, then free$/ }).waitFor();
+  await events.filter({ hasText: 'Replication set' }).filter({ hasText: /min 1, max 2$/ }).waitFor();
+  await events.filter({ hasText: 'Pinned' }).filter({ hasText: /on MEM$/ }).waitFor();
   // the listing shows them
   await page.goto(`${LEADER}/#/browse?${q('/data')}`);
   const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'blob.bin' }) });
@@ -452,6 +470,185 @@ async function policies(page) {
   await page.waitForLoadState('networkidle');
   expectFailures--;
   await axeCheck(page, 'policies');
+}
+
+// Write types and persistence: a directory's write type policy set inline
+// and seen in its parent's listing; a file written below it through a
+// worker inherits it (MUST_CACHE: only the caches hold it), the listing and
+// the file's page say "not persisted", and a persist job started from the
+// file's page writes it to the store.
+async function writeTypes(page) {
+  await page.goto(`${LEADER}/#/browse?${q('/data/scratch')}`);
+  await page.locator('summary', { hasText: 'Policies of this directory' }).click();
+  const dir = page.getByRole('region', { name: 'Policies of this directory' });
+  await dir.getByLabel(/^Write type \(now: none\)/).selectOption('MUST_CACHE');
+  await dir.getByRole('button', { name: 'Set write type' }).click();
+  await dir.getByText('Set write type: done.').waitFor();
+  await dir.getByText('Write type (now: MUST_CACHE)').waitFor();
+  await page.locator('summary', { hasText: 'write type MUST_CACHE' }).waitFor();
+  let st = await (await page.request.get(`${LEADER}/api/v1/files/stat?${q('/data/scratch')}`)).json();
+  assert.equal(st.write_type, 'MUST_CACHE');
+  await page.goto(`${LEADER}/#/browse?${q('/data')}`);
+  const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'scratch/' }) });
+  await row.getByRole('cell', { name: 'MUST_CACHE' }).waitFor();
+  await page.screenshot({ path: path.join(ART, 'browse-writetype-1280.png'), fullPage: true });
+  // A write below it that does not choose: the policy decides.
+  const put = await fetch(`${env.STRATA_WORKER}/api/v1/data?${q('/data/scratch/cached.bin')}`, {
+    method: 'PUT', body: Buffer.alloc(64 * 1024, 7), headers: { 'Content-Type': 'application/octet-stream' } });
+  assert.equal(put.status, 201, `PUT through the worker: ${put.status} ${await put.text()}`);
+  st = await cachedStat(page, '/data/scratch/cached.bin');
+  assert.equal(st.persistence, 'not_persisted', JSON.stringify(st));
+  await page.goto(`${LEADER}/#/browse?${q('/data/scratch')}`);
+  const file = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'cached.bin' }) });
+  await file.locator('.badge', { hasText: 'not persisted' }).waitFor();
+  await file.getByRole('cell', { name: '100%' }).waitFor();
+  await axeCheck(page, 'browse with a file not persisted');
+  await page.screenshot({ path: path.join(ART, 'browse-persistence-1280.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await noOverflow(page, 'browse-persistence-390.png');
+  await page.screenshot({ path: path.join(ART, 'browse-persistence-390.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await file.getByRole('link', { name: 'cached.bin' }).click();
+  await page.locator('dd', { hasText: 'only the workers\' caches hold it' }).waitFor();
+  await page.locator('dd', { hasText: 'MUST_CACHE' }).waitFor();
+  const panel = page.getByRole('region', { name: 'Policies' });
+  await panel.getByRole('button', { name: 'Persist to the store' }).click();
+  await panel.getByText(/^Persist job \d+ started/).waitFor();
+  await panel.getByRole('link', { name: 'watch its progress' }).click();
+  await page.locator('dd .badge', { hasText: 'done' }).waitFor({ timeout: 30000 });
+  await page.goto(`${LEADER}/#/file?${q('/data/scratch/cached.bin')}`);
+  await page.locator('dd', { hasText: /^persisted$/ }).waitFor();
+  await page.screenshot({ path: path.join(ART, 'file-persisted-1280.png'), fullPage: true });
+  st = await (await page.request.get(`${LEADER}/api/v1/files/stat?${q('/data/scratch/cached.bin')}`)).json();
+  assert.equal(st.persistence, 'persisted');
+  // Cleared again: the listing goes back to no policy of its own.
+  await page.goto(`${LEADER}/#/browse?${q('/data/scratch')}`);
+  await page.locator('summary', { hasText: 'Policies of this directory' }).click();
+  await dir.getByRole('button', { name: 'Clear write type' }).click();
+  await dir.getByText('Write type (now: none)').waitFor();
+}
+
+// The stat of a file once the master knows where all its blocks are
+// cached (workers report new blocks with their next heartbeat; 10 s).
+async function cachedStat(page, p) {
+  for (let tries = 0; ; tries++) {
+    const st = await (await page.request.get(`${LEADER}/api/v1/files/stat?${q(p)}`)).json();
+    if (st.cached_percent === 100) return st;
+    assert.ok(tries < 100, `${p} never showed as cached: ${JSON.stringify(st)}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+// A file only the caches hold (MUST_CACHE, one copy) whose worker stops:
+// the leader's persistence checker marks it lost, and the console flags it
+// in the listing, on its page and in the events; a persist job over it
+// lists it as an error. The Workers page then shows live, lost and
+// decommissioned side by side.
+async function lostFile(page) {
+  const p = '/data/scratch/only-copy.bin';
+  const put = await fetch(`${env.STRATA_WORKER}/api/v1/data?${new URLSearchParams({ path: p, write_type: 'MUST_CACHE' })}`, {
+    method: 'PUT', body: Buffer.alloc(4096, 9), headers: { 'Content-Type': 'application/octet-stream' } });
+  assert.equal(put.status, 201, `PUT through the worker: ${put.status} ${await put.text()}`);
+  const st = await cachedStat(page, p);
+  const holders = st.blocks[0].locations.map(l => l.address);
+  assert.equal(holders.length, 1, `one copy expected: ${holders}`);
+  process.kill(JSON.parse(env.STRATA_WORKER_PIDS)[holders[0]], 'SIGTERM');
+  await page.goto(`${LEADER}/#/browse?${q('/data/scratch')}`);
+  const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'only-copy.bin' }) });
+  // worker_timeout (3 s), then the checker's next pass (every 5 s)
+  for (let tries = 0; ; tries++) {
+    await row.waitFor();
+    await page.waitForLoadState('networkidle');
+    if (await row.locator('.badge.bad', { hasText: /^LOST$/ }).count()) break;
+    assert.ok(tries < 60, 'the file never showed as lost');
+    await page.waitForTimeout(500);
+    await page.reload();
+  }
+  await axeCheck(page, 'browse with a lost file');
+  await page.screenshot({ path: path.join(ART, 'browse-lost-1280.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await noOverflow(page, 'browse-lost-dark-390.png');
+  await page.screenshot({ path: path.join(ART, 'browse-lost-dark-390.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await row.getByRole('link', { name: 'only-copy.bin' }).click();
+  await page.locator('dd', { hasText: 'some block has no cached copy left' }).waitFor();
+  const panel = page.getByRole('region', { name: 'Policies' });
+  await panel.getByRole('button', { name: 'Persist to the store' }).click();
+  await panel.getByRole('link', { name: 'watch its progress' }).click();
+  await page.getByRole('region', { name: 'Errors' }).getByRole('cell', { name: /lost/ }).waitFor({ timeout: 30000 });
+  await page.screenshot({ path: path.join(ART, 'job-persist-lost-1280.png'), fullPage: true });
+  await page.goto(`${LEADER}/#/workers`);
+  for (const state of ['live', 'lost', 'decommissioned'])
+    await page.locator('td .badge', { hasText: new RegExp(`^${state}$`) }).first().waitFor();
+  await page.waitForLoadState('networkidle');
+  await axeCheck(page, 'workers in three states');
+  await page.screenshot({ path: path.join(ART, 'workers-states-1280.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await noOverflow(page, 'workers-states-390.png');
+  await page.screenshot({ path: path.join(ART, 'workers-states-390.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(`${LEADER}/#/overview`);
+  await PAGES[0].ready(page);
+  await page.locator('ol.events .badge.bad', { hasText: 'Data lost' }).waitFor();
+  await page.locator('.card', { hasText: '1 lost' }).first().waitFor();
+  await page.screenshot({ path: path.join(ART, 'overview-lost-1280.png'), fullPage: true });
+}
+
+// Decommission from the Workers page: the dialog names the worker, Cancel
+// keeps it, confirming drains it until it is decommissioned; the overview
+// counts it and its events read as words.
+async function decommission(page) {
+  const addr = env.STRATA_DECOM_ADDRESS;
+  await page.goto(`${LEADER}/#/workers`);
+  const button = page.getByRole('button', { name: new RegExp(`^Decommission worker \\d+ \\(${addr.replace(/\./g, '\\.')}\\)$`) });
+  await button.click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByRole('heading', { name: new RegExp(`^Decommission worker \\d+ \\(${addr.replace(/\./g, '\\.')}\\)\\?$`) }).waitFor();
+  await axeCheck(page, 'decommission dialog');
+  await page.screenshot({ path: path.join(ART, 'workers-decommission-1280.png'), fullPage: true });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  let list = (await (await page.request.get(`${LEADER}/api/v1/workers`)).json()).workers;
+  assert.equal(list.find(w => w.address === addr).state, 'live', 'Cancel decommissioned the worker');
+  await button.click();
+  await dialog.getByRole('button', { name: `Decommission ${addr}` }).click();
+  await page.getByText(/^Decommissioning worker \d+ \(.*\): its blocks are copied/).waitFor();
+  const row = page.getByRole('row').filter({ hasText: addr });
+  await row.locator('.badge', { hasText: /^decommissioned$/ }).waitFor({ timeout: 60000 });
+  assert.equal(await row.getByRole('button', { name: /^Decommission/ }).count(), 0, 'a decommissioned worker keeps its button');
+  list = (await (await page.request.get(`${LEADER}/api/v1/workers`)).json()).workers;
+  assert.equal(list.find(w => w.address === addr).state, 'decommissioned');
+  await page.waitForLoadState('networkidle');
+  await axeCheck(page, 'workers after decommission');
+  await page.screenshot({ path: path.join(ART, 'workers-decommissioned-1280.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await noOverflow(page, 'workers-decommissioned-390.png');
+  await page.screenshot({ path: path.join(ART, 'workers-decommissioned-390.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: path.join(ART, 'workers-decommissioned-dark-390.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  // The overview counts it and lists the events in words.
+  await page.goto(`${LEADER}/#/overview`);
+  await PAGES[0].ready(page);
+  await page.locator('.card', { hasText: '1 decommissioned' }).first().waitFor();
+  const events = page.locator('ol.events');
+  for (const kind of ['Worker decommissioned', 'Worker decommissioning', 'Write type cleared', 'Persisted'])
+    await events.locator('.badge', { hasText: kind }).first().waitFor();
+  await events.locator('li', { hasText: '64.0 KiB in the store' }).waitFor();
+  for (const badge of await events.locator('.badge').allTextContents())
+    assert.ok(!badge.includes('_'), `an event kind shown raw: ${badge}`);
+  await axeCheck(page, 'overview with events');
+  await page.screenshot({ path: path.join(ART, 'overview-events-1280.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await noOverflow(page, 'overview-events-390.png');
+  await page.screenshot({ path: path.join(ART, 'overview-events-390.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: path.join(ART, 'overview-events-dark-390.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 800 });
 }
 
 // Masters: the add form checks before sending and shows the leader's
@@ -569,6 +766,9 @@ try {
   await mountForm(page);
   await editMountForm(page);
   await s3Flow(page);
+  await writeTypes(page);
+  await decommission(page);
+  await lostFile(page);
   await context.close();
   await follower(browser);
   await keyboard(browser);

@@ -6,6 +6,7 @@
 import { chromium } from 'playwright-core';
 import axe from 'axe-core';
 import assert from 'node:assert/strict';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const env = process.env;
@@ -13,6 +14,7 @@ const URL_ = env.STRATA_LEADER;
 const ART = env.STRATA_ARTIFACTS;
 const ADMIN = env.STRATA_ADMIN_TOKEN;
 const RO = env.STRATA_RO_TOKEN;
+const ADMIN2 = env.STRATA_ADMIN2_TOKEN; // made readonly mid-flow below
 const problems = [];
 
 async function axeCheck(page, label) {
@@ -89,7 +91,17 @@ try {
   await pol.locator('.readonly-note', { hasText: 'changes need an admin token' }).waitFor();
   for (const name of ['Pin', 'Set TTL', 'Set replication'])
     assert.ok(await pol.getByRole('button', { name, exact: true }).isDisabled(), `${name} is enabled for readonly`);
+  for (const name of ['Set write type', 'Persist all to the store'])
+    assert.ok(await pol.getByRole('button', { name, exact: true }).isDisabled(), `${name} is enabled for readonly`);
   await axeCheck(page, 'policies, readonly');
+  // No decommission control at all for a readonly token, and the reason.
+  await page.goto(`${URL_}/#/workers`);
+  await page.locator('td .badge', { hasText: 'live' }).waitFor();
+  await page.locator('.readonly-note', { hasText: 'changes need an admin token' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: /^Decommission/ }).count(), 0,
+    'a readonly token sees a Decommission button');
+  await axeCheck(page, 'workers, readonly');
+  await page.screenshot({ path: path.join(ART, 'auth-readonly-workers-1280.png'), fullPage: true });
 
   // 4. Sign out: the token is forgotten, the dialog is back.
   await page.getByRole('button', { name: 'Sign out' }).click();
@@ -115,6 +127,43 @@ try {
   for (const r of sent)
     assert.equal(r.headers().authorization, `Bearer ${ADMIN}`, `${r.method()} ${r.url()} without the token`);
   assert.equal(await page.evaluate(() => sessionStorage.getItem('strata.token')), ADMIN);
+
+  // 6. The API's refusal of a decommission, in the dialog: a second admin
+  // token is made readonly (its line in the token file, id:role:...) while
+  // the dialog is open, so the page still offers the button and the master
+  // answers 403.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signIn(page, ADMIN2);
+  await page.getByText('Signed in · admin token').waitFor();
+  await page.goto(`${URL_}/#/workers`);
+  await page.getByRole('button', { name: /^Decommission worker \d+ / }).click();
+  const decom = page.getByRole('dialog', { name: /^Decommission worker/ });
+  await decom.getByRole('heading', { name: /^Decommission worker \d+ \(127\.0\.0\.1:\d+\)\?$/ }).waitFor();
+  const file = env.STRATA_TOKEN_FILE;
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const at = lines.findIndex(l => l.startsWith(`${env.STRATA_ADMIN2_ID}:admin:`));
+  assert.ok(at >= 0, 'the second admin token is not in the token file');
+  lines[at] = lines[at].replace(':admin:', ':readonly:');
+  writeFileSync(`${file}.tmp`, lines.join('\n'), { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+  for (let tries = 0; ; tries++) { // daemons re-read the file within a second
+    const r = await page.request.post(`${URL_}/api/v1/workers/decommission`,
+      { headers: { Authorization: `Bearer ${ADMIN2}` }, data: { id: '999999' } });
+    if (r.status() === 403) break;
+    assert.ok(tries < 50, `the token is still admin (${r.status()})`);
+    await page.waitForTimeout(100);
+  }
+  await decom.getByRole('button', { name: /^Decommission 127\.0\.0\.1:\d+$/ }).click();
+  await decom.getByRole('alert').filter({ hasText: /^Decommissioning worker \d+: token role readonly .*\(forbidden\)$/ }).waitFor();
+  assert.ok(await decom.isVisible(), 'the dialog closed on a refusal');
+  await page.getByText('Signed in · readonly token').waitFor(); // the header caught up
+  await axeCheck(page, 'decommission refused');
+  await page.screenshot({ path: path.join(ART, 'auth-decommission-refused-1280.png'), fullPage: true });
+  // and the page's next refresh (5 s) drops the control it cannot use now
+  await decom.getByRole('button', { name: 'Cancel' }).click();
+  await page.getByRole('button', { name: /^Decommission worker/ }).waitFor({ state: 'detached', timeout: 15000 });
+  const workers = await (await page.request.get(`${URL_}/api/v1/workers`, { headers: { Authorization: `Bearer ${ADMIN}` } })).json();
+  assert.deepEqual(workers.workers.map(w => w.state), ['live'], 'the refused decommission changed a worker');
   await context.close();
 } catch (e) {
   failed = true;
@@ -124,4 +173,4 @@ try {
 }
 for (const p of problems) console.log(`PROBLEM: ${p}`);
 if (failed || problems.length) process.exit(1);
-console.log('console auth e2e: sign-in, wrong token, readonly, sign-out and admin passed');
+console.log('console auth e2e: sign-in, wrong token, readonly, sign-out, admin and a refused decommission passed');

@@ -40,6 +40,7 @@ def build_tree(root):
     for i in range(BIG_DIR_ENTRIES):
         with open(os.path.join(root, "many", f"f{i:04d}.txt"), "w") as f:
             f.write(str(i))
+    os.makedirs(os.path.join(root, "scratch"))  # the browser sets its write type
     os.makedirs(os.path.join(root, "huge"))
     for i in range(HUGE_DIR_ENTRIES):
         with open(os.path.join(root, "huge", f"e{i:05d}"), "w"):
@@ -174,6 +175,8 @@ class ConsoleTest(harness.ClusterTestCase):
                    STRATA_CHROMIUM=CHROMIUM, NODE_PATH=NODE_MODULES,
                    STRATA_S3_ENDPOINT=s3.endpoint, STRATA_S3_BUCKET=S3_BUCKET,
                    STRATA_S3_SIZE=str(S3_OBJECT_SIZE),
+                   STRATA_WORKER=workers[0].url, STRATA_DECOM_ADDRESS=workers[1].address,
+                   STRATA_WORKER_PIDS=json.dumps({w.address: w.proc.pid for w in workers}),
                    STRATA_S3_GATEWAY="http://127.0.0.1:" + workers[2].settings["worker.s3_port"])
         proc = subprocess.run(["node", os.path.join(HERE, "console.mjs")], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -185,6 +188,13 @@ class ConsoleTest(harness.ClusterTestCase):
         # nowhere.
         paths = [m["path"] for m in get_json(leader.url + "/api/v1/mounts")[1]["mounts"]]
         self.assertEqual(sorted(paths), ["/data", "/lake", "/other", "/ro"])
+        # The persist job the page started wrote the MUST_CACHE file to the
+        # store, and the worker the page decommissioned stays so.
+        with open(os.path.join(self.tmp, "store", "scratch", "cached.bin"), "rb") as f:
+            self.assertEqual(f.read(), b"\x07" * 65536)
+        states = {w["address"]: w["state"] for w in
+                  get_json(leader.url + "/api/v1/workers")[1]["workers"]}
+        self.assertEqual(states[workers[1].address], "decommissioned", states)
 
     def test_console_in_chromium_with_auth(self):
         """REST auth on (docs/security.md): sign-in dialog, a wrong token
@@ -198,8 +208,9 @@ class ConsoleTest(harness.ClusterTestCase):
             r = self.cluster.cli("admin", "token", "create", "--role", role, "--file", tokfile,
                                  "--json")
             self.assertEqual(r.returncode, 0, r.stderr)
-            return json.loads(r.stdout)["token"]
-        admin, ro = create("admin"), create("readonly")
+            return json.loads(r.stdout)
+        admin, ro = create("admin")["token"], create("readonly")["token"]
+        admin2 = create("admin")  # made readonly while its decommission dialog is open
         store = os.path.join(self.tmp, "store")
         os.makedirs(store)
         os.makedirs(os.path.join(self.tmp, "formstore"))
@@ -216,6 +227,8 @@ class ConsoleTest(harness.ClusterTestCase):
         os.makedirs(artifacts, exist_ok=True)
         env = dict(os.environ, STRATA_LEADER=m.url, STRATA_ADMIN_TOKEN=admin,
                    STRATA_RO_TOKEN=ro, STRATA_FORM_DIR=os.path.join(self.tmp, "formstore"),
+                   STRATA_ADMIN2_TOKEN=admin2["token"], STRATA_ADMIN2_ID=admin2["id"],
+                   STRATA_TOKEN_FILE=tokfile,
                    STRATA_ARTIFACTS=artifacts, STRATA_CHROMIUM=CHROMIUM,
                    NODE_PATH=NODE_MODULES)
         proc = subprocess.run(["node", os.path.join(HERE, "console_auth.mjs")], env=env,
@@ -227,7 +240,7 @@ class ConsoleTest(harness.ClusterTestCase):
         self.assertEqual(sorted(paths), ["/added", "/data"])
         # Nothing of the tokens in the daemons' logs.
         for d in self.cluster.daemons:
-            for t in (admin, ro):
+            for t in (admin, ro, admin2["token"]):
                 self.assertNotIn(t.split("_")[2], d.read_log())
 
 

@@ -21,6 +21,7 @@ export const auth = {
   required: false,
   role: 'admin',
   onUnauthorized: null,
+  onForbidden: null,
 };
 
 export function setToken(token) {
@@ -83,6 +84,7 @@ export async function api(path, { method = 'GET', query, body, signal } = {}) {
     }
   }
   if (res.status === 401 && auth.onUnauthorized) auth.onUnauthorized(data && data.error ? data.error.message : '');
+  if (res.status === 403 && auth.onForbidden) auth.onForbidden();
   if (!res.ok) {
     const e = data && data.error;
     throw new ApiError(res.status, e ? e.code : 'http_' + res.status,

@@ -107,6 +107,19 @@ async function start() {
     auth.role = null;
     signIn(`The master refused the token${msg ? ` (${msg})` : ''}: sign in again.`);
   };
+  // A 403 may mean the token lost its admin role meanwhile: ask again, so
+  // the header says so and the next page hides what it cannot change.
+  auth.onForbidden = async () => {
+    try {
+      const now = await whoami();
+      if (now.role && now.role !== auth.role) {
+        auth.role = now.role;
+        showSignedIn(document.getElementById('auth'));
+      }
+    } catch {
+      // the page's own error box says what failed
+    }
+  };
   showSignedIn(document.getElementById('auth'));
   if (who && who.required && !who.role) {
     if (who.token === 'refused') setToken('');

@@ -1,6 +1,7 @@
-// Pin, TTL and replication of one path (file or directory), set and
-// cleared through PUT/DELETE /api/v1/files/{pin,ttl,replication}; used by
-// the file page and a directory's listing.
+// Pin, TTL, replication and write type of one path (file or directory),
+// set and cleared through PUT/DELETE /api/v1/files/{pin,ttl,replication,
+// write_type}, and the load/free/persist jobs over it; used by the file
+// page and a directory's listing.
 import { api, canChange, READONLY_REASON } from './api.js';
 import { h, replace, errorBox } from './dom.js';
 import { duration } from './fmt.js';
@@ -25,10 +26,29 @@ export function ttlText(n) {
   const when = n.ttl_fired_ms ? ', fired' : left !== null ? (left > 0 ? `, in ${duration(left)}` : ', due') : '';
   return `${duration(n.ttl_ms)} → ${n.ttl_action || 'delete'}${when}`;
 }
+// repl_min 0 and repl_max -1 (unbounded) are the defaults: nothing set.
 export function replText(n) {
   const min = n.repl_min || 0, max = n.repl_max ?? -1;
   if (min === 0 && max < 0) return '—';
   return `${min}..${max < 0 ? '∞' : max}`;
+}
+export const WRITE_TYPES = ['THROUGH', 'CACHE_THROUGH', 'ASYNC_THROUGH', 'MUST_CACHE'];
+// "" is no policy of its own: writes below take CACHE_THROUGH.
+export function writeTypeText(n) {
+  return n.write_type || '—';
+}
+const PERSISTENCE = { persisted: 'persisted', not_persisted: 'not persisted', persisting: 'persisting', lost: 'LOST' };
+// Files only (directories have no persistence): plain text for the usual
+// states, a badge for the two that need a look, and LOST in red.
+export function persistenceCell(n) {
+  if (n.type === 'directory' || !n.persistence) return '—';
+  const text = PERSISTENCE[n.persistence] || n.persistence;
+  if (n.persistence === 'persisted') return text;
+  const cls = n.persistence === 'lost' ? 'badge bad alarm' : 'badge warn';
+  return h('span', { class: cls, title: n.persistence === 'lost'
+    ? 'Not in the store, and some block has no cached copy left: reads fail (410 data_lost).'
+    : n.persistence === 'persisting' ? 'A persist job is writing it to the store.'
+      : 'Only the workers\' caches hold it (ASYNC_THROUGH before its persist job, or MUST_CACHE).' }, text);
 }
 
 let seq = 0;
@@ -109,7 +129,8 @@ export function policyPanel(n, onChange, note) {
     'aria-describedby': `${id}-repl-error` });
   const replForm = h('form', { class: 'policy', 'aria-label': 'Replication', novalidate: true },
     h('div', { class: 'row' }, h('label', { for: `${id}-rmin` }, `Minimum copies (now: ${replText(n)})`), rmin),
-    h('div', { class: 'row' }, h('label', { for: `${id}-rmax` }, 'Maximum copies (-1: no limit)'), rmax, err('repl')),
+    h('div', { class: 'row' }, h('label', { for: `${id}-rmax` }, 'Maximum copies (-1: no limit)'), rmax, err('repl'),
+      h('p', { class: 'hint' }, 'Copies of cached blocks on distinct live workers; at most 4 are tracked.')),
     h('div', { class: 'actions' },
       h('button', { type: 'submit', class: 'primary' }, 'Set replication'),
       h('button', { type: 'button', onclick: () => clear('Clear replication', '/api/v1/files/replication') }, 'Clear')));
@@ -125,21 +146,38 @@ export function policyPanel(n, onChange, note) {
       { path: n.path, recursive: rec(), min, max }, undefined, 'repl');
   });
 
+  // write type: what writes below choose when they do not say
+  const wt = h('select', { id: `${id}-wt`, 'aria-describedby': `${id}-wt-error` },
+    WRITE_TYPES.map(t => h('option', { value: t }, t)));
+  wt.value = n.write_type || 'CACHE_THROUGH';
+  const wtForm = h('form', { class: 'policy', 'aria-label': 'Write type' },
+    h('div', { class: 'row' }, h('label', { for: `${id}-wt` }, `Write type (now: ${n.write_type || 'none'})`), wt, err('wt'),
+      h('p', { class: 'hint' }, 'Of writes below that do not choose one; none: CACHE_THROUGH. ASYNC_THROUGH persists later, MUST_CACHE only if asked.')),
+    h('div', { class: 'actions' },
+      h('button', { type: 'submit', class: 'primary' }, 'Set write type'),
+      h('button', { type: 'button', 'aria-label': 'Clear write type',
+        onclick: () => clear('Clear write type', '/api/v1/files/write_type') }, 'Clear')));
+  wtForm.addEventListener('submit', ev => {
+    ev.preventDefault();
+    call('Set write type', 'PUT', '/api/v1/files/write_type',
+      { path: n.path, recursive: rec(), write_type: wt.value }, undefined, 'wt');
+  });
+
   if (!canChange()) {
-    for (const b of [pinForm, ttlForm, replForm].flatMap(f => [...f.querySelectorAll('button')])) {
+    for (const b of [pinForm, ttlForm, replForm, wtForm].flatMap(f => [...f.querySelectorAll('button')])) {
       b.disabled = true;
       b.title = READONLY_REASON;
       b.setAttribute('aria-describedby', `${id}-ro`);
     }
   }
-  // load / free: a job over the path (recursive for a directory)
+  // load / free / persist: a job over the path (recursive for a directory)
   const jobStatus = h('div', { 'aria-live': 'polite' });
   const startJob = async type => {
     replace(jobStatus);
     try {
       const r = await api('/api/v1/jobs', { method: 'POST',
         body: { type, path: n.path, recursive: isDir ? true : undefined } });
-      replace(jobStatus, h('p', { class: 'ok', role: 'status' }, `${type === 'load' ? 'Load' : 'Free'} job ${r.id} started: `,
+      replace(jobStatus, h('p', { class: 'ok', role: 'status' }, `${type[0].toUpperCase()}${type.slice(1)} job ${r.id} started: `,
         h('a', { href: `#/jobs?id=${encodeURIComponent(r.id)}` }, 'watch its progress')));
     } catch (e) {
       replace(jobStatus, errorBox(e, `Starting a ${type} job`));
@@ -148,17 +186,19 @@ export function policyPanel(n, onChange, note) {
   const jobButtons = [
     h('button', { type: 'button', onclick: () => startJob('load') }, isDir ? 'Load all into the cache' : 'Load into the cache'),
     h('button', { type: 'button', onclick: () => startJob('free') }, isDir ? 'Free all cached copies' : 'Free cached copies'),
+    h('button', { type: 'button', onclick: () => startJob('persist') }, isDir ? 'Persist all to the store' : 'Persist to the store'),
   ];
   if (!canChange())
     for (const b of jobButtons) { b.disabled = true; b.title = READONLY_REASON; }
-  const jobs = h('div', { class: 'jobs-row' }, h('h3', {}, 'Cache'),
-    h('div', { class: 'actions' }, jobButtons), jobStatus);
+  const jobs = h('div', { class: 'jobs-row' }, h('h3', {}, 'Data jobs'),
+    h('div', { class: 'actions' }, jobButtons),
+    h('p', { class: 'hint' }, 'Persist writes what only the caches hold (not persisted) to the store.'), jobStatus);
   return h('section', { class: 'card', 'aria-labelledby': `${id}-title` },
     h('h2', { id: `${id}-title` }, isDir ? 'Policies of this directory' : 'Policies'),
     canChange() ? [] : h('p', { class: 'readonly-note', id: `${id}-ro` }, READONLY_REASON),
     isDir ? h('p', { class: 'sub' }, 'What is created or loaded below later inherits them.') : [],
     isDir ? h('div', { class: 'check' }, recursive, h('label', { for: `${id}-rec` }, 'Also apply to everything below it now')) : [],
-    h('div', { class: 'policies' }, pinForm, ttlForm, replForm),
+    h('div', { class: 'policies' }, pinForm, ttlForm, replForm, wtForm),
     status,
     jobs);
 }

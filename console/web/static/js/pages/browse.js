@@ -2,7 +2,7 @@
 import { api } from '../api.js';
 import { h, replace, errorBox, loading, empty, table } from '../dom.js';
 import { bytes, date, pct } from '../fmt.js';
-import { policyPanel, pinText, ttlText, replText } from '../policies.js';
+import { policyPanel, pinText, ttlText, replText, writeTypeText, persistenceCell } from '../policies.js';
 
 const PAGE = 100;
 // Where each earlier page of a directory started, for "Previous page".
@@ -43,7 +43,8 @@ export function render(main, params) {
     .then(st => {
       if (alive && st.type === 'directory')
         replace(policies, h('details', { class: 'policies-fold', open: note ? true : undefined },
-          h('summary', {}, `Policies of this directory: pin ${pinText(st)} · TTL ${ttlText(st)} · replicas ${replText(st)}`),
+          h('summary', {}, `Policies of this directory: pin ${pinText(st)} · TTL ${ttlText(st)} · replicas ${replText(st)}` +
+            ` · write type ${writeTypeText(st)}`),
           policyPanel(st, (_, msg) => { load(); loadPolicies(msg); }, note)));
     })
     .catch(() => { /* the listing's error box says why */ });
@@ -69,10 +70,12 @@ function listing(d, path, after) {
       { label: 'Type', wide: true, cell: e => (e.mount_point ? 'mount point' : e.type) },
       { label: 'Size', num: true, cell: e => (e.type === 'directory' ? '—' : bytes(e.length)) },
       { label: 'Cached', num: true, cell: e => (e.cached_percent === undefined ? '—' : pct(e.cached_percent / 100)) },
+      { label: 'Persistence', cell: persistenceCell },
       { label: 'Pin', wide: true, cell: pinText },
       { label: 'TTL', wide: true, cell: ttlText },
       { label: 'Replicas', wide: true, cell: replText },
-      { label: 'Modified', wide: true, cell: e => date(e.mtime_ms) },
+      { label: 'Write type', wide: true, cell: writeTypeText },
+      { label: 'Modified', wide: true, cls: 'nowrap', cell: e => date(e.mtime_ms) },
     ], entries, { stack: false }));
   }
   const pager = h('div', { class: 'pager' });
@@ -110,6 +113,16 @@ export function renderFile(main, params) {
   return () => { alive = false; };
 }
 
+// What a file's persistence state means for it, beside the state.
+function persistenceNote(st) {
+  const note = {
+    not_persisted: ' — only the workers\' caches hold it; a persist job writes it to the store.',
+    persisting: ' — a persist job is writing it to the store.',
+    lost: ' — not in the store, and some block has no cached copy left: reads fail.',
+  }[st.persistence];
+  return note ? h('span', { class: st.persistence === 'lost' ? 'bad' : 'sub' }, note) : [];
+}
+
 function fileView(st) {
   const blocks = st.blocks || [];
   return [
@@ -121,6 +134,8 @@ function fileView(st) {
         h('dt', {}, 'Modified'), h('dd', {}, date(st.mtime_ms)),
         st.block_size ? [h('dt', {}, 'Block size'), h('dd', {}, bytes(st.block_size))] : [],
         st.cached_percent !== undefined ? [h('dt', {}, 'Cached'), h('dd', {}, pct(st.cached_percent / 100))] : [],
+        st.persistence ? [h('dt', {}, 'Persistence'), h('dd', {}, persistenceCell(st), persistenceNote(st))] : [],
+        h('dt', {}, 'Write type'), h('dd', {}, st.write_type || 'none (writes here are CACHE_THROUGH)'),
         st.etag ? [h('dt', {}, 'ETag'), h('dd', {}, st.etag)] : [])),
     st.type === 'directory' ? h('p', {}, h('a', { href: link('browse', { path: st.path }) }, 'Open the directory')) :
       h('section', { class: 'card', 'aria-label': 'Blocks' },

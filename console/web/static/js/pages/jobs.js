@@ -1,4 +1,4 @@
-// Jobs: load and free jobs, running and recent, with progress, rate, ETA
+// Jobs: load, free and persist jobs, running and recent, with progress, rate, ETA
 // and per-file errors; cancel behind a confirmation. Refreshed every 2 s.
 import { api, canChange, READONLY_REASON } from '../api.js';
 import { h, replace, errorBox, loading, empty, table, bar } from '../dom.js';
@@ -33,7 +33,7 @@ function renderList(main) {
   const status = h('div', { role: 'status', 'aria-live': 'polite' });
   const dialog = h('dialog', { 'aria-labelledby': 'cancel-title' });
   replace(main, h('h1', {}, 'Jobs'),
-    h('p', { class: 'sub' }, 'Start a load or free from a directory or file in Browse.'),
+    h('p', { class: 'sub' }, 'Start a load, free or persist from a directory or file in Browse.'),
     status, body, dialog);
   let alive = true;
   async function tick() {

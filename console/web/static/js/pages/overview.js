@@ -2,31 +2,92 @@
 // hit rate and throughput over the last hour from the master's history.
 import { api } from '../api.js';
 import { h, replace, errorBox, loading, bar } from '../dom.js';
-import { bytes, rate, pct, duration } from '../fmt.js';
+import { bytes, rate, pct, duration, date } from '../fmt.js';
 import { lineChart } from '../chart.js';
 
 const REFRESH_MS = 5000;
+const EVENTS = 12;
 
 export function render(main) {
   const status = h('div', {}, loading('cluster status'));
   const charts = h('div', {}, loading('metrics history'));
-  replace(main, h('h1', {}, 'Overview'), status, h('h2', {}, 'Last hour'), charts);
+  const events = h('div', {}, loading('recent events'));
+  replace(main, h('h1', {}, 'Overview'), status, h('h2', {}, 'Last hour'), charts,
+    h('section', { class: 'card', 'aria-labelledby': 'events-title' },
+      h('h2', { id: 'events-title' }, 'Recent events'), events));
   let alive = true;
   async function tick() {
-    const [cluster, metrics, history] = await Promise.allSettled([
+    const [cluster, metrics, history, ev] = await Promise.allSettled([
       api('/api/v1/cluster'), api('/api/v1/metrics'), api('/api/v1/metrics/history'),
+      api('/api/v1/events', { query: { limit: EVENTS } }),
     ]);
     if (!alive) return;
     if (cluster.status === 'rejected') replace(status, errorBox(cluster.reason, 'Cluster status'));
     else replace(status, summary(cluster.value, metrics));
     if (history.status === 'rejected') replace(charts, errorBox(history.reason, 'Metrics history'));
     else replace(charts, historyCharts(history.value));
+    if (ev.status === 'rejected') replace(events, errorBox(ev.reason, 'Recent events'));
+    else replace(events, eventList(ev.value.events || []));
     // The overview's meaningful paint, for the e2e figures.
     if (!performance.getEntriesByName('overview-rendered').length) performance.mark('overview-rendered');
   }
   tick();
   const timer = setInterval(tick, REFRESH_MS);
   return () => { alive = false; clearInterval(timer); };
+}
+
+// The registry's counts say live for a worker that drains; the list says
+// which of them are decommissioning or decommissioned.
+function workersCard(workers, list) {
+  const by = {};
+  for (const w of list || []) by[w.state] = (by[w.state] || 0) + 1;
+  const live = list ? by.live || 0 : workers.live ?? 0;
+  const lost = list ? by.lost || 0 : workers.lost ?? 0;
+  const parts = [h('span', { class: lost ? 'bad' : '' }, `${lost} lost`)];
+  if (by.decommissioning) parts.push(' · ', h('span', { class: 'warn' }, `${by.decommissioning} decommissioning`));
+  if (by.decommissioned) parts.push(` · ${by.decommissioned} decommissioned`);
+  return card('Workers', h('p', { class: 'stat' }, `${live} live`), h('p', { class: 'sub' }, parts));
+}
+
+// Event types (GET /api/v1/events) in words, with a tone where one needs a
+// look; an unknown type shows as itself.
+const EVENT_KINDS = {
+  pin: ['Pinned'], unpin: ['Unpinned'],
+  ttl_set: ['TTL set'], ttl_cleared: ['TTL cleared'], ttl_fired: ['TTL fired', 'warn'], ttl_deleted: ['Deleted by its TTL', 'warn'],
+  replication_set: ['Replication set'],
+  replication_started: ['Re-replication started', 'warn'], replication_finished: ['Re-replication finished', 'ok'],
+  write_type_set: ['Write type set'], write_type_cleared: ['Write type cleared'],
+  persisted: ['Persisted', 'ok'], persist_lost: ['Data lost', 'bad alarm'],
+  job_started: ['Job started'], job_done: ['Job done', 'ok'], job_failed: ['Job failed', 'bad'], job_cancelled: ['Job cancelled', 'warn'],
+  worker_decommissioning: ['Worker decommissioning', 'warn'], worker_decommissioned: ['Worker decommissioned', 'ok'],
+  worker_active: ['Worker back in service', 'ok'],
+};
+
+// The server's detail, with its raw numbers said the way the console
+// says them elsewhere (durations, sizes, an unbounded maximum).
+function eventDetail(e) {
+  return (e.detail || '')
+    .replace(/\bttl_ms (\d+)/, (_, ms) => duration(Number(ms)))
+    .replace(/\bmax -1\b/, 'max unbounded')
+    .replace(/^(\d+) bytes in the store$/, (_, n) => `${bytes(Number(n))} in the store`);
+}
+
+// Today's events by their time of day, older ones with their date.
+function when(ms) {
+  const d = new Date(ms);
+  return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : date(ms);
+}
+
+function eventList(list) {
+  if (!list.length) return h('p', { class: 'empty' }, 'Nothing yet: policy changes, jobs, TTLs, persistence and worker changes show here.');
+  return h('ol', { class: 'events' }, list.map(e => {
+    const [label, tone] = EVENT_KINDS[e.type] || [e.type.replace(/_/g, ' ')];
+    return h('li', { 'data-type': e.type },
+      h('time', { datetime: new Date(e.time_ms).toISOString() }, when(e.time_ms)),
+      h('span', { class: `badge ${tone || ''}` }, label),
+      e.path ? h('code', { class: 'path' }, e.path) : [],
+      e.detail ? h('span', { class: 'detail' }, eventDetail(e)) : []);
+  }));
 }
 
 function card(title, ...body) {
@@ -55,9 +116,7 @@ function summary(c, metrics) {
     card('Masters',
       h('p', { class: 'stat' }, String((c.masters || []).length)),
       h('p', { class: 'sub' }, `leader ${leaderRow} · term ${r.term ?? '—'}`)),
-    card('Workers',
-      h('p', { class: 'stat' }, `${workers.live ?? 0} live`),
-      h('p', { class: 'sub' }, h('span', { class: workers.lost ? 'bad' : '' }, `${workers.lost ?? 0} lost`))),
+    workersCard(workers, c.worker_list),
     card('Cache capacity',
       h('p', { class: 'stat' }, `${bytes(cap.used_bytes)} used`),
       bar(cap.used_bytes || 0, cap.total_bytes || 0, 'cache used of capacity'),
