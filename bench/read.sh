@@ -828,17 +828,21 @@ for line in """$(for k in "${!RES[@]}"; do echo "$k ${RES[$k]} ${STARVED[$k]:-0}
 def get(k): return res.get(k)
 def verdict(ok, text):
     print("  %-9s %s" % ({True: "met", False: "NOT MET", None: "n/a"}[ok], text))
+# The issue's targets: 4 MiB MiB/s >= 0.95x with p99 <= 1.5x nginx's; the
+# request rates >= 1.0x (their p99 is printed beside them).
 for kind, what in (("big", "4 MiB MiB/s"), ("small", "16 KiB req/s"), ("range", "4 KiB Range req/s"),
                    ("many", "16 KiB req/s over $NMANY objects")):
+    floor, p99x = (0.95, 1.5) if kind == "big" else (1.0, None)
+    rule = "warm %s >= %.2gx nginx proxy_cache at %%d conns%s" % (
+        what, floor, ", p99 <= %.1fx nginx's" % p99x if p99x else "")
     for c in (8, 64):
         w, n = get("warm/%s/%d" % (kind, c)), get("ncache/%s/%d" % (kind, c))
         if not w or not n:
-            verdict(None, "warm %s >= 1.0x nginx proxy_cache at %d conns, p99 <= nginx's" % (what, c))
+            verdict(None, rule % c)
             continue
-        ok = w[0] >= n[0] and w[2] <= n[2] and w[3] == 0 and w[4] == 0
-        verdict(ok, "warm %s >= 1.0x nginx proxy_cache at %d conns, p99 <= nginx's: "
-                "%.1f vs %.1f (%.2fx), p99 %.2f vs %.2f ms%s%s" % (
-                    what, c, w[0], n[0], w[0] / n[0] if n[0] else 0, w[2], n[2],
+        ok = w[0] >= floor * n[0] and (p99x is None or w[2] <= p99x * n[2]) and w[3] == 0 and w[4] == 0
+        verdict(ok, (rule % c) + ": %.1f vs %.1f (%.2fx), p99 %.2f vs %.2f ms%s%s" % (
+                    w[0], n[0], w[0] / n[0] if n[0] else 0, w[2], n[2],
                     ", %d errors" % w[3] if w[3] else "",
                     ", %d of %d connections starved" % (w[4], c) if w[4] else ""))
 for kind in ("small", "many"):
