@@ -15,7 +15,7 @@
  * Errors inside are the project's (negative errno or ST_ codes); fz_errno
  * turns them into what a FUSE operation may return.
  */
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 312
 #include <fuse.h>
 
 #include <pthread.h>

@@ -11,6 +11,8 @@
 #include "lib/log.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <fuse_lowlevel.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -134,6 +136,61 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		exit(0);
 	}
 	return 1; /* for libfuse */
+}
+
+/*
+ * Mounts and runs libfuse's multithreaded loop until an unmount
+ * (fusermount3 -u: the loop ends with 0) or SIGTERM, SIGINT, SIGHUP (it
+ * ends with the signal's number; libfuse then unmounts). Both are clean
+ * ends: 0. Returns the exit code.
+ */
+static int run_mount(struct fz *fz, struct fuse_args *args)
+{
+	struct fuse_cmdline_opts co;
+	if (fuse_parse_cmdline(args, &co))
+		return EXIT_USAGE_ERR;
+	int code = EXIT_USAGE_ERR;
+	if (!co.mountpoint) {
+		fprintf(stderr, "strata-fuse: no mountpoint given (see --help)\n");
+		goto out;
+	}
+	struct fuse *f = fuse_new(args, &fz_operations, sizeof(fz_operations), fz);
+	if (!f)
+		goto out; /* libfuse said which option it does not know */
+	code = EXIT_ERR;
+	if (fuse_mount(f, co.mountpoint))
+		goto out_destroy;
+	struct fuse_session *se = fuse_get_session(f);
+	if (fuse_daemonize(co.foreground) || fuse_set_signal_handlers(se))
+		goto out_unmount;
+	int rc;
+	if (co.singlethread) {
+		rc = fuse_loop(f);
+	} else {
+		struct fuse_loop_config *lc = fuse_loop_cfg_create();
+		if (!lc) {
+			fuse_remove_signal_handlers(se);
+			goto out_unmount;
+		}
+		fuse_loop_cfg_set_clone_fd(lc, (unsigned)co.clone_fd);
+		if (co.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads);
+		fuse_loop_cfg_set_max_threads(lc, co.max_threads);
+		rc = fuse_loop_mt(f, lc);
+		fuse_loop_cfg_destroy(lc);
+	}
+	fuse_remove_signal_handlers(se);
+	if (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP)
+		code = 0;
+	else
+		log_error("the FUSE loop ended with %d", rc);
+out_unmount:
+	fuse_unmount(f);
+out_destroy:
+	fuse_destroy(f);
+out:
+	free(co.mountpoint);
+	return code;
 }
 
 static int check_opts(const struct fz_opts *o, char *err, size_t errlen)
@@ -267,15 +324,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "strata-fuse: out of memory\n");
 		goto out;
 	}
-	/* libfuse 3.14 warns about its own default thread limit unless given one. */
-	if (fuse_opt_insert_arg(&args, 1, "-omax_threads=32")) {
-		fprintf(stderr, "strata-fuse: out of memory\n");
-		goto out;
-	}
-	/* fuse_main: 0 after a clean unmount; 1 on a bad mount point or a
-	 * failed mount (it says why), 2 on options it does not know. */
-	int frc = fuse_main(args.argc, args.argv, &fz_operations, fz);
-	code = frc == 0 ? 0 : frc == 2 ? EXIT_USAGE_ERR : EXIT_ERR;
+	code = run_mount(fz, &args);
 	fz_cache_free(fz->cache);
 	free(fz->workers);
 out:

@@ -147,11 +147,17 @@ static int stat_path(struct fz *fz, const char *path, struct stat *st)
 	}
 	if (rc) {
 		log_warn("stat %s: %s", path, rc == -ENOMEM ? "out of memory" : err);
-		return fz_errno(rc);
+		if (strcmp(path, "/") != 0)
+			return fz_errno(rc);
+		/* The mount point stays a directory whatever the masters do, so
+		 * the mount can be seen and unmounted; listing it fails. */
+		memset(&n, 0, sizeof(n));
+		n.is_dir = true;
 	}
 	fz_stat_from_inode(&n, st);
 	client_inode_clear(&n);
-	fz_cache_put(fz->cache, path, st);
+	if (!rc)
+		fz_cache_put(fz->cache, path, st);
 	return 0;
 }
 
