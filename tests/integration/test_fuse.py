@@ -6,6 +6,7 @@ is a cache hit when read through the mount; a dead worker or master makes
 the calls fail with EIO within a bound, never a hang or a dead mount;
 SIGTERM and fusermount3 -u unmount cleanly; bad options are refused with
 the option named."""
+import ctypes
 import errno
 import os
 import random
@@ -320,6 +321,11 @@ class FuseSemanticsTest(FuseTestCase):
             self.assertEqual(f.read(), data)
         c1 = self.counters([w])
         self.assertEqual(c1["bytes_from_ufs_total"] - c0["bytes_from_ufs_total"], len(data))
+        # Exchanging two names is refused (strata has no atomic swap).
+        libc = ctypes.CDLL(None, use_errno=True)
+        a, b = os.path.join(mnt, "big.bin").encode(), os.path.join(mnt, "through.bin").encode()
+        self.assertEqual(libc.renameat2(-100, a, -100, b, 2), -1)  # AT_FDCWD, RENAME_EXCHANGE
+        self.assertEqual(ctypes.get_errno(), errno.EINVAL)
         # Links are refused, not faked.
         with self.assertRaises(OSError) as cm:
             os.symlink("through.bin", os.path.join(mnt, "link"))
@@ -415,6 +421,19 @@ class FuseFaultTest(FuseTestCase):
         value, _ = self.timed_call(read_all, 20)
         self.assertIsInstance(value, OSError)
         self.assertEqual(value.errno, errno.EIO)
+        self.assertIsNone(d.proc.poll(), "strata-fuse is running")
+
+    def test_a_write_no_worker_can_store_fails_at_close_with_eio(self):
+        w = self.start_worker()
+        mnt, d = self.mount("timeout=3")
+        f = open(os.path.join(mnt, "lost.bin"), "wb")
+        f.write(b"x" * 100000)
+        w.kill()
+        with self.assertRaises(OSError) as cm:
+            f.close()  # flush: the upload has no worker to go through
+        self.assertEqual(cm.exception.errno, errno.EIO)
+        self.assertFalse(os.path.exists(os.path.join(self.root, "lost.bin")),
+                         "nothing was stored")
         self.assertIsNone(d.proc.poll(), "strata-fuse is running")
 
     def test_dead_master_gives_eio_within_the_master_timeout(self):
