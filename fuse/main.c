@@ -26,6 +26,10 @@ enum { EXIT_ERR = 1, EXIT_USAGE_ERR = 2 };
 enum { KEY_HELP, KEY_VERSION };
 
 static struct fz g_fz;
+/* The first two arguments that are not options: MOUNTPOINT, or SOURCE
+ * MOUNTPOINT as mount.fuse3 (an /etc/fstab line) passes them. */
+static char *g_nonopt[2];
+static int g_nnonopt;
 
 struct fz *fz_get(void)
 {
@@ -82,11 +86,15 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: strata-fuse MOUNTPOINT [--master HOST:PORT[,HOST:PORT...]] [-f] [-o OPTIONS]\n"
 		"The strata namespace as a local POSIX mount (libfuse3).\n"
+		"       strata-fuse SOURCE MOUNTPOINT [-o OPTIONS]   (mount.fuse3, /etc/fstab)\n"
 		"\n"
 		"Reads go through the workers' block cache (whole blocks from the worker that\n"
 		"owns them, read ahead for sequential readers); new files and rewrites are\n"
 		"stored on close through a worker with the write type. Unmount with\n"
 		"`fusermount3 -u MOUNTPOINT` or SIGTERM. Semantics: docs/fuse.md.\n"
+		"\n"
+		"SOURCE, the device field of an fstab line (type fuse.strata-fuse), names the\n"
+		"masters (HOST:PORT[,HOST:PORT...]), or is \"strata\" for master.addresses.\n"
 		"\n"
 		"Options:\n"
 		"  -m, --master ADDRS     masters (host:port, comma-separated); default: the\n"
@@ -135,7 +143,37 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		printf("strata-fuse %s\nlibfuse %s\n", STRATA_VERSION, fuse_pkgversion());
 		exit(0);
 	}
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		if (g_nnonopt == 2) {
+			fprintf(stderr, "strata-fuse: unexpected argument '%s' (see --help)\n", arg);
+			return -1;
+		}
+		g_nonopt[g_nnonopt] = strdup(arg);
+		return g_nonopt[g_nnonopt++] ? 0 : -1;
+	}
 	return 1; /* for libfuse */
+}
+
+/* MOUNTPOINT, or SOURCE MOUNTPOINT: the source names the masters
+ * ("host:port[,host:port]") unless it is "strata" or "none" (then
+ * --master or master.addresses). The mount point goes back to libfuse. */
+static int take_nonopts(struct fz *fz, struct fuse_args *args, char *err, size_t errlen)
+{
+	if (g_nnonopt == 0)
+		return 0; /* libfuse says there is no mount point */
+	const char *mnt = g_nonopt[g_nnonopt - 1];
+	if (g_nnonopt == 2 && strcmp(g_nonopt[0], "strata") != 0 &&
+	    strcmp(g_nonopt[0], "none") != 0) {
+		if (fz->opts.masters) {
+			snprintf(err, errlen, "masters given twice: source '%s' and --master '%s'",
+				 g_nonopt[0], fz->opts.masters);
+			return -EINVAL;
+		}
+		fz->opts.masters = strdup(g_nonopt[0]);
+		if (!fz->opts.masters)
+			return -ENOMEM;
+	}
+	return fuse_opt_add_arg(args, mnt) ? -ENOMEM : 0;
 }
 
 /*
@@ -287,7 +325,9 @@ int main(int argc, char **argv)
 		const char *tmp = getenv("TMPDIR");
 		fz->opts.spool_dir = strdup(tmp && *tmp ? tmp : "/tmp");
 	}
-	int rc = check_opts(&fz->opts, err, sizeof(err));
+	int rc = take_nonopts(fz, &args, err, sizeof(err));
+	if (!rc)
+		rc = check_opts(&fz->opts, err, sizeof(err));
 	if (!rc && fz->opts.config)
 		rc = conf_load_file(&conf, fz->opts.config, err, sizeof(err));
 	else if (!rc && access("/etc/strata/strata.conf", F_OK) == 0)
@@ -331,6 +371,8 @@ out:
 	client_free(fz->mc);
 	conf_free(&conf);
 	fuse_opt_free_args(&args);
+	free(g_nonopt[0]);
+	free(g_nonopt[1]);
 	explicit_bzero(fz->auth, sizeof(fz->auth));
 	return code;
 }

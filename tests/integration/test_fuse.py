@@ -42,6 +42,20 @@ def is_mounted(path):
         return any(line.split()[1] == path for line in f)
 
 
+def fuse_pids(mnt):
+    """Processes of strata-fuse serving mnt."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"strata-fuse") and mnt.encode() in argv:
+            pids.append(int(pid))
+    return pids
+
+
 def unmount(path):
     """fusermount3 -u, then a lazy unmount if the mount is busy."""
     if not is_mounted(path):
@@ -69,6 +83,10 @@ class FuseTestCase(ClusterTestCase):
         # (a removal through a live mount would delete from strata).
         try:
             for mnt, d in self.mounts:
+                if d is None:  # mounted by mount.fuse3: a daemon of its own
+                    self.assertEqual(unmount(mnt), 0, "fusermount3 -u")
+                    wait_for(lambda: not fuse_pids(mnt), what="strata-fuse to exit")
+                    continue
                 rc = unmount(mnt)
                 try:
                     code = d.proc.wait(15)
@@ -82,6 +100,10 @@ class FuseTestCase(ClusterTestCase):
             for mnt, d in self.mounts:
                 if is_mounted(mnt):
                     subprocess.run(["fusermount3", "-uz", mnt], capture_output=True)
+                if d is None:
+                    for pid in fuse_pids(mnt):
+                        os.kill(pid, signal.SIGKILL)
+                    continue
                 d.kill()
                 if not d.log.closed:
                     d.log.close()
@@ -331,6 +353,32 @@ class FuseSemanticsTest(FuseTestCase):
             os.symlink("through.bin", os.path.join(mnt, "link"))
         self.assertEqual(cm.exception.errno, errno.EOPNOTSUPP)
 
+    @unittest.skipUnless(shutil.which("mount.fuse3"), "mount.fuse3 is not installed")
+    def test_fstab_style_mount_through_mount_fuse3(self):
+        """What an /etc/fstab line does: mount.fuse3 SOURCE MOUNTPOINT -t
+        strata-fuse -o OPTIONS, the masters as the source, fstab-only
+        options taken out by mount.fuse3, strata-fuse a daemon."""
+        self.start_worker()
+        with open(os.path.join(self.root, "hello.txt"), "w") as f:
+            f.write("hello")
+        mnt = os.path.join(self.tmp, "fstab")
+        os.makedirs(mnt)
+        env = self.cluster.env({"PATH": os.path.dirname(FUSE_BIN) + ":" + os.environ["PATH"]})
+        r = subprocess.run(["mount.fuse3", self.m.address, mnt, "-t", "strata-fuse", "-o",
+                            "_netdev,nofail,noatime,attr_timeout=2,readahead=4"],
+                           env=env, capture_output=True, text=True, timeout=30)
+        self.mounts.append((mnt, None))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(is_mounted(mnt))
+        self.assertEqual(len(fuse_pids(mnt)), 1, "one strata-fuse daemon")
+        with open(os.path.join(mnt, "hello.txt")) as f:
+            self.assertEqual(f.read(), "hello")
+        # A source and --master both: refused, the two named.
+        r = subprocess.run([FUSE_BIN, "127.0.0.1:1", os.path.join(self.tmp, "x"), "--master",
+                            self.m.address], env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("masters given twice: source '127.0.0.1:1'", r.stderr)
+
     def test_statfs_is_the_cluster_capacity_and_readers_run_together(self):
         ws = [self.start_worker("w1"), self.start_worker("w2")]
         mnt, _ = self.mount()
@@ -497,6 +545,9 @@ class FuseUsageTest(unittest.TestCase):
         self.assertIn("option 'spool_dir': /nonexistent/dir", r.stderr)
         r = self.run_fuse("/tmp", "--master", "")
         self.assertEqual(r.returncode, 2)
+        r = self.run_fuse("127.0.0.1:1", "/tmp", "/var")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unexpected argument '/var'", r.stderr)
         r = self.run_fuse("--master", "127.0.0.1:1")  # no mount point
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("mountpoint", r.stderr)
