@@ -13,6 +13,7 @@ import random
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -511,8 +512,17 @@ class FuseFaultTest(FuseTestCase):
         mnt, d = self.mount()
         with open(os.path.join(mnt, "f.txt"), "wb") as f:
             f.write(b"kept")
+        # A file still open for writing when the signal comes is stored.
+        fd = os.open(os.path.join(mnt, "open.txt"), os.O_WRONLY | os.O_CREAT, 0o644)
+        os.write(fd, b"stored at unmount")
         d.proc.send_signal(signal.SIGTERM)
         self.assertEqual(d.proc.wait(15), 0)
+        try:
+            os.close(fd)
+        except OSError:
+            pass  # the connection is gone; what matters is the store
+        with open(os.path.join(self.root, "open.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"stored at unmount")
         self.assertFalse(is_mounted(mnt))
         self.assertEqual(os.listdir(mnt), [], "the mount point is an empty directory again")
         with open(os.path.join(self.root, "f.txt"), "rb") as f:
@@ -520,6 +530,27 @@ class FuseFaultTest(FuseTestCase):
 
 
 class FuseUsageTest(unittest.TestCase):
+    @unittest.skipUnless(shutil.which("systemd-analyze"), "systemd-analyze is not installed")
+    def test_the_documented_mount_unit_verifies(self):
+        src = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "fuse.md")
+        with open(src) as f:
+            doc = f.read()
+        unit = doc.split("```ini\n", 1)[1].split("```", 1)[0]
+        self.assertIn("Type=fuse.strata-fuse", unit)
+        d = tempfile.mkdtemp(prefix="strata-fuse-unit-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "mnt-strata.mount")
+        with open(path, "w") as f:
+            f.write(unit)
+        r = subprocess.run(["systemd-analyze", "verify", path], capture_output=True, text=True,
+                           timeout=60, cwd=d)
+        # verify exits 0 on warnings: any output is a failure.
+        self.assertEqual((r.returncode, r.stderr.strip(), r.stdout.strip()), (0, "", ""))
+        # The fstab line has the six fields, the type strata-fuse's.
+        line = [x for x in doc.split("```\n") if "fuse.strata-fuse  _netdev" in x][0].strip()
+        self.assertEqual(line.split()[2], "fuse.strata-fuse")
+        self.assertEqual(len(line.split()), 6)
+
     def run_fuse(self, *args):
         env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
         return subprocess.run([FUSE_BIN, *args], capture_output=True, text=True, timeout=30,
