@@ -1,4 +1,5 @@
-/* Attribute and directory cache of strata-fuse (fuse/fz.h).
+/* Attribute and directory cache of strata-fuse (fuse/fz.h), and the pure
+ * choice of what a read fetches (fz_chunk).
  *
  * Entries live attr_s (attributes, absences) or dir_s (listings) seconds:
  * changes made by others show within that time; changes made through this
@@ -313,4 +314,25 @@ void fz_cache_dir_put(struct fz_cache *c, const char *path, const struct fz_dir 
 	c->dirs[b] = e;
 	c->ndirs++;
 	pthread_mutex_unlock(&c->lock);
+}
+
+void fz_chunk(uint64_t block_size, uint64_t length, bool seq, uint64_t off, uint64_t size,
+	      uint64_t *start, uint64_t *len)
+{
+	uint64_t bs = block_size, unit = bs < FZ_MAX_CHUNK ? bs : FZ_MAX_CHUNK;
+	uint64_t bstart = off / bs * bs, bend = bstart + bs;
+	if (seq) {
+		*start = bstart + (off - bstart) / unit * unit;
+		*len = unit;
+	} else {
+		*start = off / FZ_RANDOM_UNIT * FZ_RANDOM_UNIT;
+		uint64_t end = (off + size + FZ_RANDOM_UNIT - 1) / FZ_RANDOM_UNIT * FZ_RANDOM_UNIT;
+		if (*start < bstart)
+			*start = bstart;
+		if (end > bend)
+			end = bend;
+		*len = end - *start;
+	}
+	if (*start + *len > length)
+		*len = length - *start;
 }

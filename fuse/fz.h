@@ -126,6 +126,19 @@ int fz_cache_dir_get(struct fz_cache *c, const char *path, struct fz_dir *out);
 /* Keeps a copy of d (and each entry's attributes). */
 void fz_cache_dir_put(struct fz_cache *c, const char *path, const struct fz_dir *d);
 
+/* ---- cache.c: what a read fetches (pure) ---- */
+#define FZ_RANDOM_UNIT (UINT64_C(64) << 10)
+#define FZ_MAX_CHUNK (UINT64_C(64) << 20)
+/*
+ * The range [*start, *start + *len) a read of size bytes at off loads, in a
+ * file of length bytes stored in blocks of block_size: a sequential reader
+ * gets the whole block (at most FZ_MAX_CHUNK of it, aligned), a random one
+ * the FZ_RANDOM_UNIT-aligned range around its read, cut to its block. Both
+ * end at the file's end. off must be below length.
+ */
+void fz_chunk(uint64_t block_size, uint64_t length, bool seq, uint64_t off, uint64_t size,
+	      uint64_t *start, uint64_t *len);
+
 /* ---- read.c / write.c: open files ---- */
 struct fz_file {
 	char *path;

@@ -26,8 +26,6 @@
 #include <string.h>
 
 #define MAX_SLOTS 18
-#define RANDOM_UNIT (64 * 1024)
-#define MAX_CHUNK (INT64_C(64) << 20)
 
 enum slot_state { SLOT_EMPTY, SLOT_LOADING, SLOT_READY };
 
@@ -228,29 +226,6 @@ static int fetch(struct fz *fz, struct fz_file *f, uint64_t start, uint64_t len,
 	return rc;
 }
 
-/* The range a read at off starts loading: its whole block (sequential) or
- * the aligned bit around it (random). */
-static void chunk_of(const struct fz_file *f, bool seq, uint64_t off, size_t size,
-		     uint64_t *start, uint64_t *len)
-{
-	uint64_t bs = (uint64_t)f->block_size, unit = bs < (uint64_t)MAX_CHUNK ? bs : MAX_CHUNK;
-	uint64_t bstart = off / bs * bs, bend = bstart + bs;
-	if (seq) {
-		*start = bstart + (off - bstart) / unit * unit;
-		*len = unit;
-	} else {
-		*start = off / RANDOM_UNIT * RANDOM_UNIT;
-		uint64_t end = (off + size + RANDOM_UNIT - 1) / RANDOM_UNIT * RANDOM_UNIT;
-		if (*start < bstart)
-			*start = bstart;
-		if (end > bend)
-			end = bend;
-		*len = end - *start;
-	}
-	if (*start + *len > f->length)
-		*len = f->length - *start;
-}
-
 /* A slot to load into (the least recently used that is not loading), or
  * -1 when all are loading. Under rd->lock. */
 static int victim(struct fz_reader *rd)
@@ -296,7 +271,7 @@ static void slot_done(struct fz_reader *rd, int i, char *buf, int rc)
 static void read_ahead(struct fz *fz, struct fz_file *f, uint64_t end)
 {
 	struct fz_reader *rd = f->rd;
-	uint64_t bs = (uint64_t)f->block_size, unit = bs < (uint64_t)MAX_CHUNK ? bs : MAX_CHUNK;
+	uint64_t bs = (uint64_t)f->block_size, unit = bs < FZ_MAX_CHUNK ? bs : FZ_MAX_CHUNK;
 	uint64_t at = (end + unit - 1) / unit * unit;
 	for (int k = 0; k < fz->opts.readahead && at < f->length; k++, at += unit) {
 		if (find_slot(rd, at) >= 0)
@@ -361,7 +336,8 @@ int fz_read(struct fz *fz, struct fz_file *f, char *buf, size_t size, off_t off)
 			free(s->buf);
 			s->buf = NULL;
 			s->state = SLOT_LOADING;
-			chunk_of(f, rd->seq, pos, end - pos, &s->start, &s->len);
+			fz_chunk((uint64_t)f->block_size, f->length, rd->seq, pos, end - pos, &s->start,
+				 &s->len);
 			s->used_at = ++rd->tick;
 			uint64_t start = s->start, len = s->len;
 			if (rd->seq)
