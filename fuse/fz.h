@@ -178,6 +178,8 @@ int fz_wtruncate(struct fz_file *f, off_t size);
 int fz_upload(struct fz *fz, struct fz_file *f);
 /* Closes a write handle (uploading what is still dirty). */
 int fz_close_write(struct fz *fz, struct fz_file *f);
+/* The attributes of write handle f (its current size). */
+int fz_wstat(struct fz_file *f, struct stat *st);
 /* The size of an open writer of path: 0 and *st, or 1 when none. */
 int fz_writer_stat(struct fz *fz, const char *path, struct stat *st);
 /* truncate(path, size) with no handle. */

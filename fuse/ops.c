@@ -166,11 +166,21 @@ static struct fz_file *handle(const struct fuse_file_info *fi)
 	return fi ? (struct fz_file *)(uintptr_t)fi->fh : NULL;
 }
 
+/* With nullpath_ok, operations on an open file get no path (an unlinked
+ * one has none): the handle's. NULL when there is neither. */
+static const char *path_of(const char *path, struct fuse_file_info *fi)
+{
+	struct fz_file *f = handle(fi);
+	return path ? path : f ? f->path : NULL;
+}
+
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct fz_file *f = handle(fi);
-	if (f && f->writable && fz_writer_stat(fz_get(), path, st) == 0)
-		return 0;
+	if (f && f->writable)
+		return fz_wstat(f, st);
+	if (!(path = path_of(path, fi)))
+		return -EBADF;
 	return stat_path(fz_get(), path, st);
 }
 
@@ -232,10 +242,29 @@ static int list_dir(struct fz *fz, const char *path, struct fz_dir *out)
 	return fz_errno(rc);
 }
 
+/* With nullpath_ok readdir gets no path: opendir keeps it in the handle. */
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	fi->fh = (uint64_t)(uintptr_t)copy;
+	return 0;
+}
+
+static int op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	free((char *)(uintptr_t)fi->fh);
+	fi->fh = 0;
+	return 0;
+}
+
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	struct fz *fz = fz_get();
+	if (!path && !(path = (const char *)(uintptr_t)fi->fh))
+		return -EBADF;
 	struct fz_dir d;
 	if (fz_cache_dir_get(fz->cache, path, &d) != 0) {
 		int rc = list_dir(fz, path, &d);
@@ -374,6 +403,8 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	struct fz_file *f = handle(fi);
 	if (f && f->writable)
 		return fz_wtruncate(f, size);
+	if (!(path = path_of(path, fi)))
+		return -EBADF;
 	struct stat st;
 	int rc = stat_path(fz, path, &st);
 	if (rc)
@@ -475,18 +506,30 @@ static int op_statfs(const char *path, struct statvfs *sv)
 static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
 	struct stat st;
+	if (handle(fi) && handle(fi)->writable)
+		return 0;
+	if (!(path = path_of(path, fi)))
+		return -EBADF;
 	return stat_path(fz_get(), path, &st);
 }
 
 static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct stat st;
+	if (handle(fi) && handle(fi)->writable)
+		return 0;
+	if (!(path = path_of(path, fi)))
+		return -EBADF;
 	return stat_path(fz_get(), path, &st);
 }
 
 static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
 	struct stat st;
+	if (handle(fi) && handle(fi)->writable)
+		return 0;
+	if (!(path = path_of(path, fi)))
+		return -EBADF;
 	return stat_path(fz_get(), path, &st);
 }
 
@@ -502,6 +545,7 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->attr_timeout = fz->opts.attr_timeout;
 	cfg->negative_timeout = fz->opts.negative_timeout;
 	cfg->hard_remove = 1; /* no .fuse_hidden renames of open files */
+	cfg->nullpath_ok = 1; /* reads and writes need no path lookup */
 	cfg->auto_cache = !fz->opts.no_auto_cache;
 	cfg->use_ino = 0;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
@@ -523,7 +567,9 @@ static void op_destroy(void *private_data)
 
 const struct fuse_operations fz_operations = {
 	.getattr = op_getattr,
+	.opendir = op_opendir,
 	.readdir = op_readdir,
+	.releasedir = op_releasedir,
 	.mkdir = op_mkdir,
 	.unlink = op_unlink,
 	.rmdir = op_rmdir,

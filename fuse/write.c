@@ -216,24 +216,37 @@ int fz_close_write(struct fz *fz, struct fz_file *f)
 	return rc;
 }
 
+/* The attributes of a write handle: its spool file's size and times. */
+static int spool_stat(const struct fz_file *f, struct stat *st)
+{
+	struct stat fst;
+	if (fstat(f->fd, &fst))
+		return -errno;
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFREG | 0644;
+	st->st_nlink = 1;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_size = fst.st_size;
+	st->st_blksize = 1 << 20;
+	st->st_blocks = (fst.st_size + 511) / 512;
+	st->st_mtim = fst.st_mtim;
+	st->st_atim = fst.st_mtim;
+	st->st_ctim = fst.st_mtim;
+	return 0;
+}
+
+int fz_wstat(struct fz_file *f, struct stat *st)
+{
+	return spool_stat(f, st);
+}
+
 int fz_writer_stat(struct fz *fz, const char *path, struct stat *st)
 {
 	int rc = 1;
 	pthread_mutex_lock(&fz->files_lock);
 	for (struct fz_file *f = fz->writers; f; f = f->next_writer) {
-		struct stat fst;
-		if (strcmp(f->path, path) == 0 && fstat(f->fd, &fst) == 0) {
-			memset(st, 0, sizeof(*st));
-			st->st_mode = S_IFREG | 0644;
-			st->st_nlink = 1;
-			st->st_uid = getuid();
-			st->st_gid = getgid();
-			st->st_size = fst.st_size;
-			st->st_blksize = 1 << 20;
-			st->st_blocks = (fst.st_size + 511) / 512;
-			st->st_mtim = fst.st_mtim;
-			st->st_atim = fst.st_mtim;
-			st->st_ctim = fst.st_mtim;
+		if (strcmp(f->path, path) == 0 && spool_stat(f, st) == 0) {
 			rc = 0;
 			break;
 		}
