@@ -21,7 +21,8 @@ import unittest
 import boto3
 import botocore.config
 
-from harness import BUILD_DIR, ClusterTestCase, Daemon, get_json, main, wait_for
+from harness import (BUILD_DIR, ClusterTestCase, Daemon, get_json, main, wait_for,
+                     wait_heartbeats)
 
 FUSE_BIN = os.path.join(BUILD_DIR, "fuse", "strata-fuse")
 MiB = 1 << 20
@@ -421,6 +422,8 @@ class FuseSemanticsTest(FuseTestCase):
 class FuseCacheTest(FuseTestCase):
     def test_a_file_read_through_s3_is_a_cache_hit_through_the_mount(self):
         ws = [self.start_worker("w1"), self.start_worker("w2")]
+        # Both know each other (so both place blocks alike) before the read.
+        wait_heartbeats(ws)
         os.makedirs(os.path.join(self.root, "bkt", "ds"))
         data = os.urandom(10 * MiB + 123)
         with open(os.path.join(self.root, "bkt", "ds", "part-0.bin"), "wb") as f:
@@ -432,6 +435,10 @@ class FuseCacheTest(FuseTestCase):
                                                         retries={"max_attempts": 1}))
         body = s3.get_object(Bucket="bkt", Key="ds/part-0.bin")["Body"].read()
         self.assertEqual(body, data)
+        # Cached: every block is in some worker's tier (they fill their
+        # tiers as they serve; the master learns it from heartbeats).
+        wait_for(lambda: get_json(self.m.url + "/api/v1/files/stat?path=/bkt/ds/part-0.bin")[1]
+                 ["cached_percent"] == 100, what="the file to be cached")
         c0 = self.counters(ws)
         self.assertEqual(c0["bytes_from_ufs_total"], len(data), "the S3 read was a miss")
         mnt, _ = self.mount()
