@@ -6,7 +6,7 @@
  * local POSIX mount (libfuse3, high-level path API, multithreaded loop).
  * Semantics and options: docs/fuse.md.
  *
- *   main.c   options, --help, mount and loop (fuse_main)
+ *   main.c   options, --help, mount and the multithreaded loop
  *   ops.c    the filesystem operations (namespace calls to the masters)
  *   cache.c  attribute and directory cache (short timeouts)
  *   read.c   block reads through the owning worker, with read-ahead
@@ -76,7 +76,7 @@ struct fz {
 	struct fz_file *writers;
 };
 
-/* ops.c: the operations fuse_main runs. */
+/* ops.c: the operations the FUSE loop runs. */
 extern const struct fuse_operations fz_operations;
 
 /* The struct fz of the running mount. */

@@ -8,6 +8,7 @@ SIGTERM and fusermount3 -u unmount cleanly; bad options are refused with
 the option named."""
 import ctypes
 import errno
+import json
 import os
 import random
 import shutil
@@ -534,6 +535,73 @@ class FuseFaultTest(FuseTestCase):
         self.assertEqual(os.listdir(mnt), [], "the mount point is an empty directory again")
         with open(os.path.join(self.root, "f.txt"), "rb") as f:
             self.assertEqual(f.read(), b"kept")
+
+
+class FuseAuthTest(FuseTestCase):
+    """With REST tokens on, the mount sends the token of -o token_file: a
+    readonly token reads, and what it may not do fails with EACCES."""
+
+    def setUp(self):
+        why = fuse_missing()
+        if why:
+            self.skipTest(why)
+        ClusterTestCase.setUp(self)
+        self.root = os.path.join(self.tmp, "ufs")
+        os.makedirs(os.path.join(self.root, "data"))
+        with open(os.path.join(self.root, "data", "a.txt"), "w") as f:
+            f.write("hello")
+        self.mounts = []
+        tokfile = os.path.join(self.tmp, "tokens")
+        tokens = {}
+        for role in ("admin", "readonly"):
+            r = self.cluster.cli("admin", "token", "create", "--role", role, "--file", tokfile,
+                                 "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            path = os.path.join(self.tmp, f"{role}.token")
+            with open(path, "w") as f:
+                f.write(json.loads(r.stdout)["token"] + "\n")
+            tokens[role] = path
+        self.tokens = tokens
+        auth = {"http.token_file": tokfile, "cluster.worker_token": "wt-" + "k9" * 12}
+        self.m = self.cluster.master(settings={"master.root_ufs": "file://" + self.root, **auth})
+        self.cluster.worker(self.m, settings=auth)
+        with open(tokens["admin"]) as f:
+            hdr = {"Authorization": "Bearer " + f.read().strip()}
+        wait_for(lambda: len(get_json(self.m.url + "/api/v1/workers", headers=hdr)[1]
+                             ["workers"]) == 1, what="the worker to register")
+
+    def test_tokens(self):
+        ro, _ = self.mount("token_file=" + self.tokens["readonly"], name="ro")
+        with open(os.path.join(ro, "data", "a.txt")) as f:
+            self.assertEqual(f.read(), "hello")
+        for call in (lambda: os.mkdir(os.path.join(ro, "data", "d")),
+                     lambda: os.unlink(os.path.join(ro, "data", "a.txt"))):
+            with self.assertRaises(OSError) as cm:
+                call()
+            self.assertEqual(cm.exception.errno, errno.EACCES)
+        f = open(os.path.join(ro, "data", "new.txt"), "wb")
+        f.write(b"no")
+        with self.assertRaises(OSError) as cm:
+            f.close()
+        self.assertEqual(cm.exception.errno, errno.EACCES)
+        self.assertFalse(os.path.exists(os.path.join(self.root, "data", "new.txt")))
+        # No token at all: nothing below the mount point can be listed.
+        none, _ = self.mount(name="none")
+        with self.assertRaises(OSError) as cm:
+            os.listdir(os.path.join(none, "data"))
+        self.assertEqual(cm.exception.errno, errno.EACCES)
+        # The admin token writes.
+        rw, _ = self.mount("token_file=" + self.tokens["admin"], name="rw")
+        with open(os.path.join(rw, "data", "new.txt"), "wb") as f:
+            f.write(b"yes")
+        with open(os.path.join(self.root, "data", "new.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"yes")
+        # A token file that cannot be read is refused before mounting.
+        r = subprocess.run([FUSE_BIN, os.path.join(self.tmp, "x"), "--master", self.m.address,
+                            "-o", "token_file=" + os.path.join(self.tmp, "missing.token")],
+                           env=self.cluster.env(), capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("missing.token", r.stderr)
 
 
 class FuseUsageTest(unittest.TestCase):
