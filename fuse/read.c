@@ -214,7 +214,9 @@ static int fetch(struct fz *fz, struct fz_file *f, uint64_t start, uint64_t len,
 					 (unsigned long long)len);
 				rc = -EIO;
 			} else {
-				*buf = resp.body;
+				/* The reply buffer grew by doubling: give back the rest. */
+				char *exact = realloc(resp.body, len ? len : 1);
+				*buf = exact ? exact : resp.body;
 				resp.body = NULL;
 				rc = 0;
 			}
