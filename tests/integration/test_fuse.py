@@ -22,7 +22,7 @@ import unittest
 import boto3
 import botocore.config
 
-from harness import (BUILD_DIR, ClusterTestCase, Daemon, get_json, main, wait_for,
+from harness import (BUILD_DIR, ClusterTestCase, Daemon, get_json, main, request, wait_for,
                      wait_heartbeats)
 
 FUSE_BIN = os.path.join(BUILD_DIR, "fuse", "strata-fuse")
@@ -315,6 +315,45 @@ class FuseSemanticsTest(FuseTestCase):
         # What strata stored in its store is the same tree.
         self.assertEqual(tree(os.path.join(self.root, "t")), tree(local),
                          "the store holds what the mount showed")
+
+    def test_random_operations_without_caches(self):
+        """The same comparison (another seed) with every cache off: each
+        call goes to the master."""
+        self.start_worker()
+        mnt, _ = self.mount("attr_timeout=0", "entry_timeout=0", "negative_timeout=0",
+                            "dir_timeout=0")
+        os.mkdir(os.path.join(mnt, "t"))
+        local = os.path.join(self.tmp, "local")
+        os.mkdir(local)
+        ops = random_ops(random.Random(SEED + 1), 200)
+        for i, op in enumerate(ops):
+            want, got = do_op(local, op), do_op(os.path.join(mnt, "t"), op)
+            self.assertEqual(got, want, f"seed {SEED + 1}, op {i} {short(op)}")
+        self.assertEqual(tree(os.path.join(mnt, "t")), tree(local))
+
+    def test_changes_made_elsewhere_show_within_the_timeouts(self):
+        w = self.start_worker()
+        mnt, _ = self.mount("attr_timeout=1", "entry_timeout=1", "dir_timeout=1")
+        os.mkdir(os.path.join(mnt, "d"))
+        with open(os.path.join(mnt, "d", "f.txt"), "wb") as f:
+            f.write(b"one")
+        self.assertEqual(os.listdir(os.path.join(mnt, "d")), ["f.txt"])
+        self.assertEqual(os.path.getsize(os.path.join(mnt, "d", "f.txt")), 3)
+
+        def put(path, data):  # another client: the worker's data API
+            status, _, body = request(f"{w.url}/api/v1/data?path={path}", method="PUT",
+                                      body=data)
+            self.assertEqual(status, 201, body)
+        put("/d/g.txt", b"new file")
+        put("/d/f.txt", b"longer content")
+        t0 = time.monotonic()
+        wait_for(lambda: sorted(os.listdir(os.path.join(mnt, "d"))) == ["f.txt", "g.txt"],
+                 timeout=5, what="the new file in the listing")
+        wait_for(lambda: os.path.getsize(os.path.join(mnt, "d", "f.txt")) == 14, timeout=5,
+                 what="the new size")
+        self.assertLess(time.monotonic() - t0, 3, "seen within the 1 s timeouts (and slack)")
+        with open(os.path.join(mnt, "d", "f.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"longer content")
 
     def test_rewrite_limits_and_write_type(self):
         w = self.start_worker()
