@@ -259,20 +259,21 @@ int fz_truncate_path(struct fz *fz, const char *path, off_t size)
 {
 	if (size < 0)
 		return -EINVAL;
-	/* An open writer of path holds the content that will be stored. */
-	int rc = 1;
-	pthread_mutex_lock(&fz->files_lock);
-	for (struct fz_file *f = fz->writers; f; f = f->next_writer) {
-		if (strcmp(f->path, path) == 0) {
-			rc = fz_wtruncate(f, size);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&fz->files_lock);
-	if (rc <= 0)
-		return rc;
+	/* An open writer of path holds the content that will be stored (its
+	 * lock may be held by an upload: not under files_lock). */
 	struct fz_file *f;
-	rc = fz_open_write(fz, path, false, size == 0, false, &f);
+	pthread_mutex_lock(&fz->files_lock);
+	for (f = fz->writers; f && strcmp(f->path, path) != 0; f = f->next_writer)
+		;
+	if (f)
+		f->refs++;
+	pthread_mutex_unlock(&fz->files_lock);
+	if (f) {
+		int wrc = fz_wtruncate(f, size);
+		fz_file_put(fz, f);
+		return wrc;
+	}
+	int rc = fz_open_write(fz, path, false, size == 0, false, &f);
 	if (rc)
 		return rc;
 	if (size > 0)

@@ -385,6 +385,16 @@ class FuseSemanticsTest(FuseTestCase):
             self.assertEqual(f.read(), data)
         c1 = self.counters([w])
         self.assertEqual(c1["bytes_from_ufs_total"] - c0["bytes_from_ufs_total"], len(data))
+        # truncate(path) while the file is open for writing cuts what the
+        # writer will store; stat shows the writer's size meanwhile.
+        with open(os.path.join(mnt, "open.bin"), "wb") as f:
+            f.write(b"0123456789" * 10)
+            f.flush()
+            self.assertEqual(os.path.getsize(os.path.join(mnt, "open.bin")), 100)
+            os.truncate(os.path.join(mnt, "open.bin"), 10)
+            self.assertEqual(os.path.getsize(os.path.join(mnt, "open.bin")), 10)
+        with open(os.path.join(self.root, "open.bin"), "rb") as f:
+            self.assertEqual(f.read(), b"0123456789")
         # Exchanging two names is refused (strata has no atomic swap).
         libc = ctypes.CDLL(None, use_errno=True)
         a, b = os.path.join(mnt, "big.bin").encode(), os.path.join(mnt, "through.bin").encode()
