@@ -147,6 +147,7 @@ struct fz_file {
 	/* read side (read-only handles) */
 	uint64_t length, data_id;
 	int64_t block_size;
+	struct stat st; /* the attributes at open */
 	struct fz_reader *rd;
 	/* write side: the file's whole content in a spool file */
 	int fd;

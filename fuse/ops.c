@@ -18,6 +18,7 @@
 
 #define LIST_PAGE 1000
 #define WORKERS_TTL_MS 2000
+#define WORKERS_RETRY_MS 10000
 #define WORKER_DOWN_MS 3000
 
 int64_t fz_now_ms(void)
@@ -72,6 +73,12 @@ int fz_workers(struct fz *fz, struct fz_worker **out, size_t *n, int64_t *capaci
 		rc = hc ? client_workers_list(fz->mc, hc, &l, err, sizeof(err)) : -ENOMEM;
 		if (rc) {
 			log_warn("listing the workers: %s", rc == -ENOMEM ? "out of memory" : err);
+			/* Without masters, the workers known last still serve the
+			 * files already open; ask again in WORKERS_RETRY_MS. */
+			if (fz->workers_at_ms && rc != -ENOMEM) {
+				fz->workers_at_ms = now - WORKERS_TTL_MS + WORKERS_RETRY_MS;
+				rc = 0;
+			}
 		} else {
 			struct fz_worker *ws = calloc(l.n ? l.n : 1, sizeof(*ws));
 			size_t k = 0;
@@ -181,7 +188,14 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		return fz_wstat(f, st);
 	if (!(path = path_of(path, fi)))
 		return -EBADF;
-	return stat_path(fz_get(), path, st);
+	int rc = stat_path(fz_get(), path, st);
+	/* An open file reads the version it opened: without masters, its
+	 * attributes are those (the kernel asks before reads). */
+	if (rc && rc != -ENOENT && f) {
+		*st = f->st;
+		rc = 0;
+	}
+	return rc;
 }
 
 /* Lists path from the master, every page; fills the attribute cache. */

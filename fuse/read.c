@@ -123,6 +123,7 @@ int fz_open_read(struct fz *fz, const char *path, struct fz_file **out)
 	}
 	f->refs = 1;
 	f->fd = -1;
+	f->st = st;
 	f->length = n.length;
 	f->block_size = n.block_size > 0 ? n.block_size : INT64_C(4) << 20;
 	f->data_id = n.nblocks ? n.blocks[0].id >> PLACEMENT_INDEX_BITS : 0;

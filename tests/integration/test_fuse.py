@@ -545,9 +545,24 @@ class FuseFaultTest(FuseTestCase):
     def test_dead_master_gives_eio_within_the_master_timeout(self):
         self.start_worker()
         os.makedirs(os.path.join(self.root, "d"))
-        mnt, d = self.mount("master_timeout=2", "timeout=3")
+        data = os.urandom(12 * MiB)
+        with open(os.path.join(self.root, "big.bin"), "wb") as f:
+            f.write(data)
+        mnt, d = self.mount("master_timeout=2", "timeout=3", "readahead=0")
         self.assertEqual(os.listdir(os.path.join(mnt, "d")), [])
+        f = open(os.path.join(mnt, "big.bin"), "rb", buffering=0)
+        self.addCleanup(f.close)
+        self.assertEqual(f.read(MiB), data[:MiB])
         self.m.kill()
+        # A file open before the master died: reads go on through the
+        # workers known last (once the list is due for a refresh too), or
+        # fail with EIO; never a hang.
+        time.sleep(2.1)
+        f.seek(8 * MiB)
+        value, took = self.timed_call(lambda: f.read(MiB), 20)
+        self.assertTrue(value == data[8 * MiB:9 * MiB] or
+                        (isinstance(value, OSError) and value.errno == errno.EIO), str(value)[:80])
+        f.close()
         value, took = self.timed_call(lambda: os.stat(os.path.join(mnt, "not-seen-yet")), 20)
         self.assertIsInstance(value, OSError)
         self.assertEqual(value.errno, errno.EIO)
