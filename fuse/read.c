@@ -32,7 +32,8 @@ enum slot_state { SLOT_EMPTY, SLOT_LOADING, SLOT_READY };
 struct slot {
 	enum slot_state state;
 	uint64_t start, len; /* the range it holds (or is loading) */
-	char *buf;
+	char *buf; /* kept from load to load */
+	uint64_t cap;
 	int64_t used_at; /* a counter: the least recently used goes first */
 };
 
@@ -150,9 +151,39 @@ static int reply_rc(const struct httpc_resp *resp)
 	return rc;
 }
 
-/* Fetches [start, start+len) of f from the owner of its block (then the
- * next owner): 0 with *buf (caller frees), or an error. */
-static int fetch(struct fz *fz, struct fz_file *f, uint64_t start, uint64_t len, char **buf)
+/* One GET of the range into dst (len bytes, room for len + 1): 0, ST_EPEER when the worker
+ * did not answer or broke off, or the error it named. The bytes land in
+ * dst directly (a reused slot buffer: no page faults, no copies of a
+ * growing reply). */
+static int get_range(struct httpc *hc, const char *url, char *dst,
+		     uint64_t len, char *err, size_t errlen)
+{
+	/* dst holds len + 1 bytes: a stream opened for writing ends with a
+	 * NUL, which would take the last byte of a buffer it fills. */
+	FILE *fp = fmemopen(dst, len + 1, "w");
+	if (!fp)
+		return -errno;
+	setvbuf(fp, NULL, _IONBF, 0);
+	struct httpc_resp resp = { 0 };
+	int rc = httpc_stream(hc, "GET", url, NULL, -1, fp, &resp, err, errlen);
+	off_t got = ftello(fp);
+	fclose(fp);
+	if (!rc && resp.status != 200) {
+		rc = reply_rc(&resp);
+		snprintf(err, errlen, "HTTP %ld", resp.status);
+	} else if (!rc && (uint64_t)got != len) {
+		/* The file changed since it was opened. */
+		snprintf(err, errlen, "%lld bytes where %llu were expected", (long long)got,
+			 (unsigned long long)len);
+		rc = -EIO;
+	}
+	httpc_resp_free(&resp);
+	return rc;
+}
+
+/* Fetches [start, start+len) of f into dst from the owner of its block
+ * (then the next owner): 0 or an error. */
+static int fetch(struct fz *fz, struct fz_file *f, uint64_t start, uint64_t len, char *dst)
 {
 	struct httpc *hc = fz_http(fz);
 	struct fz_worker *ws = NULL;
@@ -193,35 +224,13 @@ static int fetch(struct fz *fz, struct fz_file *f, uint64_t start, uint64_t len,
 				continue;
 			char url[512], err[512] = "";
 			snprintf(url, sizeof(url), "%s%s", w->base, pq);
-			struct httpc_resp resp = { 0 };
 			tries++;
-			int hrc = httpc_request(hc, "GET", url, NULL, NULL, 0, &resp, err,
-						sizeof(err));
-			if (hrc == ST_EPEER) {
-				log_warn("read %s: worker %s: %s", f->path, w->base, err);
+			rc = get_range(hc, url, dst, len, err, sizeof(err));
+			if (rc == ST_EPEER)
 				fz_worker_failed(fz, w->id);
-				continue;
-			}
-			if (hrc) {
-				rc = hrc;
-			} else if (resp.status != 200) {
-				rc = reply_rc(&resp);
-				log_warn("read %s: worker %s answered HTTP %ld", f->path, w->base,
-					 resp.status);
-			} else if (resp.len != len) {
-				/* The file changed since it was opened. */
-				log_warn("read %s: %zu bytes at %llu where %llu were expected",
-					 f->path, resp.len, (unsigned long long)start,
-					 (unsigned long long)len);
-				rc = -EIO;
-			} else {
-				/* The reply buffer grew by doubling: give back the rest. */
-				char *exact = realloc(resp.body, len ? len : 1);
-				*buf = exact ? exact : resp.body;
-				resp.body = NULL;
-				rc = 0;
-			}
-			httpc_resp_free(&resp);
+			if (rc)
+				log_warn("read %s at %llu: worker %s: %s", f->path,
+					 (unsigned long long)start, w->base, err);
 		}
 	}
 	free(pq);
@@ -257,17 +266,32 @@ static int find_slot(struct fz_reader *rd, uint64_t off)
 	return -1;
 }
 
-static void slot_done(struct fz_reader *rd, int i, char *buf, int rc)
+static void slot_done(struct fz_reader *rd, int i, int rc)
 {
 	pthread_mutex_lock(&rd->lock);
-	struct slot *s = &rd->slots[i];
-	free(s->buf);
-	s->buf = rc ? NULL : buf;
-	s->state = rc ? SLOT_EMPTY : SLOT_READY;
+	rd->slots[i].state = rc ? SLOT_EMPTY : SLOT_READY;
 	pthread_cond_broadcast(&rd->cond);
 	pthread_mutex_unlock(&rd->lock);
-	if (rc)
-		free(buf);
+}
+
+/* Makes slot s LOADING [start, start+len), its buffer big enough: 0 or
+ * -ENOMEM (the slot is then EMPTY). Under rd->lock. */
+static int slot_load(struct fz_reader *rd, struct slot *s, uint64_t start, uint64_t len)
+{
+	if (s->cap < len + 1) {
+		free(s->buf);
+		s->buf = malloc(len + 1);
+		s->cap = s->buf ? len + 1 : 0;
+		if (!s->buf) {
+			s->state = SLOT_EMPTY;
+			return -ENOMEM;
+		}
+	}
+	s->state = SLOT_LOADING;
+	s->start = start;
+	s->len = len;
+	s->used_at = ++rd->tick;
+	return 0;
 }
 
 /* Queues the blocks after `end` that no slot holds. Under rd->lock. */
@@ -285,13 +309,10 @@ static void read_ahead(struct fz *fz, struct fz_file *f, uint64_t end)
 		struct job *j = calloc(1, sizeof(*j));
 		if (!j)
 			return;
-		struct slot *s = &rd->slots[v];
-		free(s->buf);
-		s->buf = NULL;
-		s->state = SLOT_LOADING;
-		s->start = at;
-		s->len = at + unit > f->length ? f->length - at : unit;
-		s->used_at = ++rd->tick;
+		if (slot_load(rd, &rd->slots[v], at, at + unit > f->length ? f->length - at : unit)) {
+			free(j);
+			return;
+		}
 		file_ref(fz, f);
 		j->f = f;
 		j->slot = v;
@@ -336,19 +357,18 @@ int fz_read(struct fz *fz, struct fz_file *f, char *buf, size_t size, off_t off)
 				continue;
 			}
 			struct slot *s = &rd->slots[v];
-			free(s->buf);
-			s->buf = NULL;
-			s->state = SLOT_LOADING;
-			fz_chunk((uint64_t)f->block_size, f->length, rd->seq, pos, end - pos, &s->start,
-				 &s->len);
-			s->used_at = ++rd->tick;
-			uint64_t start = s->start, len = s->len;
+			uint64_t start, len;
+			fz_chunk((uint64_t)f->block_size, f->length, rd->seq, pos, end - pos, &start,
+				 &len);
+			if (slot_load(rd, s, start, len)) {
+				rc = -ENOMEM;
+				break;
+			}
 			if (rd->seq)
 				read_ahead(fz, f, start + len);
 			pthread_mutex_unlock(&rd->lock);
-			char *data = NULL;
-			int frc = fetch(fz, f, start, len, &data);
-			slot_done(rd, v, data, frc);
+			int frc = fetch(fz, f, start, len, s->buf);
+			slot_done(rd, v, frc);
 			pthread_mutex_lock(&rd->lock);
 			if (frc)
 				rc = fz_errno(frc);
@@ -391,12 +411,11 @@ static void *pool_main(void *arg)
 		pthread_mutex_lock(&f->rd->lock);
 		uint64_t start = s->start, len = s->len;
 		pthread_mutex_unlock(&f->rd->lock);
-		char *data = NULL;
-		int rc = fetch(p->fz, f, start, len, &data);
+		int rc = fetch(p->fz, f, start, len, f->rd->slots[j->slot].buf);
 		if (rc)
 			log_debug("read-ahead of %s at %llu: %s", f->path,
 				  (unsigned long long)start, st_strerror(rc));
-		slot_done(f->rd, j->slot, data, rc);
+		slot_done(f->rd, j->slot, rc);
 		fz_file_put(p->fz, f);
 		free(j);
 	}
