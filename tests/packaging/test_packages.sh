@@ -50,7 +50,7 @@ grep -q ' 0 errors, 0 warnings' "$tmp/rpmlint" || { cat "$tmp/rpmlint"; fail "rp
 
 step "the rpm's files, requirements and scriptlets"
 rpm -qlp "$rpm" > "$tmp/rpm.files"
-for f in /usr/bin/strata /usr/bin/strata-master /usr/bin/strata-worker \
+for f in /usr/bin/strata /usr/bin/strata-master /usr/bin/strata-worker /usr/bin/strata-fuse \
          /etc/strata/strata.conf /usr/lib/systemd/system/strata-master.service \
          /usr/lib/systemd/system/strata-worker.service \
          /usr/lib/systemd/system/strata-worker@.service /usr/lib/sysusers.d/strata.conf \
@@ -92,7 +92,7 @@ step "install the .deb with apt"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$deb" \
   > "$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log"; fail "apt-get install"; }
 dpkg -L strata > "$tmp/deb.files"
-for f in /usr/bin/strata /usr/bin/strata-master /usr/bin/strata-worker \
+for f in /usr/bin/strata /usr/bin/strata-master /usr/bin/strata-worker /usr/bin/strata-fuse \
          /etc/strata/strata.conf /lib/systemd/system/strata-master.service \
          /lib/systemd/system/strata-worker.service /lib/systemd/system/strata-worker@.service \
          /usr/lib/sysusers.d/strata.conf /usr/lib/tmpfiles.d/strata.conf \

@@ -1,0 +1,191 @@
+#ifndef STRATA_FUSE_FZ_H
+#define STRATA_FUSE_FZ_H
+
+/*
+ * strata-fuse's private header: the namespace of a strata cluster as a
+ * local POSIX mount (libfuse3, high-level path API, multithreaded loop).
+ * Semantics and options: docs/fuse.md.
+ *
+ *   main.c   options, --help, mount and the multithreaded loop
+ *   ops.c    the filesystem operations (namespace calls to the masters)
+ *   cache.c  attribute and directory cache (short timeouts)
+ *   read.c   block reads through the owning worker, with read-ahead
+ *   write.c  write handles: a spool file uploaded through a worker
+ *
+ * Errors inside are the project's (negative errno or ST_ codes); fz_errno
+ * turns them into what a FUSE operation may return.
+ */
+#define FUSE_USE_VERSION 312
+#include <fuse.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "lib/httpc.h"
+
+struct client;
+struct httpc;
+struct client_inode;
+
+struct fz_opts {
+	char *masters;	   /* --master: comma-separated; NULL: master.addresses */
+	char *write_type;  /* NULL: the path's policy / worker default */
+	char *spool_dir;   /* where write handles keep their bytes */
+	char *token_file;  /* REST token file; NULL: $STRATA_TOKEN... */
+	char *config;	   /* strata.conf; NULL: /etc/strata/strata.conf if present */
+	double attr_timeout, entry_timeout, negative_timeout, dir_timeout;
+	double timeout;	       /* seconds: one data request to a worker */
+	double master_timeout; /* seconds: looking for a master leader */
+	int readahead;	       /* blocks read ahead of a sequential reader */
+	int readahead_threads;
+	long max_rewrite_mib;  /* largest existing file rewritten in place */
+	int no_auto_cache;     /* keep the kernel page cache off across opens */
+};
+
+/* A live worker as the read path needs it. */
+struct fz_worker {
+	uint64_t id;
+	char base[192]; /* "http://host:port" */
+	int64_t down_until_ms; /* a transport failure: passed over until then */
+};
+
+struct fz_cache;
+struct fz_pool;
+
+struct fz {
+	struct fz_opts opts;
+	struct client *mc;
+	char scheme[8];
+	/* Every thread's own connection (thread key; freed at thread exit). */
+	pthread_key_t hc_key;
+	struct httpc_opts hopts;
+	char auth[640]; /* the token header line, or "" */
+	struct fz_cache *cache;
+	struct fz_pool *pool;
+	/* Live workers, refreshed from the master every few seconds. */
+	pthread_mutex_t workers_lock;
+	struct fz_worker *workers;
+	size_t nworkers;
+	int64_t workers_at_ms;
+	int64_t capacity_bytes, used_bytes;
+	/* Open write handles by path (getattr sees their size). */
+	pthread_mutex_t files_lock;
+	struct fz_file *writers;
+};
+
+/* ops.c: the operations the FUSE loop runs. */
+extern const struct fuse_operations fz_operations;
+
+/* The struct fz of the running mount. */
+struct fz *fz_get(void);
+
+/* This thread's connection; NULL without memory. */
+struct httpc *fz_http(struct fz *fz);
+
+/* rc (negative errno or ST_ code) as a FUSE result: ST_ codes, a peer
+ * that did not answer and a reply that did not decode are -EIO. */
+int fz_errno(int rc);
+
+int64_t fz_now_ms(void);
+
+/* The live workers (copied into *out, caller frees) refreshed when older
+ * than 2 s; capacity and use summed over them. 0, or an error. */
+int fz_workers(struct fz *fz, struct fz_worker **out, size_t *n, int64_t *capacity,
+	       int64_t *used);
+/* A worker that failed a transfer is passed over for a while. */
+void fz_worker_failed(struct fz *fz, uint64_t id);
+
+/* Fills st for an inode of the namespace. */
+void fz_stat_from_inode(const struct client_inode *n, struct stat *st);
+
+/* ---- cache.c: attributes and directory listings, short-lived ---- */
+struct fz_cache *fz_cache_new(double attr_s, double dir_s);
+void fz_cache_free(struct fz_cache *c);
+/* 0 and *st, -ENOENT for a cached absence, 1 when not cached. */
+int fz_cache_get(struct fz_cache *c, const char *path, struct stat *st);
+void fz_cache_put(struct fz_cache *c, const char *path, const struct stat *st);
+void fz_cache_put_absent(struct fz_cache *c, const char *path);
+/* Drops path and its parent's listing; subtree: what is below path too. */
+void fz_cache_invalidate(struct fz_cache *c, const char *path, bool subtree);
+
+/* A listing held in the cache: names and their attributes. */
+struct fz_dirent {
+	char *name;
+	struct stat st;
+};
+struct fz_dir {
+	size_t n;
+	struct fz_dirent *entries;
+};
+void fz_dir_free(struct fz_dir *d);
+/* 0 with a copy in *out (fz_dir_free), 1 when not cached. */
+int fz_cache_dir_get(struct fz_cache *c, const char *path, struct fz_dir *out);
+/* Keeps a copy of d (and each entry's attributes). */
+void fz_cache_dir_put(struct fz_cache *c, const char *path, const struct fz_dir *d);
+
+/* ---- cache.c: what a read fetches (pure) ---- */
+#define FZ_RANDOM_UNIT (UINT64_C(64) << 10)
+#define FZ_MAX_CHUNK (UINT64_C(64) << 20)
+/*
+ * The range [*start, *start + *len) a read of size bytes at off loads, in a
+ * file of length bytes stored in blocks of block_size: a sequential reader
+ * gets the whole block (at most FZ_MAX_CHUNK of it, aligned), a random one
+ * the FZ_RANDOM_UNIT-aligned range around its read, cut to its block. Both
+ * end at the file's end. off must be below length.
+ */
+void fz_chunk(uint64_t block_size, uint64_t length, bool seq, uint64_t off, uint64_t size,
+	      uint64_t *start, uint64_t *len);
+
+/* ---- read.c / write.c: open files ---- */
+struct fz_file {
+	char *path;
+	int refs; /* under files_lock: the handle, prefetch jobs */
+	bool writable;
+	/* read side (read-only handles) */
+	uint64_t length, data_id;
+	int64_t block_size;
+	struct stat st; /* the attributes at open */
+	struct fz_reader *rd;
+	/* write side: the file's whole content in a spool file */
+	int fd;
+	bool dirty;
+	bool append;
+	pthread_mutex_t wlock;
+	struct fz_file *next_writer;
+};
+
+/* Opens for reading: fresh attributes from the master (close-to-open). */
+int fz_open_read(struct fz *fz, const char *path, struct fz_file **out);
+/* Up to size bytes at off; the count, 0 at the end, or a negative errno. */
+int fz_read(struct fz *fz, struct fz_file *f, char *buf, size_t size, off_t off);
+/* Drops the handle's reference (prefetches in flight keep theirs). */
+void fz_file_put(struct fz *fz, struct fz_file *f);
+
+struct fz_pool *fz_pool_new(struct fz *fz, int nthreads);
+void fz_pool_free(struct fz_pool *p);
+
+/* Opens for writing: truncate (O_TRUNC, create) starts empty; otherwise
+ * the current content is copied into the spool first (files up to
+ * max_rewrite MiB; larger ones are -EOPNOTSUPP). */
+int fz_open_write(struct fz *fz, const char *path, bool create, bool truncate, bool append,
+		  struct fz_file **out);
+int fz_write(struct fz *fz, struct fz_file *f, const char *buf, size_t size, off_t off);
+int fz_wread(struct fz_file *f, char *buf, size_t size, off_t off);
+int fz_wtruncate(struct fz_file *f, off_t size);
+/* Uploads a dirty handle through a worker with the configured write type. */
+int fz_upload(struct fz *fz, struct fz_file *f);
+/* Closes a write handle (uploading what is still dirty). */
+int fz_close_write(struct fz *fz, struct fz_file *f);
+/* The attributes of write handle f (its current size). */
+int fz_wstat(struct fz_file *f, struct stat *st);
+/* The size of an open writer of path: 0 and *st, or 1 when none. */
+int fz_writer_stat(struct fz *fz, const char *path, struct stat *st);
+/* truncate(path, size) with no handle. */
+int fz_truncate_path(struct fz *fz, const char *path, off_t size);
+/* At unmount: uploads what open writers still hold. */
+void fz_flush_all(struct fz *fz);
+
+#endif
