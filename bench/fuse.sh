@@ -20,8 +20,9 @@
 #
 # Usage: bench/fuse.sh
 # Environment: SIZE_MIB (1024), NFILES (10000), THREADS (8), DURATION (5),
+# FUSE_OPTS (extra -o options of the mount: a tuned run, never the headline),
 # BUILD (default <src>/build-bench-fuse: a Release tree, configured and
-# built when it has no strata-fuse), JOBS (2), KEEP=1 (keep the temp dir).
+# brought up to date by every run), JOBS (2), KEEP=1 (keep the temp dir).
 # Every process it starts is stopped on exit, Ctrl-C included; the mount is
 # always unmounted.
 set -euo pipefail
@@ -40,11 +41,14 @@ case ${1:-} in
 esac
 [ -e /dev/fuse ] || { echo "fuse.sh: /dev/fuse is missing" >&2; exit 1; }
 
-if [ ! -x "$BUILD/fuse/strata-fuse" ]; then
-	echo "building a Release tree in $BUILD ..." >&2
-	cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=OFF \
-		-DSTRATA_MANPAGES=OFF >/dev/null
-	cmake --build "$BUILD" -j"$JOBS" >/dev/null
+# Configured once, built every time (incremental: the tree follows the
+# sources, and a failed earlier build is not taken for a finished one).
+echo "building a Release tree in $BUILD ..." >&2
+if ! { cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=OFF \
+	-DSTRATA_MANPAGES=OFF && cmake --build "$BUILD" -j"$JOBS"; } >"$BUILD.log" 2>&1; then
+	echo "fuse.sh: the build failed ($BUILD.log):" >&2
+	tail -n 20 "$BUILD.log" >&2
+	exit 1
 fi
 
 TMP=$(mktemp -d /tmp/strata-bench-fuse.XXXXXX)
@@ -101,7 +105,8 @@ for _ in $(seq 100); do
 done
 
 mount_fuse() {
-	"$BUILD/fuse/strata-fuse" "$MNT" --master "127.0.0.1:$MP" -f >>"$TMP/fuse.log" 2>&1 &
+	"$BUILD/fuse/strata-fuse" "$MNT" --master "127.0.0.1:$MP" ${FUSE_OPTS:+-o "$FUSE_OPTS"} -f \
+		>>"$TMP/fuse.log" 2>&1 &
 	FUSE_PID=$!
 	PIDS+=("$FUSE_PID")
 	for _ in $(seq 100); do
@@ -127,14 +132,26 @@ for i in range(int(sys.argv[2])):
     with open(os.path.join(sys.argv[1], f"f{i:06d}"), "wb") as f:
         f.write(b"x" * (i % 100))
 EOF
+# The store is a directory on disk: its copy of the file is written back
+# now, not during the reads below (the kernel would start it ~30 s later,
+# in the middle of them).
+sync
 
 mbps() { awk -v mib="$SIZE_MIB" -v s="$1" 'BEGIN { printf "%.0f", mib / s }'; }
 cat "$SHM/data.bin" >/dev/null
 t_cat=$(timed sh -c "cat '$SHM/data.bin' >/dev/null")
 t_cat2=$(timed sh -c "cat '$SHM/data.bin' >/dev/null")
 t_cat=$(awk -v a="$t_cat" -v b="$t_cat2" 'BEGIN { print (a < b) ? a : b }')
+# The worker's read counters: where the fresh read's bytes came from.
+counters() {
+	curl -fsS "http://127.0.0.1:$WP/api/v1/metrics" | python3 -c 'import json, sys
+c = json.load(sys.stdin)["counters"]
+print(c["bytes_from_cache_total"], c["bytes_from_ufs_total"])'
+}
 mount_fuse
+read -r cache0 ufs0 <<<"$(counters)"
 t_fresh=$(timed sh -c "cat '$MNT/data.bin' >/dev/null")
+read -r cache1 ufs1 <<<"$(counters)"
 t_again=$(timed sh -c "cat '$MNT/data.bin' >/dev/null")
 cmp -s "$MNT/data.bin" "$SHM/data.bin" || { echo "fuse.sh: the mount read other bytes" >&2; exit 1; }
 echo
@@ -143,6 +160,8 @@ printf "  %-38s %8s MiB/s\n" "cat from tmpfs" "$(mbps "$t_cat")"
 printf "  %-38s %8s MiB/s  (%.2fx cat; target >= 0.5x)\n" "mount, fresh (page cache cold)" \
 	"$(mbps "$t_fresh")" "$(awk -v a="$t_cat" -v b="$t_fresh" 'BEGIN { print a / b }')"
 printf "  %-38s %8s MiB/s\n" "mount, again (page cache warm)" "$(mbps "$t_again")"
+printf "  %-38s %s MiB from the MEM tier, %s MiB from the store\n" "the worker served the fresh read" \
+	$(((cache1 - cache0) >> 20)) $(((ufs1 - ufs0) >> 20))
 
 t_ls1=$(timed sh -c "ls -l '$MNT/many' >/dev/null")
 n=$(ls -l "$MNT/many" | grep -c '^-' || true)

@@ -138,7 +138,7 @@ void top_print_text(FILE *f, const struct top_view *v, int64_t iteration)
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "%s\n", lines[i]);
 	if (!v->cur->rc) {
-		char spark[4 * 64 + 1];
+		char spark[4 * 160 + 128]; /* what top_fmt_spark may write */
 		top_fmt_spark(v, 60, true, spark, sizeof(spark));
 		fprintf(f, "%s\n", spark);
 		char row[256];
