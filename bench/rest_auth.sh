@@ -49,6 +49,8 @@ CLI_BIN=$BUILD/cli/strata
 WORK=$(mktemp -d /tmp/strata-bench-auth.XXXXXX)
 PIDS=()
 cleanup() {
+	# start_master runs in $(...), a subshell: its masters' pids are in a file.
+	[ -f "${WORK:-/nonexistent}/pids" ] && mapfile -t -O "${#PIDS[@]}" PIDS <"$WORK/pids"
 	for pid in "${PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
@@ -69,7 +71,7 @@ start_master() {
 		--set master.raft_port="$(free_port)" \
 		--set master.state_dir="$WORK/$name" --set http.token_file="$tokens" \
 		--set log.level=warn >"$WORK/$name.log" 2>&1 &
-	PIDS+=($!)
+	echo $! >>"$WORK/pids"
 	for _ in $(seq 100); do
 		curl -fs "http://127.0.0.1:$port/api/v1/health" >/dev/null 2>&1 && break
 		sleep 0.1

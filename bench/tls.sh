@@ -43,6 +43,8 @@ fi
 WORK=$(mktemp -d /tmp/strata-tls.XXXXXX)
 PIDS=()
 cleanup() {
+	# start_pair runs in $(...), a subshell: its daemons' pids are in a file.
+	[ -f "${WORK:-/nonexistent}/pids" ] && mapfile -t -O "${#PIDS[@]}" PIDS <"$WORK/pids"
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	[ "${KEEP:-0}" = 1 ] && log "kept $WORK" || rm -rf "$WORK"
@@ -77,13 +79,13 @@ start_pair() { # NAME [--set k=v ...] -> "S3PORT WPORT"
 		--set master.state_dir="$WORK/$name-master" --set master.root_ufs="file://$WORK/store" \
 		--set master.raft_port="$(free_port)" --set log.level=warn "$@" \
 		>"$WORK/$name-master.log" 2>&1 &
-	PIDS+=($!); wait_port "$mport" "$!" "$name master"
+	echo $! >>"$WORK/pids"; wait_port "$mport" "$!" "$name master"
 	"$BUILD/daemon/worker/strata-worker" --set worker.port="$wport" \
 		--set worker.s3_port="$s3port" --set worker.data_dir="$WORK/$name-worker" \
 		--set worker.tier.mem.dir="$WORK/$name-worker/mem" \
 		--set master.addresses="127.0.0.1:$mport" --set worker.metadata_ttl=1h \
 		--set log.level=info "$@" >"$WORK/$name-worker.log" 2>&1 &
-	PIDS+=($!); wait_port "$s3port" "$!" "$name worker"
+	echo $! >>"$WORK/pids"; wait_port "$s3port" "$!" "$name worker"
 	echo "$s3port $wport"
 }
 read -r PLAIN_S3 _ <<<"$(start_pair plain)"

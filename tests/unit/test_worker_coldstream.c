@@ -115,6 +115,23 @@ static void let_go(void)
 	pthread_mutex_unlock(&g_fake.lock);
 }
 
+/* A stream of the fake object from off, started (its headers in). */
+static struct cstream *start_at(struct ufs *u, uint64_t off, struct ufs_stat *st)
+{
+	struct cstream *s = NULL;
+	char err[256] = "";
+	assert_int_equal(cstream_start(u, "obj", off, 4u << 20, st, &s, err, sizeof(err)), 0);
+	assert_non_null(s);
+	return s;
+}
+
+/* Lets go of s and waits for its transfer to end. */
+static void done_with(struct cstream *s)
+{
+	cstream_unref(s);
+	assert_int_equal(cstream_drain(5000), 0);
+}
+
 struct got {
 	char *buf;
 	size_t len;
@@ -158,9 +175,8 @@ static void test_streams_before_the_store_is_done(void **state)
 	(void)state;
 	struct ufs *u = fake_store(SEND_ALL, true);
 	struct ufs_stat st;
-	struct cstream *s = NULL;
 	char err[256] = "";
-	assert_int_equal(cstream_start(u, "obj", 0, 4u << 20, &st, &s, err, sizeof(err)), 0);
+	struct cstream *s = start_at(u, 0, &st);
 	assert_int_equal(st.length, OBJ);
 	assert_string_equal(st.fingerprint, "\"fake\"");
 	assert_int_equal(cstream_length(s), OBJ);
@@ -188,8 +204,7 @@ static void test_streams_before_the_store_is_done(void **state)
 	/* Outside it. */
 	assert_int_equal(cstream_read(s, OBJ - 10, 11, collect, &g, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "outside the block"));
-	cstream_unref(s);
-	assert_int_equal(cstream_drain(5000), 0);
+	done_with(s);
 	free(g.buf);
 	ufs_close(u);
 }
@@ -215,9 +230,8 @@ static void check_broken(enum mode mode, const char *why)
 {
 	struct ufs *u = fake_store(mode, false);
 	struct ufs_stat st;
-	struct cstream *s = NULL;
 	char err[256] = "";
-	assert_int_equal(cstream_start(u, "obj", 0, 4u << 20, &st, &s, err, sizeof(err)), 0);
+	struct cstream *s = start_at(u, 0, &st);
 	struct done d = { 0 };
 	cstream_decide(s, on_done, &d);
 	struct got g = { .buf = malloc(OBJ + CHUNK), .refuse_after = -1 };
@@ -225,8 +239,7 @@ static void check_broken(enum mode mode, const char *why)
 	assert_int_equal(rc, -EIO);
 	assert_non_null(strstr(err, why));
 	assert_true(g.len < OBJ);
-	cstream_unref(s);
-	assert_int_equal(cstream_drain(5000), 0);
+	done_with(s);
 	assert_int_equal(d.calls, 1);
 	assert_false(d.ok);
 	free(g.buf);
@@ -258,9 +271,7 @@ static void test_cancel(void **state)
 	(void)state;
 	struct ufs *u = fake_store(SEND_ALL, true);
 	struct ufs_stat st;
-	struct cstream *s = NULL;
-	char err[256] = "";
-	assert_int_equal(cstream_start(u, "obj", 0, 4u << 20, &st, &s, err, sizeof(err)), 0);
+	struct cstream *s = start_at(u, 0, &st);
 	cstream_decide(s, NULL, NULL);
 	cstream_unref(s);
 	let_go();
@@ -275,15 +286,13 @@ static void test_reader_leaves(void **state)
 	(void)state;
 	struct ufs *u = fake_store(SEND_ALL, false);
 	struct ufs_stat st;
-	struct cstream *s = NULL;
 	char err[256] = "";
-	assert_int_equal(cstream_start(u, "obj", 0, 4u << 20, &st, &s, err, sizeof(err)), 0);
+	struct cstream *s = start_at(u, 0, &st);
 	struct done d = { 0 };
 	cstream_decide(s, on_done, &d);
 	struct got g = { .buf = malloc(OBJ), .refuse_after = 0 };
 	assert_int_equal(cstream_read(s, 0, OBJ, collect, &g, err, sizeof(err)), -EPIPE);
-	cstream_unref(s);
-	assert_int_equal(cstream_drain(5000), 0);
+	done_with(s);
 	assert_int_equal(d.calls, 1);
 	assert_true(d.same);
 	free(g.buf);
@@ -296,14 +305,11 @@ static void test_block_past_the_end(void **state)
 	(void)state;
 	struct ufs *u = fake_store(SEND_ALL, false);
 	struct ufs_stat st;
-	struct cstream *s = NULL;
-	char err[256] = "";
-	assert_int_equal(cstream_start(u, "obj", OBJ, 4u << 20, &st, &s, err, sizeof(err)), 0);
+	struct cstream *s = start_at(u, OBJ, &st);
 	assert_int_equal(st.length, OBJ);
 	assert_int_equal(cstream_length(s), 0);
 	cstream_decide(s, NULL, NULL);
-	cstream_unref(s);
-	assert_int_equal(cstream_drain(5000), 0);
+	done_with(s);
 	ufs_close(u);
 }
 
