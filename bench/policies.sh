@@ -22,9 +22,10 @@
 #             checker has fired all of them (its counter
 #             ttl_fired_free_total), with the master's RSS (peak) and CPU
 #             (share of one core) while it works; master.ttl_check_interval 1s
-#   repl      time to restore the `min` copies of 1 GiB after a worker
-#             SIGKILL: needs replication (branch wip/repl); prints n/a
-#             unless REPL=1 (then repl_restore below runs; untested here)
+#   repl      time to restore the `min` copies of NBIG x BIG (1 GiB) after
+#             a worker SIGKILL: detection (master.worker_timeout) and the
+#             copies from the surviving workers; with REPL=1 (three workers
+#             then, as it needs them)
 #
 # Usage: bench/policies.sh [--quick] [--latency-ms N]
 #   --quick: NSMALL 200, NBIG 4 x 16 MiB, NCOLD 16, NTTL 10,000 (a check that
@@ -41,7 +42,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$SRC/bench
 BUILD=${BUILD:-$SRC/build-bench-policies}
 JOBS=${JOBS:-2}
-WORKERS=${WORKERS:-2}
+WORKERS=${WORKERS:-$([ "${REPL:-0}" = 1 ] && echo 3 || echo 2)}
 LATENCY_MS=${LATENCY_MS:-20}
 QUICK=0
 while [ $# -gt 0 ]; do
@@ -174,6 +175,10 @@ log "uploaded to s3rver in $(($(date +%s) - t0)) s"
 
 # ---- strata: one master, WORKERS workers with a MEM tier each ----
 MEM_QUOTA=$(((NSMALL * SMALL + NBIG * BIG + NCOLD * COLD) * 5 / 4 / WORKERS + 256 * MiB))
+if [ "${REPL:-0}" = 1 ]; then
+	# Two copies of everything must fit on the workers left after the kill.
+	MEM_QUOTA=$(((NSMALL * SMALL + NBIG * BIG + NCOLD * COLD) * 2 * 5 / 4 / (WORKERS - 1) + 256 * MiB))
+fi
 MASTER=http://127.0.0.1:$MASTER_PORT
 log "starting strata: 1 master, $WORKERS workers (MEM tier $((MEM_QUOTA / MiB)) MiB each)"
 "$MASTER_BIN" --set master.port="$MASTER_PORT" --set master.state_dir="$WORK/master" \
@@ -260,37 +265,59 @@ R[cold/strata]=$(fetch "127.0.0.1:${W_PORTS[1]}")
 
 # ---- replication restore (needs wip/repl) ----
 # repl_restore: sets min 2 copies on /bench/big, waits until every block has
-# two locations, SIGKILLs the last worker and times until every block has two
-# live locations again. Needs WORKERS >= 3 and the replication work.
+# two locations, SIGKILLs the last worker and times (a) until the master
+# calls it lost (master.worker_timeout, default 30 s: the detection) and
+# (b) until every block has two locations on other workers again (the
+# re-replication, from the surviving copies). Needs WORKERS >= 3.
 repl_restore() {
-	local t0 ok
+	local t0 t_lost="" ok victim_port victim_id
 	[ "$WORKERS" -ge 3 ] || { echo "n/a: needs WORKERS >= 3"; return; }
+	victim_port=${W_PORTS[$((2 * (WORKERS - 1)))]}
+	victim_id=$(json "$MASTER/api/v1/workers" \
+		"[w['id'] for w in d['workers'] if w['address'].endswith(':$victim_port')][0]")
 	post "$MASTER/api/v1/files/replication" '{"path": "/bench/big", "recursive": true, "min": 2}' \
 		PUT >/dev/null
-	copies() { # the smallest number of live locations over the files' blocks
+	copies() { # the fewest locations, not on the victim, over the files' blocks
 		local f m=99 c
 		for ((f = 0; f < NBIG; f++)); do
 			c=$(json "$MASTER/api/v1/files/stat?path=%2Fbench%2Fbig%2Fo$(printf %06d $f)" \
-				'min([len(b["locations"]) for b in d["blocks"]] or [0])')
+				"min([len([l for l in b['locations'] if l['worker_id'] != '$victim_id' or \
+				'$1' != 'others']) for b in d['blocks']] or [0])")
 			[ "$c" -lt "$m" ] && m=$c
 		done
 		echo "$m"
 	}
-	for _ in $(seq 1 600); do [ "$(copies)" -ge 2 ] && break; sleep 0.5; done
+	ok=0
+	for _ in $(seq 1 600); do [ "$(copies all)" -ge 2 ] && { ok=1; break; }; sleep 0.5; done
+	[ "$ok" = 1 ] || { echo "min 2 copies never reached before the kill"; return; }
 	kill -KILL "${WORKER_PIDS[-1]}"
 	t0=$(now_ms)
 	ok=0
-	for _ in $(seq 1 1200); do
-		[ "$(copies)" -ge 2 ] && { ok=1; break; }
+	for _ in $(seq 1 2400); do
+		if [ -z "$t_lost" ] && [ "$(json "$MASTER/api/v1/workers" \
+			"[w['state'] for w in d['workers'] if w['id'] == '$victim_id'][0]")" = lost ]; then
+			t_lost=$(now_ms)
+		fi
+		[ "$(copies others)" -ge 2 ] && { ok=1; break; }
 		sleep 0.25
 	done
-	[ "$ok" = 1 ] && echo "$(($(now_ms) - t0)) ms" || echo "not restored within 300 s"
+	local bytes=$((NBIG * BIG))
+	if [ "$ok" = 1 ]; then
+		local t1 lost_ms
+		t1=$(now_ms)
+		lost_ms=$((${t_lost:-$t1} - t0))
+		echo "$((t1 - t0)) ms after the SIGKILL for $((bytes / MiB)) MiB: lost after $lost_ms ms" \
+			"(master.worker_timeout), copies restored $((t1 - t0 - lost_ms)) ms later" \
+			"($(mibs $bytes $((t1 - t0 - lost_ms))) MiB/s if every block lost a copy)"
+	else
+		echo "not restored within 600 s (lost after $((${t_lost:-0} - t0)) ms)"
+	fi
 }
 if [ "${REPL:-0}" = 1 ]; then
 	log "replication: restoring min copies after a worker SIGKILL"
 	R[repl]=$(repl_restore)
 else
-	R[repl]="n/a: needs replication (wip/repl); REPL=1 runs repl_restore"
+	R[repl]="n/a: REPL=1 runs it (with three workers)"
 fi
 
 # ---- TTL checker over NTTL expired files ----

@@ -29,7 +29,7 @@ struct cstream {
 	char err[512];
 	/* the completion */
 	bool decided, cancel, finishing, finished;
-	cstream_done_fn fn;
+	cstream_done_fn fn, after;
 	void *fn_arg;
 };
 
@@ -107,7 +107,7 @@ static void maybe_finish(struct cstream *s)
 		return;
 	s->finishing = true;
 	bool ok = s->rc == 0 && !s->cancel;
-	cstream_done_fn fn = s->fn;
+	cstream_done_fn fn = s->fn, after = s->after;
 	void *arg = s->fn_arg;
 	pthread_mutex_unlock(&s->lock);
 	if (fn)
@@ -115,6 +115,12 @@ static void maybe_finish(struct cstream *s)
 	pthread_mutex_lock(&s->lock);
 	s->finished = true;
 	pthread_cond_broadcast(&s->moved);
+	if (after) {
+		/* The readers have their last piece; what is slow goes here. */
+		pthread_mutex_unlock(&s->lock);
+		after(arg, ok, ok ? s->data : NULL, ok ? s->want : 0);
+		pthread_mutex_lock(&s->lock);
+	}
 }
 
 static void *xfer_main(void *arg)
@@ -213,12 +219,13 @@ uint64_t cstream_length(const struct cstream *s)
 	return s->want;
 }
 
-void cstream_decide(struct cstream *s, cstream_done_fn done, void *arg)
+void cstream_decide(struct cstream *s, cstream_done_fn done, cstream_done_fn after, void *arg)
 {
 	pthread_mutex_lock(&s->lock);
 	s->decided = true;
 	s->cancel = done == NULL;
 	s->fn = done;
+	s->after = after;
 	s->fn_arg = arg;
 	maybe_finish(s);
 	pthread_mutex_unlock(&s->lock);

@@ -35,8 +35,10 @@ int cstream_start(struct ufs *ufs, const char *ufs_path, uint64_t off, uint64_t 
 uint64_t cstream_length(const struct cstream *s);
 
 /* What to do with the whole block: done(arg, ...) runs once it is in
- * (or failed). done NULL: nobody wants it; the read is cut short. */
-void cstream_decide(struct cstream *s, cstream_done_fn done, void *arg);
+ * (or failed), before a whole-block reader gets its last piece; then
+ * after(arg, ...) (may be NULL), once the readers have it: the slow part
+ * (a push to a peer). done NULL: nobody wants it; the read is cut short. */
+void cstream_decide(struct cstream *s, cstream_done_fn done, cstream_done_fn after, void *arg);
 
 /*
  * Sends [off, off+len) of the block to sink as it arrives (the block's

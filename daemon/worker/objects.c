@@ -257,20 +257,29 @@ int wobj_stat(struct worker_node *w, const char *bucket, const char *key,
 	return rc;
 }
 
-/* A lazy load's block once whole: cached (pushed to its owner when that
- * is a peer, as a write would), and the readers that waited for it let go. */
+/* A lazy load's block once whole: cached here, and the readers that
+ * waited for it let go (cold_done); then, when a peer owns it, pushed to
+ * that peer as a write would (cold_push: after the reader that started the
+ * load has its last byte). */
 struct cold_done {
 	struct worker_node *w;
 	uint64_t index, id;
+	bool remote;
 	struct file_info fi;
 };
 
 static void cold_done(void *arg, bool ok, const char *data, uint64_t len)
 {
 	struct cold_done *d = arg;
-	if (ok && bsvc_put_block(d->w->bsvc, &d->fi, d->index, data, len) == -EREMOTE)
-		worker_cache_block(d->w, d->id, data, (size_t)len);
+	d->remote = ok && bsvc_put_block(d->w->bsvc, &d->fi, d->index, data, len) == -EREMOTE;
 	bsvc_flight_end(d->w->bsvc, d->id);
+}
+
+static void cold_push(void *arg, bool ok, const char *data, uint64_t len)
+{
+	struct cold_done *d = arg;
+	if (ok && d->remote)
+		worker_cache_block(d->w, d->id, data, (size_t)len);
 	free(d);
 }
 
@@ -309,7 +318,7 @@ static int cold_load(struct worker_node *w, const char *path, uint64_t from,
 			d = NULL;
 		}
 	}
-	cstream_decide(s, d ? cold_done : NULL, d);
+	cstream_decide(s, d ? cold_done : NULL, d ? cold_push : NULL, d);
 	if (!rc)
 		fcache_keep_loaded(w->fcache, path, fi, asked);
 	if (d)

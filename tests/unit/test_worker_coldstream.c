@@ -153,10 +153,11 @@ static int collect(void *arg, const void *data, size_t n)
 }
 
 struct done {
-	int calls;
+	int calls, after_calls;
 	bool ok;
 	uint64_t len;
 	bool same;
+	bool after_saw_done; /* done had run when after ran */
 };
 
 static void on_done(void *arg, bool ok, const char *data, uint64_t len)
@@ -166,6 +167,13 @@ static void on_done(void *arg, bool ok, const char *data, uint64_t len)
 	d->ok = ok;
 	d->len = len;
 	d->same = ok && len == OBJ && memcmp(data, g_obj, OBJ) == 0;
+}
+
+static void on_after(void *arg, bool ok, const char *data, uint64_t len)
+{
+	struct done *d = arg;
+	d->after_calls++;
+	d->after_saw_done = d->calls == 1 && ok == d->ok && len == d->len && (!ok || data);
 }
 
 /* The first bytes reach the reader while the store is still sending;
@@ -181,7 +189,7 @@ static void test_streams_before_the_store_is_done(void **state)
 	assert_string_equal(st.fingerprint, "\"fake\"");
 	assert_int_equal(cstream_length(s), OBJ);
 	struct done d = { 0 };
-	cstream_decide(s, on_done, &d);
+	cstream_decide(s, on_done, on_after, &d);
 	/* The store stopped after its first chunk: a read of that chunk
 	 * alone is served now; the whole range waits. */
 	struct got g = { .buf = malloc(OBJ), .refuse_after = -1 };
@@ -205,6 +213,8 @@ static void test_streams_before_the_store_is_done(void **state)
 	assert_int_equal(cstream_read(s, OBJ - 10, 11, collect, &g, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "outside the block"));
 	done_with(s);
+	assert_int_equal(d.after_calls, 1);
+	assert_true(d.after_saw_done);
 	free(g.buf);
 	ufs_close(u);
 }
@@ -233,7 +243,7 @@ static void check_broken(enum mode mode, const char *why)
 	char err[256] = "";
 	struct cstream *s = start_at(u, 0, &st);
 	struct done d = { 0 };
-	cstream_decide(s, on_done, &d);
+	cstream_decide(s, on_done, NULL, &d);
 	struct got g = { .buf = malloc(OBJ + CHUNK), .refuse_after = -1 };
 	int rc = cstream_read(s, 0, OBJ, collect, &g, err, sizeof(err));
 	assert_int_equal(rc, -EIO);
@@ -272,7 +282,7 @@ static void test_cancel(void **state)
 	struct ufs *u = fake_store(SEND_ALL, true);
 	struct ufs_stat st;
 	struct cstream *s = start_at(u, 0, &st);
-	cstream_decide(s, NULL, NULL);
+	cstream_decide(s, NULL, NULL, NULL);
 	cstream_unref(s);
 	let_go();
 	assert_int_equal(cstream_drain(5000), 0);
@@ -289,7 +299,7 @@ static void test_reader_leaves(void **state)
 	char err[256] = "";
 	struct cstream *s = start_at(u, 0, &st);
 	struct done d = { 0 };
-	cstream_decide(s, on_done, &d);
+	cstream_decide(s, on_done, NULL, &d);
 	struct got g = { .buf = malloc(OBJ), .refuse_after = 0 };
 	assert_int_equal(cstream_read(s, 0, OBJ, collect, &g, err, sizeof(err)), -EPIPE);
 	done_with(s);
@@ -308,7 +318,7 @@ static void test_block_past_the_end(void **state)
 	struct cstream *s = start_at(u, OBJ, &st);
 	assert_int_equal(st.length, OBJ);
 	assert_int_equal(cstream_length(s), 0);
-	cstream_decide(s, NULL, NULL);
+	cstream_decide(s, NULL, NULL, NULL);
 	done_with(s);
 	ufs_close(u);
 }
