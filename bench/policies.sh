@@ -261,7 +261,10 @@ fetch() { # HOSTPORT [--s3-auth]: "MiB/s p50_ms p99_ms errors"
 log "cold GET: $NCOLD x 4 MiB straight from the store, 8 connections"
 R[cold/direct]=$(fetch "127.0.0.1:$PROXY_PORT" --s3-auth)
 log "cold GET: the same objects through worker 0's S3 gateway (first reads)"
+read -r cg0 cl0 ch0 <<<"$(store_gets | tr -d ',()')"
 R[cold/strata]=$(fetch "127.0.0.1:${W_PORTS[1]}")
+read -r cg1 cl1 ch1 <<<"$(store_gets | tr -d ',()')"
+R[cold/store]="GET $((cg1 - cg0)), LIST $((cl1 - cl0)), HEAD $((ch1 - ch0))"
 
 # ---- replication restore (needs wip/repl) ----
 # repl_restore: sets min 2 copies on /bench/big, waits until every block has
@@ -388,6 +391,7 @@ R[ttl_rss]="$((rss0 / 1024)) MiB before, $((peak / 1024)) MiB peak"
 	echo "cold 4 MiB GETs, $NCOLD distinct objects, 8 connections (MiB/s, p50 ms, p99 ms, errors)"
 	echo "  store direct        ${R[cold/direct]}"
 	echo "  strata S3 gateway   ${R[cold/strata]}"
+	echo "  store requests during the strata pass: ${R[cold/store]}"
 	echo "  -> strata / direct: $(ratio "$(echo "${R[cold/strata]}" | cut -d' ' -f1)" \
 		"$(echo "${R[cold/direct]}" | cut -d' ' -f1)") (target >= 0.8x)"
 	echo

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command (also what .ci/run calls): installs what is
 # missing, builds normally and with ASan+UBSan, runs every test through ctest
-# in both, then runs each libFuzzer target briefly. Exits non-zero on any
+# in both, then runs each libFuzzer target briefly (10 s each:
+# STRATA_FUZZ_SECONDS; scripts/fuzz.sh N for longer). Exits non-zero on any
 # failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +29,6 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86
 ctest --test-dir build-asan --output-on-failure -j2 --timeout 900
 
 step "fuzz targets"
-scripts/fuzz.sh "${STRATA_FUZZ_SECONDS:-15}"
+scripts/fuzz.sh "${STRATA_FUZZ_SECONDS:-10}"
 
 step "all tests passed"
