@@ -9,6 +9,7 @@ import ctypes
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -85,16 +86,38 @@ def _die_with_parent():
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_PORT_RNG = random.Random(os.getpid() ^ int(time.time() * 1000))
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port nobody listens on now, never handed out twice per run."""
+    """A TCP port nobody listens on now, never handed out twice per run, and
+    below the kernel's ephemeral range: a port from that range can be taken,
+    before the daemon binds it, by any outgoing connection on the machine
+    (another test's client or peer), which made daemons fail to start with
+    "Address already in use" under ctest -j2."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(100):
+    lo, _ = _ephemeral_range()
+    first = max(1024, lo - 16384)
+    for _ in range(200):
+        port = _PORT_RNG.randrange(first, lo)
+        if port in _used_ports:
+            continue
         with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        if port not in _used_ports:
-            _used_ports.add(port)
-            return port
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _used_ports.add(port)
+        return port
     raise RuntimeError("no free port")
 
 
