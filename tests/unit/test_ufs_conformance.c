@@ -249,8 +249,13 @@ static void test_read_to_eof_and_sink_abort(void **state)
 
 /* The metadata a read brings back is the one stat and list report: same
  * fingerprint byte for byte, same length, whatever part was read. */
-static void assert_same_stat(const struct ufs_stat *a, const struct ufs_stat *b)
+#define assert_same_stat(a, b) assert_same_stat_at((a), (b), __LINE__)
+static void assert_same_stat_at(const struct ufs_stat *a, const struct ufs_stat *b, int line)
 {
+	if (a->length != b->length || strcmp(a->fingerprint, b->fingerprint) != 0)
+		print_error("assert_same_stat at line %d: length %llu '%s' vs %llu '%s'\n", line,
+			    (unsigned long long)a->length, a->fingerprint,
+			    (unsigned long long)b->length, b->fingerprint);
 	assert_false(a->is_dir);
 	assert_false(b->is_dir);
 	assert_int_equal(a->length, b->length);
