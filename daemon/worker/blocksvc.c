@@ -149,31 +149,47 @@ static uint64_t block_len(const struct file_info *fi, uint64_t index)
 
 /* Waits for or becomes the one reader of block id. Returns true when the
  * caller must read it (and then call flight_end). */
+/* The flight of block id, or NULL. Under b->lock. */
+static struct flight *flight_find(struct bsvc *b, uint64_t id)
+{
+	struct flight *f = b->flights;
+	while (f && f->id != id)
+		f = f->next;
+	return f;
+}
+
+/* Registers a flight of id (without memory: none, the read goes on
+ * unannounced). Under b->lock. */
+static bool flight_add(struct bsvc *b, uint64_t id)
+{
+	struct flight *f = calloc(1, sizeof(*f));
+	if (!f)
+		return false;
+	f->id = id;
+	f->next = b->flights;
+	b->flights = f;
+	return true;
+}
+
 static bool flight_begin(struct bsvc *b, uint64_t id)
 {
 	pthread_mutex_lock(&b->lock);
-	for (struct flight *f = b->flights; f; f = f->next) {
-		if (f->id == id) {
-			f->waiters++;
-			while (!f->finished)
-				pthread_cond_wait(&b->done, &b->lock);
-			if (--f->waiters == 0) {
-				struct flight **pp = &b->flights;
-				while (*pp != f)
-					pp = &(*pp)->next;
-				*pp = f->next;
-				free(f);
-			}
-			pthread_mutex_unlock(&b->lock);
-			return false;
-		}
-	}
-	struct flight *f = calloc(1, sizeof(*f));
+	struct flight *f = flight_find(b, id);
 	if (f) {
-		f->id = id;
-		f->next = b->flights;
-		b->flights = f;
+		f->waiters++;
+		while (!f->finished)
+			pthread_cond_wait(&b->done, &b->lock);
+		if (--f->waiters == 0) {
+			struct flight **pp = &b->flights;
+			while (*pp != f)
+				pp = &(*pp)->next;
+			*pp = f->next;
+			free(f);
+		}
+		pthread_mutex_unlock(&b->lock);
+		return false;
 	}
+	flight_add(b, id);
 	pthread_mutex_unlock(&b->lock);
 	return true;
 }
@@ -472,18 +488,9 @@ void bsvc_drop_cold(void)
 bool bsvc_flight_try(struct bsvc *b, uint64_t id)
 {
 	pthread_mutex_lock(&b->lock);
-	struct flight *f = b->flights;
-	while (f && f->id != id)
-		f = f->next;
-	if (!f && (f = calloc(1, sizeof(*f)))) {
-		f->id = id;
-		f->next = b->flights;
-		b->flights = f;
-		pthread_mutex_unlock(&b->lock);
-		return true;
-	}
+	bool mine = !flight_find(b, id) && flight_add(b, id);
 	pthread_mutex_unlock(&b->lock);
-	return false;
+	return mine;
 }
 
 void bsvc_flight_end(struct bsvc *b, uint64_t id)

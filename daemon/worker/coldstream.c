@@ -73,11 +73,6 @@ static int xfer_sink(void *arg, const void *data, size_t n)
 	return 0;
 }
 
-static void unref_locked(struct cstream *s, bool *free_it)
-{
-	*free_it = --s->refs == 0;
-}
-
 static void destroy(struct cstream *s)
 {
 	pthread_mutex_destroy(&s->lock);
@@ -91,9 +86,8 @@ void cstream_unref(struct cstream *s)
 {
 	if (!s)
 		return;
-	bool free_it;
 	pthread_mutex_lock(&s->lock);
-	unref_locked(s, &free_it);
+	bool free_it = --s->refs == 0;
 	pthread_mutex_unlock(&s->lock);
 	if (free_it)
 		destroy(s);
@@ -154,8 +148,7 @@ static void *xfer_main(void *arg)
 	s->done = true;
 	pthread_cond_broadcast(&s->moved);
 	maybe_finish(s);
-	bool free_it;
-	unref_locked(s, &free_it);
+	bool free_it = --s->refs == 0;
 	pthread_mutex_unlock(&s->lock);
 	if (free_it)
 		destroy(s);
