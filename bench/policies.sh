@@ -32,7 +32,10 @@
 #   the script works; the full sizes are 1,000, 16 x 64 MiB, 64, 100,000).
 # Environment: BUILD (default <src>/build-bench-policies, a Release tree with
 # bench tools), JOBS (2), WORKERS (2), LATENCY_MS (20), REPORT (a file to
-# copy the report to), KEEP=1 (keep the temp dir and its logs), REPL=1.
+# copy the report to), KEEP=1 (keep the temp dir and its logs), REPL=1,
+# NCOLD (objects of the cold GET pass), ONLY (a comma list of the parts to
+# run: load, cold, ttl; default all; the
+# replication restore runs with REPL=1 either way).
 # Needs /usr/bin/aws (awscli, a test dependency) and s3rver from
 # tests/node_modules (scripts/deps.sh). Every process it starts is stopped
 # on exit, Ctrl-C included. docs/bench.md explains the figures.
@@ -61,14 +64,19 @@ MiB=$((1 << 20))
 SMALL=$((64 * KiB))
 COLD=$((4 * MiB))
 if [ "$QUICK" = 1 ]; then
-	NSMALL=200 NBIG=4 BIG=$((16 * MiB)) NCOLD=16 TTL_DIRS=10
+	NSMALL=200 NBIG=4 BIG=$((16 * MiB)) NCOLD=${NCOLD:-16} TTL_DIRS=10
 else
-	NSMALL=1000 NBIG=16 BIG=$((64 * MiB)) NCOLD=64 TTL_DIRS=100
+	NSMALL=1000 NBIG=16 BIG=$((64 * MiB)) NCOLD=${NCOLD:-64} TTL_DIRS=100
 fi
 TTL_FILES=1000 # per directory
 NTTL=$((TTL_DIRS * TTL_FILES))
 
 log() { printf '[policies.sh %s] %s\n' "$(date +%T)" "$*" >&2; }
+ONLY=${ONLY:-load,cold,ttl}
+for part in ${ONLY//,/ }; do
+	case $part in load | cold | ttl) ;; *) log "ONLY: unknown part '$part' (load, cold, ttl)"; exit 2 ;; esac
+done
+want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 AWS=/usr/bin/aws
 [ -x "$AWS" ] || { log "awscli is missing ($AWS): scripts/deps.sh installs it"; exit 1; }
@@ -156,18 +164,24 @@ mkdir -p "$WORK/s3rver"
 NODE_OPTIONS=--openssl-legacy-provider node "$S3RVER_JS" -d "$WORK/s3rver" -a 127.0.0.1 \
 	-p "$S3_PORT" --configure-bucket bench >"$WORK/s3rver.log" 2>&1 &
 PIDS+=($!)
+S3RVER_PID=$!
 wait_port "$S3_PORT" $! s3rver "$WORK/s3rver.log"
 python3 "$BENCH/latency_proxy.py" --listen "127.0.0.1:$PROXY_PORT" --upstream "127.0.0.1:$S3_PORT" \
 	--latency-ms "$LATENCY_MS" --control "127.0.0.1:$CTL_PORT" >"$WORK/proxy.log" 2>&1 &
 PIDS+=($!)
+PROXY_PID=$!
 wait_port "$PROXY_PORT" $! "the latency proxy" "$WORK/proxy.log"
 wait_port "$CTL_PORT" "${PIDS[-1]}" "the latency proxy's counters" "$WORK/proxy.log"
 store_gets() { json "http://127.0.0.1:$CTL_PORT/counters" 'd["GET"], d["LIST"], d["HEAD"]'; }
 
 DATA=$WORK/data
 log "writing the dataset: $NSMALL x 64 KiB, $NBIG x $((BIG / MiB)) MiB, $NCOLD x 4 MiB"
-python3 "$BENCH/read_client.py" gen "$DATA" "bench/small:$NSMALL:$SMALL" "bench/big:$NBIG:$BIG" \
-	"bench/cold:$NCOLD:$COLD"
+SETS=()
+want load && SETS+=("bench/small:$NSMALL:$SMALL")
+{ want load || [ "${REPL:-0}" = 1 ]; } && SETS+=("bench/big:$NBIG:$BIG")
+want cold && SETS+=("bench/cold:$NCOLD:$COLD")
+[ ${#SETS[@]} -gt 0 ] && python3 "$BENCH/read_client.py" gen "$DATA" "${SETS[@]}"
+mkdir -p "$DATA"
 t0=$(date +%s)
 python3 "$BENCH/read_client.py" upload "$DATA" "127.0.0.1:$S3_PORT" -j 4 >/dev/null
 rm -rf "$DATA"
@@ -184,6 +198,7 @@ log "starting strata: 1 master, $WORKERS workers (MEM tier $((MEM_QUOTA / MiB)) 
 "$MASTER_BIN" --set master.port="$MASTER_PORT" --set master.state_dir="$WORK/master" \
 	--set log.level=warn >"$WORK/master.log" 2>&1 &
 PIDS+=($!)
+MASTER_PID=$!
 wait_port "$MASTER_PORT" $! strata-master "$WORK/master.log"
 WORKER_PIDS=()
 for ((i = 0; i < WORKERS; i++)); do
@@ -237,6 +252,7 @@ load_job() {
 		tr -d '(),')"
 }
 for set in small big; do
+	want load || break
 	if [ "$set" = small ]; then n=$NSMALL size=$SMALL; else n=$NBIG size=$BIG; fi
 	log "load: aws s3 cp --recursive of $set ($n objects)"
 	R[aws/$set]=$(aws_cp "$set")
@@ -258,13 +274,35 @@ fetch() { # HOSTPORT [--s3-auth]: "MiB/s p50_ms p99_ms errors"
 			printf "%.1f %.1f %.1f %d\n", (d > 0 ? ok * big / 1048576 / d : 0), f["p50_us"] / 1e3,
 				f["p99_us"] / 1e3, f["connect"] + f["read"] + f["status"] + f["timeout"] }'
 }
-log "cold GET: $NCOLD x 4 MiB straight from the store, 8 connections"
-R[cold/direct]=$(fetch "127.0.0.1:$PROXY_PORT" --s3-auth)
-log "cold GET: the same objects through worker 0's S3 gateway (first reads)"
-read -r cg0 cl0 ch0 <<<"$(store_gets | tr -d ',()')"
-R[cold/strata]=$(fetch "127.0.0.1:${W_PORTS[1]}")
-read -r cg1 cl1 ch1 <<<"$(store_gets | tr -d ',()')"
-R[cold/store]="GET $((cg1 - cg0)), LIST $((cl1 - cl0)), HEAD $((ch1 - ch0))"
+# cpu_of PID...: CPU ticks (user + system) the processes have used so far
+cpu_of() { local p t=0; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo $t; }
+HZ=$(getconf CLK_TCK)
+# cpu_split NAME=PIDS...: "name s, ..." CPU seconds since the last cpu_mark
+CPU_NAMES=(s3rver proxy master workers)
+cpu_now() { echo "$(cpu_of "$S3RVER_PID") $(cpu_of "$PROXY_PID") $(cpu_of "$MASTER_PID") $(cpu_of "${WORKER_PIDS[@]}")"; }
+cpu_diff() { # BEFORE AFTER SECONDS: per process group, seconds of CPU and share of the wall time
+	local -a a b
+	read -r -a a <<<"$1"
+	read -r -a b <<<"$2"
+	local i out=""
+	for i in "${!CPU_NAMES[@]}"; do
+		out+="${CPU_NAMES[$i]} $(awk -v t=$((b[i] - a[i])) -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }') s, "
+	done
+	echo "${out%, }"
+}
+if want cold; then
+	log "cold GET: $NCOLD x 4 MiB straight from the store, 8 connections"
+	c0=$(cpu_now)
+	R[cold/direct]=$(fetch "127.0.0.1:$PROXY_PORT" --s3-auth)
+	R[cold/direct_cpu]=$(cpu_diff "$c0" "$(cpu_now)")
+	log "cold GET: the same objects through worker 0's S3 gateway (first reads)"
+	read -r cg0 cl0 ch0 <<<"$(store_gets | tr -d ',()')"
+	c0=$(cpu_now)
+	R[cold/strata]=$(fetch "127.0.0.1:${W_PORTS[1]}")
+	R[cold/strata_cpu]=$(cpu_diff "$c0" "$(cpu_now)")
+	read -r cg1 cl1 ch1 <<<"$(store_gets | tr -d ',()')"
+	R[cold/store]="GET $((cg1 - cg0)), LIST $((cl1 - cl0)), HEAD $((ch1 - ch0))"
+fi
 
 # ---- replication restore (needs wip/repl) ----
 # repl_restore: sets min 2 copies on /bench/big, waits until every block has
@@ -324,54 +362,58 @@ else
 fi
 
 # ---- TTL checker over NTTL expired files ----
-log "ttl: ns_fill $TTL_DIRS x $TTL_FILES inodes"
-mkdir -p "$WORK/ttlmaster"
-"$FILL_BIN" "$WORK/ttlmaster" "$TTL_DIRS" "$TTL_FILES" >"$WORK/ns_fill.log" 2>&1
-"$MASTER_BIN" --set master.port="$TTL_PORT" --set master.state_dir="$WORK/ttlmaster" \
-	--set master.ttl_check_interval=1s --set log.level=warn >"$WORK/ttlmaster.log" 2>&1 &
-PIDS+=($!)
-TTL_PID=$!
-wait_port "$TTL_PORT" "$TTL_PID" "the TTL master" "$WORK/ttlmaster.log"
-TTLM=http://127.0.0.1:$TTL_PORT
-fired() { json "$TTLM/api/v1/metrics" 'd["master"]["ttl_fired_free_total"]'; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$TTL_PID/stat"; }
-rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$TTL_PID/status"; }
-HZ=$(getconf CLK_TCK)
-rss0=$(rss_kib)
-post "$TTLM/api/v1/files/ttl" '{"path": "/bench", "recursive": true, "ttl_ms": 2000,
-	"action": "free"}' PUT >/dev/null
-expiry=$(json "$TTLM/api/v1/files/stat?path=%2Fbench%2Fd00000%2Ff000000" 'd["ttl_expiry_ms"]')
-log "ttl: $NTTL files expire at $expiry; waiting for the checker"
-while [ "$(now_ms)" -lt "$expiry" ]; do sleep 0.05; done
-c0=$(cpu_ticks)
-t0=$(now_ms)
-peak=$rss0
-done_ms=""
-while [ "$(($(now_ms) - t0))" -lt 600000 ]; do
-	r=$(rss_kib)
-	[ "$r" -gt "$peak" ] && peak=$r
-	if [ "$(fired)" -ge "$NTTL" ]; then
-		done_ms=$(($(now_ms) - t0))
-		break
+if want ttl; then
+	log "ttl: ns_fill $TTL_DIRS x $TTL_FILES inodes"
+	mkdir -p "$WORK/ttlmaster"
+	"$FILL_BIN" "$WORK/ttlmaster" "$TTL_DIRS" "$TTL_FILES" >"$WORK/ns_fill.log" 2>&1
+	"$MASTER_BIN" --set master.port="$TTL_PORT" --set master.state_dir="$WORK/ttlmaster" \
+		--set master.ttl_check_interval=1s --set log.level=warn >"$WORK/ttlmaster.log" 2>&1 &
+	PIDS+=($!)
+	TTL_PID=$!
+	wait_port "$TTL_PORT" "$TTL_PID" "the TTL master" "$WORK/ttlmaster.log"
+	TTLM=http://127.0.0.1:$TTL_PORT
+	fired() { json "$TTLM/api/v1/metrics" 'd["master"]["ttl_fired_free_total"]'; }
+	cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$TTL_PID/stat"; }
+	rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$TTL_PID/status"; }
+	HZ=$(getconf CLK_TCK)
+	rss0=$(rss_kib)
+	post "$TTLM/api/v1/files/ttl" '{"path": "/bench", "recursive": true, "ttl_ms": 2000,
+		"action": "free"}' PUT >/dev/null
+	expiry=$(json "$TTLM/api/v1/files/stat?path=%2Fbench%2Fd00000%2Ff000000" 'd["ttl_expiry_ms"]')
+	log "ttl: $NTTL files expire at $expiry; waiting for the checker"
+	while [ "$(now_ms)" -lt "$expiry" ]; do sleep 0.05; done
+	c0=$(cpu_ticks)
+	t0=$(now_ms)
+	peak=$rss0
+	done_ms=""
+	while [ "$(($(now_ms) - t0))" -lt 600000 ]; do
+		r=$(rss_kib)
+		[ "$r" -gt "$peak" ] && peak=$r
+		if [ "$(fired)" -ge "$NTTL" ]; then
+			done_ms=$(($(now_ms) - t0))
+			break
+		fi
+		sleep 0.2
+	done
+	c1=$(cpu_ticks)
+	if [ -n "$done_ms" ]; then
+		R[ttl]="$done_ms $(awk -v n="$NTTL" -v ms="$done_ms" 'BEGIN { printf "%.0f", n / (ms / 1000) }')"
+		R[ttl_cpu]=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v ms="$done_ms" \
+			'BEGIN { printf "%.0f", 100 * t / hz / (ms / 1000) }')
+	else
+		R[ttl]="- - ($(fired) of $NTTL fired in 600 s)"
+		R[ttl_cpu]="?"
 	fi
-	sleep 0.2
-done
-c1=$(cpu_ticks)
-if [ -n "$done_ms" ]; then
-	R[ttl]="$done_ms $(awk -v n="$NTTL" -v ms="$done_ms" 'BEGIN { printf "%.0f", n / (ms / 1000) }')"
-	R[ttl_cpu]=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v ms="$done_ms" \
-		'BEGIN { printf "%.0f", 100 * t / hz / (ms / 1000) }')
-else
-	R[ttl]="- - ($(fired) of $NTTL fired in 600 s)"
-	R[ttl_cpu]="?"
+	R[ttl_rss]="$((rss0 / 1024)) MiB before, $((peak / 1024)) MiB peak"
 fi
-R[ttl_rss]="$((rss0 / 1024)) MiB before, $((peak / 1024)) MiB peak"
 
 # ---- report ----
 {
 	echo "bench/policies.sh $([ "$QUICK" = 1 ] && echo "--quick ")($(date -u '+%F %T') UTC," \
 		"$(nproc) cores, store at +${LATENCY_MS} ms, $WORKERS workers, commit" \
 		"$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo ?))"
+	echo "parts: $ONLY"
+	if want load; then
 	echo
 	echo "load job vs aws s3 cp --recursive (same objects, same proxied store)"
 	for set in small big; do
@@ -387,6 +429,8 @@ R[ttl_rss]="$((rss0 / 1024)) MiB before, $((peak / 1024)) MiB peak"
 			"$(awk -v m="${R[aws/$set]}" 'BEGIN { print m / 1000 }')" "$(mibs "$b" "${R[aws/$set]}")" \
 			"$(ratio "${R[aws/$set]}" "$total")"
 	done
+	fi
+	if want cold; then
 	echo
 	echo "cold 4 MiB GETs, $NCOLD distinct objects, 8 connections (MiB/s, p50 ms, p99 ms, errors)"
 	echo "  store direct        ${R[cold/direct]}"
@@ -394,11 +438,16 @@ R[ttl_rss]="$((rss0 / 1024)) MiB before, $((peak / 1024)) MiB peak"
 	echo "  store requests during the strata pass: ${R[cold/store]}"
 	echo "  -> strata / direct: $(ratio "$(echo "${R[cold/strata]}" | cut -d' ' -f1)" \
 		"$(echo "${R[cold/direct]}" | cut -d' ' -f1)") (target >= 0.8x)"
+	echo "  CPU during the direct pass: ${R[cold/direct_cpu]}"
+	echo "  CPU during the strata pass: ${R[cold/strata_cpu]}"
+	fi
+	if want ttl; then
 	echo
 	read -r ttl_ms ttl_rate <<<"${R[ttl]}"
 	echo "TTL checker, $NTTL expired files (action free, master.ttl_check_interval 1s)"
 	echo "  all fired ${ttl_ms} ms after the expiry (${ttl_rate} files/s)"
 	echo "  master CPU ${R[ttl_cpu]}% of one core meanwhile; RSS ${R[ttl_rss]}"
+	fi
 	echo
 	echo "restore min copies of 1 GiB after a worker SIGKILL: ${R[repl]}"
 } | tee "$WORK/report.txt"

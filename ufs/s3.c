@@ -297,6 +297,8 @@ static CURLcode s3_attempt(struct s3 *s, CURL *c, const struct s3_req *rq, const
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)(s->timeout_ms / 1000 + 1));
 	if (!rq->sink)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
+	else /* a block's body: 8x fewer receive calls and sink calls than the default 16 KiB */
+		curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 128L << 10);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &wc);

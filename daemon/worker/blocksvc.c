@@ -1,5 +1,6 @@
 #include "daemon/worker/blocksvc.h"
 
+#include "daemon/worker/bufpool.h"
 #include "daemon/worker/coldstream.h"
 #include "daemon/worker/pathstats.h"
 #include "daemon/worker/worker.h"
@@ -98,7 +99,8 @@ static int serve_cached(struct bsvc *b, uint64_t id, uint64_t off, uint64_t len,
 	size_t bufsz = check && len <= CHECK_WHOLE_MAX ? (size_t)len : CHUNK;
 	if (bufsz > len)
 		bufsz = (size_t)len;
-	char *buf = malloc(bufsz ? bufsz : 1);
+	size_t bufcap;
+	char *buf = bufpool_get(bufsz, &bufcap);
 	if (!buf) {
 		close(bf.fd);
 		return -ENOMEM;
@@ -135,7 +137,7 @@ static int serve_cached(struct bsvc *b, uint64_t id, uint64_t off, uint64_t len,
 			rc = sink(arg, buf, held);
 		}
 	}
-	free(buf);
+	bufpool_put(buf, bufcap, clock_mono_ms());
 	close(bf.fd);
 	return rc;
 }
@@ -335,7 +337,8 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 			 (unsigned long long)index);
 		return ST_ELOST;
 	}
-	struct tee t = { .buf = malloc(blen ? blen : 1), .cap = blen, .off = off, .len = len,
+	size_t bufcap;
+	struct tee t = { .buf = bufpool_get(blen, &bufcap), .cap = blen, .off = off, .len = len,
 			 .sink = sink, .arg = arg, .from_store = &b->bytes_from_ufs };
 	/* A file of one block is read whole, without a Range (a store may
 	 * start a ranged reply later); a longer object than strata knows still
@@ -369,7 +372,7 @@ static int read_owned(struct bsvc *b, const struct file_info *fi, uint64_t index
 		}
 	}
 	flight_end(b, id);
-	free(t.buf);
+	bufpool_put(t.buf, bufcap, clock_mono_ms());
 	/* A client that left (sink error) does not stop the block from being
 	 * cached; its error is returned once the block is in. */
 	return rc ? rc : t.sink_rc;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/worker/bufpool.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 
 struct cstream {
@@ -23,6 +25,7 @@ struct cstream {
 	bool have_st;
 	uint64_t want; /* the block's length, once have_st */
 	char *data;    /* want bytes, allocated at the first byte */
+	size_t data_cap; /* its size (bufpool) */
 	uint64_t got;
 	bool done; /* the store's read ended */
 	int rc;
@@ -55,7 +58,7 @@ static int xfer_sink(void *arg, const void *data, size_t n)
 		s->st = s->xst;
 		s->have_st = true;
 		set_want(s);
-		if (!(s->data = malloc(s->want ? s->want : 1)))
+		if (!(s->data = bufpool_get(s->want, &s->data_cap)))
 			rc = -ENOMEM;
 		pthread_cond_broadcast(&s->moved);
 	}
@@ -77,7 +80,7 @@ static void destroy(struct cstream *s)
 {
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->moved);
-	free(s->data);
+	bufpool_put(s->data, s->data_cap, clock_mono_ms());
 	free(s->ufs_path);
 	free(s);
 }

@@ -1,4 +1,5 @@
 #include "daemon/worker/blocksvc.h"
+#include "daemon/worker/bufpool.h"
 #include "daemon/worker/objects.h"
 #include "daemon/worker/pathstats.h"
 #include "daemon/worker/worker.h"
@@ -338,6 +339,7 @@ static void *hb_main(void *arg)
 	bool warned = false;
 	for (;;) {
 		sweep_uploads(w, &next_sweep);
+		bufpool_trim(clock_mono_ms(), BUFPOOL_IDLE_MS);
 		bool registered;
 		pthread_mutex_lock(&w->lock);
 		registered = w->worker_id != 0;

@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "client/client.h"
 #include "lib/notify.h"
+#include "daemon/worker/bufpool.h"
 #include "daemon/worker/blocksvc.h"
 #include "daemon/worker/filecache.h"
 #include "daemon/worker/pathstats.h"
@@ -334,6 +335,7 @@ out:
 		return exit_code;
 	}
 	bsvc_free(w.bsvc);
+	bufpool_trim(0, 0);
 	pathstats_free(w.pstats);
 	fcache_free(w.fcache);
 	tier_store_close(w.tiers);

@@ -12,3 +12,5 @@ strata_unit_test(test_worker_s3access SOURCES test_worker_s3access.c LIBS strata
 # A lazy load's block streamed from its store (daemon/worker/coldstream.c).
 strata_unit_test(test_worker_coldstream SOURCES test_worker_coldstream.c
                  LIBS strata_worker_core)
+# Kept block buffers for store reads (daemon/worker/bufpool.c).
+strata_unit_test(test_worker_bufpool SOURCES test_worker_bufpool.c LIBS strata_worker_core)
