@@ -409,6 +409,7 @@ static void add_repl_json(struct master *m, cJSON *master)
 	json_add_int(r, "drops_made_total", (int64_t)rs.drops_made);
 	json_add_int(r, "workers_decommissioning", (int64_t)rs.decommissioning);
 	json_add_int(r, "passes_total", (int64_t)rs.passes);
+	json_add_int(r, "passes_skipped_total", (int64_t)rs.passes_skipped);
 }
 
 /* Cluster view of the workers' counters (JSON). */

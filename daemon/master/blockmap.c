@@ -19,6 +19,7 @@ struct blockmap {
 	struct slot *slots;
 	size_t cap; /* power of two */
 	size_t used;
+	uint64_t version; /* moves with every change (blockmap_version) */
 };
 
 static size_t hash(uint64_t x, size_t cap)
@@ -121,12 +122,15 @@ int blockmap_add(struct blockmap *bm, uint64_t block, uint64_t worker_id, int ti
 	}
 	for (uint32_t k = 0; k < s->nloc; k++) {
 		if (s->locs[k].worker_id == worker_id) {
+			bm->version += s->locs[k].tier != tier;
 			s->locs[k].tier = tier;
 			goto out;
 		}
 	}
-	if (s->nloc < BLOCKMAP_MAX_LOCS)
+	if (s->nloc < BLOCKMAP_MAX_LOCS) {
 		s->locs[s->nloc++] = (struct block_loc){ worker_id, tier };
+		bm->version++;
+	}
 out:
 	pthread_mutex_unlock(&bm->lock);
 	return rc;
@@ -140,6 +144,7 @@ void blockmap_remove(struct blockmap *bm, uint64_t block, uint64_t worker_id)
 		for (uint32_t k = 0; k < s->nloc; k++) {
 			if (s->locs[k].worker_id == worker_id) {
 				s->locs[k] = s->locs[--s->nloc];
+				bm->version++;
 				break;
 			}
 		}
@@ -162,6 +167,7 @@ void blockmap_drop_worker(struct blockmap *bm, uint64_t worker_id)
 			if (s->locs[k].worker_id == worker_id) {
 				s->locs[k] = s->locs[--s->nloc];
 				emptied = s->nloc == 0;
+				bm->version++;
 				break;
 			}
 		}
@@ -192,6 +198,14 @@ size_t blockmap_count(struct blockmap *bm)
 	size_t n = bm->used;
 	pthread_mutex_unlock(&bm->lock);
 	return n;
+}
+
+uint64_t blockmap_version(struct blockmap *bm)
+{
+	pthread_mutex_lock(&bm->lock);
+	uint64_t v = bm->version;
+	pthread_mutex_unlock(&bm->lock);
+	return v;
 }
 
 int blockmap_list(struct blockmap *bm, struct blockmap_entry **out, size_t *n)

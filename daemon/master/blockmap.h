@@ -30,6 +30,9 @@ void blockmap_drop_worker(struct blockmap *bm, uint64_t worker_id);
 /* Copies up to max locations of block into out; returns how many. */
 size_t blockmap_get(struct blockmap *bm, uint64_t block, struct block_loc *out, size_t max);
 size_t blockmap_count(struct blockmap *bm);
+/* A number that moves whenever a location is added, removed or changes
+ * tier (and only then): whoever saw it unchanged saw the same map. */
+uint64_t blockmap_version(struct blockmap *bm);
 
 /* One block and its holders, as blockmap_list copies them out. */
 struct blockmap_entry {

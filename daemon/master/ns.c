@@ -91,6 +91,8 @@ static const char *const g_sql[ST_COUNT] = {
 	/* Indexed (inodes_unpersisted). */
 	[ST_UNPERSISTED] = "SELECT " NS_INODE_COLS " FROM inodes WHERE persisted != 1 AND"
 			   " id > ?1 ORDER BY id LIMIT ?2",
+	[ST_BY_DATA_ID] = "SELECT id FROM inodes WHERE data_id = ?1 AND data_id > 0 AND is_dir = 0"
+			  " LIMIT 1",
 };
 
 static const char g_schema[] =

@@ -43,6 +43,7 @@ enum stmt_id {
 	ST_WTYPE_DIFF,
 	ST_SET_PERSIST,
 	ST_UNPERSISTED,
+	ST_BY_DATA_ID,
 	ST_COUNT
 };
 

@@ -62,14 +62,13 @@ int ns_worker_states(struct ns *ns, int (*fn)(void *arg, const char *address, co
 int ns_by_data_id(struct ns *ns, uint64_t data_id, struct ns_inode *out, char *path,
 		  size_t pathlen)
 {
-	sqlite3_stmt *s = prep(ns, "SELECT id FROM inodes WHERE data_id = ?1 AND data_id > 0"
-				   " AND is_dir = 0 LIMIT 1");
-	if (!s)
-		return -EIO;
+	/* The replication checker asks this for every cached block's file:
+	 * a statement prepared once (ns_stmt). */
+	sqlite3_stmt *s = ns_stmt(ns, ST_BY_DATA_ID);
 	sqlite3_bind_int64(s, 1, (int64_t)data_id);
 	int step = sqlite3_step(s);
 	uint64_t id = step == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	if (step != SQLITE_ROW)
 		return step == SQLITE_DONE ? -ENOENT : -EIO;
 	int rc = ns_by_id(ns, id, out);

@@ -60,6 +60,11 @@ struct repl {
 	bool repairing; /* an under-replication episode is open (events) */
 	uint64_t episode_copies;
 	struct repl_stats st;
+	/* The last pass found nothing to do and nothing under way (quiet),
+	 * at this state of its inputs: the next pass with the same inputs
+	 * would find the same, so it is skipped (run_pass). */
+	bool quiet;
+	uint64_t seen_blocks, seen_applied, seen_workers;
 };
 
 struct repl *repl_new(const struct repl_opts *o)
@@ -89,6 +94,7 @@ static void clear_locked(struct repl *r)
 	free(r->flights);
 	r->flights = NULL;
 	r->nflights = r->flights_cap = 0;
+	r->quiet = false;
 	r->ndrains = 0;
 	r->repairing = false;
 }
@@ -514,6 +520,31 @@ static size_t settle_drains(struct repl *r, const struct pass *ps, struct regist
 	return ndone;
 }
 
+/* The workers as the planner sees them, as one number (FNV-1a). */
+static uint64_t workers_sig(const struct pass *ps)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	for (size_t i = 0; i < ps->nw; i++) {
+		uint64_t v[3] = { ps->ents[i].id, ps->ents[i].live, (uint64_t)ps->ents[i].admin };
+		const unsigned char *b = (const unsigned char *)v;
+		for (size_t k = 0; k < sizeof(v); k++)
+			h = (h ^ b[k]) * UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+/* Nothing short, over or draining, no copy or drop in flight or queued
+ * (r->lock held). */
+static bool quiet_locked(const struct repl *r, const struct pass *ps)
+{
+	if (ps->under || ps->over || r->nflights || r->ndrains)
+		return false;
+	for (size_t i = 0; i < r->nqueues; i++)
+		if (r->queues[i].n)
+			return false;
+	return true;
+}
+
 static int run_pass(struct repl *r, int64_t now_ms, char *err, size_t errlen)
 {
 	static struct pass ps;
@@ -526,6 +557,17 @@ static int run_pass(struct repl *r, int64_t now_ms, char *err, size_t errlen)
 						      ps.ents[i].admin };
 		ps.neligible += eligible(&ps.workers[i]);
 	}
+	/* Read before the pass: a change during it moves them for the next. */
+	uint64_t blocks = blockmap_version(r->o.blocks);
+	uint64_t applied = meta_applied_index(r->o.meta), workers = workers_sig(&ps);
+	pthread_mutex_lock(&r->lock);
+	bool same = r->quiet && blocks == r->seen_blocks && applied == r->seen_applied &&
+		    workers == r->seen_workers;
+	if (same)
+		r->st.passes_skipped++;
+	pthread_mutex_unlock(&r->lock);
+	if (same)
+		return 0; /* every block as it was, every file's bounds too */
 	int rc = plan_all(r, &ps);
 	if (rc) {
 		snprintf(err, errlen, "out of memory");
@@ -534,6 +576,10 @@ static int run_pass(struct repl *r, int64_t now_ms, char *err, size_t errlen)
 	pthread_mutex_lock(&r->lock);
 	note_episode(r, ps.under);
 	size_t ndone = settle_drains(r, &ps, done);
+	r->quiet = quiet_locked(r, &ps) && !ndone;
+	r->seen_blocks = blocks;
+	r->seen_applied = applied;
+	r->seen_workers = workers;
 	pthread_mutex_unlock(&r->lock);
 	for (size_t i = 0; i < ndone; i++) {
 		rc = finish_drain(r, &done[i], err, errlen);

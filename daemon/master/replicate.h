@@ -79,6 +79,7 @@ struct repl_stats {
 	uint64_t copies_ordered, copies_made, copies_timed_out;
 	uint64_t drops_ordered, drops_made;
 	uint64_t passes;
+	uint64_t passes_skipped;    /* nothing it reads had changed since a pass with nothing to do */
 	uint64_t decommissioning;   /* workers draining, last pass */
 };
 void repl_stats_get(struct repl *r, struct repl_stats *out);

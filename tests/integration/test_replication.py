@@ -153,6 +153,22 @@ class ReplicationTest(ClusterTestCase):
                  what="nothing under-replicated")
         wait_for(lambda: "replication_finished" in self.events(), what="the repair's events")
         self.assertIn("replication_started", self.events())
+        # Settled, nothing read or changed: the checker skips its passes
+        # (it re-reads no file while the block map, the journal and the
+        # workers stay as they were).
+        wait_for(lambda: self.repl_metrics()["passes_skipped_total"] > 0,
+                 what="a skipped pass")
+        m0 = self.repl_metrics()
+        time.sleep(1.0)  # five periods of the checker (one heartbeat, 200 ms)
+        m1 = self.repl_metrics()
+        self.assertEqual(m1["passes_total"], m0["passes_total"], (m0, m1))
+        self.assertGreaterEqual(m1["passes_skipped_total"] - m0["passes_skipped_total"], 3)
+        # A change it reads (a new policy) makes the next pass run.
+        self.set_replication("f.bin", 1, 1)
+        wait_for(lambda: self.repl_metrics()["passes_total"] > m1["passes_total"],
+                 what="a pass after the policy changed")
+        wait_for(lambda: all(len(h) == 1 for h in self.holders("f.bin")), timeout=10,
+                 what="trimmed to one copy per block")
         status, _, prom = request(self.m.url + "/metrics")
         self.assertIn(b"strata_master_blocks_under_replicated 0", prom)
         self.assertIn(b"strata_master_replica_copies_total ", prom)
