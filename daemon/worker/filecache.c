@@ -50,6 +50,8 @@ struct entry {
 	uint64_t epoch;      /* the master's namespace epoch for it; 0 unknown */
 	uint64_t mepoch;     /* its mount's epoch; 0 unknown (then epoch counts) */
 	char *mount;         /* that mount's path; NULL unknown */
+	uint32_t mount_gen;  /* mount_ix is its index in fc->mepochs of that generation */
+	uint32_t mount_ix;   /* (UINT32_MAX: not there) */
 	int64_t trust_until; /* trusted at that epoch until then (monotonic ms) */
 	int64_t trust_given; /* the master's trust_ms */
 	int64_t retry_ms;    /* a background refresh failed: not again before */
@@ -91,6 +93,7 @@ struct fcache {
 	 * older master), as last checked (fcache.h). */
 	uint64_t epoch;
 	struct client_mount_epochs mepochs;
+	uint32_t mepochs_gen;   /* moves when mepochs is replaced (from 1) */
 	int64_t epoch_sent_ms;  /* when that check was sent; 0 never */
 	int64_t next_epoch_ms;  /* next check due */
 	bool epoch_checking;    /* a refresher is checking */
@@ -118,6 +121,7 @@ int fcache_new(const struct strata_conf *conf, struct fcache **out)
 	struct fcache *fc = calloc(1, sizeof(*fc));
 	if (!fc)
 		return -ENOMEM;
+	fc->mepochs_gen = 1; /* a new entry's 0 never matches */
 	fc->nsets = (size_t)conf->worker_metadata_cache_files / FCACHE_WAYS;
 	if (!fc->nsets)
 		fc->nsets = 1;
@@ -414,27 +418,37 @@ static void note_read(struct entry *e, int64_t now)
 }
 
 /* The leader's epoch for the mount at path as last checked; 0 unknown. */
-static uint64_t mount_epoch(const struct fcache *fc, const char *path)
+/* e's mount's epoch in the last check (0: not in it). Its index there is
+ * remembered until the next check: every hit asks this (fresh), and the
+ * sweep for every entry, so a string compare per mount was a cost. */
+static uint64_t mount_epoch(const struct fcache *fc, struct entry *e)
 {
-	for (size_t i = 0; i < fc->mepochs.n; i++)
-		if (strcmp(fc->mepochs.paths[i], path) == 0)
-			return fc->mepochs.epochs[i];
-	return 0;
+	if (e->mount_gen != fc->mepochs_gen) {
+		e->mount_gen = fc->mepochs_gen;
+		e->mount_ix = UINT32_MAX;
+		for (size_t i = 0; i < fc->mepochs.n; i++) {
+			if (strcmp(fc->mepochs.paths[i], e->mount) == 0) {
+				e->mount_ix = (uint32_t)i;
+				break;
+			}
+		}
+	}
+	return e->mount_ix < fc->mepochs.n ? fc->mepochs.epochs[e->mount_ix] : 0;
 }
 
 /* Whether e is vouched for by the last epoch check (filecache.h): its
  * mount's epoch when both sides know it, else the namespace epoch. */
-static bool trusted(const struct fcache *fc, const struct entry *e, int64_t now)
+static bool trusted(const struct fcache *fc, struct entry *e, int64_t now)
 {
 	if (!fc->epoch_sent_ms || now - fc->epoch_sent_ms >= fc->conf->worker_metadata_ttl ||
 	    now >= e->trust_until)
 		return false;
 	if (e->mepoch && e->mount && fc->mepochs.n)
-		return e->mepoch == mount_epoch(fc, e->mount);
+		return e->mepoch == mount_epoch(fc, e);
 	return e->epoch && e->epoch == fc->epoch;
 }
 
-static bool fresh(const struct fcache *fc, const struct entry *e, int64_t now)
+static bool fresh(const struct fcache *fc, struct entry *e, int64_t now)
 {
 	return now - e->fetched_ms < fc->conf->worker_metadata_ttl || trusted(fc, e, now);
 }
@@ -665,6 +679,7 @@ static void check_epoch(struct fcache *fc)
 	fc->epoch = epoch;
 	client_mount_epochs_clear(&fc->mepochs);
 	fc->mepochs = mepochs;
+	fc->mepochs_gen = fc->mepochs_gen + 1 ? fc->mepochs_gen + 1 : 1;
 	fc->epoch_sent_ms = sent;
 	if (moved) {
 		atomic_fetch_add(&fc->epoch_changes, 1);
