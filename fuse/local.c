@@ -103,15 +103,22 @@ void fz_local_release(struct fz *fz)
 	h->n = 0;
 }
 
-/* The local path failed: off for LOCAL_RETRY_MS, said once per mount. */
-static void local_failed(struct fz *fz, const char *what)
+/* The local path failed (rc): off for LOCAL_RETRY_MS, said once per mount.
+ * A worker that does not answer its socket in time, or no longer listens on
+ * it, is hung or gone: its HTTP port is passed over too (fz_worker_failed),
+ * so that a read goes to the next owner, or fails, within the data timeout
+ * instead of waiting for it twice. */
+static void local_failed(struct fz *fz, const char *what, int rc)
 {
 	pthread_mutex_lock(&fz->local_lock);
+	uint64_t id = fz->local_id;
 	fz->local_retry_ms = fz_now_ms() + LOCAL_RETRY_MS;
 	fz->local_id = 0;
 	bool first = !fz->local_warned;
 	fz->local_warned = true;
 	pthread_mutex_unlock(&fz->local_lock);
+	if (id && (rc == -EAGAIN || rc == -ECONNREFUSED))
+		fz_worker_failed(fz, id);
 	if (first)
 		log_warn("short-circuit reads through %s: %s; reading over HTTP (tried again every "
 			 "%d s, not logged again)", fz->local_path, what, LOCAL_RETRY_MS / 1000);
@@ -224,7 +231,7 @@ uint64_t fz_local_worker(struct fz *fz)
 	int fd;
 	int rc = exchange(fz, &req, &rep, &fd, err, sizeof(err));
 	if (rc) {
-		local_failed(fz, err);
+		local_failed(fz, err, rc);
 		return 0;
 	}
 	pthread_mutex_lock(&fz->local_lock);
@@ -247,7 +254,7 @@ int fz_local_open(struct fz *fz, uint64_t block_id, uint64_t len, struct fz_bfd 
 	int fd;
 	int rc = exchange(fz, &req, &rep, &fd, err, sizeof(err));
 	if (rc) {
-		local_failed(fz, err);
+		local_failed(fz, err, rc);
 		return rc;
 	}
 	if (rep.status != LREAD_OK)

@@ -131,10 +131,9 @@ class LocalReadTest(FuseTestCase):
                          "no read over HTTP")
         self.assertEqual(c1["bytes_from_cache_total"], c0["bytes_from_cache_total"])
 
-        # Reads at odd offsets and across block boundaries: with direct_io
+        # Reads at odd offsets and across block boundaries: with O_DIRECT
         # the kernel passes them as they are (no page cache in between).
-        mnt2, _ = self.mount("local_socket=" + path, "direct_io", name="mnt-direct")
-        fd = os.open(os.path.join(mnt2, "f.bin"), os.O_RDONLY)
+        fd = os.open(os.path.join(mnt, "f.bin"), os.O_RDONLY | os.O_DIRECT)
         try:
             for off, n in [(0, 1), (BLOCK - 7, 100), (2 * BLOCK - 1, 2 * BLOCK + 3),
                            (3 * BLOCK + 4097, 70001), (size - 10, 100), (size, 10),
@@ -238,25 +237,27 @@ class LocalReadTest(FuseTestCase):
         size = 40 * BLOCK
         data = self.put_file("big.bin", size)
         self.cache(w, "big.bin", size)
-        mnt, d = self.mount("local_socket=" + self.socket_of(w), "timeout=3", "readahead=1")
+        mnt, d = self.mount("local_socket=" + self.socket_of(w), "timeout=2", "readahead=1")
         with open(os.path.join(mnt, "big.bin"), "rb", buffering=0) as f:
             self.assertEqual(f.read(BLOCK), data[:BLOCK])
             w.send_signal(signal.SIGSTOP)
             try:
                 f.seek(20 * BLOCK)
-                # 1 s for the socket, then two HTTP tries of 3 s.
-                value, took = self.timed_call(lambda: f.read(BLOCK), 20)
+                # 1 s for the socket, then HTTP tries of 2 s (the kernel
+                # asks once more for the first page after its read-ahead
+                # failed): bounded, never a hang.
+                value, took = self.timed_call(lambda: f.read(BLOCK), 30)
             finally:
                 w.send_signal(signal.SIGCONT)
             self.assertIsInstance(value, OSError, f"the read gave {str(value)[:80]}")
             self.assertEqual(value.errno, errno.EIO)
-            self.assertLess(took, 10, "EIO within the bound")
+            self.assertLess(took, 15, "EIO within a bound")
             w.kill()
             f.seek(30 * BLOCK)
             value, took = self.timed_call(lambda: f.read(BLOCK), 20)
             self.assertIsInstance(value, OSError, f"the read gave {str(value)[:80]}")
             self.assertEqual(value.errno, errno.EIO)
-            self.assertLess(took, 8, "EIO within the data timeout")
+            self.assertLess(took, 6, "a dead worker: EIO within the data timeout")
         self.assertTrue(is_mounted(mnt))
         self.assertIsNone(d.proc.poll(), "strata-fuse is running")
 
