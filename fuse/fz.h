@@ -47,7 +47,16 @@ struct fz_opts {
 	int no_auto_cache;     /* keep the kernel page cache off across opens */
 	char *local_socket;    /* the local worker's socket; NULL: from the config, "": off */
 	int kernel_readahead_kib; /* the mount's read-ahead (bdi read_ahead_kb); 0: the kernel's */
+	unsigned max_read;	  /* -o max_read given to the kernel (0: none), for INIT */
 };
+
+/* The read requests asked of the kernel with a larger read-ahead: libfuse
+ * splices a reply through a pipe of at most fs.pipe-max-size (1 MiB by
+ * default), which must hold the data (it starts 32 bytes into a tier file,
+ * so it spans one page more per block), a header and libfuse's slack, or
+ * it copies instead. A power of two, so that requests do not straddle
+ * blocks (block sizes are whole MiB). */
+#define FZ_SPLICE_MAX_READ (512u * 1024u)
 
 /* A live worker as the read path needs it. */
 struct fz_worker {

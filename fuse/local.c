@@ -137,8 +137,9 @@ static int exchange(struct fz *fz, const struct lread_req *req, struct lread_rep
 	*fd = -1;
 	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (s < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -errno;
+		int e = errno;
+		snprintf(err, errlen, "socket: %s", strerror(e));
+		return -e;
 	}
 	int64_t wait_ms = (int64_t)(fz->opts.timeout * 1000);
 	if (wait_ms > LOCAL_WAIT_MS)
@@ -157,6 +158,7 @@ static int exchange(struct fz *fz, const struct lread_req *req, struct lread_rep
 			     .msg_controllen = sizeof(ctl.buf) };
 	int rc = 0;
 	ssize_t n = -1;
+	errno = 0; /* a short send sets none */
 	if (setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
 	    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
 	    connect(s, (struct sockaddr *)&a, sizeof(a)) ||
@@ -184,7 +186,10 @@ static int exchange(struct fz *fz, const struct lread_req *req, struct lread_rep
 	if (n == 0) {
 		snprintf(err, errlen, "the worker closed the connection");
 		rc = -ECONNRESET;
-	} else if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+	} else if (mh.msg_flags & MSG_CTRUNC) {
+		snprintf(err, errlen, "the descriptor did not arrive (too many open files?)");
+		rc = -EMFILE;
+	} else if (mh.msg_flags & MSG_TRUNC) {
 		snprintf(err, errlen, "a reply longer than the protocol's");
 		rc = -EBADMSG;
 	} else {

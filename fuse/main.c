@@ -124,6 +124,9 @@ static void usage(FILE *f)
 		"                         exists; STRATA_* variables apply on top)\n"
 		"  -o noauto_cache        do not keep the kernel's page cache of a file across\n"
 		"                         opens even when its size and mtime are unchanged\n"
+		"  -o kernel_readahead=KIB  the kernel's read-ahead for this mount (its bdi's\n"
+		"                         read_ahead_kb; root only); requests then go up to\n"
+		"                         512 KiB (max_read). 0: the kernel's (default)\n"
 		"  -o local_socket=PATH   the socket of the worker on this host (short-circuit\n"
 		"                         reads of the blocks it caches); empty: off (default:\n"
 		"                         the configuration's worker.local_socket, inside\n"
@@ -316,6 +319,27 @@ static int check_opts(const struct fz_opts *o, char *err, size_t errlen)
 	return 0;
 }
 
+/* With a kernel read-ahead above 1 MiB the kernel asks for 1 MiB at a
+ * time, which libfuse cannot splice (FZ_SPLICE_MAX_READ): cap the requests
+ * with max_read, unless the command line sets it. Either way INIT must
+ * repeat the value (libfuse refuses the mount otherwise). */
+static int add_max_read(struct fz *fz, struct fuse_args *args)
+{
+	for (int i = 0; i < args->argc; i++) {
+		const char *m = strstr(args->argv[i], "max_read=");
+		if (m) {
+			fz->opts.max_read = (unsigned)strtoul(m + strlen("max_read="), NULL, 10);
+			return 0;
+		}
+	}
+	if (fz->opts.kernel_readahead_kib <= 0)
+		return 0;
+	char opt[64];
+	snprintf(opt, sizeof(opt), "-omax_read=%u", FZ_SPLICE_MAX_READ);
+	fz->opts.max_read = FZ_SPLICE_MAX_READ;
+	return fuse_opt_add_arg(args, opt) ? -ENOMEM : 0;
+}
+
 /* The local worker's socket: -o local_socket, else worker.local_socket of
  * the configuration (relative: inside worker.data_dir, or the packaged
  * worker's /var/cache/strata/worker). "" turns short-circuit reads off. */
@@ -399,6 +423,8 @@ int main(int argc, char **argv)
 	int rc = take_nonopts(fz, &args, err, sizeof(err));
 	if (!rc)
 		rc = check_opts(&fz->opts, err, sizeof(err));
+	if (!rc)
+		rc = add_max_read(fz, &args);
 	if (!rc && fz->opts.config)
 		rc = conf_load_file(&conf, fz->opts.config, err, sizeof(err));
 	else if (!rc && access("/etc/strata/strata.conf", F_OK) == 0)

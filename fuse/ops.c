@@ -608,6 +608,8 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->max_readahead = UINT32_MAX;
+	if (fz->opts.max_read)
+		conn->max_read = fz->opts.max_read; /* libfuse wants the mount option's */
 	/* Replies that are descriptors (short-circuit reads) go from the
 	 * tier's file through a pipe into /dev/fuse: no copy here. */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
