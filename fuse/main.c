@@ -303,7 +303,7 @@ static int check_opts(const struct fz_opts *o, char *err, size_t errlen)
 		{ "readahead", o->readahead, 0, 16 },
 		{ "readahead_threads", o->readahead_threads, 1, 16 },
 		{ "max_rewrite", (double)o->max_rewrite_mib, 0, 1 << 20 },
-		{ "kernel_readahead", o->kernel_readahead_kib, 0, 1 << 20 },
+		{ "kernel_readahead", o->kernel_readahead_kib, 0, 65536 },
 	};
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 		if (!(nums[i].v >= nums[i].lo && nums[i].v <= nums[i].hi)) {

@@ -17,9 +17,10 @@ import signal
 import socket
 import stat
 import struct
+import subprocess
 
 from harness import ClusterTestCase, get_json, main, request, wait_for, wait_heartbeats
-from test_fuse import MiB, FuseTestCase, fuse_missing, is_mounted
+from test_fuse import FUSE_BIN, MiB, FuseTestCase, fuse_missing, is_mounted
 
 BLOCK = MiB  # master.mount.block_size below: many boundaries in little data
 
@@ -311,6 +312,23 @@ class LocalReadTest(FuseTestCase):
         # Still serving.
         msg, fds = ask(lread_request(HELLO))
         self.assertEqual(lread_reply(msg)[0], OK)
+
+    def test_kernel_readahead_option(self):
+        w = self.start_worker()
+        size = 3 * BLOCK + 17
+        data = self.put_file("ra.bin", size)
+        self.cache(w, "ra.bin", size)
+        mnt, _ = self.mount("local_socket=" + self.socket_of(w), "kernel_readahead=2048")
+        with open(os.path.join(mnt, "ra.bin"), "rb") as f:
+            self.assertEqual(sha(f.read()), sha(data))
+        dev = os.stat(mnt).st_dev
+        with open(f"/sys/class/bdi/{os.major(dev)}:{os.minor(dev)}/read_ahead_kb") as f:
+            self.assertEqual(f.read().strip(), "2048")
+        # A bad value is refused before mounting, the option named.
+        r = subprocess.run([FUSE_BIN, os.path.join(self.tmp, "nowhere"), "-o",
+                            "kernel_readahead=-1"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("option 'kernel_readahead': -1 is not in 0..65536", r.stderr)
 
     def test_stale_socket_replaced_and_a_file_in_the_way_refused(self):
         w = self.start_worker()
