@@ -360,6 +360,33 @@ class LocalReadTest(FuseTestCase):
                       bad.read_log())
         bad.log.close()
 
+    def test_a_socket_in_use_or_too_long_is_refused(self):
+        shared = os.path.join(self.tmp, "shared.sock")
+        self.cluster.worker(self.m, name="first", settings={"worker.local_socket": shared})
+        second = self.cluster.worker(self.m, name="second",
+                                     settings={"worker.local_socket": shared}, wait=False)
+        self.assertNotEqual(second.proc.wait(15), 0)
+        self.assertIn(f"worker.local_socket: '{shared}' is served by another process",
+                      second.read_log())
+        second.log.close()
+        long_path = "/tmp/" + "x" * 120 + ".sock"
+        too_long = self.cluster.worker(self.m, name="too-long",
+                                       settings={"worker.local_socket": long_path}, wait=False)
+        self.assertNotEqual(too_long.proc.wait(15), 0)
+        self.assertIn("worker.local_socket: '" + long_path + "' is longer than a Unix socket",
+                      too_long.read_log())
+        too_long.log.close()
+        # The default (relative) one in a long data directory: the worker
+        # runs without it, and says so.
+        deep = self.cluster.worker(self.m, name="deep-" + "d" * 110)
+        self.assertIn("short-circuit reads are off", deep.read_log())
+        self.assertEqual(get_json(deep.url + "/api/v1/health")[0], 200)
+        r = subprocess.run([FUSE_BIN, os.path.join(self.tmp, "nowhere"), "-o",
+                            "local_socket=" + long_path], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("option 'local_socket': '" + long_path + "' is longer", r.stderr)
+
 
 if __name__ == "__main__":
     main()
