@@ -326,7 +326,8 @@ class LocalReadTest(FuseTestCase):
             self.assertEqual(f.read().strip(), "2048")
         # A bad value is refused before mounting, the option named.
         r = subprocess.run([FUSE_BIN, os.path.join(self.tmp, "nowhere"), "-o",
-                            "kernel_readahead=-1"], capture_output=True, text=True, timeout=30)
+                            "kernel_readahead=-1"], capture_output=True, text=True, timeout=30,
+                           env=self.cluster.env())
         self.assertEqual(r.returncode, 2)
         self.assertIn("option 'kernel_readahead': -1 is not in 0..65536", r.stderr)
 
@@ -383,7 +384,7 @@ class LocalReadTest(FuseTestCase):
         self.assertEqual(get_json(deep.url + "/api/v1/health")[0], 200)
         r = subprocess.run([FUSE_BIN, os.path.join(self.tmp, "nowhere"), "-o",
                             "local_socket=" + long_path], capture_output=True, text=True,
-                           timeout=30)
+                           timeout=30, env=self.cluster.env())
         self.assertEqual(r.returncode, 2)
         self.assertIn("option 'local_socket': '" + long_path + "' is longer", r.stderr)
 
