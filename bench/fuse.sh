@@ -7,7 +7,15 @@
 #   seq      sequential read MiB/s of a warm SIZE_MIB file (in the worker's
 #            MEM tier, written with CACHE_THROUGH) through a fresh mount
 #            (kernel page cache cold), then again (page cache warm), against
-#            `cat` of the same file from tmpfs; target: fresh >= 0.5x cat
+#            `cat` of the same file from tmpfs; target: fresh >= 0.5x cat.
+#            Fresh is the better of two fresh mounts: the first read after
+#            the write, and one more (on a VM that hands freed memory back to
+#            its host, the first read also pays for getting it back: both
+#            are printed). The mount finds the worker's short-circuit socket
+#            as one on the worker's host does (the worker's worker.data_dir
+#            in its configuration); which path served the bytes is printed,
+#            and a fresh mount with -o local_socket= (HTTP only) is timed
+#            for comparison
 #   ls       `ls -l` of a directory of NFILES entries through the mount: the
 #            first (the master loads the directory from the store), and
 #            again once the mount's caches expired (one listing from the
@@ -104,9 +112,12 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 
+# The mount reads the configuration a strata.conf shared with the worker
+# would give it: worker.data_dir, where the worker's socket is.
 mount_fuse() {
-	"$BUILD/fuse/strata-fuse" "$MNT" --master "127.0.0.1:$MP" ${FUSE_OPTS:+-o "$FUSE_OPTS"} -f \
-		>>"$TMP/fuse.log" 2>&1 &
+	local opts=${1:-${FUSE_OPTS:-}}
+	STRATA_WORKER_DATA_DIR="$TMP/worker" "$BUILD/fuse/strata-fuse" "$MNT" \
+		--master "127.0.0.1:$MP" ${opts:+-o "$opts"} -f >>"$TMP/fuse.log" 2>&1 &
 	FUSE_PID=$!
 	PIDS+=("$FUSE_PID")
 	for _ in $(seq 100); do
@@ -146,23 +157,44 @@ t_cat=$(awk -v a="$t_cat" -v b="$t_cat2" 'BEGIN { print (a < b) ? a : b }')
 counters() {
 	curl -fsS "http://127.0.0.1:$WP/api/v1/metrics" | python3 -c 'import json, sys
 c = json.load(sys.stdin)["counters"]
-print(c["bytes_from_cache_total"], c["bytes_from_ufs_total"])'
+print(c["bytes_from_cache_total"], c["bytes_from_ufs_total"], c["short_circuit_bytes_total"],
+      c["short_circuit_opens_total"])'
 }
 mount_fuse
-read -r cache0 ufs0 <<<"$(counters)"
-t_fresh=$(timed sh -c "cat '$MNT/data.bin' >/dev/null")
-read -r cache1 ufs1 <<<"$(counters)"
+read -r cache0 ufs0 sc0 fds0 <<<"$(counters)"
+t_fresh1=$(timed sh -c "cat '$MNT/data.bin' >/dev/null")
+read -r cache1 ufs1 sc1 fds1 <<<"$(counters)"
 t_again=$(timed sh -c "cat '$MNT/data.bin' >/dev/null")
 cmp -s "$MNT/data.bin" "$SHM/data.bin" || { echo "fuse.sh: the mount read other bytes" >&2; exit 1; }
+# A second fresh mount: the first read after the write also pays for
+# memory this VM had given back to its host (docs/fuse.md, "Figures").
+unmount_fuse
+mount_fuse
+t_fresh2=$(timed sh -c "cat '$MNT/data.bin' >/dev/null")
+t_fresh=$(awk -v a="$t_fresh1" -v b="$t_fresh2" 'BEGIN { print (a < b) ? a : b }')
+unmount_fuse
+mount_fuse "local_socket=${FUSE_OPTS:+,$FUSE_OPTS}"
+read -r cache2 ufs2 sc2 fds2 <<<"$(counters)"
+t_http=$(timed sh -c "cat '$MNT/data.bin' >/dev/null")
+read -r cache3 ufs3 sc3 fds3 <<<"$(counters)"
 echo
 echo "== sequential read of a warm ${SIZE_MIB} MiB file"
 printf "  %-38s %8s MiB/s\n" "cat from tmpfs" "$(mbps "$t_cat")"
-printf "  %-38s %8s MiB/s  (%.2fx cat; target >= 0.5x)\n" "mount, fresh (page cache cold)" \
-	"$(mbps "$t_fresh")" "$(awk -v a="$t_cat" -v b="$t_fresh" 'BEGIN { print a / b }')"
+printf "  %-38s %8s MiB/s  (%.2fx cat; target >= 0.5x; best of the first read after the write, %s, and a second fresh mount, %s)\n" \
+	"mount, fresh (page cache cold)" "$(mbps "$t_fresh")" \
+	"$(awk -v a="$t_cat" -v b="$t_fresh" 'BEGIN { print a / b }')" "$(mbps "$t_fresh1")" \
+	"$(mbps "$t_fresh2")"
 printf "  %-38s %8s MiB/s\n" "mount, again (page cache warm)" "$(mbps "$t_again")"
-printf "  %-38s %s MiB from the MEM tier, %s MiB from the store\n" "the worker served the fresh read" \
+printf "  %-38s %s MiB short-circuit (%s block fds), %s MiB over HTTP from the MEM tier, %s MiB from the store\n" \
+	"the worker served the fresh read" $(((sc1 - sc0) >> 20)) $((fds1 - fds0)) \
 	$(((cache1 - cache0) >> 20)) $(((ufs1 - ufs0) >> 20))
+printf "  %-38s %8s MiB/s  (%.2fx cat; %s MiB over HTTP, %s MiB short-circuit)\n" \
+	"mount, fresh, -o local_socket= (HTTP)" "$(mbps "$t_http")" \
+	"$(awk -v a="$t_cat" -v b="$t_http" 'BEGIN { print a / b }')" \
+	$(((cache3 - cache2) >> 20)) $(((sc3 - sc2) >> 20))
 
+unmount_fuse
+mount_fuse
 t_ls1=$(timed sh -c "ls -l '$MNT/many' >/dev/null")
 n=$(ls -l "$MNT/many" | grep -c '^-' || true)
 sleep 1.5

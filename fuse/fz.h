@@ -11,6 +11,7 @@
  *   cache.c  attribute and directory cache (short timeouts)
  *   read.c   block reads through the owning worker, with read-ahead
  *   write.c  write handles: a spool file uploaded through a worker
+ *   local.c  short-circuit reads: block fds from the worker on this host
  *
  * Errors inside are the project's (negative errno or ST_ codes); fz_errno
  * turns them into what a FUSE operation may return.
@@ -19,6 +20,7 @@
 #include <fuse.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,7 +45,18 @@ struct fz_opts {
 	int readahead_threads;
 	long max_rewrite_mib;  /* largest existing file rewritten in place */
 	int no_auto_cache;     /* keep the kernel page cache off across opens */
+	char *local_socket;    /* the local worker's socket; NULL: from the config, "": off */
+	int kernel_readahead_kib; /* the mount's read-ahead (bdi read_ahead_kb); 0: the kernel's */
+	unsigned max_read;	  /* -o max_read given to the kernel (0: none), for INIT */
 };
+
+/* The read requests asked of the kernel with a larger read-ahead: libfuse
+ * splices a reply through a pipe of at most fs.pipe-max-size (1 MiB by
+ * default), which must hold the data (it starts 32 bytes into a tier file,
+ * so it spans one page more per block), a header and libfuse's slack, or
+ * it copies instead. A power of two, so that requests do not straddle
+ * blocks (block sizes are whole MiB). */
+#define FZ_SPLICE_MAX_READ (512u * 1024u)
 
 /* A live worker as the read path needs it. */
 struct fz_worker {
@@ -71,6 +84,18 @@ struct fz {
 	size_t nworkers;
 	int64_t workers_at_ms;
 	int64_t capacity_bytes, used_bytes;
+	/* The mount's device (its bdi in sysfs: the kernel's read-ahead). */
+	unsigned dev_major, dev_minor;
+	bool dev_known;
+	atomic_bool readahead_set;
+	/* Short-circuit reads (local.c): the local worker's socket, "" off. */
+	char local_path[108];
+	pthread_mutex_t local_lock;
+	uint64_t local_id;	/* its worker id; 0 unknown or off for now */
+	int64_t local_hello_ms; /* when it was learned */
+	int64_t local_retry_ms; /* no request before then (after a failure) */
+	bool local_warned;
+	pthread_key_t held_key; /* block fds the thread's last reply used */
 	/* Open write handles by path (getattr sees their size). */
 	pthread_mutex_t files_lock;
 	struct fz_file *writers;
@@ -100,6 +125,10 @@ void fz_worker_failed(struct fz *fz, uint64_t id);
 
 /* Fills st for an inode of the namespace. */
 void fz_stat_from_inode(const struct client_inode *n, struct stat *st);
+
+/* The kernel's read-ahead of this mount to opts.kernel_readahead_kib
+ * (once, at the first request after INIT; files opened later use it). */
+void fz_set_readahead(struct fz *fz);
 
 /* ---- cache.c: attributes and directory listings, short-lived ---- */
 struct fz_cache *fz_cache_new(double attr_s, double dir_s);
@@ -161,8 +190,41 @@ struct fz_file {
 int fz_open_read(struct fz *fz, const char *path, struct fz_file **out);
 /* Up to size bytes at off; the count, 0 at the end, or a negative errno. */
 int fz_read(struct fz *fz, struct fz_file *f, char *buf, size_t size, off_t off);
+/*
+ * The same as a bufvec for libfuse's read_buf (0 and *out, which libfuse
+ * frees, or a negative errno and *out untouched): pieces in blocks the
+ * local worker has cached are descriptors of its tier files (spliced by
+ * libfuse), the rest memory read over HTTP.
+ */
+int fz_read_buf(struct fz *fz, struct fz_file *f, size_t size, off_t off,
+		struct fuse_bufvec **out);
 /* Drops the handle's reference (prefetches in flight keep theirs). */
 void fz_file_put(struct fz *fz, struct fz_file *f);
+
+/* ---- local.c: short-circuit reads ---- */
+/* A block's file, open read-only; its bytes [data_offset, data_offset +
+ * len). Shared by a handle's cache and the replies that splice from it. */
+struct fz_bfd {
+	int fd;
+	uint64_t data_offset, len;
+	_Atomic int refs;
+};
+int fz_local_init(struct fz *fz);
+void fz_bfd_get(struct fz_bfd *b);
+/* Drops a reference; the last closes the descriptor. NULL is fine. */
+void fz_bfd_put(struct fz_bfd *b);
+/* The local worker's id: 0 when there is none or its socket is failing
+ * (then asked again every few seconds). */
+uint64_t fz_local_worker(struct fz *fz);
+/* An fd of block id (len bytes long) from the local worker: 0 and *out
+ * (one reference), 1 when it does not have it, or a negative errno (the
+ * path is then off for a while). */
+int fz_local_open(struct fz *fz, uint64_t block_id, uint64_t len, struct fz_bfd **out);
+/* Keeps a reference (taken over from the caller) until this thread's next
+ * fz_local_release: libfuse splices from b's fd after read_buf returned,
+ * and a libfuse thread answers one request at a time. */
+void fz_local_hold(struct fz *fz, struct fz_bfd *b);
+void fz_local_release(struct fz *fz);
 
 struct fz_pool *fz_pool_new(struct fz *fz, int nthreads);
 void fz_pool_free(struct fz_pool *p);

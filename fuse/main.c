@@ -74,6 +74,8 @@ static const struct fuse_opt fz_spec[] = {
 	FZ_OPT("readahead_threads=%d", readahead_threads),
 	FZ_OPT("max_rewrite=%ld", max_rewrite_mib),
 	FZ_OPT("noauto_cache", no_auto_cache),
+	FZ_OPT("local_socket=%s", local_socket),
+	FZ_OPT("kernel_readahead=%d", kernel_readahead_kib),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -122,6 +124,13 @@ static void usage(FILE *f)
 		"                         exists; STRATA_* variables apply on top)\n"
 		"  -o noauto_cache        do not keep the kernel's page cache of a file across\n"
 		"                         opens even when its size and mtime are unchanged\n"
+		"  -o kernel_readahead=KIB  the kernel's read-ahead for this mount (its bdi's\n"
+		"                         read_ahead_kb; root only); requests then go up to\n"
+		"                         512 KiB (max_read). 0: the kernel's (default)\n"
+		"  -o local_socket=PATH   the socket of the worker on this host (short-circuit\n"
+		"                         reads of the blocks it caches); empty: off (default:\n"
+		"                         the configuration's worker.local_socket, inside\n"
+		"                         worker.data_dir, else /var/cache/strata/worker)\n"
 		"  -h, --help             this help, then libfuse's options\n"
 		"  -V, --version          the version\n"
 		"\n"
@@ -176,6 +185,41 @@ static int take_nonopts(struct fz *fz, struct fuse_args *args, char *err, size_t
 	return fuse_opt_add_arg(args, mnt) ? -ENOMEM : 0;
 }
 
+/* The device of the mount at mnt (an absolute path) from the mount table,
+ * without a call into the mount itself (it cannot answer before the
+ * loop runs). */
+static void find_mount_dev(struct fz *fz, const char *mnt)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[4096];
+	while (f && fgets(line, sizeof(line), f)) {
+		/* id parent major:minor root mountpoint ...; octal escapes */
+		unsigned major, minor;
+		char point[4096];
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &major, &minor, point) != 3)
+			continue;
+		char *w = point;
+		for (const char *r = point; *r; w++) {
+			if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+			    r[3] >= '0' && r[3] <= '7') {
+				*w = (char)((r[1] - '0') << 6 | (r[2] - '0') << 3 | (r[3] - '0'));
+				r += 4;
+			} else {
+				*w = *r++;
+			}
+		}
+		*w = '\0';
+		if (strcmp(point, mnt) == 0) {
+			/* The last one: ours, if something was mounted there before. */
+			fz->dev_major = major;
+			fz->dev_minor = minor;
+			fz->dev_known = true;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
 /*
  * Mounts and runs libfuse's multithreaded loop until an unmount
  * (fusermount3 -u: the loop ends with 0) or SIGTERM, SIGINT, SIGHUP (it
@@ -198,6 +242,7 @@ static int run_mount(struct fz *fz, struct fuse_args *args)
 	code = EXIT_ERR;
 	if (fuse_mount(f, co.mountpoint))
 		goto out_destroy;
+	find_mount_dev(fz, co.mountpoint);
 	struct fuse_session *se = fuse_get_session(f);
 	if (fuse_daemonize(co.foreground) || fuse_set_signal_handlers(se))
 		goto out_unmount;
@@ -258,6 +303,7 @@ static int check_opts(const struct fz_opts *o, char *err, size_t errlen)
 		{ "readahead", o->readahead, 0, 16 },
 		{ "readahead_threads", o->readahead_threads, 1, 16 },
 		{ "max_rewrite", (double)o->max_rewrite_mib, 0, 1 << 20 },
+		{ "kernel_readahead", o->kernel_readahead_kib, 0, 65536 },
 	};
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 		if (!(nums[i].v >= nums[i].lo && nums[i].v <= nums[i].hi)) {
@@ -271,6 +317,55 @@ static int check_opts(const struct fz_opts *o, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* With a kernel read-ahead above 1 MiB the kernel asks for 1 MiB at a
+ * time, which libfuse cannot splice (FZ_SPLICE_MAX_READ): cap the requests
+ * with max_read, unless the command line sets it. Either way INIT must
+ * repeat the value (libfuse refuses the mount otherwise). */
+static int add_max_read(struct fz *fz, struct fuse_args *args)
+{
+	for (int i = 0; i < args->argc; i++) {
+		const char *m = strstr(args->argv[i], "max_read=");
+		if (m) {
+			fz->opts.max_read = (unsigned)strtoul(m + strlen("max_read="), NULL, 10);
+			return 0;
+		}
+	}
+	if (fz->opts.kernel_readahead_kib <= 0)
+		return 0;
+	char opt[64];
+	snprintf(opt, sizeof(opt), "-omax_read=%u", FZ_SPLICE_MAX_READ);
+	fz->opts.max_read = FZ_SPLICE_MAX_READ;
+	return fuse_opt_add_arg(args, opt) ? -ENOMEM : 0;
+}
+
+/* The local worker's socket: -o local_socket, else worker.local_socket of
+ * the configuration (relative: inside worker.data_dir, or the packaged
+ * worker's /var/cache/strata/worker). "" turns short-circuit reads off. */
+static int pick_local_socket(struct fz *fz, const struct strata_conf *conf, char *err,
+			     size_t errlen)
+{
+	const char *p = fz->opts.local_socket ? fz->opts.local_socket : conf->worker_local_socket;
+	int n;
+	if (!*p || *p == '/')
+		n = snprintf(fz->local_path, sizeof(fz->local_path), "%s", p);
+	else
+		n = snprintf(fz->local_path, sizeof(fz->local_path), "%s/%s",
+			     *conf->worker_data_dir ? conf->worker_data_dir : "/var/cache/strata/worker",
+			     p);
+	if (n >= 0 && (size_t)n < sizeof(fz->local_path))
+		return 0;
+	*fz->local_path = '\0';
+	if (!fz->opts.local_socket) {
+		/* The worker warns of it too and runs without. */
+		log_warn("worker.local_socket: '%s' is longer than a Unix socket path may be; "
+			 "short-circuit reads are off", p);
+		return 0;
+	}
+	snprintf(err, errlen, "option 'local_socket': '%s' is longer than a Unix socket path may be",
+		 p);
+	return -EINVAL;
 }
 
 /* The master group from --master or master.addresses. */
@@ -328,6 +423,8 @@ int main(int argc, char **argv)
 	int rc = take_nonopts(fz, &args, err, sizeof(err));
 	if (!rc)
 		rc = check_opts(&fz->opts, err, sizeof(err));
+	if (!rc)
+		rc = add_max_read(fz, &args);
 	if (!rc && fz->opts.config)
 		rc = conf_load_file(&conf, fz->opts.config, err, sizeof(err));
 	else if (!rc && access("/etc/strata/strata.conf", F_OK) == 0)
@@ -337,6 +434,8 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = client_token_header(fz->opts.token_file, fz->auth, sizeof(fz->auth), err,
 					 sizeof(err));
+	if (!rc)
+		rc = pick_local_socket(fz, &conf, err, sizeof(err));
 	if (!rc)
 		rc = make_client(fz, &conf, err, sizeof(err));
 	if (rc) {
@@ -360,7 +459,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fz->workers_lock, NULL);
 	pthread_mutex_init(&fz->files_lock, NULL);
 	fz->cache = fz_cache_new(fz->opts.attr_timeout, fz->opts.dir_timeout);
-	if (!fz->cache || pthread_key_create(&fz->hc_key, free_http)) {
+	if (!fz->cache || pthread_key_create(&fz->hc_key, free_http) || fz_local_init(fz)) {
 		fprintf(stderr, "strata-fuse: out of memory\n");
 		goto out;
 	}

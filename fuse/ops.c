@@ -181,9 +181,37 @@ static const char *path_of(const char *path, struct fuse_file_info *fi)
 	return path ? path : f ? f->path : NULL;
 }
 
+/*
+ * The kernel reads ahead of a FUSE file by its bdi's read_ahead_kb, which
+ * INIT can only lower from the kernel's 128 KiB: a sequential reader then
+ * sends one 128 KiB request after another. Raised through sysfs (root
+ * only) after INIT was answered, before the first file is opened: each
+ * open file takes the value it finds.
+ */
+void fz_set_readahead(struct fz *fz)
+{
+	if (!fz->opts.kernel_readahead_kib || !fz->dev_known ||
+	    atomic_exchange(&fz->readahead_set, true))
+		return;
+	char path[128], value[32];
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", fz->dev_major,
+		 fz->dev_minor);
+	int n = snprintf(value, sizeof(value), "%d\n", fz->opts.kernel_readahead_kib);
+	FILE *f = fopen(path, "w");
+	bool ok = f && fwrite(value, 1, (size_t)n, f) == (size_t)n;
+	if (f && fclose(f) != 0)
+		ok = false;
+	if (ok)
+		log_debug("kernel read-ahead %d KiB (%s)", fz->opts.kernel_readahead_kib, path);
+	else
+		log_info("cannot set the kernel's read-ahead of the mount (%s: %s); sequential "
+			 "reads use the kernel's default", path, strerror(errno));
+}
+
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct fz_file *f = handle(fi);
+	fz_set_readahead(fz_get());
 	if (f && f->writable)
 		return fz_wstat(f, st);
 	if (!(path = path_of(path, fi)))
@@ -431,6 +459,7 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 static int op_open(const char *path, struct fuse_file_info *fi)
 {
 	struct fz *fz = fz_get();
+	fz_set_readahead(fz);
 	struct fz_file *f = NULL;
 	int rc;
 	if ((fi->flags & O_ACCMODE) == O_RDONLY)
@@ -455,13 +484,28 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	return 0;
 }
 
-static int op_read(const char *path, char *buf, size_t size, off_t off,
-		   struct fuse_file_info *fi)
+/* Reads as descriptors where the local worker has the blocks (libfuse
+ * splices them into /dev/fuse), else as memory. */
+static int op_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off,
+		       struct fuse_file_info *fi)
 {
 	struct fz_file *f = handle(fi);
 	if (!f)
 		return -EBADF;
-	return f->writable ? fz_wread(f, buf, size, off) : fz_read(fz_get(), f, buf, size, off);
+	if (!f->writable)
+		return fz_read_buf(fz_get(), f, size, off, bufp);
+	struct fuse_bufvec *bv = malloc(sizeof(*bv));
+	char *mem = malloc(size ? size : 1);
+	int n = bv && mem ? fz_wread(f, mem, size, off) : -ENOMEM;
+	if (n < 0) {
+		free(mem);
+		free(bv);
+		return n;
+	}
+	*bv = (struct fuse_bufvec)FUSE_BUFVEC_INIT((size_t)n);
+	bv->buf[0].mem = mem;
+	*bufp = bv;
+	return 0;
 }
 
 static int op_write(const char *path, const char *buf, size_t size, off_t off,
@@ -564,6 +608,12 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->max_readahead = UINT32_MAX;
+	if (fz->opts.max_read)
+		conn->max_read = fz->opts.max_read; /* libfuse wants the mount option's */
+	/* Replies that are descriptors (short-circuit reads) go from the
+	 * tier's file through a pipe into /dev/fuse: no copy here. */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	fz->pool = fz_pool_new(fz, fz->opts.readahead_threads);
 	log_info("mounted; masters %s", fz->opts.masters ? fz->opts.masters : "(master.addresses)");
 	return fz;
@@ -590,7 +640,7 @@ const struct fuse_operations fz_operations = {
 	.truncate = op_truncate,
 	.open = op_open,
 	.create = op_create,
-	.read = op_read,
+	.read_buf = op_read_buf,
 	.write = op_write,
 	.flush = op_flush,
 	.fsync = op_fsync,

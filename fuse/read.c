@@ -26,6 +26,9 @@
 #include <string.h>
 
 #define MAX_SLOTS 18
+/* Blocks whose short-circuit answer a handle remembers (an fd, or "over
+ * HTTP"): the kernel reads a file in order, so a few suffice. */
+#define LOCAL_BLOCKS 8
 
 enum slot_state { SLOT_EMPTY, SLOT_LOADING, SLOT_READY };
 
@@ -37,11 +40,21 @@ struct slot {
 	int64_t used_at; /* a counter: the least recently used goes first */
 };
 
+/* What the local worker said of one block of the file. */
+struct lblock {
+	bool used;
+	bool asking; /* a thread asks now: the others wait for its answer */
+	uint64_t index;
+	struct fz_bfd *bfd; /* NULL: read it over HTTP */
+	int64_t used_at;
+};
+
 struct fz_reader {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int nslots;
 	struct slot slots[MAX_SLOTS];
+	struct lblock local[LOCAL_BLOCKS];
 	int64_t tick;
 	uint64_t last_end; /* where the last read ended: sequential detection */
 	bool seq;
@@ -76,6 +89,8 @@ static void reader_free(struct fz_reader *rd)
 		return;
 	for (int i = 0; i < rd->nslots; i++)
 		free(rd->slots[i].buf);
+	for (int i = 0; i < LOCAL_BLOCKS; i++)
+		fz_bfd_put(rd->local[i].bfd);
 	pthread_mutex_destroy(&rd->lock);
 	pthread_cond_destroy(&rd->cond);
 	free(rd);
@@ -294,6 +309,125 @@ static int slot_load(struct fz_reader *rd, struct slot *s, uint64_t start, uint6
 	return 0;
 }
 
+/* The handle's entry of block index (with an fd only: with_fd), or NULL.
+ * Under rd->lock. */
+static struct lblock *local_find(struct fz_reader *rd, uint64_t index, bool with_fd)
+{
+	for (int i = 0; i < LOCAL_BLOCKS; i++) {
+		struct lblock *l = &rd->local[i];
+		if (l->used && l->index == index && (l->bfd || !with_fd))
+			return l;
+	}
+	return NULL;
+}
+
+/* An entry for block index, in place of the least recently used one that
+ * nobody is asking for; NULL when all are being asked for. Under rd->lock. */
+static struct lblock *local_slot(struct fz_reader *rd, uint64_t index)
+{
+	struct lblock *l = NULL;
+	for (int i = 0; i < LOCAL_BLOCKS; i++) {
+		struct lblock *c = &rd->local[i];
+		if (c->asking)
+			continue;
+		if (!c->used) {
+			l = c;
+			break;
+		}
+		if (!l || c->used_at < l->used_at)
+			l = c;
+	}
+	if (l) {
+		fz_bfd_put(l->bfd);
+		*l = (struct lblock){ .used = true, .index = index, .used_at = ++rd->tick };
+	}
+	return l;
+}
+
+/* Whether the local worker (id lid) is the first owner of block index. */
+static bool local_owns(struct fz *fz, struct fz_file *f, uint64_t index, uint64_t lid)
+{
+	struct fz_worker *ws = NULL;
+	size_t nw = 0;
+	int64_t cap, used;
+	if (fz_workers(fz, &ws, &nw, &cap, &used))
+		return false;
+	uint64_t ids[64];
+	size_t n = nw < 64 ? nw : 64, first;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = ws[i].id;
+	bool owns = n && placement_owners(placement_block_id(f->data_id, index), ids, n, 1,
+					  &first) == 1 && ids[first] == lid;
+	free(ws);
+	return owns;
+}
+
+/*
+ * The local worker's fd of block index (a reference for the caller), or
+ * NULL: read it over HTTP (no local worker, another worker owns it, not
+ * cached there, or the socket failed). Asks once per block and handle; a
+ * thread that finds another asking waits for its answer.
+ */
+static struct fz_bfd *local_block(struct fz *fz, struct fz_file *f, uint64_t index)
+{
+	struct fz_reader *rd = f->rd;
+	if (!*fz->local_path)
+		return NULL;
+	struct lblock *l;
+	bool owns = false;
+	pthread_mutex_lock(&rd->lock);
+	for (;;) {
+		while ((l = local_find(rd, index, false)) && l->asking)
+			pthread_cond_wait(&rd->cond, &rd->lock);
+		if (l) {
+			struct fz_bfd *bfd = l->bfd;
+			l->used_at = ++rd->tick;
+			if (bfd)
+				fz_bfd_get(bfd);
+			pthread_mutex_unlock(&rd->lock);
+			return bfd;
+		}
+		if (owns)
+			break;
+		pthread_mutex_unlock(&rd->lock);
+		uint64_t lid = fz_local_worker(fz);
+		if (!lid)
+			return NULL; /* nothing remembered: the path may come back */
+		owns = local_owns(fz, f, index, lid);
+		pthread_mutex_lock(&rd->lock);
+		if (!owns) {
+			/* Another worker's block: HTTP, without asking again. */
+			if (!local_find(rd, index, false))
+				local_slot(rd, index);
+			pthread_mutex_unlock(&rd->lock);
+			return NULL;
+		}
+	}
+	if (!(l = local_slot(rd, index))) {
+		pthread_mutex_unlock(&rd->lock); /* every entry is being asked for */
+		return NULL;
+	}
+	l->asking = true;
+	pthread_mutex_unlock(&rd->lock);
+
+	uint64_t bs = (uint64_t)f->block_size, start = index * bs;
+	uint64_t len = f->length - start < bs ? f->length - start : bs;
+	struct fz_bfd *bfd = NULL;
+	int rc = fz_local_open(fz, placement_block_id(f->data_id, index), len, &bfd);
+
+	pthread_mutex_lock(&rd->lock);
+	l->asking = false;
+	if (rc == 0) {
+		l->bfd = bfd;
+		fz_bfd_get(bfd);
+	} else if (rc < 0) {
+		l->used = false; /* the socket failed: not remembered */
+	}
+	pthread_cond_broadcast(&rd->cond);
+	pthread_mutex_unlock(&rd->lock);
+	return rc == 0 ? bfd : NULL;
+}
+
 /* Queues the blocks after `end` that no slot holds. Under rd->lock. */
 static void read_ahead(struct fz *fz, struct fz_file *f, uint64_t end)
 {
@@ -301,7 +435,7 @@ static void read_ahead(struct fz *fz, struct fz_file *f, uint64_t end)
 	uint64_t bs = (uint64_t)f->block_size, unit = bs < FZ_MAX_CHUNK ? bs : FZ_MAX_CHUNK;
 	uint64_t at = (end + unit - 1) / unit * unit;
 	for (int k = 0; k < fz->opts.readahead && at < f->length; k++, at += unit) {
-		if (find_slot(rd, at) >= 0)
+		if (find_slot(rd, at) >= 0 || local_find(rd, at / bs, true))
 			continue;
 		int v = victim(rd);
 		if (v < 0)
@@ -390,6 +524,69 @@ int fz_read(struct fz *fz, struct fz_file *f, char *buf, size_t size, off_t off)
 	return done ? (int)done : rc;
 }
 
+int fz_read_buf(struct fz *fz, struct fz_file *f, size_t size, off_t off,
+		struct fuse_bufvec **out)
+{
+	/* This thread's previous reply has been sent: its fds may go. */
+	fz_local_release(fz);
+	uint64_t pos = (uint64_t)off, bs = (uint64_t)f->block_size;
+	uint64_t end = pos + size < f->length ? pos + size : f->length;
+	size_t nseg = pos < end ? (size_t)((end - 1) / bs - pos / bs + 1) : 1;
+	struct fuse_bufvec *bv = calloc(1, sizeof(*bv) + nseg * sizeof(bv->buf[0]));
+	if (!bv)
+		return -ENOMEM;
+	*bv = (struct fuse_bufvec)FUSE_BUFVEC_INIT(0);
+	bv->count = 0;
+	int rc = 0;
+	while (pos < end) {
+		uint64_t index = pos / bs, stop = (index + 1) * bs < end ? (index + 1) * bs : end;
+		struct fuse_buf *b = &bv->buf[bv->count];
+		/* What a slot holds (read ahead over HTTP) is used from there;
+		 * one still loading may turn out to be local (pool_main). */
+		pthread_mutex_lock(&f->rd->lock);
+		int si = find_slot(f->rd, pos);
+		bool in_slot = si >= 0 && f->rd->slots[si].state == SLOT_READY;
+		pthread_mutex_unlock(&f->rd->lock);
+		struct fz_bfd *bfd = in_slot ? NULL : local_block(fz, f, index);
+		if (bfd) {
+			*b = (struct fuse_buf){
+				.size = (size_t)(stop - pos),
+				.flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK,
+				.fd = bfd->fd,
+				.pos = (off_t)(bfd->data_offset + (pos - index * bs)),
+			};
+			fz_local_hold(fz, bfd);
+			bv->count++;
+			pos = stop;
+			continue;
+		}
+		size_t want = (size_t)(stop - pos);
+		char *mem = malloc(want);
+		int n = mem ? fz_read(fz, f, mem, want, (off_t)pos) : -ENOMEM;
+		if (n <= 0) {
+			free(mem);
+			rc = n;
+			break;
+		}
+		*b = (struct fuse_buf){ .size = (size_t)n, .mem = mem };
+		bv->count++;
+		pos += (uint64_t)n;
+		if ((size_t)n < want)
+			break; /* short: an error after some bytes, as fz_read */
+	}
+	if (bv->count == 0 && rc < 0) {
+		free(bv);
+		return rc;
+	}
+	/* As fz_read: what was read goes out, an error only without any. */
+	if (bv->count == 0) {
+		bv->count = 1;
+		bv->buf[0] = (struct fuse_buf){ .size = 0 };
+	}
+	*out = bv;
+	return 0;
+}
+
 static void *pool_main(void *arg)
 {
 	struct fz_pool *p = arg;
@@ -411,8 +608,14 @@ static void *pool_main(void *arg)
 		pthread_mutex_lock(&f->rd->lock);
 		uint64_t start = s->start, len = s->len;
 		pthread_mutex_unlock(&f->rd->lock);
-		int rc = fetch(p->fz, f, start, len, f->rd->slots[j->slot].buf);
-		if (rc)
+		/* A block the local worker has is not fetched: its fd is
+		 * remembered instead and the reader reads from that. */
+		struct fz_bfd *bfd = local_block(p->fz, f, start / (uint64_t)f->block_size);
+		bool local = bfd != NULL;
+		fz_bfd_put(bfd);
+		int rc = local ? -EAGAIN
+			       : fetch(p->fz, f, start, len, f->rd->slots[j->slot].buf);
+		if (rc && !local)
 			log_debug("read-ahead of %s at %llu: %s", f->path,
 				  (unsigned long long)start, st_strerror(rc));
 		slot_done(f->rd, j->slot, rc);

@@ -161,6 +161,12 @@ struct conf_list {
 	X(worker_tier_mem_dir, "worker.tier.mem.dir", STR, "", 0, 0, NULL,                    \
 	  "Directory of the MEM tier (should be on tmpfs). Empty: /dev/shm/strata-<uid>/"     \
 	  "worker-<port> when /dev/shm exists, else <worker.data_dir>/mem.")                  \
+	X(worker_local_socket, "worker.local_socket", STR, "local.sock", 0, 0, NULL,          \
+	  "Unix domain socket on which the worker hands clients on its host (strata-fuse) "   \
+	  "open descriptors of cached MEM-tier blocks, so they read them without a copy "     \
+	  "through HTTP (short-circuit reads, docs/fuse.md). Relative: inside "               \
+	  "worker.data_dir. Created mode 0660: every user or group that may connect may "     \
+	  "read every cached block, tokens or not (docs/security.md). Empty: off.")           \
 	X(worker_tier_mem_quota, "worker.tier.mem.quota", SIZE, "1GB", 1048576,               \
 	  INT64_C(1) << 50, NULL, "Capacity of the MEM tier.")                                \
 	X(worker_tier_ssd_dirs, "worker.tier.ssd.dirs", LIST, "", 0, 0, NULL,                 \

@@ -14,6 +14,7 @@
 #include "daemon/worker/bufpool.h"
 #include "daemon/worker/blocksvc.h"
 #include "daemon/worker/filecache.h"
+#include "daemon/worker/localread.h"
 #include "daemon/worker/pathstats.h"
 #include "daemon/worker/s3access.h"
 #include "api/s3_server.h"
@@ -173,6 +174,32 @@ static int start_s3(struct worker_node *w, struct s3_gw *gw, struct s3srv **fron
 	return 0;
 }
 
+/* Short-circuit reads for clients on this host (worker.local_socket). A
+ * default path too long for a socket address only warns: the worker runs
+ * without it, as before the key existed; one set explicitly must work. */
+static int start_local(struct worker_node *w)
+{
+	const struct strata_conf *c = w->conf;
+	char path[1200], err[1400];
+	int rc = localread_path(c->worker_local_socket, w->data_dir, path, sizeof(path), err,
+				sizeof(err));
+	if (rc && *c->worker_local_socket != '/') {
+		log_warn("%s; short-circuit reads are off (set worker.local_socket to an "
+			 "absolute path)", err);
+		return 0;
+	}
+	if (!rc && !*path) {
+		log_info("short-circuit reads off (worker.local_socket is empty)");
+		return 0;
+	}
+	if (rc || localread_start(w, path, &w->lread, err, sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	log_info("short-circuit reads at %s (mode 0660)", path);
+	return 0;
+}
+
 static int allow_cb(void *arg, const char *access_key, const char *bucket, bool write,
 		    char *err, size_t errlen)
 {
@@ -252,6 +279,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	/* Before the REST server, whose metrics read it. */
+	if (start_local(&w))
+		goto out;
+
 	size_t nroutes;
 	const struct http_route *routes = rest_worker_routes(&nroutes);
 	char token_file[4200];
@@ -323,6 +354,8 @@ int main(int argc, char **argv)
 out:
 	s3srv_stop(front);
 	http_server_stop(rest);
+	localread_stop(w.lread);
+	w.lread = NULL;
 	s3_gw_free(gw);
 	s3access_free(keys);
 	/* Lazy loads still reading from their stores finish into the cache

@@ -1,6 +1,7 @@
 #include "daemon/worker/metrics.h"
 
 #include "daemon/worker/filecache.h"
+#include "daemon/worker/localread.h"
 #include "daemon/worker/worker.h"
 
 #include <cjson/cJSON.h>
@@ -14,6 +15,8 @@ size_t worker_metrics(struct worker_node *w, struct worker_metric *m, size_t max
 	tier_stats_get(w->tiers, ts);
 	bsvc_stats_get(w->bsvc, bs);
 	uint64_t refreshes = 0, drops = 0, checks = 0, changes = 0;
+	struct localread_stats ls;
+	localread_stats_get(w->lread, &ls);
 	if (w->fcache) {
 		fcache_stats_get(w->fcache, &refreshes, &drops);
 		fcache_epoch_stats(w->fcache, &checks, &changes);
@@ -89,6 +92,18 @@ size_t worker_metrics(struct worker_node *w, struct worker_metric *m, size_t max
 		  "Namespace epoch checks the master answered", checks },
 		{ "strata_worker_metadata_epoch_changes_total",
 		  "Epoch checks that found the namespace changed", changes },
+		{ "strata_worker_short_circuit_opens_total",
+		  "Cached blocks handed to a client on this host as an open descriptor "
+		  "(worker.local_socket)", ls.opens },
+		{ "strata_worker_short_circuit_bytes_total",
+		  "Length of the blocks handed over on worker.local_socket", ls.bytes },
+		{ "strata_worker_short_circuit_not_here_total",
+		  "Blocks asked for on worker.local_socket that were not cached or sat on a disk "
+		  "tier (the client read them over HTTP)", ls.not_here },
+		{ "strata_worker_short_circuit_bad_requests_total",
+		  "Malformed requests refused on worker.local_socket", ls.bad_requests },
+		{ "strata_worker_short_circuit_connections_total",
+		  "Clients accepted on worker.local_socket", ls.connections },
 	};
 	size_t n = sizeof(all) / sizeof(all[0]);
 	if (n > max)

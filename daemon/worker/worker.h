@@ -15,6 +15,7 @@ struct bsvc;
 struct fcache;
 struct client;
 struct pathstats;
+struct localread;
 struct wreplica;
 
 /* A live worker, as the master's heartbeat reply lists them. */
@@ -47,6 +48,7 @@ struct worker_node {
 	struct fcache *fcache;
 	struct bsvc *bsvc;
 	struct pathstats *pstats; /* reads by mount and path */
+	struct localread *lread;  /* worker.local_socket; NULL when off */
 	struct worker_front_counters front;
 	_Atomic uint64_t mpu_expired; /* multipart uploads aborted for idling */
 	/* Replication orders carried out (replica.c). */

@@ -6,3 +6,5 @@ strata_unit_test(test_lib_json SOURCES test_lib_json.c LIBS strata_lib)
 strata_unit_test(test_lib_err SOURCES test_lib_err.c LIBS strata_lib)
 strata_unit_test(test_lib_tokens SOURCES test_lib_tokens.c LIBS strata_lib OpenSSL::Crypto)
 strata_unit_test(test_lib_s3keys SOURCES test_lib_s3keys.c LIBS strata_lib)
+# The short-circuit read messages of worker.local_socket (issue 17).
+strata_unit_test(test_lib_localread SOURCES test_lib_localread.c LIBS strata_lib)
