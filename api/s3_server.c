@@ -736,9 +736,9 @@ static int send_reply_tls(struct conn *c)
 		}
 		s3tls_cork(&c->tio, false);
 		if (err) {
-			/* Records of a reply that cannot be finished: never sent,
-			 * and no close_notify after them (the client must see a
-			 * cut, not a clean end). */
+			/* A reply that cannot be finished: the records still kept
+			 * are dropped, and no close_notify follows what left (the
+			 * client must see a cut, not a clean end). */
 			c->ssl_failed = true;
 			s3tls_io_reset(&c->tio);
 			return -1;
