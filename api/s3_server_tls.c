@@ -14,7 +14,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define OUT_MIN_CAP (32u << 10)
+/* io->out starts small: a reply's head is all it holds unless the socket
+ * refuses bytes (it is allocated again for each reply after an idle). */
+#define OUT_MIN_CAP 2048u
 /* Corked records shorter than this (a reply's head) wait for the next one;
  * longer ones leave at once, with what waits before them, in one sendmsg:
  * no copy of a body record unless the socket cannot take it. */
