@@ -1,24 +1,11 @@
 #include "lib/localread.h"
 
 #include "lib/crc32c.h"
+#include "lib/le.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-static void put_le(unsigned char *p, uint64_t v, int nbytes)
-{
-	for (int i = 0; i < nbytes; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *p, int nbytes)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < nbytes; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 /* The checks both messages share: size, magic, version, reserved, CRC.
  * The CRC covers the message up to its last 4 bytes; reserved sits
@@ -34,17 +21,17 @@ static int check_frame(const unsigned char *in, size_t n, size_t size, const cha
 		snprintf(err, errlen, "%s: bad magic", what);
 		return -EBADMSG;
 	}
-	if (get_le(in + size - 4, 4) != crc32c(0, in, size - 4)) {
+	if (le_get(in + size - 4, 4) != crc32c(0, in, size - 4)) {
 		snprintf(err, errlen, "%s: bad CRC", what);
 		return -EBADMSG;
 	}
-	uint64_t version = get_le(in + 4, 2);
+	uint64_t version = le_get(in + 4, 2);
 	if (version != LREAD_VERSION) {
 		snprintf(err, errlen, "%s: version %llu (this side speaks %d)", what,
 			 (unsigned long long)version, LREAD_VERSION);
 		return -EBADMSG;
 	}
-	if (get_le(in + size - 8, 4) != 0) {
+	if (le_get(in + size - 8, 4) != 0) {
 		snprintf(err, errlen, "%s: reserved field is not 0", what);
 		return -EBADMSG;
 	}
@@ -54,11 +41,11 @@ static int check_frame(const unsigned char *in, size_t n, size_t size, const cha
 void lread_req_encode(const struct lread_req *r, unsigned char out[LREAD_REQ_SIZE])
 {
 	memcpy(out, LREAD_MAGIC, 4);
-	put_le(out + 4, LREAD_VERSION, 2);
-	put_le(out + 6, r->op, 2);
-	put_le(out + 8, r->block_id, 8);
-	put_le(out + 16, 0, 4);
-	put_le(out + 20, crc32c(0, out, 20), 4);
+	le_put(out + 4, LREAD_VERSION, 2);
+	le_put(out + 6, r->op, 2);
+	le_put(out + 8, r->block_id, 8);
+	le_put(out + 16, 0, 4);
+	le_put(out + 20, crc32c(0, out, 20), 4);
 }
 
 int lread_req_decode(const unsigned char *in, size_t n, struct lread_req *out, char *err,
@@ -67,8 +54,8 @@ int lread_req_decode(const unsigned char *in, size_t n, struct lread_req *out, c
 	int rc = check_frame(in, n, LREAD_REQ_SIZE, "request", err, errlen);
 	if (rc)
 		return rc;
-	unsigned op = (unsigned)get_le(in + 6, 2);
-	uint64_t id = get_le(in + 8, 8);
+	unsigned op = (unsigned)le_get(in + 6, 2);
+	uint64_t id = le_get(in + 8, 8);
 	if (op != LREAD_HELLO && op != LREAD_OPEN) {
 		snprintf(err, errlen, "request: unknown op %u", op);
 		return -EBADMSG;
@@ -85,14 +72,14 @@ int lread_req_decode(const unsigned char *in, size_t n, struct lread_req *out, c
 void lread_rep_encode(const struct lread_rep *r, unsigned char out[LREAD_REP_SIZE])
 {
 	memcpy(out, LREAD_MAGIC, 4);
-	put_le(out + 4, LREAD_VERSION, 2);
-	put_le(out + 6, r->status, 2);
-	put_le(out + 8, r->worker_id, 8);
-	put_le(out + 16, r->block_id, 8);
-	put_le(out + 24, r->data_offset, 8);
-	put_le(out + 32, r->len, 8);
-	put_le(out + 40, 0, 4);
-	put_le(out + 44, crc32c(0, out, 44), 4);
+	le_put(out + 4, LREAD_VERSION, 2);
+	le_put(out + 6, r->status, 2);
+	le_put(out + 8, r->worker_id, 8);
+	le_put(out + 16, r->block_id, 8);
+	le_put(out + 24, r->data_offset, 8);
+	le_put(out + 32, r->len, 8);
+	le_put(out + 40, 0, 4);
+	le_put(out + 44, crc32c(0, out, 44), 4);
 }
 
 int lread_rep_decode(const unsigned char *in, size_t n, struct lread_rep *out, char *err,
@@ -102,11 +89,11 @@ int lread_rep_decode(const unsigned char *in, size_t n, struct lread_rep *out, c
 	if (rc)
 		return rc;
 	struct lread_rep r = {
-		.status = (unsigned)get_le(in + 6, 2),
-		.worker_id = get_le(in + 8, 8),
-		.block_id = get_le(in + 16, 8),
-		.data_offset = get_le(in + 24, 8),
-		.len = get_le(in + 32, 8),
+		.status = (unsigned)le_get(in + 6, 2),
+		.worker_id = le_get(in + 8, 8),
+		.block_id = le_get(in + 16, 8),
+		.data_offset = le_get(in + 24, 8),
+		.len = le_get(in + 32, 8),
 	};
 	if (r.status > LREAD_ERROR) {
 		snprintf(err, errlen, "reply: unknown status %u", r.status);

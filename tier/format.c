@@ -6,30 +6,17 @@
 #include <string.h>
 
 #include "lib/crc32c.h"
-
-static void put_le(unsigned char *p, uint64_t v, int nbytes)
-{
-	for (int i = 0; i < nbytes; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *p, int nbytes)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < nbytes; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
+#include "lib/le.h"
 
 void tier_hdr_encode(const struct tier_block_hdr *hdr, unsigned char out[TIER_HDR_SIZE])
 {
 	memcpy(out + TIER_HDR_OFF_MAGIC, TIER_HDR_MAGIC, 4);
-	put_le(out + TIER_HDR_OFF_VERSION, TIER_HDR_VERSION, 2);
-	put_le(out + TIER_HDR_OFF_HDRSIZE, TIER_HDR_SIZE, 2);
-	put_le(out + TIER_HDR_OFF_ID, hdr->id, 8);
-	put_le(out + TIER_HDR_OFF_LEN, hdr->len, 8);
-	put_le(out + TIER_HDR_OFF_DATA_CRC, hdr->data_crc, 4);
-	put_le(out + TIER_HDR_OFF_HDR_CRC, crc32c(0, out, TIER_HDR_OFF_HDR_CRC), 4);
+	le_put(out + TIER_HDR_OFF_VERSION, TIER_HDR_VERSION, 2);
+	le_put(out + TIER_HDR_OFF_HDRSIZE, TIER_HDR_SIZE, 2);
+	le_put(out + TIER_HDR_OFF_ID, hdr->id, 8);
+	le_put(out + TIER_HDR_OFF_LEN, hdr->len, 8);
+	le_put(out + TIER_HDR_OFF_DATA_CRC, hdr->data_crc, 4);
+	le_put(out + TIER_HDR_OFF_HDR_CRC, crc32c(0, out, TIER_HDR_OFF_HDR_CRC), 4);
 }
 
 int tier_hdr_decode(const unsigned char *in, size_t n, struct tier_block_hdr *out)
@@ -38,15 +25,15 @@ int tier_hdr_decode(const unsigned char *in, size_t n, struct tier_block_hdr *ou
 		return -EBADMSG;
 	if (memcmp(in + TIER_HDR_OFF_MAGIC, TIER_HDR_MAGIC, 4) != 0)
 		return -EBADMSG;
-	if (get_le(in + TIER_HDR_OFF_VERSION, 2) != TIER_HDR_VERSION)
+	if (le_get(in + TIER_HDR_OFF_VERSION, 2) != TIER_HDR_VERSION)
 		return -EBADMSG;
-	if (get_le(in + TIER_HDR_OFF_HDRSIZE, 2) != TIER_HDR_SIZE)
+	if (le_get(in + TIER_HDR_OFF_HDRSIZE, 2) != TIER_HDR_SIZE)
 		return -EBADMSG;
-	if (get_le(in + TIER_HDR_OFF_HDR_CRC, 4) != crc32c(0, in, TIER_HDR_OFF_HDR_CRC))
+	if (le_get(in + TIER_HDR_OFF_HDR_CRC, 4) != crc32c(0, in, TIER_HDR_OFF_HDR_CRC))
 		return -EBADMSG;
-	out->id = get_le(in + TIER_HDR_OFF_ID, 8);
-	out->len = get_le(in + TIER_HDR_OFF_LEN, 8);
-	out->data_crc = (uint32_t)get_le(in + TIER_HDR_OFF_DATA_CRC, 4);
+	out->id = le_get(in + TIER_HDR_OFF_ID, 8);
+	out->len = le_get(in + TIER_HDR_OFF_LEN, 8);
+	out->data_crc = (uint32_t)le_get(in + TIER_HDR_OFF_DATA_CRC, 4);
 	return 0;
 }
 
