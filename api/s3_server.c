@@ -273,6 +273,12 @@ static int fdc_open(struct loop *lp, uint64_t id, struct seg *seg, struct tier_b
 		return rc;
 	seg->fd = bf->fd;
 	seg->ent = NULL;
+	/* A free way, else the least recently used one that has been idle
+	 * for FDC_IDLE_MS/2: when every way is busier than that, this block
+	 * is served without being kept. A working set larger than the cache
+	 * read in turn (20,000 small objects in a cycle) then keeps hitting
+	 * the part it holds instead of evicting each entry before its next
+	 * use; what goes idle is swept after FDC_IDLE_MS and makes room. */
 	struct fdc_entry *slot = NULL;
 	for (int i = 0; i < FDC_WAYS; i++) {
 		struct fdc_entry *e = &set[i];
@@ -280,7 +286,8 @@ static int fdc_open(struct loop *lp, uint64_t id, struct seg *seg, struct tier_b
 			slot = e;
 			break;
 		}
-		if (!e->refs && (!slot || e->last_ms < slot->last_ms))
+		if (!e->refs && now - e->last_ms >= FDC_IDLE_MS / 2 &&
+		    (!slot || e->last_ms < slot->last_ms))
 			slot = e;
 	}
 	if (slot) {
