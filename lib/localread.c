@@ -38,14 +38,26 @@ static int check_frame(const unsigned char *in, size_t n, size_t size, const cha
 	return 0;
 }
 
-void lread_req_encode(const struct lread_req *r, unsigned char out[LREAD_REQ_SIZE])
+/* What check_frame checks, written: magic, version and the op or status
+ * at the front; reserved (0) and the CRC at the end of size bytes. */
+static void frame_open(unsigned char *out, unsigned code)
 {
 	memcpy(out, LREAD_MAGIC, 4);
 	le_put(out + 4, LREAD_VERSION, 2);
-	le_put(out + 6, r->op, 2);
+	le_put(out + 6, code, 2);
+}
+
+static void frame_seal(unsigned char *out, size_t size)
+{
+	le_put(out + size - 8, 0, 4);
+	le_put(out + size - 4, crc32c(0, out, size - 4), 4);
+}
+
+void lread_req_encode(const struct lread_req *r, unsigned char out[LREAD_REQ_SIZE])
+{
+	frame_open(out, r->op);
 	le_put(out + 8, r->block_id, 8);
-	le_put(out + 16, 0, 4);
-	le_put(out + 20, crc32c(0, out, 20), 4);
+	frame_seal(out, LREAD_REQ_SIZE);
 }
 
 int lread_req_decode(const unsigned char *in, size_t n, struct lread_req *out, char *err,
@@ -71,15 +83,12 @@ int lread_req_decode(const unsigned char *in, size_t n, struct lread_req *out, c
 
 void lread_rep_encode(const struct lread_rep *r, unsigned char out[LREAD_REP_SIZE])
 {
-	memcpy(out, LREAD_MAGIC, 4);
-	le_put(out + 4, LREAD_VERSION, 2);
-	le_put(out + 6, r->status, 2);
+	frame_open(out, r->status);
 	le_put(out + 8, r->worker_id, 8);
 	le_put(out + 16, r->block_id, 8);
 	le_put(out + 24, r->data_offset, 8);
 	le_put(out + 32, r->len, 8);
-	le_put(out + 40, 0, 4);
-	le_put(out + 44, crc32c(0, out, 44), 4);
+	frame_seal(out, LREAD_REP_SIZE);
 }
 
 int lread_rep_decode(const unsigned char *in, size_t n, struct lread_rep *out, char *err,

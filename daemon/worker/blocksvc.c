@@ -149,8 +149,6 @@ static uint64_t block_len(const struct file_info *fi, uint64_t index)
 	return (end > fi->length ? fi->length : end) - start;
 }
 
-/* Waits for or becomes the one reader of block id. Returns true when the
- * caller must read it (and then call flight_end). */
 /* The flight of block id, or NULL. Under b->lock. */
 static struct flight *flight_find(struct bsvc *b, uint64_t id)
 {
@@ -173,6 +171,8 @@ static bool flight_add(struct bsvc *b, uint64_t id)
 	return true;
 }
 
+/* Waits for or becomes the one reader of block id. Returns true when the
+ * caller must read it (and then call flight_end). */
 static bool flight_begin(struct bsvc *b, uint64_t id)
 {
 	pthread_mutex_lock(&b->lock);
