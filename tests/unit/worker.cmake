@@ -4,6 +4,8 @@ strata_unit_test(test_s3front_http SOURCES test_s3front_http.c LIBS strata_api_s
 strata_unit_test(test_s3front SOURCES test_s3front.c s3_dir_backend.c
                  LIBS strata_api_worker OpenSSL::SSL OpenSSL::Crypto
                  TIMEOUT 60)
+# The S3 front's open-file cache shared by its loops (api/s3_fdcache.c).
+strata_unit_test(test_s3_fdcache SOURCES test_s3_fdcache.c LIBS strata_api_worker)
 # Reads by mount and the top-path sketch (daemon/worker/pathstats.c).
 strata_unit_test(test_worker_pathstats SOURCES test_worker_pathstats.c
                  LIBS strata_worker_core cjson)

@@ -1,0 +1,93 @@
+/*
+ * The S3 front's open-file cache: block files kept open between requests,
+ * shared by all the front's event loops, so that a hit on a hot block
+ * costs no open()/close(). It knows nothing of tiers: the caller opens a
+ * block's file, offers it with s3fdc_put, and checks every s3fdc_get
+ * against the tier (the generation it returns) before serving from it.
+ *
+ * Shape: sets of S3FDC_WAYS entries; a block id may sit in one of two sets
+ * (two hashes; a new entry goes to the emptier one), which keeps ~88% of
+ * the entries in use when more blocks are read than it holds, where one
+ * set of 4 would keep ~76%. Each set is guarded by one of a few hundred
+ * striped mutexes held for a scan of 8 entries; nothing blocks (close()
+ * and the caller's tier calls happen outside them).
+ *
+ * Rules:
+ * - An entry handed out by s3fdc_get/s3fdc_put is held (refs) until
+ *   s3fdc_release: nothing closes or reuses it meanwhile, whichever thread
+ *   evicts, sweeps or marks it stale.
+ * - A way held by nobody is replaced by a new block only after
+ *   S3FDC_IDLE_MS/2 unused (else the new block is not kept): a cyclic
+ *   working set larger than the cache keeps hitting what it holds instead
+ *   of evicting every entry before its next use.
+ * - s3fdc_sweep closes entries unused for S3FDC_IDLE_MS.
+ * - An entry released as stale (the tier says its file changed) is never
+ *   handed out again and closes when its last holder releases it.
+ */
+#ifndef STRATA_API_S3_FDCACHE_H
+#define STRATA_API_S3_FDCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define S3FDC_WAYS 8
+#define S3FDC_IDLE_MS 1000
+#define S3FDC_MAX_ENTRIES (1u << 17) /* 6 MiB of table; more is never hot at once */
+
+struct s3fdc;
+struct s3fdc_entry;
+
+/* What a cached block file is (the caller's tier_block_fd, in short). */
+struct s3fdc_file {
+	int fd;
+	uint64_t gen, data_offset, len;
+};
+
+/*
+ * How many block files to keep open under an open-file limit of nofile:
+ * the limit minus a reserve for all else the worker opens (client
+ * sockets, the pool's gateway requests, tier writers, curl, SQLite, the
+ * REST server, logs): half the limit, at most max(1024, nofile / 10),
+ * capped at S3FDC_MAX_ENTRIES. 20,000 gives 18,000; 1,024 gives 512.
+ */
+size_t s3fdc_capacity(uint64_t nofile);
+
+/* A cache of about capacity entries (rounded down to whole sets); NULL
+ * when capacity is below two sets or memory is short. */
+struct s3fdc *s3fdc_new(size_t capacity);
+/* Closes every fd and frees c (NULL is fine). Nothing may be held. */
+void s3fdc_free(struct s3fdc *c);
+/* The entries the table has room for. */
+size_t s3fdc_size(const struct s3fdc *c);
+
+/*
+ * The entry of block id, held (the caller releases it) with its file in
+ * *f, or NULL when none is cached. The caller must check f->gen against
+ * its source before using f->fd and release the entry as stale if it is
+ * out of date.
+ */
+struct s3fdc_entry *s3fdc_get(struct s3fdc *c, uint64_t id, int64_t now_ms,
+			      struct s3fdc_file *f);
+
+/*
+ * Offers f (just opened by the caller for block id). On success the cache
+ * owns f->fd and returns its entry, held once; NULL when it is not kept (no
+ * way free or idle long enough, or another thread put id meanwhile): the
+ * caller still owns f->fd.
+ */
+struct s3fdc_entry *s3fdc_put(struct s3fdc *c, uint64_t id, const struct s3fdc_file *f,
+			      int64_t now_ms);
+
+/* Drops one hold on e. stale: e's file is out of date; it is handed out no
+ * more and closed once nobody holds it. */
+void s3fdc_release(struct s3fdc *c, struct s3fdc_entry *e, bool stale);
+
+/* Closes the entries nobody holds that were unused for S3FDC_IDLE_MS
+ * (all that nobody holds with force). Returns how many it closed. */
+size_t s3fdc_sweep(struct s3fdc *c, int64_t now_ms, bool force);
+
+/* Entries holding an open fd now (for tests). */
+size_t s3fdc_count(struct s3fdc *c);
+
+#endif
