@@ -3,11 +3,13 @@
  * path and the hand-off to the pool. Each connection belongs to one loop
  * thread for its whole life (lent to a pool thread for one request at a
  * time); nothing here is shared between loops except the listener, the
- * pool's queue and the (thread-safe) worker services.
+ * pool's queue, the open-file cache (s3_fdcache.h) and the (thread-safe)
+ * worker services.
  */
 #include "api/s3_server.h"
 
 #include "api/http_fd.h"
+#include "api/s3_fdcache.h"
 #include "api/s3_backend_worker.h"
 #include "api/s3_gateway.h"
 #include "api/s3_proto.h"
@@ -55,15 +57,6 @@
 #define FRONT_SEND_BUDGET (512u << 10) /* reply bytes per connection per turn */
 #define FRONT_MAX_LOOPS 64
 #define FRONT_TLS_BUF (64u << 10)  /* block bytes per SSL_write without kTLS */
-/* Open block files kept per loop, so a hit on a hot block costs no open():
- * 4-way sets, up to FDC_MAX_SETS per loop but no more than half of
- * RLIMIT_NOFILE for all loops together (the rest is for connections and
- * the tiers' writers); closed after FDC_IDLE_MS unused or when the tier
- * says the block's file changed. Tens of thousands of small objects read
- * in turn need as many open files: the packaged units raise the limit. */
-#define FDC_MAX_SETS 8192
-#define FDC_WAYS 4
-#define FDC_IDLE_MS 1000
 
 enum ev_kind { EV_LISTEN, EV_WAKE, EV_CLIENT };
 
@@ -81,19 +74,11 @@ enum cstate {
 	CS_POOL,  /* a pool thread runs the gateway on it (out of the epoll set) */
 };
 
-/* A block file kept open by a loop; used by refs segments in flight. */
-struct fdc_entry {
-	bool used, stale;
-	uint64_t id, gen, data_offset, len;
-	int fd;
-	unsigned refs;
-	int64_t last_ms;
-};
-
 struct seg {
 	int fd;
 	uint64_t off, len;
-	struct fdc_entry *ent; /* NULL: the segment owns fd */
+	struct s3fdc *fdc;
+	struct s3fdc_entry *ent; /* held in fdc; NULL: the segment owns fd */
 };
 
 struct conn {
@@ -140,8 +125,6 @@ struct loop {
 	struct conn *ready, *ready_tail; /* FIFO: fair turns */
 	bool listening;
 	struct ev listen_ev, wake_ev;
-	struct fdc_entry *fdc; /* nfdc_sets * FDC_WAYS, NULL: no cache */
-	unsigned nfdc_sets;
 	/* Connections accepted by another loop for this one (round robin). */
 	pthread_mutex_t qlock;
 	int *handed;
@@ -167,6 +150,9 @@ struct s3srv {
 	atomic_uint next_loop;
 	char url[160];
 	_Atomic bool warned_emfile;
+	/* Block files kept open for every loop (s3_fdcache.h), so a hit on a
+	 * hot block costs no open(); NULL: none (too few descriptors). */
+	struct s3fdc *fdc;
 	SSL_CTX *ssl_ctx;   /* NULL: plain HTTP */
 	atomic_int ktls;    /* s3srv_ktls */
 	/* the pool */
@@ -200,13 +186,7 @@ static void ready_push(struct conn *c)
 	c->lp->ready_tail = c;
 }
 
-/* ---- the loop's open block files ---- */
-
-static void fdc_drop(struct fdc_entry *e)
-{
-	close(e->fd);
-	memset(e, 0, sizeof(*e));
-}
+/* ---- the front's open block files ---- */
 
 /*
  * An open fd of block id for a reply, counted as a read by the tier
@@ -215,88 +195,45 @@ static void fdc_drop(struct fdc_entry *e)
  */
 static int fdc_open(struct loop *lp, uint64_t id, struct seg *seg, struct tier_block_fd *bf)
 {
-	struct tier_store *tiers = lp->f->cfg.w->tiers;
-	if (!lp->fdc) {
-		int rc = tier_block_open_fd(tiers, id, bf);
-		seg->fd = rc ? -1 : bf->fd;
-		seg->ent = NULL;
-		return rc;
-	}
-	struct fdc_entry *set = &lp->fdc[(id * 0x9E3779B97F4A7C15ull >> 32) % lp->nfdc_sets * FDC_WAYS];
+	struct worker_node *w = lp->f->cfg.w;
+	struct s3fdc *fdc = lp->f->fdc;
 	int64_t now = now_ms();
-	for (int i = 0; i < FDC_WAYS; i++) {
-		struct fdc_entry *e = &set[i];
-		if (!e->used || e->stale || e->id != id)
-			continue;
-		if (tier_block_touch(tiers, id, e->gen) == 0) {
-			e->refs++;
-			e->last_ms = now;
-			*bf = (struct tier_block_fd){ .fd = e->fd, .data_offset = e->data_offset,
-						     .len = e->len, .gen = e->gen };
-			seg->fd = e->fd;
+	struct s3fdc_file file;
+	struct s3fdc_entry *e = fdc ? s3fdc_get(fdc, id, now, &file) : NULL;
+	if (e) {
+		if (tier_block_touch(w->tiers, id, file.gen) == 0) {
+			*bf = (struct tier_block_fd){ .fd = file.fd, .data_offset = file.data_offset,
+						     .len = file.len, .gen = file.gen };
+			seg->fd = file.fd;
+			seg->fdc = fdc;
 			seg->ent = e;
+			atomic_fetch_add_explicit(&w->front.fd_hits, 1, memory_order_relaxed);
 			return 0;
 		}
 		/* Evicted, demoted or replaced: this fd may pin an unlinked
-		 * file's space; let it go as soon as no reply uses it. */
-		if (e->refs)
-			e->stale = true;
-		else
-			fdc_drop(e);
-		break;
+		 * file's space; it closes as soon as no reply uses it. */
+		s3fdc_release(fdc, e, true);
 	}
-	int rc = tier_block_open_fd(tiers, id, bf);
+	int rc = tier_block_open_fd(w->tiers, id, bf);
+	seg->fd = rc ? -1 : bf->fd;
+	seg->fdc = fdc;
+	seg->ent = NULL;
 	if (rc)
 		return rc;
-	seg->fd = bf->fd;
-	seg->ent = NULL;
-	/* A free way, else the least recently used one that has been idle
-	 * for FDC_IDLE_MS/2: when every way is busier than that, this block
-	 * is served without being kept. A working set larger than the cache
-	 * read in turn (20,000 small objects in a cycle) then keeps hitting
-	 * the part it holds instead of evicting each entry before its next
-	 * use; what goes idle is swept after FDC_IDLE_MS and makes room. */
-	struct fdc_entry *slot = NULL;
-	for (int i = 0; i < FDC_WAYS; i++) {
-		struct fdc_entry *e = &set[i];
-		if (!e->used) {
-			slot = e;
-			break;
-		}
-		if (!e->refs && now - e->last_ms >= FDC_IDLE_MS / 2 &&
-		    (!slot || e->last_ms < slot->last_ms))
-			slot = e;
-	}
-	if (slot) {
-		if (slot->used)
-			fdc_drop(slot);
-		*slot = (struct fdc_entry){ true, false, id, bf->gen, bf->data_offset, bf->len,
-					    bf->fd, 1, now };
-		seg->ent = slot;
+	atomic_fetch_add_explicit(&w->front.fd_opens, 1, memory_order_relaxed);
+	if (fdc) {
+		file = (struct s3fdc_file){ bf->fd, bf->gen, bf->data_offset, bf->len };
+		seg->ent = s3fdc_put(fdc, id, &file, now);
 	}
 	return 0;
 }
 
 static void seg_release(struct seg *s)
 {
-	struct fdc_entry *e = s->ent;
-	if (!e) {
+	if (s->ent)
+		s3fdc_release(s->fdc, s->ent, false);
+	else
 		close(s->fd);
-		return;
-	}
-	if (--e->refs == 0 && e->stale)
-		fdc_drop(e);
-}
-
-/* Closes the cached fds unused for FDC_IDLE_MS (all with force). */
-static void fdc_sweep(struct loop *lp, bool force)
-{
-	int64_t now = now_ms();
-	for (unsigned i = 0; lp->fdc && i < lp->nfdc_sets * FDC_WAYS; i++) {
-		struct fdc_entry *e = &lp->fdc[i];
-		if (e->used && !e->refs && (force || now - e->last_ms >= FDC_IDLE_MS))
-			fdc_drop(e);
-	}
 }
 
 static void reply_reset(struct conn *c)
@@ -1366,7 +1303,8 @@ static void tick(struct loop *lp)
 {
 	if (!lp->listening)
 		listen_on(lp);
-	fdc_sweep(lp, false);
+	if (lp->f->fdc && lp == &lp->f->loops[0]) /* one sweep for all loops */
+		s3fdc_sweep(lp->f->fdc, now_ms(), false);
 	int64_t now = now_ms();
 	struct conn *c = lp->conns;
 	while (c) {
@@ -1495,6 +1433,10 @@ static int listen_socket(const char *bind_addr, int port, const char *scheme, ch
  * a loop may hand a connection to any other). */
 static int loops_init(struct s3srv *f, int n, char *err, size_t errlen)
 {
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		f->fdc = s3fdc_new(s3fdc_capacity(rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX
+									: (uint64_t)rl.rlim_cur));
 	for (int i = 0; i < n; i++) {
 		struct loop *lp = &f->loops[i];
 		lp->f = f;
@@ -1504,13 +1446,6 @@ static int loops_init(struct s3srv *f, int n, char *err, size_t errlen)
 		lp->ep = epoll_create1(EPOLL_CLOEXEC);
 		lp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		f->nloops++;
-		struct rlimit rl;
-		unsigned sets = FDC_MAX_SETS;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-		    rl.rlim_cur / 2 / (unsigned)n / FDC_WAYS < sets)
-			sets = (unsigned)(rl.rlim_cur / 2 / (unsigned)n / FDC_WAYS);
-		if (sets && (lp->fdc = calloc((size_t)sets * FDC_WAYS, sizeof(*lp->fdc))))
-			lp->nfdc_sets = sets;
 		struct epoll_event ee = { .events = EPOLLIN, .data.ptr = &lp->wake_ev };
 		if (lp->ep < 0 || lp->wake_fd < 0 ||
 		    epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->wake_fd, &ee)) {
@@ -1757,8 +1692,6 @@ void s3srv_stop(struct s3srv *f)
 		struct loop *lp = &f->loops[i];
 		while (lp->conns)
 			conn_close(lp->conns);
-		fdc_sweep(lp, true);
-		free(lp->fdc);
 		for (size_t k = 0; k < lp->nhanded; k++)
 			close(lp->handed[k]);
 		free(lp->handed);
@@ -1768,6 +1701,7 @@ void s3srv_stop(struct s3srv *f)
 		if (lp->wake_fd >= 0)
 			close(lp->wake_fd);
 	}
+	s3fdc_free(f->fdc); /* every reply that held an entry is gone */
 	if (f->lfd >= 0)
 		close(f->lfd);
 	SSL_CTX_free(f->ssl_ctx);

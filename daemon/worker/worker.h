@@ -34,6 +34,8 @@ struct worker_front_counters {
 	_Atomic uint64_t bad_requests; /* heads refused with 400 (malformed, too big, too slow) */
 	_Atomic uint64_t connections;  /* client connections accepted */
 	_Atomic int64_t open;          /* client connections open now */
+	_Atomic uint64_t fd_hits;      /* block files the fast path found open (its fd cache) */
+	_Atomic uint64_t fd_opens;     /* block files it had to open */
 };
 
 /* What the worker's threads and request handlers share. Owned by main. */
