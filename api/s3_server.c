@@ -215,6 +215,8 @@ static int fdc_open(struct loop *lp, uint64_t id, struct seg *seg, struct tier_b
 		s3fdc_release(fdc, e, true);
 	}
 	int rc = tier_block_open_fd(w->tiers, id, bf);
+	if ((rc == -EMFILE || rc == -ENFILE) && fdc && s3fdc_sweep(fdc, now, true))
+		rc = tier_block_open_fd(w->tiers, id, bf); /* kept files gave way */
 	seg->fd = rc ? -1 : bf->fd;
 	seg->fdc = fdc;
 	seg->ent = NULL;
@@ -1274,6 +1276,10 @@ static void accept_some(struct loop *lp)
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
+			/* Clients come before kept block files. */
+			if ((errno == EMFILE || errno == ENFILE) && f->fdc &&
+			    s3fdc_sweep(f->fdc, now_ms(), true))
+				continue;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
 				/* Out of descriptors: stop accepting for a tick rather
