@@ -15,6 +15,7 @@
 #include "daemon/worker/filecache.h"
 #include "daemon/worker/pathstats.h"
 #include "api/s3_server_http.h"
+#include "api/s3_server_tls.h"
 #include "daemon/worker/worker.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -54,7 +55,10 @@
 #define FRONT_BUDGET 32            /* requests per connection per loop turn */
 #define FRONT_SEND_BUDGET (512u << 10) /* reply bytes per connection per turn */
 #define FRONT_MAX_LOOPS 64
-#define FRONT_TLS_BUF (64u << 10)  /* block bytes per SSL_write without kTLS */
+#define FRONT_TLS_BUF (64u << 10)  /* block bytes per pread without kTLS */
+/* Without kTLS, plaintext bytes encrypted before the socket must have
+ * taken them all (three full records): what a slow reader makes us hold. */
+#define FRONT_TLS_BATCH (48u << 10)
 /* Open block files kept per loop, so a hit on a hot block costs no open():
  * 4-way sets, up to FDC_MAX_SETS per loop but no more than half of
  * RLIMIT_NOFILE for all loops together (the rest is for connections and
@@ -64,6 +68,15 @@
 #define FDC_MAX_SETS 8192
 #define FDC_WAYS 4
 #define FDC_IDLE_MS 1000
+/* Without kTLS a hit is encrypted in user space, so its bytes must be
+ * read from the block file first: a pread per hit, unless the loop keeps a
+ * copy of the block with its open fd (blocks up to FDC_COPY_MAX_LEN, at most
+ * FDC_COPY_TOTAL bytes over all loops; freed with the fd, after
+ * FDC_IDLE_MS unused or when the block changes). Block files never change
+ * in place (tier/tier.h), and every hit checks the block's generation
+ * (tier_block_touch), so a copy serves exactly what the file holds. */
+#define FDC_COPY_MAX_LEN (1u << 20)
+#define FDC_COPY_TOTAL (64u << 20)
 
 enum ev_kind { EV_LISTEN, EV_WAKE, EV_CLIENT };
 
@@ -88,6 +101,8 @@ struct fdc_entry {
 	int fd;
 	unsigned refs;
 	int64_t last_ms;
+	char *copy;       /* the block's len bytes, or NULL (seg_copy) */
+	bool bad;         /* shorter than its header says: replies using it fail */
 };
 
 struct seg {
@@ -125,6 +140,8 @@ struct conn {
 	bool ssl_wants_write;           /* the last SSL_read needs the socket writable */
 	bool ssl_failed;                /* a fatal TLS error: no close_notify */
 	bool ktls;                      /* the kernel encrypts: sendfile works */
+	bool tio_on;                    /* the session runs over tio (no kTLS here) */
+	struct s3tls_io tio;            /* its BIO's state: read ends, records kept */
 	char *tbuf;                     /* without kTLS: block bytes read, being sent */
 	size_t tbuf_len, tbuf_off;
 	/* CS_POOL: set by the pool thread, read by the loop once it is back */
@@ -142,6 +159,7 @@ struct loop {
 	struct ev listen_ev, wake_ev;
 	struct fdc_entry *fdc; /* nfdc_sets * FDC_WAYS, NULL: no cache */
 	unsigned nfdc_sets;
+	uint64_t copy_bytes, copy_max; /* in fdc entries' copies, and the bound */
 	/* Connections accepted by another loop for this one (round robin). */
 	pthread_mutex_t qlock;
 	int *handed;
@@ -168,6 +186,7 @@ struct s3srv {
 	char url[160];
 	_Atomic bool warned_emfile;
 	SSL_CTX *ssl_ctx;   /* NULL: plain HTTP */
+	bool own_bio;       /* TLS over s3_server_tls.h's BIO: the kernel has no kTLS */
 	atomic_int ktls;    /* s3srv_ktls */
 	/* the pool */
 	pthread_mutex_t jlock;
@@ -202,8 +221,12 @@ static void ready_push(struct conn *c)
 
 /* ---- the loop's open block files ---- */
 
-static void fdc_drop(struct fdc_entry *e)
+static void fdc_drop(struct loop *lp, struct fdc_entry *e)
 {
+	if (e->copy) {
+		free(e->copy);
+		lp->copy_bytes -= e->len;
+	}
 	close(e->fd);
 	memset(e, 0, sizeof(*e));
 }
@@ -242,7 +265,7 @@ static int fdc_open(struct loop *lp, uint64_t id, struct seg *seg, struct tier_b
 		if (e->refs)
 			e->stale = true;
 		else
-			fdc_drop(e);
+			fdc_drop(lp, e);
 		break;
 	}
 	int rc = tier_block_open_fd(tiers, id, bf);
@@ -269,15 +292,16 @@ static int fdc_open(struct loop *lp, uint64_t id, struct seg *seg, struct tier_b
 	}
 	if (slot) {
 		if (slot->used)
-			fdc_drop(slot);
-		*slot = (struct fdc_entry){ true, false, id, bf->gen, bf->data_offset, bf->len,
-					    bf->fd, 1, now };
+			fdc_drop(lp, slot);
+		*slot = (struct fdc_entry){ .used = true, .id = id, .gen = bf->gen,
+					    .data_offset = bf->data_offset, .len = bf->len,
+					    .fd = bf->fd, .refs = 1, .last_ms = now };
 		seg->ent = slot;
 	}
 	return 0;
 }
 
-static void seg_release(struct seg *s)
+static void seg_release(struct loop *lp, struct seg *s)
 {
 	struct fdc_entry *e = s->ent;
 	if (!e) {
@@ -285,7 +309,46 @@ static void seg_release(struct seg *s)
 		return;
 	}
 	if (--e->refs == 0 && e->stale)
-		fdc_drop(e);
+		fdc_drop(lp, e);
+}
+
+/*
+ * The loop's copy of segment s's block (its fdc entry's, read now if need
+ * be) into *data (the block's first byte): 0; 1 read the file instead (no
+ * entry, a big block, the copies' budget spent, out of memory); -1 the
+ * file is shorter than its header says (the tier is told and drops the
+ * block, so the next request reads the object through).
+ */
+static int seg_copy(struct loop *lp, const struct seg *s, const char **data)
+{
+	struct fdc_entry *e = s->ent;
+	if (e && e->bad)
+		return -1;
+	if (!e || !e->len || e->len > FDC_COPY_MAX_LEN)
+		return 1;
+	if (!e->copy) {
+		if (lp->copy_bytes + e->len > lp->copy_max || !(e->copy = malloc(e->len)))
+			return 1;
+		for (uint64_t got = 0; got < e->len;) {
+			ssize_t n = pread(e->fd, e->copy + got, e->len - got,
+					  (off_t)(e->data_offset + got));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				free(e->copy);
+				e->copy = NULL;
+				if (n < 0)
+					return 1; /* an I/O error: pread may say more */
+				e->bad = e->stale = true;
+				tier_block_report_corrupt(lp->f->cfg.w->tiers, e->id, e->gen);
+				return -1;
+			}
+			got += (uint64_t)n;
+		}
+		lp->copy_bytes += e->len;
+	}
+	*data = e->copy;
+	return 0;
 }
 
 /* Closes the cached fds unused for FDC_IDLE_MS (all with force). */
@@ -295,14 +358,14 @@ static void fdc_sweep(struct loop *lp, bool force)
 	for (unsigned i = 0; lp->fdc && i < lp->nfdc_sets * FDC_WAYS; i++) {
 		struct fdc_entry *e = &lp->fdc[i];
 		if (e->used && !e->refs && (force || now - e->last_ms >= FDC_IDLE_MS))
-			fdc_drop(e);
+			fdc_drop(lp, e);
 	}
 }
 
 static void reply_reset(struct conn *c)
 {
 	for (unsigned i = c->seg_i; i < c->nsegs; i++)
-		seg_release(&c->segs[i]);
+		seg_release(c->lp, &c->segs[i]);
 	free(c->segs);
 	c->segs = NULL;
 	c->nsegs = c->seg_i = 0;
@@ -329,6 +392,7 @@ static void conn_close(struct conn *c)
 		SSL_free(c->ssl);
 		ERR_clear_error();
 	}
+	s3tls_io_reset(&c->tio);
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -474,11 +538,17 @@ static int fill_in(struct conn *c)
 	size_t want = FRONT_IN_CAP - c->in_len;
 	if (c->ssl) {
 		ERR_clear_error();
+		c->tio.last_read = S3TLS_READ_NONE;
 		int got = SSL_read(c->ssl, c->in + c->in_len, (int)want);
 		if (got > 0) {
-			/* No short-read shortcut: OpenSSL may hold more. */
 			c->in_len += (size_t)got;
 			c->ssl_wants_write = false;
+			/* The short-read shortcut below, where it is safe: our
+			 * BIO's last recv drained the socket (read-ahead asks for
+			 * all there is) and the session holds no byte more. */
+			if (c->tio_on && c->tio.last_read == S3TLS_READ_SHORT && !c->hup &&
+			    !SSL_has_pending(c->ssl))
+				c->rd = false;
 			return 1;
 		}
 		return tls_would_block(c, got) ? 0 : -1;
@@ -571,6 +641,119 @@ static bool head_complete(struct conn *c)
 	return false;
 }
 
+/* All of p through the session, corked (the BIO never refuses a record).
+ * 0, or -1: the session is unusable (the peer left, out of memory). */
+static int tls_put(struct conn *c, const char *p, size_t len)
+{
+	while (len) {
+		ERR_clear_error();
+		int n = SSL_write(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int)len);
+		if (n <= 0) {
+			c->ssl_failed = true; /* no close_notify */
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Encrypts (corked) at most want next bytes of block segment s, from the
+ * loop's copy of the block or read into c->tbuf. 0 with *n, or -1: a read
+ * error, a file shorter than it said, or a session error.
+ */
+static int seg_encrypt(struct conn *c, struct seg *s, size_t want, size_t *n)
+{
+	if (want > s->len)
+		want = (size_t)s->len;
+	const char *block;
+	int copied = seg_copy(c->lp, s, &block);
+	if (copied < 0)
+		return -1;
+	if (copied == 0) {
+		*n = want;
+		return tls_put(c, block + (s->off - s->ent->data_offset), want);
+	}
+	if (!c->tbuf && !(c->tbuf = malloc(FRONT_TLS_BUF)))
+		return -1;
+	if (want > FRONT_TLS_BUF)
+		want = FRONT_TLS_BUF;
+	for (;;) {
+		ssize_t got = pread(s->fd, c->tbuf, want, (off_t)s->off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -1;
+		*n = (size_t)got;
+		return tls_put(c, c->tbuf, (size_t)got);
+	}
+}
+
+/*
+ * send_reply for a session over our BIO (no kTLS): encrypts the next
+ * FRONT_TLS_BATCH bytes of the reply (head, then block bytes) with the BIO
+ * corked (the head record leaves with the first body record: one sendmsg
+ * per 16 KiB hit), and encrypts more only once the socket took all of
+ * them: a slow reader makes us hold one batch at most. Same returns as
+ * send_reply.
+ */
+static int send_reply_tls(struct conn *c)
+{
+	uint64_t sent = 0, progress = c->tio.sent;
+	for (;;) {
+		int rc = s3tls_flush(&c->tio);
+		if (rc < 0)
+			return -1;
+		if (c->tio.sent != progress) {
+			progress = c->tio.sent;
+			set_io_deadline(c);
+		}
+		if (rc == 0) {
+			c->wr = false;
+			return 0;
+		}
+		if (c->out_off == c->out_len && c->seg_i == c->nsegs)
+			return 1;
+		if (sent >= FRONT_SEND_BUDGET)
+			return 2;
+		size_t batch = 0;
+		int err = 0;
+		s3tls_cork(&c->tio, true);
+		if (c->out_off < c->out_len) {
+			err = tls_put(c, c->out + c->out_off, c->out_len - c->out_off);
+			batch += c->out_len - c->out_off;
+			c->out_off = c->out_len;
+		}
+		while (!err && batch < FRONT_TLS_BATCH && c->seg_i < c->nsegs) {
+			struct seg *s = &c->segs[c->seg_i];
+			if (!s->len) {
+				seg_release(c->lp, s);
+				c->seg_i++;
+				continue;
+			}
+			size_t n;
+			err = seg_encrypt(c, s, FRONT_TLS_BATCH - batch, &n);
+			if (!err) {
+				s->off += n;
+				s->len -= n;
+				batch += n;
+				atomic_fetch_add(&c->lp->f->cfg.w->front.bytes, (uint64_t)n);
+			}
+		}
+		s3tls_cork(&c->tio, false);
+		if (err) {
+			/* A reply that cannot be finished: the records still kept
+			 * are dropped, and no close_notify follows what left (the
+			 * client must see a cut, not a clean end). */
+			c->ssl_failed = true;
+			s3tls_io_reset(&c->tio);
+			return -1;
+		}
+		sent += batch;
+	}
+}
+
 /*
  * Sends what is pending of an own reply. 1 done, 0 would block, 2 its
  * turn is over (FRONT_SEND_BUDGET: one big reply must not hold the loop
@@ -578,6 +761,8 @@ static bool head_complete(struct conn *c)
  */
 static int send_reply(struct conn *c)
 {
+	if (c->tio_on)
+		return send_reply_tls(c);
 	uint64_t sent = 0;
 	for (;;) {
 		if (sent >= FRONT_SEND_BUDGET)
@@ -602,7 +787,7 @@ static int send_reply(struct conn *c)
 		if (c->seg_i < c->nsegs) {
 			struct seg *s = &c->segs[c->seg_i];
 			if (!s->len) {
-				seg_release(s);
+				seg_release(c->lp, s);
 				c->seg_i++;
 				continue;
 			}
@@ -729,7 +914,7 @@ static int open_range(struct loop *lp, const struct fcache_meta *m, uint64_t fir
 		if (fdc_open(lp, placement_block_id(m->data_id, i), sg, &bf))
 			break;
 		if (hi > bf.len) {
-			seg_release(sg);
+			seg_release(lp, sg);
 			break;
 		}
 		sg->off = bf.data_offset + lo;
@@ -738,7 +923,7 @@ static int open_range(struct loop *lp, const struct fcache_meta *m, uint64_t fir
 	}
 	if (k != blast - bfirst + 1) {
 		for (unsigned i = 0; i < k; i++)
-			seg_release(&segs[i]);
+			seg_release(lp, &segs[i]);
 		free(segs);
 		return SLOW;
 	}
@@ -910,7 +1095,7 @@ static int try_fast(struct conn *c, const struct s3fh_request *r)
 	reply_reset(c);
 	if (build_head(c, &fr)) {
 		for (unsigned i = 0; i < nsegs; i++)
-			seg_release(&segs[i]);
+			seg_release(c->lp, &segs[i]);
 		free(segs);
 		goto out_free_req;
 	}
@@ -1117,9 +1302,11 @@ static void tls_ready(struct conn *c)
 	int was = atomic_exchange(&f->ktls, c->ktls ? 1 : 0);
 	if (was != (c->ktls ? 1 : 0))
 		log_info("S3 server: TLS (%s) %s", SSL_get_version(c->ssl),
-			 c->ktls ? "with kTLS: hits keep sendfile"
-				 : "without kTLS (the kernel or OpenSSL lacks it): hits are read "
-				   "and written through OpenSSL");
+			 c->ktls	 ? "with kTLS: hits keep sendfile"
+			 : c->tio_on ? "without kTLS (the kernel or OpenSSL lacks it): hits are "
+				       "encrypted from copies of hot blocks, one write per reply"
+				     : "without kTLS (the kernel declined this session): hits are "
+				       "read and written through OpenSSL");
 }
 
 /* Handles the complete head at the start of c->in. */
@@ -1191,6 +1378,7 @@ static void conn_drive(struct conn *c)
 				if (!c->in_len) {
 					free(c->in); /* idle: keep nothing */
 					c->in = NULL;
+					s3tls_io_reset(&c->tio); /* (all sent) */
 				}
 				if (c->timer != want)
 					set_timer(c, want);
@@ -1254,12 +1442,21 @@ static void adopt(struct loop *lp, int fd)
 	c->state = CS_HEAD;
 	set_timer(c, T_IDLE);
 	if (f->ssl_ctx) {
-		if (!(c->ssl = SSL_new(f->ssl_ctx)) || SSL_set_fd(c->ssl, fd) != 1) {
+		BIO *bio = NULL;
+		c->tio.fd = fd;
+		if (!(c->ssl = SSL_new(f->ssl_ctx)) ||
+		    (f->own_bio ? !(bio = s3tls_bio_new(&c->tio)) : SSL_set_fd(c->ssl, fd) != 1)) {
 			SSL_free(c->ssl);
 			ERR_clear_error();
 			close(fd);
 			free(c);
 			return;
+		}
+		if (bio) {
+			SSL_set_bio(c->ssl, bio, bio); /* the session's now */
+			/* One recv per request record, and never a 5-byte one. */
+			SSL_set_read_ahead(c->ssl, 1);
+			c->tio_on = true;
 		}
 		SSL_set_accept_state(c->ssl);
 		c->state = CS_TLS_HS;
@@ -1511,6 +1708,7 @@ static int loops_init(struct s3srv *f, int n, char *err, size_t errlen)
 			sets = (unsigned)(rl.rlim_cur / 2 / (unsigned)n / FDC_WAYS);
 		if (sets && (lp->fdc = calloc((size_t)sets * FDC_WAYS, sizeof(*lp->fdc))))
 			lp->nfdc_sets = sets;
+		lp->copy_max = f->own_bio ? FDC_COPY_TOTAL / (unsigned)n : 0;
 		struct epoll_event ee = { .events = EPOLLIN, .data.ptr = &lp->wake_ev };
 		if (lp->ep < 0 || lp->wake_fd < 0 ||
 		    epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->wake_fd, &ee)) {
@@ -1675,6 +1873,7 @@ int s3srv_start(const struct s3srv_config *cfg, struct s3srv **out, char *err,
 	int rc = tls_setup(f, err, errlen);
 	if (rc)
 		goto err_free;
+	f->own_bio = f->ssl_ctx && !s3tls_kernel_ktls();
 	rc = listen_socket(cfg->bind, cfg->port, f->ssl_ctx ? "https" : "http", f->url,
 			   sizeof(f->url), err, errlen);
 	if (rc < 0)
