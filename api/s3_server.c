@@ -1329,6 +1329,13 @@ static void conn_drive(struct conn *c)
 			ERR_clear_error();
 			int rc = SSL_do_handshake(c->ssl);
 			if (rc == 1) {
+				/* The handshake may have run on a write edge, and with
+				 * read-ahead (our BIO) its last recv may have taken the
+				 * first request along with the client's Finished: the
+				 * bytes are in the session now and no read edge follows
+				 * for them, so read as if one had come (at worst one
+				 * recv that says EAGAIN). */
+				c->rd = true;
 				tls_ready(c);
 				c->state = CS_HEAD;
 				set_timer(c, T_IDLE);

@@ -217,6 +217,45 @@ class S3TlsFastPathTest(ClusterTestCase):
         self.assertEqual(result["mid"][2] == self.mid, True)
         self.assertGreaterEqual(self.hits(), before + 21)
 
+    def test_every_new_session_gets_its_first_reply(self):
+        # A client's Finished and its first request often arrive together;
+        # the handshake's read-ahead then takes the request into the session
+        # and no read edge follows for it. Many short sessions from several
+        # threads, while a slow reader keeps the loops busy writing, must
+        # each get their reply within seconds (it hung in CI under ASan:
+        # the handshake had run on a write edge and the request waited in
+        # OpenSSL for an edge that never came).
+        self.start()
+        self.wait_hit("/data/small.bin", self.small)
+        self.wait_hit("/data/huge.bin", self.huge)
+        slow = TlsConn(self.port, self.cert, rcvbuf=4096)
+        slow.send(get("/data/huge.bin"))
+        errors = []
+
+        def sessions():
+            try:
+                for _ in range(100):
+                    c = TlsConn(self.port, self.cert, timeout=5)
+                    try:
+                        c.send(get("/data/small.bin"))
+                        status, _, body = c.response()
+                        if (status, body == self.small) != (200, True):
+                            errors.append(f"got {status}, {len(body)} bytes")
+                    finally:
+                        c.close()
+            except (OSError, EOFError, ssl.SSLError) as e:
+                errors.append(repr(e))
+        threads = [threading.Thread(target=sessions) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        try:
+            self.assertEqual(errors, [])
+            self.assertEqual(slow.response(chunk=65536)[::2], (200, self.huge))
+        finally:
+            slow.close()
+
     def test_clients_that_leave_mid_reply_leave_nothing(self):
         self.start()
         self.wait_hit("/data/huge.bin", self.huge)
