@@ -538,17 +538,12 @@ static int fill_in(struct conn *c)
 	size_t want = FRONT_IN_CAP - c->in_len;
 	if (c->ssl) {
 		ERR_clear_error();
-		c->tio.last_read = S3TLS_READ_NONE;
 		int got = SSL_read(c->ssl, c->in + c->in_len, (int)want);
 		if (got > 0) {
 			c->in_len += (size_t)got;
 			c->ssl_wants_write = false;
-			/* The short-read shortcut below, where it is safe: our
-			 * BIO's last recv drained the socket (read-ahead asks for
-			 * all there is) and the session holds no byte more. */
-			if (c->tio_on && c->tio.last_read == S3TLS_READ_SHORT && !c->hup &&
-			    !SSL_has_pending(c->ssl))
-				c->rd = false;
+			/* No short-read shortcut (docs/decisions.md): the next
+			 * SSL_read says WANT_READ when nothing is left. */
 			return 1;
 		}
 		return tls_would_block(c, got) ? 0 : -1;

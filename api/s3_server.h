@@ -35,9 +35,8 @@
  * (SSL_sendfile). A kernel without kTLS (probed at start) gets sessions
  * over api/s3_server_tls.h's BIO instead: a hit's records are encrypted
  * (from the loop's copy of a hot small block, kept with its open fd, else
- * read with pread) into one buffer that leaves with one send(2), and a
- * read that drains the socket is the last until the next epoll edge, as
- * in plaintext. (A session the kernel declines all the same: pread +
+ * read with pread) and a hit's head and body records leave with one
+ * sendmsg(2). (A session the kernel declines all the same: pread +
  * SSL_write per record.)
  * Counters go to w->front (proxied: requests handed to the pool), read
  * statistics to bsvc as the slow path does.

@@ -154,23 +154,16 @@ static int bio_read(BIO *b, char *buf, int len)
 		return 0;
 	for (;;) {
 		ssize_t n = recv(io->fd, buf, (size_t)len, 0);
-		if (n > 0) {
-			io->last_read = n < len ? S3TLS_READ_SHORT : S3TLS_READ_FULL;
+		if (n > 0)
 			return (int)n;
-		}
 		if (n == 0) {
 			io->eof = true;
-			io->last_read = S3TLS_READ_EOF;
 			return 0;
 		}
 		if (errno == EINTR)
 			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			io->last_read = S3TLS_READ_AGAIN;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			BIO_set_retry_read(b);
-		} else {
-			io->last_read = S3TLS_READ_EOF;
-		}
 		return -1;
 	}
 }

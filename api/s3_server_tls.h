@@ -8,13 +8,9 @@
  *
  * Why not OpenSSL's socket BIO: it writes every TLS record with its own
  * send(2), so a 16 KiB hit (a head record and a body record) costs two
- * writes where plaintext needs one sendfile, and the loop cannot tell
- * whether a read drained the socket, so it asks once more and gets EAGAIN.
- * This BIO:
- *  - reads with one recv(2) per call and records how it ended
- *    (s3tls_io.last_read): a read shorter than asked took everything the
- *    socket had, so, with OpenSSL's read-ahead on and nothing left
- *    buffered in the session, the next bytes raise a new epoll edge;
+ * writes where plaintext needs one sendfile. This BIO:
+ *  - reads with one recv(2) per call (with OpenSSL's read-ahead on, a
+ *    request's record comes in one recv, never a 5-byte header first);
  *  - while corked (s3tls_cork), keeps small records (a reply's head) in
  *    io->out until a full one comes, then sends them together with one
  *    sendmsg(2), so a 16 KiB hit is one write and its body record is never
@@ -36,19 +32,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum s3tls_read {
-	S3TLS_READ_NONE,  /* no recv since s3tls_io.last_read was reset */
-	S3TLS_READ_FULL,  /* the last recv filled what was asked: more may wait */
-	S3TLS_READ_SHORT, /* it returned less: the socket was drained */
-	S3TLS_READ_AGAIN, /* EAGAIN: an edge comes with the next bytes */
-	S3TLS_READ_EOF,   /* the peer closed (or an error) */
-};
-
 struct s3tls_io {
 	int fd;
 	bool corked;
 	bool eof;            /* a recv returned 0 (BIO_CTRL_EOF) */
-	enum s3tls_read last_read;
 	char *out;           /* encrypted bytes not sent yet: out[off, len) */
 	size_t out_off, out_len, out_cap;
 	uint64_t sent;       /* bytes the socket took, ever (progress) */
