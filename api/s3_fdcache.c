@@ -8,7 +8,9 @@
  */
 #include "api/s3_fdcache.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +23,8 @@ struct s3fdc_entry {
 	int fd;
 	unsigned refs;
 	bool used, stale;
+	bool bad;   /* the file is shorter than len (s3fdc_copy) */
+	char *copy; /* len bytes or NULL; immutable once set */
 };
 
 struct stripe {
@@ -31,6 +35,8 @@ struct s3fdc {
 	struct s3fdc_entry *ents; /* nsets * S3FDC_WAYS */
 	size_t nsets, nstripes;
 	struct stripe *stripes;
+	uint64_t copy_max;
+	_Atomic uint64_t copy_bytes;
 };
 
 size_t s3fdc_capacity(uint64_t nofile)
@@ -70,8 +76,10 @@ void s3fdc_free(struct s3fdc *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i < c->nsets * S3FDC_WAYS; i++)
-		if (c->ents[i].used)
+		if (c->ents[i].used) {
 			close(c->ents[i].fd);
+			free(c->ents[i].copy);
+		}
 	for (size_t i = 0; i < c->nstripes; i++)
 		pthread_mutex_destroy(&c->stripes[i].lock);
 	free(c->stripes);
@@ -107,11 +115,15 @@ static struct s3fdc_entry *set_at(struct s3fdc *c, size_t set)
 	return &c->ents[set * S3FDC_WAYS];
 }
 
-/* Empties e (nobody holds it); returns the fd for the caller to close
- * once the lock is let go. */
-static int clear_entry(struct s3fdc_entry *e)
+/* Empties e (nobody holds it; its copy is freed); returns the fd for the
+ * caller to close once the lock is let go. */
+static int clear_entry(struct s3fdc *c, struct s3fdc_entry *e)
 {
 	int fd = e->fd;
+	if (e->copy) {
+		free(e->copy);
+		atomic_fetch_sub(&c->copy_bytes, e->len);
+	}
 	memset(e, 0, sizeof(*e));
 	e->fd = -1;
 	return fd;
@@ -188,7 +200,7 @@ struct s3fdc_entry *s3fdc_put(struct s3fdc *c, uint64_t id, const struct s3fdc_f
 		}
 	}
 	if (!slot && victim) {
-		old_fd = clear_entry(victim);
+		old_fd = clear_entry(c, victim);
 		slot = victim;
 	}
 	if (slot)
@@ -212,7 +224,7 @@ void s3fdc_release(struct s3fdc *c, struct s3fdc_entry *e, bool stale)
 	if (stale)
 		e->stale = true;
 	if (--e->refs == 0 && e->stale)
-		fd = clear_entry(e);
+		fd = clear_entry(c, e);
 	pthread_mutex_unlock(lk);
 	if (fd >= 0)
 		close(fd);
@@ -230,7 +242,7 @@ size_t s3fdc_sweep(struct s3fdc *c, int64_t now_ms, bool force)
 		for (int i = 0; i < S3FDC_WAYS; i++) {
 			struct s3fdc_entry *e = &set[i];
 			if (e->used && !e->refs && (force || now_ms - e->last_ms >= S3FDC_IDLE_MS))
-				fds[n++] = clear_entry(e);
+				fds[n++] = clear_entry(c, e);
 		}
 		pthread_mutex_unlock(lk);
 		for (int i = 0; i < n; i++)
@@ -238,6 +250,73 @@ size_t s3fdc_sweep(struct s3fdc *c, int64_t now_ms, bool force)
 		closed += (size_t)n;
 	}
 	return closed;
+}
+
+void s3fdc_set_copy_budget(struct s3fdc *c, uint64_t max)
+{
+	c->copy_max = max;
+}
+
+uint64_t s3fdc_copy_bytes(struct s3fdc *c)
+{
+	return atomic_load(&c->copy_bytes);
+}
+
+int s3fdc_copy(struct s3fdc *c, struct s3fdc_entry *e, uint64_t max_len, const char **data)
+{
+	pthread_mutex_t *lk = lock_of(c, (size_t)(e - c->ents) / S3FDC_WAYS);
+	pthread_mutex_lock(lk);
+	bool bad = e->bad;
+	char *copy = e->copy;
+	uint64_t len = e->len, off = e->data_offset;
+	int fd = e->fd;
+	pthread_mutex_unlock(lk);
+	if (bad)
+		return -1;
+	if (copy) {
+		*data = copy; /* set once, freed only when nobody holds e */
+		return 0;
+	}
+	if (!len || len > max_len)
+		return 1;
+	if (atomic_fetch_add(&c->copy_bytes, len) + len > c->copy_max)
+		goto out_budget;
+	/* Read outside the lock: another holder may copy the same block at
+	 * the same time; the first to finish keeps its copy. */
+	char *buf = malloc(len);
+	if (!buf)
+		goto out_budget;
+	for (uint64_t got = 0; got < len;) {
+		ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(buf);
+			atomic_fetch_sub(&c->copy_bytes, len);
+			if (n < 0)
+				return 1; /* an I/O error: a read of the file says more */
+			pthread_mutex_lock(lk);
+			e->bad = e->stale = true;
+			pthread_mutex_unlock(lk);
+			return -1;
+		}
+		got += (uint64_t)n;
+	}
+	pthread_mutex_lock(lk);
+	if (!e->copy) {
+		e->copy = buf;
+		buf = NULL;
+	}
+	*data = e->copy;
+	pthread_mutex_unlock(lk);
+	if (buf) {
+		free(buf);
+		atomic_fetch_sub(&c->copy_bytes, len);
+	}
+	return 0;
+out_budget:
+	atomic_fetch_sub(&c->copy_bytes, len);
+	return 1;
 }
 
 size_t s3fdc_count(struct s3fdc *c)

@@ -23,6 +23,11 @@
  * - s3fdc_sweep closes entries unused for S3FDC_IDLE_MS.
  * - An entry released as stale (the tier says its file changed) is never
  *   handed out again and closes when its last holder releases it.
+ * - A copy of the block's bytes (s3fdc_copy, for TLS without kTLS: the
+ *   bytes must pass through user space anyway) lives with its entry, is
+ *   shared by every holder, never changes once made, and is freed with
+ *   the entry; all copies together stay under the budget given to
+ *   s3fdc_set_copy_budget (0, the default: no copies).
  */
 #ifndef STRATA_API_S3_FDCACHE_H
 #define STRATA_API_S3_FDCACHE_H
@@ -91,6 +96,22 @@ void s3fdc_release(struct s3fdc *c, struct s3fdc_entry *e, bool stale);
 /* Closes the entries nobody holds that were unused for S3FDC_IDLE_MS
  * (all that nobody holds with force). Returns how many it closed. */
 size_t s3fdc_sweep(struct s3fdc *c, int64_t now_ms, bool force);
+
+/* At most max bytes of block copies over the whole cache. */
+void s3fdc_set_copy_budget(struct s3fdc *c, uint64_t max);
+
+/*
+ * The bytes of held entry e's block (its len bytes from data_offset), read
+ * from its fd once and then kept with the entry: 0 with *data, valid while
+ * e is held; 1 no copy (an empty block or one over max_len, the budget
+ * spent, out of memory, a read error: read the file instead); -1 the file
+ * is shorter than its length says: e turns stale (never handed out again)
+ * and every later call on it says -1 too.
+ */
+int s3fdc_copy(struct s3fdc *c, struct s3fdc_entry *e, uint64_t max_len, const char **data);
+
+/* Bytes held in copies now (for tests). */
+uint64_t s3fdc_copy_bytes(struct s3fdc *c);
 
 /* Entries holding an open fd now (for tests). */
 size_t s3fdc_count(struct s3fdc *c);

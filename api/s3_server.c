@@ -17,6 +17,7 @@
 #include "daemon/worker/filecache.h"
 #include "daemon/worker/pathstats.h"
 #include "api/s3_server_http.h"
+#include "api/s3_server_tls.h"
 #include "daemon/worker/worker.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -56,7 +57,20 @@
 #define FRONT_BUDGET 32            /* requests per connection per loop turn */
 #define FRONT_SEND_BUDGET (512u << 10) /* reply bytes per connection per turn */
 #define FRONT_MAX_LOOPS 64
-#define FRONT_TLS_BUF (64u << 10)  /* block bytes per SSL_write without kTLS */
+#define FRONT_TLS_BUF (64u << 10)  /* block bytes per pread without kTLS */
+/* Without kTLS, plaintext bytes encrypted before the socket must have
+ * taken them all (three full records): what a slow reader makes us hold. */
+#define FRONT_TLS_BATCH (48u << 10)
+/* Without kTLS a hit is encrypted in user space, so its bytes must be
+ * read from the block file first: a pread per hit, unless the open-file
+ * cache keeps a copy of the block with its open fd (s3fdc_copy: blocks up
+ * to FRONT_COPY_MAX_LEN, at most FRONT_COPY_TOTAL bytes in all; freed with
+ * the fd, after S3FDC_IDLE_MS unused or when the block changes). Block
+ * files never change in place (tier/tier.h), and every hit checks the
+ * block's generation (tier_block_touch), so a copy serves exactly what the
+ * file holds. */
+#define FRONT_COPY_MAX_LEN (1u << 20)
+#define FRONT_COPY_TOTAL (64u << 20)
 
 enum ev_kind { EV_LISTEN, EV_WAKE, EV_CLIENT };
 
@@ -79,6 +93,8 @@ struct seg {
 	uint64_t off, len;
 	struct s3fdc *fdc;
 	struct s3fdc_entry *ent; /* held in fdc; NULL: the segment owns fd */
+	uint64_t id, gen;        /* the block (for a report of a bad file) */
+	uint64_t data_offset;    /* where its bytes start in fd */
 };
 
 struct conn {
@@ -110,6 +126,8 @@ struct conn {
 	bool ssl_wants_write;           /* the last SSL_read needs the socket writable */
 	bool ssl_failed;                /* a fatal TLS error: no close_notify */
 	bool ktls;                      /* the kernel encrypts: sendfile works */
+	bool tio_on;                    /* the session runs over tio (no kTLS here) */
+	struct s3tls_io tio;            /* its BIO's state: read ends, records kept */
 	char *tbuf;                     /* without kTLS: block bytes read, being sent */
 	size_t tbuf_len, tbuf_off;
 	/* CS_POOL: set by the pool thread, read by the loop once it is back */
@@ -154,6 +172,7 @@ struct s3srv {
 	 * hot block costs no open(); NULL: none (too few descriptors). */
 	struct s3fdc *fdc;
 	SSL_CTX *ssl_ctx;   /* NULL: plain HTTP */
+	bool own_bio;       /* TLS over s3_server_tls.h's BIO: the kernel has no kTLS */
 	atomic_int ktls;    /* s3srv_ktls */
 	/* the pool */
 	pthread_mutex_t jlock;
@@ -207,6 +226,9 @@ static int fdc_open(struct loop *lp, uint64_t id, struct seg *seg, struct tier_b
 			seg->fd = file.fd;
 			seg->fdc = fdc;
 			seg->ent = e;
+			seg->id = id;
+			seg->gen = file.gen;
+			seg->data_offset = file.data_offset;
 			atomic_fetch_add_explicit(&w->front.fd_hits, 1, memory_order_relaxed);
 			return 0;
 		}
@@ -220,6 +242,9 @@ static int fdc_open(struct loop *lp, uint64_t id, struct seg *seg, struct tier_b
 	seg->fd = rc ? -1 : bf->fd;
 	seg->fdc = fdc;
 	seg->ent = NULL;
+	seg->id = id;
+	seg->gen = bf->gen;
+	seg->data_offset = bf->data_offset;
 	if (rc)
 		return rc;
 	atomic_fetch_add_explicit(&w->front.fd_opens, 1, memory_order_relaxed);
@@ -236,6 +261,23 @@ static void seg_release(struct seg *s)
 		s3fdc_release(s->fdc, s->ent, false);
 	else
 		close(s->fd);
+}
+
+/*
+ * The cached copy of segment s's block into *data (the block's first
+ * byte): 0; 1 read the file instead (no entry, a big block, the copies'
+ * budget spent, out of memory); -1 the file is shorter than its header
+ * says (the tier is told and drops the block, so the next request reads
+ * the object through).
+ */
+static int seg_copy(struct loop *lp, const struct seg *s, const char **data)
+{
+	if (!s->ent)
+		return 1;
+	int rc = s3fdc_copy(s->fdc, s->ent, FRONT_COPY_MAX_LEN, data);
+	if (rc < 0)
+		tier_block_report_corrupt(lp->f->cfg.w->tiers, s->id, s->gen);
+	return rc;
 }
 
 static void reply_reset(struct conn *c)
@@ -268,6 +310,7 @@ static void conn_close(struct conn *c)
 		SSL_free(c->ssl);
 		ERR_clear_error();
 	}
+	s3tls_io_reset(&c->tio);
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -415,9 +458,10 @@ static int fill_in(struct conn *c)
 		ERR_clear_error();
 		int got = SSL_read(c->ssl, c->in + c->in_len, (int)want);
 		if (got > 0) {
-			/* No short-read shortcut: OpenSSL may hold more. */
 			c->in_len += (size_t)got;
 			c->ssl_wants_write = false;
+			/* No short-read shortcut (docs/decisions.md): the next
+			 * SSL_read says WANT_READ when nothing is left. */
 			return 1;
 		}
 		return tls_would_block(c, got) ? 0 : -1;
@@ -510,6 +554,119 @@ static bool head_complete(struct conn *c)
 	return false;
 }
 
+/* All of p through the session, corked (the BIO never refuses a record).
+ * 0, or -1: the session is unusable (the peer left, out of memory). */
+static int tls_put(struct conn *c, const char *p, size_t len)
+{
+	while (len) {
+		ERR_clear_error();
+		int n = SSL_write(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int)len);
+		if (n <= 0) {
+			c->ssl_failed = true; /* no close_notify */
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Encrypts (corked) at most want next bytes of block segment s, from the
+ * cache's copy of the block or read into c->tbuf. 0 with *n, or -1: a read
+ * error, a file shorter than it said, or a session error.
+ */
+static int seg_encrypt(struct conn *c, struct seg *s, size_t want, size_t *n)
+{
+	if (want > s->len)
+		want = (size_t)s->len;
+	const char *block;
+	int copied = seg_copy(c->lp, s, &block);
+	if (copied < 0)
+		return -1;
+	if (copied == 0) {
+		*n = want;
+		return tls_put(c, block + (s->off - s->data_offset), want);
+	}
+	if (!c->tbuf && !(c->tbuf = malloc(FRONT_TLS_BUF)))
+		return -1;
+	if (want > FRONT_TLS_BUF)
+		want = FRONT_TLS_BUF;
+	for (;;) {
+		ssize_t got = pread(s->fd, c->tbuf, want, (off_t)s->off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -1;
+		*n = (size_t)got;
+		return tls_put(c, c->tbuf, (size_t)got);
+	}
+}
+
+/*
+ * send_reply for a session over our BIO (no kTLS): encrypts the next
+ * FRONT_TLS_BATCH bytes of the reply (head, then block bytes) with the BIO
+ * corked (the head record leaves with the first body record: one sendmsg
+ * per 16 KiB hit), and encrypts more only once the socket took all of
+ * them: a slow reader makes us hold one batch at most. Same returns as
+ * send_reply.
+ */
+static int send_reply_tls(struct conn *c)
+{
+	uint64_t sent = 0, progress = c->tio.sent;
+	for (;;) {
+		int rc = s3tls_flush(&c->tio);
+		if (rc < 0)
+			return -1;
+		if (c->tio.sent != progress) {
+			progress = c->tio.sent;
+			set_io_deadline(c);
+		}
+		if (rc == 0) {
+			c->wr = false;
+			return 0;
+		}
+		if (c->out_off == c->out_len && c->seg_i == c->nsegs)
+			return 1;
+		if (sent >= FRONT_SEND_BUDGET)
+			return 2;
+		size_t batch = 0;
+		int err = 0;
+		s3tls_cork(&c->tio, true);
+		if (c->out_off < c->out_len) {
+			err = tls_put(c, c->out + c->out_off, c->out_len - c->out_off);
+			batch += c->out_len - c->out_off;
+			c->out_off = c->out_len;
+		}
+		while (!err && batch < FRONT_TLS_BATCH && c->seg_i < c->nsegs) {
+			struct seg *s = &c->segs[c->seg_i];
+			if (!s->len) {
+				seg_release(s);
+				c->seg_i++;
+				continue;
+			}
+			size_t n;
+			err = seg_encrypt(c, s, FRONT_TLS_BATCH - batch, &n);
+			if (!err) {
+				s->off += n;
+				s->len -= n;
+				batch += n;
+				atomic_fetch_add(&c->lp->f->cfg.w->front.bytes, (uint64_t)n);
+			}
+		}
+		s3tls_cork(&c->tio, false);
+		if (err) {
+			/* A reply that cannot be finished: the records still kept
+			 * are dropped, and no close_notify follows what left (the
+			 * client must see a cut, not a clean end). */
+			c->ssl_failed = true;
+			s3tls_io_reset(&c->tio);
+			return -1;
+		}
+		sent += batch;
+	}
+}
+
 /*
  * Sends what is pending of an own reply. 1 done, 0 would block, 2 its
  * turn is over (FRONT_SEND_BUDGET: one big reply must not hold the loop
@@ -517,6 +674,8 @@ static bool head_complete(struct conn *c)
  */
 static int send_reply(struct conn *c)
 {
+	if (c->tio_on)
+		return send_reply_tls(c);
 	uint64_t sent = 0;
 	for (;;) {
 		if (sent >= FRONT_SEND_BUDGET)
@@ -1056,9 +1215,11 @@ static void tls_ready(struct conn *c)
 	int was = atomic_exchange(&f->ktls, c->ktls ? 1 : 0);
 	if (was != (c->ktls ? 1 : 0))
 		log_info("S3 server: TLS (%s) %s", SSL_get_version(c->ssl),
-			 c->ktls ? "with kTLS: hits keep sendfile"
-				 : "without kTLS (the kernel or OpenSSL lacks it): hits are read "
-				   "and written through OpenSSL");
+			 c->ktls	 ? "with kTLS: hits keep sendfile"
+			 : c->tio_on ? "without kTLS (the kernel or OpenSSL lacks it): hits are "
+				       "encrypted from copies of hot blocks, one write per reply"
+				     : "without kTLS (the kernel declined this session): hits are "
+				       "read and written through OpenSSL");
 }
 
 /* Handles the complete head at the start of c->in. */
@@ -1081,6 +1242,13 @@ static void conn_drive(struct conn *c)
 			ERR_clear_error();
 			int rc = SSL_do_handshake(c->ssl);
 			if (rc == 1) {
+				/* The handshake may have run on a write edge, and with
+				 * read-ahead (our BIO) its last recv may have taken the
+				 * first request along with the client's Finished: the
+				 * bytes are in the session now and no read edge follows
+				 * for them, so read as if one had come (at worst one
+				 * recv that says EAGAIN). */
+				c->rd = true;
 				tls_ready(c);
 				c->state = CS_HEAD;
 				set_timer(c, T_IDLE);
@@ -1130,6 +1298,7 @@ static void conn_drive(struct conn *c)
 				if (!c->in_len) {
 					free(c->in); /* idle: keep nothing */
 					c->in = NULL;
+					s3tls_io_reset(&c->tio); /* (all sent) */
 				}
 				if (c->timer != want)
 					set_timer(c, want);
@@ -1193,12 +1362,21 @@ static void adopt(struct loop *lp, int fd)
 	c->state = CS_HEAD;
 	set_timer(c, T_IDLE);
 	if (f->ssl_ctx) {
-		if (!(c->ssl = SSL_new(f->ssl_ctx)) || SSL_set_fd(c->ssl, fd) != 1) {
+		BIO *bio = NULL;
+		c->tio.fd = fd;
+		if (!(c->ssl = SSL_new(f->ssl_ctx)) ||
+		    (f->own_bio ? !(bio = s3tls_bio_new(&c->tio)) : SSL_set_fd(c->ssl, fd) != 1)) {
 			SSL_free(c->ssl);
 			ERR_clear_error();
 			close(fd);
 			free(c);
 			return;
+		}
+		if (bio) {
+			SSL_set_bio(c->ssl, bio, bio); /* the session's now */
+			/* One recv per request record, and never a 5-byte one. */
+			SSL_set_read_ahead(c->ssl, 1);
+			c->tio_on = true;
 		}
 		SSL_set_accept_state(c->ssl);
 		c->state = CS_TLS_HS;
@@ -1443,6 +1621,8 @@ static int loops_init(struct s3srv *f, int n, char *err, size_t errlen)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		f->fdc = s3fdc_new(s3fdc_capacity(rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX
 									: (uint64_t)rl.rlim_cur));
+	if (f->fdc && f->own_bio)
+		s3fdc_set_copy_budget(f->fdc, FRONT_COPY_TOTAL);
 	for (int i = 0; i < n; i++) {
 		struct loop *lp = &f->loops[i];
 		lp->f = f;
@@ -1616,6 +1796,7 @@ int s3srv_start(const struct s3srv_config *cfg, struct s3srv **out, char *err,
 	int rc = tls_setup(f, err, errlen);
 	if (rc)
 		goto err_free;
+	f->own_bio = f->ssl_ctx && !s3tls_kernel_ktls();
 	rc = listen_socket(cfg->bind, cfg->port, f->ssl_ctx ? "https" : "http", f->url,
 			   sizeof(f->url), err, errlen);
 	if (rc < 0)

@@ -32,7 +32,12 @@
  * header_timeout_ms, a peer that leaves or speaks plain HTTP is closed at
  * once), the pool thread uses the connection's SSL object while it holds
  * it. Hits use sendfile through kTLS when the kernel takes it
- * (SSL_sendfile), else pread + SSL_write from the loop.
+ * (SSL_sendfile). A kernel without kTLS (probed at start) gets sessions
+ * over api/s3_server_tls.h's BIO instead: a hit's records are encrypted
+ * (from the loop's copy of a hot small block, kept with its open fd, else
+ * read with pread) and a hit's head and body records leave with one
+ * sendmsg(2). (A session the kernel declines all the same: pread +
+ * SSL_write per record.)
  * Counters go to w->front (proxied: requests handed to the pool), read
  * statistics to bsvc as the slow path does.
  */

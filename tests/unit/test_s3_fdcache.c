@@ -348,6 +348,81 @@ static void test_threads_never_lose_a_held_fd(void **state)
 	assert_int_equal(open_fds(), before); /* nothing leaked */
 }
 
+/* A block file of len bytes: byte i is (i * 7 + seed) & 0xff. */
+static int pattern_file(size_t len, unsigned seed)
+{
+	int fd = memfd_create("blk", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	unsigned char *b = malloc(len);
+	assert_non_null(b);
+	for (size_t i = 0; i < len; i++)
+		b[i] = (unsigned char)(i * 7 + seed);
+	assert_int_equal(pwrite(fd, b, len, 0), (ssize_t)len);
+	free(b);
+	return fd;
+}
+
+static void test_copies_are_shared_bounded_and_freed(void **state)
+{
+	(void)state;
+	struct s3fdc *c = s3fdc_new(64);
+	assert_non_null(c);
+	const char *d1, *d2;
+	/* No budget (the default): no copy. */
+	struct s3fdc_file f = { pattern_file(4096 + 100, 3), 1, 100, 4096 };
+	struct s3fdc_entry *e = s3fdc_put(c, 1, &f, 0);
+	assert_non_null(e);
+	assert_int_equal(s3fdc_copy(c, e, 1 << 20, &d1), 1);
+	s3fdc_set_copy_budget(c, 6000);
+	/* Made once from data_offset, then the same bytes to every holder. */
+	assert_int_equal(s3fdc_copy(c, e, 1 << 20, &d1), 0);
+	for (size_t i = 0; i < 4096; i++)
+		assert_int_equal((unsigned char)d1[i], (unsigned char)((i + 100) * 7 + 3));
+	struct s3fdc_file g;
+	struct s3fdc_entry *e2 = s3fdc_get(c, 1, 1, &g);
+	assert_ptr_equal(e2, e);
+	assert_int_equal(s3fdc_copy(c, e2, 1 << 20, &d2), 0);
+	assert_ptr_equal(d1, d2);
+	assert_int_equal(s3fdc_copy_bytes(c), 4096);
+	/* Over max_len, or over what is left of the budget: none. */
+	struct s3fdc_file h = { pattern_file(4096, 5), 1, 0, 4096 };
+	struct s3fdc_entry *eh = s3fdc_put(c, 2, &h, 0);
+	assert_non_null(eh);
+	assert_int_equal(s3fdc_copy(c, eh, 4095, &d2), 1);
+	assert_int_equal(s3fdc_copy(c, eh, 1 << 20, &d2), 1); /* 4096 + 4096 > 6000 */
+	assert_int_equal(s3fdc_copy_bytes(c), 4096);
+	/* The copy goes with its entry, and the budget comes back. */
+	s3fdc_release(c, e2, false);
+	s3fdc_release(c, e, false);
+	s3fdc_release(c, eh, false);
+	assert_int_equal(s3fdc_sweep(c, 0, true), 2);
+	assert_int_equal(s3fdc_copy_bytes(c), 0);
+	s3fdc_free(c);
+}
+
+static void test_a_short_file_is_never_copied_and_turns_stale(void **state)
+{
+	(void)state;
+	struct s3fdc *c = s3fdc_new(64);
+	assert_non_null(c);
+	s3fdc_set_copy_budget(c, 1 << 20);
+	/* The header says 8,192 bytes; the file has 5,000 after data_offset. */
+	struct s3fdc_file f = { pattern_file(5064, 1), 1, 64, 8192 };
+	struct s3fdc_entry *e = s3fdc_put(c, 9, &f, 0);
+	assert_non_null(e);
+	const char *d;
+	assert_int_equal(s3fdc_copy(c, e, 1 << 20, &d), -1);
+	assert_int_equal(s3fdc_copy(c, e, 1 << 20, &d), -1); /* and stays so */
+	assert_int_equal(s3fdc_copy_bytes(c), 0);
+	struct s3fdc_file g;
+	assert_null(s3fdc_get(c, 9, 1, &g)); /* never handed out again */
+	assert_true(is_open(f.fd));
+	s3fdc_release(c, e, false);
+	assert_false(is_open(f.fd)); /* closed with its last holder */
+	assert_int_equal(s3fdc_count(c), 0);
+	s3fdc_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +433,8 @@ int main(void)
 		cmocka_unit_test(test_sweep_closes_idle_spares_held),
 		cmocka_unit_test(test_many_blocks_fill_most_ways),
 		cmocka_unit_test(test_threads_never_lose_a_held_fd),
+		cmocka_unit_test(test_copies_are_shared_bounded_and_freed),
+		cmocka_unit_test(test_a_short_file_is_never_copied_and_turns_stale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,12 @@ strata_unit_test(test_s3front SOURCES test_s3front.c s3_dir_backend.c
                  TIMEOUT 60)
 # The S3 front's open-file cache shared by its loops (api/s3_fdcache.c).
 strata_unit_test(test_s3_fdcache SOURCES test_s3_fdcache.c LIBS strata_api_worker)
+# Its TLS transport without kTLS (api/s3_server_tls.c): allocation faults
+# and a count of send(2)/sendmsg(2) calls through the linker's --wrap.
+strata_unit_test(test_s3front_tls SOURCES test_s3front_tls.c
+                 LIBS strata_api_worker OpenSSL::SSL OpenSSL::Crypto TIMEOUT 60)
+target_link_options(test_s3front_tls PRIVATE -Wl,--wrap=realloc -Wl,--wrap=send
+                    -Wl,--wrap=sendmsg)
 # Reads by mount and the top-path sketch (daemon/worker/pathstats.c).
 strata_unit_test(test_worker_pathstats SOURCES test_worker_pathstats.c
                  LIBS strata_worker_core cjson)
