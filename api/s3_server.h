@@ -34,7 +34,7 @@
  * it. Hits use sendfile through kTLS when the kernel takes it
  * (SSL_sendfile). A kernel without kTLS (probed at start) gets sessions
  * over api/s3_server_tls.h's BIO instead: a hit's records are encrypted
- * (from the loop's copy of a hot small block, kept with its open fd, else
+ * (from the open-file cache's copy of a hot small block, kept with its fd, else
  * read with pread) and a hit's head and body records leave with one
  * sendmsg(2). (A session the kernel declines all the same: pread +
  * SSL_write per record.)
