@@ -603,8 +603,8 @@ static void rm_upload(const char *up)
 		char p[8300];
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(p, sizeof(p), "%s/%s", up, de->d_name);
-		unlink(p);
+		if (snprintf(p, sizeof(p), "%s/%s", up, de->d_name) < (int)sizeof(p))
+			unlink(p);
 	}
 	if (d)
 		closedir(d);
