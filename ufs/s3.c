@@ -34,7 +34,6 @@
 #define S3_POOL 16                          /* curl handles per mount */
 #define S3_BODY_BUFFER (512u << 10)          /* curl's receive buffer for streamed bodies */
 #define S3_BODY_LOWAT (256u << 10)           /* bytes a streamed body's socket gathers per wake-up */
-#define S3_BODY_RCVBUF (1u << 20)            /* SO_RCVBUF of a connection to the store */
 
 /* The open sockets of one curl handle's connections (opened and closed
  * through on_open_socket/on_close_socket): with exactly one, it is the
@@ -185,8 +184,10 @@ static void body_lowat(struct write_ctx *wc)
 	}
 }
 
-/* Every connection's socket is made here: tracked (body_lowat), with a
- * receive buffer of its own, wide enough for the mark from the start. */
+/* Every connection's socket is made here, to be tracked (body_lowat).
+ * Its receive buffer stays autotuned (a fixed one would cap a long,
+ * fast path's window); the kernel grows it to twice the mark when the
+ * mark is set. */
 static curl_socket_t on_open_socket(void *arg, curlsocktype purpose,
 				    struct curl_sockaddr *addr)
 {
@@ -195,8 +196,6 @@ static curl_socket_t on_open_socket(void *arg, curlsocktype purpose,
 	curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
 	if (fd == CURL_SOCKET_BAD)
 		return fd;
-	int rcvbuf = S3_BODY_RCVBUF;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (socks->n < S3_SOCKS_MAX)
 		socks->fd[socks->n++] = fd;
 	else
