@@ -23,13 +23,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define S3_MIN_PART (5u * 1024 * 1024)
 #define S3_DEFAULT_PART (8u * 1024 * 1024)
 #define S3_MAX_PARTS 10000
 #define S3_MAX_BODY (64u * 1024 * 1024) /* cap on collected (non-streamed) replies */
 #define S3_POOL 16                          /* curl handles per mount */
+#define S3_BODY_BUFFER (512u << 10)          /* curl's receive buffer for streamed bodies */
+#define S3_BODY_LOWAT (256u << 10)           /* bytes a streamed body's socket gathers per wake-up */
+
+/* The open sockets of one curl handle's connections (opened and closed
+ * through on_open_socket/on_close_socket): with exactly one, it is the
+ * one a transfer of that handle runs on. Used by one thread at a time
+ * (the handle's). */
+#define S3_SOCKS_MAX 4
+struct s3_socks {
+	curl_socket_t fd[S3_SOCKS_MAX];
+	int n;
+	bool lost; /* more than S3_SOCKS_MAX at once: not tracked any more */
+};
 
 struct s3 {
 	char *scheme;     /* "http" or "https" */
@@ -50,6 +65,7 @@ struct s3 {
 	 * when all are busy. */
 	CURL *curls[S3_POOL];
 	bool busy[S3_POOL];
+	struct s3_socks socks[S3_POOL]; /* the sockets of curls[i]'s connections */
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
 };
@@ -104,6 +120,11 @@ struct write_ctx {
 	CURL *curl;
 	struct s3_resp *rs;
 	const struct s3_req *rq;
+	uint64_t body_got; /* body bytes given to the sink (this attempt) */
+	int lowat;	   /* SO_RCVLOWAT set on the connection (0: untouched) */
+	bool plain;	   /* http: every body byte left is still to come on the socket */
+	struct s3_socks *socks; /* the handle's connections */
+	curl_socket_t fd;	/* the connection's socket once a mark was set */
 };
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
@@ -127,6 +148,73 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/*
+ * A streamed body arrives at the store's pace, often 64 KiB or less at a
+ * time: each piece costs curl a poll or three and a recv, and the sink a
+ * wake-up. The socket's receive low-water mark makes the kernel wake curl
+ * only once S3_BODY_LOWAT bytes are in, never more than what is left of
+ * the body (Content-Length): so it cannot wait for bytes that will not
+ * come (a peer that closes early wakes the reader anyway: EOF), and it is
+ * back at 1 when the body's last byte is in, before curl keeps the
+ * connection for the next request. Plain http only: TLS may hold bytes
+ * the socket no longer has. Best effort: a failed setsockopt only costs
+ * the wake-ups.
+ */
+static void body_lowat(struct write_ctx *wc)
+{
+	if (!wc->plain)
+		return;
+	uint64_t total = wc->rs->head.content_length, left = 0;
+	if (total > wc->body_got)
+		left = total - wc->body_got;
+	int want = left > S3_BODY_LOWAT ? (int)S3_BODY_LOWAT : left ? (int)left : 1;
+	if (want == (wc->lowat ? wc->lowat : 1))
+		return;
+	curl_socket_t fd = wc->fd;
+	if (fd == CURL_SOCKET_BAD) {
+		/* curl 7.88 does not name a transfer's socket while it runs
+		 * (CURLINFO_ACTIVESOCKET is the last finished one's) */
+		if (wc->socks->n != 1 || wc->socks->lost)
+			return;
+		fd = wc->socks->fd[0];
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof(want)) == 0) {
+		wc->lowat = want;
+		wc->fd = fd;
+	}
+}
+
+/* Every connection's socket is made here, to be tracked (body_lowat).
+ * Its receive buffer stays autotuned (a fixed one would cap a long,
+ * fast path's window); the kernel grows it to twice the mark when the
+ * mark is set. */
+static curl_socket_t on_open_socket(void *arg, curlsocktype purpose,
+				    struct curl_sockaddr *addr)
+{
+	struct s3_socks *socks = arg;
+	(void)purpose;
+	curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	if (fd == CURL_SOCKET_BAD)
+		return fd;
+	if (socks->n < S3_SOCKS_MAX)
+		socks->fd[socks->n++] = fd;
+	else
+		socks->lost = true;
+	return fd;
+}
+
+static int on_close_socket(void *arg, curl_socket_t fd)
+{
+	struct s3_socks *socks = arg;
+	for (int i = 0; i < socks->n; i++) {
+		if (socks->fd[i] == fd) {
+			socks->fd[i] = socks->fd[--socks->n];
+			break;
+		}
+	}
+	return close(fd);
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct write_ctx *wc = arg;
@@ -136,7 +224,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	if (wc->rq->sink && rs->status >= 200 && rs->status < 300) {
 		rs->sink_called = true;
 		rs->sink_rc = wc->rq->sink(wc->rq->sink_arg, data, n);
-		return rs->sink_rc ? 0 : n;
+		if (rs->sink_rc)
+			return 0;
+		wc->body_got += n;
+		body_lowat(wc);
+		return n;
 	}
 	if (rs->len + n + 1 > rs->cap) {
 		size_t cap = rs->cap ? rs->cap : 4096;
@@ -249,9 +341,9 @@ static void handle_put(struct s3 *s, int slot)
 
 /* One attempt with handle c (the caller's, from the pool): sign now and
  * perform. */
-static CURLcode s3_attempt(struct s3 *s, CURL *c, const struct s3_req *rq, const char *uri,
-			   const char *host, const char *query, const char *payload_hash,
-			   struct s3_resp *rs, int *rc)
+static CURLcode s3_attempt(struct s3 *s, CURL *c, struct s3_socks *socks,
+			   const struct s3_req *rq, const char *uri, const char *host,
+			   const char *query, const char *payload_hash, struct s3_resp *rs, int *rc)
 {
 	char amz_date[17], url[8192];
 	struct sigv4_kv hdrs[16];
@@ -288,7 +380,8 @@ static CURLcode s3_attempt(struct s3 *s, CURL *c, const struct s3_req *rq, const
 	}
 	snprintf(url, sizeof(url), "%s://%s%s%s%s", s->scheme, host, uri, *query ? "?" : "", query);
 
-	struct write_ctx wc = { c, rs, rq };
+	struct write_ctx wc = { c, rs, rq, 0, 0, strcmp(s->scheme, "http") == 0, socks,
+				CURL_SOCKET_BAD };
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -297,9 +390,14 @@ static CURLcode s3_attempt(struct s3 *s, CURL *c, const struct s3_req *rq, const
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)(s->timeout_ms / 1000 + 1));
 	if (!rq->sink)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
-	else /* a block's body: 8x fewer receive calls and sink calls than the default 16 KiB */
-		curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 128L << 10);
+	else /* a block's body: fewer receive calls, polls and sink calls (the sink
+	      * wakes a reader per call) than curl's default 16 KiB */
+		curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)S3_BODY_BUFFER);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, socks);
+	curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+	curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, socks);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &wc);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -318,6 +416,14 @@ static CURLcode s3_attempt(struct s3 *s, CURL *c, const struct s3_req *rq, const
 	CURLcode cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
 	curl_slist_free_all(list);
+	if (wc.lowat > 1) {
+		/* A body cut short: a connection curl keeps must not keep the
+		 * mark (one it closed may have left its fd number to another). */
+		int one = 1;
+		for (int i = 0; i < socks->n; i++)
+			if (socks->fd[i] == wc.fd)
+				setsockopt(wc.fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+	}
 	return cc;
 }
 
@@ -347,7 +453,8 @@ static int s3_do(struct s3 *s, const struct s3_req *rq, struct s3_resp *rs, cons
 		s3_head_reset(&rs->head);
 		int slot;
 		CURL *c = handle_get(s, &slot);
-		CURLcode cc = s3_attempt(s, c, rq, uri, host, query, payload_hash, rs, &rc);
+		CURLcode cc = s3_attempt(s, c, &s->socks[slot], rq, uri, host, query, payload_hash,
+					 rs, &rc);
 		handle_put(s, slot);
 		if (rc) {
 			ufs_seterr(rc, err, errlen, "%s %s: cannot sign the request", what, path);

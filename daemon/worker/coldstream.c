@@ -12,6 +12,16 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 
+/* A reader waiting for bytes is woken once this much more of its range is
+ * in (or the range's end, or the read's end), not at every piece the
+ * store's reply comes in: each wake-up is a futex wake, a context switch
+ * and a send of its own. */
+#define READ_BATCH (256u << 10)
+/* curl hands a body over in pieces of 16 KiB at most; the readers learn
+ * of them (a lock round) once this much more is in, at the first piece
+ * and at the end. */
+#define PUBLISH_BYTES (64u << 10)
+
 struct cstream {
 	pthread_mutex_t lock;
 	pthread_cond_t moved; /* headers in, bytes in, done, finished */
@@ -26,7 +36,9 @@ struct cstream {
 	uint64_t want; /* the block's length, once have_st */
 	char *data;    /* want bytes, allocated at the first byte */
 	size_t data_cap; /* its size (bufpool) */
-	uint64_t got;
+	uint64_t got;  /* bytes in that readers may send */
+	uint64_t xgot; /* bytes copied in (the transfer's own; got lags behind) */
+	uint64_t wake_at; /* got at which to wake the readers (UINT64_MAX: none waits) */
 	bool done; /* the store's read ended */
 	int rc;
 	char err[512];
@@ -50,30 +62,40 @@ static void set_want(struct cstream *s)
 static int xfer_sink(void *arg, const void *data, size_t n)
 {
 	struct cstream *s = arg;
-	pthread_mutex_lock(&s->lock);
 	int rc = 0;
-	if (s->cancel) {
-		rc = -ECANCELED;
-	} else if (!s->have_st) {
-		s->st = s->xst;
-		s->have_st = true;
-		set_want(s);
-		if (!(s->data = bufpool_get(s->want, &s->data_cap)))
-			rc = -ENOMEM;
+	if (!s->have_st) { /* only this thread sets it */
+		pthread_mutex_lock(&s->lock);
+		if (s->cancel) {
+			rc = -ECANCELED;
+		} else {
+			s->st = s->xst;
+			s->have_st = true;
+			set_want(s);
+			if (!(s->data = bufpool_get(s->want, &s->data_cap)))
+				rc = -ENOMEM;
+			pthread_cond_broadcast(&s->moved);
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (rc)
+			return rc;
+	}
+	if (n > s->want - s->xgot)
+		return ST_ESTALE; /* longer in the store than its headers said */
+	/* Only this thread writes past got (and got itself); readers copy
+	 * below it. */
+	memcpy(s->data + s->xgot, data, n);
+	s->xgot += n;
+	if (s->got && s->xgot - s->got < PUBLISH_BYTES && s->xgot < s->want)
+		return 0; /* (the first piece is published at once: the first byte) */
+	pthread_mutex_lock(&s->lock);
+	rc = s->cancel ? -ECANCELED : 0;
+	s->got = s->xgot;
+	if (s->got >= s->wake_at) {
+		s->wake_at = UINT64_MAX;
 		pthread_cond_broadcast(&s->moved);
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (rc)
-		return rc;
-	if (n > s->want - s->got)
-		return ST_ESTALE; /* longer in the store than its headers said */
-	/* Only this thread writes past got; readers copy below it. */
-	memcpy(s->data + s->got, data, n);
-	pthread_mutex_lock(&s->lock);
-	s->got += n;
-	pthread_cond_broadcast(&s->moved);
-	pthread_mutex_unlock(&s->lock);
-	return 0;
+	return rc;
 }
 
 static void destroy(struct cstream *s)
@@ -127,6 +149,7 @@ static void *xfer_main(void *arg)
 	int rc = ufs_read_stat(s->ufs, s->ufs_path, s->off, s->max, xfer_sink, s, &s->xst, err,
 			       sizeof(err));
 	pthread_mutex_lock(&s->lock);
+	s->got = s->xgot; /* the last piece, if it ended short of a publish */
 	if (!s->have_st && !rc) {
 		/* Nothing was read (an empty object, or a range at its end). */
 		s->st = s->xst;
@@ -178,6 +201,7 @@ int cstream_start(struct ufs *ufs, const char *ufs_path, uint64_t off, uint64_t 
 	s->off = off;
 	s->max = max;
 	s->refs = 2;
+	s->wake_at = UINT64_MAX;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -253,11 +277,17 @@ int cstream_read(struct cstream *s, uint64_t off, uint64_t len,
 			snprintf(err, errlen, "%s", *s->err ? s->err : "the store's read ended short");
 			break;
 		}
-		uint64_t upto = all ? end : s->got;
-		if (upto <= sent) {
+		/* The first piece goes as soon as there is one (the client's
+		 * first byte), later ones by READ_BATCH. */
+		uint64_t batch = sent == off ? 1 : READ_BATCH;
+		uint64_t batch_end = end - sent > batch ? sent + batch : end;
+		if (s->got < batch_end && !s->done) {
+			if (s->wake_at > batch_end)
+				s->wake_at = batch_end;
 			pthread_cond_wait(&s->moved, &s->lock);
 			continue;
 		}
+		uint64_t upto = all ? end : s->got;
 		pthread_mutex_unlock(&s->lock);
 		rc = sink(arg, s->data + sent, (size_t)(upto - sent));
 		pthread_mutex_lock(&s->lock);

@@ -41,9 +41,11 @@ uint64_t cstream_length(const struct cstream *s);
 void cstream_decide(struct cstream *s, cstream_done_fn done, cstream_done_fn after, void *arg);
 
 /*
- * Sends [off, off+len) of the block to sink as it arrives (the block's
- * last piece once the completion ran, so whoever sees a whole-block reply
- * end finds the block cached and counted). -EIO (err says why) when the store's read failed
+ * Sends [off, off+len) of the block to sink as it arrives: the first
+ * piece at once, then by 256 KiB or what is left (one wake-up and one
+ * sink call each, not one per piece the store sends); the block's last
+ * piece once the completion ran, so whoever sees a whole-block reply end
+ * finds the block cached and counted. -EIO (err says why) when the store's read failed
  * or ended short; the sink's own error when it refused bytes.
  */
 int cstream_read(struct cstream *s, uint64_t off, uint64_t len,

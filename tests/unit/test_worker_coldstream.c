@@ -5,7 +5,9 @@
  * between chunks until the test lets it go on (to see bytes reach the
  * reader before the store is done), end short, fail half-way, or send
  * more than its headers announced — what a real store does only by
- * accident. The real stores' read_stat contract is in test_ufs_*.c.
+ * accident; or send like curl does (16 KiB pieces, a little apart) to see
+ * readers served in batches rather than piece by piece. The real stores'
+ * read_stat contract is in test_ufs_*.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define OBJ (1u << 20)
 #define CHUNK (64u << 10)
@@ -35,7 +39,11 @@ static struct {
 	bool gated;     /* stop after the first chunk until `open` */
 	bool open;
 	int reads;
-} g_fake = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, SEND_ALL, false, false, 0 };
+	size_t piece;	   /* bytes per sink call (CHUNK unless set) */
+	uint64_t short_at; /* SEND_SHORT: bytes sent before the end (half unless set) */
+	int pause_us;	   /* between pieces */
+} g_fake = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, SEND_ALL, false, false, 0,
+	     0, 0, 0 };
 
 static char g_obj[OBJ + CHUNK];
 
@@ -60,6 +68,9 @@ static int fake_read_stat(void *impl, const char *path, uint64_t off, uint64_t l
 	pthread_mutex_lock(&g_fake.lock);
 	g_fake.reads++;
 	enum mode mode = g_fake.mode;
+	size_t piece = g_fake.piece ? g_fake.piece : CHUNK;
+	uint64_t short_at = g_fake.short_at;
+	int pause_us = g_fake.pause_us;
 	pthread_mutex_unlock(&g_fake.lock);
 	if (mode == MISSING) {
 		snprintf(err, errlen, "read %s: no such file", path);
@@ -70,18 +81,20 @@ static int fake_read_stat(void *impl, const char *path, uint64_t off, uint64_t l
 	snprintf(st->fingerprint, sizeof(st->fingerprint), "\"fake\"");
 	uint64_t end = off + len < OBJ ? off + len : OBJ;
 	if (mode == SEND_SHORT)
-		end = off + (end - off) / 2;
+		end = off + (short_at ? short_at : (end - off) / 2);
 	if (mode == SEND_LONG)
 		end += CHUNK;
-	for (uint64_t at = off; at < end; at += CHUNK) {
+	for (uint64_t at = off; at < end; at += piece) {
 		if (mode == FAIL_HALFWAY && at >= off + (end - off) / 2) {
 			snprintf(err, errlen, "read %s: connection reset by the store", path);
 			return -EIO;
 		}
-		size_t n = end - at < CHUNK ? (size_t)(end - at) : CHUNK;
+		size_t n = end - at < piece ? (size_t)(end - at) : piece;
 		int rc = sink(arg, g_obj + at, n);
 		if (rc)
 			return rc;
+		if (pause_us)
+			usleep((useconds_t)pause_us);
 		pthread_mutex_lock(&g_fake.lock);
 		while (g_fake.gated && !g_fake.open)
 			pthread_cond_wait(&g_fake.cond, &g_fake.lock);
@@ -100,6 +113,9 @@ static struct ufs *fake_store(enum mode mode, bool gated)
 	g_fake.mode = mode;
 	g_fake.gated = gated;
 	g_fake.open = false;
+	g_fake.piece = 0;
+	g_fake.short_at = 0;
+	g_fake.pause_us = 0;
 	pthread_mutex_unlock(&g_fake.lock);
 	struct ufs *u = NULL;
 	char err[128];
@@ -138,6 +154,7 @@ struct got {
 	int refuse_after; /* refuse the sink call after this many bytes; -1 never */
 	int calls;
 	size_t first_call_len;
+	bool open_at_first; /* let the gated store go on at the first call */
 };
 
 static int collect(void *arg, const void *data, size_t n)
@@ -145,8 +162,11 @@ static int collect(void *arg, const void *data, size_t n)
 	struct got *g = arg;
 	if (g->refuse_after >= 0 && g->len >= (size_t)g->refuse_after)
 		return -EPIPE;
-	if (!g->calls++)
+	if (!g->calls++) {
 		g->first_call_len = n;
+		if (g->open_at_first)
+			let_go();
+	}
 	memcpy(g->buf + g->len, data, n);
 	g->len += n;
 	return 0;
@@ -309,6 +329,79 @@ static void test_reader_leaves(void **state)
 	ufs_close(u);
 }
 
+/* A store that sends like curl (16 KiB pieces, a little apart): the
+ * reader's first piece goes at once (the store waits for it here: a
+ * reader that waited for a batch first would never finish), then it is
+ * woken and served by batches of 256 KiB, not once per piece (64 here). */
+static void test_first_piece_at_once_then_batches(void **state)
+{
+	(void)state;
+	struct ufs *u = fake_store(SEND_ALL, true);
+	g_fake.piece = 16u << 10;
+	g_fake.pause_us = 300;
+	struct ufs_stat st;
+	char err[256] = "";
+	alarm(20); /* a reader stuck waiting for a batch fails, not hangs */
+	struct cstream *s = start_at(u, 0, &st);
+	struct done d = { 0 };
+	cstream_decide(s, on_done, NULL, &d);
+	struct got g = { .buf = malloc(OBJ), .refuse_after = -1, .open_at_first = true };
+	assert_int_equal(cstream_read(s, 0, OBJ, collect, &g, err, sizeof(err)), 0);
+	alarm(0);
+	assert_int_equal(g.len, OBJ);
+	assert_memory_equal(g.buf, g_obj, OBJ);
+	assert_int_equal(g.first_call_len, 16u << 10);
+	assert_in_range(g.calls, 2, 6); /* 1 + ceil((1 MiB - 16 KiB) / 256 KiB) at most */
+	done_with(s);
+	assert_int_equal(d.calls, 1);
+	assert_true(d.same);
+	free(g.buf);
+	ufs_close(u);
+}
+
+/* Pieces not a multiple of what readers are told of at once: a block of
+ * an odd length arrives whole; a store that stops at an odd offset is
+ * reported with the exact count, and nothing is cached. */
+static void test_odd_lengths(void **state)
+{
+	(void)state;
+	struct ufs *u = fake_store(SEND_ALL, false);
+	g_fake.piece = 16u << 10;
+	struct ufs_stat st;
+	char err[256] = "";
+	uint64_t off = OBJ - 100001;
+	struct cstream *s = start_at(u, off, &st);
+	assert_int_equal(cstream_length(s), 100001);
+	struct done d = { 0 };
+	cstream_decide(s, on_done, NULL, &d);
+	struct got g = { .buf = malloc(OBJ), .refuse_after = -1 };
+	assert_int_equal(cstream_read(s, 0, 100001, collect, &g, err, sizeof(err)), 0);
+	assert_int_equal(g.len, 100001);
+	assert_memory_equal(g.buf, g_obj + off, 100001);
+	done_with(s);
+	assert_int_equal(d.calls, 1);
+	assert_true(d.ok);
+	assert_int_equal(d.len, 100001);
+	ufs_close(u);
+
+	u = fake_store(SEND_SHORT, false);
+	g_fake.piece = 16u << 10;
+	g_fake.short_at = 500001;
+	s = start_at(u, 0, &st);
+	memset(&d, 0, sizeof(d));
+	cstream_decide(s, on_done, NULL, &d);
+	g.len = 0;
+	assert_int_equal(cstream_read(s, 0, OBJ, collect, &g, err, sizeof(err)), -EIO);
+	assert_non_null(strstr(err, "sent 500001 of 1048576 bytes"));
+	assert_true(g.len <= 500001);
+	assert_memory_equal(g.buf, g_obj, g.len);
+	done_with(s);
+	assert_int_equal(d.calls, 1);
+	assert_false(d.ok);
+	free(g.buf);
+	ufs_close(u);
+}
+
 /* A range read's block past the object's end reads nothing. */
 static void test_block_past_the_end(void **state)
 {
@@ -336,6 +429,8 @@ int main(void)
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_reader_leaves),
 		cmocka_unit_test(test_block_past_the_end),
+		cmocka_unit_test(test_first_piece_at_once_then_batches),
+		cmocka_unit_test(test_odd_lengths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
