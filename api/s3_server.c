@@ -219,14 +219,14 @@ static int fdc_open(struct loop *lp, uint64_t id, struct seg *seg, struct tier_b
 	int64_t now = now_ms();
 	struct s3fdc_file file;
 	struct s3fdc_entry *e = fdc ? s3fdc_get(fdc, id, now, &file) : NULL;
+	seg->fdc = fdc;
+	seg->id = id;
 	if (e) {
 		if (tier_block_touch(w->tiers, id, file.gen) == 0) {
 			*bf = (struct tier_block_fd){ .fd = file.fd, .data_offset = file.data_offset,
 						     .len = file.len, .gen = file.gen };
 			seg->fd = file.fd;
-			seg->fdc = fdc;
 			seg->ent = e;
-			seg->id = id;
 			seg->gen = file.gen;
 			seg->data_offset = file.data_offset;
 			atomic_fetch_add_explicit(&w->front.fd_hits, 1, memory_order_relaxed);
@@ -240,9 +240,7 @@ static int fdc_open(struct loop *lp, uint64_t id, struct seg *seg, struct tier_b
 	if ((rc == -EMFILE || rc == -ENFILE) && fdc && s3fdc_sweep(fdc, now, true))
 		rc = tier_block_open_fd(w->tiers, id, bf); /* kept files gave way */
 	seg->fd = rc ? -1 : bf->fd;
-	seg->fdc = fdc;
 	seg->ent = NULL;
-	seg->id = id;
 	seg->gen = bf->gen;
 	seg->data_offset = bf->data_offset;
 	if (rc)

@@ -380,8 +380,9 @@ static CURLcode s3_attempt(struct s3 *s, CURL *c, struct s3_socks *socks,
 	}
 	snprintf(url, sizeof(url), "%s://%s%s%s%s", s->scheme, host, uri, *query ? "?" : "", query);
 
-	struct write_ctx wc = { c, rs, rq, 0, 0, strcmp(s->scheme, "http") == 0, socks,
-				CURL_SOCKET_BAD };
+	struct write_ctx wc = { .curl = c, .rs = rs, .rq = rq,
+				.plain = strcmp(s->scheme, "http") == 0, .socks = socks,
+				.fd = CURL_SOCKET_BAD };
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
