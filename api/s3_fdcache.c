@@ -36,6 +36,7 @@ struct s3fdc {
 	size_t nsets, nstripes;
 	struct stripe *stripes;
 	uint64_t copy_max;
+	int64_t keep_ms;
 	_Atomic uint64_t copy_bytes;
 };
 
@@ -57,6 +58,7 @@ struct s3fdc *s3fdc_new(size_t capacity)
 	if (!c)
 		return NULL;
 	c->nsets = nsets;
+	c->keep_ms = S3FDC_KEEP_MS;
 	c->nstripes = nsets < STRIPES_MAX ? nsets : STRIPES_MAX;
 	c->ents = calloc(nsets * S3FDC_WAYS, sizeof(*c->ents));
 	c->stripes = aligned_alloc(_Alignof(struct stripe), c->nstripes * sizeof(*c->stripes));
@@ -241,8 +243,16 @@ size_t s3fdc_sweep(struct s3fdc *c, int64_t now_ms, bool force)
 		pthread_mutex_lock(lk);
 		for (int i = 0; i < S3FDC_WAYS; i++) {
 			struct s3fdc_entry *e = &set[i];
-			if (e->used && !e->refs && (force || now_ms - e->last_ms >= S3FDC_IDLE_MS))
+			if (!e->used || e->refs)
+				continue;
+			int64_t idle = now_ms - e->last_ms;
+			if (force || idle >= c->keep_ms) {
 				fds[n++] = clear_entry(c, e);
+			} else if (idle >= S3FDC_IDLE_MS && e->copy) {
+				free(e->copy); /* nobody holds it: nobody reads it */
+				e->copy = NULL;
+				atomic_fetch_sub(&c->copy_bytes, e->len);
+			}
 		}
 		pthread_mutex_unlock(lk);
 		for (int i = 0; i < n; i++)
@@ -250,6 +260,39 @@ size_t s3fdc_sweep(struct s3fdc *c, int64_t now_ms, bool force)
 		closed += (size_t)n;
 	}
 	return closed;
+}
+
+void s3fdc_forget(struct s3fdc *c, uint64_t id, uint64_t gen)
+{
+	size_t sets[2];
+	sets_of(c, id, &sets[0], &sets[1]);
+	for (int k = 0; k < 2; k++) {
+		pthread_mutex_t *lk = lock_of(c, sets[k]);
+		struct s3fdc_entry *set = set_at(c, sets[k]);
+		int fd = -1;
+		bool found = false;
+		pthread_mutex_lock(lk);
+		for (int i = 0; i < S3FDC_WAYS && !found; i++) {
+			struct s3fdc_entry *e = &set[i];
+			if (!e->used || e->stale || e->id != id || e->gen != gen)
+				continue;
+			found = true;
+			if (e->refs)
+				e->stale = true; /* closes when its last holder lets go */
+			else
+				fd = clear_entry(c, e);
+		}
+		pthread_mutex_unlock(lk);
+		if (fd >= 0)
+			close(fd);
+		if (found)
+			return;
+	}
+}
+
+void s3fdc_set_keep(struct s3fdc *c, int64_t keep_ms)
+{
+	c->keep_ms = keep_ms > 0 ? keep_ms : S3FDC_IDLE_MS;
 }
 
 void s3fdc_set_copy_budget(struct s3fdc *c, uint64_t max)

@@ -65,7 +65,7 @@
  * read from the block file first: a pread per hit, unless the open-file
  * cache keeps a copy of the block with its open fd (s3fdc_copy: blocks up
  * to FRONT_COPY_MAX_LEN, at most FRONT_COPY_TOTAL bytes in all; freed with
- * the fd, after S3FDC_IDLE_MS unused or when the block changes). Block
+ * the fd or after S3FDC_IDLE_MS unused, or when the block changes). Block
  * files never change in place (tier/tier.h), and every hit checks the
  * block's generation (tier_block_touch), so a copy serves exactly what the
  * file holds. */
@@ -251,6 +251,11 @@ static int fdc_open(struct loop *lp, uint64_t id, struct seg *seg, struct tier_b
 		seg->ent = s3fdc_put(fdc, id, &file, now);
 	}
 	return 0;
+}
+
+static void fdc_forget(void *arg, uint64_t id, uint64_t gen)
+{
+	s3fdc_forget(arg, id, gen);
 }
 
 static void seg_release(struct seg *s)
@@ -1621,6 +1626,10 @@ static int loops_init(struct s3srv *f, int n, char *err, size_t errlen)
 									: (uint64_t)rl.rlim_cur));
 	if (f->fdc && f->own_bio)
 		s3fdc_set_copy_budget(f->fdc, FRONT_COPY_TOTAL);
+	if (f->fdc)
+		s3fdc_set_keep(f->fdc, f->cfg.open_file_keep_ms);
+	if (f->fdc) /* kept files close as their blocks leave the tier */
+		tier_set_forget_hook(f->cfg.w->tiers, fdc_forget, f->fdc);
 	for (int i = 0; i < n; i++) {
 		struct loop *lp = &f->loops[i];
 		lp->f = f;
@@ -1886,6 +1895,8 @@ void s3srv_stop(struct s3srv *f)
 		if (lp->wake_fd >= 0)
 			close(lp->wake_fd);
 	}
+	if (f->fdc)
+		tier_set_forget_hook(f->cfg.w->tiers, NULL, NULL);
 	s3fdc_free(f->fdc); /* every reply that held an entry is gone */
 	if (f->lfd >= 0)
 		close(f->lfd);

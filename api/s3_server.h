@@ -62,6 +62,7 @@ struct s3srv_config {
 	int64_t idle_timeout_ms;
 	size_t max_head;	/* longest request head; 0 or above 16 KiB: 16 KiB */
 	int64_t io_timeout_ms;
+	int64_t open_file_keep_ms; /* unused block files stay open this long (s3fdc) */
 	struct worker_node *w; /* fcache, bsvc, tiers, counters; borrowed */
 	struct s3_gw *gw;      /* runs every other request; borrowed */
 	const char *tls_cert;  /* PEM chain; set with tls_key: TLS only. NULL/"": plain */

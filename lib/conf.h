@@ -125,6 +125,10 @@ struct conf_list {
 	  "Serve S3 GET/HEAD of cached objects from the S3 server's event loops with "        \
 	  "sendfile (through kTLS when TLS is configured and the kernel offers it). false: " \
 	  "every request goes to the pool (worker.s3.pool_threads).")                        \
+	X(worker_s3_open_file_keep, "worker.s3.open_file_keep", DURATION, "10m", 0, 86400000,  \
+	  NULL, "How long the S3 front keeps an unused cached block's file open for the next "  \
+	  "read of it (a file closes anyway as soon as its block leaves the tier, and when "  \
+	  "the worker runs short of descriptors). 0: close files 2 s after their last use.")  \
 	X(worker_s3_threads, "worker.s3.threads", INT, "0", 0, 64, NULL,                      \
 	  "Event-loop threads of the S3 front. 0: one per CPU the worker may run on.")       \
 	X(worker_s3_pool_threads, "worker.s3.pool_threads", INT, "16", 1, 1024, NULL,         \

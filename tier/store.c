@@ -69,6 +69,16 @@ static void index_forget(struct tier_store *store, struct tier_block *blk)
 	lvl->nblocks--;
 	tier_policy_remove(lvl->policy, blk->id);
 	tier_map_del(&store->index, blk->id);
+	if (store->forget_fn)
+		store->forget_fn(store->forget_arg, blk->id, blk->gen);
+}
+
+void tier_set_forget_hook(struct tier_store *store, tier_forget_fn fn, void *arg)
+{
+	pthread_mutex_lock(&store->lock);
+	store->forget_fn = fn;
+	store->forget_arg = arg;
+	pthread_mutex_unlock(&store->lock);
 }
 
 void store_drop_block(struct tier_store *store, struct tier_block *blk)

@@ -66,6 +66,8 @@ struct tier_store {
 	void *fault_ctx;
 	unsigned char *copy_buf; /* owned; [lock] demotion copies */
 	uint64_t next_gen;	 /* [lock] */
+	tier_forget_fn forget_fn; /* [lock] tier_set_forget_hook */
+	void *forget_arg;	  /* [lock] */
 	uint64_t next_tmp_seq;	 /* [lock] */
 	int nospace_logged;	 /* [lock] last "no room" error logged; 0 after a success */
 	uint64_t hits, misses, evictions, demotions; /* [lock] */

@@ -199,6 +199,18 @@ int tier_block_report_corrupt(struct tier_store *store, uint64_t id, uint64_t ge
  */
 int tier_block_touch(struct tier_store *store, uint64_t id, uint64_t gen);
 
+/*
+ * For a caller that keeps block fds open (an fd cache): fn is told, under
+ * the store's lock (it must not call into the store), each time block id's
+ * file of generation gen stops being the block: evicted, removed, moved to
+ * another tier, dropped as corrupt or vanished. The caller can then close
+ * its fd at once instead of holding an unlinked file's space. One hook per
+ * store; fn NULL removes it. Once this returns the old hook is not running
+ * and is not called again.
+ */
+typedef void (*tier_forget_fn)(void *arg, uint64_t id, uint64_t gen);
+void tier_set_forget_hook(struct tier_store *store, tier_forget_fn fn, void *arg);
+
 /* true if the block is cached; *tier (may be NULL) gets its tier index. */
 bool tier_block_exists(struct tier_store *store, uint64_t id, unsigned *tier);
 /* Deletes a cached block, pinned or not. -ENOENT if absent. */

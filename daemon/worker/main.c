@@ -159,6 +159,7 @@ static int start_s3(struct worker_node *w, struct s3_gw *gw, struct s3srv **fron
 		.header_timeout_ms = c->http_request_timeout,
 		.idle_timeout_ms = c->http_idle_timeout,
 		.io_timeout_ms = c->http_request_timeout,
+		.open_file_keep_ms = c->worker_s3_open_file_keep,
 		.max_head = (size_t)c->http_max_header_size,
 		.w = w,
 		.gw = gw,

@@ -6,6 +6,7 @@ limit the worker started with, holds more than is left."""
 import os
 import resource
 import socket
+import time
 
 from harness import ClusterTestCase, get_json, main, wait_for, wait_heartbeats
 from test_s3_fastpath import Conn, get
@@ -22,7 +23,10 @@ class S3OpenFilesTest(ClusterTestCase):
             with open(os.path.join(root, "data", f"o{i:04d}"), "wb") as f:
                 f.write(self.body(i))
         self.m = self.cluster.master(settings={"master.root_ufs": "file://" + root})
-        self.w = self.cluster.worker(self.m, settings={"worker.metadata_ttl": "600s"})
+        # Unused files close 2 s after their last read (the old rule), so
+        # the first test can start with none kept.
+        self.w = self.cluster.worker(self.m, settings={"worker.metadata_ttl": "600s",
+                                                       "worker.s3.open_file_keep": "0"})
         wait_for(lambda: len(get_json(self.m.url + "/api/v1/workers")[1]["workers"]) == 1,
                  what="worker registered")
         wait_heartbeats([self.w], what="the peer list")
@@ -73,8 +77,8 @@ class S3OpenFilesTest(ClusterTestCase):
         resource.prlimit(self.w.proc.pid, resource.RLIMIT_NOFILE, self.limit)
 
     def test_kept_files_give_way_to_the_files_a_reply_needs(self):
-        # The kept files close after S3FDC_IDLE_MS unused: then every read
-        # below opens its block file.
+        # The kept files close after S3FDC_IDLE_MS unused (open_file_keep
+        # 0): then every read below opens its block file.
         wait_for(lambda: self.open_fds() <= self.base_fds + 3, timeout=10,
                  what="the kept block files closed")
         c = Conn(self.port)  # one keep-alive connection: only block files open
@@ -122,6 +126,100 @@ class S3OpenFilesTest(ClusterTestCase):
         after = self.counters()
         self.assertEqual(after["s3_connections_total"] - before["s3_connections_total"], 100)
         self.assertNotIn("cannot accept connections", self.w.read_log())
+
+
+class S3KeptFilesTest(ClusterTestCase):
+    """With the default worker.s3.open_file_keep, a cached block's file
+    stays open across idle periods, and closes as soon as the tier lets
+    the block go (its forget hook), so no evicted file's space is held."""
+    SIZE = 64 << 10
+    COUNT = 40  # 2.5 MiB through a 1 MiB MEM tier
+
+    def setUp(self):
+        super().setUp()
+        root = os.path.join(self.tmp, "ufs")
+        os.makedirs(os.path.join(root, "data"))
+        for i in range(self.COUNT):
+            with open(os.path.join(root, "data", f"k{i:02d}"), "wb") as f:
+                f.write(self.body(i))
+        self.m = self.cluster.master(settings={"master.root_ufs": "file://" + root})
+        self.w = self.cluster.worker(self.m, settings={"worker.metadata_ttl": "600s",
+                                                       "worker.tier.mem.quota": "1MB"})
+        wait_for(lambda: len(get_json(self.m.url + "/api/v1/workers")[1]["workers"]) == 1,
+                 what="worker registered")
+        wait_heartbeats([self.w], what="the peer list")
+        self.port = int(self.w.settings["worker.s3_port"])
+        self.mem = os.path.realpath(self.w.settings["worker.tier.mem.dir"])
+
+    def body(self, i):
+        return bytes([i]) * self.SIZE
+
+    def counters(self):
+        return get_json(self.w.url + "/api/v1/metrics")[1]["counters"]
+
+    def fetch(self, c, i):
+        c.send(get(f"/data/k{i:02d}"))
+        status, _, body = c.response()
+        self.assertEqual((status, body[:300] if status != 200 else body), (200, self.body(i)))
+
+    def hit(self, c, i):
+        """Reads k<i> until the read is a fast-path hit."""
+        def once():
+            before = self.counters()["s3_fastpath_hits_total"]
+            self.fetch(c, i)
+            return self.counters()["s3_fastpath_hits_total"] == before + 1
+        wait_for(once, timeout=20, what=f"k{i:02d} a fast-path hit")
+
+    def mem_files_open(self):
+        """The worker's open fds on MEM tier files: {fd target}."""
+        out = set()
+        d = f"/proc/{self.w.proc.pid}/fd"
+        for fd in os.listdir(d):
+            try:
+                t = os.readlink(os.path.join(d, fd))
+            except OSError:
+                continue
+            if t.startswith(self.mem + "/"):
+                out.add(t)
+        return out
+
+    def test_a_file_stays_open_across_an_idle_period(self):
+        c = Conn(self.port)
+        try:
+            self.hit(c, 0)
+            before = self.counters()
+            time.sleep(3.0)  # past S3FDC_IDLE_MS (2 s), which used to close it
+            self.fetch(c, 0)
+            after = self.counters()
+        finally:
+            c.close()
+        self.assertEqual(after["s3_fastpath_hits_total"], before["s3_fastpath_hits_total"] + 1)
+        self.assertEqual(after["s3_fastpath_fd_hits_total"],
+                         before["s3_fastpath_fd_hits_total"] + 1, "served from the kept file")
+        self.assertEqual(after["s3_fastpath_fd_opens_total"],
+                         before["s3_fastpath_fd_opens_total"], "nothing opened")
+
+    def test_an_evicted_block_closes_its_kept_file(self):
+        c = Conn(self.port)
+        try:
+            self.hit(c, 0)
+            kept = self.mem_files_open()
+            self.assertEqual(len(kept), 1, kept)
+            path = next(iter(kept))
+            self.assertTrue(os.path.exists(path))
+            # Everything else through the 1 MiB tier: k00's block is evicted.
+            for i in range(1, self.COUNT):
+                self.fetch(c, i)
+            wait_for(lambda: not os.path.exists(path), timeout=20, what="k00's block evicted")
+            # Its file closes with the eviction, not 10 minutes later.
+            wait_for(lambda: path + " (deleted)" not in self.mem_files_open(), timeout=1,
+                     what="the evicted block's file closed")
+            self.assertFalse(any(t.endswith(" (deleted)") for t in self.mem_files_open()),
+                             self.mem_files_open())
+            self.fetch(c, 0)  # read again from the store
+        finally:
+            c.close()
+        self.assertEqual(self.w.proc.poll(), None)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
  * The S3 front's open-file cache (api/s3_fdcache.c): a put block is found
  * again; a full cache replaces only ways idle for half the idle time and
  * never a held one; a stale entry is not handed out and closes when its
- * last holder lets go; the sweep closes idle entries and spares held ones;
+ * last holder lets go; the sweep closes long-idle entries, drops idle
+ * copies and spares held ones; a forgotten file closes at once or with its
+ * last holder;
  * threads that get, put, release (some as stale) and sweep at once never
  * see a held fd closed or reused. Every "file" is a memfd holding its
  * block id, so a held fd that was closed (EBADF) or reused for another
@@ -220,11 +222,15 @@ static void test_sweep_closes_idle_spares_held(void **state)
 	int fd2 = put_released(c, 2, 1, 0);
 	struct s3fdc_file f;
 	struct s3fdc_entry *e = s3fdc_get(c, 2, 0, &f);
-	assert_int_equal(s3fdc_sweep(c, S3FDC_IDLE_MS - 1, false), 0);
-	assert_int_equal(s3fdc_sweep(c, S3FDC_IDLE_MS, false), 1);
+	/* Idle past S3FDC_IDLE_MS a file stays open (its tier says when it
+	 * goes); past S3FDC_KEEP_MS it closes. */
+	assert_int_equal(s3fdc_sweep(c, S3FDC_IDLE_MS, false), 0);
+	assert_int_equal(s3fdc_sweep(c, S3FDC_KEEP_MS - 1, false), 0);
+	assert_true(is_open(fd1));
+	assert_int_equal(s3fdc_sweep(c, S3FDC_KEEP_MS, false), 1);
 	assert_false(is_open(fd1));
 	assert_true(is_open(fd2));
-	assert_int_equal(s3fdc_sweep(c, 5 * S3FDC_IDLE_MS, true), 0);
+	assert_int_equal(s3fdc_sweep(c, 5 * S3FDC_KEEP_MS, true), 0);
 	assert_int_equal(id_in(fd2), 2);
 	s3fdc_release(c, e, false);
 	assert_int_equal(s3fdc_sweep(c, S3FDC_IDLE_MS - 1, true), 1);
@@ -423,6 +429,73 @@ static void test_a_short_file_is_never_copied_and_turns_stale(void **state)
 	s3fdc_free(c);
 }
 
+static void test_forget_closes_the_file_now_or_at_its_last_release(void **state)
+{
+	(void)state;
+	struct s3fdc *c = s3fdc_new(64);
+	assert_non_null(c);
+	int fd1 = put_released(c, 1, 7, 0);
+	int fd2 = put_released(c, 2, 7, 0);
+	/* Another generation, or another block: nothing happens. */
+	s3fdc_forget(c, 1, 6);
+	s3fdc_forget(c, 3, 7);
+	assert_true(is_open(fd1));
+	assert_int_equal(s3fdc_count(c), 2);
+	/* Nobody holds block 1: closed at once. */
+	s3fdc_forget(c, 1, 7);
+	assert_false(is_open(fd1));
+	struct s3fdc_file f;
+	assert_null(s3fdc_get(c, 1, 1, &f));
+	/* Block 2 is held: not handed out again, closed by its last holder. */
+	struct s3fdc_entry *e = s3fdc_get(c, 2, 1, &f);
+	assert_non_null(e);
+	s3fdc_forget(c, 2, 7);
+	assert_null(s3fdc_get(c, 2, 1, &f));
+	assert_int_equal(id_in(fd2), 2);
+	s3fdc_release(c, e, false);
+	assert_false(is_open(fd2));
+	assert_int_equal(s3fdc_count(c), 0);
+	/* Its way takes the block's next file. */
+	int fd3 = put_released(c, 2, 8, 2);
+	assert_non_null(e = s3fdc_get(c, 2, 3, &f));
+	assert_int_equal(f.fd, fd3);
+	assert_int_equal(f.gen, 8);
+	s3fdc_release(c, e, false);
+	s3fdc_free(c);
+}
+
+static void test_an_idle_entry_lets_its_copy_go_and_keeps_its_file(void **state)
+{
+	(void)state;
+	struct s3fdc *c = s3fdc_new(64);
+	assert_non_null(c);
+	s3fdc_set_copy_budget(c, 1 << 20);
+	struct s3fdc_file f = { pattern_file(4096, 1), 1, 0, 4096 };
+	struct s3fdc_entry *e = s3fdc_put(c, 1, &f, 0);
+	assert_non_null(e);
+	const char *d;
+	assert_int_equal(s3fdc_copy(c, e, 1 << 20, &d), 0);
+	assert_int_equal(s3fdc_copy_bytes(c), 4096);
+	/* Held: the copy stays however long. */
+	assert_int_equal(s3fdc_sweep(c, 10 * S3FDC_IDLE_MS, false), 0);
+	assert_int_equal(s3fdc_copy_bytes(c), 4096);
+	s3fdc_release(c, e, false);
+	assert_int_equal(s3fdc_sweep(c, S3FDC_IDLE_MS - 1, false), 0);
+	assert_int_equal(s3fdc_copy_bytes(c), 4096);
+	assert_int_equal(s3fdc_sweep(c, S3FDC_IDLE_MS, false), 0);
+	assert_int_equal(s3fdc_copy_bytes(c), 0);
+	assert_true(is_open(f.fd));
+	/* The next holder copies it again, from the same file. */
+	struct s3fdc_file g;
+	assert_non_null(e = s3fdc_get(c, 1, S3FDC_IDLE_MS + 1, &g));
+	assert_int_equal(g.fd, f.fd);
+	assert_int_equal(s3fdc_copy(c, e, 1 << 20, &d), 0);
+	assert_int_equal((unsigned char)d[100], (unsigned char)(100 * 7 + 1));
+	assert_int_equal(s3fdc_copy_bytes(c), 4096);
+	s3fdc_release(c, e, false);
+	s3fdc_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +508,8 @@ int main(void)
 		cmocka_unit_test(test_threads_never_lose_a_held_fd),
 		cmocka_unit_test(test_copies_are_shared_bounded_and_freed),
 		cmocka_unit_test(test_a_short_file_is_never_copied_and_turns_stale),
+		cmocka_unit_test(test_forget_closes_the_file_now_or_at_its_last_release),
+		cmocka_unit_test(test_an_idle_entry_lets_its_copy_go_and_keeps_its_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -515,6 +515,69 @@ static void test_two_dirs_in_one_tier(void **state)
 	tt_env_fini(&env);
 }
 
+/* What a forget hook was told, in order. */
+struct forgets {
+	uint64_t id[16], gen[16];
+	size_t n;
+};
+
+static void note_forget(void *arg, uint64_t id, uint64_t gen)
+{
+	struct forgets *f = arg;
+	assert_true(f->n < 16);
+	f->id[f->n] = id;
+	f->gen[f->n++] = gen;
+}
+
+static uint64_t gen_of(struct tt_env *env, uint64_t id)
+{
+	struct tier_block_fd bf;
+	assert_int_equal(tier_block_open_fd(env->store, id, &bf), 0);
+	close(bf.fd);
+	return bf.gen;
+}
+
+/* The forget hook hears of every file that stops being its block, with
+ * that file's generation: a demotion, an eviction, a removal; nothing
+ * once it is removed. */
+static void test_forget_hook_tells_every_file_that_goes(void **state)
+{
+	struct tt_env env;
+	three_tiers(&env, state, 1, 1, 1, TIER_POLICY_LRU);
+	struct forgets f = { 0 };
+	tier_set_forget_hook(env.store, note_forget, &f);
+	env.now += 10;
+	assert_int_equal(tt_put(&env, 1, BLK), 0);
+	uint64_t g1 = gen_of(&env, 1);
+	assert_int_equal(f.n, 0);
+	env.now += 10;
+	assert_int_equal(tt_put(&env, 2, BLK), 0); /* 1 goes down to SSD */
+	assert_int_equal(f.n, 1);
+	assert_int_equal(f.id[0], 1);
+	assert_int_equal(f.gen[0], g1);
+	uint64_t g1ssd = gen_of(&env, 1);
+	assert_true(g1ssd != g1);
+	uint64_t g2 = gen_of(&env, 2);
+	env.now += 10;
+	assert_int_equal(tt_put(&env, 3, BLK), 0); /* 2 and 1 down one more */
+	assert_int_equal(f.n, 3);
+	bool saw1 = false, saw2 = false;
+	for (size_t i = 1; i < 3; i++) {
+		saw1 |= f.id[i] == 1 && f.gen[i] == g1ssd;
+		saw2 |= f.id[i] == 2 && f.gen[i] == g2;
+	}
+	assert_true(saw1 && saw2);
+	uint64_t g3 = gen_of(&env, 3);
+	assert_int_equal(tier_block_remove(env.store, 3), 0);
+	assert_int_equal(f.n, 4);
+	assert_int_equal(f.id[3], 3);
+	assert_int_equal(f.gen[3], g3);
+	tier_set_forget_hook(env.store, NULL, NULL);
+	assert_int_equal(tier_block_remove(env.store, 2), 0);
+	assert_int_equal(f.n, 4);
+	tt_env_fini(&env);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -532,6 +595,7 @@ int main(void)
 		TT_BOTH_IO(test_raise_to_medium),
 		TT_BOTH_IO(test_open_fd_survives_removal),
 		TT_BOTH_IO(test_touch_counts_and_detects_changes),
+		TT_BOTH_IO(test_forget_hook_tells_every_file_that_goes),
 	};
 	return cmocka_run_group_tests(tests, NULL, tt_group_teardown);
 }
