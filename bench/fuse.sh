@@ -14,8 +14,8 @@
 #            are printed). The mount finds the worker's short-circuit socket
 #            as one on the worker's host does (the worker's worker.data_dir
 #            in its configuration); which path served the bytes is printed,
-#            and a fresh mount with -o local_socket= (HTTP only) is timed
-#            for comparison
+#            and a fresh mount with -o local_socket= (HTTP only) and one
+#            with -o direct_io (a tuned column) are timed for comparison
 #   ls       `ls -l` of a directory of NFILES entries through the mount: the
 #            first (the master loads the directory from the store), and
 #            again once the mount's caches expired (one listing from the
@@ -177,6 +177,11 @@ mount_fuse "local_socket=${FUSE_OPTS:+,$FUSE_OPTS}"
 read -r cache2 ufs2 sc2 fds2 <<<"$(counters)"
 t_http=$(timed sh -c "cat '$MNT/data.bin' >/dev/null")
 read -r cache3 ufs3 sc3 fds3 <<<"$(counters)"
+# The tuned column: -o direct_io (no page cache; shared mmap refused).
+unmount_fuse
+mount_fuse "direct_io${FUSE_OPTS:+,$FUSE_OPTS}"
+t_dio=$(timed sh -c "cat '$MNT/data.bin' >/dev/null")
+cmp -s "$MNT/data.bin" "$SHM/data.bin" || { echo "fuse.sh: the direct_io mount read other bytes" >&2; exit 1; }
 echo
 echo "== sequential read of a warm ${SIZE_MIB} MiB file"
 printf "  %-38s %8s MiB/s\n" "cat from tmpfs" "$(mbps "$t_cat")"
@@ -192,6 +197,9 @@ printf "  %-38s %8s MiB/s  (%.2fx cat; %s MiB over HTTP, %s MiB short-circuit)\n
 	"mount, fresh, -o local_socket= (HTTP)" "$(mbps "$t_http")" \
 	"$(awk -v a="$t_cat" -v b="$t_http" 'BEGIN { print a / b }')" \
 	$(((cache3 - cache2) >> 20)) $(((sc3 - sc2) >> 20))
+printf "  %-38s %8s MiB/s  (%.2fx cat; tuned: no page cache, shared mmap refused)\n" \
+	"mount, fresh, -o direct_io" "$(mbps "$t_dio")" \
+	"$(awk -v a="$t_cat" -v b="$t_dio" 'BEGIN { print a / b }')"
 
 unmount_fuse
 mount_fuse

@@ -45,6 +45,7 @@ struct fz_opts {
 	int readahead_threads;
 	long max_rewrite_mib;  /* largest existing file rewritten in place */
 	int no_auto_cache;     /* keep the kernel page cache off across opens */
+	int direct_io;	       /* reads and writes bypass the kernel page cache */
 	char *local_socket;    /* the local worker's socket; NULL: from the config, "": off */
 	int kernel_readahead_kib; /* the mount's read-ahead (bdi read_ahead_kb); 0: the kernel's */
 	unsigned max_read;	  /* -o max_read given to the kernel (0: none), for INIT */

@@ -74,6 +74,7 @@ static const struct fuse_opt fz_spec[] = {
 	FZ_OPT("readahead_threads=%d", readahead_threads),
 	FZ_OPT("max_rewrite=%ld", max_rewrite_mib),
 	FZ_OPT("noauto_cache", no_auto_cache),
+	FZ_OPT("direct_io", direct_io),
 	FZ_OPT("local_socket=%s", local_socket),
 	FZ_OPT("kernel_readahead=%d", kernel_readahead_kib),
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -124,6 +125,10 @@ static void usage(FILE *f)
 		"                         exists; STRATA_* variables apply on top)\n"
 		"  -o noauto_cache        do not keep the kernel's page cache of a file across\n"
 		"                         opens even when its size and mtime are unchanged\n"
+		"  -o direct_io           no kernel page cache: each read goes to strata and\n"
+		"                         its bytes are copied once, into the reader's buffer\n"
+		"                         (faster for one-pass streaming; shared mmap of a file\n"
+		"                         fails with ENODEV; see docs/fuse.md)\n"
 		"  -o kernel_readahead=KIB  the kernel's read-ahead for this mount (its bdi's\n"
 		"                         read_ahead_kb; root only); requests then go up to\n"
 		"                         512 KiB (max_read). 0: the kernel's (default)\n"

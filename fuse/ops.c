@@ -604,6 +604,7 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->hard_remove = 1; /* no .fuse_hidden renames of open files */
 	cfg->nullpath_ok = 1; /* reads and writes need no path lookup */
 	cfg->auto_cache = !fz->opts.no_auto_cache;
+	cfg->direct_io = fz->opts.direct_io;
 	cfg->use_ino = 0;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;

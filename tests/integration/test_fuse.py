@@ -9,6 +9,7 @@ the option named."""
 import ctypes
 import errno
 import json
+import mmap
 import os
 import random
 import shutil
@@ -330,6 +331,38 @@ class FuseSemanticsTest(FuseTestCase):
             want, got = do_op(local, op), do_op(os.path.join(mnt, "t"), op)
             self.assertEqual(got, want, f"seed {SEED + 1}, op {i} {short(op)}")
         self.assertEqual(tree(os.path.join(mnt, "t")), tree(local))
+
+    def test_direct_io_mount(self):
+        """-o direct_io: the same results as a local directory (another
+        seed), a big file read whole and by ranges; a shared mapping is
+        refused with ENODEV (the kernel cannot keep one coherent without a
+        page cache), a private one reads the file."""
+        self.start_worker()
+        mnt, _ = self.mount("direct_io")
+        os.mkdir(os.path.join(mnt, "t"))
+        local = os.path.join(self.tmp, "local")
+        os.mkdir(local)
+        ops = random_ops(random.Random(SEED + 2), 100)
+        for i, op in enumerate(ops):
+            want, got = do_op(local, op), do_op(os.path.join(mnt, "t"), op)
+            self.assertEqual(got, want, f"seed {SEED + 2}, op {i} {short(op)}")
+        self.assertEqual(tree(os.path.join(mnt, "t")), tree(local))
+        data = random.Random(7).randbytes(9 << 20)  # three 4 MiB blocks, one partial
+        path = os.path.join(mnt, "big.bin")
+        with open(path, "wb") as f:
+            f.write(data)
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), data)
+            for off in (0, (4 << 20) - 7, (8 << 20) + 100, (9 << 20) - 10):
+                self.assertEqual(os.pread(f.fileno(), 100000, off), data[off:off + 100000])
+            with self.assertRaises(OSError) as e:
+                mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+            self.assertEqual(e.exception.errno, errno.ENODEV)
+            m = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+            try:
+                self.assertEqual(m[(4 << 20) - 5:(4 << 20) + 5], data[(4 << 20) - 5:(4 << 20) + 5])
+            finally:
+                m.close()
 
     def test_changes_made_elsewhere_show_within_the_timeouts(self):
         w = self.start_worker()
