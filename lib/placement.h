@@ -41,7 +41,7 @@ size_t placement_owners(uint64_t block_id, const uint64_t *workers, size_t n, si
  * workers, or n < 2, or the id would not fit PLACEMENT_INDEX_BITS below 64
  * bits). The master names a lazily loaded file's content this way so the
  * worker that read it from the store is its owner and keeps it, instead
- * of pushing it to a peer (docs/architecture.md, "Lazy loads").
+ * of pushing it to a peer (docs/s3-gateway.md, the cold GET).
  */
 uint64_t placement_pick_data_id(uint64_t start, unsigned tries, uint64_t index, uint64_t self,
 				const uint64_t *workers, size_t n);

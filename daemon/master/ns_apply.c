@@ -374,7 +374,7 @@ static int upsert_file(struct apply *a, const char *path, const struct file_attr
 	/* A proposed id names new content only while no id at or above it is
 	 * taken yet; the counter then moves past it (the same on every
 	 * master: it depends on the counter alone). */
-	int64_t next = ns_meta_get(a->ns, "next_inode");
+	int64_t next = attrs->proposed ? ns_meta_get(a->ns, "next_inode") : 0;
 	int64_t proposed = !given && attrs->proposed && (int64_t)attrs->proposed >= next ?
 				   (int64_t)attrs->proposed : 0;
 	if (rc == -ENOENT) {
@@ -411,7 +411,7 @@ static int upsert_file(struct apply *a, const char *path, const struct file_attr
 	 * content are never served for the new one. */
 	int64_t data_id = given ? given : (int64_t)n.data_id;
 	if (!given && (n.length != length || strcmp(n.fingerprint, fp ? fp : "") != 0)) {
-		data_id = proposed ? proposed : next;
+		data_id = proposed ? proposed : ns_meta_get(a->ns, "next_inode");
 		rc = ns_meta_set(a->ns, "next_inode", data_id + 1);
 		if (rc)
 			return rc;
