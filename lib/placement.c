@@ -61,9 +61,8 @@ uint64_t placement_pick_data_id(uint64_t start, unsigned tries, uint64_t index, 
 		return 0;
 	for (unsigned t = 0; t < tries && start <= id_max - t; t++) {
 		size_t owner;
-		uint64_t data_id = start + t;
-		if (placement_owners(placement_block_id(data_id, index), workers, n, 1, &owner) == 1 &&
-		    workers[owner] == self)
+		uint64_t data_id = start + t, block_id = placement_block_id(data_id, index);
+		if (placement_owners(block_id, workers, n, 1, &owner) == 1 && workers[owner] == self)
 			return data_id;
 	}
 	return 0;

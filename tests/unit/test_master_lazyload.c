@@ -237,9 +237,9 @@ static void test_load_placed_on_the_loader(void **state)
 		seen[nseen++] = f->fm->inode.data_id;
 		if (k % 8 == 0) { /* new content of a known file: placed too */
 			st = stat_of(6, "fp-2");
-			assert_int_equal(lazyload_record(f->fs, f->meta, path, &st, &place, 0, f->fm,
-							 err, sizeof(err)),
-					 0);
+			int rc = lazyload_record(f->fs, f->meta, path, &st, &place, 0, f->fm, err,
+						 sizeof(err));
+			assert_int_equal(rc, 0);
 			assert_int_equal(owner_of(reg, f->fm->inode.data_id, place.index),
 					 place.worker_id);
 			seen[nseen++] = f->fm->inode.data_id;
