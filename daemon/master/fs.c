@@ -510,7 +510,7 @@ static uint64_t load_data_id(struct fs *fs, const struct fs_load_place *place)
 	if (!place || !place->worker_id || place->nworkers < 2)
 		return 0;
 	struct ns *ns = meta_read_lock(fs->meta);
-	uint64_t next = ns_next_id(ns);
+	uint64_t next = ns_next_id(ns) + place->ids_before;
 	meta_read_unlock(fs->meta);
 	uint64_t floor = atomic_load(&fs->load_id_floor), id;
 	do {

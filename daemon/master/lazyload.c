@@ -64,10 +64,27 @@ int lazyload_lookup(struct fs *fs, struct meta *meta, const char *path, int64_t 
 	return filemeta_lookup(fs, meta, path, now_wall_ms, out, err, errlen);
 }
 
+/* How many of path's ancestors the namespace lacks (a load creates them
+ * first, each taking an id). */
+static uint64_t missing_parents(struct meta *meta, const char *path)
+{
+	char cur[PATH_MAX_LEN + 1], parent[PATH_MAX_LEN + 1];
+	struct ns_inode n;
+	uint64_t missing = 0;
+	snprintf(cur, sizeof(cur), "%s", path);
+	struct ns *ns = meta_read_lock(meta);
+	while (path_parent(cur, parent, sizeof(parent)) == 0 && ns_lookup(ns, parent, &n) != 0) {
+		missing++;
+		memcpy(cur, parent, sizeof(cur));
+	}
+	meta_read_unlock(meta);
+	return missing;
+}
+
 /* fs_load_file's placement request for place; false when there is none
  * to make. *ids: the caller frees. */
-static bool load_place(const struct lazyload_place *place, struct fs_load_place *out,
-		       uint64_t **ids)
+static bool load_place(struct meta *meta, const char *path, const struct lazyload_place *place,
+		       struct fs_load_place *out, uint64_t **ids)
 {
 	enum { MAX_WORKERS = 256 };
 	*ids = NULL;
@@ -81,6 +98,8 @@ static bool load_place(const struct lazyload_place *place, struct fs_load_place 
 	free(live);
 	*out = (struct fs_load_place){ .worker_id = place->worker_id, .index = place->index,
 				       .workers = *ids, .nworkers = n };
+	if (n > 1)
+		out->ids_before = missing_parents(meta, path);
 	return n > 1;
 }
 
@@ -117,7 +136,7 @@ int lazyload_record(struct fs *fs, struct meta *meta, const char *path,
 		 * as a sync's would (a parent that is a file is replaced too). */
 		struct fs_load_place fp;
 		uint64_t *ids;
-		bool placed = load_place(place, &fp, &ids);
+		bool placed = load_place(meta, path, place, &fp, &ids);
 		rc = fs_load_file(fs, path, st, placed ? &fp : NULL, err, errlen);
 		free(ids);
 		if (rc)
