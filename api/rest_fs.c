@@ -368,9 +368,11 @@ static void get_internal_file(struct http_req *req, void *ctx)
 	free(f);
 }
 
-/* Worker RPC: {"path","length","mtime_ms","fingerprint"[,"etag"]}, what the
- * worker's own read of a not_loaded file found in its store, recorded as
- * its lazy load (daemon/master/lazyload.h). Replies the InternalFile. */
+/* Worker RPC: {"path","length","mtime_ms","fingerprint"[,"etag"]
+ * [,"worker_id","index"]}, what the worker's own read of a not_loaded file
+ * found in its store, recorded as its lazy load (daemon/master/lazyload.h);
+ * worker_id and index (decimal strings, together): who read which block,
+ * for placing new content on it. Replies the InternalFile. */
 static void post_internal_file_loaded(struct http_req *req, void *ctx)
 {
 	struct master *m = ctx;
@@ -382,13 +384,22 @@ static void post_internal_file_loaded(struct http_req *req, void *ctx)
 	const char *fp = NULL, *etag = NULL;
 	struct ufs_stat st = { 0 };
 	struct filemeta *f = NULL;
+	struct lazyload_place place = { .reg = m->registry };
 	if (path_field(req, body, "path", path, sizeof(path)))
 		goto out;
 	if (json_get_int(body, "length", true, 0, INT64_MAX, &length, err, sizeof(err)) ||
 	    json_get_int(body, "mtime_ms", true, 0, INT64_MAX, &mtime, err, sizeof(err)) ||
 	    json_get_str(body, "fingerprint", true, &fp, err, sizeof(err)) ||
-	    json_get_str(body, "etag", false, &etag, err, sizeof(err))) {
+	    json_get_str(body, "etag", false, &etag, err, sizeof(err)) ||
+	    json_get_u64(body, "worker_id", false, &place.worker_id, err, sizeof(err)) ||
+	    json_get_u64(body, "index", place.worker_id != 0, &place.index, err, sizeof(err))) {
 		http_reply_error(req, 400, "invalid_argument", "%s", err);
+		goto out;
+	}
+	if (place.index > PLACEMENT_MAX_INDEX) {
+		http_reply_error(req, 400, "invalid_argument",
+				 "field 'index' must be at most %llu (a block index)",
+				 (unsigned long long)PLACEMENT_MAX_INDEX);
 		goto out;
 	}
 	if (!*fp || strlen(fp) >= sizeof(st.fingerprint)) {
@@ -413,7 +424,8 @@ static void post_internal_file_loaded(struct http_req *req, void *ctx)
 		http_reply_error(req, 500, "out_of_memory", "out of memory");
 		goto out;
 	}
-	int rc = lazyload_record(m->fs, m->meta, path, &st, clock_wall_ms(), f, err, sizeof(err));
+	int rc = lazyload_record(m->fs, m->meta, path, &st, &place, clock_wall_ms(), f, err,
+				 sizeof(err));
 	reply_filemeta(req, rc, f, path, err);
 out:
 	free(f);

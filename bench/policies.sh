@@ -302,6 +302,11 @@ if want cold; then
 	R[cold/strata_cpu]=$(cpu_diff "$c0" "$(cpu_now)")
 	read -r cg1 cl1 ch1 <<<"$(store_gets | tr -d ',()')"
 	R[cold/store]="GET $((cg1 - cg0)), LIST $((cl1 - cl0)), HEAD $((ch1 - ch0))"
+	# Blocks a worker read from the store but pushed to their owner.
+	R[cold/pushed]=$(for ((i = 0; i < WORKERS; i++)); do
+		json "http://127.0.0.1:${W_PORTS[$((2 * i))]}/api/v1/metrics" \
+			'd["counters"].get("blocks_pushed_total", "?")' 2>/dev/null || echo "?"
+	done | paste -sd+ -)
 fi
 
 # ---- replication restore (needs wip/repl) ----
@@ -436,6 +441,7 @@ fi
 	echo "  store direct        ${R[cold/direct]}"
 	echo "  strata S3 gateway   ${R[cold/strata]}"
 	echo "  store requests during the strata pass: ${R[cold/store]}"
+	echo "  blocks pushed to their owner (per worker): ${R[cold/pushed]}"
 	echo "  -> strata / direct: $(ratio "$(echo "${R[cold/strata]}" | cut -d' ' -f1)" \
 		"$(echo "${R[cold/direct]}" | cut -d' ' -f1)") (target >= 0.8x)"
 	echo "  CPU during the direct pass: ${R[cold/direct_cpu]}"

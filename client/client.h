@@ -677,12 +677,15 @@ int client_file_lookup_lazy(struct client *mc, struct httpc *hc, const char *pat
 			    struct client_file_info *out, char *err, size_t errlen);
 
 /* POST /api/v1/internal/file/loaded: what the worker's read of a
- * not_loaded file found in its store; out gets the recorded file. */
+ * not_loaded file found in its store; out gets the recorded file.
+ * worker_id (0: not sent) and index: who read which block, so the leader
+ * names new content such that this worker owns that block. */
 struct client_file_loaded {
 	const char *path;
 	uint64_t length;
 	int64_t mtime_ms;
 	const char *fingerprint;
+	uint64_t worker_id, index;
 };
 struct cJSON *client_file_loaded_encode(const struct client_file_loaded *d);
 int client_file_loaded(struct client *mc, struct httpc *hc, const struct client_file_loaded *d,

@@ -110,7 +110,9 @@ cJSON *client_file_loaded_encode(const struct client_file_loaded *d)
 	if (!o || !cJSON_AddStringToObject(o, "path", d->path) ||
 	    !json_add_int(o, "length", (int64_t)d->length) ||
 	    !json_add_int(o, "mtime_ms", d->mtime_ms) ||
-	    !cJSON_AddStringToObject(o, "fingerprint", d->fingerprint)) {
+	    !cJSON_AddStringToObject(o, "fingerprint", d->fingerprint) ||
+	    (d->worker_id && (!json_add_u64(o, "worker_id", d->worker_id) ||
+			      !json_add_u64(o, "index", d->index)))) {
 		cJSON_Delete(o);
 		return NULL;
 	}

@@ -1,5 +1,7 @@
 #include "lib/placement.h"
 
+#include <stdbool.h>
+
 /* splitmix64's finalizer: a fast, well-mixed 64-bit hash. */
 static uint64_t mix(uint64_t x)
 {
@@ -46,4 +48,22 @@ size_t placement_owners(uint64_t block_id, const uint64_t *workers, size_t n, si
 			got++;
 	}
 	return got;
+}
+
+uint64_t placement_pick_data_id(uint64_t start, unsigned tries, uint64_t index, uint64_t self,
+				const uint64_t *workers, size_t n)
+{
+	const uint64_t id_max = UINT64_MAX >> PLACEMENT_INDEX_BITS;
+	bool member = false;
+	for (size_t i = 0; i < n && !member; i++)
+		member = workers[i] == self;
+	if (!member || n < 2 || start == 0 || index > PLACEMENT_MAX_INDEX)
+		return 0;
+	for (unsigned t = 0; t < tries && start <= id_max - t; t++) {
+		size_t owner;
+		uint64_t data_id = start + t, block_id = placement_block_id(data_id, index);
+		if (placement_owners(block_id, workers, n, 1, &owner) == 1 && workers[owner] == self)
+			return data_id;
+	}
+	return 0;
 }

@@ -34,4 +34,16 @@ uint64_t placement_weight(uint64_t block_id, uint64_t worker_id);
 size_t placement_owners(uint64_t block_id, const uint64_t *workers, size_t n, size_t k,
 			size_t *owners);
 
+/*
+ * A data id that puts block `index` of new content on worker `self`: the
+ * first id in [start, start + tries) whose block index the owner (k = 1
+ * over workers[0..n)) is self; 0 when none is (or self is not among the
+ * workers, or n < 2, or the id would not fit PLACEMENT_INDEX_BITS below 64
+ * bits). The master names a lazily loaded file's content this way so the
+ * worker that read it from the store is its owner and keeps it, instead
+ * of pushing it to a peer (docs/s3-gateway.md, the cold GET).
+ */
+uint64_t placement_pick_data_id(uint64_t start, unsigned tries, uint64_t index, uint64_t self,
+				const uint64_t *workers, size_t n);
+
 #endif

@@ -9,6 +9,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/path.h"
+#include "lib/placement.h"
 #include "ufs/ufs.h"
 
 #include <cjson/cJSON.h>
@@ -41,6 +42,8 @@ struct fs {
 	struct verified { uint64_t id; int64_t ms; } *verified;
 	size_t nverified, verified_cap;
 	_Atomic uint64_t st_lists, st_heads, st_changes, st_behind, st_raced;
+	/* Past the last data id a lazy load proposed (fs_load_file). */
+	_Atomic uint64_t load_id_floor;
 };
 
 /* The verified time of inode id; 0 unknown. */
@@ -474,9 +477,9 @@ static int lookup(struct fs *fs, const char *path, struct ns_inode *n, struct ns
 }
 
 /* Submits a sync_entry command (exists: st is what the store holds) for
- * path. */
+ * path; data_id: the proposed id of new content (0: none). */
 static int submit_sync_entry(struct fs *fs, const char *path, const struct ufs_stat *st,
-			     bool exists, char *err, size_t errlen)
+			     bool exists, uint64_t data_id, char *err, size_t errlen)
 {
 	struct journal_cmd *cmd = journal_new(JOURNAL_SYNC_ENTRY);
 	if (!cmd)
@@ -491,6 +494,7 @@ static int submit_sync_entry(struct fs *fs, const char *path, const struct ufs_s
 		se->mtime_ms = st->mtime_ms;
 		rc = set_str(se->fingerprint, sizeof(se->fingerprint), st->fingerprint,
 			     "fingerprint", err, errlen);
+		se->data_id = data_id;
 	}
 	if (!rc)
 		rc = meta_submit(fs->meta, cmd, err, errlen);
@@ -498,12 +502,34 @@ static int submit_sync_entry(struct fs *fs, const char *path, const struct ufs_s
 	return rc;
 }
 
-int fs_load_file(struct fs *fs, const char *path, const struct ufs_stat *st, char *err,
-		 size_t errlen)
+/* The data id fs_load_file proposes (0: none): starting past every id
+ * taken or proposed, so concurrent loads do not propose the same id and
+ * find it taken at apply (it would then fall back to the counter). */
+static uint64_t load_data_id(struct fs *fs, const struct fs_load_place *place)
+{
+	if (!place || !place->worker_id || place->nworkers < 2)
+		return 0;
+	struct ns *ns = meta_read_lock(fs->meta);
+	uint64_t next = ns_next_id(ns) + place->ids_before;
+	meta_read_unlock(fs->meta);
+	uint64_t floor = atomic_load(&fs->load_id_floor), id;
+	do {
+		id = placement_pick_data_id(floor > next ? floor : next, 64, place->index,
+					    place->worker_id, place->workers, place->nworkers);
+		if (!id)
+			return 0;
+	} while (!atomic_compare_exchange_weak(&fs->load_id_floor, &floor,
+					       floor > id + 1 ? floor : id + 1));
+	return id;
+}
+
+int fs_load_file(struct fs *fs, const char *path, const struct ufs_stat *st,
+		 const struct fs_load_place *place, char *err, size_t errlen)
 {
 	*err = '\0';
+	uint64_t data_id = st->is_dir ? 0 : load_data_id(fs, place);
 	pthread_rwlock_rdlock(&fs->mounts_lock);
-	int rc = submit_sync_entry(fs, path, st, true, err, errlen);
+	int rc = submit_sync_entry(fs, path, st, true, data_id, err, errlen);
 	pthread_rwlock_unlock(&fs->mounts_lock);
 	return rc;
 }
@@ -603,7 +629,7 @@ static int refresh(struct fs *fs, const char *path, struct ns_inode *out, char *
 		rc = -ENOENT;
 		goto out;
 	}
-	rc = submit_sync_entry(fs, path, &st, src == 0, err, errlen);
+	rc = submit_sync_entry(fs, path, &st, src == 0, 0, err, errlen);
 	if (rc)
 		goto out;
 	if (src == -ENOENT) {
@@ -862,7 +888,7 @@ static int revalidate_file(struct fs *fs, struct ufs *ufs, const char *path, con
 		return 0;
 	}
 	atomic_fetch_add(&fs->st_changes, 1);
-	return submit_sync_entry(fs, path, &st, rc == 0, err, errlen);
+	return submit_sync_entry(fs, path, &st, rc == 0, 0, err, errlen);
 }
 
 int fs_revalidate(struct fs *fs, const char *dir, const char *const *names, size_t n,
@@ -1021,7 +1047,7 @@ int fs_list(struct fs *fs, const char *path, const char *after, size_t limit, cJ
 				rc = 0;
 				*err = '\0';
 			} else {
-				int src = submit_sync_entry(fs, path, NULL, false, err, errlen);
+				int src = submit_sync_entry(fs, path, NULL, false, 0, err, errlen);
 				snprintf(err, errlen, "'%s' does not exist", path);
 				rc = src ? src : -ENOENT;
 			}

@@ -113,10 +113,22 @@ int fs_unpersisted_below(struct fs *fs, const char *path, size_t max, struct fs_
 
 /* Records that path holds the file st describes in its store, as a sync
  * that found it would (a sync_entry): the lazy load of daemon/master/
- * lazyload.h, whose worker read st from the store itself. */
+ * lazyload.h, whose worker read st from the store itself. With place (NULL:
+ * none), the entry proposes a data id for new content such that worker
+ * worker_id owns block index among workers[0..nworkers) (live worker ids):
+ * the first such id from the id counter, or from past the last one
+ * proposed (loads in flight get different ids), 64 tries at most;
+ * ids_before: how many ids the entry takes before the file's (its missing
+ * parent directories), which the search skips. */
 struct ufs_stat;
-int fs_load_file(struct fs *fs, const char *path, const struct ufs_stat *st, char *err,
-		 size_t errlen);
+struct fs_load_place {
+	uint64_t worker_id, index;
+	const uint64_t *workers;
+	size_t nworkers;
+	uint64_t ids_before;
+};
+int fs_load_file(struct fs *fs, const char *path, const struct ufs_stat *st,
+		 const struct fs_load_place *place, char *err, size_t errlen);
 
 /*
  * Freshness off the request path (docs/namespace.md, "Freshness"). A check

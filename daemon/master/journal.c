@@ -106,6 +106,7 @@ static const struct field sync_entry_fields[] = {
 	FLD(journal_sync_entry, length, F_U64, false, 0, INT64_MAX),
 	FLD(journal_sync_entry, mtime_ms, F_I64, false, INT64_MIN, INT64_MAX),
 	FLD(journal_sync_entry, fingerprint, F_STR, false, 0, 0),
+	FLD(journal_sync_entry, data_id, F_U64, true, 1, INT64_MAX),
 	{ 0 },
 };
 static const struct field master_set_fields[] = {
@@ -287,6 +288,8 @@ static int check_sync_entry(const struct journal_cmd *c, char *err, size_t errle
 		return fail(err, errlen, "mtime_ms", "must be \"0\" when 'exists' is false");
 	if (e->fingerprint[0])
 		return fail(err, errlen, "fingerprint", "must be \"\" when 'exists' is false");
+	if (e->data_id)
+		return fail(err, errlen, "data_id", "must be absent when 'exists' is false");
 	return 0;
 }
 

@@ -29,7 +29,7 @@
  * ns_apply.c (the build fails while one of them is missing).
  */
 
-#define JOURNAL_VERSION 6     /* what encode prints */
+#define JOURNAL_VERSION 7     /* what encode prints */
 #define JOURNAL_VERSION_MIN 1 /* the oldest decode reads */
 /* The first version of the policy ops (set_pin and after in the table). */
 #define JOURNAL_VERSION_POLICIES 2
@@ -164,6 +164,11 @@ struct journal_sync_entry {
 	uint64_t length;
 	int64_t mtime_ms;
 	char fingerprint[NS_FP_MAX];
+	/* (v7) 0: none. A lazy load's proposed data id for new content (the
+	 * leader picked it so the loading worker owns the block it read):
+	 * taken when it is at least the id counter at apply, which then
+	 * moves past it; else the counter names the content as without. */
+	uint64_t data_id;
 };
 
 struct journal_master_set {

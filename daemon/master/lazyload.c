@@ -2,6 +2,7 @@
 
 #include "daemon/master/fs.h"
 #include "daemon/master/meta.h"
+#include "daemon/master/registry.h"
 #include "lib/err.h"
 #include "lib/path.h"
 #include "ufs/ufs.h"
@@ -9,6 +10,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A listing is fresh while its mount would not list it again yet (the
@@ -62,9 +64,48 @@ int lazyload_lookup(struct fs *fs, struct meta *meta, const char *path, int64_t 
 	return filemeta_lookup(fs, meta, path, now_wall_ms, out, err, errlen);
 }
 
+/* How many of path's ancestors the namespace lacks (a load creates them
+ * first, each taking an id). */
+static uint64_t missing_parents(struct meta *meta, const char *path)
+{
+	char cur[PATH_MAX_LEN + 1], parent[PATH_MAX_LEN + 1];
+	struct ns_inode n;
+	uint64_t missing = 0;
+	snprintf(cur, sizeof(cur), "%s", path);
+	struct ns *ns = meta_read_lock(meta);
+	while (path_parent(cur, parent, sizeof(parent)) == 0 && ns_lookup(ns, parent, &n) != 0) {
+		missing++;
+		memcpy(cur, parent, sizeof(cur));
+	}
+	meta_read_unlock(meta);
+	return missing;
+}
+
+/* fs_load_file's placement request for place; false when there is none
+ * to make. *ids: the caller frees. */
+static bool load_place(struct meta *meta, const char *path, const struct lazyload_place *place,
+		       struct fs_load_place *out, uint64_t **ids)
+{
+	enum { MAX_WORKERS = 256 };
+	*ids = NULL;
+	if (!place || !place->reg || !place->worker_id)
+		return false;
+	struct registry_live_worker *live = malloc(MAX_WORKERS * sizeof(*live));
+	*ids = malloc(MAX_WORKERS * sizeof(**ids));
+	size_t n = live && *ids ? registry_live(place->reg, live, MAX_WORKERS) : 0;
+	for (size_t i = 0; i < n; i++)
+		(*ids)[i] = live[i].id;
+	free(live);
+	*out = (struct fs_load_place){ .worker_id = place->worker_id, .index = place->index,
+				       .workers = *ids, .nworkers = n };
+	if (n > 1)
+		out->ids_before = missing_parents(meta, path);
+	return n > 1;
+}
+
 int lazyload_record(struct fs *fs, struct meta *meta, const char *path,
-		    const struct ufs_stat *st, int64_t now_wall_ms, struct filemeta *out,
-		    char *err, size_t errlen)
+		    const struct ufs_stat *st, const struct lazyload_place *place,
+		    int64_t now_wall_ms, struct filemeta *out, char *err, size_t errlen)
 {
 	int mrc;
 	bool parent_fresh;
@@ -93,7 +134,11 @@ int lazyload_record(struct fs *fs, struct meta *meta, const char *path,
 	if (!same) {
 		/* Unknown, or known as other content: the store's answer wins,
 		 * as a sync's would (a parent that is a file is replaced too). */
-		rc = fs_load_file(fs, path, st, err, errlen);
+		struct fs_load_place fp;
+		uint64_t *ids;
+		bool placed = load_place(meta, path, place, &fp, &ids);
+		rc = fs_load_file(fs, path, st, placed ? &fp : NULL, err, errlen);
+		free(ids);
 		if (rc)
 			return rc;
 	}

@@ -42,11 +42,21 @@ int lazyload_lookup(struct fs *fs, struct meta *meta, const char *path, int64_t 
  * without asking the store again. If the namespace already holds path with
  * the same fingerprint and length, nothing is written; with another one,
  * the store's answer wins as a sync's would (new content, new data_id).
+ * place (NULL: none): who loaded which block; new content then gets a
+ * data_id whose block index that worker owns among the live workers
+ * (fs_load_file), so it keeps the block it read instead of pushing it to
+ * a peer. An unknown or lost worker, or a lone one, changes nothing.
  * -EISDIR when the namespace holds a directory there, ST_ENOMOUNT outside
  * every mount, -EINVAL (mount point, bad fields), or the journal's error.
  */
+struct registry;
+struct lazyload_place {
+	struct registry *reg; /* the live workers placement runs over */
+	uint64_t worker_id;   /* the loading worker */
+	uint64_t index;       /* the block it read */
+};
 int lazyload_record(struct fs *fs, struct meta *meta, const char *path,
-		    const struct ufs_stat *st, int64_t now_wall_ms, struct filemeta *out,
-		    char *err, size_t errlen);
+		    const struct ufs_stat *st, const struct lazyload_place *place,
+		    int64_t now_wall_ms, struct filemeta *out, char *err, size_t errlen);
 
 #endif

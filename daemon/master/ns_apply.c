@@ -32,6 +32,7 @@ struct file_attrs {
 	int64_t mtime_ms;
 	const char *fingerprint;
 	uint64_t data_id; /* 0: none given */
+	uint64_t proposed; /* 0: none; sync_entry's data_id (journal.h) */
 	const char *etag; /* NULL: none given */
 	int persistence;  /* put_file: NS_PERSISTED or NS_NOT_PERSISTED */
 };
@@ -370,10 +371,18 @@ static int upsert_file(struct apply *a, const char *path, const struct file_attr
 	int64_t given = (int64_t)attrs->data_id;
 	bool put = a->cmd->op == JOURNAL_PUT_FILE;
 	rc = ns_child(a->ns, parent.id, path_basename(path), strlen(path_basename(path)), &n);
+	/* A proposed id names new content only while no id at or above it is
+	 * taken yet; the counter then moves past it (the same on every
+	 * master: it depends on the counter alone). */
+	int64_t next = attrs->proposed ? ns_meta_get(a->ns, "next_inode") : 0;
+	int64_t proposed = !given && attrs->proposed && (int64_t)attrs->proposed >= next ?
+				   (int64_t)attrs->proposed : 0;
 	if (rc == -ENOENT) {
 		uint64_t id;
 		rc = insert_inode(a, parent.id, path_basename(path), false, length, mtime, fp,
-				  synced, given, &id);
+				  synced, given ? given : proposed, &id);
+		if (!rc && proposed > next)
+			rc = ns_meta_set(a->ns, "next_inode", proposed + 1);
 		if (!rc && put && attrs->persistence != NS_PERSISTED)
 			rc = exec1(a->ns, ST_SET_PERSIST, (int64_t)id, attrs->persistence);
 		return rc ? rc : set_etag(a->ns, id, attrs->etag);
@@ -402,7 +411,7 @@ static int upsert_file(struct apply *a, const char *path, const struct file_attr
 	 * content are never served for the new one. */
 	int64_t data_id = given ? given : (int64_t)n.data_id;
 	if (!given && (n.length != length || strcmp(n.fingerprint, fp ? fp : "") != 0)) {
-		data_id = ns_meta_get(a->ns, "next_inode");
+		data_id = proposed ? proposed : ns_meta_get(a->ns, "next_inode");
 		rc = ns_meta_set(a->ns, "next_inode", data_id + 1);
 		if (rc)
 			return rc;
@@ -618,7 +627,7 @@ static int apply_sync_entry(struct apply *a)
 			return rc;
 	}
 	struct file_attrs fa = { .length = c->length, .mtime_ms = c->mtime_ms,
-				 .fingerprint = c->fingerprint };
+				 .fingerprint = c->fingerprint, .proposed = c->data_id };
 	return upsert_file(a, path, &fa, now);
 }
 

@@ -39,7 +39,7 @@ struct bsvc {
 	pthread_cond_t done;
 	struct flight *flights;
 	_Atomic uint64_t requests, block_hits, block_misses, bytes_from_cache, bytes_from_ufs,
-		bytes_from_peers, ufs_block_reads, peer_fallbacks, cache_put_errors,
+		bytes_from_peers, ufs_block_reads, peer_fallbacks, blocks_pushed, cache_put_errors,
 		store_read_errors, latency_sum_us;
 	_Atomic uint64_t latency_le_ms[8];
 	_Atomic bool warned_put, warned_peer, warned_raise;
@@ -669,8 +669,10 @@ int bsvc_put_block(struct bsvc *b, const struct file_info *fi, uint64_t index, c
 		pathstats_blocks(b->w->pstats, fi->path, false, 1, len);
 	if (index * (uint64_t)fi->block_size >= fi->length || len != block_len(fi, index))
 		return -EINVAL;
-	if (worker_owner_of(b->w, id, owner, sizeof(owner)))
+	if (worker_owner_of(b->w, id, owner, sizeof(owner))) {
+		atomic_fetch_add(&b->blocks_pushed, 1);
 		return -EREMOTE;
+	}
 	int rc = tier_block_put(b->tiers, id, data, len, perr, sizeof(perr));
 	if (rc && rc != -EEXIST) {
 		atomic_fetch_add(&b->cache_put_errors, 1);
@@ -692,6 +694,7 @@ void bsvc_stats_get(struct bsvc *b, struct bsvc_stats *o)
 	o->bytes_from_peers = atomic_load(&b->bytes_from_peers);
 	o->ufs_block_reads = atomic_load(&b->ufs_block_reads);
 	o->peer_fallbacks = atomic_load(&b->peer_fallbacks);
+	o->blocks_pushed = atomic_load(&b->blocks_pushed);
 	o->cache_put_errors = atomic_load(&b->cache_put_errors);
 	o->store_read_errors = atomic_load(&b->store_read_errors);
 	o->latency_sum_us = atomic_load(&b->latency_sum_us);

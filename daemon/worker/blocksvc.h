@@ -30,6 +30,7 @@ struct bsvc_stats {
 	uint64_t bytes_from_cache, bytes_from_ufs, bytes_from_peers;
 	uint64_t ufs_block_reads;     /* whole-block read-throughs */
 	uint64_t peer_fallbacks;      /* owner unreachable: read from the store */
+	uint64_t blocks_pushed;       /* read from the store here, owned by a peer */
 	uint64_t cache_put_errors;    /* block read but not cached (no room, I/O) */
 	uint64_t store_read_errors;   /* reads from an under-store that failed */
 	uint64_t latency_le_ms[8];    /* requests finished within 1,2,5,10,50,100,500,inf ms */

@@ -889,14 +889,15 @@ int fcache_get_lazy(struct fcache *fc, const char *path, struct file_info *out, 
 }
 
 int fcache_loaded(struct fcache *fc, const char *path, const struct ufs_stat *st,
-		  struct file_info *out, bool *same, int64_t *asked_ms, char *err,
-		  size_t errlen)
+		  uint64_t worker_id, uint64_t index, struct file_info *out, bool *same,
+		  int64_t *asked_ms, char *err, size_t errlen)
 {
 	int64_t now = clock_mono_ms();
 	*asked_ms = now;
 	struct client_file_loaded d = { .path = path, .length = st->length,
 					.mtime_ms = st->mtime_ms > 0 ? st->mtime_ms : 0,
-					.fingerprint = st->fingerprint };
+					.fingerprint = st->fingerprint, .worker_id = worker_id,
+					.index = index };
 	struct client_file_info fi;
 	struct httpc *hc = fcache_master_conn(fc);
 	int rc = client_file_loaded(fc->masters, hc, &d, &fi, err, errlen);

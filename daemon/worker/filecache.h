@@ -106,9 +106,12 @@ int fcache_get_lazy(struct fcache *fc, const char *path, struct file_info *out, 
  * length), so bytes read with st may be cached under its data_id. The
  * caller caches them first, then keeps the answer (fcache_keep_loaded,
  * with *asked_ms): a reader that finds the file in the cache then finds
- * its block too, and does not read the store a second time. */
+ * its block too, and does not read the store a second time. worker_id
+ * (0: none) and index: this worker and the block it read, so the master
+ * names new content such that this worker owns that block. */
 struct ufs_stat;
 int fcache_loaded(struct fcache *fc, const char *path, const struct ufs_stat *st,
+		  uint64_t worker_id, uint64_t index,
 		  struct file_info *out, bool *same, int64_t *asked_ms, char *err,
 		  size_t errlen);
 void fcache_keep_loaded(struct fcache *fc, const char *path, const struct file_info *fi,

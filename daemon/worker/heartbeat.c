@@ -82,6 +82,14 @@ int worker_owner_of(struct worker_node *w, uint64_t block_id, char *addr, size_t
 	return remote;
 }
 
+uint64_t worker_placing_id(struct worker_node *w)
+{
+	pthread_mutex_lock(&w->lock);
+	uint64_t id = w->npeers > 1 ? w->worker_id : 0;
+	pthread_mutex_unlock(&w->lock);
+	return id;
+}
+
 size_t worker_owners_of(struct worker_node *w, uint64_t block_id, size_t max,
 			char (*addrs)[300], bool *self)
 {

@@ -306,7 +306,8 @@ static int cold_load(struct worker_node *w, const char *path, uint64_t from,
 		return rc;
 	bool same = false;
 	int64_t asked = 0;
-	rc = fcache_loaded(w->fcache, path, &st, fi, &same, &asked, err, errlen);
+	rc = fcache_loaded(w->fcache, path, &st, worker_placing_id(w), index, fi, &same, &asked,
+			   err, errlen);
 	/* Cached only when the master recorded the content being read, and
 	 * nobody here reads that block from the store already. */
 	struct cold_done *d = NULL;

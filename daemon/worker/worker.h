@@ -81,6 +81,10 @@ struct worker_node {
  */
 int worker_owner_of(struct worker_node *w, uint64_t block_id, char *addr, size_t len);
 
+/* This worker's id while it shares placement with peers (more than one
+ * live worker known); 0 otherwise (alone, or not registered yet). */
+uint64_t worker_placing_id(struct worker_node *w);
+
 /* The first k owners of block id (rendezvous order) among the live
  * workers: their host:port into addrs, "" for this worker; returns how
  * many (at least 1: this worker alone when none is known). */

@@ -91,6 +91,7 @@ static struct journal_cmd *sample(enum journal_op op)
 		e->length = 10;
 		e->mtime_ms = 11;
 		strcpy(e->fingerprint, "fp");
+		e->data_id = BIG_ID;
 		break;
 	}
 	case JOURNAL_ALLOC_DATA_ID:
@@ -244,7 +245,7 @@ static void test_wire_text(void **state)
 	size_t len;
 	char *text = encode_ok(c, &len);
 	assert_string_equal(text,
-			    "{\"v\":6,\"op\":\"put_file\",\"path\":\"/a/f\","
+			    "{\"v\":7,\"op\":\"put_file\",\"path\":\"/a/f\","
 			    "\"time_ms\":\"1700000000000\",\"length\":\"9007199254740993\","
 			    "\"mtime_ms\":\"-12\",\"fingerprint\":\"\\\"etag\\\"\","
 			    "\"data_id\":\"9007199254740993\","
@@ -262,7 +263,7 @@ static void test_wire_text(void **state)
 	c = sample(JOURNAL_SYNC_DIR);
 	text = encode_ok(c, &len);
 	assert_string_equal(text,
-			    "{\"v\":6,\"op\":\"sync_dir\",\"path\":\"/\",\"time_ms\":\"7\","
+			    "{\"v\":7,\"op\":\"sync_dir\",\"path\":\"/\",\"time_ms\":\"7\","
 			    "\"entries\":[{\"name\":\"f\",\"is_dir\":false,\"length\":\"3\","
 			    "\"mtime_ms\":\"-9223372036854775808\",\"fingerprint\":\"x\"},"
 			    "{\"name\":\"d\",\"is_dir\":true,\"length\":\"0\",\"mtime_ms\":\"9\","
@@ -348,8 +349,8 @@ static const struct bad g_bad[] = {
 	/* header */
 	{ "{\"op\":\"mkdir\"}", -EINVAL, "field 'v': missing" },
 	{ "{\"v\":\"1\",\"op\":\"mkdir\"}", -EINVAL, "field 'v': must be a number" },
-	{ "{\"v\":7,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 7 is not supported "
-	  "(this master reads versions 1 to 6)" },
+	{ "{\"v\":8,\"op\":\"mkdir\"}", -EPROTO, "field 'v': format version 8 is not supported "
+	  "(this master reads versions 1 to 7)" },
 	{ "{\"v\":4,\"op\":\"worker_state\",\"address\":\"h:1\",\"state\":\"decommissioning\","
 	  "\"time_ms\":\"1\"}",
 	  -EINVAL, "field 'op': 'worker_state' needs format version 5" },
@@ -515,6 +516,15 @@ static const struct bad g_bad[] = {
 	  "field 'mtime_ms': must be \"0\" when 'exists' is false" },
 	{ GONE_("false", "0", "0", "x"), -EINVAL,
 	  "field 'fingerprint': must be \"\" when 'exists' is false" },
+	/* sync_entry's proposed data_id: none when gone, never 0 */
+	{ "{\"v\":7,\"op\":\"sync_entry\",\"path\":\"/e\",\"time_ms\":\"1\",\"exists\":false,"
+	  "\"is_dir\":false,\"length\":\"0\",\"mtime_ms\":\"0\",\"fingerprint\":\"\","
+	  "\"data_id\":\"5\"}",
+	  -EINVAL, "field 'data_id': must be absent when 'exists' is false" },
+	{ "{\"v\":7,\"op\":\"sync_entry\",\"path\":\"/e\",\"time_ms\":\"1\",\"exists\":true,"
+	  "\"is_dir\":false,\"length\":\"1\",\"mtime_ms\":\"0\",\"fingerprint\":\"f\","
+	  "\"data_id\":\"0\"}",
+	  -EINVAL, "field 'data_id': 0 is out of range" },
 };
 
 static void test_decode_errors(void **state)
