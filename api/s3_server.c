@@ -128,7 +128,6 @@ struct conn {
 	bool ktls;                      /* the kernel encrypts: sendfile works */
 	bool tio_on;                    /* the session runs over tio (no kTLS here) */
 	struct s3tls_io tio;            /* its BIO's state: read ends, records kept */
-	bool read_later;                /* a reply just ended: read after the others' turn */
 	char *tbuf;                     /* without kTLS: block bytes read, being sent */
 	size_t tbuf_len, tbuf_off;
 	/* CS_POOL: set by the pool thread, read by the loop once it is back */
@@ -149,7 +148,6 @@ struct loop {
 	int *handed;
 	size_t nhanded, cap_handed;
 	struct conn *returned; /* back from the pool (qlock) */
-	bool others_wait;      /* connections after the one being driven this turn */
 };
 
 /* A request for the pool: its connection (CS_POOL) and its parsed head,
@@ -1318,19 +1316,6 @@ static void conn_drive(struct conn *c)
 					set_timer(c, want);
 				return;
 			}
-			if (c->read_later && !c->in_len && (c->lp->others_wait || c->lp->ready)) {
-				/* A TLS session cannot trust a short read to have
-				 * drained the socket (docs/decisions.md), so it asks
-				 * again and mostly hears EAGAIN right after a reply,
-				 * before the client has answered. When other
-				 * connections wait for their turn, asking after them
-				 * more often finds the next request there; rd stays
-				 * set, so nothing waits on an edge. */
-				c->read_later = false;
-				ready_push(c);
-				return;
-			}
-			c->read_later = false;
 			if (fill_in(c) < 0) {
 				conn_close(c);
 				return;
@@ -1351,7 +1336,6 @@ static void conn_drive(struct conn *c)
 			}
 			reply_done(c);
 			c->timer = T_NONE;
-			c->read_later = c->ssl != NULL;
 			continue;
 		}
 		return; /* CS_POOL: the pool thread's until it gives it back */
@@ -1572,10 +1556,8 @@ static void *loop_main(void *arg)
 			struct conn *c = list;
 			list = c->ready_next;
 			c->on_ready = false;
-			lp->others_wait = list || lp->ready;
 			conn_drive(c);
 		}
-		lp->others_wait = false;
 		if (now_ms() >= next_tick) {
 			tick(lp);
 			next_tick = now_ms() + FRONT_TICK_MS;

@@ -258,13 +258,12 @@ class S3TlsFastPathTest(ClusterTestCase):
             slow.close()
 
     def test_many_sessions_asking_in_turn_are_each_answered(self):
-        # After a reply, a TLS session whose loop has other sessions ready
-        # reads again only after their turn (right after a reply its read
-        # mostly said EAGAIN; a turn later the next request is often
-        # there). Sixteen sessions, each asking again as soon as it has its
-        # reply, so that several are ready in one turn: every reply comes,
-        # exact and from the fast path, and no session is left waiting
-        # (5 s per read).
+        # Sixteen keep-alive sessions, each asking again as soon as it has
+        # its reply, so that a loop has several ready in one turn (what
+        # bench/tls.sh does with wrk): every reply comes, exact and from
+        # the fast path, and no session is left waiting (5 s per read).
+        # (A session must read again after each reply: a short read does
+        # not prove the socket drained, docs/decisions.md.)
         self.start()
         self.wait_hit("/data/small.bin", self.small)
         before = self.hits()
