@@ -345,6 +345,20 @@ static void consume_in(struct conn *c, size_t n)
 }
 
 /*
+ * Empties this thread's OpenSSL error queue before an SSL call, so that
+ * SSL_get_error after it sees that call's errors only. ERR_clear_error
+ * walks and frees every slot of the queue each time (3% of a TLS loop's
+ * CPU at 64 connections in perf, with three calls per hit); the queue is
+ * almost always empty, and ERR_peek_error, which is what SSL_get_error
+ * consults, says so cheaply.
+ */
+static void tls_clear_errors(void)
+{
+	if (ERR_peek_error())
+		ERR_clear_error();
+}
+
+/*
  * After an SSL call on c returned rc <= 0: true if it only has to wait
  * (for the socket to become readable or writable; the readiness flag is
  * cleared so the loop waits for the edge), false on a real error or the
@@ -379,7 +393,7 @@ static bool can_read(const struct conn *c)
 static ssize_t conn_send(struct conn *c, const void *p, size_t len, int more)
 {
 	if (c->ssl) {
-		ERR_clear_error();
+		tls_clear_errors();
 		int n = SSL_write(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int)len);
 		if (n > 0)
 			return n;
@@ -404,7 +418,7 @@ static ssize_t conn_send(struct conn *c, const void *p, size_t len, int more)
 static ssize_t seg_sendfile(struct conn *c, struct seg *s, size_t want)
 {
 	if (c->ssl) {
-		ERR_clear_error();
+		tls_clear_errors();
 		ossl_ssize_t n = SSL_sendfile(c->ssl, s->fd, (off_t)s->off, want, 0);
 		if (n > 0)
 			return n;
@@ -458,7 +472,7 @@ static int fill_in(struct conn *c)
 		return 0;
 	size_t want = FRONT_IN_CAP - c->in_len;
 	if (c->ssl) {
-		ERR_clear_error();
+		tls_clear_errors();
 		int got = SSL_read(c->ssl, c->in + c->in_len, (int)want);
 		if (got > 0) {
 			c->in_len += (size_t)got;
@@ -562,7 +576,7 @@ static bool head_complete(struct conn *c)
 static int tls_put(struct conn *c, const char *p, size_t len)
 {
 	while (len) {
-		ERR_clear_error();
+		tls_clear_errors();
 		int n = SSL_write(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int)len);
 		if (n <= 0) {
 			c->ssl_failed = true; /* no close_notify */
@@ -1242,7 +1256,7 @@ static void conn_drive(struct conn *c)
 	int budget = FRONT_BUDGET;
 	for (;;) {
 		if (c->state == CS_TLS_HS) {
-			ERR_clear_error();
+			tls_clear_errors();
 			int rc = SSL_do_handshake(c->ssl);
 			if (rc == 1) {
 				/* The handshake may have run on a write edge, and with
