@@ -1642,7 +1642,7 @@ static int loops_init(struct s3srv *f, int n, char *err, size_t errlen)
 		s3fdc_set_copy_budget(f->fdc, FRONT_COPY_TOTAL);
 	if (f->fdc)
 		s3fdc_set_keep(f->fdc, f->cfg.open_file_keep_ms);
-	if (f->fdc) /* kept files close as their blocks leave the tier */
+	if (f->fdc && f->cfg.w && f->cfg.w->tiers) /* kept files close as their blocks go */
 		tier_set_forget_hook(f->cfg.w->tiers, fdc_forget, f->fdc);
 	for (int i = 0; i < n; i++) {
 		struct loop *lp = &f->loops[i];
@@ -1909,7 +1909,7 @@ void s3srv_stop(struct s3srv *f)
 		if (lp->wake_fd >= 0)
 			close(lp->wake_fd);
 	}
-	if (f->fdc)
+	if (f->fdc && f->cfg.w && f->cfg.w->tiers)
 		tier_set_forget_hook(f->cfg.w->tiers, NULL, NULL);
 	s3fdc_free(f->fdc); /* every reply that held an entry is gone */
 	if (f->lfd >= 0)
