@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -254,14 +255,64 @@ int sigv4_canonical_request(const struct sigv4_request *req, char **out)
 	return rc;
 }
 
+/*
+ * HMAC-SHA256 through one EVP_MAC context per thread, its digest set once:
+ * OpenSSL 3's one-shot HMAC() fetches the HMAC implementation and then the
+ * digest by name at every call (method-store locks and reference counts),
+ * twice per verified request. A thread that ends frees its context.
+ */
+static EVP_MAC *hmac_fetched;
+static pthread_key_t hmac_key;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void hmac_ctx_free(void *ctx)
+{
+	EVP_MAC_CTX_free(ctx);
+}
+
+static void hmac_fetch(void)
+{
+	hmac_fetched = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (hmac_fetched && pthread_key_create(&hmac_key, hmac_ctx_free) != 0) {
+		EVP_MAC_free(hmac_fetched);
+		hmac_fetched = NULL;
+	}
+}
+
+/* This thread's context (digest SHA-256), or NULL (then HMAC() does it). */
+static EVP_MAC_CTX *hmac_ctx(void)
+{
+	pthread_once(&hmac_once, hmac_fetch);
+	if (!hmac_fetched)
+		return NULL;
+	EVP_MAC_CTX *ctx = pthread_getspecific(hmac_key);
+	if (ctx)
+		return ctx;
+	char digest[] = "SHA2-256";
+	OSSL_PARAM params[] = { OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+				OSSL_PARAM_construct_end() };
+	ctx = EVP_MAC_CTX_new(hmac_fetched);
+	if (ctx && (EVP_MAC_CTX_set_params(ctx, params) != 1 ||
+		    pthread_setspecific(hmac_key, ctx) != 0)) {
+		EVP_MAC_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
 static void hmac_sha256(const void *key, size_t keylen, const char *msg,
 			unsigned char out[SHA256_DIGEST_LENGTH])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	unsigned int outlen = SHA256_DIGEST_LENGTH;
+	size_t len = strlen(msg), outlen = 0;
+	EVP_MAC_CTX *ctx = hmac_ctx();
 	/* via md: callers pass the key buffer as out */
-	HMAC(sha256_md(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), md,
-	     &outlen);
+	if (!ctx || EVP_MAC_init(ctx, key, keylen, NULL) != 1 ||
+	    EVP_MAC_update(ctx, (const unsigned char *)msg, len) != 1 ||
+	    EVP_MAC_final(ctx, md, &outlen, sizeof(md)) != 1 || outlen != sizeof(md)) {
+		unsigned int n = SHA256_DIGEST_LENGTH;
+		HMAC(sha256_md(), key, (int)keylen, (const unsigned char *)msg, len, md, &n);
+	}
 	memcpy(out, md, sizeof(md));
 	OPENSSL_cleanse(md, sizeof(md));
 }
