@@ -291,28 +291,34 @@ def short(op):
 
 
 class FuseSemanticsTest(FuseTestCase):
-    def test_random_operations_match_a_local_directory(self):
-        self.start_worker()
-        mnt, _ = self.mount()
+    def compare_random_ops(self, mnt, seed, n):
+        """n seeded random operations in mnt/t and in a local directory:
+        the same result each, the same tree at the end. The kinds of
+        operation that succeeded locally."""
         os.mkdir(os.path.join(mnt, "t"))
         local = os.path.join(self.tmp, "local")
         os.mkdir(local)
-        rng = random.Random(SEED)
-        ops = random_ops(rng, 400)
         done = []
         succeeded = set()
-        for i, op in enumerate(ops):
+        for i, op in enumerate(random_ops(random.Random(seed), n)):
             want = do_op(local, op)
             if want[0] == "ok":
                 succeeded.add(op[0])
             got = do_op(os.path.join(mnt, "t"), op)
             done.append(short(op))
             if got != want:
-                self.fail(f"seed {SEED} (STRATA_FUSE_SEED), op {i} {short(op)}: local gave "
+                self.fail(f"seed {seed} (STRATA_FUSE_SEED), op {i} {short(op)}: local gave "
                           f"{str(want)[:200]}, the mount {str(got)[:200]}; ops so far:\n"
                           + "\n".join(map(str, done[-15:])))
-        self.assertEqual(len(succeeded), 12, "every kind of operation succeeded at least once")
         self.assertEqual(tree(os.path.join(mnt, "t")), tree(local), "the trees differ")
+        return succeeded
+
+    def test_random_operations_match_a_local_directory(self):
+        self.start_worker()
+        mnt, _ = self.mount()
+        local = os.path.join(self.tmp, "local")
+        succeeded = self.compare_random_ops(mnt, SEED, 400)
+        self.assertEqual(len(succeeded), 12, "every kind of operation succeeded at least once")
         # What strata stored in its store is the same tree.
         self.assertEqual(tree(os.path.join(self.root, "t")), tree(local),
                          "the store holds what the mount showed")
@@ -323,14 +329,7 @@ class FuseSemanticsTest(FuseTestCase):
         self.start_worker()
         mnt, _ = self.mount("attr_timeout=0", "entry_timeout=0", "negative_timeout=0",
                             "dir_timeout=0")
-        os.mkdir(os.path.join(mnt, "t"))
-        local = os.path.join(self.tmp, "local")
-        os.mkdir(local)
-        ops = random_ops(random.Random(SEED + 1), 200)
-        for i, op in enumerate(ops):
-            want, got = do_op(local, op), do_op(os.path.join(mnt, "t"), op)
-            self.assertEqual(got, want, f"seed {SEED + 1}, op {i} {short(op)}")
-        self.assertEqual(tree(os.path.join(mnt, "t")), tree(local))
+        self.compare_random_ops(mnt, SEED + 1, 200)
 
     def test_direct_io_mount(self):
         """-o direct_io: the same results as a local directory (another
@@ -339,14 +338,7 @@ class FuseSemanticsTest(FuseTestCase):
         page cache), a private one reads the file."""
         self.start_worker()
         mnt, _ = self.mount("direct_io")
-        os.mkdir(os.path.join(mnt, "t"))
-        local = os.path.join(self.tmp, "local")
-        os.mkdir(local)
-        ops = random_ops(random.Random(SEED + 2), 100)
-        for i, op in enumerate(ops):
-            want, got = do_op(local, op), do_op(os.path.join(mnt, "t"), op)
-            self.assertEqual(got, want, f"seed {SEED + 2}, op {i} {short(op)}")
-        self.assertEqual(tree(os.path.join(mnt, "t")), tree(local))
+        self.compare_random_ops(mnt, SEED + 2, 100)
         data = random.Random(7).randbytes(9 << 20)  # three 4 MiB blocks, one partial
         path = os.path.join(mnt, "big.bin")
         with open(path, "wb") as f:

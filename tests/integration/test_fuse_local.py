@@ -70,6 +70,30 @@ def sha(b):
     return hashlib.sha256(b).hexdigest()
 
 
+
+def all_threads_stopped(pid):
+    """Whether every thread of pid is stopped (state T in its stat)."""
+    d = f"/proc/{pid}/task"
+    for t in os.listdir(d):
+        try:
+            with open(f"{d}/{t}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in ("T", "t"):
+            return False
+    return True
+
+
+def describe(value, data):
+    """What a read that should have failed gave: its length, and which
+    blocks of data (if any) it matches."""
+    if not isinstance(value, (bytes, bytearray)):
+        return repr(value)[:200]
+    where = [k for k in range(len(data) // BLOCK)
+             if data[k * BLOCK:k * BLOCK + len(value)] == value]
+    return f"{len(value)} bytes, equal to the bytes at block(s) {where or 'none'}"
+
 class LocalReadTest(FuseTestCase):
     def setUp(self):
         # FuseTestCase's, with 1 MiB blocks.
@@ -243,6 +267,10 @@ class LocalReadTest(FuseTestCase):
             self.assertEqual(f.read(BLOCK), data[:BLOCK])
             w.send_signal(signal.SIGSTOP)
             try:
+                # Every thread of the worker stopped before the read (on a
+                # loaded machine a stop takes effect when a thread next runs).
+                wait_for(lambda: all_threads_stopped(w.proc.pid), timeout=10,
+                         what="the worker's threads to stop")
                 f.seek(20 * BLOCK)
                 # 1 s for the socket, then HTTP tries of 2 s (the kernel
                 # asks once more for the first page after its read-ahead
@@ -250,13 +278,13 @@ class LocalReadTest(FuseTestCase):
                 value, took = self.timed_call(lambda: f.read(BLOCK), 30)
             finally:
                 w.send_signal(signal.SIGCONT)
-            self.assertIsInstance(value, OSError, f"the read gave {str(value)[:80]}")
+            self.assertIsInstance(value, OSError, f"the read gave {describe(value, data)}")
             self.assertEqual(value.errno, errno.EIO)
             self.assertLess(took, 15, "EIO within a bound")
             w.kill()
             f.seek(30 * BLOCK)
             value, took = self.timed_call(lambda: f.read(BLOCK), 20)
-            self.assertIsInstance(value, OSError, f"the read gave {str(value)[:80]}")
+            self.assertIsInstance(value, OSError, f"the read gave {describe(value, data)}")
             self.assertEqual(value.errno, errno.EIO)
             self.assertLess(took, 6, "a dead worker: EIO within the data timeout")
         self.assertTrue(is_mounted(mnt))

@@ -87,6 +87,15 @@ class TlsConn:
         self.s.close()
 
 
+def run_threads(target, n, timeout=120):
+    """Runs target in n threads at once and waits for them."""
+    threads = [threading.Thread(target=target) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+
+
 def get(path, extra=""):
     return f"GET {path} HTTP/1.1\r\nHost: s3\r\n{extra}\r\n".encode()
 
@@ -246,11 +255,7 @@ class S3TlsFastPathTest(ClusterTestCase):
                         c.close()
             except (OSError, EOFError, ssl.SSLError) as e:
                 errors.append(repr(e))
-        threads = [threading.Thread(target=sessions) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        run_threads(sessions, 4)
         try:
             self.assertEqual(errors, [])
             self.assertEqual(slow.response(chunk=65536)[::2], (200, self.huge))
@@ -282,11 +287,7 @@ class S3TlsFastPathTest(ClusterTestCase):
                     c.close()
             except (OSError, EOFError, ssl.SSLError) as e:
                 errors.append(repr(e))
-        threads = [threading.Thread(target=session) for _ in range(16)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        run_threads(session, 16)
         self.assertEqual(errors, [])
         self.assertEqual(self.hits(), before + 1600)
 
