@@ -17,7 +17,7 @@
  *   s3fdc_release: nothing closes or reuses it meanwhile, whichever thread
  *   evicts, sweeps or marks it stale.
  * - A way held by nobody is replaced by a new block only after
- *   S3FDC_IDLE_MS/2 unused (else the new block is not kept): a cyclic
+ *   S3FDC_REPLACE_MS unused (else the new block is not kept): a cyclic
  *   working set larger than the cache keeps hitting what it holds instead
  *   of evicting every entry before its next use.
  * - s3fdc_sweep drops the copy (below) of an entry unused for
@@ -42,13 +42,19 @@
 #include <stdint.h>
 
 #define S3FDC_WAYS 8
-/* Unused this long, an entry's copy is freed (half as long: the entry may
- * be replaced by another block).
+/* Unused this long, an entry's copy is freed.
  * Long enough that a cycle over more blocks than it holds keeps hitting:
  * wrk's 2 threads reading 20,000 objects in turn at ~45k req/s each
  * come back to an object after up to ~0.9 s; with 1000 ms the ways went
  * idle, were replaced and the fd hit rate fell from ~82% to 62-70%. */
 #define S3FDC_IDLE_MS 2000
+/* Unused this long, an entry's way may go to another block. A cycle over
+ * more blocks than the cache holds that takes longer than this to come
+ * back replaces, least recently used first, exactly the entries it will
+ * need next: at 1,000 ms one client reading 20,000 objects in turn
+ * (a 1.7 s cycle) found 33% of its files open, at 5,000 ms ~90%. A new
+ * working set takes over the ways this long after the old one's last use. */
+#define S3FDC_REPLACE_MS 5000
 /* Unused this long, an entry closes even though its tier never said its
  * file went (the default of s3fdc_set_keep; worker.s3.open_file_keep):
  * a bound on what a missed notification could hold. Long enough that

@@ -135,7 +135,7 @@ static void test_replaces_only_idle_ways(void **state)
 	for (uint64_t i = 1; i <= N; i++)
 		fds[i] = put_released(c, i, 1, (int64_t)i);
 	assert_int_equal(s3fdc_count(c), N);
-	/* Everything used within S3FDC_IDLE_MS/2: a newcomer is not kept. */
+	/* Everything used within S3FDC_REPLACE_MS: a newcomer is not kept. */
 	struct s3fdc_file f;
 	for (uint64_t i = 2; i <= N; i++) {
 		struct s3fdc_entry *e = s3fdc_get(c, i, 400, &f);
@@ -143,10 +143,10 @@ static void test_replaces_only_idle_ways(void **state)
 		s3fdc_release(c, e, false);
 	}
 	struct s3fdc_file nf = { block_file(100), 1, 0, 8 };
-	assert_null(s3fdc_put(c, 100, &nf, 1 + S3FDC_IDLE_MS / 2 - 1));
-	/* Block 1, unused since 1, is idle long enough at 1 + IDLE/2: it
+	assert_null(s3fdc_put(c, 100, &nf, 1 + S3FDC_REPLACE_MS - 1));
+	/* Block 1, unused since 1, is idle long enough at 1 + REPLACE_MS: it
 	 * goes (closed), the others stay. */
-	struct s3fdc_entry *e = s3fdc_put(c, 100, &nf, 1 + S3FDC_IDLE_MS / 2);
+	struct s3fdc_entry *e = s3fdc_put(c, 100, &nf, 1 + S3FDC_REPLACE_MS);
 	assert_non_null(e);
 	assert_false(is_open(fds[1]));
 	assert_null(s3fdc_get(c, 1, 600, &f));
