@@ -135,6 +135,20 @@ def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def fd_targets(pid):
+    """What each open descriptor of process pid names (readlink of
+    /proc/PID/fd/N: a path, "socket:[inode]", ...); descriptors closed
+    while being listed are left out."""
+    d = f"/proc/{pid}/fd"
+    out = []
+    for fd in os.listdir(d):
+        try:
+            out.append(os.readlink(os.path.join(d, fd)))
+        except OSError:
+            continue
+    return out
+
+
 def request(url, method="GET", body=None, headers=None, timeout=10, cafile=None, cert=None):
     """One HTTP(S) request; returns (status, headers dict, body bytes).
     cert: (certfile, keyfile) presented as a TLS client certificate."""

@@ -10,7 +10,8 @@ import socket
 import time
 import xml.etree.ElementTree as ET
 
-from harness import ClusterTestCase, get_json, main, request, wait_for, wait_heartbeats
+from harness import (ClusterTestCase, fd_targets, get_json, main, request, wait_for,
+                     wait_heartbeats)
 
 MiB = 1 << 20
 
@@ -367,16 +368,8 @@ class S3FastPathTest(ClusterTestCase):
                     cols = line.split()
                     if int(cols[1].split(":")[1], 16) == self.port and cols[3] != "0A":
                         inodes.add(cols[9])
-        n = 0
-        fd_dir = f"/proc/{self.w.proc.pid}/fd"
-        for fd in os.listdir(fd_dir):
-            try:
-                link = os.readlink(os.path.join(fd_dir, fd))
-            except OSError:
-                continue
-            if link.startswith("socket:[") and link[8:-1] in inodes:
-                n += 1
-        return n
+        return sum(1 for link in fd_targets(self.w.proc.pid)
+                   if link.startswith("socket:[") and link[8:-1] in inodes)
 
     @staticmethod
     def fail_later(state):

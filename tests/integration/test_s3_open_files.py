@@ -8,7 +8,7 @@ import resource
 import socket
 import time
 
-from harness import ClusterTestCase, get_json, main, wait_for, wait_heartbeats
+from harness import ClusterTestCase, fd_targets, get_json, main, wait_for, wait_heartbeats
 from test_s3_fastpath import Conn, get
 
 N = 200
@@ -172,16 +172,7 @@ class S3KeptFilesTest(ClusterTestCase):
 
     def mem_files_open(self):
         """The worker's open fds on MEM tier files: {fd target}."""
-        out = set()
-        d = f"/proc/{self.w.proc.pid}/fd"
-        for fd in os.listdir(d):
-            try:
-                t = os.readlink(os.path.join(d, fd))
-            except OSError:
-                continue
-            if t.startswith(self.mem + "/"):
-                out.add(t)
-        return out
+        return {t for t in fd_targets(self.w.proc.pid) if t.startswith(self.mem + "/")}
 
     def test_a_file_stays_open_across_an_idle_period(self):
         c = Conn(self.port)

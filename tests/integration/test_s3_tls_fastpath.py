@@ -149,6 +149,14 @@ class S3TlsFastPathTest(ClusterTestCase):
             return self.hits() > before
         wait_for(hit, timeout=10, what=f"a fast-path hit on {path}")
 
+    def ask_small(self, c, errors, what):
+        """GET /data/small.bin on TLS connection c; anything but its exact
+        200 reply is added to errors."""
+        c.send(get("/data/small.bin"))
+        status, _, body = c.response()
+        if (status, body == self.small) != (200, True):
+            errors.append(f"{what} {status}, {len(body)} bytes")
+
     def open_fds(self):
         return len(os.listdir(f"/proc/{self.w.proc.pid}/fd"))
 
@@ -247,10 +255,7 @@ class S3TlsFastPathTest(ClusterTestCase):
                 for _ in range(100):
                     c = TlsConn(self.port, self.cert, timeout=5)
                     try:
-                        c.send(get("/data/small.bin"))
-                        status, _, body = c.response()
-                        if (status, body == self.small) != (200, True):
-                            errors.append(f"got {status}, {len(body)} bytes")
+                        self.ask_small(c, errors, "got")
                     finally:
                         c.close()
             except (OSError, EOFError, ssl.SSLError) as e:
@@ -279,10 +284,7 @@ class S3TlsFastPathTest(ClusterTestCase):
                 c = TlsConn(self.port, self.cert, timeout=5)
                 try:
                     for i in range(100):
-                        c.send(get("/data/small.bin"))
-                        status, _, body = c.response()
-                        if (status, body == self.small) != (200, True):
-                            errors.append(f"reply {i}: {status}, {len(body)} bytes")
+                        self.ask_small(c, errors, f"reply {i}:")
                 finally:
                     c.close()
             except (OSError, EOFError, ssl.SSLError) as e:

@@ -10,7 +10,8 @@ import ssl
 import subprocess
 import time
 
-from harness import ClusterTestCase, get_json, main, request, wait_for, wait_heartbeats
+from harness import (ClusterTestCase, fd_targets, get_json, main, request, wait_for,
+                     wait_heartbeats)
 
 MiB = 1 << 20
 
@@ -114,18 +115,9 @@ class S3TlsTest(ClusterTestCase):
         block files (<id>.blk: the S3 front keeps those open between
         requests, by design, api/s3_fdcache.h), so that what a session
         leaves behind shows (an upload's <id>.tmp.* file counts)."""
-        d = f"/proc/{self.w.proc.pid}/fd"
         mem = os.path.realpath(self.w.settings["worker.tier.mem.dir"]) + "/"
-        n = 0
-        for fd in os.listdir(d):
-            try:
-                t = os.readlink(os.path.join(d, fd))
-                if t.startswith(mem) and t.endswith(".blk"):
-                    continue
-            except OSError:
-                continue
-            n += 1
-        return n
+        return sum(1 for t in fd_targets(self.w.proc.pid)
+                   if not (t.startswith(mem) and t.endswith(".blk")))
 
     def test_hits_misses_and_puts_over_tls(self):
         self.assertIn(f"S3 at {self.url}", self.w.read_log())
