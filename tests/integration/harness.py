@@ -149,6 +149,26 @@ def fd_targets(pid):
     return out
 
 
+def tcp_sockets(pid):
+    """The TCP sockets in process pid's network namespace by inode:
+    {inode: (local port, remote port, state)} from /proc/PID/net/tcp and
+    tcp6 (state 0x0A is a listener); match "socket:[inode]" from
+    fd_targets against it."""
+    out = {}
+    for name in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{name}") as f:
+                next(f)
+                for line in f:
+                    cols = line.split()
+                    lport = int(cols[1].rsplit(":", 1)[1], 16)
+                    rport = int(cols[2].rsplit(":", 1)[1], 16)
+                    out[cols[9]] = (lport, rport, int(cols[3], 16))
+        except OSError:
+            continue
+    return out
+
+
 def request(url, method="GET", body=None, headers=None, timeout=10, cafile=None, cert=None):
     """One HTTP(S) request; returns (status, headers dict, body bytes).
     cert: (certfile, keyfile) presented as a TLS client certificate."""

@@ -10,8 +10,8 @@ import ssl
 import subprocess
 import time
 
-from harness import (ClusterTestCase, fd_targets, get_json, main, request, wait_for,
-                     wait_heartbeats)
+from harness import (ClusterTestCase, fd_targets, get_json, main, request, tcp_sockets,
+                     wait_for, wait_heartbeats)
 
 MiB = 1 << 20
 
@@ -110,14 +110,27 @@ class S3TlsTest(ClusterTestCase):
         return request(self.url + path, method=method, body=body, headers=headers,
                        timeout=30, cafile=self.cert)
 
-    def open_fds(self):
-        """The worker's open descriptors, less the MEM tier's committed
+    def session_fds(self):
+        """What S3 sessions hold open in the worker: sockets on the S3 port
+        (not its listener) and files in the MEM tier other than committed
         block files (<id>.blk: the S3 front keeps those open between
-        requests, by design, api/s3_fdcache.h), so that what a session
-        leaves behind shows (an upload's <id>.tmp.* file counts)."""
+        requests by design, api/s3_fdcache.h; an upload's <id>.tmp.* file
+        counts). The worker's own connections to the master (kept alive by
+        pool threads) are not a session's and are left out."""
         mem = os.path.realpath(self.w.settings["worker.tier.mem.dir"]) + "/"
-        return sum(1 for t in fd_targets(self.w.proc.pid)
-                   if not (t.startswith(mem) and t.endswith(".blk")))
+        socks = tcp_sockets(self.w.proc.pid)
+        out = []
+        for t in fd_targets(self.w.proc.pid):
+            if t.startswith("socket:["):
+                lport, _, state = socks.get(t[8:-1], (None, None, None))
+                if lport == self.port and state != 0x0A:
+                    out.append(t)
+            elif t.startswith(mem) and not t.endswith(".blk"):
+                out.append(t)
+        return out
+
+    def open_fds(self):
+        return len(self.session_fds())
 
     def test_hits_misses_and_puts_over_tls(self):
         self.assertIn(f"S3 at {self.url}", self.w.read_log())
@@ -247,7 +260,8 @@ class S3TlsTest(ClusterTestCase):
             wait_for(released, timeout=10, what="sessions that left released")
         except AssertionError as e:
             raise AssertionError(f"{e}: (connections, fds over base) last "
-                                 f"{seen[-1] if seen else None}") from None
+                                 f"{seen[-1] if seen else None}; session fds now "
+                                 f"{self.session_fds()}") from None
         self.assertEqual(self.s3("GET", "/data/gone.bin")[0], 404)
         # The server still serves.
         status, _, body = self.s3("GET", "/data/big.bin")
