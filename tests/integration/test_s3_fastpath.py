@@ -561,6 +561,35 @@ class S3FastPathTest(ClusterTestCase):
         self.assertEqual(self.warm("/data/big.bin"), self.big)
         self.assertEqual(self.hits(), hits + 3)
 
+    def test_files_that_share_a_metadata_set_stay_on_the_fast_path(self):
+        # The metadata cache is set-associative (daemon/worker/filecache.c).
+        # 8 files whose paths hash to one set of the smallest cache (64
+        # slots: 8 sets of 8 ways; with 4 ways, 16 sets and still one
+        # set), read in a cycle: once in, every later pass is all hits.
+        # (With 4 ways each read evicted the next one's entry: 20,000
+        # files in the default cache kept 50 on the slow path.)
+        def fnv(s):
+            h = 1469598103934665603
+            for c in s.encode():
+                h = ((h ^ c) * 1099511628211) & ((1 << 64) - 1)
+            return h
+        names = [n for n in (f"set{i}.bin" for i in range(5000))
+                 if fnv("/data/" + n) % 16 == 0][:8]
+        self.assertEqual(len(names), 8)
+        body = os.urandom(1000)
+        for n in names:
+            self.write(n, body)
+        self.start_worker(**{"worker.metadata_cache_files": "64"})
+        for n in names:
+            self.wait_hit("/data/" + n, body)
+        before = self.counters()
+        for _ in range(3):
+            for n in names:
+                self.assertEqual(self.warm("/data/" + n), body)
+        after = self.counters()
+        self.assertEqual((after["s3_fastpath_hits_total"] - before["s3_fastpath_hits_total"],
+                          after["s3_proxied_total"] - before["s3_proxied_total"]), (24, 0))
+
     def test_longer_in_the_store_than_strata_knows_is_an_error(self):
         # The metadata says 16 KiB; behind strata's back the object grew.
         # A one-block file is read whole (no Range), so the extra bytes are
