@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Up to this capacity a buffer grows by malloc + copy + free (below). */
+#define SBUF_SMALL 1024
+
 struct sbuf {
 	char *p;
 	size_t len, cap;
@@ -27,10 +30,17 @@ static inline void sbuf_addn(struct sbuf *sb, const char *s, size_t n)
 		size_t cap = sb->cap ? sb->cap : 256;
 		while (cap < sb->len + n + 1)
 			cap *= 2;
-		char *grown = realloc(sb->p, cap);
+		/* Small buffers move with malloc + free, which glibc serves from
+		 * the thread's cache; realloc takes the arena's lock, and the S3
+		 * server's event loops build a canonical request per signed GET. */
+		char *grown = cap <= SBUF_SMALL ? malloc(cap) : realloc(sb->p, cap);
 		if (!grown) {
 			sb->oom = true;
 			return;
+		}
+		if (cap <= SBUF_SMALL && sb->p) {
+			memcpy(grown, sb->p, sb->len + 1);
+			free(sb->p);
 		}
 		sb->p = grown;
 		sb->cap = cap;

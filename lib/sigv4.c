@@ -93,35 +93,68 @@ static int enc_pair_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->value, y->value);
 }
 
-int sigv4_canonical_query(const struct sigv4_kv *query, size_t nquery, char **out)
+/* s URI-encoded into dst (room for 3 * strlen(s) + 1); returns the end. */
+static char *uri_encode_to(char *dst, const char *s)
 {
-	struct sbuf sb = { 0 };
-	int rc = 0;
-	struct enc_pair *pairs = calloc(nquery ? nquery : 1, sizeof(*pairs));
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+			*dst++ = (char)*p;
+		} else {
+			*dst++ = '%';
+			*dst++ = hex[*p >> 4];
+			*dst++ = hex[*p & 15];
+		}
+	}
+	*dst++ = '\0';
+	return dst;
+}
+
+/*
+ * Appends the canonical query string to sb. One allocation at most (the
+ * pairs and their encoded strings together), none without a query: this
+ * runs for every signed request the S3 server verifies, in its event loops,
+ * and glibc takes an arena lock for a calloc, a realloc, or a free past
+ * the thread's cache, which the two loops then wait on.
+ */
+static int canonical_query_into(const struct sigv4_kv *query, size_t nquery, struct sbuf *sb)
+{
+	if (!nquery)
+		return 0;
+	size_t room = nquery * sizeof(struct enc_pair);
+	for (size_t i = 0; i < nquery; i++)
+		room += 3 * (strlen(query[i].name) + strlen(query[i].value ? query[i].value : "")) + 2;
+	struct enc_pair *pairs = malloc(room);
 	if (!pairs)
 		return -ENOMEM;
+	char *o = (char *)(pairs + nquery);
 	for (size_t i = 0; i < nquery; i++) {
-		if ((rc = sigv4_uri_encode(query[i].name, false, &pairs[i].name)) ||
-		    (rc = sigv4_uri_encode(query[i].value ? query[i].value : "", false,
-					   &pairs[i].value)))
-			goto out_free_pairs;
+		pairs[i].name = o;
+		o = uri_encode_to(o, query[i].name);
+		pairs[i].value = o;
+		o = uri_encode_to(o, query[i].value ? query[i].value : "");
 	}
 	qsort(pairs, nquery, sizeof(*pairs), enc_pair_cmp);
 	for (size_t i = 0; i < nquery; i++) {
 		if (i)
-			sbuf_add(&sb, "&");
-		sbuf_add(&sb, pairs[i].name);
-		sbuf_add(&sb, "=");
-		sbuf_add(&sb, pairs[i].value);
-	}
-	rc = sbuf_finish(&sb, out, NULL);
-out_free_pairs:
-	for (size_t i = 0; i < nquery; i++) {
-		free(pairs[i].name);
-		free(pairs[i].value);
+			sbuf_add(sb, "&");
+		sbuf_add(sb, pairs[i].name);
+		sbuf_add(sb, "=");
+		sbuf_add(sb, pairs[i].value);
 	}
 	free(pairs);
-	return rc;
+	return 0;
+}
+
+int sigv4_canonical_query(const struct sigv4_kv *query, size_t nquery, char **out)
+{
+	struct sbuf sb = { 0 };
+	int rc = canonical_query_into(query, nquery, &sb);
+	if (rc) {
+		free(sb.p);
+		return rc;
+	}
+	return sbuf_finish(&sb, out, NULL);
 }
 
 struct canon_header {
@@ -139,50 +172,52 @@ static int canon_header_cmp(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-static char *lower_dup(const char *s)
+/* s lower-cased into dst; returns the end (past the NUL). */
+static char *lower_to(char *dst, const char *s)
 {
-	char *d = strdup(s);
-	for (char *p = d; p && *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return d;
+	while (*s)
+		*dst++ = (char)tolower((unsigned char)*s++);
+	*dst++ = '\0';
+	return dst;
 }
 
-/* Python's ' '.join(value.split()): what botocore and the spec's Trimall do. */
-static char *trimall_dup(const char *s)
+/* Python's ' '.join(value.split()) into dst (what botocore and the spec's
+ * Trimall do); returns the end (past the NUL). */
+static char *trimall_to(char *dst, const char *s)
 {
-	char *d = malloc(strlen(s) + 1);
-	size_t o = 0;
-	if (!d)
-		return NULL;
+	char *start = dst;
 	for (const char *p = s; *p;) {
 		while (*p && isspace((unsigned char)*p))
 			p++;
 		if (!*p)
 			break;
-		if (o)
-			d[o++] = ' ';
+		if (dst > start)
+			*dst++ = ' ';
 		while (*p && !isspace((unsigned char)*p))
-			d[o++] = *p++;
+			*dst++ = *p++;
 	}
-	d[o] = '\0';
-	return d;
+	*dst++ = '\0';
+	return dst;
 }
 
-/* Appends canonical headers ("name:value\n" each) and signed header list. */
+/* Appends canonical headers ("name:value\n" each) and the signed header
+ * list; one allocation (canonical_query_into says why). */
 static int canon_headers(const struct sigv4_request *req, struct sbuf *canon, struct sbuf *signed_)
 {
-	int rc = 0;
-	struct canon_header *hs = calloc(req->nheaders ? req->nheaders : 1, sizeof(*hs));
+	size_t room = (req->nheaders ? req->nheaders : 1) * sizeof(struct canon_header);
+	for (size_t i = 0; i < req->nheaders; i++)
+		room += strlen(req->headers[i].name) +
+			strlen(req->headers[i].value ? req->headers[i].value : "") + 2;
+	struct canon_header *hs = malloc(room);
 	if (!hs)
 		return -ENOMEM;
+	char *o = (char *)(hs + (req->nheaders ? req->nheaders : 1));
 	for (size_t i = 0; i < req->nheaders; i++) {
-		hs[i].name = lower_dup(req->headers[i].name);
-		hs[i].value = trimall_dup(req->headers[i].value ? req->headers[i].value : "");
+		hs[i].name = o;
+		o = lower_to(o, req->headers[i].name);
+		hs[i].value = o;
+		o = trimall_to(o, req->headers[i].value ? req->headers[i].value : "");
 		hs[i].index = i;
-		if (!hs[i].name || !hs[i].value) {
-			rc = -ENOMEM;
-			goto out_free;
-		}
 	}
 	qsort(hs, req->nheaders, sizeof(*hs), canon_header_cmp);
 	for (size_t i = 0; i < req->nheaders; i++) {
@@ -201,32 +236,26 @@ static int canon_headers(const struct sigv4_request *req, struct sbuf *canon, st
 		sbuf_add(canon, hs[i].value);
 	}
 	sbuf_add(canon, "\n");
-out_free:
-	for (size_t i = 0; i < req->nheaders; i++) {
-		free(hs[i].name);
-		free(hs[i].value);
-	}
 	free(hs);
-	return rc;
+	return 0;
 }
 
 static int canonical_request_and_signed(const struct sigv4_request *req, char **creq,
 					char **signed_headers)
 {
 	struct sbuf sb = { 0 }, sh = { 0 };
-	char *query = NULL;
 	int rc;
 	if (!req->method || !req->canonical_uri || !req->payload_hash)
 		return -EINVAL;
-	if ((rc = sigv4_canonical_query(req->query, req->nquery, &query)))
-		return rc;
 	sbuf_add(&sb, req->method);
 	sbuf_add(&sb, "\n");
 	sbuf_add(&sb, *req->canonical_uri ? req->canonical_uri : "/");
 	sbuf_add(&sb, "\n");
-	sbuf_add(&sb, query);
+	if ((rc = canonical_query_into(req->query, req->nquery, &sb))) {
+		free(sb.p);
+		return rc;
+	}
 	sbuf_add(&sb, "\n");
-	free(query);
 	if ((rc = canon_headers(req, &sb, &sh))) {
 		free(sb.p);
 		free(sh.p);
