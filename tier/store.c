@@ -11,6 +11,7 @@
 #include "lib/clock.h"
 #include "lib/crc32c.h"
 #include "lib/log.h"
+#include "lib/mutex.h"
 #include "tier/format.h"
 #include "tier/store_int.h"
 #include "tier/tier.h"
@@ -615,7 +616,7 @@ int tier_store_open(const struct tier_config *cfg, struct tier_store **out, char
 		return -ENOMEM;
 	struct stat seen[TIER_MAX_LEVELS * TIER_MAX_DIRS];
 	unsigned nseen = 0;
-	pthread_mutex_init(&store->lock, NULL);
+	mutex_init_adaptive(&store->lock);
 	tier_map_init(&store->index);
 	store->now_ms = cfg->now_ms ? cfg->now_ms : default_now;
 	store->now_ctx = cfg->now_ctx;

@@ -8,6 +8,7 @@
 #include "lib/httpc.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/mutex.h"
 #include "client/client.h"
 #include "ufs/ufs.h"
 
@@ -142,7 +143,7 @@ int fcache_new(const struct strata_conf *conf, struct fcache **out)
 		return -ENOMEM;
 	}
 	fc->conf = conf;
-	pthread_mutex_init(&fc->lock, NULL);
+	mutex_init_adaptive(&fc->lock);
 	pthread_cond_init(&fc->master_freed, NULL);
 	pthread_cond_init(&fc->loaded, NULL);
 	clock_mono_cond_init(&fc->queued);

@@ -1,6 +1,7 @@
 #include "daemon/worker/pathstats.h"
 
 #include "lib/json.h"
+#include "lib/mutex.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -40,7 +41,7 @@ int pathstats_new(struct pathstats **out)
 		free(ps);
 		return -ENOMEM;
 	}
-	pthread_mutex_init(&ps->lock, NULL);
+	mutex_init_adaptive(&ps->lock);
 	*out = ps;
 	return 0;
 }
