@@ -110,20 +110,60 @@ void s3_time_iso8601(int64_t t, char *out)
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
 }
 
+/* The civil date of day z since 1970-01-01 (H. Hinnant's algorithm). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static char *two(char *o, unsigned v)
+{
+	*o++ = (char)('0' + v / 10 % 10);
+	*o++ = (char)('0' + v % 10);
+	return o;
+}
+
+/* Without gmtime_r, which takes glibc's time zone lock: every hit's reply
+ * formats a Last-Modified, in both S3 loops. */
 void s3_time_http(int64_t t, char *out)
 {
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm tm;
-	time_t tt = (time_t)t;
-	if (!gmtime_r(&tt, &tm) || tm.tm_year > 8099) {
+	static const char days[] = "ThuFriSatSunMonTueWed"; /* from 1970-01-01, a Thursday */
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	int64_t day = (t >= 0 ? t : t - 86399) / 86400, secs = t - day * 86400, y;
+	unsigned m, d;
+	civil_from_days(day, &y, &m, &d);
+	if (y < 0 || y > 9999) {
 		strcpy(out, "Thu, 01 Jan 1970 00:00:00 GMT");
 		return;
 	}
-	snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7],
-		 tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-		 tm.tm_sec);
+	int64_t wd = day % 7;
+	char *o = out;
+	memcpy(o, days + 3 * (wd < 0 ? wd + 7 : wd), 3);
+	o += 3;
+	*o++ = ',';
+	*o++ = ' ';
+	o = two(o, d);
+	*o++ = ' ';
+	memcpy(o, months + 3 * (m - 1), 3);
+	o += 3;
+	*o++ = ' ';
+	o = two(o, (unsigned)(y / 100));
+	o = two(o, (unsigned)(y % 100));
+	*o++ = ' ';
+	o = two(o, (unsigned)(secs / 3600));
+	*o++ = ':';
+	o = two(o, (unsigned)(secs / 60 % 60));
+	*o++ = ':';
+	o = two(o, (unsigned)(secs % 60));
+	memcpy(o, " GMT", 5);
 }
 
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)

@@ -52,11 +52,48 @@ static const EVP_MD *sha256_md(void)
 	return sha256_fetched ? sha256_fetched : EVP_sha256();
 }
 
+/*
+ * One digest context per thread, kept: EVP_Digest() makes and frees a
+ * context and the provider's state at every call (two allocations each
+ * way), once per verified request. A thread that ends frees its context.
+ */
+static pthread_key_t md_key;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static bool md_key_ok;
+
+static void md_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
+
+static void md_key_init(void)
+{
+	md_key_ok = pthread_key_create(&md_key, md_ctx_free) == 0;
+}
+
+/* This thread's digest context, or NULL (then EVP_Digest() does it). */
+static EVP_MD_CTX *md_ctx(void)
+{
+	pthread_once(&md_once, md_key_init);
+	if (!md_key_ok)
+		return NULL;
+	EVP_MD_CTX *ctx = pthread_getspecific(md_key);
+	if (!ctx && (ctx = EVP_MD_CTX_new()) && pthread_setspecific(md_key, ctx) != 0) {
+		EVP_MD_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
 void sigv4_sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	if (EVP_Digest(data, len, md, NULL, sha256_md(), NULL) != 1)
-		SHA256(data, len, md);
+	EVP_MD_CTX *ctx = md_ctx();
+	if (!ctx || EVP_DigestInit_ex2(ctx, sha256_md(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, data, len) != 1 || EVP_DigestFinal_ex(ctx, md, NULL) != 1) {
+		if (EVP_Digest(data, len, md, NULL, sha256_md(), NULL) != 1)
+			SHA256(data, len, md);
+	}
 	hex_encode(md, sizeof(md), out);
 }
 

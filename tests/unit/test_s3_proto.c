@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -291,6 +292,42 @@ static void test_range(void **state)
 	expect_range("bytes=0-9999999999999999999", 100, 0, true, 0, 99);
 	expect_range("bytes= 0-9 ", 100, 0, true, 0, 9);
 	expect_range("", 100, 0, false, 0, 0);
+}
+
+/* s3_time_http formats by arithmetic: the same text as gmtime_r+strftime
+ * (C locale) over a spread of times, both sides of the epoch, leap days,
+ * year ends, and a year out of range. */
+static void test_time_http_matches_gmtime(void **state)
+{
+	(void)state;
+	int64_t fixed[] = { 0, -1, 1, 86399, 86400, 951782400 /* 2000-02-29 */,
+			    951868799, 4107542399 /* 2100-02-28T23:59:59 */, 4107542400,
+			    253402300799 /* 9999-12-31T23:59:59 */, -62135596800 /* 0001-01-01 */,
+			    1709164800 /* 2024-02-29 */, 1735689599, 1735689600 };
+	uint64_t x = 88172645463325252ull;
+	for (int i = 0; i < 200000 + (int)(sizeof(fixed) / sizeof(fixed[0])); i++) {
+		int64_t t;
+		if (i < (int)(sizeof(fixed) / sizeof(fixed[0]))) {
+			t = fixed[i];
+		} else {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			t = (int64_t)(x % 253402300800ull) - 62135596800 / 2;
+		}
+		char got[32], want[64];
+		time_t tt = (time_t)t;
+		struct tm tm;
+		assert_non_null(gmtime_r(&tt, &tm));
+		/* (%Y does not pad years before 1000; an HTTP date has 4 digits) */
+		size_t n = strftime(want, sizeof(want), "%a, %d %b ", &tm);
+		n += (size_t)snprintf(want + n, sizeof(want) - n, "%04d", tm.tm_year + 1900);
+		strftime(want + n, sizeof(want) - n, " %H:%M:%S GMT", &tm);
+		s3_time_http(t, got);
+		if (strcmp(got, want) != 0)
+			fail_msg("t=%lld: got '%s', want '%s'", (long long)t, got, want);
+	}
+	char buf[32];
+	s3_time_http(253402300800, buf); /* year 10000 */
+	assert_string_equal(buf, "Thu, 01 Jan 1970 00:00:00 GMT");
 }
 
 static void test_times_etags_tokens(void **state)
@@ -672,6 +709,7 @@ int main(void)
 		cmocka_unit_test(test_query_parse),
 		cmocka_unit_test(test_range),
 		cmocka_unit_test(test_range_start),
+		cmocka_unit_test(test_time_http_matches_gmtime),
 		cmocka_unit_test(test_times_etags_tokens),
 		cmocka_unit_test(test_xml_listing),
 		cmocka_unit_test(test_xml_other_replies),
