@@ -53,36 +53,58 @@ static const EVP_MD *sha256_md(void)
 }
 
 /*
- * One digest context per thread, kept: EVP_Digest() makes and frees a
- * context and the provider's state at every call (two allocations each
- * way), once per verified request. A thread that ends frees its context.
+ * Per thread, kept for the thread's life: one digest context (EVP_Digest()
+ * made and freed a context and the provider's state at every call) and one
+ * HMAC context, its digest set once (OpenSSL 3's one-shot HMAC() fetches
+ * the HMAC implementation and then the digest by name at every call:
+ * method-store locks and reference counts). A verified request uses each
+ * once or twice. A thread that ends frees them.
  */
-static pthread_key_t md_key;
-static pthread_once_t md_once = PTHREAD_ONCE_INIT;
-static bool md_key_ok;
+struct crypto_ctx {
+	EVP_MD_CTX *md;
+	EVP_MAC_CTX *mac;
+};
 
-static void md_ctx_free(void *ctx)
+static EVP_MAC *hmac_fetched;
+static pthread_key_t crypto_key;
+static bool crypto_key_ok;
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+
+static void crypto_ctx_free(void *p)
 {
-	EVP_MD_CTX_free(ctx);
+	struct crypto_ctx *c = p;
+	EVP_MD_CTX_free(c->md);
+	EVP_MAC_CTX_free(c->mac);
+	free(c);
 }
 
-static void md_key_init(void)
+static void crypto_init(void)
 {
-	md_key_ok = pthread_key_create(&md_key, md_ctx_free) == 0;
+	hmac_fetched = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	crypto_key_ok = pthread_key_create(&crypto_key, crypto_ctx_free) == 0;
+}
+
+/* This thread's contexts, or NULL (without memory). */
+static struct crypto_ctx *crypto_ctx(void)
+{
+	pthread_once(&crypto_once, crypto_init);
+	if (!crypto_key_ok)
+		return NULL;
+	struct crypto_ctx *c = pthread_getspecific(crypto_key);
+	if (!c && (c = calloc(1, sizeof(*c))) && pthread_setspecific(crypto_key, c) != 0) {
+		free(c);
+		c = NULL;
+	}
+	return c;
 }
 
 /* This thread's digest context, or NULL (then EVP_Digest() does it). */
 static EVP_MD_CTX *md_ctx(void)
 {
-	pthread_once(&md_once, md_key_init);
-	if (!md_key_ok)
-		return NULL;
-	EVP_MD_CTX *ctx = pthread_getspecific(md_key);
-	if (!ctx && (ctx = EVP_MD_CTX_new()) && pthread_setspecific(md_key, ctx) != 0) {
-		EVP_MD_CTX_free(ctx);
-		ctx = NULL;
-	}
-	return ctx;
+	struct crypto_ctx *c = crypto_ctx();
+	if (c && !c->md)
+		c->md = EVP_MD_CTX_new();
+	return c ? c->md : NULL;
 }
 
 void sigv4_sha256_hex(const void *data, size_t len, char out[65])
@@ -97,25 +119,31 @@ void sigv4_sha256_hex(const void *data, size_t len, char out[65])
 	hex_encode(md, sizeof(md), out);
 }
 
-static void uri_encode_into(struct sbuf *sb, const char *s, bool keep_slash)
+/* s URI-encoded the SigV4 way into dst (room for 3 * strlen(s) + 1);
+ * returns the end (past the NUL). */
+static char *uri_encode_to(char *dst, const char *s, bool keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' ||
 		    (keep_slash && *p == '/')) {
-			sbuf_addn(sb, (const char *)p, 1);
+			*dst++ = (char)*p;
 		} else {
-			char esc[3] = { '%', hex[*p >> 4], hex[*p & 15] };
-			sbuf_addn(sb, esc, 3);
+			*dst++ = '%';
+			*dst++ = hex[*p >> 4];
+			*dst++ = hex[*p & 15];
 		}
 	}
+	*dst++ = '\0';
+	return dst;
 }
 
 int sigv4_uri_encode(const char *s, bool keep_slash, char **out)
 {
-	struct sbuf sb = { 0 };
-	uri_encode_into(&sb, s, keep_slash);
-	return sbuf_finish(&sb, out, NULL);
+	if (!(*out = malloc(3 * strlen(s) + 1)))
+		return -ENOMEM;
+	uri_encode_to(*out, s, keep_slash);
+	return 0;
 }
 
 struct enc_pair {
@@ -128,23 +156,6 @@ static int enc_pair_cmp(const void *a, const void *b)
 	const struct enc_pair *x = a, *y = b;
 	int c = strcmp(x->name, y->name);
 	return c ? c : strcmp(x->value, y->value);
-}
-
-/* s URI-encoded into dst (room for 3 * strlen(s) + 1); returns the end. */
-static char *uri_encode_to(char *dst, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-			*dst++ = (char)*p;
-		} else {
-			*dst++ = '%';
-			*dst++ = hex[*p >> 4];
-			*dst++ = hex[*p & 15];
-		}
-	}
-	*dst++ = '\0';
-	return dst;
 }
 
 /*
@@ -167,9 +178,9 @@ static int canonical_query_into(const struct sigv4_kv *query, size_t nquery, str
 	char *o = (char *)(pairs + nquery);
 	for (size_t i = 0; i < nquery; i++) {
 		pairs[i].name = o;
-		o = uri_encode_to(o, query[i].name);
+		o = uri_encode_to(o, query[i].name, false);
 		pairs[i].value = o;
-		o = uri_encode_to(o, query[i].value ? query[i].value : "");
+		o = uri_encode_to(o, query[i].value ? query[i].value : "", false);
 	}
 	qsort(pairs, nquery, sizeof(*pairs), enc_pair_cmp);
 	for (size_t i = 0; i < nquery; i++) {
@@ -321,49 +332,23 @@ int sigv4_canonical_request(const struct sigv4_request *req, char **out)
 	return rc;
 }
 
-/*
- * HMAC-SHA256 through one EVP_MAC context per thread, its digest set once:
- * OpenSSL 3's one-shot HMAC() fetches the HMAC implementation and then the
- * digest by name at every call (method-store locks and reference counts),
- * twice per verified request. A thread that ends frees its context.
- */
-static EVP_MAC *hmac_fetched;
-static pthread_key_t hmac_key;
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
-
-static void hmac_ctx_free(void *ctx)
-{
-	EVP_MAC_CTX_free(ctx);
-}
-
-static void hmac_fetch(void)
-{
-	hmac_fetched = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (hmac_fetched && pthread_key_create(&hmac_key, hmac_ctx_free) != 0) {
-		EVP_MAC_free(hmac_fetched);
-		hmac_fetched = NULL;
-	}
-}
-
-/* This thread's context (digest SHA-256), or NULL (then HMAC() does it). */
+/* This thread's HMAC context (digest SHA-256), or NULL (then HMAC() does it). */
 static EVP_MAC_CTX *hmac_ctx(void)
 {
-	pthread_once(&hmac_once, hmac_fetch);
-	if (!hmac_fetched)
+	struct crypto_ctx *c = crypto_ctx();
+	if (!c || !hmac_fetched)
 		return NULL;
-	EVP_MAC_CTX *ctx = pthread_getspecific(hmac_key);
-	if (ctx)
-		return ctx;
+	if (c->mac)
+		return c->mac;
 	char digest[] = "SHA2-256";
 	OSSL_PARAM params[] = { OSSL_PARAM_construct_utf8_string("digest", digest, 0),
 				OSSL_PARAM_construct_end() };
-	ctx = EVP_MAC_CTX_new(hmac_fetched);
-	if (ctx && (EVP_MAC_CTX_set_params(ctx, params) != 1 ||
-		    pthread_setspecific(hmac_key, ctx) != 0)) {
-		EVP_MAC_CTX_free(ctx);
-		ctx = NULL;
+	c->mac = EVP_MAC_CTX_new(hmac_fetched);
+	if (c->mac && EVP_MAC_CTX_set_params(c->mac, params) != 1) {
+		EVP_MAC_CTX_free(c->mac);
+		c->mac = NULL;
 	}
-	return ctx;
+	return c->mac;
 }
 
 static void hmac_sha256(const void *key, size_t keylen, const char *msg,
