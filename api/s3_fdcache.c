@@ -190,8 +190,8 @@ struct s3fdc_entry *s3fdc_put(struct s3fdc *c, uint64_t id, const struct s3fdc_f
 				slot = victim = NULL;
 				goto out_unlock;
 			}
-			/* The least recently used of the ways idle for half the
-			 * idle time; busier ones stay. */
+			/* The least recently used of the ways unused for
+			 * S3FDC_REPLACE_MS; busier ones stay. */
 			if (!e->refs && now_ms - e->last_ms >= S3FDC_REPLACE_MS &&
 			    (!victim || e->last_ms < victim->last_ms))
 				victim = e;

@@ -70,7 +70,6 @@ def sha(b):
     return hashlib.sha256(b).hexdigest()
 
 
-
 def all_threads_stopped(pid):
     """Whether every thread of pid is stopped (state T in its stat)."""
     d = f"/proc/{pid}/task"
@@ -93,6 +92,7 @@ def describe(value, data):
     where = [k for k in range(len(data) // BLOCK)
              if data[k * BLOCK:k * BLOCK + len(value)] == value]
     return f"{len(value)} bytes, equal to the bytes at block(s) {where or 'none'}"
+
 
 class LocalReadTest(FuseTestCase):
     def setUp(self):
