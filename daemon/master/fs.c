@@ -733,9 +733,11 @@ static int item_cmp(const void *a, const void *b)
  * by name) shows otherwise than the namespace's children: files changed
  * or gone and, when the listing was loaded, entries new in the store.
  * Sub-directories are not compared (their own listings are). The files
- * the listing shows unchanged are marked verified at asked. */
+ * the listing shows unchanged are marked verified at when[i], the time
+ * the page of items[i] was asked for. */
 static size_t listing_diff(struct fs *fs, const struct journal_sync_item *items, size_t nitems,
-			   const struct ns_inode *kids, size_t nkids, bool loaded, int64_t asked)
+			   const int64_t *when, const struct ns_inode *kids, size_t nkids,
+			   bool loaded)
 {
 	size_t changes = 0, matched = 0;
 	for (size_t i = 0; i < nkids; i++) {
@@ -754,7 +756,7 @@ static size_t listing_diff(struct fs *fs, const struct journal_sync_item *items,
 		    strcmp(e->fingerprint, c->fingerprint) != 0)
 			changes++;
 		else
-			verified_set(fs, c->id, asked);
+			verified_set(fs, c->id, when[e - items]);
 	}
 	if (loaded && matched < nitems)
 		changes += nitems - matched;
@@ -771,6 +773,61 @@ static bool same_kids(const struct ns_inode *a, size_t na, const struct ns_inode
 		    strcmp(a[i].name, b[i].name) != 0)
 			return false;
 	return true;
+}
+
+static int index_cmp(const void *a, const void *b, void *arg)
+{
+	const struct journal_sync_item *items = arg;
+	return strcmp(items[*(const size_t *)a].name, items[*(const size_t *)b].name);
+}
+
+/* Sorts sd's listing by name, and when[] (a time per item) along with it. */
+static int sort_listing(struct journal_sync_dir *sd, int64_t *when)
+{
+	size_t n = sd->nentries;
+	if (n < 2)
+		return 0;
+	size_t *perm = malloc(n * sizeof(*perm));
+	int64_t *w = malloc(n * sizeof(*w));
+	struct journal_sync_item *items = malloc(n * sizeof(*items));
+	if (!perm || !w || !items) {
+		free(perm);
+		free(w);
+		free(items);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		perm[i] = i;
+	qsort_r(perm, n, sizeof(*perm), index_cmp, sd->entries);
+	for (size_t i = 0; i < n; i++) {
+		items[i] = sd->entries[perm[i]];
+		w[i] = when[perm[i]];
+	}
+	memcpy(when, w, n * sizeof(*w));
+	free(sd->entries);
+	sd->entries = items;
+	sd->cap = n;
+	free(perm);
+	free(w);
+	return 0;
+}
+
+/* when[from..to) = ms, growing when (*cap entries) as needed. */
+static int when_fill(int64_t **when, size_t *cap, size_t from, size_t to, int64_t ms)
+{
+	if (to > *cap) {
+		size_t grown = *cap ? *cap : 1024;
+		while (grown < to)
+			grown *= 2;
+		int64_t *v = realloc(*when, grown * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		*when = v;
+		*cap = grown;
+	}
+	for (size_t i = from; i < to; i++)
+		(*when)[i] = ms;
+	return 0;
 }
 
 /*
@@ -803,8 +860,16 @@ static int sync_dir(struct fs *fs, const char *path, const struct ns_mount *m, c
 	rc = set_str(cmd->u.sync_dir.path, sizeof(cmd->u.sync_dir.path), path, "path", err,
 		     errlen);
 	char *token = NULL;
+	/* When each item's page was asked for: a file is verified as of its
+	 * own page, not the listing's start (a listing of many pages takes
+	 * seconds, and what it verified would otherwise run out that much
+	 * sooner than the interval). */
+	int64_t *when = NULL;
+	size_t nwhen = 0;
 	while (!rc) {
 		struct ufs_list_page page;
+		int64_t page_asked = clock_wall_ms();
+		size_t before = cmd->u.sync_dir.nentries;
 		rc = ufs_list(ufs, rel, token, 1000, &page, err, errlen);
 		atomic_fetch_add(&fs->st_lists, 1);
 		free(token);
@@ -826,6 +891,8 @@ static int sync_dir(struct fs *fs, const char *path, const struct ns_mount *m, c
 				 e->st.fingerprint);
 			rc = journal_sync_dir_add(cmd, &item);
 		}
+		if (!rc)
+			rc = when_fill(&when, &nwhen, before, cmd->u.sync_dir.nentries, page_asked);
 		if (!rc && page.next_token && !(token = strdup(page.next_token)))
 			rc = -ENOMEM;
 		ufs_list_page_free(&page);
@@ -840,9 +907,10 @@ static int sync_dir(struct fs *fs, const char *path, const struct ns_mount *m, c
 	size_t changes = 0;
 	if (!rc) {
 		struct journal_sync_dir *sd = &cmd->u.sync_dir;
-		if (sd->nentries)
-			qsort(sd->entries, sd->nentries, sizeof(*sd->entries), item_cmp);
-		changes = listing_diff(fs, sd->entries, sd->nentries, kids1, nkids1, loaded1, asked);
+		rc = sort_listing(sd, when);
+		if (!rc)
+			changes = listing_diff(fs, sd->entries, sd->nentries, when, kids1, nkids1,
+					       loaded1);
 		if (changes && !load && !same_kids(kids0, nkids0, kids1, nkids1)) {
 			/* A write through strata landed meanwhile: the listing
 			 * may predate it, so it must not be journaled. */
@@ -861,6 +929,7 @@ static int sync_dir(struct fs *fs, const char *path, const struct ns_mount *m, c
 	}
 	free(kids0);
 	free(kids1);
+	free(when);
 	journal_free(cmd);
 	return rc;
 }

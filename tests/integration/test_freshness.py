@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 
 from harness import (ClusterTestCase, S3rver, get_json, main, post_json, request, wait_for,
                      wait_heartbeats, wait_leader)
@@ -48,6 +49,7 @@ class CountingProxy:
         self.port = self.sock.getsockname()[1]
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.closing = False
+        self.list_delay = 0.0  # seconds each LIST request is held back
         threading.Thread(target=self._accept, daemon=True).start()
 
     def snapshot(self):
@@ -60,6 +62,7 @@ class CountingProxy:
             kind = "LIST"
         with self.lock:
             self.counts[kind] = self.counts.get(kind, 0) + 1
+        return kind
 
     def _accept(self):
         while not self.closing:
@@ -85,10 +88,13 @@ class CountingProxy:
                 if requests:
                     buf += data
                     end = 0
+                    listing = False
                     for m in REQ.finditer(buf):
-                        self._count(m.group(1), m.group(2))
+                        listing |= self._count(m.group(1), m.group(2)) == "LIST"
                         end = m.end()
                     buf = buf[end:] if end else buf[-8192:]
+                    if listing and self.list_delay:
+                        time.sleep(self.list_delay)  # a store slow to list
                 dst.sendall(data)
         except OSError:
             pass
@@ -287,6 +293,52 @@ class FreshnessTest(ClusterTestCase):
             self.assertEqual(s3get(name), data)
         self.assertEqual(hits() - before, len(files))
         self.assertEqual(prom(self.m.url, "strata_master_sync_heads_total"), heads)
+
+    def test_a_slow_listing_verifies_each_page_as_of_its_own_request(self):
+        # A directory of 1,001 objects is two LIST pages, and the store
+        # takes 0.8 s to answer each. The leader's background check must
+        # date what a page verified from that page's request, not from the
+        # listing's start: on a store slow to list a big directory (20
+        # pages of 0.75 s in the read bench), dating every file from the
+        # start left the last pages' files trusted for seconds less than
+        # the interval, and the workers' copies ran out of trust.
+        self.start()
+        names = [f"o{i:05d}" for i in range(1001)]
+        with ThreadPoolExecutor(8) as ex:
+            clients = [self.s3.client() for _ in range(8)]
+            list(ex.map(lambda i: clients[i % 8].put_object(
+                Bucket=BUCKET, Key=f"big/{names[i]}", Body=b"p"), range(len(names))))
+        status, body = post_json(f"{self.m.url}/api/v1/mounts", {
+            "path": "/big", "uri": f"s3://{BUCKET}/big",
+            "options": {"s3.endpoint": self.proxy.endpoint, "s3.access_key": S3rver.ACCESS_KEY,
+                        "s3.secret_key": S3rver.SECRET_KEY, "s3.path_style": "true",
+                        "s3.region": "us-east-1", "sync_interval": "6s"}})
+        self.assertEqual(status, 201, body)
+        self.proxy.list_delay = 0.8
+
+        def trust(name):
+            status, body = get_json(
+                f"{self.m.url}/api/v1/internal/file?path={q('/big/' + name)}")
+            self.assertEqual(status, 200, body)
+            return body["trust_ms"]
+        # Looked up by a worker (this route): wanted, so the leader lists
+        # the directory in the background (three files: a LIST, not HEADs).
+        for name in (names[0], names[500], names[1000]):
+            trust(name)
+        lists0 = prom(self.m.url, "strata_master_sync_lists_total")
+        wait_for(lambda: prom(self.m.url, "strata_master_sync_lists_total") >= lists0 + 2,
+                 timeout=20, what="a background listing of the directory")
+        # The first page's file and the second's, asked back to back: the
+        # second page was asked for 0.8 s later, so it is trusted ~0.8 s longer.
+        gaps = []
+        for _ in range(5):
+            first, last = trust(names[0]), trust(names[1000])
+            self.assertGreater(first, 0)
+            self.assertLessEqual(last, 6000)
+            gaps.append(last - first)
+            time.sleep(0.2)
+        self.assertGreaterEqual(max(gaps), 500, gaps)
+        self.assertEqual(prom(self.m.url, "strata_master_sync_changes_total"), 0)
 
     def test_store_down_is_counted_and_unverified_metadata_is_not_served(self):
         self.start()
