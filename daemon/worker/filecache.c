@@ -95,6 +95,7 @@ struct fcache {
 	_Atomic bool warned_batch;
 	int64_t next_sweep_ms;
 	_Atomic uint64_t refreshes, refresh_drops;
+	_Atomic uint64_t miss_absent, miss_unchecked, miss_moved, miss_expired, miss_queued;
 	/* The leader's namespace epoch and per-mount epochs (none from an
 	 * older master), as last checked (fcache.h). */
 	uint64_t epoch;
@@ -803,6 +804,24 @@ static void queue_refresh(struct fcache *fc, struct entry *e)
 	pthread_cond_signal(&fc->queued);
 }
 
+/* Why e (NULL: none) is not fresh for a peek, counted (the metrics say
+ * why reads left the fast path). Call with the lock. */
+static void count_miss(struct fcache *fc, struct entry *e, int64_t now)
+{
+	_Atomic uint64_t *c;
+	if (e && e->lost)
+		return; /* not a freshness matter */
+	if (!e)
+		c = &fc->miss_absent;
+	else if (now >= e->trust_until)
+		c = e->refreshing ? &fc->miss_queued : &fc->miss_expired;
+	else if (!fc->epoch_sent_ms || now - fc->epoch_sent_ms >= fc->conf->worker_metadata_ttl)
+		c = &fc->miss_unchecked;
+	else
+		c = &fc->miss_moved;
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
 int fcache_peek(struct fcache *fc, const char *path, struct fcache_meta *out)
 {
 	int64_t now = clock_mono_ms();
@@ -823,9 +842,20 @@ int fcache_peek(struct fcache *fc, const char *path, struct fcache_meta *out)
 		if (now - e->fetched_ms >= ttl - ttl / 4 && !trusted(fc, e, now))
 			queue_refresh(fc, e);
 		rc = 0;
+	} else {
+		count_miss(fc, e, now);
 	}
 	pthread_mutex_unlock(&fc->lock);
 	return rc;
+}
+
+void fcache_miss_stats_get(struct fcache *fc, struct fcache_miss_stats *out)
+{
+	out->absent = atomic_load(&fc->miss_absent);
+	out->unchecked = atomic_load(&fc->miss_unchecked);
+	out->moved = atomic_load(&fc->miss_moved);
+	out->expired = atomic_load(&fc->miss_expired);
+	out->queued = atomic_load(&fc->miss_queued);
 }
 
 void fcache_stats_get(struct fcache *fc, uint64_t *refreshes, uint64_t *drops)

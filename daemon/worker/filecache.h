@@ -88,6 +88,17 @@ int fcache_peek(struct fcache *fc, const char *path, struct fcache_meta *out);
 int fcache_start_refresh(struct fcache *fc);
 /* Background refreshes done, and ones dropped because the queue was full. */
 void fcache_stats_get(struct fcache *fc, uint64_t *refreshes, uint64_t *drops);
+/* Why fcache_peek found no fresh entry (each a count of peeks): */
+struct fcache_miss_stats {
+	uint64_t absent;    /* no entry for the path */
+	uint64_t expired;   /* the trust the master gave it ran out */
+	uint64_t queued;    /* ... while its refresh waited in the queue */
+	uint64_t unchecked; /* trusted still, but the last epoch check is older
+			     * than the TTL */
+	uint64_t moved;     /* trusted still, but its mount's (or the
+			     * namespace's) epoch moved */
+};
+void fcache_miss_stats_get(struct fcache *fc, struct fcache_miss_stats *out);
 /* Epoch checks answered, and how many of them found a new epoch. */
 void fcache_epoch_stats(struct fcache *fc, uint64_t *checks, uint64_t *changes);
 

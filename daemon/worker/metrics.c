@@ -17,9 +17,11 @@ size_t worker_metrics(struct worker_node *w, struct worker_metric *m, size_t max
 	uint64_t refreshes = 0, drops = 0, checks = 0, changes = 0;
 	struct localread_stats ls;
 	localread_stats_get(w->lread, &ls);
+	struct fcache_miss_stats fm = { 0 };
 	if (w->fcache) {
 		fcache_stats_get(w->fcache, &refreshes, &drops);
 		fcache_epoch_stats(w->fcache, &checks, &changes);
+		fcache_miss_stats_get(w->fcache, &fm);
 	}
 	struct worker_metric all[] = {
 		{ "strata_worker_read_requests_total", "Read requests served", bs->requests },
@@ -97,6 +99,20 @@ size_t worker_metrics(struct worker_node *w, struct worker_metric *m, size_t max
 		  "File metadata looked up again in the background (refresh ahead)", refreshes },
 		{ "strata_worker_metadata_refresh_drops_total",
 		  "Background metadata refreshes dropped (queue full)", drops },
+		{ "strata_worker_metadata_misses_absent_total",
+		  "S3 fast-path lookups that found no cached metadata for the file", fm.absent },
+		{ "strata_worker_metadata_misses_expired_total",
+		  "S3 fast-path lookups that found the file's metadata with the trust the master "
+		  "gave it run out (not read within worker.metadata_keep_warm)", fm.expired },
+		{ "strata_worker_metadata_misses_queued_total",
+		  "S3 fast-path lookups that found the file's trust run out while its background "
+		  "refresh waited in the queue", fm.queued },
+		{ "strata_worker_metadata_misses_unchecked_total",
+		  "S3 fast-path lookups of trusted metadata while the last epoch check was older "
+		  "than worker.metadata_ttl", fm.unchecked },
+		{ "strata_worker_metadata_misses_moved_total",
+		  "S3 fast-path lookups of metadata whose mount's epoch moved since it was fetched",
+		  fm.moved },
 		{ "strata_worker_metadata_epoch_checks_total",
 		  "Namespace epoch checks the master answered", checks },
 		{ "strata_worker_metadata_epoch_changes_total",

@@ -127,7 +127,7 @@ class FreshnessTest(ClusterTestCase):
         self.addCleanup(self.proxy.close)
         self.bucket = self.s3.client()
 
-    def start(self, masters=1):
+    def start(self, masters=1, worker=None):
         settings = {"master.mount.sync_interval": f"{int(INTERVAL)}s"}
         if masters == 1:
             self.ms = [self.cluster.master(settings=settings)]
@@ -135,7 +135,8 @@ class FreshnessTest(ClusterTestCase):
         else:
             self.ms = self.cluster.masters(masters, settings=settings)
             self.m = wait_leader(self.ms)
-        self.w = self.cluster.worker(self.ms, settings={"worker.metadata_ttl": "1s"})
+        self.w = self.cluster.worker(self.ms, settings={"worker.metadata_ttl": "1s",
+                                                        **(worker or {})})
         wait_for(lambda: get_json(self.m.url + "/api/v1/workers")[1]["workers"],
                  what="the worker to register")
 
@@ -339,6 +340,35 @@ class FreshnessTest(ClusterTestCase):
             time.sleep(0.2)
         self.assertGreaterEqual(max(gaps), 500, gaps)
         self.assertEqual(prom(self.m.url, "strata_master_sync_changes_total"), 0)
+
+    def test_why_reads_left_the_fast_path_is_counted(self):
+        # worker.metadata_keep_warm at its floor (the TTL): a file not read
+        # for longer than the interval is not kept fresh, so its next read
+        # finds its metadata with the trust run out.
+        self.start(worker={"worker.metadata_keep_warm": "1s"})
+        self.put_object("a/k/f.bin", b"kept")
+        self.mount("/a", "a")
+        port = int(self.w.settings["worker.s3_port"])
+
+        def counters():
+            c = get_json(self.w.url + "/api/v1/metrics")[1]["counters"]
+            return {k: c[f"metadata_misses_{k}_total"]
+                    for k in ("absent", "unchecked", "moved", "expired", "queued")}
+
+        def s3get():
+            status, _, body = request(f"http://127.0.0.1:{port}/a/k/f.bin")
+            self.assertEqual((status, body), (200, b"kept"))
+        c0 = counters()
+        s3get()  # never looked up: no metadata cached
+        c1 = counters()
+        self.assertEqual(c1["absent"] - c0["absent"], 1, (c0, c1))
+        s3get()  # a hit: nothing counted
+        self.assertEqual(counters(), c1)
+        time.sleep(INTERVAL * 2 + 1)  # past the trust the master gave
+        s3get()
+        c2 = counters()
+        self.assertEqual(c2["expired"] - c1["expired"], 1, (c1, c2))
+        self.assertEqual(c2["absent"], c1["absent"])
 
     def test_store_down_is_counted_and_unverified_metadata_is_not_served(self):
         self.start()
