@@ -630,35 +630,42 @@ static void refresh_some(struct fcache *fc, char **paths, size_t n)
 
 static void queue_refresh(struct fcache *fc, struct entry *e);
 
-/* Queues refreshes of the files read in the last worker.metadata_keep_warm
- * that are about to expire (their TTL, or the end of the trust the master
- * gave: a margin of a quarter of either before) or have expired (their
- * mount's epoch moved, or a refresh failed: then a TTL later), so a file
- * read again after a pause longer than the sync interval is still on the
- * fast path. Call with the lock (released and taken again every
- * FCACHE_SWEEP_SLICE entries). */
-/* The sweep's look at one entry: queued for a refresh when due. */
-static void sweep_one(struct fcache *fc, struct entry *e, int64_t now, int64_t ttl, int64_t warm)
+/* The sweep's look at one entry: queued for a refresh when due. False
+ * when it is due but the queue is full. */
+static bool sweep_one(struct fcache *fc, struct entry *e, int64_t now, int64_t ttl, int64_t warm)
 {
 	if (!e->path || e->refreshing || !e->reads || now - e->read_ms > warm)
-		return;
+		return true;
 	/* An answer the master did not vouch for past the TTL (a mount
 	 * synced always, or its check fell behind) costs a lookup, maybe
 	 * a store request, per TTL: kept warm only for files read twice,
 	 * for FCACHE_UNTRUSTED_WARM_TTLS. */
 	if (e->trust_given == 0 &&
 	    (e->reads < 2 || now - e->read_ms > ttl * FCACHE_UNTRUSTED_WARM_TTLS))
-		return;
+		return true;
 	int64_t expiry = e->fetched_ms + ttl, margin = ttl / 4;
 	if (trusted(fc, e, now) && e->trust_until > expiry) {
 		expiry = e->trust_until;
 		if (e->trust_given / 4 > margin)
 			margin = e->trust_given / 4;
 	}
-	if (now >= expiry - margin && now >= e->retry_ms)
-		queue_refresh(fc, e);
+	if (now < expiry - margin || now < e->retry_ms)
+		return true;
+	if (fc->qlen >= FCACHE_REFRESH_QUEUE)
+		return false;
+	queue_refresh(fc, e);
+	return true;
 }
 
+/* Queues refreshes of the files read in the last worker.metadata_keep_warm
+ * that are about to expire (their TTL, or the end of the trust the master
+ * gave: a margin of a quarter of either before) or have expired (their
+ * mount's epoch moved, or a refresh failed: then a TTL later), so a file
+ * read again after a pause longer than the sync interval is still on the
+ * fast path. A full queue ends the walk: what is due is queued by a later
+ * sweep (one listing verifies a whole directory, so thousands of files
+ * fall due together), not dropped. Call with the lock (released and taken
+ * again every FCACHE_SWEEP_SLICE entries). */
 static void sweep(struct fcache *fc, int64_t now)
 {
 	int64_t ttl = fc->conf->worker_metadata_ttl;
@@ -676,7 +683,8 @@ static void sweep(struct fcache *fc, int64_t now)
 				pthread_mutex_lock(&fc->lock);
 			}
 			size_t i = wi * 64 + (size_t)__builtin_ctzll(bits);
-			sweep_one(fc, &fc->slots[i], now, ttl, warm);
+			if (!sweep_one(fc, &fc->slots[i], now, ttl, warm))
+				return;
 		}
 	}
 }

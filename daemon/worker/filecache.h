@@ -86,7 +86,8 @@ struct fcache_meta {
 int fcache_peek(struct fcache *fc, const char *path, struct fcache_meta *out);
 /* Starts the refresh-ahead threads (stopped by fcache_free). 0 or -errno. */
 int fcache_start_refresh(struct fcache *fc);
-/* Background refreshes done, and ones dropped because the queue was full. */
+/* Background refreshes done, and refreshes reads asked for that the full
+ * queue did not take (the keep-warm sweep waits for room instead). */
 void fcache_stats_get(struct fcache *fc, uint64_t *refreshes, uint64_t *drops);
 /* Why fcache_peek found no fresh entry (each a count of peeks): */
 struct fcache_miss_stats {

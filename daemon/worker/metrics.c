@@ -98,7 +98,8 @@ size_t worker_metrics(struct worker_node *w, struct worker_metric *m, size_t max
 		{ "strata_worker_metadata_refreshes_total",
 		  "File metadata looked up again in the background (refresh ahead)", refreshes },
 		{ "strata_worker_metadata_refresh_drops_total",
-		  "Background metadata refreshes dropped (queue full)", drops },
+		  "Refreshes asked for by reads near the end of the TTL and not queued (queue "
+		  "full; the next read asks again)", drops },
 		{ "strata_worker_metadata_misses_absent_total",
 		  "S3 fast-path lookups that found no cached metadata for the file", fm.absent },
 		{ "strata_worker_metadata_misses_expired_total",
