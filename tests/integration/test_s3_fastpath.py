@@ -4,7 +4,6 @@ the same keep-alive connections, in order. Malformed or slow request heads
 get a 400, clients that leave early cost nothing, an eviction while a reply
 is going out does not change its bytes, and with worker.s3.fastpath=false
 the gateway alone serves everything."""
-import http.client
 import json
 import os
 import socket
@@ -590,40 +589,6 @@ class S3FastPathTest(ClusterTestCase):
         after = self.counters()
         self.assertEqual((after["s3_fastpath_hits_total"] - before["s3_fastpath_hits_total"],
                           after["s3_proxied_total"] - before["s3_proxied_total"]), (24, 0))
-
-    def test_a_directory_verified_at_once_stays_warm_past_the_queue(self):
-        # One listing verifies a whole directory, so all of its files fall
-        # due for a refresh together, and 4,200 are more than the worker's
-        # refresh queue holds (4,096). Read once, then again after a pause
-        # of more than two sync intervals: every second read is a hit, and
-        # the keep-warm sweep waited for room in the queue rather than
-        # dropping what did not fit.
-        self.m.stop()
-        self.m = self.cluster.master(name="master2", settings={
-            "master.root_ufs": "file://" + self.root, "master.mount.sync_interval": "4s"})
-        os.makedirs(os.path.join(self.root, "data", "many"))
-        n = 4200
-        for i in range(n):
-            with open(os.path.join(self.root, "data", "many", f"f{i:05d}"), "wb") as f:
-                f.write(b"%d" % i)
-        self.start_worker(**{"worker.metadata_ttl": "1s"})
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        self.addCleanup(conn.close)
-
-        def read_all():
-            for i in range(n):
-                conn.request("GET", f"/data/many/f{i:05d}")
-                r = conn.getresponse()
-                self.assertEqual((r.status, r.read()), (200, b"%d" % i))
-        read_all()
-        time.sleep(10)  # the pause is the scenario
-        before = self.counters()
-        read_all()
-        after = self.counters()
-        self.assertEqual((after["s3_fastpath_hits_total"] - before["s3_fastpath_hits_total"],
-                          after["s3_proxied_total"] - before["s3_proxied_total"]), (n, 0))
-        self.assertGreaterEqual(after["metadata_refreshes_total"], n)
-        self.assertEqual(after["metadata_refresh_drops_total"], 0)
 
     def test_longer_in_the_store_than_strata_knows_is_an_error(self):
         # The metadata says 16 KiB; behind strata's back the object grew.
