@@ -140,12 +140,12 @@ class FreshnessTest(ClusterTestCase):
         wait_for(lambda: get_json(self.m.url + "/api/v1/workers")[1]["workers"],
                  what="the worker to register")
 
-    def mount(self, path, prefix):
+    def mount(self, path, prefix, **options):
         status, body = post_json(f"{self.m.url}/api/v1/mounts", {
             "path": path, "uri": f"s3://{BUCKET}/{prefix}",
             "options": {"s3.endpoint": self.proxy.endpoint, "s3.access_key": S3rver.ACCESS_KEY,
                         "s3.secret_key": S3rver.SECRET_KEY, "s3.path_style": "true",
-                        "s3.region": "us-east-1"}})
+                        "s3.region": "us-east-1", **options}})
         self.assertEqual(status, 201, body)
 
     def put_object(self, key, data):
@@ -309,12 +309,7 @@ class FreshnessTest(ClusterTestCase):
             clients = [self.s3.client() for _ in range(8)]
             list(ex.map(lambda i: clients[i % 8].put_object(
                 Bucket=BUCKET, Key=f"big/{names[i]}", Body=b"p"), range(len(names))))
-        status, body = post_json(f"{self.m.url}/api/v1/mounts", {
-            "path": "/big", "uri": f"s3://{BUCKET}/big",
-            "options": {"s3.endpoint": self.proxy.endpoint, "s3.access_key": S3rver.ACCESS_KEY,
-                        "s3.secret_key": S3rver.SECRET_KEY, "s3.path_style": "true",
-                        "s3.region": "us-east-1", "sync_interval": "6s"}})
-        self.assertEqual(status, 201, body)
+        self.mount("/big", "big", sync_interval="6s")
         self.proxy.list_delay = 0.8
 
         def trust(name):
