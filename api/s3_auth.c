@@ -18,6 +18,15 @@
 
 #define MAX_SIGNED_HEADERS 64
 
+/* src into dst (cap bytes), cut to fit, always terminated: snprintf's "%s"
+ * without its formatting machinery (this runs per signed request). */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* 64 lower-case hex digits (no locale lookups: this runs per request). */
 static bool is_hex64(const char *s)
 {
@@ -64,15 +73,23 @@ static int parse_credential(const char *s, size_t len, struct s3_auth_header *ou
 	return 0;
 }
 
+/* "a;b-c;d": lower-case names of [a-z0-9._-] joined by single ';' (one
+ * pass: this runs per signed request). */
 static bool signed_headers_valid(const char *s)
 {
-	if (!*s || *s == ';' || s[strlen(s) - 1] == ';' || strstr(s, ";;"))
-		return false;
-	for (const char *p = s; *p; p++)
-		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' ||
-		      *p == ';' || *p == '_' || *p == '.'))
+	char prev = ';';
+	for (const char *p = s; *p; p++) {
+		char c = *p;
+		if (c == ';') {
+			if (prev == ';')
+				return false; /* leading or doubled */
+		} else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+			     c == '_' || c == '.')) {
 			return false;
-	return true;
+		}
+		prev = c;
+	}
+	return prev != ';'; /* not empty, no trailing ';' */
 }
 
 int s3_auth_parse_header(const char *value, struct s3_auth_header *out, char *err,
@@ -162,7 +179,7 @@ static int compute_and_compare(struct verify_ctx *v, const unsigned char key[SIG
 	char sig[65];
 	int rc;
 
-	snprintf(names, sizeof(names), "%s", v->hdr.signed_headers);
+	copy_str(names, sizeof(names), v->hdr.signed_headers);
 	bool have_host = false;
 	for (char *save = NULL, *name = strtok_r(names, ";", &save); name;
 	     name = strtok_r(NULL, ";", &save)) {
@@ -251,7 +268,7 @@ static int header_form(struct verify_ctx *v, const char *auth, char *err, size_t
 		return rc;
 	const char *date = v->in->header(v->in->header_arg, "x-amz-date");
 	if (date) {
-		snprintf(v->amz_date, sizeof(v->amz_date), "%s", date);
+		copy_str(v->amz_date, sizeof(v->amz_date), date);
 	} else if ((date = v->in->header(v->in->header_arg, "date"))) {
 		int64_t t;
 		if (s3_time_parse(date, &t) == 0)
@@ -293,9 +310,9 @@ static int presigned_form(struct verify_ctx *v, int64_t *expires, char *err, siz
 		return S3_ERR_AUTH_HEADER_MALFORMED;
 	}
 	*expires = e;
-	snprintf(v->hdr.signed_headers, sizeof(v->hdr.signed_headers), "%s", sh);
-	snprintf(v->hdr.signature, sizeof(v->hdr.signature), "%s", sig);
-	snprintf(v->amz_date, sizeof(v->amz_date), "%s", date);
+	copy_str(v->hdr.signed_headers, sizeof(v->hdr.signed_headers), sh);
+	copy_str(v->hdr.signature, sizeof(v->hdr.signature), sig);
+	copy_str(v->amz_date, sizeof(v->amz_date), date);
 	v->payload_hash = "UNSIGNED-PAYLOAD";
 	v->skip_param = "X-Amz-Signature";
 	return 0;
@@ -325,6 +342,19 @@ int s3_auth_verify(const struct s3_auth_input *in, s3_auth_lookup_fn lookup, voi
 {
 	struct secret_source src = { lookup, lookup_arg };
 	return s3_auth_verify_derived(in, key_from_secret, &src, out, err, errlen);
+}
+
+/* "DATE/REGION/SERVICE/aws4_request" into out (cap bytes), cut to fit. */
+static void scope_of(const struct s3_auth_header *h, char *out, size_t cap)
+{
+	const char *parts[] = { h->date, "/", h->region, "/", h->service, "/aws4_request" };
+	size_t len = 0;
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		size_t n = strnlen(parts[i], cap - 1 - len);
+		memcpy(out + len, parts[i], n);
+		len += n;
+	}
+	out[len] = '\0';
 }
 
 int s3_auth_verify_derived(const struct s3_auth_input *in, s3_auth_signing_key_fn keyfn,
@@ -402,10 +432,9 @@ int s3_auth_verify_derived(const struct s3_auth_input *in, s3_auth_signing_key_f
 	if ((rc = compute_and_compare(&v, key, err, errlen)))
 		goto out_wipe;
 	out->mode = presigned ? S3_AUTH_PRESIGNED : S3_AUTH_HEADER;
-	snprintf(out->access_key, sizeof(out->access_key), "%s", v.hdr.access_key);
+	copy_str(out->access_key, sizeof(out->access_key), v.hdr.access_key);
 	memcpy(out->amz_date, v.amz_date, sizeof(out->amz_date));
-	snprintf(out->scope, sizeof(out->scope), "%s/%s/%s/aws4_request", v.hdr.date,
-		 v.hdr.region, v.hdr.service);
+	scope_of(&v.hdr, out->scope, sizeof(out->scope));
 	memcpy(out->seed_signature, v.hdr.signature, sizeof(out->seed_signature));
 	memcpy(out->signing_key, key, sizeof(key));
 out_wipe:

@@ -63,6 +63,11 @@ static const EVP_MD *sha256_md(void)
 struct crypto_ctx {
 	EVP_MD_CTX *md;
 	EVP_MAC_CTX *mac;
+	/* The key mac was last set up with, when it was a derived key: the
+	 * next HMAC with the same key (every signed request of one access key
+	 * on one day) reuses its prepared pads instead of hashing them again. */
+	bool keyed;
+	unsigned char key[SIGV4_KEY_LEN];
 };
 
 static EVP_MAC *hmac_fetched;
@@ -75,6 +80,7 @@ static void crypto_ctx_free(void *p)
 	struct crypto_ctx *c = p;
 	EVP_MD_CTX_free(c->md);
 	EVP_MAC_CTX_free(c->mac);
+	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
 }
 
@@ -159,11 +165,11 @@ static int enc_pair_cmp(const void *a, const void *b)
 }
 
 /*
- * Appends the canonical query string to sb. One allocation at most (the
- * pairs and their encoded strings together), none without a query: this
- * runs for every signed request the S3 server verifies, in its event loops,
- * and glibc takes an arena lock for a calloc, a realloc, or a free past
- * the thread's cache, which the two loops then wait on.
+ * Appends the canonical query string to sb. No allocation for a query that
+ * fits the stack buffer (one otherwise: the pairs and their encoded strings
+ * together): this runs for every signed request the S3 server verifies, in
+ * its event loops, and glibc takes an arena lock for a calloc, a realloc,
+ * or a free past the thread's cache, which the two loops then wait on.
  */
 static int canonical_query_into(const struct sigv4_kv *query, size_t nquery, struct sbuf *sb)
 {
@@ -172,7 +178,8 @@ static int canonical_query_into(const struct sigv4_kv *query, size_t nquery, str
 	size_t room = nquery * sizeof(struct enc_pair);
 	for (size_t i = 0; i < nquery; i++)
 		room += 3 * (strlen(query[i].name) + strlen(query[i].value ? query[i].value : "")) + 2;
-	struct enc_pair *pairs = malloc(room);
+	_Alignas(struct enc_pair) char few[1024]; /* a presigned URL's parameters fit */
+	struct enc_pair *pairs = room <= sizeof(few) ? (struct enc_pair *)few : malloc(room);
 	if (!pairs)
 		return -ENOMEM;
 	char *o = (char *)(pairs + nquery);
@@ -185,12 +192,13 @@ static int canonical_query_into(const struct sigv4_kv *query, size_t nquery, str
 	qsort(pairs, nquery, sizeof(*pairs), enc_pair_cmp);
 	for (size_t i = 0; i < nquery; i++) {
 		if (i)
-			sbuf_add(sb, "&");
+			sbuf_addn(sb, "&", 1);
 		sbuf_add(sb, pairs[i].name);
-		sbuf_add(sb, "=");
+		sbuf_addn(sb, "=", 1);
 		sbuf_add(sb, pairs[i].value);
 	}
-	free(pairs);
+	if (pairs != (struct enc_pair *)few)
+		free(pairs);
 	return 0;
 }
 
@@ -220,13 +228,19 @@ static int canon_header_cmp(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* s lower-cased into dst; returns the end (past the NUL). */
+/* s lower-cased (ASCII) into dst; returns the end (past the NUL). */
 static char *lower_to(char *dst, const char *s)
 {
-	while (*s)
-		*dst++ = (char)tolower((unsigned char)*s++);
+	for (; *s; s++)
+		*dst++ = *s >= 'A' && *s <= 'Z' ? (char)(*s + ('a' - 'A')) : *s;
 	*dst++ = '\0';
 	return dst;
+}
+
+/* isspace() of the C locale, without its table lookup per byte. */
+static inline bool is_space(char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
 /* Python's ' '.join(value.split()) into dst (what botocore and the spec's
@@ -235,13 +249,13 @@ static char *trimall_to(char *dst, const char *s)
 {
 	char *start = dst;
 	for (const char *p = s; *p;) {
-		while (*p && isspace((unsigned char)*p))
+		while (*p && is_space(*p))
 			p++;
 		if (!*p)
 			break;
 		if (dst > start)
 			*dst++ = ' ';
-		while (*p && !isspace((unsigned char)*p))
+		while (*p && !is_space(*p))
 			*dst++ = *p++;
 	}
 	*dst++ = '\0';
@@ -249,14 +263,15 @@ static char *trimall_to(char *dst, const char *s)
 }
 
 /* Appends canonical headers ("name:value\n" each) and the signed header
- * list; one allocation (canonical_query_into says why). */
+ * list; none or one allocation (canonical_query_into says why). */
 static int canon_headers(const struct sigv4_request *req, struct sbuf *canon, struct sbuf *signed_)
 {
 	size_t room = (req->nheaders ? req->nheaders : 1) * sizeof(struct canon_header);
 	for (size_t i = 0; i < req->nheaders; i++)
 		room += strlen(req->headers[i].name) +
 			strlen(req->headers[i].value ? req->headers[i].value : "") + 2;
-	struct canon_header *hs = malloc(room);
+	_Alignas(struct canon_header) char few[2048]; /* what SDKs sign fits */
+	struct canon_header *hs = room <= sizeof(few) ? (struct canon_header *)few : malloc(room);
 	if (!hs)
 		return -ENOMEM;
 	char *o = (char *)(hs + (req->nheaders ? req->nheaders : 1));
@@ -271,75 +286,68 @@ static int canon_headers(const struct sigv4_request *req, struct sbuf *canon, st
 	for (size_t i = 0; i < req->nheaders; i++) {
 		bool cont = i > 0 && strcmp(hs[i].name, hs[i - 1].name) == 0;
 		if (cont) { /* repeated header: values joined with ',' */
-			sbuf_add(canon, ",");
+			sbuf_addn(canon, ",", 1);
 		} else {
 			if (i)
-				sbuf_add(canon, "\n");
+				sbuf_addn(canon, "\n", 1);
 			sbuf_add(canon, hs[i].name);
-			sbuf_add(canon, ":");
+			sbuf_addn(canon, ":", 1);
 			if (signed_->len)
-				sbuf_add(signed_, ";");
+				sbuf_addn(signed_, ";", 1);
 			sbuf_add(signed_, hs[i].name);
 		}
 		sbuf_add(canon, hs[i].value);
 	}
-	sbuf_add(canon, "\n");
-	free(hs);
+	sbuf_addn(canon, "\n", 1);
+	if (hs != (struct canon_header *)few)
+		free(hs);
 	return 0;
 }
 
-static int canonical_request_and_signed(const struct sigv4_request *req, char **creq,
-					char **signed_headers)
+/* The canonical request into sb and the signed header list into sh; either
+ * may be left allocated on error (the caller releases both). */
+static int canonical_into(const struct sigv4_request *req, struct sbuf *sb, struct sbuf *sh)
 {
-	struct sbuf sb = { 0 }, sh = { 0 };
 	int rc;
 	if (!req->method || !req->canonical_uri || !req->payload_hash)
 		return -EINVAL;
-	sbuf_add(&sb, req->method);
-	sbuf_add(&sb, "\n");
-	sbuf_add(&sb, *req->canonical_uri ? req->canonical_uri : "/");
-	sbuf_add(&sb, "\n");
-	if ((rc = canonical_query_into(req->query, req->nquery, &sb))) {
-		free(sb.p);
+	sbuf_add(sb, req->method);
+	sbuf_addn(sb, "\n", 1);
+	sbuf_add(sb, *req->canonical_uri ? req->canonical_uri : "/");
+	sbuf_addn(sb, "\n", 1);
+	if ((rc = canonical_query_into(req->query, req->nquery, sb)))
 		return rc;
-	}
-	sbuf_add(&sb, "\n");
-	if ((rc = canon_headers(req, &sb, &sh))) {
-		free(sb.p);
-		free(sh.p);
+	sbuf_addn(sb, "\n", 1);
+	if ((rc = canon_headers(req, sb, sh)))
 		return rc;
-	}
-	sbuf_add(&sb, "\n");
-	sbuf_add(&sb, sh.p ? sh.p : "");
-	sbuf_add(&sb, "\n");
-	sbuf_add(&sb, req->payload_hash);
-	if ((rc = sbuf_finish(&sh, signed_headers, NULL))) {
-		free(sb.p);
-		return rc;
-	}
-	if ((rc = sbuf_finish(&sb, creq, NULL))) {
-		free(*signed_headers);
-		*signed_headers = NULL;
-	}
-	return rc;
+	sbuf_addn(sb, "\n", 1);
+	sbuf_addn(sb, sh->p ? sh->p : "", sh->p ? sh->len : 0);
+	sbuf_addn(sb, "\n", 1);
+	sbuf_add(sb, req->payload_hash);
+	return sb->oom || sh->oom ? -ENOMEM : 0;
 }
 
 int sigv4_canonical_request(const struct sigv4_request *req, char **out)
 {
-	char *signed_headers = NULL;
-	int rc = canonical_request_and_signed(req, out, &signed_headers);
-	free(signed_headers);
-	return rc;
+	struct sbuf sb = { 0 }, sh = { 0 };
+	int rc = canonical_into(req, &sb, &sh);
+	sbuf_release(&sh);
+	if (rc) {
+		sbuf_release(&sb);
+		return rc;
+	}
+	return sbuf_finish(&sb, out, NULL);
 }
 
-/* This thread's HMAC context (digest SHA-256), or NULL (then HMAC() does it). */
-static EVP_MAC_CTX *hmac_ctx(void)
+/* This thread's contexts with an HMAC context (digest SHA-256) in them, or
+ * NULL (then HMAC() does it). */
+static struct crypto_ctx *hmac_ctx(void)
 {
 	struct crypto_ctx *c = crypto_ctx();
 	if (!c || !hmac_fetched)
 		return NULL;
 	if (c->mac)
-		return c->mac;
+		return c;
 	char digest[] = "SHA2-256";
 	OSSL_PARAM params[] = { OSSL_PARAM_construct_utf8_string("digest", digest, 0),
 				OSSL_PARAM_construct_end() };
@@ -348,20 +356,38 @@ static EVP_MAC_CTX *hmac_ctx(void)
 		EVP_MAC_CTX_free(c->mac);
 		c->mac = NULL;
 	}
-	return c->mac;
+	return c->mac ? c : NULL;
 }
 
-static void hmac_sha256(const void *key, size_t keylen, const char *msg,
+/* Sets up c's HMAC for key: with no key again when it is the last one. */
+static bool hmac_init(struct crypto_ctx *c, const void *key, size_t keylen)
+{
+	bool same = keylen == SIGV4_KEY_LEN && c->keyed && CRYPTO_memcmp(c->key, key, keylen) == 0;
+	if (same)
+		return EVP_MAC_init(c->mac, NULL, 0, NULL) == 1;
+	c->keyed = false;
+	if (EVP_MAC_init(c->mac, key, keylen, NULL) != 1)
+		return false;
+	if (keylen == SIGV4_KEY_LEN) {
+		memcpy(c->key, key, keylen);
+		c->keyed = true;
+	}
+	return true;
+}
+
+static void hmac_sha256(const void *key, size_t keylen, const char *msg, size_t len,
 			unsigned char out[SHA256_DIGEST_LENGTH])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	size_t len = strlen(msg), outlen = 0;
-	EVP_MAC_CTX *ctx = hmac_ctx();
+	size_t outlen = 0;
+	struct crypto_ctx *c = hmac_ctx();
 	/* via md: callers pass the key buffer as out */
-	if (!ctx || EVP_MAC_init(ctx, key, keylen, NULL) != 1 ||
-	    EVP_MAC_update(ctx, (const unsigned char *)msg, len) != 1 ||
-	    EVP_MAC_final(ctx, md, &outlen, sizeof(md)) != 1 || outlen != sizeof(md)) {
+	if (!c || !hmac_init(c, key, keylen) ||
+	    EVP_MAC_update(c->mac, (const unsigned char *)msg, len) != 1 ||
+	    EVP_MAC_final(c->mac, md, &outlen, sizeof(md)) != 1 || outlen != sizeof(md)) {
 		unsigned int n = SHA256_DIGEST_LENGTH;
+		if (c)
+			c->keyed = false;
 		HMAC(sha256_md(), key, (int)keylen, (const unsigned char *)msg, len, md, &n);
 	}
 	memcpy(out, md, sizeof(md));
@@ -389,55 +415,64 @@ int sigv4_signing_key(const char *secret_key, const char *date, const char *regi
 		return -ENOMEM;
 	memcpy(kseed, "AWS4", 4);
 	memcpy(kseed + 4, secret_key, sklen + 1);
-	hmac_sha256(kseed, sklen + 4, date, out);
+	hmac_sha256(kseed, sklen + 4, date, 8, out);
 	OPENSSL_cleanse(kseed, sklen + 5);
 	free(kseed);
-	hmac_sha256(out, SIGV4_KEY_LEN, region, out);
-	hmac_sha256(out, SIGV4_KEY_LEN, service, out);
-	hmac_sha256(out, SIGV4_KEY_LEN, "aws4_request", out);
+	hmac_sha256(out, SIGV4_KEY_LEN, region, strlen(region), out);
+	hmac_sha256(out, SIGV4_KEY_LEN, service, strlen(service), out);
+	hmac_sha256(out, SIGV4_KEY_LEN, "aws4_request", 12, out);
 	return 0;
 }
 
 /* Signs string_to_sign with the derived key; the key buffer is wiped. */
-static void sign_hex(unsigned char k[SIGV4_KEY_LEN], const char *string_to_sign, char out[65])
+static void sign_hex(unsigned char k[SIGV4_KEY_LEN], const struct sbuf *string_to_sign,
+		     char out[65])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	hmac_sha256(k, SIGV4_KEY_LEN, string_to_sign, md);
+	hmac_sha256(k, SIGV4_KEY_LEN, string_to_sign->p, string_to_sign->len, md);
 	OPENSSL_cleanse(k, SIGV4_KEY_LEN);
 	hex_encode(md, sizeof(md), out);
 	OPENSSL_cleanse(md, sizeof(md));
 }
 
-/* Canonical request, then signature; *signed_headers handed out when non-NULL. */
+/*
+ * Canonical request, then signature; *signed_headers handed out when
+ * non-NULL. The strings are built in stack buffers (they move to the heap
+ * only when a request is unusually long): this runs per signed GET in the
+ * S3 server's event loops.
+ */
 static int signature_and_signed(const struct sigv4_request *req, const struct sigv4_key *key,
 				const unsigned char *derived, const char *amz_date,
 				char sig_hex[65], char **signed_headers)
 {
-	char *creq = NULL, *sh = NULL;
+	char creq_buf[1024], sh_buf[256], sts_buf[256];
 	char date[9], creq_hash[65];
 	unsigned char k[SIGV4_KEY_LEN];
-	struct sbuf sts = { 0 };
+	struct sbuf creq, sh, sts;
 	int rc;
 
 	if (!amz_date_ok(amz_date) || (!derived && !key->secret_key) || !key->region ||
 	    !key->service)
 		return -EINVAL;
-	if ((rc = canonical_request_and_signed(req, &creq, &sh)))
-		return rc;
+	sbuf_on(&creq, creq_buf, sizeof(creq_buf));
+	sbuf_on(&sh, sh_buf, sizeof(sh_buf));
+	sbuf_on(&sts, sts_buf, sizeof(sts_buf));
+	if ((rc = canonical_into(req, &creq, &sh)))
+		goto out_free;
 	memcpy(date, amz_date, 8);
 	date[8] = '\0';
-	sigv4_sha256_hex(creq, strlen(creq), creq_hash);
+	sigv4_sha256_hex(creq.p, creq.len, creq_hash);
 
-	sbuf_add(&sts, "AWS4-HMAC-SHA256\n");
-	sbuf_add(&sts, amz_date);
-	sbuf_add(&sts, "\n");
-	sbuf_add(&sts, date);
-	sbuf_add(&sts, "/");
+	sbuf_addn(&sts, "AWS4-HMAC-SHA256\n", 17);
+	sbuf_addn(&sts, amz_date, 16);
+	sbuf_addn(&sts, "\n", 1);
+	sbuf_addn(&sts, date, 8);
+	sbuf_addn(&sts, "/", 1);
 	sbuf_add(&sts, key->region);
-	sbuf_add(&sts, "/");
+	sbuf_addn(&sts, "/", 1);
 	sbuf_add(&sts, key->service);
-	sbuf_add(&sts, "/aws4_request\n");
-	sbuf_add(&sts, creq_hash);
+	sbuf_addn(&sts, "/aws4_request\n", 14);
+	sbuf_addn(&sts, creq_hash, 64);
 	if (sts.oom) {
 		rc = -ENOMEM;
 		goto out_free;
@@ -446,15 +481,14 @@ static int signature_and_signed(const struct sigv4_request *req, const struct si
 		memcpy(k, derived, SIGV4_KEY_LEN);
 	else if ((rc = sigv4_signing_key(key->secret_key, date, key->region, key->service, k)))
 		goto out_free;
-	sign_hex(k, sts.p, sig_hex);
-	if (signed_headers) {
-		*signed_headers = sh;
-		sh = NULL;
-	}
+	sign_hex(k, &sts, sig_hex);
+	if (signed_headers)
+		rc = sbuf_finish(&sh, signed_headers, NULL);
 out_free:
-	free(sts.p);
-	free(creq);
-	free(sh);
+	sbuf_release(&sts);
+	sbuf_release(&creq);
+	if (!signed_headers || rc)
+		sbuf_release(&sh);
 	return rc;
 }
 
@@ -505,8 +539,10 @@ int sigv4_chunk_signature(const unsigned char signing_key[SIGV4_KEY_LEN], const 
 			  const char *scope, const char *prev_signature, const char *chunk_sha256,
 			  char out[65])
 {
-	struct sbuf sts = { 0 };
+	char sts_buf[512];
+	struct sbuf sts;
 	unsigned char k[SIGV4_KEY_LEN];
+	sbuf_on(&sts, sts_buf, sizeof(sts_buf));
 	sbuf_add(&sts, "AWS4-HMAC-SHA256-PAYLOAD\n");
 	sbuf_add(&sts, amz_date);
 	sbuf_add(&sts, "\n");
@@ -516,12 +552,12 @@ int sigv4_chunk_signature(const unsigned char signing_key[SIGV4_KEY_LEN], const 
 	sbuf_add(&sts, "\n" SIGV4_EMPTY_SHA256 "\n");
 	sbuf_add(&sts, chunk_sha256);
 	if (sts.oom) {
-		free(sts.p);
+		sbuf_release(&sts);
 		return -ENOMEM;
 	}
 	memcpy(k, signing_key, SIGV4_KEY_LEN);
-	sign_hex(k, sts.p, out);
-	free(sts.p);
+	sign_hex(k, &sts, out);
+	sbuf_release(&sts);
 	return 0;
 }
 

@@ -168,9 +168,17 @@ int s3access_signing_key(void *arg, const char *access_key, const char *date,
 			 const char *region, const char *service, unsigned char key[32])
 {
 	struct s3access *a = arg;
+	/* "date/region/service", without snprintf (per signed request) */
 	char scope[sizeof(tcache[0].scope)];
-	int n = snprintf(scope, sizeof(scope), "%s/%s/%s", date, region, service);
-	bool cacheable = n > 0 && (size_t)n < sizeof(scope) && strlen(access_key) <= S3KEY_ID_MAX;
+	size_t dl = strlen(date), rl = strlen(region), sl = strlen(service);
+	bool cacheable = dl + rl + sl + 3 <= sizeof(scope) && strlen(access_key) <= S3KEY_ID_MAX;
+	if (cacheable) {
+		memcpy(scope, date, dl);
+		scope[dl] = '/';
+		memcpy(scope + dl + 1, region, rl);
+		scope[dl + 1 + rl] = '/';
+		memcpy(scope + dl + 2 + rl, service, sl + 1);
+	}
 	int rc = 0;
 	pthread_rwlock_rdlock(&a->lock);
 	const struct s3key *k = s3keys_find(&a->keys, access_key);

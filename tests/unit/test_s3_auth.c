@@ -503,6 +503,23 @@ static void test_parse_header(void **state)
 		if (s3_auth_parse_header(bad[i], &h, err, sizeof(err)) !=
 		    S3_ERR_AUTH_HEADER_MALFORMED)
 			fail_msg("accepted malformed header %d: %s", i, bad[i]);
+	/* The signed header list, alone: refused and accepted shapes. */
+	static const char *const lists[][2] = {
+		{ ";host", "bad" },	   { "host;", "bad" },	     { "host;;x-amz-date", "bad" },
+		{ "host;X-amz-date", "bad" }, { "host;x amz", "bad" },  { "host;x:amz", "bad" },
+		{ "host", "ok" },	   { "a;b", "ok" },	     { "host;x-amz-date;x_y.z9", "ok" },
+	};
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		char hv[512];
+		snprintf(hv, sizeof(hv),
+			 "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, "
+			 "SignedHeaders=%s, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48d"
+			 "d91039c6036bdb41",
+			 lists[i][0]);
+		int want = !strcmp(lists[i][1], "ok") ? 0 : S3_ERR_AUTH_HEADER_MALFORMED;
+		if (s3_auth_parse_header(hv, &h, err, sizeof(err)) != want)
+			fail_msg("SignedHeaders=%s: expected %s", lists[i][0], lists[i][1]);
+	}
 }
 
 /* AWS's documented streaming example (S3 docs, "Signature Calculations for

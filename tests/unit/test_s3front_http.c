@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -100,6 +101,38 @@ static void test_request_refusals(void **state)
 	assert_int_equal(req(big, &r), -EINVAL);
 }
 
+/* A field value's bytes are checked eight at a time: every byte value at
+ * every position of values from 1 to 40 bytes (across and between words),
+ * with bytes over 0x7f around it, against the byte-by-byte rule (no
+ * control byte but tab, no DEL). */
+static void test_value_bytes_at_every_position(void **state)
+{
+	(void)state;
+	struct s3fh_request r;
+	char head[256];
+	for (size_t len = 1; len <= 40; len++) {
+		for (size_t pos = 0; pos < len; pos++) {
+			for (int c = 0; c < 256; c++) {
+				if (c == '\r' || c == '\n')
+					continue; /* line ends: not inside a value */
+				char v[64];
+				for (size_t i = 0; i < len; i++)
+					v[i] = (char)(i % 3 == 0 ? 0xe9 : 'a' + (int)(i % 26));
+				v[pos] = (char)c;
+				/* trim() takes a leading or trailing tab or space away */
+				bool edge_ows = (c == ' ' || c == '\t') && (pos == 0 || pos == len - 1);
+				bool ok = !((c < 0x20 && c != '\t') || c == 0x7f) || edge_ows;
+				int n = snprintf(head, sizeof(head), "GET / HTTP/1.1\r\nX-V: ");
+				memcpy(head + n, v, len);
+				memcpy(head + n + len, "\r\n\r\n", 5);
+				int rc = s3fh_parse_request(head, (size_t)n + len + 4, &r);
+				if (rc != (ok ? 1 : -EINVAL))
+					fail_msg("len %zu, byte 0x%02x at %zu: %d", len, c, pos, rc);
+			}
+		}
+	}
+}
+
 static void test_response_heads(void **state)
 {
 	(void)state;
@@ -179,6 +212,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_fields),
 		cmocka_unit_test(test_request_refusals),
+		cmocka_unit_test(test_value_bytes_at_every_position),
 		cmocka_unit_test(test_response_heads),
 		cmocka_unit_test(test_chunked),
 	};
