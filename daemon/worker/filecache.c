@@ -9,6 +9,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/mutex.h"
+#include "lib/path.h"
 #include "client/client.h"
 #include "ufs/ufs.h"
 
@@ -40,6 +41,12 @@
 /* Paths per batched lookup (POST /api/v1/internal/files; the master takes
  * up to 256). */
 #define FCACHE_BATCH 128
+/* Directories read again after their files went cold (fcache_peek): how
+ * many at once, and for how long the sweep refreshes their other cold
+ * files after the last such read (a few sweeps: one that finds the queue
+ * full stops, and the next goes on). */
+#define FCACHE_REVIVED 8
+#define FCACHE_REVIVE_MS 5000
 
 /* A cached file_info with its strings on the heap (slots stay small). */
 struct entry {
@@ -96,6 +103,14 @@ struct fcache {
 	int64_t next_sweep_ms;
 	_Atomic uint64_t refreshes, refresh_drops;
 	_Atomic uint64_t miss_absent, miss_unchecked, miss_moved, miss_expired, miss_queued;
+	/* Directories read again after their files went cold (FCACHE_REVIVED;
+	 * until 0: a free slot). */
+	struct revived {
+		char dir[PATH_MAX_LEN + 1];
+		size_t len;
+		int64_t until;
+	} revived[FCACHE_REVIVED];
+	_Atomic uint64_t revivals;
 	/* The leader's namespace epoch and per-mount epochs (none from an
 	 * older master), as last checked (fcache.h). */
 	uint64_t epoch;
@@ -632,10 +647,75 @@ static void queue_refresh(struct fcache *fc, struct entry *e);
 
 /* The sweep's look at one entry: queued for a refresh when due. False
  * when it is due but the queue is full. */
-static bool sweep_one(struct fcache *fc, struct entry *e, int64_t now, int64_t ttl, int64_t warm)
+/* How long after its last read a file is kept fresh (never under the TTL). */
+static int64_t keep_warm_ms(const struct fcache *fc)
 {
-	if (!e->path || e->refreshing || !e->reads || now - e->read_ms > warm)
+	int64_t ttl = fc->conf->worker_metadata_ttl, warm = fc->conf->worker_metadata_keep_warm;
+	return warm < ttl ? ttl : warm;
+}
+
+/* The revived directory (fcache_peek) path is directly in, if any. */
+static bool in_revived_dir(const struct fcache *fc, const char *path, int64_t now)
+{
+	for (int i = 0; i < FCACHE_REVIVED; i++) {
+		const struct revived *r = &fc->revived[i];
+		if (r->until > now && strncmp(path, r->dir, r->len) == 0 && path[r->len] == '/' &&
+		    !strchr(path + r->len + 1, '/'))
+			return true;
+	}
+	return false;
+}
+
+/* Whether any directory is revived now. */
+static bool any_revived(const struct fcache *fc, int64_t now)
+{
+	for (int i = 0; i < FCACHE_REVIVED; i++)
+		if (fc->revived[i].until > now)
+			return true;
+	return false;
+}
+
+/*
+ * A file that went cold (not read for worker.metadata_keep_warm, so its
+ * trust ran out) is read again: its directory is likely being read again
+ * as a whole (a dataset's next epoch, a job rerun). For FCACHE_REVIVE_MS
+ * the sweep treats the directory's other cold files as read now, so their
+ * metadata is refreshed in batches ahead of their reads instead of one
+ * slow-path lookup per read. Call with the lock.
+ */
+static void revive(struct fcache *fc, const char *path, int64_t now)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = slash ? (size_t)(slash - path) : 0;
+	if (!slash || len > PATH_MAX_LEN)
+		return;
+	struct revived *slot = NULL;
+	for (int i = 0; i < FCACHE_REVIVED; i++) {
+		struct revived *r = &fc->revived[i];
+		if (r->until && r->len == len && strncmp(r->dir, path, len) == 0) {
+			r->until = now + FCACHE_REVIVE_MS;
+			return;
+		}
+		if (!slot || r->until < slot->until)
+			slot = r; /* a free slot, else the one ending first */
+	}
+	memcpy(slot->dir, path, len);
+	slot->dir[len] = '\0';
+	slot->len = len;
+	slot->until = now + FCACHE_REVIVE_MS;
+	atomic_fetch_add(&fc->revivals, 1);
+}
+
+static bool sweep_one(struct fcache *fc, struct entry *e, int64_t now, int64_t ttl, int64_t warm,
+		      bool revived)
+{
+	if (!e->path || e->refreshing || !e->reads)
 		return true;
+	if (now - e->read_ms > warm) {
+		if (!revived || e->trust_given == 0 || !in_revived_dir(fc, e->path, now))
+			return true;
+		e->read_ms = now; /* kept warm from now on, as if read */
+	}
 	/* An answer the master did not vouch for past the TTL (a mount
 	 * synced always, or its check fell behind) costs a lookup, maybe
 	 * a store request, per TTL: kept warm only for files read twice,
@@ -669,10 +749,9 @@ static bool sweep_one(struct fcache *fc, struct entry *e, int64_t now, int64_t t
 static void sweep(struct fcache *fc, int64_t now)
 {
 	int64_t ttl = fc->conf->worker_metadata_ttl;
-	int64_t warm = fc->conf->worker_metadata_keep_warm;
-	if (warm < ttl)
-		warm = ttl;
+	int64_t warm = keep_warm_ms(fc);
 	size_t seen = 0;
+	bool revived = any_revived(fc, now);
 	/* Only the slots that hold a path (fc->used): a cache of 131,072
 	 * slots walked whole ten times a second was 3% of a busy worker. */
 	for (size_t wi = 0; wi * 64 < fc->nslots; wi++) {
@@ -683,7 +762,7 @@ static void sweep(struct fcache *fc, int64_t now)
 				pthread_mutex_lock(&fc->lock);
 			}
 			size_t i = wi * 64 + (size_t)__builtin_ctzll(bits);
-			if (!sweep_one(fc, &fc->slots[i], now, ttl, warm))
+			if (!sweep_one(fc, &fc->slots[i], now, ttl, warm, revived))
 				return;
 		}
 	}
@@ -852,6 +931,9 @@ int fcache_peek(struct fcache *fc, const char *path, struct fcache_meta *out)
 		rc = 0;
 	} else {
 		count_miss(fc, e, now);
+		if (e && !e->lost && e->reads && e->trust_given != 0 && now >= e->trust_until &&
+		    now - e->read_ms > keep_warm_ms(fc))
+			revive(fc, path, now);
 	}
 	pthread_mutex_unlock(&fc->lock);
 	return rc;
@@ -864,6 +946,7 @@ void fcache_miss_stats_get(struct fcache *fc, struct fcache_miss_stats *out)
 	out->moved = atomic_load(&fc->miss_moved);
 	out->expired = atomic_load(&fc->miss_expired);
 	out->queued = atomic_load(&fc->miss_queued);
+	out->revived_dirs = atomic_load(&fc->revivals);
 }
 
 void fcache_stats_get(struct fcache *fc, uint64_t *refreshes, uint64_t *drops)

@@ -98,6 +98,10 @@ struct fcache_miss_stats {
 			     * than the TTL */
 	uint64_t moved;     /* trusted still, but its mount's (or the
 			     * namespace's) epoch moved */
+	/* Not a miss kind: how many times an expired read of a file that had
+	 * gone cold revived its directory (its other cold files refreshed in
+	 * the background for a while, as if read). */
+	uint64_t revived_dirs;
 };
 void fcache_miss_stats_get(struct fcache *fc, struct fcache_miss_stats *out);
 /* Epoch checks answered, and how many of them found a new epoch. */

@@ -105,6 +105,9 @@ size_t worker_metrics(struct worker_node *w, struct worker_metric *m, size_t max
 		{ "strata_worker_metadata_misses_expired_total",
 		  "S3 fast-path lookups that found the file's metadata with the trust the master "
 		  "gave it run out (not read within worker.metadata_keep_warm)", fm.expired },
+		{ "strata_worker_metadata_dirs_revived_total",
+		  "Reads of a file past worker.metadata_keep_warm that had the rest of its "
+		  "directory's cold files refreshed ahead of their reads", fm.revived_dirs },
 		{ "strata_worker_metadata_misses_queued_total",
 		  "S3 fast-path lookups that found the file's trust run out while its background "
 		  "refresh waited in the queue", fm.queued },

@@ -365,6 +365,46 @@ class FreshnessTest(ClusterTestCase):
         self.assertEqual(c2["expired"] - c1["expired"], 1, (c1, c2))
         self.assertEqual(c2["absent"], c1["absent"])
 
+    def test_a_directory_read_again_after_going_cold_is_refreshed_ahead_of_its_reads(self):
+        # keep-warm at its floor (the TTL): files not read for a moment go
+        # cold, and once the trust the master gave (up to the 4 s interval)
+        # runs out, each next read would be a slow-path lookup.
+        self.start(worker={"worker.metadata_keep_warm": "1s"})
+        n = 120
+        for i in range(n):
+            self.put_object(f"a/k/f{i:03d}", b"v%d" % i)
+        self.mount("/a", "a", sync_interval="4s")
+        port = int(self.w.settings["worker.s3_port"])
+
+        def metrics():
+            c = get_json(self.w.url + "/api/v1/metrics")[1]["counters"]
+            return {k: c[f"metadata_{k}_total"]
+                    for k in ("misses_expired", "misses_queued", "dirs_revived", "refreshes")}
+
+        def s3get(i):
+            status, _, body = request(f"http://127.0.0.1:{port}/a/k/f{i:03d}")
+            self.assertEqual((status, body), (200, b"v%d" % i))
+        for _ in range(2):
+            for i in range(n):
+                s3get(i)
+        time.sleep(4 * 2 + 1)  # past keep-warm and past the trust
+        c1 = metrics()
+        s3get(0)  # cold and expired: revives a/k
+        c2 = metrics()
+        self.assertEqual(c2["misses_expired"] - c1["misses_expired"], 1, (c1, c2))
+        self.assertEqual(c2["dirs_revived"] - c1["dirs_revived"], 1, (c1, c2))
+        # The other 119 are refreshed in the background, in batches...
+        wait_for(lambda: metrics()["refreshes"] - c2["refreshes"] >= n - 1, timeout=20,
+                 what="the revived directory's files to be refreshed")
+        # ... so their reads stay on the fast path (without the revival
+        # every one of them is an expired miss).
+        for i in range(1, n):
+            s3get(i)
+        c3 = metrics()
+        slow = (c3["misses_expired"] - c2["misses_expired"]) + (c3["misses_queued"] -
+                                                                 c2["misses_queued"])
+        self.assertLessEqual(slow, n // 10, (c2, c3))
+
     def test_store_down_is_counted_and_unverified_metadata_is_not_served(self):
         self.start()
         for i in range(3):
