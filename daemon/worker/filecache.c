@@ -645,8 +645,6 @@ static void refresh_some(struct fcache *fc, char **paths, size_t n)
 
 static void queue_refresh(struct fcache *fc, struct entry *e);
 
-/* The sweep's look at one entry: queued for a refresh when due. False
- * when it is due but the queue is full. */
 /* How long after its last read a file is kept fresh (never under the TTL). */
 static int64_t keep_warm_ms(const struct fcache *fc)
 {
@@ -706,6 +704,9 @@ static void revive(struct fcache *fc, const char *path, int64_t now)
 	atomic_fetch_add(&fc->revivals, 1);
 }
 
+/* The sweep's look at one entry: queued for a refresh when due (a cold
+ * file too while its directory is revived). False when it is due but the
+ * queue is full. */
 static bool sweep_one(struct fcache *fc, struct entry *e, int64_t now, int64_t ttl, int64_t warm,
 		      bool revived)
 {

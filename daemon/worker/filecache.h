@@ -72,7 +72,9 @@ int fcache_get(struct fcache *fc, const char *path, struct file_info *out, char 
  * TTL, or the end of its trust) for worker.metadata_keep_warm after its last read, so it is still
  * on the fast path when read again minutes later (an answer the master vouched for only for the
  * TTL, as with sync_interval=always, is kept warm only for files read twice, for 30 TTLs, since
- * each refresh may cost a store request). A failed refresh is retried a TTL later. Refreshes are
+ * each refresh may cost a store request). A peek that finds a file gone cold (not read within
+ * keep-warm, its trust run out) revives its directory: for a few seconds the directory's other
+ * cold files are refreshed as if read. A failed refresh is retried a TTL later. Refreshes are
  * batched, up to 128 paths per
  * POST /api/v1/internal/files. The cache holds worker.metadata_cache_files entries.
  */
