@@ -8,13 +8,15 @@
 # unsigned (anonymous) and signed on the same worker. Every object is warmed
 # into the MEM tier first; then wrk (bench/s3auth.lua) reads them at each
 # connection count, unsigned and signed taking turns for ROUNDS rounds; each
-# cell is the median. Signed requests carry a real signature per object,
-# which the worker verifies on every request (in its event loops: the
-# signed hits must stay on the fast path, which the counters below show).
+# cell is the median, and pair_ratio the median of the rounds' own ratios
+# (each round's two runs back to back). Signed requests carry a real
+# signature per object, which the worker verifies on every request (in its
+# event loops: the signed hits must stay on the fast path, which the
+# counters below show).
 #
 # Usage: bench/s3auth.sh [--quick]
 # Environment: BUILD (default <src>/build-bench-read, a Release tree), JOBS
-# (2), DURATION seconds per wrk run (5; --quick 2), ROUNDS (3), NOBJ (500),
+# (2), DURATION seconds per wrk run (5; --quick 2), ROUNDS (5), NOBJ (500),
 # CONNS ("8 64"), KEEP=1 (keep the temp dir), SKIP_BUILD=1 (use BUILD as is).
 set -euo pipefail
 
@@ -22,7 +24,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$SRC/build-bench-read}
 JOBS=${JOBS:-2}
 DURATION=${DURATION:-5}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 NOBJ=${NOBJ:-500}
 CONNS=${CONNS:-"8 64"}
 case ${1:-} in
@@ -120,7 +122,7 @@ run() { # FILE CONNS -> requests/s and p99
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-printf '%-6s %14s %14s %8s %12s %12s\n' conns unsigned_rps signed_rps ratio p99_unsig_us p99_sig_us
+printf '%-6s %14s %14s %8s %12s %12s %11s\n' conns unsigned_rps signed_rps ratio p99_unsig_us p99_sig_us pair_ratio
 for c in $CONNS; do
 	u=(); s=(); pu=(); ps=()
 	for _ in $(seq 1 "$ROUNDS"); do
@@ -129,9 +131,15 @@ for c in $CONNS; do
 		read -r r p _ <<<"$(run "$WORK/signed.txt" "$c")"; s+=("$r"); ps+=("$p")
 	done
 	mu=$(printf '%s\n' "${u[@]}" | median); ms=$(printf '%s\n' "${s[@]}" | median)
-	printf '%-6s %14s %14s %8s %12s %12s\n' "$c" "$mu" "$ms" \
+	# Each round's pair is run back to back: the median of the pairs'
+	# ratios follows this machine's drift less than a ratio of medians.
+	pr=$(for i in "${!u[@]}"; do
+		awk -v a="${s[$i]}" -v b="${u[$i]}" 'BEGIN { printf "%.4f\n", b ? a / b : 0 }'
+	done | median)
+	printf '%-6s %14s %14s %8s %12s %12s %11s\n' "$c" "$mu" "$ms" \
 		"$(awk -v a="$ms" -v b="$mu" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" \
-		"$(printf '%s\n' "${pu[@]}" | median)" "$(printf '%s\n' "${ps[@]}" | median)"
+		"$(printf '%s\n' "${pu[@]}" | median)" "$(printf '%s\n' "${ps[@]}" | median)" \
+		"$(awk -v r="$pr" 'BEGIN { printf "%.2f", r }')"
 done
 c1=$(counters)
 python3 - "$c0" "$c1" <<'PY'

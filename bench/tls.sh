@@ -9,12 +9,13 @@
 # worker's log says which). Every object is warmed into the MEM tier of
 # both workers; then wrk (bench/s3auth.lua, unsigned paths) reads them at
 # each connection count, plaintext and TLS taking turns for ROUNDS rounds;
-# each cell is the median. wrk keeps its connections, so this measures TLS
-# records, not handshakes.
+# each cell is the median (pair_ratio: the median of the rounds' own
+# ratios, each round's two runs back to back). wrk keeps its connections,
+# so this measures TLS records, not handshakes.
 #
 # Usage: bench/tls.sh [--quick]
 # Environment: BUILD (default <src>/build-bench-read, a Release tree), JOBS
-# (2), DURATION seconds per wrk run (5; --quick 2), ROUNDS (3; --quick 1),
+# (2), DURATION seconds per wrk run (5; --quick 2), ROUNDS (5; --quick 1),
 # NOBJ (500; --quick 100), CONNS ("8 64"), KEEP=1 (keep the temp dir),
 # SKIP_BUILD=1 (use BUILD as is).
 set -euo pipefail
@@ -23,7 +24,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$SRC/build-bench-read}
 JOBS=${JOBS:-2}
 DURATION=${DURATION:-5}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 NOBJ=${NOBJ:-500}
 CONNS=${CONNS:-"8 64"}
 case ${1:-} in
@@ -114,7 +115,7 @@ run() { # URL CONNS -> requests/s and p99
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-printf '%-6s %14s %14s %8s %12s %12s\n' conns plain_rps tls_rps ratio p99_plain_us p99_tls_us
+printf '%-6s %14s %14s %8s %12s %12s %11s\n' conns plain_rps tls_rps ratio p99_plain_us p99_tls_us pair_ratio
 for c in $CONNS; do
 	u=(); s=(); pu=(); ps=()
 	for _ in $(seq 1 "$ROUNDS"); do
@@ -122,7 +123,13 @@ for c in $CONNS; do
 		read -r r p _ <<<"$(run "$TLS_URL" "$c")"; s+=("$r"); ps+=("$p")
 	done
 	mu=$(printf '%s\n' "${u[@]}" | median); ms=$(printf '%s\n' "${s[@]}" | median)
-	printf '%-6s %14s %14s %8s %12s %12s\n' "$c" "$mu" "$ms" \
+	# Each round's pair is run back to back: the median of the pairs'
+	# ratios follows this machine's drift less than a ratio of medians.
+	pr=$(for i in "${!u[@]}"; do
+		awk -v a="${s[$i]}" -v b="${u[$i]}" 'BEGIN { printf "%.4f\n", b ? a / b : 0 }'
+	done | median)
+	printf '%-6s %14s %14s %8s %12s %12s %11s\n' "$c" "$mu" "$ms" \
 		"$(awk -v a="$ms" -v b="$mu" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" \
-		"$(printf '%s\n' "${pu[@]}" | median)" "$(printf '%s\n' "${ps[@]}" | median)"
+		"$(printf '%s\n' "${pu[@]}" | median)" "$(printf '%s\n' "${ps[@]}" | median)" \
+		"$(awk -v r="$pr" 'BEGIN { printf "%.2f", r }')"
 done
