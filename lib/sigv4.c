@@ -63,9 +63,10 @@ static const EVP_MD *sha256_md(void)
 struct crypto_ctx {
 	EVP_MD_CTX *md;
 	EVP_MAC_CTX *mac;
-	/* The key mac was last set up with, when it was a derived key: the
-	 * next HMAC with the same key (every signed request of one access key
-	 * on one day) reuses its prepared pads instead of hashing them again. */
+	/* The key mac was last set up with, when it was SIGV4_KEY_LEN bytes
+	 * (a signing key, or a step of deriving one): the next HMAC with the
+	 * same key (every signed request of one access key on one day) reuses
+	 * its prepared pads instead of hashing them again. */
 	bool keyed;
 	unsigned char key[SIGV4_KEY_LEN];
 };

@@ -119,9 +119,7 @@ static void test_value_bytes_at_every_position(void **state)
 				for (size_t i = 0; i < len; i++)
 					v[i] = (char)(i % 3 == 0 ? 0xe9 : 'a' + (int)(i % 26));
 				v[pos] = (char)c;
-				/* trim() takes a leading or trailing tab or space away */
-				bool edge_ows = (c == ' ' || c == '\t') && (pos == 0 || pos == len - 1);
-				bool ok = !((c < 0x20 && c != '\t') || c == 0x7f) || edge_ows;
+				bool ok = !((c < 0x20 && c != '\t') || c == 0x7f);
 				int n = snprintf(head, sizeof(head), "GET / HTTP/1.1\r\nX-V: ");
 				memcpy(head + n, v, len);
 				memcpy(head + n + len, "\r\n\r\n", 5);
