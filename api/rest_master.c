@@ -472,6 +472,7 @@ static void get_metrics_json(struct http_req *req, void *ctx)
 	json_add_int(sync, "revalidate_dirs", (int64_t)rst.dirs);
 	json_add_int(sync, "revalidate_errors", (int64_t)rst.errors);
 	json_add_int(sync, "wanted_files", (int64_t)rst.wanted);
+	json_add_int(sync, "cached_files", (int64_t)rst.cached);
 	struct meta_status st;
 	meta_status(m->meta, &st);
 	cJSON *r = cJSON_AddObjectToObject(master, "raft");
@@ -615,6 +616,11 @@ static void get_metrics_prom(struct http_req *req, void *ctx)
 	EMIT("# TYPE strata_master_revalidate_wanted_files gauge\n"
 	     "strata_master_revalidate_wanted_files %llu\n",
 	     (unsigned long long)rst.wanted);
+	EMIT("# HELP strata_master_revalidate_cached_files files kept fresh because they have "
+	     "cached blocks (read or not)\n"
+	     "# TYPE strata_master_revalidate_cached_files gauge\n"
+	     "strata_master_revalidate_cached_files %llu\n",
+	     (unsigned long long)rst.cached);
 	struct meta_status st;
 	meta_status(m->meta, &st);
 	EMIT("# TYPE strata_master_raft_term gauge\nstrata_master_raft_term %llu\n",

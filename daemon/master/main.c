@@ -193,7 +193,7 @@ int main(int argc, char **argv)
 				       .drop = datajobs_drop, .drop_arg = m.datajobs };
 	struct ttlcheck *ttl = ttlcheck_new(&topts);
 	m.ttl = ttl;
-	struct reval_opts ropts = { .fs = m.fs, .meta = m.meta,
+	struct reval_opts ropts = { .fs = m.fs, .meta = m.meta, .blocks = m.blocks,
 				    .default_interval_ms = fopts.default_sync_interval_ms };
 	m.reval = reval_new(&ropts);
 	/* An order a worker did not carry out in 10 heartbeats (at least 5 s)

@@ -91,8 +91,8 @@ static const char *const g_sql[ST_COUNT] = {
 	/* Indexed (inodes_unpersisted). */
 	[ST_UNPERSISTED] = "SELECT " NS_INODE_COLS " FROM inodes WHERE persisted != 1 AND"
 			   " id > ?1 ORDER BY id LIMIT ?2",
-	[ST_BY_DATA_ID] = "SELECT id FROM inodes WHERE data_id = ?1 AND data_id > 0 AND is_dir = 0"
-			  " LIMIT 1",
+	[ST_BY_DATA_ID] = "SELECT " NS_INODE_COLS " FROM inodes WHERE data_id = ?1 AND data_id > 0"
+			  " AND is_dir = 0 LIMIT 1",
 };
 
 static const char g_schema[] =
@@ -277,7 +277,7 @@ uint64_t ns_applied_index(struct ns *ns)
 	return ns->applied;
 }
 
-static void row_to_inode(sqlite3_stmt *s, struct ns_inode *n)
+void ns_row_inode(sqlite3_stmt *s, struct ns_inode *n)
 {
 	memset(n, 0, sizeof(*n));
 	n->id = (uint64_t)sqlite3_column_int64(s, 0);
@@ -378,7 +378,7 @@ int ns_unpersisted(struct ns *ns, uint64_t after_id, size_t limit, struct ns_ino
 	sqlite3_bind_int64(s, 2, (int64_t)limit);
 	int step = SQLITE_DONE;
 	while (*n < limit && (step = sqlite3_step(s)) == SQLITE_ROW)
-		row_to_inode(s, &out[(*n)++]);
+		ns_row_inode(s, &out[(*n)++]);
 	int rc = *n == limit || step == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_reset(s);
 	return rc;
@@ -390,7 +390,7 @@ static int step_inode(sqlite3_stmt *s, struct ns_inode *out)
 {
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		row_to_inode(s, out);
+		ns_row_inode(s, out);
 		rc = 0;
 	} else {
 		rc = rc == SQLITE_DONE ? -ENOENT : -EIO;
@@ -456,7 +456,7 @@ int ns_list(struct ns *ns, uint64_t dir, const char *after, size_t limit,
 			}
 			rows = grown;
 		}
-		row_to_inode(s, &rows[n++]);
+		ns_row_inode(s, &rows[n++]);
 	}
 	if (!rc && step != SQLITE_DONE)
 		rc = -EIO;

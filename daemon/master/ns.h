@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/path.h"
+
 struct journal_cmd;
 
 /*
@@ -258,10 +260,18 @@ int ns_job_files(struct ns *ns, const struct ns_job *j, size_t limit, struct ns_
  */
 uint64_t ns_mount_epoch(struct ns *ns, const char *mount_path);
 
+/* The path of the last directory ns_by_data_id looked at, kept while
+ * nothing is applied (caller-owned; zeroed before the first use). */
+struct ns_dir_cache {
+	bool valid;
+	uint64_t applied, dir_id;
+	char path[PATH_MAX_LEN + 1];
+};
 /* Replication (ns_repl.c). The file whose current content is data_id,
- * with its path; -ENOENT when no file holds it (changed or deleted). */
+ * with its path; -ENOENT when no file holds it (changed or deleted). dc
+ * (may be NULL) saves building the path of the same directory again. */
 int ns_by_data_id(struct ns *ns, uint64_t data_id, struct ns_inode *out, char *path,
-		  size_t pathlen);
+		  size_t pathlen, struct ns_dir_cache *dc);
 /* Workers' administrative states (worker_state commands): fn(address,
  * state) for each worker not "active", in address order. */
 int ns_worker_states(struct ns *ns, int (*fn)(void *arg, const char *address, const char *state),

@@ -4,6 +4,7 @@
  * like the rest of ns_apply: the time comes in the command. */
 #include "daemon/master/journal.h"
 #include "daemon/master/ns_int.h"
+#include "lib/path.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -60,19 +61,30 @@ int ns_worker_states(struct ns *ns, int (*fn)(void *arg, const char *address, co
 }
 
 int ns_by_data_id(struct ns *ns, uint64_t data_id, struct ns_inode *out, char *path,
-		  size_t pathlen)
+		  size_t pathlen, struct ns_dir_cache *dc)
 {
-	/* The replication checker asks this for every cached block's file:
-	 * a statement prepared once (ns_stmt). */
+	/* The replication checker and the revalidator's scans ask this for
+	 * every cached block's file: one statement prepared once (ns_stmt),
+	 * and the directory's path built once while it stays the same. */
 	sqlite3_stmt *s = ns_stmt(ns, ST_BY_DATA_ID);
 	sqlite3_bind_int64(s, 1, (int64_t)data_id);
 	int step = sqlite3_step(s);
-	uint64_t id = step == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+	if (step == SQLITE_ROW)
+		ns_row_inode(s, out);
 	sqlite3_reset(s);
 	if (step != SQLITE_ROW)
 		return step == SQLITE_DONE ? -ENOENT : -EIO;
-	int rc = ns_by_id(ns, id, out);
-	if (!rc)
-		rc = ns_path(ns, id, path, pathlen);
-	return rc;
+	struct ns_dir_cache one;
+	if (!dc)
+		dc = &one;
+	if (dc == &one || !dc->valid || dc->applied != ns->applied || dc->dir_id != out->parent) {
+		dc->valid = false;
+		int rc = ns_path(ns, out->parent, dc->path, sizeof(dc->path));
+		if (rc)
+			return rc;
+		dc->valid = true;
+		dc->applied = ns->applied;
+		dc->dir_id = out->parent;
+	}
+	return path_join(dc->path, out->name, path, pathlen) ? -ENAMETOOLONG : 0;
 }

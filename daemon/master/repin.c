@@ -22,7 +22,7 @@ static bool keeps_pin(struct meta *meta, uint64_t data_id, char *path, size_t pa
 {
 	struct ns_inode n;
 	struct ns *ns = meta_read_lock(meta);
-	int rc = ns_by_data_id(ns, data_id, &n, path, pathlen);
+	int rc = ns_by_data_id(ns, data_id, &n, path, pathlen, NULL);
 	meta_read_unlock(meta);
 	if (rc)
 		return false; /* old content of a changed or deleted file */

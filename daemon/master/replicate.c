@@ -314,6 +314,7 @@ struct file_ref {
 	bool found;
 	int64_t min, max;
 	char path[PATH_MAX_LEN + 1];
+	struct ns_dir_cache dir; /* across the files of one pass */
 };
 
 static void lookup_file(struct repl *r, uint64_t data_id, struct file_ref *f)
@@ -321,7 +322,7 @@ static void lookup_file(struct repl *r, uint64_t data_id, struct file_ref *f)
 	f->data_id = data_id;
 	struct ns_inode n;
 	struct ns *ns = meta_read_lock(r->o.meta);
-	f->found = ns_by_data_id(ns, data_id, &n, f->path, sizeof(f->path)) == 0;
+	f->found = ns_by_data_id(ns, data_id, &n, f->path, sizeof(f->path), &f->dir) == 0;
 	meta_read_unlock(r->o.meta);
 	f->min = f->found ? n.repl_min : 0;
 	f->max = f->found ? n.repl_max : -1;
@@ -441,7 +442,7 @@ static int plan_all(struct repl *r, struct pass *ps)
 {
 	struct blockmap_entry *list = NULL;
 	size_t n = 0;
-	struct file_ref *f = malloc(sizeof(*f));
+	struct file_ref *f = calloc(1, sizeof(*f));
 	if (!f || blockmap_list(r->o.blocks, &list, &n)) {
 		free(f);
 		return -ENOMEM;

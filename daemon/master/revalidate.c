@@ -1,11 +1,14 @@
 #include "daemon/master/revalidate.h"
 
+#include "daemon/master/blockmap.h"
 #include "daemon/master/fs.h"
 #include "daemon/master/meta.h"
+#include "daemon/master/ns.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/path.h"
+#include "lib/placement.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -19,7 +22,8 @@
 struct tab_ent {
 	char *key; /* owned; NULL: free slot */
 	int64_t ms;
-	void *ptr; /* owned by the user of the table */
+	int64_t until; /* names: wanted until then for their cached blocks */
+	void *ptr;     /* owned by the user of the table */
 };
 
 struct tab {
@@ -110,6 +114,11 @@ struct reval {
 	pthread_t thread;
 	bool started, stopping, leading;
 	uint64_t passes, ndirs_checked, errors;
+	/* The block map scans: what the last one saw, so an unchanged map
+	 * and namespace only extend what it marked (until == marked_until). */
+	int64_t next_scan_ms, marked_until;
+	bool scanned;
+	uint64_t seen_blocks, seen_applied, ncached, nscans;
 };
 
 static void drop_name(struct tab_ent *e)
@@ -146,6 +155,10 @@ struct reval *reval_new(const struct reval_opts *opts)
 		r->o.default_interval_ms = 30000;
 	if (!r->o.tick_ms)
 		r->o.tick_ms = 100;
+	if (r->o.cached_scan_ms <= 0) {
+		int64_t third = r->o.default_interval_ms / 3;
+		r->o.cached_scan_ms = third < 1000 ? 1000 : third > 10000 ? 10000 : third;
+	}
 	pthread_mutex_init(&r->lock, NULL);
 	clock_mono_cond_init(&r->wake);
 	return r;
@@ -171,19 +184,28 @@ void reval_free(struct reval *r)
 	free(r);
 }
 
-void reval_want(struct reval *r, const char *path, int64_t now_wall_ms)
+/* The name entry of path (a file), added when new; NULL when path has no
+ * parent or out of memory (r->lock held). */
+static struct tab_ent *want_locked(struct reval *r, const char *path)
 {
 	char dir[PATH_MAX_LEN + 1];
-	if (!r || path_parent(path, dir, sizeof(dir)))
-		return;
+	if (path_parent(path, dir, sizeof(dir)))
+		return NULL;
 	const char *name = path_basename(path);
-	pthread_mutex_lock(&r->lock);
 	struct tab_ent *de = tab_put(&r->dirs, dir);
 	if (de && !de->ptr && !(de->ptr = calloc(1, sizeof(struct rdir)))) {
 		/* An entry without its directory is dropped by the next pass. */
 		de = NULL;
 	}
-	struct tab_ent *ne = de ? tab_put(&((struct rdir *)de->ptr)->names, name) : NULL;
+	return de ? tab_put(&((struct rdir *)de->ptr)->names, name) : NULL;
+}
+
+void reval_want(struct reval *r, const char *path, int64_t now_wall_ms)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	struct tab_ent *ne = want_locked(r, path);
 	if (ne)
 		ne->ms = now_wall_ms;
 	pthread_mutex_unlock(&r->lock);
@@ -200,10 +222,15 @@ struct expire_ctx {
 	int64_t keep, now;
 };
 
+static bool wanted_at(const struct tab_ent *e, int64_t keep, int64_t now)
+{
+	return now - e->ms <= keep || now <= e->until;
+}
+
 static bool name_wanted(struct tab_ent *e, void *arg)
 {
 	const struct expire_ctx *c = arg;
-	return c->now - e->ms <= c->keep;
+	return wanted_at(e, c->keep, c->now);
 }
 
 /* Drops the names of d no longer wanted at now. */
@@ -212,7 +239,7 @@ static void expire_names(const struct reval *r, struct rdir *d, int64_t now)
 	int64_t keep = keep_ms(r, d);
 	size_t stale = 0;
 	for (size_t i = 0; i < d->names.cap; i++)
-		if (d->names.v[i].key && now - d->names.v[i].ms > keep)
+		if (d->names.v[i].key && !wanted_at(&d->names.v[i], keep, now))
 			stale++;
 	if (!stale)
 		return;
@@ -335,6 +362,107 @@ static void checked(struct reval *r, const char *dir, int rc, const char *err, i
 	pthread_mutex_unlock(&r->lock);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The distinct content ids of the cached blocks, sorted, into *out. */
+static int cached_data_ids(struct blockmap *bm, uint64_t **out, size_t *n)
+{
+	struct blockmap_entry *list = NULL;
+	size_t nlist = 0;
+	*out = NULL;
+	*n = 0;
+	if (blockmap_list(bm, &list, &nlist))
+		return -ENOMEM;
+	uint64_t *ids = malloc((nlist ? nlist : 1) * sizeof(*ids));
+	if (!ids) {
+		free(list);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nlist; i++)
+		ids[i] = list[i].block >> PLACEMENT_INDEX_BITS;
+	free(list);
+	qsort(ids, nlist, sizeof(*ids), cmp_u64);
+	size_t k = 0;
+	for (size_t i = 0; i < nlist; i++)
+		if (!k || ids[k - 1] != ids[i])
+			ids[k++] = ids[i];
+	*out = ids;
+	*n = k;
+	return 0;
+}
+
+/* Files looked up under one hold of the namespace's read lock: a scan of
+ * many files lets writers in between. */
+#define SCAN_BATCH 64
+
+int reval_scan_cached(struct reval *r, int64_t now_wall_ms)
+{
+	if (!r->o.blocks)
+		return 0;
+	int64_t until = now_wall_ms + 3 * r->o.cached_scan_ms;
+	uint64_t blocks = blockmap_version(r->o.blocks);
+	uint64_t applied = meta_applied_index(r->o.meta);
+	pthread_mutex_lock(&r->lock);
+	if (r->scanned && blocks == r->seen_blocks && applied == r->seen_applied) {
+		/* The same files as last time: extend what that scan marked. */
+		for (size_t i = 0; i < r->dirs.cap; i++) {
+			struct rdir *d = r->dirs.v[i].ptr;
+			for (size_t k = 0; d && k < d->names.cap; k++)
+				if (d->names.v[k].key && d->names.v[k].until == r->marked_until)
+					d->names.v[k].until = until;
+		}
+		r->marked_until = until;
+		int n = (int)r->ncached;
+		pthread_mutex_unlock(&r->lock);
+		return n;
+	}
+	pthread_mutex_unlock(&r->lock);
+	uint64_t *ids;
+	size_t nids;
+	char(*paths)[PATH_MAX_LEN + 1] = malloc(SCAN_BATCH * sizeof(*paths));
+	struct ns_dir_cache *dc = calloc(1, sizeof(*dc));
+	if (!paths || !dc || cached_data_ids(r->o.blocks, &ids, &nids)) {
+		free(paths);
+		free(dc);
+		return -ENOMEM;
+	}
+	size_t found = 0;
+	for (size_t i = 0; i < nids; i += SCAN_BATCH) {
+		size_t end = i + SCAN_BATCH < nids ? i + SCAN_BATCH : nids, np = 0;
+		struct ns_inode n;
+		struct ns *ns = meta_read_lock(r->o.meta);
+		for (size_t k = i; k < end; k++)
+			if (!ns_by_data_id(ns, ids[k], &n, paths[np], sizeof(paths[np]), dc))
+				np++; /* else old content, on its way out */
+		meta_read_unlock(r->o.meta);
+		pthread_mutex_lock(&r->lock);
+		for (size_t k = 0; k < np; k++) {
+			struct tab_ent *ne = want_locked(r, paths[k]);
+			if (ne) {
+				ne->until = until;
+				found++;
+			}
+		}
+		pthread_mutex_unlock(&r->lock);
+	}
+	free(ids);
+	free(paths);
+	free(dc);
+	pthread_mutex_lock(&r->lock);
+	r->scanned = true;
+	r->seen_blocks = blocks;
+	r->seen_applied = applied;
+	r->marked_until = until;
+	r->ncached = found;
+	r->nscans++;
+	pthread_mutex_unlock(&r->lock);
+	return (int)found;
+}
+
 int reval_pass(struct reval *r, int64_t now_wall_ms)
 {
 	struct work *work;
@@ -371,10 +499,13 @@ static void leadership(struct reval *r, bool leading)
 	pthread_mutex_lock(&r->lock);
 	bool was = r->leading;
 	r->leading = leading;
-	if (leading && !was)
+	if (leading && !was) {
 		for (size_t i = 0; i < r->dirs.cap; i++)
 			if (r->dirs.v[i].ptr)
 				((struct rdir *)r->dirs.v[i].ptr)->next_ms = 0;
+		r->scanned = false;
+		r->next_scan_ms = 0;
+	}
 	pthread_mutex_unlock(&r->lock);
 	if (was && !leading)
 		fs_verified_clear(r->o.fs);
@@ -396,8 +527,15 @@ static void *reval_main(void *arg)
 			break;
 		bool leading = is_leader(r->o.meta);
 		leadership(r, leading);
-		if (leading)
+		if (leading) {
+			int64_t now = clock_wall_ms();
+			if (now >= r->next_scan_ms) {
+				/* Out of memory: the files' lookups still want them. */
+				reval_scan_cached(r, now);
+				r->next_scan_ms = now + r->o.cached_scan_ms;
+			}
 			reval_pass(r, clock_wall_ms());
+		}
 	}
 	return NULL;
 }
@@ -418,6 +556,8 @@ void reval_get_stats(struct reval *r, struct reval_stats *out)
 	out->dirs = r->ndirs_checked;
 	out->errors = r->errors;
 	out->wanted_dirs = r->dirs.n;
+	out->cached = r->ncached;
+	out->scans = r->nscans;
 	out->wanted = 0;
 	for (size_t i = 0; i < r->dirs.cap; i++)
 		if (r->dirs.v[i].ptr)

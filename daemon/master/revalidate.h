@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct blockmap;
 struct fs;
 struct meta;
 
@@ -15,7 +16,9 @@ struct meta;
  * reval_want records a worker's lookup of a file (the internal file
  * routes call it); a file stays wanted for keep_intervals sync intervals
  * after its last lookup (a worker keeping a file warm looks it up again
- * about once an interval). Files are grouped by directory; each directory
+ * about once an interval). Files with cached blocks are wanted too, read
+ * or not: every cached_scan_ms the thread finds them in the block map
+ * (reval_scan_cached) and keeps them wanted for three scans. Files are grouped by directory; each directory
  * is checked once it was last checked half its mount's sync interval ago,
  * so verification never lapses while the store answers: one LIST for a
  * directory of more than FS_REVAL_HEADS_MAX wanted files, a HEAD each
@@ -33,6 +36,8 @@ struct reval_opts {
 	int64_t keep_intervals;      /* 0: 4 */
 	int64_t default_interval_ms; /* before a directory's mount is known; 0: 30 s */
 	int64_t tick_ms;             /* the thread's period; 0: 100 */
+	struct blockmap *blocks;     /* NULL: only looked-up files are wanted */
+	int64_t cached_scan_ms;      /* 0: a third of default_interval_ms, 1-10 s */
 };
 
 /* NULL on allocation failure; opts is copied. */
@@ -46,6 +51,12 @@ int reval_start(struct reval *r);
  * not recorded (the request path checks the file when it must). */
 void reval_want(struct reval *r, const char *path, int64_t now_wall_ms);
 
+/* Marks the files that have cached blocks wanted until three scans from
+ * now_wall_ms: how many files, or a negative errno. Skips the namespace
+ * lookups when neither the block map nor the namespace moved since the
+ * last scan. The thread calls it on the leader; tests call it. */
+int reval_scan_cached(struct reval *r, int64_t now_wall_ms);
+
 /* One pass at now_wall_ms over the directories that are due: how many
  * were checked. The thread calls it on the leader; tests call it. */
 int reval_pass(struct reval *r, int64_t now_wall_ms);
@@ -56,6 +67,8 @@ struct reval_stats {
 	uint64_t errors;     /* checks that failed (store down, ...) */
 	uint64_t wanted;     /* files wanted now */
 	uint64_t wanted_dirs; /* their directories */
+	uint64_t cached;     /* files wanted because they have cached blocks */
+	uint64_t scans;      /* block map scans that looked files up */
 };
 void reval_get_stats(struct reval *r, struct reval_stats *out);
 

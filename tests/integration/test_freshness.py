@@ -405,6 +405,30 @@ class FreshnessTest(ClusterTestCase):
                                                                  c2["misses_queued"])
         self.assertLessEqual(slow, n // 10, (c2, c3))
 
+    def test_cached_files_nobody_reads_are_kept_verified_by_the_leader(self):
+        # Cached, then not read (nor kept warm: keep-warm at its floor) for
+        # longer than the leader keeps looked-up files wanted (4 intervals):
+        # the leader still verifies them in the background because they
+        # have cached blocks, so their next reads wait for no store.
+        self.start(worker={"worker.metadata_keep_warm": "1s"})
+        files = {f"c{i}": b"cached %d\n" % i * (i + 10) for i in range(3)}
+        for name, data in files.items():
+            self.put_object(f"a/c/{name}", data)
+        self.mount("/a", "a")
+        for _ in range(2):
+            for name, data in files.items():
+                self.assertEqual(self.cat(f"/a/c/{name}"), data)
+        wait_for(lambda: prom(self.m.url, "strata_master_revalidate_cached_files") >= 3,
+                 timeout=10, what="the cached files to be found in the block map")
+        time.sleep(INTERVAL * 4 + 4)  # the scenario: past wanting by lookups
+        behind = prom(self.m.url, "strata_master_sync_behind_total")
+        heads = self.proxy.snapshot().get("HEAD", 0)
+        for name, data in files.items():
+            self.assertEqual(self.cat(f"/a/c/{name}"), data)
+        self.assertEqual(prom(self.m.url, "strata_master_sync_behind_total"), behind)
+        self.assertEqual(self.proxy.snapshot().get("HEAD", 0), heads)
+        self.assertGreaterEqual(prom(self.m.url, "strata_master_sync_lists_total"), 4)
+
     def test_store_down_is_counted_and_unverified_metadata_is_not_served(self):
         self.start()
         for i in range(3):

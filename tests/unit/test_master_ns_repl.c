@@ -129,14 +129,14 @@ static void test_by_data_id_finds_the_current_content(void **state)
 
 	struct ns_inode n, dir;
 	char path[256];
-	assert_int_equal(ns_by_data_id(f->ns, 777, &n, path, sizeof(path)), 0);
+	assert_int_equal(ns_by_data_id(f->ns, 777, &n, path, sizeof(path), NULL), 0);
 	assert_string_equal(path, "/d/f");
 	assert_int_equal(n.length, 10);
 	assert_int_equal(n.repl_min, 0);
 	assert_int_equal(n.repl_max, -1);
 	/* A directory's own id is not a content id. */
 	assert_int_equal(ns_lookup(f->ns, "/d", &dir), 0);
-	assert_int_equal(ns_by_data_id(f->ns, dir.id, &n, path, sizeof(path)), -ENOENT);
+	assert_int_equal(ns_by_data_id(f->ns, dir.id, &n, path, sizeof(path), NULL), -ENOENT);
 
 	/* New content: the old id names nothing any more. */
 	c = journal_new(JOURNAL_PUT_FILE);
@@ -145,10 +145,42 @@ static void test_by_data_id_finds_the_current_content(void **state)
 	c->u.put_file.time_ms = 2;
 	c->u.put_file.data_id = 778;
 	assert_int_equal(apply(f->ns, c), 0);
-	assert_int_equal(ns_by_data_id(f->ns, 777, &n, path, sizeof(path)), -ENOENT);
-	assert_int_equal(ns_by_data_id(f->ns, 778, &n, path, sizeof(path)), 0);
+	assert_int_equal(ns_by_data_id(f->ns, 777, &n, path, sizeof(path), NULL), -ENOENT);
+	assert_int_equal(ns_by_data_id(f->ns, 778, &n, path, sizeof(path), NULL), 0);
 	assert_int_equal(n.length, 20);
-	assert_int_equal(ns_by_data_id(f->ns, 0, &n, path, sizeof(path)), -ENOENT);
+	assert_int_equal(ns_by_data_id(f->ns, 0, &n, path, sizeof(path), NULL), -ENOENT);
+
+	/* With a directory cache: the same answers, and a rename (anything
+	 * applied) is not hidden by what the cache held. */
+	struct ns_dir_cache dc = { 0 };
+	c = journal_new(JOURNAL_PUT_FILE);
+	strcpy(c->u.put_file.path, "/d/g");
+	c->u.put_file.time_ms = 3;
+	c->u.put_file.data_id = 779;
+	assert_int_equal(apply(f->ns, c), 0);
+	c = journal_new(JOURNAL_PUT_FILE);
+	strcpy(c->u.put_file.path, "/top");
+	c->u.put_file.time_ms = 3;
+	c->u.put_file.data_id = 780;
+	assert_int_equal(apply(f->ns, c), 0);
+	assert_int_equal(ns_by_data_id(f->ns, 778, &n, path, sizeof(path), &dc), 0);
+	assert_string_equal(path, "/d/f");
+	assert_int_equal(ns_by_data_id(f->ns, 779, &n, path, sizeof(path), &dc), 0);
+	assert_string_equal(path, "/d/g");
+	assert_int_equal(ns_by_data_id(f->ns, 780, &n, path, sizeof(path), &dc), 0);
+	assert_string_equal(path, "/top");
+	assert_int_equal(ns_by_data_id(f->ns, 779, &n, path, sizeof(path), &dc), 0);
+	assert_string_equal(path, "/d/g");
+	c = journal_new(JOURNAL_RENAME);
+	strcpy(c->u.rename.src, "/d");
+	strcpy(c->u.rename.dst, "/e");
+	c->u.rename.time_ms = 4;
+	assert_int_equal(apply(f->ns, c), 0);
+	assert_int_equal(ns_by_data_id(f->ns, 778, &n, path, sizeof(path), &dc), 0);
+	assert_string_equal(path, "/e/f");
+	/* Too small a buffer: an error, not a cut path. */
+	char small[4];
+	assert_int_equal(ns_by_data_id(f->ns, 779, &n, small, sizeof(small), &dc), -ENAMETOOLONG);
 }
 
 int main(void)

@@ -3,14 +3,16 @@
  * half interval (one LIST for many files), not again before; files stop
  * being wanted keep_intervals after their last lookup; a failing store is
  * counted as an error and retried soon; a path outside every mount is
- * skipped quietly. */
+ * skipped quietly; files with cached blocks stay wanted without lookups. */
 #include "daemon/master/revalidate.h"
 
+#include "daemon/master/blockmap.h"
 #include "daemon/master/filemeta.h"
 #include "daemon/master/fs.h"
 #include "daemon/master/meta.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/placement.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -101,7 +103,8 @@ static void mount_root(struct fixture *f, const char *sync_interval)
 	assert_int_equal(rc, 0);
 }
 
-static void lookup(struct fixture *f, const char *path)
+/* Looks path up as a worker would; its content id. */
+static uint64_t lookup(struct fixture *f, const char *path)
 {
 	struct filemeta *fm = calloc(1, sizeof(*fm));
 	char err[1024] = "";
@@ -109,7 +112,9 @@ static void lookup(struct fixture *f, const char *path)
 	if (rc)
 		print_error("lookup %s: %s\n", path, err);
 	assert_int_equal(rc, 0);
+	uint64_t data_id = fm->inode.data_id;
 	free(fm);
+	return data_id;
 }
 
 static void add_files(struct fixture *f, int n)
@@ -204,6 +209,71 @@ static void test_failing_store_and_no_mount(void **state)
 	reval_free(r);
 }
 
+/* Files whose blocks are cached stay wanted while the block map holds
+ * them, looked up or not; an unchanged map and namespace are not looked
+ * up again; a block gone lets its file go after the scans' margin. */
+static void test_cached_files_stay_wanted_without_lookups(void **state)
+{
+	struct fixture *f = *state;
+	add_files(f, 5);
+	mount_root(f, "10s");
+	struct blockmap *bm = blockmap_new();
+	assert_non_null(bm);
+	struct reval_opts o = { .fs = f->fs, .meta = f->meta, .blocks = bm,
+				.cached_scan_ms = 1000 };
+	struct reval *r = reval_new(&o);
+	assert_non_null(r);
+	char p[64];
+	uint64_t ids[5];
+	for (int i = 0; i < 5; i++) {
+		snprintf(p, sizeof(p), "/d/f%d", i);
+		ids[i] = lookup(f, p);
+		assert_true(ids[i] > 0);
+	}
+	/* f0-f2 cached (f0 in two blocks on two workers); a block of content
+	 * the namespace no longer has is skipped. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(blockmap_add(bm, ids[i] << PLACEMENT_INDEX_BITS, 1, 0), 0);
+	assert_int_equal(blockmap_add(bm, ids[0] << PLACEMENT_INDEX_BITS | 1, 2, 0), 0);
+	assert_int_equal(blockmap_add(bm, (ids[4] + 1000) << PLACEMENT_INDEX_BITS, 1, 0), 0);
+	int64_t now = clock_wall_ms();
+	reval_want(r, "/d/f3", now); /* looked up only */
+	assert_int_equal(reval_scan_cached(r, now), 3);
+	struct reval_stats rs;
+	reval_get_stats(r, &rs);
+	assert_int_equal(rs.wanted, 4);
+	assert_int_equal(rs.cached, 3);
+	assert_int_equal(rs.scans, 1);
+	assert_int_equal(reval_pass(r, now), 1); /* /d, and its interval learnt */
+	/* Nothing moved: the marks are extended without a lookup. */
+	assert_int_equal(reval_scan_cached(r, now + 39000), 3);
+	reval_get_stats(r, &rs);
+	assert_int_equal(rs.scans, 1);
+	/* Four intervals on, f3 (no lookup since) is dropped, the cached ones
+	 * are kept and their directory checked. */
+	assert_int_equal(reval_pass(r, now + 41000), 1);
+	reval_get_stats(r, &rs);
+	assert_int_equal(rs.wanted, 3);
+	/* f0 leaves the cache: the next scan looks the files up again and
+	 * f0 goes once its last mark runs out (three scans). */
+	blockmap_remove(bm, ids[0] << PLACEMENT_INDEX_BITS, 1);
+	blockmap_remove(bm, ids[0] << PLACEMENT_INDEX_BITS | 1, 2);
+	assert_int_equal(reval_scan_cached(r, now + 41500), 2);
+	reval_get_stats(r, &rs);
+	assert_int_equal(rs.scans, 2);
+	assert_int_equal(rs.cached, 2);
+	reval_pass(r, now + 42500);
+	reval_get_stats(r, &rs);
+	assert_int_equal(rs.wanted, 2);
+	/* Without a block map nothing is scanned. */
+	struct reval_opts o2 = { .fs = f->fs, .meta = f->meta };
+	struct reval *r2 = reval_new(&o2);
+	assert_int_equal(reval_scan_cached(r2, now), 0);
+	reval_free(r2);
+	reval_free(r);
+	blockmap_free(bm);
+}
+
 /* The thread: on a leader it checks wanted directories by itself. */
 static void test_thread_checks_on_the_leader(void **state)
 {
@@ -234,6 +304,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pass_lists_each_directory_once_per_half_interval,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_store_and_no_mount, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cached_files_stay_wanted_without_lookups, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_thread_checks_on_the_leader, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
