@@ -13,7 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BUFPOOL_KEEP_BYTES ((size_t)32 << 20)
+/* 16 blocks of 4 MiB: eight connections' cold streams and the completions
+ * still writing theirs to the tier. With 32 MiB, faulting in fresh buffers
+ * was ~10% of the worker's samples in bench/policies.sh's cold pass; with
+ * 64 MiB it no longer shows (session 14). */
+#define BUFPOOL_KEEP_BYTES ((size_t)64 << 20)
 #define BUFPOOL_SLOTS 16
 #define BUFPOOL_IDLE_MS 10000 /* the worker trims what was kept longer */
 #define BUFPOOL_MIN_BYTES ((size_t)256 << 10) /* smaller ones: plain malloc */
