@@ -113,6 +113,17 @@ static void test_worker_state_upserts_and_removes(void **state)
 	assert_string_equal(states(f->ns, &s), "b:2=decommissioned;");
 }
 
+/* Applies a put_file of path with content data_id. */
+static int put(struct ns *ns, const char *path, uint64_t data_id, uint64_t length, int64_t time_ms)
+{
+	struct journal_cmd *c = journal_new(JOURNAL_PUT_FILE);
+	snprintf(c->u.put_file.path, sizeof(c->u.put_file.path), "%s", path);
+	c->u.put_file.length = length;
+	c->u.put_file.time_ms = time_ms;
+	c->u.put_file.data_id = data_id;
+	return apply(ns, c);
+}
+
 static void test_by_data_id_finds_the_current_content(void **state)
 {
 	struct fixture *f = *state;
@@ -120,12 +131,7 @@ static void test_by_data_id_finds_the_current_content(void **state)
 	strcpy(c->u.mkdir.path, "/d");
 	c->u.mkdir.time_ms = 1;
 	assert_int_equal(apply(f->ns, c), 0);
-	c = journal_new(JOURNAL_PUT_FILE);
-	strcpy(c->u.put_file.path, "/d/f");
-	c->u.put_file.length = 10;
-	c->u.put_file.time_ms = 1;
-	c->u.put_file.data_id = 777;
-	assert_int_equal(apply(f->ns, c), 0);
+	assert_int_equal(put(f->ns, "/d/f", 777, 10, 1), 0);
 
 	struct ns_inode n, dir;
 	char path[256];
@@ -139,12 +145,7 @@ static void test_by_data_id_finds_the_current_content(void **state)
 	assert_int_equal(ns_by_data_id(f->ns, dir.id, &n, path, sizeof(path), NULL), -ENOENT);
 
 	/* New content: the old id names nothing any more. */
-	c = journal_new(JOURNAL_PUT_FILE);
-	strcpy(c->u.put_file.path, "/d/f");
-	c->u.put_file.length = 20;
-	c->u.put_file.time_ms = 2;
-	c->u.put_file.data_id = 778;
-	assert_int_equal(apply(f->ns, c), 0);
+	assert_int_equal(put(f->ns, "/d/f", 778, 20, 2), 0);
 	assert_int_equal(ns_by_data_id(f->ns, 777, &n, path, sizeof(path), NULL), -ENOENT);
 	assert_int_equal(ns_by_data_id(f->ns, 778, &n, path, sizeof(path), NULL), 0);
 	assert_int_equal(n.length, 20);
@@ -153,16 +154,8 @@ static void test_by_data_id_finds_the_current_content(void **state)
 	/* With a directory cache: the same answers, and a rename (anything
 	 * applied) is not hidden by what the cache held. */
 	struct ns_dir_cache dc = { 0 };
-	c = journal_new(JOURNAL_PUT_FILE);
-	strcpy(c->u.put_file.path, "/d/g");
-	c->u.put_file.time_ms = 3;
-	c->u.put_file.data_id = 779;
-	assert_int_equal(apply(f->ns, c), 0);
-	c = journal_new(JOURNAL_PUT_FILE);
-	strcpy(c->u.put_file.path, "/top");
-	c->u.put_file.time_ms = 3;
-	c->u.put_file.data_id = 780;
-	assert_int_equal(apply(f->ns, c), 0);
+	assert_int_equal(put(f->ns, "/d/g", 779, 0, 3), 0);
+	assert_int_equal(put(f->ns, "/top", 780, 0, 3), 0);
 	assert_int_equal(ns_by_data_id(f->ns, 778, &n, path, sizeof(path), &dc), 0);
 	assert_string_equal(path, "/d/f");
 	assert_int_equal(ns_by_data_id(f->ns, 779, &n, path, sizeof(path), &dc), 0);
