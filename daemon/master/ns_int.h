@@ -78,9 +78,9 @@ sqlite3_stmt *ns_stmt(struct ns *ns, enum stmt_id id);
 int ns_db_err(struct ns *ns, char *err, size_t errlen, const char *what);
 int64_t ns_meta_get(struct ns *ns, const char *key);
 int ns_meta_set(struct ns *ns, const char *key, int64_t value);
-/* Child `name` (len bytes) of inode parent; -ENOENT. */
 /* The inode of a row selected with NS_INODE_COLS. */
 void ns_row_inode(sqlite3_stmt *s, struct ns_inode *n);
+/* Child `name` (len bytes) of inode parent; -ENOENT. */
 int ns_child(struct ns *ns, uint64_t parent, const char *name, size_t len, struct ns_inode *out);
 
 /* The data job commands' applies (ns_jobs.c), inside ns_apply's
