@@ -113,7 +113,8 @@ run() { # URL CONNS -> requests/s and p99
 		if (v["status"] + v["read"] + v["timeout"] > 0) bad = " ERRORS"
 		printf "%.0f %d%s\n", v["requests"] / (v["duration_us"] / 1e6), v["p99_us"], bad }'
 }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# shellcheck source=bench/ratios.sh
+. "$SRC/bench/ratios.sh"
 
 printf '%-6s %14s %14s %8s %12s %12s %11s\n' conns plain_rps tls_rps ratio p99_plain_us p99_tls_us pair_ratio
 for c in $CONNS; do
@@ -123,13 +124,7 @@ for c in $CONNS; do
 		read -r r p _ <<<"$(run "$TLS_URL" "$c")"; s+=("$r"); ps+=("$p")
 	done
 	mu=$(printf '%s\n' "${u[@]}" | median); ms=$(printf '%s\n' "${s[@]}" | median)
-	# Each round's pair is run back to back: the median of the pairs'
-	# ratios follows this machine's drift less than a ratio of medians.
-	pr=$(for i in "${!u[@]}"; do
-		awk -v a="${s[$i]}" -v b="${u[$i]}" 'BEGIN { printf "%.4f\n", b ? a / b : 0 }'
-	done | median)
-	printf '%-6s %14s %14s %8s %12s %12s %11s\n' "$c" "$mu" "$ms" \
-		"$(awk -v a="$ms" -v b="$mu" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" \
+	printf '%-6s %14s %14s %8s %12s %12s %11s\n' "$c" "$mu" "$ms" "$(ratio "$ms" "$mu")" \
 		"$(printf '%s\n' "${pu[@]}" | median)" "$(printf '%s\n' "${ps[@]}" | median)" \
-		"$(awk -v r="$pr" 'BEGIN { printf "%.2f", r }')"
+		"$(pair_ratio "${s[*]}" "${u[*]}")"
 done
