@@ -75,9 +75,10 @@ int ns_by_data_id(struct ns *ns, uint64_t data_id, struct ns_inode *out, char *p
 	if (step != SQLITE_ROW)
 		return step == SQLITE_DONE ? -ENOENT : -EIO;
 	struct ns_dir_cache one;
+	one.valid = false;
 	if (!dc)
 		dc = &one;
-	if (dc == &one || !dc->valid || dc->applied != ns->applied || dc->dir_id != out->parent) {
+	if (!dc->valid || dc->applied != ns->applied || dc->dir_id != out->parent) {
 		dc->valid = false;
 		int rc = ns_path(ns, out->parent, dc->path, sizeof(dc->path));
 		if (rc)
