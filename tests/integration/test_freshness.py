@@ -157,6 +157,17 @@ class FreshnessTest(ClusterTestCase):
         self.assertEqual(status, 200, body[:300])
         return body
 
+    def load(self, prefix, files):
+        """Puts files (name -> bytes) under a/PREFIX/ in the store, mounts
+        the bucket's a/ at /a and reads each file twice through the worker
+        (its data API): known and cached."""
+        for name, data in files.items():
+            self.put_object(f"a/{prefix}/{name}", data)
+        self.mount("/a", "a")
+        for _ in range(2):
+            for name, data in files.items():
+                self.assertEqual(self.cat(f"/a/{prefix}/{name}"), data)
+
     def epochs(self):
         status, body = get_json(self.m.url + "/api/v1/internal/epoch")
         self.assertEqual(status, 200, body)
@@ -168,12 +179,7 @@ class FreshnessTest(ClusterTestCase):
     def test_no_change_no_raft_entry_and_one_list_per_directory(self):
         self.start()
         files = {f"f{i:02d}": f"content {i}\n".encode() * (i + 1) for i in range(50)}
-        for name, data in files.items():
-            self.put_object(f"a/dir/{name}", data)
-        self.mount("/a", "a")
-        for _ in range(2):
-            for name, data in files.items():
-                self.assertEqual(self.cat(f"/a/dir/{name}"), data)
+        self.load("dir", files)
         # Past the first interval, then several more with reads going on.
         time.sleep(INTERVAL * 1.5)
         applied, epochs = self.applied(), self.epochs()["mounts"]
@@ -412,12 +418,7 @@ class FreshnessTest(ClusterTestCase):
         # have cached blocks, so their next reads wait for no store.
         self.start(worker={"worker.metadata_keep_warm": "1s"})
         files = {f"c{i}": b"cached %d\n" % i * (i + 10) for i in range(3)}
-        for name, data in files.items():
-            self.put_object(f"a/c/{name}", data)
-        self.mount("/a", "a")
-        for _ in range(2):
-            for name, data in files.items():
-                self.assertEqual(self.cat(f"/a/c/{name}"), data)
+        self.load("c", files)
         wait_for(lambda: prom(self.m.url, "strata_master_revalidate_cached_files") >= 3,
                  timeout=10, what="the cached files to be found in the block map")
         time.sleep(INTERVAL * 4 + 4)  # the scenario: past wanting by lookups
@@ -431,12 +432,7 @@ class FreshnessTest(ClusterTestCase):
 
     def test_store_down_is_counted_and_unverified_metadata_is_not_served(self):
         self.start()
-        for i in range(3):
-            self.put_object(f"a/d/f{i}", b"y" * (i + 1))
-        self.mount("/a", "a")
-        for _ in range(2):
-            for i in range(3):
-                self.assertEqual(self.cat(f"/a/d/f{i}"), b"y" * (i + 1))
+        self.load("d", {f"f{i}": b"y" * (i + 1) for i in range(3)})
         wait_for(lambda: prom(self.m.url, "strata_master_sync_lists_total") >= 1,
                  timeout=INTERVAL * 3, what="a background LIST")
         self.assertEqual(prom(self.m.url, "strata_master_revalidate_errors_total"), 0)
@@ -453,12 +449,7 @@ class FreshnessTest(ClusterTestCase):
 
     def test_only_the_leader_revalidates_and_a_new_leader_takes_over(self):
         self.start(masters=3)
-        for i in range(5):
-            self.put_object(f"a/d/f{i}", b"x" * (i + 1))
-        self.mount("/a", "a")
-        for _ in range(2):
-            for i in range(5):
-                self.assertEqual(self.cat(f"/a/d/f{i}"), b"x" * (i + 1))
+        self.load("d", {f"f{i}": b"x" * (i + 1) for i in range(5)})
         lead = self.m
         wait_for(lambda: prom(lead.url, "strata_master_sync_lists_total") >= 2,
                  timeout=INTERVAL * 4, what="the leader to revalidate")
