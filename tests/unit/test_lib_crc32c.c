@@ -48,6 +48,36 @@ static void test_crc32c_hw_matches_sw_and_is_incremental(void **state)
 	free(buf);
 }
 
+/* Long buffers take the three-stream path: lengths around its 24 KiB
+ * rounds, unaligned starts, a start value other than 0. */
+static void test_crc32c_three_streams_match_sw(void **state)
+{
+	(void)state;
+	size_t len = 3 * 24576 + 4099;
+	unsigned char *buf = malloc(len);
+	assert_non_null(buf);
+	uint32_t x = 12345;
+	for (size_t i = 0; i < len; i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (unsigned char)(x >> 16);
+	}
+	size_t lens[] = { 24575, 24576, 24577, 24576 + 8, 2 * 24576 - 1, 2 * 24576,
+			  3 * 24576 + 4099 - 3 };
+	for (size_t off = 0; off < 3; off++) {
+		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			assert_int_equal(crc32c(0, buf + off, lens[i]),
+					 crc32c_sw(0, buf + off, lens[i]));
+			assert_int_equal(crc32c(0xA5A5A5A5u, buf + off, lens[i]),
+					 crc32c_sw(0xA5A5A5A5u, buf + off, lens[i]));
+		}
+	}
+	unsigned char *zeros = calloc(1, 24576);
+	assert_non_null(zeros);
+	assert_int_equal(crc32c(0, zeros, 24576), crc32c_sw(0, zeros, 24576));
+	free(zeros);
+	free(buf);
+}
+
 static void test_set_err_formats_cuts_and_tolerates_null(void **state)
 {
 	(void)state;
@@ -67,6 +97,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc32c_known_vectors),
 		cmocka_unit_test(test_crc32c_hw_matches_sw_and_is_incremental),
+		cmocka_unit_test(test_crc32c_three_streams_match_sw),
 		cmocka_unit_test(test_set_err_formats_cuts_and_tolerates_null),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
