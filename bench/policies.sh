@@ -15,7 +15,14 @@
 #   cold GET  NCOLD distinct 4 MiB objects, each read once over 8
 #             connections through a worker's S3 gateway (first reads: the
 #             cold path), against the same reads of the store directly
-#             (bench/read_client.py fetch for both)
+#             (bench/read_client.py fetch for both); twice, over two sets
+#             of objects: first with every process free to run on every
+#             CPU, then (SPLIT=1, the default on 2 CPUs or more) with the
+#             store (s3rver and the latency proxy) pinned to CPU 0 and the
+#             client, master and workers to the others, the layout of a
+#             store on machines of its own: on a small machine the first
+#             layout makes strata's worker compete with the store for CPU,
+#             which a remote store never does
 #   ttl       NTTL expired files (bench/ns_fill builds the namespace through
 #             the real journal), TTL action free set on their directory
 #             with a 2 s TTL: time from the expiry until the leader's
@@ -33,7 +40,7 @@
 # Environment: BUILD (default <src>/build-bench-policies, a Release tree with
 # bench tools), JOBS (2), WORKERS (2), LATENCY_MS (20), REPORT (a file to
 # copy the report to), KEEP=1 (keep the temp dir and its logs), REPL=1,
-# NCOLD (objects of the cold GET pass), ONLY (a comma list of the parts to
+# NCOLD (objects of each cold GET pass), SPLIT (0: no pinned pass), ONLY (a comma list of the parts to
 # run: load, cold, ttl; default all; the
 # replication restore runs with REPL=1 either way).
 # Needs /usr/bin/aws (awscli, a test dependency) and s3rver from
@@ -72,6 +79,13 @@ TTL_FILES=1000 # per directory
 NTTL=$((TTL_DIRS * TTL_FILES))
 
 log() { printf '[policies.sh %s] %s\n' "$(date +%T)" "$*" >&2; }
+NCPU=$(nproc)
+SPLIT=${SPLIT:-$([ "$NCPU" -ge 2 ] && command -v taskset >/dev/null && echo 1 || echo 0)}
+if [ "$SPLIT" = 1 ] && { [ "$NCPU" -lt 2 ] || ! command -v taskset >/dev/null; }; then
+	log "SPLIT=1 needs 2 CPUs or more and taskset (util-linux)"
+	exit 2
+fi
+NCOLDSETS=$((SPLIT == 1 ? 2 : 1))
 ONLY=${ONLY:-load,cold,ttl}
 for part in ${ONLY//,/ }; do
 	case $part in load | cold | ttl) ;; *) log "ONLY: unknown part '$part' (load, cold, ttl)"; exit 2 ;; esac
@@ -180,6 +194,7 @@ SETS=()
 want load && SETS+=("bench/small:$NSMALL:$SMALL")
 { want load || [ "${REPL:-0}" = 1 ]; } && SETS+=("bench/big:$NBIG:$BIG")
 want cold && SETS+=("bench/cold:$NCOLD:$COLD")
+want cold && [ "$SPLIT" = 1 ] && SETS+=("bench/cold2:$NCOLD:$COLD")
 [ ${#SETS[@]} -gt 0 ] && python3 "$BENCH/read_client.py" gen "$DATA" "${SETS[@]}"
 mkdir -p "$DATA"
 t0=$(date +%s)
@@ -188,10 +203,10 @@ rm -rf "$DATA"
 log "uploaded to s3rver in $(($(date +%s) - t0)) s"
 
 # ---- strata: one master, WORKERS workers with a MEM tier each ----
-MEM_QUOTA=$(((NSMALL * SMALL + NBIG * BIG + NCOLD * COLD) * 5 / 4 / WORKERS + 256 * MiB))
+MEM_QUOTA=$(((NSMALL * SMALL + NBIG * BIG + NCOLDSETS * NCOLD * COLD) * 5 / 4 / WORKERS + 256 * MiB))
 if [ "${REPL:-0}" = 1 ]; then
 	# Two copies of everything must fit on the workers left after the kill.
-	MEM_QUOTA=$(((NSMALL * SMALL + NBIG * BIG + NCOLD * COLD) * 2 * 5 / 4 / (WORKERS - 1) + 256 * MiB))
+	MEM_QUOTA=$(((NSMALL * SMALL + NBIG * BIG + NCOLDSETS * NCOLD * COLD) * 2 * 5 / 4 / (WORKERS - 1) + 256 * MiB))
 fi
 MASTER=http://127.0.0.1:$MASTER_PORT
 log "starting strata: 1 master, $WORKERS workers (MEM tier $((MEM_QUOTA / MiB)) MiB each)"
@@ -266,9 +281,9 @@ for set in small big; do
 done
 
 # ---- cold 4 MiB GETs: S3 gateway vs the store ----
-for ((i = 0; i < NCOLD; i++)); do printf '/bench/cold/o%06d\n' "$i"; done >"$WORK/cold.txt"
-fetch() { # HOSTPORT [--s3-auth]: "MiB/s p50_ms p99_ms errors"
-	python3 "$BENCH/read_client.py" fetch "$1" "$WORK/cold.txt" -c 8 --timeout 60 "${@:2}" |
+CLIENT_PIN=() # (taskset -c CPUS) while the split pass runs
+fetch() { # HOSTPORT LIST [--s3-auth]: "MiB/s p50_ms p99_ms errors"
+	"${CLIENT_PIN[@]}" python3 "$BENCH/read_client.py" fetch "$1" "$2" -c 8 --timeout 60 "${@:3}" |
 		awk -v big="$COLD" '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
 			ok = f["requests"] - f["status"]; d = f["duration_us"] / 1e6
 			printf "%.1f %.1f %.1f %d\n", (d > 0 ? ok * big / 1048576 / d : 0), f["p50_us"] / 1e3,
@@ -290,23 +305,77 @@ cpu_diff() { # BEFORE AFTER SECONDS: per process group, seconds of CPU and share
 	done
 	echo "${out%, }"
 }
-if want cold; then
-	log "cold GET: $NCOLD x 4 MiB straight from the store, 8 connections"
+# cold_pass SET KEY: the direct pass, then the strata pass, over SET's objects
+cold_pass() {
+	local set=$1 k=$2 c0 cg0 cl0 ch0 cg1 cl1 ch1 i
+	for ((i = 0; i < NCOLD; i++)); do printf '/bench/%s/o%06d\n' "$set" "$i"; done >"$WORK/$set.txt"
+	log "cold GET ($k): $NCOLD x 4 MiB straight from the store, 8 connections"
 	c0=$(cpu_now)
-	R[cold/direct]=$(fetch "127.0.0.1:$PROXY_PORT" --s3-auth)
-	R[cold/direct_cpu]=$(cpu_diff "$c0" "$(cpu_now)")
-	log "cold GET: the same objects through worker 0's S3 gateway (first reads)"
+	R[$k/direct]=$(fetch "127.0.0.1:$PROXY_PORT" "$WORK/$set.txt" --s3-auth)
+	R[$k/direct_cpu]=$(cpu_diff "$c0" "$(cpu_now)")
+	log "cold GET ($k): the same objects through worker 0's S3 gateway (first reads)"
 	read -r cg0 cl0 ch0 <<<"$(store_gets | tr -d ',()')"
 	c0=$(cpu_now)
-	R[cold/strata]=$(fetch "127.0.0.1:${W_PORTS[1]}")
-	R[cold/strata_cpu]=$(cpu_diff "$c0" "$(cpu_now)")
+	R[$k/strata]=$(fetch "127.0.0.1:${W_PORTS[1]}" "$WORK/$set.txt")
+	R[$k/strata_cpu]=$(cpu_diff "$c0" "$(cpu_now)")
 	read -r cg1 cl1 ch1 <<<"$(store_gets | tr -d ',()')"
-	R[cold/store]="GET $((cg1 - cg0)), LIST $((cl1 - cl0)), HEAD $((ch1 - ch0))"
+	R[$k/store]="GET $((cg1 - cg0)), LIST $((cl1 - cl0)), HEAD $((ch1 - ch0))"
+}
+# pin CPUS PID...: every thread of each process (its new threads follow)
+pin() {
+	local cpus=$1 p
+	shift
+	for p in "$@"; do taskset -a -p -c "$cpus" "$p" >/dev/null; done
+}
+if want cold; then
+	cold_pass cold cold
 	# Blocks a worker read from the store but pushed to their owner.
 	R[cold/pushed]=$(for ((i = 0; i < WORKERS; i++)); do
 		json "http://127.0.0.1:${W_PORTS[$((2 * i))]}/api/v1/metrics" \
 			'd["counters"].get("blocks_pushed_total", "?")' 2>/dev/null || echo "?"
 	done | paste -sd+ -)
+	if [ "$SPLIT" = 1 ]; then
+		REST_CPUS=1-$((NCPU - 1))
+		# The second pass starts as the first did: the first set's blocks
+		# freed from the MEM tiers (a free job), the block buffers the
+		# workers kept let go (after 10 s idle). A tier holding the first
+		# set would make the second write into memory the machine has not
+		# used lately, which on this VM costs several times more
+		# (docs/bench.md, session 15).
+		id=$(post "$MASTER/api/v1/jobs" '{"type": "free", "path": "/bench/cold", "recursive": true}' |
+			python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+		while :; do
+			case $(json "$MASTER/api/v1/jobs/$id" 'd["job"]["state"]') in
+			queued | running) sleep 0.1 ;;
+			done) break ;;
+			*) log "the free job of /bench/cold ended $(json "$MASTER/api/v1/jobs/$id" 'd["job"]')"; exit 1 ;;
+			esac
+		done
+		sleep 11
+		pin 0 "$S3RVER_PID" "$PROXY_PID"
+		pin "$REST_CPUS" "$MASTER_PID" "${WORKER_PIDS[@]}"
+		CLIENT_PIN=(taskset -c "$REST_CPUS")
+		cold_pass cold2 split
+		CLIENT_PIN=()
+		pin "0-$((NCPU - 1))" "$S3RVER_PID" "$PROXY_PID" "$MASTER_PID" "${WORKER_PIDS[@]}"
+	fi
+	# What the machine charges for memory: the cold path writes each block
+	# into memory the MEM tier did not hold before. Measured after the
+	# passes (writing first would warm the memory they use).
+	R[cold/shm]=$(python3 - "$SHM" <<'PY'
+import os, sys, time
+buf = os.urandom(4 << 20)
+paths = [os.path.join(sys.argv[1], "probe.%d" % i) for i in range(256)]
+t = time.monotonic()
+for p in paths:
+    with open(p, "wb") as f:
+        f.write(buf)
+d = time.monotonic() - t
+for p in paths:
+    os.unlink(p)
+print("%.0f" % (1024 / d))
+PY
+)
 fi
 
 # ---- replication restore (needs wip/repl) ----
@@ -438,14 +507,24 @@ fi
 	if want cold; then
 	echo
 	echo "cold 4 MiB GETs, $NCOLD distinct objects, 8 connections (MiB/s, p50 ms, p99 ms, errors)"
-	echo "  store direct        ${R[cold/direct]}"
-	echo "  strata S3 gateway   ${R[cold/strata]}"
-	echo "  store requests during the strata pass: ${R[cold/store]}"
-	echo "  blocks pushed to their owner (per worker): ${R[cold/pushed]}"
-	echo "  -> strata / direct: $(ratio "$(echo "${R[cold/strata]}" | cut -d' ' -f1)" \
-		"$(echo "${R[cold/direct]}" | cut -d' ' -f1)") (target >= 0.8x)"
-	echo "  CPU during the direct pass: ${R[cold/direct_cpu]}"
-	echo "  CPU during the strata pass: ${R[cold/strata_cpu]}"
+	for k in cold split; do
+		[ -n "${R[$k/strata]:-}" ] || continue
+		if [ "$k" = cold ]; then
+			echo " every process on any of the $NCPU CPUs:"
+		else
+			echo " the store (s3rver, latency proxy) on CPU 0; the client, master and workers on CPUs $REST_CPUS"
+			echo " (a store on machines of its own; other objects, as cold):"
+		fi
+		echo "  store direct        ${R[$k/direct]}"
+		echo "  strata S3 gateway   ${R[$k/strata]}"
+		echo "  store requests during the strata pass: ${R[$k/store]}"
+		[ "$k" = cold ] && echo "  blocks pushed to their owner (per worker): ${R[cold/pushed]}"
+		echo "  -> strata / direct: $(ratio "$(echo "${R[$k/strata]}" | cut -d' ' -f1)" \
+			"$(echo "${R[$k/direct]}" | cut -d' ' -f1)") (target >= 0.8x)"
+		echo "  CPU during the direct pass: ${R[$k/direct_cpu]}"
+		echo "  CPU during the strata pass: ${R[$k/strata_cpu]}"
+	done
+	echo " after the passes, 1 GiB written into new files where the MEM tiers are: ${R[cold/shm]} MiB/s"
 	fi
 	if want ttl; then
 	echo
