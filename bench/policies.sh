@@ -81,6 +81,7 @@ NTTL=$((TTL_DIRS * TTL_FILES))
 log() { printf '[policies.sh %s] %s\n' "$(date +%T)" "$*" >&2; }
 NCPU=$(nproc)
 SPLIT=${SPLIT:-$([ "$NCPU" -ge 2 ] && command -v taskset >/dev/null && echo 1 || echo 0)}
+case $SPLIT in 0 | 1) ;; *) log "SPLIT: want 0 or 1, got '$SPLIT'"; exit 2 ;; esac
 if [ "$SPLIT" = 1 ] && { [ "$NCPU" -lt 2 ] || ! command -v taskset >/dev/null; }; then
 	log "SPLIT=1 needs 2 CPUs or more and taskset (util-linux)"
 	exit 2
