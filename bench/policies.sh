@@ -322,6 +322,27 @@ cold_pass() {
 	read -r cg1 cl1 ch1 <<<"$(store_gets | tr -d ',()')"
 	R[$k/store]="GET $((cg1 - cg0)), LIST $((cl1 - cl0)), HEAD $((ch1 - ch0))"
 }
+# free_all PATH...: free jobs empty the MEM tiers of PATHs' blocks, then the
+# block buffers the workers kept go (after 10 s idle), so that the next
+# part starts as it would alone: on this VM, memory beyond what the guest
+# used lately costs several times more to fill (docs/bench.md, session 15),
+# so a part's figure would otherwise depend on what ran before it.
+free_all() {
+	local path id state
+	for path in "$@"; do
+		id=$(post "$MASTER/api/v1/jobs" "{\"type\": \"free\", \"path\": \"$path\", \"recursive\": true}" |
+			python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+		while :; do
+			state=$(json "$MASTER/api/v1/jobs/$id" 'd["job"]["state"]')
+			case $state in
+			queued | running) sleep 0.1 ;;
+			done) break ;;
+			*) log "the free job of $path ended $state"; exit 1 ;;
+			esac
+		done
+	done
+	sleep 11
+}
 # pin CPUS PID...: every thread of each process (its new threads follow)
 pin() {
 	local cpus=$1 p
@@ -329,6 +350,7 @@ pin() {
 	for p in "$@"; do taskset -a -p -c "$cpus" "$p" >/dev/null; done
 }
 if want cold; then
+	want load && free_all /bench/small /bench/big
 	cold_pass cold cold
 	# Blocks a worker read from the store but pushed to their owner.
 	R[cold/pushed]=$(for ((i = 0; i < WORKERS; i++)); do
@@ -337,22 +359,8 @@ if want cold; then
 	done | paste -sd+ -)
 	if [ "$SPLIT" = 1 ]; then
 		REST_CPUS=1-$((NCPU - 1))
-		# The second pass starts as the first did: the first set's blocks
-		# freed from the MEM tiers (a free job), the block buffers the
-		# workers kept let go (after 10 s idle). A tier holding the first
-		# set would make the second write into memory the machine has not
-		# used lately, which on this VM costs several times more
-		# (docs/bench.md, session 15).
-		id=$(post "$MASTER/api/v1/jobs" '{"type": "free", "path": "/bench/cold", "recursive": true}' |
-			python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-		while :; do
-			case $(json "$MASTER/api/v1/jobs/$id" 'd["job"]["state"]') in
-			queued | running) sleep 0.1 ;;
-			done) break ;;
-			*) log "the free job of /bench/cold ended $(json "$MASTER/api/v1/jobs/$id" 'd["job"]')"; exit 1 ;;
-			esac
-		done
-		sleep 11
+		# The second pass starts as the first did.
+		free_all /bench/cold
 		pin 0 "$S3RVER_PID" "$PROXY_PID"
 		pin "$REST_CPUS" "$MASTER_PID" "${WORKER_PIDS[@]}"
 		CLIENT_PIN=(taskset -c "$REST_CPUS")
