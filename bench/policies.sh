@@ -40,8 +40,8 @@
 # Environment: BUILD (default <src>/build-bench-policies, a Release tree with
 # bench tools), JOBS (2), WORKERS (2), LATENCY_MS (20), REPORT (a file to
 # copy the report to), KEEP=1 (keep the temp dir and its logs), REPL=1,
-# NCOLD (objects of each cold GET pass), SPLIT (0: no pinned pass), ONLY (a comma list of the parts to
-# run: load, cold, ttl; default all; the
+# NCOLD (objects of each cold GET pass), SPLIT (0: no pinned pass), ONLY
+# (a comma list of the parts to run: load, cold, ttl; default all; the
 # replication restore runs with REPL=1 either way).
 # Needs /usr/bin/aws (awscli, a test dependency) and s3rver from
 # tests/node_modules (scripts/deps.sh). Every process it starts is stopped
@@ -384,7 +384,7 @@ for p in paths:
     os.unlink(p)
 print("%.0f" % (1024 / d))
 PY
-)
+) || R[cold/shm]="? (the probe failed: no room for 1 GiB in $SHM?)"
 fi
 
 # ---- replication restore (needs wip/repl) ----
