@@ -44,6 +44,12 @@ static void crc_init(void)
 			crc_table[t][n] = c;
 		}
 	}
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	crc_hw = __builtin_cpu_supports("sse4.2");
+#endif
+	if (!crc_hw)
+		return; /* the shift table serves the SSE4.2 path only */
 	/* Linear: each of the 32 register bits once, then every byte value
 	 * as the sum of its bits. */
 	uint32_t bit[32];
@@ -58,10 +64,6 @@ static void crc_init(void)
 			crc_shift_table[k][n] = v;
 		}
 	}
-#if defined(__x86_64__)
-	__builtin_cpu_init();
-	crc_hw = __builtin_cpu_supports("sse4.2");
-#endif
 }
 
 /* The register c after CRC_STRIDE zero bytes. */
