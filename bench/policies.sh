@@ -252,17 +252,25 @@ aws_cp() {
 	echo $(($(now_ms) - t0))
 	rm -rf "$dir"
 }
-# load_job PREFIX: "total_ms job_ms state files_done"
-load_job() {
-	local t0 id state
-	t0=$(now_ms)
-	curl -m 300 -fsS "$MASTER/api/v1/files?path=%2Fbench%2F$1&limit=100000" >/dev/null
-	id=$(post "$MASTER/api/v1/jobs" "{\"type\": \"load\", \"path\": \"/bench/$1\", \"recursive\": true}" |
+# run_job TYPE PATH: starts a recursive job, waits for its end; its id
+run_job() {
+	local id
+	id=$(post "$MASTER/api/v1/jobs" "{\"type\": \"$1\", \"path\": \"$2\", \"recursive\": true}" |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 	while :; do
-		state=$(json "$MASTER/api/v1/jobs/$id" 'd["job"]["state"]')
-		case $state in queued | running) sleep 0.02 ;; *) break ;; esac
+		case $(json "$MASTER/api/v1/jobs/$id" 'd["job"]["state"]') in
+		queued | running) sleep 0.02 ;;
+		*) break ;;
+		esac
 	done
+	echo "$id"
+}
+# load_job PREFIX: "total_ms job_ms state files_done"
+load_job() {
+	local t0 id
+	t0=$(now_ms)
+	curl -m 300 -fsS "$MASTER/api/v1/files?path=%2Fbench%2F$1&limit=100000" >/dev/null
+	id=$(run_job load "/bench/$1")
 	echo "$(($(now_ms) - t0)) $(json "$MASTER/api/v1/jobs/$id" \
 		'd["job"]["ended_ms"] - d["job"]["created_ms"], d["job"]["state"], d["job"]["files_done"]' |
 		tr -d '(),')"
@@ -330,16 +338,9 @@ cold_pass() {
 free_all() {
 	local path id state
 	for path in "$@"; do
-		id=$(post "$MASTER/api/v1/jobs" "{\"type\": \"free\", \"path\": \"$path\", \"recursive\": true}" |
-			python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-		while :; do
-			state=$(json "$MASTER/api/v1/jobs/$id" 'd["job"]["state"]')
-			case $state in
-			queued | running) sleep 0.1 ;;
-			done) break ;;
-			*) log "the free job of $path ended $state"; exit 1 ;;
-			esac
-		done
+		id=$(run_job free "$path")
+		state=$(json "$MASTER/api/v1/jobs/$id" 'd["job"]["state"]')
+		[ "$state" = done ] || { log "the free job of $path ended $state"; exit 1; }
 	done
 	sleep 11
 }
@@ -438,6 +439,10 @@ repl_restore() {
 	fi
 }
 if [ "${REPL:-0}" = 1 ]; then
+	if want load && want cold; then
+		log "replication: loading /bench/big again (the cold part freed it)"
+		run_job load /bench/big >/dev/null
+	fi
 	log "replication: restoring min copies after a worker SIGKILL"
 	R[repl]=$(repl_restore)
 else
