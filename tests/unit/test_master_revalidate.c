@@ -268,6 +268,7 @@ static void test_cached_files_stay_wanted_without_lookups(void **state)
 	/* Without a block map nothing is scanned. */
 	struct reval_opts o2 = { .fs = f->fs, .meta = f->meta };
 	struct reval *r2 = reval_new(&o2);
+	assert_non_null(r2);
 	assert_int_equal(reval_scan_cached(r2, now), 0);
 	reval_free(r2);
 	reval_free(r);
