@@ -269,7 +269,12 @@ int fz_truncate_path(struct fz *fz, const char *path, off_t size)
 		f->refs++;
 	pthread_mutex_unlock(&fz->files_lock);
 	if (f) {
+		/* Stored before truncate(2) returns, as when no writer is open:
+		 * the writer may be one whose close(2) returned but whose
+		 * release (asynchronous in FUSE) has not run yet. */
 		int wrc = fz_wtruncate(f, size);
+		if (!wrc)
+			wrc = fz_upload(fz, f);
 		fz_file_put(fz, f);
 		return wrc;
 	}

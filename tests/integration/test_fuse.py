@@ -401,6 +401,19 @@ class FuseSemanticsTest(FuseTestCase):
             self.assertEqual(f.read(), b"small now")
         os.truncate(os.path.join(mnt, "big.bin"), 0)
         self.assertEqual(os.path.getsize(os.path.join(self.root, "big.bin")), 0)
+        # A path truncate while a writer of the file is open (or closed but
+        # not yet released: FUSE's release is asynchronous) is stored by the
+        # time truncate(2) returns.
+        with open(os.path.join(mnt, "open.bin"), "wb") as f:
+            f.write(b"twelve bytes")
+            f.flush()
+            os.fsync(f.fileno())
+            self.assertEqual(os.path.getsize(os.path.join(self.root, "open.bin")), 12)
+            os.truncate(os.path.join(mnt, "open.bin"), 6)
+            with open(os.path.join(self.root, "open.bin"), "rb") as u:
+                self.assertEqual(u.read(), b"twelve", "stored while the writer is open")
+        with open(os.path.join(self.root, "open.bin"), "rb") as u:
+            self.assertEqual(u.read(), b"twelve", "and still so after its close")
         # THROUGH: stored, not cached, so the first read is from the store.
         data = os.urandom(MiB + 3)
         with open(os.path.join(mnt, "through.bin"), "wb") as f:
