@@ -183,6 +183,10 @@ struct fz_file {
 	int fd;
 	bool dirty;
 	bool append;
+	/* Its path was unlinked, or renamed over, while it was open: it keeps
+	 * its content for the handle but never stores it (under wlock and
+	 * files_lock; path changes the same way on a rename). */
+	bool detached;
 	pthread_mutex_t wlock;
 	struct fz_file *next_writer;
 };
@@ -238,7 +242,8 @@ int fz_open_write(struct fz *fz, const char *path, bool create, bool truncate, b
 int fz_write(struct fz *fz, struct fz_file *f, const char *buf, size_t size, off_t off);
 int fz_wread(struct fz_file *f, char *buf, size_t size, off_t off);
 int fz_wtruncate(struct fz_file *f, off_t size);
-/* Uploads a dirty handle through a worker with the configured write type. */
+/* Uploads a dirty handle through a worker with the configured write type
+ * (nothing for a detached one). */
 int fz_upload(struct fz *fz, struct fz_file *f);
 /* Closes a write handle (uploading what is still dirty). */
 int fz_close_write(struct fz *fz, struct fz_file *f);
@@ -250,5 +255,36 @@ int fz_writer_stat(struct fz *fz, const char *path, struct stat *st);
 int fz_truncate_path(struct fz *fz, const char *path, off_t size);
 /* At unmount: uploads what open writers still hold. */
 void fz_flush_all(struct fz *fz);
+
+/*
+ * The open writers that an unlink, a rename or a path truncate acts on,
+ * each held (a reference and its wlock) for the time of the master call,
+ * so no upload of theirs can come between the call and what follows it.
+ * Locks are taken in the writers list's order (stable: writers are only
+ * added at its head and removed), so two sets never wait on each other.
+ */
+struct fz_wset {
+	struct fz_file **f;
+	char **to; /* fz_wset_prepare_rename: each one's path after the rename */
+	size_t n;
+};
+/* The writers of path (and of the paths below it when below) and of also
+ * (exactly; NULL: none), detached ones left out. 0 or -ENOMEM. */
+int fz_wset_lock(struct fz *fz, const char *path, bool below, const char *also,
+		 struct fz_wset *out);
+void fz_wset_unlock(struct fz *fz, struct fz_wset *ws);
+/* fz_upload and fz_wtruncate of a held writer. */
+int fz_upload_locked(struct fz *fz, struct fz_file *f);
+int fz_wtruncate_locked(struct fz_file *f, off_t size);
+/* Before renaming from to to: the new path of each writer at or below
+ * from (those of also get none). 0 or -ENOMEM. */
+int fz_wset_prepare_rename(struct fz_wset *ws, const char *from, const char *to);
+/* After the rename: those writers write to their new paths; those of
+ * replaced (the destination a file was renamed over) are detached. The
+ * set's paths change only under its locks, so what a holder reads of
+ * them stays true. */
+void fz_wset_renamed(struct fz *fz, struct fz_wset *ws, const char *replaced);
+/* After an unlink of path: its writers in the set are detached. */
+void fz_wset_detach(struct fz *fz, struct fz_wset *ws, const char *path);
 
 #endif

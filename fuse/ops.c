@@ -323,14 +323,15 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	pthread_mutex_lock(&fz->files_lock);
 	for (struct fz_file *f = fz->writers; f; f = f->next_writer) {
 		char parent[4096];
-		if (path_parent(f->path, parent, sizeof(parent)) || strcmp(parent, path) != 0)
+		if (f->detached || path_parent(f->path, parent, sizeof(parent)) ||
+		    strcmp(parent, path) != 0)
 			continue;
 		const char *name = path_basename(f->path);
 		bool listed = false;
 		for (size_t i = 0; i < d.n && !listed; i++)
 			listed = strcmp(d.entries[i].name, name) == 0;
 		for (struct fz_file *g = fz->writers; g != f && !listed; g = g->next_writer)
-			listed = strcmp(g->path, f->path) == 0;
+			listed = !g->detached && strcmp(g->path, f->path) == 0;
 		if (!listed)
 			filler(buf, name, NULL, 0, 0);
 	}
@@ -375,38 +376,42 @@ static int remove_path(struct fz *fz, const char *path, bool dir)
 	return fz_errno(rc);
 }
 
+/* A file open for writing here keeps its handle working after the unlink
+ * (reads, writes, fstat), as POSIX has it, but its content is never
+ * stored: the name does not come back at its close. A new file not stored
+ * yet exists only in its writer: unlinking it succeeds. */
 static int op_unlink(const char *path)
 {
-	return remove_path(fz_get(), path, false);
+	struct fz *fz = fz_get();
+	struct fz_wset ws;
+	int rc = fz_wset_lock(fz, path, false, NULL, &ws);
+	if (rc)
+		return rc;
+	rc = remove_path(fz, path, false);
+	if (rc == -ENOENT && ws.n)
+		rc = 0;
+	if (!rc)
+		fz_wset_detach(fz, &ws, path);
+	fz_wset_unlock(fz, &ws);
+	return rc;
 }
 
+/* A directory with files being written below it (listed by readdir) is
+ * not empty, whatever the master holds. */
 static int op_rmdir(const char *path)
 {
-	return remove_path(fz_get(), path, true);
+	struct fz *fz = fz_get();
+	struct fz_wset ws;
+	int rc = fz_wset_lock(fz, path, true, NULL, &ws);
+	if (rc)
+		return rc;
+	rc = ws.n ? -ENOTEMPTY : remove_path(fz, path, true);
+	fz_wset_unlock(fz, &ws);
+	return rc;
 }
 
-/* POSIX rename over strata's (which refuses an existing destination): a
- * destination file, or empty directory, is removed first. Not atomic: a
- * crash between the two leaves the destination gone. */
-static int op_rename(const char *src, const char *dst, unsigned int flags)
+static int rename_path(struct fz *fz, const char *src, const char *dst, unsigned int flags)
 {
-	struct fz *fz = fz_get();
-	if (flags & ~RENAME_NOREPLACE)
-		return -EINVAL; /* RENAME_EXCHANGE, RENAME_WHITEOUT */
-	/* A file still being written is stored first, so it can move. */
-	pthread_mutex_lock(&fz->files_lock);
-	struct fz_file *w = fz->writers;
-	while (w && strcmp(w->path, src) != 0)
-		w = w->next_writer;
-	if (w)
-		w->refs++;
-	pthread_mutex_unlock(&fz->files_lock);
-	if (w) {
-		int rc = fz_upload(fz, w);
-		fz_file_put(fz, w);
-		if (rc)
-			return rc;
-	}
 	struct stat sst, dst_st;
 	int rc = stat_path(fz, src, &sst);
 	if (rc)
@@ -423,8 +428,9 @@ static int op_rename(const char *src, const char *dst, unsigned int flags)
 			return -ENOTDIR;
 		if (!S_ISDIR(sst.st_mode) && S_ISDIR(dst_st.st_mode))
 			return -EISDIR;
+		/* (-ENOENT: gone meanwhile, or a new file only its writer holds) */
 		rc = remove_path(fz, dst, S_ISDIR(dst_st.st_mode));
-		if (rc)
+		if (rc && rc != -ENOENT)
 			return rc;
 	}
 	struct httpc *hc = fz_http(fz);
@@ -437,6 +443,35 @@ static int op_rename(const char *src, const char *dst, unsigned int flags)
 	if (rc)
 		log_warn("rename %s to %s: %s", src, dst, err);
 	return fz_errno(rc);
+}
+
+/* POSIX rename over strata's (which refuses an existing destination): a
+ * destination file, or empty directory, is removed first. Not atomic: a
+ * crash between the two leaves the destination gone. Handles open for
+ * writing move with their file (or the directory above it): their next
+ * flush stores at the new path. One open on a replaced destination is
+ * detached from it, as after an unlink. */
+static int op_rename(const char *src, const char *dst, unsigned int flags)
+{
+	struct fz *fz = fz_get();
+	if (flags & ~RENAME_NOREPLACE)
+		return -EINVAL; /* RENAME_EXCHANGE, RENAME_WHITEOUT */
+	struct fz_wset ws;
+	int rc = fz_wset_lock(fz, src, true, dst, &ws);
+	if (rc)
+		return rc;
+	/* A file still being written is stored first, so it can move. */
+	for (size_t i = 0; i < ws.n && !rc; i++)
+		if (strcmp(ws.f[i]->path, src) == 0)
+			rc = fz_upload_locked(fz, ws.f[i]);
+	if (!rc)
+		rc = fz_wset_prepare_rename(&ws, src, dst);
+	if (!rc)
+		rc = rename_path(fz, src, dst, flags);
+	if (!rc)
+		fz_wset_renamed(fz, &ws, dst);
+	fz_wset_unlock(fz, &ws);
+	return rc;
 }
 
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)

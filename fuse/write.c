@@ -155,23 +155,26 @@ int fz_wread(struct fz_file *f, char *buf, size_t size, off_t off)
 	return n < 0 ? -errno : (int)n;
 }
 
-int fz_wtruncate(struct fz_file *f, off_t size)
+int fz_wtruncate_locked(struct fz_file *f, off_t size)
 {
-	pthread_mutex_lock(&f->wlock);
 	int rc = ftruncate(f->fd, size) ? -errno : 0;
 	if (!rc)
 		f->dirty = true;
+	return rc;
+}
+
+int fz_wtruncate(struct fz_file *f, off_t size)
+{
+	pthread_mutex_lock(&f->wlock);
+	int rc = fz_wtruncate_locked(f, size);
 	pthread_mutex_unlock(&f->wlock);
 	return rc;
 }
 
-int fz_upload(struct fz *fz, struct fz_file *f)
+int fz_upload_locked(struct fz *fz, struct fz_file *f)
 {
-	pthread_mutex_lock(&f->wlock);
-	if (!f->dirty) {
-		pthread_mutex_unlock(&f->wlock);
-		return 0;
-	}
+	if (!f->dirty || f->detached || f->fd < 0)
+		return 0; /* (fd: closed, its content stored then) */
 	struct httpc *hc = fz_http(fz);
 	struct stat st;
 	char err[1024] = "";
@@ -194,9 +197,16 @@ int fz_upload(struct fz *fz, struct fz_file *f)
 		f->dirty = false;
 	else
 		log_warn("write %s: %s", f->path, *err ? err : st_strerror(rc));
-	pthread_mutex_unlock(&f->wlock);
 	fz_cache_invalidate(fz->cache, f->path, false);
 	return fz_errno(rc);
+}
+
+int fz_upload(struct fz *fz, struct fz_file *f)
+{
+	pthread_mutex_lock(&f->wlock);
+	int rc = fz_upload_locked(fz, f);
+	pthread_mutex_unlock(&f->wlock);
+	return rc;
 }
 
 int fz_close_write(struct fz *fz, struct fz_file *f)
@@ -210,8 +220,11 @@ int fz_close_write(struct fz *fz, struct fz_file *f)
 		}
 	}
 	pthread_mutex_unlock(&fz->files_lock);
+	/* Under wlock: a set may have taken f before it left the list. */
+	pthread_mutex_lock(&f->wlock);
 	close(f->fd);
 	f->fd = -1;
+	pthread_mutex_unlock(&f->wlock);
 	fz_file_put(fz, f);
 	return rc;
 }
@@ -246,7 +259,7 @@ int fz_writer_stat(struct fz *fz, const char *path, struct stat *st)
 	int rc = 1;
 	pthread_mutex_lock(&fz->files_lock);
 	for (struct fz_file *f = fz->writers; f; f = f->next_writer) {
-		if (strcmp(f->path, path) == 0 && spool_stat(f, st) == 0) {
+		if (!f->detached && strcmp(f->path, path) == 0 && spool_stat(f, st) == 0) {
 			rc = 0;
 			break;
 		}
@@ -259,26 +272,25 @@ int fz_truncate_path(struct fz *fz, const char *path, off_t size)
 {
 	if (size < 0)
 		return -EINVAL;
-	/* An open writer of path holds the content that will be stored (its
-	 * lock may be held by an upload: not under files_lock). */
-	struct fz_file *f;
-	pthread_mutex_lock(&fz->files_lock);
-	for (f = fz->writers; f && strcmp(f->path, path) != 0; f = f->next_writer)
-		;
-	if (f)
-		f->refs++;
-	pthread_mutex_unlock(&fz->files_lock);
-	if (f) {
-		/* Stored before truncate(2) returns, as when no writer is open:
-		 * the writer may be one whose close(2) returned but whose
-		 * release (asynchronous in FUSE) has not run yet. */
-		int wrc = fz_wtruncate(f, size);
-		if (!wrc)
-			wrc = fz_upload(fz, f);
-		fz_file_put(fz, f);
-		return wrc;
+	/* Open writers of path hold the content that will be stored: they
+	 * are cut, and stored before truncate(2) returns, as below. One may be
+	 * a handle whose close(2) returned but whose release (asynchronous in
+	 * FUSE) has not run yet. */
+	struct fz_wset ws;
+	int rc = fz_wset_lock(fz, path, false, NULL, &ws);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < ws.n && !rc; i++) {
+		rc = fz_wtruncate_locked(ws.f[i], size);
+		if (!rc)
+			rc = fz_upload_locked(fz, ws.f[i]);
 	}
-	int rc = fz_open_write(fz, path, false, size == 0, false, &f);
+	size_t held = ws.n;
+	fz_wset_unlock(fz, &ws);
+	if (held)
+		return rc;
+	struct fz_file *f;
+	rc = fz_open_write(fz, path, false, size == 0, false, &f);
 	if (rc)
 		return rc;
 	if (size > 0)
@@ -291,14 +303,14 @@ void fz_flush_all(struct fz *fz)
 {
 	pthread_mutex_lock(&fz->files_lock);
 	for (struct fz_file *f = fz->writers; f; f = f->next_writer)
-		if (f->dirty)
+		if (f->dirty && !f->detached)
 			log_warn("unmounting with %s open for writing: storing it", f->path);
 	pthread_mutex_unlock(&fz->files_lock);
 	/* Uploads happen outside files_lock (fz_upload takes other locks). */
 	for (;;) {
 		pthread_mutex_lock(&fz->files_lock);
 		struct fz_file *f = fz->writers;
-		while (f && !f->dirty)
+		while (f && (!f->dirty || f->detached))
 			f = f->next_writer;
 		if (f)
 			f->refs++;
@@ -312,4 +324,113 @@ void fz_flush_all(struct fz *fz)
 		}
 		fz_file_put(fz, f);
 	}
+}
+
+/* ---- the writers a rename, an unlink or a path truncate acts on ---- */
+
+static bool at_or_below(const char *p, const char *path, bool below)
+{
+	size_t n = strlen(path);
+	return strncmp(p, path, n) == 0 && (p[n] == '\0' || (below && p[n] == '/'));
+}
+
+static bool in_set(const struct fz_file *f, const char *path, bool below, const char *also)
+{
+	return !f->detached &&
+	       (at_or_below(f->path, path, below) || (also && strcmp(f->path, also) == 0));
+}
+
+int fz_wset_lock(struct fz *fz, const char *path, bool below, const char *also,
+		 struct fz_wset *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&fz->files_lock);
+	size_t n = 0;
+	for (struct fz_file *f = fz->writers; f; f = f->next_writer)
+		n += in_set(f, path, below, also);
+	if (n && !(out->f = calloc(n, sizeof(*out->f)))) {
+		pthread_mutex_unlock(&fz->files_lock);
+		return -ENOMEM;
+	}
+	for (struct fz_file *f = fz->writers; f; f = f->next_writer) {
+		if (in_set(f, path, below, also)) {
+			f->refs++;
+			out->f[out->n++] = f;
+		}
+	}
+	pthread_mutex_unlock(&fz->files_lock);
+	/* A writer may leave the set's terms (renamed, detached) before its
+	 * lock is ours: it is kept all the same, checked again where it
+	 * matters (fz_wset_prepare_rename compares paths under the lock). One
+	 * closed meanwhile (its content stored) is let go. */
+	size_t kept = 0;
+	for (size_t i = 0; i < out->n; i++) {
+		struct fz_file *f = out->f[i];
+		pthread_mutex_lock(&f->wlock);
+		if (f->fd >= 0) {
+			out->f[kept++] = f;
+			continue;
+		}
+		pthread_mutex_unlock(&f->wlock);
+		fz_file_put(fz, f);
+	}
+	out->n = kept;
+	return 0;
+}
+
+void fz_wset_unlock(struct fz *fz, struct fz_wset *ws)
+{
+	for (size_t i = ws->n; i-- > 0;) {
+		pthread_mutex_unlock(&ws->f[i]->wlock);
+		fz_file_put(fz, ws->f[i]);
+		if (ws->to)
+			free(ws->to[i]);
+	}
+	free(ws->f);
+	free(ws->to);
+	memset(ws, 0, sizeof(*ws));
+}
+
+int fz_wset_prepare_rename(struct fz_wset *ws, const char *from, const char *to)
+{
+	if (!ws->n)
+		return 0;
+	if (!(ws->to = calloc(ws->n, sizeof(*ws->to))))
+		return -ENOMEM;
+	size_t flen = strlen(from);
+	for (size_t i = 0; i < ws->n; i++) {
+		const char *p = ws->f[i]->path;
+		if (ws->f[i]->detached || !at_or_below(p, from, true))
+			continue;
+		if (asprintf(&ws->to[i], "%s%s", to, p + flen) < 0) {
+			ws->to[i] = NULL;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void fz_wset_renamed(struct fz *fz, struct fz_wset *ws, const char *replaced)
+{
+	pthread_mutex_lock(&fz->files_lock);
+	for (size_t i = 0; i < ws->n; i++) {
+		struct fz_file *f = ws->f[i];
+		if (ws->to && ws->to[i]) {
+			free(f->path);
+			f->path = ws->to[i];
+			ws->to[i] = NULL;
+		} else if (strcmp(f->path, replaced) == 0) {
+			f->detached = true;
+		}
+	}
+	pthread_mutex_unlock(&fz->files_lock);
+}
+
+void fz_wset_detach(struct fz *fz, struct fz_wset *ws, const char *path)
+{
+	pthread_mutex_lock(&fz->files_lock);
+	for (size_t i = 0; i < ws->n; i++)
+		if (strcmp(ws->f[i]->path, path) == 0)
+			ws->f[i]->detached = true;
+	pthread_mutex_unlock(&fz->files_lock);
 }

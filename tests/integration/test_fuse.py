@@ -444,6 +444,70 @@ class FuseSemanticsTest(FuseTestCase):
         self.assertEqual(cm.exception.errno, errno.EOPNOTSUPP)
 
     @unittest.skipUnless(shutil.which("mount.fuse3"), "mount.fuse3 is not installed")
+    def test_open_writers_follow_unlink_and_rename(self):
+        """A handle open for writing on a file that is unlinked keeps
+        working and never brings the name back; one on a file (or below a
+        directory) that is renamed stores at the new path."""
+        self.start_worker()
+        mnt, _ = self.mount()
+        m, r = (lambda *p: os.path.join(mnt, *p)), (lambda *p: os.path.join(self.root, *p))
+        # mkstemp + unlink (what tempfile.TemporaryFile does where O_TMPFILE
+        # is refused): a new file, never stored, unlinked while open.
+        with tempfile.TemporaryFile(dir=mnt) as t:
+            t.write(b"x" * 100000)
+            t.seek(0)
+            self.assertEqual(t.read(), b"x" * 100000)
+            self.assertEqual(os.listdir(mnt), [], "the unlinked name is gone at once")
+        self.assertEqual(os.listdir(mnt), [], "and does not come back at close")
+        self.assertEqual(os.listdir(self.root), [], "nor in the store")
+        # A stored file unlinked while a writer has it open.
+        with open(m("a.txt"), "w+b") as f:
+            f.write(b"one")
+            f.flush()
+            os.fsync(f.fileno())
+            self.assertTrue(os.path.exists(r("a.txt")))
+            os.unlink(m("a.txt"))
+            self.assertFalse(os.path.exists(r("a.txt")), "deleted from the store")
+            f.write(b"two")
+            f.flush()
+            f.seek(0)
+            self.assertEqual(f.read(), b"onetwo", "the handle still works")
+        self.assertFalse(os.path.exists(m("a.txt")), "not back at close")
+        self.assertFalse(os.path.exists(r("a.txt")), "not back in the store either")
+        # Renamed while open: the rest lands at the new name.
+        with open(m("r1.txt"), "wb") as f:
+            f.write(b"abc")
+            os.rename(m("r1.txt"), m("r2.txt"))
+            f.write(b"def")
+        self.assertEqual(sorted(os.listdir(self.root)), ["r2.txt"])
+        with open(r("r2.txt"), "rb") as u:
+            self.assertEqual(u.read(), b"abcdef")
+        # A new file below a directory: rmdir refuses, a rename takes it along.
+        os.mkdir(m("d1"))
+        with open(m("d1", "n.txt"), "wb") as f:
+            f.write(b"below")
+            with self.assertRaises(OSError) as cm:
+                os.rmdir(m("d1"))
+            self.assertEqual(cm.exception.errno, errno.ENOTEMPTY)
+            os.rename(m("d1"), m("d2"))
+            self.assertEqual(os.listdir(m("d2")), ["n.txt"])
+        self.assertFalse(os.path.exists(r("d1")))
+        with open(r("d2", "n.txt"), "rb") as u:
+            self.assertEqual(u.read(), b"below")
+        # Renamed over a file that a writer holds open: that writer is cut off.
+        with open(m("dst.txt"), "wb") as g:
+            g.write(b"old")
+            g.flush()
+            with open(m("src.txt"), "wb") as f:
+                f.write(b"new")
+            os.rename(m("src.txt"), m("dst.txt"))
+            g.write(b" and more")
+        with open(r("dst.txt"), "rb") as u:
+            self.assertEqual(u.read(), b"new", "the renamed file, not the old writer's")
+        with open(m("dst.txt"), "rb") as u:
+            self.assertEqual(u.read(), b"new")
+        self.assertEqual(sorted(os.listdir(self.root)), ["d2", "dst.txt", "r2.txt"])
+
     def test_fstab_style_mount_through_mount_fuse3(self):
         """What an /etc/fstab line does: mount.fuse3 SOURCE MOUNTPOINT -t
         strata-fuse -o OPTIONS, the masters as the source, fstab-only
