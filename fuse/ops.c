@@ -377,7 +377,7 @@ static int remove_path(struct fz *fz, const char *path, bool dir)
 }
 
 /* A file open for writing here keeps its handle working after the unlink
- * (reads, writes, fstat), as POSIX has it, but its content is never
+ * (reads and writes; fstat is ESTALE from libfuse), but its content is never
  * stored: the name does not come back at its close. A new file not stored
  * yet exists only in its writer: unlinking it succeeds. */
 static int op_unlink(const char *path)
