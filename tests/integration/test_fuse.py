@@ -15,6 +15,7 @@ import random
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -70,6 +71,18 @@ def unmount(path):
     return r.returncode
 
 
+def print_stacks(d, why):
+    """Every thread's stack of a daemon that should have ended (gdb), on
+    stderr: what it waits for is the first thing to know."""
+    try:
+        out = subprocess.run(["gdb", "-p", str(d.proc.pid), "-batch", "-ex",
+                              "thread apply all bt"], capture_output=True, text=True,
+                             timeout=120).stdout
+    except (OSError, subprocess.TimeoutExpired) as e:
+        out = f"(gdb: {e})"
+    print(f"\n----- {why}: its threads -----\n{out}", file=sys.stderr, flush=True)
+
+
 class FuseTestCase(ClusterTestCase):
     def setUp(self):
         why = fuse_missing()
@@ -93,9 +106,10 @@ class FuseTestCase(ClusterTestCase):
                     continue
                 rc = unmount(mnt)
                 try:
-                    code = d.proc.wait(15)
+                    code = d.proc.wait(30)
                 except subprocess.TimeoutExpired:
                     code = None
+                    print_stacks(d, f"strata-fuse {mnt} still running 30 s after its unmount")
                 self.assertFalse(is_mounted(mnt), f"{mnt} still mounted")
                 if not getattr(d, "expect_dead", False):
                     self.assertEqual((rc, code), (0, 0),
