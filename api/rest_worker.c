@@ -110,14 +110,20 @@ static int send_data(void *arg, const void *data, size_t len)
 	return http_reply_write(c->req, data, len);
 }
 
-/* GET /api/v1/data?path=&offset=&length=: a file's bytes through the cache. */
+/* GET /api/v1/data?path=&offset=&length=[&data_id=]: a file's bytes
+ * through the cache. data_id: the version the reader opened (its blocks'
+ * content id, from the master). Where this worker's metadata names
+ * another one, it may be stale (a rename or write made elsewhere, within
+ * worker.metadata_ttl): it is asked of the master again before any byte
+ * goes out. What the master then names is served, the reader's version or
+ * not (a file replaced since the reader opened it: docs/fuse.md). */
 static void get_data(struct http_req *req, void *ctx)
 {
 	struct worker_node *w = ctx;
 	char path[PATH_MAX_LEN + 1], err[1024] = "";
-	uint64_t off = 0, len = UINT64_MAX;
+	uint64_t off = 0, len = UINT64_MAX, want_id = 0;
 	if (rest_path_param(req, "path", path, sizeof(path)) || u64_param(req, "offset", &off) ||
-	    u64_param(req, "length", &len))
+	    u64_param(req, "length", &len) || u64_param(req, "data_id", &want_id))
 		return;
 	struct file_info *fi = malloc(sizeof(*fi));
 	if (!fi) {
@@ -135,6 +141,11 @@ static void get_data(struct http_req *req, void *ctx)
 		if (rc) {
 			http_reply_rc(req, rc, err);
 			goto out;
+		}
+		if (attempt == 0 && want_id && fi->data_id != want_id) {
+			atomic_fetch_add(&w->data_version_lookups, 1);
+			fcache_invalidate(w->fcache, path);
+			continue;
 		}
 		uint64_t avail = off < fi->length ? fi->length - off : 0;
 		struct send_ctx c = { .req = req, .length = len < avail ? len : avail };

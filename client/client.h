@@ -429,6 +429,11 @@ double client_counter_value(const struct client_counter *c, size_t n, const char
 /* Writes the whole file to out. */
 int client_data_get(struct client *mc, struct httpc *hc, const char *path, FILE *out,
 		    char *err, size_t errlen);
+/* The same for a reader that knows the version it wants (data_id: its
+ * blocks' content id, from a stat): a worker whose metadata names another
+ * asks the master again first. 0: as client_data_get. */
+int client_data_get_version(struct client *mc, struct httpc *hc, const char *path,
+			    uint64_t data_id, FILE *out, char *err, size_t errlen);
 
 /* write_type: "CACHE_THROUGH" (the worker's default when NULL) or
  * "THROUGH"; size: bytes in `in`, -1 unknown (a pipe). *length (may be

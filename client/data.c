@@ -80,16 +80,18 @@ static int pick_worker(struct client *mc, struct httpc *hc, const char *path, ch
 }
 
 static int stream(struct client *mc, struct httpc *hc, const char *method, const char *path,
-		  const char *write_type, FILE *in, int64_t size, FILE *out,
+		  const char *write_type, uint64_t data_id, FILE *in, int64_t size, FILE *out,
 		  struct httpc_resp *resp, char *err, size_t errlen)
 {
 	char base[CLIENT_URL_MAX];
 	int rc = pick_worker(mc, hc, path, base, sizeof(base), err, errlen);
 	if (rc)
 		return rc;
-	char extra[64] = "";
+	char extra[96] = "";
 	if (write_type)
 		snprintf(extra, sizeof(extra), "&write_type=%.40s", write_type);
+	else if (data_id)
+		snprintf(extra, sizeof(extra), "&data_id=%llu", (unsigned long long)data_id);
 	char *pq = httpc_path_query("/api/v1/data", path, extra);
 	char *url = NULL;
 	if (!pq || asprintf(&url, "%s%s", base, pq) < 0) {
@@ -113,13 +115,19 @@ static int stream(struct client *mc, struct httpc *hc, const char *method, const
 	return rc;
 }
 
+int client_data_get_version(struct client *mc, struct httpc *hc, const char *path,
+			    uint64_t data_id, FILE *out, char *err, size_t errlen)
+{
+	struct httpc_resp resp = { 0 };
+	int rc = stream(mc, hc, "GET", path, NULL, data_id, NULL, -1, out, &resp, err, errlen);
+	httpc_resp_free(&resp);
+	return rc;
+}
+
 int client_data_get(struct client *mc, struct httpc *hc, const char *path, FILE *out,
 		    char *err, size_t errlen)
 {
-	struct httpc_resp resp = { 0 };
-	int rc = stream(mc, hc, "GET", path, NULL, NULL, -1, out, &resp, err, errlen);
-	httpc_resp_free(&resp);
-	return rc;
+	return client_data_get_version(mc, hc, path, 0, out, err, errlen);
 }
 
 int client_data_put(struct client *mc, struct httpc *hc, const char *path, FILE *in,
@@ -127,7 +135,7 @@ int client_data_put(struct client *mc, struct httpc *hc, const char *path, FILE 
 		    size_t errlen)
 {
 	struct httpc_resp resp = { 0 };
-	int rc = stream(mc, hc, "PUT", path, write_type, in, size, NULL, &resp, err, errlen);
+	int rc = stream(mc, hc, "PUT", path, write_type, 0, in, size, NULL, &resp, err, errlen);
 	if (!rc && length) {
 		cJSON *doc = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.len);
 		*length = (uint64_t)json_int_or(doc, "length", 0);

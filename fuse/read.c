@@ -220,9 +220,12 @@ static int fetch(struct fz *fz, struct fz_file *f, uint64_t start, uint64_t len,
 		ids[i] = ws[i].id;
 	uint64_t block = placement_block_id(f->data_id, start / (uint64_t)f->block_size);
 	size_t nown = placement_owners(block, ids, n, n, owners);
-	char extra[96];
-	snprintf(extra, sizeof(extra), "&offset=%llu&length=%llu", (unsigned long long)start,
-		 (unsigned long long)len);
+	/* data_id: the version opened, so a worker whose metadata is older
+	 * than the open asks the master again (close-to-open). */
+	char extra[128];
+	snprintf(extra, sizeof(extra), "&offset=%llu&length=%llu&data_id=%llu",
+		 (unsigned long long)start, (unsigned long long)len,
+		 (unsigned long long)f->data_id);
 	char *pq = httpc_path_query("/api/v1/data", f->path, extra);
 	if (!pq) {
 		free(ws);

@@ -14,6 +14,7 @@
 #include "client/client.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/placement.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +71,7 @@ static int spool_fill(struct fz *fz, const char *path, int fd)
 	}
 	bool is_dir = n.is_dir;
 	uint64_t length = n.length;
+	uint64_t data_id = n.nblocks ? n.blocks[0].id >> PLACEMENT_INDEX_BITS : 0;
 	client_inode_clear(&n);
 	if (is_dir)
 		return -EISDIR;
@@ -84,7 +86,7 @@ static int spool_fill(struct fz *fz, const char *path, int fd)
 	FILE *fp = spool_stream(fd, "w");
 	if (!fp)
 		return -errno;
-	rc = client_data_get(fz->mc, hc, path, fp, err, sizeof(err));
+	rc = client_data_get_version(fz->mc, hc, path, data_id, fp, err, sizeof(err));
 	if (fclose(fp) && !rc)
 		rc = -EIO;
 	if (rc) {

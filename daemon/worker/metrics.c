@@ -95,6 +95,10 @@ size_t worker_metrics(struct worker_node *w, struct worker_metric *m, size_t max
 		{ "strata_worker_replica_drops_total",
 		  "Block copies removed on the master's order (above the file's max)",
 		  atomic_load(&w->replica_drops) },
+		{ "strata_worker_data_version_lookups_total",
+		  "Data reads whose reader opened another version of the file than this worker's "
+		  "metadata named (changed elsewhere within worker.metadata_ttl): asked again of "
+		  "the master", atomic_load(&w->data_version_lookups) },
 		{ "strata_worker_metadata_refreshes_total",
 		  "File metadata looked up again in the background (refresh ahead)", refreshes },
 		{ "strata_worker_metadata_refresh_drops_total",

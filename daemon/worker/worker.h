@@ -55,6 +55,9 @@ struct worker_node {
 	_Atomic uint64_t mpu_expired; /* multipart uploads aborted for idling */
 	/* Replication orders carried out (replica.c). */
 	_Atomic uint64_t replica_copies, replica_copy_errors, replica_drops;
+	/* data reads (GET /api/v1/data) whose reader opened another version
+	 * than this worker's metadata named: looked up again at the master */
+	_Atomic uint64_t data_version_lookups;
 
 	pthread_mutex_t lock;    /* guards the fields below */
 	uint64_t worker_id;      /* 0 until registered */

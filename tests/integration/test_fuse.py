@@ -127,8 +127,8 @@ class FuseTestCase(ClusterTestCase):
                     d.log.close()
             super().tearDown()
 
-    def start_worker(self, name="worker"):
-        w = self.cluster.worker(self.m, name=name)
+    def start_worker(self, name="worker", settings=None):
+        w = self.cluster.worker(self.m, name=name, settings=settings)
         wait_for(lambda: any(x["state"] == "live" and x["address"] == w.address
                              for x in get_json(self.m.url + "/api/v1/workers")[1]["workers"]),
                  what=f"{name} to register")
@@ -605,6 +605,39 @@ class FuseSemanticsTest(FuseTestCase):
         with open(m("dst.txt"), "rb") as u:
             self.assertEqual(u.read(), b"new")
         self.assertEqual(sorted(os.listdir(self.root)), ["d2", "dst.txt", "r2.txt"])
+
+    def test_reads_get_the_version_opened_from_a_worker_that_knows_an_older_one(self):
+        """Close-to-open through a worker whose metadata is stale: the mount
+        renames a file over another at the master, which the worker (60 s
+        metadata TTL) does not learn at once; reads name the version they
+        opened, so the worker asks the master again instead of serving the
+        replaced file (EIO on a length change, else the wrong bytes)."""
+        w = self.start_worker(settings={"worker.metadata_ttl": "60s"})
+        mnt, _ = self.mount()
+        m = lambda *p: os.path.join(mnt, *p)  # noqa: E731
+        old, new = b"1", os.urandom(100)
+        for name, data in (("z", old), ("x", new)):
+            with open(m(name), "wb") as f:
+                f.write(data)
+        with open(m("z"), "rb") as f:
+            self.assertEqual(f.read(), old)  # the worker now knows z's first version
+        c0 = self.counters([w])
+        os.rename(m("x"), m("z"))
+        with open(m("z"), "rb") as f:
+            self.assertEqual(f.read(), new)
+        # A rewrite (no O_TRUNC) copies what it opened, then appends.
+        self.assertEqual(subprocess.run(["sh", "-c", f"printf tail >> {m('z')}"]).returncode, 0)
+        with open(os.path.join(self.root, "z"), "rb") as f:
+            self.assertEqual(f.read(), new + b"tail")
+        c1 = self.counters([w])
+        self.assertGreaterEqual(c1["data_version_lookups_total"] - c0["data_version_lookups_total"],
+                                1, "the worker looked the file up again")
+        # Reads of a file the worker knows as it is cost no extra lookup.
+        for _ in range(3):
+            with open(m("z"), "rb") as f:
+                self.assertEqual(f.read(), new + b"tail")
+        self.assertEqual(self.counters([w])["data_version_lookups_total"],
+                         c1["data_version_lookups_total"])
 
     def test_fstab_style_mount_through_mount_fuse3(self):
         """What an /etc/fstab line does: mount.fuse3 SOURCE MOUNTPOINT -t
