@@ -406,7 +406,8 @@ class FuseSemanticsTest(FuseTestCase):
         mnt, _ = self.mount()
         local = os.path.join(self.tmp, "local")
         succeeded = self.compare_random_ops(mnt, SEED, 400)
-        self.assertEqual(len(succeeded), 12, "every kind of operation succeeded at least once")
+        if "STRATA_FUSE_SEED" not in os.environ:  # (another seed may not reach them all)
+            self.assertEqual(len(succeeded), 12, "every kind of operation succeeded at least once")
         # What strata stored in its store is the same tree.
         self.assertEqual(tree(os.path.join(self.root, "t")), tree(local),
                          "the store holds what the mount showed")
@@ -419,7 +420,8 @@ class FuseSemanticsTest(FuseTestCase):
         mnt, _ = self.mount()
         succeeded = self.compare_random_ops(mnt, SEED + 3, 400, files=["x", "y"],
                                             dirs=["", "a"], weights=HANDLE_WEIGHTS)
-        self.assertEqual(len(succeeded), 15, "every kind of operation succeeded at least once")
+        if "STRATA_FUSE_SEED" not in os.environ:  # (another seed may not reach them all)
+            self.assertEqual(len(succeeded), 15, "every kind of operation succeeded at least once")
 
     def test_random_operations_without_caches(self):
         """The same comparison (another seed) with every cache off: each
