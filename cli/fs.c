@@ -4,6 +4,7 @@
 #include "client/client.h"
 #include "daemon/common.h"
 #include "lib/conf.h"
+#include "lib/placement.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -513,8 +514,21 @@ static int cmd_cat(struct cli *cli, int argc, char **argv)
 	int i = sub_opts(cli, argc, argv, "+", NULL, NULL, NULL);
 	if (i < 0 || argc - i != 1)
 		return usage_err("cat", "PATH");
+	/* The version the master has now, so a worker that knows an older
+	 * one (changed elsewhere within worker.metadata_ttl) asks again. */
 	char err[1024] = "";
-	int rc = client_data_get(cli->masters, cli->http, argv[i], stdout, err, sizeof(err));
+	struct client_inode n = { 0 };
+	int rc = client_fs_stat(cli->masters, cli->http, argv[i], &n, err, sizeof(err));
+	bool dir = !rc && n.is_dir;
+	uint64_t data_id = !rc && n.nblocks ? n.blocks[0].id >> PLACEMENT_INDEX_BITS : 0;
+	client_inode_clear(&n);
+	if (dir) {
+		snprintf(err, sizeof(err), "%s: is a directory", argv[i]);
+		rc = -EISDIR;
+	}
+	if (!rc)
+		rc = client_data_get_version(cli->masters, cli->http, argv[i], data_id, stdout, err,
+					     sizeof(err));
 	fflush(stdout);
 	return cli_fail(rc, err);
 }
