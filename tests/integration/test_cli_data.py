@@ -82,10 +82,10 @@ class CliDataTest(ClusterTestCase):
         self.assertEqual(status, 404)
 
     def test_cat_gets_what_the_master_has_from_a_worker_that_knows_an_older_version(self):
-        """A worker trusts its metadata for worker.metadata_ttl (60 s
-        here): a file moved over another through the master is not yet
+        """A worker trusts its metadata for worker.metadata_ttl (1 h
+        here: no epoch check comes between): a file moved over another through the master is not yet
         known to it, and cat names the version the master has."""
-        w = self.cluster.worker(self.m, settings={"worker.metadata_ttl": "60s"})
+        w = self.cluster.worker(self.m, settings={"worker.metadata_ttl": "1h"})
         wait_for(lambda: get_json(self.m.url + "/api/v1/workers")[1]["workers"],
                  what="the worker to register")
         for path, data in (("/t/old", b"old"), ("/t/new", b"the new one")):

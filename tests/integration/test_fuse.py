@@ -610,11 +610,11 @@ class FuseSemanticsTest(FuseTestCase):
 
     def test_reads_get_the_version_opened_from_a_worker_that_knows_an_older_one(self):
         """Close-to-open through a worker whose metadata is stale: the mount
-        renames a file over another at the master, which the worker (60 s
-        metadata TTL) does not learn at once; reads name the version they
+        renames a file over another at the master, which the worker (1 h
+        metadata TTL: no epoch check comes between) does not learn; reads name the version they
         opened, so the worker asks the master again instead of serving the
         replaced file (EIO on a length change, else the wrong bytes)."""
-        w = self.start_worker(settings={"worker.metadata_ttl": "60s"})
+        w = self.start_worker(settings={"worker.metadata_ttl": "1h"})
         mnt, _ = self.mount()
         m = lambda *p: os.path.join(mnt, *p)  # noqa: E731
         old, new = b"1", os.urandom(100)
