@@ -97,9 +97,11 @@ struct fz {
 	int64_t local_retry_ms; /* no request before then (after a failure) */
 	bool local_warned;
 	pthread_key_t held_key; /* block fds the thread's last reply used */
-	/* Open write handles by path (getattr sees their size). */
+	/* Open write handles by path (getattr sees their size), and open read
+	 * handles (a rename through this mount moves both). */
 	pthread_mutex_t files_lock;
 	struct fz_file *writers;
+	struct fz_file *readers;
 };
 
 /* ops.c: the operations the FUSE loop runs. */
@@ -171,6 +173,9 @@ void fz_chunk(uint64_t block_size, uint64_t length, bool seq, uint64_t off, uint
 
 /* ---- read.c / write.c: open files ---- */
 struct fz_file {
+	/* A read handle's may change (a rename through this mount): read it
+	 * under files_lock (fz_file_path). A write handle's: under its wlock
+	 * or files_lock. */
 	char *path;
 	int refs; /* under files_lock: the handle, prefetch jobs */
 	bool writable;
@@ -189,6 +194,7 @@ struct fz_file {
 	bool detached;
 	pthread_mutex_t wlock;
 	struct fz_file *next_writer;
+	struct fz_file *next_reader, **prev_reader; /* in fz->readers, read handles */
 };
 
 /* Opens for reading: fresh attributes from the master (close-to-open). */
@@ -205,6 +211,11 @@ int fz_read_buf(struct fz *fz, struct fz_file *f, size_t size, off_t off,
 		struct fuse_bufvec **out);
 /* Drops the handle's reference (prefetches in flight keep theirs). */
 void fz_file_put(struct fz *fz, struct fz_file *f);
+/* f's path now, copied into out (a read handle's may move). */
+void fz_file_path(struct fz *fz, const struct fz_file *f, char *out, size_t outlen);
+/* After a rename of from to to through this mount: read handles at or
+ * below from read from the new path. */
+void fz_readers_renamed(struct fz *fz, const char *from, const char *to);
 
 /* ---- local.c: short-circuit reads ---- */
 /* A block's file, open read-only; its bytes [data_offset, data_offset +

@@ -175,10 +175,15 @@ static struct fz_file *handle(const struct fuse_file_info *fi)
 
 /* With nullpath_ok, operations on an open file get no path (an unlinked
  * one has none): the handle's. NULL when there is neither. */
-static const char *path_of(const char *path, struct fuse_file_info *fi)
+/* path, or (NULL: libfuse passes none for a call on a handle) the
+ * handle's, copied into buf (a rename may move it meanwhile). */
+static const char *path_of(const char *path, struct fuse_file_info *fi, char *buf, size_t len)
 {
 	struct fz_file *f = handle(fi);
-	return path ? path : f ? f->path : NULL;
+	if (path || !f)
+		return path;
+	fz_file_path(fz_get(), f, buf, len);
+	return buf;
 }
 
 /*
@@ -214,7 +219,8 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	fz_set_readahead(fz_get());
 	if (f && f->writable)
 		return fz_wstat(f, st);
-	if (!(path = path_of(path, fi)))
+	char pbuf[4200];
+	if (!(path = path_of(path, fi, pbuf, sizeof(pbuf))))
 		return -EBADF;
 	int rc = stat_path(fz_get(), path, st);
 	/* An open file reads the version it opened: without masters, its
@@ -468,8 +474,10 @@ static int op_rename(const char *src, const char *dst, unsigned int flags)
 		rc = fz_wset_prepare_rename(&ws, src, dst);
 	if (!rc)
 		rc = rename_path(fz, src, dst, flags);
-	if (!rc)
+	if (!rc) {
 		fz_wset_renamed(fz, &ws, dst);
+		fz_readers_renamed(fz, src, dst);
+	}
 	fz_wset_unlock(fz, &ws);
 	return rc;
 }
@@ -480,7 +488,8 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	struct fz_file *f = handle(fi);
 	if (f && f->writable)
 		return fz_wtruncate(f, size);
-	if (!(path = path_of(path, fi)))
+	char pbuf[4200];
+	if (!(path = path_of(path, fi, pbuf, sizeof(pbuf))))
 		return -EBADF;
 	struct stat st;
 	int rc = stat_path(fz, path, &st);
@@ -602,7 +611,8 @@ static int accept_without_effect(const char *path, struct fuse_file_info *fi)
 	struct stat st;
 	if (handle(fi) && handle(fi)->writable)
 		return 0;
-	if (!(path = path_of(path, fi)))
+	char pbuf[4200];
+	if (!(path = path_of(path, fi, pbuf, sizeof(pbuf))))
 		return -EBADF;
 	return stat_path(fz_get(), path, &st);
 }

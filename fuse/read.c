@@ -100,6 +100,11 @@ void fz_file_put(struct fz *fz, struct fz_file *f)
 {
 	pthread_mutex_lock(&fz->files_lock);
 	bool last = --f->refs == 0;
+	if (last && f->prev_reader) {
+		*f->prev_reader = f->next_reader;
+		if (f->next_reader)
+			f->next_reader->prev_reader = f->prev_reader;
+	}
 	pthread_mutex_unlock(&fz->files_lock);
 	if (!last)
 		return;
@@ -151,8 +156,42 @@ int fz_open_read(struct fz *fz, const char *path, struct fz_file **out)
 	if (rd->nslots > MAX_SLOTS)
 		rd->nslots = MAX_SLOTS;
 	f->rd = rd;
+	pthread_mutex_lock(&fz->files_lock);
+	f->next_reader = fz->readers;
+	if (fz->readers)
+		fz->readers->prev_reader = &f->next_reader;
+	f->prev_reader = &fz->readers;
+	fz->readers = f;
+	pthread_mutex_unlock(&fz->files_lock);
 	*out = f;
 	return 0;
+}
+
+void fz_file_path(struct fz *fz, const struct fz_file *f, char *out, size_t outlen)
+{
+	pthread_mutex_lock(&fz->files_lock);
+	snprintf(out, outlen, "%s", f->path);
+	pthread_mutex_unlock(&fz->files_lock);
+}
+
+void fz_readers_renamed(struct fz *fz, const char *from, const char *to)
+{
+	size_t flen = strlen(from);
+	pthread_mutex_lock(&fz->files_lock);
+	for (struct fz_file *f = fz->readers; f; f = f->next_reader) {
+		const char *p = f->path;
+		char *moved;
+		if (strncmp(p, from, flen) != 0 || (p[flen] != '\0' && p[flen] != '/'))
+			continue;
+		if (asprintf(&moved, "%s%s", to, p + flen) < 0) {
+			log_warn("rename %s: out of memory; its reader of %s reads the old path",
+				 from, p);
+			continue;
+		}
+		free(f->path);
+		f->path = moved;
+	}
+	pthread_mutex_unlock(&fz->files_lock);
 }
 
 /* The error a worker's non-2xx reply names. */
@@ -200,6 +239,8 @@ static int get_range(struct httpc *hc, const char *url, char *dst,
  * (then the next owner): 0 or an error. */
 static int fetch(struct fz *fz, struct fz_file *f, uint64_t start, uint64_t len, char *dst)
 {
+	char path[4200];
+	fz_file_path(fz, f, path, sizeof(path));
 	struct httpc *hc = fz_http(fz);
 	struct fz_worker *ws = NULL;
 	size_t nw = 0;
@@ -210,7 +251,7 @@ static int fetch(struct fz *fz, struct fz_file *f, uint64_t start, uint64_t len,
 	if (rc)
 		return rc;
 	if (nw == 0) {
-		log_warn("read %s: no live worker", f->path);
+		log_warn("read %s: no live worker", path);
 		free(ws);
 		return -EIO;
 	}
@@ -226,7 +267,7 @@ static int fetch(struct fz *fz, struct fz_file *f, uint64_t start, uint64_t len,
 	snprintf(extra, sizeof(extra), "&offset=%llu&length=%llu&data_id=%llu",
 		 (unsigned long long)start, (unsigned long long)len,
 		 (unsigned long long)f->data_id);
-	char *pq = httpc_path_query("/api/v1/data", f->path, extra);
+	char *pq = httpc_path_query("/api/v1/data", path, extra);
 	if (!pq) {
 		free(ws);
 		return -ENOMEM;
@@ -247,7 +288,7 @@ static int fetch(struct fz *fz, struct fz_file *f, uint64_t start, uint64_t len,
 			if (rc == ST_EPEER)
 				fz_worker_failed(fz, w->id);
 			if (rc)
-				log_warn("read %s at %llu: worker %s: %s", f->path,
+				log_warn("read %s at %llu: worker %s: %s", path,
 					 (unsigned long long)start, w->base, err);
 		}
 	}
@@ -618,9 +659,12 @@ static void *pool_main(void *arg)
 		fz_bfd_put(bfd);
 		int rc = local ? -EAGAIN
 			       : fetch(p->fz, f, start, len, f->rd->slots[j->slot].buf);
-		if (rc && !local)
-			log_debug("read-ahead of %s at %llu: %s", f->path,
-				  (unsigned long long)start, st_strerror(rc));
+		if (rc && !local) {
+			char path[4200];
+			fz_file_path(p->fz, f, path, sizeof(path));
+			log_debug("read-ahead of %s at %llu: %s", path, (unsigned long long)start,
+				  st_strerror(rc));
+		}
 		slot_done(f->rd, j->slot, rc);
 		fz_file_put(p->fz, f);
 		free(j);

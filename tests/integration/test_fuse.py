@@ -608,6 +608,27 @@ class FuseSemanticsTest(FuseTestCase):
             self.assertEqual(u.read(), b"new")
         self.assertEqual(sorted(os.listdir(self.root)), ["d2", "dst.txt", "r2.txt"])
 
+    def test_open_readers_follow_a_rename(self):
+        """A file (or its directory) renamed through the mount while a
+        reader has it open: the reader goes on reading it at its new path."""
+        self.start_worker()
+        data = os.urandom(24 * MiB)
+        os.makedirs(os.path.join(self.root, "d"))
+        for rel in ("r.bin", "d/f.bin"):
+            with open(os.path.join(self.root, rel), "wb") as f:
+                f.write(data)
+        mnt, _ = self.mount("readahead=0")  # every read below fetches
+        for src, dst, rel in (("r.bin", "s.bin", "s.bin"), ("d", "e", "e/f.bin")):
+            src_file = "r.bin" if src == "r.bin" else "d/f.bin"
+            with open(os.path.join(mnt, src_file), "rb", buffering=0) as f:
+                self.assertEqual(f.read(MiB), data[:MiB])
+                os.rename(os.path.join(mnt, src), os.path.join(mnt, dst))
+                f.seek(16 * MiB)
+                self.assertEqual(f.read(MiB), data[16 * MiB:17 * MiB], f"after {src} -> {dst}")
+                self.assertEqual(os.fstat(f.fileno()).st_size, len(data))
+            with open(os.path.join(mnt, rel), "rb") as f:
+                self.assertEqual(f.read(), data)
+
     def test_reads_get_the_version_opened_from_a_worker_that_knows_an_older_one(self):
         """Close-to-open through a worker whose metadata is stale: the mount
         renames a file over another at the master, which the worker (1 h
