@@ -17,6 +17,7 @@
 #include "lib/err.h"
 #include "lib/httpc.h"
 #include "lib/log.h"
+#include "lib/path.h"
 #include "lib/placement.h"
 
 #include <cjson/cJSON.h>
@@ -181,7 +182,7 @@ void fz_readers_renamed(struct fz *fz, const char *from, const char *to)
 	for (struct fz_file *f = fz->readers; f; f = f->next_reader) {
 		const char *p = f->path;
 		char *moved;
-		if (strncmp(p, from, flen) != 0 || (p[flen] != '\0' && p[flen] != '/'))
+		if (!path_has_prefix(p, from))
 			continue;
 		if (asprintf(&moved, "%s%s", to, p + flen) < 0) {
 			log_warn("rename %s: out of memory; its reader of %s reads the old path",

@@ -14,6 +14,7 @@
 #include "client/client.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/path.h"
 #include "lib/placement.h"
 
 #include <errno.h>
@@ -332,8 +333,7 @@ void fz_flush_all(struct fz *fz)
 
 static bool at_or_below(const char *p, const char *path, bool below)
 {
-	size_t n = strlen(path);
-	return strncmp(p, path, n) == 0 && (p[n] == '\0' || (below && p[n] == '/'));
+	return below ? path_has_prefix(p, path) : strcmp(p, path) == 0;
 }
 
 static bool in_set(const struct fz_file *f, const char *path, bool below, const char *also)
