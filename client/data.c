@@ -90,8 +90,9 @@ static int stream(struct client *mc, struct httpc *hc, const char *method, const
 	char extra[96] = "";
 	if (write_type)
 		snprintf(extra, sizeof(extra), "&write_type=%.40s", write_type);
-	else if (data_id)
-		snprintf(extra, sizeof(extra), "&data_id=%llu", (unsigned long long)data_id);
+	if (data_id)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "&data_id=%llu",
+			 (unsigned long long)data_id);
 	char *pq = httpc_path_query("/api/v1/data", path, extra);
 	char *url = NULL;
 	if (!pq || asprintf(&url, "%s%s", base, pq) < 0) {

@@ -287,6 +287,9 @@ void fz_wset_unlock(struct fz *fz, struct fz_wset *ws);
 /* fz_upload and fz_wtruncate of a held writer. */
 int fz_upload_locked(struct fz *fz, struct fz_file *f);
 int fz_wtruncate_locked(struct fz_file *f, off_t size);
+/* p's path after a rename of from to to, allocated in *out; *out NULL
+ * when p is not at or below from. 0 or -ENOMEM. */
+int fz_path_moved(const char *p, const char *from, const char *to, char **out);
 /* Before renaming from to to: the new path of each writer at or below
  * from (those of also get none). 0 or -ENOMEM. */
 int fz_wset_prepare_rename(struct fz_wset *ws, const char *from, const char *to);

@@ -17,7 +17,6 @@
 #include "lib/err.h"
 #include "lib/httpc.h"
 #include "lib/log.h"
-#include "lib/path.h"
 #include "lib/placement.h"
 
 #include <cjson/cJSON.h>
@@ -177,20 +176,16 @@ void fz_file_path(struct fz *fz, const struct fz_file *f, char *out, size_t outl
 
 void fz_readers_renamed(struct fz *fz, const char *from, const char *to)
 {
-	size_t flen = strlen(from);
 	pthread_mutex_lock(&fz->files_lock);
 	for (struct fz_file *f = fz->readers; f; f = f->next_reader) {
-		const char *p = f->path;
 		char *moved;
-		if (!path_has_prefix(p, from))
-			continue;
-		if (asprintf(&moved, "%s%s", to, p + flen) < 0) {
+		if (fz_path_moved(f->path, from, to, &moved)) {
 			log_warn("rename %s: out of memory; its reader of %s reads the old path",
-				 from, p);
-			continue;
+				 from, f->path);
+		} else if (moved) {
+			free(f->path);
+			f->path = moved;
 		}
-		free(f->path);
-		f->path = moved;
 	}
 	pthread_mutex_unlock(&fz->files_lock);
 }

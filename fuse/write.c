@@ -393,21 +393,30 @@ void fz_wset_unlock(struct fz *fz, struct fz_wset *ws)
 	memset(ws, 0, sizeof(*ws));
 }
 
+int fz_path_moved(const char *p, const char *from, const char *to, char **out)
+{
+	*out = NULL;
+	if (!path_has_prefix(p, from))
+		return 0;
+	if (asprintf(out, "%s%s", to, p + strlen(from)) < 0) {
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int fz_wset_prepare_rename(struct fz_wset *ws, const char *from, const char *to)
 {
 	if (!ws->n)
 		return 0;
 	if (!(ws->to = calloc(ws->n, sizeof(*ws->to))))
 		return -ENOMEM;
-	size_t flen = strlen(from);
 	for (size_t i = 0; i < ws->n; i++) {
-		const char *p = ws->f[i]->path;
-		if (ws->f[i]->detached || !at_or_below(p, from, true))
+		if (ws->f[i]->detached)
 			continue;
-		if (asprintf(&ws->to[i], "%s%s", to, p + flen) < 0) {
-			ws->to[i] = NULL;
-			return -ENOMEM;
-		}
+		int rc = fz_path_moved(ws->f[i]->path, from, to, &ws->to[i]);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
